@@ -1,0 +1,45 @@
+# Quick start: `make demo` runs the main job, `make test` runs every check.
+# Both create their own virtual environment from pyproject.toml; nothing else is assumed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WHEEL_VENV := build/wheel-venv
+
+.PHONY: demo test pytest lint typecheck wheel-check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/membercore demo
+
+test: pytest lint typecheck wheel-check
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict
+
+# The built wheel must carry both packages and work without the source tree.
+wheel-check: $(STAMP)
+	rm -rf dist $(WHEEL_VENV)
+	$(BIN)/python -m build --wheel --outdir dist . > /dev/null
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet dist/membercore-*.whl
+	cd build && wheel-venv/bin/python -I -c "import membercore, membercore_adapters; print('wheel imports', membercore.__name__, membercore_adapters.__name__)"
+	cd build && wheel-venv/bin/membercore demo > /dev/null
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ledger.py
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,101 @@
+"""membercore: the membership programme (会员制) of a private hospital.
+
+The public API: the programme configuration, the messages (facts in, commands, events
+out), the points ledger and the error hierarchy. Everything else is an implementation
+detail of its module.
+"""
+
+from __future__ import annotations
+
+from membercore import ledger
+from membercore.commands import (
+    AdjustPoints,
+    AwardBonus,
+    ExpireDue,
+    Redeem,
+    ReversePosting,
+    TransferPoints,
+)
+from membercore.config import ProgrammeConfig, reference_config
+from membercore.errors import (
+    ConfigError,
+    IdempotencyConflictError,
+    InsufficientPointsError,
+    InvalidAmountError,
+    InvalidFactError,
+    LedgerError,
+    MembercoreError,
+    MemberMismatchError,
+    NaiveInstantError,
+    NotReversibleError,
+    TransferNotAllowedError,
+    UnknownPostingError,
+    UnknownRuleError,
+)
+from membercore.events import Draw, Lot, Posting, PostingKind, Provenance
+from membercore.facts import (
+    ChargeLine,
+    ChargePaid,
+    CheckedIn,
+    ContentLiked,
+    ContentShared,
+    EventAttended,
+    Fact,
+    ReferralQualified,
+    RefundIssued,
+    RehabPlanJoined,
+    SurveyAnswered,
+)
+from membercore.serialization import (
+    dump_config,
+    load_config,
+    load_config_toml,
+    message_from_dict,
+    message_to_dict,
+)
+
+__all__ = [
+    "AdjustPoints",
+    "AwardBonus",
+    "ChargeLine",
+    "ChargePaid",
+    "CheckedIn",
+    "ConfigError",
+    "ContentLiked",
+    "ContentShared",
+    "Draw",
+    "EventAttended",
+    "ExpireDue",
+    "Fact",
+    "IdempotencyConflictError",
+    "InsufficientPointsError",
+    "InvalidAmountError",
+    "InvalidFactError",
+    "LedgerError",
+    "Lot",
+    "MemberMismatchError",
+    "MembercoreError",
+    "NaiveInstantError",
+    "NotReversibleError",
+    "Posting",
+    "PostingKind",
+    "ProgrammeConfig",
+    "Provenance",
+    "Redeem",
+    "ReferralQualified",
+    "RefundIssued",
+    "RehabPlanJoined",
+    "ReversePosting",
+    "SurveyAnswered",
+    "TransferNotAllowedError",
+    "TransferPoints",
+    "UnknownPostingError",
+    "UnknownRuleError",
+    "dump_config",
+    "ledger",
+    "load_config",
+    "load_config_toml",
+    "message_from_dict",
+    "message_to_dict",
+    "reference_config",
+]

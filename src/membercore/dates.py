@@ -1,0 +1,99 @@
+"""Instants and the programme's business calendar.
+
+Instants are timezone-aware and stored in UTC. Calendar rules (daily caps, month ends,
+"N months later") are reckoned in the programme's timezone, default ``Asia/Shanghai``.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from membercore.errors import NaiveInstantError
+
+__all__ = [
+    "add_months",
+    "aware",
+    "aware_or_none",
+    "end_of_month_after",
+    "local_date",
+    "local_day_start",
+    "local_month_start",
+    "require_aware",
+    "zone",
+]
+
+
+def zone(name: str) -> ZoneInfo:
+    """Return the timezone called ``name`` (an IANA name such as ``Asia/Shanghai``)."""
+    return ZoneInfo(name)
+
+
+def require_aware(field: str, value: datetime) -> datetime:
+    """Return ``value`` in UTC, or raise if it carries no timezone.
+
+    Raises:
+        NaiveInstantError: ``value`` is naive.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise NaiveInstantError(field, value)
+    return value.astimezone(UTC)
+
+
+def aware(_instance: Any, attribute: Any, value: datetime) -> None:
+    """An attrs validator that refuses naive datetimes."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise NaiveInstantError(attribute.name, value)
+
+
+def aware_or_none(instance: Any, attribute: Any, value: datetime | None) -> None:
+    """An attrs validator that refuses naive datetimes and lets ``None`` pass."""
+    if value is not None:
+        aware(instance, attribute, value)
+
+
+def local_date(instant: datetime, tz: ZoneInfo) -> date:
+    """The calendar date of ``instant`` in ``tz``."""
+    return instant.astimezone(tz).date()
+
+
+def local_day_start(day: date, tz: ZoneInfo) -> datetime:
+    """The instant (UTC) at which ``day`` begins in ``tz``."""
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+
+
+def local_month_start(year: int, month: int, tz: ZoneInfo) -> datetime:
+    """The instant (UTC) at which the given month begins in ``tz``.
+
+    ``month`` may run past 12 or below 1; it is carried into the year.
+    """
+    year += (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    return local_day_start(date(year, month, 1), tz)
+
+
+def add_months(instant: datetime, months: int, tz: ZoneInfo) -> datetime:
+    """The same local wall time ``months`` calendar months later (or earlier).
+
+    The day is clamped to the end of a shorter month: 29 February plus twelve months is
+    28 February, 31 January plus one month is the last day of February.
+    """
+    local = instant.astimezone(tz)
+    index = local.year * 12 + (local.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    moved = datetime.combine(date(year, month, day), local.timetz().replace(tzinfo=None))
+    return moved.replace(tzinfo=tz).astimezone(UTC)
+
+
+def end_of_month_after(instant: datetime, months: int, tz: ZoneInfo) -> datetime:
+    """The end of the ``months``-th month after the month of ``instant``, local time.
+
+    The end is the first instant of the following month: points earned on 15 January 2026
+    with ``months=24`` are good through 31 January 2028 and gone at 1 February 2028 00:00.
+    """
+    local = instant.astimezone(tz)
+    return local_month_start(local.year, local.month + months + 1, tz)

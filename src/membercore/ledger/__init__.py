@@ -1,0 +1,44 @@
+"""The points ledger (积分账本).
+
+Commands and facts in, postings out, state rebuilt by replaying them::
+
+    postings = decide(fact_or_command, state, config, now)
+    for posting in postings:
+        state = evolve(state, posting)
+
+Transfers touch two ledgers and have their own decider, :func:`decide_transfer`.
+"""
+
+from __future__ import annotations
+
+from membercore.ledger.decide import decide, decide_transfer
+from membercore.ledger.earning import RULE_IDS, spending_points
+from membercore.ledger.lots import available_points, expiry_of
+from membercore.ledger.reports import (
+    Balances,
+    StatementLine,
+    balances,
+    qualifying_points,
+    statement,
+)
+from membercore.ledger.state import KeyRecord, LedgerState, LotState, Totals, evolve, replay
+
+__all__ = [
+    "RULE_IDS",
+    "Balances",
+    "KeyRecord",
+    "LedgerState",
+    "LotState",
+    "StatementLine",
+    "Totals",
+    "available_points",
+    "balances",
+    "decide",
+    "decide_transfer",
+    "evolve",
+    "expiry_of",
+    "qualifying_points",
+    "replay",
+    "spending_points",
+    "statement",
+]

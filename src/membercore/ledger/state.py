@@ -1,0 +1,235 @@
+"""A member's ledger state, and :func:`evolve`, which applies one posting to it.
+
+State is immutable and is rebuilt by replaying the member's postings in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import attrs
+
+from membercore.errors import IdempotencyConflictError, MemberMismatchError
+from membercore.events import Lot, Posting, PostingKind
+
+__all__ = [
+    "KeyRecord",
+    "LedgerState",
+    "LotState",
+    "Totals",
+    "already_done",
+    "check_member",
+    "evolve",
+    "fingerprint",
+    "replay",
+]
+
+_ACTIVITY = frozenset({PostingKind.EARN, PostingKind.REDEEM})
+
+
+@attrs.frozen(kw_only=True)
+class LotState:
+    """A lot and what has happened to it.
+
+    Attributes:
+        lot: the lot as opened.
+        remaining: points still in it.
+        expired: points removed from it by expiry.
+        reversed: points of this earning reversed so far (wherever they were drawn from).
+        offset_by_expiry: part of ``reversed`` that was covered by points already expired.
+        refunded_fen: money refunded so far on the charge that earned it.
+    """
+
+    lot: Lot
+    remaining: int
+    expired: int = 0
+    reversed: int = 0
+    offset_by_expiry: int = 0
+    refunded_fen: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class KeyRecord:
+    """What an idempotency key produced.
+
+    Attributes:
+        fingerprint: digest of the fact or command that used the key first.
+        posting_ids: the postings it produced.
+    """
+
+    fingerprint: str
+    posting_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class Totals:
+    """Running totals of a member's postings, by kind."""
+
+    earned: int = 0
+    redeemed: int = 0
+    expired: int = 0
+    reversed: int = 0
+    written_off: int = 0
+    adjusted: int = 0
+    transferred_in: int = 0
+    transferred_out: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class LedgerState:
+    """One member's ledger. Immutable: :func:`evolve` returns a new state.
+
+    Attributes:
+        member_id: the member.
+        seq: the number of postings applied; the next posting is ``<member>/<seq + 1>``.
+        lots: every lot by id, in the order opened.
+        debt: points owed after a clawback under the ``debt`` policy.
+        keys: idempotency keys seen, with what they produced.
+        kinds: the kind of every posting by id.
+        references: earning lots by ``<rule_id>:<reference>`` ("once per visit" and
+            refunds find their earning here).
+        last_activity_at: the member's last earning or redemption.
+        totals: running totals by kind.
+    """
+
+    member_id: str
+    seq: int = 0
+    lots: Mapping[str, LotState] = attrs.field(factory=dict)
+    debt: int = 0
+    keys: Mapping[str, KeyRecord] = attrs.field(factory=dict)
+    kinds: Mapping[str, PostingKind] = attrs.field(factory=dict)
+    references: Mapping[str, str] = attrs.field(factory=dict)
+    last_activity_at: datetime | None = None
+    totals: Totals = attrs.field(factory=Totals)
+
+    @property
+    def balance(self) -> int:
+        """The sum of all postings: points in lots less debt."""
+        return sum(lot.remaining for lot in self.lots.values()) - self.debt
+
+    def next_posting_id(self) -> str:
+        """The id the next posting will have."""
+        return f"{self.member_id}/{self.seq + 1}"
+
+
+def fingerprint(message: object) -> str:
+    """A stable digest of a fact or command, to tell a replay from a reused key."""
+    return hashlib.sha256(repr(message).encode()).hexdigest()[:20]
+
+
+def already_done(state: LedgerState, key: str, digest: str) -> bool:
+    """Whether ``key`` was already used; raise if it was used by something else.
+
+    Raises:
+        IdempotencyConflictError: the key was used by a different fact or command.
+    """
+    record = state.keys.get(key)
+    if record is None:
+        return False
+    if record.fingerprint != digest:
+        raise IdempotencyConflictError(state.member_id, key)
+    return True
+
+
+def check_member(state: LedgerState, member_id: str) -> None:
+    """Refuse a message for another member.
+
+    Raises:
+        MemberMismatchError: ``member_id`` is not the ledger's owner.
+    """
+    if member_id != state.member_id:
+        raise MemberMismatchError(state.member_id, member_id)
+
+
+def evolve(state: LedgerState, posting: Posting) -> LedgerState:
+    """Apply one posting to a member's ledger.
+
+    Raises:
+        MemberMismatchError: the posting belongs to another member.
+    """
+    check_member(state, posting.member_id)
+    lots = dict(state.lots)
+    for lot in posting.lots:
+        lots[lot.lot_id] = LotState(lot=lot, remaining=lot.points)
+    for draw in posting.draws:
+        held = lots[draw.lot_id]
+        expired = held.expired + draw.points if posting.kind is PostingKind.EXPIRE else held.expired
+        lots[draw.lot_id] = attrs.evolve(
+            held, remaining=held.remaining - draw.points, expired=expired
+        )
+    if posting.kind is PostingKind.REVERSE and posting.reverses is not None:
+        lots[posting.reverses] = _record_reversal(lots[posting.reverses], posting)
+    record = state.keys.get(posting.idempotency_key)
+    ids = (record.posting_ids if record else ()) + (posting.posting_id,)
+    references = dict(state.references)
+    for lot in posting.lots:
+        if lot.reference is not None:
+            references[f"{lot.rule_id}:{lot.reference}"] = lot.lot_id
+    return attrs.evolve(
+        state,
+        seq=state.seq + 1,
+        lots=lots,
+        debt=state.debt + posting.debt_change,
+        keys={
+            **state.keys,
+            posting.idempotency_key: KeyRecord(fingerprint=posting.fingerprint, posting_ids=ids),
+        },
+        kinds={**state.kinds, posting.posting_id: posting.kind},
+        references=references,
+        last_activity_at=_activity(state, posting),
+        totals=_count(state.totals, posting),
+    )
+
+
+def replay(member_id: str, postings: Iterable[Posting]) -> LedgerState:
+    """Rebuild a member's ledger from their postings, in order."""
+    state = LedgerState(member_id=member_id)
+    for posting in postings:
+        state = evolve(state, posting)
+    return state
+
+
+def _record_reversal(held: LotState, posting: Posting) -> LotState:
+    reversed_points = -posting.points + posting.written_off + posting.offset_by_expiry
+    return attrs.evolve(
+        held,
+        reversed=held.reversed + reversed_points,
+        offset_by_expiry=held.offset_by_expiry + posting.offset_by_expiry,
+        refunded_fen=held.refunded_fen + posting.refunded_fen,
+    )
+
+
+def _activity(state: LedgerState, posting: Posting) -> datetime | None:
+    member_acted = posting.kind in _ACTIVITY or (
+        posting.kind is PostingKind.TRANSFER and posting.points < 0
+    )
+    if not member_acted:
+        return state.last_activity_at
+    if state.last_activity_at is None:
+        return posting.at
+    return max(state.last_activity_at, posting.at)
+
+
+def _count(totals: Totals, posting: Posting) -> Totals:
+    points, kind = posting.points, posting.kind
+    if kind is PostingKind.TRANSFER:
+        field = "transferred_in" if points >= 0 else "transferred_out"
+    else:
+        field = _TOTAL_OF[kind]
+    # Debits are counted as positive amounts; earnings and adjustments keep their sign.
+    signed = kind in (PostingKind.EARN, PostingKind.ADJUST) or points >= 0
+    changes = {field: getattr(totals, field) + (points if signed else -points)}
+    if posting.written_off:
+        changes["written_off"] = totals.written_off + posting.written_off
+    return attrs.evolve(totals, **changes)
+
+
+_TOTAL_OF = {
+    PostingKind.EARN: "earned",
+    PostingKind.REDEEM: "redeemed",
+    PostingKind.EXPIRE: "expired",
+    PostingKind.REVERSE: "reversed",
+    PostingKind.ADJUST: "adjusted",
+}

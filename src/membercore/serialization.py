@@ -1,0 +1,186 @@
+"""The one cattrs converter: configuration, facts, commands, events and ledger snapshots.
+
+Messages are plain dicts with a stable ``type`` tag (the class's ``TYPE``, never its
+Python name); instants are ISO 8601 strings with their offset; money and points stay
+integers. Configuration is structured strictly: an unknown key or a wrong value raises
+:class:`~membercore.errors.ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import cattrs
+from cattrs.v import format_exception, transform_error
+
+from membercore.commands import COMMAND_TYPES
+from membercore.config import ProgrammeConfig
+from membercore.dates import require_aware
+from membercore.errors import ConfigError, InvalidFactError
+from membercore.events import Posting
+from membercore.facts import FACT_TYPES
+from membercore.ledger.state import LedgerState
+
+__all__ = [
+    "dump_config",
+    "load_config",
+    "load_config_toml",
+    "message_from_dict",
+    "message_to_dict",
+    "snapshot_from_dict",
+    "snapshot_to_dict",
+]
+
+_EVENT_TYPES: tuple[type[Any], ...] = (Posting,)
+_TAG = "type"
+
+
+def _structure_instant(value: object, _type: object) -> datetime:
+    if isinstance(value, datetime):
+        return require_aware("instant", value)
+    if isinstance(value, str):
+        return require_aware("instant", datetime.fromisoformat(value))
+    raise TypeError(f"expected an ISO 8601 instant, got {value!r}")
+
+
+def _strict(kind: type[Any]) -> Any:
+    # cattrs would call int(1.5) or bool("no"); a programme config must not be guessed at.
+    def structure(value: object, _type: object) -> Any:
+        if type(value) is not kind:
+            raise TypeError(f"expected {kind.__name__}, got {value!r}")
+        return value
+
+    return structure
+
+
+@cache
+def converter() -> cattrs.Converter:
+    """The converter shared by everything membercore stores or exchanges."""
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_unstructure_hook(datetime, datetime.isoformat)
+    conv.register_structure_hook(datetime, _structure_instant)
+    for kind in (int, bool, str):
+        conv.register_structure_hook(kind, _strict(kind))
+    return conv
+
+
+def load_config(data: Mapping[str, Any]) -> ProgrammeConfig:
+    """Structure and validate a programme configuration.
+
+    Raises:
+        ConfigError: naming the first offending key (``$.earning.sharing.points``...).
+    """
+    try:
+        return converter().structure(dict(data), ProgrammeConfig)
+    except cattrs.BaseValidationError as error:
+        raise _config_error(error) from error
+
+
+def load_config_toml(text: str) -> ProgrammeConfig:
+    """Load a programme configuration from TOML text.
+
+    Raises:
+        ConfigError: the TOML does not parse, or a key is invalid.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError("$", f"not valid TOML: {error}") from error
+    return load_config(data)
+
+
+def dump_config(config: ProgrammeConfig) -> dict[str, Any]:
+    """A programme configuration as plain data (the inverse of :func:`load_config`)."""
+    data: dict[str, Any] = converter().unstructure(config)
+    return data
+
+
+def _config_error(error: cattrs.BaseValidationError) -> ConfigError:
+    problems = [_located(message) for message in transform_error(error, "$", _describe)]
+    key, problem = problems[0]
+    if len(problems) > 1:
+        others = "; ".join(f"{other_key}: {other}" for other_key, other in problems[1:])
+        problem = f"{problem} (also {others})"
+    return ConfigError(key, problem)
+
+
+_SEP = "\x1f"
+
+
+def _describe(exc: BaseException, type_: type[Any] | None) -> str:
+    if isinstance(exc, ConfigError):
+        # Our validators know the field; cattrs knows the path to its class.
+        return f"{exc.key}{_SEP}{exc.problem}"
+    if isinstance(exc, TypeError | cattrs.errors.CattrsError):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
+def _located(message: str) -> tuple[str, str]:
+    described, _, path = message.rpartition(" @ ")
+    field, sep, problem = described.partition(_SEP)
+    if sep:
+        return f"{path}.{field}", problem
+    return path, described
+
+
+_MESSAGE_TYPES: dict[str, type[Any]] = {
+    cls.TYPE: cls for cls in (*FACT_TYPES, *COMMAND_TYPES, *_EVENT_TYPES)
+}
+
+
+def message_to_dict(message: Any) -> dict[str, Any]:
+    """A fact, command or event as plain data with its ``type`` tag.
+
+    Raises:
+        TypeError: ``message`` is not a membercore message.
+    """
+    tag = getattr(message, "TYPE", None)
+    if _MESSAGE_TYPES.get(str(tag)) is not type(message):
+        raise TypeError(f"{type(message).__name__} is not a membercore message type")
+    data: dict[str, Any] = converter().unstructure(message)
+    return {_TAG: tag, **data}
+
+
+def message_from_dict(data: Mapping[str, Any]) -> Any:
+    """The fact, command or event a tagged dict describes.
+
+    Raises:
+        InvalidFactError: the tag is unknown, or a field is missing, extra or invalid.
+    """
+    fields = dict(data)
+    tag = str(fields.pop(_TAG, None))
+    cls = _MESSAGE_TYPES.get(tag)
+    if cls is None:
+        raise InvalidFactError(tag, _TAG, tag, "unknown message type")
+    try:
+        return converter().structure(fields, cls)
+    except InvalidFactError:
+        raise
+    except cattrs.BaseValidationError as error:
+        leaves = [leaf for leaf in _leaves(error) if isinstance(leaf, InvalidFactError)]
+        if leaves:
+            raise leaves[0] from error
+        problem = "; ".join(transform_error(error, "$"))
+        raise InvalidFactError(tag, "$", fields, problem) from error
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, cattrs.BaseValidationError):
+        return [leaf for child in error.exceptions for leaf in _leaves(child)]
+    return [error]
+
+
+def snapshot_to_dict(state: LedgerState) -> dict[str, Any]:
+    """A member's ledger state as plain data."""
+    data: dict[str, Any] = converter().unstructure(state)
+    return data
+
+
+def snapshot_from_dict(data: Mapping[str, Any]) -> LedgerState:
+    """The ledger state a snapshot describes."""
+    return converter().structure(dict(data), LedgerState)

@@ -1,0 +1,282 @@
+"""Hypothesis strategies for membercore's messages and the points ledger.
+
+Other suites (a storage backend's, a vendor plugin's) draw realistic facts and ledger
+commands from here instead of writing their own::
+
+    from hypothesis import given
+    from membercore.testing import strategies as mst
+
+    @given(mst.facts(patient_id="p-1"))
+    def test_my_backend_stores_any_fact(fact): ...
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from membercore.commands import (
+    AdjustPoints,
+    AwardBonus,
+    ExpireDue,
+    Redeem,
+    ReversePosting,
+    TransferPoints,
+)
+from membercore.config import ExpiryPolicy, LedgerConfig, ProgrammeConfig, reference_config
+from membercore.facts import (
+    ChargeLine,
+    ChargePaid,
+    CheckedIn,
+    ContentLiked,
+    ContentShared,
+    EventAttended,
+    Fact,
+    ReferralQualified,
+    RefundIssued,
+    RehabPlanJoined,
+    SurveyAnswered,
+)
+
+__all__ = [
+    "DEPARTMENTS",
+    "SERVICE_CATEGORIES",
+    "adjustments",
+    "bonuses",
+    "charge_lines",
+    "charges",
+    "engagement_facts",
+    "expire_due",
+    "facts",
+    "identifiers",
+    "instants",
+    "ledger_commands",
+    "programme_configs",
+    "redemptions",
+    "refunds",
+    "reversals",
+    "transfers",
+]
+
+#: Departments of a private general hospital, as HIS codes.
+DEPARTMENTS = ("internal", "surgery", "obstetrics", "pediatrics", "dental", "ortho", "checkup")
+#: Service categories that earning rates can name.
+SERVICE_CATEGORIES = ("consult", "exam", "drug", "treatment", "checkup", "surgery")
+
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def identifiers(prefix: str = "id") -> st.SearchStrategy[str]:
+    """Non-empty identifiers such as ``id-42``."""
+    return st.integers(min_value=0, max_value=10**9).map(lambda n: f"{prefix}-{n}")
+
+
+def instants(start: datetime = _EPOCH, *, days: int = 3 * 366) -> st.SearchStrategy[datetime]:
+    """Aware UTC instants within ``days`` after ``start``, to the second."""
+    return st.integers(min_value=0, max_value=days * 86_400).map(
+        lambda seconds: start + timedelta(seconds=seconds)
+    )
+
+
+@st.composite
+def charge_lines(draw: st.DrawFn, *, max_fen: int = 5_000_000) -> ChargeLine:
+    """A charge line with a self-paid part and perhaps a medical-insurance part."""
+    amount = draw(st.integers(min_value=0, max_value=max_fen))
+    return ChargeLine(
+        department=draw(st.sampled_from(DEPARTMENTS)),
+        category=draw(st.sampled_from(SERVICE_CATEGORIES)),
+        amount_fen=amount,
+        insurance_fen=draw(st.integers(min_value=0, max_value=amount)),
+    )
+
+
+def _fact_fields(
+    patient_id: str | None, occurred_at: st.SearchStrategy[datetime] | None
+) -> dict[str, Any]:
+    return {
+        "fact_id": identifiers("fact"),
+        "patient_id": identifiers("patient") if patient_id is None else st.just(patient_id),
+        "occurred_at": instants() if occurred_at is None else occurred_at,
+    }
+
+
+def charges(
+    *,
+    patient_id: str | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+    charge_id: st.SearchStrategy[str] | None = None,
+) -> st.SearchStrategy[ChargePaid]:
+    """Paid charges of one to four lines."""
+    return st.builds(
+        ChargePaid,
+        charge_id=charge_id or identifiers("charge"),
+        lines=st.lists(charge_lines(), min_size=1, max_size=4).map(tuple),
+        **_fact_fields(patient_id, occurred_at),
+    )
+
+
+def refunds(
+    *,
+    patient_id: str | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+    charge_id: st.SearchStrategy[str] | None = None,
+) -> st.SearchStrategy[RefundIssued]:
+    """Refunds of part or all of a charge."""
+    return st.builds(
+        RefundIssued,
+        charge_id=charge_id or identifiers("charge"),
+        amount_fen=st.integers(min_value=1, max_value=5_000_000),
+        **_fact_fields(patient_id, occurred_at),
+    )
+
+
+def engagement_facts(
+    *, patient_id: str | None = None, occurred_at: st.SearchStrategy[datetime] | None = None
+) -> st.SearchStrategy[Fact]:
+    """Check-ins, events, shares, likes, referrals, surveys and rehab-plan enrolments."""
+    fields = _fact_fields(patient_id, occurred_at)
+    return st.one_of(
+        st.builds(CheckedIn, channel=st.sampled_from(["app", "kiosk", "wecom"]), **fields),
+        st.builds(
+            EventAttended,
+            event_id=identifiers("event"),
+            event_kind=st.sampled_from(["lecture", "member_day", "free_clinic"]),
+            **fields,
+        ),
+        st.builds(ContentShared, content_id=identifiers("content"), **fields),
+        st.builds(ContentLiked, content_id=identifiers("content"), **fields),
+        st.builds(
+            ReferralQualified,
+            referred_patient_id=identifiers("patient"),
+            visit_id=identifiers("visit"),
+            **fields,
+        ),
+        st.builds(
+            SurveyAnswered,
+            visit_id=identifiers("visit"),
+            score=st.integers(min_value=0, max_value=10),
+            **fields,
+        ),
+        st.builds(RehabPlanJoined, plan_id=identifiers("plan"), **fields),
+    )
+
+
+def facts(
+    *, patient_id: str | None = None, occurred_at: st.SearchStrategy[datetime] | None = None
+) -> st.SearchStrategy[Fact]:
+    """Any fact the points ledger takes."""
+    return st.one_of(
+        charges(patient_id=patient_id, occurred_at=occurred_at),
+        refunds(patient_id=patient_id, occurred_at=occurred_at),
+        engagement_facts(patient_id=patient_id, occurred_at=occurred_at),
+    )
+
+
+def _member(member_id: str | None) -> st.SearchStrategy[str]:
+    return identifiers("patient") if member_id is None else st.just(member_id)
+
+
+def _points(max_points: int) -> st.SearchStrategy[int]:
+    return st.integers(min_value=1, max_value=max_points)
+
+
+def redemptions(
+    *, member_id: str | None = None, max_points: int = 5_000
+) -> st.SearchStrategy[Redeem]:
+    """Redemptions of a positive number of points."""
+    return st.builds(
+        Redeem,
+        key=identifiers("redeem"),
+        member_id=_member(member_id),
+        points=_points(max_points),
+        reference=st.none() | identifiers("gift"),
+    )
+
+
+def adjustments(
+    *, member_id: str | None = None, max_points: int = 5_000
+) -> st.SearchStrategy[AdjustPoints]:
+    """Manual adjustments up or down, with operator and reason."""
+    return st.builds(
+        AdjustPoints,
+        key=identifiers("adjust"),
+        member_id=_member(member_id),
+        points=_points(max_points) | _points(max_points).map(lambda n: -n),
+        operator=identifiers("staff"),
+        reason=st.sampled_from(["补录积分", "系统纠错", "goodwill"]),
+        qualifying=st.booleans(),
+    )
+
+
+def bonuses(
+    *, member_id: str | None = None, rules: tuple[str, ...] = ("welcome", "birthday", "campaign")
+) -> st.SearchStrategy[AwardBonus]:
+    """Promotional bonuses naming a rule of ``earning.bonuses``."""
+    return st.builds(
+        AwardBonus,
+        key=identifiers("bonus"),
+        member_id=_member(member_id),
+        rule_id=st.sampled_from(rules),
+        points=_points(1_000),
+    )
+
+
+def reversals(
+    *, member_id: str | None = None, posting_ids: st.SearchStrategy[str] | None = None
+) -> st.SearchStrategy[ReversePosting]:
+    """Staff reversals of an earning posting."""
+    return st.builds(
+        ReversePosting,
+        key=identifiers("reverse"),
+        member_id=_member(member_id),
+        posting_id=posting_ids or identifiers("posting"),
+        operator=identifiers("staff"),
+        reason=st.just("voided by staff"),
+    )
+
+
+def transfers(
+    *, member_id: str | None = None, target_id: str | None = None, max_points: int = 5_000
+) -> st.SearchStrategy[TransferPoints]:
+    """Transfers of points to another member."""
+    return st.builds(
+        TransferPoints,
+        key=identifiers("transfer"),
+        member_id=_member(member_id),
+        target_id=_member(target_id),
+        points=_points(max_points),
+    )
+
+
+def expire_due(*, member_id: str | None = None) -> st.SearchStrategy[ExpireDue]:
+    """The time-driven expiry command."""
+    return st.builds(ExpireDue, member_id=_member(member_id))
+
+
+def ledger_commands(*, member_id: str | None = None) -> st.SearchStrategy[Any]:
+    """Any ledger command for one member (transfers excluded: they need two ledgers)."""
+    return st.one_of(
+        redemptions(member_id=member_id),
+        adjustments(member_id=member_id),
+        bonuses(member_id=member_id),
+        reversals(member_id=member_id),
+        expire_due(member_id=member_id),
+    )
+
+
+def programme_configs() -> st.SearchStrategy[ProgrammeConfig]:
+    """The reference programme under every clawback and expiry policy."""
+    policies = st.builds(
+        ExpiryPolicy,
+        mode=st.sampled_from(["month_end", "inactivity", "never"]),
+        months=st.integers(min_value=1, max_value=36),
+    )
+    ledgers = st.builds(LedgerConfig, clawback=st.sampled_from(["debt", "cap"]), expiry=policies)
+    return ledgers.map(lambda ledger: _with_ledger(reference_config(), ledger))
+
+
+def _with_ledger(config: ProgrammeConfig, ledger: LedgerConfig) -> ProgrammeConfig:
+    return attrs.evolve(config, ledger=ledger)

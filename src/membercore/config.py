@@ -50,7 +50,7 @@ def _optional_positive(_instance: Any, attribute: Any, value: int | None) -> Non
 def _values_non_negative(_instance: Any, attribute: Any, value: Mapping[str, int]) -> None:
     for key, item in value.items():
         if item < 0:
-            raise ConfigError(f"{attribute.name}.{key}", f"must not be negative, got {item}")
+            raise ConfigError(f"{attribute.name}[{key!r}]", f"must not be negative, got {item}")
 
 
 def _known_timezone(_instance: Any, attribute: Any, value: str) -> None:

@@ -8,6 +8,7 @@ integers. Configuration is structured strictly: an unknown key or a wrong value 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import datetime
@@ -15,12 +16,13 @@ from functools import cache
 from typing import Any
 
 import cattrs
+from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
 from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
-from membercore.errors import ConfigError, InvalidFactError
+from membercore.errors import ConfigError, InvalidAmountError, InvalidFactError, MembercoreError
 from membercore.events import Posting
 from membercore.facts import FACT_TYPES
 from membercore.ledger.state import LedgerState
@@ -100,7 +102,7 @@ def dump_config(config: ProgrammeConfig) -> dict[str, Any]:
 
 
 def _config_error(error: cattrs.BaseValidationError) -> ConfigError:
-    problems = [_located(message) for message in transform_error(error, "$", _describe)]
+    problems = _problems(error)
     key, problem = problems[0]
     if len(problems) > 1:
         others = "; ".join(f"{other_key}: {other}" for other_key, other in problems[1:])
@@ -111,21 +113,33 @@ def _config_error(error: cattrs.BaseValidationError) -> ConfigError:
 _SEP = "\x1f"
 
 
+def _problems(error: cattrs.BaseValidationError) -> list[tuple[str, str]]:
+    """Every leaf of a cattrs error as (path of the offending key, what is wrong)."""
+    located = []
+    for message in transform_error(error, "$", _describe):
+        described, _, path = message.rpartition(" @ ")
+        for item in described.split(_SEP * 2):
+            field, sep, problem = item.partition(_SEP)
+            located.append((f"{path}.{field}", problem) if sep else (path, item))
+    return located
+
+
 def _describe(exc: BaseException, type_: type[Any] | None) -> str:
+    # Our validators and cattrs' extra-key check know the field; cattrs knows the path
+    # to its class. Join them so that every problem names its full key.
     if isinstance(exc, ConfigError):
-        # Our validators know the field; cattrs knows the path to its class.
         return f"{exc.key}{_SEP}{exc.problem}"
-    if isinstance(exc, TypeError | cattrs.errors.CattrsError):
+    if isinstance(exc, InvalidFactError):
+        return f"{exc.field}{_SEP}{exc.problem} (got {exc.value!r})"
+    if isinstance(exc, InvalidAmountError):
+        return f"points{_SEP}{exc.problem} (got {exc.amount})"
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return (_SEP * 2).join(
+            f"{key}{_SEP}unknown key {key!r}" for key in sorted(exc.extra_fields)
+        )
+    if isinstance(exc, TypeError | MembercoreError | cattrs.errors.CattrsError):
         return str(exc)
     return format_exception(exc, type_)
-
-
-def _located(message: str) -> tuple[str, str]:
-    described, _, path = message.rpartition(" @ ")
-    field, sep, problem = described.partition(_SEP)
-    if sep:
-        return f"{path}.{field}", problem
-    return path, described
 
 
 _MESSAGE_TYPES: dict[str, type[Any]] = {
@@ -150,29 +164,37 @@ def message_from_dict(data: Mapping[str, Any]) -> Any:
     """The fact, command or event a tagged dict describes.
 
     Raises:
-        InvalidFactError: the tag is unknown, or a field is missing, extra or invalid.
+        InvalidFactError: the tag is missing or unknown, or a field is missing, unknown
+            or invalid; ``field`` is the path of the first offending field.
     """
     fields = dict(data)
-    tag = str(fields.pop(_TAG, None))
+    if _TAG not in fields:
+        raise InvalidFactError("message", _TAG, None, f"a message needs its {_TAG!r} tag")
+    tag = str(fields.pop(_TAG))
     cls = _MESSAGE_TYPES.get(tag)
     if cls is None:
         raise InvalidFactError(tag, _TAG, tag, "unknown message type")
     try:
         return converter().structure(fields, cls)
-    except InvalidFactError:
-        raise
     except cattrs.BaseValidationError as error:
-        leaves = [leaf for leaf in _leaves(error) if isinstance(leaf, InvalidFactError)]
-        if leaves:
-            raise leaves[0] from error
-        problem = "; ".join(transform_error(error, "$"))
-        raise InvalidFactError(tag, "$", fields, problem) from error
+        problems = _problems(error)
+        path, problem = problems[0]
+        if len(problems) > 1:
+            problem += " (also " + "; ".join(f"{p}: {q}" for p, q in problems[1:]) + ")"
+        field = path.removeprefix("$.")
+        raise InvalidFactError(tag, field, _value_at(fields, field), problem) from error
 
 
-def _leaves(error: BaseException) -> list[BaseException]:
-    if isinstance(error, cattrs.BaseValidationError):
-        return [leaf for child in error.exceptions for leaf in _leaves(child)]
-    return [error]
+def _value_at(data: object, path: str) -> object:
+    """The value at a path such as ``lines[0].insurance_fen`` (``None`` if absent)."""
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        if index and isinstance(data, list) and int(index) < len(data):
+            data = data[int(index)]
+        elif name and isinstance(data, dict):
+            data = data.get(name)
+        else:
+            return None
+    return data
 
 
 def snapshot_to_dict(state: LedgerState) -> dict[str, Any]:

@@ -6,7 +6,7 @@ Balances at an instant, and the line-by-line statement that explains them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -17,6 +17,9 @@ from membercore.ledger.lots import is_expired
 from membercore.ledger.state import LedgerState
 
 __all__ = ["Balances", "StatementLine", "balances", "qualifying_points", "statement"]
+
+# Points earned at the very instant of the query count: the window is closed at ``now``.
+_INSTANT = timedelta(microseconds=1)
 
 
 @attrs.frozen(kw_only=True)
@@ -80,7 +83,10 @@ def balances(
             before ``now``.
     """
     now = require_aware("now", now)
-    since = qualifying_since or add_months(now, -12, config.tz)
+    if qualifying_since is None:
+        since = add_months(now, -12, config.tz)
+    else:
+        since = require_aware("qualifying_since", qualifying_since)
     available = pending = 0
     for held in state.lots.values():
         if held.remaining == 0 or is_expired(held, state, config, now):
@@ -93,7 +99,7 @@ def balances(
     return Balances(
         available=available - state.debt,
         pending=pending,
-        qualifying=qualifying_points(state, since, now),
+        qualifying=qualifying_points(state, since, now + _INSTANT),
         lifetime_earned=totals.earned,
         redeemed=totals.redeemed,
         expired=totals.expired,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 import attrs
 
@@ -115,8 +115,20 @@ class LedgerState:
 
 
 def fingerprint(message: object) -> str:
-    """A stable digest of a fact or command, to tell a replay from a reused key."""
-    return hashlib.sha256(repr(message).encode()).hexdigest()[:20]
+    """A stable digest of a fact or command, to tell a replay from a reused key.
+
+    Equal messages have equal digests, across processes and however their instants'
+    timezones are written (``10:00+08:00`` and ``02:00Z`` are one instant).
+    """
+    fields = attrs.asdict(message, value_serializer=_canonical)  # type: ignore[arg-type]
+    text = f"{getattr(message, 'TYPE', type(message).__name__)}:{sorted(fields.items())!r}"
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _canonical(_instance: object, _field: object, value: object) -> object:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return value
 
 
 def already_done(state: LedgerState, key: str, digest: str) -> bool:

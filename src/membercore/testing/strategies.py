@@ -112,7 +112,7 @@ def charges(
     """Paid charges of one to four lines."""
     return st.builds(
         ChargePaid,
-        charge_id=charge_id or identifiers("charge"),
+        charge_id=identifiers("charge") if charge_id is None else charge_id,
         lines=st.lists(charge_lines(), min_size=1, max_size=4).map(tuple),
         **_fact_fields(patient_id, occurred_at),
     )
@@ -127,7 +127,7 @@ def refunds(
     """Refunds of part or all of a charge."""
     return st.builds(
         RefundIssued,
-        charge_id=charge_id or identifiers("charge"),
+        charge_id=identifiers("charge") if charge_id is None else charge_id,
         amount_fen=st.integers(min_value=1, max_value=5_000_000),
         **_fact_fields(patient_id, occurred_at),
     )
@@ -232,7 +232,7 @@ def reversals(
         ReversePosting,
         key=identifiers("reverse"),
         member_id=_member(member_id),
-        posting_id=posting_ids or identifiers("posting"),
+        posting_id=identifiers("posting") if posting_ids is None else posting_ids,
         operator=identifiers("staff"),
         reason=st.just("voided by staff"),
     )

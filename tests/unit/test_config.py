@@ -1,0 +1,457 @@
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+
+from membercore import (
+    ConfigError,
+    MembercoreError,
+    ProgrammeConfig,
+    dump_config,
+    load_config,
+    load_config_toml,
+    reference_config,
+)
+from membercore.config import (
+    ActionRule,
+    BonusRule,
+    EarningRules,
+    EventRule,
+    ExpiryPolicy,
+    LedgerConfig,
+    Rate,
+    SpendingRule,
+)
+from membercore.testing import strategies as mst
+
+# -- the reference programme --------------------------------------------------------------
+
+
+def test_the_reference_programme_is_reckoned_in_shanghai_time() -> None:
+    config = reference_config()
+    assert config.timezone == "Asia/Shanghai"
+    assert config.tz == ZoneInfo("Asia/Shanghai")
+
+
+def test_the_reference_programme_earns_one_point_per_yuan_with_drug_and_checkup_rates() -> None:
+    spending = reference_config().earning.spending
+    assert spending.rate == Rate(points=1, per_yuan=1)
+    assert spending.rate_for("internal", "drug") == Rate(points=1, per_yuan=2)
+    assert spending.rate_for("checkup", "checkup") == Rate(points=2, per_yuan=1)
+    assert spending.rate_for("dental", "treatment") == Rate(points=1, per_yuan=1)
+    assert spending.vesting_days == 7
+
+
+def test_the_reference_programme_multiplies_spending_by_tier() -> None:
+    spending = reference_config().earning.spending
+    assert spending.multiplier_pct("L3") == 150
+    assert spending.multiplier_pct("L5") == 200
+    assert spending.multiplier_pct(None) == 100
+    assert spending.multiplier_pct("黑卡") == 100
+
+
+def test_the_reference_programme_keeps_points_until_the_end_of_the_24th_month() -> None:
+    ledger = reference_config().ledger
+    assert ledger.expiry == ExpiryPolicy(mode="month_end", months=24)
+    assert ledger.clawback == "debt"
+
+
+def test_the_reference_programme_rewards_engagement_as_documented() -> None:
+    earning = reference_config().earning
+    assert earning.check_in.points == 1
+    assert earning.check_in.daily_cap == 1
+    assert earning.event_attendance.points == 20
+    assert earning.event_attendance.points_by_kind == {"member_day": 30}
+    assert earning.referral.points == 500
+    assert earning.survey.points == 10
+    assert earning.rehab_plan.points == 100
+    assert earning.liking.qualifying is False
+    assert earning.sharing.monthly_cap == 200
+    assert set(earning.bonuses) == {"welcome", "birthday", "campaign"}
+    assert earning.bonuses["welcome"].once_per_member is True
+    assert all(not bonus.qualifying for bonus in earning.bonuses.values())
+
+
+def test_the_reference_programme_round_trips_through_plain_data() -> None:
+    config = reference_config()
+    assert load_config(dump_config(config)) == config
+
+
+def test_the_reference_programme_round_trips_through_json_text() -> None:
+    config = reference_config()
+    text = json.dumps(dump_config(config), ensure_ascii=False)
+    assert load_config(json.loads(text)) == config
+
+
+def test_a_dumped_programme_is_plain_nested_data() -> None:
+    data = dump_config(reference_config())
+    assert data["name"] == "仁和医院健康会员"
+    assert data["timezone"] == "Asia/Shanghai"
+    assert data["ledger"] == {
+        "version": 1,
+        "clawback": "debt",
+        "expiry": {"mode": "month_end", "months": 24},
+    }
+    assert data["earning"]["spending"]["category_rates"] == {
+        "drug": {"points": 1, "per_yuan": 2},
+        "checkup": {"points": 2, "per_yuan": 1},
+    }
+    assert data["earning"]["sharing"]["daily_cap"] == 15
+    assert data["earning"]["referral"]["monthly_cap"] is None
+
+
+def test_an_empty_mapping_is_the_default_programme() -> None:
+    config = load_config({})
+    assert config == ProgrammeConfig()
+    assert config.name == "会员计划"
+    assert config.timezone == "Asia/Shanghai"
+
+
+@given(mst.programme_configs())
+def test_every_generated_programme_round_trips_through_plain_data_and_json(
+    config: ProgrammeConfig,
+) -> None:
+    assert load_config(dump_config(config)) == config
+    assert load_config(json.loads(json.dumps(dump_config(config)))) == config
+
+
+# -- a programme written in TOML by hand --------------------------------------------------
+
+KANGNING_TOML = """
+name = "康宁医院会员计划"
+version = 3
+timezone = "Asia/Shanghai"
+
+[ledger]
+clawback = "cap"
+
+[ledger.expiry]
+mode = "month_end"
+months = 12
+
+[earning.check_in]
+points = 2
+daily_cap = 2
+
+[earning.spending]
+vesting_days = 14
+
+[earning.spending.rate]
+points = 1
+per_yuan = 2
+
+[earning.spending.category_rates.checkup]
+points = 3
+per_yuan = 1
+
+[earning.spending.department_rates.dental]
+points = 2
+per_yuan = 1
+
+[earning.spending.tier_multipliers_pct]
+L2 = 110
+L3 = 130
+
+[earning.event_attendance]
+points = 15
+points_by_kind = { member_day = 50, free_clinic = 0 }
+
+[earning.bonuses.spring_festival]
+max_points = 888
+monthly_cap = 888
+vesting_days = 3
+"""
+
+
+def test_a_hand_written_toml_programme_changes_the_spending_rate() -> None:
+    spending = load_config_toml(KANGNING_TOML).earning.spending
+    assert spending.rate == Rate(points=1, per_yuan=2)
+    assert spending.category_rates == {"checkup": Rate(points=3, per_yuan=1)}
+    assert spending.department_rates == {"dental": Rate(points=2, per_yuan=1)}
+    assert spending.rate_for("dental", "checkup") == Rate(points=3, per_yuan=1)
+    assert spending.rate_for("dental", "treatment") == Rate(points=2, per_yuan=1)
+    assert spending.rate_for("internal", "drug") == Rate(points=1, per_yuan=2)
+    assert spending.vesting_days == 14
+    assert spending.multiplier_pct("L3") == 130
+    assert spending.multiplier_pct("L5") == 100
+
+
+def test_a_hand_written_toml_programme_adds_a_bonus() -> None:
+    bonuses = load_config_toml(KANGNING_TOML).earning.bonuses
+    assert bonuses == {
+        "spring_festival": BonusRule(max_points=888, monthly_cap=888, vesting_days=3),
+    }
+    festival = bonuses["spring_festival"]
+    assert festival.qualifying is False
+    assert festival.once_per_member is False
+    assert festival.enabled is True
+
+
+def test_a_hand_written_toml_programme_sets_the_ledger_and_top_level_keys() -> None:
+    config = load_config_toml(KANGNING_TOML)
+    assert config.name == "康宁医院会员计划"
+    assert config.version == 3
+    assert config.ledger == LedgerConfig(
+        clawback="cap", expiry=ExpiryPolicy(mode="month_end", months=12)
+    )
+    assert config.earning.check_in == ActionRule(points=2, daily_cap=2)
+    assert config.earning.event_attendance == EventRule(
+        points=15, points_by_kind={"member_day": 50, "free_clinic": 0}
+    )
+
+
+def test_rules_a_toml_programme_leaves_out_keep_their_defaults() -> None:
+    earning = load_config_toml(KANGNING_TOML).earning
+    defaults = EarningRules()
+    assert earning.sharing == defaults.sharing == ActionRule(points=5, daily_cap=15)
+    assert earning.referral == ActionRule(points=500)
+    assert earning.liking == ActionRule(points=1, daily_cap=5)
+
+
+def test_a_toml_programme_round_trips_through_plain_data() -> None:
+    config = load_config_toml(KANGNING_TOML)
+    assert load_config(dump_config(config)) == config
+
+
+# -- refusals -----------------------------------------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(*path: str, value: Any) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return mutate
+
+
+def _delete(*path: str) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+
+    return mutate
+
+
+INVALID = [
+    pytest.param(
+        _set("earning", "sharing", "points", value=5.0),
+        "$.earning.sharing.points",
+        "expected int",
+        id="float-where-int",
+    ),
+    pytest.param(
+        _set("earning", "sharing", "points", value=True),
+        "$.earning.sharing.points",
+        "expected int",
+        id="bool-where-int",
+    ),
+    pytest.param(
+        _set("earning", "sharing", "points", value="5"),
+        "$.earning.sharing.points",
+        "expected int",
+        id="string-where-int",
+    ),
+    pytest.param(
+        _set("earning", "referral", "enabled", value="yes"),
+        "$.earning.referral.enabled",
+        "expected bool",
+        id="string-where-bool",
+    ),
+    pytest.param(
+        _set("earning", "liking", "qualifying", value=0),
+        "$.earning.liking.qualifying",
+        "expected bool",
+        id="int-where-bool",
+    ),
+    pytest.param(
+        _set("name", value=2026),
+        "$.name",
+        "expected str",
+        id="int-where-str",
+    ),
+    pytest.param(
+        _set("earning", "sharing", "points", value=-5),
+        "$.earning.sharing.points",
+        "-5",
+        id="negative-points",
+    ),
+    pytest.param(
+        _set("earning", "spending", "vesting_days", value=-7),
+        "$.earning.spending.vesting_days",
+        "-7",
+        id="negative-vesting-days",
+    ),
+    pytest.param(
+        _set("earning", "spending", "rate", "per_yuan", value=0),
+        "$.earning.spending.rate.per_yuan",
+        "positive",
+        id="zero-default-per-yuan",
+    ),
+    pytest.param(
+        _set("earning", "spending", "category_rates", "drug", "per_yuan", value=0),
+        "$.earning.spending.category_rates['drug'].per_yuan",
+        "positive",
+        id="zero-drug-per-yuan",
+    ),
+    pytest.param(
+        _set("earning", "bonuses", "welcome", "max_points", value=0),
+        "$.earning.bonuses['welcome'].max_points",
+        "positive",
+        id="zero-bonus-max-points",
+    ),
+    pytest.param(
+        _set("earning", "check_in", "daily_cap", value=0),
+        "$.earning.check_in.daily_cap",
+        "positive",
+        id="zero-daily-cap",
+    ),
+    pytest.param(
+        _set("version", value=0),
+        "$.version",
+        "positive",
+        id="zero-version",
+    ),
+    pytest.param(
+        _set("timezone", value="Asia/Beijing"),
+        "$.timezone",
+        "Asia/Beijing",
+        id="unknown-timezone",
+    ),
+    pytest.param(
+        _set("ledger", "clawback", value="forgive"),
+        "$.ledger.clawback",
+        "forgive",
+        id="bad-clawback-literal",
+    ),
+    pytest.param(
+        _set("ledger", "expiry", "mode", value="yearly"),
+        "$.ledger.expiry.mode",
+        "yearly",
+        id="bad-expiry-mode",
+    ),
+    pytest.param(
+        _set("ledger", "expiry", "months", value=0),
+        "$.ledger.expiry.months",
+        "positive",
+        id="zero-expiry-months",
+    ),
+    pytest.param(
+        _delete("earning", "referral", "points"),
+        "$.earning.referral.points",
+        "missing",
+        id="missing-required-key",
+    ),
+    pytest.param(
+        _set("earning", "sharing", "daly_cap", value=3),
+        "$.earning.sharing.daly_cap",
+        "daly_cap",
+        id="unknown-key-in-a-rule",
+    ),
+    pytest.param(
+        _set("colour", value="青色"),
+        "$.colour",
+        "colour",
+        id="unknown-top-level-key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "key", "detail"), INVALID)
+def test_an_invalid_programme_is_refused_naming_the_dotted_key(
+    mutate: Mutation, key: str, detail: str
+) -> None:
+    data = copy.deepcopy(dump_config(reference_config()))
+    mutate(data)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(data)
+    assert excinfo.value.key == key
+    assert key in str(excinfo.value)
+    assert detail in excinfo.value.problem
+
+
+def test_a_config_error_is_a_membercore_error_and_a_value_error() -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config({"timezone": "Mars/Olympus_Mons"})
+    assert isinstance(excinfo.value, MembercoreError)
+    assert isinstance(excinfo.value, ValueError)
+
+
+def test_a_negative_tier_multiplier_is_refused_naming_the_tier() -> None:
+    data = dump_config(reference_config())
+    data["earning"]["spending"]["tier_multipliers_pct"]["L3"] = -150
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(data)
+    assert excinfo.value.key.startswith("$.earning.spending.tier_multipliers_pct")
+    assert "L3" in excinfo.value.key
+    assert "-150" in excinfo.value.problem
+
+
+def test_a_negative_points_by_kind_is_refused_naming_the_event_kind() -> None:
+    data = dump_config(reference_config())
+    data["earning"]["event_attendance"]["points_by_kind"]["member_day"] = -30
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(data)
+    assert excinfo.value.key.startswith("$.earning.event_attendance.points_by_kind")
+    assert "member_day" in excinfo.value.key
+
+
+def test_a_wrong_type_in_toml_text_is_refused_naming_the_dotted_key() -> None:
+    text = "[earning.sharing]\npoints = 5.5\n"
+    with pytest.raises(ConfigError) as excinfo:
+        load_config_toml(text)
+    assert excinfo.value.key == "$.earning.sharing.points"
+    assert "$.earning.sharing.points" in str(excinfo.value)
+
+
+def test_a_bad_clawback_in_toml_text_is_refused_naming_the_dotted_key() -> None:
+    text = '[ledger]\nclawback = "ignore"\n'
+    with pytest.raises(ConfigError) as excinfo:
+        load_config_toml(text)
+    assert excinfo.value.key == "$.ledger.clawback"
+    assert "ignore" in excinfo.value.problem
+
+
+def test_a_zero_per_yuan_in_toml_text_is_refused_naming_the_category() -> None:
+    text = "[earning.spending.category_rates.drug]\npoints = 1\nper_yuan = 0\n"
+    with pytest.raises(ConfigError) as excinfo:
+        load_config_toml(text)
+    assert excinfo.value.key == "$.earning.spending.category_rates['drug'].per_yuan"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'name = "仁和医院健康会员\n',
+        "[earning.sharing\npoints = 5\n",
+        "[ledger]\nclawback = debt\n",
+        "[earning.sharing]\npoints = 5\npoints = 6\n",
+    ],
+    ids=["unclosed-string", "unclosed-table", "bare-word-value", "duplicate-key"],
+)
+def test_malformed_toml_is_refused_at_the_root_key(text: str) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config_toml(text)
+    assert excinfo.value.key == "$"
+    assert "not valid TOML" in excinfo.value.problem
+    assert "'$'" in str(excinfo.value)
+
+
+def test_the_config_classes_refuse_bad_values_when_built_directly() -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        Rate(points=1, per_yuan=0)
+    assert excinfo.value.key == "per_yuan"
+    with pytest.raises(ConfigError) as excinfo:
+        SpendingRule(tier_multipliers_pct={"L2": -1})
+    assert excinfo.value.key == "tier_multipliers_pct['L2']"

@@ -15,6 +15,8 @@ from membercore.errors import NaiveInstantError
 
 __all__ = [
     "add_months",
+    "as_utc",
+    "as_utc_or_none",
     "aware",
     "aware_or_none",
     "end_of_month_after",
@@ -40,6 +42,22 @@ def require_aware(field: str, value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveInstantError(field, value)
     return value.astimezone(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """An attrs converter: an aware instant in UTC (a naive one is left for :func:`aware`).
+
+    Storing one form makes equal instants equal in ``repr`` too, which idempotency
+    fingerprints rely on.
+    """
+    if value.tzinfo is None or value.utcoffset() is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
+
+
+def as_utc_or_none(value: datetime | None) -> datetime | None:
+    """:func:`as_utc`, letting ``None`` through."""
+    return None if value is None else as_utc(value)
 
 
 def aware(_instance: Any, attribute: Any, value: datetime) -> None:

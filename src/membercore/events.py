@@ -14,7 +14,7 @@ from typing import ClassVar
 import attrs
 
 from membercore.checks import non_empty, positive
-from membercore.dates import aware, aware_or_none
+from membercore.dates import as_utc, as_utc_or_none, aware, aware_or_none
 from membercore.errors import InvalidFactError
 
 __all__ = ["Draw", "Lot", "Posting", "PostingKind", "Provenance"]
@@ -67,9 +67,9 @@ class Lot:
 
     lot_id: str = attrs.field(validator=non_empty)
     points: int = attrs.field(validator=positive)
-    earned_at: datetime = attrs.field(validator=aware)
-    vests_at: datetime = attrs.field(validator=aware)
-    expires_at: datetime | None = attrs.field(validator=aware_or_none)
+    earned_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    vests_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    expires_at: datetime | None = attrs.field(converter=as_utc_or_none, validator=aware_or_none)
     qualifying: bool
     rule_id: str
     reference: str | None = None
@@ -134,8 +134,8 @@ class Posting:
     member_id: str = attrs.field(validator=non_empty)
     kind: PostingKind
     points: int = attrs.field(validator=_balanced)
-    at: datetime = attrs.field(validator=aware)
-    recorded_at: datetime = attrs.field(validator=aware)
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    recorded_at: datetime = attrs.field(converter=as_utc, validator=aware)
     idempotency_key: str = attrs.field(validator=non_empty)
     fingerprint: str
     provenance: Provenance

@@ -7,13 +7,14 @@ nothing), ``patient_id`` and ``occurred_at`` (timezone-aware). Each class has a 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import ClassVar
 
 import attrs
 
 from membercore.checks import non_empty, non_negative, positive
-from membercore.dates import aware
+from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
 
 __all__ = [
@@ -46,7 +47,7 @@ class Fact:
 
     fact_id: str = attrs.field(validator=non_empty)
     patient_id: str = attrs.field(validator=non_empty)
-    occurred_at: datetime = attrs.field(validator=aware)
+    occurred_at: datetime = attrs.field(converter=as_utc, validator=aware)
 
 
 @attrs.frozen(kw_only=True)
@@ -92,6 +93,10 @@ class ChargeLine:
         return self.amount_fen - self.insurance_fen
 
 
+def _as_lines(lines: Iterable[ChargeLine]) -> tuple[ChargeLine, ...]:
+    return tuple(lines)
+
+
 def _at_least_one_line(
     instance: ChargePaid, _attribute: object, value: tuple[ChargeLine, ...]
 ) -> None:
@@ -111,7 +116,7 @@ class ChargePaid(Fact):
     TYPE: ClassVar[str] = "charge_paid"
 
     charge_id: str = attrs.field(validator=non_empty)
-    lines: tuple[ChargeLine, ...] = attrs.field(converter=tuple, validator=_at_least_one_line)
+    lines: tuple[ChargeLine, ...] = attrs.field(converter=_as_lines, validator=_at_least_one_line)
 
     @property
     def amount_fen(self) -> int:

@@ -321,12 +321,12 @@ def _dental_charge() -> ChargePaid:
     )
 
 
-def test_a_charge_is_written_as_a_tagged_dict_with_an_offset_instant_and_integer_fen() -> None:
+def test_a_charge_is_written_as_a_tagged_dict_with_a_utc_instant_and_integer_fen() -> None:
     assert message_to_dict(_dental_charge()) == {
         "type": "charge_paid",
         "fact_id": "his-msg-1",
         "patient_id": MEMBER,
-        "occurred_at": "2026-03-05T09:30:00+08:00",
+        "occurred_at": "2026-03-05T01:30:00+00:00",  # 09:30 in Shanghai, in UTC
         "charge_id": "c-20260305-017",
         "lines": [
             {
@@ -389,13 +389,13 @@ def test_a_posting_is_written_with_its_kind_value_and_its_lots_as_a_list() -> No
     data = message_to_dict(posting)
     assert data["type"] == "points_posted"
     assert data["kind"] == "earn"
-    assert data["at"] == "2026-01-15T10:00:00+08:00"
+    assert data["at"] == "2026-01-15T02:00:00+00:00"  # 10:00 in Shanghai, stored in UTC
     assert data["lots"] == [
         {
             "lot_id": f"{MEMBER}/1",
             "points": 20,
-            "earned_at": "2026-01-15T10:00:00+08:00",
-            "vests_at": "2026-01-15T10:00:00+08:00",
+            "earned_at": "2026-01-15T02:00:00+00:00",
+            "vests_at": "2026-01-15T02:00:00+00:00",
             "expires_at": "2028-01-31T16:00:00+00:00",
             "qualifying": True,
             "rule_id": "earning.event_attendance",

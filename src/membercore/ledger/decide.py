@@ -27,7 +27,7 @@ from membercore.commands import (
     TransferPoints,
 )
 from membercore.config import ProgrammeConfig
-from membercore.dates import require_aware
+from membercore.dates import add_months, require_aware
 from membercore.errors import (
     InsufficientPointsError,
     NotReversibleError,
@@ -327,11 +327,15 @@ def _reverse(
 
 
 def _expire_due(state: LedgerState, config: ProgrammeConfig, now: datetime) -> list[Posting]:
+    if not _may_expire(state, config, now):
+        return []
     postings: list[Posting] = []
     for lot_id in list(state.lots):
         held = state.lots[lot_id]
+        if held.remaining == 0:
+            continue
         expiry = expiry_of(held, state, config)
-        if held.remaining == 0 or expiry is None or expiry > now:
+        if expiry is None or expiry > now:
             continue
         provenance = Provenance(
             rule_id="ledger.expiry",
@@ -347,6 +351,18 @@ def _expire_due(state: LedgerState, config: ProgrammeConfig, now: datetime) -> l
         postings.append(posting)
         state = evolve(state, posting)
     return postings
+
+
+def _may_expire(state: LedgerState, config: ProgrammeConfig, now: datetime) -> bool:
+    """Whether any lot can have reached its expiry; ``False`` spares a scan of every lot."""
+    if state.expiry_bound is not None and state.expiry_bound <= now:
+        return True
+    policy = config.ledger.expiry
+    if policy.mode != "inactivity" or not state.lots:
+        return False
+    last = state.last_activity_at
+    # Under inactivity every lot lives at least ``months`` after the last activity.
+    return last is None or add_months(last, policy.months, config.tz) <= now
 
 
 def _carried(source: LedgerState, config: ProgrammeConfig, now: datetime, draw: Draw) -> LotSpec:

@@ -8,11 +8,11 @@ nothing left to award posts nothing. A refund reverses the points its charge ear
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 from membercore.config import ActionRule, ProgrammeConfig, RuleBase, SpendingRule
-from membercore.dates import local_date
+from membercore.dates import local_date, local_day_start, local_month_start
 from membercore.events import Posting, PostingKind, Provenance
 from membercore.facts import (
     ChargePaid,
@@ -144,15 +144,16 @@ def cap_room(
         return 2**62
     tz = config.tz
     day = local_date(at, tz)
+    day_start, day_end = local_day_start(day, tz), local_day_start(day + timedelta(days=1), tz)
+    month_start = local_month_start(day.year, day.month, tz)
+    month_end = local_month_start(day.year, day.month + 1, tz)
     today = month = 0
     for held in state.lots.values():
         lot = held.lot
-        if lot.rule_id != rule_id:
-            continue
-        earned = local_date(lot.earned_at, tz)
-        if (earned.year, earned.month) == (day.year, day.month):
+        if lot.rule_id == rule_id and month_start <= lot.earned_at < month_end:
             month += lot.points
-            today += lot.points if earned == day else 0
+            if day_start <= lot.earned_at < day_end:
+                today += lot.points
     room = 2**62
     if rule.daily_cap is not None:
         room = min(room, rule.daily_cap - today)

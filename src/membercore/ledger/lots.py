@@ -171,12 +171,26 @@ def credit(
     lots = tuple(
         Lot(
             lot_id=posting_id if len(specs) == 1 else f"{posting_id}.{index}",
-            **attrs.asdict(spec, recurse=False),
+            points=spec.points,
+            earned_at=spec.earned_at,
+            vests_at=spec.vests_at,
+            expires_at=spec.expires_at,
+            qualifying=spec.qualifying,
+            rule_id=spec.rule_id,
+            reference=spec.reference,
+            basis_fen=spec.basis_fen,
         )
         for index, spec in enumerate(specs, start=1)
     )
     repaid = min(state.debt, sum(lot.points for lot in lots))
-    draws, _ = plan_draws([LotState(lot=lot, remaining=lot.points) for lot in lots], repaid)
+    draws = []
+    left = repaid
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(left, lot.points)
+        draws.append(Draw(lot.lot_id, take))
+        left -= take
     return Posting(
         posting_id=posting_id,
         member_id=state.member_id,
@@ -188,7 +202,7 @@ def credit(
         fingerprint=origin.fingerprint,
         provenance=origin.provenance,
         lots=lots,
-        draws=draws,
+        draws=tuple(draws),
         debt_change=-repaid,
         counterparty=counterparty,
         operator=operator,

@@ -30,6 +30,7 @@ __all__ = [
     "RefundIssued",
     "RehabPlanJoined",
     "SurveyAnswered",
+    "VisitCompleted",
 ]
 
 
@@ -214,6 +215,23 @@ class RehabPlanJoined(Fact):
     plan_id: str = attrs.field(validator=non_empty)
 
 
+@attrs.frozen(kw_only=True)
+class VisitCompleted(Fact):
+    """The member completed a visit (outpatient, inpatient discharge, check-up...).
+
+    Attributes:
+        visit_id: the HIS visit number.
+        department: the department seen.
+        first_visit: whether it was the patient's first visit to the hospital.
+    """
+
+    TYPE: ClassVar[str] = "visit_completed"
+
+    visit_id: str = attrs.field(validator=non_empty)
+    department: str = attrs.field(default="internal", validator=non_empty)
+    first_visit: bool = False
+
+
 FACT_TYPES: tuple[type[Fact], ...] = (
     CheckedIn,
     ChargePaid,
@@ -224,4 +242,5 @@ FACT_TYPES: tuple[type[Fact], ...] = (
     ReferralQualified,
     SurveyAnswered,
     RehabPlanJoined,
+    VisitCompleted,
 )

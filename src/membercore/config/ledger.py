@@ -1,63 +1,35 @@
-"""The programme as data: frozen attrs classes, and the reference programme.
-
-A hospital describes its programme in TOML (or a dict); :func:`membercore.load_config`
-structures and validates it into a :class:`ProgrammeConfig`. Invalid values raise
-:class:`~membercore.errors.ConfigError` naming the offending key.
-"""
+"""The points ledger's configuration: earning rules, expiry and clawback."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Literal
 
 import attrs
 
-from membercore.errors import ConfigError
+from membercore.config.common import (
+    non_negative,
+    optional_positive,
+    positive,
+    values_non_negative,
+)
 
 __all__ = [
     "ActionRule",
     "BonusRule",
+    "ClawbackPolicy",
     "EarningRules",
     "EventRule",
+    "ExpiryMode",
     "ExpiryPolicy",
     "LedgerConfig",
-    "ProgrammeConfig",
     "Rate",
+    "RuleBase",
     "SpendingRule",
-    "reference_config",
 ]
 
 ClawbackPolicy = Literal["debt", "cap"]
 ExpiryMode = Literal["month_end", "inactivity", "never"]
-
-
-def _non_negative(_instance: Any, attribute: Any, value: int) -> None:
-    if value < 0:
-        raise ConfigError(attribute.name, f"must not be negative, got {value}")
-
-
-def _positive(_instance: Any, attribute: Any, value: int) -> None:
-    if value <= 0:
-        raise ConfigError(attribute.name, f"must be positive, got {value}")
-
-
-def _optional_positive(_instance: Any, attribute: Any, value: int | None) -> None:
-    if value is not None and value <= 0:
-        raise ConfigError(attribute.name, f"must be positive when set, got {value}")
-
-
-def _values_non_negative(_instance: Any, attribute: Any, value: Mapping[str, int]) -> None:
-    for key, item in value.items():
-        if item < 0:
-            raise ConfigError(f"{attribute.name}[{key!r}]", f"must not be negative, got {item}")
-
-
-def _known_timezone(_instance: Any, attribute: Any, value: str) -> None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ConfigError(attribute.name, f"unknown timezone {value!r}") from error
 
 
 @attrs.frozen(kw_only=True)
@@ -68,8 +40,8 @@ class Rate:
     are dropped once, on the whole charge.
     """
 
-    points: int = attrs.field(default=1, validator=_non_negative)
-    per_yuan: int = attrs.field(default=1, validator=_positive)
+    points: int = attrs.field(default=1, validator=non_negative)
+    per_yuan: int = attrs.field(default=1, validator=positive)
 
 
 @attrs.frozen(kw_only=True)
@@ -85,19 +57,19 @@ class RuleBase:
         monthly_cap: most points the rule awards a member in one local month.
     """
 
-    version: int = attrs.field(default=1, validator=_positive)
+    version: int = attrs.field(default=1, validator=positive)
     enabled: bool = True
     qualifying: bool = True
-    vesting_days: int = attrs.field(default=0, validator=_non_negative)
-    daily_cap: int | None = attrs.field(default=None, validator=_optional_positive)
-    monthly_cap: int | None = attrs.field(default=None, validator=_optional_positive)
+    vesting_days: int = attrs.field(default=0, validator=non_negative)
+    daily_cap: int | None = attrs.field(default=None, validator=optional_positive)
+    monthly_cap: int | None = attrs.field(default=None, validator=optional_positive)
 
 
 @attrs.frozen(kw_only=True)
 class ActionRule(RuleBase):
     """A fixed number of points for an action (check-in, share, survey...)."""
 
-    points: int = attrs.field(validator=_non_negative)
+    points: int = attrs.field(validator=non_negative)
 
 
 @attrs.frozen(kw_only=True)
@@ -108,7 +80,7 @@ class EventRule(ActionRule):
         points_by_kind: points per event kind; kinds not listed earn ``points``.
     """
 
-    points_by_kind: Mapping[str, int] = attrs.field(factory=dict, validator=_values_non_negative)
+    points_by_kind: Mapping[str, int] = attrs.field(factory=dict, validator=values_non_negative)
 
 
 @attrs.frozen(kw_only=True)
@@ -127,12 +99,12 @@ class SpendingRule(RuleBase):
             tiers not listed earn at 100.
     """
 
-    vesting_days: int = attrs.field(default=7, validator=_non_negative)
+    vesting_days: int = attrs.field(default=7, validator=non_negative)
     rate: Rate = attrs.field(factory=Rate)
     category_rates: Mapping[str, Rate] = attrs.field(factory=dict)
     department_rates: Mapping[str, Rate] = attrs.field(factory=dict)
     tier_multipliers_pct: Mapping[str, int] = attrs.field(
-        factory=dict, validator=_values_non_negative
+        factory=dict, validator=values_non_negative
     )
 
     def rate_for(self, department: str, category: str) -> Rate:
@@ -157,7 +129,7 @@ class BonusRule(RuleBase):
     """
 
     qualifying: bool = False
-    max_points: int | None = attrs.field(default=None, validator=_optional_positive)
+    max_points: int | None = attrs.field(default=None, validator=optional_positive)
     once_per_member: bool = False
 
 
@@ -188,7 +160,7 @@ class ExpiryPolicy:
     """
 
     mode: ExpiryMode = "month_end"
-    months: int = attrs.field(default=24, validator=_positive)
+    months: int = attrs.field(default=24, validator=positive)
 
 
 @attrs.frozen(kw_only=True)
@@ -204,68 +176,6 @@ class LedgerConfig:
         expiry: when points expire.
     """
 
-    version: int = attrs.field(default=1, validator=_positive)
+    version: int = attrs.field(default=1, validator=positive)
     clawback: ClawbackPolicy = "debt"
     expiry: ExpiryPolicy = attrs.field(factory=ExpiryPolicy)
-
-
-@attrs.frozen(kw_only=True)
-class ProgrammeConfig:
-    """The whole membership programme.
-
-    Attributes:
-        name: the programme's name, shown to people.
-        version: the version of this configuration.
-        timezone: the business calendar's timezone (daily caps, month ends).
-        ledger: the points ledger's rules.
-        earning: the earning rules.
-    """
-
-    name: str = "会员计划"
-    version: int = attrs.field(default=1, validator=_positive)
-    timezone: str = attrs.field(default="Asia/Shanghai", validator=_known_timezone)
-    ledger: LedgerConfig = attrs.field(factory=LedgerConfig)
-    earning: EarningRules = attrs.field(factory=EarningRules)
-
-    @property
-    def tz(self) -> ZoneInfo:
-        """The programme's timezone."""
-        return ZoneInfo(self.timezone)
-
-
-def reference_config() -> ProgrammeConfig:
-    """The reference programme of a private general hospital.
-
-    One point per yuan paid out of pocket (drugs one per two yuan, check-up packages two
-    per yuan), pending for the 7-day refund window and good until the end of the 24th
-    month; higher tiers earn more on spending; a daily check-in point; 20 points for a
-    health lecture and 30 for a member day; 500 for a referral whose patient completes a
-    first visit; 10 for a survey; 100 for joining a rehab plan; capped sharing and likes;
-    non-qualifying welcome and birthday bonuses.
-    """
-    return ProgrammeConfig(
-        name="仁和医院健康会员",
-        ledger=LedgerConfig(clawback="debt", expiry=ExpiryPolicy(mode="month_end", months=24)),
-        earning=EarningRules(
-            check_in=ActionRule(points=1, daily_cap=1),
-            spending=SpendingRule(
-                rate=Rate(points=1, per_yuan=1),
-                category_rates={
-                    "drug": Rate(points=1, per_yuan=2),
-                    "checkup": Rate(points=2, per_yuan=1),
-                },
-                tier_multipliers_pct={"L1": 100, "L2": 120, "L3": 150, "L4": 175, "L5": 200},
-            ),
-            event_attendance=EventRule(points=20, points_by_kind={"member_day": 30}),
-            sharing=ActionRule(points=5, daily_cap=15, monthly_cap=200),
-            referral=ActionRule(points=500),
-            survey=ActionRule(points=10),
-            rehab_plan=ActionRule(points=100),
-            liking=ActionRule(points=1, daily_cap=5, qualifying=False),
-            bonuses={
-                "welcome": BonusRule(max_points=100, once_per_member=True),
-                "birthday": BonusRule(max_points=200, monthly_cap=200),
-                "campaign": BonusRule(max_points=1000),
-            },
-        ),
-    )

@@ -1,0 +1,71 @@
+"""Validators shared by the configuration's parts.
+
+They raise :class:`~membercore.errors.ConfigError` naming the field; when a programme is
+loaded, the loader prefixes the path of the class (``$.earning.sharing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from membercore.errors import ConfigError
+
+__all__ = [
+    "known_timezone",
+    "non_negative",
+    "optional_positive",
+    "percent",
+    "positive",
+    "unique_keys",
+    "values_non_negative",
+]
+
+
+def non_negative(_instance: Any, attribute: Any, value: int) -> None:
+    """Refuse a negative integer."""
+    if value < 0:
+        raise ConfigError(attribute.name, f"must not be negative, got {value}")
+
+
+def positive(_instance: Any, attribute: Any, value: int) -> None:
+    """Refuse zero or a negative integer."""
+    if value <= 0:
+        raise ConfigError(attribute.name, f"must be positive, got {value}")
+
+
+def optional_positive(_instance: Any, attribute: Any, value: int | None) -> None:
+    """Refuse zero or a negative integer; ``None`` passes."""
+    if value is not None and value <= 0:
+        raise ConfigError(attribute.name, f"must be positive when set, got {value}")
+
+
+def percent(_instance: Any, attribute: Any, value: int | None) -> None:
+    """Refuse a percentage outside 0..100; ``None`` passes."""
+    if value is not None and not 0 <= value <= 100:
+        raise ConfigError(attribute.name, f"must be a percentage from 0 to 100, got {value}")
+
+
+def values_non_negative(_instance: Any, attribute: Any, value: Mapping[str, int]) -> None:
+    """Refuse a mapping with a negative value."""
+    for key, item in value.items():
+        if item < 0:
+            raise ConfigError(f"{attribute.name}[{key!r}]", f"must not be negative, got {item}")
+
+
+def known_timezone(_instance: Any, attribute: Any, value: str) -> None:
+    """Refuse a name that is not an IANA timezone."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigError(attribute.name, f"unknown timezone {value!r}") from error
+
+
+def unique_keys(_instance: Any, attribute: Any, value: Iterable[Any]) -> None:
+    """Refuse a sequence of items (with a ``key``) where a key repeats."""
+    seen: set[str] = set()
+    for index, item in enumerate(value):
+        if item.key in seen:
+            raise ConfigError(f"{attribute.name}[{index}].key", f"duplicate key {item.key!r}")
+        seen.add(item.key)

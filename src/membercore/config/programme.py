@@ -1,0 +1,88 @@
+"""The whole programme: every part, checked against the others."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from membercore.config.benefits import BenefitPackage
+from membercore.config.common import known_timezone, positive, unique_keys
+from membercore.config.ledger import EarningRules, LedgerConfig
+from membercore.config.plans import PlanRules
+from membercore.config.rewards import RewardCatalogue
+from membercore.config.tiers import TierLevel, TierRules
+from membercore.errors import ConfigError
+
+__all__ = ["ProgrammeConfig", "five_levels"]
+
+
+def five_levels() -> TierRules:
+    """The five-level ladder (五级会员) with the reference thresholds."""
+    return TierRules(
+        levels=(
+            TierLevel(key="L1", label="普通", threshold=0),
+            TierLevel(key="L2", label="银卡", threshold=1_000),
+            TierLevel(key="L3", label="金卡", threshold=5_000, min_visits=6),
+            TierLevel(key="L4", label="铂金", threshold=15_000),
+            TierLevel(key="L5", label="钻石", threshold=40_000, min_spend_fen=5_000_000),
+        ),
+        grace_days=30,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class ProgrammeConfig:
+    """The whole membership programme.
+
+    Attributes:
+        name: the programme's name, shown to people.
+        version: the version of this configuration.
+        timezone: the business calendar's timezone (daily caps, month ends, reviews).
+        ledger: the points ledger's rules.
+        earning: the earning rules.
+        tiers: the tier ladder.
+        packages: the benefit packages, each attached to a tier, a plan or a programme.
+        plans: the paid plans.
+        rewards: the rewards catalogue.
+    """
+
+    name: str = "会员计划"
+    version: int = attrs.field(default=1, validator=positive)
+    timezone: str = attrs.field(default="Asia/Shanghai", validator=known_timezone)
+    ledger: LedgerConfig = attrs.field(factory=LedgerConfig)
+    earning: EarningRules = attrs.field(factory=EarningRules)
+    tiers: TierRules = attrs.field(factory=five_levels)
+    packages: tuple[BenefitPackage, ...] = attrs.field(default=(), validator=unique_keys)
+    plans: PlanRules = attrs.field(factory=PlanRules)
+    rewards: RewardCatalogue = attrs.field(factory=RewardCatalogue)
+
+    def __attrs_post_init__(self) -> None:
+        tiers = set(self.tiers.keys)
+        plans = {plan.key for plan in self.plans.plans}
+        _known(
+            tiers,
+            self.earning.spending.tier_multipliers_pct,
+            "earning.spending.tier_multipliers_pct",
+        )
+        for index, package in enumerate(self.packages):
+            _known(tiers, [package.tier] if package.tier else [], f"packages[{index}].tier")
+            _known(plans, [package.plan] if package.plan else [], f"packages[{index}].plan")
+        for index, plan in enumerate(self.plans.plans):
+            floor = [plan.tier_floor] if plan.tier_floor else []
+            _known(tiers, floor, f"plans.plans[{index}].tier_floor")
+        for index, reward in enumerate(self.rewards.rewards):
+            minimum = [reward.min_tier] if reward.min_tier else []
+            _known(tiers, minimum, f"rewards.rewards[{index}].min_tier")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The programme's timezone."""
+        return ZoneInfo(self.timezone)
+
+
+def _known(known: set[str], named: Iterable[str], key: str) -> None:
+    for name in named:
+        if name not in known:
+            raise ConfigError(key, f"{name!r} is not defined in the programme")

@@ -1,0 +1,53 @@
+"""Five-level tiers (五级会员): who holds which level, and why.
+
+A member *holds* the highest level of the ladder whose criteria they have met in the
+qualification window: qualifying points (from the ledger) and, optionally, visits and
+out-of-pocket spend, combined with ``any`` or ``all``. Upgrades happen at once; a
+downgrade happens only at the member's review date (after the grace period), by one
+level at most. The tier a member *has* is the held level, raised to the floor of an
+active paid plan, unless staff set an override (with a reason and an expiry).
+
+Decider style: :func:`decide` turns a fact or tier command into events, :func:`evolve`
+applies them. Every change is a :class:`TierChanged` with its reason.
+"""
+
+from __future__ import annotations
+
+from membercore.tiers.decide import decide
+from membercore.tiers.messages import (
+    ClearTierOverride,
+    Override,
+    Qualification,
+    ReviewTier,
+    SetTierOverride,
+    TierActivityRecorded,
+    TierChanged,
+    TierCommand,
+    TierEvent,
+    TierReviewed,
+)
+from membercore.tiers.rules import earned_level, next_review, qualification, window_start
+from membercore.tiers.state import TierState, evolve, history, replay, tier_of
+
+__all__ = [
+    "ClearTierOverride",
+    "Override",
+    "Qualification",
+    "ReviewTier",
+    "SetTierOverride",
+    "TierActivityRecorded",
+    "TierChanged",
+    "TierCommand",
+    "TierEvent",
+    "TierReviewed",
+    "TierState",
+    "decide",
+    "earned_level",
+    "evolve",
+    "history",
+    "next_review",
+    "qualification",
+    "replay",
+    "tier_of",
+    "window_start",
+]

@@ -1,0 +1,179 @@
+"""The tier ladder's commands and events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+import attrs
+
+from membercore.checks import non_empty
+from membercore.dates import as_utc, aware
+
+__all__ = [
+    "ChangeReason",
+    "ClearTierOverride",
+    "Override",
+    "Qualification",
+    "ReviewTier",
+    "SetTierOverride",
+    "TierActivityRecorded",
+    "TierChanged",
+    "TierCommand",
+    "TierEvent",
+    "TierReviewed",
+]
+
+ChangeReason = Literal["upgrade", "downgrade", "override", "override_ended", "floor", "floor_ended"]
+
+
+@attrs.frozen(kw_only=True)
+class SetTierOverride:
+    """Staff set a member's tier by hand until ``expires_at``.
+
+    Attributes:
+        key: idempotency key.
+        member_id: the member.
+        tier: the tier to hold.
+        operator: who set it.
+        reason: why (required).
+        expires_at: when the override ends and the member's own tier returns.
+    """
+
+    TYPE: ClassVar[str] = "set_tier_override"
+
+    key: str = attrs.field(validator=non_empty)
+    member_id: str = attrs.field(validator=non_empty)
+    tier: str = attrs.field(validator=non_empty)
+    operator: str = attrs.field(validator=non_empty)
+    reason: str = attrs.field(validator=non_empty)
+    expires_at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class ClearTierOverride:
+    """Staff end an override before it expires."""
+
+    TYPE: ClassVar[str] = "clear_tier_override"
+
+    key: str = attrs.field(validator=non_empty)
+    member_id: str = attrs.field(validator=non_empty)
+    operator: str = attrs.field(validator=non_empty)
+    reason: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class ReviewTier:
+    """The time-driven review: downgrades a member whose review date (and grace) has come.
+
+    Running it before the review date, or twice, changes nothing.
+    """
+
+    TYPE: ClassVar[str] = "review_tier"
+
+    member_id: str = attrs.field(validator=non_empty)
+
+
+TierCommand = SetTierOverride | ClearTierOverride | ReviewTier
+
+
+@attrs.frozen(kw_only=True)
+class Qualification:
+    """What a member has done in the qualification window.
+
+    Attributes:
+        since: the window's start.
+        points: qualifying points earned (less reversals).
+        visits: completed visits.
+        spend_fen: out-of-pocket spend, less refunds.
+    """
+
+    since: datetime
+    points: int
+    visits: int
+    spend_fen: int
+
+
+@attrs.frozen(kw_only=True)
+class TierActivityRecorded:
+    """A visit or a spend (a charge, or a refund as a negative amount) that can qualify.
+
+    Attributes:
+        member_id: the member.
+        kind: ``visit`` or ``spend``.
+        reference: the visit id or charge id.
+        at: when it happened (a refund counts at its charge's instant).
+        amount_fen: for spend, the out-of-pocket amount (negative for a refund).
+        fact_id: the fact that reported it.
+    """
+
+    TYPE: ClassVar[str] = "tier_activity_recorded"
+
+    member_id: str
+    kind: Literal["visit", "spend"]
+    reference: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    amount_fen: int = 0
+    fact_id: str
+
+
+@attrs.frozen(kw_only=True)
+class Override:
+    """A staff override in force."""
+
+    tier: str
+    expires_at: datetime
+    operator: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class TierChanged:
+    """The member's tier, or the level they hold, changed.
+
+    Attributes:
+        member_id: the member.
+        at: when.
+        from_tier: the tier before.
+        to_tier: the tier after (what the member has now).
+        held: the ladder level held after the change (before floors and overrides).
+        review_at: the next review date of the held level (``None`` at the lowest level).
+        reason: upgrade, downgrade, override, override_ended, floor or floor_ended.
+        rule_version: ``tiers.version`` when decided.
+        qualification: what the member had done in the window.
+        override: the override set by this change, if any.
+        trigger: the key of the staff command that caused it, if any.
+        fingerprint: that command's digest (a reused key on another command is refused).
+    """
+
+    TYPE: ClassVar[str] = "tier_changed"
+
+    member_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    from_tier: str
+    to_tier: str
+    held: str
+    review_at: datetime | None
+    reason: ChangeReason
+    rule_version: int
+    qualification: Qualification
+    override: Override | None = None
+    trigger: str | None = None
+    fingerprint: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TierReviewed:
+    """A review kept the held level; the next review is a year on."""
+
+    TYPE: ClassVar[str] = "tier_reviewed"
+
+    member_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    tier: str
+    review_at: datetime
+    rule_version: int
+    qualification: Qualification
+
+
+TierEvent = TierActivityRecorded | TierChanged | TierReviewed

@@ -1,0 +1,59 @@
+"""How the ladder is read: the qualification window, earned levels, review dates."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from membercore.config import ProgrammeConfig
+from membercore.dates import add_months, local_date, local_month_start
+from membercore.ledger import LedgerState, qualifying_points
+from membercore.tiers.messages import Qualification
+from membercore.tiers.state import TierState
+
+__all__ = ["earned_level", "next_review", "qualification", "window_start"]
+
+
+def window_start(config: ProgrammeConfig, now: datetime) -> datetime:
+    """The start of the qualification window that ends at ``now``."""
+    rules = config.tiers
+    if rules.window == "calendar_year":
+        return local_month_start(local_date(now, config.tz).year, 1, config.tz)
+    return add_months(now, -rules.window_months, config.tz)
+
+
+def qualification(
+    state: TierState, ledger: LedgerState, config: ProgrammeConfig, now: datetime
+) -> Qualification:
+    """What the member has done in the window ending at ``now`` (inclusive)."""
+    since = window_start(config, now)
+    return Qualification(
+        since=since,
+        points=qualifying_points(ledger, since, _just_after(now)),
+        visits=sum(1 for at in state.visits.values() if since <= at <= now),
+        spend_fen=sum(fen for at, fen in state.spend.values() if since <= at <= now),
+    )
+
+
+def earned_level(config: ProgrammeConfig, done: Qualification) -> str:
+    """The highest ladder level whose criteria ``done`` meets."""
+    earned = config.tiers.levels[0].key
+    for level in config.tiers.levels:
+        met = [done.points >= level.threshold]
+        if level.min_visits is not None:
+            met.append(done.visits >= level.min_visits)
+        if level.min_spend_fen is not None:
+            met.append(done.spend_fen >= level.min_spend_fen)
+        if any(met) if level.qualify_on == "any" else all(met):
+            earned = level.key
+    return earned
+
+
+def _just_after(now: datetime) -> datetime:
+    return now + timedelta(microseconds=1)
+
+
+def next_review(config: ProgrammeConfig, at: datetime) -> datetime:
+    """The review date that follows a change at ``at``."""
+    if config.tiers.review == "calendar_year":
+        return local_month_start(local_date(at, config.tz).year + 1, 1, config.tz)
+    return add_months(at, 12, config.tz)

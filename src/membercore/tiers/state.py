@@ -1,0 +1,100 @@
+"""A member's standing on the ladder, rebuilt from their tier events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import attrs
+
+from membercore.config import ProgrammeConfig
+from membercore.errors import MemberMismatchError
+from membercore.tiers.messages import (
+    Override,
+    TierActivityRecorded,
+    TierChanged,
+    TierEvent,
+    TierReviewed,
+)
+
+__all__ = ["TierState", "evolve", "history", "replay", "tier_of"]
+
+
+@attrs.frozen(kw_only=True)
+class TierState:
+    """A member's standing on the ladder.
+
+    Attributes:
+        member_id: the member.
+        tier: what the member has now (``None`` until the first decision: the lowest).
+        held: the ladder level held.
+        review_at: when the held level is next reviewed.
+        override: a staff override in force.
+        visits: instants of completed visits by visit id.
+        spend: out-of-pocket spend by charge id, as (instant, fen).
+        history: every change, oldest first.
+        keys: idempotency keys of commands, with their fingerprints.
+    """
+
+    member_id: str
+    tier: str | None = None
+    held: str | None = None
+    review_at: datetime | None = None
+    override: Override | None = None
+    visits: Mapping[str, datetime] = attrs.field(factory=dict)
+    spend: Mapping[str, tuple[datetime, int]] = attrs.field(factory=dict)
+    history: tuple[TierChanged, ...] = ()
+    keys: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def evolve(state: TierState, event: TierEvent) -> TierState:
+    """Apply one tier event.
+
+    Raises:
+        MemberMismatchError: the event belongs to another member.
+    """
+    if event.member_id != state.member_id:
+        raise MemberMismatchError(state.member_id, event.member_id)
+    if isinstance(event, TierActivityRecorded):
+        if event.kind == "visit":
+            return attrs.evolve(state, visits={**state.visits, event.reference: event.at})
+        _, before = state.spend.get(event.reference, (event.at, 0))
+        spend = {**state.spend, event.reference: (event.at, before + event.amount_fen)}
+        return attrs.evolve(state, spend=spend)
+    if isinstance(event, TierReviewed):
+        return attrs.evolve(state, review_at=event.review_at)
+    override = state.override
+    if event.reason == "override":
+        override = event.override
+    elif event.reason == "override_ended":
+        override = None
+    keys = state.keys
+    if event.trigger is not None and event.fingerprint is not None:
+        keys = {**keys, event.trigger: event.fingerprint}
+    return attrs.evolve(
+        state,
+        tier=event.to_tier,
+        held=event.held,
+        review_at=event.review_at,
+        override=override,
+        history=(*state.history, event),
+        keys=keys,
+    )
+
+
+def replay(member_id: str, events: Iterable[TierEvent]) -> TierState:
+    """Rebuild a member's tier state from their tier events."""
+    state = TierState(member_id=member_id)
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def history(state: TierState) -> tuple[TierChanged, ...]:
+    """The member's tier changes, oldest first, each with its reason."""
+    return state.history
+
+
+def tier_of(state: TierState, config: ProgrammeConfig) -> str:
+    """The tier the member has (the lowest level before any decision)."""
+    return state.tier or config.tiers.levels[0].key

@@ -1,0 +1,407 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from zoneinfo import ZoneInfo
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from membercore import (
+    ChargeLine,
+    ChargePaid,
+    IdempotencyConflictError,
+    RefundIssued,
+    reference_config,
+)
+from membercore import tiers as t
+from membercore.config import ProgrammeConfig, TierLevel, TierRules
+from membercore.errors import UnknownTierError
+from membercore.facts import VisitCompleted
+from membercore.testing import Book
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MEMBER = "p-zhang"
+START = datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)
+
+
+class Member:
+    """The ledger and the tier of one member, driven as the engine would."""
+
+    def __init__(self, config: ProgrammeConfig | None = None) -> None:
+        self.config = config or reference_config()
+        self.book = Book(self.config)
+        self.state = t.TierState(member_id=MEMBER)
+        self.events: list[t.TierEvent] = []
+        self.ids = count(1)
+
+    @property
+    def tier(self) -> str:
+        return t.tier_of(self.state, self.config)
+
+    def decide(self, message: object, now: datetime, floor: str | None = None) -> list[t.TierEvent]:
+        events = t.decide(
+            message,  # type: ignore[arg-type]
+            self.state,
+            self.book.state(MEMBER),
+            self.config,
+            now,
+            floor=floor,
+        )
+        for event in events:
+            self.state = t.evolve(self.state, event)
+        self.events.extend(events)
+        return events
+
+    def pay(self, yuan: int, now: datetime, charge_id: str | None = None) -> list[t.TierEvent]:
+        n = next(self.ids)
+        charge = ChargePaid(
+            fact_id=f"f-{n}",
+            patient_id=MEMBER,
+            occurred_at=now,
+            charge_id=charge_id or f"c-{n}",
+            lines=[ChargeLine(department="internal", category="consult", amount_fen=yuan * 100)],
+        )
+        self.book.apply(charge, now, tier=self.tier)
+        return self.decide(charge, now)
+
+    def visit(self, now: datetime) -> list[t.TierEvent]:
+        n = next(self.ids)
+        visit = VisitCompleted(
+            fact_id=f"f-{n}", patient_id=MEMBER, occurred_at=now, visit_id=f"v-{n}"
+        )
+        self.book.apply(visit, now)
+        return self.decide(visit, now)
+
+    def review(self, now: datetime) -> list[t.TierEvent]:
+        return self.decide(t.ReviewTier(member_id=MEMBER), now)
+
+
+def _changes(events: list[t.TierEvent]) -> list[t.TierChanged]:
+    return [event for event in events if isinstance(event, t.TierChanged)]
+
+
+def test_the_reference_ladder_has_five_named_levels() -> None:
+    levels = reference_config().tiers.levels
+    assert [level.key for level in levels] == ["L1", "L2", "L3", "L4", "L5"]
+    assert [level.label for level in levels] == ["普通", "银卡", "金卡", "铂金", "钻石"]
+
+
+def test_a_new_member_holds_the_lowest_level() -> None:
+    member = Member()
+    assert member.tier == "L1"
+    assert member.decide(None, START) == []
+
+
+def test_crossing_a_threshold_upgrades_at_once_with_its_reason() -> None:
+    member = Member()
+    assert _changes(member.pay(999, START)) == []  # 999 qualifying points: still L1
+    (changed,) = _changes(member.pay(1, START + timedelta(hours=1)))
+    assert (changed.from_tier, changed.to_tier, changed.reason) == ("L1", "L2", "upgrade")
+    assert changed.qualification.points == 1_000
+    # the review date is the anniversary of the change
+    assert changed.review_at == START + timedelta(hours=1) + timedelta(days=365)
+    assert member.tier == "L2"
+
+
+def test_one_big_earning_can_climb_several_levels() -> None:
+    member = Member()
+    (changed,) = _changes(member.pay(16_000, START))
+    assert (changed.from_tier, changed.to_tier) == ("L1", "L4")
+
+
+def test_an_extra_qualifier_upgrades_without_the_points() -> None:
+    member = Member()
+    member.pay(1_200, START)  # L2 on points
+    for day in range(5):
+        assert _changes(member.visit(START + timedelta(days=day + 1))) == []
+    assert member.tier == "L2"
+    events = member.visit(START + timedelta(days=6))  # the sixth visit: L3 needs 6 visits
+    (changed,) = _changes(events)
+    assert (changed.to_tier, changed.reason, changed.qualification.visits) == ("L3", "upgrade", 6)
+
+
+def test_all_semantics_need_every_criterion_set() -> None:
+    ladder = TierRules(
+        levels=(
+            TierLevel(key="L1", label="普通", threshold=0),
+            TierLevel(key="L2", label="银卡", threshold=500, min_visits=2, qualify_on="all"),
+        )
+    )
+    member = Member(ProgrammeConfig(tiers=ladder))
+    member.pay(600, START)
+    assert member.tier == "L1"  # points met, visits not
+    member.visit(START + timedelta(days=1))
+    assert member.tier == "L1"
+    member.visit(START + timedelta(days=2))
+    assert member.tier == "L2"
+
+
+def test_spend_counts_out_of_pocket_and_refunds_take_it_back() -> None:
+    member = Member()
+    charge = ChargePaid(
+        fact_id="f-spend",
+        patient_id=MEMBER,
+        occurred_at=START,
+        charge_id="c-spend",
+        lines=[
+            ChargeLine(
+                department="ortho",
+                category="surgery",
+                amount_fen=3_000_000,
+                insurance_fen=1_000_000,
+            )
+        ],
+    )
+    member.decide(charge, START)
+    assert member.state.spend["c-spend"] == (
+        START.astimezone(UTC),
+        2_000_000,
+    )  # 20,000 元 self-paid
+    refund = RefundIssued(
+        fact_id="f-refund",
+        patient_id=MEMBER,
+        occurred_at=START + timedelta(days=3),
+        charge_id="c-spend",
+        amount_fen=500_000,
+    )
+    member.decide(refund, START + timedelta(days=3))
+    # the refund counts at the charge's instant, so the window sees 15,000 元
+    assert member.state.spend["c-spend"] == (START.astimezone(UTC), 1_500_000)
+    done = t.qualification(
+        member.state, member.book.state(MEMBER), member.config, START + timedelta(days=4)
+    )
+    assert done.spend_fen == 1_500_000
+
+
+def test_the_same_visit_twice_counts_once() -> None:
+    member = Member()
+    visit = VisitCompleted(fact_id="f-v", patient_id=MEMBER, occurred_at=START, visit_id="v-1")
+    member.decide(visit, START)
+    again = VisitCompleted(fact_id="f-v2", patient_id=MEMBER, occurred_at=START, visit_id="v-1")
+    assert member.decide(again, START) == []
+    assert len(member.state.visits) == 1
+
+
+def test_the_rolling_window_includes_its_first_instant_and_no_earlier() -> None:
+    member = Member()
+    member.pay(1_000, START)
+    year_later = datetime(2027, 3, 2, 10, 0, tzinfo=SHANGHAI)  # twelve calendar months on
+    ledger = member.book.state(MEMBER)
+    assert t.qualification(member.state, ledger, member.config, year_later).points == 1_000
+    just_after = year_later + timedelta(microseconds=1)
+    assert t.qualification(member.state, ledger, member.config, just_after).points == 0
+
+
+def test_a_calendar_year_window_starts_on_new_year_in_shanghai() -> None:
+    config = attrs.evolve(
+        reference_config(), tiers=attrs.evolve(reference_config().tiers, window="calendar_year")
+    )
+    member = Member(config)
+    member.pay(800, datetime(2026, 12, 31, 23, 30, tzinfo=SHANGHAI))
+    member.pay(300, datetime(2027, 1, 1, 0, 30, tzinfo=SHANGHAI))
+    ledger = member.book.state(MEMBER)
+    in_2027 = datetime(2027, 1, 2, tzinfo=SHANGHAI)
+    assert t.qualification(member.state, ledger, config, in_2027).points == 300
+    assert t.window_start(config, in_2027) == datetime(2027, 1, 1, tzinfo=SHANGHAI)
+
+
+def test_no_downgrade_before_the_review_date_and_its_grace() -> None:
+    member = Member()  # reference grace: 30 days
+    member.pay(6_000, START)  # L3
+    review_at = member.state.review_at
+    assert review_at is not None
+    # a year on, the points have left the window: the member no longer qualifies
+    assert member.review(review_at - timedelta(microseconds=1)) == []
+    assert member.review(review_at + timedelta(days=30) - timedelta(microseconds=1)) == []
+    assert member.tier == "L3"
+    (changed,) = _changes(member.review(review_at + timedelta(days=30)))
+    assert (changed.from_tier, changed.to_tier, changed.reason) == ("L3", "L2", "downgrade")
+
+
+def test_a_downgrade_drops_one_level_even_when_nothing_qualifies() -> None:
+    member = Member()
+    member.pay(45_000, START)  # L5
+    assert member.tier == "L5"
+    seen = []
+    while member.state.review_at is not None:
+        seen.extend(_changes(member.review(member.state.review_at + timedelta(days=30))))
+    ranks = member.config.tiers.rank
+    assert [c.to_tier for c in seen] == ["L4", "L3", "L2", "L1"]
+    assert all(ranks(c.from_tier) - ranks(c.to_tier) == 1 for c in seen)
+    assert member.state.review_at is None  # nothing left to review at the lowest level
+
+
+def test_a_review_that_finds_the_member_qualifying_keeps_the_level_for_a_year() -> None:
+    member = Member()
+    member.pay(1_500, START)  # L2
+    review_at = member.state.review_at
+    assert review_at is not None
+    member.pay(1_200, review_at - timedelta(days=10))  # still L2 in the window
+    events = member.review(review_at + timedelta(days=30))
+    (reviewed,) = events
+    assert isinstance(reviewed, t.TierReviewed)
+    assert reviewed.review_at == datetime(2028, 3, 2, 10, 0, tzinfo=SHANGHAI)
+    assert member.tier == "L2"
+
+
+def test_requalifying_during_grace_avoids_the_downgrade() -> None:
+    member = Member()
+    member.pay(1_100, START)  # L2
+    review_at = member.state.review_at
+    assert review_at is not None
+    member.pay(1_000, review_at + timedelta(days=5))  # inside the 30-day grace
+    events = member.review(review_at + timedelta(days=30))
+    assert _changes(events) == []
+    assert member.tier == "L2"
+
+
+def test_a_paid_plan_floor_raises_the_tier_while_it_lasts() -> None:
+    member = Member()
+    (raised,) = _changes(member.decide(None, START, floor="L3"))
+    assert (raised.from_tier, raised.to_tier, raised.reason, raised.held) == (
+        "L1",
+        "L3",
+        "floor",
+        "L1",
+    )
+    assert member.decide(None, START + timedelta(days=1), floor="L3") == []
+    (ended,) = _changes(member.decide(None, START + timedelta(days=366)))
+    assert (ended.to_tier, ended.reason) == ("L1", "floor_ended")
+
+
+def test_a_floor_below_the_held_level_changes_nothing() -> None:
+    member = Member()
+    member.pay(6_000, START)  # L3
+    assert member.decide(None, START, floor="L2") == []
+    assert member.tier == "L3"
+
+
+def test_staff_override_holds_until_it_expires() -> None:
+    member = Member()
+    member.pay(1_200, START)  # L2
+    command = t.SetTierOverride(
+        key="ov-1",
+        member_id=MEMBER,
+        tier="L4",
+        operator="staff-wu",
+        reason="VIP 患者，院长批准",
+        expires_at=START + timedelta(days=90),
+    )
+    (changed,) = _changes(member.decide(command, START))
+    assert (changed.to_tier, changed.reason) == ("L4", "override")
+    assert changed.override is not None
+    assert changed.override.operator == "staff-wu"
+    assert member.decide(command, START) == []  # the same command twice
+    assert member.decide(None, START + timedelta(days=90) - timedelta(microseconds=1)) == []
+    (ended,) = _changes(member.decide(None, START + timedelta(days=90)))
+    assert (ended.to_tier, ended.reason) == ("L2", "override_ended")
+
+
+def test_an_override_can_be_lifted_early() -> None:
+    member = Member()
+    member.decide(
+        t.SetTierOverride(
+            key="ov-1",
+            member_id=MEMBER,
+            tier="L3",
+            operator="staff-wu",
+            reason="投诉补偿",
+            expires_at=START + timedelta(days=30),
+        ),
+        START,
+    )
+    clear = t.ClearTierOverride(key="ov-2", member_id=MEMBER, operator="staff-wu", reason="误设")
+    (ended,) = _changes(member.decide(clear, START + timedelta(days=1)))
+    assert (ended.to_tier, ended.reason, ended.trigger) == ("L1", "override_ended", "ov-2")
+
+
+def test_an_override_to_an_unknown_tier_is_refused() -> None:
+    member = Member()
+    command = t.SetTierOverride(
+        key="ov-1",
+        member_id=MEMBER,
+        tier="L9",
+        operator="staff-wu",
+        reason="x",
+        expires_at=START + timedelta(days=1),
+    )
+    with pytest.raises(UnknownTierError) as refusal:
+        member.decide(command, START)
+    assert refusal.value.tier == "L9"
+    assert MEMBER in str(refusal.value)
+
+
+def test_a_key_reused_for_another_override_is_refused() -> None:
+    member = Member()
+    first = t.SetTierOverride(
+        key="ov-1",
+        member_id=MEMBER,
+        tier="L3",
+        operator="a",
+        reason="r",
+        expires_at=START + timedelta(days=1),
+    )
+    member.decide(first, START)
+    with pytest.raises(IdempotencyConflictError):
+        member.decide(attrs.evolve(first, tier="L4"), START)
+
+
+def test_the_tier_history_explains_every_change_and_replays() -> None:
+    member = Member()
+    member.pay(1_000, START)
+    member.pay(5_000, START + timedelta(days=1))
+    member.decide(None, START + timedelta(days=2), floor="L4")
+    history = t.history(member.state)
+    assert [(c.from_tier, c.to_tier, c.reason) for c in history] == [
+        ("L1", "L2", "upgrade"),
+        ("L2", "L3", "upgrade"),
+        ("L3", "L4", "floor"),
+    ]
+    assert t.replay(MEMBER, member.events) == member.state
+
+
+# --- properties ---------------------------------------------------------------------------
+
+
+@given(st.lists(st.integers(min_value=1, max_value=20_000), min_size=1, max_size=12))
+def test_the_tier_after_any_earnings_is_the_ladder_level_of_the_window_points(
+    amounts: list[int],
+) -> None:
+    member = Member()
+    config = member.config
+    total = 0
+    for day, yuan in enumerate(amounts):
+        now = START + timedelta(days=day * 20)  # all within the twelve-month window
+        member.pay(yuan, now)
+        total += member.book.postings(MEMBER)[-1].points
+        levels = [level.key for level in config.tiers.levels if level.threshold <= total]
+        assert member.tier == levels[-1]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=400), st.integers(min_value=0, max_value=30_000)
+        ),
+        min_size=1,
+        max_size=15,
+    )
+)
+def test_a_downgrade_never_drops_more_than_one_level(steps: list[tuple[int, int]]) -> None:
+    member = Member()
+    now = START
+    for days, yuan in steps:
+        now += timedelta(days=days)
+        if yuan:
+            member.pay(yuan, now)
+        member.review(now)
+    rank = member.config.tiers.rank
+    for change in t.history(member.state):
+        if change.reason == "downgrade":
+            assert rank(change.from_tier) - rank(change.to_tier) == 1
+        if change.reason == "upgrade":
+            assert rank(change.to_tier) > rank(change.from_tier)
+    assert t.replay(MEMBER, member.events) == member.state

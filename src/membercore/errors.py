@@ -212,3 +212,360 @@ class MemberMismatchError(LedgerError):
         super().__init__(
             member_id, f"ledger of member {member_id} cannot take a command for member {given}"
         )
+
+
+class TierError(MembercoreError):
+    """Root of the tier ladder's refusals.
+
+    Attributes:
+        member_id: the member concerned.
+    """
+
+    def __init__(self, member_id: str, message: str) -> None:
+        self.member_id = member_id
+        super().__init__(message)
+
+
+class UnknownTierError(TierError, LookupError):
+    """A command names a tier that is not on the programme's ladder.
+
+    Attributes:
+        tier: the tier named.
+    """
+
+    def __init__(self, member_id: str, tier: str) -> None:
+        self.tier = tier
+        super().__init__(member_id, f"member {member_id}: no tier {tier!r} on the ladder")
+
+
+# --- the rewards catalogue ----------------------------------------------------------------
+
+__all__ += [
+    "OutOfStockError",
+    "PerMemberLimitError",
+    "RewardError",
+    "TierTooLowError",
+    "UnknownRedemptionError",
+    "UnknownRewardError",
+    "YearlyValueCapError",
+]
+
+
+class RewardError(MembercoreError):
+    """Root of the rewards catalogue's refusals.
+
+    Attributes:
+        member_id: the member whose redemption (or cancellation) was refused.
+    """
+
+    def __init__(self, member_id: str, message: str) -> None:
+        self.member_id = member_id
+        super().__init__(message)
+
+
+class UnknownRewardError(RewardError, LookupError):
+    """A redemption names a reward the catalogue does not hold.
+
+    Attributes:
+        reward_key: the key named.
+    """
+
+    def __init__(self, member_id: str, reward_key: str) -> None:
+        self.reward_key = reward_key
+        super().__init__(
+            member_id, f"member {member_id}: no reward {reward_key!r} in the catalogue"
+        )
+
+
+class OutOfStockError(RewardError):
+    """A redemption asks for more of a reward than is left in stock.
+
+    Attributes:
+        reward_key: the reward.
+        requested: the quantity asked for.
+        left: the quantity left in stock.
+    """
+
+    def __init__(self, member_id: str, reward_key: str, requested: int, left: int) -> None:
+        self.reward_key = reward_key
+        self.requested = requested
+        self.left = left
+        super().__init__(
+            member_id,
+            f"member {member_id}: reward {reward_key!r} is out of stock: requested "
+            f"{requested}, left {left}",
+        )
+
+
+class PerMemberLimitError(RewardError):
+    """A redemption would take a member past a reward's per-member limit.
+
+    Attributes:
+        reward_key: the reward.
+        limit: how many one member may redeem in all.
+        redeemed: how many the member has already redeemed (cancellations excluded).
+        requested: the quantity asked for.
+    """
+
+    def __init__(
+        self, member_id: str, reward_key: str, limit: int, redeemed: int, requested: int
+    ) -> None:
+        self.reward_key = reward_key
+        self.limit = limit
+        self.redeemed = redeemed
+        self.requested = requested
+        super().__init__(
+            member_id,
+            f"member {member_id}: reward {reward_key!r} is limited to {limit} per member; "
+            f"already redeemed {redeemed}, requested {requested}",
+        )
+
+
+class TierTooLowError(RewardError):
+    """A redemption asks for a reward reserved for higher tiers.
+
+    Attributes:
+        reward_key: the reward.
+        tier: the member's tier.
+        required: the lowest tier that may redeem it.
+    """
+
+    def __init__(self, member_id: str, reward_key: str, tier: str, required: str) -> None:
+        self.reward_key = reward_key
+        self.tier = tier
+        self.required = required
+        super().__init__(
+            member_id,
+            f"member {member_id}: reward {reward_key!r} needs tier {required} or higher; "
+            f"the member is {tier}",
+        )
+
+
+class YearlyValueCapError(RewardError):
+    """A redemption would take a member past the yearly cap on gift value.
+
+    Attributes:
+        reward_key: the reward.
+        requested_fen: the value asked for, in fen.
+        left_fen: the value the member may still receive this calendar year, in fen.
+        cap_fen: the yearly cap, in fen.
+    """
+
+    def __init__(
+        self, member_id: str, reward_key: str, requested_fen: int, left_fen: int, cap_fen: int
+    ) -> None:
+        self.reward_key = reward_key
+        self.requested_fen = requested_fen
+        self.left_fen = left_fen
+        self.cap_fen = cap_fen
+        super().__init__(
+            member_id,
+            f"member {member_id}: reward {reward_key!r} worth {requested_fen} fen exceeds the "
+            f"yearly gift value cap of {cap_fen} fen; {left_fen} fen left this year",
+        )
+
+
+class UnknownRedemptionError(RewardError, LookupError):
+    """A cancellation names a redemption the member's history does not hold.
+
+    Attributes:
+        redemption_id: the id named.
+    """
+
+    def __init__(self, member_id: str, redemption_id: str) -> None:
+        self.redemption_id = redemption_id
+        super().__init__(
+            member_id, f"member {member_id}: no redemption {redemption_id!r} to cancel"
+        )
+
+
+# --- benefits and quotas ------------------------------------------------------------------
+
+__all__ += [
+    "BenefitError",
+    "NotEntitledError",
+    "QuotaExhaustedError",
+    "QuotaHolderError",
+    "QuotaKeyConflictError",
+    "ReservationExistsError",
+    "UnknownReservationError",
+]
+
+
+class BenefitError(MembercoreError):
+    """Root of the benefits' refusals (entitlements, quotas).
+
+    Attributes:
+        member_id: the member whose use of a benefit was refused.
+    """
+
+    def __init__(self, member_id: str, message: str) -> None:
+        self.member_id = member_id
+        super().__init__(message)
+
+
+class NotEntitledError(BenefitError):
+    """A member asked to use a benefit they are not entitled to now.
+
+    Attributes:
+        benefit_key: the benefit asked for.
+        reason: why it cannot be used (no package grants it, not a quota, no plan term...).
+    """
+
+    def __init__(self, member_id: str, benefit_key: str, reason: str) -> None:
+        self.benefit_key = benefit_key
+        self.reason = reason
+        super().__init__(
+            member_id, f"member {member_id}: not entitled to {benefit_key!r}: {reason}"
+        )
+
+
+class QuotaExhaustedError(BenefitError):
+    """A reservation or use asks for more uses of a quota than remain in its period.
+
+    Attributes:
+        holder_id: who holds the quota (the member, or the household for a shared quota).
+        benefit_key: the quota's benefit.
+        requested: the uses asked for.
+        remaining: the uses left in the period.
+        period: the period's key (e.g. ``year:2026``).
+    """
+
+    def __init__(
+        self,
+        member_id: str,
+        holder_id: str,
+        benefit_key: str,
+        requested: int,
+        remaining: int,
+        period: str,
+    ) -> None:
+        self.holder_id = holder_id
+        self.benefit_key = benefit_key
+        self.requested = requested
+        self.remaining = remaining
+        self.period = period
+        super().__init__(
+            member_id,
+            f"member {member_id}: quota {benefit_key!r} of holder {holder_id} is exhausted "
+            f"for {period}: requested {requested}, remaining {remaining}",
+        )
+
+
+class UnknownReservationError(BenefitError, LookupError):
+    """A consumption or release names no open reservation of the member.
+
+    Attributes:
+        holder_id: the holder whose quotas were searched.
+        appointment_id: the appointment named.
+    """
+
+    def __init__(self, member_id: str, holder_id: str, appointment_id: str) -> None:
+        self.holder_id = holder_id
+        self.appointment_id = appointment_id
+        super().__init__(
+            member_id,
+            f"member {member_id}: no open reservation for appointment {appointment_id!r} "
+            f"in the quotas of holder {holder_id}",
+        )
+
+
+class ReservationExistsError(BenefitError):
+    """A reservation names an appointment that already holds an open reservation.
+
+    Attributes:
+        holder_id: the holder of the quotas.
+        appointment_id: the appointment named.
+        benefit_key: the quota of the reservation already open.
+    """
+
+    def __init__(
+        self, member_id: str, holder_id: str, appointment_id: str, benefit_key: str
+    ) -> None:
+        self.holder_id = holder_id
+        self.appointment_id = appointment_id
+        self.benefit_key = benefit_key
+        super().__init__(
+            member_id,
+            f"member {member_id}: appointment {appointment_id!r} already holds a reservation "
+            f"of {benefit_key!r} in the quotas of holder {holder_id}",
+        )
+
+
+class QuotaKeyConflictError(BenefitError):
+    """An idempotency key was reused for a different quota command.
+
+    Attributes:
+        holder_id: the holder of the quotas.
+        key: the reused key.
+    """
+
+    def __init__(self, member_id: str, holder_id: str, key: str) -> None:
+        self.holder_id = holder_id
+        self.key = key
+        super().__init__(
+            member_id,
+            f"member {member_id}: idempotency key {key!r} was already used by a different "
+            f"command on the quotas of holder {holder_id}",
+        )
+
+
+class QuotaHolderError(BenefitError):
+    """A quota command or event was applied to the wrong holder's quotas.
+
+    Attributes:
+        holder_id: the holder of the quota state it was applied to.
+        problem: what does not match.
+    """
+
+    def __init__(self, member_id: str, holder_id: str, problem: str) -> None:
+        self.holder_id = holder_id
+        self.problem = problem
+        super().__init__(
+            member_id, f"member {member_id}: quotas of holder {holder_id}: {problem}"
+        )
+
+
+class HouseholdError(MembercoreError):
+    """Root of the household's refusals.
+
+    Attributes:
+        household_id: the household concerned.
+        member_id: the member concerned.
+    """
+
+    def __init__(self, household_id: str, member_id: str, message: str) -> None:
+        self.household_id = household_id
+        self.member_id = member_id
+        super().__init__(message)
+
+
+class HouseholdMembershipError(HouseholdError):
+    """A household command does not fit who is in the household.
+
+    Attributes:
+        problem: what does not fit.
+    """
+
+    def __init__(self, household_id: str, member_id: str, problem: str) -> None:
+        self.problem = problem
+        super().__init__(
+            household_id, member_id, f"household {household_id}, member {member_id}: {problem}"
+        )
+
+
+class GuardianRequiredError(HouseholdError):
+    """A minor was added without an adult guardian of the household.
+
+    Attributes:
+        guardian_id: the guardian named, if any.
+    """
+
+    def __init__(self, household_id: str, member_id: str, guardian_id: str | None) -> None:
+        self.guardian_id = guardian_id
+        named = f"{guardian_id} is not an adult of the household" if guardian_id else "none named"
+        super().__init__(
+            household_id,
+            member_id,
+            f"household {household_id}: minor {member_id} needs an adult guardian ({named})",
+        )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -28,6 +28,7 @@ from membercore.ledger.state import fingerprint
 
 __all__ = [
     "ADULT_AGE",
+    "MESSAGE_TYPES",
     "AddDependent",
     "Dependent",
     "DependentAdded",
@@ -166,6 +167,16 @@ class DependentRemoved:
 
 
 HouseholdEvent = HouseholdFormed | DependentAdded | DependentRemoved
+
+#: Every household message type, for serialization.
+MESSAGE_TYPES: tuple[type[Any], ...] = (
+    FormHousehold,
+    AddDependent,
+    RemoveDependent,
+    HouseholdFormed,
+    DependentAdded,
+    DependentRemoved,
+)
 
 
 # --- state ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -19,6 +19,7 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
+from membercore import households, tiers
 from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
@@ -49,6 +50,14 @@ def _structure_instant(value: object, _type: object) -> datetime:
     raise TypeError(f"expected an ISO 8601 instant, got {value!r}")
 
 
+def _structure_date(value: object, _type: object) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    raise TypeError(f"expected an ISO 8601 date, got {value!r}")
+
+
 def _strict(kind: type[Any]) -> Any:
     # cattrs would call int(1.5) or bool("no"); a programme config must not be guessed at.
     def structure(value: object, _type: object) -> Any:
@@ -65,6 +74,8 @@ def converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_unstructure_hook(datetime, datetime.isoformat)
     conv.register_structure_hook(datetime, _structure_instant)
+    conv.register_unstructure_hook(date, date.isoformat)
+    conv.register_structure_hook(date, _structure_date)
     for kind in (int, bool, str):
         conv.register_structure_hook(kind, _strict(kind))
     return conv
@@ -143,7 +154,14 @@ def _describe(exc: BaseException, type_: type[Any] | None) -> str:
 
 
 _MESSAGE_TYPES: dict[str, type[Any]] = {
-    cls.TYPE: cls for cls in (*FACT_TYPES, *COMMAND_TYPES, *_EVENT_TYPES)
+    cls.TYPE: cls
+    for cls in (
+        *FACT_TYPES,
+        *COMMAND_TYPES,
+        *_EVENT_TYPES,
+        *tiers.MESSAGE_TYPES,
+        *households.MESSAGE_TYPES,
+    )
 }
 
 

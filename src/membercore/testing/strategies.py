@@ -12,7 +12,7 @@ commands from here instead of writing their own::
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -40,6 +40,8 @@ from membercore.facts import (
     RehabPlanJoined,
     SurveyAnswered,
 )
+from membercore.households import AddDependent, FormHousehold, RemoveDependent
+from membercore.tiers import SetTierOverride
 
 __all__ = [
     "DEPARTMENTS",
@@ -51,6 +53,7 @@ __all__ = [
     "engagement_facts",
     "expire_due",
     "facts",
+    "household_commands",
     "identifiers",
     "instants",
     "ledger_commands",
@@ -58,6 +61,7 @@ __all__ = [
     "redemptions",
     "refunds",
     "reversals",
+    "tier_overrides",
     "transfers",
 ]
 
@@ -280,3 +284,46 @@ def programme_configs() -> st.SearchStrategy[ProgrammeConfig]:
 
 def _with_ledger(config: ProgrammeConfig, ledger: LedgerConfig) -> ProgrammeConfig:
     return attrs.evolve(config, ledger=ledger)
+
+
+def tier_overrides(*, member_id: str | None = None) -> st.SearchStrategy[SetTierOverride]:
+    """Staff overrides to one of the reference tiers, with an expiry."""
+    return st.builds(
+        SetTierOverride,
+        key=identifiers("override"),
+        member_id=_member(member_id),
+        tier=st.sampled_from(["L1", "L2", "L3", "L4", "L5"]),
+        operator=identifiers("staff"),
+        reason=st.sampled_from(["VIP 患者", "投诉补偿", "院长批准"]),
+        expires_at=instants(),
+    )
+
+
+def household_commands(*, household_id: str = "hh-1") -> st.SearchStrategy[Any]:
+    """Commands forming a household, adding and removing relatives."""
+    relationships = st.sampled_from(["spouse", "child", "parent", "other"])
+    births = st.none() | st.dates(min_value=date(1930, 1, 1), max_value=date(2026, 1, 1))
+    return st.one_of(
+        st.builds(
+            FormHousehold,
+            key=identifiers("form"),
+            household_id=st.just(household_id),
+            head_id=identifiers("patient"),
+        ),
+        st.builds(
+            AddDependent,
+            key=identifiers("add"),
+            household_id=st.just(household_id),
+            member_id=identifiers("patient"),
+            relationship=relationships,
+            birth_date=births,
+            guardian_id=st.none() | identifiers("patient"),
+        ),
+        st.builds(
+            RemoveDependent,
+            key=identifiers("remove"),
+            household_id=st.just(household_id),
+            member_id=identifiers("patient"),
+            reason=st.just("搬离"),
+        ),
+    )

@@ -13,6 +13,8 @@ applies them. Every change is a :class:`TierChanged` with its reason.
 
 from __future__ import annotations
 
+from typing import Any
+
 from membercore.tiers.decide import decide
 from membercore.tiers.messages import (
     ClearTierOverride,
@@ -29,7 +31,18 @@ from membercore.tiers.messages import (
 from membercore.tiers.rules import earned_level, next_review, qualification, window_start
 from membercore.tiers.state import TierState, evolve, history, replay, tier_of
 
+#: Every tier message type, for serialization.
+MESSAGE_TYPES: tuple[type[Any], ...] = (
+    SetTierOverride,
+    ClearTierOverride,
+    ReviewTier,
+    TierActivityRecorded,
+    TierChanged,
+    TierReviewed,
+)
+
 __all__ = [
+    "MESSAGE_TYPES",
     "ClearTierOverride",
     "Override",
     "Qualification",

@@ -1,0 +1,80 @@
+"""Round trips of the tier and household messages and states, through JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from membercore import ChargeLine, ChargePaid, reference_config
+from membercore import households as h
+from membercore import tiers as t
+from membercore.facts import VisitCompleted
+from membercore.serialization import converter, message_from_dict, message_to_dict
+from membercore.testing import Book
+from membercore.testing import strategies as mst
+
+
+def _through_json(message: Any) -> Any:
+    return message_from_dict(json.loads(json.dumps(message_to_dict(message))))
+
+
+@given(st.one_of(mst.tier_overrides(), mst.household_commands()))
+def test_tier_and_household_commands_round_trip(command: Any) -> None:
+    assert _through_json(command) == command
+
+
+@given(st.lists(st.integers(min_value=1, max_value=30_000), min_size=1, max_size=6))
+def test_tier_events_and_state_round_trip(amounts: list[int]) -> None:
+    config = reference_config()
+    book = Book(config)
+    state = t.TierState(member_id="p-1")
+    events: list[t.TierEvent] = []
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    for n, yuan in enumerate(amounts):
+        now += timedelta(days=40 * n)
+        line = ChargeLine(department="internal", category="consult", amount_fen=yuan * 100)
+        charge = ChargePaid(
+            fact_id=f"f{n}", patient_id="p-1", occurred_at=now, charge_id=f"c{n}", lines=[line]
+        )
+        visit = VisitCompleted(fact_id=f"v{n}", patient_id="p-1", occurred_at=now, visit_id=f"v{n}")
+        for fact in (charge, visit):
+            book.apply(fact, now)
+            for event in t.decide(fact, state, book.state("p-1"), config, now):
+                state = t.evolve(state, event)
+                events.append(event)
+        for event in t.decide(t.ReviewTier(member_id="p-1"), state, book.state("p-1"), config, now):
+            state = t.evolve(state, event)
+            events.append(event)
+    for event in events:
+        assert _through_json(event) == event
+    snapshot = json.loads(json.dumps(converter().unstructure(state)))
+    assert converter().structure(snapshot, t.TierState) == state
+
+
+def test_household_events_and_state_round_trip() -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 5, 1, tzinfo=tz)
+    state = h.HouseholdState(household_id="hh")
+    commands: list[h.HouseholdCommand] = [
+        h.FormHousehold(key="k1", household_id="hh", head_id="p-1"),
+        h.AddDependent(
+            key="k2",
+            household_id="hh",
+            member_id="p-2",
+            relationship="child",
+            birth_date=date(2019, 2, 28),
+            guardian_id="p-1",
+        ),
+        h.RemoveDependent(key="k3", household_id="hh", member_id="p-2", reason="成年独立"),
+    ]
+    for command in commands:
+        for event in h.decide(command, state, now, tz):
+            assert _through_json(event) == event
+            state = h.evolve(state, event)
+    snapshot = json.loads(json.dumps(converter().unstructure(state)))
+    assert converter().structure(snapshot, h.HouseholdState) == state

@@ -20,6 +20,7 @@ __all__ = [
     "Command",
     "ExpireDue",
     "LedgerCommand",
+    "MergeMembers",
     "Redeem",
     "ReversePosting",
     "TransferPoints",
@@ -139,6 +140,25 @@ class TransferPoints(Command):
 
 
 @attrs.frozen(kw_only=True)
+class MergeMembers(Command):
+    """Merge two records of one person (the HIS registered them twice).
+
+    ``member_id`` is the record that survives; everything of ``duplicate_id`` moves to it.
+
+    Attributes:
+        duplicate_id: the record that is merged away.
+        operator: who confirmed that both records are one person.
+        reason: how it was established (e.g. same ID card number).
+    """
+
+    TYPE: ClassVar[str] = "merge_members"
+
+    duplicate_id: str = attrs.field(validator=non_empty)
+    operator: str = attrs.field(validator=non_empty)
+    reason: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
 class ExpireDue:
     """Expire what is left of every lot whose expiry instant has come.
 
@@ -151,7 +171,9 @@ class ExpireDue:
     member_id: str = attrs.field(validator=non_empty)
 
 
-LedgerCommand = Redeem | AdjustPoints | AwardBonus | ReversePosting | TransferPoints | ExpireDue
+LedgerCommand = (
+    Redeem | AdjustPoints | AwardBonus | ReversePosting | TransferPoints | MergeMembers | ExpireDue
+)
 
 COMMAND_TYPES: tuple[type[Any], ...] = (
     Redeem,
@@ -159,5 +181,6 @@ COMMAND_TYPES: tuple[type[Any], ...] = (
     AwardBonus,
     ReversePosting,
     TransferPoints,
+    MergeMembers,
     ExpireDue,
 )

@@ -17,7 +17,7 @@ from membercore.checks import non_empty, positive
 from membercore.dates import as_utc, as_utc_or_none, aware, aware_or_none
 from membercore.errors import InvalidFactError
 
-__all__ = ["Draw", "Lot", "Posting", "PostingKind", "Provenance"]
+__all__ = ["Draw", "Lot", "LotState", "Posting", "PostingKind", "Provenance"]
 
 
 class PostingKind(enum.Enum):
@@ -29,6 +29,7 @@ class PostingKind(enum.Enum):
     REVERSE = "reverse"
     ADJUST = "adjust"
     TRANSFER = "transfer"
+    MERGE = "merge"
 
 
 @attrs.frozen(kw_only=True)
@@ -76,6 +77,30 @@ class Lot:
     basis_fen: int | None = None
 
 
+@attrs.frozen(kw_only=True)
+class LotState:
+    """A lot and what has happened to it.
+
+    Part of a member's ledger state; a merge of two member records carries them whole
+    from one ledger to the other.
+
+    Attributes:
+        lot: the lot as opened.
+        remaining: points still in it.
+        expired: points removed from it by expiry.
+        reversed: points of this earning reversed so far (wherever they were drawn from).
+        offset_by_expiry: part of ``reversed`` that was covered by points already expired.
+        refunded_fen: money refunded so far on the charge that earned it.
+    """
+
+    lot: Lot
+    remaining: int
+    expired: int = 0
+    reversed: int = 0
+    offset_by_expiry: int = 0
+    refunded_fen: int = 0
+
+
 @attrs.frozen
 class Draw:
     """Points taken from one lot by a debit.
@@ -91,6 +116,7 @@ class Draw:
 
 def _balanced(instance: Posting, _attribute: object, value: int) -> None:
     credited = sum(lot.points for lot in instance.lots)
+    credited += sum(held.remaining for held in instance.carried)
     drawn = sum(draw.points for draw in instance.draws)
     if value != credited - drawn - instance.debt_change:
         raise InvalidFactError(
@@ -108,7 +134,7 @@ class Posting:
     Attributes:
         posting_id: unique, ordered within the member's ledger (``<member>/<seq>``).
         member_id: whose points.
-        kind: earn, redeem, expire, reverse, adjust or transfer.
+        kind: earn, redeem, expire, reverse, adjust, transfer or merge.
         points: the signed change to the member's balance.
         at: the instant the posting takes effect (earning time, expiry instant...).
         recorded_at: the instant the programme decided it.
@@ -126,6 +152,12 @@ class Posting:
         counterparty: for a transfer, the other member.
         operator: for an adjustment, the staff member who made it.
         reason: for an adjustment or reversal, why.
+        carried: for a merge, the lots of the merged record, whole (what is left in
+            them is credited; their history keeps counting for tiers, caps and refunds).
+        carried_keys: for a merge, the idempotency keys of the merged record, so that its
+            facts are not taken twice when they come again under the survivor's id.
+        merged_into: on the merged record's side of a merge, the survivor: its lots
+            leave the record with this posting.
     """
 
     TYPE: ClassVar[str] = "points_posted"
@@ -149,3 +181,6 @@ class Posting:
     counterparty: str | None = None
     operator: str | None = None
     reason: str | None = None
+    carried: tuple[LotState, ...] = ()
+    carried_keys: tuple[str, ...] = ()
+    merged_into: str | None = None

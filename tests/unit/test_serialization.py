@@ -40,6 +40,7 @@ from membercore import (
     message_to_dict,
     reference_config,
 )
+from membercore.commands import MergeMembers
 from membercore.ledger import LedgerState
 from membercore.serialization import snapshot_from_dict, snapshot_to_dict
 from membercore.testing import Book
@@ -255,6 +256,16 @@ def _hospital_book() -> Book:
         ),
         datetime(2026, 2, 5, 9, 0, tzinfo=SHANGHAI),
         household=HOUSEHOLD,
+    )
+    book.merge(
+        MergeMembers(
+            key="merge-1",
+            member_id=MEMBER,
+            duplicate_id=RELATIVE,
+            operator="staff-07",
+            reason="同一身份证号重复建档",
+        ),
+        datetime(2026, 2, 6, 9, 0, tzinfo=SHANGHAI),
     )
     book.apply(ExpireDue(member_id=MEMBER), datetime(2028, 2, 1, 0, 0, tzinfo=SHANGHAI))
     return book

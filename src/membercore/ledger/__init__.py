@@ -6,7 +6,8 @@ Commands and facts in, postings out, state rebuilt by replaying them::
     for posting in postings:
         state = evolve(state, posting)
 
-Transfers touch two ledgers and have their own decider, :func:`decide_transfer`.
+Transfers and merges touch two ledgers and have their own deciders,
+:func:`decide_transfer` and :func:`decide_merge`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from membercore.ledger.decide import decide, decide_transfer
 from membercore.ledger.earning import RULE_IDS, spending_points
 from membercore.ledger.lots import available_points, expiry_of
+from membercore.ledger.merge import decide_merge
 from membercore.ledger.reports import (
     Balances,
     StatementLine,
@@ -34,6 +36,7 @@ __all__ = [
     "available_points",
     "balances",
     "decide",
+    "decide_merge",
     "decide_transfer",
     "evolve",
     "expiry_of",

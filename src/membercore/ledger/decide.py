@@ -22,6 +22,7 @@ from membercore.commands import (
     AwardBonus,
     ExpireDue,
     LedgerCommand,
+    MergeMembers,
     Redeem,
     ReversePosting,
     TransferPoints,
@@ -52,7 +53,7 @@ from membercore.ledger.lots import (
 from membercore.ledger.reversal import reverse_earning
 from membercore.ledger.state import LedgerState, already_done, check_member, evolve, fingerprint
 
-__all__ = ["decide", "decide_transfer"]
+__all__ = ["decide", "decide_transfer", "expire_due"]
 
 
 def decide(
@@ -83,16 +84,18 @@ def decide(
     now = require_aware("now", now)
     if isinstance(message, ExpireDue):
         check_member(state, message.member_id)
-        return _expire_due(state, config, now)
-    if isinstance(message, TransferPoints):
-        raise TypeError("a transfer touches two ledgers: use decide_transfer")
+        return expire_due(state, config, now)
+    if isinstance(message, TransferPoints | MergeMembers):
+        raise TypeError(
+            "transfers and merges touch two ledgers: use decide_transfer or decide_merge"
+        )
     member_id = message.patient_id if isinstance(message, Fact) else message.member_id
     check_member(state, member_id)
     key = message.fact_id if isinstance(message, Fact) else message.key
     digest = fingerprint(message)
     if already_done(state, key, digest):
         return []
-    expired = _expire_due(state, config, now)
+    expired = expire_due(state, config, now)
     state = _applied(state, expired)
     if isinstance(message, Fact):
         return expired + earn(message, state, config, now, digest, tier=tier)
@@ -155,7 +158,7 @@ def decide_transfer(
     digest = fingerprint(command)
     if already_done(source, command.key, digest):
         return []
-    expired = _expire_due(source, config, now) + _expire_due(target, config, now)
+    expired = expire_due(source, config, now) + expire_due(target, config, now)
     source = _applied(source, expired)
     target = _applied(target, expired)
     origin = _origin(command, digest, config, now)
@@ -305,7 +308,8 @@ def _reverse(
     origin: Origin,
 ) -> list[Posting]:
     kind = state.kinds.get(command.posting_id)
-    if kind is None:
+    if kind is None or (kind is PostingKind.EARN and command.posting_id not in state.lots):
+        # Absent, or its lot left this record with a merge: reverse it on the survivor.
         raise UnknownPostingError(command.member_id, command.posting_id)
     if kind is not PostingKind.EARN:
         raise NotReversibleError(command.member_id, command.posting_id, kind.value)
@@ -326,7 +330,12 @@ def _reverse(
     return [posting]
 
 
-def _expire_due(state: LedgerState, config: ProgrammeConfig, now: datetime) -> list[Posting]:
+def expire_due(state: LedgerState, config: ProgrammeConfig, now: datetime) -> list[Posting]:
+    """Expiry postings for every lot whose expiry instant has come by ``now``.
+
+    Each posting takes exactly what is left of its lot, at the lot's expiry instant, under
+    the key ``expire:<lot id>``.
+    """
     if not _may_expire(state, config, now):
         return []
     postings: list[Posting] = []

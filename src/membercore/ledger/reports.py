@@ -38,6 +38,7 @@ class Balances:
         adjusted: net manual adjustments.
         transferred_in: points received from the household.
         transferred_out: points given to the household.
+        merged: points moved in (or out) by merging two records of one person.
         debt: points owed (``debt`` policy).
         balance: the sum of all postings.
     """
@@ -53,6 +54,7 @@ class Balances:
     adjusted: int
     transferred_in: int
     transferred_out: int
+    merged: int
     debt: int
     balance: int
 
@@ -108,6 +110,7 @@ def balances(
         adjusted=totals.adjusted,
         transferred_in=totals.transferred_in,
         transferred_out=totals.transferred_out,
+        merged=totals.merged,
         debt=state.debt,
         balance=state.balance,
     )

@@ -12,7 +12,7 @@ from datetime import datetime
 import attrs
 
 from membercore.errors import IdempotencyConflictError, MemberMismatchError
-from membercore.events import Lot, Posting, PostingKind
+from membercore.events import LotState, Posting, PostingKind
 
 __all__ = [
     "KeyRecord",
@@ -27,27 +27,10 @@ __all__ = [
 ]
 
 _ACTIVITY = frozenset({PostingKind.EARN, PostingKind.REDEEM})
-
-
-@attrs.frozen(kw_only=True)
-class LotState:
-    """A lot and what has happened to it.
-
-    Attributes:
-        lot: the lot as opened.
-        remaining: points still in it.
-        expired: points removed from it by expiry.
-        reversed: points of this earning reversed so far (wherever they were drawn from).
-        offset_by_expiry: part of ``reversed`` that was covered by points already expired.
-        refunded_fen: money refunded so far on the charge that earned it.
-    """
-
-    lot: Lot
-    remaining: int
-    expired: int = 0
-    reversed: int = 0
-    offset_by_expiry: int = 0
-    refunded_fen: int = 0
+# The fingerprint of a key taken over from a merged record: its facts may come again under
+# the survivor's id, so any content under that key is a replay.
+_TAKEN_OVER = ""
+_EARNING_RULES = "earning."
 
 
 @attrs.frozen(kw_only=True)
@@ -75,6 +58,7 @@ class Totals:
     adjusted: int = 0
     transferred_in: int = 0
     transferred_out: int = 0
+    merged: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -136,7 +120,7 @@ def already_done(state: LedgerState, key: str, digest: str) -> bool:
     record = state.keys.get(key)
     if record is None:
         return False
-    if record.fingerprint != digest:
+    if record.fingerprint not in (digest, _TAKEN_OVER):
         raise IdempotencyConflictError(state.member_id, key)
     return True
 
@@ -161,6 +145,8 @@ def evolve(state: LedgerState, posting: Posting) -> LedgerState:
     lots = dict(state.lots)
     for lot in posting.lots:
         lots[lot.lot_id] = LotState(lot=lot, remaining=lot.points)
+    for carried in posting.carried:
+        lots[carried.lot.lot_id] = carried
     expiring = posting.kind is PostingKind.EXPIRE
     for draw in posting.draws:
         held = lots[draw.lot_id]
@@ -174,17 +160,27 @@ def evolve(state: LedgerState, posting: Posting) -> LedgerState:
         )
     if posting.kind is PostingKind.REVERSE and posting.reverses is not None:
         lots[posting.reverses] = _record_reversal(lots[posting.reverses], posting)
+    if posting.merged_into is not None:
+        lots = {}  # they live on in the survivor's ledger
     record = state.keys.get(posting.idempotency_key)
     ids = (record.posting_ids if record else ()) + (posting.posting_id,)
     keys = dict(state.keys)
+    for carried in posting.carried_keys:
+        keys.setdefault(carried, KeyRecord(fingerprint=_TAKEN_OVER, posting_ids=()))
     keys[posting.idempotency_key] = KeyRecord(fingerprint=posting.fingerprint, posting_ids=ids)
     kinds = dict(state.kinds)
     kinds[posting.posting_id] = posting.kind
-    references = state.references
-    if any(lot.reference is not None for lot in posting.lots):
+    for carried_lot in posting.carried:
+        # A merged record's earnings stay reversible on the survivor.
+        if carried_lot.lot.rule_id.startswith(_EARNING_RULES):
+            kinds[carried_lot.lot.lot_id] = PostingKind.EARN
+    references = {} if posting.merged_into is not None else state.references
+    opened = [*posting.lots, *(carried.lot for carried in posting.carried)]
+    if any(lot.reference is not None for lot in opened):
         references = dict(references)
-        for lot in posting.lots:
-            references[f"{lot.rule_id}:{lot.reference}"] = lot.lot_id
+        for lot in opened:
+            if lot.reference is not None:
+                references[f"{lot.rule_id}:{lot.reference}"] = lot.lot_id
     return LedgerState(
         member_id=state.member_id,
         seq=state.seq + 1,
@@ -227,7 +223,7 @@ def _expiry_bound(
             if held.remaining > 0 and held.lot.expires_at is not None
         ]
         return min(fixed, default=None)
-    for lot in posting.lots:
+    for lot in [*posting.lots, *(held.lot for held in posting.carried if held.remaining)]:
         if lot.expires_at is not None and (bound is None or lot.expires_at < bound):
             bound = lot.expires_at
     return bound
@@ -250,15 +246,17 @@ def _count(totals: Totals, posting: Posting) -> Totals:
         field = "transferred_in" if points >= 0 else "transferred_out"
     else:
         field = _TOTAL_OF[kind]
-    # Debits are counted as positive amounts; earnings and adjustments keep their sign.
-    signed = kind in (PostingKind.EARN, PostingKind.ADJUST) or points >= 0
+    # Debits are counted as positive amounts; earnings, adjustments and merges keep their sign.
+    signed = kind in _SIGNED or points >= 0
     changes = {field: getattr(totals, field) + (points if signed else -points)}
     if posting.written_off:
         changes["written_off"] = totals.written_off + posting.written_off
     return attrs.evolve(totals, **changes)
 
 
+_SIGNED = frozenset({PostingKind.EARN, PostingKind.ADJUST, PostingKind.MERGE})
 _TOTAL_OF = {
+    PostingKind.MERGE: "merged",
     PostingKind.EARN: "earned",
     PostingKind.REDEEM: "redeemed",
     PostingKind.EXPIRE: "expired",

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from membercore.commands import TransferPoints
+from membercore.commands import MergeMembers, TransferPoints
 from membercore.config import ProgrammeConfig
 from membercore.events import Posting
 from membercore.ledger import (
@@ -23,6 +23,7 @@ from membercore.ledger import (
     StatementLine,
     balances,
     decide,
+    decide_merge,
     decide_transfer,
     evolve,
     statement,
@@ -65,6 +66,18 @@ class Book:
             self.config,
             now,
             household=household,
+        )
+        self._record(postings)
+        return postings
+
+    def merge(self, command: MergeMembers, now: datetime) -> list[Posting]:
+        """Merge the duplicate record's ledger into the survivor's."""
+        postings = decide_merge(
+            command,
+            self.state(command.member_id),
+            self.state(command.duplicate_id),
+            self.config,
+            now,
         )
         self._record(postings)
         return postings

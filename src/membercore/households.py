@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from membercore.checks import non_empty
+from membercore.commands import MergeMembers
 from membercore.dates import as_utc, aware, local_date, require_aware
 from membercore.errors import (
     GuardianRequiredError,
@@ -38,10 +39,12 @@ __all__ = [
     "HouseholdEvent",
     "HouseholdFormed",
     "HouseholdState",
+    "MemberReplaced",
     "Relationship",
     "RemoveDependent",
     "age_on",
     "decide",
+    "decide_merge",
     "evolve",
     "is_minor",
     "members",
@@ -166,7 +169,30 @@ class DependentRemoved:
     fingerprint: str
 
 
-HouseholdEvent = HouseholdFormed | DependentAdded | DependentRemoved
+@attrs.frozen(kw_only=True)
+class MemberReplaced:
+    """A record merged into another: the survivor takes the merged record's place.
+
+    Attributes:
+        household_id: the household.
+        replaced_id: the record merged away.
+        member_id: the surviving record.
+        at: when.
+        key: the merge command's key.
+        fingerprint: its digest.
+    """
+
+    TYPE: ClassVar[str] = "household_member_replaced"
+
+    household_id: str
+    replaced_id: str
+    member_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    key: str
+    fingerprint: str
+
+
+HouseholdEvent = HouseholdFormed | DependentAdded | DependentRemoved | MemberReplaced
 
 #: Every household message type, for serialization.
 MESSAGE_TYPES: tuple[type[Any], ...] = (
@@ -176,6 +202,7 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     HouseholdFormed,
     DependentAdded,
     DependentRemoved,
+    MemberReplaced,
 )
 
 
@@ -204,12 +231,32 @@ def evolve(state: HouseholdState, event: HouseholdEvent) -> HouseholdState:
     keys = {**state.keys, event.key: event.fingerprint}
     if isinstance(event, HouseholdFormed):
         return attrs.evolve(state, head_id=event.head_id, keys=keys)
+    if isinstance(event, MemberReplaced):
+        return _replaced(state, event, keys)
     dependents = dict(state.dependents)
     if isinstance(event, DependentAdded):
         dependents[event.dependent.member_id] = event.dependent
     else:
         dependents.pop(event.member_id, None)
     return attrs.evolve(state, dependents=dependents, keys=keys)
+
+
+def _replaced(state: HouseholdState, event: MemberReplaced, keys: dict[str, str]) -> HouseholdState:
+    old, new = event.replaced_id, event.member_id
+    head = new if state.head_id == old else state.head_id
+    dependents = {}
+    for member_id, dependent in state.dependents.items():
+        if member_id == head:
+            continue  # a dependent who becomes the head is no longer a dependent
+        if member_id == old and (new in state.dependents or new == head):
+            continue  # the survivor already has a place of their own
+        moved = member_id == old
+        dependents[new if moved else member_id] = attrs.evolve(
+            dependent,
+            member_id=new if moved else member_id,
+            guardian_id=new if dependent.guardian_id == old else dependent.guardian_id,
+        )
+    return attrs.evolve(state, head_id=head, dependents=dependents, keys=keys)
 
 
 def replay(household_id: str, events: Iterable[HouseholdEvent]) -> HouseholdState:
@@ -240,6 +287,30 @@ def is_minor(dependent: Dependent, now: datetime, tz: ZoneInfo) -> bool:
 
 
 # --- decide ---------------------------------------------------------------------------
+
+
+def decide_merge(
+    command: MergeMembers, state: HouseholdState, now: datetime
+) -> list[HouseholdEvent]:
+    """The household's events when one of its records is merged into another.
+
+    The survivor takes the merged record's place (as head, or as the dependent with the
+    same relationship, and as guardian); if the survivor is already in the household the
+    merged record simply leaves it. Nothing happens to a household the record is not in.
+    """
+    now = require_aware("now", now)
+    digest = fingerprint(command)
+    if command.key in state.keys or command.duplicate_id not in members(state):
+        return []
+    replaced = MemberReplaced(
+        household_id=state.household_id,
+        replaced_id=command.duplicate_id,
+        member_id=command.member_id,
+        at=now,
+        key=command.key,
+        fingerprint=digest,
+    )
+    return [replaced]
 
 
 def decide(

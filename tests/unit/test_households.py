@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from membercore import (
     CheckedIn,
     IdempotencyConflictError,
+    MergeMembers,
     TransferNotAllowedError,
     TransferPoints,
     reference_config,
@@ -210,3 +211,48 @@ def test_the_household_is_always_its_head_and_those_added_and_not_removed(
         ],
     )
     assert replayed == state
+
+
+def _merge(survivor: str, duplicate: str) -> MergeMembers:
+    return MergeMembers(
+        key=f"merge-{duplicate}",
+        member_id=survivor,
+        duplicate_id=duplicate,
+        operator="s",
+        reason="同一人",
+    )
+
+
+def test_a_merged_head_is_replaced_by_the_survivor() -> None:
+    state = _apply(
+        _formed(), _add("p-kid", "child", birth_date=date(2019, 1, 1), guardian_id="p-wang")
+    )
+    for event in h.decide_merge(_merge("p-wang-2", "p-wang"), state, NOW):
+        state = h.evolve(state, event)
+    assert state.head_id == "p-wang-2"
+    assert state.dependents["p-kid"].guardian_id == "p-wang-2"
+    assert h.members(state) == {"p-wang-2", "p-kid"}
+
+
+def test_a_merged_dependent_keeps_their_relationship_under_the_survivors_id() -> None:
+    state = _apply(_formed(), _add("p-li", "spouse"))
+    for event in h.decide_merge(_merge("p-li-2", "p-li"), state, NOW):
+        state = h.evolve(state, event)
+    assert state.dependents["p-li-2"].relationship == "spouse"
+    assert "p-li" not in state.dependents
+
+
+def test_two_records_in_one_household_become_one() -> None:
+    state = _apply(_apply(_formed(), _add("p-li", "spouse")), _add("p-li-2", "other"))
+    for event in h.decide_merge(_merge("p-li-2", "p-li"), state, NOW):
+        state = h.evolve(state, event)
+    assert h.members(state) == {"p-wang", "p-li-2"}
+    # a dependent merged into the head leaves the dependents
+    state = _apply(state, _add("p-wang-old", "other"))
+    for event in h.decide_merge(_merge("p-wang", "p-wang-old"), state, NOW):
+        state = h.evolve(state, event)
+    assert h.members(state) == {"p-wang", "p-li-2"}
+
+
+def test_a_merge_of_someone_outside_the_household_changes_nothing() -> None:
+    assert h.decide_merge(_merge("p-x", "p-y"), _formed(), NOW) == []

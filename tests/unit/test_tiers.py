@@ -13,6 +13,7 @@ from membercore import (
     ChargeLine,
     ChargePaid,
     IdempotencyConflictError,
+    MergeMembers,
     RefundIssued,
     reference_config,
 )
@@ -405,3 +406,47 @@ def test_a_downgrade_never_drops_more_than_one_level(steps: list[tuple[int, int]
         if change.reason == "upgrade":
             assert rank(change.to_tier) > rank(change.from_tier)
     assert t.replay(MEMBER, member.events) == member.state
+
+
+def test_a_merge_keeps_the_higher_level_and_the_duplicates_qualifiers() -> None:
+    keep = Member()
+    keep.pay(1_200, START)  # L2
+    dup_id = "p-zhang-2"  # the same person's second record, with its own ledger
+    dup = Member()
+    dup.state = t.TierState(member_id=dup_id)
+    charge = ChargePaid(
+        fact_id="d-1",
+        patient_id=dup_id,
+        occurred_at=START,
+        charge_id="dc-1",
+        lines=[ChargeLine(department="dental", category="treatment", amount_fen=1_600_000)],
+    )
+    dup.book.apply(charge, START)
+    visits = [
+        VisitCompleted(fact_id=f"dv-{n}", patient_id=dup_id, occurred_at=START, visit_id=f"dv-{n}")
+        for n in range(3)
+    ]
+    for fact in (charge, *visits):
+        for event in t.decide(fact, dup.state, dup.book.state(dup_id), dup.config, START):
+            dup.state = t.evolve(dup.state, event)
+    assert t.tier_of(dup.state, dup.config) == "L4"  # 16,000 points
+    merge = MergeMembers(
+        key="m-1", member_id=MEMBER, duplicate_id=dup_id, operator="s", reason="同一人"
+    )
+    later = START + timedelta(days=1)
+    events = t.decide_merge(
+        merge, keep.state, dup.state, keep.book.state(MEMBER), keep.config, later
+    )
+    for event in events:
+        keep.state = t.evolve(keep.state, event)
+    merged, changed = events
+    assert isinstance(merged, t.TierRecordsMerged)
+    assert isinstance(changed, t.TierChanged)
+    assert (changed.from_tier, changed.to_tier, changed.reason) == ("L2", "L4", "merge")
+    assert keep.state.review_at == dup.state.review_at
+    assert len(keep.state.visits) == 3
+    assert keep.state.spend["dc-1"][1] == 1_600_000
+    again = t.decide_merge(
+        merge, keep.state, dup.state, keep.book.state(MEMBER), keep.config, later
+    )
+    assert again == []

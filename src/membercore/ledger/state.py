@@ -165,8 +165,8 @@ def evolve(state: LedgerState, posting: Posting) -> LedgerState:
     record = state.keys.get(posting.idempotency_key)
     ids = (record.posting_ids if record else ()) + (posting.posting_id,)
     keys = dict(state.keys)
-    for carried in posting.carried_keys:
-        keys.setdefault(carried, KeyRecord(fingerprint=_TAKEN_OVER, posting_ids=()))
+    for taken_over in posting.carried_keys:
+        keys.setdefault(taken_over, KeyRecord(fingerprint=_TAKEN_OVER, posting_ids=()))
     keys[posting.idempotency_key] = KeyRecord(fingerprint=posting.fingerprint, posting_ids=ids)
     kinds = dict(state.kinds)
     kinds[posting.posting_id] = posting.kind

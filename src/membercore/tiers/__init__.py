@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from membercore.tiers.decide import decide
+from membercore.tiers.decide import decide, decide_merge
 from membercore.tiers.messages import (
     ClearTierOverride,
     Override,
@@ -26,6 +26,7 @@ from membercore.tiers.messages import (
     TierChanged,
     TierCommand,
     TierEvent,
+    TierRecordsMerged,
     TierReviewed,
 )
 from membercore.tiers.rules import earned_level, next_review, qualification, window_start
@@ -39,6 +40,7 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     TierActivityRecorded,
     TierChanged,
     TierReviewed,
+    TierRecordsMerged,
 )
 
 __all__ = [
@@ -52,9 +54,11 @@ __all__ = [
     "TierChanged",
     "TierCommand",
     "TierEvent",
+    "TierRecordsMerged",
     "TierReviewed",
     "TierState",
     "decide",
+    "decide_merge",
     "earned_level",
     "evolve",
     "history",

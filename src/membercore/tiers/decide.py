@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import IdempotencyConflictError, MemberMismatchError, UnknownTierError
@@ -21,12 +22,13 @@ from membercore.tiers.messages import (
     TierChanged,
     TierCommand,
     TierEvent,
+    TierRecordsMerged,
     TierReviewed,
 )
 from membercore.tiers.rules import earned_level, next_review, qualification
 from membercore.tiers.state import TierState, evolve
 
-__all__ = ["decide"]
+__all__ = ["decide", "decide_merge"]
 
 
 def decide(
@@ -74,6 +76,49 @@ def decide(
         working = evolve(working, event)
     events.extend(_settle(message, working, ledger, config, now, floor=floor))
     return events
+
+
+def decide_merge(
+    command: MergeMembers,
+    survivor: TierState,
+    duplicate: TierState,
+    ledger: LedgerState,
+    config: ProgrammeConfig,
+    now: datetime,
+    *,
+    floor: str | None = None,
+) -> list[TierEvent]:
+    """The survivor's tier events when a duplicate record is merged into it.
+
+    The duplicate's visits and spend join the survivor's, the higher held level is kept,
+    and the tier is re-evaluated against the merged ledger (pass the survivor's ledger
+    after its merge posting).
+
+    Raises:
+        MemberMismatchError: the states are not those the command names.
+    """
+    now = require_aware("now", now)
+    if (survivor.member_id, duplicate.member_id) != (command.member_id, command.duplicate_id):
+        raise MemberMismatchError(survivor.member_id, command.member_id)
+    if _seen(survivor, command.key, command):
+        return []
+    rules = config.tiers
+    lowest = rules.levels[0].key
+    held_here, held_there = survivor.held or lowest, duplicate.held or lowest
+    keep_theirs = rules.rank(held_there) > rules.rank(held_here)
+    merged = TierRecordsMerged(
+        member_id=survivor.member_id,
+        duplicate_id=duplicate.member_id,
+        at=now,
+        visits=duplicate.visits,
+        spend=duplicate.spend,
+        held=held_there if keep_theirs else held_here,
+        review_at=duplicate.review_at if keep_theirs else survivor.review_at,
+        key=command.key,
+        fingerprint=fingerprint(command),
+    )
+    working = evolve(survivor, merged)
+    return [merged, *_settle(command, working, ledger, config, now, floor=floor)]
 
 
 def _member_of(message: object) -> str | None:
@@ -174,6 +219,8 @@ def _settle(
             )
     tier = _has(config, held, floor, override)
     before = state.tier or lowest
+    if reason is None and tier != before and isinstance(message, MergeMembers):
+        reason = "merge"
     if reason is None and tier != before:
         reason = "floor" if rules.rank(tier) > rules.rank(before) else "floor_ended"
     if reason is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar, Literal
 
@@ -21,10 +22,13 @@ __all__ = [
     "TierChanged",
     "TierCommand",
     "TierEvent",
+    "TierRecordsMerged",
     "TierReviewed",
 ]
 
-ChangeReason = Literal["upgrade", "downgrade", "override", "override_ended", "floor", "floor_ended"]
+ChangeReason = Literal[
+    "upgrade", "downgrade", "override", "override_ended", "floor", "floor_ended", "merge"
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -138,7 +142,7 @@ class TierChanged:
         to_tier: the tier after (what the member has now).
         held: the ladder level held after the change (before floors and overrides).
         review_at: the next review date of the held level (``None`` at the lowest level).
-        reason: upgrade, downgrade, override, override_ended, floor or floor_ended.
+        reason: upgrade, downgrade, override, override_ended, floor, floor_ended or merge.
         rule_version: ``tiers.version`` when decided.
         qualification: what the member had done in the window.
         override: the override set by this change, if any.
@@ -176,4 +180,36 @@ class TierReviewed:
     qualification: Qualification
 
 
-TierEvent = TierActivityRecorded | TierChanged | TierReviewed
+@attrs.frozen(kw_only=True)
+class TierRecordsMerged:
+    """A second record of the same person was merged into this member's.
+
+    Its visits and spend now count here; the higher of the two held levels is kept, with
+    its review date.
+
+    Attributes:
+        member_id: the surviving record.
+        duplicate_id: the record merged away.
+        at: when.
+        visits: the duplicate's visits by visit id.
+        spend: the duplicate's out-of-pocket spend by charge id.
+        held: the level held after the merge.
+        review_at: its review date.
+        key: the merge command's key.
+        fingerprint: its digest.
+    """
+
+    TYPE: ClassVar[str] = "tier_records_merged"
+
+    member_id: str
+    duplicate_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    visits: Mapping[str, datetime]
+    spend: Mapping[str, tuple[datetime, int]]
+    held: str
+    review_at: datetime | None
+    key: str
+    fingerprint: str
+
+
+TierEvent = TierActivityRecorded | TierChanged | TierReviewed | TierRecordsMerged

@@ -14,6 +14,7 @@ from membercore.tiers.messages import (
     TierActivityRecorded,
     TierChanged,
     TierEvent,
+    TierRecordsMerged,
     TierReviewed,
 )
 
@@ -63,6 +64,15 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
         return attrs.evolve(state, spend=spend)
     if isinstance(event, TierReviewed):
         return attrs.evolve(state, review_at=event.review_at)
+    if isinstance(event, TierRecordsMerged):
+        return attrs.evolve(
+            state,
+            visits={**event.visits, **state.visits},
+            spend={**event.spend, **state.spend},
+            held=event.held,
+            review_at=event.review_at,
+            keys={**state.keys, event.key: event.fingerprint},
+        )
     override = state.override
     if event.reason == "override":
         override = event.override

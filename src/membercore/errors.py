@@ -438,6 +438,7 @@ class QuotaExhaustedError(BenefitError):
         benefit_key: str,
         requested: int,
         remaining: int,
+        *,
         period: str,
     ) -> None:
         self.holder_id = holder_id
@@ -521,9 +522,7 @@ class QuotaHolderError(BenefitError):
     def __init__(self, member_id: str, holder_id: str, problem: str) -> None:
         self.holder_id = holder_id
         self.problem = problem
-        super().__init__(
-            member_id, f"member {member_id}: quotas of holder {holder_id}: {problem}"
-        )
+        super().__init__(member_id, f"member {member_id}: quotas of holder {holder_id}: {problem}")
 
 
 class HouseholdError(MembercoreError):
@@ -568,4 +567,197 @@ class GuardianRequiredError(HouseholdError):
             household_id,
             member_id,
             f"household {household_id}: minor {member_id} needs an adult guardian ({named})",
+        )
+
+
+# --- paid plans ---------------------------------------------------------------------------
+
+__all__ += [
+    "DependentNotCoveredError",
+    "PlanChangeNotAllowedError",
+    "PlanError",
+    "SubscriptionExistsError",
+    "SubscriptionTransitionError",
+    "TooManyDependentsError",
+    "UnknownPlanError",
+    "UnknownSubscriptionError",
+    "WrongPaymentAmountError",
+]
+
+
+class PlanError(MembercoreError):
+    """Root of the paid plans' refusals.
+
+    Attributes:
+        member_id: the subscriber whose command was refused.
+    """
+
+    def __init__(self, member_id: str, message: str) -> None:
+        self.member_id = member_id
+        super().__init__(message)
+
+
+class UnknownPlanError(PlanError, LookupError):
+    """A command or subscription names a plan the programme does not offer.
+
+    Attributes:
+        plan_key: the plan named.
+    """
+
+    def __init__(self, member_id: str, plan_key: str) -> None:
+        self.plan_key = plan_key
+        super().__init__(member_id, f"member {member_id}: no plan {plan_key!r} in the programme")
+
+
+class UnknownSubscriptionError(PlanError, LookupError):
+    """A command names a subscription the member does not hold.
+
+    Attributes:
+        subscription_id: the id that was not found.
+    """
+
+    def __init__(self, member_id: str, subscription_id: str) -> None:
+        self.subscription_id = subscription_id
+        super().__init__(member_id, f"member {member_id}: no subscription {subscription_id!r}")
+
+
+class SubscriptionTransitionError(PlanError):
+    """A subscription cannot do what was asked in its current status.
+
+    Attributes:
+        subscription_id: the subscription.
+        status: its status (``pending_payment``, ``active``, ``grace``, ``expired``...).
+        action: what was attempted (``renew``, ``cancel``, ``record_payment``...).
+        detail: why not, when the status alone does not say.
+    """
+
+    def __init__(
+        self,
+        member_id: str,
+        subscription_id: str,
+        status: str,
+        action: str,
+        detail: str | None = None,
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.status = status
+        self.action = action
+        self.detail = detail
+        suffix = f": {detail}" if detail else ""
+        super().__init__(
+            member_id,
+            f"member {member_id}: subscription {subscription_id!r} is {status}; "
+            f"cannot {action}{suffix}",
+        )
+
+
+class WrongPaymentAmountError(PlanError, ValueError):
+    """A payment does not match the amount the subscription awaits.
+
+    Attributes:
+        subscription_id: the subscription.
+        expected_fen: the amount due, in fen.
+        given_fen: the amount paid, in fen.
+    """
+
+    def __init__(
+        self, member_id: str, subscription_id: str, expected_fen: int, given_fen: int
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.expected_fen = expected_fen
+        self.given_fen = given_fen
+        super().__init__(
+            member_id,
+            f"member {member_id}: subscription {subscription_id!r} awaits {expected_fen} fen, "
+            f"given {given_fen} fen",
+        )
+
+
+class TooManyDependentsError(PlanError):
+    """A plan would cover more relatives than it allows.
+
+    Attributes:
+        subscription_id: the subscription.
+        plan_key: its plan.
+        limit: the plan's ``max_dependents``.
+        requested: the number of relatives it would cover.
+    """
+
+    def __init__(
+        self, member_id: str, subscription_id: str, plan_key: str, limit: int, requested: int
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.plan_key = plan_key
+        self.limit = limit
+        self.requested = requested
+        super().__init__(
+            member_id,
+            f"member {member_id}: subscription {subscription_id!r} to {plan_key!r} covers at "
+            f"most {limit} dependents, asked for {requested}",
+        )
+
+
+class DependentNotCoveredError(PlanError, LookupError):
+    """A relative to uncover is not covered by the subscription.
+
+    Attributes:
+        subscription_id: the subscription.
+        dependent_id: the relative named.
+    """
+
+    def __init__(self, member_id: str, subscription_id: str, dependent_id: str) -> None:
+        self.subscription_id = subscription_id
+        self.dependent_id = dependent_id
+        super().__init__(
+            member_id,
+            f"member {member_id}: subscription {subscription_id!r} does not cover {dependent_id}",
+        )
+
+
+class SubscriptionExistsError(PlanError):
+    """A new subscription's id is taken, or the member already holds the plan.
+
+    Attributes:
+        subscription_id: the new subscription's id.
+        plan_key: the plan asked for.
+        existing_id: the subscription in the way (the same id, or the one holding the plan).
+    """
+
+    def __init__(
+        self, member_id: str, subscription_id: str, plan_key: str, existing_id: str
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.plan_key = plan_key
+        self.existing_id = existing_id
+        if existing_id == subscription_id:
+            problem = f"subscription id {subscription_id!r} is already used"
+        else:
+            problem = (
+                f"already holds {plan_key!r} through subscription {existing_id!r}; "
+                "renew that one instead"
+            )
+        super().__init__(member_id, f"member {member_id}: {problem}")
+
+
+class PlanChangeNotAllowedError(PlanError):
+    """A subscription cannot move to the plan asked for.
+
+    Attributes:
+        subscription_id: the subscription to change.
+        from_plan: its plan.
+        to_plan: the plan asked for.
+        reason: why not.
+    """
+
+    def __init__(
+        self, member_id: str, subscription_id: str, from_plan: str, to_plan: str, reason: str
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.from_plan = from_plan
+        self.to_plan = to_plan
+        self.reason = reason
+        super().__init__(
+            member_id,
+            f"member {member_id}: subscription {subscription_id!r} cannot change from "
+            f"{from_plan!r} to {to_plan!r}: {reason}",
         )

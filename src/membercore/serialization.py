@@ -19,7 +19,7 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
-from membercore import households, tiers
+from membercore import households, rewards, tiers
 from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
@@ -161,6 +161,7 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *_EVENT_TYPES,
         *tiers.MESSAGE_TYPES,
         *households.MESSAGE_TYPES,
+        *rewards.MESSAGE_TYPES,
     )
 }
 

@@ -19,7 +19,7 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
-from membercore import households, rewards, tiers
+from membercore import households, plans, rewards, tiers
 from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
@@ -162,6 +162,8 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *tiers.MESSAGE_TYPES,
         *households.MESSAGE_TYPES,
         *rewards.MESSAGE_TYPES,
+        *plans.PLAN_COMMAND_TYPES,
+        *plans.PLAN_EVENT_TYPES,
     )
 }
 

@@ -10,7 +10,12 @@ from types import ModuleType
 import pytest
 
 import membercore
+import membercore.config
+import membercore.households
 import membercore.ledger
+import membercore.plans
+import membercore.rewards
+import membercore.tiers
 
 # The core decides; it never stores, calls out, reads the clock or rolls dice.
 FORBIDDEN = frozenset(
@@ -136,7 +141,18 @@ def test_only_the_serialization_module_imports_cattrs() -> None:
 # -- the public API -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", [membercore, membercore.ledger], ids=lambda m: m.__name__)
+PUBLIC_MODULES = [
+    membercore,
+    membercore.ledger,
+    membercore.tiers,
+    membercore.households,
+    membercore.plans,
+    membercore.rewards,
+    membercore.config,
+]
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda m: m.__name__)
 def test_every_name_in_all_exists(module: ModuleType) -> None:
     missing = [name for name in module.__all__ if not hasattr(module, name)]
     assert missing == []
@@ -146,7 +162,7 @@ def test_every_name_in_all_exists(module: ModuleType) -> None:
 def _public_api() -> list[tuple[str, object]]:
     return [
         (f"{module.__name__}.{name}", getattr(module, name))
-        for module in (membercore, membercore.ledger)
+        for module in PUBLIC_MODULES
         for name in module.__all__
         if hasattr(module, name)
     ]

@@ -42,9 +42,12 @@ from membercore.plans.events import (
     SubscriptionEvent,
     SubscriptionExpired,
     SubscriptionLapsed,
+    SubscriptionMovedIn,
+    SubscriptionMovedOut,
     SubscriptionRenewed,
     SubscriptionRequested,
 )
+from membercore.plans.merge import decide_merge
 from membercore.plans.queries import (
     active_plans,
     covered_dependents,
@@ -93,6 +96,8 @@ __all__ = [
     "SubscriptionEvent",
     "SubscriptionExpired",
     "SubscriptionLapsed",
+    "SubscriptionMovedIn",
+    "SubscriptionMovedOut",
     "SubscriptionRenewed",
     "SubscriptionRequested",
     "SubscriptionState",
@@ -101,6 +106,7 @@ __all__ = [
     "active_plans",
     "covered_dependents",
     "decide",
+    "decide_merge",
     "evolve",
     "grace_end",
     "in_force",

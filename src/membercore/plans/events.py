@@ -15,6 +15,7 @@ import attrs
 from membercore.checks import non_empty, non_negative, positive
 from membercore.dates import as_utc, aware
 from membercore.plans.commands import ids
+from membercore.plans.records import SubscriptionState
 
 __all__ = [
     "PLAN_EVENT_TYPES",
@@ -28,6 +29,8 @@ __all__ = [
     "SubscriptionEvent",
     "SubscriptionExpired",
     "SubscriptionLapsed",
+    "SubscriptionMovedIn",
+    "SubscriptionMovedOut",
     "SubscriptionRenewed",
     "SubscriptionRequested",
 ]
@@ -244,6 +247,34 @@ class DependentUncovered(SubscriptionEvent):
     dependent_id: str = attrs.field(validator=non_empty)
 
 
+@attrs.frozen(kw_only=True)
+class SubscriptionMovedIn(SubscriptionEvent):
+    """A subscription of a merged record now belongs to this member, as it stood.
+
+    Attributes:
+        from_member_id: the record merged away.
+        subscription: the subscription's record, whole.
+    """
+
+    TYPE: ClassVar[str] = "subscription_moved_in"
+
+    from_member_id: str = attrs.field(validator=non_empty)
+    subscription: SubscriptionState
+
+
+@attrs.frozen(kw_only=True)
+class SubscriptionMovedOut(SubscriptionEvent):
+    """A subscription left a record merged into another.
+
+    Attributes:
+        to_member_id: the surviving record.
+    """
+
+    TYPE: ClassVar[str] = "subscription_moved_out"
+
+    to_member_id: str = attrs.field(validator=non_empty)
+
+
 PLAN_EVENT_TYPES: tuple[type[SubscriptionEvent], ...] = (
     SubscriptionRequested,
     SubscriptionActivated,
@@ -256,5 +287,7 @@ PLAN_EVENT_TYPES: tuple[type[SubscriptionEvent], ...] = (
     SubscriptionChanged,
     DependentCovered,
     DependentUncovered,
+    SubscriptionMovedIn,
+    SubscriptionMovedOut,
 )
 """Every plan event class, for a converter registering message tags."""

@@ -7,9 +7,7 @@ corrupted journal is found on replay rather than believed.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
 import attrs
 
@@ -30,8 +28,18 @@ from membercore.plans.events import (
     SubscriptionEvent,
     SubscriptionExpired,
     SubscriptionLapsed,
+    SubscriptionMovedIn,
+    SubscriptionMovedOut,
     SubscriptionRenewed,
     SubscriptionRequested,
+)
+from membercore.plans.records import (
+    ENDED,
+    IN_FORCE,
+    OPEN,
+    SubscriptionState,
+    SubscriptionStatus,
+    Term,
 )
 
 __all__ = [
@@ -45,103 +53,6 @@ __all__ = [
     "evolve",
     "replay",
 ]
-
-
-class SubscriptionStatus(enum.Enum):
-    """Where a subscription is in its life."""
-
-    PENDING_PAYMENT = "pending_payment"
-    ACTIVE = "active"
-    GRACE = "grace"
-    EXPIRED = "expired"
-    LAPSED = "lapsed"
-    CANCELLED = "cancelled"
-    REFUNDED = "refunded"
-    CHANGED = "changed"
-
-
-_S = SubscriptionStatus
-
-IN_FORCE = frozenset({_S.ACTIVE, _S.GRACE})
-"""Statuses in which the plan's benefits, tier floor and dependents apply."""
-
-OPEN = frozenset({_S.PENDING_PAYMENT, _S.ACTIVE, _S.GRACE})
-"""Statuses from which a subscription can still move."""
-
-ENDED = frozenset(_S) - OPEN
-"""Final statuses: nothing happens to the subscription any more."""
-
-
-@attrs.frozen(kw_only=True)
-class Term:
-    """One paid term: what a first payment or a renewal bought.
-
-    Attributes:
-        start: the term's first instant.
-        end: the instant after its last (the term covers ``[start, end)``).
-        value_fen: what the term is worth: the money paid plus any credit applied to it.
-    """
-
-    start: datetime
-    end: datetime
-    value_fen: int
-
-
-@attrs.frozen(kw_only=True)
-class SubscriptionState:
-    """One subscription. Immutable: :func:`evolve` returns a new one.
-
-    Attributes:
-        subscription_id: the subscription.
-        plan_key: its plan.
-        plan_version: the plan's version when last bought or renewed.
-        status: where it is in its life.
-        requested_at: when it was asked for.
-        pay_by: while pending payment, the end of the payment window.
-        due_fen: the amount awaited (first payment or renewal); ``None`` when nothing is.
-        due_since: when that amount became due (a payment cannot predate it).
-        credit_fen: for a plan change, the credit applied to the first term.
-        replaces: for a plan change, the subscription it replaces once paid.
-        dependents: relatives covered besides the holder.
-        attributed_to: the staff member who made the sale.
-        anchor: the start of the first term; every term end is a whole number of
-            months after it, so a plan bought on 31 January renews on the last day of
-            each month, not on the 28th for ever after February.
-        months_paid: the months bought so far, from ``anchor``.
-        terms: the paid terms, in order.
-        grace_ends_at: the end of grace after the paid period.
-        ended_at: when it ended (lapsed, expired, cancelled or changed).
-        refund_fen: what its cancellation refunded.
-    """
-
-    subscription_id: str
-    plan_key: str
-    plan_version: int
-    status: SubscriptionStatus
-    requested_at: datetime
-    pay_by: datetime | None = None
-    due_fen: int | None = None
-    due_since: datetime | None = None
-    credit_fen: int = 0
-    replaces: str | None = None
-    dependents: tuple[str, ...] = ()
-    attributed_to: str | None = None
-    anchor: datetime | None = None
-    months_paid: int = 0
-    terms: tuple[Term, ...] = ()
-    grace_ends_at: datetime | None = None
-    ended_at: datetime | None = None
-    refund_fen: int = 0
-
-    @property
-    def term_end(self) -> datetime | None:
-        """The end of the paid period (of the last term bought); ``None`` before payment."""
-        return self.terms[-1].end if self.terms else None
-
-    @property
-    def paid_fen(self) -> int:
-        """What all its terms are worth (money paid plus credit received)."""
-        return sum(term.value_fen for term in self.terms)
 
 
 @attrs.frozen(kw_only=True)
@@ -158,6 +69,8 @@ class PlansState:
     subscriptions: Mapping[str, SubscriptionState] = attrs.field(factory=dict)
     keys: Mapping[str, str] = attrs.field(factory=dict)
 
+
+_S = SubscriptionStatus
 
 # The statuses each event may start from: evolve refuses anything else.
 _FROM: Mapping[type[SubscriptionEvent], frozenset[SubscriptionStatus]] = {
@@ -193,6 +106,8 @@ def evolve(state: PlansState, event: SubscriptionEvent) -> PlansState:
     if event.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, event.member_id)
     held = state.subscriptions.get(event.subscription_id)
+    if isinstance(event, SubscriptionMovedOut | SubscriptionMovedIn):
+        return _moved(state, held, event)
     if isinstance(event, SubscriptionRequested):
         if held is not None:
             raise SubscriptionExistsError(
@@ -211,6 +126,28 @@ def evolve(state: PlansState, event: SubscriptionEvent) -> PlansState:
             )
         new = _apply(held, event)
     subscriptions = {**state.subscriptions, event.subscription_id: new}
+    keys = state.keys
+    if event.key is not None and event.fingerprint is not None:
+        keys = {**keys, event.key: event.fingerprint}
+    return PlansState(member_id=state.member_id, subscriptions=subscriptions, keys=keys)
+
+
+def _moved(
+    state: PlansState,
+    held: SubscriptionState | None,
+    event: SubscriptionMovedIn | SubscriptionMovedOut,
+) -> PlansState:
+    subscriptions = dict(state.subscriptions)
+    if isinstance(event, SubscriptionMovedIn):
+        if held is not None:
+            raise SubscriptionExistsError(
+                state.member_id, event.subscription_id, event.plan_key, event.subscription_id
+            )
+        subscriptions[event.subscription_id] = event.subscription
+    else:
+        if held is None:
+            raise UnknownSubscriptionError(state.member_id, event.subscription_id)
+        del subscriptions[event.subscription_id]
     keys = state.keys
     if event.key is not None and event.fingerprint is not None:
         keys = {**keys, event.key: event.fingerprint}

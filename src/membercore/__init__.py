@@ -1,13 +1,14 @@
 """membercore: the membership programme (会员制) of a private hospital.
 
 The public API: the programme configuration, the messages (facts in, commands, events
-out), the points ledger and the error hierarchy. Everything else is an implementation
+out), the domain parts (``ledger``, ``tiers``, ``benefits``, ``plans``, ``households``,
+``rewards``) and the error hierarchy. Everything else is an implementation
 detail of its module.
 """
 
 from __future__ import annotations
 
-from membercore import ledger
+from membercore import benefits, households, ledger, plans, rewards, tiers
 from membercore.commands import (
     AdjustPoints,
     AwardBonus,
@@ -93,11 +94,16 @@ __all__ = [
     "TransferPoints",
     "UnknownPostingError",
     "UnknownRuleError",
+    "benefits",
     "dump_config",
+    "households",
     "ledger",
     "load_config",
     "load_config_toml",
     "message_from_dict",
     "message_to_dict",
+    "plans",
     "reference_config",
+    "rewards",
+    "tiers",
 ]

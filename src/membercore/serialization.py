@@ -19,7 +19,7 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
-from membercore import households, plans, rewards, tiers
+from membercore import benefits, households, plans, rewards, tiers
 from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
@@ -164,6 +164,8 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *rewards.MESSAGE_TYPES,
         *plans.PLAN_COMMAND_TYPES,
         *plans.PLAN_EVENT_TYPES,
+        *benefits.QUOTA_COMMAND_TYPES,
+        *benefits.QUOTA_EVENT_TYPES,
     )
 }
 

@@ -10,6 +10,7 @@ from types import ModuleType
 import pytest
 
 import membercore
+import membercore.benefits
 import membercore.config
 import membercore.households
 import membercore.ledger
@@ -143,6 +144,7 @@ def test_only_the_serialization_module_imports_cattrs() -> None:
 
 PUBLIC_MODULES = [
     membercore,
+    membercore.benefits,
     membercore.ledger,
     membercore.tiers,
     membercore.households,

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from membercore import ChargeLine, ChargePaid, reference_config
+from membercore import benefits as b
 from membercore import households as h
 from membercore import tiers as t
 from membercore.facts import VisitCompleted
@@ -78,3 +79,30 @@ def test_household_events_and_state_round_trip() -> None:
             state = h.evolve(state, event)
     snapshot = json.loads(json.dumps(converter().unstructure(state)))
     assert converter().structure(snapshot, h.HouseholdState) == state
+
+
+def test_quota_commands_events_and_state_round_trip() -> None:
+    config = reference_config()
+    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    wang = b.Standing(member_id="p-wang", tier="L3")
+    state = b.QuotaState(holder_id="p-wang")
+    commands: list[Any] = [
+        b.ReserveQuota(
+            key="r1", member_id="p-wang", benefit_key="expert_consults", appointment_id="A-1"
+        ),
+        b.ReserveQuota(
+            key="r2", member_id="p-wang", benefit_key="expert_consults", appointment_id="A-2"
+        ),
+        b.ConsumeQuota(key="c1", member_id="p-wang", appointment_id="A-1"),
+        b.ReleaseQuota(key="x2", member_id="p-wang", appointment_id="A-2", reason="取消预约"),
+        b.UseQuota(
+            key="u1", member_id="p-wang", benefit_key="expert_consults", reference="walk-in"
+        ),
+    ]
+    for command in commands:
+        assert _through_json(command) == command
+        for event in b.decide(command, state, config, now, standing=wang):
+            assert _through_json(event) == event
+            state = b.evolve(state, event)
+    snapshot = json.loads(json.dumps(converter().unstructure(state)))
+    assert converter().structure(snapshot, b.QuotaState) == state

@@ -8,6 +8,7 @@ The ``TYPE`` tags are stable once shipped.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -26,8 +27,12 @@ __all__ = [
     "QuotaEvent",
     "QuotaReleased",
     "QuotaReserved",
+    "QuotaUsageMerged",
+    "QuotaUsageMergedAway",
     "ReleaseQuota",
+    "Reservation",
     "ReserveQuota",
+    "Usage",
     "UseQuota",
 ]
 
@@ -198,6 +203,95 @@ class QuotaReleased(_QuotaEventBase):
     reason: str | None = None
 
 
-QuotaEvent = QuotaReserved | QuotaConsumed | QuotaReleased
+@attrs.frozen(kw_only=True)
+class Usage:
+    """Uses of one quota in one period.
 
-QUOTA_EVENT_TYPES: tuple[type[Any], ...] = (QuotaReserved, QuotaConsumed, QuotaReleased)
+    Attributes:
+        reserved: set aside for booked appointments.
+        consumed: used.
+    """
+
+    reserved: int = 0
+    consumed: int = 0
+
+    @property
+    def used(self) -> int:
+        """Reserved and consumed: what is no longer available."""
+        return self.reserved + self.consumed
+
+
+@attrs.frozen(kw_only=True)
+class Reservation:
+    """An open reservation: uses set aside for an appointment.
+
+    Attributes:
+        appointment_id: the appointment.
+        member_id: the member who booked it.
+        benefit_key: the quota.
+        period: the period the uses are counted in.
+        units: how many uses.
+    """
+
+    appointment_id: str
+    member_id: str
+    benefit_key: str
+    period: Period
+    units: int
+
+
+@attrs.frozen(kw_only=True)
+class QuotaUsageMerged:
+    """A merged record's own quota uses now count for the surviving record.
+
+    Attributes:
+        holder_id: the surviving record.
+        from_holder_id: the record merged away.
+        usage: its uses by benefit key, then period key.
+        reservations: its open reservations by appointment id.
+        at: when.
+        idempotency_key: the merge command's key.
+        fingerprint: its digest.
+    """
+
+    TYPE: ClassVar[str] = "quota_usage_merged"
+
+    holder_id: str = attrs.field(validator=non_empty)
+    from_holder_id: str = attrs.field(validator=non_empty)
+    usage: Mapping[str, Mapping[str, Usage]]
+    reservations: Mapping[str, Reservation]
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    idempotency_key: str = attrs.field(validator=non_empty)
+    fingerprint: str
+
+
+@attrs.frozen(kw_only=True)
+class QuotaUsageMergedAway:
+    """A record merged into another: its quota uses left with it.
+
+    Attributes:
+        holder_id: the record merged away.
+        to_holder_id: the surviving record.
+        at: when.
+        idempotency_key: the merge command's key.
+        fingerprint: its digest.
+    """
+
+    TYPE: ClassVar[str] = "quota_usage_merged_away"
+
+    holder_id: str = attrs.field(validator=non_empty)
+    to_holder_id: str = attrs.field(validator=non_empty)
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    idempotency_key: str = attrs.field(validator=non_empty)
+    fingerprint: str
+
+
+QuotaEvent = QuotaReserved | QuotaConsumed | QuotaReleased | QuotaUsageMerged | QuotaUsageMergedAway
+
+QUOTA_EVENT_TYPES: tuple[type[Any], ...] = (
+    QuotaReserved,
+    QuotaConsumed,
+    QuotaReleased,
+    QuotaUsageMerged,
+    QuotaUsageMergedAway,
+)

@@ -28,10 +28,15 @@ from membercore.benefits.messages import (
     QuotaEvent,
     QuotaReleased,
     QuotaReserved,
+    QuotaUsageMerged,
+    QuotaUsageMergedAway,
+    Reservation,
     ReserveQuota,
+    Usage,
     UseQuota,
 )
 from membercore.benefits.periods import Period, quota_period
+from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import (
@@ -51,46 +56,10 @@ __all__ = [
     "Usage",
     "allowance",
     "decide",
+    "decide_merge",
     "evolve",
     "replay",
 ]
-
-
-@attrs.frozen(kw_only=True)
-class Usage:
-    """Uses of one quota in one period.
-
-    Attributes:
-        reserved: set aside for booked appointments.
-        consumed: used.
-    """
-
-    reserved: int = 0
-    consumed: int = 0
-
-    @property
-    def used(self) -> int:
-        """Reserved and consumed: what is no longer available."""
-        return self.reserved + self.consumed
-
-
-@attrs.frozen(kw_only=True)
-class Reservation:
-    """An open reservation: uses set aside for an appointment.
-
-    Attributes:
-        appointment_id: the appointment.
-        member_id: the member who booked it.
-        benefit_key: the quota.
-        period: the period the uses are counted in.
-        units: how many uses.
-    """
-
-    appointment_id: str
-    member_id: str
-    benefit_key: str
-    period: Period
-    units: int
 
 
 @attrs.frozen(kw_only=True)
@@ -350,8 +319,12 @@ def evolve(state: QuotaState, event: QuotaEvent) -> QuotaState:
     """
     if event.holder_id != state.holder_id:
         raise QuotaHolderError(
-            event.member_id, state.holder_id, f"the event is for holder {event.holder_id}"
+            getattr(event, "member_id", event.holder_id),
+            state.holder_id,
+            f"the event is for holder {event.holder_id}",
         )
+    if isinstance(event, QuotaUsageMerged | QuotaUsageMergedAway):
+        return _merged(state, event)
     usage = state.usage_of(event.benefit_key, event.period.key)
     reservations = dict(state.reservations)
     if isinstance(event, QuotaReserved):
@@ -384,6 +357,79 @@ def evolve(state: QuotaState, event: QuotaEvent) -> QuotaState:
         reservations=reservations,
         keys=keys,
     )
+
+
+def _merged(state: QuotaState, event: QuotaUsageMerged | QuotaUsageMergedAway) -> QuotaState:
+    keys = {**state.keys, event.idempotency_key: event.fingerprint}
+    if isinstance(event, QuotaUsageMergedAway):
+        return QuotaState(holder_id=state.holder_id, seq=state.seq + 1, keys=keys)
+    usage = {benefit: dict(periods) for benefit, periods in state.usage.items()}
+    for benefit, periods in event.usage.items():
+        for period, theirs in periods.items():
+            ours = usage.setdefault(benefit, {}).get(period, Usage())
+            usage[benefit][period] = Usage(
+                reserved=ours.reserved + theirs.reserved,
+                consumed=ours.consumed + theirs.consumed,
+            )
+    return QuotaState(
+        holder_id=state.holder_id,
+        seq=state.seq + 1,
+        usage=usage,
+        reservations={**state.reservations, **event.reservations},
+        keys=keys,
+    )
+
+
+def decide_merge(
+    command: MergeMembers, survivor: QuotaState, duplicate: QuotaState, now: datetime
+) -> list[QuotaEvent]:
+    """Move a merged record's own quota uses to the surviving record's.
+
+    Uses of both in one period add up (the survivor may so have used more than a period
+    allows: nothing is left, nothing is taken back). Household quotas stay with the
+    household. Returns one event for each holder; none on a replay.
+
+    Raises:
+        QuotaHolderError: the states are not the two records the command names.
+        ReservationExistsError: both records hold a reservation for one appointment.
+        QuotaKeyConflictError: the key was used by another command.
+    """
+    now = require_aware("now", now)
+    if (survivor.holder_id, duplicate.holder_id) != (command.member_id, command.duplicate_id):
+        raise QuotaHolderError(command.member_id, survivor.holder_id, "not the records merged")
+    digest = fingerprint(command)
+    seen = survivor.keys.get(command.key)
+    if seen is not None:
+        if seen != digest:
+            raise QuotaKeyConflictError(command.member_id, survivor.holder_id, command.key)
+        return []
+    for appointment_id, reservation in duplicate.reservations.items():
+        if appointment_id in survivor.reservations:
+            raise ReservationExistsError(
+                command.member_id, survivor.holder_id, appointment_id, reservation.benefit_key
+            )
+    moved = {
+        appointment: attrs.evolve(r, member_id=command.member_id)
+        for appointment, r in duplicate.reservations.items()
+    }
+    return [
+        QuotaUsageMergedAway(
+            holder_id=duplicate.holder_id,
+            to_holder_id=survivor.holder_id,
+            at=now,
+            idempotency_key=command.key,
+            fingerprint=digest,
+        ),
+        QuotaUsageMerged(
+            holder_id=survivor.holder_id,
+            from_holder_id=duplicate.holder_id,
+            usage=duplicate.usage,
+            reservations=moved,
+            at=now,
+            idempotency_key=command.key,
+            fingerprint=digest,
+        ),
+    ]
 
 
 def replay(holder_id: str, events: Iterable[QuotaEvent]) -> QuotaState:

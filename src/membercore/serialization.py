@@ -91,6 +91,9 @@ def load_config(data: Mapping[str, Any]) -> ProgrammeConfig:
         return converter().structure(dict(data), ProgrammeConfig)
     except cattrs.BaseValidationError as error:
         raise _config_error(error) from error
+    except ConfigError as error:
+        # Raised by the programme's own cross-checks, once its parts are structured.
+        raise ConfigError(f"$.{error.key}", error.problem) from error
 
 
 def load_config_toml(text: str) -> ProgrammeConfig:

@@ -148,18 +148,19 @@ class NotReversibleError(LedgerError):
         )
 
 
-class IdempotencyConflictError(LedgerError):
-    """An idempotency key was reused for a different command.
+class IdempotencyConflictError(MembercoreError):
+    """An idempotency key was reused for a different fact or command.
 
     Attributes:
+        member_id: whose keys (a member, or a household).
         key: the reused key.
     """
 
     def __init__(self, member_id: str, key: str) -> None:
+        self.member_id = member_id
         self.key = key
         super().__init__(
-            member_id,
-            f"member {member_id}: idempotency key {key!r} was already used by a different command",
+            f"member {member_id}: idempotency key {key!r} was already used by a different command"
         )
 
 
@@ -200,18 +201,18 @@ class UnknownRuleError(LedgerError, LookupError):
         )
 
 
-class MemberMismatchError(LedgerError):
-    """A command for one member was applied to another member's ledger.
+class MemberMismatchError(MembercoreError):
+    """A message for one member was applied to another member's state.
 
     Attributes:
-        given: the member the command names (``member_id`` is the ledger's owner).
+        member_id: the member the state belongs to.
+        given: the member the message names.
     """
 
     def __init__(self, member_id: str, given: str) -> None:
+        self.member_id = member_id
         self.given = given
-        super().__init__(
-            member_id, f"ledger of member {member_id} cannot take a command for member {given}"
-        )
+        super().__init__(f"state of member {member_id} cannot take a message for member {given}")
 
 
 class TierError(MembercoreError):

@@ -23,9 +23,8 @@ from membercore.dates import as_utc, aware, local_date, require_aware
 from membercore.errors import (
     GuardianRequiredError,
     HouseholdMembershipError,
-    IdempotencyConflictError,
 )
-from membercore.ledger.state import fingerprint
+from membercore.idempotency import fingerprint, replayed
 
 __all__ = [
     "ADULT_AGE",
@@ -332,9 +331,7 @@ def decide(
     """
     now = require_aware("now", now)
     digest = fingerprint(command)
-    if command.key in state.keys:
-        if state.keys[command.key] != digest:
-            raise IdempotencyConflictError(command.household_id, command.key)
+    if replayed(state.keys, command.key, digest, owner=command.household_id):
         return []
     household = state.household_id
     if isinstance(command, FormHousehold):

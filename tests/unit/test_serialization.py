@@ -22,6 +22,7 @@ from membercore import (
     EventAttended,
     ExpireDue,
     Fact,
+    IdempotencyConflictError,
     InvalidFactError,
     LedgerError,
     Lot,
@@ -80,8 +81,8 @@ def _apply(book: Book, message: Any, now: datetime) -> None:
             book.transfer(message, now, household=HOUSEHOLD)
         else:
             book.apply(message, now)
-    except LedgerError:
-        pass
+    except (LedgerError, IdempotencyConflictError):
+        pass  # a refusal, or a generated id that repeats: nothing is posted
 
 
 # -- round trips of generated messages ----------------------------------------------------

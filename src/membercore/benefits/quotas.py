@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import partial
 
 import attrs
 
@@ -47,7 +48,7 @@ from membercore.errors import (
     ReservationExistsError,
     UnknownReservationError,
 )
-from membercore.ledger.state import fingerprint
+from membercore.idempotency import fingerprint, replayed
 
 __all__ = [
     "Allowance",
@@ -197,10 +198,8 @@ def decide(
     """
     now = require_aware("now", now)
     digest = fingerprint(command)
-    seen = state.keys.get(command.key)
-    if seen is not None:
-        if seen != digest:
-            raise QuotaKeyConflictError(command.member_id, state.holder_id, command.key)
+    conflict = partial(QuotaKeyConflictError, command.member_id, state.holder_id, command.key)
+    if replayed(state.keys, command.key, digest, owner=state.holder_id, conflict=conflict):
         return []
     if isinstance(command, ReserveQuota | UseQuota):
         if standing is None:
@@ -398,10 +397,8 @@ def decide_merge(
     if (survivor.holder_id, duplicate.holder_id) != (command.member_id, command.duplicate_id):
         raise QuotaHolderError(command.member_id, survivor.holder_id, "not the records merged")
     digest = fingerprint(command)
-    seen = survivor.keys.get(command.key)
-    if seen is not None:
-        if seen != digest:
-            raise QuotaKeyConflictError(command.member_id, survivor.holder_id, command.key)
+    conflict = partial(QuotaKeyConflictError, command.member_id, survivor.holder_id, command.key)
+    if replayed(survivor.keys, command.key, digest, owner=survivor.holder_id, conflict=conflict):
         return []
     for appointment_id, reservation in duplicate.reservations.items():
         if appointment_id in survivor.reservations:

@@ -5,7 +5,6 @@ State is immutable and is rebuilt by replaying the member's postings in order.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -13,6 +12,7 @@ import attrs
 
 from membercore.errors import IdempotencyConflictError, MemberMismatchError
 from membercore.events import LotState, Posting, PostingKind
+from membercore.idempotency import fingerprint
 
 __all__ = [
     "KeyRecord",
@@ -102,17 +102,11 @@ class LedgerState:
         return f"{self.member_id}/{self.seq + 1}"
 
 
-def fingerprint(message: object) -> str:
-    """A stable digest of a fact or command, to tell a replay from a reused key.
-
-    Equal messages have equal digests across processes: messages hold their instants in
-    UTC, so ``10:00+08:00`` and ``02:00Z`` are written the same way in ``repr``.
-    """
-    return hashlib.blake2b(repr(message).encode(), digest_size=10).hexdigest()
-
-
 def already_done(state: LedgerState, key: str, digest: str) -> bool:
     """Whether ``key`` was already used; raise if it was used by something else.
+
+    :func:`membercore.idempotency.replayed` for the ledger, whose keys also remember
+    the postings they produced and the keys taken over from a merged record.
 
     Raises:
         IdempotencyConflictError: the key was used by a different fact or command.

@@ -21,7 +21,6 @@ from membercore.config import Plan, ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import (
     DependentNotCoveredError,
-    IdempotencyConflictError,
     InvalidFactError,
     MemberMismatchError,
     PlanChangeNotAllowedError,
@@ -31,7 +30,7 @@ from membercore.errors import (
     UnknownSubscriptionError,
     WrongPaymentAmountError,
 )
-from membercore.ledger.state import fingerprint
+from membercore.idempotency import fingerprint, replayed
 from membercore.plans.commands import (
     AddCoveredDependent,
     AdvanceSubscriptions,
@@ -104,10 +103,7 @@ def decide(
     if isinstance(command, AdvanceSubscriptions):
         return advance(state, config, now)
     digest = fingerprint(command)
-    seen = state.keys.get(command.key)
-    if seen is not None:
-        if seen != digest:
-            raise IdempotencyConflictError(state.member_id, command.key)
+    if replayed(state.keys, command.key, digest, owner=state.member_id):
         return []
     at = now
     if isinstance(command, RecordPayment):

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from membercore.commands import MergeMembers
 from membercore.dates import require_aware
-from membercore.errors import IdempotencyConflictError, MemberMismatchError, SubscriptionExistsError
-from membercore.ledger.state import fingerprint
+from membercore.errors import MemberMismatchError, SubscriptionExistsError
+from membercore.idempotency import fingerprint, replayed
 from membercore.plans.events import SubscriptionEvent, SubscriptionMovedIn, SubscriptionMovedOut
 from membercore.plans.state import PlansState
 
@@ -36,10 +36,7 @@ def decide_merge(
     if (survivor.member_id, duplicate.member_id) != (command.member_id, command.duplicate_id):
         raise MemberMismatchError(survivor.member_id, command.member_id)
     digest = fingerprint(command)
-    seen = survivor.keys.get(command.key) or duplicate.keys.get(command.key)
-    if seen is not None:
-        if seen != digest:
-            raise IdempotencyConflictError(survivor.member_id, command.key)
+    if replayed(survivor.keys, command.key, digest, owner=survivor.member_id):
         return []
     events: list[SubscriptionEvent] = []
     for subscription in duplicate.subscriptions.values():

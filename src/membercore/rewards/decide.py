@@ -11,8 +11,8 @@ from membercore.errors import (
     UnknownRedemptionError,
     UnknownRewardError,
 )
+from membercore.idempotency import fingerprint
 from membercore.ledger import LedgerState, decide
-from membercore.ledger.state import fingerprint
 from membercore.rewards.messages import (
     CancelRedemption,
     RedeemReward,

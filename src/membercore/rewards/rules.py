@@ -14,6 +14,7 @@ from membercore.errors import (
     TierTooLowError,
     YearlyValueCapError,
 )
+from membercore.idempotency import replayed
 from membercore.ledger import LedgerState
 from membercore.rewards.state import (
     RewardHistory,
@@ -64,12 +65,7 @@ def check_member(ledger_state: LedgerState, history: RewardHistory, member_id: s
 
 def already_done(history: RewardHistory, key: str, digest: str) -> bool:
     """Whether the command was carried out; refuse a key reused for another command."""
-    seen = history.keys.get(key)
-    if seen is None:
-        return False
-    if seen != digest:
-        raise IdempotencyConflictError(history.member_id, key)
-    return True
+    return replayed(history.keys, key, digest, owner=history.member_id)
 
 
 def check_key_free(ledger_state: LedgerState, key: str) -> None:

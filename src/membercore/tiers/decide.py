@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
-from membercore.errors import IdempotencyConflictError, MemberMismatchError, UnknownTierError
+from membercore.errors import MemberMismatchError, UnknownTierError
 from membercore.facts import ChargePaid, Fact, RefundIssued, VisitCompleted
+from membercore.idempotency import fingerprint, replayed
 from membercore.ledger import LedgerState
-from membercore.ledger.state import fingerprint
 from membercore.tiers.messages import (
     ChangeReason,
     ClearTierOverride,
@@ -128,10 +128,7 @@ def _member_of(message: object) -> str | None:
 
 
 def _seen(state: TierState, key: str, message: object) -> bool:
-    digest = fingerprint(message)
-    if key in state.keys and state.keys[key] != digest:
-        raise IdempotencyConflictError(state.member_id, key)
-    return key in state.keys
+    return replayed(state.keys, key, fingerprint(message), owner=state.member_id)
 
 
 def _activity(message: object, state: TierState) -> Iterable[TierActivityRecorded]:

@@ -1,0 +1,54 @@
+"""Idempotency keys: the same command twice is decided once.
+
+Every command carries a key, every fact its ``fact_id``. A part of the domain records
+each key it decided with the :func:`fingerprint` of the message; :func:`replayed` tells
+a message delivered again (its earlier events are its result) from a key reused by a
+different message (refused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+
+from membercore.errors import IdempotencyConflictError, MembercoreError
+
+__all__ = ["fingerprint", "replayed"]
+
+
+def fingerprint(message: object) -> str:
+    """A stable digest of a fact or command, to tell a replay from a reused key.
+
+    Equal messages have equal digests across processes: messages hold their instants in
+    UTC, so ``10:00+08:00`` and ``02:00Z`` are written the same way in ``repr``.
+    """
+    return hashlib.blake2b(repr(message).encode(), digest_size=10).hexdigest()
+
+
+def replayed(
+    keys: Mapping[str, str],
+    key: str,
+    digest: str,
+    *,
+    owner: str,
+    conflict: Callable[[], MembercoreError] | None = None,
+) -> bool:
+    """Whether ``key`` was already decided for this same message.
+
+    Args:
+        keys: the keys decided so far, with their fingerprints.
+        key: the message's key.
+        digest: the message's fingerprint.
+        owner: the member (or household) whose keys these are, for the error.
+        conflict: builds a more specific error for a reused key.
+
+    Raises:
+        IdempotencyConflictError: the key was used by a different message (or the error
+            ``conflict`` builds).
+    """
+    seen = keys.get(key)
+    if seen is None:
+        return False
+    if seen != digest:
+        raise conflict() if conflict else IdempotencyConflictError(owner, key)
+    return True

@@ -720,4 +720,6 @@ def test_the_reward_message_tags_are_stable_and_unique() -> None:
         "cancel_redemption",
         "reward_redeemed",
         "redemption_cancelled",
+        "reward_history_merged",
+        "reward_history_merged_away",
     ]

@@ -24,15 +24,24 @@ the gifts one member receives in a calendar year of the programme's timezone.
 
 from __future__ import annotations
 
-from membercore.rewards.decide import OPERATOR, decide_cancellation, decide_redemption
+from membercore.rewards.decide import (
+    OPERATOR,
+    decide_cancellation,
+    decide_merge,
+    decide_redemption,
+)
 from membercore.rewards.messages import (
     MESSAGE_TYPES,
     CancelRedemption,
+    HistoryMergeEvent,
     RedeemReward,
     Redemption,
     RedemptionCancelled,
+    RedemptionRecord,
     RewardCommand,
     RewardEvent,
+    RewardHistoryMerged,
+    RewardHistoryMergedAway,
     RewardRedeemed,
 )
 from membercore.rewards.queries import (
@@ -42,7 +51,6 @@ from membercore.rewards.queries import (
     available_rewards,
 )
 from membercore.rewards.state import (
-    RedemptionRecord,
     RewardHistory,
     StockState,
     evolve_history,
@@ -56,6 +64,7 @@ __all__ = [
     "OPERATOR",
     "REASON_LABELS",
     "CancelRedemption",
+    "HistoryMergeEvent",
     "RedeemReward",
     "Redemption",
     "RedemptionCancelled",
@@ -63,12 +72,15 @@ __all__ = [
     "RewardCommand",
     "RewardEvent",
     "RewardHistory",
+    "RewardHistoryMerged",
+    "RewardHistoryMergedAway",
     "RewardOption",
     "RewardRedeemed",
     "StockState",
     "UnavailableReason",
     "available_rewards",
     "decide_cancellation",
+    "decide_merge",
     "decide_redemption",
     "evolve_history",
     "evolve_stock",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from membercore.commands import AdjustPoints, Redeem
+from membercore.commands import AdjustPoints, MergeMembers, Redeem
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import (
+    MemberMismatchError,
     UnknownRedemptionError,
     UnknownRewardError,
 )
@@ -15,9 +16,12 @@ from membercore.idempotency import fingerprint
 from membercore.ledger import LedgerState, decide
 from membercore.rewards.messages import (
     CancelRedemption,
+    HistoryMergeEvent,
     RedeemReward,
     Redemption,
     RedemptionCancelled,
+    RewardHistoryMerged,
+    RewardHistoryMergedAway,
     RewardRedeemed,
 )
 from membercore.rewards.rules import (
@@ -105,6 +109,42 @@ def decide_redemption(
         fingerprint=digest,
     )
     return Redemption(postings=tuple(postings), events=(event,))
+
+
+def decide_merge(
+    command: MergeMembers, survivor: RewardHistory, duplicate: RewardHistory, now: datetime
+) -> list[HistoryMergeEvent]:
+    """Move a merged record's gifts to the survivor, so limits and the yearly cap see both.
+
+    Returns one event for each record; none on a replay.
+
+    Raises:
+        MemberMismatchError: the histories are not those the command names.
+        IdempotencyConflictError: the key was used by another command.
+    """
+    now = require_aware("now", now)
+    if (survivor.member_id, duplicate.member_id) != (command.member_id, command.duplicate_id):
+        raise MemberMismatchError(survivor.member_id, command.member_id)
+    digest = fingerprint(command)
+    if already_done(survivor, command.key, digest):
+        return []
+    return [
+        RewardHistoryMergedAway(
+            member_id=duplicate.member_id,
+            survivor_id=survivor.member_id,
+            at=now,
+            idempotency_key=command.key,
+            fingerprint=digest,
+        ),
+        RewardHistoryMerged(
+            member_id=survivor.member_id,
+            duplicate_id=duplicate.member_id,
+            redemptions=duplicate.redemptions,
+            at=now,
+            idempotency_key=command.key,
+            fingerprint=digest,
+        ),
+    ]
 
 
 def decide_cancellation(

@@ -8,7 +8,7 @@ from typing import ClassVar
 import attrs
 
 from membercore.checks import non_empty, positive
-from membercore.dates import as_utc, aware
+from membercore.dates import as_utc, as_utc_or_none, aware, aware_or_none
 from membercore.events import Posting
 
 
@@ -123,13 +123,77 @@ class RedemptionCancelled:
     fingerprint: str
 
 
-RewardEvent = RewardRedeemed | RedemptionCancelled
+@attrs.frozen(kw_only=True)
+class RedemptionRecord:
+    """One gift a member redeemed.
 
-MESSAGE_TYPES: tuple[type[RewardCommand | RewardEvent], ...] = (
+    Attributes:
+        redemption_id: the redemption.
+        reward_key: the gift.
+        quantity: how many.
+        value_fen: the value received.
+        points: the points drawn.
+        at: when.
+        cancelled_at: when it was cancelled; ``None`` while it stands.
+    """
+
+    redemption_id: str
+    reward_key: str
+    quantity: int
+    value_fen: int
+    points: int
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    cancelled_at: datetime | None = attrs.field(
+        default=None, converter=as_utc_or_none, validator=aware_or_none
+    )
+
+
+@attrs.frozen(kw_only=True)
+class RewardHistoryMerged:
+    """A merged record's gifts now count for the surviving record's limits and yearly cap.
+
+    Attributes:
+        member_id: the surviving record.
+        duplicate_id: the record merged away.
+        redemptions: its redemptions, as they stand.
+        at: when.
+        idempotency_key: the merge command's key.
+        fingerprint: its digest.
+    """
+
+    TYPE: ClassVar[str] = "reward_history_merged"
+
+    member_id: str
+    duplicate_id: str
+    redemptions: tuple[RedemptionRecord, ...]
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    idempotency_key: str
+    fingerprint: str
+
+
+@attrs.frozen(kw_only=True)
+class RewardHistoryMergedAway:
+    """A record merged into another: its gifts left with it."""
+
+    TYPE: ClassVar[str] = "reward_history_merged_away"
+
+    member_id: str
+    survivor_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    idempotency_key: str
+    fingerprint: str
+
+
+RewardEvent = RewardRedeemed | RedemptionCancelled
+HistoryMergeEvent = RewardHistoryMerged | RewardHistoryMergedAway
+
+MESSAGE_TYPES: tuple[type[RewardCommand | RewardEvent | HistoryMergeEvent], ...] = (
     RedeemReward,
     CancelRedemption,
     RewardRedeemed,
     RedemptionCancelled,
+    RewardHistoryMerged,
+    RewardHistoryMergedAway,
 )
 """The rewards' commands and events, for the serialization module's registry of tags."""
 

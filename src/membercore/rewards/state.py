@@ -3,46 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from membercore.config import Reward
-from membercore.dates import as_utc, as_utc_or_none, aware, aware_or_none
 from membercore.errors import (
     MemberMismatchError,
     UnknownRedemptionError,
 )
 from membercore.rewards.messages import (
+    HistoryMergeEvent,
+    RedemptionCancelled,
+    RedemptionRecord,
     RewardEvent,
+    RewardHistoryMerged,
     RewardRedeemed,
 )
-
-
-@attrs.frozen(kw_only=True)
-class RedemptionRecord:
-    """One gift a member redeemed.
-
-    Attributes:
-        redemption_id: the redemption.
-        reward_key: the gift.
-        quantity: how many.
-        value_fen: the value received.
-        points: the points drawn.
-        at: when.
-        cancelled_at: when it was cancelled; ``None`` while it stands.
-    """
-
-    redemption_id: str
-    reward_key: str
-    quantity: int
-    value_fen: int
-    points: int
-    at: datetime = attrs.field(converter=as_utc, validator=aware)
-    cancelled_at: datetime | None = attrs.field(
-        default=None, converter=as_utc_or_none, validator=aware_or_none
-    )
 
 
 @attrs.frozen(kw_only=True)
@@ -107,7 +84,7 @@ class StockState:
         return max(0, reward.stock - self.issued.get(reward.key, 0))
 
 
-def evolve_history(history: RewardHistory, event: RewardEvent) -> RewardHistory:
+def evolve_history(history: RewardHistory, event: RewardEvent | HistoryMergeEvent) -> RewardHistory:
     """Apply one reward event to a member's history (an event applied twice counts once).
 
     Raises:
@@ -119,6 +96,12 @@ def evolve_history(history: RewardHistory, event: RewardEvent) -> RewardHistory:
     if history.keys.get(event.idempotency_key) == event.fingerprint:
         return history
     keys = {**history.keys, event.idempotency_key: event.fingerprint}
+    if isinstance(event, RewardHistoryMerged):
+        return attrs.evolve(
+            history, redemptions=(*history.redemptions, *event.redemptions), keys=keys
+        )
+    if not isinstance(event, RewardRedeemed | RedemptionCancelled):
+        return attrs.evolve(history, redemptions=(), keys=keys)  # merged away
     if isinstance(event, RewardRedeemed):
         record = RedemptionRecord(
             redemption_id=event.redemption_id,

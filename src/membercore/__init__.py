@@ -8,7 +8,7 @@ detail of its module.
 
 from __future__ import annotations
 
-from membercore import benefits, households, ledger, plans, rewards, tiers
+from membercore import benefits, consent, households, ledger, plans, rewards, tiers
 from membercore.commands import (
     AdjustPoints,
     AwardBonus,
@@ -95,6 +95,7 @@ __all__ = [
     "UnknownPostingError",
     "UnknownRuleError",
     "benefits",
+    "consent",
     "dump_config",
     "households",
     "ledger",

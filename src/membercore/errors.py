@@ -762,3 +762,34 @@ class PlanChangeNotAllowedError(PlanError):
             f"member {member_id}: subscription {subscription_id!r} cannot change from "
             f"{from_plan!r} to {to_plan!r}: {reason}",
         )
+
+
+class ConsentError(MembercoreError):
+    """Root of consent's refusals.
+
+    Attributes:
+        member_id: the member concerned.
+    """
+
+    def __init__(self, member_id: str, message: str) -> None:
+        self.member_id = member_id
+        super().__init__(message)
+
+
+class GuardianConsentRequiredError(ConsentError):
+    """Consent for a minor under 14 came from someone who is not their guardian.
+
+    Attributes:
+        given_by: who tried to give it.
+        age: the member's age, when known.
+    """
+
+    def __init__(self, member_id: str, given_by: str, age: int | None) -> None:
+        self.given_by = given_by
+        self.age = age
+        aged = f"aged {age}" if age is not None else "of unknown age"
+        super().__init__(
+            member_id,
+            f"member {member_id} ({aged}): consent given by {given_by} needs a guardian of "
+            "the member's household",
+        )

@@ -19,7 +19,7 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
-from membercore import benefits, households, plans, rewards, tiers
+from membercore import benefits, consent, households, plans, rewards, tiers
 from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
@@ -169,6 +169,7 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *plans.PLAN_EVENT_TYPES,
         *benefits.QUOTA_COMMAND_TYPES,
         *benefits.QUOTA_EVENT_TYPES,
+        *consent.MESSAGE_TYPES,
     )
 }
 

@@ -12,6 +12,7 @@ import pytest
 import membercore
 import membercore.benefits
 import membercore.config
+import membercore.consent
 import membercore.households
 import membercore.ledger
 import membercore.plans
@@ -145,6 +146,7 @@ def test_only_the_serialization_module_imports_cattrs() -> None:
 PUBLIC_MODULES = [
     membercore,
     membercore.benefits,
+    membercore.consent,
     membercore.ledger,
     membercore.tiers,
     membercore.households,

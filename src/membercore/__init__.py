@@ -8,7 +8,7 @@ detail of its module.
 
 from __future__ import annotations
 
-from membercore import benefits, consent, households, ledger, plans, rewards, tiers
+from membercore import benefits, consent, households, ledger, merges, plans, rewards, tiers
 from membercore.commands import (
     AdjustPoints,
     AwardBonus,
@@ -101,6 +101,7 @@ __all__ = [
     "ledger",
     "load_config",
     "load_config_toml",
+    "merges",
     "message_from_dict",
     "message_to_dict",
     "plans",

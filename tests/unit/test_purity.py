@@ -13,6 +13,7 @@ import membercore
 import membercore.benefits
 import membercore.config
 import membercore.consent
+import membercore.merges
 import membercore.households
 import membercore.ledger
 import membercore.plans
@@ -147,6 +148,7 @@ PUBLIC_MODULES = [
     membercore,
     membercore.benefits,
     membercore.consent,
+    membercore.merges,
     membercore.ledger,
     membercore.tiers,
     membercore.households,

@@ -13,9 +13,9 @@ import membercore
 import membercore.benefits
 import membercore.config
 import membercore.consent
-import membercore.merges
 import membercore.households
 import membercore.ledger
+import membercore.merges
 import membercore.plans
 import membercore.rewards
 import membercore.tiers

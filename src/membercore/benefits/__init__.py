@@ -22,6 +22,7 @@ from membercore.benefits.entitlements import (
     find_entitlement,
     holder_of,
 )
+from membercore.benefits.merge import decide_merge
 from membercore.benefits.messages import (
     QUOTA_COMMAND_TYPES,
     QUOTA_EVENT_TYPES,
@@ -45,7 +46,6 @@ from membercore.benefits.quotas import (
     QuotaState,
     allowance,
     decide,
-    decide_merge,
     evolve,
     replay,
 )

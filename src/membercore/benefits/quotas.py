@@ -37,7 +37,6 @@ from membercore.benefits.messages import (
     UseQuota,
 )
 from membercore.benefits.periods import Period, quota_period
-from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import (
@@ -57,7 +56,6 @@ __all__ = [
     "Usage",
     "allowance",
     "decide",
-    "decide_merge",
     "evolve",
     "replay",
 ]
@@ -377,56 +375,6 @@ def _merged(state: QuotaState, event: QuotaUsageMerged | QuotaUsageMergedAway) -
         reservations={**state.reservations, **event.reservations},
         keys=keys,
     )
-
-
-def decide_merge(
-    command: MergeMembers, survivor: QuotaState, duplicate: QuotaState, now: datetime
-) -> list[QuotaEvent]:
-    """Move a merged record's own quota uses to the surviving record's.
-
-    Uses of both in one period add up (the survivor may so have used more than a period
-    allows: nothing is left, nothing is taken back). Household quotas stay with the
-    household. Returns one event for each holder; none on a replay.
-
-    Raises:
-        QuotaHolderError: the states are not the two records the command names.
-        ReservationExistsError: both records hold a reservation for one appointment.
-        QuotaKeyConflictError: the key was used by another command.
-    """
-    now = require_aware("now", now)
-    if (survivor.holder_id, duplicate.holder_id) != (command.member_id, command.duplicate_id):
-        raise QuotaHolderError(command.member_id, survivor.holder_id, "not the records merged")
-    digest = fingerprint(command)
-    conflict = partial(QuotaKeyConflictError, command.member_id, survivor.holder_id, command.key)
-    if replayed(survivor.keys, command.key, digest, owner=survivor.holder_id, conflict=conflict):
-        return []
-    for appointment_id, reservation in duplicate.reservations.items():
-        if appointment_id in survivor.reservations:
-            raise ReservationExistsError(
-                command.member_id, survivor.holder_id, appointment_id, reservation.benefit_key
-            )
-    moved = {
-        appointment: attrs.evolve(r, member_id=command.member_id)
-        for appointment, r in duplicate.reservations.items()
-    }
-    return [
-        QuotaUsageMergedAway(
-            holder_id=duplicate.holder_id,
-            to_holder_id=survivor.holder_id,
-            at=now,
-            idempotency_key=command.key,
-            fingerprint=digest,
-        ),
-        QuotaUsageMerged(
-            holder_id=survivor.holder_id,
-            from_holder_id=duplicate.holder_id,
-            usage=duplicate.usage,
-            reservations=moved,
-            at=now,
-            idempotency_key=command.key,
-            fingerprint=digest,
-        ),
-    ]
 
 
 def replay(holder_id: str, events: Iterable[QuotaEvent]) -> QuotaState:

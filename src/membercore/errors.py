@@ -8,7 +8,14 @@ the message.
 from __future__ import annotations
 
 __all__ = [
+    "BenefitError",
     "ConfigError",
+    "ConsentError",
+    "DependentNotCoveredError",
+    "GuardianConsentRequiredError",
+    "GuardianRequiredError",
+    "HouseholdError",
+    "HouseholdMembershipError",
     "IdempotencyConflictError",
     "InsufficientPointsError",
     "InvalidAmountError",
@@ -17,10 +24,33 @@ __all__ = [
     "MemberMismatchError",
     "MembercoreError",
     "NaiveInstantError",
+    "NotEntitledError",
     "NotReversibleError",
+    "OutOfStockError",
+    "PerMemberLimitError",
+    "PlanChangeNotAllowedError",
+    "PlanError",
+    "QuotaExhaustedError",
+    "QuotaHolderError",
+    "QuotaKeyConflictError",
+    "ReservationExistsError",
+    "RewardError",
+    "SubscriptionExistsError",
+    "SubscriptionTransitionError",
+    "TierError",
+    "TierTooLowError",
+    "TooManyDependentsError",
     "TransferNotAllowedError",
+    "UnknownPlanError",
     "UnknownPostingError",
+    "UnknownRedemptionError",
+    "UnknownReservationError",
+    "UnknownRewardError",
     "UnknownRuleError",
+    "UnknownSubscriptionError",
+    "UnknownTierError",
+    "WrongPaymentAmountError",
+    "YearlyValueCapError",
 ]
 
 
@@ -241,16 +271,6 @@ class UnknownTierError(TierError, LookupError):
 
 # --- the rewards catalogue ----------------------------------------------------------------
 
-__all__ += [
-    "OutOfStockError",
-    "PerMemberLimitError",
-    "RewardError",
-    "TierTooLowError",
-    "UnknownRedemptionError",
-    "UnknownRewardError",
-    "YearlyValueCapError",
-]
-
 
 class RewardError(MembercoreError):
     """Root of the rewards catalogue's refusals.
@@ -381,16 +401,6 @@ class UnknownRedemptionError(RewardError, LookupError):
 
 
 # --- benefits and quotas ------------------------------------------------------------------
-
-__all__ += [
-    "BenefitError",
-    "NotEntitledError",
-    "QuotaExhaustedError",
-    "QuotaHolderError",
-    "QuotaKeyConflictError",
-    "ReservationExistsError",
-    "UnknownReservationError",
-]
 
 
 class BenefitError(MembercoreError):
@@ -572,18 +582,6 @@ class GuardianRequiredError(HouseholdError):
 
 
 # --- paid plans ---------------------------------------------------------------------------
-
-__all__ += [
-    "DependentNotCoveredError",
-    "PlanChangeNotAllowedError",
-    "PlanError",
-    "SubscriptionExistsError",
-    "SubscriptionTransitionError",
-    "TooManyDependentsError",
-    "UnknownPlanError",
-    "UnknownSubscriptionError",
-    "WrongPaymentAmountError",
-]
 
 
 class PlanError(MembercoreError):

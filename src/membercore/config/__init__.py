@@ -3,7 +3,8 @@
 A hospital describes its programme in TOML (or a dict); :func:`membercore.load_config`
 structures and validates it into a :class:`ProgrammeConfig`. Invalid values raise
 :class:`~membercore.errors.ConfigError` naming the offending key. One module per part:
-``ledger`` (earning, expiry, clawback), ``tiers``, ``benefits``, ``plans``, ``rewards``.
+``ledger`` (earning, expiry, clawback), ``tiers``, ``benefits``, ``plans``, ``rewards``,
+``outreach``, ``segments``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from membercore.config.ledger import (
     RuleBase,
     SpendingRule,
 )
+from membercore.config.outreach import OutreachPolicy
 from membercore.config.plans import Plan, PlanRules
 from membercore.config.programme import ProgrammeConfig, five_levels
 from membercore.config.reference import reference_config
 from membercore.config.rewards import Reward, RewardCatalogue
+from membercore.config.segments import SegmentRules
 from membercore.config.tiers import TierLevel, TierRules
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "EventRule",
     "ExpiryPolicy",
     "LedgerConfig",
+    "OutreachPolicy",
     "Plan",
     "PlanRules",
     "ProgrammeConfig",
@@ -45,6 +49,7 @@ __all__ = [
     "Reward",
     "RewardCatalogue",
     "RuleBase",
+    "SegmentRules",
     "SpendingRule",
     "TierLevel",
     "TierRules",

@@ -10,8 +10,10 @@ import attrs
 from membercore.config.benefits import BenefitPackage
 from membercore.config.common import known_timezone, positive, unique_keys
 from membercore.config.ledger import EarningRules, LedgerConfig
+from membercore.config.outreach import OutreachPolicy
 from membercore.config.plans import PlanRules
 from membercore.config.rewards import RewardCatalogue
+from membercore.config.segments import SegmentRules
 from membercore.config.tiers import TierLevel, TierRules
 from membercore.errors import ConfigError
 
@@ -46,6 +48,8 @@ class ProgrammeConfig:
         packages: the benefit packages, each attached to a tier, a plan or a programme.
         plans: the paid plans.
         rewards: the rewards catalogue.
+        outreach: how, when and how often members may be reached.
+        segments: how tags and value segments are derived.
     """
 
     name: str = "会员计划"
@@ -57,6 +61,8 @@ class ProgrammeConfig:
     packages: tuple[BenefitPackage, ...] = attrs.field(default=(), validator=unique_keys)
     plans: PlanRules = attrs.field(factory=PlanRules)
     rewards: RewardCatalogue = attrs.field(factory=RewardCatalogue)
+    outreach: OutreachPolicy = attrs.field(factory=OutreachPolicy)
+    segments: SegmentRules = attrs.field(factory=SegmentRules)
 
     def __attrs_post_init__(self) -> None:
         tiers = set(self.tiers.keys)

@@ -19,7 +19,10 @@ __all__ = [
     "IdempotencyConflictError",
     "InsufficientPointsError",
     "InvalidAmountError",
+    "InvalidCodeError",
     "InvalidFactError",
+    "JourneyDefinitionError",
+    "JourneyError",
     "LedgerError",
     "MemberMismatchError",
     "MembercoreError",
@@ -34,7 +37,9 @@ __all__ = [
     "QuotaHolderError",
     "QuotaKeyConflictError",
     "ReservationExistsError",
+    "ReservedTagError",
     "RewardError",
+    "SegmentError",
     "SubscriptionExistsError",
     "SubscriptionTransitionError",
     "TierError",
@@ -790,4 +795,63 @@ class GuardianConsentRequiredError(ConsentError):
             member_id,
             f"member {member_id} ({aged}): consent given by {given_by} needs a guardian of "
             "the member's household",
+        )
+
+
+class JourneyError(MembercoreError):
+    """Root of the journeys' errors."""
+
+
+class JourneyDefinitionError(JourneyError, ValueError):
+    """A journey definition does not hold together.
+
+    Attributes:
+        journey: the journey's key.
+        problems: every problem found.
+    """
+
+    def __init__(self, journey: str, problems: tuple[str, ...]) -> None:
+        self.journey = journey
+        self.problems = problems
+        super().__init__(f"journey {journey!r}: " + "; ".join(problems))
+
+
+# --- segments and tags --------------------------------------------------------------------
+
+
+class SegmentError(MembercoreError):
+    """Root of the segments' and tags' refusals."""
+
+
+class InvalidCodeError(SegmentError, ValueError):
+    """Text that is not an ICD-10 code.
+
+    Attributes:
+        code: the text given.
+    """
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(
+            f"{code!r} is not an ICD-10 code (a letter, a digit, a digit or letter, then an "
+            "optional subcode: E11, E11.9, E119)"
+        )
+
+
+class ReservedTagError(SegmentError, ValueError):
+    """A command tried to add or remove a tag that only facts may set.
+
+    Tags in the derived namespaces (``condition:``, ``stage:``, ``spend:``, ``channel:``,
+    ``family:``, ``care:``) follow from facts; journeys and staff use tags of their own.
+
+    Attributes:
+        member_id: the member.
+        tag: the tag named.
+    """
+
+    def __init__(self, member_id: str, tag: str) -> None:
+        self.member_id = member_id
+        self.tag = tag
+        super().__init__(
+            f"member {member_id}: tag {tag!r} is derived from facts and cannot be set by hand"
         )

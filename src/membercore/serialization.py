@@ -19,13 +19,14 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
-from membercore import benefits, consent, households, plans, rewards, tiers
+from membercore import benefits, consent, households, journeys, plans, rewards, tiers
 from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import ConfigError, InvalidAmountError, InvalidFactError, MembercoreError
 from membercore.events import Posting
 from membercore.facts import FACT_TYPES
+from membercore.journeys.model import ParamValue
 from membercore.ledger.state import LedgerState
 
 __all__ = [
@@ -78,7 +79,21 @@ def converter() -> cattrs.Converter:
     conv.register_structure_hook(date, _structure_date)
     for kind in (int, bool, str):
         conv.register_structure_hook(kind, _strict(kind))
+    conv.register_structure_hook_func(lambda t: t == ParamValue, _param_value)
+    # Sets (seen ids, consented channels) are written as sorted lists: JSON has no sets.
+    conv.register_unstructure_hook_func(_is_frozenset, sorted)
     return conv
+
+
+def _is_frozenset(type_: object) -> bool:
+    return type_ is frozenset or getattr(type_, "__origin__", None) is frozenset
+
+
+def _param_value(value: object, _type: object) -> ParamValue:
+    # The parameters of journey guards and actions: text, integers or yes/no, as given.
+    if type(value) in (str, int, bool):
+        return value  # type: ignore[return-value]
+    raise TypeError(f"expected text, an integer or a boolean, got {value!r}")
 
 
 def load_config(data: Mapping[str, Any]) -> ProgrammeConfig:
@@ -170,6 +185,7 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *benefits.QUOTA_COMMAND_TYPES,
         *benefits.QUOTA_EVENT_TYPES,
         *consent.MESSAGE_TYPES,
+        *journeys.MESSAGE_TYPES,
     )
 }
 

@@ -14,6 +14,7 @@ import membercore.benefits
 import membercore.config
 import membercore.consent
 import membercore.households
+import membercore.journeys
 import membercore.ledger
 import membercore.merges
 import membercore.plans
@@ -152,6 +153,7 @@ PUBLIC_MODULES = [
     membercore.ledger,
     membercore.tiers,
     membercore.households,
+    membercore.journeys,
     membercore.plans,
     membercore.rewards,
     membercore.config,

@@ -1,0 +1,73 @@
+"""Journeys (患者旅程): state machines that move a patient along, as data.
+
+A journey is a :class:`JourneyDefinition`: states, steps on facts, domain events and
+timers, guards that name registered condition functions, and actions (intents the
+application carries out: messages through the outreach policy, staff tasks, points,
+offers, tags, other journeys). :func:`validate` checks a definition when it is built;
+:func:`decide` and :func:`tick` run a member's journeys::
+
+    events = decide(fact, state, journeys, registry, situation)
+    events += tick(state, journeys, registry, situation)   # every due timer, in order
+"""
+
+from __future__ import annotations
+
+from membercore.journeys.messages import (
+    MESSAGE_TYPES,
+    JourneyActionIssued,
+    JourneyEnded,
+    JourneyEvent,
+    JourneyMoved,
+    JourneyStarted,
+    Timer,
+    TimerDropped,
+)
+from membercore.journeys.model import Call, Delay, JourneyDefinition, Transition, Trigger
+from membercore.journeys.registry import (
+    ActionSpec,
+    ConditionSpec,
+    Parameter,
+    Registry,
+    Situation,
+    builtin_registry,
+)
+from membercore.journeys.runtime import (
+    JourneyInstance,
+    JourneysState,
+    active,
+    decide,
+    evolve,
+    replay,
+    tick,
+)
+from membercore.journeys.validate import validate
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "ActionSpec",
+    "Call",
+    "ConditionSpec",
+    "Delay",
+    "JourneyActionIssued",
+    "JourneyDefinition",
+    "JourneyEnded",
+    "JourneyEvent",
+    "JourneyInstance",
+    "JourneyMoved",
+    "JourneyStarted",
+    "JourneysState",
+    "Parameter",
+    "Registry",
+    "Situation",
+    "Timer",
+    "TimerDropped",
+    "Transition",
+    "Trigger",
+    "active",
+    "builtin_registry",
+    "decide",
+    "evolve",
+    "replay",
+    "tick",
+    "validate",
+]

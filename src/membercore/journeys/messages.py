@@ -1,0 +1,174 @@
+"""The journeys' events: every start, step, action, timer and end, with its explanation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+from membercore.dates import as_utc, aware
+from membercore.journeys.model import Call
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "JourneyActionIssued",
+    "JourneyEnded",
+    "JourneyEvent",
+    "JourneyMoved",
+    "JourneyStarted",
+    "Timer",
+    "TimerDropped",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Timer:
+    """A timed step waiting to fire.
+
+    Attributes:
+        transition: the step's index in the journey's transitions.
+        state: the state it was set in.
+        due_at: when it fires.
+    """
+
+    transition: int
+    state: str
+    due_at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class JourneyStarted:
+    """A member entered a journey.
+
+    Attributes:
+        member_id: the member.
+        instance_id: ``<member>/<journey>/<n>``.
+        journey: the journey's key.
+        version: its version.
+        state: the initial state.
+        at: when.
+        trigger_type: the tag of the fact or event that started it.
+        trigger_id: its id.
+        timers: the timers of the initial state.
+    """
+
+    TYPE: ClassVar[str] = "journey_started"
+
+    member_id: str
+    instance_id: str
+    journey: str
+    version: int
+    state: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    trigger_type: str
+    trigger_id: str
+    timers: tuple[Timer, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class JourneyMoved:
+    """A journey took a step.
+
+    Attributes:
+        member_id: the member.
+        instance_id: the instance.
+        journey: the journey's key.
+        version: its version.
+        step: the step's name.
+        source: the state left.
+        target: the state entered.
+        at: when (a timer's due instant for timed steps).
+        trigger_type: the tag of the fact or event, or ``timer``.
+        trigger_id: its id.
+        explanation: which rule, on which facts.
+        timers: the timers of the state entered.
+    """
+
+    TYPE: ClassVar[str] = "journey_moved"
+
+    member_id: str
+    instance_id: str
+    journey: str
+    version: int
+    step: str
+    source: str
+    target: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    trigger_type: str
+    trigger_id: str
+    explanation: str
+    timers: tuple[Timer, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class JourneyActionIssued:
+    """A step asked for an action (a message, a task, points, an offer...).
+
+    Attributes:
+        member_id: the member.
+        instance_id: the instance.
+        journey: the journey's key.
+        step: the step (``entry`` for a journey's entry actions).
+        action: the action and its parameters.
+        key: deterministic: journey, instance, step, triggering fact, occurrence. A task
+            created twice under one key is one task.
+        at: when.
+        explanation: which rule, on which facts.
+    """
+
+    TYPE: ClassVar[str] = "journey_action_issued"
+
+    member_id: str
+    instance_id: str
+    journey: str
+    step: str
+    action: Call
+    key: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    explanation: str
+
+
+@attrs.frozen(kw_only=True)
+class TimerDropped:
+    """A timer came due but its step's guards did not hold: nothing moved."""
+
+    TYPE: ClassVar[str] = "journey_timer_dropped"
+
+    member_id: str
+    instance_id: str
+    journey: str
+    timer: Timer
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    explanation: str
+
+
+@attrs.frozen(kw_only=True)
+class JourneyEnded:
+    """A journey ended.
+
+    Attributes:
+        reason: ``completed`` (a final state), ``exit:<tag>`` (an exit fact or event),
+            ``consent_withdrawn`` (no channel left for its purpose).
+    """
+
+    TYPE: ClassVar[str] = "journey_ended"
+
+    member_id: str
+    instance_id: str
+    journey: str
+    reason: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    trigger_id: str
+
+
+JourneyEvent = JourneyStarted | JourneyMoved | JourneyActionIssued | TimerDropped | JourneyEnded
+
+#: Every journey event type, for serialization.
+MESSAGE_TYPES: tuple[type[Any], ...] = (
+    JourneyStarted,
+    JourneyMoved,
+    JourneyActionIssued,
+    TimerDropped,
+    JourneyEnded,
+)

@@ -1,0 +1,471 @@
+"""Running journeys for one member: entry, steps on facts and events, timers, exits.
+
+State is plain data: each journey instance holds its state, its pending timers (stored,
+so a restart loses none), its counters and how often each step ran. :func:`decide`
+takes a fact or event; :func:`tick` fires every due timer, earliest first, each at its
+own due instant, so any split of ``tick`` calls fires the same timers in the same order
+exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, time, timedelta
+
+import attrs
+
+from membercore.consent import ConsentWithdrawn
+from membercore.dates import add_months, local_date, require_aware
+from membercore.errors import MemberMismatchError
+from membercore.facts import Fact
+from membercore.idempotency import fingerprint
+from membercore.journeys.messages import (
+    JourneyActionIssued,
+    JourneyEnded,
+    JourneyEvent,
+    JourneyMoved,
+    JourneyStarted,
+    Timer,
+    TimerDropped,
+)
+from membercore.journeys.model import Call, JourneyDefinition, Transition, Trigger
+from membercore.journeys.registry import Registry, Situation
+
+__all__ = ["JourneyInstance", "JourneysState", "active", "decide", "evolve", "replay", "tick"]
+
+
+@attrs.frozen(kw_only=True)
+class JourneyInstance:
+    """One member's run through one journey.
+
+    Attributes:
+        instance_id: ``<member>/<journey>/<n>``.
+        journey: the journey's key.
+        state: the current state.
+        started_at: when it started.
+        entered_at: when the current state was entered.
+        timers: timed steps waiting to fire.
+        counters: the journey's counters.
+        steps: how many times each step ran.
+        ended: why it ended; ``None`` while it runs.
+    """
+
+    instance_id: str
+    journey: str
+    state: str
+    started_at: datetime
+    entered_at: datetime
+    timers: tuple[Timer, ...] = ()
+    counters: Mapping[str, int] = attrs.field(factory=dict)
+    steps: Mapping[str, int] = attrs.field(factory=dict)
+    ended: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class JourneysState:
+    """A member's journeys.
+
+    Attributes:
+        member_id: the member.
+        instances: every instance by id, in the order started.
+        seen: the facts and events already taken (their ids), so none is taken twice.
+    """
+
+    member_id: str
+    instances: Mapping[str, JourneyInstance] = attrs.field(factory=dict)
+    seen: frozenset[str] = frozenset()
+
+
+def active(state: JourneysState, journey: str | None = None) -> list[JourneyInstance]:
+    """The instances still running (of one journey, if named)."""
+    return [
+        instance
+        for instance in state.instances.values()
+        if instance.ended is None and journey in (None, instance.journey)
+    ]
+
+
+# --- evolve ---------------------------------------------------------------------------
+
+
+def evolve(state: JourneysState, event: JourneyEvent) -> JourneysState:
+    """Apply one journey event.
+
+    Raises:
+        MemberMismatchError: the event belongs to another member.
+    """
+    if event.member_id != state.member_id:
+        raise MemberMismatchError(state.member_id, event.member_id)
+    instances = dict(state.instances)
+    seen = state.seen
+    if isinstance(event, JourneyStarted):
+        instances[event.instance_id] = JourneyInstance(
+            instance_id=event.instance_id,
+            journey=event.journey,
+            state=event.state,
+            started_at=event.at,
+            entered_at=event.at,
+            timers=event.timers,
+        )
+        seen = seen | {event.trigger_id}
+    else:
+        held = instances[event.instance_id]
+        instances[event.instance_id] = _apply(held, event)
+        if isinstance(event, JourneyMoved | JourneyEnded):
+            seen = seen | {event.trigger_id}
+    return JourneysState(member_id=state.member_id, instances=instances, seen=seen)
+
+
+def _apply(held: JourneyInstance, event: JourneyEvent) -> JourneyInstance:
+    if isinstance(event, JourneyMoved):
+        steps = {**held.steps, event.step: held.steps.get(event.step, 0) + 1}
+        return attrs.evolve(
+            held, state=event.target, entered_at=event.at, timers=event.timers, steps=steps
+        )
+    if isinstance(event, JourneyActionIssued):
+        return attrs.evolve(held, counters=_counted(held.counters, event.action))
+    if isinstance(event, TimerDropped):
+        return attrs.evolve(held, timers=tuple(t for t in held.timers if t != event.timer))
+    if isinstance(event, JourneyEnded):
+        return attrs.evolve(held, ended=event.reason, timers=())
+    return held
+
+
+def _counted(counters: Mapping[str, int], action: Call) -> Mapping[str, int]:
+    name = str(action.params.get("name", ""))
+    if action.name == "count":
+        return {**counters, name: counters.get(name, 0) + 1}
+    if action.name == "reset":
+        return {**counters, name: 0}
+    return counters
+
+
+def replay(member_id: str, events: Iterable[JourneyEvent]) -> JourneysState:
+    """Rebuild a member's journeys from their journey events."""
+    state = JourneysState(member_id=member_id)
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+# --- decide ---------------------------------------------------------------------------
+
+
+def decide(
+    message: object,
+    state: JourneysState,
+    journeys: Sequence[JourneyDefinition],
+    registry: Registry,
+    situation: Situation,
+) -> list[JourneyEvent]:
+    """The journey events a fact or a domain event makes.
+
+    Running instances take it first (an exit, a consent withdrawal, or the first step
+    from their state it triggers whose guards hold); then every journey it starts.
+
+    Args:
+        message: a fact, or a domain event with a ``TYPE`` tag (e.g. ``tier_changed``).
+        state: the member's journeys.
+        journeys: the programme's journey definitions (validated).
+        registry: the condition functions the guards name.
+        situation: what guards may see; its ``now`` is the instant of the decision and
+            its ``flags``, tags and plans describe the member after the message.
+    """
+    now = require_aware("now", situation.now)
+    if situation.member_id != state.member_id:
+        raise MemberMismatchError(state.member_id, situation.member_id)
+    kind = str(getattr(message, "TYPE", type(message).__name__))
+    trigger_id = message.fact_id if isinstance(message, Fact) else fingerprint(message)
+    if trigger_id in state.seen:
+        return []
+    situation = attrs.evolve(situation, message=message, now=now)
+    by_key = {definition.key: definition for definition in journeys}
+    events: list[JourneyEvent] = []
+    for instance in active(state):
+        definition = by_key.get(instance.journey)
+        if definition is None:
+            continue
+        events += _on_message(instance, definition, registry, situation, kind, trigger_id)
+    working = _applied(state, events)
+    for definition in journeys:
+        if _starts(definition, working, registry, situation, kind):
+            started = _start(definition, working, situation, kind, trigger_id)
+            events += started
+            working = _applied(working, started)
+    return events
+
+
+def _on_message(
+    instance: JourneyInstance,
+    definition: JourneyDefinition,
+    registry: Registry,
+    situation: Situation,
+    kind: str,
+    trigger_id: str,
+) -> list[JourneyEvent]:
+    ended = None
+    if kind in definition.exit_on:
+        ended = f"exit:{kind}"
+    elif isinstance(situation.message, ConsentWithdrawn) and not _consented(situation, definition):
+        ended = "consent_withdrawn"
+    if ended is not None:
+        return [_end(instance, situation, ended, trigger_id)]
+    here = attrs.evolve(situation, counters=instance.counters)
+    for index, transition in enumerate(definition.transitions):
+        if transition.source != instance.state or not _matches(transition.trigger, kind):
+            continue
+        if all(registry.holds(guard, here) for guard in transition.guards):
+            return _move(instance, definition, index, situation, kind, trigger_id)
+    return []
+
+
+def _consented(situation: Situation, definition: JourneyDefinition) -> bool:
+    return definition.purpose in situation.consented
+
+
+def _matches(trigger: Trigger, kind: str) -> bool:
+    return not trigger.timed and trigger.type == kind
+
+
+def _starts(
+    definition: JourneyDefinition,
+    state: JourneysState,
+    registry: Registry,
+    situation: Situation,
+    kind: str,
+) -> bool:
+    if not _matches(definition.entry, kind):
+        return False
+    if active(state, definition.key) and not definition.re_entry:
+        return False
+    return all(registry.holds(guard, situation) for guard in definition.entry_guards)
+
+
+def _start(
+    definition: JourneyDefinition,
+    state: JourneysState,
+    situation: Situation,
+    kind: str,
+    trigger_id: str,
+) -> list[JourneyEvent]:
+    number = sum(1 for i in state.instances.values() if i.journey == definition.key) + 1
+    instance_id = f"{state.member_id}/{definition.key}/{number}"
+    at = situation.now
+    started = JourneyStarted(
+        member_id=state.member_id,
+        instance_id=instance_id,
+        journey=definition.key,
+        version=definition.version,
+        state=definition.initial,
+        at=at,
+        trigger_type=kind,
+        trigger_id=trigger_id,
+        timers=_timers(definition, definition.initial, at, situation),
+    )
+    why = f"journey {definition.key} v{definition.version} started on {kind} {trigger_id}"
+    events: list[JourneyEvent] = [started]
+    events += _actions(
+        definition.entry_actions, instance_id, definition, "entry", 1, trigger_id, at, why
+    )
+    if definition.initial in definition.final:
+        instance = JourneyInstance(
+            instance_id=instance_id,
+            journey=definition.key,
+            state=definition.initial,
+            started_at=at,
+            entered_at=at,
+        )
+        events.append(_end(instance, situation, "completed", trigger_id))
+    return events
+
+
+def _move(
+    instance: JourneyInstance,
+    definition: JourneyDefinition,
+    index: int,
+    situation: Situation,
+    kind: str,
+    trigger_id: str,
+) -> list[JourneyEvent]:
+    transition = definition.transitions[index]
+    at = situation.now
+    why = _explain(definition, transition, kind, trigger_id)
+    moved = JourneyMoved(
+        member_id=situation.member_id,
+        instance_id=instance.instance_id,
+        journey=definition.key,
+        version=definition.version,
+        step=transition.step,
+        source=transition.source,
+        target=transition.target,
+        at=at,
+        trigger_type=kind,
+        trigger_id=trigger_id,
+        explanation=why,
+        timers=_timers(definition, transition.target, at, situation),
+    )
+    occurrence = instance.steps.get(transition.step, 0) + 1
+    events: list[JourneyEvent] = [moved]
+    events += _actions(
+        transition.actions,
+        instance.instance_id,
+        definition,
+        transition.step,
+        occurrence,
+        trigger_id,
+        at,
+        why,
+    )
+    if transition.target in definition.final:
+        events.append(_end(instance, situation, "completed", trigger_id))
+    return events
+
+
+def _actions(
+    calls: Iterable[Call],
+    instance_id: str,
+    definition: JourneyDefinition,
+    step: str,
+    occurrence: int,
+    trigger_id: str,
+    at: datetime,
+    why: str,
+) -> list[JourneyEvent]:
+    member_id = instance_id.split("/", 1)[0]
+    return [
+        JourneyActionIssued(
+            member_id=member_id,
+            instance_id=instance_id,
+            journey=definition.key,
+            step=step,
+            action=call,
+            key=f"{definition.key}:{instance_id}:{step}:{trigger_id}:{occurrence}:{n}",
+            at=at,
+            explanation=why,
+        )
+        for n, call in enumerate(calls, start=1)
+    ]
+
+
+def _end(
+    instance: JourneyInstance, situation: Situation, reason: str, trigger_id: str
+) -> JourneyEnded:
+    return JourneyEnded(
+        member_id=situation.member_id,
+        instance_id=instance.instance_id,
+        journey=instance.journey,
+        reason=reason,
+        at=situation.now,
+        trigger_id=trigger_id,
+    )
+
+
+def _explain(
+    definition: JourneyDefinition, transition: Transition, kind: str, trigger_id: str
+) -> str:
+    guards = ", ".join(f"{g.name}({_params(g)})" for g in transition.guards) or "none"
+    return (
+        f"journey {definition.key} v{definition.version} step {transition.step}: "
+        f"on {kind} {trigger_id}; guards held: {guards}"
+    )
+
+
+def _params(call: Call) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in call.params.items())
+
+
+def _timers(
+    definition: JourneyDefinition, state: str, entered: datetime, situation: Situation
+) -> tuple[Timer, ...]:
+    timers = []
+    for index, transition in enumerate(definition.transitions):
+        if transition.source == state and transition.trigger.timed:
+            due = _due(transition.trigger, entered, situation)
+            timers.append(Timer(transition=index, state=state, due_at=due))
+    return tuple(timers)
+
+
+def _due(trigger: Trigger, entered: datetime, situation: Situation) -> datetime:
+    tz = situation.config.tz
+    if trigger.after is not None:
+        delay = trigger.after
+        moved = add_months(entered, delay.months, tz) if delay.months else entered
+        return moved + timedelta(days=delay.days, hours=delay.hours)
+    hours, _, minutes = str(trigger.at).partition(":")
+    day = local_date(entered, tz) + timedelta(days=trigger.days)
+    due = datetime.combine(day, time(int(hours), int(minutes)), tzinfo=tz)
+    return due if due > entered else due + timedelta(days=1)
+
+
+def _applied(state: JourneysState, events: Iterable[JourneyEvent]) -> JourneysState:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+# --- tick -----------------------------------------------------------------------------
+
+
+def tick(
+    state: JourneysState,
+    journeys: Sequence[JourneyDefinition],
+    registry: Registry,
+    situation: Situation,
+) -> list[JourneyEvent]:
+    """Fire every timer due by ``situation.now``, earliest first, each at its due instant.
+
+    A timed step whose guards hold moves its journey (and sets the timers of the state it
+    enters, which fire in the same call if they are due too); one whose guards do not
+    hold is dropped. Ties are broken by instance id, then step order.
+    """
+    now = require_aware("now", situation.now)
+    by_key = {definition.key: definition for definition in journeys}
+    events: list[JourneyEvent] = []
+    while True:
+        due = [
+            (timer.due_at, instance.instance_id, timer.transition, timer)
+            for instance in active(state)
+            if instance.journey in by_key
+            for timer in instance.timers
+            if timer.due_at <= now
+        ]
+        if not due:
+            return events
+        due_at, instance_id, _, _ = min(due, key=lambda item: item[:3])
+        instance = state.instances[instance_id]
+        # Timers of one instance due at one instant are alternatives, like the steps a
+        # message may trigger: the first whose guards hold moves; if none does, all drop.
+        together = sorted(
+            (t for t in instance.timers if t.due_at == due_at), key=lambda t: t.transition
+        )
+        fired = _fire(instance, by_key[instance.journey], registry, situation, together)
+        events += fired
+        state = _applied(state, fired)
+
+
+def _fire(
+    instance: JourneyInstance,
+    definition: JourneyDefinition,
+    registry: Registry,
+    situation: Situation,
+    timers: list[Timer],
+) -> list[JourneyEvent]:
+    due_at = timers[0].due_at
+    at = attrs.evolve(situation, now=due_at, message=None, counters=instance.counters)
+    for timer in timers:
+        transition = definition.transitions[timer.transition]
+        if all(registry.holds(guard, at) for guard in transition.guards):
+            trigger_id = f"timer:{instance.instance_id}:{timer.transition}:{due_at.isoformat()}"
+            return _move(instance, definition, timer.transition, at, "timer", trigger_id)
+    return [
+        TimerDropped(
+            member_id=situation.member_id,
+            instance_id=instance.instance_id,
+            journey=definition.key,
+            timer=timer,
+            at=due_at,
+            explanation=f"journey {definition.key} step "
+            f"{definition.transitions[timer.transition].step}: timer due, guards did not hold",
+        )
+        for timer in timers
+    ]

@@ -26,7 +26,7 @@ from membercore.dates import require_aware
 from membercore.errors import ConfigError, InvalidAmountError, InvalidFactError, MembercoreError
 from membercore.events import Posting
 from membercore.facts import FACT_TYPES
-from membercore.journeys.model import ParamValue
+from membercore.config.journeys import ParamValue
 from membercore.ledger.state import LedgerState
 
 __all__ = [

@@ -9,6 +9,7 @@ import attrs
 
 from membercore.config.benefits import BenefitPackage
 from membercore.config.common import known_timezone, positive, unique_keys
+from membercore.config.journeys import JourneyDefinition, shape_problems
 from membercore.config.ledger import EarningRules, LedgerConfig
 from membercore.config.outreach import OutreachPolicy
 from membercore.config.plans import PlanRules
@@ -50,6 +51,8 @@ class ProgrammeConfig:
         rewards: the rewards catalogue.
         outreach: how, when and how often members may be reached.
         segments: how tags and value segments are derived.
+        journeys: the patient journeys (their shape is checked here; the functions
+            they name are checked against the registry when they are run).
     """
 
     name: str = "会员计划"
@@ -63,6 +66,7 @@ class ProgrammeConfig:
     rewards: RewardCatalogue = attrs.field(factory=RewardCatalogue)
     outreach: OutreachPolicy = attrs.field(factory=OutreachPolicy)
     segments: SegmentRules = attrs.field(factory=SegmentRules)
+    journeys: tuple[JourneyDefinition, ...] = attrs.field(default=(), validator=unique_keys)
 
     def __attrs_post_init__(self) -> None:
         tiers = set(self.tiers.keys)
@@ -78,6 +82,10 @@ class ProgrammeConfig:
         for index, plan in enumerate(self.plans.plans):
             floor = [plan.tier_floor] if plan.tier_floor else []
             _known(tiers, floor, f"plans.plans[{index}].tier_floor")
+        for index, journey in enumerate(self.journeys):
+            problems = shape_problems(journey)
+            if problems:
+                raise ConfigError(f"journeys[{index}]", "; ".join(problems))
         for index, reward in enumerate(self.rewards.rewards):
             minimum = [reward.min_tier] if reward.min_tier else []
             _known(tiers, minimum, f"rewards.rewards[{index}].min_tier")

@@ -12,6 +12,7 @@ offers, tags, other journeys). :func:`validate` checks a definition when it is b
 
 from __future__ import annotations
 
+from membercore.config.journeys import Call, Delay, JourneyDefinition, Transition, Trigger
 from membercore.journeys.messages import (
     MESSAGE_TYPES,
     JourneyActionIssued,
@@ -22,7 +23,6 @@ from membercore.journeys.messages import (
     Timer,
     TimerDropped,
 )
-from membercore.journeys.model import Call, Delay, JourneyDefinition, Transition, Trigger
 from membercore.journeys.registry import (
     ActionSpec,
     ConditionSpec,

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import attrs
 
+from membercore.config.journeys import Call
 from membercore.dates import as_utc, aware
-from membercore.journeys.model import Call
 
 __all__ = [
     "MESSAGE_TYPES",

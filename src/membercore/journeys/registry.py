@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
+from membercore.config.journeys import Call, ParamValue
 from membercore.config.programme import ProgrammeConfig
-from membercore.journeys.model import Call, ParamValue
 
 __all__ = [
     "ActionSpec",

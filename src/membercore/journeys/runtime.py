@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 
 import attrs
 
+from membercore.config.journeys import Call, JourneyDefinition, Transition, Trigger
 from membercore.consent import ConsentWithdrawn
 from membercore.dates import add_months, local_date, require_aware
 from membercore.errors import MemberMismatchError
@@ -28,7 +29,6 @@ from membercore.journeys.messages import (
     Timer,
     TimerDropped,
 )
-from membercore.journeys.model import Call, JourneyDefinition, Transition, Trigger
 from membercore.journeys.registry import Registry, Situation
 
 __all__ = ["JourneyInstance", "JourneysState", "active", "decide", "evolve", "replay", "tick"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from membercore.config.journeys import JourneyDefinition, shape_problems
 from membercore.errors import JourneyDefinitionError
-from membercore.journeys.model import JourneyDefinition
 from membercore.journeys.registry import Registry, problems_with
 
 __all__ = ["validate"]
@@ -21,29 +21,7 @@ def validate(definition: JourneyDefinition, registry: Registry) -> JourneyDefini
     Raises:
         JourneyDefinitionError: naming the journey and listing every problem.
     """
-    states = set(definition.states)
-    problems = []
-    if len(states) != len(definition.states):
-        problems.append("a state is listed twice")
-    if definition.initial not in states:
-        problems.append(f"the initial state {definition.initial!r} is not a state")
-    problems += [f"final state {s!r} is not a state" for s in definition.final if s not in states]
-    if definition.entry.timed:
-        problems.append("a journey starts on a fact or an event, not on a timer")
-    for transition in definition.transitions:
-        for end in (transition.source, transition.target):
-            if end not in states:
-                problems.append(f"step {transition.step}: {end!r} is not a state")
-        delay = transition.trigger.after
-        if delay is not None and not (delay.months or delay.days or delay.hours):
-            problems.append(f"step {transition.step}: a timer needs a delay longer than zero")
-        if transition.source in definition.final:
-            problems.append(f"step {transition.step}: leaves the final state {transition.source!r}")
-    problems += [
-        f"state {state!r} cannot be reached from {definition.initial!r}"
-        for state in definition.states
-        if state not in _reachable(definition)
-    ]
+    problems = shape_problems(definition)
     for call in (*definition.entry_guards, *(g for t in definition.transitions for g in t.guards)):
         problems += [f"guard {problem}" for problem in problems_with(call, registry.conditions)]
     for call in (
@@ -54,15 +32,3 @@ def validate(definition: JourneyDefinition, registry: Registry) -> JourneyDefini
     if problems:
         raise JourneyDefinitionError(definition.key, tuple(problems))
     return definition
-
-
-def _reachable(definition: JourneyDefinition) -> set[str]:
-    seen = {definition.initial}
-    frontier = [definition.initial]
-    while frontier:
-        state = frontier.pop()
-        for transition in definition.transitions:
-            if transition.source == state and transition.target not in seen:
-                seen.add(transition.target)
-                frontier.append(transition.target)
-    return seen

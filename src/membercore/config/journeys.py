@@ -1,5 +1,7 @@
 """Journeys as data: states, transitions on facts, events and timers, guards and actions.
 
+Part of the programme's configuration; :mod:`membercore.journeys` runs them.
+
 A journey definition names everything it does: guards name registered condition
 functions and actions name registered actions, each with typed parameters. There is no
 code in a definition and nothing is evaluated from text.
@@ -23,6 +25,7 @@ __all__ = [
     "Transition",
     "Trigger",
     "TriggerKind",
+    "shape_problems",
 ]
 
 TriggerKind = Literal["fact", "event", "after", "at"]
@@ -152,3 +155,48 @@ class JourneyDefinition:
     re_entry: bool = False
     exit_on: tuple[str, ...] = ()
     version: int = 1
+
+
+def shape_problems(definition: JourneyDefinition) -> list[str]:
+    """What is wrong with a journey's shape, whatever functions it names.
+
+    One initial state among the states; final states among them; steps between known
+    states; no step out of a final state; every state reachable from the initial one;
+    an entry on a fact or event (not a timer); timers with a delay longer than zero.
+    """
+    states = set(definition.states)
+    problems: list[str] = []
+    if len(states) != len(definition.states):
+        problems.append("a state is listed twice")
+    if definition.initial not in states:
+        problems.append(f"the initial state {definition.initial!r} is not a state")
+    problems += [f"final state {s!r} is not a state" for s in definition.final if s not in states]
+    if definition.entry.timed:
+        problems.append("a journey starts on a fact or an event, not on a timer")
+    for transition in definition.transitions:
+        for end in (transition.source, transition.target):
+            if end not in states:
+                problems.append(f"step {transition.step}: {end!r} is not a state")
+        delay = transition.trigger.after
+        if delay is not None and not (delay.months or delay.days or delay.hours):
+            problems.append(f"step {transition.step}: a timer needs a delay longer than zero")
+        if transition.source in definition.final:
+            problems.append(f"step {transition.step}: leaves the final state {transition.source!r}")
+    problems += [
+        f"state {state!r} cannot be reached from {definition.initial!r}"
+        for state in definition.states
+        if state not in _reachable(definition)
+    ]
+    return problems
+
+
+def _reachable(definition: JourneyDefinition) -> set[str]:
+    seen = {definition.initial}
+    frontier = [definition.initial]
+    while frontier:
+        state = frontier.pop()
+        for transition in definition.transitions:
+            if transition.source == state and transition.target not in seen:
+                seen.add(transition.target)
+                frontier.append(transition.target)
+    return seen

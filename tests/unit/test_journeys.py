@@ -50,7 +50,7 @@ def _on(kind: str) -> j.Trigger:
 
 
 def _after(months: int = 0, days: int = 0) -> j.Trigger:
-    return j.Trigger(kind="after", after=j.Delay(months=months, days=days))
+    return j.Trigger(kind="after", delay=j.Delay(months=months, days=days))
 
 
 DIABETES = j.JourneyDefinition(

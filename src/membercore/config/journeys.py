@@ -28,7 +28,7 @@ __all__ = [
     "shape_problems",
 ]
 
-TriggerKind = Literal["fact", "event", "after", "at"]
+TriggerKind = Literal["fact", "event", "after", "before", "at", "yearly", "monthly"]
 ParamValue = str | int | bool
 
 
@@ -40,6 +40,11 @@ def _hh_mm(_instance: Any, attribute: Any, value: str | None) -> None:
         raise ConfigError(attribute.name, f"expected a local time HH:MM, got {value!r}")
 
 
+def _day_of_month(_instance: Any, attribute: Any, value: int | None) -> None:
+    if value is not None and not 1 <= value <= 28:
+        raise ConfigError(attribute.name, f"a day of every month is 1 to 28, got {value}")
+
+
 @attrs.frozen(kw_only=True)
 class Delay:
     """A duration counted from entering a state: calendar months, then days and hours."""
@@ -49,16 +54,24 @@ class Delay:
     hours: int = attrs.field(default=0, validator=non_negative)
 
 
+_NEEDS: Mapping[str, tuple[str, ...]] = {
+    "fact": ("type",),
+    "event": ("type",),
+    "after": ("delay",),
+    "before": ("anchor", "delay"),
+    "at": ("at",),
+    "yearly": ("anchor", "at"),
+    "monthly": ("day", "at"),
+}
+
+
 def _trigger_shape(instance: Trigger, _attribute: Any, _value: Any) -> None:
-    needs_type = instance.kind in ("fact", "event")
-    if needs_type != (instance.type is not None):
-        raise ConfigError(
-            "type", f"a {instance.kind} trigger {'needs' if needs_type else 'has no'} type"
-        )
-    if (instance.kind == "after") != (instance.after is not None):
-        raise ConfigError("after", "an after trigger, and only it, has a delay")
-    if (instance.kind == "at") != (instance.at is not None):
-        raise ConfigError("at", "an at trigger, and only it, has a local time")
+    needed = _NEEDS[instance.kind]
+    for name in ("type", "delay", "anchor", "at", "day"):
+        present = getattr(instance, name) is not None
+        if present != (name in needed):
+            state = "needs" if name in needed else "has no"
+            raise ConfigError(name, f"a {instance.kind} trigger {state} {name}")
 
 
 @attrs.frozen(kw_only=True)
@@ -66,25 +79,33 @@ class Trigger:
     """What moves a journey.
 
     Attributes:
-        kind: ``fact`` (a fact's ``TYPE`` tag), ``event`` (a domain event's tag, e.g.
-            ``tier_changed``), ``after`` (a delay after entering the state) or ``at`` (a
-            local time of day, ``days`` after the day the state was entered).
+        kind: ``fact`` or ``event`` (a fact's or a domain event's ``TYPE`` tag, e.g.
+            ``diagnosis_recorded``, ``tier_changed``); or a timer: ``after`` a delay since
+            the state was entered; ``before`` an anchor instant (e.g. 30 days before a
+            plan's ``term_end``); ``at`` a local time ``days`` after the day the state
+            was entered; ``yearly`` on an anchor's day (a birthday) at a local time;
+            ``monthly`` on a day of the month (a member day) at a local time.
         type: for facts and events, the tag.
-        after: for ``after``, the delay.
-        at: for ``at``, the local time ``HH:MM`` in the programme's timezone.
+        delay: for ``after`` and ``before``, the delay.
+        anchor: for ``before`` and ``yearly``, the field of the journey's entry message
+            (listed in the journey's ``anchors``) the timer counts from.
+        at: for ``at``, ``yearly`` and ``monthly``, the local time ``HH:MM``.
         days: for ``at``, how many days after the day the state was entered.
+        day: for ``monthly``, the day of the month (1 to 28).
     """
 
     kind: TriggerKind
     type: str | None = None
-    after: Delay | None = None
+    delay: Delay | None = None
+    anchor: str | None = None
     at: str | None = attrs.field(default=None, validator=_hh_mm)
-    days: int = attrs.field(default=0, validator=[non_negative, _trigger_shape])
+    days: int = attrs.field(default=0, validator=non_negative)
+    day: int | None = attrs.field(default=None, validator=[_day_of_month, _trigger_shape])
 
     @property
     def timed(self) -> bool:
         """Whether time, not a message, fires it."""
-        return self.kind in ("after", "at")
+        return self.kind not in ("fact", "event")
 
 
 @attrs.frozen(kw_only=True)
@@ -139,6 +160,8 @@ class JourneyDefinition:
         transitions: the moves between states.
         re_entry: whether a member may start it again while an instance is running.
         exit_on: fact or event tags that end it at once (e.g. ``patient_died``).
+        anchors: fields of the entry message kept for ``before`` and ``yearly`` timers
+            (e.g. ``term_end``, ``birth_date``).
         version: recorded on every step.
     """
 
@@ -154,6 +177,7 @@ class JourneyDefinition:
     transitions: tuple[Transition, ...] = ()
     re_entry: bool = False
     exit_on: tuple[str, ...] = ()
+    anchors: tuple[str, ...] = ()
     version: int = 1
 
 
@@ -174,11 +198,16 @@ def shape_problems(definition: JourneyDefinition) -> list[str]:
     if definition.entry.timed:
         problems.append("a journey starts on a fact or an event, not on a timer")
     for transition in definition.transitions:
+        anchor = transition.trigger.anchor
+        if anchor is not None and anchor not in definition.anchors:
+            problems.append(f"step {transition.step}: anchor {anchor!r} is not in anchors")
+    for transition in definition.transitions:
         for end in (transition.source, transition.target):
             if end not in states:
                 problems.append(f"step {transition.step}: {end!r} is not a state")
-        delay = transition.trigger.after
-        if delay is not None and not (delay.months or delay.days or delay.hours):
+        delay = transition.trigger.delay
+        zero = delay is not None and not (delay.months or delay.days or delay.hours)
+        if transition.trigger.kind == "after" and zero:
             problems.append(f"step {transition.step}: a timer needs a delay longer than zero")
         if transition.source in definition.final:
             problems.append(f"step {transition.step}: leaves the final state {transition.source!r}")

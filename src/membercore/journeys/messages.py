@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -51,6 +52,7 @@ class JourneyStarted:
         trigger_type: the tag of the fact or event that started it.
         trigger_id: its id.
         timers: the timers of the initial state.
+        anchors: the entry message's anchor fields (ISO 8601), for anchored timers.
     """
 
     TYPE: ClassVar[str] = "journey_started"
@@ -64,6 +66,7 @@ class JourneyStarted:
     trigger_type: str
     trigger_id: str
     timers: tuple[Timer, ...] = ()
+    anchors: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)

@@ -9,12 +9,14 @@ exactly once.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import attrs
 
-from membercore.config.journeys import Call, JourneyDefinition, Transition, Trigger
+from membercore.config.journeys import Call, Delay, JourneyDefinition, Transition, Trigger
 from membercore.consent import ConsentWithdrawn
 from membercore.dates import add_months, local_date, require_aware
 from membercore.errors import MemberMismatchError
@@ -48,6 +50,7 @@ class JourneyInstance:
         counters: the journey's counters.
         steps: how many times each step ran.
         ended: why it ended; ``None`` while it runs.
+        anchors: the entry message's anchor fields (ISO 8601).
     """
 
     instance_id: str
@@ -59,6 +62,7 @@ class JourneyInstance:
     counters: Mapping[str, int] = attrs.field(factory=dict)
     steps: Mapping[str, int] = attrs.field(factory=dict)
     ended: str | None = None
+    anchors: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -106,6 +110,7 @@ def evolve(state: JourneysState, event: JourneyEvent) -> JourneysState:
             started_at=event.at,
             entered_at=event.at,
             timers=event.timers,
+            anchors=event.anchors,
         )
         seen = seen | {event.trigger_id}
     else:
@@ -251,6 +256,7 @@ def _start(
     number = sum(1 for i in state.instances.values() if i.journey == definition.key) + 1
     instance_id = f"{state.member_id}/{definition.key}/{number}"
     at = situation.now
+    anchors = _anchors(definition, situation.message)
     started = JourneyStarted(
         member_id=state.member_id,
         instance_id=instance_id,
@@ -260,7 +266,8 @@ def _start(
         at=at,
         trigger_type=kind,
         trigger_id=trigger_id,
-        timers=_timers(definition, definition.initial, at, situation),
+        timers=_timers(definition, definition.initial, at, situation, anchors),
+        anchors=anchors,
     )
     why = f"journey {definition.key} v{definition.version} started on {kind} {trigger_id}"
     events: list[JourneyEvent] = [started]
@@ -302,7 +309,7 @@ def _move(
         trigger_type=kind,
         trigger_id=trigger_id,
         explanation=why,
-        timers=_timers(definition, transition.target, at, situation),
+        timers=_timers(definition, transition.target, at, situation, instance.anchors),
     )
     occurrence = instance.steps.get(transition.step, 0) + 1
     events: list[JourneyEvent] = [moved]
@@ -374,27 +381,91 @@ def _params(call: Call) -> str:
     return ", ".join(f"{name}={value!r}" for name, value in call.params.items())
 
 
+def _anchors(definition: JourneyDefinition, message: object) -> dict[str, str]:
+    anchors = {}
+    for name in definition.anchors:
+        value = getattr(message, name, None)
+        if isinstance(value, date):  # a datetime is a date too
+            anchors[name] = value.isoformat()
+    return anchors
+
+
 def _timers(
-    definition: JourneyDefinition, state: str, entered: datetime, situation: Situation
+    definition: JourneyDefinition,
+    state: str,
+    entered: datetime,
+    situation: Situation,
+    anchors: Mapping[str, str],
 ) -> tuple[Timer, ...]:
     timers = []
     for index, transition in enumerate(definition.transitions):
         if transition.source == state and transition.trigger.timed:
-            due = _due(transition.trigger, entered, situation)
-            timers.append(Timer(transition=index, state=state, due_at=due))
+            due = _due(transition.trigger, entered, situation.config.tz, anchors)
+            # An anchored moment already past when the state is entered does not fire.
+            if due is not None and due > entered:
+                timers.append(Timer(transition=index, state=state, due_at=due))
     return tuple(timers)
 
 
-def _due(trigger: Trigger, entered: datetime, situation: Situation) -> datetime:
-    tz = situation.config.tz
-    if trigger.after is not None:
-        delay = trigger.after
-        moved = add_months(entered, delay.months, tz) if delay.months else entered
-        return moved + timedelta(days=delay.days, hours=delay.hours)
-    hours, _, minutes = str(trigger.at).partition(":")
-    day = local_date(entered, tz) + timedelta(days=trigger.days)
-    due = datetime.combine(day, time(int(hours), int(minutes)), tzinfo=tz)
-    return due if due > entered else due + timedelta(days=1)
+def _due(
+    trigger: Trigger, entered: datetime, tz: ZoneInfo, anchors: Mapping[str, str]
+) -> datetime | None:
+    if trigger.kind == "after" and trigger.delay is not None:
+        return _shifted(entered, trigger.delay, tz, +1)
+    if trigger.kind == "before" and trigger.delay is not None:
+        anchor = _anchor(anchors, trigger.anchor, tz)
+        return None if anchor is None else _shifted(anchor, trigger.delay, tz, -1)
+    clock = _clock(str(trigger.at))
+    today = local_date(entered, tz)
+    if trigger.kind == "at":
+        return _local(today + timedelta(days=trigger.days), clock, tz, after=entered)
+    if trigger.kind == "monthly" and trigger.day is not None:
+        due = _local(today.replace(day=trigger.day), clock, tz)
+        return due if due > entered else _local(_next_month(today, trigger.day), clock, tz)
+    anchor = _anchor(anchors, trigger.anchor, tz)
+    if anchor is None:
+        return None
+    born = local_date(anchor, tz)
+    due = _local(_on_day(born, today.year), clock, tz)
+    return due if due > entered else _local(_on_day(born, today.year + 1), clock, tz)
+
+
+def _shifted(instant: datetime, delay: Delay, tz: ZoneInfo, sign: int) -> datetime:
+    moved = add_months(instant, sign * delay.months, tz) if delay.months else instant
+    return moved + sign * timedelta(days=delay.days, hours=delay.hours)
+
+
+def _anchor(anchors: Mapping[str, str], name: str | None, tz: ZoneInfo) -> datetime | None:
+    text = anchors.get(name or "")
+    if text is None:
+        return None
+    if "T" in text:
+        return datetime.fromisoformat(text)
+    return datetime.combine(date.fromisoformat(text), time(), tzinfo=tz)
+
+
+def _clock(text: str) -> time:
+    hours, _, minutes = text.partition(":")
+    return time(int(hours), int(minutes))
+
+
+def _local(day: date, clock: time, tz: ZoneInfo, *, after: datetime | None = None) -> datetime:
+    due = datetime.combine(day, clock, tzinfo=tz)
+    if after is not None and due <= after:
+        due += timedelta(days=1)
+    return due
+
+
+def _next_month(today: date, day: int) -> date:
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return date(year, month, day)
+
+
+def _on_day(born: date, year: int) -> date:
+    """The anniversary of ``born`` in ``year``; 29 February falls on 28 February."""
+    if (born.month, born.day) == (2, 29) and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return born.replace(year=year)
 
 
 def _applied(state: JourneysState, events: Iterable[JourneyEvent]) -> JourneysState:

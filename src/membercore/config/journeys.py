@@ -155,6 +155,8 @@ class JourneyDefinition:
         initial: the state a member enters on entry.
         final: states it ends in.
         entry: what starts it (a fact or event trigger).
+        also_on: further facts or events that start it (e.g. a renewal as well as a
+            first subscription).
         entry_guards: conditions for starting it.
         entry_actions: what starting it does.
         transitions: the moves between states.
@@ -172,6 +174,7 @@ class JourneyDefinition:
     initial: str
     final: tuple[str, ...] = ()
     entry: Trigger
+    also_on: tuple[Trigger, ...] = ()
     entry_guards: tuple[Call, ...] = ()
     entry_actions: tuple[Call, ...] = ()
     transitions: tuple[Transition, ...] = ()
@@ -195,7 +198,7 @@ def shape_problems(definition: JourneyDefinition) -> list[str]:
     if definition.initial not in states:
         problems.append(f"the initial state {definition.initial!r} is not a state")
     problems += [f"final state {s!r} is not a state" for s in definition.final if s not in states]
-    if definition.entry.timed:
+    if any(trigger.timed for trigger in (definition.entry, *definition.also_on)):
         problems.append("a journey starts on a fact or an event, not on a timer")
     for transition in definition.transitions:
         anchor = transition.trigger.anchor

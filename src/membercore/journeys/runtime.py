@@ -239,7 +239,7 @@ def _starts(
     situation: Situation,
     kind: str,
 ) -> bool:
-    if not _matches(definition.entry, kind):
+    if not any(_matches(trigger, kind) for trigger in (definition.entry, *definition.also_on)):
         return False
     if active(state, definition.key) and not definition.re_entry:
         return False

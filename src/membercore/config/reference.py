@@ -15,6 +15,7 @@ from membercore.config.ledger import (
 )
 from membercore.config.plans import Plan, PlanRules
 from membercore.config.programme import ProgrammeConfig
+from membercore.config.reference_journeys import reference_journeys
 from membercore.config.rewards import Reward, RewardCatalogue
 
 __all__ = ["reference_config", "reference_packages", "reference_plans", "reference_rewards"]
@@ -61,6 +62,7 @@ def reference_config() -> ProgrammeConfig:
         packages=reference_packages(),
         plans=reference_plans(),
         rewards=reference_rewards(),
+        journeys=reference_journeys(),
     )
 
 

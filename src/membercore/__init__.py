@@ -8,7 +8,18 @@ detail of its module.
 
 from __future__ import annotations
 
-from membercore import benefits, consent, households, ledger, merges, plans, rewards, tiers
+from membercore import (
+    benefits,
+    consent,
+    households,
+    journeys,
+    ledger,
+    merges,
+    outreach,
+    plans,
+    rewards,
+    tiers,
+)
 from membercore.commands import (
     AdjustPoints,
     AwardBonus,
@@ -98,12 +109,14 @@ __all__ = [
     "consent",
     "dump_config",
     "households",
+    "journeys",
     "ledger",
     "load_config",
     "load_config_toml",
     "merges",
     "message_from_dict",
     "message_to_dict",
+    "outreach",
     "plans",
     "reference_config",
     "rewards",

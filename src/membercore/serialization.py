@@ -19,14 +19,14 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
-from membercore import benefits, consent, households, journeys, plans, rewards, tiers
+from membercore import benefits, consent, households, journeys, outreach, plans, rewards, tiers
 from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
+from membercore.config.journeys import ParamValue
 from membercore.dates import require_aware
 from membercore.errors import ConfigError, InvalidAmountError, InvalidFactError, MembercoreError
 from membercore.events import Posting
 from membercore.facts import FACT_TYPES
-from membercore.config.journeys import ParamValue
 from membercore.ledger.state import LedgerState
 
 __all__ = [
@@ -186,6 +186,7 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *benefits.QUOTA_EVENT_TYPES,
         *consent.MESSAGE_TYPES,
         *journeys.MESSAGE_TYPES,
+        *outreach.MESSAGE_TYPES,
     )
 }
 

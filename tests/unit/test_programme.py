@@ -104,3 +104,29 @@ def test_a_paid_plan_lifts_the_tier_which_lifts_earning_and_benefits() -> None:
         tier_state = t.evolve(tier_state, event)
     assert t.tier_of(tier_state, config) == "L2"  # held on the 1,500 points earned
     assert t.history(tier_state)[-1].reason == "floor_ended"
+
+
+def test_the_reference_journeys_hold_together_and_name_existing_templates() -> None:
+    from membercore import journeys
+
+    config = reference_config()
+    registry = journeys.builtin_registry()
+    assert len(config.journeys) == 12
+    for definition in config.journeys:
+        journeys.validate(definition, registry)
+    bad = attrs.evolve(
+        config.journeys[1],
+        entry_actions=(
+            journeys.Call(name="send_message", params={"template": "nope", "purpose": "care"}),
+        ),
+    )
+    with pytest.raises(ConfigError, match="no template 'nope'"):
+        attrs.evolve(config, journeys=(bad,))
+    wrong = attrs.evolve(
+        config.journeys[1],
+        entry_actions=(
+            journeys.Call(name="send_message", params={"template": "birthday", "purpose": "care"}),
+        ),
+    )
+    with pytest.raises(ConfigError, match="is for marketing, not care"):
+        attrs.evolve(config, journeys=(wrong,))

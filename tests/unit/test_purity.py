@@ -17,6 +17,7 @@ import membercore.households
 import membercore.journeys
 import membercore.ledger
 import membercore.merges
+import membercore.outreach
 import membercore.plans
 import membercore.rewards
 import membercore.tiers
@@ -150,6 +151,7 @@ PUBLIC_MODULES = [
     membercore.benefits,
     membercore.consent,
     membercore.merges,
+    membercore.outreach,
     membercore.ledger,
     membercore.tiers,
     membercore.households,

@@ -1,18 +1,394 @@
-"""The outreach policy: how, when and how often the programme may reach a member."""
+"""The outreach policy: how, when and how often the programme may reach a member.
+
+Quiet hours, weekly caps per purpose, the channel fallback order and the message
+templates are data, validated when the configuration is built. Templates are edited by
+operators, so their placeholders are a closed, tiny language: ``${name}`` and nothing
+else (see :func:`placeholders`). A template that could carry a diagnosis on an external
+channel (SMS, WeCom, e-mail) is refused here, before any member is ever reached.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from datetime import time
+from typing import Any
+
 import attrs
 
-__all__ = ["OutreachPolicy"]
+from membercore.config.common import positive, unique_keys
+from membercore.consent import CHANNELS, PURPOSES, Channel, Purpose
+from membercore.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "EXTERNAL_CHANNELS",
+    "PLACEHOLDER",
+    "MessageTemplate",
+    "OutreachPolicy",
+    "placeholders",
+    "reference_outreach",
+    "reference_templates",
+]
+
+#: The language every template must carry, and the one used when a member's is missing.
+DEFAULT_LANGUAGE = "zh-CN"
+#: Channels whose messages leave the hospital's hands; ``phone`` is a staff call task.
+EXTERNAL_CHANNELS: frozenset[Channel] = frozenset({"wecom", "sms", "email"})
+#: The only placeholder syntax templates know: ``${name}``, a Python identifier.
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+def placeholders(text: str) -> frozenset[str]:
+    """The variable names a template text uses (its ``${name}`` placeholders)."""
+    return frozenset(PLACEHOLDER.findall(text))
+
+
+def _clock(_instance: Any, attribute: Any, value: str) -> None:
+    if not _CLOCK.fullmatch(value):
+        raise ConfigError(attribute.name, f"must be a 24-hour time HH:MM, got {value!r}")
+
+
+def _non_empty(_instance: Any, attribute: Any, value: str) -> None:
+    if not value.strip():
+        raise ConfigError(attribute.name, "must not be empty")
+
+
+def _purpose(_instance: Any, attribute: Any, value: str) -> None:
+    if value not in PURPOSES:
+        raise ConfigError(attribute.name, f"must be one of {PURPOSES}, got {value!r}")
+
+
+def _channel_list(_instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
+    unknown = [channel for channel in value if channel not in CHANNELS]
+    if unknown:
+        raise ConfigError(attribute.name, f"unknown channels {unknown}; channels are {CHANNELS}")
+    if not value:
+        raise ConfigError(attribute.name, "must name at least one channel")
+    if len(set(value)) != len(value):
+        raise ConfigError(attribute.name, f"repeats a channel: {value}")
+
+
+def _names(_instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
+    for index, name in enumerate(value):
+        if not _IDENTIFIER.fullmatch(name):
+            raise ConfigError(f"{attribute.name}[{index}]", f"not a variable name: {name!r}")
+
+
+def _caps(_instance: Any, attribute: Any, value: Mapping[str, int]) -> None:
+    for purpose, cap in value.items():
+        if purpose not in PURPOSES:
+            raise ConfigError(f"{attribute.name}[{purpose!r}]", f"purposes are {PURPOSES}")
+        if cap < 0:
+            raise ConfigError(f"{attribute.name}[{purpose!r}]", f"must not be negative, got {cap}")
+
+
+def _texts(_instance: Any, attribute: Any, value: Mapping[str, str]) -> None:
+    if DEFAULT_LANGUAGE not in value:
+        raise ConfigError(attribute.name, f"needs a {DEFAULT_LANGUAGE} text, got {sorted(value)}")
+    for language, text in value.items():
+        if not text.strip():
+            raise ConfigError(f"{attribute.name}[{language!r}]", "must not be empty")
+
+
+@attrs.frozen(kw_only=True)
+class MessageTemplate:
+    """A message the programme may send, in one or more languages.
+
+    Attributes:
+        key: stable key, named by journeys and rules.
+        purpose: care, marketing or research; caps and consent are per purpose.
+        texts: by language (``zh-CN`` required, ``en`` optional...), the text with
+            ``${name}`` placeholders. Nothing else in the text is interpreted.
+        channels: the channels it may go out on; ``phone`` makes it a staff call script.
+        variables: the variables its texts use; every placeholder must be declared.
+    """
+
+    key: str = attrs.field(validator=_non_empty)
+    purpose: Purpose = attrs.field(validator=_purpose)
+    texts: Mapping[str, str] = attrs.field(validator=_texts)
+    channels: tuple[Channel, ...] = attrs.field(validator=_channel_list)
+    variables: tuple[str, ...] = attrs.field(default=(), validator=_names)
+
+    def __attrs_post_init__(self) -> None:
+        for language, text in self.texts.items():
+            undeclared = sorted(placeholders(text) - set(self.variables))
+            if undeclared:
+                raise ConfigError(f"texts[{language!r}]", f"uses undeclared variables {undeclared}")
+
+    def text(self, language: str) -> tuple[str, str]:
+        """The text in ``language``, or in zh-CN when there is none, with its language."""
+        if language in self.texts:
+            return language, self.texts[language]
+        return DEFAULT_LANGUAGE, self.texts[DEFAULT_LANGUAGE]
 
 
 @attrs.frozen(kw_only=True)
 class OutreachPolicy:
-    """How messages leave the programme.
+    """How, when and how often messages leave the programme.
+
+    The defaults are the reference programme's rules, without templates (see
+    :func:`reference_outreach`).
 
     Attributes:
         version: recorded on every decision the policy makes.
+        quiet_start: local time (``HH:MM``, programme timezone) quiet hours begin.
+        quiet_end: local time quiet hours end; messages asked for in quiet hours are
+            deferred to it. Equal to ``quiet_start`` means no quiet hours.
+        weekly_caps: by purpose, the most messages (and call tasks) one member may be
+            sent in any rolling week (7 × 24 h). A purpose not named is not capped.
+        channel_order: the fallback order of channels, after the member's preferred
+            ones. The reference: WeCom, then SMS, then a staff call task.
+        sensitive_variables: variable names that carry health conditions; a template
+            that uses one may only go out as a phone task.
+        templates: the message templates, by unique key.
     """
 
-    version: int = 1
+    version: int = attrs.field(default=1, validator=positive)
+    quiet_start: str = attrs.field(default="21:00", validator=_clock)
+    quiet_end: str = attrs.field(default="08:00", validator=_clock)
+    weekly_caps: Mapping[str, int] = attrs.field(
+        factory=lambda: {"care": 10, "marketing": 2, "research": 1}, validator=_caps
+    )
+    channel_order: tuple[Channel, ...] = attrs.field(
+        default=("wecom", "sms", "phone"), validator=_channel_list
+    )
+    sensitive_variables: tuple[str, ...] = attrs.field(
+        default=("diagnosis", "condition", "icd10"), validator=_names
+    )
+    templates: tuple[MessageTemplate, ...] = attrs.field(default=(), validator=unique_keys)
+
+    def __attrs_post_init__(self) -> None:
+        # Case-blind: an operator's ${Diagnosis} is still a diagnosis.
+        sensitive = {name.casefold() for name in self.sensitive_variables}
+        for index, template in enumerate(self.templates):
+            external = sorted(EXTERNAL_CHANNELS.intersection(template.channels))
+            if not external:
+                continue
+            for language, text in template.texts.items():
+                found = sorted(n for n in placeholders(text) if n.casefold() in sensitive)
+                if found:
+                    raise ConfigError(
+                        f"templates[{index}].texts",
+                        f"template {template.key!r} puts {found} in its {language} text and "
+                        f"may go out by {external}; health conditions may only be carried "
+                        "by a phone task",
+                    )
+            declared = sorted(n for n in template.variables if n.casefold() in sensitive)
+            if declared:
+                raise ConfigError(
+                    f"templates[{index}].variables",
+                    f"template {template.key!r} declares {declared} and may go out by "
+                    f"{external}; health conditions may only be carried by a phone task",
+                )
+
+    def template(self, key: str) -> MessageTemplate | None:
+        """The template called ``key``, if there is one."""
+        return next((template for template in self.templates if template.key == key), None)
+
+    def quiet_hours(self) -> tuple[time, time] | None:
+        """Quiet hours as (start, end) local times, or ``None`` when there are none."""
+        if self.quiet_start == self.quiet_end:
+            return None
+        return time.fromisoformat(self.quiet_start), time.fromisoformat(self.quiet_end)
+
+    def weekly_cap(self, purpose: str) -> int | None:
+        """The weekly cap for ``purpose``, or ``None`` when it is not capped."""
+        return self.weekly_caps.get(purpose)
+
+
+def reference_templates() -> tuple[MessageTemplate, ...]:
+    """The reference programme's message templates, zh-CN first."""
+    return (
+        MessageTemplate(
+            key="appointment_reminder",
+            purpose="care",
+            texts={
+                "zh-CN": "${name}您好，提醒您${date}在${department}就诊，请按时到院。",
+                "en": "Dear ${name}, a reminder of your visit to ${department} on ${date}.",
+            },
+            channels=("wecom", "sms", "email", "phone"),
+            variables=("name", "date", "department"),
+        ),
+        MessageTemplate(
+            key="hba1c_recheck",
+            purpose="care",
+            texts={
+                "zh-CN": "${name}您好，您的糖化血红蛋白复查已到期，请预约复查。",
+                "en": "Dear ${name}, your HbA1c recheck is due; please book it.",
+            },
+            channels=("wecom", "sms", "phone"),
+            variables=("name",),
+        ),
+        MessageTemplate(
+            key="health_manager_call",
+            purpose="care",
+            texts={
+                "zh-CN": "致电${name}：近两次${diagnosis}复查未到，了解原因并协助预约。",
+                "en": "Call ${name}: missed two ${diagnosis} rechecks; ask why, help book.",
+            },
+            channels=("phone",),
+            variables=("name", "diagnosis"),
+        ),
+        MessageTemplate(
+            key="annual_plan_offer",
+            purpose="marketing",
+            texts={
+                "zh-CN": "${name}您好，年度会员限时${price}元，含全年专家号优先预约。",
+                "en": "Dear ${name}, the annual membership is ${price} yuan this month.",
+            },
+            channels=("wecom", "sms", "email"),
+            variables=("name", "price"),
+        ),
+        MessageTemplate(
+            key="referral_invitation",
+            purpose="marketing",
+            texts={
+                "zh-CN": "${name}您好，感谢您的信任！推荐亲友首次就诊，您可获得积分奖励。",
+                "en": "Dear ${name}, thank you! Refer a friend and earn points.",
+            },
+            channels=("wecom", "sms"),
+            variables=("name",),
+        ),
+        MessageTemplate(
+            key="research_invitation",
+            purpose="research",
+            texts={"zh-CN": "${name}您好，诚邀您参加一项健康研究，详情请回复了解。"},
+            channels=("wecom", "email"),
+            variables=("name",),
+        ),
+        *_journey_templates(),
+    )
+
+
+def _simple(key: str, purpose: Purpose, zh: str, en: str) -> MessageTemplate:
+    return MessageTemplate(
+        key=key,
+        purpose=purpose,
+        texts={"zh-CN": zh, "en": en},
+        channels=("wecom", "sms", "email"),
+        variables=("name",),
+    )
+
+
+def _journey_templates() -> tuple[MessageTemplate, ...]:
+    """The messages the reference journeys send (none names a condition)."""
+    care: Purpose = "care"
+    marketing: Purpose = "marketing"
+    return (
+        _simple(
+            "family_offer",
+            marketing,
+            "${name}您好，家庭健康管家年卡可覆盖三位家人，诚邀了解。",
+            "Dear ${name}, the family health steward plan covers three relatives.",
+        ),
+        _simple(
+            "diabetes_intro",
+            care,
+            "${name}您好，欢迎加入慢病管理项目，入门课程已为您开通。",
+            "Dear ${name}, welcome to the programme; your intro course is open.",
+        ),
+        _simple(
+            "annual_welcome",
+            care,
+            "${name}您好，欢迎成为年度会员，您的专属权益已生效。",
+            "Dear ${name}, welcome: your annual membership benefits are active.",
+        ),
+        _simple(
+            "manager_intro",
+            care,
+            "${name}您好，您的专属健康管家已为您安排，稍后将与您联系。",
+            "Dear ${name}, your dedicated health manager will contact you soon.",
+        ),
+        _simple(
+            "treatment_thank_you",
+            care,
+            "${name}您好，感谢您对我们治疗服务的肯定，祝您早日康复。",
+            "Dear ${name}, thank you for your trust; we wish you well.",
+        ),
+        _simple(
+            "health_plan_preview",
+            care,
+            "${name}您好，您的出院后个性化健康计划已生成，请查看。",
+            "Dear ${name}, your personal health plan after discharge is ready.",
+        ),
+        _simple(
+            "discharge_day_7",
+            care,
+            "${name}您好，出院一周了，请按计划复诊并注意休息。",
+            "Dear ${name}, a week after discharge: please keep to your plan.",
+        ),
+        _simple(
+            "discharge_day_30",
+            care,
+            "${name}您好，出院一个月，医生将为您复评康复情况。",
+            "Dear ${name}, a month on, your doctor will review your recovery.",
+        ),
+        _simple(
+            "postpartum_assessment",
+            care,
+            "${name}您好，产后42天评估已可预约，含盆底功能检查。",
+            "Dear ${name}, your 42-day post-partum assessment can be booked.",
+        ),
+        _simple(
+            "checkup_clinic_invite",
+            care,
+            "${name}您好，您的体检报告有需关注的项目，请预约体检后门诊。",
+            "Dear ${name}, your check-up needs a follow-up visit; please book.",
+        ),
+        _simple(
+            "rehab_membership_offer",
+            marketing,
+            "${name}您好，术后康复会员可享康复课程与复诊优惠。",
+            "Dear ${name}, the rehabilitation membership offers classes and visits.",
+        ),
+        _simple(
+            "renewal_30",
+            care,
+            "${name}您好，您的会员将于30天后到期，续费可保留全部权益。",
+            "Dear ${name}, your membership ends in 30 days.",
+        ),
+        _simple(
+            "renewal_7",
+            care,
+            "${name}您好，您的会员将于7天后到期。",
+            "Dear ${name}, your membership ends in 7 days.",
+        ),
+        _simple(
+            "renewal_1",
+            care,
+            "${name}您好，您的会员明天到期。",
+            "Dear ${name}, your membership ends tomorrow.",
+        ),
+        _simple(
+            "win_back",
+            marketing,
+            "${name}您好，我们想念您！重新加入年度会员享专属礼遇。",
+            "Dear ${name}, we miss you: rejoin with a welcome offer.",
+        ),
+        _simple(
+            "birthday",
+            marketing,
+            "${name}您好，祝您生日快乐！生日积分已送达。",
+            "Happy birthday, ${name}! Your birthday points are here.",
+        ),
+        _simple(
+            "member_day_invite",
+            marketing,
+            "${name}您好，本月15日会员日，健康讲座与体检优惠等您来。",
+            "Dear ${name}, member day is on the 15th: lectures and offers.",
+        ),
+    )
+
+
+def reference_outreach() -> OutreachPolicy:
+    """The reference programme's outreach policy.
+
+    Quiet hours 21:00–08:00; at most 10 care, 2 marketing and 1 research message per
+    member in any rolling week; WeCom, then SMS, then a staff call task; diagnoses,
+    conditions and ICD-10 codes only in phone scripts; the templates of
+    :func:`reference_templates`.
+    """
+    return OutreachPolicy(templates=reference_templates())

@@ -83,12 +83,28 @@ class ProgrammeConfig:
             floor = [plan.tier_floor] if plan.tier_floor else []
             _known(tiers, floor, f"plans.plans[{index}].tier_floor")
         for index, journey in enumerate(self.journeys):
-            problems = shape_problems(journey)
+            problems = shape_problems(journey) + self._message_problems(journey)
             if problems:
                 raise ConfigError(f"journeys[{index}]", "; ".join(problems))
         for index, reward in enumerate(self.rewards.rewards):
             minimum = [reward.min_tier] if reward.min_tier else []
             _known(tiers, minimum, f"rewards.rewards[{index}].min_tier")
+
+    def _message_problems(self, journey: JourneyDefinition) -> list[str]:
+        calls = [*journey.entry_actions, *(a for t in journey.transitions for a in t.actions)]
+        problems = []
+        for call in calls:
+            if call.name != "send_message":
+                continue
+            template = self.outreach.template(str(call.params.get("template")))
+            if template is None:
+                problems.append(f"send_message: no template {call.params.get('template')!r}")
+            elif template.purpose != call.params.get("purpose"):
+                problems.append(
+                    f"send_message: template {template.key!r} is for {template.purpose}, "
+                    f"not {call.params.get('purpose')}"
+                )
+        return problems
 
     @property
     def tz(self) -> ZoneInfo:

@@ -13,6 +13,7 @@ from membercore.config.ledger import (
     Rate,
     SpendingRule,
 )
+from membercore.config.outreach import reference_outreach
 from membercore.config.plans import Plan, PlanRules
 from membercore.config.programme import ProgrammeConfig
 from membercore.config.reference_journeys import reference_journeys
@@ -63,6 +64,7 @@ def reference_config() -> ProgrammeConfig:
         plans=reference_plans(),
         rewards=reference_rewards(),
         journeys=reference_journeys(),
+        outreach=reference_outreach(),
     )
 
 

@@ -66,7 +66,7 @@ def loyalty_ladder() -> JourneyDefinition:
                 trigger=_after(hours=2),
                 actions=(
                     _c("make_offer", plan="annual_599", valid_days=7),
-                    _send("annual_offer", "marketing"),
+                    _send("annual_plan_offer", "marketing"),
                 ),
             ),
             Transition(
@@ -154,7 +154,7 @@ def diabetes() -> JourneyDefinition:
                 source="monitoring",
                 target="monitoring",
                 trigger=_after(months=3),
-                actions=(_c("count", name="missed"), _send("hba1c_reminder")),
+                actions=(_c("count", name="missed"), _send("hba1c_recheck")),
             ),
             Transition(
                 name="back_on_track",

@@ -1,0 +1,286 @@
+"""Decide a message request, and cancel what consent no longer allows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from membercore.config.outreach import (
+    DEFAULT_LANGUAGE,
+    MessageTemplate,
+    OutreachPolicy,
+    placeholders,
+)
+from membercore.config.programme import ProgrammeConfig
+from membercore.consent import Channel, ConsentState, Purpose, allows, channels_for
+from membercore.dates import require_aware
+from membercore.errors import MemberMismatchError
+from membercore.idempotency import fingerprint, replayed
+from membercore.outreach.messages import (
+    MessageCancelled,
+    MessageQueued,
+    MessageRefused,
+    OutreachEvent,
+    PhoneTaskRequested,
+    RefusalReason,
+    RequestMessage,
+)
+from membercore.outreach.rules import candidate_channels, render, send_time, weekly_load
+from membercore.outreach.state import OutreachState
+
+__all__ = ["cancel_pending", "decide"]
+
+
+def decide(
+    command: RequestMessage,
+    state: OutreachState,
+    consent_state: ConsentState,
+    config: ProgrammeConfig,
+    now: datetime,
+    *,
+    preferred: Sequence[Channel] = (),
+    language: str = DEFAULT_LANGUAGE,
+) -> list[OutreachEvent]:
+    """The one decision every message request passes.
+
+    The checks, in order: the template exists and has the request's purpose; the
+    request gives every variable the text uses; a channel is found — the member's
+    preferred channels, then the policy's fallback order, keeping those the template
+    may use, the first one the member consents to for the purpose (``phone`` makes a
+    call task); quiet hours defer the message to their end (an urgent care message is
+    not deferred); the weekly cap of the purpose must leave room at that send time.
+
+    Args:
+        command: the request.
+        state: the member's outreach state.
+        consent_state: the member's consents, as they are at ``now``.
+        config: the programme (its outreach policy and timezone).
+        now: the instant of the decision.
+        preferred: the member's preferred channels, most preferred first.
+        language: the member's language; zh-CN when the template lacks it.
+
+    Returns:
+        One event: :class:`MessageQueued`, :class:`PhoneTaskRequested` or
+        :class:`MessageRefused` (with its reason); none when the request was already
+        decided.
+
+    Raises:
+        MemberMismatchError: the request or consents belong to another member.
+        IdempotencyConflictError: the key was used by a different request.
+        NaiveInstantError: ``now`` has no timezone.
+    """
+    now = require_aware("now", now)
+    for other in (command.member_id, consent_state.member_id):
+        if other != state.member_id:
+            raise MemberMismatchError(state.member_id, other)
+    digest = fingerprint(command)
+    if replayed(state.keys, command.key, digest, owner=state.member_id):
+        return []
+    policy = config.outreach
+    tz = config.tz
+    asked = f"{command.purpose} message {command.template_key!r} asked by {command.reason}"
+    plan = _plan(command, state, consent_state, policy, tz, now, preferred, language)
+    if isinstance(plan, _Refusal):
+        return [
+            MessageRefused(
+                member_id=state.member_id,
+                template_key=command.template_key,
+                purpose=command.purpose,
+                reason=plan.reason,
+                explanation=f"{asked}: refused, {plan.why} (policy v{policy.version})",
+                decided_at=now,
+                policy_version=policy.version,
+                key=command.key,
+                fingerprint=digest,
+            )
+        ]
+    explanation = f"{asked}; {plan.explanation}; policy v{policy.version}"
+    if plan.channel == "phone":
+        return [
+            PhoneTaskRequested(
+                message_id=state.next_message_id,
+                member_id=state.member_id,
+                purpose=command.purpose,
+                template_key=command.template_key,
+                language=plan.language,
+                text=plan.text,
+                due_at=plan.send_at,
+                decided_at=now,
+                explanation=explanation,
+                policy_version=policy.version,
+                key=command.key,
+                fingerprint=digest,
+            )
+        ]
+    return [
+        MessageQueued(
+            message_id=state.next_message_id,
+            member_id=state.member_id,
+            channel=plan.channel,
+            purpose=command.purpose,
+            template_key=command.template_key,
+            language=plan.language,
+            text=plan.text,
+            send_at=plan.send_at,
+            decided_at=now,
+            explanation=explanation,
+            policy_version=policy.version,
+            key=command.key,
+            fingerprint=digest,
+        )
+    ]
+
+
+@attrs.frozen
+class _Refusal:
+    reason: RefusalReason
+    why: str
+
+
+@attrs.frozen
+class _Plan:
+    channel: Channel
+    language: str
+    text: str
+    send_at: datetime
+    explanation: str
+
+
+def _plan(
+    command: RequestMessage,
+    state: OutreachState,
+    consent_state: ConsentState,
+    policy: OutreachPolicy,
+    tz: ZoneInfo,
+    now: datetime,
+    preferred: Sequence[Channel],
+    language: str,
+) -> _Plan | _Refusal:
+    """The checks of :func:`decide`, in order; the first that fails refuses."""
+    purpose = command.purpose
+    template = policy.template(command.template_key)
+    if template is None:
+        return _Refusal("unknown_template", "the outreach policy has no such template")
+    if template.purpose != purpose:
+        return _Refusal("purpose_mismatch", f"the template is a {template.purpose} message")
+    used, text = template.text(language)
+    missing = sorted(placeholders(text) - set(command.variables))
+    if missing:
+        return _Refusal("missing_variables", f"no value for {', '.join(missing)}")
+    route = _route(template, policy, consent_state, purpose, preferred)
+    if isinstance(route, _Refusal):
+        return route
+    channel, skipped, consented = route
+    send_at, quiet_end = send_time(now, policy, tz, urgent=command.urgent)
+    cap = policy.weekly_cap(purpose)
+    load = weekly_load(state.sent, purpose, send_at)
+    if cap is not None and load >= cap:
+        return _Refusal(
+            "weekly_cap",
+            f"{load} {purpose} messages already in a rolling week holding "
+            f"{_local(send_at, tz)}; the cap is {cap}",
+        )
+    explanation = "; ".join(
+        (
+            f"channel {channel}"
+            + (f" (no consent on {', '.join(skipped)})" if skipped else "")
+            + f", {purpose} consent on {consented}",
+            _quiet(policy, tz, now, quiet_end, urgent=command.urgent),
+            f"{load + 1} of {cap} {purpose} in the rolling week"
+            if cap is not None
+            else f"no weekly cap on {purpose}",
+            f"text in {used}" + (f" ({language} missing)" if used != language else ""),
+        )
+    )
+    return _Plan(
+        channel=channel,
+        language=used,
+        text=render(text, command.variables),
+        send_at=send_at,
+        explanation=explanation,
+    )
+
+
+def _route(
+    template: MessageTemplate,
+    policy: OutreachPolicy,
+    consent_state: ConsentState,
+    purpose: Purpose,
+    preferred: Sequence[Channel],
+) -> tuple[Channel, tuple[Channel, ...], str] | _Refusal:
+    """The channel: the first candidate the member consents to for the purpose."""
+    candidates = candidate_channels(template, policy, preferred)
+    if not candidates:
+        tried = ", ".join(dict.fromkeys((*preferred, *policy.channel_order)))
+        return _Refusal(
+            "no_channel",
+            f"the template may go by {', '.join(template.channels)} only; tried {tried}",
+        )
+    consented = ", ".join(channels_for(consent_state, purpose)) or "none"
+    for index, channel in enumerate(candidates):
+        if allows(consent_state, purpose, channel):
+            return channel, candidates[:index], consented
+    return _Refusal(
+        "no_consent", f"no {purpose} consent on {', '.join(candidates)} (consented: {consented})"
+    )
+
+
+def cancel_pending(
+    state: OutreachState, consent_state: ConsentState, now: datetime
+) -> list[MessageCancelled]:
+    """Cancel the messages and call tasks not yet due that consent no longer allows.
+
+    Run it whenever consent is withdrawn (and it is harmless to run at any time): a
+    withdrawal stops outreach at once, including what was queued before it. What is
+    due at or before ``now`` is taken to be already handed to its channel.
+
+    Args:
+        state: the member's outreach state.
+        consent_state: the member's consents, after the withdrawal.
+        now: the instant of the cancellation.
+
+    Raises:
+        MemberMismatchError: the consents belong to another member.
+        NaiveInstantError: ``now`` has no timezone.
+    """
+    now = require_aware("now", now)
+    if consent_state.member_id != state.member_id:
+        raise MemberMismatchError(state.member_id, consent_state.member_id)
+    return [
+        MessageCancelled(
+            message_id=item.message_id,
+            member_id=state.member_id,
+            purpose=item.purpose,
+            channel=item.channel,
+            cancelled_at=now,
+            explanation=(
+                f"{item.purpose} consent on {item.channel} withdrawn before it was due at "
+                f"{item.at.isoformat()}"
+            ),
+        )
+        for item in state.pending(now)
+        if not allows(consent_state, item.purpose, item.channel)
+    ]
+
+
+def _local(instant: datetime, tz: ZoneInfo) -> str:
+    return instant.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _quiet(
+    policy: OutreachPolicy,
+    tz: ZoneInfo,
+    now: datetime,
+    quiet_end: datetime | None,
+    *,
+    urgent: bool,
+) -> str:
+    hours = f"quiet hours {policy.quiet_start}–{policy.quiet_end} {tz.key}"
+    if quiet_end is None:
+        return f"asked at {_local(now, tz)}, outside {hours}"
+    if urgent:
+        return f"asked at {_local(now, tz)}, in {hours}, not deferred: urgent care"
+    return f"asked at {_local(now, tz)}, in {hours}: deferred to {_local(quiet_end, tz)}"

@@ -1,0 +1,222 @@
+"""Outreach messages: the request a journey or rule makes, and what the policy decided."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Literal, get_args
+
+import attrs
+
+from membercore.checks import non_empty
+from membercore.consent import PURPOSES, Channel, Purpose
+from membercore.dates import as_utc, aware
+from membercore.errors import InvalidFactError
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "REFUSAL_REASONS",
+    "MessageCancelled",
+    "MessageQueued",
+    "MessageRefused",
+    "OutreachEvent",
+    "PhoneTaskRequested",
+    "RefusalReason",
+    "RequestMessage",
+]
+
+#: Why a request was refused; stable codes for reports and the dead-letter view.
+RefusalReason = Literal[
+    "unknown_template",
+    "purpose_mismatch",
+    "missing_variables",
+    "no_channel",
+    "no_consent",
+    "weekly_cap",
+]
+REFUSAL_REASONS: tuple[RefusalReason, ...] = get_args(RefusalReason)
+
+
+def _purpose(instance: Any, attribute: Any, value: str) -> None:
+    if value not in PURPOSES:
+        raise InvalidFactError(instance.TYPE, attribute.name, value, f"purposes are {PURPOSES}")
+
+
+def _sorted(value: Mapping[str, str]) -> dict[str, str]:
+    # One order for one set of variables, so that a replay has the same fingerprint.
+    return dict(sorted(value.items()))
+
+
+def _urgent(instance: RequestMessage, attribute: Any, value: bool) -> None:
+    if value and instance.purpose != "care":
+        raise InvalidFactError(
+            instance.TYPE, attribute.name, value, "only care messages may be urgent"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RequestMessage:
+    """A journey step, rule or staff member asks for a message to a member.
+
+    Attributes:
+        key: idempotency key (a journey step's key, say): the same request twice is
+            decided once.
+        member_id: the member to reach.
+        template_key: the template to render.
+        purpose: what it is for: care, marketing or research; must be the template's.
+        variables: the values of the template's ``${name}`` placeholders. They are
+            inserted as they are, never interpreted.
+        urgent: a care message that must not wait for the end of quiet hours (a critical
+            lab result, a changed appointment tomorrow morning). Only care may be urgent.
+        reason: which rule, journey step or person asked, for the explanation.
+    """
+
+    TYPE: ClassVar[str] = "request_message"
+
+    key: str = attrs.field(validator=non_empty)
+    member_id: str = attrs.field(validator=non_empty)
+    template_key: str = attrs.field(validator=non_empty)
+    purpose: Purpose = attrs.field(validator=_purpose)
+    variables: Mapping[str, str] = attrs.field(factory=dict, converter=_sorted)
+    urgent: bool = attrs.field(default=False, validator=_urgent)
+    reason: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class MessageQueued:
+    """A message was approved and put in the outbox, to go out at ``send_at``.
+
+    Attributes:
+        message_id: ``<member>/msg/<n>``, deterministic.
+        member_id: the member.
+        channel: ``wecom``, ``sms`` or ``email``.
+        purpose: care, marketing or research.
+        template_key: the template rendered.
+        language: the language of ``text``.
+        text: the rendered text.
+        send_at: when it may go out: the decision's instant, or the end of quiet hours.
+        decided_at: the instant of the decision.
+        explanation: which rules decided it, on which facts.
+        policy_version: the outreach policy's version.
+        key: the request's idempotency key.
+        fingerprint: the request's fingerprint.
+    """
+
+    TYPE: ClassVar[str] = "message_queued"
+
+    message_id: str
+    member_id: str
+    channel: Channel
+    purpose: Purpose
+    template_key: str
+    language: str
+    text: str
+    send_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    decided_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    explanation: str
+    policy_version: int
+    key: str
+    fingerprint: str
+
+
+@attrs.frozen(kw_only=True)
+class PhoneTaskRequested:
+    """No message channel was open, so staff are asked to call the member.
+
+    A call script may carry what an external message may not (a diagnosis): it is read
+    by hospital staff, not sent.
+
+    Attributes:
+        message_id: ``<member>/msg/<n>``, from the same sequence as messages.
+        member_id: the member to call.
+        purpose: care, marketing or research.
+        template_key: the template rendered as the call script.
+        language: the language of ``text``.
+        text: the call script.
+        due_at: when the call may be made: the decision's instant or the end of quiet
+            hours.
+        decided_at: the instant of the decision.
+        explanation: which rules decided it, on which facts.
+        policy_version: the outreach policy's version.
+        key: the request's idempotency key.
+        fingerprint: the request's fingerprint.
+    """
+
+    TYPE: ClassVar[str] = "phone_task_requested"
+
+    message_id: str
+    member_id: str
+    purpose: Purpose
+    template_key: str
+    language: str
+    text: str
+    due_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    decided_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    explanation: str
+    policy_version: int
+    key: str
+    fingerprint: str
+
+
+@attrs.frozen(kw_only=True)
+class MessageRefused:
+    """A request was refused; nothing goes out.
+
+    Attributes:
+        member_id: the member.
+        template_key: the template asked for.
+        purpose: the purpose asked for.
+        reason: the refusal's code (:data:`REFUSAL_REASONS`).
+        explanation: which rule refused it, on which facts.
+        decided_at: the instant of the decision.
+        policy_version: the outreach policy's version.
+        key: the request's idempotency key.
+        fingerprint: the request's fingerprint.
+    """
+
+    TYPE: ClassVar[str] = "message_refused"
+
+    member_id: str
+    template_key: str
+    purpose: Purpose
+    reason: RefusalReason
+    explanation: str
+    decided_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    policy_version: int
+    key: str
+    fingerprint: str
+
+
+@attrs.frozen(kw_only=True)
+class MessageCancelled:
+    """A message or call task not yet due was cancelled: its consent was withdrawn.
+
+    Attributes:
+        message_id: the message or task cancelled.
+        member_id: the member.
+        purpose: its purpose.
+        channel: its channel (``phone`` for a call task).
+        cancelled_at: the instant of the cancellation.
+        explanation: why.
+    """
+
+    TYPE: ClassVar[str] = "message_cancelled"
+
+    message_id: str
+    member_id: str
+    purpose: Purpose
+    channel: Channel
+    cancelled_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    explanation: str
+
+
+OutreachEvent = MessageQueued | PhoneTaskRequested | MessageRefused | MessageCancelled
+
+#: Every outreach message type, for serialization.
+MESSAGE_TYPES: tuple[type[Any], ...] = (
+    RequestMessage,
+    MessageQueued,
+    PhoneTaskRequested,
+    MessageRefused,
+    MessageCancelled,
+)

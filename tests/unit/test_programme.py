@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
-from membercore import ChargeLine, ChargePaid, ConfigError, load_config, reference_config
+from membercore import ChargeLine, ChargePaid, ConfigError, journeys, load_config, reference_config
 from membercore import benefits as b
 from membercore import plans as p
 from membercore import tiers as t
@@ -107,8 +108,6 @@ def test_a_paid_plan_lifts_the_tier_which_lifts_earning_and_benefits() -> None:
 
 
 def test_the_reference_journeys_hold_together_and_name_existing_templates() -> None:
-    from membercore import journeys
-
     config = reference_config()
     registry = journeys.builtin_registry()
     assert len(config.journeys) == 12

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from membercore import (
     benefits,
+    clinical,
     consent,
     households,
     journeys,
@@ -18,6 +19,7 @@ from membercore import (
     outreach,
     plans,
     rewards,
+    segments,
     tiers,
 )
 from membercore.commands import (
@@ -106,6 +108,7 @@ __all__ = [
     "UnknownPostingError",
     "UnknownRuleError",
     "benefits",
+    "clinical",
     "consent",
     "dump_config",
     "households",
@@ -120,5 +123,6 @@ __all__ = [
     "plans",
     "reference_config",
     "rewards",
+    "segments",
     "tiers",
 ]

@@ -19,7 +19,18 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
-from membercore import benefits, consent, households, journeys, outreach, plans, rewards, tiers
+from membercore import (
+    benefits,
+    clinical,
+    consent,
+    households,
+    journeys,
+    outreach,
+    plans,
+    rewards,
+    segments,
+    tiers,
+)
 from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import ParamValue
@@ -187,6 +198,8 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *consent.MESSAGE_TYPES,
         *journeys.MESSAGE_TYPES,
         *outreach.MESSAGE_TYPES,
+        *segments.MESSAGE_TYPES,
+        *clinical.CLINICAL_FACT_TYPES,
     )
 }
 

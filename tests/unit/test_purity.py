@@ -20,6 +20,7 @@ import membercore.merges
 import membercore.outreach
 import membercore.plans
 import membercore.rewards
+import membercore.segments
 import membercore.tiers
 
 # The core decides; it never stores, calls out, reads the clock or rolls dice.
@@ -158,6 +159,7 @@ PUBLIC_MODULES = [
     membercore.journeys,
     membercore.plans,
     membercore.rewards,
+    membercore.segments,
     membercore.config,
 ]
 

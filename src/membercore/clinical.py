@@ -1,0 +1,112 @@
+"""Clinical facts: registration, diagnoses and deliveries, as reported by the HIS.
+
+They extend :mod:`membercore.facts` with what segments and tags are derived from: a
+patient's birth date and declared preferences, the ICD-10 codes of their diagnoses, and
+deliveries (which start the post-partum stage). Like every fact they carry ``fact_id``
+(the idempotency key), ``patient_id`` and ``occurred_at``, and a stable ``TYPE`` tag.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar, Literal, get_args
+
+import attrs
+
+from membercore.checks import non_empty
+from membercore.consent import CHANNELS, Channel
+from membercore.errors import InvalidFactError
+from membercore.facts import Fact
+from membercore.icd10 import is_code
+
+__all__ = [
+    "CLINICAL_FACT_TYPES",
+    "DeliveryMode",
+    "DeliveryRecorded",
+    "DiagnosisRecorded",
+    "PatientRegistered",
+    "Sex",
+]
+
+Sex = Literal["female", "male"]
+DeliveryMode = Literal["vaginal", "caesarean"]
+
+
+def _one_of(*allowed: str) -> Any:
+    def check(instance: Any, attribute: Any, value: str | None) -> None:
+        if value is not None and value not in allowed:
+            raise InvalidFactError(
+                instance.TYPE, attribute.name, value, f"must be one of {allowed}"
+            )
+
+    return check
+
+
+def _icd10(instance: Any, attribute: Any, value: str) -> None:
+    if not is_code(value):
+        raise InvalidFactError(
+            instance.TYPE, attribute.name, value, "is not an ICD-10 code (E11, E11.9, E119)"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class PatientRegistered(Fact):
+    """The patient registered (建档) or updated their record.
+
+    A later registration updates what it states; what it leaves out (``None``) is kept
+    from earlier ones.
+
+    Attributes:
+        birth_date: the date of birth, when known.
+        sex: ``female`` or ``male``, when known.
+        preferred_channel: the channel the patient asked to be reached by (it wins over
+            the channels they are seen using).
+        language: the patient's language (``zh-CN``...), when known.
+    """
+
+    TYPE: ClassVar[str] = "patient_registered"
+
+    birth_date: date | None = None
+    sex: Sex | None = attrs.field(default=None, validator=_one_of(*get_args(Sex)))
+    preferred_channel: Channel | None = attrs.field(default=None, validator=_one_of(*CHANNELS))
+    language: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DiagnosisRecorded(Fact):
+    """A diagnosis was recorded at a visit.
+
+    Attributes:
+        icd10: the ICD-10 code, dotted or not (``E11.9``, ``E119``, ``E11.900x001``).
+        visit_id: the visit it was made at.
+    """
+
+    TYPE: ClassVar[str] = "diagnosis_recorded"
+
+    icd10: str = attrs.field(validator=_icd10)
+    visit_id: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryRecorded(Fact):
+    """The patient gave birth (分娩); ``occurred_at`` is the time of delivery.
+
+    Attributes:
+        visit_id: the inpatient stay of the delivery.
+        mode: ``vaginal`` or ``caesarean``, when known.
+    """
+
+    TYPE: ClassVar[str] = "delivery_recorded"
+
+    visit_id: str = attrs.field(validator=non_empty)
+    mode: DeliveryMode | None = attrs.field(
+        default=None, validator=_one_of(*get_args(DeliveryMode))
+    )
+
+
+#: The clinical fact types, to register with the other facts.
+CLINICAL_FACT_TYPES: tuple[type[Fact], ...] = (
+    PatientRegistered,
+    DiagnosisRecorded,
+    DeliveryRecorded,
+)

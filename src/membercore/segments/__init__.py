@@ -1,0 +1,129 @@
+"""Segments and tags: who a patient is to the programme, and how much human service they get.
+
+Every member carries **tags** derived from facts — conditions from ICD-10 codes
+(``condition:type2_diabetes``, see :mod:`membercore.icd10`), life stage
+(``stage:adult``, ``stage:pregnant``...), spending power (``spend:high``), channel
+preference (``channel:wecom``) and family status (``family:has_dependents``) — and tags
+journeys set by command (:class:`AddTag`, :class:`RemoveTag`). From them follows a
+**value segment**: A (high value, high potential), B (high value, stable), C (general),
+which decides the **service level**: a case manager, a follow-up plan or standard
+service. Every segment decision records which rule decided and on which facts.
+
+Decider style: :func:`decide` notes a fact (once per fact id) or applies a tag command,
+then works the tags and the segment out again from every fact noted, as of the local date
+of ``now``; :func:`evolve` applies the events. Run :class:`RefreshProfile` daily so that
+stages, bands and time-bound conditions follow the calendar.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from membercore.config.segments import LifeStage, ServiceLevel
+from membercore.segments.decide import decide, is_reserved
+from membercore.segments.derive import (
+    MAX_EVIDENCE,
+    Evaluation,
+    Rfm,
+    derived_tags,
+    evaluate,
+    life_stage,
+    out_of_pocket_fen,
+    preferred_channel,
+    rfm,
+    service_level,
+    spending_band,
+    window_start,
+)
+from membercore.segments.messages import (
+    AddTag,
+    ChargeNoted,
+    DeliveryNoted,
+    DiagnosisNoted,
+    Explanation,
+    FactNoted,
+    FamilyStatus,
+    FamilyStatusNoted,
+    InteractionNoted,
+    ProfileCommand,
+    ProfileEvent,
+    RefreshProfile,
+    RefundNoted,
+    RegistrationNoted,
+    RehabPlanNoted,
+    RemoveTag,
+    SegmentAssigned,
+    Tag,
+    TagAdded,
+    TagEvidenceChanged,
+    TagRemoved,
+    VisitNoted,
+)
+from membercore.segments.state import ProfileState, evolve, replay, segment_of, tags
+
+#: Every profile message type, for serialization.
+MESSAGE_TYPES: tuple[type[Any], ...] = (
+    AddTag,
+    RemoveTag,
+    RefreshProfile,
+    RegistrationNoted,
+    VisitNoted,
+    ChargeNoted,
+    RefundNoted,
+    DiagnosisNoted,
+    DeliveryNoted,
+    InteractionNoted,
+    RehabPlanNoted,
+    FamilyStatusNoted,
+    TagAdded,
+    TagEvidenceChanged,
+    TagRemoved,
+    SegmentAssigned,
+)
+
+__all__ = [
+    "MAX_EVIDENCE",
+    "MESSAGE_TYPES",
+    "AddTag",
+    "ChargeNoted",
+    "DeliveryNoted",
+    "DiagnosisNoted",
+    "Evaluation",
+    "Explanation",
+    "FactNoted",
+    "FamilyStatus",
+    "FamilyStatusNoted",
+    "InteractionNoted",
+    "LifeStage",
+    "ProfileCommand",
+    "ProfileEvent",
+    "ProfileState",
+    "RefreshProfile",
+    "RefundNoted",
+    "RegistrationNoted",
+    "RehabPlanNoted",
+    "RemoveTag",
+    "Rfm",
+    "SegmentAssigned",
+    "ServiceLevel",
+    "Tag",
+    "TagAdded",
+    "TagEvidenceChanged",
+    "TagRemoved",
+    "VisitNoted",
+    "decide",
+    "derived_tags",
+    "evaluate",
+    "evolve",
+    "is_reserved",
+    "life_stage",
+    "out_of_pocket_fen",
+    "preferred_channel",
+    "replay",
+    "rfm",
+    "segment_of",
+    "service_level",
+    "spending_band",
+    "tags",
+    "window_start",
+]

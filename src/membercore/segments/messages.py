@@ -1,0 +1,383 @@
+"""The commands and events of a member's profile: tags, segment and what they rest on."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import ClassVar
+
+import attrs
+
+from membercore.checks import non_empty, non_negative
+from membercore.clinical import DeliveryMode, Sex
+from membercore.consent import Channel
+from membercore.dates import as_utc, aware
+
+__all__ = [
+    "AddTag",
+    "ChargeNoted",
+    "DeliveryNoted",
+    "DiagnosisNoted",
+    "Explanation",
+    "FactNoted",
+    "FamilyStatus",
+    "FamilyStatusNoted",
+    "InteractionNoted",
+    "ProfileCommand",
+    "ProfileEvent",
+    "RefreshProfile",
+    "RefundNoted",
+    "RegistrationNoted",
+    "RehabPlanNoted",
+    "RemoveTag",
+    "SegmentAssigned",
+    "Tag",
+    "TagAdded",
+    "TagEvidenceChanged",
+    "TagRemoved",
+    "VisitNoted",
+]
+
+
+# --- values ---------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class FamilyStatus:
+    """A member's place in a household, as the households part knows it.
+
+    Attributes:
+        has_dependents: heads a household with at least one dependent.
+        is_dependent: is a dependent in someone's household.
+    """
+
+    has_dependents: bool = False
+    is_dependent: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Tag:
+    """A tag a member holds, and why.
+
+    Attributes:
+        reason: a short explanation, for people.
+        fact_ids: the facts it rests on (the ten latest), oldest first; none for a tag
+            set by a command or from the family status.
+        key: for a tag set by a command (:class:`AddTag`), the command's key.
+    """
+
+    reason: str
+    fact_ids: tuple[str, ...] = ()
+    key: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Explanation:
+    """Why a member is in their segment.
+
+    Attributes:
+        rule: the segment and criterion that decided (``A.maternity``), or
+            ``<segment>.default``.
+        detail: what held, for people (``tag stage:pregnant``).
+        fact_ids: the facts it rests on (the ten latest), oldest first.
+    """
+
+    rule: str
+    detail: str
+    fact_ids: tuple[str, ...] = ()
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AddTag:
+    """A journey or staff member tags a member (``winback``, ``diabetes_programme``...).
+
+    Tags in the derived namespaces (``condition:``, ``stage:``, ``spend:``, ``channel:``,
+    ``family:``, ``care:``) follow from facts only and are refused here.
+
+    Attributes:
+        key: idempotency key.
+        member_id: the member.
+        tag: the tag.
+        reason: why, for people.
+    """
+
+    TYPE: ClassVar[str] = "add_tag"
+
+    key: str = attrs.field(validator=non_empty)
+    member_id: str = attrs.field(validator=non_empty)
+    tag: str = attrs.field(validator=non_empty)
+    reason: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class RemoveTag:
+    """A journey or staff member takes a tag of their own off a member.
+
+    Attributes:
+        key: idempotency key.
+        member_id: the member.
+        tag: the tag.
+        reason: why, for people.
+    """
+
+    TYPE: ClassVar[str] = "remove_tag"
+
+    key: str = attrs.field(validator=non_empty)
+    member_id: str = attrs.field(validator=non_empty)
+    tag: str = attrs.field(validator=non_empty)
+    reason: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class RefreshProfile:
+    """The time-driven refresh: re-derive tags and segment as of now (run it daily).
+
+    Stages, spending bands and time-bound conditions follow the calendar; running the
+    refresh twice on a day changes nothing the second time.
+    """
+
+    TYPE: ClassVar[str] = "refresh_profile"
+
+    member_id: str = attrs.field(validator=non_empty)
+
+
+ProfileCommand = AddTag | RemoveTag | RefreshProfile
+
+
+# --- events: what the facts contributed ------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class FactNoted:
+    """Fields every event that notes a fact has.
+
+    Attributes:
+        member_id: the member.
+        fact_id: the fact's id (its idempotency key).
+        fingerprint: the fact's digest, to tell a replay from a reused id.
+        at: when the fact occurred.
+    """
+
+    TYPE: ClassVar[str] = "profile_fact_noted"
+
+    member_id: str
+    fact_id: str
+    fingerprint: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class RegistrationNoted(FactNoted):
+    """A registration, with what it states."""
+
+    TYPE: ClassVar[str] = "profile_registration_noted"
+
+    birth_date: date | None = None
+    sex: Sex | None = None
+    preferred_channel: Channel | None = None
+    language: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VisitNoted(FactNoted):
+    """A completed visit: counts for frequency and recency; its department is seen."""
+
+    TYPE: ClassVar[str] = "profile_visit_noted"
+
+    visit_id: str
+    department: str
+
+
+@attrs.frozen(kw_only=True)
+class ChargeNoted(FactNoted):
+    """A paid charge: its out-of-pocket part counts as spend; its departments are seen."""
+
+    TYPE: ClassVar[str] = "profile_charge_noted"
+
+    charge_id: str
+    self_paid_fen: int = attrs.field(validator=non_negative)
+    departments: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class RefundNoted(FactNoted):
+    """A refund: taken off the out-of-pocket spend of its charge (never below zero)."""
+
+    TYPE: ClassVar[str] = "profile_refund_noted"
+
+    charge_id: str
+    amount_fen: int = attrs.field(validator=non_negative)
+
+
+@attrs.frozen(kw_only=True)
+class DiagnosisNoted(FactNoted):
+    """A diagnosis, with the conditions its code made when it was noted (maybe none)."""
+
+    TYPE: ClassVar[str] = "profile_diagnosis_noted"
+
+    icd10: str
+    visit_id: str
+    conditions: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class DeliveryNoted(FactNoted):
+    """A delivery: the ``condition:delivery`` tag and the post-partum stage."""
+
+    TYPE: ClassVar[str] = "profile_delivery_noted"
+
+    visit_id: str
+    mode: DeliveryMode | None = None
+
+
+@attrs.frozen(kw_only=True)
+class InteractionNoted(FactNoted):
+    """An interaction through a channel (a check-in, a share).
+
+    Attributes:
+        channel: the channel as the fact named it (``app``, ``wechat``).
+        counted_as: the outreach channel it counts for, if any.
+    """
+
+    TYPE: ClassVar[str] = "profile_interaction_noted"
+
+    channel: str
+    counted_as: Channel | None
+
+
+@attrs.frozen(kw_only=True)
+class RehabPlanNoted(FactNoted):
+    """The member joined a rehabilitation plan."""
+
+    TYPE: ClassVar[str] = "profile_rehab_plan_noted"
+
+    plan_id: str
+
+
+# --- events: what was decided -----------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class FamilyStatusNoted:
+    """The member's family status changed (as the households part reported it)."""
+
+    TYPE: ClassVar[str] = "profile_family_status_noted"
+
+    member_id: str
+    status: FamilyStatus
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class TagAdded:
+    """The member now holds a tag they did not hold.
+
+    Attributes:
+        member_id: the member.
+        tag: the tag.
+        reason: why, for people.
+        fact_ids: the facts it rests on (none for a command's tag).
+        at: when it was decided.
+        key: the :class:`AddTag` command's key, for a tag set by hand.
+        fingerprint: that command's digest.
+    """
+
+    TYPE: ClassVar[str] = "tag_added"
+
+    member_id: str
+    tag: str
+    reason: str
+    fact_ids: tuple[str, ...] = ()
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    key: str | None = None
+    fingerprint: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TagEvidenceChanged:
+    """A tag the member keeps now rests on other facts, or reads differently.
+
+    Kept apart from :class:`TagAdded` so that what starts on a new tag (a journey) does
+    not start again when, say, one more charge supports a spending band.
+    """
+
+    TYPE: ClassVar[str] = "tag_evidence_changed"
+
+    member_id: str
+    tag: str
+    reason: str
+    fact_ids: tuple[str, ...] = ()
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class TagRemoved:
+    """The member no longer holds a tag.
+
+    Attributes:
+        member_id: the member.
+        tag: the tag.
+        reason: why, for people.
+        at: when it was decided.
+        key: the :class:`RemoveTag` command's key, for a tag removed by hand.
+        fingerprint: that command's digest.
+    """
+
+    TYPE: ClassVar[str] = "tag_removed"
+
+    member_id: str
+    tag: str
+    reason: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    key: str | None = None
+    fingerprint: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SegmentAssigned:
+    """A segment decision: the member's segment and why.
+
+    Decided again whenever the explanation changes; ``previous`` tells a move between
+    segments (:attr:`changed`) from a new reason to stay.
+
+    Attributes:
+        member_id: the member.
+        segment: the segment now.
+        previous: the segment before (``None`` for the first decision).
+        explanation: which rule, on which facts.
+        version: the version of the segment rules that decided.
+        at: when it was decided.
+    """
+
+    TYPE: ClassVar[str] = "segment_assigned"
+
+    member_id: str
+    segment: str
+    previous: str | None
+    explanation: Explanation
+    version: int
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the member moved to another segment."""
+        return self.segment != self.previous
+
+
+ProfileEvent = (
+    RegistrationNoted
+    | VisitNoted
+    | ChargeNoted
+    | RefundNoted
+    | DiagnosisNoted
+    | DeliveryNoted
+    | InteractionNoted
+    | RehabPlanNoted
+    | FamilyStatusNoted
+    | TagAdded
+    | TagEvidenceChanged
+    | TagRemoved
+    | SegmentAssigned
+)

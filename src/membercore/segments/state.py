@@ -1,0 +1,137 @@
+"""A member's profile, rebuilt from their profile events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from membercore.errors import MemberMismatchError
+from membercore.segments.messages import (
+    ChargeNoted,
+    DeliveryNoted,
+    DiagnosisNoted,
+    Explanation,
+    FactNoted,
+    FamilyStatus,
+    FamilyStatusNoted,
+    InteractionNoted,
+    ProfileEvent,
+    RefundNoted,
+    RegistrationNoted,
+    RehabPlanNoted,
+    SegmentAssigned,
+    Tag,
+    TagEvidenceChanged,
+    TagRemoved,
+    VisitNoted,
+)
+
+__all__ = ["ProfileState", "evolve", "replay", "segment_of", "tags"]
+
+
+@attrs.frozen(kw_only=True)
+class ProfileState:
+    """What the programme knows of a member for tags and segments.
+
+    The noted facts are kept by fact id, so that the same fact twice is noted once and
+    the order they come in does not matter: everything derived from them (tags, the
+    segment) is worked out from the whole set.
+
+    Attributes:
+        member_id: the member.
+        registrations: registrations by fact id.
+        visits: completed visits by fact id.
+        charges: paid charges by fact id.
+        refunds: refunds by fact id.
+        diagnoses: diagnoses by fact id.
+        deliveries: deliveries by fact id.
+        interactions: interactions through a channel by fact id.
+        rehab_plans: rehabilitation plans joined by fact id.
+        family: the family status last reported, if any.
+        tags: the tags held, with why.
+        segment: the segment (``None`` before the first decision).
+        explanation: why the member is in it.
+        facts: the fact ids noted, with their fingerprints.
+        keys: the command keys decided, with their fingerprints.
+    """
+
+    member_id: str
+    registrations: Mapping[str, RegistrationNoted] = attrs.field(factory=dict)
+    visits: Mapping[str, VisitNoted] = attrs.field(factory=dict)
+    charges: Mapping[str, ChargeNoted] = attrs.field(factory=dict)
+    refunds: Mapping[str, RefundNoted] = attrs.field(factory=dict)
+    diagnoses: Mapping[str, DiagnosisNoted] = attrs.field(factory=dict)
+    deliveries: Mapping[str, DeliveryNoted] = attrs.field(factory=dict)
+    interactions: Mapping[str, InteractionNoted] = attrs.field(factory=dict)
+    rehab_plans: Mapping[str, RehabPlanNoted] = attrs.field(factory=dict)
+    family: FamilyStatus | None = None
+    tags: Mapping[str, Tag] = attrs.field(factory=dict)
+    segment: str | None = None
+    explanation: Explanation | None = None
+    facts: Mapping[str, str] = attrs.field(factory=dict)
+    keys: Mapping[str, str] = attrs.field(factory=dict)
+
+
+_NOTES: dict[type[FactNoted], str] = {
+    RegistrationNoted: "registrations",
+    VisitNoted: "visits",
+    ChargeNoted: "charges",
+    RefundNoted: "refunds",
+    DiagnosisNoted: "diagnoses",
+    DeliveryNoted: "deliveries",
+    InteractionNoted: "interactions",
+    RehabPlanNoted: "rehab_plans",
+}
+
+
+def evolve(state: ProfileState, event: ProfileEvent) -> ProfileState:
+    """Apply one profile event.
+
+    Raises:
+        MemberMismatchError: the event belongs to another member.
+    """
+    if event.member_id != state.member_id:
+        raise MemberMismatchError(state.member_id, event.member_id)
+    if isinstance(event, FactNoted):
+        field = _NOTES[type(event)]
+        changes: dict[str, Any] = {
+            field: {**getattr(state, field), event.fact_id: event},
+            "facts": {**state.facts, event.fact_id: event.fingerprint},
+        }
+        return attrs.evolve(state, **changes)
+    if isinstance(event, FamilyStatusNoted):
+        return attrs.evolve(state, family=event.status)
+    if isinstance(event, SegmentAssigned):
+        return attrs.evolve(state, segment=event.segment, explanation=event.explanation)
+    held = dict(state.tags)
+    if isinstance(event, TagEvidenceChanged):
+        held[event.tag] = Tag(reason=event.reason, fact_ids=event.fact_ids)
+        return attrs.evolve(state, tags=held)
+    keys = dict(state.keys)
+    if isinstance(event, TagRemoved):
+        held.pop(event.tag, None)
+    else:
+        held[event.tag] = Tag(reason=event.reason, fact_ids=event.fact_ids, key=event.key)
+    if event.key is not None and event.fingerprint is not None:
+        keys[event.key] = event.fingerprint
+    return attrs.evolve(state, tags=held, keys=keys)
+
+
+def replay(member_id: str, events: Iterable[ProfileEvent]) -> ProfileState:
+    """Rebuild a member's profile from their profile events."""
+    state = ProfileState(member_id=member_id)
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def tags(state: ProfileState) -> frozenset[str]:
+    """The tags the member holds, as of the last decision."""
+    return frozenset(state.tags)
+
+
+def segment_of(state: ProfileState) -> str | None:
+    """The member's segment, as of the last decision (``None`` before the first)."""
+    return state.segment

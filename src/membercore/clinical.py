@@ -8,24 +8,34 @@ deliveries (which start the post-partum stage). Like every fact they carry ``fac
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal, get_args
 
 import attrs
 
 from membercore.checks import non_empty
 from membercore.consent import CHANNELS, Channel
+from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
 from membercore.facts import Fact
 from membercore.icd10 import is_code
 
 __all__ = [
     "CLINICAL_FACT_TYPES",
+    "AppointmentBooked",
+    "AppointmentMissed",
+    "AssessmentCompleted",
+    "CheckupCompleted",
     "DeliveryMode",
     "DeliveryRecorded",
     "DiagnosisRecorded",
+    "Discharged",
+    "LabResultRecorded",
+    "PatientDied",
     "PatientRegistered",
     "Sex",
+    "SurgeryCompleted",
+    "TaskCompleted",
 ]
 
 Sex = Literal["female", "male"]
@@ -104,9 +114,146 @@ class DeliveryRecorded(Fact):
     )
 
 
+@attrs.frozen(kw_only=True)
+class LabResultRecorded(Fact):
+    """A laboratory result was recorded (an HbA1c recheck, lipids...).
+
+    Attributes:
+        test: the test's code (e.g. ``hba1c``).
+        value: the result as reported, when given.
+        abnormal: whether the laboratory flagged it.
+    """
+
+    TYPE: ClassVar[str] = "lab_result_recorded"
+
+    test: str = attrs.field(validator=non_empty)
+    value: str | None = None
+    abnormal: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Discharged(Fact):
+    """The patient was discharged from an inpatient stay.
+
+    Attributes:
+        visit_id: the stay.
+        department: the department that discharged them.
+    """
+
+    TYPE: ClassVar[str] = "discharged"
+
+    visit_id: str = attrs.field(validator=non_empty)
+    department: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class CheckupCompleted(Fact):
+    """A health check-up (体检) was reported.
+
+    Attributes:
+        visit_id: the check-up.
+        abnormal: whether the report has findings to follow up.
+    """
+
+    TYPE: ClassVar[str] = "checkup_completed"
+
+    visit_id: str = attrs.field(validator=non_empty)
+    abnormal: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class SurgeryCompleted(Fact):
+    """A surgery was completed.
+
+    Attributes:
+        visit_id: the stay or visit.
+        department: the surgical department (e.g. ``ortho``).
+        procedure: the procedure's code or name.
+    """
+
+    TYPE: ClassVar[str] = "surgery_completed"
+
+    visit_id: str = attrs.field(validator=non_empty)
+    department: str = attrs.field(validator=non_empty)
+    procedure: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class AssessmentCompleted(Fact):
+    """A clinical assessment was completed (e.g. the post-partum pelvic-floor check).
+
+    Attributes:
+        visit_id: the visit.
+        assessment: what was assessed (e.g. ``pelvic_floor``).
+    """
+
+    TYPE: ClassVar[str] = "assessment_completed"
+
+    visit_id: str = attrs.field(validator=non_empty)
+    assessment: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class AppointmentBooked(Fact):
+    """An appointment was booked.
+
+    Attributes:
+        appointment_id: the appointment.
+        department: where.
+        scheduled_at: when it is.
+    """
+
+    TYPE: ClassVar[str] = "appointment_booked"
+
+    appointment_id: str = attrs.field(validator=non_empty)
+    department: str = attrs.field(validator=non_empty)
+    scheduled_at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class AppointmentMissed(Fact):
+    """The patient did not come to an appointment."""
+
+    TYPE: ClassVar[str] = "appointment_missed"
+
+    appointment_id: str = attrs.field(validator=non_empty)
+    department: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class PatientDied(Fact):
+    """The HIS recorded the patient's death: every journey ends, nothing more is sent."""
+
+    TYPE: ClassVar[str] = "patient_died"
+
+
+@attrs.frozen(kw_only=True)
+class TaskCompleted(Fact):
+    """Staff completed a task a journey created, with its outcome.
+
+    Attributes:
+        task_key: the task's key (the journey action's key).
+        outcome: what came of it (e.g. ``rebooked``, ``no_answer``).
+    """
+
+    TYPE: ClassVar[str] = "task_completed"
+
+    task_key: str = attrs.field(validator=non_empty)
+    outcome: str = attrs.field(validator=non_empty)
+
+
 #: The clinical fact types, to register with the other facts.
 CLINICAL_FACT_TYPES: tuple[type[Fact], ...] = (
     PatientRegistered,
     DiagnosisRecorded,
     DeliveryRecorded,
+    LabResultRecorded,
+    Discharged,
+    CheckupCompleted,
+    SurgeryCompleted,
+    AssessmentCompleted,
+    AppointmentBooked,
+    AppointmentMissed,
+    PatientDied,
+    TaskCompleted,
 )

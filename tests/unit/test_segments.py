@@ -783,7 +783,9 @@ def _examples() -> list[object]:
 
 def test_the_examples_hold_every_profile_message_type() -> None:
     kinds = {type(message) for message in _examples()}
-    assert set(sg.MESSAGE_TYPES) | set(CLINICAL_FACT_TYPES) <= kinds
+    # the clinical facts segments read (the others are round-tripped with the journeys)
+    read = {PatientRegistered, DiagnosisRecorded, DeliveryRecorded}
+    assert set(sg.MESSAGE_TYPES) | read <= kinds
 
 
 @pytest.mark.parametrize("message", _examples(), ids=lambda message: type(message).__name__)

@@ -60,6 +60,7 @@ from membercore.facts import (
     RefundIssued,
     RehabPlanJoined,
     SurveyAnswered,
+    VisitCompleted,
 )
 from membercore.serialization import (
     dump_config,
@@ -107,6 +108,7 @@ __all__ = [
     "TransferPoints",
     "UnknownPostingError",
     "UnknownRuleError",
+    "VisitCompleted",
     "benefits",
     "clinical",
     "consent",

@@ -16,10 +16,12 @@ from membercore import (
     journeys,
     ledger,
     merges,
+    offers,
     outreach,
     plans,
     rewards,
     segments,
+    tasks,
     tiers,
 )
 from membercore.commands import (
@@ -121,10 +123,12 @@ __all__ = [
     "merges",
     "message_from_dict",
     "message_to_dict",
+    "offers",
     "outreach",
     "plans",
     "reference_config",
     "rewards",
     "segments",
+    "tasks",
     "tiers",
 ]

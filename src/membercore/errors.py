@@ -27,8 +27,10 @@ __all__ = [
     "MemberMismatchError",
     "MembercoreError",
     "NaiveInstantError",
+    "NoStaffError",
     "NotEntitledError",
     "NotReversibleError",
+    "OfferNotValidError",
     "OutOfStockError",
     "PerMemberLimitError",
     "PlanChangeNotAllowedError",
@@ -53,7 +55,9 @@ __all__ = [
     "UnknownRewardError",
     "UnknownRuleError",
     "UnknownSubscriptionError",
+    "UnknownTaskError",
     "UnknownTierError",
+    "WorkError",
     "WrongPaymentAmountError",
     "YearlyValueCapError",
 ]
@@ -855,3 +859,55 @@ class ReservedTagError(SegmentError, ValueError):
         super().__init__(
             f"member {member_id}: tag {tag!r} is derived from facts and cannot be set by hand"
         )
+
+
+class WorkError(MembercoreError):
+    """Root of the refusals of staff work.
+
+    Attributes:
+        member_id: the member concerned.
+    """
+
+    def __init__(self, member_id: str, message: str) -> None:
+        self.member_id = member_id
+        super().__init__(message)
+
+
+class UnknownTaskError(WorkError, LookupError):
+    """A command names a task the member has no open task for.
+
+    Attributes:
+        task_key: the task named.
+    """
+
+    def __init__(self, member_id: str, task_key: str) -> None:
+        self.task_key = task_key
+        super().__init__(member_id, f"member {member_id}: no open task {task_key!r}")
+
+
+class NoStaffError(WorkError):
+    """Nobody on the roster has the role the work needs.
+
+    Attributes:
+        role: the role.
+    """
+
+    def __init__(self, member_id: str, role: str) -> None:
+        self.role = role
+        super().__init__(member_id, f"member {member_id}: nobody on the staff roster is a {role}")
+
+
+class OfferNotValidError(MembercoreError):
+    """A redemption names an offer that cannot be taken up.
+
+    Attributes:
+        member_id: the member.
+        code: the code given.
+        problem: why (unknown, expired, already used).
+    """
+
+    def __init__(self, member_id: str, code: str, problem: str) -> None:
+        self.member_id = member_id
+        self.code = code
+        self.problem = problem
+        super().__init__(f"member {member_id}: offer {code!r} cannot be taken up: {problem}")

@@ -25,10 +25,12 @@ from membercore import (
     consent,
     households,
     journeys,
+    offers,
     outreach,
     plans,
     rewards,
     segments,
+    tasks,
     tiers,
 )
 from membercore.commands import COMMAND_TYPES
@@ -200,6 +202,8 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *outreach.MESSAGE_TYPES,
         *segments.MESSAGE_TYPES,
         *clinical.CLINICAL_FACT_TYPES,
+        *tasks.MESSAGE_TYPES,
+        *offers.MESSAGE_TYPES,
     )
 }
 

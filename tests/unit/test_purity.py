@@ -17,10 +17,12 @@ import membercore.households
 import membercore.journeys
 import membercore.ledger
 import membercore.merges
+import membercore.offers
 import membercore.outreach
 import membercore.plans
 import membercore.rewards
 import membercore.segments
+import membercore.tasks
 import membercore.tiers
 
 # The core decides; it never stores, calls out, reads the clock or rolls dice.
@@ -152,6 +154,7 @@ PUBLIC_MODULES = [
     membercore.benefits,
     membercore.consent,
     membercore.merges,
+    membercore.offers,
     membercore.outreach,
     membercore.ledger,
     membercore.tiers,
@@ -160,6 +163,7 @@ PUBLIC_MODULES = [
     membercore.plans,
     membercore.rewards,
     membercore.segments,
+    membercore.tasks,
     membercore.config,
 ]
 

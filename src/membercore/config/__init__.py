@@ -27,6 +27,7 @@ from membercore.config.programme import ProgrammeConfig, five_levels
 from membercore.config.reference import reference_config
 from membercore.config.rewards import Reward, RewardCatalogue
 from membercore.config.segments import SegmentRules
+from membercore.config.staff import StaffMember, StaffRoster
 from membercore.config.tiers import TierLevel, TierRules
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "RuleBase",
     "SegmentRules",
     "SpendingRule",
+    "StaffMember",
+    "StaffRoster",
     "TierLevel",
     "TierRules",
     "five_levels",

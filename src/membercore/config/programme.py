@@ -15,6 +15,7 @@ from membercore.config.outreach import OutreachPolicy
 from membercore.config.plans import PlanRules
 from membercore.config.rewards import RewardCatalogue
 from membercore.config.segments import SegmentRules
+from membercore.config.staff import StaffRoster
 from membercore.config.tiers import TierLevel, TierRules
 from membercore.errors import ConfigError
 
@@ -53,6 +54,7 @@ class ProgrammeConfig:
         segments: how tags and value segments are derived.
         journeys: the patient journeys (their shape is checked here; the functions
             they name are checked against the registry when they are run).
+        staff: who may be assigned tasks and members.
     """
 
     name: str = "会员计划"
@@ -67,6 +69,7 @@ class ProgrammeConfig:
     outreach: OutreachPolicy = attrs.field(factory=OutreachPolicy)
     segments: SegmentRules = attrs.field(factory=SegmentRules)
     journeys: tuple[JourneyDefinition, ...] = attrs.field(default=(), validator=unique_keys)
+    staff: StaffRoster = attrs.field(factory=StaffRoster)
 
     def __attrs_post_init__(self) -> None:
         tiers = set(self.tiers.keys)

@@ -18,6 +18,7 @@ from membercore.config.plans import Plan, PlanRules
 from membercore.config.programme import ProgrammeConfig
 from membercore.config.reference_journeys import reference_journeys
 from membercore.config.rewards import Reward, RewardCatalogue
+from membercore.config.staff import reference_staff
 
 __all__ = ["reference_config", "reference_packages", "reference_plans", "reference_rewards"]
 
@@ -65,6 +66,7 @@ def reference_config() -> ProgrammeConfig:
         rewards=reference_rewards(),
         journeys=reference_journeys(),
         outreach=reference_outreach(),
+        staff=reference_staff(),
     )
 
 

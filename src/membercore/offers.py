@@ -1,0 +1,223 @@
+"""Offers: a paid plan offered to a member, with a code and an expiry.
+
+Journeys make offers with the ``make_offer`` action (the annual plan after a first visit
+or a discharge, the family steward to an engaged annual member); :func:`offer_from_action`
+turns the action into a :class:`MakeOffer`. The code is derived from the action's key,
+so the same offer made twice is one offer with one code; a redemption names the code and
+the subscription it paid for, before the offer expires, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import attrs
+
+from membercore.checks import non_empty, positive
+from membercore.config import ProgrammeConfig
+from membercore.dates import as_utc, aware, require_aware
+from membercore.errors import MemberMismatchError, OfferNotValidError, UnknownPlanError
+from membercore.idempotency import fingerprint, replayed
+from membercore.journeys import JourneyActionIssued
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "MakeOffer",
+    "Offer",
+    "OfferMade",
+    "OfferRedeemed",
+    "OffersState",
+    "RedeemOffer",
+    "decide",
+    "evolve",
+    "offer_from_action",
+    "open_offers",
+    "replay",
+]
+
+
+@attrs.frozen(kw_only=True)
+class MakeOffer:
+    """Offer a paid plan to a member for ``valid_days``."""
+
+    TYPE: ClassVar[str] = "make_offer"
+
+    key: str = attrs.field(validator=non_empty)
+    member_id: str = attrs.field(validator=non_empty)
+    plan_key: str = attrs.field(validator=non_empty)
+    valid_days: int = attrs.field(validator=positive)
+    reason: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class RedeemOffer:
+    """The member took up an offer with the subscription it paid for."""
+
+    TYPE: ClassVar[str] = "redeem_offer"
+
+    key: str = attrs.field(validator=non_empty)
+    member_id: str = attrs.field(validator=non_empty)
+    code: str = attrs.field(validator=non_empty)
+    subscription_id: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class OfferMade:
+    """An offer was made."""
+
+    TYPE: ClassVar[str] = "offer_made"
+
+    member_id: str
+    code: str
+    plan_key: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    expires_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    reason: str
+    key: str
+    fingerprint: str
+
+
+@attrs.frozen(kw_only=True)
+class OfferRedeemed:
+    """An offer was taken up."""
+
+    TYPE: ClassVar[str] = "offer_redeemed"
+
+    member_id: str
+    code: str
+    subscription_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    key: str
+    fingerprint: str
+
+
+#: Every offer message type, for serialization.
+MESSAGE_TYPES: tuple[type[Any], ...] = (MakeOffer, RedeemOffer, OfferMade, OfferRedeemed)
+
+
+@attrs.frozen(kw_only=True)
+class Offer:
+    """One offer and what became of it."""
+
+    code: str
+    plan_key: str
+    made_at: datetime
+    expires_at: datetime
+    reason: str
+    redeemed_by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OffersState:
+    """The offers made to one member."""
+
+    member_id: str
+    offers: Mapping[str, Offer] = attrs.field(factory=dict)
+    keys: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def evolve(state: OffersState, event: OfferMade | OfferRedeemed) -> OffersState:
+    """Apply one offer event."""
+    if event.member_id != state.member_id:
+        raise MemberMismatchError(state.member_id, event.member_id)
+    keys = {**state.keys, event.key: event.fingerprint}
+    if isinstance(event, OfferMade):
+        offer = Offer(
+            code=event.code,
+            plan_key=event.plan_key,
+            made_at=event.at,
+            expires_at=event.expires_at,
+            reason=event.reason,
+        )
+    else:
+        offer = attrs.evolve(state.offers[event.code], redeemed_by=event.subscription_id)
+    return attrs.evolve(state, offers={**state.offers, offer.code: offer}, keys=keys)
+
+
+def replay(member_id: str, events: Iterable[OfferMade | OfferRedeemed]) -> OffersState:
+    """Rebuild a member's offers from their events."""
+    state = OffersState(member_id=member_id)
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def decide(
+    command: MakeOffer | RedeemOffer, state: OffersState, config: ProgrammeConfig, now: datetime
+) -> list[OfferMade | OfferRedeemed]:
+    """The events an offer command makes.
+
+    Raises:
+        UnknownPlanError: the offer names a plan the programme does not sell.
+        OfferNotValidError: a redemption of an unknown, expired or used code.
+    """
+    now = require_aware("now", now)
+    if command.member_id != state.member_id:
+        raise MemberMismatchError(state.member_id, command.member_id)
+    digest = fingerprint(command)
+    if replayed(state.keys, command.key, digest, owner=state.member_id):
+        return []
+    if isinstance(command, MakeOffer):
+        if config.plans.plan(command.plan_key) is None:
+            raise UnknownPlanError(state.member_id, command.plan_key)
+        return [
+            OfferMade(
+                member_id=state.member_id,
+                code=_code(command.key),
+                plan_key=command.plan_key,
+                at=now,
+                expires_at=now + timedelta(days=command.valid_days),
+                reason=command.reason,
+                key=command.key,
+                fingerprint=digest,
+            )
+        ]
+    offer = state.offers.get(command.code)
+    problem = None
+    if offer is None:
+        problem = "unknown code"
+    elif offer.redeemed_by is not None:
+        problem = f"already used for {offer.redeemed_by}"
+    elif offer.expires_at <= now:
+        problem = f"expired at {offer.expires_at.isoformat()}"
+    if problem is not None:
+        raise OfferNotValidError(state.member_id, command.code, problem)
+    return [
+        OfferRedeemed(
+            member_id=state.member_id,
+            code=command.code,
+            subscription_id=command.subscription_id,
+            at=now,
+            key=command.key,
+            fingerprint=digest,
+        )
+    ]
+
+
+def _code(key: str) -> str:
+    # Derived from the action's key: the same offer asked for twice has one code.
+    return hashlib.blake2b(key.encode(), digest_size=5).hexdigest().upper()
+
+
+def open_offers(state: OffersState, now: datetime) -> tuple[Offer, ...]:
+    """Offers not yet taken up and not expired."""
+    return tuple(
+        offer
+        for offer in state.offers.values()
+        if offer.redeemed_by is None and offer.expires_at > now
+    )
+
+
+def offer_from_action(action: JourneyActionIssued) -> MakeOffer:
+    """The offer a journey's ``make_offer`` action asks for, keyed by the action's key."""
+    params = action.action.params
+    return MakeOffer(
+        key=action.key,
+        member_id=action.member_id,
+        plan_key=str(params["plan"]),
+        valid_days=int(params["valid_days"]),
+        reason=action.explanation,
+    )

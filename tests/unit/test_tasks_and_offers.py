@@ -1,0 +1,175 @@
+"""Staff work and offers, as journeys ask for them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import attrs
+import pytest
+
+from membercore import journeys, offers, reference_config, tasks
+from membercore.errors import NoStaffError, OfferNotValidError, UnknownPlanError, UnknownTaskError
+from membercore.serialization import message_from_dict, message_to_dict
+
+SH = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 7, 30, 10, 0, tzinfo=SH)
+CONFIG = reference_config()
+ME = "p-chen"
+
+
+def _action(name: str, **params: object) -> journeys.JourneyActionIssued:
+    return journeys.JourneyActionIssued(
+        member_id=ME,
+        instance_id=f"{ME}/diabetes/1",
+        journey="diabetes",
+        step="second_miss",
+        action=journeys.Call(name=name, params=params),  # type: ignore[arg-type]
+        key=f"diabetes:{ME}/diabetes/1:second_miss:timer:x:1:1",
+        at=NOW,
+        explanation="journey diabetes step second_miss: two rechecks missed",
+    )
+
+
+def _run(
+    state: tasks.WorkState, command: tasks.WorkCommand, **loads: int
+) -> tuple[tasks.WorkState, list[tasks.WorkEvent]]:
+    events = tasks.decide(command, state, CONFIG, NOW, loads=loads)
+    for event in events:
+        state = tasks.evolve(state, event)
+    return state, events
+
+
+def test_a_journeys_call_task_goes_to_the_least_loaded_health_manager_under_capacity() -> None:
+    command = tasks.task_from_action(
+        _action("create_task", kind="call", role="health_manager", due_hours=48)
+    )
+    assert command.due_at == NOW + timedelta(hours=48)
+    # hm-01 holds 150 of 150 (full), hm-02 holds 90, hm-03 holds 40 of 100
+    state, (created,) = _run(
+        tasks.WorkState(member_id=ME), command, **{"hm-01": 150, "hm-02": 90, "hm-03": 40}
+    )
+    assert isinstance(created, tasks.TaskCreated)
+    assert created.assignee == "hm-03"
+    assert created.reason.startswith("journey diabetes")
+    again, none = _run(state, command)
+    assert none == []  # the same action twice is one task
+    assert list(again.tasks) == [command.key]
+
+
+def test_a_members_own_health_manager_takes_their_tasks() -> None:
+    state, (assigned,) = _run(
+        tasks.WorkState(member_id=ME),
+        tasks.AssignHealthManager(key="a-1", member_id=ME, reason="rule B"),
+        **{"hm-01": 10, "hm-02": 3, "hm-03": 3},
+    )
+    assert isinstance(assigned, tasks.HealthManagerAssigned)
+    assert assigned.staff_id == "hm-02"  # fewest cases; ties go to roster order
+    assert _run(state, tasks.AssignHealthManager(key="a-2", member_id=ME, reason="again"))[1] == []
+    command = tasks.task_from_action(
+        _action("create_task", kind="call", role="health_manager", due_hours=24)
+    )
+    _, (created,) = _run(state, command, **{"hm-03": 0})
+    assert isinstance(created, tasks.TaskCreated)
+    assert created.assignee == "hm-02"
+
+
+def test_escalation_updates_the_task_and_never_makes_a_second_one() -> None:
+    command = tasks.task_from_action(
+        _action("create_task", kind="call", role="nurse", due_hours=24)
+    )
+    state, _ = _run(tasks.WorkState(member_id=ME), command, **{"rn-01": 5, "rn-02": 2})
+    assert state.tasks[command.key].assignee == "rn-02"
+    assert tasks.overdue(state, NOW + timedelta(hours=24)) == (state.tasks[command.key],)
+    escalate = tasks.EscalateTask(
+        key="e-1",
+        member_id=ME,
+        task_key=command.key,
+        due_at=NOW + timedelta(hours=30),
+        reason="overdue",
+        role="health_manager",
+    )
+    state, (escalated,) = _run(state, escalate, **{"hm-01": 1})
+    assert isinstance(escalated, tasks.TaskEscalated)
+    assert (escalated.level, escalated.assignee) == (1, "hm-02")
+    assert list(state.tasks) == [command.key]
+    state, _ = _run(
+        state,
+        tasks.CloseTask(
+            key="c-1", member_id=ME, task_key=command.key, outcome="rebooked", by="hm-02"
+        ),
+    )
+    assert state.tasks[command.key].outcome == "rebooked"
+    with pytest.raises(UnknownTaskError):
+        _run(
+            state,
+            tasks.CloseTask(key="c-2", member_id=ME, task_key=command.key, outcome="x", by="hm-02"),
+        )
+
+
+def test_no_health_manager_on_the_roster_is_said_plainly() -> None:
+    config = attrs.evolve(CONFIG, staff=attrs.evolve(CONFIG.staff, staff=()))
+    with pytest.raises(NoStaffError, match="health_manager"):
+        tasks.decide(
+            tasks.AssignHealthManager(key="a", member_id=ME, reason="r"),
+            tasks.WorkState(member_id=ME),
+            config,
+            NOW,
+        )
+
+
+def test_staff_work_events_round_trip_and_replay() -> None:
+    command = tasks.task_from_action(
+        _action("create_task", kind="call", role="nurse", due_hours=24)
+    )
+    state = tasks.WorkState(member_id=ME)
+    journal: list[tasks.WorkEvent] = []
+    for step in (
+        command,
+        tasks.CloseTask(key="c", member_id=ME, task_key=command.key, outcome="done", by="rn-01"),
+    ):
+        assert message_from_dict(json.loads(json.dumps(message_to_dict(step)))) == step
+        state, events = _run(state, step)
+        journal += events
+    for event in journal:
+        assert message_from_dict(json.loads(json.dumps(message_to_dict(event)))) == event
+    assert tasks.replay(ME, journal) == state
+
+
+def test_an_offer_has_a_code_and_an_expiry_and_is_taken_up_once() -> None:
+    make = offers.offer_from_action(_action("make_offer", plan="annual_599", valid_days=7))
+    state = offers.OffersState(member_id=ME)
+    (made,) = offers.decide(make, state, CONFIG, NOW)
+    assert isinstance(made, offers.OfferMade)
+    state = offers.evolve(state, made)
+    assert offers.decide(make, state, CONFIG, NOW) == []  # one offer per action
+    assert len(made.code) == 10
+    assert made.expires_at == NOW + timedelta(days=7)
+    assert [o.code for o in offers.open_offers(state, NOW)] == [made.code]
+    assert offers.open_offers(state, made.expires_at) == ()
+    redeem = offers.RedeemOffer(key="r-1", member_id=ME, code=made.code, subscription_id="sub-1")
+    (taken,) = offers.decide(redeem, state, CONFIG, NOW + timedelta(days=1))
+    state = offers.evolve(state, taken)
+    with pytest.raises(OfferNotValidError, match="already used"):
+        offers.decide(attrs.evolve(redeem, key="r-2"), state, CONFIG, NOW + timedelta(days=2))
+
+
+def test_an_offer_cannot_be_taken_up_once_expired_nor_name_an_unknown_plan() -> None:
+    state = offers.OffersState(member_id=ME)
+    make = offers.MakeOffer(key="m", member_id=ME, plan_key="annual_599", valid_days=7, reason="r")
+    for event in offers.decide(make, state, CONFIG, NOW):
+        state = offers.evolve(state, event)
+    (offer,) = state.offers.values()
+    late = offers.RedeemOffer(key="r", member_id=ME, code=offer.code, subscription_id="s")
+    with pytest.raises(OfferNotValidError, match="expired"):
+        offers.decide(late, state, CONFIG, NOW + timedelta(days=7))
+    with pytest.raises(UnknownPlanError):
+        offers.decide(
+            offers.MakeOffer(
+                key="m2", member_id=ME, plan_key="gold_card", valid_days=7, reason="r"
+            ),
+            state,
+            CONFIG,
+            NOW,
+        )

@@ -28,6 +28,7 @@ from membercore import (
     offers,
     outreach,
     plans,
+    programmes,
     rewards,
     segments,
     tasks,
@@ -204,6 +205,7 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *clinical.CLINICAL_FACT_TYPES,
         *tasks.MESSAGE_TYPES,
         *offers.MESSAGE_TYPES,
+        *programmes.MESSAGE_TYPES,
     )
 }
 

@@ -323,3 +323,22 @@ def test_journey_events_and_state_round_trip_through_json() -> None:
         assert message_from_dict(json.loads(json.dumps(message_to_dict(event)))) == event
     snapshot = json.loads(json.dumps(converter().unstructure(member.state)))
     assert converter().structure(snapshot, j.JourneysState) == member.state
+
+
+def test_a_step_may_start_another_journey() -> None:
+    follow_up = j.JourneyDefinition(
+        key="diet_course",
+        label="饮食课程",
+        states=("enrolled",),
+        initial="enrolled",
+        entry=_on("never_sent"),
+        entry_actions=(_call("send_message", template="diet_course", purpose="care"),),
+    )
+    starter = attrs.evolve(DIABETES, entry_actions=(_call("start_journey", journey="diet_course"),))
+    member = Member(starter, follow_up)
+    events = member.decide(_diagnosis(), T0)
+    started = [e.journey for e in events if isinstance(e, j.JourneyStarted)]
+    assert started == ["diabetes", "diet_course"]
+    (course,) = j.active(member.state, "diet_course")
+    assert course.started_at == T0
+    assert j.replay(ME, member.events) == member.state

@@ -20,6 +20,7 @@ import membercore.merges
 import membercore.offers
 import membercore.outreach
 import membercore.plans
+import membercore.programmes
 import membercore.rewards
 import membercore.segments
 import membercore.tasks
@@ -161,6 +162,7 @@ PUBLIC_MODULES = [
     membercore.households,
     membercore.journeys,
     membercore.plans,
+    membercore.programmes,
     membercore.rewards,
     membercore.segments,
     membercore.tasks,

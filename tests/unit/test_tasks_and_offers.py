@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from membercore import journeys, offers, reference_config, tasks
+from membercore import journeys, offers, programmes, reference_config, tasks
 from membercore.errors import NoStaffError, OfferNotValidError, UnknownPlanError, UnknownTaskError
 from membercore.serialization import message_from_dict, message_to_dict
 
@@ -173,3 +173,17 @@ def test_an_offer_cannot_be_taken_up_once_expired_nor_name_an_unknown_plan() -> 
             CONFIG,
             NOW,
         )
+
+
+def test_a_journey_enrols_a_member_in_a_programme_once() -> None:
+    enrol = programmes.enrolment_from_action(_action("enrol", programme="diabetes"))
+    state = programmes.ProgrammesState(member_id=ME)
+    for event in programmes.decide(enrol, state, NOW):
+        state = programmes.evolve(state, event)
+        assert message_from_dict(json.loads(json.dumps(message_to_dict(event)))) == event
+    assert state.programmes == {"diabetes"}
+    again = programmes.Enrol(key="other", member_id=ME, programme="diabetes", reason="again")
+    assert programmes.decide(again, state, NOW) == []
+    leave = programmes.Leave(key="l", member_id=ME, programme="diabetes", reason="cured")
+    (left,) = programmes.decide(leave, state, NOW)
+    assert programmes.evolve(state, left).programmes == frozenset()

@@ -197,7 +197,31 @@ def decide(
             started = _start(definition, working, situation, kind, trigger_id)
             events += started
             working = _applied(working, started)
-    return events
+    return events + _started_by_actions(events, working, by_key, situation)
+
+
+def _started_by_actions(
+    events: list[JourneyEvent],
+    state: JourneysState,
+    by_key: Mapping[str, JourneyDefinition],
+    situation: Situation,
+) -> list[JourneyEvent]:
+    """Journeys that ``start_journey`` actions start (entry guards do not apply)."""
+    started: list[JourneyEvent] = []
+    pending = [e for e in events if isinstance(e, JourneyActionIssued)]
+    while pending:
+        action = pending.pop(0)
+        if action.action.name != "start_journey":
+            continue
+        definition = by_key.get(str(action.action.params.get("journey")))
+        if definition is None or (active(state, definition.key) and not definition.re_entry):
+            continue
+        at = attrs.evolve(situation, now=action.at)
+        new = _start(definition, state, at, "start_journey", action.key)
+        started += new
+        state = _applied(state, new)
+        pending += [e for e in new if isinstance(e, JourneyActionIssued)]
+    return started
 
 
 def _on_message(
@@ -510,8 +534,10 @@ def tick(
             (t for t in instance.timers if t.due_at == due_at), key=lambda t: t.transition
         )
         fired = _fire(instance, by_key[instance.journey], registry, situation, together)
-        events += fired
         state = _applied(state, fired)
+        launched = _started_by_actions(fired, state, by_key, situation)
+        state = _applied(state, launched)
+        events += fired + launched
 
 
 def _fire(

@@ -10,6 +10,7 @@ from types import ModuleType
 import pytest
 
 import membercore
+import membercore.actions
 import membercore.benefits
 import membercore.config
 import membercore.consent
@@ -152,6 +153,7 @@ def test_only_the_serialization_module_imports_cattrs() -> None:
 
 PUBLIC_MODULES = [
     membercore,
+    membercore.actions,
     membercore.benefits,
     membercore.consent,
     membercore.merges,

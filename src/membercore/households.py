@@ -299,7 +299,9 @@ def decide_merge(
     """
     now = require_aware("now", now)
     digest = fingerprint(command)
-    if command.key in state.keys or command.duplicate_id not in members(state):
+    if replayed(state.keys, command.key, digest, owner=state.household_id):
+        return []
+    if command.duplicate_id not in members(state):
         return []
     replaced = MemberReplaced(
         household_id=state.household_id,

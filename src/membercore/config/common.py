@@ -6,6 +6,7 @@ loaded, the loader prefixes the path of the class (``$.earning.sharing``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,8 @@ from membercore.errors import ConfigError
 
 __all__ = [
     "known_timezone",
+    "local_time",
+    "non_blank",
     "non_negative",
     "optional_positive",
     "percent",
@@ -69,3 +72,18 @@ def unique_keys(_instance: Any, attribute: Any, value: Iterable[Any]) -> None:
         if item.key in seen:
             raise ConfigError(f"{attribute.name}[{index}].key", f"duplicate key {item.key!r}")
         seen.add(item.key)
+
+
+_LOCAL_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+def local_time(_instance: Any, attribute: Any, value: str | None) -> None:
+    """Refuse a local time that is not a 24-hour ``HH:MM``; ``None`` passes."""
+    if value is not None and not _LOCAL_TIME.fullmatch(value):
+        raise ConfigError(attribute.name, f"must be a 24-hour local time HH:MM, got {value!r}")
+
+
+def non_blank(_instance: Any, attribute: Any, value: str) -> None:
+    """Refuse an empty or blank string."""
+    if not value.strip():
+        raise ConfigError(attribute.name, "must not be empty")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
-from membercore.config.common import non_negative
+from membercore.config.common import local_time, non_negative
 from membercore.errors import ConfigError
 
 __all__ = [
@@ -30,14 +30,6 @@ __all__ = [
 
 TriggerKind = Literal["fact", "event", "after", "before", "at", "yearly", "monthly"]
 ParamValue = str | int | bool
-
-
-def _hh_mm(_instance: Any, attribute: Any, value: str | None) -> None:
-    if value is None:
-        return
-    hours, _, minutes = value.partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
-        raise ConfigError(attribute.name, f"expected a local time HH:MM, got {value!r}")
 
 
 def _day_of_month(_instance: Any, attribute: Any, value: int | None) -> None:
@@ -98,7 +90,7 @@ class Trigger:
     type: str | None = None
     delay: Delay | None = None
     anchor: str | None = None
-    at: str | None = attrs.field(default=None, validator=_hh_mm)
+    at: str | None = attrs.field(default=None, validator=local_time)
     days: int = attrs.field(default=0, validator=non_negative)
     day: int | None = attrs.field(default=None, validator=[_day_of_month, _trigger_shape])
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from membercore.config.common import positive, unique_keys
+from membercore.config.common import local_time, non_blank, positive, unique_keys
 from membercore.consent import CHANNELS, PURPOSES, Channel, Purpose
 from membercore.errors import ConfigError
 
@@ -38,22 +38,11 @@ EXTERNAL_CHANNELS: frozenset[Channel] = frozenset({"wecom", "sms", "email"})
 #: The only placeholder syntax templates know: ``${name}``, a Python identifier.
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
 
 def placeholders(text: str) -> frozenset[str]:
     """The variable names a template text uses (its ``${name}`` placeholders)."""
     return frozenset(PLACEHOLDER.findall(text))
-
-
-def _clock(_instance: Any, attribute: Any, value: str) -> None:
-    if not _CLOCK.fullmatch(value):
-        raise ConfigError(attribute.name, f"must be a 24-hour time HH:MM, got {value!r}")
-
-
-def _non_empty(_instance: Any, attribute: Any, value: str) -> None:
-    if not value.strip():
-        raise ConfigError(attribute.name, "must not be empty")
 
 
 def _purpose(_instance: Any, attribute: Any, value: str) -> None:
@@ -106,7 +95,7 @@ class MessageTemplate:
         variables: the variables its texts use; every placeholder must be declared.
     """
 
-    key: str = attrs.field(validator=_non_empty)
+    key: str = attrs.field(validator=non_blank)
     purpose: Purpose = attrs.field(validator=_purpose)
     texts: Mapping[str, str] = attrs.field(validator=_texts)
     channels: tuple[Channel, ...] = attrs.field(validator=_channel_list)
@@ -147,8 +136,8 @@ class OutreachPolicy:
     """
 
     version: int = attrs.field(default=1, validator=positive)
-    quiet_start: str = attrs.field(default="21:00", validator=_clock)
-    quiet_end: str = attrs.field(default="08:00", validator=_clock)
+    quiet_start: str = attrs.field(default="21:00", validator=local_time)
+    quiet_end: str = attrs.field(default="08:00", validator=local_time)
     weekly_caps: Mapping[str, int] = attrs.field(
         factory=lambda: {"care": 10, "marketing": 2, "research": 1}, validator=_caps
     )

@@ -27,7 +27,7 @@ from typing import Any, Literal, get_args
 
 import attrs
 
-from membercore.config.common import optional_positive, positive, unique_keys
+from membercore.config.common import non_blank, optional_positive, positive, unique_keys
 from membercore.consent import CHANNELS, Channel
 from membercore.errors import ConfigError
 from membercore.icd10 import CONDITIONS, CodeRule
@@ -61,11 +61,6 @@ FAMILY_TAGS: tuple[str, ...] = ("family:has_dependents", "family:dependent")
 CARE_TAGS: tuple[str, ...] = ("care:rehab_plan",)
 
 
-def _non_empty(_instance: Any, attribute: Any, value: str) -> None:
-    if not value.strip():
-        raise ConfigError(attribute.name, "must not be empty")
-
-
 def _non_empty_items(_instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
     for index, item in enumerate(value):
         if not item.strip():
@@ -96,7 +91,7 @@ class SegmentCriterion:
         min_spend_fen: at least this much out-of-pocket spend in the window, in fen.
     """
 
-    key: str = attrs.field(validator=_non_empty)
+    key: str = attrs.field(validator=non_blank)
     departments: tuple[str, ...] = attrs.field(default=(), validator=_non_empty_items)
     tags: tuple[str, ...] = attrs.field(default=(), validator=_non_empty_items)
     min_spend_fen: int | None = attrs.field(default=None, validator=optional_positive)
@@ -118,7 +113,7 @@ class SegmentDefinition:
             the rules is the default and has none.
     """
 
-    key: str = attrs.field(validator=_non_empty)
+    key: str = attrs.field(validator=non_blank)
     label: str
     service_level: ServiceLevel = attrs.field(validator=_service_level)
     criteria: tuple[SegmentCriterion, ...] = attrs.field(default=(), validator=unique_keys)
@@ -134,7 +129,7 @@ class SpendingBand:
         min_fen: where the band starts, inclusive, in fen.
     """
 
-    key: str = attrs.field(validator=_non_empty)
+    key: str = attrs.field(validator=non_blank)
     label: str
     min_fen: int
 

@@ -469,8 +469,7 @@ def _anchor(anchors: Mapping[str, str], name: str | None, tz: ZoneInfo) -> datet
 
 
 def _clock(text: str) -> time:
-    hours, _, minutes = text.partition(":")
-    return time(int(hours), int(minutes))
+    return time.fromisoformat(text)  # validated HH:MM (config.common.local_time)
 
 
 def _local(day: date, clock: time, tz: ZoneInfo, *, after: datetime | None = None) -> datetime:

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from membercore.commands import AwardBonus
 from membercore.consent import Purpose
-from membercore.journeys import JourneyActionIssued
+from membercore.journeys import JourneyActionIssued, Registry
 from membercore.offers import offer_from_action
 from membercore.outreach import RequestMessage
 from membercore.programmes import enrolment_from_action
@@ -29,13 +29,17 @@ JOURNEY_ONLY = frozenset({"count", "reset", "start_journey"})
 
 
 def commands_for(
-    action: JourneyActionIssued, variables: Mapping[str, str] | None = None
+    action: JourneyActionIssued,
+    variables: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
 ) -> list[Any]:
     """The commands that carry out a journey action (none for the runtime's own).
 
     Args:
         action: the action a journey step issued.
         variables: values for a message template's variables (the member's name...).
+        registry: the registry the journeys ran with; a plugin's action is carried out
+            by the ``commands`` of its :class:`~membercore.journeys.ActionSpec`.
 
     Raises:
         ValueError: an action the programme does not know (a plugin's action is carried
@@ -84,6 +88,9 @@ def commands_for(
         ),
     }
     build = simple.get(name)
+    spec = registry.actions.get(name) if registry is not None else None
+    if build is None and spec is not None and spec.commands is not None:
+        return list(spec.commands(action))
     if build is None:
         raise ValueError(
             f"journey {action.journey} step {action.step}: no part carries out {name!r}"

@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "ConsentError",
     "DependentNotCoveredError",
+    "EngineError",
     "GuardianConsentRequiredError",
     "GuardianRequiredError",
     "HouseholdError",
@@ -35,6 +36,7 @@ __all__ = [
     "PerMemberLimitError",
     "PlanChangeNotAllowedError",
     "PlanError",
+    "PluginError",
     "QuotaExhaustedError",
     "QuotaHolderError",
     "QuotaKeyConflictError",
@@ -42,21 +44,26 @@ __all__ = [
     "ReservedTagError",
     "RewardError",
     "SegmentError",
+    "StorageError",
+    "StoreUnavailableError",
     "SubscriptionExistsError",
     "SubscriptionTransitionError",
     "TierError",
     "TierTooLowError",
     "TooManyDependentsError",
     "TransferNotAllowedError",
+    "UnknownMemberError",
     "UnknownPlanError",
     "UnknownPostingError",
     "UnknownRedemptionError",
     "UnknownReservationError",
     "UnknownRewardError",
     "UnknownRuleError",
+    "UnknownStoreError",
     "UnknownSubscriptionError",
     "UnknownTaskError",
     "UnknownTierError",
+    "VersionConflictError",
     "WorkError",
     "WrongPaymentAmountError",
     "YearlyValueCapError",
@@ -911,3 +918,80 @@ class OfferNotValidError(MembercoreError):
         self.code = code
         self.problem = problem
         super().__init__(f"member {member_id}: offer {code!r} cannot be taken up: {problem}")
+
+
+class StorageError(MembercoreError):
+    """A store failed or refused a read or a commit; nothing of the commit was kept.
+
+    Attributes:
+        store: the store's URL (without a password).
+        problem: what went wrong.
+    """
+
+    def __init__(self, store: str, problem: str) -> None:
+        self.store = store
+        self.problem = problem
+        super().__init__(f"store {store}: {problem}")
+
+
+class VersionConflictError(StorageError):
+    """A commit expected versions of member records that another writer moved on.
+
+    Attributes:
+        conflicts: each record key with the version the commit expected.
+    """
+
+    def __init__(self, store: str, conflicts: dict[str, int]) -> None:
+        self.conflicts = dict(conflicts)
+        listed = ", ".join(f"{key} (expected v{version})" for key, version in conflicts.items())
+        super().__init__(store, f"version conflict on {listed}")
+
+
+class StoreUnavailableError(StorageError):
+    """The store could not be opened or reached (a missing directory, a server down)."""
+
+
+class UnknownStoreError(StorageError, LookupError):
+    """No installed plugin provides a store for the URL's scheme.
+
+    Attributes:
+        scheme: the URL scheme.
+        known: the schemes that are provided.
+    """
+
+    def __init__(self, url: str, scheme: str, known: tuple[str, ...]) -> None:
+        self.scheme = scheme
+        self.known = known
+        super().__init__(
+            url, f"no store for scheme {scheme!r} (installed: {', '.join(known) or 'none'})"
+        )
+
+
+class PluginError(MembercoreError):
+    """A plugin failed or contributed something invalid.
+
+    Attributes:
+        plugin: the plugin's name (its entry-point name or registered name).
+        problem: what went wrong.
+    """
+
+    def __init__(self, plugin: str, problem: str) -> None:
+        self.plugin = plugin
+        self.problem = problem
+        super().__init__(f"plugin {plugin!r}: {problem}")
+
+
+class EngineError(MembercoreError):
+    """The engine could not carry out a call."""
+
+
+class UnknownMemberError(EngineError, LookupError):
+    """A call names a member the store holds nothing about.
+
+    Attributes:
+        member_id: the member named.
+    """
+
+    def __init__(self, member_id: str) -> None:
+        self.member_id = member_id
+        super().__init__(f"member {member_id!r} is not known")

@@ -8,12 +8,13 @@ integers. Configuration is structured strictly: an unknown key or a wrong value 
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
@@ -48,10 +49,16 @@ __all__ = [
     "load_config",
     "load_config_toml",
     "message_from_dict",
+    "message_from_json",
     "message_to_dict",
+    "message_to_json",
+    "record_from_json",
+    "record_to_json",
     "snapshot_from_dict",
     "snapshot_to_dict",
 ]
+
+T = TypeVar("T")
 
 _EVENT_TYPES: tuple[type[Any], ...] = (Posting,)
 _TAG = "type"
@@ -269,3 +276,34 @@ def snapshot_to_dict(state: LedgerState) -> dict[str, Any]:
 def snapshot_from_dict(data: Mapping[str, Any]) -> LedgerState:
     """The ledger state a snapshot describes."""
     return converter().structure(dict(data), LedgerState)
+
+
+def record_to_json(state: Any) -> str:
+    """A record's state (a member, a household, the reward stock) as compact JSON text."""
+    return json.dumps(converter().unstructure(state), ensure_ascii=False, separators=(",", ":"))
+
+
+def record_from_json(text: str, kind: type[T]) -> T:
+    """The state of type ``kind`` that :func:`record_to_json` wrote."""
+    state: T = converter().structure(json.loads(text), kind)
+    return state
+
+
+def message_to_json(message: Any) -> str:
+    """A fact, command or event as compact JSON text with its ``type`` tag."""
+    return json.dumps(message_to_dict(message), ensure_ascii=False, separators=(",", ":"))
+
+
+def message_from_json(text: str) -> Any:
+    """The message :func:`message_to_json` wrote.
+
+    Raises:
+        InvalidFactError: the text is not JSON, or not a valid tagged message.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidFactError("message", "json", text[:80], f"not JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise InvalidFactError("message", "json", text[:80], "a message is a JSON object")
+    return message_from_dict(data)

@@ -9,7 +9,7 @@ Plugins extend a registry with :meth:`Registry.with_condition` and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -87,11 +87,22 @@ class ConditionSpec:
 
 @attrs.frozen(kw_only=True)
 class ActionSpec:
-    """An action steps may issue (an intent the application carries out)."""
+    """An action steps may issue (an intent the application carries out).
+
+    Attributes:
+        name: the name steps use.
+        params: its typed parameters.
+        doc: what it does.
+        commands: for a plugin's action, what carries it out: the issued action
+            (:class:`~membercore.journeys.JourneyActionIssued`) to the commands of the
+            parts that do it (a message request, a task, a bonus...). The programme's
+            own actions are carried out by :func:`membercore.actions.commands_for`.
+    """
 
     name: str
     params: tuple[Parameter, ...]
     doc: str
+    commands: Callable[[Any], Sequence[object]] | None = None
 
 
 @attrs.frozen(kw_only=True)

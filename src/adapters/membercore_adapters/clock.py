@@ -1,0 +1,23 @@
+"""The system clock, the default the engine reads when it is given none."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from membercore.hookspecs import hookimpl
+
+__all__ = ["SystemClock", "membercore_clock"]
+
+
+class SystemClock:
+    """The machine's clock, in UTC."""
+
+    def now(self) -> datetime:
+        """The current instant."""
+        return datetime.now(UTC)
+
+
+@hookimpl
+def membercore_clock() -> SystemClock:
+    """Provide the system clock."""
+    return SystemClock()

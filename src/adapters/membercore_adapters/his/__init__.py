@@ -1,0 +1,5 @@
+"""First-party sources of facts."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

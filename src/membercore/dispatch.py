@@ -1,0 +1,102 @@
+"""Delivering the outbox: each pending message through its channel, with back-off.
+
+The engine queues messages in the same transaction as the decision that made them; the
+dispatcher hands them to channels afterwards. A channel's acknowledgment marks the
+message delivered, so it is never sent again; a failure is recorded and retried later,
+each wait longer than the last, until the policy gives up and marks it failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import attrs
+
+from membercore.dates import require_aware
+from membercore.ports import Channel, Delivery, Store
+
+__all__ = ["Backoff", "DispatchReport", "dispatch"]
+
+
+@attrs.frozen(kw_only=True)
+class Backoff:
+    """When to try a failed delivery again.
+
+    Attributes:
+        first: the wait after the first failure.
+        factor: each later wait is this many times the one before.
+        longest: no wait is longer.
+        attempts: give up after this many failures.
+    """
+
+    first: timedelta = timedelta(minutes=1)
+    factor: int = 4
+    longest: timedelta = timedelta(hours=6)
+    attempts: int = 6
+
+    def retry_at(self, failures: int, now: datetime) -> datetime | None:
+        """When to retry after ``failures`` failures (None: give up)."""
+        if failures >= self.attempts:
+            return None
+        wait: timedelta = min(self.first * self.factor ** (failures - 1), self.longest)
+        return now + wait
+
+
+@attrs.frozen
+class DispatchReport:
+    """What a dispatch did: messages delivered, to retry, and given up."""
+
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def dispatch(
+    store: Store,
+    channels: Mapping[str, Channel],
+    now: datetime,
+    *,
+    limit: int = 1000,
+    backoff: Backoff | None = None,
+) -> DispatchReport:
+    """Send every message due by ``now`` (up to ``limit``) through its channel.
+
+    Args:
+        store: the store holding the outbox.
+        channels: the channels by name (``wecom``, ``sms``, ``email``).
+        now: the instant of the dispatch.
+        limit: how many messages at most.
+        backoff: the retry policy (by default :class:`Backoff`'s).
+
+    Returns:
+        The counts of messages delivered, left to retry and given up.
+    """
+    now = require_aware("now", now)
+    policy = backoff or Backoff()
+    delivered = retrying = failed = 0
+    for message in store.pending_outbox(now, limit):
+        channel = channels.get(message.channel)
+        try:
+            if channel is None:
+                raise LookupError(f"no channel {message.channel!r} is installed")
+            receipt = channel.send(message)
+            if not isinstance(receipt, str) or not receipt:
+                # The store marks a message delivered only with a receipt.
+                raise TypeError(f"channel {message.channel!r} returned no acknowledgment")
+        # A channel is a plugin talking to the outside: whatever it raises is a failed
+        # delivery to record and retry, never a reason to stop the others.
+        except Exception as error:
+            retry_at = policy.retry_at(message.attempts + 1, now)
+            reason = f"{type(error).__name__}: {error}"
+            store.record_delivery(
+                Delivery(message_id=message.message_id, at=now, error=reason, retry_at=retry_at)
+            )
+            if retry_at is None:
+                failed += 1
+            else:
+                retrying += 1
+            continue
+        store.record_delivery(Delivery(message_id=message.message_id, at=now, receipt=receipt))
+        delivered += 1
+    return DispatchReport(delivered=delivered, retrying=retrying, failed=failed)

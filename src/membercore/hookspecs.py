@@ -1,0 +1,111 @@
+"""The hooks plugins implement, all named ``membercore_*``.
+
+A plugin is a module or object with functions marked ``@membercore.hookimpl``; it is
+found through the ``membercore`` entry-point group (the first-party adapters register
+the same way) and collected by :func:`membercore.plugins.collect`. Registration hooks
+take a ``register`` callback and may call it any number of times; errors raised while a
+plugin registers, or by what it registered, name the plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import pluggy
+
+from membercore.config import ProgrammeConfig
+from membercore.config.journeys import JourneyDefinition
+from membercore.journeys.registry import ActionSpec, ConditionSpec
+from membercore.ports import Channel, Clock, HisSource, Store
+
+__all__ = [
+    "PROJECT",
+    "ChannelFactory",
+    "SourceFactory",
+    "StoreOpener",
+    "hookimpl",
+    "hookspec",
+]
+
+PROJECT = "membercore"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: Opens a store from its URL (``sqlite:///var/membercore.db``).
+StoreOpener = Callable[[str], Store]
+#: Builds a channel from its options (``{"path": "outbox.jsonl"}``).
+ChannelFactory = Callable[[Mapping[str, str]], Channel]
+#: Builds an HIS source from its options (``{"path": "facts.jsonl"}``).
+SourceFactory = Callable[[Mapping[str, str]], HisSource]
+
+
+@hookspec
+def membercore_register_stores(register: Callable[[str, StoreOpener], None]) -> None:
+    """Contribute storage backends.
+
+    Args:
+        register: call ``register(scheme, open)`` for each URL scheme the plugin serves
+            (``memory``, ``sqlite``, ``postgresql``); ``open(url)`` returns a
+            :class:`~membercore.ports.Store`. Two plugins may not serve one scheme.
+    """
+
+
+@hookspec
+def membercore_register_channels(register: Callable[[str, ChannelFactory], None]) -> None:
+    """Contribute outreach channels.
+
+    Args:
+        register: call ``register(name, factory)`` for each channel (``wecom``, ``sms``,
+            ``email``, ``console``); ``factory(options)`` returns a
+            :class:`~membercore.ports.Channel` whose ``name`` is ``name``.
+    """
+
+
+@hookspec
+def membercore_register_his_sources(register: Callable[[str, SourceFactory], None]) -> None:
+    """Contribute sources of facts.
+
+    Args:
+        register: call ``register(name, factory)`` for each source (``jsonl``,
+            ``hl7v2``); ``factory(options)`` returns a :class:`~membercore.ports.HisSource`.
+    """
+
+
+@hookspec
+def membercore_register_conditions(register: Callable[[ConditionSpec], None]) -> None:
+    """Contribute condition functions that journey guards may name.
+
+    Args:
+        register: call ``register(spec)`` with a
+            :class:`~membercore.journeys.ConditionSpec` (name, typed parameters, the
+            function of the member's situation and the parameters, a docstring).
+    """
+
+
+@hookspec
+def membercore_register_actions(register: Callable[[ActionSpec], None]) -> None:
+    """Contribute actions that journey steps may issue.
+
+    Args:
+        register: call ``register(spec)`` with a :class:`~membercore.journeys.ActionSpec`
+            whose ``commands`` turns each issued action into the commands of the parts
+            that carry it out (a message request, a task, a bonus...).
+    """
+
+
+@hookspec
+def membercore_register_journeys(
+    register: Callable[[JourneyDefinition], None], config: ProgrammeConfig
+) -> None:
+    """Contribute journeys to the programme, beside those of its configuration.
+
+    Args:
+        register: call ``register(definition)`` with a journey definition; it is
+            validated with the rest of the programme's journeys.
+        config: the programme, so that a journey may send only templates it has.
+    """
+
+
+@hookspec(firstresult=True)
+def membercore_clock() -> Clock | None:
+    """The clock the engine reads when none is given (the first plugin to answer wins)."""

@@ -1,0 +1,230 @@
+"""A member's whole record: the state of every part of the programme about one patient.
+
+The engine stores one :class:`Member` per patient (a snapshot) beside the events that
+made it. :func:`evolve` routes each event to the part that owns it, so that replaying a
+member's journal rebuilds the record; :func:`next_due` tells when the record next needs
+a tick (a journey timer, a plan's term end, points to expire, a tier review).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any, get_args
+
+import attrs
+
+from membercore import (
+    benefits,
+    consent,
+    households,
+    journeys,
+    ledger,
+    offers,
+    outreach,
+    plans,
+    programmes,
+    rewards,
+    segments,
+    tasks,
+    tiers,
+)
+from membercore.config import ProgrammeConfig
+from membercore.events import Posting
+from membercore.plans.records import SubscriptionStatus
+
+__all__ = [
+    "EVENT_TYPES",
+    "Member",
+    "birth_date",
+    "evolve",
+    "evolve_all",
+    "new_member",
+    "next_due",
+    "replay",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Member:
+    """Everything the programme holds about one patient.
+
+    Attributes:
+        member_id: the patient's id.
+        ledger: points.
+        tier: the tier ladder.
+        plans: paid subscriptions.
+        quotas: own free-use quota uses.
+        rewards: gifts redeemed.
+        consent: consents per purpose and channel.
+        profile: tags and value segment.
+        journeys: journeys under way.
+        outreach: messages decided.
+        work: staff tasks and the health manager.
+        offers: offers made.
+        programmes: disease programmes enrolled in.
+        household_id: the household the patient belongs to, if any.
+    """
+
+    member_id: str
+    ledger: ledger.LedgerState
+    tier: tiers.TierState
+    plans: plans.PlansState
+    quotas: benefits.QuotaState
+    rewards: rewards.RewardHistory
+    consent: consent.ConsentState
+    profile: segments.ProfileState
+    journeys: journeys.JourneysState
+    outreach: outreach.OutreachState
+    work: tasks.WorkState
+    offers: offers.OffersState
+    programmes: programmes.ProgrammesState
+    household_id: str | None = None
+
+
+def new_member(member_id: str) -> Member:
+    """An empty record for ``member_id``."""
+    return Member(
+        member_id=member_id,
+        ledger=ledger.LedgerState(member_id=member_id),
+        tier=tiers.TierState(member_id=member_id),
+        plans=plans.PlansState(member_id=member_id),
+        quotas=benefits.QuotaState(holder_id=member_id),
+        rewards=rewards.RewardHistory(member_id=member_id),
+        consent=consent.ConsentState(member_id=member_id),
+        profile=segments.ProfileState(member_id=member_id),
+        journeys=journeys.JourneysState(member_id=member_id),
+        outreach=outreach.OutreachState(member_id=member_id),
+        work=tasks.WorkState(member_id=member_id),
+        offers=offers.OffersState(member_id=member_id),
+        programmes=programmes.ProgrammesState(member_id=member_id),
+    )
+
+
+def _parts() -> dict[type[Any], tuple[str, Callable[[Any, Any], Any]]]:
+    owners: list[tuple[str, Callable[[Any, Any], Any], Iterable[type[Any]]]] = [
+        ("ledger", ledger.evolve, (Posting,)),
+        ("tier", tiers.evolve, get_args(tiers.TierEvent)),
+        ("plans", plans.evolve, plans.PLAN_EVENT_TYPES),
+        ("quotas", benefits.evolve, benefits.QUOTA_EVENT_TYPES),
+        ("rewards", rewards.evolve_history, get_args(rewards.RewardEvent)),
+        ("rewards", rewards.evolve_history, get_args(rewards.HistoryMergeEvent)),
+        ("consent", consent.evolve, get_args(consent.ConsentEvent)),
+        ("profile", segments.evolve, get_args(segments.ProfileEvent)),
+        ("journeys", journeys.evolve, get_args(journeys.JourneyEvent)),
+        ("outreach", outreach.evolve, get_args(outreach.OutreachEvent)),
+        ("work", tasks.evolve, get_args(tasks.WorkEvent)),
+        ("offers", offers.evolve, (offers.OfferMade, offers.OfferRedeemed)),
+        ("programmes", programmes.evolve, (programmes.Enrolled, programmes.Left)),
+    ]
+    owners.append(("household_id", _household, get_args(households.HouseholdEvent)))
+    return {kind: (field, fn) for field, fn, kinds in owners for kind in kinds}
+
+
+def _household(current: str | None, event: households.HouseholdEvent) -> str | None:
+    # The engine applies a household's event to the records of the members it concerns.
+    if isinstance(event, households.DependentRemoved):
+        return None
+    return event.household_id
+
+
+_OWNERS = _parts()
+
+#: Every event type a member's journal holds.
+EVENT_TYPES: tuple[type[Any], ...] = tuple(_OWNERS)
+
+
+def evolve(member: Member, event: object) -> Member:
+    """Apply one event to the part that owns it.
+
+    Raises:
+        TypeError: ``event`` is not an event of a member's record.
+    """
+    return evolve_all(member, (event,))
+
+
+_FIELDS = tuple(field.name for field in attrs.fields(Member))
+
+
+def evolve_all(member: Member, events: Iterable[object]) -> Member:
+    """Apply events in order, building the new record once.
+
+    Raises:
+        TypeError: an event is not an event of a member's record.
+    """
+    changed: dict[str, Any] = {}
+    for event in events:
+        owner = _OWNERS.get(type(event))
+        if owner is None:
+            raise TypeError(f"{type(event).__name__} is not an event of a member's record")
+        field, apply = owner
+        held = changed[field] if field in changed else getattr(member, field)
+        changed[field] = apply(held, event)
+    if not changed:
+        return member
+    values = {name: getattr(member, name) for name in _FIELDS}
+    values.update(changed)
+    return Member(**values)
+
+
+def replay(member_id: str, events: Iterable[object]) -> Member:
+    """The record the events make, from an empty one."""
+    return evolve_all(new_member(member_id), events)
+
+
+_PLAN_CLOCKS = {
+    SubscriptionStatus.PENDING_PAYMENT: "pay_by",
+    SubscriptionStatus.ACTIVE: "term_end",
+    SubscriptionStatus.GRACE: "grace_ends_at",
+}
+
+
+def next_due(
+    member: Member, config: ProgrammeConfig, *, after: datetime | None = None
+) -> datetime | None:
+    """The earliest instant something happens to the member by itself, if any.
+
+    Journey timers, a subscription's payment window, term end or grace end, the first
+    instant points may expire, and the tier review.
+
+    Args:
+        member: the record.
+        config: the programme.
+        after: leave out instants up to this one (after a tick by ``after``, what is
+            still due by then would not change by ticking again).
+    """
+    candidates: list[datetime | None] = [
+        timer.due_at for instance in journeys.active(member.journeys) for timer in instance.timers
+    ]
+    for held in member.plans.subscriptions.values():
+        clock = _PLAN_CLOCKS.get(held.status)
+        if clock is not None:
+            candidates.append(getattr(held, clock))
+    candidates.append(_next_expiry(member.ledger, config, after))
+    candidates.append(member.tier.review_at)
+    present = [at for at in candidates if at is not None and (after is None or at > after)]
+    return min(present) if present else None
+
+
+def _next_expiry(
+    state: ledger.LedgerState, config: ProgrammeConfig, after: datetime | None
+) -> datetime | None:
+    bound = state.expiry_bound
+    if config.ledger.expiry.mode != "inactivity" and (
+        bound is None or after is None or bound > after
+    ):
+        return bound  # a lower bound: ticking early is harmless, and spares a scan
+    instants = [
+        at
+        for held in state.lots.values()
+        if held.remaining > 0 and (at := ledger.expiry_of(held, state, config)) is not None
+    ]
+    return min((at for at in instants if after is None or at > after), default=None)
+
+
+def birth_date(member: Member) -> date | None:
+    """The birth date the member's registrations give, the latest one first."""
+    for noted in reversed(list(member.profile.registrations.values())):
+        if noted.birth_date is not None:
+            return noted.birth_date
+    return None

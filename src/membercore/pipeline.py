@@ -1,0 +1,391 @@
+"""One message through every part of a member's record, in the programme's order.
+
+Facts flow one way: the ledger earns, the tier ladder counts the points and the visit,
+the profile notes the fact and re-derives tags and segment, then the journeys take the
+fact and every domain event it made (a tier change, a subscription activated...). A
+journey's actions become the commands of the parts that carry them out — a message
+request through the outreach policy, a staff task, a bonus, an offer — and those run
+through the same pipeline. Everything is pure: :func:`run` returns the new record and
+the events, in the order they were decided; the engine stores both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from membercore import (
+    actions,
+    benefits,
+    consent,
+    journeys,
+    ledger,
+    offers,
+    outreach,
+    plans,
+    programmes,
+    segments,
+    tasks,
+    tiers,
+)
+from membercore.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
+from membercore.config import ProgrammeConfig
+from membercore.config.journeys import JourneyDefinition
+from membercore.dates import require_aware
+from membercore.facts import Fact
+from membercore.households import age_on
+from membercore.member import Member, birth_date, evolve_all
+
+__all__ = ["Context", "Household", "Outcome", "journey_triggers", "run", "tick"]
+
+#: How deep actions may start actions (a journey's message request is depth 1).
+MAX_DEPTH = 4
+_PURPOSES: tuple[consent.Purpose, ...] = ("care", "marketing", "research")
+
+
+@attrs.frozen(kw_only=True)
+class Household:
+    """What a member's household tells the other parts.
+
+    Attributes:
+        household_id: the household.
+        family: the member's family status (head with dependents, dependent).
+        guardians: who may consent for the member (the household's adults).
+        relatives: how many other members the household has.
+    """
+
+    household_id: str
+    family: segments.FamilyStatus
+    guardians: tuple[str, ...] = ()
+    relatives: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class Context:
+    """What a decision needs besides the member's record.
+
+    Attributes:
+        config: the programme.
+        registry: the condition functions and actions journeys may name.
+        journeys: the journeys that run (the programme's and the plugins').
+        triggers: the fact and event tags some journey listens to.
+        loads: open staff tasks per member of staff, for balancing.
+    """
+
+    config: ProgrammeConfig
+    registry: journeys.Registry
+    journeys: tuple[JourneyDefinition, ...]
+    triggers: frozenset[str]
+    loads: Mapping[str, int] = attrs.field(factory=dict)
+
+
+def journey_triggers(definitions: Sequence[JourneyDefinition]) -> frozenset[str]:
+    """Every fact and event tag that starts, moves or ends one of ``definitions``."""
+    tags: set[str] = {"consent_withdrawn", "consent_granted"}
+    for definition in definitions:
+        triggers = [definition.entry, *definition.also_on]
+        triggers += [transition.trigger for transition in definition.transitions]
+        tags.update(t.type for t in triggers if t.type is not None and not t.timed)
+        tags.update(definition.exit_on)
+    return frozenset(tags)
+
+
+@attrs.frozen
+class Outcome:
+    """A member's record after a message, and the events that made it, in order."""
+
+    member: Member
+    events: tuple[object, ...]
+
+
+class _Run:
+    """The record being worked on within one :func:`run` (local to it, never shared)."""
+
+    def __init__(
+        self, member: Member, ctx: Context, now: datetime, household: Household | None
+    ) -> None:
+        self.member = member
+        self.ctx = ctx
+        self.config = ctx.config
+        self.now = now
+        self.household = household
+        self.events: list[object] = []
+
+    # -- applying -----------------------------------------------------------------------
+
+    def take(self, events: Sequence[object]) -> Sequence[object]:
+        self.member = evolve_all(self.member, events)
+        self.events.extend(events)
+        return events
+
+    def tier_key(self) -> str:
+        return tiers.tier_of(self.member.tier, self.config)
+
+    def floor(self) -> str | None:
+        return plans.tier_floor(self.member.plans, self.config, self.now)
+
+    def settle_tier(self, message: Any = None) -> Sequence[object]:
+        m = self.member
+        return self.take(
+            tiers.decide(message, m.tier, m.ledger, self.config, self.now, floor=self.floor())
+        )
+
+    # -- facts --------------------------------------------------------------------------
+
+    def fact(self, fact: Fact) -> None:
+        m = self.member
+        made = list(
+            self.take(ledger.decide(fact, m.ledger, self.config, self.now, tier=self.tier_key()))
+        )
+        made += self.settle_tier(fact)
+        family = self.household.family if self.household else None
+        made += self.take(
+            segments.decide(fact, self.member.profile, self.config, self.now, family=family)
+        )
+        self.journeys_on([fact, *made], depth=0)
+
+    # -- commands -----------------------------------------------------------------------
+
+    def command(self, command: object, depth: int) -> None:
+        handler = _HANDLERS.get(type(command))
+        if handler is None:
+            raise TypeError(f"{type(command).__name__} is not a command of a member's record")
+        made = list(handler(self, command))
+        self.journeys_on([command, *made], depth=depth)
+
+    def journeys_on(self, messages: Sequence[object], depth: int) -> None:
+        for message in messages:
+            if getattr(message, "TYPE", None) not in self.ctx.triggers:
+                continue
+            made = journeys.decide(
+                message,
+                self.member.journeys,
+                self.ctx.journeys,
+                self.ctx.registry,
+                self.situation(),
+            )
+            self.carry_out(self.take(made), depth)
+
+    def carry_out(self, made: Sequence[object], depth: int) -> None:
+        if depth >= MAX_DEPTH:
+            return
+        for event in made:
+            if isinstance(event, journeys.JourneyActionIssued):
+                for command in actions.commands_for(event, self.variables(), self.ctx.registry):
+                    self.command(command, depth + 1)
+
+    # -- what guards and messages see ---------------------------------------------------
+
+    def situation(self) -> journeys.Situation:
+        m = self.member
+        return journeys.Situation(
+            member_id=m.member_id,
+            now=self.now,
+            config=self.config,
+            tier=self.tier_key(),
+            tags=segments.tags(m.profile),
+            plans=plans.active_plans(m.plans, self.now),
+            programmes=self.programmes(),
+            flags=self.flags(),
+            consented=frozenset(p for p in _PURPOSES if consent.channels_for(m.consent, p)),
+        )
+
+    def programmes(self) -> tuple[str, ...]:
+        m = self.member
+        held = plans.programmes(m.plans, self.config, self.now)
+        return tuple(sorted(m.programmes.programmes | set(held)))
+
+    def flags(self) -> dict[str, bool]:
+        m = self.member
+        hm = m.work.health_manager
+        return {
+            "health_manager_used": hm is not None
+            and any(t.assignee == hm and t.status == "closed" for t in m.work.tasks.values()),
+            "spend_stable": _spend_stable(m, self.now),
+            "interaction_frequent": _interaction_frequent(m, self.now),
+            "relatives_seen": bool(self.household and self.household.relatives),
+        }
+
+    def variables(self) -> dict[str, str]:
+        return {"name": self.member.member_id, "tier": self.tier_key()}
+
+    def age(self) -> int | None:
+        born = birth_date(self.member)
+        return None if born is None else age_on(born, self.now.astimezone(self.config.tz).date())
+
+
+def _spend_stable(member: Member, now: datetime) -> bool:
+    """Paid charges in at least three of the last six calendar months."""
+    months = {
+        (noted.at.year, noted.at.month)
+        for noted in member.profile.charges.values()
+        if 0 <= (now - noted.at).days <= 183
+    }
+    return len(months) >= 3
+
+
+def _interaction_frequent(member: Member, now: datetime) -> bool:
+    """At least six interactions (check-ins, shares, likes...) in the last 90 days."""
+    recent = sum(
+        1 for noted in member.profile.interactions.values() if 0 <= (now - noted.at).days <= 90
+    )
+    return recent >= 6
+
+
+# -- command handlers -------------------------------------------------------------------
+
+_Handler = Callable[[_Run, Any], Sequence[object]]
+
+
+def _ledger(run: _Run, command: Any) -> Sequence[object]:
+    m = run.member
+    made = list(
+        run.take(ledger.decide(command, m.ledger, run.config, run.now, tier=run.tier_key()))
+    )
+    return made + list(run.settle_tier()) if made else made
+
+
+def _tier(run: _Run, command: Any) -> Sequence[object]:
+    return run.settle_tier(command)
+
+
+def _plans(run: _Run, command: Any) -> Sequence[object]:
+    made = list(run.take(plans.decide(command, run.member.plans, run.config, run.now)))
+    return made + list(run.settle_tier()) if made else made
+
+
+def _consent(run: _Run, command: Any) -> Sequence[object]:
+    m = run.member
+    guardians = run.household.guardians if run.household else ()
+    made = list(
+        run.take(consent.decide(command, m.consent, run.now, age=run.age(), guardians=guardians))
+    )
+    if made:
+        made += run.take(outreach.cancel_pending(run.member.outreach, run.member.consent, run.now))
+    return made
+
+
+def _quota(run: _Run, command: Any) -> Sequence[object]:
+    m = run.member
+    standing = benefits.Standing(
+        member_id=m.member_id,
+        tier=run.tier_key(),
+        plans=plans.active_plans(m.plans, run.now),
+        programmes=run.programmes(),
+        household_id=run.household.household_id if run.household else None,
+    )
+    return run.take(benefits.decide(command, m.quotas, run.config, run.now, standing=standing))
+
+
+def _message(run: _Run, command: Any) -> Sequence[object]:
+    m = run.member
+    registrations = list(m.profile.registrations.values())
+    preferred = tuple(
+        noted.preferred_channel for noted in registrations[-1:] if noted.preferred_channel
+    )
+    language = next((n.language for n in reversed(registrations) if n.language), None)
+    extra = {"language": language} if language else {}
+    return run.take(
+        outreach.decide(
+            command, m.outreach, m.consent, run.config, run.now, preferred=preferred, **extra
+        )
+    )
+
+
+def _work(run: _Run, command: Any) -> Sequence[object]:
+    return run.take(
+        tasks.decide(command, run.member.work, run.config, run.now, loads=run.ctx.loads)
+    )
+
+
+def _offer(run: _Run, command: Any) -> Sequence[object]:
+    return run.take(offers.decide(command, run.member.offers, run.config, run.now))
+
+
+def _programme(run: _Run, command: Any) -> Sequence[object]:
+    return run.take(programmes.decide(command, run.member.programmes, run.now))
+
+
+def _profile(run: _Run, command: Any) -> Sequence[object]:
+    family = run.household.family if run.household else None
+    return run.take(
+        segments.decide(command, run.member.profile, run.config, run.now, family=family)
+    )
+
+
+def _handlers() -> dict[type[Any], _Handler]:
+    groups: list[tuple[_Handler, Sequence[type[Any]]]] = [
+        (_ledger, (Redeem, AdjustPoints, AwardBonus, ReversePosting, ExpireDue)),
+        (_tier, (tiers.SetTierOverride, tiers.ClearTierOverride, tiers.ReviewTier)),
+        (_plans, plans.PLAN_COMMAND_TYPES),
+        (_consent, (consent.GrantConsent, consent.WithdrawConsent)),
+        (_quota, benefits.QUOTA_COMMAND_TYPES),
+        (_message, (outreach.RequestMessage,)),
+        (_work, (tasks.CreateTask, tasks.EscalateTask, tasks.CloseTask, tasks.AssignHealthManager)),
+        (_offer, (offers.MakeOffer, offers.RedeemOffer)),
+        (_programme, (programmes.Enrol, programmes.Leave)),
+        (_profile, (segments.AddTag, segments.RemoveTag, segments.RefreshProfile)),
+    ]
+    return {kind: handler for handler, kinds in groups for kind in kinds}
+
+
+_HANDLERS = _handlers()
+
+#: Every command a member's record takes.
+COMMAND_TYPES: tuple[type[Any], ...] = tuple(_HANDLERS)
+
+
+def run(
+    message: object,
+    member: Member,
+    ctx: Context,
+    now: datetime,
+    *,
+    household: Household | None = None,
+) -> Outcome:
+    """Everything one fact or command does to a member's record.
+
+    Args:
+        message: a fact about the member, or a command of one of the record's parts.
+        member: the record.
+        ctx: the programme, journeys and staff loads.
+        now: the instant of the decision.
+        household: the member's household, when they belong to one.
+
+    Raises:
+        MembercoreError: a part refused the message; nothing of it applies.
+        TypeError: the message is neither a fact nor a command of a member's record.
+    """
+    now = require_aware("now", now)
+    work = _Run(member, ctx, now, household)
+    if isinstance(message, Fact):
+        work.fact(message)
+    else:
+        work.command(message, depth=0)
+    return Outcome(work.member, tuple(work.events))
+
+
+def tick(
+    member: Member, ctx: Context, now: datetime, *, household: Household | None = None
+) -> Outcome:
+    """Everything the passing of time does to a member's record by ``now``.
+
+    Points expire, subscriptions move on (payment windows lapse, terms end into grace,
+    grace ends), the tier is reviewed, and every due journey timer fires in order; what
+    those make runs through the pipeline like any other event.
+    """
+    now = require_aware("now", now)
+    work = _Run(member, ctx, now, household)
+    member_id = member.member_id
+    for command in (
+        ExpireDue(member_id=member_id),
+        plans.AdvanceSubscriptions(member_id=member_id),
+        tiers.ReviewTier(member_id=member_id),
+    ):
+        work.command(command, depth=0)
+    fired = journeys.tick(work.member.journeys, ctx.journeys, ctx.registry, work.situation())
+    work.carry_out(work.take(fired), depth=0)
+    return Outcome(work.member, tuple(work.events))

@@ -8,10 +8,11 @@ WHEEL_VENV := build/wheel-venv
 
 .PHONY: demo test pytest lint typecheck wheel-check bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml plugins/membercore-clinic-example/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e plugins/membercore-clinic-example
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -72,6 +72,7 @@ class PatientRegistered(Fact):
         preferred_channel: the channel the patient asked to be reached by (it wins over
             the channels they are seen using).
         language: the patient's language (``zh-CN``...), when known.
+        name: how messages address the patient (``王女士``), when known.
     """
 
     TYPE: ClassVar[str] = "patient_registered"
@@ -80,6 +81,7 @@ class PatientRegistered(Fact):
     sex: Sex | None = attrs.field(default=None, validator=_one_of(*get_args(Sex)))
     preferred_channel: Channel | None = attrs.field(default=None, validator=_one_of(*CHANNELS))
     language: str | None = None
+    name: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -12,7 +12,7 @@ to the dead letters with its reason and ingestion goes on.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from itertools import islice
@@ -34,10 +34,11 @@ from membercore.errors import (
 )
 from membercore.facts import Fact
 from membercore.idempotency import fingerprint
+from membercore.journeys import validate
 from membercore.member import Member
 from membercore.member import evolve as evolve_member
 from membercore.plugins import Plugins, collect, make_plugin_manager
-from membercore.ports import Clock, Record, Store
+from membercore.ports import Clock, Record, Store, StoredEvent
 from membercore.recording import (
     HOUSEHOLD,
     MEMBER,
@@ -46,6 +47,7 @@ from membercore.recording import (
     dead_letter,
     household_key,
     member_key,
+    read_state,
 )
 from membercore.segments import FamilyStatus
 from membercore.serialization import message_from_dict, message_from_json
@@ -92,6 +94,22 @@ class TickReport:
     events: int = 0
 
 
+@attrs.frozen
+class _Input:
+    """One input read: the message, what was received, the instant to decide it at."""
+
+    message: object
+    raw: object
+    at: datetime
+
+
+def _timed(item: object, now: datetime) -> tuple[datetime, object]:
+    """An input and the instant to decide it at: its own, when given as a pair."""
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], datetime):
+        return require_aware("instant", item[0]), item[1]
+    return now, item
+
+
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -110,6 +128,10 @@ class Engine:
         require_registration: refuse facts about a patient never registered.
         retries: attempts of a unit of work that meets version conflicts.
         cache_size: decoded member records kept between units of work.
+        snapshot_every: a record's snapshot is written again once this many commits
+            have changed it since (its events in between bring it up to date).
+        observers: called after each commit with the events it stored (for figures,
+            exports, notifications); an observer must not fail.
     """
 
     def __init__(
@@ -123,6 +145,8 @@ class Engine:
         require_registration: bool = True,
         retries: int = 8,
         cache_size: int = 20_000,
+        snapshot_every: int = 16,
+        observers: Sequence[Callable[[Sequence[object]], None]] = (),
     ) -> None:
         if batch_size < 1:
             raise EngineError(f"batch_size must be at least 1, got {batch_size}")
@@ -136,6 +160,12 @@ class Engine:
         self.retries = retries
         self._cache: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._cache_size = cache_size
+        if snapshot_every < 1:
+            raise EngineError(f"snapshot_every must be at least 1, got {snapshot_every}")
+        self.snapshot_every = snapshot_every
+        self.observers = tuple(observers)
+        for definition in self.config.journeys:
+            validate(definition, plugins.registry)
         self.context = pipeline.Context(
             config=self.config,
             registry=plugins.registry,
@@ -166,6 +196,7 @@ class Engine:
             UnknownStoreError: no plugin serves the URL's scheme.
             EngineError: no clock was given and no plugin provides one.
             PluginError: a plugin failed, naming it.
+            JourneyDefinitionError: a journey names a condition or action no plugin has.
         """
         manager = plugin_manager or make_plugin_manager()
         plugins = collect(manager, config)
@@ -201,11 +232,26 @@ class Engine:
             return
         records = self.store.load(wanted)
         decoded = {}
+        journals = {}
         for key, record in records.items():
             cached = self._cache.get(key)
             if cached is not None and cached[0] == record.version:
                 decoded[key] = cached[1]
-        space.add_loaded(records, decoded)
+            elif record.snapshot_version < record.version:
+                journals[key] = self.store.events(key, after_version=record.snapshot_version)
+        space.add_loaded(records, decoded, journals)
+
+    def _space(self, now: datetime) -> Workspace:
+        return Workspace(self.config, now, snapshot_every=self.snapshot_every)
+
+    def _state(self, record: Record) -> Any:
+        cached = self._cache.get(record.key)
+        if cached is not None and cached[0] == record.version:
+            return cached[1]
+        journal: tuple[StoredEvent, ...] = ()
+        if record.snapshot_version < record.version:
+            journal = tuple(self.store.events(record.key, after_version=record.snapshot_version))
+        return read_state(record, journal)
 
     def _households_of(self, space: Workspace) -> None:
         self._load(
@@ -233,6 +279,10 @@ class Engine:
                 self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+        if self.observers:
+            events = [event for held in space.records.values() for event in held.events]
+            for observer in self.observers:
+                observer(events)
         return True
 
     def _retrying(self, work: Callable[[], T]) -> tuple[T, int]:
@@ -249,7 +299,9 @@ class Engine:
         """Take facts (and member or household commands) in batches.
 
         Args:
-            inputs: facts, commands, or tagged dicts (JSON objects with a ``type``).
+            inputs: facts, commands, tagged dicts (JSON objects with a ``type``) or JSON
+                text; or ``(instant, input)`` pairs, each decided at its own instant (to
+                replay history in order).
             now: the instant of the decisions (by default the clock's, per batch).
 
         Returns:
@@ -262,31 +314,30 @@ class Engine:
         return report
 
     def _ingest_batch(self, raws: list[object], now: datetime) -> IngestReport:
-        read: list[tuple[object, object]] = []
+        read: list[_Input] = []
         refused = []
-        for raw in raws:
+        for item in raws:
+            at, raw = _timed(item, now)
             try:
                 message = _read(raw)
                 _routing_key(message)
             except MembercoreError as error:
                 refused.append(dead_letter(None, raw, str(error), now))
                 continue
-            read.append((message, raw))
+            read.append(_Input(message, raw, at))
         (report, retries) = self._retrying(lambda: self._apply(read, refused, now))
         return attrs.evolve(report, retries=retries)
 
-    def _apply(
-        self, read: list[tuple[object, object]], refused: list[Any], now: datetime
-    ) -> IngestReport:
-        space = Workspace(self.config, now)
+    def _apply(self, read: list[_Input], refused: list[Any], now: datetime) -> IngestReport:
+        space = self._space(now)
         space.dead.extend(refused)
-        facts = [message for message, _ in read if isinstance(message, Fact)]
+        facts = [item.message for item in read if isinstance(item.message, Fact)]
         stored = self.store.seen([fact.fact_id for fact in facts]) if facts else {}
         taken: dict[str, str] = dict(stored)
-        fresh: list[tuple[object, object, str | None]] = []
+        fresh: list[tuple[_Input, str | None]] = []
         duplicates = 0
-        for message, raw in read:
-            digest = None
+        for item in read:
+            message, digest = item.message, None
             if isinstance(message, Fact):
                 digest = fingerprint(message)
                 prior = taken.get(message.fact_id)
@@ -295,20 +346,19 @@ class Engine:
                     continue
                 if prior is not None:
                     reason = f"fact id {message.fact_id!r} was taken before with other content"
-                    space.dead.append(dead_letter(message, raw, reason, now))
+                    space.dead.append(dead_letter(message, item.raw, reason, now))
                     continue
                 taken[message.fact_id] = digest
-            fresh.append((message, raw, digest))
-        self._load(space, [key for message, _, _ in fresh for key in _routing_key(message)])
+            fresh.append((item, digest))
+        self._load(space, [key for item, _ in fresh for key in _routing_key(item.message)])
         self._households_of(space)
         applied = 0
-        ordered = [item for item in fresh if isinstance(item[0], _HOUSEHOLD_COMMANDS)]
-        ordered += [item for item in fresh if not isinstance(item[0], _HOUSEHOLD_COMMANDS)]
-        for message, raw, digest in ordered:
+        for item, digest in fresh:
+            message = item.message
             try:
-                self._decide(space, message, now)
+                self._decide(space, message, item.at)
             except MembercoreError as error:
-                space.dead.append(dead_letter(message, raw, str(error), now))
+                space.dead.append(dead_letter(message, item.raw, str(error), now))
                 continue
             applied += 1
             if isinstance(message, Fact) and digest is not None:
@@ -366,27 +416,41 @@ class Engine:
 
     # -- time ----------------------------------------------------------------------------
 
-    def tick(self, now: datetime | None = None, *, limit: int = 1000) -> TickReport:
+    def tick(
+        self,
+        now: datetime | None = None,
+        *,
+        limit: int = 1000,
+        where: Callable[[str], bool] | None = None,
+    ) -> TickReport:
         """Run everything due by ``now``: journey timers, plan terms, expiry, tier reviews.
 
         Records are taken earliest due first, ``limit`` per commit, until none is due.
+
+        Args:
+            now: the instant to run to (by default the clock's).
+            limit: records per commit.
+            where: tick only the members whose id it accepts (a worker's share).
         """
         at = require_aware("now", now) if now is not None else self.now()
         records = events = 0
+        page = limit
         while True:
-            due = self.store.due(at, limit)
-            if not due:
+            due = self.store.due(at, page)
+            keys = [key for key, _ in due if where is None or where(_member_id(key))]
+            if keys:
+                count, _ = self._retrying(partial(self._tick_batch, keys[:limit], at))
+                records += len(keys[:limit])
+                events += count
+            if len(due) < page:
                 break
-            keys = [key for key, _ in due]
-            count, _ = self._retrying(partial(self._tick_batch, keys, at))
-            records += len(due)
-            events += count
-            if len(due) < limit:
-                break
+            if not keys:
+                # Every record due first is another worker's: look further ahead.
+                page *= 2
         return TickReport(records=records, events=events)
 
     def _tick_batch(self, keys: list[str], now: datetime) -> int:
-        space = Workspace(self.config, now)
+        space = self._space(now)
         self._load(space, keys)
         self._households_of(space)
         count = 0
@@ -415,7 +479,7 @@ class Engine:
         at = require_aware("now", now) if now is not None else self.now()
 
         def work() -> tuple[object, ...]:
-            space = Workspace(self.config, at)
+            space = self._space(at)
             keys = _routing_key(command)
             self._load(space, keys)
             self._households_of(space)
@@ -444,7 +508,7 @@ class Engine:
             UnknownMemberError: the store holds no record of the member.
         """
         key = member_key(member_id)
-        space = Workspace(self.config, self.now())
+        space = self._space(self.now())
         self._load(space, [key])
         held = space.records.get(key)
         if held is None:
@@ -454,29 +518,28 @@ class Engine:
 
     def household(self, household_id: str) -> households.HouseholdState | None:
         """A household's record, if it is stored."""
-        record: Record | None = self.store.load([household_key(household_id)]).get(
-            household_key(household_id)
-        )
+        key = household_key(household_id)
+        record = self.store.load([key]).get(key)
         if record is None:
             return None
-        space = Workspace(self.config, self.now())
-        space.add_loaded({record.key: record}, {})
-        state: households.HouseholdState = space.records[record.key].state
+        state: households.HouseholdState = self._state(record)
         return state
 
-    def members(self) -> Iterator[Member]:
-        """Every member's record, streamed in id order."""
-        space = Workspace(self.config, self.now())
+    def members(self, where: Callable[[str], bool] | None = None) -> Iterator[Member]:
+        """Every member's record, streamed in id order.
+
+        Args:
+            where: keep only the members whose id it accepts (checked before a record
+                is read, so that the others cost nothing).
+        """
         for record in self.store.scan(MEMBER):
-            space.add_loaded({record.key: record}, {})
-            yield space.records.pop(record.key).state
+            if where is None or where(_member_id(record.key)):
+                yield self._state(record)
 
     def households(self) -> Iterator[households.HouseholdState]:
         """Every household's record, streamed in id order."""
-        space = Workspace(self.config, self.now())
         for record in self.store.scan(HOUSEHOLD):
-            space.add_loaded({record.key: record}, {})
-            yield space.records.pop(record.key).state
+            yield self._state(record)
 
 
 def household_view(state: households.HouseholdState, member_id: str) -> pipeline.Household:
@@ -495,6 +558,10 @@ def household_view(state: households.HouseholdState, member_id: str) -> pipeline
         guardians=tuple(guardians),
         relatives=len(everyone - {member_id}),
     )
+
+
+def _member_id(key: str) -> str:
+    return key.removeprefix(MEMBER)
 
 
 def _read(raw: object) -> object:

@@ -78,7 +78,8 @@ def membercore_register_conditions(register: Callable[[ConditionSpec], None]) ->
     Args:
         register: call ``register(spec)`` with a
             :class:`~membercore.journeys.ConditionSpec` (name, typed parameters, the
-            function of the member's situation and the parameters, a docstring).
+            function of the member's situation and the parameters, a docstring). The
+            name may not be one membercore or another plugin already provides.
     """
 
 
@@ -89,7 +90,8 @@ def membercore_register_actions(register: Callable[[ActionSpec], None]) -> None:
     Args:
         register: call ``register(spec)`` with a :class:`~membercore.journeys.ActionSpec`
             whose ``commands`` turns each issued action into the commands of the parts
-            that carry it out (a message request, a task, a bonus...).
+            that carry it out (a message request, a task, a bonus...). The name may
+            not be one membercore or another plugin already provides.
     """
 
 
@@ -101,7 +103,9 @@ def membercore_register_journeys(
 
     Args:
         register: call ``register(definition)`` with a journey definition; it is
-            validated with the rest of the programme's journeys.
+            validated with the rest of the programme's journeys (its guards and
+            actions, the templates it sends), and its key may not be one the programme
+            or another plugin already uses.
         config: the programme, so that a journey may send only templates it has.
     """
 

@@ -16,13 +16,26 @@ from membercore.errors import IdempotencyConflictError, MembercoreError
 __all__ = ["fingerprint", "replayed"]
 
 
+#: Digests of the messages seen last, by identity: every part of a member's record
+#: fingerprints the same fact, and messages are immutable, so the first digest holds.
+_RECENT: dict[int, tuple[object, str]] = {}
+_RECENT_SIZE = 256
+
+
 def fingerprint(message: object) -> str:
     """A stable digest of a fact or command, to tell a replay from a reused key.
 
     Equal messages have equal digests across processes: messages hold their instants in
     UTC, so ``10:00+08:00`` and ``02:00Z`` are written the same way in ``repr``.
     """
-    return hashlib.blake2b(repr(message).encode(), digest_size=10).hexdigest()
+    held = _RECENT.get(id(message))
+    if held is not None and held[0] is message:
+        return held[1]
+    digest = hashlib.blake2b(repr(message).encode(), digest_size=10).hexdigest()
+    if len(_RECENT) >= _RECENT_SIZE:
+        _RECENT.clear()
+    _RECENT[id(message)] = (message, digest)
+    return digest
 
 
 def replayed(

@@ -37,6 +37,7 @@ __all__ = [
     "EVENT_TYPES",
     "Member",
     "birth_date",
+    "due_parts",
     "evolve",
     "evolve_all",
     "new_member",
@@ -204,6 +205,28 @@ def next_due(
     candidates.append(member.tier.review_at)
     present = [at for at in candidates if at is not None and (after is None or at > after)]
     return min(present) if present else None
+
+
+def due_parts(member: Member, config: ProgrammeConfig, now: datetime) -> frozenset[str]:
+    """Which parts have something due by ``now``: ``ledger``, ``plans``, ``tier``, ``journeys``."""
+    due = set()
+    expiry = _next_expiry(member.ledger, config, None)
+    if expiry is not None and expiry <= now:
+        due.add("ledger")
+    for held in member.plans.subscriptions.values():
+        clock = _PLAN_CLOCKS.get(held.status)
+        at = getattr(held, clock) if clock is not None else None
+        if at is not None and at <= now:
+            due.add("plans")
+    if member.tier.review_at is not None and member.tier.review_at <= now:
+        due.add("tier")
+    if any(
+        timer.due_at <= now
+        for instance in journeys.active(member.journeys)
+        for timer in instance.timers
+    ):
+        due.add("journeys")
+    return frozenset(due)
 
 
 def _next_expiry(

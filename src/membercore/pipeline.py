@@ -37,12 +37,14 @@ from membercore.config.journeys import JourneyDefinition
 from membercore.dates import require_aware
 from membercore.facts import Fact
 from membercore.households import age_on
-from membercore.member import Member, birth_date, evolve_all
+from membercore.member import Member, birth_date, due_parts, evolve_all
 
 __all__ = ["Context", "Household", "Outcome", "journey_triggers", "run", "tick"]
 
 #: How deep actions may start actions (a journey's message request is depth 1).
 MAX_DEPTH = 4
+#: How messages address a member whose registration gives no name.
+DEFAULT_NAME = "尊敬的会员"
 _PURPOSES: tuple[consent.Purpose, ...] = ("care", "marketing", "research")
 
 
@@ -113,6 +115,7 @@ class _Run:
         self.now = now
         self.household = household
         self.events: list[object] = []
+        self.message: object = None
 
     # -- applying -----------------------------------------------------------------------
 
@@ -160,6 +163,7 @@ class _Run:
         for message in messages:
             if getattr(message, "TYPE", None) not in self.ctx.triggers:
                 continue
+            self.message = message
             made = journeys.decide(
                 message,
                 self.member.journeys,
@@ -210,11 +214,39 @@ class _Run:
         }
 
     def variables(self) -> dict[str, str]:
-        return {"name": self.member.member_id, "tier": self.tier_key()}
+        """What message templates may say, from the record and the triggering message."""
+        m = self.member
+        noted = list(m.profile.registrations.values())
+        name = next((n.name for n in reversed(noted) if n.name), None)
+        local = self.now.astimezone(self.config.tz)
+        values = {
+            "name": name or DEFAULT_NAME,
+            "tier": self.tier_key(),
+            "date": f"{local.month}月{local.day}日",
+            "department": "门诊",
+            "price": str(_lowest_annual_price(self.config) // 100),
+        }
+        diagnoses = list(m.profile.diagnoses.values())
+        if diagnoses:
+            values["diagnosis"] = diagnoses[-1].icd10
+        message = self.message
+        department = getattr(message, "department", None)
+        if isinstance(department, str):
+            values["department"] = department
+        scheduled = getattr(message, "scheduled_at", None)
+        if isinstance(scheduled, datetime):
+            day = scheduled.astimezone(self.config.tz)
+            values["date"] = f"{day.month}月{day.day}日"
+        return values
 
     def age(self) -> int | None:
         born = birth_date(self.member)
         return None if born is None else age_on(born, self.now.astimezone(self.config.tz).date())
+
+
+def _lowest_annual_price(config: ProgrammeConfig) -> int:
+    prices = [plan.price_fen for plan in config.plans.plans if plan.kind == "individual"]
+    return min(prices, default=0)
 
 
 def _spend_stable(member: Member, now: datetime) -> bool:
@@ -380,12 +412,15 @@ def tick(
     now = require_aware("now", now)
     work = _Run(member, ctx, now, household)
     member_id = member.member_id
-    for command in (
-        ExpireDue(member_id=member_id),
-        plans.AdvanceSubscriptions(member_id=member_id),
-        tiers.ReviewTier(member_id=member_id),
+    due = due_parts(member, ctx.config, now)
+    for part, command in (
+        ("ledger", ExpireDue(member_id=member_id)),
+        ("plans", plans.AdvanceSubscriptions(member_id=member_id)),
+        ("tier", tiers.ReviewTier(member_id=member_id)),
     ):
-        work.command(command, depth=0)
-    fired = journeys.tick(work.member.journeys, ctx.journeys, ctx.registry, work.situation())
-    work.carry_out(work.take(fired), depth=0)
+        if part in due:
+            work.command(command, depth=0)
+    if "journeys" in due_parts(work.member, ctx.config, now):
+        fired = journeys.tick(work.member.journeys, ctx.journeys, ctx.registry, work.situation())
+        work.carry_out(work.take(fired), depth=0)
     return Outcome(work.member, tuple(work.events))

@@ -79,7 +79,7 @@ def make_plugin_manager(
             its entry point.
         plugins: more plugins (modules or objects with hook implementations) to register,
             e.g. a test's own; each is named by its ``__name__`` (a module's) or its
-            class name.
+            class name (``LabStores``, then ``LabStores#2`` for a second instance).
 
     Raises:
         PluginError: naming the plugin that failed to load, registers twice, or
@@ -97,7 +97,7 @@ def make_plugin_manager(
                 raise PluginError(entry_point.name, f"could not be loaded: {error}") from error
             _register(manager, plugin, entry_point.name)
     for plugin in plugins:
-        _register(manager, plugin, _plugin_name(plugin))
+        _register(manager, plugin, _plugin_name(manager, plugin))
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as error:
@@ -105,9 +105,15 @@ def make_plugin_manager(
     return manager
 
 
-def _plugin_name(plugin: object) -> str:
+def _plugin_name(manager: pluggy.PluginManager, plugin: object) -> str:
+    """A module's name, or an object's class name (``LabStores``, ``LabStores#2``...)."""
     name = getattr(plugin, "__name__", None)
-    return name if isinstance(name, str) else type(plugin).__qualname__
+    base = name if isinstance(name, str) else type(plugin).__qualname__
+    candidate, number = base, 1
+    while manager.has_plugin(candidate):
+        number += 1
+        candidate = f"{base}#{number}"
+    return candidate
 
 
 def _register(manager: pluggy.PluginManager, plugin: object, name: str) -> None:
@@ -130,8 +136,8 @@ def _impls(manager: pluggy.PluginManager, hook: str) -> list[pluggy.HookImpl]:
 def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
     try:
         return impl.function(*(kwargs[name] for name in impl.argnames))
-    except MembercoreError:
-        raise
+    except PluginError:
+        raise  # already names its plugin (raised by a register callback)
     except Exception as error:
         raise PluginError(impl.plugin_name, f"{impl.function.__name__} failed: {error}") from error
 
@@ -164,7 +170,7 @@ def _specs(impl: pluggy.HookImpl, kind: type[T]) -> list[T]:
 
     def register(spec: object) -> None:
         if not isinstance(spec, kind):
-            raise PluginError(impl.plugin_name, f"expected a {kind.__name__}, got {spec!r}")
+            raise PluginError(impl.plugin_name, f"{kind.__name__} expected, got {spec!r}")
         specs.append(spec)
 
     _call(impl, register=register)
@@ -206,7 +212,7 @@ def _journeys(
         _call(impl, register=definitions.append, config=config)
         for definition in definitions:
             if not isinstance(definition, JourneyDefinition):
-                raise PluginError(plugin, f"expected a journey, got {definition!r}")
+                raise PluginError(plugin, f"JourneyDefinition expected, got {definition!r}")
             owner = owners.setdefault(definition.key, plugin)
             if owner != plugin:
                 whose = "the programme" if owner is None else f"plugin {owner!r}"
@@ -227,9 +233,12 @@ def _clock(manager: pluggy.PluginManager) -> Clock | None:
     # pluggy calls the last registered implementation first; so do we, one by one,
     # so that a failing one is named.
     for impl in reversed(_impls(manager, "membercore_clock")):
-        clock: Clock | None = _call(impl)
-        if clock is not None:
-            return clock
+        clock: object = _call(impl)
+        if clock is None:
+            continue
+        if not isinstance(clock, Clock):
+            raise PluginError(impl.plugin_name, f"Clock expected, got {clock!r}")
+        return clock
     return None
 
 

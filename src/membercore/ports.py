@@ -65,19 +65,32 @@ def _tasks(items: Iterable[TaskRow]) -> tuple[TaskRow, ...]:
     return tuple(items)
 
 
+def _cancelled(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
 @attrs.frozen(kw_only=True)
 class Record:
     """A stored record: one member (or household, or catalogue) at one version.
 
+    The snapshot may be older than the record: the events of the versions after
+    ``snapshot_version`` bring it up to date (see :meth:`Store.events`).
+
     Attributes:
         key: the record's key (``member:P-000123``, ``household:H-1``...).
         version: how many commits changed it (1 after its first commit).
-        snapshot: its state as JSON text.
+        snapshot: its state as JSON text, as of ``snapshot_version``.
+        snapshot_version: the version the snapshot is of (``version`` when None).
     """
 
     key: str = attrs.field(validator=non_empty)
     version: int
     snapshot: str
+    snapshot_version: int = attrs.field()
+
+    @snapshot_version.default
+    def _same_version(self) -> int:
+        return self.version
 
 
 @attrs.frozen(kw_only=True)
@@ -106,14 +119,16 @@ class Change:
     Attributes:
         key: the record.
         expected_version: the version the change was decided on (0: a new record).
-        snapshot: the new state as JSON text.
+        snapshot: the new state as JSON text; None keeps the stored snapshot, which the
+            events of this and the versions since it bring up to date (a new record
+            needs one).
         events: the events, in order (``version`` is ``expected_version + 1``).
         due_at: the next instant the record needs a tick, or None.
     """
 
     key: str = attrs.field(validator=non_empty)
     expected_version: int
-    snapshot: str
+    snapshot: str | None
     events: tuple[StoredEvent, ...] = attrs.field(default=(), converter=_events)
     due_at: datetime | None = attrs.field(default=None, converter=_optional_instant)
 
@@ -147,7 +162,7 @@ class OutboxMessage:
         payload: the message as JSON text.
         send_at: not before this instant (quiet hours defer it).
         attempts: how many deliveries failed so far.
-        status: ``pending``, ``delivered`` or ``failed`` (given up).
+        status: ``pending``, ``delivered``, ``failed`` (given up) or ``cancelled``.
     """
 
     message_id: str = attrs.field(validator=non_empty)
@@ -232,6 +247,8 @@ class Commit:
         outbox: messages to deliver.
         dead_letters: facts refused.
         tasks: staff tasks created or changed (replacing the row of the same key).
+        cancelled: ids of outbox messages not to send any more (consent withdrawn);
+            a message already delivered or given up stays as it is.
     """
 
     changes: tuple[Change, ...] = attrs.field(default=(), converter=_changes)
@@ -239,9 +256,17 @@ class Commit:
     outbox: tuple[OutboxMessage, ...] = attrs.field(default=(), converter=_outbox)
     dead_letters: tuple[DeadLetter, ...] = attrs.field(default=(), converter=_dead_letters)
     tasks: tuple[TaskRow, ...] = attrs.field(default=(), converter=_tasks)
+    cancelled: tuple[str, ...] = attrs.field(default=(), converter=_cancelled)
 
     def __bool__(self) -> bool:
-        return bool(self.changes or self.inbox or self.outbox or self.dead_letters or self.tasks)
+        return bool(
+            self.changes
+            or self.inbox
+            or self.outbox
+            or self.dead_letters
+            or self.tasks
+            or self.cancelled
+        )
 
 
 @runtime_checkable
@@ -268,6 +293,7 @@ class Store(Protocol):
         A change whose ``expected_version`` is not the record's stored version (0 for a
         record not stored) fails the whole commit. An inbox entry, outbox message, dead
         letter or event already stored is kept as it was (writing it again is no error).
+        A change without a snapshot keeps the stored one and its ``snapshot_version``.
 
         Raises:
             VersionConflictError: naming every conflicting key; nothing was written.

@@ -10,7 +10,7 @@ the outreach policy queued, the staff tasks created or changed, and the dead let
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ import attrs
 from membercore import households, outreach, tasks
 from membercore.config import ProgrammeConfig
 from membercore.idempotency import fingerprint
-from membercore.member import Member, new_member, next_due
+from membercore.member import Member, evolve_all, new_member, next_due
 from membercore.ports import (
     Change,
     Commit,
@@ -30,7 +30,12 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore.serialization import message_to_json, record_from_json, record_to_json
+from membercore.serialization import (
+    message_from_json,
+    message_to_json,
+    record_from_json,
+    record_to_json,
+)
 
 __all__ = [
     "HOUSEHOLD",
@@ -40,6 +45,7 @@ __all__ = [
     "dead_letter",
     "household_key",
     "member_key",
+    "read_state",
 ]
 
 MEMBER = "member:"
@@ -58,11 +64,16 @@ def household_key(household_id: str) -> str:
 
 @attrs.define
 class Working:
-    """A record being worked on: its state, the version loaded, the events since."""
+    """A record being worked on: its state, the version loaded, the events since.
+
+    ``snapshot_version`` is the version of the stored snapshot; ``touched`` marks a
+    record to write although nothing happened to it (its due instant moved on).
+    """
 
     key: str
     state: Any
     version: int
+    snapshot_version: int = 0
     events: list[object] = attrs.field(factory=list)
     touched: bool = False
 
@@ -101,23 +112,34 @@ def _json_or_repr(value: object) -> str:
 class Workspace:
     """The records one unit of work loaded, and what it decided about them."""
 
-    def __init__(self, config: ProgrammeConfig, now: datetime) -> None:
+    def __init__(self, config: ProgrammeConfig, now: datetime, *, snapshot_every: int = 1) -> None:
         self.config = config
         self.now = now
+        self.snapshot_every = snapshot_every
         self.records: dict[str, Working] = {}
         self.inbox: list[InboxEntry] = []
         self.dead: list[DeadLetter] = []
 
-    def add_loaded(self, records: Mapping[str, Record], decoded: Mapping[str, Any]) -> None:
-        """Take records the store returned (``decoded`` holds states already read)."""
+    def add_loaded(
+        self,
+        records: Mapping[str, Record],
+        decoded: Mapping[str, Any],
+        journals: Mapping[str, Sequence[StoredEvent]] | None = None,
+    ) -> None:
+        """Take records the store returned.
+
+        Args:
+            records: the stored records.
+            decoded: states already read, by key (their record's version).
+            journals: for a record whose snapshot is older than it, the events since.
+        """
         for key, record in records.items():
             if key in self.records:
                 continue
             state = decoded.get(key)
             if state is None:
-                kind = Member if key.startswith(MEMBER) else households.HouseholdState
-                state = record_from_json(record.snapshot, kind)
-            self.records[key] = Working(key, state, record.version)
+                state = read_state(record, (journals or {}).get(key, ()))
+            self.records[key] = Working(key, state, record.version, record.snapshot_version)
 
     def member(self, member_id: str, *, create: bool = False) -> Working | None:
         """The member's record, a new one when ``create`` and none is stored."""
@@ -150,17 +172,19 @@ class Workspace:
         outbox: list[OutboxMessage] = []
         task_rows: list[TaskRow] = []
         written: dict[str, tuple[int, Any]] = {}
+        cancelled: list[str] = []
         for held in self.records.values():
             if not held.events and not held.touched:
                 continue
             version = held.version + 1
             state = held.state
             due = next_due(state, self.config, after=after) if isinstance(state, Member) else None
+            fresh = held.version == 0 or version - held.snapshot_version >= self.snapshot_every
             changes.append(
                 Change(
                     key=held.key,
                     expected_version=held.version,
-                    snapshot=record_to_json(state),
+                    snapshot=record_to_json(state) if fresh else None,
                     events=tuple(_stored(held.key, version, held.events, self.now)),
                     due_at=due,
                 )
@@ -169,14 +193,37 @@ class Workspace:
             if isinstance(state, Member):
                 outbox += _outbox(held.key, held.events)
                 task_rows += _tasks(held.key, state, held.events)
+                cancelled += [
+                    event.message_id
+                    for event in held.events
+                    if isinstance(event, outreach.MessageCancelled)
+                ]
         commit = Commit(
             changes=tuple(changes),
             inbox=tuple(self.inbox),
             outbox=tuple(outbox),
             dead_letters=tuple(self.dead),
             tasks=tuple(task_rows),
+            cancelled=tuple(cancelled),
         )
         return commit, written
+
+
+def read_state(record: Record, journal: Sequence[StoredEvent] = ()) -> Any:
+    """The state of a stored record: its snapshot, brought up to date by its journal.
+
+    Args:
+        record: the record as the store returned it.
+        journal: the events of the versions after ``record.snapshot_version``.
+    """
+    events = [message_from_json(event.payload) for event in journal]
+    if record.key.startswith(MEMBER):
+        member: Member = record_from_json(record.snapshot, Member)
+        return evolve_all(member, events)
+    household = record_from_json(record.snapshot, households.HouseholdState)
+    for event in events:
+        household = households.evolve(household, event)
+    return household
 
 
 def _stored(key: str, version: int, events: Iterable[object], now: datetime) -> list[StoredEvent]:

@@ -6,13 +6,13 @@ import pytest
 
 from membercore import PostingKind
 from membercore_adapters.cli import main
-from membercore_adapters.demo import ledger_walkthrough
+from membercore_adapters.walkthrough import ledger_walkthrough
 
 
-def test_the_demo_prints_the_walkthrough_and_a_statement(
+def test_the_walkthrough_prints_each_step_and_a_statement(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["demo"]) == 0
+    assert main(["walkthrough"]) == 0
     out = capsys.readouterr().out
     assert "points ledger walk-through" in out
     assert "statement of 王女士" in out

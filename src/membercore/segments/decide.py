@@ -127,6 +127,7 @@ def _note(  # noqa: PLR0911 - one plain branch per fact type read
             sex=fact.sex,
             preferred_channel=fact.preferred_channel,
             language=fact.language,
+            name=fact.name,
         )
     if isinstance(fact, VisitCompleted):
         return VisitNoted(**common, visit_id=fact.visit_id, department=fact.department)

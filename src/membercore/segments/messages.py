@@ -178,6 +178,7 @@ class RegistrationNoted(FactNoted):
     sex: Sex | None = None
     preferred_channel: Channel | None = None
     language: str | None = None
+    name: str | None = None
 
 
 @attrs.frozen(kw_only=True)

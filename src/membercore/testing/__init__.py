@@ -1,11 +1,34 @@
-"""The testing kit membercore ships: Hypothesis strategies and an in-memory book.
+"""The testing kit membercore ships.
 
-Needs Hypothesis (``pip install membercore[testing]``).
+Hypothesis strategies, an in-memory book of ledgers, a manual clock and the storage
+conformance suite (:mod:`.contract`).
+
+Needs Hypothesis and pytest (``pip install membercore[testing]``); each part is
+imported when first used, so that importing the kit costs nothing it does not use.
 """
 
 from __future__ import annotations
 
-from membercore.testing import strategies
-from membercore.testing.book import Book
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Book", "strategies"]
+if TYPE_CHECKING:
+    from membercore.testing import strategies
+    from membercore.testing.book import Book
+    from membercore.testing.clock import ManualClock
+
+__all__ = ["Book", "ManualClock", "strategies"]
+
+_WHERE = {
+    "Book": "membercore.testing.book",
+    "ManualClock": "membercore.testing.clock",
+    "strategies": "membercore.testing.strategies",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(where)
+    return module if name == "strategies" else getattr(module, name)

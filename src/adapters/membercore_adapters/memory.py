@@ -1,0 +1,309 @@
+"""The in-memory store: for tests, demos and a programme that needs no persistence.
+
+``memory://`` (or ``memory://any-name``) opens a fresh, empty store each time: nothing
+is shared between two opens, even of the same name, and everything is gone with the
+object. It keeps the whole :class:`~membercore.ports.Store` contract, including the
+all-or-nothing commit and the version check, and is safe to share between threads (one
+lock; listings are copied under it, so iterating never races a commit).
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Callable, Collection, Iterator
+from datetime import datetime
+from types import TracebackType
+
+import attrs
+
+from membercore.dates import require_aware
+from membercore.errors import StorageError, VersionConflictError
+from membercore.hookspecs import StoreOpener, hookimpl
+from membercore.ports import (
+    Commit,
+    DeadLetter,
+    Delivery,
+    OutboxMessage,
+    Record,
+    StoredEvent,
+    TaskRow,
+)
+
+__all__ = ["MemoryStore", "membercore_register_stores"]
+
+
+@attrs.define
+class _Outgoing:
+    """An outbox message with its delivery bookkeeping."""
+
+    message: OutboxMessage
+    next_attempt_at: datetime | None = None
+    receipt: str | None = None
+    last_error: str | None = None
+
+
+class MemoryStore:
+    """A :class:`~membercore.ports.Store` in dictionaries, guarded by one lock.
+
+    Args:
+        url: the URL to name the store by (``memory://`` unless given).
+    """
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._closed = False
+        self._records: dict[str, Record] = {}
+        self._due: dict[str, datetime] = {}
+        self._events: dict[str, list[StoredEvent]] = {}
+        self._inbox: dict[str, str] = {}
+        # Dictionaries keep insertion order: that is commit order.
+        self._outbox: dict[str, _Outgoing] = {}
+        self._dead_letters: dict[str, DeadLetter] = {}
+        self._tasks: dict[str, TaskRow] = {}
+
+    @classmethod
+    def open(cls, url: str) -> MemoryStore:
+        """Open a fresh, empty store for a ``memory://`` URL.
+
+        Args:
+            url: ``memory://`` or ``memory://name`` (the name only labels the store).
+
+        Returns:
+            The new store.
+
+        Raises:
+            StorageError: the URL is not a ``memory://`` URL.
+        """
+        if not url.startswith("memory://"):
+            raise StorageError(url, "not a memory URL (memory:// or memory://name)")
+        return cls(url)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(self.url, "the store is closed")
+
+    # -- reading ----------------------------------------------------------------------
+
+    def load(self, keys: Collection[str]) -> dict[str, Record]:
+        """The records stored under ``keys`` (absent keys are left out)."""
+        with self._lock:
+            self._check_open()
+            records = self._records
+            return {key: records[key] for key in keys if key in records}
+
+    def seen(self, fact_ids: Collection[str]) -> dict[str, str]:
+        """Of ``fact_ids``, those in the inbox, with the fingerprint they were taken with."""
+        with self._lock:
+            self._check_open()
+            inbox = self._inbox
+            return {fact_id: inbox[fact_id] for fact_id in fact_ids if fact_id in inbox}
+
+    def events(self, key: str, *, after_version: int = 0) -> list[StoredEvent]:
+        """A record's journal in order, from the commit after ``after_version``."""
+        with self._lock:
+            self._check_open()
+            return [e for e in self._events.get(key, ()) if e.version > after_version]
+
+    def scan(self, prefix: str = "") -> Iterator[Record]:
+        """Every record whose key starts with ``prefix``, in key order."""
+        with self._lock:
+            self._check_open()
+            keys = sorted(key for key in self._records if key.startswith(prefix))
+            return iter([self._records[key] for key in keys])
+
+    def due(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """Up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first."""
+        require_aware("now", now)
+        with self._lock:
+            self._check_open()
+            if limit <= 0:
+                return []
+            ready = ((at, key) for key, at in self._due.items() if at <= now)
+            return [(key, at) for at, key in heapq.nsmallest(limit, ready)]
+
+    def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Up to ``limit`` pending messages to send by ``now``, in commit order."""
+        require_aware("now", now)
+        with self._lock:
+            self._check_open()
+            ready: list[OutboxMessage] = []
+            for outgoing in self._outbox.values():
+                if len(ready) >= limit:
+                    break
+                message = outgoing.message
+                retry = outgoing.next_attempt_at
+                if (
+                    message.status == "pending"
+                    and message.send_at <= now
+                    and (retry is None or retry <= now)
+                ):
+                    ready.append(message)
+            return ready
+
+    def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:
+        """Every outbox message (of one status when given), in commit order."""
+        with self._lock:
+            self._check_open()
+            messages = [outgoing.message for outgoing in self._outbox.values()]
+        return iter([m for m in messages if status is None or m.status == status])
+
+    def dead_letters(self) -> Iterator[DeadLetter]:
+        """Every dead letter, oldest (first written) first."""
+        with self._lock:
+            self._check_open()
+            return iter(list(self._dead_letters.values()))
+
+    def tasks(self, status: str | None = "open") -> Iterator[TaskRow]:
+        """Staff tasks of a status (every task when None), by due instant then task key."""
+        with self._lock:
+            self._check_open()
+            rows = [t for t in self._tasks.values() if status is None or t.status == status]
+        return iter(sorted(rows, key=lambda task: (task.due_at, task.task_key)))
+
+    def task_loads(self) -> dict[str, int]:
+        """Open tasks per assignee (unassigned tasks are nobody's load)."""
+        loads: dict[str, int] = {}
+        with self._lock:
+            self._check_open()
+            for task in self._tasks.values():
+                if task.status == "open" and task.assignee is not None:
+                    loads[task.assignee] = loads.get(task.assignee, 0) + 1
+        return dict(sorted(loads.items()))
+
+    # -- writing ----------------------------------------------------------------------
+
+    def commit(self, commit: Commit) -> None:
+        """Write everything in ``commit`` at once, or nothing.
+
+        Raises:
+            VersionConflictError: naming every conflicting key; nothing was written.
+            StorageError: the store is closed, or an event's key or version does not
+                follow its change; nothing was written.
+        """
+        if not commit:
+            with self._lock:
+                self._check_open()
+            return
+        with self._lock:
+            self._check_open()
+            # Check everything first: once writing starts, nothing below can fail.
+            reached: dict[str, int] = {}
+            conflicts: dict[str, int] = {}
+            for change in commit.changes:
+                key = change.key
+                stored = self._records.get(key)
+                current = reached.get(key, 0 if stored is None else stored.version)
+                if current != change.expected_version:
+                    conflicts[key] = change.expected_version
+                version = change.expected_version + 1
+                if change.snapshot is None and current == 0 and stored is None:
+                    raise StorageError(self.url, f"the new record {key} needs a snapshot")
+                reached[key] = version
+                for event in change.events:
+                    if event.key != key or event.version != version:
+                        raise StorageError(
+                            self.url,
+                            f"event {event.type!r} of {event.key} v{event.version} does not "
+                            f"belong to the change of {key} to v{version}",
+                        )
+            if conflicts:
+                raise VersionConflictError(self.url, conflicts)
+            self._apply(commit)
+
+    def _apply(self, commit: Commit) -> None:
+        for change in commit.changes:
+            key = change.key
+            version = change.expected_version + 1
+            if change.snapshot is None:
+                kept = self._records[key]
+                self._records[key] = attrs.evolve(kept, version=version)
+            else:
+                self._records[key] = Record(key=key, version=version, snapshot=change.snapshot)
+            if change.due_at is None:
+                self._due.pop(key, None)
+            else:
+                self._due[key] = change.due_at
+            self._events.setdefault(key, []).extend(change.events)
+        for entry in commit.inbox:
+            self._inbox.setdefault(entry.fact_id, entry.fingerprint)
+        for message in commit.outbox:
+            if message.message_id not in self._outbox:
+                self._outbox[message.message_id] = _Outgoing(message)
+        for letter in commit.dead_letters:
+            self._dead_letters.setdefault(letter.fact_id, letter)
+        for task in commit.tasks:
+            self._tasks[task.task_key] = task
+        for message_id in commit.cancelled:
+            outgoing = self._outbox.get(message_id)
+            if outgoing is not None and outgoing.message.status == "pending":
+                outgoing.message = attrs.evolve(outgoing.message, status="cancelled")
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        """Mark a message delivered (a receipt), failed for now (retry_at) or given up.
+
+        A receipt marks the message delivered unless it already is (the first receipt is
+        kept). A failure counts an attempt of a pending message and either schedules the
+        next one (``retry_at``) or gives up (status ``failed``); it changes nothing once
+        the message is delivered or given up.
+
+        Raises:
+            StorageError: no message has that id, or the store is closed.
+        """
+        with self._lock:
+            self._check_open()
+            outgoing = self._outbox.get(delivery.message_id)
+            if outgoing is None:
+                raise StorageError(self.url, f"no outbox message {delivery.message_id!r}")
+            message = outgoing.message
+            if delivery.receipt is not None:
+                if message.status != "delivered":
+                    outgoing.message = attrs.evolve(message, status="delivered")
+                    outgoing.receipt = delivery.receipt
+                    outgoing.next_attempt_at = None
+                return
+            if message.status != "pending":
+                return
+            attempts = message.attempts + 1
+            outgoing.last_error = delivery.error
+            if delivery.retry_at is not None:
+                outgoing.message = attrs.evolve(message, attempts=attempts)
+                outgoing.next_attempt_at = delivery.retry_at
+            else:
+                outgoing.message = attrs.evolve(message, attempts=attempts, status="failed")
+                outgoing.next_attempt_at = None
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Drop everything (again is harmless); the store is unusable afterwards."""
+        with self._lock:
+            self._closed = True
+            self._records.clear()
+            self._due.clear()
+            self._events.clear()
+            self._inbox.clear()
+            self._outbox.clear()
+            self._dead_letters.clear()
+            self._tasks.clear()
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({self.url!r})"
+
+
+@hookimpl
+def membercore_register_stores(register: Callable[[str, StoreOpener], None]) -> None:
+    """Serve ``memory://`` URLs."""
+    register("memory", MemoryStore.open)

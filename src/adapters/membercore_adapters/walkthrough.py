@@ -1,0 +1,125 @@
+"""A short walk through the points ledger of the reference programme.
+
+One family of the demo hospital: 王女士 (a gold member, L3) and her husband 李先生.
+She checks in, pays for a dental implant, attends a health lecture, answers the survey,
+redeems points for a check-up package, is partly refunded, and her husband pools his
+points to her. The statement explains her balance line by line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from membercore import (
+    ChargeLine,
+    ChargePaid,
+    CheckedIn,
+    EventAttended,
+    Redeem,
+    RefundIssued,
+    SurveyAnswered,
+    TransferPoints,
+    reference_config,
+)
+from membercore.config import ProgrammeConfig
+from membercore.events import Posting
+from membercore.ledger import LedgerState, balances, decide, decide_transfer, evolve, statement
+
+__all__ = ["ledger_walkthrough"]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+WANG, LI = "p-wang", "p-li"
+
+
+def ledger_walkthrough(echo: Callable[[str], None] = print) -> dict[str, LedgerState]:
+    """Run the walk-through, printing each step with ``echo``; return the two ledgers."""
+    config = reference_config()
+    states = {WANG: LedgerState(member_id=WANG), LI: LedgerState(member_id=LI)}
+    journal: list[Posting] = []
+
+    def apply(postings: list[Posting], what: str) -> None:
+        for posting in postings:
+            states[posting.member_id] = evolve(states[posting.member_id], posting)
+            journal.append(posting)
+        echo(f"  {what}: " + ", ".join(f"{p.member_id} {p.points:+d}" for p in postings))
+
+    day = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
+    echo(f"{config.name} — points ledger walk-through")
+    fact = CheckedIn(fact_id="his-1", patient_id=WANG, occurred_at=day)
+    apply(decide(fact, states[WANG], config, day), "签到 check-in")
+    implant = ChargePaid(
+        fact_id="his-2",
+        patient_id=WANG,
+        occurred_at=day + timedelta(hours=1),
+        charge_id="C-0302-17",
+        lines=(
+            ChargeLine(department="dental", category="treatment", amount_fen=1_280_000),
+            ChargeLine(
+                department="dental", category="drug", amount_fen=36_000, insurance_fen=20_000
+            ),
+        ),
+    )
+    now = implant.occurred_at
+    apply(decide(implant, states[WANG], config, now, tier="L3"), "种植牙 12,800 元 + 药 (L3 x1.5)")
+    lecture = EventAttended(
+        fact_id="his-3", patient_id=WANG, occurred_at=day + timedelta(days=2), event_id="lecture-7"
+    )
+    apply(decide(lecture, states[WANG], config, lecture.occurred_at), "健康讲座 lecture")
+    survey = SurveyAnswered(
+        fact_id="his-4",
+        patient_id=WANG,
+        occurred_at=day + timedelta(days=2),
+        visit_id="V-1",
+        score=10,
+    )
+    apply(decide(survey, states[WANG], config, survey.occurred_at), "满意度调查 survey")
+    for member, days in ((LI, 0), (LI, 1)):
+        fact = CheckedIn(
+            fact_id=f"his-li-{days}", patient_id=member, occurred_at=day + timedelta(days=days)
+        )
+        apply(decide(fact, states[member], config, fact.occurred_at), "李先生 签到")
+
+    later = day + timedelta(days=10)
+    show(states[WANG], config, later, echo, "after the 7-day refund window")
+    redeem = Redeem(key="order-88", member_id=WANG, points=5_000, reference="体检套餐 check-up")
+    apply(decide(redeem, states[WANG], config, later), "兑换体检套餐 redeem")
+    refund = RefundIssued(
+        fact_id="his-5",
+        patient_id=WANG,
+        occurred_at=later + timedelta(hours=2),
+        charge_id="C-0302-17",
+        amount_fen=329_000,
+    )
+    apply(decide(refund, states[WANG], config, refund.occurred_at), "部分退费 partial refund")
+    pool = TransferPoints(key="pool-1", member_id=LI, target_id=WANG, points=2, reason="积分归集")
+    apply(
+        decide_transfer(
+            pool, states[LI], states[WANG], config, refund.occurred_at, household={WANG, LI}
+        ),
+        "家庭积分归集 pooled to the head",
+    )
+    show(states[WANG], config, refund.occurred_at, echo, "at the end")
+    echo("  statement of 王女士:")
+    for line in statement(p for p in journal if p.member_id == WANG):
+        echo(
+            f"    {line.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}  {line.kind:<8} {line.points:>+7d}"
+            f"  = {line.balance:>6d}   {line.rule:<26} {line.trigger}  {line.note}"
+        )
+    return states
+
+
+def show(
+    state: LedgerState,
+    config: ProgrammeConfig,
+    now: datetime,
+    echo: Callable[[str], None],
+    when: str,
+) -> None:
+    """Print a member's balances."""
+    b = balances(state, config, now)
+    echo(
+        f"  balances {when}: available {b.available}, pending {b.pending}, "
+        f"qualifying {b.qualifying}, redeemed {b.redeemed}, reversed {b.reversed}"
+    )

@@ -1,0 +1,368 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
+from membercore.ports import (
+    Change,
+    Commit,
+    DeadLetter,
+    InboxEntry,
+    OutboxMessage,
+    Store,
+    StoredEvent,
+    TaskRow,
+)
+from membercore_adapters import memory as memory_adapter
+from membercore_adapters import sqlite as sqlite_adapter
+from membercore_adapters.memory import MemoryStore
+from membercore_adapters.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
+
+T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "membercore.db"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(path)
+    yield store
+    store.close()
+
+
+def _everything(key: str = "member:p-1", expected_version: int = 0) -> Commit:
+    version = expected_version + 1
+    return Commit(
+        changes=[
+            Change(
+                key=key,
+                expected_version=expected_version,
+                snapshot='{"points":1}',
+                events=[StoredEvent(key=key, version=version, type="posting", at=T0, payload="{}")],
+                due_at=T0,
+            )
+        ],
+        inbox=[InboxEntry(fact_id=f"fact-{key}-{version}", key=key, fingerprint="f", at=T0)],
+        outbox=[
+            OutboxMessage(
+                message_id=f"m-{key}-{version}", key=key, channel="sms", payload="{}", send_at=T0
+            )
+        ],
+        dead_letters=[
+            DeadLetter(fact_id=f"bad-{key}", fact_type="x", payload="{", reason="not JSON", at=T0)
+        ],
+        tasks=[
+            TaskRow(
+                task_key=f"task-{key}", key=key, kind="call", role="nurse", assignee=None, due_at=T0
+            )
+        ],
+    )
+
+
+def _assert_empty(store: Store) -> None:
+    assert list(store.scan()) == []
+    assert store.events("member:p-1") == []
+    assert store.seen(["fact-member:p-1-1"]) == {}
+    assert list(store.outbox()) == []
+    assert list(store.dead_letters()) == []
+    assert list(store.tasks(None)) == []
+    assert store.due(T0 + timedelta(days=1), 10) == []
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+        return {name for (name,) in rows}
+
+
+# -- the schema and its migrations -------------------------------------------------------
+
+
+def test_opening_a_new_file_creates_the_schema_and_records_its_version(
+    store: SqliteStore, path: Path
+) -> None:
+    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
+    assert {
+        "records",
+        "events",
+        "inbox",
+        "outbox",
+        "dead_letters",
+        "tasks",
+        "records_due",
+        "outbox_pending",
+        "tasks_open",
+        "tasks_load",
+    } <= _tables(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_reopening_a_file_keeps_its_data_and_migrates_nothing_again(path: Path) -> None:
+    with SqliteStore(path) as store:
+        store.commit(_everything())
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.load(["member:p-1"])["member:p-1"].version == 1
+        store.commit(_everything(expected_version=1))
+        assert [e.version for e in store.events("member:p-1")] == [1, 2]
+
+
+def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SqliteStore(path) as store:
+        store.commit(_everything())
+    later = (*MIGRATIONS, ("CREATE TABLE audit (at INTEGER NOT NULL, what TEXT NOT NULL)",))
+    monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", later)
+    monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", len(later))
+    with SqliteStore(path) as store:
+        assert store.schema_version == len(later)
+        assert store.load(["member:p-1"])["member:p-1"].snapshot == '{"points":1}'
+    assert "audit" in _tables(path)
+
+
+def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SqliteStore(path) as store:
+        store.commit(_everything())
+    broken = (*MIGRATIONS, ("CREATE TABLE audit (at INTEGER)", "CREATE TABLE audit (again)"))
+    monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", broken)
+    monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", len(broken))
+    with pytest.raises(StorageError, match="already exists"):
+        SqliteStore(path)
+    monkeypatch.undo()
+    assert "audit" not in _tables(path)
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.load(["member:p-1"])["member:p-1"].version == 1
+
+
+def test_a_file_from_a_newer_membercore_is_refused(path: Path) -> None:
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StorageError, match="newer"):
+        SqliteStore(path)
+
+
+# -- the connection ----------------------------------------------------------------------
+
+
+def test_the_file_runs_in_wal_mode_with_normal_sync_and_a_busy_timeout(
+    store: SqliteStore, path: Path
+) -> None:
+    with sqlite3.connect(path) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn = store._conn  # the settings are per connection
+    assert conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+
+
+def test_two_stores_on_one_file_share_records_and_conflict(path: Path) -> None:
+    with SqliteStore(path) as first, SqliteStore(path) as second:
+        first.commit(_everything())
+        assert second.load(["member:p-1"])["member:p-1"].version == 1
+        second.commit(_everything(expected_version=1))
+        with pytest.raises(VersionConflictError) as raised:
+            first.commit(_everything(expected_version=1))
+        assert raised.value.conflicts == {"member:p-1": 1}
+        assert first.load(["member:p-1"])["member:p-1"].version == 2
+
+
+def test_a_store_used_from_another_thread_raises_a_storage_error(store: SqliteStore) -> None:
+    errors: list[BaseException] = []
+
+    def use() -> None:
+        try:
+            store.load(["member:p-1"])
+        except BaseException as e:  # collected for the main thread to inspect
+            errors.append(e)
+
+    thread = threading.Thread(target=use)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1
+    assert isinstance(errors[0], StorageError)
+    assert isinstance(errors[0].__cause__, sqlite3.ProgrammingError)
+
+
+# -- URLs --------------------------------------------------------------------------------
+
+
+def test_a_url_with_three_slashes_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    with SqliteStore.open("sqlite:///var/members.db") as store:
+        assert store.url == "sqlite:///var/members.db"
+        store.commit(_everything())
+    assert (tmp_path / "var" / "members.db").is_file()
+
+
+def test_a_url_with_four_slashes_is_absolute(tmp_path: Path) -> None:
+    with SqliteStore.open(f"sqlite:///{tmp_path}/abs.db") as store:
+        store.commit(_everything())
+    assert str(tmp_path).startswith("/")
+    assert (tmp_path / "abs.db").is_file()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://"])
+def test_a_memory_url_opens_a_private_database_each_time(url: str) -> None:
+    with SqliteStore.open(url) as first, SqliteStore.open(url) as second:
+        first.commit(_everything())
+        assert second.load(["member:p-1"]) == {}
+        assert first.schema_version == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://db/members",
+        "sqlite:/x.db",
+        "sqlite://host/x.db",
+        "sqlite:///x.db?mode=ro",
+        "x.db",
+    ],
+)
+def test_a_url_that_names_no_local_sqlite_file_is_refused(url: str) -> None:
+    with pytest.raises(StorageError) as raised:
+        SqliteStore.open(url)
+    assert raised.value.store == url
+
+
+# -- driver errors -------------------------------------------------------------------------
+
+
+def test_a_missing_directory_makes_the_store_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailableError, match="does not exist") as raised:
+        SqliteStore.open(f"sqlite:///{tmp_path}/missing/members.db")
+    assert raised.value.store == f"sqlite:///{tmp_path}/missing/members.db"
+
+
+def test_a_directory_in_place_of_the_file_makes_the_store_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailableError) as raised:
+        SqliteStore(tmp_path)
+    assert isinstance(raised.value.__cause__, sqlite3.Error)
+
+
+def test_a_file_that_is_not_a_database_raises_a_storage_error(path: Path) -> None:
+    path.write_bytes(b"this is not a SQLite database, just some text" * 100)
+    with pytest.raises(StorageError, match="not a database") as raised:
+        SqliteStore(path)
+    assert isinstance(raised.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_a_locked_database_raises_a_storage_error_and_writes_nothing(path: Path) -> None:
+    with SqliteStore(path, busy_timeout=0.05) as store:
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(StorageError, match="locked") as raised:
+                store.commit(_everything())
+            assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        _assert_empty(store)
+        store.commit(_everything())  # the store is usable once the lock is gone
+        assert store.load(["member:p-1"])["member:p-1"].version == 1
+
+
+def test_a_driver_error_midway_through_a_commit_writes_nothing(
+    store: SqliteStore, path: Path
+) -> None:
+    # The tasks are written last: everything else of the commit is in by then.
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse_tasks BEFORE INSERT ON tasks "
+            "BEGIN SELECT RAISE(ABORT, 'tasks are refused'); END"
+        )
+    with pytest.raises(StorageError, match="tasks are refused") as raised:
+        store.commit(_everything())
+    assert isinstance(raised.value.__cause__, sqlite3.Error)
+    _assert_empty(store)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TRIGGER refuse_tasks")
+    store.commit(_everything())
+    assert store.load(["member:p-1"])["member:p-1"].version == 1
+
+
+class _FailingConnection:
+    """Passes everything to the real connection, and fails one kind of write."""
+
+    def __init__(self, conn: sqlite3.Connection, failing: str, error: BaseException) -> None:
+        self._conn = conn
+        self._failing = failing
+        self._error = error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        if self._failing in sql:
+            raise self._error
+        return self._conn.executemany(sql, rows)
+
+
+@pytest.mark.parametrize(
+    ("failing", "error", "expected"),
+    [
+        ("INTO dead_letters", RuntimeError("the process is going down"), RuntimeError),
+        ("INTO outbox", KeyboardInterrupt(), KeyboardInterrupt),
+        ("INTO events", sqlite3.OperationalError("disk I/O error"), StorageError),
+    ],
+)
+def test_any_failure_inside_the_transaction_rolls_it_back(
+    store: SqliteStore,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: str,
+    error: BaseException,
+    expected: type[BaseException],
+) -> None:
+    store.commit(_everything("member:p-0"))
+    monkeypatch.setattr(store, "_conn", _FailingConnection(store._conn, failing, error))
+    with pytest.raises(expected):
+        store.commit(_everything())
+    monkeypatch.undo()
+    assert set(store.load(["member:p-0", "member:p-1"])) == {"member:p-0"}
+    assert store.events("member:p-1") == []
+    assert store.seen(["fact-member:p-1-1"]) == {}
+    assert [m.key for m in store.outbox()] == ["member:p-0"]
+    assert [d.fact_id for d in store.dead_letters()] == ["bad-member:p-0"]
+    assert [t.key for t in store.tasks()] == ["member:p-0"]
+
+
+# -- registration ------------------------------------------------------------------------
+
+
+def _registered(hook: Callable[[Callable[[str, Any], None]], None]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    hook(found.__setitem__)
+    return found
+
+
+def test_the_adapters_register_their_schemes() -> None:
+    assert _registered(sqlite_adapter.membercore_register_stores) == {"sqlite": SqliteStore.open}
+    assert _registered(memory_adapter.membercore_register_stores) == {"memory": MemoryStore.open}
+
+
+def test_the_adapters_and_the_contract_are_installed_as_entry_points() -> None:
+    stores = {ep.name: ep.value for ep in entry_points(group="membercore")}
+    assert stores["memory"] == "membercore_adapters.memory"
+    assert stores["sqlite"] == "membercore_adapters.sqlite"
+    plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert plugins["membercore"] == "membercore.testing.contract"

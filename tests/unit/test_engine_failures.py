@@ -1,0 +1,328 @@
+"""The engine when the store pushes back: version conflicts are retried, failures propagate.
+
+The stores are real (memory, SQLite files); the test doubles wrap them and only change
+what ``commit`` does: fail with a conflict, let another engine commit first, fail as a
+full disk would, or smuggle a row the database refuses halfway through the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+import pytest
+
+from membercore import journeys, ledger, reference_config
+from membercore.clinical import DiagnosisRecorded, PatientRegistered
+from membercore.consent import ConsentGranted, GrantConsent
+from membercore.engine import Engine, IngestReport
+from membercore.errors import EngineError, StorageError, VersionConflictError
+from membercore.facts import ChargeLine, ChargePaid
+from membercore.plugins import collect, make_plugin_manager
+from membercore.ports import Commit, Store, TaskRow
+from membercore.recording import member_key
+from membercore.testing.clock import ManualClock
+from membercore_adapters import memory, sqlite
+from membercore_adapters.memory import MemoryStore
+
+SH = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
+JUNE = datetime(2026, 6, 2, 10, 0, tzinfo=SH)  # the first HbA1c recheck of a March diagnosis
+FAR = datetime(2100, 1, 1, tzinfo=UTC)
+CONFIG = reference_config()
+ME = "p-lin"
+MARKETING = GrantConsent(
+    key="marketing", member_id=ME, purpose="marketing", channels=("sms",), given_by=ME, source="app"
+)
+
+
+def _manager() -> Any:
+    return make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite])
+
+
+def _open(url: str, **options: Any) -> Engine:
+    return Engine.open(
+        url, config=CONFIG, clock=ManualClock(T0), plugin_manager=_manager(), **options
+    )
+
+
+def _over(store: Store, **options: Any) -> Engine:
+    plugins = collect(_manager(), CONFIG)
+    return Engine(store, CONFIG, clock=ManualClock(T0), plugins=plugins, **options)
+
+
+def _charge(yuan: int, fact_id: str) -> ChargePaid:
+    line = ChargeLine(department="internal", category="exam", amount_fen=yuan * 100)
+    return ChargePaid(
+        fact_id=fact_id, patient_id=ME, occurred_at=T0, charge_id=f"ch-{fact_id}", lines=(line,)
+    )
+
+
+def _set_up(engine: Engine) -> None:
+    """A registered patient with care consent and a type-2 diabetes diagnosis."""
+    engine.ingest([PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=T0)])
+    engine.execute(
+        GrantConsent(
+            key="consent",
+            member_id=ME,
+            purpose="care",
+            channels=("wecom",),
+            given_by=ME,
+            source="app",
+        )
+    )
+    diagnosis = DiagnosisRecorded(
+        fact_id="dx", patient_id=ME, occurred_at=T0, icd10="E11", visit_id="v"
+    )
+    engine.ingest([diagnosis])
+
+
+def _stored(store: Store) -> dict[str, Any]:
+    key = member_key(ME)
+    return {
+        "record": store.load([key]),
+        "events": store.events(key),
+        "inbox": store.seen(["reg", "dx", "f-1", "f-2"]),
+        "outbox": list(store.outbox()),
+        "dead_letters": list(store.dead_letters()),
+        "tasks": list(store.tasks(None)),
+        "due": store.due(FAR, 100),
+    }
+
+
+def _stored_in(url: str) -> dict[str, Any]:
+    with sqlite.SqliteStore.open(url) as store:
+        return _stored(store)
+
+
+def _earned(engine: Engine) -> int:
+    return ledger.balances(engine.member(ME).ledger, CONFIG, T0).lifetime_earned
+
+
+def _types(store: Store) -> list[str]:
+    return [event.type for event in store.events(member_key(ME))]
+
+
+class _Wrapped:
+    """A real store behind a test double: everything but ``commit`` goes straight to it."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.attempts = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class ConflictingStore(_Wrapped):
+    """Its first ``times`` commits fail with a version conflict on every key they change."""
+
+    def __init__(self, inner: Store, times: int = 1) -> None:
+        super().__init__(inner)
+        self.times = times
+
+    def commit(self, commit: Commit) -> None:
+        self.attempts += 1
+        if self.attempts <= self.times:
+            raise VersionConflictError(
+                self.url, {change.key: change.expected_version for change in commit.changes}
+            )
+        self.inner.commit(commit)
+
+
+class InterleavedStore(_Wrapped):
+    """Lets someone else commit to the same database just before its first commit."""
+
+    def __init__(self, inner: Store, meanwhile: Callable[[], object]) -> None:
+        super().__init__(inner)
+        self.meanwhile = meanwhile
+
+    def commit(self, commit: Commit) -> None:
+        self.attempts += 1
+        if self.attempts == 1:
+            self.meanwhile()
+        self.inner.commit(commit)
+
+
+class BrokenStore(_Wrapped):
+    """Every commit fails as a full disk would, until ``broken`` is cleared."""
+
+    broken = True
+
+    def commit(self, commit: Commit) -> None:
+        self.attempts += 1
+        if self.broken:
+            raise StorageError(self.url, "committing failed: database or disk is full")
+        self.inner.commit(commit)
+
+
+class PoisonedStore(_Wrapped):
+    """Adds to each commit a task row the database refuses, after everything else."""
+
+    def commit(self, commit: Commit) -> None:
+        self.attempts += 1
+        # No kind: SQLite's NOT NULL refuses the row once the records and events are in.
+        poison = TaskRow(
+            task_key="poison",
+            key=member_key(ME),
+            kind=None,  # type: ignore[arg-type]
+            role="nurse",
+            assignee=None,
+            due_at=T0,
+        )
+        self.inner.commit(attrs.evolve(commit, tasks=(*commit.tasks, poison)))
+
+
+# -- version conflicts ------------------------------------------------------------------
+
+
+def test_an_ingestion_that_meets_a_version_conflict_is_retried_and_applied_once() -> None:
+    inner = MemoryStore()
+    _set_up(_over(inner))
+    store = ConflictingStore(inner)
+    report = _over(store).ingest([_charge(100, "f-1")])
+    assert report == IngestReport(applied=1, commits=1, retries=1)
+    assert store.attempts == 2
+    assert _earned(_over(inner)) == 100
+    assert _types(inner).count("points_posted") == 1
+    assert inner.seen(["f-1"]).keys() == {"f-1"}
+
+
+def test_a_command_that_meets_a_version_conflict_is_retried_and_carried_out_once() -> None:
+    inner = MemoryStore()
+    _set_up(_over(inner))
+    store = ConflictingStore(inner, times=2)
+    events = _over(store).execute(MARKETING)
+    assert [type(event) for event in events] == [ConsentGranted]
+    assert store.attempts == 3
+    assert _types(inner).count("consent_granted") == 2  # care at set-up, marketing now
+
+
+def test_a_tick_that_meets_a_version_conflict_is_retried_and_fires_each_timer_once() -> None:
+    inner = MemoryStore()
+    _set_up(_over(inner))
+    store = ConflictingStore(inner)
+    _over(store).tick(JUNE)
+    assert store.attempts == 2
+    (diabetes,) = journeys.active(_over(inner).member(ME).journeys, "diabetes")
+    assert diabetes.counters["missed"] == 1
+    templates = [m.payload for m in inner.outbox() if "hba1c_recheck" in m.payload]
+    assert len(templates) == 1
+
+
+def test_another_engine_committing_to_the_same_file_first_loses_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/m.db"
+    with _open(url) as other:
+        _set_up(other)
+        ours = InterleavedStore(
+            sqlite.SqliteStore.open(url), lambda: other.ingest([_charge(200, "f-2")])
+        )
+        with _over(ours) as engine:
+            report = engine.ingest([_charge(100, "f-1")])
+            assert (report.applied, report.retries) == (1, 1)
+            assert _earned(engine) == 300
+        assert _earned(other) == 300
+        versions = [event.version for event in other.store.events(member_key(ME))]
+        assert versions == sorted(versions)
+        (record,) = other.store.load([member_key(ME)]).values()
+        assert record.version == versions[-1]
+
+
+def test_a_fact_another_engine_took_first_is_a_duplicate_on_the_retry(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/m.db"
+    fact = _charge(100, "f-1")
+    with _open(url) as other:
+        _set_up(other)
+        ours = InterleavedStore(sqlite.SqliteStore.open(url), lambda: other.ingest([fact]))
+        with _over(ours) as engine:
+            assert engine.ingest([fact]) == IngestReport(duplicates=1, retries=1)
+            assert _earned(engine) == 100
+
+
+def test_conflicts_without_end_give_up_with_an_engine_error_and_store_nothing() -> None:
+    inner = MemoryStore()
+    _set_up(_over(inner))
+    before = _stored(inner)
+    store = ConflictingStore(inner, times=1_000)
+    with pytest.raises(EngineError, match="3 version conflicts"):
+        _over(store, retries=3).ingest([_charge(100, "f-1")])
+    assert store.attempts == 3
+    assert _stored(inner) == before
+
+
+# -- store failures -----------------------------------------------------------------------
+
+
+_OPERATIONS: dict[str, Callable[[Engine], object]] = {
+    "ingest": lambda engine: engine.ingest([_charge(100, "f-1")]),
+    "execute": lambda engine: engine.execute(MARKETING),
+    "tick": lambda engine: engine.tick(JUNE),
+}
+
+
+@pytest.mark.parametrize("operation", list(_OPERATIONS))
+def test_a_store_failure_at_commit_propagates_and_nothing_is_written(
+    tmp_path: Path, operation: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/m.db"
+    with _open(url) as first:
+        _set_up(first)
+        before_record = first.member(ME)
+    before = _stored_in(url)
+    broken = BrokenStore(sqlite.SqliteStore.open(url))
+    with _over(broken) as engine:
+        with pytest.raises(StorageError, match="disk is full"):
+            _OPERATIONS[operation](engine)
+        # The engine does not believe in what it could not store.
+        assert engine.member(ME) == before_record
+    with _open(url) as reopened:
+        assert _stored(reopened.store) == before
+        assert reopened.member(ME) == before_record
+
+
+@pytest.mark.parametrize("operation", list(_OPERATIONS))
+def test_a_commit_the_database_refuses_halfway_leaves_nothing_behind(
+    tmp_path: Path, operation: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/m.db"
+    with _open(url) as first:
+        _set_up(first)
+    before = _stored_in(url)
+    poisoned = PoisonedStore(sqlite.SqliteStore.open(url))
+    with _over(poisoned) as engine, pytest.raises(StorageError, match="NOT NULL"):
+        _OPERATIONS[operation](engine)
+    with _open(url) as reopened:
+        assert _stored(reopened.store) == before
+
+
+def test_an_engine_keeps_no_memory_of_a_commit_that_failed() -> None:
+    inner = MemoryStore()
+    _set_up(_over(inner))
+    engine = _over(BrokenStore(inner))
+    with pytest.raises(StorageError):
+        engine.ingest([_charge(100, "f-1")])
+    # Another engine takes the record to the version the failed commit would have made.
+    _over(inner).ingest([_charge(50, "f-2")])
+    assert _earned(engine) == 50
+
+
+def test_after_a_failed_commit_the_engine_carries_on_from_what_is_stored() -> None:
+    inner = MemoryStore()
+    _set_up(_over(inner))
+    (before,) = inner.load([member_key(ME)]).values()
+    store = BrokenStore(inner)
+    engine = _over(store)
+    with pytest.raises(StorageError):
+        engine.ingest([_charge(100, "f-1")])
+    store.broken = False
+    # The lost fact was never taken: sent again it applies, on top of the stored record.
+    assert engine.ingest([_charge(100, "f-1")]) == IngestReport(applied=1, commits=1)
+    assert engine.ingest([_charge(50, "f-2")]).applied == 1
+    assert _earned(engine) == 150
+    (after,) = inner.load([member_key(ME)]).values()
+    assert after.version == before.version + 2

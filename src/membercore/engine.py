@@ -27,6 +27,7 @@ from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import (
     EngineError,
+    HouseholdMembershipError,
     MembercoreError,
     UnknownMemberError,
     UnknownStoreError,
@@ -403,8 +404,16 @@ class Engine:
         concerned = {_concerns(event) for event in events} - {None}
         self._load(space, [member_key(member_id) for member_id in concerned if member_id])
         for member_id in concerned:
-            if member_id and space.member(member_id) is None:
+            joining = space.member(member_id) if member_id else None
+            if member_id and joining is None:
                 raise UnknownMemberError(member_id)
+            held_by = joining.state.household_id if joining is not None else None
+            if member_id and held_by not in (None, command.household_id):
+                leaving = any(isinstance(event, households.DependentRemoved) for event in events)
+                if not leaving:
+                    raise HouseholdMembershipError(
+                        command.household_id, member_id, f"already belongs to household {held_by}"
+                    )
         for event in events:
             held.state = households.evolve(held.state, event)
             held.events.append(event)

@@ -125,7 +125,7 @@ def _parts() -> dict[type[Any], tuple[str, Callable[[Any, Any], Any]]]:
 def _household(current: str | None, event: households.HouseholdEvent) -> str | None:
     # The engine applies a household's event to the records of the members it concerns.
     if isinstance(event, households.DependentRemoved):
-        return None
+        return None if current == event.household_id else current
     return event.household_id
 
 

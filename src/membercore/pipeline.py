@@ -116,6 +116,8 @@ class _Run:
         self.household = household
         self.events: list[object] = []
         self.message: object = None
+        self.offered: str | None = None
+        self._seen: tuple[Member, datetime, journeys.Situation] | None = None
 
     # -- applying -----------------------------------------------------------------------
 
@@ -177,6 +179,13 @@ class _Run:
         if depth >= MAX_DEPTH:
             return
         for event in made:
+            # A step that makes an offer and sends its message quotes the offered plan.
+            if (
+                isinstance(event, journeys.JourneyActionIssued)
+                and event.action.name == "make_offer"
+            ):
+                self.offered = str(event.action.params.get("plan", ""))
+        for event in made:
             if isinstance(event, journeys.JourneyActionIssued):
                 for command in actions.commands_for(event, self.variables(), self.ctx.registry):
                     self.command(command, depth + 1)
@@ -184,8 +193,11 @@ class _Run:
     # -- what guards and messages see ---------------------------------------------------
 
     def situation(self) -> journeys.Situation:
+        # Several messages in a row often meet the same record: decide the view once.
+        if self._seen is not None and self._seen[0] is self.member and self._seen[1] == self.now:
+            return self._seen[2]
         m = self.member
-        return journeys.Situation(
+        seen = journeys.Situation(
             member_id=m.member_id,
             now=self.now,
             config=self.config,
@@ -196,6 +208,8 @@ class _Run:
             flags=self.flags(),
             consented=frozenset(p for p in _PURPOSES if consent.channels_for(m.consent, p)),
         )
+        self._seen = (m, self.now, seen)
+        return seen
 
     def programmes(self) -> tuple[str, ...]:
         m = self.member
@@ -224,7 +238,7 @@ class _Run:
             "tier": self.tier_key(),
             "date": f"{local.month}月{local.day}日",
             "department": "门诊",
-            "price": str(_lowest_annual_price(self.config) // 100),
+            "price": str(_price(self.config, self.offered) // 100),
         }
         diagnoses = list(m.profile.diagnoses.values())
         if diagnoses:
@@ -244,9 +258,13 @@ class _Run:
         return None if born is None else age_on(born, self.now.astimezone(self.config.tz).date())
 
 
-def _lowest_annual_price(config: ProgrammeConfig) -> int:
-    prices = [plan.price_fen for plan in config.plans.plans if plan.kind == "individual"]
-    return min(prices, default=0)
+def _price(config: ProgrammeConfig, plan_key: str | None) -> int:
+    """The price of the plan on offer, else of the cheapest individual plan."""
+    prices = {plan.key: plan.price_fen for plan in config.plans.plans}
+    if plan_key in prices:
+        return prices[plan_key]
+    individual = [plan.price_fen for plan in config.plans.plans if plan.kind == "individual"]
+    return min(individual, default=0)
 
 
 def _spend_stable(member: Member, now: datetime) -> bool:

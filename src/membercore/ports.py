@@ -326,7 +326,7 @@ class Store(Protocol):
         ...
 
     def dead_letters(self) -> Iterator[DeadLetter]:
-        """Every dead letter, oldest first."""
+        """Every dead letter, oldest first (the same input refused again is kept once)."""
         ...
 
     def tasks(self, status: str | None = "open") -> Iterator[TaskRow]:

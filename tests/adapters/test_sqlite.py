@@ -365,4 +365,4 @@ def test_the_adapters_and_the_contract_are_installed_as_entry_points() -> None:
     assert stores["memory"] == "membercore_adapters.memory"
     assert stores["sqlite"] == "membercore_adapters.sqlite"
     plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
-    assert plugins["membercore"] == "membercore.testing.contract"
+    assert plugins["membercore"] == "membercore.testing.pytest_plugin"

@@ -211,8 +211,8 @@ def test_a_tick_that_meets_a_version_conflict_is_retried_and_fires_each_timer_on
     assert store.attempts == 2
     (diabetes,) = journeys.active(_over(inner).member(ME).journeys, "diabetes")
     assert diabetes.counters["missed"] == 1
-    templates = [m.payload for m in inner.outbox() if "hba1c_recheck" in m.payload]
-    assert len(templates) == 1
+    rechecks = [m for m in inner.outbox() if '"template_key":"hba1c_recheck"' in m.payload]
+    assert len(rechecks) == 1
 
 
 def test_another_engine_committing_to_the_same_file_first_loses_nothing(tmp_path: Path) -> None:

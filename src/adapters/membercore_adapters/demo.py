@@ -58,8 +58,14 @@ class DemoResult:
 def _slices(
     spec: HospitalSpec, shard: int, shards: int, step: timedelta
 ) -> Iterator[tuple[datetime, list[tuple[datetime, object]]]]:
-    """The shard's messages with their instants in slices of ``step``, with each end."""
-    end = spec.start + step
+    """The shard's messages with their instants in slices of ``step``, with each end.
+
+    The first slice ends at 08:00 local time on the first day, so that with a step of
+    twelve hours the ticks fall at 08:00 and 20:00, outside quiet hours.
+    """
+    end = spec.start.replace(hour=8, minute=0, second=0, microsecond=0)
+    if end <= spec.start:
+        end += step
     batch: list[tuple[datetime, object]] = []
     for at, message in timed_messages(spec):
         while at >= end:
@@ -126,7 +132,7 @@ def run_demo(
     url: str,
     *,
     workers: int = 1,
-    step: timedelta = timedelta(hours=4),
+    step: timedelta = timedelta(hours=12),
     progress: Progress | None = None,
 ) -> DemoResult:
     """Run the demo hospital through the engine on the store at ``url``.

@@ -98,6 +98,11 @@ def _aware(_instance: Any, attribute: Any, value: datetime) -> None:
         raise ValueError(f"{attribute.name} must be timezone-aware, got {value!r}")
 
 
+def _above_zero(_instance: Any, attribute: Any, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be above 0, got {value!r}")
+
+
 def _rate(default: float) -> Any:
     return attrs.field(default=default, validator=_share)
 
@@ -142,6 +147,10 @@ class HospitalSpec:
         cancel_share: terms cancelled before their end.
         monthly_churn: monthly terms not paid for (the plan then expires).
         redemption_share: app sessions and visits at which a member with points redeems.
+        visits_per_year: routine outpatient visits a year of an adult under 65 (children
+            come 1.6 times as often, patients of 65 and over twice as often).
+        session_days: mean days between app sessions of the most engaged users (the
+            others come three and eight times as rarely).
     """
 
     patients: int = attrs.field(default=10_000, validator=_positive)
@@ -150,7 +159,7 @@ class HospitalSpec:
     start: datetime = attrs.field(factory=_default_start, validator=_aware)
     first_month_share: float = _rate(0.25)
     family_share: float = _rate(0.45)
-    engaged_share: float = _rate(0.4)
+    engaged_share: float = _rate(0.3)
     marketing_consent: float = _rate(0.45)
     research_consent: float = _rate(0.06)
     withdrawal_share: float = _rate(0.05)
@@ -176,6 +185,8 @@ class HospitalSpec:
     cancel_share: float = _rate(0.04)
     monthly_churn: float = _rate(0.1)
     redemption_share: float = _rate(0.03)
+    visits_per_year: float = attrs.field(default=1.2, validator=_above_zero)
+    session_days: float = attrs.field(default=10.0, validator=_above_zero)
 
 
 def small(seed: int = 7) -> HospitalSpec:
@@ -797,7 +808,8 @@ class _Hospital:
         self._earn(patient.referrer, 500)
 
     def _first_visit(self, patient: _Patient, age: int) -> None:
-        per_year = 4.0 if age < GUARDIAN_AGE else 5.0 if age >= 65 else 2.5
+        base = self._spec.visits_per_year
+        per_year = base * (1.6 if age < GUARDIAN_AGE else 2.0 if age >= 65 else 1.0)
         group = "child" if age < GUARDIAN_AGE else patient.sex
         self._routine_visit(patient, per_year * self._rng.lognormvariate(0, 0.5), group)
 
@@ -1056,7 +1068,7 @@ class _Hospital:
     # --- the member app, events and points -----------------------------------------------
 
     def _next_session(self, patient: _Patient) -> int:
-        mean = (14.0, 4.0, 1.3)[patient.engagement - 1]
+        mean = self._spec.session_days * (8.0, 3.0, 1.0)[patient.engagement - 1]
         day = self._now // _DAY + max(1, round(self._rng.expovariate(1 / mean)))
         return day * _DAY + self._uniform(7 * _HOUR, 23 * _HOUR)
 

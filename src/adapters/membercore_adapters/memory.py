@@ -60,7 +60,7 @@ class MemoryStore:
         self._inbox: dict[str, str] = {}
         # Dictionaries keep insertion order: that is commit order.
         self._outbox: dict[str, _Outgoing] = {}
-        self._dead_letters: dict[str, DeadLetter] = {}
+        self._dead_letters: dict[tuple[str, str], DeadLetter] = {}
         self._tasks: dict[str, TaskRow] = {}
 
     @classmethod
@@ -232,7 +232,7 @@ class MemoryStore:
             if message.message_id not in self._outbox:
                 self._outbox[message.message_id] = _Outgoing(message)
         for letter in commit.dead_letters:
-            self._dead_letters.setdefault(letter.fact_id, letter)
+            self._dead_letters.setdefault((letter.fact_id, letter.payload), letter)
         for task in commit.tasks:
             self._tasks[task.task_key] = task
         for message_id in commit.cancelled:

@@ -100,11 +100,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX outbox_member ON outbox (key)",
         """CREATE TABLE dead_letters (
             seq       INTEGER PRIMARY KEY,
-            fact_id   TEXT NOT NULL UNIQUE,
+            fact_id   TEXT NOT NULL,
             fact_type TEXT NOT NULL,
             payload   TEXT NOT NULL,
             reason    TEXT NOT NULL,
-            at        INTEGER NOT NULL
+            at        INTEGER NOT NULL,
+            UNIQUE (fact_id, payload)
         )""",
         """CREATE TABLE tasks (
             task_key TEXT PRIMARY KEY NOT NULL,

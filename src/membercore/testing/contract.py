@@ -1,9 +1,10 @@
 """The conformance suite every storage backend runs, shipped as a pytest plugin.
 
-Installing ``membercore[testing]`` registers this module with pytest (entry point
-``pytest11``, plugin name ``membercore``). A backend's test module subclasses the
-contract and overrides one fixture, ``store``, which yields a fresh, empty store and
-closes it afterwards::
+Installing ``membercore[testing]`` prepares pytest for it (entry point ``pytest11``,
+plugin name ``membercore``, module :mod:`membercore.testing.pytest_plugin`: the suite's
+assertions show their values). A backend's test module subclasses the contract and
+overrides one fixture, ``store``, which yields a fresh, empty store and closes it
+afterwards::
 
     import pytest
     from membercore.testing.contract import StoreContract
@@ -18,7 +19,7 @@ closes it afterwards::
 The contract classes carry no ``Test`` prefix, so pytest collects them only through a
 subclass. Every contract test is marked ``store_contract`` (``pytest -m store_contract``
 runs just the suite). With plugin autoloading off (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``),
-load it with ``-p membercore.testing.contract``.
+load it with ``-p membercore.testing.pytest_plugin``.
 
 The Hypothesis properties share the one ``store`` across their examples: each example
 works under keys of its own, so examples never see each other's records.
@@ -34,6 +35,7 @@ import itertools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -575,6 +577,16 @@ class StoreContract:
         store.commit(Commit(dead_letters=[first, second]))
         store.commit(Commit(dead_letters=[third]))
         assert list(store.dead_letters()) == [first, second, third]
+
+    def test_other_inputs_refused_under_one_fact_id_are_each_kept(self, store: Store) -> None:
+        first = _letter("bad-1", "first reason")
+        other = attrs.evolve(first, payload='{"type":"mystery","n":2}', reason="other input")
+        store.commit(Commit(dead_letters=[first]))
+        store.commit(Commit(dead_letters=[other, first]))
+        assert [(d.fact_id, d.reason) for d in store.dead_letters()] == [
+            ("bad-1", "first reason"),
+            ("bad-1", "other input"),
+        ]
 
     def test_a_fact_refused_twice_is_one_dead_letter(self, store: Store) -> None:
         store.commit(Commit(dead_letters=[_letter("bad-1", "first reason")]))

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WHEEL_VENV := build/wheel-venv
 
-.PHONY: demo test pytest lint typecheck wheel-check bench clean
+.PHONY: demo test pytest lint typecheck wheel-check bench bench-engine clean
 
 $(STAMP): pyproject.toml plugins/membercore-clinic-example/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,13 @@ wheel-check: $(STAMP)
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/python -m pip install --quiet dist/membercore-*.whl
 	cd build && wheel-venv/bin/python -I -c "import membercore, membercore_adapters; print('wheel imports', membercore.__name__, membercore_adapters.__name__)"
-	cd build && wheel-venv/bin/membercore demo > /dev/null
+	cd build && wheel-venv/bin/membercore demo --patients 300 --months 3 --workers 1 --quiet --store sqlite:///wheel-demo.db > /dev/null
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ledger.py
 
+bench-engine: $(STAMP)
+	$(BIN)/python benchmarks/engine.py
+
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis membercore-demo.db*

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from membercore import SurveyAnswered, journeys, plans, reference_config
+from membercore import SurveyAnswered, consent, journeys, plans, reference_config
 from membercore.clinical import (
     CLINICAL_FACT_TYPES,
     AppointmentBooked,
@@ -331,9 +331,32 @@ def test_birthday_greetings_every_year_and_on_the_28th_for_a_leap_day_birthday()
     assert _actions(patient.tick(datetime(2028, 2, 29, 9, 0, tzinfo=SH)))[0][0] == "send_message"
 
 
-def test_member_day_invitations_each_month() -> None:
+def _consent_granted(purpose: str) -> consent.ConsentGranted:
+    return consent.ConsentGranted(
+        member_id=ME,
+        purpose=purpose,  # type: ignore[arg-type]
+        channels=("wecom",),
+        given_by=ME,
+        by_guardian=False,
+        source="app",
+        at=T0,
+        key=f"c-{next(ids)}",
+        fingerprint="f",
+    )
+
+
+def test_member_day_invitations_start_with_marketing_consent_not_registration() -> None:
     patient = Patient("member_day")
     patient.tell(_fact(PatientRegistered, birth_date=None), T0)
+    patient.tell(_consent_granted("care"), T0)
+    assert patient.where("member_day") is None
+    patient.tell(_consent_granted("marketing"), T0)
+    assert patient.where("member_day") == "member"
+
+
+def test_member_day_invitations_each_month() -> None:
+    patient = Patient("member_day")
+    patient.tell(_consent_granted("marketing"), T0)
     invites = patient.tick(datetime(2026, 6, 12, 10, 0, tzinfo=SH))
     dates = [e.at.astimezone(SH).date() for e in invites if isinstance(e, journeys.JourneyMoved)]
     assert dates == [date(2026, 3, 12), date(2026, 4, 12), date(2026, 5, 12), date(2026, 6, 12)]

@@ -496,14 +496,19 @@ def birthdays() -> JourneyDefinition:
 
 
 def member_days() -> JourneyDefinition:
-    """Member day (会员日) invitations, three days before the 15th of every month."""
+    """Member day (会员日) invitations, three days before the 15th of every month.
+
+    Only for members who agreed to marketing: the journey starts with that consent and
+    ends when it is withdrawn.
+    """
     return JourneyDefinition(
         key="member_day",
         label="会员日邀请",
         purpose="marketing",
         states=("member",),
         initial="member",
-        entry=_fact("patient_registered"),
+        entry=_event("consent_granted"),
+        entry_guards=(_c("field_equals", field="purpose", value="marketing"),),
         transitions=(
             Transition(
                 name="invite",

@@ -50,7 +50,8 @@ def as_utc(value: datetime) -> datetime:
     Storing one form makes equal instants equal in ``repr`` too, which idempotency
     fingerprints rely on.
     """
-    if value.tzinfo is None or value.utcoffset() is None or value.tzinfo is UTC:
+    tz = value.tzinfo
+    if tz is UTC or tz is None or value.utcoffset() is None:
         return value
     return value.astimezone(UTC)
 
@@ -62,7 +63,8 @@ def as_utc_or_none(value: datetime | None) -> datetime | None:
 
 def aware(_instance: Any, attribute: Any, value: datetime) -> None:
     """An attrs validator that refuses naive datetimes."""
-    if value.tzinfo is None or value.utcoffset() is None:
+    tz = value.tzinfo
+    if tz is not UTC and (tz is None or value.utcoffset() is None):
         raise NaiveInstantError(attribute.name, value)
 
 

@@ -10,7 +10,7 @@ test_engine_failures.py, properties over generated feeds in test_engine_properti
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,10 @@ from membercore.errors import (
     UnknownStoreError,
 )
 from membercore.facts import ChargeLine, ChargePaid, CheckedIn
-from membercore.plugins import make_plugin_manager
 from membercore.ports import Store
 from membercore.recording import member_key
 from membercore.serialization import message_from_json, message_to_dict
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory, sqlite
 
 SH = ZoneInfo("Asia/Shanghai")
 # A Monday morning in Shanghai, outside quiet hours.
@@ -42,24 +40,6 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
 FAR = datetime(2100, 1, 1, tzinfo=UTC)
 CONFIG = reference_config()
 ME = "p-lin"
-
-
-def _open(url: str, clock: ManualClock, **options: Any) -> Engine:
-    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite])
-    return Engine.open(url, config=CONFIG, clock=clock, plugin_manager=manager, **options)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def engine(request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path) -> Iterator[Engine]:
-    """An engine over each first-party store (a SQLite file in the test's folder)."""
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/m.db"
-    with _open(url, clock) as opened:
-        yield opened
 
 
 def _registration(patient: str = ME) -> PatientRegistered:
@@ -244,8 +224,10 @@ def test_a_fact_about_an_unknown_patient_is_refused_and_taken_once_they_register
     assert _points(engine, "p-new").lifetime_earned == 100
 
 
-def test_without_required_registration_a_fact_opens_the_record(clock: ManualClock) -> None:
-    with _open("memory://", clock, require_registration=False) as engine:
+def test_without_required_registration_a_fact_opens_the_record(
+    clock: ManualClock, open_engine: Callable[..., Engine]
+) -> None:
+    with open_engine("memory://", clock, require_registration=False) as engine:
         assert engine.ingest([_charge(100, fact_id="f-1", patient="p-x")]).applied == 1
         assert _points(engine, "p-x").lifetime_earned == 100
 
@@ -312,21 +294,23 @@ def test_members_are_streamed_in_id_order(engine: Engine) -> None:
     assert engine.household("hh-none") is None
 
 
-def test_a_url_no_plugin_serves_is_an_unknown_store(clock: ManualClock) -> None:
+def test_a_url_no_plugin_serves_is_an_unknown_store(
+    clock: ManualClock, open_engine: Callable[..., Engine]
+) -> None:
     with pytest.raises(UnknownStoreError) as unknown:
-        _open("mongodb://localhost/members", clock)
+        open_engine("mongodb://localhost/members", clock)
     assert "mongodb" in str(unknown.value)
 
 
 def test_an_engine_reopened_on_its_sqlite_file_carries_on_where_it_left_off(
-    tmp_path: Path, clock: ManualClock
+    tmp_path: Path, clock: ManualClock, open_engine: Callable[..., Engine]
 ) -> None:
     url = f"sqlite:///{tmp_path}/m.db"
     feed = [_registration(), _charge(300, fact_id="f-1"), _check_in("f-2")]
-    with _open(url, clock) as first:
+    with open_engine(url, clock) as first:
         first.ingest(feed)
         record = first.member(ME)
-    with _open(url, clock) as again:
+    with open_engine(url, clock) as again:
         assert again.member(ME) == record
         assert again.ingest(feed) == IngestReport(duplicates=3)
         assert [m.member_id for m in again.members()] == [ME]

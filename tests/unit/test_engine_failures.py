@@ -18,7 +18,7 @@ import pytest
 
 from membercore import journeys, ledger, reference_config
 from membercore.clinical import DiagnosisRecorded, PatientRegistered
-from membercore.consent import ConsentGranted, GrantConsent
+from membercore.consent import GrantConsent
 from membercore.engine import Engine, IngestReport
 from membercore.errors import EngineError, StorageError, VersionConflictError
 from membercore.facts import ChargeLine, ChargePaid
@@ -197,10 +197,13 @@ def test_a_command_that_meets_a_version_conflict_is_retried_and_carried_out_once
     inner = MemoryStore()
     _set_up(_over(inner))
     store = ConflictingStore(inner, times=2)
+    started = _types(inner).count("journey_started")
     events = _over(store).execute(MARKETING)
-    assert [type(event) for event in events] == [ConsentGranted]
+    # The marketing consent also starts the member-day invitations, once.
+    assert [type(event).__name__ for event in events] == ["ConsentGranted", "JourneyStarted"]
     assert store.attempts == 3
     assert _types(inner).count("consent_granted") == 2  # care at set-up, marketing now
+    assert _types(inner).count("journey_started") == started + 1
 
 
 def test_a_tick_that_meets_a_version_conflict_is_retried_and_fires_each_timer_once() -> None:

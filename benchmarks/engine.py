@@ -23,11 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from membercore import reference_config
+from membercore.clinical import PatientRegistered
+from membercore.consent import GrantConsent
 from membercore.engine import Engine
+from membercore.member import next_due
 from membercore.plugins import make_plugin_manager
 from membercore.ports import Change, Commit
 from membercore.recording import member_key
@@ -105,30 +108,57 @@ def plain_rewrite(path: Path) -> tuple[int, float]:
 
 
 def ticks(url: str, timers: int) -> dict[str, float]:
-    """Tick ``timers`` members who are all due at once (a birthday greeting each)."""
+    """Tick ``timers`` newly registered members all due at once (a birthday greeting each).
+
+    One member is registered through the engine (with consent to be greeted); its record
+    is then stored again under ``timers`` ids, all due on the birthday.
+    """
     spec = HospitalSpec(patients=8, months=1)
+    start = spec.start
     with _engine(url, spec) as engine:
-        engine.ingest(list(timed_messages(spec)))
-        template = next(
-            m for m in engine.members() if m.profile.registrations and m.journeys.instances
+        engine.ingest(
+            [
+                PatientRegistered(
+                    fact_id="reg",
+                    patient_id="T-TEMPLATE",
+                    occurred_at=start,
+                    birth_date=date(1980, start.month, 20),
+                ),
+                GrantConsent(
+                    key="consent",
+                    member_id="T-TEMPLATE",
+                    purpose="marketing",
+                    channels=("wecom", "sms"),
+                    given_by="T-TEMPLATE",
+                    source="app",
+                ),
+            ],
+            now=start,
         )
+        template = engine.member("T-TEMPLATE")
         text = record_to_json(template)
-        due = spec.start + timedelta(days=400)
-        for start in range(0, timers, BATCH):
+        due = next_due(template, engine.config)
+        assert due is not None
+        for first in range(0, timers, BATCH):
             changes = [
                 Change(
                     key=member_key(f"T{n:07d}"),
                     expected_version=0,
-                    snapshot=text.replace(template.member_id, f"T{n:07d}"),
+                    snapshot=text.replace("T-TEMPLATE", f"T{n:07d}"),
                     due_at=due,
                 )
-                for n in range(start, min(start + BATCH, timers))
+                for n in range(first, min(first + BATCH, timers))
             ]
             engine.store.commit(Commit(changes=changes))
         started = time.perf_counter()
         report = engine.tick(due)
         seconds = time.perf_counter() - started
-    return {"records": report.records, "events": report.events, "seconds": seconds}
+    return {
+        "records": report.records,
+        "events": report.events,
+        "seconds": seconds,
+        "snapshot": len(text),
+    }
 
 
 def peak_memory(patients: int, months: int) -> int:
@@ -179,8 +209,9 @@ def main() -> None:
         )
         tick = ticks(f"sqlite:///{Path(folder) / 'ticks.db'}", args.timers)
         print(
-            f"tick: {tick['records']:,} due records, {tick['events']:,} events in "
-            f"{tick['seconds']:.1f} s = {tick['records'] / tick['seconds']:,.0f} records/s"
+            f"tick: {tick['records']:,} due records ({tick['snapshot']:,} bytes of snapshot "
+            f"each), {tick['events']:,} events in {tick['seconds']:.1f} s = "
+            f"{tick['records'] / tick['seconds']:,.0f} records/s"
         )
     half = peak_memory(spec.patients, max(1, spec.months // 2))
     whole = peak_memory(spec.patients, spec.months)

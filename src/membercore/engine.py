@@ -128,7 +128,7 @@ class Engine:
         batch_size: inputs per ingestion commit.
         require_registration: refuse facts about a patient never registered.
         retries: attempts of a unit of work that meets version conflicts.
-        cache_size: decoded member records kept between units of work.
+        cache_size: decoded records (members, households) kept between units of work.
         snapshot_every: a record's snapshot is written again once this many commits
             have changed it since (its events in between bring it up to date).
         observers: called after each commit with the events it stored (for figures,
@@ -241,6 +241,15 @@ class Engine:
             elif record.snapshot_version < record.version:
                 journals[key] = self.store.events(key, after_version=record.snapshot_version)
         space.add_loaded(records, decoded, journals)
+        for key, record in records.items():
+            if key not in decoded:
+                self._remember(key, record.version, space.records[key].state)
+
+    def _remember(self, key: str, version: int, state: Any) -> None:
+        self._cache[key] = (version, state)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
     def _space(self, now: datetime) -> Workspace:
         return Workspace(self.config, now, snapshot_every=self.snapshot_every)
@@ -274,12 +283,8 @@ class Engine:
             for key in conflict.conflicts:
                 self._cache.pop(key, None)
             raise
-        for key, entry in written.items():
-            if key.startswith(MEMBER):
-                self._cache[key] = entry
-                self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        for key, (version, state) in written.items():
+            self._remember(key, version, state)
         if self.observers:
             events = [event for held in space.records.values() for event in held.events]
             for observer in self.observers:

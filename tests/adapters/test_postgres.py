@@ -1,0 +1,474 @@
+"""The PostgreSQL store beyond the contract: its schema, pool, URLs and driver errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import entry_points
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from membercore import ledger, reference_config
+from membercore.clinical import PatientRegistered
+from membercore.engine import Engine, IngestReport
+from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
+from membercore.facts import ChargeLine, ChargePaid
+from membercore.plugins import make_plugin_manager
+from membercore.ports import (
+    Change,
+    Commit,
+    DeadLetter,
+    InboxEntry,
+    OutboxMessage,
+    Store,
+    StoredEvent,
+    TaskRow,
+)
+from membercore.testing.clock import ManualClock
+from membercore_adapters import postgres as postgres_adapter
+from membercore_adapters.postgres import (
+    DEFAULT_SCHEMA,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    PostgresStore,
+)
+
+T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def url(postgres_schema_url: str) -> str:
+    return postgres_schema_url
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[PostgresStore]:
+    with PostgresStore.open(url) as store:
+        yield store
+
+
+def _schema(url: str) -> str:
+    return url.rpartition("schema=")[2]
+
+
+def _admin(postgres_url: str) -> psycopg.Connection[tuple[Any, ...]]:
+    return psycopg.connect(postgres_url, autocommit=True)
+
+
+def _tables(postgres_url: str, schema: str) -> set[str]:
+    with _admin(postgres_url) as conn:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'i')",
+            (schema,),
+        ).fetchall()
+    return {name for (name,) in rows}
+
+
+def _everything(key: str = "member:p-1", expected_version: int = 0) -> Commit:
+    version = expected_version + 1
+    return Commit(
+        changes=[
+            Change(
+                key=key,
+                expected_version=expected_version,
+                snapshot='{"points":1}',
+                events=[StoredEvent(key=key, version=version, type="posting", at=T0, payload="{}")],
+                due_at=T0,
+            )
+        ],
+        inbox=[InboxEntry(fact_id=f"fact-{key}-{version}", key=key, fingerprint="f", at=T0)],
+        outbox=[
+            OutboxMessage(
+                message_id=f"m-{key}-{version}", key=key, channel="sms", payload="{}", send_at=T0
+            )
+        ],
+        dead_letters=[
+            DeadLetter(fact_id=f"bad-{key}", fact_type="x", payload="{", reason="not JSON", at=T0)
+        ],
+        tasks=[
+            TaskRow(
+                task_key=f"task-{key}", key=key, kind="call", role="nurse", assignee=None, due_at=T0
+            )
+        ],
+    )
+
+
+def _assert_empty(store: Store) -> None:
+    assert list(store.scan()) == []
+    assert store.events("member:p-1") == []
+    assert store.seen(["fact-member:p-1-1"]) == {}
+    assert list(store.outbox()) == []
+    assert list(store.dead_letters()) == []
+    assert list(store.tasks(None)) == []
+    assert store.due(T0 + timedelta(days=1), 10) == []
+
+
+# -- the schema and its migrations -------------------------------------------------------
+
+
+def test_opening_creates_the_schema_its_tables_and_records_its_version(
+    store: PostgresStore, url: str, postgres_url: str
+) -> None:
+    assert store.schema == _schema(url)
+    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
+    assert {
+        "records",
+        "events",
+        "inbox",
+        "outbox",
+        "dead_letters",
+        "tasks",
+        "schema_version",
+        "records_due",
+        "outbox_pending",
+        "dead_letters_input",
+        "tasks_open",
+        "tasks_load",
+    } <= _tables(postgres_url, store.schema)
+
+
+def test_reopening_keeps_the_data_and_migrates_nothing_again(url: str, postgres_url: str) -> None:
+    with PostgresStore.open(url) as store:
+        store.commit(_everything())
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.load(["member:p-1"])["member:p-1"].version == 1
+        store.commit(_everything(expected_version=1))
+        assert [e.version for e in store.events("member:p-1")] == [1, 2]
+    with _admin(postgres_url) as conn:
+        versions = conn.execute(
+            sql.SQL("SELECT version FROM {}.schema_version ORDER BY version").format(
+                sql.Identifier(_schema(url))
+            )
+        ).fetchall()
+    assert versions == [(n,) for n in range(1, SCHEMA_VERSION + 1)]
+
+
+def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with PostgresStore.open(url) as store:
+        store.commit(_everything())
+    later = (*MIGRATIONS, ("CREATE TABLE audit (at timestamptz NOT NULL, what text NOT NULL)",))
+    monkeypatch.setattr(postgres_adapter, "MIGRATIONS", later)
+    monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", len(later))
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == len(later)
+        assert store.load(["member:p-1"])["member:p-1"].snapshot == '{"points":1}'
+    assert "audit" in _tables(postgres_url, _schema(url))
+
+
+def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with PostgresStore.open(url) as store:
+        store.commit(_everything())
+    broken = (*MIGRATIONS, ("CREATE TABLE audit (at integer)", "CREATE TABLE audit (again text)"))
+    monkeypatch.setattr(postgres_adapter, "MIGRATIONS", broken)
+    monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", len(broken))
+    with pytest.raises(StorageError, match="already exists") as raised:
+        PostgresStore.open(url)
+    assert isinstance(raised.value.__cause__, psycopg.Error)
+    monkeypatch.undo()
+    assert "audit" not in _tables(postgres_url, _schema(url))
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.load(["member:p-1"])["member:p-1"].version == 1
+
+
+def test_a_schema_from_a_newer_membercore_is_refused(url: str, postgres_url: str) -> None:
+    PostgresStore.open(url).close()
+    with _admin(postgres_url) as conn:
+        conn.execute(
+            sql.SQL("INSERT INTO {}.schema_version (version) VALUES (%s)").format(
+                sql.Identifier(_schema(url))
+            ),
+            (SCHEMA_VERSION + 1,),
+        )
+    with pytest.raises(StorageError, match="newer"):
+        PostgresStore.open(url)
+
+
+def test_stores_opening_at_once_on_a_new_schema_migrate_it_once(
+    url: str, postgres_url: str
+) -> None:
+    opening = 6
+    barrier = threading.Barrier(opening)
+    opened: list[PostgresStore] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            opened.append(PostgresStore.open(url))
+        except BaseException as e:  # collected for the main thread to inspect
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_one) for _ in range(opening)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert len(opened) == opening
+        with _admin(postgres_url) as conn:
+            applied = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}.schema_version").format(
+                    sql.Identifier(_schema(url))
+                )
+            ).fetchone()
+        assert applied == (SCHEMA_VERSION,)
+    finally:
+        for store in opened:
+            store.close()
+
+
+# -- sharing one store, and several ------------------------------------------------------
+
+
+def test_threads_share_one_store_and_the_version_check_keeps_them_honest(
+    store: PostgresStore,
+) -> None:
+    store.commit(Commit(changes=[Change(key="member:shared", expected_version=0, snapshot="0")]))
+    conflicts: list[VersionConflictError] = []
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for n in range(20):
+                key = f"member:w{worker}-{n}"
+                store.commit(_everything(key))
+                record = store.load(["member:shared"])["member:shared"]
+                change = Change(
+                    key="member:shared",
+                    expected_version=record.version,
+                    snapshot=str(record.version + 1),
+                )
+                try:
+                    store.commit(Commit(changes=[change]))
+                except VersionConflictError as e:
+                    conflicts.append(e)
+        except BaseException as e:  # collected for the main thread to inspect
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(list(store.scan("member:w"))) == 80
+    shared = store.load(["member:shared"])["member:shared"]
+    # Every commit that did not conflict moved the shared record on by exactly one.
+    assert shared.version == 1 + 80 - len(conflicts)
+    assert shared.snapshot == str(shared.version)
+
+
+def test_two_stores_on_one_schema_share_records_and_conflict(url: str) -> None:
+    with PostgresStore.open(url) as first, PostgresStore.open(url) as second:
+        first.commit(_everything())
+        assert second.load(["member:p-1"])["member:p-1"].version == 1
+        second.commit(_everything(expected_version=1))
+        with pytest.raises(VersionConflictError) as raised:
+            first.commit(_everything(expected_version=1))
+        assert raised.value.conflicts == {"member:p-1": 1}
+        assert first.load(["member:p-1"])["member:p-1"].version == 2
+
+
+def test_schemas_keep_their_stores_apart(url: str, postgres_url: str) -> None:
+    other = url.replace("schema=", "schema=other_")
+    try:
+        with PostgresStore.open(url) as first, PostgresStore.open(other) as second:
+            first.commit(_everything())
+            assert second.load(["member:p-1"]) == {}
+            assert second.schema == "other_" + first.schema
+    finally:
+        with _admin(postgres_url) as conn:
+            conn.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(_schema(other)))
+            )
+
+
+# -- URLs --------------------------------------------------------------------------------
+
+
+def test_a_postgres_url_is_served_as_a_postgresql_one(url: str) -> None:
+    with PostgresStore.open(url.replace("postgresql://", "postgres://", 1)) as store:
+        store.commit(_everything())
+        assert store.url.startswith("postgres://")
+    with PostgresStore.open(url) as store:
+        assert store.load(["member:p-1"])["member:p-1"].version == 1
+
+
+def test_without_a_schema_parameter_the_tables_live_in_the_membercore_schema() -> None:
+    # Opening is not needed to know where the tables would go: the refusal names it.
+    with pytest.raises(StorageError) as raised:
+        PostgresStore.open("postgresql://localhost/db?schema=Not-An-Identifier")
+    assert "Not-An-Identifier" in str(raised.value)
+    assert DEFAULT_SCHEMA == "membercore"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///x.db", "postgresql:/db", "mysql://host/db", "postgresql://host/db?schema=a;b"],
+)
+def test_a_url_that_names_no_postgresql_store_is_refused(url: str) -> None:
+    with pytest.raises(StorageError) as raised:
+        PostgresStore.open(url)
+    assert not isinstance(raised.value, StoreUnavailableError)
+    assert raised.value.store == url
+
+
+# -- driver errors -------------------------------------------------------------------------
+
+
+def test_a_server_that_does_not_answer_makes_the_store_unavailable() -> None:
+    url = "postgresql://membercore:hunter2-secret@127.0.0.1:1/hospital"
+    with pytest.raises(StoreUnavailableError) as raised:
+        PostgresStore.open(url)
+    assert isinstance(raised.value.__cause__, psycopg.OperationalError)
+    assert raised.value.store == "postgresql://membercore:***@127.0.0.1:1/hospital"
+    assert "127.0.0.1" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+
+
+def test_a_password_in_the_query_is_kept_out_of_errors_too() -> None:
+    url = "postgresql://127.0.0.1:1/hospital?user=app&password=hunter2-secret"
+    with pytest.raises(StoreUnavailableError) as raised:
+        PostgresStore.open(url)
+    assert "hunter2" not in str(raised.value)
+    assert "hunter2" not in raised.value.store
+
+
+def test_an_unknown_database_makes_the_store_unavailable(postgres_url: str) -> None:
+    url = postgres_url.rsplit("/", 1)[0] + "/membercore_no_such_database"
+    with pytest.raises(StoreUnavailableError, match="does not exist"):
+        PostgresStore.open(url)
+
+
+def test_the_password_is_never_in_the_url_or_repr(url: str) -> None:
+    secret_url = url.replace("postgresql://postgres@", "postgresql://postgres:hunter2@", 1)
+    if secret_url == url:
+        pytest.skip("the test server's URL is not of the form postgresql://postgres@...")
+    with PostgresStore.open(secret_url) as store:  # trust authentication ignores it
+        assert "hunter2" not in store.url
+        assert "hunter2" not in repr(store)
+        assert ":***@" in store.url
+
+
+def test_an_invalid_connection_option_is_a_storage_error_without_the_password() -> None:
+    with pytest.raises(StorageError) as raised:
+        PostgresStore.open("postgresql://app:hunter2@localhost/db?no_such_option=1")
+    assert "no_such_option" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+
+
+def test_a_missing_driver_makes_the_store_unavailable_with_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(postgres_adapter, "_MISSING_DRIVER", ImportError("no module psycopg"))
+    with pytest.raises(StoreUnavailableError, match=r"membercore\[postgres\]"):
+        PostgresStore.open("postgresql://localhost/db")
+
+
+def test_a_driver_error_midway_through_a_commit_writes_nothing(
+    store: PostgresStore, postgres_url: str
+) -> None:
+    # The tasks are written last but for cancellations: everything else is in by then.
+    schema = sql.Identifier(store.schema)
+    with _admin(postgres_url) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE FUNCTION {}.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'tasks are refused'; END $$"
+            ).format(schema)
+        )
+        conn.execute(
+            sql.SQL(
+                "CREATE TRIGGER refuse_tasks BEFORE INSERT ON {}.tasks "
+                "FOR EACH ROW EXECUTE FUNCTION {}.refuse()"
+            ).format(schema, schema)
+        )
+    with pytest.raises(StorageError, match="tasks are refused") as raised:
+        store.commit(_everything())
+    assert isinstance(raised.value.__cause__, psycopg.Error)
+    _assert_empty(store)
+    with _admin(postgres_url) as conn:
+        conn.execute(sql.SQL("DROP TRIGGER refuse_tasks ON {}.tasks").format(schema))
+    store.commit(_everything())  # the store (and its pooled connection) is usable again
+    assert store.load(["member:p-1"])["member:p-1"].version == 1
+
+
+def test_a_conflict_found_at_the_end_of_the_pipeline_writes_nothing(store: PostgresStore) -> None:
+    store.commit(_everything("member:p-0"))
+    stale = _everything("member:p-0")  # creates p-0 again: everything else would be new
+    with pytest.raises(VersionConflictError) as raised:
+        store.commit(Commit(changes=[*stale.changes, *_everything().changes], inbox=stale.inbox))
+    assert raised.value.conflicts == {"member:p-0": 0}
+    assert set(store.load(["member:p-0", "member:p-1"])) == {"member:p-0"}
+    assert store.events("member:p-1") == []
+
+
+def test_a_statement_failing_on_a_live_connection_is_a_storage_error(
+    store: PostgresStore, postgres_url: str
+) -> None:
+    with _admin(postgres_url) as conn:
+        conn.execute(sql.SQL("DROP TABLE {}.inbox").format(sql.Identifier(store.schema)))
+    with pytest.raises(StorageError, match="reading the inbox failed") as raised:
+        store.seen(["fact-1"])
+    assert not isinstance(raised.value, StoreUnavailableError)
+    assert isinstance(raised.value.__cause__, psycopg.errors.UndefinedTable)
+
+
+# -- registration ------------------------------------------------------------------------
+
+
+def _registered(hook: Callable[[Callable[[str, Any], None]], None]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    hook(found.__setitem__)
+    return found
+
+
+def test_the_adapter_registers_both_postgresql_schemes() -> None:
+    assert _registered(postgres_adapter.membercore_register_stores) == {
+        "postgresql": PostgresStore.open,
+        "postgres": PostgresStore.open,
+    }
+
+
+def test_the_adapter_is_installed_as_an_entry_point() -> None:
+    stores = {ep.name: ep.value for ep in entry_points(group="membercore")}
+    assert stores["postgres"] == "membercore_adapters.postgres"
+
+
+# -- the engine over PostgreSQL -------------------------------------------------------------
+
+
+def test_the_engine_ingests_into_postgresql_and_reads_the_member_back(url: str) -> None:
+    config = reference_config()
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    manager = make_plugin_manager(load_entrypoints=False, plugins=[postgres_adapter])
+    registration = PatientRegistered(fact_id="reg-p-lin", patient_id="p-lin", occurred_at=at)
+    charge = ChargePaid(
+        fact_id="f-1",
+        patient_id="p-lin",
+        occurred_at=at,
+        charge_id="ch-f-1",
+        lines=(ChargeLine(department="internal", category="exam", amount_fen=100_00),),
+    )
+    with Engine.open(url, config=config, clock=ManualClock(at), plugin_manager=manager) as engine:
+        assert isinstance(engine.store, PostgresStore)
+        report = engine.ingest([registration, charge, charge])
+        assert report == IngestReport(applied=2, duplicates=1, commits=1)
+    with Engine.open(url, config=config, clock=ManualClock(at), plugin_manager=manager) as engine:
+        member = engine.member("p-lin")
+        assert ledger.balances(member.ledger, config, at).lifetime_earned == 100
+        assert engine.ingest([charge]) == IngestReport(duplicates=1)
+        assert len(engine.store.events("member:p-lin")) >= 2

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from membercore.testing.contract import StoreContract
+from membercore_adapters.postgres import PostgresStore
+
+
+class TestPostgresStore(StoreContract):
+    """The conformance suite, each test in a PostgreSQL schema of its own."""
+
+    @pytest.fixture
+    def store(self, postgres_schema_url: str) -> Iterator[PostgresStore]:
+        store = PostgresStore.open(postgres_schema_url)
+        yield store
+        store.close()

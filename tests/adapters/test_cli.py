@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from membercore import PostingKind
+from membercore.clinical import DiagnosisRecorded, PatientRegistered
+from membercore.consent import GrantConsent
+from membercore.serialization import message_to_dict
 from membercore_adapters.cli import main
 from membercore_adapters.walkthrough import ledger_walkthrough
 
@@ -55,3 +60,71 @@ def test_config_check_reports_a_missing_file(
 ) -> None:
     assert main(["config", "check", str(tmp_path / "nowhere.toml")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def _jsonl(path: Path, *messages: object) -> Path:
+    path.write_text(
+        "\n".join(
+            message if isinstance(message, str) else json.dumps(message_to_dict(message))
+            for message in messages
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_ingest_then_member_show_outbox_and_dead_letters_work_on_one_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/cli.db"
+    now = datetime.now(UTC)
+    facts = _jsonl(
+        tmp_path / "facts.jsonl",
+        PatientRegistered(fact_id="r-1", patient_id="P-1", occurred_at=now, name="林女士"),
+        GrantConsent(
+            key="c-1",
+            member_id="P-1",
+            purpose="care",
+            channels=("wecom",),
+            given_by="P-1",
+            source="app",
+        ),
+        DiagnosisRecorded(
+            fact_id="d-1", patient_id="P-1", occurred_at=now, icd10="E11.9", visit_id="v-1"
+        ),
+        "this line is not JSON",
+    )
+    assert main(["ingest", str(facts), "--store", store]) == 0
+    assert "3 applied, 0 duplicates, 1 rejected" in capsys.readouterr().out
+    assert main(["member", "show", "P-1", "--store", store]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["member"] == "P-1"
+    assert "condition:diabetes" in shown["tags"]
+    assert any(journey.startswith("diabetes:") for journey in shown["journeys"])
+    assert main(["outbox", "--store", store]) == 0
+    assert "林女士" in capsys.readouterr().out
+    assert main(["dead-letters", "--store", store]) == 0
+    assert "not JSON" in capsys.readouterr().out
+    assert main(["tick", "--store", store, "--now", (now + timedelta(days=400)).isoformat()]) == 0
+    assert "records ticked" in capsys.readouterr().out
+    assert main(["tasks", "--store", store]) == 0
+
+
+def test_member_show_names_an_unknown_member(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["member", "show", "P-404", "--store", f"sqlite:///{tmp_path}/cli.db"]) == 1
+    assert "P-404" in capsys.readouterr().err
+
+
+def test_the_demo_prints_the_dashboard_of_a_small_hospital(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/demo.db"
+    arguments = ["demo", "--patients", "60", "--months", "1", "--workers", "1", "--quiet"]
+    assert main([*arguments, "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "60 patients · 1 months" in out
+    for heading in ("Members by tier", "Paid members by plan", "Renewal rate", "Points"):
+        assert heading in out

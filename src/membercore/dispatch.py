@@ -4,6 +4,12 @@ The engine queues messages in the same transaction as the decision that made the
 dispatcher hands them to channels afterwards. A channel's acknowledgment marks the
 message delivered, so it is never sent again; a failure is recorded and retried later,
 each wait longer than the last, until the policy gives up and marks it failed.
+
+Dispatchers may run side by side (threads, processes, machines): each claims the
+messages it sends (:meth:`~membercore.ports.Store.claim_outbox`) for a lease, and the
+others skip them, so no message goes out twice. Recording a delivery releases the claim;
+a dispatcher that dies mid-batch leaves its claims to run out, and then another sends
+them. The lease must outlast sending one batch.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import attrs
 from membercore.dates import require_aware
 from membercore.ports import Channel, Delivery, Store
 
-__all__ = ["Backoff", "DispatchReport", "dispatch"]
+__all__ = ["DEFAULT_LEASE", "Backoff", "DispatchReport", "dispatch"]
+
+#: How long a dispatcher holds the messages it claimed, unless it says otherwise.
+DEFAULT_LEASE = timedelta(minutes=5)
 
 
 @attrs.frozen(kw_only=True)
@@ -59,8 +68,10 @@ def dispatch(
     *,
     limit: int = 1000,
     backoff: Backoff | None = None,
+    worker: str = "dispatcher",
+    lease: timedelta = DEFAULT_LEASE,
 ) -> DispatchReport:
-    """Send every message due by ``now`` (up to ``limit``) through its channel.
+    """Claim every message due by ``now`` (up to ``limit``) and send it through its channel.
 
     Args:
         store: the store holding the outbox.
@@ -68,6 +79,8 @@ def dispatch(
         now: the instant of the dispatch.
         limit: how many messages at most.
         backoff: the retry policy (by default :class:`Backoff`'s).
+        worker: this dispatcher's name, recorded with its claims.
+        lease: how long its claims hold; longer than sending ``limit`` messages takes.
 
     Returns:
         The counts of messages delivered, left to retry and given up.
@@ -75,7 +88,7 @@ def dispatch(
     now = require_aware("now", now)
     policy = backoff or Backoff()
     delivered = retrying = failed = 0
-    for message in store.pending_outbox(now, limit):
+    for message in store.claim_outbox(now, limit, worker=worker, lease=lease):
         channel = channels.get(message.channel)
         try:
             if channel is None:

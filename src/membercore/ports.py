@@ -11,7 +11,7 @@ in :mod:`membercore.testing.contract`, which every backend runs.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -314,11 +314,44 @@ class Store(Protocol):
         ...
 
     def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
-        """Up to ``limit`` pending messages to send by ``now``, in commit order."""
+        """Up to ``limit`` pending messages to send by ``now``, in commit order.
+
+        A listing: it claims nothing, and lists claimed messages too (they are still
+        pending). A dispatcher uses :meth:`claim_outbox`.
+        """
+        ...
+
+    def claim_outbox(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Claim up to ``limit`` pending messages to send by ``now``, in commit order.
+
+        One atomic step: the messages :meth:`pending_outbox` would list, less those under
+        a claim whose lease has not ended (whoever holds it, the same ``worker`` too: two
+        processes given one name still never share a message), are marked claimed by
+        ``worker`` until ``now + lease`` and returned. Two claimers never get the same
+        message while its lease runs. :meth:`record_delivery` releases the claim; a lease
+        that ends (its dispatcher crashed, or is slower than the lease) makes the message
+        claimable again, so the lease must outlast sending one batch.
+
+        Args:
+            now: the instant of the claim (aware).
+            limit: how many messages at most (none when not positive).
+            worker: who claims them (a dispatcher's name, for the record).
+            lease: how long the claim holds (positive).
+
+        Raises:
+            NaiveInstantError: ``now`` is naive.
+            StorageError: ``worker`` is empty or ``lease`` not positive, or the store
+                failed (nothing was claimed).
+        """
         ...
 
     def record_delivery(self, delivery: Delivery) -> None:
-        """Mark a message delivered (a receipt), failed for now (retry_at) or given up."""
+        """Mark a message delivered (a receipt), failed for now (retry_at) or given up.
+
+        Whatever it records releases the message's claim (see :meth:`claim_outbox`).
+        """
         ...
 
     def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:

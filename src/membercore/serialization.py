@@ -278,9 +278,13 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> LedgerState:
     return converter().structure(dict(data), LedgerState)
 
 
+# One encoder for every record and message: json.dumps would build one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def record_to_json(state: Any) -> str:
     """A record's state (a member, a household, the reward stock) as compact JSON text."""
-    return json.dumps(converter().unstructure(state), ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode(converter().unstructure(state))
 
 
 def record_from_json(text: str, kind: type[T]) -> T:
@@ -291,7 +295,7 @@ def record_from_json(text: str, kind: type[T]) -> T:
 
 def message_to_json(message: Any) -> str:
     """A fact, command or event as compact JSON text with its ``type`` tag."""
-    return json.dumps(message_to_dict(message), ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode(message_to_dict(message))
 
 
 def message_from_json(text: str) -> Any:

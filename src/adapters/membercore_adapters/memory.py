@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections.abc import Callable, Collection, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 
 import attrs
@@ -41,6 +41,22 @@ class _Outgoing:
     next_attempt_at: datetime | None = None
     receipt: str | None = None
     last_error: str | None = None
+    claimed_by: str | None = None
+    claim_until: datetime | None = None
+
+    def ready(self, now: datetime) -> bool:
+        """Pending and due by ``now`` (its send instant and any retry reached)."""
+        retry = self.next_attempt_at
+        return (
+            self.message.status == "pending"
+            and self.message.send_at <= now
+            and (retry is None or retry <= now)
+        )
+
+    def release(self) -> None:
+        """Drop the claim (a delivery was recorded)."""
+        self.claimed_by = None
+        self.claim_until = None
 
 
 class MemoryStore:
@@ -124,7 +140,7 @@ class MemoryStore:
             return [(key, at) for at, key in heapq.nsmallest(limit, ready)]
 
     def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
-        """Up to ``limit`` pending messages to send by ``now``, in commit order."""
+        """Up to ``limit`` pending messages to send by ``now``, in commit order (claims none)."""
         require_aware("now", now)
         with self._lock:
             self._check_open()
@@ -132,15 +148,39 @@ class MemoryStore:
             for outgoing in self._outbox.values():
                 if len(ready) >= limit:
                     break
-                message = outgoing.message
-                retry = outgoing.next_attempt_at
-                if (
-                    message.status == "pending"
-                    and message.send_at <= now
-                    and (retry is None or retry <= now)
-                ):
-                    ready.append(message)
+                if outgoing.ready(now):
+                    ready.append(outgoing.message)
             return ready
+
+    def claim_outbox(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Claim up to ``limit`` pending messages to send by ``now``, under the lock.
+
+        Messages under a claim whose lease has not ended are skipped; those claimed are
+        held by ``worker`` until ``now + lease``.
+
+        Raises:
+            StorageError: ``worker`` is empty, ``lease`` not positive, or the store closed.
+        """
+        require_aware("now", now)
+        if not worker:
+            raise StorageError(self.url, "a claim needs a worker name")
+        if lease <= timedelta(0):
+            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        until = now + lease
+        with self._lock:
+            self._check_open()
+            claimed: list[OutboxMessage] = []
+            for outgoing in self._outbox.values():
+                if len(claimed) >= limit:
+                    break
+                held = outgoing.claim_until
+                if outgoing.ready(now) and (held is None or held <= now):
+                    outgoing.claimed_by = worker
+                    outgoing.claim_until = until
+                    claimed.append(outgoing.message)
+            return claimed
 
     def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:
         """Every outbox message (of one status when given), in commit order."""
@@ -246,7 +286,7 @@ class MemoryStore:
         A receipt marks the message delivered unless it already is (the first receipt is
         kept). A failure counts an attempt of a pending message and either schedules the
         next one (``retry_at``) or gives up (status ``failed``); it changes nothing once
-        the message is delivered or given up.
+        the message is delivered or given up. Either releases the message's claim.
 
         Raises:
             StorageError: no message has that id, or the store is closed.
@@ -259,6 +299,7 @@ class MemoryStore:
             message = outgoing.message
             if delivery.receipt is not None:
                 if message.status != "delivered":
+                    outgoing.release()
                     outgoing.message = attrs.evolve(message, status="delivered")
                     outgoing.receipt = delivery.receipt
                     outgoing.next_attempt_at = None
@@ -267,6 +308,7 @@ class MemoryStore:
                 return
             attempts = message.attempts + 1
             outgoing.last_error = delivery.error
+            outgoing.release()
             if delivery.retry_at is not None:
                 outgoing.message = attrs.evolve(message, attempts=attempts)
                 outgoing.next_attempt_at = delivery.retry_at

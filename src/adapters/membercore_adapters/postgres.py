@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, LiteralString
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -156,6 +156,15 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         "CREATE INDEX tasks_open ON tasks (due_at, task_key) WHERE status = 'open'",
         "CREATE INDEX tasks_load ON tasks (assignee) WHERE status = 'open'",
         "CREATE INDEX tasks_member ON tasks (key)",
+    ),
+    (
+        # Claims: a dispatcher holds the messages it sends until its lease ends, so that
+        # two dispatchers never send one message (see PostgresStore.claim_outbox).
+        "ALTER TABLE outbox ADD COLUMN claimed_by text, ADD COLUMN claim_until timestamptz",
+        # Still covering: claims skip messages under a live lease from the index alone.
+        "DROP INDEX outbox_pending",
+        """CREATE INDEX outbox_pending ON outbox (seq)
+            INCLUDE (send_at, next_attempt_at, claim_until) WHERE status = 'pending'""",
     ),
 )
 #: The schema version this module writes.
@@ -343,6 +352,24 @@ _CANCEL_OUTBOX: Final = """
 """
 _OUTBOX_COLUMNS: Final = "seq, message_id, key, channel, payload, send_at, attempts, status"
 _TASK_COLUMNS: Final = "task_key, key, kind, role, assignee, due_at, status, payload"
+# One statement, its own transaction: lock the claimable rows no one else is locking
+# (another claimer's rows are skipped, not waited for), then mark them. A row another
+# claimer marked after this statement's snapshot is locked, then re-checked against its
+# new claim, and left out.
+_CLAIM: Final = """
+    WITH claimable AS (
+        SELECT seq FROM outbox
+        WHERE status = 'pending' AND send_at <= %(now)s
+            AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+            AND (claim_until IS NULL OR claim_until <= %(now)s)
+        ORDER BY seq LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox AS o SET claimed_by = %(worker)s, claim_until = %(until)s
+    FROM claimable WHERE o.seq = claimable.seq
+    RETURNING o.seq, o.message_id, o.key, o.channel, o.payload, o.send_at, o.attempts,
+        o.status
+"""
 # One round trip: how many rows the update changed, and whether the message exists at all
 # (the subquery sees the table as the statement began, which is all it needs).
 _DELIVERY: Final = """
@@ -352,17 +379,17 @@ _DELIVERY: Final = """
 """
 _DELIVERED: Final = """
     UPDATE outbox SET status = 'delivered', receipt = %(receipt)s, delivered_at = %(at)s,
-        next_attempt_at = NULL
+        next_attempt_at = NULL, claimed_by = NULL, claim_until = NULL
     WHERE message_id = %(message_id)s AND status != 'delivered'
 """
 _RETRY: Final = """
     UPDATE outbox SET attempts = attempts + 1, next_attempt_at = %(retry_at)s,
-        last_error = %(error)s
+        last_error = %(error)s, claimed_by = NULL, claim_until = NULL
     WHERE message_id = %(message_id)s AND status = 'pending'
 """
 _GIVE_UP: Final = """
     UPDATE outbox SET attempts = attempts + 1, status = 'failed', next_attempt_at = NULL,
-        last_error = %(error)s
+        last_error = %(error)s, claimed_by = NULL, claim_until = NULL
     WHERE message_id = %(message_id)s AND status = 'pending'
 """
 
@@ -777,6 +804,36 @@ class PostgresStore:
         )
         return [_outbox_message(row) for row in rows]
 
+    def claim_outbox(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Claim up to ``limit`` pending messages to send by ``now``, in commit order.
+
+        One statement (``FOR UPDATE SKIP LOCKED`` in a CTE, then ``UPDATE ... RETURNING``)
+        marks them claimed by ``worker`` until ``now + lease``: concurrent claimers, in
+        any process, skip each other's rows rather than wait for them. Messages under a
+        claim whose lease has not ended are skipped.
+
+        Raises:
+            StorageError: ``worker`` is empty, ``lease`` not positive, or the database
+                failed (nothing was claimed).
+        """
+        moment = require_aware("now", now)
+        if not worker:
+            raise StorageError(self.url, "a claim needs a worker name")
+        if lease <= timedelta(0):
+            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        if limit <= 0:
+            return []
+        rows = self._query(
+            "claiming the outbox",
+            _CLAIM,
+            {"now": moment, "limit": limit, "worker": _put(worker), "until": moment + lease},
+        )
+        # RETURNING promises no order: put the claimed rows back in commit order.
+        rows.sort(key=lambda row: row[0])
+        return [_outbox_message(row) for row in rows]
+
     def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:
         """Every outbox message (of one status when given), in commit order."""
         where: LiteralString = "" if status is None else " AND status = %s"
@@ -881,7 +938,7 @@ class PostgresStore:
         A receipt marks the message delivered unless it already is (the first receipt is
         kept). A failure counts an attempt of a pending message and either schedules the
         next one (``retry_at``) or gives up (status ``failed``); it changes nothing once
-        the message is delivered or given up.
+        the message is delivered or given up. Either releases the message's claim.
 
         Raises:
             StorageError: no message has that id, or the database failed.

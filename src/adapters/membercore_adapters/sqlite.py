@@ -122,6 +122,16 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX tasks_load ON tasks (assignee) WHERE status = 'open'",
         "CREATE INDEX tasks_member ON tasks (key)",
     ),
+    (
+        # Claims: a dispatcher holds the messages it sends until its lease ends, so that
+        # two dispatchers never send one message (see SqliteStore.claim_outbox).
+        "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE outbox ADD COLUMN claim_until INTEGER",
+        # Still covering: claims skip messages under a live lease from the index alone.
+        "DROP INDEX outbox_pending",
+        """CREATE INDEX outbox_pending ON outbox (seq, send_at, next_attempt_at, claim_until)
+            WHERE status = 'pending'""",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -217,6 +227,14 @@ _UPSERT_TASK = """
         payload = excluded.payload
 """
 _OUTBOX_COLUMNS = "seq, message_id, key, channel, payload, send_at, attempts, status"
+_CLAIMABLE = f"""
+    SELECT {_OUTBOX_COLUMNS} FROM outbox
+    WHERE status = 'pending' AND send_at <= ?
+        AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+        AND (claim_until IS NULL OR claim_until <= ?)
+    ORDER BY seq LIMIT ?
+"""
+_CLAIM = "UPDATE outbox SET claimed_by = ?, claim_until = ? WHERE seq = ?"
 _TASK_COLUMNS = "task_key, key, kind, role, assignee, due_at, status, payload"
 
 
@@ -548,6 +566,41 @@ class SqliteStore:
         )
         return [_outbox_message(row) for row in rows]
 
+    def claim_outbox(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Claim up to ``limit`` pending messages to send by ``now``, in commit order.
+
+        One ``BEGIN IMMEDIATE`` transaction reads the messages and marks them claimed by
+        ``worker`` until ``now + lease``: the write lock it takes first keeps every other
+        claimer (in this process or another) out until it commits. Messages under a claim
+        whose lease has not ended are skipped.
+
+        Raises:
+            StorageError: ``worker`` is empty, ``lease`` not positive, or the database
+                failed (nothing was claimed).
+        """
+        moment = _to_us(require_aware("now", now))
+        if not worker:
+            raise StorageError(self.url, "a claim needs a worker name")
+        if lease <= timedelta(0):
+            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        if limit <= 0:
+            return []
+        until = _to_us(now + lease)
+        conn = self._conn
+        with self._driver_errors("claiming the outbox"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(_CLAIMABLE, (moment, moment, moment, limit)).fetchall()
+                conn.executemany(_CLAIM, [(worker, until, row[0]) for row in rows])
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return [_outbox_message(row) for row in rows]
+
     def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:
         """Every outbox message (of one status when given), in commit order."""
         where = "" if status is None else " AND status = ?"
@@ -656,7 +709,7 @@ class SqliteStore:
         A receipt marks the message delivered unless it already is (the first receipt is
         kept). A failure counts an attempt of a pending message and either schedules the
         next one (``retry_at``) or gives up (status ``failed``); it changes nothing once
-        the message is delivered or given up.
+        the message is delivered or given up. Either releases the message's claim.
 
         Raises:
             StorageError: no message has that id, or the database failed.
@@ -665,19 +718,21 @@ class SqliteStore:
         if delivery.receipt is not None:
             sql = (
                 "UPDATE outbox SET status = 'delivered', receipt = ?, delivered_at = ?, "
-                "next_attempt_at = NULL WHERE message_id = ? AND status != 'delivered'"
+                "next_attempt_at = NULL, claimed_by = NULL, claim_until = NULL "
+                "WHERE message_id = ? AND status != 'delivered'"
             )
             parameters: tuple[object, ...] = (delivery.receipt, at, delivery.message_id)
         elif delivery.retry_at is not None:
             sql = (
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, "
-                "last_error = ? WHERE message_id = ? AND status = 'pending'"
+                "last_error = ?, claimed_by = NULL, claim_until = NULL "
+                "WHERE message_id = ? AND status = 'pending'"
             )
             parameters = (_to_us(delivery.retry_at), delivery.error, delivery.message_id)
         else:
             sql = (
                 "UPDATE outbox SET attempts = attempts + 1, status = 'failed', "
-                "next_attempt_at = NULL, last_error = ? "
+                "next_attempt_at = NULL, last_error = ?, claimed_by = NULL, claim_until = NULL "
                 "WHERE message_id = ? AND status = 'pending'"
             )
             parameters = (delivery.error, delivery.message_id)

@@ -62,6 +62,7 @@ _SHANGHAI = timezone(timedelta(hours=8), "CST")
 _MINUTE = timedelta(minutes=1)
 
 _SECOND = timedelta(seconds=1)
+_LEASE = timedelta(minutes=5)
 _EXAMPLES = itertools.count()
 
 
@@ -173,6 +174,7 @@ class StoreContract:
         assert list(store.scan()) == []
         assert store.due(T0 + timedelta(days=365), 10) == []
         assert store.pending_outbox(T0 + timedelta(days=365), 10) == []
+        assert store.claim_outbox(T0 + timedelta(days=365), 10, worker="w", lease=_LEASE) == []
         assert list(store.outbox()) == []
         assert list(store.dead_letters()) == []
         assert list(store.tasks(None)) == []
@@ -515,6 +517,86 @@ class StoreContract:
         store.commit(Commit(outbox=[_message(message_id) for message_id in reversed(ids)]))
         assert _ids(store.outbox()) == list(reversed(ids))
 
+    # -- outbox claims ------------------------------------------------------------------
+
+    def test_a_claim_takes_due_messages_in_commit_order_up_to_the_limit(
+        self, store: Store
+    ) -> None:
+        later = T0 + _MINUTE  # the claims of T0 still hold then
+        store.commit(Commit(outbox=[_message("m-z"), _message("m-later", send_at=later)]))
+        store.commit(Commit(outbox=[_message("m-a"), _message("m-m"), _message("m-b")]))
+        claimed = store.claim_outbox(T0, 3, worker="w-1", lease=_LEASE)
+        assert _ids(claimed) == ["m-z", "m-a", "m-m"]
+        assert claimed[0] == _message("m-z")
+        assert _ids(store.claim_outbox(T0, 10, worker="w-1", lease=_LEASE)) == ["m-b"]
+        assert store.claim_outbox(T0, 0, worker="w-1", lease=_LEASE) == []
+        assert _ids(store.claim_outbox(later, 10, worker="w-1", lease=_LEASE)) == ["m-later"]
+
+    def test_a_claimed_message_is_not_claimed_again_before_its_lease_ends(
+        self, store: Store
+    ) -> None:
+        store.commit(Commit(outbox=[_message("m-1"), _message("m-2")]))
+        assert _ids(store.claim_outbox(T0, 1, worker="w-1", lease=_LEASE)) == ["m-1"]
+        just_before = T0 + _LEASE - _SECOND
+        assert _ids(store.claim_outbox(just_before, 10, worker="w-2", lease=_LEASE)) == ["m-2"]
+        # Not by the same name either: two processes named alike still never share one.
+        assert store.claim_outbox(just_before, 10, worker="w-1", lease=_LEASE) == []
+
+    def test_an_expired_lease_makes_a_message_claimable_again(self, store: Store) -> None:
+        store.commit(Commit(outbox=[_message("m-1")]))
+        store.claim_outbox(T0, 10, worker="crashed", lease=_LEASE)
+        ended = T0 + _LEASE
+        assert _ids(store.claim_outbox(ended, 10, worker="w-2", lease=_LEASE)) == ["m-1"]
+        assert store.claim_outbox(ended, 10, worker="w-3", lease=_LEASE) == []
+
+    def test_two_claimers_get_disjoint_messages_that_cover_the_due_ones(
+        self, store: Store
+    ) -> None:
+        ids = [f"m-{n}" for n in range(7)]
+        store.commit(Commit(outbox=[_message(message_id) for message_id in ids]))
+        first = _ids(store.claim_outbox(T0, 3, worker="w-1", lease=_LEASE))
+        second = _ids(store.claim_outbox(T0, 3, worker="w-2", lease=_LEASE))
+        third = _ids(store.claim_outbox(T0, 3, worker="w-1", lease=_LEASE))
+        assert not set(first) & set(second)
+        assert first + second + third == ids
+
+    def test_a_claim_leaves_the_pending_listing_as_it_was(self, store: Store) -> None:
+        store.commit(Commit(outbox=[_message("m-1"), _message("m-2")]))
+        store.claim_outbox(T0, 1, worker="w-1", lease=_LEASE)
+        assert _ids(store.pending_outbox(T0, 10)) == ["m-1", "m-2"]
+        assert _ids(store.outbox("pending")) == ["m-1", "m-2"]
+
+    def test_a_recorded_delivery_releases_the_claim(self, store: Store) -> None:
+        store.commit(Commit(outbox=[_message("m-ok"), _message("m-retry"), _message("m-gone")]))
+        store.claim_outbox(T0, 10, worker="w-1", lease=_LEASE)
+        retry_at = T0 + _MINUTE  # well before the lease ends
+        store.record_delivery(Delivery(message_id="m-ok", at=T0, receipt="r-1"))
+        store.record_delivery(
+            Delivery(message_id="m-retry", at=T0, error="timeout", retry_at=retry_at)
+        )
+        store.record_delivery(Delivery(message_id="m-gone", at=T0, error="unreachable"))
+        assert store.claim_outbox(retry_at - _SECOND, 10, worker="w-2", lease=_LEASE) == []
+        (retried,) = store.claim_outbox(retry_at, 10, worker="w-2", lease=_LEASE)
+        assert (retried.message_id, retried.attempts) == ("m-retry", 1)
+        store.record_delivery(Delivery(message_id="m-retry", at=retry_at, receipt="r-2"))
+        after = T0 + 2 * _LEASE
+        assert store.claim_outbox(after, 10, worker="w-3", lease=_LEASE) == []
+
+    def test_a_cancelled_claimed_message_is_never_claimed_again(self, store: Store) -> None:
+        store.commit(Commit(outbox=[_message("m-1")]))
+        store.claim_outbox(T0, 10, worker="w-1", lease=_LEASE)
+        store.commit(Commit(cancelled=["m-1"]))
+        assert store.claim_outbox(T0 + 2 * _LEASE, 10, worker="w-2", lease=_LEASE) == []
+        assert _ids(store.outbox("cancelled")) == ["m-1"]
+
+    def test_a_claim_without_a_worker_or_a_positive_lease_is_refused(self, store: Store) -> None:
+        store.commit(Commit(outbox=[_message("m-1")]))
+        with pytest.raises(StorageError, match="worker"):
+            store.claim_outbox(T0, 10, worker="", lease=_LEASE)
+        with pytest.raises(StorageError, match="lease"):
+            store.claim_outbox(T0, 10, worker="w-1", lease=timedelta(0))
+        assert _ids(store.claim_outbox(T0, 10, worker="w-1", lease=_LEASE)) == ["m-1"]
+
     # -- timers -------------------------------------------------------------------------
 
     def test_due_records_come_earliest_first_then_by_key(self, store: Store) -> None:
@@ -757,6 +839,8 @@ class StoreContract:
             store.due(naive, 10)
         with pytest.raises(NaiveInstantError):
             store.pending_outbox(naive, 10)
+        with pytest.raises(NaiveInstantError):
+            store.claim_outbox(naive, 10, worker="w-1", lease=_LEASE)
 
     def test_now_in_another_timezone_means_the_same_instant(self, store: Store) -> None:
         _create(store, "member:p-1", due_at=T0)

@@ -9,7 +9,13 @@ Run: ``make bench-engine`` (or ``.venv/bin/python benchmarks/engine.py [--patien
   by plain ``sqlite3`` ``executemany`` into the same tables, and the ratio of the two;
 - ticks per second with ``--timers`` members due at once;
 - the peak memory of ingesting the same patients for half and for all of the months, each
-  in a fresh process (it should depend on the patients, not on the number of facts).
+  in a fresh process (it should depend on the patients, not on the number of facts);
+- on PostgreSQL (``--postgres URL``, by default ``$MEMBERCORE_TEST_POSTGRES_URL``; skipped
+  with a note when neither is given), in a schema of the benchmark's own dropped
+  afterwards: facts ingested per second by one worker, then by ``--workers`` processes
+  sharing the work by household (``shard_of(message) % workers``), each its own engine on
+  the same schema; and redemptions per second when ``--contenders`` processes each redeem
+  one point at a time from the same member, with the version conflicts met and retried.
 
 Nothing here is asserted; docs/performance.md records what it printed.
 """
@@ -17,41 +23,67 @@ Nothing here is asserted; docs/performance.md records what it printed.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import resource
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from membercore import reference_config
 from membercore.clinical import PatientRegistered
+from membercore.commands import AdjustPoints, Redeem
 from membercore.consent import GrantConsent
 from membercore.engine import Engine
+from membercore.errors import EngineError, VersionConflictError
 from membercore.member import next_due
-from membercore.plugins import make_plugin_manager
-from membercore.ports import Change, Commit
+from membercore.plugins import collect, make_plugin_manager
+from membercore.ports import Change, Commit, Store
 from membercore.recording import member_key
 from membercore.serialization import record_to_json
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory, sqlite
-from membercore_adapters.hospital import HospitalSpec, timed_messages
+from membercore_adapters import memory, postgres, sqlite
+from membercore_adapters.hospital import HospitalSpec, shard_of, timed_messages
 
 BATCH = 1000
+POSTGRES_URL_VARIABLE = "MEMBERCORE_TEST_POSTGRES_URL"
+
+
+def _manager() -> Any:
+    return make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite, postgres])
 
 
 def _engine(url: str, spec: HospitalSpec) -> Engine:
-    plugins = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite])
     clock = ManualClock(spec.start)
-    return Engine.open(url, config=reference_config(), clock=clock, plugin_manager=plugins)
+    return Engine.open(url, config=reference_config(), clock=clock, plugin_manager=_manager())
 
 
-def ingest(url: str, spec: HospitalSpec) -> dict[str, float]:
-    """Ingest the hospital's messages, each at its own instant; return the figures."""
-    messages = list(timed_messages(spec))
+def ingest(
+    url: str,
+    spec: HospitalSpec,
+    shard: int = 0,
+    shards: int = 1,
+    ready: Callable[[], object] | None = None,
+) -> dict[str, float]:
+    """Ingest the hospital's messages, each at its own instant; return the figures.
+
+    With ``shards`` above 1, only the messages of the households of ``shard``; ``ready``
+    is called once the engine is open, just before the clock starts.
+    """
+    messages = [
+        item for item in timed_messages(spec) if shards == 1 or shard_of(item[1]) % shards == shard
+    ]
     with _engine(url, spec) as engine:
+        if ready is not None:
+            ready()
         started = time.perf_counter()
         cpu = time.process_time()
         report = None
@@ -69,6 +101,7 @@ def ingest(url: str, spec: HospitalSpec) -> dict[str, float]:
         "cpu": cpu,
         "per_second": len(messages) / seconds,
         "rejected": report.rejected,
+        "retries": report.retries,
     }
 
 
@@ -169,11 +202,190 @@ def peak_memory(patients: int, months: int) -> int:
     return int(out.split()[-1])
 
 
+# -- PostgreSQL -------------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """``url`` naming a fresh schema of the benchmark's own, dropped afterwards."""
+    import psycopg  # noqa: PLC0415 - the driver is optional: only needed here
+    from psycopg import sql  # noqa: PLC0415
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}schema={schema}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def _ingest_shard(args: tuple[str, HospitalSpec, int, int, Any]) -> dict[str, float]:
+    url, spec, shard, shards, start = args
+    # Every worker waits for the others, so the wall time is that of the work together.
+    return ingest(url, spec, shard, shards, ready=start.wait)
+
+
+def ingest_parallel(url: str, spec: HospitalSpec, workers: int) -> dict[str, float]:
+    """Ingest with ``workers`` processes splitting the households; total facts per second.
+
+    Each process builds its share of the messages and opens its engine, then all start
+    together; the wall time runs from then until the last one is done.
+    """
+    with _engine(url, spec):
+        pass  # the schema is created once, before the workers race to open it
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        start = manager.Barrier(workers + 1)
+        with context.Pool(workers) as pool:
+            jobs = [(url, spec, shard, workers, start) for shard in range(workers)]
+            pending = pool.map_async(_ingest_shard, jobs)
+            start.wait()
+            began = time.perf_counter()
+            parts = pending.get()
+            wall = time.perf_counter() - began
+    messages = sum(part["messages"] for part in parts)
+    return {
+        "messages": messages,
+        "seconds": wall,
+        "per_second": messages / wall,
+        "slowest": max(part["seconds"] for part in parts),
+        "rejected": sum(part["rejected"] for part in parts),
+        "retries": sum(part["retries"] for part in parts),
+    }
+
+
+class _CountingStore:
+    """A store that counts the version conflicts its commits meet (the engine retries)."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.conflicts = 0
+
+    def commit(self, commit: Commit) -> None:
+        try:
+            self.inner.commit(commit)
+        except VersionConflictError:
+            self.conflicts += 1
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+REDEEMER = "R-CONTENDED"
+
+
+def _redeem(args: tuple[str, HospitalSpec, int, int, Any]) -> dict[str, float]:
+    """Redeem one point ``count`` times from the contended member, each its own command."""
+    url, spec, contender, count, start = args
+    config = reference_config()
+    with _engine(url, spec) as opened:
+        store = _CountingStore(opened.store)
+        engine = Engine(
+            store,
+            config,
+            clock=opened.clock,
+            plugins=collect(_manager(), config),
+        )
+        engine.member(REDEEMER)  # connect and warm up before the clock starts
+        start.wait()
+        began = time.perf_counter()
+        done = gave_up = 0
+        for n in range(count):
+            command = Redeem(key=f"c{contender}-{n}", member_id=REDEEMER, points=1)
+            try:
+                engine.execute(command, now=spec.start + timedelta(days=1))
+            except EngineError:
+                gave_up += 1
+            else:
+                done += 1
+        seconds = time.perf_counter() - began
+    return {"done": done, "gave_up": gave_up, "conflicts": store.conflicts, "seconds": seconds}
+
+
+def redemptions(url: str, spec: HospitalSpec, contenders: int, each: int) -> dict[str, float]:
+    """``contenders`` processes redeeming from one member at once: redemptions per second."""
+    with _engine(url, spec) as engine:
+        engine.ingest(
+            [PatientRegistered(fact_id="reg", patient_id=REDEEMER, occurred_at=spec.start)],
+            now=spec.start,
+        )
+        engine.execute(
+            AdjustPoints(
+                key="stock",
+                member_id=REDEEMER,
+                points=10 * contenders * each,
+                operator="bench",
+                reason="points to redeem",
+            ),
+            now=spec.start,
+        )
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        start = manager.Barrier(contenders + 1)
+        with context.Pool(contenders) as pool:
+            jobs = [(url, spec, n, each, start) for n in range(contenders)]
+            pending = pool.map_async(_redeem, jobs)
+            start.wait()
+            began = time.perf_counter()
+            parts = pending.get()
+            wall = time.perf_counter() - began
+    with _engine(url, spec) as engine:
+        redeemed = engine.member(REDEEMER).ledger.totals.redeemed
+    done = sum(part["done"] for part in parts)
+    return {
+        "done": done,
+        "gave_up": sum(part["gave_up"] for part in parts),
+        "conflicts": sum(part["conflicts"] for part in parts),
+        "seconds": wall,
+        "per_second": done / wall,
+        "redeemed": redeemed,
+    }
+
+
+def bench_postgres(url: str, spec: HospitalSpec, workers: int, contenders: int, each: int) -> None:
+    """Print the PostgreSQL figures, each in a fresh schema."""
+    with postgres_schema(url) as schema_url:
+        figures = ingest(schema_url, spec)
+    print(
+        f"postgresql, 1 worker: {figures['messages']:,.0f} messages in "
+        f"{figures['seconds']:.1f} s = {figures['per_second']:,.0f}/s "
+        f"(cpu {figures['cpu']:.1f} s, rejected {figures['rejected']:,.0f})"
+    )
+    with postgres_schema(url) as schema_url:
+        figures = ingest_parallel(schema_url, spec, workers)
+    print(
+        f"postgresql, {workers} workers: {figures['messages']:,.0f} messages in "
+        f"{figures['seconds']:.1f} s = {figures['per_second']:,.0f}/s in total "
+        f"(slowest worker {figures['slowest']:.1f} s, rejected {figures['rejected']:,.0f}, "
+        f"commits retried {figures['retries']:,.0f})"
+    )
+    for processes in sorted({1, contenders}):
+        with postgres_schema(url) as schema_url:
+            figures = redemptions(schema_url, spec, processes, each)
+        print(
+            f"postgresql, redemptions from one member by {processes} process"
+            f"{'es' if processes > 1 else ''}: {figures['done']:,.0f} in "
+            f"{figures['seconds']:.1f} s = {figures['per_second']:,.0f}/s "
+            f"({figures['conflicts']:,.0f} version conflicts retried, "
+            f"{figures['gave_up']:,.0f} given up; {figures['redeemed']:,.0f} points redeemed)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=2_000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--timers", type=int, default=100_000)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(POSTGRES_URL_VARIABLE) or None,
+        help=f"a PostgreSQL URL (default: ${POSTGRES_URL_VARIABLE}; none: skipped)",
+    )
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--contenders", type=int, default=4)
+    parser.add_argument("--redemptions", type=int, default=250, help="per contender")
     parser.add_argument("--only-ingest", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     spec = HospitalSpec(patients=args.patients, months=args.months)
@@ -219,6 +431,10 @@ def main() -> None:
         f"peak memory: {half / 1024:,.0f} MiB for {max(1, spec.months // 2)} months, "
         f"{whole / 1024:,.0f} MiB for {spec.months} months (same {spec.patients:,} patients)"
     )
+    if args.postgres is None:
+        print(f"postgresql: skipped (give --postgres URL or set {POSTGRES_URL_VARIABLE})")
+    else:
+        bench_postgres(args.postgres, spec, args.workers, args.contenders, args.redemptions)
 
 
 if __name__ == "__main__":

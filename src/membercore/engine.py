@@ -144,7 +144,7 @@ class Engine:
         plugins: Plugins,
         batch_size: int = 1000,
         require_registration: bool = True,
-        retries: int = 8,
+        retries: int = 16,
         cache_size: int = 20_000,
         snapshot_every: int = 16,
         observers: Sequence[Callable[[Sequence[object]], None]] = (),
@@ -231,7 +231,10 @@ class Engine:
         wanted = [key for key in dict.fromkeys(keys) if key not in space.records]
         if not wanted:
             return
-        records = self.store.load(wanted)
+        found = self.store.load(wanted)
+        # In the order asked for, whatever order the store answers in: what a unit of work
+        # writes (the outbox above all) must not depend on it.
+        records = {key: found[key] for key in wanted if key in found}
         decoded = {}
         journals = {}
         for key, record in records.items():
@@ -296,8 +299,22 @@ class Engine:
             try:
                 return work(), attempt
             except VersionConflictError:
-                continue
+                self._pause(attempt)
         raise EngineError(f"gave up after {self.retries} version conflicts in a row")
+
+    def _pause(self, attempt: int) -> None:
+        """Wait a little before trying again, longer each time, differently per engine.
+
+        Writers that collided and retry at once collide again; a wait that grows and
+        differs between engines (a spread drawn from the engine's identity, as the core
+        draws no random numbers) lets one of them through. A clock without ``sleep``
+        (a manual one) does not wait.
+        """
+        sleep = getattr(self.clock, "sleep", None)
+        if not callable(sleep):
+            return
+        spread = 0.5 + (hash((id(self), attempt)) % 1000) / 1000
+        sleep(min(0.002 * 2**attempt, 0.1) * spread)
 
     # -- ingestion -----------------------------------------------------------------------
 

@@ -406,5 +406,9 @@ class Clock(Protocol):
     """The time, from outside: the core never reads a clock itself."""
 
     def now(self) -> datetime:
-        """The current instant (timezone-aware)."""
+        """The current instant (timezone-aware).
+
+        A clock may also offer ``sleep(seconds)``: the engine then waits between the
+        retries of a unit of work that met a version conflict.
+        """
         ...

@@ -164,6 +164,26 @@ def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
     assert "audit" in _tables(postgres_url, _schema(url))
 
 
+def test_a_schema_of_version_one_gains_outbox_claims_and_keeps_its_messages(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres_adapter, "MIGRATIONS", MIGRATIONS[:1])
+    monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", 1)
+    with PostgresStore.open(url) as store:
+        store.commit(_everything())
+    monkeypatch.undo()
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 2
+        (claimed,) = store.claim_outbox(T0, 10, worker="w-1", lease=timedelta(minutes=5))
+        assert claimed.message_id == "m-member:p-1-1"
+        assert store.claim_outbox(T0, 10, worker="w-2", lease=timedelta(minutes=5)) == []
+    with _admin(postgres_url) as conn:
+        row = conn.execute(
+            sql.SQL("SELECT claimed_by FROM {}.outbox").format(sql.Identifier(_schema(url)))
+        ).fetchone()
+    assert row == ("w-1",)
+
+
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

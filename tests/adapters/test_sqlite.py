@@ -133,6 +133,24 @@ def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
     assert "audit" in _tables(path)
 
 
+def test_a_file_of_schema_one_gains_outbox_claims_and_keeps_its_messages(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", MIGRATIONS[:1])
+    monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", 1)
+    with SqliteStore(path) as store:
+        store.commit(_everything())
+    monkeypatch.undo()
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 2
+        (claimed,) = store.claim_outbox(T0, 10, worker="w-1", lease=timedelta(minutes=5))
+        assert claimed.message_id == "m-member:p-1-1"
+        assert store.claim_outbox(T0, 10, worker="w-2", lease=timedelta(minutes=5)) == []
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT claimed_by FROM outbox").fetchone()
+    assert row == ("w-1",)
+
+
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -208,6 +208,39 @@ def test_a_channel_that_returns_no_acknowledgment_has_not_delivered(store: SpySt
     assert "no acknowledgment" in str(store.deliveries[0].error)
 
 
+def test_a_message_another_dispatcher_claimed_waits_for_its_lease_to_end(
+    store: SpyStore,
+) -> None:
+    (sent,) = _queue(store, "wecom")
+    lease = timedelta(minutes=5)
+    # A dispatcher claims the message and dies before sending it.
+    assert len(store.claim_outbox(T0, 10, worker="crashed", lease=lease)) == 1
+    wecom = Recorder("wecom")
+    assert dispatch(store, {"wecom": wecom}, T0 + MINUTE, worker="live") == DispatchReport()
+    assert dispatch(store, {"wecom": wecom}, T0 + lease, worker="live").delivered == 1
+    assert wecom.sent == [sent]
+
+
+def test_a_dispatcher_running_while_another_sends_skips_the_claimed_messages(
+    store: SpyStore,
+) -> None:
+    queued = _queue(store, "wecom", "wecom", "wecom")
+    other = Recorder("wecom")
+
+    class Interleaved(Recorder):
+        """Runs a second dispatcher while it sends its first message."""
+
+        def send(self, message: OutboxMessage) -> str:
+            if not self.sent:
+                dispatch(store, {"wecom": other}, T0, worker="b")
+            return super().send(message)
+
+    first = Interleaved("wecom")
+    assert dispatch(store, {"wecom": first}, T0, limit=2, worker="a").delivered == 2
+    assert (first.sent, other.sent) == (queued[:2], queued[2:])
+    assert _status(store) == dict.fromkeys(queued, ("delivered", 0))
+
+
 def test_dispatch_refuses_a_naive_instant(store: SpyStore) -> None:
     _queue(store, "wecom")
     with pytest.raises(NaiveInstantError):

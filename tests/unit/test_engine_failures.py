@@ -2,12 +2,14 @@
 
 The stores are real (memory, SQLite files); the test doubles wrap them and only change
 what ``commit`` does: fail with a conflict, let another engine commit first, fail as a
-full disk would, or smuggle a row the database refuses halfway through the transaction.
+full disk would, smuggle a row the database refuses halfway through the transaction, or
+have the SQLite connection itself fail part-way through one of the commit's statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -329,3 +331,81 @@ def test_after_a_failed_commit_the_engine_carries_on_from_what_is_stored() -> No
     assert _earned(engine) == 150
     (after,) = inner.load([member_key(ME)]).values()
     assert after.version == before.version + 2
+
+
+class FaultyConnection:
+    """A real ``sqlite3`` connection that fails as a disk would, part-way into a commit.
+
+    The statement whose SQL contains ``fails`` first writes the first half of its rows
+    (at least one) for real, then raises the driver's I/O error; ``COMMIT`` itself can be
+    the one that fails.
+    """
+
+    def __init__(self, inner: sqlite3.Connection, fails: str) -> None:
+        self.inner = inner
+        self.fails = fails
+        self.armed = True
+        self.failures = 0
+
+    def _fail(self) -> None:
+        self.failures += 1
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def executemany(self, statement: str, rows: Iterable[Any]) -> sqlite3.Cursor:
+        if self.armed and self.fails in statement:
+            rows = list(rows)
+            self.inner.executemany(statement, rows[: (len(rows) + 1) // 2])
+            self._fail()
+        return self.inner.executemany(statement, rows)
+
+    def execute(self, statement: str, parameters: Any = ()) -> sqlite3.Cursor:
+        if self.armed and statement == self.fails:
+            self._fail()
+        return self.inner.execute(statement, parameters)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+# The statements of a SQLite commit, in the order it runs them, after the version check.
+_STATEMENTS = [
+    "INSERT INTO records",
+    "INSERT INTO events",
+    "INSERT INTO inbox",
+    "INSERT INTO outbox",
+    "INSERT INTO tasks",
+    "COMMIT",
+]
+
+
+@pytest.mark.parametrize("fails", _STATEMENTS)
+@pytest.mark.parametrize("operation", list(_OPERATIONS))
+def test_a_driver_failure_part_way_through_a_commit_is_reported_and_rolled_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operation: str, fails: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/m.db"
+    with _open(url) as first:
+        _set_up(first)
+        before_record = first.member(ME)
+    before = _stored_in(url)
+    store = sqlite.SqliteStore.open(url)
+    # The fault goes underneath the store, into its connection: the store's own code runs.
+    faulty = FaultyConnection(store._conn, fails)
+    monkeypatch.setattr(store, "_conn", faulty)
+    with _over(store) as engine:
+        with pytest.raises(StorageError, match="committing failed: disk I/O error") as raised:
+            _OPERATIONS[operation](engine)
+        assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
+        assert faulty.failures == 1
+        assert not faulty.inner.in_transaction
+        # Nothing half-written: not the rows before the failing statement, nor its half.
+        with _open(url) as reopened:
+            assert _stored(reopened.store) == before
+            assert reopened.member(ME) == before_record
+        assert engine.member(ME) == before_record
+        # The same connection carries on once the disk is back, from what is stored.
+        faulty.armed = False
+        _OPERATIONS[operation](engine)
+    after = _stored_in(url)
+    assert after["record"][member_key(ME)].version == before["record"][member_key(ME)].version + 1
+    assert len(after["events"]) > len(before["events"])

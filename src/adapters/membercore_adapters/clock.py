@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from membercore.hookspecs import hookimpl
@@ -15,6 +16,10 @@ class SystemClock:
     def now(self) -> datetime:
         """The current instant."""
         return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait (the engine waits between retries of a unit of work that met a conflict)."""
+        time.sleep(seconds)
 
 
 @hookimpl

@@ -519,9 +519,7 @@ class StoreContract:
 
     # -- outbox claims ------------------------------------------------------------------
 
-    def test_a_claim_takes_due_messages_in_commit_order_up_to_the_limit(
-        self, store: Store
-    ) -> None:
+    def test_a_claim_takes_due_messages_in_commit_order_up_to_the_limit(self, store: Store) -> None:
         later = T0 + _MINUTE  # the claims of T0 still hold then
         store.commit(Commit(outbox=[_message("m-z"), _message("m-later", send_at=later)]))
         store.commit(Commit(outbox=[_message("m-a"), _message("m-m"), _message("m-b")]))
@@ -549,9 +547,7 @@ class StoreContract:
         assert _ids(store.claim_outbox(ended, 10, worker="w-2", lease=_LEASE)) == ["m-1"]
         assert store.claim_outbox(ended, 10, worker="w-3", lease=_LEASE) == []
 
-    def test_two_claimers_get_disjoint_messages_that_cover_the_due_ones(
-        self, store: Store
-    ) -> None:
+    def test_two_claimers_get_disjoint_messages_that_cover_the_due_ones(self, store: Store) -> None:
         ids = [f"m-{n}" for n in range(7)]
         store.commit(Commit(outbox=[_message(message_id) for message_id in ids]))
         first = _ids(store.claim_outbox(T0, 3, worker="w-1", lease=_LEASE))

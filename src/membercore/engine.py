@@ -11,7 +11,7 @@ to the dead letters with its reason and ingestion goes on.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -52,6 +52,7 @@ from membercore.recording import (
 )
 from membercore.segments import FamilyStatus
 from membercore.serialization import message_from_dict, message_from_json
+from membercore.tasks import HealthManagerAssigned, TaskCreated
 
 __all__ = ["Engine", "IngestReport", "TickReport", "household_view"]
 
@@ -255,7 +256,16 @@ class Engine:
             self._cache.popitem(last=False)
 
     def _space(self, now: datetime) -> Workspace:
-        return Workspace(self.config, now, snapshot_every=self.snapshot_every)
+        space = Workspace(self.config, now, snapshot_every=self.snapshot_every)
+        # Staff are balanced by their open tasks, as the store counts them when the unit
+        # of work starts and as it assigns more.
+        space.loads = Counter(self.store.task_loads()) if self.config.staff.staff else Counter()
+        return space
+
+    def _context(self, space: Workspace) -> pipeline.Context:
+        if not space.loads:
+            return self.context
+        return attrs.evolve(self.context, loads=dict(space.loads))
 
     def _state(self, record: Record) -> Any:
         cached = self._cache.get(record.key)
@@ -408,9 +418,10 @@ class Engine:
     def _run(self, space: Workspace, held: Working, message: object, now: datetime) -> None:
         member: Member = held.state
         view = self._household_view(space, member)
-        outcome = pipeline.run(message, member, self.context, now, household=view)
+        outcome = pipeline.run(message, member, self._context(space), now, household=view)
         held.state = outcome.member
         held.events.extend(outcome.events)
+        _count_work(space.loads, outcome.events)
 
     def _household_view(self, space: Workspace, member: Member) -> pipeline.Household | None:
         if member.household_id is None:
@@ -490,7 +501,8 @@ class Engine:
             if held is None or not isinstance(held.state, Member):
                 continue
             view = self._household_view(space, held.state)
-            outcome = pipeline.tick(held.state, self.context, now, household=view)
+            outcome = pipeline.tick(held.state, self._context(space), now, household=view)
+            _count_work(space.loads, outcome.events)
             held.state = outcome.member
             held.events.extend(outcome.events)
             # A record ticked with nothing to do still has its due instant moved on.
@@ -589,6 +601,15 @@ def household_view(state: households.HouseholdState, member_id: str) -> pipeline
         guardians=tuple(guardians),
         relatives=len(everyone - {member_id}),
     )
+
+
+def _count_work(loads: Counter[str], events: Iterable[object]) -> None:
+    """Add the tasks and members the events gave each member of staff."""
+    for event in events:
+        if isinstance(event, TaskCreated) and event.assignee:
+            loads[event.assignee] += 1
+        elif isinstance(event, HealthManagerAssigned):
+            loads[event.staff_id] += 1
 
 
 def _member_id(key: str) -> str:

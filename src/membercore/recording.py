@@ -10,6 +10,7 @@ the outreach policy queued, the staff tasks created or changed, and the dead let
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -119,6 +120,7 @@ class Workspace:
         self.records: dict[str, Working] = {}
         self.inbox: list[InboxEntry] = []
         self.dead: list[DeadLetter] = []
+        self.loads: Counter[str] = Counter()
 
     def add_loaded(
         self,

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from membercore import journeys, ledger, plans, reference_config, tiers
@@ -41,6 +42,7 @@ from membercore.outreach import MessageCancelled, RequestMessage
 from membercore.ports import Store
 from membercore.recording import member_key
 from membercore.serialization import message_from_json
+from membercore.tasks import AssignHealthManager, CreateTask
 
 SH = ZoneInfo("Asia/Shanghai")
 # A Monday morning in Shanghai, outside quiet hours.
@@ -439,3 +441,35 @@ def test_a_member_belongs_to_at_most_one_household(engine: Engine) -> None:
     assert engine.member("p-wife").household_id in listing()
     engine.execute(RemoveDependent(key="rm", household_id="hh-lin", member_id="p-wife", reason="x"))
     assert engine.member("p-wife").household_id == next(iter(listing()), None)
+
+
+def test_health_managers_are_balanced_across_the_members_of_one_batch(engine: Engine) -> None:
+    patients = ["p-1", "p-2", "p-3"]
+    engine.ingest([_registration(patient) for patient in patients])
+    assign = [
+        AssignHealthManager(key=f"hm-{patient}", member_id=patient, reason="annual member")
+        for patient in patients
+    ]
+    assert engine.ingest(assign).applied == 3
+    managers = [engine.member(patient).work.health_manager for patient in patients]
+    roster = [staff.key for staff in CONFIG.staff.with_role("health_manager")]
+    assert sorted(managers) == sorted(roster[:3])  # one each, none twice
+
+
+def test_a_task_goes_to_the_health_manager_with_the_fewest_open_tasks(engine: Engine) -> None:
+    engine.ingest([_registration("p-1"), _registration("p-2")])
+    first = CreateTask(
+        key="t-1",
+        member_id="p-1",
+        kind="call",
+        role="health_manager",
+        due_at=T0 + timedelta(days=2),
+        reason="missed recheck",
+    )
+    engine.execute(first)
+    (held,) = engine.store.tasks()
+    second = attrs.evolve(first, key="t-2", member_id="p-2")
+    engine.execute(second)
+    assignees = {task.assignee for task in engine.store.tasks()}
+    assert held.assignee in assignees
+    assert len(assignees) == 2  # the second went to someone with no open task

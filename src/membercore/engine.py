@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
 from typing import Any, TypeVar
@@ -134,6 +134,11 @@ class Engine:
             have changed it since (its events in between bring it up to date).
         observers: called after each commit with the events it stored (for figures,
             exports, notifications); an observer must not fail.
+        worker: the name this engine claims due records under when it ticks (by
+            default one unique to this engine instance).
+        tick_lease: how long a tick's claim on a due record holds: it must outlast
+            ticking one page (``limit`` records); a claim left by a crashed engine
+            is taken over once it ends.
     """
 
     def __init__(
@@ -149,9 +154,15 @@ class Engine:
         cache_size: int = 20_000,
         snapshot_every: int = 16,
         observers: Sequence[Callable[[Sequence[object]], None]] = (),
+        worker: str | None = None,
+        tick_lease: timedelta = timedelta(minutes=5),
     ) -> None:
         if batch_size < 1:
             raise EngineError(f"batch_size must be at least 1, got {batch_size}")
+        if worker is not None and not worker:
+            raise EngineError("worker must not be empty")
+        if tick_lease <= timedelta(0):
+            raise EngineError(f"tick_lease must be positive, got {tick_lease}")
         extra = tuple(found.value for found in plugins.journeys)
         self.config = attrs.evolve(config, journeys=config.journeys + extra) if extra else config
         self.store = store
@@ -166,6 +177,8 @@ class Engine:
             raise EngineError(f"snapshot_every must be at least 1, got {snapshot_every}")
         self.snapshot_every = snapshot_every
         self.observers = tuple(observers)
+        self.worker = worker if worker is not None else f"engine-{id(self):x}"
+        self.tick_lease = tick_lease
         for definition in self.config.journeys:
             validate(definition, plugins.registry)
         self.context = pipeline.Context(
@@ -468,6 +481,11 @@ class Engine:
         """Run everything due by ``now``: journey timers, plan terms, expiry, tier reviews.
 
         Records are taken earliest due first, ``limit`` per commit, until none is due.
+        Each page is claimed (:meth:`~membercore.ports.Store.claim_due`) under
+        :attr:`worker` for :attr:`tick_lease`, so engines ticking one store at once
+        never decide the same member together; committing a ticked record releases its
+        claim. With ``where``, the due records are listed instead, unclaimed: the
+        workers' shares are disjoint already.
 
         Args:
             now: the instant to run to (by default the clock's).
@@ -475,6 +493,8 @@ class Engine:
             where: tick only the members whose id it accepts (a worker's share).
         """
         at = require_aware("now", now) if now is not None else self.now()
+        if where is None:
+            return self._tick_claimed(at, limit)
         records = events = 0
         page = limit
         while True:
@@ -489,6 +509,20 @@ class Engine:
             if not keys:
                 # Every record due first is another worker's: look further ahead.
                 page *= 2
+        return TickReport(records=records, events=events)
+
+    def _tick_claimed(self, at: datetime, limit: int) -> TickReport:
+        """Tick pages of claimed due records until a claim comes back short."""
+        records = events = 0
+        while True:
+            claimed = self.store.claim_due(at, limit, worker=self.worker, lease=self.tick_lease)
+            keys = [key for key, _ in claimed]
+            if keys:
+                count, _ = self._retrying(partial(self._tick_batch, keys, at))
+                records += len(keys)
+                events += count
+            if not claimed or len(claimed) < limit:
+                break
         return TickReport(records=records, events=events)
 
     def _tick_batch(self, keys: list[str], now: datetime) -> int:

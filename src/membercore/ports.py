@@ -310,7 +310,37 @@ class Store(Protocol):
         ...
 
     def due(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
-        """Up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first."""
+        """Up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first.
+
+        A listing: it claims nothing, and lists claimed records too. An engine ticking
+        beside others uses :meth:`claim_due`.
+        """
+        ...
+
+    def claim_due(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[tuple[str, datetime]]:
+        """Claim up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first.
+
+        One atomic step: the records :meth:`due` would list, less those under a claim
+        whose lease has not ended (whoever holds it, the same ``worker`` too), are marked
+        claimed by ``worker`` until ``now + lease`` and returned, earliest first then by
+        key. Two claimers never get the same record while its lease runs. A commit that
+        changes the record releases its claim; a lease that ends (its engine crashed, or
+        is slower than the lease) makes the record claimable again, so the lease must
+        outlast ticking one page.
+
+        Args:
+            now: the instant of the claim (aware).
+            limit: how many records at most (none when not positive).
+            worker: who claims them (an engine's name, for the record).
+            lease: how long the claim holds (positive).
+
+        Raises:
+            NaiveInstantError: ``now`` is naive.
+            StorageError: ``worker`` is empty or ``lease`` not positive, or the store
+                failed (nothing was claimed).
+        """
         ...
 
     def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:

@@ -184,6 +184,27 @@ def test_a_schema_of_version_one_gains_outbox_claims_and_keeps_its_messages(
     assert row == ("w-1",)
 
 
+def test_a_schema_of_version_two_gains_record_claims_and_keeps_its_records(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres_adapter, "MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", 2)
+    with PostgresStore.open(url) as store:
+        store.commit(_everything())  # new records only: no claim columns named
+    monkeypatch.undo()
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 3
+        lease = timedelta(minutes=5)
+        assert store.claim_due(T0, 10, worker="w-1", lease=lease) == [("member:p-1", T0)]
+        assert store.claim_due(T0, 10, worker="w-2", lease=lease) == []
+        assert store.load(["member:p-1"])["member:p-1"].version == 1
+    with _admin(postgres_url) as conn:
+        row = conn.execute(
+            sql.SQL("SELECT claimed_by FROM {}.records").format(sql.Identifier(_schema(url)))
+        ).fetchone()
+    assert row == ("w-1",)
+
+
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

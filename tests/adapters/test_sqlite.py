@@ -80,6 +80,11 @@ def _assert_empty(store: Store) -> None:
     assert store.due(T0 + timedelta(days=1), 10) == []
 
 
+def _micros(instant: datetime) -> int:
+    """An instant as the store keeps it: microseconds since the Unix epoch."""
+    return (instant - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
 def _tables(path: Path) -> set[str]:
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
@@ -138,8 +143,14 @@ def test_a_file_of_schema_one_gains_outbox_claims_and_keeps_its_messages(
 ) -> None:
     monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", MIGRATIONS[:1])
     monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", 1)
-    with SqliteStore(path) as store:
-        store.commit(_everything())
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:  # a message as schema 1 stored it
+        conn.execute(
+            "INSERT INTO outbox (message_id, key, channel, payload, send_at) "
+            "VALUES ('m-member:p-1-1', 'member:p-1', 'sms', '{}', ?)",
+            (_micros(T0),),
+        )
+    conn.close()
     monkeypatch.undo()
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 2
@@ -148,6 +159,32 @@ def test_a_file_of_schema_one_gains_outbox_claims_and_keeps_its_messages(
         assert store.claim_outbox(T0, 10, worker="w-2", lease=timedelta(minutes=5)) == []
     with sqlite3.connect(path) as conn:
         row = conn.execute("SELECT claimed_by FROM outbox").fetchone()
+    assert row == ("w-1",)
+
+
+def test_a_file_of_schema_two_gains_record_claims_and_keeps_its_records(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", 2)
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:  # a record as schema 2 stored it
+        conn.execute(
+            "INSERT INTO records (key, version, snapshot, snapshot_version, due_at) "
+            "VALUES ('member:p-1', 1, '{}', 1, ?)",
+            (_micros(T0),),
+        )
+    conn.close()
+    monkeypatch.undo()
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 3
+        lease = timedelta(minutes=5)
+        assert store.claim_due(T0, 10, worker="w-1", lease=lease) == [("member:p-1", T0)]
+        assert store.claim_due(T0, 10, worker="w-2", lease=lease) == []
+        assert store.load(["member:p-1"])["member:p-1"].version == 1
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT claimed_by FROM records").fetchone()
+    conn.close()
     assert row == ("w-1",)
 
 

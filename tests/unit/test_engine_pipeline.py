@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +24,7 @@ from membercore.commands import Redeem
 from membercore.consent import ConsentGranted, GrantConsent, Purpose, WithdrawConsent
 from membercore.engine import Engine, TickReport
 from membercore.errors import (
+    EngineError,
     GuardianConsentRequiredError,
     GuardianRequiredError,
     MembercoreError,
@@ -43,6 +46,7 @@ from membercore.ports import Store
 from membercore.recording import member_key
 from membercore.serialization import message_from_json
 from membercore.tasks import AssignHealthManager, CreateTask
+from membercore.testing.clock import ManualClock
 
 SH = ZoneInfo("Asia/Shanghai")
 # A Monday morning in Shanghai, outside quiet hours.
@@ -236,6 +240,39 @@ def test_a_record_due_with_nothing_to_do_is_ticked_and_is_due_no_more(engine: En
     assert engine.tick(due_at) == TickReport(records=1, events=0)
     assert engine.store.due(FAR, 10) == []
     assert engine.tick(FAR) == TickReport()
+
+
+def test_a_member_another_engine_has_claimed_is_left_to_it_until_the_lease_ends(
+    tmp_path: Path, clock: ManualClock, open_engine: Callable[..., Engine]
+) -> None:
+    url = f"sqlite:///{tmp_path}/shared.db"
+    lease = timedelta(minutes=5)
+    with (
+        open_engine(url, clock, worker="first", tick_lease=lease) as first,
+        open_engine(url, clock, worker="second", tick_lease=lease) as second,
+    ):
+        first.ingest([_registration(birth_date=date(1980, 5, 1))])  # a birthday to greet
+        ((key, due_at),) = first.store.due(FAR, 10)
+        # The first engine claims the earliest member due (as its tick would) and stalls.
+        assert first.store.claim_due(due_at, 1, worker=first.worker, lease=lease) == [(key, due_at)]
+        before = second.store.load([key])[key].version
+        assert second.tick(due_at) == TickReport()
+        assert second.store.load([key])[key].version == before  # left to its claimer
+        assert (key, due_at) in second.store.due(due_at, 10)
+        # Once the lease has ended, the member is anyone's to tick again.
+        assert second.tick(due_at + lease).records == 1
+        assert second.store.load([key])[key].version == before + 1
+
+
+def test_an_engine_refuses_an_empty_worker_name_or_a_lease_that_is_not_positive(
+    clock: ManualClock, open_engine: Callable[..., Engine]
+) -> None:
+    with pytest.raises(EngineError, match="worker"):
+        open_engine("memory://", clock, worker="")
+    with pytest.raises(EngineError, match="tick_lease"):
+        open_engine("memory://", clock, tick_lease=timedelta(0))
+    with open_engine("memory://", clock) as one, open_engine("memory://", clock) as other:
+        assert one.worker != other.worker
 
 
 def test_subscribing_and_paying_through_execute_activates_the_plan(engine: Engine) -> None:

@@ -72,6 +72,8 @@ class MemoryStore:
         self._closed = False
         self._records: dict[str, Record] = {}
         self._due: dict[str, datetime] = {}
+        # Claims on due records: key -> (worker, until); a commit of the record drops it.
+        self._claims: dict[str, tuple[str, datetime]] = {}
         self._events: dict[str, list[StoredEvent]] = {}
         self._inbox: dict[str, str] = {}
         # Dictionaries keep insertion order: that is commit order.
@@ -138,6 +140,38 @@ class MemoryStore:
                 return []
             ready = ((at, key) for key, at in self._due.items() if at <= now)
             return [(key, at) for at, key in heapq.nsmallest(limit, ready)]
+
+    def claim_due(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[tuple[str, datetime]]:
+        """Claim up to ``limit`` records due a tick by ``now``, under the lock.
+
+        Records under a claim whose lease has not ended are skipped; those claimed are
+        held by ``worker`` until ``now + lease``. A commit of the record releases it.
+
+        Raises:
+            StorageError: ``worker`` is empty, ``lease`` not positive, or the store closed.
+        """
+        require_aware("now", now)
+        if not worker:
+            raise StorageError(self.url, "a claim needs a worker name")
+        if lease <= timedelta(0):
+            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        until = now + lease
+        with self._lock:
+            self._check_open()
+            if limit <= 0:
+                return []
+            claims = self._claims
+            ready = (
+                (at, key)
+                for key, at in self._due.items()
+                if at <= now and (key not in claims or claims[key][1] <= now)
+            )
+            claimed = [(key, at) for at, key in heapq.nsmallest(limit, ready)]
+            for key, _ in claimed:
+                claims[key] = (worker, until)
+            return claimed
 
     def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
         """Up to ``limit`` pending messages to send by ``now``, in commit order (claims none)."""
@@ -265,6 +299,7 @@ class MemoryStore:
                 self._due.pop(key, None)
             else:
                 self._due[key] = change.due_at
+            self._claims.pop(key, None)
             self._events.setdefault(key, []).extend(change.events)
         for entry in commit.inbox:
             self._inbox.setdefault(entry.fact_id, entry.fingerprint)
@@ -324,6 +359,7 @@ class MemoryStore:
             self._closed = True
             self._records.clear()
             self._due.clear()
+            self._claims.clear()
             self._events.clear()
             self._inbox.clear()
             self._outbox.clear()

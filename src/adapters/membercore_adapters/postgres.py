@@ -166,6 +166,12 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         """CREATE INDEX outbox_pending ON outbox (seq)
             INCLUDE (send_at, next_attempt_at, claim_until) WHERE status = 'pending'""",
     ),
+    (
+        # Claims on due records: an engine holds the members it ticks until its lease
+        # ends, so that two tickers never decide one member at once (see
+        # PostgresStore.claim_due). A commit of the record releases the claim.
+        "ALTER TABLE records ADD COLUMN claimed_by text, ADD COLUMN claim_until timestamptz",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -300,7 +306,9 @@ _UPDATE_RECORDS: Final = """
         snapshot = coalesce(c.snapshot, r.snapshot),
         snapshot_version = CASE WHEN c.snapshot IS NULL
             THEN r.snapshot_version ELSE c.snapshot_version END,
-        due_at = c.due_at
+        due_at = c.due_at,
+        claimed_by = NULL,
+        claim_until = NULL
     FROM unnest(%b::text[], %b::int8[], %b::int8[], %b::text[], %b::int8[], %b::timestamptz[])
         AS c (key, expected, version, snapshot, snapshot_version, due_at)
     WHERE r.key = c.key AND r.version = c.expected
@@ -369,6 +377,18 @@ _CLAIM: Final = """
     FROM claimable WHERE o.seq = claimable.seq
     RETURNING o.seq, o.message_id, o.key, o.channel, o.payload, o.send_at, o.attempts,
         o.status
+"""
+# The same for due records: lock the claimable rows no one else is locking, then mark them.
+_CLAIM_DUE: Final = """
+    WITH claimable AS (
+        SELECT key FROM records
+        WHERE due_at <= %(now)s AND (claim_until IS NULL OR claim_until <= %(now)s)
+        ORDER BY due_at, key LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE records AS r SET claimed_by = %(worker)s, claim_until = %(until)s
+    FROM claimable WHERE r.key = claimable.key
+    RETURNING r.key, r.due_at
 """
 # One round trip: how many rows the update changed, and whether the message exists at all
 # (the subquery sees the table as the statement began, which is all it needs).
@@ -788,6 +808,37 @@ class PostgresStore:
             "SELECT key, due_at FROM records WHERE due_at <= %s ORDER BY due_at, key LIMIT %s",
             (moment, limit),
         )
+        return [(_got(key), due_at) for key, due_at in rows]
+
+    def claim_due(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[tuple[str, datetime]]:
+        """Claim up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first.
+
+        One statement (``FOR UPDATE SKIP LOCKED`` in a CTE, then ``UPDATE ... RETURNING``)
+        marks them claimed by ``worker`` until ``now + lease``: concurrent claimers, in
+        any process, skip each other's rows rather than wait for them. Records under a
+        claim whose lease has not ended are skipped; a commit of the record releases it.
+
+        Raises:
+            StorageError: ``worker`` is empty, ``lease`` not positive, or the database
+                failed (nothing was claimed).
+        """
+        moment = require_aware("now", now)
+        if not worker:
+            raise StorageError(self.url, "a claim needs a worker name")
+        if lease <= timedelta(0):
+            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        if limit <= 0:
+            return []
+        rows = self._query(
+            "claiming due records",
+            _CLAIM_DUE,
+            {"now": moment, "limit": limit, "worker": _put(worker), "until": moment + lease},
+        )
+        # RETURNING promises no order: put the claimed rows back in due order (the stored
+        # keys collate as "C", which is code point order, as Python compares them).
+        rows.sort(key=lambda row: (row[1], row[0]))
         return [(_got(key), due_at) for key, due_at in rows]
 
     def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:

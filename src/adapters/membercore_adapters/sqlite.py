@@ -132,6 +132,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE INDEX outbox_pending ON outbox (seq, send_at, next_attempt_at, claim_until)
             WHERE status = 'pending'""",
     ),
+    (
+        # Claims on due records: an engine holds the members it ticks until its lease
+        # ends, so that two tickers never decide one member at once (see
+        # SqliteStore.claim_due). A commit of the record releases the claim.
+        "ALTER TABLE records ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE records ADD COLUMN claim_until INTEGER",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -195,9 +202,13 @@ _UPSERT_RECORD = """
     INSERT INTO records (key, version, snapshot, snapshot_version, due_at) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET
         version = excluded.version, snapshot = excluded.snapshot,
-        snapshot_version = excluded.snapshot_version, due_at = excluded.due_at
+        snapshot_version = excluded.snapshot_version, due_at = excluded.due_at,
+        claimed_by = NULL, claim_until = NULL
 """
-_ADVANCE_RECORD = "UPDATE records SET version = ?, due_at = ? WHERE key = ?"
+_ADVANCE_RECORD = """
+    UPDATE records SET version = ?, due_at = ?, claimed_by = NULL, claim_until = NULL
+    WHERE key = ?
+"""
 _CANCEL_OUTBOX = (
     "UPDATE outbox SET status = 'cancelled' WHERE message_id = ? AND status = 'pending'"
 )
@@ -235,6 +246,12 @@ _CLAIMABLE = f"""
     ORDER BY seq LIMIT ?
 """
 _CLAIM = "UPDATE outbox SET claimed_by = ?, claim_until = ? WHERE seq = ?"
+_CLAIMABLE_DUE = """
+    SELECT key, due_at FROM records
+    WHERE due_at IS NOT NULL AND due_at <= ? AND (claim_until IS NULL OR claim_until <= ?)
+    ORDER BY due_at, key LIMIT ?
+"""
+_CLAIM_DUE = "UPDATE records SET claimed_by = ?, claim_until = ? WHERE key = ?"
 _TASK_COLUMNS = "task_key, key, kind, role, assignee, due_at, status, payload"
 
 
@@ -551,6 +568,41 @@ class SqliteStore:
             "ORDER BY due_at, key LIMIT ?",
             (moment, limit),
         )
+        return [(key, _from_us(due_at)) for key, due_at in rows]
+
+    def claim_due(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[tuple[str, datetime]]:
+        """Claim up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first.
+
+        One ``BEGIN IMMEDIATE`` transaction reads the records and marks them claimed by
+        ``worker`` until ``now + lease``: the write lock it takes first keeps every other
+        claimer (in this process or another) out until it commits. Records under a claim
+        whose lease has not ended are skipped; a commit of the record releases its claim.
+
+        Raises:
+            StorageError: ``worker`` is empty, ``lease`` not positive, or the database
+                failed (nothing was claimed).
+        """
+        moment = _to_us(require_aware("now", now))
+        if not worker:
+            raise StorageError(self.url, "a claim needs a worker name")
+        if lease <= timedelta(0):
+            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        if limit <= 0:
+            return []
+        until = _to_us(now + lease)
+        conn = self._conn
+        with self._driver_errors("claiming due records"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(_CLAIMABLE_DUE, (moment, moment, limit)).fetchall()
+                conn.executemany(_CLAIM_DUE, [(worker, until, row[0]) for row in rows])
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         return [(key, _from_us(due_at)) for key, due_at in rows]
 
     def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:

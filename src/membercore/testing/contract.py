@@ -175,6 +175,7 @@ class StoreContract:
         assert store.due(T0 + timedelta(days=365), 10) == []
         assert store.pending_outbox(T0 + timedelta(days=365), 10) == []
         assert store.claim_outbox(T0 + timedelta(days=365), 10, worker="w", lease=_LEASE) == []
+        assert store.claim_due(T0 + timedelta(days=365), 10, worker="w", lease=_LEASE) == []
         assert list(store.outbox()) == []
         assert list(store.dead_letters()) == []
         assert list(store.tasks(None)) == []
@@ -593,6 +594,97 @@ class StoreContract:
             store.claim_outbox(T0, 10, worker="w-1", lease=timedelta(0))
         assert _ids(store.claim_outbox(T0, 10, worker="w-1", lease=_LEASE)) == ["m-1"]
 
+    # -- due-record claims --------------------------------------------------------------
+
+    def test_a_due_claim_takes_due_records_earliest_first_up_to_the_limit(
+        self, store: Store
+    ) -> None:
+        later = T0 + _MINUTE  # the claims of T0 still hold then
+        store.commit(
+            Commit(
+                changes=[
+                    _change("member:p-b", due_at=T0 - _MINUTE),
+                    _change("member:p-c", due_at=T0 - 2 * _MINUTE),
+                    _change("member:p-a", due_at=T0 - _MINUTE),
+                    _change("member:p-d", due_at=T0),
+                    _change("member:p-later", due_at=later),
+                    _change("member:p-never"),
+                ]
+            )
+        )
+        assert store.claim_due(T0, 3, worker="w-1", lease=_LEASE) == [
+            ("member:p-c", T0 - 2 * _MINUTE),
+            ("member:p-a", T0 - _MINUTE),
+            ("member:p-b", T0 - _MINUTE),
+        ]
+        assert store.claim_due(T0, 0, worker="w-1", lease=_LEASE) == []
+        assert store.claim_due(T0, 10, worker="w-1", lease=_LEASE) == [("member:p-d", T0)]
+        assert store.claim_due(later, 10, worker="w-1", lease=_LEASE) == [("member:p-later", later)]
+        # Every claim above still holds just before the first lease ends.
+        assert store.claim_due(T0 + _LEASE - _SECOND, 10, worker="w-2", lease=_LEASE) == []
+
+    def test_a_claimed_record_is_not_claimed_again_before_its_lease_ends(
+        self, store: Store
+    ) -> None:
+        _create(store, "member:p-1", "member:p-2", due_at=T0)
+        assert store.claim_due(T0, 1, worker="w-1", lease=_LEASE) == [("member:p-1", T0)]
+        just_before = T0 + _LEASE - _SECOND
+        assert store.claim_due(just_before, 10, worker="w-2", lease=_LEASE) == [("member:p-2", T0)]
+        # Not by the same name either: two engines named alike still never share one.
+        assert store.claim_due(just_before, 10, worker="w-1", lease=_LEASE) == []
+
+    def test_an_expired_lease_makes_a_record_claimable_again(self, store: Store) -> None:
+        _create(store, "member:p-1", due_at=T0)
+        store.claim_due(T0, 10, worker="crashed", lease=_LEASE)
+        ended = T0 + _LEASE
+        assert store.claim_due(ended, 10, worker="w-2", lease=_LEASE) == [("member:p-1", T0)]
+        assert store.claim_due(ended, 10, worker="w-3", lease=_LEASE) == []
+
+    def test_two_claimers_get_disjoint_records_that_cover_the_due_ones(self, store: Store) -> None:
+        keys = [f"member:p-{n}" for n in range(7)]
+        _create(store, *keys, due_at=T0)
+        first = [key for key, _ in store.claim_due(T0, 3, worker="w-1", lease=_LEASE)]
+        second = [key for key, _ in store.claim_due(T0, 3, worker="w-2", lease=_LEASE)]
+        third = [key for key, _ in store.claim_due(T0, 3, worker="w-1", lease=_LEASE)]
+        assert not set(first) & set(second)
+        assert first + second + third == keys
+
+    def test_a_due_claim_leaves_the_due_listing_as_it_was(self, store: Store) -> None:
+        _create(store, "member:p-1", "member:p-2", due_at=T0)
+        store.claim_due(T0, 1, worker="w-1", lease=_LEASE)
+        assert store.due(T0, 10) == [("member:p-1", T0), ("member:p-2", T0)]
+
+    def test_a_commit_of_the_record_releases_its_claim(self, store: Store) -> None:
+        _create(store, "member:p-1", "member:p-2", "member:p-3", due_at=T0)
+        store.claim_due(T0, 10, worker="w-1", lease=_LEASE)
+        store.commit(
+            Commit(
+                changes=[
+                    _change("member:p-1", 1, due_at=T0),  # still due: claimable again
+                    attrs.evolve(_change("member:p-2", 1, due_at=T0), snapshot=None),
+                    _change("member:p-3", 1, due_at=T0 + _MINUTE),
+                ]
+            )
+        )
+        assert store.claim_due(T0, 10, worker="w-2", lease=_LEASE) == [
+            ("member:p-1", T0),
+            ("member:p-2", T0),
+        ]
+        later = T0 + _MINUTE
+        assert store.claim_due(later, 10, worker="w-3", lease=_LEASE) == [("member:p-3", later)]
+
+    def test_a_due_claim_without_a_worker_or_a_positive_lease_is_refused(
+        self, store: Store
+    ) -> None:
+        _create(store, "member:p-1", due_at=T0)
+        with pytest.raises(StorageError, match="worker"):
+            store.claim_due(T0, 10, worker="", lease=_LEASE)
+        with pytest.raises(StorageError, match="lease"):
+            store.claim_due(T0, 10, worker="w-1", lease=timedelta(0))
+        with pytest.raises(StorageError, match="lease"):
+            store.claim_due(T0, 10, worker="w-1", lease=-_LEASE)
+        assert store.claim_due(T0, 10, worker="w-1", lease=_LEASE) == [("member:p-1", T0)]
+
     # -- timers -------------------------------------------------------------------------
 
     def test_due_records_come_earliest_first_then_by_key(self, store: Store) -> None:
@@ -837,6 +929,8 @@ class StoreContract:
             store.pending_outbox(naive, 10)
         with pytest.raises(NaiveInstantError):
             store.claim_outbox(naive, 10, worker="w-1", lease=_LEASE)
+        with pytest.raises(NaiveInstantError):
+            store.claim_due(naive, 10, worker="w-1", lease=_LEASE)
 
     def test_now_in_another_timezone_means_the_same_instant(self, store: Store) -> None:
         _create(store, "member:p-1", due_at=T0)

@@ -22,6 +22,7 @@ import attrs
 import pluggy
 
 from membercore import households, pipeline
+from membercore.calls import MemberCalls
 from membercore.clinical import PatientRegistered
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
@@ -118,7 +119,7 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-class Engine:
+class Engine(MemberCalls):
     """The membership programme over a store: ingestion, time, views and commands.
 
     Args:

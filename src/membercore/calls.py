@@ -1,0 +1,289 @@
+"""The engine's named calls: a member's views, and the everyday commands by name.
+
+Each view reads the member's record at the clock's instant with the part's own query;
+each command builds the part's command and runs it through :meth:`Engine.execute`, the
+one way a command is carried out (one unit of work, refused with the part's error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from membercore import benefits, consent, households, journeys, ledger, plans, segments, tiers
+from membercore.commands import AdjustPoints, Redeem
+from membercore.events import LotState
+from membercore.member import Member
+from membercore.ports import DeadLetter, OutboxMessage, Store, TaskRow
+
+if TYPE_CHECKING:
+    from membercore.config import ProgrammeConfig
+
+__all__ = ["MemberCalls", "standing"]
+
+
+def standing(member: Member, config: ProgrammeConfig, now: datetime) -> benefits.Standing:
+    """What the member holds at ``now`` for benefits: tier, plans and their terms."""
+    in_force = plans.in_force(member.plans, now)
+    terms = {
+        held.plan_key: (term.start, term.end)
+        for held in in_force
+        for term in held.terms
+        if term.start <= now < term.end
+    }
+    programmes = set(plans.programmes(member.plans, config, now)) | member.programmes.programmes
+    return benefits.Standing(
+        member_id=member.member_id,
+        tier=tiers.tier_of(member.tier, config),
+        plans=plans.active_plans(member.plans, now),
+        programmes=tuple(sorted(programmes)),
+        household_id=member.household_id,
+        plan_terms=terms,
+    )
+
+
+class MemberCalls:
+    """Named views and commands over :meth:`member` and :meth:`execute` (mixed into the engine)."""
+
+    if TYPE_CHECKING:
+        # What the engine provides: the calls below are built on these.
+        config: ProgrammeConfig
+        store: Store
+
+        def member(self, member_id: str) -> Member:
+            """The member's whole record."""
+
+        def execute(self, command: object, *, now: datetime | None = None) -> tuple[object, ...]:
+            """Carry out one command."""
+
+        def now(self) -> datetime:
+            """The clock's instant."""
+
+    # -- views --------------------------------------------------------------------------
+
+    def points(self, member_id: str) -> ledger.Balances:
+        """The member's balances now: available, pending, qualifying, lifetime..."""
+        return ledger.balances(self.member(member_id).ledger, self.config, self.now())
+
+    def lots(self, member_id: str) -> tuple[LotState, ...]:
+        """The member's lots with points left, earliest expiring first."""
+        held = [lot for lot in self.member(member_id).ledger.lots.values() if lot.remaining]
+        far = datetime.max.replace(tzinfo=self.now().tzinfo)
+        return tuple(sorted(held, key=lambda lot: lot.lot.expires_at or far))
+
+    def tier(self, member_id: str) -> str:
+        """The member's tier key now (``L1``..``L5`` in the reference programme)."""
+        return tiers.tier_of(self.member(member_id).tier, self.config)
+
+    def tier_history(self, member_id: str) -> tuple[tiers.TierChanged, ...]:
+        """Every tier change of the member, with its reason, oldest first."""
+        return tiers.history(self.member(member_id).tier)
+
+    def entitlements(self, member_id: str) -> tuple[benefits.Entitlement, ...]:
+        """Every benefit the member may use now, and where it comes from."""
+        member = self.member(member_id)
+        return benefits.entitlements(standing(member, self.config, self.now()), self.config)
+
+    def quote(self, member_id: str, items: Iterable[benefits.BillItem]) -> benefits.Quote:
+        """A bill priced for the member now: discounts and free-use quotas applied."""
+        member = self.member(member_id)
+        now = self.now()
+        held = standing(member, self.config, now)
+        return benefits.quote(items, held, self.config, now, quotas=(member.quotas,))
+
+    def subscriptions(self, member_id: str) -> tuple[plans.SubscriptionState, ...]:
+        """The member's subscriptions, in the order they were asked for."""
+        return tuple(self.member(member_id).plans.subscriptions.values())
+
+    def journeys(self, member_id: str) -> tuple[journeys.JourneyInstance, ...]:
+        """The journeys the member is in now."""
+        return tuple(journeys.active(self.member(member_id).journeys))
+
+    def tags(self, member_id: str) -> frozenset[str]:
+        """The member's tags (conditions, stage, spending power, channel, family...)."""
+        return segments.tags(self.member(member_id).profile)
+
+    def segment(self, member_id: str) -> str | None:
+        """The member's value segment (A, B or C in the reference programme)."""
+        return segments.segment_of(self.member(member_id).profile)
+
+    def open_tasks(self) -> list[TaskRow]:
+        """Open staff tasks, by due instant."""
+        return list(self.store.tasks("open"))
+
+    def pending_outbox(self) -> list[OutboxMessage]:
+        """Messages waiting for delivery, in commit order."""
+        return list(self.store.outbox("pending"))
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Inputs refused, with their reasons, oldest first."""
+        return list(self.store.dead_letters())
+
+    # -- commands -----------------------------------------------------------------------
+
+    def redeem(
+        self, member_id: str, points: int, *, key: str, reference: str | None = None
+    ) -> tuple[object, ...]:
+        """Spend points, earliest-expiring first.
+
+        Raises:
+            InsufficientPointsError: fewer points are available; nothing is spent.
+        """
+        return self.execute(
+            Redeem(key=key, member_id=member_id, points=points, reference=reference)
+        )
+
+    def adjust_points(
+        self, member_id: str, points: int, *, key: str, operator: str, reason: str
+    ) -> tuple[object, ...]:
+        """Add or take points by hand, with who did it and why."""
+        command = AdjustPoints(
+            key=key, member_id=member_id, points=points, operator=operator, reason=reason
+        )
+        return self.execute(command)
+
+    def reserve_quota(
+        self,
+        member_id: str,
+        benefit_key: str,
+        *,
+        key: str,
+        appointment_id: str,
+        units: int = 1,
+        service_at: datetime | None = None,
+    ) -> tuple[object, ...]:
+        """Set free uses aside for an appointment.
+
+        Raises:
+            NotEntitledError, QuotaExhaustedError: the member holds no such quota, or too
+                few uses remain.
+        """
+        command = benefits.ReserveQuota(
+            key=key,
+            member_id=member_id,
+            benefit_key=benefit_key,
+            appointment_id=appointment_id,
+            units=units,
+            service_at=service_at,
+        )
+        return self.execute(command)
+
+    def consume_quota(self, member_id: str, *, key: str, appointment_id: str) -> tuple[object, ...]:
+        """Use the uses set aside for an appointment that took place."""
+        command = benefits.ConsumeQuota(key=key, member_id=member_id, appointment_id=appointment_id)
+        return self.execute(command)
+
+    def release_quota(
+        self, member_id: str, *, key: str, appointment_id: str, reason: str | None = None
+    ) -> tuple[object, ...]:
+        """Give back the uses set aside for an appointment that did not take place."""
+        command = benefits.ReleaseQuota(
+            key=key, member_id=member_id, appointment_id=appointment_id, reason=reason
+        )
+        return self.execute(command)
+
+    def subscribe(
+        self,
+        member_id: str,
+        plan_key: str,
+        *,
+        key: str,
+        subscription_id: str,
+        dependents: Sequence[str] = (),
+        attributed_to: str | None = None,
+    ) -> tuple[object, ...]:
+        """Ask for a paid plan; it starts when its first payment is recorded."""
+        command = plans.Subscribe(
+            key=key,
+            member_id=member_id,
+            subscription_id=subscription_id,
+            plan_key=plan_key,
+            dependents=tuple(dependents),
+            attributed_to=attributed_to,
+        )
+        return self.execute(command)
+
+    def record_payment(
+        self, member_id: str, *, key: str, subscription_id: str, amount_fen: int, paid_at: datetime
+    ) -> tuple[object, ...]:
+        """Record the payment a subscription awaits (its first term or a renewal)."""
+        command = plans.RecordPayment(
+            key=key,
+            member_id=member_id,
+            subscription_id=subscription_id,
+            amount_fen=amount_fen,
+            paid_at=paid_at,
+        )
+        return self.execute(command)
+
+    def renew(self, member_id: str, *, key: str, subscription_id: str) -> tuple[object, ...]:
+        """Ask for one more term of a subscription; it then awaits payment."""
+        return self.execute(
+            plans.Renew(key=key, member_id=member_id, subscription_id=subscription_id)
+        )
+
+    def cancel(
+        self, member_id: str, *, key: str, subscription_id: str, reason: str
+    ) -> tuple[object, ...]:
+        """End a subscription now, refunding unused days if the plan's policy says so."""
+        command = plans.Cancel(
+            key=key, member_id=member_id, subscription_id=subscription_id, reason=reason
+        )
+        return self.execute(command)
+
+    def add_dependent(
+        self,
+        household_id: str,
+        member_id: str,
+        relationship: households.Relationship,
+        *,
+        key: str,
+        birth_date: date | None = None,
+        guardian_id: str | None = None,
+    ) -> tuple[object, ...]:
+        """Add a relative to a household (a minor needs an adult guardian in it)."""
+        command = households.AddDependent(
+            key=key,
+            household_id=household_id,
+            member_id=member_id,
+            relationship=relationship,
+            birth_date=birth_date,
+            guardian_id=guardian_id,
+        )
+        return self.execute(command)
+
+    def record_consent(
+        self,
+        member_id: str,
+        purpose: consent.Purpose,
+        channels: Sequence[consent.Channel],
+        *,
+        key: str,
+        given_by: str,
+        source: str,
+    ) -> tuple[object, ...]:
+        """Record a consent for a purpose on channels (a guardian's for a child under 14)."""
+        command = consent.GrantConsent(
+            key=key,
+            member_id=member_id,
+            purpose=purpose,
+            channels=tuple(channels),
+            given_by=given_by,
+            source=source,
+        )
+        return self.execute(command)
+
+    def withdraw_consent(
+        self,
+        member_id: str,
+        purpose: consent.Purpose,
+        *,
+        key: str,
+        channels: Sequence[consent.Channel] = (),
+    ) -> tuple[object, ...]:
+        """Withdraw a consent (every channel when none is named); outreach stops at once."""
+        command = consent.WithdrawConsent(
+            key=key, member_id=member_id, purpose=purpose, channels=tuple(channels)
+        )
+        return self.execute(command)

@@ -13,7 +13,6 @@ import heapq
 import threading
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime, timedelta
-from types import TracebackType
 
 import attrs
 
@@ -29,6 +28,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
+from membercore_adapters.lifecycle import Closing
 
 __all__ = ["MemoryStore", "membercore_register_stores"]
 
@@ -59,7 +59,7 @@ class _Outgoing:
         self.claim_until = None
 
 
-class MemoryStore:
+class MemoryStore(Closing):
     """A :class:`~membercore.ports.Store` in dictionaries, guarded by one lock.
 
     Args:
@@ -365,20 +365,6 @@ class MemoryStore:
             self._outbox.clear()
             self._dead_letters.clear()
             self._tasks.clear()
-
-    def __enter__(self) -> MemoryStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"MemoryStore({self.url!r})"
 
 
 @hookimpl

@@ -41,7 +41,6 @@ import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, LiteralString
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -57,6 +56,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
+from membercore_adapters.lifecycle import Closing
 
 # The driver is optional (the ``postgres`` extra): the plugin manager imports this module
 # with every entry point, so a missing driver must only fail when a store is opened.
@@ -551,7 +551,7 @@ def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)]
 
 
-class PostgresStore:
+class PostgresStore(Closing):
     """A :class:`~membercore.ports.Store` in a PostgreSQL schema, shared by threads.
 
     Open it with :meth:`open`; the constructor takes a URL too.
@@ -1019,20 +1019,6 @@ class PostgresStore:
         """Close the pool's connections (again is harmless); the store is unusable after."""
         with self._driver_errors("closing"):
             self._pool.close()
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"PostgresStore({self.url!r})"
 
 
 @hookimpl

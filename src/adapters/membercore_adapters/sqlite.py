@@ -29,7 +29,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, TypeVar
 
 from membercore.dates import require_aware
@@ -44,6 +43,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
+from membercore_adapters.lifecycle import Closing
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStore", "membercore_register_stores"]
 
@@ -349,7 +349,7 @@ class _Rows:
         self.cancelled = [(message_id,) for message_id in commit.cancelled]
 
 
-class SqliteStore:
+class SqliteStore(Closing):
     """A :class:`~membercore.ports.Store` in one SQLite database, used from one thread.
 
     Args:
@@ -804,20 +804,6 @@ class SqliteStore:
         """Close the connection (again is harmless); the store is unusable afterwards."""
         with self._driver_errors("closing"):
             self._conn.close()
-
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"SqliteStore({self.url!r})"
 
 
 @hookimpl

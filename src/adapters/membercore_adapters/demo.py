@@ -21,6 +21,7 @@ import attrs
 from membercore import reference_config
 from membercore.analytics import Figures, Tally, figures, per_mille
 from membercore.config import ProgrammeConfig
+from membercore.dates import add_months
 from membercore.engine import Engine, IngestReport
 from membercore.testing.clock import ManualClock
 from membercore_adapters.hospital import HospitalSpec, shard_of, timed_messages
@@ -198,7 +199,7 @@ class ProgressBar:
 
     def __init__(self, spec: HospitalSpec, width: int = 30) -> None:
         self.start = spec.start
-        self.span = _months_later(spec.start, spec.months) - spec.start
+        self.span = add_months(spec.start, spec.months, reference_config().tz) - spec.start
         self.width = width
         self.began = time.perf_counter()
         self.shown = 0.0
@@ -220,11 +221,6 @@ class ProgressBar:
         """End the bar's line."""
         sys.stderr.write("\n")
         sys.stderr.flush()
-
-
-def _months_later(start: datetime, months: int) -> datetime:
-    year, month = divmod(start.month - 1 + months, 12)
-    return start.replace(year=start.year + year, month=month + 1, day=1)
 
 
 def _yuan(fen: int) -> str:

@@ -28,7 +28,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore_adapters.lifecycle import Closing
+from membercore_adapters.storebase import Closing, check_claim
 
 __all__ = ["MemoryStore", "membercore_register_stores"]
 
@@ -153,10 +153,7 @@ class MemoryStore(Closing):
             StorageError: ``worker`` is empty, ``lease`` not positive, or the store closed.
         """
         require_aware("now", now)
-        if not worker:
-            raise StorageError(self.url, "a claim needs a worker name")
-        if lease <= timedelta(0):
-            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        check_claim(self.url, worker, lease)
         until = now + lease
         with self._lock:
             self._check_open()
@@ -198,10 +195,7 @@ class MemoryStore(Closing):
             StorageError: ``worker`` is empty, ``lease`` not positive, or the store closed.
         """
         require_aware("now", now)
-        if not worker:
-            raise StorageError(self.url, "a claim needs a worker name")
-        if lease <= timedelta(0):
-            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        check_claim(self.url, worker, lease)
         until = now + lease
         with self._lock:
             self._check_open()

@@ -56,7 +56,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore_adapters.lifecycle import Closing
+from membercore_adapters.storebase import Closing, check_claim
 
 # The driver is optional (the ``postgres`` extra): the plugin manager imports this module
 # with every entry point, so a missing driver must only fail when a store is opened.
@@ -825,10 +825,7 @@ class PostgresStore(Closing):
                 failed (nothing was claimed).
         """
         moment = require_aware("now", now)
-        if not worker:
-            raise StorageError(self.url, "a claim needs a worker name")
-        if lease <= timedelta(0):
-            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        check_claim(self.url, worker, lease)
         if limit <= 0:
             return []
         rows = self._query(
@@ -870,10 +867,7 @@ class PostgresStore(Closing):
                 failed (nothing was claimed).
         """
         moment = require_aware("now", now)
-        if not worker:
-            raise StorageError(self.url, "a claim needs a worker name")
-        if lease <= timedelta(0):
-            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        check_claim(self.url, worker, lease)
         if limit <= 0:
             return []
         rows = self._query(

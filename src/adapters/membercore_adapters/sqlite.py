@@ -43,7 +43,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore_adapters.lifecycle import Closing
+from membercore_adapters.storebase import Closing, check_claim
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStore", "membercore_register_stores"]
 
@@ -433,14 +433,8 @@ class SqliteStore(Closing):
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
         for pragma in _PRAGMAS:
             conn.execute(pragma)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._immediate():
             self._migrate()
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def _migrate(self) -> None:
         (version,) = self._conn.execute("PRAGMA user_version").fetchone()
@@ -470,6 +464,20 @@ class SqliteStore(Closing):
         if "unable to open" in str(error):
             return StoreUnavailableError(self.url, message)
         return StorageError(self.url, message)
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """One write transaction: everything in the block, or (on any error) nothing."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            # SQLite rolls back by itself on some errors (a full disk, an I/O error).
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def _driver_errors(self, doing: str) -> Iterator[None]:
@@ -585,24 +593,14 @@ class SqliteStore(Closing):
                 failed (nothing was claimed).
         """
         moment = _to_us(require_aware("now", now))
-        if not worker:
-            raise StorageError(self.url, "a claim needs a worker name")
-        if lease <= timedelta(0):
-            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        check_claim(self.url, worker, lease)
         if limit <= 0:
             return []
         until = _to_us(now + lease)
         conn = self._conn
-        with self._driver_errors("claiming due records"):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute(_CLAIMABLE_DUE, (moment, moment, limit)).fetchall()
-                conn.executemany(_CLAIM_DUE, [(worker, until, row[0]) for row in rows])
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        with self._driver_errors("claiming due records"), self._immediate():
+            rows = conn.execute(_CLAIMABLE_DUE, (moment, moment, limit)).fetchall()
+            conn.executemany(_CLAIM_DUE, [(worker, until, row[0]) for row in rows])
         return [(key, _from_us(due_at)) for key, due_at in rows]
 
     def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
@@ -633,24 +631,14 @@ class SqliteStore(Closing):
                 failed (nothing was claimed).
         """
         moment = _to_us(require_aware("now", now))
-        if not worker:
-            raise StorageError(self.url, "a claim needs a worker name")
-        if lease <= timedelta(0):
-            raise StorageError(self.url, f"a claim's lease must be positive, got {lease}")
+        check_claim(self.url, worker, lease)
         if limit <= 0:
             return []
         until = _to_us(now + lease)
         conn = self._conn
-        with self._driver_errors("claiming the outbox"):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute(_CLAIMABLE, (moment, moment, moment, limit)).fetchall()
-                conn.executemany(_CLAIM, [(worker, until, row[0]) for row in rows])
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        with self._driver_errors("claiming the outbox"), self._immediate():
+            rows = conn.execute(_CLAIMABLE, (moment, moment, moment, limit)).fetchall()
+            conn.executemany(_CLAIM, [(worker, until, row[0]) for row in rows])
         return [_outbox_message(row) for row in rows]
 
     def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:
@@ -722,24 +710,16 @@ class SqliteStore(Closing):
             return
         rows = _Rows(self.url, commit)
         conn = self._conn
-        with self._driver_errors("committing"):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._check_versions(rows)
-                conn.executemany(_UPSERT_RECORD, rows.records)
-                conn.executemany(_ADVANCE_RECORD, rows.advanced)
-                conn.executemany(_INSERT_EVENT, rows.events)
-                conn.executemany(_INSERT_INBOX, rows.inbox)
-                conn.executemany(_INSERT_OUTBOX, rows.outbox)
-                conn.executemany(_INSERT_DEAD_LETTER, rows.dead_letters)
-                conn.executemany(_UPSERT_TASK, rows.tasks)
-                conn.executemany(_CANCEL_OUTBOX, rows.cancelled)
-                conn.execute("COMMIT")
-            except BaseException:
-                # SQLite rolls back by itself on some errors (a full disk, an I/O error).
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        with self._driver_errors("committing"), self._immediate():
+            self._check_versions(rows)
+            conn.executemany(_UPSERT_RECORD, rows.records)
+            conn.executemany(_ADVANCE_RECORD, rows.advanced)
+            conn.executemany(_INSERT_EVENT, rows.events)
+            conn.executemany(_INSERT_INBOX, rows.inbox)
+            conn.executemany(_INSERT_OUTBOX, rows.outbox)
+            conn.executemany(_INSERT_DEAD_LETTER, rows.dead_letters)
+            conn.executemany(_UPSERT_TASK, rows.tasks)
+            conn.executemany(_CANCEL_OUTBOX, rows.cancelled)
 
     def _check_versions(self, rows: _Rows) -> None:
         conflicts = dict(rows.chain_conflicts)

@@ -1,9 +1,12 @@
-"""What every first-party store does on its way out: close when a ``with`` block ends."""
+"""What the first-party stores share: closing at the end of a ``with`` block, claim checks."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import TracebackType
 from typing import Self
+
+from membercore.errors import StorageError
 
 
 class Closing:
@@ -31,3 +34,15 @@ class Closing:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+def check_claim(url: str, worker: str, lease: timedelta) -> None:
+    """Refuse a claim without a worker name or with a lease that is not positive.
+
+    Raises:
+        StorageError: naming the store and what is wrong.
+    """
+    if not worker:
+        raise StorageError(url, "a claim needs a worker name")
+    if lease <= timedelta(0):
+        raise StorageError(url, f"a claim's lease must be positive, got {lease}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,11 +80,18 @@ def local_date(instant: datetime, tz: ZoneInfo) -> date:
     return instant.astimezone(tz).date()
 
 
+#: Calendar arithmetic is pure and asked of the same few days over and over (every
+#: decision on a day reckons the same window starts): the answers are kept.
+_calendar_cache = lru_cache(maxsize=4096)
+
+
+@_calendar_cache
 def local_day_start(day: date, tz: ZoneInfo) -> datetime:
     """The instant (UTC) at which ``day`` begins in ``tz``."""
     return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
 
 
+@_calendar_cache
 def local_month_start(year: int, month: int, tz: ZoneInfo) -> datetime:
     """The instant (UTC) at which the given month begins in ``tz``.
 
@@ -94,6 +102,7 @@ def local_month_start(year: int, month: int, tz: ZoneInfo) -> datetime:
     return local_day_start(date(year, month, 1), tz)
 
 
+@_calendar_cache
 def add_months(instant: datetime, months: int, tz: ZoneInfo) -> datetime:
     """The same local wall time ``months`` calendar months later (or earlier).
 
@@ -109,6 +118,7 @@ def add_months(instant: datetime, months: int, tz: ZoneInfo) -> datetime:
     return moved.replace(tzinfo=tz).astimezone(UTC)
 
 
+@_calendar_cache
 def end_of_month_after(instant: datetime, months: int, tz: ZoneInfo) -> datetime:
     """The end of the ``months``-th month after the month of ``instant``, local time.
 

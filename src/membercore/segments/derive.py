@@ -305,12 +305,14 @@ def _condition_tags(state: ProfileState, day: _Day) -> dict[str, Tag]:
     return held
 
 
-def _derive(state: ProfileState, day: _Day) -> dict[str, Tag]:
+def _derive(
+    state: ProfileState, day: _Day, spent: tuple[int, list[FactNoted]] | None = None
+) -> dict[str, Tag]:
     held = _condition_tags(state, day)
     for found in (_age_stage(state, day), _maternity(state, day)):
         if found is not None:
             held[f"stage:{found[0]}"] = found[1]
-    spend, evidence = _spend(state, day.since)
+    spend, evidence = spent or _spend(state, day.since)
     band = _band(day.rules, spend)
     months = day.rules.window_months
     reason = f"out-of-pocket spend in {months} months from {_yuan(band.min_fen)} ({band.label})"
@@ -388,10 +390,14 @@ def _notes(state: ProfileState) -> dict[str, FactNoted]:
     return {fact_id: note for kind in kinds for fact_id, note in kind.items()}
 
 
-def _assign(state: ProfileState, held: Mapping[str, Tag], day: _Day) -> tuple[str, Explanation]:
+def _assign(
+    state: ProfileState,
+    held: Mapping[str, Tag],
+    day: _Day,
+    spend: tuple[int, list[FactNoted]],
+) -> tuple[str, Explanation]:
     rules = day.rules
     departments = _departments(state, day.since)
-    spend = _spend(state, day.since)
     for segment in rules.segments[:-1]:
         for criterion in segment.criteria:
             found = _holds(criterion, held, departments, spend)
@@ -431,8 +437,9 @@ def evaluate(state: ProfileState, config: ProgrammeConfig, now: datetime) -> Eva
     """
     day = _day(config.segments, now, config.tz)
     manual = {tag: held for tag, held in state.tags.items() if held.key is not None}
-    held = {**_derive(state, day), **manual}
-    segment, explanation = _assign(state, held, day)
+    spend = _spend(state, day.since)
+    held = {**_derive(state, day, spend), **manual}
+    segment, explanation = _assign(state, held, day, spend)
     return Evaluation(tags=held, segment=segment, explanation=explanation)
 
 

@@ -11,9 +11,11 @@ to the dead letters with its reason and ingestion goes on.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from contextlib import contextmanager
 from functools import partial
 from itertools import islice
 from typing import Any, TypeVar
@@ -140,6 +142,11 @@ class Engine(MemberCalls):
         tick_lease: how long a tick's claim on a due record holds: it must outlast
             ticking one page (``limit`` records); a claim left by a crashed engine
             is taken over once it ends.
+        pause_gc: pause Python's cyclic garbage collector while a unit of work runs
+            (it is turned back on after, if it was on). Records are immutable and hold
+            no cycles, so reference counting frees what a decision drops; the
+            collector's passes over every cached record would otherwise take about a
+            fifth of ingestion's time.
     """
 
     def __init__(
@@ -157,6 +164,7 @@ class Engine(MemberCalls):
         observers: Sequence[Callable[[Sequence[object]], None]] = (),
         worker: str | None = None,
         tick_lease: timedelta = timedelta(minutes=5),
+        pause_gc: bool = True,
     ) -> None:
         if batch_size < 1:
             raise EngineError(f"batch_size must be at least 1, got {batch_size}")
@@ -180,6 +188,7 @@ class Engine(MemberCalls):
         self.observers = tuple(observers)
         self.worker = worker if worker is not None else f"engine-{id(self):x}"
         self.tick_lease = tick_lease
+        self.pause_gc = pause_gc
         for definition in self.config.journeys:
             validate(definition, plugins.registry)
         self.context = pipeline.Context(
@@ -321,10 +330,23 @@ class Engine(MemberCalls):
     def _retrying(self, work: Callable[[], T]) -> tuple[T, int]:
         for attempt in range(self.retries):
             try:
-                return work(), attempt
+                with self._collector_paused():
+                    return work(), attempt
             except VersionConflictError:
                 self._pause(attempt)
         raise EngineError(f"gave up after {self.retries} version conflicts in a row")
+
+    @contextmanager
+    def _collector_paused(self) -> Iterator[None]:
+        """Python's cyclic garbage collector off for the block, when ``pause_gc``."""
+        if not (self.pause_gc and gc.isenabled()):
+            yield
+            return
+        gc.disable()
+        try:
+            yield
+        finally:
+            gc.enable()
 
     def _pause(self, attempt: int) -> None:
         """Wait a little before trying again, longer each time, differently per engine.

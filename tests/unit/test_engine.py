@@ -9,6 +9,7 @@ test_engine_failures.py, properties over generated feeds in test_engine_properti
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -314,3 +315,29 @@ def test_an_engine_reopened_on_its_sqlite_file_carries_on_where_it_left_off(
         assert again.member(ME) == record
         assert again.ingest(feed) == IngestReport(duplicates=3)
         assert [m.member_id for m in again.members()] == [ME]
+
+
+# -- the garbage collector -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pause_gc", [True, False])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_during_a_unit_of_work_only_when_asked_and_restored(
+    clock: ManualClock, open_engine: Callable[..., Engine], pause_gc: bool, enabled: bool
+) -> None:
+    seen: list[bool] = []
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        options = {"observers": [lambda _events: seen.append(gc.isenabled())]}
+        with open_engine("memory://", clock, pause_gc=pause_gc, **options) as engine:
+            engine.ingest([_registration()])
+            engine.execute(_consent())
+            assert gc.isenabled() is enabled  # as it was, after each unit of work
+    finally:
+        if was:
+            gc.enable()
+    # ingest and execute each commit once, the observer inside the unit of work
+    assert len(seen) == 2
+    assert set(seen) == {enabled and not pause_gc}

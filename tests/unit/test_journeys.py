@@ -171,6 +171,21 @@ def test_a_journey_that_allows_re_entry_starts_again() -> None:
     assert len(j.active(member.state, "diabetes")) == 2
 
 
+def test_journeys_added_to_a_list_already_used_start_too() -> None:
+    # The definitions are indexed by the message types that start them; a list changed
+    # in place after a decision is indexed again, not read from the earlier index.
+    other = attrs.evolve(DIABETES, key="other", entry=_on("lab_result"), entry_guards=())
+    definitions = [other]
+    member = Member(DIABETES)
+    member.definitions = definitions  # type: ignore[assignment]
+    assert member.decide(_diagnosis(), T0) == []
+    definitions.append(DIABETES)
+    (started,) = _of(member.decide(_diagnosis(fact_id="d-2"), T0), j.JourneyStarted)
+    assert started.journey == "diabetes"
+    (lab_started,) = _of(member.decide(_lab("lab-1", T0), T0), j.JourneyStarted)
+    assert lab_started.journey == "other"
+
+
 def test_two_missed_rechecks_make_a_call_task_for_the_health_manager() -> None:
     member = Member()
     member.decide(_diagnosis(), T0)

@@ -156,6 +156,46 @@ def replay(member_id: str, events: Iterable[JourneyEvent]) -> JourneysState:
 # --- decide ---------------------------------------------------------------------------
 
 
+@attrs.frozen
+class _Index:
+    """A programme's journeys by key, and by the message types that may start them."""
+
+    definitions: tuple[JourneyDefinition, ...]
+    by_key: Mapping[str, JourneyDefinition]
+    starting: Mapping[str, tuple[JourneyDefinition, ...]]
+
+    def indexes(self, journeys: Sequence[JourneyDefinition]) -> bool:
+        """Whether this is the index of ``journeys`` (the same definitions, in order)."""
+        held = self.definitions
+        return len(held) == len(journeys) and all(a is b for a, b in zip(held, journeys))
+
+
+#: Indexes of the journey lists seen last, by the list's identity (a programme's list is
+#: built once); the definitions themselves are checked too, in case a list was changed.
+_INDEXES: dict[int, _Index] = {}
+
+
+def _index(journeys: Sequence[JourneyDefinition]) -> _Index:
+    held = _INDEXES.get(id(journeys))
+    if held is not None and held.indexes(journeys):
+        return held
+    starting: dict[str, list[JourneyDefinition]] = {}
+    for definition in journeys:
+        kinds = {t.type for t in (definition.entry, *definition.also_on) if not t.timed}
+        for kind in sorted(k for k in kinds if k is not None):
+            starting.setdefault(kind, []).append(definition)
+    index = _Index(
+        definitions=tuple(journeys),
+        by_key={definition.key: definition for definition in journeys},
+        starting={kind: tuple(found) for kind, found in starting.items()},
+    )
+    if len(_INDEXES) >= 64:
+        _INDEXES.clear()
+    _INDEXES[id(journeys)] = index
+    return index
+
+
+
 def decide(
     message: object,
     state: JourneysState,
@@ -184,7 +224,8 @@ def decide(
     if trigger_id in state.seen:
         return []
     situation = attrs.evolve(situation, message=message, now=now)
-    by_key = {definition.key: definition for definition in journeys}
+    index = _index(journeys)
+    by_key = index.by_key
     events: list[JourneyEvent] = []
     for instance in active(state):
         definition = by_key.get(instance.journey)
@@ -192,7 +233,7 @@ def decide(
             continue
         events += _on_message(instance, definition, registry, situation, kind, trigger_id)
     working = _applied(state, events)
-    for definition in journeys:
+    for definition in index.starting.get(kind, ()):
         if _starts(definition, working, registry, situation, kind):
             started = _start(definition, working, situation, kind, trigger_id)
             events += started
@@ -513,7 +554,7 @@ def tick(
     hold is dropped. Ties are broken by instance id, then step order.
     """
     now = require_aware("now", situation.now)
-    by_key = {definition.key: definition for definition in journeys}
+    by_key = _index(journeys).by_key
     events: list[JourneyEvent] = []
     while True:
         due = [

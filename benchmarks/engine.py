@@ -4,7 +4,8 @@ Run: ``make bench-engine`` (or ``.venv/bin/python benchmarks/engine.py [--patien
 [--months N] [--timers N]``). Prints, in one run:
 
 - facts ingested per second on ``memory://`` and on ``sqlite:///`` (each message decided
-  at its own instant, 1,000 to a commit), and where the time goes;
+  at its own instant, 1,000 to a commit), then on one SQLite file shared by
+  ``--sqlite-workers`` processes (by default one per core) splitting the households;
 - the rows the SQLite run wrote (records, events, inbox, outbox, tasks), written again
   by plain ``sqlite3`` ``executemany`` into the same tables, and the ratio of the two;
 - ticks per second with ``--timers`` members due at once;
@@ -383,7 +384,13 @@ def main() -> None:
         default=os.environ.get(POSTGRES_URL_VARIABLE) or None,
         help=f"a PostgreSQL URL (default: ${POSTGRES_URL_VARIABLE}; none: skipped)",
     )
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4, help="PostgreSQL ingestion processes")
+    parser.add_argument(
+        "--sqlite-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes sharing one SQLite file (default: one per core)",
+    )
     parser.add_argument("--contenders", type=int, default=4)
     parser.add_argument("--redemptions", type=int, default=250, help="per contender")
     parser.add_argument("--only-ingest", action="store_true", help=argparse.SUPPRESS)
@@ -412,6 +419,14 @@ def main() -> None:
                 f"(cpu {figures['cpu']:.1f} s, rejected {figures['rejected']:,.0f})"
             )
         engine_seconds = figures["seconds"]
+        workers = args.sqlite_workers
+        shared = ingest_parallel(f"sqlite:///{Path(folder) / 'shared.db'}", spec, workers)
+        print(
+            f" sqlite, {workers} workers on one file: {shared['messages']:,.0f} messages in "
+            f"{shared['seconds']:.1f} s = {shared['per_second']:,.0f}/s in total "
+            f"(slowest worker {shared['slowest']:.1f} s, rejected {shared['rejected']:,.0f}, "
+            f"commits retried {shared['retries']:,.0f})"
+        )
         rows, plain_seconds = plain_rewrite(path)
         print(
             f"plain sqlite3 executemany of the same {rows:,} rows: {plain_seconds:.2f} s "

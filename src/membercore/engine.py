@@ -14,8 +14,8 @@ from __future__ import annotations
 import gc
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
 from typing import Any, TypeVar

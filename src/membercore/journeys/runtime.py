@@ -167,7 +167,9 @@ class _Index:
     def indexes(self, journeys: Sequence[JourneyDefinition]) -> bool:
         """Whether this is the index of ``journeys`` (the same definitions, in order)."""
         held = self.definitions
-        return len(held) == len(journeys) and all(a is b for a, b in zip(held, journeys))
+        if len(held) != len(journeys):
+            return False
+        return all(a is b for a, b in zip(held, journeys, strict=True))
 
 
 #: Indexes of the journey lists seen last, by the list's identity (a programme's list is
@@ -193,7 +195,6 @@ def _index(journeys: Sequence[JourneyDefinition]) -> _Index:
         _INDEXES.clear()
     _INDEXES[id(journeys)] = index
     return index
-
 
 
 def decide(

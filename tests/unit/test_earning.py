@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from membercore import (
     ChargeLine,
@@ -24,6 +27,8 @@ from membercore import (
     SurveyAnswered,
     reference_config,
 )
+from membercore.config import Rate, SpendingRule
+from membercore.ledger.earning import spending_points
 from membercore.testing.book import Book
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -191,6 +196,42 @@ def test_the_tier_multiplier_applies_before_the_fraction_is_dropped(book: Book) 
     # (dropping fractions first would give (10 + 1) x 1.2 = 13.2 -> 13)
     fact = charge(line("exam", 1050), line("drug", 333))
     assert earn_charge(book, fact, tier="L2") == 14
+
+
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.integers(0, 10**9),
+            st.integers(0, 50),
+            st.integers(1, 40),
+            st.sampled_from(["exam", "drug", "surgery"]),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    multiplier=st.integers(0, 400),
+)
+def test_spending_points_are_the_exact_rational_sum_with_the_fraction_dropped_once(
+    lines: list[tuple[int, int, int, str]], multiplier: int
+) -> None:
+    # Each line at its own rate (category by category), the sum times the multiplier,
+    # truncated once: the same as exact fractions.
+    rates = {
+        category: Rate(points=points, per_yuan=per_yuan) for _, points, per_yuan, category in lines
+    }
+    rule = SpendingRule(category_rates=rates, tier_multipliers_pct={"T": multiplier})
+    fact = charge(*(line(category, fen) for fen, _, _, category in lines))
+    exact = sum(
+        (
+            Fraction(
+                paid.self_paid_fen * rates[paid.category].points,
+                rates[paid.category].per_yuan * 100,
+            )
+            for paid in fact.lines
+        ),
+        Fraction(0),
+    )
+    assert spending_points(fact, rule, "T") == int(exact * Fraction(multiplier, 100))
 
 
 def test_a_charge_earns_once_even_when_reported_twice_under_different_fact_ids(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import attrs
@@ -73,7 +74,7 @@ class TierRules:
     review: ReviewRule = "anniversary"
     grace_days: int = attrs.field(default=0, validator=non_negative)
 
-    @property
+    @functools.cached_property
     def keys(self) -> tuple[str, ...]:
         """The level keys, lowest first."""
         return tuple(level.key for level in self.levels)

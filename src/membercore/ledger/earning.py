@@ -8,8 +8,8 @@ nothing left to award posts nothing. A refund reverses the points its charge ear
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
-from fractions import Fraction
 
 from membercore.config import ActionRule, ProgrammeConfig, RuleBase, SpendingRule
 from membercore.dates import local_date, local_day_start, local_month_start
@@ -125,15 +125,20 @@ def spending_points(charge: ChargePaid, rule: SpendingRule, tier: str | None) ->
 
     Fractions of a point are dropped once, on the whole charge, never per line.
     """
-    total = sum(
-        (
-            Fraction(line.self_paid_fen * rate.points, rate.per_yuan * 100)
-            for line in charge.lines
-            for rate in [rule.rate_for(line.department, line.category)]
-        ),
-        Fraction(0),
-    )
-    return int(total * Fraction(rule.multiplier_pct(tier), 100))
+    # Exact rational arithmetic in integers: each line's points over a common denominator.
+    parts = []
+    for line in charge.lines:
+        rate = rule.rate_for(line.department, line.category)
+        parts.append((line.self_paid_fen * rate.points, rate.per_yuan * 100))
+    denominator = math.lcm(*(below for _, below in parts)) if parts else 1
+    numerator = sum(above * (denominator // below) for above, below in parts)
+    return _truncated(numerator * rule.multiplier_pct(tier), denominator * 100)
+
+
+def _truncated(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` with the fraction dropped (towards zero), exactly."""
+    whole = abs(numerator) // denominator
+    return whole if numerator >= 0 else -whole
 
 
 def cap_room(

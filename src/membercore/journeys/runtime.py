@@ -281,10 +281,12 @@ def _on_message(
         ended = "consent_withdrawn"
     if ended is not None:
         return [_end(instance, situation, ended, trigger_id)]
-    here = attrs.evolve(situation, counters=instance.counters)
+    here: Situation | None = None  # what the guards see: with the instance's counters
     for index, transition in enumerate(definition.transitions):
         if transition.source != instance.state or not _matches(transition.trigger, kind):
             continue
+        if here is None:
+            here = attrs.evolve(situation, counters=instance.counters)
         if all(registry.holds(guard, here) for guard in transition.guards):
             return _move(instance, definition, index, situation, kind, trigger_id)
     return []

@@ -18,8 +18,10 @@ __all__ = ["fingerprint", "replayed"]
 
 #: Digests of the messages seen last, by identity: every part of a member's record
 #: fingerprints the same fact, and messages are immutable, so the first digest holds.
+#: The engine fingerprints a whole batch of facts (1,000 by default) before deciding
+#: them, so the memo holds more than a batch.
 _RECENT: dict[int, tuple[object, str]] = {}
-_RECENT_SIZE = 256
+_RECENT_SIZE = 4096
 
 
 def fingerprint(message: object) -> str:

@@ -103,21 +103,9 @@ def window_start(rules: SegmentRules, now: datetime, tz: ZoneInfo) -> datetime:
     return add_months(today, -rules.window_months, tz)
 
 
-#: The days worked out last, by the rules' identity (a programme's rules are built once),
-#: the timezone and the date: every decision on a day reckons the same window.
-_DAYS: dict[tuple[int, ZoneInfo, date], _Day] = {}
-
-
 def _day(rules: SegmentRules, now: datetime, tz: ZoneInfo) -> _Day:
-    today = local_date(require_aware("now", now), tz)
-    held = _DAYS.get((id(rules), tz, today))
-    if held is not None and held.rules is rules:
-        return held
-    day = _Day(rules=rules, tz=tz, today=today, since=window_start(rules, now, tz))
-    if len(_DAYS) >= 4096:
-        _DAYS.clear()
-    _DAYS[(id(rules), tz, today)] = day
-    return day
+    now = require_aware("now", now)
+    return _Day(rules=rules, tz=tz, today=local_date(now, tz), since=window_start(rules, now, tz))
 
 
 def _order(note: FactNoted) -> tuple[datetime, str]:

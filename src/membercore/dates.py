@@ -102,13 +102,19 @@ def local_month_start(year: int, month: int, tz: ZoneInfo) -> datetime:
     return local_day_start(date(year, month, 1), tz)
 
 
-@_calendar_cache
 def add_months(instant: datetime, months: int, tz: ZoneInfo) -> datetime:
     """The same local wall time ``months`` calendar months later (or earlier).
 
     The day is clamped to the end of a shorter month: 29 February plus twelve months is
     28 February, 31 January plus one month is the last day of February.
     """
+    # Kept by the instant in UTC: two readings of an ambiguous wall time (``fold``)
+    # compare equal in their own zone, but are different instants.
+    return _add_months(instant.astimezone(UTC), months, tz)
+
+
+@_calendar_cache
+def _add_months(instant: datetime, months: int, tz: ZoneInfo) -> datetime:
     local = instant.astimezone(tz)
     index = local.year * 12 + (local.month - 1) + months
     year, month = divmod(index, 12)
@@ -118,7 +124,6 @@ def add_months(instant: datetime, months: int, tz: ZoneInfo) -> datetime:
     return moved.replace(tzinfo=tz).astimezone(UTC)
 
 
-@_calendar_cache
 def end_of_month_after(instant: datetime, months: int, tz: ZoneInfo) -> datetime:
     """The end of the ``months``-th month after the month of ``instant``, local time.
 

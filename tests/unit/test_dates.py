@@ -81,6 +81,17 @@ def test_adding_months_keeps_the_local_wall_time_across_daylight_saving() -> Non
     assert add_months(winter, 6, NEW_YORK) == utc(2026, 7, 15, 13, 0)
 
 
+def test_the_two_readings_of_an_ambiguous_wall_time_are_two_instants_whatever_the_order() -> None:
+    # 01:30 on 1 November 2026 happens twice in New York: 05:30Z (EDT), then 06:30Z
+    # (EST). They compare equal as New York times, but are an hour apart in Shanghai.
+    # Answers are kept between calls; the second reading must not get the first's.
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=NEW_YORK)
+    second = first.replace(fold=1)
+    assert first == second  # within one zone, fold is not compared
+    assert add_months(first, 1, SHANGHAI) == utc(2026, 12, 1, 5, 30)
+    assert add_months(second, 1, SHANGHAI) == utc(2026, 12, 1, 6, 30)
+
+
 def test_the_result_of_adding_months_is_in_utc() -> None:
     moved = add_months(sh(2026, 4, 8, 10, 15), 5, SHANGHAI)
     assert moved.tzinfo is UTC

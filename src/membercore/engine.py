@@ -38,7 +38,7 @@ from membercore.errors import (
 )
 from membercore.facts import Fact
 from membercore.idempotency import fingerprint
-from membercore.journeys import validate
+from membercore.journeys import JourneyIndex, validate
 from membercore.member import Member
 from membercore.member import evolve as evolve_member
 from membercore.plugins import Plugins, collect, make_plugin_manager
@@ -194,7 +194,7 @@ class Engine(MemberCalls):
         self.context = pipeline.Context(
             config=self.config,
             registry=plugins.registry,
-            journeys=self.config.journeys,
+            journeys=JourneyIndex(self.config.journeys),
             triggers=pipeline.journey_triggers(self.config.journeys),
         )
 
@@ -259,18 +259,10 @@ class Engine(MemberCalls):
         # In the order asked for, whatever order the store answers in: what a unit of work
         # writes (the outbox above all) must not depend on it.
         records = {key: found[key] for key in wanted if key in found}
-        decoded = {}
-        journals = {}
+        states = {key: self._state(record) for key, record in records.items()}
+        space.add_loaded(records, states)
         for key, record in records.items():
-            cached = self._cache.get(key)
-            if cached is not None and cached[0] == record.version:
-                decoded[key] = cached[1]
-            elif record.snapshot_version < record.version:
-                journals[key] = self.store.events(key, after_version=record.snapshot_version)
-        space.add_loaded(records, decoded, journals)
-        for key, record in records.items():
-            if key not in decoded:
-                self._remember(key, record.version, space.records[key].state)
+            self._remember(key, record.version, states[key])
 
     def _remember(self, key: str, version: int, state: Any) -> None:
         self._cache[key] = (version, state)
@@ -291,6 +283,7 @@ class Engine(MemberCalls):
         return attrs.evolve(self.context, loads=dict(space.loads))
 
     def _state(self, record: Record) -> Any:
+        """A stored record's state: the one kept for its version, else decoded."""
         cached = self._cache.get(record.key)
         if cached is not None and cached[0] == record.version:
             return cached[1]

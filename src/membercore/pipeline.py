@@ -72,14 +72,15 @@ class Context:
     Attributes:
         config: the programme.
         registry: the condition functions and actions journeys may name.
-        journeys: the journeys that run (the programme's and the plugins').
+        journeys: the journeys that run (the programme's and the plugins'), best as a
+            :class:`~membercore.journeys.JourneyIndex` built once.
         triggers: the fact and event tags some journey listens to.
         loads: open staff tasks per member of staff, for balancing.
     """
 
     config: ProgrammeConfig
     registry: journeys.Registry
-    journeys: tuple[JourneyDefinition, ...]
+    journeys: Sequence[JourneyDefinition]
     triggers: frozenset[str]
     loads: Mapping[str, int] = attrs.field(factory=dict)
 

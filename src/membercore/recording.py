@@ -122,26 +122,15 @@ class Workspace:
         self.dead: list[DeadLetter] = []
         self.loads: Counter[str] = Counter()
 
-    def add_loaded(
-        self,
-        records: Mapping[str, Record],
-        decoded: Mapping[str, Any],
-        journals: Mapping[str, Sequence[StoredEvent]] | None = None,
-    ) -> None:
-        """Take records the store returned.
+    def add_loaded(self, records: Mapping[str, Record], states: Mapping[str, Any]) -> None:
+        """Take records the store returned, with their states (decoded or kept).
 
-        Args:
-            records: the stored records.
-            decoded: states already read, by key (their record's version).
-            journals: for a record whose snapshot is older than it, the events since.
+        A record already being worked on is kept as it is.
         """
         for key, record in records.items():
-            if key in self.records:
-                continue
-            state = decoded.get(key)
-            if state is None:
-                state = read_state(record, (journals or {}).get(key, ()))
-            self.records[key] = Working(key, state, record.version, record.snapshot_version)
+            if key not in self.records:
+                held = Working(key, states[key], record.version, record.snapshot_version)
+                self.records[key] = held
 
     def member(self, member_id: str, *, create: bool = False) -> Working | None:
         """The member's record, a new one when ``create`` and none is stored."""

@@ -32,6 +32,7 @@ from membercore.journeys.registry import (
     builtin_registry,
 )
 from membercore.journeys.runtime import (
+    JourneyIndex,
     JourneyInstance,
     JourneysState,
     active,
@@ -52,6 +53,7 @@ __all__ = [
     "JourneyDefinition",
     "JourneyEnded",
     "JourneyEvent",
+    "JourneyIndex",
     "JourneyInstance",
     "JourneyMoved",
     "JourneyStarted",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
+from typing import overload
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -33,7 +34,16 @@ from membercore.journeys.messages import (
 )
 from membercore.journeys.registry import Registry, Situation
 
-__all__ = ["JourneyInstance", "JourneysState", "active", "decide", "evolve", "replay", "tick"]
+__all__ = [
+    "JourneyIndex",
+    "JourneyInstance",
+    "JourneysState",
+    "active",
+    "decide",
+    "evolve",
+    "replay",
+    "tick",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -156,45 +166,41 @@ def replay(member_id: str, events: Iterable[JourneyEvent]) -> JourneysState:
 # --- decide ---------------------------------------------------------------------------
 
 
-@attrs.frozen
-class _Index:
-    """A programme's journeys by key, and by the message types that may start them."""
+class JourneyIndex(Sequence[JourneyDefinition]):
+    """A programme's journeys, in order, by key and by the message types that start them.
 
-    definitions: tuple[JourneyDefinition, ...]
-    by_key: Mapping[str, JourneyDefinition]
-    starting: Mapping[str, tuple[JourneyDefinition, ...]]
+    Build it once (the engine does) and pass it wherever journeys are expected: any
+    other sequence of definitions is indexed again on each call.
+    """
 
-    def indexes(self, journeys: Sequence[JourneyDefinition]) -> bool:
-        """Whether this is the index of ``journeys`` (the same definitions, in order)."""
-        held = self.definitions
-        if len(held) != len(journeys):
-            return False
-        return all(a is b for a, b in zip(held, journeys, strict=True))
+    def __init__(self, definitions: Iterable[JourneyDefinition]) -> None:
+        self._definitions = tuple(definitions)
+        self.by_key = {definition.key: definition for definition in self._definitions}
+        starting: dict[str, list[JourneyDefinition]] = {}
+        for definition in self._definitions:
+            kinds = {t.type for t in (definition.entry, *definition.also_on) if not t.timed}
+            for kind in sorted(k for k in kinds if k is not None):
+                starting.setdefault(kind, []).append(definition)
+        self.starting = {kind: tuple(found) for kind, found in starting.items()}
+
+    @overload
+    def __getitem__(self, index: int) -> JourneyDefinition: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[JourneyDefinition, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> JourneyDefinition | tuple[JourneyDefinition, ...]:
+        return self._definitions[index]
+
+    def __len__(self) -> int:
+        return len(self._definitions)
+
+    def __repr__(self) -> str:
+        return f"JourneyIndex({[definition.key for definition in self._definitions]!r})"
 
 
-#: Indexes of the journey lists seen last, by the list's identity (a programme's list is
-#: built once); the definitions themselves are checked too, in case a list was changed.
-_INDEXES: dict[int, _Index] = {}
-
-
-def _index(journeys: Sequence[JourneyDefinition]) -> _Index:
-    held = _INDEXES.get(id(journeys))
-    if held is not None and held.indexes(journeys):
-        return held
-    starting: dict[str, list[JourneyDefinition]] = {}
-    for definition in journeys:
-        kinds = {t.type for t in (definition.entry, *definition.also_on) if not t.timed}
-        for kind in sorted(k for k in kinds if k is not None):
-            starting.setdefault(kind, []).append(definition)
-    index = _Index(
-        definitions=tuple(journeys),
-        by_key={definition.key: definition for definition in journeys},
-        starting={kind: tuple(found) for kind, found in starting.items()},
-    )
-    if len(_INDEXES) >= 64:
-        _INDEXES.clear()
-    _INDEXES[id(journeys)] = index
-    return index
+def _index(journeys: Sequence[JourneyDefinition]) -> JourneyIndex:
+    return journeys if isinstance(journeys, JourneyIndex) else JourneyIndex(journeys)
 
 
 def decide(

@@ -227,6 +227,26 @@ def _ingest_shard(args: tuple[str, HospitalSpec, int, int, Any]) -> dict[str, fl
     return ingest(url, spec, shard, shards, ready=start.wait)
 
 
+def _together(
+    work: Callable[[Any], dict[str, float]], jobs: list[tuple[Any, ...]]
+) -> tuple[list[dict[str, float]], float]:
+    """Run ``work`` on each job in a process of its own, all starting together.
+
+    Each job is given a barrier as its last item, to wait at once it is ready; the wall
+    time runs from the barrier until the last process is done.
+    """
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        start = manager.Barrier(len(jobs) + 1)
+        with context.Pool(len(jobs)) as pool:
+            pending = pool.map_async(work, [(*job, start) for job in jobs])
+            start.wait()
+            began = time.perf_counter()
+            parts = pending.get()
+            wall = time.perf_counter() - began
+    return parts, wall
+
+
 def ingest_parallel(url: str, spec: HospitalSpec, workers: int) -> dict[str, float]:
     """Ingest with ``workers`` processes splitting the households; total facts per second.
 
@@ -235,16 +255,8 @@ def ingest_parallel(url: str, spec: HospitalSpec, workers: int) -> dict[str, flo
     """
     with _engine(url, spec):
         pass  # the schema is created once, before the workers race to open it
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        start = manager.Barrier(workers + 1)
-        with context.Pool(workers) as pool:
-            jobs = [(url, spec, shard, workers, start) for shard in range(workers)]
-            pending = pool.map_async(_ingest_shard, jobs)
-            start.wait()
-            began = time.perf_counter()
-            parts = pending.get()
-            wall = time.perf_counter() - began
+    jobs = [(url, spec, shard, workers) for shard in range(workers)]
+    parts, wall = _together(_ingest_shard, jobs)
     messages = sum(part["messages"] for part in parts)
     return {
         "messages": messages,
@@ -322,16 +334,7 @@ def redemptions(url: str, spec: HospitalSpec, contenders: int, each: int) -> dic
             ),
             now=spec.start,
         )
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        start = manager.Barrier(contenders + 1)
-        with context.Pool(contenders) as pool:
-            jobs = [(url, spec, n, each, start) for n in range(contenders)]
-            pending = pool.map_async(_redeem, jobs)
-            start.wait()
-            began = time.perf_counter()
-            parts = pending.get()
-            wall = time.perf_counter() - began
+    parts, wall = _together(_redeem, [(url, spec, n, each) for n in range(contenders)])
     with _engine(url, spec) as engine:
         redeemed = engine.member(REDEEMER).ledger.totals.redeemed
     done = sum(part["done"] for part in parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,14 +23,9 @@ from membercore.plugins import make_plugin_manager
 from membercore.ports import (
     Change,
     Commit,
-    DeadLetter,
-    InboxEntry,
-    OutboxMessage,
-    Store,
-    StoredEvent,
-    TaskRow,
 )
 from membercore.testing.clock import ManualClock
+from membercore.testing.contract import T0, assert_empty, every_table
 from membercore_adapters import postgres as postgres_adapter
 from membercore_adapters.postgres import (
     DEFAULT_SCHEMA,
@@ -38,8 +33,6 @@ from membercore_adapters.postgres import (
     SCHEMA_VERSION,
     PostgresStore,
 )
-
-T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -71,45 +64,6 @@ def _tables(postgres_url: str, schema: str) -> set[str]:
     return {name for (name,) in rows}
 
 
-def _everything(key: str = "member:p-1", expected_version: int = 0) -> Commit:
-    version = expected_version + 1
-    return Commit(
-        changes=[
-            Change(
-                key=key,
-                expected_version=expected_version,
-                snapshot='{"points":1}',
-                events=[StoredEvent(key=key, version=version, type="posting", at=T0, payload="{}")],
-                due_at=T0,
-            )
-        ],
-        inbox=[InboxEntry(fact_id=f"fact-{key}-{version}", key=key, fingerprint="f", at=T0)],
-        outbox=[
-            OutboxMessage(
-                message_id=f"m-{key}-{version}", key=key, channel="sms", payload="{}", send_at=T0
-            )
-        ],
-        dead_letters=[
-            DeadLetter(fact_id=f"bad-{key}", fact_type="x", payload="{", reason="not JSON", at=T0)
-        ],
-        tasks=[
-            TaskRow(
-                task_key=f"task-{key}", key=key, kind="call", role="nurse", assignee=None, due_at=T0
-            )
-        ],
-    )
-
-
-def _assert_empty(store: Store) -> None:
-    assert list(store.scan()) == []
-    assert store.events("member:p-1") == []
-    assert store.seen(["fact-member:p-1-1"]) == {}
-    assert list(store.outbox()) == []
-    assert list(store.dead_letters()) == []
-    assert list(store.tasks(None)) == []
-    assert store.due(T0 + timedelta(days=1), 10) == []
-
-
 # -- the schema and its migrations -------------------------------------------------------
 
 
@@ -136,11 +90,11 @@ def test_opening_creates_the_schema_its_tables_and_records_its_version(
 
 def test_reopening_keeps_the_data_and_migrates_nothing_again(url: str, postgres_url: str) -> None:
     with PostgresStore.open(url) as store:
-        store.commit(_everything())
+        store.commit(every_table())
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert store.load(["member:p-1"])["member:p-1"].version == 1
-        store.commit(_everything(expected_version=1))
+        store.commit(every_table(expected_version=1))
         assert [e.version for e in store.events("member:p-1")] == [1, 2]
     with _admin(postgres_url) as conn:
         versions = conn.execute(
@@ -155,7 +109,7 @@ def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with PostgresStore.open(url) as store:
-        store.commit(_everything())
+        store.commit(every_table())
     later = (*MIGRATIONS, ("CREATE TABLE audit (at timestamptz NOT NULL, what text NOT NULL)",))
     monkeypatch.setattr(postgres_adapter, "MIGRATIONS", later)
     monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", len(later))
@@ -171,7 +125,7 @@ def test_a_schema_of_version_one_gains_outbox_claims_and_keeps_its_messages(
     monkeypatch.setattr(postgres_adapter, "MIGRATIONS", MIGRATIONS[:1])
     monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", 1)
     with PostgresStore.open(url) as store:
-        store.commit(_everything())
+        store.commit(every_table())
     monkeypatch.undo()
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 2
@@ -191,7 +145,7 @@ def test_a_schema_of_version_two_gains_record_claims_and_keeps_its_records(
     monkeypatch.setattr(postgres_adapter, "MIGRATIONS", MIGRATIONS[:2])
     monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", 2)
     with PostgresStore.open(url) as store:
-        store.commit(_everything())  # new records only: no claim columns named
+        store.commit(every_table())  # new records only: no claim columns named
     monkeypatch.undo()
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 3
@@ -210,7 +164,7 @@ def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with PostgresStore.open(url) as store:
-        store.commit(_everything())
+        store.commit(every_table())
     broken = (*MIGRATIONS, ("CREATE TABLE audit (at integer)", "CREATE TABLE audit (again text)"))
     monkeypatch.setattr(postgres_adapter, "MIGRATIONS", broken)
     monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", len(broken))
@@ -286,7 +240,7 @@ def test_threads_share_one_store_and_the_version_check_keeps_them_honest(
         try:
             for n in range(20):
                 key = f"member:w{worker}-{n}"
-                store.commit(_everything(key))
+                store.commit(every_table(key))
                 record = store.load(["member:shared"])["member:shared"]
                 change = Change(
                     key="member:shared",
@@ -315,11 +269,11 @@ def test_threads_share_one_store_and_the_version_check_keeps_them_honest(
 
 def test_two_stores_on_one_schema_share_records_and_conflict(url: str) -> None:
     with PostgresStore.open(url) as first, PostgresStore.open(url) as second:
-        first.commit(_everything())
+        first.commit(every_table())
         assert second.load(["member:p-1"])["member:p-1"].version == 1
-        second.commit(_everything(expected_version=1))
+        second.commit(every_table(expected_version=1))
         with pytest.raises(VersionConflictError) as raised:
-            first.commit(_everything(expected_version=1))
+            first.commit(every_table(expected_version=1))
         assert raised.value.conflicts == {"member:p-1": 1}
         assert first.load(["member:p-1"])["member:p-1"].version == 2
 
@@ -328,7 +282,7 @@ def test_schemas_keep_their_stores_apart(url: str, postgres_url: str) -> None:
     other = url.replace("schema=", "schema=other_")
     try:
         with PostgresStore.open(url) as first, PostgresStore.open(other) as second:
-            first.commit(_everything())
+            first.commit(every_table())
             assert second.load(["member:p-1"]) == {}
             assert second.schema == "other_" + first.schema
     finally:
@@ -343,7 +297,7 @@ def test_schemas_keep_their_stores_apart(url: str, postgres_url: str) -> None:
 
 def test_a_postgres_url_is_served_as_a_postgresql_one(url: str) -> None:
     with PostgresStore.open(url.replace("postgresql://", "postgres://", 1)) as store:
-        store.commit(_everything())
+        store.commit(every_table())
         assert store.url.startswith("postgres://")
     with PostgresStore.open(url) as store:
         assert store.load(["member:p-1"])["member:p-1"].version == 1
@@ -440,20 +394,20 @@ def test_a_driver_error_midway_through_a_commit_writes_nothing(
             ).format(schema, schema)
         )
     with pytest.raises(StorageError, match="tasks are refused") as raised:
-        store.commit(_everything())
+        store.commit(every_table())
     assert isinstance(raised.value.__cause__, psycopg.Error)
-    _assert_empty(store)
+    assert_empty(store)
     with _admin(postgres_url) as conn:
         conn.execute(sql.SQL("DROP TRIGGER refuse_tasks ON {}.tasks").format(schema))
-    store.commit(_everything())  # the store (and its pooled connection) is usable again
+    store.commit(every_table())  # the store (and its pooled connection) is usable again
     assert store.load(["member:p-1"])["member:p-1"].version == 1
 
 
 def test_a_conflict_found_at_the_end_of_the_pipeline_writes_nothing(store: PostgresStore) -> None:
-    store.commit(_everything("member:p-0"))
-    stale = _everything("member:p-0")  # creates p-0 again: everything else would be new
+    store.commit(every_table("member:p-0"))
+    stale = every_table("member:p-0")  # creates p-0 again: everything else would be new
     with pytest.raises(VersionConflictError) as raised:
-        store.commit(Commit(changes=[*stale.changes, *_everything().changes], inbox=stale.inbox))
+        store.commit(Commit(changes=[*stale.changes, *every_table().changes], inbox=stale.inbox))
     assert raised.value.conflicts == {"member:p-0": 0}
     assert set(store.load(["member:p-0", "member:p-1"])) == {"member:p-0"}
     assert store.events("member:p-1") == []

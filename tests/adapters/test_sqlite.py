@@ -11,22 +11,11 @@ from typing import Any
 import pytest
 
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
-from membercore.ports import (
-    Change,
-    Commit,
-    DeadLetter,
-    InboxEntry,
-    OutboxMessage,
-    Store,
-    StoredEvent,
-    TaskRow,
-)
+from membercore.testing.contract import T0, assert_empty, every_table
 from membercore_adapters import memory as memory_adapter
 from membercore_adapters import sqlite as sqlite_adapter
 from membercore_adapters.memory import MemoryStore
 from membercore_adapters.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
-
-T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -39,45 +28,6 @@ def store(path: Path) -> Iterator[SqliteStore]:
     store = SqliteStore(path)
     yield store
     store.close()
-
-
-def _everything(key: str = "member:p-1", expected_version: int = 0) -> Commit:
-    version = expected_version + 1
-    return Commit(
-        changes=[
-            Change(
-                key=key,
-                expected_version=expected_version,
-                snapshot='{"points":1}',
-                events=[StoredEvent(key=key, version=version, type="posting", at=T0, payload="{}")],
-                due_at=T0,
-            )
-        ],
-        inbox=[InboxEntry(fact_id=f"fact-{key}-{version}", key=key, fingerprint="f", at=T0)],
-        outbox=[
-            OutboxMessage(
-                message_id=f"m-{key}-{version}", key=key, channel="sms", payload="{}", send_at=T0
-            )
-        ],
-        dead_letters=[
-            DeadLetter(fact_id=f"bad-{key}", fact_type="x", payload="{", reason="not JSON", at=T0)
-        ],
-        tasks=[
-            TaskRow(
-                task_key=f"task-{key}", key=key, kind="call", role="nurse", assignee=None, due_at=T0
-            )
-        ],
-    )
-
-
-def _assert_empty(store: Store) -> None:
-    assert list(store.scan()) == []
-    assert store.events("member:p-1") == []
-    assert store.seen(["fact-member:p-1-1"]) == {}
-    assert list(store.outbox()) == []
-    assert list(store.dead_letters()) == []
-    assert list(store.tasks(None)) == []
-    assert store.due(T0 + timedelta(days=1), 10) == []
 
 
 def _micros(instant: datetime) -> int:
@@ -116,11 +66,11 @@ def test_opening_a_new_file_creates_the_schema_and_records_its_version(
 
 def test_reopening_a_file_keeps_its_data_and_migrates_nothing_again(path: Path) -> None:
     with SqliteStore(path) as store:
-        store.commit(_everything())
+        store.commit(every_table())
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert store.load(["member:p-1"])["member:p-1"].version == 1
-        store.commit(_everything(expected_version=1))
+        store.commit(every_table(expected_version=1))
         assert [e.version for e in store.events("member:p-1")] == [1, 2]
 
 
@@ -128,7 +78,7 @@ def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with SqliteStore(path) as store:
-        store.commit(_everything())
+        store.commit(every_table())
     later = (*MIGRATIONS, ("CREATE TABLE audit (at INTEGER NOT NULL, what TEXT NOT NULL)",))
     monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", later)
     monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", len(later))
@@ -192,7 +142,7 @@ def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with SqliteStore(path) as store:
-        store.commit(_everything())
+        store.commit(every_table())
     broken = (*MIGRATIONS, ("CREATE TABLE audit (at INTEGER)", "CREATE TABLE audit (again)"))
     monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", broken)
     monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", len(broken))
@@ -228,11 +178,11 @@ def test_the_file_runs_in_wal_mode_with_normal_sync_and_a_busy_timeout(
 
 def test_two_stores_on_one_file_share_records_and_conflict(path: Path) -> None:
     with SqliteStore(path) as first, SqliteStore(path) as second:
-        first.commit(_everything())
+        first.commit(every_table())
         assert second.load(["member:p-1"])["member:p-1"].version == 1
-        second.commit(_everything(expected_version=1))
+        second.commit(every_table(expected_version=1))
         with pytest.raises(VersionConflictError) as raised:
-            first.commit(_everything(expected_version=1))
+            first.commit(every_table(expected_version=1))
         assert raised.value.conflicts == {"member:p-1": 1}
         assert first.load(["member:p-1"])["member:p-1"].version == 2
 
@@ -264,13 +214,13 @@ def test_a_url_with_three_slashes_is_relative_to_the_working_directory(
     (tmp_path / "var").mkdir()
     with SqliteStore.open("sqlite:///var/members.db") as store:
         assert store.url == "sqlite:///var/members.db"
-        store.commit(_everything())
+        store.commit(every_table())
     assert (tmp_path / "var" / "members.db").is_file()
 
 
 def test_a_url_with_four_slashes_is_absolute(tmp_path: Path) -> None:
     with SqliteStore.open(f"sqlite:///{tmp_path}/abs.db") as store:
-        store.commit(_everything())
+        store.commit(every_table())
     assert str(tmp_path).startswith("/")
     assert (tmp_path / "abs.db").is_file()
 
@@ -278,7 +228,7 @@ def test_a_url_with_four_slashes_is_absolute(tmp_path: Path) -> None:
 @pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://"])
 def test_a_memory_url_opens_a_private_database_each_time(url: str) -> None:
     with SqliteStore.open(url) as first, SqliteStore.open(url) as second:
-        first.commit(_everything())
+        first.commit(every_table())
         assert second.load(["member:p-1"]) == {}
         assert first.schema_version == SCHEMA_VERSION
 
@@ -327,13 +277,13 @@ def test_a_locked_database_raises_a_storage_error_and_writes_nothing(path: Path)
         try:
             other.execute("BEGIN IMMEDIATE")
             with pytest.raises(StorageError, match="locked") as raised:
-                store.commit(_everything())
+                store.commit(every_table())
             assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
             other.execute("ROLLBACK")
         finally:
             other.close()
-        _assert_empty(store)
-        store.commit(_everything())  # the store is usable once the lock is gone
+        assert_empty(store)
+        store.commit(every_table())  # the store is usable once the lock is gone
         assert store.load(["member:p-1"])["member:p-1"].version == 1
 
 
@@ -347,12 +297,12 @@ def test_a_driver_error_midway_through_a_commit_writes_nothing(
             "BEGIN SELECT RAISE(ABORT, 'tasks are refused'); END"
         )
     with pytest.raises(StorageError, match="tasks are refused") as raised:
-        store.commit(_everything())
+        store.commit(every_table())
     assert isinstance(raised.value.__cause__, sqlite3.Error)
-    _assert_empty(store)
+    assert_empty(store)
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TRIGGER refuse_tasks")
-    store.commit(_everything())
+    store.commit(every_table())
     assert store.load(["member:p-1"])["member:p-1"].version == 1
 
 
@@ -388,10 +338,10 @@ def test_any_failure_inside_the_transaction_rolls_it_back(
     error: BaseException,
     expected: type[BaseException],
 ) -> None:
-    store.commit(_everything("member:p-0"))
+    store.commit(every_table("member:p-0"))
     monkeypatch.setattr(store, "_conn", _FailingConnection(store._conn, failing, error))
     with pytest.raises(expected):
-        store.commit(_everything())
+        store.commit(every_table())
     monkeypatch.undo()
     assert set(store.load(["member:p-0", "member:p-1"])) == {"member:p-0"}
     assert store.events("member:p-1") == []

@@ -28,7 +28,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore_adapters.storebase import Closing, check_claim
+from membercore_adapters.storebase import Closing, claim_until
 
 __all__ = ["MemoryStore", "membercore_register_stores"]
 
@@ -152,9 +152,7 @@ class MemoryStore(Closing):
         Raises:
             StorageError: ``worker`` is empty, ``lease`` not positive, or the store closed.
         """
-        require_aware("now", now)
-        check_claim(self.url, worker, lease)
-        until = now + lease
+        until = claim_until(self.url, now, worker, lease)
         with self._lock:
             self._check_open()
             if limit <= 0:
@@ -194,9 +192,7 @@ class MemoryStore(Closing):
         Raises:
             StorageError: ``worker`` is empty, ``lease`` not positive, or the store closed.
         """
-        require_aware("now", now)
-        check_claim(self.url, worker, lease)
-        until = now + lease
+        until = claim_until(self.url, now, worker, lease)
         with self._lock:
             self._check_open()
             claimed: list[OutboxMessage] = []

@@ -56,7 +56,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore_adapters.storebase import Closing, check_claim
+from membercore_adapters.storebase import Closing, claim_until
 
 # The driver is optional (the ``postgres`` extra): the plugin manager imports this module
 # with every entry point, so a missing driver must only fail when a store is opened.
@@ -824,15 +824,7 @@ class PostgresStore(Closing):
             StorageError: ``worker`` is empty, ``lease`` not positive, or the database
                 failed (nothing was claimed).
         """
-        moment = require_aware("now", now)
-        check_claim(self.url, worker, lease)
-        if limit <= 0:
-            return []
-        rows = self._query(
-            "claiming due records",
-            _CLAIM_DUE,
-            {"now": moment, "limit": limit, "worker": _put(worker), "until": moment + lease},
-        )
+        rows = self._claim("claiming due records", _CLAIM_DUE, now, limit, worker, lease)
         # RETURNING promises no order: put the claimed rows back in due order (the stored
         # keys collate as "C", which is code point order, as Python compares them).
         rows.sort(key=lambda row: (row[1], row[0]))
@@ -866,18 +858,26 @@ class PostgresStore(Closing):
             StorageError: ``worker`` is empty, ``lease`` not positive, or the database
                 failed (nothing was claimed).
         """
-        moment = require_aware("now", now)
-        check_claim(self.url, worker, lease)
-        if limit <= 0:
-            return []
-        rows = self._query(
-            "claiming the outbox",
-            _CLAIM,
-            {"now": moment, "limit": limit, "worker": _put(worker), "until": moment + lease},
-        )
+        rows = self._claim("claiming the outbox", _CLAIM, now, limit, worker, lease)
         # RETURNING promises no order: put the claimed rows back in commit order.
         rows.sort(key=lambda row: row[0])
         return [_outbox_message(row) for row in rows]
+
+    def _claim(
+        self,
+        doing: str,
+        claim: LiteralString,
+        now: datetime,
+        limit: int,
+        worker: str,
+        lease: timedelta,
+    ) -> list[Any]:
+        """The rows one claiming statement marked (none when ``limit`` is not positive)."""
+        until = claim_until(self.url, now, worker, lease)
+        if limit <= 0:
+            return []
+        parameters = {"now": now, "limit": limit, "worker": _put(worker), "until": until}
+        return self._query(doing, claim, parameters)
 
     def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:
         """Every outbox message (of one status when given), in commit order."""

@@ -43,7 +43,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore_adapters.storebase import Closing, check_claim
+from membercore_adapters.storebase import Closing, claim_until
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStore", "membercore_register_stores"]
 
@@ -592,15 +592,18 @@ class SqliteStore(Closing):
             StorageError: ``worker`` is empty, ``lease`` not positive, or the database
                 failed (nothing was claimed).
         """
-        moment = _to_us(require_aware("now", now))
-        check_claim(self.url, worker, lease)
+        until = claim_until(self.url, now, worker, lease)
         if limit <= 0:
             return []
-        until = _to_us(now + lease)
-        conn = self._conn
-        with self._driver_errors("claiming due records"), self._immediate():
-            rows = conn.execute(_CLAIMABLE_DUE, (moment, moment, limit)).fetchall()
-            conn.executemany(_CLAIM_DUE, [(worker, until, row[0]) for row in rows])
+        moment = _to_us(now)
+        rows = self._claim(
+            "claiming due records",
+            _CLAIMABLE_DUE,
+            (moment, moment, limit),
+            _CLAIM_DUE,
+            worker,
+            until,
+        )
         return [(key, _from_us(due_at)) for key, due_at in rows]
 
     def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
@@ -630,16 +633,30 @@ class SqliteStore(Closing):
             StorageError: ``worker`` is empty, ``lease`` not positive, or the database
                 failed (nothing was claimed).
         """
-        moment = _to_us(require_aware("now", now))
-        check_claim(self.url, worker, lease)
+        until = claim_until(self.url, now, worker, lease)
         if limit <= 0:
             return []
-        until = _to_us(now + lease)
-        conn = self._conn
-        with self._driver_errors("claiming the outbox"), self._immediate():
-            rows = conn.execute(_CLAIMABLE, (moment, moment, moment, limit)).fetchall()
-            conn.executemany(_CLAIM, [(worker, until, row[0]) for row in rows])
+        moment = _to_us(now)
+        parameters = (moment, moment, moment, limit)
+        rows = self._claim("claiming the outbox", _CLAIMABLE, parameters, _CLAIM, worker, until)
         return [_outbox_message(row) for row in rows]
+
+    def _claim(
+        self,
+        doing: str,
+        claimable: str,
+        parameters: Sequence[object],
+        mark: str,
+        worker: str,
+        until: datetime,
+    ) -> list[Any]:
+        """Read the claimable rows and mark each (by its first column) claimed, at once."""
+        conn = self._conn
+        claim_end = _to_us(until)
+        with self._driver_errors(doing), self._immediate():
+            rows = conn.execute(claimable, parameters).fetchall()
+            conn.executemany(mark, [(worker, claim_end, row[0]) for row in rows])
+        return rows
 
     def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:
         """Every outbox message (of one status when given), in commit order."""

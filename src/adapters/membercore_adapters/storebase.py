@@ -1,11 +1,12 @@
-"""What the first-party stores share: closing at the end of a ``with`` block, claim checks."""
+"""What the first-party stores share: closing at the end of a ``with`` block, claims."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from membercore.dates import require_aware
 from membercore.errors import StorageError
 
 
@@ -36,13 +37,17 @@ class Closing:
         return f"{type(self).__name__}({self.url!r})"
 
 
-def check_claim(url: str, worker: str, lease: timedelta) -> None:
-    """Refuse a claim without a worker name or with a lease that is not positive.
+def claim_until(url: str, now: datetime, worker: str, lease: timedelta) -> datetime:
+    """When a claim taken at ``now`` ends: ``now + lease``, once the claim is checked.
 
     Raises:
-        StorageError: naming the store and what is wrong.
+        NaiveInstantError: ``now`` has no timezone.
+        StorageError: naming the store, when the claim has no worker name or a lease
+            that is not positive.
     """
+    moment = require_aware("now", now)
     if not worker:
         raise StorageError(url, "a claim needs a worker name")
     if lease <= timedelta(0):
         raise StorageError(url, f"a claim's lease must be positive, got {lease}")
+    return moment + lease

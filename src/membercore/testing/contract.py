@@ -53,7 +53,7 @@ from membercore.ports import (
     TaskRow,
 )
 
-__all__ = ["T0", "StoreContract"]
+__all__ = ["T0", "StoreContract", "assert_empty", "every_table"]
 
 #: The instant the suite's scenarios start from.
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -129,6 +129,55 @@ def _task(
         status=status,
         payload=payload,
     )
+
+
+def every_table(key: str = "member:p-1", expected_version: int = 0) -> Commit:
+    """A commit that writes a row to every table, for a backend's own tests.
+
+    A record with one event, a fact in the inbox, an outbox message, a dead letter and
+    a task: what migrations must keep and failed commits must leave out.
+
+    Args:
+        key: the record it changes; the other rows' ids are made from it.
+        expected_version: the record's version before the commit.
+    """
+    version = expected_version + 1
+    return Commit(
+        changes=[
+            Change(
+                key=key,
+                expected_version=expected_version,
+                snapshot='{"points":1}',
+                events=[StoredEvent(key=key, version=version, type="posting", at=T0, payload="{}")],
+                due_at=T0,
+            )
+        ],
+        inbox=[InboxEntry(fact_id=f"fact-{key}-{version}", key=key, fingerprint="f", at=T0)],
+        outbox=[
+            OutboxMessage(
+                message_id=f"m-{key}-{version}", key=key, channel="sms", payload="{}", send_at=T0
+            )
+        ],
+        dead_letters=[
+            DeadLetter(fact_id=f"bad-{key}", fact_type="x", payload="{", reason="not JSON", at=T0)
+        ],
+        tasks=[
+            TaskRow(
+                task_key=f"task-{key}", key=key, kind="call", role="nurse", assignee=None, due_at=T0
+            )
+        ],
+    )
+
+
+def assert_empty(store: Store) -> None:
+    """Assert that ``store`` holds nothing :func:`every_table` would have written."""
+    assert list(store.scan()) == []
+    assert store.events("member:p-1") == []
+    assert store.seen(["fact-member:p-1-1"]) == {}
+    assert list(store.outbox()) == []
+    assert list(store.dead_letters()) == []
+    assert list(store.tasks(None)) == []
+    assert store.due(T0 + timedelta(days=1), 10) == []
 
 
 def _create(store: Store, *keys: str, due_at: datetime | None = None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -223,24 +223,11 @@ def message_to_dict(message: Any) -> dict[str, Any]:
     Raises:
         TypeError: ``message`` is not a membercore message.
     """
-    hook = _UNSTRUCTURE.get(type(message))
-    if hook is None:
-        hook = _message_hook(message)
-    data: dict[str, Any] = hook(message)
-    return {_TAG: message.TYPE, **data}
-
-
-#: The converter's unstructure function of each message type met so far.
-_UNSTRUCTURE: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
-
-
-def _message_hook(message: Any) -> Callable[[Any], dict[str, Any]]:
-    kind = type(message)
-    if _MESSAGE_TYPES.get(str(getattr(message, "TYPE", None))) is not kind:
-        raise TypeError(f"{kind.__name__} is not a membercore message type")
-    hook: Callable[[Any], dict[str, Any]] = converter().get_unstructure_hook(kind)
-    _UNSTRUCTURE[kind] = hook
-    return hook
+    tag = getattr(message, "TYPE", None)
+    if _MESSAGE_TYPES.get(str(tag)) is not type(message):
+        raise TypeError(f"{type(message).__name__} is not a membercore message type")
+    data: dict[str, Any] = converter().unstructure(message)
+    return {_TAG: tag, **data}
 
 
 def message_from_dict(data: Mapping[str, Any]) -> Any:

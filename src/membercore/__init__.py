@@ -1,8 +1,9 @@
 """membercore: the membership programme (会员制) of a private hospital.
 
-The public API: the programme configuration, the messages (facts in, commands, events
-out), the domain parts (``ledger``, ``tiers``, ``benefits``, ``plans``, ``households``,
-``rewards``) and the error hierarchy. Everything else is an implementation
+The public API: :class:`Engine` (the programme over a store), the programme
+configuration, the messages (every fact in, the commands, the events out), the domain
+parts (``ledger``, ``tiers``, ``benefits``, ``plans``, ``households``, ``rewards``...),
+``hookimpl`` for plugins and the error hierarchy. Everything else is an implementation
 detail of its module.
 """
 
@@ -25,6 +26,20 @@ from membercore import (
     tasks,
     tiers,
 )
+from membercore.clinical import (
+    AppointmentBooked,
+    AppointmentMissed,
+    AssessmentCompleted,
+    CheckupCompleted,
+    DeliveryRecorded,
+    DiagnosisRecorded,
+    Discharged,
+    LabResultRecorded,
+    PatientDied,
+    PatientRegistered,
+    SurgeryCompleted,
+    TaskCompleted,
+)
 from membercore.commands import (
     AdjustPoints,
     AwardBonus,
@@ -35,6 +50,7 @@ from membercore.commands import (
     TransferPoints,
 )
 from membercore.config import ProgrammeConfig, reference_config
+from membercore.engine import Engine, IngestReport, TickReport
 from membercore.errors import (
     ConfigError,
     IdempotencyConflictError,
@@ -65,6 +81,7 @@ from membercore.facts import (
     SurveyAnswered,
     VisitCompleted,
 )
+from membercore.hookspecs import hookimpl
 from membercore.serialization import (
     dump_config,
     load_config,
@@ -75,21 +92,31 @@ from membercore.serialization import (
 
 __all__ = [
     "AdjustPoints",
+    "AppointmentBooked",
+    "AppointmentMissed",
+    "AssessmentCompleted",
     "AwardBonus",
     "ChargeLine",
     "ChargePaid",
     "CheckedIn",
+    "CheckupCompleted",
     "ConfigError",
     "ContentLiked",
     "ContentShared",
+    "DeliveryRecorded",
+    "DiagnosisRecorded",
+    "Discharged",
     "Draw",
+    "Engine",
     "EventAttended",
     "ExpireDue",
     "Fact",
     "IdempotencyConflictError",
+    "IngestReport",
     "InsufficientPointsError",
     "InvalidAmountError",
     "InvalidFactError",
+    "LabResultRecorded",
     "LedgerError",
     "Lot",
     "MemberMismatchError",
@@ -97,6 +124,8 @@ __all__ = [
     "MergeMembers",
     "NaiveInstantError",
     "NotReversibleError",
+    "PatientDied",
+    "PatientRegistered",
     "Posting",
     "PostingKind",
     "ProgrammeConfig",
@@ -106,7 +135,10 @@ __all__ = [
     "RefundIssued",
     "RehabPlanJoined",
     "ReversePosting",
+    "SurgeryCompleted",
     "SurveyAnswered",
+    "TaskCompleted",
+    "TickReport",
     "TransferNotAllowedError",
     "TransferPoints",
     "UnknownPostingError",
@@ -116,6 +148,7 @@ __all__ = [
     "clinical",
     "consent",
     "dump_config",
+    "hookimpl",
     "households",
     "journeys",
     "ledger",

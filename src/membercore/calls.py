@@ -20,27 +20,7 @@ from membercore.ports import DeadLetter, OutboxMessage, Store, TaskRow
 if TYPE_CHECKING:
     from membercore.config import ProgrammeConfig
 
-__all__ = ["MemberCalls", "standing"]
-
-
-def standing(member: Member, config: ProgrammeConfig, now: datetime) -> benefits.Standing:
-    """What the member holds at ``now`` for benefits: tier, plans and their terms."""
-    in_force = plans.in_force(member.plans, now)
-    terms = {
-        held.plan_key: (term.start, term.end)
-        for held in in_force
-        for term in held.terms
-        if term.start <= now < term.end
-    }
-    programmes = set(plans.programmes(member.plans, config, now)) | member.programmes.programmes
-    return benefits.Standing(
-        member_id=member.member_id,
-        tier=tiers.tier_of(member.tier, config),
-        plans=plans.active_plans(member.plans, now),
-        programmes=tuple(sorted(programmes)),
-        household_id=member.household_id,
-        plan_terms=terms,
-    )
+__all__ = ["MemberCalls"]
 
 
 class MemberCalls:
@@ -59,6 +39,12 @@ class MemberCalls:
 
         def now(self) -> datetime:
             """The clock's instant."""
+
+        def standing(self, member_id: str) -> benefits.Standing:
+            """The member's standing now."""
+
+        def shared_quotas(self, member_id: str) -> tuple[benefits.QuotaState, ...]:
+            """The quota states the member draws on."""
 
     # -- views --------------------------------------------------------------------------
 
@@ -82,15 +68,13 @@ class MemberCalls:
 
     def entitlements(self, member_id: str) -> tuple[benefits.Entitlement, ...]:
         """Every benefit the member may use now, and where it comes from."""
-        member = self.member(member_id)
-        return benefits.entitlements(standing(member, self.config, self.now()), self.config)
+        return benefits.entitlements(self.standing(member_id), self.config)
 
     def quote(self, member_id: str, items: Iterable[benefits.BillItem]) -> benefits.Quote:
         """A bill priced for the member now: discounts and free-use quotas applied."""
-        member = self.member(member_id)
-        now = self.now()
-        held = standing(member, self.config, now)
-        return benefits.quote(items, held, self.config, now, quotas=(member.quotas,))
+        held = self.standing(member_id)
+        quotas = self.shared_quotas(member_id)
+        return benefits.quote(items, held, self.config, self.now(), quotas=quotas)
 
     def subscriptions(self, member_id: str) -> tuple[plans.SubscriptionState, ...]:
         """The member's subscriptions, in the order they were asked for."""

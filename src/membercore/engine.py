@@ -12,7 +12,6 @@ to the dead letters with its reason and ingestion goes on.
 from __future__ import annotations
 
 import gc
-from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -23,14 +22,13 @@ from typing import Any, TypeVar
 import attrs
 import pluggy
 
-from membercore import households, pipeline
+from membercore import benefits, households, pipeline
 from membercore.calls import MemberCalls
 from membercore.clinical import PatientRegistered
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import (
     EngineError,
-    HouseholdMembershipError,
     MembercoreError,
     UnknownMemberError,
     UnknownStoreError,
@@ -39,32 +37,24 @@ from membercore.errors import (
 from membercore.facts import Fact
 from membercore.idempotency import fingerprint
 from membercore.journeys import JourneyIndex, validate
-from membercore.member import Member
-from membercore.member import evolve as evolve_member
+from membercore.member import Member, standing
 from membercore.plugins import Plugins, collect, make_plugin_manager
-from membercore.ports import Clock, Record, Store, StoredEvent
-from membercore.recording import (
-    HOUSEHOLD,
-    MEMBER,
-    Working,
-    Workspace,
-    dead_letter,
-    household_key,
-    member_key,
-    read_state,
-)
-from membercore.segments import FamilyStatus
+from membercore.ports import Clock, Store
+from membercore.recording import HOUSEHOLD, MEMBER, dead_letter, household_key, member_key
 from membercore.serialization import message_from_dict, message_from_json
-from membercore.tasks import HealthManagerAssigned, TaskCreated
+from membercore.unit_of_work import RecordCache, UnitOfWork, decode
+from membercore.use_cases import (
+    context,
+    count_work,
+    handle,
+    household_view,
+    route,
+    run,
+)
 
 __all__ = ["Engine", "IngestReport", "TickReport", "household_view"]
 
 T = TypeVar("T")
-_HOUSEHOLD_COMMANDS = (
-    households.FormHousehold,
-    households.AddDependent,
-    households.RemoveDependent,
-)
 
 
 @attrs.frozen
@@ -180,8 +170,7 @@ class Engine(MemberCalls):
         self.batch_size = batch_size
         self.require_registration = require_registration
         self.retries = retries
-        self._cache: OrderedDict[str, tuple[int, Any]] = OrderedDict()
-        self._cache_size = cache_size
+        self._records = RecordCache(cache_size)
         if snapshot_every < 1:
             raise EngineError(f"snapshot_every must be at least 1, got {snapshot_every}")
         self.snapshot_every = snapshot_every
@@ -251,74 +240,15 @@ class Engine(MemberCalls):
 
     # -- units of work -------------------------------------------------------------------
 
-    def _load(self, space: Workspace, keys: Iterable[str]) -> None:
-        wanted = [key for key in dict.fromkeys(keys) if key not in space.records]
-        if not wanted:
-            return
-        found = self.store.load(wanted)
-        # In the order asked for, whatever order the store answers in: what a unit of work
-        # writes (the outbox above all) must not depend on it.
-        records = {key: found[key] for key in wanted if key in found}
-        states = {key: self._state(record) for key, record in records.items()}
-        space.add_loaded(records, states)
-        for key, record in records.items():
-            self._remember(key, record.version, states[key])
-
-    def _remember(self, key: str, version: int, state: Any) -> None:
-        self._cache[key] = (version, state)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-
-    def _space(self, now: datetime) -> Workspace:
-        space = Workspace(self.config, now, snapshot_every=self.snapshot_every)
-        # Staff are balanced by their open tasks, as the store counts them when the unit
-        # of work starts and as it assigns more.
-        space.loads = Counter(self.store.task_loads()) if self.config.staff.staff else Counter()
-        return space
-
-    def _context(self, space: Workspace) -> pipeline.Context:
-        if not space.loads:
-            return self.context
-        return attrs.evolve(self.context, loads=dict(space.loads))
-
-    def _state(self, record: Record) -> Any:
-        """A stored record's state: the one kept for its version, else decoded."""
-        cached = self._cache.get(record.key)
-        if cached is not None and cached[0] == record.version:
-            return cached[1]
-        journal: tuple[StoredEvent, ...] = ()
-        if record.snapshot_version < record.version:
-            journal = tuple(self.store.events(record.key, after_version=record.snapshot_version))
-        return read_state(record, journal)
-
-    def _households_of(self, space: Workspace) -> None:
-        self._load(
-            space,
-            [
-                household_key(held.state.household_id)
-                for held in list(space.records.values())
-                if isinstance(held.state, Member) and held.state.household_id
-            ],
+    def _unit(self, now: datetime) -> UnitOfWork:
+        return UnitOfWork(
+            self.store,
+            self._records,
+            self.config,
+            now,
+            snapshot_every=self.snapshot_every,
+            observers=self.observers,
         )
-
-    def _commit(self, space: Workspace, *, after: datetime | None = None) -> bool:
-        commit, written = space.commit(after=after)
-        if not commit:
-            return False
-        try:
-            self.store.commit(commit)
-        except VersionConflictError as conflict:
-            for key in conflict.conflicts:
-                self._cache.pop(key, None)
-            raise
-        for key, (version, state) in written.items():
-            self._remember(key, version, state)
-        if self.observers:
-            events = [event for held in space.records.values() for event in held.events]
-            for observer in self.observers:
-                observer(events)
-        return True
 
     def _retrying(self, work: Callable[[], T]) -> tuple[T, int]:
         for attempt in range(self.retries):
@@ -391,8 +321,8 @@ class Engine(MemberCalls):
         return attrs.evolve(report, retries=retries)
 
     def _apply(self, read: list[_Input], refused: list[Any], now: datetime) -> IngestReport:
-        space = self._space(now)
-        space.dead.extend(refused)
+        uow = self._unit(now)
+        uow.dead.extend(refused)
         facts = [item.message for item in read if isinstance(item.message, Fact)]
         stored = self.store.seen([fact.fact_id for fact in facts]) if facts else {}
         taken: dict[str, str] = dict(stored)
@@ -408,82 +338,47 @@ class Engine(MemberCalls):
                     continue
                 if prior is not None:
                     reason = f"fact id {message.fact_id!r} was taken before with other content"
-                    space.dead.append(dead_letter(message, item.raw, reason, now))
+                    uow.refuse(message, item.raw, reason)
                     continue
                 taken[message.fact_id] = digest
             fresh.append((item, digest))
-        self._load(space, [key for item, _ in fresh for key in _routing_key(item.message)])
-        self._households_of(space)
+        uow.load(key for item, _ in fresh for key in _routing_key(item.message))
+        uow.load_households()
         applied = 0
         for item, digest in fresh:
             message = item.message
             try:
-                self._decide(space, message, item.at)
+                key = self._decide(uow, message, item.at)
             except MembercoreError as error:
-                space.dead.append(dead_letter(message, item.raw, str(error), now))
+                uow.refuse(message, item.raw, str(error))
                 continue
             applied += 1
             if isinstance(message, Fact) and digest is not None:
-                space.take_fact(message.fact_id, member_key(message.patient_id), digest)
-        committed = self._commit(space)
+                uow.take_fact(message.fact_id, key, digest)
+        committed = uow.commit()
         return IngestReport(
             applied=applied,
             duplicates=duplicates,
-            rejected=len(space.dead),
+            rejected=len(uow.dead),
             commits=int(committed),
         )
 
-    def _decide(self, space: Workspace, message: object, now: datetime) -> None:
-        if isinstance(message, _HOUSEHOLD_COMMANDS):
-            self._household(space, message, now)
-            return
-        member_id = _member_of(message)
+    def _decide(self, uow: UnitOfWork, message: object, now: datetime) -> str:
+        """Decide one input; the key of the record that took it."""
+        if not isinstance(message, Fact):
+            handle(uow, self.context, message, now)
+            return ""
         create = isinstance(message, PatientRegistered) or not self.require_registration
-        held = space.member(member_id, create=create)
+        held = uow.member(message.patient_id, create=create)
         if held is None:
-            raise UnknownMemberError(member_id)
-        self._run(space, held, message, now)
-
-    def _run(self, space: Workspace, held: Working, message: object, now: datetime) -> None:
-        member: Member = held.state
-        view = self._household_view(space, member)
-        outcome = pipeline.run(message, member, self._context(space), now, household=view)
-        held.state = outcome.member
-        held.events.extend(outcome.events)
-        _count_work(space.loads, outcome.events)
-
-    def _household_view(self, space: Workspace, member: Member) -> pipeline.Household | None:
-        if member.household_id is None:
-            return None
-        held = space.records.get(household_key(member.household_id))
-        if held is None:
-            return None
-        return household_view(held.state, member.member_id)
-
-    def _household(self, space: Workspace, command: Any, now: datetime) -> None:
-        held = space.household(command.household_id)
-        events = households.decide(command, held.state, now, self.config.tz)
-        concerned = {_concerns(event) for event in events} - {None}
-        self._load(space, [member_key(member_id) for member_id in concerned if member_id])
-        for member_id in concerned:
-            joining = space.member(member_id) if member_id else None
-            if member_id and joining is None:
-                raise UnknownMemberError(member_id)
-            held_by = joining.state.household_id if joining is not None else None
-            if member_id and held_by not in (None, command.household_id):
-                leaving = any(isinstance(event, households.DependentRemoved) for event in events)
-                if not leaving:
-                    raise HouseholdMembershipError(
-                        command.household_id, member_id, f"already belongs to household {held_by}"
-                    )
-        for event in events:
-            held.state = households.evolve(held.state, event)
-            held.events.append(event)
-            member_id = _concerns(event)
-            working = space.member(member_id) if member_id else None
-            if working is not None:
-                working.state = evolve_member(working.state, event)
-                working.events.append(event)
+            raise UnknownMemberError(message.patient_id)
+        survivor = held.state.identity.merged_into
+        if survivor is not None:
+            # The person's facts go on under the record they were merged into.
+            held = uow.require_member(survivor)
+            message = attrs.evolve(message, patient_id=survivor)
+        run(uow, self.context, held, message, now)
+        return held.key
 
     # -- time ----------------------------------------------------------------------------
 
@@ -542,23 +437,23 @@ class Engine(MemberCalls):
         return TickReport(records=records, events=events)
 
     def _tick_batch(self, keys: list[str], now: datetime) -> int:
-        space = self._space(now)
-        self._load(space, keys)
-        self._households_of(space)
+        uow = self._unit(now)
+        uow.load(keys)
+        uow.load_households()
         count = 0
         for key in keys:
-            held = space.records.get(key)
+            held = uow.records.get(key)
             if held is None or not isinstance(held.state, Member):
                 continue
-            view = self._household_view(space, held.state)
-            outcome = pipeline.tick(held.state, self._context(space), now, household=view)
-            _count_work(space.loads, outcome.events)
-            held.state = outcome.member
-            held.events.extend(outcome.events)
+            household = uow.household_of(held.state)
+            view = household_view(household.state, held.state.member_id) if household else None
+            outcome = pipeline.tick(held.state, context(uow, self.context), now, household=view)
+            count_work(uow.loads, outcome.events)
+            held.take(outcome.member, outcome.events)
             # A record ticked with nothing to do still has its due instant moved on.
             held.touched = True
             count += len(outcome.events)
-        self._commit(space, after=now)
+        uow.commit(after=now)
         return count
 
     # -- commands ------------------------------------------------------------------------
@@ -566,27 +461,23 @@ class Engine(MemberCalls):
     def execute(self, command: object, *, now: datetime | None = None) -> tuple[object, ...]:
         """Carry out one command at once and return the events it made.
 
+        Every command the library exports is carried out here (see
+        :data:`membercore.use_cases.HANDLERS`), those that touch several records (a
+        transfer, a merge, a gift from the stock, a quota the household shares) in one
+        unit of work.
+
         Raises:
             MembercoreError: the command was refused (the error says why); nothing changed.
         """
         at = require_aware("now", now) if now is not None else self.now()
+        keys = route(command)
 
         def work() -> tuple[object, ...]:
-            space = self._space(at)
-            keys = _routing_key(command)
-            self._load(space, keys)
-            self._households_of(space)
-            if isinstance(command, _HOUSEHOLD_COMMANDS):
-                self._household(space, command, at)
-                held = space.records[keys[0]]
-            else:
-                found = space.member(_member_of(command))
-                if found is None:
-                    raise UnknownMemberError(_member_of(command))
-                held = found
-                self._run(space, held, command, at)
-            events = tuple(held.events)
-            self._commit(space)
+            uow = self._unit(at)
+            uow.load(keys)
+            uow.load_households()
+            events = handle(uow, self.context, command, at)
+            uow.commit()
             return events
 
         events, _ = self._retrying(work)
@@ -600,14 +491,30 @@ class Engine(MemberCalls):
         Raises:
             UnknownMemberError: the store holds no record of the member.
         """
-        key = member_key(member_id)
-        space = self._space(self.now())
-        self._load(space, [key])
-        held = space.records.get(key)
-        if held is None:
-            raise UnknownMemberError(member_id)
-        state: Member = held.state
+        uow = self._unit(self.now())
+        state: Member = uow.require_member(member_id).state
         return state
+
+    def standing(self, member_id: str) -> benefits.Standing:
+        """What the member holds now for benefits.
+
+        Tier, plans with their terms (a relative's family plan that covers them
+        included), programmes and household: the same standing the commands use.
+
+        Raises:
+            UnknownMemberError: the store holds no record of the member.
+        """
+        uow = self._unit(self.now())
+        member: Member = uow.require_member(member_id).state
+        return standing(member, self.config, uow.now, relatives=uow.load_relatives(member))
+
+    def shared_quotas(self, member_id: str) -> tuple[benefits.QuotaState, ...]:
+        """The quota uses the member draws on: their own, and their household's."""
+        uow = self._unit(self.now())
+        member: Member = uow.require_member(member_id).state
+        household = uow.household_of(member)
+        shared = (household.state.quotas,) if household is not None else ()
+        return (member.quotas, *shared)
 
     def household(self, household_id: str) -> households.HouseholdState | None:
         """A household's record, if it is stored."""
@@ -615,7 +522,7 @@ class Engine(MemberCalls):
         record = self.store.load([key]).get(key)
         if record is None:
             return None
-        state: households.HouseholdState = self._state(record)
+        state: households.HouseholdState = decode(self.store, self._records, record)
         return state
 
     def members(self, where: Callable[[str], bool] | None = None) -> Iterator[Member]:
@@ -627,39 +534,12 @@ class Engine(MemberCalls):
         """
         for record in self.store.scan(MEMBER):
             if where is None or where(_member_id(record.key)):
-                yield self._state(record)
+                yield decode(self.store, self._records, record)
 
     def households(self) -> Iterator[households.HouseholdState]:
         """Every household's record, streamed in id order."""
         for record in self.store.scan(HOUSEHOLD):
-            yield self._state(record)
-
-
-def household_view(state: households.HouseholdState, member_id: str) -> pipeline.Household:
-    """What a household tells the parts about one of its members."""
-    dependent = state.dependents.get(member_id)
-    guardians = [state.head_id] if state.head_id and state.head_id != member_id else []
-    if dependent is not None and dependent.guardian_id and dependent.guardian_id not in guardians:
-        guardians.append(dependent.guardian_id)
-    everyone = households.members(state)
-    return pipeline.Household(
-        household_id=state.household_id,
-        family=FamilyStatus(
-            has_dependents=state.head_id == member_id and bool(state.dependents),
-            is_dependent=dependent is not None,
-        ),
-        guardians=tuple(guardians),
-        relatives=len(everyone - {member_id}),
-    )
-
-
-def _count_work(loads: Counter[str], events: Iterable[object]) -> None:
-    """Add the tasks and members the events gave each member of staff."""
-    for event in events:
-        if isinstance(event, TaskCreated) and event.assignee:
-            loads[event.assignee] += 1
-        elif isinstance(event, HealthManagerAssigned):
-            loads[event.staff_id] += 1
+            yield decode(self.store, self._records, record)
 
 
 def _member_id(key: str) -> str:
@@ -674,31 +554,8 @@ def _read(raw: object) -> object:
     return raw
 
 
-def _member_of(message: object) -> str:
-    if isinstance(message, Fact):
-        return message.patient_id
-    member_id = getattr(message, "member_id", None)
-    if not isinstance(member_id, str):
-        raise TypeError(f"{type(message).__name__} names no member")
-    return member_id
-
-
 def _routing_key(message: object) -> list[str]:
     """The records a message needs, or an error saying why it cannot be taken."""
-    if isinstance(message, _HOUSEHOLD_COMMANDS):
-        return [household_key(message.household_id)]
-    if isinstance(message, Fact) or type(message) in pipeline.COMMAND_TYPES:
-        return [member_key(_member_of(message))]
-    raise EngineError(
-        f"{type(message).__name__} is not a fact or a command of a member or a household"
-    )
-
-
-def _concerns(event: object) -> str | None:
-    if isinstance(event, households.HouseholdFormed):
-        return event.head_id
-    if isinstance(event, households.DependentAdded):
-        return event.dependent.member_id
-    if isinstance(event, households.DependentRemoved):
-        return event.member_id
-    return None
+    if isinstance(message, Fact):
+        return [member_key(message.patient_id)]
+    return route(message)

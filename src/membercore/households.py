@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from membercore import benefits
 from membercore.checks import non_empty
 from membercore.commands import MergeMembers
 from membercore.dates import as_utc, aware, local_date, require_aware
@@ -217,16 +218,24 @@ class HouseholdState:
         head_id: its head (``None`` before it is formed).
         dependents: relatives by member id.
         keys: idempotency keys with their fingerprints.
+        quotas: the uses of the quotas its members share (``shared_by_household``).
     """
 
     household_id: str
     head_id: str | None = None
     dependents: Mapping[str, Dependent] = attrs.field(factory=dict)
     keys: Mapping[str, str] = attrs.field(factory=dict)
+    quotas: benefits.QuotaState = attrs.field()
+
+    @quotas.default
+    def _no_uses(self) -> benefits.QuotaState:
+        return benefits.QuotaState(holder_id=self.household_id)
 
 
-def evolve(state: HouseholdState, event: HouseholdEvent) -> HouseholdState:
-    """Apply one household event."""
+def evolve(state: HouseholdState, event: HouseholdEvent | benefits.QuotaEvent) -> HouseholdState:
+    """Apply one household event, or an event of the quotas its members share."""
+    if not isinstance(event, HouseholdFormed | DependentAdded | DependentRemoved | MemberReplaced):
+        return attrs.evolve(state, quotas=benefits.evolve(state.quotas, event))
     keys = {**state.keys, event.key: event.fingerprint}
     if isinstance(event, HouseholdFormed):
         return attrs.evolve(state, head_id=event.head_id, keys=keys)

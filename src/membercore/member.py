@@ -18,6 +18,7 @@ from membercore import (
     benefits,
     consent,
     households,
+    identity,
     journeys,
     ledger,
     offers,
@@ -43,6 +44,7 @@ __all__ = [
     "new_member",
     "next_due",
     "replay",
+    "standing",
 ]
 
 
@@ -65,6 +67,7 @@ class Member:
         offers: offers made.
         programmes: disease programmes enrolled in.
         household_id: the household the patient belongs to, if any.
+        identity: the command keys the record took, and the record it was merged into.
     """
 
     member_id: str
@@ -81,6 +84,7 @@ class Member:
     offers: offers.OffersState
     programmes: programmes.ProgrammesState
     household_id: str | None = None
+    identity: identity.IdentityState = attrs.field(factory=identity.IdentityState)
 
 
 def new_member(member_id: str) -> Member:
@@ -117,6 +121,7 @@ def _parts() -> dict[type[Any], tuple[str, Callable[[Any, Any], Any]]]:
         ("work", tasks.evolve, get_args(tasks.WorkEvent)),
         ("offers", offers.evolve, (offers.OfferMade, offers.OfferRedeemed)),
         ("programmes", programmes.evolve, (programmes.Enrolled, programmes.Left)),
+        ("identity", identity.evolve, get_args(identity.IdentityEvent)),
     ]
     owners.append(("household_id", _household, get_args(households.HouseholdEvent)))
     return {kind: (field, fn) for field, fn, kinds in owners for kind in kinds}
@@ -243,6 +248,51 @@ def _next_expiry(
         if held.remaining > 0 and (at := ledger.expiry_of(held, state, config)) is not None
     ]
     return min((at for at in instants if after is None or at > after), default=None)
+
+
+def standing(
+    member: Member,
+    config: ProgrammeConfig,
+    now: datetime,
+    *,
+    relatives: Iterable[Member] = (),
+) -> benefits.Standing:
+    """What the member holds at ``now`` for benefits: tier, plans with their terms, household.
+
+    The one place a standing is built: views (entitlements, quotes) and commands (quota
+    reservations) see the same one.
+
+    Args:
+        member: the record.
+        config: the programme.
+        now: the instant.
+        relatives: the records of the member's household: a relative's family plan in
+            force that covers the member counts as the member's plan (with its term).
+    """
+    held = [(s, s.plan_key) for s in plans.in_force(member.plans, now)]
+    for relative in relatives:
+        if relative.member_id == member.member_id:
+            continue
+        held += [
+            (s, s.plan_key)
+            for s in plans.in_force(relative.plans, now)
+            if member.member_id in s.dependents
+        ]
+    terms = {
+        plan_key: (term.start, term.end)
+        for subscription, plan_key in held
+        for term in subscription.terms
+        if term.start <= now < term.end
+    }
+    programmes = set(plans.programmes(member.plans, config, now)) | member.programmes.programmes
+    return benefits.Standing(
+        member_id=member.member_id,
+        tier=tiers.tier_of(member.tier, config),
+        plans=tuple(sorted({plan_key for _, plan_key in held})),
+        programmes=tuple(sorted(programmes)),
+        household_id=member.household_id,
+        plan_terms=terms,
+    )
 
 
 def birth_date(member: Member) -> date | None:

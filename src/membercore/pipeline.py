@@ -19,7 +19,6 @@ import attrs
 
 from membercore import (
     actions,
-    benefits,
     consent,
     journeys,
     ledger,
@@ -35,11 +34,12 @@ from membercore.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, Rev
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import JourneyDefinition
 from membercore.dates import require_aware
+from membercore.events import Posting
 from membercore.facts import Fact
 from membercore.households import age_on
 from membercore.member import Member, birth_date, due_parts, evolve_all
 
-__all__ = ["Context", "Household", "Outcome", "journey_triggers", "run", "tick"]
+__all__ = ["Context", "Household", "Outcome", "apply", "journey_triggers", "run", "tick"]
 
 #: How deep actions may start actions (a journey's message request is depth 1).
 MAX_DEPTH = 4
@@ -319,18 +319,6 @@ def _consent(run: _Run, command: Any) -> Sequence[object]:
     return made
 
 
-def _quota(run: _Run, command: Any) -> Sequence[object]:
-    m = run.member
-    standing = benefits.Standing(
-        member_id=m.member_id,
-        tier=run.tier_key(),
-        plans=plans.active_plans(m.plans, run.now),
-        programmes=run.programmes(),
-        household_id=run.household.household_id if run.household else None,
-    )
-    return run.take(benefits.decide(command, m.quotas, run.config, run.now, standing=standing))
-
-
 def _message(run: _Run, command: Any) -> Sequence[object]:
     m = run.member
     registrations = list(m.profile.registrations.values())
@@ -373,7 +361,6 @@ def _handlers() -> dict[type[Any], _Handler]:
         (_tier, (tiers.SetTierOverride, tiers.ClearTierOverride, tiers.ReviewTier)),
         (_plans, plans.PLAN_COMMAND_TYPES),
         (_consent, (consent.GrantConsent, consent.WithdrawConsent)),
-        (_quota, benefits.QUOTA_COMMAND_TYPES),
         (_message, (outreach.RequestMessage,)),
         (_work, (tasks.CreateTask, tasks.EscalateTask, tasks.CloseTask, tasks.AssignHealthManager)),
         (_offer, (offers.MakeOffer, offers.RedeemOffer)),
@@ -416,6 +403,33 @@ def run(
         work.fact(message)
     else:
         work.command(message, depth=0)
+    return Outcome(work.member, tuple(work.events))
+
+
+def apply(
+    events: Sequence[object],
+    member: Member,
+    ctx: Context,
+    now: datetime,
+    *,
+    household: Household | None = None,
+) -> Outcome:
+    """Events decided about the member elsewhere, and what follows from them.
+
+    A decision that spans records (a transfer, a merge, a gift from the stock, a quota
+    the household shares) is made by its part over all of them; each member's share of
+    its events comes here: the record takes them, the tier ladder settles on a changed
+    ledger, and the journeys take them like any other event.
+
+    Raises:
+        MembercoreError: a part refused what followed; nothing of it applies.
+    """
+    now = require_aware("now", now)
+    work = _Run(member, ctx, now, household)
+    made = list(work.take(events))
+    if any(isinstance(event, Posting) for event in made):
+        made += work.settle_tier()
+    work.journeys_on(made, depth=0)
     return Outcome(work.member, tuple(work.events))
 
 

@@ -1,26 +1,26 @@
 """What decisions write: records being worked on, and the one commit that stores them.
 
-A :class:`Workspace` holds the records a unit of work loaded (members and households),
-each with the version it was loaded at and the events decided since. :meth:`Workspace.commit`
-turns them into one :class:`~membercore.ports.Commit`: each changed record's snapshot,
-events and next due instant, the inbox entries of the facts taken, the outbox messages
-the outreach policy queued, the staff tasks created or changed, and the dead letters.
+A :class:`Working` record is one a unit of work loaded (a member, a household, a gift's
+stock), with the version it was loaded at and the events decided since.
+:func:`build_commit` turns them into one :class:`~membercore.ports.Commit`: each changed
+record's snapshot, events and next due instant, the inbox entries of the facts taken,
+the outbox messages the outreach policy queued, the staff tasks created or changed, and
+the dead letters. :func:`read_state` turns a stored record back into its state.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
 
-from membercore import households, outreach, tasks
+from membercore import households, outreach, rewards, tasks
 from membercore.config import ProgrammeConfig
 from membercore.idempotency import fingerprint
-from membercore.member import Member, evolve_all, new_member, next_due
+from membercore.member import Member, evolve_all, next_due
 from membercore.ports import (
     Change,
     Commit,
@@ -41,16 +41,19 @@ from membercore.serialization import (
 __all__ = [
     "HOUSEHOLD",
     "MEMBER",
+    "STOCK",
     "Working",
-    "Workspace",
+    "build_commit",
     "dead_letter",
     "household_key",
     "member_key",
     "read_state",
+    "stock_key",
 ]
 
 MEMBER = "member:"
 HOUSEHOLD = "household:"
+STOCK = "stock:"
 
 
 def member_key(member_id: str) -> str:
@@ -61,6 +64,11 @@ def member_key(member_id: str) -> str:
 def household_key(household_id: str) -> str:
     """The store key of a household's record."""
     return HOUSEHOLD + household_id
+
+
+def stock_key(reward_key: str) -> str:
+    """The store key of a gift's stock record."""
+    return STOCK + reward_key
 
 
 @attrs.define
@@ -77,6 +85,11 @@ class Working:
     snapshot_version: int = 0
     events: list[object] = attrs.field(factory=list)
     touched: bool = False
+
+    def take(self, state: Any, events: Iterable[object]) -> None:
+        """The record's new state, and the events that made it."""
+        self.state = state
+        self.events.extend(events)
 
 
 def dead_letter(message: object, raw: object, reason: str, at: datetime) -> DeadLetter:
@@ -110,94 +123,70 @@ def _json_or_repr(value: object) -> str:
         return repr(value)
 
 
-class Workspace:
-    """The records one unit of work loaded, and what it decided about them."""
+def build_commit(
+    records: Iterable[Working],
+    config: ProgrammeConfig,
+    now: datetime,
+    *,
+    inbox: Sequence[InboxEntry] = (),
+    dead: Sequence[DeadLetter] = (),
+    snapshot_every: int = 1,
+    after: datetime | None = None,
+) -> tuple[Commit, dict[str, tuple[int, Any]]]:
+    """The commit of everything decided, and each changed record's new (version, state).
 
-    def __init__(self, config: ProgrammeConfig, now: datetime, *, snapshot_every: int = 1) -> None:
-        self.config = config
-        self.now = now
-        self.snapshot_every = snapshot_every
-        self.records: dict[str, Working] = {}
-        self.inbox: list[InboxEntry] = []
-        self.dead: list[DeadLetter] = []
-        self.loads: Counter[str] = Counter()
+    Each changed record's snapshot (when due), events and next due instant, the inbox
+    entries of the facts taken, the outbox messages the outreach policy queued, the
+    staff tasks created or changed, and the dead letters.
 
-    def add_loaded(self, records: Mapping[str, Record], states: Mapping[str, Any]) -> None:
-        """Take records the store returned, with their states (decoded or kept).
-
-        A record already being worked on is kept as it is.
-        """
-        for key, record in records.items():
-            if key not in self.records:
-                held = Working(key, states[key], record.version, record.snapshot_version)
-                self.records[key] = held
-
-    def member(self, member_id: str, *, create: bool = False) -> Working | None:
-        """The member's record, a new one when ``create`` and none is stored."""
-        key = member_key(member_id)
-        held = self.records.get(key)
-        if held is None and create:
-            held = self.records[key] = Working(key, new_member(member_id), 0)
-        return held
-
-    def household(self, household_id: str) -> Working:
-        """The household's record (a new, unformed one when none is stored)."""
-        key = household_key(household_id)
-        held = self.records.get(key)
-        if held is None:
-            state = households.HouseholdState(household_id=household_id)
-            held = self.records[key] = Working(key, state, 0)
-        return held
-
-    def take_fact(self, fact_id: str, key: str, digest: str) -> None:
-        """Record a fact as taken."""
-        self.inbox.append(InboxEntry(fact_id=fact_id, key=key, fingerprint=digest, at=self.now))
-
-    def commit(self, *, after: datetime | None = None) -> tuple[Commit, dict[str, tuple[int, Any]]]:
-        """The commit of everything decided, and each changed record's new (version, state).
-
-        Args:
-            after: for a tick, the instant ticked to: a record is next due after it.
-        """
-        changes: list[Change] = []
-        outbox: list[OutboxMessage] = []
-        task_rows: list[TaskRow] = []
-        written: dict[str, tuple[int, Any]] = {}
-        cancelled: list[str] = []
-        for held in self.records.values():
-            if not held.events and not held.touched:
-                continue
-            version = held.version + 1
-            state = held.state
-            due = next_due(state, self.config, after=after) if isinstance(state, Member) else None
-            fresh = held.version == 0 or version - held.snapshot_version >= self.snapshot_every
-            changes.append(
-                Change(
-                    key=held.key,
-                    expected_version=held.version,
-                    snapshot=record_to_json(state) if fresh else None,
-                    events=tuple(_stored(held.key, version, held.events, self.now)),
-                    due_at=due,
-                )
+    Args:
+        records: the records worked on.
+        config: the programme.
+        now: the instant of the decisions.
+        inbox: the facts taken.
+        dead: the inputs refused.
+        snapshot_every: write a record's snapshot again after this many commits.
+        after: for a tick, the instant ticked to: a record is next due after it.
+    """
+    changes: list[Change] = []
+    outbox: list[OutboxMessage] = []
+    task_rows: list[TaskRow] = []
+    written: dict[str, tuple[int, Any]] = {}
+    cancelled: list[str] = []
+    for held in records:
+        if not held.events and not held.touched:
+            continue
+        version = held.version + 1
+        state = held.state
+        due = next_due(state, config, after=after) if isinstance(state, Member) else None
+        fresh = held.version == 0 or version - held.snapshot_version >= snapshot_every
+        changes.append(
+            Change(
+                key=held.key,
+                expected_version=held.version,
+                snapshot=record_to_json(state) if fresh else None,
+                events=tuple(_stored(held.key, version, held.events, now)),
+                due_at=due,
             )
-            written[held.key] = (version, state)
-            if isinstance(state, Member):
-                outbox += _outbox(held.key, held.events)
-                task_rows += _tasks(held.key, state, held.events)
-                cancelled += [
-                    event.message_id
-                    for event in held.events
-                    if isinstance(event, outreach.MessageCancelled)
-                ]
-        commit = Commit(
-            changes=tuple(changes),
-            inbox=tuple(self.inbox),
-            outbox=tuple(outbox),
-            dead_letters=tuple(self.dead),
-            tasks=tuple(task_rows),
-            cancelled=tuple(cancelled),
         )
-        return commit, written
+        written[held.key] = (version, state)
+        if isinstance(state, Member):
+            outbox += _outbox(held.key, held.events)
+            task_rows += _tasks(held.key, state, held.events)
+            cancelled += [
+                event.message_id
+                for event in held.events
+                if isinstance(event, outreach.MessageCancelled)
+            ]
+    commit = Commit(
+        changes=tuple(changes),
+        inbox=tuple(inbox),
+        outbox=tuple(outbox),
+        dead_letters=tuple(dead),
+        tasks=tuple(task_rows),
+        cancelled=tuple(cancelled),
+    )
+    return commit, written
 
 
 def read_state(record: Record, journal: Sequence[StoredEvent] = ()) -> Any:
@@ -211,6 +200,11 @@ def read_state(record: Record, journal: Sequence[StoredEvent] = ()) -> Any:
     if record.key.startswith(MEMBER):
         member: Member = record_from_json(record.snapshot, Member)
         return evolve_all(member, events)
+    if record.key.startswith(STOCK):
+        stock = record_from_json(record.snapshot, rewards.StockState)
+        for event in events:
+            stock = rewards.evolve_stock(stock, event)
+        return stock
     household = record_from_json(record.snapshot, households.HouseholdState)
     for event in events:
         household = households.evolve(household, event)

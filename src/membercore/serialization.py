@@ -25,6 +25,7 @@ from membercore import (
     clinical,
     consent,
     households,
+    identity,
     journeys,
     offers,
     outreach,
@@ -213,6 +214,8 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *tasks.MESSAGE_TYPES,
         *offers.MESSAGE_TYPES,
         *programmes.MESSAGE_TYPES,
+        identity.CommandTaken,
+        identity.MergedInto,
     )
 }
 

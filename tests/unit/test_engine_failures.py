@@ -202,7 +202,11 @@ def test_a_command_that_meets_a_version_conflict_is_retried_and_carried_out_once
     started = _types(inner).count("journey_started")
     events = _over(store).execute(MARKETING)
     # The marketing consent also starts the member-day invitations, once.
-    assert [type(event).__name__ for event in events] == ["ConsentGranted", "JourneyStarted"]
+    assert [type(event).__name__ for event in events] == [
+        "ConsentGranted",
+        "JourneyStarted",
+        "CommandTaken",
+    ]
     assert store.attempts == 3
     assert _types(inner).count("consent_granted") == 2  # care at set-up, marketing now
     assert _types(inner).count("journey_started") == started + 1

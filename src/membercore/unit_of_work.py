@@ -1,0 +1,243 @@
+"""One unit of work: the records a call loads, what it decides about them, one commit.
+
+A :class:`UnitOfWork` loads records from the store in batches (members, their
+households, a gift's stock), keeps each with the version it was loaded at and the
+events decided since, and commits them all — events, snapshots, next due instants,
+inbox, outbox, staff tasks and dead letters — in one transaction with an optimistic
+version check (:mod:`membercore.recording` builds the commit). Decoded records are
+kept between units of work in a :class:`RecordCache`, by version, so that a record
+read again is not decoded again. The engine's use cases run over it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from membercore import households, rewards
+from membercore.config import ProgrammeConfig
+from membercore.errors import UnknownMemberError, VersionConflictError
+from membercore.member import Member, new_member
+from membercore.ports import DeadLetter, InboxEntry, Record, Store, StoredEvent
+from membercore.recording import (
+    Working,
+    build_commit,
+    dead_letter,
+    household_key,
+    member_key,
+    read_state,
+    stock_key,
+)
+
+__all__ = ["RecordCache", "UnitOfWork"]
+
+
+class RecordCache:
+    """Decoded record states by key, each for the version it was decoded at (LRU).
+
+    Args:
+        size: how many records to keep.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._held: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._size = size
+
+    def get(self, key: str, version: int) -> Any | None:
+        """The state kept for ``key`` at ``version``, if any."""
+        held = self._held.get(key)
+        return held[1] if held is not None and held[0] == version else None
+
+    def put(self, key: str, version: int, state: Any) -> None:
+        """Keep a record's state at a version."""
+        self._held[key] = (version, state)
+        self._held.move_to_end(key)
+        while len(self._held) > self._size:
+            self._held.popitem(last=False)
+
+    def drop(self, keys: Iterable[str]) -> None:
+        """Forget records (another worker changed them)."""
+        for key in keys:
+            self._held.pop(key, None)
+
+
+def decode(store: Store, cache: RecordCache, record: Record) -> Any:
+    """A stored record's state: the one kept for its version, else read and decoded."""
+    cached = cache.get(record.key, record.version)
+    if cached is not None:
+        return cached
+    journal: tuple[StoredEvent, ...] = ()
+    if record.snapshot_version < record.version:
+        journal = tuple(store.events(record.key, after_version=record.snapshot_version))
+    return read_state(record, journal)
+
+
+class UnitOfWork:
+    """The records one call works on, loaded from ``store``, committed once.
+
+    Args:
+        store: where the records live.
+        cache: decoded records kept between units of work.
+        config: the programme.
+        now: the instant of the decisions.
+        snapshot_every: write a record's snapshot again after this many commits.
+        observers: called after the commit with the events it stored.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        cache: RecordCache,
+        config: ProgrammeConfig,
+        now: datetime,
+        *,
+        snapshot_every: int,
+        observers: Sequence[Callable[[Sequence[object]], None]] = (),
+    ) -> None:
+        self.config = config
+        self.now = now
+        self.snapshot_every = snapshot_every
+        self.records: dict[str, Working] = {}
+        self.inbox: list[InboxEntry] = []
+        self.dead: list[DeadLetter] = []
+        self.store = store
+        self.cache = cache
+        self.observers = observers
+        # Staff are balanced by their open tasks, as the store counts them when the unit
+        # of work starts and as it assigns more.
+        self.loads = Counter(store.task_loads()) if config.staff.staff else Counter()
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load(self, keys: Iterable[str]) -> None:
+        """Read the records not yet held, in one batch, in the order asked for."""
+        wanted = [key for key in dict.fromkeys(keys) if key not in self.records]
+        if not wanted:
+            return
+        found = self.store.load(wanted)
+        # In the order asked for, whatever order the store answers in: what a unit of work
+        # writes (the outbox above all) must not depend on it.
+        records = {key: found[key] for key in wanted if key in found}
+        for key, record in records.items():
+            state = decode(self.store, self.cache, record)
+            self.records[key] = Working(key, state, record.version, record.snapshot_version)
+            self.cache.put(key, record.version, state)
+
+    def load_members(self, member_ids: Iterable[str]) -> None:
+        """Read members' records and the households they belong to."""
+        self.load(member_key(member_id) for member_id in member_ids)
+        self.load_households()
+
+    def load_households(self) -> None:
+        """Read the household of every member held."""
+        self.load(
+            household_key(held.state.household_id)
+            for held in list(self.records.values())
+            if isinstance(held.state, Member) and held.state.household_id
+        )
+
+    def load_relatives(self, member: Member) -> list[Member]:
+        """Read the records of everyone in the member's household; return the others."""
+        held = self.household_of(member)
+        if held is None:
+            return []
+        others = households.members(held.state) - {member.member_id}
+        self.load(member_key(other) for other in sorted(others))
+        found = (self.member(other) for other in sorted(others))
+        return [working.state for working in found if working is not None]
+
+    # -- records -------------------------------------------------------------------------
+
+    def member(self, member_id: str, *, create: bool = False) -> Working | None:
+        """The member's record if held; a new one when ``create`` and none is stored."""
+        key = member_key(member_id)
+        held = self.records.get(key)
+        if held is None and create:
+            held = self.records[key] = Working(key, new_member(member_id), 0)
+        return held
+
+    def household(self, household_id: str) -> Working:
+        """The household's record (a new, unformed one when none is stored)."""
+        key = household_key(household_id)
+        self.load([key])
+        held = self.records.get(key)
+        if held is None:
+            state = households.HouseholdState(household_id=household_id)
+            held = self.records[key] = Working(key, state, 0)
+        return held
+
+    def require_member(self, member_id: str) -> Working:
+        """The member's record, read if need be.
+
+        Raises:
+            UnknownMemberError: the store holds no record of the member.
+        """
+        held = self.member(member_id)
+        if held is None:
+            self.load_members([member_id])
+            held = self.member(member_id)
+        if held is None:
+            raise UnknownMemberError(member_id)
+        return held
+
+    def household_of(self, member: Member) -> Working | None:
+        """The household record of a member, if they belong to one and it is held."""
+        if member.household_id is None:
+            return None
+        return self.records.get(household_key(member.household_id))
+
+    def stock(self, reward_key: str) -> Working:
+        """A gift's stock record, read if need be (a new one when none is stored)."""
+        key = stock_key(reward_key)
+        self.load([key])
+        held = self.records.get(key)
+        if held is None:
+            held = self.records[key] = Working(key, rewards.StockState(), 0)
+        return held
+
+    def take_fact(self, fact_id: str, key: str, digest: str) -> None:
+        """Record a fact as taken by the record ``key``."""
+        self.inbox.append(InboxEntry(fact_id=fact_id, key=key, fingerprint=digest, at=self.now))
+
+    def refuse(self, message: object, raw: object, reason: str) -> None:
+        """Keep an input that cannot be taken as a dead letter, with its reason."""
+        self.dead.append(dead_letter(message, raw, reason, self.now))
+
+    # -- committing ----------------------------------------------------------------------
+
+    def commit(self, *, after: datetime | None = None) -> bool:
+        """Store everything decided in one transaction; whether there was anything.
+
+        Args:
+            after: for a tick, the instant ticked to: a record is next due after it.
+
+        Raises:
+            VersionConflictError: another worker changed a record first (nothing stored;
+                the records it names are forgotten by the cache).
+            StorageError: the store failed (nothing stored).
+        """
+        commit, written = build_commit(
+            self.records.values(),
+            self.config,
+            self.now,
+            inbox=self.inbox,
+            dead=self.dead,
+            snapshot_every=self.snapshot_every,
+            after=after,
+        )
+        if not commit:
+            return False
+        try:
+            self.store.commit(commit)
+        except VersionConflictError as conflict:
+            self.cache.drop(conflict.conflicts)
+            raise
+        for key, (version, state) in written.items():
+            self.cache.put(key, version, state)
+        if self.observers:
+            events = [event for held in self.records.values() for event in held.events]
+            for observer in self.observers:
+                observer(events)
+        return True

@@ -14,13 +14,16 @@ from datetime import datetime
 from threading import Barrier
 from typing import Any
 
+import attrs
+
 from membercore import reference_config
-from membercore.commands import Redeem
+from membercore.commands import MergeMembers, Redeem, TransferPoints
 from membercore.dispatch import dispatch
 from membercore.engine import Engine
-from membercore.errors import EngineError, InsufficientPointsError
+from membercore.errors import EngineError, InsufficientPointsError, MembercoreError
 from membercore.plugins import make_plugin_manager
 from membercore.ports import OutboxMessage, Store
+from membercore.rewards import RedeemReward
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, postgres, sqlite
 from membercore_adapters.hospital import HospitalSpec, timed_messages
@@ -125,3 +128,82 @@ def dispatch_all(url: str, *, worker: str, now: datetime, limit: int, start: Bar
     finally:
         store.close()
     return channel.sent
+
+
+def scarce_config(reward_key: str, stock: int) -> Any:
+    """The reference programme with only ``stock`` of one gift."""
+    config = reference_config()
+    gifts = tuple(
+        attrs.evolve(gift, stock=stock) if gift.key == reward_key else gift
+        for gift in config.rewards.rewards
+    )
+    return attrs.evolve(config, rewards=attrs.evolve(config.rewards, rewards=gifts))
+
+
+def redeem_gifts(
+    url: str,
+    *,
+    member_ids: list[str],
+    reward_key: str,
+    stock: int,
+    at: datetime,
+    retries: int,
+    start: Barrier,
+) -> list[str]:
+    """Each member asks for one of the gift; each outcome's name, in order."""
+    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite, postgres])
+    config = scarce_config(reward_key, stock)
+    outcomes = []
+    with Engine.open(
+        url, config=config, clock=ManualClock(at), plugin_manager=manager, retries=retries
+    ) as engine:
+        start.wait(BARRIER_TIMEOUT)
+        for member_id in member_ids:
+            command = RedeemReward(
+                key=f"gift-{member_id}", member_id=member_id, reward_key=reward_key
+            )
+            try:
+                engine.execute(command, now=at)
+            except MembercoreError as error:
+                outcomes.append(type(error).__name__)
+            else:
+                outcomes.append("redeemed")
+    return outcomes
+
+
+def move_points(
+    url: str,
+    *,
+    worker: str,
+    moves: list[tuple[str, str, int]],
+    merges: list[tuple[str, str]],
+    at: datetime,
+    retries: int,
+    start: Barrier,
+) -> list[str]:
+    """Transfer points between relatives and merge records: each outcome's name."""
+    outcomes = []
+    with open_engine(url, at, retries=retries) as engine:
+        start.wait(BARRIER_TIMEOUT)
+        commands: list[object] = [
+            TransferPoints(key=f"{worker}-t{n}", member_id=giver, target_id=taker, points=points)
+            for n, (giver, taker, points) in enumerate(moves)
+        ]
+        commands += [
+            MergeMembers(
+                key=f"{worker}-m{n}",
+                member_id=survivor,
+                duplicate_id=duplicate,
+                operator="s",
+                reason="r",
+            )
+            for n, (survivor, duplicate) in enumerate(merges)
+        ]
+        for command in commands:
+            try:
+                engine.execute(command, now=at)
+            except MembercoreError as error:
+                outcomes.append(type(error).__name__)
+            else:
+                outcomes.append("done")
+    return outcomes

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from membercore import ledger
+from membercore import households, ledger
 from membercore.clinical import PatientRegistered
 from membercore.engine import Engine
 from membercore.facts import ChargeLine, ChargePaid
@@ -250,3 +250,109 @@ def test_two_workers_ticking_one_store_at_once_fire_each_journey_timer_once(
     with workers.open_engine(url, end) as engine:
         assert journal(engine) == expected[0]
         assert (_states(engine), _outbox_ids(engine.store)) == expected[1:]
+
+
+# -- 5. the last gifts go to exactly as many members as there are -----------------------------
+
+RACERS = 8
+
+
+@pytest.fixture(scope="module")
+def pool_of_eight(workers: ModuleType) -> Iterator[ProcessPoolExecutor]:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=RACERS, mp_context=context) as executor:
+        yield executor
+
+
+def test_eight_processes_racing_for_the_last_ten_gifts_redeem_exactly_ten(
+    url: str, pool_of_eight: ProcessPoolExecutor, manager: SyncManager, workers: ModuleType
+) -> None:
+    gift, stock, each = "bp_monitor", 10, 3
+    people = [[f"p-{n}-{k}" for k in range(each)] for n in range(RACERS)]
+    with workers.open_engine(url, T0) as engine:
+        engine.ingest(
+            [
+                PatientRegistered(fact_id=f"reg-{person}", patient_id=person, occurred_at=T0)
+                for group in people
+                for person in group
+            ],
+            now=T0,
+        )
+        for group in people:
+            for person in group:
+                engine.adjust_points(person, 10_000, key=f"seed-{person}", operator="s", reason="r")
+
+    start = manager.Barrier(RACERS)
+    common = {"url": url, "reward_key": gift, "stock": stock, "at": VESTED, "start": start}
+    jobs = [{**common, "member_ids": group, "retries": 64} for group in people]
+    outcomes = Counter(
+        o for found in _together(pool_of_eight, workers.redeem_gifts, jobs) for o in found
+    )
+
+    assert outcomes["redeemed"] == stock, outcomes
+    assert set(outcomes) == {"redeemed", "OutOfStockError"}, outcomes
+    with workers.open_engine(url, VESTED) as engine:
+        holders = [
+            person
+            for group in people
+            for person in group
+            if engine.member(person).rewards.redeemed(gift)
+        ]
+        spent = sum(engine.points(person).redeemed for group in people for person in group)
+        (record,) = engine.store.load([f"stock:{gift}"]).values()
+    assert len(holders) == stock
+    assert spent == stock * 6_000  # the gift's price, once per holder
+    assert record.version == stock  # one commit per gift, none lost, none twice
+
+
+# -- 6. transfers and merges from many processes conserve points ------------------------------
+
+
+def test_transfers_and_merges_from_many_processes_conserve_points(
+    url: str, pool: ProcessPoolExecutor, manager: SyncManager, workers: ModuleType
+) -> None:
+    family = ["p-a", "p-b", "p-c", "p-d"]
+    duplicates = ["p-a2", "p-b2", "p-c2", "p-d2"]
+    everyone = family + duplicates
+    with workers.open_engine(url, T0) as engine:
+        engine.ingest(
+            [PatientRegistered(fact_id=f"reg-{p}", patient_id=p, occurred_at=T0) for p in everyone],
+            now=T0,
+        )
+        engine.execute(households.FormHousehold(key="hh", household_id="hh", head_id="p-a"))
+        for person in family[1:]:
+            engine.execute(
+                households.AddDependent(
+                    key=f"hh-{person}", household_id="hh", member_id=person, relationship="other"
+                )
+            )
+        for person in everyone:
+            engine.adjust_points(person, 1_000, key=f"seed-{person}", operator="s", reason="r")
+        total = sum(engine.points(p).available for p in everyone)
+
+    start = manager.Barrier(PROCESSES)
+    jobs = []
+    for n in range(PROCESSES):
+        moves = [(family[(n + k) % 4], family[(n + k + 1) % 4], 37 + k) for k in range(6)]
+        merges = [(family[n], duplicates[n])]
+        jobs.append(
+            {
+                "url": url,
+                "worker": f"w{n}",
+                "moves": moves,
+                "merges": merges,
+                "at": VESTED,
+                "retries": 64,
+                "start": start,
+            }
+        )
+    outcomes = Counter(o for found in _together(pool, workers.move_points, jobs) for o in found)
+
+    assert set(outcomes) <= {"done", "InsufficientPointsError"}, outcomes
+    with workers.open_engine(url, VESTED) as engine:
+        balances = {p: engine.points(p) for p in everyone}
+        merged = {p: engine.member(p).identity.merged_into for p in duplicates}
+    assert sum(b.available for b in balances.values()) == total
+    assert all(b.available >= 0 for b in balances.values())
+    assert merged == dict(zip(duplicates, family, strict=True))
+    assert all(balances[p].available == 0 for p in duplicates)

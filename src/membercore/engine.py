@@ -132,6 +132,8 @@ class Engine(MemberCalls):
         tick_lease: how long a tick's claim on a due record holds: it must outlast
             ticking one page (``limit`` records); a claim left by a crashed engine
             is taken over once it ends.
+        clock_skew: how far after the decision instant a fact may be dated (the HIS's
+            clock may run a little ahead); a fact dated later is refused as a dead letter.
         pause_gc: pause Python's cyclic garbage collector while a unit of work runs
             (it is turned back on after, if it was on). Records are immutable and hold
             no cycles, so reference counting frees what a decision drops; the
@@ -154,6 +156,7 @@ class Engine(MemberCalls):
         observers: Sequence[Callable[[Sequence[object]], None]] = (),
         worker: str | None = None,
         tick_lease: timedelta = timedelta(minutes=5),
+        clock_skew: timedelta = timedelta(minutes=5),
         pause_gc: bool = True,
     ) -> None:
         if batch_size < 1:
@@ -177,6 +180,9 @@ class Engine(MemberCalls):
         self.observers = tuple(observers)
         self.worker = worker if worker is not None else f"engine-{id(self):x}"
         self.tick_lease = tick_lease
+        if clock_skew < timedelta(0):
+            raise EngineError(f"clock_skew must not be negative, got {clock_skew}")
+        self.clock_skew = clock_skew
         self.pause_gc = pause_gc
         for definition in self.config.journeys:
             validate(definition, plugins.registry)
@@ -331,6 +337,9 @@ class Engine(MemberCalls):
         for item in read:
             message, digest = item.message, None
             if isinstance(message, Fact):
+                if message.occurred_at > item.at + self.clock_skew:
+                    uow.refuse(message, item.raw, _from_the_future(message, item.at))
+                    continue
                 digest = fingerprint(message)
                 prior = taken.get(message.fact_id)
                 if prior == digest:
@@ -552,6 +561,13 @@ def _read(raw: object) -> object:
     if isinstance(raw, Mapping):
         return message_from_dict(raw)
     return raw
+
+
+def _from_the_future(fact: Fact, at: datetime) -> str:
+    return (
+        f"occurred_at {fact.occurred_at.isoformat()} is {fact.occurred_at - at} after the "
+        f"decision instant {at.isoformat()}: more than the clock skew allowed"
+    )
 
 
 def _routing_key(message: object) -> list[str]:

@@ -402,3 +402,20 @@ def test_a_check_in_is_still_taken_by_the_engine(engine: Engine, clock: ManualCl
     _register(engine, clock, HEAD)
     report = engine.ingest([CheckedIn(fact_id="ci", patient_id=HEAD, occurred_at=clock.now())])
     assert report.applied == 1
+
+
+def test_a_fact_dated_past_the_clock_skew_is_a_dead_letter_with_that_reason(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _register(engine, clock, HEAD)
+    clock.advance(timedelta(minutes=4))
+    ahead = CheckedIn(fact_id="ci-1", patient_id=HEAD, occurred_at=clock.now())
+    clock.set(clock.now() - timedelta(minutes=4))
+    assert engine.ingest([ahead]).applied == 1  # four minutes ahead: within the skew
+    far = CheckedIn(fact_id="ci-2", patient_id=HEAD, occurred_at=clock.now() + timedelta(hours=2))
+    report = engine.ingest([far])
+    assert (report.applied, report.rejected) == (0, 1)
+    (letter,) = engine.dead_letters()
+    assert letter.fact_id == "ci-2"
+    assert "clock skew" in letter.reason
+    assert "2:00:00" in letter.reason

@@ -19,6 +19,7 @@ from membercore.ports import DeadLetter, OutboxMessage, Store, TaskRow
 
 if TYPE_CHECKING:
     from membercore.config import ProgrammeConfig
+    from membercore.use_cases import AnyCommand
 
 __all__ = ["MemberCalls"]
 
@@ -34,7 +35,9 @@ class MemberCalls:
         def member(self, member_id: str) -> Member:
             """The member's whole record."""
 
-        def execute(self, command: object, *, now: datetime | None = None) -> tuple[object, ...]:
+        def execute(
+            self, command: AnyCommand, *, now: datetime | None = None
+        ) -> tuple[object, ...]:
             """Carry out one command."""
 
         def now(self) -> datetime:

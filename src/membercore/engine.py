@@ -44,6 +44,7 @@ from membercore.recording import HOUSEHOLD, MEMBER, dead_letter, household_key, 
 from membercore.serialization import message_from_dict, message_from_json
 from membercore.unit_of_work import RecordCache, UnitOfWork, decode
 from membercore.use_cases import (
+    AnyCommand,
     context,
     count_work,
     handle,
@@ -52,9 +53,14 @@ from membercore.use_cases import (
     run,
 )
 
-__all__ = ["Engine", "IngestReport", "TickReport", "household_view"]
+__all__ = ["Engine", "IngestReport", "Input", "Message", "TickReport", "household_view"]
 
 T = TypeVar("T")
+
+#: What ingestion takes: a fact or command, a tagged dict or JSON text; or one of those
+#: with the instant to decide it at.
+Message = Fact | AnyCommand | Mapping[str, Any] | str
+Input = Message | tuple[datetime, Message]
 
 
 @attrs.frozen
@@ -293,7 +299,7 @@ class Engine(MemberCalls):
 
     # -- ingestion -----------------------------------------------------------------------
 
-    def ingest(self, inputs: Iterable[object], *, now: datetime | None = None) -> IngestReport:
+    def ingest(self, inputs: Iterable[Input], *, now: datetime | None = None) -> IngestReport:
         """Take facts (and member or household commands) in batches.
 
         Args:
@@ -311,7 +317,7 @@ class Engine(MemberCalls):
             report += self._ingest_batch(chunk, at)
         return report
 
-    def _ingest_batch(self, raws: list[object], now: datetime) -> IngestReport:
+    def _ingest_batch(self, raws: Sequence[object], now: datetime) -> IngestReport:
         read: list[_Input] = []
         refused = []
         for item in raws:
@@ -467,7 +473,7 @@ class Engine(MemberCalls):
 
     # -- commands ------------------------------------------------------------------------
 
-    def execute(self, command: object, *, now: datetime | None = None) -> tuple[object, ...]:
+    def execute(self, command: AnyCommand, *, now: datetime | None = None) -> tuple[object, ...]:
         """Carry out one command at once and return the events it made.
 
         Every command the library exports is carried out here (see

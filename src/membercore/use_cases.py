@@ -19,8 +19,22 @@ from typing import Any
 
 import attrs
 
-from membercore import benefits, households, merges, pipeline, plans, rewards
-from membercore.commands import MergeMembers, TransferPoints
+from membercore import (
+    benefits,
+    consent,
+    households,
+    merges,
+    offers,
+    outreach,
+    pipeline,
+    plans,
+    programmes,
+    rewards,
+    segments,
+    tasks,
+    tiers,
+)
+from membercore.commands import LedgerCommand, MergeMembers, TransferPoints
 from membercore.errors import (
     EngineError,
     HouseholdMembershipError,
@@ -33,10 +47,27 @@ from membercore.ledger import decide_transfer
 from membercore.member import Member, evolve_all, standing
 from membercore.recording import Working, household_key
 from membercore.segments import FamilyStatus
-from membercore.tasks import HealthManagerAssigned, TaskCreated
 from membercore.unit_of_work import UnitOfWork
 
-__all__ = ["COMMAND_TYPES", "HANDLERS", "handle", "household_view", "route"]
+__all__ = ["COMMAND_TYPES", "HANDLERS", "AnyCommand", "handle", "household_view", "route"]
+
+#: Every command the engine carries out.
+AnyCommand = (
+    LedgerCommand
+    | tiers.TierCommand
+    | plans.PlanCommand
+    | benefits.QuotaCommand
+    | consent.ConsentCommand
+    | outreach.RequestMessage
+    | tasks.WorkCommand
+    | offers.MakeOffer
+    | offers.RedeemOffer
+    | programmes.Enrol
+    | programmes.Leave
+    | segments.ProfileCommand
+    | households.HouseholdCommand
+    | rewards.RewardCommand
+)
 
 Handler = Callable[[UnitOfWork, pipeline.Context, Any, datetime], tuple[object, ...]]
 
@@ -77,9 +108,9 @@ def _view(uow: UnitOfWork, member: Member) -> pipeline.Household | None:
 def count_work(loads: Counter[str], events: Iterable[object]) -> None:
     """Add the tasks and members the events gave each member of staff."""
     for event in events:
-        if isinstance(event, TaskCreated) and event.assignee:
+        if isinstance(event, tasks.TaskCreated) and event.assignee:
             loads[event.assignee] += 1
-        elif isinstance(event, HealthManagerAssigned):
+        elif isinstance(event, tasks.HealthManagerAssigned):
             loads[event.staff_id] += 1
 
 

@@ -22,7 +22,7 @@ from membercore import reference_config
 from membercore.analytics import Figures, Tally, figures, per_mille
 from membercore.config import ProgrammeConfig
 from membercore.dates import add_months
-from membercore.engine import Engine, IngestReport
+from membercore.engine import Engine, IngestReport, Message
 from membercore.testing.clock import ManualClock
 from membercore_adapters.hospital import HospitalSpec, shard_of, timed_messages
 
@@ -58,7 +58,7 @@ class DemoResult:
 
 def _slices(
     spec: HospitalSpec, shard: int, shards: int, step: timedelta
-) -> Iterator[tuple[datetime, list[tuple[datetime, object]]]]:
+) -> Iterator[tuple[datetime, list[tuple[datetime, Message]]]]:
     """The shard's messages with their instants in slices of ``step``, with each end.
 
     The first slice ends at 08:00 local time on the first day, so that with a step of
@@ -67,7 +67,7 @@ def _slices(
     end = spec.start.replace(hour=8, minute=0, second=0, microsecond=0)
     if end <= spec.start:
         end += step
-    batch: list[tuple[datetime, object]] = []
+    batch: list[tuple[datetime, Message]] = []
     for at, message in timed_messages(spec):
         while at >= end:
             yield end, batch

@@ -44,6 +44,7 @@ from membercore.commands import Redeem
 from membercore.config import Plan, reference_config
 from membercore.consent import GUARDIAN_AGE, Channel, GrantConsent, Purpose, WithdrawConsent
 from membercore.dates import add_months, local_date
+from membercore.engine import Message
 from membercore.facts import (
     ChargeLine,
     ChargePaid,
@@ -61,6 +62,7 @@ from membercore.facts import (
 from membercore.households import ADULT_AGE, AddDependent, FormHousehold, Relationship, age_on
 from membercore.plans import AddCoveredDependent, Cancel, RecordPayment, Renew, Subscribe
 from membercore.plans.terms import grace_end
+from membercore.use_cases import AnyCommand
 
 __all__ = ["HospitalSpec", "messages", "shard_of", "small", "timed_messages"]
 
@@ -76,7 +78,7 @@ _FORGET_WEEKS = 95
 _BLOCK = 8
 
 _F = TypeVar("_F", bound=Fact)
-_C = TypeVar("_C")
+_C = TypeVar("_C", bound=AnyCommand)
 
 
 def _default_start() -> datetime:
@@ -216,7 +218,7 @@ def small(seed: int = 7) -> HospitalSpec:
     )
 
 
-def messages(spec: HospitalSpec) -> Iterator[object]:
+def messages(spec: HospitalSpec) -> Iterator[Message]:
     """The hospital's facts and member commands, in non-decreasing time order.
 
     Args:
@@ -228,7 +230,7 @@ def messages(spec: HospitalSpec) -> Iterator[object]:
     return _Hospital(spec).run()
 
 
-def timed_messages(spec: HospitalSpec) -> Iterator[tuple[datetime, object]]:
+def timed_messages(spec: HospitalSpec) -> Iterator[tuple[datetime, Message]]:
     """Each message of :func:`messages` with the instant it happens (aware, in UTC).
 
     Args:
@@ -451,7 +453,7 @@ class _Hospital:
         self._seq = 0
         self._now = 0
         self.instant = self._origin
-        self._out: list[object] = []
+        self._out: list[Message] = []
         self._patients: list[_Patient] = []
         self._engaged: list[_Patient] = []
         self._facts = self._keys = self._visits = self._charges = 0
@@ -459,7 +461,7 @@ class _Hospital:
 
     # --- the loop and its helpers --------------------------------------------------------
 
-    def run(self) -> Iterator[object]:
+    def run(self) -> Iterator[Message]:
         """The messages; each is emitted at :attr:`instant` as it is yielded."""
         self._push(0, self._day, 0)
         heap, out, origin, end = self._heap, self._out, self._origin, self._end

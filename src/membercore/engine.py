@@ -37,7 +37,7 @@ from membercore.errors import (
     VersionConflictError,
 )
 from membercore.facts import Fact
-from membercore.idempotency import fingerprint
+from membercore.idempotency import fingerprint, matches
 from membercore.journeys import JourneyIndex, validate
 from membercore.member import Member
 from membercore.member import evolve as evolve_member
@@ -403,7 +403,7 @@ class Engine(MemberCalls):
             if isinstance(message, Fact):
                 digest = fingerprint(message)
                 prior = taken.get(message.fact_id)
-                if prior == digest:
+                if prior is not None and matches(prior, message):
                     duplicates += 1
                     continue
                 if prior is not None:

@@ -299,7 +299,7 @@ def decide_merge(
     """
     now = require_aware("now", now)
     digest = fingerprint(command)
-    if replayed(state.keys, command.key, digest, owner=state.household_id):
+    if replayed(state.keys, command.key, command, owner=state.household_id):
         return []
     if command.duplicate_id not in members(state):
         return []
@@ -333,7 +333,7 @@ def decide(
     """
     now = require_aware("now", now)
     digest = fingerprint(command)
-    if replayed(state.keys, command.key, digest, owner=command.household_id):
+    if replayed(state.keys, command.key, command, owner=command.household_id):
         return []
     household = state.household_id
     if isinstance(command, FormHousehold):

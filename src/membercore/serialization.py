@@ -64,6 +64,8 @@ from membercore.member import Member
 from membercore.upcasting import UPCASTERS, VERSION_KEY, Upcasters, schema_version
 
 __all__ = [
+    "canonical_form",
+    "canonical_json",
     "dump_config",
     "load_config",
     "load_config_toml",
@@ -123,6 +125,12 @@ def converter() -> cattrs.Converter:
 def stored_converter() -> cattrs.Converter:
     """The tolerant converter for stored data: keys this release does not know are ignored."""
     return _converter()
+
+
+@cache
+def _canonical_converter() -> cattrs.Converter:
+    # Fingerprints digest the stored form without the fields left at their default.
+    return _converter(omit_if_default=True)
 
 
 def _converter(
@@ -360,6 +368,35 @@ def _upcast_message(
         if stored:
             raise
         raise InvalidFactError(tag, VERSION_KEY, version, error.problem) from error
+
+
+def canonical_form(message: object) -> Any:
+    """A message's fields as stored, without those holding their default: what fingerprints digest.
+
+    The form :func:`message_to_dict` writes (with the ``type`` tag, without the schema
+    version), except that a field equal to its default is left out, at every level.
+    Adding an optional field with a default to a message therefore leaves the canonical
+    form of every message that does not set it as it was. Any other value is unstructured
+    as it is.
+    """
+    data = _canonical_converter().unstructure(message)
+    tag = getattr(message, "TYPE", None)
+    if isinstance(tag, str) and isinstance(data, dict):
+        return {_TAG: tag, **data}
+    return data
+
+
+# Canonical JSON: keys sorted, compact, text as it is.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def canonical_json(message: object) -> str:
+    """:func:`canonical_form` as JSON text with sorted keys: equal messages, equal text.
+
+    Raises:
+        TypeError: a value has no JSON form.
+    """
+    return _CANONICAL.encode(canonical_form(message))
 
 
 def _value_at(data: object, path: str) -> object:

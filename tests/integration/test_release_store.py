@@ -21,7 +21,13 @@ from membercore.engine import Engine, IngestReport
 from membercore.facts import Fact
 from membercore.member import Member, replay
 from membercore.plugins import make_plugin_manager
-from membercore.serialization import message_from_dict, message_from_stored, record_from_json
+from membercore.serialization import (
+    message_from_dict,
+    message_from_stored,
+    message_to_json,
+    record_from_json,
+    record_to_json,
+)
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, sqlite
 
@@ -90,6 +96,14 @@ def test_replaying_each_journal_from_the_start_makes_the_stored_record(engine: E
             stored = record_from_json(record.snapshot, households.HouseholdState)
             assert stored == households.replay(ident, upto)
             assert engine.household(ident) == households.replay(ident, events)
+
+
+def test_this_release_writes_version_1_data_as_0_1_0_wrote_it(engine: Engine) -> None:
+    for record in engine.store.scan():
+        kind = Member if record.key.startswith("member:") else households.HouseholdState
+        assert record_to_json(record_from_json(record.snapshot, kind)) == record.snapshot
+        for event in engine.store.events(record.key):
+            assert message_to_json(message_from_stored(event.payload)) == event.payload
 
 
 def test_every_input_sent_again_is_a_duplicate_or_changes_nothing(engine: Engine) -> None:

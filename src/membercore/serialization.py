@@ -438,7 +438,7 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def record_to_json(state: Any) -> str:
-    """A record's state (a member, a household) as compact JSON text.
+    """A record's state (a member, a household, the reward stock) as compact JSON text.
 
     A record whose class is at a schema version above 1 carries it under ``"v"``.
     """

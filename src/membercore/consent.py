@@ -241,7 +241,7 @@ def decide(
     if command.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, command.member_id)
     digest = fingerprint(command)
-    if replayed(state.keys, command.key, digest, owner=state.member_id):
+    if replayed(state.keys, command.key, command, owner=state.member_id):
         return []
     if isinstance(command, WithdrawConsent):
         channels = command.channels or CHANNELS
@@ -288,7 +288,7 @@ def decide_merge(
     if (survivor.member_id, duplicate.member_id) != (command.member_id, command.duplicate_id):
         raise MemberMismatchError(survivor.member_id, command.member_id)
     digest = fingerprint(command)
-    if replayed(survivor.keys, command.key, digest, owner=survivor.member_id):
+    if replayed(survivor.keys, command.key, command, owner=survivor.member_id):
         return []
     events: list[ConsentEvent] = []
     for purpose in PURPOSES:

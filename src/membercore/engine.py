@@ -35,7 +35,7 @@ from membercore.errors import (
     VersionConflictError,
 )
 from membercore.facts import Fact
-from membercore.idempotency import fingerprint
+from membercore.idempotency import fingerprint, matches
 from membercore.journeys import JourneyIndex, validate
 from membercore.member import Member, standing
 from membercore.plugins import Plugins, collect, make_plugin_manager
@@ -348,7 +348,7 @@ class Engine(MemberCalls):
                     continue
                 digest = fingerprint(message)
                 prior = taken.get(message.fact_id)
-                if prior == digest:
+                if prior is not None and matches(prior, message):
                     duplicates += 1
                     continue
                 if prior is not None:

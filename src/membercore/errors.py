@@ -43,6 +43,7 @@ __all__ = [
     "ReservationExistsError",
     "ReservedTagError",
     "RewardError",
+    "SchemaVersionError",
     "SegmentError",
     "StorageError",
     "StoreUnavailableError",
@@ -104,6 +105,23 @@ class InvalidFactError(MembercoreError, ValueError):
         self.value = value
         self.problem = problem
         super().__init__(f"{message_type}.{field} = {value!r}: {problem}")
+
+
+class SchemaVersionError(MembercoreError, ValueError):
+    """Stored data's schema version cannot be brought up to date, or is declared wrong.
+
+    Attributes:
+        kind: the message's ``TYPE`` tag or the record's name (a class's name when the
+            class declares its version wrong).
+        version: the offending version.
+        problem: what is wrong with it.
+    """
+
+    def __init__(self, kind: str, version: object, problem: str) -> None:
+        self.kind = kind
+        self.version = version
+        self.problem = problem
+        super().__init__(f"{kind} schema version {version!r}: {problem}")
 
 
 class ConfigError(MembercoreError, ValueError):

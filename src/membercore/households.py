@@ -308,7 +308,7 @@ def decide_merge(
     """
     now = require_aware("now", now)
     digest = fingerprint(command)
-    if replayed(state.keys, command.key, digest, owner=state.household_id):
+    if replayed(state.keys, command.key, command, owner=state.household_id):
         return []
     if command.duplicate_id not in members(state):
         return []
@@ -342,7 +342,7 @@ def decide(
     """
     now = require_aware("now", now)
     digest = fingerprint(command)
-    if replayed(state.keys, command.key, digest, owner=command.household_id):
+    if replayed(state.keys, command.key, command, owner=command.household_id):
         return []
     household = state.household_id
     if isinstance(command, FormHousehold):

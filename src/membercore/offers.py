@@ -158,7 +158,7 @@ def decide(
     if command.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, command.member_id)
     digest = fingerprint(command)
-    if replayed(state.keys, command.key, digest, owner=state.member_id):
+    if replayed(state.keys, command.key, command, owner=state.member_id):
         return []
     if isinstance(command, MakeOffer):
         if config.plans.plan(command.plan_key) is None:

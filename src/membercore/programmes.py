@@ -129,7 +129,7 @@ def decide(command: Enrol | Leave, state: ProgrammesState, now: datetime) -> lis
     if command.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, command.member_id)
     digest = fingerprint(command)
-    if replayed(state.keys, command.key, digest, owner=state.member_id):
+    if replayed(state.keys, command.key, command, owner=state.member_id):
         return []
     inside = command.programme in state.programmes
     if isinstance(command, Enrol) == inside:

@@ -32,7 +32,7 @@ from membercore.ports import (
     TaskRow,
 )
 from membercore.serialization import (
-    message_from_json,
+    message_from_stored,
     message_to_json,
     record_from_json,
     record_to_json,
@@ -196,7 +196,7 @@ def read_state(record: Record, journal: Sequence[StoredEvent] = ()) -> Any:
         record: the record as the store returned it.
         journal: the events of the versions after ``record.snapshot_version``.
     """
-    events = [message_from_json(event.payload) for event in journal]
+    events = [message_from_stored(event.payload) for event in journal]
     if record.key.startswith(MEMBER):
         member: Member = record_from_json(record.snapshot, Member)
         return evolve_all(member, events)

@@ -1,9 +1,19 @@
-"""The one cattrs converter: configuration, facts, commands, events and ledger snapshots.
+"""The cattrs converters: configuration, facts, commands, events, records and snapshots.
 
 Messages are plain dicts with a stable ``type`` tag (the class's ``TYPE``, never its
 Python name); instants are ISO 8601 strings with their offset; money and points stay
 integers. Configuration is structured strictly: an unknown key or a wrong value raises
 :class:`~membercore.errors.ConfigError` naming the key.
+
+Inputs and stored data are read two ways. Facts and commands coming in
+(:func:`message_from_dict`, :func:`message_from_json`) are strict: an unknown key is
+refused with :class:`~membercore.errors.InvalidFactError` naming it, as bad input must
+never be silently dropped. What membercore stored itself — events
+(:func:`message_from_stored`), records (:func:`record_from_json`) and ledger snapshots
+(:func:`snapshot_from_dict`) — may have been written by an earlier or a later release:
+it is brought up to date by the upcasters of its schema version
+(:mod:`membercore.upcasting`) and read with tolerance, unknown keys ignored. Both ways
+apply the upcasters: an input may carry an old version too.
 """
 
 from __future__ import annotations
@@ -40,17 +50,29 @@ from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import ParamValue
 from membercore.dates import require_aware
-from membercore.errors import ConfigError, InvalidAmountError, InvalidFactError, MembercoreError
+from membercore.errors import (
+    ConfigError,
+    InvalidAmountError,
+    InvalidFactError,
+    MembercoreError,
+    SchemaVersionError,
+)
 from membercore.events import Posting
 from membercore.facts import FACT_TYPES
+from membercore.households import HouseholdState
 from membercore.ledger.state import LedgerState
+from membercore.member import Member
+from membercore.upcasting import UPCASTERS, VERSION_KEY, Upcasters, schema_version
 
 __all__ = [
+    "canonical_form",
+    "canonical_json",
     "dump_config",
     "load_config",
     "load_config_toml",
     "message_from_dict",
     "message_from_json",
+    "message_from_stored",
     "message_to_dict",
     "message_to_json",
     "record_from_json",
@@ -93,8 +115,29 @@ def _strict(kind: type[Any]) -> Any:
 
 @cache
 def converter() -> cattrs.Converter:
-    """The converter shared by everything membercore stores or exchanges."""
-    conv = cattrs.Converter(forbid_extra_keys=True)
+    """The strict converter: configuration and inputs, where an unknown key is refused.
+
+    Everything membercore writes is unstructured with it too.
+    """
+    return _converter(forbid_extra_keys=True)
+
+
+@cache
+def stored_converter() -> cattrs.Converter:
+    """The tolerant converter for stored data: keys this release does not know are ignored."""
+    return _converter()
+
+
+@cache
+def _canonical_converter() -> cattrs.Converter:
+    # Fingerprints digest the stored form without the fields left at their default.
+    return _converter(omit_if_default=True)
+
+
+def _converter(
+    *, forbid_extra_keys: bool = False, omit_if_default: bool = False
+) -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=forbid_extra_keys, omit_if_default=omit_if_default)
     conv.register_unstructure_hook(datetime, datetime.isoformat)
     conv.register_structure_hook(datetime, _structure_instant)
     conv.register_unstructure_hook(date, date.isoformat)
@@ -220,8 +263,18 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
 }
 
 
+#: Records' names as their upcasters know them.
+_RECORD_KINDS: dict[type[Any], str] = {
+    Member: "member",
+    HouseholdState: "household",
+    LedgerState: "ledger",
+}
+
+
 def message_to_dict(message: Any) -> dict[str, Any]:
     """A fact, command or event as plain data with its ``type`` tag.
+
+    A message whose class is at a schema version above 1 carries it under ``"v"``.
 
     Raises:
         TypeError: ``message`` is not a membercore message.
@@ -230,16 +283,52 @@ def message_to_dict(message: Any) -> dict[str, Any]:
     if _MESSAGE_TYPES.get(str(tag)) is not type(message):
         raise TypeError(f"{type(message).__name__} is not a membercore message type")
     data: dict[str, Any] = converter().unstructure(message)
+    version = schema_version(type(message))
+    if version > 1:
+        return {_TAG: tag, VERSION_KEY: version, **data}
     return {_TAG: tag, **data}
 
 
-def message_from_dict(data: Mapping[str, Any]) -> Any:
-    """The fact, command or event a tagged dict describes.
+def message_from_dict(data: Mapping[str, Any], *, upcasters: Upcasters | None = None) -> Any:
+    """The fact, command or event a tagged dict describes: an input, read strictly.
+
+    Data of an earlier schema version (``"v"``) is upcast first.
+
+    Args:
+        data: the tagged dict.
+        upcasters: the upcasters to apply (by default membercore's own).
 
     Raises:
-        InvalidFactError: the tag is missing or unknown, or a field is missing, unknown
-            or invalid; ``field`` is the path of the first offending field.
+        InvalidFactError: the tag is missing or unknown, the version is one this release
+            cannot read, or a field is missing, unknown or invalid; ``field`` is the
+            path of the first offending field.
     """
+    return _message(data, upcasters, stored=False)
+
+
+def message_from_stored(
+    data: str | Mapping[str, Any], *, upcasters: Upcasters | None = None
+) -> Any:
+    """A message as membercore stored it (a journal's event, an outbox payload).
+
+    Its schema version brought up to date by the upcasters; keys this release does not
+    know (written by another release) are ignored.
+
+    Args:
+        data: the JSON text :func:`message_to_json` wrote, or the dict
+            :func:`message_to_dict` made.
+        upcasters: the upcasters to apply (by default membercore's own).
+
+    Raises:
+        InvalidFactError: the text is not JSON, or not a valid tagged message.
+        SchemaVersionError: the data's version has no upcaster to this release's.
+    """
+    if isinstance(data, str):
+        data = _json_object(data)
+    return _message(data, upcasters, stored=True)
+
+
+def _message(data: Mapping[str, Any], upcasters: Upcasters | None, *, stored: bool) -> Any:
     fields = dict(data)
     if _TAG not in fields:
         raise InvalidFactError("message", _TAG, None, f"a message needs its {_TAG!r} tag")
@@ -247,8 +336,12 @@ def message_from_dict(data: Mapping[str, Any]) -> Any:
     cls = _MESSAGE_TYPES.get(tag)
     if cls is None:
         raise InvalidFactError(tag, _TAG, tag, "unknown message type")
+    # Data without a version is of version 1 (all that release 0.1.0 wrote).
+    version = fields.pop(VERSION_KEY, 1)
+    if version != schema_version(cls) or type(version) is not int:
+        fields = _upcast_message(tag, cls, fields, version, upcasters, stored=stored)
     try:
-        return converter().structure(fields, cls)
+        return (stored_converter() if stored else converter()).structure(fields, cls)
     except cattrs.BaseValidationError as error:
         problems = _problems(error)
         path, problem = problems[0]
@@ -256,6 +349,57 @@ def message_from_dict(data: Mapping[str, Any]) -> Any:
             problem += " (also " + "; ".join(f"{p}: {q}" for p, q in problems[1:]) + ")"
         field = path.removeprefix("$.")
         raise InvalidFactError(tag, field, _value_at(fields, field), problem) from error
+
+
+def _upcast_message(
+    tag: str,
+    cls: type[Any],
+    fields: dict[str, Any],
+    version: object,
+    upcasters: Upcasters | None,
+    *,
+    stored: bool,
+) -> dict[str, Any]:
+    current = schema_version(cls)
+    try:
+        if not stored and isinstance(version, int) and version > current:
+            raise SchemaVersionError(
+                tag, version, f"this release reads {tag} up to version {current}"
+            )
+        return (upcasters or UPCASTERS).upcast(tag, fields, version, current)
+    except SchemaVersionError as error:
+        if stored:
+            raise
+        raise InvalidFactError(tag, VERSION_KEY, version, error.problem) from error
+
+
+def canonical_form(message: object) -> Any:
+    """A message's fields as stored, without those holding their default: what fingerprints digest.
+
+    The form :func:`message_to_dict` writes (with the ``type`` tag, without the schema
+    version), except that a field equal to its default is left out, at every level.
+    Adding an optional field with a default to a message therefore leaves the canonical
+    form of every message that does not set it as it was. Any other value is unstructured
+    as it is.
+    """
+    data = _canonical_converter().unstructure(message)
+    tag = getattr(message, "TYPE", None)
+    if isinstance(tag, str) and isinstance(data, dict):
+        return {_TAG: tag, **data}
+    return data
+
+
+# Canonical JSON: keys sorted, compact, text as it is.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def canonical_json(message: object) -> str:
+    """:func:`canonical_form` as JSON text with sorted keys: equal messages, equal text.
+
+    Raises:
+        TypeError: a value has no JSON form.
+    """
+    return _CANONICAL.encode(canonical_form(message))
 
 
 def _value_at(data: object, path: str) -> object:
@@ -271,14 +415,25 @@ def _value_at(data: object, path: str) -> object:
 
 
 def snapshot_to_dict(state: LedgerState) -> dict[str, Any]:
-    """A member's ledger state as plain data."""
-    data: dict[str, Any] = converter().unstructure(state)
+    """A member's ledger state as plain data (with its schema version above 1)."""
+    data: dict[str, Any] = _versioned(LedgerState, converter().unstructure(state))
     return data
 
 
-def snapshot_from_dict(data: Mapping[str, Any]) -> LedgerState:
-    """The ledger state a snapshot describes."""
-    return converter().structure(dict(data), LedgerState)
+def snapshot_from_dict(
+    data: Mapping[str, Any], *, upcasters: Upcasters | None = None
+) -> LedgerState:
+    """The ledger state a snapshot describes, upcast and read with tolerance.
+
+    Args:
+        data: what :func:`snapshot_to_dict` made, in this or another release.
+        upcasters: the upcasters to apply (by default membercore's own).
+
+    Raises:
+        SchemaVersionError: the snapshot's version has no upcaster to this release's.
+    """
+    fields = _record_data(dict(data), LedgerState, upcasters)
+    return stored_converter().structure(fields, LedgerState)
 
 
 # One encoder for every record and message: json.dumps would build one per call.
@@ -286,14 +441,51 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def record_to_json(state: Any) -> str:
-    """A record's state (a member, a household, the reward stock) as compact JSON text."""
-    return _JSON.encode(converter().unstructure(state))
+    """A record's state (a member, a household, the reward stock) as compact JSON text.
+
+    A record whose class is at a schema version above 1 carries it under ``"v"``.
+    """
+    data = converter().unstructure(state)
+    return _JSON.encode(_versioned(type(state), data))
 
 
-def record_from_json(text: str, kind: type[T]) -> T:
-    """The state of type ``kind`` that :func:`record_to_json` wrote."""
-    state: T = converter().structure(json.loads(text), kind)
+def record_from_json(text: str, kind: type[T], *, upcasters: Upcasters | None = None) -> T:
+    """The state of type ``kind`` that :func:`record_to_json` wrote, in this or another release.
+
+    Its schema version is brought up to date by the upcasters of the record's name
+    (``member``, ``household``); keys this release does not know are ignored.
+
+    Args:
+        text: the stored JSON text.
+        kind: the record's class.
+        upcasters: the upcasters to apply (by default membercore's own).
+
+    Raises:
+        SchemaVersionError: the record's version has no upcaster to this release's.
+    """
+    data = json.loads(text)
+    if isinstance(data, dict):
+        data = _record_data(data, kind, upcasters)
+    state: T = stored_converter().structure(data, kind)
     return state
+
+
+def _versioned(cls: type[Any], data: Any) -> Any:
+    version = schema_version(cls)
+    if version > 1 and isinstance(data, dict):
+        return {VERSION_KEY: version, **data}
+    return data
+
+
+def _record_data(
+    data: dict[str, Any], cls: type[Any], upcasters: Upcasters | None
+) -> dict[str, Any]:
+    version = data.pop(VERSION_KEY, 1)
+    current = schema_version(cls)
+    if version == current and type(version) is int:
+        return data
+    kind = _RECORD_KINDS.get(cls, cls.__name__)
+    return (upcasters or UPCASTERS).upcast(kind, data, version, current)
 
 
 def message_to_json(message: Any) -> str:
@@ -302,15 +494,19 @@ def message_to_json(message: Any) -> str:
 
 
 def message_from_json(text: str) -> Any:
-    """The message :func:`message_to_json` wrote.
+    """The message :func:`message_to_json` wrote: an input, read strictly.
 
     Raises:
         InvalidFactError: the text is not JSON, or not a valid tagged message.
     """
+    return message_from_dict(_json_object(text))
+
+
+def _json_object(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidFactError("message", "json", text[:80], f"not JSON: {error}") from error
     if not isinstance(data, dict):
         raise InvalidFactError("message", "json", text[:80], "a message is a JSON object")
-    return message_from_dict(data)
+    return data

@@ -36,7 +36,7 @@ def decide_merge(
         raise QuotaHolderError(command.member_id, survivor.holder_id, "not the records merged")
     digest = fingerprint(command)
     conflict = partial(QuotaKeyConflictError, command.member_id, survivor.holder_id, command.key)
-    if replayed(survivor.keys, command.key, digest, owner=survivor.holder_id, conflict=conflict):
+    if replayed(survivor.keys, command.key, command, owner=survivor.holder_id, conflict=conflict):
         return []
     for appointment_id, reservation in duplicate.reservations.items():
         if appointment_id in survivor.reservations:

@@ -197,7 +197,7 @@ def decide(
     now = require_aware("now", now)
     digest = fingerprint(command)
     conflict = partial(QuotaKeyConflictError, command.member_id, state.holder_id, command.key)
-    if replayed(state.keys, command.key, digest, owner=state.holder_id, conflict=conflict):
+    if replayed(state.keys, command.key, command, owner=state.holder_id, conflict=conflict):
         return []
     if isinstance(command, ReserveQuota | UseQuota):
         if standing is None:

@@ -22,7 +22,7 @@ from membercore.consent import ConsentWithdrawn
 from membercore.dates import add_months, local_date, require_aware
 from membercore.errors import MemberMismatchError
 from membercore.facts import Fact
-from membercore.idempotency import fingerprint
+from membercore.idempotency import fingerprint, seen_in
 from membercore.journeys.messages import (
     JourneyActionIssued,
     JourneyEnded,
@@ -227,9 +227,14 @@ def decide(
     if situation.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, situation.member_id)
     kind = str(getattr(message, "TYPE", type(message).__name__))
-    trigger_id = message.fact_id if isinstance(message, Fact) else fingerprint(message)
-    if trigger_id in state.seen:
-        return []
+    if isinstance(message, Fact):
+        trigger_id = message.fact_id
+        if trigger_id in state.seen:
+            return []
+    else:
+        trigger_id = fingerprint(message)
+        if seen_in(state.seen, message):
+            return []
     situation = attrs.evolve(situation, message=message, now=now)
     index = _index(journeys)
     by_key = index.by_key

@@ -93,7 +93,7 @@ def decide(
     check_member(state, member_id)
     key = message.fact_id if isinstance(message, Fact) else message.key
     digest = fingerprint(message)
-    if already_done(state, key, digest):
+    if already_done(state, key, message):
         return []
     expired = expire_due(state, config, now)
     state = _applied(state, expired)
@@ -156,7 +156,7 @@ def decide_transfer(
     if refusal is not None:
         raise TransferNotAllowedError(command.member_id, command.target_id, command.points, refusal)
     digest = fingerprint(command)
-    if already_done(source, command.key, digest):
+    if already_done(source, command.key, command):
         return []
     expired = expire_due(source, config, now) + expire_due(target, config, now)
     source = _applied(source, expired)

@@ -57,7 +57,7 @@ def decide_merge(
             "a record cannot merge into itself",
         )
     digest = fingerprint(command)
-    if already_done(survivor, command.key, digest):
+    if already_done(survivor, command.key, command):
         return []
     expired = expire_due(survivor, config, now) + expire_due(duplicate, config, now)
     for posting in expired:

@@ -12,7 +12,7 @@ import attrs
 
 from membercore.errors import IdempotencyConflictError, MemberMismatchError
 from membercore.events import LotState, Posting, PostingKind
-from membercore.idempotency import fingerprint
+from membercore.idempotency import fingerprint, matches
 
 __all__ = [
     "KeyRecord",
@@ -102,7 +102,7 @@ class LedgerState:
         return f"{self.member_id}/{self.seq + 1}"
 
 
-def already_done(state: LedgerState, key: str, digest: str) -> bool:
+def already_done(state: LedgerState, key: str, message: object) -> bool:
     """Whether ``key`` was already used; raise if it was used by something else.
 
     :func:`membercore.idempotency.replayed` for the ledger, whose keys also remember
@@ -114,7 +114,7 @@ def already_done(state: LedgerState, key: str, digest: str) -> bool:
     record = state.keys.get(key)
     if record is None:
         return False
-    if record.fingerprint not in (digest, _TAKEN_OVER):
+    if record.fingerprint != _TAKEN_OVER and not matches(record.fingerprint, message):
         raise IdempotencyConflictError(state.member_id, key)
     return True
 

@@ -77,7 +77,7 @@ def decide(
         if other != state.member_id:
             raise MemberMismatchError(state.member_id, other)
     digest = fingerprint(command)
-    if replayed(state.keys, command.key, digest, owner=state.member_id):
+    if replayed(state.keys, command.key, command, owner=state.member_id):
         return []
     policy = config.outreach
     tz = config.tz

@@ -103,7 +103,7 @@ def decide(
     if isinstance(command, AdvanceSubscriptions):
         return advance(state, config, now)
     digest = fingerprint(command)
-    if replayed(state.keys, command.key, digest, owner=state.member_id):
+    if replayed(state.keys, command.key, command, owner=state.member_id):
         return []
     at = now
     if isinstance(command, RecordPayment):

@@ -36,7 +36,7 @@ def decide_merge(
     if (survivor.member_id, duplicate.member_id) != (command.member_id, command.duplicate_id):
         raise MemberMismatchError(survivor.member_id, command.member_id)
     digest = fingerprint(command)
-    if replayed(survivor.keys, command.key, digest, owner=survivor.member_id):
+    if replayed(survivor.keys, command.key, command, owner=survivor.member_id):
         return []
     events: list[SubscriptionEvent] = []
     for subscription in duplicate.subscriptions.values():

@@ -79,7 +79,7 @@ def decide_redemption(
     now = require_aware("now", now)
     check_member(ledger_state, history, command.member_id)
     digest = fingerprint(command)
-    if already_done(history, command.key, digest):
+    if already_done(history, command.key, command):
         return Redemption()
     check_key_free(ledger_state, command.key)
     reward = config.rewards.reward(command.reward_key)
@@ -126,7 +126,7 @@ def decide_merge(
     if (survivor.member_id, duplicate.member_id) != (command.member_id, command.duplicate_id):
         raise MemberMismatchError(survivor.member_id, command.member_id)
     digest = fingerprint(command)
-    if already_done(survivor, command.key, digest):
+    if already_done(survivor, command.key, command):
         return []
     return [
         RewardHistoryMergedAway(
@@ -181,7 +181,7 @@ def decide_cancellation(
     now = require_aware("now", now)
     check_member(ledger_state, history, command.member_id)
     digest = fingerprint(command)
-    if already_done(history, command.key, digest):
+    if already_done(history, command.key, command):
         return Redemption()
     record = history.redemption(command.redemption_id)
     if record is None:

@@ -63,9 +63,9 @@ def check_member(ledger_state: LedgerState, history: RewardHistory, member_id: s
         raise MemberMismatchError(history.member_id, member_id)
 
 
-def already_done(history: RewardHistory, key: str, digest: str) -> bool:
+def already_done(history: RewardHistory, key: str, command: object) -> bool:
     """Whether the command was carried out; refuse a key reused for another command."""
-    return replayed(history.keys, key, digest, owner=history.member_id)
+    return replayed(history.keys, key, command, owner=history.member_id)
 
 
 def check_key_free(ledger_state: LedgerState, key: str) -> None:

@@ -90,7 +90,7 @@ def decide(
     events: list[ProfileEvent] = []
     if isinstance(message, Fact):
         digest = fingerprint(message)
-        if replayed(state.facts, message.fact_id, digest, owner=state.member_id):
+        if replayed(state.facts, message.fact_id, message, owner=state.member_id):
             return []
         note = _note(message, digest, config.segments)
         if note is None:
@@ -100,7 +100,7 @@ def decide(
         if is_reserved(message.tag):
             raise ReservedTagError(state.member_id, message.tag)
         digest = fingerprint(message)
-        if replayed(state.keys, message.key, digest, owner=state.member_id):
+        if replayed(state.keys, message.key, message, owner=state.member_id):
             return []
         events += _by_hand(message, digest, state, now)
     if family is not None and family != state.family:

@@ -128,7 +128,7 @@ def _member_of(message: object) -> str | None:
 
 
 def _seen(state: TierState, key: str, message: object) -> bool:
-    return replayed(state.keys, key, fingerprint(message), owner=state.member_id)
+    return replayed(state.keys, key, message, owner=state.member_id)
 
 
 def _activity(message: object, state: TierState) -> Iterable[TierActivityRecorded]:

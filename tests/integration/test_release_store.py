@@ -1,0 +1,134 @@
+"""A store written by release 0.1.0 is read, replayed, re-fed and ticked by this release.
+
+The store and the inputs that made it are in tests/fixtures (made by
+tests/fixtures/make_store_v1.py): a handful of members with snapshots and journals after
+them, a household, the inbox of the facts taken and the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from membercore import households, reference_config
+from membercore.engine import Engine, IngestReport
+from membercore.facts import Fact
+from membercore.member import Member, replay
+from membercore.plugins import make_plugin_manager
+from membercore.serialization import (
+    message_from_dict,
+    message_from_stored,
+    message_to_json,
+    record_from_json,
+    record_to_json,
+)
+from membercore.testing.clock import ManualClock
+from membercore_adapters import memory, sqlite
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+INPUTS = [
+    json.loads(line)
+    for line in (FIXTURES / "store-v1-inputs.jsonl").read_text(encoding="utf-8").splitlines()
+]
+LAST = max(datetime.fromisoformat(line["at"]) for line in INPUTS)
+MEMBERS = ["p-chen", "p-lin", "p-wang", "p-zhao"]
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine of this release over a copy of the 0.1.0 store."""
+    shutil.copy(FIXTURES / "store-v1.db", tmp_path / "store.db")
+    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite])
+    with Engine.open(
+        f"sqlite:///{tmp_path / 'store.db'}",
+        config=reference_config(),
+        clock=ManualClock(LAST + timedelta(days=1)),
+        plugin_manager=manager,
+        snapshot_every=4,
+    ) as opened:
+        yield opened
+
+
+def _journals(engine: Engine) -> dict[str, list[Any]]:
+    return {
+        record.key: [(e.version, e.type, e.payload) for e in engine.store.events(record.key)]
+        for record in engine.store.scan()
+    }
+
+
+def test_every_member_and_household_of_the_store_is_read(engine: Engine) -> None:
+    members = list(engine.members())
+    assert [member.member_id for member in members] == MEMBERS
+    assert all(isinstance(member, Member) for member in members)
+    (home,) = engine.households()
+    assert home.head_id == "p-lin"
+    assert households.members(home) == {"p-lin", "p-wang"}
+    assert engine.member("p-wang").household_id == "hh-lin"
+
+
+def test_the_store_holds_snapshots_with_journals_after_them(engine: Engine) -> None:
+    records = {record.key: record for record in engine.store.scan()}
+    behind = [key for key, record in records.items() if record.snapshot_version < record.version]
+    assert "member:p-lin" in behind
+    assert "household:hh-lin" in behind
+
+
+def test_replaying_each_journal_from_the_start_makes_the_stored_record(engine: Engine) -> None:
+    for record in engine.store.scan():
+        journal = engine.store.events(record.key)
+        events = [message_from_stored(event.payload) for event in journal]
+        upto = [
+            event
+            for stored, event in zip(journal, events, strict=True)
+            if stored.version <= record.snapshot_version
+        ]
+        kind, _, ident = record.key.partition(":")
+        if kind == "member":
+            assert record_from_json(record.snapshot, Member) == replay(ident, upto)
+            assert engine.member(ident) == replay(ident, events)
+        else:
+            stored = record_from_json(record.snapshot, households.HouseholdState)
+            assert stored == households.replay(ident, upto)
+            assert engine.household(ident) == households.replay(ident, events)
+
+
+def test_this_release_writes_version_1_data_as_0_1_0_wrote_it(engine: Engine) -> None:
+    for record in engine.store.scan():
+        kind = Member if record.key.startswith("member:") else households.HouseholdState
+        assert record_to_json(record_from_json(record.snapshot, kind)) == record.snapshot
+        for event in engine.store.events(record.key):
+            assert message_to_json(message_from_stored(event.payload)) == event.payload
+
+
+def test_every_input_sent_again_is_a_duplicate_or_changes_nothing(engine: Engine) -> None:
+    before = _journals(engine)
+    members = list(engine.members())
+    inputs = [line for line in INPUTS if line["call"] != "tick"]
+    for line in inputs:
+        message = message_from_dict(line["message"])
+        if line["call"] == "execute":
+            assert engine.execute(message) == ()
+        elif isinstance(message, Fact):
+            assert engine.ingest([line["message"]]) == IngestReport(duplicates=1)
+        else:
+            assert engine.ingest([line["message"]]) == IngestReport(applied=1)
+    # The same again as JSON text, all in one batch.
+    facts = [json.dumps(line["message"]) for line in inputs if line["call"] == "ingest"]
+    report = engine.ingest(facts)
+    assert report.rejected == 0
+    assert report.duplicates == sum("fact_id" in line["message"] for line in inputs)
+    assert _journals(engine) == before
+    assert list(engine.members()) == members
+    assert list(engine.store.dead_letters()) == []
+
+
+def test_time_goes_on_for_the_stored_members(engine: Engine) -> None:
+    report = engine.tick(LAST + timedelta(days=400))
+    assert report.records >= 1
+    assert [member.member_id for member in engine.members()] == MEMBERS

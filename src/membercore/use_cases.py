@@ -41,7 +41,7 @@ from membercore.errors import (
     IdempotencyConflictError,
     TransferNotAllowedError,
 )
-from membercore.idempotency import fingerprint
+from membercore.idempotency import fingerprint, matches
 from membercore.identity import CommandTaken, MergedInto
 from membercore.ledger import decide_transfer
 from membercore.member import Member, evolve_all, standing
@@ -474,7 +474,7 @@ def handle(
     key = str(getattr(command, "key", "") or "")
     if key:
         seen = held.state.identity.commands.get(key)
-        if seen == digest:
+        if seen is not None and matches(seen, command):
             return ()
         if seen is not None:
             raise IdempotencyConflictError(held.state.member_id, key)

@@ -351,7 +351,15 @@ def _start(
     why = f"journey {definition.key} v{definition.version} started on {kind} {trigger_id}"
     events: list[JourneyEvent] = [started]
     events += _actions(
-        definition.entry_actions, instance_id, definition, "entry", 1, trigger_id, at, why
+        definition.entry_actions,
+        state.member_id,
+        instance_id,
+        definition,
+        "entry",
+        1,
+        trigger_id,
+        at,
+        why,
     )
     if definition.initial in definition.final:
         instance = JourneyInstance(
@@ -394,6 +402,7 @@ def _move(
     events: list[JourneyEvent] = [moved]
     events += _actions(
         transition.actions,
+        situation.member_id,
         instance.instance_id,
         definition,
         transition.step,
@@ -409,6 +418,7 @@ def _move(
 
 def _actions(
     calls: Iterable[Call],
+    member_id: str,
     instance_id: str,
     definition: JourneyDefinition,
     step: str,
@@ -417,7 +427,6 @@ def _actions(
     at: datetime,
     why: str,
 ) -> list[JourneyEvent]:
-    member_id = instance_id.split("/", 1)[0]
     return [
         JourneyActionIssued(
             member_id=member_id,

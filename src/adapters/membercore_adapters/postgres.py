@@ -8,7 +8,9 @@ then open the store by URL through the plugin manager, or directly::
 
 Any libpq URL works (``postgres://`` too, with libpq's query parameters such as
 ``sslmode`` or ``connect_timeout``); one more parameter, ``schema``, names the
-PostgreSQL schema the tables live in (default ``membercore``; a plain identifier). The
+PostgreSQL schema the tables live in (default ``membercore``; a plain identifier).
+``public`` and PostgreSQL's own schemas are refused unless the URL also says
+``shared_schema=yes``. The
 store creates the schema and its tables when it opens, so the role needs ``CREATE`` on
 the database the first time (or a DBA creates the schema and grants it).
 
@@ -274,15 +276,31 @@ def _secrets(url: str) -> list[str]:
     return sorted(set(found), key=len, reverse=True)
 
 
-def _split_schema(url: str) -> tuple[str, str]:
-    """The libpq URL without membercore's ``schema`` parameter, and the schema."""
+_OURS = ("schema", "shared_schema")
+
+
+def _split_schema(url: str) -> tuple[str, str, bool]:
+    """The libpq URL without membercore's parameters; the schema; whether it may be shared.
+
+    Raises:
+        ValueError: ``shared_schema`` is neither yes nor no.
+    """
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     schemas = [value for key, value in pairs if key == "schema"]
-    rest = [(key, value) for key, value in pairs if key != "schema"]
+    shared = [value.lower() for key, value in pairs if key == "shared_schema"]
+    if any(value not in ("yes", "no", "true", "false", "1", "0") for value in shared):
+        raise ValueError(f"shared_schema must be yes or no, got {shared[-1]!r}")
+    rest = [(key, value) for key, value in pairs if key not in _OURS]
     query = urlencode(rest, quote_via=quote)
     stripped = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-    return stripped, schemas[-1] if schemas else DEFAULT_SCHEMA
+    allowed = bool(shared) and shared[-1] in ("yes", "true", "1")
+    return stripped, schemas[-1] if schemas else DEFAULT_SCHEMA, allowed
+
+
+def _shared_schema(schema: str) -> bool:
+    """PostgreSQL's own schemas, and ``public``, which every application shares."""
+    return schema in ("public", "information_schema") or schema.startswith("pg_")
 
 
 # -- statements -----------------------------------------------------------------------------
@@ -583,14 +601,23 @@ class PostgresStore(Closing):
                 f"the PostgreSQL driver is not installed ({_MISSING_DRIVER}): "
                 "install membercore[postgres]",
             )
+        if any(ord(c) < 32 or ord(c) == 127 for c in url):
+            raise StorageError(self.url, "the URL holds a control character (a newline?)")
         try:
-            libpq_url, schema = _split_schema(url)
+            libpq_url, schema, shared = _split_schema(url)
         except ValueError as e:
             raise StorageError(self.url, f"cannot read the URL: {self._scrub(e)}") from None
         if not _IDENTIFIER.fullmatch(schema):
             raise StorageError(
                 self.url,
                 f"schema {schema!r} is not a plain lower-case identifier ([a-z_][a-z0-9_]*)",
+            )
+        if _shared_schema(schema) and not shared:
+            raise StorageError(
+                self.url,
+                f"schema {schema!r} is PostgreSQL's own or shared by every application: "
+                "name one for membercore (?schema=membercore), or add shared_schema=yes "
+                "to put the tables there on purpose",
             )
         self.schema = schema
         with self._driver_errors("reading the URL"):

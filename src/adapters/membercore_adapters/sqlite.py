@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Final, TypeVar
+from urllib.parse import unquote
 
 from membercore.dates import require_aware
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
@@ -399,8 +400,10 @@ class SqliteStore(Closing):
         """Open the store a ``sqlite:`` URL names.
 
         ``sqlite:///relative/path.db`` is relative to the working directory,
-        ``sqlite:////absolute/path.db`` absolute, ``sqlite:///:memory:`` (or
-        ``sqlite://``) a private in-memory database.
+        ``sqlite:////absolute/path.db`` absolute (percent-escapes are decoded:
+        ``%20`` is a space), ``sqlite:///:memory:`` a private in-memory database. A URL
+        that names no file (``sqlite://``, ``sqlite:///``) is refused: a store that keeps
+        nothing is ``memory://``, asked for by name.
 
         Args:
             url: the URL.
@@ -410,20 +413,30 @@ class SqliteStore(Closing):
 
         Raises:
             StorageError: the URL is not a ``sqlite:`` URL of a local file (it takes
-                no host, query or fragment), or opening failed (see the class).
+                no host, query or fragment, and names a file), or opening failed (see
+                the class).
         """
         scheme, separator, rest = url.partition("://")
         if scheme != "sqlite" or not separator:
             raise StorageError(url, "not a sqlite URL (sqlite:///path/to/file.db)")
         if "?" in rest or "#" in rest:
             raise StorageError(url, "a sqlite URL takes no query or fragment")
-        if rest in ("", "/", f"/{_MEMORY}"):
+        if rest in ("", "/"):
+            raise StorageError(
+                url,
+                "the URL names no database file (sqlite:///path/to/file.db); "
+                "a store that keeps nothing is memory://",
+            )
+        if rest == f"/{_MEMORY}":
             return cls(_MEMORY, url=url)
         if not rest.startswith("/"):
             raise StorageError(
                 url, "a sqlite URL names no host: sqlite:///relative.db or sqlite:////abs.db"
             )
-        return cls(rest[1:], url=url)
+        path = unquote(rest[1:], errors="strict")
+        if not path.strip("/") or any(ord(c) < 32 or ord(c) == 127 for c in path):
+            raise StorageError(url, f"{path!r} is not a usable file path")
+        return cls(path, url=url)
 
     # -- setting up -------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ def test_a_sqlite_path_is_percent_decoded(
 def test_a_postgres_schema_shared_or_misspelt_is_refused(postgres_url: str, schema: str) -> None:
     from membercore_adapters.postgres import PostgresStore  # noqa: PLC0415
 
-    with pytest.raises(StorageError, match="schema|control character"):
+    with pytest.raises(StorageError, match=r"schema|control character"):
         PostgresStore.open(f"{postgres_url}?schema={schema}")
     newline = f"{postgres_url}?schema=mc\\ntest".replace("\\n", "\n")
     with pytest.raises(StorageError, match="control character"):

@@ -12,6 +12,7 @@ to the dead letters with its reason and ingestion goes on.
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import (
     EngineError,
+    GaveUpError,
     MembercoreError,
     UnknownMemberError,
     UnknownStoreError,
@@ -262,14 +264,21 @@ class Engine(MemberCalls):
             observers=self.observers,
         )
 
-    def _retrying(self, work: Callable[[], T]) -> tuple[T, int]:
+    def _retrying(self, work: Callable[[], T], what: str) -> tuple[T, int]:
+        """Run ``work`` until it commits without a version conflict, ``retries`` times at most.
+
+        Raises:
+            GaveUpError: every attempt met a conflict; names ``what`` and the records.
+        """
+        conflicts: Counter[str] = Counter()
         for attempt in range(self.retries):
             try:
                 with self._collector_paused():
                     return work(), attempt
-            except VersionConflictError:
+            except VersionConflictError as conflict:
+                conflicts.update(conflict.conflicts.keys())
                 self._pause(attempt)
-        raise EngineError(f"gave up after {self.retries} version conflicts in a row")
+        raise GaveUpError(what, self.retries, dict(conflicts))
 
     @contextmanager
     def _collector_paused(self) -> Iterator[None]:
@@ -329,7 +338,8 @@ class Engine(MemberCalls):
                 refused.append(dead_letter(None, raw, str(error), now))
                 continue
             read.append(_Input(message, raw, at))
-        (report, retries) = self._retrying(lambda: self._apply(read, refused, now))
+        what = f"ingesting a batch of {len(raws)} inputs"
+        (report, retries) = self._retrying(lambda: self._apply(read, refused, now), what)
         return attrs.evolve(report, retries=retries)
 
     def _apply(self, read: list[_Input], refused: list[Any], now: datetime) -> IngestReport:
@@ -427,7 +437,8 @@ class Engine(MemberCalls):
             due = self.store.due(at, page)
             keys = [key for key, _ in due if where is None or where(_member_id(key))]
             if keys:
-                count, _ = self._retrying(partial(self._tick_batch, keys[:limit], at))
+                work = partial(self._tick_batch, keys[:limit], at)
+                count, _ = self._retrying(work, f"ticking {len(keys[:limit])} records")
                 records += len(keys[:limit])
                 events += count
             if len(due) < page:
@@ -444,7 +455,8 @@ class Engine(MemberCalls):
             claimed = self.store.claim_due(at, limit, worker=self.worker, lease=self.tick_lease)
             keys = [key for key, _ in claimed]
             if keys:
-                count, _ = self._retrying(partial(self._tick_batch, keys, at))
+                work = partial(self._tick_batch, keys, at)
+                count, _ = self._retrying(work, f"ticking {len(keys)} records")
                 records += len(keys)
                 events += count
             if not claimed or len(claimed) < limit:
@@ -495,7 +507,7 @@ class Engine(MemberCalls):
             uow.commit()
             return events
 
-        events, _ = self._retrying(work)
+        events, _ = self._retrying(work, _describe(command))
         return events
 
     # -- views ---------------------------------------------------------------------------
@@ -567,6 +579,15 @@ def _read(raw: object) -> object:
     if isinstance(raw, Mapping):
         return message_from_dict(raw)
     return raw
+
+
+def _describe(command: object) -> str:
+    named = [
+        f"{name} {value!r}"
+        for name in ("member_id", "household_id", "key")
+        if isinstance(value := getattr(command, name, None), str)
+    ]
+    return f"{getattr(command, 'TYPE', type(command).__name__)} ({', '.join(named)})"
 
 
 def _from_the_future(fact: Fact, at: datetime) -> str:

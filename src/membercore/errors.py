@@ -13,6 +13,7 @@ __all__ = [
     "ConsentError",
     "DependentNotCoveredError",
     "EngineError",
+    "GaveUpError",
     "GuardianConsentRequiredError",
     "GuardianRequiredError",
     "HouseholdError",
@@ -1001,6 +1002,23 @@ class PluginError(MembercoreError):
 
 class EngineError(MembercoreError):
     """The engine could not carry out a call."""
+
+
+class GaveUpError(EngineError):
+    """A unit of work met a version conflict on every attempt (other workers kept winning).
+
+    Attributes:
+        what: the call (the command with its member and key, the batch, the tick).
+        attempts: how many times it was tried.
+        conflicts: each record another worker changed first, with how many times.
+    """
+
+    def __init__(self, what: str, attempts: int, conflicts: dict[str, int]) -> None:
+        self.what = what
+        self.attempts = attempts
+        self.conflicts = dict(conflicts)
+        listed = ", ".join(f"{key} ({n}×)" for key, n in sorted(conflicts.items()))
+        super().__init__(f"gave up {what} after {attempts} version conflicts in a row, on {listed}")
 
 
 class UnknownMemberError(EngineError, LookupError):

@@ -22,7 +22,7 @@ from membercore import journeys, ledger, reference_config
 from membercore.clinical import DiagnosisRecorded, PatientRegistered
 from membercore.consent import GrantConsent
 from membercore.engine import Engine, IngestReport
-from membercore.errors import EngineError, StorageError, VersionConflictError
+from membercore.errors import EngineError, GaveUpError, StorageError, VersionConflictError
 from membercore.facts import ChargeLine, ChargePaid
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Commit, Store, TaskRow
@@ -425,3 +425,17 @@ def test_a_driver_failure_part_way_through_a_commit_is_reported_and_rolled_back(
     after = _stored_in(url)
     assert after["record"][member_key(ME)].version == before["record"][member_key(ME)].version + 1
     assert len(after["events"]) > len(before["events"])
+
+
+def test_a_command_that_never_gets_through_names_itself_its_member_and_the_conflicts() -> None:
+    inner = MemoryStore()
+    _set_up(_over(inner))
+    engine = _over(ConflictingStore(inner, times=100), retries=3)
+    with pytest.raises(GaveUpError) as raised:
+        engine.execute(MARKETING)
+    message = str(raised.value)
+    assert "grant_consent" in message
+    assert repr(ME) in message
+    assert "'marketing'" in message  # the command's key
+    assert f"member:{ME} (3×)" in message
+    assert raised.value.conflicts == {f"member:{ME}": 3}

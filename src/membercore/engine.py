@@ -449,11 +449,19 @@ class Engine(MemberCalls):
         return TickReport(records=records, events=events)
 
     def _tick_claimed(self, at: datetime, limit: int) -> TickReport:
-        """Tick pages of claimed due records until a claim comes back short."""
+        """Tick pages of claimed due records until a claim comes back short.
+
+        A worker takes its own claims back (it may have been started again under its
+        name), so a record this call ticked and could not release ends the call.
+        """
         records = events = 0
+        ticked: set[str] = set()
         while True:
             claimed = self.store.claim_due(at, limit, worker=self.worker, lease=self.tick_lease)
-            keys = [key for key, _ in claimed]
+            keys = [key for key, _ in claimed if key not in ticked]
+            ticked.update(keys)
+            if not keys:
+                break
             if keys:
                 work = partial(self._tick_batch, keys, at)
                 count, _ = self._retrying(work, f"ticking {len(keys)} records")

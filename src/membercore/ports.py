@@ -322,10 +322,12 @@ class Store(Protocol):
     ) -> list[tuple[str, datetime]]:
         """Claim up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first.
 
-        One atomic step: the records :meth:`due` would list, less those under a claim
-        whose lease has not ended (whoever holds it, the same ``worker`` too), are marked
-        claimed by ``worker`` until ``now + lease`` and returned, earliest first then by
-        key. Two claimers never get the same record while its lease runs. A commit that
+        One atomic step: the records :meth:`due` would list, less those under another
+        worker's claim whose lease has not ended, are marked claimed by ``worker`` until
+        ``now + lease`` and returned, earliest first then by key. Two claimers never get
+        the same record while its lease runs; a worker started again under its name takes
+        its own claims back at once (worker names must be unique among running engines;
+        the version check still keeps two engines named alike from deciding twice). A commit that
         changes the record releases its claim; a lease that ends (its engine crashed, or
         is slower than the lease) makes the record claimable again, so the lease must
         outlast ticking one page.

@@ -225,8 +225,8 @@ def test_a_url_with_four_slashes_is_absolute(tmp_path: Path) -> None:
     assert (tmp_path / "abs.db").is_file()
 
 
-@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://"])
-def test_a_memory_url_opens_a_private_database_each_time(url: str) -> None:
+@pytest.mark.parametrize("url", ["sqlite:///:memory:"])
+def test_a_memory_url_named_as_such_opens_a_private_database_each_time(url: str) -> None:
     with SqliteStore.open(url) as first, SqliteStore.open(url) as second:
         first.commit(every_table())
         assert second.load(["member:p-1"]) == {}

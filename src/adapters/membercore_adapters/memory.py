@@ -146,8 +146,9 @@ class MemoryStore(Closing):
     ) -> list[tuple[str, datetime]]:
         """Claim up to ``limit`` records due a tick by ``now``, under the lock.
 
-        Records under a claim whose lease has not ended are skipped; those claimed are
-        held by ``worker`` until ``now + lease``. A commit of the record releases it.
+        Records under another worker's claim whose lease has not ended are skipped (a
+        worker started again under its name takes its own claims back); those claimed
+        are held by ``worker`` until ``now + lease``. A commit of the record releases it.
 
         Raises:
             StorageError: ``worker`` is empty, ``lease`` not positive, or the store closed.
@@ -161,7 +162,8 @@ class MemoryStore(Closing):
             ready = (
                 (at, key)
                 for key, at in self._due.items()
-                if at <= now and (key not in claims or claims[key][1] <= now)
+                if at <= now
+                and (key not in claims or claims[key][1] <= now or claims[key][0] == worker)
             )
             claimed = [(key, at) for at, key in heapq.nsmallest(limit, ready)]
             for key, _ in claimed:

@@ -400,7 +400,8 @@ _CLAIM: Final = """
 _CLAIM_DUE: Final = """
     WITH claimable AS (
         SELECT key FROM records
-        WHERE due_at <= %(now)s AND (claim_until IS NULL OR claim_until <= %(now)s)
+        WHERE due_at <= %(now)s
+            AND (claim_until IS NULL OR claim_until <= %(now)s OR claimed_by = %(worker)s)
         ORDER BY due_at, key LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     )

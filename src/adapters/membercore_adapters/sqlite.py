@@ -249,7 +249,8 @@ _CLAIMABLE = f"""
 _CLAIM = "UPDATE outbox SET claimed_by = ?, claim_until = ? WHERE seq = ?"
 _CLAIMABLE_DUE = """
     SELECT key, due_at FROM records
-    WHERE due_at IS NOT NULL AND due_at <= ? AND (claim_until IS NULL OR claim_until <= ?)
+    WHERE due_at IS NOT NULL AND due_at <= ?
+        AND (claim_until IS NULL OR claim_until <= ? OR claimed_by = ?)
     ORDER BY due_at, key LIMIT ?
 """
 _CLAIM_DUE = "UPDATE records SET claimed_by = ?, claim_until = ? WHERE key = ?"
@@ -598,8 +599,9 @@ class SqliteStore(Closing):
 
         One ``BEGIN IMMEDIATE`` transaction reads the records and marks them claimed by
         ``worker`` until ``now + lease``: the write lock it takes first keeps every other
-        claimer (in this process or another) out until it commits. Records under a claim
-        whose lease has not ended are skipped; a commit of the record releases its claim.
+        claimer (in this process or another) out until it commits. Records under another
+        worker's claim whose lease has not ended are skipped (a worker started again under
+        its name takes its own claims back); a commit of the record releases its claim.
 
         Raises:
             StorageError: ``worker`` is empty, ``lease`` not positive, or the database
@@ -612,7 +614,7 @@ class SqliteStore(Closing):
         rows = self._claim(
             "claiming due records",
             _CLAIMABLE_DUE,
-            (moment, moment, limit),
+            (moment, moment, worker, limit),
             _CLAIM_DUE,
             worker,
             until,

@@ -587,7 +587,8 @@ class StoreContract:
         assert _ids(store.claim_outbox(T0, 1, worker="w-1", lease=_LEASE)) == ["m-1"]
         just_before = T0 + _LEASE - _SECOND
         assert _ids(store.claim_outbox(just_before, 10, worker="w-2", lease=_LEASE)) == ["m-2"]
-        # Not by the same name either: two processes named alike still never share one.
+        # Not by the same name either: a message is never sent by two dispatchers at
+        # once, even two given one name.
         assert store.claim_outbox(just_before, 10, worker="w-1", lease=_LEASE) == []
 
     def test_an_expired_lease_makes_a_message_claimable_again(self, store: Store) -> None:
@@ -667,10 +668,10 @@ class StoreContract:
             ("member:p-b", T0 - _MINUTE),
         ]
         assert store.claim_due(T0, 0, worker="w-1", lease=_LEASE) == []
-        assert store.claim_due(T0, 10, worker="w-1", lease=_LEASE) == [("member:p-d", T0)]
-        assert store.claim_due(later, 10, worker="w-1", lease=_LEASE) == [("member:p-later", later)]
+        assert store.claim_due(T0, 10, worker="w-2", lease=_LEASE) == [("member:p-d", T0)]
+        assert store.claim_due(later, 10, worker="w-3", lease=_LEASE) == [("member:p-later", later)]
         # Every claim above still holds just before the first lease ends.
-        assert store.claim_due(T0 + _LEASE - _SECOND, 10, worker="w-2", lease=_LEASE) == []
+        assert store.claim_due(T0 + _LEASE - _SECOND, 10, worker="w-4", lease=_LEASE) == []
 
     def test_a_claimed_record_is_not_claimed_again_before_its_lease_ends(
         self, store: Store
@@ -679,8 +680,17 @@ class StoreContract:
         assert store.claim_due(T0, 1, worker="w-1", lease=_LEASE) == [("member:p-1", T0)]
         just_before = T0 + _LEASE - _SECOND
         assert store.claim_due(just_before, 10, worker="w-2", lease=_LEASE) == [("member:p-2", T0)]
-        # Not by the same name either: two engines named alike still never share one.
-        assert store.claim_due(just_before, 10, worker="w-1", lease=_LEASE) == []
+        assert store.claim_due(just_before, 10, worker="w-3", lease=_LEASE) == []
+
+    def test_a_worker_started_again_under_its_name_takes_its_records_back(
+        self, store: Store
+    ) -> None:
+        _create(store, "member:p-1", "member:p-2", due_at=T0)
+        store.claim_due(T0, 1, worker="w-1", lease=_LEASE)
+        restarted = T0 + _SECOND
+        claimed = store.claim_due(restarted, 10, worker="w-1", lease=_LEASE)
+        assert claimed == [("member:p-1", T0), ("member:p-2", T0)]
+        assert store.claim_due(restarted, 10, worker="w-2", lease=_LEASE) == []
 
     def test_an_expired_lease_makes_a_record_claimable_again(self, store: Store) -> None:
         _create(store, "member:p-1", due_at=T0)
@@ -694,7 +704,7 @@ class StoreContract:
         _create(store, *keys, due_at=T0)
         first = [key for key, _ in store.claim_due(T0, 3, worker="w-1", lease=_LEASE)]
         second = [key for key, _ in store.claim_due(T0, 3, worker="w-2", lease=_LEASE)]
-        third = [key for key, _ in store.claim_due(T0, 3, worker="w-1", lease=_LEASE)]
+        third = [key for key, _ in store.claim_due(T0, 3, worker="w-3", lease=_LEASE)]
         assert not set(first) & set(second)
         assert first + second + third == keys
 

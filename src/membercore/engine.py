@@ -31,7 +31,9 @@ from membercore.dates import require_aware
 from membercore.errors import (
     EngineError,
     GaveUpError,
+    InvalidFactError,
     MembercoreError,
+    StorageError,
     UnknownMemberError,
     UnknownStoreError,
     VersionConflictError,
@@ -39,11 +41,12 @@ from membercore.errors import (
 from membercore.facts import Fact
 from membercore.idempotency import fingerprint, matches
 from membercore.journeys import JourneyIndex, validate
+from membercore.limits import InputLimits, brief, check, parse, truncated
 from membercore.member import Member, standing
 from membercore.plugins import Plugins, collect, make_plugin_manager
-from membercore.ports import Clock, Store
+from membercore.ports import Clock, DeadLetter, Store
 from membercore.recording import HOUSEHOLD, MEMBER, dead_letter, household_key, member_key
-from membercore.serialization import message_from_dict, message_from_json
+from membercore.serialization import message_from_dict
 from membercore.unit_of_work import RecordCache, UnitOfWork, decode
 from membercore.use_cases import (
     AnyCommand,
@@ -109,8 +112,21 @@ class _Input:
 def _timed(item: object, now: datetime) -> tuple[datetime, object]:
     """An input and the instant to decide it at: its own, when given as a pair."""
     if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], datetime):
-        return require_aware("instant", item[0]), item[1]
+        return item[0], item[1]
     return now, item
+
+
+#: What reading or deciding a malformed input can raise besides membercore's own errors:
+#: the input's fault, kept as a dead letter with its reason, never a reason to stop.
+_INPUT_FAULTS = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    RecursionError,
+    TypeError,
+    UnicodeError,
+    ValueError,
+)
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -142,6 +158,8 @@ class Engine(MemberCalls):
             is taken over once it ends.
         clock_skew: how far after the decision instant a fact may be dated (the HIS's
             clock may run a little ahead); a fact dated later is refused as a dead letter.
+        limits: how large an input may be (:class:`~membercore.limits.InputLimits`);
+            an input past them is a dead letter naming the field and the limit.
         pause_gc: pause Python's cyclic garbage collector while a unit of work runs
             (it is turned back on after, if it was on). Records are immutable and hold
             no cycles, so reference counting frees what a decision drops; the
@@ -165,6 +183,7 @@ class Engine(MemberCalls):
         worker: str | None = None,
         tick_lease: timedelta = timedelta(minutes=5),
         clock_skew: timedelta = timedelta(minutes=5),
+        limits: InputLimits | None = None,
         pause_gc: bool = True,
     ) -> None:
         if batch_size < 1:
@@ -191,6 +210,7 @@ class Engine(MemberCalls):
         if clock_skew < timedelta(0):
             raise EngineError(f"clock_skew must not be negative, got {clock_skew}")
         self.clock_skew = clock_skew
+        self.limits = limits or InputLimits()
         self.pause_gc = pause_gc
         for definition in self.config.journeys:
             validate(definition, plugins.registry)
@@ -332,10 +352,11 @@ class Engine(MemberCalls):
         for item in raws:
             at, raw = _timed(item, now)
             try:
-                message = _read(raw)
+                require_aware("the instant paired with an input", at)
+                message = _read(raw, self.limits)
                 _routing_key(message)
-            except MembercoreError as error:
-                refused.append(dead_letter(None, raw, str(error), now))
+            except (MembercoreError, *_INPUT_FAULTS) as error:
+                refused.append(self._dead(None, raw, _reason(error), now))
                 continue
             read.append(_Input(message, raw, at))
         what = f"ingesting a batch of {len(raws)} inputs"
@@ -354,7 +375,9 @@ class Engine(MemberCalls):
             message, digest = item.message, None
             if isinstance(message, Fact):
                 if message.occurred_at > item.at + self.clock_skew:
-                    uow.refuse(message, item.raw, _from_the_future(message, item.at))
+                    uow.dead.append(
+                        self._dead(message, item.raw, _from_the_future(message, item.at), now)
+                    )
                     continue
                 digest = fingerprint(message)
                 prior = taken.get(message.fact_id)
@@ -363,7 +386,7 @@ class Engine(MemberCalls):
                     continue
                 if prior is not None:
                     reason = f"fact id {message.fact_id!r} was taken before with other content"
-                    uow.refuse(message, item.raw, reason)
+                    uow.dead.append(self._dead(message, item.raw, reason, now))
                     continue
                 taken[message.fact_id] = digest
             fresh.append((item, digest))
@@ -372,10 +395,15 @@ class Engine(MemberCalls):
         applied = 0
         for item, digest in fresh:
             message = item.message
+            mark = uow.mark()
             try:
                 key = self._decide(uow, message, item.at)
-            except MembercoreError as error:
-                uow.refuse(message, item.raw, str(error))
+            except StorageError:
+                raise
+            except (MembercoreError, *_INPUT_FAULTS) as error:
+                # Whatever the input had changed before it was refused is undone.
+                uow.restore(mark)
+                uow.dead.append(self._dead(message, item.raw, _reason(error), now))
                 continue
             applied += 1
             if isinstance(message, Fact) and digest is not None:
@@ -386,6 +414,17 @@ class Engine(MemberCalls):
             duplicates=duplicates,
             rejected=len(uow.dead),
             commits=int(committed),
+        )
+
+    def _dead(self, message: object, raw: object, reason: str, now: datetime) -> DeadLetter:
+        """A dead letter, its reason and the input it keeps cut to the limits."""
+        limits = self.limits
+        letter = dead_letter(message, raw, truncated(reason, limits.max_reason), now)
+        return attrs.evolve(
+            letter,
+            fact_id=truncated(letter.fact_id, limits.max_id),
+            fact_type=truncated(letter.fact_type, limits.max_id),
+            payload=truncated(letter.payload, limits.max_payload),
         )
 
     def _decide(self, uow: UnitOfWork, message: object, now: datetime) -> str:
@@ -581,12 +620,24 @@ def _member_id(key: str) -> str:
     return key.removeprefix(MEMBER)
 
 
-def _read(raw: object) -> object:
+def _read(raw: object, limits: InputLimits) -> object:
+    """The message an input holds, read within the limits."""
     if isinstance(raw, str):
-        return message_from_json(raw)
+        data = parse(raw, limits)
+        if not isinstance(data, dict):
+            raise InvalidFactError("message", "json", brief(raw), "a message is a JSON object")
+        return message_from_dict(data)
+    check(raw, limits, kind=str(raw.get("type", "message")) if isinstance(raw, Mapping) else "")
     if isinstance(raw, Mapping):
         return message_from_dict(raw)
     return raw
+
+
+def _reason(error: BaseException) -> str:
+    """Why an input was refused: membercore's own words, else what went wrong where."""
+    if isinstance(error, MembercoreError):
+        return str(error)
+    return f"could not be read or decided ({type(error).__name__}: {brief(str(error))[1:-1]})"
 
 
 def _describe(command: object) -> str:

@@ -76,7 +76,8 @@ class Working:
     """A record being worked on: its state, the version loaded, the events since.
 
     ``snapshot_version`` is the version of the stored snapshot; ``touched`` marks a
-    record to write although nothing happened to it (its due instant moved on).
+    record to write although nothing happened to it (its due instant moved on);
+    ``origin`` is the state as it was loaded.
     """
 
     key: str
@@ -85,6 +86,7 @@ class Working:
     snapshot_version: int = 0
     events: list[object] = attrs.field(factory=list)
     touched: bool = False
+    origin: Any = None
 
     def take(self, state: Any, events: Iterable[object]) -> None:
         """The record's new state, and the events that made it."""

@@ -21,12 +21,21 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from functools import cache
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    is_any_set,
+    is_mapping,
+    is_mutable_sequence,
+    is_sequence,
+    list_structure_factory,
+)
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception, transform_error
 
@@ -61,6 +70,7 @@ from membercore.events import Posting
 from membercore.facts import FACT_TYPES
 from membercore.households import HouseholdState
 from membercore.ledger.state import LedgerState
+from membercore.limits import brief
 from membercore.member import Member
 from membercore.upcasting import UPCASTERS, VERSION_KEY, Upcasters, schema_version
 
@@ -92,7 +102,7 @@ def _structure_instant(value: object, _type: object) -> datetime:
         return require_aware("instant", value)
     if isinstance(value, str):
         return require_aware("instant", datetime.fromisoformat(value))
-    raise TypeError(f"expected an ISO 8601 instant, got {value!r}")
+    raise TypeError(f"expected an ISO 8601 instant, got {brief(value)}")
 
 
 def _structure_date(value: object, _type: object) -> date:
@@ -100,17 +110,70 @@ def _structure_date(value: object, _type: object) -> date:
         return value
     if isinstance(value, str):
         return date.fromisoformat(value)
-    raise TypeError(f"expected an ISO 8601 date, got {value!r}")
+    raise TypeError(f"expected an ISO 8601 date, got {brief(value)}")
 
 
 def _strict(kind: type[Any]) -> Any:
     # cattrs would call int(1.5) or bool("no"); a programme config must not be guessed at.
     def structure(value: object, _type: object) -> Any:
         if type(value) is not kind:
-            raise TypeError(f"expected {kind.__name__}, got {value!r}")
+            raise TypeError(f"expected {_NAMES[kind]}, got {_what(value)}")
         return value
 
     return structure
+
+
+_NAMES: dict[type[Any], str] = {
+    int: "a whole number",
+    bool: "true or false",
+    str: "text",
+    list: "a list",
+    dict: "a table (named values)",
+}
+
+
+def _what(value: object) -> str:
+    """A value named by its kind, then shown briefly: ``text 'diagnosis'``."""
+    for kind in (bool, int, str, float):
+        if isinstance(value, kind):
+            name = {bool: "a boolean", int: "a number", str: "text", float: "a decimal"}[kind]
+            return f"{name} {brief(value)}"
+    if isinstance(value, Mapping):
+        return f"a table {brief(value)}"
+    if isinstance(value, list | tuple):
+        return f"a list {brief(value)}"
+    return brief(value)
+
+
+def _listy(make: Callable[[Any, cattrs.Converter], Any]) -> Callable[[Any, cattrs.Converter], Any]:
+    # cattrs would take text as a list of its characters and a table as a list of its
+    # keys: "diagnosis" where a list of names is meant must be refused, not spelt out.
+    def factory(type_: Any, conv: cattrs.Converter) -> Any:
+        inner = make(type_, conv)
+
+        def structure(value: object, kind: Any) -> Any:
+            if not isinstance(value, list | tuple | set | frozenset):
+                raise TypeError(f"expected a list, got {_what(value)}")
+            return inner(value, kind)
+
+        return structure
+
+    return factory
+
+
+def _tably(make: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # A table (a mapping) must be given as one: not as text, nor as a list of pairs.
+    def factory(type_: Any) -> Any:
+        inner = make(type_)
+
+        def structure(value: object, kind: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected a table (named values), got {_what(value)}")
+            return inner(value, kind)
+
+        return structure
+
+    return factory
 
 
 @cache
@@ -145,6 +208,10 @@ def _converter(
     for kind in (int, bool, str):
         conv.register_structure_hook(kind, _strict(kind))
     conv.register_structure_hook_func(lambda t: t == ParamValue, _param_value)
+    conv.register_structure_hook_factory(is_sequence, _listy(homogenous_tuple_structure_factory))
+    conv.register_structure_hook_factory(is_mutable_sequence, _listy(list_structure_factory))
+    conv.register_structure_hook_factory(is_any_set, _listy(_set_factory))
+    conv.register_structure_hook_factory(is_mapping, _tably(conv.gen_structure_mapping))
     # Sets (seen ids, consented channels) are written as sorted lists: JSON has no sets.
     conv.register_unstructure_hook_func(_is_frozenset, sorted)
     return conv
@@ -218,13 +285,22 @@ def _problems(error: cattrs.BaseValidationError) -> list[tuple[str, str]]:
     return located
 
 
-def _describe(exc: BaseException, type_: type[Any] | None) -> str:
+def _set_factory(type_: Any, conv: cattrs.Converter) -> Any:
+    item = (getattr(type_, "__args__", None) or (Any,))[0]
+
+    def structure(value: Iterable[Any], _kind: Any) -> frozenset[Any]:
+        return frozenset(conv.structure(element, item) for element in value)
+
+    return structure
+
+
+def _describe(exc: BaseException, type_: type[Any] | None) -> str:  # noqa: PLR0911 - one case each
     # Our validators and cattrs' extra-key check know the field; cattrs knows the path
     # to its class. Join them so that every problem names its full key.
     if isinstance(exc, ConfigError):
         return f"{exc.key}{_SEP}{exc.problem}"
     if isinstance(exc, InvalidFactError):
-        return f"{exc.field}{_SEP}{exc.problem} (got {exc.value!r})"
+        return f"{exc.field}{_SEP}{exc.problem} (got {brief(exc.value)})"
     if isinstance(exc, InvalidAmountError):
         return f"points{_SEP}{exc.problem} (got {exc.amount})"
     if isinstance(exc, ForbiddenExtraKeysError):
@@ -233,6 +309,10 @@ def _describe(exc: BaseException, type_: type[Any] | None) -> str:
         )
     if isinstance(exc, TypeError | MembercoreError | cattrs.errors.CattrsError):
         return str(exc)
+    if isinstance(exc, AttributeError | KeyError) and type_ is not None and attrs.has(type_):
+        return "expected a table (named values)"
+    if isinstance(exc, ValueError | ArithmeticError):
+        return f"not a valid value: {brief(str(exc))[1:-1]}"
     return format_exception(exc, type_)
 
 

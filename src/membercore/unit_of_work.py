@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from membercore import households, rewards
 from membercore.config import ProgrammeConfig
@@ -31,7 +31,15 @@ from membercore.recording import (
     stock_key,
 )
 
-__all__ = ["RecordCache", "UnitOfWork"]
+__all__ = ["Mark", "RecordCache", "UnitOfWork"]
+
+
+class Mark(NamedTuple):
+    """Where a unit of work stood: each record's state, events and flag; loads; inbox."""
+
+    records: dict[str, tuple[Any, int, bool]]
+    loads: Counter[str]
+    inbox: int
 
 
 class RecordCache:
@@ -122,7 +130,9 @@ class UnitOfWork:
         records = {key: found[key] for key in wanted if key in found}
         for key, record in records.items():
             state = decode(self.store, self.cache, record)
-            self.records[key] = Working(key, state, record.version, record.snapshot_version)
+            self.records[key] = Working(
+                key, state, record.version, record.snapshot_version, origin=state
+            )
             self.cache.put(key, record.version, state)
 
     def load_members(self, member_ids: Iterable[str]) -> None:
@@ -204,6 +214,28 @@ class UnitOfWork:
     def refuse(self, message: object, raw: object, reason: str) -> None:
         """Keep an input that cannot be taken as a dead letter, with its reason."""
         self.dead.append(dead_letter(message, raw, reason, self.now))
+
+    # -- undoing one input ----------------------------------------------------------------
+
+    def mark(self) -> Mark:
+        """Where the unit of work stands, to go back to if the next input is refused."""
+        held = {key: (w.state, len(w.events), w.touched) for key, w in self.records.items()}
+        return Mark(held, Counter(self.loads), len(self.inbox))
+
+    def restore(self, mark: Mark) -> None:
+        """Undo everything decided since :meth:`mark` (records read since stay, unchanged)."""
+        for key in list(self.records):
+            held = self.records[key]
+            if key in mark.records:
+                held.state, count, held.touched = mark.records[key]
+                del held.events[count:]
+            elif held.version == 0:
+                del self.records[key]  # made by the input refused
+            else:
+                held.state, held.touched = held.origin, False
+                held.events.clear()
+        self.loads = mark.loads
+        del self.inbox[mark.inbox :]
 
     # -- committing ----------------------------------------------------------------------
 

@@ -248,37 +248,37 @@ INVALID = [
     pytest.param(
         _set("earning", "sharing", "points", value=5.0),
         "$.earning.sharing.points",
-        "expected int",
+        "expected a whole number",
         id="float-where-int",
     ),
     pytest.param(
         _set("earning", "sharing", "points", value=True),
         "$.earning.sharing.points",
-        "expected int",
+        "expected a whole number",
         id="bool-where-int",
     ),
     pytest.param(
         _set("earning", "sharing", "points", value="5"),
         "$.earning.sharing.points",
-        "expected int",
+        "expected a whole number",
         id="string-where-int",
     ),
     pytest.param(
         _set("earning", "referral", "enabled", value="yes"),
         "$.earning.referral.enabled",
-        "expected bool",
+        "expected true or false",
         id="string-where-bool",
     ),
     pytest.param(
         _set("earning", "liking", "qualifying", value=0),
         "$.earning.liking.qualifying",
-        "expected bool",
+        "expected true or false",
         id="int-where-bool",
     ),
     pytest.param(
         _set("name", value=2026),
         "$.name",
-        "expected str",
+        "expected text",
         id="int-where-str",
     ),
     pytest.param(

@@ -532,7 +532,7 @@ def test_an_amount_written_as_a_string_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidFactError) as excinfo:
         message_from_dict(data)
     assert excinfo.value.field == "lines[0].amount_fen"
-    assert "expected int" in excinfo.value.problem
+    assert "expected a whole number" in excinfo.value.problem
 
 
 def test_a_negative_redemption_is_refused_as_an_invalid_message_naming_the_points() -> None:

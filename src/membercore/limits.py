@@ -1,0 +1,220 @@
+"""Limits on what an input may hold, checked before any expensive work.
+
+A feed can send anything: text nested a hundred thousand deep, a number of ten thousand
+digits, a ten-megabyte name, a list where one value was meant, text that is not valid
+Unicode. :func:`check` walks an input once, without recursion, and refuses it at the
+first value past a limit, naming the field and the limit; :func:`parse` reads JSON text
+within the same limits. What passes is small enough for every later step (parsing the
+message, deciding it, storing it, writing an error about it) to take a bounded time.
+:func:`brief` writes any value for an error message in a few dozen characters.
+"""
+
+from __future__ import annotations
+
+import json
+import reprlib
+import unicodedata
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+
+from membercore.errors import ConfigError, InvalidFactError
+
+__all__ = ["InputLimits", "brief", "check", "parse", "truncated"]
+
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+# log10(2): a whole number of n bits has about n * 0.30103 decimal digits.
+_DIGITS_PER_BIT = 0.30103
+
+
+def _positive(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ConfigError(f"limits.{attribute.name}", f"must be at least 1, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class InputLimits:
+    """How large an input may be.
+
+    Attributes:
+        max_chars: characters of one input as JSON text (or of its longest text value).
+        max_depth: how deeply objects and lists may nest.
+        max_items: items of one list, or keys of one object.
+        max_text: characters of one text value (a name, a reason).
+        max_id: characters of an identifier (``fact_id``, ``patient_id``, ``key``...).
+        max_digits: decimal digits of one number.
+        max_reason: characters of a refusal's reason as stored.
+        max_payload: characters of a refused input kept with its dead letter; past it
+            the input is cut, with its size noted.
+    """
+
+    max_chars: int = attrs.field(default=1_000_000, validator=_positive)
+    max_depth: int = attrs.field(default=16, validator=_positive)
+    max_items: int = attrs.field(default=1_000, validator=_positive)
+    max_text: int = attrs.field(default=4_000, validator=_positive)
+    max_id: int = attrs.field(default=200, validator=_positive)
+    max_digits: int = attrs.field(default=20, validator=_positive)
+    max_reason: int = attrs.field(default=1_000, validator=_positive)
+    max_payload: int = attrs.field(default=20_000, validator=_positive)
+
+
+def _is_id(name: str) -> bool:
+    return name in ("key", "id") or name.endswith(("_id", "_key", "_ids"))
+
+
+def _refuse(kind: str, path: str, value: object, problem: str) -> InvalidFactError:
+    return InvalidFactError(kind, path or "message", brief(value), problem)
+
+
+def _children(value: object) -> Iterator[tuple[str, object]] | None:
+    """The named parts of a container (fields of an object, items of a list), else None."""
+    if isinstance(value, Mapping):
+        return (
+            (f".{key}" if isinstance(key, str) else f"[{brief(key)}]", v)
+            for key, v in value.items()
+        )
+    if isinstance(value, list | tuple | set | frozenset):
+        return ((f"[{n}]", item) for n, item in enumerate(value))
+    kind = type(value)
+    if attrs.has(kind):
+        return ((f".{f.name}", getattr(value, f.name)) for f in attrs.fields(kind))
+    return None
+
+
+def _size(value: object) -> int:
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        return len(value)
+    kind = type(value)
+    return len(attrs.fields(kind)) if attrs.has(kind) else 0
+
+
+def check(value: object, limits: InputLimits, *, kind: str = "message") -> None:
+    """Refuse an input that holds a value past the limits, or text that is not clean.
+
+    Args:
+        value: a tagged dict, a fact or command, or anything else a feed sent.
+        limits: the limits.
+        kind: the input's type, for the error.
+
+    Raises:
+        InvalidFactError: naming the path of the first offending value and the limit.
+    """
+    stack: list[tuple[str, object, int]] = [("", value, 0)]
+    while stack:
+        path, item, depth = stack.pop()
+        name = path.rpartition(".")[2]
+        if isinstance(item, str):
+            _check_text(kind, path, item, limits, is_id=_is_id(name))
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            _check_number(kind, path, item, limits)
+        elif isinstance(item, datetime | date | float):
+            continue
+        else:
+            parts = _children(item)
+            if parts is None:
+                continue  # left to the message's own type checks
+            if depth >= limits.max_depth:
+                raise _refuse(kind, path, "…", f"nested deeper than {limits.max_depth}")
+            if _size(item) > limits.max_items:
+                problem = f"holds {_size(item)} items, more than {limits.max_items}"
+                raise _refuse(kind, path, "…", problem)
+            children = list(parts)
+            if isinstance(item, Mapping):
+                for key in item:
+                    if isinstance(key, str):
+                        _check_text(kind, f"{path}.{key[:40]}", key, limits, is_id=True)
+            stack.extend((f"{path}{key}", child, depth + 1) for key, child in reversed(children))
+
+
+def _check_text(kind: str, path: str, text: str, limits: InputLimits, *, is_id: bool) -> None:
+    bound = limits.max_id if is_id else limits.max_text
+    if len(text) > bound:
+        what = "an identifier" if is_id else "a text value"
+        problem = f"{what} of {len(text)} characters, more than {bound}"
+        raise _refuse(kind, path, text, problem)
+    if text.isprintable():
+        return  # no control character, no bidirectional control, no lone surrogate
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        problem = f"not valid Unicode (a lone surrogate at character {error.start})"
+        raise _refuse(kind, path, text, problem) from None
+    for n, char in enumerate(text):
+        if char in _ALLOWED_CONTROLS and not is_id:
+            continue
+        if unicodedata.category(char) == "Cc" or (is_id and char in _BIDI):
+            what = "a control character" if char not in _BIDI else "a bidirectional control"
+            problem = f"{what} (U+{ord(char):04X}) at character {n}"
+            raise _refuse(kind, path, text, problem)
+
+
+def _check_number(kind: str, path: str, number: int, limits: InputLimits) -> None:
+    # Counted without writing the number out: Python refuses to write very long ones.
+    digits = int(abs(number).bit_length() * _DIGITS_PER_BIT) + 1
+    if digits > limits.max_digits:
+        problem = f"a number of about {digits} digits, more than {limits.max_digits}"
+        raise _refuse(kind, path, f"<{digits} digits>", problem)
+
+
+def parse(text: str, limits: InputLimits) -> object:
+    """JSON text read within the limits.
+
+    Raises:
+        InvalidFactError: the text is too long, not JSON, nested too deep or holds a
+            value past the limits.
+    """
+    if len(text) > limits.max_chars:
+        raise _refuse(
+            "message", "json", text, f"{len(text)} characters, more than {limits.max_chars}"
+        )
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        # JSON's reader nests as deep as Python's recursion limit allows, no deeper.
+        raise _refuse("message", "json", text, f"nested deeper than {limits.max_depth}") from None
+    except ValueError as error:
+        problem = f"not JSON: {_first_line(str(error))}"
+        raise _refuse("message", "json", text, problem) from None
+    check(data, limits)
+    return data
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0][:200] if text else ""
+
+
+def _short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()
+    short.maxlevel = 3
+    short.maxtuple = short.maxlist = short.maxdict = 4
+    short.maxset = short.maxfrozenset = short.maxdeque = short.maxarray = 4
+    short.maxstring = short.maxother = 60
+    short.maxlong = 40
+    return short
+
+
+_BRIEF = _short_repr()
+
+
+def brief(value: object) -> str:
+    """A value written for an error message in a few dozen characters, whatever it is."""
+    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"<a number of about {int(value.bit_length() * _DIGITS_PER_BIT) + 1} digits>"
+    try:
+        return _BRIEF.repr(value)
+    except (ValueError, RecursionError, TypeError):
+        return f"<{type(value).__name__}>"
+
+
+def truncated(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was when cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text)} characters, cut at {limit}]"

@@ -41,12 +41,13 @@ from membercore.errors import (
 from membercore.facts import Fact
 from membercore.idempotency import fingerprint, matches
 from membercore.journeys import JourneyIndex, validate
-from membercore.limits import InputLimits, brief, check, parse, truncated
+from membercore.limits import InputLimits, check, parse, truncated
 from membercore.member import Member, standing
 from membercore.plugins import Plugins, collect, make_plugin_manager
 from membercore.ports import Clock, DeadLetter, Store
 from membercore.recording import HOUSEHOLD, MEMBER, dead_letter, household_key, member_key
 from membercore.serialization import message_from_dict
+from membercore.text import brief
 from membercore.unit_of_work import RecordCache, UnitOfWork, decode
 from membercore.use_cases import (
     AnyCommand,
@@ -419,12 +420,13 @@ class Engine(MemberCalls):
     def _dead(self, message: object, raw: object, reason: str, now: datetime) -> DeadLetter:
         """A dead letter, its reason and the input it keeps cut to the limits."""
         limits = self.limits
-        letter = dead_letter(message, raw, truncated(reason, limits.max_reason), now)
+        letter = dead_letter(message, raw, reason, now)
         return attrs.evolve(
             letter,
             fact_id=truncated(letter.fact_id, limits.max_id),
             fact_type=truncated(letter.fact_type, limits.max_id),
             payload=truncated(letter.payload, limits.max_payload),
+            reason=truncated(letter.reason, limits.max_reason),
         )
 
     def _decide(self, uow: UnitOfWork, message: object, now: datetime) -> str:
@@ -625,7 +627,7 @@ def _read(raw: object, limits: InputLimits) -> object:
     if isinstance(raw, str):
         data = parse(raw, limits)
         if not isinstance(data, dict):
-            raise InvalidFactError("message", "json", brief(raw), "a message is a JSON object")
+            raise InvalidFactError("message", "json", raw, "a message is a JSON object")
         return message_from_dict(data)
     check(raw, limits, kind=str(raw.get("type", "message")) if isinstance(raw, Mapping) else "")
     if isinstance(raw, Mapping):

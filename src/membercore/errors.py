@@ -7,6 +7,8 @@ the message.
 
 from __future__ import annotations
 
+from membercore.text import brief
+
 __all__ = [
     "BenefitError",
     "ConfigError",
@@ -87,7 +89,7 @@ class NaiveInstantError(MembercoreError, ValueError):
     def __init__(self, field: str, value: object) -> None:
         self.field = field
         self.value = value
-        super().__init__(f"{field} must be timezone-aware, got naive {value!r}")
+        super().__init__(f"{field} must be timezone-aware, got naive {brief(value)}")
 
 
 class InvalidFactError(MembercoreError, ValueError):
@@ -105,7 +107,7 @@ class InvalidFactError(MembercoreError, ValueError):
         self.field = field
         self.value = value
         self.problem = problem
-        super().__init__(f"{message_type}.{field} = {value!r}: {problem}")
+        super().__init__(f"{message_type}.{field} = {brief(value)}: {problem}")
 
 
 class SchemaVersionError(MembercoreError, ValueError):

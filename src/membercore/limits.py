@@ -6,13 +6,11 @@ Unicode. :func:`check` walks an input once, without recursion, and refuses it at
 first value past a limit, naming the field and the limit; :func:`parse` reads JSON text
 within the same limits. What passes is small enough for every later step (parsing the
 message, deciding it, storing it, writing an error about it) to take a bounded time.
-:func:`brief` writes any value for an error message in a few dozen characters.
 """
 
 from __future__ import annotations
 
 import json
-import reprlib
 import unicodedata
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
@@ -21,6 +19,7 @@ from typing import Any
 import attrs
 
 from membercore.errors import ConfigError, InvalidFactError
+from membercore.text import brief
 
 __all__ = ["InputLimits", "brief", "check", "parse", "truncated"]
 
@@ -66,7 +65,7 @@ def _is_id(name: str) -> bool:
 
 
 def _refuse(kind: str, path: str, value: object, problem: str) -> InvalidFactError:
-    return InvalidFactError(kind, path or "message", brief(value), problem)
+    return InvalidFactError(kind, path.lstrip(".") or "message", value, problem)
 
 
 def _children(value: object) -> Iterator[tuple[str, object]] | None:
@@ -158,7 +157,7 @@ def _check_number(kind: str, path: str, number: int, limits: InputLimits) -> Non
     digits = int(abs(number).bit_length() * _DIGITS_PER_BIT) + 1
     if digits > limits.max_digits:
         problem = f"a number of about {digits} digits, more than {limits.max_digits}"
-        raise _refuse(kind, path, f"<{digits} digits>", problem)
+        raise _refuse(kind, path, number, problem)
 
 
 def parse(text: str, limits: InputLimits) -> object:
@@ -172,8 +171,18 @@ def parse(text: str, limits: InputLimits) -> object:
         raise _refuse(
             "message", "json", text, f"{len(text)} characters, more than {limits.max_chars}"
         )
+
+    def number(digits: str) -> int:
+        # Read before Python turns the digits into a number (it refuses past 4,300).
+        if len(digits.lstrip("-")) > limits.max_digits:
+            problem = f"a number of {len(digits.lstrip('-'))} digits, more than {limits.max_digits}"
+            raise _refuse("message", "json", digits, problem)
+        return int(digits)
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=number)
+    except InvalidFactError:
+        raise
     except RecursionError:
         # JSON's reader nests as deep as Python's recursion limit allows, no deeper.
         raise _refuse("message", "json", text, f"nested deeper than {limits.max_depth}") from None
@@ -188,33 +197,16 @@ def _first_line(text: str) -> str:
     return text.splitlines()[0][:200] if text else ""
 
 
-def _short_repr() -> reprlib.Repr:
-    short = reprlib.Repr()
-    short.maxlevel = 3
-    short.maxtuple = short.maxlist = short.maxdict = 4
-    short.maxset = short.maxfrozenset = short.maxdeque = short.maxarray = 4
-    short.maxstring = short.maxother = 60
-    short.maxlong = 40
-    return short
-
-
-_BRIEF = _short_repr()
-
-
-def brief(value: object) -> str:
-    """A value written for an error message in a few dozen characters, whatever it is."""
-    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
-        return f"<a number of about {int(value.bit_length() * _DIGITS_PER_BIT) + 1} digits>"
-    try:
-        return _BRIEF.repr(value)
-    except (ValueError, RecursionError, TypeError):
-        return f"<{type(value).__name__}>"
-
-
 def truncated(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, saying how long it was when cut."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… [{len(text)} characters, cut at {limit}]"
+    """``text`` cut to ``limit`` characters, saying how long it was when cut.
+
+    What is not valid Unicode (a lone surrogate) is written as its escape, so that any
+    store takes it.
+    """
+    if len(text) > limit:
+        text = f"{text[:limit]}… [{len(text)} characters, cut at {limit}]"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

@@ -37,6 +37,7 @@ from membercore.serialization import (
     record_from_json,
     record_to_json,
 )
+from membercore.text import brief
 
 __all__ = [
     "HOUSEHOLD",
@@ -101,8 +102,8 @@ def dead_letter(message: object, raw: object, reason: str, at: datetime) -> Dead
         ident = raw.get("fact_id") or raw.get("key")
     payload = raw if isinstance(raw, str) else _json_or_repr(message if raw is None else raw)
     return DeadLetter(
-        fact_id=str(ident) if ident else f"input:{fingerprint(payload)}",
-        fact_type=str(getattr(message, "TYPE", "") or _tag(raw)),
+        fact_id=_text(ident) if ident else f"input:{fingerprint(payload)}",
+        fact_type=_text(getattr(message, "TYPE", "") or _tag(raw)),
         payload=payload,
         reason=reason,
         at=at,
@@ -110,7 +111,11 @@ def dead_letter(message: object, raw: object, reason: str, at: datetime) -> Dead
 
 
 def _tag(raw: object) -> str:
-    return str(raw.get("type", "")) if isinstance(raw, Mapping) else ""
+    return _text(raw.get("type", "")) if isinstance(raw, Mapping) else ""
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else brief(value)
 
 
 def _json_or_repr(value: object) -> str:
@@ -121,8 +126,8 @@ def _json_or_repr(value: object) -> str:
             pass
     try:
         return json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return repr(value)
+    except (TypeError, ValueError, RecursionError):
+        return brief(value)
 
 
 def build_commit(

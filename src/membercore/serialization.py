@@ -70,8 +70,8 @@ from membercore.events import Posting
 from membercore.facts import FACT_TYPES
 from membercore.households import HouseholdState
 from membercore.ledger.state import LedgerState
-from membercore.limits import brief
 from membercore.member import Member
+from membercore.text import brief
 from membercore.upcasting import UPCASTERS, VERSION_KEY, Upcasters, schema_version
 
 __all__ = [

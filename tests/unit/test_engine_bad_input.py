@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from membercore import DiagnosisRecorded, Engine, PatientRegistered
+from membercore import CheckedIn, DiagnosisRecorded, Engine, PatientRegistered
 from membercore.errors import StorageError
 from membercore.testing.clock import ManualClock
 
@@ -103,3 +103,122 @@ def test_the_public_schema_is_used_when_asked_for_by_name(postgres_url: str) -> 
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
+
+
+# -- every input is applied, a duplicate, or a dead letter: neighbours never pay ----------
+
+
+def _neighbours(clock: ManualClock, n: int) -> tuple[CheckedIn, CheckedIn]:
+    now = clock.now()
+    return (
+        CheckedIn(fact_id=f"before-{n}", patient_id="P-1", occurred_at=now),
+        CheckedIn(fact_id=f"after-{n}", patient_id="P-2", occurred_at=now),
+    )
+
+
+def _registered(engine: Engine, clock: ManualClock) -> None:
+    now = clock.now()
+    engine.ingest(
+        [
+            PatientRegistered(fact_id=f"reg-{p}", patient_id=p, occurred_at=now)
+            for p in ("P-1", "P-2")
+        ]
+    )
+
+
+def _deep_json(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _deep_value(depth: int) -> object:
+    value: object = "x"
+    for _ in range(depth):
+        value = {"v": value}
+    return value
+
+
+_CHECK_IN = {"type": "checked_in", "fact_id": "bad", "patient_id": "P-1"}
+_WHEN = "2026-03-02T10:00:00+08:00"
+_BAD_INPUTS = {
+    "json nested 100,000 deep": _deep_json(100_000),
+    "a value nested 5,000 deep": {**_CHECK_IN, "occurred_at": _WHEN, "channel": _deep_value(5_000)},
+    "a 5,000-digit number in JSON": '{"type": "checked_in", "fact_id": "bad", "n": '
+    + "9" * 5_000
+    + "}",
+    "a 5,000-digit number in a dict": {**_CHECK_IN, "occurred_at": _WHEN, "n": 10**5_000},
+    "an instant in year 1": {**_CHECK_IN, "occurred_at": "0001-01-01T00:00:00+00:00"},
+    "an instant in year 9999": {**_CHECK_IN, "occurred_at": "9999-12-31T23:59:59+00:00"},
+    "a lone surrogate in an id": {**_CHECK_IN, "patient_id": "S\ud800", "occurred_at": _WHEN},
+    "a control character in an id": {**_CHECK_IN, "patient_id": "P\x00-1", "occurred_at": _WHEN},
+    "a bidirectional control in an id": {
+        **_CHECK_IN,
+        "patient_id": "P\u202e-1",
+        "occurred_at": _WHEN,
+    },
+    "text where a list is meant": {
+        "type": "charge_paid",
+        "fact_id": "bad",
+        "patient_id": "P-1",
+        "occurred_at": _WHEN,
+        "charge_id": "c",
+        "lines": "x" * 40_000,
+    },
+    "text where a table is meant": {
+        "type": "charge_paid",
+        "fact_id": "bad",
+        "patient_id": "P-1",
+        "occurred_at": _WHEN,
+        "charge_id": "c",
+        "lines": ["x"],
+    },
+    "a ten-megabyte name": {
+        "type": "patient_registered",
+        "fact_id": "bad",
+        "patient_id": "P-9",
+        "occurred_at": _WHEN,
+        "name": "林" * 10_000_000,
+    },
+    "not an object": "[1, 2, 3]",
+    "not JSON": "{'type': 'checked_in'",
+    "a naive instant in a pair": (datetime(2026, 3, 2, 10, 0), {**_CHECK_IN, "occurred_at": _WHEN}),  # noqa: DTZ001
+}
+
+
+@pytest.mark.parametrize("bad", list(_BAD_INPUTS), ids=list(_BAD_INPUTS))
+def test_a_malformed_input_is_a_bounded_dead_letter_and_costs_its_neighbours_nothing(
+    engine: Engine, clock: ManualClock, bad: str
+) -> None:
+    _registered(engine, clock)
+    before, after = _neighbours(clock, 1)
+    report = engine.ingest([before, _BAD_INPUTS[bad], after])
+    assert (report.applied, report.duplicates, report.rejected) == (2, 0, 1)
+    (letter,) = engine.dead_letters()
+    limits = engine.limits
+    assert len(letter.reason) <= limits.max_reason + 60
+    assert len(letter.payload) <= limits.max_payload + 60
+    assert "unknown error" not in letter.reason
+    assert engine.member("P-1").profile.interactions  # the neighbours were taken
+    assert engine.member("P-2").profile.interactions
+
+
+def test_the_reason_names_the_field_and_the_limit(engine: Engine, clock: ManualClock) -> None:
+    _registered(engine, clock)
+    engine.ingest(
+        [_BAD_INPUTS["text where a list is meant"], _BAD_INPUTS["a 5,000-digit number in a dict"]]
+    )
+    reasons = [letter.reason for letter in engine.dead_letters()]
+    assert "lines" in reasons[0]
+    assert "40000 characters, more than 4000" in reasons[0]
+    assert ".n" in reasons[1]
+    assert "digits, more than 20" in reasons[1]
+
+
+def test_text_where_a_list_is_meant_is_refused_even_when_short(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _registered(engine, clock)
+    short = {**_BAD_INPUTS["text where a list is meant"], "lines": "xyz"}
+    engine.ingest([short])
+    (letter,) = engine.dead_letters()
+    assert "lines" in letter.reason
+    assert "expected a list, got text 'xyz'" in letter.reason

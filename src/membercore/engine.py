@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import attrs
 import pluggy
 
-from membercore import benefits, households, pipeline
+from membercore import benefits, households, pipeline, plausibility
 from membercore.calls import MemberCalls
 from membercore.clinical import PatientRegistered
 from membercore.config import ProgrammeConfig
@@ -438,6 +438,7 @@ class Engine(MemberCalls):
         held = uow.member(message.patient_id, create=create)
         if held is None:
             raise UnknownMemberError(message.patient_id)
+        plausibility.check(message, held.state, self.config, now)
         survivor = held.state.identity.merged_into
         if survivor is not None:
             # The person's facts go on under the record they were merged into.

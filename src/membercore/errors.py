@@ -21,6 +21,7 @@ __all__ = [
     "HouseholdError",
     "HouseholdMembershipError",
     "IdempotencyConflictError",
+    "ImplausibleError",
     "InsufficientPointsError",
     "InvalidAmountError",
     "InvalidCodeError",
@@ -108,6 +109,20 @@ class InvalidFactError(MembercoreError, ValueError):
         self.value = value
         self.problem = problem
         super().__init__(f"{message_type}.{field} = {brief(value)}: {problem}")
+
+
+class ImplausibleError(InvalidFactError):
+    """A fact or command is outside the programme's plausibility bounds.
+
+    Attributes:
+        message_type: the type of the fact or command.
+        field: the offending field.
+        value: its value.
+        problem: the bound it is past (naming the configuration key).
+    """
+
+    def __init__(self, message_type: str, field: str, value: object, problem: str) -> None:
+        super().__init__(message_type, field, value, f"implausible: {problem}")
 
 
 class SchemaVersionError(MembercoreError, ValueError):

@@ -28,6 +28,7 @@ from membercore import (
     outreach,
     pipeline,
     plans,
+    plausibility,
     programmes,
     rewards,
     segments,
@@ -463,6 +464,7 @@ def handle(
     """
     handler = HANDLERS[type(command)]
     if isinstance(command, HOUSEHOLD_COMMANDS):
+        plausibility.check(command, None, ctx.config, at)
         return handler(uow, ctx, command, at)
     held = uow.require_member(_member_of(command))
     survivor = held.state.identity.merged_into
@@ -470,6 +472,7 @@ def handle(
         # A command naming a record merged away acts on the record that stands for it.
         command = attrs.evolve(command, member_id=survivor)  # type: ignore[misc]
         held = uow.require_member(survivor)
+    plausibility.check(command, held.state, ctx.config, at)
     digest = fingerprint(command)
     key = str(getattr(command, "key", "") or "")
     if key:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
-from membercore import CheckedIn, DiagnosisRecorded, Engine, PatientRegistered
-from membercore.errors import StorageError
+from membercore import (
+    ChargeLine,
+    ChargePaid,
+    CheckedIn,
+    DiagnosisRecorded,
+    Engine,
+    PatientRegistered,
+    RefundIssued,
+    reference_config,
+)
+from membercore.config import Plausibility
+from membercore.errors import ImplausibleError, StorageError
 from membercore.testing.clock import ManualClock
 
 from .conftest import OpenEngine
@@ -222,3 +233,92 @@ def test_text_where_a_list_is_meant_is_refused_even_when_short(
     (letter,) = engine.dead_letters()
     assert "lines" in letter.reason
     assert "expected a list, got text 'xyz'" in letter.reason
+
+
+# -- plausibility: what could not have happened is refused with the bound -----------------
+
+
+def _charge(fact_id: str, fen: int, clock: ManualClock, charge_id: str = "c-1") -> ChargePaid:
+    line = ChargeLine(department="dental", category="treatment", amount_fen=fen)
+    return ChargePaid(
+        fact_id=fact_id,
+        patient_id="P-1",
+        occurred_at=clock.now(),
+        charge_id=charge_id,
+        lines=[line],
+    )
+
+
+def _refund(fact_id: str, fen: int, clock: ManualClock, charge_id: str = "c-1") -> RefundIssued:
+    return RefundIssued(
+        fact_id=fact_id,
+        patient_id="P-1",
+        occurred_at=clock.now(),
+        charge_id=charge_id,
+        amount_fen=fen,
+    )
+
+
+def _reasons(engine: Engine) -> list[str]:
+    return [letter.reason for letter in engine.dead_letters()]
+
+
+def test_absurd_amounts_points_and_instants_are_refused_naming_the_bound(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _registered(engine, clock)
+    now = clock.now()
+    report = engine.ingest(
+        [
+            _charge("huge", 10**30 // 10**12, clock),  # 10^18 fen
+            CheckedIn(fact_id="old", patient_id="P-1", occurred_at=now.replace(year=1900)),
+            PatientRegistered(
+                fact_id="born-later", patient_id="P-3", occurred_at=now, birth_date=date(9999, 1, 1)
+            ),
+            PatientRegistered(
+                fact_id="born-long-ago",
+                patient_id="P-4",
+                occurred_at=now,
+                birth_date=date(1850, 1, 1),
+            ),
+        ]
+    )
+    assert (report.applied, report.rejected) == (0, 4)
+    reasons = _reasons(engine)
+    assert "lines[0].amount_fen" in reasons[0]
+    assert "plausibility.max_line_fen" in reasons[0]
+    assert "plausibility.history_days" in reasons[1]
+    assert "birth_date" in reasons[2]
+    assert "after the fact" in reasons[2]
+    assert "plausibility.max_age_years" in reasons[3]
+    with pytest.raises(ImplausibleError, match=r"plausibility\.max_points"):
+        engine.adjust_points("P-1", 10**9, key="k", operator="s", reason="r")
+
+
+def test_a_refund_of_an_unknown_charge_or_above_its_charge_is_refused(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _registered(engine, clock)
+    engine.ingest([_charge("ch", 10_000, clock)])
+    report = engine.ingest(
+        [
+            _refund("r-unknown", 100, clock, charge_id="c-never"),
+            _refund("r-1", 6_000, clock),
+            _refund("r-2", 5_000, clock),  # only 4,000 fen are left
+            _refund("r-3", 4_000, clock),
+        ]
+    )
+    assert (report.applied, report.rejected) == (2, 2)
+    unknown, above = _reasons(engine)
+    assert "c-never" in unknown
+    assert "send the refund after its charge" in unknown
+    assert "more than is left of charge c-1 (4000 of 10000 fen)" in above
+
+
+def test_the_bounds_are_configuration(clock: ManualClock, open_engine: OpenEngine) -> None:
+    config = reference_config()
+    tight = attrs.evolve(config, plausibility=Plausibility(max_line_fen=1_000))
+    with Engine.open("memory://", config=tight, clock=clock) as engine:
+        _registered(engine, clock)
+        assert engine.ingest([_charge("ch", 1_001, clock)]).rejected == 1
+        assert engine.ingest([_charge("ch2", 1_000, clock)]).applied == 1

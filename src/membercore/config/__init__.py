@@ -23,6 +23,7 @@ from membercore.config.ledger import (
 )
 from membercore.config.outreach import OutreachPolicy
 from membercore.config.plans import Plan, PlanRules
+from membercore.config.plausibility import Plausibility
 from membercore.config.programme import ProgrammeConfig, five_levels
 from membercore.config.reference import reference_config
 from membercore.config.rewards import Reward, RewardCatalogue
@@ -44,6 +45,7 @@ __all__ = [
     "OutreachPolicy",
     "Plan",
     "PlanRules",
+    "Plausibility",
     "ProgrammeConfig",
     "Quota",
     "Rate",

@@ -13,6 +13,7 @@ from membercore.config.journeys import JourneyDefinition, shape_problems
 from membercore.config.ledger import EarningRules, LedgerConfig
 from membercore.config.outreach import OutreachPolicy
 from membercore.config.plans import PlanRules
+from membercore.config.plausibility import Plausibility
 from membercore.config.rewards import RewardCatalogue
 from membercore.config.segments import SegmentRules
 from membercore.config.staff import StaffRoster
@@ -55,6 +56,8 @@ class ProgrammeConfig:
         journeys: the patient journeys (their shape is checked here; the functions
             they name are checked against the registry when they are run).
         staff: who may be assigned tasks and members.
+        plausibility: bounds on amounts, points and instants; what lies outside them is
+            refused.
     """
 
     name: str = "会员计划"
@@ -70,6 +73,7 @@ class ProgrammeConfig:
     segments: SegmentRules = attrs.field(factory=SegmentRules)
     journeys: tuple[JourneyDefinition, ...] = attrs.field(default=(), validator=unique_keys)
     staff: StaffRoster = attrs.field(factory=StaffRoster)
+    plausibility: Plausibility = attrs.field(factory=Plausibility)
 
     def __attrs_post_init__(self) -> None:
         tiers = set(self.tiers.keys)

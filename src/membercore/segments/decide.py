@@ -137,6 +137,7 @@ def _note(  # noqa: PLR0911 - one plain branch per fact type read
             charge_id=fact.charge_id,
             self_paid_fen=sum(line.self_paid_fen for line in fact.lines),
             departments=tuple(sorted({line.department for line in fact.lines})),
+            total_fen=sum(line.amount_fen for line in fact.lines),
         )
     if isinstance(fact, RefundIssued):
         return RefundNoted(**common, charge_id=fact.charge_id, amount_fen=fact.amount_fen)

@@ -200,6 +200,7 @@ class ChargeNoted(FactNoted):
     charge_id: str
     self_paid_fen: int = attrs.field(validator=non_negative)
     departments: tuple[str, ...]
+    total_fen: int | None = None
 
 
 @attrs.frozen(kw_only=True)

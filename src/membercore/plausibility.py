@@ -1,0 +1,136 @@
+"""Plausibility: a fact or command that could not have happened is refused with the bound.
+
+Pure checks against the programme's :class:`~membercore.config.Plausibility` and the
+member's record: amounts and points within bounds, instants within a window around the
+decision instant, a birth date neither after the fact nor past the oldest age, and a
+refund never of a charge the programme has not seen nor above what is left of it (a
+refund that arrives before its charge is refused: the HIS sends it again once the
+charge is in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+import attrs
+
+from membercore.config import ProgrammeConfig
+from membercore.errors import ImplausibleError
+from membercore.facts import Fact, RefundIssued
+from membercore.member import Member
+
+__all__ = ["check"]
+
+_POINTS = ("points",)
+_MONEY = ("amount_fen", "price_fen")
+
+
+def check(message: object, member: Member | None, config: ProgrammeConfig, now: datetime) -> None:
+    """Refuse a fact or command outside the programme's bounds.
+
+    Args:
+        message: the fact or command.
+        member: the record it is about (None for a patient not yet registered).
+        config: the programme.
+        now: the decision instant.
+
+    Raises:
+        ImplausibleError: naming the field, the value and the bound it is past.
+    """
+    bounds = config.plausibility
+    kind = str(getattr(message, "TYPE", type(message).__name__))
+    earliest = now - timedelta(days=bounds.history_days)
+    latest = now + timedelta(days=bounds.ahead_days)
+    for name, value in _fields(message):
+        if isinstance(value, datetime):
+            if value < earliest:
+                raise ImplausibleError(
+                    kind, name, value, f"before {earliest.date()}, plausibility.history_days"
+                )
+            if name != "occurred_at" and value > latest:
+                raise ImplausibleError(
+                    kind, name, value, f"after {latest.date()}, plausibility.ahead_days"
+                )
+        elif isinstance(value, int) and not isinstance(value, bool):
+            _check_amount(kind, name, value, config)
+    if isinstance(message, Fact):
+        _check_fact(kind, message, member, config)
+
+
+def _fields(message: object, prefix: str = "") -> Iterator[tuple[str, object]]:
+    """Every (path, value) of an attrs message, its lines and nested values included."""
+    cls = type(message)
+    if not attrs.has(cls):
+        return
+    for field in attrs.fields(cls):
+        value = getattr(message, field.name)
+        path = f"{prefix}{field.name}"
+        if isinstance(value, tuple | list):
+            for n, item in enumerate(value):
+                yield from _fields(item, f"{path}[{n}].")
+        elif attrs.has(type(value)):
+            yield from _fields(value, f"{path}.")
+        else:
+            yield path, value
+
+
+def _check_amount(kind: str, name: str, value: int, config: ProgrammeConfig) -> None:
+    bounds = config.plausibility
+    field = name.rpartition(".")[2]
+    if field in _POINTS and abs(value) > bounds.max_points:
+        raise ImplausibleError(
+            kind, name, value, f"more than {bounds.max_points}, plausibility.max_points"
+        )
+    if field.endswith("_fen") and abs(value) > bounds.max_line_fen:
+        raise ImplausibleError(
+            kind, name, value, f"more than {bounds.max_line_fen} fen, plausibility.max_line_fen"
+        )
+
+
+def _check_fact(kind: str, fact: Fact, member: Member | None, config: ProgrammeConfig) -> None:
+    local = fact.occurred_at.astimezone(config.tz).date()
+    born = getattr(fact, "birth_date", None)
+    if isinstance(born, date):
+        oldest = local.replace(year=local.year - config.plausibility.max_age_years, day=1)
+        if born > local:
+            raise ImplausibleError(kind, "birth_date", born, f"after the fact ({local})")
+        if born < oldest:
+            raise ImplausibleError(
+                kind, "birth_date", born, f"before {oldest}, plausibility.max_age_years"
+            )
+    if isinstance(fact, RefundIssued):
+        _check_refund(kind, fact, member)
+
+
+def _check_refund(kind: str, refund: RefundIssued, member: Member | None) -> None:
+    charges = (
+        []
+        if member is None
+        else [c for c in member.profile.charges.values() if c.charge_id == refund.charge_id]
+    )
+    if not charges:
+        raise ImplausibleError(
+            kind,
+            "charge_id",
+            refund.charge_id,
+            "no such charge of the patient has been taken (send the refund after its charge)",
+        )
+    total = sum(c.total_fen for c in charges if c.total_fen is not None)
+    if any(c.total_fen is None for c in charges):
+        return  # a charge taken before totals were kept: nothing to hold it to
+    refunded = (
+        sum(
+            r.amount_fen for r in member.profile.refunds.values() if r.charge_id == refund.charge_id
+        )
+        if member is not None
+        else 0
+    )
+    left = total - refunded
+    if refund.amount_fen > left:
+        raise ImplausibleError(
+            kind,
+            "amount_fen",
+            refund.amount_fen,
+            f"more than is left of charge {refund.charge_id} ({left} of {total} fen)",
+        )

@@ -44,7 +44,7 @@ from membercore.journeys import JourneyIndex, validate
 from membercore.limits import InputLimits, check, parse, truncated
 from membercore.member import Member, standing
 from membercore.plugins import Plugins, collect, make_plugin_manager
-from membercore.ports import Clock, DeadLetter, Store
+from membercore.ports import Clock, DeadLetter, Store, Unreadable
 from membercore.recording import HOUSEHOLD, MEMBER, dead_letter, household_key, member_key
 from membercore.serialization import message_from_dict
 from membercore.text import brief
@@ -65,7 +65,7 @@ T = TypeVar("T")
 
 #: What ingestion takes: a fact or command, a tagged dict or JSON text; or one of those
 #: with the instant to decide it at.
-Message = Fact | AnyCommand | Mapping[str, Any] | str
+Message = Fact | AnyCommand | Mapping[str, Any] | str | Unreadable
 Input = Message | tuple[datetime, Message]
 
 
@@ -352,12 +352,14 @@ class Engine(MemberCalls):
         refused = []
         for item in raws:
             at, raw = _timed(item, now)
+            data: object = None
             try:
                 require_aware("the instant paired with an input", at)
-                message = _read(raw, self.limits)
+                data = _data(raw, self.limits)
+                message = message_from_dict(data) if isinstance(data, Mapping) else data
                 _routing_key(message)
             except (MembercoreError, *_INPUT_FAULTS) as error:
-                refused.append(self._dead(None, raw, _reason(error), now))
+                refused.append(self._dead(data, raw, _reason(error), now))
                 continue
             read.append(_Input(message, raw, at))
         what = f"ingesting a batch of {len(raws)} inputs"
@@ -418,7 +420,11 @@ class Engine(MemberCalls):
         )
 
     def _dead(self, message: object, raw: object, reason: str, now: datetime) -> DeadLetter:
-        """A dead letter, its reason and the input it keeps cut to the limits."""
+        """A dead letter, its reason and the input it keeps cut to the limits.
+
+        ``message`` is what could be read of the input (a message, or the tagged dict a
+        text held), to name the dead letter by its fact id and type.
+        """
         limits = self.limits
         letter = dead_letter(message, raw, reason, now)
         return attrs.evolve(
@@ -623,16 +629,17 @@ def _member_id(key: str) -> str:
     return key.removeprefix(MEMBER)
 
 
-def _read(raw: object, limits: InputLimits) -> object:
-    """The message an input holds, read within the limits."""
+def _data(raw: object, limits: InputLimits) -> object:
+    """What an input holds, read and checked within the limits: a tagged dict or a message."""
+    if isinstance(raw, Unreadable):
+        raise InvalidFactError("message", "text", raw.raw, raw.reason)
     if isinstance(raw, str):
         data = parse(raw, limits)
         if not isinstance(data, dict):
             raise InvalidFactError("message", "json", raw, "a message is a JSON object")
-        return message_from_dict(data)
-    check(raw, limits, kind=str(raw.get("type", "message")) if isinstance(raw, Mapping) else "")
-    if isinstance(raw, Mapping):
-        return message_from_dict(raw)
+        return data
+    tag = raw.get("type") if isinstance(raw, Mapping) else getattr(raw, "TYPE", "")
+    check(raw, limits, kind=tag if isinstance(tag, str) else "message")
     return raw
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "Store",
     "StoredEvent",
     "TaskRow",
+    "Unreadable",
 ]
 
 
@@ -67,6 +68,19 @@ def _tasks(items: Iterable[TaskRow]) -> tuple[TaskRow, ...]:
 
 def _cancelled(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(items)
+
+
+@attrs.frozen(kw_only=True)
+class Unreadable:
+    r"""An input a source could not read as text: kept as a dead letter with the reason.
+
+    Attributes:
+        raw: what was received, the bytes that are not UTF-8 escaped as ``\xff``.
+        reason: what was wrong and where (``line 12: not UTF-8 text...``).
+    """
+
+    raw: str
+    reason: str
 
 
 @attrs.frozen(kw_only=True)
@@ -428,8 +442,12 @@ class HisSource(Protocol):
 
     name: str
 
-    def read(self) -> Iterable[Fact | Mapping[str, Any] | str]:
-        """Facts, tagged dicts or JSON text the engine reads (refused: dead letters)."""
+    def read(self) -> Iterable[Fact | Mapping[str, Any] | str | Unreadable]:
+        """Facts, tagged dicts or JSON text the engine reads (refused: dead letters).
+
+        What the source cannot even turn into text (bytes that are not UTF-8) comes as
+        :class:`Unreadable`, so that it is kept as a dead letter too, never dropped.
+        """
         ...
 
 

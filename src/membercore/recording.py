@@ -30,6 +30,7 @@ from membercore.ports import (
     Record,
     StoredEvent,
     TaskRow,
+    Unreadable,
 )
 from membercore.serialization import (
     message_from_stored,
@@ -96,14 +97,25 @@ class Working:
 
 
 def dead_letter(message: object, raw: object, reason: str, at: datetime) -> DeadLetter:
-    """A dead letter for a refused input, named by its fact id or command key."""
+    """A dead letter for a refused input, named by its fact id or command key.
+
+    Args:
+        message: what could be read of the input: the message, or the tagged dict it
+            held (None when nothing could be read).
+        raw: the input as received.
+        reason: why it was refused.
+        at: when.
+    """
+    named = message if isinstance(message, Mapping) else raw
     ident = getattr(message, "fact_id", None) or getattr(message, "key", None)
-    if ident is None and isinstance(raw, Mapping):
-        ident = raw.get("fact_id") or raw.get("key")
+    if ident is None and isinstance(named, Mapping):
+        ident = named.get("fact_id") or named.get("key")
     payload = raw if isinstance(raw, str) else _json_or_repr(message if raw is None else raw)
+    if isinstance(raw, Unreadable):
+        payload = raw.raw  # what a source could not read, as it escaped it
     return DeadLetter(
         fact_id=_text(ident) if ident else f"input:{fingerprint(payload)}",
-        fact_type=_text(getattr(message, "TYPE", "") or _tag(raw)),
+        fact_type=_text(getattr(message, "TYPE", "") or _tag(named)),
         payload=payload,
         reason=reason,
         at=at,

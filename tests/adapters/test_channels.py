@@ -166,24 +166,34 @@ def test_the_jsonl_plugin_builds_a_source_from_a_path(feed: Path) -> None:
     assert source.name == "jsonl"
 
 
-def test_the_source_streams_objects_as_dicts_and_anything_else_as_its_text(feed: Path) -> None:
+def test_the_source_streams_every_non_blank_line_as_its_text(feed: Path) -> None:
     read = JsonLinesSource.from_options({"path": str(feed)}).read()
     assert isinstance(read, Iterator)
     first = next(read)  # streamed: one line at a time
-    assert first == message_to_dict(_registered(1))
-    assert list(read) == [
-        "MSH|^~\\&|HIS|WARD7|||20260302||ADT^A01|1|P|2.5",
-        json.loads(feed.read_text(encoding="utf-8").splitlines()[4]),
-        "[1, 2, 3]",
-        {"type": "meal_ordered", "fact_id": "his-9", "patient_id": "p-1"},
-    ]
+    assert first == json.dumps(message_to_dict(_registered(1)))
+    lines = [line for line in feed.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert list(read) == lines[1:]
+
+
+def test_a_line_that_is_not_utf8_is_unreadable_with_its_line_number_and_the_rest_is_taken(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "export.jsonl"
+    good = [json.dumps(message_to_dict(_registered(n))).encode("utf-8") for n in (1, 2)]
+    path.write_bytes(good[0] + b"\n" + b'{"name": "\xff\xfe"}\n' + good[1] + b"\n")
+    with Engine.open("memory://", config=reference_config(), clock=ManualClock(T0)) as engine:
+        report = engine.ingest(JsonLinesSource(path).read())
+        assert (report.applied, report.rejected) == (2, 1)
+        (letter,) = engine.store.dead_letters()
+    assert "line 2: not UTF-8 text (byte 0xff at position 10)" in letter.reason
+    assert letter.payload == '{"name": "\\xff\\xfe"}'
 
 
 def test_a_byte_order_mark_does_not_hide_the_first_fact(tmp_path: Path) -> None:
     path = tmp_path / "export.jsonl"
     text = json.dumps(message_to_dict(_registered(1))) + "\n"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
-    assert list(JsonLinesSource(path).read()) == [message_to_dict(_registered(1))]
+    assert list(JsonLinesSource(path).read()) == [json.dumps(message_to_dict(_registered(1)))]
 
 
 def test_the_engine_dead_letters_what_the_source_could_not_read_with_the_reason(

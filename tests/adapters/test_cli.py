@@ -128,3 +128,39 @@ def test_the_demo_prints_the_dashboard_of_a_small_hospital(
     assert "60 patients · 1 months" in out
     for heading in ("Members by tier", "Paid members by plan", "Renewal rate", "Points"):
         assert heading in out
+
+
+def test_ingest_keeps_every_valid_line_whatever_the_bad_ones_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/cli.db"
+    now = datetime.now(UTC)
+    good = [
+        json.dumps(
+            message_to_dict(
+                PatientRegistered(fact_id=f"r-{n}", patient_id=f"P-{n}", occurred_at=now)
+            )
+        )
+        for n in range(2_500)
+    ]
+    bad = [
+        "[" * 100_000 + "]" * 100_000,
+        '{"type": "checked_in", "fact_id": "x", "n": ' + "9" * 5_000 + "}",
+        '{"type": "charge_paid", "lines": "' + "x" * 40_000 + '"}',
+    ]
+    lines = [line.encode("utf-8") for line in good[:1_200]]
+    lines += [line.encode("utf-8") for line in bad]
+    lines.append(b'{"type": "checked_in", "fact_id": "\xff"}')
+    lines += [line.encode("utf-8") for line in good[1_200:]]
+    feed = tmp_path / "facts.jsonl"
+    feed.write_bytes(b"\n".join(lines) + b"\n")
+
+    assert main(["ingest", str(feed), "--store", store]) == 0
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    assert "2504 lines read to the end: 2500 applied, 0 duplicates, 4 rejected" in out.out
+    assert "membercore dead-letters" in out.out
+    assert main(["dead-letters", "--store", store]) == 0
+    listed = capsys.readouterr().out
+    assert "line 1204: not UTF-8 text" in listed
+    assert "nested deeper than 16" in listed

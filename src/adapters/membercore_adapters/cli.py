@@ -110,9 +110,11 @@ def _config(path: Path | None) -> ProgrammeConfig:
 def _on_store(args: argparse.Namespace, engine: Engine) -> int:
     if args.command == "ingest":
         report = engine.ingest(JsonLinesSource(args.file).read())
+        lines = report.applied + report.duplicates + report.rejected
         print(
-            f"{report.applied} applied, {report.duplicates} duplicates, "
-            f"{report.rejected} rejected (see `membercore dead-letters`)"
+            f"{args.file}: {lines} lines read to the end: {report.applied} applied, "
+            f"{report.duplicates} duplicates, {report.rejected} rejected "
+            f"(listed with their reasons by `membercore dead-letters`)"
         )
         return 0
     if args.command == "tick":

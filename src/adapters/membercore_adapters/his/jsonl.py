@@ -1,22 +1,26 @@
 """Facts from a file of JSON lines, one tagged message per line.
 
 Each line is a JSON object with a ``type`` tag (``charge_paid``, ``checked_in``...), as
-:func:`membercore.message_to_dict` writes it. A line that is not a JSON object is
-passed on as its text, so that the engine refuses it into the dead letters with the
-reason, keeping the line as it was received. Files exported with a UTF-8 byte-order
-mark (as some Windows HIS exports are) read the same as files without.
+:func:`membercore.message_to_dict` writes it. Every line is passed on as its text: the
+engine reads it within its limits and refuses what it cannot take into the dead
+letters with the reason, keeping the line as it was received. A line that is not UTF-8
+text is passed on as :class:`~membercore.ports.Unreadable`, naming its line number and
+the byte, so that it too becomes a dead letter while every other line is taken. Files
+exported with a UTF-8 byte-order mark (as some Windows HIS exports are) read the same
+as files without.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from membercore.hookspecs import SourceFactory, hookimpl
+from membercore.ports import Unreadable
 
 __all__ = ["JsonLinesSource", "membercore_register_his_sources"]
+
+_BOM = b"\xef\xbb\xbf"
 
 
 class JsonLinesSource:
@@ -36,18 +40,23 @@ class JsonLinesSource:
         """Build one from options: ``path``."""
         return cls(Path(options["path"]))
 
-    def read(self) -> Iterator[Mapping[str, Any] | str]:
-        """Each non-blank line as a dict, or as its text when it is not a JSON object."""
-        # utf-8-sig: a byte-order mark would otherwise make the first line unreadable.
-        with self.path.open(encoding="utf-8-sig") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
+    def read(self) -> Iterator[str | Unreadable]:
+        """Each non-blank line as its text, or as :class:`Unreadable` when it is not UTF-8."""
+        with self.path.open("rb") as lines:
+            for number, read in enumerate(lines, start=1):
+                line = read[len(_BOM) :] if number == 1 and read.startswith(_BOM) else read
                 try:
-                    data = json.loads(line)
-                except json.JSONDecodeError:
-                    data = None
-                yield data if isinstance(data, dict) else line.rstrip("\n")
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    reason = (
+                        f"line {number}: not UTF-8 text "
+                        f"(byte 0x{line[error.start]:02x} at position {error.start})"
+                    )
+                    raw = line.decode("utf-8", "backslashreplace").rstrip("\r\n")
+                    yield Unreadable(raw=raw, reason=reason)
+                    continue
+                if text.strip():
+                    yield text.rstrip("\r\n")
 
 
 @hookimpl

@@ -38,7 +38,9 @@ from membercore import (
     reference_config,
 )
 from membercore.config import ExpiryPolicy
+from membercore.events import Lot, LotState
 from membercore.ledger import LedgerState, balances, decide, decide_transfer, expiry_of
+from membercore.ledger.lots import spending_order
 from membercore.testing.book import Book
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -232,6 +234,36 @@ def test_redeeming_consumes_the_earliest_expiring_lot_first(book: Book) -> None:
     assert posting.points == -505
     assert posting.draws == (Draw(early.posting_id, 10), Draw(late.posting_id, 495))
     assert book.balances(MEMBER, sh(2026, 4, 1)).available == 5
+
+
+def test_lots_expiring_together_are_spent_oldest_earned_first(book: Book) -> None:
+    (late,) = refer(book, sh(2026, 3, 20))  # 500, expires 2028-04-01
+    # a survey of 5 March reported after it: opened second, same expiry, earned earlier
+    (early,) = survey(book, sh(2026, 3, 5), now=sh(2026, 3, 21))
+    assert late.lots[0].expires_at == early.lots[0].expires_at
+    (posting,) = redeem(book, sh(2026, 4, 1), 15)
+    assert posting.draws == (Draw(early.posting_id, 10), Draw(late.posting_id, 5))
+
+
+def test_lots_alike_in_expiry_and_earning_are_spent_in_the_order_they_were_numbered() -> None:
+    config = reference_config()
+    at = sh(2026, 3, 2)
+    lots = {}
+    for seq in (10, 9, 11):  # opened out of order: only their ids tell them apart
+        lot_id = f"{MEMBER}/{seq}"
+        lot = Lot(
+            lot_id=lot_id,
+            points=5,
+            earned_at=at,
+            vests_at=at,
+            expires_at=sh(2028, 4, 1),
+            qualifying=True,
+            rule_id="earning.check_in",
+        )
+        lots[lot_id] = LotState(lot=lot, remaining=5)
+    state = LedgerState(member_id=MEMBER, seq=11, lots=lots)
+    order = spending_order(state, config, sh(2026, 4, 1), vested=True)
+    assert [held.lot.lot_id for held in order] == [f"{MEMBER}/9", f"{MEMBER}/10", f"{MEMBER}/11"]
 
 
 def test_pending_points_cannot_be_redeemed(book: Book) -> None:

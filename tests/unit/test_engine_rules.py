@@ -12,15 +12,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
-from membercore import reference_config
+from membercore import ledger, reference_config, tiers
 from membercore.clinical import PatientRegistered
 from membercore.commands import Redeem
 from membercore.config import ProgrammeConfig
 from membercore.engine import Engine
 from membercore.events import Draw, Posting
-from membercore.facts import ReferralQualified, SurveyAnswered
+from membercore.facts import EventAttended, ReferralQualified, SurveyAnswered
 from membercore.plugins import make_plugin_manager
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory
@@ -83,3 +84,38 @@ def test_lots_expiring_together_are_spent_oldest_earned_first(
 
     (redeemed,) = _postings(engine.execute(Redeem(key="rd-1", member_id=ME, points=15)))
     assert redeemed.draws == (Draw(survey_lot.lot_id, 10), Draw(referral_lot.lot_id, 5))
+
+
+def _with_tiers(**changes: Any) -> ProgrammeConfig:
+    config = reference_config()
+    return attrs.evolve(config, tiers=attrs.evolve(config.tiers, **changes))
+
+
+# -- 3e: qualifying points are the ladder's ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [({"window": "calendar_year"}, 40), ({"window_months": 6}, 20)],
+    ids=["calendar year", "6 months"],
+)
+def test_the_qualifying_balance_is_what_the_tier_ladder_counts(
+    clock: ManualClock, window: dict[str, Any], expected: int
+) -> None:
+    config = _with_tiers(**window)
+    days = [datetime(2025, 12, 25, 10, tzinfo=SH), datetime(2026, 3, 5, 10, tzinfo=SH)]
+    days.append(datetime(2026, 12, 1, 10, tzinfo=SH))
+    with _open(config, clock) as engine:
+        _registered(engine)
+        lectures = [
+            EventAttended(fact_id=f"ev-{n}", patient_id=ME, occurred_at=at, event_id=f"e-{n}")
+            for n, at in enumerate(days)
+        ]
+        now = datetime(2026, 12, 20, tzinfo=SH)  # twelve months would count all three
+        clock.set(now)
+        engine.ingest(lectures)
+        member = engine.member(ME)
+        counted = tiers.qualification(member.tier, member.ledger, config, now).points
+        assert counted == expected
+        assert engine.points(ME).qualifying == counted
+        assert ledger.balances(member.ledger, config, now).qualifying == counted

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from membercore.config import ProgrammeConfig
 from membercore.dates import add_months, local_date, local_month_start
 from membercore.ledger import LedgerState, qualifying_points
+from membercore.ledger.reports import qualification_window_start
 from membercore.tiers.messages import Qualification
 from membercore.tiers.state import TierState
 
@@ -14,11 +15,11 @@ __all__ = ["earned_level", "next_review", "qualification", "window_start"]
 
 
 def window_start(config: ProgrammeConfig, now: datetime) -> datetime:
-    """The start of the qualification window that ends at ``now``."""
-    rules = config.tiers
-    if rules.window == "calendar_year":
-        return local_month_start(local_date(now, config.tz).year, 1, config.tz)
-    return add_months(now, -rules.window_months, config.tz)
+    """The start of the qualification window that ends at ``now``.
+
+    The ledger's balances count ``qualifying`` over the same window.
+    """
+    return qualification_window_start(config, now)
 
 
 def qualification(

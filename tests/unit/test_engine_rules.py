@@ -1,4 +1,5 @@
-"""The programme's rules through the engine: spending order, tier reviews, refunds, windows.
+"""The programme's rules through the engine: spending order, qualification windows, tier
+reviews and changes, refunds and guardians.
 
 Each test drives the whole engine over the in-memory store, as a hospital system would,
 and reads the outcome from the member's stored record. The pure deciders' own tests are
@@ -7,6 +8,7 @@ in test_ledger_operations.py, test_tiers.py and test_households.py.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from membercore import ledger, reference_config, tiers
 from membercore.clinical import PatientRegistered
@@ -21,8 +25,16 @@ from membercore.commands import Redeem
 from membercore.config import ProgrammeConfig
 from membercore.engine import Engine
 from membercore.events import Draw, Posting
-from membercore.facts import EventAttended, ReferralQualified, SurveyAnswered
+from membercore.facts import (
+    ChargeLine,
+    ChargePaid,
+    EventAttended,
+    ReferralQualified,
+    SurveyAnswered,
+)
+from membercore.member import due_parts, next_due
 from membercore.plugins import make_plugin_manager
+from membercore.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory
 
@@ -119,3 +131,113 @@ def test_the_qualifying_balance_is_what_the_tier_ladder_counts(
         assert counted == expected
         assert engine.points(ME).qualifying == counted
         assert ledger.balances(member.ledger, config, now).qualifying == counted
+
+
+# -- 1: tier reviews fall due at the review date plus the grace --------------------------
+
+GRACE = 30
+
+
+def _gold_member(engine: Engine, clock: ManualClock) -> None:
+    """A member who reaches L3 (金卡) with 6,000 qualifying points at T0, then does nothing."""
+    _registered(engine)
+    line = ChargeLine(department="internal", category="exam", amount_fen=600_000)
+    engine.ingest(
+        [ChargePaid(fact_id="pay-1", patient_id=ME, occurred_at=T0, charge_id="c-1", lines=(line,))]
+    )
+    assert engine.tier(ME) == "L3"
+
+
+def _ticked(ticks: list[datetime]) -> tiers.TierState:
+    clock = ManualClock(T0)
+    with _open(_with_tiers(grace_days=GRACE), clock) as engine:
+        _gold_member(engine, clock)
+        for at in ticks:
+            clock.set(at)
+            engine.tick(at)
+        return engine.member(ME).tier
+
+
+def _daily(days: int) -> list[datetime]:
+    # ticks at 13:00, never at the instant a review falls due (10:00)
+    return [T0 + timedelta(days=day, hours=3) for day in range(1, days + 1)]
+
+
+def test_daily_ticks_move_a_member_down_one_level_at_each_review_after_the_grace() -> None:
+    state = _ticked(_daily(3 * 365))
+    history = [(c.from_tier, c.to_tier, c.reason) for c in tiers.history(state)]
+    assert history == [
+        ("L1", "L3", "upgrade"),
+        ("L3", "L2", "downgrade"),
+        ("L2", "L1", "downgrade"),
+    ]
+    _, first, second = tiers.history(state)
+    grace = timedelta(days=GRACE)
+    assert first.at == datetime(2027, 3, 2, 10, tzinfo=SH) + grace  # the anniversary, plus grace
+    assert first.review_at is not None
+    assert second.at == first.review_at + grace
+    assert (state.tier, state.review_at) == ("L1", None)
+
+
+def test_ticks_a_hundred_days_apart_make_the_same_tier_history_as_daily_ticks() -> None:
+    days = 3 * 365
+    rare = [T0 + timedelta(days=day) for day in range(100, days, 100)]
+    rare.append(_daily(days)[-1])
+    assert _ticked(rare) == _ticked(_daily(days))
+
+
+@functools.cache
+def _ticked_daily(days: int) -> tiers.TierState:
+    return _ticked(_daily(days))
+
+
+@settings(max_examples=30)
+@given(st.lists(st.tuples(st.integers(1, 3 * 365 - 1), st.integers(0, 23)), max_size=10))
+def test_any_tick_schedule_makes_the_tier_history_of_daily_ticks(
+    ticks: list[tuple[int, int]],
+) -> None:
+    days = 3 * 365
+    last = _daily(days)[-1]
+    schedule = sorted({T0 + timedelta(days=day, hours=hour) for day, hour in ticks})
+    assert _ticked([*schedule, last]) == _ticked_daily(days)
+
+
+def test_the_record_is_due_when_the_review_and_its_grace_have_passed(
+    clock: ManualClock,
+) -> None:
+    with _open(_with_tiers(grace_days=GRACE), clock) as engine:
+        _gold_member(engine, clock)
+        held = engine.member(ME)
+        review_at = held.tier.review_at
+        assert review_at is not None
+        config = engine.config
+        assert next_due(held, config, after=review_at) == review_at + timedelta(days=GRACE)
+        assert "tier" not in due_parts(held, config, review_at + timedelta(days=GRACE - 1))
+        assert "tier" in due_parts(held, config, review_at + timedelta(days=GRACE))
+        # a tick inside the grace leaves the review due at its end
+        engine.tick(review_at + timedelta(days=1))
+        assert engine.tier(ME) == "L3"
+        assert engine.store.due(review_at + timedelta(days=GRACE), 10) == [
+            (member_key(ME), review_at + timedelta(days=GRACE))
+        ]
+
+
+def test_a_tick_ends_a_staff_override_at_its_expiry(clock: ManualClock, engine: Engine) -> None:
+    _registered(engine)
+    ends = T0 + timedelta(days=90)
+    engine.execute(
+        tiers.SetTierOverride(
+            key="ov-1",
+            member_id=ME,
+            tier="L4",
+            operator="staff-wu",
+            reason="投诉补偿",
+            expires_at=ends,
+        )
+    )
+    assert engine.tier(ME) == "L4"
+    assert next_due(engine.member(ME), engine.config) == ends
+    engine.tick(ends + timedelta(days=1))
+    assert engine.tier(ME) == "L1"
+    ended = tiers.history(engine.member(ME).tier)[-1]
+    assert (ended.reason, ended.at) == ("override_ended", ends)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from zoneinfo import ZoneInfo
@@ -259,6 +260,48 @@ def test_requalifying_during_grace_avoids_the_downgrade() -> None:
     assert member.tier == "L2"
 
 
+def test_a_late_review_decides_every_review_due_by_then_each_at_its_own_instant() -> None:
+    member = Member()  # reference grace: 30 days
+    member.pay(6_000, START)  # L3, review on 2027-03-02
+    grace = timedelta(days=30)
+    first_due = datetime(2027, 3, 2, 10, 0, tzinfo=SHANGHAI) + grace
+    events = member.review(START + timedelta(days=3 * 365))
+    first, second = _changes(events)
+    assert (first.from_tier, first.to_tier, first.at) == ("L3", "L2", first_due)
+    assert first.review_at == datetime(2028, 4, 1, 10, 0, tzinfo=SHANGHAI)
+    assert (second.from_tier, second.to_tier, second.at) == ("L2", "L1", first.review_at + grace)
+    assert member.state.review_at is None
+
+
+def test_a_review_inside_the_grace_leaves_it_due_at_the_grace_end() -> None:
+    member = Member()
+    member.pay(6_000, START)
+    review_at = member.state.review_at
+    assert review_at is not None
+    assert t.review_due_at(member.state, member.config) == review_at + timedelta(days=30)
+    assert member.review(review_at + timedelta(days=1)) == []
+    assert t.due_at(member.state, member.config) == review_at + timedelta(days=30)
+
+
+def _reviewed_on(days: tuple[int, ...]) -> t.TierState:
+    member = Member()
+    member.pay(45_000, START)  # L5: four reviews to fall to L1
+    for day in days:
+        member.review(START + timedelta(days=day, hours=3))
+    return member.state
+
+
+@functools.cache
+def _reviewed_daily(until: int) -> t.TierState:
+    return _reviewed_on(tuple(range(1, until + 1)))
+
+
+@given(st.lists(st.integers(min_value=1, max_value=5 * 365), max_size=12))
+def test_any_review_schedule_ending_on_the_same_day_makes_the_same_history(days: list[int]) -> None:
+    until = 5 * 365
+    assert _reviewed_on((*sorted(days), until)) == _reviewed_daily(until)
+
+
 def test_a_paid_plan_floor_raises_the_tier_while_it_lasts() -> None:
     member = Member()
     (raised,) = _changes(member.decide(None, START, floor="L3"))
@@ -299,6 +342,29 @@ def test_staff_override_holds_until_it_expires() -> None:
     assert member.decide(None, START + timedelta(days=90) - timedelta(microseconds=1)) == []
     (ended,) = _changes(member.decide(None, START + timedelta(days=90)))
     assert (ended.to_tier, ended.reason) == ("L2", "override_ended")
+
+
+def test_an_override_ends_at_its_expiry_however_late_it_is_noticed() -> None:
+    member = Member()
+    member.pay(1_200, START)  # L2
+    ends = START + timedelta(days=90)
+    command = t.SetTierOverride(
+        key="ov-1",
+        member_id=MEMBER,
+        tier="L4",
+        operator="staff-wu",
+        reason="VIP 患者，院长批准",
+        expires_at=ends,
+    )
+    member.decide(command, START)
+    assert t.due_at(member.state, member.config) == ends
+    (ended,) = _changes(member.decide(None, ends + timedelta(days=10)))
+    assert (ended.from_tier, ended.to_tier, ended.reason, ended.at) == (
+        "L4",
+        "L2",
+        "override_ended",
+        ends,
+    )
 
 
 def test_an_override_can_be_lifted_early() -> None:

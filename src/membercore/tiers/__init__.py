@@ -29,7 +29,14 @@ from membercore.tiers.messages import (
     TierRecordsMerged,
     TierReviewed,
 )
-from membercore.tiers.rules import earned_level, next_review, qualification, window_start
+from membercore.tiers.rules import (
+    due_at,
+    earned_level,
+    next_review,
+    qualification,
+    review_due_at,
+    window_start,
+)
 from membercore.tiers.state import TierState, evolve, history, replay, tier_of
 
 #: Every tier message type, for serialization.
@@ -59,12 +66,14 @@ __all__ = [
     "TierState",
     "decide",
     "decide_merge",
+    "due_at",
     "earned_level",
     "evolve",
     "history",
     "next_review",
     "qualification",
     "replay",
+    "review_due_at",
     "tier_of",
     "window_start",
 ]

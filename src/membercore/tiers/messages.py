@@ -68,9 +68,10 @@ class ClearTierOverride:
 
 @attrs.frozen(kw_only=True)
 class ReviewTier:
-    """The time-driven review: downgrades a member whose review date (and grace) has come.
+    """The time-driven review: decides every review due (review date plus grace) by now.
 
-    Running it before the review date, or twice, changes nothing.
+    Each review is decided at the instant it fell due, in order, and an override that
+    ended is ended at its expiry. Running it before then, or twice, changes nothing.
     """
 
     TYPE: ClassVar[str] = "review_tier"

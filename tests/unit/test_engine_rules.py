@@ -35,6 +35,7 @@ from membercore.facts import (
 from membercore.member import due_parts, next_due
 from membercore.plugins import make_plugin_manager
 from membercore.recording import member_key
+from membercore.serialization import message_from_json
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory
 
@@ -241,3 +242,30 @@ def test_a_tick_ends_a_staff_override_at_its_expiry(clock: ManualClock, engine: 
     assert engine.tier(ME) == "L1"
     ended = tiers.history(engine.member(ME).tier)[-1]
     assert (ended.reason, ended.at) == ("override_ended", ends)
+
+
+# -- 3b: a tier change always changes the tier -------------------------------------------
+
+
+def test_an_override_to_the_tier_already_had_changes_no_tier(
+    clock: ManualClock, engine: Engine
+) -> None:
+    _gold_member(engine, clock)
+    override = tiers.SetTierOverride(
+        key="ov-1",
+        member_id=ME,
+        tier="L3",
+        operator="staff-wu",
+        reason="院长批准",
+        expires_at=T0 + timedelta(days=90),
+    )
+    events = engine.execute(override)
+    assert [type(event) for event in events] == [tiers.TierBasisChanged]
+    assert engine.member(ME).tier.override is not None
+    engine.tick(T0 + timedelta(days=91))  # the override ends on the tier held anyway
+    journal = [message_from_json(event.payload) for event in engine.store.events(member_key(ME))]
+    changes = [event for event in journal if isinstance(event, tiers.TierChanged)]
+    assert [(c.from_tier, c.to_tier) for c in changes] == [("L1", "L3")]
+    basis = [event.reason for event in journal if isinstance(event, tiers.TierBasisChanged)]
+    assert basis == ["override", "override_ended"]
+    assert engine.tier_history(ME) == tuple(changes)

@@ -57,6 +57,26 @@ def test_tier_events_and_state_round_trip(amounts: list[int]) -> None:
     assert converter().structure(snapshot, t.TierState) == state
 
 
+def test_tier_basis_changes_round_trip() -> None:
+    config = reference_config()
+    state = t.TierState(member_id="p-1")
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    override = t.SetTierOverride(
+        key="ov-1",
+        member_id="p-1",
+        tier="L1",
+        operator="staff-wu",
+        reason="院长批准",
+        expires_at=at + timedelta(days=30),
+    )
+    (noted,) = t.decide(override, state, Book(config).state("p-1"), config, at)
+    assert isinstance(noted, t.TierBasisChanged)
+    assert _through_json(noted) == noted
+    state = t.evolve(state, noted)
+    snapshot = json.loads(json.dumps(converter().unstructure(state)))
+    assert converter().structure(snapshot, t.TierState) == state
+
+
 def test_household_events_and_state_round_trip() -> None:
     tz = ZoneInfo("Asia/Shanghai")
     now = datetime(2026, 5, 1, tzinfo=tz)

@@ -385,6 +385,152 @@ def test_an_override_can_be_lifted_early() -> None:
     assert (ended.to_tier, ended.reason, ended.trigger) == ("L1", "override_ended", "ov-2")
 
 
+def _override(tier: str, key: str = "ov-1", days: int = 30) -> t.SetTierOverride:
+    return t.SetTierOverride(
+        key=key,
+        member_id=MEMBER,
+        tier=tier,
+        operator="staff-wu",
+        reason="院长批准",
+        expires_at=START + timedelta(days=days),
+    )
+
+
+def test_an_override_to_the_tier_already_had_is_recorded_without_a_tier_change() -> None:
+    member = Member()
+    member.pay(1_200, START)  # L2
+    (noted,) = member.decide(_override("L2"), START)
+    assert isinstance(noted, t.TierBasisChanged)
+    assert (noted.tier, noted.reason, noted.trigger) == ("L2", "override", "ov-1")
+    assert member.state.override is not None
+    assert member.decide(_override("L2"), START) == []  # the same command twice
+    clear = t.ClearTierOverride(key="ov-2", member_id=MEMBER, operator="staff-wu", reason="误设")
+    (lifted,) = member.decide(clear, START + timedelta(days=1))
+    assert isinstance(lifted, t.TierBasisChanged)
+    assert (lifted.reason, lifted.trigger, member.state.override) == (
+        "override_ended",
+        "ov-2",
+        None,
+    )
+    assert [c.reason for c in t.history(member.state)] == ["upgrade"]
+
+
+def test_an_override_ending_on_the_tier_held_is_recorded_without_a_tier_change() -> None:
+    member = Member()
+    member.decide(_override("L2"), START)
+    member.pay(1_200, START + timedelta(days=1))  # earns L2 under the override
+    (ended,) = member.decide(None, START + timedelta(days=31))
+    assert isinstance(ended, t.TierBasisChanged)
+    assert (ended.tier, ended.reason, ended.at) == ("L2", "override_ended", START + timedelta(30))
+    assert member.state.override is None
+
+
+def test_a_level_earned_under_an_override_is_held_without_a_tier_change() -> None:
+    member = Member()
+    member.decide(_override("L4"), START)
+    _, earned = member.pay(6_000, START + timedelta(days=1))  # the spend, then the level
+    assert isinstance(earned, t.TierBasisChanged)
+    assert (earned.tier, earned.held, earned.reason) == ("L4", "L3", "upgrade")
+    (ended,) = _changes(member.decide(None, START + timedelta(days=30)))
+    assert (ended.from_tier, ended.to_tier, ended.reason) == ("L4", "L3", "override_ended")
+
+
+def test_a_review_under_a_plan_floor_lowers_the_held_level_and_the_floor_ending_shows_it() -> None:
+    member = Member()
+    member.pay(1_200, START)  # L2
+    member.decide(None, START, floor="L3")  # a 999 元 plan: gold
+    review_at = member.state.review_at
+    assert review_at is not None
+    due = review_at + timedelta(days=30)
+    (lowered,) = member.decide(t.ReviewTier(member_id=MEMBER), due, floor="L3")
+    assert isinstance(lowered, t.TierBasisChanged)
+    assert (lowered.tier, lowered.held, lowered.reason) == ("L3", "L1", "downgrade")
+    (ended,) = _changes(member.decide(None, due + timedelta(days=1)))
+    assert (ended.from_tier, ended.to_tier, ended.reason) == ("L3", "L1", "floor_ended")
+
+
+def test_a_merge_that_changes_only_the_held_level_makes_no_tier_change() -> None:
+    keep = Member()
+    keep.decide(_override("L5", days=400), START)
+    dup_id = "p-zhang-2"
+    dup = t.TierState(member_id=dup_id)
+    ledger = keep.book.state(MEMBER)
+    line = ChargeLine(department="dental", category="treatment", amount_fen=600_000)
+    charge = ChargePaid(
+        fact_id="d-1", patient_id=dup_id, occurred_at=START, charge_id="dc-1", lines=[line]
+    )
+    dup_book = Book(keep.config)
+    dup_book.apply(charge, START)
+    for event in t.decide(charge, dup, dup_book.state(dup_id), keep.config, START):
+        dup = t.evolve(dup, event)
+    merge = MergeMembers(
+        key="m-1", member_id=MEMBER, duplicate_id=dup_id, operator="s", reason="同一人"
+    )
+    events = t.decide_merge(merge, keep.state, dup, ledger, keep.config, START)
+    assert [type(event) for event in events] == [t.TierRecordsMerged]
+    assert _changes(events) == []
+
+
+_STEPS = st.one_of(
+    st.tuples(st.just("pay"), st.integers(min_value=1, max_value=20_000)),
+    st.tuples(st.just("visit"), st.just(0)),
+    st.tuples(st.just("refund"), st.integers(min_value=1, max_value=20_000)),
+    st.tuples(st.just("override"), st.integers(min_value=0, max_value=4)),
+    st.tuples(st.just("clear"), st.just(0)),
+    st.tuples(st.just("floor"), st.integers(min_value=0, max_value=5)),
+    st.tuples(st.just("review"), st.just(0)),
+)
+
+
+@given(
+    st.lists(st.tuples(st.integers(min_value=0, max_value=200), _STEPS), min_size=1, max_size=25)
+)
+def test_no_tier_change_ever_leaves_the_tier_as_it_was(
+    steps: list[tuple[int, tuple[str, int]]],
+) -> None:
+    member = Member()
+    keys = ["L1", "L2", "L3", "L4", "L5"]
+    now, floor = START, None
+    made: list[t.TierEvent] = []
+    for n, (days, (kind, amount)) in enumerate(steps):
+        now += timedelta(days=days)
+        if kind == "pay":
+            made += member.pay(amount, now)
+        elif kind == "visit":
+            made += member.visit(now)
+        elif kind == "refund" and member.state.spend:
+            charge = sorted(member.state.spend)[amount % len(member.state.spend)]
+            refund = RefundIssued(
+                fact_id=f"r-{n}",
+                patient_id=MEMBER,
+                occurred_at=now,
+                charge_id=charge,
+                amount_fen=amount * 10,
+            )
+            member.book.apply(refund, now)
+            made += member.decide(refund, now, floor)
+        elif kind == "override":
+            made += member.decide(
+                attrs.evolve(
+                    _override(keys[amount], key=f"ov-{n}"), expires_at=now + timedelta(90)
+                ),
+                now,
+                floor,
+            )
+        elif kind == "clear":
+            clear = t.ClearTierOverride(key=f"cl-{n}", member_id=MEMBER, operator="s", reason="r")
+            made += member.decide(clear, now, floor)
+        elif kind == "floor":
+            floor = keys[amount] if amount < len(keys) else None
+            made += member.decide(None, now, floor)
+        else:
+            made += member.decide(t.ReviewTier(member_id=MEMBER), now, floor)
+    changes = _changes(made)
+    assert all(change.from_tier != change.to_tier for change in changes)
+    assert t.history(member.state) == tuple(changes)
+    assert t.replay(MEMBER, member.events) == member.state
+
+
 def test_an_override_to_an_unknown_tier_is_refused() -> None:
     member = Member()
     command = t.SetTierOverride(

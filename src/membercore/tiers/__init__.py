@@ -8,7 +8,9 @@ level at most. The tier a member *has* is the held level, raised to the floor of
 active paid plan, unless staff set an override (with a reason and an expiry).
 
 Decider style: :func:`decide` turns a fact or tier command into events, :func:`evolve`
-applies them. Every change is a :class:`TierChanged` with its reason.
+applies them. Every change of the tier is a :class:`TierChanged` with its reason; a
+change of the held level, review date or override that leaves the tier as it was is a
+:class:`TierBasisChanged`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from membercore.tiers.messages import (
     ReviewTier,
     SetTierOverride,
     TierActivityRecorded,
+    TierBasisChanged,
     TierChanged,
     TierCommand,
     TierEvent,
@@ -46,6 +49,7 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     ReviewTier,
     TierActivityRecorded,
     TierChanged,
+    TierBasisChanged,
     TierReviewed,
     TierRecordsMerged,
 )
@@ -58,6 +62,7 @@ __all__ = [
     "ReviewTier",
     "SetTierOverride",
     "TierActivityRecorded",
+    "TierBasisChanged",
     "TierChanged",
     "TierCommand",
     "TierEvent",

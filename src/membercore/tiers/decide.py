@@ -19,6 +19,7 @@ from membercore.tiers.messages import (
     Qualification,
     SetTierOverride,
     TierActivityRecorded,
+    TierBasisChanged,
     TierChanged,
     TierCommand,
     TierEvent,
@@ -349,11 +350,27 @@ def _change(
     trigger: str | None = None,
     digest: str | None = None,
 ) -> TierEvent:
+    before = state.tier or config.tiers.levels[0].key
+    after = _has(config, held, floor, override)
+    if after == before:
+        return TierBasisChanged(
+            member_id=state.member_id,
+            at=at,
+            tier=after,
+            held=held,
+            review_at=review_at,
+            reason=reason,
+            rule_version=config.tiers.version,
+            qualification=done,
+            override=override if reason == "override" else None,
+            trigger=trigger,
+            fingerprint=digest,
+        )
     return TierChanged(
         member_id=state.member_id,
         at=at,
-        from_tier=state.tier or config.tiers.levels[0].key,
-        to_tier=_has(config, held, floor, override),
+        from_tier=before,
+        to_tier=after,
         held=held,
         review_at=review_at,
         reason=reason,

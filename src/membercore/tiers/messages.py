@@ -19,6 +19,7 @@ __all__ = [
     "ReviewTier",
     "SetTierOverride",
     "TierActivityRecorded",
+    "TierBasisChanged",
     "TierChanged",
     "TierCommand",
     "TierEvent",
@@ -134,7 +135,7 @@ class Override:
 
 @attrs.frozen(kw_only=True)
 class TierChanged:
-    """The member's tier, or the level they hold, changed.
+    """The member's tier changed (``from_tier`` and ``to_tier`` always differ).
 
     Attributes:
         member_id: the member.
@@ -157,6 +158,45 @@ class TierChanged:
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     from_tier: str
     to_tier: str
+    held: str
+    review_at: datetime | None
+    reason: ChangeReason
+    rule_version: int
+    qualification: Qualification
+    override: Override | None = None
+    trigger: str | None = None
+    fingerprint: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TierBasisChanged:
+    """What the member's tier rests on changed, but not the tier they have.
+
+    The held level, its review date or a staff override changed while a floor or an
+    override kept the tier the same: a review lowered the held level under a paid plan's
+    floor, the held level rose under an override, an override was set to the tier the
+    member already had, or one ended on the tier they hold anyway. A :class:`TierChanged`
+    always changes the tier; this records the rest.
+
+    Attributes:
+        member_id: the member.
+        at: when.
+        tier: the tier the member has, before and after.
+        held: the ladder level held after the change.
+        review_at: the next review date of the held level (``None`` at the lowest level).
+        reason: as for :class:`TierChanged`.
+        rule_version: ``tiers.version`` when decided.
+        qualification: what the member had done in the window.
+        override: the override set by this change, if any.
+        trigger: the key of the staff command that caused it, if any.
+        fingerprint: that command's digest.
+    """
+
+    TYPE: ClassVar[str] = "tier_basis_changed"
+
+    member_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    tier: str
     held: str
     review_at: datetime | None
     reason: ChangeReason
@@ -213,4 +253,4 @@ class TierRecordsMerged:
     fingerprint: str
 
 
-TierEvent = TierActivityRecorded | TierChanged | TierReviewed | TierRecordsMerged
+TierEvent = TierActivityRecorded | TierChanged | TierBasisChanged | TierReviewed | TierRecordsMerged

@@ -12,6 +12,7 @@ from membercore.errors import MemberMismatchError
 from membercore.tiers.messages import (
     Override,
     TierActivityRecorded,
+    TierBasisChanged,
     TierChanged,
     TierEvent,
     TierRecordsMerged,
@@ -81,13 +82,17 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
     keys = state.keys
     if event.trigger is not None and event.fingerprint is not None:
         keys = {**keys, event.trigger: event.fingerprint}
+    if isinstance(event, TierBasisChanged):
+        tier, changes = event.tier, state.history
+    else:
+        tier, changes = event.to_tier, (*state.history, event)
     return attrs.evolve(
         state,
-        tier=event.to_tier,
+        tier=tier,
         held=event.held,
         review_at=event.review_at,
         override=override,
-        history=(*state.history, event),
+        history=changes,
         keys=keys,
     )
 

@@ -30,6 +30,7 @@ from membercore.facts import (
     ChargePaid,
     EventAttended,
     ReferralQualified,
+    RefundIssued,
     SurveyAnswered,
 )
 from membercore.member import due_parts, next_due
@@ -269,3 +270,29 @@ def test_an_override_to_the_tier_already_had_changes_no_tier(
     basis = [event.reason for event in journal if isinstance(event, tiers.TierBasisChanged)]
     assert basis == ["override", "override_ended"]
     assert engine.tier_history(ME) == tuple(changes)
+
+
+# -- 3c: a partial refund takes back tier spend in proportion, as it does points ---------
+
+
+def test_a_partial_refund_takes_back_qualifying_spend_and_points_in_proportion(
+    clock: ManualClock, engine: Engine
+) -> None:
+    _registered(engine)
+    line = ChargeLine(
+        department="ortho", category="surgery", amount_fen=1_000_000, insurance_fen=400_000
+    )
+    charge = ChargePaid(
+        fact_id="pay-1", patient_id=ME, occurred_at=T0, charge_id="c-1", lines=(line,)
+    )
+    engine.ingest([charge])
+    later = T0 + timedelta(days=3)
+    clock.set(later)
+    refund = RefundIssued(
+        fact_id="rf-1", patient_id=ME, occurred_at=later, charge_id="c-1", amount_fen=300_000
+    )
+    engine.ingest([refund])  # 30% of the charge
+    member = engine.member(ME)
+    done = tiers.qualification(member.tier, member.ledger, engine.config, later)
+    assert (done.points, done.spend_fen) == (4_200, 420_000)  # 70% of 6,000 and of 6,000 元
+    assert engine.points(ME).qualifying == 4_200

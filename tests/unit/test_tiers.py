@@ -170,12 +170,63 @@ def test_spend_counts_out_of_pocket_and_refunds_take_it_back() -> None:
         amount_fen=500_000,
     )
     member.decide(refund, START + timedelta(days=3))
-    # the refund counts at the charge's instant, so the window sees 15,000 元
-    assert member.state.spend["c-spend"] == (START.astimezone(UTC), 1_500_000)
+    # a sixth of the 30,000 元 charge refunded takes back a sixth of the 20,000 元 paid,
+    # at the charge's instant, so the window sees 16,666.67 元
+    assert member.state.spend["c-spend"] == (START.astimezone(UTC), 1_666_667)
     done = t.qualification(
         member.state, member.book.state(MEMBER), member.config, START + timedelta(days=4)
     )
-    assert done.spend_fen == 1_500_000
+    assert done.spend_fen == 1_666_667
+
+
+def _charge_with_insurance(member: Member) -> ChargePaid:
+    """10,000 元 of surgery, 4,000 元 of it paid by insurance: 6,000 元 out of pocket."""
+    line = ChargeLine(
+        department="ortho", category="surgery", amount_fen=1_000_000, insurance_fen=400_000
+    )
+    charge = ChargePaid(
+        fact_id="f-spend", patient_id=MEMBER, occurred_at=START, charge_id="c-1", lines=[line]
+    )
+    member.book.apply(charge, START)
+    member.decide(charge, START)
+    return charge
+
+
+def _refund(member: Member, fen: int, n: int) -> None:
+    at = START + timedelta(days=n)
+    refund = RefundIssued(
+        fact_id=f"f-refund-{n}", patient_id=MEMBER, occurred_at=at, charge_id="c-1", amount_fen=fen
+    )
+    member.book.apply(refund, at)
+    member.decide(refund, at)
+
+
+def test_a_partial_refund_takes_back_spend_and_points_in_the_same_proportion() -> None:
+    member = Member()
+    _charge_with_insurance(member)
+    before = t.qualification(member.state, member.book.state(MEMBER), member.config, START)
+    assert (before.points, before.spend_fen) == (6_000, 600_000)
+    _refund(member, 300_000, 1)  # 30% of the charge
+    done = t.qualification(
+        member.state, member.book.state(MEMBER), member.config, START + timedelta(days=2)
+    )
+    assert (done.points, done.spend_fen) == (4_200, 420_000)  # 70% of each is left
+
+
+@given(st.lists(st.integers(min_value=1, max_value=1_000_000), min_size=1, max_size=6))
+def test_refunds_adding_up_to_the_charge_take_back_exactly_what_was_paid(
+    parts: list[int],
+) -> None:
+    member = Member()
+    _charge_with_insurance(member)
+    for n, fen in enumerate(parts, start=1):
+        _refund(member, fen, n)
+    refunded = min(sum(parts), 1_000_000)
+    _, spent = member.state.spend["c-1"]
+    assert spent == 600_000 - 600_000 * refunded // 1_000_000
+    if sum(parts) < 1_000_000:
+        _refund(member, 1_000_000 - sum(parts), len(parts) + 1)
+    assert member.state.spend["c-1"][1] == 0
 
 
 def test_the_same_visit_twice_counts_once() -> None:

@@ -18,6 +18,7 @@ from membercore.tiers.messages import (
     Override,
     Qualification,
     SetTierOverride,
+    SpendBasis,
     TierActivityRecorded,
     TierBasisChanged,
     TierChanged,
@@ -121,6 +122,7 @@ def decide_merge(
         at=now,
         visits=duplicate.visits,
         spend=duplicate.spend,
+        spend_basis=duplicate.spend_basis,
         held=held_there if keep_theirs else held_here,
         review_at=duplicate.review_at if keep_theirs else survivor.review_at,
         key=command.key,
@@ -161,11 +163,18 @@ def _activity(message: object, state: TierState) -> Iterable[TierActivityRecorde
             at=message.occurred_at,
             amount_fen=sum(line.self_paid_fen for line in message.lines),
             fact_id=message.fact_id,
+            charge_fen=message.amount_fen,
         )
     elif isinstance(message, RefundIssued) and message.charge_id in state.spend:
         at, spent = state.spend[message.charge_id]
-        taken = min(message.amount_fen, spent)
-        if taken > 0:
+        basis = state.spend_basis.get(message.charge_id)
+        refunded = None
+        if basis is None or basis.charge_fen <= 0:
+            taken = min(message.amount_fen, spent)
+        else:
+            refunded = min(message.amount_fen, basis.charge_fen - basis.refunded_fen)
+            taken = min(_refund_share(basis, refunded), spent)
+        if taken > 0 or refunded:
             yield TierActivityRecorded(
                 member_id=state.member_id,
                 kind="spend",
@@ -173,7 +182,20 @@ def _activity(message: object, state: TierState) -> Iterable[TierActivityRecorde
                 at=at,
                 amount_fen=-taken,
                 fact_id=message.fact_id,
+                refunded_fen=refunded,
             )
+
+
+def _refund_share(basis: SpendBasis, refunded_fen: int) -> int:
+    """The out-of-pocket spend ``refunded_fen`` more of the charge takes back.
+
+    In proportion to the charge total, as the ledger reverses points, and reckoned on the
+    cumulative refund, so that refunds adding up to the whole charge take exactly what
+    the patient paid.
+    """
+    paid, total = basis.paid_fen, basis.charge_fen
+    after = min(basis.refunded_fen + refunded_fen, total)
+    return paid * after // total - paid * basis.refunded_fen // total
 
 
 def _catch_up(

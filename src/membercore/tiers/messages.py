@@ -18,6 +18,7 @@ __all__ = [
     "Qualification",
     "ReviewTier",
     "SetTierOverride",
+    "SpendBasis",
     "TierActivityRecorded",
     "TierBasisChanged",
     "TierChanged",
@@ -101,6 +102,21 @@ class Qualification:
 
 
 @attrs.frozen(kw_only=True)
+class SpendBasis:
+    """What a refund of a charge is reckoned on.
+
+    Attributes:
+        charge_fen: the charge total, whoever paid it (refunds are amounts out of it).
+        paid_fen: the part the patient paid out of pocket.
+        refunded_fen: refunded so far, out of the charge total.
+    """
+
+    charge_fen: int
+    paid_fen: int
+    refunded_fen: int = 0
+
+
+@attrs.frozen(kw_only=True)
 class TierActivityRecorded:
     """A visit or a spend (a charge, or a refund as a negative amount) that can qualify.
 
@@ -111,6 +127,10 @@ class TierActivityRecorded:
         at: when it happened (a refund counts at its charge's instant).
         amount_fen: for spend, the out-of-pocket amount (negative for a refund).
         fact_id: the fact that reported it.
+        charge_fen: for a charge, its total whoever paid it (``None`` in events recorded
+            before charges kept it: a refund of such a charge is taken from the
+            out-of-pocket spend fen for fen).
+        refunded_fen: for a refund, the amount refunded out of the charge total.
     """
 
     TYPE: ClassVar[str] = "tier_activity_recorded"
@@ -121,6 +141,8 @@ class TierActivityRecorded:
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     amount_fen: int = 0
     fact_id: str
+    charge_fen: int | None = None
+    refunded_fen: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -234,6 +256,7 @@ class TierRecordsMerged:
         at: when.
         visits: the duplicate's visits by visit id.
         spend: the duplicate's out-of-pocket spend by charge id.
+        spend_basis: what refunds of the duplicate's charges are reckoned on.
         held: the level held after the merge.
         review_at: its review date.
         key: the merge command's key.
@@ -251,6 +274,7 @@ class TierRecordsMerged:
     review_at: datetime | None
     key: str
     fingerprint: str
+    spend_basis: Mapping[str, SpendBasis] = attrs.field(factory=dict)
 
 
 TierEvent = TierActivityRecorded | TierChanged | TierBasisChanged | TierReviewed | TierRecordsMerged

@@ -11,6 +11,7 @@ from membercore.config import ProgrammeConfig
 from membercore.errors import MemberMismatchError
 from membercore.tiers.messages import (
     Override,
+    SpendBasis,
     TierActivityRecorded,
     TierBasisChanged,
     TierChanged,
@@ -34,6 +35,7 @@ class TierState:
         override: a staff override in force.
         visits: instants of completed visits by visit id.
         spend: out-of-pocket spend by charge id, as (instant, fen).
+        spend_basis: by charge id, what a refund of the charge is reckoned on.
         history: every change, oldest first.
         keys: idempotency keys of commands, with their fingerprints.
     """
@@ -45,6 +47,7 @@ class TierState:
     override: Override | None = None
     visits: Mapping[str, datetime] = attrs.field(factory=dict)
     spend: Mapping[str, tuple[datetime, int]] = attrs.field(factory=dict)
+    spend_basis: Mapping[str, SpendBasis] = attrs.field(factory=dict)
     history: tuple[TierChanged, ...] = ()
     keys: Mapping[str, str] = attrs.field(factory=dict)
 
@@ -62,7 +65,7 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
             return attrs.evolve(state, visits={**state.visits, event.reference: event.at})
         _, before = state.spend.get(event.reference, (event.at, 0))
         spend = {**state.spend, event.reference: (event.at, before + event.amount_fen)}
-        return attrs.evolve(state, spend=spend)
+        return attrs.evolve(state, spend=spend, spend_basis=_basis(state, event))
     if isinstance(event, TierReviewed):
         return attrs.evolve(state, review_at=event.review_at)
     if isinstance(event, TierRecordsMerged):
@@ -70,6 +73,7 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
             state,
             visits={**event.visits, **state.visits},
             spend={**event.spend, **state.spend},
+            spend_basis={**event.spend_basis, **state.spend_basis},
             held=event.held,
             review_at=event.review_at,
             keys={**state.keys, event.key: event.fingerprint},
@@ -95,6 +99,17 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
         history=changes,
         keys=keys,
     )
+
+
+def _basis(state: TierState, event: TierActivityRecorded) -> Mapping[str, SpendBasis]:
+    if event.charge_fen is not None:
+        basis = SpendBasis(charge_fen=event.charge_fen, paid_fen=event.amount_fen)
+        return {**state.spend_basis, event.reference: basis}
+    held = state.spend_basis.get(event.reference)
+    if held is None or not event.refunded_fen:
+        return state.spend_basis
+    refunded = attrs.evolve(held, refunded_fen=held.refunded_fen + event.refunded_fen)
+    return {**state.spend_basis, event.reference: refunded}
 
 
 def replay(member_id: str, events: Iterable[TierEvent]) -> TierState:

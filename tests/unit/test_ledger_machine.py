@@ -473,6 +473,8 @@ class LedgerMachine(RuleBasedStateMachine):
         gone.lots = []
         kept.check_in_days |= gone.check_in_days
         gone.check_in_days = set()  # the merged record's history lives on in the survivor
+        if gone.last_activity is not None:
+            self.model.activity(survivor, gone.last_activity)  # the later of the two counts
         debt, kept.debt, gone.debt = kept.debt + gone.debt, 0, 0
         lots = [
             lot

@@ -713,3 +713,31 @@ def test_a_merge_keeps_the_higher_level_and_the_duplicates_qualifiers() -> None:
         merge, keep.state, dup.state, keep.book.state(MEMBER), keep.config, later
     )
     assert again == []
+
+
+def test_a_merge_of_two_equal_levels_keeps_the_later_review_date() -> None:
+    keep = Member()
+    keep.pay(1_200, START)  # L2, reviewed on 2027-03-02
+    dup_id = "p-zhang-2"
+    dup_book = Book(keep.config)
+    dup = t.TierState(member_id=dup_id)
+    later = START + timedelta(days=200)
+    line = ChargeLine(department="internal", category="consult", amount_fen=150_000)
+    charge = ChargePaid(
+        fact_id="d-1", patient_id=dup_id, occurred_at=later, charge_id="dc-1", lines=[line]
+    )
+    dup_book.apply(charge, later)
+    for event in t.decide(charge, dup, dup_book.state(dup_id), keep.config, later):
+        dup = t.evolve(dup, event)
+    assert (dup.held, keep.state.held) == ("L2", "L2")
+    assert dup.review_at is not None
+    assert keep.state.review_at is not None
+    assert dup.review_at > keep.state.review_at
+    merge = MergeMembers(
+        key="m-1", member_id=MEMBER, duplicate_id=dup_id, operator="s", reason="同一人"
+    )
+    now = later + timedelta(days=1)
+    ledger = keep.book.state(MEMBER)
+    for event in t.decide_merge(merge, keep.state, dup, ledger, keep.config, now):
+        keep.state = t.evolve(keep.state, event)
+    assert (keep.state.held, keep.state.review_at) == ("L2", dup.review_at)

@@ -100,9 +100,11 @@ def decide_merge(
 ) -> list[TierEvent]:
     """The survivor's tier events when a duplicate record is merged into it.
 
-    The duplicate's visits and spend join the survivor's, the higher held level is kept,
-    and the tier is re-evaluated against the merged ledger (pass the survivor's ledger
-    after its merge posting).
+    The duplicate's visits and spend join the survivor's (its qualifying points join
+    through the merged ledger: pass the survivor's ledger after its merge posting), the
+    higher held level is kept with its review date — of two equal levels, the later
+    review date, the one the person last qualified to — and the tier is re-evaluated on
+    everything merged.
 
     Raises:
         MemberMismatchError: the states are not those the command names.
@@ -115,7 +117,9 @@ def decide_merge(
     rules = config.tiers
     lowest = rules.levels[0].key
     held_here, held_there = survivor.held or lowest, duplicate.held or lowest
-    keep_theirs = rules.rank(held_there) > rules.rank(held_here)
+    keep_theirs = rules.rank(held_there) > rules.rank(held_here) or (
+        held_there == held_here and _later(duplicate.review_at, survivor.review_at)
+    )
     merged = TierRecordsMerged(
         member_id=survivor.member_id,
         duplicate_id=duplicate.member_id,
@@ -134,6 +138,10 @@ def decide_merge(
         events.append(event)
         working = evolve(working, event)
     return [*events, *_settle(command, working, ledger, config, now, floor=floor)]
+
+
+def _later(one: datetime | None, other: datetime | None) -> bool:
+    return one is not None and (other is None or one > other)
 
 
 def _member_of(message: object) -> str | None:

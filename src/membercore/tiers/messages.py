@@ -248,7 +248,7 @@ class TierRecordsMerged:
     """A second record of the same person was merged into this member's.
 
     Its visits and spend now count here; the higher of the two held levels is kept, with
-    its review date.
+    its review date (of two equal levels, the later review date).
 
     Attributes:
         member_id: the surviving record.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,11 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from membercore import ledger, reference_config, tiers
+from membercore import households, ledger, reference_config, tiers
 from membercore.clinical import PatientRegistered
 from membercore.commands import Redeem
 from membercore.config import ProgrammeConfig
 from membercore.engine import Engine
+from membercore.errors import GuardianRequiredError
 from membercore.events import Draw, Posting
 from membercore.facts import (
     ChargeLine,
@@ -296,3 +297,47 @@ def test_a_partial_refund_takes_back_qualifying_spend_and_points_in_proportion(
     done = tiers.qualification(member.tier, member.ledger, engine.config, later)
     assert (done.points, done.spend_fen) == (4_200, 420_000)  # 70% of 6,000 and of 6,000 元
     assert engine.points(ME).qualifying == 4_200
+
+
+# -- 3d: a minor's only guardian cannot leave the household ------------------------------
+
+
+def test_the_only_guardian_of_a_minor_cannot_be_removed_from_the_household(
+    engine: Engine,
+) -> None:
+    born = date(2018, 5, 1)
+    for member, birth_date in ((ME, None), ("p-wife", None), ("p-son", born)):
+        engine.ingest(
+            [
+                PatientRegistered(
+                    fact_id=f"reg-{member}",
+                    patient_id=member,
+                    occurred_at=T0,
+                    birth_date=birth_date,
+                )
+            ]
+        )
+    engine.execute(households.FormHousehold(key="form", household_id="hh-lin", head_id=ME))
+    for member, extra in (
+        ("p-wife", {"relationship": "spouse"}),
+        ("p-son", {"relationship": "child", "birth_date": born, "guardian_id": "p-wife"}),
+    ):
+        engine.execute(
+            households.AddDependent(
+                key=f"add-{member}", household_id="hh-lin", member_id=member, **extra
+            )
+        )
+    leave = households.RemoveDependent(
+        key="rm-wife", household_id="hh-lin", member_id="p-wife", reason="离婚"
+    )
+    before = engine.household("hh-lin")
+    with pytest.raises(GuardianRequiredError) as refusal:
+        engine.execute(leave)
+    assert (refusal.value.member_id, refusal.value.guardian_id) == ("p-son", "p-wife")
+    assert engine.household("hh-lin") == before
+    assert engine.member("p-wife").household_id == "hh-lin"
+    # through a feed, the refusal is a dead letter that names the minor
+    report = engine.ingest([leave])
+    assert report.rejected == 1
+    (letter,) = engine.store.dead_letters()
+    assert "p-son" in letter.reason

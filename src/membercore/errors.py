@@ -617,15 +617,35 @@ class HouseholdMembershipError(HouseholdError):
 
 
 class GuardianRequiredError(HouseholdError):
-    """A minor was added without an adult guardian of the household.
+    """A minor would be in the household without an adult guardian of it.
+
+    Either the minor was added without one, or their guardian was to leave the household
+    while they stay (``member_id`` is the minor in both cases).
 
     Attributes:
         guardian_id: the guardian named, if any.
+        leaving: the guardian was to leave the household.
     """
 
-    def __init__(self, household_id: str, member_id: str, guardian_id: str | None) -> None:
+    def __init__(
+        self,
+        household_id: str,
+        member_id: str,
+        guardian_id: str | None,
+        *,
+        leaving: bool = False,
+    ) -> None:
         self.guardian_id = guardian_id
-        named = f"{guardian_id} is not an adult of the household" if guardian_id else "none named"
+        self.leaving = leaving
+        if leaving:
+            named = (
+                f"{guardian_id}, their guardian, cannot leave while they stay: remove "
+                f"{member_id} first, or add them again with another guardian"
+            )
+        elif guardian_id:
+            named = f"{guardian_id} is not an adult of the household"
+        else:
+            named = "none named"
         super().__init__(
             household_id,
             member_id,

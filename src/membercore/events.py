@@ -158,6 +158,9 @@ class Posting:
             facts are not taken twice when they come again under the survivor's id.
         merged_into: on the merged record's side of a merge, the survivor: its lots
             leave the record with this posting.
+        carried_activity_at: for a merge, the merged record's last activity; the
+            survivor's is the later of the two (``None``: none, or a posting stored
+            before merges carried it).
     """
 
     TYPE: ClassVar[str] = "points_posted"
@@ -184,3 +187,6 @@ class Posting:
     carried: tuple[LotState, ...] = ()
     carried_keys: tuple[str, ...] = ()
     merged_into: str | None = None
+    carried_activity_at: datetime | None = attrs.field(
+        default=None, converter=as_utc_or_none, validator=aware_or_none
+    )

@@ -49,6 +49,7 @@ __all__ = [
     "is_minor",
     "members",
     "replay",
+    "wards",
 ]
 
 Relationship = Literal["spouse", "child", "parent", "other"]
@@ -281,6 +282,22 @@ def members(state: HouseholdState) -> frozenset[str]:
     return frozenset(heads | set(state.dependents))
 
 
+def wards(state: HouseholdState, guardian_id: str, now: datetime, tz: ZoneInfo) -> list[str]:
+    """The minors of the household whose guardian is ``guardian_id``, by member id.
+
+    A minor's guardian is the adult named when they were added (the head or an adult
+    dependent). The head answers for every dependent's consent, but is a minor's guardian
+    only when named as such.
+    """
+    return sorted(
+        dependent.member_id
+        for dependent in state.dependents.values()
+        if dependent.guardian_id == guardian_id
+        and dependent.member_id != guardian_id
+        and is_minor(dependent, now, tz)
+    )
+
+
 def age_on(birth_date: date, day: date) -> int:
     """Full years of age on ``day``; someone born on 29 February turns a year older on 1 March."""
     had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
@@ -337,7 +354,8 @@ def decide(
     Raises:
         HouseholdMembershipError: forming twice, adding someone already in it, removing
             someone not in it or the head, or acting on a household not yet formed.
-        GuardianRequiredError: a minor without an adult guardian in the household.
+        GuardianRequiredError: a minor added without an adult guardian in the household,
+            or the guardian of a minor who stays removed (the error names the minor).
         IdempotencyConflictError: a key reused for another command.
     """
     now = require_aware("now", now)
@@ -362,6 +380,9 @@ def decide(
     if isinstance(command, RemoveDependent):
         if command.member_id not in state.dependents:
             raise HouseholdMembershipError(household, command.member_id, "not a dependent here")
+        left_alone = wards(state, command.member_id, now, tz)
+        if left_alone:
+            raise GuardianRequiredError(household, left_alone[0], command.member_id, leaving=True)
         return [
             DependentRemoved(
                 household_id=household,

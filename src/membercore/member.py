@@ -191,7 +191,8 @@ def next_due(
     """The earliest instant something happens to the member by itself, if any.
 
     Journey timers, a subscription's payment window, term end or grace end, the first
-    instant points may expire, and the tier review.
+    instant points may expire, the tier review falling due (its date plus the grace)
+    and the end of a staff override of the tier.
 
     Args:
         member: the record.
@@ -207,7 +208,7 @@ def next_due(
         if clock is not None:
             candidates.append(getattr(held, clock))
     candidates.append(_next_expiry(member.ledger, config, after))
-    candidates.append(member.tier.review_at)
+    candidates.append(tiers.due_at(member.tier, config))
     present = [at for at in candidates if at is not None and (after is None or at > after)]
     return min(present) if present else None
 
@@ -223,7 +224,8 @@ def due_parts(member: Member, config: ProgrammeConfig, now: datetime) -> frozens
         at = getattr(held, clock) if clock is not None else None
         if at is not None and at <= now:
             due.add("plans")
-    if member.tier.review_at is not None and member.tier.review_at <= now:
+    tier_due = tiers.due_at(member.tier, config)
+    if tier_due is not None and tier_due <= now:
         due.add("tier")
     if any(
         timer.due_at <= now

@@ -82,6 +82,36 @@ def test_a_child_of_unknown_age_is_treated_as_a_minor() -> None:
         _apply(_formed(), _add("p-kid", "child"))
 
 
+def test_the_only_guardian_of_a_minor_cannot_leave_while_the_minor_stays() -> None:
+    state = _apply(_formed(), _add("p-li", "spouse"))
+    state = _apply(
+        state, _add("p-xiaoming", "child", birth_date=date(2018, 6, 1), guardian_id="p-li")
+    )
+    leave = h.RemoveDependent(key="k-rm", household_id=HOME, member_id="p-li", reason="离婚")
+    with pytest.raises(GuardianRequiredError) as refusal:
+        _apply(state, leave)
+    assert (refusal.value.member_id, refusal.value.guardian_id) == ("p-xiaoming", "p-li")
+    assert refusal.value.leaving
+    assert "p-xiaoming" in str(refusal.value)
+    # once the child has left (or come of age), the guardian may leave too
+    state = _apply(
+        state,
+        h.RemoveDependent(key="k-rm-kid", household_id=HOME, member_id="p-xiaoming", reason="x"),
+    )
+    assert h.members(_apply(state, leave)) == {"p-wang"}
+
+
+def test_a_guardian_whose_ward_has_come_of_age_may_leave() -> None:
+    state = _apply(_formed(), _add("p-li", "spouse"))
+    state = _apply(state, _add("p-son", "child", birth_date=date(2008, 6, 1), guardian_id="p-li"))
+    leave = h.RemoveDependent(key="k-rm", household_id=HOME, member_id="p-li", reason="离婚")
+    with pytest.raises(GuardianRequiredError):
+        _apply(state, leave)
+    grown = datetime(2026, 6, 1, 9, 0, tzinfo=SHANGHAI)  # eighteen that morning
+    assert h.wards(state, "p-li", grown, SHANGHAI) == []
+    assert h.members(_apply(state, leave, grown)) == {"p-wang", "p-son"}
+
+
 def test_an_adult_child_needs_no_guardian() -> None:
     state = _apply(_formed(), _add("p-son", "child", birth_date=date(1998, 3, 3)))
     assert not h.is_minor(state.dependents["p-son"], NOW, SHANGHAI)
@@ -256,3 +286,46 @@ def test_two_records_in_one_household_become_one() -> None:
 
 def test_a_merge_of_someone_outside_the_household_changes_nothing() -> None:
     assert h.decide_merge(_merge("p-x", "p-y"), _formed(), NOW) == []
+
+
+_ADULTS, _CHILDREN = ("p-li", "p-mother"), ("p-son", "p-kid")
+_STEP = st.one_of(
+    st.tuples(st.just("add_adult"), st.sampled_from(_ADULTS), st.integers(0, 2)),
+    st.tuples(st.just("add_minor"), st.sampled_from(_CHILDREN), st.integers(0, 2)),
+    st.tuples(st.just("remove"), st.sampled_from(_ADULTS + _CHILDREN), st.just(0)),
+)
+
+
+@given(st.lists(_STEP, max_size=25))
+def test_no_minor_is_ever_left_in_the_household_without_its_guardian(
+    steps: list[tuple[str, str, int]],
+) -> None:
+    state = _formed()
+    for n, (kind, member, pick) in enumerate(steps):
+        command: h.HouseholdCommand
+        if kind == "remove":
+            command = h.RemoveDependent(
+                key=f"k{n}", household_id=HOME, member_id=member, reason="x"
+            )
+        else:
+            minor = kind == "add_minor"
+            adults = sorted(
+                {"p-wang"}
+                | {m for m, d in state.dependents.items() if not h.is_minor(d, NOW, SHANGHAI)}
+            )
+            command = h.AddDependent(
+                key=f"k{n}",
+                household_id=HOME,
+                member_id=member,
+                relationship="child" if minor else "other",
+                birth_date=date(2019, 1, 1) if minor else None,
+                guardian_id=adults[pick % len(adults)] if minor else None,
+            )
+        try:
+            state = _apply(state, command)
+        except (HouseholdMembershipError, GuardianRequiredError):
+            continue
+        everyone = h.members(state)
+        for dependent in state.dependents.values():
+            if h.is_minor(dependent, NOW, SHANGHAI):
+                assert dependent.guardian_id in everyone

@@ -116,9 +116,12 @@ class Model:
             and (lot.vests_at <= now) is vested
         ]
 
-        def key(lot: MLot) -> tuple[bool, datetime]:
+        def key(lot: MLot) -> tuple[bool, datetime, datetime, str, list[int]]:
+            # Ties in expiry: oldest earned first, then the ledger's numbering of the lots.
             expiry = self.expiry(account, lot)
-            return (expiry is None, expiry or lot.earned_at)
+            owner, _, number = lot.lot_id.rpartition("/")
+            numbered = [int(part) for part in number.split(".")]
+            return (expiry is None, expiry or lot.earned_at, lot.earned_at, owner, numbered)
 
         return sorted(live, key=key)
 
@@ -470,6 +473,8 @@ class LedgerMachine(RuleBasedStateMachine):
         gone.lots = []
         kept.check_in_days |= gone.check_in_days
         gone.check_in_days = set()  # the merged record's history lives on in the survivor
+        if gone.last_activity is not None:
+            self.model.activity(survivor, gone.last_activity)  # the later of the two counts
         debt, kept.debt, gone.debt = kept.debt + gone.debt, 0, 0
         lots = [
             lot

@@ -19,7 +19,9 @@ from membercore import (
     UnknownPostingError,
     reference_config,
 )
+from membercore.config import ExpiryPolicy
 from membercore.ledger import qualifying_points, replay
+from membercore.serialization import message_from_dict, message_to_dict
 from membercore.testing import Book
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -161,3 +163,32 @@ def test_both_ledgers_replay_to_the_same_state_after_a_merge() -> None:
     lines = book.statement(KEEP)
     assert lines[-1].kind == "merge"
     assert f"with {DUP}" in lines[-1].note
+
+
+def test_under_inactivity_expiry_the_survivors_points_run_from_the_later_activity() -> None:
+    config = reference_config()
+    config = attrs.evolve(
+        config,
+        ledger=attrs.evolve(config.ledger, expiry=ExpiryPolicy(mode="inactivity", months=12)),
+    )
+    book = Book(config)
+    book.apply(_charge(KEEP, "f1", "c1", 300, T0), T0)  # the survivor: quiet since T0
+    now = T0 + timedelta(days=330)
+    last_week = now - timedelta(days=7)
+    book.apply(_charge(DUP, "f2", "c2", 800, last_week), last_week)
+    (_, into) = book.merge(_merge(), now)
+    assert into.carried_activity_at == last_week
+    survivor = book.state(KEEP)
+    assert survivor.last_activity_at == last_week
+    assert book.balances(KEEP, now + timedelta(days=40)).available == 300 + 800
+    assert replay(KEEP, book.postings(KEEP)) == survivor
+
+
+def test_a_merge_posting_stored_without_the_carried_activity_still_reads() -> None:
+    book = _book()
+    (_, into) = book.merge(_merge(), T0 + timedelta(days=1))
+    stored = message_to_dict(into)
+    del stored["carried_activity_at"]
+    read = message_from_dict(stored)
+    assert read == attrs.evolve(into, carried_activity_at=None)
+    assert replay(KEEP, [*book.postings(KEEP)[:-1], read]).last_activity_at == T0

@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from membercore import (
     AdjustPoints,
@@ -36,9 +38,12 @@ from membercore import (
     UnknownPostingError,
     UnknownRuleError,
     reference_config,
+    tiers,
 )
 from membercore.config import ExpiryPolicy
+from membercore.events import Lot, LotState
 from membercore.ledger import LedgerState, balances, decide, decide_transfer, expiry_of
+from membercore.ledger.lots import spending_order
 from membercore.testing.book import Book
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -232,6 +237,36 @@ def test_redeeming_consumes_the_earliest_expiring_lot_first(book: Book) -> None:
     assert posting.points == -505
     assert posting.draws == (Draw(early.posting_id, 10), Draw(late.posting_id, 495))
     assert book.balances(MEMBER, sh(2026, 4, 1)).available == 5
+
+
+def test_lots_expiring_together_are_spent_oldest_earned_first(book: Book) -> None:
+    (late,) = refer(book, sh(2026, 3, 20))  # 500, expires 2028-04-01
+    # a survey of 5 March reported after it: opened second, same expiry, earned earlier
+    (early,) = survey(book, sh(2026, 3, 5), now=sh(2026, 3, 21))
+    assert late.lots[0].expires_at == early.lots[0].expires_at
+    (posting,) = redeem(book, sh(2026, 4, 1), 15)
+    assert posting.draws == (Draw(early.posting_id, 10), Draw(late.posting_id, 5))
+
+
+def test_lots_alike_in_expiry_and_earning_are_spent_in_the_order_they_were_numbered() -> None:
+    config = reference_config()
+    at = sh(2026, 3, 2)
+    lots = {}
+    for seq in (10, 9, 11):  # opened out of order: only their ids tell them apart
+        lot_id = f"{MEMBER}/{seq}"
+        lot = Lot(
+            lot_id=lot_id,
+            points=5,
+            earned_at=at,
+            vests_at=at,
+            expires_at=sh(2028, 4, 1),
+            qualifying=True,
+            rule_id="earning.check_in",
+        )
+        lots[lot_id] = LotState(lot=lot, remaining=5)
+    state = LedgerState(member_id=MEMBER, seq=11, lots=lots)
+    order = spending_order(state, config, sh(2026, 4, 1), vested=True)
+    assert [held.lot.lot_id for held in order] == [f"{MEMBER}/9", f"{MEMBER}/10", f"{MEMBER}/11"]
 
 
 def test_pending_points_cannot_be_redeemed(book: Book) -> None:
@@ -792,6 +827,53 @@ def test_the_default_qualifying_window_is_the_last_twelve_months(book: Book) -> 
     lecture(book, sh(2026, 1, 10))  # 20, outside the window at 2027-03-01
     lecture(book, sh(2026, 6, 1))  # 20, inside
     assert book.balances(MEMBER, sh(2027, 3, 1)).qualifying == 20
+
+
+def with_tier_window(**changes: object) -> ProgrammeConfig:
+    config = reference_config()
+    return attrs.evolve(config, tiers=attrs.evolve(config.tiers, **changes))
+
+
+def test_qualifying_points_follow_a_calendar_year_tier_window() -> None:
+    book = Book(with_tier_window(window="calendar_year"))
+    lecture(book, sh(2026, 12, 31, 23, 30))  # 20, in 2026 in Shanghai
+    lecture(book, sh(2027, 1, 1, 0, 30))  # 20, in 2027
+    now = sh(2027, 6, 1)
+    assert book.balances(MEMBER, now).qualifying == 20
+    assert (
+        tiers.qualification(
+            tiers.TierState(member_id=MEMBER), book.state(MEMBER), book.config, now
+        ).points
+        == 20
+    )
+
+
+def test_qualifying_points_follow_a_shorter_rolling_tier_window() -> None:
+    book = Book(with_tier_window(window_months=6))
+    lecture(book, sh(2026, 1, 10))  # 20, more than six months before 2026-09-01
+    lecture(book, sh(2026, 6, 1))  # 20, inside
+    assert book.balances(MEMBER, sh(2026, 9, 1)).qualifying == 20
+    assert balances(book.state(MEMBER), book.config, sh(2026, 9, 1)).qualifying == 20
+
+
+@given(
+    window=st.sampled_from(["rolling", "calendar_year"]),
+    months=st.integers(min_value=1, max_value=24),
+    days=st.lists(st.integers(min_value=0, max_value=900), min_size=1, max_size=8),
+    later=st.integers(min_value=0, max_value=900),
+)
+def test_qualifying_points_are_what_the_tier_ladder_counts(
+    window: str, months: int, days: list[int], later: int
+) -> None:
+    book = Book(with_tier_window(window=window, window_months=months))
+    start = sh(2026, 1, 1)
+    for day in sorted(days):
+        lecture(book, start + timedelta(days=day))
+    now = start + timedelta(days=max(days) + later)
+    counted = tiers.qualification(
+        tiers.TierState(member_id=MEMBER), book.state(MEMBER), book.config, now
+    )
+    assert book.balances(MEMBER, now).qualifying == counted.points
 
 
 # --- errors -----------------------------------------------------------------------------

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import attrs
+import pytest
 
 from membercore import (
     AdjustPoints,
     ChargeLine,
     ChargePaid,
+    EventAttended,
     MergeMembers,
+    ProgrammeConfig,
     benefits,
     consent,
     households,
@@ -21,7 +25,9 @@ from membercore import (
     rewards,
     tiers,
 )
-from membercore.ledger import LedgerState, balances
+from membercore.config import ExpiryPolicy
+from membercore.errors import QuotaExhaustedError
+from membercore.ledger import LedgerState, balances, expiry_of
 from membercore.ledger import decide as ledger_decide
 from membercore.ledger import evolve as ledger_evolve
 
@@ -157,3 +163,145 @@ def test_a_merge_makes_one_member_of_two_records() -> None:
     for event in decision.households["hh"]:
         home = households.evolve(home, event)
     assert home.head_id == KEEP
+
+
+# --- a merge carries every clock the rules read -----------------------------------------
+#
+# The checks take the survivor's record after the merge: anything with ``ledger``,
+# ``tier`` and ``quotas`` (merges.MemberRecords here, the engine's Member as well).
+
+INACTIVE = attrs.evolve(
+    CONFIG, ledger=attrs.evolve(CONFIG.ledger, expiry=ExpiryPolicy(mode="inactivity", months=12))
+)
+NOW = datetime(2027, 2, 2, 10, 0, tzinfo=SH)  # eleven months after T0
+LAST_WEEK = NOW - timedelta(days=7)
+CONSULTS = "expert_consults"  # 4 a year at gold
+
+
+class Merged(Protocol):
+    """The survivor's record after a merge, whoever applied it."""
+
+    @property
+    def ledger(self) -> LedgerState: ...
+
+    @property
+    def tier(self) -> tiers.TierState: ...
+
+    @property
+    def quotas(self) -> benefits.QuotaState: ...
+
+
+def _earn(record: merges.MemberRecords, fact: Any, at: datetime) -> merges.MemberRecords:
+    ledger = record.ledger
+    for posting in ledger_decide(fact, ledger, INACTIVE, at):
+        ledger = ledger_evolve(ledger, posting)
+    tier = record.tier
+    for event in tiers.decide(fact, tier, ledger, INACTIVE, at):
+        tier = tiers.evolve(tier, event)
+    return attrs_evolve(record, ledger=ledger, tier=tier)
+
+
+def _consult(record: merges.MemberRecords, key: str, at: datetime) -> merges.MemberRecords:
+    quotas = record.quotas
+    use = benefits.UseQuota(key=key, member_id=record.member_id, benefit_key=CONSULTS)
+    standing = benefits.Standing(member_id=record.member_id, tier="L3")
+    for event in benefits.decide(use, quotas, INACTIVE, at, standing=standing):
+        quotas = benefits.evolve(quotas, event)
+    return attrs_evolve(record, quotas=quotas)
+
+
+def _lecture(member: str, n: int, at: datetime) -> EventAttended:
+    return EventAttended(
+        fact_id=f"{member}-ev-{n}", patient_id=member, occurred_at=at, event_id=f"{member}-e-{n}"
+    )
+
+
+def _inactive_survivor() -> merges.MemberRecords:
+    """Active only eleven months ago: 600 qualifying points; two consults this year."""
+    record = _records(KEEP)
+    line = ChargeLine(department="internal", category="exam", amount_fen=60_000)
+    charge = ChargePaid(
+        fact_id="k-1", patient_id=KEEP, occurred_at=T0, charge_id="kc-1", lines=[line]
+    )
+    record = _earn(record, charge, T0)
+    for n in range(2):
+        record = _consult(record, f"k-q-{n}", datetime(2027, 1, 10 + n, 10, tzinfo=SH))
+    return record
+
+
+def _active_duplicate() -> merges.MemberRecords:
+    """Active last week: 500 qualifying points from lectures; two consults this year."""
+    record = _records(DUP)
+    for n in range(25):
+        record = _earn(record, _lecture(DUP, n, LAST_WEEK - timedelta(days=n)), LAST_WEEK)
+    for n in range(2):
+        record = _consult(record, f"d-q-{n}", datetime(2027, 1, 20 + n, 10, tzinfo=SH))
+    return record
+
+
+def _merged(decision: merges.MergeDecision, keep: merges.MemberRecords) -> merges.MemberRecords:
+    ledger = keep.ledger
+    for posting in decision.postings:
+        if posting.member_id == KEEP:
+            ledger = ledger_evolve(ledger, posting)
+    tier = keep.tier
+    for event in decision.tier:
+        tier = tiers.evolve(tier, event)
+    quotas = keep.quotas
+    for quota_event in decision.quotas:
+        if quota_event.holder_id == KEEP:
+            quotas = benefits.evolve(quotas, quota_event)
+    return attrs_evolve(keep, ledger=ledger, tier=tier, quotas=quotas)
+
+
+def check_points_run_from_the_later_activity(merged: Merged, config: ProgrammeConfig) -> None:
+    """Nothing of the survivor expires next month: the duplicate was active last week."""
+    assert merged.ledger.last_activity_at == LAST_WEEK
+    next_month = NOW + timedelta(days=31)
+    assert balances(merged.ledger, config, next_month).available == 600 + 500
+    assert expiry_of(merged.ledger.lots[f"{KEEP}/1"], merged.ledger, config) == datetime(
+        2028, 1, 26, 10, tzinfo=SH
+    )
+
+
+def check_the_tier_counts_both_records(merged: Merged, config: ProgrammeConfig) -> None:
+    """600 + 500 qualifying points in the window: silver, which neither record had."""
+    done = tiers.qualification(merged.tier, merged.ledger, config, NOW)
+    assert done.points == 1_100
+    assert done.spend_fen == 60_000
+    assert tiers.tier_of(merged.tier, config) == "L2"
+
+
+def check_quota_uses_of_both_count(merged: Merged, config: ProgrammeConfig) -> None:
+    """Two consults each this year: the survivor's four are used up."""
+    standing = benefits.Standing(member_id=KEEP, tier="L3")
+    (entitlement,) = [e for e in benefits.entitlements(standing, config) if e.key == CONSULTS]
+    held = benefits.allowance(entitlement, standing, merged.quotas, config, NOW)
+    assert held is not None
+    assert (held.consumed, held.remaining) == (4, 0)
+    use = benefits.UseQuota(key="k-q-more", member_id=KEEP, benefit_key=CONSULTS)
+    with pytest.raises(QuotaExhaustedError):
+        benefits.decide(use, merged.quotas, config, NOW, standing=standing)
+
+
+def test_a_merge_carries_the_clocks_of_both_records() -> None:
+    keep, dup = _inactive_survivor(), _active_duplicate()
+    assert tiers.tier_of(keep.tier, INACTIVE) == tiers.tier_of(dup.tier, INACTIVE) == "L1"
+    merge = MergeMembers(key="m-1", member_id=KEEP, duplicate_id=DUP, operator="s", reason="同一人")
+    merged = _merged(merges.decide(merge, keep, dup, INACTIVE, NOW), keep)
+    check_points_run_from_the_later_activity(merged, INACTIVE)
+    check_the_tier_counts_both_records(merged, INACTIVE)
+    check_quota_uses_of_both_count(merged, INACTIVE)
+
+
+def test_a_merge_into_the_more_active_record_keeps_its_activity() -> None:
+    keep, dup = _active_duplicate(), _inactive_survivor()
+    # the same two records the other way round: the survivor was the active one
+    merge = MergeMembers(key="m-1", member_id=DUP, duplicate_id=KEEP, operator="s", reason="同一人")
+    decision = merges.decide(merge, keep, dup, INACTIVE, NOW)
+    ledger = keep.ledger
+    for posting in decision.postings:
+        if posting.member_id == DUP:
+            ledger = ledger_evolve(ledger, posting)
+    assert ledger.last_activity_at == LAST_WEEK
+    assert balances(ledger, INACTIVE, NOW + timedelta(days=31)).available == 1_100

@@ -96,8 +96,9 @@ def test_a_paid_plan_lifts_the_tier_which_lifts_earning_and_benefits() -> None:
         "tier:L3",
         "plan:annual_999",
     }
-    # A year and a grace period on, with the plan expired, the floor is gone.
-    later = T0 + timedelta(days=400)
+    # A year and the plan's grace on, the floor is gone; the tier review (due at the
+    # anniversary plus 30 days' grace) has not yet come.
+    later = T0 + timedelta(days=385)
     for event in p.decide(p.AdvanceSubscriptions(member_id=member), plans, config, later):
         plans = p.evolve(plans, event)
     assert p.tier_floor(plans, config, later) is None

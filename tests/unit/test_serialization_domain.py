@@ -14,7 +14,7 @@ from membercore import ChargeLine, ChargePaid, reference_config
 from membercore import benefits as b
 from membercore import households as h
 from membercore import tiers as t
-from membercore.facts import VisitCompleted
+from membercore.facts import RefundIssued, VisitCompleted
 from membercore.serialization import converter, message_from_dict, message_to_dict
 from membercore.testing import Book
 from membercore.testing import strategies as mst
@@ -55,6 +55,67 @@ def test_tier_events_and_state_round_trip(amounts: list[int]) -> None:
         assert _through_json(event) == event
     snapshot = json.loads(json.dumps(converter().unstructure(state)))
     assert converter().structure(snapshot, t.TierState) == state
+
+
+def test_tier_basis_changes_round_trip() -> None:
+    config = reference_config()
+    state = t.TierState(member_id="p-1")
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    override = t.SetTierOverride(
+        key="ov-1",
+        member_id="p-1",
+        tier="L1",
+        operator="staff-wu",
+        reason="院长批准",
+        expires_at=at + timedelta(days=30),
+    )
+    (noted,) = t.decide(override, state, Book(config).state("p-1"), config, at)
+    assert isinstance(noted, t.TierBasisChanged)
+    assert _through_json(noted) == noted
+    state = t.evolve(state, noted)
+    snapshot = json.loads(json.dumps(converter().unstructure(state)))
+    assert converter().structure(snapshot, t.TierState) == state
+
+
+def test_tier_events_and_states_stored_without_refund_bases_still_read() -> None:
+    at = "2026-01-05T00:00:00+00:00"
+    spent = {
+        "type": "tier_activity_recorded",
+        "member_id": "p-1",
+        "kind": "spend",
+        "reference": "c-1",
+        "at": at,
+        "amount_fen": 50_000,
+        "fact_id": "f-1",
+    }
+    event = message_from_dict(spent)
+    assert (event.charge_fen, event.refunded_fen) == (None, None)
+    merged = {
+        "type": "tier_records_merged",
+        "member_id": "p-1",
+        "duplicate_id": "p-2",
+        "at": at,
+        "visits": {},
+        "spend": {"c-2": [at, 10_000]},
+        "held": "L1",
+        "review_at": None,
+        "key": "m-1",
+        "fingerprint": "x",
+    }
+    assert message_from_dict(merged).spend_basis == {}
+    state = converter().structure({"member_id": "p-1", "spend": {"c-1": [at, 50_000]}}, t.TierState)
+    assert state.spend_basis == {}
+    # a refund of a charge recorded without its total is taken fen for fen, as it was
+    refund = RefundIssued(
+        fact_id="f-2",
+        patient_id="p-1",
+        occurred_at=datetime(2026, 1, 6, tzinfo=UTC),
+        charge_id="c-1",
+        amount_fen=20_000,
+    )
+    config = reference_config()
+    events = t.decide(refund, state, Book(config).state("p-1"), config, refund.occurred_at)
+    assert [e.amount_fen for e in events if isinstance(e, t.TierActivityRecorded)] == [-20_000]
 
 
 def test_household_events_and_state_round_trip() -> None:

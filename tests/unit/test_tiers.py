@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from zoneinfo import ZoneInfo
@@ -169,12 +170,63 @@ def test_spend_counts_out_of_pocket_and_refunds_take_it_back() -> None:
         amount_fen=500_000,
     )
     member.decide(refund, START + timedelta(days=3))
-    # the refund counts at the charge's instant, so the window sees 15,000 元
-    assert member.state.spend["c-spend"] == (START.astimezone(UTC), 1_500_000)
+    # a sixth of the 30,000 元 charge refunded takes back a sixth of the 20,000 元 paid,
+    # at the charge's instant, so the window sees 16,666.67 元
+    assert member.state.spend["c-spend"] == (START.astimezone(UTC), 1_666_667)
     done = t.qualification(
         member.state, member.book.state(MEMBER), member.config, START + timedelta(days=4)
     )
-    assert done.spend_fen == 1_500_000
+    assert done.spend_fen == 1_666_667
+
+
+def _charge_with_insurance(member: Member) -> ChargePaid:
+    """10,000 元 of surgery, 4,000 元 of it paid by insurance: 6,000 元 out of pocket."""
+    line = ChargeLine(
+        department="ortho", category="surgery", amount_fen=1_000_000, insurance_fen=400_000
+    )
+    charge = ChargePaid(
+        fact_id="f-spend", patient_id=MEMBER, occurred_at=START, charge_id="c-1", lines=[line]
+    )
+    member.book.apply(charge, START)
+    member.decide(charge, START)
+    return charge
+
+
+def _refund(member: Member, fen: int, n: int) -> None:
+    at = START + timedelta(days=n)
+    refund = RefundIssued(
+        fact_id=f"f-refund-{n}", patient_id=MEMBER, occurred_at=at, charge_id="c-1", amount_fen=fen
+    )
+    member.book.apply(refund, at)
+    member.decide(refund, at)
+
+
+def test_a_partial_refund_takes_back_spend_and_points_in_the_same_proportion() -> None:
+    member = Member()
+    _charge_with_insurance(member)
+    before = t.qualification(member.state, member.book.state(MEMBER), member.config, START)
+    assert (before.points, before.spend_fen) == (6_000, 600_000)
+    _refund(member, 300_000, 1)  # 30% of the charge
+    done = t.qualification(
+        member.state, member.book.state(MEMBER), member.config, START + timedelta(days=2)
+    )
+    assert (done.points, done.spend_fen) == (4_200, 420_000)  # 70% of each is left
+
+
+@given(st.lists(st.integers(min_value=1, max_value=1_000_000), min_size=1, max_size=6))
+def test_refunds_adding_up_to_the_charge_take_back_exactly_what_was_paid(
+    parts: list[int],
+) -> None:
+    member = Member()
+    _charge_with_insurance(member)
+    for n, fen in enumerate(parts, start=1):
+        _refund(member, fen, n)
+    refunded = min(sum(parts), 1_000_000)
+    _, spent = member.state.spend["c-1"]
+    assert spent == 600_000 - 600_000 * refunded // 1_000_000
+    if sum(parts) < 1_000_000:
+        _refund(member, 1_000_000 - sum(parts), len(parts) + 1)
+    assert member.state.spend["c-1"][1] == 0
 
 
 def test_the_same_visit_twice_counts_once() -> None:
@@ -259,6 +311,48 @@ def test_requalifying_during_grace_avoids_the_downgrade() -> None:
     assert member.tier == "L2"
 
 
+def test_a_late_review_decides_every_review_due_by_then_each_at_its_own_instant() -> None:
+    member = Member()  # reference grace: 30 days
+    member.pay(6_000, START)  # L3, review on 2027-03-02
+    grace = timedelta(days=30)
+    first_due = datetime(2027, 3, 2, 10, 0, tzinfo=SHANGHAI) + grace
+    events = member.review(START + timedelta(days=3 * 365))
+    first, second = _changes(events)
+    assert (first.from_tier, first.to_tier, first.at) == ("L3", "L2", first_due)
+    assert first.review_at == datetime(2028, 4, 1, 10, 0, tzinfo=SHANGHAI)
+    assert (second.from_tier, second.to_tier, second.at) == ("L2", "L1", first.review_at + grace)
+    assert member.state.review_at is None
+
+
+def test_a_review_inside_the_grace_leaves_it_due_at_the_grace_end() -> None:
+    member = Member()
+    member.pay(6_000, START)
+    review_at = member.state.review_at
+    assert review_at is not None
+    assert t.review_due_at(member.state, member.config) == review_at + timedelta(days=30)
+    assert member.review(review_at + timedelta(days=1)) == []
+    assert t.due_at(member.state, member.config) == review_at + timedelta(days=30)
+
+
+def _reviewed_on(days: tuple[int, ...]) -> t.TierState:
+    member = Member()
+    member.pay(45_000, START)  # L5: four reviews to fall to L1
+    for day in days:
+        member.review(START + timedelta(days=day, hours=3))
+    return member.state
+
+
+@functools.cache
+def _reviewed_daily(until: int) -> t.TierState:
+    return _reviewed_on(tuple(range(1, until + 1)))
+
+
+@given(st.lists(st.integers(min_value=1, max_value=5 * 365), max_size=12))
+def test_any_review_schedule_ending_on_the_same_day_makes_the_same_history(days: list[int]) -> None:
+    until = 5 * 365
+    assert _reviewed_on((*sorted(days), until)) == _reviewed_daily(until)
+
+
 def test_a_paid_plan_floor_raises_the_tier_while_it_lasts() -> None:
     member = Member()
     (raised,) = _changes(member.decide(None, START, floor="L3"))
@@ -301,6 +395,29 @@ def test_staff_override_holds_until_it_expires() -> None:
     assert (ended.to_tier, ended.reason) == ("L2", "override_ended")
 
 
+def test_an_override_ends_at_its_expiry_however_late_it_is_noticed() -> None:
+    member = Member()
+    member.pay(1_200, START)  # L2
+    ends = START + timedelta(days=90)
+    command = t.SetTierOverride(
+        key="ov-1",
+        member_id=MEMBER,
+        tier="L4",
+        operator="staff-wu",
+        reason="VIP 患者，院长批准",
+        expires_at=ends,
+    )
+    member.decide(command, START)
+    assert t.due_at(member.state, member.config) == ends
+    (ended,) = _changes(member.decide(None, ends + timedelta(days=10)))
+    assert (ended.from_tier, ended.to_tier, ended.reason, ended.at) == (
+        "L4",
+        "L2",
+        "override_ended",
+        ends,
+    )
+
+
 def test_an_override_can_be_lifted_early() -> None:
     member = Member()
     member.decide(
@@ -317,6 +434,152 @@ def test_an_override_can_be_lifted_early() -> None:
     clear = t.ClearTierOverride(key="ov-2", member_id=MEMBER, operator="staff-wu", reason="误设")
     (ended,) = _changes(member.decide(clear, START + timedelta(days=1)))
     assert (ended.to_tier, ended.reason, ended.trigger) == ("L1", "override_ended", "ov-2")
+
+
+def _override(tier: str, key: str = "ov-1", days: int = 30) -> t.SetTierOverride:
+    return t.SetTierOverride(
+        key=key,
+        member_id=MEMBER,
+        tier=tier,
+        operator="staff-wu",
+        reason="院长批准",
+        expires_at=START + timedelta(days=days),
+    )
+
+
+def test_an_override_to_the_tier_already_had_is_recorded_without_a_tier_change() -> None:
+    member = Member()
+    member.pay(1_200, START)  # L2
+    (noted,) = member.decide(_override("L2"), START)
+    assert isinstance(noted, t.TierBasisChanged)
+    assert (noted.tier, noted.reason, noted.trigger) == ("L2", "override", "ov-1")
+    assert member.state.override is not None
+    assert member.decide(_override("L2"), START) == []  # the same command twice
+    clear = t.ClearTierOverride(key="ov-2", member_id=MEMBER, operator="staff-wu", reason="误设")
+    (lifted,) = member.decide(clear, START + timedelta(days=1))
+    assert isinstance(lifted, t.TierBasisChanged)
+    assert (lifted.reason, lifted.trigger, member.state.override) == (
+        "override_ended",
+        "ov-2",
+        None,
+    )
+    assert [c.reason for c in t.history(member.state)] == ["upgrade"]
+
+
+def test_an_override_ending_on_the_tier_held_is_recorded_without_a_tier_change() -> None:
+    member = Member()
+    member.decide(_override("L2"), START)
+    member.pay(1_200, START + timedelta(days=1))  # earns L2 under the override
+    (ended,) = member.decide(None, START + timedelta(days=31))
+    assert isinstance(ended, t.TierBasisChanged)
+    assert (ended.tier, ended.reason, ended.at) == ("L2", "override_ended", START + timedelta(30))
+    assert member.state.override is None
+
+
+def test_a_level_earned_under_an_override_is_held_without_a_tier_change() -> None:
+    member = Member()
+    member.decide(_override("L4"), START)
+    _, earned = member.pay(6_000, START + timedelta(days=1))  # the spend, then the level
+    assert isinstance(earned, t.TierBasisChanged)
+    assert (earned.tier, earned.held, earned.reason) == ("L4", "L3", "upgrade")
+    (ended,) = _changes(member.decide(None, START + timedelta(days=30)))
+    assert (ended.from_tier, ended.to_tier, ended.reason) == ("L4", "L3", "override_ended")
+
+
+def test_a_review_under_a_plan_floor_lowers_the_held_level_and_the_floor_ending_shows_it() -> None:
+    member = Member()
+    member.pay(1_200, START)  # L2
+    member.decide(None, START, floor="L3")  # a 999 元 plan: gold
+    review_at = member.state.review_at
+    assert review_at is not None
+    due = review_at + timedelta(days=30)
+    (lowered,) = member.decide(t.ReviewTier(member_id=MEMBER), due, floor="L3")
+    assert isinstance(lowered, t.TierBasisChanged)
+    assert (lowered.tier, lowered.held, lowered.reason) == ("L3", "L1", "downgrade")
+    (ended,) = _changes(member.decide(None, due + timedelta(days=1)))
+    assert (ended.from_tier, ended.to_tier, ended.reason) == ("L3", "L1", "floor_ended")
+
+
+def test_a_merge_that_changes_only_the_held_level_makes_no_tier_change() -> None:
+    keep = Member()
+    keep.decide(_override("L5", days=400), START)
+    dup_id = "p-zhang-2"
+    dup = t.TierState(member_id=dup_id)
+    ledger = keep.book.state(MEMBER)
+    line = ChargeLine(department="dental", category="treatment", amount_fen=600_000)
+    charge = ChargePaid(
+        fact_id="d-1", patient_id=dup_id, occurred_at=START, charge_id="dc-1", lines=[line]
+    )
+    dup_book = Book(keep.config)
+    dup_book.apply(charge, START)
+    for event in t.decide(charge, dup, dup_book.state(dup_id), keep.config, START):
+        dup = t.evolve(dup, event)
+    merge = MergeMembers(
+        key="m-1", member_id=MEMBER, duplicate_id=dup_id, operator="s", reason="同一人"
+    )
+    events = t.decide_merge(merge, keep.state, dup, ledger, keep.config, START)
+    assert [type(event) for event in events] == [t.TierRecordsMerged]
+    assert _changes(events) == []
+
+
+_STEPS = st.one_of(
+    st.tuples(st.just("pay"), st.integers(min_value=1, max_value=20_000)),
+    st.tuples(st.just("visit"), st.just(0)),
+    st.tuples(st.just("refund"), st.integers(min_value=1, max_value=20_000)),
+    st.tuples(st.just("override"), st.integers(min_value=0, max_value=4)),
+    st.tuples(st.just("clear"), st.just(0)),
+    st.tuples(st.just("floor"), st.integers(min_value=0, max_value=5)),
+    st.tuples(st.just("review"), st.just(0)),
+)
+
+
+@given(
+    st.lists(st.tuples(st.integers(min_value=0, max_value=200), _STEPS), min_size=1, max_size=25)
+)
+def test_no_tier_change_ever_leaves_the_tier_as_it_was(
+    steps: list[tuple[int, tuple[str, int]]],
+) -> None:
+    member = Member()
+    keys = ["L1", "L2", "L3", "L4", "L5"]
+    now, floor = START, None
+    made: list[t.TierEvent] = []
+    for n, (days, (kind, amount)) in enumerate(steps):
+        now += timedelta(days=days)
+        if kind == "pay":
+            made += member.pay(amount, now)
+        elif kind == "visit":
+            made += member.visit(now)
+        elif kind == "refund" and member.state.spend:
+            charge = sorted(member.state.spend)[amount % len(member.state.spend)]
+            refund = RefundIssued(
+                fact_id=f"r-{n}",
+                patient_id=MEMBER,
+                occurred_at=now,
+                charge_id=charge,
+                amount_fen=amount * 10,
+            )
+            member.book.apply(refund, now)
+            made += member.decide(refund, now, floor)
+        elif kind == "override":
+            made += member.decide(
+                attrs.evolve(
+                    _override(keys[amount], key=f"ov-{n}"), expires_at=now + timedelta(90)
+                ),
+                now,
+                floor,
+            )
+        elif kind == "clear":
+            clear = t.ClearTierOverride(key=f"cl-{n}", member_id=MEMBER, operator="s", reason="r")
+            made += member.decide(clear, now, floor)
+        elif kind == "floor":
+            floor = keys[amount] if amount < len(keys) else None
+            made += member.decide(None, now, floor)
+        else:
+            made += member.decide(t.ReviewTier(member_id=MEMBER), now, floor)
+    changes = _changes(made)
+    assert all(change.from_tier != change.to_tier for change in changes)
+    assert t.history(member.state) == tuple(changes)
+    assert t.replay(MEMBER, member.events) == member.state
 
 
 def test_an_override_to_an_unknown_tier_is_refused() -> None:
@@ -450,3 +713,31 @@ def test_a_merge_keeps_the_higher_level_and_the_duplicates_qualifiers() -> None:
         merge, keep.state, dup.state, keep.book.state(MEMBER), keep.config, later
     )
     assert again == []
+
+
+def test_a_merge_of_two_equal_levels_keeps_the_later_review_date() -> None:
+    keep = Member()
+    keep.pay(1_200, START)  # L2, reviewed on 2027-03-02
+    dup_id = "p-zhang-2"
+    dup_book = Book(keep.config)
+    dup = t.TierState(member_id=dup_id)
+    later = START + timedelta(days=200)
+    line = ChargeLine(department="internal", category="consult", amount_fen=150_000)
+    charge = ChargePaid(
+        fact_id="d-1", patient_id=dup_id, occurred_at=later, charge_id="dc-1", lines=[line]
+    )
+    dup_book.apply(charge, later)
+    for event in t.decide(charge, dup, dup_book.state(dup_id), keep.config, later):
+        dup = t.evolve(dup, event)
+    assert (dup.held, keep.state.held) == ("L2", "L2")
+    assert dup.review_at is not None
+    assert keep.state.review_at is not None
+    assert dup.review_at > keep.state.review_at
+    merge = MergeMembers(
+        key="m-1", member_id=MEMBER, duplicate_id=dup_id, operator="s", reason="同一人"
+    )
+    now = later + timedelta(days=1)
+    ledger = keep.book.state(MEMBER)
+    for event in t.decide_merge(merge, keep.state, dup, ledger, keep.config, now):
+        keep.state = t.evolve(keep.state, event)
+    assert (keep.state.held, keep.state.review_at) == ("L2", dup.review_at)

@@ -20,6 +20,7 @@ from membercore.ledger.reports import (
     Balances,
     StatementLine,
     balances,
+    qualification_window_start,
     qualifying_points,
     statement,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "decide_transfer",
     "evolve",
     "expiry_of",
+    "qualification_window_start",
     "qualifying_points",
     "replay",
     "spending_points",

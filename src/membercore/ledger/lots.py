@@ -27,6 +27,7 @@ __all__ = [
     "expiry_of",
     "fixed_expiry",
     "is_expired",
+    "lot_order",
     "lot_spec",
     "plan_draws",
     "spending_order",
@@ -62,7 +63,11 @@ def is_expired(held: LotState, state: LedgerState, config: ProgrammeConfig, now:
 def spending_order(
     state: LedgerState, config: ProgrammeConfig, now: datetime, *, vested: bool
 ) -> list[LotState]:
-    """Unexpired lots with points left, earliest-expiring first (ties: oldest first).
+    """Unexpired lots with points left, in the order they are spent.
+
+    Earliest-expiring first; lots that expire at the same instant (or never) oldest
+    earned first, then by lot id in the order the ledger numbered them, so that the
+    order never depends on the order the lots were opened in.
 
     Args:
         state: the member's ledger.
@@ -82,9 +87,24 @@ def spending_order(
 
 def _expiry_key(
     held: LotState, state: LedgerState, config: ProgrammeConfig
-) -> tuple[bool, datetime]:
+) -> tuple[bool, datetime, datetime, tuple[str, tuple[int, ...], str]]:
     expiry = expiry_of(held, state, config)
-    return (expiry is None, expiry or held.lot.earned_at)
+    earned_at = held.lot.earned_at
+    return (expiry is None, expiry or earned_at, earned_at, lot_order(held.lot.lot_id))
+
+
+def lot_order(lot_id: str) -> tuple[str, tuple[int, ...], str]:
+    """A sort key that puts a ledger's lot ids in the order they were numbered.
+
+    Lot ids are ``<member>/<seq>`` or ``<member>/<seq>.<index>``: ``p-1/9`` comes
+    before ``p-1/10``. An id of another shape sorts by its text after those of its
+    member.
+    """
+    owner, _, number = lot_id.rpartition("/")
+    parts = number.split(".")
+    if all(part.isdigit() for part in parts):
+        return (owner, tuple(int(part) for part in parts), "")
+    return (owner, (), lot_id)
 
 
 def available_points(state: LedgerState, config: ProgrammeConfig, now: datetime) -> int:

@@ -5,7 +5,9 @@ under one idempotency key: out of the duplicate, every lot's remaining points an
 debt; into the survivor, the duplicate's lots *whole* — with their earning instants,
 vesting, expiry, qualifying status, reversals and refunds — so that they keep counting
 for tiers, caps and later refunds, and the duplicate's idempotency keys, so that none of
-its facts is taken twice. A debt of either is then repaid from the other's points.
+its facts is taken twice — and the duplicate's last activity, so that under the
+inactivity expiry the survivor's points run from the later of the two. A debt of either
+is then repaid from the other's points.
 """
 
 from __future__ import annotations
@@ -103,7 +105,12 @@ def _merged_into(
     command: MergeMembers,
 ) -> Posting:
     carried = tuple(duplicate.lots.values())
-    joined = attrs.evolve(survivor, lots={**survivor.lots, **duplicate.lots})
+    acted = [at for at in (survivor.last_activity_at, duplicate.last_activity_at) if at is not None]
+    joined = attrs.evolve(
+        survivor,
+        lots={**survivor.lots, **duplicate.lots},
+        last_activity_at=max(acted, default=None),
+    )
     lots = [
         held
         for vested in (True, False)
@@ -130,4 +137,5 @@ def _merged_into(
         reason=command.reason,
         carried=carried,
         carried_keys=tuple(duplicate.keys),
+        carried_activity_at=duplicate.last_activity_at,
     )

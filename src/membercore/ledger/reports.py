@@ -11,12 +11,19 @@ from datetime import datetime, timedelta
 import attrs
 
 from membercore.config import ProgrammeConfig
-from membercore.dates import add_months, require_aware
+from membercore.dates import add_months, local_date, local_month_start, require_aware
 from membercore.events import Posting
 from membercore.ledger.lots import is_expired
 from membercore.ledger.state import LedgerState
 
-__all__ = ["Balances", "StatementLine", "balances", "qualifying_points", "statement"]
+__all__ = [
+    "Balances",
+    "StatementLine",
+    "balances",
+    "qualification_window_start",
+    "qualifying_points",
+    "statement",
+]
 
 # Points earned at the very instant of the query count: the window is closed at ``now``.
 _INSTANT = timedelta(microseconds=1)
@@ -29,7 +36,8 @@ class Balances:
     Attributes:
         available: can be spent now (negative while a clawback debt is outstanding).
         pending: earned but still inside the refund window.
-        qualifying: qualifying points earned in the window, less what was reversed.
+        qualifying: qualifying points earned in the tier qualification window ending at
+            the instant, less what was reversed: what the tier ladder counts.
         lifetime_earned: every point ever earned (before reversals).
         redeemed: points spent.
         expired: points expired.
@@ -59,6 +67,18 @@ class Balances:
     balance: int
 
 
+def qualification_window_start(config: ProgrammeConfig, now: datetime) -> datetime:
+    """The start of the tier qualification window that ends at ``now``.
+
+    The window is the tier ladder's (``tiers.window``): the last ``tiers.window_months``
+    months, or the current calendar year in the programme's timezone.
+    """
+    rules = config.tiers
+    if rules.window == "calendar_year":
+        return local_month_start(local_date(now, config.tz).year, 1, config.tz)
+    return add_months(now, -rules.window_months, config.tz)
+
+
 def qualifying_points(state: LedgerState, since: datetime, until: datetime) -> int:
     """Qualifying points earned in ``[since, until)``, less what was reversed of them."""
     return sum(
@@ -81,12 +101,13 @@ def balances(
         state: the member's ledger.
         config: the programme.
         now: the instant (timezone-aware).
-        qualifying_since: start of the qualification window; default twelve months
-            before ``now``.
+        qualifying_since: start of the window ``qualifying`` counts from; by default the
+            tier ladder's qualification window ending at ``now``, so that ``qualifying``
+            is what the ladder counts.
     """
     now = require_aware("now", now)
     if qualifying_since is None:
-        since = add_months(now, -12, config.tz)
+        since = qualification_window_start(config, now)
     else:
         since = require_aware("qualifying_since", qualifying_since)
     available = pending = 0

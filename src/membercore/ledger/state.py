@@ -74,7 +74,8 @@ class LedgerState:
         kinds: the kind of every posting by id.
         references: earning lots by ``<rule_id>:<reference>`` ("once per visit" and
             refunds find their earning here).
-        last_activity_at: the member's last earning, redemption or transfer out.
+        last_activity_at: the member's last earning, redemption or transfer out (after a
+            merge, the later of the two records').
         expiry_bound: no lot with points left has a fixed expiry before this instant
             (``None``: none has one). A cache that spares every decision a scan of all
             lots; it is rebuilt after each expiry and lowered by each new lot.
@@ -227,11 +228,10 @@ def _activity(state: LedgerState, posting: Posting) -> datetime | None:
     member_acted = posting.kind in _ACTIVITY or (
         posting.kind is PostingKind.TRANSFER and posting.points < 0
     )
-    if not member_acted:
-        return state.last_activity_at
-    if state.last_activity_at is None:
-        return posting.at
-    return max(state.last_activity_at, posting.at)
+    acted = [state.last_activity_at, posting.carried_activity_at]
+    if member_acted:
+        acted.append(posting.at)
+    return max((at for at in acted if at is not None), default=None)
 
 
 def _count(totals: Totals, posting: Posting) -> Totals:

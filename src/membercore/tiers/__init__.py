@@ -8,7 +8,9 @@ level at most. The tier a member *has* is the held level, raised to the floor of
 active paid plan, unless staff set an override (with a reason and an expiry).
 
 Decider style: :func:`decide` turns a fact or tier command into events, :func:`evolve`
-applies them. Every change is a :class:`TierChanged` with its reason.
+applies them. Every change of the tier is a :class:`TierChanged` with its reason; a
+change of the held level, review date or override that leaves the tier as it was is a
+:class:`TierBasisChanged`.
 """
 
 from __future__ import annotations
@@ -22,14 +24,23 @@ from membercore.tiers.messages import (
     Qualification,
     ReviewTier,
     SetTierOverride,
+    SpendBasis,
     TierActivityRecorded,
+    TierBasisChanged,
     TierChanged,
     TierCommand,
     TierEvent,
     TierRecordsMerged,
     TierReviewed,
 )
-from membercore.tiers.rules import earned_level, next_review, qualification, window_start
+from membercore.tiers.rules import (
+    due_at,
+    earned_level,
+    next_review,
+    qualification,
+    review_due_at,
+    window_start,
+)
 from membercore.tiers.state import TierState, evolve, history, replay, tier_of
 
 #: Every tier message type, for serialization.
@@ -39,6 +50,7 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     ReviewTier,
     TierActivityRecorded,
     TierChanged,
+    TierBasisChanged,
     TierReviewed,
     TierRecordsMerged,
 )
@@ -50,7 +62,9 @@ __all__ = [
     "Qualification",
     "ReviewTier",
     "SetTierOverride",
+    "SpendBasis",
     "TierActivityRecorded",
+    "TierBasisChanged",
     "TierChanged",
     "TierCommand",
     "TierEvent",
@@ -59,12 +73,14 @@ __all__ = [
     "TierState",
     "decide",
     "decide_merge",
+    "due_at",
     "earned_level",
     "evolve",
     "history",
     "next_review",
     "qualification",
     "replay",
+    "review_due_at",
     "tier_of",
     "window_start",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
@@ -16,16 +16,18 @@ from membercore.tiers.messages import (
     ChangeReason,
     ClearTierOverride,
     Override,
-    ReviewTier,
+    Qualification,
     SetTierOverride,
+    SpendBasis,
     TierActivityRecorded,
+    TierBasisChanged,
     TierChanged,
     TierCommand,
     TierEvent,
     TierRecordsMerged,
     TierReviewed,
 )
-from membercore.tiers.rules import earned_level, next_review, qualification
+from membercore.tiers.rules import earned_level, next_review, qualification, review_due_at
 from membercore.tiers.state import TierState, evolve
 
 __all__ = ["decide", "decide_merge"]
@@ -45,6 +47,11 @@ def decide(
     Call it after the member's ledger has taken the same fact, so that the points it
     earned count at once; call it with ``message=None`` to settle the tier after anything
     else changed (a redemption, a plan's floor starting or ending).
+
+    First, what the passing of time did by ``now`` is decided, each change at its own
+    instant: overrides that ended, and reviews that fell due (review date plus
+    ``tiers.grace_days``), each on the qualification at that instant and with the floor
+    the tier was last decided with. A :class:`ReviewTier` asks for only that.
 
     Args:
         message: a fact (visits and charges count as qualifiers), a tier command, or None.
@@ -74,6 +81,9 @@ def decide(
     working = state
     for event in events:
         working = evolve(working, event)
+    for event in _catch_up(working, ledger, config, now, floor=floor):
+        events.append(event)
+        working = evolve(working, event)
     events.extend(_settle(message, working, ledger, config, now, floor=floor))
     return events
 
@@ -90,9 +100,11 @@ def decide_merge(
 ) -> list[TierEvent]:
     """The survivor's tier events when a duplicate record is merged into it.
 
-    The duplicate's visits and spend join the survivor's, the higher held level is kept,
-    and the tier is re-evaluated against the merged ledger (pass the survivor's ledger
-    after its merge posting).
+    The duplicate's visits and spend join the survivor's (its qualifying points join
+    through the merged ledger: pass the survivor's ledger after its merge posting), the
+    higher held level is kept with its review date — of two equal levels, the later
+    review date, the one the person last qualified to — and the tier is re-evaluated on
+    everything merged.
 
     Raises:
         MemberMismatchError: the states are not those the command names.
@@ -105,20 +117,31 @@ def decide_merge(
     rules = config.tiers
     lowest = rules.levels[0].key
     held_here, held_there = survivor.held or lowest, duplicate.held or lowest
-    keep_theirs = rules.rank(held_there) > rules.rank(held_here)
+    keep_theirs = rules.rank(held_there) > rules.rank(held_here) or (
+        held_there == held_here and _later(duplicate.review_at, survivor.review_at)
+    )
     merged = TierRecordsMerged(
         member_id=survivor.member_id,
         duplicate_id=duplicate.member_id,
         at=now,
         visits=duplicate.visits,
         spend=duplicate.spend,
+        spend_basis=duplicate.spend_basis,
         held=held_there if keep_theirs else held_here,
         review_at=duplicate.review_at if keep_theirs else survivor.review_at,
         key=command.key,
         fingerprint=fingerprint(command),
     )
+    events: list[TierEvent] = [merged]
     working = evolve(survivor, merged)
-    return [merged, *_settle(command, working, ledger, config, now, floor=floor)]
+    for event in _catch_up(working, ledger, config, now, floor=floor):
+        events.append(event)
+        working = evolve(working, event)
+    return [*events, *_settle(command, working, ledger, config, now, floor=floor)]
+
+
+def _later(one: datetime | None, other: datetime | None) -> bool:
+    return one is not None and (other is None or one > other)
 
 
 def _member_of(message: object) -> str | None:
@@ -148,11 +171,18 @@ def _activity(message: object, state: TierState) -> Iterable[TierActivityRecorde
             at=message.occurred_at,
             amount_fen=sum(line.self_paid_fen for line in message.lines),
             fact_id=message.fact_id,
+            charge_fen=message.amount_fen,
         )
     elif isinstance(message, RefundIssued) and message.charge_id in state.spend:
         at, spent = state.spend[message.charge_id]
-        taken = min(message.amount_fen, spent)
-        if taken > 0:
+        basis = state.spend_basis.get(message.charge_id)
+        refunded = None
+        if basis is None or basis.charge_fen <= 0:
+            taken = min(message.amount_fen, spent)
+        else:
+            refunded = min(message.amount_fen, basis.charge_fen - basis.refunded_fen)
+            taken = min(_refund_share(basis, refunded), spent)
+        if taken > 0 or refunded:
             yield TierActivityRecorded(
                 member_id=state.member_id,
                 kind="spend",
@@ -160,7 +190,122 @@ def _activity(message: object, state: TierState) -> Iterable[TierActivityRecorde
                 at=at,
                 amount_fen=-taken,
                 fact_id=message.fact_id,
+                refunded_fen=refunded,
             )
+
+
+def _refund_share(basis: SpendBasis, refunded_fen: int) -> int:
+    """The out-of-pocket spend ``refunded_fen`` more of the charge takes back.
+
+    In proportion to the charge total, as the ledger reverses points, and reckoned on the
+    cumulative refund, so that refunds adding up to the whole charge take exactly what
+    the patient paid.
+    """
+    paid, total = basis.paid_fen, basis.charge_fen
+    after = min(basis.refunded_fen + refunded_fen, total)
+    return paid * after // total - paid * basis.refunded_fen // total
+
+
+def _catch_up(
+    state: TierState,
+    ledger: LedgerState,
+    config: ProgrammeConfig,
+    now: datetime,
+    *,
+    floor: str | None,
+) -> list[TierEvent]:
+    """What the passing of time did by ``now``, each change at its own instant.
+
+    Overrides that ended and reviews that fell due (the review date plus the grace) are
+    decided in the order of their instants, each on what the member had done by then, so
+    that however seldom the reviews run the member's history is the same. A plan's floor
+    is taken as it was last decided (a change of floor is decided at ``now``, after).
+    """
+    floor = _last_floor(state, config, floor)
+    events: list[TierEvent] = []
+    while True:
+        review = review_due_at(state, config)
+        ending = state.override.expires_at if state.override is not None else None
+        due = [at for at in (ending, review) if at is not None and at <= now]
+        if not due:
+            return events
+        at = min(due)
+        if at == ending:
+            event = _override_ended(state, ledger, config, at, floor=floor)
+        else:
+            event = _review(state, ledger, config, at, floor=floor)
+        events.append(event)
+        state = evolve(state, event)
+
+
+def _last_floor(state: TierState, config: ProgrammeConfig, floor: str | None) -> str | None:
+    """The floor the member's tier was last decided with (under an override: ``floor``)."""
+    if state.override is not None:
+        return floor
+    rules = config.tiers
+    held = state.held or rules.levels[0].key
+    if state.tier is not None and rules.rank(state.tier) > rules.rank(held):
+        return state.tier
+    return None
+
+
+def _override_ended(
+    state: TierState,
+    ledger: LedgerState,
+    config: ProgrammeConfig,
+    at: datetime,
+    *,
+    floor: str | None,
+) -> TierEvent:
+    held = state.held or config.tiers.levels[0].key
+    done = qualification(state, ledger, config, at)
+    return _change(
+        state,
+        config,
+        at,
+        held=held,
+        review_at=state.review_at,
+        reason="override_ended",
+        done=done,
+        floor=floor,
+        override=None,
+    )
+
+
+def _review(
+    state: TierState,
+    ledger: LedgerState,
+    config: ProgrammeConfig,
+    at: datetime,
+    *,
+    floor: str | None,
+) -> TierEvent:
+    rules = config.tiers
+    lowest = rules.levels[0].key
+    held = state.held or lowest
+    done = qualification(state, ledger, config, at)
+    if rules.rank(earned_level(config, done)) < rules.rank(held):
+        below = rules.levels[rules.rank(held) - 1].key
+        return _change(
+            state,
+            config,
+            at,
+            held=below,
+            review_at=None if below == lowest else next_review(config, at),
+            reason="downgrade",
+            done=done,
+            floor=floor,
+            override=state.override,
+        )
+    assert state.review_at is not None  # only a held level with a review date falls due
+    return TierReviewed(
+        member_id=state.member_id,
+        at=at,
+        tier=held,
+        review_at=next_review(config, state.review_at),
+        rule_version=rules.version,
+        qualification=done,
+    )
 
 
 def _settle(
@@ -179,8 +324,6 @@ def _settle(
     earned = earned_level(config, done)
     reason: ChangeReason | None = None
     override, trigger, digest = state.override, None, None
-    if override is not None and override.expires_at <= now:
-        override, reason = None, "override_ended"
     if isinstance(message, SetTierOverride):
         override = Override(
             tier=message.tier,
@@ -198,22 +341,6 @@ def _settle(
         )
     if rules.rank(earned) > rules.rank(held):
         held, review_at, reason = earned, next_review(config, now), reason or "upgrade"
-    reviewed: TierReviewed | None = None
-    if isinstance(message, ReviewTier) and _review_due(state, config, now):
-        if rules.rank(earned) < rules.rank(held):
-            held = rules.levels[rules.rank(held) - 1].key
-            review_at = None if held == lowest else next_review(config, now)
-            reason = reason or "downgrade"
-        else:
-            assert review_at is not None  # _review_due
-            reviewed = TierReviewed(
-                member_id=state.member_id,
-                at=now,
-                tier=held,
-                review_at=_next_after(config, review_at, now),
-                rule_version=rules.version,
-                qualification=done,
-            )
     tier = _has(config, held, floor, override)
     before = state.tier or lowest
     if reason is None and tier != before and isinstance(message, MergeMembers):
@@ -221,35 +348,68 @@ def _settle(
     if reason is None and tier != before:
         reason = "floor" if rules.rank(tier) > rules.rank(before) else "floor_ended"
     if reason is None:
-        return [reviewed] if reviewed else []
-    changed = TierChanged(
+        return []
+    return [
+        _change(
+            state,
+            config,
+            now,
+            held=held,
+            review_at=review_at,
+            reason=reason,
+            done=done,
+            floor=floor,
+            override=override,
+            trigger=trigger,
+            digest=digest,
+        )
+    ]
+
+
+def _change(
+    state: TierState,
+    config: ProgrammeConfig,
+    at: datetime,
+    *,
+    held: str,
+    review_at: datetime | None,
+    reason: ChangeReason,
+    done: Qualification,
+    floor: str | None,
+    override: Override | None,
+    trigger: str | None = None,
+    digest: str | None = None,
+) -> TierEvent:
+    before = state.tier or config.tiers.levels[0].key
+    after = _has(config, held, floor, override)
+    if after == before:
+        return TierBasisChanged(
+            member_id=state.member_id,
+            at=at,
+            tier=after,
+            held=held,
+            review_at=review_at,
+            reason=reason,
+            rule_version=config.tiers.version,
+            qualification=done,
+            override=override if reason == "override" else None,
+            trigger=trigger,
+            fingerprint=digest,
+        )
+    return TierChanged(
         member_id=state.member_id,
-        at=now,
+        at=at,
         from_tier=before,
-        to_tier=tier,
+        to_tier=after,
         held=held,
         review_at=review_at,
         reason=reason,
-        rule_version=rules.version,
+        rule_version=config.tiers.version,
         qualification=done,
         override=override if reason == "override" else None,
         trigger=trigger,
         fingerprint=digest,
     )
-    return [changed, reviewed] if reviewed else [changed]
-
-
-def _review_due(state: TierState, config: ProgrammeConfig, now: datetime) -> bool:
-    if state.review_at is None:
-        return False
-    return state.review_at + timedelta(days=config.tiers.grace_days) <= now
-
-
-def _next_after(config: ProgrammeConfig, review_at: datetime, now: datetime) -> datetime:
-    following = next_review(config, review_at)
-    while following <= now:
-        following = next_review(config, following)
-    return following
 
 
 def _has(config: ProgrammeConfig, held: str, floor: str | None, override: Override | None) -> str:

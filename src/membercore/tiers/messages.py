@@ -18,7 +18,9 @@ __all__ = [
     "Qualification",
     "ReviewTier",
     "SetTierOverride",
+    "SpendBasis",
     "TierActivityRecorded",
+    "TierBasisChanged",
     "TierChanged",
     "TierCommand",
     "TierEvent",
@@ -68,9 +70,10 @@ class ClearTierOverride:
 
 @attrs.frozen(kw_only=True)
 class ReviewTier:
-    """The time-driven review: downgrades a member whose review date (and grace) has come.
+    """The time-driven review: decides every review due (review date plus grace) by now.
 
-    Running it before the review date, or twice, changes nothing.
+    Each review is decided at the instant it fell due, in order, and an override that
+    ended is ended at its expiry. Running it before then, or twice, changes nothing.
     """
 
     TYPE: ClassVar[str] = "review_tier"
@@ -99,6 +102,21 @@ class Qualification:
 
 
 @attrs.frozen(kw_only=True)
+class SpendBasis:
+    """What a refund of a charge is reckoned on.
+
+    Attributes:
+        charge_fen: the charge total, whoever paid it (refunds are amounts out of it).
+        paid_fen: the part the patient paid out of pocket.
+        refunded_fen: refunded so far, out of the charge total.
+    """
+
+    charge_fen: int
+    paid_fen: int
+    refunded_fen: int = 0
+
+
+@attrs.frozen(kw_only=True)
 class TierActivityRecorded:
     """A visit or a spend (a charge, or a refund as a negative amount) that can qualify.
 
@@ -109,6 +127,10 @@ class TierActivityRecorded:
         at: when it happened (a refund counts at its charge's instant).
         amount_fen: for spend, the out-of-pocket amount (negative for a refund).
         fact_id: the fact that reported it.
+        charge_fen: for a charge, its total whoever paid it (``None`` in events recorded
+            before charges kept it: a refund of such a charge is taken from the
+            out-of-pocket spend fen for fen).
+        refunded_fen: for a refund, the amount refunded out of the charge total.
     """
 
     TYPE: ClassVar[str] = "tier_activity_recorded"
@@ -119,6 +141,8 @@ class TierActivityRecorded:
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     amount_fen: int = 0
     fact_id: str
+    charge_fen: int | None = None
+    refunded_fen: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -133,7 +157,7 @@ class Override:
 
 @attrs.frozen(kw_only=True)
 class TierChanged:
-    """The member's tier, or the level they hold, changed.
+    """The member's tier changed (``from_tier`` and ``to_tier`` always differ).
 
     Attributes:
         member_id: the member.
@@ -167,6 +191,45 @@ class TierChanged:
 
 
 @attrs.frozen(kw_only=True)
+class TierBasisChanged:
+    """What the member's tier rests on changed, but not the tier they have.
+
+    The held level, its review date or a staff override changed while a floor or an
+    override kept the tier the same: a review lowered the held level under a paid plan's
+    floor, the held level rose under an override, an override was set to the tier the
+    member already had, or one ended on the tier they hold anyway. A :class:`TierChanged`
+    always changes the tier; this records the rest.
+
+    Attributes:
+        member_id: the member.
+        at: when.
+        tier: the tier the member has, before and after.
+        held: the ladder level held after the change.
+        review_at: the next review date of the held level (``None`` at the lowest level).
+        reason: as for :class:`TierChanged`.
+        rule_version: ``tiers.version`` when decided.
+        qualification: what the member had done in the window.
+        override: the override set by this change, if any.
+        trigger: the key of the staff command that caused it, if any.
+        fingerprint: that command's digest.
+    """
+
+    TYPE: ClassVar[str] = "tier_basis_changed"
+
+    member_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    tier: str
+    held: str
+    review_at: datetime | None
+    reason: ChangeReason
+    rule_version: int
+    qualification: Qualification
+    override: Override | None = None
+    trigger: str | None = None
+    fingerprint: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class TierReviewed:
     """A review kept the held level; the next review is a year on."""
 
@@ -185,7 +248,7 @@ class TierRecordsMerged:
     """A second record of the same person was merged into this member's.
 
     Its visits and spend now count here; the higher of the two held levels is kept, with
-    its review date.
+    its review date (of two equal levels, the later review date).
 
     Attributes:
         member_id: the surviving record.
@@ -193,6 +256,7 @@ class TierRecordsMerged:
         at: when.
         visits: the duplicate's visits by visit id.
         spend: the duplicate's out-of-pocket spend by charge id.
+        spend_basis: what refunds of the duplicate's charges are reckoned on.
         held: the level held after the merge.
         review_at: its review date.
         key: the merge command's key.
@@ -210,6 +274,7 @@ class TierRecordsMerged:
     review_at: datetime | None
     key: str
     fingerprint: str
+    spend_basis: Mapping[str, SpendBasis] = attrs.field(factory=dict)
 
 
-TierEvent = TierActivityRecorded | TierChanged | TierReviewed | TierRecordsMerged
+TierEvent = TierActivityRecorded | TierChanged | TierBasisChanged | TierReviewed | TierRecordsMerged

@@ -7,18 +7,26 @@ from datetime import datetime, timedelta
 from membercore.config import ProgrammeConfig
 from membercore.dates import add_months, local_date, local_month_start
 from membercore.ledger import LedgerState, qualifying_points
+from membercore.ledger.reports import qualification_window_start
 from membercore.tiers.messages import Qualification
 from membercore.tiers.state import TierState
 
-__all__ = ["earned_level", "next_review", "qualification", "window_start"]
+__all__ = [
+    "due_at",
+    "earned_level",
+    "next_review",
+    "qualification",
+    "review_due_at",
+    "window_start",
+]
 
 
 def window_start(config: ProgrammeConfig, now: datetime) -> datetime:
-    """The start of the qualification window that ends at ``now``."""
-    rules = config.tiers
-    if rules.window == "calendar_year":
-        return local_month_start(local_date(now, config.tz).year, 1, config.tz)
-    return add_months(now, -rules.window_months, config.tz)
+    """The start of the qualification window that ends at ``now``.
+
+    The ledger's balances count ``qualifying`` over the same window.
+    """
+    return qualification_window_start(config, now)
 
 
 def qualification(
@@ -57,3 +65,25 @@ def next_review(config: ProgrammeConfig, at: datetime) -> datetime:
     if config.tiers.review == "calendar_year":
         return local_month_start(local_date(at, config.tz).year + 1, 1, config.tz)
     return add_months(at, 12, config.tz)
+
+
+def review_due_at(state: TierState, config: ProgrammeConfig) -> datetime | None:
+    """When the held level's review falls due: its review date plus ``tiers.grace_days``.
+
+    ``None`` when the held level has no review date (the lowest level).
+    """
+    if state.review_at is None:
+        return None
+    return state.review_at + timedelta(days=config.tiers.grace_days)
+
+
+def due_at(state: TierState, config: ProgrammeConfig) -> datetime | None:
+    """The next instant the passing of time changes something on the member's ladder.
+
+    The earlier of the review falling due (:func:`review_due_at`) and the end of a staff
+    override; ``None`` when neither is set.
+    """
+    instants = [review_due_at(state, config)]
+    if state.override is not None:
+        instants.append(state.override.expires_at)
+    return min((at for at in instants if at is not None), default=None)

@@ -11,7 +11,9 @@ from membercore.config import ProgrammeConfig
 from membercore.errors import MemberMismatchError
 from membercore.tiers.messages import (
     Override,
+    SpendBasis,
     TierActivityRecorded,
+    TierBasisChanged,
     TierChanged,
     TierEvent,
     TierRecordsMerged,
@@ -33,6 +35,7 @@ class TierState:
         override: a staff override in force.
         visits: instants of completed visits by visit id.
         spend: out-of-pocket spend by charge id, as (instant, fen).
+        spend_basis: by charge id, what a refund of the charge is reckoned on.
         history: every change, oldest first.
         keys: idempotency keys of commands, with their fingerprints.
     """
@@ -44,6 +47,7 @@ class TierState:
     override: Override | None = None
     visits: Mapping[str, datetime] = attrs.field(factory=dict)
     spend: Mapping[str, tuple[datetime, int]] = attrs.field(factory=dict)
+    spend_basis: Mapping[str, SpendBasis] = attrs.field(factory=dict)
     history: tuple[TierChanged, ...] = ()
     keys: Mapping[str, str] = attrs.field(factory=dict)
 
@@ -61,7 +65,7 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
             return attrs.evolve(state, visits={**state.visits, event.reference: event.at})
         _, before = state.spend.get(event.reference, (event.at, 0))
         spend = {**state.spend, event.reference: (event.at, before + event.amount_fen)}
-        return attrs.evolve(state, spend=spend)
+        return attrs.evolve(state, spend=spend, spend_basis=_basis(state, event))
     if isinstance(event, TierReviewed):
         return attrs.evolve(state, review_at=event.review_at)
     if isinstance(event, TierRecordsMerged):
@@ -69,6 +73,7 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
             state,
             visits={**event.visits, **state.visits},
             spend={**event.spend, **state.spend},
+            spend_basis={**event.spend_basis, **state.spend_basis},
             held=event.held,
             review_at=event.review_at,
             keys={**state.keys, event.key: event.fingerprint},
@@ -81,15 +86,30 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
     keys = state.keys
     if event.trigger is not None and event.fingerprint is not None:
         keys = {**keys, event.trigger: event.fingerprint}
+    if isinstance(event, TierBasisChanged):
+        tier, changes = event.tier, state.history
+    else:
+        tier, changes = event.to_tier, (*state.history, event)
     return attrs.evolve(
         state,
-        tier=event.to_tier,
+        tier=tier,
         held=event.held,
         review_at=event.review_at,
         override=override,
-        history=(*state.history, event),
+        history=changes,
         keys=keys,
     )
+
+
+def _basis(state: TierState, event: TierActivityRecorded) -> Mapping[str, SpendBasis]:
+    if event.charge_fen is not None:
+        basis = SpendBasis(charge_fen=event.charge_fen, paid_fen=event.amount_fen)
+        return {**state.spend_basis, event.reference: basis}
+    held = state.spend_basis.get(event.reference)
+    if held is None or not event.refunded_fen:
+        return state.spend_basis
+    refunded = attrs.evolve(held, refunded_fen=held.refunded_fen + event.refunded_fen)
+    return {**state.spend_basis, event.reference: refunded}
 
 
 def replay(member_id: str, events: Iterable[TierEvent]) -> TierState:

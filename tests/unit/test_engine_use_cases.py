@@ -36,7 +36,7 @@ from membercore import (
 )
 from membercore.benefits import BillItem
 from membercore.clinical import PatientRegistered
-from membercore.facts import CheckedIn, Fact
+from membercore.facts import CheckedIn, EventAttended, Fact
 from membercore.member import EVENT_TYPES
 from membercore.serialization import _MESSAGE_TYPES
 from membercore.testing.clock import ManualClock
@@ -419,3 +419,53 @@ def test_a_fact_dated_past_the_clock_skew_is_a_dead_letter_with_that_reason(
     assert letter.fact_id == "ci-2"
     assert "clock skew" in letter.reason
     assert "2:00:00" in letter.reason
+
+
+def test_a_merge_through_the_engine_carries_the_clocks_of_both_records(tmp_path: Path) -> None:
+    from .test_merges import (  # noqa: PLC0415 - the checks the pure merge is held to
+        DUP as DUPLICATE,
+    )
+    from .test_merges import (  # noqa: PLC0415
+        INACTIVE,
+        KEEP,
+        LAST_WEEK,
+        NOW,
+        T0,
+        check_points_run_from_the_later_activity,
+        check_the_tier_counts_both_records,
+    )
+
+    clock = ManualClock(T0)
+    with Engine.open(f"sqlite:///{tmp_path}/m.db", config=INACTIVE, clock=clock) as engine:
+        engine.ingest(
+            [
+                PatientRegistered(fact_id="reg-k", patient_id=KEEP, occurred_at=T0),
+                PatientRegistered(fact_id="reg-d", patient_id=DUPLICATE, occurred_at=T0),
+                ChargePaid(
+                    fact_id="k-1",
+                    patient_id=KEEP,
+                    occurred_at=T0,
+                    charge_id="kc-1",
+                    lines=[ChargeLine(department="internal", category="exam", amount_fen=60_000)],
+                ),
+            ]
+        )
+        lectures = [
+            EventAttended(
+                fact_id=f"d-ev-{n}",
+                patient_id=DUPLICATE,
+                occurred_at=LAST_WEEK - timedelta(days=n),
+                event_id=f"d-e-{n}",
+            )
+            for n in range(25)
+        ]
+        engine.ingest(lectures, now=LAST_WEEK)
+        clock.set(NOW)
+        engine.execute(
+            MergeMembers(
+                key="m-1", member_id=KEEP, duplicate_id=DUPLICATE, operator="s", reason="r"
+            )
+        )
+        merged = engine.member(KEEP)
+    check_points_run_from_the_later_activity(merged, INACTIVE)
+    check_the_tier_counts_both_records(merged, INACTIVE)

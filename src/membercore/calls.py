@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from membercore import benefits, consent, households, journeys, ledger, plans, segments, tiers
 from membercore.commands import AdjustPoints, Redeem
 from membercore.events import LotState
+from membercore.ledger.lots import spending_order
 from membercore.member import Member
 from membercore.ports import DeadLetter, OutboxMessage, Store, TaskRow
 
@@ -56,10 +57,14 @@ class MemberCalls:
         return ledger.balances(self.member(member_id).ledger, self.config, self.now())
 
     def lots(self, member_id: str) -> tuple[LotState, ...]:
-        """The member's lots with points left, earliest expiring first."""
-        held = [lot for lot in self.member(member_id).ledger.lots.values() if lot.remaining]
-        far = datetime.max.replace(tzinfo=self.now().tzinfo)
-        return tuple(sorted(held, key=lambda lot: lot.lot.expires_at or far))
+        """The member's lots with points left, in the order they would be spent.
+
+        Available lots first — earliest expiring first, then oldest earned, then in the
+        order the ledger numbered them — then those still pending.
+        """
+        held, now = self.member(member_id).ledger, self.now()
+        available = spending_order(held, self.config, now, vested=True)
+        return (*available, *spending_order(held, self.config, now, vested=False))
 
     def tier(self, member_id: str) -> str:
         """The member's tier key now (``L1``..``L5`` in the reference programme)."""

@@ -91,3 +91,16 @@ def test_consent_by_name_starts_and_stops_marketing(engine: Engine, clock: Manua
     assert engine.pending_outbox() == list(engine.store.outbox("pending"))
     assert engine.open_tasks() == []
     assert engine.dead_letters() == []
+
+
+def test_lots_are_listed_in_the_order_they_would_be_spent(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _registered(engine, clock)  # 1,280 points pending for the refund window
+    for n in range(3):
+        clock.advance(timedelta(hours=1))  # the same month: the same expiry instant
+        engine.adjust_points(ME, 10 + n, key=f"a-{n}", operator="s", reason="r")
+    listed = engine.lots(ME)
+    assert [lot.remaining for lot in listed] == [10, 11, 12, 1_280]  # pending last
+    engine.redeem(ME, 15, key="spend")
+    assert [lot.remaining for lot in engine.lots(ME)] == [6, 12, 1_280]

@@ -24,6 +24,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
@@ -79,6 +80,7 @@ __all__ = [
     "canonical_json",
     "dump_config",
     "load_config",
+    "load_config_file",
     "load_config_toml",
     "message_from_dict",
     "message_from_json",
@@ -241,6 +243,8 @@ def load_config(data: Mapping[str, Any]) -> ProgrammeConfig:
     except ConfigError as error:
         # Raised by the programme's own cross-checks, once its parts are structured.
         raise ConfigError(f"$.{error.key}", error.problem) from error
+    except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError) as error:
+        raise ConfigError("$", f"cannot be read: {brief(str(error))[1:-1]}") from error
 
 
 def load_config_toml(text: str) -> ProgrammeConfig:
@@ -253,7 +257,33 @@ def load_config_toml(text: str) -> ProgrammeConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError("$", f"not valid TOML: {error}") from error
+    except RecursionError:
+        raise ConfigError("$", "not valid TOML: arrays or tables nested too deep") from None
+    except ValueError as error:  # a number too long for Python to read
+        raise ConfigError("$", f"not valid TOML: {brief(str(error))[1:-1]}") from None
+    if not data:
+        # In code, load_config({}) is the default programme; an empty file is a mistake.
+        raise ConfigError("$", "the programme is empty: give at least its name and tiers")
     return load_config(data)
+
+
+def load_config_file(path: Path) -> ProgrammeConfig:
+    """Load a programme configuration from a TOML file (UTF-8, with or without a BOM).
+
+    Raises:
+        OSError: the file cannot be read.
+        ConfigError: the file is empty, not UTF-8 text or not TOML, or a key is invalid.
+    """
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        problem = (
+            f"not UTF-8 text (byte 0x{raw[error.start]:02x} at position {error.start}); "
+            "save the programme as UTF-8"
+        )
+        raise ConfigError("$", problem) from None
+    return load_config_toml(text)
 
 
 def dump_config(config: ProgrammeConfig) -> dict[str, Any]:

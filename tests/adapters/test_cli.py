@@ -42,8 +42,21 @@ def test_config_check_accepts_a_valid_programme(
 ) -> None:
     path = tmp_path / "programme.toml"
     path.write_text('name = "康宁医院"\n[earning.check_in]\npoints = 2\n', encoding="utf-8")
-    assert main(["config", "check", str(path)]) == 0
+    assert main(["config", "check", str(path), "--without-plugins"]) == 0
     assert "valid programme '康宁医院'" in capsys.readouterr().out
+
+
+def test_config_check_reports_what_the_installed_plugins_journeys_need(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The example clinic plugin's journey sends a template this programme lacks: the
+    # engine would refuse to open with it, so the check says so first.
+    path = tmp_path / "programme.toml"
+    path.write_text('name = "康宁医院"\n', encoding="utf-8")
+    assert main(["config", "check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "clinic_example" in err
+    assert "no template 'checkup_clinic_invite'" in err
 
 
 def test_config_check_names_the_offending_key(
@@ -164,3 +177,37 @@ def test_ingest_keeps_every_valid_line_whatever_the_bad_ones_hold(
     listed = capsys.readouterr().out
     assert "line 1204: not UTF-8 text" in listed
     assert "nested deeper than 16" in listed
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "the programme is empty"),
+        (b'name = "\xff"\n', "not UTF-8 text (byte 0xff at position 8)"),
+        ('name = "康宁"\n'.encode("utf-16"), "not UTF-8 text"),
+        (bytes(range(256)), "not UTF-8 text"),
+        (b"a = " + b"[" * 50_000 + b"]" * 50_000 + b"\n", "nested too deep"),
+        (b"version = " + b"9" * 5_000 + b"\n", "not valid TOML"),
+        (b'name = "x"\nversion = "one"\n', "'$.version': expected a whole number, got text 'one'"),
+        (b'[outreach]\nsensitive_variables = "diagnosis"\n', "expected a list, got text"),
+    ],
+    ids=[
+        "empty",
+        "invalid-utf8",
+        "utf16",
+        "binary",
+        "deep-arrays",
+        "huge-integer",
+        "type",
+        "text-for-list",
+    ],
+)
+def test_config_check_refuses_what_is_not_a_programme_in_words_never_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, says: str
+) -> None:
+    path = tmp_path / "programme.toml"
+    path.write_bytes(content)
+    assert main(["config", "check", str(path), "--without-plugins"]) == 1
+    err = capsys.readouterr().err
+    assert says in err
+    assert "Traceback" not in err

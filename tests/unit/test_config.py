@@ -455,3 +455,59 @@ def test_the_config_classes_refuse_bad_values_when_built_directly() -> None:
     with pytest.raises(ConfigError) as excinfo:
         SpendingRule(tier_multipliers_pct={"L2": -1})
     assert excinfo.value.key == "tier_multipliers_pct['L2']"
+
+
+# -- configuration that cannot mislead ---------------------------------------------------
+
+
+def _with_template(
+    text: str, channels: list[str], variables: list[str] | None = None
+) -> dict[str, Any]:
+    data = dump_config(reference_config())
+    data["outreach"]["templates"].append(
+        {
+            "key": "extra",
+            "purpose": "care",
+            "texts": {"zh-CN": text},
+            "channels": channels,
+            "variables": variables or [],
+        }
+    )
+    return data
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("您好，您的糖尿病复查已到期", "糖尿病"),
+        ("您好，您的E11.9复查已到期", "E11.9"),
+        ("Your diabetes check is due", "diabetes"),
+    ],
+)
+def test_a_template_whose_own_text_names_a_condition_may_not_go_out_by_sms(
+    text: str, named: str
+) -> None:
+    with pytest.raises(ConfigError, match="phone task") as raised:
+        load_config(_with_template(text, ["sms"]))
+    assert named in raised.value.problem
+    last = len(reference_config().outreach.templates)
+    assert raised.value.key == f"$.outreach.templates[{last}].texts.zh-CN"
+    load_config(_with_template(text, ["phone"]))  # a call by staff may carry it
+
+
+def test_text_where_a_list_is_meant_is_refused_naming_the_key() -> None:
+    data = dump_config(reference_config())
+    data["outreach"]["sensitive_variables"] = "diagnosis"
+    with pytest.raises(ConfigError) as raised:
+        load_config(data)
+    assert raised.value.key == "$.outreach.sensitive_variables"
+    assert "expected a list, got text 'diagnosis'" in raised.value.problem
+
+
+def test_a_table_where_a_list_is_meant_is_refused_naming_the_key() -> None:
+    data = dump_config(reference_config())
+    data["outreach"]["channel_order"] = {"wecom": 1, "sms": 2}
+    with pytest.raises(ConfigError) as raised:
+        load_config(data)
+    assert raised.value.key == "$.outreach.channel_order"
+    assert "expected a list, got a table" in raised.value.problem

@@ -16,13 +16,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from membercore import ConfigError, MembercoreError, load_config_toml, reference_config, tiers
+from membercore import ConfigError, MembercoreError, reference_config, tiers
 from membercore.config import ProgrammeConfig
 from membercore.dispatch import dispatch
 from membercore.engine import Engine
+from membercore.journeys import validate
 from membercore.ledger import balances
 from membercore.plans import active_plans
+from membercore.plugins import collect, make_plugin_manager
 from membercore.segments import segment_of, tags
+from membercore.serialization import load_config_file
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.demo import ProgressBar, dashboard, run_demo
 from membercore_adapters.his.jsonl import JsonLinesSource
@@ -69,8 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     _store_options(show)
     config = commands.add_parser("config", help="programme configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
-    check = config_commands.add_parser("check", help="validate a programme config (TOML)")
+    check = config_commands.add_parser(
+        "check", help="validate a programme config (TOML), with the installed plugins' journeys"
+    )
     check.add_argument("file", type=Path)
+    check.add_argument(
+        "--without-plugins",
+        action="store_true",
+        help="check the programme alone, not the journeys installed plugins add to it",
+    )
     return parser
 
 
@@ -88,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ledger_walkthrough()
         return 0
     if args.command == "config":
-        return _check_config(args.file)
+        return _check_config(args.file, with_plugins=not args.without_plugins)
     try:
         config = _config(args.config)
         with Engine.open(args.store, config=config) as engine:
@@ -104,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _config(path: Path | None) -> ProgrammeConfig:
     if path is None:
         return reference_config()
-    return load_config_toml(path.read_text(encoding="utf-8"))
+    return load_config_file(path)
 
 
 def _on_store(args: argparse.Namespace, engine: Engine) -> int:
@@ -195,13 +205,16 @@ def _fresh(url: str) -> None:
             Path(path + suffix).unlink(missing_ok=True)
 
 
-def _check_config(path: Path) -> int:
+def _check_config(path: Path, *, with_plugins: bool) -> int:
     try:
-        config = load_config_toml(path.read_text(encoding="utf-8"))
+        config = load_config_file(path)
+        plugins = collect(make_plugin_manager(load_entrypoints=with_plugins), config)
+        for journey in (*config.journeys, *(found.value for found in plugins.journeys)):
+            validate(journey, plugins.registry)
     except OSError as error:
         print(f"{path}: cannot read: {error.strerror}", file=sys.stderr)
         return 2
-    except ConfigError as error:
+    except MembercoreError as error:  # a key, or a journey naming what no plugin has
         print(f"{path}: {error}", file=sys.stderr)
         return 1
     print(f"{path}: valid programme {config.name!r} v{config.version} ({config.timezone})")

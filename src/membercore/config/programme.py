@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,7 @@ from membercore.config.benefits import BenefitPackage
 from membercore.config.common import known_timezone, positive, unique_keys
 from membercore.config.journeys import JourneyDefinition, shape_problems
 from membercore.config.ledger import EarningRules, LedgerConfig
-from membercore.config.outreach import OutreachPolicy
+from membercore.config.outreach import EXTERNAL_CHANNELS, OutreachPolicy
 from membercore.config.plans import PlanRules
 from membercore.config.plausibility import Plausibility
 from membercore.config.rewards import RewardCatalogue
@@ -19,6 +20,7 @@ from membercore.config.segments import SegmentRules
 from membercore.config.staff import StaffRoster
 from membercore.config.tiers import TierLevel, TierRules
 from membercore.errors import ConfigError
+from membercore.icd10 import CODE_TABLE, is_code
 
 __all__ = ["ProgrammeConfig", "five_levels"]
 
@@ -96,6 +98,33 @@ class ProgrammeConfig:
         for index, reward in enumerate(self.rewards.rewards):
             minimum = [reward.min_tier] if reward.min_tier else []
             _known(tiers, minimum, f"rewards.rewards[{index}].min_tier")
+        self._check_disclosures()
+
+    def _check_disclosures(self) -> None:
+        """No template that leaves by WeCom, SMS or e-mail names a health condition.
+
+        Variables are checked by the outreach policy; this checks the literal text for
+        what the code tables know: condition names (中文 labels, English keys) and codes.
+        """
+        rules = (*CODE_TABLE, *self.segments.extra_codes)
+        labels = {rule.label for rule in rules if len(rule.label) >= 2}
+        keys = {key for rule in rules for key in rule.conditions}
+        for index, template in enumerate(self.outreach.templates):
+            if not EXTERNAL_CHANNELS.intersection(template.channels):
+                continue
+            for language, text in template.texts.items():
+                literal = _PLACEHOLDER.sub(" ", text)
+                found = sorted(label for label in labels if label in literal)
+                words = set(_WORD.findall(literal.casefold()))
+                found += sorted(keys & words)
+                found += sorted(code for code in _CODE.findall(literal) if is_code(code))
+                if found:
+                    raise ConfigError(
+                        f"outreach.templates[{index}].texts.{language}",
+                        f"template {template.key!r} names {found} in its text and may go out "
+                        f"by {sorted(EXTERNAL_CHANNELS.intersection(template.channels))}; "
+                        "health conditions may only be carried by a phone task",
+                    )
 
     def _message_problems(self, journey: JourneyDefinition) -> list[str]:
         calls = [*journey.entry_actions, *(a for t in journey.transitions for a in t.actions)]
@@ -117,6 +146,11 @@ class ProgrammeConfig:
     def tz(self) -> ZoneInfo:
         """The programme's timezone."""
         return ZoneInfo(self.timezone)
+
+
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(r"[a-z][a-z0-9_]*")
+_CODE = re.compile(r"(?<![A-Za-z0-9])[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,8})?(?![A-Za-z0-9])")
 
 
 def _known(known: set[str], named: Iterable[str], key: str) -> None:

@@ -355,6 +355,15 @@ class Engine(MemberCalls):
             data: object = None
             try:
                 require_aware("the instant paired with an input", at)
+                if at > now + self.clock_skew:
+                    raise InvalidFactError(
+                        "message",
+                        "instant",
+                        at.isoformat(),
+                        f"an input is decided at an instant after the decision instant "
+                        f"{now.isoformat()} (more than the clock skew): history is replayed, "
+                        "never the future",
+                    )
                 data = _data(raw, self.limits)
                 message = message_from_dict(data) if isinstance(data, Mapping) else data
                 _routing_key(message)
@@ -400,13 +409,16 @@ class Engine(MemberCalls):
             message = item.message
             mark = uow.mark()
             try:
-                key = self._decide(uow, message, item.at)
+                key, made = self._decide(uow, message, item.at)
             except StorageError:
                 raise
             except (MembercoreError, *_INPUT_FAULTS) as error:
                 # Whatever the input had changed before it was refused is undone.
                 uow.restore(mark)
                 uow.dead.append(self._dead(message, item.raw, _reason(error), now))
+                continue
+            if not made:
+                duplicates += 1  # a command carried out before: nothing new
                 continue
             applied += 1
             if isinstance(message, Fact) and digest is not None:
@@ -435,11 +447,10 @@ class Engine(MemberCalls):
             reason=truncated(letter.reason, limits.max_reason),
         )
 
-    def _decide(self, uow: UnitOfWork, message: object, now: datetime) -> str:
-        """Decide one input; the key of the record that took it."""
+    def _decide(self, uow: UnitOfWork, message: object, now: datetime) -> tuple[str, bool]:
+        """Decide one input: the key of the record that took it, and whether it was new."""
         if not isinstance(message, Fact):
-            handle(uow, self.context, message, now)
-            return ""
+            return "", bool(handle(uow, self.context, message, now))
         create = isinstance(message, PatientRegistered) or not self.require_registration
         held = uow.member(message.patient_id, create=create)
         if held is None:
@@ -451,7 +462,7 @@ class Engine(MemberCalls):
             held = uow.require_member(survivor)
             message = attrs.evolve(message, patient_id=survivor)
         run(uow, self.context, held, message, now)
-        return held.key
+        return held.key, True
 
     # -- time ----------------------------------------------------------------------------
 

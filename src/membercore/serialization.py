@@ -339,6 +339,8 @@ def _describe(exc: BaseException, type_: type[Any] | None) -> str:  # noqa: PLR0
         )
     if isinstance(exc, TypeError | MembercoreError | cattrs.errors.CattrsError):
         return str(exc)
+    if isinstance(exc, RecursionError):
+        return "nested too deep"
     if isinstance(exc, AttributeError | KeyError) and type_ is not None and attrs.has(type_):
         return "expected a table (named values)"
     if isinstance(exc, ValueError | ArithmeticError):

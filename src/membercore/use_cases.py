@@ -324,7 +324,8 @@ def _merge(
     uow.load_members([command.member_id, command.duplicate_id])
     survivor = uow.require_member(command.member_id)
     duplicate = uow.require_member(command.duplicate_id)
-    if duplicate.state.identity.merged_into is not None:
+    _check_mergeable(survivor.state, duplicate.state)
+    if duplicate.state.identity.merged_into == command.member_id:
         return ()  # merged before
     homes = _merge_households(survivor.state, duplicate.state, uow)
     decision = merges.decide(
@@ -359,6 +360,21 @@ def _merge(
     for home in homes:
         made += _cover_survivor(uow, ctx, command, home, at)
     return tuple(made)
+
+
+def _check_mergeable(survivor: Member, duplicate: Member) -> None:
+    """A merge joins two records that stand for people still: never into a merged one."""
+    into = survivor.identity.merged_into
+    if into is not None:
+        raise EngineError(
+            f"member {survivor.member_id!r} was merged into {into!r}: merge into {into!r}"
+        )
+    gone = duplicate.identity.merged_into
+    if gone is not None and gone != survivor.member_id:
+        raise EngineError(
+            f"member {duplicate.member_id!r} was already merged into {gone!r}: "
+            f"merge {gone!r} instead"
+        )
 
 
 def _merge_households(survivor: Member, duplicate: Member, uow: UnitOfWork) -> list[Working]:
@@ -463,15 +479,11 @@ def handle(
         MembercoreError: the command was refused (the error says why).
     """
     handler = HANDLERS[type(command)]
+    command = _follow_merges(uow, command)
     if isinstance(command, HOUSEHOLD_COMMANDS):
         plausibility.check(command, None, ctx.config, at)
         return handler(uow, ctx, command, at)
     held = uow.require_member(_member_of(command))
-    survivor = held.state.identity.merged_into
-    if survivor is not None and not isinstance(command, MergeMembers):
-        # A command naming a record merged away acts on the record that stands for it.
-        command = attrs.evolve(command, member_id=survivor)  # type: ignore[misc]
-        held = uow.require_member(survivor)
     plausibility.check(command, held.state, ctx.config, at)
     digest = fingerprint(command)
     key = str(getattr(command, "key", "") or "")
@@ -493,6 +505,36 @@ def handle(
         note(held, [taken])
         made = (*made, taken)
     return made
+
+
+#: The fields of a command that name a person.
+_PEOPLE = ("member_id", "target_id", "dependent_id", "head_id", "guardian_id", "given_by")
+
+
+def _follow_merges(uow: UnitOfWork, command: Any) -> Any:
+    """The command with every person it names that was merged away named by the survivor.
+
+    A merge leaves the duplicate's record pointing at the survivor; facts and commands
+    that still name the duplicate — as the member, a transfer's receiver, a covered
+    relative, a household's head or a guardian — act on the survivor.
+    """
+    if isinstance(command, MergeMembers):
+        return command
+    named = {f: v for f in _PEOPLE if isinstance(v := getattr(command, f, None), str)}
+    listed = tuple(getattr(command, "dependents", ()) or ())
+    uow.load_members([*named.values(), *listed])
+    survivors = {person: _survivor(uow, person) for person in {*named.values(), *listed}}
+    changes: dict[str, Any] = {
+        field: survivors[person] for field, person in named.items() if survivors[person]
+    }
+    if any(survivors[person] for person in listed):
+        changes["dependents"] = tuple(survivors[p] or p for p in listed)
+    return attrs.evolve(command, **changes) if changes else command
+
+
+def _survivor(uow: UnitOfWork, person: str) -> str | None:
+    held = uow.member(person)
+    return None if held is None else held.state.identity.merged_into
 
 
 def _member_of(command: object) -> str:

@@ -469,3 +469,72 @@ def test_a_merge_through_the_engine_carries_the_clocks_of_both_records(tmp_path:
         merged = engine.member(KEEP)
     check_points_run_from_the_later_activity(merged, INACTIVE)
     check_the_tier_counts_both_records(merged, INACTIVE)
+
+
+def test_a_merge_into_a_merged_record_or_of_one_merged_elsewhere_is_refused(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _register(engine, clock, "X", "Y", "Z")
+    engine.adjust_points("X", 100, key="ax", operator="s", reason="r")
+    engine.adjust_points("Y", 200, key="ay", operator="s", reason="r")
+    engine.execute(
+        MergeMembers(key="m1", member_id="Y", duplicate_id="X", operator="s", reason="r")
+    )
+    back = MergeMembers(key="m2", member_id="X", duplicate_id="Y", operator="s", reason="r")
+    with pytest.raises(membercore.errors.EngineError, match="'X' was merged into 'Y': merge into 'Y'"):
+        engine.execute(back)
+    elsewhere = MergeMembers(key="m3", member_id="Z", duplicate_id="X", operator="s", reason="r")
+    with pytest.raises(membercore.errors.EngineError, match="'X' was already merged into 'Y'"):
+        engine.execute(elsewhere)
+    assert engine.points("Y").available == 300
+    engine.execute(Redeem(key="r", member_id="X", points=10))  # acts on Y
+    assert engine.points("Y").available == 290
+
+
+def test_every_person_a_command_names_follows_a_merge(engine: Engine, clock: ManualClock) -> None:
+    _family(engine, clock)
+    _family_plan(engine, clock)
+    _register(engine, clock, "p-son-new")
+    engine.execute(
+        MergeMembers(key="m", member_id="p-son-new", duplicate_id=SON, operator="s", reason="r")
+    )
+    # The old id as a relative to add, to cover, to give points to: the survivor each time.
+    with pytest.raises(membercore.errors.HouseholdMembershipError, match="already in"):
+        engine.execute(
+            households.AddDependent(
+                key="again", household_id=HH, member_id=SON, relationship="child"
+            )
+        )
+    engine.execute(
+        plans.AddCoveredDependent(
+            key="cover", member_id=HEAD, subscription_id="fam", dependent_id=SON
+        )
+    )
+    (held,) = [s for s in engine.subscriptions(HEAD) if s.subscription_id == "fam"]
+    assert held.dependents == ("p-son-new",)
+    engine.adjust_points(HEAD, 100, key="a", operator="s", reason="r")
+    engine.execute(TransferPoints(key="t", member_id=HEAD, target_id=SON, points=40))
+    assert engine.points("p-son-new").available == 40
+
+
+def test_a_pair_decided_in_the_future_is_refused(engine: Engine, clock: ManualClock) -> None:
+    _register(engine, clock, HEAD)
+    engine.adjust_points(HEAD, 1_000, key="a", operator="s", reason="r")
+    far = clock.now() + timedelta(days=3 * 365)
+    report = engine.ingest([(far, CheckedIn(fact_id="typo", patient_id=HEAD, occurred_at=far))])
+    assert (report.applied, report.rejected) == (0, 1)
+    (letter,) = engine.dead_letters()
+    assert "history is replayed, never the future" in letter.reason
+    assert engine.points(HEAD).available == 1_000
+
+
+def test_a_command_sent_again_in_a_feed_is_counted_a_duplicate(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _register(engine, clock, HEAD)
+    engine.adjust_points(HEAD, 100, key="a", operator="s", reason="r")
+    spend = Redeem(key="i1", member_id=HEAD, points=10)
+    assert engine.ingest([spend]).applied == 1
+    again = engine.ingest([spend])
+    assert (again.applied, again.duplicates) == (0, 1)
+    assert engine.points(HEAD).available == 90

@@ -15,7 +15,7 @@ from membercore import benefits, consent, households, journeys, ledger, plans, s
 from membercore.commands import AdjustPoints, Redeem
 from membercore.events import LotState
 from membercore.ledger.lots import spending_order
-from membercore.member import Member
+from membercore.member import Member, tier_at
 from membercore.ports import DeadLetter, OutboxMessage, Store, TaskRow
 
 if TYPE_CHECKING:
@@ -67,8 +67,11 @@ class MemberCalls:
         return (*available, *spending_order(held, self.config, now, vested=False))
 
     def tier(self, member_id: str) -> str:
-        """The member's tier key now (``L1``..``L5`` in the reference programme)."""
-        return tiers.tier_of(self.member(member_id).tier, self.config)
+        """The member's tier key now (``L1``..``L5`` in the reference programme).
+
+        A review or an override's end that fell due since the last tick counts already.
+        """
+        return tier_at(self.member(member_id), self.config, self.now())
 
     def tier_history(self, member_id: str) -> tuple[tiers.TierChanged, ...]:
         """Every tier change of the member, with its reason, oldest first."""

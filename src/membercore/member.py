@@ -45,6 +45,7 @@ __all__ = [
     "next_due",
     "replay",
     "standing",
+    "tier_at",
 ]
 
 
@@ -252,6 +253,21 @@ def _next_expiry(
     return min((at for at in instants if after is None or at > after), default=None)
 
 
+def tier_at(member: Member, config: ProgrammeConfig, now: datetime) -> str:
+    """The member's tier at ``now``: as stored, or settled again if time moved it.
+
+    A review or an override's end that fell due since the last tick, or a plan floor
+    that started or ended, changes the tier at its own instant; views and commands see
+    the tier the member has now, not the one the last decision left.
+    """
+    floor = plans.tier_floor(member.plans, config, now)
+    state = member.tier
+    if tiers.behind(state, config, now, floor):
+        for event in tiers.decide(None, state, member.ledger, config, now, floor=floor):
+            state = tiers.evolve(state, event)
+    return tiers.tier_of(state, config)
+
+
 def standing(
     member: Member,
     config: ProgrammeConfig,
@@ -289,7 +305,7 @@ def standing(
     programmes = set(plans.programmes(member.plans, config, now)) | member.programmes.programmes
     return benefits.Standing(
         member_id=member.member_id,
-        tier=tiers.tier_of(member.tier, config),
+        tier=tier_at(member, config, now),
         plans=tuple(sorted({plan_key for _, plan_key in held})),
         programmes=tuple(sorted(programmes)),
         household_id=member.household_id,

@@ -133,6 +133,14 @@ class _Run:
     def floor(self) -> str | None:
         return plans.tier_floor(self.member.plans, self.config, self.now)
 
+    def catch_up(self) -> None:
+        """Settle the tier first when time moved it (a review, an override's end, a plan
+        floor): a message is decided on the tier the member has at its instant.
+        """
+        m = self.member
+        if tiers.behind(m.tier, self.config, self.now, self.floor()):
+            self.journeys_on(list(self.settle_tier()), depth=0)
+
     def settle_tier(self, message: Any = None) -> Sequence[object]:
         m = self.member
         return self.take(
@@ -399,6 +407,7 @@ def run(
     """
     now = require_aware("now", now)
     work = _Run(member, ctx, now, household)
+    work.catch_up()
     if isinstance(message, Fact):
         work.fact(message)
     else:

@@ -481,7 +481,9 @@ def test_a_merge_into_a_merged_record_or_of_one_merged_elsewhere_is_refused(
         MergeMembers(key="m1", member_id="Y", duplicate_id="X", operator="s", reason="r")
     )
     back = MergeMembers(key="m2", member_id="X", duplicate_id="Y", operator="s", reason="r")
-    with pytest.raises(membercore.errors.EngineError, match="'X' was merged into 'Y': merge into 'Y'"):
+    with pytest.raises(
+        membercore.errors.EngineError, match="'X' was merged into 'Y': merge into 'Y'"
+    ):
         engine.execute(back)
     elsewhere = MergeMembers(key="m3", member_id="Z", duplicate_id="X", operator="s", reason="r")
     with pytest.raises(membercore.errors.EngineError, match="'X' was already merged into 'Y'"):
@@ -538,3 +540,47 @@ def test_a_command_sent_again_in_a_feed_is_counted_a_duplicate(
     again = engine.ingest([spend])
     assert (again.applied, again.duplicates) == (0, 1)
     assert engine.points(HEAD).available == 90
+
+
+def test_an_override_that_ended_without_a_tick_grants_nothing_any_more(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _register(engine, clock, HEAD)
+    ends = clock.now() + timedelta(days=10)
+    engine.execute(
+        tiers.SetTierOverride(
+            key="o", member_id=HEAD, tier="L4", operator="s", reason="vip", expires_at=ends
+        )
+    )
+    engine.adjust_points(HEAD, 40_000, key="a", operator="s", reason="r")
+    assert engine.tier(HEAD) == "L4"
+    clock.set(ends + timedelta(days=1))  # no tick since
+    assert engine.tier(HEAD) == "L1"
+    assert engine.standing(HEAD).tier == "L1"
+    with pytest.raises(membercore.errors.NotEntitledError):
+        engine.execute(benefits.UseQuota(key="q", member_id=HEAD, benefit_key="expert_consults"))
+    with pytest.raises(membercore.errors.TierTooLowError):
+        engine.execute(rewards.RedeemReward(key="g", member_id=HEAD, reward_key="checkup_premium"))
+
+
+def test_a_plan_floor_that_ended_without_a_tick_lifts_the_tier_no_more(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _register(engine, clock, HEAD)
+    _family_plan_for(engine, clock, HEAD)
+    assert engine.tier(HEAD) == "L3"  # the family steward's floor
+    clock.set(clock.now() + timedelta(days=400))
+    assert engine.standing(HEAD).plans == ()
+    assert engine.tier(HEAD) == "L1"
+    # The next message is decided on the tier the member has: the floor's end first.
+    engine.ingest([CheckedIn(fact_id="ci", patient_id=HEAD, occurred_at=clock.now())])
+    (*_, last) = engine.tier_history(HEAD)
+    assert (last.to_tier, last.reason) == ("L1", "floor_ended")
+
+
+def _family_plan_for(engine: Engine, clock: ManualClock, person: str) -> None:
+    price = next(p.price_fen for p in engine.config.plans.plans if p.key == "family_steward")
+    engine.subscribe(person, "family_steward", key="fs-1", subscription_id="fam")
+    engine.record_payment(
+        person, key="fs-2", subscription_id="fam", amount_fen=price, paid_at=clock.now()
+    )

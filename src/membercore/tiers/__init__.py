@@ -34,6 +34,7 @@ from membercore.tiers.messages import (
     TierReviewed,
 )
 from membercore.tiers.rules import (
+    behind,
     due_at,
     earned_level,
     next_review,
@@ -71,6 +72,7 @@ __all__ = [
     "TierRecordsMerged",
     "TierReviewed",
     "TierState",
+    "behind",
     "decide",
     "decide_merge",
     "due_at",

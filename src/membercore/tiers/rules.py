@@ -12,6 +12,7 @@ from membercore.tiers.messages import Qualification
 from membercore.tiers.state import TierState
 
 __all__ = [
+    "behind",
     "due_at",
     "earned_level",
     "next_review",
@@ -87,3 +88,21 @@ def due_at(state: TierState, config: ProgrammeConfig) -> datetime | None:
     if state.override is not None:
         instants.append(state.override.expires_at)
     return min((at for at in instants if at is not None), default=None)
+
+
+def behind(state: TierState, config: ProgrammeConfig, now: datetime, floor: str | None) -> bool:
+    """Whether the tier as stored is no longer the member's at ``now``.
+
+    A review or an override's end fell due, or the plan floor in force differs from the
+    one the stored tier rests on: the tier must be settled again (``decide`` with no
+    message) before anything reads it.
+    """
+    due = due_at(state, config)
+    if due is not None and due <= now:
+        return True
+    if state.override is not None:
+        return False
+    ladder = config.tiers
+    held = state.held or ladder.levels[0].key
+    lifted = floor if floor is not None and ladder.rank(floor) > ladder.rank(held) else held
+    return (state.tier or ladder.levels[0].key) != lifted

@@ -134,8 +134,10 @@ class _Run:
         return plans.tier_floor(self.member.plans, self.config, self.now)
 
     def catch_up(self) -> None:
-        """Settle the tier first when time moved it (a review, an override's end, a plan
-        floor): a message is decided on the tier the member has at its instant.
+        """Settle the tier first when time moved it since it was last decided.
+
+        A review, an override's end or a plan floor: a message is decided on the tier
+        the member has at its instant.
         """
         m = self.member
         if tiers.behind(m.tier, self.config, self.now, self.floor()):

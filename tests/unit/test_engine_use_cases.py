@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 import membercore
@@ -584,3 +586,26 @@ def _family_plan_for(engine: Engine, clock: ManualClock, person: str) -> None:
     engine.record_payment(
         person, key="fs-2", subscription_id="fam", amount_fen=price, paid_at=clock.now()
     )
+
+
+def test_a_calendar_year_review_judges_the_year_that_ended(tmp_path: Path) -> None:
+    config = membercore.reference_config()
+    calendar = attrs.evolve(
+        config,
+        tiers=attrs.evolve(
+            config.tiers, grace_days=0, review="calendar_year", window="calendar_year"
+        ),
+    )
+    start = datetime(2026, 3, 2, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+    clock = ManualClock(start)
+    with Engine.open("memory://", config=calendar, clock=clock) as engine:
+        _register(engine, clock, HEAD)
+        engine.ingest([_charge(HEAD, 16_000, clock, "c-1")])
+        held = engine.tier(HEAD)
+        assert held != "L1"
+        engine.tick(datetime(2027, 2, 15, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
+        # The review on 1 January judged 2026, the year the member qualified in.
+        assert engine.tier(HEAD) == held
+        assert [c.reason for c in engine.tier_history(HEAD)] == ["upgrade"]
+        engine.tick(datetime(2028, 2, 15, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
+        assert engine.tier_history(HEAD)[-1].reason == "downgrade"  # 2027 was empty

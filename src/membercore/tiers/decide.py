@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
@@ -272,6 +272,24 @@ def _override_ended(
     )
 
 
+def _reviewed(
+    state: TierState, ledger: LedgerState, config: ProgrammeConfig, at: datetime
+) -> Qualification:
+    """What a review judges: the window ending when the review falls due (after the grace).
+
+    For a calendar-year window, the better of that and the year that ended at the review
+    date: a review on 1 January would otherwise judge the new, empty year, while the
+    grace still lets a member qualify again before it ends.
+    """
+    done = qualification(state, ledger, config, at)
+    if state.review_at is None or config.tiers.window != "calendar_year":
+        return done  # a rolling window ending when the review falls due judges the year
+    ended = qualification(state, ledger, config, state.review_at - timedelta(microseconds=1))
+    rank = config.tiers.rank
+    better = rank(earned_level(config, ended)) > rank(earned_level(config, done))
+    return ended if better else done
+
+
 def _review(
     state: TierState,
     ledger: LedgerState,
@@ -283,7 +301,7 @@ def _review(
     rules = config.tiers
     lowest = rules.levels[0].key
     held = state.held or lowest
-    done = qualification(state, ledger, config, at)
+    done = _reviewed(state, ledger, config, at)
     if rules.rank(earned_level(config, done)) < rules.rank(held):
         below = rules.levels[rules.rank(held) - 1].key
         return _change(

@@ -81,11 +81,26 @@ class MemberCalls:
         """Every benefit the member may use now, and where it comes from."""
         return benefits.entitlements(self.standing(member_id), self.config)
 
-    def quote(self, member_id: str, items: Iterable[benefits.BillItem]) -> benefits.Quote:
-        """A bill priced for the member now: discounts and free-use quotas applied."""
+    def quote(
+        self,
+        member_id: str,
+        items: Iterable[benefits.BillItem],
+        *,
+        appointment_id: str | None = None,
+    ) -> benefits.Quote:
+        """A bill priced for the member now: discounts and free-use quotas applied.
+
+        Args:
+            member_id: the member.
+            items: the bill's lines.
+            appointment_id: the appointment being billed: the uses reserved for it (by the
+                member or from the household's shared quota) count as free for this bill.
+        """
         held = self.standing(member_id)
         quotas = self.shared_quotas(member_id)
-        return benefits.quote(items, held, self.config, self.now(), quotas=quotas)
+        return benefits.quote(
+            items, held, self.config, self.now(), quotas=quotas, appointment_id=appointment_id
+        )
 
     def subscriptions(self, member_id: str) -> tuple[plans.SubscriptionState, ...]:
         """The member's subscriptions, in the order they were asked for."""

@@ -12,7 +12,7 @@ the events, in the order they were decided; the engine stores both.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -57,12 +57,16 @@ class Household:
         family: the member's family status (head with dependents, dependent).
         guardians: who may consent for the member (the household's adults).
         relatives: how many other members the household has.
+        birth_date: the member's birth date as the household knows it (a dependent's).
+        child: the member is a child of the household's head.
     """
 
     household_id: str
     family: segments.FamilyStatus
     guardians: tuple[str, ...] = ()
     relatives: int = 0
+    birth_date: date | None = None
+    child: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -265,8 +269,16 @@ class _Run:
         return values
 
     def age(self) -> int | None:
-        born = birth_date(self.member)
-        return None if born is None else age_on(born, self.now.astimezone(self.config.tz).date())
+        """The member's age: by their registration, else by their household's record.
+
+        A child of the household whose birth date nobody gave counts as a young child, so
+        that a guardian consents for them: never taken as an adult by default.
+        """
+        household = self.household
+        born = birth_date(self.member) or (household.birth_date if household else None)
+        if born is None:
+            return 0 if household is not None and household.child else None
+        return age_on(born, self.now.astimezone(self.config.tz).date())
 
 
 def _price(config: ProgrammeConfig, plan_key: str | None) -> int:

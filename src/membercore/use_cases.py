@@ -93,6 +93,8 @@ def household_view(state: households.HouseholdState, member_id: str) -> pipeline
         ),
         guardians=tuple(guardians),
         relatives=len(everyone - {member_id}),
+        birth_date=dependent.birth_date if dependent is not None else None,
+        child=dependent is not None and dependent.relationship == "child",
     )
 
 
@@ -224,12 +226,65 @@ def _household(
             raise HouseholdMembershipError(
                 command.household_id, member_id, f"already belongs to household {held_by}"
             )
+    before = held.state
+    made: list[object] = list(events)
     for event in events:
         held.take(households.evolve(held.state, event), [event])
         member_id = _concerns(event)
         if member_id:
             note(uow.require_member(member_id), [event])
-    return tuple(events)
+        if isinstance(event, households.DependentRemoved):
+            # Who leaves the household leaves its relatives' family plans too.
+            made += _uncover(uow, ctx, before, event.member_id, command.key, at)
+    return tuple(made)
+
+
+def _uncover(
+    uow: UnitOfWork,
+    ctx: pipeline.Context,
+    home: households.HouseholdState,
+    person: str,
+    key: str,
+    at: datetime,
+) -> list[object]:
+    """Take ``person`` out of every family plan of their relatives in ``home``."""
+    made: list[object] = []
+    relatives = sorted(households.members(home) - {person})
+    uow.load_members(relatives)
+    for relative_id in relatives:
+        relative = uow.require_member(relative_id)
+        for held in plans.in_force(relative.state.plans, at):
+            if person in held.dependents:
+                uncover = plans.RemoveCoveredDependent(
+                    key=f"{key}/uncover/{held.subscription_id}/{person}",
+                    member_id=relative_id,
+                    subscription_id=held.subscription_id,
+                    dependent_id=person,
+                )
+                made += run(uow, ctx, relative, uncover, at)
+    return made
+
+
+def _cover(
+    uow: UnitOfWork, ctx: pipeline.Context, command: Any, at: datetime
+) -> tuple[object, ...]:
+    """A plan covering relatives: each one a registered member of the subscriber's household."""
+    held = uow.require_member(command.member_id)
+    people = command.dependents if isinstance(command, plans.Subscribe) else (command.dependent_id,)
+    if people:
+        uow.load_members(people)
+        home = uow.household_of(held.state)
+        everyone = households.members(home.state) if home is not None else frozenset()
+        for person in people:
+            uow.require_member(person)
+            if person not in everyone:
+                raise HouseholdMembershipError(
+                    held.state.household_id or "(none)",
+                    person,
+                    f"is not in the household of {command.member_id}: a family plan covers "
+                    "the subscriber's household (add them to it first)",
+                )
+    return run(uow, ctx, held, command, at)
 
 
 def _concerns(event: object) -> str | None:
@@ -436,6 +491,8 @@ def _table() -> dict[type[Any], Handler]:
     table: dict[type[Any], Handler] = dict.fromkeys(pipeline.COMMAND_TYPES, _member_command)
     table.update(dict.fromkeys(benefits.QUOTA_COMMAND_TYPES, _quota))
     table.update(dict.fromkeys(HOUSEHOLD_COMMANDS, _household))
+    table[plans.Subscribe] = _cover
+    table[plans.AddCoveredDependent] = _cover
     table[TransferPoints] = _transfer
     table[MergeMembers] = _merge
     table[rewards.RedeemReward] = _redeem_reward

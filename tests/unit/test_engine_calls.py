@@ -104,3 +104,22 @@ def test_lots_are_listed_in_the_order_they_would_be_spent(
     assert [lot.remaining for lot in listed] == [10, 11, 12, 1_280]  # pending last
     engine.redeem(ME, 15, key="spend")
     assert [lot.remaining for lot in engine.lots(ME)] == [6, 12, 1_280]
+
+
+def test_a_quote_for_a_booked_appointment_counts_its_reserved_uses_free(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _registered(engine, clock, yuan=10)
+    engine.subscribe(ME, "annual_999", key="s-1", subscription_id="sub-1")
+    price = next(plan.price_fen for plan in CONFIG.plans.plans if plan.key == "annual_999")
+    engine.record_payment(
+        ME, key="p-1", subscription_id="sub-1", amount_fen=price, paid_at=clock.now()
+    )
+    engine.reserve_quota(ME, "expert_consults", key="r-1", appointment_id="ap-1", units=4)
+    consult = BillItem(
+        item_code="EXP-1", category="expert_consult", list_price_fen=30_000, quantity=4
+    )
+    assert engine.quote(ME, [consult]).lines[0].free_units == 0  # all four set aside
+    booked = engine.quote(ME, [consult], appointment_id="ap-1")
+    assert booked.lines[0].free_units == 4
+    assert booked.member_total_fen == 0

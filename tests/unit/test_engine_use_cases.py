@@ -609,3 +609,70 @@ def test_a_calendar_year_review_judges_the_year_that_ended(tmp_path: Path) -> No
         assert [c.reason for c in engine.tier_history(HEAD)] == ["upgrade"]
         engine.tick(datetime(2028, 2, 15, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
         assert engine.tier_history(HEAD)[-1].reason == "downgrade"  # 2027 was empty
+
+
+def test_a_child_whose_birth_date_only_the_household_knows_needs_a_guardian_to_consent(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _register(engine, clock, HEAD, "p-k2", "p-k3")  # registered without a birth date
+    engine.execute(households.FormHousehold(key="h", household_id=HH, head_id=HEAD))
+    engine.execute(
+        households.AddDependent(
+            key="k2",
+            household_id=HH,
+            member_id="p-k2",
+            relationship="child",
+            birth_date=date(2019, 1, 1),
+            guardian_id=HEAD,
+        )
+    )
+    engine.execute(
+        households.AddDependent(
+            key="k3", household_id=HH, member_id="p-k3", relationship="child", guardian_id=HEAD
+        )
+    )
+    for child in ("p-k2", "p-k3"):
+        own = consent.GrantConsent(
+            key=f"c-{child}",
+            member_id=child,
+            purpose="care",
+            channels=("sms",),
+            given_by=child,
+            source="app",
+        )
+        with pytest.raises(membercore.errors.GuardianConsentRequiredError):
+            engine.execute(own)
+        engine.execute(attrs.evolve(own, key=f"g-{child}", given_by=HEAD))
+
+
+def test_a_family_plan_covers_only_registered_members_of_the_household(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _family(engine, clock)
+    _register(engine, clock, "p-outsider")
+    for people in (("p-outsider",), ("p-nobody",)):
+        with pytest.raises(membercore.errors.MembercoreError, match=r"p-outsider|p-nobody"):
+            engine.subscribe(
+                HEAD, "family_steward", key=f"s-{people[0]}", subscription_id="f", dependents=people
+            )
+    _family_plan(engine, clock)
+    with pytest.raises(membercore.errors.HouseholdMembershipError, match="household"):
+        engine.execute(
+            plans.AddCoveredDependent(
+                key="c", member_id=HEAD, subscription_id="fam", dependent_id="p-outsider"
+            )
+        )
+
+
+def test_leaving_the_household_leaves_its_family_plans(engine: Engine, clock: ManualClock) -> None:
+    _family(engine, clock)
+    _family_plan(engine, clock)
+    engine.execute(
+        plans.AddCoveredDependent(key="c", member_id=HEAD, subscription_id="fam", dependent_id=WIFE)
+    )
+    engine.execute(
+        households.RemoveDependent(key="out", household_id=HH, member_id=WIFE, reason="r")
+    )
+    (held,) = [s for s in engine.subscriptions(HEAD) if s.subscription_id == "fam"]
+    assert held.dependents == (SON,)
+    assert "child_consults" not in {e.key for e in engine.entitlements(WIFE)}

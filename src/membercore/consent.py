@@ -60,6 +60,11 @@ def _channels(instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
         raise InvalidFactError(instance.TYPE, attribute.name, value, f"channels are {CHANNELS}")
 
 
+def _purpose(instance: Any, attribute: Any, value: str) -> None:
+    if value not in PURPOSES:
+        raise InvalidFactError(instance.TYPE, attribute.name, value, f"purposes are {PURPOSES}")
+
+
 # --- commands -------------------------------------------------------------------------
 
 
@@ -80,7 +85,7 @@ class GrantConsent:
 
     key: str = attrs.field(validator=non_empty)
     member_id: str = attrs.field(validator=non_empty)
-    purpose: Purpose
+    purpose: Purpose = attrs.field(validator=_purpose)
     channels: tuple[Channel, ...] = attrs.field(validator=_channels)
     given_by: str = attrs.field(validator=non_empty)
     source: str = attrs.field(validator=non_empty)
@@ -102,7 +107,7 @@ class WithdrawConsent:
 
     key: str = attrs.field(validator=non_empty)
     member_id: str = attrs.field(validator=non_empty)
-    purpose: Purpose
+    purpose: Purpose = attrs.field(validator=_purpose)
     channels: tuple[Channel, ...] = attrs.field(default=(), validator=_channels)
     reason: str | None = None
 

@@ -34,6 +34,7 @@ from membercore.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, Rev
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import JourneyDefinition
 from membercore.dates import require_aware
+from membercore.errors import InvalidFactError, UnknownSubscriptionError
 from membercore.events import Posting
 from membercore.facts import Fact
 from membercore.households import age_on
@@ -363,10 +364,20 @@ def _work(run: _Run, command: Any) -> Sequence[object]:
 
 
 def _offer(run: _Run, command: Any) -> Sequence[object]:
+    held = run.member.plans.subscriptions
+    if isinstance(command, offers.RedeemOffer) and command.subscription_id not in held:
+        raise UnknownSubscriptionError(command.member_id, command.subscription_id)
     return run.take(offers.decide(command, run.member.offers, run.config, run.now))
 
 
 def _programme(run: _Run, command: Any) -> Sequence[object]:
+    config = run.config
+    known = {p.programme for p in config.packages if p.programme} | {
+        plan.programme for plan in config.plans.plans if plan.programme
+    }
+    if isinstance(command, programmes.Enrol) and command.programme not in known:
+        problem = f"no package or plan of the programme names it (known: {sorted(known)})"
+        raise InvalidFactError(command.TYPE, "programme", command.programme, problem)
     return run.take(programmes.decide(command, run.member.programmes, run.now))
 
 

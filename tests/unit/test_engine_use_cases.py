@@ -676,3 +676,36 @@ def test_leaving_the_household_leaves_its_family_plans(engine: Engine, clock: Ma
     (held,) = [s for s in engine.subscriptions(HEAD) if s.subscription_id == "fam"]
     assert held.dependents == (SON,)
     assert "child_consults" not in {e.key for e in engine.entitlements(WIFE)}
+
+
+def test_what_names_nothing_real_is_refused(engine: Engine, clock: ManualClock) -> None:
+    _register(engine, clock, HEAD)
+    past = tiers.SetTierOverride(
+        key="o",
+        member_id=HEAD,
+        tier="L3",
+        operator="s",
+        reason="r",
+        expires_at=clock.now() - timedelta(days=1),
+    )
+    with pytest.raises(membercore.InvalidFactError, match="expires_at"):
+        engine.execute(past)
+    with pytest.raises(membercore.InvalidFactError, match="purposes are"):
+        consent.GrantConsent(
+            key="c",
+            member_id=HEAD,
+            purpose="spam",
+            channels=("sms",),
+            given_by=HEAD,
+            source="app",  # type: ignore[arg-type]
+        )
+    with pytest.raises(membercore.InvalidFactError, match="no package or plan"):
+        engine.execute(programmes.Enrol(key="e", member_id=HEAD, programme="diabetis", reason="r"))
+    engine.execute(
+        offers.MakeOffer(key="o2", member_id=HEAD, plan_key="annual_299", valid_days=7, reason="r")
+    )
+    code = next(iter(engine.member(HEAD).offers.offers))
+    with pytest.raises(membercore.errors.UnknownSubscriptionError):
+        engine.execute(
+            offers.RedeemOffer(key="o3", member_id=HEAD, code=code, subscription_id="never")
+        )

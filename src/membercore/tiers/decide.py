@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
-from membercore.errors import MemberMismatchError, UnknownTierError
+from membercore.errors import InvalidFactError, MemberMismatchError, UnknownTierError
 from membercore.facts import ChargePaid, Fact, RefundIssued, VisitCompleted
 from membercore.idempotency import fingerprint, replayed
 from membercore.ledger import LedgerState
@@ -74,6 +74,9 @@ def decide(
     for tier in (floor, getattr(message, "tier", None)):
         if tier is not None and tier not in config.tiers.keys:
             raise UnknownTierError(state.member_id, tier)
+    if isinstance(message, SetTierOverride) and message.expires_at <= now:
+        problem = f"an override must end after it is set ({now.isoformat()})"
+        raise InvalidFactError(message.TYPE, "expires_at", message.expires_at, problem)
     key = getattr(message, "key", None)
     if key is not None and _seen(state, key, message):
         return []

@@ -28,11 +28,15 @@ __all__ = [
 
 
 def _positive_points(instance: Any, _attribute: Any, value: int) -> None:
+    if type(value) is not int:
+        raise InvalidAmountError(instance.member_id, value, "points are a whole number")
     if value <= 0:
         raise InvalidAmountError(instance.member_id, value, "must be a positive number of points")
 
 
 def _non_zero_points(instance: Any, _attribute: Any, value: int) -> None:
+    if type(value) is not int:
+        raise InvalidAmountError(instance.member_id, value, "points are a whole number")
     if value == 0:
         raise InvalidAmountError(instance.member_id, value, "an adjustment cannot be zero")
 

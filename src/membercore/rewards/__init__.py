@@ -24,6 +24,7 @@ the gifts one member receives in a calendar year of the programme's timezone.
 
 from __future__ import annotations
 
+from membercore.config.rewards import Reward, RewardCatalogue
 from membercore.rewards.decide import (
     OPERATOR,
     decide_cancellation,
@@ -69,6 +70,8 @@ __all__ = [
     "Redemption",
     "RedemptionCancelled",
     "RedemptionRecord",
+    "Reward",
+    "RewardCatalogue",
     "RewardCommand",
     "RewardEvent",
     "RewardHistory",

@@ -322,3 +322,22 @@ def test_the_bounds_are_configuration(clock: ManualClock, open_engine: OpenEngin
         _registered(engine, clock)
         assert engine.ingest([_charge("ch", 1_001, clock)]).rejected == 1
         assert engine.ingest([_charge("ch2", 1_000, clock)]).applied == 1
+
+
+def test_inputs_are_not_kept_alive_once_the_engine_has_taken_or_refused_them(
+    engine: Engine, clock: ManualClock
+) -> None:
+    import gc  # noqa: PLC0415
+    import weakref  # noqa: PLC0415
+
+    _registered(engine, clock)
+    now = clock.now()
+    taken = [CheckedIn(fact_id=f"ci-{n}", patient_id="P-1", occurred_at=now) for n in range(50)]
+    refused = [{"type": "charge_paid", "lines": "x" * 200_000} for _ in range(50)]
+    watched = [weakref.ref(fact) for fact in taken]
+    report = engine.ingest([*taken, *refused])
+    assert (report.applied, report.rejected) == (50, 50)
+    del taken, refused
+    gc.collect()
+    assert all(ref() is None for ref in watched)
+    assert max(len(letter.payload) for letter in engine.dead_letters()) < 21_000

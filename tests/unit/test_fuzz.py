@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from membercore.testing.clock import ManualClock
 from membercore.use_cases import COMMAND_TYPES
 from membercore_adapters import memory
 from membercore_adapters.memory import MemoryStore
+from membercore_adapters.sqlite import SqliteStore
 
 CONFIG = reference_config()
 NOW = datetime.fromisoformat("2026-03-02T10:00:00+08:00")
@@ -177,6 +179,37 @@ def test_a_malformed_input_never_raises_nor_costs_its_neighbours(
         assert len(letter.reason) <= engine.limits.max_reason + 60
         assert len(letter.payload) <= engine.limits.max_payload + 60
         assert "unknown error" not in letter.reason
+
+
+@pytest.fixture(scope="module")
+def on_sqlite(plugins: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """One SQLite store for every example: what it refuses must be storable too."""
+    path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
+    store = SqliteStore.open(f"sqlite:///{path}")
+    engine = Engine(store, CONFIG, clock=ManualClock(NOW), plugins=plugins)
+    engine.ingest(
+        [
+            clinical.PatientRegistered(fact_id=f"reg-{p}", patient_id=p, occurred_at=NOW)
+            for p in ("P-1", "P-2", "P-3")
+        ]
+    )
+    yield engine
+    engine.close()
+
+
+@given(bad=malformed(), as_text=st.booleans())
+def test_a_malformed_input_is_refused_into_a_sqlite_store_too(
+    on_sqlite: Engine, bad: dict[str, Any], as_text: bool
+) -> None:
+    SEEN["sqlite"] += 1
+    n = SEEN["sqlite"]
+    before = CheckedIn(fact_id=f"b-{n}", patient_id="P-2", occurred_at=NOW)
+    after = CheckedIn(fact_id=f"a-{n}", patient_id="P-3", occurred_at=NOW)
+    real: Any = _realise(bad)
+    sent: object = (_as_text(real) or real) if as_text else real
+    report = on_sqlite.ingest([before, sent, after])
+    assert report.applied + report.duplicates + report.rejected == 3
+    assert report.applied >= 2  # the neighbours
 
 
 _PATHS = [

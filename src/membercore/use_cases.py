@@ -249,15 +249,12 @@ def _uncover(
 ) -> list[object]:
     """Take ``person`` out of every family plan of their relatives in ``home``."""
     made: list[object] = []
-    relatives = sorted(households.members(home) - {person})
-    uow.load_members(relatives)
-    for relative_id in relatives:
-        relative = uow.require_member(relative_id)
+    for relative in _relatives(uow, home, person):
         for held in plans.in_force(relative.state.plans, at):
             if person in held.dependents:
                 uncover = plans.RemoveCoveredDependent(
                     key=f"{key}/uncover/{held.subscription_id}/{person}",
-                    member_id=relative_id,
+                    member_id=relative.state.member_id,
                     subscription_id=held.subscription_id,
                     dependent_id=person,
                 )
@@ -460,28 +457,31 @@ def _cover_survivor(
     uow: UnitOfWork, ctx: pipeline.Context, command: MergeMembers, home: Working, at: datetime
 ) -> list[object]:
     """Family plans of relatives that covered the duplicate cover the survivor instead."""
-    made: list[object] = []
-    for relative_id in sorted(households.members(home.state) - {command.member_id}):
-        uow.load_members([relative_id])
-        relative = uow.require_member(relative_id)
-        for held in plans.in_force(relative.state.plans, at):
-            if command.duplicate_id not in held.dependents:
-                continue
-            common = {"member_id": relative_id, "subscription_id": held.subscription_id}
-            uncover = plans.RemoveCoveredDependent(
-                key=f"{command.key}/uncover/{held.subscription_id}",
-                dependent_id=command.duplicate_id,
-                **common,
+    survivor, duplicate = command.member_id, command.duplicate_id
+    covering = [
+        (relative, held)
+        for relative in _relatives(uow, home.state, duplicate)
+        for held in plans.in_force(relative.state.plans, at)
+        if duplicate in held.dependents
+    ]
+    made = _uncover(uow, ctx, home.state, duplicate, command.key, at)
+    for relative, held in covering:
+        if survivor not in (relative.state.member_id, *held.dependents):
+            cover = plans.AddCoveredDependent(
+                key=f"{command.key}/cover/{held.subscription_id}",
+                member_id=relative.state.member_id,
+                subscription_id=held.subscription_id,
+                dependent_id=survivor,
             )
-            made += run(uow, ctx, relative, uncover, at)
-            if command.member_id != relative_id and command.member_id not in held.dependents:
-                cover = plans.AddCoveredDependent(
-                    key=f"{command.key}/cover/{held.subscription_id}",
-                    dependent_id=command.member_id,
-                    **common,
-                )
-                made += run(uow, ctx, relative, cover, at)
+            made += run(uow, ctx, relative, cover, at)
     return made
+
+
+def _relatives(uow: UnitOfWork, home: households.HouseholdState, person: str) -> list[Working]:
+    """The records of everyone in ``home`` but ``person``, read if need be."""
+    others = sorted(households.members(home) - {person})
+    uow.load_members(others)
+    return [uow.require_member(other) for other in others]
 
 
 # -- the table ----------------------------------------------------------------------------

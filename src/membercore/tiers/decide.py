@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
@@ -403,34 +404,21 @@ def _change(
 ) -> TierEvent:
     before = state.tier or config.tiers.levels[0].key
     after = _has(config, held, floor, override)
+    common: dict[str, Any] = {
+        "member_id": state.member_id,
+        "at": at,
+        "held": held,
+        "review_at": review_at,
+        "reason": reason,
+        "rule_version": config.tiers.version,
+        "qualification": done,
+        "override": override if reason == "override" else None,
+        "trigger": trigger,
+        "fingerprint": digest,
+    }
     if after == before:
-        return TierBasisChanged(
-            member_id=state.member_id,
-            at=at,
-            tier=after,
-            held=held,
-            review_at=review_at,
-            reason=reason,
-            rule_version=config.tiers.version,
-            qualification=done,
-            override=override if reason == "override" else None,
-            trigger=trigger,
-            fingerprint=digest,
-        )
-    return TierChanged(
-        member_id=state.member_id,
-        at=at,
-        from_tier=before,
-        to_tier=after,
-        held=held,
-        review_at=review_at,
-        reason=reason,
-        rule_version=config.tiers.version,
-        qualification=done,
-        override=override if reason == "override" else None,
-        trigger=trigger,
-        fingerprint=digest,
-    )
+        return TierBasisChanged(tier=after, **common)
+    return TierChanged(from_tier=before, to_tier=after, **common)
 
 
 def _has(config: ProgrammeConfig, held: str, floor: str | None, override: Override | None) -> str:

@@ -211,3 +211,35 @@ def test_config_check_refuses_what_is_not_a_programme_in_words_never_a_traceback
     err = capsys.readouterr().err
     assert says in err
     assert "Traceback" not in err
+
+
+def test_config_check_refuses_a_journey_whose_parameters_its_functions_do_not_take(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "programme.toml"
+    path.write_text(
+        """name = "康宁医院"
+
+[[journeys]]
+key = "welcome"
+label = "欢迎"
+purpose = "care"
+states = ["start", "done"]
+initial = "start"
+final = ["done"]
+entry = { kind = "fact", type = "patient_registered" }
+entry_guards = [{ name = "field_at_least", params = { field = "age", value = "18" } }]
+
+[[journeys.transitions]]
+source = "start"
+target = "done"
+trigger = { kind = "after", delay = { days = 1 } }
+actions = [{ name = "add_tag", params = { tag = "welcomed", colour = "red" } }]
+""",
+        encoding="utf-8",
+    )
+    assert main(["config", "check", str(path), "--without-plugins"]) == 1
+    err = capsys.readouterr().err
+    assert "welcome" in err
+    assert "parameter 'value' must be int" in err
+    assert "unknown parameter 'colour'" in err

@@ -41,12 +41,12 @@ from membercore.errors import (
 from membercore.facts import Fact
 from membercore.idempotency import fingerprint, matches
 from membercore.journeys import JourneyIndex, validate
-from membercore.limits import InputLimits, check, parse, truncated
+from membercore.limits import InputLimits, check, parse, printable, small, truncated
 from membercore.member import Member, standing
 from membercore.plugins import Plugins, collect, make_plugin_manager
 from membercore.ports import Clock, DeadLetter, Store, Unreadable
 from membercore.recording import HOUSEHOLD, MEMBER, dead_letter, household_key, member_key
-from membercore.serialization import message_from_dict
+from membercore.serialization import message_from_dict, message_to_dict
 from membercore.text import brief
 from membercore.unit_of_work import RecordCache, UnitOfWork, decode
 from membercore.use_cases import (
@@ -438,13 +438,17 @@ class Engine(MemberCalls):
         text held), to name the dead letter by its fact id and type.
         """
         limits = self.limits
+        if not isinstance(raw, str) and not small(raw, limits.max_payload):
+            # Too large to write out whole (it would cost more than refusing it did).
+            message = raw if message is None and isinstance(raw, Mapping) else message
+            raw = f"{brief(raw)} [too large to keep whole]"
         letter = dead_letter(message, raw, reason, now)
         return attrs.evolve(
             letter,
-            fact_id=truncated(letter.fact_id, limits.max_id),
-            fact_type=truncated(letter.fact_type, limits.max_id),
+            fact_id=printable(truncated(letter.fact_id, limits.max_id)),
+            fact_type=printable(truncated(letter.fact_type, limits.max_id)),
             payload=truncated(letter.payload, limits.max_payload),
-            reason=truncated(letter.reason, limits.max_reason),
+            reason=printable(truncated(letter.reason, limits.max_reason)),
         )
 
     def _decide(self, uow: UnitOfWork, message: object, now: datetime) -> tuple[str, bool]:
@@ -565,6 +569,7 @@ class Engine(MemberCalls):
         """
         at = require_aware("now", now) if now is not None else self.now()
         keys = route(command)
+        command = as_typed(command)  # type: ignore[assignment]
 
         def work() -> tuple[object, ...]:
             uow = self._unit(at)
@@ -651,7 +656,31 @@ def _data(raw: object, limits: InputLimits) -> object:
         return data
     tag = raw.get("type") if isinstance(raw, Mapping) else getattr(raw, "TYPE", "")
     check(raw, limits, kind=tag if isinstance(tag, str) else "message")
-    return raw
+    return raw if isinstance(raw, Mapping) else as_typed(raw)
+
+
+def as_typed(message: object) -> object:
+    """A fact or command built in code, checked as strictly as one read from JSON.
+
+    attrs does not check types: a fact built with ``amount_fen=12.5`` or ``lines="x"``
+    would be decided and stored, and its record could not be read again. Written out
+    and read back through the strict converter, it is refused instead, naming the field.
+
+    Raises:
+        InvalidFactError: a field holds a value its type does not take.
+    """
+    tag = getattr(message, "TYPE", None)
+    if not isinstance(tag, str):
+        return message
+    try:
+        data = message_to_dict(message)
+    except TypeError as error:
+        if "is not a membercore message type" in str(error):
+            return message  # not a message: the routing refuses it, saying so
+        raise InvalidFactError(tag, "message", message, f"cannot be written: {error}") from None
+    except (ValueError, AttributeError, RecursionError) as error:
+        raise InvalidFactError(tag, "message", message, f"cannot be written: {error}") from None
+    return message_from_dict(data)
 
 
 def _reason(error: BaseException) -> str:

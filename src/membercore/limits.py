@@ -21,7 +21,7 @@ import attrs
 from membercore.errors import ConfigError, InvalidFactError
 from membercore.text import brief
 
-__all__ = ["InputLimits", "brief", "check", "parse", "truncated"]
+__all__ = ["InputLimits", "check", "parse", "printable", "small", "truncated"]
 
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
@@ -160,6 +160,32 @@ def _check_number(kind: str, path: str, number: int, limits: InputLimits) -> Non
         raise _refuse(kind, path, number, problem)
 
 
+def small(value: object, nodes: int) -> bool:
+    """Whether ``value`` holds at most ``nodes`` values (objects, lists and leaves).
+
+    Stops counting past ``nodes``: what it costs is bounded by ``nodes``, whatever the
+    value holds (a list of ten million items is known too large at once).
+    """
+    stack: list[object] = [value]
+    seen = 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > nodes:
+            return False
+        if isinstance(item, str | bytes):
+            seen += len(item) // 64
+        elif isinstance(item, Mapping):
+            if len(item) > nodes:
+                return False
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            if len(item) > nodes:
+                return False
+            stack.extend(item)
+    return seen <= nodes
+
+
 def parse(text: str, limits: InputLimits) -> object:
     """JSON text read within the limits.
 
@@ -210,3 +236,17 @@ def truncated(text: str, limit: int) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every character that is not printable written as its escape.
+
+    A reason or an id shown to an operator never carries a terminal's control codes
+    (``\x1b[2J`` clears the screen) nor characters that hide themselves.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )

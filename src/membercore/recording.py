@@ -139,8 +139,8 @@ def _json_or_repr(value: object) -> str:
     if hasattr(value, "TYPE"):
         try:
             return message_to_json(value)
-        except TypeError:
-            pass
+        except (TypeError, ValueError, AttributeError, RecursionError):
+            pass  # a message built with values its type does not take
     try:
         return json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):

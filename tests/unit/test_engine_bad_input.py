@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import attrs
 import pytest
 
+import membercore
 from membercore import (
     ChargeLine,
     ChargePaid,
@@ -17,6 +18,7 @@ from membercore import (
     Engine,
     PatientRegistered,
     RefundIssued,
+    households,
     reference_config,
 )
 from membercore.config import Plausibility
@@ -341,3 +343,79 @@ def test_inputs_are_not_kept_alive_once_the_engine_has_taken_or_refused_them(
     gc.collect()
     assert all(ref() is None for ref in watched)
     assert max(len(letter.payload) for letter in engine.dead_letters()) < 21_000
+
+
+# -- facts and commands built in code are held to the same types ---------------------------
+
+
+def _built_badly(now: datetime) -> dict[str, object]:
+    line = ChargeLine(department="d", category="treatment", amount_fen=12_345.67)  # type: ignore[arg-type]
+    return {
+        "a decimal amount": ChargePaid(
+            fact_id="x1", patient_id="P-1", occurred_at=now, charge_id="c", lines=[line]
+        ),
+        "text for the lines": ChargePaid(
+            fact_id="x2",
+            patient_id="P-1",
+            occurred_at=now,
+            charge_id="c",
+            lines="dental",  # type: ignore[arg-type]
+        ),
+        "dicts for the lines": ChargePaid(
+            fact_id="x3",
+            patient_id="P-1",
+            occurred_at=now,
+            charge_id="c",
+            lines=[{"department": "d", "category": "t", "amount_fen": 100}],  # type: ignore[list-item]
+        ),
+        "text for a birth date": PatientRegistered(
+            fact_id="x4",
+            patient_id="P-1",
+            occurred_at=now,
+            birth_date="2020-02-30",  # type: ignore[arg-type]
+        ),
+        "bytes for an id": CheckedIn(fact_id=b"HIS-1", patient_id="P-1", occurred_at=now),  # type: ignore[arg-type]
+        "a number for a channel": CheckedIn(
+            fact_id="x6",
+            patient_id="P-1",
+            occurred_at=now,
+            channel=5,  # type: ignore[arg-type]
+        ),
+        "a number for a name": PatientRegistered(
+            fact_id="x7",
+            patient_id="P-1",
+            occurred_at=now,
+            name=5,  # type: ignore[arg-type]
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "bad", list(_built_badly(datetime.now(UTC))), ids=list(_built_badly(datetime.now(UTC)))
+)
+def test_a_fact_built_in_code_with_a_wrong_type_is_refused_and_never_stored(
+    engine: Engine, clock: ManualClock, bad: str
+) -> None:
+    _registered(engine, clock)
+    before, after = _neighbours(clock, 7)
+    report = engine.ingest([before, _built_badly(clock.now())[bad], after])
+    assert (report.applied, report.rejected) == (2, 1)
+    engine._records = type(engine._records)(1)  # forget every decoded record
+    assert engine.points("P-1").available >= 0  # the record reads as stored
+    assert engine.member("P-2").profile.interactions
+
+
+def test_a_command_built_in_code_with_a_wrong_type_is_refused_naming_the_field(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _registered(engine, clock)
+    engine.execute(households.FormHousehold(key="h", household_id="h", head_id="P-1"))
+    wrong = households.AddDependent(
+        key="a",
+        household_id="h",
+        member_id="P-2",
+        relationship=5,  # type: ignore[arg-type]
+    )
+    with pytest.raises(membercore.InvalidFactError, match="relationship"):
+        engine.execute(wrong)
+    assert engine.household("h") is not None

@@ -545,11 +545,17 @@ class Engine(MemberCalls):
                 continue
             household = uow.household_of(held.state)
             view = household_view(household.state, held.state.member_id) if household else None
-            outcome = pipeline.tick(held.state, context(uow, self.context), now, household=view)
-            count_work(uow.loads, outcome.events)
-            held.take(outcome.member, outcome.events)
             # A record ticked with nothing to do still has its due instant moved on.
             held.touched = True
+            try:
+                outcome = pipeline.tick(held.state, context(uow, self.context), now, household=view)
+            except (MembercoreError, *_INPUT_FAULTS) as error:
+                # One member's failure never holds the others up: kept with its reason.
+                note = f"tick of member {held.state.member_id} failed: {_reason(error)}"
+                uow.dead.append(self._dead(None, f"tick {key} at {now.isoformat()}", note, now))
+                continue
+            count_work(uow.loads, outcome.events)
+            held.take(outcome.member, outcome.events)
             count += len(outcome.events)
         uow.commit(after=now)
         return count

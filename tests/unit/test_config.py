@@ -511,3 +511,32 @@ def test_a_table_where_a_list_is_meant_is_refused_naming_the_key() -> None:
         load_config(data)
     assert raised.value.key == "$.outreach.channel_order"
     assert "expected a list, got a table" in raised.value.problem
+
+
+@pytest.mark.parametrize(
+    ("action", "says"),
+    [
+        ({"name": "award_points", "params": {"bonus": "nope", "points": 50}}, "no bonus 'nope'"),
+        (
+            {"name": "award_points", "params": {"bonus": "campaign", "points": -100}},
+            "points must be",
+        ),
+        ({"name": "make_offer", "params": {"plan": "platinum", "valid_days": 7}}, "no plan"),
+        (
+            {"name": "create_task", "params": {"kind": "call", "role": "nurse", "due_hours": -24}},
+            "due_hours",
+        ),
+        ({"name": "start_journey", "params": {"journey": "nowhere"}}, "no journey 'nowhere'"),
+    ],
+)
+def test_a_journey_action_naming_what_the_programme_lacks_is_refused(
+    action: dict[str, Any], says: str
+) -> None:
+    data = dump_config(reference_config())
+    journey = copy.deepcopy(data["journeys"][0])
+    journey["key"] = "extra"
+    journey["entry_actions"] = [action]
+    data["journeys"].append(journey)
+    with pytest.raises(ConfigError, match="journeys") as raised:
+        load_config(data)
+    assert says in raised.value.problem

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from membercore import journeys, ledger, reference_config
+from membercore import hookimpl, journeys, ledger, reference_config
 from membercore.clinical import DiagnosisRecorded, PatientRegistered
 from membercore.consent import GrantConsent
 from membercore.engine import Engine, IngestReport
@@ -451,3 +451,63 @@ def test_a_worker_started_again_under_its_name_ticks_its_claimed_members_at_once
     store.claim_due(JUNE, 10, worker="worker-1", lease=timedelta(minutes=5))
     assert _over(store, worker="worker-2").tick(JUNE).records == 0
     assert _over(store, worker="worker-1").tick(JUNE).records == len(due)
+
+
+class _Fragile:
+    """A plugin whose journey's action fails for one member when its timer fires."""
+
+    @staticmethod
+    def _fails_for_p1(event: Any) -> list[object]:
+        if event.member_id == "p-1":
+            raise ValueError("the clinic's system is down for p-1")
+        return []
+
+    @hookimpl
+    def membercore_register_actions(self, register: Callable[[Any], None]) -> None:
+        from membercore.journeys import ActionSpec  # noqa: PLC0415
+
+        register(
+            ActionSpec(name="fragile", params=(), doc="fails for p-1", commands=self._fails_for_p1)
+        )
+
+    @hookimpl
+    def membercore_register_journeys(self, register: Callable[[Any], None]) -> None:
+        from membercore.journeys import Call, Delay, JourneyDefinition, Transition, Trigger  # noqa: PLC0415
+
+        register(
+            JourneyDefinition(
+                key="fragile",
+                label="易错",
+                purpose="care",
+                states=("start", "done"),
+                initial="start",
+                final=("done",),
+                entry=Trigger(kind="fact", type="patient_registered"),
+                transitions=(
+                    Transition(
+                        name="later",
+                        source="start",
+                        target="done",
+                        trigger=Trigger(kind="after", delay=Delay(days=1)),
+                        actions=(Call(name="fragile", params={}),),
+                    ),
+                ),
+            )
+        )
+
+
+def test_a_member_whose_tick_fails_holds_no_other_member_up() -> None:
+    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, _Fragile()])
+    clock = ManualClock(T0)
+    engine = Engine.open("memory://", config=CONFIG, clock=clock, plugin_manager=manager)
+    engine.ingest(
+        [PatientRegistered(fact_id=f"r-{p}", patient_id=p, occurred_at=T0) for p in ("p-1", "p-2")]
+    )
+    report = engine.tick(T0 + timedelta(days=2))
+    assert report.records == 2
+    states = {i.journey: i.state for i in engine.member("p-2").journeys.instances.values()}
+    assert states["fragile"] == "done"
+    (letter,) = engine.dead_letters()
+    assert "tick of member p-1 failed" in letter.reason
+    assert "the clinic's system is down" in letter.reason
+    assert engine.tick(T0 + timedelta(days=3)).records == 0  # not tried again and again

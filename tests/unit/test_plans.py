@@ -878,6 +878,7 @@ def test_evolve_refuses_an_event_that_does_not_fit_the_status(desk: Desk) -> Non
 
 
 def test_an_empty_programme_offers_no_plans() -> None:
-    desk = Desk(attrs.evolve(reference_config(), plans=PlanRules(), packages=()))
+    bare = attrs.evolve(reference_config(), plans=PlanRules(), packages=(), journeys=())
+    desk = Desk(bare)
     with pytest.raises(UnknownPlanError):
         desk.subscribe("annual_599", sh(2026, 3, 1))

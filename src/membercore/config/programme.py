@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -127,25 +127,85 @@ class ProgrammeConfig:
                     )
 
     def _message_problems(self, journey: JourneyDefinition) -> list[str]:
+        """What the journey's actions name that the programme does not have."""
         calls = [*journey.entry_actions, *(a for t in journey.transitions for a in t.actions)]
-        problems = []
+        problems: list[str] = []
         for call in calls:
-            if call.name != "send_message":
-                continue
-            template = self.outreach.template(str(call.params.get("template")))
-            if template is None:
-                problems.append(f"send_message: no template {call.params.get('template')!r}")
-            elif template.purpose != call.params.get("purpose"):
-                problems.append(
-                    f"send_message: template {template.key!r} is for {template.purpose}, "
-                    f"not {call.params.get('purpose')}"
-                )
+            problems += self._action_problems(call.name, call.params)
         return problems
+
+    def _action_problems(self, name: str, params: Mapping[str, object]) -> list[str]:
+        check = _ACTION_CHECKS.get(name)
+        return check(self, params) if check is not None else []
 
     @property
     def tz(self) -> ZoneInfo:
         """The programme's timezone."""
         return ZoneInfo(self.timezone)
+
+
+#: The most points a journey's bonus may award at once, and days an offer or task may run.
+_MAX_ACTION_POINTS = 100_000
+_MAX_DAYS = 3_660
+
+
+def _within(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _send_message(config: ProgrammeConfig, params: Mapping[str, object]) -> list[str]:
+    template = config.outreach.template(str(params.get("template")))
+    if template is None:
+        return [f"send_message: no template {params.get('template')!r}"]
+    if template.purpose != params.get("purpose"):
+        return [
+            f"send_message: template {template.key!r} is for {template.purpose}, "
+            f"not {params.get('purpose')}"
+        ]
+    return []
+
+
+def _award_points(config: ProgrammeConfig, params: Mapping[str, object]) -> list[str]:
+    problems = []
+    if params.get("bonus") not in config.earning.bonuses:
+        known = sorted(config.earning.bonuses)
+        problems.append(
+            f"award_points: no bonus {params.get('bonus')!r} in earning.bonuses (known: {known})"
+        )
+    if not _within(params.get("points"), 1, _MAX_ACTION_POINTS):
+        problems.append(f"award_points: points must be 1 to {_MAX_ACTION_POINTS}")
+    return problems
+
+
+def _make_offer(config: ProgrammeConfig, params: Mapping[str, object]) -> list[str]:
+    plans = {plan.key for plan in config.plans.plans}
+    problems = []
+    if params.get("plan") not in plans:
+        problems.append(f"make_offer: no plan {params.get('plan')!r} (known: {sorted(plans)})")
+    if not _within(params.get("valid_days"), 1, _MAX_DAYS):
+        problems.append(f"make_offer: valid_days must be 1 to {_MAX_DAYS}")
+    return problems
+
+
+def _create_task(_config: ProgrammeConfig, params: Mapping[str, object]) -> list[str]:
+    if not _within(params.get("due_hours"), 0, _MAX_DAYS * 24):
+        return [f"create_task: due_hours must be 0 to {_MAX_DAYS * 24}"]
+    return []
+
+
+def _start_journey(config: ProgrammeConfig, params: Mapping[str, object]) -> list[str]:
+    if params.get("journey") not in {journey.key for journey in config.journeys}:
+        return [f"start_journey: no journey {params.get('journey')!r}"]
+    return []
+
+
+_ACTION_CHECKS = {
+    "send_message": _send_message,
+    "award_points": _award_points,
+    "make_offer": _make_offer,
+    "create_task": _create_task,
+    "start_journey": _start_journey,
+}
 
 
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")

@@ -211,6 +211,8 @@ class Engine(MemberCalls):
         if clock_skew < timedelta(0):
             raise EngineError(f"clock_skew must not be negative, got {clock_skew}")
         self.clock_skew = clock_skew
+        if limits is not None and not isinstance(limits, InputLimits):
+            raise EngineError(f"limits must be membercore.limits.InputLimits, got {limits!r}")
         self.limits = limits or InputLimits()
         self.pause_gc = pause_gc
         for definition in self.config.journeys:
@@ -460,6 +462,11 @@ class Engine(MemberCalls):
         if held is None:
             raise UnknownMemberError(message.patient_id)
         plausibility.check(message, held.state, self.config, now)
+        referred = getattr(message, "referred_patient_id", None)
+        if isinstance(referred, str) and self.require_registration:
+            uow.load_members([referred])
+            if uow.member(referred) is None:
+                raise UnknownMemberError(referred)  # a referral of nobody registered
         survivor = held.state.identity.merged_into
         if survivor is not None:
             # The person's facts go on under the record they were merged into.

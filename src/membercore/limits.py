@@ -27,11 +27,22 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
 # log10(2): a whole number of n bits has about n * 0.30103 decimal digits.
 _DIGITS_PER_BIT = 0.30103
+# Python refuses to read or write a whole number of more digits (sys.int_info).
+_PYTHON_DIGITS = 4_000
 
 
 def _positive(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int:
+        raise ConfigError(f"limits.{attribute.name}", f"must be a whole number, got {value!r}")
     if value < 1:
         raise ConfigError(f"limits.{attribute.name}", f"must be at least 1, got {value}")
+
+
+def _digits(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    _positive(instance, attribute, value)
+    if value > _PYTHON_DIGITS:
+        problem = f"at most {_PYTHON_DIGITS} (Python reads no longer number), got {value}"
+        raise ConfigError(f"limits.{attribute.name}", problem)
 
 
 @attrs.frozen(kw_only=True)
@@ -55,7 +66,7 @@ class InputLimits:
     max_items: int = attrs.field(default=1_000, validator=_positive)
     max_text: int = attrs.field(default=4_000, validator=_positive)
     max_id: int = attrs.field(default=200, validator=_positive)
-    max_digits: int = attrs.field(default=20, validator=_positive)
+    max_digits: int = attrs.field(default=20, validator=_digits)
     max_reason: int = attrs.field(default=1_000, validator=_positive)
     max_payload: int = attrs.field(default=20_000, validator=_positive)
 

@@ -17,7 +17,7 @@ import attrs
 
 from membercore.config import ProgrammeConfig
 from membercore.errors import ImplausibleError
-from membercore.facts import Fact, RefundIssued
+from membercore.facts import ChargePaid, Fact, RefundIssued
 from membercore.member import Member
 
 __all__ = ["check"]
@@ -101,6 +101,36 @@ def _check_fact(kind: str, fact: Fact, member: Member | None, config: ProgrammeC
             )
     if isinstance(fact, RefundIssued):
         _check_refund(kind, fact, member)
+    if isinstance(fact, ChargePaid):
+        _check_charge(kind, fact, member, config)
+    referred = getattr(fact, "referred_patient_id", None)
+    if referred is not None and referred == fact.patient_id:
+        raise ImplausibleError(kind, "referred_patient_id", referred, "a patient refers themselves")
+
+
+def _check_charge(
+    kind: str, charge: ChargePaid, member: Member | None, config: ProgrammeConfig
+) -> None:
+    bound = config.plausibility.max_charge_fen
+    total = sum(line.amount_fen for line in charge.lines)
+    if total > bound:
+        problem = f"the charge comes to {total} fen, more than {bound}, plausibility.max_charge_fen"
+        raise ImplausibleError(kind, "lines", total, problem)
+    charges = member.profile.charges.values() if member is not None else ()
+    # The same fact again (another worker took it meanwhile) is the parts' to replay.
+    taken = [
+        noted.fact_id
+        for noted in charges
+        if noted.charge_id == charge.charge_id and noted.fact_id != charge.fact_id
+    ]
+    if taken:
+        raise ImplausibleError(
+            kind,
+            "charge_id",
+            charge.charge_id,
+            f"taken before as fact {taken[0]}: a charge is sent once (a correction is a "
+            "refund, and a new charge with its own id)",
+        )
 
 
 def _check_refund(kind: str, refund: RefundIssued, member: Member | None) -> None:

@@ -17,6 +17,7 @@ from membercore import (
     DiagnosisRecorded,
     Engine,
     PatientRegistered,
+    ReferralQualified,
     RefundIssued,
     households,
     reference_config,
@@ -419,3 +420,54 @@ def test_a_command_built_in_code_with_a_wrong_type_is_refused_naming_the_field(
     with pytest.raises(membercore.InvalidFactError, match="relationship"):
         engine.execute(wrong)
     assert engine.household("h") is not None
+
+
+def test_one_charge_sent_again_under_another_message_id_is_refused_naming_the_first(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _registered(engine, clock)
+    report = engine.ingest([_charge("HIS-0", 9_000_000, clock), _charge("HIS-1", 10_000, clock)])
+    assert (report.applied, report.rejected) == (1, 1)
+    (letter,) = engine.dead_letters()
+    assert letter.fact_id == "HIS-1"
+    assert "taken before as fact HIS-0" in letter.reason
+    member = engine.member("P-1")
+    assert member.ledger.lots  # the first, and only the first, earned
+    assert [c.fact_id for c in member.profile.charges.values()] == ["HIS-0"]
+
+
+def test_a_referral_of_oneself_or_of_nobody_registered_earns_nothing(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _registered(engine, clock)
+    now = clock.now()
+    referrals = [
+        ReferralQualified(
+            fact_id=f"ref-{who}",
+            patient_id="P-1",
+            occurred_at=now,
+            referred_patient_id=who,
+            visit_id="v",
+        )
+        for who in ("P-1", "GHOST", "P-2")
+    ]
+    report = engine.ingest(referrals)
+    assert (report.applied, report.rejected) == (1, 2)
+    themselves, ghost = (letter.reason for letter in engine.dead_letters())
+    assert "refers themselves" in themselves
+    assert "'GHOST' is not known" in ghost
+
+
+def test_a_charge_of_many_lines_is_bounded_as_a_whole(engine: Engine, clock: ManualClock) -> None:
+    _registered(engine, clock)
+    line = ChargeLine(department="d", category="treatment", amount_fen=100_000_000)
+    huge = ChargePaid(
+        fact_id="big",
+        patient_id="P-1",
+        occurred_at=clock.now(),
+        charge_id="c",
+        lines=[line] * 1_000,
+    )
+    assert engine.ingest([huge]).rejected == 1
+    (letter,) = engine.dead_letters()
+    assert "plausibility.max_charge_fen" in letter.reason

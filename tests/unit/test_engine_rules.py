@@ -86,7 +86,8 @@ def test_lots_expiring_together_are_spent_oldest_earned_first(
         visit_id="v-new",
     )
     clock.set(T0 + timedelta(days=18))
-    engine.ingest([referral])
+    new = PatientRegistered(fact_id="reg-new", patient_id="p-new", occurred_at=clock.now())
+    engine.ingest([new, referral])
     # the survey of 5 March is reported after it: opened second, earned first
     survey = SurveyAnswered(
         fact_id="sv-1", patient_id=ME, occurred_at=T0 + timedelta(days=3), visit_id="v-1", score=5

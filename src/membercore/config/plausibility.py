@@ -22,6 +22,7 @@ class Plausibility:
     Attributes:
         max_line_fen: the most one line of a charge (or a payment, a refund) may be, in
             fen (1,000,000 元 by default).
+        max_charge_fen: the most a whole charge may come to, in fen (10,000,000 元).
         max_points: the most points one command may give, take or move.
         history_days: how old a fact may be when it is decided (30 years by default:
             older history is not the programme's).
@@ -32,6 +33,7 @@ class Plausibility:
     """
 
     max_line_fen: int = attrs.field(default=100_000_000, validator=positive)
+    max_charge_fen: int = attrs.field(default=1_000_000_000, validator=positive)
     max_points: int = attrs.field(default=1_000_000, validator=positive)
     history_days: int = attrs.field(default=30 * 366, validator=positive)
     ahead_days: int = attrs.field(default=3 * 366, validator=positive)

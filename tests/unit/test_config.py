@@ -344,7 +344,7 @@ INVALID = [
     pytest.param(
         _set("ledger", "expiry", "months", value=0),
         "$.ledger.expiry.months",
-        "positive",
+        "must be from 1 to 1200",
         id="zero-expiry-months",
     ),
     pytest.param(
@@ -540,3 +540,27 @@ def test_a_journey_action_naming_what_the_programme_lacks_is_refused(
     with pytest.raises(ConfigError, match="journeys") as raised:
         load_config(data)
     assert says in raised.value.problem
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("plausibility", "history_days"), 1_000_000),
+        (("plausibility", "ahead_days"), 3_000_000),
+        (("plausibility", "max_age_years"), 3_000),
+        (("ledger", "expiry", "months"), 100_000),
+        (("earning", "spending", "vesting_days"), 10_000_000),
+        (("tiers", "grace_days"), 10**9),
+    ],
+)
+def test_a_span_of_time_no_calendar_holds_is_refused_naming_the_key(
+    path: tuple[str, ...], value: int
+) -> None:
+    data = dump_config(reference_config())
+    target = data
+    for name in path[:-1]:
+        target = target[name]
+    target[path[-1]] = value
+    with pytest.raises(ConfigError, match="must be from") as raised:
+        load_config(data)
+    assert raised.value.key == "$." + ".".join(path)

@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from membercore.errors import ConfigError
 
 __all__ = [
+    "MAX_DAYS",
+    "MAX_HOURS",
+    "MAX_MONTHS",
     "known_timezone",
     "local_time",
     "non_blank",
@@ -23,6 +26,7 @@ __all__ = [
     "positive",
     "unique_keys",
     "values_non_negative",
+    "within",
 ]
 
 
@@ -36,6 +40,23 @@ def positive(_instance: Any, attribute: Any, value: int) -> None:
     """Refuse zero or a negative integer."""
     if value <= 0:
         raise ConfigError(attribute.name, f"must be positive, got {value}")
+
+
+#: How long a span of time in a programme may be: a century of days, of months, of hours
+#: within ten years. Longer spans are typing mistakes, and past them dates overflow.
+MAX_DAYS = 36_600
+MAX_MONTHS = 1_200
+MAX_HOURS = 24 * 3_660
+
+
+def within(low: int, high: int) -> Any:
+    """A validator refusing an integer outside ``low``..``high``."""
+
+    def check(_instance: Any, attribute: Any, value: int) -> None:
+        if not low <= value <= high:
+            raise ConfigError(attribute.name, f"must be from {low} to {high}, got {value}")
+
+    return check
 
 
 def optional_positive(_instance: Any, attribute: Any, value: int | None) -> None:

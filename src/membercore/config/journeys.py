@@ -14,7 +14,14 @@ from typing import Any, Literal
 
 import attrs
 
-from membercore.config.common import local_time, non_negative
+from membercore.config.common import (
+    MAX_DAYS,
+    MAX_HOURS,
+    MAX_MONTHS,
+    local_time,
+    non_negative,
+    within,
+)
 from membercore.errors import ConfigError
 
 __all__ = [
@@ -41,9 +48,9 @@ def _day_of_month(_instance: Any, attribute: Any, value: int | None) -> None:
 class Delay:
     """A duration counted from entering a state: calendar months, then days and hours."""
 
-    months: int = attrs.field(default=0, validator=non_negative)
-    days: int = attrs.field(default=0, validator=non_negative)
-    hours: int = attrs.field(default=0, validator=non_negative)
+    months: int = attrs.field(default=0, validator=within(0, MAX_MONTHS))
+    days: int = attrs.field(default=0, validator=within(0, MAX_DAYS))
+    hours: int = attrs.field(default=0, validator=within(0, MAX_HOURS))
 
 
 _NEEDS: Mapping[str, tuple[str, ...]] = {

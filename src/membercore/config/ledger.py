@@ -8,10 +8,13 @@ from typing import Literal
 import attrs
 
 from membercore.config.common import (
+    MAX_DAYS,
+    MAX_MONTHS,
     non_negative,
     optional_positive,
     positive,
     values_non_negative,
+    within,
 )
 
 __all__ = [
@@ -60,7 +63,7 @@ class RuleBase:
     version: int = attrs.field(default=1, validator=positive)
     enabled: bool = True
     qualifying: bool = True
-    vesting_days: int = attrs.field(default=0, validator=non_negative)
+    vesting_days: int = attrs.field(default=0, validator=within(0, MAX_DAYS))
     daily_cap: int | None = attrs.field(default=None, validator=optional_positive)
     monthly_cap: int | None = attrs.field(default=None, validator=optional_positive)
 
@@ -99,7 +102,7 @@ class SpendingRule(RuleBase):
             tiers not listed earn at 100.
     """
 
-    vesting_days: int = attrs.field(default=7, validator=non_negative)
+    vesting_days: int = attrs.field(default=7, validator=within(0, MAX_DAYS))
     rate: Rate = attrs.field(factory=Rate)
     category_rates: Mapping[str, Rate] = attrs.field(factory=dict)
     department_rates: Mapping[str, Rate] = attrs.field(factory=dict)
@@ -160,7 +163,7 @@ class ExpiryPolicy:
     """
 
     mode: ExpiryMode = "month_end"
-    months: int = attrs.field(default=24, validator=positive)
+    months: int = attrs.field(default=24, validator=within(1, MAX_MONTHS))
 
 
 @attrs.frozen(kw_only=True)

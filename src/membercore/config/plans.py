@@ -6,7 +6,15 @@ from typing import Literal
 
 import attrs
 
-from membercore.config.common import non_negative, positive, unique_keys
+from membercore.config.common import (
+    MAX_DAYS,
+    MAX_HOURS,
+    MAX_MONTHS,
+    non_negative,
+    positive,
+    unique_keys,
+    within,
+)
 
 __all__ = ["Plan", "PlanKind", "PlanRules", "RefundPolicy"]
 
@@ -37,11 +45,11 @@ class Plan:
     label: str
     kind: PlanKind
     price_fen: int = attrs.field(validator=non_negative)
-    term_months: int = attrs.field(default=12, validator=positive)
+    term_months: int = attrs.field(default=12, validator=within(1, MAX_MONTHS))
     tier_floor: str | None = None
     auto_renew: bool = False
     max_dependents: int = attrs.field(default=0, validator=non_negative)
-    grace_days: int = attrs.field(default=15, validator=non_negative)
+    grace_days: int = attrs.field(default=15, validator=within(0, MAX_DAYS))
     refund: RefundPolicy = "pro_rata"
     programme: str | None = None
     version: int = attrs.field(default=1, validator=positive)
@@ -62,7 +70,7 @@ class PlanRules:
     """
 
     plans: tuple[Plan, ...] = attrs.field(default=(), validator=unique_keys)
-    payment_window_hours: int = attrs.field(default=48, validator=positive)
+    payment_window_hours: int = attrs.field(default=48, validator=within(1, MAX_HOURS))
 
     def plan(self, key: str) -> Plan | None:
         """The plan called ``key``, if there is one."""

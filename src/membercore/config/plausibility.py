@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from membercore.config.common import positive
+from membercore.config.common import MAX_DAYS, positive, within
 
 __all__ = ["Plausibility"]
 
@@ -35,6 +35,6 @@ class Plausibility:
     max_line_fen: int = attrs.field(default=100_000_000, validator=positive)
     max_charge_fen: int = attrs.field(default=1_000_000_000, validator=positive)
     max_points: int = attrs.field(default=1_000_000, validator=positive)
-    history_days: int = attrs.field(default=30 * 366, validator=positive)
-    ahead_days: int = attrs.field(default=3 * 366, validator=positive)
-    max_age_years: int = attrs.field(default=130, validator=positive)
+    history_days: int = attrs.field(default=30 * 366, validator=within(1, MAX_DAYS))
+    ahead_days: int = attrs.field(default=3 * 366, validator=within(1, MAX_DAYS))
+    max_age_years: int = attrs.field(default=130, validator=within(1, 150))

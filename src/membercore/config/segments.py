@@ -27,7 +27,15 @@ from typing import Any, Literal, get_args
 
 import attrs
 
-from membercore.config.common import non_blank, optional_positive, positive, unique_keys
+from membercore.config.common import (
+    MAX_DAYS,
+    MAX_MONTHS,
+    non_blank,
+    optional_positive,
+    positive,
+    unique_keys,
+    within,
+)
 from membercore.consent import CHANNELS, Channel
 from membercore.errors import ConfigError
 from membercore.icd10 import CONDITIONS, CodeRule
@@ -285,7 +293,7 @@ class SegmentRules:
     """
 
     version: int = attrs.field(default=1, validator=positive)
-    window_months: int = attrs.field(default=12, validator=positive)
+    window_months: int = attrs.field(default=12, validator=within(1, MAX_MONTHS))
     segments: tuple[SegmentDefinition, ...] = attrs.field(
         factory=reference_segment_definitions, validator=[_segments, unique_keys]
     )
@@ -295,8 +303,8 @@ class SegmentRules:
     rfm: RfmBreakpoints = attrs.field(factory=RfmBreakpoints)
     child_below_age: int = attrs.field(default=18, validator=positive)
     senior_from_age: int = attrs.field(default=60, validator=positive)
-    pregnancy_days: int = attrs.field(default=280, validator=positive)
-    postpartum_days: int = attrs.field(default=365, validator=positive)
+    pregnancy_days: int = attrs.field(default=280, validator=within(1, MAX_DAYS))
+    postpartum_days: int = attrs.field(default=365, validator=within(1, MAX_DAYS))
     tag_days: Mapping[str, int] = attrs.field(factory=_reference_tag_days)
     interaction_channels: Mapping[str, Channel] = attrs.field(
         factory=_reference_interaction_channels, validator=_channels

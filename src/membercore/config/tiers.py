@@ -7,7 +7,15 @@ from typing import Any, Literal
 
 import attrs
 
-from membercore.config.common import non_negative, optional_positive, positive, unique_keys
+from membercore.config.common import (
+    MAX_DAYS,
+    MAX_MONTHS,
+    non_negative,
+    optional_positive,
+    positive,
+    unique_keys,
+    within,
+)
 from membercore.errors import ConfigError
 
 __all__ = ["QualifierMode", "ReviewRule", "TierLevel", "TierRules", "WindowKind"]
@@ -70,9 +78,9 @@ class TierRules:
     version: int = attrs.field(default=1, validator=positive)
     levels: tuple[TierLevel, ...] = attrs.field(validator=[_a_ladder, unique_keys])
     window: WindowKind = "rolling"
-    window_months: int = attrs.field(default=12, validator=positive)
+    window_months: int = attrs.field(default=12, validator=within(1, MAX_MONTHS))
     review: ReviewRule = "anniversary"
-    grace_days: int = attrs.field(default=0, validator=non_negative)
+    grace_days: int = attrs.field(default=0, validator=within(0, MAX_DAYS))
 
     @functools.cached_property
     def keys(self) -> tuple[str, ...]:

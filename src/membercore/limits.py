@@ -147,6 +147,8 @@ def _check_text(kind: str, path: str, text: str, limits: InputLimits, *, is_id: 
         what = "an identifier" if is_id else "a text value"
         problem = f"{what} of {len(text)} characters, more than {bound}"
         raise _refuse(kind, path, text, problem)
+    if is_id and text != text.strip():
+        raise _refuse(kind, path, text, "an identifier with spaces before or after it")
     if text.isprintable():
         return  # no control character, no bidirectional control, no lone surrogate
     try:
@@ -160,6 +162,10 @@ def _check_text(kind: str, path: str, text: str, limits: InputLimits, *, is_id: 
         if unicodedata.category(char) == "Cc" or (is_id and char in _BIDI):
             what = "a control character" if char not in _BIDI else "a bidirectional control"
             problem = f"{what} (U+{ord(char):04X}) at character {n}"
+            raise _refuse(kind, path, text, problem)
+        if is_id and not char.isprintable():
+            # Zero-width, no-break and other invisible characters make look-alike ids.
+            problem = f"an invisible character (U+{ord(char):04X}) at character {n}"
             raise _refuse(kind, path, text, problem)
 
 

@@ -471,3 +471,46 @@ def test_a_charge_of_many_lines_is_bounded_as_a_whole(engine: Engine, clock: Man
     assert engine.ingest([huge]).rejected == 1
     (letter,) = engine.dead_letters()
     assert "plausibility.max_charge_fen" in letter.reason
+
+
+@pytest.mark.parametrize(
+    "look_alike", [" P-1", "P-1 ", "P\u200b-1", "P\u00a0-1", "P\ufeff-1", "P\u2028-1"]
+)
+def test_an_id_that_only_looks_like_another_is_refused(
+    engine: Engine, clock: ManualClock, look_alike: str
+) -> None:
+    report = engine.ingest(
+        [PatientRegistered(fact_id="r", patient_id=look_alike, occurred_at=clock.now())]
+    )
+    assert report.rejected == 1
+    (letter,) = engine.dead_letters()
+    assert "patient_id" in letter.reason
+
+
+def test_a_postgres_url_without_a_host_in_its_authority_works(postgres_url: str) -> None:
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    from membercore_adapters.postgres import PostgresStore  # noqa: PLC0415
+
+    parts = urlsplit(postgres_url)
+    host, user = parts.hostname or "127.0.0.1", parts.username or "postgres"
+    schema = f"mc_test_{uuid.uuid4().hex[:12]}"
+    query = f"host={host}&port={parts.port or 5432}&user={user}&schema={schema}"
+    url = f"postgresql://{parts.path}?{query}"
+    store = PostgresStore.open(url)
+    try:
+        assert store.schema == schema
+    finally:
+        store.close()
+        import psycopg  # noqa: PLC0415
+        from psycopg import sql  # noqa: PLC0415
+
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def test_a_postgres_url_naming_its_schema_twice_is_refused(postgres_url: str) -> None:
+    from membercore_adapters.postgres import PostgresStore  # noqa: PLC0415
+
+    with pytest.raises(StorageError, match="schema 2 times"):
+        PostgresStore.open(f"{postgres_url}?schema=a&schema=b")

@@ -288,12 +288,16 @@ def _split_schema(url: str) -> tuple[str, str, bool]:
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     schemas = [value for key, value in pairs if key == "schema"]
+    if len(schemas) > 1:
+        raise ValueError(f"the URL names the schema {len(schemas)} times: name it once")
     shared = [value.lower() for key, value in pairs if key == "shared_schema"]
     if any(value not in ("yes", "no", "true", "false", "1", "0") for value in shared):
         raise ValueError(f"shared_schema must be yes or no, got {shared[-1]!r}")
     rest = [(key, value) for key, value in pairs if key not in _OURS]
     query = urlencode(rest, quote_via=quote)
-    stripped = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    # Written out by hand: urlunsplit drops the "//" of a URL without a host
+    # (postgresql:///db?host=/run/postgresql), which libpq then cannot read.
+    stripped = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{query}" if query else "")
     allowed = bool(shared) and shared[-1] in ("yes", "true", "1")
     return stripped, schemas[-1] if schemas else DEFAULT_SCHEMA, allowed
 

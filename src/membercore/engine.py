@@ -36,6 +36,7 @@ from membercore.errors import (
     StorageError,
     UnknownMemberError,
     UnknownStoreError,
+    UnreadableError,
     VersionConflictError,
 )
 from membercore.facts import Fact
@@ -44,7 +45,7 @@ from membercore.journeys import JourneyIndex, validate
 from membercore.limits import InputLimits, check, parse, printable, small, truncated
 from membercore.member import Member, standing
 from membercore.plugins import Plugins, collect, make_plugin_manager
-from membercore.ports import Clock, DeadLetter, Store, Unreadable
+from membercore.ports import Clock, DeadLetter, Positioned, Store, Unreadable
 from membercore.recording import HOUSEHOLD, MEMBER, dead_letter, household_key, member_key
 from membercore.serialization import message_from_dict, message_to_dict
 from membercore.text import brief
@@ -65,7 +66,7 @@ T = TypeVar("T")
 
 #: What ingestion takes: a fact or command, a tagged dict or JSON text; or one of those
 #: with the instant to decide it at.
-Message = Fact | AnyCommand | Mapping[str, Any] | str | Unreadable
+Message = Fact | AnyCommand | Mapping[str, Any] | str | Unreadable | Positioned
 Input = Message | tuple[datetime, Message]
 
 
@@ -440,6 +441,8 @@ class Engine(MemberCalls):
         text held), to name the dead letter by its fact id and type.
         """
         limits = self.limits
+        if isinstance(raw, Positioned):
+            reason, raw = f"{raw.position}: {reason}", raw.raw
         if not isinstance(raw, str) and not small(raw, limits.max_payload):
             # Too large to write out whole (it would cost more than refusing it did).
             message = raw if message is None and isinstance(raw, Mapping) else message
@@ -660,8 +663,10 @@ def _member_id(key: str) -> str:
 
 def _data(raw: object, limits: InputLimits) -> object:
     """What an input holds, read and checked within the limits: a tagged dict or a message."""
+    if isinstance(raw, Positioned):
+        return _data(raw.raw, limits)
     if isinstance(raw, Unreadable):
-        raise InvalidFactError("message", "text", raw.raw, raw.reason)
+        raise UnreadableError(raw.reason)
     if isinstance(raw, str):
         data = parse(raw, limits)
         if not isinstance(data, dict):

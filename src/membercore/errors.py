@@ -68,6 +68,7 @@ __all__ = [
     "UnknownSubscriptionError",
     "UnknownTaskError",
     "UnknownTierError",
+    "UnreadableError",
     "VersionConflictError",
     "WorkError",
     "WrongPaymentAmountError",
@@ -109,6 +110,18 @@ class InvalidFactError(MembercoreError, ValueError):
         self.value = value
         self.problem = problem
         super().__init__(f"{message_type}.{field} = {brief(value)}: {problem}")
+
+
+class UnreadableError(MembercoreError, ValueError):
+    """An input its source could not read as text (bytes that are not UTF-8, a line too long).
+
+    Attributes:
+        reason: what the source said was wrong.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class ImplausibleError(InvalidFactError):

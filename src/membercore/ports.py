@@ -30,6 +30,7 @@ __all__ = [
     "HisSource",
     "InboxEntry",
     "OutboxMessage",
+    "Positioned",
     "Record",
     "Store",
     "StoredEvent",
@@ -81,6 +82,19 @@ class Unreadable:
 
     raw: str
     reason: str
+
+
+@attrs.frozen(kw_only=True)
+class Positioned:
+    """An input with where it was found in its source: what a refusal names first.
+
+    Attributes:
+        raw: the input (text, a tagged dict, a message, or :class:`Unreadable`).
+        position: where it was found (``line 1204``, ``offset 88012``...).
+    """
+
+    raw: object
+    position: str
 
 
 @attrs.frozen(kw_only=True)
@@ -442,11 +456,12 @@ class HisSource(Protocol):
 
     name: str
 
-    def read(self) -> Iterable[Fact | Mapping[str, Any] | str | Unreadable]:
+    def read(self) -> Iterable[Fact | Mapping[str, Any] | str | Unreadable | Positioned]:
         """Facts, tagged dicts or JSON text the engine reads (refused: dead letters).
 
         What the source cannot even turn into text (bytes that are not UTF-8) comes as
-        :class:`Unreadable`, so that it is kept as a dead letter too, never dropped.
+        :class:`Unreadable`, so that it is kept as a dead letter too, never dropped; an
+        input wrapped in :class:`Positioned` has its position named in any refusal.
         """
         ...
 

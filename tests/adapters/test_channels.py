@@ -15,7 +15,7 @@ from membercore.clinical import LabResultRecorded, PatientRegistered
 from membercore.dispatch import DispatchReport, dispatch
 from membercore.engine import Engine
 from membercore.plugins import Plugins, collect, make_plugin_manager
-from membercore.ports import Channel, Commit, HisSource, OutboxMessage
+from membercore.ports import Channel, Commit, HisSource, OutboxMessage, Positioned, Unreadable
 from membercore.testing.clock import ManualClock
 from membercore_adapters.channels import console
 from membercore_adapters.channels.console import ConsoleChannel
@@ -170,9 +170,14 @@ def test_the_source_streams_every_non_blank_line_as_its_text(feed: Path) -> None
     read = JsonLinesSource.from_options({"path": str(feed)}).read()
     assert isinstance(read, Iterator)
     first = next(read)  # streamed: one line at a time
-    assert first == json.dumps(message_to_dict(_registered(1)))
-    lines = [line for line in feed.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert list(read) == lines[1:]
+    assert first == Positioned(raw=json.dumps(message_to_dict(_registered(1))), position="line 1")
+    lines = feed.read_text(encoding="utf-8").splitlines()
+    expected = [
+        Positioned(raw=line, position=f"line {n}")
+        for n, line in enumerate(lines, start=1)
+        if line.strip()
+    ]
+    assert list(read) == expected[1:]
 
 
 def test_a_line_that_is_not_utf8_is_unreadable_with_its_line_number_and_the_rest_is_taken(
@@ -185,7 +190,8 @@ def test_a_line_that_is_not_utf8_is_unreadable_with_its_line_number_and_the_rest
         report = engine.ingest(JsonLinesSource(path).read())
         assert (report.applied, report.rejected) == (2, 1)
         (letter,) = engine.store.dead_letters()
-    assert "line 2: not UTF-8 text (byte 0xff at position 10)" in letter.reason
+    assert letter.reason.startswith("line 2: ")
+    assert "not UTF-8 text (byte 0xff at position 10)" in letter.reason
     assert letter.payload == '{"name": "\\xff\\xfe"}'
 
 
@@ -193,7 +199,30 @@ def test_a_byte_order_mark_does_not_hide_the_first_fact(tmp_path: Path) -> None:
     path = tmp_path / "export.jsonl"
     text = json.dumps(message_to_dict(_registered(1))) + "\n"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
-    assert list(JsonLinesSource(path).read()) == [json.dumps(message_to_dict(_registered(1)))]
+    text = json.dumps(message_to_dict(_registered(1)))
+    assert list(JsonLinesSource(path).read()) == [Positioned(raw=text, position="line 1")]
+
+
+def test_lines_ended_by_a_carriage_return_alone_are_lines_too(tmp_path: Path) -> None:
+    path = tmp_path / "old-mac.jsonl"
+    texts = [json.dumps(message_to_dict(_registered(n))) for n in (1, 2, 3)]
+    path.write_bytes("\r".join(texts).encode("utf-8") + b"\r\n")
+    read = list(JsonLinesSource(path).read())
+    assert [item.raw for item in read] == texts
+    assert [item.position for item in read] == ["line 1", "line 2", "line 3"]
+
+
+def test_a_line_longer_than_the_bound_is_unreadable_without_being_read_whole(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "long.jsonl"
+    text = json.dumps(message_to_dict(_registered(1)))
+    path.write_bytes(b"x" * 10_000 + b"\n" + text.encode("utf-8") + b"\n")
+    long, good = JsonLinesSource(path, max_line=1_000).read()
+    assert isinstance(long.raw, Unreadable)
+    assert long.raw.reason == "a line of 10001 bytes, longer than 1000"
+    assert len(long.raw.raw) <= 201
+    assert good == Positioned(raw=text, position="line 2")
 
 
 def test_the_engine_dead_letters_what_the_source_could_not_read_with_the_reason(

@@ -243,3 +243,27 @@ actions = [{ name = "add_tag", params = { tag = "welcomed", colour = "red" } }]
     assert "welcome" in err
     assert "parameter 'value' must be int" in err
     assert "unknown parameter 'colour'" in err
+
+
+@pytest.mark.parametrize("args", [["ingest", "/nowhere.jsonl"], ["tick", "--config", "/nope.toml"]])
+def test_a_file_that_cannot_be_read_is_said_so_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert main([*args, "--store", f"sqlite:///{tmp_path}/cli.db"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read /no" in err
+    assert "Traceback" not in err
+
+
+def test_ingest_names_the_line_of_every_refusal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = tmp_path / "facts.jsonl"
+    feed.write_text('{"type": "checked_in"\n\n{"type": "nonsense"}\n', encoding="utf-8")
+    store = f"sqlite:///{tmp_path}/cli.db"
+    assert main(["ingest", str(feed), "--store", store]) == 0
+    capsys.readouterr()
+    main(["dead-letters", "--store", store])
+    listed = capsys.readouterr().out
+    assert ": line 1: " in listed
+    assert ": line 3: " in listed

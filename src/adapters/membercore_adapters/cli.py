@@ -99,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "config":
         return _check_config(args.file, with_plugins=not args.without_plugins)
+    return _with_store(args)
+
+
+def _with_store(args: argparse.Namespace) -> int:
+    """A command over the store: its answer, or what was wrong in words (never a traceback)."""
     try:
         config = _config(args.config)
         with Engine.open(args.store, config=config) as engine:
@@ -109,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MembercoreError as error:
         print(f"membercore: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a file named on the command line that cannot be read
+        print(f"membercore: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
 
 
 def _config(path: Path | None) -> ProgrammeConfig:

@@ -12,51 +12,91 @@ as files without.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from membercore.hookspecs import SourceFactory, hookimpl
-from membercore.ports import Unreadable
+from membercore.ports import Positioned, Unreadable
 
 __all__ = ["JsonLinesSource", "membercore_register_his_sources"]
 
 _BOM = b"\xef\xbb\xbf"
+# A carriage return that no newline follows ends a line too.
+_CR_ALONE = re.compile(rb"(?<=\r)(?!\n)")
 
 
 class JsonLinesSource:
-    """Reads tagged messages from a JSON-lines file, streaming.
+    """Reads tagged messages from a JSON-lines file, streaming, each with its line number.
 
     Args:
         path: the file.
+        max_line: the longest line taken, in bytes; a longer one is passed on as
+            :class:`~membercore.ports.Unreadable` without being read whole.
     """
 
     name = "jsonl"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_line: int = 4_000_000) -> None:
         self.path = path
+        self.max_line = max_line
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> JsonLinesSource:
         """Build one from options: ``path``."""
         return cls(Path(options["path"]))
 
-    def read(self) -> Iterator[str | Unreadable]:
-        """Each non-blank line as its text, or as :class:`Unreadable` when it is not UTF-8."""
+    def read(self) -> Iterator[Positioned]:
+        """Each non-blank line, positioned by its number: its text, or :class:`Unreadable`.
+
+        Lines end with a newline, a carriage return and a newline, or a carriage return
+        alone (as old exports do). A line that is not UTF-8, or longer than
+        ``max_line``, is :class:`Unreadable` with the reason.
+
+        Raises:
+            OSError: the file cannot be read.
+        """
+        number = 0
         with self.path.open("rb") as lines:
-            for number, read in enumerate(lines, start=1):
-                line = read[len(_BOM) :] if number == 1 and read.startswith(_BOM) else read
-                try:
-                    text = line.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    reason = (
-                        f"line {number}: not UTF-8 text "
-                        f"(byte 0x{line[error.start]:02x} at position {error.start})"
+            while read := lines.readline(self.max_line + 1):
+                if len(read) > self.max_line and not read.endswith(b"\n"):
+                    number += 1
+                    yield Positioned(
+                        raw=_too_long(read, lines, self.max_line), position=_at(number)
                     )
-                    raw = line.decode("utf-8", "backslashreplace").rstrip("\r\n")
-                    yield Unreadable(raw=raw, reason=reason)
                     continue
-                if text.strip():
-                    yield text.rstrip("\r\n")
+                for line in _CR_ALONE.split(read):
+                    number += 1
+                    text = _text(
+                        line[len(_BOM) :] if number == 1 and line.startswith(_BOM) else line
+                    )
+                    if isinstance(text, Unreadable) or text.strip():
+                        yield Positioned(raw=text, position=_at(number))
+
+
+def _at(number: int) -> str:
+    return f"line {number}"
+
+
+def _text(line: bytes) -> str | Unreadable:
+    """A line's text without its end, or why it is not text."""
+    try:
+        return line.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        reason = f"not UTF-8 text (byte 0x{line[error.start]:02x} at position {error.start})"
+        raw = line.decode("utf-8", "backslashreplace").rstrip("\r\n")
+        return Unreadable(raw=raw, reason=reason)
+
+
+def _too_long(start: bytes, lines: BinaryIO, limit: int) -> Unreadable:
+    """A line past ``limit`` bytes, read through to its end in pieces and kept cut."""
+    size = len(start)
+    while not start.endswith(b"\n") and (piece := lines.readline(limit)):
+        size += len(piece)
+        start = piece
+    head = start[:200].decode("utf-8", "backslashreplace")
+    return Unreadable(raw=f"{head}…", reason=f"a line of {size} bytes, longer than {limit}")
 
 
 @hookimpl

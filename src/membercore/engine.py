@@ -459,7 +459,9 @@ class Engine(MemberCalls):
     def _decide(self, uow: UnitOfWork, message: object, now: datetime) -> tuple[str, bool]:
         """Decide one input: the key of the record that took it, and whether it was new."""
         if not isinstance(message, Fact):
-            return "", bool(handle(uow, self.context, message, now))
+            events = handle(uow, self.context, message, now)
+            # A command without a key (expire what is due...) is never a replay.
+            return "", bool(events) or not getattr(message, "key", None)
         create = isinstance(message, PatientRegistered) or not self.require_registration
         held = uow.member(message.patient_id, create=create)
         if held is None:

@@ -274,6 +274,9 @@ def load_config_file(path: Path) -> ProgrammeConfig:
         OSError: the file cannot be read.
         ConfigError: the file is empty, not UTF-8 text or not TOML, or a key is invalid.
     """
+    if path.stat().st_size > _MAX_PROGRAMME:
+        size = path.stat().st_size
+        raise ConfigError("$", f"a programme of {size} bytes, more than {_MAX_PROGRAMME}")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -292,12 +295,19 @@ def dump_config(config: ProgrammeConfig) -> dict[str, Any]:
     return data
 
 
+#: The largest programme file read (a programme is tens of kilobytes).
+_MAX_PROGRAMME = 5_000_000
+#: How many further problems a refusal lists after the first.
+_ALSO = 5
+
+
 def _config_error(error: cattrs.BaseValidationError) -> ConfigError:
     problems = _problems(error)
     key, problem = problems[0]
     if len(problems) > 1:
-        others = "; ".join(f"{other_key}: {other}" for other_key, other in problems[1:])
-        problem = f"{problem} (also {others})"
+        others = "; ".join(f"{other_key}: {other}" for other_key, other in problems[1 : 1 + _ALSO])
+        more = f"; and {len(problems) - 1 - _ALSO} more" if len(problems) > 1 + _ALSO else ""
+        problem = f"{problem} (also {others}{more})"
     return ConfigError(key, problem)
 
 
@@ -458,7 +468,9 @@ def _message(data: Mapping[str, Any], upcasters: Upcasters | None, *, stored: bo
         problems = _problems(error)
         path, problem = problems[0]
         if len(problems) > 1:
-            problem += " (also " + "; ".join(f"{p}: {q}" for p, q in problems[1:]) + ")"
+            also = "; ".join(f"{p}: {q}" for p, q in problems[1 : 1 + _ALSO])
+            more = f"; and {len(problems) - 1 - _ALSO} more" if len(problems) > 1 + _ALSO else ""
+            problem += f" (also {also}{more})"
         field = path.removeprefix("$.")
         raise InvalidFactError(tag, field, _value_at(fields, field), problem) from error
 

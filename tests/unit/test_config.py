@@ -564,3 +564,12 @@ def test_a_span_of_time_no_calendar_holds_is_refused_naming_the_key(
     with pytest.raises(ConfigError, match="must be from") as raised:
         load_config(data)
     assert raised.value.key == "$." + ".".join(path)
+
+
+def test_a_refusal_lists_a_few_problems_and_counts_the_rest() -> None:
+    data = dump_config(reference_config())
+    data["segments"]["extra_codes"] = [{"first": 1, "last": 2, "bogus": n} for n in range(2_000)]
+    with pytest.raises(ConfigError) as raised:
+        load_config(data)
+    assert len(str(raised.value)) < 2_000
+    assert "more)" in raised.value.problem

@@ -514,3 +514,29 @@ def test_a_postgres_url_naming_its_schema_twice_is_refused(postgres_url: str) ->
 
     with pytest.raises(StorageError, match="schema 2 times"):
         PostgresStore.open(f"{postgres_url}?schema=a&schema=b")
+
+
+def test_a_command_without_a_key_is_applied_not_a_duplicate(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _registered(engine, clock)
+    report = engine.ingest(
+        [
+            {"type": "expire_due", "member_id": "P-1"},
+            {"type": "review_tier", "member_id": "P-1"},
+            {"type": "refresh_profile", "member_id": "P-1"},
+            {"type": "advance_subscriptions", "member_id": "P-1"},
+        ]
+    )
+    assert (report.applied, report.duplicates) == (4, 0)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///%20", "sqlite:///%ZZ.db", "sqlite:///dir/%20.db", "memory:// ", "memory:///foo"],
+)
+def test_a_store_url_with_an_unusable_name_is_refused(
+    open_engine: OpenEngine, clock: ManualClock, url: str
+) -> None:
+    with pytest.raises(StorageError):
+        open_engine(url, clock)

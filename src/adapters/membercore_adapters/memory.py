@@ -10,6 +10,7 @@ lock; listings are copied under it, so iterating never races a commit).
 from __future__ import annotations
 
 import heapq
+import re
 import threading
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime, timedelta
@@ -59,6 +60,9 @@ class _Outgoing:
         self.claim_until = None
 
 
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 class MemoryStore(Closing):
     """A :class:`~membercore.ports.Store` in dictionaries, guarded by one lock.
 
@@ -94,8 +98,12 @@ class MemoryStore(Closing):
         Raises:
             StorageError: the URL is not a ``memory://`` URL.
         """
-        if not url.startswith("memory://"):
+        scheme, separator, name = url.partition("://")
+        if scheme != "memory" or not separator:
             raise StorageError(url, "not a memory URL (memory:// or memory://name)")
+        if name and not _NAME.fullmatch(name):
+            problem = "a memory store's name is letters, digits, '-', '_' or '.' (memory://name)"
+            raise StorageError(url, problem)
         return cls(url)
 
     def _check_open(self) -> None:

@@ -23,6 +23,7 @@ Every ``sqlite3`` error is translated into :class:`~membercore.errors.StorageErr
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -145,6 +146,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 _MEMORY = ":memory:"
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Keys per ``IN (...)`` query: far below every SQLite build's variable limit (999 before
 # 3.32), large enough that a 1,000-fact batch costs a couple of queries.
 _CHUNK = 500
@@ -434,8 +436,12 @@ class SqliteStore(Closing):
             raise StorageError(
                 url, "a sqlite URL names no host: sqlite:///relative.db or sqlite:////abs.db"
             )
+        if _BAD_ESCAPE.search(rest):
+            raise StorageError(url, "a '%' in the path starts no escape (write '%25' for '%')")
         path = unquote(rest[1:], errors="strict")
-        if not path.strip("/") or any(ord(c) < 32 or ord(c) == 127 for c in path):
+        name = path.rstrip("/").rpartition("/")[2]
+        unusable = not name.strip() or name != name.strip()
+        if unusable or any(ord(c) < 32 or ord(c) == 127 for c in path):
             raise StorageError(url, f"{path!r} is not a usable file path")
         return cls(path, url=url)
 

@@ -41,13 +41,13 @@ from membercore.errors import (
 )
 from membercore.facts import Fact
 from membercore.idempotency import fingerprint, matches
-from membercore.journeys import JourneyIndex, validate
+from membercore.journeys import JourneyIndex, check_tags, validate
 from membercore.limits import InputLimits, check, parse, printable, small, truncated
 from membercore.member import Member, standing
 from membercore.plugins import Plugins, collect, make_plugin_manager
 from membercore.ports import Clock, DeadLetter, Positioned, Store, Unreadable
 from membercore.recording import HOUSEHOLD, MEMBER, dead_letter, household_key, member_key
-from membercore.serialization import message_from_dict, message_to_dict
+from membercore.serialization import message_from_dict, message_to_dict, message_types
 from membercore.text import brief
 from membercore.unit_of_work import RecordCache, UnitOfWork, decode
 from membercore.use_cases import (
@@ -216,8 +216,9 @@ class Engine(MemberCalls):
             raise EngineError(f"limits must be membercore.limits.InputLimits, got {limits!r}")
         self.limits = limits or InputLimits()
         self.pause_gc = pause_gc
+        known = message_types()
         for definition in self.config.journeys:
-            validate(definition, plugins.registry)
+            check_tags(validate(definition, plugins.registry), known)
         self.context = pipeline.Context(
             config=self.config,
             registry=plugins.registry,

@@ -45,7 +45,15 @@ import attrs
 
 from membercore.errors import ConfigError, InvalidCodeError
 
-__all__ = ["CODE_TABLE", "CONDITIONS", "CodeRule", "conditions_for", "is_code", "normalise"]
+__all__ = [
+    "CODE_TABLE",
+    "COMMON_NAMES",
+    "CONDITIONS",
+    "CodeRule",
+    "conditions_for",
+    "is_code",
+    "normalise",
+]
 
 # A letter, a digit, a digit or letter (O9A), then an optional subcode of letters and
 # digits (E11.9, E11.900x001); the dagger and asterisk of the dual classification allowed.
@@ -143,6 +151,23 @@ CODE_TABLE: tuple[CodeRule, ...] = (
     _rule("K08.1", "K08.1", "牙齿缺失", "tooth_loss"),
     _rule("K08.4", "K08.4", "部分牙齿缺失(ICD-10-CM)", "tooth_loss"),
     _rule("Z96.5", "Z96.5", "牙根及下颌植入物", "dental_implant"),
+)
+
+#: What patients and staff call the table's conditions in everyday Chinese, besides the
+#: table's labels: words a message that leaves the hospital must not carry.
+COMMON_NAMES: tuple[str, ...] = (
+    "糖尿病",
+    "高血压",
+    "冠心病",
+    "心脏病",
+    "慢阻肺",
+    "肾病",
+    "妊娠",
+    "怀孕",
+    "孕期",
+    "孕妇",
+    "流产",
+    "骨折",
 )
 
 #: Every condition key the shipped table makes.

@@ -87,6 +87,7 @@ __all__ = [
     "message_from_stored",
     "message_to_dict",
     "message_to_json",
+    "message_types",
     "record_from_json",
     "record_to_json",
     "snapshot_from_dict",
@@ -391,6 +392,11 @@ _RECORD_KINDS: dict[type[Any], str] = {
     HouseholdState: "household",
     LedgerState: "ledger",
 }
+
+
+def message_types() -> frozenset[str]:
+    """The ``type`` tag of every fact, command and event membercore reads and writes."""
+    return frozenset(_MESSAGE_TYPES)
 
 
 def message_to_dict(message: Any) -> dict[str, Any]:

@@ -267,3 +267,43 @@ def test_ingest_names_the_line_of_every_refusal(
     listed = capsys.readouterr().out
     assert ": line 1: " in listed
     assert ": line 3: " in listed
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ('entry = { kind = "fact", type = "dischargd" }', "'dischargd' is no fact or event type"),
+        (
+            'entry = { kind = "fact", type = "discharged" }\nexit_on = ["patient_dyed"]',
+            "'patient_dyed'",
+        ),
+        (
+            'entry = { kind = "fact", type = "discharged" }\npurpose = "spam"',
+            "care, marketing or research",
+        ),
+    ],
+)
+def test_config_check_refuses_a_journey_that_would_never_move(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, says: str
+) -> None:
+    path = tmp_path / "programme.toml"
+    path.write_text(
+        f"""name = "康宁医院"
+
+[[journeys]]
+key = "after_discharge"
+label = "出院随访"
+states = ["start", "done"]
+initial = "start"
+final = ["done"]
+{change}
+
+[[journeys.transitions]]
+source = "start"
+target = "done"
+trigger = {{ kind = "after", delay = {{ days = 1 }} }}
+""",
+        encoding="utf-8",
+    )
+    assert main(["config", "check", str(path), "--without-plugins"]) == 1
+    assert says in capsys.readouterr().err

@@ -482,6 +482,11 @@ def _with_template(
         ("您好，您的糖尿病复查已到期", "糖尿病"),
         ("您好，您的E11.9复查已到期", "E11.9"),
         ("Your diabetes check is due", "diabetes"),
+        ("您好，您的e11.9复查已到期", "E11.9"),
+        ("您好，您的E119复查已到期", "E119"),
+        ("您好，您的Ｅ１１．９复查已到期", "E11.9"),
+        ("您好，孕期检查已可预约", "孕期"),
+        ("您好，冠心病随访已到期", "冠心病"),
     ],
 )
 def test_a_template_whose_own_text_names_a_condition_may_not_go_out_by_sms(

@@ -20,12 +20,12 @@ from membercore import ConfigError, MembercoreError, reference_config, tiers
 from membercore.config import ProgrammeConfig
 from membercore.dispatch import dispatch
 from membercore.engine import Engine
-from membercore.journeys import validate
+from membercore.journeys import check_tags, validate
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.plugins import collect, make_plugin_manager
 from membercore.segments import segment_of, tags
-from membercore.serialization import load_config_file
+from membercore.serialization import load_config_file, message_types
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.demo import ProgressBar, dashboard, run_demo
 from membercore_adapters.his.jsonl import JsonLinesSource
@@ -217,8 +217,9 @@ def _check_config(path: Path, *, with_plugins: bool) -> int:
     try:
         config = load_config_file(path)
         plugins = collect(make_plugin_manager(load_entrypoints=with_plugins), config)
+        known = message_types()
         for journey in (*config.journeys, *(found.value for found in plugins.journeys)):
-            validate(journey, plugins.registry)
+            check_tags(validate(journey, plugins.registry), known)
     except OSError as error:
         print(f"{path}: cannot read: {error.strerror}", file=sys.stderr)
         return 2

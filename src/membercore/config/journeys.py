@@ -141,6 +141,12 @@ class Transition:
         return self.name or f"{self.source}->{self.target}"
 
 
+def _purpose(_instance: Any, attribute: Any, value: str) -> None:
+    if value not in ("care", "marketing", "research"):
+        problem = f"a journey serves care, marketing or research, not {value!r}"
+        raise ConfigError(attribute.name, problem)
+
+
 @attrs.frozen(kw_only=True)
 class JourneyDefinition:
     """One journey.
@@ -168,7 +174,7 @@ class JourneyDefinition:
 
     key: str
     label: str
-    purpose: str = "care"
+    purpose: str = attrs.field(default="care", validator=_purpose)
     states: tuple[str, ...]
     initial: str
     final: tuple[str, ...] = ()

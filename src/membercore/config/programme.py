@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,7 @@ from membercore.config.segments import SegmentRules
 from membercore.config.staff import StaffRoster
 from membercore.config.tiers import TierLevel, TierRules
 from membercore.errors import ConfigError
-from membercore.icd10 import CODE_TABLE, is_code
+from membercore.icd10 import CODE_TABLE, COMMON_NAMES, is_code
 
 __all__ = ["ProgrammeConfig", "five_levels"]
 
@@ -107,17 +108,18 @@ class ProgrammeConfig:
         what the code tables know: condition names (中文 labels, English keys) and codes.
         """
         rules = (*CODE_TABLE, *self.segments.extra_codes)
-        labels = {rule.label for rule in rules if len(rule.label) >= 2}
+        labels = {rule.label for rule in rules if len(rule.label) >= 2} | set(COMMON_NAMES)
         keys = {key for rule in rules for key in rule.conditions}
         for index, template in enumerate(self.outreach.templates):
             if not EXTERNAL_CHANNELS.intersection(template.channels):
                 continue
             for language, text in template.texts.items():
-                literal = _PLACEHOLDER.sub(" ", text)
+                # Full-width letters and digits (Ｅ１１．９) read as their plain forms.
+                literal = unicodedata.normalize("NFKC", _PLACEHOLDER.sub(" ", text))
                 found = sorted(label for label in labels if label in literal)
                 words = set(_WORD.findall(literal.casefold()))
                 found += sorted(keys & words)
-                found += sorted(code for code in _CODE.findall(literal) if is_code(code))
+                found += sorted(c for c in _CODE.findall(literal.upper()) if is_code(c))
                 if found:
                     raise ConfigError(
                         f"outreach.templates[{index}].texts.{language}",
@@ -210,7 +212,7 @@ _ACTION_CHECKS = {
 
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 _WORD = re.compile(r"[a-z][a-z0-9_]*")
-_CODE = re.compile(r"(?<![A-Za-z0-9])[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,8})?(?![A-Za-z0-9])")
+_CODE = re.compile(r"(?<![A-Z0-9])[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,8})?(?![A-Z0-9])")
 
 
 def _known(known: set[str], named: Iterable[str], key: str) -> None:

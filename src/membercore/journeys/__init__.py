@@ -41,7 +41,7 @@ from membercore.journeys.runtime import (
     replay,
     tick,
 )
-from membercore.journeys.validate import validate
+from membercore.journeys.validate import check_tags, validate
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -67,6 +67,7 @@ __all__ = [
     "Trigger",
     "active",
     "builtin_registry",
+    "check_tags",
     "decide",
     "evolve",
     "replay",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from membercore.config.journeys import JourneyDefinition, shape_problems
 from membercore.errors import JourneyDefinitionError
 from membercore.journeys.registry import Registry, problems_with
 
-__all__ = ["validate"]
+__all__ = ["check_tags", "validate"]
 
 
 def validate(definition: JourneyDefinition, registry: Registry) -> JourneyDefinition:
@@ -29,6 +31,27 @@ def validate(definition: JourneyDefinition, registry: Registry) -> JourneyDefini
         *(a for t in definition.transitions for a in t.actions),
     ):
         problems += [f"action {problem}" for problem in problems_with(call, registry.actions)]
+    if problems:
+        raise JourneyDefinitionError(definition.key, tuple(problems))
+    return definition
+
+
+def check_tags(definition: JourneyDefinition, known: Collection[str]) -> JourneyDefinition:
+    """Return ``definition`` if every fact or event it names is one of ``known``.
+
+    A trigger or an exit naming no message type (``dischargd``) is a journey that would
+    never move: refused like any other definition problem.
+
+    Raises:
+        JourneyDefinitionError: naming the journey and each unknown tag.
+    """
+    named = [definition.entry, *definition.also_on, *(t.trigger for t in definition.transitions)]
+    tags = [trigger.type for trigger in named if trigger.type is not None]
+    problems = [
+        f"{tag!r} is no fact or event type (a misspelling?)"
+        for tag in dict.fromkeys([*tags, *definition.exit_on])
+        if tag not in known
+    ]
     if problems:
         raise JourneyDefinitionError(definition.key, tuple(problems))
     return definition

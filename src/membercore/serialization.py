@@ -313,6 +313,7 @@ def _config_error(error: cattrs.BaseValidationError) -> ConfigError:
 
 
 _SEP = "\x1f"
+_LITERAL = re.compile(r"(.*) not in literal typing\.Literal\[(.*)\]", re.DOTALL)
 
 
 def _problems(error: cattrs.BaseValidationError) -> list[tuple[str, str]]:
@@ -348,6 +349,9 @@ def _describe(exc: BaseException, type_: type[Any] | None) -> str:  # noqa: PLR0
         return (_SEP * 2).join(
             f"{key}{_SEP}unknown key {key!r}" for key in sorted(exc.extra_fields)
         )
+    literal = _LITERAL.fullmatch(str(exc))
+    if literal is not None:  # cattrs' words for a value outside a fixed set
+        return f"expected one of {literal.group(2)}, got {brief(literal.group(1))}"
     if isinstance(exc, TypeError | MembercoreError | cattrs.errors.CattrsError):
         return str(exc)
     if isinstance(exc, RecursionError):

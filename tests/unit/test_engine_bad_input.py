@@ -540,3 +540,22 @@ def test_a_store_url_with_an_unusable_name_is_refused(
 ) -> None:
     with pytest.raises(StorageError):
         open_engine(url, clock)
+
+
+def test_a_value_outside_a_fixed_set_is_refused_listing_the_set(
+    engine: Engine, clock: ManualClock
+) -> None:
+    engine.ingest(
+        [
+            {
+                "type": "patient_registered",
+                "fact_id": "r",
+                "patient_id": "P-1",
+                "occurred_at": clock.now().isoformat(),
+                "sex": "X",
+            }
+        ]
+    )
+    (letter,) = engine.dead_letters()
+    assert "expected one of 'female', 'male', got 'X'" in letter.reason
+    assert "typing" not in letter.reason

@@ -675,23 +675,29 @@ def _data(raw: object, limits: InputLimits) -> object:
         if not isinstance(data, dict):
             raise InvalidFactError("message", "json", raw, "a message is a JSON object")
         return data
-    tag = raw.get("type") if isinstance(raw, Mapping) else getattr(raw, "TYPE", "")
-    check(raw, limits, kind=tag if isinstance(tag, str) else "message")
-    return raw if isinstance(raw, Mapping) else as_typed(raw)
+    if isinstance(raw, Mapping):
+        tag = raw.get("type")
+        check(raw, limits, kind=tag if isinstance(tag, str) else "message")
+        return raw
+    return as_typed(raw, limits)
 
 
-def as_typed(message: object) -> object:
+def as_typed(message: object, limits: InputLimits | None = None) -> object:
     """A fact or command built in code, checked as strictly as one read from JSON.
 
     attrs does not check types: a fact built with ``amount_fen=12.5`` or ``lines="x"``
-    would be decided and stored, and its record could not be read again. Written out
-    and read back through the strict converter, it is refused instead, naming the field.
+    would be decided and stored, and its record could not be read again. Written out,
+    checked within ``limits`` (when given) and read back through the strict converter,
+    it is refused instead, naming the field.
 
     Raises:
-        InvalidFactError: a field holds a value its type does not take.
+        InvalidFactError: a field holds a value its type does not take, or one past
+            the limits.
     """
     tag = getattr(message, "TYPE", None)
     if not isinstance(tag, str):
+        if limits is not None:
+            check(message, limits)
         return message
     try:
         data = message_to_dict(message)
@@ -701,6 +707,8 @@ def as_typed(message: object) -> object:
         raise InvalidFactError(tag, "message", message, f"cannot be written: {error}") from None
     except (ValueError, AttributeError, RecursionError) as error:
         raise InvalidFactError(tag, "message", message, f"cannot be written: {error}") from None
+    if limits is not None:
+        check(data, limits, kind=tag)
     return message_from_dict(data)
 
 

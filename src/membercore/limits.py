@@ -79,18 +79,18 @@ def _refuse(kind: str, path: str, value: object, problem: str) -> InvalidFactErr
     return InvalidFactError(kind, path.lstrip(".") or "message", value, problem)
 
 
-def _children(value: object) -> Iterator[tuple[str, object]] | None:
-    """The named parts of a container (fields of an object, items of a list), else None."""
+def _children(value: object) -> Iterator[tuple[str, str, object]] | None:
+    """The parts of a container (fields, keys, items) as (name, suffix, part), else None."""
     if isinstance(value, Mapping):
         return (
-            (f".{key}" if isinstance(key, str) else f"[{brief(key)}]", v)
+            (key, f".{key}", v) if isinstance(key, str) else ("", f"[{brief(key)}]", v)
             for key, v in value.items()
         )
     if isinstance(value, list | tuple | set | frozenset):
-        return ((f"[{n}]", item) for n, item in enumerate(value))
+        return (("", f"[{n}]", item) for n, item in enumerate(value))
     kind = type(value)
     if attrs.has(kind):
-        return ((f".{f.name}", getattr(value, f.name)) for f in attrs.fields(kind))
+        return ((f.name, f".{f.name}", getattr(value, f.name)) for f in attrs.fields(kind))
     return None
 
 
@@ -112,69 +112,85 @@ def check(value: object, limits: InputLimits, *, kind: str = "message") -> None:
     Raises:
         InvalidFactError: naming the path of the first offending value and the limit.
     """
-    stack: list[tuple[str, object, int]] = [("", value, 0)]
+    # (container's path, the part's name and suffix, the part, its depth): a part's path
+    # is written out only for a container or a refusal.
+    stack: list[tuple[str, str, str, object, int]] = [("", "", "", value, 0)]
     while stack:
-        path, item, depth = stack.pop()
-        name = path.rpartition(".")[2]
+        parent, name, suffix, item, depth = stack.pop()
         if isinstance(item, str):
-            _check_text(kind, path, item, limits, is_id=_is_id(name))
+            problem = _text_problem(item, limits, is_id=_is_id(name))
+            if problem is not None:
+                raise _refuse(kind, parent + suffix, item, problem)
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
-            _check_number(kind, path, item, limits)
+            problem = _number_problem(item, limits)
+            if problem is not None:
+                raise _refuse(kind, parent + suffix, item, problem)
         elif isinstance(item, datetime | date | float):
             continue
         else:
-            parts = _children(item)
-            if parts is None:
-                continue  # left to the message's own type checks
-            if depth >= limits.max_depth:
-                raise _refuse(kind, path, "…", f"nested deeper than {limits.max_depth}")
-            if _size(item) > limits.max_items:
-                problem = f"holds {_size(item)} items, more than {limits.max_items}"
-                raise _refuse(kind, path, "…", problem)
-            children = list(parts)
-            if isinstance(item, Mapping):
-                for key in item:
-                    if isinstance(key, str):
-                        _check_text(kind, f"{path}.{key[:40]}", key, limits, is_id=True)
-            stack.extend((f"{path}{key}", child, depth + 1) for key, child in reversed(children))
+            stack.extend(_parts(kind, parent + suffix, item, depth, limits))
 
 
-def _check_text(kind: str, path: str, text: str, limits: InputLimits, *, is_id: bool) -> None:
+def _parts(
+    kind: str, path: str, item: object, depth: int, limits: InputLimits
+) -> list[tuple[str, str, str, object, int]]:
+    """A container's parts to check next, in reverse order; refused past the limits."""
+    parts = _children(item)
+    if parts is None:
+        return []  # left to the message's own type checks
+    if depth >= limits.max_depth:
+        raise _refuse(kind, path, "…", f"nested deeper than {limits.max_depth}")
+    if _size(item) > limits.max_items:
+        raise _refuse(kind, path, "…", f"holds {_size(item)} items, more than {limits.max_items}")
+    if isinstance(item, Mapping):
+        for key in item:
+            problem = _text_problem(key, limits, is_id=True) if isinstance(key, str) else None
+            if problem is not None:
+                raise _refuse(kind, f"{path}.{key[:40]}", key, problem)
+    children = [(path, name, suffix, child, depth + 1) for name, suffix, child in parts]
+    children.reverse()
+    return children
+
+
+def _text_problem(text: str, limits: InputLimits, *, is_id: bool) -> str | None:
+    """What is wrong with a text value (an identifier, if ``is_id``), if anything."""
     bound = limits.max_id if is_id else limits.max_text
     if len(text) > bound:
         what = "an identifier" if is_id else "a text value"
-        problem = f"{what} of {len(text)} characters, more than {bound}"
-        raise _refuse(kind, path, text, problem)
+        return f"{what} of {len(text)} characters, more than {bound}"
     if is_id and text != text.strip():
-        raise _refuse(kind, path, text, "an identifier with spaces before or after it")
+        return "an identifier with spaces before or after it"
     if text.isprintable():
-        return  # no control character, no bidirectional control, no lone surrogate
+        return None  # no control character, no bidirectional control, no lone surrogate
+    return _character_problem(text, is_id=is_id)
+
+
+def _character_problem(text: str, *, is_id: bool) -> str | None:
+    """What is wrong with the characters of a text that is not all printable, if anything."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        problem = f"not valid Unicode (a lone surrogate at character {error.start})"
-        raise _refuse(kind, path, text, problem) from None
+        return f"not valid Unicode (a lone surrogate at character {error.start})"
     for n, char in enumerate(text):
         if char in _ALLOWED_CONTROLS and not is_id:
             continue
         if unicodedata.category(char) == "Cc" or (is_id and char in _BIDI):
             what = "a control character" if char not in _BIDI else "a bidirectional control"
-            problem = f"{what} (U+{ord(char):04X}) at character {n}"
-            raise _refuse(kind, path, text, problem)
+            return f"{what} (U+{ord(char):04X}) at character {n}"
         if is_id and not char.isprintable():
             # Zero-width, no-break and other invisible characters make look-alike ids.
-            problem = f"an invisible character (U+{ord(char):04X}) at character {n}"
-            raise _refuse(kind, path, text, problem)
+            return f"an invisible character (U+{ord(char):04X}) at character {n}"
+    return None
 
 
-def _check_number(kind: str, path: str, number: int, limits: InputLimits) -> None:
+def _number_problem(number: int, limits: InputLimits) -> str | None:
     # Counted without writing the number out: Python refuses to write very long ones.
     digits = int(abs(number).bit_length() * _DIGITS_PER_BIT) + 1
     if digits > limits.max_digits:
-        problem = f"a number of about {digits} digits, more than {limits.max_digits}"
-        raise _refuse(kind, path, number, problem)
+        return f"a number of about {digits} digits, more than {limits.max_digits}"
+    return None
 
 
 def small(value: object, nodes: int) -> bool:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any
 
 import attrs
 
@@ -23,7 +25,16 @@ from membercore.member import Member
 __all__ = ["check"]
 
 _POINTS = ("points",)
-_MONEY = ("amount_fen", "price_fen")
+# Fields whose declared type holds no instant and no amount: never looked at.
+_TEXT = frozenset({"str", "str | None", "bool", "ClassVar[str]"})
+
+
+@cache
+def _plan(cls: Any) -> tuple[str, ...]:
+    """The fields of a message type that may hold an instant, an amount or nested values."""
+    if not attrs.has(cls):
+        return ()
+    return tuple(f.name for f in attrs.fields(cls) if str(f.type) not in _TEXT)
 
 
 def check(message: object, member: Member | None, config: ProgrammeConfig, now: datetime) -> None:
@@ -59,13 +70,11 @@ def check(message: object, member: Member | None, config: ProgrammeConfig, now: 
 
 
 def _fields(message: object, prefix: str = "") -> Iterator[tuple[str, object]]:
-    """Every (path, value) of an attrs message, its lines and nested values included."""
-    cls = type(message)
-    if not attrs.has(cls):
-        return
-    for field in attrs.fields(cls):
-        value = getattr(message, field.name)
-        path = f"{prefix}{field.name}"
+    """Every (path, value) of an attrs message that may hold an instant or an amount."""
+    kind: Any = type(message)
+    for name in _plan(kind):
+        value = getattr(message, name)
+        path = f"{prefix}{name}"
         if isinstance(value, tuple | list):
             for n, item in enumerate(value):
                 yield from _fields(item, f"{path}[{n}].")

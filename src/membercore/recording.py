@@ -79,7 +79,8 @@ class Working:
 
     ``snapshot_version`` is the version of the stored snapshot; ``touched`` marks a
     record to write although nothing happened to it (its due instant moved on);
-    ``origin`` is the state as it was loaded.
+    ``undo``, when given, is where each change notes what it replaced, so that a unit
+    of work can take back what one refused input decided.
     """
 
     key: str
@@ -88,10 +89,12 @@ class Working:
     snapshot_version: int = 0
     events: list[object] = attrs.field(factory=list)
     touched: bool = False
-    origin: Any = None
+    undo: list[Any] | None = None
 
     def take(self, state: Any, events: Iterable[object]) -> None:
         """The record's new state, and the events that made it."""
+        if self.undo is not None:
+            self.undo.append((self, self.state, len(self.events), self.touched))
         self.state = state
         self.events.extend(events)
 

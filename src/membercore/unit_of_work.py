@@ -35,9 +35,8 @@ __all__ = ["Mark", "RecordCache", "UnitOfWork"]
 
 
 class Mark(NamedTuple):
-    """Where a unit of work stood: each record's state, events and flag; loads; inbox."""
+    """Where a unit of work stood: the staff loads and how many facts it had taken."""
 
-    records: dict[str, tuple[Any, int, bool]]
     loads: Counter[str]
     inbox: int
 
@@ -108,6 +107,8 @@ class UnitOfWork:
         self.now = now
         self.snapshot_every = snapshot_every
         self.records: dict[str, Working] = {}
+        # What changed since the last mark: (record, state, events, touched) or a new key.
+        self._undo: list[Any] = []
         self.inbox: list[InboxEntry] = []
         self.dead: list[DeadLetter] = []
         self.store = store
@@ -131,21 +132,23 @@ class UnitOfWork:
         for key, record in records.items():
             state = decode(self.store, self.cache, record)
             self.records[key] = Working(
-                key, state, record.version, record.snapshot_version, origin=state
+                key, state, record.version, record.snapshot_version, undo=self._undo
             )
             self.cache.put(key, record.version, state)
 
     def load_members(self, member_ids: Iterable[str]) -> None:
         """Read members' records and the households they belong to."""
-        self.load(member_key(member_id) for member_id in member_ids)
-        self.load_households()
+        keys = [member_key(member_id) for member_id in member_ids]
+        self.load(keys)
+        self.load_households(keys)
 
-    def load_households(self) -> None:
-        """Read the household of every member held."""
+    def load_households(self, keys: Iterable[str] | None = None) -> None:
+        """Read the household of every member held (of those ``keys`` name, when given)."""
+        held = self.records.values() if keys is None else (self.records.get(k) for k in keys)
         self.load(
-            household_key(held.state.household_id)
-            for held in list(self.records.values())
-            if isinstance(held.state, Member) and held.state.household_id
+            household_key(record.state.household_id)
+            for record in list(held)
+            if record is not None and isinstance(record.state, Member) and record.state.household_id
         )
 
     def load_relatives(self, member: Member) -> list[Member]:
@@ -165,7 +168,8 @@ class UnitOfWork:
         key = member_key(member_id)
         held = self.records.get(key)
         if held is None and create:
-            held = self.records[key] = Working(key, new_member(member_id), 0)
+            held = self.records[key] = Working(key, new_member(member_id), 0, undo=self._undo)
+            self._undo.append(key)
         return held
 
     def household(self, household_id: str) -> Working:
@@ -175,7 +179,8 @@ class UnitOfWork:
         held = self.records.get(key)
         if held is None:
             state = households.HouseholdState(household_id=household_id)
-            held = self.records[key] = Working(key, state, 0)
+            held = self.records[key] = Working(key, state, 0, undo=self._undo)
+            self._undo.append(key)
         return held
 
     def require_member(self, member_id: str) -> Working:
@@ -204,7 +209,8 @@ class UnitOfWork:
         self.load([key])
         held = self.records.get(key)
         if held is None:
-            held = self.records[key] = Working(key, rewards.StockState(), 0)
+            held = self.records[key] = Working(key, rewards.StockState(), 0, undo=self._undo)
+            self._undo.append(key)
         return held
 
     def take_fact(self, fact_id: str, key: str, digest: str) -> None:
@@ -218,22 +224,24 @@ class UnitOfWork:
     # -- undoing one input ----------------------------------------------------------------
 
     def mark(self) -> Mark:
-        """Where the unit of work stands, to go back to if the next input is refused."""
-        held = {key: (w.state, len(w.events), w.touched) for key, w in self.records.items()}
-        return Mark(held, Counter(self.loads), len(self.inbox))
+        """Where the unit of work stands, to go back to if the next input is refused.
+
+        From here each change notes what it replaced (a record made notes its key), so
+        that :meth:`restore` costs what the input changed, not what the unit of work holds.
+        """
+        self._undo.clear()
+        return Mark(Counter(self.loads), len(self.inbox))
 
     def restore(self, mark: Mark) -> None:
         """Undo everything decided since :meth:`mark` (records read since stay, unchanged)."""
-        for key in list(self.records):
-            held = self.records[key]
-            if key in mark.records:
-                held.state, count, held.touched = mark.records[key]
-                del held.events[count:]
-            elif held.version == 0:
-                del self.records[key]  # made by the input refused
+        for change in reversed(self._undo):
+            if isinstance(change, str):
+                del self.records[change]  # made by the input refused
             else:
-                held.state, held.touched = held.origin, False
-                held.events.clear()
+                held, state, count, touched = change
+                held.state, held.touched = state, touched
+                del held.events[count:]
+        self._undo.clear()
         self.loads = mark.loads
         del self.inbox[mark.inbox :]
 

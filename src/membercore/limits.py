@@ -79,18 +79,15 @@ def _refuse(kind: str, path: str, value: object, problem: str) -> InvalidFactErr
     return InvalidFactError(kind, path.lstrip(".") or "message", value, problem)
 
 
-def _children(value: object) -> Iterator[tuple[str, str, object]] | None:
-    """The parts of a container (fields, keys, items) as (name, suffix, part), else None."""
+def _children(value: object) -> Iterator[tuple[object, object]] | None:
+    """The parts of a container as (key, part): a field's or key's name, or an index."""
     if isinstance(value, Mapping):
-        return (
-            (key, f".{key}", v) if isinstance(key, str) else ("", f"[{brief(key)}]", v)
-            for key, v in value.items()
-        )
+        return iter(value.items())
     if isinstance(value, list | tuple | set | frozenset):
-        return (("", f"[{n}]", item) for n, item in enumerate(value))
+        return enumerate(value)
     kind = type(value)
     if attrs.has(kind):
-        return ((f.name, f".{f.name}", getattr(value, f.name)) for f in attrs.fields(kind))
+        return ((f.name, getattr(value, f.name)) for f in attrs.fields(kind))
     return None
 
 
@@ -101,8 +98,18 @@ def _size(value: object) -> int:
     return len(attrs.fields(kind)) if attrs.has(kind) else 0
 
 
+def _join(path: str, key: object) -> str:
+    """The path of a part: ``lines[0].amount_fen``."""
+    if isinstance(key, str):
+        return f"{path}.{key[:40]}" if path else key[:40]
+    return f"{path}[{brief(key)}]"
+
+
 def check(value: object, limits: InputLimits, *, kind: str = "message") -> None:
     """Refuse an input that holds a value past the limits, or text that is not clean.
+
+    One walk, without recursion: each container's leaves are checked where they stand,
+    only containers are put aside, and a path is written out only for a refusal.
 
     Args:
         value: a tagged dict, a fact or command, or anything else a feed sent.
@@ -112,46 +119,44 @@ def check(value: object, limits: InputLimits, *, kind: str = "message") -> None:
     Raises:
         InvalidFactError: naming the path of the first offending value and the limit.
     """
-    # (container's path, the part's name and suffix, the part, its depth): a part's path
-    # is written out only for a container or a refusal.
-    stack: list[tuple[str, str, str, object, int]] = [("", "", "", value, 0)]
+    problem = _leaf_problem("", value, limits)
+    if problem is not None:
+        raise _refuse(kind, "", value, problem)
+    stack: list[tuple[str, object, int]] = [("", value, 0)]
     while stack:
-        parent, name, suffix, item, depth = stack.pop()
-        if isinstance(item, str):
-            problem = _text_problem(item, limits, is_id=_is_id(name))
+        path, item, depth = stack.pop()
+        parts = _children(item)
+        if parts is None:
+            continue  # a leaf, or left to the message's own type checks
+        if depth >= limits.max_depth:
+            raise _refuse(kind, path, "…", f"nested deeper than {limits.max_depth}")
+        if _size(item) > limits.max_items:
+            raise _refuse(
+                kind, path, "…", f"holds {_size(item)} items, more than {limits.max_items}"
+            )
+        is_map = isinstance(item, Mapping)
+        nested = []
+        for key, child in parts:
+            if is_map and isinstance(key, str):
+                problem = _text_problem(key, limits, is_id=True)
+                if problem is not None:
+                    raise _refuse(kind, _join(path, key), key, problem)
+            problem = _leaf_problem(key, child, limits)
             if problem is not None:
-                raise _refuse(kind, parent + suffix, item, problem)
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
-            problem = _number_problem(item, limits)
-            if problem is not None:
-                raise _refuse(kind, parent + suffix, item, problem)
-        elif isinstance(item, datetime | date | float):
-            continue
-        else:
-            stack.extend(_parts(kind, parent + suffix, item, depth, limits))
+                raise _refuse(kind, _join(path, key), child, problem)
+            if not isinstance(child, str | int | float | datetime | date) and child is not None:
+                nested.append((_join(path, key), child, depth + 1))
+        nested.reverse()
+        stack.extend(nested)
 
 
-def _parts(
-    kind: str, path: str, item: object, depth: int, limits: InputLimits
-) -> list[tuple[str, str, str, object, int]]:
-    """A container's parts to check next, in reverse order; refused past the limits."""
-    parts = _children(item)
-    if parts is None:
-        return []  # left to the message's own type checks
-    if depth >= limits.max_depth:
-        raise _refuse(kind, path, "…", f"nested deeper than {limits.max_depth}")
-    if _size(item) > limits.max_items:
-        raise _refuse(kind, path, "…", f"holds {_size(item)} items, more than {limits.max_items}")
-    if isinstance(item, Mapping):
-        for key in item:
-            problem = _text_problem(key, limits, is_id=True) if isinstance(key, str) else None
-            if problem is not None:
-                raise _refuse(kind, f"{path}.{key[:40]}", key, problem)
-    children = [(path, name, suffix, child, depth + 1) for name, suffix, child in parts]
-    children.reverse()
-    return children
+def _leaf_problem(key: object, value: object, limits: InputLimits) -> str | None:
+    """What is wrong with a text or a number (named ``key``), if anything."""
+    if isinstance(value, str):
+        return _text_problem(value, limits, is_id=isinstance(key, str) and _is_id(key))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _number_problem(value, limits)
+    return None
 
 
 def _text_problem(text: str, limits: InputLimits, *, is_id: bool) -> str | None:

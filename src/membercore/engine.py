@@ -468,11 +468,6 @@ class Engine(MemberCalls):
         if held is None:
             raise UnknownMemberError(message.patient_id)
         plausibility.check(message, held.state, self.config, now)
-        referred = getattr(message, "referred_patient_id", None)
-        if isinstance(referred, str) and self.require_registration:
-            uow.load_members([referred])
-            if uow.member(referred) is None:
-                raise UnknownMemberError(referred)  # a referral of nobody registered
         survivor = held.state.identity.merged_into
         if survivor is not None:
             # The person's facts go on under the record they were merged into.

@@ -371,12 +371,9 @@ def _offer(run: _Run, command: Any) -> Sequence[object]:
 
 
 def _programme(run: _Run, command: Any) -> Sequence[object]:
-    config = run.config
-    known = {p.programme for p in config.packages if p.programme} | {
-        plan.programme for plan in config.plans.plans if plan.programme
-    }
+    known = run.config.programme_keys
     if isinstance(command, programmes.Enrol) and command.programme not in known:
-        problem = f"no package or plan of the programme names it (known: {sorted(known)})"
+        problem = f"no package, plan or journey names it (known: {sorted(known)})"
         raise InvalidFactError(command.TYPE, "programme", command.programme, problem)
     return run.take(programmes.decide(command, run.member.programmes, run.now))
 

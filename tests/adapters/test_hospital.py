@@ -474,3 +474,18 @@ def test_small_is_a_small_hospital_over_six_months() -> None:
     assert (spec.patients, spec.months, spec.seed) == (300, 6, 9)
     assert HospitalSpec().patients == 10_000
     assert HospitalSpec().start.utcoffset() is not None
+
+
+def test_the_demo_hospital_feeds_the_engine_nothing_it_refuses() -> None:
+    from membercore import reference_config  # noqa: PLC0415
+    from membercore.engine import Engine  # noqa: PLC0415
+    from membercore.testing.clock import ManualClock  # noqa: PLC0415
+    from membercore_adapters.hospital import HospitalSpec, timed_messages  # noqa: PLC0415
+
+    stream = list(timed_messages(HospitalSpec(patients=400, months=12)))
+    clock = ManualClock(stream[-1][0])
+    with Engine.open("memory://", config=reference_config(), clock=clock) as engine:
+        report = engine.ingest(stream)
+        assert [letter.reason for letter in engine.dead_letters()] == []
+    assert report.rejected == 0
+    assert report.applied == len(stream)

@@ -699,7 +699,7 @@ def test_what_names_nothing_real_is_refused(engine: Engine, clock: ManualClock) 
             given_by=HEAD,
             source="app",  # type: ignore[arg-type]
         )
-    with pytest.raises(membercore.InvalidFactError, match="no package or plan"):
+    with pytest.raises(membercore.InvalidFactError, match="no package, plan or journey"):
         engine.execute(programmes.Enrol(key="e", member_id=HEAD, programme="diabetis", reason="r"))
     engine.execute(
         offers.MakeOffer(key="o2", member_id=HEAD, plan_key="annual_299", valid_days=7, reason="r")

@@ -11,7 +11,7 @@ import attrs
 
 from membercore.config.benefits import BenefitPackage
 from membercore.config.common import known_timezone, positive, unique_keys
-from membercore.config.journeys import JourneyDefinition, shape_problems
+from membercore.config.journeys import Call, JourneyDefinition, shape_problems
 from membercore.config.ledger import EarningRules, LedgerConfig
 from membercore.config.outreach import EXTERNAL_CHANNELS, OutreachPolicy
 from membercore.config.plans import PlanRules
@@ -130,15 +130,24 @@ class ProgrammeConfig:
 
     def _message_problems(self, journey: JourneyDefinition) -> list[str]:
         """What the journey's actions name that the programme does not have."""
-        calls = [*journey.entry_actions, *(a for t in journey.transitions for a in t.actions)]
         problems: list[str] = []
-        for call in calls:
+        for call in _calls(journey):
             problems += self._action_problems(call.name, call.params)
         return problems
 
     def _action_problems(self, name: str, params: Mapping[str, object]) -> list[str]:
         check = _ACTION_CHECKS.get(name)
         return check(self, params) if check is not None else []
+
+    @property
+    def programme_keys(self) -> frozenset[str]:
+        """Every disease programme a package, a plan or a journey's enrolment names."""
+        calls = [call for journey in self.journeys for call in _calls(journey)]
+        return frozenset(
+            {p.programme for p in self.packages if p.programme}
+            | {plan.programme for plan in self.plans.plans if plan.programme}
+            | {str(c.params.get("programme")) for c in calls if c.name == "enrol"}
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -149,6 +158,11 @@ class ProgrammeConfig:
 #: The most points a journey's bonus may award at once, and days an offer or task may run.
 _MAX_ACTION_POINTS = 100_000
 _MAX_DAYS = 3_660
+
+
+def _calls(journey: JourneyDefinition) -> list[Call]:
+    """Every action a journey names, on entry and on its transitions."""
+    return [*journey.entry_actions, *(a for t in journey.transitions for a in t.actions)]
 
 
 def _within(value: object, low: int, high: int) -> bool:

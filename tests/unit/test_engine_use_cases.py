@@ -709,3 +709,10 @@ def test_what_names_nothing_real_is_refused(engine: Engine, clock: ManualClock) 
         engine.execute(
             offers.RedeemOffer(key="o3", member_id=HEAD, code=code, subscription_id="never")
         )
+
+
+def test_a_programme_a_journey_enrols_in_is_a_programme(engine: Engine, clock: ManualClock) -> None:
+    assert "pelvic_floor" in engine.config.programme_keys  # named by the post-partum journey
+    _register(engine, clock, HEAD)
+    engine.execute(programmes.Enrol(key="e", member_id=HEAD, programme="pelvic_floor", reason="r"))
+    assert "pelvic_floor" in engine.member(HEAD).programmes.programmes

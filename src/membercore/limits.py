@@ -244,7 +244,7 @@ def parse(text: str, limits: InputLimits) -> object:
         return int(digits)
 
     try:
-        data = json.loads(text, parse_int=number)
+        data = json.loads(text, parse_int=number, object_pairs_hook=_unique)
     except InvalidFactError:
         raise
     except RecursionError:
@@ -254,6 +254,18 @@ def parse(text: str, limits: InputLimits) -> object:
         problem = f"not JSON: {_first_line(str(error))}"
         raise _refuse("message", "json", text, problem) from None
     check(data, limits)
+    return data
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object whose keys are each given once: which of two would count is a guess."""
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _refuse("message", key, key, "a key given twice in one object")
+            seen.add(key)
     return data
 
 

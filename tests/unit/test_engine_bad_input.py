@@ -556,3 +556,15 @@ def test_a_value_outside_a_fixed_set_is_refused_listing_the_set(
     (letter,) = engine.dead_letters()
     assert "expected one of 'female', 'male', got 'X'" in letter.reason
     assert "typing" not in letter.reason
+
+
+def test_json_text_giving_a_key_twice_is_refused(engine: Engine, clock: ManualClock) -> None:
+    _registered(engine, clock)
+    text = (
+        '{"type": "checked_in", "fact_id": "k", "patient_id": "P-1", '
+        f'"occurred_at": "{clock.now().isoformat()}", "patient_id": "P-2"}}'
+    )
+    assert engine.ingest([text]).rejected == 1
+    (letter,) = engine.dead_letters()
+    assert "patient_id" in letter.reason
+    assert "a key given twice in one object" in letter.reason

@@ -24,7 +24,6 @@ from membercore.ports import DeadLetter, InboxEntry, Record, Store, StoredEvent
 from membercore.recording import (
     Working,
     build_commit,
-    dead_letter,
     household_key,
     member_key,
     read_state,
@@ -216,10 +215,6 @@ class UnitOfWork:
     def take_fact(self, fact_id: str, key: str, digest: str) -> None:
         """Record a fact as taken by the record ``key``."""
         self.inbox.append(InboxEntry(fact_id=fact_id, key=key, fingerprint=digest, at=self.now))
-
-    def refuse(self, message: object, raw: object, reason: str) -> None:
-        """Keep an input that cannot be taken as a dead letter, with its reason."""
-        self.dead.append(dead_letter(message, raw, reason, self.now))
 
     # -- undoing one input ----------------------------------------------------------------
 

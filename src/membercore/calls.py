@@ -47,8 +47,10 @@ class MemberCalls:
         def standing(self, member_id: str) -> benefits.Standing:
             """The member's standing now."""
 
-        def shared_quotas(self, member_id: str) -> tuple[benefits.QuotaState, ...]:
-            """The quota states the member draws on."""
+        def benefits_held(
+            self, member_id: str
+        ) -> tuple[benefits.Standing, tuple[benefits.QuotaState, ...]]:
+            """The member's standing and the quota states they draw on."""
 
     # -- views --------------------------------------------------------------------------
 
@@ -96,8 +98,7 @@ class MemberCalls:
             appointment_id: the appointment being billed: the uses reserved for it (by the
                 member or from the household's shared quota) count as free for this bill.
         """
-        held = self.standing(member_id)
-        quotas = self.shared_quotas(member_id)
+        held, quotas = self.benefits_held(member_id)
         return benefits.quote(
             items, held, self.config, self.now(), quotas=quotas, appointment_id=appointment_id
         )

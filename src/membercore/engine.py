@@ -58,6 +58,7 @@ from membercore.use_cases import (
     household_view,
     route,
     run,
+    view_of,
 )
 
 __all__ = ["Engine", "IngestReport", "Input", "Message", "TickReport", "household_view"]
@@ -551,8 +552,7 @@ class Engine(MemberCalls):
             held = uow.records.get(key)
             if held is None or not isinstance(held.state, Member):
                 continue
-            household = uow.household_of(held.state)
-            view = household_view(household.state, held.state.member_id) if household else None
+            view = view_of(uow, held.state)
             # A record ticked with nothing to do still has its due instant moved on.
             held.touched = True
             try:
@@ -617,17 +617,26 @@ class Engine(MemberCalls):
         Raises:
             UnknownMemberError: the store holds no record of the member.
         """
-        uow = self._unit(self.now())
-        member: Member = uow.require_member(member_id).state
-        return standing(member, self.config, uow.now, relatives=uow.load_relatives(member))
+        return self.benefits_held(member_id)[0]
 
     def shared_quotas(self, member_id: str) -> tuple[benefits.QuotaState, ...]:
         """The quota uses the member draws on: their own, and their household's."""
+        return self.benefits_held(member_id)[1]
+
+    def benefits_held(
+        self, member_id: str
+    ) -> tuple[benefits.Standing, tuple[benefits.QuotaState, ...]]:
+        """The member's standing now and the quota uses they draw on, read at once.
+
+        Raises:
+            UnknownMemberError: the store holds no record of the member.
+        """
         uow = self._unit(self.now())
         member: Member = uow.require_member(member_id).state
+        held = standing(member, self.config, uow.now, relatives=uow.load_relatives(member))
         household = uow.household_of(member)
         shared = (household.state.quotas,) if household is not None else ()
-        return (member.quotas, *shared)
+        return held, (member.quotas, *shared)
 
     def household(self, household_id: str) -> households.HouseholdState | None:
         """A household's record, if it is stored."""

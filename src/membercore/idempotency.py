@@ -23,7 +23,15 @@ from collections.abc import Callable, Container, Mapping
 
 from membercore.errors import IdempotencyConflictError, MembercoreError
 
-__all__ = ["MARK", "fingerprint", "legacy_fingerprint", "matches", "replayed", "seen_in"]
+__all__ = [
+    "MARK",
+    "digest",
+    "fingerprint",
+    "legacy_fingerprint",
+    "matches",
+    "replayed",
+    "seen_in",
+]
 
 #: The prefix of fingerprints of the canonical stored form.
 MARK = "w1:"
@@ -51,24 +59,25 @@ def fingerprint(message: object) -> str:
     # the converter is reached at call time.
     from membercore.serialization import canonical_json  # noqa: PLC0415
 
-    digest = MARK + _digest(canonical_json(message))
+    marked = MARK + digest(canonical_json(message))
     try:
         reference = weakref.ref(message)
     except TypeError:  # not weakly referable (a str, a dict): not remembered
-        return digest
+        return marked
     if len(_RECENT) >= _RECENT_SIZE:
         _RECENT.clear()
-    _RECENT[id(message)] = (reference, digest)
-    return digest
+    _RECENT[id(message)] = (reference, marked)
+    return marked
 
 
 def legacy_fingerprint(message: object) -> str:
     """The digest release 0.1.0 stored: of the message's ``repr``, without a mark."""
-    return _digest(repr(message))
+    return digest(repr(message))
 
 
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+def digest(text: str) -> str:
+    """A short, stable digest of any text (what is not valid Unicode written escaped)."""
+    return hashlib.blake2b(text.encode("utf-8", "backslashreplace"), digest_size=10).hexdigest()
 
 
 def matches(stored: str, message: object) -> bool:

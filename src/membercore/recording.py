@@ -10,7 +10,6 @@ the dead letters. :func:`read_state` turns a stored record back into its state.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -20,6 +19,7 @@ import attrs
 
 from membercore import households, outreach, rewards, tasks
 from membercore.config import ProgrammeConfig
+from membercore.idempotency import digest
 from membercore.member import Member, evolve_all, next_due
 from membercore.ports import (
     Change,
@@ -117,7 +117,7 @@ def dead_letter(message: object, raw: object, reason: str, at: datetime) -> Dead
     if isinstance(raw, Unreadable):
         payload = raw.raw  # what a source could not read, as it escaped it
     return DeadLetter(
-        fact_id=_text(ident) if ident else f"input:{_digest(payload)}",
+        fact_id=_text(ident) if ident else f"input:{digest(payload)}",
         fact_type=_text(getattr(message, "TYPE", "") or _tag(named)),
         payload=payload,
         reason=reason,
@@ -127,11 +127,6 @@ def dead_letter(message: object, raw: object, reason: str, at: datetime) -> Dead
 
 def _tag(raw: object) -> str:
     return _text(raw.get("type", "")) if isinstance(raw, Mapping) else ""
-
-
-def _digest(payload: str) -> str:
-    # Any text, even what is not valid Unicode (a lone surrogate), has a digest.
-    return hashlib.blake2b(payload.encode("utf-8", "backslashreplace"), digest_size=10).hexdigest()
 
 
 def _text(value: object) -> str:

@@ -36,7 +36,7 @@ __all__ = ["Mark", "RecordCache", "UnitOfWork"]
 class Mark(NamedTuple):
     """Where a unit of work stood: the staff loads and how many facts it had taken."""
 
-    loads: Counter[str]
+    loads: Counter[str] | None
     inbox: int
 
 
@@ -113,9 +113,19 @@ class UnitOfWork:
         self.store = store
         self.cache = cache
         self.observers = observers
-        # Staff are balanced by their open tasks, as the store counts them when the unit
-        # of work starts and as it assigns more.
-        self.loads = Counter(store.task_loads()) if config.staff.staff else Counter()
+        self._loads: Counter[str] | None = None  # read when a decision first needs them
+
+    @property
+    def loads(self) -> Counter[str]:
+        """Open tasks per member of staff, to balance the work a decision assigns.
+
+        As the store counts them when a decision first asks (a view never does), then as
+        this unit of work assigns more.
+        """
+        if self._loads is None:
+            staffed = self.config.staff.staff
+            self._loads = Counter(self.store.task_loads()) if staffed else Counter()
+        return self._loads
 
     # -- loading -------------------------------------------------------------------------
 
@@ -225,7 +235,7 @@ class UnitOfWork:
         that :meth:`restore` costs what the input changed, not what the unit of work holds.
         """
         self._undo.clear()
-        return Mark(Counter(self.loads), len(self.inbox))
+        return Mark(None if self._loads is None else Counter(self._loads), len(self.inbox))
 
     def restore(self, mark: Mark) -> None:
         """Undo everything decided since :meth:`mark` (records read since stay, unchanged)."""
@@ -237,7 +247,7 @@ class UnitOfWork:
                 held.state, held.touched = state, touched
                 del held.events[count:]
         self._undo.clear()
-        self.loads = mark.loads
+        self._loads = mark.loads
         del self.inbox[mark.inbox :]
 
     # -- committing ----------------------------------------------------------------------

@@ -50,7 +50,15 @@ from membercore.recording import Working, household_key
 from membercore.segments import FamilyStatus
 from membercore.unit_of_work import UnitOfWork
 
-__all__ = ["COMMAND_TYPES", "HANDLERS", "AnyCommand", "handle", "household_view", "route"]
+__all__ = [
+    "COMMAND_TYPES",
+    "HANDLERS",
+    "AnyCommand",
+    "handle",
+    "household_view",
+    "route",
+    "view_of",
+]
 
 #: Every command the engine carries out.
 AnyCommand = (
@@ -103,7 +111,8 @@ def context(uow: UnitOfWork, ctx: pipeline.Context) -> pipeline.Context:
     return attrs.evolve(ctx, loads=dict(uow.loads)) if uow.loads else ctx
 
 
-def _view(uow: UnitOfWork, member: Member) -> pipeline.Household | None:
+def view_of(uow: UnitOfWork, member: Member) -> pipeline.Household | None:
+    """What the member's household, if held, tells the parts about them."""
     held = uow.household_of(member)
     return None if held is None else household_view(held.state, member.member_id)
 
@@ -122,7 +131,7 @@ def run(
 ) -> tuple[object, ...]:
     """One fact or command of the member's record through the pipeline."""
     member: Member = held.state
-    outcome = pipeline.run(message, member, context(uow, ctx), at, household=_view(uow, member))
+    outcome = pipeline.run(message, member, context(uow, ctx), at, household=view_of(uow, member))
     held.take(outcome.member, outcome.events)
     count_work(uow.loads, outcome.events)
     return outcome.events
@@ -136,7 +145,7 @@ def give(
     if not mine:
         return ()
     member: Member = held.state
-    outcome = pipeline.apply(mine, member, context(uow, ctx), at, household=_view(uow, member))
+    outcome = pipeline.apply(mine, member, context(uow, ctx), at, household=view_of(uow, member))
     held.take(outcome.member, outcome.events)
     count_work(uow.loads, outcome.events)
     return outcome.events

@@ -40,16 +40,16 @@ from pathlib import Path
 from typing import Any
 
 from membercore import reference_config
-from membercore.clinical import PatientRegistered
-from membercore.commands import AdjustPoints, Redeem
 from membercore.consent import GrantConsent
-from membercore.engine import Engine
 from membercore.errors import EngineError, VersionConflictError
-from membercore.member import next_due
+from membercore.facts.clinical import PatientRegistered
+from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Change, Commit, Store
-from membercore.recording import member_key
 from membercore.serialization import record_to_json
+from membercore.service.engine import Engine
+from membercore.service.member import next_due
+from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, postgres, sqlite
 from membercore_adapters.hospital import HospitalSpec, shard_of, timed_messages

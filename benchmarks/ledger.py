@@ -27,8 +27,8 @@ from membercore import (
     SurveyAnswered,
     reference_config,
 )
-from membercore.events import Posting
 from membercore.ledger import LedgerState, decide, evolve, replay
+from membercore.ledger.events import Posting
 
 START = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
 

@@ -9,48 +9,24 @@ detail of its module.
 
 from __future__ import annotations
 
+import importlib
+
 from membercore import (
     benefits,
-    clinical,
     consent,
+    facts,
     households,
+    identity,
     journeys,
     ledger,
-    merges,
-    offers,
     outreach,
     plans,
-    programmes,
     rewards,
     segments,
-    tasks,
+    staff,
     tiers,
 )
-from membercore.clinical import (
-    AppointmentBooked,
-    AppointmentMissed,
-    AssessmentCompleted,
-    CheckupCompleted,
-    DeliveryRecorded,
-    DiagnosisRecorded,
-    Discharged,
-    LabResultRecorded,
-    PatientDied,
-    PatientRegistered,
-    SurgeryCompleted,
-    TaskCompleted,
-)
-from membercore.commands import (
-    AdjustPoints,
-    AwardBonus,
-    ExpireDue,
-    MergeMembers,
-    Redeem,
-    ReversePosting,
-    TransferPoints,
-)
 from membercore.config import ProgrammeConfig, reference_config
-from membercore.engine import Engine, IngestReport, TickReport
 from membercore.errors import (
     ConfigError,
     EngineError,
@@ -71,7 +47,6 @@ from membercore.errors import (
     UnknownPostingError,
     UnknownRuleError,
 )
-from membercore.events import Draw, Lot, Posting, PostingKind, Provenance
 from membercore.facts import (
     ChargeLine,
     ChargePaid,
@@ -86,7 +61,32 @@ from membercore.facts import (
     SurveyAnswered,
     VisitCompleted,
 )
+from membercore.facts.clinical import (
+    AppointmentBooked,
+    AppointmentMissed,
+    AssessmentCompleted,
+    CheckupCompleted,
+    DeliveryRecorded,
+    DiagnosisRecorded,
+    Discharged,
+    LabResultRecorded,
+    PatientDied,
+    PatientRegistered,
+    SurgeryCompleted,
+    TaskCompleted,
+)
 from membercore.hookspecs import hookimpl
+from membercore.identity import MergeMembers
+from membercore.ledger.commands import (
+    AdjustPoints,
+    AwardBonus,
+    ExpireDue,
+    Redeem,
+    ReversePosting,
+    TransferPoints,
+)
+from membercore.ledger.events import Draw, Lot, Posting, PostingKind, Provenance
+from membercore.moved import moves, relocate
 from membercore.serialization import (
     dump_config,
     load_config,
@@ -94,6 +94,7 @@ from membercore.serialization import (
     message_from_dict,
     message_to_dict,
 )
+from membercore.service.engine import Engine, IngestReport, TickReport
 
 __all__ = [
     "AdjustPoints",
@@ -155,25 +156,55 @@ __all__ = [
     "UnknownRuleError",
     "VisitCompleted",
     "benefits",
-    "clinical",
     "consent",
     "dump_config",
+    "facts",
     "hookimpl",
     "households",
+    "identity",
     "journeys",
     "ledger",
     "load_config",
     "load_config_toml",
-    "merges",
     "message_from_dict",
     "message_to_dict",
-    "offers",
     "outreach",
     "plans",
-    "programmes",
     "reference_config",
     "rewards",
     "segments",
-    "tasks",
+    "staff",
     "tiers",
 ]
+
+# Modules that moved in 0.2.0: their old paths work until membercore 0.3.0, with a warning.
+relocate(
+    {
+        "membercore.actions": "membercore.service.actions",
+        "membercore.calls": "membercore.service.calls",
+        "membercore.clinical": "membercore.facts.clinical",
+        "membercore.commands": "membercore.ledger.commands",
+        "membercore.dispatch": "membercore.service.dispatch",
+        "membercore.engine": "membercore.service.engine",
+        "membercore.events": "membercore.ledger.events",
+        "membercore.icd10": "membercore.facts.icd10",
+        "membercore.limits": "membercore.service.limits",
+        "membercore.member": "membercore.service.member",
+        "membercore.merges": "membercore.service.merges",
+        "membercore.offers": "membercore.staff.offers",
+        "membercore.pipeline": "membercore.service.pipeline",
+        "membercore.plausibility": "membercore.service.plausibility",
+        "membercore.programmes": "membercore.staff.programmes",
+        "membercore.recording": "membercore.service.recording",
+        "membercore.tasks": "membercore.staff.tasks",
+        "membercore.unit_of_work": "membercore.service.unit_of_work",
+        "membercore.use_cases": "membercore.service.use_cases",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    """A moved module named as an attribute (``membercore.tasks``) is imported by its old path."""
+    if f"{__name__}.{name}" in moves():
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

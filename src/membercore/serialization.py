@@ -42,21 +42,16 @@ from cattrs.v import format_exception, transform_error
 
 from membercore import (
     benefits,
-    clinical,
     consent,
     households,
     identity,
     journeys,
-    offers,
     outreach,
     plans,
-    programmes,
     rewards,
     segments,
-    tasks,
     tiers,
 )
-from membercore.commands import COMMAND_TYPES
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import ParamValue
 from membercore.dates import require_aware
@@ -67,11 +62,13 @@ from membercore.errors import (
     MembercoreError,
     SchemaVersionError,
 )
-from membercore.events import Posting
-from membercore.facts import FACT_TYPES
+from membercore.facts import FACT_TYPES, clinical
 from membercore.households import HouseholdState
+from membercore.ledger.commands import COMMAND_TYPES
+from membercore.ledger.events import Posting
 from membercore.ledger.state import LedgerState
-from membercore.member import Member
+from membercore.service.member import Member
+from membercore.staff import offers, programmes, tasks
 from membercore.text import brief
 from membercore.upcasting import UPCASTERS, VERSION_KEY, Upcasters, schema_version
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from membercore import message_to_dict, reference_config
-from membercore.clinical import LabResultRecorded, PatientRegistered
-from membercore.dispatch import DispatchReport, dispatch
-from membercore.engine import Engine
+from membercore.facts.clinical import LabResultRecorded, PatientRegistered
 from membercore.plugins import Plugins, collect, make_plugin_manager
 from membercore.ports import Channel, Commit, HisSource, OutboxMessage, Positioned, Unreadable
+from membercore.service.dispatch import DispatchReport, dispatch
+from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters.channels import console
 from membercore_adapters.channels.console import ConsoleChannel

@@ -13,19 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from membercore import consent, households, ledger, plans, reference_config
-from membercore.clinical import (
-    AppointmentBooked,
-    AppointmentMissed,
-    AssessmentCompleted,
-    CheckupCompleted,
-    DeliveryRecorded,
-    DiagnosisRecorded,
-    Discharged,
-    LabResultRecorded,
-    PatientRegistered,
-    SurgeryCompleted,
-)
-from membercore.commands import Redeem
 from membercore.dates import local_date
 from membercore.facts import (
     ChargePaid,
@@ -40,6 +27,19 @@ from membercore.facts import (
     SurveyAnswered,
     VisitCompleted,
 )
+from membercore.facts.clinical import (
+    AppointmentBooked,
+    AppointmentMissed,
+    AssessmentCompleted,
+    CheckupCompleted,
+    DeliveryRecorded,
+    DiagnosisRecorded,
+    Discharged,
+    LabResultRecorded,
+    PatientRegistered,
+    SurgeryCompleted,
+)
+from membercore.ledger.commands import Redeem
 from membercore.serialization import message_from_dict, message_to_dict
 from membercore_adapters.hospital import HospitalSpec, messages, shard_of, small, timed_messages
 
@@ -478,7 +478,7 @@ def test_small_is_a_small_hospital_over_six_months() -> None:
 
 def test_the_demo_hospital_feeds_the_engine_nothing_it_refuses() -> None:
     from membercore import reference_config  # noqa: PLC0415
-    from membercore.engine import Engine  # noqa: PLC0415
+    from membercore.service.engine import Engine  # noqa: PLC0415
     from membercore.testing.clock import ManualClock  # noqa: PLC0415
     from membercore_adapters.hospital import HospitalSpec, timed_messages  # noqa: PLC0415
 

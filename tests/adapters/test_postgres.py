@@ -15,15 +15,15 @@ import pytest
 from psycopg import sql
 
 from membercore import ledger, reference_config
-from membercore.clinical import PatientRegistered
-from membercore.engine import Engine, IngestReport
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
 from membercore.facts import ChargeLine, ChargePaid
+from membercore.facts.clinical import PatientRegistered
 from membercore.plugins import make_plugin_manager
 from membercore.ports import (
     Change,
     Commit,
 )
+from membercore.service.engine import Engine, IngestReport
 from membercore.testing.clock import ManualClock
 from membercore.testing.contract import T0, assert_empty, every_table
 from membercore_adapters import postgres as postgres_adapter

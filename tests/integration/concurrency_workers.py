@@ -17,13 +17,14 @@ from typing import Any
 import attrs
 
 from membercore import reference_config
-from membercore.commands import MergeMembers, Redeem, TransferPoints
-from membercore.dispatch import dispatch
-from membercore.engine import Engine
 from membercore.errors import EngineError, InsufficientPointsError, MembercoreError
+from membercore.identity import MergeMembers
+from membercore.ledger.commands import Redeem, TransferPoints
 from membercore.plugins import make_plugin_manager
 from membercore.ports import OutboxMessage, Store
 from membercore.rewards import RedeemReward
+from membercore.service.dispatch import dispatch
+from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, postgres, sqlite
 from membercore_adapters.hospital import HospitalSpec, timed_messages

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from membercore import reference_config
-from membercore.engine import Engine
 from membercore.plugins import make_plugin_manager
+from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, postgres, sqlite
 from membercore_adapters.hospital import HospitalSpec, timed_messages

@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 
 from membercore import households, ledger
-from membercore.clinical import PatientRegistered
-from membercore.engine import Engine
 from membercore.facts import ChargeLine, ChargePaid
+from membercore.facts.clinical import PatientRegistered
 from membercore.ports import Commit, OutboxMessage, Store
 from membercore.serialization import record_to_json
+from membercore.service.engine import Engine
 
 HERE = Path(__file__).resolve().parent
 PROCESSES = 4

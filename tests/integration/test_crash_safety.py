@@ -24,14 +24,14 @@ from typing import IO, Any
 import pytest
 
 from membercore import ledger, reference_config
-from membercore.clinical import DiagnosisRecorded, PatientRegistered
 from membercore.consent import GrantConsent
-from membercore.engine import Engine
 from membercore.facts import Fact
+from membercore.facts.clinical import DiagnosisRecorded, PatientRegistered
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Record
-from membercore.recording import HOUSEHOLD, MEMBER
 from membercore.serialization import record_to_json
+from membercore.service.engine import Engine
+from membercore.service.recording import HOUSEHOLD, MEMBER
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, postgres, sqlite
 from membercore_adapters.hospital import HospitalSpec, timed_messages

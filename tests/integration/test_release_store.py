@@ -18,10 +18,8 @@ import attrs
 import pytest
 
 from membercore import households, reference_config
-from membercore.engine import Engine, IngestReport
 from membercore.facts import Fact
 from membercore.identity import IdentityState
-from membercore.member import Member, replay
 from membercore.plugins import make_plugin_manager
 from membercore.serialization import (
     message_from_dict,
@@ -30,6 +28,8 @@ from membercore.serialization import (
     record_from_json,
     record_to_json,
 )
+from membercore.service.engine import Engine, IngestReport
+from membercore.service.member import Member, replay
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, sqlite
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from membercore import reference_config
-from membercore.engine import Engine
 from membercore.errors import EngineError, UnknownStoreError
 from membercore.hookspecs import ChannelFactory, SourceFactory, StoreOpener, hookimpl
 from membercore.journeys import builtin_registry
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Channel, Clock, HisSource, OutboxMessage, Store
+from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory
 from membercore_adapters.channels.console import ConsoleChannel

@@ -11,7 +11,6 @@ import pytest
 
 from membercore import reference_config
 from membercore.config import ProgrammeConfig
-from membercore.engine import Engine
 from membercore.errors import ConfigError, PluginError
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore.journeys import (
@@ -24,6 +23,7 @@ from membercore.journeys import (
 )
 from membercore.plugins import BUILTIN, collect, make_plugin_manager
 from membercore.ports import Clock
+from membercore.service.engine import Engine
 from membercore_adapters.memory import MemoryStore
 
 CONFIG = reference_config()

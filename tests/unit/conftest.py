@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from membercore import reference_config
-from membercore.engine import Engine
 from membercore.plugins import make_plugin_manager
+from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, sqlite
 

@@ -7,11 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from membercore import AwardBonus, journeys, offers, programmes, reference_config, segments, tasks
-from membercore.actions import JOURNEY_ONLY, commands_for
+from membercore import AwardBonus, journeys, reference_config, segments
 from membercore.ledger import LedgerState
 from membercore.ledger import decide as ledger_decide
 from membercore.outreach import RequestMessage
+from membercore.service.actions import JOURNEY_ONLY, commands_for
+from membercore.staff import offers, programmes, tasks
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 7, 30, 10, 0, tzinfo=SH)

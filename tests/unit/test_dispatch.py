@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from membercore.dispatch import Backoff, DispatchReport, dispatch
 from membercore.errors import NaiveInstantError
 from membercore.ports import Commit, Delivery, OutboxMessage
+from membercore.service.dispatch import Backoff, DispatchReport, dispatch
 from membercore_adapters.memory import MemoryStore
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

@@ -20,20 +20,20 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from membercore import ledger, reference_config
-from membercore.clinical import DiagnosisRecorded, PatientRegistered
-from membercore.commands import Redeem
 from membercore.consent import ConsentGranted, GrantConsent, Purpose
-from membercore.engine import Engine, IngestReport
 from membercore.errors import (
     InsufficientPointsError,
     UnknownMemberError,
     UnknownStoreError,
 )
 from membercore.facts import ChargeLine, ChargePaid, CheckedIn
+from membercore.facts.clinical import DiagnosisRecorded, PatientRegistered
 from membercore.identity import CommandTaken
+from membercore.ledger.commands import Redeem
 from membercore.ports import Store
-from membercore.recording import member_key
 from membercore.serialization import message_from_json, message_to_dict
+from membercore.service.engine import Engine, IngestReport
+from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 
 SH = ZoneInfo("Asia/Shanghai")

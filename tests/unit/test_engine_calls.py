@@ -8,9 +8,9 @@ import pytest
 
 from membercore import InsufficientPointsError, reference_config
 from membercore.benefits import BillItem
-from membercore.clinical import PatientRegistered
-from membercore.engine import Engine
 from membercore.facts import ChargeLine, ChargePaid
+from membercore.facts.clinical import PatientRegistered
+from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 
 CONFIG = reference_config()

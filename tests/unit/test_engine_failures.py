@@ -19,14 +19,14 @@ import attrs
 import pytest
 
 from membercore import hookimpl, journeys, ledger, reference_config
-from membercore.clinical import DiagnosisRecorded, PatientRegistered
 from membercore.consent import GrantConsent
-from membercore.engine import Engine, IngestReport
 from membercore.errors import EngineError, GaveUpError, StorageError, VersionConflictError
 from membercore.facts import ChargeLine, ChargePaid
+from membercore.facts.clinical import DiagnosisRecorded, PatientRegistered
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Commit, Store, TaskRow
-from membercore.recording import member_key
+from membercore.service.engine import Engine, IngestReport
+from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, sqlite
 from membercore_adapters.memory import MemoryStore

@@ -19,10 +19,7 @@ import attrs
 import pytest
 
 from membercore import journeys, ledger, plans, reference_config, tiers
-from membercore.clinical import DiagnosisRecorded, LabResultRecorded, PatientRegistered
-from membercore.commands import Redeem
 from membercore.consent import ConsentGranted, GrantConsent, Purpose, WithdrawConsent
-from membercore.engine import Engine, TickReport
 from membercore.errors import (
     EngineError,
     GuardianConsentRequiredError,
@@ -32,6 +29,7 @@ from membercore.errors import (
     WrongPaymentAmountError,
 )
 from membercore.facts import ChargeLine, ChargePaid, RefundIssued, VisitCompleted
+from membercore.facts.clinical import DiagnosisRecorded, LabResultRecorded, PatientRegistered
 from membercore.households import (
     AddDependent,
     DependentAdded,
@@ -40,12 +38,14 @@ from membercore.households import (
     RemoveDependent,
 )
 from membercore.households import members as household_members
-from membercore.member import next_due
+from membercore.ledger.commands import Redeem
 from membercore.outreach import MessageCancelled, RequestMessage
 from membercore.ports import Store
-from membercore.recording import member_key
 from membercore.serialization import message_from_json
-from membercore.tasks import AssignHealthManager, CreateTask
+from membercore.service.engine import Engine, TickReport
+from membercore.service.member import next_due
+from membercore.service.recording import member_key
+from membercore.staff.tasks import AssignHealthManager, CreateTask
 from membercore.testing.clock import ManualClock
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -20,15 +20,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from membercore import households, reference_config
-from membercore.clinical import PatientRegistered
-from membercore.engine import Engine, IngestReport
 from membercore.facts import ChargePaid, Fact, RefundIssued
+from membercore.facts.clinical import PatientRegistered
 from membercore.households import AddDependent, FormHousehold, Relationship, RemoveDependent
-from membercore.member import replay
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Record, Store
-from membercore.recording import member_key
 from membercore.serialization import message_from_json, record_to_json
+from membercore.service.engine import Engine, IngestReport
+from membercore.service.member import replay
+from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore.testing.strategies import patient_streams
 from membercore_adapters import memory, sqlite

@@ -20,12 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from membercore import households, ledger, reference_config, tiers
-from membercore.clinical import PatientRegistered
-from membercore.commands import Redeem
 from membercore.config import ProgrammeConfig
-from membercore.engine import Engine
 from membercore.errors import GuardianRequiredError
-from membercore.events import Draw, Posting
 from membercore.facts import (
     ChargeLine,
     ChargePaid,
@@ -34,11 +30,15 @@ from membercore.facts import (
     RefundIssued,
     SurveyAnswered,
 )
+from membercore.facts.clinical import PatientRegistered
 from membercore.identity import CommandTaken
-from membercore.member import due_parts, next_due
+from membercore.ledger.commands import Redeem
+from membercore.ledger.events import Draw, Posting
 from membercore.plugins import make_plugin_manager
-from membercore.recording import member_key
 from membercore.serialization import message_from_json
+from membercore.service.engine import Engine
+from membercore.service.member import due_parts, next_due
+from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory
 

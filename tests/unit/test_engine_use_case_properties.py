@@ -27,14 +27,14 @@ from membercore import (
     reference_config,
     rewards,
 )
-from membercore.clinical import PatientRegistered
+from membercore.facts.clinical import PatientRegistered
 from membercore.households import AddDependent, FormHousehold
-from membercore.member import replay
 from membercore.plugins import make_plugin_manager
-from membercore.recording import member_key
 from membercore.serialization import message_from_json, record_to_json
+from membercore.service.member import replay
+from membercore.service.recording import member_key
+from membercore.service.unit_of_work import RecordCache, decode
 from membercore.testing.clock import ManualClock
-from membercore.unit_of_work import RecordCache, decode
 from membercore_adapters import memory
 
 START = datetime.fromisoformat("2026-03-02T02:00:00+00:00")

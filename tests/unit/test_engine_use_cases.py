@@ -27,22 +27,20 @@ from membercore import (
     benefits,
     consent,
     households,
-    offers,
     outreach,
     plans,
-    programmes,
     rewards,
     segments,
-    tasks,
     tiers,
 )
 from membercore.benefits import BillItem
-from membercore.clinical import PatientRegistered
-from membercore.facts import CheckedIn, EventAttended, Fact
-from membercore.member import EVENT_TYPES
+from membercore.facts import FACT_TYPES, CheckedIn, EventAttended, Fact, clinical
+from membercore.facts.clinical import PatientRegistered
 from membercore.serialization import _MESSAGE_TYPES
+from membercore.service.member import EVENT_TYPES
+from membercore.service.use_cases import COMMAND_TYPES
+from membercore.staff import offers, programmes, tasks
 from membercore.testing.clock import ManualClock
-from membercore.use_cases import COMMAND_TYPES
 
 HEAD, SON, WIFE, DUP = "p-lin", "p-son", "p-wife", "p-lin-dup"
 HH = "hh-lin"
@@ -391,9 +389,6 @@ def test_the_last_gifts_are_given_once_and_come_back_when_cancelled(
 
 
 def test_the_front_door_exports_the_engine_every_fact_and_hookimpl() -> None:
-    from membercore import clinical  # noqa: PLC0415
-    from membercore.facts import FACT_TYPES  # noqa: PLC0415
-
     assert membercore.Engine is Engine
     assert callable(membercore.hookimpl)
     for kind in (*FACT_TYPES, *clinical.CLINICAL_FACT_TYPES):

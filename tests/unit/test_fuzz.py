@@ -24,12 +24,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from membercore import ConfigError, Engine, clinical, reference_config
-from membercore.facts import FACT_TYPES, CheckedIn
+from membercore import ConfigError, Engine, reference_config
+from membercore.facts import FACT_TYPES, CheckedIn, clinical
 from membercore.plugins import collect, make_plugin_manager
 from membercore.serialization import dump_config, load_config, load_config_toml
+from membercore.service.use_cases import COMMAND_TYPES
 from membercore.testing.clock import ManualClock
-from membercore.use_cases import COMMAND_TYPES
 from membercore_adapters import memory
 from membercore_adapters.memory import MemoryStore
 from membercore_adapters.sqlite import SqliteStore

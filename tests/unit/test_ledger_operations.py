@@ -41,8 +41,8 @@ from membercore import (
     tiers,
 )
 from membercore.config import ExpiryPolicy
-from membercore.events import Lot, LotState
 from membercore.ledger import LedgerState, balances, decide, decide_transfer, expiry_of
+from membercore.ledger.events import Lot, LotState
 from membercore.ledger.lots import spending_order
 from membercore.testing.book import Book
 

@@ -19,7 +19,6 @@ from membercore import (
     benefits,
     consent,
     households,
-    merges,
     plans,
     reference_config,
     rewards,
@@ -30,6 +29,7 @@ from membercore.errors import QuotaExhaustedError
 from membercore.ledger import LedgerState, balances, expiry_of
 from membercore.ledger import decide as ledger_decide
 from membercore.ledger import evolve as ledger_evolve
+from membercore.service import merges
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from membercore import ProgrammeConfig, reference_config
-from membercore.commands import COMMAND_TYPES
 from membercore.config import Plan
 from membercore.errors import InvalidFactError, PlanError
 from membercore.facts import FACT_TYPES
+from membercore.ledger.commands import COMMAND_TYPES
 from membercore.plans import (
     PLAN_COMMAND_TYPES,
     PLAN_EVENT_TYPES,

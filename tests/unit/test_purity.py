@@ -10,21 +10,21 @@ from types import ModuleType
 import pytest
 
 import membercore
-import membercore.actions
 import membercore.benefits
 import membercore.config
 import membercore.consent
 import membercore.households
 import membercore.journeys
 import membercore.ledger
-import membercore.merges
-import membercore.offers
 import membercore.outreach
 import membercore.plans
-import membercore.programmes
 import membercore.rewards
 import membercore.segments
-import membercore.tasks
+import membercore.service.actions
+import membercore.service.merges
+import membercore.staff.offers
+import membercore.staff.programmes
+import membercore.staff.tasks
 import membercore.tiers
 
 # The core decides; it never stores, calls out, reads the clock or rolls dice.
@@ -153,21 +153,21 @@ def test_only_the_serialization_module_imports_cattrs() -> None:
 
 PUBLIC_MODULES = [
     membercore,
-    membercore.actions,
+    membercore.service.actions,
     membercore.benefits,
     membercore.consent,
-    membercore.merges,
-    membercore.offers,
+    membercore.service.merges,
+    membercore.staff.offers,
     membercore.outreach,
     membercore.ledger,
     membercore.tiers,
     membercore.households,
     membercore.journeys,
     membercore.plans,
-    membercore.programmes,
+    membercore.staff.programmes,
     membercore.rewards,
     membercore.segments,
-    membercore.tasks,
+    membercore.staff.tasks,
     membercore.config,
 ]
 

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from membercore import SurveyAnswered, consent, journeys, plans, reference_config
-from membercore.clinical import (
+from membercore.facts import VisitCompleted
+from membercore.facts.clinical import (
     CLINICAL_FACT_TYPES,
     AppointmentBooked,
     AppointmentMissed,
@@ -27,7 +28,6 @@ from membercore.clinical import (
     SurgeryCompleted,
     TaskCompleted,
 )
-from membercore.facts import VisitCompleted
 from membercore.serialization import message_from_dict, message_to_dict
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -8,12 +8,6 @@ import attrs
 import pytest
 
 from membercore import segments as sg
-from membercore.clinical import (
-    CLINICAL_FACT_TYPES,
-    DeliveryRecorded,
-    DiagnosisRecorded,
-    PatientRegistered,
-)
 from membercore.config import ProgrammeConfig
 from membercore.config.segments import (
     RfmBreakpoints,
@@ -42,7 +36,13 @@ from membercore.facts import (
     RehabPlanJoined,
     VisitCompleted,
 )
-from membercore.icd10 import CODE_TABLE, CodeRule, conditions_for, is_code, normalise
+from membercore.facts.clinical import (
+    CLINICAL_FACT_TYPES,
+    DeliveryRecorded,
+    DiagnosisRecorded,
+    PatientRegistered,
+)
+from membercore.facts.icd10 import CODE_TABLE, CodeRule, conditions_for, is_code, normalise
 from membercore.serialization import converter, dump_config, load_config
 
 SH = ZoneInfo("Asia/Shanghai")

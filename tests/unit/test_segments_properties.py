@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from membercore import segments as sg
-from membercore.clinical import DeliveryRecorded, DiagnosisRecorded, PatientRegistered
 from membercore.config import ProgrammeConfig
 from membercore.facts import (
     ChargeLine,
@@ -19,6 +18,7 @@ from membercore.facts import (
     RehabPlanJoined,
     VisitCompleted,
 )
+from membercore.facts.clinical import DeliveryRecorded, DiagnosisRecorded, PatientRegistered
 
 SH = ZoneInfo("Asia/Shanghai")
 ME = "p-li"

@@ -41,7 +41,7 @@ from membercore import (
     message_to_dict,
     reference_config,
 )
-from membercore.commands import MergeMembers
+from membercore.identity import MergeMembers
 from membercore.ledger import LedgerState
 from membercore.serialization import snapshot_from_dict, snapshot_to_dict
 from membercore.testing import Book

@@ -22,16 +22,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from membercore import ledger, reference_config
-from membercore.clinical import PatientRegistered
-from membercore.commands import AdjustPoints, Redeem
-from membercore.engine import Engine, IngestReport
 from membercore.errors import (
     IdempotencyConflictError,
     InvalidFactError,
     SchemaVersionError,
 )
-from membercore.events import Posting
 from membercore.facts import ChargeLine, ChargePaid, CheckedIn
+from membercore.facts.clinical import PatientRegistered
 from membercore.idempotency import (
     MARK,
     fingerprint,
@@ -41,10 +38,10 @@ from membercore.idempotency import (
     seen_in,
 )
 from membercore.ledger import LedgerState
-from membercore.member import Member
+from membercore.ledger.commands import AdjustPoints, Redeem
+from membercore.ledger.events import Posting
 from membercore.outreach import RequestMessage
 from membercore.ports import Commit, InboxEntry
-from membercore.recording import member_key
 from membercore.serialization import (
     canonical_form,
     canonical_json,
@@ -58,6 +55,9 @@ from membercore.serialization import (
     snapshot_from_dict,
     snapshot_to_dict,
 )
+from membercore.service.engine import Engine, IngestReport
+from membercore.service.member import Member
+from membercore.service.recording import member_key
 from membercore.testing import Book
 from membercore.testing import strategies as mst
 from membercore.testing.clock import ManualClock

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from membercore import journeys, offers, programmes, reference_config, tasks
+from membercore import journeys, reference_config
 from membercore.errors import NoStaffError, OfferNotValidError, UnknownPlanError, UnknownTaskError
 from membercore.serialization import message_from_dict, message_to_dict
+from membercore.staff import offers, programmes, tasks
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 7, 30, 10, 0, tzinfo=SH)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from membercore.actions import commands_for
 from membercore.journeys import Call, JourneyActionIssued, builtin_registry
-from membercore.tasks import CreateTask
+from membercore.service.actions import commands_for
+from membercore.staff.tasks import CreateTask
 from membercore_clinic_example import NOTIFY_CLINIC
 
 AT = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from membercore import message_to_dict, reference_config
-from membercore.clinical import AppointmentBooked, LabResultRecorded, PatientRegistered
 from membercore.consent import GrantConsent
-from membercore.engine import Engine
+from membercore.facts.clinical import AppointmentBooked, LabResultRecorded, PatientRegistered
 from membercore.journeys import JourneyInstance
 from membercore.ports import TaskRow
+from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_clinic_example import INVITE_TEMPLATE
 

@@ -18,14 +18,14 @@ from typing import Any
 
 from membercore import ConfigError, MembercoreError, reference_config, tiers
 from membercore.config import ProgrammeConfig
-from membercore.dispatch import dispatch
-from membercore.engine import Engine
 from membercore.journeys import check_tags, validate
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.plugins import collect, make_plugin_manager
 from membercore.segments import segment_of, tags
 from membercore.serialization import load_config_file, message_types
+from membercore.service.dispatch import dispatch
+from membercore.service.engine import Engine
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.demo import ProgressBar, dashboard, run_demo
 from membercore_adapters.his.jsonl import JsonLinesSource

@@ -22,7 +22,7 @@ from membercore import reference_config
 from membercore.analytics import Figures, Tally, figures, per_mille
 from membercore.config import ProgrammeConfig
 from membercore.dates import add_months
-from membercore.engine import Engine, IngestReport, Message
+from membercore.service.engine import Engine, IngestReport, Message
 from membercore.testing.clock import ManualClock
 from membercore_adapters.hospital import HospitalSpec, shard_of, timed_messages
 

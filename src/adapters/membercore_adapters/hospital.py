@@ -27,24 +27,9 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from membercore.clinical import (
-    AppointmentBooked,
-    AppointmentMissed,
-    AssessmentCompleted,
-    CheckupCompleted,
-    DeliveryRecorded,
-    DiagnosisRecorded,
-    Discharged,
-    LabResultRecorded,
-    PatientRegistered,
-    Sex,
-    SurgeryCompleted,
-)
-from membercore.commands import Redeem
 from membercore.config import Plan, reference_config
 from membercore.consent import GUARDIAN_AGE, Channel, GrantConsent, Purpose, WithdrawConsent
 from membercore.dates import add_months, local_date
-from membercore.engine import Message
 from membercore.facts import (
     ChargeLine,
     ChargePaid,
@@ -59,10 +44,25 @@ from membercore.facts import (
     SurveyAnswered,
     VisitCompleted,
 )
+from membercore.facts.clinical import (
+    AppointmentBooked,
+    AppointmentMissed,
+    AssessmentCompleted,
+    CheckupCompleted,
+    DeliveryRecorded,
+    DiagnosisRecorded,
+    Discharged,
+    LabResultRecorded,
+    PatientRegistered,
+    Sex,
+    SurgeryCompleted,
+)
 from membercore.households import ADULT_AGE, AddDependent, FormHousehold, Relationship, age_on
+from membercore.ledger.commands import Redeem
 from membercore.plans import AddCoveredDependent, Cancel, RecordPayment, Renew, Subscribe
 from membercore.plans.terms import grace_end
-from membercore.use_cases import AnyCommand
+from membercore.service.engine import Message
+from membercore.service.use_cases import AnyCommand
 
 __all__ = ["HospitalSpec", "messages", "shard_of", "small", "timed_messages"]
 

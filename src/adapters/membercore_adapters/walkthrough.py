@@ -24,8 +24,8 @@ from membercore import (
     reference_config,
 )
 from membercore.config import ProgrammeConfig
-from membercore.events import Posting
 from membercore.ledger import LedgerState, balances, decide, decide_transfer, evolve, statement
+from membercore.ledger.events import Posting
 
 __all__ = ["ledger_walkthrough"]
 

@@ -9,10 +9,10 @@ import attrs
 
 from membercore.benefits.messages import QuotaEvent, QuotaUsageMerged, QuotaUsageMergedAway
 from membercore.benefits.quotas import QuotaState
-from membercore.commands import MergeMembers
 from membercore.dates import require_aware
 from membercore.errors import QuotaHolderError, QuotaKeyConflictError, ReservationExistsError
 from membercore.idempotency import fingerprint, replayed
+from membercore.identity import MergeMembers
 
 __all__ = ["decide_merge"]
 

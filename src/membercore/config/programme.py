@@ -21,7 +21,7 @@ from membercore.config.segments import SegmentRules
 from membercore.config.staff import StaffRoster
 from membercore.config.tiers import TierLevel, TierRules
 from membercore.errors import ConfigError
-from membercore.icd10 import CODE_TABLE, COMMON_NAMES, is_code
+from membercore.facts.icd10 import CODE_TABLE, COMMON_NAMES, is_code
 
 __all__ = ["ProgrammeConfig", "five_levels"]
 

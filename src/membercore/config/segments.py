@@ -38,7 +38,7 @@ from membercore.config.common import (
 )
 from membercore.consent import CHANNELS, Channel
 from membercore.errors import ConfigError
-from membercore.icd10 import CONDITIONS, CodeRule
+from membercore.facts.icd10 import CONDITIONS, CodeRule
 
 __all__ = [
     "CARE_TAGS",

@@ -96,7 +96,7 @@ class ActionSpec:
         commands: for a plugin's action, what carries it out: the issued action
             (:class:`~membercore.journeys.JourneyActionIssued`) to the commands of the
             parts that do it (a message request, a task, a bonus...). The programme's
-            own actions are carried out by :func:`membercore.actions.commands_for`.
+            own actions are carried out by :func:`membercore.service.actions.commands_for`.
     """
 
     name: str

@@ -17,16 +17,6 @@ from datetime import datetime
 
 import attrs
 
-from membercore.commands import (
-    AdjustPoints,
-    AwardBonus,
-    ExpireDue,
-    LedgerCommand,
-    MergeMembers,
-    Redeem,
-    ReversePosting,
-    TransferPoints,
-)
 from membercore.config import ProgrammeConfig
 from membercore.dates import add_months, require_aware
 from membercore.errors import (
@@ -36,9 +26,19 @@ from membercore.errors import (
     UnknownPostingError,
     UnknownRuleError,
 )
-from membercore.events import Draw, Posting, PostingKind, Provenance
 from membercore.facts import Fact
+from membercore.identity import MergeMembers
+from membercore.ledger.commands import (
+    AdjustPoints,
+    AwardBonus,
+    ExpireDue,
+    LedgerCommand,
+    Redeem,
+    ReversePosting,
+    TransferPoints,
+)
 from membercore.ledger.earning import cap_room, earn
+from membercore.ledger.events import Draw, Posting, PostingKind, Provenance
 from membercore.ledger.lots import (
     LotSpec,
     Origin,

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 from membercore.config import ActionRule, ProgrammeConfig, RuleBase, SpendingRule
 from membercore.dates import local_date, local_day_start, local_month_start
-from membercore.events import Posting, PostingKind, Provenance
 from membercore.facts import (
     ChargePaid,
     CheckedIn,
@@ -26,6 +25,7 @@ from membercore.facts import (
     RehabPlanJoined,
     SurveyAnswered,
 )
+from membercore.ledger.events import Posting, PostingKind, Provenance
 from membercore.ledger.lots import Origin, credit, lot_spec
 from membercore.ledger.reversal import refund_points, reverse_earning
 from membercore.ledger.state import LedgerState

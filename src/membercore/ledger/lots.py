@@ -15,7 +15,7 @@ import attrs
 
 from membercore.config import ProgrammeConfig
 from membercore.dates import add_months, end_of_month_after
-from membercore.events import Draw, Lot, Posting, PostingKind, Provenance
+from membercore.ledger.events import Draw, Lot, Posting, PostingKind, Provenance
 from membercore.ledger.state import LedgerState, LotState
 
 __all__ = [

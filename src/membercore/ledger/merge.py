@@ -16,12 +16,12 @@ from datetime import datetime
 
 import attrs
 
-from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import TransferNotAllowedError
-from membercore.events import Draw, Posting, PostingKind, Provenance
+from membercore.identity import MergeMembers
 from membercore.ledger.decide import expire_due
+from membercore.ledger.events import Draw, Posting, PostingKind, Provenance
 from membercore.ledger.lots import Origin, debit, plan_draws, spending_order
 from membercore.ledger.state import (
     LedgerState,

@@ -12,7 +12,7 @@ import attrs
 
 from membercore.config import ProgrammeConfig
 from membercore.dates import add_months, local_date, local_month_start, require_aware
-from membercore.events import Posting
+from membercore.ledger.events import Posting
 from membercore.ledger.lots import is_expired
 from membercore.ledger.state import LedgerState
 

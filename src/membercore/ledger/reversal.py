@@ -14,7 +14,7 @@ from datetime import datetime
 import attrs
 
 from membercore.config import ProgrammeConfig
-from membercore.events import Posting, PostingKind
+from membercore.ledger.events import Posting, PostingKind
 from membercore.ledger.lots import Origin, debit, plan_draws, spending_order
 from membercore.ledger.state import LedgerState, LotState
 

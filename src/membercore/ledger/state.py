@@ -11,8 +11,8 @@ from datetime import datetime
 import attrs
 
 from membercore.errors import IdempotencyConflictError, MemberMismatchError
-from membercore.events import LotState, Posting, PostingKind
 from membercore.idempotency import fingerprint, matches
+from membercore.ledger.events import LotState, Posting, PostingKind
 
 __all__ = [
     "KeyRecord",

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from membercore.commands import MergeMembers
 from membercore.dates import require_aware
 from membercore.errors import MemberMismatchError, SubscriptionExistsError
 from membercore.idempotency import fingerprint, replayed
+from membercore.identity import MergeMembers
 from membercore.plans.events import SubscriptionEvent, SubscriptionMovedIn, SubscriptionMovedOut
 from membercore.plans.state import PlansState
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from membercore.commands import AdjustPoints, MergeMembers, Redeem
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import (
@@ -13,7 +12,9 @@ from membercore.errors import (
     UnknownRewardError,
 )
 from membercore.idempotency import fingerprint
+from membercore.identity import MergeMembers
 from membercore.ledger import LedgerState, decide
+from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.rewards.messages import (
     CancelRedemption,
     HistoryMergeEvent,

@@ -9,7 +9,7 @@ import attrs
 
 from membercore.checks import non_empty, positive
 from membercore.dates import as_utc, as_utc_or_none, aware, aware_or_none
-from membercore.events import Posting
+from membercore.ledger.events import Posting
 
 
 @attrs.frozen(kw_only=True)

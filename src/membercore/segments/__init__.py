@@ -1,7 +1,7 @@
 """Segments and tags: who a patient is to the programme, and how much human service they get.
 
 Every member carries **tags** derived from facts — conditions from ICD-10 codes
-(``condition:type2_diabetes``, see :mod:`membercore.icd10`), life stage
+(``condition:type2_diabetes``, see :mod:`membercore.facts.icd10`), life stage
 (``stage:adult``, ``stage:pregnant``...), spending power (``spend:high``), channel
 preference (``channel:wecom``) and family status (``family:has_dependents``) — and tags
 journeys set by command (:class:`AddTag`, :class:`RemoveTag`). From them follows a

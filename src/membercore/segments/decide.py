@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from membercore.clinical import DeliveryRecorded, DiagnosisRecorded, PatientRegistered
 from membercore.config import ProgrammeConfig
 from membercore.config.segments import DERIVED_NAMESPACES, SegmentRules
 from membercore.dates import local_date, require_aware
@@ -19,7 +18,8 @@ from membercore.facts import (
     RehabPlanJoined,
     VisitCompleted,
 )
-from membercore.icd10 import CODE_TABLE, conditions_for
+from membercore.facts.clinical import DeliveryRecorded, DiagnosisRecorded, PatientRegistered
+from membercore.facts.icd10 import CODE_TABLE, conditions_for
 from membercore.idempotency import fingerprint, replayed
 from membercore.segments.derive import evaluate
 from membercore.segments.messages import (

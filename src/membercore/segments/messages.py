@@ -8,9 +8,9 @@ from typing import ClassVar
 import attrs
 
 from membercore.checks import non_empty, non_negative
-from membercore.clinical import DeliveryMode, Sex
 from membercore.consent import Channel
 from membercore.dates import as_utc, aware
+from membercore.facts.clinical import DeliveryMode, Sex
 
 __all__ = [
     "AddTag",

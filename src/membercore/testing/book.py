@@ -14,9 +14,8 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from membercore.commands import MergeMembers, TransferPoints
 from membercore.config import ProgrammeConfig
-from membercore.events import Posting
+from membercore.identity import MergeMembers
 from membercore.ledger import (
     Balances,
     LedgerState,
@@ -28,6 +27,8 @@ from membercore.ledger import (
     evolve,
     statement,
 )
+from membercore.ledger.commands import TransferPoints
+from membercore.ledger.events import Posting
 
 __all__ = ["Book"]
 

@@ -18,15 +18,6 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from membercore.clinical import DiagnosisRecorded, PatientRegistered
-from membercore.commands import (
-    AdjustPoints,
-    AwardBonus,
-    ExpireDue,
-    Redeem,
-    ReversePosting,
-    TransferPoints,
-)
 from membercore.config import ExpiryPolicy, LedgerConfig, ProgrammeConfig, reference_config
 from membercore.facts import (
     ChargeLine,
@@ -41,7 +32,16 @@ from membercore.facts import (
     RehabPlanJoined,
     SurveyAnswered,
 )
+from membercore.facts.clinical import DiagnosisRecorded, PatientRegistered
 from membercore.households import AddDependent, FormHousehold, RemoveDependent
+from membercore.ledger.commands import (
+    AdjustPoints,
+    AwardBonus,
+    ExpireDue,
+    Redeem,
+    ReversePosting,
+    TransferPoints,
+)
 from membercore.tiers import SetTierOverride
 
 __all__ = [

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import InvalidFactError, MemberMismatchError, UnknownTierError
 from membercore.facts import ChargePaid, Fact, RefundIssued, VisitCompleted
 from membercore.idempotency import fingerprint, replayed
+from membercore.identity import MergeMembers
 from membercore.ledger import LedgerState
 from membercore.tiers.messages import (
     ChangeReason,

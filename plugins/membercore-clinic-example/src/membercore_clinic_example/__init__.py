@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from membercore.clinical import LabResultRecorded
 from membercore.config.journeys import ParamValue
+from membercore.facts.clinical import LabResultRecorded
 from membercore.hookspecs import hookimpl
 from membercore.journeys import (
     ActionSpec,
@@ -37,7 +37,7 @@ from membercore.journeys import (
     Transition,
     Trigger,
 )
-from membercore.tasks import CreateTask
+from membercore.staff.tasks import CreateTask
 
 __all__ = [
     "BMI_AT_LEAST",
@@ -111,7 +111,7 @@ def clinic_referral(action: JourneyActionIssued) -> list[CreateTask]:
             optionally, ``role`` (``nurse`` by default).
 
     Returns:
-        One :class:`~membercore.tasks.CreateTask` keyed by the action's key (so the
+        One :class:`~membercore.staff.tasks.CreateTask` keyed by the action's key (so the
         same step carried out twice is one task), due ``due_hours`` after the step.
     """
     params = action.action.params

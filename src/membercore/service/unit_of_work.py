@@ -4,7 +4,7 @@ A :class:`UnitOfWork` loads records from the store in batches (members, their
 households, a gift's stock), keeps each with the version it was loaded at and the
 events decided since, and commits them all — events, snapshots, next due instants,
 inbox, outbox, staff tasks and dead letters — in one transaction with an optimistic
-version check (:mod:`membercore.recording` builds the commit). Decoded records are
+version check (:mod:`membercore.service.recording` builds the commit). Decoded records are
 kept between units of work in a :class:`RecordCache`, by version, so that a record
 read again is not decoded again. The engine's use cases run over it.
 """
@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 from membercore import households, rewards
 from membercore.config import ProgrammeConfig
 from membercore.errors import UnknownMemberError, VersionConflictError
-from membercore.member import Member, new_member
 from membercore.ports import DeadLetter, InboxEntry, Record, Store, StoredEvent
-from membercore.recording import (
+from membercore.service.member import Member, new_member
+from membercore.service.recording import (
     Working,
     build_commit,
     household_key,

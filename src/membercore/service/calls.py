@@ -12,15 +12,15 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from membercore import benefits, consent, households, journeys, ledger, plans, segments, tiers
-from membercore.commands import AdjustPoints, Redeem
-from membercore.events import LotState
+from membercore.ledger.commands import AdjustPoints, Redeem
+from membercore.ledger.events import LotState
 from membercore.ledger.lots import spending_order
-from membercore.member import Member, tier_at
 from membercore.ports import DeadLetter, OutboxMessage, Store, TaskRow
+from membercore.service.member import Member, tier_at
 
 if TYPE_CHECKING:
     from membercore.config import ProgrammeConfig
-    from membercore.use_cases import AnyCommand
+    from membercore.service.use_cases import AnyCommand
 
 __all__ = ["MemberCalls"]
 

@@ -23,9 +23,7 @@ from typing import Any, TypeVar
 import attrs
 import pluggy
 
-from membercore import benefits, households, pipeline, plausibility
-from membercore.calls import MemberCalls
-from membercore.clinical import PatientRegistered
+from membercore import benefits, households
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import (
@@ -40,17 +38,19 @@ from membercore.errors import (
     VersionConflictError,
 )
 from membercore.facts import Fact
+from membercore.facts.clinical import PatientRegistered
 from membercore.idempotency import fingerprint, matches
 from membercore.journeys import JourneyIndex, check_tags, validate
-from membercore.limits import InputLimits, check, parse, printable, small, truncated
-from membercore.member import Member, standing
 from membercore.plugins import Plugins, collect, make_plugin_manager
 from membercore.ports import Clock, DeadLetter, Positioned, Store, Unreadable
-from membercore.recording import HOUSEHOLD, MEMBER, dead_letter, household_key, member_key
 from membercore.serialization import message_from_dict, message_to_dict, message_types
-from membercore.text import brief
-from membercore.unit_of_work import RecordCache, UnitOfWork, decode
-from membercore.use_cases import (
+from membercore.service import pipeline, plausibility
+from membercore.service.calls import MemberCalls
+from membercore.service.limits import InputLimits, check, parse, printable, small, truncated
+from membercore.service.member import Member, standing
+from membercore.service.recording import HOUSEHOLD, MEMBER, dead_letter, household_key, member_key
+from membercore.service.unit_of_work import RecordCache, UnitOfWork, decode
+from membercore.service.use_cases import (
     AnyCommand,
     context,
     count_work,
@@ -60,6 +60,7 @@ from membercore.use_cases import (
     run,
     view_of,
 )
+from membercore.text import brief
 
 __all__ = ["Engine", "IngestReport", "Input", "Message", "TickReport", "household_view"]
 
@@ -161,7 +162,7 @@ class Engine(MemberCalls):
             is taken over once it ends.
         clock_skew: how far after the decision instant a fact may be dated (the HIS's
             clock may run a little ahead); a fact dated later is refused as a dead letter.
-        limits: how large an input may be (:class:`~membercore.limits.InputLimits`);
+        limits: how large an input may be (:class:`~membercore.service.limits.InputLimits`);
             an input past them is a dead letter naming the field and the limit.
         pause_gc: pause Python's cyclic garbage collector while a unit of work runs
             (it is turned back on after, if it was on). Records are immutable and hold
@@ -214,7 +215,9 @@ class Engine(MemberCalls):
             raise EngineError(f"clock_skew must not be negative, got {clock_skew}")
         self.clock_skew = clock_skew
         if limits is not None and not isinstance(limits, InputLimits):
-            raise EngineError(f"limits must be membercore.limits.InputLimits, got {limits!r}")
+            raise EngineError(
+                f"limits must be membercore.service.limits.InputLimits, got {limits!r}"
+            )
         self.limits = limits or InputLimits()
         self.pause_gc = pause_gc
         known = message_types()
@@ -574,7 +577,7 @@ class Engine(MemberCalls):
         """Carry out one command at once and return the events it made.
 
         Every command the library exports is carried out here (see
-        :data:`membercore.use_cases.HANDLERS`), those that touch several records (a
+        :data:`membercore.service.use_cases.HANDLERS`), those that touch several records (a
         transfer, a merge, a gift from the stock, a quota the household shares) in one
         unit of work.
 

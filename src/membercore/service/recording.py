@@ -17,10 +17,9 @@ from typing import Any
 
 import attrs
 
-from membercore import households, outreach, rewards, tasks
+from membercore import households, outreach, rewards
 from membercore.config import ProgrammeConfig
 from membercore.idempotency import digest
-from membercore.member import Member, evolve_all, next_due
 from membercore.ports import (
     Change,
     Commit,
@@ -38,6 +37,8 @@ from membercore.serialization import (
     record_from_json,
     record_to_json,
 )
+from membercore.service.member import Member, evolve_all, next_due
+from membercore.staff import tasks
 from membercore.text import brief
 
 __all__ = [

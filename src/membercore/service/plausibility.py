@@ -20,7 +20,7 @@ import attrs
 from membercore.config import ProgrammeConfig
 from membercore.errors import ImplausibleError
 from membercore.facts import ChargePaid, Fact, RefundIssued
-from membercore.member import Member
+from membercore.service.member import Member
 
 __all__ = ["check"]
 

@@ -17,28 +17,18 @@ from typing import Any
 
 import attrs
 
-from membercore import (
-    actions,
-    consent,
-    journeys,
-    ledger,
-    offers,
-    outreach,
-    plans,
-    programmes,
-    segments,
-    tasks,
-    tiers,
-)
-from membercore.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
+from membercore import consent, journeys, ledger, outreach, plans, segments, tiers
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import JourneyDefinition
 from membercore.dates import require_aware
 from membercore.errors import InvalidFactError, UnknownSubscriptionError
-from membercore.events import Posting
 from membercore.facts import Fact
 from membercore.households import age_on
-from membercore.member import Member, birth_date, due_parts, evolve_all
+from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
+from membercore.ledger.events import Posting
+from membercore.service import actions
+from membercore.service.member import Member, birth_date, due_parts, evolve_all
+from membercore.staff import offers, programmes, tasks
 
 __all__ = ["Context", "Household", "Outcome", "apply", "journey_triggers", "run", "tick"]
 

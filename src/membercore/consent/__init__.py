@@ -19,10 +19,10 @@ from typing import Any, ClassVar, Literal, get_args
 import attrs
 
 from membercore.checks import non_empty
-from membercore.commands import MergeMembers
 from membercore.dates import as_utc, aware, require_aware
 from membercore.errors import GuardianConsentRequiredError, InvalidFactError, MemberMismatchError
 from membercore.idempotency import fingerprint, replayed
+from membercore.identity import MergeMembers
 
 __all__ = [
     "CHANNELS",

@@ -21,18 +21,16 @@ from membercore import (
     identity,
     journeys,
     ledger,
-    offers,
     outreach,
     plans,
-    programmes,
     rewards,
     segments,
-    tasks,
     tiers,
 )
 from membercore.config import ProgrammeConfig
-from membercore.events import Posting
+from membercore.ledger.events import Posting
 from membercore.plans.records import SubscriptionStatus
+from membercore.staff import offers, programmes, tasks
 
 __all__ = [
     "EVENT_TYPES",

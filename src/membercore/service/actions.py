@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from membercore.commands import AwardBonus
 from membercore.consent import Purpose
 from membercore.journeys import JourneyActionIssued, Registry
-from membercore.offers import offer_from_action
+from membercore.ledger.commands import AwardBonus
 from membercore.outreach import RequestMessage
-from membercore.programmes import enrolment_from_action
 from membercore.segments import AddTag, RemoveTag
-from membercore.tasks import AssignHealthManager, task_from_action
+from membercore.staff.offers import offer_from_action
+from membercore.staff.programmes import enrolment_from_action
+from membercore.staff.tasks import AssignHealthManager, task_from_action
 
 __all__ = ["JOURNEY_ONLY", "commands_for"]
 

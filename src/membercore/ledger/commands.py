@@ -12,6 +12,8 @@ import attrs
 
 from membercore.checks import non_empty
 from membercore.errors import InvalidAmountError
+from membercore.identity import MergeMembers
+from membercore.messages import Command
 
 __all__ = [
     "COMMAND_TYPES",
@@ -39,21 +41,6 @@ def _non_zero_points(instance: Any, _attribute: Any, value: int) -> None:
         raise InvalidAmountError(instance.member_id, value, "points are a whole number")
     if value == 0:
         raise InvalidAmountError(instance.member_id, value, "an adjustment cannot be zero")
-
-
-@attrs.frozen(kw_only=True)
-class Command:
-    """Fields every ledger command has.
-
-    Attributes:
-        key: the idempotency key.
-        member_id: the member whose points change.
-    """
-
-    TYPE: ClassVar[str] = "command"
-
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)
@@ -141,25 +128,6 @@ class TransferPoints(Command):
     target_id: str = attrs.field(validator=non_empty)
     points: int = attrs.field(validator=_positive_points)
     reason: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class MergeMembers(Command):
-    """Merge two records of one person (the HIS registered them twice).
-
-    ``member_id`` is the record that survives; everything of ``duplicate_id`` moves to it.
-
-    Attributes:
-        duplicate_id: the record that is merged away.
-        operator: who confirmed that both records are one person.
-        reason: how it was established (e.g. same ID card number).
-    """
-
-    TYPE: ClassVar[str] = "merge_members"
-
-    duplicate_id: str = attrs.field(validator=non_empty)
-    operator: str = attrs.field(validator=non_empty)
-    reason: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)

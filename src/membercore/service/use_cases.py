@@ -19,23 +19,7 @@ from typing import Any
 
 import attrs
 
-from membercore import (
-    benefits,
-    consent,
-    households,
-    merges,
-    offers,
-    outreach,
-    pipeline,
-    plans,
-    plausibility,
-    programmes,
-    rewards,
-    segments,
-    tasks,
-    tiers,
-)
-from membercore.commands import LedgerCommand, MergeMembers, TransferPoints
+from membercore import benefits, consent, households, outreach, plans, rewards, segments, tiers
 from membercore.errors import (
     EngineError,
     HouseholdMembershipError,
@@ -43,12 +27,15 @@ from membercore.errors import (
     TransferNotAllowedError,
 )
 from membercore.idempotency import fingerprint, matches
-from membercore.identity import CommandTaken, MergedInto
+from membercore.identity import CommandTaken, MergedInto, MergeMembers
 from membercore.ledger import decide_transfer
-from membercore.member import Member, evolve_all, standing
-from membercore.recording import Working, household_key
+from membercore.ledger.commands import LedgerCommand, TransferPoints
 from membercore.segments import FamilyStatus
-from membercore.unit_of_work import UnitOfWork
+from membercore.service import merges, pipeline, plausibility
+from membercore.service.member import Member, evolve_all, standing
+from membercore.service.recording import Working, household_key
+from membercore.service.unit_of_work import UnitOfWork
+from membercore.staff import offers, programmes, tasks
 
 __all__ = [
     "COMMAND_TYPES",

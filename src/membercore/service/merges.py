@@ -17,12 +17,12 @@ from datetime import datetime
 import attrs
 
 from membercore import benefits, consent, households, plans, rewards, tiers
-from membercore.commands import MergeMembers
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import MemberMismatchError
-from membercore.events import Posting
+from membercore.identity import MergeMembers
 from membercore.ledger import LedgerState, decide_merge, evolve
+from membercore.ledger.events import Posting
 
 __all__ = ["MemberRecords", "MergeDecision", "decide"]
 

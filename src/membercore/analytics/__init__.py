@@ -17,10 +17,11 @@ from typing import Any
 
 import attrs
 
-from membercore import outreach, plans, tasks, tiers
+from membercore import outreach, plans, tiers
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
-from membercore.member import Member
+from membercore.service.member import Member
+from membercore.staff import tasks
 
 __all__ = ["Figures", "Tally", "figures", "per_mille"]
 

@@ -18,7 +18,7 @@ from membercore.consent import CHANNELS, Channel
 from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
 from membercore.facts import Fact
-from membercore.icd10 import is_code
+from membercore.facts.icd10 import is_code
 
 __all__ = [
     "CLINICAL_FACT_TYPES",

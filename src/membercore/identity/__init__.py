@@ -15,9 +15,37 @@ from typing import ClassVar
 
 import attrs
 
+from membercore.checks import non_empty
 from membercore.dates import as_utc, aware
+from membercore.messages import Command
 
-__all__ = ["CommandTaken", "IdentityEvent", "IdentityState", "MergedInto", "evolve"]
+__all__ = [
+    "CommandTaken",
+    "IdentityEvent",
+    "IdentityState",
+    "MergeMembers",
+    "MergedInto",
+    "evolve",
+]
+
+
+@attrs.frozen(kw_only=True)
+class MergeMembers(Command):
+    """Merge two records of one person (the HIS registered them twice).
+
+    ``member_id`` is the record that survives; everything of ``duplicate_id`` moves to it.
+
+    Attributes:
+        duplicate_id: the record that is merged away.
+        operator: who confirmed that both records are one person.
+        reason: how it was established (e.g. same ID card number).
+    """
+
+    TYPE: ClassVar[str] = "merge_members"
+
+    duplicate_id: str = attrs.field(validator=non_empty)
+    operator: str = attrs.field(validator=non_empty)
+    reason: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)

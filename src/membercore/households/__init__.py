@@ -19,13 +19,13 @@ import attrs
 
 from membercore import benefits
 from membercore.checks import non_empty
-from membercore.commands import MergeMembers
 from membercore.dates import as_utc, aware, local_date, require_aware
 from membercore.errors import (
     GuardianRequiredError,
     HouseholdMembershipError,
 )
 from membercore.idempotency import fingerprint, replayed
+from membercore.identity import MergeMembers
 
 __all__ = [
     "ADULT_AGE",

@@ -1,0 +1,87 @@
+"""Modules that moved keep their old import path for one release, with a warning.
+
+``relocate({"membercore.engine": "membercore.service.engine"})`` makes ``import
+membercore.engine`` (and ``from membercore.engine import Engine``) give the module at its
+new path, after a :class:`DeprecationWarning` naming the new path. The old name and the
+new one are the same module object, so classes, isinstance checks and monkeypatching
+behave as they did. A package registers its moves when it is imported (membercore's own
+in ``membercore/__init__.py``, the adapters' in ``membercore_adapters/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from types import ModuleType
+
+__all__ = ["REMOVED_IN", "moves", "relocate"]
+
+#: The release in which the old paths stop working.
+REMOVED_IN = "0.3.0"
+
+_MOVES: dict[str, str] = {}
+
+
+def relocate(moves: Mapping[str, str]) -> None:
+    """Serve each old module path (key) by the module at its new path (value)."""
+    _MOVES.update(moves)
+    if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
+        sys.meta_path.append(_Finder())
+
+
+def moves() -> Mapping[str, str]:
+    """Every old module path registered, with its new path."""
+    return dict(_MOVES)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Finds an old path after the regular finders did not: the module is no longer there."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        new = _MOVES.get(fullname)
+        if new is None:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, _Alias(new))
+
+
+class _Alias(importlib.abc.Loader):
+    def __init__(self, new: str) -> None:
+        self.new = new
+        self.spec: importlib.machinery.ModuleSpec | None = None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        warnings.warn(
+            f"{spec.name} moved to {self.new}; import it from there "
+            f"(the old path goes in membercore {REMOVED_IN})",
+            DeprecationWarning,
+            stacklevel=_caller_level(),
+        )
+        module = importlib.import_module(self.new)
+        self.spec = module.__spec__
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Already executed: only its own spec, which importing replaced, is put back."""
+        module.__spec__ = self.spec
+
+
+def _caller_level() -> int:
+    """The stack level of the first frame outside the import machinery and this module."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and (
+        frame.f_code.co_filename.startswith("<frozen importlib")
+        or frame.f_code.co_filename == __file__
+    ):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level

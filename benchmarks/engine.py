@@ -42,7 +42,7 @@ from typing import Any
 from membercore import reference_config
 from membercore.consent import GrantConsent
 from membercore.errors import EngineError, VersionConflictError
-from membercore.facts.clinical import PatientRegistered
+from membercore.facts import PatientRegistered
 from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Change, Commit, Store

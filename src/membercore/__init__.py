@@ -48,32 +48,30 @@ from membercore.errors import (
     UnknownRuleError,
 )
 from membercore.facts import (
-    ChargeLine,
-    ChargePaid,
-    CheckedIn,
-    ContentLiked,
-    ContentShared,
-    EventAttended,
-    Fact,
-    ReferralQualified,
-    RefundIssued,
-    RehabPlanJoined,
-    SurveyAnswered,
-    VisitCompleted,
-)
-from membercore.facts.clinical import (
     AppointmentBooked,
     AppointmentMissed,
     AssessmentCompleted,
+    ChargeLine,
+    ChargePaid,
+    CheckedIn,
     CheckupCompleted,
+    ContentLiked,
+    ContentShared,
     DeliveryRecorded,
     DiagnosisRecorded,
     Discharged,
+    EventAttended,
+    Fact,
     LabResultRecorded,
     PatientDied,
     PatientRegistered,
+    ReferralQualified,
+    RefundIssued,
+    RehabPlanJoined,
     SurgeryCompleted,
+    SurveyAnswered,
     TaskCompleted,
+    VisitCompleted,
 )
 from membercore.hookspecs import hookimpl
 from membercore.identity import MergeMembers
@@ -177,12 +175,12 @@ __all__ = [
     "tiers",
 ]
 
-# Modules that moved in 0.2.0: their old paths work until membercore 0.3.0, with a warning.
+# Modules that moved: their old paths work until membercore 0.3.0, with a warning.
 relocate(
     {
         "membercore.actions": "membercore.service.actions",
         "membercore.calls": "membercore.service.calls",
-        "membercore.clinical": "membercore.facts.clinical",
+        "membercore.clinical": "membercore.facts",
         "membercore.commands": "membercore.ledger.commands",
         "membercore.dispatch": "membercore.service.dispatch",
         "membercore.engine": "membercore.service.engine",

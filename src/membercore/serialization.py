@@ -62,7 +62,7 @@ from membercore.errors import (
     MembercoreError,
     SchemaVersionError,
 )
-from membercore.facts import FACT_TYPES, clinical
+from membercore.facts import CLINICAL_FACT_TYPES, FACT_TYPES
 from membercore.households import HouseholdState
 from membercore.ledger.commands import COMMAND_TYPES
 from membercore.ledger.events import Posting
@@ -377,7 +377,7 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *journeys.MESSAGE_TYPES,
         *outreach.MESSAGE_TYPES,
         *segments.MESSAGE_TYPES,
-        *clinical.CLINICAL_FACT_TYPES,
+        *CLINICAL_FACT_TYPES,
         *tasks.MESSAGE_TYPES,
         *offers.MESSAGE_TYPES,
         *programmes.MESSAGE_TYPES,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from membercore import message_to_dict, reference_config
-from membercore.facts.clinical import LabResultRecorded, PatientRegistered
+from membercore.facts import LabResultRecorded, PatientRegistered
 from membercore.plugins import Plugins, collect, make_plugin_manager
 from membercore.ports import Channel, Commit, HisSource, OutboxMessage, Positioned, Unreadable
 from membercore.service.dispatch import DispatchReport, dispatch

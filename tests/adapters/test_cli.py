@@ -8,7 +8,7 @@ import pytest
 
 from membercore import PostingKind
 from membercore.consent import GrantConsent
-from membercore.facts.clinical import DiagnosisRecorded, PatientRegistered
+from membercore.facts import DiagnosisRecorded, PatientRegistered
 from membercore.serialization import message_to_dict
 from membercore_adapters.cli import main
 from membercore_adapters.walkthrough import ledger_walkthrough

@@ -15,29 +15,27 @@ from hypothesis import strategies as st
 from membercore import consent, households, ledger, plans, reference_config
 from membercore.dates import local_date
 from membercore.facts import (
-    ChargePaid,
-    CheckedIn,
-    ContentLiked,
-    ContentShared,
-    EventAttended,
-    Fact,
-    ReferralQualified,
-    RefundIssued,
-    RehabPlanJoined,
-    SurveyAnswered,
-    VisitCompleted,
-)
-from membercore.facts.clinical import (
     AppointmentBooked,
     AppointmentMissed,
     AssessmentCompleted,
+    ChargePaid,
+    CheckedIn,
     CheckupCompleted,
+    ContentLiked,
+    ContentShared,
     DeliveryRecorded,
     DiagnosisRecorded,
     Discharged,
+    EventAttended,
+    Fact,
     LabResultRecorded,
     PatientRegistered,
+    ReferralQualified,
+    RefundIssued,
+    RehabPlanJoined,
     SurgeryCompleted,
+    SurveyAnswered,
+    VisitCompleted,
 )
 from membercore.ledger.commands import Redeem
 from membercore.serialization import message_from_dict, message_to_dict

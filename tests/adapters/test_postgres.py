@@ -16,8 +16,7 @@ from psycopg import sql
 
 from membercore import ledger, reference_config
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
-from membercore.facts import ChargeLine, ChargePaid
-from membercore.facts.clinical import PatientRegistered
+from membercore.facts import ChargeLine, ChargePaid, PatientRegistered
 from membercore.plugins import make_plugin_manager
 from membercore.ports import (
     Change,

@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 
 from membercore import households, ledger
-from membercore.facts import ChargeLine, ChargePaid
-from membercore.facts.clinical import PatientRegistered
+from membercore.facts import ChargeLine, ChargePaid, PatientRegistered
 from membercore.ports import Commit, OutboxMessage, Store
 from membercore.serialization import record_to_json
 from membercore.service.engine import Engine

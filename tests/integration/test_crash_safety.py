@@ -25,8 +25,7 @@ import pytest
 
 from membercore import ledger, reference_config
 from membercore.consent import GrantConsent
-from membercore.facts import Fact
-from membercore.facts.clinical import DiagnosisRecorded, PatientRegistered
+from membercore.facts import DiagnosisRecorded, Fact, PatientRegistered
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Record
 from membercore.serialization import record_to_json

@@ -26,8 +26,7 @@ from membercore.errors import (
     UnknownMemberError,
     UnknownStoreError,
 )
-from membercore.facts import ChargeLine, ChargePaid, CheckedIn
-from membercore.facts.clinical import DiagnosisRecorded, PatientRegistered
+from membercore.facts import ChargeLine, ChargePaid, CheckedIn, DiagnosisRecorded, PatientRegistered
 from membercore.identity import CommandTaken
 from membercore.ledger.commands import Redeem
 from membercore.ports import Store

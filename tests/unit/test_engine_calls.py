@@ -8,8 +8,7 @@ import pytest
 
 from membercore import InsufficientPointsError, reference_config
 from membercore.benefits import BillItem
-from membercore.facts import ChargeLine, ChargePaid
-from membercore.facts.clinical import PatientRegistered
+from membercore.facts import ChargeLine, ChargePaid, PatientRegistered
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 

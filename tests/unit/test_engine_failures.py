@@ -21,8 +21,7 @@ import pytest
 from membercore import hookimpl, journeys, ledger, reference_config
 from membercore.consent import GrantConsent
 from membercore.errors import EngineError, GaveUpError, StorageError, VersionConflictError
-from membercore.facts import ChargeLine, ChargePaid
-from membercore.facts.clinical import DiagnosisRecorded, PatientRegistered
+from membercore.facts import ChargeLine, ChargePaid, DiagnosisRecorded, PatientRegistered
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Commit, Store, TaskRow
 from membercore.service.engine import Engine, IngestReport

@@ -28,8 +28,15 @@ from membercore.errors import (
     UnknownMemberError,
     WrongPaymentAmountError,
 )
-from membercore.facts import ChargeLine, ChargePaid, RefundIssued, VisitCompleted
-from membercore.facts.clinical import DiagnosisRecorded, LabResultRecorded, PatientRegistered
+from membercore.facts import (
+    ChargeLine,
+    ChargePaid,
+    DiagnosisRecorded,
+    LabResultRecorded,
+    PatientRegistered,
+    RefundIssued,
+    VisitCompleted,
+)
 from membercore.households import (
     AddDependent,
     DependentAdded,

@@ -20,8 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from membercore import households, reference_config
-from membercore.facts import ChargePaid, Fact, RefundIssued
-from membercore.facts.clinical import PatientRegistered
+from membercore.facts import ChargePaid, Fact, PatientRegistered, RefundIssued
 from membercore.households import AddDependent, FormHousehold, Relationship, RemoveDependent
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Record, Store

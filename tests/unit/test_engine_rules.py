@@ -26,11 +26,11 @@ from membercore.facts import (
     ChargeLine,
     ChargePaid,
     EventAttended,
+    PatientRegistered,
     ReferralQualified,
     RefundIssued,
     SurveyAnswered,
 )
-from membercore.facts.clinical import PatientRegistered
 from membercore.identity import CommandTaken
 from membercore.ledger.commands import Redeem
 from membercore.ledger.events import Draw, Posting

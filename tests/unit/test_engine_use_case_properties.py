@@ -27,7 +27,7 @@ from membercore import (
     reference_config,
     rewards,
 )
-from membercore.facts.clinical import PatientRegistered
+from membercore.facts import PatientRegistered
 from membercore.households import AddDependent, FormHousehold
 from membercore.plugins import make_plugin_manager
 from membercore.serialization import message_from_json, record_to_json

@@ -34,8 +34,14 @@ from membercore import (
     tiers,
 )
 from membercore.benefits import BillItem
-from membercore.facts import FACT_TYPES, CheckedIn, EventAttended, Fact, clinical
-from membercore.facts.clinical import PatientRegistered
+from membercore.facts import (
+    CLINICAL_FACT_TYPES,
+    FACT_TYPES,
+    CheckedIn,
+    EventAttended,
+    Fact,
+    PatientRegistered,
+)
 from membercore.serialization import _MESSAGE_TYPES
 from membercore.service.member import EVENT_TYPES
 from membercore.service.use_cases import COMMAND_TYPES
@@ -391,7 +397,7 @@ def test_the_last_gifts_are_given_once_and_come_back_when_cancelled(
 def test_the_front_door_exports_the_engine_every_fact_and_hookimpl() -> None:
     assert membercore.Engine is Engine
     assert callable(membercore.hookimpl)
-    for kind in (*FACT_TYPES, *clinical.CLINICAL_FACT_TYPES):
+    for kind in (*FACT_TYPES, *CLINICAL_FACT_TYPES):
         assert getattr(membercore, kind.__name__) is kind
 
 

@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from membercore import ConfigError, Engine, reference_config
-from membercore.facts import FACT_TYPES, CheckedIn, clinical
+from membercore.facts import CLINICAL_FACT_TYPES, FACT_TYPES, CheckedIn, PatientRegistered
 from membercore.plugins import collect, make_plugin_manager
 from membercore.serialization import dump_config, load_config, load_config_toml
 from membercore.service.use_cases import COMMAND_TYPES
@@ -36,10 +36,10 @@ from membercore_adapters.sqlite import SqliteStore
 
 CONFIG = reference_config()
 NOW = datetime.fromisoformat("2026-03-02T10:00:00+08:00")
-TYPES = sorted({kind.TYPE for kind in (*FACT_TYPES, *clinical.CLINICAL_FACT_TYPES, *COMMAND_TYPES)})
+TYPES = sorted({kind.TYPE for kind in (*FACT_TYPES, *CLINICAL_FACT_TYPES, *COMMAND_TYPES)})
 FIELDS = {
     kind.TYPE: [field.name for field in attrs.fields(kind)]
-    for kind in (*FACT_TYPES, *clinical.CLINICAL_FACT_TYPES, *COMMAND_TYPES)
+    for kind in (*FACT_TYPES, *CLINICAL_FACT_TYPES, *COMMAND_TYPES)
 }
 #: What the runs saw, for the figures in docs/reliability.md.
 SEEN: Counter[str] = Counter()
@@ -145,7 +145,7 @@ def _engine(plugins: Any) -> Engine:
     engine = Engine(MemoryStore(), CONFIG, clock=ManualClock(NOW), plugins=plugins)
     engine.ingest(
         [
-            clinical.PatientRegistered(fact_id=f"reg-{p}", patient_id=p, occurred_at=NOW)
+            PatientRegistered(fact_id=f"reg-{p}", patient_id=p, occurred_at=NOW)
             for p in ("P-1", "P-2", "P-3")
         ]
     )
@@ -189,7 +189,7 @@ def on_sqlite(plugins: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     engine = Engine(store, CONFIG, clock=ManualClock(NOW), plugins=plugins)
     engine.ingest(
         [
-            clinical.PatientRegistered(fact_id=f"reg-{p}", patient_id=p, occurred_at=NOW)
+            PatientRegistered(fact_id=f"reg-{p}", patient_id=p, occurred_at=NOW)
             for p in ("P-1", "P-2", "P-3")
         ]
     )

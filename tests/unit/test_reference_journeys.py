@@ -12,8 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from membercore import SurveyAnswered, consent, journeys, plans, reference_config
-from membercore.facts import VisitCompleted
-from membercore.facts.clinical import (
+from membercore.facts import (
     CLINICAL_FACT_TYPES,
     AppointmentBooked,
     AppointmentMissed,
@@ -27,6 +26,7 @@ from membercore.facts.clinical import (
     PatientRegistered,
     SurgeryCompleted,
     TaskCompleted,
+    VisitCompleted,
 )
 from membercore.serialization import message_from_dict, message_to_dict
 

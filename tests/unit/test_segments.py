@@ -26,21 +26,19 @@ from membercore.errors import (
     ReservedTagError,
 )
 from membercore.facts import (
+    CLINICAL_FACT_TYPES,
     ChargeLine,
     ChargePaid,
     CheckedIn,
     ContentLiked,
     ContentShared,
+    DeliveryRecorded,
+    DiagnosisRecorded,
     Fact,
+    PatientRegistered,
     RefundIssued,
     RehabPlanJoined,
     VisitCompleted,
-)
-from membercore.facts.clinical import (
-    CLINICAL_FACT_TYPES,
-    DeliveryRecorded,
-    DiagnosisRecorded,
-    PatientRegistered,
 )
 from membercore.facts.icd10 import CODE_TABLE, CodeRule, conditions_for, is_code, normalise
 from membercore.serialization import converter, dump_config, load_config

@@ -13,12 +13,14 @@ from membercore.facts import (
     ChargeLine,
     ChargePaid,
     CheckedIn,
+    DeliveryRecorded,
+    DiagnosisRecorded,
     Fact,
+    PatientRegistered,
     RefundIssued,
     RehabPlanJoined,
     VisitCompleted,
 )
-from membercore.facts.clinical import DeliveryRecorded, DiagnosisRecorded, PatientRegistered
 
 SH = ZoneInfo("Asia/Shanghai")
 ME = "p-li"

@@ -27,8 +27,7 @@ from membercore.errors import (
     InvalidFactError,
     SchemaVersionError,
 )
-from membercore.facts import ChargeLine, ChargePaid, CheckedIn
-from membercore.facts.clinical import PatientRegistered
+from membercore.facts import ChargeLine, ChargePaid, CheckedIn, PatientRegistered
 from membercore.idempotency import (
     MARK,
     fingerprint,

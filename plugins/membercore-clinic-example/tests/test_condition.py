@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from membercore import reference_config
-from membercore.facts.clinical import AppointmentBooked, LabResultRecorded
+from membercore.facts import AppointmentBooked, LabResultRecorded
 from membercore.journeys import Situation
 from membercore_clinic_example import BMI_AT_LEAST, bmi_at_least, bmi_of
 

@@ -10,7 +10,7 @@ import pytest
 
 from membercore import message_to_dict, reference_config
 from membercore.consent import GrantConsent
-from membercore.facts.clinical import AppointmentBooked, LabResultRecorded, PatientRegistered
+from membercore.facts import AppointmentBooked, LabResultRecorded, PatientRegistered
 from membercore.journeys import JourneyInstance
 from membercore.ports import TaskRow
 from membercore.service.engine import Engine

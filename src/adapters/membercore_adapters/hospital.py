@@ -31,31 +31,29 @@ from membercore.config import Plan, reference_config
 from membercore.consent import GUARDIAN_AGE, Channel, GrantConsent, Purpose, WithdrawConsent
 from membercore.dates import add_months, local_date
 from membercore.facts import (
-    ChargeLine,
-    ChargePaid,
-    CheckedIn,
-    ContentLiked,
-    ContentShared,
-    EventAttended,
-    Fact,
-    ReferralQualified,
-    RefundIssued,
-    RehabPlanJoined,
-    SurveyAnswered,
-    VisitCompleted,
-)
-from membercore.facts.clinical import (
     AppointmentBooked,
     AppointmentMissed,
     AssessmentCompleted,
+    ChargeLine,
+    ChargePaid,
+    CheckedIn,
     CheckupCompleted,
+    ContentLiked,
+    ContentShared,
     DeliveryRecorded,
     DiagnosisRecorded,
     Discharged,
+    EventAttended,
+    Fact,
     LabResultRecorded,
     PatientRegistered,
+    ReferralQualified,
+    RefundIssued,
+    RehabPlanJoined,
     Sex,
     SurgeryCompleted,
+    SurveyAnswered,
+    VisitCompleted,
 )
 from membercore.households import ADULT_AGE, AddDependent, FormHousehold, Relationship, age_on
 from membercore.ledger.commands import Redeem

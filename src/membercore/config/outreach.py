@@ -17,8 +17,8 @@ from typing import Any
 import attrs
 
 from membercore.config.common import local_time, non_blank, positive, unique_keys
-from membercore.consent import CHANNELS, PURPOSES, Channel, Purpose
 from membercore.errors import ConfigError
+from membercore.messages import CHANNELS, PURPOSES, Channel, Purpose
 
 __all__ = [
     "DEFAULT_LANGUAGE",

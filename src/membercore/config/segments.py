@@ -36,9 +36,9 @@ from membercore.config.common import (
     unique_keys,
     within,
 )
-from membercore.consent import CHANNELS, Channel
 from membercore.errors import ConfigError
 from membercore.facts.icd10 import CONDITIONS, CodeRule
+from membercore.messages import CHANNELS, Channel
 
 __all__ = [
     "CARE_TAGS",

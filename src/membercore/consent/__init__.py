@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar
 
 import attrs
 
@@ -23,6 +23,7 @@ from membercore.dates import as_utc, aware, require_aware
 from membercore.errors import GuardianConsentRequiredError, InvalidFactError, MemberMismatchError
 from membercore.idempotency import fingerprint, replayed
 from membercore.identity import MergeMembers
+from membercore.messages import CHANNELS, PURPOSES, Channel, Purpose
 
 __all__ = [
     "CHANNELS",
@@ -46,10 +47,6 @@ __all__ = [
     "replay",
 ]
 
-Purpose = Literal["care", "marketing", "research"]
-Channel = Literal["wecom", "sms", "email", "phone"]
-PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
-CHANNELS: tuple[Channel, ...] = get_args(Channel)
 #: Under this age a member's consent is given by a guardian (PIPL art. 31).
 GUARDIAN_AGE = 14
 

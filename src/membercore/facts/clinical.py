@@ -1,29 +1,22 @@
-"""Clinical facts: registration, diagnoses and deliveries, as reported by the HIS.
+"""Clinical facts, as the HIS reports them: diagnoses, deliveries, results and procedures.
 
-They extend :mod:`membercore.facts` with what segments and tags are derived from: a
-patient's birth date and declared preferences, the ICD-10 codes of their diagnoses, and
-deliveries (which start the post-partum stage). Like every fact they carry ``fact_id``
-(the idempotency key), ``patient_id`` and ``occurred_at``, and a stable ``TYPE`` tag.
+Segments and tags are derived from them: the ICD-10 codes of diagnoses, deliveries (which
+start the post-partum stage), laboratory results, discharges, check-ups, surgeries and
+assessments, and the outcome of the tasks staff were given.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any, ClassVar, Literal, get_args
 
 import attrs
 
 from membercore.checks import non_empty
-from membercore.consent import CHANNELS, Channel
-from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
-from membercore.facts import Fact
+from membercore.facts.base import Fact, one_of
 from membercore.facts.icd10 import is_code
 
 __all__ = [
-    "CLINICAL_FACT_TYPES",
-    "AppointmentBooked",
-    "AppointmentMissed",
     "AssessmentCompleted",
     "CheckupCompleted",
     "DeliveryMode",
@@ -31,25 +24,12 @@ __all__ = [
     "DiagnosisRecorded",
     "Discharged",
     "LabResultRecorded",
-    "PatientDied",
-    "PatientRegistered",
-    "Sex",
     "SurgeryCompleted",
     "TaskCompleted",
 ]
 
-Sex = Literal["female", "male"]
+
 DeliveryMode = Literal["vaginal", "caesarean"]
-
-
-def _one_of(*allowed: str) -> Any:
-    def check(instance: Any, attribute: Any, value: str | None) -> None:
-        if value is not None and value not in allowed:
-            raise InvalidFactError(
-                instance.TYPE, attribute.name, value, f"must be one of {allowed}"
-            )
-
-    return check
 
 
 def _icd10(instance: Any, attribute: Any, value: str) -> None:
@@ -57,31 +37,6 @@ def _icd10(instance: Any, attribute: Any, value: str) -> None:
         raise InvalidFactError(
             instance.TYPE, attribute.name, value, "is not an ICD-10 code (E11, E11.9, E119)"
         )
-
-
-@attrs.frozen(kw_only=True)
-class PatientRegistered(Fact):
-    """The patient registered (建档) or updated their record.
-
-    A later registration updates what it states; what it leaves out (``None``) is kept
-    from earlier ones.
-
-    Attributes:
-        birth_date: the date of birth, when known.
-        sex: ``female`` or ``male``, when known.
-        preferred_channel: the channel the patient asked to be reached by (it wins over
-            the channels they are seen using).
-        language: the patient's language (``zh-CN``...), when known.
-        name: how messages address the patient (``王女士``), when known.
-    """
-
-    TYPE: ClassVar[str] = "patient_registered"
-
-    birth_date: date | None = None
-    sex: Sex | None = attrs.field(default=None, validator=_one_of(*get_args(Sex)))
-    preferred_channel: Channel | None = attrs.field(default=None, validator=_one_of(*CHANNELS))
-    language: str | None = None
-    name: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -111,9 +66,7 @@ class DeliveryRecorded(Fact):
     TYPE: ClassVar[str] = "delivery_recorded"
 
     visit_id: str = attrs.field(validator=non_empty)
-    mode: DeliveryMode | None = attrs.field(
-        default=None, validator=_one_of(*get_args(DeliveryMode))
-    )
+    mode: DeliveryMode | None = attrs.field(default=None, validator=one_of(*get_args(DeliveryMode)))
 
 
 @attrs.frozen(kw_only=True)
@@ -196,40 +149,6 @@ class AssessmentCompleted(Fact):
 
 
 @attrs.frozen(kw_only=True)
-class AppointmentBooked(Fact):
-    """An appointment was booked.
-
-    Attributes:
-        appointment_id: the appointment.
-        department: where.
-        scheduled_at: when it is.
-    """
-
-    TYPE: ClassVar[str] = "appointment_booked"
-
-    appointment_id: str = attrs.field(validator=non_empty)
-    department: str = attrs.field(validator=non_empty)
-    scheduled_at: datetime = attrs.field(converter=as_utc, validator=aware)
-
-
-@attrs.frozen(kw_only=True)
-class AppointmentMissed(Fact):
-    """The patient did not come to an appointment."""
-
-    TYPE: ClassVar[str] = "appointment_missed"
-
-    appointment_id: str = attrs.field(validator=non_empty)
-    department: str = attrs.field(validator=non_empty)
-
-
-@attrs.frozen(kw_only=True)
-class PatientDied(Fact):
-    """The HIS recorded the patient's death: every journey ends, nothing more is sent."""
-
-    TYPE: ClassVar[str] = "patient_died"
-
-
-@attrs.frozen(kw_only=True)
 class TaskCompleted(Fact):
     """Staff completed a task a journey created, with its outcome.
 
@@ -242,20 +161,3 @@ class TaskCompleted(Fact):
 
     task_key: str = attrs.field(validator=non_empty)
     outcome: str = attrs.field(validator=non_empty)
-
-
-#: The clinical fact types, to register with the other facts.
-CLINICAL_FACT_TYPES: tuple[type[Fact], ...] = (
-    PatientRegistered,
-    DiagnosisRecorded,
-    DeliveryRecorded,
-    LabResultRecorded,
-    Discharged,
-    CheckupCompleted,
-    SurgeryCompleted,
-    AssessmentCompleted,
-    AppointmentBooked,
-    AppointmentMissed,
-    PatientDied,
-    TaskCompleted,
-)

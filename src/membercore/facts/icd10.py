@@ -55,6 +55,7 @@ __all__ = [
     "normalise",
 ]
 
+
 # A letter, a digit, a digit or letter (O9A), then an optional subcode of letters and
 # digits (E11.9, E11.900x001); the dagger and asterisk of the dual classification allowed.
 _CODE = re.compile(r"[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,8})?[†*+]?")

@@ -13,12 +13,14 @@ from membercore.facts import (
     ChargePaid,
     CheckedIn,
     ContentShared,
+    DeliveryRecorded,
+    DiagnosisRecorded,
     Fact,
+    PatientRegistered,
     RefundIssued,
     RehabPlanJoined,
     VisitCompleted,
 )
-from membercore.facts.clinical import DeliveryRecorded, DiagnosisRecorded, PatientRegistered
 from membercore.facts.icd10 import CODE_TABLE, conditions_for
 from membercore.idempotency import fingerprint, replayed
 from membercore.segments.derive import evaluate

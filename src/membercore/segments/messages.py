@@ -10,7 +10,7 @@ import attrs
 from membercore.checks import non_empty, non_negative
 from membercore.consent import Channel
 from membercore.dates import as_utc, aware
-from membercore.facts.clinical import DeliveryMode, Sex
+from membercore.facts import DeliveryMode, Sex
 
 __all__ = [
     "AddTag",

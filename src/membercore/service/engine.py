@@ -37,8 +37,7 @@ from membercore.errors import (
     UnreadableError,
     VersionConflictError,
 )
-from membercore.facts import Fact
-from membercore.facts.clinical import PatientRegistered
+from membercore.facts import Fact, PatientRegistered
 from membercore.idempotency import fingerprint, matches
 from membercore.journeys import JourneyIndex, check_tags, validate
 from membercore.plugins import Plugins, collect, make_plugin_manager

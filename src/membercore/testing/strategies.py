@@ -25,14 +25,15 @@ from membercore.facts import (
     CheckedIn,
     ContentLiked,
     ContentShared,
+    DiagnosisRecorded,
     EventAttended,
     Fact,
+    PatientRegistered,
     ReferralQualified,
     RefundIssued,
     RehabPlanJoined,
     SurveyAnswered,
 )
-from membercore.facts.clinical import DiagnosisRecorded, PatientRegistered
 from membercore.households import AddDependent, FormHousehold, RemoveDependent
 from membercore.ledger.commands import (
     AdjustPoints,

@@ -23,7 +23,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from membercore.config.journeys import ParamValue
-from membercore.facts.clinical import LabResultRecorded
+from membercore.facts import LabResultRecorded
 from membercore.hookspecs import hookimpl
 from membercore.journeys import (
     ActionSpec,

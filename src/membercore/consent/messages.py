@@ -1,0 +1,125 @@
+"""Consent's commands and events: a grant or a withdrawal, per purpose and channel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+
+from membercore.checks import non_empty
+from membercore.dates import as_utc, aware
+from membercore.errors import InvalidFactError
+from membercore.messages import CHANNELS, PURPOSES, Channel, Purpose
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "ConsentCommand",
+    "ConsentEvent",
+    "ConsentGranted",
+    "ConsentWithdrawn",
+    "GrantConsent",
+    "WithdrawConsent",
+]
+
+
+def _channels(instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
+    unknown = [channel for channel in value if channel not in CHANNELS]
+    if unknown or len(set(value)) != len(value):
+        raise InvalidFactError(instance.TYPE, attribute.name, value, f"channels are {CHANNELS}")
+
+
+def _purpose(instance: Any, attribute: Any, value: str) -> None:
+    if value not in PURPOSES:
+        raise InvalidFactError(instance.TYPE, attribute.name, value, f"purposes are {PURPOSES}")
+
+
+@attrs.frozen(kw_only=True)
+class GrantConsent:
+    """The member (or their guardian) agrees to be reached for a purpose by channels.
+
+    Attributes:
+        key: idempotency key.
+        member_id: the member.
+        purpose: care, marketing or research.
+        channels: the channels agreed to.
+        given_by: who gave it: the member, or their guardian's member id.
+        source: where it was given (``app``, ``paper form``, ``front desk``...).
+    """
+
+    TYPE: ClassVar[str] = "grant_consent"
+
+    key: str = attrs.field(validator=non_empty)
+    member_id: str = attrs.field(validator=non_empty)
+    purpose: Purpose = attrs.field(validator=_purpose)
+    channels: tuple[Channel, ...] = attrs.field(validator=_channels)
+    given_by: str = attrs.field(validator=non_empty)
+    source: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class WithdrawConsent:
+    """The member withdraws consent for a purpose, on some channels or all of them.
+
+    Attributes:
+        key: idempotency key.
+        member_id: the member.
+        purpose: the purpose.
+        channels: the channels withdrawn; empty means every channel.
+        reason: why, when known.
+    """
+
+    TYPE: ClassVar[str] = "withdraw_consent"
+
+    key: str = attrs.field(validator=non_empty)
+    member_id: str = attrs.field(validator=non_empty)
+    purpose: Purpose = attrs.field(validator=_purpose)
+    channels: tuple[Channel, ...] = attrs.field(default=(), validator=_channels)
+    reason: str | None = None
+
+
+ConsentCommand = GrantConsent | WithdrawConsent
+
+
+@attrs.frozen(kw_only=True)
+class ConsentGranted:
+    """Consent was given for a purpose on channels."""
+
+    TYPE: ClassVar[str] = "consent_granted"
+
+    member_id: str
+    purpose: Purpose
+    channels: tuple[Channel, ...]
+    given_by: str
+    by_guardian: bool
+    source: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    key: str
+    fingerprint: str
+
+
+@attrs.frozen(kw_only=True)
+class ConsentWithdrawn:
+    """Consent was withdrawn for a purpose on channels (by the member, or by a merge)."""
+
+    TYPE: ClassVar[str] = "consent_withdrawn"
+
+    member_id: str
+    purpose: Purpose
+    channels: tuple[Channel, ...]
+    reason: str | None
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    key: str
+    fingerprint: str
+
+
+ConsentEvent = ConsentGranted | ConsentWithdrawn
+
+
+#: Every consent message type, for serialization.
+MESSAGE_TYPES: tuple[type[Any], ...] = (
+    GrantConsent,
+    WithdrawConsent,
+    ConsentGranted,
+    ConsentWithdrawn,
+)

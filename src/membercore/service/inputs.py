@@ -1,0 +1,216 @@
+"""What comes in: an input read within the limits, or a dead letter saying why not.
+
+Ingestion takes facts and commands as objects, tagged dicts or JSON text, each alone or
+paired with the instant to decide it at. Each is read strictly (:func:`as_typed`, the
+:class:`~membercore.service.limits.InputLimits`); one that cannot be read becomes a
+:class:`~membercore.ports.DeadLetter` (:func:`dead`) with its reason and ingestion goes
+on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any, TypeVar
+
+import attrs
+
+from membercore.dates import require_aware
+from membercore.errors import InvalidFactError, MembercoreError, UnreadableError
+from membercore.facts import Fact
+from membercore.ports import DeadLetter, Positioned, Unreadable
+from membercore.serialization import message_from_dict, message_to_dict
+from membercore.service.limits import InputLimits, check, parse, printable, small, truncated
+from membercore.service.recording import dead_letter, member_key
+from membercore.service.use_cases import AnyCommand, route
+from membercore.text import brief
+
+__all__ = [
+    "INPUT_FAULTS",
+    "Input",
+    "Message",
+    "Read",
+    "as_typed",
+    "chunks",
+    "dead",
+    "describe",
+    "from_the_future",
+    "read",
+    "reason",
+    "routing_key",
+]
+
+T = TypeVar("T")
+
+#: What ingestion takes: a fact or command, a tagged dict or JSON text; or one of those
+#: with the instant to decide it at.
+Message = Fact | AnyCommand | Mapping[str, Any] | str | Unreadable | Positioned
+Input = Message | tuple[datetime, Message]
+
+#: What reading or deciding a malformed input can raise besides membercore's own errors:
+#: the input's fault, kept as a dead letter with its reason, never a reason to stop.
+INPUT_FAULTS = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    RecursionError,
+    TypeError,
+    UnicodeError,
+    ValueError,
+)
+
+
+@attrs.frozen
+class Read:
+    """One input read: the message, what was received, the instant to decide it at."""
+
+    message: object
+    raw: object
+    at: datetime
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def read(
+    raws: Sequence[object], now: datetime, *, clock_skew: timedelta, limits: InputLimits
+) -> tuple[list[Read], list[DeadLetter]]:
+    """Read a batch of inputs: those that can be taken, and dead letters for the others."""
+    taken: list[Read] = []
+    refused = []
+    for item in raws:
+        at, raw = _timed(item, now)
+        data: object = None
+        try:
+            require_aware("the instant paired with an input", at)
+            if at > now + clock_skew:
+                raise InvalidFactError(
+                    "message",
+                    "instant",
+                    at.isoformat(),
+                    f"an input is decided at an instant after the decision instant "
+                    f"{now.isoformat()} (more than the clock skew): history is replayed, "
+                    "never the future",
+                )
+            data = _data(raw, limits)
+            message = message_from_dict(data) if isinstance(data, Mapping) else data
+            routing_key(message)
+        except (MembercoreError, *INPUT_FAULTS) as error:
+            refused.append(dead(data, raw, reason(error), now, limits))
+            continue
+        taken.append(Read(message, raw, at))
+    return taken, refused
+
+
+def _timed(item: object, now: datetime) -> tuple[datetime, object]:
+    """An input and the instant to decide it at: its own, when given as a pair."""
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], datetime):
+        return item[0], item[1]
+    return now, item
+
+
+def dead(message: object, raw: object, why: str, now: datetime, limits: InputLimits) -> DeadLetter:
+    """A dead letter, its reason and the input it keeps cut to the limits.
+
+    ``message`` is what could be read of the input (a message, or the tagged dict a
+    text held), to name the dead letter by its fact id and type.
+    """
+    if isinstance(raw, Positioned):
+        why, raw = f"{raw.position}: {why}", raw.raw
+    if not isinstance(raw, str) and not small(raw, limits.max_payload):
+        # Too large to write out whole (it would cost more than refusing it did).
+        message = raw if message is None and isinstance(raw, Mapping) else message
+        raw = f"{brief(raw)} [too large to keep whole]"
+    letter = dead_letter(message, raw, why, now)
+    return attrs.evolve(
+        letter,
+        fact_id=printable(truncated(letter.fact_id, limits.max_id)),
+        fact_type=printable(truncated(letter.fact_type, limits.max_id)),
+        payload=truncated(letter.payload, limits.max_payload),
+        reason=printable(truncated(letter.reason, limits.max_reason)),
+    )
+
+
+def _data(raw: object, limits: InputLimits) -> object:
+    """What an input holds, read and checked within the limits: a tagged dict or a message."""
+    if isinstance(raw, Positioned):
+        return _data(raw.raw, limits)
+    if isinstance(raw, Unreadable):
+        raise UnreadableError(raw.reason)
+    if isinstance(raw, str):
+        data = parse(raw, limits)
+        if not isinstance(data, dict):
+            raise InvalidFactError("message", "json", raw, "a message is a JSON object")
+        return data
+    if isinstance(raw, Mapping):
+        tag = raw.get("type")
+        check(raw, limits, kind=tag if isinstance(tag, str) else "message")
+        return raw
+    return as_typed(raw, limits)
+
+
+def as_typed(message: object, limits: InputLimits | None = None) -> object:
+    """A fact or command built in code, checked as strictly as one read from JSON.
+
+    attrs does not check types: a fact built with ``amount_fen=12.5`` or ``lines="x"``
+    would be decided and stored, and its record could not be read again. Written out,
+    checked within ``limits`` (when given) and read back through the strict converter,
+    it is refused instead, naming the field.
+
+    Raises:
+        InvalidFactError: a field holds a value its type does not take, or one past
+            the limits.
+    """
+    tag = getattr(message, "TYPE", None)
+    if not isinstance(tag, str):
+        if limits is not None:
+            check(message, limits)
+        return message
+    try:
+        data = message_to_dict(message)
+    except TypeError as error:
+        if "is not a membercore message type" in str(error):
+            return message  # not a message: the routing refuses it, saying so
+        raise InvalidFactError(tag, "message", message, f"cannot be written: {error}") from None
+    except (ValueError, AttributeError, RecursionError) as error:
+        raise InvalidFactError(tag, "message", message, f"cannot be written: {error}") from None
+    if limits is not None:
+        check(data, limits, kind=tag)
+    return message_from_dict(data)
+
+
+def reason(error: BaseException) -> str:
+    """Why an input was refused: membercore's own words, else what went wrong where."""
+    if isinstance(error, MembercoreError):
+        return str(error)
+    return f"could not be read or decided ({type(error).__name__}: {brief(str(error))[1:-1]})"
+
+
+def describe(command: object) -> str:
+    """A command named for an error: its type and the ids it carries."""
+    named = [
+        f"{name} {value!r}"
+        for name in ("member_id", "household_id", "key")
+        if isinstance(value := getattr(command, name, None), str)
+    ]
+    return f"{getattr(command, 'TYPE', type(command).__name__)} ({', '.join(named)})"
+
+
+def from_the_future(fact: Fact, at: datetime) -> str:
+    """Why a fact dated after its decision instant (past the clock skew) is refused."""
+    return (
+        f"occurred_at {fact.occurred_at.isoformat()} is {fact.occurred_at - at} after the "
+        f"decision instant {at.isoformat()}: more than the clock skew allowed"
+    )
+
+
+def routing_key(message: object) -> list[str]:
+    """The records a message needs, or an error saying why it cannot be taken."""
+    if isinstance(message, Fact):
+        return [member_key(message.patient_id)]
+    return route(message)

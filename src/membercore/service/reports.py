@@ -1,0 +1,39 @@
+"""What the engine's calls report: an ingestion's counts, a tick's."""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["IngestReport", "TickReport"]
+
+
+@attrs.frozen
+class IngestReport:
+    """What an ingestion did.
+
+    Attributes:
+        applied: facts and commands taken (including those that changed nothing new).
+        duplicates: facts already taken before (same id, same content).
+        rejected: inputs refused, now in the dead letters with their reason.
+        commits: transactions committed.
+        retries: commits retried after a version conflict.
+    """
+
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    commits: int = 0
+    retries: int = 0
+
+    def __add__(self, other: IngestReport) -> IngestReport:
+        return IngestReport(
+            *(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other), strict=True))
+        )
+
+
+@attrs.frozen
+class TickReport:
+    """What a tick did: records ticked and events decided."""
+
+    records: int = 0
+    events: int = 0

@@ -36,6 +36,7 @@ from membercore.ports import Clock, Store
 from membercore.serialization import message_types
 from membercore.service import pipeline, ticking
 from membercore.service.calls import MemberCalls
+from membercore.service.handling import household_view
 from membercore.service.ingestion import ingest_batch
 from membercore.service.inputs import Input, Message, as_typed, chunks, describe
 from membercore.service.limits import InputLimits
@@ -44,12 +45,7 @@ from membercore.service.recording import HOUSEHOLD, MEMBER, household_key
 from membercore.service.reports import IngestReport, TickReport
 from membercore.service.ticking import member_id
 from membercore.service.unit_of_work import RecordCache, UnitOfWork, decode
-from membercore.service.use_cases import (
-    AnyCommand,
-    handle,
-    household_view,
-    route,
-)
+from membercore.service.use_cases import AnyCommand, handle, route
 
 __all__ = ["Engine", "IngestReport", "Input", "Message", "TickReport", "household_view"]
 

@@ -18,6 +18,7 @@ from membercore.facts import Fact, PatientRegistered
 from membercore.idempotency import fingerprint, matches
 from membercore.ports import DeadLetter
 from membercore.service import plausibility
+from membercore.service.handling import run
 from membercore.service.inputs import (
     INPUT_FAULTS,
     Read,
@@ -29,7 +30,7 @@ from membercore.service.inputs import (
 )
 from membercore.service.reports import IngestReport
 from membercore.service.unit_of_work import UnitOfWork
-from membercore.service.use_cases import handle, run
+from membercore.service.use_cases import handle
 
 if TYPE_CHECKING:
     from membercore.service.engine import Engine

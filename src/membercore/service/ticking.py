@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from membercore.errors import MembercoreError
 from membercore.service import pipeline
+from membercore.service.handling import context, count_work, view_of
 from membercore.service.inputs import INPUT_FAULTS, dead, reason
 from membercore.service.member import Member
 from membercore.service.recording import MEMBER
 from membercore.service.reports import TickReport
-from membercore.service.use_cases import context, count_work, view_of
 
 if TYPE_CHECKING:
     from membercore.service.engine import Engine

@@ -1,0 +1,126 @@
+"""What every use case shares: a record run through the pipeline, events handed out.
+
+The household view a member's decisions see, the unit of work's staff loads kept up to
+date, and the events a decision made given to the records they belong to.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from membercore import households
+from membercore.segments import FamilyStatus
+from membercore.service import pipeline
+from membercore.service.member import Member, evolve_all
+from membercore.service.recording import Working
+from membercore.service.unit_of_work import UnitOfWork
+from membercore.staff import tasks
+
+__all__ = [
+    "Handler",
+    "context",
+    "count_work",
+    "give",
+    "household_view",
+    "member_command",
+    "note",
+    "run",
+    "view_of",
+]
+
+
+Handler = Callable[[UnitOfWork, pipeline.Context, Any, datetime], tuple[object, ...]]
+
+
+def household_view(state: households.HouseholdState, member_id: str) -> pipeline.Household:
+    """What a household tells the parts about one of its members."""
+    dependent = state.dependents.get(member_id)
+    guardians = [state.head_id] if state.head_id and state.head_id != member_id else []
+    if dependent is not None and dependent.guardian_id and dependent.guardian_id not in guardians:
+        guardians.append(dependent.guardian_id)
+    everyone = households.members(state)
+    return pipeline.Household(
+        household_id=state.household_id,
+        family=FamilyStatus(
+            has_dependents=state.head_id == member_id and bool(state.dependents),
+            is_dependent=dependent is not None,
+        ),
+        guardians=tuple(guardians),
+        relatives=len(everyone - {member_id}),
+        birth_date=dependent.birth_date if dependent is not None else None,
+        child=dependent is not None and dependent.relationship == "child",
+    )
+
+
+def context(uow: UnitOfWork, ctx: pipeline.Context) -> pipeline.Context:
+    """The pipeline's context with the staff loads as this unit of work counts them."""
+    return attrs.evolve(ctx, loads=dict(uow.loads)) if uow.loads else ctx
+
+
+def view_of(uow: UnitOfWork, member: Member) -> pipeline.Household | None:
+    """What the member's household, if held, tells the parts about them."""
+    held = uow.household_of(member)
+    return None if held is None else household_view(held.state, member.member_id)
+
+
+def count_work(loads: Counter[str], events: Iterable[object]) -> None:
+    """Add the tasks and members the events gave each member of staff."""
+    for event in events:
+        if isinstance(event, tasks.TaskCreated) and event.assignee:
+            loads[event.assignee] += 1
+        elif isinstance(event, tasks.HealthManagerAssigned):
+            loads[event.staff_id] += 1
+
+
+def run(
+    uow: UnitOfWork, ctx: pipeline.Context, held: Working, message: object, at: datetime
+) -> tuple[object, ...]:
+    """One fact or command of the member's record through the pipeline."""
+    member: Member = held.state
+    outcome = pipeline.run(message, member, context(uow, ctx), at, household=view_of(uow, member))
+    held.take(outcome.member, outcome.events)
+    count_work(uow.loads, outcome.events)
+    return outcome.events
+
+
+def give(
+    uow: UnitOfWork, ctx: pipeline.Context, held: Working, events: Iterable[object], at: datetime
+) -> tuple[object, ...]:
+    """A member's share of events decided over several records, and what follows."""
+    mine = [event for event in events if _owner(event) == _id(held)]
+    if not mine:
+        return ()
+    member: Member = held.state
+    outcome = pipeline.apply(mine, member, context(uow, ctx), at, household=view_of(uow, member))
+    held.take(outcome.member, outcome.events)
+    count_work(uow.loads, outcome.events)
+    return outcome.events
+
+
+def note(held: Working, events: Iterable[object]) -> None:
+    """Events about the record itself (its household, its keys), taken as they are."""
+    events = list(events)
+    held.take(evolve_all(held.state, events), events)
+
+
+def _id(held: Working) -> str:
+    member: Member = held.state
+    return member.member_id
+
+
+def _owner(event: object) -> str | None:
+    # A quota's events belong to its holder; every other part's to its member.
+    owner = getattr(event, "holder_id", None) or getattr(event, "member_id", None)
+    return owner if isinstance(owner, str) else None
+
+
+def member_command(
+    uow: UnitOfWork, ctx: pipeline.Context, command: Any, at: datetime
+) -> tuple[object, ...]:
+    """A command of one member's record, through the pipeline."""
+    return run(uow, ctx, uow.require_member(command.member_id), command, at)

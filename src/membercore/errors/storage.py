@@ -1,0 +1,115 @@
+"""Errors of the stores and of the engine over them."""
+
+from __future__ import annotations
+
+import attrs
+
+from membercore.errors.base import MembercoreError
+
+__all__ = [
+    "EngineError",
+    "GaveUpError",
+    "StorageError",
+    "StoreUnavailableError",
+    "UnknownMemberError",
+    "UnknownStoreError",
+    "VersionConflictError",
+]
+
+
+def _copy(conflicts: dict[str, int]) -> dict[str, int]:
+    return dict(conflicts)
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class StorageError(MembercoreError):
+    """A store failed or refused a read or a commit; nothing of the commit was kept.
+
+    Attributes:
+        store: the store's URL (without a password).
+        problem: what went wrong.
+    """
+
+    store: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"store {self.store}: {self.problem}"
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class VersionConflictError(StorageError):
+    """A commit expected versions of member records that another writer moved on.
+
+    Attributes:
+        conflicts: each record key with the version the commit expected.
+    """
+
+    conflicts: dict[str, int] = attrs.field(converter=_copy)
+    problem: str = attrs.field(init=False)
+
+    @problem.default
+    def _listed(self) -> str:
+        listed = ", ".join(f"{key} (expected v{n})" for key, n in self.conflicts.items())
+        return f"version conflict on {listed}"
+
+
+class StoreUnavailableError(StorageError):
+    """The store could not be opened or reached (a missing directory, a server down)."""
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class UnknownStoreError(StorageError, LookupError):
+    """No installed plugin provides a store for the URL's scheme.
+
+    Attributes:
+        scheme: the URL scheme.
+        known: the schemes that are provided.
+    """
+
+    store: str = attrs.field(alias="url")
+    scheme: str
+    known: tuple[str, ...]
+    problem: str = attrs.field(init=False)
+
+    @problem.default
+    def _no_store(self) -> str:
+        installed = ", ".join(self.known) or "none"
+        return f"no store for scheme {self.scheme!r} (installed: {installed})"
+
+
+class EngineError(MembercoreError):
+    """The engine could not carry out a call."""
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class GaveUpError(EngineError):
+    """A unit of work met a version conflict on every attempt (other workers kept winning).
+
+    Attributes:
+        what: the call (the command with its member and key, the batch, the tick).
+        attempts: how many times it was tried.
+        conflicts: each record another worker changed first, with how many times.
+    """
+
+    what: str
+    attempts: int
+    conflicts: dict[str, int] = attrs.field(converter=_copy)
+
+    def __str__(self) -> str:
+        listed = ", ".join(f"{key} ({n}×)" for key, n in sorted(self.conflicts.items()))
+        return f"gave up {self.what} after {self.attempts} version conflicts in a row, on {listed}"
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class UnknownMemberError(EngineError, LookupError):
+    """A call names a member the store holds nothing about.
+
+    Attributes:
+        member_id: the member named.
+    """
+
+    member_id: str
+
+    def __str__(self) -> str:
+        return f"member {self.member_id!r} is not known"

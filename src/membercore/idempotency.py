@@ -21,6 +21,7 @@ import hashlib
 import weakref
 from collections.abc import Callable, Container, Mapping
 
+from membercore.converters import canonical_json
 from membercore.errors import IdempotencyConflictError, MembercoreError
 
 __all__ = [
@@ -55,10 +56,6 @@ def fingerprint(message: object) -> str:
     held = _RECENT.get(id(message))
     if held is not None and held[0]() is message:
         return held[1]
-    # Serialization imports every part of the domain, and the parts import this module:
-    # the converter is reached at call time.
-    from membercore.serialization import canonical_json  # noqa: PLC0415
-
     marked = MARK + digest(canonical_json(message))
     try:
         reference = weakref.ref(message)

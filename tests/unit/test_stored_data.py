@@ -413,7 +413,7 @@ def test_an_old_event_shape_in_a_store_is_upcast_when_the_record_is_read(
         )
     monkeypatch.setattr(Posting, "SCHEMA_VERSION", 2, raising=False)
     upcasters = Upcasters().add("points_posted", 1, _renamed("amount", "points"))
-    monkeypatch.setattr("membercore.serialization.UPCASTERS", upcasters)
+    monkeypatch.setattr("membercore.upcasting.UPCASTERS", upcasters)
     with open_engine(url, ManualClock(T0)) as engine:
         assert engine.member(ME) == written
         journal = [e for e in engine.store.events(member_key(ME)) if e.version > 1]

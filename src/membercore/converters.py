@@ -1,0 +1,207 @@
+"""The cattrs converters every membercore value is written and read with.
+
+Instants are ISO 8601 strings with their offset and must be timezone-aware; dates are ISO
+8601; sets are written as sorted lists. Reading is strict about kinds: text is never
+taken for a list of its characters, ``1.5`` never for an integer, ``"no"`` never for a
+boolean. The canonical form (:func:`canonical_form`, :func:`canonical_json`) is what
+fingerprints digest: the stored form without the fields left at their default.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from functools import cache
+from typing import Any
+
+import cattrs
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    is_any_set,
+    is_mapping,
+    is_mutable_sequence,
+    is_sequence,
+    list_structure_factory,
+)
+
+from membercore.dates import require_aware
+from membercore.text import brief
+
+__all__ = ["canonical_form", "canonical_json", "converter", "stored_converter"]
+
+
+TAG = "type"
+
+
+def _structure_instant(value: object, _type: object) -> datetime:
+    if isinstance(value, datetime):
+        return require_aware("instant", value)
+    if isinstance(value, str):
+        return require_aware("instant", datetime.fromisoformat(value))
+    raise TypeError(f"expected an ISO 8601 instant, got {brief(value)}")
+
+
+def _structure_date(value: object, _type: object) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    raise TypeError(f"expected an ISO 8601 date, got {brief(value)}")
+
+
+def _strict(kind: type[Any]) -> Any:
+    # cattrs would call int(1.5) or bool("no"); a programme config must not be guessed at.
+    def structure(value: object, _type: object) -> Any:
+        if type(value) is not kind:
+            raise TypeError(f"expected {_NAMES[kind]}, got {_what(value)}")
+        return value
+
+    return structure
+
+
+_NAMES: dict[type[Any], str] = {
+    int: "a whole number",
+    bool: "true or false",
+    str: "text",
+    list: "a list",
+    dict: "a table (named values)",
+}
+
+
+def _what(value: object) -> str:
+    """A value named by its kind, then shown briefly: ``text 'diagnosis'``."""
+    for kind in (bool, int, str, float):
+        if isinstance(value, kind):
+            name = {bool: "a boolean", int: "a number", str: "text", float: "a decimal"}[kind]
+            return f"{name} {brief(value)}"
+    if isinstance(value, Mapping):
+        return f"a table {brief(value)}"
+    if isinstance(value, list | tuple):
+        return f"a list {brief(value)}"
+    return brief(value)
+
+
+def _listy(make: Callable[[Any, cattrs.Converter], Any]) -> Callable[[Any, cattrs.Converter], Any]:
+    # cattrs would take text as a list of its characters and a table as a list of its
+    # keys: "diagnosis" where a list of names is meant must be refused, not spelt out.
+    def factory(type_: Any, conv: cattrs.Converter) -> Any:
+        inner = make(type_, conv)
+
+        def structure(value: object, kind: Any) -> Any:
+            if not isinstance(value, list | tuple | set | frozenset):
+                raise TypeError(f"expected a list, got {_what(value)}")
+            return inner(value, kind)
+
+        return structure
+
+    return factory
+
+
+def _tably(make: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # A table (a mapping) must be given as one: not as text, nor as a list of pairs.
+    def factory(type_: Any) -> Any:
+        inner = make(type_)
+
+        def structure(value: object, kind: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected a table (named values), got {_what(value)}")
+            return inner(value, kind)
+
+        return structure
+
+    return factory
+
+
+@cache
+def converter() -> cattrs.Converter:
+    """The strict converter: configuration and inputs, where an unknown key is refused.
+
+    Everything membercore writes is unstructured with it too.
+    """
+    return _converter(forbid_extra_keys=True)
+
+
+@cache
+def stored_converter() -> cattrs.Converter:
+    """The tolerant converter for stored data: keys this release does not know are ignored."""
+    return _converter()
+
+
+@cache
+def _canonical_converter() -> cattrs.Converter:
+    # Fingerprints digest the stored form without the fields left at their default.
+    return _converter(omit_if_default=True)
+
+
+#: The parameters of journey guards and actions (``membercore.config.journeys.ParamValue``).
+_PARAM_VALUE = str | int | bool
+
+
+def _converter(
+    *, forbid_extra_keys: bool = False, omit_if_default: bool = False
+) -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=forbid_extra_keys, omit_if_default=omit_if_default)
+    conv.register_unstructure_hook(datetime, datetime.isoformat)
+    conv.register_structure_hook(datetime, _structure_instant)
+    conv.register_unstructure_hook(date, date.isoformat)
+    conv.register_structure_hook(date, _structure_date)
+    for kind in (int, bool, str):
+        conv.register_structure_hook(kind, _strict(kind))
+    conv.register_structure_hook_func(lambda t: t == _PARAM_VALUE, _param_value)
+    conv.register_structure_hook_factory(is_sequence, _listy(homogenous_tuple_structure_factory))
+    conv.register_structure_hook_factory(is_mutable_sequence, _listy(list_structure_factory))
+    conv.register_structure_hook_factory(is_any_set, _listy(_set_factory))
+    conv.register_structure_hook_factory(is_mapping, _tably(conv.gen_structure_mapping))
+    # Sets (seen ids, consented channels) are written as sorted lists: JSON has no sets.
+    conv.register_unstructure_hook_func(_is_frozenset, sorted)
+    return conv
+
+
+def _is_frozenset(type_: object) -> bool:
+    return type_ is frozenset or getattr(type_, "__origin__", None) is frozenset
+
+
+def _param_value(value: object, _type: object) -> str | int | bool:
+    # The parameters of journey guards and actions: text, integers or yes/no, as given.
+    if type(value) in (str, int, bool):
+        return value  # type: ignore[return-value]
+    raise TypeError(f"expected text, an integer or a boolean, got {value!r}")
+
+
+def _set_factory(type_: Any, conv: cattrs.Converter) -> Any:
+    item = (getattr(type_, "__args__", None) or (Any,))[0]
+
+    def structure(value: Iterable[Any], _kind: Any) -> frozenset[Any]:
+        return frozenset(conv.structure(element, item) for element in value)
+
+    return structure
+
+
+def canonical_form(message: object) -> Any:
+    """A message's fields as stored, without those holding their default: what fingerprints digest.
+
+    The form :func:`message_to_dict` writes (with the ``type`` tag, without the schema
+    version), except that a field equal to its default is left out, at every level.
+    Adding an optional field with a default to a message therefore leaves the canonical
+    form of every message that does not set it as it was. Any other value is unstructured
+    as it is.
+    """
+    data = _canonical_converter().unstructure(message)
+    tag = getattr(message, "TYPE", None)
+    if isinstance(tag, str) and isinstance(data, dict):
+        return {TAG: tag, **data}
+    return data
+
+
+# Canonical JSON: keys sorted, compact, text as it is.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def canonical_json(message: object) -> str:
+    """:func:`canonical_form` as JSON text with sorted keys: equal messages, equal text.
+
+    Raises:
+        TypeError: a value has no JSON form.
+    """
+    return _CANONICAL.encode(canonical_form(message))

@@ -300,8 +300,9 @@ def wards(state: HouseholdState, guardian_id: str, now: datetime, tz: ZoneInfo) 
 
 def age_on(birth_date: date, day: date) -> int:
     """Full years of age on ``day``; someone born on 29 February turns a year older on 1 March."""
-    had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
-    return day.year - birth_date.year - (0 if had_birthday else 1)
+    from membercore import dates  # noqa: PLC0415  (membercore.dates holds the calendar rule)
+
+    return dates.age_on(birth_date, day)
 
 
 def is_minor(dependent: Dependent, now: datetime, tz: ZoneInfo) -> bool:

@@ -9,7 +9,6 @@ exactly once.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import overload
@@ -19,7 +18,14 @@ import attrs
 
 from membercore.config.journeys import Call, Delay, JourneyDefinition, Transition, Trigger
 from membercore.consent import ConsentWithdrawn
-from membercore.dates import add_months, local_date, require_aware
+from membercore.dates import (
+    add_months,
+    anniversary,
+    local_date,
+    local_wall_time,
+    next_month_on,
+    require_aware,
+)
 from membercore.errors import MemberMismatchError
 from membercore.facts import Fact
 from membercore.idempotency import fingerprint, seen_in
@@ -509,13 +515,13 @@ def _due(
         return _local(today + timedelta(days=trigger.days), clock, tz, after=entered)
     if trigger.kind == "monthly" and trigger.day is not None:
         due = _local(today.replace(day=trigger.day), clock, tz)
-        return due if due > entered else _local(_next_month(today, trigger.day), clock, tz)
+        return due if due > entered else _local(next_month_on(today, trigger.day), clock, tz)
     anchor = _anchor(anchors, trigger.anchor, tz)
     if anchor is None:
         return None
     born = local_date(anchor, tz)
-    due = _local(_on_day(born, today.year), clock, tz)
-    return due if due > entered else _local(_on_day(born, today.year + 1), clock, tz)
+    due = _local(anniversary(born, today.year), clock, tz)  # 29 February: 1 March
+    return due if due > entered else _local(anniversary(born, today.year + 1), clock, tz)
 
 
 def _shifted(instant: datetime, delay: Delay, tz: ZoneInfo, sign: int) -> datetime:
@@ -537,22 +543,10 @@ def _clock(text: str) -> time:
 
 
 def _local(day: date, clock: time, tz: ZoneInfo, *, after: datetime | None = None) -> datetime:
-    due = datetime.combine(day, clock, tzinfo=tz)
+    due = local_wall_time(day, clock, tz)
     if after is not None and due <= after:
         due += timedelta(days=1)
     return due
-
-
-def _next_month(today: date, day: int) -> date:
-    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-    return date(year, month, day)
-
-
-def _on_day(born: date, year: int) -> date:
-    """The anniversary of ``born`` in ``year``; 29 February falls on 28 February."""
-    if (born.month, born.day) == (2, 29) and not calendar.isleap(year):
-        return date(year, 2, 28)
-    return born.replace(year=year)
 
 
 def _applied(state: JourneysState, events: Iterable[JourneyEvent]) -> JourneysState:

@@ -23,8 +23,7 @@ from membercore.config.segments import (
     SpendingBand,
 )
 from membercore.consent import CHANNELS, Channel
-from membercore.dates import add_months, local_date, local_day_start, require_aware
-from membercore.households import age_on
+from membercore.dates import add_months, age_on, local_date, local_day_start, require_aware
 from membercore.segments.messages import (
     ChargeNoted,
     DiagnosisNoted,

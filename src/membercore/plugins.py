@@ -20,8 +20,8 @@ from membercore import hookspecs
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import JourneyDefinition
 from membercore.errors import MembercoreError, PluginError
-from membercore.journeys import validate
 from membercore.journeys.registry import ActionSpec, ConditionSpec, Registry, builtin_registry
+from membercore.journeys.validate import validate
 from membercore.ports import Clock
 
 __all__ = [

@@ -186,6 +186,7 @@ relocate(
         "membercore.engine": "membercore.service.engine",
         "membercore.events": "membercore.ledger.events",
         "membercore.icd10": "membercore.facts.icd10",
+        "membercore.journeys.runtime": "membercore.journeys",
         "membercore.limits": "membercore.service.limits",
         "membercore.member": "membercore.service.member",
         "membercore.merges": "membercore.service.merges",

@@ -1,7 +1,14 @@
-"""Instants and the programme's business calendar.
+"""Instants and the programme's business calendar: the one place for calendar rules.
 
 Instants are timezone-aware and stored in UTC. Calendar rules (daily caps, month ends,
-"N months later") are reckoned in the programme's timezone, default ``Asia/Shanghai``.
+"N months later", birthdays and ages) are reckoned in the programme's timezone, default
+``Asia/Shanghai``.
+
+One rule for 29 February: in a common year, the anniversary of 29 February is 1 March.
+A person born on 29 February is a year older, is greeted on their birthday and comes of
+age on 1 March (:func:`anniversary`, :func:`age_on`), so age and birthday always agree;
+1 March is also the safe reading for consent (a minor stays a minor until then). Month
+arithmetic is another thing: :func:`add_months` clamps to the end of a shorter month.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from membercore.errors import NaiveInstantError
 
 __all__ = [
     "add_months",
+    "age_on",
+    "anniversary",
     "as_utc",
     "as_utc_or_none",
     "aware",
@@ -24,6 +33,8 @@ __all__ = [
     "local_date",
     "local_day_start",
     "local_month_start",
+    "local_wall_time",
+    "next_month_on",
     "require_aware",
     "zone",
 ]
@@ -132,3 +143,35 @@ def end_of_month_after(instant: datetime, months: int, tz: ZoneInfo) -> datetime
     """
     local = instant.astimezone(tz)
     return local_month_start(local.year, local.month + months + 1, tz)
+
+
+def anniversary(day: date, year: int) -> date:
+    """The anniversary of ``day`` in ``year``: the same month and day.
+
+    In a common year the anniversary of 29 February is 1 March (the day after 28
+    February, when the year that began on 29 February is complete).
+    """
+    if (day.month, day.day) == (2, 29) and not calendar.isleap(year):
+        return date(year, 3, 1)
+    return day.replace(year=year)
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Full years of age on ``day``: one more on each :func:`anniversary` of the birth.
+
+    Someone born on 29 February turns a year older on 1 March in a common year.
+    """
+    years = day.year - birth_date.year
+    return years if day >= anniversary(birth_date, day.year) else years - 1
+
+
+def next_month_on(day: date, day_of_month: int) -> date:
+    """The ``day_of_month`` (1 to 28) of the month after the month of ``day``."""
+    if day.month == 12:
+        return date(day.year + 1, 1, day_of_month)
+    return date(day.year, day.month + 1, day_of_month)
+
+
+def local_wall_time(day: date, clock: time, tz: ZoneInfo) -> datetime:
+    """The instant ``day`` shows ``clock`` on the wall in ``tz`` (as an instant in ``tz``)."""
+    return datetime.combine(day, clock, tzinfo=tz)

@@ -8,13 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from membercore import MembercoreError, NaiveInstantError
+from membercore import MembercoreError, NaiveInstantError, households
 from membercore.dates import (
     add_months,
+    age_on,
+    anniversary,
     end_of_month_after,
     local_date,
     local_day_start,
     local_month_start,
+    local_wall_time,
+    next_month_on,
     require_aware,
     zone,
 )
@@ -137,6 +141,86 @@ def test_the_end_of_the_month_after_december_is_in_the_next_year() -> None:
 
 def test_zero_months_means_the_end_of_the_month_earned() -> None:
     assert end_of_month_after(sh(2026, 4, 8, 10, 15), 0, SHANGHAI) == utc(2026, 4, 30, 16, 0)
+
+
+# -- birthdays and ages: one rule for 29 February ----------------------------------------
+
+LEAP_DAY = date(2000, 2, 29)
+
+
+def test_the_anniversary_of_29_february_is_1_march_in_a_common_year() -> None:
+    assert anniversary(LEAP_DAY, 2027) == date(2027, 3, 1)
+    assert anniversary(LEAP_DAY, 2100) == date(2100, 3, 1)  # a century: a common year
+
+
+def test_the_anniversary_of_29_february_is_29_february_in_a_leap_year() -> None:
+    assert anniversary(LEAP_DAY, 2028) == date(2028, 2, 29)
+    assert anniversary(LEAP_DAY, 2400) == date(2400, 2, 29)
+
+
+@pytest.mark.parametrize("born", [date(2000, 2, 28), date(2000, 3, 1), date(1999, 12, 31)])
+@pytest.mark.parametrize("year", [2027, 2028])
+def test_every_other_day_has_its_anniversary_on_the_same_day(born: date, year: int) -> None:
+    assert anniversary(born, year) == born.replace(year=year)
+
+
+@pytest.mark.parametrize(
+    ("day", "age"),
+    [
+        (date(2027, 2, 28), 26),  # a common year: not yet
+        (date(2027, 3, 1), 27),  # the anniversary
+        (date(2028, 2, 28), 27),  # a leap year: not yet
+        (date(2028, 2, 29), 28),  # the anniversary
+        (date(2028, 3, 1), 28),
+    ],
+)
+def test_someone_born_on_29_february_is_a_year_older_on_the_anniversary(
+    day: date, age: int
+) -> None:
+    assert age_on(LEAP_DAY, day) == age
+    assert households.age_on(LEAP_DAY, day) == age  # the households name, the same rule
+    assert (age_on(LEAP_DAY, day) > age_on(LEAP_DAY, day - timedelta(days=1))) == (
+        day == anniversary(LEAP_DAY, day.year)
+    )
+
+
+@pytest.mark.parametrize("year", [2027, 2028])
+def test_age_and_birthday_agree_on_28_february_and_1_march(year: int) -> None:
+    for born in (date(2000, 2, 28), LEAP_DAY, date(2000, 3, 1)):
+        birthday = anniversary(born, year)
+        assert age_on(born, birthday) == year - 2000
+        assert age_on(born, birthday - timedelta(days=1)) == year - 2001
+
+
+def test_someone_born_on_29_february_comes_of_age_on_1_march() -> None:
+    born = date(2008, 2, 29)
+    assert age_on(born, date(2026, 2, 28)) == 17
+    assert age_on(born, date(2026, 3, 1)) == 18
+
+
+def test_the_day_of_next_month_carries_into_the_next_year() -> None:
+    assert next_month_on(date(2026, 1, 31), 12) == date(2026, 2, 12)
+    assert next_month_on(date(2026, 12, 20), 1) == date(2027, 1, 1)
+
+
+def test_a_local_wall_time_is_that_clock_on_that_day_in_the_zone() -> None:
+    assert local_wall_time(date(2027, 3, 1), time(9, 0), SHANGHAI) == utc(2027, 3, 1, 1, 0)
+
+
+_BIRTHS = st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31))
+_DAYS = st.dates(min_value=date(1900, 1, 2), max_value=date(2200, 12, 31))
+
+
+@given(_BIRTHS, _DAYS)
+def test_the_age_goes_up_by_one_exactly_on_the_anniversary(born: date, day: date) -> None:
+    went_up = age_on(born, day) - age_on(born, day - timedelta(days=1))
+    assert went_up == (1 if day == anniversary(born, day.year) else 0)
+
+
+@given(_BIRTHS, st.integers(min_value=0, max_value=100))
+def test_on_the_nth_anniversary_one_is_n_years_old(born: date, years: int) -> None:
+    assert age_on(born, anniversary(born, born.year + years)) == years
+    assert households.age_on(born, anniversary(born, born.year + years)) == years
 
 
 # -- local calendar -----------------------------------------------------------------------

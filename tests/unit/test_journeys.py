@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -357,3 +359,14 @@ def test_a_step_may_start_another_journey() -> None:
     (course,) = j.active(member.state, "diet_course")
     assert course.started_at == T0
     assert j.replay(ME, member.events) == member.state
+
+
+def test_the_old_runtime_module_path_still_gives_the_same_names_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "membercore.journeys.runtime", raising=False)
+    with pytest.warns(DeprecationWarning, match=r"journeys.runtime moved to membercore.journeys"):
+        runtime = importlib.import_module("membercore.journeys.runtime")
+    names = ["JourneyIndex", "JourneyInstance", "JourneysState", "active", "decide", "evolve"]
+    for name in [*names, "replay", "tick"]:
+        assert getattr(runtime, name) is getattr(j, name)

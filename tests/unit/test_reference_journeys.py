@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from membercore import SurveyAnswered, consent, journeys, plans, reference_config
+from membercore.dates import age_on
 from membercore.facts import (
     CLINICAL_FACT_TYPES,
     AppointmentBooked,
@@ -320,10 +321,18 @@ def test_win_back_of_a_lapsed_member() -> None:
     assert journeys.active(patient.state, "win_back") == []
 
 
-def test_birthday_greetings_every_year_and_on_the_28th_for_a_leap_day_birthday() -> None:
+def test_a_leap_day_birthday_is_greeted_on_1_march_in_common_years() -> None:
+    """One calendar rule (membercore.dates): the anniversary of 29 February is 1 March.
+
+    The greeting comes on the day the member's age goes up (``age_on``), no longer on
+    28 February, when they are still a year younger.
+    """
+    born = date(2000, 2, 29)
+    assert (age_on(born, date(2027, 2, 28)), age_on(born, date(2027, 3, 1))) == (26, 27)
     patient = Patient("birthday")
-    patient.tell(_fact(PatientRegistered, birth_date=date(2000, 2, 29)), T0)
-    greet = patient.tick(datetime(2027, 2, 28, 9, 0, tzinfo=SH))
+    patient.tell(_fact(PatientRegistered, birth_date=born), T0)
+    assert patient.tick(datetime(2027, 2, 28, 23, 59, tzinfo=SH)) == []
+    greet = patient.tick(datetime(2027, 3, 1, 9, 0, tzinfo=SH))
     assert _actions(greet) == [
         ("send_message", {"template": "birthday", "purpose": "marketing"}),
         ("award_points", {"bonus": "birthday", "points": 200}),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from membercore import benefits
-from membercore.dates import local_date
+from membercore.dates import age_on, local_date
 from membercore.households.messages import (
     Dependent,
     DependentAdded,
@@ -121,12 +121,6 @@ def wards(state: HouseholdState, guardian_id: str, now: datetime, tz: ZoneInfo) 
         and dependent.member_id != guardian_id
         and is_minor(dependent, now, tz)
     )
-
-
-def age_on(birth_date: date, day: date) -> int:
-    """Full years of age on ``day``; someone born on 29 February turns a year older on 1 March."""
-    had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
-    return day.year - birth_date.year - (0 if had_birthday else 1)
 
 
 def is_minor(dependent: Dependent, now: datetime, tz: ZoneInfo) -> bool:

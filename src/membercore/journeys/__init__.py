@@ -8,11 +8,17 @@ offers, tags, other journeys). :func:`validate` checks a definition when it is b
 
     events = decide(fact, state, journeys, registry, situation)
     events += tick(state, journeys, registry, situation)   # every due timer, in order
+
+The parts: :mod:`.state` (a member's journeys and :func:`evolve`), :mod:`.index`,
+:mod:`.decide`, :mod:`.tick`, :mod:`.steps` (the events a start, a step and an end
+make) and :mod:`.timers` (when timed steps fall due, on :mod:`membercore.dates`).
 """
 
 from __future__ import annotations
 
 from membercore.config.journeys import Call, Delay, JourneyDefinition, Transition, Trigger
+from membercore.journeys.decide import decide
+from membercore.journeys.index import JourneyIndex
 from membercore.journeys.messages import (
     MESSAGE_TYPES,
     JourneyActionIssued,
@@ -31,16 +37,8 @@ from membercore.journeys.registry import (
     Situation,
     builtin_registry,
 )
-from membercore.journeys.runtime import (
-    JourneyIndex,
-    JourneyInstance,
-    JourneysState,
-    active,
-    decide,
-    evolve,
-    replay,
-    tick,
-)
+from membercore.journeys.state import JourneyInstance, JourneysState, active, evolve, replay
+from membercore.journeys.tick import tick
 from membercore.journeys.validate import check_tags, validate
 
 __all__ = [

@@ -20,21 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from membercore.config.segments import LifeStage, ServiceLevel
+from membercore.segments.channels import preferred_channel
+from membercore.segments.day import MAX_EVIDENCE, window_start
 from membercore.segments.decide import decide, is_reserved
-from membercore.segments.derive import (
-    MAX_EVIDENCE,
-    Evaluation,
-    Rfm,
-    derived_tags,
-    evaluate,
-    life_stage,
-    out_of_pocket_fen,
-    preferred_channel,
-    rfm,
-    service_level,
-    spending_band,
-    window_start,
-)
+from membercore.segments.derive import Evaluation, derived_tags, evaluate, service_level
 from membercore.segments.messages import (
     AddTag,
     ChargeNoted,
@@ -59,6 +48,8 @@ from membercore.segments.messages import (
     TagRemoved,
     VisitNoted,
 )
+from membercore.segments.spending import Rfm, out_of_pocket_fen, rfm, spending_band
+from membercore.segments.stages import life_stage
 from membercore.segments.state import ProfileState, evolve, replay, segment_of, tags
 
 #: Every profile message type, for serialization.

@@ -1,10 +1,14 @@
-"""The tier decider: facts, staff commands and the passing of time in, tier events out."""
+"""The tier decider: facts, staff commands and the passing of time in, tier events out.
+
+A fact adds its visit or spend here; then :mod:`.reviews` decides what the passing of
+time did (overrides that ended, reviews that fell due) and :mod:`.settle` the change the
+message and the member's qualification make now.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
@@ -14,21 +18,15 @@ from membercore.idempotency import fingerprint, replayed
 from membercore.identity import MergeMembers
 from membercore.ledger import LedgerState
 from membercore.tiers.messages import (
-    ChangeReason,
-    ClearTierOverride,
-    Override,
-    Qualification,
     SetTierOverride,
     SpendBasis,
     TierActivityRecorded,
-    TierBasisChanged,
-    TierChanged,
     TierCommand,
     TierEvent,
     TierRecordsMerged,
-    TierReviewed,
 )
-from membercore.tiers.rules import earned_level, next_review, qualification, review_due_at
+from membercore.tiers.reviews import catch_up
+from membercore.tiers.settle import settle
 from membercore.tiers.state import TierState, evolve
 
 __all__ = ["decide", "decide_merge"]
@@ -85,10 +83,10 @@ def decide(
     working = state
     for event in events:
         working = evolve(working, event)
-    for event in _catch_up(working, ledger, config, now, floor=floor):
+    for event in catch_up(working, ledger, config, now, floor=floor):
         events.append(event)
         working = evolve(working, event)
-    events.extend(_settle(message, working, ledger, config, now, floor=floor))
+    events.extend(settle(message, working, ledger, config, now, floor=floor))
     return events
 
 
@@ -138,10 +136,10 @@ def decide_merge(
     )
     events: list[TierEvent] = [merged]
     working = evolve(survivor, merged)
-    for event in _catch_up(working, ledger, config, now, floor=floor):
+    for event in catch_up(working, ledger, config, now, floor=floor):
         events.append(event)
         working = evolve(working, event)
-    return [*events, *_settle(command, working, ledger, config, now, floor=floor)]
+    return [*events, *settle(command, working, ledger, config, now, floor=floor)]
 
 
 def _later(one: datetime | None, other: datetime | None) -> bool:
@@ -178,24 +176,29 @@ def _activity(message: object, state: TierState) -> Iterable[TierActivityRecorde
             charge_fen=message.amount_fen,
         )
     elif isinstance(message, RefundIssued) and message.charge_id in state.spend:
-        at, spent = state.spend[message.charge_id]
-        basis = state.spend_basis.get(message.charge_id)
-        refunded = None
-        if basis is None or basis.charge_fen <= 0:
-            taken = min(message.amount_fen, spent)
-        else:
-            refunded = min(message.amount_fen, basis.charge_fen - basis.refunded_fen)
-            taken = min(_refund_share(basis, refunded), spent)
-        if taken > 0 or refunded:
-            yield TierActivityRecorded(
-                member_id=state.member_id,
-                kind="spend",
-                reference=message.charge_id,
-                at=at,
-                amount_fen=-taken,
-                fact_id=message.fact_id,
-                refunded_fen=refunded,
-            )
+        yield from _refunded(message, state)
+
+
+def _refunded(message: RefundIssued, state: TierState) -> Iterable[TierActivityRecorded]:
+    """The spend a refund of a counted charge takes back, dated with the charge."""
+    at, spent = state.spend[message.charge_id]
+    basis = state.spend_basis.get(message.charge_id)
+    refunded = None
+    if basis is None or basis.charge_fen <= 0:
+        taken = min(message.amount_fen, spent)
+    else:
+        refunded = min(message.amount_fen, basis.charge_fen - basis.refunded_fen)
+        taken = min(_refund_share(basis, refunded), spent)
+    if taken > 0 or refunded:
+        yield TierActivityRecorded(
+            member_id=state.member_id,
+            kind="spend",
+            reference=message.charge_id,
+            at=at,
+            amount_fen=-taken,
+            fact_id=message.fact_id,
+            refunded_fen=refunded,
+        )
 
 
 def _refund_share(basis: SpendBasis, refunded_fen: int) -> int:
@@ -208,223 +211,3 @@ def _refund_share(basis: SpendBasis, refunded_fen: int) -> int:
     paid, total = basis.paid_fen, basis.charge_fen
     after = min(basis.refunded_fen + refunded_fen, total)
     return paid * after // total - paid * basis.refunded_fen // total
-
-
-def _catch_up(
-    state: TierState,
-    ledger: LedgerState,
-    config: ProgrammeConfig,
-    now: datetime,
-    *,
-    floor: str | None,
-) -> list[TierEvent]:
-    """What the passing of time did by ``now``, each change at its own instant.
-
-    Overrides that ended and reviews that fell due (the review date plus the grace) are
-    decided in the order of their instants, each on what the member had done by then, so
-    that however seldom the reviews run the member's history is the same. A plan's floor
-    is taken as it was last decided (a change of floor is decided at ``now``, after).
-    """
-    floor = _last_floor(state, config, floor)
-    events: list[TierEvent] = []
-    while True:
-        review = review_due_at(state, config)
-        ending = state.override.expires_at if state.override is not None else None
-        due = [at for at in (ending, review) if at is not None and at <= now]
-        if not due:
-            return events
-        at = min(due)
-        if at == ending:
-            event = _override_ended(state, ledger, config, at, floor=floor)
-        else:
-            event = _review(state, ledger, config, at, floor=floor)
-        events.append(event)
-        state = evolve(state, event)
-
-
-def _last_floor(state: TierState, config: ProgrammeConfig, floor: str | None) -> str | None:
-    """The floor the member's tier was last decided with (under an override: ``floor``)."""
-    if state.override is not None:
-        return floor
-    rules = config.tiers
-    held = state.held or rules.levels[0].key
-    if state.tier is not None and rules.rank(state.tier) > rules.rank(held):
-        return state.tier
-    return None
-
-
-def _override_ended(
-    state: TierState,
-    ledger: LedgerState,
-    config: ProgrammeConfig,
-    at: datetime,
-    *,
-    floor: str | None,
-) -> TierEvent:
-    held = state.held or config.tiers.levels[0].key
-    done = qualification(state, ledger, config, at)
-    return _change(
-        state,
-        config,
-        at,
-        held=held,
-        review_at=state.review_at,
-        reason="override_ended",
-        done=done,
-        floor=floor,
-        override=None,
-    )
-
-
-def _reviewed(
-    state: TierState, ledger: LedgerState, config: ProgrammeConfig, at: datetime
-) -> Qualification:
-    """What a review judges: the window ending when the review falls due (after the grace).
-
-    For a calendar-year window, the better of that and the year that ended at the review
-    date: a review on 1 January would otherwise judge the new, empty year, while the
-    grace still lets a member qualify again before it ends.
-    """
-    done = qualification(state, ledger, config, at)
-    if state.review_at is None or config.tiers.window != "calendar_year":
-        return done  # a rolling window ending when the review falls due judges the year
-    ended = qualification(state, ledger, config, state.review_at - timedelta(microseconds=1))
-    rank = config.tiers.rank
-    better = rank(earned_level(config, ended)) > rank(earned_level(config, done))
-    return ended if better else done
-
-
-def _review(
-    state: TierState,
-    ledger: LedgerState,
-    config: ProgrammeConfig,
-    at: datetime,
-    *,
-    floor: str | None,
-) -> TierEvent:
-    rules = config.tiers
-    lowest = rules.levels[0].key
-    held = state.held or lowest
-    done = _reviewed(state, ledger, config, at)
-    if rules.rank(earned_level(config, done)) < rules.rank(held):
-        below = rules.levels[rules.rank(held) - 1].key
-        return _change(
-            state,
-            config,
-            at,
-            held=below,
-            review_at=None if below == lowest else next_review(config, at),
-            reason="downgrade",
-            done=done,
-            floor=floor,
-            override=state.override,
-        )
-    assert state.review_at is not None  # only a held level with a review date falls due
-    return TierReviewed(
-        member_id=state.member_id,
-        at=at,
-        tier=held,
-        review_at=next_review(config, state.review_at),
-        rule_version=rules.version,
-        qualification=done,
-    )
-
-
-def _settle(
-    message: object,
-    state: TierState,
-    ledger: LedgerState,
-    config: ProgrammeConfig,
-    now: datetime,
-    *,
-    floor: str | None,
-) -> list[TierEvent]:
-    rules = config.tiers
-    lowest = rules.levels[0].key
-    done = qualification(state, ledger, config, now)
-    held, review_at = state.held or lowest, state.review_at
-    earned = earned_level(config, done)
-    reason: ChangeReason | None = None
-    override, trigger, digest = state.override, None, None
-    if isinstance(message, SetTierOverride):
-        override = Override(
-            tier=message.tier,
-            expires_at=message.expires_at,
-            operator=message.operator,
-            reason=message.reason,
-        )
-        reason, trigger, digest = "override", message.key, fingerprint(message)
-    elif isinstance(message, ClearTierOverride) and override is not None:
-        override, reason, trigger, digest = (
-            None,
-            "override_ended",
-            message.key,
-            fingerprint(message),
-        )
-    if rules.rank(earned) > rules.rank(held):
-        held, review_at, reason = earned, next_review(config, now), reason or "upgrade"
-    tier = _has(config, held, floor, override)
-    before = state.tier or lowest
-    if reason is None and tier != before and isinstance(message, MergeMembers):
-        reason = "merge"
-    if reason is None and tier != before:
-        reason = "floor" if rules.rank(tier) > rules.rank(before) else "floor_ended"
-    if reason is None:
-        return []
-    return [
-        _change(
-            state,
-            config,
-            now,
-            held=held,
-            review_at=review_at,
-            reason=reason,
-            done=done,
-            floor=floor,
-            override=override,
-            trigger=trigger,
-            digest=digest,
-        )
-    ]
-
-
-def _change(
-    state: TierState,
-    config: ProgrammeConfig,
-    at: datetime,
-    *,
-    held: str,
-    review_at: datetime | None,
-    reason: ChangeReason,
-    done: Qualification,
-    floor: str | None,
-    override: Override | None,
-    trigger: str | None = None,
-    digest: str | None = None,
-) -> TierEvent:
-    before = state.tier or config.tiers.levels[0].key
-    after = _has(config, held, floor, override)
-    common: dict[str, Any] = {
-        "member_id": state.member_id,
-        "at": at,
-        "held": held,
-        "review_at": review_at,
-        "reason": reason,
-        "rule_version": config.tiers.version,
-        "qualification": done,
-        "override": override if reason == "override" else None,
-        "trigger": trigger,
-        "fingerprint": digest,
-    }
-    if after == before:
-        return TierBasisChanged(tier=after, **common)
-    return TierChanged(from_tier=before, to_tier=after, **common)
-
-
-def _has(config: ProgrammeConfig, held: str, floor: str | None, override: Override | None) -> str:
-    if override is not None:
-        return override.tier
-    rules = config.tiers
-    if floor is not None and rules.rank(floor) > rules.rank(held):
-        return floor
-    return held

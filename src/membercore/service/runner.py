@@ -1,0 +1,344 @@
+"""The record being worked on in one pass of the pipeline, and the part each command goes to.
+
+A :class:`Runner` takes a fact through the ledger, the tier ladder and the profile, then
+the journeys; a command goes to its part's decider (:data:`COMMAND_TYPES`), and what a
+journey's actions ask for runs through the same runner, at most :data:`MAX_DEPTH` deep.
+It also makes what guards and message templates see of the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from membercore import consent, journeys, ledger, outreach, plans, segments, tiers
+from membercore.config import ProgrammeConfig
+from membercore.dates import age_on
+from membercore.errors import InvalidFactError, UnknownSubscriptionError
+from membercore.facts import Fact
+from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
+from membercore.service import actions
+from membercore.service.context import Context, Household
+from membercore.service.member import Member, birth_date, evolve_all
+from membercore.staff import offers, programmes, tasks
+
+__all__ = ["COMMAND_TYPES", "DEFAULT_NAME", "MAX_DEPTH", "Runner"]
+
+
+#: How deep actions may start actions (a journey's message request is depth 1).
+MAX_DEPTH = 4
+
+
+#: How messages address a member whose registration gives no name.
+DEFAULT_NAME = "尊敬的会员"
+
+
+_PURPOSES: tuple[consent.Purpose, ...] = ("care", "marketing", "research")
+
+
+class Runner:
+    """The record being worked on within one pass of the pipeline (local to it, never shared)."""
+
+    def __init__(
+        self, member: Member, ctx: Context, now: datetime, household: Household | None
+    ) -> None:
+        self.member = member
+        self.ctx = ctx
+        self.config = ctx.config
+        self.now = now
+        self.household = household
+        self.events: list[object] = []
+        self.message: object = None
+        self.offered: str | None = None
+        self._seen: tuple[Member, datetime, journeys.Situation] | None = None
+
+    # -- applying -----------------------------------------------------------------------
+
+    def take(self, events: Sequence[object]) -> Sequence[object]:
+        """Apply ``events`` to the record and keep them, in order."""
+        self.member = evolve_all(self.member, events)
+        self.events.extend(events)
+        return events
+
+    def tier_key(self) -> str:
+        """The member's tier now."""
+        return tiers.tier_of(self.member.tier, self.config)
+
+    def floor(self) -> str | None:
+        """The lowest tier the member's plans hold them at, if any."""
+        return plans.tier_floor(self.member.plans, self.config, self.now)
+
+    def catch_up(self) -> None:
+        """Settle the tier first when time moved it since it was last decided.
+
+        A review, an override's end or a plan floor: a message is decided on the tier
+        the member has at its instant.
+        """
+        m = self.member
+        if tiers.behind(m.tier, self.config, self.now, self.floor()):
+            self.journeys_on(list(self.settle_tier()), depth=0)
+
+    def settle_tier(self, message: Any = None) -> Sequence[object]:
+        """Have the tier ladder decide on ``message`` (or on the time passed), and apply it."""
+        m = self.member
+        return self.take(
+            tiers.decide(message, m.tier, m.ledger, self.config, self.now, floor=self.floor())
+        )
+
+    # -- facts --------------------------------------------------------------------------
+
+    def fact(self, fact: Fact) -> None:
+        """A fact through the ledger, the tier ladder and the profile, then the journeys."""
+        m = self.member
+        made = list(
+            self.take(ledger.decide(fact, m.ledger, self.config, self.now, tier=self.tier_key()))
+        )
+        made += self.settle_tier(fact)
+        family = self.household.family if self.household else None
+        made += self.take(
+            segments.decide(fact, self.member.profile, self.config, self.now, family=family)
+        )
+        self.journeys_on([fact, *made], depth=0)
+
+    # -- commands -----------------------------------------------------------------------
+
+    def command(self, command: object, depth: int) -> None:
+        """A command through its part's decider, then the journeys."""
+        handler = _HANDLERS.get(type(command))
+        if handler is None:
+            raise TypeError(f"{type(command).__name__} is not a command of a member's record")
+        made = list(handler(self, command))
+        self.journeys_on([command, *made], depth=depth)
+
+    def journeys_on(self, messages: Sequence[object], depth: int) -> None:
+        """Let the journeys take each message that one of them listens to."""
+        for message in messages:
+            if getattr(message, "TYPE", None) not in self.ctx.triggers:
+                continue
+            self.message = message
+            made = journeys.decide(
+                message,
+                self.member.journeys,
+                self.ctx.journeys,
+                self.ctx.registry,
+                self.situation(),
+            )
+            self.carry_out(self.take(made), depth)
+
+    def carry_out(self, made: Sequence[object], depth: int) -> None:
+        """Run the commands the journeys' actions ask for, at most :data:`MAX_DEPTH` deep."""
+        if depth >= MAX_DEPTH:
+            return
+        for event in made:
+            # A step that makes an offer and sends its message quotes the offered plan.
+            if (
+                isinstance(event, journeys.JourneyActionIssued)
+                and event.action.name == "make_offer"
+            ):
+                self.offered = str(event.action.params.get("plan", ""))
+        for event in made:
+            if isinstance(event, journeys.JourneyActionIssued):
+                for command in actions.commands_for(event, self.variables(), self.ctx.registry):
+                    self.command(command, depth + 1)
+
+    # -- what guards and messages see ---------------------------------------------------
+
+    def situation(self) -> journeys.Situation:
+        """What the journeys' guards see of the record now."""
+        # Several messages in a row often meet the same record: decide the view once.
+        if self._seen is not None and self._seen[0] is self.member and self._seen[1] == self.now:
+            return self._seen[2]
+        m = self.member
+        seen = journeys.Situation(
+            member_id=m.member_id,
+            now=self.now,
+            config=self.config,
+            tier=self.tier_key(),
+            tags=segments.tags(m.profile),
+            plans=plans.active_plans(m.plans, self.now),
+            programmes=self.programmes(),
+            flags=self.flags(),
+            consented=frozenset(p for p in _PURPOSES if consent.channels_for(m.consent, p)),
+        )
+        self._seen = (m, self.now, seen)
+        return seen
+
+    def programmes(self) -> tuple[str, ...]:
+        """The disease programmes the member is in, enrolled or by a plan."""
+        m = self.member
+        held = plans.programmes(m.plans, self.config, self.now)
+        return tuple(sorted(m.programmes.programmes | set(held)))
+
+    def flags(self) -> dict[str, bool]:
+        """The record's yes-or-no facts that guards may test."""
+        m = self.member
+        hm = m.work.health_manager
+        return {
+            "health_manager_used": hm is not None
+            and any(t.assignee == hm and t.status == "closed" for t in m.work.tasks.values()),
+            "spend_stable": _spend_stable(m, self.now),
+            "interaction_frequent": _interaction_frequent(m, self.now),
+            "relatives_seen": bool(self.household and self.household.relatives),
+        }
+
+    def variables(self) -> dict[str, str]:
+        """What message templates may say, from the record and the triggering message."""
+        m = self.member
+        noted = list(m.profile.registrations.values())
+        name = next((n.name for n in reversed(noted) if n.name), None)
+        local = self.now.astimezone(self.config.tz)
+        values = {
+            "name": name or DEFAULT_NAME,
+            "tier": self.tier_key(),
+            "date": f"{local.month}月{local.day}日",
+            "department": "门诊",
+            "price": str(_price(self.config, self.offered) // 100),
+        }
+        diagnoses = list(m.profile.diagnoses.values())
+        if diagnoses:
+            values["diagnosis"] = diagnoses[-1].icd10
+        message = self.message
+        department = getattr(message, "department", None)
+        if isinstance(department, str):
+            values["department"] = department
+        scheduled = getattr(message, "scheduled_at", None)
+        if isinstance(scheduled, datetime):
+            day = scheduled.astimezone(self.config.tz)
+            values["date"] = f"{day.month}月{day.day}日"
+        return values
+
+    def age(self) -> int | None:
+        """The member's age: by their registration, else by their household's record.
+
+        A child of the household whose birth date nobody gave counts as a young child, so
+        that a guardian consents for them: never taken as an adult by default.
+        """
+        household = self.household
+        born = birth_date(self.member) or (household.birth_date if household else None)
+        if born is None:
+            return 0 if household is not None and household.child else None
+        return age_on(born, self.now.astimezone(self.config.tz).date())
+
+
+def _price(config: ProgrammeConfig, plan_key: str | None) -> int:
+    """The price of the plan on offer, else of the cheapest individual plan."""
+    prices = {plan.key: plan.price_fen for plan in config.plans.plans}
+    if plan_key in prices:
+        return prices[plan_key]
+    individual = [plan.price_fen for plan in config.plans.plans if plan.kind == "individual"]
+    return min(individual, default=0)
+
+
+def _spend_stable(member: Member, now: datetime) -> bool:
+    """Paid charges in at least three of the last six calendar months."""
+    months = {
+        (noted.at.year, noted.at.month)
+        for noted in member.profile.charges.values()
+        if 0 <= (now - noted.at).days <= 183
+    }
+    return len(months) >= 3
+
+
+def _interaction_frequent(member: Member, now: datetime) -> bool:
+    """At least six interactions (check-ins, shares, likes...) in the last 90 days."""
+    recent = sum(
+        1 for noted in member.profile.interactions.values() if 0 <= (now - noted.at).days <= 90
+    )
+    return recent >= 6
+
+
+_Handler = Callable[[Runner, Any], Sequence[object]]
+
+
+def _ledger(run: Runner, command: Any) -> Sequence[object]:
+    m = run.member
+    made = list(
+        run.take(ledger.decide(command, m.ledger, run.config, run.now, tier=run.tier_key()))
+    )
+    return made + list(run.settle_tier()) if made else made
+
+
+def _tier(run: Runner, command: Any) -> Sequence[object]:
+    return run.settle_tier(command)
+
+
+def _plans(run: Runner, command: Any) -> Sequence[object]:
+    made = list(run.take(plans.decide(command, run.member.plans, run.config, run.now)))
+    return made + list(run.settle_tier()) if made else made
+
+
+def _consent(run: Runner, command: Any) -> Sequence[object]:
+    m = run.member
+    guardians = run.household.guardians if run.household else ()
+    made = list(
+        run.take(consent.decide(command, m.consent, run.now, age=run.age(), guardians=guardians))
+    )
+    if made:
+        made += run.take(outreach.cancel_pending(run.member.outreach, run.member.consent, run.now))
+    return made
+
+
+def _message(run: Runner, command: Any) -> Sequence[object]:
+    m = run.member
+    registrations = list(m.profile.registrations.values())
+    preferred = tuple(
+        noted.preferred_channel for noted in registrations[-1:] if noted.preferred_channel
+    )
+    language = next((n.language for n in reversed(registrations) if n.language), None)
+    extra = {"language": language} if language else {}
+    return run.take(
+        outreach.decide(
+            command, m.outreach, m.consent, run.config, run.now, preferred=preferred, **extra
+        )
+    )
+
+
+def _work(run: Runner, command: Any) -> Sequence[object]:
+    return run.take(
+        tasks.decide(command, run.member.work, run.config, run.now, loads=run.ctx.loads)
+    )
+
+
+def _offer(run: Runner, command: Any) -> Sequence[object]:
+    held = run.member.plans.subscriptions
+    if isinstance(command, offers.RedeemOffer) and command.subscription_id not in held:
+        raise UnknownSubscriptionError(command.member_id, command.subscription_id)
+    return run.take(offers.decide(command, run.member.offers, run.config, run.now))
+
+
+def _programme(run: Runner, command: Any) -> Sequence[object]:
+    known = run.config.programme_keys
+    if isinstance(command, programmes.Enrol) and command.programme not in known:
+        problem = f"no package, plan or journey names it (known: {sorted(known)})"
+        raise InvalidFactError(command.TYPE, "programme", command.programme, problem)
+    return run.take(programmes.decide(command, run.member.programmes, run.now))
+
+
+def _profile(run: Runner, command: Any) -> Sequence[object]:
+    family = run.household.family if run.household else None
+    return run.take(
+        segments.decide(command, run.member.profile, run.config, run.now, family=family)
+    )
+
+
+def _handlers() -> dict[type[Any], _Handler]:
+    groups: list[tuple[_Handler, Sequence[type[Any]]]] = [
+        (_ledger, (Redeem, AdjustPoints, AwardBonus, ReversePosting, ExpireDue)),
+        (_tier, (tiers.SetTierOverride, tiers.ClearTierOverride, tiers.ReviewTier)),
+        (_plans, plans.PLAN_COMMAND_TYPES),
+        (_consent, (consent.GrantConsent, consent.WithdrawConsent)),
+        (_message, (outreach.RequestMessage,)),
+        (_work, (tasks.CreateTask, tasks.EscalateTask, tasks.CloseTask, tasks.AssignHealthManager)),
+        (_offer, (offers.MakeOffer, offers.RedeemOffer)),
+        (_programme, (programmes.Enrol, programmes.Leave)),
+        (_profile, (segments.AddTag, segments.RemoveTag, segments.RefreshProfile)),
+    ]
+    return {kind: handler for handler, kinds in groups for kind in kinds}
+
+
+_HANDLERS = _handlers()
+
+
+#: Every command a member's record takes.
+COMMAND_TYPES: tuple[type[Any], ...] = tuple(_HANDLERS)

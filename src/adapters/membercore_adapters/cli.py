@@ -27,10 +27,9 @@ from membercore.serialization import load_config_file, message_types
 from membercore.service.dispatch import dispatch
 from membercore.service.engine import Engine
 from membercore_adapters.channels.console import ConsoleChannel
-from membercore_adapters.demo import ProgressBar, dashboard, run_demo
+from membercore_adapters.demo import HospitalSpec, ProgressBar, dashboard, run_demo
+from membercore_adapters.demo.walkthrough import ledger_walkthrough
 from membercore_adapters.his.jsonl import JsonLinesSource
-from membercore_adapters.hospital import HospitalSpec
-from membercore_adapters.walkthrough import ledger_walkthrough
 
 __all__ = ["main"]
 

@@ -52,7 +52,7 @@ from membercore.service.member import next_due
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, postgres, sqlite
-from membercore_adapters.hospital import HospitalSpec, shard_of, timed_messages
+from membercore_adapters.demo.hospital import HospitalSpec, shard_of, timed_messages
 
 BATCH = 1000
 POSTGRES_URL_VARIABLE = "MEMBERCORE_TEST_POSTGRES_URL"

@@ -11,7 +11,7 @@ from membercore.consent import GrantConsent
 from membercore.facts import DiagnosisRecorded, PatientRegistered
 from membercore.serialization import message_to_dict
 from membercore_adapters.cli import main
-from membercore_adapters.walkthrough import ledger_walkthrough
+from membercore_adapters.demo.walkthrough import ledger_walkthrough
 
 
 def test_the_walkthrough_prints_each_step_and_a_statement(

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import itertools
+import sys
 import tracemalloc
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -39,7 +41,13 @@ from membercore.facts import (
 )
 from membercore.ledger.commands import Redeem
 from membercore.serialization import message_from_dict, message_to_dict
-from membercore_adapters.hospital import HospitalSpec, messages, shard_of, small, timed_messages
+from membercore_adapters.demo.hospital import (
+    HospitalSpec,
+    messages,
+    shard_of,
+    small,
+    timed_messages,
+)
 
 CONFIG = reference_config()
 TZ = CONFIG.tz
@@ -478,7 +486,7 @@ def test_the_demo_hospital_feeds_the_engine_nothing_it_refuses() -> None:
     from membercore import reference_config  # noqa: PLC0415
     from membercore.service.engine import Engine  # noqa: PLC0415
     from membercore.testing.clock import ManualClock  # noqa: PLC0415
-    from membercore_adapters.hospital import HospitalSpec, timed_messages  # noqa: PLC0415
+    from membercore_adapters.demo.hospital import HospitalSpec, timed_messages  # noqa: PLC0415
 
     stream = list(timed_messages(HospitalSpec(patients=400, months=12)))
     clock = ManualClock(stream[-1][0])
@@ -487,3 +495,29 @@ def test_the_demo_hospital_feeds_the_engine_nothing_it_refuses() -> None:
         assert [letter.reason for letter in engine.dead_letters()] == []
     assert report.rejected == 0
     assert report.applied == len(stream)
+
+
+# --- the old import paths ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("membercore_adapters.hospital", "membercore_adapters.demo.hospital"),
+        ("membercore_adapters.walkthrough", "membercore_adapters.demo.walkthrough"),
+    ],
+)
+def test_the_demos_old_module_paths_import_the_new_modules_with_a_warning(
+    old: str, new: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(sys.modules, old, raising=False)
+    with pytest.warns(DeprecationWarning, match=new):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+
+
+def test_the_demo_package_offers_what_the_demo_module_did() -> None:
+    demo = importlib.import_module("membercore_adapters.demo")
+    names = {"DemoResult", "ProgressBar", "dashboard", "run_demo", "shard_of_member"}
+    names |= {"HospitalSpec", "shard_of", "timed_messages"}
+    assert all(callable(getattr(demo, name)) for name in names)

@@ -27,7 +27,7 @@ from membercore.service.dispatch import dispatch
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters import memory, postgres, sqlite
-from membercore_adapters.hospital import HospitalSpec, timed_messages
+from membercore_adapters.demo.hospital import HospitalSpec, timed_messages
 
 # Seconds a process waits at a barrier before the test is deemed stuck.
 BARRIER_TIMEOUT = 60.0

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
+
 from membercore import (
     ChargeLine,
     ChargePaid,
@@ -33,22 +35,47 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 WANG, LI = "p-wang", "p-li"
 
 
+@attrs.frozen
+class _Walk:
+    """The walk so far: both ledgers, every posting, and where each step is told."""
+
+    config: ProgrammeConfig
+    echo: Callable[[str], None]
+    states: dict[str, LedgerState]
+    journal: list[Posting] = attrs.field(factory=list)
+
+    def apply(self, postings: list[Posting], what: str) -> None:
+        """Apply the postings of a step to the ledgers, and tell the step."""
+        for posting in postings:
+            self.states[posting.member_id] = evolve(self.states[posting.member_id], posting)
+            self.journal.append(posting)
+        self.echo(f"  {what}: " + ", ".join(f"{p.member_id} {p.points:+d}" for p in postings))
+
+
 def ledger_walkthrough(echo: Callable[[str], None] = print) -> dict[str, LedgerState]:
     """Run the walk-through, printing each step with ``echo``; return the two ledgers."""
     config = reference_config()
-    states = {WANG: LedgerState(member_id=WANG), LI: LedgerState(member_id=LI)}
-    journal: list[Posting] = []
-
-    def apply(postings: list[Posting], what: str) -> None:
-        for posting in postings:
-            states[posting.member_id] = evolve(states[posting.member_id], posting)
-            journal.append(posting)
-        echo(f"  {what}: " + ", ".join(f"{p.member_id} {p.points:+d}" for p in postings))
-
+    walk = _Walk(
+        config=config,
+        echo=echo,
+        states={WANG: LedgerState(member_id=WANG), LI: LedgerState(member_id=LI)},
+    )
     day = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
     echo(f"{config.name} — points ledger walk-through")
+    _earn(walk, day)
+    later = day + timedelta(days=10)
+    show(walk.states[WANG], config, later, echo, "after the 7-day refund window")
+    end = _spend(walk, later)
+    show(walk.states[WANG], config, end, echo, "at the end")
+    _statement(walk)
+    return walk.states
+
+
+def _earn(walk: _Walk, day: datetime) -> None:
+    """Her first days: a check-in, the implant, a lecture and a survey; his check-ins."""
+    states, config = walk.states, walk.config
     fact = CheckedIn(fact_id="his-1", patient_id=WANG, occurred_at=day)
-    apply(decide(fact, states[WANG], config, day), "签到 check-in")
+    walk.apply(decide(fact, states[WANG], config, day), "签到 check-in")
     implant = ChargePaid(
         fact_id="his-2",
         patient_id=WANG,
@@ -62,11 +89,13 @@ def ledger_walkthrough(echo: Callable[[str], None] = print) -> dict[str, LedgerS
         ),
     )
     now = implant.occurred_at
-    apply(decide(implant, states[WANG], config, now, tier="L3"), "种植牙 12,800 元 + 药 (L3 x1.5)")
+    walk.apply(
+        decide(implant, states[WANG], config, now, tier="L3"), "种植牙 12,800 元 + 药 (L3 x1.5)"
+    )
     lecture = EventAttended(
         fact_id="his-3", patient_id=WANG, occurred_at=day + timedelta(days=2), event_id="lecture-7"
     )
-    apply(decide(lecture, states[WANG], config, lecture.occurred_at), "健康讲座 lecture")
+    walk.apply(decide(lecture, states[WANG], config, lecture.occurred_at), "健康讲座 lecture")
     survey = SurveyAnswered(
         fact_id="his-4",
         patient_id=WANG,
@@ -74,17 +103,19 @@ def ledger_walkthrough(echo: Callable[[str], None] = print) -> dict[str, LedgerS
         visit_id="V-1",
         score=10,
     )
-    apply(decide(survey, states[WANG], config, survey.occurred_at), "满意度调查 survey")
+    walk.apply(decide(survey, states[WANG], config, survey.occurred_at), "满意度调查 survey")
     for member, days in ((LI, 0), (LI, 1)):
         fact = CheckedIn(
             fact_id=f"his-li-{days}", patient_id=member, occurred_at=day + timedelta(days=days)
         )
-        apply(decide(fact, states[member], config, fact.occurred_at), "李先生 签到")
+        walk.apply(decide(fact, states[member], config, fact.occurred_at), "李先生 签到")
 
-    later = day + timedelta(days=10)
-    show(states[WANG], config, later, echo, "after the 7-day refund window")
+
+def _spend(walk: _Walk, later: datetime) -> datetime:
+    """Her redemption, the partial refund and his points pooled to her; when it ends."""
+    states, config = walk.states, walk.config
     redeem = Redeem(key="order-88", member_id=WANG, points=5_000, reference="体检套餐 check-up")
-    apply(decide(redeem, states[WANG], config, later), "兑换体检套餐 redeem")
+    walk.apply(decide(redeem, states[WANG], config, later), "兑换体检套餐 redeem")
     refund = RefundIssued(
         fact_id="his-5",
         patient_id=WANG,
@@ -92,22 +123,25 @@ def ledger_walkthrough(echo: Callable[[str], None] = print) -> dict[str, LedgerS
         charge_id="C-0302-17",
         amount_fen=329_000,
     )
-    apply(decide(refund, states[WANG], config, refund.occurred_at), "部分退费 partial refund")
+    walk.apply(decide(refund, states[WANG], config, refund.occurred_at), "部分退费 partial refund")
     pool = TransferPoints(key="pool-1", member_id=LI, target_id=WANG, points=2, reason="积分归集")
-    apply(
+    walk.apply(
         decide_transfer(
             pool, states[LI], states[WANG], config, refund.occurred_at, household={WANG, LI}
         ),
         "家庭积分归集 pooled to the head",
     )
-    show(states[WANG], config, refund.occurred_at, echo, "at the end")
-    echo("  statement of 王女士:")
-    for line in statement(p for p in journal if p.member_id == WANG):
-        echo(
+    return refund.occurred_at
+
+
+def _statement(walk: _Walk) -> None:
+    """Her statement, line by line."""
+    walk.echo("  statement of 王女士:")
+    for line in statement(p for p in walk.journal if p.member_id == WANG):
+        walk.echo(
             f"    {line.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}  {line.kind:<8} {line.points:>+7d}"
             f"  = {line.balance:>6d}   {line.rule:<26} {line.trigger}  {line.note}"
         )
-    return states
 
 
 def show(

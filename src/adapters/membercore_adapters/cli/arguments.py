@@ -1,0 +1,83 @@
+"""The command line of ``membercore``: its commands and their options."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+
+__all__ = ["DEFAULT_STORE", "parser"]
+
+DEFAULT_STORE = "sqlite:///membercore.db"
+
+# The commands over a store, with their help.
+_STORE_COMMANDS = (
+    ("ingest", "take facts from a JSON-lines file"),
+    ("tick", "run everything due (timers, plan terms, expiry, reviews)"),
+    ("outbox", "list pending messages (or deliver them with --dispatch)"),
+    ("tasks", "list open staff tasks"),
+    ("dead-letters", "list refused inputs with their reasons"),
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The parser of the ``membercore`` command line."""
+    root = argparse.ArgumentParser(
+        prog="membercore", description="The membership programme of a private hospital."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    _demo(commands)
+    commands.add_parser("walkthrough", help="walk through the points ledger, step by step")
+    _store_commands(commands)
+    _member(commands)
+    _config(commands)
+    return root
+
+
+def _demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser("demo", help="run the demo hospital and print its dashboard")
+    demo.add_argument("--patients", type=int, default=10_000)
+    demo.add_argument("--months", type=int, default=18)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--store", default="sqlite:///membercore-demo.db")
+    demo.add_argument("--workers", type=int, default=2, help="processes sharing the work")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for name, text in _STORE_COMMANDS:
+        sub = commands.add_parser(name, help=text)
+        _store_options(sub)
+        if name == "ingest":
+            sub.add_argument("file", type=Path)
+        if name == "tick":
+            sub.add_argument("--now", type=datetime.fromisoformat, help="ISO instant")
+        if name == "outbox":
+            sub.add_argument("--dispatch", action="store_true", help="deliver to the console")
+
+
+def _member(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    member = commands.add_parser("member", help="a member's record")
+    member_commands = member.add_subparsers(dest="member_command", required=True)
+    show = member_commands.add_parser("show", help="points, tier, plans, journeys and tags")
+    show.add_argument("member_id")
+    _store_options(show)
+
+
+def _config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    config = commands.add_parser("config", help="programme configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser(
+        "check", help="validate a programme config (TOML), with the installed plugins' journeys"
+    )
+    check.add_argument("file", type=Path)
+    check.add_argument(
+        "--without-plugins",
+        action="store_true",
+        help="check the programme alone, not the journeys installed plugins add to it",
+    )
+
+
+def _store_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--store", default=DEFAULT_STORE, help=f"store URL ({DEFAULT_STORE})")
+    sub.add_argument("--config", type=Path, help="programme TOML (the reference one)")

@@ -1,0 +1,68 @@
+"""Running ``membercore``: each command, the demo, the walk-through and the config check."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from membercore import MembercoreError, reference_config
+from membercore.journeys import check_tags, validate
+from membercore.plugins import collect, make_plugin_manager
+from membercore.serialization import load_config_file, message_types
+from membercore_adapters.cli.arguments import parser
+from membercore_adapters.cli.store import with_store
+from membercore_adapters.demo import HospitalSpec, ProgressBar, dashboard, run_demo
+from membercore_adapters.demo.walkthrough import ledger_walkthrough
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``membercore`` command; return its exit status."""
+    args = parser().parse_args(argv)
+    if args.command == "demo":
+        return _demo(args)
+    if args.command == "walkthrough":
+        ledger_walkthrough()
+        return 0
+    if args.command == "config":
+        return _check_config(args.file, with_plugins=not args.without_plugins)
+    return with_store(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    spec = HospitalSpec(patients=args.patients, months=args.months, seed=args.seed)
+    _fresh(args.store)
+    bar = None if args.quiet else ProgressBar(spec)
+    result = run_demo(spec, args.store, workers=args.workers, progress=bar)
+    if bar is not None:
+        bar.close()
+    print(dashboard(result, reference_config()))
+    return 0
+
+
+def _fresh(url: str) -> None:
+    """Start the demo from an empty database file."""
+    path = url.removeprefix("sqlite:///")
+    if url.startswith("sqlite:///") and path != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+
+
+def _check_config(path: Path, *, with_plugins: bool) -> int:
+    try:
+        config = load_config_file(path)
+        plugins = collect(make_plugin_manager(load_entrypoints=with_plugins), config)
+        known = message_types()
+        for journey in (*config.journeys, *(found.value for found in plugins.journeys)):
+            check_tags(validate(journey, plugins.registry), known)
+    except OSError as error:
+        print(f"{path}: cannot read: {error.strerror}", file=sys.stderr)
+        return 2
+    except MembercoreError as error:  # a key, or a journey naming what no plugin has
+        print(f"{path}: {error}", file=sys.stderr)
+        return 1
+    print(f"{path}: valid programme {config.name!r} v{config.version} ({config.timezone})")
+    return 0

@@ -1,0 +1,126 @@
+"""The commands over a store.
+
+``ingest``, ``tick``, ``member show``, ``outbox``, ``tasks`` and ``dead-letters``: each
+opens the store, answers, and says in words what was wrong if something was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from membercore import ConfigError, MembercoreError, reference_config, tiers
+from membercore.config import ProgrammeConfig
+from membercore.ledger import balances
+from membercore.plans import active_plans
+from membercore.segments import segment_of, tags
+from membercore.serialization import load_config_file
+from membercore.service.dispatch import dispatch
+from membercore.service.engine import Engine
+from membercore_adapters.channels.console import ConsoleChannel
+from membercore_adapters.his.jsonl import JsonLinesSource
+
+__all__ = ["with_store"]
+
+
+def with_store(args: argparse.Namespace) -> int:
+    """A command over the store: its answer, or what was wrong in words (never a traceback)."""
+    try:
+        config = _config(args.config)
+        with Engine.open(args.store, config=config) as engine:
+            return _on_store(args, engine)
+    except ConfigError as error:
+        print(f"{args.config}: {error}", file=sys.stderr)
+        return 1
+    except MembercoreError as error:
+        print(f"membercore: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a file named on the command line that cannot be read
+        print(f"membercore: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
+
+
+def _config(path: Path | None) -> ProgrammeConfig:
+    if path is None:
+        return reference_config()
+    return load_config_file(path)
+
+
+def _on_store(args: argparse.Namespace, engine: Engine) -> int:
+    if args.command == "ingest":
+        return _ingest(engine, args.file)
+    if args.command == "tick":
+        ticked = engine.tick(args.now)
+        print(f"{ticked.records} records ticked, {ticked.events} events")
+        return 0
+    if args.command == "member":
+        print(json.dumps(_member_view(engine, args.member_id), ensure_ascii=False, indent=2))
+        return 0
+    if args.command == "outbox":
+        return _outbox(engine, dispatching=args.dispatch)
+    if args.command == "tasks":
+        return _tasks(engine)
+    for letter in engine.store.dead_letters():
+        print(f"{letter.at.isoformat()}  {letter.fact_id}  {letter.fact_type}: {letter.reason}")
+    return 0
+
+
+def _ingest(engine: Engine, path: Path) -> int:
+    report = engine.ingest(JsonLinesSource(path).read())
+    lines = report.applied + report.duplicates + report.rejected
+    print(
+        f"{path}: {lines} lines read to the end: {report.applied} applied, "
+        f"{report.duplicates} duplicates, {report.rejected} rejected "
+        f"(listed with their reasons by `membercore dead-letters`)"
+    )
+    return 0
+
+
+def _tasks(engine: Engine) -> int:
+    for task in engine.store.tasks():
+        who = task.assignee or f"any {task.role}"
+        print(f"{task.due_at.isoformat()}  {task.kind:<10} {task.key:<20} {who}")
+    return 0
+
+
+def _outbox(engine: Engine, *, dispatching: bool) -> int:
+    if dispatching:
+        channels = {name: ConsoleChannel(name) for name in ("wecom", "sms", "email")}
+        report = dispatch(engine.store, channels, engine.now())
+        print(
+            f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed",
+            file=sys.stderr,
+        )
+        return 0
+    for message in engine.store.outbox("pending"):
+        text = json.loads(message.payload).get("text", "")
+        print(f"{message.send_at.isoformat()}  {message.channel:<6} {message.key}  {text}")
+    return 0
+
+
+def _member_view(engine: Engine, member_id: str) -> dict[str, Any]:
+    member = engine.member(member_id)
+    config, now = engine.config, engine.now()
+    points = balances(member.ledger, config, now)
+    return {
+        "member": member_id,
+        "tier": tiers.tier_of(member.tier, config),
+        "tier_history": [
+            f"{change.at.date()} {change.from_tier} → {change.to_tier} ({change.reason})"
+            for change in tiers.history(member.tier)
+        ],
+        "points": {"available": points.available, "pending": points.pending},
+        "plans": list(active_plans(member.plans, now)),
+        "household": member.household_id,
+        "journeys": [
+            f"{instance.journey}: {instance.state}"
+            for instance in member.journeys.instances.values()
+            if instance.ended is None
+        ],
+        "tags": sorted(tags(member.profile)),
+        "segment": segment_of(member.profile),
+        "health_manager": member.work.health_manager,
+    }

@@ -1,0 +1,223 @@
+"""The demo run: the synthetic hospital through the engine, then its figures.
+
+:func:`run_demo` generates the seeded hospital of :mod:`membercore_adapters.demo.hospital`,
+feeds it to the engine on a store (SQLite by default) in slices of simulated time —
+each slice's facts ingested at the slice's end, then a tick — and works out the
+programme's figures. Households never span two workers, so the work can be split
+between processes that share one store.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from queue import Queue
+
+import attrs
+
+from membercore import reference_config
+from membercore.analytics import Figures, Tally, figures
+from membercore.service.engine import Engine, IngestReport, Message
+from membercore.testing.clock import ManualClock
+from membercore_adapters.demo.hospital import HospitalSpec, shard_of, timed_messages
+
+__all__ = ["DemoResult", "Progress", "run_demo", "shard_of_member"]
+
+#: Called with the messages taken so far and the simulated instant reached.
+Progress = Callable[[int, datetime], None]
+
+
+@attrs.frozen(kw_only=True)
+class DemoResult:
+    """What a demo run did and found.
+
+    Attributes:
+        spec: the hospital.
+        figures: the programme's figures at the end.
+        tally: messages and tasks as they were decided.
+        report: what ingestion did.
+        rejected: dead letters by their reason's first words.
+        messages: facts and commands generated.
+        seconds: wall-clock time of the run.
+        end: the simulated instant the run ended at.
+    """
+
+    spec: HospitalSpec
+    figures: Figures
+    tally: Tally
+    report: IngestReport
+    rejected: Counter[str]
+    messages: int
+    seconds: float
+    end: datetime
+
+
+@attrs.frozen(kw_only=True)
+class _Job:
+    """One worker's share of the run: the households of ``shard`` out of ``shards``."""
+
+    spec: HospitalSpec
+    url: str
+    shard: int
+    shards: int
+    step: timedelta
+
+
+@attrs.frozen(kw_only=True)
+class _Part:
+    """What one worker did and found, over its own members."""
+
+    figures: Figures
+    tally: Tally
+    report: IngestReport
+    rejected: Counter[str]
+    messages: int
+    end: datetime
+
+
+def _slices(job: _Job) -> Iterator[tuple[datetime, list[tuple[datetime, Message]]]]:
+    """The shard's messages with their instants in slices of ``step``, with each end.
+
+    The first slice ends at 08:00 local time on the first day, so that with a step of
+    twelve hours the ticks fall at 08:00 and 20:00, outside quiet hours.
+    """
+    spec = job.spec
+    end = spec.start.replace(hour=8, minute=0, second=0, microsecond=0)
+    if end <= spec.start:
+        end += job.step
+    batch: list[tuple[datetime, Message]] = []
+    for at, message in timed_messages(spec):
+        while at >= end:
+            yield end, batch
+            batch = []
+            end += job.step
+        if shard_of(message) % job.shards == job.shard:
+            batch.append((at, message))
+    yield end, batch
+
+
+def _work(job: _Job, progress: Progress | None) -> _Part:
+    config = reference_config()
+    clock = ManualClock(job.spec.start)
+    tally = Tally()
+    report = IngestReport()
+    count = 0
+
+    def mine(member_id: str) -> bool:
+        return shard_of_member(member_id, job.shards) == job.shard
+
+    with Engine.open(job.url, config=config, clock=clock, observers=[tally]) as engine:
+        at = job.spec.start
+        for at, batch in _slices(job):
+            clock.set(at)
+            if batch:
+                report += engine.ingest(batch, now=at)
+                count += len(batch)
+            engine.tick(at, where=mine)
+            if progress is not None:
+                progress(count, at)
+        owned = figures(engine.members(mine), config, at)
+        rejected = _rejected(engine)
+    return _Part(
+        figures=owned, tally=tally, report=report, rejected=rejected, messages=count, end=at
+    )
+
+
+def shard_of_member(member_id: str, shards: int) -> int:
+    """The shard a member's record belongs to (that of its household)."""
+    return shard_of(member_id) % shards
+
+
+def _rejected(engine: Engine) -> Counter[str]:
+    """The store's dead letters, counted by their reason's first words."""
+    return Counter(_reason(letter.reason) for letter in engine.store.dead_letters())
+
+
+def _reason(text: str) -> str:
+    return " ".join(text.split(":", maxsplit=1)[0].split()[:6])
+
+
+def _in_process(args: tuple[_Job, Queue[tuple[int, int, datetime]]]) -> _Part:
+    job, queue = args
+
+    def progress(count: int, at: datetime) -> None:
+        queue.put((job.shard, count, at))
+
+    return _work(job, progress)
+
+
+def run_demo(
+    spec: HospitalSpec,
+    url: str,
+    *,
+    workers: int = 1,
+    step: timedelta = timedelta(hours=12),
+    progress: Progress | None = None,
+) -> DemoResult:
+    """Run the demo hospital through the engine on the store at ``url``.
+
+    Args:
+        spec: the hospital (patients, months, seed...).
+        url: the store; with ``workers`` above 1 it must be shared (SQLite, PostgreSQL).
+        workers: processes sharing the work, households split between them.
+        step: the slice of simulated time ingested at once, then ticked.
+        progress: called with the messages taken so far and the simulated instant.
+    """
+    started = time.perf_counter()
+    jobs = [
+        _Job(spec=spec, url=url, shard=shard, shards=max(workers, 1), step=step)
+        for shard in range(max(workers, 1))
+    ]
+    if workers <= 1:
+        parts = [_work(jobs[0], progress)]
+        rejected = parts[0].rejected
+    else:
+        parts = _parallel(jobs, progress)
+        # Every worker saw the dead letters of those that finished before it: count once.
+        with Engine.open(url, config=reference_config(), clock=ManualClock(spec.start)) as engine:
+            rejected = _rejected(engine)
+    return _result(spec, parts, rejected, time.perf_counter() - started)
+
+
+def _result(
+    spec: HospitalSpec, parts: list[_Part], rejected: Counter[str], seconds: float
+) -> DemoResult:
+    """The workers' parts put together."""
+    total = Figures()
+    tally = Tally()
+    report = IngestReport()
+    for part in parts:
+        total += part.figures
+        tally.merge(part.tally)
+        report += part.report
+    return DemoResult(
+        spec=spec,
+        figures=total,
+        tally=tally,
+        report=report,
+        rejected=rejected,
+        messages=sum(part.messages for part in parts),
+        seconds=seconds,
+        end=max(part.end for part in parts),
+    )
+
+
+def _parallel(jobs: list[_Job], progress: Progress | None) -> list[_Part]:
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        queue: Queue[tuple[int, int, datetime]] = manager.Queue()
+        with context.Pool(len(jobs)) as pool:
+            pending = pool.map_async(_in_process, [(job, queue) for job in jobs])
+            counts = [0] * len(jobs)
+            latest = [job.spec.start for job in jobs]
+            while not pending.ready() or not queue.empty():
+                while not queue.empty():
+                    shard, count, at = queue.get()
+                    counts[shard], latest[shard] = count, at
+                    if progress is not None:
+                        progress(sum(counts), min(latest))
+                pending.wait(0.2)
+            return pending.get()

@@ -75,13 +75,23 @@ class _Alias(importlib.abc.Loader):
 
 
 def _caller_level() -> int:
-    """The stack level of the first frame outside the import machinery and this module."""
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and (
-        frame.f_code.co_filename.startswith("<frozen importlib")
-        or frame.f_code.co_filename == __file__
-    ):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
+    """The stack level of the code that imported the old path.
+
+    :func:`warnings.warn` does not count the import system's own frames; what is left
+    between the warning and the importer is :func:`importlib.import_module` (when the
+    old path was imported through it) and a package's ``__getattr__`` (when a moved
+    module was named as the package's attribute).
+    """
+    level = 2
+    frame = sys._getframe(2)  # the frame that called create_module
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if "importlib" in name and "_bootstrap" in name:
+            frame = frame.f_back  # type: ignore[assignment]
+            continue
+        if name == importlib.__file__ or frame.f_code.co_name == "__getattr__":
+            level += 1
+            frame = frame.f_back  # type: ignore[assignment]
+            continue
+        break
     return level

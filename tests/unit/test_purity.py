@@ -13,9 +13,12 @@ import membercore
 import membercore.benefits
 import membercore.config
 import membercore.consent
+import membercore.facts
 import membercore.households
+import membercore.identity
 import membercore.journeys
 import membercore.ledger
+import membercore.messages
 import membercore.outreach
 import membercore.plans
 import membercore.rewards
@@ -160,6 +163,9 @@ PUBLIC_MODULES = [
     membercore.service.actions,
     membercore.benefits,
     membercore.consent,
+    membercore.facts,
+    membercore.identity,
+    membercore.messages,
     membercore.service.merges,
     membercore.staff.offers,
     membercore.outreach,
@@ -211,3 +217,91 @@ def test_every_public_class_and_function_has_a_docstring(thing: object) -> None:
     doc = thing.__doc__
     assert doc is not None
     assert doc.strip()
+
+
+# -- the layers ---------------------------------------------------------------------------
+
+PARTS = (
+    "benefits",
+    "consent",
+    "households",
+    "identity",
+    "journeys",
+    "ledger",
+    "outreach",
+    "plans",
+    "rewards",
+    "segments",
+    "staff",
+    "tiers",
+)
+KERNEL = (
+    "checks",
+    "converters",
+    "dates",
+    "errors",
+    "idempotency",
+    "messages",
+    "moved",
+    "text",
+    "upcasting",
+)
+#: From the bottom up: a module imports only from its own layer and those below it.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("kernel", KERNEL),
+    ("facts", ("facts",)),
+    ("domain", (*PARTS, "config")),
+    ("service", ("service", "serialization", "ports", "hookspecs", "plugins", "analytics")),
+    ("kit", ("testing",)),
+)
+
+
+def _layer(module: str) -> int:
+    """The layer of a module of membercore (the package itself is the front door, on top)."""
+    top = module.split(".")[1] if "." in module else ""
+    for index, (_, tops) in enumerate(LAYERS):
+        if top in tops:
+            return index
+    assert module == "membercore", f"{module} is in no layer: add it to LAYERS"
+    return len(LAYERS)
+
+
+def _membercore_imports(source: str) -> set[str]:
+    """The membercore modules a source imports, ``from membercore import part`` included."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module == "membercore":
+            names.update(f"membercore.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("membercore."):
+            names.add(str(node.module))
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.startswith("membercore."))
+    return names
+
+
+def test_the_layer_reader_sees_from_imports_of_parts_and_nested_imports() -> None:
+    source = (
+        "from membercore import ledger, tiers\n"
+        "def f():\n"
+        "    from membercore.service.engine import Engine\n"
+        "import membercore.facts.billing\n"
+    )
+    assert _membercore_imports(source) == {
+        "membercore.ledger",
+        "membercore.tiers",
+        "membercore.service.engine",
+        "membercore.facts.billing",
+    }
+    assert [_layer(name) for name in sorted(_membercore_imports(source))] == [1, 2, 3, 2]
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_no_module_imports_a_layer_above_its_own(name: str) -> None:
+    own = _layer(name)
+    above = sorted(
+        imported
+        for imported in _membercore_imports(_source(importlib.import_module(name)))
+        if _layer(imported) > own
+    )
+    layer = LAYERS[own][0] if own < len(LAYERS) else "front door"
+    assert above == [], f"{name} ({layer}) imports {above} from a layer above"

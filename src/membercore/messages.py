@@ -3,7 +3,8 @@
 The vocabulary of outreach is here too: the purposes a member consents to
 (:data:`Purpose`) and the channels that reach them (:data:`Channel`).
 
-A command on a member's record carries ``key``, its idempotency key (the same command
+Facts have their own base (:class:`membercore.facts.Fact`). A command on a member's
+record carries ``key``, its idempotency key (the same command
 twice is decided once; the same key on a different command is refused), and
 ``member_id``, the record it acts on.
 """
@@ -16,7 +17,15 @@ import attrs
 
 from membercore.checks import non_empty
 
-__all__ = ["CHANNELS", "PURPOSES", "Channel", "Command", "Purpose"]
+__all__ = [
+    "CHANNELS",
+    "PURPOSES",
+    "Channel",
+    "Command",
+    "MemberCommand",
+    "MemberEvent",
+    "Purpose",
+]
 
 #: Why the programme may reach a member: care reminders, marketing offers, research.
 Purpose = Literal["care", "marketing", "research"]
@@ -39,3 +48,35 @@ class Command:
 
     key: str = attrs.field(validator=non_empty)
     member_id: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class MemberCommand:
+    """Fields every command without a key has: what time asks of a member's record.
+
+    Such a command (expire what is due, review the tier) is decided once per instant
+    whoever sends it, so it needs no idempotency key.
+
+    Attributes:
+        member_id: the record it acts on.
+    """
+
+    TYPE: ClassVar[str] = "member_command"
+
+    member_id: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class MemberEvent:
+    """Fields every event of a member's record starts with.
+
+    Events are what membercore decided and stored itself; they are read back as stored,
+    so their fields carry no checks.
+
+    Attributes:
+        member_id: the record the event belongs to.
+    """
+
+    TYPE: ClassVar[str] = "member_event"
+
+    member_id: str

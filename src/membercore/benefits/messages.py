@@ -17,6 +17,7 @@ import attrs
 from membercore.benefits.periods import Period
 from membercore.checks import non_empty, positive
 from membercore.dates import as_utc, as_utc_or_none, aware, aware_or_none
+from membercore.messages import Command
 
 __all__ = [
     "QUOTA_COMMAND_TYPES",
@@ -38,7 +39,7 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True)
-class _QuotaCommandBase:
+class _QuotaCommandBase(Command):
     """Fields every quota command has.
 
     Attributes:
@@ -48,9 +49,6 @@ class _QuotaCommandBase:
     """
 
     TYPE: ClassVar[str] = "quota_command"
-
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)

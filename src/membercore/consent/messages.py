@@ -10,7 +10,7 @@ import attrs
 from membercore.checks import non_empty
 from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
-from membercore.messages import CHANNELS, PURPOSES, Channel, Purpose
+from membercore.messages import CHANNELS, PURPOSES, Channel, Command, MemberEvent, Purpose
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -35,7 +35,7 @@ def _purpose(instance: Any, attribute: Any, value: str) -> None:
 
 
 @attrs.frozen(kw_only=True)
-class GrantConsent:
+class GrantConsent(Command):
     """The member (or their guardian) agrees to be reached for a purpose by channels.
 
     Attributes:
@@ -49,8 +49,6 @@ class GrantConsent:
 
     TYPE: ClassVar[str] = "grant_consent"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     purpose: Purpose = attrs.field(validator=_purpose)
     channels: tuple[Channel, ...] = attrs.field(validator=_channels)
     given_by: str = attrs.field(validator=non_empty)
@@ -58,7 +56,7 @@ class GrantConsent:
 
 
 @attrs.frozen(kw_only=True)
-class WithdrawConsent:
+class WithdrawConsent(Command):
     """The member withdraws consent for a purpose, on some channels or all of them.
 
     Attributes:
@@ -71,8 +69,6 @@ class WithdrawConsent:
 
     TYPE: ClassVar[str] = "withdraw_consent"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     purpose: Purpose = attrs.field(validator=_purpose)
     channels: tuple[Channel, ...] = attrs.field(default=(), validator=_channels)
     reason: str | None = None
@@ -82,12 +78,11 @@ ConsentCommand = GrantConsent | WithdrawConsent
 
 
 @attrs.frozen(kw_only=True)
-class ConsentGranted:
+class ConsentGranted(MemberEvent):
     """Consent was given for a purpose on channels."""
 
     TYPE: ClassVar[str] = "consent_granted"
 
-    member_id: str
     purpose: Purpose
     channels: tuple[Channel, ...]
     given_by: str
@@ -99,12 +94,11 @@ class ConsentGranted:
 
 
 @attrs.frozen(kw_only=True)
-class ConsentWithdrawn:
+class ConsentWithdrawn(MemberEvent):
     """Consent was withdrawn for a purpose on channels (by the member, or by a merge)."""
 
     TYPE: ClassVar[str] = "consent_withdrawn"
 
-    member_id: str
     purpose: Purpose
     channels: tuple[Channel, ...]
     reason: str | None

@@ -17,7 +17,7 @@ import attrs
 
 from membercore.checks import non_empty
 from membercore.dates import as_utc, aware
-from membercore.messages import Command
+from membercore.messages import Command, MemberEvent
 
 __all__ = [
     "CommandTaken",
@@ -49,7 +49,7 @@ class MergeMembers(Command):
 
 
 @attrs.frozen(kw_only=True)
-class CommandTaken:
+class CommandTaken(MemberEvent):
     """A command was carried out on the member's record (its key is now spent).
 
     Attributes:
@@ -62,7 +62,6 @@ class CommandTaken:
 
     TYPE: ClassVar[str] = "command_taken"
 
-    member_id: str
     key: str
     command: str
     fingerprint: str
@@ -70,7 +69,7 @@ class CommandTaken:
 
 
 @attrs.frozen(kw_only=True)
-class MergedInto:
+class MergedInto(MemberEvent):
     """The record was merged into another, which now stands for the same person.
 
     Attributes:
@@ -82,7 +81,6 @@ class MergedInto:
 
     TYPE: ClassVar[str] = "merged_into"
 
-    member_id: str
     survivor_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     key: str

@@ -10,6 +10,7 @@ import attrs
 
 from membercore.config.journeys import Call
 from membercore.dates import as_utc, aware
+from membercore.messages import MemberEvent
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -39,7 +40,7 @@ class Timer:
 
 
 @attrs.frozen(kw_only=True)
-class JourneyStarted:
+class JourneyStarted(MemberEvent):
     """A member entered a journey.
 
     Attributes:
@@ -57,7 +58,6 @@ class JourneyStarted:
 
     TYPE: ClassVar[str] = "journey_started"
 
-    member_id: str
     instance_id: str
     journey: str
     version: int
@@ -70,7 +70,7 @@ class JourneyStarted:
 
 
 @attrs.frozen(kw_only=True)
-class JourneyMoved:
+class JourneyMoved(MemberEvent):
     """A journey took a step.
 
     Attributes:
@@ -90,7 +90,6 @@ class JourneyMoved:
 
     TYPE: ClassVar[str] = "journey_moved"
 
-    member_id: str
     instance_id: str
     journey: str
     version: int
@@ -105,7 +104,7 @@ class JourneyMoved:
 
 
 @attrs.frozen(kw_only=True)
-class JourneyActionIssued:
+class JourneyActionIssued(MemberEvent):
     """A step asked for an action (a message, a task, points, an offer...).
 
     Attributes:
@@ -122,7 +121,6 @@ class JourneyActionIssued:
 
     TYPE: ClassVar[str] = "journey_action_issued"
 
-    member_id: str
     instance_id: str
     journey: str
     step: str
@@ -133,12 +131,11 @@ class JourneyActionIssued:
 
 
 @attrs.frozen(kw_only=True)
-class TimerDropped:
+class TimerDropped(MemberEvent):
     """A timer came due but its step's guards did not hold: nothing moved."""
 
     TYPE: ClassVar[str] = "journey_timer_dropped"
 
-    member_id: str
     instance_id: str
     journey: str
     timer: Timer
@@ -147,7 +144,7 @@ class TimerDropped:
 
 
 @attrs.frozen(kw_only=True)
-class JourneyEnded:
+class JourneyEnded(MemberEvent):
     """A journey ended.
 
     Attributes:
@@ -157,7 +154,6 @@ class JourneyEnded:
 
     TYPE: ClassVar[str] = "journey_ended"
 
-    member_id: str
     instance_id: str
     journey: str
     reason: str

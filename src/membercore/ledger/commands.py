@@ -13,7 +13,7 @@ import attrs
 from membercore.checks import non_empty
 from membercore.errors import InvalidAmountError
 from membercore.identity import MergeMembers
-from membercore.messages import Command
+from membercore.messages import Command, MemberCommand
 
 __all__ = [
     "COMMAND_TYPES",
@@ -131,7 +131,7 @@ class TransferPoints(Command):
 
 
 @attrs.frozen(kw_only=True)
-class ExpireDue:
+class ExpireDue(MemberCommand):
     """Expire what is left of every lot whose expiry instant has come.
 
     Each expiry posting is keyed by its lot, so running this any number of times expires
@@ -139,8 +139,6 @@ class ExpireDue:
     """
 
     TYPE: ClassVar[str] = "expire_due"
-
-    member_id: str = attrs.field(validator=non_empty)
 
 
 LedgerCommand = (

@@ -12,6 +12,7 @@ from membercore.checks import non_empty
 from membercore.consent import PURPOSES, Channel, Purpose
 from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
+from membercore.messages import Command, MemberEvent
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -55,7 +56,7 @@ def _urgent(instance: RequestMessage, attribute: Any, value: bool) -> None:
 
 
 @attrs.frozen(kw_only=True)
-class RequestMessage:
+class RequestMessage(Command):
     """A journey step, rule or staff member asks for a message to a member.
 
     Attributes:
@@ -73,8 +74,6 @@ class RequestMessage:
 
     TYPE: ClassVar[str] = "request_message"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     template_key: str = attrs.field(validator=non_empty)
     purpose: Purpose = attrs.field(validator=_purpose)
     variables: Mapping[str, str] = attrs.field(factory=dict, converter=_sorted)
@@ -159,7 +158,7 @@ class PhoneTaskRequested:
 
 
 @attrs.frozen(kw_only=True)
-class MessageRefused:
+class MessageRefused(MemberEvent):
     """A request was refused; nothing goes out.
 
     Attributes:
@@ -176,7 +175,6 @@ class MessageRefused:
 
     TYPE: ClassVar[str] = "message_refused"
 
-    member_id: str
     template_key: str
     purpose: Purpose
     reason: RefusalReason

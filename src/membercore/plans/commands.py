@@ -16,6 +16,7 @@ import attrs
 from membercore.checks import non_empty, positive
 from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
+from membercore.messages import Command, MemberCommand
 
 __all__ = [
     "PLAN_COMMAND_TYPES",
@@ -49,7 +50,7 @@ def _people(instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
 
 
 @attrs.frozen(kw_only=True)
-class SubscriptionCommand:
+class SubscriptionCommand(Command):
     """Fields every subscription command has.
 
     Attributes:
@@ -60,8 +61,6 @@ class SubscriptionCommand:
 
     TYPE: ClassVar[str] = "subscription_command"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     subscription_id: str = attrs.field(validator=non_empty)
 
 
@@ -164,7 +163,7 @@ class RemoveCoveredDependent(SubscriptionCommand):
 
 
 @attrs.frozen(kw_only=True)
-class AdvanceSubscriptions:
+class AdvanceSubscriptions(MemberCommand):
     """Apply every transition whose instant has come (run it from a timer).
 
     Payment windows lapse, terms end (into grace, with a renewal due for auto-renew
@@ -176,8 +175,6 @@ class AdvanceSubscriptions:
     """
 
     TYPE: ClassVar[str] = "advance_subscriptions"
-
-    member_id: str = attrs.field(validator=non_empty)
 
 
 PlanCommand = (

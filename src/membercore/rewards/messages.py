@@ -10,10 +10,11 @@ import attrs
 from membercore.checks import non_empty, positive
 from membercore.dates import as_utc, as_utc_or_none, aware, aware_or_none
 from membercore.ledger.events import Posting
+from membercore.messages import Command, MemberEvent
 
 
 @attrs.frozen(kw_only=True)
-class RedeemReward:
+class RedeemReward(Command):
     """Redeem a gift of the catalogue with points.
 
     Attributes:
@@ -25,14 +26,12 @@ class RedeemReward:
 
     TYPE: ClassVar[str] = "redeem_reward"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     reward_key: str = attrs.field(validator=non_empty)
     quantity: int = attrs.field(default=1, validator=positive)
 
 
 @attrs.frozen(kw_only=True)
-class CancelRedemption:
+class CancelRedemption(Command):
     """Cancel a redemption (the gift was returned, or never handed over).
 
     The gift goes back in stock, the points are given back, and the redemption no longer
@@ -47,8 +46,6 @@ class CancelRedemption:
 
     TYPE: ClassVar[str] = "cancel_redemption"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     redemption_id: str = attrs.field(validator=non_empty)
     reason: str = attrs.field(validator=non_empty)
 
@@ -149,7 +146,7 @@ class RedemptionRecord:
 
 
 @attrs.frozen(kw_only=True)
-class RewardHistoryMerged:
+class RewardHistoryMerged(MemberEvent):
     """A merged record's gifts now count for the surviving record's limits and yearly cap.
 
     Attributes:
@@ -163,7 +160,6 @@ class RewardHistoryMerged:
 
     TYPE: ClassVar[str] = "reward_history_merged"
 
-    member_id: str
     duplicate_id: str
     redemptions: tuple[RedemptionRecord, ...]
     at: datetime = attrs.field(converter=as_utc, validator=aware)
@@ -172,12 +168,11 @@ class RewardHistoryMerged:
 
 
 @attrs.frozen(kw_only=True)
-class RewardHistoryMergedAway:
+class RewardHistoryMergedAway(MemberEvent):
     """A record merged into another: its gifts left with it."""
 
     TYPE: ClassVar[str] = "reward_history_merged_away"
 
-    member_id: str
     survivor_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     idempotency_key: str

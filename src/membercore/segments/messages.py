@@ -11,6 +11,7 @@ from membercore.checks import non_empty, non_negative
 from membercore.consent import Channel
 from membercore.dates import as_utc, aware
 from membercore.facts import DeliveryMode, Sex
+from membercore.messages import Command, MemberCommand, MemberEvent
 
 __all__ = [
     "AddTag",
@@ -90,7 +91,7 @@ class Explanation:
 
 
 @attrs.frozen(kw_only=True)
-class AddTag:
+class AddTag(Command):
     """A journey or staff member tags a member (``winback``, ``diabetes_programme``...).
 
     Tags in the derived namespaces (``condition:``, ``stage:``, ``spend:``, ``channel:``,
@@ -105,14 +106,12 @@ class AddTag:
 
     TYPE: ClassVar[str] = "add_tag"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     tag: str = attrs.field(validator=non_empty)
     reason: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)
-class RemoveTag:
+class RemoveTag(Command):
     """A journey or staff member takes a tag of their own off a member.
 
     Attributes:
@@ -124,14 +123,12 @@ class RemoveTag:
 
     TYPE: ClassVar[str] = "remove_tag"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     tag: str = attrs.field(validator=non_empty)
     reason: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)
-class RefreshProfile:
+class RefreshProfile(MemberCommand):
     """The time-driven refresh: re-derive tags and segment as of now (run it daily).
 
     Stages, spending bands and time-bound conditions follow the calendar; running the
@@ -139,8 +136,6 @@ class RefreshProfile:
     """
 
     TYPE: ClassVar[str] = "refresh_profile"
-
-    member_id: str = attrs.field(validator=non_empty)
 
 
 ProfileCommand = AddTag | RemoveTag | RefreshProfile
@@ -150,7 +145,7 @@ ProfileCommand = AddTag | RemoveTag | RefreshProfile
 
 
 @attrs.frozen(kw_only=True)
-class FactNoted:
+class FactNoted(MemberEvent):
     """Fields every event that notes a fact has.
 
     Attributes:
@@ -162,7 +157,6 @@ class FactNoted:
 
     TYPE: ClassVar[str] = "profile_fact_noted"
 
-    member_id: str
     fact_id: str
     fingerprint: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
@@ -262,18 +256,17 @@ class RehabPlanNoted(FactNoted):
 
 
 @attrs.frozen(kw_only=True)
-class FamilyStatusNoted:
+class FamilyStatusNoted(MemberEvent):
     """The member's family status changed (as the households part reported it)."""
 
     TYPE: ClassVar[str] = "profile_family_status_noted"
 
-    member_id: str
     status: FamilyStatus
     at: datetime = attrs.field(converter=as_utc, validator=aware)
 
 
 @attrs.frozen(kw_only=True)
-class TagAdded:
+class TagAdded(MemberEvent):
     """The member now holds a tag they did not hold.
 
     Attributes:
@@ -288,7 +281,6 @@ class TagAdded:
 
     TYPE: ClassVar[str] = "tag_added"
 
-    member_id: str
     tag: str
     reason: str
     fact_ids: tuple[str, ...] = ()
@@ -298,7 +290,7 @@ class TagAdded:
 
 
 @attrs.frozen(kw_only=True)
-class TagEvidenceChanged:
+class TagEvidenceChanged(MemberEvent):
     """A tag the member keeps now rests on other facts, or reads differently.
 
     Kept apart from :class:`TagAdded` so that what starts on a new tag (a journey) does
@@ -307,7 +299,6 @@ class TagEvidenceChanged:
 
     TYPE: ClassVar[str] = "tag_evidence_changed"
 
-    member_id: str
     tag: str
     reason: str
     fact_ids: tuple[str, ...] = ()
@@ -315,7 +306,7 @@ class TagEvidenceChanged:
 
 
 @attrs.frozen(kw_only=True)
-class TagRemoved:
+class TagRemoved(MemberEvent):
     """The member no longer holds a tag.
 
     Attributes:
@@ -329,7 +320,6 @@ class TagRemoved:
 
     TYPE: ClassVar[str] = "tag_removed"
 
-    member_id: str
     tag: str
     reason: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
@@ -338,7 +328,7 @@ class TagRemoved:
 
 
 @attrs.frozen(kw_only=True)
-class SegmentAssigned:
+class SegmentAssigned(MemberEvent):
     """A segment decision: the member's segment and why.
 
     Decided again whenever the explanation changes; ``previous`` tells a move between
@@ -355,7 +345,6 @@ class SegmentAssigned:
 
     TYPE: ClassVar[str] = "segment_assigned"
 
-    member_id: str
     segment: str
     previous: str | None
     explanation: Explanation

@@ -22,6 +22,7 @@ from membercore.dates import as_utc, aware, require_aware
 from membercore.errors import MemberMismatchError, OfferNotValidError, UnknownPlanError
 from membercore.idempotency import fingerprint, replayed
 from membercore.journeys import JourneyActionIssued
+from membercore.messages import Command, MemberEvent
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -40,37 +41,32 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True)
-class MakeOffer:
+class MakeOffer(Command):
     """Offer a paid plan to a member for ``valid_days``."""
 
     TYPE: ClassVar[str] = "make_offer"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     plan_key: str = attrs.field(validator=non_empty)
     valid_days: int = attrs.field(validator=positive)
     reason: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)
-class RedeemOffer:
+class RedeemOffer(Command):
     """The member took up an offer with the subscription it paid for."""
 
     TYPE: ClassVar[str] = "redeem_offer"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     code: str = attrs.field(validator=non_empty)
     subscription_id: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)
-class OfferMade:
+class OfferMade(MemberEvent):
     """An offer was made."""
 
     TYPE: ClassVar[str] = "offer_made"
 
-    member_id: str
     code: str
     plan_key: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
@@ -81,12 +77,11 @@ class OfferMade:
 
 
 @attrs.frozen(kw_only=True)
-class OfferRedeemed:
+class OfferRedeemed(MemberEvent):
     """An offer was taken up."""
 
     TYPE: ClassVar[str] = "offer_redeemed"
 
-    member_id: str
     code: str
     subscription_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)

@@ -19,6 +19,7 @@ from membercore.dates import as_utc, aware, require_aware
 from membercore.errors import MemberMismatchError
 from membercore.idempotency import fingerprint, replayed
 from membercore.journeys import JourneyActionIssued
+from membercore.messages import Command, MemberEvent
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -35,36 +36,31 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True)
-class Enrol:
+class Enrol(Command):
     """Enrol a member in a programme (nothing if they are in it)."""
 
     TYPE: ClassVar[str] = "enrol"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     programme: str = attrs.field(validator=non_empty)
     reason: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)
-class Leave:
+class Leave(Command):
     """Take a member out of a programme (nothing if they are not in it)."""
 
     TYPE: ClassVar[str] = "leave_programme"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     programme: str = attrs.field(validator=non_empty)
     reason: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)
-class Enrolled:
+class Enrolled(MemberEvent):
     """A member joined a programme."""
 
     TYPE: ClassVar[str] = "programme_enrolled"
 
-    member_id: str
     programme: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     reason: str
@@ -73,12 +69,11 @@ class Enrolled:
 
 
 @attrs.frozen(kw_only=True)
-class Left:
+class Left(MemberEvent):
     """A member left a programme."""
 
     TYPE: ClassVar[str] = "programme_left"
 
-    member_id: str
     programme: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     reason: str

@@ -21,6 +21,7 @@ from membercore.dates import as_utc, aware, require_aware
 from membercore.errors import MemberMismatchError, NoStaffError, UnknownTaskError
 from membercore.idempotency import fingerprint, replayed
 from membercore.journeys import JourneyActionIssued
+from membercore.messages import Command, MemberEvent
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -46,7 +47,7 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True)
-class CreateTask:
+class CreateTask(Command):
     """Ask for a piece of staff work for a member.
 
     Attributes:
@@ -61,8 +62,6 @@ class CreateTask:
 
     TYPE: ClassVar[str] = "create_task"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     kind: str = attrs.field(validator=non_empty)
     role: str = attrs.field(validator=non_empty)
     due_at: datetime = attrs.field(converter=as_utc, validator=aware)
@@ -70,13 +69,11 @@ class CreateTask:
 
 
 @attrs.frozen(kw_only=True)
-class EscalateTask:
+class EscalateTask(Command):
     """Escalate an open task: a new due time, and another role if given."""
 
     TYPE: ClassVar[str] = "escalate_task"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     task_key: str = attrs.field(validator=non_empty)
     due_at: datetime = attrs.field(converter=as_utc, validator=aware)
     reason: str = attrs.field(validator=non_empty)
@@ -84,26 +81,22 @@ class EscalateTask:
 
 
 @attrs.frozen(kw_only=True)
-class CloseTask:
+class CloseTask(Command):
     """A member of staff finished a task, with its outcome."""
 
     TYPE: ClassVar[str] = "close_task"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     task_key: str = attrs.field(validator=non_empty)
     outcome: str = attrs.field(validator=non_empty)
     by: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)
-class AssignHealthManager:
+class AssignHealthManager(Command):
     """Give a member a dedicated health manager (nothing if they have one)."""
 
     TYPE: ClassVar[str] = "assign_health_manager"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     reason: str = attrs.field(validator=non_empty)
 
 
@@ -111,12 +104,11 @@ WorkCommand = CreateTask | EscalateTask | CloseTask | AssignHealthManager
 
 
 @attrs.frozen(kw_only=True)
-class TaskCreated:
+class TaskCreated(MemberEvent):
     """A task was created and assigned (``assignee`` is ``None`` if nobody has the role)."""
 
     TYPE: ClassVar[str] = "task_created"
 
-    member_id: str
     task_key: str
     kind: str
     role: str
@@ -128,12 +120,11 @@ class TaskCreated:
 
 
 @attrs.frozen(kw_only=True)
-class TaskEscalated:
+class TaskEscalated(MemberEvent):
     """A task was escalated: same task, a higher level, a new due time, maybe a new hand."""
 
     TYPE: ClassVar[str] = "task_escalated"
 
-    member_id: str
     task_key: str
     level: int
     role: str
@@ -146,12 +137,11 @@ class TaskEscalated:
 
 
 @attrs.frozen(kw_only=True)
-class TaskClosed:
+class TaskClosed(MemberEvent):
     """A task was done, with its outcome."""
 
     TYPE: ClassVar[str] = "task_closed"
 
-    member_id: str
     task_key: str
     outcome: str
     by: str
@@ -161,12 +151,11 @@ class TaskClosed:
 
 
 @attrs.frozen(kw_only=True)
-class HealthManagerAssigned:
+class HealthManagerAssigned(MemberEvent):
     """A member was given a dedicated health manager."""
 
     TYPE: ClassVar[str] = "health_manager_assigned"
 
-    member_id: str
     staff_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     reason: str

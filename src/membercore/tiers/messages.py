@@ -10,6 +10,7 @@ import attrs
 
 from membercore.checks import non_empty
 from membercore.dates import as_utc, aware
+from membercore.messages import Command, MemberCommand, MemberEvent
 
 __all__ = [
     "ChangeReason",
@@ -34,7 +35,7 @@ ChangeReason = Literal[
 
 
 @attrs.frozen(kw_only=True)
-class SetTierOverride:
+class SetTierOverride(Command):
     """Staff set a member's tier by hand until ``expires_at``.
 
     Attributes:
@@ -48,8 +49,6 @@ class SetTierOverride:
 
     TYPE: ClassVar[str] = "set_tier_override"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     tier: str = attrs.field(validator=non_empty)
     operator: str = attrs.field(validator=non_empty)
     reason: str = attrs.field(validator=non_empty)
@@ -57,19 +56,17 @@ class SetTierOverride:
 
 
 @attrs.frozen(kw_only=True)
-class ClearTierOverride:
+class ClearTierOverride(Command):
     """Staff end an override before it expires."""
 
     TYPE: ClassVar[str] = "clear_tier_override"
 
-    key: str = attrs.field(validator=non_empty)
-    member_id: str = attrs.field(validator=non_empty)
     operator: str = attrs.field(validator=non_empty)
     reason: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen(kw_only=True)
-class ReviewTier:
+class ReviewTier(MemberCommand):
     """The time-driven review: decides every review due (review date plus grace) by now.
 
     Each review is decided at the instant it fell due, in order, and an override that
@@ -77,8 +74,6 @@ class ReviewTier:
     """
 
     TYPE: ClassVar[str] = "review_tier"
-
-    member_id: str = attrs.field(validator=non_empty)
 
 
 TierCommand = SetTierOverride | ClearTierOverride | ReviewTier
@@ -117,7 +112,7 @@ class SpendBasis:
 
 
 @attrs.frozen(kw_only=True)
-class TierActivityRecorded:
+class TierActivityRecorded(MemberEvent):
     """A visit or a spend (a charge, or a refund as a negative amount) that can qualify.
 
     Attributes:
@@ -135,7 +130,6 @@ class TierActivityRecorded:
 
     TYPE: ClassVar[str] = "tier_activity_recorded"
 
-    member_id: str
     kind: Literal["visit", "spend"]
     reference: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
@@ -156,7 +150,7 @@ class Override:
 
 
 @attrs.frozen(kw_only=True)
-class TierChanged:
+class TierChanged(MemberEvent):
     """The member's tier changed (``from_tier`` and ``to_tier`` always differ).
 
     Attributes:
@@ -176,7 +170,6 @@ class TierChanged:
 
     TYPE: ClassVar[str] = "tier_changed"
 
-    member_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     from_tier: str
     to_tier: str
@@ -191,7 +184,7 @@ class TierChanged:
 
 
 @attrs.frozen(kw_only=True)
-class TierBasisChanged:
+class TierBasisChanged(MemberEvent):
     """What the member's tier rests on changed, but not the tier they have.
 
     The held level, its review date or a staff override changed while a floor or an
@@ -216,7 +209,6 @@ class TierBasisChanged:
 
     TYPE: ClassVar[str] = "tier_basis_changed"
 
-    member_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     tier: str
     held: str
@@ -230,12 +222,11 @@ class TierBasisChanged:
 
 
 @attrs.frozen(kw_only=True)
-class TierReviewed:
+class TierReviewed(MemberEvent):
     """A review kept the held level; the next review is a year on."""
 
     TYPE: ClassVar[str] = "tier_reviewed"
 
-    member_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     tier: str
     review_at: datetime
@@ -244,7 +235,7 @@ class TierReviewed:
 
 
 @attrs.frozen(kw_only=True)
-class TierRecordsMerged:
+class TierRecordsMerged(MemberEvent):
     """A second record of the same person was merged into this member's.
 
     Its visits and spend now count here; the higher of the two held levels is kept, with
@@ -265,7 +256,6 @@ class TierRecordsMerged:
 
     TYPE: ClassVar[str] = "tier_records_merged"
 
-    member_id: str
     duplicate_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     visits: Mapping[str, datetime]

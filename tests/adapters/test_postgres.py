@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -26,8 +28,8 @@ from membercore.ports import (
 from membercore.service.engine import Engine, IngestReport
 from membercore.testing.clock import ManualClock
 from membercore.testing.contract import T0, assert_empty, every_table
-from membercore_adapters import postgres as postgres_adapter
-from membercore_adapters.postgres import (
+from membercore_adapters.stores import postgres as postgres_adapter
+from membercore_adapters.stores.postgres import (
     DEFAULT_SCHEMA,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -442,7 +444,16 @@ def test_the_adapter_registers_both_postgresql_schemes() -> None:
 
 def test_the_adapter_is_installed_as_an_entry_point() -> None:
     stores = {ep.name: ep.value for ep in entry_points(group="membercore")}
-    assert stores["postgres"] == "membercore_adapters.postgres"
+    assert stores["postgres"] == "membercore_adapters.stores.postgres"
+
+
+def test_the_old_module_path_gives_the_moved_module_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "membercore_adapters.postgres", raising=False)
+    with pytest.warns(DeprecationWarning, match="membercore_adapters.stores.postgres"):
+        module = importlib.import_module("membercore_adapters.postgres")
+    assert module is postgres_adapter
 
 
 # -- the engine over PostgreSQL -------------------------------------------------------------

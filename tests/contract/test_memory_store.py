@@ -6,7 +6,7 @@ import pytest
 
 from membercore.errors import StorageError
 from membercore.testing.contract import StoreContract
-from membercore_adapters.memory import MemoryStore
+from membercore_adapters.stores.memory import MemoryStore
 
 
 class TestMemoryStore(StoreContract):

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from membercore.testing.contract import StoreContract
-from membercore_adapters.postgres import PostgresStore
+from membercore_adapters.stores.postgres import PostgresStore
 
 
 class TestPostgresStore(StoreContract):

@@ -58,7 +58,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore_adapters.storebase import Closing, claim_until
+from membercore_adapters.stores.base import Closing, claim_until
 
 # The driver is optional (the ``postgres`` extra): the plugin manager imports this module
 # with every entry point, so a missing driver must only fail when a store is opened.

@@ -45,7 +45,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore_adapters.storebase import Closing, claim_until
+from membercore_adapters.stores.base import Closing, claim_until
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStore", "membercore_register_stores"]
 

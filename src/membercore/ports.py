@@ -325,7 +325,10 @@ class Store(Protocol):
 
         Raises:
             VersionConflictError: naming every conflicting key; nothing was written.
-            StorageError: the store failed; nothing was written.
+            StorageError: the commit is malformed (a change expecting version 0 without a
+                snapshot, a change without a snapshot of a record not stored, an event
+                that is not of its change's key and version), or the store failed;
+                nothing was written.
         """
         ...
 

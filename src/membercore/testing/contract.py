@@ -415,6 +415,35 @@ class StoreContract:
         assert store.load(["member:p-1"]) == {}
         assert store.seen(["f-1"]) == {}
 
+    def test_a_change_expecting_version_zero_needs_a_snapshot_even_if_stored(
+        self, store: Store
+    ) -> None:
+        _create(store, "member:p-1")
+        bare = Change(key="member:p-1", expected_version=0, snapshot=None)
+        with pytest.raises(StorageError, match="member:p-1") as raised:
+            store.commit(Commit(changes=[bare, _change("member:p-2")]))
+        assert not isinstance(raised.value, VersionConflictError)
+        assert [r.version for r in store.scan()] == [1]
+
+    def test_a_change_without_a_snapshot_of_a_record_not_stored_is_refused(
+        self, store: Store
+    ) -> None:
+        bare = Change(
+            key="member:p-1", expected_version=2, snapshot=None, events=[_event("member:p-1", 3)]
+        )
+        with pytest.raises(StorageError, match="member:p-1") as raised:
+            store.commit(Commit(changes=[_change("member:p-2"), bare]))
+        assert not isinstance(raised.value, VersionConflictError)
+        assert list(store.scan()) == []
+        assert store.events("member:p-1") == []
+
+    def test_a_later_change_expecting_version_zero_needs_a_snapshot_too(self, store: Store) -> None:
+        bare = Change(key="member:p-1", expected_version=0, snapshot=None)
+        with pytest.raises(StorageError, match="member:p-1") as raised:
+            store.commit(Commit(changes=[_change("member:p-1"), bare]))
+        assert not isinstance(raised.value, VersionConflictError)
+        assert list(store.scan()) == []
+
     def test_a_cancelled_message_is_no_longer_pending(self, store: Store) -> None:
         store.commit(Commit(outbox=[_message("m-1"), _message("m-2"), _message("m-3")]))
         store.record_delivery(Delivery(message_id="m-3", at=T0, receipt="r-3"))

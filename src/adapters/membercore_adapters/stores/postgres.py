@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Final, LiteralString
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from membercore.dates import require_aware
-from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
+from membercore.errors import StorageError, StoreUnavailableError
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore.ports import (
     Commit,
@@ -59,6 +59,7 @@ from membercore.ports import (
     TaskRow,
 )
 from membercore_adapters.stores.base import Closing, claim_until
+from membercore_adapters.stores.commits import plan
 
 # The driver is optional (the ``postgres`` extra): the plugin manager imports this module
 # with every entry point, so a missing driver must only fail when a store is opened.
@@ -469,59 +470,31 @@ class _Rows:
 
     __slots__ = (
         "cancelled",
-        "chain_conflicts",
         "created",
         "dead_letters",
         "events",
-        "expected",
         "inbox",
         "outbox",
+        "plan",
         "tasks",
         "updated",
     )
 
     def __init__(self, url: str, commit: Commit) -> None:
-        # The version each key must have in the store (keys as given, not escaped).
-        self.expected: dict[str, int] = {}
-        self.chain_conflicts: dict[str, int] = {}
-        # Per key, what the commit leaves: its version, its latest snapshot (None: keep
-        # the stored one) with the version it is of, and its due instant.
-        final: dict[str, tuple[int, str | None, int, datetime | None]] = {}
-        events: list[tuple[str, int, int, str, datetime, str]] = []
-        for change in commit.changes:
-            key = change.key
-            version = change.expected_version + 1
-            before = final.get(key)
-            snapshot, snapshot_version = change.snapshot, version
-            if before is None:
-                self.expected[key] = change.expected_version
-                if change.expected_version == 0 and snapshot is None:
-                    raise StorageError(url, f"the new record {key} needs a snapshot")
-            else:
-                if before[0] != change.expected_version:
-                    self.chain_conflicts[key] = change.expected_version
-                if snapshot is None:  # an earlier change of this commit wrote the latest
-                    snapshot, snapshot_version = before[1], before[2]
-            final[key] = (version, snapshot, snapshot_version, change.due_at)
-            stored_key = _put(key)
-            for seq, event in enumerate(change.events):
-                if event.key != key or event.version != version:
-                    raise StorageError(
-                        url,
-                        f"event {event.type!r} of {event.key} v{event.version} does not "
-                        f"belong to the change of {key} to v{version}",
-                    )
-                events.append(
-                    (stored_key, version, seq, _put(event.type), event.at, _put(event.payload))
-                )
+        self.plan = plan(url, commit)
+        events = [
+            (_put(e.key), e.version, seq, _put(e.type), e.at, _put(e.payload))
+            for seq, e in self.plan.events
+        ]
         created: list[tuple[str, int, str | None, int, datetime | None]] = []
         updated: list[tuple[str, int, int, str | None, int, datetime | None]] = []
         # Key order: concurrent commits take the same locks in the same order.
-        for key in sorted(final, key=_put):
-            version, snapshot, snapshot_version, due_at = final[key]
-            expected = self.expected[key]
+        outcomes = self.plan.outcomes
+        for key in sorted(outcomes, key=_put):
+            version, snapshot, snapshot_version, due_at = outcomes[key]
+            expected = self.plan.expected[key]
             stored = _put_optional(snapshot)
-            if expected == 0:  # a new record starts with a snapshot (checked above)
+            if expected == 0:  # a new record starts with a snapshot (checked by plan)
                 created.append((_put(key), version, stored, snapshot_version, due_at))
             else:
                 updated.append((_put(key), expected, version, stored, snapshot_version, due_at))
@@ -973,13 +946,13 @@ class PostgresStore(Closing):
 
         Raises:
             VersionConflictError: naming every conflicting key; nothing was written.
-            StorageError: the database failed, or an event's key or version does not
-                follow its change; nothing was written.
+            StorageError: the database failed, or the commit is malformed (see
+                :func:`~membercore_adapters.stores.commits.plan`); nothing was written.
         """
         if not commit:
             return
         rows = _Rows(self.url, commit)
-        keys = [_put(key) for key in sorted(rows.expected, key=_put)]
+        keys = [_put(key) for key in sorted(rows.plan.expected, key=_put)]
         with self._connection("committing") as conn, conn.pipeline(), conn.transaction():
             # Queued, not yet waited for: the whole transaction is one round trip or two.
             locked = conn.execute(_LOCK_RECORDS, (keys,)) if keys else None
@@ -996,18 +969,14 @@ class PostgresStore(Closing):
                     conn.execute(sql, columns)
             if rows.cancelled:
                 conn.execute(_CANCEL_OUTBOX, (rows.cancelled,))
-            stored = dict(locked.fetchall()) if locked is not None else {}
-            new = {key for (key,) in created.fetchall()} if created is not None else set()
-            conflicts = dict(rows.chain_conflicts)
-            for key, expected in rows.expected.items():
-                stored_key = _put(key)
-                if stored.get(stored_key, 0) != expected or (
-                    expected == 0 and stored_key not in new
-                ):
-                    conflicts[key] = expected
-            if conflicts:
-                # Leaving the transaction with an exception rolls every write back.
-                raise VersionConflictError(self.url, conflicts)
+            stored: dict[str, int] = {}
+            if locked is not None:
+                stored = {_got(key): version for key, version in locked.fetchall()}
+            new = {_got(key) for (key,) in created.fetchall()} if created is not None else set()
+            # A new record another writer stored after the lock was read: not ours.
+            taken = [key for key, expected in rows.plan.expected.items() if not expected]
+            # Leaving the transaction with an exception rolls every write back.
+            rows.plan.check(self.url, stored, taken=[key for key in taken if key not in new])
 
     def record_delivery(self, delivery: Delivery) -> None:
         """Mark a message delivered (a receipt), failed for now (retry_at) or given up.

@@ -34,7 +34,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import unquote
 
 from membercore.dates import require_aware
-from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
+from membercore.errors import StorageError, StoreUnavailableError
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore.ports import (
     Commit,
@@ -46,6 +46,7 @@ from membercore.ports import (
     TaskRow,
 )
 from membercore_adapters.stores.base import Closing, claim_until
+from membercore_adapters.stores.commits import plan
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStore", "membercore_register_stores"]
 
@@ -292,49 +293,30 @@ class _Rows:
     __slots__ = (
         "advanced",
         "cancelled",
-        "chain_conflicts",
         "dead_letters",
         "events",
-        "expected",
         "inbox",
         "outbox",
+        "plan",
         "records",
         "tasks",
     )
 
     def __init__(self, url: str, commit: Commit) -> None:
-        # The version each key must have in the store, and the one the commit leaves.
-        self.expected: dict[str, int] = {}
-        self.chain_conflicts: dict[str, int] = {}
-        reached: dict[str, int] = {}
+        self.plan = plan(url, commit)
         self.records: list[tuple[str, int, str, int, int | None]] = []
         self.advanced: list[tuple[int, int | None, str]] = []
-        self.events: list[tuple[str, int, int, str, int, str]] = []
-        for change in commit.changes:
-            key = change.key
-            version = change.expected_version + 1
-            before = reached.get(key)
-            if before is None:
-                self.expected[key] = change.expected_version
-            elif before != change.expected_version:
-                self.chain_conflicts[key] = change.expected_version
-            reached[key] = version
-            if change.snapshot is not None:
+        for key, outcome in self.plan.outcomes.items():
+            version, snapshot, snapshot_version, due_at = outcome
+            if snapshot is not None:
                 self.records.append(
-                    (key, version, change.snapshot, version, _optional_us(change.due_at))
+                    (key, version, snapshot, snapshot_version, _optional_us(due_at))
                 )
-            elif change.expected_version == 0:
-                raise StorageError(url, f"the new record {key} needs a snapshot")
             else:
-                self.advanced.append((version, _optional_us(change.due_at), key))
-            for seq, event in enumerate(change.events):
-                if event.key != key or event.version != version:
-                    raise StorageError(
-                        url,
-                        f"event {event.type!r} of {event.key} v{event.version} does not "
-                        f"belong to the change of {key} to v{version}",
-                    )
-                self.events.append((key, version, seq, event.type, _to_us(event.at), event.payload))
+                self.advanced.append((version, _optional_us(due_at), key))
+        self.events = [
+            (e.key, e.version, seq, e.type, _to_us(e.at), e.payload) for seq, e in self.plan.events
+        ]
         self.inbox = [
             (entry.fact_id, entry.key, entry.fingerprint, _to_us(entry.at))
             for entry in commit.inbox
@@ -741,8 +723,8 @@ class SqliteStore(Closing):
 
         Raises:
             VersionConflictError: naming every conflicting key; nothing was written.
-            StorageError: the database failed, or an event's key or version does not
-                follow its change; nothing was written.
+            StorageError: the database failed, or the commit is malformed (see
+                :func:`~membercore_adapters.stores.commits.plan`); nothing was written.
         """
         if not commit:
             return
@@ -760,18 +742,12 @@ class SqliteStore(Closing):
             conn.executemany(_CANCEL_OUTBOX, rows.cancelled)
 
     def _check_versions(self, rows: _Rows) -> None:
-        conflicts = dict(rows.chain_conflicts)
-        expected = rows.expected
         stored: dict[str, int] = {}
-        keys = list(expected)
+        keys = list(rows.plan.expected)
         for chunk in _chunks(keys):
             sql = f"SELECT key, version FROM records WHERE key IN ({_placeholders(len(chunk))})"
             stored.update(self._conn.execute(sql, chunk).fetchall())
-        for key in keys:
-            if stored.get(key, 0) != expected[key]:
-                conflicts[key] = expected[key]
-        if conflicts:
-            raise VersionConflictError(self.url, conflicts)
+        rows.plan.check(self.url, stored)
 
     def record_delivery(self, delivery: Delivery) -> None:
         """Mark a message delivered (a receipt), failed for now (retry_at) or given up.

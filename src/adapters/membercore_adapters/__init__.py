@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-
-from membercore.moved import moves, relocate
+from membercore.moved import relocate
 
 __all__: list[str] = []
 
@@ -17,10 +15,3 @@ relocate(
         "membercore_adapters.storebase": "membercore_adapters.stores.base",
     }
 )
-
-
-def __getattr__(name: str) -> object:
-    """A moved module named as an attribute (``membercore_adapters.stores.sqlite``) is imported."""
-    if f"{__name__}.{name}" in moves():
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
-from membercore.testing.contract import T0, assert_empty, every_table
+from membercore.testing.contracts import T0, assert_empty, every_table
 from membercore_adapters.stores import memory as memory_adapter
 from membercore_adapters.stores import sqlite as sqlite_adapter
 from membercore_adapters.stores.memory import MemoryStore

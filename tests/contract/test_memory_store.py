@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from membercore.errors import StorageError
-from membercore.testing.contract import StoreContract
+from membercore.testing.contracts import StoreContract
 from membercore_adapters.stores.memory import MemoryStore
 
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from membercore.testing.contract import StoreContract
+from membercore.testing.contracts import StoreContract
 from membercore_adapters.stores.postgres import PostgresStore
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from membercore.testing.contract import StoreContract
+from membercore.testing.contracts import StoreContract
 from membercore_adapters.stores.sqlite import SqliteStore
 
 

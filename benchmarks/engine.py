@@ -51,8 +51,8 @@ from membercore.service.engine import Engine
 from membercore.service.member import next_due
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory, postgres, sqlite
 from membercore_adapters.demo.hospital import HospitalSpec, shard_of, timed_messages
+from membercore_adapters.stores import memory, postgres, sqlite
 
 BATCH = 1000
 POSTGRES_URL_VARIABLE = "MEMBERCORE_TEST_POSTGRES_URL"

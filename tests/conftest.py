@@ -47,7 +47,7 @@ def postgres_url() -> str:
         with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
             conn.execute("SELECT 1")
     except Exception as e:  # whatever it was: the driver, the network, the server
-        from membercore_adapters.postgres import _redact  # noqa: PLC0415
+        from membercore_adapters.stores.postgres.urls import redact as _redact  # noqa: PLC0415
 
         reason = (
             f"PostgreSQL not reachable at {_redact(url)} ({type(e).__name__}: "

@@ -21,7 +21,7 @@ from membercore_adapters.channels import console
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.his import jsonl
 from membercore_adapters.his.jsonl import JsonLinesSource
-from membercore_adapters.memory import MemoryStore
+from membercore_adapters.stores.memory import MemoryStore
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 

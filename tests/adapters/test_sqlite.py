@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import importlib
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,11 +13,11 @@ from typing import Any
 import pytest
 
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
-from membercore.testing.contract import T0, assert_empty, every_table
-from membercore_adapters import memory as memory_adapter
-from membercore_adapters import sqlite as sqlite_adapter
-from membercore_adapters.memory import MemoryStore
-from membercore_adapters.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
+from membercore.testing.contracts import T0, assert_empty, every_table
+from membercore_adapters.stores import memory as memory_adapter
+from membercore_adapters.stores import sqlite as sqlite_adapter
+from membercore_adapters.stores.memory import MemoryStore
+from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 
 
 @pytest.fixture
@@ -367,7 +369,24 @@ def test_the_adapters_register_their_schemes() -> None:
 
 def test_the_adapters_and_the_contract_are_installed_as_entry_points() -> None:
     stores = {ep.name: ep.value for ep in entry_points(group="membercore")}
-    assert stores["memory"] == "membercore_adapters.memory"
-    assert stores["sqlite"] == "membercore_adapters.sqlite"
+    assert stores["memory"] == "membercore_adapters.stores.memory"
+    assert stores["sqlite"] == "membercore_adapters.stores.sqlite"
     plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
     assert plugins["membercore"] == "membercore.testing.pytest_plugin"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("membercore_adapters.memory", "membercore_adapters.stores.memory"),
+        ("membercore_adapters.sqlite", "membercore_adapters.stores.sqlite"),
+        ("membercore_adapters.storebase", "membercore_adapters.stores.base"),
+    ],
+)
+def test_the_old_module_paths_give_the_moved_modules_with_a_warning(
+    old: str, new: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(sys.modules, old, raising=False)
+    with pytest.warns(DeprecationWarning, match=rf"{old} moved to {new}"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pytest
 
 from membercore.errors import StorageError
-from membercore.testing.contract import StoreContract
-from membercore_adapters.memory import MemoryStore
+from membercore.testing.contracts import StoreContract
+from membercore_adapters.stores.memory import MemoryStore
 
 
 class TestMemoryStore(StoreContract):

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from membercore.testing.contract import StoreContract
-from membercore_adapters.postgres import PostgresStore
+from membercore.testing.contracts import StoreContract
+from membercore_adapters.stores.postgres import PostgresStore
 
 
 class TestPostgresStore(StoreContract):

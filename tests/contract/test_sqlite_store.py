@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from membercore.testing.contract import StoreContract
-from membercore_adapters.sqlite import SqliteStore
+from membercore.testing.contracts import StoreContract
+from membercore_adapters.stores.sqlite import SqliteStore
 
 
 class TestSqliteFileStore(StoreContract):

@@ -26,8 +26,8 @@ from membercore.rewards import RedeemReward
 from membercore.service.dispatch import dispatch
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory, postgres, sqlite
 from membercore_adapters.demo.hospital import HospitalSpec, timed_messages
+from membercore_adapters.stores import memory, postgres, sqlite
 
 # Seconds a process waits at a barrier before the test is deemed stuck.
 BARRIER_TIMEOUT = 60.0

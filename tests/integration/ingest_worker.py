@@ -23,8 +23,8 @@ from membercore import reference_config
 from membercore.plugins import make_plugin_manager
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory, postgres, sqlite
 from membercore_adapters.demo.hospital import HospitalSpec, timed_messages
+from membercore_adapters.stores import memory, postgres, sqlite
 
 STEP = timedelta(hours=12)
 

@@ -32,8 +32,8 @@ from membercore.serialization import record_to_json
 from membercore.service.engine import Engine
 from membercore.service.recording import HOUSEHOLD, MEMBER
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory, postgres, sqlite
 from membercore_adapters.demo.hospital import HospitalSpec, timed_messages
+from membercore_adapters.stores import memory, postgres, sqlite
 
 WORKER = Path(__file__).with_name("ingest_worker.py")
 SPEC = HospitalSpec(patients=60, months=3, seed=7)

@@ -31,7 +31,7 @@ from membercore.serialization import (
 from membercore.service.engine import Engine, IngestReport
 from membercore.service.member import Member, replay
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory, sqlite
+from membercore_adapters.stores import memory, sqlite
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 INPUTS = [

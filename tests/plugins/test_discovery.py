@@ -16,11 +16,11 @@ from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import Channel, Clock, HisSource, OutboxMessage, Store
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.clock import SystemClock
 from membercore_adapters.his.jsonl import JsonLinesSource
-from membercore_adapters.memory import MemoryStore
+from membercore_adapters.stores import memory
+from membercore_adapters.stores.memory import MemoryStore
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 FIRST_PARTY = {"clock", "console", "jsonl", "memory", "sqlite"}
@@ -159,8 +159,8 @@ def test_a_module_is_a_plugin_named_after_itself() -> None:
     plugins = collect(
         make_plugin_manager(load_entrypoints=False, plugins=[memory]), reference_config()
     )
-    assert plugins.names == ("membercore_adapters.memory",)
-    assert plugins.stores["memory"].plugin == "membercore_adapters.memory"
+    assert plugins.names == ("membercore_adapters.stores.memory",)
+    assert plugins.stores["memory"].plugin == "membercore_adapters.stores.memory"
 
 
 def test_two_instances_of_one_plugin_class_are_both_registered_under_their_own_names() -> None:

@@ -24,7 +24,7 @@ from membercore.journeys import (
 from membercore.plugins import BUILTIN, collect, make_plugin_manager
 from membercore.ports import Clock
 from membercore.service.engine import Engine
-from membercore_adapters.memory import MemoryStore
+from membercore_adapters.stores.memory import MemoryStore
 
 CONFIG = reference_config()
 

@@ -14,7 +14,7 @@ from membercore import reference_config
 from membercore.plugins import make_plugin_manager
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory, sqlite
+from membercore_adapters.stores import memory, sqlite
 
 # A Monday morning in Shanghai, outside quiet hours.
 MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

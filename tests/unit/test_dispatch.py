@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from membercore.errors import NaiveInstantError
 from membercore.ports import Commit, Delivery, OutboxMessage
 from membercore.service.dispatch import Backoff, DispatchReport, dispatch
-from membercore_adapters.memory import MemoryStore
+from membercore_adapters.stores.memory import MemoryStore
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)

@@ -88,7 +88,7 @@ def test_a_sqlite_path_is_percent_decoded(
 
 @pytest.mark.parametrize("schema", ["public", "information_schema", "pg_catalog", "mc%0Atest"])
 def test_a_postgres_schema_shared_or_misspelt_is_refused(postgres_url: str, schema: str) -> None:
-    from membercore_adapters.postgres import PostgresStore  # noqa: PLC0415
+    from membercore_adapters.stores.postgres import PostgresStore  # noqa: PLC0415
 
     with pytest.raises(StorageError, match=r"schema|control character"):
         PostgresStore.open(f"{postgres_url}?schema={schema}")
@@ -101,7 +101,7 @@ def test_the_public_schema_is_used_when_asked_for_by_name(postgres_url: str) -> 
     import psycopg  # noqa: PLC0415
     from psycopg import sql  # noqa: PLC0415
 
-    from membercore_adapters.postgres import PostgresStore  # noqa: PLC0415
+    from membercore_adapters.stores.postgres import PostgresStore  # noqa: PLC0415
 
     # A database of the test's own, so that its public schema is nobody else's.
     database = f"mc_public_{uuid.uuid4().hex[:12]}"
@@ -487,7 +487,7 @@ def test_an_id_that_only_looks_like_another_is_refused(
 def test_a_postgres_url_without_a_host_in_its_authority_works(postgres_url: str) -> None:
     from urllib.parse import urlsplit  # noqa: PLC0415
 
-    from membercore_adapters.postgres import PostgresStore  # noqa: PLC0415
+    from membercore_adapters.stores.postgres import PostgresStore  # noqa: PLC0415
 
     parts = urlsplit(postgres_url)
     host, user = parts.hostname or "127.0.0.1", parts.username or "postgres"
@@ -507,7 +507,7 @@ def test_a_postgres_url_without_a_host_in_its_authority_works(postgres_url: str)
 
 
 def test_a_postgres_url_naming_its_schema_twice_is_refused(postgres_url: str) -> None:
-    from membercore_adapters.postgres import PostgresStore  # noqa: PLC0415
+    from membercore_adapters.stores.postgres import PostgresStore  # noqa: PLC0415
 
     with pytest.raises(StorageError, match="schema 2 times"):
         PostgresStore.open(f"{postgres_url}?schema=a&schema=b")

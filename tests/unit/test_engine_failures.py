@@ -27,8 +27,8 @@ from membercore.ports import Commit, Store, TaskRow
 from membercore.service.engine import Engine, IngestReport
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory, sqlite
-from membercore_adapters.memory import MemoryStore
+from membercore_adapters.stores import memory, sqlite
+from membercore_adapters.stores.memory import MemoryStore
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)

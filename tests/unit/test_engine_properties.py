@@ -30,7 +30,7 @@ from membercore.service.member import replay
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore.testing.strategies import patient_streams
-from membercore_adapters import memory, sqlite
+from membercore_adapters.stores import memory, sqlite
 
 T = TypeVar("T")
 CONFIG = reference_config()

@@ -40,7 +40,7 @@ from membercore.service.engine import Engine
 from membercore.service.member import due_parts, next_due
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory
+from membercore_adapters.stores import memory
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)

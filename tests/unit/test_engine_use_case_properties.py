@@ -35,7 +35,7 @@ from membercore.service.member import replay
 from membercore.service.recording import member_key
 from membercore.service.unit_of_work import RecordCache, decode
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory
+from membercore_adapters.stores import memory
 
 START = datetime.fromisoformat("2026-03-02T02:00:00+00:00")
 FAMILY = ("p-a", "p-b", "p-c", "p-d")

@@ -59,7 +59,7 @@ def any_engine(
     """An engine over memory, a SQLite file and a PostgreSQL schema of the test's own."""
     if request.param == "postgres":
         from membercore.plugins import make_plugin_manager  # noqa: PLC0415
-        from membercore_adapters import memory, postgres, sqlite  # noqa: PLC0415
+        from membercore_adapters.stores import memory, postgres, sqlite  # noqa: PLC0415
 
         url = request.getfixturevalue("postgres_schema_url")
         manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite, postgres])

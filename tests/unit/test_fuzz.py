@@ -30,9 +30,9 @@ from membercore.plugins import collect, make_plugin_manager
 from membercore.serialization import dump_config, load_config, load_config_toml
 from membercore.service.use_cases import COMMAND_TYPES
 from membercore.testing.clock import ManualClock
-from membercore_adapters import memory
-from membercore_adapters.memory import MemoryStore
-from membercore_adapters.sqlite import SqliteStore
+from membercore_adapters.stores import memory
+from membercore_adapters.stores.memory import MemoryStore
+from membercore_adapters.stores.sqlite import SqliteStore
 
 CONFIG = reference_config()
 NOW = datetime.fromisoformat("2026-03-02T10:00:00+08:00")

@@ -6,11 +6,14 @@ from membercore.moved import relocate
 
 __all__: list[str] = []
 
-# The demo's modules that moved into membercore_adapters.demo in 0.2.0: their old paths
-# work until membercore 0.3.0, with a warning.
+# Modules that moved: their old paths work until membercore 0.3.0, with a warning.
 relocate(
     {
         "membercore_adapters.hospital": "membercore_adapters.demo.hospital",
+        "membercore_adapters.memory": "membercore_adapters.stores.memory",
+        "membercore_adapters.postgres": "membercore_adapters.stores.postgres",
+        "membercore_adapters.sqlite": "membercore_adapters.stores.sqlite",
+        "membercore_adapters.storebase": "membercore_adapters.stores.base",
         "membercore_adapters.walkthrough": "membercore_adapters.demo.walkthrough",
     }
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.register_assert_rewrite("membercore.testing.contract")
+pytest.register_assert_rewrite("membercore.testing.contracts")
 
 
 def pytest_configure(config: pytest.Config) -> None:

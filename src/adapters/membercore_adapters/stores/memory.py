@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from membercore.dates import require_aware
-from membercore.errors import StorageError, VersionConflictError
+from membercore.errors import StorageError
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore.ports import (
     Commit,
@@ -29,7 +29,8 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore_adapters.storebase import Closing, claim_until
+from membercore_adapters.stores.base import Closing, claim_until
+from membercore_adapters.stores.commits import Plan, plan
 
 __all__ = ["MemoryStore", "membercore_register_stores"]
 
@@ -253,8 +254,8 @@ class MemoryStore(Closing):
 
         Raises:
             VersionConflictError: naming every conflicting key; nothing was written.
-            StorageError: the store is closed, or an event's key or version does not
-                follow its change; nothing was written.
+            StorageError: the store is closed, or the commit is malformed (see
+                :func:`~membercore_adapters.stores.commits.plan`); nothing was written.
         """
         if not commit:
             with self._lock:
@@ -263,44 +264,14 @@ class MemoryStore(Closing):
         with self._lock:
             self._check_open()
             # Check everything first: once writing starts, nothing below can fail.
-            reached: dict[str, int] = {}
-            conflicts: dict[str, int] = {}
-            for change in commit.changes:
-                key = change.key
-                stored = self._records.get(key)
-                current = reached.get(key, 0 if stored is None else stored.version)
-                if current != change.expected_version:
-                    conflicts[key] = change.expected_version
-                version = change.expected_version + 1
-                if change.snapshot is None and current == 0 and stored is None:
-                    raise StorageError(self.url, f"the new record {key} needs a snapshot")
-                reached[key] = version
-                for event in change.events:
-                    if event.key != key or event.version != version:
-                        raise StorageError(
-                            self.url,
-                            f"event {event.type!r} of {event.key} v{event.version} does not "
-                            f"belong to the change of {key} to v{version}",
-                        )
-            if conflicts:
-                raise VersionConflictError(self.url, conflicts)
-            self._apply(commit)
+            checked = plan(self.url, commit)
+            records = self._records
+            stored = {key: records[key].version for key in checked.expected if key in records}
+            checked.check(self.url, stored)
+            self._apply(commit, checked)
 
-    def _apply(self, commit: Commit) -> None:
-        for change in commit.changes:
-            key = change.key
-            version = change.expected_version + 1
-            if change.snapshot is None:
-                kept = self._records[key]
-                self._records[key] = attrs.evolve(kept, version=version)
-            else:
-                self._records[key] = Record(key=key, version=version, snapshot=change.snapshot)
-            if change.due_at is None:
-                self._due.pop(key, None)
-            else:
-                self._due[key] = change.due_at
-            self._claims.pop(key, None)
-            self._events.setdefault(key, []).extend(change.events)
+    def _apply(self, commit: Commit, checked: Plan) -> None:
+        self._apply_records(checked)
         for entry in commit.inbox:
             self._inbox.setdefault(entry.fact_id, entry.fingerprint)
         for message in commit.outbox:
@@ -314,6 +285,26 @@ class MemoryStore(Closing):
             outgoing = self._outbox.get(message_id)
             if outgoing is not None and outgoing.message.status == "pending":
                 outgoing.message = attrs.evolve(outgoing.message, status="cancelled")
+
+    def _apply_records(self, checked: Plan) -> None:
+        for key, outcome in checked.outcomes.items():
+            if outcome.snapshot is None:
+                kept = self._records[key]
+                self._records[key] = attrs.evolve(kept, version=outcome.version)
+            else:
+                self._records[key] = Record(
+                    key=key,
+                    version=outcome.version,
+                    snapshot=outcome.snapshot,
+                    snapshot_version=outcome.snapshot_version,
+                )
+            if outcome.due_at is None:
+                self._due.pop(key, None)
+            else:
+                self._due[key] = outcome.due_at
+            self._claims.pop(key, None)
+        for _, event in checked.events:
+            self._events.setdefault(event.key, []).append(event)
 
     def record_delivery(self, delivery: Delivery) -> None:
         """Mark a message delivered (a receipt), failed for now (retry_at) or given up.

@@ -1,0 +1,124 @@
+"""The PostgreSQL store's schema: its migrations and the table that records them.
+
+The schema is versioned in the table ``schema_version`` (one row per migration applied);
+:data:`MIGRATIONS` are applied in order when a store opens, all in one transaction under
+an advisory lock, so two processes opening at once migrate once.
+"""
+
+from __future__ import annotations
+
+from typing import Final, LiteralString
+
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "MIGRATIONS",
+    "MIGRATION_LOCK",
+    "SCHEMA_VERSION",
+    "SCHEMA_VERSION_TABLE",
+]
+
+#: The schema, one migration per version: migration ``n`` takes the schema from version
+#: n-1 to n. The statements run with ``search_path`` set to the store's schema. Append
+#: only; never edit a released migration.
+MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
+    (
+        # Keys collate as "C": byte order of UTF-8 is code point order, as the port wants,
+        # and comparisons skip the locale.
+        """CREATE TABLE records (
+            key              text COLLATE "C" PRIMARY KEY,
+            version          bigint NOT NULL,
+            snapshot         text NOT NULL,
+            snapshot_version bigint NOT NULL,
+            due_at           timestamptz
+        )""",
+        "CREATE INDEX records_due ON records (due_at, key) WHERE due_at IS NOT NULL",
+        # The primary key is the journal's order: a member's events are one index range.
+        """CREATE TABLE events (
+            key     text COLLATE "C" NOT NULL,
+            version bigint NOT NULL,
+            seq     integer NOT NULL,
+            type    text NOT NULL,
+            at      timestamptz NOT NULL,
+            payload text NOT NULL,
+            PRIMARY KEY (key, version, seq)
+        )""",
+        """CREATE TABLE inbox (
+            fact_id     text COLLATE "C" PRIMARY KEY,
+            key         text COLLATE "C" NOT NULL,
+            fingerprint text NOT NULL,
+            at          timestamptz NOT NULL
+        )""",
+        # seq is allocated in insertion order; message_id is the idempotency key.
+        """CREATE TABLE outbox (
+            seq             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            message_id      text COLLATE "C" NOT NULL UNIQUE,
+            key             text COLLATE "C" NOT NULL,
+            channel         text NOT NULL,
+            payload         text NOT NULL,
+            send_at         timestamptz NOT NULL,
+            status          text NOT NULL DEFAULT 'pending',
+            attempts        integer NOT NULL DEFAULT 0,
+            next_attempt_at timestamptz,
+            receipt         text,
+            last_error      text,
+            delivered_at    timestamptz
+        )""",
+        # The dispatcher reads pending messages in order and skips deferred ones from the
+        # index alone.
+        """CREATE INDEX outbox_pending ON outbox (seq) INCLUDE (send_at, next_attempt_at)
+            WHERE status = 'pending'""",
+        "CREATE INDEX outbox_member ON outbox (key)",
+        """CREATE TABLE dead_letters (
+            seq       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            fact_id   text COLLATE "C" NOT NULL,
+            fact_type text NOT NULL,
+            payload   text NOT NULL,
+            reason    text NOT NULL,
+            at        timestamptz NOT NULL
+        )""",
+        # A raw input may be far larger than a btree entry allows: unique on its digest.
+        "CREATE UNIQUE INDEX dead_letters_input ON dead_letters (fact_id, md5(payload))",
+        """CREATE TABLE tasks (
+            task_key text COLLATE "C" PRIMARY KEY,
+            key      text COLLATE "C" NOT NULL,
+            kind     text NOT NULL,
+            role     text NOT NULL,
+            assignee text,
+            due_at   timestamptz NOT NULL,
+            status   text NOT NULL,
+            payload  text NOT NULL
+        )""",
+        "CREATE INDEX tasks_due ON tasks (due_at, task_key)",
+        "CREATE INDEX tasks_open ON tasks (due_at, task_key) WHERE status = 'open'",
+        "CREATE INDEX tasks_load ON tasks (assignee) WHERE status = 'open'",
+        "CREATE INDEX tasks_member ON tasks (key)",
+    ),
+    (
+        # Claims: a dispatcher holds the messages it sends until its lease ends, so that
+        # two dispatchers never send one message (see PostgresStore.claim_outbox).
+        "ALTER TABLE outbox ADD COLUMN claimed_by text, ADD COLUMN claim_until timestamptz",
+        # Still covering: claims skip messages under a live lease from the index alone.
+        "DROP INDEX outbox_pending",
+        """CREATE INDEX outbox_pending ON outbox (seq)
+            INCLUDE (send_at, next_attempt_at, claim_until) WHERE status = 'pending'""",
+    ),
+    (
+        # Claims on due records: an engine holds the members it ticks until its lease
+        # ends, so that two tickers never decide one member at once (see
+        # PostgresStore.claim_due). A commit of the record releases the claim.
+        "ALTER TABLE records ADD COLUMN claimed_by text, ADD COLUMN claim_until timestamptz",
+    ),
+)
+#: The schema version this module writes.
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+#: The PostgreSQL schema the tables live in when the URL names none.
+DEFAULT_SCHEMA: Final = "membercore"
+
+# The first key of the two-key advisory lock that serialises migrations (the second is a
+# hash of the schema's name): "mc" in ASCII, out of the way of an application's own.
+MIGRATION_LOCK: Final = 0x6D63
+SCHEMA_VERSION_TABLE: Final = """CREATE TABLE IF NOT EXISTS schema_version (
+    version    integer PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)"""

@@ -1,0 +1,180 @@
+"""The PostgreSQL store's own statements, and how its columns hold text.
+
+PostgreSQL text cannot hold U+0000, which the port must keep: text is written with
+U+0001 as an escape (U+0000 as U+0001 U+0001, U+0001 as U+0001 U+0002), which keeps the
+order of keys and leaves every other text as it is. Instants are ``timestamptz`` and
+come back in UTC. A commit writes each table with one statement over arrays
+(``unnest``); a claim is one statement that locks the rows it takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any, Final
+
+from membercore_adapters.stores.rows import TASK_UPSERT, Rows
+
+__all__ = [
+    "CANCEL_OUTBOX",
+    "CLAIM",
+    "CLAIM_DUE",
+    "CREATE_RECORDS",
+    "DELIVERY",
+    "INSERT_DEAD_LETTERS",
+    "INSERT_EVENTS",
+    "INSERT_INBOX",
+    "INSERT_OUTBOX",
+    "LOCK_RECORDS",
+    "ROWS",
+    "UPDATE_RECORDS",
+    "UPSERT_TASKS",
+    "columns",
+    "got",
+    "put",
+    "spelled",
+]
+
+
+def put(text: str) -> str:
+    """``text`` as stored: U+0000 and U+0001 escaped, everything else as it is."""
+    if "\x00" in text or "\x01" in text:
+        return text.replace("\x01", "\x01\x02").replace("\x00", "\x01\x01")
+    return text
+
+
+def got(text: str) -> str:
+    """Stored text as it was written (the inverse of :func:`put`)."""
+    if "\x01" in text:
+        # Left to right, replace() only ever meets whole escapes: see put.
+        return text.replace("\x01\x01", "\x00").replace("\x01\x02", "\x01")
+    return text
+
+
+def _same(instant: datetime) -> datetime:
+    return instant
+
+
+#: How the columns hold text (U+0000 escaped) and instants (``timestamptz``).
+ROWS: Final = Rows(put=put, got=got, instant=_same, moment=_same)
+
+
+@cache
+def spelled(sql: str) -> str:
+    """A statement written with ``?`` placeholders as psycopg takes them (``%s``)."""
+    return sql.replace("?", "%s")
+
+
+def columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as columns, the form ``unnest`` takes them in (no rows: no columns)."""
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+# The version check: the changed records' rows, locked in key order for the transaction.
+LOCK_RECORDS: Final = (
+    "SELECT key, version FROM records WHERE key = ANY(%b::text[]) ORDER BY key FOR UPDATE"
+)
+# New records; a key another writer stored in the meantime is not returned: a conflict.
+CREATE_RECORDS: Final = """
+    INSERT INTO records (key, version, snapshot, snapshot_version, due_at)
+    SELECT * FROM unnest(%b::text[], %b::int8[], %b::text[], %b::int8[], %b::timestamptz[])
+    ON CONFLICT DO NOTHING
+    RETURNING key
+"""
+# Stored records, each only from the version the commit expects (else it conflicts, and
+# the transaction is rolled back anyway); a change without a snapshot keeps the stored one.
+UPDATE_RECORDS: Final = """
+    UPDATE records AS r SET
+        version = c.version,
+        snapshot = coalesce(c.snapshot, r.snapshot),
+        snapshot_version = CASE WHEN c.snapshot IS NULL
+            THEN r.snapshot_version ELSE c.snapshot_version END,
+        due_at = c.due_at,
+        claimed_by = NULL,
+        claim_until = NULL
+    FROM unnest(%b::text[], %b::int8[], %b::int8[], %b::text[], %b::int8[], %b::timestamptz[])
+        AS c (key, expected, version, snapshot, snapshot_version, due_at)
+    WHERE r.key = c.key AND r.version = c.expected
+"""
+# Nothing can be stored under a version the check lets through; DO NOTHING keeps "writing
+# an event again is no error" true all the same.
+INSERT_EVENTS: Final = """
+    INSERT INTO events (key, version, seq, type, at, payload)
+    SELECT * FROM unnest(
+        %b::text[], %b::int8[], %b::int4[], %b::text[], %b::timestamptz[], %b::text[])
+    ON CONFLICT DO NOTHING
+"""
+# A duplicate id within one statement meets the row inserted just before it: the first wins.
+INSERT_INBOX: Final = """
+    INSERT INTO inbox (fact_id, key, fingerprint, at)
+    SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])
+    ON CONFLICT DO NOTHING
+"""
+# ORDER BY the position: seq is allocated in the order the commit lists the messages.
+INSERT_OUTBOX: Final = """
+    INSERT INTO outbox (message_id, key, channel, payload, send_at, status, attempts)
+    SELECT m.message_id, m.key, m.channel, m.payload, m.send_at, m.status, m.attempts
+    FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[],
+                %b::text[], %b::int4[])
+        WITH ORDINALITY AS m (message_id, key, channel, payload, send_at, status, attempts, n)
+    ORDER BY m.n
+    ON CONFLICT DO NOTHING
+"""
+INSERT_DEAD_LETTERS: Final = """
+    INSERT INTO dead_letters (fact_id, fact_type, payload, reason, at)
+    SELECT d.fact_id, d.fact_type, d.payload, d.reason, d.at
+    FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[])
+        WITH ORDINALITY AS d (fact_id, fact_type, payload, reason, at, n)
+    ORDER BY d.n
+    ON CONFLICT DO NOTHING
+"""
+UPSERT_TASKS: Final = f"""
+    INSERT INTO tasks (task_key, key, kind, role, assignee, due_at, status, payload)
+    SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                         %b::timestamptz[], %b::text[], %b::text[])
+    {TASK_UPSERT}
+"""
+CANCEL_OUTBOX: Final = """
+    UPDATE outbox SET status = 'cancelled'
+    WHERE message_id = ANY(%b::text[]) AND status = 'pending'
+"""
+# One statement, its own transaction: lock the claimable rows no one else is locking
+# (another claimer's rows are skipped, not waited for), then mark them. A row another
+# claimer marked after this statement's snapshot is locked, then re-checked against its
+# new claim, and left out.
+CLAIM: Final = """
+    WITH claimable AS (
+        SELECT seq FROM outbox
+        WHERE status = 'pending' AND send_at <= %(now)s
+            AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+            AND (claim_until IS NULL OR claim_until <= %(now)s)
+        ORDER BY seq LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox AS o SET claimed_by = %(worker)s, claim_until = %(until)s
+    FROM claimable WHERE o.seq = claimable.seq
+    RETURNING o.seq, o.message_id, o.key, o.channel, o.payload, o.send_at, o.attempts,
+        o.status
+"""
+# The same for due records: lock the claimable rows no one else is locking, then mark them.
+CLAIM_DUE: Final = """
+    WITH claimable AS (
+        SELECT key FROM records
+        WHERE due_at <= %(now)s
+            AND (claim_until IS NULL OR claim_until <= %(now)s OR claimed_by = %(worker)s)
+        ORDER BY due_at, key LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE records AS r SET claimed_by = %(worker)s, claim_until = %(until)s
+    FROM claimable WHERE r.key = claimable.key
+    RETURNING r.key, r.due_at
+"""
+# One round trip: how many rows the update changed, and whether the message exists at all
+# (the subquery sees the table as the statement began, which is all it needs). Its
+# parameters: the update's, then the message id.
+DELIVERY: Final = """
+    WITH changed AS ({update} RETURNING 1)
+    SELECT (SELECT count(*) FROM changed),
+           EXISTS (SELECT 1 FROM outbox WHERE message_id = ?)
+"""

@@ -1,0 +1,204 @@
+"""The row mapping of the SQL stores: a commit as rows, and rows read back as port values.
+
+SQLite and PostgreSQL keep the same tables with the same columns, in the same order.
+What differs is how a column holds text and instants: SQLite keeps text as it is and
+instants as integer microseconds; PostgreSQL keeps instants as ``timestamptz`` and text
+with U+0000 escaped, as it cannot hold it. A :class:`Rows` is built with the four
+conversions of one dialect and does the rest the same way for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from membercore.ports import Commit, DeadLetter, OutboxMessage, Record, StoredEvent, TaskRow
+from membercore_adapters.stores.commits import Plan
+
+__all__ = [
+    "OUTBOX_COLUMNS",
+    "TASK_COLUMNS",
+    "TASK_UPSERT",
+    "CommitRows",
+    "Rows",
+    "unchanged",
+]
+
+#: The columns an outbox message is read from (the first, its place in commit order).
+OUTBOX_COLUMNS = "seq, message_id, key, channel, payload, send_at, attempts, status"
+#: The columns a task is read from.
+TASK_COLUMNS = "task_key, key, kind, role, assignee, due_at, status, payload"
+#: What writing a task of a stored key does: it replaces the stored row.
+TASK_UPSERT = """ON CONFLICT (task_key) DO UPDATE SET
+        key = excluded.key, kind = excluded.kind, role = excluded.role,
+        assignee = excluded.assignee, due_at = excluded.due_at, status = excluded.status,
+        payload = excluded.payload"""
+
+
+def unchanged(text: str) -> str:
+    """``text`` as it is: for a dialect that holds every text unchanged."""
+    return text
+
+
+@attrs.frozen
+class Rows:
+    """How one dialect's columns hold text and instants, and the rows that follow.
+
+    Attributes:
+        put: text as the column holds it.
+        got: a column's text as it was written (the inverse of ``put``).
+        instant: an aware instant as the column holds it.
+        moment: a column's instant as an aware datetime in UTC.
+    """
+
+    put: Callable[[str], str]
+    got: Callable[[str], str]
+    instant: Callable[[datetime], Any]
+    moment: Callable[[Any], datetime]
+
+    def put_optional(self, text: str | None) -> str | None:
+        """``put``, keeping None."""
+        return None if text is None else self.put(text)
+
+    def instant_optional(self, instant: datetime | None) -> Any:
+        """``instant``, keeping None."""
+        return None if instant is None else self.instant(instant)
+
+    # -- read -------------------------------------------------------------------------
+
+    def record(self, row: tuple[Any, ...]) -> Record:
+        """A record from ``key, version, snapshot, snapshot_version``."""
+        key, version, snapshot, snapshot_version = row
+        got = self.got
+        return Record(
+            key=got(key), version=version, snapshot=got(snapshot), snapshot_version=snapshot_version
+        )
+
+    def event(self, key: str, row: tuple[Any, ...]) -> StoredEvent:
+        """An event of ``key`` from ``version, type, at, payload``."""
+        version, type_, at, payload = row
+        got = self.got
+        return StoredEvent(
+            key=key, version=version, type=got(type_), at=self.moment(at), payload=got(payload)
+        )
+
+    def message(self, row: tuple[Any, ...]) -> OutboxMessage:
+        """An outbox message from :data:`OUTBOX_COLUMNS`."""
+        _, message_id, key, channel, payload, send_at, attempts, status = row
+        got = self.got
+        return OutboxMessage(
+            message_id=got(message_id),
+            key=got(key),
+            channel=got(channel),
+            payload=got(payload),
+            send_at=self.moment(send_at),
+            attempts=attempts,
+            status=got(status),
+        )
+
+    def letter(self, row: tuple[Any, ...]) -> DeadLetter:
+        """A dead letter from ``seq, fact_id, fact_type, payload, reason, at``."""
+        _, fact_id, fact_type, payload, reason, at = row
+        got = self.got
+        return DeadLetter(
+            fact_id=got(fact_id),
+            fact_type=got(fact_type),
+            payload=got(payload),
+            reason=got(reason),
+            at=self.moment(at),
+        )
+
+    def task(self, row: tuple[Any, ...]) -> TaskRow:
+        """A task from :data:`TASK_COLUMNS`."""
+        task_key, key, kind, role, assignee, due_at, status, payload = row
+        got = self.got
+        return TaskRow(
+            task_key=got(task_key),
+            key=got(key),
+            kind=got(kind),
+            role=got(role),
+            assignee=None if assignee is None else got(assignee),
+            due_at=self.moment(due_at),
+            status=got(status),
+            payload=got(payload),
+        )
+
+    # -- write ------------------------------------------------------------------------
+
+    def commit(self, checked: Plan, commit: Commit) -> CommitRows:
+        """``commit`` (checked as ``checked``) as rows for each table."""
+        return CommitRows(self, checked, commit)
+
+
+class CommitRows:
+    """A commit as rows, one list per table, built before the transaction opens.
+
+    Attributes:
+        records: per record, ``(key, expected version, version, snapshot or None,
+            snapshot version, due instant)``, in the order of its first change.
+        events: ``(key, version, seq, type, at, payload)`` in commit order.
+        inbox: ``(fact_id, key, fingerprint, at)``.
+        outbox: ``(message_id, key, channel, payload, send_at, status, attempts)``.
+        dead_letters: ``(fact_id, fact_type, payload, reason, at)``.
+        tasks: ``(task_key, key, kind, role, assignee, due_at, status, payload)``, one
+            per task key, the last one written (as upserts row by row would leave).
+        cancelled: the message ids to cancel.
+    """
+
+    __slots__ = ("cancelled", "dead_letters", "events", "inbox", "outbox", "records", "tasks")
+
+    def __init__(self, rows: Rows, checked: Plan, commit: Commit) -> None:
+        put, instant, put_optional = rows.put, rows.instant, rows.put_optional
+        expected = checked.expected
+        self.records = [
+            (
+                put(key),
+                expected[key],
+                version,
+                put_optional(snapshot),
+                snapshot_version,
+                rows.instant_optional(due_at),
+            )
+            for key, (version, snapshot, snapshot_version, due_at) in checked.outcomes.items()
+        ]
+        self.events = [
+            (put(e.key), e.version, seq, put(e.type), instant(e.at), put(e.payload))
+            for seq, e in checked.events
+        ]
+        self.inbox = [
+            (put(e.fact_id), put(e.key), put(e.fingerprint), instant(e.at)) for e in commit.inbox
+        ]
+        self.outbox = [
+            (
+                put(m.message_id),
+                put(m.key),
+                put(m.channel),
+                put(m.payload),
+                instant(m.send_at),
+                put(m.status),
+                m.attempts,
+            )
+            for m in commit.outbox
+        ]
+        self.dead_letters = [
+            (put(d.fact_id), put(d.fact_type), put(d.payload), put(d.reason), instant(d.at))
+            for d in commit.dead_letters
+        ]
+        tasks = {
+            t.task_key: (
+                put(t.task_key),
+                put(t.key),
+                put(t.kind),
+                put(t.role),
+                put_optional(t.assignee),
+                instant(t.due_at),
+                put(t.status),
+                put(t.payload),
+            )
+            for t in commit.tasks
+        }
+        self.tasks = list(tasks.values())
+        self.cancelled = [put(message_id) for message_id in commit.cancelled]

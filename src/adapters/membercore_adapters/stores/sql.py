@@ -1,0 +1,376 @@
+"""What the SQL stores share: every read, the listings' paging, claims and deliveries.
+
+:class:`~membercore_adapters.stores.sqlite.SqliteStore` and
+:class:`~membercore_adapters.stores.postgres.PostgresStore` keep the same tables and
+answer the port the same way; each subclasses :class:`SqlStore` and keeps only what
+truly differs: how a statement runs (one connection, or a pool), how it selects rows by
+a set of keys, its claims' locking statements, how it records a delivery in one go, and
+how its commit writes. The statements here are written with ``?`` placeholders, which
+the PostgreSQL store spells ``%s``; how each dialect holds text and instants is its
+:class:`~membercore_adapters.stores.rows.Rows`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Final
+
+from membercore.dates import require_aware
+from membercore.errors import StorageError
+from membercore.ports import (
+    Commit,
+    DeadLetter,
+    Delivery,
+    OutboxMessage,
+    Record,
+    StoredEvent,
+    TaskRow,
+)
+from membercore_adapters.stores.base import Closing, claim_until
+from membercore_adapters.stores.commits import Plan, plan
+from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
+
+__all__ = ["PAGE", "SqlStore", "migrate", "prefix_end"]
+
+#: Rows per page of a streamed listing.
+PAGE: Final = 500
+
+# Each ``WHERE`` is completed by the dialect's ``_select_in``.
+_LOAD: Final = "SELECT key, version, snapshot, snapshot_version FROM records WHERE key"
+_SEEN: Final = "SELECT fact_id, fingerprint FROM inbox WHERE fact_id"
+_EVENTS: Final = (
+    "SELECT version, type, at, payload FROM events "
+    "WHERE key = ? AND version > ? ORDER BY version, seq"
+)
+_SCAN: Final = "SELECT key, version, snapshot, snapshot_version FROM records WHERE key "
+_DUE: Final = (
+    "SELECT key, due_at FROM records WHERE due_at IS NOT NULL AND due_at <= ? "
+    "ORDER BY due_at, key LIMIT ?"
+)
+_PENDING: Final = (
+    f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND send_at <= ? "
+    "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY seq LIMIT ?"
+)
+_OUTBOX: Final = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE seq > ?"
+_DEAD_LETTERS: Final = (
+    "SELECT seq, fact_id, fact_type, payload, reason, at FROM dead_letters "
+    f"WHERE seq > ? ORDER BY seq LIMIT {PAGE}"
+)
+_TASKS: Final = f"SELECT {TASK_COLUMNS} FROM tasks"
+_TASK_LOADS: Final = (
+    "SELECT assignee, count(*) FROM tasks WHERE status = 'open' "
+    "AND assignee IS NOT NULL GROUP BY assignee ORDER BY assignee"
+)
+# A delivery: its parameters come first, the message id last. Each releases the claim.
+_DELIVERED: Final = """
+    UPDATE outbox SET status = 'delivered', receipt = ?, delivered_at = ?,
+        next_attempt_at = NULL, claimed_by = NULL, claim_until = NULL
+    WHERE message_id = ? AND status != 'delivered'
+"""
+_RETRY: Final = """
+    UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,
+        last_error = ?, claimed_by = NULL, claim_until = NULL
+    WHERE message_id = ? AND status = 'pending'
+"""
+_GIVE_UP: Final = """
+    UPDATE outbox SET attempts = attempts + 1, status = 'failed', next_attempt_at = NULL,
+        last_error = ?, claimed_by = NULL, claim_until = NULL
+    WHERE message_id = ? AND status = 'pending'
+"""
+
+
+def migrate(
+    url: str,
+    where: str,
+    found: int,
+    migrations: Sequence[Sequence[str]],
+    latest: int,
+    execute: Callable[[str], object],
+    record: Callable[[int], object],
+) -> None:
+    """Bring a schema from version ``found`` to ``latest``, one migration at a time.
+
+    Args:
+        url: the store's URL, for the error.
+        where: what holds the schema, for the error (``schema membercore``).
+        found: the version the schema is at.
+        migrations: migration ``n`` (from 1) takes the schema from version n-1 to n.
+        latest: the version this membercore writes.
+        execute: runs one statement.
+        record: records that the schema is at a version, after its migration.
+
+    Raises:
+        StorageError: the schema is newer than this membercore knows.
+    """
+    if found > latest:
+        raise StorageError(
+            url,
+            f"{where} is at version {found}, newer than this membercore knows ({latest}); "
+            "upgrade membercore",
+        )
+    for number, statements in enumerate(migrations[found:], start=found + 1):
+        for statement in statements:
+            execute(statement)
+        record(number)
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The least string above every string starting with ``prefix`` (None: no bound)."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            # Skip the surrogates, which UTF-8 (and so either database) cannot hold.
+            following = last + 1 if not 0xD7FF <= last < 0xDFFF else 0xE000
+            return prefix[:-1] + chr(following)
+        prefix = prefix[:-1]
+    return None
+
+
+class SqlStore(Closing, ABC):
+    """A :class:`~membercore.ports.Store` in SQL tables; a dialect supplies the rest.
+
+    Subclasses set ``url`` and ``_rows`` and define the abstract methods.
+    """
+
+    _rows: ClassVar[Rows]
+    #: The driver's errors, which never escape: each becomes a StorageError.
+    _driver_error: ClassVar[tuple[type[Exception], ...]]
+
+    # -- what a dialect does ----------------------------------------------------------
+
+    @abstractmethod
+    def _translate(self, error: Exception, doing: str) -> StorageError:
+        """A driver's error as the StorageError to raise (``doing`` names the work)."""
+
+    @abstractmethod
+    def _query(self, doing: str, sql: str, parameters: Sequence[object] = ()) -> list[Any]:
+        """The rows of one statement (``doing`` names it in errors)."""
+
+    @abstractmethod
+    def _select_in(self, doing: str, select: str, values: list[str]) -> list[Any]:
+        """The rows of ``select`` (ending in ``WHERE column``) whose column is in ``values``."""
+
+    @abstractmethod
+    def _claim_due(self, now: Any, limit: int, worker: str, until: Any) -> list[Any]:
+        """Claim due records (``limit`` positive): their ``key, due_at`` in due order."""
+
+    @abstractmethod
+    def _claim_outbox(self, now: Any, limit: int, worker: str, until: Any) -> list[Any]:
+        """Claim due messages (``limit`` positive): their rows in commit order."""
+
+    @abstractmethod
+    def _deliver(self, update: str, parameters: tuple[object, ...], message_id: str) -> bool:
+        """Run a delivery's ``update``; whether the message exists at all."""
+
+    @abstractmethod
+    def _write(self, checked: Plan, rows: CommitRows) -> None:
+        """Write a checked commit in one transaction, checking the stored versions."""
+
+    @contextmanager
+    def _driver_errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except self._driver_error as e:
+            raise self._translate(e, doing) from e
+
+    def _pages(
+        self,
+        doing: str,
+        first: tuple[str, Sequence[object]],
+        following: Callable[[tuple[Any, ...]], tuple[str, Sequence[object]]],
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream a listing page by page (keyset pagination).
+
+        Each page is its own short query, so nothing stays open between pages: the
+        caller may commit while it iterates.
+        """
+        sql, parameters = first
+        while True:
+            rows = self._query(doing, sql, parameters)
+            yield from rows
+            if len(rows) < PAGE:
+                return
+            sql, parameters = following(rows[-1])
+
+    # -- reading ----------------------------------------------------------------------
+
+    def load(self, keys: Collection[str]) -> dict[str, Record]:
+        """The records stored under ``keys`` (absent keys are left out)."""
+        rows = self._rows
+        wanted = [rows.put(key) for key in dict.fromkeys(keys)]
+        if not wanted:
+            return {}
+        found = map(rows.record, self._select_in("loading records", _LOAD, wanted))
+        return {record.key: record for record in found}
+
+    def seen(self, fact_ids: Collection[str]) -> dict[str, str]:
+        """Of ``fact_ids``, those in the inbox, with the fingerprint they were taken with."""
+        got = self._rows.got
+        wanted = [self._rows.put(fact_id) for fact_id in dict.fromkeys(fact_ids)]
+        if not wanted:
+            return {}
+        rows = self._select_in("reading the inbox", _SEEN, wanted)
+        return {got(fact_id): got(fingerprint) for fact_id, fingerprint in rows}
+
+    def events(self, key: str, *, after_version: int = 0) -> list[StoredEvent]:
+        """A record's journal in order, from the commit after ``after_version``."""
+        found = self._query("reading events", _EVENTS, (self._rows.put(key), after_version))
+        return [self._rows.event(key, row) for row in found]
+
+    def scan(self, prefix: str = "") -> Iterator[Record]:
+        """Every record whose key starts with ``prefix``, in key order, streamed."""
+        start = self._rows.put(prefix)
+        end = prefix_end(start)
+        below = "" if end is None else " AND key < ?"
+        bound: tuple[str, ...] = () if end is None else (end,)
+        order = f" ORDER BY key LIMIT {PAGE}"
+        rows = self._pages(
+            "scanning records",
+            (_SCAN + ">= ?" + below + order, (start, *bound)),
+            lambda last: (_SCAN + "> ?" + below + order, (last[0], *bound)),
+        )
+        return map(self._rows.record, rows)
+
+    def due(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """Up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first."""
+        moment = self._rows.instant(require_aware("now", now))
+        if limit <= 0:  # SQLite reads a negative LIMIT as none, PostgreSQL refuses it
+            return []
+        rows = self._query("reading due records", _DUE, (moment, limit))
+        return [(self._rows.got(key), self._rows.moment(due_at)) for key, due_at in rows]
+
+    def claim_due(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[tuple[str, datetime]]:
+        """Claim due records for ``worker`` as :meth:`~membercore.ports.Store.claim_due` says.
+
+        The dialect's ``_claim_due`` takes them in one atomic step.
+
+        Raises:
+            StorageError: the claim has no worker or no positive lease, or the database
+                failed (nothing was claimed).
+        """
+        claimed = self._claiming(now, limit, worker, lease, self._claim_due)
+        return [(self._rows.got(key), self._rows.moment(due_at)) for key, due_at in claimed]
+
+    def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Up to ``limit`` pending messages to send by ``now``, in commit order."""
+        moment = self._rows.instant(require_aware("now", now))
+        if limit <= 0:
+            return []
+        rows = self._query("reading the outbox", _PENDING, (moment, moment, limit))
+        return [self._rows.message(row) for row in rows]
+
+    def claim_outbox(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Claim due messages for ``worker`` as :meth:`~membercore.ports.Store.claim_outbox` says.
+
+        The dialect's ``_claim_outbox`` takes them in one atomic step.
+
+        Raises:
+            StorageError: the claim has no worker or no positive lease, or the database
+                failed (nothing was claimed).
+        """
+        claimed = self._claiming(now, limit, worker, lease, self._claim_outbox)
+        return [self._rows.message(row) for row in claimed]
+
+    def _claiming(
+        self,
+        now: datetime,
+        limit: int,
+        worker: str,
+        lease: timedelta,
+        claim: Callable[[Any, int, str, Any], list[Any]],
+    ) -> list[Any]:
+        """The rows ``claim`` takes, once the claim is checked (none for no ``limit``)."""
+        until = claim_until(self.url, now, worker, lease)
+        if limit <= 0:
+            return []
+        rows = self._rows
+        return claim(rows.instant(now), limit, rows.put(worker), rows.instant(until))
+
+    def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:
+        """Every outbox message (of one status when given), in commit order."""
+        where = "" if status is None else " AND status = ?"
+        wanted: tuple[str, ...] = () if status is None else (self._rows.put(status),)
+        sql = f"{_OUTBOX}{where} ORDER BY seq LIMIT {PAGE}"
+        rows = self._pages(
+            "listing the outbox", (sql, (0, *wanted)), lambda last: (sql, (last[0], *wanted))
+        )
+        return map(self._rows.message, rows)
+
+    def dead_letters(self) -> Iterator[DeadLetter]:
+        """Every dead letter, oldest (first written) first."""
+        rows = self._pages(
+            "listing dead letters",
+            (_DEAD_LETTERS, (0,)),
+            lambda last: (_DEAD_LETTERS, (last[0],)),
+        )
+        return map(self._rows.letter, rows)
+
+    def tasks(self, status: str | None = "open") -> Iterator[TaskRow]:
+        """Staff tasks of a status (every task when None), by due instant then task key."""
+        wanted: tuple[str, ...] = () if status is None else (self._rows.put(status),)
+        order = f" ORDER BY due_at, task_key LIMIT {PAGE}"
+        if status is None:
+            first = _TASKS + order
+            following = _TASKS + " WHERE (due_at, task_key) > (?, ?)" + order
+        else:
+            first = _TASKS + " WHERE status = ?" + order
+            following = _TASKS + " WHERE status = ? AND (due_at, task_key) > (?, ?)" + order
+        rows = self._pages(
+            "listing tasks",
+            (first, wanted),
+            lambda last: (following, (*wanted, last[5], last[0])),
+        )
+        return map(self._rows.task, rows)
+
+    def task_loads(self) -> dict[str, int]:
+        """Open tasks per assignee (unassigned tasks are nobody's load)."""
+        rows = self._query("counting tasks", _TASK_LOADS)
+        return {self._rows.got(assignee): int(count) for assignee, count in rows}
+
+    # -- writing ----------------------------------------------------------------------
+
+    def commit(self, commit: Commit) -> None:
+        """Write everything in ``commit`` in one transaction.
+
+        Raises:
+            VersionConflictError: naming every conflicting key; nothing was written.
+            StorageError: the database failed, or the commit is malformed (see
+                :func:`~membercore_adapters.stores.commits.plan`); nothing was written.
+        """
+        if not commit:
+            return
+        checked = plan(self.url, commit)
+        self._write(checked, self._rows.commit(checked, commit))
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        """Record what a channel said of a message, in one update that also ends its claim.
+
+        The update's ``WHERE`` keeps the rules of
+        :meth:`~membercore.ports.Store.record_delivery`: the first receipt wins, and a
+        failure counts only while the message is pending.
+
+        Raises:
+            StorageError: no message has that id, or the database failed.
+        """
+        rows = self._rows
+        message_id = rows.put(delivery.message_id)
+        error = rows.put_optional(delivery.error)
+        update: str
+        parameters: tuple[object, ...]
+        if delivery.receipt is not None:
+            update = _DELIVERED
+            parameters = (rows.put(delivery.receipt), rows.instant(delivery.at), message_id)
+        elif delivery.retry_at is not None:
+            update = _RETRY
+            parameters = (rows.instant(delivery.retry_at), error, message_id)
+        else:
+            update, parameters = _GIVE_UP, (error, message_id)
+        if not self._deliver(update, parameters, message_id):
+            raise StorageError(self.url, f"no outbox message {delivery.message_id!r}")

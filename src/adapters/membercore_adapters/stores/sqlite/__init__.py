@@ -1,0 +1,46 @@
+"""The SQLite store: the embedded default, one file (or memory), stdlib ``sqlite3`` only.
+
+Open it by URL through the plugin manager, or directly::
+
+    store = SqliteStore.open("sqlite:///var/membercore.db")    # relative to the cwd
+    store = SqliteStore.open("sqlite:////srv/membercore.db")   # absolute
+    store = SqliteStore.open("sqlite:///:memory:")             # private, gone on close
+
+The file runs in WAL mode with ``synchronous=NORMAL``: a commit survives a crash of the
+process, the last few may be lost on a power cut, and readers on other connections never
+block the writer. A store is **one connection used from one thread** (``sqlite3`` checks
+it: another thread gets a :class:`~membercore.errors.StorageError`); open one store per
+thread or process, and let the busy timeout queue writers.
+
+Instants are stored as integer microseconds since the Unix epoch, in UTC: they sort as
+instants do, compare without parsing, and read back as aware UTC datetimes. The schema
+is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` are applied in order when
+a store is opened, each inside the same transaction as the version bump.
+
+Every ``sqlite3`` error is translated into :class:`~membercore.errors.StorageError`
+(:class:`~membercore.errors.StoreUnavailableError` when the file cannot be opened).
+
+The modules: :mod:`.schema` (migrations and connection settings), :mod:`.statements`
+(the statements only SQLite runs, and its instants) and :mod:`.store` (the store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from membercore.hookspecs import StoreOpener, hookimpl
+from membercore_adapters.stores.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from membercore_adapters.stores.sqlite.statements import CLAIM_DUE
+from membercore_adapters.stores.sqlite.store import SqliteStore
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStore", "membercore_register_stores"]
+
+# Under the name it had when this package was one module: tests that stand in for a
+# failing disk let this statement, a claim's own transaction, through.
+_CLAIM_DUE = CLAIM_DUE
+
+
+@hookimpl
+def membercore_register_stores(register: Callable[[str, StoreOpener], None]) -> None:
+    """Serve ``sqlite:`` URLs."""
+    register("sqlite", SqliteStore.open)

@@ -1,0 +1,116 @@
+"""The SQLite store's schema: its migrations, and the settings of every connection.
+
+The schema is versioned with ``PRAGMA user_version``: migration ``n`` takes the file from
+version n-1 to n, inside the same transaction as the version bump.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["MIGRATIONS", "PRAGMAS", "SCHEMA_VERSION"]
+
+#: The schema, one migration per version: migration ``n`` takes ``user_version`` n-1 to n.
+#: Append only; never edit a released migration.
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        # Rowid table: snapshots are large, so the key index stays small and dense.
+        """CREATE TABLE records (
+            key      TEXT PRIMARY KEY NOT NULL,
+            version  INTEGER NOT NULL,
+            snapshot TEXT NOT NULL,
+            snapshot_version INTEGER NOT NULL,
+            due_at   INTEGER
+        )""",
+        "CREATE INDEX records_due ON records (due_at, key) WHERE due_at IS NOT NULL",
+        # Clustered on (key, version, seq): a member's journal is one contiguous range.
+        """CREATE TABLE events (
+            key     TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            seq     INTEGER NOT NULL,
+            type    TEXT NOT NULL,
+            at      INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            PRIMARY KEY (key, version, seq)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE inbox (
+            fact_id     TEXT PRIMARY KEY NOT NULL,
+            key         TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            at          INTEGER NOT NULL
+        )""",
+        # seq is the rowid: max + 1 on insert, so it is commit order (rows are never
+        # renumbered); message_id is the external idempotency key.
+        """CREATE TABLE outbox (
+            seq             INTEGER PRIMARY KEY,
+            message_id      TEXT NOT NULL UNIQUE,
+            key             TEXT NOT NULL,
+            channel         TEXT NOT NULL,
+            payload         TEXT NOT NULL,
+            send_at         INTEGER NOT NULL,
+            status          TEXT NOT NULL DEFAULT 'pending',
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER,
+            receipt         TEXT,
+            last_error      TEXT,
+            delivered_at    INTEGER
+        )""",
+        # Covering: the dispatcher skips deferred messages without touching the table.
+        """CREATE INDEX outbox_pending ON outbox (seq, send_at, next_attempt_at)
+            WHERE status = 'pending'""",
+        "CREATE INDEX outbox_member ON outbox (key)",
+        """CREATE TABLE dead_letters (
+            seq       INTEGER PRIMARY KEY,
+            fact_id   TEXT NOT NULL,
+            fact_type TEXT NOT NULL,
+            payload   TEXT NOT NULL,
+            reason    TEXT NOT NULL,
+            at        INTEGER NOT NULL,
+            UNIQUE (fact_id, payload)
+        )""",
+        """CREATE TABLE tasks (
+            task_key TEXT PRIMARY KEY NOT NULL,
+            key      TEXT NOT NULL,
+            kind     TEXT NOT NULL,
+            role     TEXT NOT NULL,
+            assignee TEXT,
+            due_at   INTEGER NOT NULL,
+            status   TEXT NOT NULL,
+            payload  TEXT NOT NULL
+        )""",
+        "CREATE INDEX tasks_due ON tasks (due_at, task_key)",
+        "CREATE INDEX tasks_open ON tasks (due_at, task_key) WHERE status = 'open'",
+        "CREATE INDEX tasks_load ON tasks (assignee) WHERE status = 'open'",
+        "CREATE INDEX tasks_member ON tasks (key)",
+    ),
+    (
+        # Claims: a dispatcher holds the messages it sends until its lease ends, so that
+        # two dispatchers never send one message (see SqliteStore.claim_outbox).
+        "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE outbox ADD COLUMN claim_until INTEGER",
+        # Still covering: claims skip messages under a live lease from the index alone.
+        "DROP INDEX outbox_pending",
+        """CREATE INDEX outbox_pending ON outbox (seq, send_at, next_attempt_at, claim_until)
+            WHERE status = 'pending'""",
+    ),
+    (
+        # Claims on due records: an engine holds the members it ticks until its lease
+        # ends, so that two tickers never decide one member at once (see
+        # SqliteStore.claim_due). A commit of the record releases the claim.
+        "ALTER TABLE records ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE records ADD COLUMN claim_until INTEGER",
+    ),
+)
+#: The schema version this module writes.
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+# Batch commits of ~1,000 facts dirty thousands of pages: a 64 MiB page cache and a
+# checkpoint every 16,000 pages (64 MiB of WAL, cut back to that size afterwards)
+# measured 1.2-1.5x faster than the defaults (2 MiB, 1,000 pages).
+PRAGMAS: Final = (
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA cache_size = -65536",
+    "PRAGMA wal_autocheckpoint = 16000",
+    "PRAGMA journal_size_limit = 67108864",
+    "PRAGMA temp_store = MEMORY",
+)

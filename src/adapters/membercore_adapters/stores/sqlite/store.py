@@ -1,0 +1,278 @@
+"""The SQLite store: one connection to one file (or memory), and what only it does.
+
+The reads, listings and deliveries are :class:`~membercore_adapters.stores.sql.SqlStore`'s;
+here are opening a URL, setting a connection up and migrating the file, the ``BEGIN
+IMMEDIATE`` transactions of claims and commits, and the translation of ``sqlite3``
+errors.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from membercore.errors import StorageError, StoreUnavailableError
+
+# The package, for the schema it names when a store opens (see SqliteStore._migrate).
+from membercore_adapters.stores import sqlite
+from membercore_adapters.stores.commits import Plan
+from membercore_adapters.stores.rows import CommitRows
+from membercore_adapters.stores.sql import SqlStore, migrate
+from membercore_adapters.stores.sqlite.schema import PRAGMAS
+from membercore_adapters.stores.sqlite.statements import (
+    ADVANCE_RECORD,
+    CANCEL_OUTBOX,
+    CLAIM,
+    CLAIM_DUE,
+    CLAIMABLE,
+    CLAIMABLE_DUE,
+    INSERT_DEAD_LETTER,
+    INSERT_EVENT,
+    INSERT_INBOX,
+    INSERT_OUTBOX,
+    ROWS,
+    UPSERT_RECORD,
+    UPSERT_TASK,
+    VERSIONS,
+    chunks,
+    placeholders,
+)
+
+__all__ = ["SqliteStore"]
+
+_MEMORY = ":memory:"
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+class SqliteStore(SqlStore):
+    """A :class:`~membercore.ports.Store` in one SQLite database, used from one thread.
+
+    Args:
+        path: the database file (created with its schema when missing), or ``:memory:``
+            for a private in-memory database that disappears on :meth:`close`.
+        url: the URL to name the store by in errors (default: built from ``path``).
+        busy_timeout: seconds to wait for another connection's write lock.
+
+    Raises:
+        StoreUnavailableError: the file's directory does not exist or the file cannot
+            be opened.
+        StorageError: the file is not a SQLite database, or its schema is newer than
+            this version of membercore knows.
+    """
+
+    _rows = ROWS
+
+    def __init__(
+        self, path: str | Path, *, url: str | None = None, busy_timeout: float = 5.0
+    ) -> None:
+        path = str(path)
+        self.url = url or f"sqlite:///{path}"
+        self.path = path
+        if path != _MEMORY and not Path(path).parent.is_dir():
+            raise StoreUnavailableError(
+                self.url, f"directory {str(Path(path).parent)!r} does not exist"
+            )
+        try:
+            self._conn = sqlite3.connect(
+                path,
+                timeout=busy_timeout,
+                isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+                check_same_thread=True,
+                cached_statements=256,
+            )
+        except sqlite3.Error as e:
+            raise StoreUnavailableError(self.url, f"cannot open {path!r}: {e}") from e
+        try:
+            self._set_up()
+        except sqlite3.Error as e:
+            self._conn.close()
+            raise self._translate(e, "opening") from e
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def open(cls, url: str) -> SqliteStore:
+        """Open the store a ``sqlite:`` URL names.
+
+        ``sqlite:///relative/path.db`` is relative to the working directory,
+        ``sqlite:////absolute/path.db`` absolute (percent-escapes are decoded:
+        ``%20`` is a space), ``sqlite:///:memory:`` a private in-memory database. A URL
+        that names no file (``sqlite://``, ``sqlite:///``) is refused: a store that keeps
+        nothing is ``memory://``, asked for by name.
+
+        Args:
+            url: the URL.
+
+        Returns:
+            The open store.
+
+        Raises:
+            StorageError: the URL is not a ``sqlite:`` URL of a local file (it takes
+                no host, query or fragment, and names a file), or opening failed (see
+                the class).
+        """
+        scheme, separator, rest = url.partition("://")
+        if scheme != "sqlite" or not separator:
+            raise StorageError(url, "not a sqlite URL (sqlite:///path/to/file.db)")
+        if "?" in rest or "#" in rest:
+            raise StorageError(url, "a sqlite URL takes no query or fragment")
+        if rest in ("", "/"):
+            raise StorageError(
+                url,
+                "the URL names no database file (sqlite:///path/to/file.db); "
+                "a store that keeps nothing is memory://",
+            )
+        if rest == f"/{_MEMORY}":
+            return cls(_MEMORY, url=url)
+        if not rest.startswith("/"):
+            raise StorageError(
+                url, "a sqlite URL names no host: sqlite:///relative.db or sqlite:////abs.db"
+            )
+        if _BAD_ESCAPE.search(rest):
+            raise StorageError(url, "a '%' in the path starts no escape (write '%25' for '%')")
+        path = unquote(rest[1:], errors="strict")
+        name = path.rstrip("/").rpartition("/")[2]
+        unusable = not name.strip() or name != name.strip()
+        if unusable or any(ord(c) < 32 or ord(c) == 127 for c in path):
+            raise StorageError(url, f"{path!r} is not a usable file path")
+        return cls(path, url=url)
+
+    # -- setting up -------------------------------------------------------------------
+
+    def _set_up(self) -> None:
+        conn = self._conn
+        # WAL must be switched on outside a transaction; :memory: answers "memory".
+        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        for pragma in PRAGMAS:
+            conn.execute(pragma)
+        with self._immediate():
+            self._migrate()
+
+    def _migrate(self) -> None:
+        conn = self._conn
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        # The package's names are the schema that counts: read when a store opens.
+        migrate(
+            self.url,
+            "the file's schema",
+            version,
+            sqlite.MIGRATIONS,
+            sqlite.SCHEMA_VERSION,
+            conn.execute,
+            # PRAGMA takes no parameters; the number is an int we computed.
+            lambda number: conn.execute(f"PRAGMA user_version = {int(number)}"),
+        )
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version the database is at (``PRAGMA user_version``)."""
+        with self._driver_errors("reading the schema version"):
+            (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+        return int(version)
+
+    # -- errors -----------------------------------------------------------------------
+
+    _driver_error = (sqlite3.Error,)
+
+    def _translate(self, error: Exception, doing: str) -> StorageError:
+        message = f"{doing} failed: {error}"
+        if "unable to open" in str(error):
+            return StoreUnavailableError(self.url, message)
+        return StorageError(self.url, message)
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """One write transaction: everything in the block, or (on any error) nothing."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            # SQLite rolls back by itself on some errors (a full disk, an I/O error).
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _query(self, doing: str, sql: str, parameters: Sequence[object] = ()) -> list[Any]:
+        with self._driver_errors(doing):
+            return self._conn.execute(sql, parameters).fetchall()
+
+    def _select_in(self, doing: str, select: str, values: list[str]) -> list[Any]:
+        found: list[Any] = []
+        for chunk in chunks(values):
+            found += self._query(doing, f"{select} IN ({placeholders(len(chunk))})", chunk)
+        return found
+
+    # -- claims -----------------------------------------------------------------------
+    # One ``BEGIN IMMEDIATE`` transaction reads the claimable rows and marks them: the
+    # write lock it takes first keeps every other claimer (in this process or another)
+    # out until it commits.
+
+    def _claim_due(self, now: Any, limit: int, worker: str, until: Any) -> list[Any]:
+        parameters = (now, now, worker, limit)
+        return self._claim(
+            "claiming due records", CLAIMABLE_DUE, parameters, CLAIM_DUE, worker, until
+        )
+
+    def _claim_outbox(self, now: Any, limit: int, worker: str, until: Any) -> list[Any]:
+        parameters = (now, now, now, limit)
+        return self._claim("claiming the outbox", CLAIMABLE, parameters, CLAIM, worker, until)
+
+    def _claim(
+        self,
+        doing: str,
+        claimable: str,
+        parameters: Sequence[object],
+        mark: str,
+        worker: str,
+        until: int,
+    ) -> list[Any]:
+        """Read the claimable rows and mark each (by its first column) claimed, at once."""
+        conn = self._conn
+        with self._driver_errors(doing), self._immediate():
+            rows = conn.execute(claimable, parameters).fetchall()
+            conn.executemany(mark, [(worker, until, row[0]) for row in rows])
+        return rows
+
+    # -- writing ----------------------------------------------------------------------
+
+    def _write(self, checked: Plan, rows: CommitRows) -> None:
+        """One ``BEGIN IMMEDIATE`` transaction: check the versions, then write row by row."""
+        whole = [(k, v, s, sv, due) for k, _, v, s, sv, due in rows.records if s is not None]
+        kept = [(v, due, k) for k, _, v, s, _, due in rows.records if s is None]
+        conn = self._conn
+        with self._driver_errors("committing"), self._immediate():
+            stored: dict[str, int] = {}
+            for chunk in chunks(list(checked.expected)):
+                sql = f"{VERSIONS} IN ({placeholders(len(chunk))})"
+                stored.update(conn.execute(sql, chunk).fetchall())
+            checked.check(self.url, stored)
+            conn.executemany(UPSERT_RECORD, whole)
+            conn.executemany(ADVANCE_RECORD, kept)
+            conn.executemany(INSERT_EVENT, rows.events)
+            conn.executemany(INSERT_INBOX, rows.inbox)
+            conn.executemany(INSERT_OUTBOX, rows.outbox)
+            conn.executemany(INSERT_DEAD_LETTER, rows.dead_letters)
+            conn.executemany(UPSERT_TASK, rows.tasks)
+            conn.executemany(CANCEL_OUTBOX, [(message_id,) for message_id in rows.cancelled])
+
+    def _deliver(self, update: str, parameters: tuple[object, ...], message_id: str) -> bool:
+        with self._driver_errors("recording a delivery"):
+            if self._conn.execute(update, parameters).rowcount:
+                return True
+            known = self._conn.execute("SELECT 1 FROM outbox WHERE message_id = ?", (message_id,))
+            return known.fetchone() is not None
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (again is harmless); the store is unusable afterwards."""
+        with self._driver_errors("closing"):
+            self._conn.close()

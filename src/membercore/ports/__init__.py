@@ -1,0 +1,64 @@
+"""The ports: what the engine needs from the world, as ``typing.Protocol`` roles.
+
+The core never imports an adapter. A store keeps records (a member's state as a JSON
+snapshot with a version), their events, the inbox of facts already taken, the outbox of
+messages to deliver, the dead letters of facts refused, the staff tasks and the instant
+each record next needs a tick. It knows nothing of the programme: snapshots and payloads
+are JSON text the engine writes and reads. :class:`Store` combines one protocol per role
+(:mod:`membercore.ports.store`); behaviour is pinned by the conformance suites in
+:mod:`membercore.testing.contracts`, which every backend runs.
+
+The modules: :mod:`.stored` (the values a store keeps), :mod:`.store` (the store's
+roles) and :mod:`.world` (channels, HIS sources and the clock). Every name is exported
+here.
+"""
+
+from __future__ import annotations
+
+from membercore.ports.store import (
+    DeadLetterStore,
+    InboxStore,
+    OutboxStore,
+    Recorder,
+    RecordStore,
+    Store,
+    TaskStore,
+    TimerStore,
+)
+from membercore.ports.stored import (
+    Change,
+    Commit,
+    DeadLetter,
+    Delivery,
+    InboxEntry,
+    OutboxMessage,
+    Record,
+    StoredEvent,
+    TaskRow,
+)
+from membercore.ports.world import Channel, Clock, HisSource, Positioned, Unreadable
+
+__all__ = [
+    "Change",
+    "Channel",
+    "Clock",
+    "Commit",
+    "DeadLetter",
+    "DeadLetterStore",
+    "Delivery",
+    "HisSource",
+    "InboxEntry",
+    "InboxStore",
+    "OutboxMessage",
+    "OutboxStore",
+    "Positioned",
+    "Record",
+    "RecordStore",
+    "Recorder",
+    "Store",
+    "StoredEvent",
+    "TaskRow",
+    "TaskStore",
+    "TimerStore",
+    "Unreadable",
+]

@@ -1,0 +1,234 @@
+"""The store port, one ``typing.Protocol`` per role, and :class:`Store` combining them.
+
+The engine uses a store in six roles, each a protocol of its own, the way eventsourcing
+splits its recorders; every role shares :class:`Recorder`, the store's one transaction:
+
+- :class:`RecordStore`: records and their journals, read back after the commits that
+  wrote them with the optimistic-concurrency check (the engine's unit of work);
+- :class:`TimerStore`: the instant each record next needs a tick, listed and claimed
+  (the engine's tick);
+- :class:`InboxStore`: the facts taken, by id, with their fingerprints (idempotent
+  ingestion);
+- :class:`OutboxStore`: the messages to deliver, claimed by dispatchers and marked
+  delivered or failed (the dispatcher);
+- :class:`DeadLetterStore`: the inputs refused, with the reason (reports);
+- :class:`TaskStore`: the staff tasks and case loads (staff work).
+
+A commit writes to every role at once (all of it or none of it), so each role's rows
+arrive through :meth:`Recorder.commit`. A backend checks each role with its contract in
+:mod:`membercore.testing.contracts`, and the whole store with ``StoreContract``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from membercore.ports.stored import (
+    Commit,
+    DeadLetter,
+    Delivery,
+    OutboxMessage,
+    Record,
+    StoredEvent,
+    TaskRow,
+)
+
+__all__ = [
+    "DeadLetterStore",
+    "InboxStore",
+    "OutboxStore",
+    "RecordStore",
+    "Recorder",
+    "Store",
+    "TaskStore",
+    "TimerStore",
+]
+
+
+@runtime_checkable
+class Recorder(Protocol):
+    """What every role shares: the store's name, its one transaction, and its end.
+
+    Every method of every role may raise :class:`~membercore.errors.StorageError`; a
+    driver's own errors never escape.
+    """
+
+    url: str
+
+    def commit(self, commit: Commit) -> None:
+        """Write everything in ``commit`` in one transaction.
+
+        A change whose ``expected_version`` is not the record's stored version (0 for a
+        record not stored) fails the whole commit. An inbox entry, outbox message, dead
+        letter or event already stored is kept as it was (writing it again is no error).
+        A change without a snapshot keeps the stored one and its ``snapshot_version``.
+
+        Raises:
+            VersionConflictError: naming every conflicting key; nothing was written.
+            StorageError: the commit is malformed (a change expecting version 0 without a
+                snapshot, a change without a snapshot of a record not stored, an event
+                that is not of its change's key and version), or the store failed;
+                nothing was written.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections and files; the store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class RecordStore(Recorder, Protocol):
+    """Records and their journals: what the engine's unit of work loads and commits."""
+
+    def load(self, keys: Collection[str]) -> dict[str, Record]:
+        """The records stored under ``keys`` (absent keys are left out)."""
+        ...
+
+    def events(self, key: str, *, after_version: int = 0) -> list[StoredEvent]:
+        """A record's journal in order, from the commit after ``after_version``."""
+        ...
+
+    def scan(self, prefix: str = "") -> Iterator[Record]:
+        """Every record whose key starts with ``prefix``, in key order, streamed."""
+        ...
+
+
+@runtime_checkable
+class TimerStore(Recorder, Protocol):
+    """When each record next needs a tick (a change's ``due_at``): what the tick reads."""
+
+    def due(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """Up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first.
+
+        A listing: it claims nothing, and lists claimed records too. An engine ticking
+        beside others uses :meth:`claim_due`.
+        """
+        ...
+
+    def claim_due(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[tuple[str, datetime]]:
+        """Claim up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first.
+
+        One atomic step: the records :meth:`due` would list, less those under another
+        worker's claim whose lease has not ended, are marked claimed by ``worker`` until
+        ``now + lease`` and returned, earliest first then by key. Two claimers never get
+        the same record while its lease runs; a worker started again under its name takes
+        its own claims back at once (worker names must be unique among running engines;
+        the version check still keeps two engines named alike from deciding twice). A
+        commit that changes the record releases its claim; a lease that ends (its engine
+        crashed, or is slower than the lease) makes the record claimable again, so the
+        lease must outlast ticking one page.
+
+        Args:
+            now: the instant of the claim (aware).
+            limit: how many records at most (none when not positive).
+            worker: who claims them (an engine's name, for the record).
+            lease: how long the claim holds (positive).
+
+        Raises:
+            NaiveInstantError: ``now`` is naive.
+            StorageError: ``worker`` is empty or ``lease`` not positive, or the store
+                failed (nothing was claimed).
+        """
+        ...
+
+
+@runtime_checkable
+class InboxStore(Recorder, Protocol):
+    """The facts taken, by id: what makes taking a fact twice change nothing."""
+
+    def seen(self, fact_ids: Collection[str]) -> dict[str, str]:
+        """Of ``fact_ids``, those in the inbox, with the fingerprint they were taken with."""
+        ...
+
+
+@runtime_checkable
+class OutboxStore(Recorder, Protocol):
+    """The messages to deliver, in commit order: what dispatchers claim and mark."""
+
+    def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        """Up to ``limit`` pending messages to send by ``now``, in commit order.
+
+        A listing: it claims nothing, and lists claimed messages too (they are still
+        pending). A dispatcher uses :meth:`claim_outbox`.
+        """
+        ...
+
+    def claim_outbox(
+        self, now: datetime, limit: int, *, worker: str, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Claim up to ``limit`` pending messages to send by ``now``, in commit order.
+
+        One atomic step: the messages :meth:`pending_outbox` would list, less those under
+        a claim whose lease has not ended (whoever holds it, the same ``worker`` too: two
+        processes given one name still never share a message), are marked claimed by
+        ``worker`` until ``now + lease`` and returned. Two claimers never get the same
+        message while its lease runs. :meth:`record_delivery` releases the claim; a lease
+        that ends (its dispatcher crashed, or is slower than the lease) makes the message
+        claimable again, so the lease must outlast sending one batch.
+
+        Args:
+            now: the instant of the claim (aware).
+            limit: how many messages at most (none when not positive).
+            worker: who claims them (a dispatcher's name, for the record).
+            lease: how long the claim holds (positive).
+
+        Raises:
+            NaiveInstantError: ``now`` is naive.
+            StorageError: ``worker`` is empty or ``lease`` not positive, or the store
+                failed (nothing was claimed).
+        """
+        ...
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        """Mark a message delivered (a receipt), failed for now (retry_at) or given up.
+
+        A receipt marks the message delivered unless it already is (the first receipt is
+        kept). A failure counts an attempt of a pending message and either schedules the
+        next one (``retry_at``) or gives up (status ``failed``); it changes nothing once
+        the message is delivered or given up. Whatever it records releases the message's
+        claim (see :meth:`claim_outbox`).
+
+        Raises:
+            StorageError: no message has that id, or the store failed.
+        """
+        ...
+
+    def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:
+        """Every outbox message (of one status when given), in commit order."""
+        ...
+
+
+@runtime_checkable
+class DeadLetterStore(Recorder, Protocol):
+    """The inputs refused, with the reason: what reports and operators read."""
+
+    def dead_letters(self) -> Iterator[DeadLetter]:
+        """Every dead letter, oldest first (the same input refused again is kept once)."""
+        ...
+
+
+@runtime_checkable
+class TaskStore(Recorder, Protocol):
+    """The staff tasks: what staff work lists and what assignment balances by."""
+
+    def tasks(self, status: str | None = "open") -> Iterator[TaskRow]:
+        """Staff tasks of a status (every task when None), by due instant then key."""
+        ...
+
+    def task_loads(self) -> dict[str, int]:
+        """Open tasks per assignee."""
+        ...
+
+
+@runtime_checkable
+class Store(RecordStore, TimerStore, InboxStore, OutboxStore, DeadLetterStore, TaskStore, Protocol):
+    """Where the programme's records live: every role, a unit of work per :meth:`commit`.
+
+    The engine and its callers take a whole store; a backend may be checked a role at a
+    time (see :mod:`membercore.testing.contracts`).
+    """

@@ -1,0 +1,259 @@
+"""What a store keeps, as frozen values: records, their events and everything a commit writes.
+
+A store knows nothing of the programme: snapshots and payloads are JSON text the engine
+writes and reads. Instants are aware and kept in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import attrs
+
+from membercore.checks import non_empty
+from membercore.dates import as_utc, aware
+
+__all__ = [
+    "Change",
+    "Commit",
+    "DeadLetter",
+    "Delivery",
+    "InboxEntry",
+    "OutboxMessage",
+    "Record",
+    "StoredEvent",
+    "TaskRow",
+]
+
+
+def _optional_instant(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+def _events(items: Iterable[StoredEvent]) -> tuple[StoredEvent, ...]:
+    return tuple(items)
+
+
+def _changes(items: Iterable[Change]) -> tuple[Change, ...]:
+    return tuple(items)
+
+
+def _inbox(items: Iterable[InboxEntry]) -> tuple[InboxEntry, ...]:
+    return tuple(items)
+
+
+def _outbox(items: Iterable[OutboxMessage]) -> tuple[OutboxMessage, ...]:
+    return tuple(items)
+
+
+def _dead_letters(items: Iterable[DeadLetter]) -> tuple[DeadLetter, ...]:
+    return tuple(items)
+
+
+def _tasks(items: Iterable[TaskRow]) -> tuple[TaskRow, ...]:
+    return tuple(items)
+
+
+def _cancelled(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+@attrs.frozen(kw_only=True)
+class Record:
+    """A stored record: one member (or household, or catalogue) at one version.
+
+    The snapshot may be older than the record: the events of the versions after
+    ``snapshot_version`` bring it up to date (see :meth:`Store.events`).
+
+    Attributes:
+        key: the record's key (``member:P-000123``, ``household:H-1``...).
+        version: how many commits changed it (1 after its first commit).
+        snapshot: its state as JSON text, as of ``snapshot_version``.
+        snapshot_version: the version the snapshot is of (``version`` when None).
+    """
+
+    key: str = attrs.field(validator=non_empty)
+    version: int
+    snapshot: str
+    snapshot_version: int = attrs.field()
+
+    @snapshot_version.default
+    def _same_version(self) -> int:
+        return self.version
+
+
+@attrs.frozen(kw_only=True)
+class StoredEvent:
+    """One event of a record's journal, as the store keeps it.
+
+    Attributes:
+        key: the record the event belongs to.
+        version: the version of the record the event's commit produced.
+        type: the event's ``type`` tag (``posting``, ``tier_changed``...).
+        at: when it was decided.
+        payload: the event as JSON text.
+    """
+
+    key: str
+    version: int
+    type: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    payload: str
+
+
+@attrs.frozen(kw_only=True)
+class Change:
+    """A record's new state, with the events that produced it.
+
+    Attributes:
+        key: the record.
+        expected_version: the version the change was decided on (0: a new record).
+        snapshot: the new state as JSON text; None keeps the stored snapshot, which the
+            events of this and the versions since it bring up to date (a new record
+            needs one).
+        events: the events, in order (``version`` is ``expected_version + 1``).
+        due_at: the next instant the record needs a tick, or None.
+    """
+
+    key: str = attrs.field(validator=non_empty)
+    expected_version: int
+    snapshot: str | None
+    events: tuple[StoredEvent, ...] = attrs.field(default=(), converter=_events)
+    due_at: datetime | None = attrs.field(default=None, converter=_optional_instant)
+
+
+@attrs.frozen(kw_only=True)
+class InboxEntry:
+    """A fact taken (applied, or found to change nothing); its id is never taken twice.
+
+    Attributes:
+        fact_id: the fact's id.
+        key: the record it was applied to.
+        fingerprint: a digest of the fact's content (the same id with other content is
+            refused, not taken).
+        at: when it was taken.
+    """
+
+    fact_id: str = attrs.field(validator=non_empty)
+    key: str
+    fingerprint: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class OutboxMessage:
+    """A message waiting for delivery, in the order it was committed.
+
+    Attributes:
+        message_id: unique id (the outreach decision's message id).
+        key: the member's record.
+        channel: the channel to deliver on (``wecom``, ``sms``, ``email``, ``console``...).
+        payload: the message as JSON text.
+        send_at: not before this instant (quiet hours defer it).
+        attempts: how many deliveries failed so far.
+        status: ``pending``, ``delivered``, ``failed`` (given up) or ``cancelled``.
+    """
+
+    message_id: str = attrs.field(validator=non_empty)
+    key: str
+    channel: str
+    payload: str
+    send_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    attempts: int = 0
+    status: str = "pending"
+
+
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """What a channel said of one delivery.
+
+    Attributes:
+        message_id: the message.
+        at: when it was tried.
+        receipt: the channel's acknowledgment (its message id), when delivered.
+        error: why it failed, when it failed.
+        retry_at: when to try again after a failure (None: give up).
+    """
+
+    message_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    receipt: str | None = None
+    error: str | None = None
+    retry_at: datetime | None = attrs.field(default=None, converter=_optional_instant)
+
+
+@attrs.frozen(kw_only=True)
+class DeadLetter:
+    """A fact refused, kept with its reason.
+
+    Attributes:
+        fact_id: the fact's id when it could be read, else a digest of the input.
+        fact_type: its ``type`` tag, when it could be read.
+        payload: the input as received (JSON text, or the raw line).
+        reason: why it was refused.
+        at: when it was refused.
+    """
+
+    fact_id: str
+    fact_type: str
+    payload: str
+    reason: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class TaskRow:
+    """A staff task as the store lists it (the member's record holds the task itself).
+
+    Attributes:
+        task_key: the task's key (unique).
+        key: the member's record.
+        kind: what to do (``call``, ``follow_up``...).
+        role: the role that does it.
+        assignee: the member of staff it is assigned to, if any.
+        due_at: when it is due.
+        status: ``open`` or ``closed``.
+        payload: the task as JSON text.
+    """
+
+    task_key: str
+    key: str
+    kind: str
+    role: str
+    assignee: str | None
+    due_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    status: str = "open"
+    payload: str = "{}"
+
+
+@attrs.frozen(kw_only=True)
+class Commit:
+    """Everything one transaction writes: all of it, or none of it.
+
+    Attributes:
+        changes: records changed, each with its expected version.
+        inbox: facts taken.
+        outbox: messages to deliver.
+        dead_letters: facts refused.
+        tasks: staff tasks created or changed (replacing the row of the same key).
+        cancelled: ids of outbox messages not to send any more (consent withdrawn);
+            a message already delivered or given up stays as it is.
+    """
+
+    changes: tuple[Change, ...] = attrs.field(default=(), converter=_changes)
+    inbox: tuple[InboxEntry, ...] = attrs.field(default=(), converter=_inbox)
+    outbox: tuple[OutboxMessage, ...] = attrs.field(default=(), converter=_outbox)
+    dead_letters: tuple[DeadLetter, ...] = attrs.field(default=(), converter=_dead_letters)
+    tasks: tuple[TaskRow, ...] = attrs.field(default=(), converter=_tasks)
+    cancelled: tuple[str, ...] = attrs.field(default=(), converter=_cancelled)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.changes
+            or self.inbox
+            or self.outbox
+            or self.dead_letters
+            or self.tasks
+            or self.cancelled
+        )

@@ -1,0 +1,88 @@
+"""The ports to the world outside the store: channels, HIS sources and the clock.
+
+What a source could not read comes as :class:`Unreadable` (kept as a dead letter, never
+dropped); an input wrapped in :class:`Positioned` has its position named in any refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from membercore.facts import Fact
+from membercore.ports.stored import OutboxMessage
+
+__all__ = ["Channel", "Clock", "HisSource", "Positioned", "Unreadable"]
+
+
+@attrs.frozen(kw_only=True)
+class Unreadable:
+    r"""An input a source could not read as text: kept as a dead letter with the reason.
+
+    Attributes:
+        raw: what was received, the bytes that are not UTF-8 escaped as ``\xff``.
+        reason: what was wrong and where (``line 12: not UTF-8 text...``).
+    """
+
+    raw: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class Positioned:
+    """An input with where it was found in its source: what a refusal names first.
+
+    Attributes:
+        raw: the input (text, a tagged dict, a message, or :class:`Unreadable`).
+        position: where it was found (``line 1204``, ``offset 88012``...).
+    """
+
+    raw: object
+    position: str
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """A way to reach members: WeCom, SMS, e-mail, a console or file for testing."""
+
+    name: str
+
+    def send(self, message: OutboxMessage) -> str:
+        """Deliver one message and return the channel's acknowledgment (its id).
+
+        Raises:
+            Exception: any failure; the dispatcher records it and retries with back-off.
+        """
+        ...
+
+
+@runtime_checkable
+class HisSource(Protocol):
+    """Where facts come from: an HIS feed, a file of JSON lines, a message queue."""
+
+    name: str
+
+    def read(self) -> Iterable[Fact | Mapping[str, Any] | str | Unreadable | Positioned]:
+        """Facts, tagged dicts or JSON text the engine reads (refused: dead letters).
+
+        What the source cannot even turn into text (bytes that are not UTF-8) comes as
+        :class:`Unreadable`, so that it is kept as a dead letter too, never dropped; an
+        input wrapped in :class:`Positioned` has its position named in any refusal.
+        """
+        ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The time, from outside: the core never reads a clock itself."""
+
+    def now(self) -> datetime:
+        """The current instant (timezone-aware).
+
+        A clock may also offer ``sleep(seconds)``: the engine then waits between the
+        retries of a unit of work that met a version conflict.
+        """
+        ...

@@ -1,0 +1,142 @@
+"""Each role's contract needs only its role: it runs against a store that has nothing else.
+
+A backend author checks one role at a time while the others are still missing; these
+tests show that works, by running each role's contract against the memory store seen
+through that role's protocol alone (every other method is missing).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from membercore.ports import (
+    DeadLetterStore,
+    InboxStore,
+    OutboxStore,
+    Recorder,
+    RecordStore,
+    Store,
+    TaskStore,
+    TimerStore,
+)
+from membercore.testing import contracts
+from membercore.testing.contracts import (
+    DeadLettersContract,
+    InboxContract,
+    OutboxContract,
+    RecordsContract,
+    StoreContract,
+    TasksContract,
+    TimersContract,
+)
+from membercore_adapters.stores.memory import MemoryStore
+
+
+def _members(role: type[Any]) -> set[str]:
+    """The attributes a protocol (with the protocols it extends) names."""
+    names: set[str] = set()
+    for cls in role.__mro__:
+        if cls.__module__ == Recorder.__module__:  # the port's protocols, not Protocol's
+            names |= set(getattr(cls, "__annotations__", {}))
+            names |= {name for name in vars(cls) if not name.startswith("_")}
+    return names
+
+
+class _Only:
+    """A store seen through one role: what the role does not name is missing."""
+
+    def __init__(self, store: MemoryStore, role: type[Any]) -> None:
+        self._store = store
+        self._names = _members(role)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._names:
+            return getattr(self._store, name)
+        raise AttributeError(f"{name} is not part of this role")
+
+
+def _only(role: type[Any]) -> Iterator[Any]:
+    store = MemoryStore.open("memory://role")
+    yield _Only(store, role)
+    store.close()
+
+
+class TestTheRecordRoleAlone(RecordsContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Any]:
+        yield from _only(RecordStore)
+
+
+class TestTheTimerRoleAlone(TimersContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Any]:
+        yield from _only(TimerStore)
+
+
+class TestTheInboxRoleAlone(InboxContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Any]:
+        yield from _only(InboxStore)
+
+
+class TestTheOutboxRoleAlone(OutboxContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Any]:
+        yield from _only(OutboxStore)
+
+
+class TestTheDeadLetterRoleAlone(DeadLettersContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Any]:
+        yield from _only(DeadLetterStore)
+
+
+class TestTheTaskRoleAlone(TasksContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Any]:
+        yield from _only(TaskStore)
+
+
+def test_a_store_seen_through_one_role_lacks_the_others() -> None:
+    store = _Only(MemoryStore(), OutboxStore)
+    assert isinstance(store, OutboxStore)
+    assert not isinstance(store, InboxStore)
+    assert not isinstance(store, Store)
+    with pytest.raises(AttributeError):
+        store.seen(["fact-1"])
+
+
+def test_the_store_contract_is_every_role_contract() -> None:
+    roles = {
+        RecordsContract,
+        TimersContract,
+        InboxContract,
+        OutboxContract,
+        DeadLettersContract,
+        TasksContract,
+    }
+    assert roles <= set(StoreContract.__mro__)
+    assert {name for name in contracts.__all__ if name.endswith("Contract")} == {
+        cls.__name__ for cls in (*roles, StoreContract)
+    }
+
+
+def test_the_store_port_is_every_role() -> None:
+    roles = (RecordStore, TimerStore, InboxStore, OutboxStore, DeadLetterStore, TaskStore)
+    assert set(roles) <= set(Store.__mro__)
+    assert set().union(*map(_members, roles)) == _members(Store)
+
+
+def test_the_old_contract_path_gives_the_suites_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "membercore.testing.contract", raising=False)
+    with pytest.warns(DeprecationWarning, match="membercore.testing.contracts"):
+        old = importlib.import_module("membercore.testing.contract")
+    assert old is contracts
+    assert old.StoreContract is StoreContract

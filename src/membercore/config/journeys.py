@@ -82,7 +82,8 @@ class Trigger:
             ``diagnosis_recorded``, ``tier_changed``); or a timer: ``after`` a delay since
             the state was entered; ``before`` an anchor instant (e.g. 30 days before a
             plan's ``term_end``); ``at`` a local time ``days`` after the day the state
-            was entered; ``yearly`` on an anchor's day (a birthday) at a local time;
+            was entered; ``yearly`` on an anchor's day (a birthday) at a local time,
+            29 February on 1 March in common years (:func:`membercore.dates.anniversary`);
             ``monthly`` on a day of the month (a member day) at a local time.
         type: for facts and events, the tag.
         delay: for ``after`` and ``before``, the delay.

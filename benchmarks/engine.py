@@ -18,7 +18,9 @@ Run: ``make bench-engine`` (or ``.venv/bin/python benchmarks/engine.py [--patien
   the same schema; and redemptions per second when ``--contenders`` processes each redeem
   one point at a time from the same member, with the version conflicts met and retried.
 
-Nothing here is asserted; docs/performance.md records what it printed.
+Nothing here is asserted; docs/performance.md records what it printed. The script is one
+report whose measures share their set-up (the hospital, the engines, the schema), so it
+reads best whole, longer than a library module would be.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
+import attrs
+
 from membercore.errors import StorageError, VersionConflictError
 from membercore.ports import Commit, StoredEvent
 
@@ -38,6 +40,7 @@ class Outcome(NamedTuple):
     due_at: datetime | None
 
 
+@attrs.define
 class Plan:
     """A commit checked on its own: what it expects of the store, and what it leaves.
 
@@ -53,14 +56,11 @@ class Plan:
         events: every event with its place in its change's events, in commit order.
     """
 
-    __slots__ = ("bare", "chained", "events", "expected", "outcomes")
-
-    def __init__(self) -> None:
-        self.expected: dict[str, int] = {}
-        self.chained: dict[str, int] = {}
-        self.bare: list[str] = []
-        self.outcomes: dict[str, Outcome] = {}
-        self.events: list[tuple[int, StoredEvent]] = []
+    expected: dict[str, int] = attrs.field(factory=dict)
+    chained: dict[str, int] = attrs.field(factory=dict)
+    bare: list[str] = attrs.field(factory=list)
+    outcomes: dict[str, Outcome] = attrs.field(factory=dict)
+    events: list[tuple[int, StoredEvent]] = attrs.field(factory=list)
 
     def check(self, url: str, stored: Mapping[str, int], *, taken: Collection[str] = ()) -> None:
         """Refuse the commit unless every record is at the version it expects.

@@ -1,4 +1,4 @@
-"""The cattrs converters: configuration, facts, commands, events, records and snapshots.
+"""Stored and wire forms: configuration, facts, commands, events, records and snapshots.
 
 Messages are plain dicts with a stable ``type`` tag (the class's ``TYPE``, never its
 Python name); instants are ISO 8601 strings with their offset; money and points stay

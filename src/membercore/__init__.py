@@ -9,7 +9,7 @@ detail of its module.
 
 from __future__ import annotations
 
-import importlib
+from types import ModuleType
 
 from membercore import (
     benefits,
@@ -84,7 +84,7 @@ from membercore.ledger.commands import (
     TransferPoints,
 )
 from membercore.ledger.events import Draw, Lot, Posting, PostingKind, Provenance
-from membercore.moved import moves, relocate
+from membercore.moved import child, relocate
 from membercore.serialization import (
     dump_config,
     load_config,
@@ -202,8 +202,6 @@ relocate(
 )
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> ModuleType:
     """A moved module named as an attribute (``membercore.tasks``) is imported by its old path."""
-    if f"{__name__}.{name}" in moves():
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return child(__name__, name)

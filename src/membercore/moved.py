@@ -5,7 +5,10 @@ membercore.engine`` (and ``from membercore.engine import Engine``) give the modu
 new path, after a :class:`DeprecationWarning` naming the new path. The old name and the
 new one are the same module object, so classes, isinstance checks and monkeypatching
 behave as they did. A package registers its moves when it is imported (membercore's own
-in ``membercore/__init__.py``, the adapters' in ``membercore_adapters/__init__.py``).
+in ``membercore/__init__.py``, the adapters' in ``membercore_adapters/__init__.py``), and
+its ``__getattr__`` serves a moved child named as an attribute (:func:`child`).
+
+Type checkers see only the new paths: code checked with mypy imports from them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 
-__all__ = ["REMOVED_IN", "moves", "relocate"]
+__all__ = ["REMOVED_IN", "child", "moves", "relocate"]
 
 #: The release in which the old paths stop working.
 REMOVED_IN = "0.3.0"
@@ -31,6 +34,20 @@ def relocate(moves: Mapping[str, str]) -> None:
     _MOVES.update(moves)
     if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
         sys.meta_path.append(_Finder())
+
+
+def child(package: str, name: str) -> ModuleType:
+    """A package's moved child named as its attribute (``membercore.tasks``), by its old path.
+
+    A package whose children moved calls it from its own ``__getattr__``, so that the
+    attribute warns and gives the module as ``import package.name`` does.
+
+    Raises:
+        AttributeError: no child of that name moved (the package has no such attribute).
+    """
+    if f"{package}.{name}" not in _MOVES:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    return importlib.import_module(f"{package}.{name}")
 
 
 def moves() -> Mapping[str, str]:
@@ -79,8 +96,8 @@ def _caller_level() -> int:
 
     :func:`warnings.warn` does not count the import system's own frames; what is left
     between the warning and the importer is :func:`importlib.import_module` (when the
-    old path was imported through it) and a package's ``__getattr__`` (when a moved
-    module was named as the package's attribute).
+    old path was imported through it) and a package's ``__getattr__`` with :func:`child`
+    (when a moved module was named as the package's attribute).
     """
     level = 2
     frame = sys._getframe(2)  # the frame that called create_module
@@ -89,7 +106,7 @@ def _caller_level() -> int:
         if "importlib" in name and "_bootstrap" in name:
             frame = frame.f_back  # type: ignore[assignment]
             continue
-        if name == importlib.__file__ or frame.f_code.co_name == "__getattr__":
+        if name in (importlib.__file__, __file__) or frame.f_code.co_name == "__getattr__":
             level += 1
             frame = frame.f_back  # type: ignore[assignment]
             continue

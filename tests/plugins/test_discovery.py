@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from membercore import reference_config
-from membercore.errors import EngineError, UnknownStoreError
+from membercore.errors import EngineError, PluginError, UnknownStoreError
 from membercore.hookspecs import ChannelFactory, SourceFactory, StoreOpener, hookimpl
 from membercore.journeys import builtin_registry
 from membercore.plugins import collect, make_plugin_manager
@@ -213,3 +213,47 @@ def test_the_first_clock_a_plugin_answers_with_wins() -> None:
     clock = collect(manager, reference_config()).clock
     assert clock is not None
     assert clock.now() == T0
+
+
+class TasksOnly:
+    """A store that has only the tasks role of the store port."""
+
+    url = "tasksonly://"
+
+    def commit(self, commit: object) -> None:
+        """Keep nothing."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def tasks(self, *, status: str | None = None) -> list[object]:
+        return []
+
+    def task_loads(self) -> dict[str, int]:
+        return {}
+
+
+class PartialStores:
+    """A plugin whose store implements one role of the port only."""
+
+    @hookimpl
+    def membercore_register_stores(self, register: Callable[[str, StoreOpener], None]) -> None:
+        register("tasksonly", lambda _url: TasksOnly())  # type: ignore[arg-type, return-value]
+
+
+def test_a_plugin_store_that_lacks_roles_of_the_port_is_refused_naming_them() -> None:
+    manager = make_plugin_manager(load_entrypoints=False, plugins=[PartialStores()])
+    with pytest.raises(PluginError) as caught:
+        Engine.open(
+            "tasksonly://x",
+            config=reference_config(),
+            plugin_manager=manager,
+            clock=ManualClock(T0),
+        )
+    assert caught.value.plugin == "PartialStores"
+    problem = caught.value.problem
+    assert "tasksonly://" in problem
+    assert "RecordStore (events, load, scan)" in problem
+    assert "InboxStore (seen)" in problem
+    assert "TaskStore" not in problem  # the role it has
+    assert "Recorder" not in problem

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import json
 import sys
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +86,35 @@ def test_the_new_paths_import_without_any_warning() -> None:
         warnings.simplefilter("error")
         for new in set(moves().values()):
             importlib.import_module(new)
+
+
+#: Every module's ``__all__`` in release 0.1.0, as that release's code listed it.
+API_0_1 = json.loads((Path(__file__).parents[1] / "fixtures" / "api-0.1.0.json").read_text())
+
+
+def test_the_recorded_api_of_0_1_is_the_whole_of_it() -> None:
+    assert {
+        "membercore",
+        "membercore.engine",
+        "membercore.tasks",
+        "membercore_adapters.sqlite",
+    } <= (set(API_0_1))
+    assert "Engine" in API_0_1["membercore"]
+
+
+@pytest.mark.parametrize("module", sorted(API_0_1))
+def test_every_public_name_of_0_1_still_imports_from_its_module(module: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # an old path warns; see above
+        imported = importlib.import_module(module)
+        missing = [name for name in API_0_1[module] if not hasattr(imported, name)]
+    assert missing == [], f"{module} no longer offers {missing}"
+
+
+@pytest.mark.parametrize("old", OLD_PATHS)
+def test_a_moved_module_named_as_its_package_attribute_warns_and_is_given(old: str) -> None:
+    package, _, name = old.rpartition(".")
+    parent = importlib.import_module(package)
+    with pytest.warns(DeprecationWarning, match=rf"{old} moved to {moves()[old]}"):
+        module = getattr(parent, name)
+    assert module is importlib.import_module(moves()[old])

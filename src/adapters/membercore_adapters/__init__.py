@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from membercore.moved import relocate
+from types import ModuleType
+
+from membercore.moved import child, relocate
 
 __all__: list[str] = []
 
@@ -17,3 +19,8 @@ relocate(
         "membercore_adapters.walkthrough": "membercore_adapters.demo.walkthrough",
     }
 )
+
+
+def __getattr__(name: str) -> ModuleType:
+    """A moved module named as an attribute (``membercore_adapters.sqlite``), by its old path."""
+    return child(__name__, name)

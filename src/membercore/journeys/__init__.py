@@ -16,6 +16,8 @@ make) and :mod:`.timers` (when timed steps fall due, on :mod:`membercore.dates`)
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from membercore.config.journeys import Call, Delay, JourneyDefinition, Transition, Trigger
 from membercore.journeys.decide import decide
 from membercore.journeys.index import JourneyIndex
@@ -40,6 +42,7 @@ from membercore.journeys.registry import (
 from membercore.journeys.state import JourneyInstance, JourneysState, active, evolve, replay
 from membercore.journeys.tick import tick
 from membercore.journeys.validate import check_tags, validate
+from membercore.moved import child
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -72,3 +75,8 @@ __all__ = [
     "tick",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``journeys.runtime``, whose names moved into this package, by its old path (warning)."""
+    return child(__name__, name)

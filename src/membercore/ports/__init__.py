@@ -16,6 +16,7 @@ here.
 from __future__ import annotations
 
 from membercore.ports.store import (
+    ROLES,
     DeadLetterStore,
     InboxStore,
     OutboxStore,
@@ -24,6 +25,7 @@ from membercore.ports.store import (
     Store,
     TaskStore,
     TimerStore,
+    lacks,
 )
 from membercore.ports.stored import (
     Change,
@@ -39,6 +41,7 @@ from membercore.ports.stored import (
 from membercore.ports.world import Channel, Clock, HisSource, Positioned, Unreadable
 
 __all__ = [
+    "ROLES",
     "Change",
     "Channel",
     "Clock",
@@ -61,4 +64,5 @@ __all__ = [
     "TaskStore",
     "TimerStore",
     "Unreadable",
+    "lacks",
 ]

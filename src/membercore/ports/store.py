@@ -36,6 +36,7 @@ from membercore.ports.stored import (
 )
 
 __all__ = [
+    "ROLES",
     "DeadLetterStore",
     "InboxStore",
     "OutboxStore",
@@ -44,6 +45,7 @@ __all__ = [
     "Store",
     "TaskStore",
     "TimerStore",
+    "lacks",
 ]
 
 
@@ -232,3 +234,27 @@ class Store(RecordStore, TimerStore, InboxStore, OutboxStore, DeadLetterStore, T
     The engine and its callers take a whole store; a backend may be checked a role at a
     time (see :mod:`membercore.testing.contracts`).
     """
+
+
+#: The store port's roles, :class:`Recorder` first.
+ROLES: tuple[type, ...] = (
+    Recorder,
+    RecordStore,
+    TimerStore,
+    InboxStore,
+    OutboxStore,
+    DeadLetterStore,
+    TaskStore,
+)
+
+
+def lacks(store: object) -> list[str]:
+    """What ``store`` lacks of the store port, by role: ``["TaskStore (tasks)"]``, or none."""
+    missing = []
+    for role in ROLES:
+        own = set(getattr(role, "__annotations__", {}))
+        own |= {name for name, value in vars(role).items() if callable(value) and name[0] != "_"}
+        lacking = sorted(name for name in own if not hasattr(store, name))
+        if lacking:
+            missing.append(f"{role.__name__} ({', '.join(lacking)})")
+    return missing

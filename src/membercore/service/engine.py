@@ -27,12 +27,13 @@ from membercore.dates import require_aware
 from membercore.errors import (
     EngineError,
     GaveUpError,
+    PluginError,
     UnknownStoreError,
     VersionConflictError,
 )
 from membercore.journeys import JourneyIndex, check_tags, validate
 from membercore.plugins import Plugins, collect, make_plugin_manager
-from membercore.ports import Clock, Store
+from membercore.ports import Clock, Store, lacks
 from membercore.serialization import message_types
 from membercore.service import pipeline, ticking
 from membercore.service.calls import MemberCalls
@@ -165,7 +166,8 @@ class Engine(MemberCalls):
         Raises:
             UnknownStoreError: no plugin serves the URL's scheme.
             EngineError: no clock was given and no plugin provides one.
-            PluginError: a plugin failed, naming it.
+            PluginError: a plugin failed, naming it (a store lacking a role of the
+                store port included, naming what it lacks).
             JourneyDefinitionError: a journey names a condition or action no plugin has.
         """
         manager = plugin_manager or make_plugin_manager()
@@ -178,6 +180,10 @@ class Engine(MemberCalls):
         if clock is None:
             raise EngineError("no clock given and no installed plugin provides one")
         store = opener.value(url)
+        missing = lacks(store)
+        if missing:
+            problem = f"the store it opened for {scheme}:// lacks {'; '.join(missing)}"
+            raise PluginError(opener.plugin, problem)
         return cls(store, config, clock=clock, plugins=plugins, **options)
 
     def close(self) -> None:

@@ -23,10 +23,12 @@ from membercore.ledger.commands import ExpireDue
 from membercore.ledger.events import Posting
 from membercore.service.context import Context, Household, journey_triggers
 from membercore.service.member import Member, due_parts
-from membercore.service.runner import COMMAND_TYPES, Runner
+from membercore.service.runner import COMMAND_TYPES, DEFAULT_NAME, MAX_DEPTH, Runner
 
 __all__ = [
     "COMMAND_TYPES",
+    "DEFAULT_NAME",
+    "MAX_DEPTH",
     "Context",
     "Household",
     "Outcome",

@@ -29,13 +29,21 @@ from membercore.ledger.commands import LedgerCommand, TransferPoints
 from membercore.service import pipeline, plausibility
 from membercore.service.family import HOUSEHOLD_COMMANDS, cover, household, quota, transfer
 from membercore.service.gifts import cancel_redemption, redeem_reward
-from membercore.service.handling import Handler, member_command, note
-from membercore.service.merging import merge
+from membercore.service.handling import Handler, household_view, member_command, note, view_of
+from membercore.service.merges import merge
 from membercore.service.recording import household_key
 from membercore.service.unit_of_work import UnitOfWork
 from membercore.staff import offers, programmes, tasks
 
-__all__ = ["COMMAND_TYPES", "HANDLERS", "AnyCommand", "handle", "route"]
+__all__ = [
+    "COMMAND_TYPES",
+    "HANDLERS",
+    "AnyCommand",
+    "handle",
+    "household_view",
+    "route",
+    "view_of",
+]
 
 
 #: Every command the engine carries out.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from membercore.moved import relocate
+from membercore.moved import child, relocate
 
 if TYPE_CHECKING:
     from membercore.testing import strategies
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Book", "ManualClock", "strategies"]
 
-# Modules that moved in 0.2.0: their old paths work until membercore 0.3.0, with a warning.
+# Modules that moved: their old paths work until membercore 0.3.0, with a warning.
 relocate({"membercore.testing.contract": "membercore.testing.contracts"})
 
 _WHERE = {
@@ -34,6 +34,6 @@ _WHERE = {
 def __getattr__(name: str) -> Any:
     where = _WHERE.get(name)
     if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return child(__name__, name)  # a module that moved, or AttributeError
     module = importlib.import_module(where)
     return module if name == "strategies" else getattr(module, name)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -307,3 +308,38 @@ trigger = {{ kind = "after", delay = {{ days = 1 }} }}
     )
     assert main(["config", "check", str(path), "--without-plugins"]) == 1
     assert says in capsys.readouterr().err
+
+
+class _GoneReader(io.StringIO):
+    """Standard output whose reader has stopped reading (``membercore outbox | head``)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = f"sqlite:///{tmp_path}/cli.db"
+    now = datetime.now(UTC)
+    facts = _jsonl(
+        tmp_path / "facts.jsonl",
+        PatientRegistered(fact_id="r-1", patient_id="P-1", occurred_at=now, name="林女士"),
+        GrantConsent(
+            key="c-1",
+            member_id="P-1",
+            purpose="care",
+            channels=("wecom",),
+            given_by="P-1",
+            source="app",
+        ),
+        DiagnosisRecorded(
+            fact_id="d-1", patient_id="P-1", occurred_at=now, icd10="E11.9", visit_id="v-1"
+        ),
+    )
+    assert main(["ingest", str(facts), "--store", store]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdout", _GoneReader())
+    assert main(["outbox", "--store", store]) == 1
+    assert main(["walkthrough"]) == 1
+    assert capsys.readouterr().err == ""  # no "cannot read None: Broken pipe"

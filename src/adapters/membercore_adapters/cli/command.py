@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,28 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``membercore`` command; return its exit status."""
+    """Run the ``membercore`` command; return its exit status.
+
+    A reader that stops reading (``membercore outbox | head``) ends the command quietly
+    with status 1, as other command-line tools do.
+    """
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 1
+
+
+def _quiet_stdout() -> None:
+    """Send what is left of the output nowhere: the reader has gone (Python's own advice)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a file: nothing is flushed to it
+        pass
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     if args.command == "demo":
         return _demo(args)

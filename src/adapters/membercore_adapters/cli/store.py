@@ -38,6 +38,8 @@ def with_store(args: argparse.Namespace) -> int:
     except MembercoreError as error:
         print(f"membercore: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise  # the reader went away: not a file that cannot be read
     except OSError as error:  # a file named on the command line that cannot be read
         print(f"membercore: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
         return 2

@@ -58,6 +58,7 @@ def test_config_check_reports_what_the_installed_plugins_journeys_need(
     err = capsys.readouterr().err
     assert "clinic_example" in err
     assert "no template 'checkup_clinic_invite'" in err
+    assert "--without-plugins` checks the programme alone" in err  # what to do about it
 
 
 def test_config_check_names_the_offending_key(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from membercore import MembercoreError, reference_config
+from membercore.errors import PluginError
 from membercore.journeys import check_tags, validate
 from membercore.plugins import collect, make_plugin_manager
 from membercore.serialization import load_config_file, message_types
@@ -85,6 +86,12 @@ def _check_config(path: Path, *, with_plugins: bool) -> int:
         return 2
     except MembercoreError as error:  # a key, or a journey naming what no plugin has
         print(f"{path}: {error}", file=sys.stderr)
+        if isinstance(error, PluginError):
+            print(
+                f"{path}: an installed plugin needs this of the programme; "
+                "`membercore config check --without-plugins` checks the programme alone",
+                file=sys.stderr,
+            )
         return 1
     print(f"{path}: valid programme {config.name!r} v{config.version} ({config.timezone})")
     return 0

@@ -18,12 +18,13 @@ from membercore.ports import (
     Commit,
 )
 from membercore.testing.contracts import T0, assert_empty, every_table
-from membercore_adapters.stores import postgres as postgres_adapter
 from membercore_adapters.stores.postgres import (
     MIGRATIONS,
     SCHEMA_VERSION,
     PostgresStore,
 )
+from membercore_adapters.stores.postgres import schema as postgres_schema
+from membercore_adapters.stores.postgres import store as postgres_store
 
 
 @pytest.fixture
@@ -102,8 +103,8 @@ def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
     with PostgresStore.open(url) as store:
         store.commit(every_table())
     later = (*MIGRATIONS, ("CREATE TABLE audit (at timestamptz NOT NULL, what text NOT NULL)",))
-    monkeypatch.setattr(postgres_adapter, "MIGRATIONS", later)
-    monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", len(later))
+    monkeypatch.setattr(postgres_schema, "MIGRATIONS", later)
+    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", len(later))
     with PostgresStore.open(url) as store:
         assert store.schema_version == len(later)
         assert store.load(["member:p-1"])["member:p-1"].snapshot == '{"points":1}'
@@ -113,8 +114,8 @@ def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
 def test_a_schema_of_version_one_gains_outbox_claims_and_keeps_its_messages(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postgres_adapter, "MIGRATIONS", MIGRATIONS[:1])
-    monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:1])
+    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 1)
     with PostgresStore.open(url) as store:
         store.commit(every_table())
     monkeypatch.undo()
@@ -133,8 +134,8 @@ def test_a_schema_of_version_one_gains_outbox_claims_and_keeps_its_messages(
 def test_a_schema_of_version_two_gains_record_claims_and_keeps_its_records(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postgres_adapter, "MIGRATIONS", MIGRATIONS[:2])
-    monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 2)
     with PostgresStore.open(url) as store:
         store.commit(every_table())  # new records only: no claim columns named
     monkeypatch.undo()
@@ -157,8 +158,8 @@ def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(
     with PostgresStore.open(url) as store:
         store.commit(every_table())
     broken = (*MIGRATIONS, ("CREATE TABLE audit (at integer)", "CREATE TABLE audit (again text)"))
-    monkeypatch.setattr(postgres_adapter, "MIGRATIONS", broken)
-    monkeypatch.setattr(postgres_adapter, "SCHEMA_VERSION", len(broken))
+    monkeypatch.setattr(postgres_schema, "MIGRATIONS", broken)
+    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", len(broken))
     with pytest.raises(StorageError, match="already exists") as raised:
         PostgresStore.open(url)
     assert isinstance(raised.value.__cause__, psycopg.Error)
@@ -331,7 +332,7 @@ def test_an_invalid_connection_option_is_a_storage_error_without_the_password() 
 def test_a_missing_driver_makes_the_store_unavailable_with_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(postgres_adapter, "_MISSING_DRIVER", ImportError("no module psycopg"))
+    monkeypatch.setattr(postgres_store, "MISSING_DRIVER", ImportError("no module psycopg"))
     with pytest.raises(StoreUnavailableError, match=r"membercore\[postgres\]"):
         PostgresStore.open("postgresql://localhost/db")
 

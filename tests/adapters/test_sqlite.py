@@ -18,6 +18,7 @@ from membercore_adapters.stores import memory as memory_adapter
 from membercore_adapters.stores import sqlite as sqlite_adapter
 from membercore_adapters.stores.memory import MemoryStore
 from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
+from membercore_adapters.stores.sqlite import schema as sqlite_schema
 
 
 @pytest.fixture
@@ -82,8 +83,8 @@ def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
     with SqliteStore(path) as store:
         store.commit(every_table())
     later = (*MIGRATIONS, ("CREATE TABLE audit (at INTEGER NOT NULL, what TEXT NOT NULL)",))
-    monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", later)
-    monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", len(later))
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", later)
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", len(later))
     with SqliteStore(path) as store:
         assert store.schema_version == len(later)
         assert store.load(["member:p-1"])["member:p-1"].snapshot == '{"points":1}'
@@ -93,8 +94,8 @@ def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
 def test_a_file_of_schema_one_gains_outbox_claims_and_keeps_its_messages(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", MIGRATIONS[:1])
-    monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", MIGRATIONS[:1])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 1)
     SqliteStore(path).close()
     with sqlite3.connect(path) as conn:  # a message as schema 1 stored it
         conn.execute(
@@ -117,8 +118,8 @@ def test_a_file_of_schema_one_gains_outbox_claims_and_keeps_its_messages(
 def test_a_file_of_schema_two_gains_record_claims_and_keeps_its_records(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", MIGRATIONS[:2])
-    monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 2)
     SqliteStore(path).close()
     with sqlite3.connect(path) as conn:  # a record as schema 2 stored it
         conn.execute(
@@ -146,8 +147,8 @@ def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(
     with SqliteStore(path) as store:
         store.commit(every_table())
     broken = (*MIGRATIONS, ("CREATE TABLE audit (at INTEGER)", "CREATE TABLE audit (again)"))
-    monkeypatch.setattr(sqlite_adapter, "MIGRATIONS", broken)
-    monkeypatch.setattr(sqlite_adapter, "SCHEMA_VERSION", len(broken))
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", broken)
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", len(broken))
     with pytest.raises(StorageError, match="already exists"):
         SqliteStore(path)
     monkeypatch.undo()

@@ -29,6 +29,7 @@ from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores import memory, sqlite
 from membercore_adapters.stores.memory import MemoryStore
+from membercore_adapters.stores.sqlite.statements import CLAIM_DUE
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
@@ -357,7 +358,7 @@ class FaultyConnection:
         raise sqlite3.OperationalError("disk I/O error")
 
     def executemany(self, statement: str, rows: Iterable[Any]) -> sqlite3.Cursor:
-        if statement == sqlite._CLAIM_DUE:
+        if statement == CLAIM_DUE:
             self.claiming = True
         if self.armed and self.fails in statement:
             rows = list(rows)

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -423,3 +424,31 @@ def test_the_same_facts_twice_or_in_any_order_within_a_day_leave_the_same_journe
         }
 
     assert states(shuffled) == states(reference)
+
+
+def test_a_leap_day_birthday_set_for_28_february_by_an_earlier_release_is_greeted_once() -> None:
+    """Release 0.1 set 29 February's birthday timer on 28 February: it fires, once.
+
+    The greeting comes back to its own state and sets the timer again: for the next
+    year's anniversary, not for 1 March of the year that was just greeted.
+    """
+    patient = Patient("birthday")
+    patient.tell(_fact(PatientRegistered, birth_date=date(2000, 2, 29)), T0)
+    (instance,) = patient.state.instances.values()
+    (timer,) = instance.timers
+    stored = attrs.evolve(timer, due_at=datetime(2027, 2, 28, 9, 0, tzinfo=SH))  # 0.1's rule
+    patient.state = attrs.evolve(
+        patient.state,
+        instances={instance.instance_id: attrs.evolve(instance, timers=(stored,))},
+    )
+    greeted = [
+        action
+        for day in range(27, 32)
+        for action in _actions(
+            patient.tick(datetime(2027, 2, 27, 23, 0, tzinfo=SH) + timedelta(days=day - 27))
+        )
+        if action[0] == "send_message"
+    ]
+    assert len(greeted) == 1
+    (instance,) = patient.state.instances.values()
+    assert [t.due_at for t in instance.timers] == [datetime(2028, 2, 29, 9, 0, tzinfo=SH)]

@@ -19,6 +19,7 @@ from membercore.journeys.messages import (
     JourneyEvent,
     JourneyMoved,
     JourneyStarted,
+    Timer,
 )
 from membercore.journeys.registry import Situation
 from membercore.journeys.state import JourneyInstance, JourneysState, active, applied
@@ -83,8 +84,13 @@ def move(
     situation: Situation,
     kind: str,
     trigger_id: str,
+    *,
+    fired: Timer | None = None,
 ) -> list[JourneyEvent]:
-    """Step ``index`` of ``definition`` taken: moved, its actions, ended if final."""
+    """Step ``index`` of ``definition`` taken: moved, its actions, ended if final.
+
+    ``fired`` is the timer that took the step, when a timer did.
+    """
     transition = definition.transitions[index]
     at = situation.now
     why = _explain(definition, transition, kind, trigger_id)
@@ -100,7 +106,7 @@ def move(
         trigger_type=kind,
         trigger_id=trigger_id,
         explanation=why,
-        timers=timers(definition, transition.target, at, situation, instance.anchors),
+        timers=timers(definition, transition.target, at, situation, instance.anchors, fired=fired),
     )
     occurrence = instance.steps.get(transition.step, 0) + 1
     events: list[JourneyEvent] = [moved]

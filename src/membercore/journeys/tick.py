@@ -73,7 +73,9 @@ def _fire(
         transition = definition.transitions[timer.transition]
         if all(registry.holds(guard, at) for guard in transition.guards):
             trigger_id = f"timer:{instance.instance_id}:{timer.transition}:{due_at.isoformat()}"
-            return move(instance, definition, timer.transition, at, "timer", trigger_id)
+            return move(
+                instance, definition, timer.transition, at, "timer", trigger_id, fired=timer
+            )
     return [
         TimerDropped(
             member_id=situation.member_id,

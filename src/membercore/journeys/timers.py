@@ -36,12 +36,22 @@ def timers(
     entered: datetime,
     situation: Situation,
     anchors: Mapping[str, str],
+    *,
+    fired: Timer | None = None,
 ) -> tuple[Timer, ...]:
-    """The timers of ``state``'s timed steps, set as the state is entered at ``entered``."""
+    """The timers of ``state``'s timed steps, set as the state is entered at ``entered``.
+
+    ``fired`` is the timer whose step entered the state, if a timer did: a yearly step
+    that comes back to its own state is set for the anniversary of the year after the
+    one that fired, so it fires once a year whatever rule set the timer that fired (an
+    earlier release set 29 February's on 28 February).
+    """
     found = []
+    tz = situation.config.tz
     for index, transition in enumerate(definition.transitions):
         if transition.source == state and transition.trigger.timed:
-            due = _due(transition.trigger, entered, situation.config.tz, anchors)
+            last = fired.due_at if fired is not None and fired.transition == index else None
+            due = _due(transition.trigger, entered, tz, anchors, last)
             # An anchored moment already past when the state is entered does not fire.
             if due is not None and due > entered:
                 found.append(Timer(transition=index, state=state, due_at=due))
@@ -49,7 +59,11 @@ def timers(
 
 
 def _due(
-    trigger: Trigger, entered: datetime, tz: ZoneInfo, anchors: Mapping[str, str]
+    trigger: Trigger,
+    entered: datetime,
+    tz: ZoneInfo,
+    anchors: Mapping[str, str],
+    last: datetime | None = None,
 ) -> datetime | None:
     if trigger.kind == "after" and trigger.delay is not None:
         return _shifted(entered, trigger.delay, tz, +1)
@@ -63,7 +77,7 @@ def _due(
     if trigger.kind == "monthly" and trigger.day is not None:
         due = _local(today.replace(day=trigger.day), clock, tz)
         return due if due > entered else _local(next_month_on(today, trigger.day), clock, tz)
-    return _yearly(trigger, entered, today, clock, tz, anchors)
+    return _yearly(trigger, entered, today, clock, tz, anchors, last)
 
 
 def _yearly(
@@ -73,12 +87,18 @@ def _yearly(
     clock: time,
     tz: ZoneInfo,
     anchors: Mapping[str, str],
+    last: datetime | None,
 ) -> datetime | None:
-    """The next anniversary of the anchor's day at ``clock`` (29 February: 1 March)."""
+    """The next anniversary of the anchor's day at ``clock`` (29 February: 1 March).
+
+    After ``last``, the occurrence that fired, it is the following year's.
+    """
     anchor = _anchor(anchors, trigger.anchor, tz)
     if anchor is None:
         return None
     born = local_date(anchor, tz)
+    if last is not None:
+        return _local(anniversary(born, local_date(last, tz).year + 1), clock, tz)
     due = _local(anniversary(born, today.year), clock, tz)
     return due if due > entered else _local(anniversary(born, today.year + 1), clock, tz)
 

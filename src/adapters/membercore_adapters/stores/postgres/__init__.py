@@ -47,7 +47,7 @@ from collections.abc import Callable
 
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore_adapters.stores.postgres.schema import DEFAULT_SCHEMA, MIGRATIONS, SCHEMA_VERSION
-from membercore_adapters.stores.postgres.store import MISSING_DRIVER, PostgresStore
+from membercore_adapters.stores.postgres.store import PostgresStore
 from membercore_adapters.stores.postgres.urls import SCHEMES
 
 __all__ = [
@@ -57,9 +57,6 @@ __all__ = [
     "PostgresStore",
     "membercore_register_stores",
 ]
-
-#: Why the driver could not be imported (None: it is installed); read when a store opens.
-_MISSING_DRIVER = MISSING_DRIVER
 
 
 @hookimpl

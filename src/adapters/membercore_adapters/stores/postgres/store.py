@@ -13,10 +13,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from membercore.errors import StorageError, StoreUnavailableError
-
-# The package: the schema and driver it names when a store opens are the ones that count.
-from membercore_adapters.stores import postgres
 from membercore_adapters.stores.commits import Plan
+from membercore_adapters.stores.postgres import schema
 from membercore_adapters.stores.postgres.schema import MIGRATION_LOCK, SCHEMA_VERSION_TABLE
 from membercore_adapters.stores.postgres.statements import (
     CANCEL_OUTBOX,
@@ -100,7 +98,7 @@ class PostgresStore(SqlStore):
             raise StorageError(
                 self.url, "not a PostgreSQL URL (postgresql://user@host:5432/database)"
             )
-        missing_driver = postgres._MISSING_DRIVER  # the package's, as the schema's
+        missing_driver = MISSING_DRIVER
         if missing_driver is not None:
             raise StoreUnavailableError(
                 self.url,
@@ -224,13 +222,13 @@ class PostgresStore(SqlStore):
 
     def _migrate(self, conn: Connection[tuple[Any, ...]]) -> None:
         row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-        # The package's names are the schema that counts: read when a store opens.
+        # Read when a store opens, so that a test may stand in a schema of its own.
         migrate(
             self.url,
             f"schema {self.schema}",
             int(row[0]) if row else 0,
-            postgres.MIGRATIONS,
-            postgres.SCHEMA_VERSION,
+            schema.MIGRATIONS,
+            schema.SCHEMA_VERSION,
             conn.execute,
             lambda number: conn.execute(
                 "INSERT INTO schema_version (version) VALUES (%s)", (number,)

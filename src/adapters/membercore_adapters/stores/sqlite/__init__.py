@@ -30,14 +30,9 @@ from collections.abc import Callable
 
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore_adapters.stores.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
-from membercore_adapters.stores.sqlite.statements import CLAIM_DUE
 from membercore_adapters.stores.sqlite.store import SqliteStore
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStore", "membercore_register_stores"]
-
-# Under the name it had when this package was one module: tests that stand in for a
-# failing disk let this statement, a claim's own transaction, through.
-_CLAIM_DUE = CLAIM_DUE
 
 
 @hookimpl

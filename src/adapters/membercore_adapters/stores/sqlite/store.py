@@ -17,12 +17,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from membercore.errors import StorageError, StoreUnavailableError
-
-# The package, for the schema it names when a store opens (see SqliteStore._migrate).
-from membercore_adapters.stores import sqlite
 from membercore_adapters.stores.commits import Plan
 from membercore_adapters.stores.rows import CommitRows
 from membercore_adapters.stores.sql import SqlStore, migrate
+from membercore_adapters.stores.sqlite import schema
 from membercore_adapters.stores.sqlite.schema import PRAGMAS
 from membercore_adapters.stores.sqlite.statements import (
     ADVANCE_RECORD,
@@ -157,13 +155,13 @@ class SqliteStore(SqlStore):
     def _migrate(self) -> None:
         conn = self._conn
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-        # The package's names are the schema that counts: read when a store opens.
+        # Read when a store opens, so that a test may stand in a schema of its own.
         migrate(
             self.url,
             "the file's schema",
             version,
-            sqlite.MIGRATIONS,
-            sqlite.SCHEMA_VERSION,
+            schema.MIGRATIONS,
+            schema.SCHEMA_VERSION,
             conn.execute,
             # PRAGMA takes no parameters; the number is an int we computed.
             lambda number: conn.execute(f"PRAGMA user_version = {int(number)}"),

@@ -7,7 +7,8 @@ Each backend is a plugin serving URL schemes (``memory://``, ``sqlite:///...``,
 - :mod:`.memory`: the in-memory store.
 - :mod:`.sqlite` and :mod:`.postgres`: the SQL stores, each a package (its schema, its
   own statements, the store).
-- :mod:`.commits`: the one check of a commit all three make, and what a commit leaves.
+- The one check of a commit all three make is the port's own
+  (:mod:`membercore.ports.commits`), so that any backend may make it too.
 - :mod:`.sql` and :mod:`.rows`: what the SQL stores share (reads, paging, claims'
   checks, deliveries, migration steps; the row mapping).
 - :mod:`.base`: closing at the end of a ``with`` block, and the check of a claim.

@@ -29,8 +29,8 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
+from membercore.ports.commits import CheckedCommit, check_commit
 from membercore_adapters.stores.base import Closing, claim_until
-from membercore_adapters.stores.commits import Plan, plan
 
 __all__ = ["MemoryStore", "membercore_register_stores"]
 
@@ -255,7 +255,7 @@ class MemoryStore(Closing):
         Raises:
             VersionConflictError: naming every conflicting key; nothing was written.
             StorageError: the store is closed, or the commit is malformed (see
-                :func:`~membercore_adapters.stores.commits.plan`); nothing was written.
+                :func:`~membercore.ports.commits.check_commit`); nothing was written.
         """
         if not commit:
             with self._lock:
@@ -264,13 +264,13 @@ class MemoryStore(Closing):
         with self._lock:
             self._check_open()
             # Check everything first: once writing starts, nothing below can fail.
-            checked = plan(self.url, commit)
+            checked = check_commit(self.url, commit)
             records = self._records
             stored = {key: records[key].version for key in checked.expected if key in records}
             checked.check(self.url, stored)
             self._apply(commit, checked)
 
-    def _apply(self, commit: Commit, checked: Plan) -> None:
+    def _apply(self, commit: Commit, checked: CheckedCommit) -> None:
         self._apply_records(checked)
         for entry in commit.inbox:
             self._inbox.setdefault(entry.fact_id, entry.fingerprint)
@@ -286,7 +286,7 @@ class MemoryStore(Closing):
             if outgoing is not None and outgoing.message.status == "pending":
                 outgoing.message = attrs.evolve(outgoing.message, status="cancelled")
 
-    def _apply_records(self, checked: Plan) -> None:
+    def _apply_records(self, checked: CheckedCommit) -> None:
         for key, outcome in checked.outcomes.items():
             if outcome.snapshot is None:
                 kept = self._records[key]

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from membercore.ports import Commit, DeadLetter, OutboxMessage, Record, StoredEvent, TaskRow
-from membercore_adapters.stores.commits import Plan
+from membercore.ports.commits import CheckedCommit
 
 __all__ = [
     "OUTBOX_COLUMNS",
@@ -128,7 +128,7 @@ class Rows:
 
     # -- write ------------------------------------------------------------------------
 
-    def commit(self, checked: Plan, commit: Commit) -> CommitRows:
+    def commit(self, checked: CheckedCommit, commit: Commit) -> CommitRows:
         """``commit`` (checked as ``checked``) as rows for each table."""
         return CommitRows(self, checked, commit)
 
@@ -150,7 +150,7 @@ class CommitRows:
 
     __slots__ = ("cancelled", "dead_letters", "events", "inbox", "outbox", "records", "tasks")
 
-    def __init__(self, rows: Rows, checked: Plan, commit: Commit) -> None:
+    def __init__(self, rows: Rows, checked: CheckedCommit, commit: Commit) -> None:
         put, instant, put_optional = rows.put, rows.instant, rows.put_optional
         expected = checked.expected
         self.records = [

@@ -29,8 +29,8 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
+from membercore.ports.commits import CheckedCommit, check_commit
 from membercore_adapters.stores.base import Closing, claim_until
-from membercore_adapters.stores.commits import Plan, plan
 from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
 
 __all__ = ["PAGE", "SqlStore", "migrate", "prefix_end"]
@@ -166,7 +166,7 @@ class SqlStore(Closing, ABC):
         """Run a delivery's ``update``; whether the message exists at all."""
 
     @abstractmethod
-    def _write(self, checked: Plan, rows: CommitRows) -> None:
+    def _write(self, checked: CheckedCommit, rows: CommitRows) -> None:
         """Write a checked commit in one transaction, checking the stored versions."""
 
     @contextmanager
@@ -342,11 +342,11 @@ class SqlStore(Closing, ABC):
         Raises:
             VersionConflictError: naming every conflicting key; nothing was written.
             StorageError: the database failed, or the commit is malformed (see
-                :func:`~membercore_adapters.stores.commits.plan`); nothing was written.
+                :func:`~membercore.ports.commits.check_commit`); nothing was written.
         """
         if not commit:
             return
-        checked = plan(self.url, commit)
+        checked = check_commit(self.url, commit)
         self._write(checked, self._rows.commit(checked, commit))
 
     def record_delivery(self, delivery: Delivery) -> None:

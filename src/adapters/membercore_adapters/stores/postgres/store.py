@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from membercore.errors import StorageError, StoreUnavailableError
-from membercore_adapters.stores.commits import Plan
+from membercore.ports.commits import CheckedCommit
 from membercore_adapters.stores.postgres import schema
 from membercore_adapters.stores.postgres.schema import MIGRATION_LOCK, SCHEMA_VERSION_TABLE
 from membercore_adapters.stores.postgres.statements import (
@@ -262,7 +262,7 @@ class PostgresStore(SqlStore):
 
     # -- writing ----------------------------------------------------------------------
 
-    def _write(self, checked: Plan, rows: CommitRows) -> None:
+    def _write(self, checked: CheckedCommit, rows: CommitRows) -> None:
         """One transaction sent as one pipeline; the versions are checked at its end."""
         # Key order: concurrent commits take the same locks in the same order.
         records = sorted(rows.records, key=lambda record: record[0])

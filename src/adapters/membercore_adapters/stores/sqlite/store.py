@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from membercore.errors import StorageError, StoreUnavailableError
-from membercore_adapters.stores.commits import Plan
+from membercore.ports.commits import CheckedCommit
 from membercore_adapters.stores.rows import CommitRows
 from membercore_adapters.stores.sql import SqlStore, migrate
 from membercore_adapters.stores.sqlite import schema
@@ -241,7 +241,7 @@ class SqliteStore(SqlStore):
 
     # -- writing ----------------------------------------------------------------------
 
-    def _write(self, checked: Plan, rows: CommitRows) -> None:
+    def _write(self, checked: CheckedCommit, rows: CommitRows) -> None:
         """One ``BEGIN IMMEDIATE`` transaction: check the versions, then write row by row."""
         whole = [(k, v, s, sv, due) for k, _, v, s, sv, due in rows.records if s is not None]
         kept = [(v, due, k) for k, _, v, s, _, due in rows.records if s is None]

@@ -1,13 +1,14 @@
-"""The one check of a commit every first-party store makes, and what the commit leaves.
+"""The one check of a commit every store makes, and what the commit leaves.
 
-A store calls :func:`plan` before it writes anything: it refuses a commit that no store
+A store calls :func:`check_commit` before it writes anything: it refuses a commit that no store
 could take (:class:`~membercore.errors.StorageError`), works out the version each record
 must be at, and collapses the changes of each record into the state the commit leaves.
 Then, with the stored versions in hand (read in its transaction, or under its lock), it
-calls :meth:`Plan.check`, which refuses a change without a snapshot of a record that is
+calls :meth:`CheckedCommit.check`, which refuses a change without a snapshot of a record that is
 not stored and raises :class:`~membercore.errors.VersionConflictError` naming every key
 whose version does not follow. What a store still does itself is only how it reads the
-versions and writes the rows.
+versions and writes the rows. The first-party stores make it; a backend of its own may
+too.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import NamedTuple
 import attrs
 
 from membercore.errors import StorageError, VersionConflictError
-from membercore.ports import Commit, StoredEvent
+from membercore.ports.stored import Commit, StoredEvent
 
-__all__ = ["Outcome", "Plan", "plan"]
+__all__ = ["CheckedCommit", "Outcome", "check_commit"]
 
 
 class Outcome(NamedTuple):
@@ -41,7 +42,7 @@ class Outcome(NamedTuple):
 
 
 @attrs.define
-class Plan:
+class CheckedCommit:
     """A commit checked on its own: what it expects of the store, and what it leaves.
 
     Attributes:
@@ -88,7 +89,7 @@ class Plan:
             raise VersionConflictError(url, conflicts)
 
 
-def plan(url: str, commit: Commit) -> Plan:
+def check_commit(url: str, commit: Commit) -> CheckedCommit:
     """Check ``commit`` on its own and work out what it leaves.
 
     The changes of one record chain: each expects the version the one before it makes.
@@ -100,13 +101,14 @@ def plan(url: str, commit: Commit) -> Plan:
         commit: the commit.
 
     Returns:
-        The plan: the versions to check (:meth:`Plan.check`) and the rows to write.
+        The checked commit: the versions to check (:meth:`CheckedCommit.check`) and
+        the rows to write.
 
     Raises:
         StorageError: a change expecting version 0 has no snapshot, or an event does not
             belong to its change; nothing may be written.
     """
-    checked = Plan()
+    checked = CheckedCommit()
     outcomes = checked.outcomes
     for change in commit.changes:
         key = change.key

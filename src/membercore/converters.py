@@ -26,12 +26,24 @@ from cattrs.cols import (
 )
 
 from membercore.dates import require_aware
+from membercore.messages import ParamValue
 from membercore.text import brief
 
-__all__ = ["canonical_form", "canonical_json", "converter", "stored_converter"]
+__all__ = [
+    "JSON",
+    "TAG",
+    "canonical_form",
+    "canonical_json",
+    "converter",
+    "stored_converter",
+]
 
 
+#: The key of a message's type tag in its stored form.
 TAG = "type"
+
+#: One encoder for every record and message written: compact, text as it is.
+JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _structure_instant(value: object, _type: object) -> datetime:
@@ -134,10 +146,6 @@ def _canonical_converter() -> cattrs.Converter:
     return _converter(omit_if_default=True)
 
 
-#: The parameters of journey guards and actions (``membercore.config.journeys.ParamValue``).
-_PARAM_VALUE = str | int | bool
-
-
 def _converter(
     *, forbid_extra_keys: bool = False, omit_if_default: bool = False
 ) -> cattrs.Converter:
@@ -148,7 +156,7 @@ def _converter(
     conv.register_structure_hook(date, _structure_date)
     for kind in (int, bool, str):
         conv.register_structure_hook(kind, _strict(kind))
-    conv.register_structure_hook_func(lambda t: t == _PARAM_VALUE, _param_value)
+    conv.register_structure_hook_func(lambda t: t == ParamValue, _param_value)
     conv.register_structure_hook_factory(is_sequence, _listy(homogenous_tuple_structure_factory))
     conv.register_structure_hook_factory(is_mutable_sequence, _listy(list_structure_factory))
     conv.register_structure_hook_factory(is_any_set, _listy(_set_factory))
@@ -162,7 +170,7 @@ def _is_frozenset(type_: object) -> bool:
     return type_ is frozenset or getattr(type_, "__origin__", None) is frozenset
 
 
-def _param_value(value: object, _type: object) -> str | int | bool:
+def _param_value(value: object, _type: object) -> ParamValue:
     # The parameters of journey guards and actions: text, integers or yes/no, as given.
     if type(value) in (str, int, bool):
         return value  # type: ignore[return-value]
@@ -181,7 +189,7 @@ def _set_factory(type_: Any, conv: cattrs.Converter) -> Any:
 def canonical_form(message: object) -> Any:
     """A message's fields as stored, without those holding their default: what fingerprints digest.
 
-    The form :func:`message_to_dict` writes (with the ``type`` tag, without the schema
+    The form a message is stored in (with the ``type`` tag, without the schema
     version), except that a field equal to its default is left out, at every level.
     Adding an optional field with a default to a message therefore leaves the canonical
     form of every message that does not set it as it was. Any other value is unstructured

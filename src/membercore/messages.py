@@ -11,11 +11,12 @@ twice is decided once; the same key on a different command is refused), and
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import attrs
 
 from membercore.checks import non_empty
+from membercore.errors import InvalidFactError
 
 __all__ = [
     "CHANNELS",
@@ -24,8 +25,13 @@ __all__ = [
     "Command",
     "MemberCommand",
     "MemberEvent",
+    "ParamValue",
     "Purpose",
+    "check_purpose",
 ]
+
+#: A parameter of a journey's guard or action: text, a whole number or yes/no.
+ParamValue = str | int | bool
 
 #: Why the programme may reach a member: care reminders, marketing offers, research.
 Purpose = Literal["care", "marketing", "research"]
@@ -37,11 +43,11 @@ CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 @attrs.frozen(kw_only=True)
 class Command:
-    """Fields every ledger command has.
+    """Fields every command on a member's record has (points, consent, plans, tasks...).
 
     Attributes:
         key: the idempotency key.
-        member_id: the member whose points change.
+        member_id: the record it acts on.
     """
 
     TYPE: ClassVar[str] = "command"
@@ -80,3 +86,9 @@ class MemberEvent:
     TYPE: ClassVar[str] = "member_event"
 
     member_id: str
+
+
+def check_purpose(instance: Any, attribute: Any, value: str) -> None:
+    """Attrs validator: ``value`` is one of :data:`PURPOSES`."""
+    if value not in PURPOSES:
+        raise InvalidFactError(instance.TYPE, attribute.name, value, f"purposes are {PURPOSES}")

@@ -219,12 +219,13 @@ class TasksOnly:
     """A store that has only the tasks role of the store port."""
 
     url = "tasksonly://"
+    closed = 0
 
     def commit(self, commit: object) -> None:
         """Keep nothing."""
 
     def close(self) -> None:
-        """Nothing to release."""
+        TasksOnly.closed += 1
 
     def tasks(self, *, status: str | None = None) -> list[object]:
         return []
@@ -257,3 +258,4 @@ def test_a_plugin_store_that_lacks_roles_of_the_port_is_refused_naming_them() ->
     assert "InboxStore (seen)" in problem
     assert "TaskStore" not in problem  # the role it has
     assert "Recorder" not in problem
+    assert TasksOnly.closed == 1  # the store refused is closed, not left open

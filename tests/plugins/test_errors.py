@@ -11,7 +11,7 @@ import pytest
 
 from membercore import reference_config
 from membercore.config import ProgrammeConfig
-from membercore.errors import ConfigError, PluginError
+from membercore.errors import ConfigError, HouseholdError, LedgerError, PluginError
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore.journeys import (
     ActionSpec,
@@ -352,3 +352,8 @@ def test_the_engine_does_not_open_with_a_failing_plugin() -> None:
     manager = make_plugin_manager(plugins=[ExplodingStores()])
     with pytest.raises(PluginError, match="ExplodingStores"):
         Engine.open("memory://", config=CONFIG, plugin_manager=manager)
+
+
+def test_a_family_root_raised_as_it_is_names_its_fields() -> None:
+    assert str(HouseholdError("H-1", "P-1")) == "household_id 'H-1', member_id 'P-1'"
+    assert repr(LedgerError("P-1")) == "LedgerError(\"member_id 'P-1'\")"

@@ -23,6 +23,7 @@ from membercore.config.common import (
     within,
 )
 from membercore.errors import ConfigError
+from membercore.messages import ParamValue
 
 __all__ = [
     "Call",
@@ -36,7 +37,6 @@ __all__ = [
 ]
 
 TriggerKind = Literal["fact", "event", "after", "before", "at", "yearly", "monthly"]
-ParamValue = str | int | bool
 
 
 def _day_of_month(_instance: Any, attribute: Any, value: int | None) -> None:

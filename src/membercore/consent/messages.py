@@ -10,7 +10,14 @@ import attrs
 from membercore.checks import non_empty
 from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
-from membercore.messages import CHANNELS, PURPOSES, Channel, Command, MemberEvent, Purpose
+from membercore.messages import (
+    CHANNELS,
+    Channel,
+    Command,
+    MemberEvent,
+    Purpose,
+    check_purpose,
+)
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -29,11 +36,6 @@ def _channels(instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
         raise InvalidFactError(instance.TYPE, attribute.name, value, f"channels are {CHANNELS}")
 
 
-def _purpose(instance: Any, attribute: Any, value: str) -> None:
-    if value not in PURPOSES:
-        raise InvalidFactError(instance.TYPE, attribute.name, value, f"purposes are {PURPOSES}")
-
-
 @attrs.frozen(kw_only=True)
 class GrantConsent(Command):
     """The member (or their guardian) agrees to be reached for a purpose by channels.
@@ -49,7 +51,7 @@ class GrantConsent(Command):
 
     TYPE: ClassVar[str] = "grant_consent"
 
-    purpose: Purpose = attrs.field(validator=_purpose)
+    purpose: Purpose = attrs.field(validator=check_purpose)
     channels: tuple[Channel, ...] = attrs.field(validator=_channels)
     given_by: str = attrs.field(validator=non_empty)
     source: str = attrs.field(validator=non_empty)
@@ -69,7 +71,7 @@ class WithdrawConsent(Command):
 
     TYPE: ClassVar[str] = "withdraw_consent"
 
-    purpose: Purpose = attrs.field(validator=_purpose)
+    purpose: Purpose = attrs.field(validator=check_purpose)
     channels: tuple[Channel, ...] = attrs.field(default=(), validator=_channels)
     reason: str | None = None
 

@@ -11,7 +11,7 @@ from membercore.checks import non_empty
 from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
 
-__all__ = ["Fact"]
+__all__ = ["Fact", "one_of"]
 
 
 @attrs.frozen(kw_only=True)
@@ -32,6 +32,8 @@ class Fact:
 
 
 def one_of(*allowed: str) -> Any:
+    """An attrs validator: the value is ``None`` or one of ``allowed``."""
+
     def check(instance: Any, attribute: Any, value: str | None) -> None:
         if value is not None and value not in allowed:
             raise InvalidFactError(

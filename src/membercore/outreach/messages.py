@@ -9,10 +9,10 @@ from typing import Any, ClassVar, Literal, get_args
 import attrs
 
 from membercore.checks import non_empty
-from membercore.consent import PURPOSES, Channel, Purpose
+from membercore.consent import Channel, Purpose
 from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
-from membercore.messages import Command, MemberEvent
+from membercore.messages import Command, MemberEvent, check_purpose
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -36,11 +36,6 @@ RefusalReason = Literal[
     "weekly_cap",
 ]
 REFUSAL_REASONS: tuple[RefusalReason, ...] = get_args(RefusalReason)
-
-
-def _purpose(instance: Any, attribute: Any, value: str) -> None:
-    if value not in PURPOSES:
-        raise InvalidFactError(instance.TYPE, attribute.name, value, f"purposes are {PURPOSES}")
 
 
 def _sorted(value: Mapping[str, str]) -> dict[str, str]:
@@ -75,7 +70,7 @@ class RequestMessage(Command):
     TYPE: ClassVar[str] = "request_message"
 
     template_key: str = attrs.field(validator=non_empty)
-    purpose: Purpose = attrs.field(validator=_purpose)
+    purpose: Purpose = attrs.field(validator=check_purpose)
     variables: Mapping[str, str] = attrs.field(factory=dict, converter=_sorted)
     urgent: bool = attrs.field(default=False, validator=_urgent)
     reason: str = attrs.field(validator=non_empty)

@@ -21,7 +21,7 @@ from membercore import (
     tiers,
     upcasting,
 )
-from membercore.converters import TAG, converter, stored_converter
+from membercore.converters import JSON, TAG, converter, stored_converter
 from membercore.errors import (
     InvalidFactError,
     SchemaVersionError,
@@ -30,7 +30,6 @@ from membercore.facts import CLINICAL_FACT_TYPES, FACT_TYPES
 from membercore.ledger.commands import COMMAND_TYPES
 from membercore.ledger.events import Posting
 from membercore.serialization.problems import summary, value_at
-from membercore.serialization.records import JSON
 from membercore.staff import offers, programmes, tasks
 from membercore.upcasting import VERSION_KEY, Upcasters, schema_version
 

@@ -18,7 +18,7 @@ from membercore.errors import (
 )
 from membercore.text import brief
 
-__all__ = []
+__all__ = ["ALSO", "problems", "summary", "value_at"]
 
 
 #: How many further problems a refusal lists after the first.

@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from membercore import upcasting
-from membercore.converters import converter, stored_converter
+from membercore.converters import JSON, converter, stored_converter
 from membercore.households import HouseholdState
 from membercore.ledger.state import LedgerState
 from membercore.service.member import Member
 from membercore.upcasting import VERSION_KEY, Upcasters, schema_version
 
-__all__ = ["T", "record_from_json", "record_to_json", "snapshot_from_dict", "snapshot_to_dict"]
+__all__ = ["record_from_json", "record_to_json", "snapshot_from_dict", "snapshot_to_dict"]
 
 
 T = TypeVar("T")
@@ -47,10 +47,6 @@ def snapshot_from_dict(
     """
     fields = _record_data(dict(data), LedgerState, upcasters)
     return stored_converter().structure(fields, LedgerState)
-
-
-# One encoder for every record and message: json.dumps would build one per call.
-JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def record_to_json(state: Any) -> str:

@@ -42,9 +42,8 @@ from membercore.service.ingestion import ingest_batch
 from membercore.service.inputs import Input, Message, as_typed, chunks, describe
 from membercore.service.limits import InputLimits
 from membercore.service.member import Member, standing
-from membercore.service.recording import HOUSEHOLD, MEMBER, household_key
+from membercore.service.recording import HOUSEHOLD, MEMBER, household_key, member_of
 from membercore.service.reports import IngestReport, TickReport
-from membercore.service.ticking import member_id
 from membercore.service.unit_of_work import RecordCache, UnitOfWork, decode
 from membercore.service.use_cases import AnyCommand, handle, route
 
@@ -182,6 +181,9 @@ class Engine(MemberCalls):
         store = opener.value(url)
         missing = lacks(store)
         if missing:
+            closing = getattr(store, "close", None)
+            if callable(closing):
+                closing()
             problem = f"the store it opened for {scheme}:// lacks {'; '.join(missing)}"
             raise PluginError(opener.plugin, problem)
         return cls(store, config, clock=clock, plugins=plugins, **options)
@@ -388,7 +390,7 @@ class Engine(MemberCalls):
                 is read, so that the others cost nothing).
         """
         for record in self.store.scan(MEMBER):
-            if where is None or where(member_id(record.key)):
+            if where is None or where(member_of(record.key)):
                 yield decode(self.store, self._records, record)
 
     def households(self) -> Iterator[households.HouseholdState]:

@@ -50,6 +50,7 @@ __all__ = [
     "dead_letter",
     "household_key",
     "member_key",
+    "member_of",
     "read_state",
     "stock_key",
 ]
@@ -62,6 +63,11 @@ STOCK = "stock:"
 def member_key(member_id: str) -> str:
     """The store key of a member's record."""
     return MEMBER + member_id
+
+
+def member_of(key: str) -> str:
+    """The member a record's store key names (the inverse of :func:`member_key`)."""
+    return key.removeprefix(MEMBER)
 
 
 def household_key(household_id: str) -> str:

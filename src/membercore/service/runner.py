@@ -18,6 +18,7 @@ from membercore.dates import age_on
 from membercore.errors import InvalidFactError, UnknownSubscriptionError
 from membercore.facts import Fact
 from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
+from membercore.messages import PURPOSES
 from membercore.service import actions
 from membercore.service.context import Context, Household
 from membercore.service.member import Member, birth_date, evolve_all
@@ -32,9 +33,6 @@ MAX_DEPTH = 4
 
 #: How messages address a member whose registration gives no name.
 DEFAULT_NAME = "尊敬的会员"
-
-
-_PURPOSES: tuple[consent.Purpose, ...] = ("care", "marketing", "research")
 
 
 class Runner:
@@ -159,7 +157,7 @@ class Runner:
             plans=plans.active_plans(m.plans, self.now),
             programmes=self.programmes(),
             flags=self.flags(),
-            consented=frozenset(p for p in _PURPOSES if consent.channels_for(m.consent, p)),
+            consented=frozenset(p for p in PURPOSES if consent.channels_for(m.consent, p)),
         )
         self._seen = (m, self.now, seen)
         return seen

@@ -17,18 +17,13 @@ from membercore.service import pipeline
 from membercore.service.handling import context, count_work, view_of
 from membercore.service.inputs import INPUT_FAULTS, dead, reason
 from membercore.service.member import Member
-from membercore.service.recording import MEMBER
+from membercore.service.recording import member_of
 from membercore.service.reports import TickReport
 
 if TYPE_CHECKING:
     from membercore.service.engine import Engine
 
-__all__ = ["member_id", "tick"]
-
-
-def member_id(key: str) -> str:
-    """The member a record key names."""
-    return key.removeprefix(MEMBER)
+__all__ = ["tick"]
 
 
 def tick(
@@ -41,7 +36,7 @@ def tick(
     page = limit
     while True:
         due = engine.store.due(at, page)
-        keys = [key for key, _ in due if where(member_id(key))]
+        keys = [key for key, _ in due if where(member_of(key))]
         if keys:
             work = partial(_tick_batch, engine, keys[:limit], at)
             count, _ = engine.retrying(work, f"ticking {len(keys[:limit])} records")

@@ -31,6 +31,7 @@ __all__ = [
     "facts",
     "identifiers",
     "instants",
+    "refunds",
 ]
 
 #: Departments of a private general hospital, as HIS codes.

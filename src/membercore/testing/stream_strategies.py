@@ -25,7 +25,6 @@ __all__ = ["DIAGNOSES", "patient_streams"]
 DIAGNOSES = ("E11.9", "E11", "I10", "O80", "M17.1", "J45.9", "K02.9")
 
 _STREAM_KINDS = ("check_in", "charge", "refund", "event", "diagnosis")
-_BIRTH_DATES = st.none() | st.dates(min_value=date(1940, 1, 1), max_value=date(2020, 1, 1))
 
 
 @st.composite

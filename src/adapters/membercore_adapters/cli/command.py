@@ -86,7 +86,7 @@ def _check_config(path: Path, *, with_plugins: bool) -> int:
         return 2
     except MembercoreError as error:  # a key, or a journey naming what no plugin has
         print(f"{path}: {error}", file=sys.stderr)
-        if isinstance(error, PluginError):
+        if isinstance(error, PluginError) and isinstance(error.__cause__, MembercoreError):
             print(
                 f"{path}: an installed plugin needs this of the programme; "
                 "`membercore config check --without-plugins` checks the programme alone",

@@ -5,7 +5,7 @@
 store in slices of simulated time, :func:`dashboard`
 (:mod:`~membercore_adapters.demo.dashboard`) renders the figures, and
 :func:`ledger_walkthrough` (:mod:`~membercore_adapters.demo.walkthrough`) explains the
-points ledger step by step on one family of the hospital.
+points ledger step by step on a scripted family (王女士 and 李先生).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 WANG, LI = "p-wang", "p-li"
 
 
-@attrs.frozen
+@attrs.define
 class _Walk:
     """The walk so far: both ledgers, every posting, and where each step is told."""
 

@@ -77,7 +77,8 @@ class PostgresStore(SqlStore):
 
     Args:
         url: a ``postgresql://`` (or ``postgres://``) URL, with an optional ``schema``
-            query parameter (default :data:`DEFAULT_SCHEMA`).
+            query parameter (by default
+            :data:`~membercore_adapters.stores.postgres.schema.DEFAULT_SCHEMA`).
         max_connections: how many connections the pool may hold (one stays open).
 
     Raises:

@@ -23,7 +23,7 @@ __all__ = [
     "PURPOSES",
     "Channel",
     "Command",
-    "MemberCommand",
+    "KeylessCommand",
     "MemberEvent",
     "ParamValue",
     "Purpose",
@@ -57,7 +57,7 @@ class Command:
 
 
 @attrs.frozen(kw_only=True)
-class MemberCommand:
+class KeylessCommand:
     """Fields every command without a key has: what time asks of a member's record.
 
     Such a command (expire what is due, review the tier) is decided once per instant
@@ -67,7 +67,7 @@ class MemberCommand:
         member_id: the record it acts on.
     """
 
-    TYPE: ClassVar[str] = "member_command"
+    TYPE: ClassVar[str] = "keyless_command"
 
     member_id: str = attrs.field(validator=non_empty)
 

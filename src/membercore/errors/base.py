@@ -18,9 +18,9 @@ class MembercoreError(Exception):
     """Root of every error membercore raises on purpose."""
 
     def __str__(self) -> str:
-        if attrs.has(type(self)):  # a root raised as it is: its fields, named
-            fields = attrs.fields(type(self))
-            return ", ".join(f"{field.name} {getattr(self, field.name)!r}" for field in fields)
+        kind = type(self)
+        if attrs.has(kind):  # a root raised as it is: its fields, named
+            return ", ".join(f"{f.name} {getattr(self, f.name)!r}" for f in attrs.fields(kind))
         return super().__str__()
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ import attrs
 from membercore.checks import non_empty
 from membercore.errors import InvalidAmountError
 from membercore.identity import MergeMembers
-from membercore.messages import Command, MemberCommand
+from membercore.messages import Command, KeylessCommand
 
 __all__ = [
     "COMMAND_TYPES",
@@ -131,7 +131,7 @@ class TransferPoints(Command):
 
 
 @attrs.frozen(kw_only=True)
-class ExpireDue(MemberCommand):
+class ExpireDue(KeylessCommand):
     """Expire what is left of every lot whose expiry instant has come.
 
     Each expiry posting is keyed by its lot, so running this any number of times expires

@@ -16,7 +16,7 @@ import attrs
 from membercore.checks import non_empty, positive
 from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
-from membercore.messages import Command, MemberCommand
+from membercore.messages import Command, KeylessCommand
 
 __all__ = [
     "PLAN_COMMAND_TYPES",
@@ -163,7 +163,7 @@ class RemoveCoveredDependent(SubscriptionCommand):
 
 
 @attrs.frozen(kw_only=True)
-class AdvanceSubscriptions(MemberCommand):
+class AdvanceSubscriptions(KeylessCommand):
     """Apply every transition whose instant has come (run it from a timer).
 
     Payment windows lapse, terms end (into grace, with a renewal due for auto-renew

@@ -11,7 +11,7 @@ from membercore.checks import non_empty, non_negative
 from membercore.consent import Channel
 from membercore.dates import as_utc, aware
 from membercore.facts import DeliveryMode, Sex
-from membercore.messages import Command, MemberCommand, MemberEvent
+from membercore.messages import Command, KeylessCommand, MemberEvent
 
 __all__ = [
     "AddTag",
@@ -128,7 +128,7 @@ class RemoveTag(Command):
 
 
 @attrs.frozen(kw_only=True)
-class RefreshProfile(MemberCommand):
+class RefreshProfile(KeylessCommand):
     """The time-driven refresh: re-derive tags and segment as of now (run it daily).
 
     Stages, spending bands and time-bound conditions follow the calendar; running the

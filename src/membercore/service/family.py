@@ -119,13 +119,13 @@ def uncover(
     for relative in relatives(uow, home, person):
         for held in plans.in_force(relative.state.plans, at):
             if person in held.dependents:
-                uncover = plans.RemoveCoveredDependent(
+                removal = plans.RemoveCoveredDependent(
                     key=f"{key}/uncover/{held.subscription_id}/{person}",
                     member_id=relative.state.member_id,
                     subscription_id=held.subscription_id,
                     dependent_id=person,
                 )
-                made += run(uow, ctx, relative, uncover, at)
+                made += run(uow, ctx, relative, removal, at)
     return made
 
 

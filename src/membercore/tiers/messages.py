@@ -10,7 +10,7 @@ import attrs
 
 from membercore.checks import non_empty
 from membercore.dates import as_utc, aware
-from membercore.messages import Command, MemberCommand, MemberEvent
+from membercore.messages import Command, KeylessCommand, MemberEvent
 
 __all__ = [
     "ChangeReason",
@@ -66,7 +66,7 @@ class ClearTierOverride(Command):
 
 
 @attrs.frozen(kw_only=True)
-class ReviewTier(MemberCommand):
+class ReviewTier(KeylessCommand):
     """The time-driven review: decides every review due (review date plus grace) by now.
 
     Each review is decided at the instant it fell due, in order, and an override that

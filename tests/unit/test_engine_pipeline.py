@@ -46,7 +46,7 @@ from membercore.households import (
 )
 from membercore.households import members as household_members
 from membercore.ledger.commands import Redeem
-from membercore.outreach import MessageCancelled, RequestMessage
+from membercore.outreach import MessageCancelled, MessageQueued, RequestMessage
 from membercore.ports import Store
 from membercore.serialization import message_from_json
 from membercore.service.engine import Engine, TickReport
@@ -118,8 +118,20 @@ def _journal(engine: Engine) -> list[Any]:
     return [message_from_json(event.payload) for event in engine.store.events(member_key(ME))]
 
 
+def _queued(store: Store) -> dict[str, MessageQueued]:
+    """The journal's decisions of the outbox's messages, by message id.
+
+    The outbox holds what a channel is handed (the text and the template's variables);
+    which template a message came from stays in the member's journal.
+    """
+    keys = {message.key for message in store.outbox()}
+    events = [message_from_json(event.payload) for key in keys for event in store.events(key)]
+    return {event.message_id: event for event in events if isinstance(event, MessageQueued)}
+
+
 def _templates(store: Store) -> list[str]:
-    return [json.loads(m.payload)["template_key"] for m in store.outbox()]
+    queued = _queued(store)
+    return [queued[m.message_id].template_key for m in store.outbox()]
 
 
 # -- the pipeline through the engine ------------------------------------------------------
@@ -168,7 +180,7 @@ def test_a_type_2_diabetes_diagnosis_enrols_the_patient_and_queues_the_intro_mes
     assert "diabetes" in member.programmes.programmes
     assert [i.state for i in journeys.active(member.journeys, "diabetes")] == ["monitoring"]
     (message,) = engine.store.outbox()
-    assert json.loads(message.payload)["template_key"] == "diabetes_intro"
+    assert _queued(engine.store)[message.message_id].template_key == "diabetes_intro"
     assert (message.key, message.channel, message.send_at) == (member_key(ME), "wecom", T0)
 
 
@@ -342,7 +354,7 @@ def test_withdrawing_marketing_consent_cancels_pending_marketing_messages_only(
     assert [m.purpose for m in engine.member(ME).outreach.pending(late)] == ["care"]
     # What the dispatcher will send in the morning: the care message, not the withdrawn one.
     due = engine.store.pending_outbox(morning, 10)
-    assert [json.loads(m.payload)["template_key"] for m in due] == ["annual_welcome"]
+    assert [_queued(engine.store)[m.message_id].template_key for m in due] == ["annual_welcome"]
 
 
 def test_a_first_visit_leads_to_the_annual_plan_offer_message(engine: Engine) -> None:
@@ -358,7 +370,7 @@ def test_a_first_visit_leads_to_the_annual_plan_offer_message(engine: Engine) ->
     # The message that announces the offer quotes the price of the plan offered.
     (message,) = engine.store.outbox()
     sent = json.loads(message.payload)
-    assert sent["template_key"] == "annual_plan_offer"
+    assert _queued(engine.store)[message.message_id].template_key == "annual_plan_offer"
     plan = CONFIG.plans.plan("annual_599")
     assert plan is not None
     assert f"限时{plan.price_fen // 100}元" in sent["text"]

@@ -526,10 +526,16 @@ def test_withdrawing_consent_cancels_the_pending_messages_of_that_purpose_at_onc
 def test_withdrawing_another_channel_or_after_the_message_went_out_cancels_nothing() -> None:
     consent = _consent(marketing=("wecom", "sms"))
     state = o.OutreachState(member_id=ME)
-    _, state = _run(state, _offer("m-1"), consent, _at(11, 22))  # wecom, due Tue 08:00
+    queued, state = _run(state, _offer("m-1"), consent, _at(11, 22))  # wecom, due Tue 08:00
     assert o.cancel_pending(state, _withdraw(consent, "marketing", "sms"), _at(11, 23)) == []
     withdrawn = _withdraw(consent, "marketing")
-    assert o.cancel_pending(state, withdrawn, _at(12, 8)) == []  # due now: already handed on
+    # Due but not handed over (a dispatcher has not got to it yet): cancelled.
+    (cancelled,) = o.cancel_pending(state, withdrawn, _at(12, 9))
+    assert cancelled.message_id == queued.message_id
+    handed = o.MessageHandedOver(
+        member_id=ME, message_id=queued.message_id, channel="wecom", at=_at(12, 8)
+    )
+    assert o.cancel_pending(o.evolve(state, handed), withdrawn, _at(12, 9)) == []  # it has gone
 
 
 def test_a_cancelled_message_frees_its_place_under_the_cap() -> None:
@@ -626,6 +632,10 @@ def _every_kind_of_event() -> Iterable[o.OutreachEvent]:
     yield _one(_request(template="nope"), consent, _at(11, 10))
     state = o.evolve(state, queued)
     yield from o.cancel_pending(state, _withdraw(consent, "marketing"), _at(11, 23))
+    yield o.MessageHandedOver(member_id=ME, message_id="m-1", channel="sms", at=_at(12, 8))
+    yield o.MessageDeliveryFailed(
+        member_id=ME, message_id="m-1", at=_at(12, 8), error="timeout", retry_at=_at(12, 9)
+    )
 
 
 def test_every_outreach_message_survives_a_round_trip_through_json() -> None:
@@ -644,6 +654,8 @@ def test_outreach_type_tags_are_stable_and_unique() -> None:
         "phone_task_requested",
         "message_refused",
         "message_cancelled",
+        "message_handed_over",
+        "message_delivery_failed",
     ]
     # None collides with the tags already registered for serialization.
     assert set(tags).isdisjoint(set(serialization._MESSAGE_TYPES) - set(tags))

@@ -12,7 +12,9 @@ from membercore import message_to_dict, reference_config
 from membercore.consent import GrantConsent
 from membercore.facts import AppointmentBooked, LabResultRecorded, PatientRegistered
 from membercore.journeys import JourneyInstance
+from membercore.outreach import MessageQueued
 from membercore.ports import TaskRow
+from membercore.serialization import message_from_json
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_clinic_example import INVITE_TEMPLATE
@@ -69,6 +71,10 @@ def _journey(engine: Engine) -> JourneyInstance | None:
     return next((i for i in instances if i.journey == "weight_management"), None)
 
 
+def _journal(engine: Engine, member_id: str) -> list[object]:
+    return [message_from_json(e.payload) for e in engine.store.events(f"member:{member_id}")]
+
+
 def _tasks(engine: Engine, kind: str) -> list[TaskRow]:
     return [task for task in engine.store.tasks(status=None) if task.kind == kind]
 
@@ -85,8 +91,11 @@ def test_a_high_bmi_refers_the_member_to_the_clinic_and_invites_them(engine: Eng
     assert task.role == "nurse"
     assert task.assignee is not None  # the reference staff has nurses
     assert task.due_at == T0 + timedelta(hours=48)
-    sent = [json.loads(message.payload) for message in engine.store.outbox()]
-    assert [(m["template_key"], m["channel"]) for m in sent] == [(INVITE_TEMPLATE, "wecom")]
+    # The channel is handed the text; the template it came from stays in the journal.
+    queued = [e for e in _journal(engine, "p-1") if isinstance(e, MessageQueued)]
+    assert [(m.template_key, m.channel) for m in queued] == [(INVITE_TEMPLATE, "wecom")]
+    (sent,) = [json.loads(message.payload) for message in engine.store.outbox()]
+    assert (sent["text"], sent["channel"]) == (queued[0].text, "wecom")
 
 
 def test_a_normal_bmi_starts_nothing(engine: Engine) -> None:

@@ -11,20 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
 from membercore.checks import non_empty
-from membercore.dates import as_utc, aware
+from membercore.dates import as_utc, as_utc_or_none, aware
+from membercore.errors import EngineError
 from membercore.messages import Command, MemberEvent
 
 __all__ = [
+    "MESSAGE_TYPES",
     "CommandTaken",
+    "DeathRecorded",
+    "DeathReversed",
+    "FactSetAside",
     "IdentityEvent",
     "IdentityState",
     "MergeMembers",
     "MergedInto",
+    "ReverseDeath",
+    "decide_reversal",
     "evolve",
 ]
 
@@ -86,7 +93,88 @@ class MergedInto(MemberEvent):
     key: str
 
 
-IdentityEvent = CommandTaken | MergedInto
+@attrs.frozen(kw_only=True)
+class ReverseDeath(Command):
+    """Staff reverse a death recorded by mistake; nothing ended by it comes back by itself.
+
+    Attributes:
+        reason: why the death was wrong (a mistyped patient number, say).
+        operator: who reverses it.
+    """
+
+    TYPE: ClassVar[str] = "reverse_death"
+
+    reason: str = attrs.field(validator=non_empty)
+    operator: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class DeathRecorded(MemberEvent):
+    """The HIS reported the patient's death: the programme does nothing more for them.
+
+    Attributes:
+        fact_id: the ``patient_died`` fact.
+        died_at: when they died (the fact's ``occurred_at``).
+        at: the instant of the decision.
+    """
+
+    TYPE: ClassVar[str] = "death_recorded"
+
+    fact_id: str
+    died_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class DeathReversed(MemberEvent):
+    """A death recorded by mistake was reversed by staff.
+
+    Attributes:
+        key: the command's key.
+        reason: why.
+        operator: who.
+        at: when.
+    """
+
+    TYPE: ClassVar[str] = "death_reversed"
+
+    key: str
+    reason: str
+    operator: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class FactSetAside(MemberEvent):
+    """A fact dated after the member's death was recorded without effect on the programme.
+
+    Attributes:
+        fact_id: the fact.
+        fact_type: its type tag.
+        reason: why it has no effect.
+        at: the instant of the decision.
+    """
+
+    TYPE: ClassVar[str] = "fact_set_aside"
+
+    fact_id: str
+    fact_type: str
+    reason: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+IdentityEvent = CommandTaken | MergedInto | DeathRecorded | DeathReversed | FactSetAside
+
+#: The identity part's messages, for serialization.
+MESSAGE_TYPES: tuple[type[Any], ...] = (
+    MergeMembers,
+    ReverseDeath,
+    CommandTaken,
+    MergedInto,
+    DeathRecorded,
+    DeathReversed,
+    FactSetAside,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -96,14 +184,46 @@ class IdentityState:
     Attributes:
         commands: every command key taken, with its fingerprint.
         merged_into: the survivor, once the record is merged away.
+        died_at: when the member died, as the HIS reported it (``None``: alive).
     """
 
     commands: Mapping[str, str] = attrs.field(factory=dict)
     merged_into: str | None = None
+    died_at: datetime | None = attrs.field(default=None, converter=as_utc_or_none)
+
+    def alive(self, at: datetime) -> bool:
+        """Whether the member is alive at ``at`` (as far as the programme knows)."""
+        return self.died_at is None or at < self.died_at
 
 
 def evolve(state: IdentityState, event: IdentityEvent) -> IdentityState:
     """Apply one event of the record's own history."""
     if isinstance(event, CommandTaken):
         return attrs.evolve(state, commands={**state.commands, event.key: event.fingerprint})
+    if isinstance(event, DeathRecorded):
+        return attrs.evolve(state, died_at=event.died_at)
+    if isinstance(event, DeathReversed):
+        return attrs.evolve(state, died_at=None)
+    if isinstance(event, FactSetAside):
+        return state
     return attrs.evolve(state, merged_into=event.survivor_id)
+
+
+def decide_reversal(
+    command: ReverseDeath, state: IdentityState, member_id: str, now: datetime
+) -> list[IdentityEvent]:
+    """A reversal of a recorded death (none to reverse: refused).
+
+    Raises:
+        EngineError: no death is recorded on the record.
+    """
+    if state.died_at is None:
+        raise EngineError(f"member {member_id!r} has no death recorded to reverse")
+    reversed_ = DeathReversed(
+        member_id=member_id,
+        key=command.key,
+        reason=command.reason,
+        operator=command.operator,
+        at=now,
+    )
+    return [reversed_]

@@ -82,7 +82,7 @@ def _on_message(
     ended = None
     if kind in definition.exit_on:
         ended = f"exit:{kind}"
-    elif isinstance(situation.message, ConsentWithdrawn) and not _consented(situation, definition):
+    elif _withdrawn(situation, definition):
         ended = "consent_withdrawn"
     if ended is not None:
         return [end(instance, situation, ended, trigger_id)]
@@ -97,8 +97,14 @@ def _on_message(
     return []
 
 
-def _consented(situation: Situation, definition: JourneyDefinition) -> bool:
-    return definition.purpose in situation.consented
+def _withdrawn(situation: Situation, definition: JourneyDefinition) -> bool:
+    """The message withdrew the last consent of the journey's own purpose."""
+    message = situation.message
+    return (
+        isinstance(message, ConsentWithdrawn)
+        and message.purpose == definition.purpose
+        and definition.purpose not in situation.consented
+    )
 
 
 def _matches(trigger: Trigger, kind: str) -> bool:

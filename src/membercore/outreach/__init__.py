@@ -17,7 +17,8 @@ Journeys, rules and staff *request* messages (:class:`RequestMessage`); only
 An approved request becomes a :class:`MessageQueued` with its rendered text; a refused
 one a :class:`MessageRefused` with its reason code. Every decision carries a short
 explanation: which rules, which facts. :func:`cancel_pending` cancels what is queued but
-not yet due once consent for it is withdrawn.
+not yet handed over once consent for it is withdrawn, and :func:`hand_over` checks a
+message again at the instant it is given to its channel.
 
 Templates are operator-edited text: only ``${name}`` placeholders are filled, in one
 pass, and values are inserted literally (:func:`render`). Templates that could carry a
@@ -32,10 +33,13 @@ from __future__ import annotations
 
 from membercore.config.outreach import MessageTemplate, OutreachPolicy, reference_outreach
 from membercore.outreach.decide import cancel_pending, decide
+from membercore.outreach.handover import HandOver, hand_over, outgoing
 from membercore.outreach.messages import (
     MESSAGE_TYPES,
     REFUSAL_REASONS,
     MessageCancelled,
+    MessageDeliveryFailed,
+    MessageHandedOver,
     MessageQueued,
     MessageRefused,
     OutreachEvent,
@@ -57,7 +61,10 @@ __all__ = [
     "MESSAGE_TYPES",
     "REFUSAL_REASONS",
     "WEEK",
+    "HandOver",
     "MessageCancelled",
+    "MessageDeliveryFailed",
+    "MessageHandedOver",
     "MessageQueued",
     "MessageRefused",
     "MessageTemplate",
@@ -72,6 +79,8 @@ __all__ = [
     "candidate_channels",
     "decide",
     "evolve",
+    "hand_over",
+    "outgoing",
     "quiet_until",
     "reference_outreach",
     "render",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -130,6 +130,8 @@ def decide(
             policy_version=policy.version,
             key=command.key,
             fingerprint=digest,
+            variables=plan.variables,
+            urgent=command.urgent,
         )
     ]
 
@@ -147,6 +149,7 @@ class _Plan:
     text: str
     send_at: datetime
     explanation: str
+    variables: Mapping[str, str] = attrs.field(factory=dict)
 
 
 def _plan(
@@ -201,6 +204,11 @@ def _plan(
         text=render(text, command.variables),
         send_at=send_at,
         explanation=explanation,
+        variables={
+            name: command.variables[name]
+            for name in template.variables
+            if name in command.variables
+        },
     )
 
 
@@ -231,11 +239,12 @@ def _route(
 def cancel_pending(
     state: OutreachState, consent_state: ConsentState, now: datetime
 ) -> list[MessageCancelled]:
-    """Cancel the messages and call tasks not yet due that consent no longer allows.
+    """Cancel the messages and call tasks not yet handed over that consent no longer allows.
 
     Run it whenever consent is withdrawn (and it is harmless to run at any time): a
-    withdrawal stops outreach at once, including what was queued before it. What is
-    due at or before ``now`` is taken to be already handed to its channel.
+    withdrawal stops outreach at once — what is queued, due, waiting for a retry after a
+    failed delivery, or claimed by a dispatcher that has not handed it over yet. What
+    was handed to its channel has gone.
 
     Args:
         state: the member's outreach state.
@@ -257,11 +266,11 @@ def cancel_pending(
             channel=item.channel,
             cancelled_at=now,
             explanation=(
-                f"{item.purpose} consent on {item.channel} withdrawn before it was due at "
-                f"{item.at.isoformat()}"
+                f"{item.purpose} consent on {item.channel} withdrawn before it was handed "
+                f"over (due at {item.at.isoformat()})"
             ),
         )
-        for item in state.pending(now)
+        for item in state.not_handed_over()
         if not allows(consent_state, item.purpose, item.channel)
     ]
 

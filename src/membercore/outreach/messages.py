@@ -10,7 +10,7 @@ import attrs
 
 from membercore.checks import non_empty
 from membercore.consent import Channel, Purpose
-from membercore.dates import as_utc, aware
+from membercore.dates import as_utc, as_utc_or_none, aware
 from membercore.errors import InvalidFactError
 from membercore.messages import Command, MemberEvent, check_purpose
 
@@ -18,6 +18,8 @@ __all__ = [
     "MESSAGE_TYPES",
     "REFUSAL_REASONS",
     "MessageCancelled",
+    "MessageDeliveryFailed",
+    "MessageHandedOver",
     "MessageQueued",
     "MessageRefused",
     "OutreachEvent",
@@ -94,6 +96,8 @@ class MessageQueued:
         policy_version: the outreach policy's version.
         key: the request's idempotency key.
         fingerprint: the request's fingerprint.
+        variables: the values of the template's declared variables, as given.
+        urgent: an urgent care message: quiet hours do not hold it back.
     """
 
     TYPE: ClassVar[str] = "message_queued"
@@ -111,6 +115,8 @@ class MessageQueued:
     policy_version: int
     key: str
     fingerprint: str
+    variables: Mapping[str, str] = attrs.field(factory=dict, converter=_sorted)
+    urgent: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -182,7 +188,10 @@ class MessageRefused(MemberEvent):
 
 @attrs.frozen(kw_only=True)
 class MessageCancelled:
-    """A message or call task not yet due was cancelled: its consent was withdrawn.
+    """A message or call task not yet handed over was cancelled, with the reason.
+
+    Its consent was withdrawn, the member died, or the check at the hand-over found it
+    may not go out any more.
 
     Attributes:
         message_id: the message or task cancelled.
@@ -203,7 +212,50 @@ class MessageCancelled:
     explanation: str
 
 
-OutreachEvent = MessageQueued | PhoneTaskRequested | MessageRefused | MessageCancelled
+@attrs.frozen(kw_only=True)
+class MessageHandedOver(MemberEvent):
+    """A message passed the check at the hand-over and was given to its channel.
+
+    Attributes:
+        message_id: the message.
+        channel: the channel it was given to.
+        at: the instant of the hand-over (the instant its checks held).
+    """
+
+    TYPE: ClassVar[str] = "message_handed_over"
+
+    message_id: str
+    channel: Channel
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class MessageDeliveryFailed(MemberEvent):
+    """A channel did not take a message; it waits for its retry, or was given up.
+
+    Attributes:
+        message_id: the message.
+        at: when the channel failed.
+        error: what the channel said.
+        retry_at: when it is tried again (checked again then); ``None``: given up.
+    """
+
+    TYPE: ClassVar[str] = "message_delivery_failed"
+
+    message_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    error: str
+    retry_at: datetime | None = attrs.field(default=None, converter=as_utc_or_none)
+
+
+OutreachEvent = (
+    MessageQueued
+    | PhoneTaskRequested
+    | MessageRefused
+    | MessageCancelled
+    | MessageHandedOver
+    | MessageDeliveryFailed
+)
 
 #: Every outreach message type, for serialization.
 MESSAGE_TYPES: tuple[type[Any], ...] = (
@@ -212,4 +264,6 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     PhoneTaskRequested,
     MessageRefused,
     MessageCancelled,
+    MessageHandedOver,
+    MessageDeliveryFailed,
 )

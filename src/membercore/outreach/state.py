@@ -12,6 +12,8 @@ from membercore.dates import as_utc, aware
 from membercore.errors import MemberMismatchError
 from membercore.outreach.messages import (
     MessageCancelled,
+    MessageDeliveryFailed,
+    MessageHandedOver,
     MessageQueued,
     MessageRefused,
     OutreachEvent,
@@ -35,12 +37,14 @@ class SentMessage:
         at: when it goes out (``send_at``, or a call task's ``due_at``).
         purpose: its purpose.
         channel: its channel (``phone`` for a call task).
+        urgent: an urgent care message, which quiet hours do not hold back.
     """
 
     message_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     purpose: Purpose
     channel: Channel
+    urgent: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -53,12 +57,15 @@ class OutreachState:
             decision, or later; cancelled ones are removed.
         seq: how many messages and call tasks were ever queued (for their ids).
         keys: the requests decided, with their fingerprints.
+        handed_over: the messages of ``sent`` given to their channel (and not waiting
+            for a retry): a withdrawal or a death no longer stops them.
     """
 
     member_id: str
     sent: tuple[SentMessage, ...] = ()
     seq: int = 0
     keys: Mapping[str, str] = attrs.field(factory=dict)
+    handed_over: frozenset[str] = frozenset()
 
     @property
     def next_message_id(self) -> str:
@@ -68,6 +75,14 @@ class OutreachState:
     def pending(self, now: datetime) -> tuple[SentMessage, ...]:
         """The messages and call tasks not yet due at ``now``."""
         return tuple(item for item in self.sent if item.at > now)
+
+    def not_handed_over(self) -> tuple[SentMessage, ...]:
+        """The messages and call tasks not yet given to their channel, due or not."""
+        return tuple(item for item in self.sent if item.message_id not in self.handed_over)
+
+    def queued(self, message_id: str) -> SentMessage | None:
+        """The message or call task of that id, while it is queued (not cancelled)."""
+        return next((item for item in self.sent if item.message_id == message_id), None)
 
 
 def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
@@ -80,7 +95,13 @@ def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
         raise MemberMismatchError(state.member_id, event.member_id)
     if isinstance(event, MessageCancelled):
         kept = tuple(item for item in state.sent if item.message_id != event.message_id)
-        return attrs.evolve(state, sent=kept)
+        return attrs.evolve(state, sent=kept, handed_over=state.handed_over - {event.message_id})
+    if isinstance(event, MessageHandedOver):
+        return attrs.evolve(state, handed_over=state.handed_over | {event.message_id})
+    if isinstance(event, MessageDeliveryFailed):
+        if event.retry_at is None:  # given up: nothing more goes out
+            return state
+        return attrs.evolve(state, handed_over=state.handed_over - {event.message_id})
     keys = {**state.keys, event.key: event.fingerprint}
     if isinstance(event, MessageRefused):
         return attrs.evolve(state, keys=keys)
@@ -90,6 +111,7 @@ def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
             at=event.send_at,
             purpose=event.purpose,
             channel=event.channel,
+            urgent=event.urgent,
         )
     else:
         item = _task(event)
@@ -99,7 +121,8 @@ def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
     # everything they should.
     horizon = event.decided_at - KEPT_FOR
     kept = tuple(sent for sent in state.sent if sent.at > horizon)
-    return attrs.evolve(state, sent=(*kept, item), seq=state.seq + 1, keys=keys)
+    held = state.handed_over & {sent.message_id for sent in kept}
+    return attrs.evolve(state, sent=(*kept, item), seq=state.seq + 1, keys=keys, handed_over=held)
 
 
 def _task(event: PhoneTaskRequested) -> SentMessage:

@@ -67,8 +67,7 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *tasks.MESSAGE_TYPES,
         *offers.MESSAGE_TYPES,
         *programmes.MESSAGE_TYPES,
-        identity.CommandTaken,
-        identity.MergedInto,
+        *identity.MESSAGE_TYPES,
     )
 }
 

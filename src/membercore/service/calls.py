@@ -7,7 +7,7 @@ one way a command is carried out (one unit of work, refused with the part's erro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,8 @@ from membercore.ledger.events import LotState
 from membercore.ledger.lots import spending_order
 from membercore.ports import DeadLetter, OutboxMessage, Store, TaskRow
 from membercore.service.member import Member, tier_at
+from membercore.service.recording import HOUSEHOLD, MEMBER, household_key, member_of
+from membercore.service.unit_of_work import RecordCache, decode
 
 if TYPE_CHECKING:
     from membercore.config import ProgrammeConfig
@@ -32,6 +34,7 @@ class MemberCalls:
         # What the engine provides: the calls below are built on these.
         config: ProgrammeConfig
         store: Store
+        _records: RecordCache
 
         def member(self, member_id: str) -> Member:
             """The member's whole record."""
@@ -298,3 +301,30 @@ class MemberCalls:
             key=key, member_id=member_id, purpose=purpose, channels=tuple(channels)
         )
         return self.execute(command)
+
+    # -- the whole store ----------------------------------------------------------------
+
+    def household(self, household_id: str) -> households.HouseholdState | None:
+        """A household's record, if it is stored."""
+        key = household_key(household_id)
+        record = self.store.load([key]).get(key)
+        if record is None:
+            return None
+        state: households.HouseholdState = decode(self.store, self._records, record)
+        return state
+
+    def members(self, where: Callable[[str], bool] | None = None) -> Iterator[Member]:
+        """Every member's record, streamed in id order.
+
+        Args:
+            where: keep only the members whose id it accepts (checked before a record
+                is read, so that the others cost nothing).
+        """
+        for record in self.store.scan(MEMBER):
+            if where is None or where(member_of(record.key)):
+                yield decode(self.store, self._records, record)
+
+    def households(self) -> Iterator[households.HouseholdState]:
+        """Every household's record, streamed in id order."""
+        for record in self.store.scan(HOUSEHOLD):
+            yield decode(self.store, self._records, record)

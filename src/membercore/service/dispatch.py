@@ -14,15 +14,22 @@ them. The lease must outlast sending one batch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 import attrs
 
 from membercore.dates import require_aware
-from membercore.ports import Channel, Delivery, Store
+from membercore.ports import Channel, Delivery, OutboxMessage, Store
 
-__all__ = ["DEFAULT_LEASE", "Backoff", "DispatchReport", "dispatch"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "Backoff",
+    "DispatchReport",
+    "dispatch",
+    "report_of",
+    "send",
+]
 
 #: How long a dispatcher holds the messages it claimed, unless it says otherwise.
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -87,29 +94,47 @@ def dispatch(
     """
     now = require_aware("now", now)
     policy = backoff or Backoff()
+    claimed = store.claim_outbox(now, limit, worker=worker, lease=lease)
+    outcomes = [send(store, channels, message, now, policy) for message in claimed]
+    return report_of(outcomes)
+
+
+def send(
+    store: Store,
+    channels: Mapping[str, Channel],
+    message: OutboxMessage,
+    now: datetime,
+    policy: Backoff,
+) -> Delivery:
+    """Give one claimed message to its channel and record what the channel said."""
+    channel = channels.get(message.channel)
+    try:
+        if channel is None:
+            raise LookupError(f"no channel {message.channel!r} is installed")
+        receipt = channel.send(message)
+        if not isinstance(receipt, str) or not receipt:
+            # The store marks a message delivered only with a receipt.
+            raise TypeError(f"channel {message.channel!r} returned no acknowledgment")
+    # A channel is a plugin talking to the outside: whatever it raises is a failed
+    # delivery to record and retry, never a reason to stop the others.
+    except Exception as error:
+        retry_at = policy.retry_at(message.attempts + 1, now)
+        reason = f"{type(error).__name__}: {error}"
+        delivery = Delivery(message_id=message.message_id, at=now, error=reason, retry_at=retry_at)
+    else:
+        delivery = Delivery(message_id=message.message_id, at=now, receipt=receipt)
+    store.record_delivery(delivery)
+    return delivery
+
+
+def report_of(outcomes: Iterable[Delivery]) -> DispatchReport:
+    """The counts of a dispatch's deliveries: delivered, left to retry, given up."""
     delivered = retrying = failed = 0
-    for message in store.claim_outbox(now, limit, worker=worker, lease=lease):
-        channel = channels.get(message.channel)
-        try:
-            if channel is None:
-                raise LookupError(f"no channel {message.channel!r} is installed")
-            receipt = channel.send(message)
-            if not isinstance(receipt, str) or not receipt:
-                # The store marks a message delivered only with a receipt.
-                raise TypeError(f"channel {message.channel!r} returned no acknowledgment")
-        # A channel is a plugin talking to the outside: whatever it raises is a failed
-        # delivery to record and retry, never a reason to stop the others.
-        except Exception as error:
-            retry_at = policy.retry_at(message.attempts + 1, now)
-            reason = f"{type(error).__name__}: {error}"
-            store.record_delivery(
-                Delivery(message_id=message.message_id, at=now, error=reason, retry_at=retry_at)
-            )
-            if retry_at is None:
-                failed += 1
-            else:
-                retrying += 1
-            continue
-        store.record_delivery(Delivery(message_id=message.message_id, at=now, receipt=receipt))
-        delivered += 1
+    for outcome in outcomes:
+        if outcome.receipt is not None:
+            delivered += 1
+        elif outcome.retry_at is not None:
+            retrying += 1
+        else:
+            failed += 1
     return DispatchReport(delivered=delivered, retrying=retrying, failed=failed)

@@ -11,17 +11,15 @@ to the dead letters with its reason and ingestion goes on.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
 import pluggy
 
-from membercore import benefits, households
+from membercore import benefits
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import (
@@ -33,18 +31,20 @@ from membercore.errors import (
 )
 from membercore.journeys import JourneyIndex, check_tags, validate
 from membercore.plugins import Plugins, collect, make_plugin_manager
-from membercore.ports import Clock, Store, lacks
+from membercore.ports import Channel, Clock, Store, lacks
 from membercore.serialization import message_types
 from membercore.service import pipeline, ticking
 from membercore.service.calls import MemberCalls
+from membercore.service.delivery import deliver
+from membercore.service.dispatch import DEFAULT_LEASE, Backoff, DispatchReport
 from membercore.service.handling import household_view
 from membercore.service.ingestion import ingest_batch
 from membercore.service.inputs import Input, Message, as_typed, chunks, describe
 from membercore.service.limits import InputLimits
 from membercore.service.member import Member, standing
-from membercore.service.recording import HOUSEHOLD, MEMBER, household_key, member_of
 from membercore.service.reports import IngestReport, TickReport
-from membercore.service.unit_of_work import RecordCache, UnitOfWork, decode
+from membercore.service.retrying import collector_paused, pause
+from membercore.service.unit_of_work import RecordCache, UnitOfWork
 from membercore.service.use_cases import AnyCommand, handle, route
 
 __all__ = ["Engine", "IngestReport", "Input", "Message", "TickReport", "household_view"]
@@ -224,38 +224,12 @@ class Engine(MemberCalls):
         conflicts: Counter[str] = Counter()
         for attempt in range(self.retries):
             try:
-                with self._collector_paused():
+                with collector_paused(self.pause_gc):
                     return work(), attempt
             except VersionConflictError as conflict:
                 conflicts.update(conflict.conflicts.keys())
-                self._pause(attempt)
+                pause(self.clock, id(self), attempt)
         raise GaveUpError(what, self.retries, dict(conflicts))
-
-    @contextmanager
-    def _collector_paused(self) -> Iterator[None]:
-        """Python's cyclic garbage collector off for the block, when ``pause_gc``."""
-        if not (self.pause_gc and gc.isenabled()):
-            yield
-            return
-        gc.disable()
-        try:
-            yield
-        finally:
-            gc.enable()
-
-    def _pause(self, attempt: int) -> None:
-        """Wait a little before trying again, longer each time, differently per engine.
-
-        Writers that collided and retry at once collide again; a wait that grows and
-        differs between engines (a spread drawn from the engine's identity, as the core
-        draws no random numbers) lets one of them through. A clock without ``sleep``
-        (a manual one) does not wait.
-        """
-        sleep = getattr(self.clock, "sleep", None)
-        if not callable(sleep):
-            return
-        spread = 0.5 + (hash((id(self), attempt)) % 1000) / 1000
-        sleep(min(0.002 * 2**attempt, 0.1) * spread)
 
     # -- ingestion -----------------------------------------------------------------------
 
@@ -331,6 +305,44 @@ class Engine(MemberCalls):
         events, _ = self.retrying(work, describe(command))
         return events
 
+    # -- delivery ------------------------------------------------------------------------
+
+    def dispatch(
+        self,
+        channels: Mapping[str, Channel],
+        now: datetime | None = None,
+        *,
+        limit: int = 1000,
+        backoff: Backoff | None = None,
+        worker: str | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> DispatchReport:
+        """Hand the messages due by ``now`` to their channels, each checked again first.
+
+        Each claimed message is checked on its member's record at that instant — still
+        queued, the member alive, consent for its purpose on its channel, outside quiet
+        hours, within the weekly cap (:mod:`membercore.service.delivery`); what fails is
+        cancelled with the reason and never sent.
+
+        Args:
+            channels: the channels by name (``wecom``, ``sms``, ``email``).
+            now: the instant of the hand-over (by default the clock's).
+            limit: how many messages at most.
+            backoff: the retry policy for failed deliveries.
+            worker: the name this dispatcher claims under (by default the engine's).
+            lease: how long its claims hold.
+        """
+        at = require_aware("now", now) if now is not None else self.now()
+        return deliver(
+            self,
+            channels,
+            at,
+            limit=limit,
+            backoff=backoff or Backoff(),
+            worker=worker or self.worker,
+            lease=lease,
+        )
+
     # -- views ---------------------------------------------------------------------------
 
     def member(self, member_id: str) -> Member:
@@ -372,28 +384,3 @@ class Engine(MemberCalls):
         household = uow.household_of(member)
         shared = (household.state.quotas,) if household is not None else ()
         return held, (member.quotas, *shared)
-
-    def household(self, household_id: str) -> households.HouseholdState | None:
-        """A household's record, if it is stored."""
-        key = household_key(household_id)
-        record = self.store.load([key]).get(key)
-        if record is None:
-            return None
-        state: households.HouseholdState = decode(self.store, self._records, record)
-        return state
-
-    def members(self, where: Callable[[str], bool] | None = None) -> Iterator[Member]:
-        """Every member's record, streamed in id order.
-
-        Args:
-            where: keep only the members whose id it accepts (checked before a record
-                is read, so that the others cost nothing).
-        """
-        for record in self.store.scan(MEMBER):
-            if where is None or where(member_of(record.key)):
-                yield decode(self.store, self._records, record)
-
-    def households(self) -> Iterator[households.HouseholdState]:
-        """Every household's record, streamed in id order."""
-        for record in self.store.scan(HOUSEHOLD):
-            yield decode(self.store, self._records, record)

@@ -199,6 +199,8 @@ def next_due(
         after: leave out instants up to this one (after a tick by ``after``, what is
             still due by then would not change by ticking again).
     """
+    if member.identity.died_at is not None:
+        return None  # death is final: nothing falls due any more
     candidates: list[datetime | None] = [
         timer.due_at for instance in journeys.active(member.journeys) for timer in instance.timers
     ]

@@ -116,6 +116,8 @@ def tick(
     """
     now = require_aware("now", now)
     work = Runner(member, ctx, now, household)
+    if member.identity.died_at is not None:
+        return Outcome(member, ())  # time does nothing more for the record of the dead
     member_id = member.member_id
     due = due_parts(member, ctx.config, now)
     for part, command in (

@@ -267,7 +267,7 @@ def _outbox(key: str, events: Iterable[object]) -> list[OutboxMessage]:
             message_id=event.message_id,
             key=key,
             channel=event.channel,
-            payload=message_to_json(event),
+            payload=outreach.outgoing(event),
             send_at=event.send_at,
         )
         for event in events
@@ -301,6 +301,18 @@ def _tasks(key: str, member: Member, events: Iterable[object]) -> list[TaskRow]:
                 role="call_centre",
                 assignee=None,
                 due_at=event.due_at,
+                payload=message_to_json(event),
+            )
+        elif isinstance(event, outreach.MessageCancelled) and event.channel == "phone":
+            # The call task of a cancelled call is closed, saying why.
+            rows[event.message_id] = TaskRow(
+                task_key=event.message_id,
+                key=key,
+                kind="call",
+                role="call_centre",
+                assignee=None,
+                due_at=event.cancelled_at,
+                status="closed",
                 payload=message_to_json(event),
             )
     return list(rows.values())

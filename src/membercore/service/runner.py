@@ -16,10 +16,11 @@ from membercore import consent, journeys, ledger, outreach, plans, segments, tie
 from membercore.config import ProgrammeConfig
 from membercore.dates import age_on
 from membercore.errors import InvalidFactError, UnknownSubscriptionError
-from membercore.facts import Fact
+from membercore.facts import Fact, PatientDied
+from membercore.identity import ReverseDeath
 from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
 from membercore.messages import PURPOSES
-from membercore.service import actions
+from membercore.service import actions, death
 from membercore.service.context import Context, Household
 from membercore.service.member import Member, birth_date, evolve_all
 from membercore.staff import offers, programmes, tasks
@@ -87,7 +88,16 @@ class Runner:
     # -- facts --------------------------------------------------------------------------
 
     def fact(self, fact: Fact) -> None:
-        """A fact through the ledger, the tier ladder and the profile, then the journeys."""
+        """A fact through the ledger, the tier ladder and the profile, then the journeys.
+
+        A death ends what the programme does for the member; a fact dated after it is
+        recorded without effect (:mod:`membercore.service.death`).
+        """
+        if isinstance(fact, PatientDied):
+            self.journeys_on([fact, *death.died(self, fact)], depth=0)
+            return
+        if death.set_aside(self, fact):
+            return
         m = self.member
         made = list(
             self.take(ledger.decide(fact, m.ledger, self.config, self.now, tier=self.tier_key()))
@@ -278,6 +288,7 @@ def _consent(run: Runner, command: Any) -> Sequence[object]:
 
 
 def _message(run: Runner, command: Any) -> Sequence[object]:
+    death.refuse_after_death(run, "message is sent")
     m = run.member
     registrations = list(m.profile.registrations.values())
     preferred = tuple(
@@ -299,6 +310,8 @@ def _work(run: Runner, command: Any) -> Sequence[object]:
 
 
 def _offer(run: Runner, command: Any) -> Sequence[object]:
+    if isinstance(command, offers.MakeOffer):
+        death.refuse_after_death(run, "offer is made")
     held = run.member.plans.subscriptions
     if isinstance(command, offers.RedeemOffer) and command.subscription_id not in held:
         raise UnknownSubscriptionError(command.member_id, command.subscription_id)
@@ -320,6 +333,10 @@ def _profile(run: Runner, command: Any) -> Sequence[object]:
     )
 
 
+def _identity(run: Runner, command: Any) -> Sequence[object]:
+    return death.reverse(run, command)
+
+
 def _handlers() -> dict[type[Any], _Handler]:
     groups: list[tuple[_Handler, Sequence[type[Any]]]] = [
         (_ledger, (Redeem, AdjustPoints, AwardBonus, ReversePosting, ExpireDue)),
@@ -331,6 +348,7 @@ def _handlers() -> dict[type[Any], _Handler]:
         (_offer, (offers.MakeOffer, offers.RedeemOffer)),
         (_programme, (programmes.Enrol, programmes.Leave)),
         (_profile, (segments.AddTag, segments.RemoveTag, segments.RefreshProfile)),
+        (_identity, (ReverseDeath,)),
     ]
     return {kind: handler for handler, kinds in groups for kind in kinds}
 

@@ -24,7 +24,7 @@ from membercore.errors import (
     IdempotencyConflictError,
 )
 from membercore.idempotency import fingerprint, matches
-from membercore.identity import CommandTaken, MergeMembers
+from membercore.identity import CommandTaken, MergeMembers, ReverseDeath
 from membercore.ledger.commands import LedgerCommand, TransferPoints
 from membercore.service import pipeline, plausibility
 from membercore.service.family import HOUSEHOLD_COMMANDS, cover, household, quota, transfer
@@ -62,6 +62,7 @@ AnyCommand = (
     | segments.ProfileCommand
     | households.HouseholdCommand
     | rewards.RewardCommand
+    | ReverseDeath
 )
 
 

@@ -1,0 +1,159 @@
+"""The check at the hand-over: a queued message is checked again as it is given to a channel.
+
+A message is decided when it is asked for, and may go out later: at the end of quiet
+hours, after a failed delivery, when a dispatcher gets to it. What was true then may not
+be now. :func:`hand_over` checks, at the instant the message would be given to its
+channel: it is still queued; the member is alive; they consent to its purpose on its
+channel (the consents as they are at that instant, a guardian's for a minor included);
+the instant is outside quiet hours (an urgent care message excepted); the purpose's
+weekly cap still holds with the message going out now. A message that fails is
+cancelled with the reason, never sent; one that meets quiet hours waits for their end.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import attrs
+
+from membercore.config.programme import ProgrammeConfig
+from membercore.consent import Channel, ConsentState, allows
+from membercore.dates import require_aware
+from membercore.errors import MemberMismatchError
+from membercore.outreach.messages import (
+    MessageCancelled,
+    MessageHandedOver,
+    MessageQueued,
+    OutreachEvent,
+)
+from membercore.outreach.rules import quiet_until, weekly_load
+from membercore.outreach.state import OutreachState, SentMessage
+
+__all__ = ["HandOver", "hand_over", "outgoing"]
+
+# Compact JSON, text as it is: what a provider is handed.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def outgoing(message: MessageQueued) -> str:
+    """What a channel is handed of a queued message: the text and the template's variables.
+
+    The member's id (the channel finds their WeCom account or number by it), the
+    message id (the channel's receipt names it), the language, the rendered text and the
+    values of the template's declared variables — never the template's key, the purpose
+    or the explanation, which say what the message is about and stay in the journal.
+    """
+    return _JSON.encode(
+        {
+            "message_id": message.message_id,
+            "member_id": message.member_id,
+            "channel": message.channel,
+            "language": message.language,
+            "text": message.text,
+            "variables": dict(message.variables),
+        }
+    )
+
+
+@attrs.frozen
+class HandOver:
+    """What the check at the hand-over decided of one message.
+
+    Attributes:
+        send: give it to its channel now.
+        events: what the member's record keeps of the decision: the hand-over, or the
+            cancellation with its reason (none when it waits).
+        later: when it may be tried again (the end of quiet hours), when it waits.
+    """
+
+    send: bool
+    events: tuple[OutreachEvent, ...] = ()
+    later: datetime | None = None
+
+
+def hand_over(
+    message_id: str,
+    channel: Channel,
+    state: OutreachState,
+    consent_state: ConsentState,
+    config: ProgrammeConfig,
+    now: datetime,
+    *,
+    alive: bool = True,
+) -> HandOver:
+    """Check one queued message at the instant it would be given to ``channel``.
+
+    Args:
+        message_id: the message.
+        channel: the channel it was queued for.
+        state: the member's outreach state.
+        consent_state: the member's consents at ``now``.
+        config: the programme (its outreach policy and timezone).
+        now: the instant of the hand-over.
+        alive: whether the member is alive at ``now``.
+
+    Raises:
+        MemberMismatchError: the consents belong to another member.
+        NaiveInstantError: ``now`` has no timezone.
+    """
+    now = require_aware("now", now)
+    if consent_state.member_id != state.member_id:
+        raise MemberMismatchError(state.member_id, consent_state.member_id)
+    item = state.queued(message_id)
+    if item is None:
+        return _cancel(state, message_id, "care", channel, now, "no longer queued")
+    if message_id in state.handed_over:
+        return HandOver(send=True)  # handed over before, its delivery not yet recorded
+    why = _refusal(item, state, consent_state, config, now, alive=alive)
+    if why is not None:
+        return _cancel(state, message_id, item.purpose, item.channel, now, why)
+    policy = config.outreach
+    until = quiet_until(now, policy, config.tz)
+    if until is not None and not (item.urgent and item.purpose == "care"):
+        return HandOver(send=False, later=until)
+    handed = MessageHandedOver(
+        member_id=state.member_id, message_id=message_id, channel=item.channel, at=now
+    )
+    return HandOver(send=True, events=(handed,))
+
+
+def _refusal(
+    item: SentMessage,
+    state: OutreachState,
+    consent_state: ConsentState,
+    config: ProgrammeConfig,
+    now: datetime,
+    *,
+    alive: bool,
+) -> str | None:
+    """Why ``item`` may not go out at ``now``, or ``None``."""
+    if not alive:
+        return "the member has died"
+    if not allows(consent_state, item.purpose, item.channel):
+        return f"no {item.purpose} consent on {item.channel} at the hand-over"
+    cap = config.outreach.weekly_cap(item.purpose)
+    others = [sent for sent in state.sent if sent.message_id != item.message_id]
+    load = weekly_load(others, item.purpose, now)
+    if cap is not None and load >= cap:
+        return f"{load} {item.purpose} messages already in a rolling week holding now; cap {cap}"
+    return None
+
+
+def _cancel(
+    state: OutreachState,
+    message_id: str,
+    purpose: str,
+    channel: Channel,
+    now: datetime,
+    why: str,
+) -> HandOver:
+    cancelled = MessageCancelled(
+        message_id=message_id,
+        member_id=state.member_id,
+        purpose=purpose,  # type: ignore[arg-type]
+        channel=channel,
+        cancelled_at=now,
+        explanation=f"cancelled at the hand-over: {why}",
+    )
+    return HandOver(send=False, events=(cancelled,))

@@ -1,0 +1,120 @@
+"""Death is final for the programme: what a ``patient_died`` fact ends, and what comes after.
+
+At the fact the record notes the death (:class:`~membercore.identity.DeathRecorded`);
+every message and call task not yet handed over is cancelled, every open staff task is
+closed with the reason, and the journeys end (each reference journey exits on
+``patient_died``). A fact dated after the death is recorded without effect — no points,
+no tier change, no tag, no journey (:class:`~membercore.identity.FactSetAside`) — except a
+refund, a correction of billing from before the death, which the ledger still takes. No
+offer is made to the member and time does nothing more to the record. Staff may reverse a
+death recorded by mistake (:class:`~membercore.identity.ReverseDeath`); nothing it ended
+comes back by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from membercore import ledger
+from membercore.errors import EngineError
+from membercore.facts import Fact, PatientDied, RefundIssued
+from membercore.identity import DeathRecorded, FactSetAside, ReverseDeath, decide_reversal
+from membercore.outreach import MessageCancelled
+from membercore.staff import tasks
+
+if TYPE_CHECKING:
+    from membercore.service.runner import Runner
+
+__all__ = ["OUTCOME", "died", "refuse_after_death", "reverse", "set_aside"]
+
+#: Why a staff task closes at a death.
+OUTCOME = "member_died"
+
+
+def died(run: Runner, fact: PatientDied) -> list[object]:
+    """The death noted, and everything still to go out or be done for the member ended."""
+    member = run.member
+    if member.identity.died_at is not None:
+        return []  # noted before (a second report of the same death)
+    made: list[object] = list(
+        run.take(
+            [
+                DeathRecorded(
+                    member_id=member.member_id,
+                    fact_id=fact.fact_id,
+                    died_at=fact.occurred_at,
+                    at=run.now,
+                )
+            ]
+        )
+    )
+    made += run.take(_cancelled(run, f"the member died ({fact.fact_id})"))
+    for task in member.work.tasks.values():
+        if task.status == "open":
+            close = tasks.CloseTask(
+                key=f"{fact.fact_id}/close/{task.key}",
+                member_id=member.member_id,
+                task_key=task.key,
+                outcome=OUTCOME,
+                by="membercore",
+            )
+            made += run.take(tasks.decide(close, run.member.work, run.config, run.now))
+    return made
+
+
+def _cancelled(run: Runner, why: str) -> list[MessageCancelled]:
+    state = run.member.outreach
+    return [
+        MessageCancelled(
+            message_id=item.message_id,
+            member_id=state.member_id,
+            purpose=item.purpose,
+            channel=item.channel,
+            cancelled_at=run.now,
+            explanation=f"cancelled before it was handed over: {why}",
+        )
+        for item in state.not_handed_over()
+    ]
+
+
+def set_aside(run: Runner, fact: Fact) -> bool:
+    """Whether ``fact`` comes after the member's death: then it is recorded without effect.
+
+    A refund is a correction of billing: the ledger takes it, and nothing else does.
+    """
+    identity = run.member.identity
+    if identity.died_at is None or identity.alive(fact.occurred_at):
+        return False
+    if isinstance(fact, RefundIssued):
+        m = run.member
+        run.take(ledger.decide(fact, m.ledger, run.config, run.now, tier=run.tier_key()))
+        return True
+    aside = FactSetAside(
+        member_id=run.member.member_id,
+        fact_id=fact.fact_id,
+        fact_type=fact.TYPE,
+        reason=f"dated after the member's death at {identity.died_at.isoformat()}",
+        at=run.now,
+    )
+    run.take([aside])
+    return True
+
+
+def reverse(run: Runner, command: ReverseDeath) -> Sequence[object]:
+    """Staff reverse a death recorded by mistake."""
+    identity = run.member.identity
+    return run.take(decide_reversal(command, identity, run.member.member_id, run.now))
+
+
+def refuse_after_death(run: Runner, what: str) -> None:
+    """Refuse ``what`` for a member whose death is recorded.
+
+    Raises:
+        EngineError: the member has died.
+    """
+    died_at = run.member.identity.died_at
+    if died_at is not None:
+        raise EngineError(
+            f"member {run.member.member_id!r} died at {died_at.isoformat()}: no {what}"
+        )

@@ -1,0 +1,121 @@
+"""Handing the outbox over: each message checked again on the member's record, then sent.
+
+:meth:`~membercore.Engine.dispatch` claims the messages due, and checks each on its
+member's record at that instant (:func:`membercore.outreach.hand_over`): still queued,
+the member alive, consent for its purpose on its channel, outside quiet hours, within
+the weekly cap. The hand-overs and the cancellations are committed first — under the
+record's version check, so a withdrawal committed meanwhile is seen — and only then are
+the messages given to their channels. A cancelled message is never sent (its outbox row
+is cancelled in the same commit); one that meets quiet hours waits for their end. A
+delivery that fails is noted on the record, so that a withdrawal before its retry
+cancels it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING
+
+from membercore import outreach
+from membercore.ports import Channel, Delivery, OutboxMessage
+from membercore.service.dispatch import Backoff, DispatchReport, report_of, send
+from membercore.service.member import Member, evolve_all
+from membercore.service.recording import member_of
+from membercore.service.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from membercore.service.engine import Engine
+
+__all__ = ["deliver"]
+
+
+def deliver(
+    engine: Engine,
+    channels: Mapping[str, Channel],
+    now: datetime,
+    *,
+    limit: int,
+    backoff: Backoff,
+    worker: str,
+    lease: timedelta,
+) -> DispatchReport:
+    """Claim the messages due by ``now``, check each on its record, send those that pass."""
+    claimed = engine.store.claim_outbox(now, limit, worker=worker, lease=lease)
+    if not claimed:
+        return DispatchReport()
+    what = f"handing over {len(claimed)} messages"
+    verdicts, _ = engine.retrying(partial(_check, engine, claimed, now), what)
+    sent: list[Delivery] = []
+    for message in claimed:
+        verdict = verdicts[message.message_id]
+        if verdict.send:
+            sent.append(send(engine.store, channels, message, now, backoff))
+        elif verdict.later is not None:
+            why = f"waits for the end of quiet hours at {verdict.later.isoformat()}"
+            engine.store.record_delivery(
+                Delivery(message_id=message.message_id, at=now, error=why, retry_at=verdict.later)
+            )
+    failures = [(claimed_by_id(claimed, d.message_id), d) for d in sent if d.receipt is None]
+    if failures:
+        engine.retrying(partial(_note_failures, engine, failures, now), "noting failed deliveries")
+    return report_of(sent)
+
+
+def claimed_by_id(claimed: Sequence[OutboxMessage], message_id: str) -> OutboxMessage:
+    """The claimed message of that id."""
+    return next(message for message in claimed if message.message_id == message_id)
+
+
+def _check(
+    engine: Engine, claimed: Sequence[OutboxMessage], now: datetime
+) -> dict[str, outreach.HandOver]:
+    uow = engine.unit_of_work(now)
+    uow.load({message.key for message in claimed})
+    verdicts: dict[str, outreach.HandOver] = {}
+    for message in claimed:
+        held = uow.records.get(message.key)
+        if held is None or not isinstance(held.state, Member):
+            # No record to check it on: it is not sent (the row waits, and says why).
+            verdicts[message.message_id] = outreach.HandOver(send=False)
+            continue
+        member: Member = held.state
+        verdict = outreach.hand_over(
+            message.message_id,
+            message.channel,  # type: ignore[arg-type]
+            member.outreach,
+            member.consent,
+            engine.config,
+            now,
+            alive=member.identity.alive(now),
+        )
+        if verdict.events:
+            held.take(_evolved(member, verdict.events), verdict.events)
+        verdicts[message.message_id] = verdict
+    uow.commit()
+    return verdicts
+
+
+def _note_failures(
+    engine: Engine, failures: Sequence[tuple[OutboxMessage, Delivery]], now: datetime
+) -> None:
+    uow: UnitOfWork = engine.unit_of_work(now)
+    uow.load({message.key for message, _ in failures})
+    for message, delivery in failures:
+        held = uow.records.get(message.key)
+        if held is None or not isinstance(held.state, Member):
+            continue
+        failed = outreach.MessageDeliveryFailed(
+            member_id=member_of(message.key),
+            message_id=message.message_id,
+            at=now,
+            error=delivery.error or "failed",
+            retry_at=delivery.retry_at,
+        )
+        held.take(_evolved(held.state, (failed,)), (failed,))
+    uow.commit()
+
+
+def _evolved(member: Member, events: Sequence[object]) -> Member:
+    return evolve_all(member, events)

@@ -18,7 +18,6 @@ from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.segments import segment_of, tags
 from membercore.serialization import load_config_file
-from membercore.service.dispatch import dispatch
 from membercore.service.engine import Engine
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.his.jsonl import JsonLinesSource
@@ -91,7 +90,7 @@ def _tasks(engine: Engine) -> int:
 def _outbox(engine: Engine, *, dispatching: bool) -> int:
     if dispatching:
         channels = {name: ConsoleChannel(name) for name in ("wecom", "sms", "email")}
-        report = dispatch(engine.store, channels, engine.now())
+        report = engine.dispatch(channels)
         print(
             f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed",
             file=sys.stderr,

@@ -14,7 +14,11 @@ from membercore.consent.messages import (
 )
 from membercore.consent.state import ConsentState, channels_for
 from membercore.dates import require_aware
-from membercore.errors import GuardianConsentRequiredError, MemberMismatchError
+from membercore.errors import (
+    GuardianConsentRequiredError,
+    MemberMismatchError,
+    OwnConsentRequiredError,
+)
 from membercore.idempotency import fingerprint, replayed
 from membercore.identity import MergeMembers
 from membercore.messages import CHANNELS, PURPOSES
@@ -43,8 +47,14 @@ def decide(
         age: the member's age in full years, when known (from the household).
         guardians: who may consent for the member (the household's adults).
 
+    Only a minor's guardian consents for them, and a member known not to be a minor
+    consents for themself only. A member whose age nobody knows may be a minor: a
+    guardian of their household may consent for them, as may they themself.
+
     Raises:
-        GuardianConsentRequiredError: a member under 14 consenting without a guardian.
+        GuardianConsentRequiredError: a member under 14 consenting without a guardian,
+            or someone not their guardian consenting for them.
+        OwnConsentRequiredError: someone else consenting for a member 14 or older.
         IdempotencyConflictError: a key reused for another command.
     """
     now = require_aware("now", now)
@@ -68,6 +78,8 @@ def decide(
         ]
     by_guardian = command.given_by != command.member_id
     minor = age is not None and age < GUARDIAN_AGE
+    if by_guardian and age is not None and not minor:
+        raise OwnConsentRequiredError(command.member_id, command.given_by, age)
     if (minor and not by_guardian) or (by_guardian and command.given_by not in set(guardians)):
         raise GuardianConsentRequiredError(command.member_id, command.given_by, age)
     return [

@@ -14,6 +14,7 @@ __all__ = [
     "HouseholdMembershipError",
     "InvalidCodeError",
     "NoStaffError",
+    "OwnConsentRequiredError",
     "ReservedTagError",
     "SegmentError",
     "UnknownTaskError",
@@ -113,6 +114,21 @@ class GuardianConsentRequiredError(ConsentError):
         return (
             f"member {self.member_id} ({aged}): consent given by {self.given_by} needs a "
             "guardian of the member's household"
+        )
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class OwnConsentRequiredError(GuardianConsentRequiredError):
+    """Someone else tried to consent for a member who is not a minor.
+
+    A kind of :class:`GuardianConsentRequiredError` (nobody may consent for the member
+    but the one who may): ``age`` is the member's, 14 or more.
+    """
+
+    def __str__(self) -> str:
+        return (
+            f"member {self.member_id} (aged {self.age}) consents for themself only: "
+            f"consent given by {self.given_by} is not theirs to give"
         )
 
 

@@ -19,6 +19,7 @@ from membercore import (
     PatientRegistered,
     ReferralQualified,
     RefundIssued,
+    VisitCompleted,
     households,
     reference_config,
 )
@@ -439,6 +440,19 @@ def test_one_charge_sent_again_under_another_message_id_is_refused_naming_the_fi
 def test_a_referral_of_oneself_earns_nothing(engine: Engine, clock: ManualClock) -> None:
     _registered(engine, clock)
     now = clock.now()
+    # A referral pays only for a patient whose first visit the programme knows.
+    engine.ingest(
+        [
+            PatientRegistered(fact_id="reg-P-2", patient_id="P-2", occurred_at=now),
+            VisitCompleted(
+                fact_id="visit-P-2",
+                patient_id="P-2",
+                occurred_at=now,
+                visit_id="v",
+                first_visit=True,
+            ),
+        ]
+    )
     referrals = [
         ReferralQualified(
             fact_id=f"ref-{who}",

@@ -30,6 +30,7 @@ from membercore.facts import (
     ReferralQualified,
     RefundIssued,
     SurveyAnswered,
+    VisitCompleted,
 )
 from membercore.identity import CommandTaken
 from membercore.ledger.commands import Redeem
@@ -87,7 +88,11 @@ def test_lots_expiring_together_are_spent_oldest_earned_first(
     )
     clock.set(T0 + timedelta(days=18))
     new = PatientRegistered(fact_id="reg-new", patient_id="p-new", occurred_at=clock.now())
-    engine.ingest([new, referral])
+    # A referral pays only for a patient whose first visit the programme knows.
+    visit = VisitCompleted(
+        fact_id="visit-new", patient_id="p-new", occurred_at=clock.now(), visit_id="v-new"
+    )
+    engine.ingest([new, visit, referral])
     # the survey of 5 March is reported after it: opened second, earned first
     survey = SurveyAnswered(
         fact_id="sv-1", patient_id=ME, occurred_at=T0 + timedelta(days=3), visit_id="v-1", score=5

@@ -14,6 +14,7 @@ __all__ = [
     "OfferNotValidError",
     "OutOfStockError",
     "PerMemberLimitError",
+    "ReferralRefusedError",
     "RewardError",
     "TierError",
     "TierTooLowError",
@@ -55,6 +56,22 @@ class InvalidAmountError(LedgerError, ValueError):
 
     def __str__(self) -> str:
         return f"member {self.member_id}: invalid amount {self.amount}: {self.problem}"
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class ReferralRefusedError(LedgerError):
+    """A referral the programme does not reward.
+
+    Attributes:
+        referred_id: the patient said to be referred.
+        problem: why (a self-referral, one already rewarded, no first visit known).
+    """
+
+    referred_id: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"member {self.member_id}: referral of {self.referred_id} refused: {self.problem}"
 
 
 @attrs.define(auto_exc=True, frozen=True, repr=False)

@@ -30,6 +30,7 @@ __all__ = [
     "IdentityState",
     "MergeMembers",
     "MergedInto",
+    "ReferralCredited",
     "ReverseDeath",
     "decide_reversal",
     "evolve",
@@ -163,7 +164,26 @@ class FactSetAside(MemberEvent):
     at: datetime = attrs.field(converter=as_utc, validator=aware)
 
 
-IdentityEvent = CommandTaken | MergedInto | DeathRecorded | DeathReversed | FactSetAside
+@attrs.frozen(kw_only=True)
+class ReferralCredited(MemberEvent):
+    """The member was referred by another, whose reward for it is paid: once per member.
+
+    Attributes:
+        referrer_id: the member rewarded for the referral.
+        fact_id: the ``referral_qualified`` fact.
+        at: the instant of the decision.
+    """
+
+    TYPE: ClassVar[str] = "referral_credited"
+
+    referrer_id: str
+    fact_id: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
+IdentityEvent = (
+    CommandTaken | MergedInto | DeathRecorded | DeathReversed | FactSetAside | ReferralCredited
+)
 
 #: The identity part's messages, for serialization.
 MESSAGE_TYPES: tuple[type[Any], ...] = (
@@ -174,6 +194,7 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     DeathRecorded,
     DeathReversed,
     FactSetAside,
+    ReferralCredited,
 )
 
 
@@ -185,11 +206,13 @@ class IdentityState:
         commands: every command key taken, with its fingerprint.
         merged_into: the survivor, once the record is merged away.
         died_at: when the member died, as the HIS reported it (``None``: alive).
+        referred_by: the member rewarded for referring them, once one was.
     """
 
     commands: Mapping[str, str] = attrs.field(factory=dict)
     merged_into: str | None = None
     died_at: datetime | None = attrs.field(default=None, converter=as_utc_or_none)
+    referred_by: str | None = None
 
     def alive(self, at: datetime) -> bool:
         """Whether the member is alive at ``at`` (as far as the programme knows)."""
@@ -206,6 +229,8 @@ def evolve(state: IdentityState, event: IdentityEvent) -> IdentityState:
         return attrs.evolve(state, died_at=None)
     if isinstance(event, FactSetAside):
         return state
+    if isinstance(event, ReferralCredited):
+        return attrs.evolve(state, referred_by=event.referrer_id)
     return attrs.evolve(state, merged_into=event.survivor_id)
 
 

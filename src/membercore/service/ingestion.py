@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from membercore.errors import MembercoreError, StorageError, UnknownMemberError
-from membercore.facts import Fact, PatientRegistered
+from membercore.facts import Fact, PatientRegistered, ReferralQualified
 from membercore.idempotency import fingerprint, matches
 from membercore.ports import DeadLetter
-from membercore.service import plausibility
+from membercore.service import plausibility, referrals
 from membercore.service.handling import run
 from membercore.service.inputs import (
     INPUT_FAULTS,
@@ -120,5 +120,7 @@ def _decide(engine: Engine, uow: UnitOfWork, message: object, now: datetime) -> 
         # The person's facts go on under the record they were merged into.
         held = uow.require_member(survivor)
         message = attrs.evolve(message, patient_id=survivor)
+    if isinstance(message, ReferralQualified):
+        referrals.credit(uow, message, now)
     run(uow, engine.context, held, message, now)
     return held.key, True

@@ -18,7 +18,7 @@ import attrs
 
 from membercore.dates import require_aware
 from membercore.errors import InvalidFactError, MembercoreError, UnreadableError
-from membercore.facts import Fact
+from membercore.facts import Fact, ReferralQualified
 from membercore.ports import DeadLetter, Positioned, Unreadable
 from membercore.serialization import message_from_dict, message_to_dict
 from membercore.service.limits import InputLimits, check, parse, printable, small, truncated
@@ -211,6 +211,8 @@ def from_the_future(fact: Fact, at: datetime) -> str:
 
 def routing_key(message: object) -> list[str]:
     """The records a message needs, or an error saying why it cannot be taken."""
+    if isinstance(message, ReferralQualified):  # the referred patient's record too
+        return [member_key(message.patient_id), member_key(message.referred_patient_id)]
     if isinstance(message, Fact):
         return [member_key(message.patient_id)]
     return route(message)

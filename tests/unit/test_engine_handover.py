@@ -191,3 +191,18 @@ def test_the_hand_over_is_recorded_on_the_members_record(engine: Engine) -> None
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)
+
+
+def test_a_message_left_unsent_past_a_week_is_checked_against_the_cap_when_handed_over(
+    engine: Engine,
+) -> None:
+    # Research: one message a week. The first waits eight days for a dispatcher; the
+    # second, asked then, no longer shares a week with the first's plan; both fall due.
+    _start(engine, ("research", ("wecom",)))
+    first = _ask(engine, "ask-1", "research_invitation", "research", T0)
+    later = T0 + timedelta(days=8)
+    second = _ask(engine, "ask-2", "research_invitation", "research", later)
+    provider = Provider()
+    engine.dispatch({"wecom": provider}, now=later)
+    assert [m.message_id for m in provider.handed] == [second]
+    assert _status(engine, first) == "cancelled"  # going out now, it would be a second one

@@ -34,7 +34,8 @@ class SentMessage:
 
     Attributes:
         message_id: its id.
-        at: when it goes out (``send_at``, or a call task's ``due_at``).
+        at: when it goes out (``send_at``, or a call task's ``due_at``); once handed
+            over, when it was.
         purpose: its purpose.
         channel: its channel (``phone`` for a call task).
         urgent: an urgent care message, which quiet hours do not hold back.
@@ -97,7 +98,12 @@ def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
         kept = tuple(item for item in state.sent if item.message_id != event.message_id)
         return attrs.evolve(state, sent=kept, handed_over=state.handed_over - {event.message_id})
     if isinstance(event, MessageHandedOver):
-        return attrs.evolve(state, handed_over=state.handed_over | {event.message_id})
+        # The caps count a message when it went out: the hand-over, not the plan.
+        sent = tuple(
+            attrs.evolve(item, at=event.at) if item.message_id == event.message_id else item
+            for item in state.sent
+        )
+        return attrs.evolve(state, sent=sent, handed_over=state.handed_over | {event.message_id})
     if isinstance(event, MessageDeliveryFailed):
         if event.retry_at is None:  # given up: nothing more goes out
             return state

@@ -74,7 +74,7 @@ from membercore.facts import (
     VisitCompleted,
 )
 from membercore.hookspecs import hookimpl
-from membercore.identity import MergeMembers
+from membercore.identity import MergeMembers, ReverseDeath
 from membercore.ledger.commands import (
     AdjustPoints,
     AwardBonus,
@@ -141,6 +141,7 @@ __all__ = [
     "ReferralQualified",
     "RefundIssued",
     "RehabPlanJoined",
+    "ReverseDeath",
     "ReversePosting",
     "StorageError",
     "SurgeryCompleted",

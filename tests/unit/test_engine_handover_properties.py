@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -190,12 +191,11 @@ def _run(
     return 0
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-@given(script=st.lists(steps, min_size=1, max_size=25))
-@settings(max_examples=max(25, settings.default.max_examples // 5))
-def test_nothing_is_handed_over_that_may_not_go_out_at_that_instant(
-    manager: pluggy.PluginManager, folder: Path, kind: str, script: list[Any]
-) -> None:
+@contextlib.contextmanager
+def _member(
+    manager: pluggy.PluginManager, folder: Path, kind: str, consents: dict[str, set[str]]
+) -> Iterator[tuple[Engine, ManualClock, CheckingChannel]]:
+    """An engine over ``kind`` with one adult member, their consents given, and a channel."""
     url = "memory://" if kind == "memory" else f"sqlite:///{folder}/{uuid.uuid4().hex}.db"
     clock = ManualClock(START)
     with Engine.open(url, config=CONFIG, clock=clock, plugin_manager=manager) as engine:
@@ -204,9 +204,20 @@ def test_nothing_is_handed_over_that_may_not_go_out_at_that_instant(
         )
         engine.ingest([registration])
         channel = CheckingChannel(engine, clock)
+        for purpose, channels in consents.items():
+            _run(engine, clock, channel, ("grant", purpose, channels), -1)
+        yield engine, clock, channel
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@given(script=st.lists(steps, min_size=1, max_size=25))
+@settings(max_examples=max(25, settings.default.max_examples // 5))
+def test_nothing_is_handed_over_that_may_not_go_out_at_that_instant(
+    manager: pluggy.PluginManager, folder: Path, kind: str, script: list[Any]
+) -> None:
+    consents = {"care": {"wecom", "sms"}, "marketing": {"wecom", "sms"}, "research": {"wecom"}}
+    with _member(manager, folder, kind, consents) as (engine, clock, channel):
         delivered = 0
-        for purpose in ("care", "marketing", "research"):  # consents to start from
-            _run(engine, clock, channel, ("grant", purpose, {"wecom", "sms"}), -1)
         for index, step in enumerate(script):
             with contextlib.suppress(MembercoreError):  # refused: a message after a death
                 delivered += _run(engine, clock, channel, step, index)
@@ -241,16 +252,8 @@ def test_no_rolling_week_holds_more_hand_overs_of_a_purpose_than_its_cap(
     week goes out beside one asked for then; with the hand-over not moving the message
     to the instant it went out, a request decided after it no longer counts it.
     """
-    url = "memory://" if kind == "memory" else f"sqlite:///{folder}/{uuid.uuid4().hex}.db"
-    clock = ManualClock(START)
-    with Engine.open(url, config=CONFIG, clock=clock, plugin_manager=manager) as engine:
-        registration = PatientRegistered(
-            fact_id="reg", patient_id=ME, occurred_at=START, birth_date=date(1980, 5, 1)
-        )
-        engine.ingest([registration])
-        channel = CheckingChannel(engine, clock)
-        for purpose in ("marketing", "research"):
-            _run(engine, clock, channel, ("grant", purpose, {"wecom"}), -1)
+    consents = {"marketing": {"wecom"}, "research": {"wecom"}}
+    with _member(manager, folder, kind, consents) as (engine, clock, channel):
         delivered = 0
         for index, (purpose, minutes, dispatching) in enumerate(script):
             _run(engine, clock, channel, ("ask", purpose, 0, False), index)

@@ -54,7 +54,15 @@ from membercore.outreach.rules import (
     send_time,
     weekly_load,
 )
-from membercore.outreach.state import KEPT_FOR, WEEK, OutreachState, SentMessage, evolve, replay
+from membercore.outreach.state import (
+    KEPT_FOR,
+    WEEK,
+    OutreachState,
+    SentMessage,
+    cancel_all,
+    evolve,
+    replay,
+)
 
 __all__ = [
     "KEPT_FOR",
@@ -75,6 +83,7 @@ __all__ = [
     "RefusalReason",
     "RequestMessage",
     "SentMessage",
+    "cancel_all",
     "cancel_pending",
     "candidate_channels",
     "decide",

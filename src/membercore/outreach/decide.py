@@ -29,7 +29,7 @@ from membercore.outreach.messages import (
     RequestMessage,
 )
 from membercore.outreach.rules import candidate_channels, render, send_time, weekly_load
-from membercore.outreach.state import OutreachState
+from membercore.outreach.state import OutreachState, cancellation
 
 __all__ = ["cancel_pending", "decide"]
 
@@ -259,16 +259,12 @@ def cancel_pending(
     if consent_state.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, consent_state.member_id)
     return [
-        MessageCancelled(
-            message_id=item.message_id,
-            member_id=state.member_id,
-            purpose=item.purpose,
-            channel=item.channel,
-            cancelled_at=now,
-            explanation=(
-                f"{item.purpose} consent on {item.channel} withdrawn before it was handed "
-                f"over (due at {item.at.isoformat()})"
-            ),
+        cancellation(
+            state,
+            item,
+            now,
+            f"{item.purpose} consent on {item.channel} withdrawn before it was handed over "
+            f"(due at {item.at.isoformat()})",
         )
         for item in state.not_handed_over()
         if not allows(consent_state, item.purpose, item.channel)

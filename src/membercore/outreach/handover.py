@@ -22,13 +22,12 @@ from membercore.consent import Channel, ConsentState, allows
 from membercore.dates import require_aware
 from membercore.errors import MemberMismatchError
 from membercore.outreach.messages import (
-    MessageCancelled,
     MessageHandedOver,
     MessageQueued,
     OutreachEvent,
 )
 from membercore.outreach.rules import quiet_until, weekly_load
-from membercore.outreach.state import OutreachState, SentMessage
+from membercore.outreach.state import OutreachState, SentMessage, cancellation
 
 __all__ = ["HandOver", "hand_over", "outgoing"]
 
@@ -101,13 +100,14 @@ def hand_over(
     if consent_state.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, consent_state.member_id)
     item = state.queued(message_id)
-    if item is None:
-        return _cancel(state, message_id, "care", channel, now, "no longer queued")
+    if item is None:  # cancelled on the record already: its row is cancelled again
+        gone = SentMessage(message_id=message_id, at=now, purpose="care", channel=channel)
+        return _cancel(state, gone, now, "no longer queued")
     if message_id in state.handed_over:
         return HandOver(send=True)  # handed over before, its delivery not yet recorded
     why = _refusal(item, state, consent_state, config, now, alive=alive)
     if why is not None:
-        return _cancel(state, message_id, item.purpose, item.channel, now, why)
+        return _cancel(state, item, now, why)
     policy = config.outreach
     until = quiet_until(now, policy, config.tz)
     if until is not None and not (item.urgent and item.purpose == "care"):
@@ -140,20 +140,6 @@ def _refusal(
     return None
 
 
-def _cancel(
-    state: OutreachState,
-    message_id: str,
-    purpose: str,
-    channel: Channel,
-    now: datetime,
-    why: str,
-) -> HandOver:
-    cancelled = MessageCancelled(
-        message_id=message_id,
-        member_id=state.member_id,
-        purpose=purpose,  # type: ignore[arg-type]
-        channel=channel,
-        cancelled_at=now,
-        explanation=f"cancelled at the hand-over: {why}",
-    )
+def _cancel(state: OutreachState, item: SentMessage, now: datetime, why: str) -> HandOver:
+    cancelled = cancellation(state, item, now, f"cancelled at the hand-over: {why}")
     return HandOver(send=False, events=(cancelled,))

@@ -20,7 +20,16 @@ from membercore.outreach.messages import (
     PhoneTaskRequested,
 )
 
-__all__ = ["KEPT_FOR", "WEEK", "OutreachState", "SentMessage", "evolve", "replay"]
+__all__ = [
+    "KEPT_FOR",
+    "WEEK",
+    "OutreachState",
+    "SentMessage",
+    "cancel_all",
+    "cancellation",
+    "evolve",
+    "replay",
+]
 
 #: The rolling week of the weekly caps: 7 × 24 hours, whatever the calendar says.
 WEEK = timedelta(days=7)
@@ -143,3 +152,25 @@ def replay(member_id: str, events: Iterable[OutreachEvent]) -> OutreachState:
     for event in events:
         state = evolve(state, event)
     return state
+
+
+def cancellation(
+    state: OutreachState, item: SentMessage, now: datetime, explanation: str
+) -> MessageCancelled:
+    """The cancellation of ``item``, a message or call task of the member, with why."""
+    return MessageCancelled(
+        message_id=item.message_id,
+        member_id=state.member_id,
+        purpose=item.purpose,
+        channel=item.channel,
+        cancelled_at=now,
+        explanation=explanation,
+    )
+
+
+def cancel_all(state: OutreachState, now: datetime, why: str) -> list[MessageCancelled]:
+    """Cancel every message and call task not yet handed over (the member died...)."""
+    return [
+        cancellation(state, item, now, f"cancelled before it was handed over: {why}")
+        for item in state.not_handed_over()
+    ]

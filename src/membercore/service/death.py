@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from membercore import ledger
+from membercore import ledger, outreach
 from membercore.errors import EngineError
 from membercore.facts import Fact, PatientDied, RefundIssued
 from membercore.identity import DeathRecorded, FactSetAside, ReverseDeath, decide_reversal
-from membercore.outreach import MessageCancelled
 from membercore.staff import tasks
 
 if TYPE_CHECKING:
@@ -49,7 +48,8 @@ def died(run: Runner, fact: PatientDied) -> list[object]:
             ]
         )
     )
-    made += run.take(_cancelled(run, f"the member died ({fact.fact_id})"))
+    why = f"the member died ({fact.fact_id})"
+    made += run.take(outreach.cancel_all(run.member.outreach, run.now, why))
     for task in member.work.tasks.values():
         if task.status == "open":
             close = tasks.CloseTask(
@@ -61,21 +61,6 @@ def died(run: Runner, fact: PatientDied) -> list[object]:
             )
             made += run.take(tasks.decide(close, run.member.work, run.config, run.now))
     return made
-
-
-def _cancelled(run: Runner, why: str) -> list[MessageCancelled]:
-    state = run.member.outreach
-    return [
-        MessageCancelled(
-            message_id=item.message_id,
-            member_id=state.member_id,
-            purpose=item.purpose,
-            channel=item.channel,
-            cancelled_at=run.now,
-            explanation=f"cancelled before it was handed over: {why}",
-        )
-        for item in state.not_handed_over()
-    ]
 
 
 def set_aside(run: Runner, fact: Fact) -> bool:

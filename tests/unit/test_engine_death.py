@@ -184,3 +184,47 @@ def test_staff_reverse_a_death_recorded_by_mistake_restoring_nothing(engine: Eng
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)
+
+
+def test_a_fact_dated_before_the_death_but_reported_after_it_is_taken(engine: Engine) -> None:
+    _start(engine)
+    died = T0.replace(hour=23)
+    engine.ingest([_died(died)], now=died)
+    late = Discharged(
+        fact_id="dis-late",
+        patient_id=ME,
+        occurred_at=died - timedelta(minutes=10),
+        visit_id="v-9",
+        department="icu",
+    )
+    report = engine.ingest([late], now=died + timedelta(hours=1))
+    assert (report.applied, report.rejected) == (1, 0)  # the visit is kept
+    assert journeys.active(engine.member(ME).journeys) == []  # but starts nothing
+    assert list(engine.store.outbox("pending")) == []
+
+
+def test_nothing_new_is_taken_on_for_the_dead(engine: Engine) -> None:
+    _start(engine)
+    died = T0 + timedelta(days=1)
+    engine.ingest([_died(died)], now=died)
+    later = died + timedelta(hours=1)
+    task = CreateTask(
+        key="t-9", member_id=ME, kind="call", role="nurse", due_at=later, reason="staff"
+    )
+    with pytest.raises(EngineError, match="no task is created"):
+        engine.execute(task, now=later)
+    grant = GrantConsent(
+        key="g-late",
+        member_id=ME,
+        purpose="research",
+        channels=("sms",),
+        given_by=ME,
+        source="app",
+    )
+    with pytest.raises(EngineError, match="no consent is taken"):
+        engine.execute(grant, now=later)
+    again = PatientDied(fact_id="died-again", patient_id=ME, occurred_at=later)
+    engine.ingest([again], now=later)
+    journal = [message_from_json(e.payload) for e in engine.store.events(member_key(ME))]
+    (aside,) = [e for e in journal if isinstance(e, FactSetAside)]
+    assert (aside.fact_id, aside.reason) == ("died-again", "the member's death was noted before")

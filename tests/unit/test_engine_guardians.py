@@ -91,3 +91,19 @@ def test_someone_outside_the_household_cannot_consent_for_a_child(family: Engine
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)
+
+
+def test_the_head_cannot_consent_for_a_spouse_whose_birth_date_nobody_gave(
+    engine: Engine,
+) -> None:
+    _register(engine, WIFE, date(1988, 1, 1))
+    _register(engine, HUSBAND, None)
+    engine.execute(households.FormHousehold(key="form", household_id="hh", head_id=WIFE), now=T0)
+    engine.execute(
+        households.AddDependent(
+            key="add-h", household_id="hh", member_id=HUSBAND, relationship="spouse"
+        ),
+        now=T0,
+    )
+    with pytest.raises(OwnConsentRequiredError):
+        engine.execute(_grant(HUSBAND, WIFE, "g-1"), now=T0)

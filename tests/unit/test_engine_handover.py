@@ -206,3 +206,16 @@ def test_a_message_left_unsent_past_a_week_is_checked_against_the_cap_when_hande
     engine.dispatch({"wecom": provider}, now=later)
     assert [m.message_id for m in provider.handed] == [second]
     assert _status(engine, first) == "cancelled"  # going out now, it would be a second one
+
+
+def test_waiting_out_quiet_hours_does_not_use_up_a_retry(engine: Engine) -> None:
+    _start(engine, ("care", ("wecom",)))
+    evening = T0.replace(hour=20, minute=58)
+    sent = _ask(engine, "ask-1", "annual_welcome", "care", evening)
+    provider = Provider()
+    provider.failing = True
+    policy = Backoff(first=timedelta(minutes=5))
+    engine.dispatch({"wecom": provider}, now=evening, backoff=policy)  # a failure: 1
+    engine.dispatch({"wecom": provider}, now=evening + timedelta(minutes=10), backoff=policy)
+    (held,) = [m for m in engine.store.outbox() if m.message_id == sent]
+    assert held.attempts == 1  # held back for quiet hours: not a failure

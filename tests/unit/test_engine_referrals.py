@@ -89,3 +89,22 @@ def test_a_referral_of_a_patient_never_seen_to_visit_is_not_rewarded(engine: Eng
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)
+
+
+def test_a_referral_of_a_returning_patient_is_not_rewarded(engine: Engine) -> None:
+    _setup(engine)  # the programme knows p-new from visit V-1
+    again = VisitCompleted(
+        fact_id="visit-2", patient_id=NEW, occurred_at=T0 + timedelta(days=40), visit_id="V-2"
+    )
+    engine.ingest([again], now=T0 + timedelta(days=40))
+    late = ReferralQualified(
+        fact_id="ref-9",
+        patient_id=ALICE,
+        occurred_at=T0 + timedelta(days=40),
+        referred_patient_id=NEW,
+        visit_id="V-2",
+    )
+    report = engine.ingest([late], now=T0 + timedelta(days=40))
+    assert report.rejected == 1
+    (letter,) = engine.dead_letters()
+    assert "is not their first" in letter.reason

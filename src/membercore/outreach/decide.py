@@ -263,7 +263,7 @@ def cancel_pending(
             state,
             item,
             now,
-            f"{item.purpose} consent on {item.channel} withdrawn before it was handed over "
+            f"{item.purpose} consent on {item.channel} withdrawn before it went out "
             f"(due at {item.at.isoformat()})",
         )
         for item in state.not_handed_over()

@@ -171,6 +171,6 @@ def cancellation(
 def cancel_all(state: OutreachState, now: datetime, why: str) -> list[MessageCancelled]:
     """Cancel every message and call task not yet handed over (the member died...)."""
     return [
-        cancellation(state, item, now, f"cancelled before it was handed over: {why}")
+        cancellation(state, item, now, f"cancelled before it went out: {why}")
         for item in state.not_handed_over()
     ]

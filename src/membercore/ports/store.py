@@ -192,8 +192,9 @@ class OutboxStore(Recorder, Protocol):
         A receipt marks the message delivered unless it already is (the first receipt is
         kept). A failure counts an attempt of a pending message and either schedules the
         next one (``retry_at``) or gives up (status ``failed``); it changes nothing once
-        the message is delivered or given up. Whatever it records releases the message's
-        claim (see :meth:`claim_outbox`).
+        the message is delivered or given up. A message ``held`` back (quiet hours at the
+        hand-over) waits for ``retry_at`` with no failure counted. Whatever it records
+        releases the message's claim (see :meth:`claim_outbox`).
 
         Raises:
             StorageError: no message has that id, or the store failed.

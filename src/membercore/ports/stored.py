@@ -172,8 +172,11 @@ class Delivery:
         message_id: the message.
         at: when it was tried.
         receipt: the channel's acknowledgment (its message id), when delivered.
-        error: why it failed, when it failed.
+        error: why it failed, when it failed (or why it was held back).
         retry_at: when to try again after a failure (None: give up).
+        held: not an attempt: the message was held back before it reached its channel
+            (quiet hours at the hand-over), to be tried at ``retry_at``; no failure is
+            counted.
     """
 
     message_id: str
@@ -181,6 +184,7 @@ class Delivery:
     receipt: str | None = None
     error: str | None = None
     retry_at: datetime | None = attrs.field(default=None, converter=_optional_instant)
+    held: bool = False
 
 
 @attrs.frozen(kw_only=True)

@@ -25,6 +25,8 @@ class Household:
         relatives: how many other members the household has.
         birth_date: the member's birth date as the household knows it (a dependent's).
         child: the member is a child of the household's head.
+        adult: the member is the head's spouse or parent: an adult, whatever their
+            birth date says or does not.
     """
 
     household_id: str
@@ -33,6 +35,7 @@ class Household:
     relatives: int = 0
     birth_date: date | None = None
     child: bool = False
+    adult: bool = False
 
 
 @attrs.frozen(kw_only=True)

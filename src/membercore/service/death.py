@@ -34,8 +34,8 @@ OUTCOME = "member_died"
 def died(run: Runner, fact: PatientDied) -> list[object]:
     """The death noted, and everything still to go out or be done for the member ended."""
     member = run.member
-    if member.identity.died_at is not None:
-        return []  # noted before (a second report of the same death)
+    if member.identity.died_at is not None:  # a second report: kept, without effect
+        return list(run.take([_aside(run, fact, "the member's death was noted before")]))
     made: list[object] = list(
         run.take(
             [
@@ -75,15 +75,19 @@ def set_aside(run: Runner, fact: Fact) -> bool:
         m = run.member
         run.take(ledger.decide(fact, m.ledger, run.config, run.now, tier=run.tier_key()))
         return True
-    aside = FactSetAside(
+    when = f"dated at or after the member's death at {identity.died_at.isoformat()}"
+    run.take([_aside(run, fact, when)])
+    return True
+
+
+def _aside(run: Runner, fact: Fact, reason: str) -> FactSetAside:
+    return FactSetAside(
         member_id=run.member.member_id,
         fact_id=fact.fact_id,
         fact_type=fact.TYPE,
-        reason=f"dated after the member's death at {identity.died_at.isoformat()}",
+        reason=reason,
         at=run.now,
     )
-    run.take([aside])
-    return True
 
 
 def reverse(run: Runner, command: ReverseDeath) -> Sequence[object]:

@@ -53,10 +53,11 @@ def deliver(
         if verdict.send:
             sent.append(send(engine.store, channels, message, now, backoff))
         elif verdict.later is not None:
-            why = f"waits for the end of quiet hours at {verdict.later.isoformat()}"
-            engine.store.record_delivery(
-                Delivery(message_id=message.message_id, at=now, error=why, retry_at=verdict.later)
+            why = f"held back for quiet hours until {verdict.later.isoformat()}"
+            held = Delivery(
+                message_id=message.message_id, at=now, error=why, retry_at=verdict.later, held=True
             )
+            engine.store.record_delivery(held)
     failures = [(claimed_by_id(claimed, d.message_id), d) for d in sent if d.receipt is None]
     if failures:
         engine.retrying(partial(_note_failures, engine, failures, now), "noting failed deliveries")

@@ -54,6 +54,7 @@ def household_view(state: households.HouseholdState, member_id: str) -> pipeline
         relatives=len(everyone - {member_id}),
         birth_date=dependent.birth_date if dependent is not None else None,
         child=dependent is not None and dependent.relationship == "child",
+        adult=dependent is not None and dependent.relationship in ("spouse", "parent"),
     )
 
 

@@ -3,7 +3,8 @@
 A ``referral_qualified`` fact pays its referrer (``patient_id``) the referral reward. It
 is taken only when the referrer is not the referred patient (the plausibility checks
 refuse a self-referral first), the referred patient's first completed visit (the
-fact's ``visit_id``) is known to the programme from the HIS's own visit fact, and
+fact's ``visit_id``) is known to the programme from the HIS's own visit fact and is
+the first of theirs it knows (a returning patient is nobody's referral), and
 nobody was rewarded for referring that patient before: one referred patient rewards one
 referrer, the first whose referral qualifies. The referred patient's record notes who
 referred them (:class:`~membercore.identity.ReferralCredited`), in the same unit of
@@ -27,14 +28,23 @@ def credit(uow: UnitOfWork, fact: ReferralQualified, now: datetime) -> None:
     """Note the referrer on the referred patient's record, or refuse the referral.
 
     Raises:
-        ReferralRefusedError: a patient the programme has not seen visit, or one whose
-            referrer was already rewarded.
+        ReferralRefusedError: a patient the programme does not know, whose visit it has
+            not seen or whose first visit was another, or one whose referrer was
+            already rewarded.
     """
     referrer, referred_id = fact.patient_id, fact.referred_patient_id
     referred = uow.member(referred_id, create=False)
-    visits = referred.state.profile.visits.values() if referred is not None else ()
-    if referred is None or not any(visit.visit_id == fact.visit_id for visit in visits):
+    if referred is None:
+        raise ReferralRefusedError(referrer, referred_id, "the referred patient is not known")
+    visits = sorted(referred.state.profile.visits.values(), key=lambda visit: visit.at)
+    if not any(visit.visit_id == fact.visit_id for visit in visits):
         problem = f"no completed visit {fact.visit_id!r} of the referred patient is known"
+        raise ReferralRefusedError(referrer, referred_id, problem)
+    if visits[0].visit_id != fact.visit_id:
+        problem = (
+            f"visit {fact.visit_id!r} is not their first: the programme has known them "
+            f"since visit {visits[0].visit_id!r}"
+        )
         raise ReferralRefusedError(referrer, referred_id, problem)
     earlier = referred.state.identity.referred_by
     if earlier is not None:

@@ -17,6 +17,7 @@ from membercore.config import ProgrammeConfig
 from membercore.dates import age_on
 from membercore.errors import InvalidFactError, UnknownSubscriptionError
 from membercore.facts import Fact, PatientDied
+from membercore.households import ADULT_AGE
 from membercore.identity import ReverseDeath
 from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
 from membercore.messages import PURPOSES
@@ -94,7 +95,9 @@ class Runner:
         recorded without effect (:mod:`membercore.service.death`).
         """
         if isinstance(fact, PatientDied):
-            self.journeys_on([fact, *death.died(self, fact)], depth=0)
+            # The journeys take the death (each ends on it), then the death is noted.
+            self.journeys_on([fact], depth=0)
+            death.died(self, fact)
             return
         if death.set_aside(self, fact):
             return
@@ -120,7 +123,12 @@ class Runner:
         self.journeys_on([command, *made], depth=depth)
 
     def journeys_on(self, messages: Sequence[object], depth: int) -> None:
-        """Let the journeys take each message that one of them listens to."""
+        """Let the journeys take each message that one of them listens to.
+
+        None does once the member's death is noted: death ends every journey.
+        """
+        if self.member.identity.died_at is not None:
+            return
         for message in messages:
             if getattr(message, "TYPE", None) not in self.ctx.triggers:
                 continue
@@ -220,12 +228,16 @@ class Runner:
         """The member's age: by their registration, else by their household's record.
 
         A child of the household whose birth date nobody gave counts as a young child, so
-        that a guardian consents for them: never taken as an adult by default.
+        that a guardian consents for them: never taken as an adult by default. The
+        head's spouse or parent whose birth date nobody gave counts as an adult, who
+        consents for themself.
         """
         household = self.household
         born = birth_date(self.member) or (household.birth_date if household else None)
+        if born is None and household is not None and (household.child or household.adult):
+            return 0 if household.child else ADULT_AGE
         if born is None:
-            return 0 if household is not None and household.child else None
+            return None
         return age_on(born, self.now.astimezone(self.config.tz).date())
 
 
@@ -277,6 +289,8 @@ def _plans(run: Runner, command: Any) -> Sequence[object]:
 
 
 def _consent(run: Runner, command: Any) -> Sequence[object]:
+    if isinstance(command, consent.GrantConsent):
+        death.refuse_after_death(run, "consent is taken")
     m = run.member
     guardians = run.household.guardians if run.household else ()
     made = list(
@@ -304,6 +318,8 @@ def _message(run: Runner, command: Any) -> Sequence[object]:
 
 
 def _work(run: Runner, command: Any) -> Sequence[object]:
+    if isinstance(command, tasks.CreateTask):
+        death.refuse_after_death(run, "task is created")
     return run.take(
         tasks.decide(command, run.member.work, run.config, run.now, loads=run.ctx.loads)
     )

@@ -332,6 +332,11 @@ class MemoryStore(Closing):
                 return
             if message.status != "pending":
                 return
+            if delivery.held:  # held back, not tried: no failure counted
+                outgoing.last_error = delivery.error
+                outgoing.release()
+                outgoing.next_attempt_at = delivery.retry_at
+                return
             attempts = message.attempts + 1
             outgoing.last_error = delivery.error
             outgoing.release()

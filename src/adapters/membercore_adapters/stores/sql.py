@@ -75,6 +75,11 @@ _RETRY: Final = """
         last_error = ?, claimed_by = NULL, claim_until = NULL
     WHERE message_id = ? AND status = 'pending'
 """
+_HOLD: Final = """
+    UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_by = NULL,
+        claim_until = NULL
+    WHERE message_id = ? AND status = 'pending'
+"""
 _GIVE_UP: Final = """
     UPDATE outbox SET attempts = attempts + 1, status = 'failed', next_attempt_at = NULL,
         last_error = ?, claimed_by = NULL, claim_until = NULL
@@ -368,7 +373,7 @@ class SqlStore(Closing, ABC):
             update = _DELIVERED
             parameters = (rows.put(delivery.receipt), rows.instant(delivery.at), message_id)
         elif delivery.retry_at is not None:
-            update = _RETRY
+            update = _HOLD if delivery.held else _RETRY
             parameters = (rows.instant(delivery.retry_at), error, message_id)
         else:
             update, parameters = _GIVE_UP, (error, message_id)

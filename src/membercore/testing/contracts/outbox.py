@@ -114,6 +114,15 @@ class OutboxContract(Contract):
         assert message_ids(store.pending_outbox(later - MINUTE, 10)) == ["m-2"]
         assert [m.attempts for m in store.pending_outbox(later, 10)] == [2, 0]
 
+    def test_a_message_held_back_waits_without_counting_a_failure(self, store: OutboxStore) -> None:
+        store.commit(Commit(outbox=[message_of("m-1")]))
+        until = T0 + timedelta(hours=11)
+        held = Delivery(message_id="m-1", at=T0, error="quiet hours", retry_at=until, held=True)
+        store.record_delivery(held)
+        assert store.pending_outbox(until - MINUTE, 10) == []
+        (waiting,) = store.pending_outbox(until, 10)
+        assert (waiting.message_id, waiting.attempts, waiting.status) == ("m-1", 0, "pending")
+
     def test_a_failure_without_a_retry_gives_up(self, store: OutboxStore) -> None:
         store.commit(Commit(outbox=[message_of("m-1")]))
         store.record_delivery(Delivery(message_id="m-1", at=T0, error="timeout", retry_at=T0))

@@ -16,7 +16,9 @@ hand-over's death check together with the cancellation at the death
 (``membercore.service.death.died``), or its consent check together with the
 withdrawal's cancellation (``membercore.outreach.cancel_pending``), makes the first
 fail. Those two are each guarded twice — when the death or withdrawal is decided, and at
-the hand-over — so removing one of a pair alone leaves the property holding.
+the hand-over — so removing one of a pair alone leaves the property holding. The third
+property runs a child of 9 in a household: with ``consent.decide`` taking a minor's
+own consent, it fails.
 """
 
 from __future__ import annotations
@@ -33,14 +35,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from membercore import reference_config
-from membercore.consent import GrantConsent, WithdrawConsent, allows
+from membercore import households, reference_config
+from membercore.consent import ConsentGranted, GrantConsent, WithdrawConsent, allows
 from membercore.errors import MembercoreError
 from membercore.facts import PatientDied, PatientRegistered
 from membercore.outreach import WEEK, RequestMessage, quiet_until
 from membercore.plugins import make_plugin_manager
 from membercore.ports import OutboxMessage
+from membercore.serialization import message_from_json
 from membercore.service.engine import Engine
+from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores import memory, sqlite
 
@@ -270,3 +274,76 @@ def _next_morning(now: datetime) -> datetime:
     """10:00 the next day in the programme's timezone, outside quiet hours."""
     local = now.astimezone(CONFIG.tz) + timedelta(days=1)
     return local.replace(hour=10, minute=0, second=0, microsecond=0)
+
+
+GUARDIAN = "p-parent"
+for_a_child = st.lists(
+    st.one_of(
+        st.tuples(st.just("grant"), purposes, st.sampled_from(("wecom", "sms")), st.booleans()),
+        st.tuples(st.just("withdraw"), purposes, st.sampled_from((None, "wecom", "sms"))),
+        asks,
+        asks,
+        st.tuples(st.just("wait"), st.integers(min_value=1, max_value=36 * 60)),
+        dispatches,
+    ),
+    min_size=1,
+    max_size=20,
+)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@given(script=for_a_child)
+@settings(max_examples=max(25, settings.default.max_examples // 5))
+def test_a_child_is_reached_only_on_a_guardians_consent(
+    manager: pluggy.PluginManager, folder: Path, kind: str, script: list[Any]
+) -> None:
+    """A child of 9: consents given by the child or by their guardian, requests, dispatches.
+
+    Every message handed over is covered, for its purpose and channel, by a consent the
+    guardian gave. Mutation check: with ``consent.decide`` taking a minor's own consent,
+    the child's grants reach the channel and this fails.
+    """
+    url = "memory://" if kind == "memory" else f"sqlite:///{folder}/{uuid.uuid4().hex}.db"
+    clock = ManualClock(START)
+    with Engine.open(url, config=CONFIG, clock=clock, plugin_manager=manager) as engine:
+        engine.ingest(
+            [
+                PatientRegistered(
+                    fact_id=f"reg-{who}", patient_id=who, occurred_at=START, birth_date=born
+                )
+                for who, born in ((GUARDIAN, date(1985, 1, 1)), (ME, date(2017, 1, 1)))
+            ]
+        )
+        engine.execute(households.FormHousehold(key="f", household_id="hh", head_id=GUARDIAN))
+        engine.execute(
+            households.AddDependent(
+                key="a",
+                household_id="hh",
+                member_id=ME,
+                relationship="child",
+                birth_date=date(2017, 1, 1),
+                guardian_id=GUARDIAN,
+            )
+        )
+        channel = CheckingChannel(engine, clock)
+        for index, step in enumerate(script):
+            with contextlib.suppress(MembercoreError):  # the child's own consent: refused
+                if step[0] == "grant":
+                    _, purpose, one, by_guardian = step
+                    grant = GrantConsent(
+                        key=f"g-{index}",
+                        member_id=ME,
+                        purpose=purpose,
+                        channels=(one,),
+                        given_by=GUARDIAN if by_guardian else ME,
+                        source="front_desk",
+                    )
+                    engine.execute(grant, now=clock.now())
+                else:
+                    _run(engine, clock, channel, step, index)
+        clock.set(_next_morning(clock.now()))
+        engine.dispatch(dict.fromkeys(CHANNELS, channel))
+        assert channel.wrong == []
+        journal = [message_from_json(e.payload) for e in engine.store.events(member_key(ME))]
+        grants = [e for e in journal if isinstance(e, ConsentGranted)]
+        assert all(grant.by_guardian and grant.given_by == GUARDIAN for grant in grants)

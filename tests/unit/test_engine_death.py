@@ -14,7 +14,7 @@ import pytest
 
 from membercore import journeys
 from membercore.consent import GrantConsent
-from membercore.errors import EngineError
+from membercore.errors import MemberDiedError, NoDeathRecordedError
 from membercore.facts import (
     ChargeLine,
     ChargePaid,
@@ -155,7 +155,7 @@ def test_open_tasks_close_and_time_does_nothing_more_after_a_death(engine: Engin
     assert [t.status for t in engine.store.tasks(None) if t.task_key == task_key] == ["closed"]
     report = engine.tick(died + timedelta(days=400))
     assert report.events == 0
-    with pytest.raises(EngineError, match="died"):
+    with pytest.raises(MemberDiedError, match="no offer is made"):
         engine.execute(
             MakeOffer(key="o-1", member_id=ME, plan_key="annual_599", valid_days=30, reason="x"),
             now=died + timedelta(days=2),
@@ -174,7 +174,7 @@ def test_staff_reverse_a_death_recorded_by_mistake_restoring_nothing(engine: Eng
     later = died + timedelta(days=1)
     engine.ingest([_charge("c-3", 400, later)], now=later)
     assert balances(engine.member(ME).ledger, engine.config, later).lifetime_earned > 0
-    with pytest.raises(EngineError, match="no death recorded"):
+    with pytest.raises(NoDeathRecordedError):
         engine.execute(
             ReverseDeath(key="rd-2", member_id=ME, reason="again", operator="nurse-1"),
             now=later,
@@ -211,7 +211,7 @@ def test_nothing_new_is_taken_on_for_the_dead(engine: Engine) -> None:
     task = CreateTask(
         key="t-9", member_id=ME, kind="call", role="nurse", due_at=later, reason="staff"
     )
-    with pytest.raises(EngineError, match="no task is created"):
+    with pytest.raises(MemberDiedError, match="no task is created"):
         engine.execute(task, now=later)
     grant = GrantConsent(
         key="g-late",
@@ -221,7 +221,7 @@ def test_nothing_new_is_taken_on_for_the_dead(engine: Engine) -> None:
         given_by=ME,
         source="app",
     )
-    with pytest.raises(EngineError, match="no consent is taken"):
+    with pytest.raises(MemberDiedError, match="no consent is taken"):
         engine.execute(grant, now=later)
     again = PatientDied(fact_id="died-again", patient_id=ME, occurred_at=later)
     engine.ingest([again], now=later)

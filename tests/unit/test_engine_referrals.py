@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from membercore.facts import PatientRegistered, ReferralQualified, VisitCompleted
+from membercore.identity import MergeMembers
 from membercore.ledger import balances
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
@@ -108,3 +109,22 @@ def test_a_referral_of_a_returning_patient_is_not_rewarded(engine: Engine) -> No
     assert report.rejected == 1
     (letter,) = engine.dead_letters()
     assert "is not their first" in letter.reason
+
+
+def test_a_referral_of_ones_own_merged_away_record_is_not_rewarded(engine: Engine) -> None:
+    _setup(engine)
+    engine.execute(
+        MergeMembers(
+            key="merge-1",
+            member_id=ALICE,
+            duplicate_id=NEW,
+            operator="records-office",
+            reason="same ID card",
+        ),
+        now=T0 + timedelta(minutes=30),
+    )
+    report = engine.ingest([_referral("ref-1", ALICE)], now=T0 + timedelta(hours=1))
+    assert report.rejected == 1
+    assert _earned(engine, ALICE) == 0
+    (letter,) = engine.dead_letters()
+    assert "the same person as the referrer" in letter.reason

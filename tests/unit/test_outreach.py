@@ -659,3 +659,21 @@ def test_outreach_type_tags_are_stable_and_unique() -> None:
     ]
     # None collides with the tags already registered for serialization.
     assert set(tags).isdisjoint(set(serialization._MESSAGE_TYPES) - set(tags))
+
+
+def test_the_hand_over_cancels_for_a_dead_member_or_without_consent_and_holds_at_night() -> None:
+    consent = _consent(care=("wecom",))
+    queued, state = _run(o.OutreachState(member_id=ME), _request(), consent, _at(11, 10))
+    message_id = queued.message_id  # type: ignore[union-attr]
+    sent = o.hand_over(message_id, "wecom", state, consent, CONFIG, _at(11, 11))
+    assert sent.send
+    assert isinstance(sent.events[0], o.MessageHandedOver)
+    dead = o.hand_over(message_id, "wecom", state, consent, CONFIG, _at(11, 11), alive=False)
+    assert not dead.send
+    assert "died" in dead.events[0].explanation  # type: ignore[union-attr]
+    none = _withdraw(consent, "care")
+    refused = o.hand_over(message_id, "wecom", state, none, CONFIG, _at(11, 11))
+    assert not refused.send
+    assert "no care consent" in refused.events[0].explanation  # type: ignore[union-attr]
+    night = o.hand_over(message_id, "wecom", state, consent, CONFIG, _at(11, 22))
+    assert (night.send, night.events, night.later) == (False, (), _at(12, 8))

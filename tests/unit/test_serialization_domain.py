@@ -7,15 +7,22 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from membercore import ChargeLine, ChargePaid, reference_config
+from membercore import ChargeLine, ChargePaid, identity, reference_config
 from membercore import benefits as b
 from membercore import households as h
 from membercore import tiers as t
 from membercore.facts import RefundIssued, VisitCompleted
-from membercore.serialization import converter, message_from_dict, message_to_dict
+from membercore.serialization import (
+    converter,
+    message_from_dict,
+    message_from_stored,
+    message_to_dict,
+    message_to_json,
+)
 from membercore.testing import Book
 from membercore.testing import strategies as mst
 
@@ -167,3 +174,24 @@ def test_quota_commands_events_and_state_round_trip() -> None:
             state = b.evolve(state, event)
     snapshot = json.loads(json.dumps(converter().unstructure(state)))
     assert converter().structure(snapshot, b.QuotaState) == state
+
+
+INSTANT = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        identity.ReverseDeath(key="rd", member_id="p", reason="wrong patient", operator="n-1"),
+        identity.DeathRecorded(member_id="p", fact_id="d", died_at=INSTANT, at=INSTANT),
+        identity.DeathReversed(member_id="p", key="rd", reason="r", operator="n", at=INSTANT),
+        identity.FactSetAside(
+            member_id="p", fact_id="c", fact_type="charge_paid", reason="r", at=INSTANT
+        ),
+        identity.ReferralCredited(member_id="p", referrer_id="q", fact_id="f", at=INSTANT),
+    ],
+    ids=lambda message: message.TYPE,
+)
+def test_the_identity_messages_round_trip_through_their_stored_form(message: object) -> None:
+    assert message_from_dict(message_to_dict(message)) == message
+    assert message_from_stored(message_to_json(message)) == message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 from membercore.errors.base import MembercoreError
@@ -13,6 +15,8 @@ __all__ = [
     "HouseholdError",
     "HouseholdMembershipError",
     "InvalidCodeError",
+    "MemberDiedError",
+    "NoDeathRecordedError",
     "NoStaffError",
     "OwnConsentRequiredError",
     "ReservedTagError",
@@ -130,6 +134,38 @@ class OwnConsentRequiredError(GuardianConsentRequiredError):
             f"member {self.member_id} (aged {self.age}) consents for themself only: "
             f"consent given by {self.given_by} is not theirs to give"
         )
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class MemberDiedError(MembercoreError):
+    """Something was asked for a member whose death is recorded: death is final.
+
+    Attributes:
+        member_id: the member.
+        died_at: when they died.
+        what: what was refused (a message, an offer, a task, a consent).
+    """
+
+    member_id: str
+    died_at: datetime
+    what: str
+
+    def __str__(self) -> str:
+        return f"member {self.member_id!r} died at {self.died_at.isoformat()}: no {self.what}"
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class NoDeathRecordedError(MembercoreError):
+    """A reversal of a death on a record that holds none.
+
+    Attributes:
+        member_id: the member.
+    """
+
+    member_id: str
+
+    def __str__(self) -> str:
+        return f"member {self.member_id!r} has no death recorded to reverse"
 
 
 # --- segments and tags --------------------------------------------------------------------

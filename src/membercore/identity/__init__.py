@@ -17,7 +17,7 @@ import attrs
 
 from membercore.checks import non_empty
 from membercore.dates import as_utc, as_utc_or_none, aware
-from membercore.errors import EngineError
+from membercore.errors import NoDeathRecordedError
 from membercore.messages import Command, MemberEvent
 
 __all__ = [
@@ -240,10 +240,10 @@ def decide_reversal(
     """A reversal of a recorded death (none to reverse: refused).
 
     Raises:
-        EngineError: no death is recorded on the record.
+        NoDeathRecordedError: no death is recorded on the record.
     """
     if state.died_at is None:
-        raise EngineError(f"member {member_id!r} has no death recorded to reverse")
+        raise NoDeathRecordedError(member_id)
     reversed_ = DeathReversed(
         member_id=member_id,
         key=command.key,

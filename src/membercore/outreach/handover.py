@@ -64,11 +64,14 @@ class HandOver:
         events: what the member's record keeps of the decision: the hand-over, or the
             cancellation with its reason (none when it waits).
         later: when it may be tried again (the end of quiet hours), when it waits.
+        unknown: the member's record does not hold the message (cancelled or long
+            forgotten): it is not sent, and given up.
     """
 
     send: bool
     events: tuple[OutreachEvent, ...] = ()
     later: datetime | None = None
+    unknown: bool = False
 
 
 def hand_over(
@@ -100,11 +103,10 @@ def hand_over(
     if consent_state.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, consent_state.member_id)
     item = state.queued(message_id)
-    if item is None:  # cancelled on the record already: its row is cancelled again
-        gone = SentMessage(message_id=message_id, at=now, purpose="care", channel=channel)
-        return _cancel(state, gone, now, "no longer queued")
-    if message_id in state.handed_over:
-        return HandOver(send=True)  # handed over before, its delivery not yet recorded
+    if item is None:  # the record no longer holds it: nothing to check it against
+        return HandOver(send=False, unknown=True)
+    # Handed over before and not known delivered (a dispatcher that stopped, a failure
+    # not noted): checked again like any other.
     why = _refusal(item, state, consent_state, config, now, alive=alive)
     if why is not None:
         return _cancel(state, item, now, why)

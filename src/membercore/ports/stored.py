@@ -184,7 +184,12 @@ class Delivery:
     receipt: str | None = None
     error: str | None = None
     retry_at: datetime | None = attrs.field(default=None, converter=_optional_instant)
-    held: bool = False
+    held: bool = attrs.field(default=False)
+
+    @held.validator
+    def _held_until(self, _attribute: object, held: bool) -> None:
+        if held and (self.retry_at is None or self.receipt is not None):
+            raise ValueError("a message held back has a retry_at and no receipt")
 
 
 @attrs.frozen(kw_only=True)

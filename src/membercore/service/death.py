@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from membercore import ledger, outreach
-from membercore.errors import EngineError
+from membercore.errors import MemberDiedError
 from membercore.facts import Fact, PatientDied, RefundIssued
 from membercore.identity import DeathRecorded, FactSetAside, ReverseDeath, decide_reversal
 from membercore.staff import tasks
@@ -100,10 +100,8 @@ def refuse_after_death(run: Runner, what: str) -> None:
     """Refuse ``what`` for a member whose death is recorded.
 
     Raises:
-        EngineError: the member has died.
+        MemberDiedError: the member has died.
     """
     died_at = run.member.identity.died_at
     if died_at is not None:
-        raise EngineError(
-            f"member {run.member.member_id!r} died at {died_at.isoformat()}: no {what}"
-        )
+        raise MemberDiedError(run.member.member_id, died_at, what)

@@ -13,13 +13,17 @@ cancels it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
+import attrs
+
 from membercore import outreach
 from membercore.ports import Channel, Delivery, OutboxMessage
+from membercore.serialization import message_from_stored
 from membercore.service.dispatch import Backoff, DispatchReport, report_of, send
 from membercore.service.member import Member, evolve_all
 from membercore.service.recording import member_of
@@ -47,26 +51,44 @@ def deliver(
         return DispatchReport()
     what = f"handing over {len(claimed)} messages"
     verdicts, _ = engine.retrying(partial(_check, engine, claimed, now), what)
-    sent: list[Delivery] = []
+    sent: list[tuple[OutboxMessage, Delivery]] = []
+    held = cancelled = 0
     for message in claimed:
         verdict = verdicts[message.message_id]
         if verdict.send:
-            sent.append(send(engine.store, channels, message, now, backoff))
+            outgoing = _outgoing(message)
+            sent.append((message, send(engine.store, channels, outgoing, now, backoff)))
         elif verdict.later is not None:
+            held += 1
             why = f"held back for quiet hours until {verdict.later.isoformat()}"
-            held = Delivery(
-                message_id=message.message_id, at=now, error=why, retry_at=verdict.later, held=True
+            engine.store.record_delivery(
+                Delivery(
+                    message_id=message.message_id,
+                    at=now,
+                    error=why,
+                    retry_at=verdict.later,
+                    held=True,
+                )
             )
-            engine.store.record_delivery(held)
-    failures = [(claimed_by_id(claimed, d.message_id), d) for d in sent if d.receipt is None]
+        elif verdict.unknown:
+            why = "the member's record does not hold this message: not sent"
+            engine.store.record_delivery(Delivery(message_id=message.message_id, at=now, error=why))
+        else:
+            cancelled += 1  # its row was cancelled in the hand-over's commit
+    failures = [(message, outcome) for message, outcome in sent if outcome.receipt is None]
     if failures:
         engine.retrying(partial(_note_failures, engine, failures, now), "noting failed deliveries")
-    return report_of(sent)
+    report = report_of(outcome for _, outcome in sent)
+    return attrs.evolve(report, cancelled=cancelled, held=held)
 
 
-def claimed_by_id(claimed: Sequence[OutboxMessage], message_id: str) -> OutboxMessage:
-    """The claimed message of that id."""
-    return next(message for message in claimed if message.message_id == message_id)
+def _outgoing(message: OutboxMessage) -> OutboxMessage:
+    """The message as a channel is handed it (rows an earlier release queued, made so too)."""
+    data = json.loads(message.payload)
+    if data.get("type") != outreach.MessageQueued.TYPE:
+        return message
+    queued = message_from_stored(data)
+    return attrs.evolve(message, payload=outreach.outgoing(queued))
 
 
 def _check(
@@ -78,8 +100,8 @@ def _check(
     for message in claimed:
         held = uow.records.get(message.key)
         if held is None or not isinstance(held.state, Member):
-            # No record to check it on: it is not sent (the row waits, and says why).
-            verdicts[message.message_id] = outreach.HandOver(send=False)
+            # No record to check it on: it is not sent, and given up saying why.
+            verdicts[message.message_id] = outreach.HandOver(send=False, unknown=True)
             continue
         member: Member = held.state
         verdict = outreach.hand_over(
@@ -92,7 +114,7 @@ def _check(
             alive=member.identity.alive(now),
         )
         if verdict.events:
-            held.take(_evolved(member, verdict.events), verdict.events)
+            held.take(evolve_all(member, verdict.events), verdict.events)
         verdicts[message.message_id] = verdict
     uow.commit()
     return verdicts
@@ -114,9 +136,5 @@ def _note_failures(
             error=delivery.error or "failed",
             retry_at=delivery.retry_at,
         )
-        held.take(_evolved(held.state, (failed,)), (failed,))
+        held.take(evolve_all(held.state, (failed,)), (failed,))
     uow.commit()
-
-
-def _evolved(member: Member, events: Sequence[object]) -> Member:
-    return evolve_all(member, events)

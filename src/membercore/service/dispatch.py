@@ -61,11 +61,17 @@ class Backoff:
 
 @attrs.frozen
 class DispatchReport:
-    """What a dispatch did: messages delivered, to retry, and given up."""
+    """What a dispatch did: messages delivered, to retry, given up, cancelled and held.
+
+    ``cancelled`` and ``held`` are the engine's hand-over's (:meth:`Engine.dispatch`):
+    messages the check at the hand-over cancelled, and held back for quiet hours.
+    """
 
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    cancelled: int = 0
+    held: int = 0
 
 
 def dispatch(
@@ -79,6 +85,10 @@ def dispatch(
     lease: timedelta = DEFAULT_LEASE,
 ) -> DispatchReport:
     """Claim every message due by ``now`` (up to ``limit``) and send it through its channel.
+
+    It hands the outbox over as it stands, without the member record's checks at the
+    hand-over: a hospital's dispatcher is :meth:`membercore.Engine.dispatch`, which
+    checks each message first. This one serves a store without an engine.
 
     Args:
         store: the store holding the outbox.

@@ -120,7 +120,7 @@ def _decide(engine: Engine, uow: UnitOfWork, message: object, now: datetime) -> 
         # The person's facts go on under the record they were merged into.
         held = uow.require_member(survivor)
         message = attrs.evolve(message, patient_id=survivor)
-    if isinstance(message, ReferralQualified):
-        referrals.credit(uow, message, now)
+    if isinstance(message, ReferralQualified) and held.state.identity.alive(message.occurred_at):
+        referrals.credit(uow, message, now)  # (a dead referrer's fact is set aside)
     run(uow, engine.context, held, message, now)
     return held.key, True

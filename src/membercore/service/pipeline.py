@@ -70,7 +70,8 @@ def run(
     """
     now = require_aware("now", now)
     work = Runner(member, ctx, now, household)
-    work.catch_up()
+    if member.identity.died_at is None:  # time moves nothing for the dead
+        work.catch_up()
     if isinstance(message, Fact):
         work.fact(message)
     else:

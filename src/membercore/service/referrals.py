@@ -36,6 +36,11 @@ def credit(uow: UnitOfWork, fact: ReferralQualified, now: datetime) -> None:
     referred = uow.member(referred_id, create=False)
     if referred is None:
         raise ReferralRefusedError(referrer, referred_id, "the referred patient is not known")
+    survivor = referred.state.identity.merged_into
+    if survivor is not None:  # the person goes on under the record they were merged into
+        referred = uow.require_member(survivor)
+    if referred.state.member_id == referrer:
+        raise ReferralRefusedError(referrer, referred_id, "the same person as the referrer")
     visits = sorted(referred.state.profile.visits.values(), key=lambda visit: visit.at)
     if not any(visit.visit_id == fact.visit_id for visit in visits):
         problem = f"no completed visit {fact.visit_id!r} of the referred patient is known"

@@ -160,3 +160,30 @@ def test_time_goes_on_for_the_stored_members(engine: Engine) -> None:
     report = engine.tick(LAST + timedelta(days=400))
     assert report.records >= 1
     assert [member.member_id for member in engine.members()] == MEMBERS
+
+
+class _Channel:
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, Any]] = []
+
+    def send(self, message: Any) -> str:
+        self.payloads.append(json.loads(message.payload))
+        return f"r-{message.message_id}"
+
+
+def test_the_outbox_0_1_0_queued_is_handed_over_checked_and_in_todays_shape(
+    engine: Engine,
+) -> None:
+    pending = list(engine.store.outbox("pending"))
+    assert pending  # the 0.1.0 store queued messages its dispatcher has not sent
+    channel = _Channel()
+    morning = (LAST + timedelta(days=1)).astimezone(reference_config().tz).replace(hour=10)
+    report = engine.dispatch(dict.fromkeys(("wecom", "sms", "email"), channel), now=morning)
+    assert report.delivered == len(channel.payloads)
+    keys = {"channel", "language", "member_id", "message_id", "text", "variables"}
+    assert all(set(payload) == keys for payload in channel.payloads)
+    # Whatever was not sent was cancelled by the check or given up saying why.
+    left = {
+        m.status for m in engine.store.outbox() if m.message_id in {p.message_id for p in pending}
+    }
+    assert left <= {"delivered", "cancelled", "failed"}

@@ -41,7 +41,8 @@ class Tally:
         messages: queued messages by (channel, purpose); ``phone`` for call tasks.
         deferred: queued messages held back by quiet hours.
         refused: refused messages by reason (``no_consent``, ``weekly_cap``...).
-        cancelled: queued messages cancelled (consent withdrawn).
+        cancelled: queued messages cancelled (consent withdrawn, a death, the check at the
+            hand-over).
         tasks: staff tasks created, by kind.
     """
 

@@ -12,13 +12,13 @@ cancelled with the reason, never sent; one that meets quiet hours waits for thei
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import attrs
 
 from membercore.config.programme import ProgrammeConfig
 from membercore.consent import Channel, ConsentState, allows
+from membercore.converters import JSON
 from membercore.dates import require_aware
 from membercore.errors import MemberMismatchError
 from membercore.outreach.messages import (
@@ -31,9 +31,6 @@ from membercore.outreach.state import OutreachState, SentMessage, cancellation
 
 __all__ = ["HandOver", "hand_over", "outgoing"]
 
-# Compact JSON, text as it is: what a provider is handed.
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
 
 def outgoing(message: MessageQueued) -> str:
     """What a channel is handed of a queued message: the text and the template's variables.
@@ -43,7 +40,7 @@ def outgoing(message: MessageQueued) -> str:
     values of the template's declared variables — never the template's key, the purpose
     or the explanation, which say what the message is about and stay in the journal.
     """
-    return _JSON.encode(
+    return JSON.encode(
         {
             "message_id": message.message_id,
             "member_id": message.member_id,

@@ -294,25 +294,27 @@ def _tasks(key: str, member: Member, events: Iterable[object]) -> list[TaskRow]:
                 payload=message_to_json(event),
             )
         elif isinstance(event, outreach.PhoneTaskRequested):
-            rows[event.message_id] = TaskRow(
-                task_key=event.message_id,
-                key=key,
-                kind="call",
-                role="call_centre",
-                assignee=None,
-                due_at=event.due_at,
-                payload=message_to_json(event),
-            )
+            rows[event.message_id] = _call(key, event, event.due_at, "open")
         elif isinstance(event, outreach.MessageCancelled) and event.channel == "phone":
             # The call task of a cancelled call is closed, saying why.
-            rows[event.message_id] = TaskRow(
-                task_key=event.message_id,
-                key=key,
-                kind="call",
-                role="call_centre",
-                assignee=None,
-                due_at=event.cancelled_at,
-                status="closed",
-                payload=message_to_json(event),
-            )
+            rows[event.message_id] = _call(key, event, event.cancelled_at, "closed")
     return list(rows.values())
+
+
+def _call(
+    key: str,
+    event: outreach.PhoneTaskRequested | outreach.MessageCancelled,
+    due_at: datetime,
+    status: str,
+) -> TaskRow:
+    """The row of a staff call the outreach policy asked for (its task key: the message id)."""
+    return TaskRow(
+        task_key=event.message_id,
+        key=key,
+        kind="call",
+        role="call_centre",
+        assignee=None,
+        due_at=due_at,
+        status=status,
+        payload=message_to_json(event),
+    )

@@ -261,7 +261,8 @@ def test_a_record_due_with_nothing_to_do_is_ticked_and_is_due_no_more(engine: En
     # and leaves its 12-month window.
     held = engine.member(ME)
     later = profile_due(held, engine.config, due_at)
-    assert later is not None and due_at < later == next_due(held, engine.config, after=due_at)
+    assert later is not None
+    assert due_at < later == next_due(held, engine.config, after=due_at)
     assert engine.store.due(FAR, 10) == [(member_key(ME), later)]
 
 

@@ -42,18 +42,24 @@ def _window_ends(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iter
             yield from _after(day, rules.tag_days.get(f"condition:{condition}"))
         yield day + timedelta(days=rules.pregnancy_days)
         yield day + timedelta(days=rules.postpartum_days)
-    for note in state.deliveries.values():
-        day = local_date(note.at, tz)
+    for delivery in state.deliveries.values():
+        day = local_date(delivery.at, tz)
         yield from _after(day, rules.tag_days.get("condition:delivery"))
         yield day + timedelta(days=rules.postpartum_days)
-    for note in state.rehab_plans.values():
-        yield from _after(local_date(note.at, tz), rules.tag_days.get("care:rehab_plan"))
+    for plan in state.rehab_plans.values():
+        yield from _after(local_date(plan.at, tz), rules.tag_days.get("care:rehab_plan"))
     recent = _latest(state.visits.values(), state.charges.values(), tz=tz)
     if recent is not None:
         yield from (recent + timedelta(days=days) for days in rules.rfm.recency_days)
-    for notes in (state.visits, state.charges, state.refunds, state.interactions):
-        for note in notes.values():
-            yield from _window_leaves(local_date(note.at, tz), rules.window_months)
+    notes: list[Iterable[FactNoted]] = [
+        state.visits.values(),
+        state.charges.values(),
+        state.refunds.values(),
+        state.interactions.values(),
+    ]
+    for noted in notes:
+        for each in noted:
+            yield from _window_leaves(local_date(each.at, tz), rules.window_months)
 
 
 def _after(day: date, days: int | None) -> Iterator[date]:

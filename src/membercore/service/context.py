@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 
 import attrs
 
@@ -49,6 +49,10 @@ class Context:
             :class:`~membercore.journeys.JourneyIndex` built once.
         triggers: the fact and event tags some journey listens to.
         loads: open staff tasks per member of staff, for balancing.
+        history: replaying history: each step is learnt of at its own instant, so
+            none is stale.
+        cutoff: messages and tasks dated before it are recorded, not given to anyone
+            (a history import's start).
     """
 
     config: ProgrammeConfig
@@ -56,6 +60,8 @@ class Context:
     journeys: Sequence[JourneyDefinition]
     triggers: frozenset[str]
     loads: Mapping[str, int] = attrs.field(factory=dict)
+    history: bool = False
+    cutoff: datetime | None = None
 
 
 def journey_triggers(definitions: Sequence[JourneyDefinition]) -> frozenset[str]:

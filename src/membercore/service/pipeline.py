@@ -56,8 +56,6 @@ def run(
     now: datetime,
     *,
     household: Household | None = None,
-    history: bool = False,
-    cutoff: datetime | None = None,
 ) -> Outcome:
     """Everything one fact or command does to a member's record.
 
@@ -74,9 +72,6 @@ def run(
         ctx: the programme, journeys and staff loads.
         now: when the programme learns of it.
         household: the member's household, when they belong to one.
-        history: replaying history: each step is learnt of at its own instant, so no
-            step is stale.
-        cutoff: messages and tasks dated before it are recorded, not given to anyone.
 
     Raises:
         MembercoreError: a part refused the message; nothing of it applies.
@@ -84,8 +79,7 @@ def run(
     """
     now = require_aware("now", now)
     at = decision_instant(message, member, now)
-    learnt = None if history else now
-    work = Runner(member, ctx, at, household, learnt=learnt, cutoff=cutoff)
+    work = Runner(member, ctx, at, household, learnt=None if ctx.history else now)
     if member.identity.died_at is None:  # time moves nothing for the dead
         advance(work, at)
         work.catch_up()
@@ -129,20 +123,16 @@ def tick(
     now: datetime,
     *,
     household: Household | None = None,
-    history: bool = False,
-    cutoff: datetime | None = None,
 ) -> Outcome:
     """Everything the passing of time does to a member's record by ``now``.
 
     Points expire, subscriptions move on (payment windows lapse, terms end into grace,
     grace ends), the tier is reviewed, the profile is read again when a window closed,
     and every due journey timer fires; each at its own instant, earliest first, so that
-    any split of ticks decides the same (:func:`advance`). ``history`` and ``cutoff``
-    as for :func:`run`.
+    any split of ticks decides the same (:func:`advance`).
     """
     now = require_aware("now", now)
-    learnt = None if history else now
-    work = Runner(member, ctx, now, household, learnt=learnt, cutoff=cutoff)
+    work = Runner(member, ctx, now, household, learnt=None if ctx.history else now)
     if member.identity.died_at is not None:
         return Outcome(member, ())  # time does nothing more for the record of the dead
     advance(work, now)

@@ -19,9 +19,9 @@ from membercore.dates import age_on
 from membercore.errors import InvalidFactError, UnknownSubscriptionError
 from membercore.facts import Fact, PatientDied
 from membercore.households import ADULT_AGE
+from membercore.identity import ReverseDeath
 from membercore.journeys.index import index_of
 from membercore.journeys.timers import later_by
-from membercore.identity import ReverseDeath
 from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
 from membercore.messages import PURPOSES
 from membercore.service import actions, death
@@ -54,7 +54,6 @@ class Runner:
         household: Household | None,
         *,
         learnt: datetime | None = None,
-        cutoff: datetime | None = None,
     ) -> None:
         self.member = member
         self.ctx = ctx
@@ -64,8 +63,6 @@ class Runner:
         #: When the programme learnt of what it decides (``None``: at each decision's
         #: own instant, as a history import replays it).
         self.learnt = learnt
-        #: Messages and tasks dated before it are not given to anyone (history).
-        self.cutoff = cutoff
         self.events: list[object] = []
         self.message: object = None
         self.offered: str | None = None
@@ -190,11 +187,12 @@ class Runner:
             return None
         learnt = self.learnt or self.now
         local = self.config.tz
-        if self.cutoff is not None and event.at < self.cutoff:
+        cutoff = self.ctx.cutoff
+        if cutoff is not None and event.at < cutoff:
             reason = "historical"
             why = (
                 f"dated {event.at.astimezone(local):%Y-%m-%d %H:%M}, before the history "
-                f"import's start {self.cutoff.astimezone(local):%Y-%m-%d %H:%M}: "
+                f"import's start {cutoff.astimezone(local):%Y-%m-%d %H:%M}: "
                 "recorded, not given to anyone"
             )
         else:

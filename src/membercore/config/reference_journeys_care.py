@@ -7,7 +7,7 @@ an abnormal check-up, an orthopaedic operation.
 from __future__ import annotations
 
 from membercore.config.journey_builders import DIED, after, call, on_event, on_fact, send
-from membercore.config.journeys import JourneyDefinition, Transition
+from membercore.config.journeys import Delay, JourneyDefinition, Transition
 
 __all__ = ["checkup_follow_up", "diabetes", "ortho_rehab", "post_discharge", "postpartum_rehab"]
 
@@ -88,6 +88,7 @@ def post_discharge() -> JourneyDefinition:
             send("health_plan_preview"),
             call("make_offer", plan="annual_599", valid_days=7),
         ),
+        entry_stale_after=Delay(days=3),
         transitions=(
             Transition(
                 name="day_1_call",
@@ -95,6 +96,7 @@ def post_discharge() -> JourneyDefinition:
                 target="day_1",
                 trigger=after(days=1),
                 actions=(call("create_task", kind="call", role="nurse", due_hours=24),),
+                stale_after=Delay(days=2),
             ),
             Transition(
                 name="day_7_check",
@@ -102,6 +104,7 @@ def post_discharge() -> JourneyDefinition:
                 target="day_7",
                 trigger=after(days=6),
                 actions=(send("discharge_day_7"),),
+                stale_after=Delay(days=3),
             ),
             Transition(
                 name="day_30_review",
@@ -112,6 +115,7 @@ def post_discharge() -> JourneyDefinition:
                     send("discharge_day_30"),
                     call("create_task", kind="review", role="doctor", due_hours=72),
                 ),
+                stale_after=Delay(days=7),
             ),
         ),
         re_entry=True,
@@ -136,6 +140,7 @@ def postpartum_rehab() -> JourneyDefinition:
                 target="offered",
                 trigger=after(days=42),
                 actions=(send("postpartum_assessment"),),
+                stale_after=Delay(days=14),
             ),
             Transition(
                 name="pelvic_floor",
@@ -169,6 +174,7 @@ def checkup_follow_up() -> JourneyDefinition:
         entry=on_fact("checkup_completed"),
         entry_guards=(call("field_equals", field="abnormal", value="True"),),
         entry_actions=(send("checkup_clinic_invite"),),
+        entry_stale_after=Delay(days=7),
         transitions=(
             Transition(
                 name="booked",
@@ -183,6 +189,7 @@ def checkup_follow_up() -> JourneyDefinition:
                 target="chased",
                 trigger=after(days=3),
                 actions=(call("create_task", kind="call", role="health_manager", due_hours=24),),
+                stale_after=Delay(days=3),
             ),
             Transition(
                 name="booked_after_call",
@@ -219,6 +226,7 @@ def ortho_rehab() -> JourneyDefinition:
                     call("make_offer", plan="annual_599", valid_days=14),
                     send("rehab_membership_offer", "marketing"),
                 ),
+                stale_after=Delay(days=7),
             ),
             Transition(
                 name="joined",

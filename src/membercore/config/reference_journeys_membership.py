@@ -7,7 +7,7 @@ reminders and the win-back of lapsed members.
 from __future__ import annotations
 
 from membercore.config.journey_builders import DIED, after, before, call, on_event, on_fact, send
-from membercore.config.journeys import JourneyDefinition, Transition
+from membercore.config.journeys import Delay, JourneyDefinition, Transition
 
 __all__ = [
     "annual_onboarding",
@@ -158,6 +158,7 @@ def renewal_reminders() -> JourneyDefinition:
                 target="waiting",
                 trigger=before("term_end", days=30),
                 actions=(send("renewal_30"),),
+                stale_after=Delay(days=7),
             ),
             Transition(
                 name="remind_7",
@@ -165,6 +166,7 @@ def renewal_reminders() -> JourneyDefinition:
                 target="waiting",
                 trigger=before("term_end", days=7),
                 actions=(send("renewal_7"),),
+                stale_after=Delay(days=3),
             ),
             Transition(
                 name="remind_1",
@@ -172,6 +174,7 @@ def renewal_reminders() -> JourneyDefinition:
                 target="waiting",
                 trigger=before("term_end", days=1),
                 actions=(send("renewal_1"),),
+                stale_after=Delay(days=1),
             ),
             Transition(
                 name="expired",
@@ -205,6 +208,7 @@ def win_back() -> JourneyDefinition:
                     send("win_back", "marketing"),
                     call("make_offer", plan="annual_599", valid_days=30),
                 ),
+                stale_after=Delay(days=14),
             ),
             Transition(
                 name="won_back",

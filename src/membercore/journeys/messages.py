@@ -139,7 +139,7 @@ class JourneyActionSkipped(MemberEvent):
         key: the key of the :class:`JourneyActionIssued` it skips.
         action: the action and its parameters.
         at: the step's instant (the action's date).
-        decided_at: when the programme learnt of the step.
+        learnt_at: when the programme learnt of the step.
         reason: ``stale`` (learnt later than the step's ``stale_after``) or
             ``historical`` (dated before the cutoff of a history import).
         explanation: the same, in words.
@@ -153,7 +153,7 @@ class JourneyActionSkipped(MemberEvent):
     action: Call
     key: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
-    decided_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    learnt_at: datetime = attrs.field(converter=as_utc, validator=aware)
     reason: str
     explanation: str
 

@@ -156,6 +156,9 @@ def evolve(member: Member, event: object) -> Member:
 
 _FIELDS = tuple(field.name for field in attrs.fields(Member))
 
+#: The fields that date an event on the record's clock (its instant, or its decision's).
+_DECIDED_AT = ("at", "decided_at", "cancelled_at")
+
 
 def evolve_all(member: Member, events: Iterable[object]) -> Member:
     """Apply events in order, building the new record once.
@@ -172,9 +175,10 @@ def evolve_all(member: Member, events: Iterable[object]) -> Member:
         field, apply = owner
         held = changed[field] if field in changed else getattr(member, field)
         changed[field] = apply(held, event)
-        at = getattr(event, "at", None)
-        if isinstance(at, datetime) and (latest is None or at > latest):
-            latest = at
+        for name in _DECIDED_AT:
+            at = getattr(event, name, None)
+            if isinstance(at, datetime) and (latest is None or at > latest):
+                latest = at
     if not changed:
         return member
     changed["as_of"] = latest

@@ -214,7 +214,7 @@ class Runner:
             action=event.action,
             key=event.key,
             at=event.at,
-            decided_at=learnt,
+            learnt_at=learnt,
             reason=reason,
             explanation=f"{event.explanation}; {event.action.name} skipped: {why}",
         )

@@ -53,10 +53,9 @@ def _config(path: Path | None) -> ProgrammeConfig:
 
 
 def _on_store(args: argparse.Namespace, engine: Engine) -> int:
-    if args.command == "ingest":
-        return _ingest(engine, args.file)
-    if args.command == "import":
-        return _ingest(engine, args.file, history=True, cutoff=args.cutoff)
+    if args.command in ("ingest", "import"):
+        history = args.command == "import"
+        return _ingest(engine, args.file, history=history, cutoff=getattr(args, "cutoff", None))
     if args.command == "tick":
         ticked = engine.tick(args.now)
         print(f"{ticked.records} records ticked, {ticked.events} events")

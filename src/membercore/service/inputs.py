@@ -73,10 +73,11 @@ class Read:
 
 
 def in_time_order(inputs: Iterable[Input]) -> list[Input]:
-    """``inputs`` sorted by when their facts happened, for loading history.
+    """``inputs`` sorted by when they happened, for loading history.
 
-    Inputs of one instant, and commands, keep their order; what cannot be read (or
-    names no instant) comes first, to be refused with its reason as ever.
+    A fact's instant is when it happened; an input paired with an instant, that one.
+    Inputs of one instant keep their order; what cannot be read, or names no instant
+    (a command on its own), comes first.
     """
     return sorted(inputs, key=_happened)
 
@@ -85,7 +86,11 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def _happened(item: Input) -> datetime:
-    message: object = item[1] if isinstance(item, tuple) else item
+    if isinstance(item, tuple):  # the instant it is paired with, if it is one
+        paired = item[0]
+        aware = isinstance(paired, datetime) and paired.utcoffset() is not None
+        return paired if aware else _NEVER
+    message: object = item
     if isinstance(message, Positioned):
         message = message.raw
     if isinstance(message, str):

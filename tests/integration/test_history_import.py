@@ -1,0 +1,210 @@
+"""Loading a hospital's history: the same records as running live, and nothing sent.
+
+``tests/fixtures/history/three-patients.jsonl`` holds four years of three patients as a
+HIS exports them, one patient after another: a type-2 diabetic with HbA1c rechecks, a
+pregnancy, delivery and post-partum rehabilitation, and a knee replacement with its
+rehabilitation. Imported at once, they end in the same points, tiers, journeys,
+programmes, offers and tags as the same facts fed live with hourly ticks; no message or
+task dated before the import reaches anyone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from membercore import journeys, ledger, reference_config, segments, tiers
+from membercore.consent import GrantConsent, Purpose
+from membercore.facts import Fact
+from membercore.plugins import make_plugin_manager
+from membercore.serialization import message_from_dict, message_from_json
+from membercore.service.engine import Engine
+from membercore.service.inputs import in_time_order
+from membercore.service.member import Member
+from membercore.service.recording import member_key
+from membercore.testing.clock import ManualClock
+from membercore_adapters.cli import main
+from membercore_adapters.stores import memory, sqlite
+
+SH = ZoneInfo("Asia/Shanghai")
+HISTORY = Path(__file__).parent.parent / "fixtures" / "history" / "three-patients.jsonl"
+CUTOFF = datetime(2025, 6, 1, 10, 0, tzinfo=SH)  # the import's start
+PATIENTS = ("p-chen", "p-lin", "p-wang")
+
+
+def _facts() -> list[Fact]:
+    lines = HISTORY.read_text(encoding="utf-8").splitlines()
+    facts = [message_from_dict(json.loads(line)) for line in lines]
+    assert all(isinstance(fact, Fact) for fact in facts)
+    return sorted(facts, key=lambda fact: fact.occurred_at)  # type: ignore[union-attr]
+
+
+def _consents() -> list[tuple[datetime, GrantConsent]]:
+    """Each patient's consent to care and marketing, given a minute after registering."""
+    registered = {
+        fact.patient_id: fact.occurred_at for fact in _facts() if fact.TYPE == "patient_registered"
+    }
+    purposes: tuple[Purpose, ...] = ("care", "marketing")
+    return [
+        (
+            at + timedelta(minutes=1),
+            GrantConsent(
+                key=f"consent-{patient}-{purpose}",
+                member_id=patient,
+                purpose=purpose,
+                channels=("wecom", "sms"),
+                given_by=patient,
+                source="app",
+            ),
+        )
+        for patient, at in registered.items()
+        for purpose in purposes
+    ]
+
+
+def _open(url: str) -> Engine:
+    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite])
+    return Engine.open(
+        url, config=reference_config(), clock=ManualClock(CUTOFF), plugin_manager=manager
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/history.db"
+
+
+@pytest.fixture
+def imported(url: str) -> Iterator[Engine]:
+    with _open(url) as engine:
+        inputs = [*_facts(), *_consents()]
+        report = engine.ingest(in_time_order(inputs), history=True)
+        assert (report.applied, report.rejected) == (len(inputs), 0)
+        yield engine
+
+
+def _hourly(engine: Engine, until: datetime) -> None:
+    """Tick on the hour whenever something is due, up to ``until`` (hourly ticks)."""
+    while due := engine.store.due(until, 1):
+        hour = due[0][1].replace(minute=0, second=0, microsecond=0)
+        hour += timedelta(hours=1) if hour < due[0][1] else timedelta(0)
+        if hour > until:
+            return
+        engine.tick(hour)
+
+
+def _live(engine: Engine) -> None:
+    inputs = sorted(
+        [(fact.occurred_at, fact) for fact in _facts()] + _consents(),  # type: ignore[operator]
+        key=lambda pair: pair[0],
+    )
+    for at, message in inputs:
+        _hourly(engine, at)
+        engine.ingest([message], now=at)
+    _hourly(engine, CUTOFF)
+    engine.tick(CUTOFF)
+
+
+def _state(member: Member) -> dict[str, Any]:
+    config = reference_config()
+    points = ledger.balances(member.ledger, config, CUTOFF)
+    return {
+        "points": (points.available, points.pending),
+        "lots": sorted(
+            (lot.lot.rule_id, lot.lot.points, lot.remaining) for lot in member.ledger.lots.values()
+        ),
+        "tier": tiers.tier_of(member.tier, config),
+        "tier_history": [(c.at, c.from_tier, c.to_tier) for c in tiers.history(member.tier)],
+        "journeys": {
+            i.instance_id: (i.journey, i.state, i.ended, dict(i.steps), dict(i.counters), i.timers)
+            for i in member.journeys.instances.values()
+        },
+        "programmes": sorted(member.programmes.programmes),
+        "offers": sorted((o.plan_key, o.made_at, o.expires_at) for o in member.offers.offers.values()),
+        "tags": sorted(segments.tags(member.profile)),
+        "segment": segments.segment_of(member.profile),
+    }
+
+
+def _events(engine: Engine, patient: str) -> list[Any]:
+    return [message_from_json(e.payload) for e in engine.store.events(member_key(patient))]
+
+
+def test_an_imported_history_ends_where_running_live_with_hourly_ticks_ends(
+    imported: Engine, url: str, tmp_path: Path
+) -> None:
+    live_url = "memory://" if url == "memory://" else f"sqlite:///{tmp_path}/live.db"
+    with _open(live_url) as live:
+        _live(live)
+        for patient in PATIENTS:
+            assert _state(imported.member(patient)) == _state(live.member(patient)), patient
+        # Live, the programme reached people; the history reaches no one.
+        assert list(live.store.outbox())
+        assert list(live.store.tasks(None))
+
+
+def test_nothing_dated_before_the_import_reaches_anyone(imported: Engine) -> None:
+    assert list(imported.store.outbox()) == []
+    assert list(imported.store.tasks(None)) == []
+    skipped = [
+        event
+        for patient in PATIENTS
+        for event in _events(imported, patient)
+        if isinstance(event, journeys.JourneyActionSkipped)
+    ]
+    assert skipped
+    assert {event.reason for event in skipped} == {"historical"}
+    assert all(event.at < CUTOFF for event in skipped)
+    issued = [
+        event
+        for patient in PATIENTS
+        for event in _events(imported, patient)
+        if isinstance(event, journeys.JourneyActionIssued)
+        and event.action.name in ("send_message", "create_task")
+    ]
+    assert {event.key for event in issued} == {event.key for event in skipped}
+
+
+def test_rule_a_fires_at_the_diagnosis_not_at_the_import(imported: Engine) -> None:
+    diagnosis = next(
+        f for f in _facts() if f.TYPE == "diagnosis_recorded" and f.patient_id == "p-chen"
+    )
+    started = next(
+        e
+        for e in _events(imported, "p-chen")
+        if isinstance(e, journeys.JourneyStarted) and e.journey == "diabetes"
+    )
+    assert started.at == diagnosis.occurred_at
+    enrolled = next(e for e in _events(imported, "p-chen") if e.TYPE == "programme_enrolled")
+    assert enrolled.at == diagnosis.occurred_at
+    assert "diabetes" in imported.member("p-chen").programmes.programmes
+
+
+def test_time_goes_on_after_the_import_and_reaches_people_again(imported: Engine) -> None:
+    # On his birthday the next year, the diabetic patient's greeting goes out.
+    imported.tick(datetime(2026, 5, 20, 9, 30, tzinfo=SH))
+    queued = [e for e in _events(imported, "p-chen") if e.TYPE == "message_queued"]
+    assert [e.template_key for e in queued if e.template_key == "birthday"]
+    assert all(e.decided_at >= CUTOFF for e in queued)
+
+
+def test_membercore_import_loads_the_file_and_says_what_it_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/cli.db"
+    assert main(["import", str(HISTORY), "--store", store, "--cutoff", CUTOFF.isoformat()]) == 0
+    lines = len(HISTORY.read_text(encoding="utf-8").splitlines())
+    assert f"{lines} applied, 0 duplicates, 0 rejected" in capsys.readouterr().out
+    with _open(store) as engine:
+        assert list(engine.store.outbox()) == []
+        assert list(engine.store.tasks(None)) == []
+        chen = engine.member("p-chen")
+        assert "diabetes" in chen.programmes.programmes
+        (instance,) = journeys.active(chen.journeys, "diabetes")
+        assert instance.started_at < CUTOFF - timedelta(days=3 * 365)

@@ -126,7 +126,9 @@ def _state(member: Member) -> dict[str, Any]:
             for i in member.journeys.instances.values()
         },
         "programmes": sorted(member.programmes.programmes),
-        "offers": sorted((o.plan_key, o.made_at, o.expires_at) for o in member.offers.offers.values()),
+        "offers": sorted(
+            (o.plan_key, o.made_at, o.expires_at) for o in member.offers.offers.values()
+        ),
         "tags": sorted(segments.tags(member.profile)),
         "segment": segments.segment_of(member.profile),
     }

@@ -161,21 +161,21 @@ class Runner:
         """Run the commands the journeys' actions ask for, at most :data:`MAX_DEPTH` deep."""
         if depth >= MAX_DEPTH:
             return
-        for event in made:
-            # A step that makes an offer and sends its message quotes the offered plan.
-            if (
-                isinstance(event, journeys.JourneyActionIssued)
-                and event.action.name == "make_offer"
-            ):
-                self.offered = str(event.action.params.get("plan", ""))
-        for event in made:
-            if isinstance(event, journeys.JourneyActionIssued):
-                skipped = self.skipped(event)
-                if skipped is not None:
-                    self.take([skipped])
-                    continue
-                for command in actions.commands_for(event, self.variables(), self.ctx.registry):
-                    self.command(command, depth + 1)
+        issued = [event for event in made if isinstance(event, journeys.JourneyActionIssued)]
+        # A step that makes an offer and sends its message quotes the offered plan.
+        offers = {
+            (event.instance_id, event.step): str(event.action.params.get("plan", ""))
+            for event in issued
+            if event.action.name == "make_offer"
+        }
+        for event in issued:
+            skipped = self.skipped(event)
+            if skipped is not None:
+                self.take([skipped])
+                continue
+            self.offered = offers.get((event.instance_id, event.step))
+            for command in actions.commands_for(event, self.variables(), self.ctx.registry):
+                self.command(command, depth + 1)
 
     def skipped(self, event: journeys.JourneyActionIssued) -> journeys.JourneyActionSkipped | None:
         """Why a message or task a step asks for goes to nobody, if it does.

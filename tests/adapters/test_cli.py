@@ -10,6 +10,7 @@ import pytest
 from membercore import PostingKind
 from membercore.consent import GrantConsent
 from membercore.facts import DiagnosisRecorded, PatientRegistered
+from membercore.outreach import RequestMessage
 from membercore.serialization import message_to_dict
 from membercore_adapters.cli import main
 from membercore_adapters.demo.walkthrough import ledger_walkthrough
@@ -124,6 +125,41 @@ def test_ingest_then_member_show_outbox_and_dead_letters_work_on_one_store(
     assert main(["tick", "--store", store, "--now", (now + timedelta(days=400)).isoformat()]) == 0
     assert "records ticked" in capsys.readouterr().out
     assert main(["tasks", "--store", store]) == 0
+
+
+def test_the_open_tasks_say_why_a_task_waits_unassigned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/cli.db"
+    now = datetime.now(UTC)
+    facts = _jsonl(
+        tmp_path / "facts.jsonl",
+        PatientRegistered(fact_id="r-1", patient_id="P-1", occurred_at=now, name="林女士"),
+        GrantConsent(
+            key="c-1",
+            member_id="P-1",
+            purpose="care",
+            channels=("phone",),
+            given_by="P-1",
+            source="app",
+        ),
+        RequestMessage(
+            key="m-1",
+            member_id="P-1",
+            template_key="annual_welcome",
+            purpose="care",
+            variables={"name": "林女士"},
+            reason="front desk",
+        ),
+    )
+    assert main(["ingest", str(facts), "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["tasks", "--store", store]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "P-1/msg/1" in line
+    assert (
+        "unassigned (无可分配人员: nobody on the staff roster has the role 'call_centre')" in line
+    )
 
 
 def test_member_show_names_an_unknown_member(

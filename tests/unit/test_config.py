@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from hypothesis import given
 
@@ -532,6 +533,19 @@ def test_a_table_where_a_list_is_meant_is_refused_naming_the_key() -> None:
             "due_hours",
         ),
         ({"name": "start_journey", "params": {"journey": "nowhere"}}, "no journey 'nowhere'"),
+        (
+            {"name": "send_message", "params": {"template": "nope", "purpose": "care"}},
+            "no template 'nope'",
+        ),
+        (
+            {
+                "name": "create_task",
+                "params": {"kind": "visit", "role": "dietitian", "due_hours": 24},
+            },
+            "step 'entry': create_task: nobody on the staff roster has the role 'dietitian'",
+        ),
+        ({"name": "add_tag", "params": {"tag": "condition:diabetes"}}, "derived from facts"),
+        ({"name": "remove_tag", "params": {"tag": "stage:senior"}}, "derived from facts"),
     ],
 )
 def test_a_journey_action_naming_what_the_programme_lacks_is_refused(
@@ -578,3 +592,93 @@ def test_a_refusal_lists_a_few_problems_and_counts_the_rest() -> None:
         load_config(data)
     assert len(str(raised.value)) < 2_000
     assert "more)" in raised.value.problem
+
+
+def _with_extra_journey(data: dict[str, Any], *, guards: list[Any]) -> None:
+    journey = copy.deepcopy(data["journeys"][0])
+    journey["key"] = "extra"
+    journey["entry_guards"] = guards
+    data["journeys"].append(journey)
+
+
+@pytest.mark.parametrize(
+    ("guard", "says"),
+    [
+        ({"name": "has_tag", "params": {"tag": "condition:diabtes"}}, "no tag facts make"),
+        ({"name": "lacks_tag", "params": {"tag": "spend:platinum"}}, "no tag facts make"),
+        ({"name": "has_plan", "params": {"plan": "platinum"}}, "no plan 'platinum'"),
+        ({"name": "tier_at_least", "params": {"tier": "L9"}}, "no tier 'L9'"),
+    ],
+)
+def test_a_journey_guard_naming_what_the_programme_lacks_is_refused(
+    guard: dict[str, Any], says: str
+) -> None:
+    data = dump_config(reference_config())
+    _with_extra_journey(data, guards=[guard])
+    with pytest.raises(ConfigError, match="journeys") as raised:
+        load_config(data)
+    assert says in raised.value.problem
+    assert "journey 'extra'" in raised.value.problem
+
+
+def test_a_journey_may_test_a_tag_of_its_own_or_of_staff_since_such_tags_are_open() -> None:
+    data = dump_config(reference_config())
+    _with_extra_journey(
+        data,
+        guards=[
+            {"name": "has_tag", "params": {"tag": "vip"}},
+            {"name": "lacks_tag", "params": {"tag": "condition:diabetes"}},
+        ],
+    )
+    assert load_config(data).journeys[-1].key == "extra"
+
+
+def test_a_roster_without_a_role_a_journey_needs_is_refused_naming_journey_step_and_role() -> None:
+    data = dump_config(reference_config())
+    data["staff"]["staff"] = [
+        member for member in data["staff"]["staff"] if "health_manager" not in member["roles"]
+    ]
+    with pytest.raises(ConfigError) as raised:
+        load_config(data)
+    assert raised.value.key.startswith("$.journeys[")
+    problem = raised.value.problem
+    assert "journey 'diabetes'" in problem
+    assert "step 'second_miss'" in problem
+    assert "'health_manager'" in problem
+
+
+def test_assigning_a_health_manager_needs_one_on_the_roster() -> None:
+    config = reference_config()
+    onboarding = next(j for j in config.journeys if j.key == "annual_onboarding")
+    roster = attrs.evolve(
+        config.staff,
+        staff=tuple(s for s in config.staff.staff if "health_manager" not in s.roles),
+    )
+    with pytest.raises(ConfigError) as raised:
+        ProgrammeConfig(journeys=(onboarding,), staff=roster, outreach=config.outreach)
+    assert "journey 'annual_onboarding'" in raised.value.problem
+    assert "step 'rule_b': assign_health_manager" in raised.value.problem
+
+
+def test_a_toml_journey_offering_a_plan_the_programme_lacks_is_refused_at_load() -> None:
+    text = """
+[[plans.plans]]
+key = "annual_599"
+label = "年度会员"
+kind = "individual"
+price_fen = 59900
+term_months = 12
+
+[[journeys]]
+key = "discharge_offer"
+label = "出院邀约"
+states = ["offered"]
+initial = "offered"
+final = ["offered"]
+entry = { kind = "fact", type = "discharged" }
+entry_actions = [{ name = "make_offer", params = { plan = "annual_999", valid_days = 7 } }]
+"""
+    with pytest.raises(ConfigError) as raised:
+        load_config_toml(text)
+    assert raised.value.key == "$.journeys[0]"
+    assert "step 'entry': make_offer: no plan 'annual_999'" in raised.value.problem

@@ -200,6 +200,7 @@ def _every_command(e: Engine, clock: ManualClock) -> list[object]:
         )
     )
     task = next(iter(e.member(HEAD).work.tasks))
+    run(tasks.AssignTask(key="k-assign", member_id=HEAD, task_key=task, staff_id="rn-01", by="s"))
     run(tasks.EscalateTask(key="k-esc", member_id=HEAD, task_key=task, due_at=later, reason="r"))
     run(tasks.CloseTask(key="k-close", member_id=HEAD, task_key=task, outcome="done", by="rn-01"))
     run(tasks.AssignHealthManager(key="k-hm", member_id=WIFE, reason="r"))
@@ -257,7 +258,14 @@ def test_every_exported_command_runs_through_execute_on_every_store(
     _family_plan(any_engine, clock)
     ran = {type(event).__name__ for event in _every_command(any_engine, clock)}
     # Each command left its mark: the parts' own events, not only the spent keys.
-    for made in ("Posting", "RewardRedeemed", "RedemptionCancelled", "QuotaReserved", "MergedInto"):
+    for made in (
+        "Posting",
+        "RewardRedeemed",
+        "RedemptionCancelled",
+        "QuotaReserved",
+        "MergedInto",
+        "TaskAssigned",
+    ):
         assert made in ran
     head = any_engine.member(HEAD)
     assert any_engine.member(DUP).identity.merged_into == HEAD

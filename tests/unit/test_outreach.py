@@ -164,6 +164,21 @@ def test_without_a_message_channel_the_fallback_is_a_staff_call_task() -> None:
     assert "channel phone (no consent on wecom, sms)" in event.explanation
 
 
+def test_a_care_message_no_consented_channel_carries_becomes_a_call_when_phone_is_consented() -> (
+    None
+):
+    # diabetes_intro goes by WeCom, SMS or e-mail; the member may be reached by phone only.
+    command = _request(template="diabetes_intro", variables={"name": "李雷"})
+    event = _one(command, _consent(care=("phone",)), _at(11, 10))
+    assert isinstance(event, o.PhoneTaskRequested)
+    assert event.text.startswith("李雷您好")
+    assert "a call instead" in event.explanation
+    no_calls = attrs.evolve(CONFIG.outreach, channel_order=("wecom", "sms"))
+    config = attrs.evolve(CONFIG, outreach=no_calls)
+    refused = _refused(_one(command, _consent(care=("phone",)), _at(11, 10), config=config))
+    assert refused.reason == "no_consent"  # the hospital asks for no calls in place of messages
+
+
 def test_consent_to_a_channel_the_template_may_not_use_is_no_consent() -> None:
     # hba1c_recheck may go by wecom, sms or phone; e-mail consent does not help.
     command = _request(template="hba1c_recheck", variables={"name": "李雷"})

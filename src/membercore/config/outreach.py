@@ -133,6 +133,9 @@ class OutreachPolicy:
         sensitive_variables: variable names that carry health conditions; a template
             that uses one may only go out as a phone task.
         templates: the message templates, by unique key.
+        call_role: the staff role that makes a phone task's call when the member has no
+            health manager (theirs makes it when they have one). With nobody of the
+            role on the roster, the call waits unassigned in the open tasks.
     """
 
     version: int = attrs.field(default=1, validator=positive)
@@ -148,6 +151,7 @@ class OutreachPolicy:
         default=("diagnosis", "condition", "icd10"), validator=_names
     )
     templates: tuple[MessageTemplate, ...] = attrs.field(default=(), validator=unique_keys)
+    call_role: str = attrs.field(default="call_centre", validator=non_blank)
 
     def __attrs_post_init__(self) -> None:
         # Case-blind: an operator's ${Diagnosis} is still a diagnosis.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -17,7 +17,7 @@ from membercore.config.outreach import EXTERNAL_CHANNELS, OutreachPolicy
 from membercore.config.plans import PlanRules
 from membercore.config.plausibility import Plausibility
 from membercore.config.rewards import RewardCatalogue
-from membercore.config.segments import SegmentRules
+from membercore.config.segments import SegmentRules, is_derived
 from membercore.config.staff import StaffRoster
 from membercore.config.tiers import TierLevel, TierRules
 from membercore.errors import ConfigError
@@ -93,9 +93,10 @@ class ProgrammeConfig:
             floor = [plan.tier_floor] if plan.tier_floor else []
             _known(tiers, floor, f"plans.plans[{index}].tier_floor")
         for index, journey in enumerate(self.journeys):
-            problems = shape_problems(journey) + self._message_problems(journey)
+            problems = shape_problems(journey) + self._reference_problems(journey)
             if problems:
-                raise ConfigError(f"journeys[{index}]", "; ".join(problems))
+                problem = f"journey {journey.key!r}: " + "; ".join(problems)
+                raise ConfigError(f"journeys[{index}]", problem)
         for index, reward in enumerate(self.rewards.rewards):
             minimum = [reward.min_tier] if reward.min_tier else []
             _known(tiers, minimum, f"rewards.rewards[{index}].min_tier")
@@ -128,16 +129,21 @@ class ProgrammeConfig:
                         "health conditions may only be carried by a phone task",
                     )
 
-    def _message_problems(self, journey: JourneyDefinition) -> list[str]:
-        """What the journey's actions name that the programme does not have."""
+    def _reference_problems(self, journey: JourneyDefinition) -> list[str]:
+        """What the journey's guards and actions name that the programme does not have.
+
+        Plans, templates, bonuses, journeys, tiers, the staff roster's roles and the tags
+        facts make; each problem names its step (``entry`` for the entry's guards and
+        actions).
+        """
         problems: list[str] = []
-        for call in _calls(journey):
-            problems += self._action_problems(call.name, call.params)
+        for step, call in _named_calls(journey):
+            problems += [f"step {step!r}: {p}" for p in self._call_problems(call.name, call.params)]
         return problems
 
-    def _action_problems(self, name: str, params: Mapping[str, object]) -> list[str]:
-        check = _ACTION_CHECKS.get(name)
-        return check(self, params) if check is not None else []
+    def _call_problems(self, name: str, params: Mapping[str, object]) -> list[str]:
+        check = _CHECKS.get(name)
+        return check(self, name, params) if check is not None else []
 
     @property
     def programme_keys(self) -> frozenset[str]:
@@ -165,11 +171,18 @@ def _calls(journey: JourneyDefinition) -> list[Call]:
     return [*journey.entry_actions, *(a for t in journey.transitions for a in t.actions)]
 
 
+def _named_calls(journey: JourneyDefinition) -> list[tuple[str, Call]]:
+    """Every guard and action a journey names, with the step that names it."""
+    entry = [("entry", call) for call in (*journey.entry_guards, *journey.entry_actions)]
+    steps = [(t.step, call) for t in journey.transitions for call in (*t.guards, *t.actions)]
+    return entry + steps
+
+
 def _within(value: object, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def _send_message(config: ProgrammeConfig, params: Mapping[str, object]) -> list[str]:
+def _send_message(config: ProgrammeConfig, _name: str, params: Mapping[str, object]) -> list[str]:
     template = config.outreach.template(str(params.get("template")))
     if template is None:
         return [f"send_message: no template {params.get('template')!r}"]
@@ -181,7 +194,7 @@ def _send_message(config: ProgrammeConfig, params: Mapping[str, object]) -> list
     return []
 
 
-def _award_points(config: ProgrammeConfig, params: Mapping[str, object]) -> list[str]:
+def _award_points(config: ProgrammeConfig, _name: str, params: Mapping[str, object]) -> list[str]:
     problems = []
     if params.get("bonus") not in config.earning.bonuses:
         known = sorted(config.earning.bonuses)
@@ -193,34 +206,87 @@ def _award_points(config: ProgrammeConfig, params: Mapping[str, object]) -> list
     return problems
 
 
-def _make_offer(config: ProgrammeConfig, params: Mapping[str, object]) -> list[str]:
+def _plan(config: ProgrammeConfig, name: str, params: Mapping[str, object]) -> list[str]:
     plans = {plan.key for plan in config.plans.plans}
-    problems = []
     if params.get("plan") not in plans:
-        problems.append(f"make_offer: no plan {params.get('plan')!r} (known: {sorted(plans)})")
+        return [f"{name}: no plan {params.get('plan')!r} (known: {sorted(plans)})"]
+    return []
+
+
+def _make_offer(config: ProgrammeConfig, name: str, params: Mapping[str, object]) -> list[str]:
+    problems = _plan(config, name, params)
     if not _within(params.get("valid_days"), 1, _MAX_DAYS):
         problems.append(f"make_offer: valid_days must be 1 to {_MAX_DAYS}")
     return problems
 
 
-def _create_task(_config: ProgrammeConfig, params: Mapping[str, object]) -> list[str]:
-    if not _within(params.get("due_hours"), 0, _MAX_DAYS * 24):
-        return [f"create_task: due_hours must be 0 to {_MAX_DAYS * 24}"]
+def _role(config: ProgrammeConfig, name: str, role: object) -> list[str]:
+    """Whoever a journey asks work of must be on the roster, or every such step would wait."""
+    roles = config.staff.roles
+    if role not in roles:
+        return [
+            f"{name}: nobody on the staff roster has the role {role!r} "
+            f"(roles on the roster: {sorted(roles)})"
+        ]
     return []
 
 
-def _start_journey(config: ProgrammeConfig, params: Mapping[str, object]) -> list[str]:
+def _create_task(config: ProgrammeConfig, name: str, params: Mapping[str, object]) -> list[str]:
+    problems = _role(config, name, params.get("role"))
+    if not _within(params.get("due_hours"), 0, _MAX_DAYS * 24):
+        problems.append(f"create_task: due_hours must be 0 to {_MAX_DAYS * 24}")
+    return problems
+
+
+def _assign_health_manager(
+    config: ProgrammeConfig, name: str, _params: Mapping[str, object]
+) -> list[str]:
+    return _role(config, name, "health_manager")
+
+
+def _start_journey(config: ProgrammeConfig, _name: str, params: Mapping[str, object]) -> list[str]:
     if params.get("journey") not in {journey.key for journey in config.journeys}:
         return [f"start_journey: no journey {params.get('journey')!r}"]
     return []
 
 
-_ACTION_CHECKS = {
+def _set_tag(_config: ProgrammeConfig, name: str, params: Mapping[str, object]) -> list[str]:
+    tag = str(params.get("tag"))
+    if is_derived(tag):
+        return [f"{name}: the tag {tag!r} is derived from facts; no journey sets or removes it"]
+    return []
+
+
+def _test_tag(config: ProgrammeConfig, name: str, params: Mapping[str, object]) -> list[str]:
+    # Tags outside the derived namespaces are open: journeys and staff make their own.
+    tag = str(params.get("tag"))
+    if is_derived(tag) and tag not in config.segments.derived_tags:
+        return [f"{name}: {tag!r} is no tag facts make (a misspelling?)"]
+    return []
+
+
+def _tier(config: ProgrammeConfig, name: str, params: Mapping[str, object]) -> list[str]:
+    if params.get("tier") not in config.tiers.keys:
+        return [f"{name}: no tier {params.get('tier')!r} (known: {list(config.tiers.keys)})"]
+    return []
+
+
+_Check = Callable[[ProgrammeConfig, str, Mapping[str, object]], list[str]]
+
+#: What each built-in action and condition names, checked against the programme.
+_CHECKS: Mapping[str, _Check] = {
     "send_message": _send_message,
     "award_points": _award_points,
     "make_offer": _make_offer,
     "create_task": _create_task,
+    "assign_health_manager": _assign_health_manager,
     "start_journey": _start_journey,
+    "add_tag": _set_tag,
+    "remove_tag": _set_tag,
+    "has_tag": _test_tag,
+    "lacks_tag": _test_tag,
+    "has_plan": _plan,
+    "tier_at_least": _tier,
 }
 
 

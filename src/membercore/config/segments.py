@@ -53,6 +53,7 @@ __all__ = [
     "SegmentRules",
     "ServiceLevel",
     "SpendingBand",
+    "is_derived",
     "reference_bands",
     "reference_segment_definitions",
 ]
@@ -67,6 +68,16 @@ DERIVED_NAMESPACES: tuple[str, ...] = ("condition", "stage", "spend", "channel",
 FAMILY_TAGS: tuple[str, ...] = ("family:has_dependents", "family:dependent")
 #: The care tags facts make: joining a rehabilitation plan.
 CARE_TAGS: tuple[str, ...] = ("care:rehab_plan",)
+
+
+def is_derived(tag: str) -> bool:
+    """Whether ``tag`` is in a namespace only facts may set (``condition:diabetes``).
+
+    Such tags form a closed list (:attr:`SegmentRules.derived_tags`); every other tag is
+    open: journeys and staff make their own (``vip``, ``programme:pelvic_floor``).
+    """
+    namespace, colon, _ = tag.partition(":")
+    return bool(colon) and namespace in DERIVED_NAMESPACES
 
 
 def _non_empty_items(_instance: Any, attribute: Any, value: tuple[str, ...]) -> None:

@@ -33,6 +33,11 @@ class StaffRoster:
 
     staff: tuple[StaffMember, ...] = attrs.field(default=(), validator=unique_keys)
 
+    @property
+    def roles(self) -> frozenset[str]:
+        """Every role someone on the roster has."""
+        return frozenset(role for member in self.staff for role in member.roles)
+
     def with_role(self, role: str) -> tuple[StaffMember, ...]:
         """The staff who have ``role``, in roster order."""
         return tuple(member for member in self.staff if role in member.roles)

@@ -34,6 +34,7 @@ from membercore.errors.members import (
     OwnConsentRequiredError,
     ReservedTagError,
     SegmentError,
+    UnknownStaffError,
     UnknownTaskError,
     WorkError,
 )
@@ -150,6 +151,7 @@ __all__ = [
     "UnknownReservationError",
     "UnknownRewardError",
     "UnknownRuleError",
+    "UnknownStaffError",
     "UnknownStoreError",
     "UnknownSubscriptionError",
     "UnknownTaskError",

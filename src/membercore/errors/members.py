@@ -21,6 +21,7 @@ __all__ = [
     "OwnConsentRequiredError",
     "ReservedTagError",
     "SegmentError",
+    "UnknownStaffError",
     "UnknownTaskError",
     "WorkError",
 ]
@@ -243,8 +244,30 @@ class UnknownTaskError(WorkError, LookupError):
 
 
 @attrs.define(auto_exc=True, frozen=True, repr=False)
+class UnknownStaffError(WorkError, LookupError):
+    """A task is given to someone the roster does not hold with the task's role.
+
+    Attributes:
+        staff_id: the member of staff named.
+        role: the role the task needs.
+    """
+
+    staff_id: str
+    role: str
+
+    def __str__(self) -> str:
+        return (
+            f"member {self.member_id}: {self.staff_id!r} is not on the staff roster "
+            f"as a {self.role}"
+        )
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
 class NoStaffError(WorkError):
     """Nobody on the roster has the role the work needs.
+
+    Kept for code that catches it: staff work no longer raises it, since work nobody can
+    take waits unassigned with the reason (:func:`membercore.staff.tasks.unassigned`).
 
     Attributes:
         role: the role.

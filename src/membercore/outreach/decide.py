@@ -50,8 +50,10 @@ def decide(
     request gives every variable the text uses; a channel is found — the member's
     preferred channels, then the policy's fallback order, keeping those the template
     may use, the first one the member consents to for the purpose (``phone`` makes a
-    call task); quiet hours defer the message to their end (an urgent care message is
-    not deferred); the weekly cap of the purpose must leave room at that send time.
+    call task; a care message that none of them can carry becomes a call task too when
+    the member consents to care by phone and the policy's order has ``phone``); quiet
+    hours defer the message to their end (an urgent care message is not deferred); the
+    weekly cap of the purpose must leave room at that send time.
 
     Args:
         command: the request.
@@ -176,7 +178,7 @@ def _plan(
     route = _route(template, policy, consent_state, purpose, preferred)
     if isinstance(route, _Refusal):
         return route
-    channel, skipped, consented = route
+    channel, skipped, consented, instead = route
     send_at, quiet_end = send_time(now, policy, tz, urgent=command.urgent)
     cap = policy.weekly_cap(purpose)
     load = weekly_load(state.sent, purpose, send_at)
@@ -190,7 +192,8 @@ def _plan(
         (
             f"channel {channel}"
             + (f" (no consent on {', '.join(skipped)})" if skipped else "")
-            + f", {purpose} consent on {consented}",
+            + f", {purpose} consent on {consented}"
+            + instead,
             _quiet(policy, tz, now, quiet_end, urgent=command.urgent),
             f"{load + 1} of {cap} {purpose} in the rolling week"
             if cap is not None
@@ -218,19 +221,33 @@ def _route(
     consent_state: ConsentState,
     purpose: Purpose,
     preferred: Sequence[Channel],
-) -> tuple[Channel, tuple[Channel, ...], str] | _Refusal:
-    """The channel: the first candidate the member consents to for the purpose."""
+) -> tuple[Channel, tuple[Channel, ...], str, str] | _Refusal:
+    """The channel: the first candidate the member consents to for the purpose.
+
+    Returns:
+        ``(channel, skipped, consented, instead)``: the channel, the candidates before it
+        without consent, the channels consented to, and a note when a call takes the
+        place of a care message no consented channel can carry; or the refusal.
+    """
     candidates = candidate_channels(template, policy, preferred)
+    consented = ", ".join(channels_for(consent_state, purpose)) or "none"
+    for index, channel in enumerate(candidates):
+        if allows(consent_state, purpose, channel):
+            return channel, candidates[:index], consented, ""
+    if (
+        purpose == "care"
+        and "phone" in policy.channel_order
+        and allows(consent_state, purpose, "phone")
+    ):
+        # Care is not dropped for want of a channel: staff call and read the text.
+        instead = f"; the template goes by {', '.join(template.channels)} only: a call instead"
+        return "phone", candidates, consented, instead
     if not candidates:
         tried = ", ".join(dict.fromkeys((*preferred, *policy.channel_order)))
         return _Refusal(
             "no_channel",
             f"the template may go by {', '.join(template.channels)} only; tried {tried}",
         )
-    consented = ", ".join(channels_for(consent_state, purpose)) or "none"
-    for index, channel in enumerate(candidates):
-        if allows(consent_state, purpose, channel):
-            return channel, candidates[:index], consented
     return _Refusal(
         "no_consent", f"no {purpose} consent on {', '.join(candidates)} (consented: {consented})"
     )

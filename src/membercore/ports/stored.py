@@ -6,6 +6,7 @@ writes and reads. Instants are aware and kept in UTC.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -223,7 +224,7 @@ class TaskRow:
         assignee: the member of staff it is assigned to, if any.
         due_at: when it is due.
         status: ``open`` or ``closed``.
-        payload: the task as JSON text.
+        payload: the task as JSON text: the event that last changed it.
     """
 
     task_key: str
@@ -234,6 +235,17 @@ class TaskRow:
     due_at: datetime = attrs.field(converter=as_utc, validator=aware)
     status: str = "open"
     payload: str = "{}"
+
+    @property
+    def unassigned_reason(self) -> str | None:
+        """Why an open task waits unassigned (nobody on the roster has its role), if it does."""
+        if self.status != "open" or self.assignee is not None:
+            return None
+        try:
+            reason = json.loads(self.payload).get("unassigned_reason")
+        except (ValueError, AttributeError):  # not the engine's payload: nothing to say
+            return None
+        return reason if isinstance(reason, str) else None
 
 
 @attrs.frozen(kw_only=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from membercore.config import ProgrammeConfig
-from membercore.config.segments import DERIVED_NAMESPACES, SegmentRules
+from membercore.config.segments import SegmentRules, is_derived
 from membercore.dates import local_date, require_aware
 from membercore.errors import MemberMismatchError, ReservedTagError
 from membercore.facts import (
@@ -51,8 +51,7 @@ __all__ = ["decide", "is_reserved"]
 
 def is_reserved(tag: str) -> bool:
     """Whether ``tag`` is in a namespace only facts may set (``condition:diabetes``)."""
-    namespace, colon, _ = tag.partition(":")
-    return bool(colon) and namespace in DERIVED_NAMESPACES
+    return is_derived(tag)
 
 
 def decide(

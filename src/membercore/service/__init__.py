@@ -12,8 +12,9 @@
   :mod:`~membercore.service.recording` commits once.
 - The pipeline: :mod:`~membercore.service.pipeline` (one message through every part of
   a member's record), :mod:`~membercore.service.context`,
-  :mod:`~membercore.service.runner` and :mod:`~membercore.service.actions` (a journey's
-  action as its part's command), over :mod:`~membercore.service.member` (the member's
-  whole record) and :mod:`~membercore.service.plausibility`.
+  :mod:`~membercore.service.runner`, :mod:`~membercore.service.actions` (a journey's
+  action as its part's command) and :mod:`~membercore.service.work` (the staff work
+  that follows: call tasks, tasks reported done), over :mod:`~membercore.service.member`
+  (the member's whole record) and :mod:`~membercore.service.plausibility`.
 - Delivery: :mod:`~membercore.service.dispatch` (the outbox through the channels).
 """

@@ -74,7 +74,7 @@ def count_work(loads: Counter[str], events: Iterable[object]) -> None:
     for event in events:
         if isinstance(event, tasks.TaskCreated) and event.assignee:
             loads[event.assignee] += 1
-        elif isinstance(event, tasks.HealthManagerAssigned):
+        elif isinstance(event, tasks.TaskAssigned | tasks.HealthManagerAssigned):
             loads[event.staff_id] += 1
 
 

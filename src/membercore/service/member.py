@@ -124,7 +124,7 @@ def _parts() -> dict[type[Any], tuple[str, Callable[[Any, Any], Any]]]:
         ("journeys", journeys.evolve, get_args(journeys.JourneyEvent)),
         ("outreach", outreach.evolve, get_args(outreach.OutreachEvent)),
         ("work", tasks.evolve, get_args(tasks.WorkEvent)),
-        ("offers", offers.evolve, (offers.OfferMade, offers.OfferRedeemed)),
+        ("offers", offers.evolve, get_args(offers.OfferEvent)),
         ("programmes", programmes.evolve, (programmes.Enrolled, programmes.Left)),
         ("identity", identity.evolve, get_args(identity.IdentityEvent)),
     ]

@@ -275,7 +275,7 @@ def _outbox(key: str, events: Iterable[object]) -> list[OutboxMessage]:
     ]
 
 
-_TASK_EVENTS = (tasks.TaskCreated, tasks.TaskEscalated, tasks.TaskClosed)
+_TASK_EVENTS = (tasks.TaskCreated, tasks.TaskAssigned, tasks.TaskEscalated, tasks.TaskClosed)
 
 
 def _tasks(key: str, member: Member, events: Iterable[object]) -> list[TaskRow]:
@@ -293,21 +293,15 @@ def _tasks(key: str, member: Member, events: Iterable[object]) -> list[TaskRow]:
                 status=task.status,
                 payload=message_to_json(event),
             )
-        elif isinstance(event, outreach.PhoneTaskRequested):
-            rows[event.message_id] = _call(key, event, event.due_at, "open")
         elif isinstance(event, outreach.MessageCancelled) and event.channel == "phone":
-            # The call task of a cancelled call is closed, saying why.
-            rows[event.message_id] = _call(key, event, event.cancelled_at, "closed")
+            # The call task of a cancelled call is closed, saying why (a call an earlier
+            # release asked for has no task on the record: only its row says it is open).
+            rows[event.message_id] = _call(key, event, event.cancelled_at)
     return list(rows.values())
 
 
-def _call(
-    key: str,
-    event: outreach.PhoneTaskRequested | outreach.MessageCancelled,
-    due_at: datetime,
-    status: str,
-) -> TaskRow:
-    """The row of a staff call the outreach policy asked for (its task key: the message id)."""
+def _call(key: str, event: outreach.MessageCancelled, due_at: datetime) -> TaskRow:
+    """The closed row of a cancelled staff call (its task key: the message id)."""
     return TaskRow(
         task_key=event.message_id,
         key=key,
@@ -315,6 +309,6 @@ def _call(
         role="call_centre",
         assignee=None,
         due_at=due_at,
-        status=status,
+        status="closed",
         payload=message_to_json(event),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from membercore import consent, journeys, ledger, outreach, plans, segments, tiers
 from membercore.config import ProgrammeConfig
@@ -24,7 +24,7 @@ from membercore.journeys.index import index_of
 from membercore.journeys.timers import later_by
 from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
 from membercore.messages import PURPOSES
-from membercore.service import actions, death
+from membercore.service import actions, death, work
 from membercore.service.context import Context, Household
 from membercore.service.member import Member, birth_date, evolve_all
 from membercore.staff import offers, programmes, tasks
@@ -125,6 +125,7 @@ class Runner:
         made += self.take(
             segments.decide(fact, self.member.profile, self.config, self.now, family=family)
         )
+        made += work.reported(self, fact)
         self.journeys_on([fact, *made], depth=0)
 
     # -- commands -----------------------------------------------------------------------
@@ -363,7 +364,10 @@ def _consent(run: Runner, command: Any) -> Sequence[object]:
         run.take(consent.decide(command, m.consent, run.now, age=run.age(), guardians=guardians))
     )
     if made:
-        made += run.take(outreach.cancel_pending(run.member.outreach, run.member.consent, run.now))
+        cancelled = run.take(
+            outreach.cancel_pending(run.member.outreach, run.member.consent, run.now)
+        )
+        made += [*cancelled, *work.calls_cancelled(run, cancelled)]
     return made
 
 
@@ -376,11 +380,12 @@ def _message(run: Runner, command: Any) -> Sequence[object]:
     )
     language = next((n.language for n in reversed(registrations) if n.language), None)
     extra = {"language": language} if language else {}
-    return run.take(
+    made = run.take(
         outreach.decide(
             command, m.outreach, m.consent, run.config, run.now, preferred=preferred, **extra
         )
     )
+    return [*made, *work.call_tasks(run, made)]
 
 
 def _work(run: Runner, command: Any) -> Sequence[object]:
@@ -397,7 +402,8 @@ def _offer(run: Runner, command: Any) -> Sequence[object]:
     held = run.member.plans.subscriptions
     if isinstance(command, offers.RedeemOffer) and command.subscription_id not in held:
         raise UnknownSubscriptionError(command.member_id, command.subscription_id)
-    return run.take(offers.decide(command, run.member.offers, run.config, run.now))
+    m = run.member
+    return run.take(offers.decide(command, m.offers, run.config, run.now, plans=m.plans))
 
 
 def _programme(run: Runner, command: Any) -> Sequence[object]:
@@ -426,7 +432,7 @@ def _handlers() -> dict[type[Any], _Handler]:
         (_plans, plans.PLAN_COMMAND_TYPES),
         (_consent, (consent.GrantConsent, consent.WithdrawConsent)),
         (_message, (outreach.RequestMessage,)),
-        (_work, (tasks.CreateTask, tasks.EscalateTask, tasks.CloseTask, tasks.AssignHealthManager)),
+        (_work, get_args(tasks.WorkCommand)),
         (_offer, (offers.MakeOffer, offers.RedeemOffer)),
         (_programme, (programmes.Enrol, programmes.Leave)),
         (_profile, (segments.AddTag, segments.RemoveTag, segments.RefreshProfile)),

@@ -4,7 +4,9 @@ Journeys make offers with the ``make_offer`` action (the annual plan after a fir
 or a discharge, the family steward to an engaged annual member); :func:`offer_from_action`
 turns the action into a :class:`MakeOffer`. The code is derived from the action's key,
 so the same offer made twice is one offer with one code; a redemption names the code and
-the subscription it paid for, before the offer expires, once.
+the subscription it paid for, before the offer expires, once. No offer is made of a plan
+the member holds already, in force or awaiting payment: :class:`OfferWithheld` records
+that, and why.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from membercore.errors import MemberMismatchError, OfferNotValidError, UnknownPl
 from membercore.idempotency import fingerprint, replayed
 from membercore.journeys import JourneyActionIssued
 from membercore.messages import Command, MemberEvent
+from membercore.plans import OPEN, PlansState, SubscriptionState, status_at
 
 __all__ = [
     "MESSAGE_TYPES",
     "MakeOffer",
     "Offer",
+    "OfferEvent",
     "OfferMade",
     "OfferRedeemed",
+    "OfferWithheld",
     "OffersState",
     "RedeemOffer",
     "decide",
@@ -89,8 +94,37 @@ class OfferRedeemed(MemberEvent):
     fingerprint: str
 
 
+@attrs.frozen(kw_only=True)
+class OfferWithheld(MemberEvent):
+    """An offer was asked for and not made: the member holds the plan already.
+
+    Attributes:
+        plan_key: the plan the offer was of.
+        reason: why the offer was asked for (the journey step's explanation).
+        explanation: why it was not made (``已持有该计划: ...``, naming the subscription).
+    """
+
+    TYPE: ClassVar[str] = "offer_withheld"
+
+    plan_key: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    reason: str
+    explanation: str
+    key: str
+    fingerprint: str
+
+
 #: Every offer message type, for serialization.
-MESSAGE_TYPES: tuple[type[Any], ...] = (MakeOffer, RedeemOffer, OfferMade, OfferRedeemed)
+MESSAGE_TYPES: tuple[type[Any], ...] = (
+    MakeOffer,
+    RedeemOffer,
+    OfferMade,
+    OfferRedeemed,
+    OfferWithheld,
+)
+
+#: Every offer event.
+OfferEvent = OfferMade | OfferRedeemed | OfferWithheld
 
 
 @attrs.frozen(kw_only=True)
@@ -114,11 +148,13 @@ class OffersState:
     keys: Mapping[str, str] = attrs.field(factory=dict)
 
 
-def evolve(state: OffersState, event: OfferMade | OfferRedeemed) -> OffersState:
+def evolve(state: OffersState, event: OfferEvent) -> OffersState:
     """Apply one offer event."""
     if event.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, event.member_id)
     keys = {**state.keys, event.key: event.fingerprint}
+    if isinstance(event, OfferWithheld):
+        return attrs.evolve(state, keys=keys)
     if isinstance(event, OfferMade):
         offer = Offer(
             code=event.code,
@@ -132,7 +168,7 @@ def evolve(state: OffersState, event: OfferMade | OfferRedeemed) -> OffersState:
     return attrs.evolve(state, offers={**state.offers, offer.code: offer}, keys=keys)
 
 
-def replay(member_id: str, events: Iterable[OfferMade | OfferRedeemed]) -> OffersState:
+def replay(member_id: str, events: Iterable[OfferEvent]) -> OffersState:
     """Rebuild a member's offers from their events."""
     state = OffersState(member_id=member_id)
     for event in events:
@@ -141,9 +177,22 @@ def replay(member_id: str, events: Iterable[OfferMade | OfferRedeemed]) -> Offer
 
 
 def decide(
-    command: MakeOffer | RedeemOffer, state: OffersState, config: ProgrammeConfig, now: datetime
-) -> list[OfferMade | OfferRedeemed]:
+    command: MakeOffer | RedeemOffer,
+    state: OffersState,
+    config: ProgrammeConfig,
+    now: datetime,
+    *,
+    plans: PlansState | None = None,
+) -> list[OfferEvent]:
     """The events an offer command makes.
+
+    Args:
+        command: the command.
+        state: the member's offers.
+        config: the programme (its plans).
+        now: the instant of the decision.
+        plans: the member's subscriptions: no offer is made of a plan one of them holds
+            at ``now``, in force or awaiting its first payment (:class:`OfferWithheld`).
 
     Raises:
         UnknownPlanError: the offer names a plan the programme does not sell.
@@ -158,6 +207,9 @@ def decide(
     if isinstance(command, MakeOffer):
         if config.plans.plan(command.plan_key) is None:
             raise UnknownPlanError(state.member_id, command.plan_key)
+        held = _holding(plans, command.plan_key, now)
+        if held is not None:
+            return [_withheld(command, held, now, digest)]
         return [
             OfferMade(
                 member_id=state.member_id,
@@ -190,6 +242,33 @@ def decide(
             fingerprint=digest,
         )
     ]
+
+
+def _holding(plans: PlansState | None, plan_key: str, now: datetime) -> SubscriptionState | None:
+    """The member's subscription to ``plan_key`` still open at ``now``, if any."""
+    subscriptions = plans.subscriptions.values() if plans is not None else ()
+    return next(
+        (s for s in subscriptions if s.plan_key == plan_key and status_at(s, now) in OPEN),
+        None,
+    )
+
+
+def _withheld(
+    command: MakeOffer, held: SubscriptionState, now: datetime, digest: str
+) -> OfferWithheld:
+    status = status_at(held, now).value
+    return OfferWithheld(
+        member_id=command.member_id,
+        plan_key=command.plan_key,
+        at=now,
+        reason=command.reason,
+        explanation=(
+            f"已持有该计划: the member holds {command.plan_key} already "
+            f"(subscription {held.subscription_id}, {status})"
+        ),
+        key=command.key,
+        fingerprint=digest,
+    )
 
 
 def _code(key: str) -> str:

@@ -92,7 +92,9 @@ def _ingest(
 def _tasks(engine: Engine) -> int:
     for task in engine.store.tasks():
         who = task.assignee or f"any {task.role}"
-        print(f"{task.due_at.isoformat()}  {task.kind:<10} {task.key:<20} {who}")
+        if task.unassigned_reason:
+            who = f"unassigned ({task.unassigned_reason})"
+        print(f"{task.due_at.isoformat()}  {task.kind:<10} {task.key:<20} {task.task_key}  {who}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Staff work's commands and events: tasks created, escalated and closed, managers assigned."""
+"""Staff work's commands and events: tasks created, assigned, escalated, closed; managers."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from membercore.messages import Command, MemberEvent
 __all__ = [
     "MESSAGE_TYPES",
     "AssignHealthManager",
+    "AssignTask",
     "CloseTask",
     "CreateTask",
     "EscalateTask",
     "HealthManagerAssigned",
+    "TaskAssigned",
     "TaskClosed",
     "TaskCreated",
     "TaskEscalated",
@@ -72,20 +74,51 @@ class CloseTask(Command):
 
 
 @attrs.frozen(kw_only=True)
+class AssignTask(Command):
+    """Give an open task to a member of staff with its role (an unassigned one, say).
+
+    Assigning the task that waits for a member's health manager (kind
+    ``assign_health_manager``) makes that member of staff their health manager, and
+    closes it.
+
+    Attributes:
+        task_key: the task.
+        staff_id: who takes it: on the roster, with the task's role.
+        by: who assigned it (a supervisor, or the member of staff claiming it).
+    """
+
+    TYPE: ClassVar[str] = "assign_task"
+
+    task_key: str = attrs.field(validator=non_empty)
+    staff_id: str = attrs.field(validator=non_empty)
+    by: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
 class AssignHealthManager(Command):
-    """Give a member a dedicated health manager (nothing if they have one)."""
+    """Give a member a dedicated health manager (nothing if they have one).
+
+    With no health manager on the roster, the assignment waits as an unassigned task
+    (kind ``assign_health_manager``) until one is assigned.
+    """
 
     TYPE: ClassVar[str] = "assign_health_manager"
 
     reason: str = attrs.field(validator=non_empty)
 
 
-WorkCommand = CreateTask | EscalateTask | CloseTask | AssignHealthManager
+WorkCommand = CreateTask | EscalateTask | CloseTask | AssignTask | AssignHealthManager
 
 
 @attrs.frozen(kw_only=True)
 class TaskCreated(MemberEvent):
-    """A task was created and assigned (``assignee`` is ``None`` if nobody has the role)."""
+    """A task was created and assigned, or left unassigned with the reason.
+
+    Attributes:
+        assignee: who holds it; ``None`` if nobody on the roster has the role.
+        reason: why the task exists (the journey step's explanation).
+        unassigned_reason: when nobody holds it, why (``无可分配人员: ...``).
+    """
 
     TYPE: ClassVar[str] = "task_created"
 
@@ -97,6 +130,7 @@ class TaskCreated(MemberEvent):
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     reason: str
     fingerprint: str
+    unassigned_reason: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -112,6 +146,21 @@ class TaskEscalated(MemberEvent):
     due_at: datetime = attrs.field(converter=as_utc, validator=aware)
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     reason: str
+    key: str
+    fingerprint: str
+    unassigned_reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TaskAssigned(MemberEvent):
+    """An open task was given to a member of staff."""
+
+    TYPE: ClassVar[str] = "task_assigned"
+
+    task_key: str
+    staff_id: str
+    by: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
     key: str
     fingerprint: str
 
@@ -143,7 +192,7 @@ class HealthManagerAssigned(MemberEvent):
     fingerprint: str
 
 
-WorkEvent = TaskCreated | TaskEscalated | TaskClosed | HealthManagerAssigned
+WorkEvent = TaskCreated | TaskAssigned | TaskEscalated | TaskClosed | HealthManagerAssigned
 
 
 #: Every staff-work message type, for serialization.
@@ -151,8 +200,10 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     CreateTask,
     EscalateTask,
     CloseTask,
+    AssignTask,
     AssignHealthManager,
     TaskCreated,
+    TaskAssigned,
     TaskEscalated,
     TaskClosed,
     HealthManagerAssigned,

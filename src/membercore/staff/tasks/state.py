@@ -11,6 +11,7 @@ import attrs
 from membercore.errors import MemberMismatchError
 from membercore.staff.tasks.messages import (
     HealthManagerAssigned,
+    TaskAssigned,
     TaskCreated,
     TaskEscalated,
     WorkEvent,
@@ -21,7 +22,12 @@ __all__ = ["Task", "WorkState", "evolve", "overdue", "replay"]
 
 @attrs.frozen(kw_only=True)
 class Task:
-    """A piece of staff work for a member."""
+    """A piece of staff work for a member.
+
+    Attributes:
+        assignee: who holds it; ``None`` while it waits unassigned.
+        unassigned_reason: while it waits unassigned, why (nobody has the role).
+    """
 
     key: str
     kind: str
@@ -31,6 +37,7 @@ class Task:
     status: Literal["open", "closed"] = "open"
     level: int = 0
     outcome: str | None = None
+    unassigned_reason: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -64,6 +71,7 @@ def evolve(state: WorkState, event: WorkEvent) -> WorkState:
             role=event.role,
             assignee=event.assignee,
             due_at=event.due_at,
+            unassigned_reason=event.unassigned_reason,
         )
         keys = {**state.keys, event.task_key: event.fingerprint}
     else:
@@ -76,7 +84,10 @@ def evolve(state: WorkState, event: WorkEvent) -> WorkState:
                 role=event.role,
                 assignee=event.assignee,
                 due_at=event.due_at,
+                unassigned_reason=event.unassigned_reason,
             )
+        elif isinstance(event, TaskAssigned):
+            task = attrs.evolve(held, assignee=event.staff_id, unassigned_reason=None)
         else:
             task = attrs.evolve(held, status="closed", outcome=event.outcome)
     return attrs.evolve(state, tasks={**state.tasks, task.key: task}, keys=keys)

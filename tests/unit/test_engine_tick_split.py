@@ -170,7 +170,8 @@ def test_any_split_of_ticks_makes_the_same_records_messages_and_tasks(
 ) -> None:
     expected = _baseline(kind)
     # The story makes something of each kind: the property decides on real work.
-    assert expected["outbox"] and expected["tasks"]
+    assert expected["outbox"]
+    assert expected["tasks"]
     assert {"post_discharge", "postpartum_rehab", "checkup_follow_up", "birthday"} <= {
         instance.journey for instance in expected["record"].journeys.instances.values()
     }

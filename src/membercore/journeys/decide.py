@@ -16,7 +16,7 @@ from membercore.journeys.index import index_of
 from membercore.journeys.messages import JourneyEvent
 from membercore.journeys.registry import Registry, Situation
 from membercore.journeys.state import JourneyInstance, JourneysState, active, applied
-from membercore.journeys.steps import end, move, start, started_by_actions
+from membercore.journeys.steps import end, move, reanchored, start, started_by_actions
 
 __all__ = ["decide"]
 
@@ -66,6 +66,8 @@ def decide(
         if definition is None:
             continue
         events += _on_message(instance, definition, registry, situation, kind, trigger_id)
+        if _starts_on(definition, kind):
+            events += reanchored(instance, definition, situation, trigger_id)
     working = applied(state, events)
     for definition in index.starting.get(kind, ()):
         if _starts(definition, working, registry, situation, kind):
@@ -115,6 +117,10 @@ def _matches(trigger: Trigger, kind: str) -> bool:
     return not trigger.timed and trigger.type == kind
 
 
+def _starts_on(definition: JourneyDefinition, kind: str) -> bool:
+    return any(_matches(trigger, kind) for trigger in (definition.entry, *definition.also_on))
+
+
 def _starts(
     definition: JourneyDefinition,
     state: JourneysState,
@@ -122,7 +128,7 @@ def _starts(
     situation: Situation,
     kind: str,
 ) -> bool:
-    if not any(_matches(trigger, kind) for trigger in (definition.entry, *definition.also_on)):
+    if not _starts_on(definition, kind):
         return False
     if active(state, definition.key) and not definition.re_entry:
         return False

@@ -19,6 +19,7 @@ __all__ = [
     "JourneyEnded",
     "JourneyEvent",
     "JourneyMoved",
+    "JourneyReanchored",
     "JourneyStarted",
     "Timer",
     "TimerDropped",
@@ -159,6 +160,29 @@ class JourneyActionSkipped(MemberEvent):
 
 
 @attrs.frozen(kw_only=True)
+class JourneyReanchored(MemberEvent):
+    """A running journey's anchors changed: its anchored timers are set again.
+
+    A registration update that gives a birth date, or a new one, moves the birthday
+    greeting; timers that count from the state's entry stay as they were.
+
+    Attributes:
+        anchors: the anchors now (ISO 8601).
+        timers: the state's timers now.
+        trigger_id: the message that gave the new anchors.
+    """
+
+    TYPE: ClassVar[str] = "journey_reanchored"
+
+    instance_id: str
+    journey: str
+    anchors: Mapping[str, str]
+    timers: tuple[Timer, ...]
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    trigger_id: str
+
+
+@attrs.frozen(kw_only=True)
 class TimerDropped(MemberEvent):
     """A timer came due but its step's guards did not hold: nothing moved."""
 
@@ -194,6 +218,7 @@ JourneyEvent = (
     | JourneyMoved
     | JourneyActionIssued
     | JourneyActionSkipped
+    | JourneyReanchored
     | TimerDropped
     | JourneyEnded
 )
@@ -204,6 +229,7 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     JourneyMoved,
     JourneyActionIssued,
     JourneyActionSkipped,
+    JourneyReanchored,
     TimerDropped,
     JourneyEnded,
 )

@@ -16,6 +16,7 @@ from membercore.config.journeys import Call
 from membercore.errors import MemberMismatchError
 from membercore.journeys.messages import (
     JourneyActionIssued,
+    JourneyReanchored,
     JourneyEnded,
     JourneyEvent,
     JourneyMoved,
@@ -124,6 +125,8 @@ def _apply(held: JourneyInstance, event: JourneyEvent) -> JourneyInstance:
         )
     if isinstance(event, JourneyActionIssued):
         return attrs.evolve(held, counters=_counted(held.counters, event.action))
+    if isinstance(event, JourneyReanchored):
+        return attrs.evolve(held, anchors=event.anchors, timers=event.timers)
     if isinstance(event, TimerDropped):
         return attrs.evolve(held, timers=tuple(t for t in held.timers if t != event.timer))
     if isinstance(event, JourneyEnded):

@@ -18,6 +18,7 @@ from membercore.journeys.messages import (
     JourneyEnded,
     JourneyEvent,
     JourneyMoved,
+    JourneyReanchored,
     JourneyStarted,
     Timer,
 )
@@ -25,7 +26,7 @@ from membercore.journeys.registry import Situation
 from membercore.journeys.state import JourneyInstance, JourneysState, active, applied
 from membercore.journeys.timers import anchors_of, timers
 
-__all__ = ["end", "move", "start", "started_by_actions"]
+__all__ = ["end", "move", "reanchored", "start", "started_by_actions"]
 
 
 def start(
@@ -138,6 +139,42 @@ def end(
         at=situation.now,
         trigger_id=trigger_id,
     )
+
+
+def reanchored(
+    instance: JourneyInstance,
+    definition: JourneyDefinition,
+    situation: Situation,
+    trigger_id: str,
+) -> list[JourneyEvent]:
+    """A running instance's anchors updated from another message of its entry's kind.
+
+    A later registration that gives a birth date (or corrects one) moves the birthday
+    greeting. Only the anchors the message gives change; only the anchored timers of the
+    current state are set again, from ``situation.now``; the others stay.
+    """
+    given = anchors_of(definition, situation.message)
+    anchors = {**instance.anchors, **given}
+    if not given or anchors == dict(instance.anchors) or instance.ended is not None:
+        return []
+    anchored = {
+        index
+        for index, transition in enumerate(definition.transitions)
+        if transition.trigger.anchor is not None
+    }
+    kept = tuple(timer for timer in instance.timers if timer.transition not in anchored)
+    fresh = timers(definition, instance.state, situation.now, situation, anchors)
+    return [
+        JourneyReanchored(
+            member_id=situation.member_id,
+            instance_id=instance.instance_id,
+            journey=definition.key,
+            anchors=anchors,
+            timers=kept + tuple(t for t in fresh if t.transition in anchored),
+            at=situation.now,
+            trigger_id=trigger_id,
+        )
+    ]
 
 
 def started_by_actions(

@@ -26,6 +26,7 @@ from membercore.segments.decide import decide, is_reserved
 from membercore.segments.derive import Evaluation, derived_tags, evaluate, service_level
 from membercore.segments.messages import (
     AddTag,
+    CategoryCharged,
     ChargeNoted,
     DeliveryNoted,
     DiagnosisNoted,
@@ -50,7 +51,7 @@ from membercore.segments.messages import (
 )
 from membercore.segments.spending import Rfm, out_of_pocket_fen, rfm, spending_band
 from membercore.segments.stages import life_stage
-from membercore.segments.state import ProfileState, evolve, replay, segment_of, tags
+from membercore.segments.state import ProfileState, evolve, relatives_seen, replay, segment_of, tags
 
 #: Every profile message type, for serialization.
 MESSAGE_TYPES: tuple[type[Any], ...] = (
@@ -76,6 +77,7 @@ __all__ = [
     "MAX_EVIDENCE",
     "MESSAGE_TYPES",
     "AddTag",
+    "CategoryCharged",
     "ChargeNoted",
     "DeliveryNoted",
     "DiagnosisNoted",
@@ -110,6 +112,7 @@ __all__ = [
     "life_stage",
     "out_of_pocket_fen",
     "preferred_channel",
+    "relatives_seen",
     "replay",
     "rfm",
     "segment_of",

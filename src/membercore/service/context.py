@@ -48,7 +48,9 @@ class Context:
         journeys: the journeys that run (the programme's and the plugins'), best as a
             :class:`~membercore.journeys.JourneyIndex` built once.
         triggers: the fact and event tags some journey listens to.
-        loads: open staff tasks per member of staff, for balancing.
+        loads: open staff tasks per member of staff, for balancing tasks.
+        cases: members per health manager (case loads), for balancing health-manager
+            assignment.
     """
 
     config: ProgrammeConfig
@@ -56,6 +58,7 @@ class Context:
     journeys: Sequence[JourneyDefinition]
     triggers: frozenset[str]
     loads: Mapping[str, int] = attrs.field(factory=dict)
+    cases: Mapping[str, int] = attrs.field(factory=dict)
 
 
 def journey_triggers(definitions: Sequence[JourneyDefinition]) -> frozenset[str]:

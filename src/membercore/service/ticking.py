@@ -93,7 +93,7 @@ def _tick_batch(engine: Engine, keys: list[str], now: datetime) -> int:
             raw = f"tick {key} at {now.isoformat()}"
             uow.dead.append(dead(None, raw, note, now, engine.limits))
             continue
-        count_work(uow.loads, outcome.events)
+        count_work(uow, outcome.events)
         held.take(outcome.member, outcome.events)
         count += len(outcome.events)
     uow.commit(after=now)

@@ -58,6 +58,7 @@ class Patient:
             now=now,
             config=CONFIG,
             tags=self.tags,
+            plans=plans.active_plans(self.plans, now),
             flags=self.flags,
             consented=frozenset({"care", "marketing"}),
         )
@@ -124,11 +125,13 @@ def test_loyalty_ladder_from_first_visit_to_family_steward() -> None:
     assert patient.where("loyalty_ladder") == "engaged"
     assert patient.where("family_steward_offer") == "member"
     # a month on, spend is not yet stable: the offer's journey only looks again
-    assert _actions(patient.tick(datetime(2026, 4, 4, 10, 0, tzinfo=SH))) == []
+    looked = _actions(patient.tick(datetime(2026, 4, 4, 10, 0, tzinfo=SH)))
+    assert looked == [("start_journey", {"journey": "family_steward_offer"})]  # running
+    assert len(journeys.active(patient.state, "family_steward_offer")) == 1
     patient.flags = {"spend_stable": True, "interaction_frequent": True, "relatives_seen": True}
     expand = patient.tick(datetime(2026, 5, 4, 10, 0, tzinfo=SH))
     # Made once, by the offer's journey; the ladder records it as the offer is made.
-    assert _actions(expand) == [
+    assert [a for a in _actions(expand) if a[0] != "start_journey"] == [
         ("make_offer", {"plan": "family_steward", "valid_days": 14}),
         ("send_message", {"template": "family_offer", "purpose": "marketing"}),
     ]
@@ -148,6 +151,31 @@ def test_loyalty_ladder_from_first_visit_to_family_steward() -> None:
     assert journeys.active(patient.state, "loyalty_ladder") == []
     assert patient.state.instances[f"{ME}/loyalty_ladder/1"].ended == "completed"
     assert patient.state.instances[f"{ME}/family_steward_offer/1"].state == "family"
+
+
+def test_a_ladder_an_earlier_version_left_engaged_starts_the_family_steward_offer() -> None:
+    patient = Patient("loyalty_ladder")  # as before the offer had a journey of its own
+    patient.tell(_fact(VisitCompleted, visit_id="v-1", first_visit=True), T0)
+    patient.tick(T0 + timedelta(hours=2))
+    patient.subscribe("annual_599", T0 + timedelta(days=2))
+    assert patient.where("loyalty_ladder") == "engaged"
+    patient.journeys = tuple(
+        d for d in CONFIG.journeys if d.key in ("loyalty_ladder", "family_steward_offer")
+    )
+    patient.tick(datetime(2026, 4, 4, 10, 0, tzinfo=SH))
+    assert patient.where("family_steward_offer") == "member"
+    patient.flags = {"spend_stable": True, "interaction_frequent": True, "relatives_seen": True}
+    offered = _actions(patient.tick(datetime(2026, 5, 4, 10, 0, tzinfo=SH)))
+    assert ("make_offer", {"plan": "family_steward", "valid_days": 14}) in offered
+
+
+def test_the_family_steward_offer_is_made_only_while_an_annual_plan_is_held() -> None:
+    patient = Patient("family_steward_offer")
+    patient.subscribe("annual_299", T0)
+    patient.flags = {"spend_stable": True, "interaction_frequent": True, "relatives_seen": True}
+    patient.plans = plans.PlansState(member_id=ME)  # its end not told to the journeys
+    assert _actions(patient.tick(T0 + timedelta(days=40))) == []
+    assert patient.where("family_steward_offer") == "member"
 
 
 def test_the_family_steward_offer_ends_with_the_annual_plan() -> None:

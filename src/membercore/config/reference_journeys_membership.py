@@ -68,8 +68,14 @@ def loyalty_ladder() -> JourneyDefinition:
                 trigger=on_event("offer_made"),
                 guards=(family,),
             ),
+            # An instance an earlier version left here has no family_steward_offer beside
+            # it (that journey starts with the plan): its monthly look starts one.
             Transition(
-                name="monthly_look", source="engaged", target="engaged", trigger=after(months=1)
+                name="monthly_look",
+                source="engaged",
+                target="engaged",
+                trigger=after(months=1),
+                actions=(call("start_journey", journey="family_steward_offer"),),
             ),
             Transition(
                 name="family_joined",
@@ -96,12 +102,12 @@ PLAN_ENDED = ("subscription_cancelled", "subscription_expired")
 def family_steward_offer() -> JourneyDefinition:
     """The family-steward upgrade offer, for every annual member who meets its conditions.
 
-    From the first month of an annual plan on, once a month: spend stable (charges in
-    three of the last six months), interaction frequent (six check-ins or shares in 90
-    days) and relatives seen in the HIS (a household with others in it, or relatives the
-    HIS links to the member) -> the offer and its message. Not taken up in 30 days, the
-    monthly look goes on; it ends when the member holds the family plan, or when the
-    annual plan ends.
+    From the first month of an annual plan on, once a month, while the member holds it:
+    spend stable (charges in three of the last six months), interaction frequent (six
+    check-ins or shares in 90 days) and relatives seen in the HIS (a household with
+    others in it, or relatives the HIS links to the member) -> the offer and its message.
+    Not taken up in 30 days, the monthly look goes on; it ends when the member holds the
+    family plan, or when the annual plan ends.
     """
     annual = call("field_starts_with", field="plan_key", prefix="annual")
     family = call("field_equals", field="plan_key", value="family_steward")
@@ -122,6 +128,7 @@ def family_steward_offer() -> JourneyDefinition:
                 target="offered",
                 trigger=after(months=1),
                 guards=(
+                    call("has_plan_prefix", prefix="annual"),
                     call("flag", name="spend_stable"),
                     call("flag", name="interaction_frequent"),
                     call("flag", name="relatives_seen"),

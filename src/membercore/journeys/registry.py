@@ -270,6 +270,14 @@ _BUILTIN_CONDITIONS = (
         doc="The member holds the paid plan ``plan``.",
     ),
     ConditionSpec(
+        name="has_plan_prefix",
+        params=(_s("prefix"),),
+        fn=lambda situation, params: any(
+            plan.startswith(str(params["prefix"])) for plan in situation.plans
+        ),
+        doc="The member holds a paid plan whose key starts with ``prefix`` (``annual``).",
+    ),
+    ConditionSpec(
         name="in_programme",
         params=(_s("programme"),),
         fn=lambda situation, params: str(params["programme"]) in situation.programmes,

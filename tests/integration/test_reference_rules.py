@@ -306,11 +306,11 @@ def test_open_tasks_do_not_count_as_members_managed(engine: Engine) -> None:
 # -- the family-steward offer --------------------------------------------------------------
 
 
-def _engaged(engine: Engine, member: str, start: datetime, months: int) -> None:
-    """Charges in each of ``months`` months and check-ins every week."""
-    facts: list[object] = []
-    for month in range(months):
-        at = start + timedelta(days=30 * month + 1)
+def _engaged(engine: Engine, member: str, start: datetime, until: datetime) -> None:
+    """Charges every month and check-ins every week, from ``start`` to ``until``."""
+    facts: list[ChargePaid | CheckedIn] = []
+    for month in range(4):
+        at = start + timedelta(days=30 * month, hours=12)
         line = ChargeLine(department="internal", category="exam", amount_fen=30_000)
         facts.append(
             ChargePaid(
@@ -321,11 +321,12 @@ def _engaged(engine: Engine, member: str, start: datetime, months: int) -> None:
                 lines=(line,),
             )
         )
-    for week in range(months * 4):
+    for week in range(16):
         at = start + timedelta(days=7 * week + 2)
         facts.append(CheckedIn(fact_id=f"{member}-in-{week}", patient_id=member, occurred_at=at))
-    for fact in facts:
-        assert engine.ingest([fact], now=fact.occurred_at).rejected == 0  # type: ignore[attr-defined]
+    for fact in sorted(facts, key=lambda fact: fact.occurred_at):
+        if fact.occurred_at <= until:
+            assert engine.ingest([fact], now=fact.occurred_at).rejected == 0
 
 
 def _family_offers(engine: Engine, member: str) -> list[str]:
@@ -338,7 +339,7 @@ def test_an_annual_member_with_relatives_seen_in_the_his_is_offered_the_family_s
 ) -> None:
     _join(engine, ME, T0, relatives=("p-mother",))
     _annual(engine, ME, T0)
-    _engaged(engine, ME, T0, 4)
+    _engaged(engine, ME, T0, until=datetime(2026, 5, 2, tzinfo=SH))
     # Spend is stable from the third month on: the offer comes with the monthly look.
     engine.tick(datetime(2026, 5, 1, tzinfo=SH))
     assert _family_offers(engine, ME) == []
@@ -352,6 +353,6 @@ def test_an_annual_member_without_relatives_seen_is_not_offered_the_family_stewa
 ) -> None:
     _join(engine, ME, T0)
     _annual(engine, ME, T0)
-    _engaged(engine, ME, T0, 4)
+    _engaged(engine, ME, T0, until=T0 + timedelta(days=125))
     engine.tick(T0 + timedelta(days=125))
     assert _family_offers(engine, ME) == []

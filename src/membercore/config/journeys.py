@@ -127,6 +127,11 @@ class Transition:
         guards: conditions that must all hold (evaluated when it fires).
         actions: what it does, in order.
         name: a stable name for the step (task keys and explanations use it).
+        stale_after: how late the step's messages and tasks may still go out: when the
+            programme learns of the step more than this after its instant (a fact
+            reported late, a tick that came late), they are recorded as skipped with
+            the reason instead (a day-1 call is useless on day 10). ``None``: never
+            too late.
     """
 
     source: str
@@ -135,6 +140,7 @@ class Transition:
     guards: tuple[Call, ...] = ()
     actions: tuple[Call, ...] = ()
     name: str = ""
+    stale_after: Delay | None = None
 
     @property
     def step(self) -> str:
@@ -171,6 +177,8 @@ class JourneyDefinition:
         anchors: fields of the entry message kept for ``before`` and ``yearly`` timers
             (e.g. ``term_end``, ``birth_date``).
         version: recorded on every step.
+        entry_stale_after: how late the entry's messages and tasks may still go out
+            (as :attr:`Transition.stale_after`).
     """
 
     key: str
@@ -188,6 +196,13 @@ class JourneyDefinition:
     exit_on: tuple[str, ...] = ()
     anchors: tuple[str, ...] = ()
     version: int = 1
+    entry_stale_after: Delay | None = None
+
+    def stale_after(self, step: str) -> Delay | None:
+        """How late step ``step`` (``entry`` for the entry) may still reach people."""
+        if step == "entry":
+            return self.entry_stale_after
+        return next((t.stale_after for t in self.transitions if t.step == step), None)
 
 
 def shape_problems(definition: JourneyDefinition) -> list[str]:

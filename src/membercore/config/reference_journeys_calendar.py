@@ -7,7 +7,7 @@ turns a year older (:func:`membercore.dates.anniversary`).
 from __future__ import annotations
 
 from membercore.config.journey_builders import DIED, call, on_event, on_fact, send
-from membercore.config.journeys import JourneyDefinition, Transition, Trigger
+from membercore.config.journeys import Delay, JourneyDefinition, Transition, Trigger
 
 __all__ = ["birthdays", "member_days"]
 
@@ -32,6 +32,7 @@ def birthdays() -> JourneyDefinition:
                     send("birthday", "marketing"),
                     call("award_points", bonus="birthday", points=200),
                 ),
+                stale_after=Delay(days=1),
             ),
         ),
         exit_on=DIED,
@@ -59,6 +60,7 @@ def member_days() -> JourneyDefinition:
                 target="member",
                 trigger=Trigger(kind="monthly", day=12, at="10:00"),
                 actions=(send("member_day_invite", "marketing"),),
+                stale_after=Delay(days=2),
             ),
         ),
         exit_on=DIED,

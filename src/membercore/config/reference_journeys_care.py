@@ -7,7 +7,7 @@ an abnormal check-up, an orthopaedic operation.
 from __future__ import annotations
 
 from membercore.config.journey_builders import DIED, after, call, on_event, on_fact, send
-from membercore.config.journeys import JourneyDefinition, Transition
+from membercore.config.journeys import Delay, JourneyDefinition, Transition
 
 __all__ = [
     "ESCALATION_FOLLOW_UP_DAYS",
@@ -180,6 +180,7 @@ def post_discharge() -> JourneyDefinition:
             send("health_plan_preview"),
             call("make_offer", plan="annual_599", valid_days=7),
         ),
+        entry_stale_after=Delay(days=3),
         transitions=(
             Transition(
                 name="day_1_call",
@@ -187,6 +188,7 @@ def post_discharge() -> JourneyDefinition:
                 target="day_1",
                 trigger=after(days=1),
                 actions=(call("create_task", kind="call", role="nurse", due_hours=24),),
+                stale_after=Delay(days=2),
             ),
             Transition(
                 name="day_7_check",
@@ -194,6 +196,7 @@ def post_discharge() -> JourneyDefinition:
                 target="day_7",
                 trigger=after(days=6),
                 actions=(send("discharge_day_7"),),
+                stale_after=Delay(days=3),
             ),
             Transition(
                 name="day_30_review",
@@ -204,6 +207,7 @@ def post_discharge() -> JourneyDefinition:
                     send("discharge_day_30"),
                     call("create_task", kind="review", role="doctor", due_hours=72),
                 ),
+                stale_after=Delay(days=7),
             ),
         ),
         re_entry=True,
@@ -228,6 +232,7 @@ def postpartum_rehab() -> JourneyDefinition:
                 target="offered",
                 trigger=after(days=42),
                 actions=(send("postpartum_assessment"),),
+                stale_after=Delay(days=14),
             ),
             Transition(
                 name="pelvic_floor",
@@ -261,6 +266,7 @@ def checkup_follow_up() -> JourneyDefinition:
         entry=on_fact("checkup_completed"),
         entry_guards=(call("field_equals", field="abnormal", value="True"),),
         entry_actions=(send("checkup_clinic_invite"),),
+        entry_stale_after=Delay(days=7),
         transitions=(
             Transition(
                 name="booked",
@@ -275,6 +281,7 @@ def checkup_follow_up() -> JourneyDefinition:
                 target="chased",
                 trigger=after(days=3),
                 actions=(call("create_task", kind="call", role="health_manager", due_hours=24),),
+                stale_after=Delay(days=3),
             ),
             Transition(
                 name="booked_after_call",
@@ -311,6 +318,7 @@ def ortho_rehab() -> JourneyDefinition:
                     call("make_offer", plan="annual_599", valid_days=14),
                     send("rehab_membership_offer", "marketing"),
                 ),
+                stale_after=Delay(days=7),
             ),
             Transition(
                 name="joined",

@@ -7,7 +7,7 @@ reminders and the win-back of lapsed members.
 from __future__ import annotations
 
 from membercore.config.journey_builders import DIED, after, before, call, on_event, on_fact, send
-from membercore.config.journeys import JourneyDefinition, Transition
+from membercore.config.journeys import Delay, JourneyDefinition, Transition
 from membercore.config.segments import HIGH_VALUE_TAG
 
 __all__ = [
@@ -261,6 +261,7 @@ def renewal_reminders() -> JourneyDefinition:
                 target="waiting",
                 trigger=before("term_end", days=30),
                 actions=(send("renewal_30"),),
+                stale_after=Delay(days=7),
             ),
             Transition(
                 name="remind_7",
@@ -268,6 +269,7 @@ def renewal_reminders() -> JourneyDefinition:
                 target="waiting",
                 trigger=before("term_end", days=7),
                 actions=(send("renewal_7"),),
+                stale_after=Delay(days=3),
             ),
             Transition(
                 name="remind_1",
@@ -275,6 +277,7 @@ def renewal_reminders() -> JourneyDefinition:
                 target="waiting",
                 trigger=before("term_end", days=1),
                 actions=(send("renewal_1"),),
+                stale_after=Delay(days=1),
             ),
             Transition(
                 name="expired",
@@ -308,6 +311,7 @@ def win_back() -> JourneyDefinition:
                     send("win_back", "marketing"),
                     call("make_offer", plan="annual_599", valid_days=30),
                 ),
+                stale_after=Delay(days=14),
             ),
             Transition(
                 name="won_back",

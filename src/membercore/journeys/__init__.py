@@ -24,6 +24,7 @@ from membercore.journeys.index import JourneyIndex
 from membercore.journeys.messages import (
     MESSAGE_TYPES,
     JourneyActionIssued,
+    JourneyActionSkipped,
     JourneyEnded,
     JourneyEvent,
     JourneyMoved,
@@ -51,6 +52,7 @@ __all__ = [
     "ConditionSpec",
     "Delay",
     "JourneyActionIssued",
+    "JourneyActionSkipped",
     "JourneyDefinition",
     "JourneyEnded",
     "JourneyEvent",

@@ -39,7 +39,9 @@ def decide(
         journeys: the programme's journey definitions (validated).
         registry: the condition functions the guards name.
         situation: what guards may see; its ``now`` is the instant of the decision and
-            its ``flags``, tags and plans describe the member after the message.
+            its ``flags``, tags and plans describe the member after the message. A fact
+            is decided at the instant it happened when that is earlier (a fact reported
+            late): steps, timers and actions count from ``occurred_at``.
     """
     now = require_aware("now", situation.now)
     if situation.member_id != state.member_id:
@@ -49,6 +51,8 @@ def decide(
         trigger_id = message.fact_id
         if trigger_id in state.seen:
             return []
+        # Event time: a fact reported late counts from when it happened.
+        now = min(now, require_aware("occurred_at", message.occurred_at))
     else:
         trigger_id = fingerprint(message)
         if seen_in(state.seen, message):

@@ -15,6 +15,7 @@ from membercore.messages import MemberEvent
 __all__ = [
     "MESSAGE_TYPES",
     "JourneyActionIssued",
+    "JourneyActionSkipped",
     "JourneyEnded",
     "JourneyEvent",
     "JourneyMoved",
@@ -131,6 +132,33 @@ class JourneyActionIssued(MemberEvent):
 
 
 @attrs.frozen(kw_only=True)
+class JourneyActionSkipped(MemberEvent):
+    """A message or task a step asked for was not given to anyone, and why.
+
+    Attributes:
+        key: the key of the :class:`JourneyActionIssued` it skips.
+        action: the action and its parameters.
+        at: the step's instant (the action's date).
+        learnt_at: when the programme learnt of the step.
+        reason: ``stale`` (learnt later than the step's ``stale_after``) or
+            ``historical`` (dated before the cutoff of a history import).
+        explanation: the same, in words.
+    """
+
+    TYPE: ClassVar[str] = "journey_action_skipped"
+
+    instance_id: str
+    journey: str
+    step: str
+    action: Call
+    key: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    learnt_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    reason: str
+    explanation: str
+
+
+@attrs.frozen(kw_only=True)
 class TimerDropped(MemberEvent):
     """A timer came due but its step's guards did not hold: nothing moved."""
 
@@ -161,13 +189,21 @@ class JourneyEnded(MemberEvent):
     trigger_id: str
 
 
-JourneyEvent = JourneyStarted | JourneyMoved | JourneyActionIssued | TimerDropped | JourneyEnded
+JourneyEvent = (
+    JourneyStarted
+    | JourneyMoved
+    | JourneyActionIssued
+    | JourneyActionSkipped
+    | TimerDropped
+    | JourneyEnded
+)
 
 #: Every journey event type, for serialization.
 MESSAGE_TYPES: tuple[type[Any], ...] = (
     JourneyStarted,
     JourneyMoved,
     JourneyActionIssued,
+    JourneyActionSkipped,
     TimerDropped,
     JourneyEnded,
 )

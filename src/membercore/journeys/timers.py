@@ -17,7 +17,7 @@ from membercore.dates import add_months, anniversary, local_date, local_wall_tim
 from membercore.journeys.messages import Timer
 from membercore.journeys.registry import Situation
 
-__all__ = ["anchors_of", "timers"]
+__all__ = ["anchors_of", "later_by", "timers"]
 
 
 def anchors_of(definition: JourneyDefinition, message: object) -> dict[str, str]:
@@ -101,6 +101,11 @@ def _yearly(
         return _local(anniversary(born, local_date(last, tz).year + 1), clock, tz)
     due = _local(anniversary(born, today.year), clock, tz)
     return due if due > entered else _local(anniversary(born, today.year + 1), clock, tz)
+
+
+def later_by(instant: datetime, delay: Delay, tz: ZoneInfo) -> datetime:
+    """``instant`` plus ``delay``: calendar months in ``tz``, then days and hours."""
+    return _shifted(instant, delay, tz, +1)
 
 
 def _shifted(instant: datetime, delay: Delay, tz: ZoneInfo, sign: int) -> datetime:

@@ -24,6 +24,7 @@ from membercore.segments.channels import preferred_channel
 from membercore.segments.day import MAX_EVIDENCE, window_start
 from membercore.segments.decide import decide, is_reserved
 from membercore.segments.derive import Evaluation, derived_tags, evaluate, service_level
+from membercore.segments.due import next_change
 from membercore.segments.messages import (
     AddTag,
     CategoryCharged,
@@ -110,6 +111,7 @@ __all__ = [
     "evolve",
     "is_reserved",
     "life_stage",
+    "next_change",
     "out_of_pocket_fen",
     "preferred_channel",
     "relatives_seen",

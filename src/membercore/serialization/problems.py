@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
 import attrs
 import cattrs
@@ -62,11 +62,17 @@ def _describe(exc: BaseException, type_: type[Any] | None) -> str:  # noqa: PLR0
         return str(exc)
     if isinstance(exc, RecursionError):
         return "nested too deep"
-    if isinstance(exc, AttributeError | KeyError) and type_ is not None and attrs.has(type_):
+    if isinstance(exc, AttributeError | KeyError) and _a_table(type_):
         return "expected a table (named values)"
     if isinstance(exc, ValueError | ArithmeticError):
         return f"not a valid value: {brief(str(exc))[1:-1]}"
     return format_exception(exc, type_)
+
+
+def _a_table(type_: object) -> bool:
+    """Whether values of ``type_`` are read from tables: an attrs class, or optionally one."""
+    kinds = get_args(type_) or (type_,)
+    return any(isinstance(kind, type) and attrs.has(kind) for kind in kinds)
 
 
 def value_at(data: object, path: str) -> object:

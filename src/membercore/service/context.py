@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 
 import attrs
 
@@ -51,6 +51,10 @@ class Context:
         loads: open staff tasks per member of staff, for balancing tasks.
         cases: members per health manager (case loads), for balancing health-manager
             assignment.
+        history: replaying history: each step is learnt of at its own instant, so
+            none is stale.
+        cutoff: messages and tasks dated before it are recorded, not given to anyone
+            (a history import's start).
     """
 
     config: ProgrammeConfig
@@ -59,6 +63,8 @@ class Context:
     triggers: frozenset[str]
     loads: Mapping[str, int] = attrs.field(factory=dict)
     cases: Mapping[str, int] = attrs.field(factory=dict)
+    history: bool = False
+    cutoff: datetime | None = None
 
 
 def journey_triggers(definitions: Sequence[JourneyDefinition]) -> frozenset[str]:

@@ -233,22 +233,54 @@ class Engine(MemberCalls):
 
     # -- ingestion -----------------------------------------------------------------------
 
-    def ingest(self, inputs: Iterable[Input], *, now: datetime | None = None) -> IngestReport:
+    def ingest(
+        self,
+        inputs: Iterable[Input],
+        *,
+        now: datetime | None = None,
+        history: bool = False,
+        cutoff: datetime | None = None,
+    ) -> IngestReport:
         """Take facts (and member or household commands) in batches.
+
+        Each fact is decided at the instant it happened (never before what its member's
+        record has already decided), and within a batch in that order; timers and
+        everything else due on the record in between run at their own instants. A
+        message or task a journey step asks for goes out only while the step is still
+        useful (its ``stale_after``).
+
+        With ``history``, the inputs are a hospital's past, in the order it happened
+        (``membercore import`` sorts a file so): each fact is decided as if the
+        programme had run at the time, ticks in between, to the same points, tiers,
+        plans and journey states; a message or task dated before ``cutoff`` is recorded
+        as skipped because historical and given to no one. At the end every record the
+        history touched is brought up to ``cutoff`` the same way.
 
         Args:
             inputs: facts, commands, tagged dicts (JSON objects with a ``type``) or JSON
-                text; or ``(instant, input)`` pairs, each decided at its own instant (to
-                replay history in order).
-            now: the instant of the decisions (by default the clock's, per batch).
+                text; or ``(instant, input)`` pairs, each learnt of at its own instant.
+            now: when the programme learns of them (by default the clock's, per batch).
+            history: load history (see above).
+            cutoff: for history, the instant before which nothing reaches anyone (by
+                default ``now``: the import's start).
 
         Returns:
             Counts of inputs applied, duplicates and rejected, and commits made.
         """
+        ctx = self.context
+        touched: set[str] = set()
+        if history:
+            start = require_aware("now", now) if now is not None else self.now()
+            cutoff = require_aware("cutoff", cutoff) if cutoff is not None else start
+            ctx = attrs.evolve(ctx, history=True, cutoff=cutoff)
+        elif cutoff is not None:
+            raise EngineError("a cutoff is for loading history: pass history=True")
         report = IngestReport()
         for chunk in chunks(inputs, self.batch_size):
             at = require_aware("now", now) if now is not None else self.now()
-            report += ingest_batch(self, chunk, at)
+            report += ingest_batch(self, chunk, at, ctx, touched)
+        if history and cutoff is not None:
+            ticking.tick_keys(self, sorted(touched), cutoff, ctx)
         return report
 
     # -- time ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import attrs
@@ -18,6 +19,7 @@ from membercore.facts import Fact, PatientRegistered, ReferralQualified
 from membercore.idempotency import fingerprint, matches
 from membercore.ports import DeadLetter
 from membercore.service import plausibility, referrals
+from membercore.service.context import Context
 from membercore.service.handling import run
 from membercore.service.inputs import (
     INPUT_FAULTS,
@@ -29,6 +31,7 @@ from membercore.service.inputs import (
     routing_key,
 )
 from membercore.service.reports import IngestReport
+from membercore.service.ticking import tick_record
 from membercore.service.unit_of_work import UnitOfWork
 from membercore.service.use_cases import handle
 
@@ -38,56 +41,81 @@ if TYPE_CHECKING:
 __all__ = ["ingest_batch"]
 
 
-def ingest_batch(engine: Engine, raws: Sequence[object], now: datetime) -> IngestReport:
-    """Read, decide and commit one batch (retried whole on a version conflict)."""
+def ingest_batch(
+    engine: Engine,
+    raws: Sequence[object],
+    now: datetime,
+    ctx: Context | None = None,
+    touched: set[str] | None = None,
+) -> IngestReport:
+    """Read, decide and commit one batch (retried whole on a version conflict).
+
+    Facts are decided in the order they happened (:func:`_in_order`), each input
+    learnt of at the batch's instant or its own, when paired with one. Replaying
+    history (``ctx.history``), each record is left at its last fact; otherwise each
+    record is then brought up to the latest instant its inputs were learnt of, so that
+    a step already due runs at once (if still useful).
+    The keys of the members' records decided are added to ``touched``.
+    """
     taken, refused = read(raws, now, clock_skew=engine.clock_skew, limits=engine.limits)
     what = f"ingesting a batch of {len(raws)} inputs"
-    report, retries = engine.retrying(lambda: _apply(engine, taken, refused, now), what)
+    work = partial(_apply, engine, ctx or engine.context, taken, refused, now)
+    report, retries = engine.retrying(lambda: work(touched), what)
     return attrs.evolve(report, retries=retries)
 
 
+def _in_order(fresh: list[tuple[Read, str | None]]) -> list[tuple[int, tuple[Read, str | None]]]:
+    """The inputs in the order they are decided, each with its place in the batch.
+
+    Facts between two commands go by when they happened, a registration first at one
+    instant, the rest of one instant in the order they came in (a sender's order, a
+    visit then the referral it qualifies, is the order things happened in; fact ids
+    carry none). A command stays where it came: what came before it is decided before.
+    """
+    ordered: list[tuple[int, tuple[Read, str | None]]] = []
+    run: list[tuple[int, tuple[Read, str | None]]] = []
+    for entry in enumerate(fresh):
+        if isinstance(entry[1][0].message, Fact):
+            run.append(entry)
+            continue
+        ordered += [*sorted(run, key=lambda held: _when(held[1][0])), entry]
+        run = []
+    return ordered + sorted(run, key=lambda held: _when(held[1][0]))
+
+
+def _when(item: Read) -> tuple[datetime, int]:
+    message = item.message
+    first = 0 if isinstance(message, PatientRegistered) else 1
+    return (min(message.occurred_at, item.at) if isinstance(message, Fact) else item.at, first)
+
+
 def _apply(
-    engine: Engine, taken: list[Read], refused: list[DeadLetter], now: datetime
+    engine: Engine,
+    ctx: Context,
+    taken: list[Read],
+    refused: list[DeadLetter],
+    now: datetime,
+    touched: set[str] | None,
 ) -> IngestReport:
     uow = engine.unit_of_work(now)
     uow.dead.extend(refused)
-    facts = [item.message for item in taken if isinstance(item.message, Fact)]
-    stored = engine.store.seen([fact.fact_id for fact in facts]) if facts else {}
-    seen: dict[str, str] = dict(stored)
-    fresh: list[tuple[Read, str | None]] = []
-    duplicates = 0
-    for item in taken:
-        message, digest = item.message, None
-        if isinstance(message, Fact):
-            if message.occurred_at > item.at + engine.clock_skew:
-                why = from_the_future(message, item.at)
-                uow.dead.append(dead(message, item.raw, why, now, engine.limits))
-                continue
-            digest = fingerprint(message)
-            prior = seen.get(message.fact_id)
-            if prior is not None and matches(prior, message):
-                duplicates += 1
-                continue
-            if prior is not None:
-                why = f"fact id {message.fact_id!r} was taken before with other content"
-                uow.dead.append(dead(message, item.raw, why, now, engine.limits))
-                continue
-            seen[message.fact_id] = digest
-        fresh.append((item, digest))
+    fresh, duplicates = _screen(engine, uow, taken, now)
     uow.load(key for item, _ in fresh for key in routing_key(item.message))
     uow.load_households()
     applied = 0
-    for item, digest in fresh:
+    learnt: dict[str, datetime] = {}
+    refusals: list[tuple[int, DeadLetter]] = []  # listed in the order they came in
+    for position, (item, digest) in _in_order(fresh):
         message = item.message
         mark = uow.mark()
         try:
-            key, made = _decide(engine, uow, message, item.at)
+            key, made = _decide(engine, ctx, uow, message, item.at)
         except StorageError:
             raise
         except (MembercoreError, *INPUT_FAULTS) as error:
             # Whatever the input had changed before it was refused is undone.
             uow.restore(mark)
-            uow.dead.append(dead(message, item.raw, reason(error), now, engine.limits))
+            refusals.append((position, dead(message, item.raw, reason(error), now, engine.limits)))
             continue
         if not made:
             duplicates += 1  # a command carried out before: nothing new
@@ -95,6 +123,14 @@ def _apply(
         applied += 1
         if isinstance(message, Fact) and digest is not None:
             uow.take_fact(message.fact_id, key, digest)
+        if key:
+            learnt[key] = max(item.at, learnt.get(key, item.at))
+    uow.dead.extend(letter for _, letter in sorted(refusals, key=lambda entry: entry[0]))
+    if not ctx.history:
+        for key, at in learnt.items():
+            tick_record(engine, uow, ctx, key, at)
+    if touched is not None:
+        touched.update(learnt)
     committed = uow.commit()
     return IngestReport(
         applied=applied,
@@ -104,10 +140,45 @@ def _apply(
     )
 
 
-def _decide(engine: Engine, uow: UnitOfWork, message: object, now: datetime) -> tuple[str, bool]:
+def _screen(
+    engine: Engine, uow: UnitOfWork, taken: list[Read], now: datetime
+) -> tuple[list[tuple[Read, str | None]], int]:
+    """The inputs to decide, with their facts' fingerprints, and how many were duplicates.
+
+    A fact dated past the clock skew, or whose id was taken with other content, is a
+    dead letter.
+    """
+    facts = [item.message for item in taken if isinstance(item.message, Fact)]
+    seen: dict[str, str] = dict(engine.store.seen([f.fact_id for f in facts]) if facts else {})
+    fresh: list[tuple[Read, str | None]] = []
+    duplicates = 0
+    for item in taken:
+        message, digest = item.message, None
+        if isinstance(message, Fact):
+            why = None
+            digest = fingerprint(message)
+            prior = seen.get(message.fact_id)
+            if message.occurred_at > item.at + engine.clock_skew:
+                why = from_the_future(message, item.at)
+            elif prior is not None and matches(prior, message):
+                duplicates += 1
+                continue
+            elif prior is not None:
+                why = f"fact id {message.fact_id!r} was taken before with other content"
+            if why is not None:
+                uow.dead.append(dead(message, item.raw, why, now, engine.limits))
+                continue
+            seen[message.fact_id] = digest
+        fresh.append((item, digest))
+    return fresh, duplicates
+
+
+def _decide(
+    engine: Engine, ctx: Context, uow: UnitOfWork, message: object, now: datetime
+) -> tuple[str, bool]:
     """Decide one input: the key of the record that took it, and whether it was new."""
     if not isinstance(message, Fact):
-        events = handle(uow, engine.context, message, now)
+        events = handle(uow, ctx, message, now)
         # A command without a key (expire what is due...) is never a replay.
         return "", bool(events) or not getattr(message, "key", None)
     create = isinstance(message, PatientRegistered) or not engine.require_registration
@@ -122,5 +193,5 @@ def _decide(engine: Engine, uow: UnitOfWork, message: object, now: datetime) -> 
         message = attrs.evolve(message, patient_id=survivor)
     if isinstance(message, ReferralQualified) and held.state.identity.alive(message.occurred_at):
         referrals.credit(uow, message, now)  # (a dead referrer's fact is set aside)
-    run(uow, engine.context, held, message, now)
+    run(uow, ctx, held, message, now)
     return held.key, True

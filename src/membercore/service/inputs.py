@@ -9,8 +9,9 @@ on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -36,6 +37,7 @@ __all__ = [
     "dead",
     "describe",
     "from_the_future",
+    "in_time_order",
     "read",
     "reason",
     "routing_key",
@@ -68,6 +70,39 @@ class Read:
     message: object
     raw: object
     at: datetime
+
+
+def in_time_order(inputs: Iterable[Input]) -> list[Input]:
+    """``inputs`` sorted by when their facts happened, for loading history.
+
+    Inputs of one instant, and commands, keep their order; what cannot be read (or
+    names no instant) comes first, to be refused with its reason as ever.
+    """
+    return sorted(inputs, key=_happened)
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _happened(item: Input) -> datetime:
+    message: object = item[1] if isinstance(item, tuple) else item
+    if isinstance(message, Positioned):
+        message = message.raw
+    if isinstance(message, str):
+        try:
+            message = json.loads(message)
+        except ValueError:
+            return _NEVER
+    if isinstance(message, Fact):
+        return message.occurred_at
+    at = message.get("occurred_at") if isinstance(message, Mapping) else None
+    try:
+        instant = datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        return _NEVER
+    if instant is None or instant.tzinfo is None:
+        return _NEVER
+    return instant
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

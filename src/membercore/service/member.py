@@ -41,6 +41,7 @@ __all__ = [
     "evolve_all",
     "new_member",
     "next_due",
+    "profile_due",
     "replay",
     "standing",
     "tier_at",
@@ -67,6 +68,10 @@ class Member:
         programmes: disease programmes enrolled in.
         household_id: the household the patient belongs to, if any.
         identity: the command keys the record took, and the record it was merged into.
+        as_of: the latest instant the record's events are dated at: the record's clock.
+            Nothing is decided on it at an earlier instant (a fact reported late is
+            decided now, counting from when it happened). Rebuilt by replaying the
+            journal; a record stored by release 0.1 has none until its next event.
     """
 
     member_id: str
@@ -84,6 +89,7 @@ class Member:
     programmes: programmes.ProgrammesState
     household_id: str | None = None
     identity: identity.IdentityState = attrs.field(factory=identity.IdentityState)
+    as_of: datetime | None = attrs.field(default=None, eq=False)
 
 
 def new_member(member_id: str) -> Member:
@@ -150,6 +156,9 @@ def evolve(member: Member, event: object) -> Member:
 
 _FIELDS = tuple(field.name for field in attrs.fields(Member))
 
+#: The fields that date an event on the record's clock (its instant, or its decision's).
+_DECIDED_AT = ("at", "decided_at", "cancelled_at")
+
 
 def evolve_all(member: Member, events: Iterable[object]) -> Member:
     """Apply events in order, building the new record once.
@@ -158,6 +167,7 @@ def evolve_all(member: Member, events: Iterable[object]) -> Member:
         TypeError: an event is not an event of a member's record.
     """
     changed: dict[str, Any] = {}
+    latest = member.as_of
     for event in events:
         owner = _OWNERS.get(type(event))
         if owner is None:
@@ -165,8 +175,13 @@ def evolve_all(member: Member, events: Iterable[object]) -> Member:
         field, apply = owner
         held = changed[field] if field in changed else getattr(member, field)
         changed[field] = apply(held, event)
+        for name in _DECIDED_AT:
+            at = getattr(event, name, None)
+            if isinstance(at, datetime) and (latest is None or at > latest):
+                latest = at
     if not changed:
         return member
+    changed["as_of"] = latest
     values = {name: getattr(member, name) for name in _FIELDS}
     values.update(changed)
     return Member(**values)
@@ -210,13 +225,34 @@ def next_due(
             candidates.append(getattr(held, clock))
     candidates.append(_next_expiry(member.ledger, config, after))
     candidates.append(tiers.due_at(member.tier, config))
+    candidates.append(profile_due(member, config, after))
     present = [at for at in candidates if at is not None and (after is None or at > after)]
     return min(present) if present else None
 
 
-def due_parts(member: Member, config: ProgrammeConfig, now: datetime) -> frozenset[str]:
-    """Which parts have something due by ``now``: ``ledger``, ``plans``, ``tier``, ``journeys``."""
+def profile_due(
+    member: Member, config: ProgrammeConfig, after: datetime | None = None
+) -> datetime | None:
+    """When the member's tags, stage or segment next change by themselves.
+
+    The profile was read on every decision up to the record's clock (:attr:`Member.as_of`).
+    """
+    settled = max((at for at in (after, member.as_of) if at is not None), default=None)
+    return segments.next_change(member.profile, config.segments, config.tz, settled)
+
+
+def due_parts(
+    member: Member, config: ProgrammeConfig, now: datetime, *, since: datetime | None = None
+) -> frozenset[str]:
+    """Which parts have something due by ``now``.
+
+    ``ledger``, ``plans``, ``tier``, ``journeys``, and ``profile`` when a window closed
+    or an age was reached after ``since`` (by default the record's clock).
+    """
     due = set()
+    profile = profile_due(member, config, since)
+    if profile is not None and profile <= now:
+        due.add("profile")
     expiry = _next_expiry(member.ledger, config, None)
     if expiry is not None and expiry <= now:
         due.add("ledger")

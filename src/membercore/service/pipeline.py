@@ -16,13 +16,13 @@ from datetime import datetime
 
 import attrs
 
-from membercore import journeys, plans, tiers
+from membercore import journeys, plans, segments, tiers
 from membercore.dates import require_aware
 from membercore.facts import Fact
 from membercore.ledger.commands import ExpireDue
 from membercore.ledger.events import Posting
 from membercore.service.context import Context, Household, journey_triggers
-from membercore.service.member import Member, due_parts
+from membercore.service.member import Member, due_parts, next_due
 from membercore.service.runner import COMMAND_TYPES, DEFAULT_NAME, MAX_DEPTH, Runner
 
 __all__ = [
@@ -32,7 +32,9 @@ __all__ = [
     "Context",
     "Household",
     "Outcome",
+    "advance",
     "apply",
+    "decision_instant",
     "journey_triggers",
     "run",
     "tick",
@@ -57,11 +59,18 @@ def run(
 ) -> Outcome:
     """Everything one fact or command does to a member's record.
 
+    A fact is decided at the instant it happened (event time), a command at ``now``;
+    never before the record's clock (:attr:`Member.as_of`): a fact reported after later
+    ones were decided is decided at the clock, and what it starts still counts from
+    when it happened. Whatever fell due on the record before that instant is done first,
+    each at its own instant (:func:`advance`): a timer due at the very instant of a
+    fact fires before the fact is decided.
+
     Args:
         message: a fact about the member, or a command of one of the record's parts.
         member: the record.
         ctx: the programme, journeys and staff loads.
-        now: the instant of the decision.
+        now: when the programme learns of it.
         household: the member's household, when they belong to one.
 
     Raises:
@@ -69,8 +78,10 @@ def run(
         TypeError: the message is neither a fact nor a command of a member's record.
     """
     now = require_aware("now", now)
-    work = Runner(member, ctx, now, household)
+    at = decision_instant(message, member, now)
+    work = Runner(member, ctx, at, household, learnt=None if ctx.history else now)
     if member.identity.died_at is None:  # time moves nothing for the dead
+        advance(work, at)
         work.catch_up()
     if isinstance(message, Fact):
         work.fact(message)
@@ -107,28 +118,75 @@ def apply(
 
 
 def tick(
-    member: Member, ctx: Context, now: datetime, *, household: Household | None = None
+    member: Member,
+    ctx: Context,
+    now: datetime,
+    *,
+    household: Household | None = None,
 ) -> Outcome:
     """Everything the passing of time does to a member's record by ``now``.
 
     Points expire, subscriptions move on (payment windows lapse, terms end into grace,
-    grace ends), the tier is reviewed, and every due journey timer fires in order; what
-    those make runs through the pipeline like any other event.
+    grace ends), the tier is reviewed, the profile is read again when a window closed,
+    and every due journey timer fires; each at its own instant, earliest first, so that
+    any split of ticks decides the same (:func:`advance`).
     """
     now = require_aware("now", now)
-    work = Runner(member, ctx, now, household)
+    work = Runner(member, ctx, now, household, learnt=None if ctx.history else now)
     if member.identity.died_at is not None:
         return Outcome(member, ())  # time does nothing more for the record of the dead
-    member_id = member.member_id
-    due = due_parts(member, ctx.config, now)
+    advance(work, now)
+    return Outcome(work.member, tuple(work.events))
+
+
+def decision_instant(message: object, member: Member, now: datetime) -> datetime:
+    """When a message is decided on a record: its own instant, never before the clock.
+
+    A fact's own instant is when it happened (at most ``now``); a command's is ``now``.
+    """
+    at = now
+    if isinstance(message, Fact):
+        at = min(require_aware("occurred_at", message.occurred_at), now)
+    clock = member.as_of
+    return at if clock is None or clock <= at else clock
+
+
+def advance(work: Runner, to: datetime) -> None:
+    """Do everything that fell due on the record by ``to``, each at its own instant.
+
+    Instants are taken earliest first; at each, points expire, subscriptions move on,
+    the tier is reviewed, the profile is read again and the journeys' timers fire, in
+    that order, with the runner's clock at that instant (never before the record's
+    clock: a timer that a late fact set in the past fires at the clock, dated at its
+    own instant). The runner is left at ``to``.
+    """
+    config = work.config
+    since: datetime | None = None
+    while work.member.identity.died_at is None:
+        due = next_due(work.member, config, after=since)
+        if due is None or due > to:
+            break
+        clock = work.member.as_of
+        at = due if clock is None or clock <= due else clock
+        work.now = at if since is None or since < at else since
+        _due_now(work, since)
+        since = work.now
+    work.now = to if work.member.as_of is None or work.member.as_of <= to else work.member.as_of
+
+
+def _due_now(work: Runner, since: datetime | None) -> None:
+    config, now, member_id = work.config, work.now, work.member.member_id
+    due = due_parts(work.member, config, now, since=since)
     for part, command in (
         ("ledger", ExpireDue(member_id=member_id)),
         ("plans", plans.AdvanceSubscriptions(member_id=member_id)),
         ("tier", tiers.ReviewTier(member_id=member_id)),
+        ("profile", segments.RefreshProfile(member_id=member_id)),
     ):
         if part in due:
             work.command(command, depth=0)
-    if "journeys" in due_parts(work.member, ctx.config, now):
-        fired = journeys.tick(work.member.journeys, ctx.journeys, ctx.registry, work.situation())
+    if "journeys" in due_parts(work.member, config, now, since=since):
+        fired = journeys.tick(
+            work.member.journeys, work.ctx.journeys, work.ctx.registry, work.situation()
+        )
         work.carry_out(work.take(fired), depth=0)
-    return Outcome(work.member, tuple(work.events))

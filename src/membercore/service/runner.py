@@ -14,11 +14,14 @@ from typing import Any
 
 from membercore import consent, journeys, ledger, outreach, plans, segments, tiers
 from membercore.config import ProgrammeConfig
+from membercore.config.journeys import Delay
 from membercore.dates import age_on
 from membercore.errors import InvalidFactError, UnknownSubscriptionError
 from membercore.facts import Fact, PatientDied
 from membercore.households import ADULT_AGE
 from membercore.identity import ReverseDeath
+from membercore.journeys.index import index_of
+from membercore.journeys.timers import later_by
 from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
 from membercore.messages import PURPOSES
 from membercore.service import actions, death
@@ -26,7 +29,7 @@ from membercore.service.context import Context, Household
 from membercore.service.member import Member, birth_date, evolve_all
 from membercore.staff import offers, programmes, tasks
 
-__all__ = ["COMMAND_TYPES", "DEFAULT_NAME", "MAX_DEPTH", "Runner"]
+__all__ = ["COMMAND_TYPES", "CONTACT_ACTIONS", "DEFAULT_NAME", "MAX_DEPTH", "Runner"]
 
 
 #: How deep actions may start actions (a journey's message request is depth 1).
@@ -36,18 +39,30 @@ MAX_DEPTH = 4
 #: How messages address a member whose registration gives no name.
 DEFAULT_NAME = "尊敬的会员"
 
+#: The actions that reach people: skipped when stale or historical.
+CONTACT_ACTIONS = frozenset({"send_message", "create_task"})
+
 
 class Runner:
     """The record being worked on within one pass of the pipeline (local to it, never shared)."""
 
     def __init__(
-        self, member: Member, ctx: Context, now: datetime, household: Household | None
+        self,
+        member: Member,
+        ctx: Context,
+        now: datetime,
+        household: Household | None,
+        *,
+        learnt: datetime | None = None,
     ) -> None:
         self.member = member
         self.ctx = ctx
         self.config = ctx.config
         self.now = now
         self.household = household
+        #: When the programme learnt of what it decides (``None``: at each decision's
+        #: own instant, as a history import replays it).
+        self.learnt = learnt
         self.events: list[object] = []
         self.message: object = None
         self.offered: str | None = None
@@ -155,8 +170,54 @@ class Runner:
                 self.offered = str(event.action.params.get("plan", ""))
         for event in made:
             if isinstance(event, journeys.JourneyActionIssued):
+                skipped = self.skipped(event)
+                if skipped is not None:
+                    self.take([skipped])
+                    continue
                 for command in actions.commands_for(event, self.variables(), self.ctx.registry):
                     self.command(command, depth + 1)
+
+    def skipped(self, event: journeys.JourneyActionIssued) -> journeys.JourneyActionSkipped | None:
+        """Why a message or task a step asks for goes to nobody, if it does.
+
+        Dated before a history import's cutoff, or learnt of later than its step's
+        ``stale_after``.
+        """
+        if event.action.name not in CONTACT_ACTIONS:
+            return None
+        learnt = self.learnt or self.now
+        local = self.config.tz
+        cutoff = self.ctx.cutoff
+        if cutoff is not None and event.at < cutoff:
+            reason = "historical"
+            why = (
+                f"dated {event.at.astimezone(local):%Y-%m-%d %H:%M}, before the history "
+                f"import's start {cutoff.astimezone(local):%Y-%m-%d %H:%M}: "
+                "recorded, not given to anyone"
+            )
+        else:
+            definition = index_of(self.ctx.journeys).by_key.get(event.journey)
+            delay = definition.stale_after(event.step) if definition is not None else None
+            if delay is None or learnt <= later_by(event.at, delay, local):
+                return None
+            reason = "stale"
+            why = (
+                f"step {event.step} of {event.at.astimezone(local):%Y-%m-%d %H:%M} was "
+                f"learnt of at {learnt.astimezone(local):%Y-%m-%d %H:%M}, later than it is "
+                f"useful ({_delay(delay)})"
+            )
+        return journeys.JourneyActionSkipped(
+            member_id=event.member_id,
+            instance_id=event.instance_id,
+            journey=event.journey,
+            step=event.step,
+            action=event.action,
+            key=event.key,
+            at=event.at,
+            learnt_at=learnt,
+            reason=reason,
+            explanation=f"{event.explanation}; {event.action.name} skipped: {why}",
+        )
 
     # -- what guards and messages see ---------------------------------------------------
 
@@ -240,6 +301,11 @@ class Runner:
         if born is None:
             return None
         return age_on(born, self.now.astimezone(self.config.tz).date())
+
+
+def _delay(delay: Delay) -> str:
+    parts = [(delay.months, "months"), (delay.days, "days"), (delay.hours, "hours")]
+    return "stale after " + " ".join(f"{n} {unit}" for n, unit in parts if n)
 
 
 def _price(config: ProgrammeConfig, plan_key: str | None) -> int:

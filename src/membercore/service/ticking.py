@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING
 from membercore.errors import MembercoreError
 from membercore.service import pipeline
 from membercore.service.handling import context, count_work, view_of
-from membercore.service.inputs import INPUT_FAULTS, dead, reason
+from membercore.service.inputs import INPUT_FAULTS, chunks, dead, reason
 from membercore.service.member import Member
 from membercore.service.recording import member_of
 from membercore.service.reports import TickReport
+from membercore.service.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from membercore.service.engine import Engine
 
-__all__ = ["tick"]
+__all__ = ["tick", "tick_keys", "tick_record"]
 
 
 def tick(
@@ -50,6 +51,17 @@ def tick(
     return TickReport(records=records, events=events)
 
 
+def tick_keys(engine: Engine, keys: list[str], at: datetime, ctx: pipeline.Context) -> int:
+    """Tick the records of ``keys`` to ``at`` under ``ctx`` (a history import's end)."""
+    events = 0
+    for page in chunks(keys, engine.batch_size):
+        count, _ = engine.retrying(
+            partial(_tick_batch, engine, page, at, ctx), f"ticking {len(page)} records"
+        )
+        events += count
+    return events
+
+
 def _tick_claimed(engine: Engine, at: datetime, limit: int) -> TickReport:
     """Tick pages of claimed due records until a claim comes back short.
 
@@ -73,28 +85,38 @@ def _tick_claimed(engine: Engine, at: datetime, limit: int) -> TickReport:
     return TickReport(records=records, events=events)
 
 
-def _tick_batch(engine: Engine, keys: list[str], now: datetime) -> int:
+def _tick_batch(
+    engine: Engine, keys: list[str], now: datetime, ctx: pipeline.Context | None = None
+) -> int:
     uow = engine.unit_of_work(now)
     uow.load(keys)
     uow.load_households()
-    count = 0
-    for key in keys:
-        held = uow.records.get(key)
-        if held is None or not isinstance(held.state, Member):
-            continue
-        view = view_of(uow, held.state)
-        # A record ticked with nothing to do still has its due instant moved on.
-        held.touched = True
-        try:
-            outcome = pipeline.tick(held.state, context(uow, engine.context), now, household=view)
-        except (MembercoreError, *INPUT_FAULTS) as error:
-            # One member's failure never holds the others up: kept with its reason.
-            note = f"tick of member {held.state.member_id} failed: {reason(error)}"
-            raw = f"tick {key} at {now.isoformat()}"
-            uow.dead.append(dead(None, raw, note, now, engine.limits))
-            continue
-        count_work(uow, outcome.events)
-        held.take(outcome.member, outcome.events)
-        count += len(outcome.events)
+    count = sum(tick_record(engine, uow, ctx or engine.context, key, now) for key in keys)
     uow.commit(after=now)
     return count
+
+
+def tick_record(
+    engine: Engine, uow: UnitOfWork, ctx: pipeline.Context, key: str, now: datetime
+) -> int:
+    """Tick one member's record held by ``uow`` to ``now``: how many events it made.
+
+    One member's failure never holds the others up: it is kept as a dead letter with
+    its reason.
+    """
+    held = uow.records.get(key)
+    if held is None or not isinstance(held.state, Member):
+        return 0
+    view = view_of(uow, held.state)
+    # A record ticked with nothing to do still has its due instant moved on.
+    held.touched = True
+    try:
+        outcome = pipeline.tick(held.state, context(uow, ctx), now, household=view)
+    except (MembercoreError, *INPUT_FAULTS) as error:
+        note = f"tick of member {held.state.member_id} failed: {reason(error)}"
+        raw = f"tick {key} at {now.isoformat()}"
+        uow.dead.append(dead(None, raw, note, now, engine.limits))
+        return 0
+    count_work(uow, outcome.events)
+    held.take(outcome.member, outcome.events)
+    return len(outcome.events)

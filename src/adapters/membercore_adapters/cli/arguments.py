@@ -13,6 +13,7 @@ DEFAULT_STORE = "sqlite:///membercore.db"
 # The commands over a store, with their help.
 _STORE_COMMANDS = (
     ("ingest", "take facts from a JSON-lines file"),
+    ("import", "load a hospital's history from a JSON-lines file, each fact at its instant"),
     ("tick", "run everything due (timers, plan terms, expiry, reviews)"),
     ("outbox", "list pending messages (or deliver them with --dispatch)"),
     ("tasks", "list open staff tasks"),
@@ -48,8 +49,14 @@ def _store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     for name, text in _STORE_COMMANDS:
         sub = commands.add_parser(name, help=text)
         _store_options(sub)
-        if name == "ingest":
+        if name in ("ingest", "import"):
             sub.add_argument("file", type=Path)
+        if name == "import":
+            sub.add_argument(
+                "--cutoff",
+                type=datetime.fromisoformat,
+                help="ISO instant: nothing dated before it reaches anyone (the import's start)",
+            )
         if name == "tick":
             sub.add_argument("--now", type=datetime.fromisoformat, help="ISO instant")
         if name == "outbox":

@@ -1,6 +1,6 @@
 """The commands over a store.
 
-``ingest``, ``tick``, ``member show``, ``outbox``, ``tasks`` and ``dead-letters``: each
+``ingest``, ``import``, ``tick``, ``member show``, ``outbox``, ``tasks`` and ``dead-letters``: each
 opens the store, answers, and says in words what was wrong if something was.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from membercore.plans import active_plans
 from membercore.segments import segment_of, tags
 from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
+from membercore.service.inputs import in_time_order
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.his.jsonl import JsonLinesSource
 
@@ -51,8 +53,9 @@ def _config(path: Path | None) -> ProgrammeConfig:
 
 
 def _on_store(args: argparse.Namespace, engine: Engine) -> int:
-    if args.command == "ingest":
-        return _ingest(engine, args.file)
+    if args.command in ("ingest", "import"):
+        history = args.command == "import"
+        return _ingest(engine, args.file, history=history, cutoff=getattr(args, "cutoff", None))
     if args.command == "tick":
         ticked = engine.tick(args.now)
         print(f"{ticked.records} records ticked, {ticked.events} events")
@@ -69,11 +72,17 @@ def _on_store(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
-def _ingest(engine: Engine, path: Path) -> int:
-    report = engine.ingest(JsonLinesSource(path).read())
-    lines = report.applied + report.duplicates + report.rejected
+def _ingest(
+    engine: Engine, path: Path, *, history: bool = False, cutoff: datetime | None = None
+) -> int:
+    lines = JsonLinesSource(path).read()
+    if history:
+        report = engine.ingest(in_time_order(lines), history=True, cutoff=cutoff)
+    else:
+        report = engine.ingest(lines)
+    read = report.applied + report.duplicates + report.rejected
     print(
-        f"{path}: {lines} lines read to the end: {report.applied} applied, "
+        f"{path}: {read} lines read to the end: {report.applied} applied, "
         f"{report.duplicates} duplicates, {report.rejected} rejected "
         f"(listed with their reasons by `membercore dead-letters`)"
     )

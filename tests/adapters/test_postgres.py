@@ -56,6 +56,37 @@ def _tables(postgres_url: str, schema: str) -> set[str]:
     return {name for (name,) in rows}
 
 
+# Records and journals as a store before case loads kept them: the manager a journal last
+# assigned counts, unless the record was merged away or its member's death stands.
+def _assigned(key: str, version: int, staff_id: str) -> tuple[str, int, int, str, str]:
+    payload = f'{{"type":"health_manager_assigned","staff_id":"{staff_id}"}}'
+    return (key, version, 0, "health_manager_assigned", payload)
+
+
+BEFORE_CASE_LOADS: dict[str, Any] = {
+    "records": [
+        ("member:p-1", 2),
+        ("member:p-2", 1),
+        ("member:p-3", 2),
+        ("member:p-4", 3),
+        ("member:p-5", 1),
+        ("household:h-1", 1),
+    ],
+    "events": [
+        _assigned("member:p-1", 2, "hm-01"),
+        _assigned("member:p-2", 1, "hm-02"),
+        _assigned("member:p-3", 1, "hm-01"),
+        ("member:p-3", 2, 0, "merged_into", "{}"),
+        _assigned("member:p-4", 1, "hm-02"),
+        ("member:p-4", 2, 0, "death_recorded", "{}"),
+        ("member:p-4", 3, 0, "death_reversed", "{}"),
+        _assigned("member:p-5", 1, "hm-03"),
+        ("member:p-5", 1, 1, "death_recorded", "{}"),
+    ],
+    "loads": {"hm-01": 1, "hm-02": 2},
+}
+
+
 # -- the schema and its migrations -------------------------------------------------------
 
 
@@ -116,8 +147,15 @@ def test_a_schema_of_version_one_gains_outbox_claims_and_keeps_its_messages(
 ) -> None:
     monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:1])
     monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 1)
-    with PostgresStore.open(url) as store:
-        store.commit(every_table())
+    PostgresStore.open(url).close()
+    with _admin(postgres_url) as conn:  # a message as schema 1 stored it
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.outbox (message_id, key, channel, payload, send_at) "
+                "VALUES ('m-member:p-1-1', 'member:p-1', 'sms', '{{}}', %s)"
+            ).format(sql.Identifier(_schema(url))),
+            (T0,),
+        )
     monkeypatch.undo()
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 2
@@ -136,8 +174,15 @@ def test_a_schema_of_version_two_gains_record_claims_and_keeps_its_records(
 ) -> None:
     monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:2])
     monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 2)
-    with PostgresStore.open(url) as store:
-        store.commit(every_table())  # new records only: no claim columns named
+    PostgresStore.open(url).close()
+    with _admin(postgres_url) as conn:  # a record as schema 2 stored it
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.records (key, version, snapshot, snapshot_version, due_at) "
+                "VALUES ('member:p-1', 1, '{{}}', 1, %s)"
+            ).format(sql.Identifier(_schema(url))),
+            (T0,),
+        )
     monkeypatch.undo()
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 3
@@ -150,6 +195,36 @@ def test_a_schema_of_version_two_gains_record_claims_and_keeps_its_records(
             sql.SQL("SELECT claimed_by FROM {}.records").format(sql.Identifier(_schema(url)))
         ).fetchone()
     assert row == ("w-1",)
+
+
+def test_a_schema_of_version_three_gains_case_loads_from_the_journals(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:3])
+    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 3)
+    PostgresStore.open(url).close()
+    with _admin(postgres_url) as conn:  # records and journals as schema 3 stored them
+        schema = sql.Identifier(_schema(url))
+        for key, version in BEFORE_CASE_LOADS["records"]:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.records (key, version, snapshot, snapshot_version) "
+                    "VALUES (%s, %s, '{{}}', %s)"
+                ).format(schema),
+                (key, version, version),
+            )
+        for key, version, seq, type_, payload in BEFORE_CASE_LOADS["events"]:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.events (key, version, seq, type, at, payload) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)"
+                ).format(schema),
+                (key, version, seq, type_, T0, payload),
+            )
+    monkeypatch.undo()
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 4
+        assert store.case_loads() == BEFORE_CASE_LOADS["loads"]
 
 
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(

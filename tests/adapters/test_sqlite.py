@@ -44,6 +44,37 @@ def _tables(path: Path) -> set[str]:
         return {name for (name,) in rows}
 
 
+# Records and journals as a store before case loads kept them: the manager a journal last
+# assigned counts, unless the record was merged away or its member's death stands.
+def _assigned(key: str, version: int, staff_id: str) -> tuple[str, int, int, str, str]:
+    payload = f'{{"type":"health_manager_assigned","staff_id":"{staff_id}"}}'
+    return (key, version, 0, "health_manager_assigned", payload)
+
+
+BEFORE_CASE_LOADS: dict[str, Any] = {
+    "records": [
+        ("member:p-1", 2),
+        ("member:p-2", 1),
+        ("member:p-3", 2),
+        ("member:p-4", 3),
+        ("member:p-5", 1),
+        ("household:h-1", 1),
+    ],
+    "events": [
+        _assigned("member:p-1", 2, "hm-01"),
+        _assigned("member:p-2", 1, "hm-02"),
+        _assigned("member:p-3", 1, "hm-01"),
+        ("member:p-3", 2, 0, "merged_into", "{}"),
+        _assigned("member:p-4", 1, "hm-02"),
+        ("member:p-4", 2, 0, "death_recorded", "{}"),
+        ("member:p-4", 3, 0, "death_reversed", "{}"),
+        _assigned("member:p-5", 1, "hm-03"),
+        ("member:p-5", 1, 1, "death_recorded", "{}"),
+    ],
+    "loads": {"hm-01": 1, "hm-02": 2},
+}
+
+
 # -- the schema and its migrations -------------------------------------------------------
 
 
@@ -139,6 +170,28 @@ def test_a_file_of_schema_two_gains_record_claims_and_keeps_its_records(
         row = conn.execute("SELECT claimed_by FROM records").fetchone()
     conn.close()
     assert row == ("w-1",)
+
+
+def test_a_file_of_schema_three_gains_case_loads_from_the_journals(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", MIGRATIONS[:3])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 3)
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:  # records and journals as schema 3 stored them
+        conn.executemany(
+            "INSERT INTO records (key, version, snapshot, snapshot_version) VALUES (?, ?, '{}', ?)",
+            [(key, version, version) for key, version in BEFORE_CASE_LOADS["records"]],
+        )
+        conn.executemany(
+            "INSERT INTO events (key, version, seq, type, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
+            [(k, v, n, t, _micros(T0), p) for k, v, n, t, p in BEFORE_CASE_LOADS["events"]],
+        )
+    conn.close()
+    monkeypatch.undo()
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 4
+        assert store.case_loads() == BEFORE_CASE_LOADS["loads"]
 
 
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(

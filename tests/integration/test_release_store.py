@@ -160,6 +160,13 @@ def test_every_input_sent_again_is_a_duplicate_or_changes_nothing(engine: Engine
     assert list(engine.store.dead_letters()) == []
 
 
+def test_the_members_managed_before_the_upgrade_count_in_case_loads(engine: Engine) -> None:
+    # The store's migration reads each record's manager from its journal.
+    managed = {m.member_id: m.work.health_manager for m in engine.members()}
+    assert {member: hm for member, hm in managed.items() if hm} == {"p-lin": "hm-01"}
+    assert engine.store.case_loads() == {"hm-01": 1}
+
+
 def test_time_goes_on_for_the_stored_members(engine: Engine) -> None:
     report = engine.tick(LAST + timedelta(days=400))
     assert report.records >= 1

@@ -233,6 +233,9 @@ class TasksOnly:
     def task_loads(self) -> dict[str, int]:
         return {}
 
+    def case_loads(self) -> dict[str, int]:
+        return {}
+
 
 class PartialStores:
     """A plugin whose store implements one role of the port only."""

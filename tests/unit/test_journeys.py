@@ -370,3 +370,52 @@ def test_the_old_runtime_module_path_still_gives_the_same_names_with_a_warning(
     names = ["JourneyIndex", "JourneyInstance", "JourneysState", "active", "decide", "evolve"]
     for name in [*names, "replay", "tick"]:
         assert getattr(runtime, name) is getattr(j, name)
+
+
+# -- the conditions that read a lab result ----------------------------------------------
+
+
+def _holds(name: str, message: object, **params: j.ParamValue) -> bool:
+    situation = j.Situation(member_id=ME, now=T0, config=CONFIG, message=message)
+    return j.builtin_registry().holds(j.Call(name=name, params=params), situation)
+
+
+@attrs.frozen
+class _Lab:
+    test: str = "4548-4"
+    value: str | int | None = None
+
+
+@pytest.mark.parametrize(
+    ("test", "holds"),
+    [("hba1c", True), ("HbA1c", True), (" HBA1C ", True), ("4548-4", True), ("2345-7", False)],
+)
+def test_field_in_matches_any_listed_value_ignoring_case_and_spaces(test: str, holds: bool) -> None:
+    assert _holds("field_in", _Lab(test=test), field="test", values="hba1c, 4548-4") is holds
+
+
+def test_field_in_holds_for_no_empty_value_and_no_text() -> None:
+    assert not _holds("field_in", _Lab(test=""), field="test", values="hba1c,")
+    assert not _holds("field_in", _Lab(value=7), field="value", values="7")
+
+
+@pytest.mark.parametrize(
+    ("value", "holds"),
+    [
+        ("6.9", True),
+        ("6.9 %", True),
+        ("6,5", True),
+        ("<4.0", True),
+        (6, True),
+        ("7.0", False),
+        ("7", False),
+        ("8.1%", False),
+        ("high", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_field_below_reads_the_value_as_a_laboratory_writes_it(
+    value: str | int | None, holds: bool
+) -> None:
+    assert _holds("field_below", _Lab(value=value), field="value", value="7.0") is holds

@@ -111,7 +111,7 @@ def test_a_paid_plan_lifts_the_tier_which_lifts_earning_and_benefits() -> None:
 def test_the_reference_journeys_hold_together_and_name_existing_templates() -> None:
     config = reference_config()
     registry = journeys.builtin_registry()
-    assert len(config.journeys) == 12
+    assert len(config.journeys) == 13
     for definition in config.journeys:
         journeys.validate(definition, registry)
     bad = attrs.evolve(

@@ -31,6 +31,7 @@ from membercore.facts import (
     VisitCompleted,
 )
 from membercore.serialization import message_from_dict, message_to_dict
+from membercore.staff import offers
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
@@ -57,6 +58,7 @@ class Patient:
             now=now,
             config=CONFIG,
             tags=self.tags,
+            plans=plans.active_plans(self.plans, now),
             flags=self.flags,
             consented=frozenset({"care", "marketing"}),
         )
@@ -111,7 +113,7 @@ def _fact(cls: type, **fields: Any) -> Any:
 
 
 def test_loyalty_ladder_from_first_visit_to_family_steward() -> None:
-    patient = Patient("loyalty_ladder")
+    patient = Patient("loyalty_ladder", "family_steward_offer")
     patient.tell(_fact(VisitCompleted, visit_id="v-1", first_visit=True), T0)
     assert patient.where("loyalty_ladder") == "discover"
     offer = patient.tick(T0 + timedelta(hours=2))  # within 24 h of leaving
@@ -121,14 +123,72 @@ def test_loyalty_ladder_from_first_visit_to_family_steward() -> None:
     ]
     patient.subscribe("annual_599", T0 + timedelta(days=2))
     assert patient.where("loyalty_ladder") == "engaged"
-    # a month on, spend is not yet stable: the journey only looks again
-    assert _actions(patient.tick(datetime(2026, 4, 2, 10, 0, tzinfo=SH))) == []
+    assert patient.where("family_steward_offer") == "member"
+    # a month on, spend is not yet stable: the offer's journey only looks again
+    looked = _actions(patient.tick(datetime(2026, 4, 4, 10, 0, tzinfo=SH)))
+    assert looked == [("start_journey", {"journey": "family_steward_offer"})]  # running
+    assert len(journeys.active(patient.state, "family_steward_offer")) == 1
     patient.flags = {"spend_stable": True, "interaction_frequent": True, "relatives_seen": True}
-    expand = patient.tick(datetime(2026, 5, 2, 10, 0, tzinfo=SH))
-    assert ("make_offer", {"plan": "family_steward", "valid_days": 14}) in _actions(expand)
+    expand = patient.tick(datetime(2026, 5, 4, 10, 0, tzinfo=SH))
+    # Made once, by the offer's journey; the ladder records it as the offer is made.
+    assert [a for a in _actions(expand) if a[0] != "start_journey"] == [
+        ("make_offer", {"plan": "family_steward", "valid_days": 14}),
+        ("send_message", {"template": "family_offer", "purpose": "marketing"}),
+    ]
+    made = offers.OfferMade(
+        member_id=ME,
+        code="FS-1",
+        plan_key="family_steward",
+        at=datetime(2026, 5, 4, 10, 0, tzinfo=SH),
+        expires_at=datetime(2026, 5, 18, 10, 0, tzinfo=SH),
+        reason="family offer",
+        key="offer-1",
+        fingerprint="w1:x",
+    )
+    patient.tell(made, datetime(2026, 5, 4, 10, 0, tzinfo=SH))
+    assert patient.where("loyalty_ladder") == "expand_offered"
     patient.subscribe("family_steward", datetime(2026, 5, 5, tzinfo=SH))
     assert journeys.active(patient.state, "loyalty_ladder") == []
     assert patient.state.instances[f"{ME}/loyalty_ladder/1"].ended == "completed"
+    assert patient.state.instances[f"{ME}/family_steward_offer/1"].state == "family"
+
+
+def test_a_ladder_an_earlier_version_left_engaged_starts_the_family_steward_offer() -> None:
+    patient = Patient("loyalty_ladder")  # as before the offer had a journey of its own
+    patient.tell(_fact(VisitCompleted, visit_id="v-1", first_visit=True), T0)
+    patient.tick(T0 + timedelta(hours=2))
+    patient.subscribe("annual_599", T0 + timedelta(days=2))
+    assert patient.where("loyalty_ladder") == "engaged"
+    patient.journeys = tuple(
+        d for d in CONFIG.journeys if d.key in ("loyalty_ladder", "family_steward_offer")
+    )
+    patient.tick(datetime(2026, 4, 4, 10, 0, tzinfo=SH))
+    assert patient.where("family_steward_offer") == "member"
+    patient.flags = {"spend_stable": True, "interaction_frequent": True, "relatives_seen": True}
+    offered = _actions(patient.tick(datetime(2026, 5, 4, 10, 0, tzinfo=SH)))
+    assert ("make_offer", {"plan": "family_steward", "valid_days": 14}) in offered
+
+
+def test_the_family_steward_offer_is_made_only_while_an_annual_plan_is_held() -> None:
+    patient = Patient("family_steward_offer")
+    patient.subscribe("annual_299", T0)
+    patient.flags = {"spend_stable": True, "interaction_frequent": True, "relatives_seen": True}
+    patient.plans = plans.PlansState(member_id=ME)  # its end not told to the journeys
+    assert _actions(patient.tick(T0 + timedelta(days=40))) == []
+    assert patient.where("family_steward_offer") == "member"
+
+
+def test_the_family_steward_offer_ends_with_the_annual_plan() -> None:
+    patient = Patient("family_steward_offer")
+    patient.subscribe("annual_299", T0)
+    sub = patient.subscription
+    cancel = plans.Cancel(key="cancel", member_id=ME, subscription_id=sub, reason="moved away")
+    for event in plans.decide(cancel, patient.plans, CONFIG, T0 + timedelta(days=9)):
+        patient.plans = plans.evolve(patient.plans, event)
+        patient.tell(event, T0 + timedelta(days=9))
+    assert patient.state.instances[f"{ME}/family_steward_offer/1"].state == "plan_ended"
+    patient.flags = {"spend_stable": True, "interaction_frequent": True, "relatives_seen": True}
+    assert patient.tick(T0 + timedelta(days=400)) == []
 
 
 def test_a_returning_patient_does_not_start_the_ladder() -> None:
@@ -196,7 +256,7 @@ def test_annual_onboarding_rule_b() -> None:
 
 def test_referral_invitation_rule_d() -> None:
     patient = Patient("referral_invitation")
-    patient.tags = frozenset({"high_value_treatment"})
+    patient.tags = frozenset({"care:high_value_treatment"})
     invited = patient.tell(_fact(SurveyAnswered, visit_id="v-implant", score=10), T0)
     assert [params["template"] for _, params in _actions(invited)] == [
         "treatment_thank_you",

@@ -10,6 +10,7 @@ import pytest
 from membercore import segments as sg
 from membercore.config import ProgrammeConfig
 from membercore.config.segments import (
+    HighValueTreatment,
     RfmBreakpoints,
     SegmentCriterion,
     SegmentDefinition,
@@ -797,3 +798,83 @@ def test_the_message_type_tags_are_unique_and_stable() -> None:
     assert len(tags) == len(set(tags))
     assert {"diagnosis_recorded", "patient_registered", "delivery_recorded"} <= set(tags)
     assert {"add_tag", "remove_tag", "tag_added", "tag_removed", "segment_assigned"} <= set(tags)
+
+
+# --- high-value treatment and relatives --------------------------------------------------
+
+
+def implant(fen: int, on: datetime = MARCH_1, fact_id: str = "implant-1") -> ChargePaid:
+    return ChargePaid(
+        fact_id=fact_id,
+        patient_id=ME,
+        occurred_at=on,
+        charge_id=f"c-{fact_id}",
+        lines=(
+            ChargeLine(department="dental", category="implant", amount_fen=fen),
+            ChargeLine(department="dental", category="exam", amount_fen=60_000),
+        ),
+    )
+
+
+def test_a_charge_of_a_high_value_category_above_the_amount_is_a_high_value_treatment() -> None:
+    state = run(implant(500_000))
+    held = state.tags["care:high_value_treatment"]
+    assert held.fact_ids == ("implant-1",)
+    assert held.reason == "5,000.00 元 of implant paid on 2026-03-01"
+    (noted,) = state.charges.values()
+    assert [(c.category, c.amount_fen) for c in noted.categories] == [
+        ("exam", 60_000),
+        ("implant", 500_000),
+    ]
+
+
+def test_other_lines_of_the_charge_do_not_make_a_treatment_high_value() -> None:
+    state = run(implant(499_999))  # the exam line would bring it over the amount
+    assert "care:high_value_treatment" not in sg.tags(state)
+
+
+def test_a_refund_of_the_charge_takes_the_high_value_treatment_back() -> None:
+    refund = RefundIssued(
+        fact_id="refund-1",
+        patient_id=ME,
+        occurred_at=at(2026, 3, 3),
+        charge_id="c-implant-1",
+        amount_fen=300_000,
+    )
+    state = run(implant(700_000), refund, now=at(2026, 3, 4))
+    assert "care:high_value_treatment" not in sg.tags(state)
+
+
+def test_the_high_value_categories_and_amount_are_the_programmes() -> None:
+    rules = attrs.evolve(
+        CONFIG.segments,
+        high_value_treatment=HighValueTreatment(categories=("orthodontics",), min_fen=100_000),
+    )
+    config = attrs.evolve(CONFIG, segments=rules)
+    assert "care:high_value_treatment" not in sg.tags(run(implant(900_000), config=config))
+    brace = ChargePaid(
+        fact_id="brace-1",
+        patient_id=ME,
+        occurred_at=MARCH_1,
+        charge_id="c-brace-1",
+        lines=(ChargeLine(department="dental", category="orthodontics", amount_fen=100_000),),
+    )
+    assert "care:high_value_treatment" in sg.tags(run(brace, config=config))
+
+
+def test_the_high_value_treatment_tag_ends_after_180_days() -> None:
+    state = run(implant(800_000), now=at(2026, 3, 1, 12))
+    refresh = sg.RefreshProfile(member_id=ME)
+    state = run(refresh, state=state, now=at(2026, 8, 27))  # 1 March + 179 days
+    assert "care:high_value_treatment" in sg.tags(state)
+    state = run(refresh, state=state, now=at(2026, 8, 28))
+    assert "care:high_value_treatment" not in sg.tags(state)
+
+
+def test_relatives_the_his_links_to_a_registration_are_seen_for_good() -> None:
+    state = run(born(date(1980, 1, 1)))
+    assert not sg.relatives_seen(state)
+    state = run(born(date(1980, 1, 1), fact_id="reg-2", relatives=("p-mother",)), state=state)
+    assert sg.relatives_seen(state)
+    state = run(born(date(1980, 1, 1), fact_id="reg-3"), state=state)  # restates none
+    assert sg.relatives_seen(state)

@@ -22,6 +22,7 @@ from membercore.config.reference_journeys_care import (
 )
 from membercore.config.reference_journeys_membership import (
     annual_onboarding,
+    family_steward_offer,
     loyalty_ladder,
     referral_invitation,
     renewal_reminders,
@@ -37,6 +38,7 @@ def reference_journeys() -> tuple[JourneyDefinition, ...]:
         loyalty_ladder(),
         diabetes(),
         annual_onboarding(),
+        family_steward_offer(),
         referral_invitation(),
         post_discharge(),
         postpartum_rehab(),

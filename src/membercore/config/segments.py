@@ -10,6 +10,10 @@ practice (分层运营: A 高价值高潜力, B 高价值稳定, C 基础):
   dental implant, in a rehabilitation plan, or with premium spending power.
 - **C** (standard service): everyone else, general outpatients.
 
+A **high-value treatment** (rule D's 高价值治疗, e.g. a dental implant) is a charge whose
+lines of the categories ``implant`` or ``dental_implant`` come to at least 5,000 元, net of
+refunds of the charge; it makes the tag ``care:high_value_treatment`` for 180 days.
+
 Spending power bands over 12 months of out-of-pocket spend: basic below 2,000 元, medium
 from 2,000 元, high from 10,000 元, premium from 50,000 元. RFM breakpoints: recency 30 /
 90 / 180 / 365 days, frequency 2 / 4 / 6 / 12 visits, monetary 1,000 / 5,000 / 10,000 /
@@ -44,8 +48,10 @@ __all__ = [
     "CARE_TAGS",
     "DERIVED_NAMESPACES",
     "FAMILY_TAGS",
+    "HIGH_VALUE_TAG",
     "LIFE_STAGES",
     "SERVICE_LEVELS",
+    "HighValueTreatment",
     "LifeStage",
     "RfmBreakpoints",
     "SegmentCriterion",
@@ -66,8 +72,10 @@ SERVICE_LEVELS: tuple[ServiceLevel, ...] = get_args(ServiceLevel)
 DERIVED_NAMESPACES: tuple[str, ...] = ("condition", "stage", "spend", "channel", "family", "care")
 #: The family status tags (households live elsewhere; their status is an input).
 FAMILY_TAGS: tuple[str, ...] = ("family:has_dependents", "family:dependent")
-#: The care tags facts make: joining a rehabilitation plan.
-CARE_TAGS: tuple[str, ...] = ("care:rehab_plan",)
+#: The tag a high-value treatment makes (rule D's referral invitation asks for it).
+HIGH_VALUE_TAG = "care:high_value_treatment"
+#: The care tags facts make: joining a rehabilitation plan, a high-value treatment.
+CARE_TAGS: tuple[str, ...] = ("care:rehab_plan", HIGH_VALUE_TAG)
 
 
 def is_derived(tag: str) -> bool:
@@ -154,6 +162,26 @@ class SpendingBand:
 
 
 @attrs.frozen(kw_only=True)
+class HighValueTreatment:
+    """What makes a treatment high-value: the tag ``care:high_value_treatment``.
+
+    A paid charge whose lines of ``categories`` come to at least ``min_fen``, less what
+    was refunded of the charge, is one; the tag holds ``tag_days["care:high_value_treatment"]``
+    days after the latest.
+
+    Attributes:
+        categories: the charge-line categories of high-value procedures, as the HIS
+            (or its connector's code mapping) names them: ``implant``, ``dental_implant``.
+        min_fen: the least those lines of one charge come to, in fen, whoever paid.
+    """
+
+    categories: tuple[str, ...] = attrs.field(
+        default=("implant", "dental_implant"), validator=_non_empty_items
+    )
+    min_fen: int = attrs.field(default=500_000, validator=positive)
+
+
+@attrs.frozen(kw_only=True)
 class RfmBreakpoints:
     """Where the recency, frequency and monetary scores (1 to 5) change.
 
@@ -230,6 +258,7 @@ def _reference_tag_days() -> dict[str, int]:
         "condition:femur_fracture": 365,
         "condition:dental_implant": 365,
         "care:rehab_plan": 180,
+        HIGH_VALUE_TAG: 180,
     }
 
 
@@ -301,6 +330,8 @@ class SegmentRules:
         interaction_channels: the channel a member is seen using (``app``, ``wechat``) by
             the outreach channel it counts for.
         extra_codes: the hospital's own ICD-10 rules, added to the shipped table.
+        high_value_treatment: which charges are a high-value treatment (the tag
+            ``care:high_value_treatment``).
     """
 
     version: int = attrs.field(default=1, validator=positive)
@@ -321,6 +352,7 @@ class SegmentRules:
         factory=_reference_interaction_channels, validator=_channels
     )
     extra_codes: tuple[CodeRule, ...] = ()
+    high_value_treatment: HighValueTreatment = attrs.field(factory=HighValueTreatment)
 
     def __attrs_post_init__(self) -> None:
         if self.senior_from_age <= self.child_below_age:

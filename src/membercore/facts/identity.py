@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import attrs
 
+from membercore.errors import InvalidFactError
 from membercore.facts.base import Fact, one_of
 from membercore.messages import CHANNELS, Channel
 
@@ -14,6 +15,19 @@ __all__ = ["PatientDied", "PatientRegistered", "Sex"]
 
 
 Sex = Literal["female", "male"]
+
+
+def _as_ids(value: Any) -> Any:
+    # One id given as text is refused by the validator, not split into characters.
+    return value if isinstance(value, str) else tuple(value)
+
+
+def _ids(instance: PatientRegistered, attribute: Any, value: Any) -> None:
+    if not isinstance(value, tuple):
+        raise InvalidFactError(instance.TYPE, attribute.name, value, "is not a list of ids")
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise InvalidFactError(instance.TYPE, attribute.name, value, "names an empty id")
 
 
 @attrs.frozen(kw_only=True)
@@ -30,6 +44,10 @@ class PatientRegistered(Fact):
             the channels they are seen using).
         language: the patient's language (``zh-CN``...), when known.
         name: how messages address the patient (``王女士``), when known.
+        relatives: the patient ids of relatives the HIS links to the patient: next of
+            kin (an HL7 v2 NK1, a FHIR ``RelatedPerson``) it has seen as patients
+            themselves. A relative once seen stays seen: a later registration adds to
+            them, never takes them back.
     """
 
     TYPE: ClassVar[str] = "patient_registered"
@@ -39,6 +57,11 @@ class PatientRegistered(Fact):
     preferred_channel: Channel | None = attrs.field(default=None, validator=one_of(*CHANNELS))
     language: str | None = None
     name: str | None = None
+    # Out of the repr: release 0.1.0 digested registrations' repr, and one it took must
+    # still be known when the HIS sends it again (docs/stored-data.md, fingerprints).
+    relatives: tuple[str, ...] = attrs.field(
+        default=(), converter=_as_ids, validator=_ids, repr=False
+    )
 
 
 @attrs.frozen(kw_only=True)

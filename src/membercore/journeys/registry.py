@@ -9,8 +9,10 @@ Plugins extend a registry with :meth:`Registry.with_condition` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -169,6 +171,33 @@ def _field_starts_with(situation: Situation, params: Mapping[str, ParamValue]) -
     return isinstance(value, str) and value.upper().startswith(str(params["prefix"]).upper())
 
 
+def _field_in(situation: Situation, params: Mapping[str, ParamValue]) -> bool:
+    value = _field(situation, params["field"])
+    if not isinstance(value, str):
+        return False
+    wanted = {item.strip().casefold() for item in str(params["values"]).split(",")}
+    return value.strip().casefold() in wanted - {""}
+
+
+#: A decimal number as a laboratory reports it: ``6.5``, ``6.5 %``, ``<4.0``, ``7,2``.
+_NUMBER = re.compile(r"\s*[<>≤≥=]?\s*(\d+(?:[.,]\d+)?)\s*%?\s*")
+
+
+def _decimal(value: object) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    found = _NUMBER.fullmatch(value) if isinstance(value, str) else None
+    return Decimal(found.group(1).replace(",", ".")) if found else None
+
+
+def _field_below(situation: Situation, params: Mapping[str, ParamValue]) -> bool:
+    value = _decimal(_field(situation, params["field"]))
+    limit = _decimal(str(params["value"]))
+    return value is not None and limit is not None and value < limit
+
+
 def _tier_at_least(situation: Situation, params: Mapping[str, ParamValue]) -> bool:
     ladder = situation.config.tiers
     tier = situation.tier or ladder.levels[0].key
@@ -199,6 +228,24 @@ _BUILTIN_CONDITIONS = (
         doc="The triggering fact's ``field`` starts with ``prefix`` (e.g. an ICD-10 ``E11``).",
     ),
     ConditionSpec(
+        name="field_in",
+        params=(_s("field"), _s("values")),
+        fn=_field_in,
+        doc=(
+            "The triggering fact's text ``field`` is one of the comma-separated ``values``, "
+            "ignoring case and surrounding spaces (``hba1c,4548-4``)."
+        ),
+    ),
+    ConditionSpec(
+        name="field_below",
+        params=(_s("field"), _s("value")),
+        fn=_field_below,
+        doc=(
+            "The triggering fact's ``field``, read as a decimal number (``6.5``, ``6.5 %``), "
+            "is below the decimal ``value`` (``7.0``); never when it is no number."
+        ),
+    ),
+    ConditionSpec(
         name="has_tag",
         params=(_s("tag"),),
         fn=lambda situation, params: str(params["tag"]) in situation.tags,
@@ -221,6 +268,14 @@ _BUILTIN_CONDITIONS = (
         params=(_s("plan"),),
         fn=lambda situation, params: str(params["plan"]) in situation.plans,
         doc="The member holds the paid plan ``plan``.",
+    ),
+    ConditionSpec(
+        name="has_plan_prefix",
+        params=(_s("prefix"),),
+        fn=lambda situation, params: any(
+            plan.startswith(str(params["prefix"])) for plan in situation.plans
+        ),
+        doc="The member holds a paid plan whose key starts with ``prefix`` (``annual``).",
     ),
     ConditionSpec(
         name="in_programme",

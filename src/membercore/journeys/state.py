@@ -16,10 +16,10 @@ from membercore.config.journeys import Call
 from membercore.errors import MemberMismatchError
 from membercore.journeys.messages import (
     JourneyActionIssued,
-    JourneyReanchored,
     JourneyEnded,
     JourneyEvent,
     JourneyMoved,
+    JourneyReanchored,
     JourneyStarted,
     Timer,
     TimerDropped,

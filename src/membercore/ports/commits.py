@@ -33,12 +33,14 @@ class Outcome(NamedTuple):
         snapshot: the latest snapshot the commit writes (None: the stored one is kept).
         snapshot_version: the version that snapshot is of.
         due_at: the record's next tick.
+        manager: the member of staff who manages the record, if anyone.
     """
 
     version: int
     snapshot: str | None
     snapshot_version: int
     due_at: datetime | None
+    manager: str | None = None
 
 
 @attrs.define
@@ -126,7 +128,7 @@ def check_commit(url: str, commit: Commit) -> CheckedCommit:
                 checked.chained[key] = change.expected_version
             if snapshot is None:  # an earlier change of this commit wrote the latest
                 snapshot, snapshot_version = before.snapshot, before.snapshot_version
-        outcomes[key] = Outcome(version, snapshot, snapshot_version, change.due_at)
+        outcomes[key] = Outcome(version, snapshot, snapshot_version, change.due_at, change.manager)
         for seq, event in enumerate(change.events):
             if event.key != key or event.version != version:
                 raise StorageError(

@@ -217,7 +217,11 @@ class DeadLetterStore(Recorder, Protocol):
 
 @runtime_checkable
 class TaskStore(Recorder, Protocol):
-    """The staff tasks: what staff work lists and what assignment balances by."""
+    """The staff tasks and case loads: what staff work lists and what assignment balances by.
+
+    Tasks are balanced by the open tasks of each member of staff; health managers by the
+    members they manage.
+    """
 
     def tasks(self, status: str | None = "open") -> Iterator[TaskRow]:
         """Staff tasks of a status (every task when None), by due instant then key."""
@@ -225,6 +229,15 @@ class TaskStore(Recorder, Protocol):
 
     def task_loads(self) -> dict[str, int]:
         """Open tasks per assignee."""
+        ...
+
+    def case_loads(self) -> dict[str, int]:
+        """Records per manager: how many records each member of staff manages.
+
+        A record counts for the ``manager`` its last change named (a change naming none
+        takes it off its manager's load); records never changed with one count for
+        nobody.
+        """
         ...
 
 

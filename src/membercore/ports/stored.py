@@ -115,6 +115,9 @@ class Change:
             needs one).
         events: the events, in order (``version`` is ``expected_version + 1``).
         due_at: the next instant the record needs a tick, or None.
+        manager: the member of staff who manages the record (a member's health
+            manager), or None; it replaces the stored one, and case loads count it
+            (:meth:`~membercore.ports.TaskStore.case_loads`).
     """
 
     key: str = attrs.field(validator=non_empty)
@@ -122,6 +125,7 @@ class Change:
     snapshot: str | None
     events: tuple[StoredEvent, ...] = attrs.field(default=(), converter=_events)
     due_at: datetime | None = attrs.field(default=None, converter=_optional_instant)
+    manager: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -27,6 +27,7 @@ from membercore.segments.derive import Evaluation, derived_tags, evaluate, servi
 from membercore.segments.due import next_change
 from membercore.segments.messages import (
     AddTag,
+    CategoryCharged,
     ChargeNoted,
     DeliveryNoted,
     DiagnosisNoted,
@@ -51,7 +52,7 @@ from membercore.segments.messages import (
 )
 from membercore.segments.spending import Rfm, out_of_pocket_fen, rfm, spending_band
 from membercore.segments.stages import life_stage
-from membercore.segments.state import ProfileState, evolve, replay, segment_of, tags
+from membercore.segments.state import ProfileState, evolve, relatives_seen, replay, segment_of, tags
 
 #: Every profile message type, for serialization.
 MESSAGE_TYPES: tuple[type[Any], ...] = (
@@ -77,6 +78,7 @@ __all__ = [
     "MAX_EVIDENCE",
     "MESSAGE_TYPES",
     "AddTag",
+    "CategoryCharged",
     "ChargeNoted",
     "DeliveryNoted",
     "DiagnosisNoted",
@@ -112,6 +114,7 @@ __all__ = [
     "next_change",
     "out_of_pocket_fen",
     "preferred_channel",
+    "relatives_seen",
     "replay",
     "rfm",
     "segment_of",

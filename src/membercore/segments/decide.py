@@ -26,6 +26,7 @@ from membercore.idempotency import fingerprint, replayed
 from membercore.segments.derive import evaluate
 from membercore.segments.messages import (
     AddTag,
+    CategoryCharged,
     ChargeNoted,
     DeliveryNoted,
     DiagnosisNoted,
@@ -129,6 +130,7 @@ def _note(  # noqa: PLR0911 - one plain branch per fact type read
             preferred_channel=fact.preferred_channel,
             language=fact.language,
             name=fact.name,
+            relatives=fact.relatives,
         )
     if isinstance(fact, VisitCompleted):
         return VisitNoted(**common, visit_id=fact.visit_id, department=fact.department)
@@ -139,6 +141,7 @@ def _note(  # noqa: PLR0911 - one plain branch per fact type read
             self_paid_fen=sum(line.self_paid_fen for line in fact.lines),
             departments=tuple(sorted({line.department for line in fact.lines})),
             total_fen=sum(line.amount_fen for line in fact.lines),
+            categories=_categories(fact),
         )
     if isinstance(fact, RefundIssued):
         return RefundNoted(**common, charge_id=fact.charge_id, amount_fen=fact.amount_fen)
@@ -156,6 +159,13 @@ def _note(  # noqa: PLR0911 - one plain branch per fact type read
     if isinstance(fact, RehabPlanJoined):
         return RehabPlanNoted(**common, plan_id=fact.plan_id)
     return None
+
+
+def _categories(charge: ChargePaid) -> tuple[CategoryCharged, ...]:
+    totals: dict[str, int] = {}
+    for line in charge.lines:
+        totals[line.category] = totals.get(line.category, 0) + line.amount_fen
+    return tuple(CategoryCharged(category=c, amount_fen=totals[c]) for c in sorted(totals))
 
 
 def _by_hand(

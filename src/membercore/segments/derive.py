@@ -14,7 +14,12 @@ from datetime import datetime
 import attrs
 
 from membercore.config import ProgrammeConfig
-from membercore.config.segments import SegmentCriterion, SegmentRules, ServiceLevel
+from membercore.config.segments import (
+    HIGH_VALUE_TAG,
+    SegmentCriterion,
+    SegmentRules,
+    ServiceLevel,
+)
 from membercore.segments.channels import channel, preferred_channel
 from membercore.segments.day import (
     MAX_EVIDENCE,
@@ -29,6 +34,7 @@ from membercore.segments.messages import DiagnosisNoted, Explanation, FactNoted,
 from membercore.segments.spending import (
     Rfm,
     band,
+    high_value_treatment,
     out_of_pocket_fen,
     rfm,
     spend,
@@ -89,6 +95,9 @@ def _derive(
     start = f"{yuan(spending.min_fen)} ({spending.label})"
     reason = f"out-of-pocket spend in {months} months from {start}"
     held[f"spend:{spending.key}"] = Tag(reason=reason, fact_ids=evidence(spent_on))
+    treated = high_value_treatment(state, day)
+    if treated is not None:
+        held[HIGH_VALUE_TAG] = treated
     preferred = channel(state, day)
     if preferred is not None:
         held[f"channel:{preferred[0]}"] = preferred[1]

@@ -15,6 +15,7 @@ from membercore.messages import Command, KeylessCommand, MemberEvent
 
 __all__ = [
     "AddTag",
+    "CategoryCharged",
     "ChargeNoted",
     "DeliveryNoted",
     "DiagnosisNoted",
@@ -164,7 +165,12 @@ class FactNoted(MemberEvent):
 
 @attrs.frozen(kw_only=True)
 class RegistrationNoted(FactNoted):
-    """A registration, with what it states."""
+    """A registration, with what it states.
+
+    Attributes:
+        relatives: the patient ids of relatives the HIS links to the patient (next of
+            kin it has seen as patients); none in a registration noted before they were.
+    """
 
     TYPE: ClassVar[str] = "profile_registration_noted"
 
@@ -173,6 +179,7 @@ class RegistrationNoted(FactNoted):
     preferred_channel: Channel | None = None
     language: str | None = None
     name: str | None = None
+    relatives: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -186,8 +193,27 @@ class VisitNoted(FactNoted):
 
 
 @attrs.frozen(kw_only=True)
+class CategoryCharged:
+    """What the lines of one category of a charge came to, whoever paid them.
+
+    Attributes:
+        category: the lines' category (``implant``, ``exam``...).
+        amount_fen: their total in fen.
+    """
+
+    category: str
+    amount_fen: int = attrs.field(validator=non_negative)
+
+
+@attrs.frozen(kw_only=True)
 class ChargeNoted(FactNoted):
-    """A paid charge: its out-of-pocket part counts as spend; its departments are seen."""
+    """A paid charge: its out-of-pocket part counts as spend; its departments are seen.
+
+    Attributes:
+        categories: the charge's total per line category, in category order (a
+            high-value treatment is told by them); a charge noted before they were
+            kept has none.
+    """
 
     TYPE: ClassVar[str] = "profile_charge_noted"
 
@@ -195,6 +221,7 @@ class ChargeNoted(FactNoted):
     self_paid_fen: int = attrs.field(validator=non_negative)
     departments: tuple[str, ...]
     total_fen: int | None = None
+    categories: tuple[CategoryCharged, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -8,12 +8,20 @@ from datetime import datetime
 import attrs
 
 from membercore.config import ProgrammeConfig
-from membercore.config.segments import SegmentRules, SpendingBand
-from membercore.segments.day import day_of, order, window_start
-from membercore.segments.messages import ChargeNoted, FactNoted, RefundNoted
+from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules, SpendingBand
+from membercore.segments.day import Day, day_of, evidence, order, window_start, yuan
+from membercore.segments.messages import ChargeNoted, FactNoted, RefundNoted, Tag
 from membercore.segments.state import ProfileState
 
-__all__ = ["Rfm", "band", "out_of_pocket_fen", "rfm", "spend", "spending_band"]
+__all__ = [
+    "Rfm",
+    "band",
+    "high_value_treatment",
+    "out_of_pocket_fen",
+    "rfm",
+    "spend",
+    "spending_band",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -42,16 +50,27 @@ class Rfm:
         return f"{self.recency}{self.frequency}{self.monetary}"
 
 
-def spend(state: ProfileState, since: datetime) -> tuple[int, list[FactNoted]]:
-    """Net out-of-pocket spend of the charges in the window, and the facts it rests on."""
+def _charges(state: ProfileState) -> dict[str, ChargeNoted]:
+    """Each charge once, by charge id: the latest note of a charge sent again."""
     current: dict[str, ChargeNoted] = {}
     for note in state.charges.values():  # a charge sent again under a new fact id counts once
         kept = current.get(note.charge_id)
         if kept is None or order(note) > order(kept):
             current[note.charge_id] = note
+    return current
+
+
+def _refunds(state: ProfileState) -> dict[str, list[RefundNoted]]:
     refunds: dict[str, list[RefundNoted]] = defaultdict(list)
     for refund in state.refunds.values():
         refunds[refund.charge_id].append(refund)
+    return refunds
+
+
+def spend(state: ProfileState, since: datetime) -> tuple[int, list[FactNoted]]:
+    """Net out-of-pocket spend of the charges in the window, and the facts it rests on."""
+    current = _charges(state)
+    refunds = _refunds(state)
     total = 0
     evidence: list[FactNoted] = []
     for charge in current.values():
@@ -60,6 +79,32 @@ def spend(state: ProfileState, since: datetime) -> tuple[int, list[FactNoted]]:
             total += max(0, charge.self_paid_fen - taken)
             evidence += [charge, *refunds[charge.charge_id]]
     return total, evidence
+
+
+def high_value_treatment(state: ProfileState, day: Day) -> Tag | None:
+    """The tag ``care:high_value_treatment``, if a charge of the tag's days makes it.
+
+    A charge makes it when its lines of the high-value categories come to at least the
+    rule's amount, less what was refunded of the charge.
+    """
+    rule = day.rules.high_value_treatment
+    wanted = set(rule.categories)
+    days = day.rules.tag_days.get(HIGH_VALUE_TAG)
+    refunds = _refunds(state)
+    found: list[tuple[ChargeNoted, int]] = []
+    for charge in _charges(state).values():
+        if not day.within(charge, days):
+            continue
+        high = sum(c.amount_fen for c in charge.categories if c.category in wanted)
+        net = high - sum(refund.amount_fen for refund in refunds[charge.charge_id])
+        if high and net >= rule.min_fen:
+            found.append((charge, net))
+    if not found:
+        return None
+    latest, net = max(found, key=lambda item: order(item[0]))
+    named = ", ".join(c.category for c in latest.categories if c.category in wanted)
+    reason = f"{yuan(net)} of {named} paid on {day.date_of(latest)}"
+    return Tag(reason=reason, fact_ids=evidence(charge for charge, _ in found))
 
 
 def out_of_pocket_fen(state: ProfileState, config: ProgrammeConfig, now: datetime) -> int:

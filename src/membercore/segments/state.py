@@ -28,7 +28,7 @@ from membercore.segments.messages import (
     VisitNoted,
 )
 
-__all__ = ["ProfileState", "evolve", "replay", "segment_of", "tags"]
+__all__ = ["ProfileState", "evolve", "relatives_seen", "replay", "segment_of", "tags"]
 
 
 @attrs.frozen(kw_only=True)
@@ -135,3 +135,8 @@ def tags(state: ProfileState) -> frozenset[str]:
 def segment_of(state: ProfileState) -> str | None:
     """The member's segment, as of the last decision (``None`` before the first)."""
     return state.segment
+
+
+def relatives_seen(state: ProfileState) -> bool:
+    """Whether the HIS linked the member to a relative it has seen as a patient."""
+    return any(noted.relatives for noted in state.registrations.values())

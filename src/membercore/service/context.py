@@ -48,7 +48,9 @@ class Context:
         journeys: the journeys that run (the programme's and the plugins'), best as a
             :class:`~membercore.journeys.JourneyIndex` built once.
         triggers: the fact and event tags some journey listens to.
-        loads: open staff tasks per member of staff, for balancing.
+        loads: open staff tasks per member of staff, for balancing tasks.
+        cases: members per health manager (case loads), for balancing health-manager
+            assignment.
         history: replaying history: each step is learnt of at its own instant, so
             none is stale.
         cutoff: messages and tasks dated before it are recorded, not given to anyone
@@ -60,6 +62,7 @@ class Context:
     journeys: Sequence[JourneyDefinition]
     triggers: frozenset[str]
     loads: Mapping[str, int] = attrs.field(factory=dict)
+    cases: Mapping[str, int] = attrs.field(factory=dict)
     history: bool = False
     cutoff: datetime | None = None
 

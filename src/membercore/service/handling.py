@@ -6,7 +6,6 @@ date, and the events a decision made given to the records they belong to.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ from membercore.segments import FamilyStatus
 from membercore.service import pipeline
 from membercore.service.member import Member, evolve_all
 from membercore.service.recording import Working
-from membercore.service.unit_of_work import UnitOfWork
+from membercore.service.unit_of_work import CaseLoads, UnitOfWork
 from membercore.staff import tasks
 
 __all__ = [
@@ -59,8 +58,12 @@ def household_view(state: households.HouseholdState, member_id: str) -> pipeline
 
 
 def context(uow: UnitOfWork, ctx: pipeline.Context) -> pipeline.Context:
-    """The pipeline's context with the staff loads as this unit of work counts them."""
-    return attrs.evolve(ctx, loads=dict(uow.loads)) if uow.loads else ctx
+    """The pipeline's context with the staff and case loads as this unit of work counts them.
+
+    The case loads are read from the store only if an assignment looks at them.
+    """
+    loads = dict(uow.loads) if uow.loads else ctx.loads
+    return attrs.evolve(ctx, loads=loads, cases=CaseLoads(uow))
 
 
 def view_of(uow: UnitOfWork, member: Member) -> pipeline.Household | None:
@@ -69,13 +72,15 @@ def view_of(uow: UnitOfWork, member: Member) -> pipeline.Household | None:
     return None if held is None else household_view(held.state, member.member_id)
 
 
-def count_work(loads: Counter[str], events: Iterable[object]) -> None:
+def count_work(uow: UnitOfWork, events: Iterable[object]) -> None:
     """Add the tasks and members the events gave each member of staff."""
     for event in events:
         if isinstance(event, tasks.TaskCreated) and event.assignee:
-            loads[event.assignee] += 1
-        elif isinstance(event, tasks.TaskAssigned | tasks.HealthManagerAssigned):
-            loads[event.staff_id] += 1
+            uow.loads[event.assignee] += 1
+        elif isinstance(event, tasks.TaskAssigned):
+            uow.loads[event.staff_id] += 1
+        elif isinstance(event, tasks.HealthManagerAssigned):
+            uow.cases[event.staff_id] += 1
 
 
 def run(
@@ -85,7 +90,7 @@ def run(
     member: Member = held.state
     outcome = pipeline.run(message, member, context(uow, ctx), at, household=view_of(uow, member))
     held.take(outcome.member, outcome.events)
-    count_work(uow.loads, outcome.events)
+    count_work(uow, outcome.events)
     return outcome.events
 
 
@@ -99,7 +104,7 @@ def give(
     member: Member = held.state
     outcome = pipeline.apply(mine, member, context(uow, ctx), at, household=view_of(uow, member))
     held.take(outcome.member, outcome.events)
-    count_work(uow.loads, outcome.events)
+    count_work(uow, outcome.events)
     return outcome.events
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "build_commit",
     "dead_letter",
     "household_key",
+    "manager_of",
     "member_key",
     "member_of",
     "read_state",
@@ -196,6 +197,7 @@ def build_commit(
                 snapshot=record_to_json(state) if fresh else None,
                 events=tuple(_stored(held.key, version, held.events, now)),
                 due_at=due,
+                manager=manager_of(state) if isinstance(state, Member) else None,
             )
         )
         written[held.key] = (version, state)
@@ -216,6 +218,17 @@ def build_commit(
         cancelled=tuple(cancelled),
     )
     return commit, written
+
+
+def manager_of(member: Member) -> str | None:
+    """Whose case load the member counts in: their health manager's, while they live.
+
+    A record merged away, or of a member whose death is recorded, counts for nobody.
+    """
+    identity = member.identity
+    if identity.merged_into is not None or identity.died_at is not None:
+        return None
+    return member.work.health_manager
 
 
 def read_state(record: Record, journal: Sequence[StoredEvent] = ()) -> Any:

@@ -257,7 +257,8 @@ class Runner:
             and any(t.assignee == hm and t.status == "closed" for t in m.work.tasks.values()),
             "spend_stable": _spend_stable(m, self.now),
             "interaction_frequent": _interaction_frequent(m, self.now),
-            "relatives_seen": bool(self.household and self.household.relatives),
+            "relatives_seen": bool(self.household and self.household.relatives)
+            or segments.relatives_seen(m.profile),
         }
 
     def variables(self) -> dict[str, str]:
@@ -391,9 +392,10 @@ def _message(run: Runner, command: Any) -> Sequence[object]:
 def _work(run: Runner, command: Any) -> Sequence[object]:
     if isinstance(command, tasks.CreateTask):
         death.refuse_after_death(run, "task is created")
-    return run.take(
-        tasks.decide(command, run.member.work, run.config, run.now, loads=run.ctx.loads)
-    )
+    # Health managers are balanced by the members they manage, tasks by the open ones.
+    hm = isinstance(command, tasks.AssignHealthManager)
+    loads = run.ctx.cases if hm else run.ctx.loads
+    return run.take(tasks.decide(command, run.member.work, run.config, run.now, loads=loads))
 
 
 def _offer(run: Runner, command: Any) -> Sequence[object]:

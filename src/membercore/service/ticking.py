@@ -117,6 +117,6 @@ def tick_record(
         raw = f"tick {key} at {now.isoformat()}"
         uow.dead.append(dead(None, raw, note, now, engine.limits))
         return 0
-    count_work(uow.loads, outcome.events)
+    count_work(uow, outcome.events)
     held.take(outcome.member, outcome.events)
     return len(outcome.events)

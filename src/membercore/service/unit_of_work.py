@@ -12,7 +12,7 @@ read again is not decoded again. The engine's use cases run over it.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -30,14 +30,34 @@ from membercore.service.recording import (
     stock_key,
 )
 
-__all__ = ["Mark", "RecordCache", "UnitOfWork"]
+__all__ = ["CaseLoads", "Mark", "RecordCache", "UnitOfWork"]
 
 
 class Mark(NamedTuple):
-    """Where a unit of work stood: the staff loads and how many facts it had taken."""
+    """Where a unit of work stood: the staff and case loads and how many facts it took."""
 
     loads: Counter[str] | None
     inbox: int
+    cases: Counter[str] | None = None
+
+
+class CaseLoads(Mapping[str, int]):
+    """A unit of work's case loads as a mapping, read from the store when first looked at.
+
+    Health managers are assigned rarely: most units of work never read them.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def __getitem__(self, staff_id: str) -> int:
+        return self._uow.cases[staff_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._uow.cases)
+
+    def __len__(self) -> int:
+        return len(self._uow.cases)
 
 
 class RecordCache:
@@ -114,6 +134,7 @@ class UnitOfWork:
         self.cache = cache
         self.observers = observers
         self._loads: Counter[str] | None = None  # read when a decision first needs them
+        self._cases: Counter[str] | None = None  # read when an assignment first needs them
 
     @property
     def loads(self) -> Counter[str]:
@@ -126,6 +147,18 @@ class UnitOfWork:
             staffed = self.config.staff.staff
             self._loads = Counter(self.store.task_loads()) if staffed else Counter()
         return self._loads
+
+    @property
+    def cases(self) -> Counter[str]:
+        """Members per health manager (case loads), to balance health-manager assignment.
+
+        As the store counts them when an assignment first asks, then as this unit of
+        work assigns more.
+        """
+        if self._cases is None:
+            staffed = self.config.staff.staff
+            self._cases = Counter(self.store.case_loads()) if staffed else Counter()
+        return self._cases
 
     # -- loading -------------------------------------------------------------------------
 
@@ -235,7 +268,9 @@ class UnitOfWork:
         that :meth:`restore` costs what the input changed, not what the unit of work holds.
         """
         self._undo.clear()
-        return Mark(None if self._loads is None else Counter(self._loads), len(self.inbox))
+        loads = None if self._loads is None else Counter(self._loads)
+        cases = None if self._cases is None else Counter(self._cases)
+        return Mark(loads, len(self.inbox), cases)
 
     def restore(self, mark: Mark) -> None:
         """Undo everything decided since :meth:`mark` (records read since stay, unchanged)."""
@@ -248,6 +283,7 @@ class UnitOfWork:
                 del held.events[count:]
         self._undo.clear()
         self._loads = mark.loads
+        self._cases = mark.cases
         del self.inbox[mark.inbox :]
 
     # -- committing ----------------------------------------------------------------------

@@ -77,6 +77,8 @@ class MemoryStore(Closing):
         self._closed = False
         self._records: dict[str, Record] = {}
         self._due: dict[str, datetime] = {}
+        # The manager of each managed record (a member's health manager).
+        self._managers: dict[str, str] = {}
         # Claims on due records: key -> (worker, until); a commit of the record drops it.
         self._claims: dict[str, tuple[str, datetime]] = {}
         self._events: dict[str, list[StoredEvent]] = {}
@@ -247,6 +249,15 @@ class MemoryStore(Closing):
                     loads[task.assignee] = loads.get(task.assignee, 0) + 1
         return dict(sorted(loads.items()))
 
+    def case_loads(self) -> dict[str, int]:
+        """Records per manager (records managed by nobody count for nobody)."""
+        loads: dict[str, int] = {}
+        with self._lock:
+            self._check_open()
+            for manager in self._managers.values():
+                loads[manager] = loads.get(manager, 0) + 1
+        return dict(sorted(loads.items()))
+
     # -- writing ----------------------------------------------------------------------
 
     def commit(self, commit: Commit) -> None:
@@ -302,6 +313,10 @@ class MemoryStore(Closing):
                 self._due.pop(key, None)
             else:
                 self._due[key] = outcome.due_at
+            if outcome.manager is None:
+                self._managers.pop(key, None)
+            else:
+                self._managers[key] = outcome.manager
             self._claims.pop(key, None)
         for _, event in checked.events:
             self._events.setdefault(event.key, []).append(event)
@@ -355,6 +370,7 @@ class MemoryStore(Closing):
             self._closed = True
             self._records.clear()
             self._due.clear()
+            self._managers.clear()
             self._claims.clear()
             self._events.clear()
             self._inbox.clear()

@@ -138,7 +138,8 @@ class CommitRows:
 
     Attributes:
         records: per record, ``(key, expected version, version, snapshot or None,
-            snapshot version, due instant)``, in the order of its first change.
+            snapshot version, due instant, manager or None)``, in the order of its first
+            change.
         events: ``(key, version, seq, type, at, payload)`` in commit order.
         inbox: ``(fact_id, key, fingerprint, at)``.
         outbox: ``(message_id, key, channel, payload, send_at, status, attempts)``.
@@ -161,8 +162,11 @@ class CommitRows:
                 put_optional(snapshot),
                 snapshot_version,
                 rows.instant_optional(due_at),
+                put_optional(manager),
             )
-            for key, (version, snapshot, snapshot_version, due_at) in checked.outcomes.items()
+            for key, (version, snapshot, snapshot_version, due_at, manager) in (
+                checked.outcomes.items()
+            )
         ]
         self.events = [
             (put(e.key), e.version, seq, put(e.type), instant(e.at), put(e.payload))

@@ -64,6 +64,10 @@ _TASK_LOADS: Final = (
     "SELECT assignee, count(*) FROM tasks WHERE status = 'open' "
     "AND assignee IS NOT NULL GROUP BY assignee ORDER BY assignee"
 )
+_CASE_LOADS: Final = (
+    "SELECT manager, count(*) FROM records WHERE manager IS NOT NULL "
+    "GROUP BY manager ORDER BY manager"
+)
 # A delivery: its parameters come first, the message id last. Each releases the claim.
 _DELIVERED: Final = """
     UPDATE outbox SET status = 'delivered', receipt = ?, delivered_at = ?,
@@ -338,6 +342,11 @@ class SqlStore(Closing, ABC):
         """Open tasks per assignee (unassigned tasks are nobody's load)."""
         rows = self._query("counting tasks", _TASK_LOADS)
         return {self._rows.got(assignee): int(count) for assignee, count in rows}
+
+    def case_loads(self) -> dict[str, int]:
+        """Records per manager (records managed by nobody count for nobody)."""
+        rows = self._query("counting case loads", _CASE_LOADS)
+        return {self._rows.got(manager): int(count) for manager, count in rows}
 
     # -- writing ----------------------------------------------------------------------
 

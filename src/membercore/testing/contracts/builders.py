@@ -72,6 +72,7 @@ def change_of(
     snapshot: str | None = None,
     events: int = 1,
     due_at: datetime | None = None,
+    manager: str | None = None,
 ) -> Change:
     """A change of ``key`` from ``expected_version``, with a snapshot and ``events`` events."""
     version = expected_version + 1
@@ -81,6 +82,7 @@ def change_of(
         snapshot=snapshot if snapshot is not None else f'{{"key":"{key}","v":{version}}}',
         events=[event_of(key, version, n) for n in range(events)],
         due_at=due_at,
+        manager=manager,
     )
 
 

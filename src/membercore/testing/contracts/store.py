@@ -75,6 +75,7 @@ class StoreContract(
         assert list(store.dead_letters()) == []
         assert list(store.tasks(None)) == []
         assert store.task_loads() == {}
+        assert store.case_loads() == {}
 
     # -- one commit, every role: all of it or none of it ------------------------------------
 
@@ -83,7 +84,7 @@ class StoreContract(
         before = {key: r.version for key, r in store.load(["member:p-1", "member:p-2"]).items()}
         stale = Commit(
             changes=[
-                change_of("member:p-1", 1, events=3, due_at=T0),  # fine on its own
+                change_of("member:p-1", 1, events=3, due_at=T0, manager="hm-01"),  # fine
                 change_of("member:p-2", 0),  # stale
                 change_of("member:p-3", 0),  # new, fine on its own
             ],
@@ -104,6 +105,7 @@ class StoreContract(
         assert store.pending_outbox(T0, 10) == []
         assert list(store.dead_letters()) == []
         assert list(store.tasks(None)) == []
+        assert store.case_loads() == {}
 
     def test_a_new_record_without_a_snapshot_is_refused(self, store: Store) -> None:
         bare = Change(key="member:p-1", expected_version=0, snapshot=None)

@@ -1,4 +1,8 @@
-"""The contract of the task role: staff tasks by due instant, replaced by key, and case loads."""
+"""The contract of the task role: staff tasks by due instant, replaced by key, and loads.
+
+Tasks are balanced by the open tasks of each member of staff (task loads), health
+managers by the records each manages (case loads, from the records' changes).
+"""
 
 # The suite's test names read as sentences and are their own documentation, as the
 # project's tests are (whose D rules are off for the same reason).
@@ -9,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from membercore.ports import (
+    Change,
     Commit,
     TaskRow,
     TaskStore,
@@ -18,6 +23,7 @@ from membercore.testing.contracts.builders import (
     MINUTE,
     SHANGHAI,
     T0,
+    change_of,
     task_of,
 )
 
@@ -96,6 +102,65 @@ class TasksContract(Contract):
         assert store.task_loads() == {"nurse-li": 2, "dr-wang": 1}
         store.commit(Commit(tasks=[task_of("t-1", assignee="nurse-li", status="closed")]))
         assert store.task_loads() == {"nurse-li": 1, "dr-wang": 1}
+
+    # -- case loads -------------------------------------------------------------------------
+
+    def test_case_loads_count_records_per_manager(self, store: TaskStore) -> None:
+        store.commit(
+            Commit(
+                changes=[
+                    change_of("member:p-1", manager="hm-01"),
+                    change_of("member:p-2", manager="hm-01"),
+                    change_of("member:p-3", manager="hm-02"),
+                    change_of("member:p-4"),
+                ]
+            )
+        )
+        assert store.case_loads() == {"hm-01": 2, "hm-02": 1}
+
+    def test_a_change_names_its_records_manager_with_or_without_a_snapshot(
+        self, store: TaskStore
+    ) -> None:
+        store.commit(
+            Commit(
+                changes=[
+                    change_of("member:p-1", manager="hm-01"),
+                    change_of("member:p-2", manager="hm-01"),
+                    change_of("member:p-3", manager="hm-02"),
+                ]
+            )
+        )
+        store.commit(
+            Commit(
+                changes=[
+                    # Without a snapshot: the stored one is kept, the manager is the change's.
+                    Change(key="member:p-1", expected_version=1, snapshot=None, manager="hm-02"),
+                    change_of("member:p-2", 1, manager="hm-01"),
+                    Change(key="member:p-3", expected_version=1, snapshot=None),  # managed no more
+                ]
+            )
+        )
+        assert store.case_loads() == {"hm-01": 1, "hm-02": 1}
+
+    def test_the_last_change_of_a_record_in_a_commit_names_its_manager(
+        self, store: TaskStore
+    ) -> None:
+        store.commit(
+            Commit(
+                changes=[
+                    change_of("member:p-1", manager="hm-01"),
+                    change_of("member:p-1", 1, manager="hm-02"),
+                    change_of("member:p-2", manager="hm-01"),
+                    change_of("member:p-2", 1),
+                ]
+            )
+        )
+        assert store.case_loads() == {"hm-02": 1}
+
+    def test_case_loads_keep_a_managers_text_as_it_is(self, store: TaskStore) -> None:
+        odd = "hm-\x00-王\x01"
+        store.commit(Commit(changes=[change_of("member:p-1", manager=odd)]))
+        assert store.case_loads() == {odd: 1}
 
     def test_a_long_task_list_is_listed_whole_and_in_order(self, store: TaskStore) -> None:
         tasks = [task_of(f"t-{n:04d}", due_at=T0 + (n % 7) * MINUTE) for n in range(1_111)]

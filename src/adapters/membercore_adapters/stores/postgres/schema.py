@@ -108,6 +108,28 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         # PostgresStore.claim_due). A commit of the record releases the claim.
         "ALTER TABLE records ADD COLUMN claimed_by text, ADD COLUMN claim_until timestamptz",
     ),
+    (
+        # Case loads: the member of staff who manages each record (a member's health
+        # manager), counted by PostgresStore.case_loads.
+        "ALTER TABLE records ADD COLUMN manager text",
+        "CREATE INDEX records_manager ON records (manager) WHERE manager IS NOT NULL",
+        # Records written before: the manager their journal last assigned, unless the
+        # record was merged away or its member's death stands. The payload is read as
+        # json, which keeps any text as it is (jsonb refuses some).
+        """UPDATE records SET manager = (
+            SELECT e.payload::json ->> 'staff_id' FROM events AS e
+            WHERE e.key = records.key AND e.type = 'health_manager_assigned'
+            ORDER BY e.version DESC, e.seq DESC LIMIT 1
+        )
+        WHERE NOT EXISTS (
+            SELECT 1 FROM events AS m WHERE m.key = records.key AND m.type = 'merged_into'
+        )
+        AND coalesce((
+            SELECT d.type FROM events AS d
+            WHERE d.key = records.key AND d.type IN ('death_recorded', 'death_reversed')
+            ORDER BY d.version DESC, d.seq DESC LIMIT 1
+        ), '') != 'death_recorded'""",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -77,8 +77,9 @@ LOCK_RECORDS: Final = (
 )
 # New records; a key another writer stored in the meantime is not returned: a conflict.
 CREATE_RECORDS: Final = """
-    INSERT INTO records (key, version, snapshot, snapshot_version, due_at)
-    SELECT * FROM unnest(%b::text[], %b::int8[], %b::text[], %b::int8[], %b::timestamptz[])
+    INSERT INTO records (key, version, snapshot, snapshot_version, due_at, manager)
+    SELECT * FROM unnest(
+        %b::text[], %b::int8[], %b::text[], %b::int8[], %b::timestamptz[], %b::text[])
     ON CONFLICT DO NOTHING
     RETURNING key
 """
@@ -91,10 +92,12 @@ UPDATE_RECORDS: Final = """
         snapshot_version = CASE WHEN c.snapshot IS NULL
             THEN r.snapshot_version ELSE c.snapshot_version END,
         due_at = c.due_at,
+        manager = c.manager,
         claimed_by = NULL,
         claim_until = NULL
-    FROM unnest(%b::text[], %b::int8[], %b::int8[], %b::text[], %b::int8[], %b::timestamptz[])
-        AS c (key, expected, version, snapshot, snapshot_version, due_at)
+    FROM unnest(%b::text[], %b::int8[], %b::int8[], %b::text[], %b::int8[], %b::timestamptz[],
+                %b::text[])
+        AS c (key, expected, version, snapshot, snapshot_version, due_at, manager)
     WHERE r.key = c.key AND r.version = c.expected
 """
 # Nothing can be stored under a version the check lets through; DO NOTHING keeps "writing

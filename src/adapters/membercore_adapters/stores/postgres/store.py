@@ -268,7 +268,7 @@ class PostgresStore(SqlStore):
         # Key order: concurrent commits take the same locks in the same order.
         records = sorted(rows.records, key=lambda record: record[0])
         keys = [key for key, *_ in records]
-        created = columns([(k, v, s, sv, due) for k, e, v, s, sv, due in records if not e])
+        created = columns([(k, v, s, sv, due, m) for k, e, v, s, sv, due, m in records if not e])
         updated = columns([record for record in records if record[1]])
         with self._connection("committing") as conn, conn.pipeline(), conn.transaction():
             # Queued, not yet waited for: the whole transaction is one round trip or two.

@@ -10,6 +10,24 @@ from typing import Final
 
 __all__ = ["MIGRATIONS", "PRAGMAS", "SCHEMA_VERSION"]
 
+# The staff id of the latest health manager a record's journal assigned.
+_ASSIGNED: Final = """(
+    SELECT json_extract(e.payload, '$.staff_id') FROM events AS e
+    WHERE e.key = records.key AND e.type = 'health_manager_assigned'
+    ORDER BY e.version DESC, e.seq DESC LIMIT 1
+)"""
+# Neither merged into another record nor of a member whose death was not reversed.
+_STILL_MANAGED: Final = """
+    NOT EXISTS (
+        SELECT 1 FROM events AS m WHERE m.key = records.key AND m.type = 'merged_into'
+    )
+    AND coalesce((
+        SELECT d.type FROM events AS d
+        WHERE d.key = records.key AND d.type IN ('death_recorded', 'death_reversed')
+        ORDER BY d.version DESC, d.seq DESC LIMIT 1
+    ), '') != 'death_recorded'
+"""
+
 #: The schema, one migration per version: migration ``n`` takes ``user_version`` n-1 to n.
 #: Append only; never edit a released migration.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -99,6 +117,15 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # SqliteStore.claim_due). A commit of the record releases the claim.
         "ALTER TABLE records ADD COLUMN claimed_by TEXT",
         "ALTER TABLE records ADD COLUMN claim_until INTEGER",
+    ),
+    (
+        # Case loads: the member of staff who manages each record (a member's health
+        # manager), counted by SqliteStore.case_loads.
+        "ALTER TABLE records ADD COLUMN manager TEXT",
+        "CREATE INDEX records_manager ON records (manager) WHERE manager IS NOT NULL",
+        # Records written before: the manager their journal last assigned, unless the
+        # record was merged away or its member's death stands.
+        f"UPDATE records SET manager = {_ASSIGNED} WHERE {_STILL_MANAGED}",
     ),
 )
 #: The schema version this module writes.

@@ -71,14 +71,16 @@ def chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
 VERSIONS: Final = "SELECT key, version FROM records WHERE key"
 # A record with a snapshot is written whole; one without keeps the stored snapshot.
 UPSERT_RECORD: Final = """
-    INSERT INTO records (key, version, snapshot, snapshot_version, due_at) VALUES (?, ?, ?, ?, ?)
+    INSERT INTO records (key, version, snapshot, snapshot_version, due_at, manager)
+    VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET
         version = excluded.version, snapshot = excluded.snapshot,
         snapshot_version = excluded.snapshot_version, due_at = excluded.due_at,
-        claimed_by = NULL, claim_until = NULL
+        manager = excluded.manager, claimed_by = NULL, claim_until = NULL
 """
 ADVANCE_RECORD: Final = """
-    UPDATE records SET version = ?, due_at = ?, claimed_by = NULL, claim_until = NULL
+    UPDATE records SET version = ?, due_at = ?, manager = ?, claimed_by = NULL,
+        claim_until = NULL
     WHERE key = ?
 """
 CANCEL_OUTBOX: Final = (

@@ -243,8 +243,8 @@ class SqliteStore(SqlStore):
 
     def _write(self, checked: CheckedCommit, rows: CommitRows) -> None:
         """One ``BEGIN IMMEDIATE`` transaction: check the versions, then write row by row."""
-        whole = [(k, v, s, sv, due) for k, _, v, s, sv, due in rows.records if s is not None]
-        kept = [(v, due, k) for k, _, v, s, _, due in rows.records if s is None]
+        whole = [(k, v, s, sv, due, m) for k, _, v, s, sv, due, m in rows.records if s is not None]
+        kept = [(v, due, m, k) for k, _, v, s, _, due, m in rows.records if s is None]
         conn = self._conn
         with self._driver_errors("committing"), self._immediate():
             stored: dict[str, int] = {}

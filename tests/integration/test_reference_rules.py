@@ -169,6 +169,7 @@ def test_an_escalated_member_is_followed_up_then_monitored_again_on_a_recheck(
     )
     engine.ingest([diagnosis], now=T0)
     escalated_at = datetime(2026, 9, 2, 10, 0, tzinfo=SH)  # two rechecks missed
+    engine.tick(datetime(2026, 6, 2, 10, 0, tzinfo=SH))  # the first: a reminder
     engine.tick(escalated_at)
     assert (_diabetes(engine).state, _tasks(engine), _reminders(engine)) == (
         "escalated",

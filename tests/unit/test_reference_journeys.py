@@ -271,8 +271,8 @@ def test_post_discharge_follow_up_day_1_7_30() -> None:
     patient = Patient("post_discharge")
     entry = patient.tell(_fact(Discharged, visit_id="ip-1", department="surgery"), T0)
     assert _actions(entry) == [
-        ("send_message", {"template": "health_plan_preview", "purpose": "care"}),
         ("make_offer", {"plan": "annual_599", "valid_days": 7}),
+        ("send_message", {"template": "health_plan_preview", "purpose": "care"}),
     ]
     assert _actions(patient.tick(T0 + timedelta(days=1)))[0][0] == "create_task"
     assert _actions(patient.tick(T0 + timedelta(days=7))) == [

@@ -95,6 +95,7 @@ def diabetes() -> JourneyDefinition:
         entry=on_fact("diagnosis_recorded"),
         entry_guards=(call("field_starts_with", field="icd10", prefix="E11"),),
         entry_actions=(call("enrol", programme="diabetes"), send("diabetes_intro")),
+        entry_stale_after=Delay(days=30),
         transitions=(
             results("monitoring")[0],
             Transition(
@@ -104,6 +105,7 @@ def diabetes() -> JourneyDefinition:
                 trigger=above,
                 guards=(missed,),
                 actions=(manager_call,),
+                stale_after=Delay(days=14),
             ),
             Transition(
                 name="first_miss",
@@ -111,6 +113,7 @@ def diabetes() -> JourneyDefinition:
                 target="monitoring",
                 trigger=above,
                 actions=(call("count", name="missed"), reminder),
+                stale_after=Delay(days=14),
             ),
             results("monitoring")[1],
             Transition(
@@ -129,6 +132,7 @@ def diabetes() -> JourneyDefinition:
                 trigger=below,
                 guards=(missed,),
                 actions=(manager_call,),
+                stale_after=Delay(days=14),
             ),
             Transition(
                 name="first_miss_at_target",
@@ -136,6 +140,7 @@ def diabetes() -> JourneyDefinition:
                 target="at_target",
                 trigger=below,
                 actions=(call("count", name="missed"), reminder),
+                stale_after=Delay(days=14),
             ),
             *results("escalated"),
             Transition(
@@ -144,6 +149,7 @@ def diabetes() -> JourneyDefinition:
                 target="followed_up",
                 trigger=after(days=ESCALATION_FOLLOW_UP_DAYS),
                 actions=(reminder, manager_call),
+                stale_after=Delay(days=7),
             ),
             *results("followed_up"),
             Transition(
@@ -172,13 +178,14 @@ def post_discharge() -> JourneyDefinition:
         key="post_discharge",
         label="出院随访",
         purpose="care",
+        version=2,
         states=("discharged", "day_1", "day_7", "done"),
         initial="discharged",
         final=("done",),
         entry=on_fact("discharged"),
         entry_actions=(
-            send("health_plan_preview"),
             call("make_offer", plan="annual_599", valid_days=7),
+            send("health_plan_preview"),
         ),
         entry_stale_after=Delay(days=3),
         transitions=(

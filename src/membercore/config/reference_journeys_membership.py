@@ -137,6 +137,7 @@ def family_steward_offer() -> JourneyDefinition:
                     call("make_offer", plan="family_steward", valid_days=14),
                     send("family_offer", "marketing"),
                 ),
+                stale_after=Delay(days=7),
             ),
             Transition(
                 name="monthly_look", source="member", target="member", trigger=after(months=1)
@@ -297,6 +298,7 @@ def win_back() -> JourneyDefinition:
         key="win_back",
         label="流失挽回",
         purpose="marketing",
+        version=2,
         states=("lapsed", "offered", "won", "lost"),
         initial="lapsed",
         final=("won", "lost"),
@@ -308,8 +310,8 @@ def win_back() -> JourneyDefinition:
                 target="offered",
                 trigger=after(days=7),
                 actions=(
-                    send("win_back", "marketing"),
                     call("make_offer", plan="annual_599", valid_days=30),
+                    send("win_back", "marketing"),
                 ),
                 stale_after=Delay(days=14),
             ),

@@ -14,22 +14,20 @@ from typing import Any, get_args
 
 from membercore import consent, journeys, ledger, outreach, plans, segments, tiers
 from membercore.config import ProgrammeConfig
-from membercore.config.journeys import Delay
 from membercore.dates import age_on
 from membercore.errors import InvalidFactError, UnknownSubscriptionError
 from membercore.facts import Fact, PatientDied
 from membercore.households import ADULT_AGE
 from membercore.identity import ReverseDeath
-from membercore.journeys.index import index_of
-from membercore.journeys.timers import later_by
 from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
 from membercore.messages import PURPOSES
 from membercore.service import actions, death, work
 from membercore.service.context import Context, Household
 from membercore.service.member import Member, birth_date, evolve_all
+from membercore.service.skipping import skipped
 from membercore.staff import offers, programmes, tasks
 
-__all__ = ["COMMAND_TYPES", "CONTACT_ACTIONS", "DEFAULT_NAME", "MAX_DEPTH", "Runner"]
+__all__ = ["COMMAND_TYPES", "DEFAULT_NAME", "MAX_DEPTH", "Runner"]
 
 
 #: How deep actions may start actions (a journey's message request is depth 1).
@@ -38,9 +36,6 @@ MAX_DEPTH = 4
 
 #: How messages address a member whose registration gives no name.
 DEFAULT_NAME = "尊敬的会员"
-
-#: The actions that reach people: skipped when stale or historical.
-CONTACT_ACTIONS = frozenset({"send_message", "create_task"})
 
 
 class Runner:
@@ -164,61 +159,25 @@ class Runner:
             return
         issued = [event for event in made if isinstance(event, journeys.JourneyActionIssued)]
         # A step that makes an offer and sends its message quotes the offered plan.
-        offers = {
+        offered = {
             (event.instance_id, event.step): str(event.action.params.get("plan", ""))
             for event in issued
             if event.action.name == "make_offer"
         }
+        withheld: set[tuple[str, str]] = set()  # steps whose offer was not made
         for event in issued:
-            skipped = self.skipped(event)
-            if skipped is not None:
-                self.take([skipped])
+            step = (event.instance_id, event.step)
+            learnt = self.learnt or self.now
+            skip = skipped(event, self.ctx, learnt, offer_withheld=step in withheld)
+            if skip is not None:
+                self.take([skip])
                 continue
-            self.offered = offers.get((event.instance_id, event.step))
+            self.offered = offered.get(step)
+            before = len(self.events)
             for command in actions.commands_for(event, self.variables(), self.ctx.registry):
                 self.command(command, depth + 1)
-
-    def skipped(self, event: journeys.JourneyActionIssued) -> journeys.JourneyActionSkipped | None:
-        """Why a message or task a step asks for goes to nobody, if it does.
-
-        Dated before a history import's cutoff, or learnt of later than its step's
-        ``stale_after``.
-        """
-        if event.action.name not in CONTACT_ACTIONS:
-            return None
-        learnt = self.learnt or self.now
-        local = self.config.tz
-        cutoff = self.ctx.cutoff
-        if cutoff is not None and event.at < cutoff:
-            reason = "historical"
-            why = (
-                f"dated {event.at.astimezone(local):%Y-%m-%d %H:%M}, before the history "
-                f"import's start {cutoff.astimezone(local):%Y-%m-%d %H:%M}: "
-                "recorded, not given to anyone"
-            )
-        else:
-            definition = index_of(self.ctx.journeys).by_key.get(event.journey)
-            delay = definition.stale_after(event.step) if definition is not None else None
-            if delay is None or learnt <= later_by(event.at, delay, local):
-                return None
-            reason = "stale"
-            why = (
-                f"step {event.step} of {event.at.astimezone(local):%Y-%m-%d %H:%M} was "
-                f"learnt of at {learnt.astimezone(local):%Y-%m-%d %H:%M}, later than it is "
-                f"useful ({_delay(delay)})"
-            )
-        return journeys.JourneyActionSkipped(
-            member_id=event.member_id,
-            instance_id=event.instance_id,
-            journey=event.journey,
-            step=event.step,
-            action=event.action,
-            key=event.key,
-            at=event.at,
-            learnt_at=learnt,
-            reason=reason,
-            explanation=f"{event.explanation}; {event.action.name} skipped: {why}",
-        )
+            if any(isinstance(e, offers.OfferWithheld) for e in self.events[before:]):
+                withheld.add(step)
 
     # -- what guards and messages see ---------------------------------------------------
 
@@ -302,11 +261,6 @@ class Runner:
         if born is None:
             return None
         return age_on(born, self.now.astimezone(self.config.tz).date())
-
-
-def _delay(delay: Delay) -> str:
-    parts = [(delay.months, "months"), (delay.days, "days"), (delay.hours, "hours")]
-    return "stale after " + " ".join(f"{n} {unit}" for n, unit in parts if n)
 
 
 def _price(config: ProgrammeConfig, plan_key: str | None) -> int:

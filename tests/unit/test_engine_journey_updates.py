@@ -1,0 +1,107 @@
+"""What a running journey does with news: a birth date given later, an offer of a plan held.
+
+Through the engine, on memory and SQLite.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from membercore import journeys, plans
+from membercore.consent import GrantConsent, Purpose
+from membercore.facts import Discharged, PatientRegistered
+from membercore.serialization import message_from_json
+from membercore.service.engine import Engine
+from membercore.service.recording import member_key
+from membercore.staff import offers
+
+SH = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
+ME = "p-lin"
+
+
+def _consent(purpose: Purpose) -> GrantConsent:
+    return GrantConsent(
+        key=f"consent-{purpose}",
+        member_id=ME,
+        purpose=purpose,
+        channels=("wecom", "sms"),
+        given_by=ME,
+        source="app",
+    )
+
+
+def _events(engine: Engine) -> list[Any]:
+    return [message_from_json(event.payload) for event in engine.store.events(member_key(ME))]
+
+
+def _queued(engine: Engine) -> list[tuple[str, datetime]]:
+    return [
+        (e.template_key, e.decided_at)
+        for e in _events(engine)
+        if getattr(e, "TYPE", "") == "message_queued"
+    ]
+
+
+def test_a_birth_date_given_in_a_later_registration_moves_the_birthday_greeting(
+    engine: Engine,
+) -> None:
+    first = PatientRegistered(fact_id="reg-1", patient_id=ME, occurred_at=T0, name="林女士")
+    engine.ingest([first, _consent("marketing")], now=T0)
+    (birthday,) = journeys.active(engine.member(ME).journeys, "birthday")
+    assert birthday.timers == ()  # no birth date: nothing to greet
+    update = PatientRegistered(
+        fact_id="reg-2",
+        patient_id=ME,
+        occurred_at=T0 + timedelta(days=5),
+        name="林女士",
+        birth_date=date(1990, 4, 18),
+    )
+    engine.ingest([update], now=T0 + timedelta(days=5))
+    (birthday,) = journeys.active(engine.member(ME).journeys, "birthday")
+    greeting = datetime(2026, 4, 18, 9, 0, tzinfo=SH)
+    assert [timer.due_at for timer in birthday.timers] == [greeting]
+    assert birthday.anchors == {"birth_date": "1990-04-18"}
+    engine.tick(greeting + timedelta(hours=1))
+    assert ("birthday", greeting) in _queued(engine)
+    # A corrected birth date moves it again; the same one again changes nothing.
+    fixed = PatientRegistered(
+        fact_id="reg-3",
+        patient_id=ME,
+        occurred_at=T0 + timedelta(days=60),
+        name="林女士",
+        birth_date=date(1990, 5, 18),
+    )
+    engine.ingest([fixed], now=T0 + timedelta(days=60))
+    (birthday,) = journeys.active(engine.member(ME).journeys, "birthday")
+    assert [timer.due_at for timer in birthday.timers] == [datetime(2026, 5, 18, 9, 0, tzinfo=SH)]
+    moved = [e for e in _events(engine) if isinstance(e, journeys.JourneyReanchored)]
+    assert [e.trigger_id for e in moved] == ["reg-2", "reg-3"]
+
+
+def test_no_message_offers_a_plan_the_member_already_holds(engine: Engine) -> None:
+    registered = PatientRegistered(fact_id="reg-1", patient_id=ME, occurred_at=T0, name="林女士")
+    engine.ingest([registered, _consent("care")], now=T0)
+    engine.execute(
+        plans.Subscribe(key="sub-1", member_id=ME, subscription_id="s-1", plan_key="annual_599"),
+        now=T0,
+    )
+    engine.execute(
+        plans.RecordPayment(
+            key="pay-1", member_id=ME, subscription_id="s-1", amount_fen=59_900, paid_at=T0
+        ),
+        now=T0,
+    )
+    assert plans.active_plans(engine.member(ME).plans, T0) == ("annual_599",)
+    at = T0 + timedelta(days=10)
+    discharge = Discharged(
+        fact_id="dc-1", patient_id=ME, occurred_at=at, visit_id="ip-1", department="surgery"
+    )
+    engine.ingest([discharge], now=at)
+    assert [e for e in _events(engine) if isinstance(e, offers.OfferWithheld)]
+    assert "health_plan_preview" not in [template for template, _ in _queued(engine)]
+    (skipped,) = [e for e in _events(engine) if isinstance(e, journeys.JourneyActionSkipped)]
+    assert (skipped.step, skipped.reason) == ("entry", "offer_withheld")
+    assert "holds the plan" in skipped.explanation

@@ -9,6 +9,7 @@ days' starts after an instant, so that the record falls due and a tick refreshes
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,10 +30,28 @@ def next_change(
     ``None`` when nothing noted ever leaves a window and no age is ahead. A day named
     here on which nothing changes costs one refresh that decides nothing.
     """
-    days = [*_window_ends(state, rules, tz), *_ages(state, rules)]
-    today = local_date(after, tz) if after is not None else None
-    ahead = [day for day in days if today is None or day > today]
-    return local_day_start(min(ahead), tz) if ahead else None
+    days = _days(state, rules, tz)
+    if not days:
+        return None
+    at = 0 if after is None else bisect_right(days, local_date(after, tz))
+    return local_day_start(days[at], tz) if at < len(days) else None
+
+
+#: The days of the profiles read last, by identity: a record is asked several times
+#: between two changes of its profile (each instant a tick visits, each commit).
+_SEEN: dict[int, tuple[ProfileState, SegmentRules, ZoneInfo, list[date]]] = {}
+_SEEN_MOST = 4096
+
+
+def _days(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> list[date]:
+    held = _SEEN.get(id(state))
+    if held is not None and held[0] is state and held[1] is rules and held[2] is tz:
+        return held[3]
+    days = sorted({*_window_ends(state, rules, tz), *_ages(state, rules)})
+    if len(_SEEN) >= _SEEN_MOST:
+        _SEEN.clear()
+    _SEEN[id(state)] = (state, rules, tz, days)
+    return days
 
 
 def _window_ends(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iterator[date]:

@@ -210,3 +210,44 @@ def test_membercore_import_loads_the_file_and_says_what_it_did(
         assert "diabetes" in chen.programmes.programmes
         (instance,) = journeys.active(chen.journeys, "diabetes")
         assert instance.started_at < CUTOFF - timedelta(days=3 * 365)
+
+
+def test_hba1c_rechecks_follow_the_last_value(imported: Engine) -> None:
+    """Three months on while above 7 %, six once below; each from the result's instant."""
+    labs = {f.fact_id: f for f in _facts() if f.TYPE == "lab_result_recorded"}
+    moves = [
+        e
+        for e in _events(imported, "p-chen")
+        if isinstance(e, journeys.JourneyMoved) and e.trigger_id in labs
+    ]
+    assert len(moves) == len(labs)
+    for move in moves:
+        lab = labs[move.trigger_id]
+        above = float(lab.value) >= 7.0  # type: ignore[attr-defined]
+        months = 3 if above else 6
+        assert move.target == ("monitoring" if above else "at_target"), lab
+        assert move.at == lab.occurred_at
+        local = lab.occurred_at.astimezone(SH)
+        month = local.month - 1 + months
+        due = local.replace(year=local.year + month // 12, month=month % 12 + 1)
+        assert sorted(t.due_at for t in move.timers) == [due, due], lab  # miss or second miss
+
+
+def test_an_old_diagnosis_ingested_live_counts_from_when_it_was_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/late.db"
+    lines = [line for line in HISTORY.read_text(encoding="utf-8").splitlines() if "p-chen" in line]
+    feed = tmp_path / "chen.jsonl"
+    feed.write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")  # registration, visit, E11
+    assert main(["ingest", str(feed), "--store", store]) == 0
+    assert "3 applied" in capsys.readouterr().out
+    with _open(store) as engine:
+        (diabetes,) = journeys.active(engine.member("p-chen").journeys, "diabetes")
+        assert diabetes.started_at == datetime(2021, 3, 1, 10, 5, tzinfo=SH)
+        # The intro course of 2021 is not sent years later; the programme says why.
+        skipped = [
+            e for e in _events(engine, "p-chen") if isinstance(e, journeys.JourneyActionSkipped)
+        ]
+        assert ("entry", "stale") in {(e.step, e.reason) for e in skipped}
+        assert list(engine.store.outbox()) == []

@@ -20,6 +20,8 @@ from membercore_adapters.stores.memory import MemoryStore
 from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from membercore_adapters.stores.sqlite import schema as sqlite_schema
 
+from .case_loads import BEFORE_CASE_LOADS
+
 
 @pytest.fixture
 def path(tmp_path: Path) -> Path:
@@ -42,37 +44,6 @@ def _tables(path: Path) -> set[str]:
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
         return {name for (name,) in rows}
-
-
-# Records and journals as a store before case loads kept them: the manager a journal last
-# assigned counts, unless the record was merged away or its member's death stands.
-def _assigned(key: str, version: int, staff_id: str) -> tuple[str, int, int, str, str]:
-    payload = f'{{"type":"health_manager_assigned","staff_id":"{staff_id}"}}'
-    return (key, version, 0, "health_manager_assigned", payload)
-
-
-BEFORE_CASE_LOADS: dict[str, Any] = {
-    "records": [
-        ("member:p-1", 2),
-        ("member:p-2", 1),
-        ("member:p-3", 2),
-        ("member:p-4", 3),
-        ("member:p-5", 1),
-        ("household:h-1", 1),
-    ],
-    "events": [
-        _assigned("member:p-1", 2, "hm-01"),
-        _assigned("member:p-2", 1, "hm-02"),
-        _assigned("member:p-3", 1, "hm-01"),
-        ("member:p-3", 2, 0, "merged_into", "{}"),
-        _assigned("member:p-4", 1, "hm-02"),
-        ("member:p-4", 2, 0, "death_recorded", "{}"),
-        ("member:p-4", 3, 0, "death_reversed", "{}"),
-        _assigned("member:p-5", 1, "hm-03"),
-        ("member:p-5", 1, 1, "death_recorded", "{}"),
-    ],
-    "loads": {"hm-01": 1, "hm-02": 2},
-}
 
 
 # -- the schema and its migrations -------------------------------------------------------

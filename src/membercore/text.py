@@ -8,6 +8,7 @@ thousands deep. :func:`brief` writes any of them in a bounded number of characte
 from __future__ import annotations
 
 import reprlib
+from datetime import date
 
 __all__ = ["brief"]
 
@@ -32,6 +33,8 @@ def brief(value: object) -> str:
     """A value written for an error message in a few dozen characters, whatever it is."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         return f"<a number of about {int(value.bit_length() * _DIGITS_PER_BIT) + 1} digits>"
+    if isinstance(value, date):  # an instant or a date as people write it: ISO 8601
+        return value.isoformat()
     try:
         return _BRIEF.repr(value)
     except (ValueError, RecursionError, TypeError):

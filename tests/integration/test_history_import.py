@@ -251,3 +251,32 @@ def test_an_old_diagnosis_ingested_live_counts_from_when_it_was_made(
         ]
         assert ("entry", "stale") in {(e.step, e.reason) for e in skipped}
         assert list(engine.store.outbox()) == []
+
+
+def test_commands_in_a_history_file_go_with_the_facts_before_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registered = datetime(2025, 1, 1, 9, 0, tzinfo=SH)
+    lines = [
+        {"type": "patient_registered", "fact_id": "r-1", "patient_id": "p-x",
+         "occurred_at": registered.isoformat(), "name": "许先生"},
+        # A consent written after the registration it follows: given then.
+        {"type": "grant_consent", "key": "g-1", "member_id": "p-x", "purpose": "care",
+         "channels": ["wecom"], "given_by": "p-x", "source": "app"},
+        # A command paired with its own instant.
+        [(registered + timedelta(days=30)).isoformat(),
+         {"type": "withdraw_consent", "key": "w-1", "member_id": "p-x", "purpose": "care"}],
+    ]  # fmt: skip
+    feed = tmp_path / "x.jsonl"
+    shuffled = [lines[2], lines[0], lines[1]]  # the paired one first: it goes by its instant
+    feed.write_text("\n".join(json.dumps(line) for line in shuffled) + "\n", "utf-8")
+    store = f"sqlite:///{tmp_path}/x.db"
+    assert main(["import", str(feed), "--store", store, "--cutoff", CUTOFF.isoformat()]) == 0
+    assert "3 applied, 0 duplicates, 0 rejected" in capsys.readouterr().out
+    with _open(store) as engine:
+        events = _events(engine, "p-x")
+        granted = next(e for e in events if e.TYPE == "consent_granted")
+        withdrawn = next(e for e in events if e.TYPE == "consent_withdrawn")
+        assert granted.at == registered
+        assert withdrawn.at == registered + timedelta(days=30)
+        assert engine.member("p-x").as_of < CUTOFF  # the journal never goes back in time

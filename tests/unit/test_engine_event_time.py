@@ -113,6 +113,7 @@ def test_a_discharge_loaded_months_later_sends_nothing_and_says_why(engine: Engi
         fact_id="dc-1", patient_id=ME, occurred_at=july, visit_id="ip-1", department="ortho"
     )
     engine.ingest([discharge], now=T0)
+    engine.tick(T0)  # the worker's next tick: day 1, 7 and 30 are long past
     assert list(engine.store.outbox()) == []
     assert list(engine.store.tasks(None)) == []
     skipped = _of(engine, journeys.JourneyActionSkipped)
@@ -307,3 +308,37 @@ def test_a_naive_instant_in_a_pair_is_a_dead_letter_and_the_batch_goes_on(engine
     assert (report.applied, report.rejected) == (1, 1)
     (letter,) = engine.store.dead_letters()
     assert "timezone" in letter.reason or "naive" in letter.reason
+
+
+def test_a_command_holds_back_only_the_facts_of_its_own_member(engine: Engine) -> None:
+    other = "p-wu"
+    engine.ingest(
+        [PatientRegistered(fact_id="reg-wu", patient_id=other, occurred_at=T0 - timedelta(days=1))],
+        now=T0,
+    )
+    checkup = CheckupCompleted(
+        fact_id="ck-1", patient_id=ME, occurred_at=T0.replace(hour=8, minute=30), visit_id="c-1"
+    )
+    consent = GrantConsent(
+        key="consent-wu",
+        member_id=other,
+        purpose="care",
+        channels=("sms",),
+        given_by=other,
+        source="app",
+    )
+    registered = attrs.evolve(_registered(), occurred_at=T0.replace(hour=8))
+    report = engine.ingest([checkup, consent, registered], now=T0)
+    assert (report.applied, report.rejected) == (3, 0)
+
+
+def test_the_views_read_the_profile_at_the_clocks_instant(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _joined(engine, T0 - timedelta(days=1))
+    delivery = DeliveryRecorded(fact_id="dl-1", patient_id=ME, occurred_at=T0, visit_id="ip-1")
+    engine.ingest([delivery], now=T0)
+    assert "stage:postpartum" in engine.tags(ME)
+    clock.set(T0 + timedelta(days=400))  # no tick since
+    assert "stage:postpartum" not in engine.tags(ME)
+    assert "stage:postpartum" in segments.tags(engine.member(ME).profile)  # the stored record

@@ -219,6 +219,9 @@ def shape_problems(definition: JourneyDefinition) -> list[str]:
     if definition.initial not in states:
         problems.append(f"the initial state {definition.initial!r} is not a state")
     problems += [f"final state {s!r} is not a state" for s in definition.final if s not in states]
+    stale = definition.entry_stale_after
+    if stale is not None and not (stale.months or stale.days or stale.hours):
+        problems.append("entry_stale_after needs a length (at least an hour)")
     if any(trigger.timed for trigger in (definition.entry, *definition.also_on)):
         problems.append("a journey starts on a fact or an event, not on a timer")
     for transition in definition.transitions:
@@ -233,6 +236,11 @@ def shape_problems(definition: JourneyDefinition) -> list[str]:
         zero = delay is not None and not (delay.months or delay.days or delay.hours)
         if transition.trigger.kind == "after" and zero:
             problems.append(f"step {transition.step}: a timer needs a delay longer than zero")
+        stale = transition.stale_after
+        if stale is not None and not (stale.months or stale.days or stale.hours):
+            problems.append(
+                f"step {transition.step}: stale_after needs a length (at least an hour)"
+            )
         if transition.source in definition.final:
             problems.append(f"step {transition.step}: leaves the final state {transition.source!r}")
     problems += [

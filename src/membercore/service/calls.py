@@ -16,7 +16,7 @@ from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.ledger.events import LotState
 from membercore.ledger.lots import spending_order
 from membercore.ports import DeadLetter, OutboxMessage, Store, TaskRow
-from membercore.service.member import Member, tier_at
+from membercore.service.member import Member, profile_at, tier_at
 from membercore.service.recording import HOUSEHOLD, MEMBER, household_key, member_of
 from membercore.service.unit_of_work import RecordCache, decode
 
@@ -116,11 +116,11 @@ class MemberCalls:
 
     def tags(self, member_id: str) -> frozenset[str]:
         """The member's tags (conditions, stage, spending power, channel, family...)."""
-        return segments.tags(self.member(member_id).profile)
+        return segments.tags(profile_at(self.member(member_id), self.config, self.now()))
 
     def segment(self, member_id: str) -> str | None:
         """The member's value segment (A, B or C in the reference programme)."""
-        return segments.segment_of(self.member(member_id).profile)
+        return segments.segment_of(profile_at(self.member(member_id), self.config, self.now()))
 
     def open_tasks(self) -> list[TaskRow]:
         """Open staff tasks, by due instant."""

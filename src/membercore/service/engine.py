@@ -245,9 +245,10 @@ class Engine(MemberCalls):
 
         Each fact is decided at the instant it happened (never before what its member's
         record has already decided), and within a batch in that order; timers and
-        everything else due on the record in between run at their own instants. A
-        message or task a journey step asks for goes out only while the step is still
-        useful (its ``stale_after``).
+        everything else due on the record before it run first, at their own instants
+        (what falls due after the last fact is the next tick's). A message or task a
+        journey step asks for goes out only while the step is still useful (its
+        ``stale_after``).
 
         With ``history``, the inputs are a hospital's past, in the order it happened
         (``membercore import`` sorts a file so): each fact is decided as if the
@@ -272,6 +273,9 @@ class Engine(MemberCalls):
         if history:
             start = require_aware("now", now) if now is not None else self.now()
             cutoff = require_aware("cutoff", cutoff) if cutoff is not None else start
+            if cutoff > start + self.clock_skew:
+                problem = f"the cutoff {cutoff.isoformat()} is after now ({start.isoformat()})"
+                raise EngineError(f"{problem}: a history ends before the programme's present")
             ctx = attrs.evolve(ctx, history=True, cutoff=cutoff)
         elif cutoff is not None:
             raise EngineError("a cutoff is for loading history: pass history=True")

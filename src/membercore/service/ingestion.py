@@ -31,7 +31,6 @@ from membercore.service.inputs import (
     routing_key,
 )
 from membercore.service.reports import IngestReport
-from membercore.service.ticking import tick_record
 from membercore.service.unit_of_work import UnitOfWork
 from membercore.service.use_cases import handle
 
@@ -51,11 +50,11 @@ def ingest_batch(
     """Read, decide and commit one batch (retried whole on a version conflict).
 
     Facts are decided in the order they happened (:func:`_in_order`), each input
-    learnt of at the batch's instant or its own, when paired with one. Replaying
-    history (``ctx.history``), each record is left at its last fact; otherwise each
-    record is then brought up to the latest instant its inputs were learnt of, so that
-    a step already due runs at once (if still useful).
-    The keys of the members' records decided are added to ``touched``.
+    learnt of at the batch's instant or its own, when paired with one. A record is
+    never taken past its facts' instants here: what falls due after them is the next
+    tick's (or the member's next fact's), at its own instant, so the size of the
+    batches never changes what a feed leaves. The keys of the members' records decided
+    are added to ``touched``.
     """
     taken, refused = read(raws, now, clock_skew=engine.clock_skew, limits=engine.limits)
     what = f"ingesting a batch of {len(raws)} inputs"
@@ -64,29 +63,35 @@ def ingest_batch(
     return attrs.evolve(report, retries=retries)
 
 
-def _in_order(fresh: list[tuple[Read, str | None]]) -> list[tuple[int, tuple[Read, str | None]]]:
-    """The inputs in the order they are decided, each with its place in the batch.
+def _in_order(
+    fresh: list[tuple[Read, str | None]],
+) -> list[tuple[int, datetime, tuple[Read, str | None]]]:
+    """The inputs in the order they are decided, each with its place and instant.
 
-    Facts between two commands go by when they happened, a registration first at one
-    instant, the rest of one instant in the order they came in (a sender's order, a
-    visit then the referral it qualifies, is the order things happened in; fact ids
-    carry none). A command stays where it came: what came before it is decided before.
+    Facts go by when they happened: at one instant a registration first, the rest in
+    the order they came in (a sender's order, a visit then the referral it qualifies, is
+    the order things happened in; fact ids carry none). A command paired with an
+    instant goes at it; one on its own goes right after the input before it in the batch
+    that concerns the same records, and is decided at that input's instant (a consent
+    given after a registration, in a history or a feed), else at the batch's instant.
     """
-    ordered: list[tuple[int, tuple[Read, str | None]]] = []
-    run: list[tuple[int, tuple[Read, str | None]]] = []
-    for entry in enumerate(fresh):
-        if isinstance(entry[1][0].message, Fact):
-            run.append(entry)
-            continue
-        ordered += [*sorted(run, key=lambda held: _when(held[1][0])), entry]
-        run = []
-    return ordered + sorted(run, key=lambda held: _when(held[1][0]))
-
-
-def _when(item: Read) -> tuple[datetime, int]:
-    message = item.message
-    first = 0 if isinstance(message, PatientRegistered) else 1
-    return (min(message.occurred_at, item.at) if isinstance(message, Fact) else item.at, first)
+    placed: list[tuple[datetime, int, int, tuple[Read, str | None]]] = []
+    latest: dict[str, datetime] = {}
+    for position, entry in enumerate(fresh):
+        item = entry[0]
+        message = item.message
+        keys = routing_key(message)
+        if isinstance(message, Fact):
+            at = min(message.occurred_at, item.at)
+            first = int(not isinstance(message, PatientRegistered))
+        else:
+            before = [latest[key] for key in keys if key in latest]
+            at, first = (max(before) if before and not item.paired else item.at), 1
+        for key in keys:
+            latest[key] = at
+        placed.append((at, first, position, entry))
+    placed.sort(key=lambda held: held[:3])
+    return [(position, at, entry) for at, _, position, entry in placed]
 
 
 def _apply(
@@ -103,13 +108,14 @@ def _apply(
     uow.load(key for item, _ in fresh for key in routing_key(item.message))
     uow.load_households()
     applied = 0
-    learnt: dict[str, datetime] = {}
+    learnt: dict[str, datetime] = {}  # the records decided
     refusals: list[tuple[int, DeadLetter]] = []  # listed in the order they came in
-    for position, (item, digest) in _in_order(fresh):
+    for position, at, (item, digest) in _in_order(fresh):
         message = item.message
         mark = uow.mark()
         try:
-            key, made = _decide(engine, ctx, uow, message, item.at)
+            when = item.at if isinstance(message, Fact) else at
+            key, made = _decide(engine, ctx, uow, message, when)
         except StorageError:
             raise
         except (MembercoreError, *INPUT_FAULTS) as error:
@@ -124,11 +130,8 @@ def _apply(
         if isinstance(message, Fact) and digest is not None:
             uow.take_fact(message.fact_id, key, digest)
         if key:
-            learnt[key] = max(item.at, learnt.get(key, item.at))
+            learnt[key] = item.at
     uow.dead.extend(letter for _, letter in sorted(refusals, key=lambda entry: entry[0]))
-    if not ctx.history:
-        for key, at in learnt.items():
-            tick_record(engine, uow, ctx, key, at)
     if touched is not None:
         touched.update(learnt)
     committed = uow.commit()

@@ -20,6 +20,7 @@ import attrs
 from membercore.dates import require_aware
 from membercore.errors import InvalidFactError, MembercoreError, UnreadableError
 from membercore.facts import Fact, ReferralQualified
+from membercore.messages import Command
 from membercore.ports import DeadLetter, Positioned, Unreadable
 from membercore.serialization import message_from_dict, message_to_dict
 from membercore.service.limits import InputLimits, check, parse, printable, small, truncated
@@ -65,49 +66,98 @@ INPUT_FAULTS = (
 
 @attrs.frozen
 class Read:
-    """One input read: the message, what was received, the instant to decide it at."""
+    """One input read: the message, what was received, the instant to decide it at.
+
+    ``paired``: the instant was given with the input, not the batch's.
+    """
 
     message: object
     raw: object
     at: datetime
+    paired: bool = False
 
 
 def in_time_order(inputs: Iterable[Input]) -> list[Input]:
     """``inputs`` sorted by when they happened, for loading history.
 
-    A fact's instant is when it happened; an input paired with an instant, that one.
-    Inputs of one instant keep their order; what cannot be read, or names no instant
-    (a command on its own), comes first.
+    A fact's instant is when it happened; an input paired with an instant (a tuple, or
+    a JSON line ``[instant, {...}]``), that one. A command on its own is paired with the
+    instant of the input before it that concerns the same member (a consent written
+    after the registration it follows), else of the input before it. Inputs of one
+    instant keep their order; what cannot be read comes first, to be refused with its
+    reason as ever.
     """
-    return sorted(inputs, key=_happened)
+    timed: list[tuple[datetime, int, Input]] = []
+    latest: dict[str, datetime] = {}
+    last = _NEVER
+    for position, item in enumerate(inputs):
+        at, keys = _happened(item)
+        placed: Input = item
+        if at is None:  # a command on its own
+            before = [latest[key] for key in keys if key in latest]
+            at = max(before) if before else last
+            if at != _NEVER and not isinstance(item, tuple):
+                placed = (at, item)
+        for key in keys:
+            latest[key] = at
+        last = max(last, at)
+        timed.append((at, position, placed))
+    timed.sort(key=lambda entry: entry[:2])
+    return [item for _, _, item in timed]
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-def _happened(item: Input) -> datetime:
+def _happened(item: Input) -> tuple[datetime | None, list[str]]:
+    """When an input happened (``None``: a command on its own) and whose records it names."""
+    message = _message_of(item)
+    keys = _keys(message)
     if isinstance(item, tuple):  # the instant it is paired with, if it is one
         paired = item[0]
         aware = isinstance(paired, datetime) and paired.utcoffset() is not None
-        return paired if aware else _NEVER
-    message: object = item
+        return (paired if aware else _NEVER), keys
+    if isinstance(message, list) and _a_pair(message):
+        return _pair_instant(message[0]), keys
+    if isinstance(message, Fact):
+        return message.occurred_at, keys
+    if isinstance(message, Mapping):
+        at = message.get("occurred_at")
+        if "occurred_at" not in message:
+            return None, keys
+        return (_pair_instant(at) if isinstance(at, str) else _NEVER), keys
+    return (None if isinstance(message, Command) else _NEVER), keys
+
+
+def _message_of(item: Input) -> object:
+    message: object = item[1] if isinstance(item, tuple) else item
     if isinstance(message, Positioned):
         message = message.raw
     if isinstance(message, str):
         try:
-            message = json.loads(message)
+            return json.loads(message)
         except ValueError:
-            return _NEVER
-    if isinstance(message, Fact):
-        return message.occurred_at
-    at = message.get("occurred_at") if isinstance(message, Mapping) else None
+            return None
+    return message
+
+
+def _keys(message: object) -> list[str]:
+    if isinstance(message, list) and _a_pair(message):
+        message = message[1]
     try:
-        instant = datetime.fromisoformat(at) if isinstance(at, str) else None
+        if isinstance(message, Mapping):
+            message = message_from_dict(message)
+        return routing_key(message)
+    except (MembercoreError, *INPUT_FAULTS):
+        return []
+
+
+def _pair_instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
     except ValueError:
         return _NEVER
-    if instant is None or instant.tzinfo is None:
-        return _NEVER
-    return instant
+    return instant if instant.utcoffset() is not None else _NEVER
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -125,8 +175,13 @@ def read(
     refused = []
     for item in raws:
         at, raw = _timed(item, now)
+        paired = at is not now
         data: object = None
         try:
+            data = _data(raw, limits)
+            if _a_pair(data):  # a JSON line ["2025-01-01T09:00:00+08:00", {...}]
+                at, data, paired = _instant(data[0]), data[1], True  # type: ignore[index]
+                data = _data(data, limits)
             require_aware("the instant paired with an input", at)
             if at > now + clock_skew:
                 raise InvalidFactError(
@@ -137,14 +192,31 @@ def read(
                     f"{now.isoformat()} (more than the clock skew): history is replayed, "
                     "never the future",
                 )
-            data = _data(raw, limits)
             message = message_from_dict(data) if isinstance(data, Mapping) else data
             routing_key(message)
         except (MembercoreError, *INPUT_FAULTS) as error:
             refused.append(dead(data, raw, reason(error), now, limits))
             continue
-        taken.append(Read(message, raw, at))
+        taken.append(Read(message, raw, at, paired))
     return taken, refused
+
+
+def _a_pair(data: object) -> bool:
+    """Whether JSON data is an instant and a message: ``[instant, {...}]``."""
+    return (
+        isinstance(data, list)
+        and len(data) == 2
+        and isinstance(data[0], str)
+        and isinstance(data[1], Mapping)
+    )
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        problem = "the instant of a pair is an ISO 8601 instant with its UTC offset"
+        raise InvalidFactError("message", "instant", text, problem) from None
 
 
 def _timed(item: object, now: datetime) -> tuple[datetime, object]:
@@ -184,8 +256,11 @@ def _data(raw: object, limits: InputLimits) -> object:
         raise UnreadableError(raw.reason)
     if isinstance(raw, str):
         data = parse(raw, limits)
+        if _a_pair(data):
+            return data  # an instant and a message, each checked as it is read
         if not isinstance(data, dict):
-            raise InvalidFactError("message", "json", raw, "a message is a JSON object")
+            problem = "a message is a JSON object (or [instant, object])"
+            raise InvalidFactError("message", "json", raw, problem)
         return data
     if isinstance(raw, Mapping):
         tag = raw.get("type")

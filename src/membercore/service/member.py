@@ -41,6 +41,7 @@ __all__ = [
     "evolve_all",
     "new_member",
     "next_due",
+    "profile_at",
     "profile_due",
     "replay",
     "standing",
@@ -302,6 +303,22 @@ def tier_at(member: Member, config: ProgrammeConfig, now: datetime) -> str:
         for event in tiers.decide(None, state, member.ledger, config, now, floor=floor):
             state = tiers.evolve(state, event)
     return tiers.tier_of(state, config)
+
+
+def profile_at(member: Member, config: ProgrammeConfig, now: datetime) -> segments.ProfileState:
+    """The member's profile at ``now``: as stored, or read again if a window closed since.
+
+    Views see the tags and segment the member has now, not the ones the last decision
+    left (a tick reads the profile again on the same days).
+    """
+    due = profile_due(member, config)
+    state = member.profile
+    if due is None or due > now:
+        return state
+    refresh = segments.RefreshProfile(member_id=member.member_id)
+    for event in segments.decide(refresh, state, config, now):
+        state = segments.evolve(state, event)
+    return state
 
 
 def standing(

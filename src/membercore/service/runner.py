@@ -330,9 +330,11 @@ def _message(run: Runner, command: Any) -> Sequence[object]:
     death.refuse_after_death(run, "message is sent")
     m = run.member
     registrations = list(m.profile.registrations.values())
-    preferred = tuple(
-        noted.preferred_channel for noted in registrations[-1:] if noted.preferred_channel
+    # The latest registration that names a channel (an update may leave it out).
+    channel = next(
+        (n.preferred_channel for n in reversed(registrations) if n.preferred_channel), None
     )
+    preferred = (channel,) if channel else ()
     language = next((n.language for n in reversed(registrations) if n.language), None)
     extra = {"language": language} if language else {}
     made = run.take(

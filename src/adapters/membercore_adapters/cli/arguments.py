@@ -55,10 +55,15 @@ def _store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
             sub.add_argument(
                 "--cutoff",
                 type=datetime.fromisoformat,
-                help="ISO instant: nothing dated before it reaches anyone (the import's start)",
+                help="ISO 8601 instant with its UTC offset (2025-06-01T10:00:00+08:00): "
+                "nothing dated before it reaches anyone (default: now, the import's start)",
             )
         if name == "tick":
-            sub.add_argument("--now", type=datetime.fromisoformat, help="ISO instant")
+            sub.add_argument(
+                "--now",
+                type=datetime.fromisoformat,
+                help="ISO 8601 instant with its UTC offset (2025-06-01T10:00:00+08:00)",
+            )
         if name == "outbox":
             sub.add_argument("--dispatch", action="store_true", help="deliver to the console")
 

@@ -17,7 +17,6 @@ from membercore import ConfigError, MembercoreError, reference_config, tiers
 from membercore.config import ProgrammeConfig
 from membercore.ledger import balances
 from membercore.plans import active_plans
-from membercore.segments import segment_of, tags
 from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore.service.inputs import in_time_order
@@ -81,10 +80,10 @@ def _ingest(
     else:
         report = engine.ingest(lines)
     read = report.applied + report.duplicates + report.rejected
+    listed = " (listed with their reasons by `membercore dead-letters`)" if report.rejected else ""
     print(
         f"{path}: {read} lines read to the end: {report.applied} applied, "
-        f"{report.duplicates} duplicates, {report.rejected} rejected "
-        f"(listed with their reasons by `membercore dead-letters`)"
+        f"{report.duplicates} duplicates, {report.rejected} rejected{listed}"
     )
     return 0
 
@@ -132,7 +131,7 @@ def _member_view(engine: Engine, member_id: str) -> dict[str, Any]:
             for instance in member.journeys.instances.values()
             if instance.ended is None
         ],
-        "tags": sorted(tags(member.profile)),
-        "segment": segment_of(member.profile),
+        "tags": sorted(engine.tags(member_id)),
+        "segment": engine.segment(member_id),
         "health_manager": member.work.health_manager,
     }

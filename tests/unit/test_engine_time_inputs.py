@@ -1,0 +1,55 @@
+"""What a hospital may get wrong about time, refused or handled with a clear reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import attrs
+import pytest
+
+from membercore import reference_config
+from membercore.config.journeys import Delay
+from membercore.errors import ConfigError, EngineError
+from membercore.facts import AppointmentBooked, PatientRegistered
+from membercore.serialization import dump_config, load_config
+from membercore.service.engine import Engine
+from membercore.text import brief
+
+SH = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
+
+
+def test_a_history_cannot_end_after_the_present(engine: Engine) -> None:
+    with pytest.raises(EngineError, match="after now"):
+        engine.ingest([], now=T0, history=True, cutoff=T0 + timedelta(days=30))
+
+
+def test_a_step_that_is_stale_at_once_is_refused_at_load() -> None:
+    config = reference_config()
+    (first, *rest) = config.journeys
+    data = dump_config(config)
+    data["journeys"][0]["entry_stale_after"] = {"hours": 0}
+    with pytest.raises(ConfigError, match=r"journeys\[0\].*entry_stale_after needs a length"):
+        load_config(data)
+    broken = attrs.evolve(first, entry_stale_after=Delay())
+    with pytest.raises(ConfigError, match="entry_stale_after needs a length"):
+        attrs.evolve(config, journeys=(broken, *rest))
+
+
+def test_an_instant_in_a_refusal_is_written_as_people_write_it(engine: Engine) -> None:
+    engine.ingest([PatientRegistered(fact_id="r-1", patient_id="p-1", occurred_at=T0)], now=T0)
+    far = datetime(2080, 3, 1, 9, 0, tzinfo=SH)
+    booked = AppointmentBooked(
+        fact_id="a-1",
+        patient_id="p-1",
+        occurred_at=T0,
+        appointment_id="ap-1",
+        department="internal",
+        scheduled_at=far,
+    )
+    assert engine.ingest([booked], now=T0).rejected == 1
+    (letter,) = engine.store.dead_letters()
+    assert far.astimezone(UTC).isoformat() in letter.reason
+    assert "datetime.datetime" not in letter.reason
+    assert brief(T0.date()) == "2026-03-02"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from membercore import journeys, plans
 from membercore.consent import GrantConsent, Purpose
-from membercore.facts import Discharged, PatientRegistered
+from membercore.facts import AppointmentBooked, CheckupCompleted, Discharged, PatientRegistered
 from membercore.serialization import message_from_json
 from membercore.service.engine import Engine
 from membercore.service.recording import member_key
@@ -105,3 +105,39 @@ def test_no_message_offers_a_plan_the_member_already_holds(engine: Engine) -> No
     (skipped,) = [e for e in _events(engine) if isinstance(e, journeys.JourneyActionSkipped)]
     assert (skipped.step, skipped.reason) == ("entry", "offer_withheld")
     assert "holds the plan" in skipped.explanation
+
+
+def test_a_call_whose_reason_is_gone_is_closed_as_superseded(engine: Engine) -> None:
+    registered = PatientRegistered(fact_id="reg-1", patient_id=ME, occurred_at=T0, name="林女士")
+    engine.ingest([registered, _consent("care")], now=T0)
+    checkup = CheckupCompleted(
+        fact_id="ck-1", patient_id=ME, occurred_at=T0, visit_id="c-1", abnormal=True
+    )
+    engine.ingest([checkup], now=T0)
+    engine.tick(T0 + timedelta(days=3, hours=1))  # no booking: the health manager calls
+    (call,) = engine.store.tasks("open")
+    booked_at = T0 + timedelta(days=3, hours=5)
+    booked = AppointmentBooked(
+        fact_id="ap-1",
+        patient_id=ME,
+        occurred_at=booked_at,
+        appointment_id="a-1",
+        department="checkup_clinic",
+        scheduled_at=booked_at + timedelta(days=2),
+    )
+    engine.ingest([booked], now=booked_at)
+    assert list(engine.store.tasks("open")) == []
+    (closed,) = [t for t in engine.member(ME).work.tasks.values() if t.key == call.task_key]
+    assert (closed.status, closed.outcome) == ("closed", "superseded")
+
+
+def test_a_timer_moving_on_leaves_an_overdue_call_open(engine: Engine) -> None:
+    registered = PatientRegistered(fact_id="reg-1", patient_id=ME, occurred_at=T0, name="林女士")
+    engine.ingest([registered, _consent("care")], now=T0)
+    discharge = Discharged(
+        fact_id="dc-1", patient_id=ME, occurred_at=T0, visit_id="ip-1", department="surgery"
+    )
+    engine.ingest([discharge], now=T0)
+    for day in range(1, 9):
+        engine.tick(T0 + timedelta(days=day, hours=1))
+    assert [t.kind for t in engine.store.tasks("open")] == ["call"]  # day 1's, still owed

@@ -151,7 +151,9 @@ class Runner:
                 self.ctx.registry,
                 self.situation(),
             )
-            self.carry_out(self.take(made), depth)
+            self.take(made)
+            work.superseded(self, made, self.ctx.journeys)
+            self.carry_out(made, depth)
 
     def carry_out(self, made: Sequence[object], depth: int) -> None:
         """Run the commands the journeys' actions ask for, at most :data:`MAX_DEPTH` deep."""

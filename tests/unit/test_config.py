@@ -645,6 +645,9 @@ def test_a_roster_without_a_role_a_journey_needs_is_refused_naming_journey_step_
     assert "journey 'diabetes'" in problem
     assert "step 'second_miss'" in problem
     assert "'health_manager'" in problem
+    # Every journey that needs the role is named at once, not one per attempt.
+    assert "journey 'annual_onboarding'" in problem
+    assert "journey 'checkup_follow_up'" in problem
 
 
 def test_assigning_a_health_manager_needs_one_on_the_roster() -> None:

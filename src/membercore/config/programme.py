@@ -92,11 +92,19 @@ class ProgrammeConfig:
         for index, plan in enumerate(self.plans.plans):
             floor = [plan.tier_floor] if plan.tier_floor else []
             _known(tiers, floor, f"plans.plans[{index}].tier_floor")
-        for index, journey in enumerate(self.journeys):
-            problems = shape_problems(journey) + self._reference_problems(journey)
-            if problems:
-                problem = f"journey {journey.key!r}: " + "; ".join(problems)
-                raise ConfigError(f"journeys[{index}]", problem)
+        wrong = [
+            (index, journey, problems)
+            for index, journey in enumerate(self.journeys)
+            if (problems := shape_problems(journey) + self._reference_problems(journey))
+        ]
+        if wrong:
+            # Every journey's problems at once: a roster short of a role names them all.
+            index = wrong[0][0]
+            problem = " | ".join(
+                f"journey {journey.key!r} (journeys[{at}]): " + "; ".join(problems)
+                for at, journey, problems in wrong
+            )
+            raise ConfigError(f"journeys[{index}]", problem)
         for index, reward in enumerate(self.rewards.rewards):
             minimum = [reward.min_tier] if reward.min_tier else []
             _known(tiers, minimum, f"rewards.rewards[{index}].min_tier")

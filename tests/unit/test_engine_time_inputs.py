@@ -12,6 +12,7 @@ from membercore import reference_config
 from membercore.config.journeys import Delay
 from membercore.errors import ConfigError, EngineError
 from membercore.facts import AppointmentBooked, PatientRegistered
+from membercore.households import AddDependent, FormHousehold
 from membercore.serialization import dump_config, load_config
 from membercore.service.engine import Engine
 from membercore.text import brief
@@ -53,3 +54,26 @@ def test_an_instant_in_a_refusal_is_written_as_people_write_it(engine: Engine) -
     assert far.astimezone(UTC).isoformat() in letter.reason
     assert "datetime.datetime" not in letter.reason
     assert brief(T0.date()) == "2026-03-02"
+
+
+def test_a_household_command_goes_after_the_registration_of_the_member_it_adds(
+    engine: Engine,
+) -> None:
+    head = PatientRegistered(fact_id="r-head", patient_id="p-mother", occurred_at=T0)
+    child_at = T0 + timedelta(minutes=20)
+    child = PatientRegistered(fact_id="r-child", patient_id="p-child", occurred_at=child_at)
+    inputs: list[object] = [
+        head,
+        FormHousehold(key="form", household_id="hh-1", head_id="p-mother"),
+        child,
+        AddDependent(
+            key="add",
+            household_id="hh-1",
+            member_id="p-child",
+            relationship="child",
+            guardian_id="p-mother",
+        ),
+    ]
+    report = engine.ingest(inputs, now=T0 + timedelta(hours=1))
+    assert (report.applied, report.rejected) == (4, 0)
+    assert engine.member("p-child").household_id == "hh-1"

@@ -24,6 +24,7 @@ from membercore.service.handling import run
 from membercore.service.inputs import (
     INPUT_FAULTS,
     Read,
+    concerns,
     dead,
     from_the_future,
     read,
@@ -80,7 +81,7 @@ def _in_order(
     for position, entry in enumerate(fresh):
         item = entry[0]
         message = item.message
-        keys = routing_key(message)
+        keys = concerns(message)
         if isinstance(message, Fact):
             at = min(message.occurred_at, item.at)
             first = int(not isinstance(message, PatientRegistered))

@@ -35,6 +35,7 @@ __all__ = [
     "Read",
     "as_typed",
     "chunks",
+    "concerns",
     "dead",
     "describe",
     "from_the_future",
@@ -147,7 +148,7 @@ def _keys(message: object) -> list[str]:
     try:
         if isinstance(message, Mapping):
             message = message_from_dict(message)
-        return routing_key(message)
+        return concerns(message)
     except (MembercoreError, *INPUT_FAULTS):
         return []
 
@@ -174,8 +175,7 @@ def read(
     taken: list[Read] = []
     refused = []
     for item in raws:
-        at, raw = _timed(item, now)
-        paired = at is not now
+        at, raw, paired = _timed(item, now)
         data: object = None
         try:
             data = _data(raw, limits)
@@ -219,11 +219,11 @@ def _instant(text: str) -> datetime:
         raise InvalidFactError("message", "instant", text, problem) from None
 
 
-def _timed(item: object, now: datetime) -> tuple[datetime, object]:
-    """An input and the instant to decide it at: its own, when given as a pair."""
+def _timed(item: object, now: datetime) -> tuple[datetime, object, bool]:
+    """The instant to decide an input at (its own, when given as a pair), the input, paired."""
     if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], datetime):
-        return item[0], item[1]
-    return now, item
+        return item[0], item[1], True
+    return now, item, False
 
 
 def dead(message: object, raw: object, why: str, now: datetime, limits: InputLimits) -> DeadLetter:
@@ -322,6 +322,15 @@ def from_the_future(fact: Fact, at: datetime) -> str:
         f"occurred_at {fact.occurred_at.isoformat()} is {fact.occurred_at - at} after the "
         f"decision instant {at.isoformat()}: more than the clock skew allowed"
     )
+
+
+def concerns(message: object) -> list[str]:
+    """The records a message is about: those it needs, and its member's."""
+    keys = routing_key(message)
+    member = getattr(message, "member_id", None)
+    if isinstance(member, str) and member and member_key(member) not in keys:
+        keys = [*keys, member_key(member)]
+    return keys
 
 
 def routing_key(message: object) -> list[str]:

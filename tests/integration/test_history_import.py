@@ -25,7 +25,7 @@ from membercore.facts import Fact
 from membercore.plugins import make_plugin_manager
 from membercore.serialization import message_from_dict, message_from_json
 from membercore.service.engine import Engine
-from membercore.service.inputs import in_time_order
+from membercore.service.history import in_time_order
 from membercore.service.member import Member
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock

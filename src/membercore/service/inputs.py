@@ -9,9 +9,8 @@ on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -20,7 +19,6 @@ import attrs
 from membercore.dates import require_aware
 from membercore.errors import InvalidFactError, MembercoreError, UnreadableError
 from membercore.facts import Fact, ReferralQualified
-from membercore.messages import Command
 from membercore.ports import DeadLetter, Positioned, Unreadable
 from membercore.serialization import message_from_dict, message_to_dict
 from membercore.service.limits import InputLimits, check, parse, printable, small, truncated
@@ -33,13 +31,13 @@ __all__ = [
     "Input",
     "Message",
     "Read",
+    "a_pair",
     "as_typed",
     "chunks",
     "concerns",
     "dead",
     "describe",
     "from_the_future",
-    "in_time_order",
     "read",
     "reason",
     "routing_key",
@@ -78,89 +76,6 @@ class Read:
     paired: bool = False
 
 
-def in_time_order(inputs: Iterable[Input]) -> list[Input]:
-    """``inputs`` sorted by when they happened, for loading history.
-
-    A fact's instant is when it happened; an input paired with an instant (a tuple, or
-    a JSON line ``[instant, {...}]``), that one. A command on its own is paired with the
-    instant of the input before it that concerns the same member (a consent written
-    after the registration it follows), else of the input before it. Inputs of one
-    instant keep their order; what cannot be read comes first, to be refused with its
-    reason as ever.
-    """
-    timed: list[tuple[datetime, int, Input]] = []
-    latest: dict[str, datetime] = {}
-    last = _NEVER
-    for position, item in enumerate(inputs):
-        at, keys = _happened(item)
-        placed: Input = item
-        if at is None:  # a command on its own
-            before = [latest[key] for key in keys if key in latest]
-            at = max(before) if before else last
-            if at != _NEVER and not isinstance(item, tuple):
-                placed = (at, item)
-        for key in keys:
-            latest[key] = at
-        last = max(last, at)
-        timed.append((at, position, placed))
-    timed.sort(key=lambda entry: entry[:2])
-    return [item for _, _, item in timed]
-
-
-_NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-def _happened(item: Input) -> tuple[datetime | None, list[str]]:
-    """When an input happened (``None``: a command on its own) and whose records it names."""
-    message = _message_of(item)
-    keys = _keys(message)
-    if isinstance(item, tuple):  # the instant it is paired with, if it is one
-        paired = item[0]
-        aware = isinstance(paired, datetime) and paired.utcoffset() is not None
-        return (paired if aware else _NEVER), keys
-    if isinstance(message, list) and _a_pair(message):
-        return _pair_instant(message[0]), keys
-    if isinstance(message, Fact):
-        return message.occurred_at, keys
-    if isinstance(message, Mapping):
-        at = message.get("occurred_at")
-        if "occurred_at" not in message:
-            return None, keys
-        return (_pair_instant(at) if isinstance(at, str) else _NEVER), keys
-    return (None if isinstance(message, Command) else _NEVER), keys
-
-
-def _message_of(item: Input) -> object:
-    message: object = item[1] if isinstance(item, tuple) else item
-    if isinstance(message, Positioned):
-        message = message.raw
-    if isinstance(message, str):
-        try:
-            return json.loads(message)
-        except ValueError:
-            return None
-    return message
-
-
-def _keys(message: object) -> list[str]:
-    if isinstance(message, list) and _a_pair(message):
-        message = message[1]
-    try:
-        if isinstance(message, Mapping):
-            message = message_from_dict(message)
-        return concerns(message)
-    except (MembercoreError, *INPUT_FAULTS):
-        return []
-
-
-def _pair_instant(text: str) -> datetime:
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        return _NEVER
-    return instant if instant.utcoffset() is not None else _NEVER
-
-
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """``items`` in lists of ``size`` (the last one shorter)."""
     iterator = iter(items)
@@ -179,7 +94,7 @@ def read(
         data: object = None
         try:
             data = _data(raw, limits)
-            if _a_pair(data):  # a JSON line ["2025-01-01T09:00:00+08:00", {...}]
+            if a_pair(data):  # a JSON line ["2025-01-01T09:00:00+08:00", {...}]
                 at, data, paired = _instant(data[0]), data[1], True  # type: ignore[index]
                 data = _data(data, limits)
             require_aware("the instant paired with an input", at)
@@ -201,7 +116,7 @@ def read(
     return taken, refused
 
 
-def _a_pair(data: object) -> bool:
+def a_pair(data: object) -> bool:
     """Whether JSON data is an instant and a message: ``[instant, {...}]``."""
     return (
         isinstance(data, list)
@@ -256,7 +171,7 @@ def _data(raw: object, limits: InputLimits) -> object:
         raise UnreadableError(raw.reason)
     if isinstance(raw, str):
         data = parse(raw, limits)
-        if _a_pair(data):
+        if a_pair(data):
             return data  # an instant and a message, each checked as it is read
         if not isinstance(data, dict):
             problem = "a message is a JSON object (or [instant, object])"

@@ -19,7 +19,7 @@ from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
-from membercore.service.inputs import in_time_order
+from membercore.service.history import in_time_order
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.his.jsonl import JsonLinesSource
 

@@ -1,0 +1,105 @@
+"""Loading history: a hospital's past put in the order it happened.
+
+A HIS often exports one patient after another; a history is decided as it happened
+only if its facts come in time order. :func:`in_time_order` sorts inputs by their
+instants and gives a command written among them (a consent after the registration it
+follows) the instant of the input before it about the same member.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from membercore.errors import MembercoreError
+from membercore.facts import Fact
+from membercore.messages import Command
+from membercore.ports import Positioned
+from membercore.serialization import message_from_dict
+from membercore.service.inputs import INPUT_FAULTS, Input, a_pair, concerns
+
+__all__ = ["in_time_order"]
+
+
+def in_time_order(inputs: Iterable[Input]) -> list[Input]:
+    """``inputs`` sorted by when they happened, for loading history.
+
+    A fact's instant is when it happened; an input paired with an instant (a tuple, or
+    a JSON line ``[instant, {...}]``), that one. A command on its own is paired with the
+    instant of the input before it that concerns the same member (a consent written
+    after the registration it follows), else of the input before it. Inputs of one
+    instant keep their order; what cannot be read comes first, to be refused with its
+    reason as ever.
+    """
+    timed: list[tuple[datetime, int, Input]] = []
+    latest: dict[str, datetime] = {}
+    last = _NEVER
+    for position, item in enumerate(inputs):
+        at, keys = _happened(item)
+        placed: Input = item
+        if at is None:  # a command on its own
+            before = [latest[key] for key in keys if key in latest]
+            at = max(before) if before else last
+            if at != _NEVER and not isinstance(item, tuple):
+                placed = (at, item)
+        for key in keys:
+            latest[key] = at
+        last = max(last, at)
+        timed.append((at, position, placed))
+    timed.sort(key=lambda entry: entry[:2])
+    return [item for _, _, item in timed]
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _happened(item: Input) -> tuple[datetime | None, list[str]]:
+    """When an input happened (``None``: a command on its own) and whose records it names."""
+    message = _message_of(item)
+    keys = _keys(message)
+    if isinstance(item, tuple):  # the instant it is paired with, if it is one
+        paired = item[0]
+        aware = isinstance(paired, datetime) and paired.utcoffset() is not None
+        return (paired if aware else _NEVER), keys
+    if isinstance(message, list) and a_pair(message):
+        return _pair_instant(message[0]), keys
+    if isinstance(message, Fact):
+        return message.occurred_at, keys
+    if isinstance(message, Mapping):
+        at = message.get("occurred_at")
+        if "occurred_at" not in message:
+            return None, keys
+        return (_pair_instant(at) if isinstance(at, str) else _NEVER), keys
+    return (None if isinstance(message, Command) else _NEVER), keys
+
+
+def _message_of(item: Input) -> object:
+    message: object = item[1] if isinstance(item, tuple) else item
+    if isinstance(message, Positioned):
+        message = message.raw
+    if isinstance(message, str):
+        try:
+            return json.loads(message)
+        except ValueError:
+            return None
+    return message
+
+
+def _keys(message: object) -> list[str]:
+    if isinstance(message, list) and a_pair(message):
+        message = message[1]
+    try:
+        if isinstance(message, Mapping):
+            message = message_from_dict(message)
+        return concerns(message)
+    except (MembercoreError, *INPUT_FAULTS):
+        return []
+
+
+def _pair_instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return _NEVER
+    return instant if instant.utcoffset() is not None else _NEVER

@@ -272,11 +272,13 @@ def test_commands_in_a_history_file_go_with_the_facts_before_them(
          {"type": "withdraw_consent", "key": "w-1", "member_id": "p-x", "purpose": "care"}],
     ]  # fmt: skip
     feed = tmp_path / "x.jsonl"
-    shuffled = [lines[2], lines[0], lines[1]]  # the paired one first: it goes by its instant
+    other = {"type": "patient_registered", "fact_id": "r-0", "patient_id": "p-y",
+             "occurred_at": (registered + timedelta(days=60)).isoformat()}  # fmt: skip
+    shuffled = [other, *lines]  # another patient's export first: lines go by their instants
     feed.write_text("\n".join(json.dumps(line) for line in shuffled) + "\n", "utf-8")
     store = f"sqlite:///{tmp_path}/x.db"
     assert main(["import", str(feed), "--store", store, "--cutoff", CUTOFF.isoformat()]) == 0
-    assert "3 applied, 0 duplicates, 0 rejected" in capsys.readouterr().out
+    assert "4 applied, 0 duplicates, 0 rejected" in capsys.readouterr().out
     with _open(store) as engine:
         events = _events(engine, "p-x")
         granted = next(e for e in events if e.TYPE == "consent_granted")

@@ -8,13 +8,15 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from membercore import reference_config
+from membercore import plans, reference_config
 from membercore.config.journeys import Delay
+from membercore.consent import GrantConsent
 from membercore.errors import ConfigError, EngineError
-from membercore.facts import AppointmentBooked, PatientRegistered
+from membercore.facts import AppointmentBooked, PatientRegistered, VisitCompleted
 from membercore.households import AddDependent, FormHousehold
-from membercore.serialization import dump_config, load_config
+from membercore.serialization import dump_config, load_config, message_from_json
 from membercore.service.engine import Engine
+from membercore.service.recording import member_key
 from membercore.text import brief
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -77,3 +79,33 @@ def test_a_household_command_goes_after_the_registration_of_the_member_it_adds(
     report = engine.ingest(inputs, now=T0 + timedelta(hours=1))
     assert (report.applied, report.rejected) == (4, 0)
     assert engine.member("p-child").household_id == "hh-1"
+
+
+def test_a_live_command_is_decided_when_it_came_not_at_the_fact_before_it(
+    engine: Engine,
+) -> None:
+    registered = PatientRegistered(fact_id="r-1", patient_id="p-1", occurred_at=T0)
+    engine.ingest([registered], now=T0)
+    engine.execute(
+        plans.Subscribe(key="s", member_id="p-1", subscription_id="s-1", plan_key="annual_599"),
+        now=T0 + timedelta(hours=1),
+    )
+    arrived = T0 + timedelta(days=1)
+    visit = VisitCompleted(
+        fact_id="v-1", patient_id="p-1", occurred_at=arrived - timedelta(hours=1), visit_id="v-1"
+    )
+    paid = plans.RecordPayment(
+        key="pay",
+        member_id="p-1",
+        subscription_id="s-1",
+        amount_fen=59_900,
+        paid_at=arrived - timedelta(minutes=30),
+    )
+    consent = GrantConsent(
+        key="c", member_id="p-1", purpose="care", channels=("sms",), given_by="p-1", source="app"
+    )
+    report = engine.ingest([visit, paid, consent], now=arrived)
+    assert (report.applied, report.rejected) == (3, 0)
+    stored = engine.store.events(member_key("p-1"))
+    (granted,) = [message_from_json(e.payload) for e in stored if e.type == "consent_granted"]
+    assert granted.at == arrived  # given when the programme was told, not back-dated

@@ -27,8 +27,8 @@ def in_time_order(inputs: Iterable[Input]) -> list[Input]:
 
     A fact's instant is when it happened; an input paired with an instant (a tuple, or
     a JSON line ``[instant, {...}]``), that one. A command on its own is paired with the
-    instant of the input before it that concerns the same member (a consent written
-    after the registration it follows), else of the input before it. Inputs of one
+    latest instant of what came before it about the same member (a consent written
+    after the registration it follows), else of what came before it. Inputs of one
     instant keep their order; what cannot be read comes first, to be refused with its
     reason as ever.
     """
@@ -44,7 +44,7 @@ def in_time_order(inputs: Iterable[Input]) -> list[Input]:
             if at != _NEVER and not isinstance(item, tuple):
                 placed = (at, item)
         for key in keys:
-            latest[key] = at
+            latest[key] = max(at, latest.get(key, at))
         last = max(last, at)
         timed.append((at, position, placed))
     timed.sort(key=lambda entry: entry[:2])

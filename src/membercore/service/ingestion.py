@@ -65,34 +65,38 @@ def ingest_batch(
 
 
 def _in_order(
-    fresh: list[tuple[Read, str | None]],
+    fresh: list[tuple[Read, str | None]], *, history: bool
 ) -> list[tuple[int, datetime, tuple[Read, str | None]]]:
-    """The inputs in the order they are decided, each with its place and instant.
+    """The inputs in the order they are decided: each with its place and its instant.
 
     Facts go by when they happened: at one instant a registration first, the rest in
     the order they came in (a sender's order, a visit then the referral it qualifies, is
-    the order things happened in; fact ids carry none). A command paired with an
-    instant goes at it; one on its own goes right after the input before it in the batch
-    that concerns the same records, and is decided at that input's instant (a consent
-    given after a registration, in a history or a feed), else at the batch's instant.
+    the order things happened in; fact ids carry none); each is learnt of at its
+    input's instant. A command paired with an instant goes at it. One on its own goes
+    right after what came before it in the batch about the same records (its member's
+    included); it is decided when the programme learnt of it (the batch's instant),
+    or, loading ``history``, at the instant of what came before it (a consent written
+    after the registration it follows).
     """
-    placed: list[tuple[datetime, int, int, tuple[Read, str | None]]] = []
+    placed: list[tuple[datetime, int, int, datetime, tuple[Read, str | None]]] = []
     latest: dict[str, datetime] = {}
     for position, entry in enumerate(fresh):
         item = entry[0]
         message = item.message
         keys = concerns(message)
+        when = item.at
         if isinstance(message, Fact):
             at = min(message.occurred_at, item.at)
             first = int(not isinstance(message, PatientRegistered))
         else:
             before = [latest[key] for key in keys if key in latest]
             at, first = (max(before) if before and not item.paired else item.at), 1
+            when = at if history else item.at
         for key in keys:
-            latest[key] = at
-        placed.append((at, first, position, entry))
+            latest[key] = max(at, latest.get(key, at))
+        placed.append((at, first, position, when, entry))
     placed.sort(key=lambda held: held[:3])
-    return [(position, at, entry) for at, _, position, entry in placed]
+    return [(position, when, entry) for _, _, position, when, entry in placed]
 
 
 def _apply(
@@ -111,11 +115,10 @@ def _apply(
     applied = 0
     learnt: dict[str, datetime] = {}  # the records decided
     refusals: list[tuple[int, DeadLetter]] = []  # listed in the order they came in
-    for position, at, (item, digest) in _in_order(fresh):
+    for position, when, (item, digest) in _in_order(fresh, history=ctx.history):
         message = item.message
         mark = uow.mark()
         try:
-            when = item.at if isinstance(message, Fact) else at
             key, made = _decide(engine, ctx, uow, message, when)
         except StorageError:
             raise

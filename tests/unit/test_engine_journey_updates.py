@@ -76,7 +76,8 @@ def test_a_birth_date_given_in_a_later_registration_moves_the_birthday_greeting(
     )
     engine.ingest([fixed], now=T0 + timedelta(days=60))
     (birthday,) = journeys.active(engine.member(ME).journeys, "birthday")
-    assert [timer.due_at for timer in birthday.timers] == [datetime(2026, 5, 18, 9, 0, tzinfo=SH)]
+    # Greeted on 18 April already this year: the corrected day is next year's.
+    assert [timer.due_at for timer in birthday.timers] == [datetime(2027, 5, 18, 9, 0, tzinfo=SH)]
     moved = [e for e in _events(engine) if isinstance(e, journeys.JourneyReanchored)]
     assert [e.trigger_id for e in moved] == ["reg-2", "reg-3"]
 
@@ -141,3 +142,27 @@ def test_a_timer_moving_on_leaves_an_overdue_call_open(engine: Engine) -> None:
     for day in range(1, 9):
         engine.tick(T0 + timedelta(days=day, hours=1))
     assert [t.kind for t in engine.store.tasks("open")] == ["call"]  # day 1's, still owed
+
+
+def test_a_birth_date_corrected_after_this_years_greeting_is_greeted_next_year(
+    engine: Engine,
+) -> None:
+    first = PatientRegistered(
+        fact_id="reg-1", patient_id=ME, occurred_at=T0, name="林女士", birth_date=date(1990, 3, 10)
+    )
+    engine.ingest([first, _consent("marketing")], now=T0)
+    engine.tick(datetime(2026, 3, 10, 9, 30, tzinfo=SH))  # greeted on 10 March
+    fixed = PatientRegistered(
+        fact_id="reg-2",
+        patient_id=ME,
+        occurred_at=datetime(2026, 3, 12, 10, 0, tzinfo=SH),
+        name="林女士",
+        birth_date=date(1990, 4, 18),
+    )
+    engine.ingest([fixed], now=fixed.occurred_at)
+    (birthday,) = journeys.active(engine.member(ME).journeys, "birthday")
+    assert [t.due_at for t in birthday.timers] == [datetime(2027, 4, 18, 9, 0, tzinfo=SH)]
+    engine.tick(datetime(2026, 12, 31, tzinfo=SH))
+    assert [at for template, at in _queued(engine) if template == "birthday"] == [
+        datetime(2026, 3, 10, 9, 0, tzinfo=SH)
+    ]

@@ -65,8 +65,9 @@ def decide(
         definition = by_key.get(instance.journey)
         if definition is None:
             continue
-        events += _on_message(instance, definition, registry, situation, kind, trigger_id)
-        if _starts_on(definition, kind):
+        moved = _on_message(instance, definition, registry, situation, kind, trigger_id)
+        events += moved
+        if not moved and _reanchors(definition, registry, situation, kind):
             events += reanchored(instance, definition, situation, trigger_id)
     working = applied(state, events)
     for definition in index.starting.get(kind, ()):
@@ -115,6 +116,23 @@ def _withdrawn(situation: Situation, definition: JourneyDefinition) -> bool:
 
 def _matches(trigger: Trigger, kind: str) -> bool:
     return not trigger.timed and trigger.type == kind
+
+
+def _reanchors(
+    definition: JourneyDefinition, registry: Registry, situation: Situation, kind: str
+) -> bool:
+    """Whether a message may give a running instance new anchors.
+
+    Only a message that would start the journey (its kind, its entry guards holding) of
+    a journey a member runs once: where a second start makes a second instance (renewal
+    reminders per subscription), a message is that instance's, not the running one's.
+    """
+    return (
+        not definition.re_entry
+        and bool(definition.anchors)
+        and _starts_on(definition, kind)
+        and all(registry.holds(guard, situation) for guard in definition.entry_guards)
+    )
 
 
 def _starts_on(definition: JourneyDefinition, kind: str) -> bool:

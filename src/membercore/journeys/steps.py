@@ -163,7 +163,16 @@ def reanchored(
         if transition.trigger.anchor is not None
     }
     kept = tuple(timer for timer in instance.timers if timer.transition not in anchored)
-    fresh = timers(definition, instance.state, situation.now, situation, anchors)
+    # Never back into a year whose occurrence already fired: the pending timer's year is
+    # the first the new anchors may use (a birthday corrected after this year's greeting
+    # is greeted next year).
+    pending = [t.due_at for t in instance.timers if t.transition in anchored]
+    since = situation.now
+    if pending:
+        tz = situation.config.tz
+        year_start = datetime(min(pending).astimezone(tz).year, 1, 1, tzinfo=tz)
+        since = max(since, year_start)
+    fresh = timers(definition, instance.state, since, situation, anchors)
     return [
         JourneyReanchored(
             member_id=situation.member_id,

@@ -2,8 +2,8 @@
 
 Tags, stages and the segment are read on a local day (:mod:`.day`); with no new fact
 they change only on the days a noted fact leaves its window (a tag's days, the
-pregnancy and post-partum spans, the 12-month spend window, the recency bands) or the
-member reaches an age the stages count. :func:`next_change` is the earliest of those
+pregnancy and post-partum spans, the 12-month window of spend, visits and channels) or
+the member reaches an age the stages count. :func:`next_change` is the earliest of those
 days' starts after an instant, so that the record falls due and a tick refreshes it.
 """
 
@@ -14,9 +14,11 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from membercore.config.segments import SegmentRules
-from membercore.dates import anniversary, local_date, local_day_start
+from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
+from membercore.dates import add_months, anniversary, local_date, local_day_start
+from membercore.segments.day import window_start
 from membercore.segments.messages import FactNoted
+
 from membercore.segments.state import ProfileState
 
 __all__ = ["next_change"]
@@ -67,9 +69,9 @@ def _window_ends(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iter
         yield day + timedelta(days=rules.postpartum_days)
     for plan in state.rehab_plans.values():
         yield from _after(local_date(plan.at, tz), rules.tag_days.get("care:rehab_plan"))
-    recent = _latest(state.visits.values(), state.charges.values(), tz=tz)
-    if recent is not None:
-        yield from (recent + timedelta(days=days) for days in rules.rfm.recency_days)
+    high_value = rules.tag_days.get(HIGH_VALUE_TAG)
+    for charge in state.charges.values():
+        yield from _after(local_date(charge.at, tz), high_value)
     notes: list[Iterable[FactNoted]] = [
         state.visits.values(),
         state.charges.values(),
@@ -78,7 +80,7 @@ def _window_ends(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iter
     ]
     for noted in notes:
         for each in noted:
-            yield from _window_leaves(local_date(each.at, tz), rules.window_months)
+            yield _window_exit(each.at, rules, tz)
 
 
 def _after(day: date, days: int | None) -> Iterator[date]:
@@ -86,22 +88,15 @@ def _after(day: date, days: int | None) -> Iterator[date]:
         yield day + timedelta(days=days)
 
 
-def _window_leaves(day: date, months: int) -> Iterator[date]:
-    """The days a fact of ``day`` may leave a window of ``months`` (either side of it)."""
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    end = date(year, month, 1)
-    try:
-        end = end.replace(day=day.day)
-    except ValueError:  # 31 March + 1 month: the month's last day, then the next
-        end = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-    yield end
-    yield end + timedelta(days=1)
+def _window_exit(at: datetime, rules: SegmentRules, tz: ZoneInfo) -> date:
+    """The first day a fact of instant ``at`` is outside the window (:func:`window_start`).
 
-
-def _latest(*groups: Iterable[FactNoted], tz: ZoneInfo) -> date | None:
-    instants = [note.at for group in groups for note in group]
-    return local_date(max(instants), tz) if instants else None
+    Found with the window's own rule, month ends and 29 February included.
+    """
+    day = local_date(add_months(at, rules.window_months, tz), tz) - timedelta(days=1)
+    while window_start(rules, local_day_start(day, tz), tz) <= at:
+        day += timedelta(days=1)
+    return day
 
 
 def _ages(state: ProfileState, rules: SegmentRules) -> Iterator[date]:

@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 
 from membercore import journeys, plans
 from membercore.consent import GrantConsent, Purpose
-from membercore.facts import AppointmentBooked, CheckupCompleted, Discharged, PatientRegistered
+from membercore.facts import (
+    AppointmentBooked,
+    CheckupCompleted,
+    DiagnosisRecorded,
+    Discharged,
+    LabResultRecorded,
+    PatientRegistered,
+)
 from membercore.serialization import message_from_json
 from membercore.service.engine import Engine
 from membercore.service.recording import member_key
@@ -166,3 +173,24 @@ def test_a_birth_date_corrected_after_this_years_greeting_is_greeted_next_year(
     assert [at for template, at in _queued(engine) if template == "birthday"] == [
         datetime(2026, 3, 10, 9, 0, tzinfo=SH)
     ]
+
+
+def test_a_result_closes_every_call_rule_c_asked_for(engine: Engine) -> None:
+    registered = PatientRegistered(fact_id="reg-1", patient_id=ME, occurred_at=T0, name="林女士")
+    engine.ingest([registered, _consent("care")], now=T0)
+    diagnosis = DiagnosisRecorded(
+        fact_id="dx-1", patient_id=ME, occurred_at=T0, icd10="E11.9", visit_id="v-1"
+    )
+    engine.ingest([diagnosis], now=T0)
+    for month in (3, 6):  # two rechecks missed: the call
+        engine.tick(T0 + timedelta(days=31 * month))
+    engine.tick(T0 + timedelta(days=31 * 6 + 15))  # the follow-up: a second call
+    assert len(list(engine.store.tasks("open"))) == 2
+    at = T0 + timedelta(days=31 * 6 + 20)
+    lab = LabResultRecorded(
+        fact_id="lab-1", patient_id=ME, occurred_at=at, test="4548-4", value="7.9"
+    )
+    engine.ingest([lab], now=at)
+    assert list(engine.store.tasks("open")) == []
+    outcomes = {t.outcome for t in engine.member(ME).work.tasks.values()}
+    assert outcomes == {"superseded"}

@@ -35,7 +35,7 @@ ME = "p-1"
 DAYS = 800
 
 
-def _fact(kind: str, n: int, day: int, amount: int) -> Fact:
+def _fact(kind: str, n: int, day: int, amount: int) -> Fact:  # noqa: PLR0911 - one per kind
     at = START + timedelta(days=day, hours=n % 9)
     common = {"fact_id": f"f-{n}", "patient_id": ME, "occurred_at": at}
     if kind == "charge":

@@ -18,7 +18,6 @@ from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
 from membercore.dates import add_months, anniversary, local_date, local_day_start
 from membercore.segments.day import window_start
 from membercore.segments.messages import FactNoted
-
 from membercore.segments.state import ProfileState
 
 __all__ = ["next_change"]

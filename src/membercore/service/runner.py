@@ -152,7 +152,7 @@ class Runner:
                 self.situation(),
             )
             self.take(made)
-            work.superseded(self, made, self.ctx.journeys)
+            work.superseded(self, made)
             self.carry_out(made, depth)
 
     def carry_out(self, made: Sequence[object], depth: int) -> None:

@@ -4,9 +4,9 @@ A phone task the outreach policy asks for is a staff call: a task keyed by its m
 id, for the member's health manager or else the outreach policy's ``call_role``, so that
 it is balanced, listed, reported done and left unassigned with the reason like any other
 task. A call cancelled (consent withdrawn) closes its task. A ``task_completed`` fact
-closes the task it reports with its outcome. A task a journey step made is closed as
-``superseded`` when a fact moves the journey out of the state the step led to (the
-HbA1c result came, the patient booked) or the journey ends early: its reason is gone.
+closes the task it reports with its outcome. The tasks a journey's steps made are
+closed as ``superseded`` when a fact moves the journey on (the HbA1c result came, the
+patient booked) or it ends early: their reason is gone.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from membercore import journeys, outreach
-from membercore.config.journeys import JourneyDefinition
-from membercore.journeys.index import index_of
 from membercore.staff import tasks
 
 if TYPE_CHECKING:
@@ -78,52 +76,35 @@ def reported(run: Runner, fact: object) -> Sequence[object]:
     return decide(run, close) if close is not None else ()
 
 
-def superseded(
-    run: Runner, made: Iterable[object], definitions: Sequence[JourneyDefinition]
-) -> list[object]:
-    """The open tasks whose journey moved on without them, closed as ``superseded``.
+def superseded(run: Runner, made: Iterable[object]) -> list[object]:
+    """The open tasks of a journey a fact moved on, closed as ``superseded``.
 
-    A fact that moves an instance out of a state closes the tasks of the steps that led
-    into it; an instance that ends on an exit or a consent withdrawn closes all of its
-    own. Timers move journeys on by themselves and close nothing: an overdue call is
-    still owed.
+    A fact that moves an instance (the HbA1c result came, the patient booked) or ends it
+    early (an exit, consent withdrawn) makes the calls its steps asked for moot. Timers
+    move journeys on by themselves and close nothing: an overdue call is still owed.
     """
-    by_key = index_of(definitions).by_key
     closed: list[object] = []
     for event in made:
-        if isinstance(event, journeys.JourneyMoved) and event.trigger_type != "timer":
-            definition = by_key.get(event.journey)
-            left = event.source
-        elif isinstance(event, journeys.JourneyEnded) and event.reason != "completed":
-            definition, left = by_key.get(event.journey), None
-        else:
-            continue
-        for held in _owned(run, event.journey, event.instance_id):
-            if definition is not None and left is not None and _led_to(definition, held) != left:
-                continue
-            close = tasks.CloseTask(
-                key=f"{held.key}/superseded",
-                member_id=run.member.member_id,
-                task_key=held.key,
-                outcome="superseded",
-                by=f"journey {event.journey} moved on ({event.trigger_id})",
-            )
-            closed += decide(run, close)
+        if (isinstance(event, journeys.JourneyMoved) and event.trigger_type != "timer") or (
+            isinstance(event, journeys.JourneyEnded) and event.reason != "completed"
+        ):
+            for held in _owned(run, event.journey, event.instance_id):
+                close = tasks.CloseTask(
+                    key=f"{held.key}/superseded",
+                    member_id=run.member.member_id,
+                    task_key=held.key,
+                    outcome="superseded",
+                    by=f"journey {event.journey} moved on ({event.trigger_id})",
+                )
+                closed += decide(run, close)
     return closed
 
 
 def _owned(run: Runner, journey: str, instance_id: str) -> list[tasks.Task]:
+    """The open tasks the steps of one journey instance made (their keys name it)."""
     prefix = f"{journey}:{instance_id}:"
     return [
         held
         for held in run.member.work.tasks.values()
         if held.status == "open" and held.key.startswith(prefix)
     ]
-
-
-def _led_to(definition: JourneyDefinition, task: tasks.Task) -> str | None:
-    """The state the step that made ``task`` entered (its key names the step)."""
-    step = task.key.split(":")[2]
-    if step == "entry":
-        return definition.initial
-    return next((t.target for t in definition.transitions if t.step == step), None)

@@ -153,3 +153,20 @@ def test_two_weeks_without_a_booking_a_nurse_calls_then_the_journey_lapses(
     journey = _journey(engine)
     assert journey is not None
     assert journey.state == "lapsed"
+
+
+def test_a_referral_from_a_loaded_history_reaches_no_one() -> None:
+    # A BMI result of three years ago, loaded as history: the plugin's referral task is
+    # as historical as the reference programme's own messages.
+    now = T0 + timedelta(days=3 * 365)
+    with Engine.open("memory://", config=reference_config(), clock=ManualClock(now)) as engine:
+        registered = PatientRegistered(fact_id="his-reg-1", patient_id="p-1", occurred_at=T0)
+        report = engine.ingest([registered, _bmi("his-lab-1", "31.5")], history=True)
+        assert (report.applied, report.rejected) == (2, 0)
+        assert list(engine.store.tasks(None)) == []
+        skipped = [
+            message_from_json(event.payload)
+            for event in engine.store.events("member:p-1")
+            if event.type == "journey_action_skipped"
+        ]
+        assert ("notify_clinic", "historical") in {(s.action.name, s.reason) for s in skipped}

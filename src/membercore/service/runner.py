@@ -169,14 +169,15 @@ class Runner:
         withheld: set[tuple[str, str]] = set()  # steps whose offer was not made
         for event in issued:
             step = (event.instance_id, event.step)
+            self.offered = offered.get(step)
+            commands = actions.commands_for(event, self.variables(), self.ctx.registry)
             learnt = self.learnt or self.now
-            skip = skipped(event, self.ctx, learnt, offer_withheld=step in withheld)
+            skip = skipped(event, commands, self.ctx, learnt, offer_withheld=step in withheld)
             if skip is not None:
                 self.take([skip])
                 continue
-            self.offered = offered.get(step)
             before = len(self.events)
-            for command in actions.commands_for(event, self.variables(), self.ctx.registry):
+            for command in commands:
                 self.command(command, depth + 1)
             if any(isinstance(e, offers.OfferWithheld) for e in self.events[before:]):
                 withheld.add(step)

@@ -11,22 +11,27 @@ record ends the same as if the programme had run at the time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from membercore import journeys
+from membercore import journeys, outreach
 from membercore.config.journeys import Delay
 from membercore.journeys.index import index_of
 from membercore.journeys.timers import later_by
 from membercore.service.context import Context
+from membercore.staff import tasks
 
-__all__ = ["CONTACT_ACTIONS", "skipped"]
+__all__ = ["REACHING", "skipped"]
 
-#: The actions that reach people: the ones skipped.
-CONTACT_ACTIONS = frozenset({"send_message", "create_task"})
+#: The commands that reach people: a message, a staff task. An action is skipped when
+#: what it asks for is one of them, whichever action (a plugin's too) asks for it.
+REACHING: tuple[type[Any], ...] = (outreach.RequestMessage, tasks.CreateTask)
 
 
 def skipped(
     event: journeys.JourneyActionIssued,
+    commands: Sequence[object],
     ctx: Context,
     learnt: datetime,
     *,
@@ -36,14 +41,16 @@ def skipped(
 
     Args:
         event: the action a step issued.
+        commands: what the action asks for.
         ctx: the programme's journeys and, for a history import, its cutoff.
         learnt: when the programme learnt of the step.
         offer_withheld: the step's offer was not made.
     """
-    if event.action.name not in CONTACT_ACTIONS:
+    if not any(isinstance(command, REACHING) for command in commands):
         return None
     found = _historical(event, ctx) or _stale(event, ctx, learnt)
-    if found is None and offer_withheld and event.action.name == "send_message":
+    messages = any(isinstance(command, outreach.RequestMessage) for command in commands)
+    if found is None and offer_withheld and messages:
         found = ("offer_withheld", "the step's offer was not made: the member holds the plan")
     if found is None:
         return None

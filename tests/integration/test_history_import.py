@@ -17,15 +17,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from membercore import journeys, ledger, reference_config, segments, tiers
 from membercore.consent import GrantConsent, Purpose
-from membercore.facts import Fact
+from membercore.facts import Discharged, Fact, PatientRegistered
 from membercore.plugins import make_plugin_manager
 from membercore.serialization import message_from_dict, message_from_json
 from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
+from membercore.service.ingestion import ingest_batch
 from membercore.service.member import Member
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
@@ -286,3 +288,49 @@ def test_commands_in_a_history_file_go_with_the_facts_before_them(
         assert granted.at == registered
         assert withdrawn.at == registered + timedelta(days=30)
         assert engine.member("p-x").as_of < CUTOFF  # the journal never goes back in time
+
+
+def test_an_import_run_again_after_a_crash_still_ends_at_its_cutoff(url: str) -> None:
+    with _open(url) as engine:
+        inputs = in_time_order([*_facts(), *_consents()])
+        # The batches were taken, then the process died before the end of the import.
+        ctx = attrs.evolve(engine.context, history=True, cutoff=CUTOFF, imported_at=CUTOFF)
+        ingest_batch(engine, inputs, CUTOFF, ctx)
+        again = engine.ingest(inputs, history=True)
+        assert again.duplicates == len(inputs)
+        engine.tick(CUTOFF + timedelta(days=1))  # the first live tick sends nothing old
+        assert list(engine.store.outbox()) == []
+        assert list(engine.store.tasks(None)) == []
+
+
+def test_steps_after_an_early_cutoff_are_stale_as_they_would_be_live(url: str) -> None:
+    with _open(url) as engine:
+        discharged_at = CUTOFF - timedelta(days=6)
+        registered = PatientRegistered(
+            fact_id="r-z", patient_id="p-z", occurred_at=discharged_at - timedelta(days=1)
+        )
+        care = _consents()[0][1]
+        discharge = Discharged(
+            fact_id="d-z",
+            patient_id="p-z",
+            occurred_at=discharged_at,
+            visit_id="ip",
+            department="ortho",
+        )
+        inputs = [
+            registered,
+            attrs.evolve(care, member_id="p-z", key="c-z", given_by="p-z"),
+            discharge,
+        ]
+        engine.ingest(
+            in_time_order(inputs), history=True, cutoff=discharged_at - timedelta(hours=1)
+        )
+        engine.tick(CUTOFF)
+        skipped = {
+            (e.step, e.reason)
+            for e in _events(engine, "p-z")
+            if isinstance(e, journeys.JourneyActionSkipped)
+        }
+        # After the cutoff, but learnt of six days on: as stale as it would be live.
+        assert {("entry", "stale"), ("day_1_call", "stale")} <= skipped
+        assert list(engine.store.tasks(None)) == []

@@ -29,7 +29,8 @@ from membercore.serialization import (
     record_to_json,
 )
 from membercore.service.engine import Engine, IngestReport
-from membercore.service.member import Member, replay
+from membercore.service.member import Member, clock_after, replay
+from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores import memory, sqlite
 
@@ -130,10 +131,6 @@ def test_this_release_writes_version_1_data_as_0_1_0_wrote_it(engine: Engine) ->
 
 
 def test_every_input_sent_again_is_a_duplicate_or_changes_nothing(engine: Engine) -> None:
-    # What fell due since the store was written happens first (a command brings its
-    # record up to its instant, whoever ticked): the profiles are read as of now.
-    for ident in MEMBERS:
-        engine.execute(segments.RefreshProfile(member_id=ident))
     before = _journals(engine)
     members = list(engine.members())
     inputs = [line for line in INPUTS if line["call"] != "tick"]
@@ -198,3 +195,16 @@ def test_the_outbox_0_1_0_queued_is_handed_over_checked_and_in_todays_shape(
         m.status for m in engine.store.outbox() if m.message_id in {p.message_id for p in pending}
     }
     assert left <= {"delivered", "cancelled", "failed"}
+
+
+def test_a_record_of_the_earlier_release_takes_its_clock_from_its_journal(
+    engine: Engine,
+) -> None:
+    for ident in MEMBERS:
+        events = [message_from_stored(e.payload) for e in engine.store.events(member_key(ident))]
+        assert engine.member(ident).as_of == clock_after(None, events)
+    # Nothing decided on it goes back before what it had decided.
+    chen = engine.member("p-chen")
+    assert chen.as_of is not None
+    made = engine.execute(segments.RefreshProfile(member_id="p-chen"))
+    assert all(getattr(event, "at", chen.as_of) >= chen.as_of for event in made)

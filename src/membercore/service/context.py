@@ -55,6 +55,8 @@ class Context:
             none is stale.
         cutoff: messages and tasks dated before it are recorded, not given to anyone
             (a history import's start).
+        imported_at: when a history import runs: what it decides dated from the cutoff
+            on is learnt of then, and may be stale.
     """
 
     config: ProgrammeConfig
@@ -65,6 +67,7 @@ class Context:
     cases: Mapping[str, int] = attrs.field(factory=dict)
     history: bool = False
     cutoff: datetime | None = None
+    imported_at: datetime | None = None
 
 
 def journey_triggers(definitions: Sequence[JourneyDefinition]) -> frozenset[str]:

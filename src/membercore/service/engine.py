@@ -276,7 +276,7 @@ class Engine(MemberCalls):
             if cutoff > start + self.clock_skew:
                 problem = f"the cutoff {cutoff.isoformat()} is after now ({start.isoformat()})"
                 raise EngineError(f"{problem}: a history ends before the programme's present")
-            ctx = attrs.evolve(ctx, history=True, cutoff=cutoff)
+            ctx = attrs.evolve(ctx, history=True, cutoff=cutoff, imported_at=start)
         elif cutoff is not None:
             raise EngineError("a cutoff is for loading history: pass history=True")
         report = IngestReport()

@@ -137,7 +137,12 @@ def _apply(
             learnt[key] = item.at
     uow.dead.extend(letter for _, letter in sorted(refusals, key=lambda entry: entry[0]))
     if touched is not None:
+        # Facts taken before count too: an import run again after a crash still ends
+        # with its records brought up to the cutoff.
         touched.update(learnt)
+        touched.update(
+            key for item in taken for key in concerns(item.message) if key in uow.records
+        )
     committed = uow.commit()
     return IngestReport(
         applied=applied,

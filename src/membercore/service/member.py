@@ -36,6 +36,7 @@ __all__ = [
     "EVENT_TYPES",
     "Member",
     "birth_date",
+    "clock_after",
     "due_parts",
     "evolve",
     "evolve_all",
@@ -161,6 +162,35 @@ _FIELDS = tuple(field.name for field in attrs.fields(Member))
 _DECIDED_AT = ("at", "decided_at", "cancelled_at")
 
 
+def _off_clock() -> tuple[type[Any], ...]:
+    """Events about the record that no decision of its parts made: they move no clock.
+
+    The keys it took, its household, a message handed over to its channel: these come
+    from outside the pipeline, which has not stepped the record's time up to them.
+    """
+    return (
+        identity.CommandTaken,
+        *get_args(households.HouseholdEvent),
+        outreach.MessageHandedOver,
+        outreach.MessageDeliveryFailed,
+    )
+
+
+_OFF_CLOCK = _off_clock()
+
+
+def clock_after(clock: datetime | None, events: Iterable[object]) -> datetime | None:
+    """The record's clock after ``events``: the latest instant a decision dated one at."""
+    for event in events:
+        if isinstance(event, _OFF_CLOCK):
+            continue
+        for name in _DECIDED_AT:
+            at = getattr(event, name, None)
+            if isinstance(at, datetime) and (clock is None or at > clock):
+                clock = at
+    return clock
+
+
 def evolve_all(member: Member, events: Iterable[object]) -> Member:
     """Apply events in order, building the new record once.
 
@@ -168,7 +198,7 @@ def evolve_all(member: Member, events: Iterable[object]) -> Member:
         TypeError: an event is not an event of a member's record.
     """
     changed: dict[str, Any] = {}
-    latest = member.as_of
+    applied = []
     for event in events:
         owner = _OWNERS.get(type(event))
         if owner is None:
@@ -176,13 +206,10 @@ def evolve_all(member: Member, events: Iterable[object]) -> Member:
         field, apply = owner
         held = changed[field] if field in changed else getattr(member, field)
         changed[field] = apply(held, event)
-        for name in _DECIDED_AT:
-            at = getattr(event, name, None)
-            if isinstance(at, datetime) and (latest is None or at > latest):
-                latest = at
+        applied.append(event)
     if not changed:
         return member
-    changed["as_of"] = latest
+    changed["as_of"] = clock_after(member.as_of, applied)
     values = {name: getattr(member, name) for name in _FIELDS}
     values.update(changed)
     return Member(**values)

@@ -37,7 +37,7 @@ from membercore.serialization import (
     record_from_json,
     record_to_json,
 )
-from membercore.service.member import Member, evolve_all, next_due
+from membercore.service.member import Member, clock_after, evolve_all, next_due
 from membercore.staff import tasks
 from membercore.text import brief
 
@@ -47,6 +47,7 @@ __all__ = [
     "STOCK",
     "Working",
     "build_commit",
+    "clock_of",
     "dead_letter",
     "household_key",
     "manager_of",
@@ -229,6 +230,11 @@ def manager_of(member: Member) -> str | None:
     if identity.merged_into is not None or identity.died_at is not None:
         return None
     return member.work.health_manager
+
+
+def clock_of(journal: Iterable[StoredEvent]) -> datetime | None:
+    """A member record's clock (:attr:`Member.as_of`) as its whole journal gives it."""
+    return clock_after(None, (message_from_stored(event.payload) for event in journal))
 
 
 def read_state(record: Record, journal: Sequence[StoredEvent] = ()) -> Any:

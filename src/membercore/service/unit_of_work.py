@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import attrs
+
 from membercore import households, rewards
 from membercore.config import ProgrammeConfig
 from membercore.errors import UnknownMemberError, VersionConflictError
@@ -24,6 +26,7 @@ from membercore.service.member import Member, new_member
 from membercore.service.recording import (
     Working,
     build_commit,
+    clock_of,
     household_key,
     member_key,
     read_state,
@@ -97,7 +100,11 @@ def decode(store: Store, cache: RecordCache, record: Record) -> Any:
     journal: tuple[StoredEvent, ...] = ()
     if record.snapshot_version < record.version:
         journal = tuple(store.events(record.key, after_version=record.snapshot_version))
-    return read_state(record, journal)
+    state = read_state(record, journal)
+    if isinstance(state, Member) and state.as_of is None and record.version:
+        # A record an earlier release stored has no clock: its whole journal gives it.
+        state = attrs.evolve(state, as_of=clock_of(store.events(record.key)))
+    return state
 
 
 class UnitOfWork:

@@ -34,6 +34,7 @@ from membercore.staff import offers, programmes, tasks
 
 __all__ = [
     "EVENT_TYPES",
+    "INSTANT_FIELDS",
     "Member",
     "birth_date",
     "clock_after",
@@ -158,8 +159,9 @@ def evolve(member: Member, event: object) -> Member:
 
 _FIELDS = tuple(field.name for field in attrs.fields(Member))
 
-#: The fields that date an event on the record's clock (its instant, or its decision's).
-_DECIDED_AT = ("at", "decided_at", "cancelled_at")
+#: The fields that date an event: its instant, or its decision's (the first present is
+#: the instant the store files it under; the latest of them moves the record's clock).
+INSTANT_FIELDS = ("at", "decided_at", "recorded_at", "cancelled_at")
 
 
 def _off_clock() -> tuple[type[Any], ...]:
@@ -184,7 +186,7 @@ def clock_after(clock: datetime | None, events: Iterable[object]) -> datetime | 
     for event in events:
         if isinstance(event, _OFF_CLOCK):
             continue
-        for name in _DECIDED_AT:
+        for name in INSTANT_FIELDS:
             at = getattr(event, name, None)
             if isinstance(at, datetime) and (clock is None or at > clock):
                 clock = at

@@ -37,7 +37,7 @@ from membercore.serialization import (
     record_from_json,
     record_to_json,
 )
-from membercore.service.member import Member, clock_after, evolve_all, next_due
+from membercore.service.member import INSTANT_FIELDS, Member, clock_after, evolve_all, next_due
 from membercore.staff import tasks
 from membercore.text import brief
 
@@ -273,7 +273,7 @@ def _stored(key: str, version: int, events: Iterable[object], now: datetime) -> 
 
 
 def _instant_of(event: object) -> datetime | None:
-    for name in ("at", "decided_at", "recorded_at"):
+    for name in INSTANT_FIELDS:
         value = getattr(event, name, None)
         if isinstance(value, datetime):
             return value

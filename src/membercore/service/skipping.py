@@ -48,9 +48,9 @@ def skipped(
     """
     if not any(isinstance(command, REACHING) for command in commands):
         return None
-    if ctx.history and ctx.imported_at is not None and ctx.cutoff is not None:
-        if event.at >= ctx.cutoff:  # after the history's cutoff: learnt of at the import
-            learnt = ctx.imported_at
+    imported, cutoff = ctx.imported_at, ctx.cutoff
+    if ctx.history and imported is not None and cutoff is not None and event.at >= cutoff:
+        learnt = imported  # after the history's cutoff: learnt of when it is imported
     found = _historical(event, ctx) or _stale(event, ctx, learnt)
     messages = any(isinstance(command, outreach.RequestMessage) for command in commands)
     if found is None and offer_withheld and messages:

@@ -219,9 +219,8 @@ def shape_problems(definition: JourneyDefinition) -> list[str]:
     if definition.initial not in states:
         problems.append(f"the initial state {definition.initial!r} is not a state")
     problems += [f"final state {s!r} is not a state" for s in definition.final if s not in states]
-    stale = definition.entry_stale_after
-    if stale is not None and not (stale.months or stale.days or stale.hours):
-        problems.append("entry_stale_after needs a length (at least an hour)")
+    if not _lasts(definition.entry_stale_after):
+        problems.append("entry_stale_after needs a length (an hour or more)")
     if any(trigger.timed for trigger in (definition.entry, *definition.also_on)):
         problems.append("a journey starts on a fact or an event, not on a timer")
     for transition in definition.transitions:
@@ -236,11 +235,8 @@ def shape_problems(definition: JourneyDefinition) -> list[str]:
         zero = delay is not None and not (delay.months or delay.days or delay.hours)
         if transition.trigger.kind == "after" and zero:
             problems.append(f"step {transition.step}: a timer needs a delay longer than zero")
-        stale = transition.stale_after
-        if stale is not None and not (stale.months or stale.days or stale.hours):
-            problems.append(
-                f"step {transition.step}: stale_after needs a length (at least an hour)"
-            )
+        if not _lasts(transition.stale_after):
+            problems.append(f"step {transition.step}: stale_after needs a length (an hour or more)")
         if transition.source in definition.final:
             problems.append(f"step {transition.step}: leaves the final state {transition.source!r}")
     problems += [
@@ -249,6 +245,11 @@ def shape_problems(definition: JourneyDefinition) -> list[str]:
         if state not in _reachable(definition)
     ]
     return problems
+
+
+def _lasts(delay: Delay | None) -> bool:
+    """Whether a delay is absent or longer than zero."""
+    return delay is None or bool(delay.months or delay.days or delay.hours)
 
 
 def _reachable(definition: JourneyDefinition) -> set[str]:

@@ -17,7 +17,7 @@ from membercore.facts import Fact
 from membercore.messages import Command
 from membercore.ports import Positioned
 from membercore.serialization import message_from_dict
-from membercore.service.inputs import INPUT_FAULTS, Input, a_pair, concerns
+from membercore.service.inputs import INPUT_FAULTS, Input, a_pair, concerns, placed_at
 
 __all__ = ["in_time_order"]
 
@@ -36,15 +36,11 @@ def in_time_order(inputs: Iterable[Input]) -> list[Input]:
     latest: dict[str, datetime] = {}
     last = _NEVER
     for position, item in enumerate(inputs):
-        at, keys = _happened(item)
+        own, keys = _happened(item)
+        at = placed_at(keys, own, latest, last)
         placed: Input = item
-        if at is None:  # a command on its own
-            before = [latest[key] for key in keys if key in latest]
-            at = max(before) if before else last
-            if at != _NEVER and not isinstance(item, tuple):
-                placed = (at, item)
-        for key in keys:
-            latest[key] = max(at, latest.get(key, at))
+        if own is None and at != _NEVER and not isinstance(item, tuple):
+            placed = (at, item)  # a command on its own: decided at its place
         last = max(last, at)
         timed.append((at, position, placed))
     timed.sort(key=lambda entry: entry[:2])

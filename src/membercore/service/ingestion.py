@@ -27,6 +27,7 @@ from membercore.service.inputs import (
     concerns,
     dead,
     from_the_future,
+    placed_at,
     read,
     reason,
     routing_key,
@@ -83,17 +84,14 @@ def _in_order(
     for position, entry in enumerate(fresh):
         item = entry[0]
         message = item.message
-        keys = concerns(message)
-        when = item.at
+        own: datetime | None = item.at if item.paired else None
         if isinstance(message, Fact):
-            at = min(message.occurred_at, item.at)
-            first = int(not isinstance(message, PatientRegistered))
-        else:
-            before = [latest[key] for key in keys if key in latest]
-            at, first = (max(before) if before and not item.paired else item.at), 1
-            when = at if history else item.at
-        for key in keys:
-            latest[key] = max(at, latest.get(key, at))
+            own = min(message.occurred_at, item.at)
+        at = placed_at(concerns(message), own, latest, item.at)
+        first = int(not isinstance(message, PatientRegistered))
+        # A fact is learnt of at its input's instant (it is decided when it happened); a
+        # command on its own is decided when it came, or, loading history, at its place.
+        when = at if history and not isinstance(message, Fact) else item.at
         placed.append((at, first, position, when, entry))
     placed.sort(key=lambda held: held[:3])
     return [(position, when, entry) for _, _, position, when, entry in placed]

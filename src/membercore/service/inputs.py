@@ -38,6 +38,7 @@ __all__ = [
     "dead",
     "describe",
     "from_the_future",
+    "placed_at",
     "read",
     "reason",
     "routing_key",
@@ -237,6 +238,24 @@ def from_the_future(fact: Fact, at: datetime) -> str:
         f"occurred_at {fact.occurred_at.isoformat()} is {fact.occurred_at - at} after the "
         f"decision instant {at.isoformat()}: more than the clock skew allowed"
     )
+
+
+def placed_at(
+    keys: Iterable[str], own: datetime | None, latest: dict[str, datetime], fallback: datetime
+) -> datetime:
+    """Where an input goes among others, in time, and ``latest`` learns it.
+
+    Its own instant; else (a command on its own) right after what came before it about
+    the same records (``latest``: the latest instant per record so far), else
+    ``fallback``.
+    """
+    keys = list(keys)
+    if own is None:
+        before = [latest[key] for key in keys if key in latest]
+        own = max(before) if before else fallback
+    for key in keys:
+        latest[key] = max(own, latest.get(key, own))
+    return own
 
 
 def concerns(message: object) -> list[str]:

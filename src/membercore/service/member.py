@@ -73,8 +73,10 @@ class Member:
         identity: the command keys the record took, and the record it was merged into.
         as_of: the latest instant the record's events are dated at: the record's clock.
             Nothing is decided on it at an earlier instant (a fact reported late is
-            decided now, counting from when it happened). Rebuilt by replaying the
-            journal; a record stored by release 0.1 has none until its next event.
+            decided now, counting from when it happened). Kept in the snapshot and
+            rebuilt by replaying the journal; a record an earlier release stored takes
+            it from its whole journal when it is loaded. Events from outside the
+            pipeline (keys taken, the household, a hand-over) do not move it.
     """
 
     member_id: str

@@ -41,7 +41,7 @@ def next_change(
 #: The days of the profiles read last, by identity: a record is asked several times
 #: between two changes of its profile (each instant a tick visits, each commit).
 _SEEN: dict[int, tuple[ProfileState, SegmentRules, ZoneInfo, list[date]]] = {}
-_SEEN_MOST = 4096
+_SEEN_MOST = 1024
 
 
 def _days(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> list[date]:

@@ -10,6 +10,7 @@ import pytest
 from membercore import PostingKind
 from membercore.consent import GrantConsent
 from membercore.facts import DiagnosisRecorded, PatientRegistered
+from membercore.messages import Channel
 from membercore.outreach import RequestMessage
 from membercore.serialization import message_to_dict
 from membercore_adapters.cli import main
@@ -90,6 +91,21 @@ def _jsonl(path: Path, *messages: object) -> Path:
     return path
 
 
+def _joined(now: datetime, channel: Channel) -> tuple[PatientRegistered, GrantConsent]:
+    """林女士 (P-1) registered at ``now``, with her consent to care by ``channel``."""
+    return (
+        PatientRegistered(fact_id="r-1", patient_id="P-1", occurred_at=now, name="林女士"),
+        GrantConsent(
+            key="c-1",
+            member_id="P-1",
+            purpose="care",
+            channels=(channel,),
+            given_by="P-1",
+            source="app",
+        ),
+    )
+
+
 def test_ingest_then_member_show_outbox_and_dead_letters_work_on_one_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -97,15 +113,7 @@ def test_ingest_then_member_show_outbox_and_dead_letters_work_on_one_store(
     now = datetime.now(UTC)
     facts = _jsonl(
         tmp_path / "facts.jsonl",
-        PatientRegistered(fact_id="r-1", patient_id="P-1", occurred_at=now, name="林女士"),
-        GrantConsent(
-            key="c-1",
-            member_id="P-1",
-            purpose="care",
-            channels=("wecom",),
-            given_by="P-1",
-            source="app",
-        ),
+        *_joined(now, "wecom"),
         DiagnosisRecorded(
             fact_id="d-1", patient_id="P-1", occurred_at=now, icd10="E11.9", visit_id="v-1"
         ),
@@ -134,15 +142,7 @@ def test_the_open_tasks_say_why_a_task_waits_unassigned(
     now = datetime.now(UTC)
     facts = _jsonl(
         tmp_path / "facts.jsonl",
-        PatientRegistered(fact_id="r-1", patient_id="P-1", occurred_at=now, name="林女士"),
-        GrantConsent(
-            key="c-1",
-            member_id="P-1",
-            purpose="care",
-            channels=("phone",),
-            given_by="P-1",
-            source="app",
-        ),
+        *_joined(now, "phone"),
         RequestMessage(
             key="m-1",
             member_id="P-1",
@@ -361,15 +361,7 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(
     now = datetime.now(UTC)
     facts = _jsonl(
         tmp_path / "facts.jsonl",
-        PatientRegistered(fact_id="r-1", patient_id="P-1", occurred_at=now, name="林女士"),
-        GrantConsent(
-            key="c-1",
-            member_id="P-1",
-            purpose="care",
-            channels=("wecom",),
-            given_by="P-1",
-            source="app",
-        ),
+        *_joined(now, "wecom"),
         DiagnosisRecorded(
             fact_id="d-1", patient_id="P-1", occurred_at=now, icd10="E11.9", visit_id="v-1"
         ),

@@ -12,11 +12,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
 from membercore.dates import add_months, anniversary, local_date, local_day_start
-from membercore.segments.day import window_start
 from membercore.segments.messages import FactNoted
 from membercore.segments.state import ProfileState
 
@@ -88,12 +88,20 @@ def _after(day: date, days: int | None) -> Iterator[date]:
 
 
 def _window_exit(at: datetime, rules: SegmentRules, tz: ZoneInfo) -> date:
-    """The first day a fact of instant ``at`` is outside the window (:func:`window_start`).
+    """The first day a fact of instant ``at`` is outside the window (:func:`window_start`)."""
+    return _exit_day(local_date(at, tz), rules.window_months, tz)
 
-    Found with the window's own rule, month ends and 29 February included.
+
+@lru_cache(maxsize=4096)
+def _exit_day(noted: date, months: int, tz: ZoneInfo) -> date:
+    """The first day whose window starts after the day ``noted``.
+
+    A window starts at local midnight ``months`` before the day it is read on, so a fact
+    is in it while that start's date is not after the fact's date: found with the
+    window's own rule (:func:`window_start`), month ends and 29 February included.
     """
-    day = local_date(add_months(at, rules.window_months, tz), tz) - timedelta(days=1)
-    while window_start(rules, local_day_start(day, tz), tz) <= at:
+    day = local_date(add_months(local_day_start(noted, tz), months, tz), tz) - timedelta(days=1)
+    while local_date(add_months(local_day_start(day, tz), -months, tz), tz) <= noted:
         day += timedelta(days=1)
     return day
 

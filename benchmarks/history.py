@@ -1,0 +1,98 @@
+"""The cost of one more fact for a member with a long history.
+
+Run: ``.venv/bin/python benchmarks/history.py [--sizes 10,100,1000,3000] [--probes 50]``.
+For each size, one member is given that many prior facts (a mix of check-ins, visits,
+charges and lab results over the years before, loaded as history), then ``--probes``
+more check-ins are ingested one at a time, live, on ``memory://`` and on a SQLite
+file; the median CPU time of those is printed, with its ratio to the smallest size's.
+A flat curve is the goal (every ratio within 1.5). Nothing here is asserted;
+docs/performance.md records what it printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from membercore import Engine, reference_config
+from membercore.facts import (
+    ChargeLine,
+    ChargePaid,
+    CheckedIn,
+    Fact,
+    LabResultRecorded,
+    PatientRegistered,
+    VisitCompleted,
+)
+from membercore.plugins import make_plugin_manager
+from membercore.testing.clock import ManualClock
+from membercore_adapters.stores import memory, sqlite
+
+SH = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
+ME = "p-long"
+
+
+def history(size: int) -> list[Fact]:
+    """``size`` facts of one member, spread over the years before ``NOW``."""
+    start = NOW - timedelta(days=3 * 365)
+    step = (NOW - timedelta(days=1) - start) / max(size, 1)
+    facts: list[Fact] = [PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=start)]
+    for n in range(size):
+        at = start + step * (n + 1)
+        common = {"fact_id": f"h-{n}", "patient_id": ME, "occurred_at": at}
+        kind = n % 4
+        if kind == 0:
+            facts.append(CheckedIn(**common, channel="app"))
+        elif kind == 1:
+            facts.append(VisitCompleted(**common, visit_id=f"v-{n}"))
+        elif kind == 2:
+            line = ChargeLine(department="internal", category="exam", amount_fen=20_000)
+            facts.append(ChargePaid(**common, charge_id=f"c-{n}", lines=(line,)))
+        else:
+            facts.append(LabResultRecorded(**common, test="hba1c", value="7.1"))
+    return facts
+
+
+def probe(url: str, size: int, probes: int) -> float:
+    """Median CPU seconds of one more check-in for a member with ``size`` prior facts."""
+    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite])
+    with Engine.open(
+        url, config=reference_config(), clock=ManualClock(NOW), plugin_manager=manager
+    ) as engine:
+        engine.ingest(history(size), history=True)
+        times = []
+        for n in range(probes):
+            at = NOW + timedelta(minutes=n)
+            fact = CheckedIn(fact_id=f"p-{n}", patient_id=ME, occurred_at=at, channel="app")
+            started = time.process_time()
+            engine.ingest([fact], now=at)
+            times.append(time.process_time() - started)
+        return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,100,1000,3000")
+    parser.add_argument("--probes", type=int, default=50)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory() as folder:
+        for name, url in (("memory", "memory://"), ("sqlite", f"sqlite:///{folder}/h.db")):
+            first = None
+            for size in sizes:
+                url_now = url if name == "memory" else f"sqlite:///{folder}/h-{size}.db"
+                seconds = probe(url_now, size, args.probes)
+                first = first or seconds
+                print(
+                    f"{name}: {size:>6,} prior facts: {seconds * 1e6:>8,.0f} µs a fact "
+                    f"({seconds / first:.1f}× the {sizes[0]:,}-fact figure)"
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -334,3 +334,46 @@ def test_steps_after_an_early_cutoff_are_stale_as_they_would_be_live(url: str) -
         # After the cutoff, but learnt of six days on: as stale as it would be live.
         assert {("entry", "stale"), ("day_1_call", "stale")} <= skipped
         assert list(engine.store.tasks(None)) == []
+
+
+def test_an_export_patient_by_patient_with_commands_keeps_each_where_its_member_put_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def at(y: int, m: int, d: int, h: int = 9) -> str:
+        return datetime(y, m, d, h, 0, tzinfo=SH).isoformat()
+
+    mother, child = "p-mo", "p-ch"
+    lines: list[object] = [
+        # The child's block first, though she came later and her household is her mother's.
+        {"type": "patient_registered", "fact_id": "r-2", "patient_id": child,
+         "occurred_at": at(2025, 9, 1), "birth_date": "2025-08-20"},
+        {"type": "add_dependent", "key": "add", "household_id": "hh", "member_id": child,
+         "relationship": "child", "guardian_id": mother},
+        {"type": "checked_in", "fact_id": "c-2", "patient_id": child,
+         "occurred_at": at(2025, 10, 1)},
+        # The mother's block: her record, her consent, her household, her plan paid later.
+        {"type": "patient_registered", "fact_id": "r-1", "patient_id": mother,
+         "occurred_at": at(2024, 1, 10)},
+        {"type": "grant_consent", "key": "g-1", "member_id": mother, "purpose": "care",
+         "channels": ["wecom"], "given_by": mother, "source": "app"},
+        {"type": "form_household", "key": "form", "household_id": "hh", "head_id": mother},
+        {"type": "charge_paid", "fact_id": "ch-1", "patient_id": mother,
+         "occurred_at": at(2024, 3, 1), "charge_id": "c-1",
+         "lines": [{"department": "internal", "category": "exam", "amount_fen": 10000}]},
+        {"type": "subscribe", "key": "sub", "member_id": mother, "subscription_id": "s-1",
+         "plan_key": "annual_599"},
+        {"type": "record_payment", "key": "pay", "member_id": mother, "subscription_id": "s-1",
+         "amount_fen": 59900, "paid_at": at(2024, 3, 1, 10)},
+        {"type": "checked_in", "fact_id": "c-1", "patient_id": mother,
+         "occurred_at": at(2025, 6, 3)},
+    ]  # fmt: skip
+    feed = tmp_path / "by-patient.jsonl"
+    feed.write_text("\n".join(json.dumps(line) for line in lines) + "\n", "utf-8")
+    store = f"sqlite:///{tmp_path}/n.db"
+    assert main(["import", str(feed), "--store", store, "--cutoff", CUTOFF.isoformat()]) == 0
+    assert f"{len(lines)} applied, 0 duplicates, 0 rejected" in capsys.readouterr().out
+    with _open(store) as engine:
+        kinds = {e.TYPE: e for e in _events(engine, mother)}
+        assert kinds["consent_granted"].at == datetime.fromisoformat(at(2024, 1, 10))
+        assert kinds["subscription_activated"].at == datetime.fromisoformat(at(2024, 3, 1, 10))
+        assert engine.member(child).household_id == "hh"

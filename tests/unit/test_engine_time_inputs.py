@@ -109,3 +109,11 @@ def test_a_live_command_is_decided_when_it_came_not_at_the_fact_before_it(
     stored = engine.store.events(member_key("p-1"))
     (granted,) = [message_from_json(e.payload) for e in stored if e.type == "consent_granted"]
     assert granted.at == arrived  # given when the programme was told, not back-dated
+
+
+def test_an_instant_given_as_text_in_code_is_refused_saying_so(engine: Engine) -> None:
+    registered = PatientRegistered(fact_id="r-1", patient_id="p-1", occurred_at=T0)
+    report = engine.ingest([("2026-03-02T10:00:00+08:00", registered)], now=T0)  # type: ignore[list-item]
+    assert report.rejected == 1
+    (letter,) = engine.store.dead_letters()
+    assert "timezone-aware datetime, not text" in letter.reason

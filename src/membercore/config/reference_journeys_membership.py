@@ -48,6 +48,7 @@ def loyalty_ladder() -> JourneyDefinition:
                     call("make_offer", plan="annual_599", valid_days=7),
                     send("annual_plan_offer", "marketing"),
                 ),
+                stale_after=Delay(days=3),
             ),
             Transition(
                 name="joined",

@@ -17,7 +17,14 @@ from membercore.facts import Fact
 from membercore.messages import Command
 from membercore.ports import Positioned
 from membercore.serialization import message_from_dict
-from membercore.service.inputs import INPUT_FAULTS, Input, a_pair, concerns, placed_at
+from membercore.service.inputs import (
+    INPUT_FAULTS,
+    Input,
+    a_pair,
+    concerns,
+    own_instant,
+    placed_at,
+)
 
 __all__ = ["in_time_order"]
 
@@ -26,9 +33,9 @@ def in_time_order(inputs: Iterable[Input]) -> list[Input]:
     """``inputs`` sorted by when they happened, for loading history.
 
     A fact's instant is when it happened; an input paired with an instant (a tuple, or
-    a JSON line ``[instant, {...}]``), that one. A command on its own is paired with the
-    latest instant of what came before it about the same member (a consent written
-    after the registration it follows), else of what came before it. Inputs of one
+    a JSON line ``[instant, {...}]``), that one; a payment's, when it was paid. Any other
+    command is paired with the instant of the last line before it about its member (a
+    consent written after the registration it follows), else of the line before it. Inputs of one
     instant keep their order; what cannot be read comes first, to be refused with its
     reason as ever.
     """
@@ -53,21 +60,30 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 def _happened(item: Input) -> tuple[datetime | None, list[str]]:
     """When an input happened (``None``: a command on its own) and whose records it names."""
     message = _message_of(item)
-    keys = _keys(message)
+    return _instant(item, message), _keys(message)
+
+
+def _instant(item: Input, message: object) -> datetime | None:
     if isinstance(item, tuple):  # the instant it is paired with, if it is one
         paired = item[0]
         aware = isinstance(paired, datetime) and paired.utcoffset() is not None
-        return (paired if aware else _NEVER), keys
+        return paired if aware else _NEVER
     if isinstance(message, list) and a_pair(message):
-        return _pair_instant(message[0]), keys
+        return _pair_instant(message[0])
     if isinstance(message, Fact):
-        return message.occurred_at, keys
-    if isinstance(message, Mapping):
-        at = message.get("occurred_at")
-        if "occurred_at" not in message:
-            return None, keys
-        return (_pair_instant(at) if isinstance(at, str) else _NEVER), keys
-    return (None if isinstance(message, Command) else _NEVER), keys
+        return message.occurred_at
+    if isinstance(message, Command):
+        return own_instant(message)
+    return _written(message) if isinstance(message, Mapping) else _NEVER
+
+
+def _written(data: Mapping[str, object]) -> datetime | None:
+    """The instant a tagged dict names: a fact's, a payment's; ``None`` for a command."""
+    name = next((n for n in ("occurred_at", "paid_at") if n in data), None)
+    if name is None:
+        return None  # a command on its own
+    at = data[name]
+    return _pair_instant(at) if isinstance(at, str) else _NEVER
 
 
 def _message_of(item: Input) -> object:

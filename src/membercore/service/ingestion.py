@@ -27,6 +27,7 @@ from membercore.service.inputs import (
     concerns,
     dead,
     from_the_future,
+    own_instant,
     placed_at,
     read,
     reason,
@@ -87,6 +88,8 @@ def _in_order(
         own: datetime | None = item.at if item.paired else None
         if isinstance(message, Fact):
             own = min(message.occurred_at, item.at)
+        elif own is None and (paid := own_instant(message)) is not None:
+            own = min(paid, item.at)
         at = placed_at(concerns(message), own, latest, item.at)
         first = int(not isinstance(message, PatientRegistered))
         # A fact is learnt of at its input's instant (it is decided when it happened); a

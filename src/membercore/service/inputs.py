@@ -38,6 +38,7 @@ __all__ = [
     "dead",
     "describe",
     "from_the_future",
+    "own_instant",
     "placed_at",
     "read",
     "reason",
@@ -91,9 +92,10 @@ def read(
     taken: list[Read] = []
     refused = []
     for item in raws:
-        at, raw, paired = _timed(item, now)
         data: object = None
+        raw: object = item
         try:
+            at, raw, paired = _timed(item, now)
             data = _data(raw, limits)
             if a_pair(data):  # a JSON line ["2025-01-01T09:00:00+08:00", {...}]
                 at, data, paired = _instant(data[0]), data[1], True  # type: ignore[index]
@@ -139,6 +141,9 @@ def _timed(item: object, now: datetime) -> tuple[datetime, object, bool]:
     """The instant to decide an input at (its own, when given as a pair), the input, paired."""
     if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], datetime):
         return item[0], item[1], True
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+        problem = "an instant paired with an input is a timezone-aware datetime, not text"
+        raise InvalidFactError("message", "instant", item[0], problem)
     return now, item, False
 
 
@@ -241,30 +246,33 @@ def from_the_future(fact: Fact, at: datetime) -> str:
 
 
 def placed_at(
-    keys: Iterable[str], own: datetime | None, latest: dict[str, datetime], fallback: datetime
+    keys: Sequence[str], own: datetime | None, latest: dict[str, datetime], fallback: datetime
 ) -> datetime:
     """Where an input goes among others, in time, and ``latest`` learns it.
 
-    Its own instant; else (a command on its own) right after what came before it about
-    the same records (``latest``: the latest instant per record so far), else
-    ``fallback``.
+    Its own instant; else (a command on its own) the instant of the last input before
+    it about its first record that has one (``latest``: the last instant per record so
+    far; a command's member comes first, :func:`concerns`), else ``fallback``.
     """
-    keys = list(keys)
     if own is None:
-        before = [latest[key] for key in keys if key in latest]
-        own = max(before) if before else fallback
+        own = next((latest[key] for key in keys if key in latest), fallback)
     for key in keys:
-        latest[key] = max(own, latest.get(key, own))
+        latest[key] = own
     return own
 
 
+def own_instant(message: object) -> datetime | None:
+    """The instant a command carries of its own: when a payment was made."""
+    paid = getattr(message, "paid_at", None)
+    return paid if isinstance(paid, datetime) else None
+
+
 def concerns(message: object) -> list[str]:
-    """The records a message is about: those it needs, and its member's."""
+    """The records a message is about: its member's first, then those it needs."""
     keys = routing_key(message)
-    member = getattr(message, "member_id", None)
-    if isinstance(member, str) and member and member_key(member) not in keys:
-        keys = [*keys, member_key(member)]
-    return keys
+    people = [getattr(message, name, None) for name in ("member_id", "head_id")]
+    own = [member_key(person) for person in people if isinstance(person, str) and person]
+    return [*own, *(key for key in keys if key not in own)]
 
 
 def routing_key(message: object) -> list[str]:

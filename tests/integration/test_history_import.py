@@ -344,19 +344,20 @@ def test_an_export_patient_by_patient_with_commands_keeps_each_where_its_member_
 
     mother, child = "p-mo", "p-ch"
     lines: list[object] = [
-        # The child's block first, though she came later and her household is her mother's.
+        # The child's block first, though she came later.
         {"type": "patient_registered", "fact_id": "r-2", "patient_id": child,
          "occurred_at": at(2025, 9, 1), "birth_date": "2025-08-20"},
-        {"type": "add_dependent", "key": "add", "household_id": "hh", "member_id": child,
-         "relationship": "child", "guardian_id": mother},
         {"type": "checked_in", "fact_id": "c-2", "patient_id": child,
          "occurred_at": at(2025, 10, 1)},
-        # The mother's block: her record, her consent, her household, her plan paid later.
+        # The mother's block: her record, her consent, her household with the child in
+        # it (placed after both were registered), her plan paid later.
         {"type": "patient_registered", "fact_id": "r-1", "patient_id": mother,
          "occurred_at": at(2024, 1, 10)},
         {"type": "grant_consent", "key": "g-1", "member_id": mother, "purpose": "care",
          "channels": ["wecom"], "given_by": mother, "source": "app"},
         {"type": "form_household", "key": "form", "household_id": "hh", "head_id": mother},
+        {"type": "add_dependent", "key": "add", "household_id": "hh", "member_id": child,
+         "relationship": "child", "guardian_id": mother},
         {"type": "charge_paid", "fact_id": "ch-1", "patient_id": mother,
          "occurred_at": at(2024, 3, 1), "charge_id": "c-1",
          "lines": [{"department": "internal", "category": "exam", "amount_fen": 10000}]},

@@ -14,6 +14,7 @@ from membercore.consent import GrantConsent
 from membercore.errors import ConfigError, EngineError
 from membercore.facts import AppointmentBooked, PatientRegistered, VisitCompleted
 from membercore.households import AddDependent, FormHousehold
+from membercore.ledger.commands import AdjustPoints, TransferPoints
 from membercore.serialization import dump_config, load_config, message_from_json
 from membercore.service.engine import Engine
 from membercore.service.recording import member_key
@@ -117,3 +118,30 @@ def test_an_instant_given_as_text_in_code_is_refused_saying_so(engine: Engine) -
     assert report.rejected == 1
     (letter,) = engine.store.dead_letters()
     assert "timezone-aware datetime, not text" in letter.reason
+
+
+def test_points_that_expired_before_a_transfer_expire_once(engine: Engine) -> None:
+    head, wife = "p-head", "p-wife"
+    people = [
+        PatientRegistered(fact_id=f"r-{who}", patient_id=who, occurred_at=T0)
+        for who in (head, wife)
+    ]
+    engine.ingest(people, now=T0)
+    engine.execute(FormHousehold(key="form", household_id="hh", head_id=head), now=T0)
+    engine.execute(
+        AddDependent(key="add", household_id="hh", member_id=wife, relationship="spouse"), now=T0
+    )
+    engine.execute(
+        AdjustPoints(key="adj", member_id=head, points=1_000, operator="s", reason="r"), now=T0
+    )
+    engine.execute(
+        AdjustPoints(key="adj-2", member_id=head, points=300, operator="s", reason="r"),
+        now=T0 + timedelta(days=450),
+    )
+    later = T0 + timedelta(days=800)  # the first points have expired since; no tick came
+    engine.execute(TransferPoints(key="tr", member_id=head, target_id=wife, points=100), now=later)
+    stored = [message_from_json(e.payload) for e in engine.store.events(member_key(head))]
+    postings = [e.posting_id for e in stored if e.TYPE == "points_posted"]
+    assert len(postings) == len(set(postings))  # no expiry stored twice
+    held = engine.points(head)
+    assert (held.expired, held.balance) == (1_000, 200)

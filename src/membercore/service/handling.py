@@ -22,6 +22,7 @@ from membercore.staff import tasks
 
 __all__ = [
     "Handler",
+    "catch_up",
     "context",
     "count_work",
     "give",
@@ -92,6 +93,19 @@ def run(
     held.take(outcome.member, outcome.events)
     count_work(uow, outcome.events)
     return outcome.events
+
+
+def catch_up(uow: UnitOfWork, ctx: pipeline.Context, held: Working, at: datetime) -> None:
+    """Bring a member's record up to ``at``: what fell due on it happens first.
+
+    Before a part decides over several records (a transfer, a gift, a merge), each is
+    brought up to the instant of the decision, as a fact or a command of its own is.
+    """
+    member: Member = held.state
+    outcome = pipeline.tick(member, context(uow, ctx), at, household=view_of(uow, member))
+    if outcome.events:
+        held.take(outcome.member, outcome.events)
+        count_work(uow, outcome.events)
 
 
 def give(

@@ -34,8 +34,10 @@ def in_time_order(inputs: Iterable[Input]) -> list[Input]:
 
     A fact's instant is when it happened; an input paired with an instant (a tuple, or
     a JSON line ``[instant, {...}]``), that one; a payment's, when it was paid. Any other
-    command is paired with the instant of the last line before it about its member (a
-    consent written after the registration it follows), else of the line before it. Inputs of one
+    command is paired with the latest instant of the lines before it about the records
+    it concerns (a consent written after the registration it follows; a dependent added
+    after the household was formed and the dependent registered), else of the line
+    before it. Inputs of one
     instant keep their order; what cannot be read comes first, to be refused with its
     reason as ever.
     """

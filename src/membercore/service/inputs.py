@@ -250,14 +250,14 @@ def placed_at(
 ) -> datetime:
     """Where an input goes among others, in time, and ``latest`` learns it.
 
-    Its own instant; else (a command on its own) the instant of the last input before
-    it about its first record that has one (``latest``: the last instant per record so
-    far; a command's member comes first, :func:`concerns`), else ``fallback``.
+    Its own instant; else (a command on its own) right after everything before it about
+    the records it concerns (``latest``: the latest instant per record so far), else
+    ``fallback``.
     """
     if own is None:
-        own = next((latest[key] for key in keys if key in latest), fallback)
+        own = max((latest[key] for key in keys if key in latest), default=fallback)
     for key in keys:
-        latest[key] = own
+        latest[key] = max(own, latest.get(key, own))
     return own
 
 
@@ -268,7 +268,7 @@ def own_instant(message: object) -> datetime | None:
 
 
 def concerns(message: object) -> list[str]:
-    """The records a message is about: its member's first, then those it needs."""
+    """The records a message is about: its member's (or household head's), those it needs."""
     keys = routing_key(message)
     people = [getattr(message, name, None) for name in ("member_id", "head_id")]
     own = [member_key(person) for person in people if isinstance(person, str) and person]

@@ -109,10 +109,8 @@ def apply(
         MembercoreError: a part refused what followed; nothing of it applies.
     """
     now = require_aware("now", now)
-    at = decision_instant(None, member, now)
-    work = Runner(member, ctx, at, household, learnt=None if ctx.history else now)
-    if member.identity.died_at is None:
-        advance(work, at)  # what fell due on the record before comes first
+    # The records were brought up to ``now`` before the part decided over them.
+    work = Runner(member, ctx, now, household, learnt=None if ctx.history else now)
     made = list(work.take(events))
     if any(isinstance(event, Posting) for event in made):
         made += work.settle_tier()

@@ -101,8 +101,8 @@ def decode(store: Store, cache: RecordCache, record: Record) -> Any:
     if record.snapshot_version < record.version:
         journal = tuple(store.events(record.key, after_version=record.snapshot_version))
     state = read_state(record, journal)
-    if isinstance(state, Member) and state.as_of is None and record.version:
-        # A record an earlier release stored has no clock: its whole journal gives it.
+    if isinstance(state, Member) and record.version and '"as_of"' not in record.snapshot:
+        # A snapshot an earlier release wrote has no clock: the whole journal gives it.
         state = attrs.evolve(state, as_of=clock_of(store.events(record.key)))
     return state
 

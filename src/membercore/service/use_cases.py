@@ -29,7 +29,15 @@ from membercore.ledger.commands import LedgerCommand, TransferPoints
 from membercore.service import pipeline, plausibility
 from membercore.service.family import HOUSEHOLD_COMMANDS, cover, household, quota, transfer
 from membercore.service.gifts import cancel_redemption, redeem_reward
-from membercore.service.handling import Handler, household_view, member_command, note, view_of
+from membercore.service.handling import (
+    Handler,
+    catch_up,
+    household_view,
+    member_command,
+    note,
+    view_of,
+)
+from membercore.service.member import Member
 from membercore.service.merges import merge
 from membercore.service.recording import household_key
 from membercore.service.unit_of_work import UnitOfWork
@@ -130,6 +138,11 @@ def handle(
             return ()
         if seen is not None:
             raise IdempotencyConflictError(held.state.member_id, key)
+    if handler is not member_command:  # a part deciding over several records
+        for record in route(command):
+            named = uow.records.get(record)
+            if named is not None and isinstance(named.state, Member):
+                catch_up(uow, ctx, named, at)
     made = handler(uow, ctx, command, at)
     if key:
         taken = CommandTaken(

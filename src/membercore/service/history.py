@@ -67,7 +67,7 @@ def _happened(item: Input) -> tuple[datetime | None, list[str]]:
 
 def _instant(item: Input, message: object) -> datetime | None:
     if isinstance(item, tuple):  # the instant it is paired with, if it is one
-        paired = item[0]
+        paired = item[0] if len(item) == 2 else None
         aware = isinstance(paired, datetime) and paired.utcoffset() is not None
         return paired if aware else _NEVER
     if isinstance(message, list) and a_pair(message):
@@ -89,7 +89,7 @@ def _written(data: Mapping[str, object]) -> datetime | None:
 
 
 def _message_of(item: Input) -> object:
-    message: object = item[1] if isinstance(item, tuple) else item
+    message: object = item[1] if isinstance(item, tuple) and len(item) == 2 else item
     if isinstance(message, Positioned):
         message = message.raw
     if isinstance(message, str):

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from membercore import reference_config
+from membercore.consent import GrantConsent, Purpose
 from membercore.plugins import make_plugin_manager
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
@@ -47,3 +48,15 @@ def engine(
     url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/m.db"
     with open_engine(url, clock) as opened:
         yield opened
+
+
+def consent(member: str, purpose: Purpose = "care") -> GrantConsent:
+    """The member's own consent to ``purpose`` on WeCom and SMS, given in the app."""
+    return GrantConsent(
+        key=f"consent-{member}-{purpose}",
+        member_id=member,
+        purpose=purpose,
+        channels=("wecom", "sms"),
+        given_by=member,
+        source="app",
+    )

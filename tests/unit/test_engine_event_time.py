@@ -33,7 +33,7 @@ from membercore.staff import offers, tasks
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores import memory, sqlite
 
-from .conftest import OpenEngine
+from .conftest import OpenEngine, consent
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)  # a Monday morning
@@ -51,14 +51,7 @@ def _registered(at: datetime = T0 - timedelta(days=30)) -> PatientRegistered:
 
 
 def _consent(purpose: Purpose = "care") -> GrantConsent:
-    return GrantConsent(
-        key=f"consent-{purpose}",
-        member_id=ME,
-        purpose=purpose,
-        channels=("wecom", "sms"),
-        given_by=ME,
-        source="app",
-    )
+    return consent(ME, purpose)
 
 
 def _joined(engine: Engine, at: datetime, *purposes: Purpose) -> None:

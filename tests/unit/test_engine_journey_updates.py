@@ -24,20 +24,15 @@ from membercore.service.engine import Engine
 from membercore.service.recording import member_key
 from membercore.staff import offers
 
+from .conftest import consent
+
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
 ME = "p-lin"
 
 
 def _consent(purpose: Purpose) -> GrantConsent:
-    return GrantConsent(
-        key=f"consent-{purpose}",
-        member_id=ME,
-        purpose=purpose,
-        channels=("wecom", "sms"),
-        given_by=ME,
-        source="app",
-    )
+    return consent(ME, purpose)
 
 
 def _events(engine: Engine) -> list[Any]:

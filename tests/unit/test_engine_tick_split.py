@@ -35,6 +35,8 @@ from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores import memory, sqlite
 
+from .conftest import consent
+
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SH)
 END = START + timedelta(days=60)
@@ -46,14 +48,7 @@ def _at(days: int, hour: int = 10, minute: int = 0) -> datetime:
 
 
 def _consent(purpose: Purpose) -> GrantConsent:
-    return GrantConsent(
-        key=f"consent-{purpose}",
-        member_id=ME,
-        purpose=purpose,
-        channels=("wecom", "sms"),
-        given_by=ME,
-        source="app",
-    )
+    return consent(ME, purpose)
 
 
 def _charge(n: int, at: datetime, fen: int) -> ChargePaid:

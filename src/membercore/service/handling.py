@@ -95,17 +95,21 @@ def run(
     return outcome.events
 
 
-def catch_up(uow: UnitOfWork, ctx: pipeline.Context, held: Working, at: datetime) -> None:
-    """Bring a member's record up to ``at``: what fell due on it happens first.
+def catch_up(
+    uow: UnitOfWork, ctx: pipeline.Context, held: Working, at: datetime
+) -> tuple[object, ...]:
+    """Bring a member's record up to ``at``: what fell due on it happens; its events.
 
-    Before a part decides over several records (a transfer, a gift, a merge), each is
-    brought up to the instant of the decision, as a fact or a command of its own is.
+    A tick does it to every due record; before a part decides over several records (a
+    transfer, a gift, a merge), each is brought up to the instant of the decision, as a
+    fact or a command of its own is.
     """
     member: Member = held.state
     outcome = pipeline.tick(member, context(uow, ctx), at, household=view_of(uow, member))
     if outcome.events:
         held.take(outcome.member, outcome.events)
         count_work(uow, outcome.events)
+    return outcome.events
 
 
 def give(

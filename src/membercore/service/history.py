@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from membercore.errors import MembercoreError
+from membercore.errors import InvalidFactError, MembercoreError
 from membercore.facts import Fact
 from membercore.messages import Command
 from membercore.ports import Positioned
@@ -24,6 +24,7 @@ from membercore.service.inputs import (
     concerns,
     own_instant,
     placed_at,
+    written_instant,
 )
 
 __all__ = ["in_time_order"]
@@ -112,8 +113,9 @@ def _keys(message: object) -> list[str]:
 
 
 def _pair_instant(text: str) -> datetime:
+    """The instant written, or :data:`_NEVER` when it cannot be one (refused later)."""
     try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
+        instant = written_instant(text)
+    except InvalidFactError:
         return _NEVER
     return instant if instant.utcoffset() is not None else _NEVER

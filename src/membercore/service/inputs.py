@@ -43,6 +43,7 @@ __all__ = [
     "read",
     "reason",
     "routing_key",
+    "written_instant",
 ]
 
 T = TypeVar("T")
@@ -98,7 +99,7 @@ def read(
             at, raw, paired = _timed(item, now)
             data = _data(raw, limits)
             if a_pair(data):  # a JSON line ["2025-01-01T09:00:00+08:00", {...}]
-                at, data, paired = _instant(data[0]), data[1], True  # type: ignore[index]
+                at, data, paired = written_instant(data[0]), data[1], True  # type: ignore[index]
                 data = _data(data, limits)
             require_aware("the instant paired with an input", at)
             if at > now + clock_skew:
@@ -129,7 +130,12 @@ def a_pair(data: object) -> bool:
     )
 
 
-def _instant(text: str) -> datetime:
+def written_instant(text: str) -> datetime:
+    """An instant written in ISO 8601 (its UTC offset is checked where it is used).
+
+    Raises:
+        InvalidFactError: the text is no ISO 8601 instant.
+    """
     try:
         return datetime.fromisoformat(text)
     except ValueError:

@@ -48,6 +48,7 @@ __all__ = [
     "replay",
     "standing",
     "tier_at",
+    "timers_due",
 ]
 
 
@@ -296,13 +297,18 @@ def due_parts(
     tier_due = tiers.due_at(member.tier, config)
     if tier_due is not None and tier_due <= now:
         due.add("tier")
-    if any(
+    if timers_due(member, now):
+        due.add("journeys")
+    return frozenset(due)
+
+
+def timers_due(member: Member, now: datetime) -> bool:
+    """Whether a journey timer of the member is due by ``now``."""
+    return any(
         timer.due_at <= now
         for instance in journeys.active(member.journeys)
         for timer in instance.timers
-    ):
-        due.add("journeys")
-    return frozenset(due)
+    )
 
 
 def _next_expiry(

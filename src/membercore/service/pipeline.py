@@ -22,7 +22,7 @@ from membercore.facts import Fact
 from membercore.ledger.commands import ExpireDue
 from membercore.ledger.events import Posting
 from membercore.service.context import Context, Household, journey_triggers
-from membercore.service.member import Member, due_parts, next_due
+from membercore.service.member import Member, due_parts, next_due, timers_due
 from membercore.service.runner import COMMAND_TYPES, DEFAULT_NAME, MAX_DEPTH, Runner
 
 __all__ = [
@@ -79,7 +79,7 @@ def run(
     """
     now = require_aware("now", now)
     at = decision_instant(message, member, now)
-    work = Runner(member, ctx, at, household, learnt=None if ctx.history else now)
+    work = Runner(member, ctx, at, household, learnt=now)
     if member.identity.died_at is None:  # time moves nothing for the dead
         advance(work, at)
         work.catch_up()
@@ -110,7 +110,7 @@ def apply(
     """
     now = require_aware("now", now)
     # The records were brought up to ``now`` before the part decided over them.
-    work = Runner(member, ctx, now, household, learnt=None if ctx.history else now)
+    work = Runner(member, ctx, now, household, learnt=now)
     made = list(work.take(events))
     if any(isinstance(event, Posting) for event in made):
         made += work.settle_tier()
@@ -133,7 +133,7 @@ def tick(
     any split of ticks decides the same (:func:`advance`).
     """
     now = require_aware("now", now)
-    work = Runner(member, ctx, now, household, learnt=None if ctx.history else now)
+    work = Runner(member, ctx, now, household, learnt=now)
     if member.identity.died_at is not None:
         return Outcome(member, ())  # time does nothing more for the record of the dead
     advance(work, now)
@@ -186,7 +186,7 @@ def _due_now(work: Runner, since: datetime | None) -> None:
     ):
         if part in due:
             work.command(command, depth=0)
-    if "journeys" in due_parts(work.member, config, now, since=since):
+    if timers_due(work.member, now):  # what the parts did may have set timers too
         fired = journeys.tick(
             work.member.journeys, work.ctx.journeys, work.ctx.registry, work.situation()
         )

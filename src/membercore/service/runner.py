@@ -57,7 +57,7 @@ class Runner:
         self.household = household
         #: When the programme learnt of what it decides (``None``: at each decision's
         #: own instant, as a history import replays it).
-        self.learnt = learnt
+        self.learnt = None if ctx.history else learnt
         self.events: list[object] = []
         self.message: object = None
         self.offered: str | None = None
@@ -351,10 +351,7 @@ def _message(run: Runner, command: Any) -> Sequence[object]:
 def _work(run: Runner, command: Any) -> Sequence[object]:
     if isinstance(command, tasks.CreateTask):
         death.refuse_after_death(run, "task is created")
-    # Health managers are balanced by the members they manage, tasks by the open ones.
-    hm = isinstance(command, tasks.AssignHealthManager)
-    loads = run.ctx.cases if hm else run.ctx.loads
-    return run.take(tasks.decide(command, run.member.work, run.config, run.now, loads=loads))
+    return work.decide(run, command)
 
 
 def _offer(run: Runner, command: Any) -> Sequence[object]:

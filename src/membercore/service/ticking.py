@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from membercore.errors import MembercoreError
 from membercore.service import pipeline
-from membercore.service.handling import context, count_work, view_of
+from membercore.service.handling import catch_up
 from membercore.service.inputs import INPUT_FAULTS, chunks, dead, reason
 from membercore.service.member import Member
 from membercore.service.recording import member_of
@@ -107,16 +107,12 @@ def tick_record(
     held = uow.records.get(key)
     if held is None or not isinstance(held.state, Member):
         return 0
-    view = view_of(uow, held.state)
     # A record ticked with nothing to do still has its due instant moved on.
     held.touched = True
     try:
-        outcome = pipeline.tick(held.state, context(uow, ctx), now, household=view)
+        return len(catch_up(uow, ctx, held, now))
     except (MembercoreError, *INPUT_FAULTS) as error:
         note = f"tick of member {held.state.member_id} failed: {reason(error)}"
         raw = f"tick {key} at {now.isoformat()}"
         uow.dead.append(dead(None, raw, note, now, engine.limits))
         return 0
-    count_work(uow, outcome.events)
-    held.take(outcome.member, outcome.events)
-    return len(outcome.events)

@@ -24,10 +24,13 @@ __all__ = ["call_tasks", "calls_cancelled", "decide", "reported", "superseded"]
 
 
 def decide(run: Runner, command: tasks.WorkCommand) -> Sequence[object]:
-    """Have staff work decide ``command`` on the record, balanced by the staff loads."""
-    return run.take(
-        tasks.decide(command, run.member.work, run.config, run.now, loads=run.ctx.loads)
-    )
+    """Have staff work decide ``command`` on the record.
+
+    Health managers are balanced by the members they manage, tasks by the open ones.
+    """
+    hm = isinstance(command, tasks.AssignHealthManager)
+    loads = run.ctx.cases if hm else run.ctx.loads
+    return run.take(tasks.decide(command, run.member.work, run.config, run.now, loads=loads))
 
 
 def call_tasks(run: Runner, made: Iterable[object]) -> list[object]:

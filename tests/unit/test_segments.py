@@ -769,6 +769,11 @@ def _examples() -> list[object]:
         sg.RemoveTag(key="k-2", member_id=ME, tag="winback", reason="back"),
         sg.RefreshProfile(member_id=ME),
         charge(100_000, on=at(2026, 3, 3), fact_id="pay-2"),
+        # check-ins of two years before: the profile lets them go
+        *(
+            CheckedIn(fact_id=f"old-{n}", patient_id=ME, occurred_at=at(2024, 1, 1))
+            for n in range(60)
+        ),
     ]
     state = sg.ProfileState(member_id=ME)
     journal: list[sg.ProfileEvent] = []

@@ -36,6 +36,7 @@ from membercore.segments.messages import (
     FamilyStatus,
     FamilyStatusNoted,
     InteractionNoted,
+    NotesForgotten,
     ProfileCommand,
     ProfileEvent,
     RefreshProfile,
@@ -72,6 +73,7 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     TagEvidenceChanged,
     TagRemoved,
     SegmentAssigned,
+    NotesForgotten,
 )
 
 __all__ = [
@@ -89,6 +91,7 @@ __all__ = [
     "FamilyStatusNoted",
     "InteractionNoted",
     "LifeStage",
+    "NotesForgotten",
     "ProfileCommand",
     "ProfileEvent",
     "ProfileState",

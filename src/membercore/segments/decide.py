@@ -24,6 +24,7 @@ from membercore.facts import (
 from membercore.facts.icd10 import CODE_TABLE, conditions_for
 from membercore.idempotency import fingerprint, replayed
 from membercore.segments.derive import evaluate
+from membercore.segments.forget import forgotten
 from membercore.segments.messages import (
     AddTag,
     CategoryCharged,
@@ -110,7 +111,10 @@ def decide(
     working = state
     for event in events:
         working = evolve(working, event)
-    return events + _settle(working, config, now)
+    events += _settle(working, config, now)
+    noted = isinstance(message, Fact) and bool(events)
+    let_go = forgotten(working, config.segments, config.tz, now) if noted else None
+    return events if let_go is None else [*events, let_go]
 
 
 def _note(  # noqa: PLR0911 - one plain branch per fact type read

@@ -24,6 +24,7 @@ __all__ = [
     "FamilyStatus",
     "FamilyStatusNoted",
     "InteractionNoted",
+    "NotesForgotten",
     "ProfileCommand",
     "ProfileEvent",
     "RefreshProfile",
@@ -384,6 +385,27 @@ class SegmentAssigned(MemberEvent):
         return self.segment != self.previous
 
 
+@attrs.frozen(kw_only=True)
+class NotesForgotten(MemberEvent):
+    """Noted facts the profile lets go: no reading from ``at`` on can use them.
+
+    The record's clock only moves forward, so a fact outside every window at ``at`` (and
+    not among the latest a tag names) stays outside; :mod:`membercore.segments.forget`
+    says which. The facts stay in the journal; a fact id forgotten is no longer known
+    to the profile, and the engine's inbox still tells a fact sent again.
+
+    Attributes:
+        member_id: the member.
+        fact_ids: the facts let go, oldest first.
+        at: when it was decided.
+    """
+
+    TYPE: ClassVar[str] = "profile_notes_forgotten"
+
+    fact_ids: tuple[str, ...]
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+
+
 ProfileEvent = (
     RegistrationNoted
     | VisitNoted
@@ -398,4 +420,5 @@ ProfileEvent = (
     | TagEvidenceChanged
     | TagRemoved
     | SegmentAssigned
+    | NotesForgotten
 )

@@ -17,6 +17,7 @@ from membercore.segments.messages import (
     FamilyStatus,
     FamilyStatusNoted,
     InteractionNoted,
+    NotesForgotten,
     ProfileEvent,
     RefundNoted,
     RegistrationNoted,
@@ -101,6 +102,8 @@ def evolve(state: ProfileState, event: ProfileEvent) -> ProfileState:
             "facts": {**state.facts, event.fact_id: event.fingerprint},
         }
         return attrs.evolve(state, **changes)
+    if isinstance(event, NotesForgotten):
+        return _forget(state, frozenset(event.fact_ids))
     if isinstance(event, FamilyStatusNoted):
         return attrs.evolve(state, family=event.status)
     if isinstance(event, SegmentAssigned):
@@ -117,6 +120,20 @@ def evolve(state: ProfileState, event: ProfileEvent) -> ProfileState:
     if event.key is not None and event.fingerprint is not None:
         keys[event.key] = event.fingerprint
     return attrs.evolve(state, tags=held, keys=keys)
+
+
+def _forget(state: ProfileState, gone: frozenset[str]) -> ProfileState:
+    changes: dict[str, Any] = {
+        field: _without(getattr(state, field), gone) for field in _NOTES.values()
+    }
+    changes["facts"] = _without(state.facts, gone)
+    return attrs.evolve(state, **changes)
+
+
+def _without(kept: Mapping[str, Any], gone: frozenset[str]) -> Mapping[str, Any]:
+    if gone.isdisjoint(kept):
+        return kept
+    return {key: value for key, value in kept.items() if key not in gone}
 
 
 def replay(member_id: str, events: Iterable[ProfileEvent]) -> ProfileState:

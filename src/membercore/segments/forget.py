@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
 from membercore.segments.day import MAX_EVIDENCE, Day, day_of, order
-from membercore.segments.messages import FactNoted, NotesForgotten
+from membercore.segments.messages import ChargeNoted, FactNoted, NotesForgotten
 from membercore.segments.state import ProfileState
 
 __all__ = ["FORGET_AT_ONCE", "KEPT_DAYS", "forgettable", "forgotten"]
@@ -106,10 +106,10 @@ def _recent(state: ProfileState, since: datetime) -> Iterable[str]:
         yield from (fact_id for fact_id, note in kind.items() if note.at >= since)
 
 
-def _charges_kept(state: ProfileState, day: Day, since: datetime) -> list[FactNoted]:
+def _charges_kept(state: ProfileState, day: Day, since: datetime) -> list[ChargeNoted]:
     high_value = set(day.rules.high_value_treatment.categories)
     days = day.rules.tag_days.get(HIGH_VALUE_TAG)
-    kept: list[FactNoted] = [
+    kept = [
         note
         for note in state.charges.values()
         if note.at >= since

@@ -29,6 +29,7 @@ from membercore import (
 from membercore.config import ProgrammeConfig, reference_config
 from membercore.errors import (
     ConfigError,
+    EarningTooOldError,
     EngineError,
     GaveUpError,
     IdempotencyConflictError,
@@ -111,6 +112,7 @@ __all__ = [
     "DiagnosisRecorded",
     "Discharged",
     "Draw",
+    "EarningTooOldError",
     "Engine",
     "EngineError",
     "EventAttended",

@@ -98,6 +98,7 @@ def test_a_dumped_programme_is_plain_nested_data() -> None:
         "version": 1,
         "clawback": "debt",
         "expiry": {"mode": "month_end", "months": 24},
+        "reversible_months": 36,
     }
     assert data["earning"]["spending"]["category_rates"] == {
         "drug": {"points": 1, "per_yuan": 2},

@@ -177,8 +177,13 @@ class LedgerConfig:
             ``debt`` lets the balance go negative (later earnings repay it first),
             ``cap`` claws back only what the member holds and writes off the rest.
         expiry: when points expire.
+        reversible_months: an earning is reversed (by a refund of its charge or by
+            :class:`~membercore.ledger.ReversePosting`) for this many months after it
+            was earned; after that its points stand, and a correction is an
+            adjustment. Its lot, once empty, is then let go from the member's state.
     """
 
     version: int = attrs.field(default=1, validator=positive)
     clawback: ClawbackPolicy = "debt"
     expiry: ExpiryPolicy = attrs.field(factory=ExpiryPolicy)
+    reversible_months: int = attrs.field(default=36, validator=within(1, MAX_MONTHS))

@@ -57,6 +57,7 @@ from membercore.errors.plans import (
     WrongPaymentAmountError,
 )
 from membercore.errors.points import (
+    EarningTooOldError,
     InsufficientPointsError,
     InvalidAmountError,
     LedgerError,
@@ -97,6 +98,7 @@ __all__ = [
     "ConfigError",
     "ConsentError",
     "DependentNotCoveredError",
+    "EarningTooOldError",
     "EngineError",
     "GaveUpError",
     "GuardianConsentRequiredError",

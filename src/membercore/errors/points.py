@@ -7,6 +7,7 @@ import attrs
 from membercore.errors.base import MembercoreError
 
 __all__ = [
+    "EarningTooOldError",
     "InsufficientPointsError",
     "InvalidAmountError",
     "LedgerError",
@@ -123,6 +124,29 @@ class NotReversibleError(LedgerError):
         return (
             f"member {self.member_id}: posting {self.posting_id!r} of kind {self.kind!r} "
             "cannot be reversed; only earnings can"
+        )
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class EarningTooOldError(LedgerError):
+    """A reversal names an earning of longer ago than ``ledger.reversible_months``.
+
+    Also raised for any posting of the member's that the ledger has let go since (an
+    old expiry, say): only earnings were ever reversed, and none that old.
+
+    Attributes:
+        posting_id: the posting named.
+        months: the months an earning stays reversible.
+    """
+
+    posting_id: str
+    months: int
+
+    def __str__(self) -> str:
+        return (
+            f"member {self.member_id}: posting {self.posting_id!r} is more than "
+            f"{self.months} months old: earnings are reversed for {self.months} months "
+            "(ledger.reversible_months); correct the points with an adjustment"
         )
 
 

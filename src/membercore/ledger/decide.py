@@ -20,6 +20,7 @@ import attrs
 from membercore.config import ProgrammeConfig
 from membercore.dates import add_months, require_aware
 from membercore.errors import (
+    EarningTooOldError,
     InsufficientPointsError,
     NotReversibleError,
     TransferNotAllowedError,
@@ -39,6 +40,7 @@ from membercore.ledger.commands import (
 )
 from membercore.ledger.earning import cap_room, earn
 from membercore.ledger.events import Draw, Posting, PostingKind, Provenance
+from membercore.ledger.forget import with_forgetting
 from membercore.ledger.lots import (
     LotSpec,
     Origin,
@@ -50,7 +52,7 @@ from membercore.ledger.lots import (
     plan_draws,
     spending_order,
 )
-from membercore.ledger.reversal import reverse_earning
+from membercore.ledger.reversal import reverse_earning, reversible_since
 from membercore.ledger.state import LedgerState, already_done, check_member, evolve, fingerprint
 
 __all__ = ["decide", "decide_transfer", "expire_due"]
@@ -98,9 +100,10 @@ def decide(
     expired = expire_due(state, config, now)
     state = _applied(state, expired)
     if isinstance(message, Fact):
-        return expired + earn(message, state, config, now, digest, tier=tier)
-    origin = _origin(message, digest, config, now)
-    return expired + _command(message, state, config, now, origin)
+        made = earn(message, state, config, now, digest, tier=tier)
+    else:
+        made = _command(message, state, config, now, _origin(message, digest, config, now))
+    return expired + with_forgetting(made, state, config, now)
 
 
 def _command(
@@ -308,12 +311,17 @@ def _reverse(
     origin: Origin,
 ) -> list[Posting]:
     kind = state.kinds.get(command.posting_id)
+    months = config.ledger.reversible_months
+    if kind is None and _let_go(state, command.posting_id):
+        raise EarningTooOldError(command.member_id, command.posting_id, months)
     if kind is None or (kind is PostingKind.EARN and command.posting_id not in state.lots):
         # Absent, or its lot left this record with a merge: reverse it on the survivor.
         raise UnknownPostingError(command.member_id, command.posting_id)
     if kind is not PostingKind.EARN:
         raise NotReversibleError(command.member_id, command.posting_id, kind.value)
     held = state.lots[command.posting_id]
+    if held.lot.earned_at < reversible_since(config, now):
+        raise EarningTooOldError(command.member_id, command.posting_id, months)
     points = held.lot.points - held.reversed
     if points == 0:
         return []
@@ -328,6 +336,12 @@ def _reverse(
         reason=command.reason,
     )
     return [posting]
+
+
+def _let_go(state: LedgerState, posting_id: str) -> bool:
+    """Whether ``posting_id`` is one of this ledger's own that it no longer holds."""
+    own, _, seq = posting_id.rpartition("/")
+    return own == state.member_id and seq.isdigit() and 0 < int(seq) <= state.seq
 
 
 def expire_due(state: LedgerState, config: ProgrammeConfig, now: datetime) -> list[Posting]:

@@ -27,7 +27,7 @@ from membercore.facts import (
 )
 from membercore.ledger.events import Posting, PostingKind, Provenance
 from membercore.ledger.lots import Origin, credit, lot_spec
-from membercore.ledger.reversal import refund_points, reverse_earning
+from membercore.ledger.reversal import refund_points, reverse_earning, reversible_since
 from membercore.ledger.state import LedgerState
 
 __all__ = ["RULE_IDS", "cap_room", "earn", "spending_points"]
@@ -171,10 +171,11 @@ def _refund(
     fact: RefundIssued, state: LedgerState, config: ProgrammeConfig, now: datetime, digest: str
 ) -> list[Posting]:
     lot_id = state.references.get(f"{RULE_IDS[ChargePaid]}:{fact.charge_id}")
-    if lot_id is None:
-        # The charge earned nothing (all paid by insurance, or before the programme).
+    held = None if lot_id is None else state.lots.get(lot_id)
+    if lot_id is None or held is None or held.lot.earned_at < reversible_since(config, now):
+        # The charge earned nothing (all paid by insurance, or before the programme), or
+        # earned longer ago than its earnings are reversed.
         return []
-    held = state.lots[lot_id]
     points = refund_points(held, fact.amount_fen)
     if points == 0 and held.reversed >= held.lot.points:
         return []

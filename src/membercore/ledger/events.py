@@ -161,6 +161,9 @@ class Posting:
         carried_activity_at: for a merge, the merged record's last activity; the
             survivor's is the later of the two (``None``: none, or a posting stored
             before merges carried it).
+        forgets: lots let go from the member's state with this posting: empty, and
+            earned before every window that reads them (:mod:`membercore.ledger.forget`);
+            their keys and kinds go with them. The postings stay in the journal.
     """
 
     TYPE: ClassVar[str] = "points_posted"
@@ -190,3 +193,4 @@ class Posting:
     carried_activity_at: datetime | None = attrs.field(
         default=None, converter=as_utc_or_none, validator=aware_or_none
     )
+    forgets: tuple[str, ...] = ()

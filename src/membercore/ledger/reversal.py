@@ -14,11 +14,12 @@ from datetime import datetime
 import attrs
 
 from membercore.config import ProgrammeConfig
+from membercore.dates import add_months
 from membercore.ledger.events import Posting, PostingKind
 from membercore.ledger.lots import Origin, debit, plan_draws, spending_order
 from membercore.ledger.state import LedgerState, LotState
 
-__all__ = ["refund_points", "reverse_earning"]
+__all__ = ["refund_points", "reverse_earning", "reversible_since"]
 
 
 def reverse_earning(
@@ -76,3 +77,12 @@ def refund_points(held: LotState, refunded_fen: int) -> int:
         return held.lot.points - held.reversed
     refunded = min(held.refunded_fen + refunded_fen, basis)
     return max(0, held.lot.points * refunded // basis - held.reversed)
+
+
+def reversible_since(config: ProgrammeConfig, now: datetime) -> datetime:
+    """The earliest instant an earning reversed at ``now`` may have been earned at.
+
+    An earning of before it stands (``ledger.reversible_months``): a refund of its charge
+    takes nothing back, and a :class:`~membercore.ledger.ReversePosting` of it is refused.
+    """
+    return add_months(now, -config.ledger.reversible_months, config.tz)

@@ -169,6 +169,8 @@ def evolve(state: LedgerState, posting: Posting) -> LedgerState:
         # A merged record's earnings stay reversible on the survivor.
         if carried_lot.lot.rule_id.startswith(_EARNING_RULES):
             kinds[carried_lot.lot.lot_id] = PostingKind.EARN
+    if posting.forgets:
+        lots, keys, kinds = _forget(posting.forgets, lots, keys, kinds)
     references = {} if posting.merged_into is not None else state.references
     opened = [*posting.lots, *(carried.lot for carried in posting.carried)]
     if any(lot.reference is not None for lot in opened):
@@ -187,6 +189,29 @@ def evolve(state: LedgerState, posting: Posting) -> LedgerState:
         last_activity_at=_activity(state, posting),
         expiry_bound=_expiry_bound(state.expiry_bound, lots, posting),
         totals=_count(state.totals, posting),
+    )
+
+
+def _forget(
+    lot_ids: tuple[str, ...],
+    lots: dict[str, LotState],
+    keys: dict[str, KeyRecord],
+    kinds: dict[str, PostingKind],
+) -> tuple[dict[str, LotState], dict[str, KeyRecord], dict[str, PostingKind]]:
+    """What is left once ``lot_ids`` are let go, with their earnings' and expiries' keys."""
+    gone = set(lot_ids)
+    for lot_id in lot_ids:
+        expiry = keys.get(f"expire:{lot_id}")
+        if expiry is not None:
+            gone.update(expiry.posting_ids)
+    return (
+        {lot_id: held for lot_id, held in lots.items() if lot_id not in gone},
+        {
+            key: record
+            for key, record in keys.items()
+            if not (record.posting_ids and gone.issuperset(record.posting_ids))
+        },
+        {posting_id: kind for posting_id, kind in kinds.items() if posting_id not in gone},
     )
 
 

@@ -10,6 +10,7 @@ fingerprints digest: the stored form without the fields left at their default.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from functools import cache
@@ -32,6 +33,7 @@ from membercore.text import brief
 __all__ = [
     "JSON",
     "TAG",
+    "JsonText",
     "canonical_form",
     "canonical_json",
     "converter",
@@ -42,8 +44,58 @@ __all__ = [
 #: The key of a message's type tag in its stored form.
 TAG = "type"
 
-#: One encoder for every record and message written: compact, text as it is.
-JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+class JsonText:
+    """Compact JSON text for every record and message written, text as it is.
+
+    Encoded with orjson when it is installed (``membercore[fast]``), else with the
+    standard library: the same text either way (a property test compares them). What
+    orjson declines (an integer past 64 bits, a lone surrogate, a key that is not text)
+    falls back to the standard library, which writes it as before.
+    """
+
+    def __init__(self) -> None:
+        self._standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+        self._fast = _orjson()
+
+    def encode(self, data: object) -> str:
+        """``data`` as compact JSON text."""
+        if self._fast is not None:
+            try:
+                encoded: bytes = self._fast.dumps(data)
+            except (TypeError, ValueError):
+                pass
+            else:
+                return encoded.decode("utf-8")
+        return self._standard.encode(data)
+
+    def decode(self, text: str) -> Any:
+        """The plain data of JSON text this encoder (or any JSON writer) wrote.
+
+        Text with a run of 19 digits or more goes to the standard library, which reads
+        an integer past 64 bits exactly (orjson would read it as a float).
+        """
+        if self._fast is not None and _LONG_DIGITS.search(text) is None:
+            try:
+                return self._fast.loads(text)
+            except ValueError:
+                pass
+        return json.loads(text)
+
+
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def _orjson() -> Any:
+    try:
+        import orjson  # noqa: PLC0415 - optional: used when installed
+    except ImportError:
+        return None
+    return orjson
+
+
+#: The one encoder of every record and message written.
+JSON = JsonText()
 
 
 def _structure_instant(value: object, _type: object) -> datetime:

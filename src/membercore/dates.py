@@ -86,14 +86,18 @@ def aware_or_none(instance: Any, attribute: Any, value: datetime | None) -> None
         aware(instance, attribute, value)
 
 
-def local_date(instant: datetime, tz: ZoneInfo) -> date:
-    """The calendar date of ``instant`` in ``tz``."""
-    return instant.astimezone(tz).date()
-
-
 #: Calendar arithmetic is pure and asked of the same few days over and over (every
 #: decision on a day reckons the same window starts): the answers are kept.
 _calendar_cache = lru_cache(maxsize=4096)
+
+
+@lru_cache(maxsize=1 << 16)
+def local_date(instant: datetime, tz: ZoneInfo) -> date:
+    """The calendar date of ``instant`` in ``tz``.
+
+    Kept for the instants asked last: a member's noted facts are read on every decision.
+    """
+    return instant.astimezone(tz).date()
 
 
 @_calendar_cache

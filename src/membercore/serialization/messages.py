@@ -192,7 +192,7 @@ def message_from_json(text: str) -> Any:
 
 def _json_object(text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = JSON.decode(text)
     except json.JSONDecodeError as error:
         raise InvalidFactError("message", "json", text[:80], f"not JSON: {error}") from error
     if not isinstance(data, dict):

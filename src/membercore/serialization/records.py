@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -72,7 +71,7 @@ def record_from_json(text: str, kind: type[T], *, upcasters: Upcasters | None = 
     Raises:
         SchemaVersionError: the record's version has no upcaster to this release's.
     """
-    data = json.loads(text)
+    data = JSON.decode(text)
     if isinstance(data, dict):
         data = _record_data(data, kind, upcasters)
     state: T = stored_converter().structure(data, kind)

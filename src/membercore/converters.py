@@ -10,7 +10,6 @@ fingerprints digest: the stored form without the fields left at their default.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from functools import cache
@@ -51,7 +50,8 @@ class JsonText:
     Encoded with orjson when it is installed (``membercore[fast]``), else with the
     standard library: the same text either way (a property test compares them). What
     orjson declines (an integer past 64 bits, a lone surrogate, a key that is not text)
-    falls back to the standard library, which writes it as before.
+    falls back to the standard library, which writes it as before. Read with the
+    standard library.
     """
 
     def __init__(self) -> None:
@@ -72,18 +72,10 @@ class JsonText:
     def decode(self, text: str) -> Any:
         """The plain data of JSON text this encoder (or any JSON writer) wrote.
 
-        Text with a run of 19 digits or more goes to the standard library, which reads
-        an integer past 64 bits exactly (orjson would read it as a float).
+        Read with the standard library, which reads an integer past 64 bits exactly
+        (orjson reads it as a float).
         """
-        if self._fast is not None and _LONG_DIGITS.search(text) is None:
-            try:
-                return self._fast.loads(text)
-            except ValueError:
-                pass
         return json.loads(text)
-
-
-_LONG_DIGITS = re.compile(r"\d{19}")
 
 
 def _orjson() -> Any:

@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
 from membercore.dates import add_months, anniversary, local_date, local_day_start
-from membercore.segments.messages import FactNoted
+from membercore.segments.messages import (
+    ChargeNoted,
+    DeliveryNoted,
+    DiagnosisNoted,
+    FactNoted,
+    RehabPlanNoted,
+)
 from membercore.segments.state import ProfileState
 
 __all__ = ["next_change"]
@@ -56,30 +62,56 @@ def _days(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> list[date]:
 
 
 def _window_ends(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iterator[date]:
-    for note in state.diagnoses.values():
-        day = local_date(note.at, tz)
-        for condition in note.conditions:
-            yield from _after(day, rules.tag_days.get(f"condition:{condition}"))
-        yield day + timedelta(days=rules.pregnancy_days)
-        yield day + timedelta(days=rules.postpartum_days)
-    for delivery in state.deliveries.values():
-        day = local_date(delivery.at, tz)
-        yield from _after(day, rules.tag_days.get("condition:delivery"))
-        yield day + timedelta(days=rules.postpartum_days)
-    for plan in state.rehab_plans.values():
-        yield from _after(local_date(plan.at, tz), rules.tag_days.get("care:rehab_plan"))
-    high_value = rules.tag_days.get(HIGH_VALUE_TAG)
-    for charge in state.charges.values():
-        yield from _after(local_date(charge.at, tz), high_value)
     notes: list[Iterable[FactNoted]] = [
-        state.visits.values(),
+        state.diagnoses.values(),
+        state.deliveries.values(),
+        state.rehab_plans.values(),
         state.charges.values(),
+        state.visits.values(),
         state.refunds.values(),
         state.interactions.values(),
     ]
     for noted in notes:
-        for each in noted:
-            yield _window_exit(each.at, rules, tz)
+        for note in noted:
+            yield from _note_days(note, rules, tz)
+
+
+#: The days of each fact noted, by identity: a profile's notes are shared by every state
+#: that follows, so each is worked out once, not on every new state.
+_NOTE_DAYS: dict[int, tuple[FactNoted, SegmentRules, ZoneInfo, tuple[date, ...]]] = {}
+_NOTE_DAYS_MOST = 1 << 16
+
+
+def _note_days(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> tuple[date, ...]:
+    held = _NOTE_DAYS.get(id(note))
+    if held is not None and held[0] is note and held[1] is rules and held[2] is tz:
+        return held[3]
+    days = tuple(_days_of(note, rules, tz))
+    if len(_NOTE_DAYS) >= _NOTE_DAYS_MOST:
+        _NOTE_DAYS.clear()
+    _NOTE_DAYS[id(note)] = (note, rules, tz, days)
+    return days
+
+
+def _days_of(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> Iterator[date]:
+    """The days on which ``note`` leaves a window it is read in."""
+    day = local_date(note.at, tz)
+    if isinstance(note, DiagnosisNoted):
+        for condition in note.conditions:
+            yield from _after(day, rules.tag_days.get(f"condition:{condition}"))
+        yield day + timedelta(days=rules.pregnancy_days)
+        yield day + timedelta(days=rules.postpartum_days)
+        return
+    if isinstance(note, DeliveryNoted):
+        yield from _after(day, rules.tag_days.get("condition:delivery"))
+        yield day + timedelta(days=rules.postpartum_days)
+        return
+    if isinstance(note, RehabPlanNoted):
+        yield from _after(day, rules.tag_days.get("care:rehab_plan"))
+        return
+    if isinstance(note, ChargeNoted):
+        yield from _after(day, rules.tag_days.get(HIGH_VALUE_TAG))
+    yield _window_exit(note.at, rules, tz)
 
 
 def _after(day: date, days: int | None) -> Iterator[date]:

@@ -17,6 +17,7 @@ from membercore.facts import ChargePaid, Fact, RefundIssued, VisitCompleted
 from membercore.idempotency import fingerprint, replayed
 from membercore.identity import MergeMembers
 from membercore.ledger import LedgerState
+from membercore.tiers.forget import with_forgetting
 from membercore.tiers.messages import (
     SetTierOverride,
     SpendBasis,
@@ -79,7 +80,7 @@ def decide(
     key = getattr(message, "key", None)
     if key is not None and _seen(state, key, message):
         return []
-    events: list[TierEvent] = list(_activity(message, state))
+    events = with_forgetting(list(_activity(message, state)), state, config, now)
     working = state
     for event in events:
         working = evolve(working, event)

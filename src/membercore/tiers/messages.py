@@ -126,6 +126,10 @@ class TierActivityRecorded(MemberEvent):
             before charges kept it: a refund of such a charge is taken from the
             out-of-pocket spend fen for fen).
         refunded_fen: for a refund, the amount refunded out of the charge total.
+        forgets_visits: visits let go with this record (by visit id): before the
+            qualification window of every instant still to be decided
+            (:mod:`membercore.tiers.forget`).
+        forgets_spend: charges let go with it, the same way (by charge id).
     """
 
     TYPE: ClassVar[str] = "tier_activity_recorded"
@@ -137,6 +141,8 @@ class TierActivityRecorded(MemberEvent):
     fact_id: str
     charge_fen: int | None = None
     refunded_fen: int | None = None
+    forgets_visits: tuple[str, ...] = ()
+    forgets_spend: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

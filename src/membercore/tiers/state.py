@@ -61,11 +61,7 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
     if event.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, event.member_id)
     if isinstance(event, TierActivityRecorded):
-        if event.kind == "visit":
-            return attrs.evolve(state, visits={**state.visits, event.reference: event.at})
-        _, before = state.spend.get(event.reference, (event.at, 0))
-        spend = {**state.spend, event.reference: (event.at, before + event.amount_fen)}
-        return attrs.evolve(state, spend=spend, spend_basis=_basis(state, event))
+        return _forget(_recorded(state, event), event)
     if isinstance(event, TierReviewed):
         return attrs.evolve(state, review_at=event.review_at)
     if isinstance(event, TierRecordsMerged):
@@ -98,6 +94,26 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
         override=override,
         history=changes,
         keys=keys,
+    )
+
+
+def _recorded(state: TierState, event: TierActivityRecorded) -> TierState:
+    if event.kind == "visit":
+        return attrs.evolve(state, visits={**state.visits, event.reference: event.at})
+    _, before = state.spend.get(event.reference, (event.at, 0))
+    spend = {**state.spend, event.reference: (event.at, before + event.amount_fen)}
+    return attrs.evolve(state, spend=spend, spend_basis=_basis(state, event))
+
+
+def _forget(state: TierState, event: TierActivityRecorded) -> TierState:
+    if not (event.forgets_visits or event.forgets_spend):
+        return state
+    visits, charges = set(event.forgets_visits), set(event.forgets_spend)
+    return attrs.evolve(
+        state,
+        visits={key: at for key, at in state.visits.items() if key not in visits},
+        spend={key: held for key, held in state.spend.items() if key not in charges},
+        spend_basis={key: held for key, held in state.spend_basis.items() if key not in charges},
     )
 
 

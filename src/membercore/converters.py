@@ -15,6 +15,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
+import attrs
 import cattrs
 from cattrs.cols import (
     homogenous_tuple_structure_factory,
@@ -24,6 +25,7 @@ from cattrs.cols import (
     is_sequence,
     list_structure_factory,
 )
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from membercore.dates import require_aware
 from membercore.messages import ParamValue
@@ -31,6 +33,7 @@ from membercore.text import brief
 
 __all__ = [
     "JSON",
+    "OMIT_AT_DEFAULT",
     "TAG",
     "JsonText",
     "canonical_form",
@@ -207,7 +210,31 @@ def _converter(
     conv.register_structure_hook_factory(is_mapping, _tably(conv.gen_structure_mapping))
     # Sets (seen ids, consented channels) are written as sorted lists: JSON has no sets.
     conv.register_unstructure_hook_func(_is_frozenset, sorted)
+    conv.register_unstructure_hook_factory(_omits_some, _omitting(conv, omit_if_default))
     return conv
+
+
+def _omitting(conv: cattrs.Converter, omit_if_default: bool) -> Callable[[Any], Any]:
+    def factory(kind: Any) -> Any:
+        fields: dict[str, Any] = {name: override(omit_if_default=True) for name in _omitted(kind)}
+        return make_dict_unstructure_fn(
+            kind, conv, _cattrs_omit_if_default=omit_if_default, **fields
+        )
+
+    return factory
+
+
+#: The metadata key of a field written only when it holds something else than its
+#: default (a field added to a busy event, which most events leave at its default).
+OMIT_AT_DEFAULT = "membercore.omit_at_default"
+
+
+def _omitted(kind: Any) -> list[str]:
+    return [field.name for field in attrs.fields(kind) if field.metadata.get(OMIT_AT_DEFAULT)]
+
+
+def _omits_some(kind: Any) -> bool:
+    return attrs.has(kind) and bool(_omitted(kind))
 
 
 def _is_frozenset(type_: object) -> bool:

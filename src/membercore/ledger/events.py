@@ -14,6 +14,7 @@ from typing import ClassVar
 import attrs
 
 from membercore.checks import non_empty, positive
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.dates import as_utc, as_utc_or_none, aware, aware_or_none
 from membercore.errors import InvalidFactError
 
@@ -193,4 +194,4 @@ class Posting:
     carried_activity_at: datetime | None = attrs.field(
         default=None, converter=as_utc_or_none, validator=aware_or_none
     )
-    forgets: tuple[str, ...] = ()
+    forgets: tuple[str, ...] = attrs.field(default=(), metadata={OMIT_AT_DEFAULT: True})

@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 import attrs
 
 from membercore.checks import non_empty
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.dates import as_utc, aware
 from membercore.messages import Command, KeylessCommand, MemberEvent
 
@@ -141,8 +142,8 @@ class TierActivityRecorded(MemberEvent):
     fact_id: str
     charge_fen: int | None = None
     refunded_fen: int | None = None
-    forgets_visits: tuple[str, ...] = ()
-    forgets_spend: tuple[str, ...] = ()
+    forgets_visits: tuple[str, ...] = attrs.field(default=(), metadata={OMIT_AT_DEFAULT: True})
+    forgets_spend: tuple[str, ...] = attrs.field(default=(), metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)

@@ -1,6 +1,6 @@
 """The cost of one more fact for a member with a long history.
 
-Run: ``.venv/bin/python benchmarks/history.py [--sizes 10,100,1000,3000] [--probes 50]``.
+Run: ``.venv/bin/python benchmarks/history.py [--sizes 10,100,1000,3000,10000] [--probes 50]``.
 For each size, one member is given that many prior facts (a mix of check-ins, visits,
 charges and lab results over the years before, loaded as history), then ``--probes``
 more check-ins are ingested one at a time, live, on ``memory://`` and on a SQLite
@@ -29,6 +29,7 @@ from membercore.facts import (
     VisitCompleted,
 )
 from membercore.plugins import make_plugin_manager
+from membercore.serialization.records import record_to_json
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores import memory, sqlite
 
@@ -58,8 +59,11 @@ def history(size: int) -> list[Fact]:
     return facts
 
 
-def probe(url: str, size: int, probes: int) -> float:
-    """Median CPU seconds of one more check-in for a member with ``size`` prior facts."""
+def probe(url: str, size: int, probes: int) -> tuple[float, int]:
+    """Median CPU seconds of one more check-in for a member with ``size`` prior facts.
+
+    With the length of the member's record (its snapshot) after the probes, in bytes.
+    """
     manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite])
     with Engine.open(
         url, config=reference_config(), clock=ManualClock(NOW), plugin_manager=manager
@@ -72,12 +76,12 @@ def probe(url: str, size: int, probes: int) -> float:
             started = time.process_time()
             engine.ingest([fact], now=at)
             times.append(time.process_time() - started)
-        return statistics.median(times)
+        return statistics.median(times), len(record_to_json(engine.member(ME)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100,1000,3000")
+    parser.add_argument("--sizes", default="10,100,1000,3000,10000")
     parser.add_argument("--probes", type=int, default=50)
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
@@ -86,11 +90,12 @@ def main() -> None:
             first = None
             for size in sizes:
                 url_now = url if name == "memory" else f"sqlite:///{folder}/h-{size}.db"
-                seconds = probe(url_now, size, args.probes)
+                seconds, record = probe(url_now, size, args.probes)
                 first = first or seconds
                 print(
                     f"{name}: {size:>6,} prior facts: {seconds * 1e6:>8,.0f} µs a fact "
-                    f"({seconds / first:.1f}× the {sizes[0]:,}-fact figure)"
+                    f"({seconds / first:.1f}× the {sizes[0]:,}-fact figure), "
+                    f"record {record:,} bytes"
                 )
 
 

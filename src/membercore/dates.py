@@ -91,7 +91,7 @@ def aware_or_none(instance: Any, attribute: Any, value: datetime | None) -> None
 _calendar_cache = lru_cache(maxsize=4096)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)
 def local_date(instant: datetime, tz: ZoneInfo) -> date:
     """The calendar date of ``instant`` in ``tz``.
 

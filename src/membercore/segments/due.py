@@ -79,7 +79,7 @@ def _window_ends(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iter
 #: The days of each fact noted, by identity: a profile's notes are shared by every state
 #: that follows, so each is worked out once, not on every new state.
 _NOTE_DAYS: dict[int, tuple[FactNoted, SegmentRules, ZoneInfo, tuple[date, ...]]] = {}
-_NOTE_DAYS_MOST = 1 << 16
+_NOTE_DAYS_MOST = 1 << 14
 
 
 def _note_days(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> tuple[date, ...]:

@@ -41,7 +41,7 @@ from membercore.segments.spending import (
     spending_band,
 )
 from membercore.segments.stages import age_stage, life_stage, maternity
-from membercore.segments.state import ProfileState
+from membercore.segments.state import ProfileState, noted_facts
 
 __all__ = [
     "MAX_EVIDENCE",
@@ -157,20 +157,6 @@ def _holds(
     return details, ids
 
 
-def _notes(state: ProfileState) -> dict[str, FactNoted]:
-    kinds: list[Mapping[str, FactNoted]] = [
-        state.registrations,
-        state.visits,
-        state.charges,
-        state.refunds,
-        state.diagnoses,
-        state.deliveries,
-        state.interactions,
-        state.rehab_plans,
-    ]
-    return {fact_id: note for kind in kinds for fact_id, note in kind.items()}
-
-
 def _assign(
     state: ProfileState,
     held: Mapping[str, Tag],
@@ -183,7 +169,7 @@ def _assign(
         for criterion in segment.criteria:
             found = _holds(criterion, held, departments, spent)
             if found is not None:
-                notes = _notes(state)
+                notes = noted_facts(state)
                 ids = evidence(notes[fact_id] for fact_id in found[1])
                 rule = f"{segment.key}.{criterion.key}"
                 return segment.key, Explanation(rule=rule, detail="; ".join(found[0]), fact_ids=ids)

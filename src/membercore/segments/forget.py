@@ -24,14 +24,14 @@ high-value category within the tag's days. The rest is forgotten in batches of a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
 from membercore.segments.day import MAX_EVIDENCE, Day, day_of, order
 from membercore.segments.messages import ChargeNoted, FactNoted, NotesForgotten
-from membercore.segments.state import ProfileState
+from membercore.segments.state import ProfileState, noted_facts
 
 __all__ = ["FORGET_AT_ONCE", "KEPT_DAYS", "forgettable", "forgotten"]
 
@@ -75,16 +75,7 @@ def forgettable(
         if note.at >= since or note.charge_id in kept_charges
     }
     keep |= {_first(state.visits.values()), _last(state.visits.values())}
-    notes: list[Mapping[str, FactNoted]] = [
-        state.visits,
-        state.charges,
-        state.refunds,
-        state.diagnoses,
-        state.deliveries,
-        state.interactions,
-        state.rehab_plans,
-    ]
-    gone = [note for kind in notes for fact_id, note in kind.items() if fact_id not in keep]
+    gone = [note for fact_id, note in noted_facts(state).items() if fact_id not in keep]
     return tuple(note.fact_id for note in sorted(gone, key=order))
 
 

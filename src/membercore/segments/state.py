@@ -29,7 +29,15 @@ from membercore.segments.messages import (
     VisitNoted,
 )
 
-__all__ = ["ProfileState", "evolve", "relatives_seen", "replay", "segment_of", "tags"]
+__all__ = [
+    "ProfileState",
+    "evolve",
+    "noted_facts",
+    "relatives_seen",
+    "replay",
+    "segment_of",
+    "tags",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -134,6 +142,12 @@ def _without(kept: Mapping[str, Any], gone: frozenset[str]) -> Mapping[str, Any]
     if gone.isdisjoint(kept):
         return kept
     return {key: value for key, value in kept.items() if key not in gone}
+
+
+def noted_facts(state: ProfileState) -> dict[str, FactNoted]:
+    """Every fact the profile holds, of every kind, by fact id."""
+    kinds: list[Mapping[str, FactNoted]] = [getattr(state, field) for field in _NOTES.values()]
+    return {fact_id: note for kind in kinds for fact_id, note in kind.items()}
 
 
 def replay(member_id: str, events: Iterable[ProfileEvent]) -> ProfileState:

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from membercore import EarningTooOldError, ProgrammeConfig
 from membercore.config import ExpiryPolicy
-from membercore.facts import ChargeLine, ChargePaid, CheckedIn, Fact, RefundIssued
-from membercore.ledger import LedgerState, balances, decide, evolve
-from membercore.ledger.commands import Redeem, ReversePosting
+from membercore.facts import ChargeLine, ChargePaid, CheckedIn, ContentShared, Fact, RefundIssued
+from membercore.identity import MergeMembers
+from membercore.ledger import LedgerState, balances, decide, decide_merge, evolve
+from membercore.ledger.commands import AdjustPoints, Redeem, ReversePosting
 from membercore.ledger.events import Posting
 from membercore.ledger.forget import FORGET_AT_ONCE
 
@@ -40,7 +41,7 @@ CONFIGS = (
     _spans(ExpiryPolicy(mode="never"), reversible=1, window=1),
 )
 
-Message = Fact | Redeem | ReversePosting
+Message = Fact | Redeem | ReversePosting | AdjustPoints
 
 
 def _charge(n: int, at: datetime, fen: int) -> ChargePaid:
@@ -57,15 +58,28 @@ def streams(draw: st.DrawFn) -> list[tuple[datetime, Message]]:
     at = START
     stream: list[tuple[datetime, Message]] = []
     charges: list[str] = []
+    adjustments: list[AdjustPoints] = []
     n = 0
     for pause, count in bursts:
         at += timedelta(days=pause)
         for _ in range(count):
             at += timedelta(days=1, hours=draw(st.integers(0, 5)))
             n += 1
-            kind = draw(st.sampled_from("iiccrxv"))
+            kind = draw(st.sampled_from("iiccrxvals"))
             message: Message
-            if kind == "c":
+            if kind == "a" and adjustments and draw(st.booleans()):
+                message = draw(st.sampled_from(adjustments))  # the same command again
+            elif kind == "a":
+                adjustments.append(
+                    AdjustPoints(key=f"k-{n}", member_id=ME, points=5, operator="s", reason="r")
+                )
+                message = adjustments[-1]
+            elif kind == "l":  # a share reported long after it happened (capped: 15 a day)
+                late = at - timedelta(days=draw(st.integers(0, 400)))
+                message = ContentShared(
+                    fact_id=f"f-{n}", patient_id=ME, occurred_at=late, content_id=f"x-{n}"
+                )
+            elif kind == "c":
                 message = _charge(n, at, draw(st.integers(1, 50)) * 10_000)
                 charges.append(f"c-{n}")
             elif kind == "r" and charges:
@@ -171,3 +185,58 @@ def test_a_refund_of_a_charge_earned_more_than_the_reversible_months_ago_takes_n
     sooner = START + timedelta(days=2 * 365)
     made = decide(attrs.evolve(refund, occurred_at=sooner), state, REFERENCE, sooner)
     assert [p.kind.value for p in made] == ["reverse"]
+
+
+def test_a_merged_record_brings_what_it_earned_once_per_reference_even_let_go() -> None:
+    duplicate, survivor = LedgerState(member_id="dup"), LedgerState(member_id=ME)
+    for day in range(2 * FORGET_AT_ONCE):  # contents shared; their points expire
+        at = START + timedelta(days=day)
+        share = ContentShared(
+            fact_id=f"s-{day}", patient_id="dup", occurred_at=at, content_id=f"c-{day}"
+        )
+        for posting in decide(share, duplicate, REFERENCE, at):
+            duplicate = evolve(duplicate, posting)
+    later = START + timedelta(days=4 * 366)
+    for day in range(FORGET_AT_ONCE):  # later earnings let the old, empty lots go
+        at = later + timedelta(days=day)
+        share = ContentShared(
+            fact_id=f"n-{day}", patient_id="dup", occurred_at=at, content_id=f"n-{day}"
+        )
+        for posting in decide(share, duplicate, REFERENCE, at):
+            duplicate = evolve(duplicate, posting)
+    assert "dup/1" not in duplicate.lots
+    merge = MergeMembers(key="merge", member_id=ME, duplicate_id="dup", operator="s", reason="r")
+    at += timedelta(days=1)
+    for posting in decide_merge(merge, survivor, duplicate, REFERENCE, at):
+        if posting.member_id == ME:
+            survivor = evolve(survivor, posting)
+    again = ContentShared(fact_id="again", patient_id=ME, occurred_at=at, content_id="c-0")
+    assert decide(again, survivor, REFERENCE, at) == []  # shared before: earned once
+
+
+def test_a_capped_earning_dated_before_the_horizon_earns_nothing() -> None:
+    state = LedgerState(member_id=ME)
+
+    def share(at: datetime, content: str, now: datetime) -> list[Posting]:
+        fact = ContentShared(fact_id=content, patient_id=ME, occurred_at=at, content_id=content)
+        made = decide(fact, state, REFERENCE, now)
+        return made
+
+    for day in range(FORGET_AT_ONCE):  # a share a day, then all spent
+        at = START + timedelta(days=day)
+        for posting in share(at, f"c-{day}", at):
+            state = evolve(state, posting)
+    at += timedelta(days=1)
+    for posting in decide(
+        Redeem(key="all", member_id=ME, points=state.balance), state, REFERENCE, at
+    ):
+        state = evolve(state, posting)
+    later = START + timedelta(days=4 * 366)
+    for posting in share(later, "new", later):  # the old, empty lots are let go
+        state = evolve(state, posting)
+    assert f"{ME}/1" not in state.lots
+    # a share of the first day, reported now: its day's cap cannot be reckoned any more
+    assert share(START + timedelta(hours=1), "late", later) == []
+    # one of last month is reckoned as ever
+    last_month = later - timedelta(days=20)
+    assert [p.kind.value for p in share(last_month, "recent", later)] == ["earn"]

@@ -33,7 +33,7 @@ ME = "p-long"
 CONFIG = ProgrammeConfig()
 #: What a burst of facts is made of: anything, or only check-ins, charges, visits...
 MIXES = ("vcrdbiph", "i", "c", "cr", "v", "d", "bp")
-CODES = ("E11.9", "I10", "O26.8", "O80", "O03", "Z39.0", "J44.9", "R51")
+CODES = ("E11.9", "I10", "O26.8", "O80", "O03", "Z39.0", "J44.9", "R51", "J06.9")
 
 
 @st.composite
@@ -116,6 +116,13 @@ def test_what_is_forgotten_never_changes_a_reading(
     hypothesis.event("some forgotten" if forgotten else "none forgotten")
     target(forgotten)
     assert _noted(kept) == _noted(whole) - forgotten
+    # what the engine reads beside the readings: the diagnosis noted last (a message may
+    # name it) and the first visits (a referral names the first)
+    assert list(kept.diagnoses)[-1:] == list(whole.diagnoses)[-1:]
+    first = min((visit.at for visit in whole.visits.values()), default=None)
+    assert {k for k, v in kept.visits.items() if v.at == first} == {
+        k for k, v in whole.visits.items() if v.at == first
+    }
     last = facts[-1].occurred_at
     for days in sorted(later):
         then = last + timedelta(days=days, hours=3)

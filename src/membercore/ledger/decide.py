@@ -284,7 +284,7 @@ def _bonus(
     if not rule.enabled or f"{rule_id}:{reference}" in state.references:
         return []
     points = command.points if rule.max_points is None else min(command.points, rule.max_points)
-    points = min(points, cap_room(state, config, rule_id, rule, now))
+    points = min(points, cap_room(state, config, rule_id, rule, now, now=now))
     if points <= 0:
         return []
     spec = lot_spec(

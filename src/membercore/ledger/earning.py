@@ -26,6 +26,7 @@ from membercore.facts import (
     SurveyAnswered,
 )
 from membercore.ledger.events import Posting, PostingKind, Provenance
+from membercore.ledger.forget import horizon
 from membercore.ledger.lots import Origin, credit, lot_spec
 from membercore.ledger.reversal import refund_points, reverse_earning, reversible_since
 from membercore.ledger.state import LedgerState
@@ -92,7 +93,7 @@ def earn(
     rule_id = RULE_IDS[type(fact)]
     if not rule.enabled or f"{rule_id}:{reference}" in state.references:
         return []
-    points = min(points, cap_room(state, config, rule_id, rule, fact.occurred_at))
+    points = min(points, cap_room(state, config, rule_id, rule, fact.occurred_at, now=now))
     if points <= 0:
         return []
     spec = lot_spec(
@@ -142,15 +143,27 @@ def _truncated(numerator: int, denominator: int) -> int:
 
 
 def cap_room(
-    state: LedgerState, config: ProgrammeConfig, rule_id: str, rule: RuleBase, at: datetime
+    state: LedgerState,
+    config: ProgrammeConfig,
+    rule_id: str,
+    rule: RuleBase,
+    at: datetime,
+    *,
+    now: datetime,
 ) -> int:
-    """How many more points ``rule`` may award on the local day and month of ``at``."""
+    """How many more points ``rule`` may award on the local day and month of ``at``.
+
+    Decided at ``now``: a month that begins before the ledger's horizon
+    (:func:`membercore.ledger.forget.horizon`) has no room, its lots may be let go.
+    """
     if rule.daily_cap is None and rule.monthly_cap is None:
         return 2**62
     tz = config.tz
     day = local_date(at, tz)
     day_start, day_end = local_day_start(day, tz), local_day_start(day + timedelta(days=1), tz)
     month_start = local_month_start(day.year, day.month, tz)
+    if month_start < horizon(config, now):
+        return 0  # a month whose lots may be let go: not reckoned, nothing earned
     month_end = local_month_start(day.year, day.month + 1, tz)
     today = month = 0
     for held in state.lots.values():

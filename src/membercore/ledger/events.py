@@ -162,6 +162,8 @@ class Posting:
         carried_activity_at: for a merge, the merged record's last activity; the
             survivor's is the later of the two (``None``: none, or a posting stored
             before merges carried it).
+        carried_references: for a merge, the merged record's ``<rule>:<reference>``
+            whose lots it had let go, so that the survivor never earns them again.
         forgets: lots let go from the member's state with this posting: empty, and
             earned before every window that reads them (:mod:`membercore.ledger.forget`);
             their keys and kinds go with them. The postings stay in the journal.
@@ -195,3 +197,4 @@ class Posting:
         default=None, converter=as_utc_or_none, validator=aware_or_none
     )
     forgets: tuple[str, ...] = attrs.field(default=(), metadata={OMIT_AT_DEFAULT: True})
+    carried_references: tuple[str, ...] = attrs.field(default=(), metadata={OMIT_AT_DEFAULT: True})

@@ -4,16 +4,18 @@ A lot is read while it holds points (balances, spending, expiry), by the caps of
 rule in the local day and month it was earned, by the tier qualification window, and by
 a reversal of its earning for ``ledger.reversible_months`` after it was earned. The
 record's clock only moves forward, so a lot that is empty and older than all of those at
-``now`` is never read again: it is let go, with its earning's key, the key of its expiry
-and the kinds of those postings. The ``"<rule>:<reference>"`` references stay, so that
-what is earned once per reference (a charge, a content, a referral) is never earned
-twice. Lots go in batches of at least :data:`FORGET_AT_ONCE`, named on a posting the
-ledger makes anyway (:attr:`~membercore.ledger.events.Posting.forgets`).
+``now`` is never read again: it is let go, with the kinds of its postings and the key of
+its expiry; the key of the fact or command that earned it stays (without its postings),
+so that the same command sent again is still a replay. The ``"<rule>:<reference>"``
+references stay, so that what is earned once per reference (a charge, a content, a
+referral) is never earned twice. Lots go in batches of at least
+:data:`FORGET_AT_ONCE`, named on a posting the ledger makes anyway
+(:attr:`~membercore.ledger.events.Posting.forgets`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -23,20 +25,38 @@ from membercore.ledger.reports import qualification_window_start
 from membercore.ledger.reversal import reversible_since
 from membercore.ledger.state import LedgerState
 
-__all__ = ["FORGET_AT_ONCE", "forgettable", "with_forgetting"]
+__all__ = ["FORGET_AT_ONCE", "forgettable", "horizon", "with_forgetting"]
 
 #: The fewest lots let go at once.
 FORGET_AT_ONCE = 32
 
+_INSTANT = timedelta(microseconds=1)
+
+
+def horizon(config: ProgrammeConfig, now: datetime) -> datetime:
+    """An empty lot earned before this instant is read by no decision at ``now`` or later.
+
+    The earlier of the start of the reversible months and the start of the oldest
+    qualification window a tier review may still read: one that fell due by ``now``
+    reads the window ending at its review date, up to ``tiers.grace_days`` before.
+    """
+    grace = timedelta(days=config.tiers.grace_days)
+    read = qualification_window_start(config, now - grace - _INSTANT)
+    return min(read, reversible_since(config, now))
+
 
 def forgettable(state: LedgerState, config: ProgrammeConfig, now: datetime) -> tuple[str, ...]:
-    """The ids of the lots no decision at ``now`` or later reads, in the order opened."""
-    # Caps read the day and month of an earning: within both windows, each a month or more.
-    horizon = min(qualification_window_start(config, now), reversible_since(config, now))
+    """The ids of the lots no decision at ``now`` or later reads, in the order opened.
+
+    Caps read the lots of an earning's own day and month: an earning dated in a month
+    that begins before :func:`horizon` is not reckoned against a cap, it earns nothing
+    (:func:`membercore.ledger.earning.cap_room`).
+    """
+    before = horizon(config, now)
     return tuple(
         lot_id
         for lot_id, held in state.lots.items()
-        if held.remaining == 0 and held.lot.earned_at < horizon
+        if held.remaining == 0 and held.lot.earned_at < before
     )
 
 

@@ -138,4 +138,9 @@ def _merged_into(
         carried=carried,
         carried_keys=tuple(duplicate.keys),
         carried_activity_at=duplicate.last_activity_at,
+        carried_references=tuple(
+            reference
+            for reference, lot_id in duplicate.references.items()
+            if lot_id not in duplicate.lots
+        ),
     )

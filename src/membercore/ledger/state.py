@@ -171,13 +171,6 @@ def evolve(state: LedgerState, posting: Posting) -> LedgerState:
             kinds[carried_lot.lot.lot_id] = PostingKind.EARN
     if posting.forgets:
         lots, keys, kinds = _forget(posting.forgets, lots, keys, kinds)
-    references = {} if posting.merged_into is not None else state.references
-    opened = [*posting.lots, *(carried.lot for carried in posting.carried)]
-    if any(lot.reference is not None for lot in opened):
-        references = dict(references)
-        for lot in opened:
-            if lot.reference is not None:
-                references[f"{lot.rule_id}:{lot.reference}"] = lot.lot_id
     return LedgerState(
         member_id=state.member_id,
         seq=state.seq + 1,
@@ -185,11 +178,25 @@ def evolve(state: LedgerState, posting: Posting) -> LedgerState:
         debt=state.debt + posting.debt_change,
         keys=keys,
         kinds=kinds,
-        references=references,
+        references=_references(state, posting),
         last_activity_at=_activity(state, posting),
         expiry_bound=_expiry_bound(state.expiry_bound, lots, posting),
         totals=_count(state.totals, posting),
     )
+
+
+def _references(state: LedgerState, posting: Posting) -> Mapping[str, str]:
+    references = {} if posting.merged_into is not None else state.references
+    opened = [*posting.lots, *(carried.lot for carried in posting.carried)]
+    if not (any(lot.reference is not None for lot in opened) or posting.carried_references):
+        return references
+    references = dict(references)
+    for lot in opened:
+        if lot.reference is not None:
+            references[f"{lot.rule_id}:{lot.reference}"] = lot.lot_id
+    for reference in posting.carried_references:
+        references.setdefault(reference, "")  # its lot was let go: earned, not reversed
+    return references
 
 
 def _forget(
@@ -198,19 +205,23 @@ def _forget(
     keys: dict[str, KeyRecord],
     kinds: dict[str, PostingKind],
 ) -> tuple[dict[str, LotState], dict[str, KeyRecord], dict[str, PostingKind]]:
-    """What is left once ``lot_ids`` are let go, with their earnings' and expiries' keys."""
+    """What is left once ``lot_ids`` are let go.
+
+    Their expiries' keys go; the key of what earned them stays, without the postings
+    let go, so that a command sent again is still a replay.
+    """
     gone = set(lot_ids)
     for lot_id in lot_ids:
-        expiry = keys.get(f"expire:{lot_id}")
+        expiry = keys.pop(f"expire:{lot_id}", None)
         if expiry is not None:
             gone.update(expiry.posting_ids)
+    for key, record in keys.items():
+        if not gone.isdisjoint(record.posting_ids):
+            left = tuple(posting for posting in record.posting_ids if posting not in gone)
+            keys[key] = KeyRecord(fingerprint=record.fingerprint, posting_ids=left)
     return (
         {lot_id: held for lot_id, held in lots.items() if lot_id not in gone},
-        {
-            key: record
-            for key, record in keys.items()
-            if not (record.posting_ids and gone.issuperset(record.posting_ids))
-        },
+        keys,
         {posting_id: kind for posting_id, kind in kinds.items() if posting_id not in gone},
     )
 

@@ -10,7 +10,8 @@ outside on every later day. Kept, whatever their age:
 - for each condition, and for deliveries and rehabilitation plans, the latest
   :data:`~.day.MAX_EVIDENCE` facts (a tag's reason and evidence, and the pregnancy and
   post-partum stages, read no more than those);
-- the first visit (a referral must name it) and the latest visit and charge (recency);
+- the first visit (a referral must name it), the latest visit and charge (recency), the
+  diagnosis noted last and the latest one (a message may name the patient's diagnosis);
 - while ``tag_days`` gives ``care:high_value_treatment`` no days, every charge of a
   high-value category.
 
@@ -74,7 +75,10 @@ def forgettable(
         for note in state.refunds.values()
         if note.at >= since or note.charge_id in kept_charges
     }
-    keep |= {_first(state.visits.values()), _last(state.visits.values())}
+    keep |= _earliest(state.visits.values())
+    keep.add(_last(state.visits.values()))
+    # the diagnosis noted last and the latest (a message names the patient's diagnosis)
+    keep |= {*list(state.diagnoses)[-1:], _last(state.diagnoses.values())}
     gone = [note for fact_id, note in noted_facts(state).items() if fact_id not in keep]
     return tuple(note.fact_id for note in sorted(gone, key=order))
 
@@ -110,9 +114,11 @@ def _charges_kept(state: ProfileState, day: Day, since: datetime) -> list[Charge
     return kept if latest is None else [*kept, latest]
 
 
-def _first(notes: Iterable[FactNoted]) -> str:
-    first = min(notes, key=order, default=None)
-    return "" if first is None else first.fact_id
+def _earliest(notes: Iterable[FactNoted]) -> set[str]:
+    """The facts of the earliest instant (a referral names the first visit)."""
+    held = list(notes)
+    first = min((note.at for note in held), default=None)
+    return {note.fact_id for note in held if note.at == first}
 
 
 def _last(notes: Iterable[FactNoted]) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from membercore import ledger
 from membercore.config import ProgrammeConfig
 from membercore.errors import ImplausibleError
 from membercore.facts import ChargePaid, Fact, RefundIssued
@@ -128,18 +129,28 @@ def _check_charge(
     charges = member.profile.charges.values() if member is not None else ()
     # The same fact again (another worker took it meanwhile) is the parts' to replay.
     taken = [
-        noted.fact_id
+        f"as fact {noted.fact_id}"
         for noted in charges
         if noted.charge_id == charge.charge_id and noted.fact_id != charge.fact_id
     ]
+    # A charge the profile has let go (paid more than a year before) that earned points
+    # is still known to the ledger.
+    reference = f"{ledger.RULE_IDS[ChargePaid]}:{charge.charge_id}"
+    earned = member is not None and reference in member.ledger.references
+    if not taken and earned and not _noted(member, charge.fact_id):
+        taken = ["more than a year ago"]
     if taken:
         raise ImplausibleError(
             kind,
             "charge_id",
             charge.charge_id,
-            f"taken before as fact {taken[0]}: a charge is sent once (a correction is a "
+            f"taken before {taken[0]}: a charge is sent once (a correction is a "
             "refund, and a new charge with its own id)",
         )
+
+
+def _noted(member: Member | None, fact_id: str) -> bool:
+    return member is not None and fact_id in member.profile.facts
 
 
 def _check_refund(kind: str, refund: RefundIssued, member: Member | None) -> None:

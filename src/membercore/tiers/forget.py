@@ -3,7 +3,8 @@
 The ladder reads the visits and out-of-pocket spend of the qualification window ending
 at the instant it decides on (:func:`membercore.tiers.rules.qualification`). Those
 instants only move forward: the decision at hand, and before it the reviews and the end
-of an override that fell due since the last one. A visit or a charge from before the
+of an override that fell due since the last one (a review reads the window ending at
+its review date too, whose grace may not be over). A visit or a charge from before the
 window of the earliest of them is never read again and is let go, named on the activity
 record the decision makes anyway, in batches of at least :data:`FORGET_AT_ONCE`. A visit
 or charge sent again after it was let go counts again only where it always counted: at
@@ -12,7 +13,7 @@ its own instant, outside every window from then on.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -26,12 +27,16 @@ __all__ = ["FORGET_AT_ONCE", "forgettable", "with_forgetting"]
 #: The fewest visits and charges let go at once.
 FORGET_AT_ONCE = 32
 
+_INSTANT = timedelta(microseconds=1)
+
 
 def forgettable(
     state: TierState, config: ProgrammeConfig, now: datetime
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The visits and charges no decision at ``now`` or after it reads."""
     pending = [review_due_at(state, config), now]
+    if state.review_at is not None:  # a review also reads the window ending at its date
+        pending.append(state.review_at - _INSTANT)
     if state.override is not None:
         pending.append(state.override.expires_at)
     since = window_start(config, min(at for at in pending if at is not None))

@@ -1,0 +1,69 @@
+"""A member with a long history, through the engine: what the record lets go stays decided."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from membercore import Engine
+from membercore.facts import ChargeLine, ChargePaid, PatientRegistered, VisitCompleted
+from membercore.testing.clock import ManualClock
+
+from .conftest import OpenEngine
+
+SH = ZoneInfo("Asia/Shanghai")
+START = datetime(2021, 1, 4, 9, tzinfo=SH)
+LATER = START + timedelta(days=600)
+
+
+def _charge(fact_id: str, n: int, at: datetime) -> ChargePaid:
+    line = ChargeLine(department="internal", category="exam", amount_fen=10_000)
+    return ChargePaid(
+        fact_id=fact_id, patient_id="p", occurred_at=at, charge_id=f"c-{n}", lines=(line,)
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def long_history(
+    request: pytest.FixtureRequest, tmp_path: Path, open_engine: OpenEngine
+) -> Iterator[Engine]:
+    """A member with forty charges in their first weeks and forty visits a year and more on."""
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/m.db"
+    with open_engine(url, ManualClock(LATER)) as engine:
+        yield _loaded(engine)
+
+
+def _loaded(engine: Engine) -> Engine:
+    facts: list[object] = [PatientRegistered(fact_id="reg", patient_id="p", occurred_at=START)]
+    facts += [_charge(f"f-c{n}", n, START + timedelta(days=n)) for n in range(1, 41)]
+    facts += [
+        VisitCompleted(
+            fact_id=f"f-v{n}",
+            patient_id="p",
+            visit_id=f"v-{n}",
+            occurred_at=START + timedelta(days=500, hours=n),
+        )
+        for n in range(40)
+    ]
+    engine.ingest(facts, now=LATER)
+    return engine
+
+
+def test_the_profile_lets_the_old_charges_go(long_history: Engine) -> None:
+    assert len(long_history.member("p").profile.charges) < 40
+
+
+def test_a_charge_sent_again_after_its_note_was_let_go_is_still_refused(
+    long_history: Engine,
+) -> None:
+    before = long_history.member("p").ledger.balance
+    again = _charge("f-c1-again", 1, START + timedelta(days=1))
+    report = long_history.ingest([again], now=LATER + timedelta(days=1))
+    assert (report.applied, report.rejected) == (0, 1)
+    (letter,) = long_history.store.dead_letters()
+    assert "taken before more than a year ago" in letter.reason
+    assert long_history.member("p").ledger.balance == before

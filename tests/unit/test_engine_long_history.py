@@ -11,6 +11,7 @@ import pytest
 
 from membercore import Engine
 from membercore.facts import ChargeLine, ChargePaid, PatientRegistered, VisitCompleted
+from membercore.identity import MergeMembers
 from membercore.testing.clock import ManualClock
 
 from .conftest import OpenEngine
@@ -65,5 +66,18 @@ def test_a_charge_sent_again_after_its_note_was_let_go_is_still_refused(
     report = long_history.ingest([again], now=LATER + timedelta(days=1))
     assert (report.applied, report.rejected) == (0, 1)
     (letter,) = long_history.store.dead_letters()
-    assert "taken before more than a year ago" in letter.reason
+    assert "taken before (it earned points)" in letter.reason
     assert long_history.member("p").ledger.balance == before
+
+
+def test_a_charge_sent_again_for_a_record_merged_away_is_refused(long_history: Engine) -> None:
+    long_history.ingest(
+        [PatientRegistered(fact_id="reg-s", patient_id="s", occurred_at=START)], now=LATER
+    )
+    merge = MergeMembers(key="merge", member_id="s", duplicate_id="p", operator="o", reason="r")
+    long_history.execute(merge, now=LATER + timedelta(hours=1))
+    before = long_history.member("s").ledger.balance
+    again = _charge("f-c1-again", 1, START + timedelta(days=1))
+    report = long_history.ingest([again], now=LATER + timedelta(days=1))
+    assert (report.applied, report.rejected) == (0, 1)
+    assert long_history.member("s").ledger.balance == before

@@ -153,8 +153,9 @@ def cap_room(
 ) -> int:
     """How many more points ``rule`` may award on the local day and month of ``at``.
 
-    Decided at ``now``: a month that begins before the ledger's horizon
-    (:func:`membercore.ledger.forget.horizon`) has no room, its lots may be let go.
+    Decided at ``now``: a day (or, for a rule with a monthly cap, a month) that begins
+    before the ledger's horizon (:func:`membercore.ledger.forget.horizon`) has no room,
+    its lots may be let go.
     """
     if rule.daily_cap is None and rule.monthly_cap is None:
         return 2**62
@@ -162,8 +163,9 @@ def cap_room(
     day = local_date(at, tz)
     day_start, day_end = local_day_start(day, tz), local_day_start(day + timedelta(days=1), tz)
     month_start = local_month_start(day.year, day.month, tz)
-    if month_start < horizon(config, now):
-        return 0  # a month whose lots may be let go: not reckoned, nothing earned
+    reckoned = month_start if rule.monthly_cap is not None else day_start
+    if reckoned < horizon(config, now):
+        return 0  # a day or month whose lots may be let go: not reckoned, nothing earned
     month_end = local_month_start(day.year, day.month + 1, tz)
     today = month = 0
     for held in state.lots.values():

@@ -48,9 +48,11 @@ def horizon(config: ProgrammeConfig, now: datetime) -> datetime:
 def forgettable(state: LedgerState, config: ProgrammeConfig, now: datetime) -> tuple[str, ...]:
     """The ids of the lots no decision at ``now`` or later reads, in the order opened.
 
-    Caps read the lots of an earning's own day and month: an earning dated in a month
-    that begins before :func:`horizon` is not reckoned against a cap, it earns nothing
-    (:func:`membercore.ledger.earning.cap_room`).
+    Caps read the lots of an earning's own day and month: an earning dated in a day (or
+    capped month) that begins before :func:`horizon` is not reckoned against a cap, it
+    earns nothing (:func:`membercore.ledger.earning.cap_room`). A tier review reads the
+    qualifying points of its window: bring the tier up to date before each decision of
+    the ledger, as the engine does, so that no review is still to run on a window let go.
     """
     before = horizon(config, now)
     return tuple(

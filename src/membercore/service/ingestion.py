@@ -201,9 +201,11 @@ def _decide(
     plausibility.check(message, held.state, engine.config, now)
     survivor = held.state.identity.merged_into
     if survivor is not None:
-        # The person's facts go on under the record they were merged into.
+        # The person's facts go on under the record they were merged into, which holds
+        # what the merged record brought (what its charges earned, say).
         held = uow.require_member(survivor)
         message = attrs.evolve(message, patient_id=survivor)
+        plausibility.check(message, held.state, engine.config, now)
     if isinstance(message, ReferralQualified) and held.state.identity.alive(message.occurred_at):
         referrals.credit(uow, message, now)  # (a dead referrer's fact is set aside)
     run(uow, ctx, held, message, now)

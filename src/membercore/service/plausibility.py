@@ -133,12 +133,12 @@ def _check_charge(
         for noted in charges
         if noted.charge_id == charge.charge_id and noted.fact_id != charge.fact_id
     ]
-    # A charge the profile has let go (paid more than a year before) that earned points
-    # is still known to the ledger.
+    # A charge the profile has let go (paid more than a year before), or one a merged
+    # record brought, that earned points is still known to the ledger.
     reference = f"{ledger.RULE_IDS[ChargePaid]}:{charge.charge_id}"
     earned = member is not None and reference in member.ledger.references
-    if not taken and earned and not _noted(member, charge.fact_id):
-        taken = ["more than a year ago"]
+    if not taken and earned and not _taken(member, charge.fact_id):
+        taken = ["(it earned points)"]
     if taken:
         raise ImplausibleError(
             kind,
@@ -149,8 +149,11 @@ def _check_charge(
         )
 
 
-def _noted(member: Member | None, fact_id: str) -> bool:
-    return member is not None and fact_id in member.profile.facts
+def _taken(member: Member | None, fact_id: str) -> bool:
+    """Whether the record took this very fact (sent again, it is the parts' to replay)."""
+    if member is None:
+        return False
+    return fact_id in member.profile.facts or fact_id in member.ledger.keys
 
 
 def _check_refund(kind: str, refund: RefundIssued, member: Member | None) -> None:

@@ -46,7 +46,8 @@ class ProfileState:
 
     The noted facts are kept by fact id, so that the same fact twice is noted once and
     the order they come in does not matter: everything derived from them (tags, the
-    segment) is worked out from the whole set.
+    segment) is worked out from the whole set. A fact no reading from then on can use
+    is let go (:mod:`membercore.segments.forget`); the journal keeps it.
 
     Attributes:
         member_id: the member.

@@ -7,10 +7,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
 from membercore import Engine
-from membercore.facts import ChargeLine, ChargePaid, PatientRegistered, VisitCompleted
+from membercore.facts import (
+    ChargeLine,
+    ChargePaid,
+    PatientRegistered,
+    RefundIssued,
+    VisitCompleted,
+)
 from membercore.identity import MergeMembers
 from membercore.testing.clock import ManualClock
 
@@ -81,3 +88,20 @@ def test_a_charge_sent_again_for_a_record_merged_away_is_refused(long_history: E
     report = long_history.ingest([again], now=LATER + timedelta(days=1))
     assert (report.applied, report.rejected) == (0, 1)
     assert long_history.member("s").ledger.balance == before
+
+
+def test_a_refund_of_a_charge_let_go_takes_back_what_it_earned(long_history: Engine) -> None:
+    before = long_history.member("p").ledger
+    assert not any(
+        note.charge_id == "c-2" for note in long_history.member("p").profile.charges.values()
+    )
+    lot = before.lots[before.references["earning.spending:c-2"]]
+    refund = RefundIssued(
+        fact_id="refund-c2", patient_id="p", occurred_at=LATER, charge_id="c-2", amount_fen=10_000
+    )
+    too_much = attrs.evolve(refund, fact_id="refund-c3", charge_id="c-3", amount_fen=10_001)
+    report = long_history.ingest([refund, too_much], now=LATER + timedelta(hours=1))
+    assert (report.applied, report.rejected) == (1, 1)
+    (letter,) = long_history.store.dead_letters()
+    assert "more than is left of charge c-3 (10000 of 10000 fen)" in letter.reason
+    assert long_history.member("p").ledger.balance == before.balance - lot.lot.points

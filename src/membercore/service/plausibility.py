@@ -163,12 +163,8 @@ def _check_refund(kind: str, refund: RefundIssued, member: Member | None) -> Non
         else [c for c in member.profile.charges.values() if c.charge_id == refund.charge_id]
     )
     if not charges:
-        raise ImplausibleError(
-            kind,
-            "charge_id",
-            refund.charge_id,
-            "no such charge of the patient has been taken (send the refund after its charge)",
-        )
+        _check_refund_of_earning(kind, refund, member)
+        return
     total = sum(c.total_fen for c in charges if c.total_fen is not None)
     if any(c.total_fen is None for c in charges):
         return  # a charge taken before totals were kept: nothing to hold it to
@@ -179,7 +175,33 @@ def _check_refund(kind: str, refund: RefundIssued, member: Member | None) -> Non
         if member is not None
         else 0
     )
-    left = total - refunded
+    _check_left(kind, refund, total, total - refunded)
+
+
+def _check_refund_of_earning(kind: str, refund: RefundIssued, member: Member | None) -> None:
+    """A refund of a charge the profile has let go (paid more than a year before).
+
+    The ledger still knows a charge that earned points: the refund is held to what is
+    left of the charge by the refunds its earning took back. One whose earning was let
+    go too (older than ``ledger.reversible_months``) takes nothing back and is taken.
+    """
+    reference = f"{ledger.RULE_IDS[ChargePaid]}:{refund.charge_id}"
+    lot_id = None if member is None else member.ledger.references.get(reference)
+    if lot_id is None:
+        raise ImplausibleError(
+            kind,
+            "charge_id",
+            refund.charge_id,
+            "no such charge of the patient has been taken (send the refund after its charge)",
+        )
+    held = member.ledger.lots.get(lot_id) if member is not None else None
+    if held is None or held.lot.basis_fen is None:
+        return
+    total = held.lot.basis_fen
+    _check_left(kind, refund, total, total - held.refunded_fen)
+
+
+def _check_left(kind: str, refund: RefundIssued, total: int, left: int) -> None:
     if refund.amount_fen > left:
         raise ImplausibleError(
             kind,

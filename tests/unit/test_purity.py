@@ -240,6 +240,7 @@ KERNEL = (
     "converters",
     "dates",
     "errors",
+    "forgetting",
     "idempotency",
     "messages",
     "moved",

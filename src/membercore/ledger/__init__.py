@@ -13,7 +13,7 @@ Transfers and merges touch two ledgers and have their own deciders,
 from __future__ import annotations
 
 from membercore.ledger.decide import decide, decide_transfer
-from membercore.ledger.earning import RULE_IDS, spending_points
+from membercore.ledger.earning import RULE_IDS, charge_reference, spending_points
 from membercore.ledger.lots import available_points, expiry_of
 from membercore.ledger.merge import decide_merge
 from membercore.ledger.reports import (
@@ -36,6 +36,7 @@ __all__ = [
     "Totals",
     "available_points",
     "balances",
+    "charge_reference",
     "decide",
     "decide_merge",
     "decide_transfer",

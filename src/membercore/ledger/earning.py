@@ -31,7 +31,7 @@ from membercore.ledger.lots import Origin, credit, lot_spec
 from membercore.ledger.reversal import refund_points, reverse_earning, reversible_since
 from membercore.ledger.state import LedgerState
 
-__all__ = ["RULE_IDS", "cap_room", "earn", "spending_points"]
+__all__ = ["RULE_IDS", "cap_room", "charge_reference", "earn", "spending_points"]
 
 #: The rule id recorded on postings for each earning action.
 RULE_IDS = {
@@ -182,10 +182,15 @@ def cap_room(
     return max(room, 0)
 
 
+def charge_reference(charge_id: str) -> str:
+    """The key a charge's earning is found under in the ledger's ``references``."""
+    return f"{RULE_IDS[ChargePaid]}:{charge_id}"
+
+
 def _refund(
     fact: RefundIssued, state: LedgerState, config: ProgrammeConfig, now: datetime, digest: str
 ) -> list[Posting]:
-    lot_id = state.references.get(f"{RULE_IDS[ChargePaid]}:{fact.charge_id}")
+    lot_id = state.references.get(charge_reference(fact.charge_id))
     held = None if lot_id is None else state.lots.get(lot_id)
     if lot_id is None or held is None or held.lot.earned_at < reversible_since(config, now):
         # The charge earned nothing (all paid by insurance, or before the programme), or

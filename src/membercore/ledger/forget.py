@@ -20,15 +20,13 @@ from datetime import datetime, timedelta
 import attrs
 
 from membercore.config import ProgrammeConfig
+from membercore.forgetting import FORGET_AT_ONCE, enough, worth_asking
 from membercore.ledger.events import Posting
 from membercore.ledger.reports import qualification_window_start
 from membercore.ledger.reversal import reversible_since
 from membercore.ledger.state import LedgerState
 
 __all__ = ["FORGET_AT_ONCE", "forgettable", "horizon", "with_forgetting"]
-
-#: The fewest lots let go at once.
-FORGET_AT_ONCE = 32
 
 _INSTANT = timedelta(microseconds=1)
 
@@ -72,9 +70,9 @@ def with_forgetting(
     the ledger before the postings.
     """
     opens = any(posting.lots for posting in postings)
-    if not opens or not state.lots or len(state.lots) % FORGET_AT_ONCE:
+    if not opens or not worth_asking(len(state.lots)):
         return postings
     ids = forgettable(state, config, now)
-    if len(ids) < FORGET_AT_ONCE:
+    if not enough(len(ids)):
         return postings
     return [*postings[:-1], attrs.evolve(postings[-1], forgets=ids)]

@@ -10,9 +10,10 @@ days' starts after an instant, so that the record falls due and a tick refreshes
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
@@ -27,6 +28,8 @@ from membercore.segments.messages import (
 from membercore.segments.state import ProfileState
 
 __all__ = ["next_change"]
+
+T = TypeVar("T")
 
 
 def next_change(
@@ -44,21 +47,41 @@ def next_change(
     return local_day_start(days[at], tz) if at < len(days) else None
 
 
-#: The days of the profiles read last, by identity: a record is asked several times
-#: between two changes of its profile (each instant a tick visits, each commit).
-_SEEN: dict[int, tuple[ProfileState, SegmentRules, ZoneInfo, list[date]]] = {}
-_SEEN_MOST = 1024
+class _Remembered(Generic[T]):
+    """Answers about immutable values, kept by identity with the rules and zone they used.
+
+    A kept answer holds its value alive, so the same identity cannot name another value.
+    """
+
+    def __init__(self, most: int) -> None:
+        self._held: dict[int, tuple[object, SegmentRules, ZoneInfo, T]] = {}
+        self._most = most
+
+    def get(self, subject: object, rules: SegmentRules, tz: ZoneInfo, work: Callable[[], T]) -> T:
+        """The answer kept for ``subject``, else the one ``work`` gives (then kept)."""
+        held = self._held.get(id(subject))
+        if held is not None and held[0] is subject and held[1] is rules and held[2] is tz:
+            return held[3]
+        answer = work()
+        if len(self._held) >= self._most:
+            self._held.clear()
+        self._held[id(subject)] = (subject, rules, tz, answer)
+        return answer
+
+
+#: The days of the profiles read last: a record is asked several times between two
+#: changes of its profile (each instant a tick visits, each commit).
+_SEEN: _Remembered[list[date]] = _Remembered(1024)
+
+#: The days of each fact noted: a profile's notes are shared by every state that
+#: follows, so each is worked out once, not on every new state.
+_NOTE_DAYS: _Remembered[tuple[date, ...]] = _Remembered(1 << 14)
 
 
 def _days(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> list[date]:
-    held = _SEEN.get(id(state))
-    if held is not None and held[0] is state and held[1] is rules and held[2] is tz:
-        return held[3]
-    days = sorted({*_window_ends(state, rules, tz), *_ages(state, rules)})
-    if len(_SEEN) >= _SEEN_MOST:
-        _SEEN.clear()
-    _SEEN[id(state)] = (state, rules, tz, days)
-    return days
+    return _SEEN.get(
+        state, rules, tz, lambda: sorted({*_window_ends(state, rules, tz), *_ages(state, rules)})
+    )
 
 
 def _window_ends(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iterator[date]:
@@ -76,21 +99,8 @@ def _window_ends(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iter
             yield from _note_days(note, rules, tz)
 
 
-#: The days of each fact noted, by identity: a profile's notes are shared by every state
-#: that follows, so each is worked out once, not on every new state.
-_NOTE_DAYS: dict[int, tuple[FactNoted, SegmentRules, ZoneInfo, tuple[date, ...]]] = {}
-_NOTE_DAYS_MOST = 1 << 14
-
-
 def _note_days(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> tuple[date, ...]:
-    held = _NOTE_DAYS.get(id(note))
-    if held is not None and held[0] is note and held[1] is rules and held[2] is tz:
-        return held[3]
-    days = tuple(_days_of(note, rules, tz))
-    if len(_NOTE_DAYS) >= _NOTE_DAYS_MOST:
-        _NOTE_DAYS.clear()
-    _NOTE_DAYS[id(note)] = (note, rules, tz, days)
-    return days
+    return _NOTE_DAYS.get(note, rules, tz, lambda: tuple(_days_of(note, rules, tz)))
 
 
 def _days_of(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> Iterator[date]:

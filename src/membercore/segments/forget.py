@@ -30,14 +30,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
+from membercore.forgetting import FORGET_AT_ONCE, enough, worth_asking
 from membercore.segments.day import MAX_EVIDENCE, Day, day_of, order
 from membercore.segments.messages import ChargeNoted, FactNoted, NotesForgotten
 from membercore.segments.state import ProfileState, noted_facts
 
 __all__ = ["FORGET_AT_ONCE", "KEPT_DAYS", "forgettable", "forgotten"]
-
-#: The fewest facts forgotten at once.
-FORGET_AT_ONCE = 32
 
 #: Visits, charges and interactions of at least this many days are kept, whatever the
 #: window: the year the reports count and the months journeys' guards look back on.
@@ -52,10 +50,10 @@ def forgotten(
     Asked each time the number of facts held reaches a multiple of
     :data:`FORGET_AT_ONCE`, so that the search costs a fact little.
     """
-    if not state.facts or len(state.facts) % FORGET_AT_ONCE:
+    if not worth_asking(len(state.facts)):
         return None
     ids = forgettable(state, rules, tz, now)
-    if len(ids) < FORGET_AT_ONCE:
+    if not enough(len(ids)):
         return None
     return NotesForgotten(member_id=state.member_id, fact_ids=ids, at=now)
 

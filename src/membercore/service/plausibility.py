@@ -135,7 +135,7 @@ def _check_charge(
     ]
     # A charge the profile has let go (paid more than a year before), or one a merged
     # record brought, that earned points is still known to the ledger.
-    reference = f"{ledger.RULE_IDS[ChargePaid]}:{charge.charge_id}"
+    reference = ledger.charge_reference(charge.charge_id)
     earned = member is not None and reference in member.ledger.references
     if not taken and earned and not _taken(member, charge.fact_id):
         taken = ["(it earned points)"]
@@ -185,7 +185,7 @@ def _check_refund_of_earning(kind: str, refund: RefundIssued, member: Member | N
     left of the charge by the refunds its earning took back. One whose earning was let
     go too (older than ``ledger.reversible_months``) takes nothing back and is taken.
     """
-    reference = f"{ledger.RULE_IDS[ChargePaid]}:{refund.charge_id}"
+    reference = ledger.charge_reference(refund.charge_id)
     lot_id = None if member is None else member.ledger.references.get(reference)
     if lot_id is None:
         raise ImplausibleError(

@@ -18,14 +18,12 @@ from datetime import datetime, timedelta
 import attrs
 
 from membercore.config import ProgrammeConfig
+from membercore.forgetting import FORGET_AT_ONCE, enough, worth_asking
 from membercore.tiers.messages import TierActivityRecorded, TierEvent
 from membercore.tiers.rules import review_due_at, window_start
 from membercore.tiers.state import TierState
 
 __all__ = ["FORGET_AT_ONCE", "forgettable", "with_forgetting"]
-
-#: The fewest visits and charges let go at once.
-FORGET_AT_ONCE = 32
 
 _INSTANT = timedelta(microseconds=1)
 
@@ -53,12 +51,11 @@ def with_forgetting(
     Asked when the visits and charges held reach a multiple of :data:`FORGET_AT_ONCE`;
     ``state`` is the tier state before ``events``.
     """
-    held = len(state.visits) + len(state.spend)
     first = next((e for e in events if isinstance(e, TierActivityRecorded)), None)
-    if first is None or not held or held % FORGET_AT_ONCE:
+    if first is None or not worth_asking(len(state.visits) + len(state.spend)):
         return events
     visits, charges = forgettable(state, config, now)
-    if len(visits) + len(charges) < FORGET_AT_ONCE:
+    if not enough(len(visits) + len(charges)):
         return events
     named = attrs.evolve(first, forgets_visits=visits, forgets_spend=charges)
     return [named if event is first else event for event in events]

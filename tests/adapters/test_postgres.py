@@ -25,8 +25,10 @@ from membercore_adapters.stores.postgres import (
 )
 from membercore_adapters.stores.postgres import schema as postgres_schema
 from membercore_adapters.stores.postgres import store as postgres_store
+from membercore_adapters.stores.postgres.statements import put
 
 from .case_loads import BEFORE_CASE_LOADS
+from .packed_journal import BEFORE_PACKING, carries_on_packed
 
 
 @pytest.fixture
@@ -68,7 +70,8 @@ def test_opening_creates_the_schema_its_tables_and_records_its_version(
     assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
     assert {
         "records",
-        "events",
+        "journal",
+        "legacy_events",
         "inbox",
         "outbox",
         "dead_letters",
@@ -196,6 +199,44 @@ def test_a_schema_of_version_three_gains_case_loads_from_the_journals(
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 4
         assert store.case_loads() == BEFORE_CASE_LOADS["loads"]
+
+
+def test_a_schema_of_version_four_reads_its_journal_as_written_and_packs_what_follows(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:4])
+    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 4)
+    PostgresStore.open(url).close()
+    schema = sql.Identifier(_schema(url))
+    with _admin(postgres_url) as conn:  # a record and its journal as schema 4 stored them
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.records (key, version, snapshot, snapshot_version) "
+                "VALUES (%s, %s, %s, %s)"
+            ).format(schema),
+            BEFORE_PACKING["record"],
+        )
+        for key, version, seq, type_, at, payload in BEFORE_PACKING["events"]:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.events (key, version, seq, type, at, payload) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)"
+                ).format(schema),
+                (key, version, seq, type_, at, put(payload)),
+            )
+    monkeypatch.undo()
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 5
+        carries_on_packed(store)
+    with _admin(postgres_url) as conn:
+        legacy = conn.execute(sql.SQL("SELECT count(*) FROM {}.legacy_events").format(schema))
+        assert legacy.fetchone() == (3,)
+        journal = conn.execute(sql.SQL("SELECT version FROM {}.journal ORDER BY 1").format(schema))
+        assert journal.fetchall() == [(3,), (4,)]
+        record = conn.execute(
+            sql.SQL("SELECT snapshot, length(packed) > 0 FROM {}.records").format(schema)
+        )
+        assert record.fetchone() == ("", True)
 
 
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(

@@ -21,6 +21,7 @@ from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, Sqlite
 from membercore_adapters.stores.sqlite import schema as sqlite_schema
 
 from .case_loads import BEFORE_CASE_LOADS
+from .packed_journal import BEFORE_PACKING, carries_on_packed
 
 
 @pytest.fixture
@@ -55,7 +56,8 @@ def test_opening_a_new_file_creates_the_schema_and_records_its_version(
     assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
     assert {
         "records",
-        "events",
+        "journal",
+        "legacy_events",
         "inbox",
         "outbox",
         "dead_letters",
@@ -163,6 +165,35 @@ def test_a_file_of_schema_three_gains_case_loads_from_the_journals(
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 4
         assert store.case_loads() == BEFORE_CASE_LOADS["loads"]
+
+
+def test_a_file_of_schema_four_reads_its_journal_as_written_and_packs_what_follows(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", MIGRATIONS[:4])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 4)
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:  # a record and its journal as schema 4 stored them
+        conn.execute(
+            "INSERT INTO records (key, version, snapshot, snapshot_version) VALUES (?, ?, ?, ?)",
+            BEFORE_PACKING["record"],
+        )
+        conn.executemany(
+            "INSERT INTO events (key, version, seq, type, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
+            [(k, v, n, t, _micros(at), p) for k, v, n, t, at, p in BEFORE_PACKING["events"]],
+        )
+    conn.close()
+    monkeypatch.undo()
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 5
+        carries_on_packed(store)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM legacy_events").fetchone() == (3,)
+        journal = conn.execute("SELECT version, typeof(events) FROM journal").fetchall()
+        record = conn.execute("SELECT snapshot, typeof(packed) FROM records").fetchone()
+    conn.close()
+    assert journal == [(3, "blob"), (4, "blob")]
+    assert record == ("", "blob")
 
 
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(
@@ -355,7 +386,7 @@ class _FailingConnection:
     [
         ("INTO dead_letters", RuntimeError("the process is going down"), RuntimeError),
         ("INTO outbox", KeyboardInterrupt(), KeyboardInterrupt),
-        ("INTO events", sqlite3.OperationalError("disk I/O error"), StorageError),
+        ("INTO journal", sqlite3.OperationalError("disk I/O error"), StorageError),
     ],
 )
 def test_any_failure_inside_the_transaction_rolls_it_back(

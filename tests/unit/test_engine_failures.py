@@ -382,7 +382,7 @@ class FaultyConnection:
 # The statements of a SQLite commit, in the order it runs them, after the version check.
 _STATEMENTS = [
     "INSERT INTO records",
-    "INSERT INTO events",
+    "INSERT INTO journal",
     "INSERT INTO inbox",
     "INSERT INTO outbox",
     "INSERT INTO tasks",

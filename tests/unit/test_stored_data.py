@@ -61,6 +61,7 @@ from membercore.testing import Book
 from membercore.testing import strategies as mst
 from membercore.testing.clock import ManualClock
 from membercore.upcasting import UPCASTERS, VERSION_KEY, Upcasters, schema_version
+from membercore_adapters.stores.packing import pack_events, unpack_events
 
 SH = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
@@ -407,10 +408,18 @@ def test_an_old_event_shape_in_a_store_is_upcast_when_the_record_is_read(
         written = engine.member(ME)
     # The store as a release that named a posting's ``points`` ``amount`` wrote it.
     with sqlite3.connect(tmp_path / "m.db") as db:
-        db.execute(
-            "UPDATE events SET payload = json_set(json_remove(payload, '$.points'),"
-            " '$.amount', json_extract(payload, '$.points')) WHERE type = 'points_posted'"
-        )
+        for key, version, packed in db.execute("SELECT key, version, events FROM journal"):
+            events = [
+                (type_, at, _renamed("points", "amount")(json.loads(payload)))
+                if type_ == "points_posted"
+                else (type_, at, json.loads(payload))
+                for type_, at, payload in unpack_events(packed)
+            ]
+            repacked = pack_events((t, at, json.dumps(p)) for t, at, p in events)
+            db.execute(
+                "UPDATE journal SET events = ? WHERE key = ? AND version = ?",
+                (repacked, key, version),
+            )
     monkeypatch.setattr(Posting, "SCHEMA_VERSION", 2, raising=False)
     upcasters = Upcasters().add("points_posted", 1, _renamed("amount", "points"))
     monkeypatch.setattr("membercore.upcasting.UPCASTERS", upcasters)

@@ -5,18 +5,24 @@ What differs is how a column holds text and instants: SQLite keeps text as it is
 instants as integer microseconds; PostgreSQL keeps instants as ``timestamptz`` and text
 with U+0000 escaped, as it cannot hold it. A :class:`Rows` is built with the four
 conversions of one dialect and does the rest the same way for both.
+
+A record's snapshot and each commit's events of a record are stored packed
+(:mod:`~membercore_adapters.stores.packing`): bytes, which neither dialect changes. A
+record written before keeps its snapshot as text until it is next written whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 import attrs
 
 from membercore.ports import Commit, DeadLetter, OutboxMessage, Record, StoredEvent, TaskRow
 from membercore.ports.commits import CheckedCommit
+from membercore_adapters.stores.packing import RECORD, pack, pack_events, unpack, unpack_events
 
 __all__ = [
     "OUTBOX_COLUMNS",
@@ -70,20 +76,31 @@ class Rows:
     # -- read -------------------------------------------------------------------------
 
     def record(self, row: tuple[Any, ...]) -> Record:
-        """A record from ``key, version, snapshot, snapshot_version``."""
-        key, version, snapshot, snapshot_version = row
-        got = self.got
+        """A record from ``key, version, snapshot, snapshot_version, packed``.
+
+        The packed snapshot when there is one, else the text an earlier release wrote.
+        """
+        key, version, snapshot, snapshot_version, packed = row
+        text = self.got(snapshot) if packed is None else unpack(packed)
         return Record(
-            key=got(key), version=version, snapshot=got(snapshot), snapshot_version=snapshot_version
+            key=self.got(key), version=version, snapshot=text, snapshot_version=snapshot_version
         )
 
     def event(self, key: str, row: tuple[Any, ...]) -> StoredEvent:
-        """An event of ``key`` from ``version, type, at, payload``."""
+        """An event of ``key`` from ``version, type, at, payload`` (an earlier release's row)."""
         version, type_, at, payload = row
         got = self.got
         return StoredEvent(
             key=key, version=version, type=got(type_), at=self.moment(at), payload=got(payload)
         )
+
+    def journal(self, key: str, row: tuple[Any, ...]) -> list[StoredEvent]:
+        """The events of one commit of ``key``, from ``version, events`` (packed)."""
+        version, packed = row
+        return [
+            StoredEvent(key=key, version=version, type=type_, at=at, payload=payload)
+            for type_, at, payload in unpack_events(packed)
+        ]
 
     def message(self, row: tuple[Any, ...]) -> OutboxMessage:
         """An outbox message from :data:`OUTBOX_COLUMNS`."""
@@ -137,10 +154,10 @@ class CommitRows:
     """A commit as rows, one list per table, built before the transaction opens.
 
     Attributes:
-        records: per record, ``(key, expected version, version, snapshot or None,
-            snapshot version, due instant, manager or None)``, in the order of its first
-            change.
-        events: ``(key, version, seq, type, at, payload)`` in commit order.
+        records: per record, ``(key, expected version, version, packed snapshot or
+            None, snapshot version, due instant, manager or None)``, in the order of its
+            first change.
+        journal: ``(key, version, packed events)``, one per change, in commit order.
         inbox: ``(fact_id, key, fingerprint, at)``.
         outbox: ``(message_id, key, channel, payload, send_at, status, attempts)``.
         dead_letters: ``(fact_id, fact_type, payload, reason, at)``.
@@ -149,7 +166,7 @@ class CommitRows:
         cancelled: the message ids to cancel.
     """
 
-    __slots__ = ("cancelled", "dead_letters", "events", "inbox", "outbox", "records", "tasks")
+    __slots__ = ("cancelled", "dead_letters", "inbox", "journal", "outbox", "records", "tasks")
 
     def __init__(self, rows: Rows, checked: CheckedCommit, commit: Commit) -> None:
         put, instant, put_optional = rows.put, rows.instant, rows.put_optional
@@ -159,7 +176,7 @@ class CommitRows:
                 put(key),
                 expected[key],
                 version,
-                put_optional(snapshot),
+                None if snapshot is None else pack(RECORD, snapshot),
                 snapshot_version,
                 rows.instant_optional(due_at),
                 put_optional(manager),
@@ -168,9 +185,10 @@ class CommitRows:
                 checked.outcomes.items()
             )
         ]
-        self.events = [
-            (put(e.key), e.version, seq, put(e.type), instant(e.at), put(e.payload))
-            for seq, e in checked.events
+        changes = groupby((e for _, e in checked.events), key=lambda e: (e.key, e.version))
+        self.journal = [
+            (put(key), version, pack_events((e.type, e.at, e.payload) for e in events))
+            for (key, version), events in changes
         ]
         self.inbox = [
             (put(e.fact_id), put(e.key), put(e.fingerprint), instant(e.at)) for e in commit.inbox

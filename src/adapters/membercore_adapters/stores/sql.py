@@ -39,13 +39,19 @@ __all__ = ["PAGE", "SqlStore", "migrate", "prefix_end"]
 PAGE: Final = 500
 
 # Each ``WHERE`` is completed by the dialect's ``_select_in``.
-_LOAD: Final = "SELECT key, version, snapshot, snapshot_version FROM records WHERE key"
+_RECORD: Final = "SELECT key, version, snapshot, snapshot_version, packed FROM records"
+_LOAD: Final = f"{_RECORD} WHERE key"
 _SEEN: Final = "SELECT fact_id, fingerprint FROM inbox WHERE fact_id"
-_EVENTS: Final = (
-    "SELECT version, type, at, payload FROM events "
+_JOURNAL: Final = (
+    "SELECT version, events FROM journal WHERE key = ? AND version > ? ORDER BY version"
+)
+# The journal as releases before schema 5 wrote it, one row per event.
+_LEGACY_EVENTS: Final = (
+    "SELECT version, type, at, payload FROM legacy_events "
     "WHERE key = ? AND version > ? ORDER BY version, seq"
 )
-_SCAN: Final = "SELECT key, version, snapshot, snapshot_version FROM records WHERE key "
+_ANY_LEGACY_EVENT: Final = "SELECT EXISTS (SELECT 1 FROM legacy_events)"
+_SCAN: Final = f"{_RECORD} WHERE key "
 _DUE: Final = (
     "SELECT key, due_at FROM records WHERE due_at IS NOT NULL AND due_at <= ? "
     "ORDER BY due_at, key LIMIT ?"
@@ -145,6 +151,10 @@ class SqlStore(Closing, ABC):
     """
 
     _rows: ClassVar[Rows]
+    #: Whether the store holds events an earlier release wrote one row each (None: not
+    #: looked yet). Nothing is added to ``legacy_events`` after the migration that made
+    #: it: a release that would write there finds no ``events`` table and writes nothing.
+    _legacy_events: bool | None = None
     #: The driver's errors, which never escape: each becomes a StorageError.
     _driver_error: ClassVar[tuple[type[Exception], ...]]
 
@@ -225,9 +235,23 @@ class SqlStore(Closing, ABC):
         return {got(fact_id): got(fingerprint) for fact_id, fingerprint in rows}
 
     def events(self, key: str, *, after_version: int = 0) -> list[StoredEvent]:
-        """A record's journal in order, from the commit after ``after_version``."""
-        found = self._query("reading events", _EVENTS, (self._rows.put(key), after_version))
-        return [self._rows.event(key, row) for row in found]
+        """A record's journal in order, from the commit after ``after_version``.
+
+        Each commit's events are one packed row of ``journal``; a store an earlier
+        release wrote keeps its events before that in ``legacy_events`` (their versions
+        all come before the journal's).
+        """
+        rows, parameters = self._rows, (self._rows.put(key), after_version)
+        found: list[StoredEvent] = []
+        if self._legacy_events is None:
+            ((legacy,),) = self._query("reading events", _ANY_LEGACY_EVENT)
+            self._legacy_events = bool(legacy)
+        if self._legacy_events:
+            legacy = self._query("reading events", _LEGACY_EVENTS, parameters)
+            found += [rows.event(key, row) for row in legacy]
+        for row in self._query("reading events", _JOURNAL, parameters):
+            found += rows.journal(key, row)
+        return found
 
     def scan(self, prefix: str = "") -> Iterator[Record]:
         """Every record whose key starts with ``prefix``, in key order, streamed."""

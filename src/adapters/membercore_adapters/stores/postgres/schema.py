@@ -130,6 +130,24 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
             ORDER BY d.version DESC, d.seq DESC LIMIT 1
         ), '') != 'death_recorded'""",
     ),
+    (
+        # Packed storage (membercore_adapters.stores.packing): each commit's events of a
+        # record are one row of the journal, and a snapshot is written packed; a record
+        # written before keeps its text snapshot until it is next written whole. Packed
+        # values are compressed already: EXTERNAL keeps TOAST from trying again.
+        """CREATE TABLE journal (
+            key     text COLLATE "C" NOT NULL,
+            version bigint NOT NULL,
+            events  bytea NOT NULL,
+            PRIMARY KEY (key, version)
+        )""",
+        "ALTER TABLE journal ALTER COLUMN events SET STORAGE EXTERNAL",
+        "ALTER TABLE records ADD COLUMN packed bytea",
+        "ALTER TABLE records ALTER COLUMN packed SET STORAGE EXTERNAL",
+        # The events written before stay where they are, read before the journal's. An
+        # earlier release still running finds no table "events" and writes nothing.
+        "ALTER TABLE events RENAME TO legacy_events",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -23,8 +23,8 @@ __all__ = [
     "CREATE_RECORDS",
     "DELIVERY",
     "INSERT_DEAD_LETTERS",
-    "INSERT_EVENTS",
     "INSERT_INBOX",
+    "INSERT_JOURNAL",
     "INSERT_OUTBOX",
     "LOCK_RECORDS",
     "ROWS",
@@ -75,11 +75,14 @@ def columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
 LOCK_RECORDS: Final = (
     "SELECT key, version FROM records WHERE key = ANY(%b::text[]) ORDER BY key FOR UPDATE"
 )
-# New records; a key another writer stored in the meantime is not returned: a conflict.
+# New records (their snapshot packed, the text column left empty); a key another writer
+# stored in the meantime is not returned: a conflict.
 CREATE_RECORDS: Final = """
-    INSERT INTO records (key, version, snapshot, snapshot_version, due_at, manager)
-    SELECT * FROM unnest(
-        %b::text[], %b::int8[], %b::text[], %b::int8[], %b::timestamptz[], %b::text[])
+    INSERT INTO records (key, version, snapshot, packed, snapshot_version, due_at, manager)
+    SELECT c.key, c.version, '', c.packed, c.snapshot_version, c.due_at, c.manager
+    FROM unnest(
+        %b::text[], %b::int8[], %b::bytea[], %b::int8[], %b::timestamptz[], %b::text[])
+        AS c (key, version, packed, snapshot_version, due_at, manager)
     ON CONFLICT DO NOTHING
     RETURNING key
 """
@@ -88,24 +91,24 @@ CREATE_RECORDS: Final = """
 UPDATE_RECORDS: Final = """
     UPDATE records AS r SET
         version = c.version,
-        snapshot = coalesce(c.snapshot, r.snapshot),
-        snapshot_version = CASE WHEN c.snapshot IS NULL
+        snapshot = CASE WHEN c.packed IS NULL THEN r.snapshot ELSE '' END,
+        packed = coalesce(c.packed, r.packed),
+        snapshot_version = CASE WHEN c.packed IS NULL
             THEN r.snapshot_version ELSE c.snapshot_version END,
         due_at = c.due_at,
         manager = c.manager,
         claimed_by = NULL,
         claim_until = NULL
-    FROM unnest(%b::text[], %b::int8[], %b::int8[], %b::text[], %b::int8[], %b::timestamptz[],
-                %b::text[])
-        AS c (key, expected, version, snapshot, snapshot_version, due_at, manager)
+    FROM unnest(%b::text[], %b::int8[], %b::int8[], %b::bytea[], %b::int8[],
+                %b::timestamptz[], %b::text[])
+        AS c (key, expected, version, packed, snapshot_version, due_at, manager)
     WHERE r.key = c.key AND r.version = c.expected
 """
 # Nothing can be stored under a version the check lets through; DO NOTHING keeps "writing
 # an event again is no error" true all the same.
-INSERT_EVENTS: Final = """
-    INSERT INTO events (key, version, seq, type, at, payload)
-    SELECT * FROM unnest(
-        %b::text[], %b::int8[], %b::int4[], %b::text[], %b::timestamptz[], %b::text[])
+INSERT_JOURNAL: Final = """
+    INSERT INTO journal (key, version, events)
+    SELECT * FROM unnest(%b::text[], %b::int8[], %b::bytea[])
     ON CONFLICT DO NOTHING
 """
 # A duplicate id within one statement meets the row inserted just before it: the first wins.

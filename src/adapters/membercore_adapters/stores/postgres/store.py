@@ -23,8 +23,8 @@ from membercore_adapters.stores.postgres.statements import (
     CREATE_RECORDS,
     DELIVERY,
     INSERT_DEAD_LETTERS,
-    INSERT_EVENTS,
     INSERT_INBOX,
+    INSERT_JOURNAL,
     INSERT_OUTBOX,
     LOCK_RECORDS,
     ROWS,
@@ -276,7 +276,7 @@ class PostgresStore(SqlStore):
             inserted = conn.execute(CREATE_RECORDS, created) if created else None
             for statement, values in (
                 (UPDATE_RECORDS, updated),
-                (INSERT_EVENTS, columns(rows.events)),
+                (INSERT_JOURNAL, columns(rows.journal)),
                 (INSERT_INBOX, columns(rows.inbox)),
                 (INSERT_OUTBOX, columns(rows.outbox)),
                 (INSERT_DEAD_LETTERS, columns(rows.dead_letters)),

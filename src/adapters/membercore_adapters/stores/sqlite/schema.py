@@ -127,6 +127,21 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # record was merged away or its member's death stands.
         f"UPDATE records SET manager = {_ASSIGNED} WHERE {_STILL_MANAGED}",
     ),
+    (
+        # Packed storage (membercore_adapters.stores.packing): each commit's events of a
+        # record are one row of the journal, and a snapshot is written packed; a record
+        # written before keeps its text snapshot until it is next written whole.
+        """CREATE TABLE journal (
+            key     TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            events  BLOB NOT NULL,
+            PRIMARY KEY (key, version)
+        ) WITHOUT ROWID""",
+        "ALTER TABLE records ADD COLUMN packed BLOB",
+        # The events written before stay where they are, read before the journal's. An
+        # earlier release still running finds no table "events" and writes nothing.
+        "ALTER TABLE events RENAME TO legacy_events",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -23,8 +23,8 @@ __all__ = [
     "CLAIMABLE_DUE",
     "CLAIM_DUE",
     "INSERT_DEAD_LETTER",
-    "INSERT_EVENT",
     "INSERT_INBOX",
+    "INSERT_JOURNAL",
     "INSERT_OUTBOX",
     "ROWS",
     "UPSERT_RECORD",
@@ -69,12 +69,13 @@ def chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
 
 #: The version check, completed by ``IN (...)``.
 VERSIONS: Final = "SELECT key, version FROM records WHERE key"
-# A record with a snapshot is written whole; one without keeps the stored snapshot.
+# A record with a snapshot is written whole (packed; the text column left empty); one
+# without keeps the stored snapshot.
 UPSERT_RECORD: Final = """
-    INSERT INTO records (key, version, snapshot, snapshot_version, due_at, manager)
-    VALUES (?, ?, ?, ?, ?, ?)
+    INSERT INTO records (key, version, snapshot, packed, snapshot_version, due_at, manager)
+    VALUES (?, ?, '', ?, ?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET
-        version = excluded.version, snapshot = excluded.snapshot,
+        version = excluded.version, snapshot = '', packed = excluded.packed,
         snapshot_version = excluded.snapshot_version, due_at = excluded.due_at,
         manager = excluded.manager, claimed_by = NULL, claim_until = NULL
 """
@@ -86,9 +87,8 @@ ADVANCE_RECORD: Final = """
 CANCEL_OUTBOX: Final = (
     "UPDATE outbox SET status = 'cancelled' WHERE message_id = ? AND status = 'pending'"
 )
-INSERT_EVENT: Final = """
-    INSERT INTO events (key, version, seq, type, at, payload) VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT DO NOTHING
+INSERT_JOURNAL: Final = """
+    INSERT INTO journal (key, version, events) VALUES (?, ?, ?) ON CONFLICT DO NOTHING
 """
 INSERT_INBOX: Final = """
     INSERT INTO inbox (fact_id, key, fingerprint, at) VALUES (?, ?, ?, ?)

@@ -30,8 +30,8 @@ from membercore_adapters.stores.sqlite.statements import (
     CLAIMABLE,
     CLAIMABLE_DUE,
     INSERT_DEAD_LETTER,
-    INSERT_EVENT,
     INSERT_INBOX,
+    INSERT_JOURNAL,
     INSERT_OUTBOX,
     ROWS,
     UPSERT_RECORD,
@@ -254,7 +254,7 @@ class SqliteStore(SqlStore):
             checked.check(self.url, stored)
             conn.executemany(UPSERT_RECORD, whole)
             conn.executemany(ADVANCE_RECORD, kept)
-            conn.executemany(INSERT_EVENT, rows.events)
+            conn.executemany(INSERT_JOURNAL, rows.journal)
             conn.executemany(INSERT_INBOX, rows.inbox)
             conn.executemany(INSERT_OUTBOX, rows.outbox)
             conn.executemany(INSERT_DEAD_LETTER, rows.dead_letters)

@@ -1,0 +1,120 @@
+"""Packed snapshots and journals: any text comes back as it went in, and stays readable."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from datetime import UTC, datetime, timedelta
+from importlib.resources import files
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from membercore_adapters.stores import packing
+from membercore_adapters.stores.packing import (
+    JOURNAL,
+    RECORD,
+    PackingError,
+    pack,
+    pack_events,
+    unpack,
+    unpack_events,
+)
+
+# A released dictionary never changes: every value packed with it must still read.
+_DIGESTS = {
+    "journal-1.dict": "ace0599492feb3228c97ab8324e3b05056e68546e154674adfef6328139c39e0",
+    "record-1.dict": "2390aa44892c991bc51893477b6e1466067e49cdd2fe71a9fdf5a55a5b1d71b6",
+}
+_T0 = datetime(2025, 3, 1, 1, 2, 3, 456789, tzinfo=UTC)
+_POSTING = (
+    '{"type":"points_posted","posting_id":"P000007/4","member_id":"P000007","kind":"earn",'
+    '"points":5,"at":"2025-07-04T05:22:19+00:00","explanation":"积分 5"}'
+)
+
+texts = st.text(st.characters(codec="utf-8", exclude_categories=()), max_size=300)
+instants = st.datetimes(
+    min_value=datetime(1900, 1, 1),  # noqa: DTZ001 - bounds of a strategy for aware instants
+    max_value=datetime(2200, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+
+
+@pytest.mark.parametrize(("name", "digest"), sorted(_DIGESTS.items()))
+def test_the_released_dictionaries_are_the_ones_stored_values_were_packed_with(
+    name: str, digest: str
+) -> None:
+    data = files(packing.__name__).joinpath(name).read_bytes()
+    assert len(data) == 32 * 1024
+    assert hashlib.sha256(data).hexdigest() == digest
+
+
+@given(text=texts, form=st.sampled_from([JOURNAL, RECORD]))
+def test_any_text_comes_back_from_either_dictionary(text: str, form: int) -> None:
+    packed = pack(form, text)
+    assert packed[0] == form
+    assert unpack(packed) == text
+    assert unpack(memoryview(packed)) == text  # as PostgreSQL hands bytea over
+
+
+@given(st.lists(st.tuples(texts, instants, texts), max_size=8))
+def test_a_commits_events_come_back_in_order_whatever_their_text(
+    events: list[tuple[str, datetime, str]],
+) -> None:
+    assert unpack_events(pack_events(events)) == events
+
+
+def test_typical_events_take_a_fraction_of_their_text() -> None:
+    events = [("points_posted", _T0 + timedelta(seconds=n), _POSTING) for n in range(5)]
+    packed = pack_events(events)
+    assert len(packed) < len(_POSTING)  # five events in less room than one as text
+    assert len(pack(RECORD, "{}")) < 10
+
+
+def test_a_value_packed_by_a_released_version_still_reads() -> None:
+    # Written with journal-1 when it was released: a dictionary or framing that changed
+    # would no longer read it.
+    released = bytes.fromhex(
+        "01c33a8c66606e696069646c626a666e61a963684aead27b731c1d58739ccd6f53f4a14313d0"
+        "809f919195a1258e04ff7cf9faa71d6d0aa64ab500"
+    )
+    assert unpack_events(released) == [("points_posted", _T0, _POSTING)]
+
+
+@pytest.mark.parametrize(
+    ("packed", "says"),
+    [
+        (b"", "unknown packing format nothing"),
+        (b"\x07abc", "unknown packing format 7"),
+        (bytes((JOURNAL,)) + b"\xff\xff\xff", "damaged packed value"),
+        (pack(JOURNAL, "one") + b"tail", "does not end where its data ends"),
+        (pack(JOURNAL, "one")[:-2], "does not end where its data ends"),
+    ],
+)
+def test_a_damaged_or_unknown_value_is_refused_by_name(packed: bytes, says: str) -> None:
+    with pytest.raises(PackingError, match=says):
+        unpack(packed)
+
+
+@pytest.mark.parametrize(
+    ("packed", "says"),
+    [
+        (pack(RECORD, "{}"), "not a commit's packed events"),
+        (pack(JOURNAL, "[]"), "lengths do not add up"),
+        (pack(JOURNAL, "no frame\n"), "damaged frame"),
+        (pack(JOURNAL, '[["t",0,5]]\nabc'), "lengths do not add up"),
+        (pack(JOURNAL, '[["t",0]]\nabc'), "damaged frame"),
+        (pack(JOURNAL, "{\n"), "damaged frame"),
+    ],
+)
+def test_a_damaged_frame_of_events_is_refused_by_name(packed: bytes, says: str) -> None:
+    with pytest.raises(PackingError, match=says):
+        unpack_events(packed)
+
+
+def test_a_packed_value_is_raw_deflate_with_its_dictionary() -> None:
+    packed = pack(RECORD, '{"member_id":"P000001"}')
+    dictionary = files(packing.__name__).joinpath("record-1.dict").read_bytes()
+    decompressor = zlib.decompressobj(-15, zdict=dictionary)
+    assert decompressor.decompress(packed[1:]) == b'{"member_id":"P000001"}'

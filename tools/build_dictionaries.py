@@ -1,0 +1,86 @@
+"""Build the dictionaries the SQL stores pack events and snapshots with.
+
+Runs the demo hospital into a SQLite file, reads back every commit's events (framed as
+the stores frame them) and every record's snapshot, and writes two dictionaries of
+32 KB: the kinds of commit that occur, one example of each, the most frequent last
+(deflate finds the nearest match first, and the dictionary's end is nearest).
+
+A released dictionary never changes: stored values name theirs by a format byte. Run
+this to make the dictionary of a new format, give it a new byte in
+``membercore_adapters.stores.packing``, and keep the old one.
+
+    .venv/bin/python tools/build_dictionaries.py --out /tmp/dictionaries
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from pathlib import Path
+
+from membercore_adapters.demo import HospitalSpec, run_demo
+from membercore_adapters.stores.sqlite import SqliteStore
+
+SIZE = 32 * 1024
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def frames(store: SqliteStore) -> Iterable[tuple[str, str]]:
+    """Each commit's events of each record, as (kind, framed text)."""
+    for record in store.scan():
+        for _, events in groupby(store.events(record.key), key=lambda e: e.version):
+            batch = list(events)
+            header = [[e.type, _micros(e.at), len(e.payload)] for e in batch]
+            kind = " ".join(sorted({e.type for e in batch}))
+            text = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
+            yield kind, text + "\n" + "".join(e.payload for e in batch)
+
+
+def snapshots(store: SqliteStore) -> Iterable[tuple[str, str]]:
+    """Each record's snapshot, as (kind, text): its key's prefix and its size in KB."""
+    for record in store.scan():
+        kind = f"{record.key.partition(':')[0]} {len(record.snapshot) // 1024}"
+        yield kind, record.snapshot
+
+
+def dictionary(samples: Iterable[tuple[str, str]]) -> bytes:
+    """One example of each kind, the most frequent kind last, cut to :data:`SIZE`."""
+    counts: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for kind, text in samples:
+        counts[kind] += 1
+        example.setdefault(kind, text)
+    ordered = [example[kind] for kind, _ in reversed(counts.most_common())]
+    return "".join(ordered).encode("utf-8")[-SIZE:]
+
+
+def main() -> None:
+    """Build both dictionaries into ``--out``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--patients", type=int, default=1000)
+    parser.add_argument("--months", type=int, default=12)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/demo.db"
+        run_demo(HospitalSpec(patients=args.patients, months=args.months, seed=7), url)
+        store = SqliteStore(f"{folder}/demo.db")
+        try:
+            (args.out / "journal.dict").write_bytes(dictionary(frames(store)))
+            (args.out / "record.dict").write_bytes(dictionary(snapshots(store)))
+        finally:
+            store.close()
+
+
+if __name__ == "__main__":
+    main()

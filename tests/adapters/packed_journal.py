@@ -7,7 +7,7 @@ from datetime import timedelta
 from membercore.ports import Change, Commit, Store, StoredEvent
 from membercore.testing.contracts import T0
 
-__all__ = ["BEFORE_PACKING", "carries_on_packed"]
+__all__ = ["BEFORE_PACKING", "carries_on_packed", "reads_a_text_snapshot_first"]
 
 _KEY = "member:p-1"
 
@@ -52,3 +52,18 @@ def carries_on_packed(store: Store) -> None:
     assert store.events(_KEY, after_version=2) == [third, *fourth]
     assert store.events(_KEY, after_version=3) == list(fourth)
     assert [r.key for r in store.scan("member:")] == [_KEY]
+
+
+def reads_a_text_snapshot_first(store: Store, write_text: object) -> None:
+    """A text snapshot an earlier release wrote over a packed one is the one read."""
+    change = Change(key=_KEY, expected_version=0, snapshot='{"points":"packed"}')
+    store.commit(Commit(changes=[change]))
+    assert callable(write_text)
+    write_text('{"points":"text"}')  # as an earlier release's commit leaves the row
+    assert store.load([_KEY])[_KEY].snapshot == '{"points":"text"}'
+    assert [r.snapshot for r in store.scan()] == ['{"points":"text"}']
+    store.commit(Commit(changes=[Change(key=_KEY, expected_version=1, snapshot=None)]))
+    assert store.load([_KEY])[_KEY].snapshot == '{"points":"text"}'  # kept with no snapshot
+    change = Change(key=_KEY, expected_version=2, snapshot='{"points":"new"}')
+    store.commit(Commit(changes=[change]))
+    assert store.load([_KEY])[_KEY].snapshot == '{"points":"new"}'

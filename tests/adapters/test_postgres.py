@@ -28,7 +28,7 @@ from membercore_adapters.stores.postgres import store as postgres_store
 from membercore_adapters.stores.postgres.statements import put
 
 from .case_loads import BEFORE_CASE_LOADS
-from .packed_journal import BEFORE_PACKING, carries_on_packed
+from .packed_journal import BEFORE_PACKING, carries_on_packed, reads_a_text_snapshot_first
 
 
 @pytest.fixture
@@ -471,3 +471,14 @@ def test_a_statement_failing_on_a_live_connection_is_a_storage_error(
         store.seen(["fact-1"])
     assert not isinstance(raised.value, StoreUnavailableError)
     assert isinstance(raised.value.__cause__, psycopg.errors.UndefinedTable)
+
+
+def test_a_text_snapshot_an_earlier_release_wrote_over_a_packed_one_is_read(
+    store: PostgresStore, url: str, postgres_url: str
+) -> None:
+    def write_text(text: str) -> None:
+        with _admin(postgres_url) as conn:
+            update = sql.SQL("UPDATE {}.records SET snapshot = %s, version = 1")
+            conn.execute(update.format(sql.Identifier(_schema(url))), (text,))
+
+    reads_a_text_snapshot_first(store, write_text)

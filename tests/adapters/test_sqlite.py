@@ -21,7 +21,7 @@ from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, Sqlite
 from membercore_adapters.stores.sqlite import schema as sqlite_schema
 
 from .case_loads import BEFORE_CASE_LOADS
-from .packed_journal import BEFORE_PACKING, carries_on_packed
+from .packed_journal import BEFORE_PACKING, carries_on_packed, reads_a_text_snapshot_first
 
 
 @pytest.fixture
@@ -446,3 +446,30 @@ def test_the_old_module_paths_give_the_moved_modules_with_a_warning(
     with pytest.warns(DeprecationWarning, match=rf"{old} moved to {new}"):
         module = importlib.import_module(old)
     assert module is importlib.import_module(new)
+
+
+def test_a_damaged_packed_snapshot_or_journal_is_a_storage_error_naming_the_record(
+    store: SqliteStore, path: Path
+) -> None:
+    store.commit(every_table("member:p-1"))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE records SET packed = x'02ffff' WHERE key = 'member:p-1'")
+        conn.execute("UPDATE journal SET events = x'09' WHERE key = 'member:p-1'")
+    conn.close()
+    with pytest.raises(StorageError, match="reading record member:p-1: damaged packed value"):
+        store.load(["member:p-1"])
+    with pytest.raises(StorageError, match="reading record member:p-1: damaged"):
+        list(store.scan())
+    with pytest.raises(StorageError, match="reading member:p-1 v1: not a commit's packed events"):
+        store.events("member:p-1")
+
+
+def test_a_text_snapshot_an_earlier_release_wrote_over_a_packed_one_is_read(
+    store: SqliteStore, path: Path
+) -> None:
+    def write_text(text: str) -> None:
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE records SET snapshot = ?, version = 1", (text,))
+        conn.close()
+
+    reads_a_text_snapshot_first(store, write_text)

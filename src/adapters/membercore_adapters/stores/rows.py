@@ -78,10 +78,11 @@ class Rows:
     def record(self, row: tuple[Any, ...]) -> Record:
         """A record from ``key, version, snapshot, snapshot_version, packed``.
 
-        The packed snapshot when there is one, else the text an earlier release wrote.
+        The text snapshot when there is one (an earlier release wrote it: this one
+        leaves the column empty), else the packed one.
         """
         key, version, snapshot, snapshot_version, packed = row
-        text = self.got(snapshot) if packed is None else unpack(packed)
+        text = self.got(snapshot) if snapshot or packed is None else unpack(packed)
         return Record(
             key=self.got(key), version=version, snapshot=text, snapshot_version=snapshot_version
         )
@@ -157,7 +158,8 @@ class CommitRows:
         records: per record, ``(key, expected version, version, packed snapshot or
             None, snapshot version, due instant, manager or None)``, in the order of its
             first change.
-        journal: ``(key, version, packed events)``, one per change, in commit order.
+        journal: ``(key, version, packed events)``, one per change that has events, in
+            commit order.
         inbox: ``(fact_id, key, fingerprint, at)``.
         outbox: ``(message_id, key, channel, payload, send_at, status, attempts)``.
         dead_letters: ``(fact_id, fact_type, payload, reason, at)``.

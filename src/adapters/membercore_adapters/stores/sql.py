@@ -31,6 +31,7 @@ from membercore.ports import (
 )
 from membercore.ports.commits import CheckedCommit, check_commit
 from membercore_adapters.stores.base import Closing, claim_until
+from membercore_adapters.stores.packing import PackingError
 from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
 
 __all__ = ["PAGE", "SqlStore", "migrate", "prefix_end"]
@@ -153,7 +154,7 @@ class SqlStore(Closing, ABC):
     _rows: ClassVar[Rows]
     #: Whether the store holds events an earlier release wrote one row each (None: not
     #: looked yet). Nothing is added to ``legacy_events`` after the migration that made
-    #: it: a release that would write there finds no ``events`` table and writes nothing.
+    #: it: a release that would write there finds no ``events`` table.
     _legacy_events: bool | None = None
     #: The driver's errors, which never escape: each becomes a StorageError.
     _driver_error: ClassVar[tuple[type[Exception], ...]]
@@ -222,7 +223,7 @@ class SqlStore(Closing, ABC):
         wanted = [rows.put(key) for key in dict.fromkeys(keys)]
         if not wanted:
             return {}
-        found = map(rows.record, self._select_in("loading records", _LOAD, wanted))
+        found = map(self._record, self._select_in("loading records", _LOAD, wanted))
         return {record.key: record for record in found}
 
     def seen(self, fact_ids: Collection[str]) -> dict[str, str]:
@@ -250,7 +251,10 @@ class SqlStore(Closing, ABC):
             legacy = self._query("reading events", _LEGACY_EVENTS, parameters)
             found += [rows.event(key, row) for row in legacy]
         for row in self._query("reading events", _JOURNAL, parameters):
-            found += rows.journal(key, row)
+            try:
+                found += rows.journal(key, row)
+            except PackingError as e:
+                raise StorageError(self.url, f"reading {key} v{row[0]}: {e}") from e
         return found
 
     def scan(self, prefix: str = "") -> Iterator[Record]:
@@ -265,7 +269,13 @@ class SqlStore(Closing, ABC):
             (_SCAN + ">= ?" + below + order, (start, *bound)),
             lambda last: (_SCAN + "> ?" + below + order, (last[0], *bound)),
         )
-        return map(self._rows.record, rows)
+        return map(self._record, rows)
+
+    def _record(self, row: tuple[Any, ...]) -> Record:
+        try:
+            return self._rows.record(row)
+        except PackingError as e:
+            raise StorageError(self.url, f"reading record {self._rows.got(row[0])}: {e}") from e
 
     def due(self, now: datetime, limit: int) -> list[tuple[str, datetime]]:
         """Up to ``limit`` records due a tick by ``now``: (key, due_at), earliest first."""

@@ -6,7 +6,8 @@ text with each other and with every other member's. Each is stored as one *packe
 value: a format byte, then the text compressed with raw deflate (``zlib``, in the
 standard library) primed with a dictionary of typical text, so that even a short value
 compresses well. A commit's events for a record take about a tenth of the room they took
-as separate rows of JSON, and a snapshot about a seventh.
+as separate rows of JSON, and a snapshot about a seventh. The value ends with the CRC-32
+of its text, so that damage is found rather than read as other text.
 
 The format byte names the dictionary, and a dictionary never changes once released
 (its digest is pinned by a test): a new one comes with a new format byte, and every
@@ -21,6 +22,7 @@ then the payloads one after another (lengths in code points, so that any text fr
 from __future__ import annotations
 
 import json
+import struct
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -54,6 +56,7 @@ _MICROSECOND: Final = timedelta(microseconds=1)
 _WINDOW: Final = -15
 _LEVEL: Final = 6
 _MEMORY: Final = 8
+_CHECK: Final = struct.Struct(">I")
 
 
 class PackingError(ValueError):
@@ -76,9 +79,10 @@ _PRIMED: Final = {
 
 def pack(form: int, text: str) -> bytes:
     """``text`` packed with the dictionary of ``form`` (:data:`JOURNAL` or :data:`RECORD`)."""
+    raw = text.encode("utf-8", "surrogatepass")
     compressor = _PRIMED[form].copy()
-    packed = compressor.compress(text.encode("utf-8", "surrogatepass"))
-    return bytes((form,)) + packed + compressor.flush()
+    packed = compressor.compress(raw) + compressor.flush()
+    return bytes((form,)) + packed + _CHECK.pack(zlib.crc32(raw))
 
 
 def unpack(packed: bytes) -> str:
@@ -96,9 +100,14 @@ def unpack(packed: bytes) -> str:
         raw = decompressor.decompress(packed[1:]) + decompressor.flush()
     except zlib.error as e:
         raise PackingError(f"damaged packed value: {e}") from e
-    if not decompressor.eof or decompressor.unused_data:
+    if not decompressor.eof or len(decompressor.unused_data) != _CHECK.size:
         raise PackingError("damaged packed value: it does not end where its data ends")
-    return raw.decode("utf-8", "surrogatepass")
+    if _CHECK.unpack(decompressor.unused_data) != (zlib.crc32(raw),):
+        raise PackingError("damaged packed value: its check does not match its text")
+    try:
+        return raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as e:
+        raise PackingError(f"damaged packed value: {e}") from e
 
 
 def pack_events(events: Iterable[Event]) -> bytes:
@@ -127,10 +136,12 @@ def unpack_events(packed: bytes) -> list[Event]:
         events: list[Event] = []
         start = 0
         for type_, micros, length in header:
+            if not isinstance(type_, str) or type(micros) is not int or type(length) is not int:
+                raise TypeError(f"not a type, an instant and a length: {type_!r}")
             at = _EPOCH + timedelta(microseconds=micros)
             events.append((type_, at, body[start : start + length]))
             start += length
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:
         raise PackingError(f"damaged frame of packed events: {e}") from e
     if not newline or start != len(body):
         raise PackingError("damaged frame of packed events: the lengths do not add up")

@@ -145,7 +145,8 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         "ALTER TABLE records ADD COLUMN packed bytea",
         "ALTER TABLE records ALTER COLUMN packed SET STORAGE EXTERNAL",
         # The events written before stay where they are, read before the journal's. An
-        # earlier release still running finds no table "events" and writes nothing.
+        # earlier release still running can write no events (there is no table
+        # "events"); a text snapshot it writes all the same is read before a packed one.
         "ALTER TABLE events RENAME TO legacy_events",
     ),
 )

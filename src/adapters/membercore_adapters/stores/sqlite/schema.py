@@ -139,7 +139,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         ) WITHOUT ROWID""",
         "ALTER TABLE records ADD COLUMN packed BLOB",
         # The events written before stay where they are, read before the journal's. An
-        # earlier release still running finds no table "events" and writes nothing.
+        # earlier release still running can write no events (there is no table
+        # "events"); a text snapshot it writes all the same is read before a packed one.
         "ALTER TABLE events RENAME TO legacy_events",
     ),
 )

@@ -137,3 +137,30 @@ def test_any_single_flipped_bit_is_found_never_read_as_other_text(data: st.DataO
     except PackingError:
         return
     assert read == events  # a bit deflate never reads (the last byte's padding)
+
+
+def test_a_snapshot_read_again_unchanged_is_not_unpacked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[bytes] = []
+
+    def counted(packed: bytes) -> str:
+        calls.append(bytes(packed))
+        return unpack(packed)
+
+    monkeypatch.setattr(packing, "unpack", counted)
+    unpacked = packing.Unpacked(budget=100)
+    first, second = pack(RECORD, '{"a":1}'), pack(RECORD, '{"a":2}')
+    assert unpacked.text("member:p-1", first) == '{"a":1}'
+    assert unpacked.text("member:p-1", memoryview(first)) == '{"a":1}'
+    assert len(calls) == 1
+    assert unpacked.text("member:p-1", second) == '{"a":2}'  # another snapshot
+    assert len(calls) == 2
+    big = pack(RECORD, "x" * 200)  # larger than the budget: read, never held
+    assert unpacked.text("member:p-2", big) == "x" * 200
+    assert unpacked.text("member:p-2", big) == "x" * 200
+    assert len(calls) == 4
+    for n in range(10):  # the budget lets the oldest go
+        unpacked.text(f"member:q-{n}", pack(RECORD, f'{{"n":{n}}}'))
+    assert unpacked.text("member:p-1", second) == '{"a":2}'
+    assert len(calls) == 15

@@ -22,7 +22,7 @@ import attrs
 
 from membercore.ports import Commit, DeadLetter, OutboxMessage, Record, StoredEvent, TaskRow
 from membercore.ports.commits import CheckedCommit
-from membercore_adapters.stores.packing import RECORD, pack, pack_events, unpack, unpack_events
+from membercore_adapters.stores.packing import RECORD, Unpacked, pack, pack_events, unpack_events
 
 __all__ = [
     "OUTBOX_COLUMNS",
@@ -75,17 +75,16 @@ class Rows:
 
     # -- read -------------------------------------------------------------------------
 
-    def record(self, row: tuple[Any, ...]) -> Record:
+    def record(self, row: tuple[Any, ...], unpacked: Unpacked) -> Record:
         """A record from ``key, version, snapshot, snapshot_version, packed``.
 
         The text snapshot when there is one (an earlier release wrote it: this one
-        leaves the column empty), else the packed one.
+        leaves the column empty), else the packed one, unpacked by ``unpacked``.
         """
         key, version, snapshot, snapshot_version, packed = row
-        text = self.got(snapshot) if snapshot or packed is None else unpack(packed)
-        return Record(
-            key=self.got(key), version=version, snapshot=text, snapshot_version=snapshot_version
-        )
+        key = self.got(key)
+        text = self.got(snapshot) if snapshot or packed is None else unpacked.text(key, packed)
+        return Record(key=key, version=version, snapshot=text, snapshot_version=snapshot_version)
 
     def event(self, key: str, row: tuple[Any, ...]) -> StoredEvent:
         """An event of ``key`` from ``version, type, at, payload`` (an earlier release's row)."""

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, ClassVar, Final
 
 from membercore.dates import require_aware
@@ -31,7 +32,7 @@ from membercore.ports import (
 )
 from membercore.ports.commits import CheckedCommit, check_commit
 from membercore_adapters.stores.base import Closing, claim_until
-from membercore_adapters.stores.packing import PackingError
+from membercore_adapters.stores.packing import PackingError, Unpacked
 from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
 
 __all__ = ["PAGE", "SqlStore", "migrate", "prefix_end"]
@@ -271,9 +272,14 @@ class SqlStore(Closing, ABC):
         )
         return map(self._record, rows)
 
+    @cached_property
+    def _unpacked(self) -> Unpacked:
+        """The snapshots this store unpacked last (a record read again unchanged)."""
+        return Unpacked()
+
     def _record(self, row: tuple[Any, ...]) -> Record:
         try:
-            return self._rows.record(row)
+            return self._rows.record(row, self._unpacked)
         except PackingError as e:
             raise StorageError(self.url, f"reading record {self._rows.got(row[0])}: {e}") from e
 

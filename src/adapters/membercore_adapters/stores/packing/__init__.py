@@ -34,6 +34,7 @@ __all__ = [
     "RECORD",
     "Event",
     "PackingError",
+    "Unpacked",
     "pack",
     "pack_events",
     "unpack",
@@ -146,3 +147,46 @@ def unpack_events(packed: bytes) -> list[Event]:
     if not newline or start != len(body):
         raise PackingError("damaged frame of packed events: the lengths do not add up")
     return events
+
+
+class Unpacked:
+    """The texts of the snapshots a store unpacked last, by record key.
+
+    A record read again unchanged (its packed snapshot the same bytes) is not unpacked
+    again: an engine reads a busy member's record for every fact, and unpacking a large
+    snapshot costs more than comparing its bytes. Holds up to ``budget`` bytes of
+    packed and unpacked text, letting go of the records read longest ago.
+    """
+
+    def __init__(self, budget: int = 32 * 1024 * 1024) -> None:
+        self._budget = budget
+        self._held: dict[str, tuple[bytes, str]] = {}
+        self._size = 0
+
+    def text(self, key: str, packed: bytes) -> str:
+        """The text of ``packed``, the snapshot of ``key``.
+
+        Raises:
+            PackingError: as :func:`unpack`.
+        """
+        packed = bytes(packed)
+        held = self._held.pop(key, None)
+        if held is not None:
+            self._size -= len(held[0]) + len(held[1])
+            if held[0] == packed:
+                self._keep(key, held)
+                return held[1]
+        text = unpack(packed)
+        self._keep(key, (packed, text))
+        return text
+
+    def _keep(self, key: str, held: tuple[bytes, str]) -> None:
+        size = len(held[0]) + len(held[1])
+        if size > self._budget:
+            return
+        while self._held and self._size + size > self._budget:
+            oldest = next(iter(self._held))
+            dropped = self._held.pop(oldest)
+            self._size -= len(dropped[0]) + len(dropped[1])
+        self._held[key] = held
+        self._size += size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from membercore.facts import (
     VisitCompleted,
 )
 from membercore.identity import MergeMembers
+from membercore.service.recording import SNAPSHOT_CHARACTERS_A_COMMIT
 from membercore.testing.clock import ManualClock
 
 from .conftest import OpenEngine
@@ -105,3 +107,34 @@ def test_a_refund_of_a_charge_let_go_takes_back_what_it_earned(long_history: Eng
     (letter,) = long_history.store.dead_letters()
     assert "more than is left of charge c-3 (10000 of 10000 fen)" in letter.reason
     assert long_history.member("p").ledger.balance == before.balance - lot.lot.points
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_a_large_record_is_snapshotted_after_more_commits_and_reads_the_same_cold(
+    store: str, tmp_path: Path, open_engine: OpenEngine
+) -> None:
+    url = "memory://" if store == "memory" else f"sqlite:///{tmp_path}/m.db"
+    clock = ManualClock(LATER)
+    key = "member:p"
+    with open_engine(url, clock, snapshot_every=2) as engine:
+        _loaded(engine)  # one commit, snapshotted: the record is its first
+        (record,) = engine.store.load([key]).values()
+        size = len(record.snapshot)
+        every = size // SNAPSHOT_CHARACTERS_A_COMMIT
+        assert every > 2  # large enough that its size, not snapshot_every, sets the pace
+        versions = []
+        for n in range(2 * every + 1):
+            at = LATER + timedelta(hours=n)
+            clock.set(at)
+            engine.ingest([_charge(f"f-late{n}", 1000 + n, at)], now=at)
+            (record,) = engine.store.load([key]).values()
+            versions.append((record.version, record.snapshot_version))
+        written = sorted({snapshot for _, snapshot in versions})
+        # Snapshots at least ``every`` commits apart, and never more than that behind.
+        assert len(written) >= 2
+        assert all(b - a >= every for a, b in itertools.pairwise(written))
+        assert all(version - snapshot <= every for version, snapshot in versions)
+        live = engine.member("p")
+    if store == "sqlite":  # a cold engine replays the journal since the snapshot
+        with open_engine(url, clock) as cold:
+            assert cold.member("p") == live

@@ -181,7 +181,12 @@ class UnitOfWork:
         for key, record in records.items():
             state = decode(self.store, self.cache, record)
             self.records[key] = Working(
-                key, state, record.version, record.snapshot_version, undo=self._undo
+                key,
+                state,
+                record.version,
+                record.snapshot_version,
+                undo=self._undo,
+                snapshot_size=len(record.snapshot),
             )
             self.cache.put(key, record.version, state)
 

@@ -185,13 +185,8 @@ def converter() -> cattrs.Converter:
 
 @cache
 def stored_converter() -> cattrs.Converter:
-    """The tolerant converter for stored data: keys this release does not know are ignored.
-
-    What membercore stored it wrote with its own converter, so the kinds of its values
-    are not checked one by one again (that is for inputs and configuration): reading a
-    member's record back is a third of a tick.
-    """
-    return _converter(strict=False)
+    """The tolerant converter for stored data: keys this release does not know are ignored."""
+    return _converter()
 
 
 @cache
@@ -201,25 +196,20 @@ def _canonical_converter() -> cattrs.Converter:
 
 
 def _converter(
-    *, forbid_extra_keys: bool = False, omit_if_default: bool = False, strict: bool = True
+    *, forbid_extra_keys: bool = False, omit_if_default: bool = False
 ) -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=forbid_extra_keys, omit_if_default=omit_if_default)
     conv.register_unstructure_hook(datetime, datetime.isoformat)
     conv.register_structure_hook(datetime, _structure_instant)
     conv.register_unstructure_hook(date, date.isoformat)
     conv.register_structure_hook(date, _structure_date)
+    for kind in (int, bool, str):
+        conv.register_structure_hook(kind, _strict(kind))
     conv.register_structure_hook_func(lambda t: t == ParamValue, _param_value)
-    if strict:
-        for kind in (int, bool, str):
-            conv.register_structure_hook(kind, _strict(kind))
-        conv.register_structure_hook_factory(
-            is_sequence, _listy(homogenous_tuple_structure_factory)
-        )
-        conv.register_structure_hook_factory(is_mutable_sequence, _listy(list_structure_factory))
-        conv.register_structure_hook_factory(is_any_set, _listy(_set_factory))
-        conv.register_structure_hook_factory(is_mapping, _tably(conv.gen_structure_mapping))
-    else:
-        conv.register_structure_hook_factory(is_any_set, _set_factory)
+    conv.register_structure_hook_factory(is_sequence, _listy(homogenous_tuple_structure_factory))
+    conv.register_structure_hook_factory(is_mutable_sequence, _listy(list_structure_factory))
+    conv.register_structure_hook_factory(is_any_set, _listy(_set_factory))
+    conv.register_structure_hook_factory(is_mapping, _tably(conv.gen_structure_mapping))
     # Sets (seen ids, consented channels) are written as sorted lists: JSON has no sets.
     conv.register_unstructure_hook_func(_is_frozenset, sorted)
     conv.register_unstructure_hook_factory(_omits_some, _omitting(conv, omit_if_default))

@@ -178,8 +178,7 @@ def main() -> None:
         for name, run in runs:
             figures[name] = run(Path(folder))
             print(f" {name}: {figures[name] * 1e6:,.0f} µs a fact")
-    es1, es10 = figures["eventsourcing, 1 fact a save"], figures["eventsourcing, 10 facts a save"]
-    mc1, mc1000 = figures["membercore, 1 fact a commit"], figures["membercore, 1,000 facts a commit"]
+    es1, es10, mc1, mc1000 = (figures[name] for name, _ in runs)
     print(
         f"eventsourcing's time over membercore's: {es1 / mc1:.2f}x one a commit each, "
         f"{es1 / mc1000:.2f}x against membercore's batches, {es10 / mc1000:.2f}x "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -48,6 +49,22 @@ def _schema(url: str) -> str:
 
 def _admin(postgres_url: str) -> psycopg.Connection[tuple[Any, ...]]:
     return psycopg.connect(postgres_url, autocommit=True)
+
+
+@contextmanager
+def _written_at_schema(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch, version: int
+) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    """A schema created at ``version``, open to write rows as that version held them.
+
+    The migrations after it run when the test next opens the store.
+    """
+    monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:version])
+    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", version)
+    PostgresStore.open(url).close()
+    with _admin(postgres_url) as conn:
+        yield conn
+    monkeypatch.undo()
 
 
 def _tables(postgres_url: str, schema: str) -> set[str]:
@@ -119,10 +136,8 @@ def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
 def test_a_schema_of_version_one_gains_outbox_claims_and_keeps_its_messages(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:1])
-    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 1)
-    PostgresStore.open(url).close()
-    with _admin(postgres_url) as conn:  # a message as schema 1 stored it
+    # A message as schema 1 stored it.
+    with _written_at_schema(url, postgres_url, monkeypatch, 1) as conn:
         conn.execute(
             sql.SQL(
                 "INSERT INTO {}.outbox (message_id, key, channel, payload, send_at) "
@@ -130,7 +145,6 @@ def test_a_schema_of_version_one_gains_outbox_claims_and_keeps_its_messages(
             ).format(sql.Identifier(_schema(url))),
             (T0,),
         )
-    monkeypatch.undo()
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 2
         (claimed,) = store.claim_outbox(T0, 10, worker="w-1", lease=timedelta(minutes=5))
@@ -146,10 +160,8 @@ def test_a_schema_of_version_one_gains_outbox_claims_and_keeps_its_messages(
 def test_a_schema_of_version_two_gains_record_claims_and_keeps_its_records(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:2])
-    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 2)
-    PostgresStore.open(url).close()
-    with _admin(postgres_url) as conn:  # a record as schema 2 stored it
+    # A record as schema 2 stored it.
+    with _written_at_schema(url, postgres_url, monkeypatch, 2) as conn:
         conn.execute(
             sql.SQL(
                 "INSERT INTO {}.records (key, version, snapshot, snapshot_version, due_at) "
@@ -157,7 +169,6 @@ def test_a_schema_of_version_two_gains_record_claims_and_keeps_its_records(
             ).format(sql.Identifier(_schema(url))),
             (T0,),
         )
-    monkeypatch.undo()
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 3
         lease = timedelta(minutes=5)
@@ -174,10 +185,8 @@ def test_a_schema_of_version_two_gains_record_claims_and_keeps_its_records(
 def test_a_schema_of_version_three_gains_case_loads_from_the_journals(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:3])
-    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 3)
-    PostgresStore.open(url).close()
-    with _admin(postgres_url) as conn:  # records and journals as schema 3 stored them
+    # Records and journals as schema 3 stored them.
+    with _written_at_schema(url, postgres_url, monkeypatch, 3) as conn:
         schema = sql.Identifier(_schema(url))
         for key, version in BEFORE_CASE_LOADS["records"]:
             conn.execute(
@@ -195,7 +204,6 @@ def test_a_schema_of_version_three_gains_case_loads_from_the_journals(
                 ).format(schema),
                 (key, version, seq, type_, T0, payload),
             )
-    monkeypatch.undo()
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 4
         assert store.case_loads() == BEFORE_CASE_LOADS["loads"]
@@ -204,11 +212,9 @@ def test_a_schema_of_version_three_gains_case_loads_from_the_journals(
 def test_a_schema_of_version_four_reads_its_journal_as_written_and_packs_what_follows(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postgres_schema, "MIGRATIONS", MIGRATIONS[:4])
-    monkeypatch.setattr(postgres_schema, "SCHEMA_VERSION", 4)
-    PostgresStore.open(url).close()
     schema = sql.Identifier(_schema(url))
-    with _admin(postgres_url) as conn:  # a record and its journal as schema 4 stored them
+    # A record and its journal as schema 4 stored them.
+    with _written_at_schema(url, postgres_url, monkeypatch, 4) as conn:
         conn.execute(
             sql.SQL(
                 "INSERT INTO {}.records (key, version, snapshot, snapshot_version) "
@@ -224,7 +230,6 @@ def test_a_schema_of_version_four_reads_its_journal_as_written_and_packs_what_fo
                 ).format(schema),
                 (key, version, seq, type_, at, put(payload)),
             )
-    monkeypatch.undo()
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 5
         carries_on_packed(store)

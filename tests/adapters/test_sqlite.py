@@ -5,6 +5,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -48,6 +49,23 @@ def _tables(path: Path) -> set[str]:
 
 
 # -- the schema and its migrations -------------------------------------------------------
+
+
+@contextmanager
+def _written_at_schema(
+    path: Path, monkeypatch: pytest.MonkeyPatch, version: int
+) -> Iterator[sqlite3.Connection]:
+    """A file created at schema ``version``, open to write rows as that schema held them.
+
+    The migrations after it run when the test next opens the store.
+    """
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", MIGRATIONS[:version])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", version)
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        yield conn
+    conn.close()
+    monkeypatch.undo()
 
 
 def test_opening_a_new_file_creates_the_schema_and_records_its_version(
@@ -98,17 +116,13 @@ def test_a_new_migration_is_applied_on_reopening_and_keeps_the_data(
 def test_a_file_of_schema_one_gains_outbox_claims_and_keeps_its_messages(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", MIGRATIONS[:1])
-    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 1)
-    SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:  # a message as schema 1 stored it
+    # A message as schema 1 stored it.
+    with _written_at_schema(path, monkeypatch, 1) as conn:
         conn.execute(
             "INSERT INTO outbox (message_id, key, channel, payload, send_at) "
             "VALUES ('m-member:p-1-1', 'member:p-1', 'sms', '{}', ?)",
             (_micros(T0),),
         )
-    conn.close()
-    monkeypatch.undo()
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 2
         (claimed,) = store.claim_outbox(T0, 10, worker="w-1", lease=timedelta(minutes=5))
@@ -122,17 +136,13 @@ def test_a_file_of_schema_one_gains_outbox_claims_and_keeps_its_messages(
 def test_a_file_of_schema_two_gains_record_claims_and_keeps_its_records(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", MIGRATIONS[:2])
-    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 2)
-    SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:  # a record as schema 2 stored it
+    # A record as schema 2 stored it.
+    with _written_at_schema(path, monkeypatch, 2) as conn:
         conn.execute(
             "INSERT INTO records (key, version, snapshot, snapshot_version, due_at) "
             "VALUES ('member:p-1', 1, '{}', 1, ?)",
             (_micros(T0),),
         )
-    conn.close()
-    monkeypatch.undo()
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 3
         lease = timedelta(minutes=5)
@@ -148,10 +158,8 @@ def test_a_file_of_schema_two_gains_record_claims_and_keeps_its_records(
 def test_a_file_of_schema_three_gains_case_loads_from_the_journals(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", MIGRATIONS[:3])
-    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 3)
-    SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:  # records and journals as schema 3 stored them
+    # Records and journals as schema 3 stored them.
+    with _written_at_schema(path, monkeypatch, 3) as conn:
         conn.executemany(
             "INSERT INTO records (key, version, snapshot, snapshot_version) VALUES (?, ?, '{}', ?)",
             [(key, version, version) for key, version in BEFORE_CASE_LOADS["records"]],
@@ -160,8 +168,6 @@ def test_a_file_of_schema_three_gains_case_loads_from_the_journals(
             "INSERT INTO events (key, version, seq, type, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
             [(k, v, n, t, _micros(T0), p) for k, v, n, t, p in BEFORE_CASE_LOADS["events"]],
         )
-    conn.close()
-    monkeypatch.undo()
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 4
         assert store.case_loads() == BEFORE_CASE_LOADS["loads"]
@@ -170,10 +176,8 @@ def test_a_file_of_schema_three_gains_case_loads_from_the_journals(
 def test_a_file_of_schema_four_reads_its_journal_as_written_and_packs_what_follows(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", MIGRATIONS[:4])
-    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 4)
-    SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:  # a record and its journal as schema 4 stored them
+    # A record and its journal as schema 4 stored them.
+    with _written_at_schema(path, monkeypatch, 4) as conn:
         conn.execute(
             "INSERT INTO records (key, version, snapshot, snapshot_version) VALUES (?, ?, ?, ?)",
             BEFORE_PACKING["record"],
@@ -182,8 +186,6 @@ def test_a_file_of_schema_four_reads_its_journal_as_written_and_packs_what_follo
             "INSERT INTO events (key, version, seq, type, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
             [(k, v, n, t, _micros(at), p) for k, v, n, t, at, p in BEFORE_PACKING["events"]],
         )
-    conn.close()
-    monkeypatch.undo()
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 5
         carries_on_packed(store)

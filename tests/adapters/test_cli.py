@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from membercore import PostingKind
+from membercore import Engine, PostingKind, reference_config
 from membercore.consent import GrantConsent
 from membercore.facts import DiagnosisRecorded, PatientRegistered
 from membercore.messages import Channel
@@ -160,6 +160,40 @@ def test_the_open_tasks_say_why_a_task_waits_unassigned(
     assert (
         "unassigned (无可分配人员: nobody on the staff roster has the role 'call_centre')" in line
     )
+
+
+def test_member_journal_prints_the_members_events_as_json_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/cli.db"
+    now = datetime.now(UTC)
+    facts = _jsonl(
+        tmp_path / "facts.jsonl",
+        *_joined(now, "wecom"),
+        DiagnosisRecorded(
+            fact_id="d-1", patient_id="P-1", occurred_at=now, icd10="E11.9", visit_id="v-1"
+        ),
+    )
+    assert main(["ingest", str(facts), "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["member", "journal", "P-1", "--store", store]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    with Engine.open(store, config=reference_config()) as engine:
+        journal = engine.store.events("member:P-1")
+    assert [(line["version"], line["type"]) for line in lines] == [
+        (event.version, event.type) for event in journal
+    ]
+    assert [line["event"] for line in lines] == [json.loads(e.payload) for e in journal]
+    assert any(line["type"] == "profile_diagnosis_noted" for line in lines)
+    last = lines[-1]["version"]
+    assert (
+        main(["member", "journal", "P-1", "--after-version", str(last - 1), "--store", store]) == 0
+    )
+    later = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert later
+    assert {line["version"] for line in later} == {last}
+    assert main(["member", "journal", "P-404", "--store", store]) == 1
+    assert "P-404" in capsys.readouterr().err
 
 
 def test_member_show_names_an_unknown_member(

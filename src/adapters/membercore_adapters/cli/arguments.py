@@ -74,6 +74,18 @@ def _member(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     show = member_commands.add_parser("show", help="points, tier, plans, journeys and tags")
     show.add_argument("member_id")
     _store_options(show)
+    journal = member_commands.add_parser(
+        "journal",
+        help="the member's events in order, a JSON line each (version, type, instant, event)",
+    )
+    journal.add_argument("member_id")
+    journal.add_argument(
+        "--after-version",
+        type=int,
+        default=0,
+        help="only the events of the commits after this version of the record",
+    )
+    _store_options(journal)
 
 
 def _config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

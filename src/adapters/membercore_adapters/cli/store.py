@@ -1,7 +1,8 @@
 """The commands over a store.
 
-``ingest``, ``import``, ``tick``, ``member show``, ``outbox``, ``tasks`` and ``dead-letters``: each
-opens the store, answers, and says in words what was wrong if something was.
+``ingest``, ``import``, ``tick``, ``member show``, ``member journal``, ``outbox``, ``tasks`` and
+``dead-letters``: each opens the store, answers, and says in words what was wrong if something
+was.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 
 from membercore import ConfigError, MembercoreError, reference_config, tiers
 from membercore.config import ProgrammeConfig
+from membercore.errors import UnknownMemberError
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
+from membercore.service.recording import member_key
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.his.jsonl import JsonLinesSource
 
@@ -60,8 +63,7 @@ def _on_store(args: argparse.Namespace, engine: Engine) -> int:
         print(f"{ticked.records} records ticked, {ticked.events} events")
         return 0
     if args.command == "member":
-        print(json.dumps(_member_view(engine, args.member_id), ensure_ascii=False, indent=2))
-        return 0
+        return _member(engine, args)
     if args.command == "outbox":
         return _outbox(engine, dispatching=args.dispatch)
     if args.command == "tasks":
@@ -109,6 +111,29 @@ def _outbox(engine: Engine, *, dispatching: bool) -> int:
     for message in engine.store.outbox("pending"):
         text = json.loads(message.payload).get("text", "")
         print(f"{message.send_at.isoformat()}  {message.channel:<6} {message.key}  {text}")
+    return 0
+
+
+def _member(engine: Engine, args: argparse.Namespace) -> int:
+    if args.member_command == "journal":
+        return _journal(engine, args.member_id, args.after_version)
+    print(json.dumps(_member_view(engine, args.member_id), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _journal(engine: Engine, member_id: str, after_version: int) -> int:
+    """The member's events as the store keeps them, one JSON line each, oldest first."""
+    key = member_key(member_id)
+    if not engine.store.load([key]):
+        raise UnknownMemberError(member_id)
+    for event in engine.store.events(key, after_version=after_version):
+        line = {
+            "version": event.version,
+            "type": event.type,
+            "at": event.at.isoformat(),
+            "event": json.loads(event.payload),
+        }
+        print(json.dumps(line, ensure_ascii=False))
     return 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import sys
+import threading
 import zlib
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
@@ -149,18 +151,47 @@ def test_a_snapshot_read_again_unchanged_is_not_unpacked_again(
         return unpack(packed)
 
     monkeypatch.setattr(packing, "unpack", counted)
-    unpacked = packing.Unpacked(budget=100)
+    unpacked = packing.Unpacked(budget=400)
     first, second = pack(RECORD, '{"a":1}'), pack(RECORD, '{"a":2}')
     assert unpacked.text("member:p-1", first) == '{"a":1}'
     assert unpacked.text("member:p-1", memoryview(first)) == '{"a":1}'
     assert len(calls) == 1
     assert unpacked.text("member:p-1", second) == '{"a":2}'  # another snapshot
     assert len(calls) == 2
-    big = pack(RECORD, "x" * 200)  # larger than the budget: read, never held
-    assert unpacked.text("member:p-2", big) == "x" * 200
-    assert unpacked.text("member:p-2", big) == "x" * 200
+    big = pack(RECORD, "x" * 500)  # larger than the budget: read, never held
+    assert unpacked.text("member:p-2", big) == "x" * 500
+    assert unpacked.text("member:p-2", big) == "x" * 500
     assert len(calls) == 4
     for n in range(10):  # the budget lets the oldest go
         unpacked.text(f"member:q-{n}", pack(RECORD, f'{{"n":{n}}}'))
     assert unpacked.text("member:p-1", second) == '{"a":2}'
     assert len(calls) == 15
+
+
+def test_snapshots_read_from_several_threads_keep_the_budget_exact() -> None:
+    unpacked = packing.Unpacked(budget=3_000)
+    values = {f"member:{n}": pack(RECORD, f'{{"n":{n},"text":"{"积分" * n}"}}') for n in range(40)}
+    errors: list[BaseException] = []
+
+    def read(offset: int) -> None:
+        try:
+            for round_ in range(3000):
+                key = f"member:{(round_ * 7 + offset) % 40}"
+                n = int(key.partition(":")[2])
+                assert unpacked.text(key, values[key]) == f'{{"n":{n},"text":"{"积分" * n}"}}'
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=read, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []
+    held = unpacked._held
+    assert unpacked._size == sum(packing._footprint(h) for h in held.values()) <= 3_000

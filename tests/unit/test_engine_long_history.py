@@ -20,7 +20,6 @@ from membercore.facts import (
     VisitCompleted,
 )
 from membercore.identity import MergeMembers
-from membercore.service.recording import SNAPSHOT_CHARACTERS_A_COMMIT
 from membercore.testing.clock import ManualClock
 
 from .conftest import OpenEngine
@@ -109,32 +108,57 @@ def test_a_refund_of_a_charge_let_go_takes_back_what_it_earned(long_history: Eng
     assert long_history.member("p").ledger.balance == before.balance - lot.lot.points
 
 
+def _snapshots(
+    engine: Engine, clock: ManualClock, charges: range
+) -> list[tuple[int, int, int, int]]:
+    """Charge the member once a commit; after each: the record's version, its snapshot's
+    version and length, and the length of the journal since the snapshot."""
+    seen = []
+    for n in charges:
+        at = LATER + timedelta(hours=n)
+        clock.set(at)
+        engine.ingest([_charge(f"f-late{n}", 1000 + n, at)], now=at)
+        (record,) = engine.store.load(["member:p"]).values()
+        since = engine.store.events("member:p", after_version=record.snapshot_version)
+        journal = sum(len(e.payload) for e in since)
+        seen.append((record.version, record.snapshot_version, len(record.snapshot), journal))
+    return seen
+
+
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
-def test_a_large_record_is_snapshotted_after_more_commits_and_reads_the_same_cold(
+def test_a_snapshot_is_written_again_once_its_journal_is_as_long_as_it(
     store: str, tmp_path: Path, open_engine: OpenEngine
 ) -> None:
     url = "memory://" if store == "memory" else f"sqlite:///{tmp_path}/m.db"
     clock = ManualClock(LATER)
-    key = "member:p"
     with open_engine(url, clock, snapshot_every=2) as engine:
         _loaded(engine)  # one commit, snapshotted: the record is its first
-        (record,) = engine.store.load([key]).values()
-        size = len(record.snapshot)
-        every = size // SNAPSHOT_CHARACTERS_A_COMMIT
-        assert every > 2  # large enough that its size, not snapshot_every, sets the pace
-        versions = []
-        for n in range(2 * every + 1):
-            at = LATER + timedelta(hours=n)
-            clock.set(at)
-            engine.ingest([_charge(f"f-late{n}", 1000 + n, at)], now=at)
-            (record,) = engine.store.load([key]).values()
-            versions.append((record.version, record.snapshot_version))
-        written = sorted({snapshot for _, snapshot in versions})
-        # Snapshots at least ``every`` commits apart, and never more than that behind.
-        assert len(written) >= 2
-        assert all(b - a >= every for a, b in itertools.pairwise(written))
-        assert all(version - snapshot <= every for version, snapshot in versions)
+        seen = _snapshots(engine, clock, range(60))
         live = engine.member("p")
+    written = sorted({snapshot for _, snapshot, _, _ in seen})
+    # A large record's snapshot is written far less often than every two commits, and
+    # the journal since it is never longer than it once two commits have passed.
+    assert len(written) >= 2
+    assert min(b - a for a, b in itertools.pairwise(written)) > 2
+    for version, snapshot, size, since in seen:
+        assert version - snapshot < 2 or since < size, (version, snapshot, size, since)
     if store == "sqlite":  # a cold engine replays the journal since the snapshot
         with open_engine(url, clock) as cold:
             assert cold.member("p") == live
+
+
+def test_a_cold_engine_writes_its_snapshots_where_a_warm_one_does(
+    tmp_path: Path, open_engine: OpenEngine
+) -> None:
+    clocks = [ManualClock(LATER), ManualClock(LATER)]
+    warm_url, cold_url = f"sqlite:///{tmp_path}/warm.db", f"sqlite:///{tmp_path}/cold.db"
+    with open_engine(warm_url, clocks[0], snapshot_every=2) as warm:
+        _loaded(warm)
+        kept = _snapshots(warm, clocks[0], range(30))
+    with open_engine(cold_url, clocks[1], snapshot_every=2) as cold:
+        _loaded(cold)
+    read_cold = []
+    for n in range(30):  # a new engine for each fact: every record read from the store
+        with open_engine(cold_url, clocks[1], snapshot_every=2) as cold:
+            read_cold += _snapshots(cold, clocks[1], range(n, n + 1))
+    assert read_cold == kept

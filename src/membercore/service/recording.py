@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
@@ -86,8 +86,9 @@ def stock_key(reward_key: str) -> str:
 class Working:
     """A record being worked on: its state, the version loaded, the events since.
 
-    ``snapshot_version`` is the version of the stored snapshot and ``snapshot_size``
-    its length (in characters); ``touched`` marks a
+    ``snapshot_version`` is the version of the stored snapshot, ``snapshot_size`` its
+    length and ``journal_size`` the length of the events stored since (in characters);
+    ``touched`` marks a
     record to write although nothing happened to it (its due instant moved on);
     ``undo``, when given, is where each change notes what it replaced, so that a unit
     of work can take back what one refused input decided.
@@ -99,6 +100,7 @@ class Working:
     snapshot_version: int = 0
     events: list[object] = attrs.field(factory=list)
     snapshot_size: int = 0
+    journal_size: int = 0
     touched: bool = False
     undo: list[Any] | None = None
 
@@ -156,14 +158,6 @@ def _json_or_repr(value: object) -> str:
         return brief(value)
 
 
-#: A large record's snapshot is written again only once about this many characters of it
-#: a commit have been spent: a snapshot of 2 MB every 500 commits rather than every 16.
-#: Writing it then costs about as much per commit as any record's, and reading the record
-#: cold replays a journal about as long as the snapshot. Records under 64 KB are written
-#: every ``snapshot_every`` commits as before.
-SNAPSHOT_CHARACTERS_A_COMMIT: Final = 4096
-
-
 def build_commit(
     records: Iterable[Working],
     config: ProgrammeConfig,
@@ -173,7 +167,7 @@ def build_commit(
     dead: Sequence[DeadLetter] = (),
     snapshot_every: int = 1,
     after: datetime | None = None,
-) -> tuple[Commit, dict[str, tuple[int, Any]]]:
+) -> tuple[Commit, dict[str, tuple[int, Any, int]]]:
     """The commit of everything decided, and each changed record's new (version, state).
 
     Each changed record's snapshot (when due), events and next due instant, the inbox
@@ -186,14 +180,19 @@ def build_commit(
         now: the instant of the decisions.
         inbox: the facts taken.
         dead: the inputs refused.
-        snapshot_every: write a record's snapshot again after this many commits (a
-            large record's, after more: :data:`SNAPSHOT_CHARACTERS_A_COMMIT`).
+        snapshot_every: write a record's snapshot again after this many commits, once
+            the journal since the last one is at least as long as it (see
+            :func:`snapshot_due`).
         after: for a tick, the instant ticked to: a record is next due after it.
+
+    Returns:
+        The commit, and for each changed record its new version, its state and the
+        length of its journal since its snapshot.
     """
     changes: list[Change] = []
     outbox: list[OutboxMessage] = []
     task_rows: list[TaskRow] = []
-    written: dict[str, tuple[int, Any]] = {}
+    written: dict[str, tuple[int, Any, int]] = {}
     cancelled: list[str] = []
     for held in records:
         if not held.events and not held.touched:
@@ -201,20 +200,20 @@ def build_commit(
         version = held.version + 1
         state = held.state
         due = next_due(state, config, after=after) if isinstance(state, Member) else None
-        fresh = held.version == 0 or version - held.snapshot_version >= max(
-            snapshot_every, held.snapshot_size // SNAPSHOT_CHARACTERS_A_COMMIT
-        )
+        events = tuple(_stored(held.key, version, held.events, now))
+        journal = held.journal_size + sum(len(event.payload) for event in events)
+        fresh = held.version == 0 or snapshot_due(held, version, journal, snapshot_every)
         changes.append(
             Change(
                 key=held.key,
                 expected_version=held.version,
                 snapshot=record_to_json(state) if fresh else None,
-                events=tuple(_stored(held.key, version, held.events, now)),
+                events=events,
                 due_at=due,
                 manager=manager_of(state) if isinstance(state, Member) else None,
             )
         )
-        written[held.key] = (version, state)
+        written[held.key] = (version, state, 0 if fresh else journal)
         if isinstance(state, Member):
             outbox += _outbox(held.key, held.events)
             task_rows += _tasks(held.key, state, held.events)
@@ -232,6 +231,18 @@ def build_commit(
         cancelled=tuple(cancelled),
     )
     return commit, written
+
+
+def snapshot_due(held: Working, version: int, journal: int, snapshot_every: int) -> bool:
+    """Whether a record's snapshot is written again with the commit making ``version``.
+
+    Once ``snapshot_every`` commits have changed it since its snapshot, and the journal
+    written since (``journal`` characters, this commit's included) is at least as long
+    as the snapshot: a large record's snapshot is then written as seldom as its size
+    pays for, and reading the record cold never replays much more journal than a
+    snapshot's worth (or ``snapshot_every`` commits of a small one).
+    """
+    return version - held.snapshot_version >= snapshot_every and journal >= held.snapshot_size
 
 
 def manager_of(member: Member) -> str | None:

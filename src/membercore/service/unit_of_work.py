@@ -71,17 +71,22 @@ class RecordCache:
     """
 
     def __init__(self, size: int) -> None:
-        self._held: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._held: OrderedDict[str, tuple[int, Any, int]] = OrderedDict()
         self._size = size
 
     def get(self, key: str, version: int) -> Any | None:
         """The state kept for ``key`` at ``version``, if any."""
-        held = self._held.get(key)
-        return held[1] if held is not None and held[0] == version else None
+        held = self.held(key, version)
+        return held[0] if held is not None else None
 
-    def put(self, key: str, version: int, state: Any) -> None:
-        """Keep a record's state at a version."""
-        self._held[key] = (version, state)
+    def held(self, key: str, version: int) -> tuple[Any, int] | None:
+        """The state kept for ``key`` at ``version`` and its journal's length, if any."""
+        held = self._held.get(key)
+        return (held[1], held[2]) if held is not None and held[0] == version else None
+
+    def put(self, key: str, version: int, state: Any, journal_size: int = 0) -> None:
+        """Keep a record's state at a version, and its journal's length since its snapshot."""
+        self._held[key] = (version, state, journal_size)
         self._held.move_to_end(key)
         while len(self._held) > self._size:
             self._held.popitem(last=False)
@@ -94,9 +99,14 @@ class RecordCache:
 
 def decode(store: Store, cache: RecordCache, record: Record) -> Any:
     """A stored record's state: the one kept for its version, else read and decoded."""
-    cached = cache.get(record.key, record.version)
-    if cached is not None:
-        return cached
+    return decoded(store, cache, record)[0]
+
+
+def decoded(store: Store, cache: RecordCache, record: Record) -> tuple[Any, int]:
+    """:func:`decode`, with the length of the journal since the snapshot (characters)."""
+    held = cache.held(record.key, record.version)
+    if held is not None:
+        return held
     journal: tuple[StoredEvent, ...] = ()
     if record.snapshot_version < record.version:
         journal = tuple(store.events(record.key, after_version=record.snapshot_version))
@@ -104,7 +114,7 @@ def decode(store: Store, cache: RecordCache, record: Record) -> Any:
     if isinstance(state, Member) and record.version and '"as_of"' not in record.snapshot:
         # A snapshot an earlier release wrote has no clock: the whole journal gives it.
         state = attrs.evolve(state, as_of=clock_of(store.events(record.key)))
-    return state
+    return state, sum(len(event.payload) for event in journal)
 
 
 class UnitOfWork:
@@ -179,7 +189,7 @@ class UnitOfWork:
         # writes (the outbox above all) must not depend on it.
         records = {key: found[key] for key in wanted if key in found}
         for key, record in records.items():
-            state = decode(self.store, self.cache, record)
+            state, journal_size = decoded(self.store, self.cache, record)
             self.records[key] = Working(
                 key,
                 state,
@@ -187,8 +197,9 @@ class UnitOfWork:
                 record.snapshot_version,
                 undo=self._undo,
                 snapshot_size=len(record.snapshot),
+                journal_size=journal_size,
             )
-            self.cache.put(key, record.version, state)
+            self.cache.put(key, record.version, state, journal_size)
 
     def load_members(self, member_ids: Iterable[str]) -> None:
         """Read members' records and the households they belong to."""
@@ -327,8 +338,8 @@ class UnitOfWork:
         except VersionConflictError as conflict:
             self.cache.drop(conflict.conflicts)
             raise
-        for key, (version, state) in written.items():
-            self.cache.put(key, version, state)
+        for key, (version, state, journal_size) in written.items():
+            self.cache.put(key, version, state, journal_size)
         if self.observers:
             events = [event for held in self.records.values() for event in held.events]
             for observer in self.observers:

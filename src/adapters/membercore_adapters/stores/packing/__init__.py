@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -155,13 +157,15 @@ class Unpacked:
     A record read again unchanged (its packed snapshot the same bytes) is not unpacked
     again: an engine reads a busy member's record for every fact, and unpacking a large
     snapshot costs more than comparing its bytes. Holds up to ``budget`` bytes of
-    packed and unpacked text, letting go of the records read longest ago.
+    memory (the packed bytes and the text objects), letting go of the records read
+    longest ago. One store may be used from several threads: one at a time reads here.
     """
 
     def __init__(self, budget: int = 32 * 1024 * 1024) -> None:
         self._budget = budget
         self._held: dict[str, tuple[bytes, str]] = {}
         self._size = 0
+        self._lock = threading.Lock()
 
     def text(self, key: str, packed: bytes) -> str:
         """The text of ``packed``, the snapshot of ``key``.
@@ -170,23 +174,32 @@ class Unpacked:
             PackingError: as :func:`unpack`.
         """
         packed = bytes(packed)
-        held = self._held.pop(key, None)
-        if held is not None:
-            self._size -= len(held[0]) + len(held[1])
-            if held[0] == packed:
-                self._keep(key, held)
-                return held[1]
-        text = unpack(packed)
-        self._keep(key, (packed, text))
+        with self._lock:
+            held = self._held.pop(key, None)
+            if held is not None:
+                self._size -= _footprint(held)
+                if held[0] == packed:
+                    self._keep(key, held)
+                    return held[1]
+        text = unpack(packed)  # outside the lock: other records are read meanwhile
+        with self._lock:
+            previous = self._held.pop(key, None)  # another thread read it meanwhile
+            if previous is not None:
+                self._size -= _footprint(previous)
+            self._keep(key, (packed, text))
         return text
 
     def _keep(self, key: str, held: tuple[bytes, str]) -> None:
-        size = len(held[0]) + len(held[1])
+        size = _footprint(held)
         if size > self._budget:
             return
         while self._held and self._size + size > self._budget:
             oldest = next(iter(self._held))
-            dropped = self._held.pop(oldest)
-            self._size -= len(dropped[0]) + len(dropped[1])
+            self._size -= _footprint(self._held.pop(oldest))
         self._held[key] = held
         self._size += size
+
+
+def _footprint(held: tuple[bytes, str]) -> int:
+    """The memory a held snapshot takes: its packed bytes and its text, as Python holds them."""
+    return sys.getsizeof(held[0]) + sys.getsizeof(held[1])

@@ -65,7 +65,8 @@ class Engine(MemberCalls):
         retries: attempts of a unit of work that meets version conflicts.
         cache_size: decoded records (members, households) kept between units of work.
         snapshot_every: a record's snapshot is written again once this many commits
-            have changed it since (its events in between bring it up to date).
+            have changed it since and the journal written since is at least as long
+            as the snapshot (its events in between bring it up to date).
         observers: called after each commit with the events it stored (for figures,
             exports, notifications); an observer must not fail.
         worker: the name this engine claims due records under when it ticks (by

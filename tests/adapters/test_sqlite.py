@@ -475,3 +475,38 @@ def test_a_text_snapshot_an_earlier_release_wrote_over_a_packed_one_is_read(
         conn.close()
 
     reads_a_text_snapshot_first(store, write_text)
+
+
+@pytest.mark.parametrize(
+    ("damage", "read", "says"),
+    [
+        (
+            "UPDATE records SET packed = 'hello'",
+            "load",
+            "reading record member:p-1: not a packed value",
+        ),
+        (
+            "UPDATE records SET packed = NULL",
+            "load",
+            "reading record member:p-1: the record holds no",
+        ),
+        (
+            "UPDATE journal SET events = CAST(x'ff00ff' AS TEXT)",
+            "events",
+            "reading the events of member:p-1 failed",
+        ),
+    ],
+)
+def test_a_snapshot_or_journal_damaged_outside_membercore_names_the_record(
+    store: SqliteStore, path: Path, damage: str, read: str, says: str
+) -> None:
+    store.commit(every_table("member:p-1"))
+    with sqlite3.connect(path) as conn:
+        conn.execute(damage)
+    conn.close()
+    reading = {
+        "load": lambda: store.load(["member:p-1"]),
+        "events": lambda: store.events("member:p-1"),
+    }
+    with pytest.raises(StorageError, match=says):
+        reading[read]()

@@ -512,3 +512,26 @@ def test_a_member_whose_tick_fails_holds_no_other_member_up() -> None:
     assert "tick of member p-1 failed" in letter.reason
     assert "the clinic's system is down" in letter.reason
     assert engine.tick(T0 + timedelta(days=3)).records == 0  # not tried again and again
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE records SET snapshot = '{\"member_id\": [', packed = NULL",  # as text
+        "UPDATE records SET snapshot = '{\"member_id\": 5}', packed = NULL",  # not a member
+    ],
+)
+def test_a_record_damaged_outside_membercore_is_a_storage_error_naming_it(
+    tmp_path: Path, damage: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/m.db"
+    with _open(url) as first:
+        _set_up(first)
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        db.execute(damage)
+    db.close()
+    with _open(url) as engine, pytest.raises(StorageError) as raised:
+        engine.member(ME)
+    assert f"reading record {member_key(ME)}: its snapshot or journal is damaged" in str(
+        raised.value
+    )

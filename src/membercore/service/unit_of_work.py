@@ -20,7 +20,12 @@ import attrs
 
 from membercore import households, rewards
 from membercore.config import ProgrammeConfig
-from membercore.errors import UnknownMemberError, VersionConflictError
+from membercore.errors import (
+    MembercoreError,
+    StorageError,
+    UnknownMemberError,
+    VersionConflictError,
+)
 from membercore.ports import DeadLetter, InboxEntry, Record, Store, StoredEvent
 from membercore.service.member import Member, new_member
 from membercore.service.recording import (
@@ -97,6 +102,11 @@ class RecordCache:
             self._held.pop(key, None)
 
 
+# What reading a stored record meets when its text is not what membercore wrote (the
+# converter's validation errors are exception groups).
+_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, ExceptionGroup)
+
+
 def decode(store: Store, cache: RecordCache, record: Record) -> Any:
     """A stored record's state: the one kept for its version, else read and decoded."""
     return decoded(store, cache, record)[0]
@@ -110,10 +120,16 @@ def decoded(store: Store, cache: RecordCache, record: Record) -> tuple[Any, int]
     journal: tuple[StoredEvent, ...] = ()
     if record.snapshot_version < record.version:
         journal = tuple(store.events(record.key, after_version=record.snapshot_version))
-    state = read_state(record, journal)
-    if isinstance(state, Member) and record.version and '"as_of"' not in record.snapshot:
-        # A snapshot an earlier release wrote has no clock: the whole journal gives it.
-        state = attrs.evolve(state, as_of=clock_of(store.events(record.key)))
+    try:
+        state = read_state(record, journal)
+        if isinstance(state, Member) and record.version and '"as_of"' not in record.snapshot:
+            # A snapshot an earlier release wrote has no clock: the whole journal gives it.
+            state = attrs.evolve(state, as_of=clock_of(store.events(record.key)))
+    except MembercoreError:
+        raise  # membercore's own words (a newer release's data above all)
+    except _UNREADABLE as error:
+        problem = f"reading record {record.key}: its snapshot or journal is damaged ({error})"
+        raise StorageError(store.url, problem) from error
     return state, sum(len(event.payload) for event in journal)
 
 

@@ -22,7 +22,14 @@ import attrs
 
 from membercore.ports import Commit, DeadLetter, OutboxMessage, Record, StoredEvent, TaskRow
 from membercore.ports.commits import CheckedCommit
-from membercore_adapters.stores.packing import RECORD, Unpacked, pack, pack_events, unpack_events
+from membercore_adapters.stores.packing import (
+    RECORD,
+    PackingError,
+    Unpacked,
+    pack,
+    pack_events,
+    unpack_events,
+)
 
 __all__ = [
     "OUTBOX_COLUMNS",
@@ -83,7 +90,9 @@ class Rows:
         """
         key, version, snapshot, snapshot_version, packed = row
         key = self.got(key)
-        text = self.got(snapshot) if snapshot or packed is None else unpacked.text(key, packed)
+        if not snapshot and packed is None:
+            raise PackingError("the record holds no snapshot, packed or as text")
+        text = self.got(snapshot) if snapshot else unpacked.text(key, packed)
         return Record(key=key, version=version, snapshot=text, snapshot_version=snapshot_version)
 
     def event(self, key: str, row: tuple[Any, ...]) -> StoredEvent:

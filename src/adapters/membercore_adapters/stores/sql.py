@@ -248,10 +248,11 @@ class SqlStore(Closing, ABC):
         if self._legacy_events is None:
             ((legacy,),) = self._query("reading events", _ANY_LEGACY_EVENT)
             self._legacy_events = bool(legacy)
+        doing = f"reading the events of {key}"
         if self._legacy_events:
-            legacy = self._query("reading events", _LEGACY_EVENTS, parameters)
+            legacy = self._query(doing, _LEGACY_EVENTS, parameters)
             found += [rows.event(key, row) for row in legacy]
-        for row in self._query("reading events", _JOURNAL, parameters):
+        for row in self._query(doing, _JOURNAL, parameters):
             try:
                 found += rows.journal(key, row)
             except PackingError as e:

@@ -94,7 +94,7 @@ def unpack(packed: bytes) -> str:
     Raises:
         PackingError: the value is empty, names no known dictionary, or is damaged.
     """
-    packed = bytes(packed)  # PostgreSQL hands bytea over as memoryview
+    packed = _bytes(packed)
     if not packed or packed[0] not in _DICTIONARIES:
         form = repr(packed[0]) if packed else "nothing"
         raise PackingError(f"unknown packing format {form}")
@@ -111,6 +111,13 @@ def unpack(packed: bytes) -> str:
         return raw.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError as e:
         raise PackingError(f"damaged packed value: {e}") from e
+
+
+def _bytes(packed: object) -> bytes:
+    """A column's packed value as bytes (PostgreSQL may hand bytea over as memoryview)."""
+    if not isinstance(packed, bytes | bytearray | memoryview):
+        raise PackingError(f"not a packed value: {type(packed).__name__} where bytes belong")
+    return bytes(packed)
 
 
 def pack_events(events: Iterable[Event]) -> bytes:
@@ -130,7 +137,7 @@ def unpack_events(packed: bytes) -> list[Event]:
     Raises:
         PackingError: the value is not a packed commit's events, or is damaged.
     """
-    if not packed or packed[0] != JOURNAL:
+    if not isinstance(packed, bytes | bytearray | memoryview) or not packed or packed[0] != JOURNAL:
         raise PackingError("not a commit's packed events")
     text = unpack(packed)
     frame, newline, body = text.partition("\n")
@@ -173,7 +180,7 @@ class Unpacked:
         Raises:
             PackingError: as :func:`unpack`.
         """
-        packed = bytes(packed)
+        packed = _bytes(packed)
         with self._lock:
             held = self._held.pop(key, None)
             if held is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from membercore.outreach import RequestMessage
 from membercore.serialization import message_to_dict
 from membercore_adapters.cli import main
 from membercore_adapters.demo.walkthrough import ledger_walkthrough
+from membercore_adapters.stores.postgres import schema as postgres_schema
+from membercore_adapters.stores.sqlite import schema as sqlite_schema
 
 
 def test_the_walkthrough_prints_each_step_and_a_statement(
@@ -194,6 +197,20 @@ def test_member_journal_prints_the_members_events_as_json_lines(
     assert {line["version"] for line in later} == {last}
     assert main(["member", "journal", "P-404", "--store", store]) == 1
     assert "P-404" in capsys.readouterr().err
+
+
+def test_the_version_names_the_release_and_the_store_schemas(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"membercore {version('membercore')} ")
+    assert (
+        f"SQLite {sqlite_schema.SCHEMA_VERSION}, PostgreSQL {postgres_schema.SCHEMA_VERSION}"
+        in (printed)
+    )
 
 
 def test_member_show_names_an_unknown_member(

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
+
+from membercore_adapters.stores.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA
+from membercore_adapters.stores.sqlite.schema import SCHEMA_VERSION as SQLITE_SCHEMA
 
 __all__ = ["DEFAULT_STORE", "parser"]
 
@@ -25,6 +29,12 @@ def parser() -> argparse.ArgumentParser:
     """The parser of the ``membercore`` command line."""
     root = argparse.ArgumentParser(
         prog="membercore", description="The membership programme of a private hospital."
+    )
+    root.add_argument(
+        "--version",
+        action="version",
+        version=f"membercore {version('membercore')} (store schema: SQLite {SQLITE_SCHEMA}, "
+        f"PostgreSQL {POSTGRES_SCHEMA})",
     )
     commands = root.add_subparsers(dest="command", required=True)
     _demo(commands)

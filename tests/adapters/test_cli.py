@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -17,6 +18,7 @@ from membercore.serialization import message_to_dict
 from membercore_adapters.cli import main
 from membercore_adapters.demo.walkthrough import ledger_walkthrough
 from membercore_adapters.stores.postgres import schema as postgres_schema
+from membercore_adapters.stores.sqlite import SqliteStore
 from membercore_adapters.stores.sqlite import schema as sqlite_schema
 
 
@@ -423,3 +425,38 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(
     assert main(["outbox", "--store", store]) == 1
     assert main(["walkthrough"]) == 1
     assert capsys.readouterr().err == ""  # no "cannot read None: Broken pipe"
+
+
+def test_only_migrate_brings_a_store_of_an_earlier_schema_up_to_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    store = f"sqlite:///{path}"
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:4])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 4)
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:  # a message as the earlier release stored it
+        conn.execute(
+            "INSERT INTO outbox (message_id, key, channel, payload, send_at) "
+            """VALUES ('m-1', 'member:P-1', 'sms', '{"text": "林女士您好"}', 0)"""
+        )
+    conn.close()
+    monkeypatch.undo()
+    before = path.read_bytes()
+    for command in (["member", "show", "P-1"], ["outbox"], ["tick"], ["member", "journal", "P-1"]):
+        assert main([*command, "--store", store]) == 1
+        said = capsys.readouterr().err
+        assert "schema version 4 and this membercore writes" in said
+        assert f"membercore migrate --store {store}" in said
+    assert path.read_bytes() == before  # nothing changed, not even the schema
+    assert main(["migrate", "--store", store]) == 0
+    assert f"at schema version {sqlite_schema.SCHEMA_VERSION}" in capsys.readouterr().out
+    assert main(["outbox", "--store", store]) == 0
+    assert "林女士您好" in capsys.readouterr().out
+
+
+def test_a_new_store_is_created_by_any_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["outbox", "--store", f"sqlite:///{tmp_path}/new.db"]) == 0
+    assert capsys.readouterr().err == ""

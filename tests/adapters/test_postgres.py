@@ -13,7 +13,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
+from membercore.errors import (
+    OutdatedSchemaError,
+    StorageError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from membercore.ports import (
     Change,
     Commit,
@@ -27,6 +32,7 @@ from membercore_adapters.stores.postgres import (
 from membercore_adapters.stores.postgres import schema as postgres_schema
 from membercore_adapters.stores.postgres import store as postgres_store
 from membercore_adapters.stores.postgres.statements import put
+from membercore_adapters.stores.sql import without_migrating
 
 from .case_loads import BEFORE_CASE_LOADS
 from .packed_journal import BEFORE_PACKING, carries_on_packed, reads_a_text_snapshot_first
@@ -487,3 +493,17 @@ def test_a_text_snapshot_an_earlier_release_wrote_over_a_packed_one_is_read(
             conn.execute(update.format(sql.Identifier(_schema(url))), (text,))
 
     reads_a_text_snapshot_first(store, write_text)
+
+
+def test_a_schema_of_an_earlier_version_is_not_migrated_where_that_is_not_allowed(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _written_at_schema(url, postgres_url, monkeypatch, 4):
+        pass
+    with without_migrating():
+        with pytest.raises(OutdatedSchemaError, match="schema version 4") as raised:
+            PostgresStore.open(url)
+        assert (raised.value.found, raised.value.latest) == (4, SCHEMA_VERSION)
+    assert "journal" not in _tables(postgres_url, _schema(url))  # nothing changed
+    with PostgresStore.open(url) as store:  # allowed: migrated
+        assert store.schema_version == SCHEMA_VERSION

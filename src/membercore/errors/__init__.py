@@ -86,6 +86,7 @@ from membercore.errors.programme import (
 from membercore.errors.storage import (
     EngineError,
     GaveUpError,
+    OutdatedSchemaError,
     StorageError,
     StoreUnavailableError,
     UnknownMemberError,
@@ -124,6 +125,7 @@ __all__ = [
     "NotReversibleError",
     "OfferNotValidError",
     "OutOfStockError",
+    "OutdatedSchemaError",
     "OwnConsentRequiredError",
     "PerMemberLimitError",
     "PlanChangeNotAllowedError",

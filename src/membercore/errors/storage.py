@@ -9,6 +9,7 @@ from membercore.errors.base import MembercoreError
 __all__ = [
     "EngineError",
     "GaveUpError",
+    "OutdatedSchemaError",
     "StorageError",
     "StoreUnavailableError",
     "UnknownMemberError",
@@ -52,6 +53,30 @@ class VersionConflictError(StorageError):
     def _listed(self) -> str:
         listed = ", ".join(f"{key} (expected v{n})" for key, n in self.conflicts.items())
         return f"version conflict on {listed}"
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class OutdatedSchemaError(StorageError):
+    """A store an earlier release wrote, opened where migrating it was not allowed.
+
+    Nothing was changed. Migrating it is one-way: the earlier release's workers cannot
+    use it afterwards.
+
+    Attributes:
+        found: the schema version the store is at.
+        latest: the schema version this membercore writes.
+    """
+
+    found: int
+    latest: int
+    problem: str = attrs.field(init=False)
+
+    @problem.default
+    def _said(self) -> str:
+        return (
+            f"the store is at schema version {self.found} and this membercore writes "
+            f"{self.latest}: migrating it was not asked for"
+        )
 
 
 class StoreUnavailableError(StorageError):

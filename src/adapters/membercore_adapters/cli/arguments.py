@@ -22,6 +22,11 @@ _STORE_COMMANDS = (
     ("outbox", "list pending messages (or deliver them with --dispatch)"),
     ("tasks", "list open staff tasks"),
     ("dead-letters", "list refused inputs with their reasons"),
+    (
+        "migrate",
+        "bring a store an earlier release wrote to this release's schema (one-way: back it "
+        "up and stop the earlier release's workers first); no other command migrates",
+    ),
 )
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from membercore import ConfigError, MembercoreError, reference_config, tiers
 from membercore.config import ProgrammeConfig
-from membercore.errors import UnknownMemberError
+from membercore.errors import OutdatedSchemaError, UnknownMemberError
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.serialization import load_config_file
@@ -25,16 +26,31 @@ from membercore.service.history import in_time_order
 from membercore.service.recording import member_key
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.his.jsonl import JsonLinesSource
+from membercore_adapters.stores.sql import without_migrating
 
 __all__ = ["with_store"]
 
 
 def with_store(args: argparse.Namespace) -> int:
-    """A command over the store: its answer, or what was wrong in words (never a traceback)."""
+    """A command over the store: its answer, or what was wrong in words (never a traceback).
+
+    Only ``membercore migrate`` migrates a store an earlier release wrote; every other
+    command refuses it and changes nothing.
+    """
     try:
         config = _config(args.config)
-        with Engine.open(args.store, config=config) as engine:
+        allowed = nullcontext() if args.command == "migrate" else without_migrating()
+        with allowed:
+            engine = Engine.open(args.store, config=config)
+        with engine:
             return _on_store(args, engine)
+    except OutdatedSchemaError as error:
+        print(
+            f"membercore: {error}. Back the store up and stop the workers of the earlier "
+            f"release, then run: membercore migrate --store {args.store}",
+            file=sys.stderr,
+        )
+        return 1
     except ConfigError as error:
         print(f"{args.config}: {error}", file=sys.stderr)
         return 1
@@ -58,10 +74,8 @@ def _on_store(args: argparse.Namespace, engine: Engine) -> int:
     if args.command in ("ingest", "import"):
         history = args.command == "import"
         return _ingest(engine, args.file, history=history, cutoff=getattr(args, "cutoff", None))
-    if args.command == "tick":
-        ticked = engine.tick(args.now)
-        print(f"{ticked.records} records ticked, {ticked.events} events")
-        return 0
+    if args.command in ("migrate", "tick"):
+        return _migrated(engine) if args.command == "migrate" else _tick(engine, args.now)
     if args.command == "member":
         return _member(engine, args)
     if args.command == "outbox":
@@ -70,6 +84,18 @@ def _on_store(args: argparse.Namespace, engine: Engine) -> int:
         return _tasks(engine)
     for letter in engine.store.dead_letters():
         print(f"{letter.at.isoformat()}  {letter.fact_id}  {letter.fact_type}: {letter.reason}")
+    return 0
+
+
+def _migrated(engine: Engine) -> int:
+    version = getattr(engine.store, "schema_version", None)
+    print(f"{engine.store.url}: at schema version {version}, this release's")
+    return 0
+
+
+def _tick(engine: Engine, now: datetime | None) -> int:
+    ticked = engine.tick(now)
+    print(f"{ticked.records} records ticked, {ticked.events} events")
     return 0
 
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar, Final
 
 from membercore.dates import require_aware
-from membercore.errors import StorageError
+from membercore.errors import OutdatedSchemaError, StorageError
 from membercore.ports import (
     Commit,
     DeadLetter,
@@ -35,7 +36,7 @@ from membercore_adapters.stores.base import Closing, claim_until
 from membercore_adapters.stores.packing import PackingError, Unpacked
 from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
 
-__all__ = ["PAGE", "SqlStore", "migrate", "prefix_end"]
+__all__ = ["PAGE", "SqlStore", "migrate", "prefix_end", "without_migrating"]
 
 #: Rows per page of a streamed listing.
 PAGE: Final = 500
@@ -99,6 +100,26 @@ _GIVE_UP: Final = """
 """
 
 
+#: Whether opening a SQL store may migrate its schema (see :func:`without_migrating`).
+_MIGRATING: ContextVar[bool] = ContextVar("membercore_migrating", default=True)
+
+
+@contextmanager
+def without_migrating() -> Iterator[None]:
+    """Open SQL stores without migrating them: one an earlier release wrote is refused.
+
+    A store with no schema yet is still created. Within the block, opening a store of an
+    earlier schema raises :class:`~membercore.errors.OutdatedSchemaError` and changes
+    nothing; the ``membercore`` command line opens stores so, except ``membercore
+    migrate``.
+    """
+    token = _MIGRATING.set(False)
+    try:
+        yield
+    finally:
+        _MIGRATING.reset(token)
+
+
 def migrate(
     url: str,
     where: str,
@@ -121,7 +142,11 @@ def migrate(
 
     Raises:
         StorageError: the schema is newer than this membercore knows.
+        OutdatedSchemaError: the schema is older and migrating is not allowed here
+            (:func:`without_migrating`).
     """
+    if 0 < found < latest and not _MIGRATING.get():
+        raise OutdatedSchemaError(url, found=found, latest=latest)
     if found > latest:
         raise StorageError(
             url,

@@ -96,6 +96,22 @@ def _jsonl(path: Path, *messages: object) -> Path:
     return path
 
 
+def _diabetic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """A store of the test's own where 林女士 (P-1) joined and was found diabetic now."""
+    store = f"sqlite:///{tmp_path}/cli.db"
+    now = datetime.now(UTC)
+    facts = _jsonl(
+        tmp_path / "facts.jsonl",
+        *_joined(now, "wecom"),
+        DiagnosisRecorded(
+            fact_id="d-1", patient_id="P-1", occurred_at=now, icd10="E11.9", visit_id="v-1"
+        ),
+    )
+    assert main(["ingest", str(facts), "--store", store]) == 0
+    capsys.readouterr()
+    return store
+
+
 def _joined(now: datetime, channel: Channel) -> tuple[PatientRegistered, GrantConsent]:
     """林女士 (P-1) registered at ``now``, with her consent to care by ``channel``."""
     return (
@@ -170,17 +186,7 @@ def test_the_open_tasks_say_why_a_task_waits_unassigned(
 def test_member_journal_prints_the_members_events_as_json_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store = f"sqlite:///{tmp_path}/cli.db"
-    now = datetime.now(UTC)
-    facts = _jsonl(
-        tmp_path / "facts.jsonl",
-        *_joined(now, "wecom"),
-        DiagnosisRecorded(
-            fact_id="d-1", patient_id="P-1", occurred_at=now, icd10="E11.9", visit_id="v-1"
-        ),
-    )
-    assert main(["ingest", str(facts), "--store", store]) == 0
-    capsys.readouterr()
+    store = _diabetic(tmp_path, capsys)
     assert main(["member", "journal", "P-1", "--store", store]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     with Engine.open(store, config=reference_config()) as engine:
@@ -410,17 +416,7 @@ class _GoneReader(io.StringIO):
 def test_a_reader_that_stops_reading_ends_the_command_quietly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = f"sqlite:///{tmp_path}/cli.db"
-    now = datetime.now(UTC)
-    facts = _jsonl(
-        tmp_path / "facts.jsonl",
-        *_joined(now, "wecom"),
-        DiagnosisRecorded(
-            fact_id="d-1", patient_id="P-1", occurred_at=now, icd10="E11.9", visit_id="v-1"
-        ),
-    )
-    assert main(["ingest", str(facts), "--store", store]) == 0
-    capsys.readouterr()
+    store = _diabetic(tmp_path, capsys)
     monkeypatch.setattr("sys.stdout", _GoneReader())
     assert main(["outbox", "--store", store]) == 1
     assert main(["walkthrough"]) == 1

@@ -238,3 +238,21 @@ def test_a_message_handed_over_by_a_dispatcher_that_stopped_is_checked_again(
     assert provider.handed == []  # its claim ran out: checked again, no consent now
     assert report.cancelled == 1
     assert _status(engine, sent) == "cancelled"
+
+
+def test_a_message_left_unsent_past_two_weeks_of_decisions_is_given_up_and_counted(
+    engine: Engine,
+) -> None:
+    # The dispatcher was down: a care message waited while the record decided another
+    # three weeks later, which let the first go from what the record keeps.
+    _start(engine, ("care", ("wecom",)))
+    first = _ask(engine, "ask-1", "annual_welcome", "care", T0)
+    later = T0 + timedelta(days=21)
+    second = _ask(engine, "ask-2", "annual_welcome", "care", later)
+    provider = Provider()
+    report = engine.dispatch({"wecom": provider}, now=later)
+    assert [m.message_id for m in provider.handed] == [second]
+    assert (report.delivered, report.failed) == (1, 1)
+    (given_up,) = engine.store.outbox("failed")
+    assert given_up.message_id == first
+    assert _status(engine, first) == "failed"

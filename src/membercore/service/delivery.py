@@ -51,7 +51,7 @@ def deliver(
     what = f"handing over {len(claimed)} messages"
     verdicts, _ = engine.retrying(partial(_check, engine, claimed, now), what)
     sent: list[tuple[OutboxMessage, Delivery]] = []
-    held = cancelled = 0
+    held = cancelled = given_up = 0
     for message in claimed:
         verdict = verdicts[message.message_id]
         if verdict.send:
@@ -70,7 +70,11 @@ def deliver(
                 )
             )
         elif verdict.unknown:
-            why = "the member's record does not hold this message: not sent"
+            given_up += 1
+            why = (
+                "not queued on the member's record any more (its record is gone, or it fell "
+                "due more than two weeks before the record's latest decision): not sent"
+            )
             engine.store.record_delivery(Delivery(message_id=message.message_id, at=now, error=why))
         else:
             cancelled += 1  # its row was cancelled in the hand-over's commit
@@ -78,7 +82,7 @@ def deliver(
     if failures:
         engine.retrying(partial(_note_failures, engine, failures, now), "noting failed deliveries")
     report = report_of(outcome for _, outcome in sent)
-    return attrs.evolve(report, cancelled=cancelled, held=held)
+    return attrs.evolve(report, failed=report.failed + given_up, cancelled=cancelled, held=held)
 
 
 #: How a row an earlier release queued begins: the whole decision, tagged, as stored.

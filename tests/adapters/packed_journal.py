@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from membercore.ports import Change, Commit, Store, StoredEvent
 from membercore.testing.contracts import T0
 
-__all__ = ["BEFORE_PACKING", "carries_on_packed", "reads_a_text_snapshot_first"]
+__all__ = ["BEFORE_PACKING", "carries_on_packed", "reads_a_text_snapshot_first", "repacks"]
 
 _KEY = "member:p-1"
 
@@ -67,3 +68,18 @@ def reads_a_text_snapshot_first(store: Store, write_text: object) -> None:
     change = Change(key=_KEY, expected_version=2, snapshot='{"points":"new"}')
     store.commit(Commit(changes=[change]))
     assert store.load([_KEY])[_KEY].snapshot == '{"points":"new"}'
+
+
+def repacks(store: Any) -> None:
+    """Repacking moves the earlier journal and snapshot into packed form, reading the same."""
+    events, record = store.events(_KEY), store.load([_KEY])[_KEY]
+    assert store.repack() == (len(BEFORE_PACKING["events"]), 1)
+    assert store.events(_KEY) == events
+    assert store.events(_KEY, after_version=1) == events[1:]
+    assert store.load([_KEY])[_KEY] == record
+    assert store.repack() == (0, 0)  # again: nothing left to pack
+    third = _event(3, "posted", '{"n":4}')
+    store.commit(
+        Commit(changes=[Change(key=_KEY, expected_version=2, snapshot=None, events=(third,))])
+    )
+    assert store.events(_KEY) == [*events, third]

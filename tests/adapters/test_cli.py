@@ -456,3 +456,39 @@ def test_a_new_store_is_created_by_any_command(
 ) -> None:
     assert main(["outbox", "--store", f"sqlite:///{tmp_path}/new.db"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_repack_packs_a_migrated_store_and_says_what_it_moved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    store = f"sqlite:///{path}"
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:4])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 4)
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:  # a record and its journal as schema 4 stored them
+        conn.execute(
+            "INSERT INTO records (key, version, snapshot, snapshot_version) "
+            """VALUES ('member:P-9', 1, '{"x": 1}', 1)"""
+        )
+        conn.execute(
+            "INSERT INTO events (key, version, seq, type, at, payload) "
+            """VALUES ('member:P-9', 1, 0, 'tagged', 0, '{"n": 1}')"""
+        )
+    conn.close()
+    monkeypatch.undo()
+    assert main(["repack", "--store", store]) == 1  # migrating is asked for first
+    capsys.readouterr()
+    assert main(["migrate", "--store", store]) == 0
+    assert main(["repack", "--store", store]) == 0
+    assert "1 events moved into the journal, 1 snapshots packed" in capsys.readouterr().out
+    assert main(["repack", "--store", store]) == 0
+    assert "0 events moved into the journal, 0 snapshots packed" in capsys.readouterr().out
+    assert main(["member", "journal", "P-9", "--store", store]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line) == {
+        "version": 1,
+        "type": "tagged",
+        "at": "1970-01-01T00:00:00+00:00",
+        "event": {"n": 1},
+    }

@@ -35,7 +35,12 @@ from membercore_adapters.stores.postgres.statements import put
 from membercore_adapters.stores.sql import without_migrating
 
 from .case_loads import BEFORE_CASE_LOADS
-from .packed_journal import BEFORE_PACKING, carries_on_packed, reads_a_text_snapshot_first
+from .packed_journal import (
+    BEFORE_PACKING,
+    carries_on_packed,
+    reads_a_text_snapshot_first,
+    repacks,
+)
 
 
 @pytest.fixture
@@ -215,11 +220,9 @@ def test_a_schema_of_version_three_gains_case_loads_from_the_journals(
         assert store.case_loads() == BEFORE_CASE_LOADS["loads"]
 
 
-def test_a_schema_of_version_four_reads_its_journal_as_written_and_packs_what_follows(
-    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _before_packing(url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record and its journal as schema 4 stored them."""
     schema = sql.Identifier(_schema(url))
-    # A record and its journal as schema 4 stored them.
     with _written_at_schema(url, postgres_url, monkeypatch, 4) as conn:
         conn.execute(
             sql.SQL(
@@ -236,6 +239,13 @@ def test_a_schema_of_version_four_reads_its_journal_as_written_and_packs_what_fo
                 ).format(schema),
                 (key, version, seq, type_, at, put(payload)),
             )
+
+
+def test_a_schema_of_version_four_reads_its_journal_as_written_and_packs_what_follows(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = sql.Identifier(_schema(url))
+    _before_packing(url, postgres_url, monkeypatch)
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 5
         carries_on_packed(store)
@@ -507,3 +517,19 @@ def test_a_schema_of_an_earlier_version_is_not_migrated_where_that_is_not_allowe
     assert "journal" not in _tables(postgres_url, _schema(url))  # nothing changed
     with PostgresStore.open(url) as store:  # allowed: migrated
         assert store.schema_version == SCHEMA_VERSION
+
+
+def test_repacking_moves_an_earlier_releases_journal_and_snapshot_into_packed_form(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _before_packing(url, postgres_url, monkeypatch)
+    with PostgresStore.open(url) as store:
+        repacks(store)
+    schema = sql.Identifier(_schema(url))
+    with _admin(postgres_url) as conn:
+        legacy = conn.execute(sql.SQL("SELECT count(*) FROM {}.legacy_events").format(schema))
+        assert legacy.fetchone() == (0,)
+        record = conn.execute(
+            sql.SQL("SELECT snapshot, length(packed) > 0 FROM {}.records").format(schema)
+        )
+        assert record.fetchone() == ("", True)

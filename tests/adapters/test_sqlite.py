@@ -22,7 +22,12 @@ from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, Sqlite
 from membercore_adapters.stores.sqlite import schema as sqlite_schema
 
 from .case_loads import BEFORE_CASE_LOADS
-from .packed_journal import BEFORE_PACKING, carries_on_packed, reads_a_text_snapshot_first
+from .packed_journal import (
+    BEFORE_PACKING,
+    carries_on_packed,
+    reads_a_text_snapshot_first,
+    repacks,
+)
 
 
 @pytest.fixture
@@ -173,10 +178,8 @@ def test_a_file_of_schema_three_gains_case_loads_from_the_journals(
         assert store.case_loads() == BEFORE_CASE_LOADS["loads"]
 
 
-def test_a_file_of_schema_four_reads_its_journal_as_written_and_packs_what_follows(
-    path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A record and its journal as schema 4 stored them.
+def _before_packing(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record and its journal as schema 4 stored them."""
     with _written_at_schema(path, monkeypatch, 4) as conn:
         conn.execute(
             "INSERT INTO records (key, version, snapshot, snapshot_version) VALUES (?, ?, ?, ?)",
@@ -186,6 +189,12 @@ def test_a_file_of_schema_four_reads_its_journal_as_written_and_packs_what_follo
             "INSERT INTO events (key, version, seq, type, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
             [(k, v, n, t, _micros(at), p) for k, v, n, t, at, p in BEFORE_PACKING["events"]],
         )
+
+
+def test_a_file_of_schema_four_reads_its_journal_as_written_and_packs_what_follows(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _before_packing(path, monkeypatch)
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 5
         carries_on_packed(store)
@@ -195,6 +204,19 @@ def test_a_file_of_schema_four_reads_its_journal_as_written_and_packs_what_follo
         record = conn.execute("SELECT snapshot, typeof(packed) FROM records").fetchone()
     conn.close()
     assert journal == [(3, "blob"), (4, "blob")]
+    assert record == ("", "blob")
+
+
+def test_repacking_moves_an_earlier_releases_journal_and_snapshot_into_packed_form(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _before_packing(path, monkeypatch)
+    with SqliteStore(path) as store:
+        repacks(store)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM legacy_events").fetchone() == (0,)
+        record = conn.execute("SELECT snapshot, typeof(packed) FROM records").fetchone()
+    conn.close()
     assert record == ("", "blob")
 
 

@@ -27,6 +27,11 @@ _STORE_COMMANDS = (
         "bring a store an earlier release wrote to this release's schema (one-way: back it "
         "up and stop the earlier release's workers first); no other command migrates",
     ),
+    (
+        "repack",
+        "pack the journal and snapshots an earlier release wrote, as this release writes "
+        "them (the store stays in use meanwhile)",
+    ),
 )
 
 

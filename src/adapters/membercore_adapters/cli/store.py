@@ -74,8 +74,8 @@ def _on_store(args: argparse.Namespace, engine: Engine) -> int:
     if args.command in ("ingest", "import"):
         history = args.command == "import"
         return _ingest(engine, args.file, history=history, cutoff=getattr(args, "cutoff", None))
-    if args.command in ("migrate", "tick"):
-        return _migrated(engine) if args.command == "migrate" else _tick(engine, args.now)
+    if args.command in ("migrate", "repack", "tick"):
+        return _maintain(engine, args)
     if args.command == "member":
         return _member(engine, args)
     if args.command == "outbox":
@@ -87,15 +87,25 @@ def _on_store(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
-def _migrated(engine: Engine) -> int:
-    version = getattr(engine.store, "schema_version", None)
-    print(f"{engine.store.url}: at schema version {version}, this release's")
-    return 0
-
-
-def _tick(engine: Engine, now: datetime | None) -> int:
-    ticked = engine.tick(now)
-    print(f"{ticked.records} records ticked, {ticked.events} events")
+def _maintain(engine: Engine, args: argparse.Namespace) -> int:
+    """``migrate`` (done by opening), ``repack`` and ``tick``."""
+    store = engine.store
+    if args.command == "migrate":
+        version = getattr(store, "schema_version", None)
+        print(f"{store.url}: at schema version {version}, this release's")
+    elif args.command == "repack":
+        repack = getattr(store, "repack", None)
+        if repack is None:
+            print(f"{store.url}: nothing to repack (the store does not pack)")
+            return 0
+        moved, packed = repack()
+        print(
+            f"{store.url}: {moved} events moved into the journal, {packed} snapshots packed; "
+            "VACUUM (SQLite) or VACUUM FULL (PostgreSQL) gives the room back"
+        )
+    else:
+        ticked = engine.tick(args.now)
+        print(f"{ticked.records} records ticked, {ticked.events} events")
     return 0
 
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import cached_property
+from itertools import groupby
 from typing import Any, ClassVar, Final
 
 from membercore.dates import require_aware
@@ -33,7 +34,7 @@ from membercore.ports import (
 )
 from membercore.ports.commits import CheckedCommit, check_commit
 from membercore_adapters.stores.base import Closing, claim_until
-from membercore_adapters.stores.packing import PackingError, Unpacked
+from membercore_adapters.stores.packing import RECORD, PackingError, Unpacked, pack, pack_events
 from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
 
 __all__ = ["PAGE", "SqlStore", "migrate", "prefix_end", "without_migrating"]
@@ -54,6 +55,24 @@ _LEGACY_EVENTS: Final = (
     "WHERE key = ? AND version > ? ORDER BY version, seq"
 )
 _ANY_LEGACY_EVENT: Final = "SELECT EXISTS (SELECT 1 FROM legacy_events)"
+# Repacking: the next keys of the legacy journal, their events, what replaces them.
+_LEGACY_KEYS: Final = (
+    f"SELECT DISTINCT key FROM legacy_events WHERE key > ? ORDER BY key LIMIT {PAGE}"
+)
+_LEGACY_OF: Final = "SELECT key, version, seq, type, at, payload FROM legacy_events WHERE key"
+_PACKED_JOURNAL: Final = (
+    "INSERT INTO journal (key, version, events) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_DROP_LEGACY: Final = "DELETE FROM legacy_events WHERE key = ?"
+_TEXT_SNAPSHOTS: Final = (
+    "SELECT key, snapshot, snapshot_version FROM records "
+    f"WHERE key > ? AND snapshot != '' ORDER BY key LIMIT {PAGE}"
+)
+# A snapshot another writer replaced meanwhile is left as that writer left it.
+_PACK_SNAPSHOT: Final = (
+    "UPDATE records SET packed = ?, snapshot = '' "
+    "WHERE key = ? AND snapshot_version = ? AND snapshot != ''"
+)
 _SCAN: Final = f"{_RECORD} WHERE key "
 _DUE: Final = (
     "SELECT key, due_at FROM records WHERE due_at IS NOT NULL AND due_at <= ? "
@@ -214,6 +233,10 @@ class SqlStore(Closing, ABC):
     @abstractmethod
     def _write(self, checked: CheckedCommit, rows: CommitRows) -> None:
         """Write a checked commit in one transaction, checking the stored versions."""
+
+    @abstractmethod
+    def _write_all(self, doing: str, statements: Sequence[tuple[str, list[Any]]]) -> None:
+        """Run each statement (``?`` placeholders) over its rows, all in one transaction."""
 
     @contextmanager
     def _driver_errors(self, doing: str) -> Iterator[None]:
@@ -413,6 +436,44 @@ class SqlStore(Closing, ABC):
         """Records per manager (records managed by nobody count for nobody)."""
         rows = self._query("counting case loads", _CASE_LOADS)
         return {self._rows.got(manager): int(count) for manager, count in rows}
+
+    # -- repacking ----------------------------------------------------------------------
+
+    def repack(self) -> tuple[int, int]:
+        """Pack what an earlier release wrote: its events into the journal, its snapshots.
+
+        Each record's events move in one transaction (their journal rows written, their
+        legacy rows deleted), so a repack stopped part-way leaves every record whole and
+        can be run again; records keep being read and written meanwhile. The room freed
+        is the database's to give back (SQLite ``VACUUM``, PostgreSQL ``VACUUM FULL``).
+
+        Returns:
+            The events moved into the journal and the snapshots packed.
+        """
+        rows, moved, packed = self._rows, 0, 0
+        last = ""
+        while keys := [rows.got(k) for (k,) in self._query("repacking", _LEGACY_KEYS, (last,))]:
+            found = self._select_in("repacking", _LEGACY_OF, [rows.put(key) for key in keys])
+            found.sort(key=lambda row: (row[0], row[1], row[2]))  # as they were written
+            journal = [
+                (rows.put(key), version, pack_events((e.type, e.at, e.payload) for e in events))
+                for (key, version), events in groupby(
+                    (rows.event(rows.got(row[0]), (row[1], *row[3:])) for row in found),
+                    key=lambda event: (event.key, event.version),
+                )
+            ]
+            self._write_all(
+                "repacking",
+                [(_PACKED_JOURNAL, journal), (_DROP_LEGACY, [(rows.put(key),) for key in keys])],
+            )
+            moved, last = moved + len(found), rows.put(keys[-1])
+        self._legacy_events = None
+        last = ""
+        while texts := self._query("repacking", _TEXT_SNAPSHOTS, (last,)):
+            updates = [(pack(RECORD, rows.got(text)), key, at) for key, text, at in texts]
+            self._write_all("repacking", [(_PACK_SNAPSHOT, updates)])
+            packed, last = packed + len(texts), texts[-1][0]
+        return moved, packed
 
     # -- writing ----------------------------------------------------------------------
 

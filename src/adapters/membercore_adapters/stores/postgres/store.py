@@ -8,7 +8,7 @@ password never shows in one).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
@@ -294,6 +294,12 @@ class PostgresStore(SqlStore):
             taken = [key for key, expected in checked.expected.items() if not expected]
             # Leaving the transaction with an exception rolls every write back.
             checked.check(self.url, stored, taken=[key for key in taken if key not in new])
+
+    def _write_all(self, doing: str, statements: Sequence[tuple[str, list[Any]]]) -> None:
+        with self._connection(doing) as conn, conn.transaction(), conn.cursor() as cursor:
+            for statement, rows in statements:
+                if rows:
+                    cursor.executemany(spelled(statement), rows)
 
     def _deliver(self, update: str, parameters: tuple[object, ...], message_id: str) -> bool:
         statement = DELIVERY.replace("{update}", update.strip())

@@ -261,6 +261,12 @@ class SqliteStore(SqlStore):
             conn.executemany(UPSERT_TASK, rows.tasks)
             conn.executemany(CANCEL_OUTBOX, [(message_id,) for message_id in rows.cancelled])
 
+    def _write_all(self, doing: str, statements: Sequence[tuple[str, list[Any]]]) -> None:
+        conn = self._conn
+        with self._driver_errors(doing), self._immediate():
+            for statement, rows in statements:
+                conn.executemany(statement, rows)
+
     def _deliver(self, update: str, parameters: tuple[object, ...], message_id: str) -> bool:
         with self._driver_errors("recording a delivery"):
             if self._conn.execute(update, parameters).rowcount:

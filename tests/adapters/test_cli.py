@@ -423,21 +423,29 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(
     assert capsys.readouterr().err == ""  # no "cannot read None: Broken pipe"
 
 
+def _at_schema_four(path: Path, monkeypatch: pytest.MonkeyPatch, *rows: str) -> None:
+    """A SQLite file as the release of schema 4 left it, holding what ``rows`` insert."""
+    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:4])
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 4)
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        for row in rows:
+            conn.execute(row)
+    conn.close()
+    monkeypatch.undo()
+
+
 def test_only_migrate_brings_a_store_of_an_earlier_schema_up_to_date(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "old.db"
     store = f"sqlite:///{path}"
-    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:4])
-    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 4)
-    SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:  # a message as the earlier release stored it
-        conn.execute(
-            "INSERT INTO outbox (message_id, key, channel, payload, send_at) "
-            """VALUES ('m-1', 'member:P-1', 'sms', '{"text": "林女士您好"}', 0)"""
-        )
-    conn.close()
-    monkeypatch.undo()
+    _at_schema_four(
+        path,
+        monkeypatch,
+        "INSERT INTO outbox (message_id, key, channel, payload, send_at) "
+        """VALUES ('m-1', 'member:P-1', 'sms', '{"text": "林女士您好"}', 0)""",
+    )
     before = path.read_bytes()
     for command in (["member", "show", "P-1"], ["outbox"], ["tick"], ["member", "journal", "P-1"]):
         assert main([*command, "--store", store]) == 1
@@ -463,20 +471,14 @@ def test_repack_packs_a_migrated_store_and_says_what_it_moved(
 ) -> None:
     path = tmp_path / "old.db"
     store = f"sqlite:///{path}"
-    monkeypatch.setattr(sqlite_schema, "MIGRATIONS", sqlite_schema.MIGRATIONS[:4])
-    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 4)
-    SqliteStore(path).close()
-    with sqlite3.connect(path) as conn:  # a record and its journal as schema 4 stored them
-        conn.execute(
-            "INSERT INTO records (key, version, snapshot, snapshot_version) "
-            """VALUES ('member:P-9', 1, '{"x": 1}', 1)"""
-        )
-        conn.execute(
-            "INSERT INTO events (key, version, seq, type, at, payload) "
-            """VALUES ('member:P-9', 1, 0, 'tagged', 0, '{"n": 1}')"""
-        )
-    conn.close()
-    monkeypatch.undo()
+    _at_schema_four(
+        path,
+        monkeypatch,
+        "INSERT INTO records (key, version, snapshot, snapshot_version) "
+        """VALUES ('member:P-9', 1, '{"x": 1}', 1)""",
+        "INSERT INTO events (key, version, seq, type, at, payload) "
+        """VALUES ('member:P-9', 1, 0, 'tagged', 0, '{"n": 1}')""",
+    )
     assert main(["repack", "--store", store]) == 1  # migrating is asked for first
     capsys.readouterr()
     assert main(["migrate", "--store", store]) == 0

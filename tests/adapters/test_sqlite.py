@@ -532,3 +532,22 @@ def test_a_snapshot_or_journal_damaged_outside_membercore_names_the_record(
     }
     with pytest.raises(StorageError, match=says):
         reading[read]()
+
+
+def test_events_read_while_another_store_repacks_come_once(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _before_packing(path, monkeypatch)
+    key = BEFORE_PACKING["record"][0]
+    with SqliteStore(path) as reader, SqliteStore(path) as packer:
+        written = reader.events(key)
+        query = reader._query
+
+        def repacked_between(doing: str, sql: str, parameters: Any = ()) -> list[Any]:
+            rows = query(doing, sql, parameters)
+            if "FROM legacy_events" in sql:
+                packer.repack()  # commits between the reader's legacy and journal reads
+            return rows
+
+        monkeypatch.setattr(reader, "_query", repacked_between)
+        assert reader.events(key) == written

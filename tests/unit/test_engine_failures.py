@@ -532,6 +532,6 @@ def test_a_record_damaged_outside_membercore_is_a_storage_error_naming_it(
     db.close()
     with _open(url) as engine, pytest.raises(StorageError) as raised:
         engine.member(ME)
-    assert f"reading record {member_key(ME)}: its snapshot or journal is damaged" in str(
+    assert f"reading record {member_key(ME)}: its snapshot or journal could not be read" in str(
         raised.value
     )

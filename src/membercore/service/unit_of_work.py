@@ -128,7 +128,10 @@ def decoded(store: Store, cache: RecordCache, record: Record) -> tuple[Any, int]
     except MembercoreError:
         raise  # membercore's own words (a newer release's data above all)
     except _UNREADABLE as error:
-        problem = f"reading record {record.key}: its snapshot or journal is damaged ({error})"
+        problem = (
+            f"reading record {record.key}: its snapshot or journal could not be read back "
+            f"(damaged, or not what this membercore wrote: {error})"
+        )
         raise StorageError(store.url, problem) from error
     return state, sum(len(event.payload) for event in journal)
 

@@ -60,9 +60,9 @@ _LEGACY_KEYS: Final = (
     f"SELECT DISTINCT key FROM legacy_events WHERE key > ? ORDER BY key LIMIT {PAGE}"
 )
 _LEGACY_OF: Final = "SELECT key, version, seq, type, at, payload FROM legacy_events WHERE key"
-_PACKED_JOURNAL: Final = (
-    "INSERT INTO journal (key, version, events) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
-)
+# No ON CONFLICT: a version the journal holds already (another repack's, or damage) fails
+# the page's transaction, and its legacy rows stay.
+_PACKED_JOURNAL: Final = "INSERT INTO journal (key, version, events) VALUES (?, ?, ?)"
 _DROP_LEGACY: Final = "DELETE FROM legacy_events WHERE key = ?"
 _TEXT_SNAPSHOTS: Final = (
     "SELECT key, snapshot, snapshot_version FROM records "
@@ -297,10 +297,13 @@ class SqlStore(Closing, ABC):
             ((legacy,),) = self._query("reading events", _ANY_LEGACY_EVENT)
             self._legacy_events = bool(legacy)
         doing = f"reading the events of {key}"
-        if self._legacy_events:
-            legacy = self._query(doing, _LEGACY_EVENTS, parameters)
-            found += [rows.event(key, row) for row in legacy]
-        for row in self._query(doing, _JOURNAL, parameters):
+        legacy = self._query(doing, _LEGACY_EVENTS, parameters) if self._legacy_events else []
+        journal = self._query(doing, _JOURNAL, parameters)
+        # A repack committed between the two reads moved some of the legacy events into
+        # the journal read after them: they are taken from there, once.
+        moved = {row[0] for row in journal}
+        found += [rows.event(key, row) for row in legacy if row[0] not in moved]
+        for row in journal:
             try:
                 found += rows.journal(key, row)
             except PackingError as e:

@@ -238,6 +238,14 @@ def test_the_demo_prints_the_dashboard_of_a_small_hospital(
     assert "60 patients · 1 months" in out
     for heading in ("Members by tier", "Paid members by plan", "Renewal rate", "Points"):
         assert heading in out
+    # A household's journal, as a member's: the demo's first family formed first.
+    assert main(["household", "journal", "H000001", "--store", store]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["type"] == "household_formed"
+    assert lines[0]["event"]["household_id"] == "H000001"
+    assert [line["version"] for line in lines] == sorted(line["version"] for line in lines)
+    assert main(["household", "journal", "H-404", "--store", store]) == 1
+    assert "household 'H-404' is not known" in capsys.readouterr().err
 
 
 def test_ingest_keeps_every_valid_line_whatever_the_bad_ones_hold(

@@ -51,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("walkthrough", help="walk through the points ledger, step by step")
     _store_commands(commands)
     _member(commands)
+    _household(commands)
     _config(commands)
     return root
 
@@ -94,11 +95,23 @@ def _member(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     show = member_commands.add_parser("show", help="points, tier, plans, journeys and tags")
     show.add_argument("member_id")
     _store_options(show)
-    journal = member_commands.add_parser(
+    _journal(member_commands, "member_id", "the member's")
+
+
+def _household(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    household = commands.add_parser("household", help="a household's record")
+    household_commands = household.add_subparsers(dest="household_command", required=True)
+    _journal(household_commands, "household_id", "the household's")
+
+
+def _journal(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], named: str, whose: str
+) -> None:
+    journal = commands.add_parser(
         "journal",
-        help="the member's events in order, a JSON line each (version, type, instant, event)",
+        help=f"{whose} events in order, a JSON line each (version, type, instant, event)",
     )
-    journal.add_argument("member_id")
+    journal.add_argument(named)
     journal.add_argument(
         "--after-version",
         type=int,

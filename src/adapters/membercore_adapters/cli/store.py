@@ -1,8 +1,8 @@
 """The commands over a store.
 
-``ingest``, ``import``, ``tick``, ``member show``, ``member journal``, ``outbox``, ``tasks`` and
-``dead-letters``: each opens the store, answers, and says in words what was wrong if something
-was.
+``ingest``, ``import``, ``tick``, ``member show``, ``member journal``, ``household journal``,
+``outbox``, ``tasks``, ``dead-letters``, ``migrate`` and ``repack``: each opens the store,
+answers, and says in words what was wrong if something was.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from membercore.plans import active_plans
 from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
-from membercore.service.recording import member_key
+from membercore.service.recording import household_key, member_key
 from membercore_adapters.channels.console import ConsoleChannel
 from membercore_adapters.his.jsonl import JsonLinesSource
 from membercore_adapters.stores.sql import without_migrating
@@ -76,8 +76,8 @@ def _on_store(args: argparse.Namespace, engine: Engine) -> int:
         return _ingest(engine, args.file, history=history, cutoff=getattr(args, "cutoff", None))
     if args.command in ("migrate", "repack", "tick"):
         return _maintain(engine, args)
-    if args.command == "member":
-        return _member(engine, args)
+    if args.command in ("member", "household"):
+        return _record(engine, args)
     if args.command == "outbox":
         return _outbox(engine, dispatching=args.dispatch)
     if args.command == "tasks":
@@ -150,18 +150,24 @@ def _outbox(engine: Engine, *, dispatching: bool) -> int:
     return 0
 
 
-def _member(engine: Engine, args: argparse.Namespace) -> int:
+def _record(engine: Engine, args: argparse.Namespace) -> int:
+    """``member show``, ``member journal`` and ``household journal``."""
+    if args.command == "household":
+        key = household_key(args.household_id)
+        if not engine.store.load([key]):
+            print(f"membercore: household {args.household_id!r} is not known", file=sys.stderr)
+            return 1
+        return _journal(engine, key, args.after_version)
+    if not engine.store.load([member_key(args.member_id)]):
+        raise UnknownMemberError(args.member_id)
     if args.member_command == "journal":
-        return _journal(engine, args.member_id, args.after_version)
+        return _journal(engine, member_key(args.member_id), args.after_version)
     print(json.dumps(_member_view(engine, args.member_id), ensure_ascii=False, indent=2))
     return 0
 
 
-def _journal(engine: Engine, member_id: str, after_version: int) -> int:
-    """The member's events as the store keeps them, one JSON line each, oldest first."""
-    key = member_key(member_id)
-    if not engine.store.load([key]):
-        raise UnknownMemberError(member_id)
+def _journal(engine: Engine, key: str, after_version: int) -> int:
+    """A record's events as the store keeps them, one JSON line each, oldest first."""
     for event in engine.store.events(key, after_version=after_version):
         line = {
             "version": event.version,

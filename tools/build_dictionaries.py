@@ -15,23 +15,17 @@ this to make the dictionary of a new format, give it a new byte in
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 
 from membercore_adapters.demo import HospitalSpec, run_demo
+from membercore_adapters.stores.packing import frame
 from membercore_adapters.stores.sqlite import SqliteStore
 
 SIZE = 32 * 1024
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _micros(at: datetime) -> int:
-    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 def frames(store: SqliteStore) -> Iterable[tuple[str, str]]:
@@ -39,10 +33,8 @@ def frames(store: SqliteStore) -> Iterable[tuple[str, str]]:
     for record in store.scan():
         for _, events in groupby(store.events(record.key), key=lambda e: e.version):
             batch = list(events)
-            header = [[e.type, _micros(e.at), len(e.payload)] for e in batch]
             kind = " ".join(sorted({e.type for e in batch}))
-            text = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
-            yield kind, text + "\n" + "".join(e.payload for e in batch)
+            yield kind, frame((e.type, e.at, e.payload) for e in batch)
 
 
 def snapshots(store: SqliteStore) -> Iterable[tuple[str, str]]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from membercore import ConfigError, MembercoreError, reference_config, tiers
 from membercore.config import ProgrammeConfig
-from membercore.errors import OutdatedSchemaError, UnknownMemberError
+from membercore.errors import OutdatedSchemaError
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.serialization import load_config_file
@@ -152,23 +152,21 @@ def _outbox(engine: Engine, *, dispatching: bool) -> int:
 
 def _record(engine: Engine, args: argparse.Namespace) -> int:
     """``member show``, ``member journal`` and ``household journal``."""
-    if args.command == "household":
-        key = household_key(args.household_id)
-        if not engine.store.load([key]):
-            print(f"membercore: household {args.household_id!r} is not known", file=sys.stderr)
-            return 1
-        return _journal(engine, key, args.after_version)
-    if not engine.store.load([member_key(args.member_id)]):
-        raise UnknownMemberError(args.member_id)
-    if args.member_command == "journal":
-        return _journal(engine, member_key(args.member_id), args.after_version)
-    print(json.dumps(_member_view(engine, args.member_id), ensure_ascii=False, indent=2))
-    return 0
+    if args.command == "member" and args.member_command == "show":
+        print(json.dumps(_member_view(engine, args.member_id), ensure_ascii=False, indent=2))
+        return 0
+    return _journal(engine, args)
 
 
-def _journal(engine: Engine, key: str, after_version: int) -> int:
+def _journal(engine: Engine, args: argparse.Namespace) -> int:
     """A record's events as the store keeps them, one JSON line each, oldest first."""
-    for event in engine.store.events(key, after_version=after_version):
+    household = args.command == "household"
+    named = args.household_id if household else args.member_id
+    key = household_key(named) if household else member_key(named)
+    if not engine.store.load([key]):
+        print(f"membercore: {args.command} {named!r} is not known", file=sys.stderr)
+        return 1
+    for event in engine.store.events(key, after_version=args.after_version):
         line = {
             "version": event.version,
             "type": event.type,

@@ -13,7 +13,7 @@ record written before keeps its snapshot as text until it is next written whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -154,6 +154,13 @@ class Rows:
 
     # -- write ------------------------------------------------------------------------
 
+    def journal_rows(self, events: Iterable[StoredEvent]) -> list[tuple[Any, ...]]:
+        """``(key, version, packed events)`` per commit, from events in commit order."""
+        return [
+            (self.put(key), version, pack_events((e.type, e.at, e.payload) for e in commit))
+            for (key, version), commit in groupby(events, key=lambda e: (e.key, e.version))
+        ]
+
     def commit(self, checked: CheckedCommit, commit: Commit) -> CommitRows:
         """``commit`` (checked as ``checked``) as rows for each table."""
         return CommitRows(self, checked, commit)
@@ -195,11 +202,7 @@ class CommitRows:
                 checked.outcomes.items()
             )
         ]
-        changes = groupby((e for _, e in checked.events), key=lambda e: (e.key, e.version))
-        self.journal = [
-            (put(key), version, pack_events((e.type, e.at, e.payload) for e in events))
-            for (key, version), events in changes
-        ]
+        self.journal = rows.journal_rows(e for _, e in checked.events)
         self.inbox = [
             (put(e.fact_id), put(e.key), put(e.fingerprint), instant(e.at)) for e in commit.inbox
         ]

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import cached_property
-from itertools import groupby
 from typing import Any, ClassVar, Final
 
 from membercore.dates import require_aware
@@ -34,7 +33,7 @@ from membercore.ports import (
 )
 from membercore.ports.commits import CheckedCommit, check_commit
 from membercore_adapters.stores.base import Closing, claim_until
-from membercore_adapters.stores.packing import RECORD, PackingError, Unpacked, pack, pack_events
+from membercore_adapters.stores.packing import RECORD, PackingError, Unpacked, pack
 from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
 
 __all__ = ["PAGE", "SqlStore", "migrate", "prefix_end", "without_migrating"]
@@ -455,21 +454,15 @@ class SqlStore(Closing, ABC):
         """
         rows, moved, packed = self._rows, 0, 0
         last = ""
-        while keys := [rows.got(k) for (k,) in self._query("repacking", _LEGACY_KEYS, (last,))]:
-            found = self._select_in("repacking", _LEGACY_OF, [rows.put(key) for key in keys])
+        while keys := [key for (key,) in self._query("repacking", _LEGACY_KEYS, (last,))]:
+            found = self._select_in("repacking", _LEGACY_OF, keys)
             found.sort(key=lambda row: (row[0], row[1], row[2]))  # as they were written
-            journal = [
-                (rows.put(key), version, pack_events((e.type, e.at, e.payload) for e in events))
-                for (key, version), events in groupby(
-                    (rows.event(rows.got(row[0]), (row[1], *row[3:])) for row in found),
-                    key=lambda event: (event.key, event.version),
-                )
-            ]
-            self._write_all(
-                "repacking",
-                [(_PACKED_JOURNAL, journal), (_DROP_LEGACY, [(rows.put(key),) for key in keys])],
+            journal = rows.journal_rows(
+                rows.event(rows.got(row[0]), (row[1], *row[3:])) for row in found
             )
-            moved, last = moved + len(found), rows.put(keys[-1])
+            drop = [(key,) for key in keys]
+            self._write_all("repacking", [(_PACKED_JOURNAL, journal), (_DROP_LEGACY, drop)])
+            moved, last = moved + len(found), keys[-1]
         self._legacy_events = None
         last = ""
         while texts := self._query("repacking", _TEXT_SNAPSHOTS, (last,)):

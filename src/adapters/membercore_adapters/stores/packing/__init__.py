@@ -37,6 +37,7 @@ __all__ = [
     "Event",
     "PackingError",
     "Unpacked",
+    "frame",
     "pack",
     "pack_events",
     "unpack",
@@ -120,15 +121,20 @@ def _bytes(packed: object) -> bytes:
     return bytes(packed)
 
 
-def pack_events(events: Iterable[Event]) -> bytes:
-    """One commit's events for one record, framed and packed with the journal dictionary."""
+def frame(events: Iterable[Event]) -> str:
+    """One commit's events for one record as the text :func:`pack_events` packs."""
     header: list[tuple[str, int, int]] = []
     payloads: list[str] = []
     for type_, at, payload in events:
         header.append((type_, (at - _EPOCH) // _MICROSECOND, len(payload)))
         payloads.append(payload)
-    frame = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
-    return pack(JOURNAL, frame + "\n" + "".join(payloads))
+    head = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
+    return head + "\n" + "".join(payloads)
+
+
+def pack_events(events: Iterable[Event]) -> bytes:
+    """One commit's events for one record, framed and packed with the journal dictionary."""
+    return pack(JOURNAL, frame(events))
 
 
 def unpack_events(packed: bytes) -> list[Event]:
@@ -137,12 +143,13 @@ def unpack_events(packed: bytes) -> list[Event]:
     Raises:
         PackingError: the value is not a packed commit's events, or is damaged.
     """
-    if not isinstance(packed, bytes | bytearray | memoryview) or not packed or packed[0] != JOURNAL:
+    packed = _bytes(packed)
+    if not packed or packed[0] != JOURNAL:
         raise PackingError("not a commit's packed events")
     text = unpack(packed)
-    frame, newline, body = text.partition("\n")
+    head, newline, body = text.partition("\n")
     try:
-        header: Sequence[tuple[str, int, int]] = json.loads(frame)
+        header: Sequence[tuple[str, int, int]] = json.loads(head)
         events: list[Event] = []
         start = 0
         for type_, micros, length in header:

@@ -16,8 +16,10 @@ import pytest
 
 from membercore.ports import (
     DeadLetterStore,
+    IdentityStore,
     InboxStore,
     OutboxStore,
+    PositionStore,
     Recorder,
     RecordStore,
     Store,
@@ -27,8 +29,10 @@ from membercore.ports import (
 from membercore.testing import contracts
 from membercore.testing.contracts import (
     DeadLettersContract,
+    IdentitiesContract,
     InboxContract,
     OutboxContract,
+    PositionsContract,
     RecordsContract,
     StoreContract,
     TasksContract,
@@ -102,6 +106,18 @@ class TestTheTaskRoleAlone(TasksContract):
         yield from _only(TaskStore)
 
 
+class TestTheIdentityRoleAlone(IdentitiesContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Any]:
+        yield from _only(IdentityStore)
+
+
+class TestThePositionRoleAlone(PositionsContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Any]:
+        yield from _only(PositionStore)
+
+
 def test_a_store_seen_through_one_role_lacks_the_others() -> None:
     store = _Only(MemoryStore(), OutboxStore)
     assert isinstance(store, OutboxStore)
@@ -119,6 +135,8 @@ def test_the_store_contract_is_every_role_contract() -> None:
         OutboxContract,
         DeadLettersContract,
         TasksContract,
+        IdentitiesContract,
+        PositionsContract,
     }
     assert roles <= set(StoreContract.__mro__)
     assert {name for name in contracts.__all__ if name.endswith("Contract")} == {
@@ -127,7 +145,16 @@ def test_the_store_contract_is_every_role_contract() -> None:
 
 
 def test_the_store_port_is_every_role() -> None:
-    roles = (RecordStore, TimerStore, InboxStore, OutboxStore, DeadLetterStore, TaskStore)
+    roles = (
+        RecordStore,
+        TimerStore,
+        InboxStore,
+        OutboxStore,
+        DeadLetterStore,
+        TaskStore,
+        IdentityStore,
+        PositionStore,
+    )
     assert set(roles) <= set(Store.__mro__)
     assert set().union(*map(_members, roles)) == _members(Store)
 

@@ -1,6 +1,6 @@
 """The store port, one ``typing.Protocol`` per role, and :class:`Store` combining them.
 
-The engine uses a store in six roles, each a protocol of its own, the way eventsourcing
+The engine uses a store in eight roles, each a protocol of its own, the way eventsourcing
 splits its recorders; every role shares :class:`Recorder`, the store's one transaction:
 
 - :class:`RecordStore`: records and their journals, read back after the commits that
@@ -13,6 +13,10 @@ splits its recorders; every role shares :class:`Recorder`, the store's one trans
   delivered or failed (the dispatcher);
 - :class:`DeadLetterStore`: the inputs refused, with the reason (reports);
 - :class:`TaskStore`: the staff tasks and case loads (staff work).
+- :class:`IdentityStore`: patients' identifiers and the patient each names (connectors'
+  patient identity);
+- :class:`PositionStore`: how far each source's inputs were committed (where a
+  connector resumes).
 
 A commit writes to every role at once (all of it or none of it), so each role's rows
 arrive through :meth:`Recorder.commit`. A backend checks each role with its contract in
@@ -29,6 +33,7 @@ from membercore.ports.stored import (
     Commit,
     DeadLetter,
     Delivery,
+    IdentifierLink,
     OutboxMessage,
     Record,
     StoredEvent,
@@ -38,8 +43,10 @@ from membercore.ports.stored import (
 __all__ = [
     "ROLES",
     "DeadLetterStore",
+    "IdentityStore",
     "InboxStore",
     "OutboxStore",
+    "PositionStore",
     "RecordStore",
     "Recorder",
     "Store",
@@ -242,7 +249,42 @@ class TaskStore(Recorder, Protocol):
 
 
 @runtime_checkable
-class Store(RecordStore, TimerStore, InboxStore, OutboxStore, DeadLetterStore, TaskStore, Protocol):
+class IdentityStore(Recorder, Protocol):
+    """Patients' identifiers (a commit's ``identifiers``): any of them finds the patient.
+
+    An identifier is stored once: the first patient it named keeps it.
+    """
+
+    def identified(self, values: Collection[str]) -> list[IdentifierLink]:
+        """The stored identifiers whose value is one of ``values``, of any system."""
+        ...
+
+    def identifiers_of(self, patient_id: str) -> list[IdentifierLink]:
+        """The identifiers that name ``patient_id``, by system then value."""
+        ...
+
+
+@runtime_checkable
+class PositionStore(Recorder, Protocol):
+    """How far each source's inputs were committed (a commit's ``positions``)."""
+
+    def position(self, source: str) -> str | None:
+        """The position ``source`` last committed, or None if it never committed one."""
+        ...
+
+
+@runtime_checkable
+class Store(
+    RecordStore,
+    TimerStore,
+    InboxStore,
+    OutboxStore,
+    DeadLetterStore,
+    TaskStore,
+    IdentityStore,
+    PositionStore,
+    Protocol,
+):
     """Where the programme's records live: every role, a unit of work per :meth:`commit`.
 
     The engine and its callers take a whole store; a backend may be checked a role at a
@@ -259,6 +301,8 @@ ROLES: tuple[type, ...] = (
     OutboxStore,
     DeadLetterStore,
     TaskStore,
+    IdentityStore,
+    PositionStore,
 )
 
 

@@ -20,9 +20,11 @@ __all__ = [
     "Commit",
     "DeadLetter",
     "Delivery",
+    "IdentifierLink",
     "InboxEntry",
     "OutboxMessage",
     "Record",
+    "SourcePosition",
     "StoredEvent",
     "TaskRow",
 ]
@@ -57,6 +59,14 @@ def _tasks(items: Iterable[TaskRow]) -> tuple[TaskRow, ...]:
 
 
 def _cancelled(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+def _links(items: Iterable[IdentifierLink]) -> tuple[IdentifierLink, ...]:
+    return tuple(items)
+
+
+def _positions(items: Iterable[SourcePosition]) -> tuple[SourcePosition, ...]:
     return tuple(items)
 
 
@@ -217,6 +227,36 @@ class DeadLetter:
 
 
 @attrs.frozen(kw_only=True)
+class IdentifierLink:
+    """One of a patient's identifiers, and the patient it names.
+
+    Attributes:
+        system: who issued it (``MR``, ``GHH-MR``, ``urn:oid:2.16.840...``, as the source
+            names it); ``""`` for another patient id a source used for the patient.
+        value: the identifier.
+        patient_id: the patient it names (a member's id).
+    """
+
+    system: str
+    value: str = attrs.field(validator=non_empty)
+    patient_id: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class SourcePosition:
+    """How far a source's inputs have been committed: where a restart resumes.
+
+    Attributes:
+        source: the source's name (``hl7v2:his-adt``, ``fhir:https://...``...).
+        position: the source's own words for the place after its last input committed
+            (an offset, a watermark, a page link).
+    """
+
+    source: str = attrs.field(validator=non_empty)
+    position: str
+
+
+@attrs.frozen(kw_only=True)
 class TaskRow:
     """A staff task as the store lists it (the member's record holds the task itself).
 
@@ -264,6 +304,10 @@ class Commit:
         tasks: staff tasks created or changed (replacing the row of the same key).
         cancelled: ids of outbox messages not to send any more (consent withdrawn);
             a message already delivered or given up stays as it is.
+        identifiers: patients' identifiers first seen (an identifier already stored
+            keeps the patient it named first).
+        positions: the positions sources reached with the inputs this commit takes
+            (each replaces the source's stored one).
     """
 
     changes: tuple[Change, ...] = attrs.field(default=(), converter=_changes)
@@ -272,6 +316,8 @@ class Commit:
     dead_letters: tuple[DeadLetter, ...] = attrs.field(default=(), converter=_dead_letters)
     tasks: tuple[TaskRow, ...] = attrs.field(default=(), converter=_tasks)
     cancelled: tuple[str, ...] = attrs.field(default=(), converter=_cancelled)
+    identifiers: tuple[IdentifierLink, ...] = attrs.field(default=(), converter=_links)
+    positions: tuple[SourcePosition, ...] = attrs.field(default=(), converter=_positions)
 
     def __bool__(self) -> bool:
         return bool(
@@ -281,4 +327,6 @@ class Commit:
             or self.dead_letters
             or self.tasks
             or self.cancelled
+            or self.identifiers
+            or self.positions
         )

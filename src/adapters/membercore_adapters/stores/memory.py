@@ -24,6 +24,7 @@ from membercore.ports import (
     Commit,
     DeadLetter,
     Delivery,
+    IdentifierLink,
     OutboxMessage,
     Record,
     StoredEvent,
@@ -87,6 +88,9 @@ class MemoryStore(Closing):
         self._outbox: dict[str, _Outgoing] = {}
         self._dead_letters: dict[tuple[str, str], DeadLetter] = {}
         self._tasks: dict[str, TaskRow] = {}
+        # Patients' identifiers, (system, value) -> patient id; sources' positions.
+        self._identifiers: dict[str, dict[str, str]] = {}  # value -> system -> patient
+        self._positions: dict[str, str] = {}
 
     @classmethod
     def open(cls, url: str) -> MemoryStore:
@@ -128,6 +132,35 @@ class MemoryStore(Closing):
             self._check_open()
             inbox = self._inbox
             return {fact_id: inbox[fact_id] for fact_id in fact_ids if fact_id in inbox}
+
+    def identified(self, values: Collection[str]) -> list[IdentifierLink]:
+        """The stored identifiers whose value is one of ``values``, of any system."""
+        with self._lock:
+            self._check_open()
+            identifiers = self._identifiers
+            return [
+                IdentifierLink(system=system, value=value, patient_id=patient_id)
+                for value in set(values)
+                for system, patient_id in identifiers.get(value, {}).items()
+            ]
+
+    def identifiers_of(self, patient_id: str) -> list[IdentifierLink]:
+        """The identifiers that name ``patient_id``, by system then value."""
+        with self._lock:
+            self._check_open()
+            found = [
+                IdentifierLink(system=system, value=value, patient_id=patient_id)
+                for value, systems in self._identifiers.items()
+                for system, named in systems.items()
+                if named == patient_id
+            ]
+        return sorted(found, key=lambda link: (link.system, link.value))
+
+    def position(self, source: str) -> str | None:
+        """The position ``source`` last committed, or None if it never committed one."""
+        with self._lock:
+            self._check_open()
+            return self._positions.get(source)
 
     def events(self, key: str, *, after_version: int = 0) -> list[StoredEvent]:
         """A record's journal in order, from the commit after ``after_version``."""
@@ -296,6 +329,11 @@ class MemoryStore(Closing):
             outgoing = self._outbox.get(message_id)
             if outgoing is not None and outgoing.message.status == "pending":
                 outgoing.message = attrs.evolve(outgoing.message, status="cancelled")
+        for link in commit.identifiers:
+            systems = self._identifiers.setdefault(link.value, {})
+            systems.setdefault(link.system, link.patient_id)
+        for reached in commit.positions:
+            self._positions[reached.source] = reached.position
 
     def _apply_records(self, checked: CheckedCommit) -> None:
         for key, outcome in checked.outcomes.items():
@@ -377,6 +415,8 @@ class MemoryStore(Closing):
             self._outbox.clear()
             self._dead_letters.clear()
             self._tasks.clear()
+            self._identifiers.clear()
+            self._positions.clear()
 
 
 @hookimpl

@@ -20,7 +20,15 @@ from typing import Any
 
 import attrs
 
-from membercore.ports import Commit, DeadLetter, OutboxMessage, Record, StoredEvent, TaskRow
+from membercore.ports import (
+    Commit,
+    DeadLetter,
+    IdentifierLink,
+    OutboxMessage,
+    Record,
+    StoredEvent,
+    TaskRow,
+)
 from membercore.ports.commits import CheckedCommit
 from membercore_adapters.stores.packing import (
     RECORD,
@@ -137,6 +145,12 @@ class Rows:
             at=self.moment(at),
         )
 
+    def link(self, row: tuple[Any, ...]) -> IdentifierLink:
+        """An identifier from ``value, system, patient_id``."""
+        value, system, patient_id = row
+        got = self.got
+        return IdentifierLink(system=got(system), value=got(value), patient_id=got(patient_id))
+
     def task(self, row: tuple[Any, ...]) -> TaskRow:
         """A task from :data:`TASK_COLUMNS`."""
         task_key, key, kind, role, assignee, due_at, status, payload = row
@@ -181,9 +195,21 @@ class CommitRows:
         tasks: ``(task_key, key, kind, role, assignee, due_at, status, payload)``, one
             per task key, the last one written (as upserts row by row would leave).
         cancelled: the message ids to cancel.
+        identifiers: ``(value, system, patient_id)``.
+        positions: ``(source, position)``, one per source, the last one written.
     """
 
-    __slots__ = ("cancelled", "dead_letters", "inbox", "journal", "outbox", "records", "tasks")
+    __slots__ = (
+        "cancelled",
+        "dead_letters",
+        "identifiers",
+        "inbox",
+        "journal",
+        "outbox",
+        "positions",
+        "records",
+        "tasks",
+    )
 
     def __init__(self, rows: Rows, checked: CheckedCommit, commit: Commit) -> None:
         put, instant, put_optional = rows.put, rows.instant, rows.put_optional
@@ -237,3 +263,8 @@ class CommitRows:
         }
         self.tasks = list(tasks.values())
         self.cancelled = [put(message_id) for message_id in commit.cancelled]
+        self.identifiers = [
+            (put(link.value), put(link.system), put(link.patient_id)) for link in commit.identifiers
+        ]
+        positions = {reached.source: reached.position for reached in commit.positions}
+        self.positions = [(put(source), put(position)) for source, position in positions.items()]

@@ -26,6 +26,7 @@ from membercore.ports import (
     Commit,
     DeadLetter,
     Delivery,
+    IdentifierLink,
     OutboxMessage,
     Record,
     StoredEvent,
@@ -87,6 +88,11 @@ _DEAD_LETTERS: Final = (
     f"WHERE seq > ? ORDER BY seq LIMIT {PAGE}"
 )
 _TASKS: Final = f"SELECT {TASK_COLUMNS} FROM tasks"
+_IDENTIFIED: Final = "SELECT value, system, patient_id FROM identifiers WHERE value"
+_IDENTIFIERS_OF: Final = (
+    "SELECT value, system, patient_id FROM identifiers WHERE patient_id = ? ORDER BY system, value"
+)
+_POSITION: Final = "SELECT position FROM positions WHERE source = ?"
 _TASK_LOADS: Final = (
     "SELECT assignee, count(*) FROM tasks WHERE status = 'open' "
     "AND assignee IS NOT NULL GROUP BY assignee ORDER BY assignee"
@@ -282,6 +288,26 @@ class SqlStore(Closing, ABC):
             return {}
         rows = self._select_in("reading the inbox", _SEEN, wanted)
         return {got(fact_id): got(fingerprint) for fact_id, fingerprint in rows}
+
+    def identified(self, values: Collection[str]) -> list[IdentifierLink]:
+        """The stored identifiers whose value is one of ``values``, of any system."""
+        wanted = [self._rows.put(value) for value in set(values)]
+        if not wanted:
+            return []
+        rows = self._select_in("reading the identifiers", _IDENTIFIED, wanted)
+        return [self._rows.link(row) for row in rows]
+
+    def identifiers_of(self, patient_id: str) -> list[IdentifierLink]:
+        """The identifiers that name ``patient_id``, by system then value."""
+        rows = self._query(
+            "reading the identifiers", _IDENTIFIERS_OF, (self._rows.put(patient_id),)
+        )
+        return [self._rows.link(row) for row in rows]
+
+    def position(self, source: str) -> str | None:
+        """The position ``source`` last committed, or None if it never committed one."""
+        rows = self._query("reading a source's position", _POSITION, (self._rows.put(source),))
+        return self._rows.got(rows[0][0]) if rows else None
 
     def events(self, key: str, *, after_version: int = 0) -> list[StoredEvent]:
         """A record's journal in order, from the commit after ``after_version``.

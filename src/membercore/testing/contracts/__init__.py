@@ -2,8 +2,8 @@
 
 The store port is a protocol per role (:mod:`membercore.ports.store`), and each role has
 its contract here: :class:`RecordsContract`, :class:`TimersContract`,
-:class:`InboxContract`, :class:`OutboxContract`, :class:`DeadLettersContract` and
-:class:`TasksContract`. :class:`StoreContract` subclasses them all and adds what only
+:class:`InboxContract`, :class:`OutboxContract`, :class:`DeadLettersContract`,
+:class:`TasksContract`, :class:`IdentitiesContract` and :class:`PositionsContract`. :class:`StoreContract` subclasses them all and adds what only
 the roles together show (a refused commit writes nothing to any table, every instant
 comes back in UTC). A backend runs ``StoreContract``; while it is being written, it can
 run one role's contract at a time (each needs the role's methods, ``commit``, ``close``
@@ -38,8 +38,10 @@ from __future__ import annotations
 
 from membercore.testing.contracts.builders import T0, assert_empty, every_table
 from membercore.testing.contracts.dead_letters import DeadLettersContract
+from membercore.testing.contracts.identifiers import IdentitiesContract
 from membercore.testing.contracts.inbox import InboxContract
 from membercore.testing.contracts.outbox import OutboxContract
+from membercore.testing.contracts.positions import PositionsContract
 from membercore.testing.contracts.records import RecordsContract
 from membercore.testing.contracts.store import StoreContract
 from membercore.testing.contracts.tasks import TasksContract
@@ -48,8 +50,10 @@ from membercore.testing.contracts.timers import TimersContract
 __all__ = [
     "T0",
     "DeadLettersContract",
+    "IdentitiesContract",
     "InboxContract",
     "OutboxContract",
+    "PositionsContract",
     "RecordsContract",
     "StoreContract",
     "TasksContract",

@@ -17,9 +17,11 @@ from membercore.ports import (
     Change,
     Commit,
     DeadLetter,
+    IdentifierLink,
     InboxEntry,
     OutboxMessage,
     Recorder,
+    SourcePosition,
     Store,
     StoredEvent,
     TaskRow,
@@ -131,8 +133,9 @@ def task_of(
 def every_table(key: str = "member:p-1", expected_version: int = 0) -> Commit:
     """A commit that writes a row to every table, for a backend's own tests.
 
-    A record with one event, a fact in the inbox, an outbox message, a dead letter and
-    a task: what migrations must keep and failed commits must leave out.
+    A record with one event, a fact in the inbox, an outbox message, a dead letter, a
+    task, an identifier and a source's position: what migrations must keep and failed
+    commits must leave out.
 
     Args:
         key: the record it changes; the other rows' ids are made from it.
@@ -163,6 +166,8 @@ def every_table(key: str = "member:p-1", expected_version: int = 0) -> Commit:
                 task_key=f"task-{key}", key=key, kind="call", role="nurse", assignee=None, due_at=T0
             )
         ],
+        identifiers=[IdentifierLink(system="MR", value=f"mr-{key}", patient_id=key)],
+        positions=[SourcePosition(source=f"source-{key}", position=str(version))],
     )
 
 
@@ -175,6 +180,8 @@ def assert_empty(store: Store) -> None:
     assert list(store.dead_letters()) == []
     assert list(store.tasks(None)) == []
     assert store.due(T0 + timedelta(days=1), 10) == []
+    assert store.identified(["mr-member:p-1"]) == []
+    assert store.position("source-member:p-1") is None
 
 
 def create(store: Recorder, *keys: str, due_at: datetime | None = None) -> None:

@@ -38,8 +38,10 @@ from membercore.testing.contracts.builders import (
     task_of,
 )
 from membercore.testing.contracts.dead_letters import DeadLettersContract
+from membercore.testing.contracts.identifiers import IdentitiesContract
 from membercore.testing.contracts.inbox import InboxContract
 from membercore.testing.contracts.outbox import OutboxContract
+from membercore.testing.contracts.positions import PositionsContract
 from membercore.testing.contracts.records import RecordsContract
 from membercore.testing.contracts.tasks import TasksContract
 from membercore.testing.contracts.timers import TimersContract
@@ -54,6 +56,8 @@ class StoreContract(
     OutboxContract,
     DeadLettersContract,
     TasksContract,
+    IdentitiesContract,
+    PositionsContract,
 ):
     """The behaviour every :class:`~membercore.ports.Store` shares: each role's, and more."""
 

@@ -149,6 +149,21 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         # "events"); a text snapshot it writes all the same is read before a packed one.
         "ALTER TABLE events RENAME TO legacy_events",
     ),
+    (
+        # Patients' identifiers, found by value (any system), and the patient each names.
+        """CREATE TABLE identifiers (
+            value      text COLLATE "C" NOT NULL,
+            system     text COLLATE "C" NOT NULL,
+            patient_id text COLLATE "C" NOT NULL,
+            PRIMARY KEY (value, system)
+        )""",
+        "CREATE INDEX identifiers_patient ON identifiers (patient_id)",
+        # How far each source's inputs were committed.
+        """CREATE TABLE positions (
+            source   text COLLATE "C" PRIMARY KEY,
+            position text NOT NULL
+        )""",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -23,12 +23,14 @@ __all__ = [
     "CREATE_RECORDS",
     "DELIVERY",
     "INSERT_DEAD_LETTERS",
+    "INSERT_IDENTIFIERS",
     "INSERT_INBOX",
     "INSERT_JOURNAL",
     "INSERT_OUTBOX",
     "LOCK_RECORDS",
     "ROWS",
     "UPDATE_RECORDS",
+    "UPSERT_POSITIONS",
     "UPSERT_TASKS",
     "columns",
     "got",
@@ -134,6 +136,17 @@ INSERT_DEAD_LETTERS: Final = """
         WITH ORDINALITY AS d (fact_id, fact_type, payload, reason, at, n)
     ORDER BY d.n
     ON CONFLICT DO NOTHING
+"""
+INSERT_IDENTIFIERS: Final = """
+    INSERT INTO identifiers (value, system, patient_id)
+    SELECT * FROM unnest(%b::text[], %b::text[], %b::text[])
+    ON CONFLICT DO NOTHING
+"""
+# One row per source (the commit keeps the last of each): DO UPDATE meets each once.
+UPSERT_POSITIONS: Final = """
+    INSERT INTO positions (source, position)
+    SELECT * FROM unnest(%b::text[], %b::text[])
+    ON CONFLICT (source) DO UPDATE SET position = excluded.position
 """
 UPSERT_TASKS: Final = f"""
     INSERT INTO tasks (task_key, key, kind, role, assignee, due_at, status, payload)

@@ -23,12 +23,14 @@ from membercore_adapters.stores.postgres.statements import (
     CREATE_RECORDS,
     DELIVERY,
     INSERT_DEAD_LETTERS,
+    INSERT_IDENTIFIERS,
     INSERT_INBOX,
     INSERT_JOURNAL,
     INSERT_OUTBOX,
     LOCK_RECORDS,
     ROWS,
     UPDATE_RECORDS,
+    UPSERT_POSITIONS,
     UPSERT_TASKS,
     columns,
     got,
@@ -281,6 +283,8 @@ class PostgresStore(SqlStore):
                 (INSERT_OUTBOX, columns(rows.outbox)),
                 (INSERT_DEAD_LETTERS, columns(rows.dead_letters)),
                 (UPSERT_TASKS, columns(rows.tasks)),
+                (INSERT_IDENTIFIERS, columns(rows.identifiers)),
+                (UPSERT_POSITIONS, columns(rows.positions)),
             ):
                 if values:
                     conn.execute(statement, values)

@@ -143,6 +143,21 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # "events"); a text snapshot it writes all the same is read before a packed one.
         "ALTER TABLE events RENAME TO legacy_events",
     ),
+    (
+        # Patients' identifiers, found by value (any system), and the patient each names.
+        """CREATE TABLE identifiers (
+            value      TEXT NOT NULL,
+            system     TEXT NOT NULL,
+            patient_id TEXT NOT NULL,
+            PRIMARY KEY (value, system)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX identifiers_patient ON identifiers (patient_id)",
+        # How far each source's inputs were committed.
+        """CREATE TABLE positions (
+            source   TEXT PRIMARY KEY NOT NULL,
+            position TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

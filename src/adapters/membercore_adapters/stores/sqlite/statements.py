@@ -23,10 +23,12 @@ __all__ = [
     "CLAIMABLE_DUE",
     "CLAIM_DUE",
     "INSERT_DEAD_LETTER",
+    "INSERT_IDENTIFIER",
     "INSERT_INBOX",
     "INSERT_JOURNAL",
     "INSERT_OUTBOX",
     "ROWS",
+    "UPSERT_POSITION",
     "UPSERT_RECORD",
     "UPSERT_TASK",
     "VERSIONS",
@@ -102,6 +104,14 @@ INSERT_OUTBOX: Final = """
 INSERT_DEAD_LETTER: Final = """
     INSERT INTO dead_letters (fact_id, fact_type, payload, reason, at) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT DO NOTHING
+"""
+INSERT_IDENTIFIER: Final = """
+    INSERT INTO identifiers (value, system, patient_id) VALUES (?, ?, ?)
+    ON CONFLICT DO NOTHING
+"""
+UPSERT_POSITION: Final = """
+    INSERT INTO positions (source, position) VALUES (?, ?)
+    ON CONFLICT (source) DO UPDATE SET position = excluded.position
 """
 UPSERT_TASK: Final = f"""
     INSERT INTO tasks (task_key, key, kind, role, assignee, due_at, status, payload)

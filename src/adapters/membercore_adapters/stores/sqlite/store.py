@@ -30,10 +30,12 @@ from membercore_adapters.stores.sqlite.statements import (
     CLAIMABLE,
     CLAIMABLE_DUE,
     INSERT_DEAD_LETTER,
+    INSERT_IDENTIFIER,
     INSERT_INBOX,
     INSERT_JOURNAL,
     INSERT_OUTBOX,
     ROWS,
+    UPSERT_POSITION,
     UPSERT_RECORD,
     UPSERT_TASK,
     VERSIONS,
@@ -260,6 +262,8 @@ class SqliteStore(SqlStore):
             conn.executemany(INSERT_DEAD_LETTER, rows.dead_letters)
             conn.executemany(UPSERT_TASK, rows.tasks)
             conn.executemany(CANCEL_OUTBOX, [(message_id,) for message_id in rows.cancelled])
+            conn.executemany(INSERT_IDENTIFIER, rows.identifiers)
+            conn.executemany(UPSERT_POSITION, rows.positions)
 
     def _write_all(self, doing: str, statements: Sequence[tuple[str, list[Any]]]) -> None:
         conn = self._conn

@@ -3,11 +3,11 @@
 The store port is a protocol per role (:mod:`membercore.ports.store`), and each role has
 its contract here: :class:`RecordsContract`, :class:`TimersContract`,
 :class:`InboxContract`, :class:`OutboxContract`, :class:`DeadLettersContract`,
-:class:`TasksContract`, :class:`IdentitiesContract` and :class:`PositionsContract`. :class:`StoreContract` subclasses them all and adds what only
-the roles together show (a refused commit writes nothing to any table, every instant
-comes back in UTC). A backend runs ``StoreContract``; while it is being written, it can
-run one role's contract at a time (each needs the role's methods, ``commit``, ``close``
-and ``url``).
+:class:`TasksContract`, :class:`IdentitiesContract` and :class:`PositionsContract`.
+:class:`StoreContract` subclasses them all and adds what only the roles together show (a
+refused commit writes nothing to any table, every instant comes back in UTC). A backend
+runs ``StoreContract``; while it is being written, it can run one role's contract at a
+time (each needs the role's methods, ``commit``, ``close`` and ``url``).
 
 Installing ``membercore[testing]`` prepares pytest for it (entry point ``pytest11``,
 plugin name ``membercore``, module :mod:`membercore.testing.pytest_plugin`: the suite's

@@ -105,7 +105,13 @@ def test_a_batch_reports_what_it_applied_what_was_a_duplicate_and_what_it_refuse
     report = engine.ingest(
         [_registration(), paid, paid, _charge(7, fact_id="f-1"), {"type": "nonsense"}]
     )
-    assert report == IngestReport(applied=2, duplicates=1, rejected=2, commits=1)
+    refusals = (
+        (3, "fact id 'f-1' was taken before with other content"),
+        (4, "nonsense.type = 'nonsense': unknown message type"),
+    )
+    assert report == IngestReport(
+        applied=2, duplicates=1, rejected=2, commits=1, refusals=refusals
+    )
     assert _points(engine).lifetime_earned == 100
     assert len(list(engine.store.dead_letters())) == 2
 
@@ -137,8 +143,8 @@ def test_a_fact_id_taken_before_with_other_content_is_refused_and_nothing_of_it_
     engine.ingest([_registration(), _charge(100, fact_id="f-1")])
     before = _stored(engine.store, ME)
     report = engine.ingest([_charge(900, fact_id="f-1")])
-    assert report == IngestReport(rejected=1, commits=1)
     (letter,) = engine.store.dead_letters()
+    assert report == IngestReport(rejected=1, commits=1, refusals=((0, letter.reason),))
     assert (letter.fact_id, letter.fact_type) == ("f-1", "charge_paid")
     assert "'f-1'" in letter.reason
     assert json.loads(letter.payload)["lines"][0]["amount_fen"] == 90_000

@@ -34,7 +34,7 @@ from membercore.facts.engagement import (
     RehabPlanJoined,
     SurveyAnswered,
 )
-from membercore.facts.identity import PatientDied, PatientRegistered, Sex
+from membercore.facts.identity import Identifier, PatientDied, PatientRegistered, Sex
 from membercore.facts.visits import (
     AppointmentBooked,
     AppointmentMissed,
@@ -60,6 +60,7 @@ __all__ = [
     "Discharged",
     "EventAttended",
     "Fact",
+    "Identifier",
     "LabResultRecorded",
     "PatientDied",
     "PatientRegistered",

@@ -7,11 +7,12 @@ from typing import Any, ClassVar, Literal, get_args
 
 import attrs
 
+from membercore.checks import non_empty
 from membercore.errors import InvalidFactError
 from membercore.facts.base import Fact, one_of
 from membercore.messages import CHANNELS, Channel
 
-__all__ = ["PatientDied", "PatientRegistered", "Sex"]
+__all__ = ["Identifier", "PatientDied", "PatientRegistered", "Sex"]
 
 
 Sex = Literal["female", "male"]
@@ -28,6 +29,32 @@ def _ids(instance: PatientRegistered, attribute: Any, value: Any) -> None:
     for item in value:
         if not isinstance(item, str) or not item.strip():
             raise InvalidFactError(instance.TYPE, attribute.name, value, "names an empty id")
+
+
+@attrs.frozen(kw_only=True)
+class Identifier:
+    """One of a patient's identifiers: a medical record number, an ID card, an insurance card.
+
+    Attributes:
+        system: who issued it, as the source names the issuer and type (``MR``,
+            ``GHH^MR``, ``urn:oid:2.16.840.1.113883.4.1``); one value may be issued by
+            several systems, each naming its own patient.
+        value: the identifier.
+    """
+
+    TYPE: ClassVar[str] = "identifier"
+
+    system: str = attrs.field(validator=non_empty)
+    value: str = attrs.field(validator=non_empty)
+
+
+def _as_identifiers(value: Any) -> Any:
+    return value if isinstance(value, (str, Identifier)) else tuple(value)
+
+
+def _identifiers(instance: PatientRegistered, attribute: Any, value: Any) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(item, Identifier) for item in value):
+        raise InvalidFactError(instance.TYPE, attribute.name, value, "is not a list of identifiers")
 
 
 @attrs.frozen(kw_only=True)
@@ -48,6 +75,11 @@ class PatientRegistered(Fact):
             kin (an HL7 v2 NK1, a FHIR ``RelatedPerson``) it has seen as patients
             themselves. A relative once seen stays seen: a later registration adds to
             them, never takes them back.
+        identifiers: the patient's identifiers (``patient_id`` is the primary one, as
+            the source names the patient). Any of them finds the
+            patient again: a registration under another patient id whose identifiers
+            name one known patient is that patient's (the new id is added to theirs,
+            and the facts sent under it reach them), never a second member.
     """
 
     TYPE: ClassVar[str] = "patient_registered"
@@ -61,6 +93,9 @@ class PatientRegistered(Fact):
     # still be known when the HIS sends it again (docs/stored-data.md, fingerprints).
     relatives: tuple[str, ...] = attrs.field(
         default=(), converter=_as_ids, validator=_ids, repr=False
+    )
+    identifiers: tuple[Identifier, ...] = attrs.field(
+        default=(), converter=_as_identifiers, validator=_identifiers, repr=False
     )
 
 

@@ -17,7 +17,13 @@ from membercore.ledger.events import LotState
 from membercore.ledger.lots import spending_order
 from membercore.ports import DeadLetter, OutboxMessage, Store, TaskRow
 from membercore.service.member import Member, profile_at, tier_at
-from membercore.service.recording import HOUSEHOLD, MEMBER, household_key, member_of
+from membercore.service.recording import (
+    HOUSEHOLD,
+    MEMBER,
+    household_key,
+    member_key,
+    member_of,
+)
 from membercore.service.unit_of_work import RecordCache, decode
 
 if TYPE_CHECKING:
@@ -133,6 +139,22 @@ class MemberCalls:
     def dead_letters(self) -> list[DeadLetter]:
         """Inputs refused, with their reasons, oldest first."""
         return list(self.store.dead_letters())
+
+    def identified(self, system: str, value: str) -> str | None:
+        """The member an identifier names (``("MR", "10006579")``), if any.
+
+        A member merged into another is named as the survivor; a patient id a source
+        used for a member known under another (system ``""``) names that member.
+        """
+        links = self.store.identified([value])
+        found = next((link.patient_id for link in links if link.system == system), None)
+        if found is None or not self.store.load([member_key(found)]):
+            return found
+        return self.member(found).identity.merged_into or found
+
+    def identifiers(self, member_id: str) -> list[tuple[str, str]]:
+        """The member's identifiers as ``(system, value)``, by system then value."""
+        return [(link.system, link.value) for link in self.store.identifiers_of(member_id)]
 
     # -- commands -----------------------------------------------------------------------
 

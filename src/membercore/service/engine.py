@@ -31,7 +31,7 @@ from membercore.errors import (
 )
 from membercore.journeys import JourneyIndex, check_tags, validate
 from membercore.plugins import Plugins, collect, make_plugin_manager
-from membercore.ports import Channel, Clock, Store, lacks
+from membercore.ports import Channel, Clock, Positioned, SourcePosition, Store, lacks
 from membercore.serialization import message_types
 from membercore.service import pipeline, ticking
 from membercore.service.calls import MemberCalls
@@ -241,6 +241,7 @@ class Engine(MemberCalls):
         now: datetime | None = None,
         history: bool = False,
         cutoff: datetime | None = None,
+        source: str | None = None,
     ) -> IngestReport:
         """Take facts (and member or household commands) in batches.
 
@@ -265,9 +266,14 @@ class Engine(MemberCalls):
             history: load history (see above).
             cutoff: for history, the instant before which nothing reaches anyone (by
                 default ``now``: the import's start).
+            source: the name of the source the inputs come from: each batch's commit
+                stores, with its facts, the position of its last input wrapped in
+                :class:`~membercore.ports.Positioned` (:meth:`position` reads it back:
+                where the source resumes after a restart, nothing twice, nothing lost).
 
         Returns:
-            Counts of inputs applied, duplicates and rejected, and commits made.
+            Counts of inputs applied, duplicates and rejected, commits made, and each
+            input refused with its place among ``inputs`` and the reason.
         """
         ctx = self.context
         touched: set[str] = set()
@@ -281,12 +287,19 @@ class Engine(MemberCalls):
         elif cutoff is not None:
             raise EngineError("a cutoff is for loading history: pass history=True")
         report = IngestReport()
+        first = 0
         for chunk in chunks(inputs, self.batch_size):
             at = require_aware("now", now) if now is not None else self.now()
-            report += ingest_batch(self, chunk, at, ctx, touched)
+            reached = _reached(source, chunk) if source is not None else None
+            report += ingest_batch(self, chunk, at, ctx, touched, reached=reached, first=first)
+            first += len(chunk)
         if history and cutoff is not None:
             ticking.tick_keys(self, sorted(touched), cutoff, ctx)
         return report
+
+    def position(self, source: str) -> str | None:
+        """The position ``source`` last committed (see :meth:`ingest`), or None."""
+        return self.store.position(source)
 
     # -- time ----------------------------------------------------------------------------
 
@@ -421,3 +434,12 @@ class Engine(MemberCalls):
         household = uow.household_of(member)
         shared = (household.state.quotas,) if household is not None else ()
         return held, (member.quotas, *shared)
+
+
+def _reached(source: str, chunk: Sequence[object]) -> SourcePosition | None:
+    """The position of the last input of ``chunk`` that names one, for ``source``."""
+    for item in reversed(chunk):
+        held = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+        if isinstance(held, Positioned):
+            return SourcePosition(source=source, position=held.position)
+    return None

@@ -17,8 +17,8 @@ import attrs
 from membercore.errors import MembercoreError, StorageError, UnknownMemberError
 from membercore.facts import Fact, PatientRegistered, ReferralQualified
 from membercore.idempotency import fingerprint, matches
-from membercore.ports import DeadLetter
-from membercore.service import plausibility, referrals
+from membercore.ports import DeadLetter, SourcePosition
+from membercore.service import identities, plausibility, referrals
 from membercore.service.context import Context
 from membercore.service.handling import run
 from membercore.service.inputs import (
@@ -33,6 +33,7 @@ from membercore.service.inputs import (
     reason,
     routing_key,
 )
+from membercore.service.recording import member_key
 from membercore.service.reports import IngestReport
 from membercore.service.unit_of_work import UnitOfWork
 from membercore.service.use_cases import handle
@@ -49,6 +50,9 @@ def ingest_batch(
     now: datetime,
     ctx: Context | None = None,
     touched: set[str] | None = None,
+    *,
+    reached: SourcePosition | None = None,
+    first: int = 0,
 ) -> IngestReport:
     """Read, decide and commit one batch (retried whole on a version conflict).
 
@@ -57,13 +61,16 @@ def ingest_batch(
     never taken past its facts' instants here: what falls due after them is the next
     tick's (or the member's next fact's), at its own instant, so the size of the
     batches never changes what a feed leaves. The keys of the members' records decided
-    are added to ``touched``.
+    are added to ``touched``. The commit also stores ``reached``, the position its
+    source reached with these inputs. The report's refusals place each input refused
+    among all the call's inputs, ``raws`` starting at ``first``.
     """
     taken, refused = read(raws, now, clock_skew=engine.clock_skew, limits=engine.limits)
     what = f"ingesting a batch of {len(raws)} inputs"
     work = partial(_apply, engine, ctx or engine.context, taken, refused, now)
-    report, retries = engine.retrying(lambda: work(touched), what)
-    return attrs.evolve(report, retries=retries)
+    report, retries = engine.retrying(lambda: work(touched, reached), what)
+    placed = tuple((first + place, why) for place, why in report.refusals)
+    return attrs.evolve(report, retries=retries, refusals=placed)
 
 
 def _in_order(
@@ -104,29 +111,38 @@ def _apply(
     engine: Engine,
     ctx: Context,
     taken: list[Read],
-    refused: list[DeadLetter],
+    refused: list[tuple[int, DeadLetter]],
     now: datetime,
     touched: set[str] | None,
+    reached: SourcePosition | None,
 ) -> IngestReport:
     uow = engine.unit_of_work(now)
-    uow.dead.extend(refused)
-    fresh, duplicates = _screen(engine, uow, taken, now)
+    refusals = list(refused)  # (place among the batch's inputs, dead letter)
+    fresh, duplicates = _screen(engine, uow, taken, now, refusals)
+    index = identities.read_index(engine.store, (item for item, _ in fresh))
     uow.load(key for item, _ in fresh for key in routing_key(item.message))
+    uow.load(member_key(patient) for patient in index.named.values())
     uow.load_households()
     applied = 0
+
+    def known(patient_id: str) -> bool:
+        return uow.member(patient_id) is not None
+
     learnt: dict[str, datetime] = {}  # the records decided
-    refusals: list[tuple[int, DeadLetter]] = []  # listed in the order they came in
-    for position, when, (item, digest) in _in_order(fresh, history=ctx.history):
+    for _, when, (item, digest) in _in_order(fresh, history=ctx.history):
         message = item.message
         mark = uow.mark()
         try:
+            message = identities.route(index, message, known)
             key, made = _decide(engine, ctx, uow, message, when)
         except StorageError:
             raise
         except (MembercoreError, *INPUT_FAULTS) as error:
             # Whatever the input had changed before it was refused is undone.
             uow.restore(mark)
-            refusals.append((position, dead(message, item.raw, reason(error), now, engine.limits)))
+            refusals.append(
+                (item.place, dead(message, item.raw, reason(error), now, engine.limits))
+            )
             continue
         if not made:
             duplicates += 1  # a command carried out before: nothing new
@@ -134,9 +150,13 @@ def _apply(
         applied += 1
         if isinstance(message, Fact) and digest is not None:
             uow.take_fact(message.fact_id, key, digest)
+            identities.learn(uow, item.message, message)
         if key:
             learnt[key] = item.at
-    uow.dead.extend(letter for _, letter in sorted(refusals, key=lambda entry: entry[0]))
+    refusals.sort(key=lambda entry: entry[0])  # listed in the order they came in
+    uow.dead.extend(letter for _, letter in refusals)
+    if reached is not None:
+        uow.positions.append(reached)
     if touched is not None:
         # Facts taken before count too: an import run again after a crash still ends
         # with its records brought up to the cutoff.
@@ -150,16 +170,21 @@ def _apply(
         duplicates=duplicates,
         rejected=len(uow.dead),
         commits=int(committed),
+        refusals=tuple((place, letter.reason) for place, letter in refusals),
     )
 
 
 def _screen(
-    engine: Engine, uow: UnitOfWork, taken: list[Read], now: datetime
+    engine: Engine,
+    uow: UnitOfWork,
+    taken: list[Read],
+    now: datetime,
+    refusals: list[tuple[int, DeadLetter]],
 ) -> tuple[list[tuple[Read, str | None]], int]:
     """The inputs to decide, with their facts' fingerprints, and how many were duplicates.
 
     A fact dated past the clock skew, or whose id was taken with other content, is a
-    dead letter.
+    dead letter, added to ``refusals`` with its place.
     """
     facts = [item.message for item in taken if isinstance(item.message, Fact)]
     seen: dict[str, str] = dict(engine.store.seen([f.fact_id for f in facts]) if facts else {})
@@ -179,7 +204,7 @@ def _screen(
             elif prior is not None:
                 why = f"fact id {message.fact_id!r} was taken before with other content"
             if why is not None:
-                uow.dead.append(dead(message, item.raw, why, now, engine.limits))
+                refusals.append((item.place, dead(message, item.raw, why, now, engine.limits)))
                 continue
             seen[message.fact_id] = digest
         fresh.append((item, digest))

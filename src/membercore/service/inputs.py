@@ -70,13 +70,15 @@ INPUT_FAULTS = (
 class Read:
     """One input read: the message, what was received, the instant to decide it at.
 
-    ``paired``: the instant was given with the input, not the batch's.
+    ``paired``: the instant was given with the input, not the batch's; ``place``: its
+    place among the batch's inputs.
     """
 
     message: object
     raw: object
     at: datetime
     paired: bool = False
+    place: int = 0
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -88,11 +90,14 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def read(
     raws: Sequence[object], now: datetime, *, clock_skew: timedelta, limits: InputLimits
-) -> tuple[list[Read], list[DeadLetter]]:
-    """Read a batch of inputs: those that can be taken, and dead letters for the others."""
+) -> tuple[list[Read], list[tuple[int, DeadLetter]]]:
+    """Read a batch of inputs: those that can be taken, and dead letters for the others.
+
+    Each dead letter comes with its input's place in ``raws``.
+    """
     taken: list[Read] = []
     refused = []
-    for item in raws:
+    for place, item in enumerate(raws):
         data: object = None
         raw: object = item
         try:
@@ -114,9 +119,9 @@ def read(
             message = message_from_dict(data) if isinstance(data, Mapping) else data
             routing_key(message)
         except (MembercoreError, *INPUT_FAULTS) as error:
-            refused.append(dead(data, raw, reason(error), now, limits))
+            refused.append((place, dead(data, raw, reason(error), now, limits)))
             continue
-        taken.append(Read(message, raw, at, paired))
+        taken.append(Read(message, raw, at, paired, place))
     return taken, refused
 
 

@@ -24,9 +24,11 @@ from membercore.ports import (
     Change,
     Commit,
     DeadLetter,
+    IdentifierLink,
     InboxEntry,
     OutboxMessage,
     Record,
+    SourcePosition,
     StoredEvent,
     TaskRow,
     Unreadable,
@@ -165,6 +167,8 @@ def build_commit(
     *,
     inbox: Sequence[InboxEntry] = (),
     dead: Sequence[DeadLetter] = (),
+    identifiers: Sequence[IdentifierLink] = (),
+    positions: Sequence[SourcePosition] = (),
     snapshot_every: int = 1,
     after: datetime | None = None,
 ) -> tuple[Commit, dict[str, tuple[int, Any, int]]]:
@@ -180,6 +184,8 @@ def build_commit(
         now: the instant of the decisions.
         inbox: the facts taken.
         dead: the inputs refused.
+        identifiers: patients' identifiers the facts taken named.
+        positions: the positions the sources reached.
         snapshot_every: write a record's snapshot again after this many commits, once
             the journal since the last one is at least as long as it (see
             :func:`snapshot_due`).
@@ -229,6 +235,8 @@ def build_commit(
         dead_letters=tuple(dead),
         tasks=tuple(task_rows),
         cancelled=tuple(cancelled),
+        identifiers=tuple(identifiers),
+        positions=tuple(positions),
     )
     return commit, written
 

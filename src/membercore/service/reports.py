@@ -17,6 +17,8 @@ class IngestReport:
         rejected: inputs refused, now in the dead letters with their reason.
         commits: transactions committed.
         retries: commits retried after a version conflict.
+        refusals: each input refused, as its place among the inputs of the call (from
+            0) and the reason its dead letter keeps, in the order the inputs came.
     """
 
     applied: int = 0
@@ -24,10 +26,18 @@ class IngestReport:
     rejected: int = 0
     commits: int = 0
     retries: int = 0
+    refusals: tuple[tuple[int, str], ...] = ()
 
     def __add__(self, other: IngestReport) -> IngestReport:
         return IngestReport(
-            *(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other), strict=True))
+            *(
+                a + b
+                for a, b in zip(
+                    attrs.astuple(self, recurse=False),
+                    attrs.astuple(other, recurse=False),
+                    strict=True,
+                )
+            )
         )
 
 

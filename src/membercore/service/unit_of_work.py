@@ -26,7 +26,15 @@ from membercore.errors import (
     UnknownMemberError,
     VersionConflictError,
 )
-from membercore.ports import DeadLetter, InboxEntry, Record, Store, StoredEvent
+from membercore.ports import (
+    DeadLetter,
+    IdentifierLink,
+    InboxEntry,
+    Record,
+    SourcePosition,
+    Store,
+    StoredEvent,
+)
 from membercore.service.member import Member, new_member
 from membercore.service.recording import (
     Working,
@@ -166,6 +174,8 @@ class UnitOfWork:
         self._undo: list[Any] = []
         self.inbox: list[InboxEntry] = []
         self.dead: list[DeadLetter] = []
+        self.identifiers: list[IdentifierLink] = []
+        self.positions: list[SourcePosition] = []
         self.store = store
         self.cache = cache
         self.observers = observers
@@ -347,6 +357,8 @@ class UnitOfWork:
             self.now,
             inbox=self.inbox,
             dead=self.dead,
+            identifiers=self.identifiers,
+            positions=self.positions,
             snapshot_every=self.snapshot_every,
             after=after,
         )

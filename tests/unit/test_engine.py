@@ -109,9 +109,7 @@ def test_a_batch_reports_what_it_applied_what_was_a_duplicate_and_what_it_refuse
         (3, "fact id 'f-1' was taken before with other content"),
         (4, "nonsense.type = 'nonsense': unknown message type"),
     )
-    assert report == IngestReport(
-        applied=2, duplicates=1, rejected=2, commits=1, refusals=refusals
-    )
+    assert report == IngestReport(applied=2, duplicates=1, rejected=2, commits=1, refusals=refusals)
     assert _points(engine).lifetime_earned == 100
     assert len(list(engine.store.dead_letters())) == 2
 

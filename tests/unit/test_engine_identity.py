@@ -1,0 +1,204 @@
+"""Patient identity and source positions through the engine, on memory and SQLite.
+
+Any of a patient's identifiers finds the member: a registration under a new id whose
+identifiers name a known patient is theirs, never a second member; a fact under that id
+reaches them, in the same batch or later; a merge takes the identifiers on to the
+survivor. A source's position is committed with the facts of each batch, so a restart
+resumes where the last commit ended.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from membercore.errors import StorageError
+from membercore.facts import ChargeLine, ChargePaid, Identifier, PatientRegistered
+from membercore.identity import MergeMembers
+from membercore.ports import Positioned
+from membercore.service.engine import Engine
+from membercore.testing.clock import ManualClock
+from tests.unit.conftest import MONDAY, OpenEngine
+
+T0 = MONDAY
+
+
+def _registered(
+    patient: str, *identifiers: tuple[str, str], fact_id: str | None = None
+) -> PatientRegistered:
+    return PatientRegistered(
+        fact_id=fact_id or f"reg-{patient}",
+        patient_id=patient,
+        occurred_at=T0,
+        identifiers=[Identifier(system=system, value=value) for system, value in identifiers],
+    )
+
+
+def _paid(patient: str, yuan: int, fact_id: str) -> ChargePaid:
+    line = ChargeLine(department="internal", category="exam", amount_fen=yuan * 100)
+    return ChargePaid(
+        fact_id=fact_id,
+        patient_id=patient,
+        occurred_at=T0 + timedelta(minutes=5),
+        charge_id=f"ch-{fact_id}",
+        lines=(line,),
+    )
+
+
+def _earned(engine: Engine, member: str) -> int:
+    from membercore import ledger
+
+    return ledger.balances(
+        engine.member(member).ledger, engine.config, engine.now()
+    ).lifetime_earned
+
+
+def _members(engine: Engine) -> list[str]:
+    return sorted(record.key for record in engine.store.scan("member:"))
+
+
+def test_a_registration_under_a_new_id_whose_identifier_is_known_is_that_patients(
+    engine: Engine,
+) -> None:
+    engine.ingest([_registered("A-1", ("CAMPUS-A", "A-1"), ("ID", "330102"))])
+    report = engine.ingest(
+        [_registered("B-9", ("CAMPUS-B", "B-9"), ("ID", "330102")), _paid("B-9", 100, "f-1")]
+    )
+    assert (report.applied, report.rejected) == (2, 0)
+    assert _members(engine) == ["member:A-1"]
+    assert _earned(engine, "A-1") == 100
+    assert engine.identified("CAMPUS-B", "B-9") == "A-1"
+    assert engine.identified("", "B-9") == "A-1"
+    assert engine.identified("ID", "330102") == "A-1"
+    assert engine.identified("ID", "nobody") is None
+    assert engine.identifiers("A-1") == [
+        ("", "B-9"),
+        ("CAMPUS-A", "A-1"),
+        ("CAMPUS-B", "B-9"),
+        ("ID", "330102"),
+    ]
+    # Later facts under the new id, in a batch of their own, reach the same member.
+    engine.ingest([_paid("B-9", 50, "f-2")])
+    assert _earned(engine, "A-1") == 150
+    assert _members(engine) == ["member:A-1"]
+
+
+def test_a_new_identifier_and_its_facts_in_one_batch_reach_the_known_patient(
+    engine: Engine,
+) -> None:
+    engine.ingest([_registered("A-1", ("ID", "330102"))])
+    engine.ingest([_paid("B-9", 100, "f-0")])  # not registered: refused
+    assert _earned(engine, "A-1") == 0
+    report = engine.ingest(
+        [_paid("B-9", 100, "f-1"), _registered("B-9", ("ID", "330102"), ("MR", "B-9"))]
+    )
+    # The registration is decided first (its instant is earlier), the charge after it.
+    assert (report.applied, report.rejected) == (2, 0)
+    assert _earned(engine, "A-1") == 100
+
+
+def test_identifiers_naming_two_patients_refuse_the_registration_naming_both(
+    engine: Engine,
+) -> None:
+    engine.ingest([_registered("A-1", ("ID", "330102")), _registered("A-2", ("INS", "77"))])
+    report = engine.ingest([_registered("B-9", ("ID", "330102"), ("INS", "77"))])
+    ((place, reason),) = report.refusals
+    assert place == 0
+    assert "A-1, A-2" in reason and "merge them first" in reason
+    assert _members(engine) == ["member:A-1", "member:A-2"]
+    assert engine.identified("", "B-9") is None
+
+
+def test_a_known_patient_keeps_their_own_id_and_an_identifier_keeps_its_first_patient(
+    engine: Engine,
+) -> None:
+    engine.ingest([_registered("A-1", ("ID", "330102")), _registered("A-2")])
+    engine.ingest([_registered("A-2", ("ID", "330102"), fact_id="reg-A-2-again")])
+    assert _members(engine) == ["member:A-1", "member:A-2"]
+    assert engine.identified("ID", "330102") == "A-1"
+
+
+def test_after_a_merge_the_merged_away_identifiers_name_the_survivor(engine: Engine) -> None:
+    engine.ingest(
+        [_registered("A-1", ("MR", "A-1")), _registered("D-1", ("MR", "D-1"), ("SS", "5"))]
+    )
+    engine.execute(
+        MergeMembers(
+            key="m-1", member_id="A-1", duplicate_id="D-1", operator="hr-1", reason="same ID card"
+        )
+    )
+    assert engine.identified("SS", "5") == "A-1"
+    engine.ingest([_paid("D-1", 80, "f-1")])
+    assert _earned(engine, "A-1") == 80
+
+
+def test_a_sources_position_is_committed_with_each_batch(
+    clock: ManualClock, tmp_path: Any, open_engine: OpenEngine
+) -> None:
+    with open_engine(f"sqlite:///{tmp_path}/m.db", clock, batch_size=2) as engine:
+        inputs = [
+            Positioned(raw=fact, position=f"offset {n}")
+            for n, fact in enumerate(
+                [_registered("A-1"), _paid("A-1", 1, "f-1"), _paid("A-1", 2, "f-2")]
+            )
+        ]
+        assert engine.position("file") is None
+        engine.ingest(inputs, source="file")
+        assert engine.position("file") == "offset 2"
+        engine.ingest([], source="file")
+        assert engine.position("file") == "offset 2"
+        assert engine.position("other") is None
+
+
+def test_a_batch_that_fails_to_commit_leaves_the_position_of_the_last_commit(
+    clock: ManualClock, tmp_path: Any, open_engine: OpenEngine
+) -> None:
+    with open_engine(f"sqlite:///{tmp_path}/m.db", clock, batch_size=2) as engine:
+        inputs = [
+            Positioned(raw=fact, position=f"message {n}")
+            for n, fact in enumerate(
+                [
+                    _registered("A-1"),
+                    _paid("A-1", 1, "f-1"),
+                    _paid("A-1", 2, "f-2"),
+                    _paid("A-1", 3, "f-3"),
+                ]
+            )
+        ]
+        real = engine.store.commit
+        commits: list[int] = []
+
+        def failing_second(commit: Any) -> None:
+            commits.append(1)
+            if len(commits) == 2:
+                raise StorageError(engine.store.url, "disk full")
+            real(commit)
+
+        engine.store.commit = failing_second  # type: ignore[method-assign]
+        with pytest.raises(StorageError):
+            engine.ingest(inputs, source="file")
+        engine.store.commit = real  # type: ignore[method-assign]
+        assert engine.position("file") == "message 1"
+        # Resuming after the position: the rest is taken once, nothing twice.
+        engine.ingest(inputs[2:], source="file")
+        assert engine.position("file") == "message 3"
+        assert _earned(engine, "A-1") == 1 + 2 + 3  # a point a yuan, each charge once
+
+
+def test_refusals_are_placed_among_all_the_calls_inputs_across_batches(
+    clock: ManualClock, open_engine: OpenEngine
+) -> None:
+    with open_engine("memory://", clock, batch_size=2) as engine:
+        report = engine.ingest(
+            [
+                _registered("A-1"),
+                {"type": "nonsense"},
+                _paid("A-1", 1, "f-1"),
+                _paid("nobody", 1, "f-2"),
+                "not json",
+            ]
+        )
+    assert [place for place, _ in report.refusals] == [1, 3, 4]
+    assert "nobody" in report.refusals[1][1]

@@ -13,14 +13,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from tests.unit.conftest import MONDAY, OpenEngine
 
+from membercore import ledger
 from membercore.errors import StorageError
 from membercore.facts import ChargeLine, ChargePaid, Identifier, PatientRegistered
 from membercore.identity import MergeMembers
 from membercore.ports import Positioned
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
-from tests.unit.conftest import MONDAY, OpenEngine
 
 T0 = MONDAY
 
@@ -48,8 +49,6 @@ def _paid(patient: str, yuan: int, fact_id: str) -> ChargePaid:
 
 
 def _earned(engine: Engine, member: str) -> int:
-    from membercore import ledger
-
     return ledger.balances(
         engine.member(member).ledger, engine.config, engine.now()
     ).lifetime_earned
@@ -106,7 +105,8 @@ def test_identifiers_naming_two_patients_refuse_the_registration_naming_both(
     report = engine.ingest([_registered("B-9", ("ID", "330102"), ("INS", "77"))])
     ((place, reason),) = report.refusals
     assert place == 0
-    assert "A-1, A-2" in reason and "merge them first" in reason
+    assert "A-1, A-2" in reason
+    assert "merge them first" in reason
     assert _members(engine) == ["member:A-1", "member:A-2"]
     assert engine.identified("", "B-9") is None
 

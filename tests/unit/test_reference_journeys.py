@@ -16,18 +16,27 @@ from membercore import SurveyAnswered, consent, journeys, plans, reference_confi
 from membercore.dates import age_on
 from membercore.facts import (
     CLINICAL_FACT_TYPES,
+    AdmissionCancelled,
+    Admitted,
     AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentCompleted,
     AppointmentMissed,
+    AppointmentRescheduled,
     AssessmentCompleted,
     CheckupCompleted,
+    Coding,
     DeliveryRecorded,
     DiagnosisRecorded,
+    DischargeCancelled,
     Discharged,
+    Identifier,
     LabResultRecorded,
     PatientDied,
     PatientRegistered,
     SurgeryCompleted,
     TaskCompleted,
+    Transferred,
     VisitCompleted,
 )
 from membercore.serialization import message_from_dict, message_to_dict
@@ -447,6 +456,35 @@ def test_every_clinical_fact_round_trips() -> None:
         _fact(DeliveryRecorded, visit_id="v"),
     ]
     examples.append(_fact(AppointmentMissed, appointment_id="ap", department="checkup_clinic"))
+    examples += [
+        _fact(AppointmentRescheduled, appointment_id="ap", department="endo", scheduled_at=T0),
+        _fact(AppointmentCancelled, appointment_id="ap", department="endo"),
+        _fact(AppointmentCompleted, appointment_id="ap", department="endo"),
+        _fact(Admitted, visit_id="ip", department="surgery", encounter_class="emergency"),
+        _fact(Transferred, visit_id="ip", department="icu", from_department="surgery"),
+        _fact(AdmissionCancelled, visit_id="ip"),
+        _fact(DischargeCancelled, visit_id="ip"),
+        _fact(
+            LabResultRecorded,
+            test="glucose",
+            value="182",
+            coding=Coding(system="LN", code="1554-5", display="GLUCOSE"),
+            unit="mg/dl",
+            reference_range="70_105",
+            status="corrected",
+            order_id="1045813",
+        ),
+        _fact(
+            DiagnosisRecorded,
+            visit_id="v",
+            coding=Coding(system="I9", code="71596"),
+            status="resolved",
+        ),
+        _fact(
+            PatientRegistered,
+            identifiers=[Identifier(system="MR", value="1"), Identifier(system="SS", value="2")],
+        ),
+    ]
     assert {type(e) for e in examples} == set(CLINICAL_FACT_TYPES)
     for fact in examples:
         assert message_from_dict(json.loads(json.dumps(message_to_dict(fact)))) == fact

@@ -14,18 +14,21 @@ deliveries, results, procedures, task outcomes) and :mod:`~membercore.facts.enga
 from __future__ import annotations
 
 from membercore.facts.base import Fact
-from membercore.facts.billing import ChargeLine, ChargePaid, RefundIssued
+from membercore.facts.billing import ChargeLine, ChargePaid, ChargePosted, RefundIssued
 from membercore.facts.clinical import (
     AssessmentCompleted,
     CheckupCompleted,
     DeliveryMode,
     DeliveryRecorded,
     DiagnosisRecorded,
+    DiagnosisStatus,
     Discharged,
     LabResultRecorded,
+    ResultStatus,
     SurgeryCompleted,
     TaskCompleted,
 )
+from membercore.facts.coding import Coding
 from membercore.facts.engagement import (
     ContentLiked,
     ContentShared,
@@ -36,28 +39,46 @@ from membercore.facts.engagement import (
 )
 from membercore.facts.identity import Identifier, PatientDied, PatientRegistered, Sex
 from membercore.facts.visits import (
+    AdmissionCancelled,
+    Admitted,
     AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentCompleted,
     AppointmentMissed,
+    AppointmentRescheduled,
     CheckedIn,
+    DischargeCancelled,
+    EncounterClass,
+    Transferred,
     VisitCompleted,
 )
 
 __all__ = [
     "CLINICAL_FACT_TYPES",
     "FACT_TYPES",
+    "AdmissionCancelled",
+    "Admitted",
     "AppointmentBooked",
+    "AppointmentCancelled",
+    "AppointmentCompleted",
     "AppointmentMissed",
+    "AppointmentRescheduled",
     "AssessmentCompleted",
     "ChargeLine",
     "ChargePaid",
+    "ChargePosted",
     "CheckedIn",
     "CheckupCompleted",
+    "Coding",
     "ContentLiked",
     "ContentShared",
     "DeliveryMode",
     "DeliveryRecorded",
     "DiagnosisRecorded",
+    "DiagnosisStatus",
+    "DischargeCancelled",
     "Discharged",
+    "EncounterClass",
     "EventAttended",
     "Fact",
     "Identifier",
@@ -67,10 +88,12 @@ __all__ = [
     "ReferralQualified",
     "RefundIssued",
     "RehabPlanJoined",
+    "ResultStatus",
     "Sex",
     "SurgeryCompleted",
     "SurveyAnswered",
     "TaskCompleted",
+    "Transferred",
     "VisitCompleted",
 ]
 
@@ -78,6 +101,7 @@ __all__ = [
 FACT_TYPES: tuple[type[Fact], ...] = (
     CheckedIn,
     ChargePaid,
+    ChargePosted,
     RefundIssued,
     EventAttended,
     ContentShared,
@@ -96,11 +120,18 @@ CLINICAL_FACT_TYPES: tuple[type[Fact], ...] = (
     DeliveryRecorded,
     LabResultRecorded,
     Discharged,
+    Admitted,
+    Transferred,
+    AdmissionCancelled,
+    DischargeCancelled,
     CheckupCompleted,
     SurgeryCompleted,
     AssessmentCompleted,
     AppointmentBooked,
     AppointmentMissed,
+    AppointmentRescheduled,
+    AppointmentCancelled,
+    AppointmentCompleted,
     PatientDied,
     TaskCompleted,
 )

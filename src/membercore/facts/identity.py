@@ -8,9 +8,14 @@ from typing import Any, ClassVar, Literal, get_args
 import attrs
 
 from membercore.checks import non_empty
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.errors import InvalidFactError
 from membercore.facts.base import Fact, one_of
 from membercore.messages import CHANNELS, Channel
+
+# New fields are written only when they hold something: what earlier releases wrote
+# and digested stays as it was.
+_OMIT = {OMIT_AT_DEFAULT: True}
 
 __all__ = ["Identifier", "PatientDied", "PatientRegistered", "Sex"]
 
@@ -95,7 +100,7 @@ class PatientRegistered(Fact):
         default=(), converter=_as_ids, validator=_ids, repr=False
     )
     identifiers: tuple[Identifier, ...] = attrs.field(
-        default=(), converter=_as_identifiers, validator=_identifiers, repr=False
+        default=(), converter=_as_identifiers, validator=_identifiers, repr=False, metadata=_OMIT
     )
 
 

@@ -147,7 +147,10 @@ class DeathReversed(MemberEvent):
 
 @attrs.frozen(kw_only=True)
 class FactSetAside(MemberEvent):
-    """A fact dated after the member's death was recorded without effect on the programme.
+    """A fact was recorded without effect on the programme, with the reason.
+
+    It was dated after the member's death, or says itself it has none (a preliminary
+    result, a diagnosis entered in error or with no ICD-10 code mapped).
 
     Attributes:
         fact_id: the fact.

@@ -149,7 +149,7 @@ def _note(  # noqa: PLR0911 - one plain branch per fact type read
         )
     if isinstance(fact, RefundIssued):
         return RefundNoted(**common, charge_id=fact.charge_id, amount_fen=fact.amount_fen)
-    if isinstance(fact, DiagnosisRecorded):
+    if isinstance(fact, DiagnosisRecorded) and fact.icd10 is not None:
         table = (*CODE_TABLE, *rules.extra_codes)
         conditions = conditions_for(fact.icd10, table)
         return DiagnosisNoted(

@@ -25,7 +25,7 @@ from membercore.staff import tasks
 if TYPE_CHECKING:
     from membercore.service.runner import Runner
 
-__all__ = ["OUTCOME", "died", "refuse_after_death", "reverse", "set_aside"]
+__all__ = ["OUTCOME", "died", "refuse_after_death", "reverse", "set_aside", "without_effect"]
 
 #: Why a staff task closes at a death.
 OUTCOME = "member_died"
@@ -77,6 +77,19 @@ def set_aside(run: Runner, fact: Fact) -> bool:
         return True
     when = f"dated at or after the member's death at {identity.died_at.isoformat()}"
     run.take([_aside(run, fact, when)])
+    return True
+
+
+def without_effect(run: Runner, fact: Fact) -> bool:
+    """Whether ``fact`` says itself it has no effect: then it is recorded without effect.
+
+    A preliminary result, a diagnosis entered in error or with no ICD-10 code mapped
+    (the fact's ``without_effect`` names why).
+    """
+    why = getattr(fact, "without_effect", None)
+    if not isinstance(why, str):
+        return False
+    run.take([_aside(run, fact, why)])
     return True
 
 

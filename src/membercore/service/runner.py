@@ -109,7 +109,7 @@ class Runner:
             self.journeys_on([fact], depth=0)
             death.died(self, fact)
             return
-        if death.set_aside(self, fact):
+        if death.set_aside(self, fact) or death.without_effect(self, fact):
             return
         m = self.member
         made = list(

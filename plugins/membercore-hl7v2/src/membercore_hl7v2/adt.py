@@ -1,0 +1,168 @@
+"""ADT messages: registrations, admissions, transfers, discharges, their cancellations, merges.
+
+======= ==========================================================================
+A01     admitted (PV1-44, else the event's instant), and its diagnoses (DG1)
+A02     transferred to PV1-10 from PV1-6
+A03     discharged (PV1-45): an inpatient stay's discharge, another class's visit
+        completed; and its diagnoses
+A04     registered (an outpatient's arrival); A08, A28, A31 the patient's details
+A11     admission cancelled (sent in error)
+A13     discharge cancelled (the patient is still in)
+A40     the record of MRG-1 merged into the PID's (one pair after another)
+======= ==========================================================================
+
+Every ADT message first registers its patient from the PID (and records a death the
+PID reports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from membercore.facts import (
+    AdmissionCancelled,
+    Admitted,
+    DischargeCancelled,
+    Discharged,
+    Transferred,
+    VisitCompleted,
+)
+from membercore.identity import MergeMembers
+from membercore_hl7v2.context import Context
+from membercore_hl7v2.diagnoses import diagnoses
+from membercore_hl7v2.fields import TranslationError
+from membercore_hl7v2.patients import patient_of
+
+__all__ = ["HANDLERS"]
+
+
+def _pv1_instant(context: Context, field: int) -> datetime:
+    pv1 = context.message.first("PV1")
+    return (pv1.instant(field) if pv1 else None) or context.event_instant()
+
+
+def admitted(context: Context) -> list[object]:
+    """A01: the admission, and the diagnoses made at it."""
+    visit = context.visit_id()
+    admission = Admitted(
+        fact_id=context.ids.of("admitted"),
+        patient_id=context.patient.patient_id,
+        occurred_at=_pv1_instant(context, 44),
+        visit_id=visit,
+        department=context.department(),
+        encounter_class=context.encounter_class() or "inpatient",
+    )
+    return [admission, *diagnoses(context, visit)]
+
+
+def transferred(context: Context) -> list[object]:
+    """A02: the patient moved to another department."""
+    pv1 = context.message.first("PV1")
+    before = context.mapping.department(pv1.get(6)) if pv1 and pv1.get(6) else None
+    return [
+        Transferred(
+            fact_id=context.ids.of("transferred"),
+            patient_id=context.patient.patient_id,
+            occurred_at=context.event_instant(),
+            visit_id=context.visit_id(),
+            department=context.department(),
+            from_department=before,
+        )
+    ]
+
+
+def discharged(context: Context) -> list[object]:
+    """A03: an inpatient stay discharged, another encounter's visit completed."""
+    visit = context.visit_id()
+    at = _pv1_instant(context, 45)
+    kind = context.encounter_class()
+    common = {
+        "patient_id": context.patient.patient_id,
+        "occurred_at": at,
+        "visit_id": visit,
+        "department": context.department(),
+    }
+    end: object
+    if kind == "inpatient":
+        end = Discharged(fact_id=context.ids.of("discharged"), **common)  # type: ignore[arg-type]
+    else:
+        end = VisitCompleted(
+            fact_id=context.ids.of("visit_completed"),
+            encounter_class=kind,
+            **common,  # type: ignore[arg-type]
+        )
+    return [*diagnoses(context, visit), end]
+
+
+def registered(context: Context) -> list[object]:
+    """A04, A08, A28, A31: the registration alone (made for every ADT message)."""
+    return []
+
+
+def admission_cancelled(context: Context) -> list[object]:
+    """A11: the admission was sent in error."""
+    return [
+        AdmissionCancelled(
+            fact_id=context.ids.of("admission_cancelled"),
+            patient_id=context.patient.patient_id,
+            occurred_at=context.event_instant(),
+            visit_id=context.visit_id(),
+        )
+    ]
+
+
+def discharge_cancelled(context: Context) -> list[object]:
+    """A13: the discharge was sent in error."""
+    return [
+        DischargeCancelled(
+            fact_id=context.ids.of("discharge_cancelled"),
+            patient_id=context.patient.patient_id,
+            occurred_at=context.event_instant(),
+            visit_id=context.visit_id(),
+        )
+    ]
+
+
+def merged(context: Context) -> list[object]:
+    """A40: each MRG's record merged into the PID before it (the survivor)."""
+    message = context.message
+    commands: list[object] = []
+    segments = list(message.all())
+    evn = message.first("EVN")
+    operator = (evn.get(5, 1) if evn else "") or context.ids.sender
+    for number, segment in enumerate(segments):
+        if segment.name != "MRG":
+            continue
+        pid = next((s for s in reversed(segments[:number]) if s.name == "PID"), None)
+        survivor = patient_of(message, context.mapping, pid).patient_id
+        duplicate = segment.get(1)
+        if not duplicate:
+            raise TranslationError("MRG-1 (the record merged away) is empty")
+        commands.append(
+            MergeMembers(
+                key=context.ids.of(f"merge-{duplicate}"),
+                member_id=survivor,
+                duplicate_id=duplicate,
+                operator=operator,
+                reason=f"ADT^A40 {context.ids.control_id} from {context.ids.sender}",
+            )
+        )
+    if not commands:
+        raise TranslationError("an A40 without an MRG segment names no record to merge")
+    return commands
+
+
+#: The ADT triggers translated.
+HANDLERS: dict[str, Callable[[Context], list[object]]] = {
+    "ADT^A01": admitted,
+    "ADT^A02": transferred,
+    "ADT^A03": discharged,
+    "ADT^A04": registered,
+    "ADT^A08": registered,
+    "ADT^A11": admission_cancelled,
+    "ADT^A13": discharge_cancelled,
+    "ADT^A28": registered,
+    "ADT^A31": registered,
+    "ADT^A40": merged,
+}

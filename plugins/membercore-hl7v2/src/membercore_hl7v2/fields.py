@@ -1,0 +1,173 @@
+r"""Reading an HL7 v2 message's fields: by segment, field, repetition, component, subcomponent.
+
+:mod:`hl7` (python-hl7) parses the message into segments with the message's own
+delimiters; this view reads one value at a time, numbered as the standard numbers them
+(PID-3.4.1 is ``segment.get(3, component=4, sub=1)``), empty text for what is not sent,
+each value unescaped (``\T\`` back to ``&``). Instants are read with python-hl7's
+DTM parser; one sent without a UTC offset is in the hospital's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import hl7
+
+__all__ = ["Message", "NotHl7Error", "Segment", "TranslationError"]
+
+
+class TranslationError(ValueError):
+    """A message that cannot become facts: what is wrong and in which field."""
+
+
+class NotHl7Error(TranslationError):
+    """Text that cannot be parsed as an HL7 v2 message at all."""
+
+
+class Segment:
+    """One segment of a message, read field by field (1-based, as the standard numbers)."""
+
+    def __init__(self, message: Message, segment: Any) -> None:
+        self._message = message
+        self._segment = segment
+        self.name = str(segment[0])
+
+    def field(self, number: int) -> str:
+        """Field ``number`` as sent, delimiters and escapes included ('' when absent).
+
+        python-hl7 keeps MSH-1 (the field separator) as the header's first field, so
+        the header is numbered as every other segment.
+        """
+        return str(self._segment[number]) if number < len(self._segment) else ""
+
+    def repetitions(self, number: int) -> list[Repetition]:
+        """Each repetition of field ``number`` (none when the field is empty)."""
+        text = self.field(number)
+        if not text:
+            return []
+        _, repeat, _, _ = self._message.delimiters
+        return [Repetition(self._message, part) for part in text.split(repeat)]
+
+    def get(self, number: int, component: int = 1, sub: int = 1, *, repetition: int = 1) -> str:
+        """One value of field ``number`` (its first repetition unless said), unescaped."""
+        repetitions = self.repetitions(number)
+        if len(repetitions) < repetition:
+            return ""
+        return repetitions[repetition - 1].get(component, sub)
+
+    def instant(self, number: int, component: int = 1) -> datetime | None:
+        """An instant (HL7 DTM) in field ``number``; None when empty.
+
+        One sent without a UTC offset is in the hospital's zone.
+
+        Raises:
+            TranslationError: the text is not an HL7 instant.
+        """
+        return self._message.instant(self.get(number, component), f"{self.name}-{number}")
+
+    def day(self, number: int) -> date | None:
+        """A date (the first eight digits of a DT or DTM); None when empty.
+
+        Raises:
+            TranslationError: the text is not a date.
+        """
+        text = self.get(number)
+        if not text:
+            return None
+        try:
+            return datetime.strptime(text[:8], "%Y%m%d").date()  # noqa: DTZ007 - a date only
+        except ValueError:
+            raise TranslationError(f"{self.name}-{number} {text!r} is not a date") from None
+
+
+class Repetition:
+    """One repetition of a field: its components and subcomponents."""
+
+    def __init__(self, message: Message, text: str) -> None:
+        self._message = message
+        self.text = text
+
+    def get(self, component: int = 1, sub: int = 1) -> str:
+        """Component ``component``, subcomponent ``sub``, unescaped ('' when absent)."""
+        _, _, comp, subcomp = self._message.delimiters
+        components = self.text.split(comp)
+        if len(components) < component:
+            return ""
+        subs = components[component - 1].split(subcomp)
+        if len(subs) < sub:
+            return ""
+        return self._message.unescape(subs[sub - 1]).strip()
+
+
+class Message:
+    r"""An HL7 v2 message parsed by python-hl7, with the hospital's zone for its instants.
+
+    Args:
+        text: the message, segments separated by ``\r`` (``\n`` and ``\r\n`` are
+            taken too).
+        zone: where instants sent without a UTC offset are.
+
+    Raises:
+        TranslationError: the text is not an HL7 v2 message (no MSH segment first).
+    """
+
+    def __init__(self, text: str, zone: ZoneInfo) -> None:
+        text = text.replace("\r\n", "\r").replace("\n", "\r").strip("\r \t\x0b\x1c")
+        if not text.startswith("MSH") or len(text) < 8:
+            raise NotHl7Error("not an HL7 v2 message: it does not start with an MSH segment")
+        try:
+            self._parsed = hl7.parse(text)
+        except (hl7.ParseException, ValueError, IndexError) as error:
+            raise NotHl7Error(f"cannot be parsed as HL7 v2: {error}") from None
+        self.text = text
+        self.zone = zone
+        encoding = text[4:8]
+        #: field, repetition, component and subcomponent separators.
+        self.delimiters = (text[3], encoding[1], encoding[0], encoding[3])
+
+    def segments(self, name: str) -> list[Segment]:
+        """Every segment named ``name``, in order."""
+        return [Segment(self, s) for s in self._parsed if str(s[0]) == name]
+
+    def first(self, name: str) -> Segment | None:
+        """The first segment named ``name``, if any."""
+        return next(iter(self.segments(name)), None)
+
+    def all(self) -> Iterator[Segment]:
+        """Every segment, in order."""
+        return (Segment(self, s) for s in self._parsed)
+
+    @property
+    def msh(self) -> Segment:
+        """The header."""
+        return Segment(self, self._parsed[0])
+
+    @property
+    def parsed(self) -> Any:
+        """The python-hl7 message (for building its acknowledgement)."""
+        return self._parsed
+
+    def unescape(self, text: str) -> str:
+        r"""``text`` with the standard's escapes replaced (``\F\`` by the field separator...)."""
+        if "\\" not in text:
+            return text
+        return str(self._parsed.unescape(text))
+
+    def instant(self, text: str, where: str) -> datetime | None:
+        """An HL7 DTM as an aware instant (the hospital's zone when it carries no offset).
+
+        Raises:
+            TranslationError: naming ``where``, when the text is not an instant.
+        """
+        if not text:
+            return None
+        try:
+            parsed: datetime = hl7.parse_datetime(text)
+        except (ValueError, IndexError):
+            raise TranslationError(f"{where} {text!r} is not an HL7 instant") from None
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=self.zone)
+        return parsed

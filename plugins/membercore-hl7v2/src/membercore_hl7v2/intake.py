@@ -1,0 +1,90 @@
+"""A message received, as the inputs the engine takes, and what its outcome acknowledges.
+
+Whatever is received becomes inputs: the facts and commands it tells of, or — when it
+cannot be decoded, parsed or translated — the raw text as
+:class:`~membercore.ports.Unreadable` with the reason, which the engine keeps as a dead
+letter. Each input is :class:`~membercore.ports.Positioned`: a refusal names the
+message, and a file's reader resumes at the position of the last input committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from membercore.ports import Positioned, Unreadable
+from membercore_hl7v2.fields import NotHl7Error, TranslationError
+from membercore_hl7v2.mapping import Hl7Mapping
+from membercore_hl7v2.translate import Translated, translate
+
+__all__ = ["Received", "receive"]
+
+
+@attrs.frozen
+class Received:
+    """One message received.
+
+    Attributes:
+        text: the message as text (escaped where it was not valid in its encoding).
+        inputs: what the engine is given for it, each positioned.
+        translated: what it tells of, when it could be translated.
+        parsed: whether it could be parsed as HL7 v2 at all.
+    """
+
+    text: str
+    inputs: tuple[Positioned, ...]
+    translated: Translated | None
+    parsed: bool
+
+    def outcome(self, reasons: Sequence[str]) -> tuple[str, str]:
+        """The acknowledgement code and text, given why its refused inputs were refused."""
+        if not self.parsed:
+            return "AR", "; ".join(reasons) or "not an HL7 v2 message"
+        if reasons:
+            return "AE", "; ".join(dict.fromkeys(reasons))
+        if self.translated is not None and not self.translated.inputs:
+            return "AA", f"nothing for the programme in {self.translated.kind}"
+        return "AA", ""
+
+
+def receive(
+    data: bytes, mapping: Hl7Mapping, *, encoding: str = "utf-8", where: str, resume: str = ""
+) -> Received:
+    """Translate ``data``; every input positioned at ``where`` (the last at ``resume``).
+
+    Args:
+        data: the message as received.
+        mapping: the hospital's mapping.
+        encoding: its character encoding (``utf-8``, ``gb18030``...).
+        where: its position, for every input but the last (a reader resuming there
+            reads the message again).
+        resume: the position after it, for its last input (``where`` when not given).
+    """
+    resume = resume or where
+    try:
+        text = data.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as error:
+        text = data.decode(encoding, "backslashreplace")
+        why = f"not {encoding} text (byte 0x{data[error.start]:02x} at position {error.start})"
+        return Received(text, (_unreadable(text, why, resume),), None, parsed=False)
+    except LookupError:
+        text = data.decode("utf-8", "backslashreplace")
+        why = f"no character encoding is named {encoding!r}"
+        return Received(text, (_unreadable(text, why, resume),), None, parsed=False)
+    try:
+        translated = translate(text, mapping)
+    except NotHl7Error as error:
+        return Received(text, (_unreadable(text, str(error), resume),), None, parsed=False)
+    except TranslationError as error:
+        return Received(text, (_unreadable(text, str(error), resume),), None, parsed=True)
+    inputs = translated.inputs
+    positioned = tuple(
+        Positioned(raw=item, position=resume if n == len(inputs) - 1 else where)
+        for n, item in enumerate(inputs)
+    )
+    return Received(text, positioned, translated, parsed=True)
+
+
+def _unreadable(text: str, reason: str, where: str) -> Positioned:
+    return Positioned(raw=Unreadable(raw=text.replace("\r", "\n"), reason=reason), position=where)

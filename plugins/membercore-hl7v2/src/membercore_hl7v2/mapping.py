@@ -1,0 +1,247 @@
+"""The hospital's mapping: how its HL7 v2 codes become the programme's words, from TOML.
+
+Every hospital codes departments, charges, laboratory tests and diagnoses its own way.
+The mapping says, per table, what each code becomes; a code a table leaves out becomes
+the table's ``default`` where it has one, else it is kept as sent. It is read strictly
+(:func:`load_mapping`): an unknown key, a value of the wrong type or a time zone that
+does not exist is a :class:`~membercore.errors.ConfigError` naming the key.
+
+A mapping file::
+
+    [hl7v2]
+    timezone = "Asia/Shanghai"       # instants sent without a UTC offset
+    currency = "CNY"                 # amounts in yuan (FT1-11 "100.00&CNY")
+    charges = "paid"                 # DFT charge lines are "paid" or "posted"
+    registrations = "every_message"  # or "adt_only"
+
+    [hl7v2.patient]
+    primary = ["MR"]                 # PID-3 identifier types, in order of preference
+
+    [hl7v2.departments]              # PV1-10, PV1-3.1, FT1-13, AIL-3.1 -> department
+    default = "outpatient"
+    SUR = "surgery"
+
+    [hl7v2.encounter_classes]        # PV1-2 -> outpatient, inpatient, emergency...
+    P = "outpatient"
+
+    [hl7v2.charge_categories]        # FT1-7 (the charge code) -> category
+    default = "treatment"
+
+    [hl7v2.lab_tests]                # OBX-3 (the test's code) -> the programme's test
+    "4548-4" = "hba1c"
+
+    [hl7v2.diagnoses.I9]             # a code system's codes -> ICD-10
+    "71596" = "M17.9"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+from membercore.errors import ConfigError
+from membercore.facts import EncounterClass
+from membercore.facts.icd10 import is_code
+
+__all__ = ["ICD10_SYSTEMS", "Hl7Mapping", "load_mapping", "mapping_from_dict"]
+
+#: The names senders give ICD-10 in a coded element's coding system (CWE-3).
+ICD10_SYSTEMS = frozenset(
+    {"I10", "I10C", "ICD10", "ICD-10", "ICD10CM", "ICD-10-CM", "ICD10CN", "GB/T14396", "BJ"}
+)
+
+ChargesAre = Literal["paid", "posted"]
+Registrations = Literal["every_message", "adt_only"]
+
+_DEFAULT_CLASSES: dict[str, EncounterClass] = {
+    "I": "inpatient",
+    "B": "inpatient",
+    "O": "outpatient",
+    "P": "outpatient",
+    "R": "outpatient",
+    "E": "emergency",
+}
+
+
+@attrs.frozen(kw_only=True)
+class Hl7Mapping:
+    """How one hospital's HL7 v2 codes become the programme's words.
+
+    Attributes:
+        timezone: the zone of instants sent without a UTC offset.
+        currency: the currency amounts are in (an amount in another is refused).
+        charges: whether a DFT charge line was ``paid`` (it earns points) or only
+            ``posted`` to the account.
+        registrations: ``every_message`` registers the patient from the PID of every
+            message (as a FHIR converter makes a Patient of each); ``adt_only`` from
+            ADT messages alone.
+        primary: the PID-3 identifier types (PID-3.5) that name the patient, in order
+            of preference; the first identifier when none is listed or found.
+        departments: department codes to the programme's departments.
+        encounter_classes: PV1-2 patient classes to encounter classes.
+        charge_categories: charge codes to service categories.
+        lab_tests: laboratory test codes to the programme's test names.
+        diagnoses: per code system, codes to ICD-10 codes.
+    """
+
+    timezone: ZoneInfo = attrs.field(factory=lambda: ZoneInfo("Asia/Shanghai"))
+    currency: str = "CNY"
+    charges: ChargesAre = "paid"
+    registrations: Registrations = "every_message"
+    primary: tuple[str, ...] = ("MR",)
+    departments: Mapping[str, str] = attrs.field(factory=dict)
+    encounter_classes: Mapping[str, EncounterClass] = attrs.field(
+        factory=lambda: dict(_DEFAULT_CLASSES)
+    )
+    charge_categories: Mapping[str, str] = attrs.field(factory=dict)
+    lab_tests: Mapping[str, str] = attrs.field(factory=dict)
+    diagnoses: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+
+    def department(self, *codes: str) -> str | None:
+        """The department the first code given names (mapped, else as sent), or the default."""
+        for code in codes:
+            if code:
+                return self.departments.get(code, code)
+        return self.departments.get("default")
+
+    def category(self, code: str) -> str:
+        """The service category of a charge code (mapped, else the default, else ``other``)."""
+        return self.charge_categories.get(code) or self.charge_categories.get("default", "other")
+
+    def test(self, code: str) -> str:
+        """The programme's name of a laboratory test code (mapped, else the code)."""
+        return self.lab_tests.get(code, code)
+
+    def icd10(self, system: str, code: str) -> str | None:
+        """The ICD-10 code of a diagnosis code: itself in ICD-10, else as mapped, else None."""
+        mapped = self.diagnoses.get(system, {}).get(code)
+        if mapped is not None:
+            return mapped
+        if system.upper() in ICD10_SYSTEMS and is_code(code):
+            return code
+        return None
+
+
+def load_mapping(path: Path) -> Hl7Mapping:
+    """Read a mapping file (TOML, UTF-8 with or without a byte-order mark).
+
+    Raises:
+        OSError: the file cannot be read.
+        ConfigError: the file is not TOML, or a key is unknown or holds a wrong value.
+    """
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError("$", "not UTF-8 text: save the mapping as UTF-8") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError("$", f"not TOML: {error}") from None
+    return mapping_from_dict(data)
+
+
+def mapping_from_dict(data: Mapping[str, Any]) -> Hl7Mapping:
+    """A mapping from TOML data: the table ``hl7v2`` (other tables are left for others).
+
+    Raises:
+        ConfigError: naming the key that is unknown or holds a wrong value.
+    """
+    table = data.get("hl7v2", {})
+    _table("hl7v2", table)
+    known = {f.name for f in attrs.fields(Hl7Mapping)} - {"primary"} | {"patient"}
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"hl7v2.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+    fields: dict[str, Any] = {}
+    if "timezone" in table:
+        fields["timezone"] = _zone(table["timezone"])
+    for key in ("currency",):
+        if key in table:
+            fields[key] = _text(f"hl7v2.{key}", table[key])
+    fields.update(_choices(table))
+    if "patient" in table:
+        fields["primary"] = _primary(table["patient"])
+    for key in ("departments", "charge_categories", "lab_tests"):
+        if key in table:
+            fields[key] = _codes(f"hl7v2.{key}", table[key])
+    if "encounter_classes" in table:
+        fields["encounter_classes"] = _classes(table["encounter_classes"])
+    if "diagnoses" in table:
+        fields["diagnoses"] = _diagnoses(table["diagnoses"])
+    return Hl7Mapping(**fields)
+
+
+def _choices(table: Mapping[str, Any]) -> dict[str, str]:
+    chosen = {}
+    for key, allowed in (("charges", ChargesAre), ("registrations", Registrations)):
+        if key in table:
+            value = table[key]
+            if value not in get_args(allowed):
+                raise ConfigError(f"hl7v2.{key}", f"{value!r} is not one of {get_args(allowed)}")
+            chosen[key] = value
+    return chosen
+
+
+def _table(key: str, value: object) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, f"a table, not {type(value).__name__}")
+
+
+def _text(key: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(key, f"non-empty text, not {value!r}")
+    return value
+
+
+def _zone(value: object) -> ZoneInfo:
+    name = _text("hl7v2.timezone", value)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("hl7v2.timezone", f"no time zone is named {name!r}") from None
+
+
+def _primary(value: object) -> tuple[str, ...]:
+    _table("hl7v2.patient", value)
+    assert isinstance(value, Mapping)
+    for key in value:
+        if key != "primary":
+            raise ConfigError(f"hl7v2.patient.{key}", "unknown key (known: primary)")
+    types = value.get("primary", ["MR"])
+    if not isinstance(types, list) or not types:
+        raise ConfigError("hl7v2.patient.primary", 'a list of identifier types, e.g. ["MR"]')
+    return tuple(_text(f"hl7v2.patient.primary[{n}]", t) for n, t in enumerate(types))
+
+
+def _codes(key: str, value: object) -> dict[str, str]:
+    _table(key, value)
+    assert isinstance(value, Mapping)
+    return {str(code): _text(f"{key}.{code}", named) for code, named in value.items()}
+
+
+def _classes(value: object) -> dict[str, EncounterClass]:
+    codes = _codes("hl7v2.encounter_classes", value)
+    allowed = get_args(EncounterClass)
+    for code, named in codes.items():
+        if named not in allowed:
+            raise ConfigError(
+                f"hl7v2.encounter_classes.{code}", f"{named!r} is not one of {allowed}"
+            )
+    return {**_DEFAULT_CLASSES, **codes}  # type: ignore[dict-item]
+
+
+def _diagnoses(value: object) -> dict[str, dict[str, str]]:
+    _table("hl7v2.diagnoses", value)
+    assert isinstance(value, Mapping)
+    tables: dict[str, dict[str, str]] = {}
+    for system, codes in value.items():
+        key = f"hl7v2.diagnoses.{system}"
+        table = _codes(key, codes)
+        for code, icd10 in table.items():
+            if not is_code(icd10):
+                raise ConfigError(f"{key}.{code}", f"{icd10!r} is not an ICD-10 code")
+        tables[str(system)] = table
+    return tables

@@ -1,0 +1,128 @@
+"""The patient a message is about: PID as a registration, its identifiers, a death, relatives.
+
+The patient id is the value of the PID-3 identifier whose type (PID-3.5) comes first in
+the mapping's ``primary`` list (``MR`` by default), else of the first PID-3 identifier.
+Every identifier the PID carries — PID-3's repetitions, PID-2, PID-4 and PID-19 — is
+listed in the registration, each under a system named by its assigning authority and
+type (``GHH^MR``, ``USSSA^SS``), so that any of them finds the patient again. A PID
+saying the patient died (PID-30 ``Y``, the instant in PID-29) is a death. A next of kin
+(NK1) whose identifiers (NK1-33) name a patient is a relative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import attrs
+
+from membercore.facts import Identifier, PatientDied, PatientRegistered, Sex
+from membercore_hl7v2.fields import Message, Repetition, Segment, TranslationError
+from membercore_hl7v2.mapping import Hl7Mapping
+
+__all__ = ["Patient", "patient_of", "system_of"]
+
+_SEX: dict[str, Sex] = {"F": "female", "M": "male"}
+_TITLE: dict[Sex, str] = {"female": "女士", "male": "先生"}
+
+
+def system_of(identifier: Repetition, field: str) -> str:
+    """The system an identifier (CX) is issued in: ``authority^type``, as far as sent."""
+    authority = identifier.get(4, 1) or identifier.get(4, 2)
+    kind = identifier.get(5)
+    return "^".join(part for part in (authority, kind) if part) or field
+
+
+@attrs.frozen
+class Patient:
+    """What a PID says of the patient.
+
+    Attributes:
+        patient_id: the primary identifier's value.
+        identifiers: every identifier sent, primary first.
+        fields: what the registration states (birth date, sex, how to address them).
+        died_at: when the patient died, if the PID says so.
+        relatives: patient ids of next of kin the NK1 segments identify.
+    """
+
+    patient_id: str
+    identifiers: tuple[Identifier, ...]
+    fields: dict[str, object]
+    died_at: datetime | None
+    relatives: tuple[str, ...]
+
+    def registered(self, fact_id: str, at: datetime) -> PatientRegistered:
+        """The patient's registration, as of ``at``."""
+        return PatientRegistered(
+            fact_id=fact_id,
+            patient_id=self.patient_id,
+            occurred_at=at,
+            identifiers=self.identifiers,
+            relatives=self.relatives,
+            **self.fields,  # type: ignore[arg-type]
+        )
+
+    def died(self, fact_id: str) -> PatientDied | None:
+        """The patient's death, if the PID reports one."""
+        if self.died_at is None:
+            return None
+        return PatientDied(fact_id=fact_id, patient_id=self.patient_id, occurred_at=self.died_at)
+
+
+def patient_of(message: Message, mapping: Hl7Mapping, pid: Segment | None = None) -> Patient:
+    """The patient of ``message`` (its first PID unless another is given).
+
+    Raises:
+        TranslationError: the message has no PID, or the PID names no identifier.
+    """
+    pid = pid or message.first("PID")
+    if pid is None:
+        raise TranslationError("PID is missing: the message names no patient")
+    identifiers = _identifiers(pid, mapping.primary)
+    if not identifiers:
+        raise TranslationError("PID-3 is empty: the message names no patient")
+    sex = _SEX.get(pid.get(8).upper())
+    fields: dict[str, object] = {"birth_date": pid.day(7), "sex": sex}
+    family = pid.get(5, 1, 1)
+    if family and sex is not None:
+        fields["name"] = f"{family}{_TITLE[sex]}"
+    died_at = pid.instant(29) if pid.get(30).upper() == "Y" else None
+    relatives = _relatives(message, mapping.primary)
+    return Patient(identifiers[0].value, tuple(identifiers), fields, died_at, relatives)
+
+
+def _identifiers(pid: Segment, primary: Sequence[str]) -> list[Identifier]:
+    """Every identifier of the PID, the primary one first (the others in the order sent)."""
+    listed: list[Identifier] = []
+    rank: list[int] = []
+    for field in (3, 2, 4, 19):
+        for repetition in pid.repetitions(field):
+            value = repetition.get(1)
+            if not value:
+                continue
+            system = "SS" if field == 19 else system_of(repetition, f"PID-{field}")
+            identifier = Identifier(system=system, value=value)
+            if identifier in listed:
+                continue
+            kind = repetition.get(5)
+            wanted = primary.index(kind) if field == 3 and kind in primary else len(primary)
+            listed.append(identifier)
+            rank.append(wanted if field == 3 else len(primary) + 1)
+    order = sorted(range(len(listed)), key=lambda n: (rank[n], n))
+    return [listed[n] for n in order]
+
+
+def _relatives(message: Message, primary: Sequence[str]) -> tuple[str, ...]:
+    """The patient ids NK1-33 gives the next of kin (their primary identifier's value)."""
+    found: list[str] = []
+    for nk1 in message.segments("NK1"):
+        ids = _identifiers_in(nk1.repetitions(33), primary)
+        if ids and ids[0] not in found:
+            found.append(ids[0])
+    return tuple(found)
+
+
+def _identifiers_in(repetitions: list[Repetition], primary: Sequence[str]) -> list[str]:
+    values = [(r.get(5), r.get(1)) for r in repetitions if r.get(1)]
+    values.sort(key=lambda kv: primary.index(kv[0]) if kv[0] in primary else len(primary))
+    return [value for _, value in values]

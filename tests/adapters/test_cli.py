@@ -140,7 +140,8 @@ def test_ingest_then_member_show_outbox_and_dead_letters_work_on_one_store(
         ),
         "this line is not JSON",
     )
-    assert main(["ingest", str(facts), "--store", store]) == 0
+    # A run that refused an input says so in its status, for the scheduler that runs it.
+    assert main(["ingest", str(facts), "--store", store]) == 1
     assert "3 applied, 0 duplicates, 1 rejected" in capsys.readouterr().out
     assert main(["member", "show", "P-1", "--store", store]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -273,10 +274,10 @@ def test_ingest_keeps_every_valid_line_whatever_the_bad_ones_hold(
     feed = tmp_path / "facts.jsonl"
     feed.write_bytes(b"\n".join(lines) + b"\n")
 
-    assert main(["ingest", str(feed), "--store", store]) == 0
+    assert main(["ingest", str(feed), "--store", store]) == 1
     out = capsys.readouterr()
     assert "Traceback" not in out.err
-    assert "2504 lines read to the end: 2500 applied, 0 duplicates, 4 rejected" in out.out
+    assert "2504 inputs read to the end: 2500 applied, 0 duplicates, 4 rejected" in out.out
     assert "membercore dead-letters" in out.out
     assert main(["dead-letters", "--store", store]) == 0
     listed = capsys.readouterr().out
@@ -366,7 +367,7 @@ def test_ingest_names_the_line_of_every_refusal(
     feed = tmp_path / "facts.jsonl"
     feed.write_text('{"type": "checked_in"\n\n{"type": "nonsense"}\n', encoding="utf-8")
     store = f"sqlite:///{tmp_path}/cli.db"
-    assert main(["ingest", str(feed), "--store", store]) == 0
+    assert main(["ingest", str(feed), "--store", store]) == 1
     capsys.readouterr()
     main(["dead-letters", "--store", store])
     listed = capsys.readouterr().out

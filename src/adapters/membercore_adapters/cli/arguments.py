@@ -16,8 +16,12 @@ DEFAULT_STORE = "sqlite:///membercore.db"
 
 # The commands over a store, with their help.
 _STORE_COMMANDS = (
-    ("ingest", "take facts from a JSON-lines file"),
-    ("import", "load a hospital's history from a JSON-lines file, each fact at its instant"),
+    ("ingest", "take facts from a file (JSON lines, or another source's: --source)"),
+    (
+        "import",
+        "load a hospital's history from a file (JSON lines, or another source's: --source), "
+        "each fact at its instant",
+    ),
     ("tick", "run everything due (timers, plan terms, expiry, reviews)"),
     ("outbox", "list pending messages (or deliver them with --dispatch)"),
     ("tasks", "list open staff tasks"),
@@ -72,6 +76,7 @@ def _store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
         _store_options(sub)
         if name in ("ingest", "import"):
             sub.add_argument("file", type=Path)
+            _source_options(sub)
         if name == "import":
             sub.add_argument(
                 "--cutoff",
@@ -87,6 +92,21 @@ def _store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
             )
         if name == "outbox":
             sub.add_argument("--dispatch", action="store_true", help="deliver to the console")
+
+
+def _source_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--source",
+        default="jsonl",
+        help="the installed HIS source that reads the file (jsonl; hl7v2 with membercore-hl7v2...)",
+    )
+    sub.add_argument("--mapping", type=Path, help="the source's mapping of the hospital's codes")
+    sub.add_argument("--encoding", help="the file's character encoding, for sources that read one")
+    sub.add_argument(
+        "--resume",
+        action="store_true",
+        help="start after the position the last run committed for this file (ingest only)",
+    )
 
 
 def _member(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

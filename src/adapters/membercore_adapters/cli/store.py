@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 from contextlib import nullcontext
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,13 @@ from membercore.config import ProgrammeConfig
 from membercore.errors import OutdatedSchemaError
 from membercore.ledger import balances
 from membercore.plans import active_plans
+from membercore.ports import HisSource
 from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
 from membercore.service.recording import household_key, member_key
 from membercore_adapters.channels.console import ConsoleChannel
-from membercore_adapters.his.jsonl import JsonLinesSource
+from membercore_adapters.his.jsonl import JsonLinesSource, line_of
 from membercore_adapters.stores.sql import without_migrating
 
 __all__ = ["with_store"]
@@ -72,8 +72,7 @@ def _config(path: Path | None) -> ProgrammeConfig:
 
 def _on_store(args: argparse.Namespace, engine: Engine) -> int:
     if args.command in ("ingest", "import"):
-        history = args.command == "import"
-        return _ingest(engine, args.file, history=history, cutoff=getattr(args, "cutoff", None))
+        return _ingest(engine, args)
     if args.command in ("migrate", "repack", "tick"):
         return _maintain(engine, args)
     if args.command in ("member", "household"):
@@ -109,21 +108,44 @@ def _maintain(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def _ingest(
-    engine: Engine, path: Path, *, history: bool = False, cutoff: datetime | None = None
-) -> int:
-    lines = JsonLinesSource(path).read()
+def _ingest(engine: Engine, args: argparse.Namespace) -> int:
+    """``ingest`` and ``import``: 0 when every input was taken (or taken before), else 1."""
+    path: Path = args.file
+    history = args.command == "import"
+    name = f"{args.source}:{path.resolve()}"
+    if history and args.resume:
+        raise MembercoreError("--resume is for ingest: an import is decided in time order")
+    inputs = _source(engine, args, name).read()
     if history:
-        report = engine.ingest(in_time_order(lines), history=True, cutoff=cutoff)
+        report = engine.ingest(in_time_order(inputs), history=True, cutoff=args.cutoff)
     else:
-        report = engine.ingest(lines)
+        report = engine.ingest(inputs, source=name)
     read = report.applied + report.duplicates + report.rejected
     listed = " (listed with their reasons by `membercore dead-letters`)" if report.rejected else ""
     print(
-        f"{path}: {read} lines read to the end: {report.applied} applied, "
+        f"{path}: {read} inputs read to the end: {report.applied} applied, "
         f"{report.duplicates} duplicates, {report.rejected} rejected{listed}"
     )
-    return 0
+    return 1 if report.rejected else 0
+
+
+def _source(engine: Engine, args: argparse.Namespace, name: str) -> HisSource:
+    """The source that reads the file: JSON lines, or an installed plugin's."""
+    position = engine.position(name) if args.resume else None
+    if args.source == "jsonl" and args.mapping is None and args.encoding is None:
+        return JsonLinesSource(args.file, after=line_of(position))
+    found = engine.plugins.sources.get(args.source)
+    if found is None:
+        known = ", ".join(sorted(engine.plugins.sources)) or "none"
+        raise MembercoreError(f"no HIS source is named {args.source!r} (installed: {known})")
+    options = {"path": str(args.file)}
+    if args.mapping is not None:
+        options["mapping"] = str(args.mapping)
+    if args.encoding is not None:
+        options["encoding"] = args.encoding
+    if position is not None:
+        options["after"] = position
+    return found.value(options)
 
 
 def _tasks(engine: Engine) -> int:

@@ -20,7 +20,7 @@ from typing import BinaryIO
 from membercore.hookspecs import SourceFactory, hookimpl
 from membercore.ports import Positioned, Unreadable
 
-__all__ = ["JsonLinesSource", "membercore_register_his_sources"]
+__all__ = ["JsonLinesSource", "line_of", "membercore_register_his_sources"]
 
 _BOM = b"\xef\xbb\xbf"
 # A carriage return that no newline follows ends a line too.
@@ -34,18 +34,21 @@ class JsonLinesSource:
         path: the file.
         max_line: the longest line taken, in bytes; a longer one is passed on as
             :class:`~membercore.ports.Unreadable` without being read whole.
+        after: the lines to pass over (a position the engine committed, ``line 1204``,
+            says how many were taken).
     """
 
     name = "jsonl"
 
-    def __init__(self, path: Path, *, max_line: int = 4_000_000) -> None:
+    def __init__(self, path: Path, *, max_line: int = 4_000_000, after: int = 0) -> None:
         self.path = path
         self.max_line = max_line
+        self.after = after
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> JsonLinesSource:
-        """Build one from options: ``path``."""
-        return cls(Path(options["path"]))
+        """Build one from options: ``path``, and ``after`` (a committed position) if given."""
+        return cls(Path(options["path"]), after=line_of(options.get("after")))
 
     def read(self) -> Iterator[Positioned]:
         """Each non-blank line, positioned by its number: its text, or :class:`Unreadable`.
@@ -62,17 +65,28 @@ class JsonLinesSource:
             while read := lines.readline(self.max_line + 1):
                 if len(read) > self.max_line and not read.endswith(b"\n"):
                     number += 1
+                    if number <= self.after:
+                        _too_long(read, lines, self.max_line)
+                        continue
                     yield Positioned(
                         raw=_too_long(read, lines, self.max_line), position=_at(number)
                     )
                     continue
                 for line in _CR_ALONE.split(read):
                     number += 1
+                    if number <= self.after:
+                        continue
                     text = _text(
                         line[len(_BOM) :] if number == 1 and line.startswith(_BOM) else line
                     )
                     if isinstance(text, Unreadable) or text.strip():
                         yield Positioned(raw=text, position=_at(number))
+
+
+def line_of(position: str | None) -> int:
+    """The line number a position names (``line 1204``), 0 for none."""
+    found = re.match(r"line (\d+)$", position or "")
+    return int(found.group(1)) if found else 0
 
 
 def _at(number: int) -> str:

@@ -20,15 +20,20 @@ __all__ = ["Context", "Ids"]
 
 @attrs.frozen
 class Ids:
-    """The fact ids of one message: ``hl7v2:<sender>:<control id>:<patient>:<part>``."""
+    """The fact ids of one message: ``hl7v2:<sender>:<control id>:<type>:<patient>:<part>``.
+
+    The message type and trigger are part of it: a sender that reuses a control id for
+    messages of other types still names their facts apart.
+    """
 
     sender: str
     control_id: str
     patient_id: str
+    kind: str = ""
 
     def of(self, part: str) -> str:
         """The id of one fact the message tells of (``registered``, ``dg1-2``...)."""
-        return f"hl7v2:{self.sender}:{self.control_id}:{self.patient_id}:{part}"
+        return f"hl7v2:{self.sender}:{self.control_id}:{self.kind}:{self.patient_id}:{part}"
 
     def of_patient(self, part: str) -> str:
         """An id of the patient's own, whatever message tells it (a death)."""
@@ -60,15 +65,20 @@ class Context:
             raise TranslationError("no instant: EVN-6, EVN-2 and MSH-7 are empty")
         return sent
 
-    def registration(self) -> list[Fact]:
-        """The patient's registration and death, as the PID tells them."""
-        facts: list[Fact] = [
-            self.patient.registered(self.ids.of("registered"), self.event_instant())
-        ]
-        died_at = self.patient.died_at
-        if died_at is not None:
-            died = self.patient.died(self.ids.of_patient(f"died:{died_at.isoformat()}"))
-            facts.append(died)  # type: ignore[arg-type]
+    def registration(self, told: list[object]) -> list[Fact]:
+        """The patient's registration and death, as the PID tells them.
+
+        The registration comes first: at the earliest instant of the event, the death
+        and the facts the message tells (``told``), so that the patient is known by then.
+        """
+        instants = [fact.occurred_at for fact in told if isinstance(fact, Fact)]
+        if self.patient.died_at is not None:
+            instants.append(self.patient.died_at)
+        at = min([self.event_instant(), *instants])
+        facts: list[Fact] = [self.patient.registered(self.ids.of("registered"), at)]
+        died = self.patient.died(self.ids.of_patient(f"died:{self.patient.died_at}"))
+        if died is not None:
+            facts.append(died)
         return facts
 
     # -- the visit (PV1) -----------------------------------------------------------------

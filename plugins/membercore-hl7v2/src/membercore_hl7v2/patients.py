@@ -2,8 +2,9 @@
 
 The patient id is the value of the PID-3 identifier whose type (PID-3.5) comes first in
 the mapping's ``primary`` list (``MR`` by default), else of the first PID-3 identifier.
-Every identifier the PID carries — PID-3's repetitions, PID-2, PID-4 and PID-19 — is
-listed in the registration, each under a system named by its assigning authority and
+Every identifier the PID carries — PID-3's repetitions, PID-2, PID-4 and PID-19 — and
+those of the patient's insurance (IN2's card and member numbers) are listed in the
+registration, each under a system named by its assigning authority and
 type (``GHH^MR``, ``USSSA^SS``), so that any of them finds the patient again. A PID
 saying the patient died (PID-30 ``Y``, the instant in PID-29) is a death. A next of kin
 (NK1) whose identifiers (NK1-33) name a patient is a relative.
@@ -79,6 +80,7 @@ def patient_of(message: Message, mapping: Hl7Mapping, pid: Segment | None = None
     if pid is None:
         raise TranslationError("PID is missing: the message names no patient")
     identifiers = _identifiers(pid, mapping.primary)
+    identifiers += [i for i in _insured(message) if i not in identifiers]
     if not identifiers:
         raise TranslationError("PID-3 is empty: the message names no patient")
     sex = _SEX.get(pid.get(8).upper())
@@ -110,6 +112,24 @@ def _identifiers(pid: Segment, primary: Sequence[str]) -> list[Identifier]:
             rank.append(wanted if field == 3 else len(primary) + 1)
     order = sorted(range(len(listed)), key=lambda n: (rank[n], n))
     return [listed[n] for n in order]
+
+
+#: The patient's identifiers an IN2 carries: the Medicare card (IN2-6), the Medicaid case
+#: (IN2-8), the military id (IN2-10), and the member number (IN2-61, with its system).
+_INSURED = {6: "MC", 8: "MA", 10: "MI"}
+
+
+def _insured(message: Message) -> list[Identifier]:
+    """The identifiers of the patient's insurance (IN2): any of them finds the patient too."""
+    found: list[Identifier] = []
+    for in2 in message.segments("IN2"):
+        for field, system in _INSURED.items():
+            if value := in2.get(field):
+                found.append(Identifier(system=system, value=value))
+        for repetition in in2.repetitions(61):
+            if value := repetition.get(1):
+                found.append(Identifier(system=system_of(repetition, "IN2-61"), value=value))
+    return found
 
 
 def _relatives(message: Message, primary: Sequence[str]) -> tuple[str, ...]:

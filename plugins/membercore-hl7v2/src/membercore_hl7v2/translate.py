@@ -75,10 +75,10 @@ def translate(text: str, mapping: Hl7Mapping) -> Translated:
     if translator is None:
         return Translated(named, control_id, sender, (), message)
     patient = patient_of(message, mapping)
-    ids = Ids(sender, control_id, patient.patient_id)
+    ids = Ids(sender, control_id, patient.patient_id, named)
     context = Context(message, mapping, patient, ids, trigger)
+    told = translator(context)
     inputs: list[object] = []
     if kind == "ADT" or mapping.registrations == "every_message":
-        inputs += context.registration()
-    inputs += translator(context)
-    return Translated(named, control_id, sender, tuple(inputs), message)
+        inputs += context.registration(told)
+    return Translated(named, control_id, sender, (*inputs, *told), message)

@@ -126,9 +126,8 @@ def _diagnosis(sample: str, fact: Any) -> None:
 
 
 def _result(sample: str, fact: Any) -> None:
-    (observation,) = [
-        o for o in resources(sample, "Observation") if o["code"]["coding"][0]["code"] == fact.coding.code
-    ]
+    observations = resources(sample, "Observation")
+    (observation,) = [o for o in observations if o["code"]["coding"][0]["code"] == fact.coding.code]
     assert fact.status == _RESULT_STATUS[observation["status"]]
     quantity = observation.get("valueQuantity")
     if quantity is None:

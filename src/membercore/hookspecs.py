@@ -10,17 +10,22 @@ plugin registers, or by what it registered, name the plugin.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import JourneyDefinition
 from membercore.journeys.registry import ActionSpec, ConditionSpec
-from membercore.ports import Channel, Clock, HisSource, Store
+from membercore.ports import Channel, Clock, HisSource, Listening, Store
+
+if TYPE_CHECKING:
+    from membercore.service.engine import Engine
 
 __all__ = [
     "PROJECT",
     "ChannelFactory",
+    "ListenerFactory",
     "SourceFactory",
     "StoreOpener",
     "hookimpl",
@@ -37,6 +42,8 @@ StoreOpener = Callable[[str], Store]
 ChannelFactory = Callable[[Mapping[str, str]], Channel]
 #: Builds an HIS source from its options (``{"path": "facts.jsonl"}``).
 SourceFactory = Callable[[Mapping[str, str]], HisSource]
+#: Builds a listener feeding an engine from its options (``{"port": "2575"}``).
+ListenerFactory = Callable[["Engine", Mapping[str, str]], Listening]
 
 
 @hookspec
@@ -68,6 +75,17 @@ def membercore_register_his_sources(register: Callable[[str, SourceFactory], Non
     Args:
         register: call ``register(name, factory)`` for each source (``jsonl``,
             ``hl7v2``); ``factory(options)`` returns a :class:`~membercore.ports.HisSource`.
+    """
+
+
+@hookspec
+def membercore_register_listeners(register: Callable[[str, ListenerFactory], None]) -> None:
+    """Contribute listeners the HIS sends to, which ``membercore worker --listen`` runs.
+
+    Args:
+        register: call ``register(name, factory)`` for each listener (``hl7v2``);
+            ``factory(engine, options)`` returns a :class:`~membercore.ports.Listening`
+            that hands what it receives to ``engine``.
     """
 
 

@@ -53,6 +53,7 @@ class Plugins:
         stores: store openers by URL scheme.
         channels: channel factories by channel name.
         sources: HIS source factories by name.
+        listeners: listener factories by name.
         registry: the built-in condition functions and actions, and the plugins'.
         journeys: the plugins' journey definitions (validated against ``registry``).
         clock: the default clock a plugin provides, if any.
@@ -62,6 +63,7 @@ class Plugins:
     stores: Mapping[str, Contribution[hookspecs.StoreOpener]]
     channels: Mapping[str, Contribution[hookspecs.ChannelFactory]]
     sources: Mapping[str, Contribution[hookspecs.SourceFactory]]
+    listeners: Mapping[str, Contribution[hookspecs.ListenerFactory]] = attrs.field(factory=dict)
     registry: Registry
     journeys: tuple[Contribution[JourneyDefinition], ...]
     clock: Clock | None
@@ -260,6 +262,7 @@ def collect(manager: pluggy.PluginManager, config: ProgrammeConfig) -> Plugins:
         stores=_by_name(manager, "membercore_register_stores", "store scheme"),
         channels=_by_name(manager, "membercore_register_channels", "channel"),
         sources=_by_name(manager, "membercore_register_his_sources", "HIS source"),
+        listeners=_by_name(manager, "membercore_register_listeners", "listener"),
         registry=registry,
         journeys=_journeys(manager, config, registry),
         clock=_clock(manager),

@@ -42,7 +42,7 @@ from membercore.ports.stored import (
     StoredEvent,
     TaskRow,
 )
-from membercore.ports.world import Channel, Clock, HisSource, Positioned, Unreadable
+from membercore.ports.world import Channel, Clock, HisSource, Listening, Positioned, Unreadable
 
 __all__ = [
     "ROLES",
@@ -58,6 +58,7 @@ __all__ = [
     "IdentityStore",
     "InboxEntry",
     "InboxStore",
+    "Listening",
     "OutboxMessage",
     "OutboxStore",
     "PositionStore",

@@ -1,4 +1,4 @@
-"""The ports to the world outside the store: channels, HIS sources and the clock.
+"""The ports to the world outside the store: channels, HIS sources, listeners and the clock.
 
 What a source could not read comes as :class:`Unreadable` (kept as a dead letter, never
 dropped); an input wrapped in :class:`Positioned` has its position named in any refusal.
@@ -15,7 +15,7 @@ import attrs
 from membercore.facts import Fact
 from membercore.ports.stored import OutboxMessage
 
-__all__ = ["Channel", "Clock", "HisSource", "Positioned", "Unreadable"]
+__all__ = ["Channel", "Clock", "HisSource", "Listening", "Positioned", "Unreadable"]
 
 
 @attrs.frozen(kw_only=True)
@@ -71,6 +71,28 @@ class HisSource(Protocol):
         What the source cannot even turn into text (bytes that are not UTF-8) comes as
         :class:`Unreadable`, so that it is kept as a dead letter too, never dropped; an
         input wrapped in :class:`Positioned` has its position named in any refusal.
+        """
+        ...
+
+
+@runtime_checkable
+class Listening(Protocol):
+    """A feed the HIS sends to (an MLLP listener, a webhook), run by ``membercore worker``.
+
+    It hands what it receives to the engine it was built with, on the event loop's
+    thread, and answers the sender only once the facts are committed.
+    """
+
+    async def start(self) -> None:
+        """Start listening (return once it listens)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop listening.
+
+        What is being committed finishes and is answered, then every connection
+        closes; what was received but not committed is not answered (its sender sends
+        it again).
         """
         ...
 

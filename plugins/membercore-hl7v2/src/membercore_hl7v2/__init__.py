@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from membercore.hookspecs import SourceFactory, hookimpl
+from membercore.hookspecs import ListenerFactory, SourceFactory, hookimpl
 from membercore_hl7v2.acks import acknowledgement
 from membercore_hl7v2.fields import NotHl7Error, TranslationError
 from membercore_hl7v2.intake import Received, receive
@@ -41,6 +41,7 @@ __all__ = [
     "load_mapping",
     "mapping_from_dict",
     "membercore_register_his_sources",
+    "membercore_register_listeners",
     "receive",
     "resume_offset",
     "translate",
@@ -51,3 +52,9 @@ __all__ = [
 def membercore_register_his_sources(register: Callable[[str, SourceFactory], None]) -> None:
     """Provide the HL7 v2 file source, ``hl7v2``."""
     register("hl7v2", Hl7FileSource.from_options)
+
+
+@hookimpl
+def membercore_register_listeners(register: Callable[[str, ListenerFactory], None]) -> None:
+    """Provide the MLLP listener, ``hl7v2`` (``membercore worker --listen hl7v2``)."""
+    register("hl7v2", Listener.from_options)

@@ -21,18 +21,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
-from membercore.errors import MembercoreError
+from membercore.errors import ConfigError, MembercoreError
 from membercore.ports import Positioned
 from membercore.service.engine import Engine
 from membercore_hl7v2.acks import acknowledgement
 from membercore_hl7v2.intake import Received, receive
-from membercore_hl7v2.mapping import Hl7Mapping
+from membercore_hl7v2.mapping import Hl7Mapping, load_mapping
 
 __all__ = ["Listener"]
 
@@ -82,6 +83,30 @@ class Listener:
         self._committer: asyncio.Task[None] | None = None
         self._connections: set[asyncio.Task[Any]] = set()
         self._received = 0
+
+    @classmethod
+    def from_options(cls, engine: Engine, options: Mapping[str, str]) -> Listener:
+        """Build one from options.
+
+        ``host``, ``port``, ``mapping`` (a TOML file) and ``encoding``, each when given.
+
+        Raises:
+            ConfigError: the mapping file is invalid (naming the key), or the port is
+                not a port number.
+            OSError: the mapping file cannot be read.
+        """
+        named = options.get("mapping")
+        mapping = load_mapping(Path(named)) if named else Hl7Mapping()
+        port = options.get("port", "2575")
+        if not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ConfigError("port", f"{port!r} is not a port number (0 to 65535)")
+        return cls(
+            engine,
+            mapping,
+            host=options.get("host", "127.0.0.1"),
+            port=int(port),
+            encoding=options.get("encoding", "utf-8"),
+        )
 
     async def start(self) -> None:
         """Listen (the port is known once this returns)."""

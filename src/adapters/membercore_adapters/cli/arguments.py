@@ -54,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     _demo(commands)
     commands.add_parser("walkthrough", help="walk through the points ledger, step by step")
     _store_commands(commands)
+    _worker(commands)
     _member(commands)
     _household(commands)
     _config(commands)
@@ -106,6 +107,32 @@ def _source_options(sub: argparse.ArgumentParser) -> None:
         "--resume",
         action="store_true",
         help="start after the position the last run committed for this file (ingest only)",
+    )
+
+
+def _worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = commands.add_parser(
+        "worker",
+        help="listen for the HIS (--listen), tick and dispatch until SIGTERM",
+    )
+    _store_options(worker)
+    worker.add_argument(
+        "--listen",
+        action="append",
+        help="an installed listener to run (hl7v2 with membercore-hl7v2); may be repeated",
+    )
+    worker.add_argument("--host", default="127.0.0.1", help="the address listeners bind to")
+    worker.add_argument("--port", type=int, default=2575, help="the port they listen on")
+    worker.add_argument("--mapping", type=Path, help="the listeners' mapping of the codes")
+    worker.add_argument("--encoding", help="the messages' character encoding (utf-8)")
+    worker.add_argument(
+        "--tick-every", type=float, default=60.0, help="seconds between ticks (0: never)"
+    )
+    worker.add_argument(
+        "--dispatch-every",
+        type=float,
+        default=30.0,
+        help="seconds between hand-overs of the outbox to the channels (0: never)",
     )
 
 

@@ -1,8 +1,9 @@
 """The commands over a store.
 
-``ingest``, ``import``, ``tick``, ``member show``, ``member journal``, ``household journal``,
-``outbox``, ``tasks``, ``dead-letters``, ``migrate`` and ``repack``: each opens the store,
-answers, and says in words what was wrong if something was.
+``ingest``, ``import``, ``worker``, ``tick``, ``member show``, ``member journal``,
+``household journal``, ``outbox``, ``tasks``, ``dead-letters``, ``migrate`` and
+``repack``: each opens the store, answers, and says in words what was wrong if something
+was.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
 from membercore.service.recording import household_key, member_key
 from membercore_adapters.channels.console import ConsoleChannel
+from membercore_adapters.cli.worker import run_worker
 from membercore_adapters.his.jsonl import JsonLinesSource, line_of
 from membercore_adapters.stores.sql import without_migrating
 
@@ -73,7 +75,7 @@ def _config(path: Path | None) -> ProgrammeConfig:
 def _on_store(args: argparse.Namespace, engine: Engine) -> int:
     if args.command in ("ingest", "import"):
         return _ingest(engine, args)
-    if args.command in ("migrate", "repack", "tick"):
+    if args.command in ("migrate", "repack", "tick", "worker"):
         return _maintain(engine, args)
     if args.command in ("member", "household"):
         return _record(engine, args)
@@ -87,7 +89,9 @@ def _on_store(args: argparse.Namespace, engine: Engine) -> int:
 
 
 def _maintain(engine: Engine, args: argparse.Namespace) -> int:
-    """``migrate`` (done by opening), ``repack`` and ``tick``."""
+    """``migrate`` (done by opening), ``repack``, ``tick`` and ``worker``."""
+    if args.command == "worker":
+        return run_worker(engine, args)
     store = engine.store
     if args.command == "migrate":
         version = getattr(store, "schema_version", None)

@@ -1,0 +1,86 @@
+"""``membercore worker``: one long-running process that listens, ticks and dispatches.
+
+It runs the listeners named by ``--listen`` (each an installed plugin's: ``hl7v2`` from
+membercore-hl7v2), ticks the store every ``--tick-every`` seconds and hands the outbox
+to the channels every ``--dispatch-every`` seconds, all on one event loop, the engine
+on its thread. SIGTERM or SIGINT stops it cleanly: the unit of work in flight commits
+or rolls back, what was committed is acknowledged, and nothing else is; it exits 0.
+It logs what it does with the standard ``logging`` module (counts and ids, never a
+patient's details).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+from membercore.errors import MembercoreError
+from membercore.ports import Listening
+from membercore.service.engine import Engine
+from membercore_adapters.channels.console import ConsoleChannel
+
+__all__ = ["run_worker"]
+
+log = logging.getLogger("membercore.worker")
+
+
+def run_worker(engine: Engine, args: argparse.Namespace) -> int:
+    """Run until SIGTERM or SIGINT; 0 when it stopped cleanly."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    listeners = [_listener(engine, name, args) for name in args.listen or []]
+    asyncio.run(_work(engine, listeners, args))
+    return 0
+
+
+def _listener(engine: Engine, name: str, args: argparse.Namespace) -> Listening:
+    found = engine.plugins.listeners.get(name)
+    if found is None:
+        known = ", ".join(sorted(engine.plugins.listeners)) or "none"
+        raise MembercoreError(f"no listener is named {name!r} (installed: {known})")
+    options = {"host": args.host, "port": str(args.port)}
+    if args.mapping is not None:
+        options["mapping"] = str(args.mapping)
+    if args.encoding is not None:
+        options["encoding"] = args.encoding
+    return found.value(engine, options)
+
+
+async def _work(engine: Engine, listeners: list[Listening], args: argparse.Namespace) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sign in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sign, stopping.set)
+    for listener in listeners:
+        await listener.start()
+    log.info("worker started on %s", engine.store.url)
+    channels = {name: ConsoleChannel(name) for name in ("wecom", "sms", "email")}
+    due = {"tick": 0.0, "dispatch": 0.0}
+    every = {"tick": args.tick_every, "dispatch": args.dispatch_every}
+    while not stopping.is_set():
+        now = time.monotonic()
+        if every["tick"] > 0 and now >= due["tick"]:
+            ticked = engine.tick()
+            log.info("ticked %d records, %d events", ticked.records, ticked.events)
+            due["tick"] = now + every["tick"]
+        if every["dispatch"] > 0 and now >= due["dispatch"]:
+            sent = engine.dispatch(channels)
+            log.info(
+                "dispatched: %d delivered, %d to retry, %d failed",
+                sent.delivered,
+                sent.retrying,
+                sent.failed,
+            )
+            due["dispatch"] = now + every["dispatch"]
+        waits = [due[k] - time.monotonic() for k in due if every[k] > 0]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=max(0.05, min(waits, default=3600)))
+    log.info("stopping")
+    for listener in listeners:
+        await listener.stop()
+    log.info("worker stopped")

@@ -9,6 +9,7 @@ DTM parser; one sent without a UTC offset is in the hospital's zone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,11 @@ from zoneinfo import ZoneInfo
 import hl7
 
 __all__ = ["Message", "NotHl7Error", "Segment", "TranslationError"]
+
+#: An HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ].
+_DTM = re.compile(
+    r"\d{4}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?)?)?(?:[+-]\d{4})?"
+)
 
 
 class TranslationError(ValueError):
@@ -164,6 +170,8 @@ class Message:
         """
         if not text:
             return None
+        if not _DTM.fullmatch(text):
+            raise TranslationError(f"{where} {text!r} is not an HL7 instant (YYYYMMDDHHMMSS+ZZZZ)")
         try:
             parsed: datetime = hl7.parse_datetime(text)
         except (ValueError, IndexError):

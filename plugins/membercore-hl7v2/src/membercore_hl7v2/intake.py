@@ -62,6 +62,7 @@ def receive(
         resume: the position after it, for its last input (``where`` when not given).
     """
     resume = resume or where
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark, whatever follows
     try:
         text = data.decode(encoding).lstrip("\ufeff")
     except UnicodeDecodeError as error:

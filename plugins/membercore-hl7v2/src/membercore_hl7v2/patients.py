@@ -79,10 +79,10 @@ def patient_of(message: Message, mapping: Hl7Mapping, pid: Segment | None = None
     pid = pid or message.first("PID")
     if pid is None:
         raise TranslationError("PID is missing: the message names no patient")
+    if not any(r.get(1) for field in (3, 2) for r in pid.repetitions(field)):
+        raise TranslationError("PID-3 is empty: the message names no patient")
     identifiers = _identifiers(pid, mapping.primary)
     identifiers += [i for i in _insured(message) if i not in identifiers]
-    if not identifiers:
-        raise TranslationError("PID-3 is empty: the message names no patient")
     sex = _SEX.get(pid.get(8).upper())
     fields: dict[str, object] = {"birth_date": pid.day(7), "sex": sex}
     family = pid.get(5, 1, 1)
@@ -94,7 +94,10 @@ def patient_of(message: Message, mapping: Hl7Mapping, pid: Segment | None = None
 
 
 def _identifiers(pid: Segment, primary: Sequence[str]) -> list[Identifier]:
-    """Every identifier of the PID, the primary one first (the others in the order sent)."""
+    """Every identifier of the PID, the primary one first (the others in the order sent).
+
+    The primary one is PID-3's (PID-2's in messages before v2.3.1 that send none there).
+    """
     listed: list[Identifier] = []
     rank: list[int] = []
     for field in (3, 2, 4, 19):
@@ -109,7 +112,7 @@ def _identifiers(pid: Segment, primary: Sequence[str]) -> list[Identifier]:
             kind = repetition.get(5)
             wanted = primary.index(kind) if field == 3 and kind in primary else len(primary)
             listed.append(identifier)
-            rank.append(wanted if field == 3 else len(primary) + 1)
+            rank.append(wanted if field == 3 else len(primary) + (1 if field == 2 else 2))
     order = sorted(range(len(listed)), key=lambda n: (rank[n], n))
     return [listed[n] for n in order]
 

@@ -1,0 +1,101 @@
+"""The listener's acknowledgements and its group commit, over a real MLLP connection."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from membercore.errors import ConfigError, StorageError
+from membercore_hl7v2 import Listener, Received
+
+from .conftest import code, listening, open_engine, sample, send, text
+
+_ADMISSION = sample("ADT01-23.hl7")
+
+
+def test_a_message_missing_a_field_is_a_dead_letter_acknowledged_ae_with_the_reason() -> None:
+    broken = _ADMISSION.replace(b"|40007716^^^AccMgr^VN|", b"||")
+    with open_engine("memory://") as engine:
+        (ack,) = listening(engine, lambda port: send(port, broken))
+        assert code(ack) == "AE"
+        assert "PV1-19 (the visit number) is empty" in text(ack)
+        (letter,) = engine.dead_letters()
+        assert "PV1-19" in letter.reason
+        assert letter.payload.startswith("MSH|^~\\&|AccMgr")  # the raw text is kept
+
+
+def test_text_that_is_not_hl7_is_acknowledged_ar_and_kept() -> None:
+    with open_engine("memory://") as engine:
+        (ack,) = listening(engine, lambda port: send(port, b"hello, is this the HIS?"))
+        assert code(ack) == "AR"
+        (letter,) = engine.dead_letters()
+        assert letter.payload == "hello, is this the HIS?"
+
+
+def test_a_message_not_in_the_mapping_s_encoding_is_acknowledged_ar() -> None:
+    gbk = _ADMISSION.replace(b"DUCK^DONALD", "段^誉".encode("gbk"))
+    with open_engine("memory://") as engine:
+        (ack,) = listening(engine, lambda port: send(port, gbk))
+        assert code(ack) == "AR"
+        assert "not utf-8 text" in text(ack)
+        (taken,) = listening(engine, lambda port: send(port, gbk), encoding="gb18030")
+        assert code(taken) == "AA"
+        assert engine.member("10006579").profile.registrations
+
+
+def test_a_store_that_fails_acknowledges_ar_and_keeps_nothing_of_the_group() -> None:
+    with open_engine("memory://") as engine:
+        real = engine.store.commit
+
+        def failing(commit: Any) -> None:
+            raise StorageError(engine.store.url, "disk full")
+
+        engine.store.commit = failing  # type: ignore[method-assign]
+        (ack,) = listening(engine, lambda port: send(port, _ADMISSION))
+        assert code(ack) == "AR"
+        assert "send it again" in text(ack)
+        engine.store.commit = real  # type: ignore[method-assign]
+        (again,) = listening(engine, lambda port: send(port, _ADMISSION))
+        assert code(again) == "AA"
+
+
+def test_messages_on_eight_connections_are_committed_together() -> None:
+    samples = ["ADT01-23.hl7", "LAB-ORU-1.hl7", "ORU-R01-RMGEAD.hl7", "ADT-A04-02.hl7"]
+    groups: list[int] = []
+
+    def eight_senders(port: int) -> list[str]:
+        codes: list[str] = []
+        lock = threading.Lock()
+
+        def sender(n: int) -> None:
+            messages = [
+                sample(name).replace(b"|599102|", f"|599102-{n}-{m}|".encode())
+                for m, name in enumerate(samples * 5)
+            ]
+            acks = send(port, *messages)
+            with lock:
+                codes.extend(code(ack) for ack in acks)
+
+        threads = [threading.Thread(target=sender, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return codes
+
+    def committed(outcomes: list[tuple[Received, str]]) -> None:
+        groups.append(len(outcomes))
+
+    with open_engine("memory://") as engine:
+        codes = listening(engine, eight_senders, on_commit=committed)
+    assert codes == ["AA"] * 160
+    assert sum(groups) == 160
+    assert max(groups) > 1  # messages of several connections shared a commit
+    assert len(groups) < 160
+
+
+def test_a_port_that_is_not_a_number_is_refused_naming_it() -> None:
+    with open_engine("memory://") as engine, pytest.raises(ConfigError, match="port"):
+        Listener.from_options(engine, {"port": "twenty"})

@@ -1,0 +1,122 @@
+"""Files of messages: batches, separators, byte-order marks, resuming, and the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from membercore.ports import Unreadable
+from membercore_adapters.cli import main
+from membercore_hl7v2 import Hl7FileSource, resume_offset
+
+from .conftest import MAPPING, open_engine, sample, sample_names
+
+_MAPPING_TOML = """
+[hl7v2]
+currency = "USD"
+
+[hl7v2.departments]
+default = "outpatient"
+"""
+
+
+def _batch(path: Path, names: list[str], *, separator: bytes = b"\r\n") -> Path:
+    """The samples as one batch file: FHS/BHS envelope, a byte-order mark, ``separator``."""
+    body = [
+        sample(name).removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n").replace(b"\n", separator)
+        for name in names
+    ]
+    data = separator.join(
+        [b"FHS|^~\\&|HIS", b"BHS|^~\\&|HIS", *body, f"BTS|{len(body)}".encode(), b"FTS|1"]
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + data + separator)
+    return path
+
+
+@pytest.mark.parametrize("separator", [b"\r", b"\n", b"\r\n"])
+def test_a_batch_file_is_read_message_by_message_whatever_ends_its_segments(
+    tmp_path: Path, separator: bytes
+) -> None:
+    names = sample_names()
+    path = _batch(tmp_path / "day.hl7", names, separator=separator)
+    read = list(Hl7FileSource(path, MAPPING).read())
+    assert not [i for i in read if isinstance(i.raw, Unreadable)]
+    controls = {p.position.split("(")[1].split()[1].rstrip(")") for p in read}
+    assert controls >= {"599102", "182", "CNTRL-3456", "8919-40", "MSG00012"}
+    # The last input of each message names the byte after it: resuming there reads the rest.
+    offsets = sorted({resume_offset(p.position) for p in read})
+    after_first = Hl7FileSource(path, MAPPING, after=offsets[1])
+    assert len(list(after_first.read())) < len(read)
+
+
+def test_import_exits_0_when_every_message_became_facts(tmp_path: Path) -> None:
+    mapping = tmp_path / "his.toml"
+    mapping.write_text(_MAPPING_TOML, encoding="utf-8")
+    names = [n for n in sample_names() if n != "ADT-A40-01.hl7"]
+    path = _batch(tmp_path / "day.hl7", names)
+    store = f"sqlite:///{tmp_path}/m.db"
+    arguments = ["--source", "hl7v2", "--mapping", str(mapping), "--store", store]
+    assert main(["import", str(path), *arguments]) == 0
+    # A replay of the same day's file: every message is a duplicate, still 0.
+    assert main(["import", str(path), *arguments]) == 0
+    with open_engine(store) as engine:
+        assert engine.member("10006579").profile.registrations
+        assert not engine.dead_letters()
+
+
+def test_import_exits_1_naming_the_message_that_became_a_dead_letter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "broken.hl7"
+    path.write_bytes(sample("ADT01-23.hl7").replace(b"|40007716^^^AccMgr^VN|", b"||"))
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert main(["import", str(path), "--source", "hl7v2", "--store", store]) == 1
+    assert "1 rejected" in capsys.readouterr().out
+    assert main(["dead-letters", "--store", store]) == 0
+    listed = capsys.readouterr().out
+    assert "message 1" in listed
+    assert "PV1-19" in listed
+
+
+def test_a_mapping_with_a_wrong_key_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mapping = tmp_path / "his.toml"
+    mapping.write_text('[hl7v2]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+    path = _batch(tmp_path / "day.hl7", ["ADT01-23.hl7"])
+    arguments = ["--source", "hl7v2", "--mapping", str(mapping)]
+    assert main(["import", str(path), *arguments, "--store", f"sqlite:///{tmp_path}/m.db"]) == 1
+    assert "hl7v2.timezone" in capsys.readouterr().err
+
+
+def test_ingest_resumes_after_the_position_its_last_run_committed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = ["ADT01-23.hl7", "LAB-ORU-1.hl7", "ORU-R01-RMGEAD.hl7"]
+    path = _batch(tmp_path / "day.hl7", names)
+    store = f"sqlite:///{tmp_path}/m.db"
+    arguments = ["--source", "hl7v2", "--store", store]
+    assert main(["ingest", str(path), *arguments, "--mapping", str(_mapping(tmp_path))]) == 0
+    with open_engine(store) as engine:
+        position = engine.position(f"hl7v2:{path.resolve()}")
+    assert position is not None
+    assert resume_offset(position) == path.stat().st_size - len(b"BTS|3\r\nFTS|1\r\n")
+    # The same day's file, grown by a message: --resume reads only the new one.
+    grown = path.read_bytes().replace(
+        b"BTS|3", sample("ADT-A04-02.hl7").replace(b"\n", b"\r\n") + b"BTS|4"
+    )
+    path.write_bytes(grown)
+    capsys.readouterr()
+    resumed = [*arguments, "--resume", "--mapping", str(_mapping(tmp_path))]
+    assert main(["ingest", str(path), *resumed]) == 0
+    # The A04's registration and the death its PID reports; nothing of the first run.
+    assert "2 inputs read to the end: 2 applied, 0 duplicates" in capsys.readouterr().out
+    with open_engine(store) as engine:
+        assert engine.member("PATID1234").identity.died_at is not None
+
+
+def _mapping(tmp_path: Path) -> Path:
+    mapping = tmp_path / "his.toml"
+    mapping.write_text(_MAPPING_TOML, encoding="utf-8")
+    return mapping

@@ -1,18 +1,19 @@
 r"""Reading an HL7 v2 message's fields: by segment, field, repetition, component, subcomponent.
 
-:mod:`hl7` (python-hl7) parses the message into segments with the message's own
-delimiters; this view reads one value at a time, numbered as the standard numbers them
-(PID-3.4.1 is ``segment.get(3, component=4, sub=1)``), empty text for what is not sent,
-each value unescaped (``\T\`` back to ``&``). Instants are read with python-hl7's
-DTM parser; one sent without a UTC offset is in the hospital's zone.
+A message is split into segments and fields by the delimiters its header declares, and
+read one value at a time, numbered as the standard numbers them (PID-3.4.1 is
+``segment.get(3, component=4, sub=1)``): empty text for what is not sent, each value
+unescaped (``\T\`` back to ``&``). python-hl7 parses the header, reads the escapes and
+parses instants (DTM); an instant sent without a UTC offset is in the hospital's zone.
+Splitting the rest by hand reads only the fields the connector uses: parsing every
+component of every segment into containers cost more than all the rest of a message's
+translation.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import hl7
@@ -36,18 +37,16 @@ class NotHl7Error(TranslationError):
 class Segment:
     """One segment of a message, read field by field (1-based, as the standard numbers)."""
 
-    def __init__(self, message: Message, segment: Any) -> None:
+    def __init__(self, message: Message, text: str) -> None:
         self._message = message
-        self._segment = segment
-        self.name = str(segment[0])
+        self._fields = text.split(message.delimiters[0])
+        self.name = self._fields[0]
+        if self.name == "MSH":  # MSH-1 is the field separator itself
+            self._fields.insert(1, message.delimiters[0])
 
     def field(self, number: int) -> str:
-        """Field ``number`` as sent, delimiters and escapes included ('' when absent).
-
-        python-hl7 keeps MSH-1 (the field separator) as the header's first field, so
-        the header is numbered as every other segment.
-        """
-        return str(self._segment[number]) if number < len(self._segment) else ""
+        """Field ``number`` as sent, delimiters and escapes included ('' when absent)."""
+        return self._fields[number] if number < len(self._fields) else ""
 
     def repetitions(self, number: int) -> list[Repetition]:
         """Each repetition of field ``number`` (none when the field is empty)."""
@@ -124,8 +123,9 @@ class Message:
         text = text.replace("\r\n", "\r").replace("\n", "\r").strip("\r \t\x0b\x1c")
         if not text.startswith("MSH") or len(text) < 8:
             raise NotHl7Error("not an HL7 v2 message: it does not start with an MSH segment")
+        lines = text.split("\r")
         try:
-            self._parsed = hl7.parse(text)
+            self._header = hl7.parse(lines[0])
         except (hl7.ParseException, ValueError, IndexError) as error:
             raise NotHl7Error(f"cannot be parsed as HL7 v2: {error}") from None
         self.text = text
@@ -133,34 +133,33 @@ class Message:
         encoding = text[4:8]
         #: field, repetition, component and subcomponent separators.
         self.delimiters = (text[3], encoding[1], encoding[0], encoding[3])
+        self._segments = [Segment(self, line) for line in lines if line.strip()]
 
     def segments(self, name: str) -> list[Segment]:
         """Every segment named ``name``, in order."""
-        return [Segment(self, s) for s in self._parsed if str(s[0]) == name]
+        return [segment for segment in self._segments if segment.name == name]
 
     def first(self, name: str) -> Segment | None:
         """The first segment named ``name``, if any."""
-        return next(iter(self.segments(name)), None)
+        return next((segment for segment in self._segments if segment.name == name), None)
 
-    def all(self) -> Iterator[Segment]:
+    def all(self) -> list[Segment]:
         """Every segment, in order."""
-        return (Segment(self, s) for s in self._parsed)
+        return list(self._segments)
 
     @property
     def msh(self) -> Segment:
         """The header."""
-        return Segment(self, self._parsed[0])
-
-    @property
-    def parsed(self) -> Any:
-        """The python-hl7 message (for building its acknowledgement)."""
-        return self._parsed
+        return self._segments[0]
 
     def unescape(self, text: str) -> str:
-        r"""``text`` with the standard's escapes replaced (``\F\`` by the field separator...)."""
+        r"""``text`` with the standard's escapes replaced (``\F\`` by the field separator...).
+
+        python-hl7 reads the escapes with the delimiters the header declares.
+        """
         if "\\" not in text:
             return text
-        return str(self._parsed.unescape(text))
+        return str(self._header.unescape(text))
 
     def instant(self, text: str, where: str) -> datetime | None:
         """An HL7 DTM as an aware instant (the hospital's zone when it carries no offset).

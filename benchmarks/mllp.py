@@ -1,0 +1,115 @@
+"""Messages acknowledged per second over MLLP: one connection, and eight (group commit).
+
+Run: ``.venv/bin/python benchmarks/mllp.py [--messages 3000] [--stores sqlite,postgres]
+[--connections 1,8]``. The listener runs as ``membercore worker`` runs it (the engine on
+the event loop's thread); each connection is python-hl7's blocking MLLP client on a
+thread of its own, sending a message and waiting for its ACK before the next, as an
+integration engine does. The messages are the sample ADT^A01, ORU^R01 (ten results) and
+SIU^S12, for 500 patients, each message under a control id of its own; a fresh store per
+run. PostgreSQL is ``MEMBERCORE_TEST_POSTGRES_URL`` or the local test server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hl7.client import MLLPClient
+
+from membercore import Engine, reference_config
+from membercore.testing.clock import ManualClock
+from membercore_hl7v2 import Listener, mapping_from_dict
+
+SAMPLES = Path(__file__).resolve().parent.parent / "plugins/membercore-hl7v2/tests/samples/messages"
+MAPPING = mapping_from_dict(
+    {"hl7v2": {"currency": "USD", "departments": {"default": "outpatient"}}}
+)
+NOW = datetime(2030, 1, 7, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def messages(count: int) -> list[bytes]:
+    """``count`` messages: the samples in turn, for 500 patients, each of its own control id."""
+    kinds = [
+        ("ADT01-23.hl7", "10006579"),
+        ("LAB-ORU-1.hl7", "10006579"),
+        ("SIU-S12-01.hl7", "PATID1234"),
+    ]
+    texts = [
+        ((SAMPLES / name).read_bytes().decode("utf-8-sig"), patient) for name, patient in kinds
+    ]
+    made = []
+    for n in range(count):
+        text, patient = texts[n % len(texts)]
+        control = text.split("\n")[0].split("|")[9]
+        text = text.replace(f"|{control}|", f"|B{n}|", 1)
+        text = text.replace(f"|{patient}^", f"|P{n % 500:05d}^")
+        made.append(text.encode())
+    return made
+
+
+def run(url: str, batch: list[bytes], connections: int) -> float:
+    """Messages acknowledged per second."""
+    engine = Engine.open(url, config=reference_config(), clock=ManualClock(NOW))
+
+    def send(port: int) -> float:
+        shares = [batch[n::connections] for n in range(connections)]
+
+        def sender(share: list[bytes]) -> None:
+            with MLLPClient("127.0.0.1", port) as client:
+                for message in share:
+                    reply = client.send_message(message)
+                    assert b"MSA|AA" in reply, reply
+
+        threads = [threading.Thread(target=sender, args=(share,)) for share in shares]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - started
+
+    async def main() -> float:
+        listener = Listener(engine, MAPPING, port=0)
+        await listener.start()
+        try:
+            return await asyncio.to_thread(send, listener.port)
+        finally:
+            await listener.stop()
+
+    with engine:
+        seconds = asyncio.run(main())
+    return len(batch) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--connections", default="1,8")
+    args = parser.parse_args()
+    batch = messages(args.messages)
+    postgres = (
+        os.environ.get("MEMBERCORE_TEST_POSTGRES_URL")
+        or "postgresql://postgres@127.0.0.1:5432/test"
+    )
+    for store in args.stores.split(","):
+        for connections in map(int, args.connections.split(",")):
+            with tempfile.TemporaryDirectory() as folder:
+                if store == "sqlite":
+                    url = f"sqlite:///{folder}/bench.db"
+                else:
+                    url = f"{postgres}?schema=mc_bench_{uuid.uuid4().hex[:10]}"
+                rate = run(url, batch, connections)
+            print(f"{store:<9} {connections} connection(s): {rate:7.0f} messages/s acknowledged")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import attrs
 
 from membercore.config.journeys import Call
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.dates import as_utc, aware
 from membercore.messages import MemberEvent
 
@@ -56,6 +57,9 @@ class JourneyStarted(MemberEvent):
         trigger_id: its id.
         timers: the timers of the initial state.
         anchors: the entry message's anchor fields (ISO 8601), for anchored timers.
+        occasion: what the entry message is about, with its tag — its visit,
+            appointment, charge or plan (``discharged:ZY-1``) — so that a retraction of
+            it (a discharge cancelled) finds the journeys it started.
     """
 
     TYPE: ClassVar[str] = "journey_started"
@@ -69,6 +73,7 @@ class JourneyStarted(MemberEvent):
     trigger_id: str
     timers: tuple[Timer, ...] = ()
     anchors: Mapping[str, str] = attrs.field(factory=dict)
+    occasion: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -201,7 +206,8 @@ class JourneyEnded(MemberEvent):
 
     Attributes:
         reason: ``completed`` (a final state), ``exit:<tag>`` (an exit fact or event),
-            ``consent_withdrawn`` (no channel left for its purpose).
+            ``consent_withdrawn`` (no channel left for its purpose), ``retracted:<tag>``
+            (the fact that started it was withdrawn before anything went out).
     """
 
     TYPE: ClassVar[str] = "journey_ended"

@@ -13,6 +13,7 @@ from datetime import datetime
 import attrs
 
 from membercore.config.journeys import Call
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.errors import MemberMismatchError
 from membercore.journeys.messages import (
     JourneyActionIssued,
@@ -50,6 +51,8 @@ class JourneyInstance:
         steps: how many times each step ran.
         ended: why it ended; ``None`` while it runs.
         anchors: the entry message's anchor fields (ISO 8601).
+        occasion: what the message that started it was about, with its tag
+            (``discharged:ZY-1``), when it named a visit, appointment, charge or plan.
     """
 
     instance_id: str
@@ -62,6 +65,7 @@ class JourneyInstance:
     steps: Mapping[str, int] = attrs.field(factory=dict)
     ended: str | None = None
     anchors: Mapping[str, str] = attrs.field(factory=dict)
+    occasion: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -107,6 +111,7 @@ def evolve(state: JourneysState, event: JourneyEvent) -> JourneysState:
             entered_at=event.at,
             timers=event.timers,
             anchors=event.anchors,
+            occasion=event.occasion,
         )
         seen = seen | {event.trigger_id}
     else:

@@ -52,6 +52,7 @@ def start(
         trigger_id=trigger_id,
         timers=timers(definition, definition.initial, at, situation, anchors),
         anchors=anchors,
+        occasion=occasion_of(kind, situation.message),
     )
     why = f"journey {definition.key} v{definition.version} started on {kind} {trigger_id}"
     events: list[JourneyEvent] = [started]
@@ -76,6 +77,19 @@ def start(
         )
         events.append(end(instance, situation, "completed", trigger_id))
     return events
+
+
+#: The fields that say what a message is about, in the order they are looked for.
+OCCASIONS = ("visit_id", "appointment_id", "charge_id", "plan_id")
+
+
+def occasion_of(kind: str, message: object) -> str:
+    """What ``message`` (tagged ``kind``) is about: ``discharged:ZY-1`` ('' for nothing)."""
+    for name in OCCASIONS:
+        value = getattr(message, name, None)
+        if isinstance(value, str) and value:
+            return f"{kind}:{value}"
+    return ""
 
 
 def move(

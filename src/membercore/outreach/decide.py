@@ -115,6 +115,7 @@ def decide(
                 policy_version=policy.version,
                 key=command.key,
                 fingerprint=digest,
+                journey=command.journey,
             )
         ]
     return [
@@ -134,6 +135,7 @@ def decide(
             fingerprint=digest,
             variables=plan.variables,
             urgent=command.urgent,
+            journey=command.journey,
         )
     ]
 

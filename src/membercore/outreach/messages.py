@@ -10,6 +10,7 @@ import attrs
 
 from membercore.checks import non_empty
 from membercore.consent import Channel, Purpose
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.dates import as_utc, as_utc_or_none, aware
 from membercore.errors import InvalidFactError
 from membercore.messages import Command, MemberEvent, check_purpose
@@ -67,6 +68,7 @@ class RequestMessage(Command):
         urgent: a care message that must not wait for the end of quiet hours (a critical
             lab result, a changed appointment tomorrow morning). Only care may be urgent.
         reason: which rule, journey step or person asked, for the explanation.
+        journey: the journey instance whose step asked, if one did.
     """
 
     TYPE: ClassVar[str] = "request_message"
@@ -76,6 +78,7 @@ class RequestMessage(Command):
     variables: Mapping[str, str] = attrs.field(factory=dict, converter=_sorted)
     urgent: bool = attrs.field(default=False, validator=_urgent)
     reason: str = attrs.field(validator=non_empty)
+    journey: str = attrs.field(default="", repr=False, metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -98,6 +101,7 @@ class MessageQueued:
         fingerprint: the request's fingerprint.
         variables: the values of the template's declared variables, as given.
         urgent: an urgent care message: quiet hours do not hold it back.
+        journey: the journey instance whose step asked for it, if one did.
     """
 
     TYPE: ClassVar[str] = "message_queued"
@@ -117,6 +121,7 @@ class MessageQueued:
     fingerprint: str
     variables: Mapping[str, str] = attrs.field(factory=dict, converter=_sorted)
     urgent: bool = False
+    journey: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -140,6 +145,7 @@ class PhoneTaskRequested:
         policy_version: the outreach policy's version.
         key: the request's idempotency key.
         fingerprint: the request's fingerprint.
+        journey: the journey instance whose step asked for it, if one did.
     """
 
     TYPE: ClassVar[str] = "phone_task_requested"
@@ -156,6 +162,7 @@ class PhoneTaskRequested:
     policy_version: int
     key: str
     fingerprint: str
+    journey: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from membercore.consent import Channel, Purpose
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.dates import as_utc, aware
 from membercore.errors import MemberMismatchError
 from membercore.outreach.messages import (
@@ -48,6 +49,7 @@ class SentMessage:
         purpose: its purpose.
         channel: its channel (``phone`` for a call task).
         urgent: an urgent care message, which quiet hours do not hold back.
+        journey: the journey instance whose step asked for it, if one did.
     """
 
     message_id: str
@@ -55,6 +57,7 @@ class SentMessage:
     purpose: Purpose
     channel: Channel
     urgent: bool = False
+    journey: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -127,6 +130,7 @@ def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
             purpose=event.purpose,
             channel=event.channel,
             urgent=event.urgent,
+            journey=event.journey,
         )
     else:
         item = _task(event)
@@ -142,7 +146,11 @@ def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
 
 def _task(event: PhoneTaskRequested) -> SentMessage:
     return SentMessage(
-        message_id=event.message_id, at=event.due_at, purpose=event.purpose, channel="phone"
+        message_id=event.message_id,
+        at=event.due_at,
+        purpose=event.purpose,
+        channel="phone",
+        journey=event.journey,
     )
 
 

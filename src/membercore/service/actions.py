@@ -58,6 +58,7 @@ def commands_for(
                 purpose=cast("Purpose", str(params["purpose"])),
                 variables=dict(variables or {}),
                 reason=action.explanation,
+                journey=action.instance_id,
             )
         ]
     simple: dict[str, Callable[[], object]] = {

@@ -21,7 +21,7 @@ from membercore.households import ADULT_AGE
 from membercore.identity import ReverseDeath
 from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
 from membercore.messages import PURPOSES
-from membercore.service import actions, death, work
+from membercore.service import actions, death, retractions, work
 from membercore.service.context import Context, Household
 from membercore.service.member import Member, birth_date, evolve_all
 from membercore.service.skipping import skipped
@@ -110,6 +110,8 @@ class Runner:
             death.died(self, fact)
             return
         if death.set_aside(self, fact) or death.without_effect(self, fact):
+            return
+        if retractions.retract(self, fact):
             return
         m = self.member
         made = list(

@@ -22,6 +22,7 @@ from hl7.client import MLLPClient
 
 from membercore.facts import Fact
 from membercore_hl7v2 import translate
+from membercore_hl7v2.files import SETTLED
 
 from .conftest import MAPPING, open_engine, sample, sample_names
 
@@ -173,3 +174,58 @@ def test_sigterm_stops_the_worker_and_every_acknowledged_message_is_committed(
     assert state["taken"] == sorted({f.fact_id for f in facts})
     with socket.socket() as probe:  # the port is free again
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_polled_file_the_his_appends_to_is_read_once_even_a_message_half_written(
+    tmp_path: Path,
+) -> None:
+    messages = [m.rstrip(b"\n") + b"\n" for m in _messages()[:6]]
+    feed = tmp_path / "adt.hl7"
+    feed.write_bytes(b"".join(messages[:3]))
+    store = f"sqlite:///{tmp_path}/m.db"
+    command = [
+        sys.executable,
+        "-m",
+        "membercore_adapters.cli",
+        "worker",
+        "--store",
+        store,
+        "--poll",
+        f"hl7v2:{feed}",
+        "--poll-every",
+        "0.1",
+        "--mapping",
+        str(_mapping(tmp_path)),
+        "--tick-every",
+        "0",
+        "--dispatch-every",
+        "0",
+    ]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stderr is not None
+        lines: list[str] = []
+
+        def read_log() -> None:
+            assert process.stderr is not None
+            lines.extend(process.stderr)
+
+        reader = threading.Thread(target=read_log)
+        reader.start()
+        time.sleep(1.0)
+        half = len(messages[3]) // 2
+        with feed.open("ab") as appending:
+            appending.write(messages[3][:half])  # the HIS is writing it
+            appending.flush()
+            time.sleep(0.5)
+            appending.write(messages[3][half:] + b"".join(messages[4:]))
+        time.sleep(SETTLED + 1.0)  # the last message counts once the file settled
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        reader.join(10)
+    assert not any("Traceback" in line for line in lines), "".join(lines)
+    state = _state(store, messages)
+    facts = [
+        i for m in messages for i in translate(m.decode(), MAPPING).inputs if isinstance(i, Fact)
+    ]
+    assert state["taken"] == sorted({f.fact_id for f in facts})
+    assert state["dead"] == 0

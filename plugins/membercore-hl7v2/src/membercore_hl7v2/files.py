@@ -11,17 +11,20 @@ last message committed.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 
-__all__ = ["RawMessage", "messages_in"]
+__all__ = ["SETTLED", "RawMessage", "messages_in"]
 
 _BOM = b"\xef\xbb\xbf"
 _END = re.compile(rb"[\r\n\x0b\x1c]+")
 _ENVELOPE = (b"FHS", b"BHS", b"BTS", b"FTS")
 _BLOCK = 1 << 20
+#: How long a growing file must stay unchanged for its last message to count as whole.
+SETTLED = 2.0
 
 
 @attrs.frozen
@@ -41,8 +44,12 @@ class RawMessage:
     data: bytes
 
 
-def messages_in(path: Path, *, after: int = 0) -> Iterator[RawMessage]:
+def messages_in(path: Path, *, after: int = 0, growing: bool = False) -> Iterator[RawMessage]:
     """The messages of ``path`` from byte ``after`` on (a message's start), streamed.
+
+    With ``growing`` (a file the HIS is still appending to), the last message may still
+    be being written: it waits for the next read, unless the file has not changed for
+    :data:`SETTLED` seconds (the HIS wrote it whole and stopped).
 
     Raises:
         OSError: the file cannot be read.
@@ -51,7 +58,7 @@ def messages_in(path: Path, *, after: int = 0) -> Iterator[RawMessage]:
     number = 0
     segments: list[bytes] = []
     start = end = after
-    for offset, segment_end, segment in _segments(path, after):
+    for offset, segment_end, segment in _segments(path, after, growing=growing):
         if segment.startswith(b"MSH") or segment[:3] in _ENVELOPE:
             if segments:
                 number += 1
@@ -63,11 +70,16 @@ def messages_in(path: Path, *, after: int = 0) -> Iterator[RawMessage]:
         if segments or segment.startswith(b"MSH"):
             segments.append(segment)
             end = segment_end
-    if segments:
+    if segments and not (growing and _still_written(path)):
         yield RawMessage(number + 1, start, end, b"\r".join(segments) + b"\r")
 
 
-def _segments(path: Path, after: int) -> Iterator[tuple[int, int, bytes]]:
+def _still_written(path: Path) -> bool:
+    """Whether the file changed within the last :data:`SETTLED` seconds."""
+    return time.time() - path.stat().st_mtime < SETTLED
+
+
+def _segments(path: Path, after: int, *, growing: bool) -> Iterator[tuple[int, int, bytes]]:
     """Each non-empty segment with the offsets of its start and of its end's end."""
     with path.open("rb") as file:
         file.seek(after)
@@ -90,6 +102,7 @@ def _segments(path: Path, after: int) -> Iterator[tuple[int, int, bytes]]:
                 position = found.end()
             offset += position
             pending = pending[position:]
-        if pending.strip(b"\r\n\x0b\x1c \t"):
+        ended = pending.endswith((b"\r", b"\n", b"\x1c"))
+        if pending.strip(b"\r\n\x0b\x1c \t") and (ended or not growing):
             text = _END.sub(b"", pending)
             yield offset, offset + len(pending), text.strip(b" \t")

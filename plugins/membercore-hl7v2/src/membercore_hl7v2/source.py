@@ -37,24 +37,34 @@ class Hl7FileSource:
         mapping: the hospital's mapping.
         encoding: the file's character encoding.
         after: the byte to start at (a message's start; see :func:`resume_offset`).
+        growing: the HIS is still appending to the file: a last segment no separator
+            ends yet waits for the next read.
     """
 
     name = "hl7v2"
 
     def __init__(
-        self, path: Path, mapping: Hl7Mapping, *, encoding: str = "utf-8", after: int = 0
+        self,
+        path: Path,
+        mapping: Hl7Mapping,
+        *,
+        encoding: str = "utf-8",
+        after: int = 0,
+        growing: bool = False,
     ) -> None:
         self.path = path
         self.mapping = mapping
         self.encoding = encoding
         self.after = after
+        self.growing = growing
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> Hl7FileSource:
         """Build one from options.
 
-        ``path``; and when given, ``mapping`` (a TOML file), ``encoding`` and ``after``
-        (a position the engine committed).
+        ``path``; and when given, ``mapping`` (a TOML file), ``encoding``, ``after`` (a
+        position the engine committed) and ``growing`` (``true``: the HIS is still
+        appending to the file).
 
         Raises:
             ConfigError: the mapping file is invalid, naming the key.
@@ -67,6 +77,7 @@ class Hl7FileSource:
             mapping,
             encoding=options.get("encoding", "utf-8"),
             after=resume_offset(options.get("after")),
+            growing=options.get("growing") == "true",
         )
 
     def read(self) -> Iterator[Positioned]:
@@ -75,7 +86,7 @@ class Hl7FileSource:
         Raises:
             OSError: the file cannot be read.
         """
-        for raw in messages_in(self.path, after=self.after):
+        for raw in messages_in(self.path, after=self.after, growing=self.growing):
             received = receive(
                 raw.data,
                 self.mapping,

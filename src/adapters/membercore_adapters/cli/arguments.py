@@ -113,13 +113,24 @@ def _source_options(sub: argparse.ArgumentParser) -> None:
 def _worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = commands.add_parser(
         "worker",
-        help="listen for the HIS (--listen), tick and dispatch until SIGTERM",
+        help="listen for the HIS (--listen) or poll its files (--poll), tick and dispatch "
+        "until SIGTERM",
     )
     _store_options(worker)
     worker.add_argument(
         "--listen",
         action="append",
         help="an installed listener to run (hl7v2 with membercore-hl7v2); may be repeated",
+    )
+    worker.add_argument(
+        "--poll",
+        action="append",
+        default=[],
+        help="SOURCE:FILE, a file an installed source reads (hl7v2:/data/adt.hl7), read "
+        "from where the last read stopped; may be repeated",
+    )
+    worker.add_argument(
+        "--poll-every", type=float, default=10.0, help="seconds between polls of the files"
     )
     worker.add_argument("--host", default="127.0.0.1", help="the address listeners bind to")
     worker.add_argument("--port", type=int, default=2575, help="the port they listen on")

@@ -1,9 +1,11 @@
-"""``membercore worker``: one long-running process that listens, ticks and dispatches.
+"""``membercore worker``: one long-running process that listens, polls, ticks and dispatches.
 
 It runs the listeners named by ``--listen`` (each an installed plugin's: ``hl7v2`` from
-membercore-hl7v2), ticks the store every ``--tick-every`` seconds and hands the outbox
-to the channels every ``--dispatch-every`` seconds, all on one event loop, the engine
-on its thread. SIGTERM or SIGINT stops it cleanly: the unit of work in flight commits
+membercore-hl7v2), reads the files named by ``--poll SOURCE:FILE`` every
+``--poll-every`` seconds from the position it last committed (a file the HIS appends
+to, read once), ticks the store every ``--tick-every`` seconds and hands the outbox to
+the channels every ``--dispatch-every`` seconds, all on one event loop, the engine on
+its thread. SIGTERM or SIGINT stops it cleanly: the unit of work in flight commits
 or rolls back, what was committed is acknowledged, and nothing else is; it exits 0.
 It logs what it does with the standard ``logging`` module (counts and ids, never a
 patient's details).
@@ -17,6 +19,7 @@ import contextlib
 import logging
 import signal
 import time
+from pathlib import Path
 
 from membercore.errors import MembercoreError
 from membercore.ports import Listening
@@ -51,6 +54,37 @@ def _listener(engine: Engine, name: str, args: argparse.Namespace) -> Listening:
     return found.value(engine, options)
 
 
+def _poll(engine: Engine, polled: str, args: argparse.Namespace) -> None:
+    """Read what was added to one polled file since the position last committed."""
+    name, _, path = polled.partition(":")
+    source = f"{name}:{Path(path).resolve()}"
+    found = engine.plugins.sources.get(name)
+    if found is None or not path:
+        known = ", ".join(sorted(engine.plugins.sources)) or "none"
+        raise MembercoreError(f"--poll {polled!r}: SOURCE:FILE with an installed source ({known})")
+    options = {"path": path, "growing": "true"}
+    if args.mapping is not None:
+        options["mapping"] = str(args.mapping)
+    if args.encoding is not None:
+        options["encoding"] = args.encoding
+    position = engine.position(source)
+    if position is not None:
+        options["after"] = position
+    try:
+        report = engine.ingest(found.value(options).read(), source=source)
+    except OSError as error:
+        log.warning("cannot read %s: %s", path, error.strerror)
+        return
+    if report.applied or report.duplicates or report.rejected:
+        log.info(
+            "read %s: %d applied, %d duplicates, %d refused",
+            path,
+            report.applied,
+            report.duplicates,
+            report.rejected,
+        )
+
+
 async def _work(engine: Engine, listeners: list[Listening], args: argparse.Namespace) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -60,10 +94,18 @@ async def _work(engine: Engine, listeners: list[Listening], args: argparse.Names
         await listener.start()
     log.info("worker started on %s", engine.store.url)
     channels = {name: ConsoleChannel(name) for name in ("wecom", "sms", "email")}
-    due = {"tick": 0.0, "dispatch": 0.0}
-    every = {"tick": args.tick_every, "dispatch": args.dispatch_every}
+    due = {"poll": 0.0, "tick": 0.0, "dispatch": 0.0}
+    every = {
+        "poll": args.poll_every if args.poll else 0.0,
+        "tick": args.tick_every,
+        "dispatch": args.dispatch_every,
+    }
     while not stopping.is_set():
         now = time.monotonic()
+        if every["poll"] > 0 and now >= due["poll"]:
+            for polled in args.poll:
+                _poll(engine, polled, args)
+            due["poll"] = now + every["poll"]
         if every["tick"] > 0 and now >= due["tick"]:
             ticked = engine.tick()
             log.info("ticked %d records, %d events", ticked.records, ticked.events)

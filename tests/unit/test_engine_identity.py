@@ -202,3 +202,24 @@ def test_refusals_are_placed_among_all_the_calls_inputs_across_batches(
         )
     assert [place for place, _ in report.refusals] == [1, 3, 4]
     assert "nobody" in report.refusals[1][1]
+
+
+def test_a_merged_away_record_has_nothing_left_going(engine: Engine) -> None:
+    born = MONDAY.date().replace(year=1980, day=20)
+    engine.ingest(
+        [
+            _registered("A-1"),
+            PatientRegistered(fact_id="reg-D-1", patient_id="D-1", occurred_at=T0, birth_date=born),
+        ]
+    )
+    running = [i for i in engine.member("D-1").journeys.instances.values() if i.ended is None]
+    assert running  # the birthday journey, waiting for the day
+    engine.execute(
+        MergeMembers(key="m-1", member_id="A-1", duplicate_id="D-1", operator="hr-1", reason="ID")
+    )
+    duplicate = engine.member("D-1")
+    assert {i.ended for i in duplicate.journeys.instances.values()} == {"merged_into:A-1"}
+    engine.clock.advance(timedelta(days=400))  # type: ignore[attr-defined]
+    engine.tick()
+    assert _earned(engine, "D-1") == 0
+    assert [m for m in engine.pending_outbox() if m.key == "member:D-1"] == []

@@ -21,19 +21,21 @@ from datetime import datetime
 
 import attrs
 
-from membercore import benefits, consent, households, plans, rewards, tiers
+from membercore import benefits, consent, households, outreach, plans, rewards, tiers
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import EngineError, HouseholdMembershipError, MemberMismatchError
 from membercore.identity import MergedInto, MergeMembers
+from membercore.journeys import JourneyEnded
 from membercore.ledger import LedgerState, decide_merge, evolve
 from membercore.ledger.events import Posting
 from membercore.service import pipeline
 from membercore.service.family import evolve_household, relatives, uncover
-from membercore.service.handling import give, note, run
+from membercore.service.handling import count_work, give, note, run
 from membercore.service.member import Member
 from membercore.service.recording import Working
 from membercore.service.unit_of_work import UnitOfWork
+from membercore.staff import tasks
 
 __all__ = ["MemberRecords", "MergeDecision", "decide", "merge"]
 
@@ -179,9 +181,55 @@ def merge(
     )
     note(duplicate, [away])
     made.append(away)
+    made += _retire(uow, duplicate, command, ctx.config, at)
     for home in homes:
         made += _cover_survivor(uow, ctx, command, home, at)
     return tuple(made)
+
+
+def _retire(
+    uow: UnitOfWork,
+    duplicate: Working,
+    command: MergeMembers,
+    config: ProgrammeConfig,
+    at: datetime,
+) -> list[object]:
+    """What the merged-away record still had going ends: nothing more comes of it.
+
+    Its journeys end (``merged_into:<survivor>``: the survivor runs its own), its
+    messages and call tasks not handed over are cancelled, its open staff tasks closed.
+    """
+    member: Member = duplicate.state
+    why = f"merged into {command.member_id} ({command.key})"
+    ended: list[object] = [
+        JourneyEnded(
+            member_id=member.member_id,
+            instance_id=instance.instance_id,
+            journey=instance.journey,
+            reason=f"merged_into:{command.member_id}",
+            at=at,
+            trigger_id=command.key,
+        )
+        for instance in member.journeys.instances.values()
+        if instance.ended is None
+    ]
+    ended += outreach.cancel_all(member.outreach, at, why)
+    note(duplicate, ended)
+    for task in list(member.work.tasks.values()):
+        if task.status != "open":
+            continue
+        close = tasks.CloseTask(
+            key=f"{command.key}/close/{task.key}",
+            member_id=member.member_id,
+            task_key=task.key,
+            outcome="member_merged",
+            by="membercore",
+        )
+        closed = tasks.decide(close, duplicate.state.work, config, at)
+        note(duplicate, closed)
+        count_work(uow, closed)
+        ended += closed
+    return ended
 
 
 def _check_mergeable(survivor: Member, duplicate: Member) -> None:

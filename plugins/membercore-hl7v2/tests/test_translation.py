@@ -161,20 +161,38 @@ def test_a_result_is_named_by_the_mapping_and_its_id_is_the_results_own() -> Non
     assert correction.fact_id != glucose.fact_id
 
 
-def test_charge_lines_are_paid_or_posted_as_the_mapping_says() -> None:
-    charge = _one(ChargePaid, _facts(_text("DFT-P03-01.hl7")))
-    lines = charge.lines  # type: ignore[attr-defined]
-    assert [
-        (x.service_code, x.quantity, x.amount_fen, x.unit_price_fen, x.department) for x in lines
-    ] == [
-        ("71045", 2, 10_000, 5_000, "RAD-1"),
-        ("626.2", 1, 12_000, None, "SUR"),
+def test_charge_lines_make_a_charge_per_transaction_paid_or_posted_as_the_mapping_says() -> None:
+    charges = [f for f in _facts(_text("DFT-P03-01.hl7")) if isinstance(f, ChargePaid)]
+    read = [
+        (c.charge_id, x.service_code, x.quantity, x.amount_fen, x.unit_price_fen, x.department)
+        for c in charges
+        for x in c.lines
     ]
-    assert charge.charge_id == "12345"  # type: ignore[attr-defined]
+    # The first line names its transaction (FT1-2); the second, none: the message's.
+    assert read == [
+        ("12345", "71045", 2, 10_000, 5_000, "RAD-1"),
+        ("MSG00001", "626.2", 1, 12_000, None, "SUR"),
+    ]
     posted = mapping_from_dict({"hl7v2": {"currency": "USD", "charges": "posted"}})
-    assert isinstance(_one(ChargePosted, _facts(_text("DFT-P03-01.hl7"), posted)), ChargePosted)
+    facts = _facts(_text("DFT-P03-01.hl7"), posted)
+    assert len([f for f in facts if isinstance(f, ChargePosted)]) == 2
     p11 = _as("DFT-P03-01.hl7", "|DFT^P03^DFT_P03|", "|DFT^P11^DFT_P11|")
-    assert len(_one(ChargePaid, _facts(p11)).lines) == 2  # type: ignore[attr-defined]
+    assert len([f for f in _facts(p11) if isinstance(f, ChargePaid)]) == 2
+
+
+def test_a_unit_price_finer_than_a_fen_is_rounded_and_the_total_must_be_whole_fen() -> None:
+    text = _text("DFT-P03-01.hl7").replace("|100&USD|50&USD|", "|0.25&USD|0.125&USD|")
+    first = next(f for f in _facts(text) if isinstance(f, ChargePaid))
+    assert (first.lines[0].amount_fen, first.lines[0].unit_price_fen) == (25, 13)
+    no_total = _text("DFT-P03-01.hl7").replace("|100&USD|50&USD|", "||0.125&USD|")
+    first = next(f for f in _facts(no_total) if isinstance(f, ChargePaid))
+    assert first.lines[0].amount_fen == 25  # 2 x 0.125 yuan
+
+
+def test_a_negative_amount_is_refused_as_a_translation_error_naming_the_value() -> None:
+    text = _text("DFT-P03-01.hl7").replace("|100&USD|", "|-50.00&USD|")
+    with pytest.raises(TranslationError, match="must not be negative"):
+        translate(text, MAPPING)
 
 
 def test_a_credit_line_refunds_the_charge_it_names() -> None:

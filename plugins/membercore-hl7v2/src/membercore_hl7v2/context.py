@@ -20,10 +20,11 @@ __all__ = ["Context", "Ids"]
 
 @attrs.frozen
 class Ids:
-    """The fact ids of one message: ``hl7v2:<sender>:<control id>:<type>:<patient>:<part>``.
+    """The fact ids of one message: ``hl7v2:<sender>:<control id>@<MSH-7>:<type>:<patient>:<part>``.
 
-    The message type and trigger are part of it: a sender that reuses a control id for
-    messages of other types still names their facts apart.
+    The message's time (MSH-7) and its type and trigger are part of it: a sender that
+    reuses control ids (from 1 again each day, or for messages of other types) still
+    names its facts apart, while a message sent again is the same message.
     """
 
     sender: str

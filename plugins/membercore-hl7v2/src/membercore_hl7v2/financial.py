@@ -1,21 +1,22 @@
 """DFT^P03 and DFT^P11: charges, line by line, and credits.
 
-The FT1 lines of type ``CG`` (charges) make one charge, its id the first FT1-2 (the
-transaction id) sent, else the control id: paid when the mapping says DFT charges are
-paid (``charges = "paid"``, as a HIS that sends them on settlement), else posted to the
-account (they earn nothing until paid). Each line: the department (FT1-13, else the
-visit's), the category the mapping gives the charge code (FT1-7), the amount (FT1-11,
-else FT1-12 times FT1-10) in fen, the quantity and the unit price. A ``CD`` line (a
-credit) refunds the charge its FT1-2 names. Payments (``PY``) and adjustments (``AJ``)
-change nothing the programme counts. An amount in another currency than the mapping's,
-or finer than a fen, is refused naming the field.
+The FT1 lines of type ``CG`` (charges) make a charge per transaction id (FT1-2; lines
+without one make the message's charge, named by its control id): paid when the mapping
+says DFT charges are paid (``charges = "paid"``, as a HIS that sends them on
+settlement), else posted to the account (they earn nothing until paid). Each line: the
+department (FT1-13, else the visit's), the category the mapping gives the charge code
+(FT1-7), the amount (FT1-11, else FT1-12 times FT1-10, rounded to the fen) in fen, the
+quantity and the unit price (rounded to the fen: a drug's unit price may be finer). A
+``CD`` line (a credit) refunds the charge its FT1-2 names. Payments (``PY``) and
+adjustments (``AJ``) change nothing the programme counts. An amount in another currency
+than the mapping's, or a line's total finer than a fen, is refused naming the field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from membercore.facts import ChargeLine, ChargePaid, ChargePosted, RefundIssued
 from membercore_hl7v2.context import Context
@@ -26,14 +27,14 @@ __all__ = ["HANDLERS"]
 
 
 def transactions(context: Context) -> list[object]:
-    """The charge the CG lines make, the refunds the CD lines make, and the diagnoses."""
-    lines: list[ChargeLine] = []
+    """The charges the CG lines make, the refunds the CD lines make, and the diagnoses."""
+    charges: dict[str, tuple[Segment, list[ChargeLine]]] = {}
     refunds: list[object] = []
-    first: Segment | None = None
     for number, ft1 in enumerate(context.message.segments("FT1"), start=1):
         kind = ft1.get(6).upper()
         if kind == "CG":
-            first = first or ft1
+            charge_id = ft1.get(2) or context.ids.control_id.partition("@")[0]
+            first, lines = charges.setdefault(charge_id, (ft1, []))
             lines.append(_line(context, ft1, number))
         elif kind == "CD":
             refunds.append(_refund(context, ft1, number))
@@ -41,15 +42,14 @@ def transactions(context: Context) -> list[object]:
     pv1 = context.message.first("PV1")
     if context.message.segments("DG1") and pv1 is not None and pv1.get(19):
         made += diagnoses(context, context.visit_id())
-    if lines and first is not None:
-        charged = ChargePaid if context.mapping.charges == "paid" else ChargePosted
-        charge_ids = [ft1.get(2) for ft1 in context.message.segments("FT1") if ft1.get(2)]
+    charged = ChargePaid if context.mapping.charges == "paid" else ChargePosted
+    for charge_id, (first, lines) in charges.items():
         made.append(
             charged(
-                fact_id=context.ids.of("charge"),
+                fact_id=context.ids.of(f"charge:{charge_id}"),
                 patient_id=context.patient.patient_id,
                 occurred_at=_when(context, first),
-                charge_id=charge_ids[0] if charge_ids else context.ids.control_id,
+                charge_id=charge_id,
                 lines=tuple(lines),
             )
         )
@@ -59,19 +59,19 @@ def transactions(context: Context) -> list[object]:
 def _line(context: Context, ft1: Segment, number: int) -> ChargeLine:
     code = ft1.get(7)
     quantity = _quantity(ft1, number)
-    unit = _fen(context, ft1, 12, number)
+    unit = _money(context, ft1, 12, number)
     amount = _fen(context, ft1, 11, number)
     if amount is None:
         if unit is None:
             raise TranslationError(f"FT1 {number}: FT1-11 and FT1-12 (the amounts) are empty")
-        amount = unit * (quantity or 1)
+        amount = _whole_fen(unit * (quantity or 1))
     return ChargeLine(
         department=context.department(ft1.get(13)),
         category=context.mapping.category(code),
         amount_fen=amount,
         service_code=code or None,
         quantity=quantity,
-        unit_price_fen=unit,
+        unit_price_fen=None if unit is None else _whole_fen(unit),
     )
 
 
@@ -114,8 +114,8 @@ def _quantity(ft1: Segment, number: int) -> int | None:
     return int(quantity)
 
 
-def _fen(context: Context, ft1: Segment, field: int, number: int) -> int | None:
-    """An amount (CP: MO ``100.50&CNY``) in fen, checked against the mapping's currency."""
+def _money(context: Context, ft1: Segment, field: int, number: int) -> Decimal | None:
+    """An amount (CP: MO ``100.50&CNY``) in fen, exact, checked against the mapping's currency."""
     text, currency = ft1.get(field, 1, 1), ft1.get(field, 1, 2)
     if not text:
         return None
@@ -125,12 +125,25 @@ def _fen(context: Context, ft1: Segment, field: int, number: int) -> int | None:
             f"{context.mapping.currency}"
         )
     try:
-        fen = Decimal(text) * 100
+        return Decimal(text) * 100
     except InvalidOperation:
         raise TranslationError(f"FT1 {number}: FT1-{field} {text!r} is not an amount") from None
+
+
+def _fen(context: Context, ft1: Segment, field: int, number: int) -> int | None:
+    """An amount that is whole fen (a line's total): one finer is refused, naming it."""
+    fen = _money(context, ft1, field, number)
+    if fen is None:
+        return None
     if fen != fen.to_integral_value():
+        text = ft1.get(field, 1, 1)
         raise TranslationError(f"FT1 {number}: FT1-{field} {text!r} is finer than a fen")
     return int(fen)
+
+
+def _whole_fen(fen: Decimal) -> int:
+    """Fen rounded half up (a unit price may be finer: 0.125 yuan a tablet)."""
+    return int(fen.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 #: The DFT triggers translated.

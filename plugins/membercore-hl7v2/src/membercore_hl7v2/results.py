@@ -8,8 +8,9 @@ else OBR-7, else the message's time.
 
 A result's fact id is the result's own — sender, patient, order, test, sub-id and
 status — whenever the order is named: the final result sent again in another message is
-the same fact (taken once), and a correction is a fact of its own, decided again as the
-latest word. Only final and corrected results act on the programme.
+the same fact (taken once). A correction's is its message's: each correction is decided
+again as the latest word, and the same correction sent again is taken once. Only final
+and corrected results act on the programme.
 """
 
 from __future__ import annotations
@@ -64,10 +65,10 @@ def _result(context: Context, order: Segment | None, obx: Segment, number: int) 
     if at is None:
         raise TranslationError(f"OBX {number}: no instant (OBX-14, OBR-7 and MSH-7 are empty)")
     ids = context.ids
-    if order_id:
+    if order_id and status != "corrected":
         part = f"result:{order_id}:{code}:{obx.get(4) or '-'}:{status}"
         fact_id = f"hl7v2:{ids.sender}:{ids.patient_id}:{part}"
-    else:
+    else:  # each correction is news of its own: the message names it
         fact_id = ids.of(f"obx-{number}")
     return LabResultRecorded(
         fact_id=fact_id,

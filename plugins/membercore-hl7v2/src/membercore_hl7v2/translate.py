@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import attrs
 
+from membercore.errors import MembercoreError
 from membercore_hl7v2 import adt, financial, results, scheduling
 from membercore_hl7v2.context import Context, Ids
 from membercore_hl7v2.fields import Message, TranslationError
@@ -74,11 +75,20 @@ def translate(text: str, mapping: Hl7Mapping) -> Translated:
     translator = HANDLED.get(named)
     if translator is None:
         return Translated(named, control_id, sender, (), message)
-    patient = patient_of(message, mapping)
-    ids = Ids(sender, control_id, patient.patient_id, named)
+    try:
+        patient = patient_of(message, mapping)
+    except MembercoreError as error:
+        raise TranslationError(str(error)) from None
+    sent_at = msh.get(7)
+    ids = Ids(
+        sender, f"{control_id}@{sent_at}" if sent_at else control_id, patient.patient_id, named
+    )
     context = Context(message, mapping, patient, ids, trigger)
-    told = translator(context)
-    inputs: list[object] = []
-    if kind == "ADT" or mapping.registrations == "every_message":
-        inputs += context.registration(told)
+    try:
+        told = translator(context)
+        inputs: list[object] = []
+        if kind == "ADT" or mapping.registrations == "every_message":
+            inputs += context.registration(told)
+    except MembercoreError as error:  # a value no fact takes (a negative amount...)
+        raise TranslationError(str(error)) from None
     return Translated(named, control_id, sender, (*inputs, *told), message)

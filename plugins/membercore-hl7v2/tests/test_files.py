@@ -120,3 +120,18 @@ def _mapping(tmp_path: Path) -> Path:
     mapping = tmp_path / "his.toml"
     mapping.write_text(_MAPPING_TOML, encoding="utf-8")
     return mapping
+
+
+def test_text_that_is_no_message_is_refused_and_kept_never_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "odd.hl7"
+    path.write_bytes(b"hello world\n" + sample("ADT01-23.hl7"))
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert main(["import", str(path), "--source", "hl7v2", "--store", store]) == 1
+    assert "1 rejected" in capsys.readouterr().out
+    with open_engine(store) as engine:
+        (letter,) = engine.dead_letters()
+        assert letter.payload == "hello world\n"
+        assert "not an HL7 v2 message" in letter.reason
+        assert engine.member("10006579").profile.registrations  # the message after it

@@ -1,11 +1,12 @@
 r"""Files of HL7 v2 messages: one message or many, batched (FHS/BHS) or not.
 
-A file is read as bytes, streamed: segments end with ``\r``, ``\n`` or ``\r\n``
-(MLLP's block characters, left in a capture, end them too), a UTF-8 byte-order mark at
-the start is skipped, and every message starts with its MSH. The batch envelope's
-segments (FHS, BHS, BTS, FTS) are not messages and are passed over. Each message comes
-with the byte offsets where it starts and ends, so that a reader can resume after the
-last message committed.
+A file is read as bytes, streamed: segments end with ``\r``, ``\n`` or ``\r\n`` (MLLP's
+block characters, left in a capture, end them too), a UTF-8 byte-order mark at the start
+of the file or of a message (files exported one by one and joined) is skipped, and every
+message starts with its MSH. The batch envelope's segments (FHS, BHS, BTS, FTS) are not
+messages and are passed over; any other text outside a message is passed on as it is (to
+be refused, and kept, as not HL7 v2). Each message comes with the byte offsets where it
+starts and ends, so that a reader can resume after the last message committed.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ def messages_in(path: Path, *, after: int = 0, growing: bool = False) -> Iterato
 
     Raises:
         OSError: the file cannot be read.
-    r
     """
     number = 0
     segments: list[bytes] = []
@@ -66,10 +66,12 @@ def messages_in(path: Path, *, after: int = 0, growing: bool = False) -> Iterato
                 segments = []
             if segment[:3] in _ENVELOPE:
                 continue
+        if not segments:
             start = offset
-        if segments or segment.startswith(b"MSH"):
-            segments.append(segment)
-            end = segment_end
+        # Text outside any message (before the first MSH) is passed on as it is, to be
+        # refused as not HL7 v2 with the rest kept: never dropped.
+        segments.append(segment)
+        end = segment_end
     if segments and not (growing and _still_written(path)):
         yield RawMessage(number + 1, start, end, b"\r".join(segments) + b"\r")
 
@@ -96,7 +98,7 @@ def _segments(path: Path, after: int, *, growing: bool) -> Iterator[tuple[int, i
             for found in _END.finditer(pending):
                 if found.end() == len(pending):
                     break  # the separator may go on in the next block
-                text = pending[position : found.start()]
+                text = pending[position : found.start()].removeprefix(_BOM)
                 if text.strip():
                     yield offset + position, offset + found.end(), text.strip(b" \t")
                 position = found.end()
@@ -104,5 +106,5 @@ def _segments(path: Path, after: int, *, growing: bool) -> Iterator[tuple[int, i
             pending = pending[position:]
         ended = pending.endswith((b"\r", b"\n", b"\x1c"))
         if pending.strip(b"\r\n\x0b\x1c \t") and (ended or not growing):
-            text = _END.sub(b"", pending)
+            text = _END.sub(b"", pending).removeprefix(_BOM)
             yield offset, offset + len(pending), text.strip(b" \t")

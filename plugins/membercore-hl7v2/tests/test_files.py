@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from membercore.ports import Unreadable
 from membercore_adapters.cli import main
 from membercore_hl7v2 import Hl7FileSource, resume_offset
+from membercore_hl7v2.files import SETTLED
 
 from .conftest import MAPPING, open_engine, sample, sample_names
 
@@ -42,7 +45,7 @@ def test_a_batch_file_is_read_message_by_message_whatever_ends_its_segments(
     path = _batch(tmp_path / "day.hl7", names, separator=separator)
     read = list(Hl7FileSource(path, MAPPING).read())
     assert not [i for i in read if isinstance(i.raw, Unreadable)]
-    controls = {p.position.split("(")[1].split()[1].rstrip(")") for p in read}
+    controls = {p.position.rsplit("(", 1)[1].split()[1].rstrip(")") for p in read}
     assert controls >= {"599102", "182", "CNTRL-3456", "8919-40", "MSG00012"}
     # The last input of each message names the byte after it: resuming there reads the rest.
     offsets = sorted({resume_offset(p.position) for p in read})
@@ -116,6 +119,12 @@ def test_ingest_resumes_after_the_position_its_last_run_committed(
         assert engine.member("PATID1234").identity.died_at is not None
 
 
+def _settle(path: Path) -> None:
+    """The file as the HIS leaves it once it stopped writing (changed a while ago)."""
+    before = time.time() - SETTLED - 1
+    os.utime(path, (before, before))
+
+
 def _mapping(tmp_path: Path) -> Path:
     mapping = tmp_path / "his.toml"
     mapping.write_text(_MAPPING_TOML, encoding="utf-8")
@@ -135,3 +144,31 @@ def test_text_that_is_no_message_is_refused_and_kept_never_dropped(
         assert letter.payload == "hello world\n"
         assert "not an HL7 v2 message" in letter.reason
         assert engine.member("10006579").profile.registrations  # the message after it
+
+
+def test_ingest_resume_leaves_a_message_being_written_and_reads_a_replaced_file_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "today.hl7"
+    admission = sample("ADT01-23.hl7").rstrip(b"\n") + b"\n"
+    result = sample("ORU-R01-RMGEAD.hl7").rstrip(b"\n") + b"\n"
+    path.write_bytes(admission + result[:100])  # the result is being written
+    store = f"sqlite:///{tmp_path}/m.db"
+    resumed = ["--source", "hl7v2", "--mapping", str(_mapping(tmp_path)), "--resume"]
+    assert main(["ingest", str(path), *resumed, "--store", store]) == 0
+    assert "0 rejected" in capsys.readouterr().out
+    path.write_bytes(admission + result)
+    assert main(["ingest", str(path), *resumed, "--store", store]) == 0
+    assert "0 inputs read" in capsys.readouterr().out  # just written: it may go on
+    _settle(path)
+    assert main(["ingest", str(path), *resumed, "--store", store]) == 0
+    # The result alone: its registration and the result (the admission was taken).
+    assert "2 inputs read to the end: 2 applied" in capsys.readouterr().out
+    # Rotated: a new day's file under the same name is read from its start.
+    path.write_bytes(sample("SIU-S12-01.hl7"))
+    _settle(path)
+    assert main(["ingest", str(path), *resumed, "--store", store]) == 0
+    assert "0 duplicates" in capsys.readouterr().out
+    with open_engine(store) as engine:
+        assert not engine.dead_letters()
+        assert engine.member("555-44-4444").profile.registrations

@@ -1,14 +1,17 @@
 """A file of HL7 v2 messages as a source: ``membercore import --source hl7v2 FILE``.
 
 Each message becomes its facts and commands (or one dead letter with the reason), each
-positioned ``byte N: message K (ADT^A01 599102)``: N is where a reader resumes — the
-message's start for all its inputs but the last, the byte after it for the last — so
-that a reader started again after the position the engine committed
-(:meth:`~membercore.Engine.position`) reads nothing twice and misses nothing.
+positioned ``byte N of 512:<digest>: message K (ADT^A01 599102)``: N is where a reader
+resumes — the message's start for all its inputs but the last, the byte after it for
+the last — so that a reader started again after the position the engine committed
+(:meth:`~membercore.Engine.position`) reads nothing twice and misses nothing; the digest
+of the file's start tells a file replaced under the same name, which is read again from
+its start.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -20,13 +23,34 @@ from membercore_hl7v2.mapping import Hl7Mapping, load_mapping
 
 __all__ = ["Hl7FileSource", "resume_offset"]
 
-_OFFSET = re.compile(r"^byte (\d+)")
+_OFFSET = re.compile(r"^byte (\d+)(?: of (\d+):([0-9a-f]+))?")
+#: How much of a file's start names it (a file replaced under the same name differs).
+_HEAD = 512
 
 
-def resume_offset(position: str | None) -> int:
-    """The byte to resume reading at, from a position a reader committed (0: the start)."""
+def resume_offset(position: str | None, path: Path | None = None) -> int:
+    """The byte to resume reading at, from a position a reader committed (0: the start).
+
+    With ``path``, the file's start is checked against the one the position was
+    committed in: a file replaced or cut short since (rotated under the same name) is
+    read from its start again (what was taken before is a duplicate).
+    """
     found = _OFFSET.match(position or "")
-    return int(found.group(1)) if found else 0
+    if not found:
+        return 0
+    offset = int(found.group(1))
+    if path is not None:
+        size = path.stat().st_size
+        length, digest = found.group(2), found.group(3)
+        if offset > size or (length is not None and _head(path, int(length)) != digest):
+            return 0
+    return offset
+
+
+def _head(path: Path, length: int) -> str:
+    """A digest of the first ``length`` bytes of ``path``."""
+    with path.open("rb") as file:
+        return hashlib.blake2b(file.read(length), digest_size=8).hexdigest()
 
 
 class Hl7FileSource:
@@ -76,7 +100,7 @@ class Hl7FileSource:
             Path(options["path"]),
             mapping,
             encoding=options.get("encoding", "utf-8"),
-            after=resume_offset(options.get("after")),
+            after=resume_offset(options.get("after"), Path(options["path"])),
             growing=options.get("growing") == "true",
         )
 
@@ -86,13 +110,15 @@ class Hl7FileSource:
         Raises:
             OSError: the file cannot be read.
         """
+        length = min(_HEAD, self.path.stat().st_size)
+        file = f"of {length}:{_head(self.path, length)}"
         for raw in messages_in(self.path, after=self.after, growing=self.growing):
             received = receive(
                 raw.data,
                 self.mapping,
                 encoding=self.encoding,
-                where=f"byte {raw.start}: message {raw.number}",
-                resume=f"byte {raw.end}: message {raw.number}",
+                where=f"byte {raw.start} {file}: message {raw.number}",
+                resume=f"byte {raw.end} {file}: message {raw.number}",
             )
             named = received.translated
             for item in received.inputs:

@@ -149,6 +149,8 @@ def _source(engine: Engine, args: argparse.Namespace, name: str) -> HisSource:
         options["encoding"] = args.encoding
     if position is not None:
         options["after"] = position
+    if args.resume:
+        options["growing"] = "true"  # a message still being written waits for the next run
     return found.value(options)
 
 

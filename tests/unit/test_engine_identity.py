@@ -111,13 +111,27 @@ def test_identifiers_naming_two_patients_refuse_the_registration_naming_both(
     assert engine.identified("", "B-9") is None
 
 
-def test_a_known_patient_keeps_their_own_id_and_an_identifier_keeps_its_first_patient(
+def test_a_known_patients_registration_naming_anothers_identifier_is_refused(
     engine: Engine,
 ) -> None:
     engine.ingest([_registered("A-1", ("ID", "330102")), _registered("A-2")])
-    engine.ingest([_registered("A-2", ("ID", "330102"), fact_id="reg-A-2-again")])
+    report = engine.ingest([_registered("A-2", ("ID", "330102"), fact_id="reg-A-2-again")])
+    ((_, reason),) = report.refusals
+    assert "ID|330102 names patient A-1, not A-2" in reason
     assert _members(engine) == ["member:A-1", "member:A-2"]
     assert engine.identified("ID", "330102") == "A-1"
+    assert engine.identifiers("A-2") == []
+
+
+def test_after_a_merge_the_survivor_may_list_the_merged_away_identifiers(
+    engine: Engine,
+) -> None:
+    engine.ingest([_registered("A-1", ("MR", "A-1")), _registered("D-1", ("MR", "D-1"))])
+    engine.execute(
+        MergeMembers(key="m-1", member_id="A-1", duplicate_id="D-1", operator="hr", reason="ID")
+    )
+    again = _registered("A-1", ("MR", "A-1"), ("MR", "D-1"), fact_id="reg-A-1-again")
+    assert engine.ingest([again]).rejected == 0
 
 
 def test_after_a_merge_the_merged_away_identifiers_name_the_survivor(engine: Engine) -> None:

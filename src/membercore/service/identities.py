@@ -10,7 +10,8 @@ so that:
   every fact sent under it reaches them, never a second member;
 - a fact under an id that became another patient's reaches that patient;
 - identifiers naming two known patients refuse the registration (their records are one
-  person's: merge them first), naming both;
+  person's: merge them first), naming both; so does an identifier of another patient's
+  record in a registration of a known patient (naming the identifier and its patient);
 - a patient merged away keeps their identifiers: the facts reach them, and the merge
   takes them on to the survivor.
 
@@ -74,23 +75,27 @@ def read_index(store: IdentityStore, reads: Iterable[Read]) -> Index:
     return index
 
 
-def route(index: Index, message: object, known: Callable[[str], bool]) -> object:
+def route(index: Index, message: object, record_of: Callable[[str], str | None]) -> object:
     """``message`` about the patient the index names (unchanged when it names its own).
 
     Args:
         index: the batch's identifiers, to which a registration's are added.
         message: a fact, or any other input (returned as it is).
-        known: whether a patient id has a record, stored or made so far.
+        record_of: the record that stands for a patient id now — its own, or the one
+            it was merged into — or None when it has none (stored or made so far).
 
     Raises:
-        InvalidFactError: a registration's identifiers name two known patients.
+        InvalidFactError: a registration's identifiers name two known patients, or
+            name another patient than the one it registers.
     """
     if not isinstance(message, Fact):
         return message
     named = message.patient_id
     patient = index.patient(ANOTHER_ID, named) or named
-    if isinstance(message, PatientRegistered) and patient == named and not known(named):
-        patient = _found(index, message) or named
+    if isinstance(message, PatientRegistered):
+        if patient == named and record_of(named) is None:
+            patient = _found(index, message, record_of) or named
+        _check_owned(index, message, record_of(patient) or patient, record_of)
     for identifier in getattr(message, "identifiers", ()):
         index.add(identifier.system, identifier.value, patient)
     if patient != named:
@@ -99,13 +104,23 @@ def route(index: Index, message: object, known: Callable[[str], bool]) -> object
     return message
 
 
-def _found(index: Index, registration: PatientRegistered) -> str | None:
+def _owners(
+    index: Index, registration: PatientRegistered, record_of: Callable[[str], str | None]
+) -> dict[str, str]:
+    """Each identifier of ``registration`` the index knows, and the record that holds it."""
+    owners = {}
+    for identifier in registration.identifiers:
+        patient = index.patient(identifier.system, identifier.value)
+        if patient is not None:
+            owners[f"{identifier.system}|{identifier.value}"] = record_of(patient) or patient
+    return owners
+
+
+def _found(
+    index: Index, registration: PatientRegistered, record_of: Callable[[str], str | None]
+) -> str | None:
     """The one known patient a new registration's identifiers name, if any."""
-    found = {
-        patient
-        for identifier in registration.identifiers
-        if (patient := index.patient(identifier.system, identifier.value)) is not None
-    }
+    found = set(_owners(index, registration, record_of).values())
     if len(found) > 1:
         named = ", ".join(sorted(found))
         raise InvalidFactError(
@@ -115,6 +130,29 @@ def _found(index: Index, registration: PatientRegistered) -> str | None:
             f"name the patients {named}: their records are one person's, merge them first",
         )
     return found.pop() if found else None
+
+
+def _check_owned(
+    index: Index,
+    registration: PatientRegistered,
+    record: str,
+    record_of: Callable[[str], str | None],
+) -> None:
+    """Refuse a registration listing an identifier that names another patient's record."""
+    others = {
+        named: owner
+        for named, owner in _owners(index, registration, record_of).items()
+        if owner != record
+    }
+    if others:
+        named, owner = sorted(others.items())[0]
+        raise InvalidFactError(
+            registration.TYPE,
+            "identifiers",
+            [f"{i.system}|{i.value}" for i in registration.identifiers],
+            f"{named} names patient {owner}, not {registration.patient_id}: one person's "
+            "records are merged first, another's identifier is corrected in the HIS",
+        )
 
 
 def learn(uow: UnitOfWork, received: object, decided: object) -> None:

@@ -125,15 +125,16 @@ def _apply(
     uow.load_households()
     applied = 0
 
-    def known(patient_id: str) -> bool:
-        return uow.member(patient_id) is not None
+    def record_of(patient_id: str) -> str | None:
+        held = uow.member(patient_id)
+        return None if held is None else held.state.identity.merged_into or patient_id
 
     learnt: dict[str, datetime] = {}  # the records decided
     for _, when, (item, digest) in _in_order(fresh, history=ctx.history):
         message = item.message
         mark = uow.mark()
         try:
-            message = identities.route(index, message, known)
+            message = identities.route(index, message, record_of)
             key, made = _decide(engine, ctx, uow, message, when)
         except StorageError:
             raise

@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 from tests.unit.conftest import MONDAY, OpenEngine
 
 from membercore import ledger
-from membercore.errors import StorageError
+from membercore.errors import StorageError, UnknownMemberError
 from membercore.facts import ChargeLine, ChargePaid, Identifier, PatientRegistered
 from membercore.identity import MergeMembers
 from membercore.ports import Positioned
@@ -237,3 +238,19 @@ def test_a_merged_away_record_has_nothing_left_going(engine: Engine) -> None:
     engine.tick()
     assert _earned(engine, "D-1") == 0
     assert [m for m in engine.pending_outbox() if m.key == "member:D-1"] == []
+
+
+def test_merging_a_record_never_held_is_refused_unless_its_id_is_to_be_retired(
+    engine: Engine,
+) -> None:
+    engine.ingest([_registered("A-1")])
+    merge = MergeMembers(
+        key="m-1", member_id="A-1", duplicate_id="OLD-9", operator="his", reason="A40"
+    )
+    with pytest.raises(UnknownMemberError):
+        engine.execute(merge)
+    engine.execute(attrs.evolve(merge, key="m-2", retire_unknown=True))
+    assert engine.identified("", "OLD-9") == "A-1"
+    engine.ingest([_paid("OLD-9", 30, "f-1")])
+    assert _earned(engine, "A-1") == 30
+    assert _members(engine) == ["member:A-1"]

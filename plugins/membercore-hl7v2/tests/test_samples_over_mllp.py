@@ -62,7 +62,19 @@ def test_each_sample_alone_is_acknowledged_with_its_control_id(name: str) -> Non
     control = sent.split("\r")[0].split("|")[9]
     assert str(ack.segment("MSA")(2)) == control
     assert str(ack.segment("MSH")(9)).startswith("ACK")
-    # Alone, the A40's merged-away record is unknown: a dead letter, AE with the reason.
-    assert (code(ack), "56789" in text(ack)) == (
-        ("AE", True) if name == "ADT-A40-01.hl7" else ("AA", False)
-    )
+    assert code(ack) == "AA", text(ack)
+
+
+def test_an_a40_of_a_record_the_programme_never_saw_retires_its_id_into_the_survivor() -> None:
+    with open_engine("memory://") as engine:
+        (ack,) = listening(engine, lambda port: send(port, sample("ADT-A40-01.hl7")))
+        assert code(ack) == "AA"
+        assert engine.identified("", "56789") == "12345"
+        result = (
+            sample("ORU-R01-RMGEAD.hl7")
+            .replace(b"PID|||555-44-4444|", b"PID|||56789^^^BCBS^MR|")
+            .replace(b"CNTRL-3456", b"CNTRL-3457")
+        )
+        (taken,) = listening(engine, lambda port: send(port, result))
+        assert code(taken) == "AA"
+        assert [r.key for r in engine.store.scan("member:")] == ["member:12345"]

@@ -47,6 +47,10 @@ class MergeMembers(Command):
         duplicate_id: the record that is merged away.
         operator: who confirmed that both records are one person.
         reason: how it was established (e.g. same ID card number).
+        retire_unknown: when the programme holds no record of ``duplicate_id``, retire
+            that id into the survivor (facts sent under it reach the survivor) instead
+            of refusing the merge: as a HIS's merge (HL7 v2 ``ADT^A40``) of a record
+            the programme never saw says.
     """
 
     TYPE: ClassVar[str] = "merge_members"
@@ -54,6 +58,7 @@ class MergeMembers(Command):
     duplicate_id: str = attrs.field(validator=non_empty)
     operator: str = attrs.field(validator=non_empty)
     reason: str = attrs.field(validator=non_empty)
+    retire_unknown: bool = attrs.field(default=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -29,10 +29,10 @@ import attrs
 from membercore.errors import InvalidFactError
 from membercore.facts import Fact, PatientRegistered
 from membercore.ports import IdentifierLink
-from membercore.service.inputs import Read
 
 if TYPE_CHECKING:
     from membercore.ports import IdentityStore
+    from membercore.service.inputs import Read
     from membercore.service.unit_of_work import UnitOfWork
 
 __all__ = ["ANOTHER_ID", "Index", "learn", "read_index", "route"]

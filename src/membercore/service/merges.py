@@ -29,9 +29,11 @@ from membercore.identity import MergedInto, MergeMembers
 from membercore.journeys import JourneyEnded
 from membercore.ledger import LedgerState, decide_merge, evolve
 from membercore.ledger.events import Posting
+from membercore.ports import IdentifierLink
 from membercore.service import pipeline
 from membercore.service.family import evolve_household, relatives, uncover
 from membercore.service.handling import count_work, give, note, run
+from membercore.service.identities import ANOTHER_ID
 from membercore.service.member import Member
 from membercore.service.recording import Working
 from membercore.service.unit_of_work import UnitOfWork
@@ -147,6 +149,13 @@ def merge(
         raise EngineError(f"cannot merge member {command.member_id!r} into itself")
     uow.load_members([command.member_id, command.duplicate_id])
     survivor = uow.require_member(command.member_id)
+    if command.retire_unknown and uow.member(command.duplicate_id) is None:
+        # A record the programme never held: its id names the survivor from now on.
+        link = IdentifierLink(
+            system=ANOTHER_ID, value=command.duplicate_id, patient_id=command.member_id
+        )
+        uow.identifiers.append(link)
+        return ()
     duplicate = uow.require_member(command.duplicate_id)
     _check_mergeable(survivor.state, duplicate.state)
     if duplicate.state.identity.merged_into == command.member_id:

@@ -8,7 +8,8 @@ A03     discharged (PV1-45): an inpatient stay's discharge, another class's visi
 A04     registered (an outpatient's arrival); A08, A28, A31 the patient's details
 A11     admission cancelled (sent in error)
 A13     discharge cancelled (the patient is still in)
-A40     the record of MRG-1 merged into the PID's (one pair after another)
+A40     the record of MRG-1 merged into the PID's (one pair after another); an MRG-1
+        the programme never saw is retired into the PID's patient
 ======= ==========================================================================
 
 Every ADT message first registers its patient from the PID (and records a death the
@@ -146,6 +147,7 @@ def merged(context: Context) -> list[object]:
                 duplicate_id=duplicate,
                 operator=operator,
                 reason=f"ADT^A40 {context.ids.control_id} from {context.ids.sender}",
+                retire_unknown=True,
             )
         )
     if not commands:

@@ -111,7 +111,7 @@ def code(ack: hl7.Message) -> str:
 def text(ack: hl7.Message) -> str:
     """An acknowledgement's text (MSA-3)."""
     msa = ack.segment("MSA")
-    return str(msa(3)) if len(msa) > 3 else ""
+    return str(ack.unescape(str(msa(3)))) if len(msa) > 3 else ""
 
 
 # -- stores -------------------------------------------------------------------------------

@@ -96,6 +96,7 @@ def route(index: Index, message: object, record_of: Callable[[str], str | None])
         if patient == named and record_of(named) is None:
             patient = _found(index, message, record_of) or named
         _check_owned(index, message, record_of(patient) or patient, record_of)
+        _check_issuer(index, message)
     for identifier in getattr(message, "identifiers", ()):
         index.add(identifier.system, identifier.value, patient)
     if patient != named:
@@ -153,6 +154,33 @@ def _check_owned(
             f"{named} names patient {owner}, not {registration.patient_id}: one person's "
             "records are merged first, another's identifier is corrected in the HIS",
         )
+
+
+def _check_issuer(index: Index, registration: PatientRegistered) -> None:
+    """Refuse a patient id listed under another system than the one that issued it.
+
+    Two campuses (or two HIS) that number patients alike send one id for two people:
+    the registration's own id, listed under a system that never issued it while another
+    did, is refused rather than making the two one member.
+    """
+    named = registration.patient_id
+    for identifier in registration.identifiers:
+        if identifier.value != named or index.patient(identifier.system, named) is not None:
+            continue
+        issuers = sorted(
+            system
+            for (system, value) in index.named
+            if value == named and system not in (ANOTHER_ID, identifier.system)
+        )
+        if issuers:
+            raise InvalidFactError(
+                registration.TYPE,
+                "identifiers",
+                [f"{i.system}|{i.value}" for i in registration.identifiers],
+                f"patient id {named!r} was issued by {issuers[0]}, not {identifier.system}: "
+                "two systems number patients alike (a source can name its patients by "
+                "issuer and id)",
+            )
 
 
 def learn(uow: UnitOfWork, received: object, decided: object) -> None:

@@ -9,6 +9,7 @@ message, and a file's reader resumes at the position of the last input committed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import attrs
@@ -61,8 +62,9 @@ def receive(
             reads the message again).
         resume: the position after it, for its last input (``where`` when not given).
     """
-    resume = resume or where
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark, whatever follows
+    named = _named(data)
+    where, resume = f"{where}{named}", f"{resume or where}{named}"
     try:
         text = data.decode(encoding).lstrip("\ufeff")
     except UnicodeDecodeError as error:
@@ -85,6 +87,21 @@ def receive(
         for n, item in enumerate(inputs)
     )
     return Received(text, positioned, translated, parsed=True)
+
+
+_HEADER = re.compile(rb"^MSH\|[^\r\n]*")
+
+
+def _named(data: bytes) -> str:
+    """`` (ADT^A01 599102)``: the message's type and control id, as far as its header says."""
+    found = _HEADER.match(data)
+    if not found:
+        return ""
+    fields = found.group(0).decode("ascii", "replace").split("|")
+    kind = fields[8].split("^")[:2] if len(fields) > 8 else []
+    control = fields[9] if len(fields) > 9 else ""
+    said = " ".join(part for part in ("^".join(kind), control) if part)
+    return f" ({said})" if said else ""
 
 
 def _unreadable(text: str, reason: str, where: str) -> Positioned:

@@ -158,7 +158,7 @@ class Listener:
                     return
                 acked: asyncio.Future[str] = asyncio.get_running_loop().create_future()
                 self._received += 1
-                where = f"MLLP message {self._received} from {peer[0]}:{peer[1]}"
+                where = f"MLLP message {self._received} from {peer[0]}"
                 received = receive(block, self.mapping, encoding=self.encoding, where=where)
                 await self._queue.put(_Waiting(received, acked))
                 ack = await acked

@@ -16,6 +16,7 @@ A mapping file::
 
     [hl7v2.patient]
     primary = ["MR"]                 # PID-3 identifier types, in order of preference
+    qualify = false                  # true: HZ01:000777 (campuses numbering alike)
 
     [hl7v2.departments]              # PV1-10, PV1-3.1, FT1-13, AIL-3.1 -> department
     default = "outpatient"
@@ -82,6 +83,8 @@ class Hl7Mapping:
             ADT messages alone.
         primary: the PID-3 identifier types (PID-3.5) that name the patient, in order
             of preference; the first identifier when none is listed or found.
+        qualify: name the patient by the primary identifier's assigning authority and
+            value (``HZ01:000777``), for campuses or HIS that number patients alike.
         departments: department codes to the programme's departments.
         encounter_classes: PV1-2 patient classes to encounter classes.
         charge_categories: charge codes to service categories.
@@ -94,6 +97,7 @@ class Hl7Mapping:
     charges: ChargesAre = "paid"
     registrations: Registrations = "every_message"
     primary: tuple[str, ...] = ("MR",)
+    qualify: bool = False
     departments: Mapping[str, str] = attrs.field(factory=dict)
     encounter_classes: Mapping[str, EncounterClass] = attrs.field(
         factory=lambda: dict(_DEFAULT_CLASSES)
@@ -163,7 +167,7 @@ def mapping_from_dict(data: Mapping[str, Any]) -> Hl7Mapping:
             fields[key] = _text(f"hl7v2.{key}", table[key])
     fields.update(_choices(table))
     if "patient" in table:
-        fields["primary"] = _primary(table["patient"])
+        fields["primary"], fields["qualify"] = _patient(table["patient"])
     for key in ("departments", "charge_categories", "lab_tests"):
         if key in table:
             fields[key] = _codes(f"hl7v2.{key}", table[key])
@@ -204,16 +208,20 @@ def _zone(value: object) -> ZoneInfo:
         raise ConfigError("hl7v2.timezone", f"no time zone is named {name!r}") from None
 
 
-def _primary(value: object) -> tuple[str, ...]:
+def _patient(value: object) -> tuple[tuple[str, ...], bool]:
     _table("hl7v2.patient", value)
     assert isinstance(value, Mapping)
     for key in value:
-        if key != "primary":
-            raise ConfigError(f"hl7v2.patient.{key}", "unknown key (known: primary)")
+        if key not in ("primary", "qualify"):
+            raise ConfigError(f"hl7v2.patient.{key}", "unknown key (known: primary, qualify)")
     types = value.get("primary", ["MR"])
     if not isinstance(types, list) or not types:
         raise ConfigError("hl7v2.patient.primary", 'a list of identifier types, e.g. ["MR"]')
-    return tuple(_text(f"hl7v2.patient.primary[{n}]", t) for n, t in enumerate(types))
+    qualify = value.get("qualify", False)
+    if not isinstance(qualify, bool):
+        raise ConfigError("hl7v2.patient.qualify", f"true or false, not {qualify!r}")
+    primary = tuple(_text(f"hl7v2.patient.primary[{n}]", t) for n, t in enumerate(types))
+    return primary, qualify
 
 
 def _codes(key: str, value: object) -> dict[str, str]:

@@ -90,7 +90,14 @@ def patient_of(message: Message, mapping: Hl7Mapping, pid: Segment | None = None
         fields["name"] = f"{family}{_TITLE[sex]}"
     died_at = pid.instant(29) if pid.get(30).upper() == "Y" else None
     relatives = _relatives(message, mapping.primary)
-    return Patient(identifiers[0].value, tuple(identifiers), fields, died_at, relatives)
+    primary = identifiers[0]
+    patient_id = f"{_issuer(primary)}:{primary.value}" if mapping.qualify else primary.value
+    return Patient(patient_id, tuple(identifiers), fields, died_at, relatives)
+
+
+def _issuer(identifier: Identifier) -> str:
+    """The authority that issued an identifier (its system without the type)."""
+    return identifier.system.partition("^")[0] or identifier.system
 
 
 def _identifiers(pid: Segment, primary: Sequence[str]) -> list[Identifier]:

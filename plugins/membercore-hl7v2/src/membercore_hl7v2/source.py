@@ -120,9 +120,4 @@ class Hl7FileSource:
                 where=f"byte {raw.start} {file}: message {raw.number}",
                 resume=f"byte {raw.end} {file}: message {raw.number}",
             )
-            named = received.translated
-            for item in received.inputs:
-                position = item.position
-                if named is not None:
-                    position = f"{position} ({named.kind} {named.control_id})"
-                yield Positioned(raw=item.raw, position=position)
+            yield from received.inputs

@@ -66,6 +66,8 @@ class WardPlugin:
 def _arguments(listen: str) -> argparse.Namespace:
     return argparse.Namespace(
         listen=[listen],
+        poll=[],
+        poll_every=10.0,
         host="127.0.0.1",
         port=0,
         mapping=None,

@@ -249,3 +249,14 @@ def test_a_message_type_the_programme_takes_nothing_from_translates_to_nothing()
     text = _as("ADT01-23.hl7", "|ADT^A01|", "|ADT^A05|")
     translated = translate(text, MAPPING)
     assert (translated.kind, translated.inputs) == ("ADT^A05", ())
+
+
+def test_an_update_with_a_visit_carries_its_diagnoses_and_icd10_names_can_be_added() -> None:
+    dg1 = "DG1|1|ICD10GJ|E11.900x001^2型糖尿病^ICD10GJ||20050110045502+0700|A|"
+    sent = "DG1|1|I9|71596^OSTEOARTHROS NOS-L/LEG ^I9|OSTEOARTHROS NOS-L/LEG ||A| "
+    text = _as("ADT01-23.hl7", sent, dg1).replace("|ADT^A01|", "|ADT^A08|")
+    (unknown,) = [f for f in _facts(text) if isinstance(f, DiagnosisRecorded)]
+    assert unknown.icd10 is None  # ICD10GJ is no name of ICD-10 the connector knows
+    mapping = mapping_from_dict({"hl7v2": {"currency": "USD", "icd10_systems": ["ICD10GJ"]}})
+    (known,) = [f for f in _facts(text, mapping) if isinstance(f, DiagnosisRecorded)]
+    assert known.icd10 == "E11.900x001"

@@ -5,7 +5,8 @@ A01     admitted (PV1-44, else the event's instant), and its diagnoses (DG1)
 A02     transferred to PV1-10 from PV1-6
 A03     discharged (PV1-45): an inpatient stay's discharge, another class's visit
         completed; and its diagnoses
-A04     registered (an outpatient's arrival); A08, A28, A31 the patient's details
+A04     registered (an outpatient's arrival); A08, A28, A31 the patient's details; with
+        the diagnoses (DG1) of the visit PV1-19 names, when sent
 A11     admission cancelled (sent in error)
 A13     discharge cancelled (the patient is still in)
 A40     the record of MRG-1 merged into the PID's (one pair after another); an MRG-1
@@ -97,8 +98,14 @@ def discharged(context: Context) -> list[object]:
 
 
 def registered(context: Context) -> list[object]:
-    """A04, A08, A28, A31: the registration alone (made for every ADT message)."""
-    return []
+    """A04, A08, A28, A31: the registration (made for every ADT message) and diagnoses.
+
+    The diagnoses (DG1) are those of the visit PV1-19 names, when the message sends both.
+    """
+    pv1 = context.message.first("PV1")
+    if not context.message.segments("DG1") or pv1 is None or not pv1.get(19):
+        return []
+    return diagnoses(context, context.visit_id())
 
 
 def admission_cancelled(context: Context) -> list[object]:

@@ -10,6 +10,7 @@ A mapping file::
 
     [hl7v2]
     timezone = "Asia/Shanghai"       # instants sent without a UTC offset
+    icd10_systems = ["ICD10GJ"]      # more names of ICD-10 than ICD10_SYSTEMS
     currency = "CNY"                 # amounts in yuan (FT1-11 "100.00&CNY")
     charges = "paid"                 # DFT charge lines are "paid" or "posted"
     registrations = "every_message"  # or "adt_only"
@@ -33,6 +34,9 @@ A mapping file::
 
     [hl7v2.diagnoses.I9]             # a code system's codes -> ICD-10
     "71596" = "M17.9"
+
+    [hl7v2.diagnoses.local]          # codes sent without a system (DG1-3.3 empty)
+    "GXY01" = "I10"
 """
 
 from __future__ import annotations
@@ -90,6 +94,8 @@ class Hl7Mapping:
         charge_categories: charge codes to service categories.
         lab_tests: laboratory test codes to the programme's test names.
         diagnoses: per code system, codes to ICD-10 codes.
+        icd10_systems: the names senders give ICD-10 (DG1-3.3), whose codes are taken as
+            they are; :data:`ICD10_SYSTEMS` and those the hospital adds.
     """
 
     timezone: ZoneInfo = attrs.field(factory=lambda: ZoneInfo("Asia/Shanghai"))
@@ -105,6 +111,7 @@ class Hl7Mapping:
     charge_categories: Mapping[str, str] = attrs.field(factory=dict)
     lab_tests: Mapping[str, str] = attrs.field(factory=dict)
     diagnoses: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    icd10_systems: frozenset[str] = ICD10_SYSTEMS
 
     def department(self, *codes: str) -> str | None:
         """The department the first code given names (mapped, else as sent), or the default."""
@@ -126,7 +133,7 @@ class Hl7Mapping:
         mapped = self.diagnoses.get(system, {}).get(code)
         if mapped is not None:
             return mapped
-        if system.upper() in ICD10_SYSTEMS and is_code(code):
+        if system.upper() in self.icd10_systems and is_code(code):
             return code
         return None
 
@@ -155,7 +162,7 @@ def mapping_from_dict(data: Mapping[str, Any]) -> Hl7Mapping:
     """
     table = data.get("hl7v2", {})
     _table("hl7v2", table)
-    known = {f.name for f in attrs.fields(Hl7Mapping)} - {"primary"} | {"patient"}
+    known = {f.name for f in attrs.fields(Hl7Mapping)} - {"primary", "qualify"} | {"patient"}
     for key in table:
         if key not in known:
             raise ConfigError(f"hl7v2.{key}", f"unknown key (known: {', '.join(sorted(known))})")
@@ -175,6 +182,12 @@ def mapping_from_dict(data: Mapping[str, Any]) -> Hl7Mapping:
         fields["encounter_classes"] = _classes(table["encounter_classes"])
     if "diagnoses" in table:
         fields["diagnoses"] = _diagnoses(table["diagnoses"])
+    if "icd10_systems" in table:
+        named = table["icd10_systems"]
+        if not isinstance(named, list):
+            raise ConfigError("hl7v2.icd10_systems", 'a list of names, e.g. ["ICD10GJ"]')
+        added = {_text(f"hl7v2.icd10_systems[{n}]", v).upper() for n, v in enumerate(named)}
+        fields["icd10_systems"] = ICD10_SYSTEMS | added
     return Hl7Mapping(**fields)
 
 

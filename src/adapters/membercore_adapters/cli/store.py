@@ -54,15 +54,18 @@ def with_store(args: argparse.Namespace) -> int:
         )
         return 1
     except ConfigError as error:
-        print(f"{args.config}: {error}", file=sys.stderr)
+        print(f"{args.config or 'membercore'}: {error}", file=sys.stderr)
         return 1
     except MembercoreError as error:
         print(f"membercore: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         raise  # the reader went away: not a file that cannot be read
-    except OSError as error:  # a file named on the command line that cannot be read
-        print(f"membercore: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+    except OSError as error:  # a file named on the command line, or a port to listen on
+        if error.filename is None:
+            print(f"membercore: {error.strerror or error}", file=sys.stderr)
+        else:
+            print(f"membercore: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
         return 2
 
 

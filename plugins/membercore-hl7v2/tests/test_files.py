@@ -75,10 +75,11 @@ def test_import_exits_1_naming_the_message_that_became_a_dead_letter(
     store = f"sqlite:///{tmp_path}/m.db"
     assert main(["import", str(path), "--source", "hl7v2", "--store", store]) == 1
     assert "1 rejected" in capsys.readouterr().out
-    assert main(["dead-letters", "--store", store]) == 0
+    assert main(["dead-letters", "--store", store, "--raw"]) == 0
     listed = capsys.readouterr().out
-    assert "message 1" in listed
+    assert "message 1 (ADT^A01 599102)" in listed
     assert "PV1-19" in listed
+    assert "    MSH|^~\\&|AccMgr|1|||20050110045504+0700||ADT^A01|599102|P|2.3" in listed
 
 
 def test_a_mapping_with_a_wrong_key_is_refused_naming_it(

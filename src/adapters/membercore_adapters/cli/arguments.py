@@ -93,6 +93,10 @@ def _store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
             )
         if name == "outbox":
             sub.add_argument("--dispatch", action="store_true", help="deliver to the console")
+        if name == "dead-letters":
+            sub.add_argument(
+                "--raw", action="store_true", help="each refused input as it was received, too"
+            )
 
 
 def _source_options(sub: argparse.ArgumentParser) -> None:

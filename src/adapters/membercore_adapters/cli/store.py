@@ -88,6 +88,9 @@ def _on_store(args: argparse.Namespace, engine: Engine) -> int:
         return _tasks(engine)
     for letter in engine.store.dead_letters():
         print(f"{letter.at.isoformat()}  {letter.fact_id}  {letter.fact_type}: {letter.reason}")
+        if args.raw:
+            for line in letter.payload.splitlines():
+                print(f"    {line}")
     return 0
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,10 @@ from membercore_hl7v2.mapping import Hl7Mapping, load_mapping
 __all__ = ["Listener"]
 
 log = logging.getLogger("membercore.hl7v2")
+
+#: Seconds between the log's summaries of the acknowledgements given (each group
+#: committed is logged at DEBUG).
+SUMMARY = 60.0
 
 
 @attrs.define
@@ -83,6 +89,8 @@ class Listener:
         self._committer: asyncio.Task[None] | None = None
         self._connections: set[asyncio.Task[Any]] = set()
         self._received = 0
+        self._tally: Counter[str] = Counter()
+        self._summarised = time.monotonic()
 
     @classmethod
     def from_options(cls, engine: Engine, options: Mapping[str, str]) -> Listener:
@@ -137,6 +145,7 @@ class Listener:
                 await self._committer
         if self._server is not None:
             await self._server.wait_closed()
+        self._summarise(now=True)
         log.info("stopped listening on %s:%s", self.host, self.port)
 
     # -- connections ------------------------------------------------------------------
@@ -203,16 +212,27 @@ class Listener:
             code, text = waiting.received.outcome([refused[n] for n in span if n in refused])
             outcomes.append((waiting.received, code))
             acks.append(self._ack(waiting.received, code, text, now))
-        log.info(
+        log.debug(
             "committed %d messages (%d facts applied, %d duplicates, %d refused)",
             len(group),
             report.applied,
             report.duplicates,
             report.rejected,
         )
+        self._tally.update(code for _, code in outcomes)
+        self._summarise()
         if self.on_commit is not None:
             self.on_commit(outcomes)
         return acks
+
+    def _summarise(self, *, now: bool = False) -> None:
+        """Log the acknowledgements given since the last summary, once a minute."""
+        if not self._tally or (not now and time.monotonic() < self._summarised + SUMMARY):
+            return
+        counts = ", ".join(f"{self._tally[code]} {code}" for code in ("AA", "AE", "AR"))
+        log.info("acknowledged %s", counts)
+        self._tally.clear()
+        self._summarised = time.monotonic()
 
     def _ack(self, received: Received, code: str, text: str, now: Any) -> str:
         message = received.translated.message if received.translated else None

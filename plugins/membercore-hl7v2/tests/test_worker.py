@@ -41,26 +41,28 @@ def _messages() -> list[bytes]:
     return made
 
 
-@contextlib.contextmanager
-def _worker(store: str, mapping: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    command = [
+def _command(store: str, mapping: Path, *options: str) -> list[str]:
+    """``membercore worker`` on ``store``, neither ticking nor dispatching, with ``options``."""
+    return [
         sys.executable,
         "-m",
         "membercore_adapters.cli",
         "worker",
         "--store",
         store,
-        "--listen",
-        "hl7v2",
-        "--port",
-        "0",
         "--mapping",
         str(mapping),
         "--tick-every",
         "0",
         "--dispatch-every",
         "0",
+        *options,
     ]
+
+
+@contextlib.contextmanager
+def _worker(store: str, mapping: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    command = _command(store, mapping, "--listen", "hl7v2", "--port", "0")
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     port = 0
@@ -183,24 +185,8 @@ def test_a_polled_file_the_his_appends_to_is_read_once_even_a_message_half_writt
     feed = tmp_path / "adt.hl7"
     feed.write_bytes(b"".join(messages[:3]))
     store = f"sqlite:///{tmp_path}/m.db"
-    command = [
-        sys.executable,
-        "-m",
-        "membercore_adapters.cli",
-        "worker",
-        "--store",
-        store,
-        "--poll",
-        f"hl7v2:{feed}",
-        "--poll-every",
-        "0.1",
-        "--mapping",
-        str(_mapping(tmp_path)),
-        "--tick-every",
-        "0",
-        "--dispatch-every",
-        "0",
-    ]
+    poll = ["--poll", f"hl7v2:{feed}", "--poll-every", "0.1"]
+    command = _command(store, _mapping(tmp_path), *poll)
     with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
         assert process.stderr is not None
         lines: list[str] = []

@@ -110,26 +110,23 @@ def registered(context: Context) -> list[object]:
 
 def admission_cancelled(context: Context) -> list[object]:
     """A11: the admission was sent in error."""
-    return [
-        AdmissionCancelled(
-            fact_id=context.ids.of("admission_cancelled"),
-            patient_id=context.patient.patient_id,
-            occurred_at=context.event_instant(),
-            visit_id=context.visit_id(),
-        )
-    ]
+    return [_withdrawal(AdmissionCancelled, context)]
 
 
 def discharge_cancelled(context: Context) -> list[object]:
     """A13: the discharge was sent in error."""
-    return [
-        DischargeCancelled(
-            fact_id=context.ids.of("discharge_cancelled"),
-            patient_id=context.patient.patient_id,
-            occurred_at=context.event_instant(),
-            visit_id=context.visit_id(),
-        )
-    ]
+    return [_withdrawal(DischargeCancelled, context)]
+
+
+def _withdrawal(
+    kind: type[AdmissionCancelled | DischargeCancelled], context: Context
+) -> AdmissionCancelled | DischargeCancelled:
+    return kind(
+        fact_id=context.ids.of(kind.TYPE),
+        patient_id=context.patient.patient_id,
+        occurred_at=context.event_instant(),
+        visit_id=context.visit_id(),
+    )
 
 
 def merged(context: Context) -> list[object]:

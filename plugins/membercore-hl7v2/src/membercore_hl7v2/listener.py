@@ -24,7 +24,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -35,7 +34,7 @@ from membercore.ports import Positioned
 from membercore.service.engine import Engine
 from membercore_hl7v2.acks import acknowledgement
 from membercore_hl7v2.intake import Received, receive
-from membercore_hl7v2.mapping import Hl7Mapping, load_mapping
+from membercore_hl7v2.mapping import Hl7Mapping, mapping_option
 
 __all__ = ["Listener"]
 
@@ -103,8 +102,7 @@ class Listener:
                 not a port number.
             OSError: the mapping file cannot be read.
         """
-        named = options.get("mapping")
-        mapping = load_mapping(Path(named)) if named else Hl7Mapping()
+        mapping = mapping_option(options)
         port = options.get("port", "2575")
         if not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ConfigError("port", f"{port!r} is not a port number (0 to 65535)")

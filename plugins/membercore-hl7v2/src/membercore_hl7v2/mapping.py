@@ -53,7 +53,7 @@ from membercore.errors import ConfigError
 from membercore.facts import EncounterClass
 from membercore.facts.icd10 import is_code
 
-__all__ = ["ICD10_SYSTEMS", "Hl7Mapping", "load_mapping", "mapping_from_dict"]
+__all__ = ["ICD10_SYSTEMS", "Hl7Mapping", "load_mapping", "mapping_from_dict", "mapping_option"]
 
 #: The names senders give ICD-10 in a coded element's coding system (CWE-3).
 ICD10_SYSTEMS = frozenset(
@@ -152,6 +152,17 @@ def load_mapping(path: Path) -> Hl7Mapping:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError("$", f"not TOML: {error}") from None
     return mapping_from_dict(data)
+
+
+def mapping_option(options: Mapping[str, str]) -> Hl7Mapping:
+    """The mapping a source's or listener's options name (``mapping``: a TOML file).
+
+    Raises:
+        OSError: the file cannot be read.
+        ConfigError: the file is invalid, naming the key.
+    """
+    named = options.get("mapping")
+    return load_mapping(Path(named)) if named else Hl7Mapping()
 
 
 def mapping_from_dict(data: Mapping[str, Any]) -> Hl7Mapping:

@@ -19,7 +19,7 @@ from pathlib import Path
 from membercore.ports import Positioned
 from membercore_hl7v2.files import messages_in
 from membercore_hl7v2.intake import receive
-from membercore_hl7v2.mapping import Hl7Mapping, load_mapping
+from membercore_hl7v2.mapping import Hl7Mapping, mapping_option
 
 __all__ = ["Hl7FileSource", "resume_offset"]
 
@@ -94,8 +94,7 @@ class Hl7FileSource:
             ConfigError: the mapping file is invalid, naming the key.
             OSError: the mapping file cannot be read.
         """
-        named = options.get("mapping")
-        mapping = load_mapping(Path(named)) if named else Hl7Mapping()
+        mapping = mapping_option(options)
         return cls(
             Path(options["path"]),
             mapping,

@@ -99,3 +99,23 @@ def test_messages_on_eight_connections_are_committed_together() -> None:
 def test_a_port_that_is_not_a_number_is_refused_naming_it() -> None:
     with open_engine("memory://") as engine, pytest.raises(ConfigError, match="port"):
         Listener.from_options(engine, {"port": "twenty"})
+
+
+def test_a_discharge_cancelled_by_a13_undoes_the_follow_up_it_started() -> None:
+    alive = sample("ADT-A03-02.hl7").replace(b"|20080825111630+0115|Y", b"||N")
+    discharge = alive.replace(b"PV1|1|P|", b"PV1|1|I|")
+    # The A13 an hour after the discharge (PV1-45, 2015-02-09 11:34), before the day-1 call.
+    cancel = discharge.replace(
+        b"|ADT^A03^ADT_A03|MSG00001|", b"|ADT^A13^ADT_A13|MSG00013|"
+    ).replace(b"|20210817151943.4+0200|", b"|20150209123419+0110|")
+    with open_engine("memory://") as engine:
+        acks = listening(engine, lambda port: send(port, discharge))
+        assert [code(a) for a in acks] == ["AA"]
+        journeys = engine.member("PATID1234").journeys.instances.values()
+        (follow_up,) = [i for i in journeys if i.journey == "post_discharge"]
+        assert follow_up.ended is None
+        acks = listening(engine, lambda port: send(port, cancel))
+        assert [code(a) for a in acks] == ["AA"]
+        journeys = engine.member("PATID1234").journeys.instances.values()
+        (follow_up,) = [i for i in journeys if i.journey == "post_discharge"]
+        assert follow_up.ended == "retracted:discharged"

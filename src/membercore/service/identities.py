@@ -46,6 +46,8 @@ class Index:
     """The identifiers a batch names, each with the patient it names, as far as known."""
 
     named: dict[tuple[str, str], str] = attrs.field(factory=dict)
+    #: Those the store holds (what a commit need not write again).
+    stored: set[tuple[str, str]] = attrs.field(factory=set)
 
     def patient(self, system: str, value: str) -> str | None:
         """The patient an identifier names, if known."""
@@ -72,6 +74,7 @@ def read_index(store: IdentityStore, reads: Iterable[Read]) -> Index:
     if values:
         for link in store.identified(values):
             index.add(link.system, link.value, link.patient_id)
+        index.stored.update(index.named)
     return index
 
 
@@ -183,23 +186,25 @@ def _check_issuer(index: Index, registration: PatientRegistered) -> None:
             )
 
 
-def learn(uow: UnitOfWork, received: object, decided: object) -> None:
+def learn(uow: UnitOfWork, index: Index, received: object, decided: object) -> None:
     """Write what a decided registration adds to the index: its identifiers, its id.
+
+    What the store holds already is not written again (a registration from every
+    message lists the same identifiers each time).
 
     Args:
         uow: the unit of work that decided it.
+        index: the batch's identifiers, with those the store holds.
         received: the fact as it came.
         decided: the fact as :func:`route` gave it (about the patient the index names).
     """
     if not isinstance(received, Fact) or not isinstance(decided, Fact):
         return
     patient = decided.patient_id
-    links = [
-        IdentifierLink(system=identifier.system, value=identifier.value, patient_id=patient)
-        for identifier in getattr(decided, "identifiers", ())
-    ]
+    named = [(i.system, i.value) for i in getattr(decided, "identifiers", ())]
     if received.patient_id != patient:
-        links.append(
-            IdentifierLink(system=ANOTHER_ID, value=received.patient_id, patient_id=patient)
-        )
-    uow.identifiers.extend(links)
+        named.append((ANOTHER_ID, received.patient_id))
+    for system, value in named:
+        if (system, value) not in index.stored:
+            uow.identifiers.append(IdentifierLink(system=system, value=value, patient_id=patient))
+            index.stored.add((system, value))

@@ -151,7 +151,7 @@ def _apply(
         applied += 1
         if isinstance(message, Fact) and digest is not None:
             uow.take_fact(message.fact_id, key, digest)
-            identities.learn(uow, item.message, message)
+            identities.learn(uow, index, item.message, message)
         if key:
             learnt[key] = item.at
     refusals.sort(key=lambda entry: entry[0])  # listed in the order they came in

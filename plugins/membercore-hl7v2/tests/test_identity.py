@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from membercore_hl7v2 import mapping_from_dict
+from membercore_hl7v2 import mapping_from_dict, receive
 
 from .conftest import code, listening, open_engine, sample, send, text
 
@@ -33,3 +33,43 @@ def test_one_number_from_two_campuses_is_refused_unless_patients_are_named_by_ca
         members = sorted(r.key for r in engine.store.scan("member:"))
         assert members == ["member:HZ01:000777", "member:HZ03:000777"]
         assert engine.identified("CHN^NNCHN", "330104") == "HZ03:000777"
+
+
+def test_the_facts_of_a_message_whose_registration_was_refused_are_refused_with_it() -> None:
+    first = _admission("HZ01", "A-1", "330102")
+    charge = (
+        sample("DFT-P03-01.hl7")
+        .replace(b"PATID1234^5^M11^test1&2.16.1&HCD^MR^GOOD HEALTH HOSPITAL", b"000777^^^HZ03^MR")
+        .replace(b"~123456789^^^USSSA^SS", b"")
+        .replace(b"|198808181126+0215|M||", b"||M||")
+        .replace(b"|20080825111630+0115|Y", b"||N")
+    )
+    mapping = mapping_from_dict({"hl7v2": {"currency": "USD"}})
+    with open_engine("memory://") as engine:
+        acks = listening(engine, lambda port: send(port, first, charge), mapping=mapping)
+        assert [code(a) for a in acks] == ["AA", "AE"]
+        assert "registration with it was refused" in text(acks[1])
+        assert engine.member("000777").ledger.lots == {}
+
+
+def test_an_a40_and_a_message_under_the_retired_id_in_one_batch_reach_the_survivor() -> None:
+    admission = _admission("HZ01", "A-1", "330102")
+    merge = (
+        sample("ADT-A40-01.hl7")
+        .replace(b"PID|1||12345^^^BCBS^MR", b"PID|1||000777^^^HZ01^MR")
+        .replace(b"MRG|56789^^^BCBS^MR", b"MRG|939999^^^HZ01^MR")
+        .replace(b"|20190423150137+0215|", b"|20050111000000+0700|")
+        .replace(b"|20180205|", b"|19241010|")
+    )
+    later = _admission("HZ01", "A-2", "330109").replace(b"|000777^^^HZ01^MR", b"|939999^^^HZ01^MR")
+    later = later.replace(b"20050110045502+0700", b"20050112045502+0700")
+    with open_engine("memory://") as engine:
+        inputs = [
+            item
+            for n, data in enumerate((admission, merge, later))
+            for item in receive(data, mapping_from_dict({}), where=f"m{n}").inputs
+        ]
+        report = engine.ingest(inputs)
+        assert report.rejected == 0, report.refusals
+        assert [r.key for r in engine.store.scan("member:")] == ["member:000777"]
+        assert engine.identified("", "939999") == "000777"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from membercore.errors.base import MembercoreError
 from membercore.errors.input import (
     IdempotencyConflictError,
+    IdentityConflictError,
     ImplausibleError,
     InvalidFactError,
     MemberMismatchError,
@@ -107,6 +108,7 @@ __all__ = [
     "HouseholdError",
     "HouseholdMembershipError",
     "IdempotencyConflictError",
+    "IdentityConflictError",
     "ImplausibleError",
     "InsufficientPointsError",
     "InvalidAmountError",

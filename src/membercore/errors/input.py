@@ -69,6 +69,15 @@ class UnreadableError(MembercoreError, ValueError):
 
 
 @attrs.define(auto_exc=True, frozen=True, repr=False)
+class IdentityConflictError(InvalidFactError):
+    """A registration's identifiers say it is another patient than the one it names.
+
+    The facts sent with it about the patient it names are refused too: they may be
+    another person's.
+    """
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
 class ImplausibleError(InvalidFactError):
     """A fact or command is outside the programme's plausibility bounds.
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from membercore.errors import InvalidFactError
+from membercore.errors import IdentityConflictError
 from membercore.facts import Fact, PatientRegistered
 from membercore.ports import IdentifierLink
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from membercore.service.inputs import Read
     from membercore.service.unit_of_work import UnitOfWork
 
-__all__ = ["ANOTHER_ID", "Index", "learn", "read_index", "route"]
+__all__ = ["ANOTHER_ID", "Index", "learn", "read_index", "refuse", "route"]
 
 #: The system of a patient id a source used for a patient known under another.
 ANOTHER_ID = ""
@@ -48,6 +48,9 @@ class Index:
     named: dict[tuple[str, str], str] = attrs.field(factory=dict)
     #: Those the store holds (what a commit need not write again).
     stored: set[tuple[str, str]] = attrs.field(factory=set)
+    #: The patient ids whose registration was refused for its identifiers, with why:
+    #: the facts about them that follow are refused too (they may be another person's).
+    refused: dict[str, str] = attrs.field(factory=dict)
 
     def patient(self, system: str, value: str) -> str | None:
         """The patient an identifier names, if known."""
@@ -94,6 +97,13 @@ def route(index: Index, message: object, record_of: Callable[[str], str | None])
     if not isinstance(message, Fact):
         return message
     named = message.patient_id
+    if named in index.refused:
+        raise IdentityConflictError(
+            message.TYPE,
+            "patient_id",
+            named,
+            f"the patient's registration with it was refused: {index.refused[named]}",
+        )
     patient = index.patient(ANOTHER_ID, named) or named
     if isinstance(message, PatientRegistered):
         if patient == named and record_of(named) is None:
@@ -127,7 +137,7 @@ def _found(
     found = set(_owners(index, registration, record_of).values())
     if len(found) > 1:
         named = ", ".join(sorted(found))
-        raise InvalidFactError(
+        raise IdentityConflictError(
             registration.TYPE,
             "identifiers",
             [f"{i.system}|{i.value}" for i in registration.identifiers],
@@ -150,7 +160,7 @@ def _check_owned(
     }
     if others:
         named, owner = sorted(others.items())[0]
-        raise InvalidFactError(
+        raise IdentityConflictError(
             registration.TYPE,
             "identifiers",
             [f"{i.system}|{i.value}" for i in registration.identifiers],
@@ -176,7 +186,7 @@ def _check_issuer(index: Index, registration: PatientRegistered) -> None:
             if value == named and system not in (ANOTHER_ID, identifier.system)
         )
         if issuers:
-            raise InvalidFactError(
+            raise IdentityConflictError(
                 registration.TYPE,
                 "identifiers",
                 [f"{i.system}|{i.value}" for i in registration.identifiers],
@@ -184,6 +194,12 @@ def _check_issuer(index: Index, registration: PatientRegistered) -> None:
                 "two systems number patients alike (a source can name its patients by "
                 "issuer and id)",
             )
+
+
+def refuse(index: Index, message: object, error: Exception) -> None:
+    """Note a registration refused for its identifiers: what follows about it is refused."""
+    if isinstance(error, IdentityConflictError) and isinstance(message, PatientRegistered):
+        index.refused.setdefault(message.patient_id, error.problem)
 
 
 def learn(uow: UnitOfWork, index: Index, received: object, decided: object) -> None:

@@ -120,6 +120,7 @@ def _apply(
     refusals = list(refused)  # (place among the batch's inputs, dead letter)
     fresh, duplicates = _screen(engine, uow, taken, now, refusals)
     index = identities.read_index(engine.store, (item for item, _ in fresh))
+    uow.index = index
     uow.load(key for item, _ in fresh for key in routing_key(item.message))
     uow.load(member_key(patient) for patient in index.named.values())
     uow.load_households()
@@ -141,6 +142,7 @@ def _apply(
         except (MembercoreError, *INPUT_FAULTS) as error:
             # Whatever the input had changed before it was refused is undone.
             uow.restore(mark)
+            identities.refuse(index, item.message, error)
             refusals.append(
                 (item.place, dead(message, item.raw, reason(error), now, engine.limits))
             )

@@ -155,6 +155,8 @@ def merge(
             system=ANOTHER_ID, value=command.duplicate_id, patient_id=command.member_id
         )
         uow.identifiers.append(link)
+        if uow.index is not None:  # the facts after it in the same batch
+            uow.index.add(ANOTHER_ID, command.duplicate_id, command.member_id)
         return ()
     duplicate = uow.require_member(command.duplicate_id)
     _check_mergeable(survivor.state, duplicate.state)

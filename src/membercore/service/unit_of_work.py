@@ -175,6 +175,9 @@ class UnitOfWork:
         self.inbox: list[InboxEntry] = []
         self.dead: list[DeadLetter] = []
         self.identifiers: list[IdentifierLink] = []
+        #: The identifiers an ingestion's batch knows (``service.identities.Index``), so
+        #: that what a decision retires (a merge) reaches the facts after it.
+        self.index: Any = None
         self.positions: list[SourcePosition] = []
         self.store = store
         self.cache = cache

@@ -73,3 +73,42 @@ def test_an_a40_and_a_message_under_the_retired_id_in_one_batch_reach_the_surviv
         assert report.rejected == 0, report.refusals
         assert [r.key for r in engine.store.scan("member:")] == ["member:000777"]
         assert engine.identified("", "939999") == "000777"
+
+
+def _bare_result(patient: str) -> bytes:
+    """A laboratory system's result naming the patient by the bare number (no issuer)."""
+    return sample("ORU-R01-RMGEAD.hl7").replace(b"PID|||555-44-4444|", f"PID|||{patient}|".encode())
+
+
+def test_a_number_sent_without_its_issuer_names_the_patient_without_finding_another() -> None:
+    admission = _admission("HZ01", "A-1", "330102")
+    with open_engine("memory://") as engine:
+        acks = listening(engine, lambda port: send(port, admission, _bare_result("000777")))
+        assert [code(a) for a in acks] == ["AA", "AA"]
+        assert [r.key for r in engine.store.scan("member:")] == ["member:000777"]
+    qualified = mapping_from_dict({"hl7v2": {"patient": {"qualify": True}}})
+    with open_engine("memory://") as engine:
+        acks = listening(
+            engine, lambda port: send(port, admission, _bare_result("000777")), mapping=qualified
+        )
+        assert [code(a) for a in acks] == ["AA", "AE"]
+        assert "set [hl7v2.patient] authority" in text(acks[1])
+    lis = mapping_from_dict({"hl7v2": {"patient": {"qualify": True, "authority": "HZ01"}}})
+    with open_engine("memory://") as engine:
+        acks = listening(engine, lambda port: send(port, admission), mapping=qualified)
+        acks += listening(engine, lambda port: send(port, _bare_result("000777")), mapping=lis)
+        assert [code(a) for a in acks] == ["AA", "AA"]
+        assert [r.key for r in engine.store.scan("member:")] == ["member:HZ01:000777"]
+
+
+def test_an_a40_names_the_record_merged_away_by_issuer_when_patients_are() -> None:
+    qualified = mapping_from_dict({"hl7v2": {"patient": {"qualify": True}}})
+    merge = (
+        sample("ADT-A40-01.hl7")
+        .replace(b"PID|1||12345^^^BCBS^MR", b"PID|1||000777^^^HZ01^MR")
+        .replace(b"MRG|56789^^^BCBS^MR", b"MRG|000555^^^HZ03^MR")
+    )
+    with open_engine("memory://") as engine:
+        (ack,) = listening(engine, lambda port: send(port, merge), mapping=qualified)
+        assert code(ack) == "AA", text(ack)
+        assert engine.identified("", "HZ03:000555") == "HZ01:000777"

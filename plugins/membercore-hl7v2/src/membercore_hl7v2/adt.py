@@ -34,7 +34,7 @@ from membercore.identity import MergeMembers
 from membercore_hl7v2.context import Context
 from membercore_hl7v2.diagnoses import diagnoses
 from membercore_hl7v2.fields import TranslationError
-from membercore_hl7v2.patients import patient_of
+from membercore_hl7v2.patients import named_by, patient_of, system_of
 
 __all__ = ["HANDLERS"]
 
@@ -141,9 +141,11 @@ def merged(context: Context) -> list[object]:
             continue
         pid = next((s for s in reversed(segments[:number]) if s.name == "PID"), None)
         survivor = patient_of(message, context.mapping, pid).patient_id
-        duplicate = segment.get(1)
-        if not duplicate:
+        merged = segment.repetitions(1)
+        if not merged or not merged[0].get(1):
             raise TranslationError("MRG-1 (the record merged away) is empty")
+        system = system_of(merged[0], context.mapping.authority)
+        duplicate = named_by(system, merged[0].get(1), context.mapping, "MRG-1")
         commands.append(
             MergeMembers(
                 key=context.ids.of(f"merge-{duplicate}"),

@@ -18,6 +18,7 @@ A mapping file::
     [hl7v2.patient]
     primary = ["MR"]                 # PID-3 identifier types, in order of preference
     qualify = false                  # true: HZ01:000777 (campuses numbering alike)
+    authority = "HZ01"               # for identifiers sent without one (a LIS)
 
     [hl7v2.departments]              # PV1-10, PV1-3.1, FT1-13, AIL-3.1 -> department
     default = "outpatient"
@@ -89,6 +90,9 @@ class Hl7Mapping:
             of preference; the first identifier when none is listed or found.
         qualify: name the patient by the primary identifier's assigning authority and
             value (``HZ01:000777``), for campuses or HIS that number patients alike.
+        authority: the assigning authority of identifiers sent without one (a LIS that
+            sends the bare medical record number); '' for none: such an identifier may
+            name the patient, but finds no one.
         departments: department codes to the programme's departments.
         encounter_classes: PV1-2 patient classes to encounter classes.
         charge_categories: charge codes to service categories.
@@ -104,6 +108,7 @@ class Hl7Mapping:
     registrations: Registrations = "every_message"
     primary: tuple[str, ...] = ("MR",)
     qualify: bool = False
+    authority: str = ""
     departments: Mapping[str, str] = attrs.field(factory=dict)
     encounter_classes: Mapping[str, EncounterClass] = attrs.field(
         factory=lambda: dict(_DEFAULT_CLASSES)
@@ -173,7 +178,8 @@ def mapping_from_dict(data: Mapping[str, Any]) -> Hl7Mapping:
     """
     table = data.get("hl7v2", {})
     _table("hl7v2", table)
-    known = {f.name for f in attrs.fields(Hl7Mapping)} - {"primary", "qualify"} | {"patient"}
+    known = {f.name for f in attrs.fields(Hl7Mapping)} - {"primary", "qualify", "authority"}
+    known |= {"patient"}
     for key in table:
         if key not in known:
             raise ConfigError(f"hl7v2.{key}", f"unknown key (known: {', '.join(sorted(known))})")
@@ -185,7 +191,7 @@ def mapping_from_dict(data: Mapping[str, Any]) -> Hl7Mapping:
             fields[key] = _text(f"hl7v2.{key}", table[key])
     fields.update(_choices(table))
     if "patient" in table:
-        fields["primary"], fields["qualify"] = _patient(table["patient"])
+        fields["primary"], fields["qualify"], fields["authority"] = _patient(table["patient"])
     for key in ("departments", "charge_categories", "lab_tests"):
         if key in table:
             fields[key] = _codes(f"hl7v2.{key}", table[key])
@@ -232,20 +238,24 @@ def _zone(value: object) -> ZoneInfo:
         raise ConfigError("hl7v2.timezone", f"no time zone is named {name!r}") from None
 
 
-def _patient(value: object) -> tuple[tuple[str, ...], bool]:
+def _patient(value: object) -> tuple[tuple[str, ...], bool, str]:
     _table("hl7v2.patient", value)
     assert isinstance(value, Mapping)
+    known = ("primary", "qualify", "authority")
     for key in value:
-        if key not in ("primary", "qualify"):
-            raise ConfigError(f"hl7v2.patient.{key}", "unknown key (known: primary, qualify)")
+        if key not in known:
+            raise ConfigError(f"hl7v2.patient.{key}", f"unknown key (known: {', '.join(known)})")
     types = value.get("primary", ["MR"])
     if not isinstance(types, list) or not types:
         raise ConfigError("hl7v2.patient.primary", 'a list of identifier types, e.g. ["MR"]')
     qualify = value.get("qualify", False)
     if not isinstance(qualify, bool):
         raise ConfigError("hl7v2.patient.qualify", f"true or false, not {qualify!r}")
+    authority = value.get("authority", "")
+    if authority:
+        authority = _text("hl7v2.patient.authority", authority)
     primary = tuple(_text(f"hl7v2.patient.primary[{n}]", t) for n, t in enumerate(types))
-    return primary, qualify
+    return primary, qualify, authority
 
 
 def _codes(key: str, value: object) -> dict[str, str]:

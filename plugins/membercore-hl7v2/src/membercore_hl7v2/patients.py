@@ -21,17 +21,37 @@ from membercore.facts import Identifier, PatientDied, PatientRegistered, Sex
 from membercore_hl7v2.fields import Message, Repetition, Segment, TranslationError
 from membercore_hl7v2.mapping import Hl7Mapping
 
-__all__ = ["Patient", "patient_of", "system_of"]
+__all__ = ["Patient", "named_by", "patient_of", "system_of"]
 
 _SEX: dict[str, Sex] = {"F": "female", "M": "male"}
 _TITLE: dict[Sex, str] = {"female": "女士", "male": "先生"}
 
 
-def system_of(identifier: Repetition, field: str) -> str:
-    """The system an identifier (CX) is issued in: ``authority^type``, as far as sent."""
-    authority = identifier.get(4, 1) or identifier.get(4, 2)
-    kind = identifier.get(5)
-    return "^".join(part for part in (authority, kind) if part) or field
+def system_of(identifier: Repetition, authority: str = "") -> str:
+    """The system an identifier (CX) is issued in: ``authority^type`` (``^MR``, ``HZ01^``).
+
+    ``authority`` stands for an assigning authority the identifier does not send; ''
+    when it sends neither an authority nor a type (it says nothing of who issued it).
+    """
+    issuer, kind = identifier.get(4, 1) or identifier.get(4, 2) or authority, identifier.get(5)
+    return f"{issuer}^{kind}" if issuer or kind else ""
+
+
+def named_by(system: str, value: str, mapping: Hl7Mapping, field: str) -> str:
+    """The patient id an identifier gives: its value, or issuer and value (``qualify``).
+
+    Raises:
+        TranslationError: patients are named by issuer, and the identifier has none.
+    """
+    if not mapping.qualify:
+        return value
+    issuer = system.partition("^")[0]
+    if not issuer:
+        raise TranslationError(
+            f"{field} {value!r} names no assigning authority, and patients are named by "
+            "issuer: set [hl7v2.patient] authority for the sender that leaves it out"
+        )
+    return f"{issuer}:{value}"
 
 
 @attrs.frozen
@@ -81,8 +101,10 @@ def patient_of(message: Message, mapping: Hl7Mapping, pid: Segment | None = None
         raise TranslationError("PID is missing: the message names no patient")
     if not any(r.get(1) for field in (3, 2) for r in pid.repetitions(field)):
         raise TranslationError("PID-3 is empty: the message names no patient")
-    identifiers = _identifiers(pid, mapping.primary)
-    identifiers += [i for i in _insured(message) if i not in identifiers]
+    candidates = _identifiers(pid, mapping)
+    # One that names no issuer may name the patient; it finds no one.
+    identifiers = [Identifier(system=system, value=value) for system, value in candidates if system]
+    identifiers += [i for i in _insured(message, mapping) if i not in identifiers]
     sex = _SEX.get(pid.get(8).upper())
     fields: dict[str, object] = {"birth_date": pid.day(7), "sex": sex}
     family = pid.get(5, 1, 1)
@@ -90,35 +112,31 @@ def patient_of(message: Message, mapping: Hl7Mapping, pid: Segment | None = None
         fields["name"] = f"{family}{_TITLE[sex]}"
     died_at = pid.instant(29) if pid.get(30).upper() == "Y" else None
     relatives = _relatives(message, mapping.primary)
-    primary = identifiers[0]
-    patient_id = f"{_issuer(primary)}:{primary.value}" if mapping.qualify else primary.value
+    patient_id = named_by(*candidates[0], mapping, "PID-3")
     return Patient(patient_id, tuple(identifiers), fields, died_at, relatives)
 
 
-def _issuer(identifier: Identifier) -> str:
-    """The authority that issued an identifier (its system without the type)."""
-    return identifier.system.partition("^")[0] or identifier.system
+def _identifiers(pid: Segment, mapping: Hl7Mapping) -> list[tuple[str, str]]:
+    """Every identifier of the PID as (system, value), the primary one first.
 
-
-def _identifiers(pid: Segment, primary: Sequence[str]) -> list[Identifier]:
-    """Every identifier of the PID, the primary one first (the others in the order sent).
-
-    The primary one is PID-3's (PID-2's in messages before v2.3.1 that send none there).
+    The primary one is PID-3's (PID-2's in messages before v2.3.1 that send none there);
+    the others follow in the order sent. One that names neither an authority nor a type
+    has the system ''.
     """
-    listed: list[Identifier] = []
+    primary = mapping.primary
+    listed: list[tuple[str, str]] = []
     rank: list[int] = []
     for field in (3, 2, 4, 19):
         for repetition in pid.repetitions(field):
             value = repetition.get(1)
             if not value:
                 continue
-            system = "SS" if field == 19 else system_of(repetition, f"PID-{field}")
-            identifier = Identifier(system=system, value=value)
-            if identifier in listed:
+            system = "SS" if field == 19 else system_of(repetition, mapping.authority)
+            if (system, value) in listed:
                 continue
             kind = repetition.get(5)
             wanted = primary.index(kind) if field == 3 and kind in primary else len(primary)
-            listed.append(identifier)
+            listed.append((system, value))
             rank.append(wanted if field == 3 else len(primary) + (1 if field == 2 else 2))
     order = sorted(range(len(listed)), key=lambda n: (rank[n], n))
     return [listed[n] for n in order]
@@ -129,7 +147,7 @@ def _identifiers(pid: Segment, primary: Sequence[str]) -> list[Identifier]:
 _INSURED = {6: "MC", 8: "MA", 10: "MI"}
 
 
-def _insured(message: Message) -> list[Identifier]:
+def _insured(message: Message, mapping: Hl7Mapping) -> list[Identifier]:
     """The identifiers of the patient's insurance (IN2): any of them finds the patient too."""
     found: list[Identifier] = []
     for in2 in message.segments("IN2"):
@@ -138,7 +156,9 @@ def _insured(message: Message) -> list[Identifier]:
                 found.append(Identifier(system=system, value=value))
         for repetition in in2.repetitions(61):
             if value := repetition.get(1):
-                found.append(Identifier(system=system_of(repetition, "IN2-61"), value=value))
+                system = system_of(repetition, mapping.authority)
+                if system:
+                    found.append(Identifier(system=system, value=value))
     return found
 
 

@@ -172,3 +172,11 @@ def test_ingest_resume_leaves_a_message_being_written_and_reads_a_replaced_file_
     with open_engine(store) as engine:
         assert not engine.dead_letters()
         assert engine.member("555-44-4444").profile.registrations
+
+
+def test_a_worker_polling_with_a_mapping_it_cannot_read_stops_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    polled = ["--poll", f"hl7v2:{tmp_path}/adt.hl7", "--mapping", f"{tmp_path}/nonexist.toml"]
+    assert main(["worker", *polled, "--store", f"sqlite:///{tmp_path}/m.db"]) == 2
+    assert "nonexist.toml" in capsys.readouterr().err

@@ -119,3 +119,15 @@ def test_a_discharge_cancelled_by_a13_undoes_the_follow_up_it_started() -> None:
         journeys = engine.member("PATID1234").journeys.instances.values()
         (follow_up,) = [i for i in journeys if i.journey == "post_discharge"]
         assert follow_up.ended == "retracted:discharged"
+
+
+def test_msh_18_says_the_encoding_whatever_the_listener_expects() -> None:
+    header = b"|ADT^A01|599102|P|2.3|||"
+    named = _ADMISSION.replace(b"DUCK^DONALD", "欧阳^娜".encode()).replace(
+        header, b"|ADT^A01|599102|P|2.3||||||UNICODE UTF-8|"
+    )
+    with open_engine("memory://") as engine:
+        (ack,) = listening(engine, lambda port: send(port, named), encoding="gb18030")
+        assert code(ack) == "AA", text(ack)
+        (registration,) = engine.member("10006579").profile.registrations.values()
+        assert registration.name == "欧阳先生"

@@ -260,3 +260,11 @@ def test_an_update_with_a_visit_carries_its_diagnoses_and_icd10_names_can_be_add
     mapping = mapping_from_dict({"hl7v2": {"currency": "USD", "icd10_systems": ["ICD10GJ"]}})
     (known,) = [f for f in _facts(text, mapping) if isinstance(f, DiagnosisRecorded)]
     assert known.icd10 == "E11.900x001"
+
+
+def test_a_fractional_quantity_is_kept_in_the_amount_and_rmb_is_the_yuan() -> None:
+    text = _text("DFT-P03-01.hl7").replace("|2|100&USD|50&USD|", "|0.5|25.00&RMB|50&RMB|")
+    cny = mapping_from_dict({"hl7v2": {"currency": "CNY"}})
+    text = text.replace("|120&USD|", "|120&CNY|")
+    first = next(f for f in _facts(text, cny) if isinstance(f, ChargePaid))
+    assert (first.lines[0].amount_fen, first.lines[0].quantity) == (2_500, None)

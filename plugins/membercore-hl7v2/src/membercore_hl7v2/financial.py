@@ -6,7 +6,8 @@ says DFT charges are paid (``charges = "paid"``, as a HIS that sends them on
 settlement), else posted to the account (they earn nothing until paid). Each line: the
 department (FT1-13, else the visit's), the category the mapping gives the charge code
 (FT1-7), the amount (FT1-11, else FT1-12 times FT1-10, rounded to the fen) in fen, the
-quantity and the unit price (rounded to the fen: a drug's unit price may be finer). A
+quantity (a fraction, as grams of herbs, is kept in the amount) and the unit price
+(rounded to the fen: a drug's unit price may be finer). A
 ``CD`` line (a credit) refunds the charge its FT1-2 names. Payments (``PY``) and
 adjustments (``AJ``) change nothing the programme counts. An amount in another currency
 than the mapping's, or a line's total finer than a fen, is refused naming the field.
@@ -65,12 +66,13 @@ def _line(context: Context, ft1: Segment, number: int) -> ChargeLine:
         if unit is None:
             raise TranslationError(f"FT1 {number}: FT1-11 and FT1-12 (the amounts) are empty")
         amount = _whole_fen(unit * (quantity or 1))
+    whole = quantity is not None and quantity == quantity.to_integral_value()
     return ChargeLine(
         department=context.department(ft1.get(13)),
         category=context.mapping.category(code),
         amount_fen=amount,
         service_code=code or None,
-        quantity=quantity,
+        quantity=int(quantity) if whole and quantity is not None else None,
         unit_price_fen=None if unit is None else _whole_fen(unit),
     )
 
@@ -101,7 +103,8 @@ def _when(context: Context, ft1: Segment) -> datetime:
     return ft1.instant(4) or context.event_instant()
 
 
-def _quantity(ft1: Segment, number: int) -> int | None:
+def _quantity(ft1: Segment, number: int) -> Decimal | None:
+    """FT1-10: how many (a fraction too: grams of herbs, half a tablet)."""
     text = ft1.get(10)
     if not text:
         return None
@@ -109,9 +112,9 @@ def _quantity(ft1: Segment, number: int) -> int | None:
         quantity = Decimal(text)
     except InvalidOperation:
         raise TranslationError(f"FT1 {number}: FT1-10 {text!r} is not a quantity") from None
-    if quantity != quantity.to_integral_value() or quantity <= 0:
-        raise TranslationError(f"FT1 {number}: FT1-10 {text!r} is not a whole positive quantity")
-    return int(quantity)
+    if not quantity > 0:
+        raise TranslationError(f"FT1 {number}: FT1-10 {text!r} is not a positive quantity")
+    return quantity
 
 
 def _money(context: Context, ft1: Segment, field: int, number: int) -> Decimal | None:
@@ -119,7 +122,7 @@ def _money(context: Context, ft1: Segment, field: int, number: int) -> Decimal |
     text, currency = ft1.get(field, 1, 1), ft1.get(field, 1, 2)
     if not text:
         return None
-    if currency and currency.upper() != context.mapping.currency.upper():
+    if currency and _currency(currency) != _currency(context.mapping.currency):
         raise TranslationError(
             f"FT1 {number}: FT1-{field} is in {currency}, the mapping's currency is "
             f"{context.mapping.currency}"
@@ -128,6 +131,12 @@ def _money(context: Context, ft1: Segment, field: int, number: int) -> Decimal |
         return Decimal(text) * 100
     except InvalidOperation:
         raise TranslationError(f"FT1 {number}: FT1-{field} {text!r} is not an amount") from None
+
+
+def _currency(code: str) -> str:
+    """A currency's ISO 4217 code (``RMB``, as many HIS write the yuan, is ``CNY``)."""
+    code = code.strip().upper()
+    return "CNY" if code == "RMB" else code
 
 
 def _fen(context: Context, ft1: Segment, field: int, number: int) -> int | None:

@@ -86,6 +86,7 @@ class Listener:
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._server: asyncio.Server | None = None
         self._committer: asyncio.Task[None] | None = None
+        self._summaries: asyncio.Task[None] | None = None
         self._connections: set[asyncio.Task[Any]] = set()
         self._received = 0
         self._tally: Counter[str] = Counter()
@@ -121,6 +122,7 @@ class Listener:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._committer = asyncio.create_task(self._commit_groups())
+        self._summaries = asyncio.create_task(self._summarise_every_minute())
         log.info("listening for HL7 v2 over MLLP on %s:%s", self.host, self.port)
 
     async def serve_forever(self) -> None:
@@ -137,6 +139,8 @@ class Listener:
             self._server.close()
         for task in list(self._connections):
             task.cancel()
+        if self._summaries is not None:
+            self._summaries.cancel()
         if self._committer is not None:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -222,6 +226,11 @@ class Listener:
         if self.on_commit is not None:
             self.on_commit(outcomes)
         return acks
+
+    async def _summarise_every_minute(self) -> None:
+        while True:
+            await asyncio.sleep(SUMMARY)
+            self._summarise()
 
     def _summarise(self, *, now: bool = False) -> None:
         """Log the acknowledgements given since the last summary, once a minute."""

@@ -37,7 +37,8 @@ def run_worker(engine: Engine, args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     listeners = [_listener(engine, name, args) for name in args.listen or []]
-    asyncio.run(_work(engine, listeners, args))
+    polled = [_polled(engine, named, args) for named in args.poll]
+    asyncio.run(_work(engine, listeners, polled, args))
     return 0
 
 
@@ -54,10 +55,18 @@ def _listener(engine: Engine, name: str, args: argparse.Namespace) -> Listening:
     return found.value(engine, options)
 
 
-def _poll(engine: Engine, polled: str, args: argparse.Namespace) -> None:
-    """Read what was added to one polled file since the position last committed."""
+def _polled(engine: Engine, polled: str, args: argparse.Namespace) -> tuple[str, dict[str, str]]:
+    """A ``--poll SOURCE:FILE``: the name its position is kept under, and its options.
+
+    The source is built once here, so that a wrong name or mapping stops the worker
+    before it starts.
+
+    Raises:
+        MembercoreError: no installed source has that name.
+        ConfigError: the mapping is invalid, naming the key.
+        OSError: the mapping cannot be read.
+    """
     name, _, path = polled.partition(":")
-    source = f"{name}:{Path(path).resolve()}"
     found = engine.plugins.sources.get(name)
     if found is None or not path:
         known = ", ".join(sorted(engine.plugins.sources)) or "none"
@@ -67,25 +76,36 @@ def _poll(engine: Engine, polled: str, args: argparse.Namespace) -> None:
         options["mapping"] = str(args.mapping)
     if args.encoding is not None:
         options["encoding"] = args.encoding
+    found.value(options)
+    return f"{name}:{Path(path).resolve()}", options
+
+
+def _poll(engine: Engine, source: str, options: dict[str, str]) -> None:
+    """Read what was added to one polled file since the position last committed."""
+    name = source.partition(":")[0]
     position = engine.position(source)
-    if position is not None:
-        options["after"] = position
+    reading = {**options, "after": position} if position is not None else options
     try:
-        report = engine.ingest(found.value(options).read(), source=source)
+        report = engine.ingest(engine.plugins.sources[name].value(reading).read(), source=source)
     except OSError as error:
-        log.warning("cannot read %s: %s", path, error.strerror)
+        log.warning("cannot read %s: %s", error.filename or options["path"], error.strerror)
         return
     if report.applied or report.duplicates or report.rejected:
         log.info(
             "read %s: %d applied, %d duplicates, %d refused",
-            path,
+            options["path"],
             report.applied,
             report.duplicates,
             report.rejected,
         )
 
 
-async def _work(engine: Engine, listeners: list[Listening], args: argparse.Namespace) -> None:
+async def _work(
+    engine: Engine,
+    listeners: list[Listening],
+    polled: list[tuple[str, dict[str, str]]],
+    args: argparse.Namespace,
+) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sign in (signal.SIGTERM, signal.SIGINT):
@@ -103,8 +123,8 @@ async def _work(engine: Engine, listeners: list[Listening], args: argparse.Names
     while not stopping.is_set():
         now = time.monotonic()
         if every["poll"] > 0 and now >= due["poll"]:
-            for polled in args.poll:
-                _poll(engine, polled, args)
+            for source, options in polled:
+                _poll(engine, source, options)
             due["poll"] = now + every["poll"]
         if every["tick"] > 0 and now >= due["tick"]:
             ticked = engine.tick()

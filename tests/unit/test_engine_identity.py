@@ -254,3 +254,64 @@ def test_merging_a_record_never_held_is_refused_unless_its_id_is_to_be_retired(
     engine.ingest([_paid("OLD-9", 30, "f-1")])
     assert _earned(engine, "A-1") == 30
     assert _members(engine) == ["member:A-1"]
+
+
+def _merge(engine: Engine, key: str, survivor: str, duplicate: str) -> None:
+    engine.execute(
+        MergeMembers(
+            key=key, member_id=survivor, duplicate_id=duplicate, operator="hr", reason="ID"
+        )
+    )
+
+
+def test_a_new_id_whose_identifier_names_a_merged_away_record_reaches_the_survivor(
+    engine: Engine,
+) -> None:
+    engine.ingest([_registered("A", ("MR", "A1")), _registered("B", ("MR", "B1"))])
+    _merge(engine, "m-1", "B", "A")
+    report = engine.ingest([_registered("OTHER", ("MR", "Z9")), _registered("A-NEW", ("MR", "A1"))])
+    assert (report.applied, report.rejected) == (2, 0)
+    assert engine.identified("", "A-NEW") == "B"
+    assert "member:OTHER" in _members(engine)
+
+
+def test_a_refused_registration_teaches_the_batch_nothing(engine: Engine) -> None:
+    unborn = attrs.evolve(
+        _registered("P-OLD", ("MR", "X1")), birth_date=MONDAY.date().replace(year=2030)
+    )
+    report = engine.ingest([unborn, _registered("P-NEW", ("MR", "X1"))])
+    assert [place for place, _ in report.refusals] == [0]
+    assert _members(engine) == ["member:P-NEW"]
+    assert engine.identified("MR", "X1") == "P-NEW"
+
+
+def test_a_registration_taken_again_lifts_the_refusal_of_the_facts_after_it(
+    engine: Engine,
+) -> None:
+    engine.ingest([_registered("A", ("MR", "A1")), _registered("B", ("MR", "B1"))])
+    wrong = _registered("B", ("MR", "B1"), ("MR", "A1"), fact_id="reg-B-wrong")
+    right = _registered("B", ("MR", "B1"), fact_id="reg-B-right")
+    refused = engine.ingest([wrong, _paid("B", 1, "f-1")])
+    assert [place for place, _ in refused.refusals] == [0, 1]  # the charge sent with it too
+    report = engine.ingest([wrong, _paid("B", 1, "f-1"), right, _paid("B", 2, "f-2")])
+    # Registrations are decided first at an instant: the corrected one, taken, lifts the
+    # refusal of the charges after it.
+    assert [place for place, _ in report.refusals] == [0]
+    assert _earned(engine, "B") == 1 + 2
+
+
+def test_identifiers_follow_merges_one_after_another(engine: Engine) -> None:
+    engine.ingest(
+        [
+            _registered("A", ("MR", "A1")),
+            _registered("B", ("MR", "B1")),
+            _registered("C", ("MR", "C1")),
+        ]
+    )
+    _merge(engine, "m-1", "B", "A")
+    _merge(engine, "m-2", "C", "B")
+    assert engine.identified("MR", "A1") == "C"
+    again = _registered("C", ("MR", "C1"), ("MR", "A1"), ("MR", "B1"), fact_id="reg-C-all")
+    assert engine.ingest([again]).rejected == 0
+    engine.ingest([_paid("A", 5, "f-A")])
+    assert _earned(engine, "C") == 5

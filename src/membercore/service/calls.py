@@ -143,14 +143,20 @@ class MemberCalls:
     def identified(self, system: str, value: str) -> str | None:
         """The member an identifier names (``("MR", "10006579")``), if any.
 
-        A member merged into another is named as the survivor; a patient id a source
-        used for a member known under another (system ``""``) names that member.
+        A member merged into another is named as the survivor (the last one, when that
+        one was merged in turn); a patient id a source used for a member known under
+        another (system ``""``) names that member.
         """
         links = self.store.identified([value])
         found = next((link.patient_id for link in links if link.system == system), None)
-        if found is None or not self.store.load([member_key(found)]):
-            return found
-        return self.member(found).identity.merged_into or found
+        seen: set[str] = set()
+        while found is not None and found not in seen and self.store.load([member_key(found)]):
+            seen.add(found)
+            into = self.member(found).identity.merged_into
+            if into is None:
+                break
+            found = into
+        return found
 
     def identifiers(self, member_id: str) -> list[tuple[str, str]]:
         """The member's identifiers as ``(system, value)``, by system then value."""

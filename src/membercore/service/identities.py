@@ -49,7 +49,8 @@ class Index:
     #: Those the store holds (what a commit need not write again).
     stored: set[tuple[str, str]] = attrs.field(factory=set)
     #: The patient ids whose registration was refused for its identifiers, with why:
-    #: the facts about them that follow are refused too (they may be another person's).
+    #: the facts about them that follow are refused too (they may be another person's),
+    #: until a registration of that id is taken.
     refused: dict[str, str] = attrs.field(factory=dict)
 
     def patient(self, system: str, value: str) -> str | None:
@@ -85,7 +86,7 @@ def route(index: Index, message: object, record_of: Callable[[str], str | None])
     """``message`` about the patient the index names (unchanged when it names its own).
 
     Args:
-        index: the batch's identifiers, to which a registration's are added.
+        index: the batch's identifiers (:func:`learn` adds a decided registration's).
         message: a fact, or any other input (returned as it is).
         record_of: the record that stands for a patient id now — its own, or the one
             it was merged into — or None when it has none (stored or made so far).
@@ -97,7 +98,7 @@ def route(index: Index, message: object, record_of: Callable[[str], str | None])
     if not isinstance(message, Fact):
         return message
     named = message.patient_id
-    if named in index.refused:
+    if named in index.refused and not isinstance(message, PatientRegistered):
         raise IdentityConflictError(
             message.TYPE,
             "patient_id",
@@ -110,10 +111,7 @@ def route(index: Index, message: object, record_of: Callable[[str], str | None])
             patient = _found(index, message, record_of) or named
         _check_owned(index, message, record_of(patient) or patient, record_of)
         _check_issuer(index, message)
-    for identifier in getattr(message, "identifiers", ()):
-        index.add(identifier.system, identifier.value, patient)
     if patient != named:
-        index.add(ANOTHER_ID, named, patient)
         return attrs.evolve(message, patient_id=patient)
     return message
 
@@ -216,11 +214,14 @@ def learn(uow: UnitOfWork, index: Index, received: object, decided: object) -> N
     """
     if not isinstance(received, Fact) or not isinstance(decided, Fact):
         return
+    if isinstance(received, PatientRegistered):
+        index.refused.pop(received.patient_id, None)  # registered again, as it should be
     patient = decided.patient_id
     named = [(i.system, i.value) for i in getattr(decided, "identifiers", ())]
     if received.patient_id != patient:
         named.append((ANOTHER_ID, received.patient_id))
     for system, value in named:
+        index.add(system, value, patient)  # what follows in the batch finds the patient
         if (system, value) not in index.stored:
             uow.identifiers.append(IdentifierLink(system=system, value=value, patient_id=patient))
             index.stored.add((system, value))

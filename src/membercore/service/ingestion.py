@@ -126,9 +126,7 @@ def _apply(
     uow.load_households()
     applied = 0
 
-    def record_of(patient_id: str) -> str | None:
-        held = uow.member(patient_id)
-        return None if held is None else held.state.identity.merged_into or patient_id
+    record_of = uow.survivor
 
     learnt: dict[str, datetime] = {}  # the records decided
     for _, when, (item, digest) in _in_order(fresh, history=ctx.history):
@@ -227,10 +225,10 @@ def _decide(
     if held is None:
         raise UnknownMemberError(message.patient_id)
     plausibility.check(message, held.state, engine.config, now)
-    survivor = held.state.identity.merged_into
-    if survivor is not None:
-        # The person's facts go on under the record they were merged into, which holds
-        # what the merged record brought (what its charges earned, say).
+    survivor = uow.survivor(message.patient_id)
+    if survivor is not None and survivor != message.patient_id:
+        # The person's facts go on under the record they were merged into (the last of
+        # them), which holds what the merged record brought (what its charges earned).
         held = uow.require_member(survivor)
         message = attrs.evolve(message, patient_id=survivor)
         plausibility.check(message, held.state, engine.config, now)

@@ -233,6 +233,26 @@ class UnitOfWork:
             )
             self.cache.put(key, record.version, state, journal_size)
 
+    def survivor(self, member_id: str) -> str | None:
+        """The record that stands for ``member_id`` now, or None when it has none held.
+
+        Its own, or the last of the records it was merged into, one after another (each
+        read as need be).
+        """
+        held = self.member(member_id)
+        if held is None:
+            return None
+        seen = {member_id}
+        while (into := held.state.identity.merged_into) is not None and into not in seen:
+            seen.add(into)
+            self.load_members([into])
+            following = self.member(into)
+            if following is None:
+                break
+            held = following
+        member: Member = held.state
+        return member.member_id
+
     def load_members(self, member_ids: Iterable[str]) -> None:
         """Read members' records and the households they belong to."""
         keys = [member_key(member_id) for member_id in member_ids]

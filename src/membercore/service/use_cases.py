@@ -183,8 +183,8 @@ def _follow_merges(uow: UnitOfWork, command: Any) -> Any:
 
 
 def _survivor(uow: UnitOfWork, person: str) -> str | None:
-    held = uow.member(person)
-    return None if held is None else held.state.identity.merged_into
+    survivor = uow.survivor(person)
+    return survivor if survivor != person else None
 
 
 def _member_of(command: object) -> str:

@@ -268,3 +268,13 @@ def test_a_fractional_quantity_is_kept_in_the_amount_and_rmb_is_the_yuan() -> No
     text = text.replace("|120&USD|", "|120&CNY|")
     first = next(f for f in _facts(text, cny) if isinstance(f, ChargePaid))
     assert (first.lines[0].amount_fen, first.lines[0].quantity) == (2_500, None)
+
+
+def test_a_next_of_kin_identified_in_nk1_33_is_a_relative() -> None:
+    kin = "NK1|2|DUCK^DEWEY|SO" + "|" * 30 + "10006580^^^1^MR"
+    text = _as("ADT01-23.hl7", "\rPV1|", f"\r{kin}\rPV1|")
+    registered = _one(PatientRegistered, _facts(text))
+    assert registered.relatives == ("10006580",)  # type: ignore[attr-defined]
+    qualified = mapping_from_dict({"hl7v2": {"currency": "USD", "patient": {"qualify": True}}})
+    registered = _one(PatientRegistered, _facts(text, qualified))
+    assert registered.relatives == ("1:10006580",)  # type: ignore[attr-defined]

@@ -1,7 +1,8 @@
 """What every translator of a message type reads: the message, the mapping, the patient, ids.
 
-Fact ids are made of the sender, the control id and the patient (:class:`Ids`): control
-ids repeat across senders, so none alone is unique.
+Fact ids are made of the sender, the control id, the message's time and type, and the
+patient (:class:`Ids`): control ids repeat across senders (and within one, day after
+day), so none alone is unique.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ saying the patient died (PID-30 ``Y``, the instant in PID-29) is a death. A next
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
@@ -111,7 +110,7 @@ def patient_of(message: Message, mapping: Hl7Mapping, pid: Segment | None = None
     if family and sex is not None:
         fields["name"] = f"{family}{_TITLE[sex]}"
     died_at = pid.instant(29) if pid.get(30).upper() == "Y" else None
-    relatives = _relatives(message, mapping.primary)
+    relatives = _relatives(message, mapping)
     patient_id = named_by(*candidates[0], mapping, "PID-3")
     return Patient(patient_id, tuple(identifiers), fields, died_at, relatives)
 
@@ -162,17 +161,25 @@ def _insured(message: Message, mapping: Hl7Mapping) -> list[Identifier]:
     return found
 
 
-def _relatives(message: Message, primary: Sequence[str]) -> tuple[str, ...]:
-    """The patient ids NK1-33 gives the next of kin (their primary identifier's value)."""
+def _relatives(message: Message, mapping: Hl7Mapping) -> tuple[str, ...]:
+    """The patient ids NK1-33 gives the next of kin (named as patients are).
+
+    A next of kin whose identifier says nothing of its issuer, while patients are named
+    by issuer, is left out: it could be anyone's.
+    """
+    primary = mapping.primary
     found: list[str] = []
     for nk1 in message.segments("NK1"):
-        ids = _identifiers_in(nk1.repetitions(33), primary)
-        if ids and ids[0] not in found:
-            found.append(ids[0])
+        sent = [r for r in nk1.repetitions(33) if r.get(1)]
+        sent.sort(key=lambda r: primary.index(r.get(5)) if r.get(5) in primary else len(primary))
+        if not sent:
+            continue
+        try:
+            named = named_by(
+                system_of(sent[0], mapping.authority), sent[0].get(1), mapping, "NK1-33"
+            )
+        except TranslationError:
+            continue
+        if named not in found:
+            found.append(named)
     return tuple(found)
-
-
-def _identifiers_in(repetitions: list[Repetition], primary: Sequence[str]) -> list[str]:
-    values = [(r.get(5), r.get(1)) for r in repetitions if r.get(1)]
-    values.sort(key=lambda kv: primary.index(kv[0]) if kv[0] in primary else len(primary))
-    return [value for _, value in values]

@@ -112,3 +112,21 @@ def test_an_a40_names_the_record_merged_away_by_issuer_when_patients_are() -> No
         (ack,) = listening(engine, lambda port: send(port, merge), mapping=qualified)
         assert code(ack) == "AA", text(ack)
         assert engine.identified("", "HZ03:000555") == "HZ01:000777"
+
+
+def test_an_id_card_is_one_whatever_case_its_check_digit_and_the_system_it_is_sent_under() -> None:
+    first = _admission("HZ01", "A-1", "11010519491231002X")
+    lower = _admission("HZ03", "B-1", "11010519491231002x").replace(
+        b"|000777^^^HZ03^MR~", b"|B-555^^^HZ03^MR~"
+    )
+    other = (
+        _admission("HZ05", "C-1", "11010519491231002X")
+        .replace(b"|000777^^^HZ05^MR~", b"|C-888^^^HZ05^MR~")
+        .replace(b"^^^CHN^NNCHN|", b"^^^^ID|")
+    )
+    mapping = mapping_from_dict({"hl7v2": {"systems": {"^ID": "CHN^NNCHN"}}})
+    with open_engine("memory://") as engine:
+        acks = listening(engine, lambda port: send(port, first, lower, other), mapping=mapping)
+        assert [code(a) for a in acks] == ["AA", "AA", "AA"], [text(a) for a in acks]
+        assert [r.key for r in engine.store.scan("member:")] == ["member:000777"]
+        assert engine.identified("", "C-888") == "000777"

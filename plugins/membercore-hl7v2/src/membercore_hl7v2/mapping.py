@@ -30,6 +30,9 @@ A mapping file::
     [hl7v2.charge_categories]        # FT1-7 (the charge code) -> category
     default = "treatment"
 
+    [hl7v2.systems]                  # identifier systems that name the same thing
+    "^ID" = "CHN^NNCHN"
+
     [hl7v2.lab_tests]                # OBX-3 (the test's code) -> the programme's test
     "4548-4" = "hba1c"
 
@@ -100,6 +103,8 @@ class Hl7Mapping:
         diagnoses: per code system, codes to ICD-10 codes.
         icd10_systems: the names senders give ICD-10 (DG1-3.3), whose codes are taken as
             they are; :data:`ICD10_SYSTEMS` and those the hospital adds.
+        systems: identifier systems to the system they stand for (``"^ID"`` to
+            ``"CHN^NNCHN"``: two HIS that name the resident ID card apart).
     """
 
     timezone: ZoneInfo = attrs.field(factory=lambda: ZoneInfo("Asia/Shanghai"))
@@ -117,6 +122,7 @@ class Hl7Mapping:
     lab_tests: Mapping[str, str] = attrs.field(factory=dict)
     diagnoses: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
     icd10_systems: frozenset[str] = ICD10_SYSTEMS
+    systems: Mapping[str, str] = attrs.field(factory=dict)
 
     def department(self, *codes: str) -> str | None:
         """The department the first code given names (mapped, else as sent), or the default."""
@@ -192,7 +198,7 @@ def mapping_from_dict(data: Mapping[str, Any]) -> Hl7Mapping:
     fields.update(_choices(table))
     if "patient" in table:
         fields["primary"], fields["qualify"], fields["authority"] = _patient(table["patient"])
-    for key in ("departments", "charge_categories", "lab_tests"):
+    for key in ("departments", "charge_categories", "lab_tests", "systems"):
         if key in table:
             fields[key] = _codes(f"hl7v2.{key}", table[key])
     if "encounter_classes" in table:

@@ -131,6 +131,9 @@ def _identifiers(pid: Segment, mapping: Hl7Mapping) -> list[tuple[str, str]]:
             if not value:
                 continue
             system = "SS" if field == 19 else system_of(repetition, mapping.authority)
+            system = mapping.systems.get(system, system)
+            if system.endswith("^NNCHN"):
+                value = value.upper()  # a resident ID card's check digit: x is X
             if (system, value) in listed:
                 continue
             kind = repetition.get(5)

@@ -23,6 +23,7 @@ from membercore.ports import OutboxMessage
 from membercore.serialization import message_from_json
 from membercore.service.engine import Engine
 from membercore.service.recording import member_key
+from membercore.staff.offers import open_offers
 
 ME = "p-zhao"
 
@@ -78,6 +79,10 @@ def test_a_discharge_withdrawn_before_anything_went_out_is_undone(engine: Engine
     engine.ingest([_withdrawn()])
     assert _journey(engine).ended == "retracted:discharged"
     assert engine.pending_outbox() == []
+    # The plan offer the discharge made is withdrawn: its code no longer redeems.
+    (offer,) = engine.member(ME).offers.offers.values()
+    assert offer.withdrawn is not None
+    assert open_offers(engine.member(ME).offers, engine.now()) == ()
     (cancelled,) = engine.store.outbox("cancelled")
     assert cancelled.message_id == pending.message_id
     assert _set_aside(engine) == []

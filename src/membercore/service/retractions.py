@@ -3,7 +3,8 @@
 An ``admission_cancelled`` or ``discharge_cancelled`` fact names the stay. Each journey
 still running that the withdrawn fact started (an ``admitted``, a ``discharged``, of
 that stay) is undone when nothing of it has gone out: it ends (``retracted:<tag>``),
-its messages not handed over are cancelled and its open staff tasks closed. Once one of
+its messages not handed over are cancelled, its open staff tasks closed and its open
+offers withdrawn. Once one of
 its messages was handed over, or it started longer ago than the outreach record keeps
 (:data:`~membercore.outreach.state.KEPT_FOR`), it is left to run and the retraction is
 recorded on the member's record with the reason (``fact_set_aside``), so that staff see
@@ -16,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from membercore import outreach
 from membercore.facts import AdmissionCancelled, DischargeCancelled, Fact
+from membercore.idempotency import fingerprint
 from membercore.identity import FactSetAside
 from membercore.journeys import JourneyEnded
 from membercore.outreach.state import KEPT_FOR, cancellation
-from membercore.staff import tasks
+from membercore.staff import offers, tasks
 
 if TYPE_CHECKING:
     from membercore.journeys import JourneyInstance
@@ -92,6 +94,16 @@ def _undo(run: Runner, fact: Fact, instance: JourneyInstance) -> None:
             for item in _messages(run, instance)
             if item.message_id not in state.handed_over
         ]
+    )
+    run.take(
+        offers.withdraw_made_by(
+            run.member.offers,
+            instance.instance_id,
+            run.now,
+            f"withdrawn before it went out: {why}",
+            fact.fact_id,
+            fingerprint(fact),
+        )
     )
     named = f":{instance.instance_id}:"
     for task in list(run.member.work.tasks.values()):

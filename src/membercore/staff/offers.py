@@ -6,7 +6,8 @@ turns the action into a :class:`MakeOffer`. The code is derived from the action'
 so the same offer made twice is one offer with one code; a redemption names the code and
 the subscription it paid for, before the offer expires, once. No offer is made of a plan
 the member holds already, in force or awaiting payment: :class:`OfferWithheld` records
-that, and why.
+that, and why. An offer whose making was withdrawn (the discharge behind it sent in
+error) is :class:`OfferWithdrawn`: it can no longer be redeemed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import attrs
 
 from membercore.checks import non_empty, positive
 from membercore.config import ProgrammeConfig
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.dates import as_utc, aware, require_aware
 from membercore.errors import MemberMismatchError, OfferNotValidError, UnknownPlanError
 from membercore.idempotency import fingerprint, replayed
@@ -34,6 +36,7 @@ __all__ = [
     "OfferEvent",
     "OfferMade",
     "OfferRedeemed",
+    "OfferWithdrawn",
     "OfferWithheld",
     "OffersState",
     "RedeemOffer",
@@ -42,6 +45,7 @@ __all__ = [
     "offer_from_action",
     "open_offers",
     "replay",
+    "withdraw_made_by",
 ]
 
 
@@ -114,6 +118,24 @@ class OfferWithheld(MemberEvent):
     fingerprint: str
 
 
+@attrs.frozen(kw_only=True)
+class OfferWithdrawn(MemberEvent):
+    """An open offer was withdrawn: what made it was withdrawn (a discharge sent in error).
+
+    Attributes:
+        code: the offer.
+        reason: why (the retraction).
+    """
+
+    TYPE: ClassVar[str] = "offer_withdrawn"
+
+    code: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    reason: str
+    key: str
+    fingerprint: str
+
+
 #: Every offer message type, for serialization.
 MESSAGE_TYPES: tuple[type[Any], ...] = (
     MakeOffer,
@@ -121,10 +143,11 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     OfferMade,
     OfferRedeemed,
     OfferWithheld,
+    OfferWithdrawn,
 )
 
 #: Every offer event.
-OfferEvent = OfferMade | OfferRedeemed | OfferWithheld
+OfferEvent = OfferMade | OfferRedeemed | OfferWithheld | OfferWithdrawn
 
 
 @attrs.frozen(kw_only=True)
@@ -137,6 +160,7 @@ class Offer:
     expires_at: datetime
     reason: str
     redeemed_by: str | None = None
+    withdrawn: str | None = attrs.field(default=None, metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -155,6 +179,9 @@ def evolve(state: OffersState, event: OfferEvent) -> OffersState:
     keys = {**state.keys, event.key: event.fingerprint}
     if isinstance(event, OfferWithheld):
         return attrs.evolve(state, keys=keys)
+    if isinstance(event, OfferWithdrawn):
+        withdrawn = attrs.evolve(state.offers[event.code], withdrawn=event.reason)
+        return attrs.evolve(state, offers={**state.offers, event.code: withdrawn}, keys=keys)
     if isinstance(event, OfferMade):
         offer = Offer(
             code=event.code,
@@ -228,6 +255,8 @@ def decide(
         problem = "unknown code"
     elif offer.redeemed_by is not None:
         problem = f"already used for {offer.redeemed_by}"
+    elif offer.withdrawn is not None:
+        problem = f"withdrawn: {offer.withdrawn}"
     elif offer.expires_at <= now:
         problem = f"expired at {offer.expires_at.isoformat()}"
     if problem is not None:
@@ -281,8 +310,28 @@ def open_offers(state: OffersState, now: datetime) -> tuple[Offer, ...]:
     return tuple(
         offer
         for offer in state.offers.values()
-        if offer.redeemed_by is None and offer.expires_at > now
+        if offer.redeemed_by is None and offer.withdrawn is None and offer.expires_at > now
     )
+
+
+def withdraw_made_by(
+    state: OffersState, instance_id: str, now: datetime, why: str, key: str, digest: str
+) -> list[OfferWithdrawn]:
+    """Withdraw the open offers the steps of a journey instance made."""
+    named = f":{instance_id}:"
+    made = [_code(asked) for asked in state.keys if named in asked]
+    return [
+        OfferWithdrawn(
+            member_id=state.member_id,
+            code=offer.code,
+            at=now,
+            reason=why,
+            key=f"{key}/withdraw/{offer.code}",
+            fingerprint=digest,
+        )
+        for offer in open_offers(state, now)
+        if offer.code in made
+    ]
 
 
 def offer_from_action(action: JourneyActionIssued) -> MakeOffer:

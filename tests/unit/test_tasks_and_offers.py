@@ -297,3 +297,19 @@ def test_no_offer_is_made_of_a_plan_the_member_holds_in_force_or_awaiting_paymen
     later = NOW + timedelta(days=30)
     (made,) = offers.decide(attrs.evolve(make, key="m2"), state, CONFIG, later, plans=held)
     assert isinstance(made, offers.OfferMade)
+
+
+def test_an_offer_withdrawn_with_the_journey_that_made_it_no_longer_redeems() -> None:
+    action = _action("make_offer", plan="annual_599", valid_days=7)
+    state = offers.OffersState(member_id=ME)
+    for event in offers.decide(offers.offer_from_action(action), state, CONFIG, NOW):
+        state = offers.evolve(state, event)
+    (offer,) = state.offers.values()
+    assert offers.withdraw_made_by(state, "someone/else/1", NOW, "why", "k", "d") == []
+    (withdrawn,) = offers.withdraw_made_by(state, action.instance_id, NOW, "why", "k", "d")
+    state = offers.evolve(state, withdrawn)
+    assert offers.open_offers(state, NOW) == ()
+    redeem = offers.RedeemOffer(key="r", member_id=ME, code=offer.code, subscription_id="s")
+    with pytest.raises(OfferNotValidError, match="withdrawn: why"):
+        offers.decide(redeem, state, CONFIG, NOW)
+    assert offers.withdraw_made_by(state, action.instance_id, NOW, "why", "k", "d") == []

@@ -41,7 +41,14 @@ from membercore.journeys.registry import (
     Situation,
     builtin_registry,
 )
-from membercore.journeys.state import JourneyInstance, JourneysState, active, evolve, replay
+from membercore.journeys.state import (
+    JourneyInstance,
+    JourneysState,
+    active,
+    ending,
+    evolve,
+    replay,
+)
 from membercore.journeys.tick import tick
 from membercore.journeys.validate import check_tags, validate
 from membercore.moved import child
@@ -74,6 +81,7 @@ __all__ = [
     "builtin_registry",
     "check_tags",
     "decide",
+    "ending",
     "evolve",
     "replay",
     "tick",

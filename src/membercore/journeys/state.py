@@ -92,6 +92,20 @@ def active(state: JourneysState, journey: str | None = None) -> list[JourneyInst
     ]
 
 
+def ending(
+    member_id: str, instance: JourneyInstance, reason: str, at: datetime, trigger_id: str
+) -> JourneyEnded:
+    """``instance`` of ``member_id`` ended at ``at``, for ``reason``, on ``trigger_id``."""
+    return JourneyEnded(
+        member_id=member_id,
+        instance_id=instance.instance_id,
+        journey=instance.journey,
+        reason=reason,
+        at=at,
+        trigger_id=trigger_id,
+    )
+
+
 def evolve(state: JourneysState, event: JourneyEvent) -> JourneysState:
     """Apply one journey event.
 

@@ -23,7 +23,7 @@ from membercore.journeys.messages import (
     Timer,
 )
 from membercore.journeys.registry import Situation
-from membercore.journeys.state import JourneyInstance, JourneysState, active, applied
+from membercore.journeys.state import JourneyInstance, JourneysState, active, applied, ending
 from membercore.journeys.timers import anchors_of, timers
 
 __all__ = ["end", "move", "reanchored", "start", "started_by_actions"]
@@ -145,14 +145,7 @@ def end(
     instance: JourneyInstance, situation: Situation, reason: str, trigger_id: str
 ) -> JourneyEnded:
     """``instance`` ended at ``situation.now``, for ``reason``."""
-    return JourneyEnded(
-        member_id=situation.member_id,
-        instance_id=instance.instance_id,
-        journey=instance.journey,
-        reason=reason,
-        at=situation.now,
-        trigger_id=trigger_id,
-    )
+    return ending(situation.member_id, instance, reason, situation.now, trigger_id)
 
 
 def reanchored(

@@ -21,10 +21,9 @@ from membercore.service.recording import (
     HOUSEHOLD,
     MEMBER,
     household_key,
-    member_key,
     member_of,
 )
-from membercore.service.unit_of_work import RecordCache, decode
+from membercore.service.unit_of_work import RecordCache, UnitOfWork, decode
 
 if TYPE_CHECKING:
     from membercore.config import ProgrammeConfig
@@ -52,6 +51,9 @@ class MemberCalls:
 
         def now(self) -> datetime:
             """The clock's instant."""
+
+        def unit_of_work(self, now: datetime) -> UnitOfWork:
+            """A unit of work over the store, deciding at ``now``."""
 
         def standing(self, member_id: str) -> benefits.Standing:
             """The member's standing now."""
@@ -149,14 +151,11 @@ class MemberCalls:
         """
         links = self.store.identified([value])
         found = next((link.patient_id for link in links if link.system == system), None)
-        seen: set[str] = set()
-        while found is not None and found not in seen and self.store.load([member_key(found)]):
-            seen.add(found)
-            into = self.member(found).identity.merged_into
-            if into is None:
-                break
-            found = into
-        return found
+        if found is None:
+            return None
+        uow = self.unit_of_work(self.now())
+        uow.load_members([found])
+        return uow.survivor(found) or found
 
     def identifiers(self, member_id: str) -> list[tuple[str, str]]:
         """The member's identifiers as ``(system, value)``, by system then value."""

@@ -25,7 +25,15 @@ from membercore.staff import tasks
 if TYPE_CHECKING:
     from membercore.service.runner import Runner
 
-__all__ = ["OUTCOME", "died", "refuse_after_death", "reverse", "set_aside", "without_effect"]
+__all__ = [
+    "OUTCOME",
+    "aside",
+    "died",
+    "refuse_after_death",
+    "reverse",
+    "set_aside",
+    "without_effect",
+]
 
 #: Why a staff task closes at a death.
 OUTCOME = "member_died"
@@ -35,7 +43,7 @@ def died(run: Runner, fact: PatientDied) -> list[object]:
     """The death noted, and everything still to go out or be done for the member ended."""
     member = run.member
     if member.identity.died_at is not None:  # a second report: kept, without effect
-        return list(run.take([_aside(run, fact, "the member's death was noted before")]))
+        return list(run.take([aside(run, fact, "the member's death was noted before")]))
     made: list[object] = list(
         run.take(
             [
@@ -76,7 +84,7 @@ def set_aside(run: Runner, fact: Fact) -> bool:
         run.take(ledger.decide(fact, m.ledger, run.config, run.now, tier=run.tier_key()))
         return True
     when = f"dated at or after the member's death at {identity.died_at.isoformat()}"
-    run.take([_aside(run, fact, when)])
+    run.take([aside(run, fact, when)])
     return True
 
 
@@ -89,11 +97,12 @@ def without_effect(run: Runner, fact: Fact) -> bool:
     why = getattr(fact, "without_effect", None)
     if not isinstance(why, str):
         return False
-    run.take([_aside(run, fact, why)])
+    run.take([aside(run, fact, why)])
     return True
 
 
-def _aside(run: Runner, fact: Fact, reason: str) -> FactSetAside:
+def aside(run: Runner, fact: Fact, reason: str) -> FactSetAside:
+    """The record that ``fact`` was taken without effect on the programme, and why."""
     return FactSetAside(
         member_id=run.member.member_id,
         fact_id=fact.fact_id,

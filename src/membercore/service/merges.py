@@ -21,12 +21,20 @@ from datetime import datetime
 
 import attrs
 
-from membercore import benefits, consent, households, outreach, plans, rewards, tiers
+from membercore import (
+    benefits,
+    consent,
+    households,
+    journeys,
+    outreach,
+    plans,
+    rewards,
+    tiers,
+)
 from membercore.config import ProgrammeConfig
 from membercore.dates import require_aware
 from membercore.errors import EngineError, HouseholdMembershipError, MemberMismatchError
 from membercore.identity import MergedInto, MergeMembers
-from membercore.journeys import JourneyEnded
 from membercore.ledger import LedgerState, decide_merge, evolve
 from membercore.ledger.events import Posting
 from membercore.ports import IdentifierLink
@@ -212,17 +220,10 @@ def _retire(
     """
     member: Member = duplicate.state
     why = f"merged into {command.member_id} ({command.key})"
+    why_ended = f"merged_into:{command.member_id}"
     ended: list[object] = [
-        JourneyEnded(
-            member_id=member.member_id,
-            instance_id=instance.instance_id,
-            journey=instance.journey,
-            reason=f"merged_into:{command.member_id}",
-            at=at,
-            trigger_id=command.key,
-        )
-        for instance in member.journeys.instances.values()
-        if instance.ended is None
+        journeys.ending(member.member_id, instance, why_ended, at, command.key)
+        for instance in journeys.active(member.journeys)
     ]
     ended += outreach.cancel_all(member.outreach, at, why)
     note(duplicate, ended)

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from membercore import outreach
+from membercore import journeys, outreach
 from membercore.facts import AdmissionCancelled, DischargeCancelled, Fact
 from membercore.idempotency import fingerprint
-from membercore.identity import FactSetAside
-from membercore.journeys import JourneyEnded
 from membercore.outreach.state import KEPT_FOR, cancellation
+from membercore.service import death, work
 from membercore.staff import offers, tasks
 
 if TYPE_CHECKING:
@@ -41,8 +40,8 @@ def retract(run: Runner, fact: Fact) -> bool:
     visit = getattr(fact, "visit_id", "")
     started = [
         instance
-        for instance in run.member.journeys.instances.values()
-        if instance.ended is None and instance.occasion == f"{withdrawn}:{visit}"
+        for instance in journeys.active(run.member.journeys)
+        if instance.occasion == f"{withdrawn}:{visit}"
     ]
     if not started:
         _record(run, fact, f"the {withdrawn} fact of stay {visit} started nothing still running")
@@ -75,18 +74,14 @@ def _why_not(run: Runner, instance: JourneyInstance) -> str | None:
 def _undo(run: Runner, fact: Fact, instance: JourneyInstance) -> None:
     """End the instance; cancel its messages not handed over; close its open tasks."""
     why = f"{fact.TYPE} {fact.fact_id}"
-    run.take(
-        [
-            JourneyEnded(
-                member_id=run.member.member_id,
-                instance_id=instance.instance_id,
-                journey=instance.journey,
-                reason=f"retracted:{instance.occasion.partition(':')[0]}",
-                at=run.now,
-                trigger_id=fact.fact_id,
-            )
-        ]
+    ended = journeys.ending(
+        run.member.member_id,
+        instance,
+        f"retracted:{instance.occasion.partition(':')[0]}",
+        run.now,
+        fact.fact_id,
     )
+    run.take([ended])
     state = run.member.outreach
     run.take(
         [
@@ -105,28 +100,16 @@ def _undo(run: Runner, fact: Fact, instance: JourneyInstance) -> None:
             fingerprint(fact),
         )
     )
-    named = f":{instance.instance_id}:"
-    for task in list(run.member.work.tasks.values()):
-        if task.status == "open" and named in task.key:
-            close = tasks.CloseTask(
-                key=f"{fact.fact_id}/close/{task.key}",
-                member_id=run.member.member_id,
-                task_key=task.key,
-                outcome="retracted",
-                by="membercore",
-            )
-            run.take(tasks.decide(close, run.member.work, run.config, run.now))
+    for task in work.owned(run, instance.journey, instance.instance_id):
+        close = tasks.CloseTask(
+            key=f"{fact.fact_id}/close/{task.key}",
+            member_id=run.member.member_id,
+            task_key=task.key,
+            outcome="retracted",
+            by="membercore",
+        )
+        work.decide(run, close)
 
 
 def _record(run: Runner, fact: Fact, reason: str) -> None:
-    run.take(
-        [
-            FactSetAside(
-                member_id=run.member.member_id,
-                fact_id=fact.fact_id,
-                fact_type=fact.TYPE,
-                reason=reason,
-                at=run.now,
-            )
-        ]
-    )
+    run.take([death.aside(run, fact, reason)])

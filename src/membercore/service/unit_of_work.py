@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
@@ -45,6 +45,9 @@ from membercore.service.recording import (
     read_state,
     stock_key,
 )
+
+if TYPE_CHECKING:
+    from membercore.service.identities import Index
 
 __all__ = ["CaseLoads", "Mark", "RecordCache", "UnitOfWork"]
 
@@ -177,7 +180,7 @@ class UnitOfWork:
         self.identifiers: list[IdentifierLink] = []
         #: The identifiers an ingestion's batch knows (``service.identities.Index``), so
         #: that what a decision retires (a merge) reaches the facts after it.
-        self.index: Any = None
+        self.index: Index | None = None
         self.positions: list[SourcePosition] = []
         self.store = store
         self.cache = cache

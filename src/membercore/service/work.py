@@ -20,7 +20,7 @@ from membercore.staff import tasks
 if TYPE_CHECKING:
     from membercore.service.runner import Runner
 
-__all__ = ["call_tasks", "calls_cancelled", "decide", "reported", "superseded"]
+__all__ = ["call_tasks", "calls_cancelled", "decide", "owned", "reported", "superseded"]
 
 
 def decide(run: Runner, command: tasks.WorkCommand) -> Sequence[object]:
@@ -91,7 +91,7 @@ def superseded(run: Runner, made: Iterable[object]) -> list[object]:
         if (isinstance(event, journeys.JourneyMoved) and event.trigger_type != "timer") or (
             isinstance(event, journeys.JourneyEnded) and event.reason != "completed"
         ):
-            for held in _owned(run, event.journey, event.instance_id):
+            for held in owned(run, event.journey, event.instance_id):
                 close = tasks.CloseTask(
                     key=f"{held.key}/superseded",
                     member_id=run.member.member_id,
@@ -103,7 +103,7 @@ def superseded(run: Runner, made: Iterable[object]) -> list[object]:
     return closed
 
 
-def _owned(run: Runner, journey: str, instance_id: str) -> list[tasks.Task]:
+def owned(run: Runner, journey: str, instance_id: str) -> list[tasks.Task]:
     """The open tasks the steps of one journey instance made (their keys name it)."""
     prefix = f"{journey}:{instance_id}:"
     return [

@@ -32,10 +32,12 @@ class Ids:
     control_id: str
     patient_id: str
     kind: str = ""
+    sent_at: str = ""
 
     def of(self, part: str) -> str:
         """The id of one fact the message tells of (``registered``, ``dg1-2``...)."""
-        return f"hl7v2:{self.sender}:{self.control_id}:{self.kind}:{self.patient_id}:{part}"
+        control = f"{self.control_id}@{self.sent_at}" if self.sent_at else self.control_id
+        return f"hl7v2:{self.sender}:{control}:{self.kind}:{self.patient_id}:{part}"
 
     def of_patient(self, part: str) -> str:
         """An id of the patient's own, whatever message tells it (a death)."""

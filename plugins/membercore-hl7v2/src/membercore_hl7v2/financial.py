@@ -34,7 +34,7 @@ def transactions(context: Context) -> list[object]:
     for number, ft1 in enumerate(context.message.segments("FT1"), start=1):
         kind = ft1.get(6).upper()
         if kind == "CG":
-            charge_id = ft1.get(2) or context.ids.control_id.partition("@")[0]
+            charge_id = ft1.get(2) or context.ids.control_id
             first, lines = charges.setdefault(charge_id, (ft1, []))
             lines.append(_line(context, ft1, number))
         elif kind == "CD":

@@ -79,10 +79,7 @@ def translate(text: str, mapping: Hl7Mapping) -> Translated:
         patient = patient_of(message, mapping)
     except MembercoreError as error:
         raise TranslationError(str(error)) from None
-    sent_at = msh.get(7)
-    ids = Ids(
-        sender, f"{control_id}@{sent_at}" if sent_at else control_id, patient.patient_id, named
-    )
+    ids = Ids(sender, control_id, patient.patient_id, named, msh.get(7))
     context = Context(message, mapping, patient, ids, trigger)
     try:
         told = translator(context)

@@ -15,7 +15,12 @@ from typing import TextIO
 from membercore.hookspecs import ChannelFactory, hookimpl
 from membercore.ports import OutboxMessage
 
-__all__ = ["ConsoleChannel", "membercore_register_channels"]
+__all__ = ["ConsoleChannel", "console_channels", "membercore_register_channels"]
+
+
+def console_channels() -> dict[str, ConsoleChannel]:
+    """The console channel under each of the programme's channel names, on standard output."""
+    return {name: ConsoleChannel(name) for name in ("wecom", "sms", "email")}
 
 
 class ConsoleChannel:

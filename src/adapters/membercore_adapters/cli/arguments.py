@@ -10,7 +10,7 @@ from pathlib import Path
 from membercore_adapters.stores.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA
 from membercore_adapters.stores.sqlite.schema import SCHEMA_VERSION as SQLITE_SCHEMA
 
-__all__ = ["DEFAULT_STORE", "parser"]
+__all__ = ["DEFAULT_STORE", "parser", "reading_options"]
 
 DEFAULT_STORE = "sqlite:///membercore.db"
 
@@ -200,3 +200,12 @@ def _config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def _store_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--store", default=DEFAULT_STORE, help=f"store URL ({DEFAULT_STORE})")
     sub.add_argument("--config", type=Path, help="programme TOML (the reference one)")
+
+
+def reading_options(args: argparse.Namespace, **options: str) -> dict[str, str]:
+    """``options`` and what ``--mapping`` and ``--encoding`` give a source or a listener."""
+    if args.mapping is not None:
+        options["mapping"] = str(args.mapping)
+    if args.encoding is not None:
+        options["encoding"] = args.encoding
+    return options

@@ -25,7 +25,8 @@ from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
 from membercore.service.recording import household_key, member_key
-from membercore_adapters.channels.console import ConsoleChannel
+from membercore_adapters.channels.console import console_channels
+from membercore_adapters.cli.arguments import reading_options
 from membercore_adapters.cli.worker import run_worker
 from membercore_adapters.his.jsonl import JsonLinesSource, line_of
 from membercore_adapters.stores.sql import without_migrating
@@ -148,11 +149,7 @@ def _source(engine: Engine, args: argparse.Namespace, name: str) -> HisSource:
     if found is None:
         known = ", ".join(sorted(engine.plugins.sources)) or "none"
         raise MembercoreError(f"no HIS source is named {args.source!r} (installed: {known})")
-    options = {"path": str(args.file)}
-    if args.mapping is not None:
-        options["mapping"] = str(args.mapping)
-    if args.encoding is not None:
-        options["encoding"] = args.encoding
+    options = reading_options(args, path=str(args.file))
     if position is not None:
         options["after"] = position
     if args.resume:
@@ -171,7 +168,7 @@ def _tasks(engine: Engine) -> int:
 
 def _outbox(engine: Engine, *, dispatching: bool) -> int:
     if dispatching:
-        channels = {name: ConsoleChannel(name) for name in ("wecom", "sms", "email")}
+        channels = console_channels()
         report = engine.dispatch(channels)
         print(
             f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed",

@@ -24,7 +24,8 @@ from pathlib import Path
 from membercore.errors import MembercoreError
 from membercore.ports import Listening
 from membercore.service.engine import Engine
-from membercore_adapters.channels.console import ConsoleChannel
+from membercore_adapters.channels.console import console_channels
+from membercore_adapters.cli.arguments import reading_options
 
 __all__ = ["run_worker"]
 
@@ -47,11 +48,7 @@ def _listener(engine: Engine, name: str, args: argparse.Namespace) -> Listening:
     if found is None:
         known = ", ".join(sorted(engine.plugins.listeners)) or "none"
         raise MembercoreError(f"no listener is named {name!r} (installed: {known})")
-    options = {"host": args.host, "port": str(args.port)}
-    if args.mapping is not None:
-        options["mapping"] = str(args.mapping)
-    if args.encoding is not None:
-        options["encoding"] = args.encoding
+    options = reading_options(args, host=args.host, port=str(args.port))
     return found.value(engine, options)
 
 
@@ -71,11 +68,7 @@ def _polled(engine: Engine, polled: str, args: argparse.Namespace) -> tuple[str,
     if found is None or not path:
         known = ", ".join(sorted(engine.plugins.sources)) or "none"
         raise MembercoreError(f"--poll {polled!r}: SOURCE:FILE with an installed source ({known})")
-    options = {"path": path, "growing": "true"}
-    if args.mapping is not None:
-        options["mapping"] = str(args.mapping)
-    if args.encoding is not None:
-        options["encoding"] = args.encoding
+    options = reading_options(args, path=path, growing="true")
     found.value(options)
     return f"{name}:{Path(path).resolve()}", options
 
@@ -113,7 +106,7 @@ async def _work(
     for listener in listeners:
         await listener.start()
     log.info("worker started on %s", engine.store.url)
-    channels = {name: ConsoleChannel(name) for name in ("wecom", "sms", "email")}
+    channels = console_channels()
     due = {"poll": 0.0, "tick": 0.0, "dispatch": 0.0}
     every = {
         "poll": args.poll_every if args.poll else 0.0,

@@ -42,7 +42,15 @@ from membercore.ports.stored import (
     StoredEvent,
     TaskRow,
 )
-from membercore.ports.world import Channel, Clock, HisSource, Listening, Positioned, Unreadable
+from membercore.ports.world import (
+    Channel,
+    Clock,
+    HisSource,
+    Listening,
+    Positioned,
+    Reporting,
+    Unreadable,
+)
 
 __all__ = [
     "ROLES",
@@ -66,6 +74,7 @@ __all__ = [
     "Record",
     "RecordStore",
     "Recorder",
+    "Reporting",
     "SourcePosition",
     "Store",
     "StoredEvent",

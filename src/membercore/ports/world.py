@@ -15,7 +15,7 @@ import attrs
 from membercore.facts import Fact
 from membercore.ports.stored import OutboxMessage
 
-__all__ = ["Channel", "Clock", "HisSource", "Listening", "Positioned", "Unreadable"]
+__all__ = ["Channel", "Clock", "HisSource", "Listening", "Positioned", "Reporting", "Unreadable"]
 
 
 @attrs.frozen(kw_only=True)
@@ -71,6 +71,18 @@ class HisSource(Protocol):
         What the source cannot even turn into text (bytes that are not UTF-8) comes as
         :class:`Unreadable`, so that it is kept as a dead letter too, never dropped; an
         input wrapped in :class:`Positioned` has its position named in any refusal.
+        """
+        ...
+
+
+@runtime_checkable
+class Reporting(Protocol):
+    """A source that can say what became of what it read (``membercore import`` prints it)."""
+
+    def report(self) -> list[str]:
+        """Lines for a person: per kind of input, how many became facts, were not used...
+
+        Called after :meth:`HisSource.read` was read to the end.
         """
         ...
 

@@ -115,7 +115,14 @@ def translate(read: Read, mapping: FhirMapping) -> list[Translated]:
         done[number] = _one(context, read.entries[number])
     first = [n for n in range(len(read.entries)) if _is_patient(read.entries[n])]
     rest = [n for n in range(len(read.entries)) if not _is_patient(read.entries[n])]
-    return [done[n] for n in first + rest]
+    return [_dated(context, done[n]) for n in first + rest]
+
+
+def _dated(context: Context, translated: Translated) -> Translated:
+    """Registrations of a patient's name dated as of the read's earliest fact about them."""
+    if not translated.inputs:
+        return translated
+    return attrs.evolve(translated, inputs=tuple(context.dated(i) for i in translated.inputs))
 
 
 def _is_patient(entry: Entry) -> bool:

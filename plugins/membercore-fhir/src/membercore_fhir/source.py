@@ -82,14 +82,14 @@ class FhirFileSource:
             OSError: the file cannot be read.
         """
         read = read_path(self.path, encoding=self.encoding)
-        files = list(dict.fromkeys(entry.file for entry in read.entries))
+        order = {name: n for n, name in enumerate(dict.fromkeys(e.file for e in read.entries))}
         resumed = resume_after(self.after)
-        start = self.after if resumed else f"{files[0]} entry 0" if files else "entry 0"
+        first = next(iter(order), "")
+        start = self.after if resumed else f"{first} entry 0"
+        done = (order[resumed[0]], resumed[1]) if resumed and resumed[0] in order else None
 
         def taken(entry: Entry) -> bool:
-            if resumed is None or resumed[0] not in files:
-                return False
-            return (files.index(entry.file), entry.number) <= (files.index(resumed[0]), resumed[1])
+            return done is not None and (order[entry.file], entry.number) <= done
 
         for translated in translate(read, self.mapping):
             entry = translated.entry

@@ -30,7 +30,7 @@ _SUFFIXES = (".json", ".ndjson")
 
 
 def _loads() -> Callable[[str], Any]:
-    """orjson's parser when it is installed (``membercore[fast]``), else the standard one.
+    """Orjson's parser when it is installed (``membercore[fast]``), else the standard one.
 
     Both raise a :class:`json.JSONDecodeError` for what is not JSON.
     """

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from membercore.consent.state import allows
 from membercore.errors import ConfigError
 from membercore.facts import AdmissionCancelled, Admitted, Discharged, LabResultRecorded
 from membercore_adapters.cli import main
@@ -253,3 +254,38 @@ def test_a_mapping_error_names_its_key(tmp_path: Path, toml: str, key: str) -> N
     path.write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_mapping(path)
+
+
+def _consent(status: str, version: str, provision: str = "permit") -> dict[str, Any]:
+    return {
+        "resourceType": "Consent",
+        "id": "consent-1",
+        "meta": {"versionId": version},
+        "status": status,
+        "scope": {"coding": [{"code": "patient-privacy"}]},
+        "category": [{"coding": [{"code": "hospital-marketing"}]}],
+        "patient": {"reference": "Patient/p1"},
+        "dateTime": "2024-05-01T09:00:00+08:00",
+        "provision": {"type": provision},
+    }
+
+
+def test_a_consent_the_mapping_names_is_given_then_withdrawn(tmp_path: Path) -> None:
+    mapping = mapping_from_dict(
+        {
+            "fhir": {
+                "consents": {"hospital-marketing": {"purpose": "marketing", "channels": ["sms"]}}
+            }
+        }
+    )
+    with open_engine() as engine:
+        given = write_json(tmp_path / "given.json", bundle(_patient(), _consent("active", "1")))
+        assert engine.ingest(FhirFileSource(given, mapping).read()).rejected == 0
+        assert allows(engine.member("ZY-001").consent, "marketing", "sms")
+        withdrawn = bundle(_patient(), _consent("active", "2", provision="deny"))
+        path = write_json(tmp_path / "withdrawn.json", withdrawn)
+        assert engine.ingest(FhirFileSource(path, mapping).read()).rejected == 0
+        assert not allows(engine.member("ZY-001").consent, "marketing", "sms")
+    unnamed = FhirFileSource(given, MAPPING)
+    assert [type(p.raw).__name__ for p in unnamed.read()] == ["PatientRegistered"]
+    assert "Consent: 0 taken, 1 not used by the programme" in unnamed.report()

@@ -49,6 +49,7 @@ from membercore.ports.world import (
     Listening,
     Positioned,
     Reporting,
+    SourceInput,
     Unreadable,
 )
 
@@ -75,6 +76,7 @@ __all__ = [
     "RecordStore",
     "Recorder",
     "Reporting",
+    "SourceInput",
     "SourcePosition",
     "Store",
     "StoredEvent",

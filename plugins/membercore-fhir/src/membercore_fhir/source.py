@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from membercore.ports import Positioned, Unreadable
+from membercore.ports import Positioned, SourceInput, Unreadable
 from membercore_fhir.mapping import FhirMapping, mapping_option
 from membercore_fhir.reading import Entry, read_path
 from membercore_fhir.translate import Tally, Translated, translate
@@ -75,7 +75,7 @@ class FhirFileSource:
             encoding=options.get("encoding", "utf-8"),
         )
 
-    def read(self) -> Iterator[Positioned]:
+    def read(self) -> Iterator[SourceInput]:
         """Every entry's facts, positioned, the Patients' first.
 
         Raises:
@@ -104,7 +104,7 @@ class FhirFileSource:
         return self.tally.lines()
 
 
-def _positioned(translated: Translated, start: str | None) -> Iterator[Positioned]:
+def _positioned(translated: Translated, start: str | None) -> Iterator[SourceInput]:
     """An entry's inputs, all but the last where a reader reads it again."""
     entry = translated.entry
     done = start or entry.place
@@ -115,4 +115,8 @@ def _positioned(translated: Translated, start: str | None) -> Iterator[Positione
         return
     last = len(translated.inputs) - 1
     for number, made in enumerate(translated.inputs):
-        yield Positioned(raw=made, position=done if number == last else again)
+        position = done if number == last else again
+        if isinstance(made, tuple):  # a command, with the instant it was given at
+            yield made[0], Positioned(raw=made[1], position=position)
+        else:
+            yield Positioned(raw=made, position=position)

@@ -4,7 +4,7 @@
 (:data:`TRANSLATORS`): Patient, RelatedPerson and Linkage (:mod:`.patients`), Encounter
 (:mod:`.encounters`), Condition, Observation and Procedure (:mod:`.clinical`),
 Appointment (:mod:`.scheduling`), ChargeItem, Claim, ExplanationOfBenefit and Invoice
-(:mod:`.financial`). Every other type — Organization, Practitioner, Immunization,
+(:mod:`.financial`), Consent (:mod:`.consents`). Every other type — Organization, Practitioner, Immunization,
 MedicationRequest, CarePlan... — is not used by the programme, nor is a resource of a
 used type that tells nothing the programme acts on (a vital sign, a planned encounter).
 The Patients are translated last, so that each is registered as of the earliest
@@ -20,7 +20,7 @@ import attrs
 
 from membercore.errors import MembercoreError
 from membercore.facts import Fact
-from membercore_fhir import clinical, encounters, financial, patients, scheduling
+from membercore_fhir import clinical, consents, encounters, financial, patients, scheduling
 from membercore_fhir.context import Context
 from membercore_fhir.mapping import FhirMapping
 from membercore_fhir.reading import Entry, Read
@@ -44,6 +44,7 @@ TRANSLATORS: dict[str, Translator] = {
     "Claim": financial.claim,
     "ExplanationOfBenefit": financial.explanation_of_benefit,
     "Invoice": financial.invoice,
+    "Consent": consents.consent,
 }
 
 

@@ -58,8 +58,8 @@ import attrs
 
 from membercore.errors import ConfigError
 from membercore.facts import EncounterClass
-from membercore.messages import CHANNELS, PURPOSES, Channel, Purpose
 from membercore.facts.icd10 import is_code
+from membercore.messages import CHANNELS, PURPOSES, Channel, Purpose
 
 __all__ = [
     "ICD10_SYSTEMS",

@@ -4,9 +4,10 @@
 (:data:`TRANSLATORS`): Patient, RelatedPerson and Linkage (:mod:`.patients`), Encounter
 (:mod:`.encounters`), Condition, Observation and Procedure (:mod:`.clinical`),
 Appointment (:mod:`.scheduling`), ChargeItem, Claim, ExplanationOfBenefit and Invoice
-(:mod:`.financial`), Consent (:mod:`.consents`). Every other type — Organization, Practitioner, Immunization,
-MedicationRequest, CarePlan... — is not used by the programme, nor is a resource of a
-used type that tells nothing the programme acts on (a vital sign, a planned encounter).
+(:mod:`.financial`), Consent (:mod:`.consents`). Every other type — Organization,
+Practitioner, Immunization, MedicationRequest, CarePlan... — is not used by the
+programme, nor is a resource of a used type that tells nothing the programme acts on (a
+vital sign, a planned encounter).
 The Patients are translated last, so that each is registered as of the earliest
 instant the read tells of them, and given first, so that their facts find them.
 """

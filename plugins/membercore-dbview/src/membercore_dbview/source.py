@@ -25,6 +25,7 @@ from sqlalchemy import (
     ColumnClause,
     ColumnElement,
     Connection,
+    Engine,
     and_,
     column,
     create_engine,
@@ -101,7 +102,7 @@ class DbViewSource:
         marks = marks_from(self.after, [view.name for view in self.config.views])
         engine = create_engine(self.config.url, poolclass=NullPool)
         try:
-            with engine.connect() as connection:
+            with _connected(engine, self.config.views[0]) as connection:
                 for view in self.config.views:
                     yield from self._view(connection, view, marks)
         finally:
@@ -132,6 +133,20 @@ class DbViewSource:
                 row[view.watermark], tuple(row[k] for k in view.rows.key_columns)
             )
             yield from reader.inputs(row, where=position_of(marks, said), before=before)
+
+
+def _connected(engine: Engine, first: View) -> Connection:
+    """A connection to the database, or why there is none (naming the view it was for)."""
+    try:
+        return engine.connect()
+    except SQLAlchemyError as error:
+        raise _unreadable(first, error) from error
+
+
+def _unreadable(view: View, error: SQLAlchemyError) -> ViewUnreadableError:
+    """The database's own words (never the URL, which may hold a password)."""
+    cause = getattr(error, "orig", None) or error
+    return ViewUnreadableError(view.name, f"{type(cause).__name__}: {cause}")
 
 
 class _Pages:
@@ -168,8 +183,7 @@ class _Pages:
             rows = [dict(row._mapping) for row in self.connection.execute(query)]
             self.connection.rollback()  # no read transaction held between pages
         except SQLAlchemyError as error:
-            cause = getattr(error, "orig", None) or error
-            raise ViewUnreadableError(self.view.name, f"{type(cause).__name__}: {cause}") from error
+            raise _unreadable(self.view, error) from error
         return rows
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.register_assert_rewrite("membercore.testing.contracts")
+pytest.register_assert_rewrite("membercore.testing.contracts", "membercore.testing.sources")
 
 
 def pytest_configure(config: pytest.Config) -> None:

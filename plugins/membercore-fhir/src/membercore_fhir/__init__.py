@@ -1,0 +1,45 @@
+"""FHIR R4 for membercore: bundles, NDJSON exports and FHIR servers as sources of facts.
+
+A newer HIS or integration platform speaks FHIR R4. This plugin turns its resources —
+Patient, RelatedPerson, Linkage, Encounter, Condition, Observation, Procedure,
+Appointment, ChargeItem, Claim, ExplanationOfBenefit, Invoice — into facts
+(:mod:`~membercore_fhir.translate`), through the hospital's mapping of its codes
+(:mod:`~membercore_fhir.mapping`), from files (:class:`~membercore_fhir.source.FhirFileSource`,
+registered as the HIS source ``fhir``: ``membercore import --source fhir FILE --mapping
+his.toml``). Resources are read as the JSON the server sent, each element checked where
+it is used: see ``docs/his-fhir.md`` for why not a model library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from membercore.hookspecs import SourceFactory, hookimpl
+from membercore_fhir.mapping import FhirMapping, load_mapping, mapping_from_dict
+from membercore_fhir.reading import Entry, Read, read_path
+from membercore_fhir.source import FhirFileSource, resume_after
+from membercore_fhir.translate import TRANSLATORS, Tally, Translated, translate
+from membercore_fhir.values import FhirError
+
+__all__ = [
+    "TRANSLATORS",
+    "Entry",
+    "FhirError",
+    "FhirFileSource",
+    "FhirMapping",
+    "Read",
+    "Tally",
+    "Translated",
+    "load_mapping",
+    "mapping_from_dict",
+    "membercore_register_his_sources",
+    "read_path",
+    "resume_after",
+    "translate",
+]
+
+
+@hookimpl
+def membercore_register_his_sources(register: Callable[[str, SourceFactory], None]) -> None:
+    """Provide the FHIR file source, ``fhir``."""
+    register("fhir", FhirFileSource.from_options)

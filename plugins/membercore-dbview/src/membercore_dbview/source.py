@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 from sqlalchemy import (
     ColumnClause,
     ColumnElement,
@@ -40,7 +41,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import FromClause
 
 from membercore.errors import MembercoreError
-from membercore.ports import Positioned
+from membercore.ports import Positioned, Unreadable
 from membercore_adapters.his.rows import RowReader
 from membercore_dbview.config import View, ViewsConfig, load_views
 from membercore_dbview.watermarks import Mark, marks_from, position_of
@@ -121,18 +122,43 @@ class DbViewSource:
             low = _minus(last.watermark, view.overlap)
             again = and_(present, order[0] >= low, not_(_after(order, last)))
             for row in pages.rows(again):
-                said = _said(view, row)
-                yield from reader.inputs(
-                    row, where=position_of(marks, said), before=position_of(marks, said)
-                )
+                if _key(view, row) not in {key for _, key in last.refused}:
+                    yield from _read(reader, view, row, marks, moved=False)
             present = and_(present, _after(order, last))
         for row in pages.rows(present):
-            said = _said(view, row)
-            before = position_of(marks, said)
-            marks[view.name] = Mark(
-                row[view.watermark], tuple(row[k] for k in view.rows.key_columns)
-            )
-            yield from reader.inputs(row, where=position_of(marks, said), before=before)
+            yield from _read(reader, view, row, marks, moved=True)
+
+
+def _read(
+    reader: RowReader,
+    view: View,
+    row: dict[str, Any],
+    marks: dict[str, Mark | None],
+    *,
+    moved: bool,
+) -> list[Positioned]:
+    """A row's inputs, positioned with the marks it leaves (the view's moved to it if ``moved``).
+
+    A row the source refuses is named among the view's refused rows, so that a later
+    poll's overlap passes over it (its dead letter is kept already).
+    """
+    said = _said(view, row)
+    before = position_of(marks, said)
+    last = marks[view.name]
+    inputs = reader.inputs(row, where=before, before=before)
+    refused = isinstance(inputs[-1].raw, Unreadable)
+    if moved or refused:
+        mark = _mark(view, row) if moved or last is None else last
+        kept = last.refused if last is not None else ()
+        if refused:
+            kept = (*kept, (row[view.watermark], _key(view, row)))
+        low = _minus(mark.watermark, view.overlap)
+        marks[view.name] = attrs.evolve(mark, refused=tuple(r for r in kept if not r[0] < low))
+    where = position_of(marks, said)
+    return [
+        attrs.evolve(item, position=where if n == len(inputs) - 1 else before)
+        for n, item in enumerate(inputs)
+    ]
 
 
 def _connected(engine: Engine, first: View) -> Connection:
@@ -231,7 +257,11 @@ def _minus(watermark: Any, overlap: int) -> Any:
 
 
 def _mark(view: View, row: Mapping[str, Any]) -> Mark:
-    return Mark(row[view.watermark], tuple(row[key] for key in view.rows.key_columns))
+    return Mark(row[view.watermark], _key(view, row))
+
+
+def _key(view: View, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[key] for key in view.rows.key_columns)
 
 
 def _said(view: View, row: Mapping[str, Any]) -> str:

@@ -24,10 +24,19 @@ __all__ = ["Mark", "Marks", "marks_from", "position_of"]
 
 @attrs.frozen
 class Mark:
-    """The last row of a view taken: its watermark and its key's values."""
+    """The last row of a view read, and the rows the source refused since the overlap's start.
+
+    Attributes:
+        watermark: the last row's watermark.
+        key: the last row's key's values.
+        refused: the rows the source could not translate (each its watermark and key)
+            that a later poll's overlap reads again: it passes over them, their dead
+            letters kept already.
+    """
 
     watermark: Any
     key: tuple[Any, ...]
+    refused: tuple[tuple[Any, tuple[Any, ...]], ...] = ()
 
 
 #: Each view's mark (None: not read yet).
@@ -36,10 +45,7 @@ Marks = Mapping[str, Mark | None]
 
 def position_of(marks: Marks, said: str) -> str:
     """The position text of ``marks``, followed by ``said`` (the row, in words)."""
-    data = {
-        name: None if mark is None else [_plain(mark.watermark), [_plain(v) for v in mark.key]]
-        for name, mark in marks.items()
-    }
+    data = {name: None if mark is None else _marked(mark) for name, mark in marks.items()}
     return f"{json.dumps(data, ensure_ascii=False, separators=(',', ':'))} {said}"
 
 
@@ -58,9 +64,25 @@ def marks_from(position: str | None, views: Sequence[str]) -> dict[str, Mark | N
         return marks
     for name in views:
         found = data.get(name)
-        if isinstance(found, list) and len(found) == 2 and isinstance(found[1], list):
-            marks[name] = Mark(_typed(found[0]), tuple(_typed(v) for v in found[1]))
+        if isinstance(found, list) and len(found) in (2, 3) and isinstance(found[1], list):
+            refused = found[2] if len(found) == 3 and isinstance(found[2], list) else []
+            marks[name] = Mark(
+                _typed(found[0]),
+                _key(found[1]),
+                tuple((_typed(w), _key(k)) for w, k in refused),
+            )
     return marks
+
+
+def _marked(mark: Mark) -> list[object]:
+    marked: list[object] = [_plain(mark.watermark), [_plain(v) for v in mark.key]]
+    if mark.refused:
+        marked.append([[_plain(w), [_plain(v) for v in k]] for w, k in mark.refused])
+    return marked
+
+
+def _key(values: list[object]) -> tuple[Any, ...]:
+    return tuple(_typed(value) for value in values)
 
 
 def _plain(value: object) -> object:

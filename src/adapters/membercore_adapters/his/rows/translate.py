@@ -98,7 +98,11 @@ class RowError(ValueError):
 
 
 class RowReader:
-    """Translates the rows of one read, registering each identifier named once per read.
+    """Translates the rows of one table into positioned inputs.
+
+    A row naming its patient by an identifier gives a registration before its fact,
+    every time (its id is the row's own): a read resumed anywhere gives the same facts
+    as one read straight through.
 
     Args:
         mapping: the table's mapping.
@@ -106,7 +110,6 @@ class RowReader:
 
     def __init__(self, mapping: RowMapping) -> None:
         self.mapping = mapping
-        self._registered: set[str] = set()
 
     def inputs(self, row: Row, *, where: str, before: str) -> list[Positioned]:
         """What the engine is given for ``row``.
@@ -122,11 +125,6 @@ class RowReader:
         except RowError as error:
             refused = Unreadable(raw=row_text(row), reason=error.problem)
             return [Positioned(raw=refused, position=where)]
-        if len(facts) == 2:
-            if facts[0].patient_id in self._registered:
-                facts = facts[1:]
-            else:
-                self._registered.add(facts[0].patient_id)
         return [
             Positioned(raw=fact, position=where if n == len(facts) - 1 else before)
             for n, fact in enumerate(facts)

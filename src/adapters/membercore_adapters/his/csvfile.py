@@ -23,9 +23,13 @@ from membercore.errors import MembercoreError
 from membercore.hookspecs import SourceFactory, hookimpl
 from membercore.ports import Positioned, Unreadable
 from membercore_adapters.his.excel import XlsxSource
-from membercore_adapters.his.exports import ExportMapping, export_options, missing_columns
+from membercore_adapters.his.exports import (
+    ExportMapping,
+    export_options,
+    missing_columns,
+    readers,
+)
 from membercore_adapters.his.jsonl import line_of
-from membercore_adapters.his.rows import RowReader
 
 __all__ = ["CsvSource", "membercore_register_his_sources"]
 
@@ -77,8 +81,7 @@ class CsvSource:
             ConfigError: the header lacks a column the mapping reads, naming its key.
         """
         lines = _Lines(self.mapping.encoding)
-        rows = self.mapping.rows
-        reader = RowReader(rows)
+        read = readers(self.mapping)
         with self.path.open("rb") as file:
             records = csv.reader(lines.decoded(file), delimiter=self.mapping.delimiter)
             header = [name.strip() for name in next(records, [])]
@@ -86,7 +89,7 @@ class CsvSource:
             problem = lines.problem(1, end)
             if problem is not None:
                 raise MembercoreError(f"{self.path.name}: the header's {problem}")
-            missing_columns(rows, header, self.path.name)
+            missing_columns(self.mapping, header, self.path.name)
             for record in records:
                 start, end = end + 1, records.line_num
                 if end <= self.after or not any(field.strip() for field in record):
@@ -100,7 +103,7 @@ class CsvSource:
                     yield Positioned(raw=refused, position=where)
                     continue
                 row = dict(zip(header, record, strict=True))
-                yield from reader.inputs(row, where=where, before=before)
+                yield from read(row, where, before)
 
 
 def _shape(record: list[str], header: list[str]) -> str | None:

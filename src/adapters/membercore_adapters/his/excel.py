@@ -18,8 +18,12 @@ from typing import Any
 
 from membercore.errors import MembercoreError
 from membercore.ports import Positioned
-from membercore_adapters.his.exports import ExportMapping, export_options, missing_columns
-from membercore_adapters.his.rows import RowReader
+from membercore_adapters.his.exports import (
+    ExportMapping,
+    export_options,
+    missing_columns,
+    readers,
+)
 
 __all__ = ["XlsxSource", "row_of"]
 
@@ -64,21 +68,20 @@ class XlsxSource:
         workbook = _open(self.path)
         try:
             sheet = self._sheet(workbook)
-            rows = self.mapping.rows
-            reader = RowReader(rows)
+            read = readers(self.mapping)
             header: list[str] | None = None
             for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
                 if not any(cell is not None and str(cell).strip() for cell in cells):
                     continue
                 if header is None:
                     header = [str(cell).strip() if cell is not None else "" for cell in cells]
-                    missing_columns(rows, header, self.path.name)
+                    missing_columns(self.mapping, header, self.path.name)
                     continue
                 if number <= self.after:
                     continue
                 row = dict(zip(header, cells, strict=False))
                 where, before = f"row {number}", f"row {number - 1}"
-                yield from reader.inputs(row, where=where, before=before)
+                yield from read(row, where, before)
         finally:
             workbook.close()
 

@@ -160,7 +160,11 @@ class Context:
         return self._named_by(self.mapping.systems.get(system, system), value, made, at)
 
     def _named_by(self, system: str, value: str, made: list[object], at: datetime) -> str:
-        """``value``, registered once per read as an identifier of whoever it names."""
+        """``value``, registered once per read as an identifier of whoever it names.
+
+        The registration is dated when first made; :meth:`dated` dates it again, as of
+        the earliest instant the read tells of the patient, once the read is translated.
+        """
         if (system, value) not in self._named:
             self._named.add((system, value))
             made.append(
@@ -172,6 +176,17 @@ class Context:
                 )
             )
         return value
+
+    def dated(self, made: object) -> object:
+        """A registration of a name (see :meth:`patient_of`) as of the read's earliest fact.
+
+        Its id names that instant: a later read telling of the patient earlier registers
+        the name again, before those facts.
+        """
+        if not isinstance(made, PatientRegistered) or not made.fact_id.endswith(":named"):
+            return made
+        at = min(made.occurred_at, self.earliest(made.patient_id) or made.occurred_at)
+        return attrs.evolve(made, fact_id=f"{made.fact_id}@{at.isoformat()}", occurred_at=at)
 
     def note_instant(self, patient: str, at: datetime) -> None:
         """Note that the read tells of ``patient`` at ``at`` (their registration precedes it)."""

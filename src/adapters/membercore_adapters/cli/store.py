@@ -20,7 +20,7 @@ from membercore.config import ProgrammeConfig
 from membercore.errors import OutdatedSchemaError
 from membercore.ledger import balances
 from membercore.plans import active_plans
-from membercore.ports import HisSource
+from membercore.ports import HisSource, Reporting
 from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
@@ -127,7 +127,8 @@ def _ingest(engine: Engine, args: argparse.Namespace) -> int:
     name = f"{args.source}:{path.resolve()}"
     if history and args.resume:
         raise MembercoreError("--resume is for ingest: an import is decided in time order")
-    inputs = _source(engine, args, name).read()
+    source = _source(engine, args, name)
+    inputs = source.read()
     if history:
         report = engine.ingest(in_time_order(inputs), history=True, cutoff=args.cutoff)
     else:
@@ -138,6 +139,9 @@ def _ingest(engine: Engine, args: argparse.Namespace) -> int:
         f"{path}: {read} inputs read to the end: {report.applied} applied, "
         f"{report.duplicates} duplicates, {report.rejected} rejected{listed}"
     )
+    if isinstance(source, Reporting):
+        for line in source.report():
+            print(f"  {line}")
     _refusals(report)
     return 1 if report.rejected else 0
 

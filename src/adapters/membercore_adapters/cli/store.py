@@ -25,6 +25,7 @@ from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
 from membercore.service.recording import household_key, member_key
+from membercore.service.reports import IngestReport
 from membercore_adapters.channels.console import console_channels
 from membercore_adapters.cli.arguments import reading_options
 from membercore_adapters.cli.worker import run_worker
@@ -141,7 +142,20 @@ def _ingest(engine: Engine, args: argparse.Namespace) -> int:
     if isinstance(source, Reporting):
         for line in source.report():
             print(f"  {line}")
+    _refusals(report)
     return 1 if report.rejected else 0
+
+
+#: The refusals an ingestion prints at most (the dead letters keep every one).
+_SHOWN = 100
+
+
+def _refusals(report: IngestReport) -> None:
+    """Each input refused, with its place in the source and the reason, in the order read."""
+    for _, reason in report.refusals[:_SHOWN]:
+        print(f"  refused: {reason}")
+    if len(report.refusals) > _SHOWN:
+        print(f"  ... and {len(report.refusals) - _SHOWN} more refused")
 
 
 def _source(engine: Engine, args: argparse.Namespace, name: str) -> HisSource:

@@ -83,7 +83,10 @@ def test_a_poll_takes_each_view_to_the_member_its_card_number_names(
         assert "condition:type2_diabetes" in engine.tags("P001")
         assert "condition:type2_diabetes" not in engine.tags("P002")  # record 3 is void
         refused = {letter.payload for letter in engine.dead_letters()}
+        reasons = [letter.reason for letter in engine.dead_letters()]
     assert any('"收费单号": "SF002"' in payload for payload in refused)
+    # A dead letter names the row, not the watermarks the engine commits.
+    assert all(reason.startswith("view ") for reason in reasons), reasons
     # Polled again: nothing new, and the rows refused are not refused again.
     assert main(command) == 0
     assert " 0 applied" in capsys.readouterr().out

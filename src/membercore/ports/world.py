@@ -46,11 +46,21 @@ class Positioned:
 
     Attributes:
         raw: the input (text, a tagged dict, a message, or :class:`Unreadable`).
-        position: where it was found (``line 1204``, ``offset 88012``...).
+        position: where it was found (``line 1204``, ``offset 88012``...): what the
+            engine commits for the source, and a reader resumes after.
+        place: where it was found, for a person (``view charges, row SF002``), when the
+            position is not written for one (a views file's watermarks); a refusal names
+            it instead of the position.
     """
 
     raw: object
     position: str
+    place: str = ""
+
+    @property
+    def named(self) -> str:
+        """Where the input was found, as a refusal names it: the place, else the position."""
+        return self.place or self.position
 
 
 @runtime_checkable

@@ -156,7 +156,7 @@ def _read(
         marks[view.name] = attrs.evolve(mark, refused=tuple(r for r in kept if not r[0] < low))
     where = position_of(marks, said)
     return [
-        attrs.evolve(item, position=where if n == len(inputs) - 1 else before)
+        attrs.evolve(item, position=where if n == len(inputs) - 1 else before, place=said)
         for n, item in enumerate(inputs)
     ]
 

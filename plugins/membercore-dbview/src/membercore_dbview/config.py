@@ -30,7 +30,6 @@ Every problem is a :class:`~membercore.errors.ConfigError` naming the key
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +39,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from membercore.errors import ConfigError
+from membercore.serialization import mapping_files as keys
 from membercore_adapters.his.rows import CODE_KEYS, Codes, RowMapping, codes_from, row_mapping
 
 __all__ = ["View", "ViewsConfig", "load_views", "views_from_dict"]
@@ -107,12 +107,7 @@ def load_views(path: Path, environ: Mapping[str, str] | None = None) -> ViewsCon
         OSError: the file cannot be read.
         ConfigError: the file is not TOML, or a key is unknown, missing or wrong.
     """
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ConfigError("$", "not UTF-8 text: save the views file as UTF-8") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError("$", f"not TOML: {error}") from None
+    data = keys.read_toml(path, "the views file")
     return views_from_dict(data, os.environ if environ is None else environ)
 
 

@@ -48,11 +48,10 @@ A mapping file::
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -60,6 +59,7 @@ from membercore.errors import ConfigError
 from membercore.facts import EncounterClass
 from membercore.facts.icd10 import is_code
 from membercore.messages import CHANNELS, PURPOSES, Channel, Purpose
+from membercore.serialization import mapping_files as keys
 
 __all__ = [
     "ICD10_SYSTEMS",
@@ -194,12 +194,7 @@ def load_mapping(path: Path) -> FhirMapping:
         OSError: the file cannot be read.
         ConfigError: the file is not TOML, or a key is unknown or holds a wrong value.
     """
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ConfigError("$", "not UTF-8 text: save the mapping as UTF-8") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError("$", f"not TOML: {error}") from None
+    data = keys.read_toml(path, "the mapping")
     return mapping_from_dict(data)
 
 
@@ -230,7 +225,7 @@ def mapping_from_dict(data: Mapping[str, Any]) -> FhirMapping:
         ConfigError: naming the key that is unknown or holds a wrong value.
     """
     table = data.get("fhir", {})
-    _table("fhir", table)
+    keys.table("fhir", table)
     known = {f.name for f in attrs.fields(FhirMapping)} - {"primary"} | {"patient"}
     for key in table:
         if key not in known:
@@ -242,10 +237,10 @@ def _scalars(table: Mapping[str, Any]) -> dict[str, Any]:
     """The keys that hold one value: the zone, the sender, the currency, the choices."""
     fields: dict[str, Any] = {}
     if "timezone" in table:
-        fields["timezone"] = _zone(table["timezone"])
+        fields["timezone"] = keys.zone("fhir.timezone", table["timezone"])
     for key in ("sender", "currency"):
         if key in table:
-            fields[key] = _text(f"fhir.{key}", table[key])
+            fields[key] = keys.text(f"fhir.{key}", table[key])
     for key, allowed in (("charges", get_args(ChargesAre)), ("rounding", get_args(Rounding))):
         if key in table:
             if table[key] not in allowed:
@@ -261,43 +256,24 @@ def _tables(table: Mapping[str, Any]) -> dict[str, Any]:
         fields["primary"] = _patient(table["patient"])
     for key in _TABLES:
         if key in table:
-            fields[key] = _codes(f"fhir.{key}", table[key])
+            fields[key] = keys.codes(f"fhir.{key}", table[key])
     if "encounter_classes" in table:
         fields["encounter_classes"] = _classes(table["encounter_classes"])
     if "conditions" in table:
-        fields["conditions"] = _conditions(table["conditions"])
+        fields["conditions"] = keys.icd10_tables("fhir.conditions", table["conditions"])
     if "consents" in table:
         fields["consents"] = _consents(table["consents"])
     if "icd10_systems" in table:
         named = table["icd10_systems"]
         if not isinstance(named, list):
             raise ConfigError("fhir.icd10_systems", 'a list of code system URIs, e.g. ["urn:..."]')
-        added = {_text(f"fhir.icd10_systems[{n}]", v) for n, v in enumerate(named)}
+        added = {keys.text(f"fhir.icd10_systems[{n}]", v) for n, v in enumerate(named)}
         fields["icd10_systems"] = ICD10_SYSTEMS | added
     return fields
 
 
-def _table(key: str, value: object) -> None:
-    if not isinstance(value, Mapping):
-        raise ConfigError(key, f"a table, not {type(value).__name__}")
-
-
-def _text(key: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, f"non-empty text, not {value!r}")
-    return value
-
-
-def _zone(value: object) -> ZoneInfo:
-    name = _text("fhir.timezone", value)
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("fhir.timezone", f"no time zone is named {name!r}") from None
-
-
 def _patient(value: object) -> tuple[str, ...]:
-    _table("fhir.patient", value)
+    keys.table("fhir.patient", value)
     assert isinstance(value, Mapping)
     for key in value:
         if key != "primary":
@@ -305,17 +281,11 @@ def _patient(value: object) -> tuple[str, ...]:
     types = value.get("primary", ["MR"])
     if not isinstance(types, list) or not types:
         raise ConfigError("fhir.patient.primary", 'a list of identifier types, e.g. ["MR"]')
-    return tuple(_text(f"fhir.patient.primary[{n}]", t) for n, t in enumerate(types))
-
-
-def _codes(key: str, value: object) -> dict[str, str]:
-    _table(key, value)
-    assert isinstance(value, Mapping)
-    return {str(code): _text(f"{key}.{code}", named) for code, named in value.items()}
+    return tuple(keys.text(f"fhir.patient.primary[{n}]", t) for n, t in enumerate(types))
 
 
 def _classes(value: object) -> dict[str, EncounterClass]:
-    codes = _codes("fhir.encounter_classes", value)
+    codes = keys.codes("fhir.encounter_classes", value)
     allowed = get_args(EncounterClass)
     for code, named in codes.items():
         if named not in allowed:
@@ -325,27 +295,13 @@ def _classes(value: object) -> dict[str, EncounterClass]:
     return {**_DEFAULT_CLASSES, **codes}  # type: ignore[dict-item]
 
 
-def _conditions(value: object) -> dict[str, dict[str, str]]:
-    _table("fhir.conditions", value)
-    assert isinstance(value, Mapping)
-    tables: dict[str, dict[str, str]] = {}
-    for system, codes in value.items():
-        key = f'fhir.conditions."{system}"'
-        table = _codes(key, codes)
-        for code, icd10 in table.items():
-            if not is_code(icd10):
-                raise ConfigError(f"{key}.{code}", f"{icd10!r} is not an ICD-10 code")
-        tables[str(system)] = table
-    return tables
-
-
 def _consents(value: object) -> dict[str, ConsentRule]:
-    _table("fhir.consents", value)
+    keys.table("fhir.consents", value)
     assert isinstance(value, Mapping)
     rules: dict[str, ConsentRule] = {}
     for code, rule in value.items():
         key = f'fhir.consents."{code}"'
-        _table(key, rule)
+        keys.table(key, rule)
         for unknown in set(rule) - {"purpose", "channels"}:
             raise ConfigError(f"{key}.{unknown}", "unknown key (known: channels, purpose)")
         purpose = rule.get("purpose")

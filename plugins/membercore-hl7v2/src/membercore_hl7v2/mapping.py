@@ -45,17 +45,17 @@ A mapping file::
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from membercore.errors import ConfigError
 from membercore.facts import EncounterClass
 from membercore.facts.icd10 import ICD10_SYSTEMS, is_code
+from membercore.serialization import mapping_files as keys
 
 __all__ = ["ICD10_SYSTEMS", "Hl7Mapping", "load_mapping", "mapping_from_dict", "mapping_option"]
 
@@ -152,12 +152,7 @@ def load_mapping(path: Path) -> Hl7Mapping:
         OSError: the file cannot be read.
         ConfigError: the file is not TOML, or a key is unknown or holds a wrong value.
     """
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ConfigError("$", "not UTF-8 text: save the mapping as UTF-8") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError("$", f"not TOML: {error}") from None
+    data = keys.read_toml(path, "the mapping")
     return mapping_from_dict(data)
 
 
@@ -179,7 +174,7 @@ def mapping_from_dict(data: Mapping[str, Any]) -> Hl7Mapping:
         ConfigError: naming the key that is unknown or holds a wrong value.
     """
     table = data.get("hl7v2", {})
-    _table("hl7v2", table)
+    keys.table("hl7v2", table)
     known = {f.name for f in attrs.fields(Hl7Mapping)} - {"primary", "qualify", "authority"}
     known |= {"patient"}
     for key in table:
@@ -187,25 +182,25 @@ def mapping_from_dict(data: Mapping[str, Any]) -> Hl7Mapping:
             raise ConfigError(f"hl7v2.{key}", f"unknown key (known: {', '.join(sorted(known))})")
     fields: dict[str, Any] = {}
     if "timezone" in table:
-        fields["timezone"] = _zone(table["timezone"])
+        fields["timezone"] = keys.zone("hl7v2.timezone", table["timezone"])
     for key in ("currency",):
         if key in table:
-            fields[key] = _text(f"hl7v2.{key}", table[key])
+            fields[key] = keys.text(f"hl7v2.{key}", table[key])
     fields.update(_choices(table))
     if "patient" in table:
         fields["primary"], fields["qualify"], fields["authority"] = _patient(table["patient"])
     for key in ("departments", "charge_categories", "lab_tests", "systems"):
         if key in table:
-            fields[key] = _codes(f"hl7v2.{key}", table[key])
+            fields[key] = keys.codes(f"hl7v2.{key}", table[key])
     if "encounter_classes" in table:
         fields["encounter_classes"] = _classes(table["encounter_classes"])
     if "diagnoses" in table:
-        fields["diagnoses"] = _diagnoses(table["diagnoses"])
+        fields["diagnoses"] = keys.icd10_tables("hl7v2.diagnoses", table["diagnoses"])
     if "icd10_systems" in table:
         named = table["icd10_systems"]
         if not isinstance(named, list):
             raise ConfigError("hl7v2.icd10_systems", 'a list of names, e.g. ["ICD10GJ"]')
-        added = {_text(f"hl7v2.icd10_systems[{n}]", v).upper() for n, v in enumerate(named)}
+        added = {keys.text(f"hl7v2.icd10_systems[{n}]", v).upper() for n, v in enumerate(named)}
         fields["icd10_systems"] = ICD10_SYSTEMS | added
     return Hl7Mapping(**fields)
 
@@ -221,27 +216,8 @@ def _choices(table: Mapping[str, Any]) -> dict[str, str]:
     return chosen
 
 
-def _table(key: str, value: object) -> None:
-    if not isinstance(value, Mapping):
-        raise ConfigError(key, f"a table, not {type(value).__name__}")
-
-
-def _text(key: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, f"non-empty text, not {value!r}")
-    return value
-
-
-def _zone(value: object) -> ZoneInfo:
-    name = _text("hl7v2.timezone", value)
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("hl7v2.timezone", f"no time zone is named {name!r}") from None
-
-
 def _patient(value: object) -> tuple[tuple[str, ...], bool, str]:
-    _table("hl7v2.patient", value)
+    keys.table("hl7v2.patient", value)
     assert isinstance(value, Mapping)
     known = ("primary", "qualify", "authority")
     for key in value:
@@ -255,19 +231,13 @@ def _patient(value: object) -> tuple[tuple[str, ...], bool, str]:
         raise ConfigError("hl7v2.patient.qualify", f"true or false, not {qualify!r}")
     authority = value.get("authority", "")
     if authority:
-        authority = _text("hl7v2.patient.authority", authority)
-    primary = tuple(_text(f"hl7v2.patient.primary[{n}]", t) for n, t in enumerate(types))
+        authority = keys.text("hl7v2.patient.authority", authority)
+    primary = tuple(keys.text(f"hl7v2.patient.primary[{n}]", t) for n, t in enumerate(types))
     return primary, qualify, authority
 
 
-def _codes(key: str, value: object) -> dict[str, str]:
-    _table(key, value)
-    assert isinstance(value, Mapping)
-    return {str(code): _text(f"{key}.{code}", named) for code, named in value.items()}
-
-
 def _classes(value: object) -> dict[str, EncounterClass]:
-    codes = _codes("hl7v2.encounter_classes", value)
+    codes = keys.codes("hl7v2.encounter_classes", value)
     allowed = get_args(EncounterClass)
     for code, named in codes.items():
         if named not in allowed:
@@ -275,17 +245,3 @@ def _classes(value: object) -> dict[str, EncounterClass]:
                 f"hl7v2.encounter_classes.{code}", f"{named!r} is not one of {allowed}"
             )
     return {**_DEFAULT_CLASSES, **codes}  # type: ignore[dict-item]
-
-
-def _diagnoses(value: object) -> dict[str, dict[str, str]]:
-    _table("hl7v2.diagnoses", value)
-    assert isinstance(value, Mapping)
-    tables: dict[str, dict[str, str]] = {}
-    for system, codes in value.items():
-        key = f"hl7v2.diagnoses.{system}"
-        table = _codes(key, codes)
-        for code, icd10 in table.items():
-            if not is_code(icd10):
-                raise ConfigError(f"{key}.{code}", f"{icd10!r} is not an ICD-10 code")
-        tables[str(system)] = table
-    return tables

@@ -17,7 +17,6 @@ each) names the column that says which (``type_column``) and a row table per kin
 from __future__ import annotations
 
 import codecs
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import attrs
 
 from membercore.errors import ConfigError
 from membercore.ports import Positioned, Unreadable
+from membercore.serialization import mapping_files as keys
 from membercore_adapters.his.rows import (
     CODE_KEYS,
     Codes,
@@ -92,12 +92,7 @@ def load_export_mapping(path: Path) -> ExportMapping:
         OSError: the file cannot be read.
         ConfigError: the file is not TOML, or a key is unknown, missing or wrong.
     """
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ConfigError("$", "not UTF-8 text: save the mapping as UTF-8") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError("$", f"not TOML: {error}") from None
+    data = keys.read_toml(path, "the mapping")
     return export_mapping(data)
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from membercore.errors import ConfigError
 from membercore.facts.icd10 import ICD10_SYSTEMS, is_code
+from membercore.serialization import mapping_files as keys
 from membercore_adapters.his.rows.fields import FACTS
 
 __all__ = ["Codes", "Patient", "RowMapping", "codes_from", "row_mapping"]
@@ -154,14 +155,14 @@ def codes_from(table: Mapping[str, Any], key: str) -> Codes:
     """
     fields: dict[str, Any] = {}
     if "timezone" in table:
-        fields["timezone"] = _zone(f"{key}.timezone", table["timezone"])
+        fields["timezone"] = keys.zone(f"{key}.timezone", table["timezone"])
     for name in ("departments", "charge_categories", "lab_tests"):
         if name in table:
-            fields[name] = _codes(f"{key}.{name}", table[name])
+            fields[name] = keys.codes(f"{key}.{name}", table[name])
     if "diagnoses" in table:
-        fields["diagnoses"] = _diagnoses(f"{key}.diagnoses", table["diagnoses"])
+        fields["diagnoses"] = keys.icd10_tables(f"{key}.diagnoses", table["diagnoses"])
     if "icd10_systems" in table:
-        named = _texts(f"{key}.icd10_systems", table["icd10_systems"])
+        named = keys.texts(f"{key}.icd10_systems", table["icd10_systems"])
         fields["icd10_systems"] = ICD10_SYSTEMS | {name.upper() for name in named}
     return Codes(**fields)
 
@@ -181,8 +182,8 @@ def row_mapping(
     Raises:
         ConfigError: naming the key that is unknown, missing or holds a wrong value.
     """
-    table = _table(key, table)
-    _known(key, table, ROW_KEYS | extra)
+    table = keys.table(key, table)
+    keys.known(key, table, ROW_KEYS | extra)
     fact = _required(key, table, "fact")
     if fact not in FACTS:
         raise ConfigError(f"{key}.fact", f"{fact!r} is not one of {', '.join(FACTS)}")
@@ -198,7 +199,7 @@ def row_mapping(
     return RowMapping(
         key=key,
         fact=fact,
-        ids=_text(f"{key}.ids", table["ids"]) if "ids" in table else ids,
+        ids=keys.text(f"{key}.ids", table["ids"]) if "ids" in table else ids,
         key_columns=key_columns,
         version=_names(f"{key}.version", table["version"]) if "version" in table else (),
         patient=_patient(f"{key}.patient", _required(key, table, "patient", object)),
@@ -211,16 +212,16 @@ def row_mapping(
 
 
 def _columns(key: str, value: object, fact: str) -> dict[str, tuple[str, ...]]:
-    table = _table(key, value)
-    _known(key, table, frozenset(FACTS[fact].fields))
+    table = keys.table(key, value)
+    keys.known(key, table, frozenset(FACTS[fact].fields))
     return {field: _names(f"{key}.{field}", named) for field, named in table.items()}
 
 
 def _constants(
     key: str, value: object, fact: str, columns: Mapping[str, object]
 ) -> dict[str, object]:
-    table = _table(key, value)
-    _known(key, table, frozenset(FACTS[fact].fields) - {"occurred_at"})
+    table = keys.table(key, value)
+    keys.known(key, table, frozenset(FACTS[fact].fields) - {"occurred_at"})
     for field, constant in table.items():
         if field in columns:
             raise ConfigError(f"{key}.{field}", "a field is a column or a constant, not both")
@@ -230,16 +231,16 @@ def _constants(
 
 
 def _values(key: str, value: object, fact: str) -> dict[str, dict[str, str]]:
-    table = _table(key, value)
-    _known(key, table, frozenset(FACTS[fact].fields) - {"occurred_at"})
-    tables = {field: _codes(f"{key}.{field}", codes) for field, codes in table.items()}
+    table = keys.table(key, value)
+    keys.known(key, table, frozenset(FACTS[fact].fields) - {"occurred_at"})
+    tables = {field: keys.codes(f"{key}.{field}", codes) for field, codes in table.items()}
     if "sex" in FACTS[fact].fields:
         tables["sex"] = {**_SEXES, **tables.get("sex", {})}
     return tables
 
 
 def _identifiers(key: str, value: object, fact: str) -> dict[str, str]:
-    table = _codes(f"{key}.identifiers", value)
+    table = keys.codes(f"{key}.identifiers", value)
     if table and fact != "patient_registered":
         raise ConfigError(f"{key}.identifiers", "only a patient_registered table lists them")
     return table
@@ -247,36 +248,17 @@ def _identifiers(key: str, value: object, fact: str) -> dict[str, str]:
 
 def _patient(key: str, value: object) -> Patient:
     if isinstance(value, str):
-        return Patient(column=_text(key, value))
-    table = _table(key, value)
-    _known(key, table, frozenset({"id", "identifier", "system"}))
+        return Patient(column=keys.text(key, value))
+    table = keys.table(key, value)
+    keys.known(key, table, frozenset({"id", "identifier", "system"}))
     if ("id" in table) == ("identifier" in table):
         raise ConfigError(key, 'either id = "<column>" or identifier = "<column>" with a system')
     if "id" in table:
         if "system" in table:
             raise ConfigError(f"{key}.system", "a system goes with an identifier, not an id")
-        return Patient(column=_text(f"{key}.id", table["id"]))
-    system = _text(f"{key}.system", _required(key, table, "system"))
-    return Patient(column=_text(f"{key}.identifier", table["identifier"]), system=system)
-
-
-def _diagnoses(key: str, value: object) -> dict[str, dict[str, str]]:
-    tables = {}
-    for system, codes in _table(key, value).items():
-        table = _codes(f"{key}.{system}", codes)
-        for code, icd10 in table.items():
-            if not is_code(icd10):
-                raise ConfigError(f"{key}.{system}.{code}", f"{icd10!r} is not an ICD-10 code")
-        tables[system] = table
-    return tables
-
-
-def _zone(key: str, value: object) -> ZoneInfo:
-    name = _text(key, value)
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(key, f"no time zone is named {name!r}") from None
+        return Patient(column=keys.text(f"{key}.id", table["id"]))
+    system = keys.text(f"{key}.system", _required(key, table, "system"))
+    return Patient(column=keys.text(f"{key}.identifier", table["identifier"]), system=system)
 
 
 def _required(key: str, table: Mapping[str, Any], name: str, kind: type = str) -> Any:
@@ -284,40 +266,11 @@ def _required(key: str, table: Mapping[str, Any], name: str, kind: type = str) -
         raise ConfigError(f"{key}.{name}", "missing")
     value = table[name]
     if kind is str:
-        return _text(f"{key}.{name}", value)
+        return keys.text(f"{key}.{name}", value)
     return value
-
-
-def _known(key: str, table: Mapping[str, Any], known: frozenset[str]) -> None:
-    for name in table:
-        if name not in known:
-            raise ConfigError(f"{key}.{name}", f"unknown key (known: {', '.join(sorted(known))})")
-
-
-def _table(key: str, value: object) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(key, f"a table, not {type(value).__name__}")
-    return value
-
-
-def _text(key: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, f"non-empty text, not {value!r}")
-    return value
-
-
-def _texts(key: str, value: object) -> list[str]:
-    if not isinstance(value, list) or not value:
-        raise ConfigError(key, f"a list of names, not {value!r}")
-    return [_text(f"{key}[{number}]", item) for number, item in enumerate(value)]
 
 
 def _names(key: str, value: object) -> tuple[str, ...]:
     """One column's name, or a list of them."""
-    named: Sequence[object] = [value] if isinstance(value, str) else _texts(key, value)
-    return tuple(_text(key, name) for name in named)
-
-
-def _codes(key: str, value: object) -> dict[str, str]:
-    table = _table(key, value)
-    return {str(code): _text(f"{key}.{code}", named) for code, named in table.items()}
+    named: Sequence[object] = [value] if isinstance(value, str) else keys.texts(key, value)
+    return tuple(keys.text(key, name) for name in named)

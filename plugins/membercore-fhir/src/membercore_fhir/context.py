@@ -160,12 +160,17 @@ class Context:
         return self._named_by(self.mapping.systems.get(system, system), value, made, at)
 
     def _named_by(self, system: str, value: str, made: list[object], at: datetime) -> str:
-        """``value``, registered once per read as an identifier of whoever it names."""
+        """``value``, registered once per read as an identifier of whoever it names.
+
+        The registration's id names its instant too: another read (the next page of a
+        search, the next day's export) names the patient at another instant, which is
+        another registration, not the first one sent again with other content.
+        """
         if (system, value) not in self._named:
             self._named.add((system, value))
             made.append(
                 PatientRegistered(
-                    fact_id=f"fhir:{self.mapping.sender}:{system}|{value}:named",
+                    fact_id=f"fhir:{self.mapping.sender}:{system}|{value}:named@{at.isoformat()}",
                     patient_id=value,
                     occurred_at=at,
                     identifiers=(Identifier(system=system, value=value),),

@@ -8,13 +8,14 @@ WHEEL_VENV := build/wheel-venv
 
 .PHONY: demo test pytest lint typecheck wheel-check bench bench-engine clean
 
-$(STAMP): pyproject.toml plugins/membercore-clinic-example/pyproject.toml plugins/membercore-hl7v2/pyproject.toml plugins/membercore-fhir/pyproject.toml
+$(STAMP): pyproject.toml plugins/membercore-clinic-example/pyproject.toml plugins/membercore-hl7v2/pyproject.toml plugins/membercore-dbview/pyproject.toml plugins/membercore-fhir/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet -e plugins/membercore-clinic-example
 	$(BIN)/python -m pip install --quiet -e plugins/membercore-hl7v2
 	$(BIN)/python -m pip install --quiet -e plugins/membercore-fhir
+	$(BIN)/python -m pip install --quiet -e plugins/membercore-dbview
 	touch $(STAMP)
 
 demo: $(STAMP)

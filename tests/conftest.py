@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from membercore_adapters.testing import server_url
+
 # Timing is measured in benchmarks/, never asserted in tests: no deadlines.
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
@@ -28,36 +30,17 @@ settings.load_profile(
 )
 
 
-# -- PostgreSQL --------------------------------------------------------------------------
-# The PostgreSQL tests run against a real server: MEMBERCORE_TEST_POSTGRES_URL, or the
-# local default. Without one they skip with the reason, except in CI (env CI set), where
-# a missing server is a failure: the backend must never go untested there unnoticed.
-
-POSTGRES_URL_VARIABLE = "MEMBERCORE_TEST_POSTGRES_URL"
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# -- PostgreSQL and MariaDB ----------------------------------------------------------------
+# The tests that need a server run against a real one: MEMBERCORE_TEST_POSTGRES_URL (or
+# MEMBERCORE_TEST_MARIADB_URL), or the local default. Without one they skip with the
+# reason, except in CI (env CI set), where a missing server is a failure: a backend must
+# never go untested there unnoticed (membercore_adapters.testing.servers).
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """The test server's URL, once it answers (else a skip, or a failure in CI)."""
-    url = os.environ.get(POSTGRES_URL_VARIABLE) or DEFAULT_POSTGRES_URL
-    try:
-        import psycopg  # noqa: PLC0415 - the driver is optional: its absence is a skip
-
-        with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except Exception as e:  # whatever it was: the driver, the network, the server
-        from membercore_adapters.stores.postgres.urls import redact as _redact  # noqa: PLC0415
-
-        reason = (
-            f"PostgreSQL not reachable at {_redact(url)} ({type(e).__name__}: "
-            f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
-            f"set {POSTGRES_URL_VARIABLE}"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return url
+    return server_url("postgresql")
 
 
 @pytest.fixture

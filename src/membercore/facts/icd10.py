@@ -49,6 +49,7 @@ __all__ = [
     "CODE_TABLE",
     "COMMON_NAMES",
     "CONDITIONS",
+    "ICD10_SYSTEMS",
     "CodeRule",
     "conditions_for",
     "is_code",
@@ -60,6 +61,12 @@ __all__ = [
 # digits (E11.9, E11.900x001); the dagger and asterisk of the dual classification allowed.
 _CODE = re.compile(r"[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,8})?[†*+]?")
 _CONDITION = re.compile(r"[a-z][a-z0-9_]*")
+
+#: The names sources give ICD-10 as a code system (HL7 v2 CWE-3, a view's code table
+#: column): codes in it are taken as they are.
+ICD10_SYSTEMS = frozenset(
+    {"I10", "I10C", "ICD10", "ICD-10", "ICD10CM", "ICD-10-CM", "ICD10CN", "GB/T14396", "BJ"}
+)
 
 
 def is_code(text: str) -> bool:

@@ -42,7 +42,16 @@ from membercore.ports.stored import (
     StoredEvent,
     TaskRow,
 )
-from membercore.ports.world import Channel, Clock, HisSource, Listening, Positioned, Unreadable
+from membercore.ports.world import (
+    Channel,
+    Clock,
+    HisSource,
+    Listening,
+    Positioned,
+    Reporting,
+    SourceInput,
+    Unreadable,
+)
 
 __all__ = [
     "ROLES",
@@ -66,6 +75,8 @@ __all__ = [
     "Record",
     "RecordStore",
     "Recorder",
+    "Reporting",
+    "SourceInput",
     "SourcePosition",
     "Store",
     "StoredEvent",

@@ -15,7 +15,16 @@ import attrs
 from membercore.facts import Fact
 from membercore.ports.stored import OutboxMessage
 
-__all__ = ["Channel", "Clock", "HisSource", "Listening", "Positioned", "Unreadable"]
+__all__ = [
+    "Channel",
+    "Clock",
+    "HisSource",
+    "Listening",
+    "Positioned",
+    "Reporting",
+    "SourceInput",
+    "Unreadable",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -59,18 +68,37 @@ class Channel(Protocol):
         ...
 
 
+#: What a source reads: a fact, a tagged dict, JSON text, what it could not read, any of
+#: them positioned, or an input paired with the instant it happened at.
+SourceInput = Fact | Mapping[str, Any] | str | Unreadable | Positioned | tuple[datetime, Positioned]
+
+
 @runtime_checkable
 class HisSource(Protocol):
     """Where facts come from: an HIS feed, a file of JSON lines, a message queue."""
 
     name: str
 
-    def read(self) -> Iterable[Fact | Mapping[str, Any] | str | Unreadable | Positioned]:
+    def read(self) -> Iterable[SourceInput]:
         """Facts, tagged dicts or JSON text the engine reads (refused: dead letters).
 
         What the source cannot even turn into text (bytes that are not UTF-8) comes as
         :class:`Unreadable`, so that it is kept as a dead letter too, never dropped; an
-        input wrapped in :class:`Positioned` has its position named in any refusal.
+        input wrapped in :class:`Positioned` has its position named in any refusal. A
+        command, which names no instant of its own, may come paired with the instant it
+        was given at (``(instant, Positioned(raw=command, ...))``).
+        """
+        ...
+
+
+@runtime_checkable
+class Reporting(Protocol):
+    """A source that can say what became of what it read (``membercore import`` prints it)."""
+
+    def report(self) -> list[str]:
+        """Lines for a person: per kind of input, how many became facts, were not used...
+
+        Called after :meth:`HisSource.read` was read to the end.
         """
         ...
 

@@ -2,7 +2,7 @@
 
 A newer HIS or integration platform speaks FHIR R4. This plugin turns its resources —
 Patient, RelatedPerson, Linkage, Encounter, Condition, Observation, Procedure,
-Appointment, ChargeItem, Claim, ExplanationOfBenefit, Invoice — into facts
+Appointment, ChargeItem, Claim, ExplanationOfBenefit, Invoice, Consent — into facts
 (:mod:`~membercore_fhir.translate`), through the hospital's mapping of its codes
 (:mod:`~membercore_fhir.mapping`), from files (:class:`~membercore_fhir.source.FhirFileSource`,
 registered as the HIS source ``fhir``: ``membercore import --source fhir FILE --mapping

@@ -162,21 +162,31 @@ class Context:
     def _named_by(self, system: str, value: str, made: list[object], at: datetime) -> str:
         """``value``, registered once per read as an identifier of whoever it names.
 
-        The registration's id names its instant too: another read (the next page of a
-        search, the next day's export) names the patient at another instant, which is
-        another registration, not the first one sent again with other content.
+        The registration is dated when first made; :meth:`dated` dates it again, as of
+        the earliest instant the read tells of the patient, once the read is translated.
         """
         if (system, value) not in self._named:
             self._named.add((system, value))
             made.append(
                 PatientRegistered(
-                    fact_id=f"fhir:{self.mapping.sender}:{system}|{value}:named@{at.isoformat()}",
+                    fact_id=f"fhir:{self.mapping.sender}:{system}|{value}:named",
                     patient_id=value,
                     occurred_at=at,
                     identifiers=(Identifier(system=system, value=value),),
                 )
             )
         return value
+
+    def dated(self, made: object) -> object:
+        """A registration of a name (see :meth:`patient_of`) as of the read's earliest fact.
+
+        Its id names that instant: a later read telling of the patient earlier registers
+        the name again, before those facts.
+        """
+        if not isinstance(made, PatientRegistered) or not made.fact_id.endswith(":named"):
+            return made
+        at = min(made.occurred_at, self.earliest(made.patient_id) or made.occurred_at)
+        return attrs.evolve(made, fact_id=f"{made.fact_id}@{at.isoformat()}", occurred_at=at)
 
     def note_instant(self, patient: str, at: datetime) -> None:
         """Note that the read tells of ``patient`` at ``at`` (their registration precedes it)."""

@@ -39,25 +39,10 @@ def charge_item(context: Context, resource: Resource) -> list[object]:
     at = _at(context, resource, ("occurrenceDateTime", "enteredDate"), "occurrencePeriod")
     made: list[object] = []
     patient_id = context.patient_of(resource.get("subject"), f"{name}.subject", made, at)
-    amount = fen(
-        resource.get("priceOverride"),
-        context.mapping.currency,
-        f"{name}.priceOverride",
-        rounding=context.mapping.rounding,
-    )
+    amount = _money(context, resource.get("priceOverride"), f"{name}.priceOverride")
     charge_id = _identifier(resource)
     if status == "entered-in-error":
-        if amount:
-            made.append(
-                RefundIssued(
-                    fact_id=context.fact_id(resource, "refunded"),
-                    patient_id=patient_id,
-                    occurred_at=at,
-                    charge_id=charge_id,
-                    amount_fen=amount,
-                )
-            )
-        return made
+        return [*made, *_refund(context, resource, patient_id, at, charge_id, amount)]
     service = [code for _, code, _ in codes(resource.get("code"))]
     quantity = (resource.get("quantity") or {}).get("value")
     line = ChargeLine(
@@ -114,7 +99,6 @@ def explanation_of_benefit(context: Context, resource: Resource) -> list[object]
     at = _at(context, resource, ("created",), "billablePeriod", end=True)
     made: list[object] = []
     patient_id = context.patient_of(resource.get("patient"), f"{name}.patient", made, at)
-    currency = context.mapping.currency
     total = next(
         (
             t.get("amount")
@@ -124,11 +108,7 @@ def explanation_of_benefit(context: Context, resource: Resource) -> list[object]
         None,
     )
     payment = (resource.get("payment") or {}).get("amount")
-    insured = (
-        fen(payment, currency, f"{name}.payment.amount", rounding=context.mapping.rounding)
-        if payment
-        else 0
-    )
+    insured = _money(context, payment, f"{name}.payment.amount") if payment else 0
     lines = _lines(context, resource, name, total, insured)
     claimed = text(resource, "claim", "reference")
     charge_id = (
@@ -156,22 +136,10 @@ def invoice(context: Context, resource: Resource) -> list[object]:
     made: list[object] = []
     patient_id = context.patient_of(resource.get("subject"), f"{name}.subject", made, at)
     charge_id = _identifier(resource)
-    currency = context.mapping.currency
     if status == "cancelled":
         gross = resource.get("totalGross")
-        if gross:
-            amount = fen(gross, currency, f"{name}.totalGross", rounding=context.mapping.rounding)
-            if amount:
-                made.append(
-                    RefundIssued(
-                        fact_id=context.fact_id(resource, "refunded"),
-                        patient_id=patient_id,
-                        occurred_at=at,
-                        charge_id=charge_id,
-                        amount_fen=amount,
-                    )
-                )
-        return made
+        amount = _money(context, gross, f"{name}.totalGross") if gross else 0
+        return [*made, *_refund(context, resource, patient_id, at, charge_id, amount)]
     lines = []
     department = context.mapping.department() or "outpatient"
     for number, item in enumerate(resource.get("lineItem") or [], start=1):
@@ -182,12 +150,7 @@ def invoice(context: Context, resource: Resource) -> list[object]:
         if base is None:
             continue
         service = [c for _, c, _ in codes(item.get("chargeItemCodeableConcept"))]
-        amount = fen(
-            base,
-            currency,
-            f"{name}.lineItem[{number}].priceComponent",
-            rounding=context.mapping.rounding,
-        )
+        amount = _money(context, base, f"{name}.lineItem[{number}].priceComponent")
         lines.append(
             ChargeLine(
                 department=department,
@@ -215,18 +178,15 @@ def _lines(
     context: Context, resource: Resource, name: str, total: object, insured: int
 ) -> tuple[ChargeLine, ...]:
     """One line of the total (else of the items' net amounts), in the first item's category."""
-    currency = context.mapping.currency
     items: list[dict[str, Any]] = resource.get("item") or []
     service = [c for item in items[:1] for _, c, _ in codes(item.get("productOrService"))]
     if total:
-        amount = fen(total, currency, f"{name}.total", rounding=context.mapping.rounding)
+        amount = _money(context, total, f"{name}.total")
     else:
         nets = [item["net"] for item in items if item.get("net")]
         if not nets:
             raise FhirError(f"{name} has no total and its items no net amounts")
-        amount = sum(
-            fen(n, currency, f"{name}.item.net", rounding=context.mapping.rounding) for n in nets
-        )
+        amount = sum(_money(context, n, f"{name}.item.net") for n in nets)
     encounter = next((e for item in items for e in item.get("encounter") or []), None)
     visit = context.encounter(encounter) if encounter else None
     department = (
@@ -256,6 +216,27 @@ def _department(context: Context, resource: Resource, name: str) -> str:
             f"{name}: no department (no cost centre, no encounter's, no [fhir.departments] default)"
         )
     return department
+
+
+def _money(context: Context, money: object, where: str) -> int:
+    """An amount in fen, in the mapping's currency and rounding."""
+    return fen(money, context.mapping.currency, where, rounding=context.mapping.rounding)
+
+
+def _refund(
+    context: Context, resource: Resource, patient_id: str, at: datetime, charge_id: str, amount: int
+) -> list[object]:
+    """The refund of ``amount`` of a charge (none when there is nothing to refund)."""
+    if not amount:
+        return []
+    refund = RefundIssued(
+        fact_id=context.fact_id(resource, "refunded"),
+        patient_id=patient_id,
+        occurred_at=at,
+        charge_id=charge_id,
+        amount_fen=amount,
+    )
+    return [refund]
 
 
 def _identifier(resource: Resource) -> str:

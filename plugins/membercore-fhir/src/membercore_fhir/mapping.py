@@ -40,6 +40,10 @@ A mapping file::
 
     [fhir.conditions."http://snomed.info/sct"]   # a code system's codes -> ICD-10
     "44054006" = "E11.9"
+
+    [fhir.consents."hospital-marketing"]          # Consent category or policy codes
+    purpose = "marketing"
+    channels = ["sms", "wecom"]
 """
 
 from __future__ import annotations
@@ -55,8 +59,16 @@ import attrs
 from membercore.errors import ConfigError
 from membercore.facts import EncounterClass
 from membercore.facts.icd10 import is_code
+from membercore.messages import CHANNELS, PURPOSES, Channel, Purpose
 
-__all__ = ["ICD10_SYSTEMS", "FhirMapping", "load_mapping", "mapping_from_dict", "mapping_option"]
+__all__ = [
+    "ICD10_SYSTEMS",
+    "ConsentRule",
+    "FhirMapping",
+    "load_mapping",
+    "mapping_from_dict",
+    "mapping_option",
+]
 
 #: The code systems that are ICD-10 (their codes are taken as they are).
 ICD10_SYSTEMS = frozenset(
@@ -88,6 +100,19 @@ _DEFAULT_CLASSES: dict[str, EncounterClass] = {
 }
 
 
+@attrs.frozen
+class ConsentRule:
+    """What a Consent of one category or policy says: its purpose and the channels agreed to.
+
+    Attributes:
+        purpose: ``care``, ``marketing`` or ``research``.
+        channels: the channels agreed to (withdrawing: those withdrawn; none: every one).
+    """
+
+    purpose: Purpose
+    channels: tuple[Channel, ...] = ()
+
+
 @attrs.frozen(kw_only=True)
 class FhirMapping:
     """How one hospital's FHIR codes become the programme's words.
@@ -113,6 +138,8 @@ class FhirMapping:
         conditions: per code system (its URI), codes to ICD-10 codes.
         icd10_systems: the code systems whose codes are ICD-10 (:data:`ICD10_SYSTEMS`
             and those the hospital adds).
+        consents: Consent category or policy codes (or policy URIs) to the purpose and
+            channels they agree to (a Consent none names is not used).
     """
 
     sender: str = "fhir"
@@ -131,6 +158,7 @@ class FhirMapping:
     procedures: Mapping[str, str] = attrs.field(factory=dict)
     conditions: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
     icd10_systems: frozenset[str] = ICD10_SYSTEMS
+    consents: Mapping[str, ConsentRule] = attrs.field(factory=dict)
 
     def department(self, *codes: str) -> str | None:
         """The department the first mapped code names, else the first code, else the default."""
@@ -238,6 +266,8 @@ def _tables(table: Mapping[str, Any]) -> dict[str, Any]:
         fields["encounter_classes"] = _classes(table["encounter_classes"])
     if "conditions" in table:
         fields["conditions"] = _conditions(table["conditions"])
+    if "consents" in table:
+        fields["consents"] = _consents(table["consents"])
     if "icd10_systems" in table:
         named = table["icd10_systems"]
         if not isinstance(named, list):
@@ -307,3 +337,22 @@ def _conditions(value: object) -> dict[str, dict[str, str]]:
                 raise ConfigError(f"{key}.{code}", f"{icd10!r} is not an ICD-10 code")
         tables[str(system)] = table
     return tables
+
+
+def _consents(value: object) -> dict[str, ConsentRule]:
+    _table("fhir.consents", value)
+    assert isinstance(value, Mapping)
+    rules: dict[str, ConsentRule] = {}
+    for code, rule in value.items():
+        key = f'fhir.consents."{code}"'
+        _table(key, rule)
+        for unknown in set(rule) - {"purpose", "channels"}:
+            raise ConfigError(f"{key}.{unknown}", "unknown key (known: channels, purpose)")
+        purpose = rule.get("purpose")
+        if purpose not in PURPOSES:
+            raise ConfigError(f"{key}.purpose", f"{purpose!r} is not one of {PURPOSES}")
+        channels = rule.get("channels", [])
+        if not isinstance(channels, list) or any(c not in CHANNELS for c in channels):
+            raise ConfigError(f"{key}.channels", f"a list of channels among {CHANNELS}")
+        rules[str(code)] = ConsentRule(purpose, tuple(channels))
+    return rules

@@ -16,8 +16,9 @@ be read — a file or line that is not JSON, an entry without a resource — com
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -26,6 +27,22 @@ from membercore_fhir.values import Resource
 __all__ = ["Entry", "Read", "read_path"]
 
 _SUFFIXES = (".json", ".ndjson")
+
+
+def _loads() -> Callable[[str], Any]:
+    """Orjson's parser when it is installed (``membercore[fast]``), else the standard one.
+
+    Both raise a :class:`json.JSONDecodeError` for what is not JSON.
+    """
+    try:
+        import orjson  # noqa: PLC0415 - optional: used when installed
+    except ImportError:
+        return json.loads
+    loads: Callable[[str], Any] = orjson.loads
+    return loads
+
+
+_LOADS = _loads()
 
 
 @attrs.frozen
@@ -87,7 +104,7 @@ def _file(path: Path, encoding: str) -> Read:
     if path.suffix == ".ndjson":
         return Read(tuple(_lines(path.name, text)))
     try:
-        parsed = json.loads(text)
+        parsed = _LOADS(text)
     except json.JSONDecodeError as error:
         return Read((Entry(path.name, 1, None, raw=text, reason=f"not JSON: {error}"),))
     if not isinstance(parsed, dict) or "resourceType" not in parsed:
@@ -104,7 +121,7 @@ def _lines(name: str, text: str) -> Iterator[Entry]:
         if not line.strip():
             continue
         try:
-            parsed = json.loads(line)
+            parsed = _LOADS(line)
         except json.JSONDecodeError as error:
             yield Entry(name, number, None, raw=line, reason=f"not JSON: {error}")
             continue

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from membercore.ports import Positioned, Unreadable
+from membercore.ports import Positioned, SourceInput, Unreadable
 from membercore_fhir.mapping import FhirMapping, mapping_option
 from membercore_fhir.reading import Entry, read_path
 from membercore_fhir.translate import Tally, Translated, translate
@@ -75,21 +75,21 @@ class FhirFileSource:
             encoding=options.get("encoding", "utf-8"),
         )
 
-    def read(self) -> Iterator[Positioned]:
+    def read(self) -> Iterator[SourceInput]:
         """Every entry's facts, positioned, the Patients' first.
 
         Raises:
             OSError: the file cannot be read.
         """
         read = read_path(self.path, encoding=self.encoding)
-        files = list(dict.fromkeys(entry.file for entry in read.entries))
+        order = {name: n for n, name in enumerate(dict.fromkeys(e.file for e in read.entries))}
         resumed = resume_after(self.after)
-        start = self.after if resumed else f"{files[0]} entry 0" if files else "entry 0"
+        first = next(iter(order), "")
+        start = self.after if resumed else f"{first} entry 0"
+        done = (order[resumed[0]], resumed[1]) if resumed and resumed[0] in order else None
 
         def taken(entry: Entry) -> bool:
-            if resumed is None or resumed[0] not in files:
-                return False
-            return (files.index(entry.file), entry.number) <= (files.index(resumed[0]), resumed[1])
+            return done is not None and (order[entry.file], entry.number) <= done
 
         for translated in translate(read, self.mapping):
             entry = translated.entry
@@ -104,7 +104,7 @@ class FhirFileSource:
         return self.tally.lines()
 
 
-def _positioned(translated: Translated, start: str | None) -> Iterator[Positioned]:
+def _positioned(translated: Translated, start: str | None) -> Iterator[SourceInput]:
     """An entry's inputs, all but the last where a reader reads it again."""
     entry = translated.entry
     done = start or entry.place
@@ -115,4 +115,8 @@ def _positioned(translated: Translated, start: str | None) -> Iterator[Positione
         return
     last = len(translated.inputs) - 1
     for number, made in enumerate(translated.inputs):
-        yield Positioned(raw=made, position=done if number == last else again)
+        position = done if number == last else again
+        if isinstance(made, tuple):  # a command, with the instant it was given at
+            yield made[0], Positioned(raw=made[1], position=position)
+        else:
+            yield Positioned(raw=made, position=position)

@@ -4,9 +4,10 @@
 (:data:`TRANSLATORS`): Patient, RelatedPerson and Linkage (:mod:`.patients`), Encounter
 (:mod:`.encounters`), Condition, Observation and Procedure (:mod:`.clinical`),
 Appointment (:mod:`.scheduling`), ChargeItem, Claim, ExplanationOfBenefit and Invoice
-(:mod:`.financial`). Every other type — Organization, Practitioner, Immunization,
-MedicationRequest, CarePlan... — is not used by the programme, nor is a resource of a
-used type that tells nothing the programme acts on (a vital sign, a planned encounter).
+(:mod:`.financial`), Consent (:mod:`.consents`). Every other type — Organization,
+Practitioner, Immunization, MedicationRequest, CarePlan... — is not used by the
+programme, nor is a resource of a used type that tells nothing the programme acts on (a
+vital sign, a planned encounter).
 The Patients are translated last, so that each is registered as of the earliest
 instant the read tells of them, and given first, so that their facts find them.
 """
@@ -20,7 +21,7 @@ import attrs
 
 from membercore.errors import MembercoreError
 from membercore.facts import Fact
-from membercore_fhir import clinical, encounters, financial, patients, scheduling
+from membercore_fhir import clinical, consents, encounters, financial, patients, scheduling
 from membercore_fhir.context import Context
 from membercore_fhir.mapping import FhirMapping
 from membercore_fhir.reading import Entry, Read
@@ -44,6 +45,7 @@ TRANSLATORS: dict[str, Translator] = {
     "Claim": financial.claim,
     "ExplanationOfBenefit": financial.explanation_of_benefit,
     "Invoice": financial.invoice,
+    "Consent": consents.consent,
 }
 
 
@@ -115,7 +117,14 @@ def translate(read: Read, mapping: FhirMapping) -> list[Translated]:
         done[number] = _one(context, read.entries[number])
     first = [n for n in range(len(read.entries)) if _is_patient(read.entries[n])]
     rest = [n for n in range(len(read.entries)) if not _is_patient(read.entries[n])]
-    return [done[n] for n in first + rest]
+    return [_dated(context, done[n]) for n in first + rest]
+
+
+def _dated(context: Context, translated: Translated) -> Translated:
+    """Registrations of a patient's name dated as of the read's earliest fact about them."""
+    if not translated.inputs:
+        return translated
+    return attrs.evolve(translated, inputs=tuple(context.dated(i) for i in translated.inputs))
 
 
 def _is_patient(entry: Entry) -> bool:

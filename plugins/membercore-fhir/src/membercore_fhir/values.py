@@ -46,10 +46,11 @@ def text(resource: object, *path: str) -> str:
     """The text at ``path`` in a resource or element ('' when absent)."""
     value: Any = resource
     for step in path:
-        if not isinstance(value, dict):
+        try:
+            value = value.get(step)
+        except AttributeError:  # not an element: nothing there
             return ""
-        value = value.get(step)
-    return value.strip() if isinstance(value, str) else ""
+    return value.strip() if type(value) is str else ""
 
 
 def instant(value: object, zone: ZoneInfo, where: str) -> datetime:

@@ -55,14 +55,10 @@ import attrs
 
 from membercore.errors import ConfigError
 from membercore.facts import EncounterClass
-from membercore.facts.icd10 import is_code
+from membercore.facts.icd10 import ICD10_SYSTEMS, is_code
 
 __all__ = ["ICD10_SYSTEMS", "Hl7Mapping", "load_mapping", "mapping_from_dict", "mapping_option"]
 
-#: The names senders give ICD-10 in a coded element's coding system (CWE-3).
-ICD10_SYSTEMS = frozenset(
-    {"I10", "I10C", "ICD10", "ICD-10", "ICD10CM", "ICD-10-CM", "ICD10CN", "GB/T14396", "BJ"}
-)
 
 ChargesAre = Literal["paid", "posted"]
 Registrations = Literal["every_message", "adt_only"]

@@ -20,11 +20,12 @@ from membercore.config import ProgrammeConfig
 from membercore.errors import OutdatedSchemaError
 from membercore.ledger import balances
 from membercore.plans import active_plans
-from membercore.ports import HisSource
+from membercore.ports import HisSource, Reporting
 from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
 from membercore.service.recording import household_key, member_key
+from membercore.service.reports import IngestReport
 from membercore_adapters.channels.console import console_channels
 from membercore_adapters.cli.arguments import reading_options
 from membercore_adapters.cli.worker import run_worker
@@ -126,7 +127,8 @@ def _ingest(engine: Engine, args: argparse.Namespace) -> int:
     name = f"{args.source}:{path.resolve()}"
     if history and args.resume:
         raise MembercoreError("--resume is for ingest: an import is decided in time order")
-    inputs = _source(engine, args, name).read()
+    source = _source(engine, args, name)
+    inputs = source.read()
     if history:
         report = engine.ingest(in_time_order(inputs), history=True, cutoff=args.cutoff)
     else:
@@ -137,7 +139,23 @@ def _ingest(engine: Engine, args: argparse.Namespace) -> int:
         f"{path}: {read} inputs read to the end: {report.applied} applied, "
         f"{report.duplicates} duplicates, {report.rejected} rejected{listed}"
     )
+    if isinstance(source, Reporting):
+        for line in source.report():
+            print(f"  {line}")
+    _refusals(report)
     return 1 if report.rejected else 0
+
+
+#: The refusals an ingestion prints at most (the dead letters keep every one).
+_SHOWN = 100
+
+
+def _refusals(report: IngestReport) -> None:
+    """Each input refused, with its place in the source and the reason, in the order read."""
+    for _, reason in report.refusals[:_SHOWN]:
+        print(f"  refused: {reason}")
+    if len(report.refusals) > _SHOWN:
+        print(f"  ... and {len(report.refusals) - _SHOWN} more refused")
 
 
 def _source(engine: Engine, args: argparse.Namespace, name: str) -> HisSource:

@@ -290,6 +290,7 @@ class FhirServer:
                 smart.public_key,
                 algorithms=["RS384", "ES384"],
                 audience=self.token_url,
+                leeway=60,  # clock skew
                 options={"require": ["iss", "sub", "aud", "exp", "jti"]},
             )
         except jwt.PyJWTError as error:
@@ -298,7 +299,7 @@ class FhirServer:
         now = datetime.now(UTC).timestamp()
         if claims["iss"] != smart.client_id or claims["sub"] != smart.client_id:
             problem = "iss and sub must be the client id"
-        elif claims["exp"] > now + 300 + 5:
+        elif claims["exp"] > now + 300 + 60:  # a minute of clock skew allowed
             problem = "exp is more than five minutes ahead"
         elif claims["jti"] in smart.jtis:
             problem = "jti was used before"

@@ -56,7 +56,7 @@ def test_a_second_poll_asks_only_for_what_changed_since_the_last_resource_taken(
         assert server.searches("Encounter")[-1].params["_lastUpdated"] == [f"ge{last}"]
         server.put(visit(1, 0))
         later = poll(engine, config)
-        assert later.applied == 1
+        assert (later.applied, later.rejected) == (2, 0)  # the visit, its patient's name
         assert visits(engine, "MR0") == {"V0", "V1"}
 
 

@@ -30,7 +30,7 @@ import httpx
 from membercore.errors import ConfigError
 from membercore.ports import Positioned, Unreadable
 from membercore_fhir.mapping import FhirMapping, load_mapping, mapping_from_dict
-from membercore_fhir.reading import Entry
+from membercore_fhir.reading import Entry, Read
 from membercore_fhir.server.bundles import sort_entries
 from membercore_fhir.server.client import FhirClient, Page, Refused
 from membercore_fhir.server.config import ServerConfig, read_toml, settings_from_dict
@@ -157,27 +157,33 @@ class FhirServerSource:
     def _page(
         self, page: Page, kind: str, mark: Watermark
     ) -> Iterator[tuple[Translated, datetime | None]]:
-        """The page's resources not taken before, translated, with their lastUpdated."""
+        """The page's resources not taken before, translated, with their lastUpdated.
+
+        Each resource is translated with the resources the page includes, on its own
+        (a read of one resource): what it tells then depends on it alone, never on
+        which resources shared its page, so that a read resumed anywhere takes the
+        same facts. A resource naming its patient by reference registers the name as of
+        its own instant, as each HL7 v2 message registers its patient.
+        """
         where = f"{kind} page {page.number}"
         entries = sort_entries(page.bundle, where)
-        fresh: dict[int, datetime | None] = {}
+        for refused in entries.refused:
+            made = Translated(refused, refused=f"{refused.place}: {refused.reason}")
+            self.tally.add(made)
+            yield made, None
+        matched = {id(entry) for entry in entries.matched}
+        included = tuple(e for e in entries.read.entries if id(e) not in matched)
         for entry in entries.matched:
             resource = entry.resource or {}
             if resource.get("resourceType") != kind:
                 continue  # another type: there for references to find
             at = parse_instant(text(resource, "meta", "lastUpdated"))
-            if at is None or not mark.taken(kind, str(resource.get("id")), at):
-                fresh[id(entry)] = at
-        for refused in entries.refused:
-            made = Translated(refused, refused=f"{refused.place}: {refused.reason}")
+            if at is not None and mark.taken(kind, str(resource.get("id")), at):
+                continue
+            alone = Read((entry, *included), entries.read.timestamp)
+            made = next(t for t in translate(alone, self.mapping) if t.entry is entry)
             self.tally.add(made)
-            yield made, None
-        if not fresh:
-            return
-        for made in translate(entries.read, self.mapping):
-            if id(made.entry) in fresh:
-                self.tally.add(made)
-                yield made, fresh[id(made.entry)]
+            yield made, at
 
 
 class _Reading:

@@ -165,9 +165,7 @@ def dead(message: object, raw: object, why: str, now: datetime, limits: InputLim
     text held), to name the dead letter by its fact id and type.
     """
     if isinstance(raw, Positioned):
-        # A long position (a FHIR server's, naming what it remembers per type) is cut,
-        # so that the reason itself fits the stored reason's limit.
-        why, raw = f"{truncated(raw.position, limits.max_id)}: {why}", raw.raw
+        why, raw = f"{raw.position}: {why}", raw.raw
     if not isinstance(raw, str) and not small(raw, limits.max_payload):
         # Too large to write out whole (it would cost more than refusing it did).
         message = raw if message is None and isinstance(raw, Mapping) else message

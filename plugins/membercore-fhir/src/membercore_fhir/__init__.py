@@ -6,7 +6,11 @@ Appointment, ChargeItem, Claim, ExplanationOfBenefit, Invoice, Consent — into 
 (:mod:`~membercore_fhir.translate`), through the hospital's mapping of its codes
 (:mod:`~membercore_fhir.mapping`), from files (:class:`~membercore_fhir.source.FhirFileSource`,
 registered as the HIS source ``fhir``: ``membercore import --source fhir FILE --mapping
-his.toml``). Resources are read as the JSON the server sent, each element checked where
+his.toml``), from a FHIR server polled by ``_lastUpdated``
+(:class:`~membercore_fhir.server.polling.FhirServerSource`, the HIS source
+``fhir-server``), and from its subscription notifications
+(:class:`~membercore_fhir.server.subscriptions.SubscriptionListener`, the listener
+``fhir``). Resources are read as the JSON the server sent, each element checked where
 it is used: see ``docs/his-fhir.md`` for why not a model library.
 """
 
@@ -14,9 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from membercore.hookspecs import SourceFactory, hookimpl
+from membercore.hookspecs import ListenerFactory, SourceFactory, hookimpl
 from membercore_fhir.mapping import FhirMapping, load_mapping, mapping_from_dict
 from membercore_fhir.reading import Entry, Read, read_path
+from membercore_fhir.server.outcomes import FhirServerError
+from membercore_fhir.server.polling import FhirServerSource
+from membercore_fhir.server.subscriptions import SubscriptionListener
 from membercore_fhir.source import FhirFileSource, resume_after
 from membercore_fhir.translate import TRANSLATORS, Tally, Translated, translate
 from membercore_fhir.values import FhirError
@@ -27,12 +34,16 @@ __all__ = [
     "FhirError",
     "FhirFileSource",
     "FhirMapping",
+    "FhirServerError",
+    "FhirServerSource",
     "Read",
+    "SubscriptionListener",
     "Tally",
     "Translated",
     "load_mapping",
     "mapping_from_dict",
     "membercore_register_his_sources",
+    "membercore_register_listeners",
     "read_path",
     "resume_after",
     "translate",
@@ -41,5 +52,12 @@ __all__ = [
 
 @hookimpl
 def membercore_register_his_sources(register: Callable[[str, SourceFactory], None]) -> None:
-    """Provide the FHIR file source, ``fhir``."""
+    """Provide the FHIR file source, ``fhir``, and the FHIR server source, ``fhir-server``."""
     register("fhir", FhirFileSource.from_options)
+    register("fhir-server", FhirServerSource.from_options)
+
+
+@hookimpl
+def membercore_register_listeners(register: Callable[[str, ListenerFactory], None]) -> None:
+    """Provide the endpoint for a FHIR server's subscription notifications, ``fhir``."""
+    register("fhir", SubscriptionListener.from_options)

@@ -20,8 +20,9 @@ from membercore import ledger
 from membercore.errors import StorageError, UnknownMemberError
 from membercore.facts import ChargeLine, ChargePaid, Identifier, PatientRegistered
 from membercore.identity import MergeMembers
-from membercore.ports import Positioned
+from membercore.ports import REACHED, Positioned
 from membercore.service.engine import Engine
+from membercore.service.history import in_time_order
 from membercore.testing.clock import ManualClock
 
 T0 = MONDAY
@@ -165,6 +166,22 @@ def test_a_sources_position_is_committed_with_each_batch(
         engine.ingest([], source="file")
         assert engine.position("file") == "offset 2"
         assert engine.position("other") is None
+
+
+def test_a_position_reached_with_nothing_to_decide_is_committed_and_decides_nothing(
+    clock: ManualClock, tmp_path: Any, open_engine: OpenEngine
+) -> None:
+    with open_engine(f"sqlite:///{tmp_path}/m.db", clock) as engine:
+        inputs = [
+            Positioned(raw=_registered("A-1"), position="entry 1"),
+            Positioned(raw=REACHED, position="entry 9"),
+        ]
+        report = engine.ingest(inputs, source="file")
+        assert (report.applied, report.duplicates, report.rejected) == (1, 0, 0)
+        assert engine.position("file") == "entry 9"
+        assert not list(engine.store.dead_letters())
+        history = engine.ingest(in_time_order(inputs), history=True)
+        assert (history.applied, history.duplicates, history.rejected) == (0, 1, 0)
 
 
 def test_a_batch_that_fails_to_commit_leaves_the_position_of_the_last_commit(

@@ -244,3 +244,29 @@ def test_a_server_that_does_not_sort_is_refused_with_a_clear_error() -> None:
         server.unsorted = True
         with pytest.raises(OSError, match="does not sort by _lastUpdated"):
             list(FhirServerSource(evolve(settings(server), page_size=5), MAPPING).read())
+
+
+def test_resources_the_programme_does_not_use_at_the_end_of_a_read_are_not_read_again() -> None:
+    vital = {
+        "resourceType": "Observation",
+        "id": "bp-1",
+        "status": "final",
+        "category": [{"coding": [{"code": "vital-signs"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+        "subject": {"reference": "Patient/p0"},
+        "effectiveDateTime": "2025-03-01T09:00:00+08:00",
+    }
+    with FhirServer() as server, open_engine() as engine:
+        server.put(patient(0))
+        server.put(visit(0, 0))
+        server.put(vital)
+        config = settings(
+            server, types=("Patient", "Encounter", "Observation"), overlap=timedelta(0)
+        )
+        poll(engine, config)
+        position = engine.position("fhir-server")
+        assert position is not None
+        assert "Observation/bp-1" in position
+        source = FhirServerSource(config, MAPPING, after=position)
+        list(source.read())
+        assert source.report() == []  # nothing read again, not even the vital sign

@@ -43,17 +43,20 @@ from membercore.ports.stored import (
     TaskRow,
 )
 from membercore.ports.world import (
+    REACHED,
     Channel,
     Clock,
     HisSource,
     Listening,
     Positioned,
+    Reached,
     Reporting,
     SourceInput,
     Unreadable,
 )
 
 __all__ = [
+    "REACHED",
     "ROLES",
     "Change",
     "Channel",
@@ -72,6 +75,7 @@ __all__ = [
     "OutboxStore",
     "PositionStore",
     "Positioned",
+    "Reached",
     "Record",
     "RecordStore",
     "Recorder",

@@ -16,11 +16,13 @@ from membercore.facts import Fact
 from membercore.ports.stored import OutboxMessage
 
 __all__ = [
+    "REACHED",
     "Channel",
     "Clock",
     "HisSource",
     "Listening",
     "Positioned",
+    "Reached",
     "Reporting",
     "SourceInput",
     "Unreadable",
@@ -63,6 +65,20 @@ class Positioned:
         return self.place or self.position
 
 
+@attrs.frozen
+class Reached:
+    """Nothing to decide: a source read this far (``Positioned(raw=REACHED, position=...)``).
+
+    A source whose last entries tell the programme nothing (vital signs at the end of a
+    page) says so, so that the engine commits the position it reached with the batch and
+    the next read starts after them.
+    """
+
+
+#: The one :class:`Reached`.
+REACHED = Reached()
+
+
 @runtime_checkable
 class Channel(Protocol):
     """A way to reach members: WeCom, SMS, e-mail, a console or file for testing."""
@@ -96,7 +112,8 @@ class HisSource(Protocol):
         :class:`Unreadable`, so that it is kept as a dead letter too, never dropped; an
         input wrapped in :class:`Positioned` has its position named in any refusal. A
         command, which names no instant of its own, may come paired with the instant it
-        was given at (``(instant, Positioned(raw=command, ...))``).
+        was given at (``(instant, Positioned(raw=command, ...))``). ``Positioned(raw=
+        REACHED, position=...)`` says the source read this far with nothing to decide.
         """
         ...
 

@@ -24,6 +24,7 @@ from membercore.service.inputs import (
     concerns,
     own_instant,
     placed_at,
+    reached,
     written_instant,
 )
 
@@ -46,6 +47,8 @@ def in_time_order(inputs: Iterable[Input]) -> list[Input]:
     latest: dict[str, datetime] = {}
     last = _NEVER
     for position, item in enumerate(inputs):
+        if reached(item):
+            continue  # a position alone: a history is decided in time order, not resumed
         own, keys = _happened(item)
         at = placed_at(keys, own, latest, last)
         placed: Input = item

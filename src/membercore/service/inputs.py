@@ -19,7 +19,7 @@ import attrs
 from membercore.dates import require_aware
 from membercore.errors import InvalidFactError, MembercoreError, UnreadableError
 from membercore.facts import Fact, ReferralQualified
-from membercore.ports import DeadLetter, Positioned, Unreadable
+from membercore.ports import DeadLetter, Positioned, Reached, Unreadable
 from membercore.serialization import message_from_dict, message_to_dict
 from membercore.service.limits import InputLimits, check, parse, printable, small, truncated
 from membercore.service.recording import dead_letter, member_key
@@ -98,6 +98,8 @@ def read(
     taken: list[Read] = []
     refused = []
     for place, item in enumerate(raws):
+        if reached(item):
+            continue  # a position alone: nothing to decide
         data: object = None
         raw: object = item
         try:
@@ -123,6 +125,11 @@ def read(
             continue
         taken.append(Read(message, raw, at, paired, place))
     return taken, refused
+
+
+def reached(item: object) -> bool:
+    """Whether ``item`` is a position a source reached, with nothing to decide."""
+    return isinstance(item, Positioned) and isinstance(item.raw, Reached)
 
 
 def a_pair(data: object) -> bool:

@@ -23,7 +23,7 @@ from membercore_fhir.mapping import FhirMapping, mapping_option
 from membercore_fhir.reading import Entry, read_path
 from membercore_fhir.translate import Tally, Translated, translate
 
-__all__ = ["FhirFileSource", "resume_after"]
+__all__ = ["FhirFileSource", "positioned", "resume_after"]
 
 _POSITION = re.compile(r"^(?P<file>.+) entry (?P<number>\d+)$")
 
@@ -115,8 +115,11 @@ def _positioned(translated: Translated, start: str | None) -> Iterator[SourceInp
         return
     last = len(translated.inputs) - 1
     for number, made in enumerate(translated.inputs):
-        position = done if number == last else again
-        if isinstance(made, tuple):  # a command, with the instant it was given at
-            yield made[0], Positioned(raw=made[1], position=position)
-        else:
-            yield Positioned(raw=made, position=position)
+        yield positioned(made, done if number == last else again)
+
+
+def positioned(made: object, position: str, place: str = "") -> SourceInput:
+    """One input a translator made, at ``position``: a command paired with its instant."""
+    if isinstance(made, tuple):  # a command, with the instant it was given at
+        return made[0], Positioned(raw=made[1], position=position, place=place)
+    return Positioned(raw=made, position=position, place=place)

@@ -40,7 +40,6 @@ or listener is built. The file is read strictly: an unknown key or a wrong value
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -50,6 +49,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from membercore.errors import ConfigError
+from membercore.serialization import mapping_files as keys
 from membercore_fhir.translate import TRANSLATORS
 
 __all__ = [
@@ -183,22 +183,7 @@ def load_settings(path: Path) -> FhirSettings:
         OSError: the file cannot be read.
         ConfigError: the file is not TOML, or a key is unknown or holds a wrong value.
     """
-    return settings_from_dict(read_toml(path))
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file's tables (UTF-8, with or without a byte-order mark).
-
-    Raises:
-        OSError: the file cannot be read.
-        ConfigError: the file is not UTF-8 TOML.
-    """
-    try:
-        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ConfigError("$", f"{path} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError("$", f"{path} is not TOML: {error}") from None
+    return settings_from_dict(keys.read_toml(path, "the settings file"))
 
 
 def settings_from_dict(data: Mapping[str, Any]) -> FhirSettings:
@@ -357,12 +342,10 @@ def _subscription(value: object) -> SubscriptionConfig:
 
 
 def _table(key: str, value: object, known: set[str] | None) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(key, f"a table, not {type(value).__name__}")
-    for name in value:
-        if known is not None and name not in known:
-            raise ConfigError(f"{key}.{name}", f"unknown key (known: {', '.join(sorted(known))})")
-    return value
+    found = keys.table(key, value)
+    if known is not None:
+        keys.known(key, found, known)
+    return found
 
 
 def _required(table: Mapping[str, Any], name: str) -> str:
@@ -372,9 +355,7 @@ def _required(table: Mapping[str, Any], name: str) -> str:
 
 
 def _text(key: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, f"non-empty text, not {value!r}")
-    return value.strip()
+    return keys.text(key, value).strip()
 
 
 def _url(key: str, value: object) -> str:

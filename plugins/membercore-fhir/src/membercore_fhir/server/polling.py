@@ -28,14 +28,16 @@ from pathlib import Path
 import httpx
 
 from membercore.errors import ConfigError
-from membercore.ports import Positioned, Unreadable
+from membercore.ports import REACHED, Positioned, SourceInput, Unreadable
+from membercore.serialization.mapping_files import read_toml
 from membercore_fhir.mapping import FhirMapping, load_mapping, mapping_from_dict
 from membercore_fhir.reading import Entry, Read
 from membercore_fhir.server.bundles import sort_entries
 from membercore_fhir.server.client import FhirClient, Page, Refused
-from membercore_fhir.server.config import ServerConfig, read_toml, settings_from_dict
+from membercore_fhir.server.config import ServerConfig, settings_from_dict
 from membercore_fhir.server.outcomes import FhirServerError
 from membercore_fhir.server.watermark import Watermark, canonical, horizon, parse_instant
+from membercore_fhir.source import positioned
 from membercore_fhir.translate import Tally, Translated, translate
 from membercore_fhir.values import name_of, text
 
@@ -93,7 +95,7 @@ class FhirServerSource:
             OSError: a file cannot be read.
         """
         path = Path(options["path"])
-        data = read_toml(path)
+        data = read_toml(path, "the settings file")
         server = settings_from_dict(data).server
         if server is None:
             raise ConfigError(
@@ -103,7 +105,7 @@ class FhirServerSource:
         mapping = load_mapping(Path(named)) if named else mapping_from_dict(data)
         return cls(server, mapping, after=options.get("after"))
 
-    def read(self) -> Iterator[Positioned]:
+    def read(self) -> Iterator[SourceInput]:
         """Every type's changes since the position, its facts positioned.
 
         Raises:
@@ -122,7 +124,7 @@ class FhirServerSource:
 
     def _search(
         self, client: FhirClient, kind: str, mark: Watermark, reading: _Reading
-    ) -> Iterator[Positioned]:
+    ) -> Iterator[SourceInput]:
         params: dict[str, str | tuple[str, ...]] = {
             "_sort": "_lastUpdated",
             "_count": str(self.config.page_size),
@@ -191,40 +193,41 @@ class _Reading:
 
     def __init__(self, start: str) -> None:
         self.position = start
+        #: Where the read stands, for a person (the position without its watermarks).
+        self.place = ""
         self._carried = start
-        self._last: object = None
 
-    def take(self, made: Translated, mark: Watermark, at: datetime | None) -> Iterator[Positioned]:
+    def take(self, made: Translated, mark: Watermark, at: datetime | None) -> Iterator[SourceInput]:
         """A resource's inputs: all but the last where a reader reads it again."""
         before = self.position
         if at is not None:
-            self.position = mark.text(f"{made.entry.place}: {_named(made.entry)} {canonical(at)}")
+            self.place = f"{made.entry.place}: {_named(made.entry)} {canonical(at)}"
+            self.position = mark.text(self.place)
         if made.refused:
             raw = made.entry.raw or json.dumps(made.entry.resource, ensure_ascii=False)
-            self._carried = self.position
-            yield Positioned(raw=Unreadable(raw=raw, reason=made.refused), position=self.position)
+            yield self.refuse(raw, made.refused)
             return
         last = len(made.inputs) - 1
         for number, item in enumerate(made.inputs):
             self._carried = self.position if number == last else before
-            self._last = item
-            yield Positioned(raw=item, position=self._carried)
+            yield positioned(item, self._carried, self.place)
 
     def refuse(self, raw: str, reason: str) -> Positioned:
         """What the server could not give, kept as a dead letter where the read stands."""
         self._carried = self.position
-        return Positioned(raw=Unreadable(raw=raw, reason=reason), position=self.position)
+        return Positioned(
+            raw=Unreadable(raw=raw, reason=reason), position=self.position, place=self.place
+        )
 
     def finish(self) -> Iterator[Positioned]:
-        """The last fact again, carrying where the read ended, when it stands further.
+        """Where the read ended, when it stands further than its last input's position.
 
-        The engine commits a position only with an input; resources the programme does
-        not use (a vital sign) at the end of a read would otherwise be read again each
-        time. The fact was taken earlier in this read: it is a duplicate, changing nothing.
+        Resources the programme does not use (a vital sign) at the end of a read would
+        otherwise be read again each time.
         """
-        if self.position != self._carried and self._last is not None:
+        if self.position != self._carried:
             self._carried = self.position
-            yield Positioned(raw=self._last, position=self.position)
+            yield Positioned(raw=REACHED, position=self.position, place=self.place)
 
 
 def _named(entry: Entry) -> str:

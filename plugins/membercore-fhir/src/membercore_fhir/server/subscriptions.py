@@ -42,7 +42,8 @@ import httpx
 from aiohttp import web
 
 from membercore.errors import ConfigError, MembercoreError
-from membercore.ports import Positioned, Unreadable
+from membercore.ports import SourceInput, Unreadable
+from membercore.serialization.mapping_files import read_toml
 from membercore.service.engine import Engine, IngestReport
 from membercore_fhir.mapping import FhirMapping, mapping_from_dict
 from membercore_fhir.reading import Entry, Read
@@ -50,7 +51,6 @@ from membercore_fhir.server.bundles import sort_entries
 from membercore_fhir.server.config import (
     ServerConfig,
     SubscriptionConfig,
-    read_toml,
     settings_from_dict,
 )
 from membercore_fhir.server.polling import FhirServerSource
@@ -143,7 +143,7 @@ class SubscriptionListener:
         if not named:
             raise ConfigError("mapping", "--mapping names the FHIR settings file (TOML)")
         path = Path(named)
-        data = read_toml(path)
+        data = read_toml(path, "the settings file")
         settings = settings_from_dict(data)
         port = options.get("port", "8089")
         if not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -302,7 +302,7 @@ class SubscriptionListener:
         return _Answer(503, "error", "transient", "the position kept moving: send it again")
 
 
-def _everything(source: FhirServerSource) -> list[Positioned]:
+def _everything(source: FhirServerSource) -> list[SourceInput]:
     return list(source.read())
 
 

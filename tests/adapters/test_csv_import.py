@@ -314,3 +314,42 @@ def _toml(text: str) -> dict[str, object]:
     import tomllib  # noqa: PLC0415
 
     return tomllib.loads(text)
+
+
+def test_a_row_naming_a_card_no_patient_holds_is_refused_never_a_new_member(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _files(tmp_path)
+    stranger = "SF009,1,C-999,2025-03-04 09:00:00,0301,XY,二甲双胍,2,64.00,128.00,0\n"
+    files["charges.csv"].write_text(CHARGES + stranger, encoding="utf-8")
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert _import(files, "patients", store) == 0
+    assert _import(files, "charges", store) == 1
+    printed = capsys.readouterr().out
+    assert "line 8: " in printed
+    assert "name no known patient" in printed
+    with _engine(store) as engine:
+        assert not engine.store.load(["member:C-999"])
+        assert engine.identified("HZ01^CARD", "C-999") is None
+    # The patient registered later with that card: the charge read again reaches them.
+    later = "P003,赵敏,女,1990-02-02,C-999,,2025-03-04 08:00:00\n"
+    files["patients.csv"].write_text(PATIENTS + later, encoding="utf-8")
+    assert _import(files, "patients", store) == 0
+    with _engine(store) as engine:
+        welcomed = engine.points("P003").lifetime_earned
+    _import(files, "charges", store)
+    with _engine(store) as engine:
+        assert engine.identified("HZ01^CARD", "C-999") == "P003"
+        assert engine.points("P003").lifetime_earned == welcomed + 64  # 128.00 yuan of drugs
+
+
+def test_a_charge_of_herbs_by_the_gram_is_taken_without_a_whole_quantity(tmp_path: Path) -> None:
+    files = _files(tmp_path)
+    header = CHARGES.splitlines(keepends=True)[0]
+    herbs = "SF010,1,C-555,2025-03-04 09:00:00,0301,XY,黄芪,12.5,0.80,10.00,0\n"
+    files["charges.csv"].write_text(header + herbs, encoding="utf-8")
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert _import(files, "patients", store) == 0
+    before = _earned(store)["P001"]
+    assert _import(files, "charges", store) == 0
+    assert _earned(store)["P001"] == before + 5  # 10.00 yuan of drugs, half a point a yuan

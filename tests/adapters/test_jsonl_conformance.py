@@ -36,7 +36,11 @@ class JsonLinesFile:
         card_id = Identifier(system="card", value=card)
         self._append(
             PatientRegistered(
-                fact_id=f"reg-{visit_id}", patient_id=card, occurred_at=at, identifiers=(card_id,)
+                fact_id=f"reg-{visit_id}",
+                patient_id=card,
+                occurred_at=at,
+                identifiers=(card_id,),
+                known_only=True,
             ),
             VisitCompleted(fact_id=visit_id, patient_id=card, occurred_at=at, visit_id=visit_id),
         )

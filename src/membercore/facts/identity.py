@@ -85,6 +85,10 @@ class PatientRegistered(Fact):
             patient again: a registration under another patient id whose identifiers
             name one known patient is that patient's (the new id is added to theirs,
             and the facts sent under it reach them), never a second member.
+        known_only: the registration only names a known patient by another of their
+            identifiers (a row or a resource that names the patient by a card number):
+            it never makes a member, and one whose identifiers name no known patient is
+            refused — with the facts that follow it under that id.
     """
 
     TYPE: ClassVar[str] = "patient_registered"
@@ -102,6 +106,7 @@ class PatientRegistered(Fact):
     identifiers: tuple[Identifier, ...] = attrs.field(
         default=(), converter=_as_identifiers, validator=_identifiers, repr=False, metadata=_OMIT
     )
+    known_only: bool = attrs.field(default=False, repr=False, metadata=_OMIT)
 
 
 @attrs.frozen(kw_only=True)

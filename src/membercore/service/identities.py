@@ -109,6 +109,14 @@ def route(index: Index, message: object, record_of: Callable[[str], str | None])
     if isinstance(message, PatientRegistered):
         if patient == named and record_of(named) is None:
             patient = _found(index, message, record_of) or named
+            if patient == named and message.known_only:
+                raise IdentityConflictError(
+                    message.TYPE,
+                    "identifiers",
+                    [f"{i.system}|{i.value}" for i in message.identifiers],
+                    "name no known patient: a patient is registered by the HIS before a "
+                    "record names them by another identifier (a card number)",
+                )
         _check_owned(index, message, record_of(patient) or patient, record_of)
         _check_issuer(index, message)
     if patient != named:

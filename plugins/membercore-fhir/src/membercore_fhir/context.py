@@ -10,8 +10,9 @@ Patient was taken) names the patient by the reference, ``Patient/p1``, or by an
 identifier (a logical reference, ``{"identifier": {"system": ..., "value": ...}}``):
 the read begins the patient's facts with a registration of that name
 (:meth:`Context.patient_of`), which the identity index routes to the patient whose
-registration listed it, so that the facts reach them (a patient never registered
-becomes the member ``Patient/p1``, whose later registration joins it).
+registration listed it, so that the facts reach them. The registration only names (it
+is ``known_only``): one naming a patient nobody registered is refused, with the facts
+after it, never a new member; read again once the Patient is taken, they are taken.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ class Context:
                     patient_id=value,
                     occurred_at=at,
                     identifiers=(Identifier(system=system, value=value),),
+                    known_only=True,
                 )
             )
         return value

@@ -152,7 +152,11 @@ def translate(row: Row, mapping: RowMapping) -> list[Fact]:
         return [fact]
     named = Identifier(system=system, value=patient)
     registration = PatientRegistered(
-        fact_id=f"{fact_id}:patient", patient_id=patient, occurred_at=at, identifiers=(named,)
+        fact_id=f"{fact_id}:patient",
+        patient_id=patient,
+        occurred_at=at,
+        identifiers=(named,),
+        known_only=True,
     )
     return [registration, fact]
 

@@ -94,11 +94,15 @@ def as_price_fen(value: object) -> int:
     return int((_yuan(value) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def as_count(value: object) -> int:
-    """A positive whole quantity (``3``, ``3.00``)."""
+def as_count(value: object) -> int | None:
+    """A positive whole quantity (``3``, ``3.00``); None for one that is not whole or positive.
+
+    Herbs are charged by the gram (``12.5``) and a refund line counts back (``-1``): the
+    charge line keeps its amount, and says no quantity.
+    """
     number = _number(value, "a quantity")
     if number <= 0 or number != number.to_integral_value():
-        raise CellError(f"{shown(value)} is not a positive whole quantity")
+        return None
     return int(number)
 
 

@@ -353,3 +353,13 @@ def test_a_charge_of_herbs_by_the_gram_is_taken_without_a_whole_quantity(tmp_pat
     before = _earned(store)["P001"]
     assert _import(files, "charges", store) == 0
     assert _earned(store)["P001"] == before + 5  # 10.00 yuan of drugs, half a point a yuan
+
+
+def test_a_misspelt_key_of_the_csv_table_is_refused_listing_every_key_it_may_hold() -> None:
+    with pytest.raises(ConfigError) as refused:
+        export_mapping(
+            _toml(CHARGES_MAP.replace('timezone = "Asia/Shanghai"', 'timezon = "Asia/Shanghai"'))
+        )
+    assert refused.value.key == "csv.timezon"
+    for listed in ("timezone", "encoding", "departments", "delimiter", "columns"):
+        assert listed in refused.value.problem

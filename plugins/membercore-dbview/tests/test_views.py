@@ -245,6 +245,20 @@ def test_the_url_may_come_from_the_environment_and_its_password_is_never_said(
     assert "s3cret" not in str(unreadable.value)
 
 
+@pytest.mark.parametrize("url", ["mysql://root@127.0.0.1:3306/test", "teradata://host/db"])
+def test_a_url_whose_driver_is_not_installed_is_refused_naming_what_to_install(
+    tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "views.toml"
+    path.write_text(views_toml(_Named(url)), encoding="utf-8")  # type: ignore[arg-type]
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert main(["ingest", str(path), "--source", "dbview", "--store", store]) != 0
+    said = capsys.readouterr().err
+    assert "dbview.url" in said
+    assert "mysql+pymysql://" in said
+    assert "Traceback" not in said
+
+
 class _Named:
     """A database only named, for views files that are never polled."""
 

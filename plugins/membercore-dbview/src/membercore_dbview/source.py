@@ -36,11 +36,11 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import FromClause
 
-from membercore.errors import MembercoreError
+from membercore.errors import ConfigError, MembercoreError
 from membercore.ports import Positioned, Unreadable
 from membercore_adapters.his.rows import RowReader
 from membercore_dbview.config import View, ViewsConfig, load_views
@@ -83,6 +83,7 @@ class DbViewSource:
     def __init__(self, config: ViewsConfig, *, after: str | None = None) -> None:
         self.config = config
         self.after = after
+        _dialect(config)  # the driver is installed, or say which one to install
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> DbViewSource:
@@ -159,6 +160,23 @@ def _read(
         attrs.evolve(item, position=where if n == len(inputs) - 1 else before, place=said)
         for n, item in enumerate(inputs)
     ]
+
+
+def _dialect(config: ViewsConfig) -> None:
+    """Load the URL's dialect and driver (connecting to nothing).
+
+    Raises:
+        ConfigError: the URL names a database or driver that is not installed.
+    """
+    try:
+        create_engine(config.url, poolclass=NullPool).dispose()
+    except (ImportError, NoSuchModuleError) as error:
+        raise ConfigError(
+            "dbview.url",
+            f"no driver for {config.url.drivername}:// is installed ({error}): install the "
+            "HIS database's and name it in the URL — mysql+pymysql://, "
+            "postgresql+psycopg://, mssql+pyodbc://, oracle+oracledb://",
+        ) from None
 
 
 def _connected(engine: Engine, first: View) -> Connection:

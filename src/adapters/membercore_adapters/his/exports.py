@@ -28,6 +28,7 @@ from membercore.ports import Positioned, Unreadable
 from membercore.serialization import mapping_files as keys
 from membercore_adapters.his.rows import (
     CODE_KEYS,
+    ROW_KEYS,
     Codes,
     RowMapping,
     RowReader,
@@ -104,7 +105,11 @@ def export_mapping(data: Mapping[str, Any]) -> ExportMapping:
     """
     table = data.get("csv")
     if not isinstance(table, Mapping):
-        raise ConfigError("csv", "missing: the mapping of the file's rows is the table [csv]")
+        found = ", ".join(f"[{name}]" for name in data) or "nothing"
+        raise ConfigError(
+            "csv", f"missing: the mapping of the file's rows is the table [csv] (found {found})"
+        )
+    keys.known("csv", table, ROW_KEYS | CODE_KEYS | _FILE_KEYS)
     codes = codes_from(table, "csv")
     rows = {k: v for k, v in table.items() if k not in CODE_KEYS | _FILE_KEYS}
     fields: dict[str, Any] = {}

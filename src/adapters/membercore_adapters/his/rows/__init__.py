@@ -13,6 +13,7 @@ from __future__ import annotations
 from membercore_adapters.his.rows.fields import FACTS, FactFields
 from membercore_adapters.his.rows.mapping import (
     CODE_KEYS,
+    ROW_KEYS,
     Codes,
     Patient,
     RowMapping,
@@ -24,6 +25,7 @@ from membercore_adapters.his.rows.translate import RowError, RowReader, row_text
 __all__ = [
     "CODE_KEYS",
     "FACTS",
+    "ROW_KEYS",
     "Codes",
     "FactFields",
     "Patient",

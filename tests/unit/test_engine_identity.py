@@ -332,3 +332,19 @@ def test_identifiers_follow_merges_one_after_another(engine: Engine) -> None:
     assert engine.ingest([again]).rejected == 0
     engine.ingest([_paid("A", 5, "f-A")])
     assert _earned(engine, "C") == 5
+
+
+def test_a_registration_older_than_the_history_kept_is_taken_as_of_its_start(
+    clock: ManualClock, open_engine: OpenEngine
+) -> None:
+    with open_engine("memory://", clock) as engine:
+        kept = engine.config.plausibility.history_days
+        born = clock.now() - timedelta(days=kept + 400)
+        old = PatientRegistered(fact_id="r-1", patient_id="A-1", occurred_at=born)
+        report = engine.ingest([old, _paid("A-1", 100, "f-1")])
+        assert (report.applied, report.rejected) == (2, 0)
+        assert _earned(engine, "A-1") > 0
+        ancient = attrs.evolve(_paid("A-1", 100, "f-2"), occurred_at=born)
+        refused = engine.ingest([ancient])
+        assert refused.rejected == 1
+        assert "plausibility.history_days" in refused.refusals[0][1]

@@ -139,17 +139,18 @@ def test_each_version_of_a_stay_tells_what_is_new(tmp_path: Path) -> None:
             report = engine.ingest(inputs)
             assert report.rejected == 0
             applied.append(report.applied)
-    assert told[0] == ["PatientRegistered", "Admitted"]
-    assert told[2] == ["PatientRegistered", "Admitted", "Discharged"]
+    # The patient's registration, the stay's name for them, the admission.
+    assert told[0] == ["PatientRegistered", "PatientRegistered", "Admitted"]
+    assert told[2] == ["PatientRegistered", "PatientRegistered", "Admitted", "Discharged"]
     # The second version tells nothing new; the third, the discharge alone.
-    assert applied == [2, 0, 1]
+    assert applied == [3, 0, 1]
 
 
 def test_a_stay_entered_in_error_withdraws_the_admission() -> None:
     stay = _stay("entered-in-error", "2", start="2024-05-02T10:00:00+08:00")
     read = Read((Entry("b.json", 1, _patient()), Entry("b.json", 2, stay)))
     made = [i for t in translate(read, MAPPING) for i in t.inputs]
-    assert [type(m) for m in made[1:]] == [AdmissionCancelled]
+    assert [type(m) for m in made[2:]] == [AdmissionCancelled]
     assert not any(isinstance(m, Admitted | Discharged) for m in made)
 
 
@@ -289,3 +290,42 @@ def test_a_consent_the_mapping_names_is_given_then_withdrawn(tmp_path: Path) -> 
     unnamed = FhirFileSource(given, MAPPING)
     assert [type(p.raw).__name__ for p in unnamed.read()] == ["PatientRegistered"]
     assert "Consent: 0 taken, 1 not used by the programme" in unnamed.report()
+
+
+def test_the_same_resources_read_in_other_groupings_are_the_same_facts(tmp_path: Path) -> None:
+    resources = list(resources_of(LOUIS))
+    folder = _bulk_export(tmp_path / "export", resources)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for file in folder.iterdir():
+        if file.name != "Patient.ndjson":
+            file.rename(alone / file.name)
+    with open_engine() as engine:
+        assert import_history(engine, FhirFileSource(LOUIS, MAPPING)).rejected == 0
+        before = len(engine.store.events(f"member:{LOUIS_ID}"))
+        # Everything but the Patient, as a server's pages would give it: no conflict.
+        again = import_history(engine, FhirFileSource(alone, MAPPING))
+        assert again.rejected == 0, again.refusals[:3]
+        added = engine.store.events(f"member:{LOUIS_ID}")[before:]
+        assert {e.type for e in added} <= {"profile_registration_noted"}
+
+
+def test_a_consent_read_without_its_patient_reaches_the_patient(tmp_path: Path) -> None:
+    mapping = mapping_from_dict(
+        {
+            "fhir": {
+                "consents": {"hospital-marketing": {"purpose": "marketing", "channels": ["sms"]}}
+            }
+        }
+    )
+    with open_engine() as engine:
+        patient = write_json(tmp_path / "patient.json", bundle(_patient()))
+        assert engine.ingest(FhirFileSource(patient, mapping).read()).rejected == 0
+        consent = write_json(tmp_path / "consent.json", bundle(_consent("active", "1")))
+        report = engine.ingest(FhirFileSource(consent, mapping).read())
+        assert report.rejected == 0, report.refusals
+        assert allows(engine.member("ZY-001").consent, "marketing", "sms")
+        withdrawn = bundle(_consent("inactive", "2"))
+        path = write_json(tmp_path / "withdrawn.json", withdrawn)
+        assert engine.ingest(FhirFileSource(path, mapping).read()).rejected == 0
+        assert not allows(engine.member("ZY-001").consent, "marketing", "sms")

@@ -8,7 +8,8 @@ so that:
 - a registration under a patient id never seen, whose identifiers name one known
   patient, is that patient's: the new id becomes one of theirs (system ``""``), and
   every fact sent under it reaches them, never a second member;
-- a fact under an id that became another patient's reaches that patient;
+- a fact (or a member's command: a consent given) under an id that became another
+  patient's reaches that patient;
 - identifiers naming two known patients refuse the registration (their records are one
   person's: merge them first), naming both; so does an identifier of another patient's
   record in a registration of a known patient (naming the identifier and its patient);
@@ -26,8 +27,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from membercore.consent import GrantConsent
 from membercore.errors import IdentityConflictError
 from membercore.facts import Fact, PatientRegistered
+from membercore.messages import Command
 from membercore.ports import IdentifierLink
 
 if TYPE_CHECKING:
@@ -72,6 +75,8 @@ def read_index(store: IdentityStore, reads: Iterable[Read]) -> Index:
         message = item.message
         if isinstance(message, Fact):
             values.add(message.patient_id)
+        elif isinstance(message, Command):
+            values.add(message.member_id)
         if isinstance(message, PatientRegistered):
             values.update(identifier.value for identifier in message.identifiers)
     index = Index()
@@ -96,7 +101,7 @@ def route(index: Index, message: object, record_of: Callable[[str], str | None])
             name another patient than the one it registers.
     """
     if not isinstance(message, Fact):
-        return message
+        return _member_routed(index, message)
     named = message.patient_id
     if named in index.refused and not isinstance(message, PatientRegistered):
         raise IdentityConflictError(
@@ -122,6 +127,19 @@ def route(index: Index, message: object, record_of: Callable[[str], str | None])
     if patient != named:
         return attrs.evolve(message, patient_id=patient)
     return message
+
+
+def _member_routed(index: Index, command: object) -> object:
+    """A member's command under the id that became another patient's: that patient's."""
+    if not isinstance(command, Command):
+        return command
+    named = command.member_id
+    patient = index.patient(ANOTHER_ID, named)
+    if patient is None:
+        return command
+    if isinstance(command, GrantConsent) and command.given_by == named:  # by themself
+        return attrs.evolve(command, member_id=patient, given_by=patient)
+    return attrs.evolve(command, member_id=patient)
 
 
 def _owners(

@@ -220,6 +220,7 @@ def _decide(
         events = handle(uow, ctx, message, now)
         # A command without a key (expire what is due...) is never a replay.
         return "", bool(events) or not getattr(message, "key", None)
+    message = plausibility.registered_within(message, engine.config, now)
     create = isinstance(message, PatientRegistered) or not engine.require_registration
     held = uow.member(message.patient_id, create=create)
     if held is None:

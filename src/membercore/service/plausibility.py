@@ -13,17 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from membercore import ledger
 from membercore.config import ProgrammeConfig
 from membercore.errors import ImplausibleError
-from membercore.facts import ChargePaid, Fact, RefundIssued
+from membercore.facts import ChargePaid, Fact, PatientRegistered, RefundIssued
 from membercore.service.member import Member
 
-__all__ = ["check"]
+__all__ = ["check", "registered_within"]
+
+F = TypeVar("F", bound=Fact)
 
 _POINTS = ("points",)
 # Fields whose declared type holds no instant and no amount: never looked at.
@@ -36,6 +38,23 @@ def _plan(cls: Any) -> tuple[str, ...]:
     if not attrs.has(cls):
         return ()
     return tuple(f.name for f in attrs.fields(cls) if str(f.type) not in _TEXT)
+
+
+def registered_within(message: F, config: ProgrammeConfig, now: datetime) -> F:
+    """A registration dated before the history the programme keeps, as of that history's start.
+
+    A patient's record reaches further back than the programme's history (a HIS
+    registers a patient at their first visit, decades ago): their registration is taken
+    as of the earliest instant the programme keeps (``plausibility.history_days``), so
+    that their recent facts find them; their older facts are refused as before. Any
+    other input is returned as it is.
+    """
+    if not isinstance(message, PatientRegistered):
+        return message
+    earliest = now - timedelta(days=config.plausibility.history_days)
+    if message.occurred_at >= earliest:
+        return message
+    return attrs.evolve(message, occurred_at=earliest)
 
 
 def check(message: object, member: Member | None, config: ProgrammeConfig, now: datetime) -> None:

@@ -5,10 +5,11 @@ References are resolved within it first (``urn:uuid:`` full URLs of a transactio
 bundle, ``Patient/p1``, absolute URLs), so that a Condition finds the visit number of
 its Encounter and every resource the patient id of its Patient.
 
-A resource about a patient the read does not hold (an Observation polled after its
-Patient was taken) names the patient by the reference, ``Patient/p1``, or by an
-identifier (a logical reference, ``{"identifier": {"system": ..., "value": ...}}``):
-the read begins the patient's facts with a registration of that name
+A resource's facts name the patient as the resource does — by the reference,
+``Patient/p1``, or by an identifier (a logical reference, ``{"identifier": {"system":
+..., "value": ...}}``) — whether or not the read holds the Patient (an Observation
+polled after its Patient was taken, or read in a bundle beside it: the same facts
+either way): the read begins the patient's facts with a registration of that name
 (:meth:`Context.patient_of`), which the identity index routes to the patient whose
 registration listed it, so that the facts reach them. The registration only names (it
 is ``known_only``): one naming a patient nobody registered is refused, with the facts
@@ -136,7 +137,11 @@ class Context:
         return named
 
     def patient_of(self, ref: object, where: str, made: list[object], at: datetime) -> str:
-        """The patient id a subject reference gives; a registration of it when not held.
+        """The name a subject reference gives the patient, registered as theirs.
+
+        A resource's facts name the patient as the resource does (``Patient/p1``, or an
+        identifier), whatever else was read with it: read in a bundle with its Patient or
+        alone from a server, the facts are the same facts.
 
         Raises:
             FhirError: the reference is missing or names no Patient.
@@ -147,9 +152,6 @@ class Context:
         name = self.name(sent)
         if not name.startswith("Patient/"):
             raise FhirError(f"{where} {sent!r} is not a Patient")
-        held = self._by_name.get(name)
-        if held is not None:
-            return self.primary_id(held)
         return self._named_by(resource_system(self.mapping), name, made, at)
 
     def _by_identifier(self, ref: object, where: str, made: list[object], at: datetime) -> str:

@@ -41,6 +41,7 @@ def with_store(args: argparse.Namespace) -> int:
     Only ``membercore migrate`` migrates a store an earlier release wrote; every other
     command refuses it and changes nothing.
     """
+    config: ProgrammeConfig | None = None
     try:
         config = _config(args.config)
         allowed = nullcontext() if args.command == "migrate" else without_migrating()
@@ -55,8 +56,9 @@ def with_store(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    except ConfigError as error:
-        print(f"{args.config or 'membercore'}: {error}", file=sys.stderr)
+    except ConfigError as error:  # the programme's, else a source's file (a mapping)
+        named = args.config if config is None else _source_file(args)
+        print(f"{named or 'membercore'}: {error}", file=sys.stderr)
         return 1
     except MembercoreError as error:
         print(f"membercore: {error}", file=sys.stderr)
@@ -118,6 +120,11 @@ def _maintain(engine: Engine, args: argparse.Namespace) -> int:
         ticked = engine.tick(args.now)
         print(f"{ticked.records} records ticked, {ticked.events} events")
     return 0
+
+
+def _source_file(args: argparse.Namespace) -> object:
+    """The file a source or listener read its settings from: its mapping, else its file."""
+    return getattr(args, "mapping", None) or getattr(args, "file", None)
 
 
 def _ingest(engine: Engine, args: argparse.Namespace) -> int:

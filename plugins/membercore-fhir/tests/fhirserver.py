@@ -38,7 +38,9 @@ import jwt
 
 from membercore_fhir.server.watermark import canonical, parse_instant
 
-SEARCH_PARAMETERS = {"_lastUpdated", "_sort", "_count", "_include", "_offset"}
+SEARCH_PARAMETERS = {"_lastUpdated", "_sort", "_count", "_include", "_revinclude", "_offset"}
+#: Search parameters naming a reference element otherwise than the element is named.
+_ELEMENTS = {"based-on": "basedOn"}
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -232,6 +234,10 @@ class FhirServer:
         entries = [_entry(self.base_url, r, "match") for r in page]
         for include in params.get("_include", []):
             entries += [_entry(self.base_url, r, "include") for r in self._included(page, include)]
+        for include in params.get("_revinclude", []):
+            entries += [
+                _entry(self.base_url, r, "include") for r in self._citing(kind, page, include)
+            ]
         if kind in self.remarks:
             entries.append({"resource": self.remarks[kind], "search": {"mode": "outcome"}})
         links = [
@@ -256,15 +262,30 @@ class FhirServer:
         return _json(200, bundle)
 
     def _included(self, page: list[dict[str, Any]], include: str) -> Iterator[dict[str, Any]]:
-        _, _, element = include.partition(":")
+        _, _, parameter = include.partition(":")
+        element = _ELEMENTS.get(parameter, parameter)
         seen: set[str] = set()
         for resource in page:
-            ref = (resource.get(element) or {}).get("reference", "")
-            kind, _, ident = ref.partition("/")
-            found = self.resources.get(kind, {}).get(ident)
-            if found is not None and ref not in seen:
-                seen.add(ref)
-                yield found
+            named = resource.get(element) or {}
+            for ref in [
+                r.get("reference", "") for r in (named if isinstance(named, list) else [named])
+            ]:
+                kind, _, ident = ref.partition("/")
+                found = self.resources.get(kind, {}).get(ident)
+                if found is not None and ref not in seen:
+                    seen.add(ref)
+                    yield found
+
+    def _citing(
+        self, kind: str, page: list[dict[str, Any]], include: str
+    ) -> Iterator[dict[str, Any]]:
+        """The resources of ``include``'s type whose element names one of the page's."""
+        citing, _, element = include.partition(":")
+        named = {f"{kind}/{r['id']}" for r in page}
+        for resource in self.resources.get(citing, {}).values():
+            cited = resource.get(element) or []
+            if any(r.get("reference") in named for r in cited if isinstance(r, dict)):
+                yield resource
 
     def _token(  # noqa: PLR0911 (one answer per check the specification asks for)
         self, headers: Any, body: bytes

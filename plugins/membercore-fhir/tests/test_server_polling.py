@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import islice
+from pathlib import Path
 
 import pytest
 
 from membercore.errors import ConfigError
 from membercore.service.recording import member_key
+from membercore_fhir import FhirFileSource
+from membercore_fhir.server.config import settings_from_dict
 from membercore_fhir.server.polling import FhirServerSource
 
 from .fhirserver import FhirServer, outcome
@@ -270,3 +273,68 @@ def test_resources_the_programme_does_not_use_at_the_end_of_a_read_are_not_read_
         source = FhirServerSource(config, MAPPING, after=position)
         list(source.read())
         assert source.report() == []  # nothing read again, not even the vital sign
+
+
+def test_a_result_polled_is_the_same_fact_as_in_the_bundle_it_was_exported_in(
+    tmp_path: Path,
+) -> None:
+    order = {
+        "resourceType": "ServiceRequest",
+        "id": "sr-1",
+        "identifier": [{"type": {"coding": [{"code": "FILL"}]}, "value": "LIS-778"}],
+        "subject": {"reference": "Patient/p0"},
+    }
+    result = {
+        "resourceType": "Observation",
+        "id": "glu-1",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1554-5"}]},
+        "subject": {"reference": "Patient/p0"},
+        "basedOn": [{"reference": "ServiceRequest/sr-1"}],
+        "valueQuantity": {"value": 7.8, "unit": "mmol/L"},
+    }
+    report = {
+        "resourceType": "DiagnosticReport",
+        "id": "dr-1",
+        "status": "final",
+        "code": {"coding": [{"code": "GLU"}]},
+        "subject": {"reference": "Patient/p0"},
+        "effectiveDateTime": "2025-03-01T08:30:00+08:00",
+        "result": [{"reference": "Observation/glu-1"}],
+    }
+    exported = [patient(0), order, result, report]
+    for resource in exported:
+        resource.setdefault("meta", {"lastUpdated": "2025-03-01T01:00:00Z"})
+    path = tmp_path / "export.json"
+    entries = [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in exported]
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}))
+    with FhirServer() as server, open_engine() as engine:
+        for resource in exported:
+            server.put(resource)
+        assert engine.ingest(FhirFileSource(path, MAPPING).read()).rejected == 0
+        config = settings(server, types=("Patient", "Observation"))
+        polled = poll(engine, config)
+        assert polled.rejected == 0, polled.refusals  # the same facts: duplicates
+        [taken] = [
+            p.raw
+            for p in FhirFileSource(path, MAPPING).read()
+            if p.raw.TYPE == "lab_result_recorded"
+        ]
+        assert taken.order_id == "LIS-778"
+        assert taken.occurred_at.isoformat() == "2025-03-01T00:30:00+00:00"
+
+
+def test_the_first_poll_after_a_history_import_asks_only_since_the_export() -> None:
+    with FhirServer() as server, open_engine() as engine:
+        server.put(patient(0), at=datetime(2024, 6, 1, tzinfo=UTC))
+        server.put(patient(1), at=datetime(2026, 2, 1, tzinfo=UTC))
+        config = evolve(settings(server), since=datetime(2025, 1, 1, tzinfo=UTC))
+        poll(engine, config)
+        assert server.searches("Patient")[0].params["_lastUpdated"] == ["ge2025-01-01T00:00:00Z"]
+        assert not engine.store.load(["member:MR0"])
+        assert engine.store.load(["member:MR1"])
+
+
+def test_since_is_an_instant_with_its_offset() -> None:
+    with pytest.raises(ConfigError, match="fhir_server.since"):
+        settings_from_dict({"fhir_server": {"base_url": "https://his/fhir", "since": "2025-01-01"}})

@@ -41,7 +41,7 @@ or listener is built. The file is read strictly: an unknown key or a wrong value
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -50,6 +50,7 @@ import attrs
 
 from membercore.errors import ConfigError
 from membercore.serialization import mapping_files as keys
+from membercore_fhir.server.watermark import parse_instant
 from membercore_fhir.translate import TRANSLATORS
 
 __all__ = [
@@ -67,9 +68,14 @@ __all__ = [
 Algorithm = Literal["RS384", "ES384"]
 
 #: The search parameters a type is searched with unless ``[fhir_server.search]`` names
-#: its own: each resource's Encounter comes along (``_include``), so that its facts take
-#: the visit number and department as a bundle of both would give them.
+#: its own: each resource's Encounter comes along (``_include``), and a result's order and
+#: report, so that its facts take the visit number, department, order number and report
+#: time as a bundle of them all would give them.
 DEFAULT_SEARCH: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "Observation": {
+        "_include": ("Observation:based-on",),
+        "_revinclude": ("DiagnosticReport:result",),
+    },
     "Condition": {"_include": ("Condition:encounter",)},
     "Procedure": {"_include": ("Procedure:encounter",)},
     "ChargeItem": {"_include": ("ChargeItem:context",)},
@@ -134,6 +140,9 @@ class ServerConfig:
         max_backoff: the longest wait (a longer ``Retry-After`` is cut to it).
         search: more search parameters per type.
         auth: the credentials.
+        since: where a type's first search starts (``_lastUpdated=ge`` it) before any
+            position was committed: the time of the export the history was loaded from,
+            so that the first poll asks only for what changed since.
     """
 
     base_url: str
@@ -146,6 +155,7 @@ class ServerConfig:
     max_backoff: float = 60.0
     search: Mapping[str, Mapping[str, tuple[str, ...]]] = DEFAULT_SEARCH
     auth: Auth = NoAuth()
+    since: datetime | None = None
 
     def parameters(self, kind: str) -> Mapping[str, tuple[str, ...]]:
         """The type's own search parameters (its table, else the defaults)."""
@@ -209,6 +219,7 @@ _SERVER_KEYS = {
     "max_backoff_seconds",
     "search",
     "auth",
+    "since",
 }
 
 
@@ -239,6 +250,8 @@ def _server(table: object) -> ServerConfig:
         fields["search"] = {**DEFAULT_SEARCH, **_search(table["search"])}
     if "auth" in table:
         fields["auth"] = _auth(table["auth"])
+    if "since" in table:
+        fields["since"] = _instant("fhir_server.since", table["since"])
     return ServerConfig(**fields)
 
 
@@ -370,6 +383,22 @@ def _integer(key: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(key, f"a whole number of at least {low}, not {value!r}")
     return value
+
+
+def _instant(key: str, value: object) -> datetime:
+    """An instant with its UTC offset (TOML's offset date-time, or text)."""
+    found = (
+        value
+        if isinstance(value, datetime)
+        else parse_instant(value)
+        if isinstance(value, str)
+        else None
+    )
+    if found is None or found.tzinfo is None:
+        raise ConfigError(
+            key, f"an instant with its UTC offset (2026-11-01T00:00:00+08:00), not {value!r}"
+        )
+    return found
 
 
 def _seconds(key: str, value: object) -> float:

@@ -131,6 +131,8 @@ class FhirServerSource:
             **self.config.parameters(kind),
         }
         since = mark.since(kind)
+        if since is None and self.config.since is not None:
+            since = canonical(self.config.since)
         if since is not None:
             params["_lastUpdated"] = f"ge{since}"
         served: datetime | None = None

@@ -336,5 +336,5 @@ def test_the_first_poll_after_a_history_import_asks_only_since_the_export() -> N
 
 
 def test_since_is_an_instant_with_its_offset() -> None:
-    with pytest.raises(ConfigError, match="fhir_server.since"):
+    with pytest.raises(ConfigError, match=r"fhir_server\.since"):
         settings_from_dict({"fhir_server": {"base_url": "https://his/fhir", "since": "2025-01-01"}})

@@ -171,7 +171,9 @@ def test_a_search_the_server_refuses_is_a_dead_letter_with_its_operation_outcome
         report = poll(engine, config)
         assert report.rejected == 1
         (letter,) = engine.store.dead_letters()
-        assert "the server refused the Encounter search (400)" in letter.reason
+        assert letter.reason.startswith("GET ")  # the search, not the resource read before it
+        assert "/Encounter?" in letter.reason.split(": ")[0]
+        assert "the server refused the search (400)" in letter.reason
         assert "Unknown search parameter 'location' for Encounter" in letter.reason
         assert json.loads(letter.payload)["resourceType"] == "OperationOutcome"
         assert engine.member("MR0")  # the patients were taken

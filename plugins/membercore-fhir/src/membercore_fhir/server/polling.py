@@ -139,8 +139,8 @@ class FhirServerSource:
         previous: datetime | None = None
         for page in client.search(kind, params):
             if isinstance(page, Refused):
-                why = f"the server refused the {kind} search ({page.status}): {page.reason}"
-                yield reading.refuse(page.body or page.url, f"GET {page.url}: {why}")
+                why = f"the server refused the search ({page.status}): {page.reason}"
+                yield reading.refuse(page.body or page.url, why, place=f"GET {page.url}")
                 return
             if page.number == 1:
                 served = parse_instant(page.served_at)
@@ -214,11 +214,17 @@ class _Reading:
             self._carried = self.position if number == last else before
             yield positioned(item, self._carried, self.place)
 
-    def refuse(self, raw: str, reason: str) -> Positioned:
-        """What the server could not give, kept as a dead letter where the read stands."""
+    def refuse(self, raw: str, reason: str, *, place: str = "") -> Positioned:
+        """What the server could not give, kept as a dead letter where the read stands.
+
+        ``place`` names where it was found (a search the server refused), when it is not
+        the last resource read.
+        """
         self._carried = self.position
         return Positioned(
-            raw=Unreadable(raw=raw, reason=reason), position=self.position, place=self.place
+            raw=Unreadable(raw=raw, reason=reason),
+            position=self.position,
+            place=place or self.place,
         )
 
     def finish(self) -> Iterator[Positioned]:

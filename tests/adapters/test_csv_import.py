@@ -363,3 +363,14 @@ def test_a_misspelt_key_of_the_csv_table_is_refused_listing_every_key_it_may_hol
     assert refused.value.key == "csv.timezon"
     for listed in ("timezone", "encoding", "departments", "delimiter", "columns"):
         assert listed in refused.value.problem
+
+
+def test_a_spreadsheet_formulas_float_is_read_as_the_amount_its_cell_shows() -> None:
+    from membercore_adapters.his.rows.values import CellError, as_fen  # noqa: PLC0415
+
+    assert as_fen(0.1 * 3) == 30  # 0.30000000000000004 as a float, 0.30 in the cell
+    assert as_fen(1280.5) == 128050
+    with pytest.raises(CellError, match="is not an amount"):
+        as_fen(float("nan"))
+    with pytest.raises(CellError, match="finer than a fen"):
+        as_fen(12.345)

@@ -37,12 +37,14 @@ class JsonLinesFile:
         self._append(
             PatientRegistered(
                 fact_id=f"reg-{visit_id}",
-                patient_id=card,
+                patient_id=f"card|{card}",
                 occurred_at=at,
                 identifiers=(card_id,),
                 known_only=True,
             ),
-            VisitCompleted(fact_id=visit_id, patient_id=card, occurred_at=at, visit_id=visit_id),
+            VisitCompleted(
+                fact_id=visit_id, patient_id=f"card|{card}", occurred_at=at, visit_id=visit_id
+            ),
         )
 
     def untranslatable(self) -> str:

@@ -93,7 +93,7 @@ def _as_routed(facts: list[object]) -> list[object]:
     lists it; the message's name the patient by PID-3.
     """
     named = {
-        i.value: fact.patient_id
+        f"{i.system}|{i.value}": fact.patient_id
         for fact in facts
         if isinstance(fact, PatientRegistered) and not fact.known_only
         for i in fact.identifiers

@@ -334,7 +334,7 @@ def test_identifiers_follow_merges_one_after_another(engine: Engine) -> None:
     assert _earned(engine, "C") == 5
 
 
-def test_a_registration_older_than_the_history_kept_is_taken_as_of_its_start(
+def test_a_registration_older_than_the_history_kept_is_taken_and_older_facts_are_not(
     clock: ManualClock, open_engine: OpenEngine
 ) -> None:
     with open_engine("memory://", clock) as engine:
@@ -348,3 +348,34 @@ def test_a_registration_older_than_the_history_kept_is_taken_as_of_its_start(
         refused = engine.ingest([ancient])
         assert refused.rejected == 1
         assert "plausibility.history_days" in refused.refusals[0][1]
+
+
+def _card(card: str, fact_id: str) -> PatientRegistered:
+    """A row's registration of the card it names its patient by (another name, only)."""
+    return PatientRegistered(
+        fact_id=fact_id,
+        patient_id=f"CARD|{card}",
+        occurred_at=T0,
+        identifiers=[Identifier(system="CARD", value=card)],
+        known_only=True,
+    )
+
+
+def test_a_card_registration_finds_its_patient_by_the_card_alone(engine: Engine) -> None:
+    engine.ingest([_registered("C-777"), _registered("P001", ("CARD", "100234"))])
+    # A card no patient holds, though a member's id reads the same: refused with its fact.
+    stranger = engine.ingest([_card("C-777", "k-1"), _paid("CARD|C-777", 50, "f-1")])
+    assert stranger.rejected == 2
+    assert "name no known patient" in stranger.refusals[0][1]
+    assert _earned(engine, "C-777") == 0
+    assert engine.identified("CARD", "C-777") is None
+    # P001's card: the row reaches P001; their record keeps no registration of the name.
+    known = engine.ingest([_card("100234", f"k-{n}") for n in range(5)])
+    assert known.applied == 5
+    assert len(engine.member("P001").profile.registrations) == 1
+    engine.ingest([_paid("CARD|100234", 80, "f-2")])
+    assert _earned(engine, "P001") == 80
+    # A patient whose own id reads as P001's card number is another person.
+    engine.ingest([_registered("100234")])
+    assert "member:100234" in _members(engine)
+    assert engine.identified("CARD", "100234") == "P001"

@@ -13,7 +13,16 @@ from membercore.consent.state import allows
 from membercore.errors import ConfigError
 from membercore.facts import AdmissionCancelled, Admitted, Discharged, LabResultRecorded
 from membercore_adapters.cli import main
-from membercore_fhir import Entry, FhirFileSource, Read, load_mapping, mapping_from_dict, translate
+from membercore_fhir import (
+    Entry,
+    FhirError,
+    FhirFileSource,
+    Read,
+    load_mapping,
+    mapping_from_dict,
+    translate,
+)
+from membercore_fhir.values import fen
 
 from .conftest import (
     LOUIS,
@@ -329,3 +338,10 @@ def test_a_consent_read_without_its_patient_reaches_the_patient(tmp_path: Path) 
         path = write_json(tmp_path / "withdrawn.json", withdrawn)
         assert engine.ingest(FhirFileSource(path, mapping).read()).rejected == 0
         assert not allows(engine.member("ZY-001").consent, "marketing", "sms")
+
+
+def test_an_amount_that_is_no_number_is_refused_naming_the_element() -> None:
+    # A server's page read by the standard JSON parser may hold NaN or Infinity.
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(FhirError, match=r"ChargeItem/ci-1\.priceOverride .* is not an amount"):
+            fen({"value": value, "currency": "CNY"}, "CNY", "ChargeItem/ci-1.priceOverride")

@@ -8,8 +8,8 @@ so that:
 - a registration under a patient id never seen, whose identifiers name one known
   patient, is that patient's: the new id becomes one of theirs (system ``""``), and
   every fact sent under it reaches them, never a second member;
-- a fact (or a member's command: a consent given) under an id that became another
-  patient's reaches that patient;
+- a fact (or a consent a source sends) under an id that became another patient's
+  reaches that patient;
 - identifiers naming two known patients refuse the registration (their records are one
   person's: merge them first), naming both; so does an identifier of another patient's
   record in a registration of a known patient (naming the identifier and its patient);
@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from membercore.consent import GrantConsent
+from membercore.consent import GrantConsent, WithdrawConsent
 from membercore.errors import IdentityConflictError
 from membercore.facts import Fact, PatientRegistered
-from membercore.messages import Command
 from membercore.ports import IdentifierLink
 
 if TYPE_CHECKING:
@@ -75,7 +74,7 @@ def read_index(store: IdentityStore, reads: Iterable[Read]) -> Index:
         message = item.message
         if isinstance(message, Fact):
             values.add(message.patient_id)
-        elif isinstance(message, Command):
+        elif isinstance(message, GrantConsent | WithdrawConsent):
             values.add(message.member_id)
         if isinstance(message, PatientRegistered):
             values.update(identifier.value for identifier in message.identifiers)
@@ -110,18 +109,12 @@ def route(index: Index, message: object, record_of: Callable[[str], str | None])
             named,
             f"the patient's registration with it was refused: {index.refused[named]}",
         )
+    if isinstance(message, PatientRegistered) and message.known_only:
+        return attrs.evolve(message, patient_id=_known(index, message, record_of))
     patient = index.patient(ANOTHER_ID, named) or named
     if isinstance(message, PatientRegistered):
         if patient == named and record_of(named) is None:
             patient = _found(index, message, record_of) or named
-            if patient == named and message.known_only:
-                raise IdentityConflictError(
-                    message.TYPE,
-                    "identifiers",
-                    [f"{i.system}|{i.value}" for i in message.identifiers],
-                    "name no known patient: a patient is registered by the HIS before a "
-                    "record names them by another identifier (a card number)",
-                )
         _check_owned(index, message, record_of(patient) or patient, record_of)
         _check_issuer(index, message)
     if patient != named:
@@ -129,9 +122,36 @@ def route(index: Index, message: object, record_of: Callable[[str], str | None])
     return message
 
 
+def _known(
+    index: Index, registration: PatientRegistered, record_of: Callable[[str], str | None]
+) -> str:
+    """The one known patient a ``known_only`` registration's identifiers name.
+
+    Only its identifiers count: its own id (a name such as ``HZ01^CARD|C-777``) is never
+    taken for a record's, nor made one.
+
+    Raises:
+        IdentityConflictError: the identifiers name no known patient, or two.
+    """
+    found = _found(index, registration, record_of)
+    if found is None:
+        raise IdentityConflictError(
+            registration.TYPE,
+            "identifiers",
+            [f"{i.system}|{i.value}" for i in registration.identifiers],
+            "name no known patient: a patient is registered by the HIS before a record "
+            "names them by another identifier (a card number)",
+        )
+    return found
+
+
 def _member_routed(index: Index, command: object) -> object:
-    """A member's command under the id that became another patient's: that patient's."""
-    if not isinstance(command, Command):
+    """A consent a source sends under a name of a patient (a FHIR Consent's): theirs.
+
+    Only the consents a source translates are routed so; a command staff issue names the
+    member by their id.
+    """
+    if not isinstance(command, GrantConsent | WithdrawConsent):
         return command
     named = command.member_id
     patient = index.patient(ANOTHER_ID, named)

@@ -220,7 +220,9 @@ def _decide(
         events = handle(uow, ctx, message, now)
         # A command without a key (expire what is due...) is never a replay.
         return "", bool(events) or not getattr(message, "key", None)
-    message = plausibility.registered_within(message, engine.config, now)
+    if isinstance(message, PatientRegistered) and message.known_only:
+        # Another name of a known patient: the index learns it; the record is unchanged.
+        return uow.require_member(message.patient_id).key, True
     create = isinstance(message, PatientRegistered) or not engine.require_registration
     held = uow.member(message.patient_id, create=create)
     if held is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -23,9 +23,7 @@ from membercore.errors import ImplausibleError
 from membercore.facts import ChargePaid, Fact, PatientRegistered, RefundIssued
 from membercore.service.member import Member
 
-__all__ = ["check", "registered_within"]
-
-F = TypeVar("F", bound=Fact)
+__all__ = ["check"]
 
 _POINTS = ("points",)
 # Fields whose declared type holds no instant and no amount: never looked at.
@@ -40,21 +38,14 @@ def _plan(cls: Any) -> tuple[str, ...]:
     return tuple(f.name for f in attrs.fields(cls) if str(f.type) not in _TEXT)
 
 
-def registered_within(message: F, config: ProgrammeConfig, now: datetime) -> F:
-    """A registration dated before the history the programme keeps, as of that history's start.
+def _registered(message: object, name: str) -> bool:
+    """Whether ``name`` is when a patient registered: as old as the HIS's record may be.
 
-    A patient's record reaches further back than the programme's history (a HIS
-    registers a patient at their first visit, decades ago): their registration is taken
-    as of the earliest instant the programme keeps (``plausibility.history_days``), so
-    that their recent facts find them; their older facts are refused as before. Any
-    other input is returned as it is.
+    A HIS registers a patient at their first visit, decades ago: the registration is
+    taken however old, so that their recent facts find them (their older facts are
+    refused as before).
     """
-    if not isinstance(message, PatientRegistered):
-        return message
-    earliest = now - timedelta(days=config.plausibility.history_days)
-    if message.occurred_at >= earliest:
-        return message
-    return attrs.evolve(message, occurred_at=earliest)
+    return isinstance(message, PatientRegistered) and name == "occurred_at"
 
 
 def check(message: object, member: Member | None, config: ProgrammeConfig, now: datetime) -> None:
@@ -75,7 +66,7 @@ def check(message: object, member: Member | None, config: ProgrammeConfig, now: 
     latest = now + timedelta(days=bounds.ahead_days)
     for name, value in _fields(message):
         if isinstance(value, datetime):
-            if value < earliest:
+            if value < earliest and not _registered(message, name):
                 raise ImplausibleError(
                     kind, name, value, f"before {earliest.date()}, plausibility.history_days"
                 )

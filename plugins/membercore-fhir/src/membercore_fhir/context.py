@@ -73,7 +73,7 @@ class Context:
             if full_url:
                 self._alias[full_url] = name
         self._patients: dict[str, str] = {}
-        self._named: set[tuple[str, str]] = set()
+        self._named: set[str] = set()
         self._encounters: dict[str, Encounter] = {}
         self._instants: dict[str, list[datetime]] = {}
         self._reports: dict[str, Resource] | None = None
@@ -163,23 +163,26 @@ class Context:
         return self._named_by(self.mapping.systems.get(system, system), value, made, at)
 
     def _named_by(self, system: str, value: str, made: list[object], at: datetime) -> str:
-        """``value``, registered once per read as an identifier of whoever it names.
+        """The name ``system|value``, registered once per read as another of whoever it names.
 
-        The registration is dated when first made; :meth:`dated` dates it again, as of
-        the earliest instant the read tells of the patient, once the read is translated.
+        The name is never a patient id (the index routes it to the patient the identifier
+        belongs to). The registration is dated when first made; :meth:`dated` dates it
+        again, as of the earliest instant the read tells of the patient, once the read is
+        translated.
         """
-        if (system, value) not in self._named:
-            self._named.add((system, value))
+        name = f"{system}|{value}"
+        if name not in self._named:
+            self._named.add(name)
             made.append(
                 PatientRegistered(
-                    fact_id=f"fhir:{self.mapping.sender}:{system}|{value}:named",
-                    patient_id=value,
+                    fact_id=f"fhir:{self.mapping.sender}:{name}:named",
+                    patient_id=name,
                     occurred_at=at,
                     identifiers=(Identifier(system=system, value=value),),
                     known_only=True,
                 )
             )
-        return value
+        return name
 
     def dated(self, made: object) -> object:
         """A registration of a name (see :meth:`patient_of`) as of the read's earliest fact.

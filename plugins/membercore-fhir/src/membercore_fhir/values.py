@@ -137,6 +137,8 @@ def fen(money: object, currency: str, where: str, *, rounding: str = "half_up") 
         amount = Decimal(str(money["value"])) * 100
     except InvalidOperation:
         raise FhirError(f"{where} {money['value']!r} is not an amount") from None
+    if not amount.is_finite():
+        raise FhirError(f"{where} {money['value']!r} is not an amount")
     if amount < 0:
         raise FhirError(f"{where} {money['value']!r} is negative")
     if amount != amount.to_integral_value():

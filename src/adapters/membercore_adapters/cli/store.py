@@ -56,8 +56,8 @@ def with_store(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    except ConfigError as error:  # the programme's, else a source's file (a mapping)
-        named = args.config if config is None else _source_file(args)
+    except ConfigError as error:  # the programme's, else a source's (its key says which)
+        named = args.config if config is None else None
         print(f"{named or 'membercore'}: {error}", file=sys.stderr)
         return 1
     except MembercoreError as error:
@@ -120,11 +120,6 @@ def _maintain(engine: Engine, args: argparse.Namespace) -> int:
         ticked = engine.tick(args.now)
         print(f"{ticked.records} records ticked, {ticked.events} events")
     return 0
-
-
-def _source_file(args: argparse.Namespace) -> object:
-    """The file a source or listener read its settings from: its mapping, else its file."""
-    return getattr(args, "mapping", None) or getattr(args, "file", None)
 
 
 def _ingest(engine: Engine, args: argparse.Namespace) -> int:

@@ -146,16 +146,18 @@ def translate(row: Row, mapping: RowMapping) -> list[Fact]:
     if mapping.identifiers:
         values["identifiers"] = _listed(row, mapping)
     at = values["occurred_at"]
-    fact = _made(mapping, fact_id=fact_id, patient_id=patient, occurred_at=at, values=values)
     system = mapping.patient.system
-    if system is None or isinstance(fact, PatientRegistered):
-        return [fact]
-    named = Identifier(system=system, value=patient)
+    if system is None or mapping.fact == PatientRegistered.TYPE:
+        return [_made(mapping, fact_id=fact_id, patient_id=patient, occurred_at=at, values=values)]
+    # Named by an identifier: a name of its own (never a patient id), which the index
+    # routes to the patient the identifier belongs to.
+    name = f"{system}|{patient}"
+    fact = _made(mapping, fact_id=fact_id, patient_id=name, occurred_at=at, values=values)
     registration = PatientRegistered(
         fact_id=f"{fact_id}:patient",
-        patient_id=patient,
+        patient_id=name,
         occurred_at=at,
-        identifiers=(named,),
+        identifiers=(Identifier(system=system, value=patient),),
         known_only=True,
     )
     return [registration, fact]

@@ -9,6 +9,7 @@ translation names the column.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -70,7 +71,7 @@ def as_text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, float):
-        text = _decimal_text(value)
+        text = str(_decimal(value)) if not value.is_integer() else str(int(value))
     elif isinstance(value, datetime | date):
         text = value.isoformat()
     elif isinstance(value, bytes):
@@ -172,10 +173,11 @@ def _yuan(value: object) -> Decimal:
 def _number(value: object, what: str) -> Decimal:
     if isinstance(value, bool):
         raise CellError(f"{shown(value)} is not {what}")
-    if isinstance(value, Decimal | int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(_decimal_text(value))
+    if isinstance(value, Decimal | int | float):
+        number = Decimal(value) if not isinstance(value, float) else _decimal(value)
+        if not number.is_finite():
+            raise CellError(f"{shown(value)} is not {what}")
+        return number
     text = (as_text(value) or "").replace(",", "").removeprefix("¥").removeprefix("￥")
     try:
         number = Decimal(text)
@@ -186,6 +188,11 @@ def _number(value: object, what: str) -> Decimal:
     return number
 
 
-def _decimal_text(value: float) -> str:
-    """A float as the shortest decimal that reads back as it (12.3, never 12.300000000000001)."""
-    return repr(value) if not value.is_integer() else str(int(value))
+def _decimal(value: float) -> Decimal:
+    """A float (an Excel cell) as the decimal it stands for, to Excel's 15 digits.
+
+    A formula's ``0.1*3`` is ``0.30000000000000004`` as a float and 0.3 in the cell.
+    """
+    if not math.isfinite(value):
+        return Decimal(value)  # refused by the caller
+    return Decimal(format(value, ".15g"))

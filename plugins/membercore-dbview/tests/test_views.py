@@ -268,3 +268,34 @@ class _Named:
 
     def view(self, name: str) -> str:
         return name
+
+
+def test_a_watermark_the_overlap_cannot_be_taken_before_stops_the_poll_naming_it(
+    tmp_path: Path,
+) -> None:
+    import sqlite3  # noqa: PLC0415
+
+    database = tmp_path / "his.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE v_patient (病人ID TEXT, 修改时间 TEXT, 建档时间 TEXT)")
+        connection.execute(
+            "INSERT INTO v_patient VALUES ('P001', '2025/03/02 10:30', '2025-03-01 09:00:00')"
+        )
+    views = tmp_path / "views.toml"
+    views.write_text(
+        f"""
+[dbview]
+url = "sqlite:///{database}"
+
+[dbview.views.patients]
+view = "v_patient"
+watermark = "修改时间"
+fact = "patient_registered"
+key = "病人ID"
+patient = "病人ID"
+columns = {{ occurred_at = "建档时间" }}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ViewUnreadableError, match="column '修改时间' holds '2025/03/02 10:30'"):
+        list(DbViewSource(load_views(views)).read())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ class DbViewSource:
         last = marks[view.name]
         pages = _Pages(connection, view, source, order, self.config.page_size)
         if last is not None:
-            low = _minus(last.watermark, view.overlap)
+            low = _minus(view, last.watermark)
             again = and_(present, order[0] >= low, not_(_after(order, last)))
             for row in pages.rows(again):
                 if _key(view, row) not in {key for _, key in last.refused}:
@@ -153,7 +153,7 @@ def _read(
         kept = last.refused if last is not None else ()
         if refused:
             kept = (*kept, (row[view.watermark], _key(view, row)))
-        low = _minus(mark.watermark, view.overlap)
+        low = _minus(view, mark.watermark)
         marks[view.name] = attrs.evolve(mark, refused=tuple(r for r in kept if not r[0] < low))
     where = position_of(marks, said)
     return [
@@ -255,14 +255,21 @@ def _after(order: Sequence[ColumnElement[Any]], mark: Mark) -> ColumnElement[boo
 _TEXT_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T])\d{2}:\d{2}:\d{2}(\.\d+)?")
 
 
-def _minus(watermark: Any, overlap: int) -> Any:
+def _minus(view: View, watermark: Any) -> Any:
     """The watermark ``overlap`` before ``watermark``: seconds for a time, ids for a number.
 
     A time stored as text (SQLite) is written back in the layout it was read in, so that
-    the database compares it as it compares its own.
+    the database compares it as it compares its own; a date goes back whole days.
+
+    Raises:
+        ViewUnreadableError: the overlap cannot be taken before a watermark of this kind
+            (rows committed late would be missed without a word).
     """
+    overlap = view.overlap
     if isinstance(watermark, datetime):
         return watermark - timedelta(seconds=overlap)
+    if isinstance(watermark, date):
+        return watermark - timedelta(days=-(-overlap // 86_400))
     if isinstance(watermark, int | Decimal | float) and not isinstance(watermark, bool):
         return watermark - overlap
     if isinstance(watermark, str) and (found := _TEXT_TIME.fullmatch(watermark)):
@@ -271,7 +278,14 @@ def _minus(watermark: Any, overlap: int) -> Any:
         spec = "seconds" if fraction is None else "microseconds"
         written = earlier.isoformat(sep=found.group(1), timespec=spec)
         return written[: len(watermark)] if fraction is not None else written
-    return watermark  # a watermark of another kind: no overlap can be taken before it
+    if not overlap:
+        return watermark
+    raise ViewUnreadableError(
+        view.name,
+        f"column {view.watermark!r} holds {watermark!r}, which the overlap of {overlap} "
+        f"cannot be taken before: a watermark_kind {view.kind!r} column holds "
+        + ("date-times" if view.kind == "time" else "numbers"),
+    )
 
 
 def _mark(view: View, row: Mapping[str, Any]) -> Mark:

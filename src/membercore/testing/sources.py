@@ -27,7 +27,7 @@ own format, and a way to build the source over what was written::
             return MyFileFeed(tmp_path / "feed.txt")
 
 The engine runs the reference programme on a fresh ``memory://`` store of the installed
-plugins (override the ``engine`` fixture to change that).
+plugins (override the ``new_engine`` fixture, which opens one, to change that).
 """
 
 # The suite's test names read as sentences and are their own documentation.
@@ -35,7 +35,7 @@ plugins (override the ``engine`` fixture to change that).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Protocol
@@ -106,9 +106,14 @@ class SourceContract:
         raise NotImplementedError(f"{type(self).__name__} must override the feed fixture")
 
     @pytest.fixture
-    def engine(self) -> Iterator[Engine]:
-        """A fresh engine factory's first engine: the reference programme on ``memory://``."""
-        engine = _engine()
+    def new_engine(self) -> Callable[[], Engine]:
+        """Opens a fresh engine: the reference programme on ``memory://`` (override to change)."""
+        return _engine
+
+    @pytest.fixture
+    def engine(self, new_engine: Callable[[], Engine]) -> Iterator[Engine]:
+        """A fresh engine, closed afterwards."""
+        engine = new_engine()
         yield engine
         engine.close()
 
@@ -147,18 +152,18 @@ class SourceContract:
         assert _visits(engine, "p-0") == {"v-0-1", "v-0-2"}
 
     def test_a_read_cut_off_anywhere_and_resumed_ends_as_one_read_straight_through(
-        self, feed: SourceFeed
+        self, feed: SourceFeed, new_engine: Callable[[], Engine]
     ) -> None:
         patients = self.write_patients(feed, 2)
         feed.untranslatable()
         patients += self.write_patients(feed, 1, first=2)
-        straight = _engine()
+        straight = new_engine()
         _ingest(straight, feed, None)
         expected = _taken(straight, patients)
         inputs = len(list(feed.source(None).read()))
         assert inputs >= 10, "every entry is read"
         for cut in range(1, inputs):
-            resumed = _engine()
+            resumed = new_engine()
             first = resumed.ingest(islice(feed.source(None).read(), cut), source=feed.name)
             assert first.commits >= 1
             position = resumed.position(feed.name)

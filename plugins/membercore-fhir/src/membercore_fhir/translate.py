@@ -27,7 +27,7 @@ from membercore_fhir.mapping import FhirMapping
 from membercore_fhir.reading import Entry, Read
 from membercore_fhir.values import FhirError, Resource, instant, name_of
 
-__all__ = ["TRANSLATORS", "Tally", "Translated", "translate"]
+__all__ = ["TRANSLATORS", "Tally", "Translated", "translate", "translate_one"]
 
 Translator = Callable[[Context, Resource], list[object]]
 
@@ -103,14 +103,7 @@ class Tally:
 
 def translate(read: Read, mapping: FhirMapping) -> list[Translated]:
     """What each entry of ``read`` tells, Patients first (see the module's docstring)."""
-    told_at = None
-    if read.timestamp:
-        try:
-            told_at = instant(read.timestamp, mapping.timezone, "Bundle.timestamp")
-        except FhirError:
-            told_at = None
-    held = [(e.full_url, e.resource) for e in read.entries if e.resource is not None]
-    context = Context(mapping, held, told_at)
+    context = _context(read, mapping)
     done: dict[int, Translated] = {}
     order = sorted(range(len(read.entries)), key=lambda n: _is_patient(read.entries[n]))
     for number in order:
@@ -118,6 +111,26 @@ def translate(read: Read, mapping: FhirMapping) -> list[Translated]:
     first = [n for n in range(len(read.entries)) if _is_patient(read.entries[n])]
     rest = [n for n in range(len(read.entries)) if not _is_patient(read.entries[n])]
     return [_dated(context, done[n]) for n in first + rest]
+
+
+def translate_one(read: Read, entry: Entry, mapping: FhirMapping) -> Translated:
+    """What one entry of ``read`` tells, the read's other resources there for it to refer to.
+
+    A server's page is read so: each resource with the resources the search included.
+    """
+    context = _context(read, mapping)
+    return _dated(context, _one(context, entry))
+
+
+def _context(read: Read, mapping: FhirMapping) -> Context:
+    told_at = None
+    if read.timestamp:
+        try:
+            told_at = instant(read.timestamp, mapping.timezone, "Bundle.timestamp")
+        except FhirError:
+            told_at = None
+    held = [(e.full_url, e.resource) for e in read.entries if e.resource is not None]
+    return Context(mapping, held, told_at)
 
 
 def _dated(context: Context, translated: Translated) -> Translated:

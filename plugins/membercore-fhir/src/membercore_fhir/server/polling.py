@@ -38,7 +38,7 @@ from membercore_fhir.server.config import ServerConfig, settings_from_dict
 from membercore_fhir.server.outcomes import FhirServerError
 from membercore_fhir.server.watermark import Watermark, canonical, horizon, parse_instant
 from membercore_fhir.source import positioned
-from membercore_fhir.translate import Tally, Translated, translate
+from membercore_fhir.translate import Tally, Translated, translate_one
 from membercore_fhir.values import name_of, text
 
 __all__ = ["FhirServerSource"]
@@ -185,7 +185,7 @@ class FhirServerSource:
             if at is not None and mark.taken(kind, str(resource.get("id")), at):
                 continue
             alone = Read((entry, *included), entries.read.timestamp)
-            made = next(t for t in translate(alone, self.mapping) if t.entry is entry)
+            made = translate_one(alone, entry, self.mapping)
             self.tally.add(made)
             yield made, at
 

@@ -38,7 +38,7 @@ not know makes no tag; the diagnosis is still recorded.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -53,6 +53,7 @@ __all__ = [
     "CodeRule",
     "conditions_for",
     "is_code",
+    "mapped",
     "normalise",
 ]
 
@@ -72,6 +73,20 @@ ICD10_SYSTEMS = frozenset(
 def is_code(text: str) -> bool:
     """Whether ``text`` is written as an ICD-10 code (``E11``, ``e11.9``, ``E119``)."""
     return _CODE.fullmatch(text.strip().upper()) is not None
+
+
+def mapped(
+    tables: Mapping[str, Mapping[str, str]], icd10: Collection[str], system: str, code: str
+) -> str | None:
+    """The ICD-10 code a source's diagnosis code stands for, or None when none does.
+
+    As the hospital's table for ``system`` maps it, else the code itself when ``system``
+    is one of ``icd10`` (the names the source gives ICD-10) and the code is written as one.
+    """
+    found = tables.get(system, {}).get(code)
+    if found is not None:
+        return found
+    return code if system in icd10 and is_code(code) else None
 
 
 def normalise(code: str) -> str:

@@ -56,8 +56,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from membercore.errors import ConfigError
-from membercore.facts import EncounterClass
-from membercore.facts.icd10 import is_code
+from membercore.facts import EncounterClass, icd10
 from membercore.messages import CHANNELS, PURPOSES, Channel, Purpose
 from membercore.serialization import mapping_files as keys
 
@@ -178,13 +177,8 @@ class FhirMapping:
         return self.charge_categories.get("default", "other")
 
     def icd10(self, system: str, code: str) -> str | None:
-        """The ICD-10 code of a condition code: itself in ICD-10, else as mapped, else None."""
-        mapped = self.conditions.get(system, {}).get(code)
-        if mapped is not None:
-            return mapped
-        if system in self.icd10_systems and is_code(code):
-            return code
-        return None
+        """The ICD-10 code of a condition code: as mapped, else itself in ICD-10, else None."""
+        return icd10.mapped(self.conditions, self.icd10_systems, system, code)
 
 
 def load_mapping(path: Path) -> FhirMapping:

@@ -53,8 +53,8 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from membercore.errors import ConfigError
-from membercore.facts import EncounterClass
-from membercore.facts.icd10 import ICD10_SYSTEMS, is_code
+from membercore.facts import EncounterClass, icd10
+from membercore.facts.icd10 import ICD10_SYSTEMS
 from membercore.serialization import mapping_files as keys
 
 __all__ = ["ICD10_SYSTEMS", "Hl7Mapping", "load_mapping", "mapping_from_dict", "mapping_option"]
@@ -136,13 +136,11 @@ class Hl7Mapping:
         return self.lab_tests.get(code, code)
 
     def icd10(self, system: str, code: str) -> str | None:
-        """The ICD-10 code of a diagnosis code: itself in ICD-10, else as mapped, else None."""
-        mapped = self.diagnoses.get(system, {}).get(code)
-        if mapped is not None:
-            return mapped
-        if system.upper() in self.icd10_systems and is_code(code):
-            return code
-        return None
+        """The ICD-10 code of a diagnosis code: as mapped, else itself in ICD-10, else None."""
+        # The table under the system as sent; ICD-10 whatever case it is named in.
+        return icd10.mapped(self.diagnoses, (), system, code) or icd10.mapped(
+            {}, self.icd10_systems, system.upper(), code
+        )
 
 
 def load_mapping(path: Path) -> Hl7Mapping:

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from membercore.errors import ConfigError
-from membercore.facts.icd10 import ICD10_SYSTEMS, is_code
+from membercore.facts import icd10
+from membercore.facts.icd10 import ICD10_SYSTEMS
 from membercore.serialization import mapping_files as keys
 from membercore_adapters.his.rows.fields import FACTS
 
@@ -70,13 +71,11 @@ class Codes:
         return found or self.charge_categories.get("default", "other")
 
     def icd10(self, system: str, code: str) -> str | None:
-        """A diagnosis code's ICD-10 code: itself in ICD-10, else as mapped, else None."""
-        mapped = self.diagnoses.get(system, {}).get(code)
-        if mapped is not None:
-            return mapped
-        if system.upper() in self.icd10_systems and is_code(code):
-            return code
-        return None
+        """A diagnosis code's ICD-10 code: as mapped, else itself in ICD-10, else None."""
+        # The table under the system as sent; ICD-10 whatever case it is named in.
+        return icd10.mapped(self.diagnoses, (), system, code) or icd10.mapped(
+            {}, self.icd10_systems, system.upper(), code
+        )
 
 
 @attrs.frozen(kw_only=True)

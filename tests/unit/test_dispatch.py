@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from membercore.errors import NaiveInstantError
-from membercore.ports import Commit, Delivery, OutboxMessage
+from membercore.ports import (
+    Commit,
+    Delivery,
+    OutboxMessage,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from membercore.service.dispatch import Backoff, DispatchReport, dispatch
 from membercore_adapters.stores.memory import MemoryStore
 
@@ -286,3 +292,40 @@ def test_waits_never_shrink_never_pass_the_longest_and_stop_at_the_attempts(
             waits.append(at - T0)
     assert waits == sorted(waits)
     assert all(timedelta(0) < wait <= longest for wait in waits)
+
+
+class Refusing:
+    """A channel whose provider answers with what is to be done."""
+
+    def __init__(self, name: str, error: Exception) -> None:
+        self.name = name
+        self.error = error
+        self.tries = 0
+
+    def send(self, message: OutboxMessage) -> str:
+        self.tries += 1
+        raise self.error
+
+
+def test_a_permanent_failure_is_given_up_at_once(store: SpyStore) -> None:
+    (sent,) = _queue(store, "sms")
+    sms = Refusing("sms", PermanentDeliveryError("isv.MOBILE_NUMBER_ILLEGAL: no such number"))
+    assert dispatch(store, {"sms": sms}, T0) == DispatchReport(failed=1)
+    assert store.deliveries[-1].retry_at is None
+    assert "MOBILE_NUMBER_ILLEGAL" in (store.deliveries[-1].error or "")
+    assert dispatch(store, {"sms": sms}, T0 + timedelta(days=1)) == DispatchReport()
+    assert sms.tries == 1
+    assert _status(store)[sent][0] == "failed"
+
+
+def test_a_provider_asking_to_wait_is_tried_no_sooner(store: SpyStore) -> None:
+    _queue(store, "wecom")
+    wecom = Refusing(
+        "wecom", TransientDeliveryError("45009: api freq out of limit", retry_after=3600)
+    )
+    assert dispatch(store, {"wecom": wecom}, T0) == DispatchReport(retrying=1)
+    assert store.deliveries[-1].retry_at == T0 + timedelta(hours=1)  # not the minute's back-off
+    policy = Backoff(attempts=1)
+    assert dispatch(store, {"wecom": wecom}, T0 + timedelta(hours=1), backoff=policy) == (
+        DispatchReport(failed=1)  # the policy's attempts still end it
+    )

@@ -19,12 +19,15 @@ __all__ = [
     "REACHED",
     "Channel",
     "Clock",
+    "DeliveryFailedError",
     "HisSource",
     "Listening",
+    "PermanentDeliveryError",
     "Positioned",
     "Reached",
     "Reporting",
     "SourceInput",
+    "TransientDeliveryError",
     "Unreadable",
 ]
 
@@ -79,6 +82,33 @@ class Reached:
 REACHED = Reached()
 
 
+class DeliveryFailedError(Exception):
+    """A channel's failure that says what is to be done with the message.
+
+    Any other exception a channel raises is a failure to try again, with back-off.
+    """
+
+
+class PermanentDeliveryError(DeliveryFailedError):
+    """The message can never be delivered this way: it is given up at once, not retried.
+
+    A number that does not exist, a template the provider refused, a patient who blocked
+    the account: sending again would fail again.
+    """
+
+
+class TransientDeliveryError(DeliveryFailedError):
+    """The provider asked to be tried again later (a rate limit, a busy gateway).
+
+    Attributes:
+        retry_after: the seconds it asked to wait, at least (None: the back-off's).
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @runtime_checkable
 class Channel(Protocol):
     """A way to reach members: WeCom, SMS, e-mail, a console or file for testing."""
@@ -89,7 +119,10 @@ class Channel(Protocol):
         """Deliver one message and return the channel's acknowledgment (its id).
 
         Raises:
-            Exception: any failure; the dispatcher records it and retries with back-off.
+            PermanentDeliveryError: it can never be delivered this way (given up at once).
+            TransientDeliveryError: the provider asked to wait (retried no sooner).
+            Exception: any other failure; the dispatcher records it and retries with
+                back-off.
         """
         ...
 

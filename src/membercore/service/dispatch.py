@@ -20,7 +20,14 @@ from datetime import datetime, timedelta
 import attrs
 
 from membercore.dates import require_aware
-from membercore.ports import Channel, Delivery, OutboxMessage, Store
+from membercore.ports import (
+    Channel,
+    Delivery,
+    OutboxMessage,
+    PermanentDeliveryError,
+    Store,
+    TransientDeliveryError,
+)
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -128,13 +135,27 @@ def send(
     # A channel is a plugin talking to the outside: whatever it raises is a failed
     # delivery to record and retry, never a reason to stop the others.
     except Exception as error:
-        retry_at = policy.retry_at(message.attempts + 1, now)
         reason = f"{type(error).__name__}: {error}"
+        retry_at = _retry_at(error, policy, message.attempts + 1, now)
         delivery = Delivery(message_id=message.message_id, at=now, error=reason, retry_at=retry_at)
     else:
         delivery = Delivery(message_id=message.message_id, at=now, receipt=receipt)
     store.record_delivery(delivery)
     return delivery
+
+
+def _retry_at(error: Exception, policy: Backoff, failures: int, now: datetime) -> datetime | None:
+    """When to try again after ``error`` (None: give up).
+
+    A permanent failure is given up at once; a provider's ``retry_after`` is waited out
+    at least, within the policy's attempts.
+    """
+    if isinstance(error, PermanentDeliveryError):
+        return None
+    retry_at = policy.retry_at(failures, now)
+    if retry_at is not None and isinstance(error, TransientDeliveryError) and error.retry_after:
+        retry_at = max(retry_at, now + timedelta(seconds=error.retry_after))
+    return retry_at
 
 
 def report_of(outcomes: Iterable[Delivery]) -> DispatchReport:

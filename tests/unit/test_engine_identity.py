@@ -379,3 +379,22 @@ def test_a_card_registration_finds_its_patient_by_the_card_alone(engine: Engine)
     engine.ingest([_registered("100234")])
     assert "member:100234" in _members(engine)
     assert engine.identified("CARD", "100234") == "P001"
+
+
+def test_a_new_patients_facts_dated_before_their_registration_are_taken_after_it(
+    engine: Engine, clock: ManualClock
+) -> None:
+    clock.advance(timedelta(days=1))
+    registered = attrs.evolve(_registered("P006"), occurred_at=T0 + timedelta(hours=1))
+    earlier = _paid("P006", 100, "f-early")  # paid five minutes past T0: before it
+    report = engine.ingest([earlier, registered])
+    assert (report.applied, report.rejected) == (2, 0), report.refusals
+    assert _earned(engine, "P006") == 100
+    # Of a patient known already, nothing moves: a fact before their record is refused as ever.
+    later = attrs.evolve(
+        _registered("P006", fact_id="reg-again"), occurred_at=T0 + timedelta(hours=2)
+    )
+    unknown = attrs.evolve(_paid("P007", 10, "f-other"), occurred_at=T0 + timedelta(hours=1))
+    again = engine.ingest([unknown, later])
+    assert again.rejected == 1
+    assert "P007" in again.refusals[0][1]

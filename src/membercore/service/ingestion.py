@@ -7,7 +7,7 @@ become dead letters with their reason, and whatever that input had changed is un
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -73,8 +73,16 @@ def ingest_batch(
     return attrs.evolve(report, retries=retries, refusals=placed)
 
 
+def _held(uow: UnitOfWork, patient_id: str) -> bool:
+    """Whether ``patient_id`` has a record, stored or made by the batch so far."""
+    return member_key(patient_id) in uow.records
+
+
 def _in_order(
-    fresh: list[tuple[Read, str | None]], *, history: bool
+    fresh: list[tuple[Read, str | None]],
+    *,
+    history: bool,
+    known: Callable[[str], bool] = lambda _: True,
 ) -> list[tuple[int, datetime, tuple[Read, str | None]]]:
     """The inputs in the order they are decided: each with its place and its instant.
 
@@ -86,6 +94,10 @@ def _in_order(
     included); it is decided when the programme learnt of it (the batch's instant),
     or, loading ``history``, at the instant of what came before it (a consent written
     after the registration it follows).
+
+    A patient the programme does not know yet is registered before their facts: a fact
+    dated before the batch's registration of them (a HIS that records the registration
+    later, a record migrated) goes right after it, still decided as of when it happened.
     """
     placed: list[tuple[datetime, int, int, datetime, tuple[Read, str | None]]] = []
     latest: dict[str, datetime] = {}
@@ -103,8 +115,29 @@ def _in_order(
         # command on its own is decided when it came, or, loading history, at its place.
         when = at if history and not isinstance(message, Fact) else item.at
         placed.append((at, first, position, when, entry))
+    placed = _registered_first(placed, known)
     placed.sort(key=lambda held: held[:3])
     return [(position, when, entry) for _, _, position, when, entry in placed]
+
+
+def _registered_first(
+    placed: list[tuple[datetime, int, int, datetime, tuple[Read, str | None]]],
+    known: Callable[[str], bool],
+) -> list[tuple[datetime, int, int, datetime, tuple[Read, str | None]]]:
+    """Facts of a patient not known yet placed no earlier than the batch's registration of them."""
+    registered: dict[str, datetime] = {}
+    for at, _, _, _, (item, _) in placed:
+        message = item.message
+        if isinstance(message, PatientRegistered) and not known(message.patient_id):
+            registered[message.patient_id] = min(at, registered.get(message.patient_id, at))
+    if not registered:
+        return placed
+    moved = []
+    for held in placed:
+        message = held[4][0].message
+        since = registered.get(message.patient_id) if isinstance(message, Fact) else None
+        moved.append((since, *held[1:]) if since is not None and held[0] < since else held)
+    return moved
 
 
 def _apply(
@@ -129,7 +162,8 @@ def _apply(
     record_of = uow.survivor
 
     learnt: dict[str, datetime] = {}  # the records decided
-    for _, when, (item, digest) in _in_order(fresh, history=ctx.history):
+    known = partial(_held, uow)
+    for _, when, (item, digest) in _in_order(fresh, history=ctx.history, known=known):
         message = item.message
         mark = uow.mark()
         try:

@@ -13,7 +13,7 @@ import pytest
 from membercore import message_to_dict, reference_config
 from membercore.facts import LabResultRecorded, PatientRegistered
 from membercore.plugins import Plugins, collect, make_plugin_manager
-from membercore.ports import Channel, Commit, HisSource, OutboxMessage, Positioned, Unreadable
+from membercore.ports import Channel, Commit, HisSource, OutboxMessage, Unreadable
 from membercore.service.dispatch import DispatchReport, dispatch
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
@@ -170,14 +170,11 @@ def test_the_source_streams_every_non_blank_line_as_its_text(feed: Path) -> None
     read = JsonLinesSource.from_options({"path": str(feed)}).read()
     assert isinstance(read, Iterator)
     first = next(read)  # streamed: one line at a time
-    assert first == Positioned(raw=json.dumps(message_to_dict(_registered(1))), position="line 1")
+    assert (first.raw, first.place) == (json.dumps(message_to_dict(_registered(1))), "line 1")
+    assert first.position.startswith("line 1 of ")  # and the start of the file it was in
     lines = feed.read_text(encoding="utf-8").splitlines()
-    expected = [
-        Positioned(raw=line, position=f"line {n}")
-        for n, line in enumerate(lines, start=1)
-        if line.strip()
-    ]
-    assert list(read) == expected[1:]
+    expected = [(line, f"line {n}") for n, line in enumerate(lines, start=1) if line.strip()]
+    assert [(p.raw, p.place) for p in read] == expected[1:]
 
 
 def test_a_line_that_is_not_utf8_is_unreadable_with_its_line_number_and_the_rest_is_taken(
@@ -200,7 +197,7 @@ def test_a_byte_order_mark_does_not_hide_the_first_fact(tmp_path: Path) -> None:
     text = json.dumps(message_to_dict(_registered(1))) + "\n"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     text = json.dumps(message_to_dict(_registered(1)))
-    assert list(JsonLinesSource(path).read()) == [Positioned(raw=text, position="line 1")]
+    assert [(p.raw, p.place) for p in JsonLinesSource(path).read()] == [(text, "line 1")]
 
 
 def test_lines_ended_by_a_carriage_return_alone_are_lines_too(tmp_path: Path) -> None:
@@ -209,7 +206,7 @@ def test_lines_ended_by_a_carriage_return_alone_are_lines_too(tmp_path: Path) ->
     path.write_bytes("\r".join(texts).encode("utf-8") + b"\r\n")
     read = list(JsonLinesSource(path).read())
     assert [item.raw for item in read] == texts
-    assert [item.position for item in read] == ["line 1", "line 2", "line 3"]
+    assert [item.place for item in read] == ["line 1", "line 2", "line 3"]
 
 
 def test_a_line_longer_than_the_bound_is_unreadable_without_being_read_whole(
@@ -222,7 +219,7 @@ def test_a_line_longer_than_the_bound_is_unreadable_without_being_read_whole(
     assert isinstance(long.raw, Unreadable)
     assert long.raw.reason == "a line of 10001 bytes, longer than 1000"
     assert len(long.raw.raw) <= 201
-    assert good == Positioned(raw=text, position="line 2")
+    assert (good.raw, good.place) == (text, "line 2")
 
 
 def test_the_engine_dead_letters_what_the_source_could_not_read_with_the_reason(

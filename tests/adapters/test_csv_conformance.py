@@ -79,7 +79,7 @@ def test_a_row_of_a_kind_no_table_reads_is_refused_naming_its_kind(tmp_path: Pat
     feed = ExportFile(tmp_path / "export.csv")
     feed._append(["退费", "", "card-0", "", "2025-03-03 09:00:00"])
     (read,) = list(feed.source(None).read())
-    assert read.position == "line 2"
+    assert read.place == "line 2"
     assert "'退费' is none of 建档, 就诊" in getattr(read.raw, "reason", "")
 
 

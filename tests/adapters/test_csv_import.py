@@ -20,6 +20,7 @@ from membercore_adapters import clock
 from membercore_adapters.cli import main
 from membercore_adapters.his.csvfile import CsvSource
 from membercore_adapters.his.exports import export_mapping
+from membercore_adapters.his.jsonl import line_of
 from membercore_adapters.stores import memory, sqlite
 
 PATIENTS_MAP = """
@@ -197,14 +198,14 @@ def test_ingest_resumes_after_the_last_line_committed(
     ingest = ["ingest", str(path), "--source", "csv", "--mapping", str(files["charges.toml"])]
     assert main([*ingest, "--store", store, "--resume"]) == 0
     with _engine(store) as engine:
-        assert engine.position(f"csv:{path.resolve()}") == "line 4"
+        assert line_of(engine.position(f"csv:{path.resolve()}")) == 4
     path.write_text("".join([*lines[:4], lines[6]]), encoding="utf-8")  # SF004 appended
     capsys.readouterr()
     assert main([*ingest, "--store", store, "--resume"]) == 0
     # SF004 only, with the registration that names its card number.
     assert "2 applied, 0 duplicates" in capsys.readouterr().out
     with _engine(store) as engine:
-        assert engine.position(f"csv:{path.resolve()}") == "line 5"
+        assert line_of(engine.position(f"csv:{path.resolve()}")) == 5
     assert _earned(store)["P002"] == before["P002"] + 25
 
 
@@ -374,3 +375,21 @@ def test_a_spreadsheet_formulas_float_is_read_as_the_amount_its_cell_shows() -> 
         as_fen(float("nan"))
     with pytest.raises(CellError, match="finer than a fen"):
         as_fen(12.345)
+
+
+def test_an_export_replaced_under_the_same_name_is_read_from_its_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _files(tmp_path)
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert _import(files, "patients", store) == 0
+    header, *rows = CHARGES.splitlines(keepends=True)
+    path = files["charges.csv"]
+    path.write_text(header + rows[0], encoding="utf-8")  # yesterday's: SF001's first line
+    command = ["ingest", str(path), "--source", "csv", "--mapping", str(files["charges.toml"])]
+    assert main([*command, "--store", store, "--resume"]) == 0
+    today = "SF007,1,C-777,2025-03-05 09:00:00,0301,XY,二甲双胍,2,64.00,128.00,0\n"
+    path.write_text(header + today, encoding="utf-8")  # today's, written over it
+    capsys.readouterr()
+    assert main([*command, "--store", store, "--resume"]) == 0
+    assert "2 applied" in capsys.readouterr().out  # the card's name and the charge, not passed over

@@ -10,7 +10,8 @@ import pytest
 
 from membercore import Identifier, PatientRegistered, VisitCompleted, message_to_dict
 from membercore.testing.sources import SourceContract
-from membercore_adapters.his.jsonl import JsonLinesSource, line_of
+from membercore_adapters.his.jsonl import JsonLinesSource
+from membercore_adapters.his.marks import resume_line
 
 
 class JsonLinesFile:
@@ -53,7 +54,7 @@ class JsonLinesFile:
         return '"patient_id":'
 
     def source(self, after: str | None) -> JsonLinesSource:
-        return JsonLinesSource(self.path, after=line_of(after))
+        return JsonLinesSource(self.path, after=resume_line(after, self.path))
 
     def _append(self, *facts: object) -> None:
         with self.path.open("a", encoding="utf-8") as file:

@@ -11,12 +11,12 @@ its start.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from membercore.ports import Positioned
+from membercore_adapters.his.marks import HEAD, head_digest
 from membercore_hl7v2.files import messages_in
 from membercore_hl7v2.intake import receive
 from membercore_hl7v2.mapping import Hl7Mapping, mapping_option
@@ -24,8 +24,6 @@ from membercore_hl7v2.mapping import Hl7Mapping, mapping_option
 __all__ = ["Hl7FileSource", "resume_offset"]
 
 _OFFSET = re.compile(r"^byte (\d+)(?: of (\d+):([0-9a-f]+))?")
-#: How much of a file's start names it (a file replaced under the same name differs).
-_HEAD = 512
 
 
 def resume_offset(position: str | None, path: Path | None = None) -> int:
@@ -42,15 +40,9 @@ def resume_offset(position: str | None, path: Path | None = None) -> int:
     if path is not None:
         size = path.stat().st_size
         length, digest = found.group(2), found.group(3)
-        if offset > size or (length is not None and _head(path, int(length)) != digest):
+        if offset > size or (length is not None and head_digest(path, int(length)) != digest):
             return 0
     return offset
-
-
-def _head(path: Path, length: int) -> str:
-    """A digest of the first ``length`` bytes of ``path``."""
-    with path.open("rb") as file:
-        return hashlib.blake2b(file.read(length), digest_size=8).hexdigest()
 
 
 class Hl7FileSource:
@@ -109,8 +101,8 @@ class Hl7FileSource:
         Raises:
             OSError: the file cannot be read.
         """
-        length = min(_HEAD, self.path.stat().st_size)
-        file = f"of {length}:{_head(self.path, length)}"
+        length = min(HEAD, self.path.stat().st_size)
+        file = f"of {length}:{head_digest(self.path, length)}"
         for raw in messages_in(self.path, after=self.after, growing=self.growing):
             received = receive(
                 raw.data,

@@ -29,7 +29,8 @@ from membercore.service.reports import IngestReport
 from membercore_adapters.channels.console import console_channels
 from membercore_adapters.cli.arguments import reading_options
 from membercore_adapters.cli.worker import run_worker
-from membercore_adapters.his.jsonl import JsonLinesSource, line_of
+from membercore_adapters.his.jsonl import JsonLinesSource
+from membercore_adapters.his.marks import resume_line
 from membercore_adapters.stores.sql import without_migrating
 
 __all__ = ["with_store"]
@@ -164,7 +165,7 @@ def _source(engine: Engine, args: argparse.Namespace, name: str) -> HisSource:
     """The source that reads the file: JSON lines, or an installed plugin's."""
     position = engine.position(name) if args.resume else None
     if args.source == "jsonl" and args.mapping is None and args.encoding is None:
-        return JsonLinesSource(args.file, after=line_of(position))
+        return JsonLinesSource(args.file, after=resume_line(position, args.file))
     found = engine.plugins.sources.get(args.source)
     if found is None:
         known = ", ".join(sorted(engine.plugins.sources)) or "none"

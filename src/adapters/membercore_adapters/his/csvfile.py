@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+import attrs
+
 from membercore.errors import MembercoreError
 from membercore.hookspecs import SourceFactory, hookimpl
 from membercore.ports import Positioned, Unreadable
@@ -29,7 +31,7 @@ from membercore_adapters.his.exports import (
     missing_columns,
     readers,
 )
-from membercore_adapters.his.jsonl import line_of
+from membercore_adapters.his.marks import head_mark, line_position, resume_line
 
 __all__ = ["CsvSource", "membercore_register_his_sources"]
 
@@ -69,7 +71,7 @@ class CsvSource:
         return cls(
             Path(options["path"]),
             export_options(options),
-            after=line_of(options.get("after")),
+            after=resume_line(options.get("after"), Path(options["path"])),
             growing=options.get("growing") == "true",
         )
 
@@ -82,6 +84,7 @@ class CsvSource:
         """
         lines = _Lines(self.mapping.encoding)
         read = readers(self.mapping)
+        mark = head_mark(self.path)
         with self.path.open("rb") as file:
             records = csv.reader(lines.decoded(file), delimiter=self.mapping.delimiter)
             header = [name.strip() for name in next(records, [])]
@@ -96,14 +99,15 @@ class CsvSource:
                     continue
                 if self.growing and lines.unfinished and end == lines.count:
                     return  # the HIS is still writing it: the next read takes it
-                where, before = f"line {end}", f"line {start - 1}"
+                where, before = line_position(end, mark), line_position(start - 1, mark)
                 problem = lines.problem(start, end) or _shape(record, header)
                 if problem is not None:
                     refused = Unreadable(raw=json.dumps(record, ensure_ascii=False), reason=problem)
-                    yield Positioned(raw=refused, position=where)
+                    yield Positioned(raw=refused, position=where, place=f"line {end}")
                     continue
                 row = dict(zip(header, record, strict=True))
-                yield from read(row, where, before)
+                for item in read(row, where, before):
+                    yield attrs.evolve(item, place=f"line {end}")
 
 
 def _shape(record: list[str], header: list[str]) -> str | None:

@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from membercore.hookspecs import SourceFactory, hookimpl
 from membercore.ports import Positioned, Unreadable
+from membercore_adapters.his.marks import head_mark, line_position, resume_line
 
 __all__ = ["JsonLinesSource", "line_of", "membercore_register_his_sources"]
 
@@ -48,7 +49,8 @@ class JsonLinesSource:
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> JsonLinesSource:
         """Build one from options: ``path``, and ``after`` (a committed position) if given."""
-        return cls(Path(options["path"]), after=line_of(options.get("after")))
+        path = Path(options["path"])
+        return cls(path, after=resume_line(options.get("after"), path))
 
     def read(self) -> Iterator[Positioned]:
         """Each non-blank line, positioned by its number: its text, or :class:`Unreadable`.
@@ -61,6 +63,7 @@ class JsonLinesSource:
             OSError: the file cannot be read.
         """
         number = 0
+        mark = head_mark(self.path)
         with self.path.open("rb") as lines:
             while read := lines.readline(self.max_line + 1):
                 if len(read) > self.max_line and not read.endswith(b"\n"):
@@ -69,7 +72,9 @@ class JsonLinesSource:
                         _too_long(read, lines, self.max_line)
                         continue
                     yield Positioned(
-                        raw=_too_long(read, lines, self.max_line), position=_at(number)
+                        raw=_too_long(read, lines, self.max_line),
+                        position=line_position(number, mark),
+                        place=f"line {number}",
                     )
                     continue
                 for line in _CR_ALONE.split(read):
@@ -80,17 +85,14 @@ class JsonLinesSource:
                         line[len(_BOM) :] if number == 1 and line.startswith(_BOM) else line
                     )
                     if isinstance(text, Unreadable) or text.strip():
-                        yield Positioned(raw=text, position=_at(number))
+                        yield Positioned(
+                            raw=text, position=line_position(number, mark), place=f"line {number}"
+                        )
 
 
 def line_of(position: str | None) -> int:
     """The line number a position names (``line 1204``), 0 for none."""
-    found = re.match(r"line (\d+)$", position or "")
-    return int(found.group(1)) if found else 0
-
-
-def _at(number: int) -> str:
-    return f"line {number}"
+    return resume_line(position)
 
 
 def _text(line: bytes) -> str | Unreadable:

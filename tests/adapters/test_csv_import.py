@@ -393,3 +393,31 @@ def test_an_export_replaced_under_the_same_name_is_read_from_its_start(
     capsys.readouterr()
     assert main([*command, "--store", store, "--resume"]) == 0
     assert "2 applied" in capsys.readouterr().out  # the card's name and the charge, not passed over
+
+
+def test_a_workbook_replaced_under_the_same_name_is_read_from_its_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import openpyxl  # noqa: PLC0415
+
+    files = _files(tmp_path)
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert _import(files, "patients", store) == 0
+    header, first, *_ = CHARGES.splitlines()
+    xlsx = tmp_path / "charges.xlsx"
+
+    def save(*lines: str) -> None:
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        assert sheet is not None
+        for line in (header, *lines):
+            sheet.append(line.split(","))
+        workbook.save(xlsx)
+
+    save(first)  # yesterday's workbook
+    arguments = ["--source", "xlsx", "--mapping", str(files["charges.toml"]), "--store", store]
+    assert main(["ingest", str(xlsx), *arguments, "--resume"]) == 0
+    save("SF007,1,C-777,2025-03-05 09:00:00,0301,XY,二甲双胍,2,64.00,128.00,0")  # today's
+    capsys.readouterr()
+    assert main(["ingest", str(xlsx), *arguments, "--resume"]) == 0
+    assert "2 applied" in capsys.readouterr().out  # the card's name and the charge

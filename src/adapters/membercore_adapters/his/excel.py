@@ -11,10 +11,11 @@ in memory): install it with ``pip install 'membercore[excel]'``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from membercore.errors import MembercoreError
 from membercore.ports import Positioned
@@ -24,6 +25,7 @@ from membercore_adapters.his.exports import (
     missing_columns,
     readers,
 )
+from membercore_adapters.his.marks import head_mark, resume_row, row_position
 
 __all__ = ["XlsxSource", "row_of"]
 
@@ -53,7 +55,9 @@ class XlsxSource:
             OSError: the mapping file cannot be read.
         """
         return cls(
-            Path(options["path"]), export_options(options), after=row_of(options.get("after"))
+            Path(options["path"]),
+            export_options(options),
+            after=resume_row(options.get("after"), Path(options["path"])),
         )
 
     def read(self) -> Iterator[Positioned]:
@@ -65,6 +69,7 @@ class XlsxSource:
             ConfigError: the header lacks a column the mapping reads, naming its key.
             OSError: the file cannot be read.
         """
+        mark = head_mark(self.path, whole=True)
         workbook = _open(self.path)
         try:
             sheet = self._sheet(workbook)
@@ -80,8 +85,9 @@ class XlsxSource:
                 if number <= self.after:
                     continue
                 row = dict(zip(header, cells, strict=False))
-                where, before = f"row {number}", f"row {number - 1}"
-                yield from read(row, where, before)
+                where, before = row_position(number, mark), row_position(number - 1, mark)
+                for item in read(row, where, before):
+                    yield attrs.evolve(item, place=f"row {number}")
         finally:
             workbook.close()
 
@@ -97,8 +103,7 @@ class XlsxSource:
 
 def row_of(position: str | None) -> int:
     """The row number a position names (``row 1204``), 0 for none."""
-    found = re.match(r"row (\d+)$", position or "")
-    return int(found.group(1)) if found else 0
+    return resume_row(position)
 
 
 def _open(path: Path) -> Any:

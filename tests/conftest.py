@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from membercore_adapters.testing import server_url
+from membercore_adapters.testing import postgres_schema, server_url
 
 # Timing is measured in benchmarks/, never asserted in tests: no deadlines.
 settings.register_profile("dev", max_examples=100, deadline=None)
@@ -46,11 +45,5 @@ def postgres_url() -> str:
 @pytest.fixture
 def postgres_schema_url(postgres_url: str) -> Iterator[str]:
     """A URL naming a PostgreSQL schema of this test's own, dropped afterwards."""
-    import psycopg  # noqa: PLC0415 - only reached once postgres_url found the driver
-    from psycopg import sql  # noqa: PLC0415
-
-    schema = f"mc_test_{uuid.uuid4().hex[:16]}"
-    separator = "&" if "?" in postgres_url else "?"
-    yield f"{postgres_url}{separator}schema={schema}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    with postgres_schema(postgres_url) as url:
+        yield url

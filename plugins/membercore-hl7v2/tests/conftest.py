@@ -4,15 +4,14 @@ The listener runs on the test's own thread (as ``membercore worker`` runs it, th
 on the event loop's thread); the MLLP client — python-hl7's own — sends from another
 thread over loopback, as the HIS's integration engine would.
 
-PostgreSQL: MEMBERCORE_TEST_POSTGRES_URL, or the local default; without a server the
-PostgreSQL cases skip saying why, except in CI (env CI set), where that is a failure.
+PostgreSQL: as ``membercore_adapters.testing.server_url`` finds it (MEMBERCORE_TEST_POSTGRES_URL,
+or the local default); without a server the PostgreSQL cases skip saying why, except in CI
+(env CI set), where that is a failure.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from membercore import Engine, reference_config
 from membercore.plugins import make_plugin_manager
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores import memory, postgres, sqlite
+from membercore_adapters.testing import postgres_schema, server_url
 from membercore_hl7v2 import Hl7Mapping, Listener, mapping_from_dict
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -116,23 +116,6 @@ def text(ack: hl7.Message) -> str:
 
 # -- stores -------------------------------------------------------------------------------
 
-_POSTGRES_VARIABLE = "MEMBERCORE_TEST_POSTGRES_URL"
-
-
-def _postgres_url() -> str:
-    url = os.environ.get(_POSTGRES_VARIABLE) or "postgresql://postgres@127.0.0.1:5432/test"
-    try:
-        import psycopg  # noqa: PLC0415 - the driver is optional: its absence is a skip
-
-        with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except Exception as error:  # the driver, the network, the server
-        reason = f"PostgreSQL not reachable ({type(error).__name__}); set {_POSTGRES_VARIABLE}"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return url
-
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
@@ -142,11 +125,5 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     elif request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/hl7.db"
     else:
-        import psycopg  # noqa: PLC0415
-        from psycopg import sql  # noqa: PLC0415
-
-        url = _postgres_url()
-        schema = f"mc_hl7_{uuid.uuid4().hex[:12]}"
-        yield f"{url}{'&' if '?' in url else '?'}schema={schema}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        with postgres_schema(server_url("postgresql"), "mc_hl7") as url:
+            yield url

@@ -52,6 +52,15 @@ class Identifier:
     system: str = attrs.field(validator=non_empty)
     value: str = attrs.field(validator=non_empty)
 
+    @property
+    def name(self) -> str:
+        """The identifier as one text, ``system|value``.
+
+        How errors name it, and the name a source gives a patient it knows only by it
+        (the patient id of a ``known_only`` registration).
+        """
+        return f"{self.system}|{self.value}"
+
 
 def _as_identifiers(value: Any) -> Any:
     return value if isinstance(value, (str, Identifier)) else tuple(value)

@@ -138,7 +138,7 @@ def _known(
         raise IdentityConflictError(
             registration.TYPE,
             "identifiers",
-            [f"{i.system}|{i.value}" for i in registration.identifiers],
+            [i.name for i in registration.identifiers],
             "name no known patient: a patient is registered by the HIS before a record "
             "names them by another identifier (a card number)",
         )
@@ -184,7 +184,7 @@ def _found(
         raise IdentityConflictError(
             registration.TYPE,
             "identifiers",
-            [f"{i.system}|{i.value}" for i in registration.identifiers],
+            [i.name for i in registration.identifiers],
             f"name the patients {named}: their records are one person's, merge them first",
         )
     return found.pop() if found else None
@@ -207,7 +207,7 @@ def _check_owned(
         raise IdentityConflictError(
             registration.TYPE,
             "identifiers",
-            [f"{i.system}|{i.value}" for i in registration.identifiers],
+            [i.name for i in registration.identifiers],
             f"{named} names patient {owner}, not {registration.patient_id}: one person's "
             "records are merged first, another's identifier is corrected in the HIS",
         )
@@ -233,7 +233,7 @@ def _check_issuer(index: Index, registration: PatientRegistered) -> None:
             raise IdentityConflictError(
                 registration.TYPE,
                 "identifiers",
-                [f"{i.system}|{i.value}" for i in registration.identifiers],
+                [i.name for i in registration.identifiers],
                 f"patient id {named!r} was issued by {issuers[0]}, not {identifier.system}: "
                 "two systems number patients alike (a source can name its patients by "
                 "issuer and id)",

@@ -120,9 +120,7 @@ def views_from_dict(data: Mapping[str, Any], environ: Mapping[str, str]) -> View
     table = data.get("dbview")
     if not isinstance(table, Mapping):
         raise ConfigError("dbview", "missing: the views are the table [dbview]")
-    for key in table:
-        if key not in _TOP:
-            raise ConfigError(f"dbview.{key}", f"unknown key (known: {', '.join(sorted(_TOP))})")
+    keys.known("dbview", table, _TOP)
     codes = codes_from(table, "dbview")
     views = table.get("views")
     if not isinstance(views, Mapping) or not views:
@@ -167,10 +165,7 @@ def _view(name: str, table: object, codes: Codes) -> View:
     source = {}
     for option in ("view", "query"):
         if option in table:
-            value = table[option]
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{key}.{option}", f"non-empty text, not {value!r}")
-            source[option] = value
+            source[option] = keys.text(f"{key}.{option}", table[option])
     watermark = table.get("watermark")
     if not isinstance(watermark, str) or not watermark:
         raise ConfigError(f"{key}.watermark", "the column rows are polled by")

@@ -170,19 +170,19 @@ class Context:
         again, as of the earliest instant the read tells of the patient, once the read is
         translated.
         """
-        name = f"{system}|{value}"
-        if name not in self._named:
-            self._named.add(name)
+        named = Identifier(system=system, value=value)
+        if named.name not in self._named:
+            self._named.add(named.name)
             made.append(
                 PatientRegistered(
-                    fact_id=f"fhir:{self.mapping.sender}:{name}:named",
-                    patient_id=name,
+                    fact_id=f"fhir:{self.mapping.sender}:{named.name}:named",
+                    patient_id=named.name,
                     occurred_at=at,
-                    identifiers=(Identifier(system=system, value=value),),
+                    identifiers=(named,),
                     known_only=True,
                 )
             )
-        return name
+        return named.name
 
     def dated(self, made: object) -> object:
         """A registration of a name (see :meth:`patient_of`) as of the read's earliest fact.

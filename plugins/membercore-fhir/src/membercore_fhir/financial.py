@@ -55,15 +55,7 @@ def charge_item(context: Context, resource: Resource) -> list[object]:
         else None,
     )
     kind = ChargePaid if context.mapping.charges == "paid" else ChargePosted
-    made.append(
-        kind(
-            fact_id=context.fact_id(resource, kind.TYPE),
-            patient_id=patient_id,
-            occurred_at=at,
-            charge_id=charge_id,
-            lines=(line,),
-        )
-    )
+    made.append(_charge(kind, context, resource, kind.TYPE, patient_id, at, charge_id, (line,)))
     return made
 
 
@@ -77,12 +69,15 @@ def claim(context: Context, resource: Resource) -> list[object]:
     patient_id = context.patient_of(resource.get("patient"), f"{name}.patient", made, at)
     lines = _lines(context, resource, name, resource.get("total"), 0)
     made.append(
-        ChargePosted(
-            fact_id=context.fact_id(resource, "posted"),
-            patient_id=patient_id,
-            occurred_at=at,
-            charge_id=str(resource.get("id", name)),
-            lines=lines,
+        _charge(
+            ChargePosted,
+            context,
+            resource,
+            "posted",
+            patient_id,
+            at,
+            str(resource.get("id", name)),
+            lines,
         )
     )
     return made
@@ -114,15 +109,7 @@ def explanation_of_benefit(context: Context, resource: Resource) -> list[object]
     charge_id = (
         context.name(claimed).rpartition("/")[2] if claimed else str(resource.get("id", name))
     )
-    made.append(
-        ChargePaid(
-            fact_id=context.fact_id(resource, "paid"),
-            patient_id=patient_id,
-            occurred_at=at,
-            charge_id=charge_id,
-            lines=lines,
-        )
-    )
+    made.append(_charge(ChargePaid, context, resource, "paid", patient_id, at, charge_id, lines))
     return made
 
 
@@ -163,13 +150,7 @@ def invoice(context: Context, resource: Resource) -> list[object]:
         lines = list(_lines(context, resource, name, resource.get("totalGross"), 0))
     kind = ChargePaid if status == "balanced" else ChargePosted
     made.append(
-        kind(
-            fact_id=context.fact_id(resource, kind.TYPE),
-            patient_id=patient_id,
-            occurred_at=at,
-            charge_id=charge_id,
-            lines=tuple(lines),
-        )
+        _charge(kind, context, resource, kind.TYPE, patient_id, at, charge_id, tuple(lines))
     )
     return made
 
@@ -216,6 +197,26 @@ def _department(context: Context, resource: Resource, name: str) -> str:
             f"{name}: no department (no cost centre, no encounter's, no [fhir.departments] default)"
         )
     return department
+
+
+def _charge(
+    kind: type[ChargePaid | ChargePosted],
+    context: Context,
+    resource: Resource,
+    part: str,
+    patient_id: str,
+    at: datetime,
+    charge_id: str,
+    lines: tuple[ChargeLine, ...],
+) -> ChargePaid | ChargePosted:
+    """A charge paid or posted, its fact id the resource's and ``part``."""
+    return kind(
+        fact_id=context.fact_id(resource, part),
+        patient_id=patient_id,
+        occurred_at=at,
+        charge_id=charge_id,
+        lines=lines,
+    )
 
 
 def _money(context: Context, money: object, where: str) -> int:

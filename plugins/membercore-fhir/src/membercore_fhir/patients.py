@@ -141,7 +141,8 @@ def _registered_at(
     context: Context, resource: Resource, patient_id: str, born: date | None
 ) -> datetime:
     """The earliest instant the read tells of the patient, else the last update, else birth."""
-    name = f"{resource_system(context.mapping)}|{name_of(resource)}"  # as its facts name it
+    # As its facts name the patient: by the server's own name of them.
+    name = Identifier(system=resource_system(context.mapping), value=name_of(resource)).name
     named = [context.earliest(patient_id), context.earliest(name)]
     told = min((at for at in named if at is not None), default=None)
     if told is not None:

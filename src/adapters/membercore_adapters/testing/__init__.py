@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from membercore_adapters.testing.servers import SERVERS, server_url
+from membercore_adapters.testing.servers import SERVERS, postgres_schema, server_url
 
-__all__ = ["SERVERS", "server_url"]
+__all__ = ["SERVERS", "postgres_schema", "server_url"]

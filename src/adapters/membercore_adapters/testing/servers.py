@@ -11,13 +11,15 @@ is a reason like any other.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
 import attrs
 import pytest
 
-__all__ = ["SERVERS", "Server", "server_url"]
+__all__ = ["SERVERS", "Server", "postgres_schema", "server_url"]
 
 
 @attrs.frozen
@@ -90,3 +92,15 @@ def _redacted(url: str) -> str:
     if parts.password is None:
         return url
     return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+@contextmanager
+def postgres_schema(url: str, prefix: str = "mc_test") -> Iterator[str]:
+    """``url`` naming a PostgreSQL schema of its own (``?schema=``), dropped afterwards."""
+    import psycopg  # noqa: PLC0415 - reached once server_url found the driver
+    from psycopg import sql  # noqa: PLC0415
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    yield f"{url}{'&' if '?' in url else '?'}schema={schema}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -151,13 +151,13 @@ def translate(row: Row, mapping: RowMapping) -> list[Fact]:
         return [_made(mapping, fact_id=fact_id, patient_id=patient, occurred_at=at, values=values)]
     # Named by an identifier: a name of its own (never a patient id), which the index
     # routes to the patient the identifier belongs to.
-    name = f"{system}|{patient}"
-    fact = _made(mapping, fact_id=fact_id, patient_id=name, occurred_at=at, values=values)
+    named = Identifier(system=system, value=patient)
+    fact = _made(mapping, fact_id=fact_id, patient_id=named.name, occurred_at=at, values=values)
     registration = PatientRegistered(
         fact_id=f"{fact_id}:patient",
-        patient_id=name,
+        patient_id=named.name,
         occurred_at=at,
-        identifiers=(Identifier(system=system, value=patient),),
+        identifiers=(named,),
         known_only=True,
     )
     return [registration, fact]

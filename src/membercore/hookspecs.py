@@ -10,7 +10,7 @@ plugin registers, or by what it registered, name the plugin.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -38,8 +38,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: Opens a store from its URL (``sqlite:///var/membercore.db``).
 StoreOpener = Callable[[str], Store]
-#: Builds a channel from its options (``{"path": "outbox.jsonl"}``).
-ChannelFactory = Callable[[Mapping[str, str]], Channel]
+#: Builds a channel from its options: the programme's ``[channels.<name>]`` table, whose
+#: values may be tables too (``{"sign_name": "...", "templates": {...}}``).
+ChannelFactory = Callable[[Mapping[str, Any]], Channel]
 #: Builds an HIS source from its options (``{"path": "facts.jsonl"}``).
 SourceFactory = Callable[[Mapping[str, str]], HisSource]
 #: Builds a listener feeding an engine from its options (``{"port": "2575"}``).

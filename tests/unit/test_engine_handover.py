@@ -162,7 +162,7 @@ def test_a_retry_that_falls_in_quiet_hours_waits_for_their_end(engine: Engine) -
     assert [m.message_id for m in provider.handed] == [sent]
 
 
-def test_a_provider_is_handed_the_text_and_the_templates_variables_only(engine: Engine) -> None:
+def test_a_provider_is_handed_the_text_the_template_and_its_variables_only(engine: Engine) -> None:
     _start(engine, ("care", ("wecom",)))
     _ask(engine, "ask-1", "annual_welcome", "care", T0)
     provider = Provider()
@@ -171,7 +171,19 @@ def test_a_provider_is_handed_the_text_and_the_templates_variables_only(engine: 
     payload = json.loads(handed.payload)
     assert payload["text"] == "林女士您好，欢迎成为年度会员，您的专属权益已生效。"
     assert payload["variables"] == {"name": "林女士"}
-    assert set(payload) == {"channel", "language", "member_id", "message_id", "text", "variables"}
+    assert payload["template"] == "annual_welcome"
+    assert payload["purpose"] == "care"
+    # Never the explanation: why the message was sent stays in the journal.
+    assert set(payload) == {
+        "channel",
+        "language",
+        "member_id",
+        "message_id",
+        "purpose",
+        "template",
+        "text",
+        "variables",
+    }
 
 
 def test_the_hand_over_is_recorded_on_the_members_record(engine: Engine) -> None:

@@ -17,7 +17,7 @@ from membercore.messages import CHANNELS, Channel
 # and digested stays as it was.
 _OMIT = {OMIT_AT_DEFAULT: True}
 
-__all__ = ["Identifier", "PatientDied", "PatientRegistered", "Sex"]
+__all__ = ["CONTACT_FIELDS", "Identifier", "PatientDied", "PatientRegistered", "Sex"]
 
 
 Sex = Literal["female", "male"]
@@ -94,6 +94,11 @@ class PatientRegistered(Fact):
             patient again: a registration under another patient id whose identifiers
             name one known patient is that patient's (the new id is added to theirs,
             and the facts sent under it reach them), never a second member.
+        phone: the patient's mobile number (``+8613800138000``), for SMS and calls,
+            when known.
+        email: the patient's e-mail address, when known.
+        wecom: the patient's WeCom external contact id (``wmXXXX``: 企业微信客户联系), once a
+            staff member has them as a contact.
         known_only: the registration only names a known patient by another of their
             identifiers (a row or a resource that names the patient by a card number):
             it never makes a member, and one whose identifiers name no known patient is
@@ -116,6 +121,27 @@ class PatientRegistered(Fact):
         default=(), converter=_as_identifiers, validator=_identifiers, repr=False, metadata=_OMIT
     )
     known_only: bool = attrs.field(default=False, repr=False, metadata=_OMIT)
+    phone: str | None = attrs.field(default=None, repr=False, metadata=_OMIT)
+    email: str | None = attrs.field(default=None, repr=False, metadata=_OMIT)
+    wecom: str | None = attrs.field(default=None, repr=False, metadata=_OMIT)
+
+    def contact(self, channel: str) -> str | None:
+        """The address it gives for ``channel`` (``sms`` and ``phone``: the mobile number)."""
+        return _contact(self, channel)
+
+
+def _contact(stated: Any, channel: str) -> str | None:
+    field = CONTACT_FIELDS.get(channel)
+    return None if field is None else getattr(stated, field, None)
+
+
+#: Which of a registration's fields is a member's address on each channel.
+CONTACT_FIELDS: dict[str, str] = {
+    "sms": "phone",
+    "phone": "phone",
+    "email": "email",
+    "wecom": "wecom",
+}
 
 
 @attrs.frozen(kw_only=True)

@@ -33,12 +33,14 @@ __all__ = ["HandOver", "hand_over", "outgoing"]
 
 
 def outgoing(message: MessageQueued) -> str:
-    """What a channel is handed of a queued message: the text and the template's variables.
+    """What a channel is handed of a queued message (:class:`membercore.ports.Outgoing`).
 
-    The member's id (the channel finds their WeCom account or number by it), the
-    message id (the channel's receipt names it), the language, the rendered text and the
-    values of the template's declared variables — never the template's key, the purpose
-    or the explanation, which say what the message is about and stay in the journal.
+    The member's id, the message id (the channel sends it as the provider's id for the
+    message where it can), the language, the rendered text, the values of the template's
+    declared variables, the template's key (which the channel maps to its provider's
+    template) and the purpose (a marketing SMS carries the opt-out text) — never the
+    explanation, which says why the message was sent and stays in the journal. The
+    member's address on the channel is added at the hand-over, from their record then.
     """
     return JSON.encode(
         {
@@ -48,6 +50,8 @@ def outgoing(message: MessageQueued) -> str:
             "language": message.language,
             "text": message.text,
             "variables": dict(message.variables),
+            "template": message.template_key,
+            "purpose": message.purpose,
         }
     )
 

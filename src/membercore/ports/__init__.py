@@ -9,12 +9,26 @@ are JSON text the engine writes and reads. :class:`Store` combines one protocol 
 :mod:`membercore.testing.contracts`, which every backend runs.
 
 The modules: :mod:`.stored` (the values a store keeps), :mod:`.store` (the store's
-roles) and :mod:`.world` (channels, HIS sources and the clock). Every name is exported
+roles), :mod:`.channels` (channels, their reports) and :mod:`.world`
+(HIS sources, listeners and the clock). Every name is exported
 here.
 """
 
 from __future__ import annotations
 
+from membercore.ports.channels import (
+    Channel,
+    ChannelReport,
+    DeliveryFailedError,
+    DeliveryReport,
+    Outgoing,
+    PermanentDeliveryError,
+    Reply,
+    ReportingChannel,
+    TemplatedChannel,
+    TransientDeliveryError,
+    carriage,
+)
 from membercore.ports.store import (
     ROLES,
     DeadLetterStore,
@@ -44,17 +58,13 @@ from membercore.ports.stored import (
 )
 from membercore.ports.world import (
     REACHED,
-    Channel,
     Clock,
-    DeliveryFailedError,
     HisSource,
     Listening,
-    PermanentDeliveryError,
     Positioned,
     Reached,
     Reporting,
     SourceInput,
-    TransientDeliveryError,
     Unreadable,
 )
 
@@ -63,12 +73,14 @@ __all__ = [
     "ROLES",
     "Change",
     "Channel",
+    "ChannelReport",
     "Clock",
     "Commit",
     "DeadLetter",
     "DeadLetterStore",
     "Delivery",
     "DeliveryFailedError",
+    "DeliveryReport",
     "HisSource",
     "IdentifierLink",
     "IdentityStore",
@@ -77,6 +89,7 @@ __all__ = [
     "Listening",
     "OutboxMessage",
     "OutboxStore",
+    "Outgoing",
     "PermanentDeliveryError",
     "PositionStore",
     "Positioned",
@@ -84,15 +97,19 @@ __all__ = [
     "Record",
     "RecordStore",
     "Recorder",
+    "Reply",
     "Reporting",
+    "ReportingChannel",
     "SourceInput",
     "SourcePosition",
     "Store",
     "StoredEvent",
     "TaskRow",
     "TaskStore",
+    "TemplatedChannel",
     "TimerStore",
     "TransientDeliveryError",
     "Unreadable",
+    "carriage",
     "lacks",
 ]

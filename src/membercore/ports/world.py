@@ -1,4 +1,4 @@
-"""The ports to the world outside the store: channels, HIS sources, listeners and the clock.
+"""The ports to the world outside the store: HIS sources, listeners and the clock.
 
 What a source could not read comes as :class:`Unreadable` (kept as a dead letter, never
 dropped); an input wrapped in :class:`Positioned` has its position named in any refusal.
@@ -13,21 +13,16 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from membercore.facts import Fact
-from membercore.ports.stored import OutboxMessage
 
 __all__ = [
     "REACHED",
-    "Channel",
     "Clock",
-    "DeliveryFailedError",
     "HisSource",
     "Listening",
-    "PermanentDeliveryError",
     "Positioned",
     "Reached",
     "Reporting",
     "SourceInput",
-    "TransientDeliveryError",
     "Unreadable",
 ]
 
@@ -80,51 +75,6 @@ class Reached:
 
 #: The one :class:`Reached`.
 REACHED = Reached()
-
-
-class DeliveryFailedError(Exception):
-    """A channel's failure that says what is to be done with the message.
-
-    Any other exception a channel raises is a failure to try again, with back-off.
-    """
-
-
-class PermanentDeliveryError(DeliveryFailedError):
-    """The message can never be delivered this way: it is given up at once, not retried.
-
-    A number that does not exist, a template the provider refused, a patient who blocked
-    the account: sending again would fail again.
-    """
-
-
-class TransientDeliveryError(DeliveryFailedError):
-    """The provider asked to be tried again later (a rate limit, a busy gateway).
-
-    Attributes:
-        retry_after: the seconds it asked to wait, at least (None: the back-off's).
-    """
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-@runtime_checkable
-class Channel(Protocol):
-    """A way to reach members: WeCom, SMS, e-mail, a console or file for testing."""
-
-    name: str
-
-    def send(self, message: OutboxMessage) -> str:
-        """Deliver one message and return the channel's acknowledgment (its id).
-
-        Raises:
-            PermanentDeliveryError: it can never be delivered this way (given up at once).
-            TransientDeliveryError: the provider asked to wait (retried no sooner).
-            Exception: any other failure; the dispatcher records it and retries with
-                back-off.
-        """
-        ...
 
 
 #: What a source reads: a fact, a tagged dict, JSON text, what it could not read, any of

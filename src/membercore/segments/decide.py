@@ -135,6 +135,9 @@ def _note(  # noqa: PLR0911 - one plain branch per fact type read
             language=fact.language,
             name=fact.name,
             relatives=fact.relatives,
+            phone=fact.phone,
+            email=fact.email,
+            wecom=fact.wecom,
         )
     if isinstance(fact, VisitCompleted):
         return VisitNoted(**common, visit_id=fact.visit_id, department=fact.department)

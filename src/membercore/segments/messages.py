@@ -9,6 +9,7 @@ import attrs
 
 from membercore.checks import non_empty, non_negative
 from membercore.consent import Channel
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.dates import as_utc, aware
 from membercore.facts import DeliveryMode, Sex
 from membercore.messages import Command, KeylessCommand, MemberEvent
@@ -171,6 +172,9 @@ class RegistrationNoted(FactNoted):
     Attributes:
         relatives: the patient ids of relatives the HIS links to the patient (next of
             kin it has seen as patients); none in a registration noted before they were.
+        phone: the mobile number it gives, if any.
+        email: the e-mail address it gives, if any.
+        wecom: the WeCom external contact id it gives, if any.
     """
 
     TYPE: ClassVar[str] = "profile_registration_noted"
@@ -181,6 +185,9 @@ class RegistrationNoted(FactNoted):
     language: str | None = None
     name: str | None = None
     relatives: tuple[str, ...] = ()
+    phone: str | None = attrs.field(default=None, metadata={OMIT_AT_DEFAULT: True})
+    email: str | None = attrs.field(default=None, metadata={OMIT_AT_DEFAULT: True})
+    wecom: str | None = attrs.field(default=None, metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)

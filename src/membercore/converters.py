@@ -27,6 +27,7 @@ from cattrs.cols import (
 )
 from cattrs.gen import make_dict_unstructure_fn, override
 
+from membercore.config.channels import ChannelSettings
 from membercore.dates import require_aware
 from membercore.messages import ParamValue
 from membercore.text import brief
@@ -206,6 +207,11 @@ def _converter(
     for kind in (int, bool, str):
         conv.register_structure_hook(kind, _strict(kind))
     conv.register_structure_hook_func(lambda t: t == ParamValue, _param_value)
+    # A channel's table is its plugin's options as written, beside the factory's name.
+    conv.register_structure_hook(
+        ChannelSettings, lambda value, _: ChannelSettings.from_table(value)
+    )
+    conv.register_unstructure_hook(ChannelSettings, ChannelSettings.as_table)
     conv.register_structure_hook_factory(is_sequence, _listy(homogenous_tuple_structure_factory))
     conv.register_structure_hook_factory(is_mutable_sequence, _listy(list_structure_factory))
     conv.register_structure_hook_factory(is_any_set, _listy(_set_factory))

@@ -651,10 +651,16 @@ def _every_kind_of_event() -> Iterable[o.OutreachEvent]:
     yield o.MessageDeliveryFailed(
         member_id=ME, message_id="m-1", at=_at(12, 8), error="timeout", retry_at=_at(12, 9)
     )
+    yield o.MessageDelivered(
+        member_id=ME, message_id="m-1", channel="sms", purpose="marketing", at=_at(12, 9)
+    )
 
 
 def test_every_outreach_message_survives_a_round_trip_through_json() -> None:
-    messages: list[Any] = [_request(), *_every_kind_of_event()]
+    note = o.NoteDelivery(
+        member_id=ME, message_id="m-1", at=_at(12, 9), delivered=False, detail="no such number"
+    )
+    messages: list[Any] = [_request(), note, *_every_kind_of_event()]
     assert sorted(type(m).__name__ for m in messages) == sorted(t.__name__ for t in o.MESSAGE_TYPES)
     for message in messages:
         data = json.loads(json.dumps(converter().unstructure(message)))
@@ -671,6 +677,8 @@ def test_outreach_type_tags_are_stable_and_unique() -> None:
         "message_cancelled",
         "message_handed_over",
         "message_delivery_failed",
+        "message_delivered",
+        "note_delivery",
     ]
     # None collides with the tags already registered for serialization.
     assert set(tags).isdisjoint(set(serialization._MESSAGE_TYPES) - set(tags))

@@ -40,6 +40,17 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def reply_word(text: str) -> str:
+    """A reply as compared with the opt-out words: without case, spaces or punctuation."""
+    return "".join(char for char in text.casefold() if char.isalnum())
+
+
+def _replies(_instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
+    for index, word in enumerate(value):
+        if not reply_word(word):
+            raise ConfigError(f"{attribute.name}[{index}]", f"not a word: {word!r}")
+
+
 def placeholders(text: str) -> frozenset[str]:
     """The variable names a template text uses (its ``${name}`` placeholders)."""
     return frozenset(PLACEHOLDER.findall(text))
@@ -136,6 +147,11 @@ class OutreachPolicy:
         call_role: the staff role that makes a phone task's call when the member has no
             health manager (theirs makes it when they have one). With nobody of the
             role on the roster, the call waits unassigned in the open tasks.
+        opt_out_replies: the replies that withdraw marketing consent on the channel
+            they come by (``TD``, ``T``, ``R``, ``退订``), compared without case,
+            spaces or punctuation.
+        opt_out_days: how long after a marketing message a reply to its address
+            withdraws the consent of the member it went to.
     """
 
     version: int = attrs.field(default=1, validator=positive)
@@ -152,6 +168,10 @@ class OutreachPolicy:
     )
     templates: tuple[MessageTemplate, ...] = attrs.field(default=(), validator=unique_keys)
     call_role: str = attrs.field(default="call_centre", validator=non_blank)
+    opt_out_replies: tuple[str, ...] = attrs.field(
+        default=("TD", "T", "R", "N", "退订"), validator=_replies
+    )
+    opt_out_days: int = attrs.field(default=30, validator=positive)
 
     def __attrs_post_init__(self) -> None:
         # Case-blind: an operator's ${Diagnosis} is still a diagnosis.
@@ -176,6 +196,10 @@ class OutreachPolicy:
                     f"template {template.key!r} declares {declared} and may go out by "
                     f"{external}; health conditions may only be carried by a phone task",
                 )
+
+    def opts_out(self, reply: str) -> bool:
+        """Whether ``reply`` is one of :attr:`opt_out_replies` (``td``, `` TD。``...)."""
+        return reply_word(reply) in {reply_word(word) for word in self.opt_out_replies}
 
     def template(self, key: str) -> MessageTemplate | None:
         """The template called ``key``, if there is one."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from membercore.config.benefits import BenefitPackage
+from membercore.config.channels import ChannelSettings, check_channels
 from membercore.config.common import known_timezone, positive, unique_keys
 from membercore.config.journeys import Call, JourneyDefinition, shape_problems
 from membercore.config.ledger import EarningRules, LedgerConfig
@@ -40,6 +42,10 @@ def five_levels() -> TierRules:
     )
 
 
+def _channels(_instance: Any, _attribute: Any, value: Mapping[str, ChannelSettings]) -> None:
+    check_channels(value)
+
+
 @attrs.frozen(kw_only=True)
 class ProgrammeConfig:
     """The whole membership programme.
@@ -59,6 +65,9 @@ class ProgrammeConfig:
         journeys: the patient journeys (their shape is checked here; the functions
             they name are checked against the registry when they are run).
         staff: who may be assigned tasks and members.
+        channels: the channels in use (``wecom``, ``sms``, ``email``), each carried by
+            a plugin's factory with its options (:class:`ChannelSettings`); none: the
+            dispatcher is given its channels in code, or writes to the console.
         plausibility: bounds on amounts, points and instants; what lies outside them is
             refused.
     """
@@ -77,6 +86,7 @@ class ProgrammeConfig:
     journeys: tuple[JourneyDefinition, ...] = attrs.field(default=(), validator=unique_keys)
     staff: StaffRoster = attrs.field(factory=StaffRoster)
     plausibility: Plausibility = attrs.field(factory=Plausibility)
+    channels: Mapping[str, ChannelSettings] = attrs.field(factory=dict, validator=_channels)
 
     def __attrs_post_init__(self) -> None:
         tiers = set(self.tiers.keys)

@@ -17,8 +17,10 @@ Journeys, rules and staff *request* messages (:class:`RequestMessage`); only
 An approved request becomes a :class:`MessageQueued` with its rendered text; a refused
 one a :class:`MessageRefused` with its reason code. Every decision carries a short
 explanation: which rules, which facts. :func:`cancel_pending` cancels what is queued but
-not yet handed over once consent for it is withdrawn, and :func:`hand_over` checks a
-message again at the instant it is given to its channel.
+not yet handed over once consent for it is withdrawn, :func:`hand_over` checks a
+message again at the instant it is given to its channel, and :func:`note_delivery` takes
+what became of it: delivered, to retry, or given up and fallen back to the member's next
+channel (:func:`fall_back`).
 
 Templates are operator-edited text: only ``${name}`` placeholders are filled, in one
 pass, and values are inserted literally (:func:`render`). Templates that could carry a
@@ -33,15 +35,18 @@ from __future__ import annotations
 
 from membercore.config.outreach import MessageTemplate, OutreachPolicy, reference_outreach
 from membercore.outreach.decide import cancel_pending, decide
+from membercore.outreach.delivery import fall_back, note_delivery
 from membercore.outreach.handover import HandOver, hand_over, outgoing
 from membercore.outreach.messages import (
     MESSAGE_TYPES,
     REFUSAL_REASONS,
     MessageCancelled,
+    MessageDelivered,
     MessageDeliveryFailed,
     MessageHandedOver,
     MessageQueued,
     MessageRefused,
+    NoteDelivery,
     OutreachEvent,
     PhoneTaskRequested,
     RefusalReason,
@@ -71,11 +76,13 @@ __all__ = [
     "WEEK",
     "HandOver",
     "MessageCancelled",
+    "MessageDelivered",
     "MessageDeliveryFailed",
     "MessageHandedOver",
     "MessageQueued",
     "MessageRefused",
     "MessageTemplate",
+    "NoteDelivery",
     "OutreachEvent",
     "OutreachPolicy",
     "OutreachState",
@@ -88,7 +95,9 @@ __all__ = [
     "candidate_channels",
     "decide",
     "evolve",
+    "fall_back",
     "hand_over",
+    "note_delivery",
     "outgoing",
     "quiet_until",
     "reference_outreach",

@@ -43,6 +43,8 @@ def decide(
     *,
     preferred: Sequence[Channel] = (),
     language: str = DEFAULT_LANGUAGE,
+    tried: Sequence[Channel] = (),
+    falls_back_from: str = "",
 ) -> list[OutreachEvent]:
     """The one decision every message request passes.
 
@@ -63,6 +65,9 @@ def decide(
         now: the instant of the decision.
         preferred: the member's preferred channels, most preferred first.
         language: the member's language; zh-CN when the template lacks it.
+        tried: channels not to use: those a message this one falls back from failed on.
+        falls_back_from: the message whose delivery failed for good, when this
+            request takes its place.
 
     Returns:
         One event: :class:`MessageQueued`, :class:`PhoneTaskRequested` or
@@ -84,7 +89,7 @@ def decide(
     policy = config.outreach
     tz = config.tz
     asked = f"{command.purpose} message {command.template_key!r} asked by {command.reason}"
-    plan = _plan(command, state, consent_state, policy, tz, now, preferred, language)
+    plan = _plan(command, state, consent_state, policy, tz, now, (preferred, tried), language)
     if isinstance(plan, _Refusal):
         return [
             MessageRefused(
@@ -116,6 +121,8 @@ def decide(
                 key=command.key,
                 fingerprint=digest,
                 journey=command.journey,
+                falls_back_from=falls_back_from,
+                tried=tuple(tried),
             )
         ]
     return [
@@ -136,6 +143,8 @@ def decide(
             variables=plan.variables,
             urgent=command.urgent,
             journey=command.journey,
+            falls_back_from=falls_back_from,
+            tried=tuple(tried),
         )
     ]
 
@@ -163,7 +172,7 @@ def _plan(
     policy: OutreachPolicy,
     tz: ZoneInfo,
     now: datetime,
-    preferred: Sequence[Channel],
+    channels: tuple[Sequence[Channel], Sequence[Channel]],
     language: str,
 ) -> _Plan | _Refusal:
     """The checks of :func:`decide`, in order; the first that fails refuses."""
@@ -177,7 +186,8 @@ def _plan(
     missing = sorted(placeholders(text) - set(command.variables))
     if missing:
         return _Refusal("missing_variables", f"no value for {', '.join(missing)}")
-    route = _route(template, policy, consent_state, purpose, preferred)
+    preferred, tried = channels
+    route = _route(template, policy, consent_state, purpose, preferred, tried)
     if isinstance(route, _Refusal):
         return route
     channel, skipped, consented, instead = route
@@ -223,15 +233,17 @@ def _route(
     consent_state: ConsentState,
     purpose: Purpose,
     preferred: Sequence[Channel],
+    tried: Sequence[Channel],
 ) -> tuple[Channel, tuple[Channel, ...], str, str] | _Refusal:
-    """The channel: the first candidate the member consents to for the purpose.
+    """The channel: the first candidate not tried that the member consents to for the purpose.
 
     Returns:
         ``(channel, skipped, consented, instead)``: the channel, the candidates before it
         without consent, the channels consented to, and a note when a call takes the
         place of a care message no consented channel can carry; or the refusal.
     """
-    candidates = candidate_channels(template, policy, preferred)
+    every = candidate_channels(template, policy, preferred)
+    candidates = tuple(channel for channel in every if channel not in tried)
     consented = ", ".join(channels_for(consent_state, purpose)) or "none"
     for index, channel in enumerate(candidates):
         if allows(consent_state, purpose, channel):
@@ -239,16 +251,18 @@ def _route(
     if (
         purpose == "care"
         and "phone" in policy.channel_order
+        and "phone" not in tried
         and allows(consent_state, purpose, "phone")
     ):
         # Care is not dropped for want of a channel: staff call and read the text.
         instead = f"; the template goes by {', '.join(template.channels)} only: a call instead"
         return "phone", candidates, consented, instead
     if not candidates:
-        tried = ", ".join(dict.fromkeys((*preferred, *policy.channel_order)))
+        named = ", ".join(dict.fromkeys((*preferred, *policy.channel_order)))
+        failed = f"; failed on {', '.join(tried)}" if tried else ""
         return _Refusal(
             "no_channel",
-            f"the template may go by {', '.join(template.channels)} only; tried {tried}",
+            f"the template may go by {', '.join(template.channels)} only; tried {named}{failed}",
         )
     return _Refusal(
         "no_consent", f"no {purpose} consent on {', '.join(candidates)} (consented: {consented})"

@@ -13,16 +13,18 @@ from membercore.consent import Channel, Purpose
 from membercore.converters import OMIT_AT_DEFAULT
 from membercore.dates import as_utc, as_utc_or_none, aware
 from membercore.errors import InvalidFactError
-from membercore.messages import Command, MemberEvent, check_purpose
+from membercore.messages import Command, KeylessCommand, MemberEvent, check_purpose
 
 __all__ = [
     "MESSAGE_TYPES",
     "REFUSAL_REASONS",
     "MessageCancelled",
+    "MessageDelivered",
     "MessageDeliveryFailed",
     "MessageHandedOver",
     "MessageQueued",
     "MessageRefused",
+    "NoteDelivery",
     "OutreachEvent",
     "PhoneTaskRequested",
     "RefusalReason",
@@ -102,6 +104,9 @@ class MessageQueued:
         variables: the values of the template's declared variables, as given.
         urgent: an urgent care message: quiet hours do not hold it back.
         journey: the journey instance whose step asked for it, if one did.
+        falls_back_from: the message whose delivery failed for good, which this one
+            takes the place of on another channel; empty for a first message.
+        tried: the channels that message and those before it failed on.
     """
 
     TYPE: ClassVar[str] = "message_queued"
@@ -122,6 +127,8 @@ class MessageQueued:
     variables: Mapping[str, str] = attrs.field(factory=dict, converter=_sorted)
     urgent: bool = False
     journey: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
+    falls_back_from: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
+    tried: tuple[Channel, ...] = attrs.field(default=(), metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -146,6 +153,9 @@ class PhoneTaskRequested:
         key: the request's idempotency key.
         fingerprint: the request's fingerprint.
         journey: the journey instance whose step asked for it, if one did.
+        falls_back_from: the message whose delivery failed for good, which the call
+            takes the place of; empty for a first call.
+        tried: the channels that message and those before it failed on.
     """
 
     TYPE: ClassVar[str] = "phone_task_requested"
@@ -163,6 +173,8 @@ class PhoneTaskRequested:
     key: str
     fingerprint: str
     journey: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
+    falls_back_from: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
+    tried: tuple[Channel, ...] = attrs.field(default=(), metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -238,13 +250,21 @@ class MessageHandedOver(MemberEvent):
 
 @attrs.frozen(kw_only=True)
 class MessageDeliveryFailed(MemberEvent):
-    """A channel did not take a message; it waits for its retry, or was given up.
+    """A message did not reach the member: it waits for its retry, or was given up.
+
+    The channel did not take it (an attempt that failed, a provider that refused it), or
+    its provider reported it undeliverable after taking it. A message given up falls
+    back to the member's next channel (a :class:`MessageQueued` or
+    :class:`PhoneTaskRequested` whose ``falls_back_from`` names it); a journey may take
+    the event too (``{kind = "event", type = "message_delivery_failed"}``).
 
     Attributes:
         message_id: the message.
-        at: when the channel failed.
-        error: what the channel said.
+        at: when it failed.
+        error: what the channel or its provider said.
         retry_at: when it is tried again (checked again then); ``None``: given up.
+        channel: the channel it failed on (empty in failures noted before it was kept).
+        purpose: its purpose (empty as for ``channel``).
     """
 
     TYPE: ClassVar[str] = "message_delivery_failed"
@@ -252,6 +272,56 @@ class MessageDeliveryFailed(MemberEvent):
     message_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     error: str
+    retry_at: datetime | None = attrs.field(default=None, converter=as_utc_or_none)
+    channel: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
+    purpose: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
+
+
+@attrs.frozen(kw_only=True)
+class MessageDelivered(MemberEvent):
+    """The provider reported that a message reached the member.
+
+    Attributes:
+        message_id: the message.
+        channel: the channel it went by.
+        purpose: its purpose.
+        at: when the provider says it reached them.
+        detail: the provider's words.
+    """
+
+    TYPE: ClassVar[str] = "message_delivered"
+
+    message_id: str
+    channel: str
+    purpose: str
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    detail: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class NoteDelivery(KeylessCommand):
+    """What became of a message handed to its channel: the channel's or its provider's word.
+
+    The engine sends it when a delivery fails (a retry to come, or given up) and when a
+    provider reports a message delivered or undeliverable. The record's outreach state
+    decides it: a note on a message it no longer holds, or already settled, makes
+    nothing.
+
+    Attributes:
+        member_id: the member.
+        message_id: the message.
+        at: when it happened.
+        delivered: the provider reported it delivered (True) or it failed (False).
+        detail: what the channel or provider said.
+        retry_at: a failure to be tried again then (None: given up, or delivered).
+    """
+
+    TYPE: ClassVar[str] = "note_delivery"
+
+    message_id: str = attrs.field(validator=non_empty)
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    delivered: bool
+    detail: str = ""
     retry_at: datetime | None = attrs.field(default=None, converter=as_utc_or_none)
 
 
@@ -262,6 +332,7 @@ OutreachEvent = (
     | MessageCancelled
     | MessageHandedOver
     | MessageDeliveryFailed
+    | MessageDelivered
 )
 
 #: Every outreach message type, for serialization.
@@ -273,4 +344,6 @@ MESSAGE_TYPES: tuple[type[Any], ...] = (
     MessageCancelled,
     MessageHandedOver,
     MessageDeliveryFailed,
+    MessageDelivered,
+    NoteDelivery,
 )

@@ -13,6 +13,7 @@ from membercore.dates import as_utc, aware
 from membercore.errors import MemberMismatchError
 from membercore.outreach.messages import (
     MessageCancelled,
+    MessageDelivered,
     MessageDeliveryFailed,
     MessageHandedOver,
     MessageQueued,
@@ -50,6 +51,10 @@ class SentMessage:
         channel: its channel (``phone`` for a call task).
         urgent: an urgent care message, which quiet hours do not hold back.
         journey: the journey instance whose step asked for it, if one did.
+        template_key: its template (empty in a state kept before it was), and
+        variables: the values it was rendered with: what a fallback renders again.
+        tried: the channels the messages it takes the place of failed on.
+        delivered: its provider reported it delivered.
     """
 
     message_id: str
@@ -58,6 +63,10 @@ class SentMessage:
     channel: Channel
     urgent: bool = False
     journey: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
+    template_key: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
+    variables: Mapping[str, str] = attrs.field(factory=dict, metadata={OMIT_AT_DEFAULT: True})
+    tried: tuple[Channel, ...] = attrs.field(default=(), metadata={OMIT_AT_DEFAULT: True})
+    delivered: bool = attrs.field(default=False, metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -116,10 +125,8 @@ def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
             for item in state.sent
         )
         return attrs.evolve(state, sent=sent, handed_over=state.handed_over | {event.message_id})
-    if isinstance(event, MessageDeliveryFailed):
-        if event.retry_at is None:  # given up: nothing more goes out
-            return state
-        return attrs.evolve(state, handed_over=state.handed_over - {event.message_id})
+    if isinstance(event, (MessageDeliveryFailed, MessageDelivered)):
+        return _delivery(state, event)
     keys = {**state.keys, event.key: event.fingerprint}
     if isinstance(event, MessageRefused):
         return attrs.evolve(state, keys=keys)
@@ -131,6 +138,9 @@ def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
             channel=event.channel,
             urgent=event.urgent,
             journey=event.journey,
+            template_key=event.template_key,
+            variables=event.variables,
+            tried=event.tried,
         )
     else:
         item = _task(event)
@@ -144,6 +154,24 @@ def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
     return attrs.evolve(state, sent=(*kept, item), seq=state.seq + 1, keys=keys, handed_over=held)
 
 
+def _delivery(
+    state: OutreachState, event: MessageDeliveryFailed | MessageDelivered
+) -> OutreachState:
+    if isinstance(event, MessageDelivered):
+        sent = tuple(
+            attrs.evolve(item, delivered=True) if item.message_id == event.message_id else item
+            for item in state.sent
+        )
+        return attrs.evolve(state, sent=sent)
+    handed_over = state.handed_over - {event.message_id}
+    if event.retry_at is not None:  # it waits for its retry, checked again then
+        return attrs.evolve(state, handed_over=handed_over)
+    # Given up: it never reached the member, so it neither goes out again nor counts
+    # against the caps (its fallback, if any, does).
+    kept = tuple(item for item in state.sent if item.message_id != event.message_id)
+    return attrs.evolve(state, sent=kept, handed_over=handed_over)
+
+
 def _task(event: PhoneTaskRequested) -> SentMessage:
     return SentMessage(
         message_id=event.message_id,
@@ -151,6 +179,8 @@ def _task(event: PhoneTaskRequested) -> SentMessage:
         purpose=event.purpose,
         channel="phone",
         journey=event.journey,
+        template_key=event.template_key,
+        tried=event.tried,
     )
 
 

@@ -7,12 +7,15 @@ the weekly cap. The hand-overs and the cancellations are committed first — und
 record's version check, so a withdrawal committed meanwhile is seen — and only then are
 the messages given to their channels. A cancelled message is never sent (its outbox row
 is cancelled in the same commit); one that meets quiet hours waits for their end. A
-delivery that fails is noted on the record, so that a withdrawal before its retry
-cancels it.
+delivery that fails is noted on the record (:meth:`~membercore.Engine.note_deliveries`),
+so that a withdrawal before its retry cancels it, and one given up falls back to the
+member's next channel. The channel is handed the member's address on it and their health
+manager, as their record gives them at the hand-over.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -21,12 +24,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from membercore import outreach
+from membercore.converters import JSON
 from membercore.ports import Channel, Delivery, OutboxMessage
 from membercore.serialization import message_from_stored
 from membercore.service.dispatch import Backoff, DispatchReport, report_of, send
-from membercore.service.member import Member, evolve_all
+from membercore.service.member import Member, contact, evolve_all
+from membercore.service.outcomes import note
 from membercore.service.recording import member_of
-from membercore.service.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from membercore.service.engine import Engine
@@ -49,13 +53,13 @@ def deliver(
     if not claimed:
         return DispatchReport()
     what = f"handing over {len(claimed)} messages"
-    verdicts, _ = engine.retrying(partial(_check, engine, claimed, now), what)
+    (verdicts, reach), _ = engine.retrying(partial(_check, engine, claimed, now), what)
     sent: list[tuple[OutboxMessage, Delivery]] = []
     held = cancelled = given_up = 0
     for message in claimed:
         verdict = verdicts[message.message_id]
         if verdict.send:
-            outgoing = _outgoing(message)
+            outgoing = _outgoing(message, reach[message.message_id])
             sent.append((message, send(engine.store, channels, outgoing, now, backoff)))
         elif verdict.later is not None:
             held += 1
@@ -78,9 +82,9 @@ def deliver(
             engine.store.record_delivery(Delivery(message_id=message.message_id, at=now, error=why))
         else:
             cancelled += 1  # its row was cancelled in the hand-over's commit
-    failures = [(message, outcome) for message, outcome in sent if outcome.receipt is None]
+    failures = [_failure(message, outcome) for message, outcome in sent if outcome.receipt is None]
     if failures:
-        engine.retrying(partial(_note_failures, engine, failures, now), "noting failed deliveries")
+        note(engine, failures, now)
     report = report_of(outcome for _, outcome in sent)
     return attrs.evolve(report, failed=report.failed + given_up, cancelled=cancelled, held=held)
 
@@ -89,20 +93,43 @@ def deliver(
 _QUEUED = f'{{"type":"{outreach.MessageQueued.TYPE}"'
 
 
-def _outgoing(message: OutboxMessage) -> OutboxMessage:
-    """The message as a channel is handed it (rows an earlier release queued, made so too)."""
-    if not message.payload.startswith(_QUEUED):
-        return message  # today's rows are already what a channel is handed
-    queued = message_from_stored(message.payload)
-    return attrs.evolve(message, payload=outreach.outgoing(queued))
+def _outgoing(message: OutboxMessage, reach: Mapping[str, str]) -> OutboxMessage:
+    """The message as a channel is handed it: its payload, with the member's address.
+
+    Rows an earlier release queued (the whole decision) are made so too.
+    """
+    payload = message.payload
+    if payload.startswith(_QUEUED):
+        payload = outreach.outgoing(message_from_stored(payload))
+    if reach:
+        payload = JSON.encode({**json.loads(payload), **reach})
+    return attrs.evolve(message, payload=payload)
+
+
+def _reach(member: Member, channel: str) -> dict[str, str]:
+    """What a channel needs to reach the member: their address on it and health manager."""
+    reach = {"to": contact(member, channel), "manager": member.work.health_manager}
+    return {name: value for name, value in reach.items() if value}
+
+
+def _failure(message: OutboxMessage, outcome: Delivery) -> outreach.NoteDelivery:
+    return outreach.NoteDelivery(
+        member_id=member_of(message.key),
+        message_id=message.message_id,
+        at=outcome.at,
+        delivered=False,
+        detail=outcome.error or "failed",
+        retry_at=outcome.retry_at,
+    )
 
 
 def _check(
     engine: Engine, claimed: Sequence[OutboxMessage], now: datetime
-) -> dict[str, outreach.HandOver]:
+) -> tuple[dict[str, outreach.HandOver], dict[str, dict[str, str]]]:
     uow = engine.unit_of_work(now)
     uow.load({message.key for message in claimed})
     verdicts: dict[str, outreach.HandOver] = {}
+    reach: dict[str, dict[str, str]] = {}
     for message in claimed:
         held = uow.records.get(message.key)
         if held is None or not isinstance(held.state, Member):
@@ -122,25 +149,6 @@ def _check(
         if verdict.events:
             held.take(evolve_all(member, verdict.events), verdict.events)
         verdicts[message.message_id] = verdict
+        reach[message.message_id] = _reach(member, message.channel)
     uow.commit()
-    return verdicts
-
-
-def _note_failures(
-    engine: Engine, failures: Sequence[tuple[OutboxMessage, Delivery]], now: datetime
-) -> None:
-    uow: UnitOfWork = engine.unit_of_work(now)
-    uow.load({message.key for message, _ in failures})
-    for message, delivery in failures:
-        held = uow.records.get(message.key)
-        if held is None or not isinstance(held.state, Member):
-            continue
-        failed = outreach.MessageDeliveryFailed(
-            member_id=member_of(message.key),
-            message_id=message.message_id,
-            at=now,
-            error=delivery.error or "failed",
-            retry_at=delivery.retry_at,
-        )
-        held.take(evolve_all(held.state, (failed,)), (failed,))
-    uow.commit()
+    return verdicts, reach

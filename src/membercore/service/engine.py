@@ -30,11 +30,13 @@ from membercore.errors import (
     VersionConflictError,
 )
 from membercore.journeys import JourneyIndex, check_tags, validate
+from membercore.outreach import NoteDelivery
 from membercore.plugins import Plugins, collect, make_plugin_manager
 from membercore.ports import Channel, Clock, Positioned, SourcePosition, Store, lacks
 from membercore.serialization import message_types
-from membercore.service import pipeline, ticking
+from membercore.service import outcomes, pipeline, ticking
 from membercore.service.calls import MemberCalls
+from membercore.service.channels import build_channels
 from membercore.service.delivery import deliver
 from membercore.service.dispatch import DEFAULT_LEASE, Backoff, DispatchReport
 from membercore.service.handling import household_view
@@ -42,6 +44,7 @@ from membercore.service.ingestion import ingest_batch
 from membercore.service.inputs import Input, Message, as_typed, chunks, describe
 from membercore.service.limits import InputLimits
 from membercore.service.member import Member, standing
+from membercore.service.outcomes import ReportsRead
 from membercore.service.reports import IngestReport, TickReport
 from membercore.service.retrying import collector_paused, pause
 from membercore.service.unit_of_work import RecordCache, UnitOfWork
@@ -392,6 +395,54 @@ class Engine(MemberCalls):
             worker=worker or self.worker,
             lease=lease,
         )
+
+    def channels(self) -> dict[str, Channel]:
+        """The channels the programme's ``[channels]`` tables configure, built by the plugins.
+
+        Raises:
+            ConfigError: a table names a factory no plugin registered, an option is
+                refused (``channels.<name>.<option>``), or a channel cannot carry a
+                template that may go by it.
+            PluginError: a plugin's factory failed.
+        """
+        return build_channels(self.config, self.plugins)
+
+    def note_deliveries(
+        self, notes: Sequence[NoteDelivery], now: datetime | None = None
+    ) -> tuple[object, ...]:
+        """Note on each member's record what became of a message handed to its channel.
+
+        :meth:`dispatch` notes its failed deliveries so; a hospital's own delivery
+        receipts (a provider's callback its web server takes) may be noted the same
+        way. A message given up falls back to the member's next channel; one that the
+        record no longer holds or already knows delivered is passed over.
+
+        Returns:
+            The events the notes made (the failures, deliveries and fallbacks).
+        """
+        at = require_aware("now", now) if now is not None else self.now()
+        return outcomes.note(self, notes, at)
+
+    def read_reports(
+        self,
+        channels: Mapping[str, Channel],
+        now: datetime | None = None,
+        *,
+        window: timedelta = timedelta(days=3),
+        limit: int = 1000,
+    ) -> ReportsRead:
+        """Ask the channels what their providers said since, and note it on the records.
+
+        Each channel that reads reports (:class:`~membercore.ports.ReportingChannel`)
+        is handed the messages it acknowledged in the last ``window`` that have no
+        report yet (``limit`` at most); a message reported delivered becomes a
+        ``message_delivered`` event, one reported undeliverable a failure that falls
+        back; a reply that is an opt-out word withdraws marketing consent on the
+        channel for the members a marketing message went to at that address
+        (:mod:`membercore.service.outcomes`).
+        """
+        at = require_aware("now", now) if now is not None else self.now()
+        return outcomes.read_reports(self, channels, at, window=window, limit=limit)
 
     # -- views ---------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from membercore import (
     tiers,
 )
 from membercore.config import ProgrammeConfig
+from membercore.facts.identity import CONTACT_FIELDS
 from membercore.ledger.events import Posting
 from membercore.plans.records import SubscriptionStatus
 from membercore.staff import offers, programmes, tasks
@@ -38,6 +39,7 @@ __all__ = [
     "Member",
     "birth_date",
     "clock_after",
+    "contact",
     "due_parts",
     "evolve",
     "evolve_all",
@@ -408,4 +410,20 @@ def birth_date(member: Member) -> date | None:
     for noted in reversed(list(member.profile.registrations.values())):
         if noted.birth_date is not None:
             return noted.birth_date
+    return None
+
+
+def contact(member: Member, channel: str) -> str | None:
+    """The member's address on ``channel`` their registrations give, the latest one first.
+
+    ``sms`` and ``phone``: their mobile number; ``email``: their e-mail address;
+    ``wecom``: their WeCom external contact id.
+    """
+    field = CONTACT_FIELDS.get(channel)
+    if field is None:
+        return None
+    for noted in reversed(list(member.profile.registrations.values())):
+        address: str | None = getattr(noted, field, None)
+        if address:
+            return address
     return None

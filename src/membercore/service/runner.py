@@ -331,20 +331,33 @@ def _consent(run: Runner, command: Any) -> Sequence[object]:
     return made
 
 
-def _message(run: Runner, command: Any) -> Sequence[object]:
-    death.refuse_after_death(run, "message is sent")
-    m = run.member
-    registrations = list(m.profile.registrations.values())
-    # The latest registration that names a channel (an update may leave it out).
+def _reach(member: Member) -> dict[str, Any]:
+    """How the member asked to be reached: their preferred channel and language, if any."""
+    registrations = list(member.profile.registrations.values())
+    # The latest registration that names each (an update may leave it out).
     channel = next(
         (n.preferred_channel for n in reversed(registrations) if n.preferred_channel), None
     )
-    preferred = (channel,) if channel else ()
     language = next((n.language for n in reversed(registrations) if n.language), None)
-    extra = {"language": language} if language else {}
+    reach: dict[str, Any] = {"preferred": (channel,) if channel else ()}
+    return {**reach, "language": language} if language else reach
+
+
+def _message(run: Runner, command: Any) -> Sequence[object]:
+    death.refuse_after_death(run, "message is sent")
+    m = run.member
     made = run.take(
-        outreach.decide(
-            command, m.outreach, m.consent, run.config, run.now, preferred=preferred, **extra
+        outreach.decide(command, m.outreach, m.consent, run.config, run.now, **_reach(m))
+    )
+    return [*made, *work.call_tasks(run, made)]
+
+
+def _delivery(run: Runner, command: Any) -> Sequence[object]:
+    m = run.member
+    alive = m.identity.alive(run.now)
+    made = run.take(
+        outreach.note_delivery(
+            command, m.outreach, m.consent, run.config, run.now, fallback=alive, **_reach(m)
         )
     )
     return [*made, *work.call_tasks(run, made)]
@@ -392,6 +405,7 @@ def _handlers() -> dict[type[Any], _Handler]:
         (_plans, plans.PLAN_COMMAND_TYPES),
         (_consent, (consent.GrantConsent, consent.WithdrawConsent)),
         (_message, (outreach.RequestMessage,)),
+        (_delivery, (outreach.NoteDelivery,)),
         (_work, get_args(tasks.WorkCommand)),
         (_offer, (offers.MakeOffer, offers.RedeemOffer)),
         (_programme, (programmes.Enrol, programmes.Leave)),

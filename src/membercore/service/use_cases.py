@@ -62,6 +62,7 @@ AnyCommand = (
     | benefits.QuotaCommand
     | consent.ConsentCommand
     | outreach.RequestMessage
+    | outreach.NoteDelivery
     | tasks.WorkCommand
     | offers.MakeOffer
     | offers.RedeemOffer

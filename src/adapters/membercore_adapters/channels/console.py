@@ -10,17 +10,34 @@ import json
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from membercore.errors import ConfigError
 from membercore.hookspecs import ChannelFactory, hookimpl
-from membercore.ports import OutboxMessage
+from membercore.ports import Channel, OutboxMessage
+from membercore.service.engine import Engine
 
-__all__ = ["ConsoleChannel", "console_channels", "membercore_register_channels"]
+__all__ = [
+    "ConsoleChannel",
+    "console_channels",
+    "membercore_register_channels",
+    "programme_channels",
+]
 
 
 def console_channels() -> dict[str, ConsoleChannel]:
     """The console channel under each of the programme's channel names, on standard output."""
     return {name: ConsoleChannel(name) for name in ("wecom", "sms", "email")}
+
+
+def programme_channels(engine: Engine) -> dict[str, Channel]:
+    """The channels the programme configures; the console's when it configures none.
+
+    Raises:
+        ConfigError: a ``[channels]`` table is wrong (see :meth:`Engine.channels`).
+        PluginError: a plugin's factory failed.
+    """
+    return engine.channels() or dict(console_channels())
 
 
 class ConsoleChannel:
@@ -41,8 +58,17 @@ class ConsoleChannel:
         self._path = path
 
     @classmethod
-    def from_options(cls, options: Mapping[str, str]) -> ConsoleChannel:
-        """Build one from options: ``name``, and ``path`` of a file to append to."""
+    def from_options(cls, options: Mapping[str, Any]) -> ConsoleChannel:
+        """Build one from options: ``name``, and ``path`` of a file to append to.
+
+        Raises:
+            ConfigError: another option is given, or one is not text.
+        """
+        for key, value in options.items():
+            if key not in ("name", "path"):
+                raise ConfigError(key, "the console channel takes only path")
+            if not isinstance(value, str) or not value:
+                raise ConfigError(key, f"must be non-empty text, got {value!r}")
         path = options.get("path")
         return cls(options.get("name", "console"), path=None if path is None else Path(path))
 

@@ -26,7 +26,7 @@ from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
 from membercore.service.recording import household_key, member_key
 from membercore.service.reports import IngestReport
-from membercore_adapters.channels.console import console_channels
+from membercore_adapters.channels.console import programme_channels
 from membercore_adapters.cli.arguments import reading_options
 from membercore_adapters.cli.worker import run_worker
 from membercore_adapters.his.jsonl import JsonLinesSource
@@ -189,7 +189,7 @@ def _tasks(engine: Engine) -> int:
 
 def _outbox(engine: Engine, *, dispatching: bool) -> int:
     if dispatching:
-        channels = console_channels()
+        channels = programme_channels(engine)
         report = engine.dispatch(channels)
         print(
             f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed",

@@ -5,7 +5,9 @@ membercore-hl7v2), reads the files named by ``--poll SOURCE:FILE`` every
 ``--poll-every`` seconds from the position it last committed (a file the HIS appends
 to, read once), ticks the store every ``--tick-every`` seconds and hands the outbox to
 the channels every ``--dispatch-every`` seconds, all on one event loop, the engine on
-its thread. SIGTERM or SIGINT stops it cleanly: the unit of work in flight commits
+its thread. The channels are those the programme's ``[channels]`` tables configure (the
+console's when it configures none); after each dispatch it reads back what their
+providers reported. SIGTERM or SIGINT stops it cleanly: the unit of work in flight commits
 or rolls back, what was committed is acknowledged, and nothing else is; it exits 0.
 It logs what it does with the standard ``logging`` module (counts and ids, never a
 patient's details).
@@ -19,12 +21,13 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from membercore.errors import MembercoreError
-from membercore.ports import Listening
+from membercore.ports import Channel, Listening
 from membercore.service.engine import Engine
-from membercore_adapters.channels.console import console_channels
+from membercore_adapters.channels.console import programme_channels
 from membercore_adapters.cli.arguments import reading_options
 
 __all__ = ["run_worker"]
@@ -37,9 +40,10 @@ def run_worker(engine: Engine, args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    channels = programme_channels(engine)
     listeners = [_listener(engine, name, args) for name in args.listen or []]
     polled = [_polled(engine, named, args) for named in args.poll]
-    asyncio.run(_work(engine, listeners, polled, args))
+    asyncio.run(_work(engine, channels, listeners, polled, args))
     return 0
 
 
@@ -93,8 +97,24 @@ def _poll(engine: Engine, source: str, options: dict[str, str]) -> None:
         )
 
 
+def _read_reports(engine: Engine, channels: Mapping[str, Channel]) -> None:
+    """What the providers said of the messages they took, and members' replies."""
+    read = engine.read_reports(channels)
+    if read.delivered or read.undeliverable or read.replies or read.unreadable:
+        log.info(
+            "reports: %d delivered, %d undeliverable, %d replies (%d opted out), "
+            "%d channels not reachable",
+            read.delivered,
+            read.undeliverable,
+            read.replies,
+            read.opted_out,
+            read.unreadable,
+        )
+
+
 async def _work(
     engine: Engine,
+    channels: Mapping[str, Channel],
     listeners: list[Listening],
     polled: list[tuple[str, dict[str, str]]],
     args: argparse.Namespace,
@@ -105,8 +125,7 @@ async def _work(
         loop.add_signal_handler(sign, stopping.set)
     for listener in listeners:
         await listener.start()
-    log.info("worker started on %s", engine.store.url)
-    channels = console_channels()
+    log.info("worker started on %s, channels %s", engine.store.url, ", ".join(channels))
     due = {"poll": 0.0, "tick": 0.0, "dispatch": 0.0}
     every = {
         "poll": args.poll_every if args.poll else 0.0,
@@ -131,6 +150,7 @@ async def _work(
                 sent.retrying,
                 sent.failed,
             )
+            _read_reports(engine, channels)
             due["dispatch"] = now + every["dispatch"]
         waits = [due[k] - time.monotonic() for k in due if every[k] > 0]
         with contextlib.suppress(TimeoutError):

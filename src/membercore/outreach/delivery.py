@@ -1,0 +1,126 @@
+"""What became of a message after the hand-over: delivered, retried, or given up and replaced."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from membercore.config.outreach import DEFAULT_LANGUAGE
+from membercore.config.programme import ProgrammeConfig
+from membercore.consent import Channel, ConsentState
+from membercore.dates import require_aware
+from membercore.errors import MemberMismatchError
+from membercore.outreach.decide import decide
+from membercore.outreach.messages import (
+    MessageDelivered,
+    MessageDeliveryFailed,
+    NoteDelivery,
+    OutreachEvent,
+    RequestMessage,
+)
+from membercore.outreach.state import OutreachState, SentMessage, evolve
+
+__all__ = ["fall_back", "note_delivery"]
+
+
+def note_delivery(
+    command: NoteDelivery,
+    state: OutreachState,
+    consent_state: ConsentState,
+    config: ProgrammeConfig,
+    now: datetime,
+    *,
+    preferred: Sequence[Channel] = (),
+    language: str = DEFAULT_LANGUAGE,
+    fallback: bool = True,
+) -> list[OutreachEvent]:
+    """Decide a channel's or provider's word on one of the member's messages.
+
+    Delivered: :class:`MessageDelivered`, once. A failure to be retried: a
+    :class:`MessageDeliveryFailed` with its ``retry_at``. A failure for good (the channel
+    gave up, or its provider reported the message undeliverable): the failure, then the
+    fallback (:func:`fall_back`) unless ``fallback`` is off (the member has died). A note
+    on a message the record no longer holds (cancelled, given up already, forgotten) or
+    on one already reported delivered makes nothing.
+
+    Raises:
+        MemberMismatchError: the command or consents belong to another member.
+        NaiveInstantError: ``now`` has no timezone.
+    """
+    now = require_aware("now", now)
+    for other in (command.member_id, consent_state.member_id):
+        if other != state.member_id:
+            raise MemberMismatchError(state.member_id, other)
+    item = state.queued(command.message_id)
+    if item is None or item.delivered:
+        return []
+    if command.delivered:
+        return [
+            MessageDelivered(
+                member_id=state.member_id,
+                message_id=item.message_id,
+                channel=item.channel,
+                purpose=item.purpose,
+                at=command.at,
+                detail=command.detail,
+            )
+        ]
+    failed = MessageDeliveryFailed(
+        member_id=state.member_id,
+        message_id=item.message_id,
+        at=command.at,
+        error=command.detail or "failed",
+        retry_at=command.retry_at,
+        channel=item.channel,
+        purpose=item.purpose,
+    )
+    if command.retry_at is not None or not fallback:
+        return [failed]
+    after = evolve(state, failed)
+    return [
+        failed,
+        *fall_back(item, after, consent_state, config, now, preferred=preferred, language=language),
+    ]
+
+
+def fall_back(
+    item: SentMessage,
+    state: OutreachState,
+    consent_state: ConsentState,
+    config: ProgrammeConfig,
+    now: datetime,
+    *,
+    preferred: Sequence[Channel] = (),
+    language: str = DEFAULT_LANGUAGE,
+) -> list[OutreachEvent]:
+    """The message that takes the place of ``item``, given up, on the member's next channel.
+
+    The same template and values are decided again (:func:`~membercore.outreach.decide`)
+    with every channel tried so far left out: the next channel the template may use and
+    the member consents to for its purpose, or a call for care. It is refused, with the
+    reason, when none is left or the cap is reached. A message kept before its template
+    was (an earlier release's) has nothing to render again and falls back to nothing.
+    """
+    if not item.template_key:
+        return []
+    request = RequestMessage(
+        key=f"{item.message_id}/fallback",
+        member_id=state.member_id,
+        template_key=item.template_key,
+        purpose=item.purpose,
+        variables=item.variables,
+        urgent=item.urgent,
+        reason=f"the fallback of {item.message_id}, which failed on {item.channel}",
+        journey=item.journey,
+    )
+    return decide(
+        request,
+        state,
+        consent_state,
+        config,
+        now,
+        preferred=preferred,
+        language=language,
+        tried=(*item.tried, item.channel),
+        falls_back_from=item.message_id,
+    )

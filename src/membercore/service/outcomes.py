@@ -1,0 +1,200 @@
+"""What became of the messages handed over: failures, providers' reports, members' replies.
+
+A delivery that failed is noted on the member's record (:func:`note`): to be retried,
+or given up and fallen back to the member's next channel. A channel that reads back
+what its provider said (:class:`~membercore.ports.ReportingChannel`) is asked for it
+(:func:`read_reports`): a message reported delivered or undeliverable is noted the same
+way, and its outcome recorded in the outbox so that it is not asked about again; a
+reply that is an opt-out word (``TD``) withdraws marketing consent on that channel for
+each member a marketing message went to at that address in the last
+``opt_out_days``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING
+
+import attrs
+
+from membercore import outreach
+from membercore.consent import WithdrawConsent
+from membercore.errors import StorageError
+from membercore.ports import (
+    Channel,
+    DeliveryReport,
+    OutboxMessage,
+    Outgoing,
+    Reply,
+    ReportingChannel,
+)
+from membercore.service.member import Member
+from membercore.service.recording import member_key, member_of
+from membercore.service.use_cases import handle
+
+if TYPE_CHECKING:
+    from membercore.service.engine import Engine
+
+__all__ = ["ReportsRead", "note", "read_reports"]
+
+log = logging.getLogger("membercore.outcomes")
+
+#: What the engine sends a record about a message's fate.
+Note = outreach.NoteDelivery | WithdrawConsent
+
+
+@attrs.frozen
+class ReportsRead:
+    """What reading the channels' reports did.
+
+    Attributes:
+        delivered: messages reported delivered.
+        undeliverable: messages reported undeliverable (noted, and fallen back).
+        replies: members' replies read.
+        opted_out: consents withdrawn by an opt-out reply.
+        unreadable: channels that could not be asked (asked again next time).
+    """
+
+    delivered: int = 0
+    undeliverable: int = 0
+    replies: int = 0
+    opted_out: int = 0
+    unreadable: int = 0
+
+
+def note(engine: Engine, notes: Sequence[Note], now: datetime) -> tuple[object, ...]:
+    """Have each member's record take what was learnt of its messages, in one commit.
+
+    A note naming a member with no record is passed over: their record is gone.
+    """
+    if not notes:
+        return ()
+    what = f"noting {len(notes)} outcomes of deliveries"
+    events, _ = engine.retrying(partial(_note, engine, notes, now), what)
+    return events
+
+
+def _note(engine: Engine, notes: Sequence[Note], now: datetime) -> tuple[object, ...]:
+    uow = engine.unit_of_work(now)
+    uow.load({member_key(item.member_id) for item in notes})
+    uow.load_households()
+    made: list[object] = []
+    for item in notes:
+        held = uow.records.get(member_key(item.member_id))
+        if held is None or not isinstance(held.state, Member):
+            continue
+        made += handle(uow, engine.context, item, now)
+    uow.commit()
+    return tuple(made)
+
+
+def read_reports(
+    engine: Engine,
+    channels: Mapping[str, Channel],
+    now: datetime,
+    *,
+    window: timedelta,
+    limit: int,
+) -> ReportsRead:
+    """Ask every reporting channel what its provider said, and note it on the records."""
+    read = ReportsRead()
+    for channel in channels.values():
+        if isinstance(channel, ReportingChannel):
+            read = _add(read, _read_one(engine, channel, now, window, limit))
+    return read
+
+
+def _read_one(
+    engine: Engine,
+    channel: ReportingChannel,
+    now: datetime,
+    window: timedelta,
+    limit: int,
+) -> ReportsRead:
+    awaiting = engine.store.awaiting(channel.name, now - window, limit)
+    try:
+        said = list(channel.reports(awaiting, now))
+    # A channel is a plugin talking to the outside: whatever it raises is a provider
+    # that could not be asked now, never a reason to stop the others.
+    except Exception as error:
+        log.warning("channel %s: reports not read: %s", channel.name, type(error).__name__)
+        return ReportsRead(unreadable=1)
+    reports = [item for item in said if isinstance(item, DeliveryReport)]
+    replies = [item for item in said if isinstance(item, Reply)]
+    known = {message.message_id: message for message in awaiting}
+    notes: list[Note] = [_noted(report, known) for report in reports]
+    opt_outs = _opt_outs(engine, channel.name, replies)
+    note(engine, [*notes, *opt_outs], now)
+    for report in reports:
+        _record_outcome(engine, report)
+    delivered = sum(1 for report in reports if report.delivered)
+    return ReportsRead(
+        delivered=delivered,
+        undeliverable=len(reports) - delivered,
+        replies=len(replies),
+        opted_out=len(opt_outs),
+    )
+
+
+def _noted(report: DeliveryReport, known: Mapping[str, OutboxMessage]) -> outreach.NoteDelivery:
+    message = known.get(report.message_id)
+    member = member_of(message.key) if message else report.message_id.rpartition("/msg/")[0]
+    return outreach.NoteDelivery(
+        member_id=member or report.message_id,
+        message_id=report.message_id,
+        at=report.at,
+        delivered=report.delivered,
+        detail=report.detail or ("delivered" if report.delivered else "undeliverable"),
+    )
+
+
+def _record_outcome(engine: Engine, report: DeliveryReport) -> None:
+    outcome = "delivered" if report.delivered else "undeliverable"
+    try:
+        engine.store.record_outcome(report.message_id, outcome, report.at)
+    except StorageError:
+        # A report on a message the outbox never acknowledged (another programme's, or
+        # one it lost): nothing to mark; its record took what it could.
+        log.info("report on %s: no acknowledged message of that id", report.message_id)
+
+
+def _opt_outs(engine: Engine, channel: str, replies: Iterable[Reply]) -> list[WithdrawConsent]:
+    """The withdrawals the opt-out replies ask for: one per member reached at the address."""
+    policy = engine.config.outreach
+    withdrawals: list[WithdrawConsent] = []
+    for reply in replies:
+        if not policy.opts_out(reply.text):
+            continue
+        since = reply.at - timedelta(days=policy.opt_out_days)
+        members = {
+            member_of(message.key)
+            for message in engine.store.sent_to(channel, reply.address, since)
+            if _purpose(message) == "marketing"
+        }
+        withdrawals += [
+            WithdrawConsent(
+                key=f"reply/{channel}/{reply.reply_id}",
+                member_id=member,
+                purpose="marketing",
+                channels=(channel,),  # type: ignore[arg-type]
+                reason=f"replied {reply.text.strip()!r} to a marketing {channel} message",
+            )
+            for member in sorted(members)
+        ]
+    return withdrawals
+
+
+def _purpose(message: OutboxMessage) -> str | None:
+    try:
+        return Outgoing.of(message).purpose
+    except ValueError:
+        return None
+
+
+def _add(one: ReportsRead, other: ReportsRead) -> ReportsRead:
+    return ReportsRead(
+        *(a + b for a, b in zip(attrs.astuple(one), attrs.astuple(other), strict=True))
+    )

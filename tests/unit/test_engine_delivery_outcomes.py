@@ -34,6 +34,7 @@ from membercore.outreach import (
 )
 from membercore.plugins import make_plugin_manager
 from membercore.ports import OutboxMessage, Outgoing, PermanentDeliveryError
+from membercore.serialization import message_from_stored
 from membercore.service.dispatch import Backoff
 from membercore.service.engine import Engine
 from membercore.staff.tasks import AssignHealthManager
@@ -119,8 +120,6 @@ def _ask(engine: Engine, key: str = "ask-1", template: str = "hba1c_recheck") ->
 
 
 def _journal(engine: Engine) -> list[Any]:
-    from membercore.serialization import message_from_stored
-
     return [message_from_stored(e.payload) for e in engine.store.events(f"member:{ME}")]
 
 
@@ -165,7 +164,7 @@ def test_a_marketing_message_without_another_channel_is_refused_saying_why(
     engine.dispatch({"wecom": Refusing("wecom")})
     refused = [e for e in _journal(engine) if type(e).__name__ == "MessageRefused"]
     assert [r.reason for r in refused] == ["no_consent"]
-    assert engine.store.tasks() is not None and list(engine.store.tasks()) == []
+    assert list(engine.store.tasks()) == []
 
 
 def test_a_report_is_noted_once_and_a_late_failure_after_it_changes_nothing(
@@ -258,7 +257,8 @@ def test_a_notice_goes_to_the_assignee_and_not_once_the_task_is_closed(
         told = Outgoing.of(notice)
         (task,) = engine.store.tasks()
         assert told.to == task.assignee
-        assert task.task_key in told.text and "致电" in told.text
+        assert task.task_key in told.text
+        assert "致电" in told.text
         assert "糖化" not in told.text  # the reason stays in the work queue
         desk = Taking("staff")
         engine.dispatch({"staff": desk})
@@ -317,11 +317,13 @@ def test_a_channel_table_that_is_wrong_is_refused_naming_the_key(
     clock: ManualClock, options: dict[str, Any], use: str, key: str, problem: str
 ) -> None:
     table = {"sms": ChannelSettings(use=use, options=options)}
-    with _open(
-        "memory://", clock, _programme_with(channels=table), _Plugin(_vendor_factory)
-    ) as engine:
-        with pytest.raises(ConfigError) as refused:
-            engine.channels()
+    with (
+        _open(
+            "memory://", clock, _programme_with(channels=table), _Plugin(_vendor_factory)
+        ) as engine,
+        pytest.raises(ConfigError) as refused,
+    ):
+        engine.channels()
     assert refused.value.key == key
     assert problem in refused.value.problem
 
@@ -332,6 +334,6 @@ def test_a_factory_that_fails_or_names_another_channel_names_its_plugin(
     table = {"sms": ChannelSettings(use="vendor-sms")}
     for factory in (lambda options: Taking("email"), lambda options: 1 / 0):
         plugin = _Plugin(factory)
-        with _open("memory://", clock, _programme_with(channels=table), plugin) as engine:
-            with pytest.raises(PluginError):
-                engine.channels()
+        config = _programme_with(channels=table)
+        with _open("memory://", clock, config, plugin) as engine, pytest.raises(PluginError):
+            engine.channels()

@@ -60,8 +60,10 @@ def deliver(
     for message in claimed:
         verdict = verdicts[message.message_id]
         if verdict.send:
-            outgoing = _outgoing(message, reach[message.message_id])
-            sent.append((message, send(engine.store, channels, outgoing, now, backoff)))
+            given = reach[message.message_id]
+            outgoing = _outgoing(message, given)
+            delivery = send(engine.store, channels, outgoing, now, backoff, address=given.get("to"))
+            sent.append((message, delivery))
         elif verdict.later is not None:
             held += 1
             why = f"held back for quiet hours until {verdict.later.isoformat()}"

@@ -27,7 +27,6 @@ from cattrs.cols import (
 )
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from membercore.config.channels import ChannelSettings
 from membercore.dates import require_aware
 from membercore.messages import ParamValue
 from membercore.text import brief
@@ -207,11 +206,10 @@ def _converter(
     for kind in (int, bool, str):
         conv.register_structure_hook(kind, _strict(kind))
     conv.register_structure_hook_func(lambda t: t == ParamValue, _param_value)
-    # A channel's table is its plugin's options as written, beside the factory's name.
-    conv.register_structure_hook(
-        ChannelSettings, lambda value, _: ChannelSettings.from_table(value)
-    )
-    conv.register_unstructure_hook(ChannelSettings, ChannelSettings.as_table)
+    # A class read from an open table (a channel's plugin options as written) reads and
+    # writes itself: ``from_table`` and ``as_table``.
+    conv.register_structure_hook_func(_reads_tables, lambda table, kind: kind.from_table(table))
+    conv.register_unstructure_hook_func(_reads_tables, lambda value: value.as_table())
     conv.register_structure_hook_factory(is_sequence, _listy(homogenous_tuple_structure_factory))
     conv.register_structure_hook_factory(is_mutable_sequence, _listy(list_structure_factory))
     conv.register_structure_hook_factory(is_any_set, _listy(_set_factory))
@@ -243,6 +241,10 @@ def _omitted(kind: Any) -> list[str]:
 
 def _omits_some(kind: Any) -> bool:
     return attrs.has(kind) and bool(_omitted(kind))
+
+
+def _reads_tables(kind: Any) -> bool:
+    return isinstance(kind, type) and hasattr(kind, "from_table") and hasattr(kind, "as_table")
 
 
 def _is_frozenset(type_: object) -> bool:

@@ -31,10 +31,11 @@ from membercore_adapters.stores.postgres import (
 )
 from membercore_adapters.stores.postgres import schema as postgres_schema
 from membercore_adapters.stores.postgres import store as postgres_store
-from membercore_adapters.stores.postgres.statements import put
+from membercore_adapters.stores.postgres.statements import put, spelled
 from membercore_adapters.stores.sql import without_migrating
 
 from .case_loads import BEFORE_CASE_LOADS
+from .outcomes import BEFORE_OUTCOMES, HANDSET, awaits_outcomes
 from .packed_journal import (
     BEFORE_PACKING,
     carries_on_packed,
@@ -258,6 +259,50 @@ def test_a_schema_of_version_four_reads_its_journal_as_written_and_packs_what_fo
             sql.SQL("SELECT snapshot, length(packed) > 0 FROM {}.records").format(schema)
         )
         assert record.fetchone() == ("", True)
+
+
+def test_a_schema_of_version_six_gains_outcomes_and_keeps_its_delivered_messages(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Messages as schema 6 stored them.
+    with _written_at_schema(url, postgres_url, monkeypatch, 6) as conn:
+        for message_id, status, receipt, at in BEFORE_OUTCOMES:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.outbox (message_id, key, channel, payload, send_at, "
+                    "status, receipt, delivered_at) "
+                    "VALUES (%s, 'member:p-1', 'sms', '{{}}', %s, %s, %s, %s)"
+                ).format(sql.Identifier(_schema(url))),
+                (message_id, T0, status, receipt, at),
+            )
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 7
+        awaits_outcomes(store)
+    assert {"outbox_awaiting", "outbox_sent_to"} <= _tables(postgres_url, _schema(url))
+
+
+def test_the_outcome_listings_are_read_through_their_indexes(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, Any]] = []
+    query = store._query
+
+    def recorded(doing: str, sql: str, parameters: Any = ()) -> list[Any]:
+        asked.append((sql, parameters))
+        return query(doing, sql, parameters)
+
+    monkeypatch.setattr(store, "_query", recorded)
+    store.awaiting("sms", T0, 10)
+    store.sent_to("sms", HANDSET, T0)
+    plans = []
+    # An empty table is read whole at once, unless the planner is told not to.
+    with store._connection("explaining") as conn, conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        for statement, parameters in asked:
+            rows = conn.execute(f"EXPLAIN {spelled(statement)}", parameters).fetchall()
+            plans.append(" ".join(row[0] for row in rows))
+    assert "Index Scan using outbox_awaiting" in plans[0]
+    assert "Index Scan using outbox_sent_to" in plans[1]
 
 
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(

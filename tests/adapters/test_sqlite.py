@@ -22,6 +22,7 @@ from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, Sqlite
 from membercore_adapters.stores.sqlite import schema as sqlite_schema
 
 from .case_loads import BEFORE_CASE_LOADS
+from .outcomes import BEFORE_OUTCOMES, HANDSET, awaits_outcomes
 from .packed_journal import (
     BEFORE_PACKING,
     carries_on_packed,
@@ -218,6 +219,47 @@ def test_repacking_moves_an_earlier_releases_journal_and_snapshot_into_packed_fo
         record = conn.execute("SELECT snapshot, typeof(packed) FROM records").fetchone()
     conn.close()
     assert record == ("", "blob")
+
+
+def test_a_file_of_schema_six_gains_outcomes_and_keeps_its_delivered_messages(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Messages as schema 6 stored them.
+    with _written_at_schema(path, monkeypatch, 6) as conn:
+        conn.executemany(
+            "INSERT INTO outbox (message_id, key, channel, payload, send_at, status, receipt, "
+            "delivered_at) VALUES (?, 'member:p-1', 'sms', '{}', ?, ?, ?, ?)",
+            [
+                (message_id, _micros(T0), status, receipt, None if at is None else _micros(at))
+                for message_id, status, receipt, at in BEFORE_OUTCOMES
+            ],
+        )
+    conn.close()
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 7
+        awaits_outcomes(store)
+    assert {"outbox_awaiting", "outbox_sent_to"} <= _tables(path)
+
+
+def test_the_outcome_listings_are_read_through_their_indexes(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, Any]] = []
+    query = store._query
+
+    def recorded(doing: str, sql: str, parameters: Any = ()) -> list[Any]:
+        asked.append((sql, parameters))
+        return query(doing, sql, parameters)
+
+    monkeypatch.setattr(store, "_query", recorded)
+    store.awaiting("sms", T0, 10)
+    store.sent_to("sms", HANDSET, T0)
+    plans = [
+        " ".join(row[3] for row in store._conn.execute(f"EXPLAIN QUERY PLAN {sql}", parameters))
+        for sql, parameters in asked
+    ]
+    assert "USING INDEX outbox_awaiting (channel=? AND delivered_at>?)" in plans[0]
+    assert "USING INDEX outbox_sent_to (channel=? AND address=? AND delivered_at>?)" in plans[1]
 
 
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -24,7 +25,7 @@ from membercore.ports import (
     Reply,
     TransientDeliveryError,
 )
-from membercore.testing.channels import ChannelSetup, ReplyContract, T0
+from membercore.testing.channels import T0, ChannelSetup, ReplyContract, _Hospital
 
 SECRET = "s3cr3t-key-0042"
 
@@ -106,18 +107,13 @@ class TestMemorySms(ReplyContract):
         )
 
 
-def test_the_suite_fails_a_channel_that_sends_twice(tmp_path: object) -> None:
+def test_the_suite_fails_a_channel_that_sends_twice(tmp_path: Path) -> None:
     provider = MemoryProvider()
     broken = ChannelSetup(channel=MemorySms(provider, twice=True), provider=provider, address="1")
-    from membercore.testing.channels import _Hospital
-
-    hospital = _Hospital(broken, tmp_path / "broken.db")  # type: ignore[operator]
+    hospital = _Hospital(broken, tmp_path / "broken.db")
     try:
         suite = TestMemorySms()
         with pytest.raises(AssertionError):
             suite.test_a_message_is_handed_to_the_provider_once(hospital)
     finally:
         hospital.engine.close()
-
-
-_ = timedelta

@@ -25,6 +25,7 @@ from membercore.ports import (
     Store,
     TaskStore,
     TimerStore,
+    lacks,
 )
 from membercore.testing import contracts
 from membercore.testing.contracts import (
@@ -125,6 +126,27 @@ def test_a_store_seen_through_one_role_lacks_the_others() -> None:
     assert not isinstance(store, Store)
     with pytest.raises(AttributeError):
         store.seen(["fact-1"])
+
+
+class _Without:
+    """A store without some of its methods: one written before the port had them."""
+
+    def __init__(self, store: MemoryStore, *missing: str) -> None:
+        self._store = store
+        self._missing = set(missing)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._missing:
+            raise AttributeError(f"{name} is missing")
+        return getattr(self._store, name)
+
+
+def test_a_store_without_the_outcome_methods_lacks_them_in_the_outbox_role() -> None:
+    store = _Without(MemoryStore(), "awaiting", "record_outcome", "sent_to")
+    assert lacks(store) == ["OutboxStore (awaiting, record_outcome, sent_to)"]
+    assert not isinstance(store, OutboxStore)
+    assert lacks(_Without(MemoryStore(), "sent_to")) == ["OutboxStore (sent_to)"]
+    assert lacks(MemoryStore()) == []
 
 
 def test_the_store_contract_is_every_role_contract() -> None:

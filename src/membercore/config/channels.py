@@ -23,8 +23,9 @@ from membercore.errors import ConfigError
 
 __all__ = ["CONFIGURABLE_CHANNELS", "ChannelSettings", "check_channels"]
 
-#: The programme's channels a plugin may carry (``phone`` is a staff call, not a channel).
-CONFIGURABLE_CHANNELS = ("wecom", "sms", "email")
+#: The programme's channels a plugin may carry (``phone`` is a staff call, not a channel),
+#: and ``staff``, which tells staff of the tasks given them.
+CONFIGURABLE_CHANNELS = ("wecom", "sms", "email", "staff")
 
 
 @attrs.frozen(kw_only=True)

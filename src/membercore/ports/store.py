@@ -10,7 +10,7 @@ splits its recorders; every role shares :class:`Recorder`, the store's one trans
 - :class:`InboxStore`: the facts taken, by id, with their fingerprints (idempotent
   ingestion);
 - :class:`OutboxStore`: the messages to deliver, claimed by dispatchers and marked
-  delivered or failed (the dispatcher);
+  delivered or failed (the dispatcher), and what providers reported of them after;
 - :class:`DeadLetterStore`: the inputs refused, with the reason (reports);
 - :class:`TaskStore`: the staff tasks and case loads (staff work).
 - :class:`IdentityStore`: patients' identifiers and the patient each names (connectors'
@@ -157,7 +157,11 @@ class InboxStore(Recorder, Protocol):
 
 @runtime_checkable
 class OutboxStore(Recorder, Protocol):
-    """The messages to deliver, in commit order: what dispatchers claim and mark."""
+    """The messages to deliver, in commit order: what dispatchers claim and mark.
+
+    A delivered message keeps the address it went to and, once its provider reports
+    what became of it (reached the handset, undeliverable), that outcome.
+    """
 
     def pending_outbox(self, now: datetime, limit: int) -> list[OutboxMessage]:
         """Up to ``limit`` pending messages to send by ``now``, in commit order.
@@ -196,12 +200,13 @@ class OutboxStore(Recorder, Protocol):
     def record_delivery(self, delivery: Delivery) -> None:
         """Mark a message delivered (a receipt), failed for now (retry_at) or given up.
 
-        A receipt marks the message delivered unless it already is (the first receipt is
-        kept). A failure counts an attempt of a pending message and either schedules the
-        next one (``retry_at``) or gives up (status ``failed``); it changes nothing once
-        the message is delivered or given up. A message ``held`` back (quiet hours at the
-        hand-over) waits for ``retry_at`` with no failure counted. Whatever it records
-        releases the message's claim (see :meth:`claim_outbox`).
+        A receipt marks the message delivered at ``delivery.at`` unless it already is
+        (the first receipt is kept, with its address). A failure counts an attempt of a
+        pending message and either schedules the next one (``retry_at``) or gives up
+        (status ``failed``); it changes nothing once the message is delivered or given
+        up. A message ``held`` back (quiet hours at the hand-over) waits for ``retry_at``
+        with no failure counted. Whatever it records releases the message's claim (see
+        :meth:`claim_outbox`).
 
         Raises:
             StorageError: no message has that id, or the store failed.
@@ -210,6 +215,60 @@ class OutboxStore(Recorder, Protocol):
 
     def outbox(self, status: str | None = None) -> Iterator[OutboxMessage]:
         """Every outbox message (of one status when given), in commit order."""
+        ...
+
+    def awaiting(self, channel: str, since: datetime, limit: int) -> list[OutboxMessage]:
+        """Up to ``limit`` delivered messages of ``channel`` awaiting their outcome.
+
+        The messages delivered (given a receipt) at or after ``since`` and with no
+        outcome recorded (see :meth:`record_outcome`), in commit order: what a channel
+        still expects its provider to report on.
+
+        Args:
+            channel: the channel they were delivered on.
+            since: the earliest delivery instant listed (aware).
+            limit: how many messages at most (none when not positive).
+
+        Raises:
+            NaiveInstantError: ``since`` is naive.
+            StorageError: the store failed.
+        """
+        ...
+
+    def record_outcome(self, message_id: str, outcome: str, at: datetime) -> None:
+        """Record the provider's final word on a delivered message (``outcome_at`` is ``at``).
+
+        The first outcome is kept: recording another changes nothing.
+
+        Args:
+            message_id: the message (delivered: it has a receipt).
+            outcome: what became of it (``delivered``, ``undeliverable``...; not empty).
+            at: when the provider said so (aware).
+
+        Raises:
+            NaiveInstantError: ``at`` is naive.
+            StorageError: naming the message, when no message has that id, the message
+                was not delivered or ``outcome`` is empty (nothing was recorded); or the
+                store failed.
+        """
+        ...
+
+    def sent_to(self, channel: str, address: str, since: datetime) -> list[OutboxMessage]:
+        """The messages of ``channel`` delivered to ``address`` at or after ``since``.
+
+        In commit order, whether their outcome is recorded or not: what a member's reply
+        from that address may answer. A message whose delivery named no address is never
+        listed.
+
+        Args:
+            channel: the channel they were delivered on.
+            address: the address their delivery named (as the channel gave it).
+            since: the earliest delivery instant listed (aware).
+
+        Raises:
+            NaiveInstantError: ``since`` is naive.
+            StorageError: the store failed.
+        """
         ...
 
 

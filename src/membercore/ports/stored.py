@@ -13,7 +13,7 @@ from datetime import datetime
 import attrs
 
 from membercore.checks import non_empty
-from membercore.dates import as_utc, aware
+from membercore.dates import as_utc, aware, aware_or_none
 
 __all__ = [
     "Change",
@@ -160,6 +160,10 @@ class InboxEntry:
 class OutboxMessage:
     """A message waiting for delivery, in the order it was committed.
 
+    The last five attributes are what the store recorded of the message since: a store
+    fills them in when it lists the message, and a commit writes none of them (a message
+    is committed undelivered).
+
     Attributes:
         message_id: unique id (the outreach decision's message id).
         key: the member's record.
@@ -168,6 +172,13 @@ class OutboxMessage:
         send_at: not before this instant (quiet hours defer it).
         attempts: how many deliveries failed so far.
         status: ``pending``, ``delivered``, ``failed`` (given up) or ``cancelled``.
+        receipt: the channel's acknowledgment, once delivered (the first receipt).
+        address: the address it was delivered to (a handset's number, a mailbox), when
+            the delivery named one.
+        delivered_at: when it was delivered.
+        outcome: the provider's final word on the delivered message (``delivered`` to
+            the handset, ``undeliverable``...), once recorded (the first one).
+        outcome_at: when the provider said it.
     """
 
     message_id: str = attrs.field(validator=non_empty)
@@ -177,6 +188,15 @@ class OutboxMessage:
     send_at: datetime = attrs.field(converter=as_utc, validator=aware)
     attempts: int = 0
     status: str = "pending"
+    receipt: str | None = None
+    address: str | None = None
+    delivered_at: datetime | None = attrs.field(
+        default=None, converter=_optional_instant, validator=aware_or_none
+    )
+    outcome: str | None = None
+    outcome_at: datetime | None = attrs.field(
+        default=None, converter=_optional_instant, validator=aware_or_none
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -187,6 +207,8 @@ class Delivery:
         message_id: the message.
         at: when it was tried.
         receipt: the channel's acknowledgment (its message id), when delivered.
+        address: where it was delivered (a handset's number, a mailbox), when the
+            channel's acknowledgment names it; kept with the receipt, ignored otherwise.
         error: why it failed, when it failed (or why it was held back).
         retry_at: when to try again after a failure (None: give up).
         held: not an attempt: the message was held back before it reached its channel
@@ -197,6 +219,7 @@ class Delivery:
     message_id: str
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     receipt: str | None = None
+    address: str | None = None
     error: str | None = None
     retry_at: datetime | None = attrs.field(default=None, converter=_optional_instant)
     held: bool = attrs.field(default=False)

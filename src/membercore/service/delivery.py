@@ -29,6 +29,7 @@ from membercore.ports import Channel, Delivery, OutboxMessage
 from membercore.serialization import message_from_stored
 from membercore.service.dispatch import Backoff, DispatchReport, report_of, send
 from membercore.service.member import Member, contact, evolve_all
+from membercore.service.notices import STAFF, task_of
 from membercore.service.outcomes import note
 from membercore.service.recording import member_of
 
@@ -59,8 +60,10 @@ def deliver(
     for message in claimed:
         verdict = verdicts[message.message_id]
         if verdict.send:
-            outgoing = _outgoing(message, reach[message.message_id])
-            sent.append((message, send(engine.store, channels, outgoing, now, backoff)))
+            given = reach[message.message_id]
+            outgoing = _outgoing(message, given)
+            delivery = send(engine.store, channels, outgoing, now, backoff, address=given.get("to"))
+            sent.append((message, delivery))
         elif verdict.later is not None:
             held += 1
             why = f"held back for quiet hours until {verdict.later.isoformat()}"
@@ -75,19 +78,26 @@ def deliver(
             )
         elif verdict.unknown:
             given_up += 1
-            why = (
-                "not queued on the member's record any more (its record is gone, or it fell "
-                "due more than two weeks before the record's latest decision): not sent"
-            )
+            why = _UNKNOWN if message.channel != STAFF else _CLOSED
             engine.store.record_delivery(Delivery(message_id=message.message_id, at=now, error=why))
         else:
             cancelled += 1  # its row was cancelled in the hand-over's commit
-    failures = [_failure(message, outcome) for message, outcome in sent if outcome.receipt is None]
+    failures = [
+        _failure(message, outcome)
+        for message, outcome in sent
+        if outcome.receipt is None and message.channel != STAFF
+    ]
     if failures:
         note(engine, failures, now)
     report = report_of(outcome for _, outcome in sent)
     return attrs.evolve(report, failed=report.failed + given_up, cancelled=cancelled, held=held)
 
+
+_UNKNOWN = (
+    "not queued on the member's record any more (its record is gone, or it fell due more "
+    "than two weeks before the record's latest decision): not sent"
+)
+_CLOSED = "its task is closed, or its record gone: the notice is not sent"
 
 #: How a row an earlier release queued begins: the whole decision, tagged, as stored.
 _QUEUED = f'{{"type":"{outreach.MessageQueued.TYPE}"'
@@ -110,6 +120,14 @@ def _reach(member: Member, channel: str) -> dict[str, str]:
     """What a channel needs to reach the member: their address on it and health manager."""
     reach = {"to": contact(member, channel), "manager": member.work.health_manager}
     return {name: value for name, value in reach.items() if value}
+
+
+def _notice(member: Member, message: OutboxMessage) -> outreach.HandOver:
+    """A notice to staff goes out while its task is open; it holds nothing to check else."""
+    task = member.work.tasks.get(task_of(json.loads(message.payload)) or "")
+    if task is None or task.status != "open":
+        return outreach.HandOver(send=False, unknown=True)
+    return outreach.HandOver(send=True)
 
 
 def _failure(message: OutboxMessage, outcome: Delivery) -> outreach.NoteDelivery:
@@ -137,6 +155,10 @@ def _check(
             verdicts[message.message_id] = outreach.HandOver(send=False, unknown=True)
             continue
         member: Member = held.state
+        if message.channel == STAFF:
+            verdicts[message.message_id] = _notice(member, message)
+            reach[message.message_id] = {}
+            continue
         verdict = outreach.hand_over(
             message.message_id,
             message.channel,  # type: ignore[arg-type]

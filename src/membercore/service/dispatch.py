@@ -122,8 +122,14 @@ def send(
     message: OutboxMessage,
     now: datetime,
     policy: Backoff,
+    *,
+    address: str | None = None,
 ) -> Delivery:
-    """Give one claimed message to its channel and record what the channel said."""
+    """Give one claimed message to its channel and record what the channel said.
+
+    ``address``, the member's address the message was handed with, is kept with the
+    acknowledgment (replies from it are matched to the message).
+    """
     channel = channels.get(message.channel)
     try:
         if channel is None:
@@ -139,7 +145,7 @@ def send(
         retry_at = _retry_at(error, policy, message.attempts + 1, now)
         delivery = Delivery(message_id=message.message_id, at=now, error=reason, retry_at=retry_at)
     else:
-        delivery = Delivery(message_id=message.message_id, at=now, receipt=receipt)
+        delivery = Delivery(message_id=message.message_id, at=now, receipt=receipt, address=address)
     store.record_delivery(delivery)
     return delivery
 

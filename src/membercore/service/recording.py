@@ -40,6 +40,7 @@ from membercore.serialization import (
     record_to_json,
 )
 from membercore.service.member import INSTANT_FIELDS, Member, clock_after, evolve_all, next_due
+from membercore.service.notices import STAFF, notices
 from membercore.staff import tasks
 from membercore.text import brief
 
@@ -222,6 +223,8 @@ def build_commit(
         written[held.key] = (version, state, 0 if fresh else journal)
         if isinstance(state, Member):
             outbox += _outbox(held.key, held.events)
+            if STAFF in config.channels:
+                outbox += notices(held.key, state, held.events, config.tz)
             task_rows += _tasks(held.key, state, held.events)
             cancelled += [
                 event.message_id

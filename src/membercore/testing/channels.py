@@ -54,7 +54,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import attrs
 import pytest
@@ -62,7 +62,7 @@ import pytest
 from membercore.config.outreach import MessageTemplate
 from membercore.config.programme import ProgrammeConfig
 from membercore.config.reference import reference_config
-from membercore.consent import GrantConsent, allows
+from membercore.consent import GrantConsent, Purpose, allows
 from membercore.facts import PatientRegistered
 from membercore.facts.identity import CONTACT_FIELDS
 from membercore.outreach import RequestMessage
@@ -193,17 +193,20 @@ class _Hospital:
     def member(self, patient: str, *, address: str | None = "") -> str:
         """Register ``patient`` with the setup's address (or ``address``) and consents."""
         given = self.setup.address if address == "" else address
-        contact = {CONTACT_FIELDS[self.name]: given} if given else {}
         registered = PatientRegistered(
-            fact_id=f"reg-{patient}", patient_id=patient, occurred_at=T0, name="王女士", **contact
+            fact_id=f"reg-{patient}", patient_id=patient, occurred_at=T0, name="王女士"
         )
+        if given:
+            contact: dict[str, Any] = {CONTACT_FIELDS[self.name]: given}
+            registered = attrs.evolve(registered, **contact)
         self.engine.ingest([registered])
-        for purpose in ("care", "marketing"):
+        purposes: tuple[Purpose, ...] = ("care", "marketing")
+        for purpose in purposes:
             self.engine.execute(
                 GrantConsent(
                     key=f"consent-{patient}-{purpose}",
                     member_id=patient,
-                    purpose=purpose,  # type: ignore[arg-type]
+                    purpose=purpose,
                     channels=(self.name, "phone"),  # type: ignore[arg-type]
                     given_by=patient,
                     source="contract",

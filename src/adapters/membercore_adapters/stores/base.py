@@ -1,4 +1,4 @@
-"""What the first-party stores share: closing at the end of a ``with`` block, claims."""
+"""What the first-party stores share: closing at the end of a ``with`` block, claims, outcomes."""
 
 from __future__ import annotations
 
@@ -51,3 +51,25 @@ def claim_until(url: str, now: datetime, worker: str, lease: timedelta) -> datet
     if lease <= timedelta(0):
         raise StorageError(url, f"a claim's lease must be positive, got {lease}")
     return moment + lease
+
+
+def outcome_at(url: str, message_id: str, outcome: str, at: datetime) -> datetime:
+    """When the outcome of ``message_id`` was reported: ``at`` in UTC, once it is checked.
+
+    Raises:
+        NaiveInstantError: ``at`` has no timezone.
+        StorageError: naming the store and the message, when ``outcome`` is empty.
+    """
+    moment = require_aware("at", at)
+    if not outcome:
+        raise StorageError(url, f"an empty outcome for outbox message {message_id!r}")
+    return moment
+
+
+def undelivered(url: str, message_id: str, status: str | None) -> StorageError:
+    """Why an outcome of ``message_id`` is refused: the message's ``status`` (None: no message)."""
+    if status is None:
+        return StorageError(url, f"no outbox message {message_id!r}")
+    return StorageError(
+        url, f"outbox message {message_id!r} is {status}, not delivered: it has no outcome"
+    )

@@ -31,7 +31,7 @@ from membercore.ports import (
     TaskRow,
 )
 from membercore.ports.commits import CheckedCommit, check_commit
-from membercore_adapters.stores.base import Closing, claim_until
+from membercore_adapters.stores.base import Closing, claim_until, outcome_at, undelivered
 
 __all__ = ["MemoryStore", "membercore_register_stores"]
 
@@ -42,7 +42,6 @@ class _Outgoing:
 
     message: OutboxMessage
     next_attempt_at: datetime | None = None
-    receipt: str | None = None
     last_error: str | None = None
     claimed_by: str | None = None
     claim_until: datetime | None = None
@@ -60,6 +59,24 @@ class _Outgoing:
         """Drop the claim (a delivery was recorded)."""
         self.claimed_by = None
         self.claim_until = None
+
+    def delivered_since(self, channel: str, since: datetime) -> bool:
+        """Delivered on ``channel`` at or after ``since``."""
+        message = self.message
+        delivered_at = message.delivered_at
+        return (
+            message.status == "delivered"
+            and message.channel == channel
+            and delivered_at is not None
+            and delivered_at >= since
+        )
+
+
+def _undelivered(message: OutboxMessage) -> OutboxMessage:
+    """``message`` as a commit writes it: nothing of a delivery or an outcome."""
+    return attrs.evolve(
+        message, receipt=None, address=None, delivered_at=None, outcome=None, outcome_at=None
+    )
 
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -259,6 +276,30 @@ class MemoryStore(Closing):
             messages = [outgoing.message for outgoing in self._outbox.values()]
         return iter([m for m in messages if status is None or m.status == status])
 
+    def awaiting(self, channel: str, since: datetime, limit: int) -> list[OutboxMessage]:
+        """Up to ``limit`` messages of ``channel`` delivered since ``since``, with no outcome."""
+        moment = require_aware("since", since)
+        with self._lock:
+            self._check_open()
+            waiting: list[OutboxMessage] = []
+            for outgoing in self._outbox.values():
+                if len(waiting) >= limit:
+                    break
+                if outgoing.delivered_since(channel, moment) and outgoing.message.outcome is None:
+                    waiting.append(outgoing.message)
+            return waiting
+
+    def sent_to(self, channel: str, address: str, since: datetime) -> list[OutboxMessage]:
+        """The messages of ``channel`` delivered to ``address`` since ``since``, in commit order."""
+        moment = require_aware("since", since)
+        with self._lock:
+            self._check_open()
+            return [
+                outgoing.message
+                for outgoing in self._outbox.values()
+                if outgoing.delivered_since(channel, moment) and outgoing.message.address == address
+            ]
+
     def dead_letters(self) -> Iterator[DeadLetter]:
         """Every dead letter, oldest (first written) first."""
         with self._lock:
@@ -320,7 +361,7 @@ class MemoryStore(Closing):
             self._inbox.setdefault(entry.fact_id, entry.fingerprint)
         for message in commit.outbox:
             if message.message_id not in self._outbox:
-                self._outbox[message.message_id] = _Outgoing(message)
+                self._outbox[message.message_id] = _Outgoing(_undelivered(message))
         for letter in commit.dead_letters:
             self._dead_letters.setdefault((letter.fact_id, letter.payload), letter)
         for task in commit.tasks:
@@ -363,9 +404,10 @@ class MemoryStore(Closing):
         """Mark a message delivered (a receipt), failed for now (retry_at) or given up.
 
         A receipt marks the message delivered unless it already is (the first receipt is
-        kept). A failure counts an attempt of a pending message and either schedules the
-        next one (``retry_at``) or gives up (status ``failed``); it changes nothing once
-        the message is delivered or given up. Either releases the message's claim.
+        kept, with its address). A failure counts an attempt of a pending message and
+        either schedules the next one (``retry_at``) or gives up (status ``failed``); it
+        changes nothing once the message is delivered or given up. Either releases the
+        message's claim.
 
         Raises:
             StorageError: no message has that id, or the store is closed.
@@ -379,8 +421,13 @@ class MemoryStore(Closing):
             if delivery.receipt is not None:
                 if message.status != "delivered":
                     outgoing.release()
-                    outgoing.message = attrs.evolve(message, status="delivered")
-                    outgoing.receipt = delivery.receipt
+                    outgoing.message = attrs.evolve(
+                        message,
+                        status="delivered",
+                        receipt=delivery.receipt,
+                        address=delivery.address,
+                        delivered_at=delivery.at,
+                    )
                     outgoing.next_attempt_at = None
                 return
             if message.status != "pending":
@@ -399,6 +446,26 @@ class MemoryStore(Closing):
             else:
                 outgoing.message = attrs.evolve(message, attempts=attempts, status="failed")
                 outgoing.next_attempt_at = None
+
+    def record_outcome(self, message_id: str, outcome: str, at: datetime) -> None:
+        """Record the provider's final word on a delivered message; the first one is kept.
+
+        Raises:
+            NaiveInstantError: ``at`` is naive.
+            StorageError: no message has that id, it was not delivered, ``outcome`` is
+                empty, or the store is closed.
+        """
+        moment = outcome_at(self.url, message_id, outcome, at)
+        with self._lock:
+            self._check_open()
+            outgoing = self._outbox.get(message_id)
+            if outgoing is None:
+                raise undelivered(self.url, message_id, None)
+            message = outgoing.message
+            if message.status != "delivered":  # delivered only with a receipt
+                raise undelivered(self.url, message_id, message.status)
+            if message.outcome is None:
+                outgoing.message = attrs.evolve(message, outcome=outcome, outcome_at=moment)
 
     # -- lifetime ---------------------------------------------------------------------
 

@@ -49,7 +49,10 @@ __all__ = [
 ]
 
 #: The columns an outbox message is read from (the first, its place in commit order).
-OUTBOX_COLUMNS = "seq, message_id, key, channel, payload, send_at, attempts, status"
+OUTBOX_COLUMNS = (
+    "seq, message_id, key, channel, payload, send_at, attempts, status, "
+    "receipt, address, delivered_at, outcome, outcome_at"
+)
 #: The columns a task is read from.
 TASK_COLUMNS = "task_key, key, kind, role, assignee, due_at, status, payload"
 #: What writing a task of a stored key does: it replaces the stored row.
@@ -88,6 +91,14 @@ class Rows:
         """``instant``, keeping None."""
         return None if instant is None else self.instant(instant)
 
+    def got_optional(self, text: str | None) -> str | None:
+        """``got``, keeping None."""
+        return None if text is None else self.got(text)
+
+    def moment_optional(self, value: Any) -> datetime | None:
+        """``moment``, keeping None."""
+        return None if value is None else self.moment(value)
+
     # -- read -------------------------------------------------------------------------
 
     def record(self, row: tuple[Any, ...], unpacked: Unpacked) -> Record:
@@ -121,8 +132,9 @@ class Rows:
 
     def message(self, row: tuple[Any, ...]) -> OutboxMessage:
         """An outbox message from :data:`OUTBOX_COLUMNS`."""
-        _, message_id, key, channel, payload, send_at, attempts, status = row
-        got = self.got
+        _, message_id, key, channel, payload, send_at, attempts, status = row[:8]
+        receipt, address, delivered_at, outcome, outcome_at = row[8:]
+        got, got_optional, moment_optional = self.got, self.got_optional, self.moment_optional
         return OutboxMessage(
             message_id=got(message_id),
             key=got(key),
@@ -131,6 +143,11 @@ class Rows:
             send_at=self.moment(send_at),
             attempts=attempts,
             status=got(status),
+            receipt=got_optional(receipt),
+            address=got_optional(address),
+            delivered_at=moment_optional(delivered_at),
+            outcome=got_optional(outcome),
+            outcome_at=moment_optional(outcome_at),
         )
 
     def letter(self, row: tuple[Any, ...]) -> DeadLetter:

@@ -4,8 +4,8 @@
 :class:`~membercore_adapters.stores.postgres.PostgresStore` keep the same tables and
 answer the port the same way; each subclasses :class:`SqlStore` and keeps only what
 truly differs: how a statement runs (one connection, or a pool), how it selects rows by
-a set of keys, its claims' locking statements, how it records a delivery in one go, and
-how its commit writes. The statements here are written with ``?`` placeholders, which
+a set of keys, its claims' locking statements, how it records a delivery or an outcome
+in one go, and how its commit writes. The statements here are written with ``?`` placeholders, which
 the PostgreSQL store spells ``%s``; how each dialect holds text and instants is its
 :class:`~membercore_adapters.stores.rows.Rows`.
 """
@@ -33,7 +33,7 @@ from membercore.ports import (
     TaskRow,
 )
 from membercore.ports.commits import CheckedCommit, check_commit
-from membercore_adapters.stores.base import Closing, claim_until
+from membercore_adapters.stores.base import Closing, claim_until, outcome_at, undelivered
 from membercore_adapters.stores.packing import RECORD, PackingError, Unpacked, pack
 from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
 
@@ -83,6 +83,15 @@ _PENDING: Final = (
     "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY seq LIMIT ?"
 )
 _OUTBOX: Final = f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE seq > ?"
+# Served by the partial indexes outbox_awaiting and outbox_sent_to.
+_AWAITING: Final = (
+    f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'delivered' AND outcome IS NULL "
+    "AND channel = ? AND delivered_at >= ? ORDER BY seq LIMIT ?"
+)
+_SENT_TO: Final = (
+    f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'delivered' "
+    "AND channel = ? AND address = ? AND delivered_at >= ? ORDER BY seq"
+)
 _DEAD_LETTERS: Final = (
     "SELECT seq, fact_id, fact_type, payload, reason, at FROM dead_letters "
     f"WHERE seq > ? ORDER BY seq LIMIT {PAGE}"
@@ -103,7 +112,7 @@ _CASE_LOADS: Final = (
 )
 # A delivery: its parameters come first, the message id last. Each releases the claim.
 _DELIVERED: Final = """
-    UPDATE outbox SET status = 'delivered', receipt = ?, delivered_at = ?,
+    UPDATE outbox SET status = 'delivered', receipt = ?, address = ?, delivered_at = ?,
         next_attempt_at = NULL, claimed_by = NULL, claim_until = NULL
     WHERE message_id = ? AND status != 'delivered'
 """
@@ -121,6 +130,11 @@ _GIVE_UP: Final = """
     UPDATE outbox SET attempts = attempts + 1, status = 'failed', next_attempt_at = NULL,
         last_error = ?, claimed_by = NULL, claim_until = NULL
     WHERE message_id = ? AND status = 'pending'
+"""
+# An outcome: its parameters first, the message id last. The first one is kept.
+_OUTCOME: Final = """
+    UPDATE outbox SET outcome = ?, outcome_at = ?
+    WHERE message_id = ? AND status = 'delivered' AND outcome IS NULL
 """
 
 
@@ -234,6 +248,10 @@ class SqlStore(Closing, ABC):
     @abstractmethod
     def _deliver(self, update: str, parameters: tuple[object, ...], message_id: str) -> bool:
         """Run a delivery's ``update``; whether the message exists at all."""
+
+    @abstractmethod
+    def _outcome(self, update: str, parameters: tuple[object, ...], message_id: str) -> str | None:
+        """Run an outcome's ``update`` (it changes no status); the message's status, if any."""
 
     @abstractmethod
     def _write(self, checked: CheckedCommit, rows: CommitRows) -> None:
@@ -429,6 +447,22 @@ class SqlStore(Closing, ABC):
         )
         return map(self._rows.message, rows)
 
+    def awaiting(self, channel: str, since: datetime, limit: int) -> list[OutboxMessage]:
+        """Up to ``limit`` messages of ``channel`` delivered since ``since``, with no outcome."""
+        moment = self._rows.instant(require_aware("since", since))
+        if limit <= 0:
+            return []
+        parameters = (self._rows.put(channel), moment, limit)
+        rows = self._query("reading the outbox", _AWAITING, parameters)
+        return [self._rows.message(row) for row in rows]
+
+    def sent_to(self, channel: str, address: str, since: datetime) -> list[OutboxMessage]:
+        """The messages of ``channel`` delivered to ``address`` since ``since``, in commit order."""
+        moment = self._rows.instant(require_aware("since", since))
+        parameters = (self._rows.put(channel), self._rows.put(address), moment)
+        rows = self._query("reading the outbox", _SENT_TO, parameters)
+        return [self._rows.message(row) for row in rows]
+
     def dead_letters(self) -> Iterator[DeadLetter]:
         """Every dead letter, oldest (first written) first."""
         rows = self._pages(
@@ -529,7 +563,8 @@ class SqlStore(Closing, ABC):
         parameters: tuple[object, ...]
         if delivery.receipt is not None:
             update = _DELIVERED
-            parameters = (rows.put(delivery.receipt), rows.instant(delivery.at), message_id)
+            receipt, address = rows.put(delivery.receipt), rows.put_optional(delivery.address)
+            parameters = (receipt, address, rows.instant(delivery.at), message_id)
         elif delivery.retry_at is not None:
             update = _HOLD if delivery.held else _RETRY
             parameters = (rows.instant(delivery.retry_at), error, message_id)
@@ -537,3 +572,23 @@ class SqlStore(Closing, ABC):
             update, parameters = _GIVE_UP, (error, message_id)
         if not self._deliver(update, parameters, message_id):
             raise StorageError(self.url, f"no outbox message {delivery.message_id!r}")
+
+    def record_outcome(self, message_id: str, outcome: str, at: datetime) -> None:
+        """Record the provider's final word on a delivered message, in one update.
+
+        The update's ``WHERE`` keeps the rules of
+        :meth:`~membercore.ports.Store.record_outcome`: only a delivered message takes
+        one, and the first one wins.
+
+        Raises:
+            NaiveInstantError: ``at`` is naive.
+            StorageError: no message has that id, it was not delivered, ``outcome`` is
+                empty, or the database failed.
+        """
+        rows = self._rows
+        moment = outcome_at(self.url, message_id, outcome, at)
+        stored_id = rows.put(message_id)
+        parameters = (rows.put(outcome), rows.instant(moment), stored_id)
+        status = self._outcome(_OUTCOME, parameters, stored_id)
+        if status != "delivered":
+            raise undelivered(self.url, message_id, status)

@@ -94,11 +94,16 @@ def fact_of(fact_id: str, key: str = "member:p-1", fingerprint: str = "f1") -> I
 
 
 def message_of(
-    message_id: str, *, key: str = "member:p-1", send_at: datetime = T0, payload: str = "{}"
+    message_id: str,
+    *,
+    key: str = "member:p-1",
+    send_at: datetime = T0,
+    payload: str = "{}",
+    channel: str = "sms",
 ) -> OutboxMessage:
-    """An SMS message to deliver."""
+    """A message to deliver, by SMS unless ``channel`` says otherwise."""
     return OutboxMessage(
-        message_id=message_id, key=key, channel="sms", payload=payload, send_at=send_at
+        message_id=message_id, key=key, channel=channel, payload=payload, send_at=send_at
     )
 
 

@@ -3,7 +3,9 @@
 Checks :class:`~membercore.ports.OutboxStore`: messages wait for their send instant, come
 in commit order and are kept as first written; failures back off or give up; a message
 is delivered at most once; cancelled ones are never sent; claims hold for their lease,
-whoever asks, and a recorded delivery ends them.
+whoever asks, and a recorded delivery ends them; a delivered message keeps its receipt,
+address and instant, awaits its provider's outcome until one is recorded (the first is
+kept), and is found again by the address it went to.
 """
 
 # The suite's test names read as sentences and are their own documentation, as the
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from membercore.errors import StorageError
+from membercore.errors import NaiveInstantError, StorageError
 from membercore.ports import (
     Commit,
     Delivery,
@@ -34,11 +37,24 @@ from membercore.testing.contracts.builders import (
     SHANGHAI,
     T0,
     examples,
+    is_utc,
     message_ids,
     message_of,
 )
 
 __all__ = ["OutboxContract"]
+
+#: The addresses the suite's messages are delivered to.
+HANDSET = "+8613800138000"
+OTHER_HANDSET = "+8613900139000"
+
+
+def _deliver(
+    store: OutboxStore, message_id: str, *, at: datetime = T0, address: str | None = None
+) -> None:
+    """Record a receipt for ``message_id`` at ``at``, naming ``address``."""
+    delivery = Delivery(message_id=message_id, at=at, receipt=f"r-{message_id}", address=address)
+    store.record_delivery(delivery)
 
 
 class OutboxContract(Contract):
@@ -261,6 +277,214 @@ class OutboxContract(Contract):
         with pytest.raises(StorageError, match="lease"):
             store.claim_outbox(T0, 10, worker="w-1", lease=timedelta(0))
         assert message_ids(store.claim_outbox(T0, 10, worker="w-1", lease=LEASE)) == ["m-1"]
+
+    # -- addresses and outcomes -------------------------------------------------------------
+
+    def test_a_delivered_message_is_listed_with_its_receipt_address_and_instant(
+        self, store: OutboxStore
+    ) -> None:
+        store.commit(Commit(outbox=[message_of("m-1"), message_of("m-2")]))
+        at = datetime(2025, 3, 1, 17, 31, 0, 250, tzinfo=SHANGHAI)
+        store.record_delivery(Delivery(message_id="m-1", at=at, receipt="sms-1", address=HANDSET))
+        delivered, pending = store.outbox()
+        assert delivered == attrs.evolve(
+            message_of("m-1"), status="delivered", receipt="sms-1", address=HANDSET, delivered_at=at
+        )
+        assert delivered.delivered_at is not None
+        assert is_utc(delivered.delivered_at)
+        assert (delivered.outcome, delivered.outcome_at) == (None, None)
+        assert pending == message_of("m-2")
+        assert list(store.outbox("delivered")) == [delivered]
+
+    def test_a_message_committed_with_what_a_store_records_is_kept_undelivered(
+        self, store: OutboxStore
+    ) -> None:
+        forged = attrs.evolve(
+            message_of("m-1"),
+            receipt="r",
+            address=HANDSET,
+            delivered_at=T0,
+            outcome="delivered",
+            outcome_at=T0,
+        )
+        store.commit(Commit(outbox=[forged]))
+        assert list(store.outbox()) == [message_of("m-1")]
+        assert store.awaiting("sms", T0, 10) == []
+        assert store.sent_to("sms", HANDSET, T0) == []
+
+    def test_the_first_receipt_keeps_its_address_and_instant(self, store: OutboxStore) -> None:
+        store.commit(Commit(outbox=[message_of("m-1")]))
+        store.record_delivery(Delivery(message_id="m-1", at=T0, receipt="first", address=HANDSET))
+        later = T0 + MINUTE
+        again = Delivery(message_id="m-1", at=later, receipt="second", address=OTHER_HANDSET)
+        store.record_delivery(again)
+        (message,) = store.outbox()
+        assert (message.receipt, message.address, message.delivered_at) == (
+            "first",
+            HANDSET,
+            T0,
+        )
+        assert message_ids(store.sent_to("sms", HANDSET, T0)) == ["m-1"]
+        assert store.sent_to("sms", OTHER_HANDSET, T0) == []
+
+    def test_a_failure_records_no_address_and_a_receipt_need_name_none(
+        self, store: OutboxStore
+    ) -> None:
+        store.commit(Commit(outbox=[message_of("m-1"), message_of("m-2")]))
+        failed = Delivery(
+            message_id="m-1", at=T0, error="timeout", retry_at=T0 + MINUTE, address=HANDSET
+        )
+        store.record_delivery(failed)
+        store.record_delivery(Delivery(message_id="m-2", at=T0, error="gone", address=HANDSET))
+        assert [(m.status, m.address, m.receipt) for m in store.outbox()] == [
+            ("pending", None, None),
+            ("failed", None, None),
+        ]
+        _deliver(store, "m-1", at=T0 + MINUTE)
+        (delivered,) = store.outbox("delivered")
+        assert (delivered.receipt, delivered.address) == ("r-m-1", None)
+        assert message_ids(store.awaiting("sms", T0, 10)) == ["m-1"]
+        assert store.sent_to("sms", HANDSET, T0) == []
+
+    def test_awaiting_lists_the_channels_delivered_messages_without_an_outcome_in_commit_order(
+        self, store: OutboxStore
+    ) -> None:
+        messages = [
+            message_of("m-1"),
+            message_of("m-pending"),
+            message_of("m-wecom", channel="wecom"),
+            message_of("m-2"),
+            message_of("m-failed"),
+            message_of("m-cancelled"),
+            message_of("m-reported"),
+            message_of("m-3"),
+        ]
+        store.commit(Commit(outbox=messages))
+        # Delivered out of commit order: they are listed in commit order all the same.
+        for n, message_id in enumerate(["m-3", "m-reported", "m-wecom", "m-2", "m-1"]):
+            _deliver(store, message_id, at=T0 + n * SECOND)
+        store.record_delivery(Delivery(message_id="m-failed", at=T0, error="unreachable"))
+        store.commit(Commit(cancelled=["m-cancelled"]))
+        store.record_outcome("m-reported", "delivered", T0 + MINUTE)
+        assert message_ids(store.awaiting("sms", T0, 10)) == ["m-1", "m-2", "m-3"]
+        assert message_ids(store.awaiting("wecom", T0, 10)) == ["m-wecom"]
+        assert store.awaiting("email", T0, 10) == []
+        (waiting, *_) = store.awaiting("sms", T0, 10)
+        assert waiting == attrs.evolve(
+            message_of("m-1"), status="delivered", receipt="r-m-1", delivered_at=T0 + 4 * SECOND
+        )
+
+    def test_awaiting_lists_the_messages_delivered_at_or_after_since(
+        self, store: OutboxStore
+    ) -> None:
+        store.commit(Commit(outbox=[message_of(f"m-{n}") for n in range(3)]))
+        for n in range(3):
+            _deliver(store, f"m-{n}", at=T0 + n * MINUTE)
+        assert message_ids(store.awaiting("sms", T0 + MINUTE, 10)) == ["m-1", "m-2"]
+        assert message_ids(store.awaiting("sms", T0 + MINUTE - SECOND, 10)) == ["m-1", "m-2"]
+        assert message_ids(store.awaiting("sms", T0 + MINUTE + SECOND, 10)) == ["m-2"]
+        assert store.awaiting("sms", T0 + 3 * MINUTE, 10) == []
+        # The same instant in another timezone.
+        assert message_ids(store.awaiting("sms", T0.astimezone(SHANGHAI), 10)) == [
+            "m-0",
+            "m-1",
+            "m-2",
+        ]
+
+    def test_awaiting_honours_the_limit(self, store: OutboxStore) -> None:
+        store.commit(Commit(outbox=[message_of(f"m-{n}") for n in range(5)]))
+        for n in reversed(range(5)):
+            _deliver(store, f"m-{n}")
+        assert message_ids(store.awaiting("sms", T0, 2)) == ["m-0", "m-1"]
+        assert store.awaiting("sms", T0, 0) == []
+        assert store.awaiting("sms", T0, -1) == []
+
+    def test_an_outcome_is_recorded_once_and_ends_the_wait(self, store: OutboxStore) -> None:
+        store.commit(Commit(outbox=[message_of("m-1"), message_of("m-2")]))
+        _deliver(store, "m-1", address=HANDSET)
+        _deliver(store, "m-2", address=HANDSET)
+        reported = datetime(2025, 3, 1, 17, 45, tzinfo=SHANGHAI)
+        store.record_outcome("m-1", "undeliverable", reported)
+        store.record_outcome("m-1", "delivered", reported + MINUTE)
+        message, _ = store.outbox()
+        assert (message.outcome, message.outcome_at) == ("undeliverable", reported)
+        assert message.outcome_at is not None
+        assert is_utc(message.outcome_at)
+        assert (message.status, message.receipt, message.address) == ("delivered", "r-m-1", HANDSET)
+        assert message_ids(store.awaiting("sms", T0, 10)) == ["m-2"]
+        # A message with an outcome is still found by its address.
+        listed = store.sent_to("sms", HANDSET, T0)
+        assert message_ids(listed) == ["m-1", "m-2"]
+        assert [m.outcome for m in listed] == ["undeliverable", None]
+
+    def test_an_outcome_of_an_unknown_or_undelivered_message_is_refused(
+        self, store: OutboxStore
+    ) -> None:
+        store.commit(
+            Commit(outbox=[message_of("m-pending"), message_of("m-failed"), message_of("m-gone")])
+        )
+        store.record_delivery(Delivery(message_id="m-failed", at=T0, error="unreachable"))
+        store.commit(Commit(cancelled=["m-gone"]))
+        for message_id in ("m-404", "m-pending", "m-failed", "m-gone"):
+            with pytest.raises(StorageError, match=message_id):
+                store.record_outcome(message_id, "delivered", T0)
+        assert [(m.outcome, m.outcome_at) for m in store.outbox()] == [(None, None)] * 3
+        # Delivered afterwards, the message still awaits its outcome: nothing was kept.
+        _deliver(store, "m-pending", at=T0 + MINUTE)
+        (delivered,) = store.awaiting("sms", T0, 10)
+        assert (delivered.message_id, delivered.outcome) == ("m-pending", None)
+
+    def test_an_empty_outcome_is_refused(self, store: OutboxStore) -> None:
+        store.commit(Commit(outbox=[message_of("m-1")]))
+        _deliver(store, "m-1")
+        with pytest.raises(StorageError, match="m-1"):
+            store.record_outcome("m-1", "", T0)
+        assert message_ids(store.awaiting("sms", T0, 10)) == ["m-1"]
+        store.record_outcome("m-1", "delivered", T0)
+        assert [m.outcome for m in store.outbox()] == ["delivered"]
+
+    def test_sent_to_lists_the_channels_messages_delivered_to_the_address_since(
+        self, store: OutboxStore
+    ) -> None:
+        messages = [
+            message_of("m-1"),
+            message_of("m-other"),
+            message_of("m-wecom", channel="wecom"),
+            message_of("m-nameless"),
+            message_of("m-pending"),
+            message_of("m-2"),
+        ]
+        store.commit(Commit(outbox=messages))
+        # The first committed is delivered last: they are listed in commit order.
+        _deliver(store, "m-2", at=T0, address=HANDSET)
+        _deliver(store, "m-1", at=T0 + 2 * MINUTE, address=HANDSET)
+        _deliver(store, "m-other", at=T0, address=OTHER_HANDSET)
+        _deliver(store, "m-wecom", at=T0, address=HANDSET)
+        _deliver(store, "m-nameless", at=T0)
+        store.record_outcome("m-1", "delivered", T0 + 3 * MINUTE)
+        assert message_ids(store.sent_to("sms", HANDSET, T0)) == ["m-1", "m-2"]
+        assert message_ids(store.sent_to("sms", HANDSET, T0 + MINUTE)) == ["m-1"]
+        assert message_ids(store.sent_to("sms", HANDSET, T0 + 2 * MINUTE)) == ["m-1"]
+        assert store.sent_to("sms", HANDSET, T0 + 2 * MINUTE + SECOND) == []
+        assert message_ids(store.sent_to("sms", OTHER_HANDSET, T0)) == ["m-other"]
+        assert message_ids(store.sent_to("wecom", HANDSET, T0)) == ["m-wecom"]
+        assert store.sent_to("email", HANDSET, T0) == []
+        assert store.sent_to("sms", "+8613700137000", T0) == []
+        (first, second) = store.sent_to("sms", HANDSET, T0.astimezone(SHANGHAI))
+        assert (first.outcome, first.outcome_at) == ("delivered", T0 + 3 * MINUTE)
+        assert (second.address, second.delivered_at, second.outcome) == (HANDSET, T0, None)
+
+    def test_a_naive_instant_is_refused_by_the_outcome_methods(self, store: OutboxStore) -> None:
+        store.commit(Commit(outbox=[message_of("m-1")]))
+        _deliver(store, "m-1", address=HANDSET)
+        naive = T0.replace(tzinfo=None)
+        with pytest.raises(NaiveInstantError):
+            store.awaiting("sms", naive, 10)
+        with pytest.raises(NaiveInstantError):
+            store.sent_to("sms", HANDSET, naive)
+        with pytest.raises(NaiveInstantError):
+            store.record_outcome("m-1", "delivered", naive)
+        assert message_ids(store.awaiting("sms", T0, 10)) == ["m-1"]
 
     # -- properties -------------------------------------------------------------------------
 

@@ -164,6 +164,21 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
             position text NOT NULL
         )""",
     ),
+    (
+        # What became of a delivered message: the address its receipt named, and its
+        # provider's final word, kept once (PostgresStore.record_outcome). Messages
+        # delivered before have no address, and no outcome yet.
+        """ALTER TABLE outbox ADD COLUMN address text, ADD COLUMN outcome text,
+            ADD COLUMN outcome_at timestamptz""",
+        # The delivered messages of a channel still awaiting their outcome, by when they
+        # were delivered (PostgresStore.awaiting).
+        """CREATE INDEX outbox_awaiting ON outbox (channel, delivered_at)
+            WHERE status = 'delivered' AND outcome IS NULL""",
+        # The messages delivered to an address, which a member's reply may answer
+        # (PostgresStore.sent_to).
+        """CREATE INDEX outbox_sent_to ON outbox (channel, address, delivered_at)
+            WHERE address IS NOT NULL""",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

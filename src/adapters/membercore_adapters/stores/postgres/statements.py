@@ -28,6 +28,7 @@ __all__ = [
     "INSERT_JOURNAL",
     "INSERT_OUTBOX",
     "LOCK_RECORDS",
+    "OUTCOME",
     "ROWS",
     "UPDATE_RECORDS",
     "UPSERT_POSITIONS",
@@ -174,7 +175,7 @@ CLAIM: Final = """
     UPDATE outbox AS o SET claimed_by = %(worker)s, claim_until = %(until)s
     FROM claimable WHERE o.seq = claimable.seq
     RETURNING o.seq, o.message_id, o.key, o.channel, o.payload, o.send_at, o.attempts,
-        o.status
+        o.status, o.receipt, o.address, o.delivered_at, o.outcome, o.outcome_at
 """
 # The same for due records: lock the claimable rows no one else is locking, then mark them.
 CLAIM_DUE: Final = """
@@ -196,4 +197,11 @@ DELIVERY: Final = """
     WITH changed AS ({update} RETURNING 1)
     SELECT (SELECT count(*) FROM changed),
            EXISTS (SELECT 1 FROM outbox WHERE message_id = ?)
+"""
+# The same for an outcome, which changes no status: the message's status as the statement
+# began (None: no message has that id), which the update met.
+OUTCOME: Final = """
+    WITH changed AS ({update} RETURNING 1)
+    SELECT (SELECT count(*) FROM changed),
+           (SELECT status FROM outbox WHERE message_id = ?)
 """

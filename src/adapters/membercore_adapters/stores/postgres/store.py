@@ -28,6 +28,7 @@ from membercore_adapters.stores.postgres.statements import (
     INSERT_JOURNAL,
     INSERT_OUTBOX,
     LOCK_RECORDS,
+    OUTCOME,
     ROWS,
     UPDATE_RECORDS,
     UPSERT_POSITIONS,
@@ -311,6 +312,13 @@ class PostgresStore(SqlStore):
             "recording a delivery", statement, (*parameters, message_id)
         )
         return bool(known)
+
+    def _outcome(self, update: str, parameters: tuple[object, ...], message_id: str) -> str | None:
+        statement = OUTCOME.replace("{update}", update.strip())
+        ((_changed, status),) = self._query(
+            "recording an outcome", statement, (*parameters, message_id)
+        )
+        return None if status is None else got(status)
 
     # -- lifetime ---------------------------------------------------------------------
 

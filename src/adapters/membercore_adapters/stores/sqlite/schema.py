@@ -158,6 +158,22 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             position TEXT NOT NULL
         ) WITHOUT ROWID""",
     ),
+    (
+        # What became of a delivered message: the address its receipt named, and its
+        # provider's final word, kept once (SqliteStore.record_outcome). Messages
+        # delivered before have no address, and no outcome yet.
+        "ALTER TABLE outbox ADD COLUMN address TEXT",
+        "ALTER TABLE outbox ADD COLUMN outcome TEXT",
+        "ALTER TABLE outbox ADD COLUMN outcome_at INTEGER",
+        # The delivered messages of a channel still awaiting their outcome, by when they
+        # were delivered (SqliteStore.awaiting).
+        """CREATE INDEX outbox_awaiting ON outbox (channel, delivered_at)
+            WHERE status = 'delivered' AND outcome IS NULL""",
+        # The messages delivered to an address, which a member's reply may answer
+        # (SqliteStore.sent_to).
+        """CREATE INDEX outbox_sent_to ON outbox (channel, address, delivered_at)
+            WHERE address IS NOT NULL""",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

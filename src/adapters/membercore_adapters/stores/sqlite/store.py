@@ -2,8 +2,8 @@
 
 The reads, listings and deliveries are :class:`~membercore_adapters.stores.sql.SqlStore`'s;
 here are opening a URL, setting a connection up and migrating the file, the ``BEGIN
-IMMEDIATE`` transactions of claims and commits, and the translation of ``sqlite3``
-errors.
+IMMEDIATE`` transactions of claims, outcomes and commits, and the translation of
+``sqlite3`` errors.
 """
 
 from __future__ import annotations
@@ -277,6 +277,15 @@ class SqliteStore(SqlStore):
                 return True
             known = self._conn.execute("SELECT 1 FROM outbox WHERE message_id = ?", (message_id,))
             return known.fetchone() is not None
+
+    def _outcome(self, update: str, parameters: tuple[object, ...], message_id: str) -> str | None:
+        conn = self._conn
+        # One transaction: the status read is the one the update met.
+        with self._driver_errors("recording an outcome"), self._immediate():
+            conn.execute(update, parameters)
+            found = conn.execute("SELECT status FROM outbox WHERE message_id = ?", (message_id,))
+            row = found.fetchone()
+        return None if row is None else str(row[0])
 
     # -- lifetime ---------------------------------------------------------------------
 

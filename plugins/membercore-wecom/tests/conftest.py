@@ -154,23 +154,4 @@ def outbox(
 def awaiting(message: OutboxMessage, receipt: str) -> OutboxMessage:
     """``message`` as the engine hands it back to be reported on: acknowledged with ``receipt``."""
     payload = json.loads(message.payload)
-    try:
-        return attrs.evolve(message, receipt=receipt, address=payload["to"], delivered_at=NOW)
-    except TypeError:  # pragma: no cover - an OutboxMessage without the report fields
-        stand_in = _Acknowledged(message, receipt, payload["to"])
-        return stand_in  # type: ignore[return-value]
-
-
-@attrs.frozen
-class _Acknowledged:
-    message: OutboxMessage
-    receipt: str
-    address: str
-
-    @property
-    def message_id(self) -> str:
-        return self.message.message_id
-
-    @property
-    def payload(self) -> str:
-        return self.message.payload
+    return attrs.evolve(message, receipt=receipt, address=payload["to"], delivered_at=NOW)

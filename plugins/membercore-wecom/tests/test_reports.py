@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from membercore.ports import OutboxMessage
 from membercore_wecom import WeComChannel, WeComUnreachableError
 
 from .conftest import NOW, ZHANG_CUSTOMERS, MakeChannel, awaiting, outbox
@@ -15,7 +16,7 @@ RESULT = "/cgi-bin/externalcontact/get_groupmsg_send_result"
 SENT_AT = datetime(2026, 3, 4, 3, 15, tzinfo=UTC)
 
 
-def sent(channel: WeComChannel, count: int) -> list[tuple[str, object]]:
+def sent(channel: WeComChannel, count: int) -> list[tuple[str, OutboxMessage]]:
     """``count`` messages to zhanghua's customers, each with its receipt."""
     made = []
     for number in range(count):
@@ -30,7 +31,7 @@ def test_each_status_of_the_task_is_reported_as_wecom_words_it(
     made = sent(channel, 4)
     for status, (msgid, _) in enumerate(made):
         server.set_status(msgid, ZHANG_CUSTOMERS[status], status, int(SENT_AT.timestamp()))
-    reports = channel.reports([awaiting(m, r) for r, m in made], NOW)  # type: ignore[arg-type]
+    reports = channel.reports([awaiting(m, r) for r, m in made], NOW)
     assert [(r.message_id, r.delivered) for r in reports] == [
         ("M0001/msg/2", True),
         ("M0002/msg/3", False),
@@ -48,7 +49,7 @@ def test_the_results_are_asked_for_as_wecom_documents_them(
     channel: WeComChannel, server: WeComServer
 ) -> None:
     ((msgid, message),) = sent(channel, 1)
-    channel.reports([awaiting(message, msgid)], NOW)  # type: ignore[arg-type]
+    channel.reports([awaiting(message, msgid)], NOW)
     (asked,) = server.calls(RESULT)
     assert asked.method == "POST"
     assert asked.body == {"msgid": msgid, "userid": "zhanghua", "limit": 1000}
@@ -59,7 +60,7 @@ def test_the_results_are_read_page_by_page(channel: WeComChannel, server: WeComS
     server.crowd = 5
     server.page_size = 2
     server.set_status(msgid, ZHANG_CUSTOMERS[0], 1)
-    (report,) = channel.reports([awaiting(message, msgid)], NOW)  # type: ignore[arg-type]
+    (report,) = channel.reports([awaiting(message, msgid)], NOW)
     assert report.delivered
     cursors = [call.body.get("cursor") for call in server.calls(RESULT)]
     assert cursors == [None, "2", "4"]
@@ -67,7 +68,7 @@ def test_the_results_are_read_page_by_page(channel: WeComChannel, server: WeComS
 
 def test_a_task_still_to_be_sent_has_no_report(channel: WeComChannel, server: WeComServer) -> None:
     ((msgid, message),) = sent(channel, 1)
-    assert channel.reports([awaiting(message, msgid)], NOW) == []  # type: ignore[arg-type]
+    assert channel.reports([awaiting(message, msgid)], NOW) == []
 
 
 def test_the_sender_is_found_again_from_the_payload_after_a_restart(
@@ -77,7 +78,7 @@ def test_the_sender_is_found_again_from_the_payload_after_a_restart(
     ((msgid, message),) = sent(before, 1)
     server.set_status(msgid, ZHANG_CUSTOMERS[0], 1)
     after = make_channel(server)
-    (report,) = after.reports([awaiting(message, msgid)], NOW)  # type: ignore[arg-type]
+    (report,) = after.reports([awaiting(message, msgid)], NOW)
     assert report.delivered
     assert server.calls(RESULT)[0].body["userid"] == "zhanghua"
 
@@ -87,8 +88,8 @@ def test_an_unknown_task_is_passed_over_and_the_others_read(
 ) -> None:
     made = sent(channel, 2)
     server.set_status(made[1][0], ZHANG_CUSTOMERS[1], 1)
-    lost = awaiting(made[0][1], "msgNoSuchTask")  # type: ignore[arg-type]
-    found = awaiting(made[1][1], made[1][0])  # type: ignore[arg-type]
+    lost = awaiting(made[0][1], "msgNoSuchTask")
+    found = awaiting(made[1][1], made[1][0])
     (report,) = channel.reports([lost, found], NOW)
     assert report.message_id == "M0001/msg/2"
 
@@ -106,10 +107,10 @@ def test_wecom_over_its_limits_part_way_gives_what_was_read(
             calls["n"] += 1
             if calls["n"] == 2:
                 return {"errcode": 45009, "errmsg": "api freq out of limit"}
-        return answer(*args)  # type: ignore[arg-type]
+        return answer(*args)
 
     monkeypatch.setattr(server, "answer", limited)
-    reports = channel.reports([awaiting(m, r) for r, m in made], NOW)  # type: ignore[arg-type]
+    reports = channel.reports([awaiting(m, r) for r, m in made], NOW)
     assert [r.message_id for r in reports] == ["M0000/msg/1"]
 
 
@@ -120,4 +121,4 @@ def test_wecom_unreachable_at_the_first_question_is_an_error(
         channel = make_channel(gone)
         ((msgid, message),) = sent(channel, 1)
     with pytest.raises(WeComUnreachableError):
-        channel.reports([awaiting(message, msgid)], NOW)  # type: ignore[arg-type]
+        channel.reports([awaiting(message, msgid)], NOW)

@@ -306,8 +306,7 @@ class WeComChannel:
         return self._notifier
 
     def _report(self, message: OutboxMessage, now: datetime) -> DeliveryReport | None:
-        receipt: str | None = getattr(message, "receipt", None)
-        address: str | None = getattr(message, "address", None)
+        receipt, address = message.receipt, message.address
         if not receipt:
             return None
         task = self._tasks.get(receipt)

@@ -12,7 +12,7 @@ from membercore.config.channels import ChannelSettings
 from membercore.errors import ConfigError
 from membercore.plugins import collect, make_plugin_manager
 from membercore.service.channels import build_channels
-from membercore_wecom import WeComChannel, WeComOptions
+from membercore_wecom import WeComChannel, WeComOptions, WeComStaffChannel
 
 from .conftest import AGENT_ID, STAFF, options
 from .wecomserver import WeComServer
@@ -112,11 +112,12 @@ def test_an_app_secret_variable_not_set_is_refused_naming_the_option(
     assert raised.value.key == "app_secret_env"
 
 
-def test_the_plugin_registers_the_wecom_channel_factory() -> None:
+def test_the_plugin_registers_the_wecom_channel_factories() -> None:
     plugins = collect(make_plugin_manager(), reference_config())
     contribution = plugins.channels["wecom"]
     assert contribution.plugin == "wecom"
     assert contribution.value == WeComChannel.from_options
+    assert plugins.channels["wecom-staff"].value == WeComStaffChannel.from_options
 
 
 def test_the_programmes_table_builds_the_channel_through_the_plugin(

@@ -9,7 +9,9 @@ as a WeCom contact (客户联系), and its own staff in WeCom:
   (``reports``) as delivery reports.
 - :class:`~membercore_wecom.staff.WeComStaffNotifier` (:func:`staff_notifier`, or a
   channel's :meth:`~membercore_wecom.channel.WeComChannel.staff_notifier`): app messages
-  (应用消息) to staff, to tell a health manager of a call task or an escalation.
+  (应用消息) to staff, to tell a health manager of a call task or an escalation; and
+  :class:`~membercore_wecom.staff.WeComStaffChannel`, registered as ``wecom-staff``,
+  which carries the programme's ``staff`` channel (the engine's notices of tasks) by them.
 
 WeCom's JSON API is called with httpx (:mod:`~membercore_wecom.api`): tokens cached and
 refreshed, secrets and tokens kept out of logs and errors. WeCom's error codes are acted
@@ -25,7 +27,7 @@ from membercore_wecom.api import Secret, WeComApi, WeComUnreachableError
 from membercore_wecom.channel import SEND_STATUS, WeComChannel
 from membercore_wecom.errcodes import ERRCODES, Action, WeComError
 from membercore_wecom.options import WeComOptions
-from membercore_wecom.staff import WeComStaffNotifier, staff_notifier
+from membercore_wecom.staff import WeComStaffChannel, WeComStaffNotifier, staff_notifier
 
 __all__ = [
     "ERRCODES",
@@ -36,6 +38,7 @@ __all__ = [
     "WeComChannel",
     "WeComError",
     "WeComOptions",
+    "WeComStaffChannel",
     "WeComStaffNotifier",
     "WeComUnreachableError",
     "membercore_register_channels",
@@ -45,5 +48,6 @@ __all__ = [
 
 @hookimpl
 def membercore_register_channels(register: Callable[[str, ChannelFactory], None]) -> None:
-    """Provide the WeCom channel, ``wecom``: messages to patients who are staff's contacts."""
+    """Provide the WeCom channels: ``wecom`` (patients) and ``wecom-staff`` (staff notices)."""
     register("wecom", WeComChannel.from_options)
+    register("wecom-staff", WeComStaffChannel.from_options)

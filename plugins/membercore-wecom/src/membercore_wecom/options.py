@@ -17,6 +17,13 @@
     [channels.wecom.staff]                  # staff id -> WeCom userid
     "S0012" = "zhanghua"
 
+    [channels.staff]                        # notices to staff of their tasks
+    use = "wecom-staff"
+    corp_id = "ww0123456789abcdef"
+    app_secret_env = "WECOM_APP_SECRET"
+    agent_id = 1000002
+    staff = { "S0012" = "zhanghua" }
+
 Credentials are named by their environment variables, read when the channel is built:
 an unknown key, a missing one, a wrong value or an environment variable not set is a
 :class:`~membercore.errors.ConfigError` naming the option (``secret_env``; the engine
@@ -35,7 +42,7 @@ import attrs
 from membercore.errors import ConfigError
 from membercore_wecom.api import DEFAULT_BASE_URL, Secret
 
-__all__ = ["KNOWN_KEYS", "WeComOptions"]
+__all__ = ["KNOWN_KEYS", "STAFF_KEYS", "WeComOptions"]
 
 KNOWN_KEYS = frozenset(
     {
@@ -55,17 +62,20 @@ KNOWN_KEYS = frozenset(
     }
 )
 
+#: The keys of a staff channel's table (``use = "wecom-staff"``): the app's.
+STAFF_KEYS = KNOWN_KEYS - {"secret_env", "default_sender", "monthly_limit_per_customer"}
+
 
 @attrs.frozen(kw_only=True)
 class WeComOptions:
     """What ``[channels.wecom]`` says.
 
     Attributes:
-        name: the programme's channel it serves (``wecom``).
+        name: the programme's channel it serves (``wecom``; ``staff`` for notices).
         corp_id: the corp id (企业ID).
         secret_env: the environment variable holding the customer contact (客户联系)
             secret, or that of a self-built app allowed to call the customer contact
-            APIs (可调用应用).
+            APIs (可调用应用); required for the patients' channel.
         app_secret_env: the environment variable holding the self-built app's secret,
             for messages to staff (may name the same variable as ``secret_env``).
         agent_id: the self-built app's AgentId, for messages to staff.
@@ -83,7 +93,7 @@ class WeComOptions:
 
     name: str = "wecom"
     corp_id: str
-    secret_env: str
+    secret_env: str | None = None
     app_secret_env: str | None = None
     agent_id: int | None = None
     default_sender: str | None = None
@@ -97,17 +107,37 @@ class WeComOptions:
 
     @classmethod
     def read(cls, options: Mapping[str, Any]) -> WeComOptions:
-        """Read the table (without ``use``).
+        """Read the patients' channel's table (without ``use``).
 
         Raises:
             ConfigError: a key unknown, missing or with a wrong value.
         """
-        name = _text("name", options.get("name", "wecom"))
+        return cls._read(options, KNOWN_KEYS, ("corp_id", "secret_env"), "wecom")
+
+    @classmethod
+    def read_staff(cls, options: Mapping[str, Any]) -> WeComOptions:
+        """Read the staff channel's table (without ``use``): the app's keys only.
+
+        Raises:
+            ConfigError: a key unknown, missing or with a wrong value.
+        """
+        required = ("corp_id", "app_secret_env", "agent_id")
+        return cls._read(options, STAFF_KEYS, required, "staff")
+
+    @classmethod
+    def _read(
+        cls,
+        options: Mapping[str, Any],
+        known_keys: frozenset[str],
+        required: tuple[str, ...],
+        default_name: str,
+    ) -> WeComOptions:
+        name = _text("name", options.get("name", default_name))
         for key in options:
-            if key not in KNOWN_KEYS:
-                known = ", ".join(sorted(KNOWN_KEYS))
+            if key not in known_keys:
+                known = ", ".join(sorted(known_keys))
                 raise ConfigError(key, f"unknown key (known: {known})")
-        for key in ("corp_id", "secret_env"):
+        for key in required:
             if key not in options:
                 raise ConfigError(key, "is required")
         agent_id = options.get("agent_id")
@@ -123,7 +153,7 @@ class WeComOptions:
         return cls(
             name=name,
             corp_id=_text("corp_id", options["corp_id"]),
-            secret_env=_text("secret_env", options["secret_env"]),
+            secret_env=_optional_text("secret_env", options.get("secret_env")),
             app_secret_env=app_secret_env,
             agent_id=agent_id,
             default_sender=_optional_text("default_sender", options.get("default_sender")),
@@ -146,6 +176,8 @@ class WeComOptions:
         Raises:
             ConfigError: the variable is not set.
         """
+        if self.secret_env is None:
+            raise ConfigError("secret_env", "is required")
         return _secret("secret_env", self.secret_env, environ)
 
     def app_secret(self, environ: Mapping[str, str] | None = None) -> Secret | None:

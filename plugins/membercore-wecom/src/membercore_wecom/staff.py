@@ -5,6 +5,10 @@ WeCom client: ``POST /cgi-bin/message/send`` with the app's AgentId and a text (
 card that opens a link). It needs the app's secret (``app_secret_env``) and AgentId
 (``agent_id``) in the channel's options.
 
+:class:`WeComStaffNotifier` sends one (``notify``); :class:`WeComStaffChannel`, the
+factory ``wecom-staff``, carries the programme's ``staff`` channel: the notices the
+engine puts in the outbox when a task is given to someone.
+
 WeCom drops app messages to one staff member beyond 30 a minute and 1,000 an hour: the
 notifier holds to its own limits first (``per_minute``, ``per_hour_per_member``) and
 says how long to wait. It asks WeCom to check for duplicates
@@ -15,22 +19,30 @@ retry after a lost answer) reaches the staff member once.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
 from membercore.errors import ConfigError
-from membercore.ports import PermanentDeliveryError, TransientDeliveryError
+from membercore.ports import OutboxMessage, Outgoing, PermanentDeliveryError, TransientDeliveryError
 from membercore_wecom.api import Secret, WeComApi
 from membercore_wecom.errcodes import WeComError, failure
 from membercore_wecom.limits import Throttle
 from membercore_wecom.options import WeComOptions
 
-__all__ = ["DUPLICATE_CHECK_SECONDS", "WeComStaffNotifier", "staff_notifier"]
+__all__ = [
+    "DUPLICATE_CHECK_SECONDS",
+    "WeComStaffChannel",
+    "WeComStaffNotifier",
+    "staff_notifier",
+]
 
 #: WeCom delivers the same message (the same request JSON) once within this many seconds.
 DUPLICATE_CHECK_SECONDS = 1800
+#: Notices remembered, so that one handed over again is not sent again.
+_REMEMBERED = 100_000
 #: The longest text of a text message, and of a text card's title and description (bytes).
 _MAX_TEXT = 2048
 _MAX_TITLE = 128
@@ -197,6 +209,103 @@ def staff_notifier(
         monotonic=monotonic,
     )
     return WeComStaffNotifier.over(api, read, read.app_secret(environ), monotonic=monotonic)
+
+
+class WeComStaffChannel:
+    """The programme's ``staff`` channel: each notice in the outbox an app message.
+
+    The engine puts a notice to a staff member in the outbox when a task is given them
+    (``to``: their staff id); this channel sends it with a :class:`WeComStaffNotifier`.
+    Build it with :meth:`from_options` (the factory registered as ``wecom-staff``).
+
+    Args:
+        notifier: what sends.
+        name: the programme's channel it serves (``staff``).
+        templates: the templates it carries (None: every one, as free text).
+    """
+
+    def __init__(
+        self,
+        notifier: WeComStaffNotifier,
+        *,
+        name: str = "staff",
+        templates: tuple[str, ...] | None = None,
+    ) -> None:
+        self.name = name
+        self.notifier = notifier
+        self._templates = templates
+        self._sent: OrderedDict[str, str] = OrderedDict()
+
+    @classmethod
+    def from_options(
+        cls,
+        options: Mapping[str, Any],
+        *,
+        environ: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> WeComStaffChannel:
+        """Build the channel from its ``[channels.staff]`` table (without ``use``).
+
+        The table takes the app's keys: ``corp_id``, ``app_secret_env``, ``agent_id``
+        (required), ``staff``, ``per_minute``, ``per_hour_per_member``, ``base_url``,
+        ``timeout``, ``templates``.
+
+        Raises:
+            ConfigError: a key unknown, missing or wrong, or a variable not set.
+        """
+        read = WeComOptions.read_staff(options)
+        api = WeComApi(
+            read.corp_id,
+            base_url=read.base_url,
+            timeout=read.timeout,
+            transport=transport,
+            monotonic=monotonic,
+        )
+        notifier = WeComStaffNotifier.over(api, read, read.app_secret(environ), monotonic=monotonic)
+        return cls(notifier, name=read.name, templates=read.templates)
+
+    def __repr__(self) -> str:
+        return f"WeComStaffChannel(name={self.name!r}, notifier={self.notifier!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.notifier.close()
+
+    def carries(self, template: str) -> str | None:
+        """``"free text"`` for every template, or only those the options list."""
+        allowed = self._templates
+        return "free text" if allowed is None or template in allowed else None
+
+    def send(self, message: OutboxMessage) -> str:
+        """Send the notice to the staff member it names; WeCom's ``msgid``.
+
+        Raises:
+            PermanentDeliveryError: the payload names no staff member, or WeCom cannot
+                reach them (see :meth:`WeComStaffNotifier.notify`).
+            TransientDeliveryError: a rate limit, or WeCom busy.
+            WeComError: a code not known, or the setup is wrong.
+            WeComUnreachableError: WeCom could not be reached.
+        """
+        try:
+            outgoing = Outgoing.of(message)
+        except ValueError as error:
+            raise PermanentDeliveryError(str(error)) from error
+        if outgoing.template is not None and self.carries(outgoing.template) is None:
+            raise PermanentDeliveryError(
+                f"notice {outgoing.message_id}: channel {self.name!r} does not carry "
+                f"template {outgoing.template!r}"
+            )
+        if not outgoing.to:
+            raise PermanentDeliveryError(f"notice {outgoing.message_id}: it names no staff member")
+        sent = self._sent.get(outgoing.message_id)
+        if sent is not None:
+            return sent
+        msgid = self.notifier.notify(outgoing.to, outgoing.text)
+        self._sent[outgoing.message_id] = msgid
+        if len(self._sent) > _REMEMBERED:
+            self._sent.popitem(last=False)
+        return msgid
 
 
 def _fits(what: str, text: str, limit: int) -> None:

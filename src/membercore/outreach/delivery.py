@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from membercore.config.outreach import DEFAULT_LANGUAGE
@@ -77,14 +77,25 @@ def note_delivery(
     if command.retry_at is not None or not fallback:
         return [failed]
     after = evolve(state, failed)
+    rendered = (command.template_key, command.variables)
     return [
         failed,
-        *fall_back(item, after, consent_state, config, now, preferred=preferred, language=language),
+        *fall_back(
+            item,
+            rendered,
+            after,
+            consent_state,
+            config,
+            now,
+            preferred=preferred,
+            language=language,
+        ),
     ]
 
 
 def fall_back(
     item: SentMessage,
+    rendered: tuple[str, Mapping[str, str]],
     state: OutreachState,
     consent_state: ConsentState,
     config: ProgrammeConfig,
@@ -95,20 +106,22 @@ def fall_back(
 ) -> list[OutreachEvent]:
     """The message that takes the place of ``item``, given up, on the member's next channel.
 
-    The same template and values are decided again (:func:`~membercore.outreach.decide`)
-    with every channel tried so far left out: the next channel the template may use and
-    the member consents to for its purpose, or a call for care. It is refused, with the
-    reason, when none is left or the cap is reached. A message kept before its template
-    was (an earlier release's) has nothing to render again and falls back to nothing.
+    ``rendered`` is the template and values it was rendered with; they are decided
+    again (:func:`~membercore.outreach.decide`) with every channel tried so far left
+    out: the next channel the template may use and the member consents to for its
+    purpose, or a call for care. It is refused, with the
+    reason, when none is left or the cap is reached. Without a template there is nothing
+    to render again, and nothing falls back.
     """
-    if not item.template_key:
+    template_key, variables = rendered
+    if not template_key:
         return []
     request = RequestMessage(
         key=f"{item.message_id}/fallback",
         member_id=state.member_id,
-        template_key=item.template_key,
+        template_key=template_key,
         purpose=item.purpose,
-        variables=item.variables,
+        variables=variables,
         urgent=item.urgent,
         reason=f"the fallback of {item.message_id}, which failed on {item.channel}",
         journey=item.journey,

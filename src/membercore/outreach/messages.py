@@ -314,6 +314,10 @@ class NoteDelivery(KeylessCommand):
         delivered: the provider reported it delivered (True) or it failed (False).
         detail: what the channel or provider said.
         retry_at: a failure to be tried again then (None: given up, or delivered).
+        template_key: the message's template, and
+        variables: the values it was rendered with, as its outbox row holds them:
+            what a fallback renders again (without them a message given up falls back
+            to nothing).
     """
 
     TYPE: ClassVar[str] = "note_delivery"
@@ -323,6 +327,10 @@ class NoteDelivery(KeylessCommand):
     delivered: bool
     detail: str = ""
     retry_at: datetime | None = attrs.field(default=None, converter=as_utc_or_none)
+    template_key: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
+    variables: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_sorted, metadata={OMIT_AT_DEFAULT: True}
+    )
 
 
 OutreachEvent = (

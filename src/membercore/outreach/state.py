@@ -51,8 +51,6 @@ class SentMessage:
         channel: its channel (``phone`` for a call task).
         urgent: an urgent care message, which quiet hours do not hold back.
         journey: the journey instance whose step asked for it, if one did.
-        template_key: its template (empty in a state kept before it was), and
-        variables: the values it was rendered with: what a fallback renders again.
         tried: the channels the messages it takes the place of failed on.
         delivered: its provider reported it delivered.
     """
@@ -63,8 +61,6 @@ class SentMessage:
     channel: Channel
     urgent: bool = False
     journey: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
-    template_key: str = attrs.field(default="", metadata={OMIT_AT_DEFAULT: True})
-    variables: Mapping[str, str] = attrs.field(factory=dict, metadata={OMIT_AT_DEFAULT: True})
     tried: tuple[Channel, ...] = attrs.field(default=(), metadata={OMIT_AT_DEFAULT: True})
     delivered: bool = attrs.field(default=False, metadata={OMIT_AT_DEFAULT: True})
 
@@ -138,8 +134,6 @@ def evolve(state: OutreachState, event: OutreachEvent) -> OutreachState:
             channel=event.channel,
             urgent=event.urgent,
             journey=event.journey,
-            template_key=event.template_key,
-            variables=event.variables,
             tried=event.tried,
         )
     else:
@@ -166,6 +160,10 @@ def _delivery(
     handed_over = state.handed_over - {event.message_id}
     if event.retry_at is not None:  # it waits for its retry, checked again then
         return attrs.evolve(state, handed_over=handed_over)
+    if not event.channel:
+        # Given up as an earlier release noted it (without its channel): it stays in
+        # the caps as that release counted it, so its journal replays to its records.
+        return state
     # Given up: it never reached the member, so it neither goes out again nor counts
     # against the caps (its fallback, if any, does).
     kept = tuple(item for item in state.sent if item.message_id != event.message_id)
@@ -179,7 +177,6 @@ def _task(event: PhoneTaskRequested) -> SentMessage:
         purpose=event.purpose,
         channel="phone",
         journey=event.journey,
-        template_key=event.template_key,
         tried=event.tried,
     )
 

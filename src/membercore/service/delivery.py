@@ -30,7 +30,7 @@ from membercore.serialization import message_from_stored
 from membercore.service.dispatch import Backoff, DispatchReport, report_of, send
 from membercore.service.member import Member, contact, evolve_all
 from membercore.service.notices import STAFF, task_of
-from membercore.service.outcomes import note
+from membercore.service.outcomes import note, rendered
 from membercore.service.recording import member_of
 
 if TYPE_CHECKING:
@@ -138,6 +138,7 @@ def _failure(message: OutboxMessage, outcome: Delivery) -> outreach.NoteDelivery
         delivered=False,
         detail=outcome.error or "failed",
         retry_at=outcome.retry_at,
+        **rendered(message),
     )
 
 

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -38,7 +38,7 @@ from membercore.service.use_cases import handle
 if TYPE_CHECKING:
     from membercore.service.engine import Engine
 
-__all__ = ["ReportsRead", "note", "read_reports"]
+__all__ = ["ReportsRead", "note", "read_reports", "rendered"]
 
 log = logging.getLogger("membercore.outcomes")
 
@@ -148,7 +148,19 @@ def _noted(report: DeliveryReport, known: Mapping[str, OutboxMessage]) -> outrea
         at=report.at,
         delivered=report.delivered,
         detail=report.detail or ("delivered" if report.delivered else "undeliverable"),
+        **(rendered(message) if message else {}),
     )
+
+
+def rendered(message: OutboxMessage) -> dict[str, Any]:
+    """The template and values an outbox row was rendered with: what its fallback renders."""
+    try:
+        outgoing = Outgoing.of(message)
+    except ValueError:
+        return {}
+    if not outgoing.template:
+        return {}
+    return {"template_key": outgoing.template, "variables": dict(outgoing.variables)}
 
 
 def _record_outcome(engine: Engine, report: DeliveryReport) -> None:

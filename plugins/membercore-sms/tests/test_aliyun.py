@@ -472,3 +472,17 @@ def test_a_reply_pushed_before_the_channel_sent_anything_takes_the_awaiting_mess
     (reply,) = aliyun.reports([acked], at)
     assert isinstance(reply, Reply)
     assert reply.address == "138-0013-8000"
+
+
+def test_a_credential_aliyun_echoes_back_is_blotted_out_of_the_error(
+    aliyun: AliyunSmsChannel, aliyun_server: AliyunServer
+) -> None:
+    aliyun_server.fail_next_with(
+        "InvalidAccessKeyId.Inactive",
+        f"Specified access key {ALIYUN_KEY_ID} is disabled.",
+        status=400,
+    )
+    with pytest.raises(SmsProviderError) as raised:
+        aliyun.send(message())
+    assert ALIYUN_KEY_ID not in str(raised.value)
+    assert "Specified access key ******** is disabled." in str(raised.value)

@@ -131,6 +131,12 @@ NIGHT = datetime(2026, 3, 2, 23, 30, tzinfo=SHANGHAI)
         ("status", "InvalidParameterValue.IncorrectPhoneNumber", PermanentDeliveryError, None),
         ("status", "FailedOperation.TemplateIncorrectOrUnapproved", PermanentDeliveryError, None),
         ("status", "FailedOperation.SignatureIncorrectOrUnapproved", PermanentDeliveryError, None),
+        (
+            "status",
+            "FailedOperation.TemplateParamSetNotMatchApprovedTemplate",
+            PermanentDeliveryError,
+            None,
+        ),
         ("error", "InvalidParameterValue.ContentLengthLimit", PermanentDeliveryError, None),
         ("status", "LimitExceeded.PhoneNumberThirtySecondLimit", TransientDeliveryError, 30),
         ("status", "LimitExceeded.PhoneNumberOneHourLimit", TransientDeliveryError, 3600),
@@ -166,6 +172,18 @@ def test_each_tencent_code_is_permanent_a_wait_or_retried(
     if kind is TransientDeliveryError:
         assert raised.value.retry_after == wait  # type: ignore[attr-defined]
     assert tencent_server.records == []
+
+
+def test_a_mapping_with_too_few_parameters_for_the_approved_template_is_refused_for_good(
+    tencent_server: TencentServer, credentials: None
+) -> None:
+    options = tencent_options(tencent_server.url)
+    options["templates"]["contract_offer"]["params"] = ["name"]
+    with (
+        TencentSmsChannel.from_options(options) as channel,
+        pytest.raises(PermanentDeliveryError, match="TemplateParamSetNotMatchApprovedTemplate"),
+    ):
+        channel.send(message(template="contract_offer", variables=OFFER, purpose="marketing"))
 
 
 def test_a_refused_number_is_named_masked(

@@ -88,6 +88,8 @@ PERMANENT = frozenset(
         "FailedOperation.PhoneNumberOnBlacklist",
         "InvalidParameterValue.IncorrectPhoneNumber",
         "FailedOperation.TemplateIncorrectOrUnapproved",
+        "FailedOperation.TemplateUnapprovedOrNotExist",
+        "FailedOperation.TemplateParamSetNotMatchApprovedTemplate",
         "FailedOperation.SignatureIncorrectOrUnapproved",
         "FailedOperation.MissingTemplateList",
         "FailedOperation.MissingSignatureList",

@@ -297,6 +297,8 @@ class AliyunServer(LoopbackServer):
         if not 1 <= size <= 50 or page < 1:
             return _error(200, "isv.INVALID_PARAMETERS", "PageSize 取值范围 1~50")
         phone = _national(parameters["PhoneNumber"])
+        if phone is None:
+            return _error(200, "isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
         with self.lock:
             found = [
                 record

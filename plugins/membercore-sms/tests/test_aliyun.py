@@ -486,3 +486,15 @@ def test_a_credential_aliyun_echoes_back_is_blotted_out_of_the_error(
         aliyun.send(message())
     assert ALIYUN_KEY_ID not in str(raised.value)
     assert "Specified access key ******** is disabled." in str(raised.value)
+
+
+def test_a_message_aliyun_will_not_look_up_does_not_keep_the_others_from_their_reports(
+    aliyun: AliyunSmsChannel, aliyun_server: AliyunServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    good, _, at = _sent_one(aliyun, "P1/msg/1")
+    aliyun_server.report("P1/msg/1", delivered=True)
+    # Its number was written otherwise on the record since: Aliyun refuses the query.
+    odd = sent(message("P2/msg/1"), receipt="1^0", address="+999123456789", delivered_at=at)
+    (report,) = aliyun.reports([odd, good], at)  # type: ignore[list-item]
+    assert report.message_id == "P1/msg/1"
+    assert "Aliyun report on P2/msg/1 not read: Aliyun QuerySendDetails: isv." in caplog.text

@@ -35,6 +35,7 @@ from membercore_sms.channel import (
     Clock,
     SmsChannel,
     SmsProviderError,
+    log,
     same_signature,
     sent_record,
 )
@@ -377,7 +378,13 @@ class AliyunSmsChannel(SmsChannel):
                 continue
             if now - delivered_at > timedelta(days=QUERY_DAYS):
                 continue  # beyond what QuerySendDetails reaches
-            report = self._report_on(message.message_id, receipt, number, delivered_at, now)
+            try:
+                report = self._report_on(message.message_id, receipt, number, delivered_at, now)
+            except PermanentDeliveryError as error:
+                # Aliyun refuses to look this one up (its number, its date): the others
+                # are still asked about, and it is again next time.
+                log.warning("Aliyun report on %s not read: %s", message.message_id, error)
+                continue
             if report is not None:
                 found.append(report)
         self._keep(found)

@@ -8,7 +8,7 @@ WHEEL_VENV := build/wheel-venv
 
 .PHONY: demo test pytest lint typecheck wheel-check bench bench-engine clean
 
-$(STAMP): pyproject.toml plugins/membercore-clinic-example/pyproject.toml plugins/membercore-hl7v2/pyproject.toml plugins/membercore-dbview/pyproject.toml plugins/membercore-fhir/pyproject.toml plugins/membercore-wecom/pyproject.toml
+$(STAMP): pyproject.toml plugins/membercore-clinic-example/pyproject.toml plugins/membercore-hl7v2/pyproject.toml plugins/membercore-dbview/pyproject.toml plugins/membercore-fhir/pyproject.toml plugins/membercore-wecom/pyproject.toml plugins/membercore-sms/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml plugins/membercore-clinic-example/pyproject.toml plugin
 	$(BIN)/python -m pip install --quiet -e plugins/membercore-fhir
 	$(BIN)/python -m pip install --quiet -e plugins/membercore-dbview
 	$(BIN)/python -m pip install --quiet -e plugins/membercore-wecom
+	$(BIN)/python -m pip install --quiet -e plugins/membercore-sms
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -12,7 +12,7 @@ Two channel factories, each building the programme's ``sms`` channel from its
 
 Each sends the programme's templates as the provider templates its options map them to,
 reports what the provider said of each message and the members' replies, and reads its
-credentials from the environment variables its options name. See ``docs/channels-sms.md``
+credentials from the environment variables its options name. See ``docs/channels.md``
 for the options, the providers' error codes and what membercore does with each.
 """
 

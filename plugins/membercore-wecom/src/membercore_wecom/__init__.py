@@ -15,7 +15,7 @@ as a WeCom contact (客户联系), and its own staff in WeCom:
 
 WeCom's JSON API is called with httpx (:mod:`~membercore_wecom.api`): tokens cached and
 refreshed, secrets and tokens kept out of logs and errors. WeCom's error codes are acted
-on by one table (:mod:`~membercore_wecom.errcodes`). See ``docs/channels-wecom.md``.
+on by one table (:mod:`~membercore_wecom.errcodes`). See ``docs/channels.md``.
 """
 
 from __future__ import annotations

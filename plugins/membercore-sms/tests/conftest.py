@@ -11,9 +11,8 @@ import pytest
 
 from membercore.ports import OutboxMessage
 from membercore_sms import AliyunSmsChannel, TencentSmsChannel
-
-from .aliyun_server import AliyunServer
-from .tencent_server import TencentServer
+from membercore_sms.testing.aliyun import AliyunServer
+from membercore_sms.testing.tencent import TencentServer
 
 ALIYUN_KEY_ID = "LTAI5tAliyunTestKeyId01"
 ALIYUN_KEY_SECRET = "aliyun-test-secret-0123456789abcdef"

@@ -14,9 +14,9 @@ from membercore.ports import (
     TransientDeliveryError,
 )
 from membercore_sms import SMSUP_ANSWER, AliyunSmsChannel, SmsProviderError
+from membercore_sms.testing.aliyun import AliyunServer
 from membercore_sms.waits import SHANGHAI
 
-from .aliyun_server import AliyunServer
 from .conftest import (
     ALIYUN_KEY_ID,
     ALIYUN_KEY_SECRET,

@@ -9,8 +9,9 @@ import pytest
 
 from membercore.testing.channels import T0, ChannelSetup, ReplyContract
 from membercore_sms import AliyunSmsChannel, aliyun_sms, tencent_sms
+from membercore_sms.testing.aliyun import AliyunServer
+from membercore_sms.testing.tencent import TencentServer
 
-from .aliyun_server import AliyunServer
 from .conftest import (
     ALIYUN_KEY_ID,
     ALIYUN_KEY_SECRET,
@@ -19,7 +20,6 @@ from .conftest import (
     aliyun_options,
     tencent_options,
 )
-from .tencent_server import TencentServer
 
 
 def _hospital_time() -> object:

@@ -13,6 +13,7 @@ from membercore.ports import (
     TransientDeliveryError,
 )
 from membercore_sms import SmsProviderError, TencentSmsChannel
+from membercore_sms.testing.tencent import TencentServer
 from membercore_sms.waits import SHANGHAI
 
 from .conftest import (
@@ -24,7 +25,6 @@ from .conftest import (
     sent,
     tencent_options,
 )
-from .tencent_server import TencentServer
 
 OFFER = {"name": "王女士", "price": "299"}
 

@@ -12,8 +12,7 @@ import pytest
 
 from membercore.ports import OutboxMessage
 from membercore_wecom import WeComChannel, WeComStaffNotifier, staff_notifier
-
-from .wecomserver import AGENT_ID, WeComServer
+from membercore_wecom.testing import AGENT_ID, WeComServer
 
 #: Patients who added the health manager zhanghua, and the one who added lisi.
 ZHANG_CUSTOMERS = ("wmPatientA0001", "wmPatientA0002", "wmPatientA0003", "wmPatientA0004")

@@ -10,9 +10,9 @@ import pytest
 
 from membercore.testing.channels import ChannelSetup, ReportingContract
 from membercore_wecom import WeComChannel
+from membercore_wecom.testing import WeComServer
 
 from .conftest import ZHANG_CUSTOMERS, options
-from .wecomserver import WeComServer
 
 
 class WeComProbe:

@@ -9,9 +9,9 @@ import pytest
 from membercore.ports import PermanentDeliveryError, TransientDeliveryError
 from membercore_wecom import ERRCODES, Action, WeComChannel, WeComError, WeComUnreachableError
 from membercore_wecom.errcodes import FREQUENCY_WAIT, failure
+from membercore_wecom.testing import WeComServer
 
 from .conftest import MakeChannel, outbox
-from .wecomserver import WeComServer
 
 
 def test_a_frequency_limit_is_retried_after_a_minute(

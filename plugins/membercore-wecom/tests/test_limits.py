@@ -8,9 +8,9 @@ import pytest
 
 from membercore.ports import PermanentDeliveryError, TransientDeliveryError
 from membercore_wecom.limits import MonthlyQuota, SlidingWindow, next_month
+from membercore_wecom.testing import WeComServer
 
 from .conftest import ZHANG_CUSTOMERS, Clocks, MakeChannel, outbox
-from .wecomserver import WeComServer
 
 ADD = "/cgi-bin/externalcontact/add_msg_template"
 

@@ -13,9 +13,9 @@ from membercore.errors import ConfigError
 from membercore.plugins import collect, make_plugin_manager
 from membercore.service.channels import build_channels
 from membercore_wecom import WeComChannel, WeComOptions, WeComStaffChannel
+from membercore_wecom.testing import WeComServer
 
 from .conftest import AGENT_ID, STAFF, options
-from .wecomserver import WeComServer
 
 BASE = {"corp_id": "ww5f3c1d2e8a9b0c47", "secret_env": "WECOM_CONTACT_SECRET"}
 

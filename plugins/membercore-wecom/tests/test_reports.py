@@ -8,9 +8,9 @@ import pytest
 
 from membercore.ports import OutboxMessage
 from membercore_wecom import WeComChannel, WeComUnreachableError
+from membercore_wecom.testing import WeComServer
 
 from .conftest import NOW, ZHANG_CUSTOMERS, MakeChannel, awaiting, outbox
-from .wecomserver import WeComServer
 
 RESULT = "/cgi-bin/externalcontact/get_groupmsg_send_result"
 SENT_AT = datetime(2026, 3, 4, 3, 15, tzinfo=UTC)

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from membercore_wecom import Secret, WeComChannel
+from membercore_wecom.testing import WeComServer
 
 from .conftest import NOW, ZHANG_CUSTOMERS, MakeChannel, awaiting, outbox
-from .wecomserver import WeComServer
 
 
 def everything_said(

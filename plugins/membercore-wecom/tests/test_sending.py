@@ -7,9 +7,9 @@ import pytest
 
 from membercore.ports import PermanentDeliveryError
 from membercore_wecom import WeComChannel
+from membercore_wecom.testing import WeComServer
 
 from .conftest import LI_CUSTOMERS, ZHANG_CUSTOMERS, MakeChannel, outbox
-from .wecomserver import WeComServer
 
 
 def test_a_message_becomes_a_task_for_the_health_manager_to_confirm(

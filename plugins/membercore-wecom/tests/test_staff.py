@@ -7,9 +7,9 @@ import pytest
 from membercore.errors import ConfigError
 from membercore.ports import PermanentDeliveryError, TransientDeliveryError
 from membercore_wecom import WeComStaffNotifier, staff_notifier
+from membercore_wecom.testing import WeComServer
 
 from .conftest import AGENT_ID, Clocks, MakeChannel, options
-from .wecomserver import WeComServer
 
 SEND = "/cgi-bin/message/send"
 TASK = "您有一个新的电话随访任务：张先生，糖化血红蛋白两次未复查。"

@@ -22,9 +22,9 @@ from membercore.ports import OutboxMessage, PermanentDeliveryError
 from membercore.staff.tasks import AssignHealthManager
 from membercore.testing.clock import ManualClock
 from membercore_wecom import WeComStaffChannel
+from membercore_wecom.testing import WeComServer
 
 from .conftest import AGENT_ID, NOW
-from .wecomserver import WeComServer
 
 SEND = "/cgi-bin/message/send"
 #: The reference programme's health managers and nurses, as the hospital's WeCom knows them.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from membercore_wecom import WeComChannel, WeComError
+from membercore_wecom.testing import WeComServer
 
 from .conftest import ZHANG_CUSTOMERS, Clocks, MakeChannel, outbox
-from .wecomserver import WeComServer
 
 
 def test_one_token_serves_many_sends(channel: WeComChannel, server: WeComServer) -> None:

@@ -315,7 +315,7 @@ class ChannelContract(HandOverContract):
 
     def test_a_provider_that_asks_to_wait_is_tried_no_sooner(self, hospital: _Hospital) -> None:
         if not hospital.setup.asks_to_wait:
-            pytest.skip("the provider's protocol cannot ask for a wait (SMTP's cannot)")
+            pytest.skip("the provider cannot say how long to wait (SMTP's replies cannot)")
         sent = hospital.ask(hospital.member("P1"))
         hospital.setup.provider.fail_next("transient", retry_after=120)
         hospital.dispatch(timedelta(0))

@@ -134,6 +134,7 @@ class WeComServer:
 
     @property
     def base_url(self) -> str:
+        """Where it listens (``http://127.0.0.1:PORT``): the channel's ``base_url``."""
         return f"http://127.0.0.1:{self._http.server_address[1]}"
 
     def __enter__(self) -> WeComServer:
@@ -176,9 +177,11 @@ class WeComServer:
             task.sent_at[customer] = sent_at
 
     def task(self, msgid: str) -> Task:
+        """The mass-sending task of that ``msgid``."""
         return next(task for task in self.tasks if task.msgid == msgid)
 
     def calls(self, path: str) -> list[Seen]:
+        """The requests it received on ``path``, in order."""
         return [seen for seen in self.requests if seen.path == path]
 
     # Answering.
@@ -186,6 +189,7 @@ class WeComServer:
     def answer(  # noqa: PLR0911 (one answer per check WeCom's pages describe)
         self, method: str, target: str, raw: bytes, content_type: str
     ) -> dict[str, Any]:
+        """Answer one request as WeCom does: its JSON body."""
         parts = urlsplit(target)
         query = parse_qs(parts.query, keep_blank_values=True)
         body: Any = None

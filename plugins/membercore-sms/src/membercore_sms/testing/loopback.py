@@ -12,6 +12,7 @@ Clock = Callable[[], datetime]
 
 
 def real_now() -> datetime:
+    """The instant now (the stand-in's clock unless a test sets its own)."""
     return datetime.now(UTC)
 
 
@@ -21,6 +22,7 @@ _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 
 def rfc3986(text: str) -> str:
+    """``text`` percent-encoded as RFC 3986 says (UTF-8, upper-case %XX)."""
     return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in text.encode("utf-8"))
 
 
@@ -77,17 +79,21 @@ class LoopbackServer:
 
     @property
     def url(self) -> str:
+        """Where it listens (``http://127.0.0.1:PORT``)."""
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> None:
+        """Start serving, on a thread of its own."""
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self._httpd.shutdown()
         self._httpd.server_close()
 
     def handle(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, str]:
+        """Answer one request: its HTTP status and body."""
         raise NotImplementedError

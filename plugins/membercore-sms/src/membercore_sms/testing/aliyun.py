@@ -52,6 +52,8 @@ def _national(number: str) -> str | None:
 
 
 class AliyunServer(LoopbackServer):
+    """Aliyun Dysms on loopback: one access key, one sign name, the approved templates."""
+
     def __init__(
         self,
         access_key_id: str,
@@ -76,12 +78,14 @@ class AliyunServer(LoopbackServer):
     # -- the probe -----------------------------------------------------------------------
 
     def accepted(self) -> list[str]:
+        """The message ids (``OutId``) of the sends it accepted, in order."""
         with self.lock:
             return [record["OutId"] for record in self.records]
 
     def fail_next(
         self, kind: Literal["transient", "permanent"], *, retry_after: float | None = None
     ) -> None:
+        """Fail the next send: rate-limited (waiting ``retry_after``) or for good."""
         if kind == "permanent":
             self.fail_next_with("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")
         elif retry_after is None:
@@ -93,10 +97,12 @@ class AliyunServer(LoopbackServer):
             self.fail_next_with(code, message, status=status)
 
     def fail_next_with(self, code: str, message: str, *, status: int = 200) -> None:
+        """Fail the next send with Aliyun's ``code`` and ``message``."""
         with self.lock:
             self._failures.append((status, code, message))
 
     def report(self, message_id: str, *, delivered: bool, error: str | None = None) -> None:
+        """Report that message's fate when it is next asked (``QuerySendDetails``)."""
         with self.lock:
             for record in self.records:
                 if record["OutId"] == message_id:
@@ -105,6 +111,7 @@ class AliyunServer(LoopbackServer):
                     record["ReceiveDate"] = self._local(self.clock())
 
     def reply(self, address: str, text: str, *, sign_name: str | None = None) -> None:
+        """A member's reply from ``address``, pushed to :attr:`push` (SmsUp)."""
         national = _national(address.replace(" ", "")) or address
         with self.lock:
             self._serial += 1
@@ -131,6 +138,7 @@ class AliyunServer(LoopbackServer):
     def handle(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, str]:
+        """Answer one request as Aliyun does, after checking its signature."""
         refused = self._authenticate(method, path, query, headers, body)
         if refused is not None:
             with self.lock:

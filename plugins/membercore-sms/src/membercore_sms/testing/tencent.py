@@ -59,6 +59,8 @@ def _e164(number: str) -> str | None:
 
 
 class TencentServer(LoopbackServer):
+    """Tencent Cloud SMS on loopback: one secret, one SDK app, the approved templates."""
+
     def __init__(
         self,
         secret_id: str,
@@ -85,12 +87,14 @@ class TencentServer(LoopbackServer):
     # -- the probe -----------------------------------------------------------------------
 
     def accepted(self) -> list[str]:
+        """The message ids (``SessionContext``) of the sends it accepted, in order."""
         with self.lock:
             return [record["SessionContext"] for record in self.records]
 
     def fail_next(
         self, kind: Literal["transient", "permanent"], *, retry_after: float | None = None
     ) -> None:
+        """Fail the next send: rate-limited (waiting ``retry_after``) or for good."""
         if kind == "permanent":
             self.fail_next_with(
                 "status", "InvalidParameterValue.IncorrectPhoneNumber", "手机号格式错误"
@@ -106,10 +110,12 @@ class TencentServer(LoopbackServer):
             self.fail_next_with(where, code, message)
 
     def fail_next_with(self, where: str, code: str, message: str) -> None:
+        """Fail the next send with Tencent's ``code`` and ``message`` (``where`` it shows)."""
         with self.lock:
             self._failures.append((where, code, message))
 
     def fail_next_pull(self, code: str) -> None:
+        """Fail the next pull of statuses or replies with Tencent's ``code``."""
         with self.lock:
             self._fail_pulls.append(code)
 
@@ -121,6 +127,7 @@ class TencentServer(LoopbackServer):
         with_session: bool = True,
         as_text_time: bool = False,
     ) -> None:
+        """Report that message's fate in the next ``PullSmsSendStatus``."""
         with self.lock:
             (record,) = [r for r in self.records if r["SessionContext"] == message_id]
             at = self.clock()
@@ -142,6 +149,7 @@ class TencentServer(LoopbackServer):
             )
 
     def reply(self, address: str, text: str, *, sign_name: str | None = None) -> None:
+        """A member's reply from ``address`` in the next ``PullSmsReplyStatus``."""
         number = _e164(address) or address
         at = self.clock()
         with self.lock:
@@ -174,6 +182,7 @@ class TencentServer(LoopbackServer):
     def handle(  # noqa: PLR0911 (one answer per action)
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, str]:
+        """Answer one request as Tencent Cloud does, after checking its signature."""
         if method != "POST" or not headers.get("content-type", "").startswith("application/json"):
             return self._error("InvalidParameter", "只支持 POST application/json")
         refused = self._authenticate(headers, body)

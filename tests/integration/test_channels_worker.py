@@ -211,6 +211,7 @@ def test_the_worker_sends_by_wecom_and_sms_notes_what_came_back_and_takes_a_td(
     }
     command = [sys.executable, "-m", "membercore_adapters.cli", "worker", "--store", store]
     command += ["--config", str(programme), "--tick-every", "1", "--dispatch-every", "0.5"]
+    command += ["--reports-every", "0.5"]
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(command, env=env, stderr=log, text=True)
     try:

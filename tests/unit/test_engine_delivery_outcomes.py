@@ -10,8 +10,8 @@ on a configured staff channel; the programme's channels are built, and refused, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -20,7 +20,7 @@ import pytest
 from membercore import reference_config
 from membercore.config.channels import ChannelSettings
 from membercore.config.journeys import Call, JourneyDefinition, Trigger
-from membercore.consent import GrantConsent
+from membercore.consent import GrantConsent, allows
 from membercore.errors import ConfigError, PluginError
 from membercore.facts import PatientDied, PatientRegistered
 from membercore.hookspecs import hookimpl
@@ -33,10 +33,11 @@ from membercore.outreach import (
     RequestMessage,
 )
 from membercore.plugins import make_plugin_manager
-from membercore.ports import OutboxMessage, Outgoing, PermanentDeliveryError
+from membercore.ports import OutboxMessage, Outgoing, PermanentDeliveryError, Reply
 from membercore.serialization import message_from_stored
 from membercore.service.dispatch import Backoff
 from membercore.service.engine import Engine
+from membercore.service.outcomes import address_key
 from membercore.staff.tasks import AssignHealthManager
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores import memory, sqlite
@@ -337,3 +338,52 @@ def test_a_factory_that_fails_or_names_another_channel_names_its_plugin(
         config = _programme_with(channels=table)
         with _open("memory://", clock, config, plugin) as engine, pytest.raises(PluginError):
             engine.channels()
+
+
+class Replying(Taking):
+    """An SMS channel whose provider gives one member's reply, written its own way."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__("sms")
+        self.reply = reply
+
+    def reports(self, awaiting: Sequence[OutboxMessage], now: datetime) -> list[Reply]:
+        return [self.reply]
+
+
+@pytest.mark.parametrize(
+    ("written", "replied"),
+    [("13800138000", "+8613800138000"), ("+86 138-0013-8000", "8613800138000")],
+)
+def test_an_opt_out_reply_matches_the_number_however_it_is_written(
+    engine: Engine, written: str, replied: str
+) -> None:
+    engine.ingest(
+        [PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=MONDAY, phone=written)]
+    )
+    engine.execute(
+        GrantConsent(
+            key="g", member_id=ME, purpose="marketing", channels=("sms",), given_by=ME, source="app"
+        )
+    )
+    _ask(engine, template="annual_plan_offer")
+    reply = Reply(channel="sms", address=replied, text=" 退订。", at=MONDAY, reply_id="r1")
+    channel = Replying(reply)
+    engine.dispatch({"sms": channel})
+    read = engine.read_reports({"sms": channel})
+    assert (read.replies, read.opted_out) == (1, 1)
+    assert not allows(engine.member(ME).consent, "marketing", "sms")
+
+
+@pytest.mark.parametrize(
+    ("channel", "address", "key"),
+    [
+        ("sms", "+86 138 0013 8000", "13800138000"),
+        ("sms", "0086-13800138000", "13800138000"),
+        ("sms", "+85291234567", "+85291234567"),
+        ("email", " Wang@Example.CN ", "wang@example.cn"),
+        ("wecom", "wmAbC", "wmAbC"),
+    ],
+)
+def test_an_address_is_kept_as_replies_are_matched(channel: str, address: str, key: str) -> None:
+    assert address_key(channel, address) == key

@@ -30,7 +30,7 @@ from membercore.serialization import message_from_stored
 from membercore.service.dispatch import Backoff, DispatchReport, report_of, send
 from membercore.service.member import Member, contact, evolve_all
 from membercore.service.notices import STAFF, task_of
-from membercore.service.outcomes import note, rendered
+from membercore.service.outcomes import address_key, note, rendered
 from membercore.service.recording import member_of
 
 if TYPE_CHECKING:
@@ -62,7 +62,8 @@ def deliver(
         if verdict.send:
             given = reach[message.message_id]
             outgoing = _outgoing(message, given)
-            delivery = send(engine.store, channels, outgoing, now, backoff, address=given.get("to"))
+            address = address_key(message.channel, given.get("to"))
+            delivery = send(engine.store, channels, outgoing, now, backoff, address=address)
             sent.append((message, delivery))
         elif verdict.later is not None:
             held += 1

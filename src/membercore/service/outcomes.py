@@ -7,7 +7,7 @@ what its provider said (:class:`~membercore.ports.ReportingChannel`) is asked fo
 way, and its outcome recorded in the outbox so that it is not asked about again; a
 reply that is an opt-out word (``TD``) withdraws marketing consent on that channel for
 each member a marketing message went to at that address in the last
-``opt_out_days``.
+``opt_out_days`` (addresses compared as :func:`address_key` writes them).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from membercore.service.use_cases import handle
 if TYPE_CHECKING:
     from membercore.service.engine import Engine
 
-__all__ = ["ReportsRead", "note", "read_reports", "rendered"]
+__all__ = ["ReportsRead", "address_key", "note", "read_reports", "rendered"]
 
 log = logging.getLogger("membercore.outcomes")
 
@@ -173,6 +173,31 @@ def _record_outcome(engine: Engine, report: DeliveryReport) -> None:
         log.info("report on %s: no acknowledged message of that id", report.message_id)
 
 
+def address_key(channel: str, address: str | None) -> str | None:
+    """An address as the outbox keeps it, so that a reply from it is matched however written.
+
+    A mainland mobile number without its country code, spaces or dashes
+    (``+86 138-0013-8000`` is ``13800138000``); an e-mail address without case; any
+    other as it is.
+    """
+    if not address:
+        return None
+    if channel in ("sms", "phone"):
+        digits = "".join(char for char in address if char.isdigit() or char == "+")
+        for prefix in ("+86", "0086", "86"):
+            rest = digits.removeprefix(prefix)
+            if rest != digits and len(rest) == _MOBILE and rest.startswith("1"):
+                return rest
+        return digits
+    if channel == "email":
+        return address.strip().casefold()
+    return address
+
+
+#: How many digits a mainland mobile number has.
+_MOBILE = 11
+
+
 def _opt_outs(engine: Engine, channel: str, replies: Iterable[Reply]) -> list[WithdrawConsent]:
     """The withdrawals the opt-out replies ask for: one per member reached at the address."""
     policy = engine.config.outreach
@@ -183,7 +208,9 @@ def _opt_outs(engine: Engine, channel: str, replies: Iterable[Reply]) -> list[Wi
         since = reply.at - timedelta(days=policy.opt_out_days)
         members = {
             member_of(message.key)
-            for message in engine.store.sent_to(channel, reply.address, since)
+            for message in engine.store.sent_to(
+                channel, address_key(channel, reply.address) or reply.address, since
+            )
             if _purpose(message) == "marketing"
         }
         withdrawals += [

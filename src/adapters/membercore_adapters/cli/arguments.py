@@ -149,6 +149,13 @@ def _worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default=30.0,
         help="seconds between hand-overs of the outbox to the channels (0: never)",
     )
+    worker.add_argument(
+        "--reports-every",
+        type=float,
+        default=60.0,
+        help="seconds between readings of the providers' delivery reports and members' "
+        "replies (0: never)",
+    )
 
 
 def _member(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,11 +6,11 @@ membercore-hl7v2), reads the files named by ``--poll SOURCE:FILE`` every
 to, read once), ticks the store every ``--tick-every`` seconds and hands the outbox to
 the channels every ``--dispatch-every`` seconds, all on one event loop, the engine on
 its thread. The channels are those the programme's ``[channels]`` tables configure (the
-console's when it configures none); after each dispatch it reads back what their
-providers reported. SIGTERM or SIGINT stops it cleanly: the unit of work in flight commits
-or rolls back, what was committed is acknowledged, and nothing else is; it exits 0.
-It logs what it does with the standard ``logging`` module (counts and ids, never a
-patient's details).
+console's when it configures none); every ``--reports-every`` seconds it reads back
+what their providers reported and members replied. SIGTERM or SIGINT stops it cleanly:
+the unit of work in flight commits or rolls back, what was committed is acknowledged,
+and nothing else is; it exits 0. It logs what it does with the standard ``logging``
+module (counts and ids, never a patient's details).
 """
 
 from __future__ import annotations
@@ -126,11 +126,12 @@ async def _work(
     for listener in listeners:
         await listener.start()
     log.info("worker started on %s, channels %s", engine.store.url, ", ".join(channels))
-    due = {"poll": 0.0, "tick": 0.0, "dispatch": 0.0}
+    due = {"poll": 0.0, "tick": 0.0, "dispatch": 0.0, "reports": 0.0}
     every = {
         "poll": args.poll_every if args.poll else 0.0,
         "tick": args.tick_every,
         "dispatch": args.dispatch_every,
+        "reports": args.reports_every,
     }
     while not stopping.is_set():
         now = time.monotonic()
@@ -150,8 +151,10 @@ async def _work(
                 sent.retrying,
                 sent.failed,
             )
-            _read_reports(engine, channels)
             due["dispatch"] = now + every["dispatch"]
+        if every["reports"] > 0 and now >= due["reports"]:
+            _read_reports(engine, channels)
+            due["reports"] = now + every["reports"]
         waits = [due[k] - time.monotonic() for k in due if every[k] > 0]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=max(0.05, min(waits, default=3600)))

@@ -74,6 +74,7 @@ def _arguments(listen: str) -> argparse.Namespace:
         encoding=None,
         tick_every=0.0,
         dispatch_every=0.0,
+        reports_every=0.0,
     )
 
 

@@ -40,8 +40,9 @@ def note_delivery(
     :class:`MessageDeliveryFailed` with its ``retry_at``. A failure for good (the channel
     gave up, or its provider reported the message undeliverable): the failure, then the
     fallback (:func:`fall_back`) unless ``fallback`` is off (the member has died). A note
-    on a message the record no longer holds (cancelled, given up already, forgotten) or
-    on one already reported delivered makes nothing.
+    on a message the record does not hold as in its channel's hands (cancelled, given
+    up, forgotten, not handed over yet or waiting for a retry) or already reported
+    delivered makes nothing: the same note twice is decided once.
 
     Raises:
         MemberMismatchError: the command or consents belong to another member.
@@ -52,7 +53,9 @@ def note_delivery(
         if other != state.member_id:
             raise MemberMismatchError(state.member_id, other)
     item = state.queued(command.message_id)
-    if item is None or item.delivered:
+    if item is None or item.delivered or item.message_id not in state.handed_over:
+        # Cancelled, given up or forgotten; reported delivered already; or not (or not
+        # now) in its channel's hands: a retry to come is checked again at its hand-over.
         return []
     if command.delivered:
         return [

@@ -9,9 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from membercore import MembercoreError, reference_config
+from membercore.config import ProgrammeConfig
 from membercore.errors import PluginError
 from membercore.journeys import check_tags, validate
-from membercore.plugins import collect, make_plugin_manager
+from membercore.plugins import Plugins, collect, make_plugin_manager
+from membercore.ports import carriage
+from membercore.service.channels import build_channels
 from membercore.serialization import load_config_file, message_types
 from membercore_adapters.cli.arguments import parser
 from membercore_adapters.cli.store import with_store
@@ -81,6 +84,7 @@ def _check_config(path: Path, *, with_plugins: bool) -> int:
         known = message_types()
         for journey in (*config.journeys, *(found.value for found in plugins.journeys)):
             check_tags(validate(journey, plugins.registry), known)
+        carried = _carriage(config, plugins) if with_plugins else []
     except OSError as error:
         print(f"{path}: cannot read: {error.strerror}", file=sys.stderr)
         return 2
@@ -94,4 +98,23 @@ def _check_config(path: Path, *, with_plugins: bool) -> int:
             )
         return 1
     print(f"{path}: valid programme {config.name!r} v{config.version} ({config.timezone})")
+    for line in carried:
+        print(line)
     return 0
+
+
+def _carriage(config: ProgrammeConfig, plugins: Plugins) -> list[str]:
+    """How each configured channel carries the templates that may go by it, to print.
+
+    Building the channels checks their options, their environment variables and that
+    they carry every such template (a ConfigError naming the key otherwise).
+    """
+    lines: list[str] = []
+    for name, channel in build_channels(config, plugins).items():
+        lines.append(f"channel {name} ({config.channels[name].use}):")
+        keys = [t.key for t in config.outreach.templates if name in t.channels]
+        lines += [f"  {key}: {how}" for key, how in carriage(channel, keys).items()]
+        closing = getattr(channel, "close", None)
+        if callable(closing):
+            closing()
+    return lines

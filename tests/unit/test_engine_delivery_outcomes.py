@@ -21,7 +21,7 @@ from membercore import reference_config
 from membercore.config.channels import ChannelSettings
 from membercore.config.journeys import Call, JourneyDefinition, Trigger
 from membercore.consent import GrantConsent, allows
-from membercore.errors import ConfigError, PluginError
+from membercore.errors import ConfigError, PluginError, StorageError
 from membercore.facts import PatientDied, PatientRegistered
 from membercore.hookspecs import hookimpl
 from membercore.outreach import (
@@ -35,6 +35,7 @@ from membercore.outreach import (
 from membercore.plugins import make_plugin_manager
 from membercore.ports import OutboxMessage, Outgoing, PermanentDeliveryError, Reply
 from membercore.serialization import message_from_stored
+from membercore.service import outcomes
 from membercore.service.dispatch import Backoff
 from membercore.service.engine import Engine
 from membercore.service.outcomes import address_key
@@ -387,3 +388,50 @@ def test_an_opt_out_reply_matches_the_number_however_it_is_written(
 )
 def test_an_address_is_kept_as_replies_are_matched(channel: str, address: str, key: str) -> None:
     assert address_key(channel, address) == key
+
+
+class Holding(Replying):
+    """A channel that gives its provider's reply until the engine says it took it."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply)
+        self.done = False
+
+    def reports(self, awaiting: Sequence[OutboxMessage], now: datetime) -> list[Reply]:
+        return [] if self.done else [self.reply]
+
+    def settled(self, reports: Sequence[Reply]) -> None:
+        self.done = True
+
+
+def test_a_reply_the_engine_could_not_commit_is_given_and_taken_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.ingest(
+        [PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=MONDAY, phone="13800138000")]
+    )
+    engine.execute(
+        GrantConsent(
+            key="g", member_id=ME, purpose="marketing", channels=("sms",), given_by=ME, source="app"
+        )
+    )
+    _ask(engine, template="annual_plan_offer")
+    channel = Holding(
+        Reply(channel="sms", address="13800138000", text="TD", at=MONDAY, reply_id="r")
+    )
+    engine.dispatch({"sms": channel})
+    real = outcomes.note
+    failing = [StorageError("sqlite:///m.db", "database is locked")]
+
+    def note_once_failing(*args: Any) -> tuple[object, ...]:
+        if failing:
+            raise failing.pop()
+        return real(*args)
+
+    monkeypatch.setattr(outcomes, "note", note_once_failing)
+    first = engine.read_reports({"sms": channel})
+    assert (first.unreadable, first.opted_out, channel.done) == (1, 0, False)
+    assert allows(engine.member(ME).consent, "marketing", "sms")
+    second = engine.read_reports({"sms": channel})
+    assert (second.opted_out, channel.done) == (1, True)
+    assert not allows(engine.member(ME).consent, "marketing", "sms")

@@ -230,6 +230,8 @@ def test_reports_come_by_the_session_context(
     ]
     assert reports[0].detail == "Tencent Cloud: SUCCESS DELIVRD"  # type: ignore[union-attr]
     assert abs(reports[0].at - datetime.now(UTC)) < timedelta(seconds=5)
+    assert len(tencent.reports([one, two], datetime.now(UTC))) == 2  # not taken yet
+    tencent.settled(reports)
     assert tencent.reports([one, two], datetime.now(UTC)) == []
     pulls = [payload for action, payload, _ in tencent_server.received if action.startswith("Pull")]
     assert pulls[0] == {"Limit": 100, "SmsSdkAppId": SDK_APP_ID}
@@ -260,7 +262,8 @@ def test_a_reply_comes_from_the_number_as_the_record_wrote_it_with_a_stable_id(
     tencent.send(message(to="138 0013 8000"))
     tencent_server.reply("+8613800138000", "TD")
     tencent_server.reply("+8613900139000", "R")
-    first, other = tencent.reports([], datetime.now(UTC))
+    first, other = said = tencent.reports([], datetime.now(UTC))
+    tencent.settled(said)
     assert isinstance(first, Reply)
     assert (first.channel, first.address, first.text) == ("sms", "138 0013 8000", "TD")
     assert other.address == "+8613900139000"  # type: ignore[union-attr]

@@ -197,7 +197,13 @@ ChannelReport = DeliveryReport | Reply
 
 @runtime_checkable
 class ReportingChannel(Protocol):
-    """A channel that reads back what its provider said of what it took."""
+    """A channel that reads back what its provider said of what it took.
+
+    A channel that holds what its provider gives only once (records pulled, replies
+    pushed to it) may also have ``settled(reports)``: the engine calls it with what
+    :meth:`reports` returned once that is committed; until then the channel gives it
+    again (the engine takes the same report twice as once).
+    """
 
     name: str
 

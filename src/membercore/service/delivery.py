@@ -30,7 +30,7 @@ from membercore.serialization import message_from_stored
 from membercore.service.dispatch import Backoff, DispatchReport, report_of, send
 from membercore.service.member import Member, contact, evolve_all
 from membercore.service.notices import STAFF, task_of
-from membercore.service.outcomes import address_key, note, rendered
+from membercore.service.outcomes import QUEUED, address_key, note, rendered
 from membercore.service.recording import member_of
 
 if TYPE_CHECKING:
@@ -100,9 +100,6 @@ _UNKNOWN = (
 )
 _CLOSED = "its task is closed, or its record gone: the notice is not sent"
 
-#: How a row an earlier release queued begins: the whole decision, tagged, as stored.
-_QUEUED = f'{{"type":"{outreach.MessageQueued.TYPE}"'
-
 
 def _outgoing(message: OutboxMessage, reach: Mapping[str, str]) -> OutboxMessage:
     """The message as a channel is handed it: its payload, with the member's address.
@@ -110,7 +107,7 @@ def _outgoing(message: OutboxMessage, reach: Mapping[str, str]) -> OutboxMessage
     Rows an earlier release queued (the whole decision) are made so too.
     """
     payload = message.payload
-    if payload.startswith(_QUEUED):
+    if payload.startswith(QUEUED):
         payload = outreach.outgoing(message_from_stored(payload))
     if reach:
         payload = JSON.encode({**json.loads(payload), **reach})

@@ -22,7 +22,7 @@ import attrs
 
 from membercore import outreach
 from membercore.consent import WithdrawConsent
-from membercore.errors import StorageError
+from membercore.errors import MembercoreError, StorageError
 from membercore.ports import (
     Channel,
     DeliveryReport,
@@ -31,6 +31,7 @@ from membercore.ports import (
     Reply,
     ReportingChannel,
 )
+from membercore.serialization import message_from_stored
 from membercore.service.member import Member
 from membercore.service.recording import member_key, member_of
 from membercore.service.use_cases import handle
@@ -38,9 +39,12 @@ from membercore.service.use_cases import handle
 if TYPE_CHECKING:
     from membercore.service.engine import Engine
 
-__all__ = ["ReportsRead", "address_key", "note", "read_reports", "rendered"]
+__all__ = ["QUEUED", "ReportsRead", "address_key", "note", "read_reports", "rendered"]
 
 log = logging.getLogger("membercore.outcomes")
+
+#: How a row an earlier release queued begins: the whole decision, tagged, as stored.
+QUEUED = f'{{"type":"{outreach.MessageQueued.TYPE}"'
 
 #: What the engine sends a record about a message's fate.
 Note = outreach.NoteDelivery | WithdrawConsent
@@ -125,11 +129,19 @@ def _read_one(
     reports = [item for item in said if isinstance(item, DeliveryReport)]
     replies = [item for item in said if isinstance(item, Reply)]
     known = {message.message_id: message for message in awaiting}
-    notes: list[Note] = [_noted(report, known) for report in reports]
-    opt_outs = _opt_outs(engine, channel.name, replies)
-    note(engine, [*notes, *opt_outs], now)
-    for report in reports:
-        _record_outcome(engine, report)
+    try:
+        notes: list[Note] = [_noted(engine, report, known) for report in reports]
+        opt_outs = _opt_outs(engine, channel.name, replies)
+        note(engine, [*notes, *opt_outs], now)
+        for report in reports:
+            _record_outcome(engine, report)
+    except MembercoreError as error:
+        # Not taken: the channel keeps what it read and gives it again next time.
+        log.warning("channel %s: reports not taken: %s", channel.name, error)
+        return ReportsRead(unreadable=1)
+    settled = getattr(channel, "settled", None)
+    if callable(settled):
+        settled(said)
     delivered = sum(1 for report in reports if report.delivered)
     return ReportsRead(
         delivered=delivered,
@@ -139,21 +151,45 @@ def _read_one(
     )
 
 
-def _noted(report: DeliveryReport, known: Mapping[str, OutboxMessage]) -> outreach.NoteDelivery:
+def _noted(
+    engine: Engine, report: DeliveryReport, known: Mapping[str, OutboxMessage]
+) -> outreach.NoteDelivery:
     message = known.get(report.message_id)
     member = member_of(message.key) if message else report.message_id.rpartition("/msg/")[0]
+    member = member or report.message_id
+    again = rendered(message) if message else {}
+    if not again and not report.delivered:
+        # A report on a message outside this reading's batch: its fallback renders what
+        # the member's journal queued.
+        again = _queued(engine, member, report.message_id)
     return outreach.NoteDelivery(
-        member_id=member or report.message_id,
+        member_id=member,
         message_id=report.message_id,
         at=report.at,
         delivered=report.delivered,
         detail=report.detail or ("delivered" if report.delivered else "undeliverable"),
-        **(rendered(message) if message else {}),
+        **again,
     )
 
 
+def _queued(engine: Engine, member: str, message_id: str) -> dict[str, Any]:
+    """The template and values the member's journal queued ``message_id`` with, if any."""
+    for stored in reversed(engine.store.events(member_key(member))):
+        if stored.type == outreach.MessageQueued.TYPE:
+            queued = message_from_stored(stored.payload)
+            if queued.message_id == message_id:
+                return {"template_key": queued.template_key, "variables": dict(queued.variables)}
+    return {}
+
+
 def rendered(message: OutboxMessage) -> dict[str, Any]:
-    """The template and values an outbox row was rendered with: what its fallback renders."""
+    """The template and values an outbox row was rendered with: what its fallback renders.
+
+    A row an earlier release queued holds the whole decision, and says so too.
+    """
+    if message.payload.startswith(QUEUED):
+        queued = message_from_stored(message.payload)
+        return {"template_key": queued.template_key, "variables": dict(queued.variables)}
     try:
         outgoing = Outgoing.of(message)
     except ValueError:
@@ -213,6 +249,8 @@ def _opt_outs(engine: Engine, channel: str, replies: Iterable[Reply]) -> list[Wi
             )
             if _purpose(message) == "marketing"
         }
+        if not members:
+            log.info("channel %s: an opt-out reply matched no marketing message", channel)
         withdrawals += [
             WithdrawConsent(
                 key=f"reply/{channel}/{reply.reply_id}",

@@ -143,6 +143,7 @@ class SmsChannel:
         self._client = httpx.Client(timeout=settings.timeout, transport=transport)
         self._book = AddressBook()
         self._pending: list[ChannelReport] = []
+        self._given: list[ChannelReport] = []
         self._lock = threading.Lock()
         _keep_query_out_of_request_log(settings.endpoint)
 
@@ -243,9 +244,10 @@ class SmsChannel:
     def reports(self, awaiting: Sequence[OutboxMessage], now: datetime) -> list[ChannelReport]:
         """The delivery reports and members' replies since the last call.
 
-        What the provider said is kept until it is returned: when asking fails half-way,
+        What the provider said is kept until the engine has taken it (:meth:`settled`):
+        when asking fails half-way, or the engine could not commit what it was given,
         what was read already (a pulled report the provider will not give again) comes
-        with the next call's.
+        again with the next call's.
 
         Raises:
             SmsProviderError: the provider could not be asked (asked again next time).
@@ -254,7 +256,8 @@ class SmsChannel:
         self._book.learn(address for _, address, _ in map(sent_record, mine) if address)
         self._collect(mine, now)
         with self._lock:
-            said, self._pending = self._pending, []
+            said = list(self._pending)
+            self._given = said
         # A reply is kept from its number; it is given from the number as the records
         # wrote it, which the messages awaiting a report may have just told.
         return [
@@ -263,6 +266,13 @@ class SmsChannel:
             else item
             for item in said
         ]
+
+    def settled(self, reports: Sequence[ChannelReport]) -> None:
+        """The engine took what the last :meth:`reports` gave: let it go."""
+        with self._lock:
+            given = {id(item) for item in self._given}
+            self._pending = [item for item in self._pending if id(item) not in given]
+            self._given = []
 
     def _collect(self, awaiting: Sequence[OutboxMessage], now: datetime) -> None:
         """Ask the provider; :meth:`_keep` each report and reply."""

@@ -14,8 +14,8 @@ from membercore.errors import PluginError
 from membercore.journeys import check_tags, validate
 from membercore.plugins import Plugins, collect, make_plugin_manager
 from membercore.ports import carriage
-from membercore.service.channels import build_channels
 from membercore.serialization import load_config_file, message_types
+from membercore.service.channels import build_channels
 from membercore_adapters.cli.arguments import parser
 from membercore_adapters.cli.store import with_store
 from membercore_adapters.demo import HospitalSpec, ProgressBar, dashboard, run_demo

@@ -99,7 +99,11 @@ def _poll(engine: Engine, source: str, options: dict[str, str]) -> None:
 
 def _read_reports(engine: Engine, channels: Mapping[str, Channel]) -> None:
     """What the providers said of the messages they took, and members' replies."""
-    read = engine.read_reports(channels)
+    try:
+        read = engine.read_reports(channels)
+    except MembercoreError as error:  # the store failed: read again next time
+        log.warning("reports not read: %s", error)
+        return
     if read.delivered or read.undeliverable or read.replies or read.unreadable:
         log.info(
             "reports: %d delivered, %d undeliverable, %d replies (%d opted out), "

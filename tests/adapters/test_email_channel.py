@@ -825,7 +825,9 @@ def test_the_docs_examples_configure_a_channel_for_the_reference_programme(
     monkeypatch.setattr(email_channel, "_tls_context", lambda _: ssl.create_default_context())
     for table in examples:
         settings = ChannelSettings.from_table(table)
-        programme = attrs.evolve(reference_config(), channels={"email": settings})
+        reference = reference_config()
+        by_email = attrs.evolve(reference.outreach, channel_order=("email", "phone"))
+        programme = attrs.evolve(reference, outreach=by_email, channels={"email": settings})
         with Engine.open("memory://", config=programme, clock=ManualClock(T0)) as engine:
             channel = engine.channels()["email"]
         assert isinstance(channel, SmtpChannel)

@@ -176,14 +176,16 @@ def test_a_delivery_is_given_up_after_the_configured_attempts(store: SpyStore) -
     assert store.deliveries[-1].retry_at is None
 
 
-def test_a_missing_channel_is_a_failure_recorded_with_its_reason(store: SpyStore) -> None:
+def test_a_channel_the_dispatcher_lacks_gives_the_message_up_saying_so(store: SpyStore) -> None:
+    # Waiting would not bring the channel: the message is given up (and, through the
+    # engine, falls back to the member's next channel).
     (sent,) = _queue(store, "email")
-    assert dispatch(store, {"wecom": Recorder("wecom")}, T0) == DispatchReport(retrying=1)
+    assert dispatch(store, {"wecom": Recorder("wecom")}, T0) == DispatchReport(failed=1)
     (delivery,) = store.deliveries
     assert delivery.message_id == sent
     assert delivery.receipt is None
-    assert delivery.error == "LookupError: no channel 'email' is installed"
-    assert delivery.retry_at == T0 + MINUTE
+    assert delivery.error == "PermanentDeliveryError: no channel 'email' is configured"
+    assert delivery.retry_at is None
 
 
 def test_a_channel_error_is_recorded_with_its_type_and_message(store: SpyStore) -> None:

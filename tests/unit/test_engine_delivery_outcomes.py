@@ -199,7 +199,11 @@ def test_a_note_on_a_member_with_no_record_is_passed_over(engine: Engine) -> Non
 
 
 def _programme_with(**changes: Any) -> Any:
-    return attrs.evolve(reference_config(), **changes)
+    """The reference programme with ``changes``, going by the channels they configure."""
+    reference = reference_config()
+    configured = tuple(c for c in changes.get("channels", {}) if c != "staff")
+    policy = attrs.evolve(reference.outreach, channel_order=(*configured, "phone"))
+    return attrs.evolve(reference, outreach=policy, **changes)
 
 
 def _open(url: str, clock: ManualClock, config: Any, *plugins: object) -> Engine:
@@ -435,3 +439,12 @@ def test_a_reply_the_engine_could_not_commit_is_given_and_taken_again(
     second = engine.read_reports({"sms": channel})
     assert (second.opted_out, channel.done) == (1, True)
     assert not allows(engine.member(ME).consent, "marketing", "sms")
+
+
+def test_an_order_going_by_a_channel_no_table_configures_is_refused(clock: ManualClock) -> None:
+    table = {"sms": ChannelSettings(use="console")}
+    config = attrs.evolve(reference_config(), channels=table)  # the order: WeCom, SMS, phone
+    with _open("memory://", clock, config) as engine, pytest.raises(ConfigError) as refused:
+        engine.channels()
+    assert refused.value.key == "outreach.channel_order"
+    assert "['wecom']" in refused.value.problem

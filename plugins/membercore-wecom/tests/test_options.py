@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 import pytest
 
-from membercore.config import reference_config
+from membercore.config import ProgrammeConfig, reference_config
 from membercore.config.channels import ChannelSettings
 from membercore.errors import ConfigError
 from membercore.plugins import collect, make_plugin_manager
@@ -124,7 +124,7 @@ def test_the_programmes_table_builds_the_channel_through_the_plugin(
     server: WeComServer, environ: dict[str, str]
 ) -> None:
     table = {"use": "wecom", **options(server)}
-    config = attrs.evolve(reference_config(), channels={"wecom": ChannelSettings.from_table(table)})
+    config = _going_by_wecom({"wecom": ChannelSettings.from_table(table)})
     plugins = collect(make_plugin_manager(), config)
     channels = build_channels(config, plugins)
     channel = channels["wecom"]
@@ -138,7 +138,14 @@ def test_a_wrong_option_in_the_programme_is_named_under_its_table(
     server: WeComServer, environ: dict[str, str]
 ) -> None:
     table = {"use": "wecom", **options(server), "per_minute": 0}
-    config = attrs.evolve(reference_config(), channels={"wecom": ChannelSettings.from_table(table)})
+    config = _going_by_wecom({"wecom": ChannelSettings.from_table(table)})
     with pytest.raises(ConfigError) as raised:
         build_channels(config, collect(make_plugin_manager(), config))
     assert raised.value.key == "channels.wecom.per_minute"
+
+
+def _going_by_wecom(channels: dict[str, ChannelSettings]) -> ProgrammeConfig:
+    """The reference programme going by WeCom alone, then a call, over ``channels``."""
+    reference = reference_config()
+    policy = attrs.evolve(reference.outreach, channel_order=("wecom", "phone"))
+    return attrs.evolve(reference, outreach=policy, channels=channels)

@@ -129,7 +129,9 @@ def test_the_engine_tells_the_health_manager_of_a_call_task_by_wecom(
 ) -> None:
     server.contacts.update({userid: set() for userid in USERIDS.values()})
     settings = ChannelSettings.from_table({"use": "wecom-staff", **staff_table(server)})
-    config = attrs.evolve(reference_config(), channels={"staff": settings})
+    reference = reference_config()
+    calls_only = attrs.evolve(reference.outreach, channel_order=("phone",))
+    config = attrs.evolve(reference, outreach=calls_only, channels={"staff": settings})
     monday = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     with Engine.open("memory://", config=config, clock=ManualClock(monday)) as engine:
         engine.ingest(

@@ -21,14 +21,31 @@ def build_channels(config: ProgrammeConfig, plugins: Plugins) -> dict[str, Chann
     """The channels the programme configures, by name (none when it configures none).
 
     Raises:
-        ConfigError: a table names a factory no plugin registered, a factory refused an
+        ConfigError: the outreach policy's order goes by a channel no table configures,
+            a table names a factory no plugin registered, a factory refused an
             option (named ``channels.<name>.<option>``), or a template that may go by a
             channel is one it cannot carry.
         PluginError: a factory failed otherwise, or built a channel of another name.
     """
+    _check_order(config)
     return {
         name: _built(config, plugins, name, settings) for name, settings in config.channels.items()
     }
+
+
+def _check_order(config: ProgrammeConfig) -> None:
+    """A programme that configures channels configures every one its order goes by."""
+    if not config.channels:
+        return
+    missing = [
+        c for c in config.outreach.channel_order if c != "phone" and c not in config.channels
+    ]
+    if missing:
+        raise ConfigError(
+            "outreach.channel_order",
+            f"goes by {missing}, which no [channels] table configures: configure them, "
+            "or take them out of the order",
+        )
 
 
 def _built(

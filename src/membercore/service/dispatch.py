@@ -133,7 +133,8 @@ def send(
     channel = channels.get(message.channel)
     try:
         if channel is None:
-            raise LookupError(f"no channel {message.channel!r} is installed")
+            # Not one of the dispatcher's channels: never deliverable this way.
+            raise PermanentDeliveryError(f"no channel {message.channel!r} is configured")
         receipt = channel.send(message)
         if not isinstance(receipt, str) or not receipt:
             # The store marks a message delivered only with a receipt.

@@ -92,7 +92,11 @@ def _store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
                 help="ISO 8601 instant with its UTC offset (2025-06-01T10:00:00+08:00)",
             )
         if name == "outbox":
-            sub.add_argument("--dispatch", action="store_true", help="deliver to the console")
+            sub.add_argument(
+                "--dispatch",
+                action="store_true",
+                help="hand them to the programme's channels (or the console's)",
+            )
         if name == "dead-letters":
             sub.add_argument(
                 "--raw", action="store_true", help="each refused input as it was received, too"

@@ -32,6 +32,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from membercore import reference_config
 from membercore.config.channels import ChannelSettings
+from membercore.config.outreach import MessageTemplate
 from membercore.errors import ConfigError
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import (
@@ -46,7 +47,7 @@ from membercore.ports import (
 )
 from membercore.service.dispatch import DispatchReport, dispatch
 from membercore.service.engine import Engine
-from membercore.testing.channels import ChannelContract, ChannelSetup
+from membercore.testing.channels import ChannelContract, ChannelSetup, contract_programme
 from membercore.testing.clock import ManualClock
 from membercore_adapters.channels import email as email_channel
 from membercore_adapters.channels.email import (
@@ -459,8 +460,8 @@ def test_each_template_has_its_subject_and_the_others_the_default(
 def test_a_template_without_a_subject_is_not_carried_nor_sent(relay: Running) -> None:
     channel = SmtpChannel.from_options(_options(relay, security="none"))
     assert isinstance(channel, TemplatedChannel)
-    assert channel.carries("contract_care") == "free text, subject '复诊提醒'"
-    assert channel.carries("birthday_greeting") is None
+    assert channel.carries(_t("contract_care")) == "free text, subject '复诊提醒'"
+    assert channel.carries(_t("birthday_greeting")) is None
     with pytest.raises(PermanentDeliveryError, match="no subject for template 'birthday"):
         channel.send(_message(template="birthday_greeting"))
     assert relay.server.received == []
@@ -864,3 +865,15 @@ class TestSmtpContract(ChannelContract):
             asks_to_wait=False,
         )
         channel.close()
+
+
+def _t(key: str, *variables: str) -> MessageTemplate:
+    """The programme template ``key`` (the suite's or the reference's), or a care one."""
+    known = contract_programme("sms").outreach.template(key)
+    return known or MessageTemplate(
+        key=key,
+        purpose="care",
+        texts={"zh-CN": "您好"},
+        channels=("wecom", "sms", "email"),
+        variables=variables,
+    )

@@ -20,6 +20,7 @@ import pytest
 from membercore import reference_config
 from membercore.config.channels import ChannelSettings
 from membercore.config.journeys import Call, JourneyDefinition, Trigger
+from membercore.config.outreach import MessageTemplate
 from membercore.consent import GrantConsent, allows
 from membercore.errors import ConfigError, PluginError, StorageError
 from membercore.facts import PatientDied, PatientRegistered
@@ -284,9 +285,12 @@ class _Templated(Taking):
     def __init__(self, options: Mapping[str, Any]) -> None:
         super().__init__(options["name"])
         self.codes: dict[str, str] = dict(options.get("templates", {}))
+        self.refused = options.get("refuse")
 
-    def carries(self, template: str) -> str | None:
-        return self.codes.get(template)
+    def carries(self, template: MessageTemplate) -> str | None:
+        if template.key == self.refused:
+            raise ConfigError(f"templates.{template.key}.opt_out", "must carry the opt-out")
+        return self.codes.get(template.key)
 
 
 def _vendor_factory(options: Mapping[str, Any]) -> _Templated:
@@ -317,6 +321,12 @@ def test_the_programmes_channels_are_built_by_the_plugins_factories(clock: Manua
         ({"sign_name": "医院"}, "nobody-sms", "channels.sms.use", "no installed plugin"),
         ({}, "vendor-sms", "channels.sms.sign_name", "is required"),
         ({"sign_name": "医院"}, "vendor-sms", "channels.sms", "cannot carry the templates"),
+        (
+            {"sign_name": "医院", "refuse": "annual_plan_offer"},
+            "vendor-sms",
+            "channels.sms.templates.annual_plan_offer.opt_out",
+            "must carry the opt-out",
+        ),
     ],
 )
 def test_a_channel_table_that_is_wrong_is_refused_naming_the_key(

@@ -3,15 +3,19 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import httpx
 import pytest
 
+from membercore.config.outreach import MessageTemplate
+from membercore.errors import ConfigError
 from membercore.ports import (
     DeliveryReport,
     PermanentDeliveryError,
     Reply,
     TransientDeliveryError,
 )
+from membercore.testing.channels import contract_programme
 from membercore_sms import SmsProviderError, TencentSmsChannel
 from membercore_sms.testing.tencent import TencentServer
 from membercore_sms.waits import SHANGHAI
@@ -62,8 +66,8 @@ def test_the_template_parameters_go_in_the_order_the_options_list_them(
 ) -> None:
     tencent.send(message(template="contract_offer", variables=OFFER, purpose="marketing"))
     assert tencent_server.records[0]["TemplateParamSet"] == ["王女士", "299"]
-    assert tencent.carries("contract_offer") == "1102 (name, price; opt-out text)"
-    assert tencent.carries("plain_offer") == "1102 (name, price)"
+    assert tencent.carries(_t("contract_offer")) == "1102 (name, price; opt-out text)"
+    assert tencent.carries(_t("plain_offer", "name", "price")) == "1102 (name, price)"
 
 
 @pytest.mark.parametrize("written", ["13800138000", "8613800138000", "0086 13800138000"])
@@ -333,3 +337,30 @@ def test_no_credential_reaches_the_logs(
     assert "HTTP Request: POST" in caplog.text
     for secret in (TENCENT_SECRET_ID, TENCENT_SECRET_KEY):
         assert secret not in caplog.text
+
+
+def _t(key: str, *variables: str) -> MessageTemplate:
+    """The programme template ``key`` (the suite's or the reference's), or a care one."""
+    known = contract_programme("sms").outreach.template(key)
+    return known or MessageTemplate(
+        key=key,
+        purpose="care",
+        texts={"zh-CN": "您好"},
+        channels=("wecom", "sms", "email"),
+        variables=variables,
+    )
+
+
+def test_a_mapping_wrong_for_its_template_is_refused_naming_the_option(
+    tencent: TencentSmsChannel,
+) -> None:
+    offer = _t("contract_offer")
+    marketing_plain = attrs.evolve(offer, key="plain_offer")  # mapped without the opt-out
+    with pytest.raises(ConfigError) as refused:
+        tencent.carries(marketing_plain)
+    assert refused.value.key == "templates.plain_offer.opt_out"
+    fewer = attrs.evolve(_t("plain_offer", "name", "price"), variables=("name",))
+    with pytest.raises(ConfigError) as undeclared:
+        tencent.carries(fewer)
+    assert undeclared.value.key == "templates.plain_offer.params"
+    assert "['price']" in undeclared.value.problem

@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from membercore.config.outreach import MessageTemplate
 from membercore.dates import as_utc, aware
 from membercore.ports.stored import OutboxMessage
 
@@ -229,17 +230,26 @@ class TemplatedChannel(Protocol):
 
     name: str
 
-    def carries(self, template: str) -> str | None:
-        """How it carries template ``template`` (for a person), or None if it cannot.
+    def carries(self, template: MessageTemplate) -> str | None:
+        """How it carries the programme's ``template`` (for a person), or None if it cannot.
 
         ``"SMS_15302 (name, price)"`` for a provider template and its parameters,
         ``"free text"`` for a channel that sends the rendered text.
+
+        Raises:
+            ConfigError: the channel's options map the template wrongly (a parameter
+                filled by a variable the template does not declare, a marketing
+                template without the opt-out text), naming the option.
         """
         ...
 
 
-def carriage(channel: object, templates: Iterable[str]) -> dict[str, str | None]:
-    """How ``channel`` carries each of ``templates`` (free text when it does not say)."""
+def carriage(channel: object, templates: Iterable[MessageTemplate]) -> dict[str, str | None]:
+    """How ``channel`` carries each of ``templates``, by key (free text when it does not say).
+
+    Raises:
+        ConfigError: as :meth:`TemplatedChannel.carries`.
+    """
     if isinstance(channel, TemplatedChannel):
-        return {key: channel.carries(key) for key in templates}
-    return dict.fromkeys(templates, "free text")
+        return {template.key: channel.carries(template) for template in templates}
+    return {template.key: "free text" for template in templates}

@@ -74,13 +74,18 @@ def _built(
             f"its factory {settings.use!r} built a channel named {channel.name!r}, not {name!r}"
         )
         raise PluginError(found.plugin, problem)
-    _check_templates(config, name, channel)
+    try:
+        _check_templates(config, name, channel)
+    except ConfigError as error:
+        if error.key.startswith("channels."):
+            raise
+        raise ConfigError(f"channels.{name}.{error.key}", error.problem) from error
     return channel
 
 
 def _check_templates(config: ProgrammeConfig, name: str, channel: Channel) -> None:
-    keys = [t.key for t in config.outreach.templates if name in t.channels]
-    missing = sorted(key for key, how in carriage(channel, keys).items() if how is None)
+    going = [t for t in config.outreach.templates if name in t.channels]
+    missing = sorted(key for key, how in carriage(channel, going).items() if how is None)
     if missing:
         raise ConfigError(
             f"channels.{name}",

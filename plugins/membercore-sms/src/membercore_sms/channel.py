@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 import attrs
 import httpx
 
+from membercore.config.outreach import MessageTemplate
+from membercore.errors import ConfigError
 from membercore.ports import (
     ChannelReport,
     OutboxMessage,
@@ -162,13 +164,32 @@ class SmsChannel:
 
     # -- templates ---------------------------------------------------------------------
 
-    def carries(self, template: str) -> str | None:
+    def carries(self, template: MessageTemplate) -> str | None:
         """The provider template ``template`` goes as, or None when none is mapped to it.
 
         ``SMS_15302 (name, price)``: the template and the variables that fill it.
+
+        Raises:
+            ConfigError: the mapping fills a parameter with a variable the template does
+                not declare, or maps a marketing template to one without the opt-out text.
         """
-        found = self._templates.get(template)
-        return None if found is None else found.describe()
+        found = self._templates.get(template.key)
+        if found is None:
+            return None
+        unknown = sorted({v for _, v in found.params} - set(template.variables))
+        if unknown:
+            raise ConfigError(
+                f"templates.{template.key}.params",
+                f"fills parameters with {unknown}, which template {template.key!r} does not "
+                f"declare (it declares {list(template.variables)})",
+            )
+        if template.purpose == "marketing" and not found.opt_out:
+            raise ConfigError(
+                f"templates.{template.key}.opt_out",
+                f"{template.key!r} is a marketing template: its approved SMS template must "
+                "carry the opt-out text (回T退订), marked opt_out = true",
+            )
+        return found.describe()
 
     def _template_for(self, outgoing: Outgoing) -> ProviderTemplate:
         key = outgoing.template

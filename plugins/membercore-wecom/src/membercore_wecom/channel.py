@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from membercore.config.outreach import MessageTemplate
 from membercore.ports import (
     ChannelReport,
     DeliveryReport,
@@ -150,10 +151,14 @@ class WeComChannel:
         """Close the HTTP connections."""
         self._api.close()
 
-    def carries(self, template: str) -> str | None:
+    def carries(self, template: MessageTemplate) -> str | None:
         """``"free text"`` for every template, or only those the options list."""
+        return "free text" if self._allows(template.key) else None
+
+    def _allows(self, key: str) -> bool:
+        """Whether the options let it carry the template ``key`` (all, unless they list)."""
         allowed = self.options.templates
-        return "free text" if allowed is None or template in allowed else None
+        return allowed is None or key in allowed
 
     def sender(self, manager: str | None) -> str | None:
         """The WeCom userid who sends to a member with health manager ``manager``.
@@ -184,7 +189,7 @@ class WeComChannel:
         except ValueError as error:
             raise PermanentDeliveryError(str(error)) from error
         what = f"message {outgoing.message_id}"
-        if outgoing.template is not None and self.carries(outgoing.template) is None:
+        if outgoing.template is not None and not self._allows(outgoing.template):
             raise PermanentDeliveryError(
                 f"{what}: channel {self.name!r} does not carry template {outgoing.template!r}"
             )

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from membercore.config.outreach import MessageTemplate
 from membercore.errors import ConfigError
 from membercore.ports import OutboxMessage, Outgoing, PermanentDeliveryError, TransientDeliveryError
 from membercore_wecom.api import Secret, WeComApi
@@ -272,10 +273,14 @@ class WeComStaffChannel:
         """Close the HTTP connections."""
         self.notifier.close()
 
-    def carries(self, template: str) -> str | None:
+    def carries(self, template: MessageTemplate) -> str | None:
         """``"free text"`` for every template, or only those the options list."""
+        return "free text" if self._allows(template.key) else None
+
+    def _allows(self, key: str) -> bool:
+        """Whether the options let it carry the template ``key`` (all, unless they list)."""
         allowed = self._templates
-        return "free text" if allowed is None or template in allowed else None
+        return allowed is None or key in allowed
 
     def send(self, message: OutboxMessage) -> str:
         """Send the notice to the staff member it names; WeCom's ``msgid``.
@@ -291,7 +296,7 @@ class WeComStaffChannel:
             outgoing = Outgoing.of(message)
         except ValueError as error:
             raise PermanentDeliveryError(str(error)) from error
-        if outgoing.template is not None and self.carries(outgoing.template) is None:
+        if outgoing.template is not None and not self._allows(outgoing.template):
             raise PermanentDeliveryError(
                 f"notice {outgoing.message_id}: channel {self.name!r} does not carry "
                 f"template {outgoing.template!r}"

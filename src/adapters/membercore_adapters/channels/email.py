@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import attrs
 
+from membercore.config.outreach import MessageTemplate
 from membercore.errors import ConfigError
 from membercore.hookspecs import ChannelFactory, hookimpl
 from membercore.ports import (
@@ -246,9 +247,9 @@ class SmtpChannel:
     def __repr__(self) -> str:
         return f"SmtpChannel(name={self.name!r}, server={self.settings.where!r})"
 
-    def carries(self, template: str) -> str | None:
+    def carries(self, template: MessageTemplate) -> str | None:
         """The rendered text under the template's subject; None when it has none."""
-        subject = self.settings.subject(template)
+        subject = self.settings.subject(template.key)
         return None if subject is None else f"free text, subject {subject!r}"
 
     def send(self, message: OutboxMessage) -> str:

@@ -112,8 +112,8 @@ def _carriage(config: ProgrammeConfig, plugins: Plugins) -> list[str]:
     lines: list[str] = []
     for name, channel in build_channels(config, plugins).items():
         lines.append(f"channel {name} ({config.channels[name].use}):")
-        keys = [t.key for t in config.outreach.templates if name in t.channels]
-        lines += [f"  {key}: {how}" for key, how in carriage(channel, keys).items()]
+        going = [t for t in config.outreach.templates if name in t.channels]
+        lines += [f"  {key}: {how}" for key, how in carriage(channel, going).items()]
         closing = getattr(channel, "close", None)
         if callable(closing):
             closing()

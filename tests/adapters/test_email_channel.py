@@ -501,7 +501,7 @@ def test_a_marketing_email_says_how_to_opt_out_even_without_an_unsubscribe_addre
     (got,) = relay.server.received
     assert "List-Unsubscribe" not in got.mail
     assert _text(got.mail) == f"限时299元\n\n{DEFAULT_OPT_OUT_TEXT}\n"
-    assert DEFAULT_OPT_OUT_TEXT == '如不希望再收到此类邮件，请回复"退订"。'
+    assert DEFAULT_OPT_OUT_TEXT == "如不希望再收到此类邮件，请致电客服或在会员中心退订。"
 
 
 def test_the_message_id_is_valid_and_different_for_every_programme_id() -> None:
@@ -543,6 +543,17 @@ def test_a_refusal_is_transient_for_4xx_and_permanent_for_5xx(
     submission.send(_message(2))  # the session goes on after a refusal
     assert starttls_server.server.accepted() == ["p-wang/msg/2"]
     assert len(starttls_server.server.logins) == 1
+
+
+def test_an_address_the_server_echoes_is_masked_in_what_the_failure_says(
+    submission: SmtpChannel, starttls_server: Running
+) -> None:
+    # What a failure says is kept in the outbox and on the member's record.
+    starttls_server.server.refuse_next("rcpt", "550 5.1.1 <wang@patient.example>: no such user")
+    with pytest.raises(PermanentDeliveryError) as refused:
+        submission.send(_message(1, to="wang@patient.example"))
+    assert "w***@patient.example" in str(refused.value)
+    assert "wang@patient.example" not in str(refused.value)
 
 
 def test_a_member_without_an_address_is_refused_for_good(relay: Running) -> None:

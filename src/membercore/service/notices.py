@@ -26,7 +26,8 @@ __all__ = ["STAFF", "notices", "task_of"]
 #: The channel staff notices go by.
 STAFF = "staff"
 
-#: How a notice names a kind of task (other kinds are named by their key).
+#: How a notice names a kind of task; another kind (a journey's own, whose key may name
+#: a condition) is named 任务, and the work queue says the rest.
 _KINDS = {"call": "致电", "follow_up": "随访", "visit": "回访", "assignment": "分配"}
 
 
@@ -45,7 +46,7 @@ def notices(
             continue
         message_id = f"{task.key}/notice{suffix}"
         text = (
-            f"{heading}{_KINDS.get(task.kind, task.kind)} · 会员 {member.member_id} · "
+            f"{heading}{_KINDS.get(task.kind, '任务')} · 会员 {member.member_id} · "
             f"截止 {_local(task.due_at, tz)}（任务 {task.key}）"
         )
         payload = {

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import smtplib
 import ssl
 import threading
@@ -65,7 +66,7 @@ log = logging.getLogger(__name__)
 Security = Literal["starttls", "tls", "none"]
 
 #: The line a marketing e-mail ends with unless the table gives its own.
-DEFAULT_OPT_OUT_TEXT = '如不希望再收到此类邮件，请回复"退订"。'
+DEFAULT_OPT_OUT_TEXT = "如不希望再收到此类邮件，请致电客服或在会员中心退订。"
 
 _PORTS: dict[str, int] = {"starttls": 587, "tls": 465, "none": 25}
 _OPTIONS = frozenset(
@@ -289,7 +290,7 @@ class SmtpChannel:
             recipient = f"{address.username}@{address.domain.encode('idna').decode('ascii')}"
         except (ValueError, IndexError) as error:
             raise PermanentDeliveryError(
-                f"message {outgoing.message_id}: {outgoing.to!r} is not an e-mail address "
+                f"message {outgoing.message_id}: {_masked(outgoing.to)!r} is not an e-mail address "
                 "this channel can send to"
             ) from error
         subject = settings.subject(outgoing.template)
@@ -465,7 +466,20 @@ def _refusal(
 
 def _said(code: int, reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return f"{code} {' '.join(text.split())}".strip()
+    return _masked(f"{code} {' '.join(text.split())}".strip())
+
+
+#: An e-mail address in a text, its local part apart.
+_ADDRESS = re.compile(r"([^\s<>@\"']+)@([^\s<>@\"']+)")
+
+
+def _masked(text: str) -> str:
+    """``text`` with each e-mail address in it masked (``w***@example.cn``).
+
+    What a failure says is kept in the outbox and on the member's record: an address
+    there would outlive the member's asking it to be forgotten.
+    """
+    return _ADDRESS.sub(lambda found: f"{found.group(1)[:1]}***@{found.group(2)}", text)
 
 
 def _tls_context(ca_file: Path | None) -> ssl.SSLContext:

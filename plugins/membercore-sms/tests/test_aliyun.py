@@ -176,7 +176,8 @@ NOON = datetime(2026, 3, 2, 12, 0, tzinfo=SHANGHAI)
         ("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号", PermanentDeliveryError, None),
         ("isv.TEMPLATE_MISSING_PARAMETERS", "模板缺少变量", PermanentDeliveryError, None),
         ("isv.SMS_TEMPLATE_ILLEGAL", "模板不合法", PermanentDeliveryError, None),
-        ("isv.SMS_SIGNATURE_ILLEGAL", "签名不合法", PermanentDeliveryError, None),
+        # The signature is the account's setup, not the message's: retried until mended.
+        ("isv.SMS_SIGNATURE_ILLEGAL", "签名不合法", SmsProviderError, None),
         ("isv.BLACK_KEY_CONTROL_LIMIT", "黑名单管控", PermanentDeliveryError, None),
         ("isv.CUSTOMER_REFUSED", "用户已退订推广短信", PermanentDeliveryError, None),
         ("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1", TransientDeliveryError, 60),

@@ -134,7 +134,7 @@ NIGHT = datetime(2026, 3, 2, 23, 30, tzinfo=SHANGHAI)
         ("status", "FailedOperation.PhoneNumberInBlacklist", PermanentDeliveryError, None),
         ("status", "InvalidParameterValue.IncorrectPhoneNumber", PermanentDeliveryError, None),
         ("status", "FailedOperation.TemplateIncorrectOrUnapproved", PermanentDeliveryError, None),
-        ("status", "FailedOperation.SignatureIncorrectOrUnapproved", PermanentDeliveryError, None),
+        ("status", "FailedOperation.SignatureIncorrectOrUnapproved", SmsProviderError, None),
         (
             "status",
             "FailedOperation.TemplateParamSetNotMatchApprovedTemplate",

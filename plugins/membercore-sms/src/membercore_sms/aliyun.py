@@ -89,10 +89,6 @@ PERMANENT = frozenset(
         "isv.TEMPLATE_MISSING_PARAMETERS",
         "isv.TEMPLATE_PARAMS_ILLEGAL",
         "isv.SMS_TEMPLATE_ILLEGAL",
-        "isv.SMS_SIGNATURE_ILLEGAL",
-        "isv.SMS_SIGN_ILLEGAL",
-        "isv.SIGN_STATE_ILLEGAL",
-        "isv.SMS_SIGNATURE_SCENE_ILLEGAL",
         "isv.SMS_CONTENT_ILLEGAL",
         "isv.BLACK_KEY_CONTROL_LIMIT",
         "isv.PARAM_LENGTH_LIMIT",
@@ -322,16 +318,19 @@ class AliyunSmsChannel(SmsChannel):
     def _already_sent(self, number: str, message_id: str, send_at: datetime) -> str | None:
         """The receipt of the message if Aliyun took it already, by its OutId.
 
-        The earlier try was before ``send_at``, the retry's time, by no more than the
-        wait between them: the records of that day and the day before are looked at
-        (those QuerySendDetails still reaches).
+        The earlier try was the first, on the day of the message's ``send_at`` (or the
+        day before), or a retry, within the back-off's longest wait (hours) of now —
+        quiet hours and retries may have moved it days on from ``send_at``: the records
+        of those days that QuerySendDetails still reaches are looked at.
 
         Raises:
             TransientDeliveryError, SmsProviderError: Aliyun could not be asked; the
                 message is not sent now, and tried again later.
         """
-        oldest = self._clock() - timedelta(days=QUERY_DAYS - 1)
-        days = {_send_date(at) for at in (send_at, send_at - timedelta(days=1)) if at >= oldest}
+        now = self._clock()
+        oldest = now - timedelta(days=QUERY_DAYS - 1)
+        tried = (send_at, send_at - timedelta(days=1), now, now - timedelta(days=1))
+        days = {_send_date(at) for at in tried if oldest <= at <= now}
         try:
             for day in sorted(days, reverse=True):
                 if any(record.get("OutId") == message_id for record in self._details(number, day)):

@@ -90,9 +90,7 @@ PERMANENT = frozenset(
         "FailedOperation.TemplateIncorrectOrUnapproved",
         "FailedOperation.TemplateUnapprovedOrNotExist",
         "FailedOperation.TemplateParamSetNotMatchApprovedTemplate",
-        "FailedOperation.SignatureIncorrectOrUnapproved",
         "FailedOperation.MissingTemplateList",
-        "FailedOperation.MissingSignatureList",
         "FailedOperation.ContainSensitiveWord",
         "InvalidParameter.DirtyWordFound",
         "InvalidParameterValue.ContentLengthLimit",
@@ -125,10 +123,9 @@ def tencent_failure(action: str, code: str, message: str, now: datetime) -> Exce
     transient, wait = _wait(code, now)
     if transient:
         return TransientDeliveryError(said, retry_after=wait)
-    if code.startswith(("InvalidParameterValue.", "InvalidParameter", "MissingParameter")):
-        return PermanentDeliveryError(said)
     # Credentials (AuthFailure.*), the account's state (balance, arrears, a disabled
-    # SdkAppId, an IP not allowed) or a code this channel does not know: worth trying
+    # SdkAppId, an IP not allowed, a signature not approved yet), a parameter of the
+    # request rather than of the message, or a code this channel does not know: trying
     # again after the back-off; given up after its attempts.
     return SmsProviderError(said, code=code)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -122,3 +122,19 @@ def test_wecom_unreachable_at_the_first_question_is_an_error(
         ((msgid, message),) = sent(channel, 1)
     with pytest.raises(WeComUnreachableError):
         channel.reports([awaiting(message, msgid)], NOW)
+
+
+def test_a_task_left_unsent_past_its_hours_is_reported_undeliverable(
+    channel: WeComChannel, server: WeComServer
+) -> None:
+    # A care reminder the health manager never confirms must not vanish: after
+    # confirm_within_hours (24 by default) it falls back to the member's next channel.
+    ((msgid, message),) = sent(channel, 1)
+    waiting = awaiting(message, msgid)
+    assert channel.reports([waiting], NOW + timedelta(hours=23)) == []
+    (late,) = channel.reports([waiting], NOW + timedelta(hours=25))
+    assert (late.message_id, late.delivered) == (message.message_id, False)
+    assert "not confirmed" in late.detail
+    server.set_status(msgid, ZHANG_CUSTOMERS[0], 1, int(SENT_AT.timestamp()))
+    (sent_late,) = channel.reports([waiting], NOW + timedelta(hours=25))
+    assert sent_late.delivered  # what WeCom says of a task it sent wins

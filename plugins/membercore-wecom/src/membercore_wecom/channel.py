@@ -25,7 +25,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -326,11 +326,9 @@ class WeComChannel:
         if sender is None or address is None:
             return None
         item = self._send_result(receipt, sender, address)
-        if item is None:
-            return None
-        status = item.get("status")
-        if not isinstance(status, int) or status not in SEND_STATUS:
-            return None
+        status = None if item is None else item.get("status")
+        if item is None or not isinstance(status, int) or status not in SEND_STATUS:
+            return self._unconfirmed(message, now)
         delivered, words = SEND_STATUS[status]
         at = now
         send_time = item.get("send_time")
@@ -341,6 +339,22 @@ class WeComChannel:
             delivered=delivered,
             at=at,
             detail=f"WeCom status {status} {words}",
+        )
+
+    def _unconfirmed(self, message: OutboxMessage, now: datetime) -> DeliveryReport | None:
+        """A task its staff member left unsent past ``confirm_within_hours``: undeliverable."""
+        handed = message.delivered_at
+        limit = timedelta(hours=self.options.confirm_within_hours)
+        if handed is None or now - handed < limit:
+            return None  # still the staff member's to confirm
+        return DeliveryReport(
+            message_id=message.message_id,
+            delivered=False,
+            at=now,
+            detail=(
+                f"WeCom status 0 未发送: not confirmed by its staff member within "
+                f"{self.options.confirm_within_hours} h"
+            ),
         )
 
     def _send_result(self, msgid: str, sender: str, customer: str) -> Mapping[str, Any] | None:

@@ -56,6 +56,7 @@ KNOWN_KEYS = frozenset(
         "monthly_limit_per_customer",
         "per_minute",
         "per_hour_per_member",
+        "confirm_within_hours",
         "base_url",
         "timeout",
         "templates",
@@ -63,7 +64,12 @@ KNOWN_KEYS = frozenset(
 )
 
 #: The keys of a staff channel's table (``use = "wecom-staff"``): the app's.
-STAFF_KEYS = KNOWN_KEYS - {"secret_env", "default_sender", "monthly_limit_per_customer"}
+STAFF_KEYS = KNOWN_KEYS - {
+    "secret_env",
+    "default_sender",
+    "monthly_limit_per_customer",
+    "confirm_within_hours",
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -86,6 +92,9 @@ class WeComOptions:
         per_minute: requests the app makes in any minute, at most.
         per_hour_per_member: requests for one member (a patient, a staff member) in any
             hour, at most.
+        confirm_within_hours: how long the staff member has to confirm a mass message
+            in their client; one still not sent then is reported undeliverable, and the
+            message falls back to the member's next channel.
         base_url: WeCom's API root.
         timeout: seconds a request may take.
         templates: the programme templates it carries (None: every one, as free text).
@@ -101,6 +110,7 @@ class WeComOptions:
     monthly_limit_per_customer: int = 4
     per_minute: int = 30
     per_hour_per_member: int = 1000
+    confirm_within_hours: int = 24
     base_url: str = DEFAULT_BASE_URL
     timeout: float = 10.0
     templates: tuple[str, ...] | None = None
@@ -164,6 +174,9 @@ class WeComOptions:
             per_minute=_positive("per_minute", options.get("per_minute", 30)),
             per_hour_per_member=_positive(
                 "per_hour_per_member", options.get("per_hour_per_member", 1000)
+            ),
+            confirm_within_hours=_positive(
+                "confirm_within_hours", options.get("confirm_within_hours", 24)
             ),
             base_url=_url("base_url", options.get("base_url", DEFAULT_BASE_URL)),
             timeout=_seconds("timeout", options.get("timeout", 10.0)),

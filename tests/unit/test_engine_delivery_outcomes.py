@@ -458,3 +458,40 @@ def test_an_order_going_by_a_channel_no_table_configures_is_refused(clock: Manua
         engine.channels()
     assert refused.value.key == "outreach.channel_order"
     assert "['wecom']" in refused.value.problem
+
+
+def test_a_configured_programme_passes_over_a_channel_the_member_has_no_address_on(
+    clock: ManualClock,
+) -> None:
+    # No WeCom id: the message goes by SMS at once, not first to WeCom to fail there.
+    tables = {"wecom": ChannelSettings(use="console"), "sms": ChannelSettings(use="console")}
+    with _open("memory://", clock, _programme_with(channels=tables)) as engine:
+        engine.ingest(
+            [PatientRegistered(fact_id="r", patient_id=ME, occurred_at=MONDAY, phone="138")]
+        )
+        engine.execute(
+            GrantConsent(
+                key="g",
+                member_id=ME,
+                purpose="care",
+                channels=("wecom", "sms"),
+                given_by=ME,
+                source="app",
+            )
+        )
+        _ask(engine)
+        (queued,) = [e for e in _journal(engine) if isinstance(e, MessageQueued)]
+        assert queued.channel == "sms"
+        assert "(no address on wecom)" in queued.explanation
+
+
+def test_without_configured_channels_no_address_is_needed(engine: Engine) -> None:
+    engine.ingest([PatientRegistered(fact_id="r", patient_id=ME, occurred_at=MONDAY)])
+    engine.execute(
+        GrantConsent(
+            key="g", member_id=ME, purpose="care", channels=("wecom",), given_by=ME, source="app"
+        )
+    )
+    _ask(engine)
+    (queued,) = [e for e in _journal(engine) if isinstance(e, MessageQueued)]
+    assert queued.channel == "wecom"  # the console stands in: it needs no address

@@ -45,6 +45,7 @@ def decide(
     language: str = DEFAULT_LANGUAGE,
     tried: Sequence[Channel] = (),
     falls_back_from: str = "",
+    unreachable: Sequence[Channel] = (),
 ) -> list[OutreachEvent]:
     """The one decision every message request passes.
 
@@ -68,6 +69,8 @@ def decide(
         tried: channels not to use: those a message this one falls back from failed on.
         falls_back_from: the message whose delivery failed for good, when this
             request takes its place.
+        unreachable: channels the member's record gives no address for (a programme
+            whose channels need one): passed over as if not consented to.
 
     Returns:
         One event: :class:`MessageQueued`, :class:`PhoneTaskRequested` or
@@ -89,7 +92,8 @@ def decide(
     policy = config.outreach
     tz = config.tz
     asked = f"{command.purpose} message {command.template_key!r} asked by {command.reason}"
-    plan = _plan(command, state, consent_state, policy, tz, now, (preferred, tried), language)
+    channels = (preferred, tried, unreachable)
+    plan = _plan(command, state, consent_state, policy, tz, now, channels, language)
     if isinstance(plan, _Refusal):
         return [
             MessageRefused(
@@ -172,7 +176,7 @@ def _plan(
     policy: OutreachPolicy,
     tz: ZoneInfo,
     now: datetime,
-    channels: tuple[Sequence[Channel], Sequence[Channel]],
+    channels: tuple[Sequence[Channel], Sequence[Channel], Sequence[Channel]],
     language: str,
 ) -> _Plan | _Refusal:
     """The checks of :func:`decide`, in order; the first that fails refuses."""
@@ -186,8 +190,7 @@ def _plan(
     missing = sorted(placeholders(text) - set(command.variables))
     if missing:
         return _Refusal("missing_variables", f"no value for {', '.join(missing)}")
-    preferred, tried = channels
-    route = _route(template, policy, consent_state, purpose, preferred, tried)
+    route = _route(template, policy, consent_state, purpose, channels)
     if isinstance(route, _Refusal):
         return route
     channel, skipped, consented, instead = route
@@ -232,22 +235,28 @@ def _route(
     policy: OutreachPolicy,
     consent_state: ConsentState,
     purpose: Purpose,
-    preferred: Sequence[Channel],
-    tried: Sequence[Channel],
+    channels: tuple[Sequence[Channel], Sequence[Channel], Sequence[Channel]],
 ) -> tuple[Channel, tuple[Channel, ...], str, str] | _Refusal:
-    """The channel: the first candidate not tried that the member consents to for the purpose.
+    """The channel: the first candidate not tried, with an address, that the member consents to.
+
+    ``channels`` are the member's preferred ones, those already tried (a fallback's) and
+    those the record gives no address for.
 
     Returns:
         ``(channel, skipped, consented, instead)``: the channel, the candidates before it
         without consent, the channels consented to, and a note when a call takes the
         place of a care message no consented channel can carry; or the refusal.
     """
+    preferred, tried, unreachable = channels
     every = candidate_channels(template, policy, preferred)
-    candidates = tuple(channel for channel in every if channel not in tried)
+    untried = tuple(channel for channel in every if channel not in tried)
+    candidates = tuple(channel for channel in untried if channel not in unreachable)
     consented = ", ".join(channels_for(consent_state, purpose)) or "none"
+    lacking = [channel for channel in untried if channel in unreachable]
+    noted = f" (no address on {', '.join(lacking)})" if lacking else ""
     for index, channel in enumerate(candidates):
         if allows(consent_state, purpose, channel):
-            return channel, candidates[:index], consented, ""
+            return channel, candidates[:index], consented, noted
     if (
         purpose == "care"
         and "phone" in policy.channel_order
@@ -256,13 +265,14 @@ def _route(
     ):
         # Care is not dropped for want of a channel: staff call and read the text.
         instead = f"; the template goes by {', '.join(template.channels)} only: a call instead"
-        return "phone", candidates, consented, instead
+        return "phone", candidates, consented, noted + instead
     if not candidates:
         named = ", ".join(dict.fromkeys((*preferred, *policy.channel_order)))
         failed = f"; failed on {', '.join(tried)}" if tried else ""
         return _Refusal(
             "no_channel",
-            f"the template may go by {', '.join(template.channels)} only; tried {named}{failed}",
+            f"the template may go by {', '.join(template.channels)} only; tried {named}"
+            f"{failed}{noted}",
         )
     return _Refusal(
         "no_consent", f"no {purpose} consent on {', '.join(candidates)} (consented: {consented})"

@@ -33,6 +33,7 @@ def note_delivery(
     preferred: Sequence[Channel] = (),
     language: str = DEFAULT_LANGUAGE,
     fallback: bool = True,
+    unreachable: Sequence[Channel] = (),
 ) -> list[OutreachEvent]:
     """Decide a channel's or provider's word on one of the member's messages.
 
@@ -92,6 +93,7 @@ def note_delivery(
             now,
             preferred=preferred,
             language=language,
+            unreachable=unreachable,
         ),
     ]
 
@@ -106,6 +108,7 @@ def fall_back(
     *,
     preferred: Sequence[Channel] = (),
     language: str = DEFAULT_LANGUAGE,
+    unreachable: Sequence[Channel] = (),
 ) -> list[OutreachEvent]:
     """The message that takes the place of ``item``, given up, on the member's next channel.
 
@@ -139,4 +142,5 @@ def fall_back(
         language=language,
         tried=(*item.tried, item.channel),
         falls_back_from=item.message_id,
+        unreachable=unreachable,
     )

@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 from membercore import consent, journeys, ledger, outreach, plans, segments, tiers
 from membercore.config import ProgrammeConfig
+from membercore.config.outreach import EXTERNAL_CHANNELS
 from membercore.dates import age_on
 from membercore.errors import InvalidFactError, UnknownSubscriptionError
 from membercore.facts import Fact, PatientDied
@@ -23,7 +24,7 @@ from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Rede
 from membercore.messages import PURPOSES
 from membercore.service import actions, death, retractions, work
 from membercore.service.context import Context, Household
-from membercore.service.member import Member, birth_date, evolve_all
+from membercore.service.member import Member, birth_date, contact, evolve_all
 from membercore.service.skipping import skipped
 from membercore.staff import offers, programmes, tasks
 
@@ -331,8 +332,13 @@ def _consent(run: Runner, command: Any) -> Sequence[object]:
     return made
 
 
-def _reach(member: Member) -> dict[str, Any]:
-    """How the member asked to be reached: their preferred channel and language, if any."""
+def _reach(member: Member, config: ProgrammeConfig) -> dict[str, Any]:
+    """How the member may be reached: their preferred channel and language, if any.
+
+    A programme that configures its channels sends to addresses: a channel the record
+    gives no address for (a mobile number for SMS...) is passed over, not tried and
+    failed. Without configured channels (the console's) none is.
+    """
     registrations = list(member.profile.registrations.values())
     # The latest registration that names each (an update may leave it out).
     channel = next(
@@ -340,6 +346,9 @@ def _reach(member: Member) -> dict[str, Any]:
     )
     language = next((n.language for n in reversed(registrations) if n.language), None)
     reach: dict[str, Any] = {"preferred": (channel,) if channel else ()}
+    if config.channels:
+        external = sorted(EXTERNAL_CHANNELS)
+        reach["unreachable"] = tuple(c for c in external if not contact(member, c))
     return {**reach, "language": language} if language else reach
 
 
@@ -347,7 +356,9 @@ def _message(run: Runner, command: Any) -> Sequence[object]:
     death.refuse_after_death(run, "message is sent")
     m = run.member
     made = run.take(
-        outreach.decide(command, m.outreach, m.consent, run.config, run.now, **_reach(m))
+        outreach.decide(
+            command, m.outreach, m.consent, run.config, run.now, **_reach(m, run.config)
+        )
     )
     return [*made, *work.call_tasks(run, made)]
 
@@ -357,7 +368,13 @@ def _delivery(run: Runner, command: Any) -> Sequence[object]:
     alive = m.identity.alive(run.now)
     made = run.take(
         outreach.note_delivery(
-            command, m.outreach, m.consent, run.config, run.now, fallback=alive, **_reach(m)
+            command,
+            m.outreach,
+            m.consent,
+            run.config,
+            run.now,
+            fallback=alive,
+            **_reach(m, run.config),
         )
     )
     return [*made, *work.call_tasks(run, made)]

@@ -15,12 +15,16 @@ import pytest
 
 from membercore import Engine, reference_config
 from membercore.errors import ConfigError, MembercoreError
+from membercore.facts import PatientRegistered
+from membercore.idempotency import fingerprint
 from membercore.plugins import make_plugin_manager
+from membercore.service.member import contact
 from membercore_adapters import clock
 from membercore_adapters.cli import main
 from membercore_adapters.his.csvfile import CsvSource
 from membercore_adapters.his.exports import export_mapping
 from membercore_adapters.his.jsonl import line_of
+from membercore_adapters.his.rows import translate
 from membercore_adapters.stores import memory, sqlite
 
 PATIENTS_MAP = """
@@ -421,3 +425,45 @@ def test_a_workbook_replaced_under_the_same_name_is_read_from_its_start(
     capsys.readouterr()
     assert main(["ingest", str(xlsx), *arguments, "--resume"]) == 0
     assert "2 applied" in capsys.readouterr().out  # the card's name and the charge
+
+
+def _with_addresses(text: str) -> str:
+    return text + 'phone = "手机号"\nemail = "电子邮箱"\n'
+
+
+def test_a_patients_phone_and_email_are_taken_as_written_and_placeholders_left_out() -> None:
+    mapping = export_mapping(_toml(_with_addresses(PATIENTS_MAP))).tables[""]
+    row = {"病人ID": "P001", "建档时间": "2025-03-01 09:00:00", "姓名": "王秀英"}
+
+    def registered(**cells: object) -> PatientRegistered:
+        facts = translate({**row, **cells}, mapping)
+        assert isinstance(facts[-1], PatientRegistered)
+        return facts[-1]
+
+    said = registered(手机号=" 138-0013-8000 ", 电子邮箱=" wang@163.com ")
+    assert (said.phone, said.email) == ("138-0013-8000", "wang@163.com")
+    assert registered(手机号=13800138000.0).phone == "13800138000"  # an Excel number
+    for placeholder in ("N/A", "无", "", None, "0"):
+        none = registered(手机号=placeholder, 电子邮箱=placeholder)
+        assert (none.phone, none.email) == (None, None)
+    assert registered(电子邮箱="wang163.com").email is None
+    # Without an address, the registration a mapping that reads none made before.
+    assert fingerprint(registered(手机号="N/A", 电子邮箱="无")) == "w1:4c8ed06e758867c3b8ba"
+
+
+def test_a_patients_export_gives_the_number_messages_are_sent_to(tmp_path: Path) -> None:
+    files = _files(tmp_path)
+    files["patients.toml"].write_text(_with_addresses(PATIENTS_MAP), encoding="utf-8")
+    files["patients.csv"].write_text(
+        "病人ID,姓名,性别,出生日期,就诊卡号,身份证号,建档时间,手机号,电子邮箱\n"
+        "P001,王秀英,女,1980-01-01,C-555,,2025-03-01 09:00:00,+86 138 0013 8000,N/A\n"
+        "P002,李建国,男,1975/6/30,C-777,,2025-03-01 09:30:00,,li@example.cn\n",
+        encoding="utf-8",
+    )
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert _import(files, "patients", store) == 0
+    with _engine(store) as engine:
+        wang, li = engine.member("P001"), engine.member("P002")
+        assert contact(wang, "sms") == "+86 138 0013 8000"
+        assert contact(wang, "email") is None
+        assert (contact(li, "sms"), contact(li, "email")) == (None, "li@example.cn")

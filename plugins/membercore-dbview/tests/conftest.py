@@ -1,12 +1,12 @@
 """A HIS database shaped as a Chinese HIS's, on SQLite, MariaDB and PostgreSQL.
 
 Three tables, each behind the view the HIS vendor hands over: patients (患者: the medical
-record number, a card number 就诊卡号, an ID card), outpatient charge lines (门诊收费明细:
-amounts as DECIMAL(12,2) yuan, naive DATETIME in Asia/Shanghai, the patient named by card
-number) and outpatient diagnoses (门诊诊断: a local code table, an increasing record id,
-the diagnosis time as text). Columns carry Chinese comments; on MariaDB the patients'
-names are in a GBK column, read through a UTF-8 connection, as a HIS of the GBK era
-keeps them.
+record number, a card number 就诊卡号, an ID card, a mobile number 手机号 and an e-mail
+address), outpatient charge lines (门诊收费明细: amounts as DECIMAL(12,2) yuan, naive
+DATETIME in Asia/Shanghai, the patient named by card number) and outpatient diagnoses
+(门诊诊断: a local code table, an increasing record id, the diagnosis time as text).
+Columns carry Chinese comments; on MariaDB the patients' names are in a GBK column, read
+through a UTF-8 connection, as a HIS of the GBK era keeps them.
 
 MariaDB and PostgreSQL: MEMBERCORE_TEST_MARIADB_URL and MEMBERCORE_TEST_POSTGRES_URL, or
 the local defaults; without a server those cases skip saying why, except in CI.
@@ -47,6 +47,8 @@ def _tables(metadata: sa.MetaData) -> None:
         sa.Column("出生日期", sa.Date, comment="出生日期"),
         sa.Column("就诊卡号", sa.String(20), comment="就诊卡号"),
         sa.Column("身份证号", sa.String(18), comment="身份证号"),
+        sa.Column("手机号", sa.String(20), comment="手机号码"),
+        sa.Column("电子邮箱", sa.String(60), comment="电子邮箱"),
         sa.Column("建档时间", sa.DateTime, comment="建档时间"),
         sa.Column("修改时间", sa.DateTime, nullable=False, comment="最后修改时间"),
     )
@@ -200,6 +202,8 @@ occurred_at = "建档时间"
 name = "姓名"
 sex = "性别"
 birth_date = "出生日期"
+phone = "手机号"
+email = "电子邮箱"
 
 [dbview.views.charges]
 view = "{his.view("v_mz_sfmx")}"
@@ -251,6 +255,8 @@ def patient(number: str, card: str, changed: str, **more: Any) -> dict[str, Any]
         "出生日期": date(1980, 5, 1),
         "就诊卡号": card,
         "身份证号": more.get("id_card"),
+        "手机号": more.get("phone"),
+        "电子邮箱": more.get("email"),
         "建档时间": at("2025-03-01 09:00:00"),
         "修改时间": at(changed),
     }

@@ -11,6 +11,7 @@ import pytest
 from membercore import Engine
 from membercore.errors import ConfigError
 from membercore.ports import Positioned
+from membercore.service.member import contact
 from membercore_adapters.cli import main
 from membercore_dbview import DbViewSource, ViewUnreadableError, load_views, marks_from
 
@@ -92,6 +93,23 @@ def test_a_poll_takes_each_view_to_the_member_its_card_number_names(
     assert " 0 applied" in capsys.readouterr().out
     with open_engine(store) as engine:
         assert len(engine.dead_letters()) == 2
+
+
+def test_a_patients_view_gives_the_addresses_messages_are_sent_to(
+    his: HisDatabase, tmp_path: Path
+) -> None:
+    his.insert(
+        "his_patient",
+        patient("P001", "C-555", "2025-03-01 09:00:00", phone=" 13800138000 ", email="N/A"),
+        patient("P002", "C-777", "2025-03-01 09:30:00", phone="无", email="li@example.cn"),
+        patient("P003", "C-888", "2025-03-01 10:00:00"),
+    )
+    with open_engine() as engine:
+        assert _poll(engine, _views(his, tmp_path)) == (3, 0, 0)
+        wang, li, zhao = (engine.member(p) for p in ("P001", "P002", "P003"))
+        assert (contact(wang, "sms"), contact(wang, "email")) == ("13800138000", None)
+        assert (contact(li, "sms"), contact(li, "email")) == (None, "li@example.cn")
+        assert (contact(zhao, "phone"), contact(zhao, "email")) == (None, None)
 
 
 def test_rows_sharing_one_time_across_pages_are_each_taken_once(

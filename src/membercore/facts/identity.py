@@ -95,8 +95,9 @@ class PatientRegistered(Fact):
             name one known patient is that patient's (the new id is added to theirs,
             and the facts sent under it reach them), never a second member.
         phone: the patient's mobile number (``+8613800138000``), for SMS and calls,
-            when known.
-        email: the patient's e-mail address, when known.
+            when known: as the source writes it, a HIS connector's first choice among
+            the patient's numbers (another number when the source gives no mobile).
+        email: the patient's e-mail address, when known, as the source writes it.
         wecom: the patient's WeCom external contact id (``wmXXXX``: 企业微信客户联系), once a
             staff member has them as a contact.
         known_only: the registration only names a known patient by another of their

@@ -204,6 +204,11 @@ class Context:
         found = self._instants.get(patient_id)
         return min(found) if found else None
 
+    def latest(self, patient_id: str) -> datetime | None:
+        """The latest instant the read tells of the patient at, if any."""
+        found = self._instants.get(patient_id)
+        return max(found) if found else None
+
     # -- encounters -------------------------------------------------------------------
 
     def encounter(self, ref: object) -> Encounter | None:

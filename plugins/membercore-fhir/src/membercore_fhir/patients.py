@@ -11,6 +11,15 @@ comes before their facts), else as of its ``meta.lastUpdated``, else their birth
 ``deceasedDateTime`` (or ``deceasedBoolean`` with ``meta.lastUpdated``) is a death.
 ``Patient.link`` of type ``replaced-by`` merges the patient into the one it names.
 
+The patient's addresses come from ``Patient.telecom``, as each value is written, among
+the contact points in force when the resource was told (``period`` running then; not
+``use`` ``old``). ``phone`` is the first number (system ``phone`` or ``sms``): a mobile
+(``use`` ``mobile``, system ``sms``, or a mainland mobile number) first, then by
+``rank`` (lower first), then as listed; a ``work`` number only when no other is given.
+``email`` is the first e-mail address (system ``email``) by the same order. A contact
+point sent without a system is read by its value: an e-mail address, else a number.
+The patient's contacts (``Patient.contact``) and RelatedPersons are other people.
+
 A RelatedPerson whose identifier names a patient (by the primary types) is a relative
 of the patient it belongs to. A Linkage (as converters make of an ADT^A40) merges each
 ``historical`` item's patient into the ``source`` item's.
@@ -18,9 +27,11 @@ of the patient it belongs to. A Linkage (as converters make of an ADT^A40) merge
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time
 
 from membercore.facts import Identifier, PatientDied, PatientRegistered, Sex
+from membercore.facts.contacts import is_mainland_mobile, written_email, written_phone
 from membercore.identity import MergeMembers
 from membercore_fhir.context import Context, digest, resource_system
 from membercore_fhir.values import FhirError, Resource, codes, day, instant, name_of, text
@@ -45,6 +56,7 @@ def patient(context: Context, resource: Resource) -> list[object]:
     family = next((text(n, "family") for n in resource.get("name") or [] if text(n, "family")), "")
     if family and sex is not None:
         fields["name"] = f"{family}{_TITLE[sex]}"
+    fields.update(_addresses(context, resource, _told_on(context, resource, patient_id, at)))
     identifiers = _identifiers(context, resource)
     version = text(resource, "meta", "versionId") or digest(identifiers, fields, at)
     made: list[object] = [
@@ -156,6 +168,70 @@ def _registered_at(
         f"{name_of(resource)}: no instant to register the patient at (no fact of the read, "
         "no meta.lastUpdated, no birthDate)"
     )
+
+
+def _addresses(context: Context, resource: Resource, today: date) -> dict[str, object]:
+    """The ``phone`` and ``email`` a Patient's telecom gives, each only when it gives one."""
+    phones: list[tuple[tuple[bool, bool, float, int], str]] = []
+    emails: list[tuple[tuple[bool, float, int], str]] = []
+    for n, point in enumerate(resource.get("telecom") or []):
+        if not isinstance(point, dict) or text(point, "use") == "old":
+            continue
+        if not _in_force(context, point.get("period"), today):
+            continue
+        system, use, value = text(point, "system"), text(point, "use"), text(point, "value")
+        rank = point.get("rank")
+        order = rank if type(rank) is int else math.inf
+        if system == "email" or (not system and written_email(value)):
+            email = written_email(value)
+            if email is not None:
+                emails.append(((use == "work", order, n), email))
+        elif system in ("phone", "sms", ""):
+            number = written_phone(value)
+            if number is not None:
+                mobile = use == "mobile" or system == "sms" or is_mainland_mobile(number)
+                phones.append(((use == "work", not mobile, order, n), number))
+    found: dict[str, object] = {}
+    if phones:
+        found["phone"] = min(phones)[1]
+    if emails:
+        found["email"] = min(emails)[1]
+    return found
+
+
+def _in_force(context: Context, period: object, today: date) -> bool:
+    """Whether a contact point's period runs on ``today`` (its end day included).
+
+    A period whose dates cannot be read leaves the contact point out: it may have ended.
+    """
+    if not isinstance(period, dict):
+        return True
+    zone = context.mapping.timezone
+    try:
+        days = {
+            key: instant(period[key], zone, key).astimezone(zone).date()
+            for key in ("start", "end")
+            if period.get(key)
+        }
+    except FhirError:
+        return False
+    return days.get("start", today) <= today <= days.get("end", today)
+
+
+def _told_on(context: Context, resource: Resource, patient_id: str, at: datetime) -> date:
+    """The day the Patient says what it says of the patient.
+
+    When it was told (``meta.lastUpdated``, the bundle's ``timestamp``), else the latest
+    instant the read tells of the patient at, else the instant it is registered at.
+    """
+    name = Identifier(system=resource_system(context.mapping), value=name_of(resource)).name
+    try:
+        told = context.when_told(resource)
+    except FhirError:  # an unreadable lastUpdated: the other instants say when
+        told = None
+    if told is None:
+        told = max((t for t in (context.latest(patient_id), context.latest(name)) if t), default=at)
+    return told.astimezone(context.mapping.timezone).date()
 
 
 def _died_at(context: Context, resource: Resource) -> datetime | None:

@@ -8,15 +8,27 @@ registration, each under a system named by its assigning authority and
 type (``GHH^MR``, ``USSSA^SS``), so that any of them finds the patient again. A PID
 saying the patient died (PID-30 ``Y``, the instant in PID-29) is a death. A next of kin
 (NK1) whose identifiers (NK1-33) name a patient is a relative.
+
+The patient's addresses come from their telecommunication fields (XTN): PID-13 (home),
+PID-40 (v2.7's list, each repetition's use code saying home or work) and PID-14
+(business), as the number is written. ``phone`` is the first of the numbers in force
+when the message was sent: a mobile (equipment type ``CP``, or a mainland mobile number)
+first, then the others, each by its preference order (XTN-18); a work number only when
+no other is sent. ``email`` is the first network address (use code ``NET``, equipment
+type ``Internet`` or ``X.400``) that is an e-mail address. A fax, a pager, a text
+telephone, an answering service and an emergency number are no address of the
+patient's.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import date, datetime
 
 import attrs
 
 from membercore.facts import Identifier, PatientDied, PatientRegistered, Sex
+from membercore.facts.contacts import is_mainland_mobile, written_email, written_phone
 from membercore_hl7v2.fields import Message, Repetition, Segment, TranslationError
 from membercore_hl7v2.mapping import Hl7Mapping
 
@@ -109,6 +121,7 @@ def patient_of(message: Message, mapping: Hl7Mapping, pid: Segment | None = None
     family = pid.get(5, 1, 1)
     if family and sex is not None:
         fields["name"] = f"{family}{_TITLE[sex]}"
+    fields.update(_addresses(pid, _sent_on(message)))
     died_at = pid.instant(29) if pid.get(30).upper() == "Y" else None
     relatives = _relatives(message, mapping)
     patient_id = named_by(*candidates[0], mapping, "PID-3")
@@ -186,3 +199,101 @@ def _relatives(message: Message, mapping: Hl7Mapping) -> tuple[str, ...]:
         if named not in found:
             found.append(named)
     return tuple(found)
+
+
+#: The telecommunication fields, in the order their numbers are taken, each with whether
+#: it is a work number: PID-13 home, PID-40 (as its use codes say), PID-14 business.
+_TELECOM = ((13, False), (40, False), (14, True))
+#: Equipment types (XTN-3) of network addresses: e-mail.
+_NETWORK = frozenset({"INTERNET", "X.400"})
+#: Equipment types that take neither a call nor a text message: a fax, a modem, a
+#: pager, a text telephone for the deaf.
+_NOT_PHONES = frozenset({"FX", "MD", "BP", "TDD", "TTY"})
+#: Use codes (XTN-2) of numbers that are not the patient's own line: an answering
+#: service, a pager, an emergency number (someone to call for them).
+_NOT_THEIRS = frozenset({"ASN", "BPN", "EMR"})
+
+
+def _addresses(pid: Segment, today: date | None) -> dict[str, object]:
+    """The ``phone`` and ``email`` the PID gives, each only when it gives one.
+
+    ``today`` is the day the message was sent: a number that expired before it, or is
+    in force only after it, is passed over (None: every number is taken as in force).
+    """
+    phones: list[tuple[tuple[bool, bool, float, int], str]] = []
+    emails: list[tuple[tuple[bool, float, int], str]] = []
+    for field, work in _TELECOM:
+        for repetition in pid.repetitions(field):
+            if not _in_force(repetition, today):
+                continue
+            use, kind = repetition.get(2).upper(), repetition.get(3).upper()
+            at_work = work or use == "WPN"
+            order = _preference(repetition)
+            seen = len(phones) + len(emails)
+            written = repetition.get(1)
+            if use == "NET" or kind in _NETWORK or written_email(written):
+                email = written_email(repetition.get(4) or written)
+                if email is not None:
+                    emails.append(((at_work, order, seen), email))
+            elif use not in _NOT_THEIRS and kind not in _NOT_PHONES:
+                number = written_phone(_number(repetition))
+                if number is not None:
+                    mobile = kind == "CP" or is_mainland_mobile(number)
+                    phones.append(((at_work, not mobile, order, seen), number))
+    found: dict[str, object] = {}
+    if phones:
+        found["phone"] = min(phones)[1]
+    if emails:
+        found["email"] = min(emails)[1]
+    return found
+
+
+def _number(repetition: Repetition) -> str:
+    """The number an XTN writes, '' when none.
+
+    XTN-1 as written, else the country code, area code and local number (XTN-5, 6, 7:
+    ``+86 13800138000``), else the unformatted number (XTN-12).
+    """
+    if written := repetition.get(1):
+        return written
+    country, area, local = repetition.get(5), repetition.get(6), repetition.get(7)
+    if local:
+        if country and not country.startswith(("+", "00")):
+            country = f"+{country}"
+        return " ".join(part for part in (country, area, local) if part)
+    return repetition.get(12)
+
+
+def _preference(repetition: Repetition) -> float:
+    """The XTN's preference order (XTN-18: lower first); one not sent comes after."""
+    sent = repetition.get(18)
+    return int(sent) if sent.isdigit() else math.inf
+
+
+def _in_force(repetition: Repetition, today: date | None) -> bool:
+    """Whether the number is in force on ``today``: from XTN-13, until XTN-14.
+
+    A date that cannot be read leaves the number out: it may have expired.
+    """
+    if today is None:
+        return True
+    start, end = repetition.get(13), repetition.get(14)
+    try:
+        begins = _day(start) if start else None
+        ends = _day(end) if end else None
+    except ValueError:
+        return False
+    return (begins is None or begins <= today) and (ends is None or today <= ends)
+
+
+def _day(text: str) -> date:
+    return datetime.strptime(text[:8], "%Y%m%d").date()  # noqa: DTZ007 - a date only
+
+
+def _sent_on(message: Message) -> date | None:
+    """The day the message was sent (MSH-7, in the hospital's zone); None if unreadable."""
+    try:
+        sent = message.msh.instant(7)
+    except TranslationError:
+        return None
+    return sent.astimezone(message.zone).date() if sent is not None else None

@@ -2,8 +2,9 @@
 
 Every fact type a hospital's views and exports carry has its fields here, each read by
 a kind (:data:`Kind`): ``text``, ``instant``, ``date``, ``yuan`` (whole fen), ``price``
-(fen, rounded), ``count``, ``flag``, and the coded kinds a table of the mapping turns
-into the programme's words: ``department`` (``departments``), ``category``
+(fen, rounded), ``count``, ``flag``, the addresses ``phone`` and ``email`` (as written;
+a placeholder such as ``N/A`` leaves the field out), and the coded kinds a table of the
+mapping turns into the programme's words: ``department`` (``departments``), ``category``
 (``charge_categories``). Every fact has ``occurred_at`` (an instant); the patient is
 named apart (``patient``).
 """
@@ -16,7 +17,9 @@ import attrs
 
 __all__ = ["FACTS", "FactFields", "Kind"]
 
-Kind = Literal["text", "instant", "date", "yuan", "price", "count", "flag", "department"]
+Kind = Literal[
+    "text", "instant", "date", "yuan", "price", "count", "flag", "phone", "email", "department"
+]
 
 
 @attrs.frozen
@@ -57,7 +60,11 @@ _APPOINTMENT = _of("appointment_id department", department="department")
 #: The fact types a row may become, by their tags, with their fields.
 FACTS: dict[str, FactFields] = {
     "patient_registered": _of(
-        "", "name sex birth_date language preferred_channel", birth_date="date"
+        "",
+        "name sex birth_date language preferred_channel phone email",
+        birth_date="date",
+        phone="phone",
+        email="email",
     ),
     "visit_completed": _of(
         "visit_id",

@@ -41,6 +41,7 @@ from membercore.facts import (
     Transferred,
     VisitCompleted,
 )
+from membercore.facts.contacts import written_email, written_phone
 from membercore.ports import Positioned, Unreadable
 from membercore_adapters.his.rows.fields import FACTS
 from membercore_adapters.his.rows.mapping import RowMapping
@@ -263,6 +264,8 @@ def _read(mapping: RowMapping, field: str, kind: str, raw: object) -> Any:
         "price": as_price_fen,
         "count": as_count,
         "flag": as_flag,
+        "phone": lambda value: written_phone(as_text(value)),
+        "email": lambda value: written_email(as_text(value)),
         "instant": lambda value: as_instant(value, mapping.codes.timezone),
     }
     return readers[kind](raw)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["is_mainland_mobile", "written_email", "written_phone"]
+__all__ = ["is_mainland_mobile", "mainland_mobile", "written_email", "written_phone"]
 
 _SEPARATORS = re.compile(r"[\s\-().]")
 #: A mainland mobile number: 11 digits, the first a 1.
@@ -49,9 +49,14 @@ def is_mainland_mobile(number: str) -> bool:
     Eleven digits from a 1 (``13800138000``, ``138-0013-8000``), with or without the
     country code (``+86``, ``0086``, ``86``).
     """
+    return mainland_mobile(number) is not None
+
+
+def mainland_mobile(number: str) -> str | None:
+    """A mainland mobile number's eleven digits (``13800138000``), however written; or None."""
     written = _SEPARATORS.sub("", number.strip())
     for prefix in ("+86", "0086", "86"):
         rest = written.removeprefix(prefix)
         if rest != written and _MAINLAND.fullmatch(rest):
-            return True
-    return bool(_MAINLAND.fullmatch(written))
+            return rest
+    return written if _MAINLAND.fullmatch(written) else None

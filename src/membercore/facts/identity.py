@@ -126,15 +126,6 @@ class PatientRegistered(Fact):
     email: str | None = attrs.field(default=None, repr=False, metadata=_OMIT)
     wecom: str | None = attrs.field(default=None, repr=False, metadata=_OMIT)
 
-    def contact(self, channel: str) -> str | None:
-        """The address it gives for ``channel`` (``sms`` and ``phone``: the mobile number)."""
-        return _contact(self, channel)
-
-
-def _contact(stated: Any, channel: str) -> str | None:
-    field = CONTACT_FIELDS.get(channel)
-    return None if field is None else getattr(stated, field, None)
-
 
 #: Which of a registration's fields is a member's address on each channel.
 CONTACT_FIELDS: dict[str, str] = {

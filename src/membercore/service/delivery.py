@@ -114,7 +114,7 @@ def _outgoing(message: OutboxMessage, reach: Mapping[str, str]) -> OutboxMessage
     return attrs.evolve(message, payload=payload)
 
 
-def _reach(member: Member, channel: str) -> dict[str, str]:
+def _handed_with(member: Member, channel: str) -> dict[str, str]:
     """What a channel needs to reach the member: their address on it and health manager."""
     reach = {"to": contact(member, channel), "manager": member.work.health_manager}
     return {name: value for name, value in reach.items() if value}
@@ -170,6 +170,6 @@ def _check(
         if verdict.events:
             held.take(evolve_all(member, verdict.events), verdict.events)
         verdicts[message.message_id] = verdict
-        reach[message.message_id] = _reach(member, message.channel)
+        reach[message.message_id] = _handed_with(member, message.channel)
     uow.commit()
     return verdicts, reach

@@ -23,6 +23,7 @@ import attrs
 from membercore import outreach
 from membercore.consent import WithdrawConsent
 from membercore.errors import MembercoreError, StorageError
+from membercore.facts.contacts import mainland_mobile
 from membercore.ports import (
     Channel,
     DeliveryReport,
@@ -50,7 +51,7 @@ QUEUED = f'{{"type":"{outreach.MessageQueued.TYPE}"'
 Note = outreach.NoteDelivery | WithdrawConsent
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ReportsRead:
     """What reading the channels' reports did.
 
@@ -220,18 +221,10 @@ def address_key(channel: str, address: str | None) -> str | None:
         return None
     if channel in ("sms", "phone"):
         digits = "".join(char for char in address if char.isdigit() or char == "+")
-        for prefix in ("+86", "0086", "86"):
-            rest = digits.removeprefix(prefix)
-            if rest != digits and len(rest) == _MOBILE and rest.startswith("1"):
-                return rest
-        return digits
+        return mainland_mobile(address) or digits
     if channel == "email":
         return address.strip().casefold()
     return address
-
-
-#: How many digits a mainland mobile number has.
-_MOBILE = 11
 
 
 def _opt_outs(engine: Engine, channel: str, replies: Iterable[Reply]) -> list[WithdrawConsent]:
@@ -273,5 +266,5 @@ def _purpose(message: OutboxMessage) -> str | None:
 
 def _add(one: ReportsRead, other: ReportsRead) -> ReportsRead:
     return ReportsRead(
-        *(a + b for a, b in zip(attrs.astuple(one), attrs.astuple(other), strict=True))
+        **{name: value + getattr(other, name) for name, value in attrs.asdict(one).items()}
     )

@@ -4,7 +4,8 @@ Two channel factories, each building the programme's ``sms`` channel from its
 ``[channels.sms]`` table:
 
 - ``aliyun-sms``: :class:`~membercore_sms.aliyun.AliyunSmsChannel`, Aliyun Dysms
-  (``SendSms``, ``QuerySendDetails``, replies by SmsUp HTTP push), signed with
+  (``SendSms``, ``QuerySendDetails``, replies by SmsUp HTTP push to the listener
+  ``aliyun-smsup``, :class:`~membercore_sms.smsup.SmsUpListener`), signed with
   ACS3-HMAC-SHA256;
 - ``tencent-sms``: :class:`~membercore_sms.tencent.TencentSmsChannel`, Tencent Cloud SMS
   (``SendSms``, ``PullSmsSendStatus``, ``PullSmsReplyStatus``), signed with
@@ -21,12 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from membercore.hookspecs import ChannelFactory, hookimpl
+from membercore.hookspecs import ChannelFactory, ListenerFactory, hookimpl
 from membercore.ports import Channel
 from membercore_sms.aliyun import SMSUP_ANSWER, AliyunSmsChannel, aliyun_failure
 from membercore_sms.channel import SmsChannel, SmsProviderError
 from membercore_sms.options import ProviderTemplate, Secret
 from membercore_sms.phones import canonical
+from membercore_sms.smsup import SmsUpListener
 from membercore_sms.tencent import TencentSmsChannel, tencent_failure
 
 __all__ = [
@@ -36,11 +38,13 @@ __all__ = [
     "Secret",
     "SmsChannel",
     "SmsProviderError",
+    "SmsUpListener",
     "TencentSmsChannel",
     "aliyun_failure",
     "aliyun_sms",
     "canonical",
     "membercore_register_channels",
+    "membercore_register_listeners",
     "tencent_failure",
     "tencent_sms",
 ]
@@ -61,3 +65,9 @@ def membercore_register_channels(register: Callable[[str, ChannelFactory], None]
     """Provide the SMS channels ``aliyun-sms`` and ``tencent-sms``."""
     register("aliyun-sms", aliyun_sms)
     register("tencent-sms", tencent_sms)
+
+
+@hookimpl
+def membercore_register_listeners(register: Callable[[str, ListenerFactory], None]) -> None:
+    """Provide Aliyun's SmsUp push endpoint, ``aliyun-smsup``."""
+    register("aliyun-smsup", SmsUpListener.from_options)

@@ -405,18 +405,35 @@ class AliyunSmsChannel(SmsChannel):
     # -- replies -------------------------------------------------------------------------
 
     def take_pushed(self, body: bytes) -> list[Reply]:
+        """Keep the replies of one SmsUp push for the next :meth:`reports` (:meth:`parse_pushed`).
+
+        Raises:
+            ValueError: as :meth:`parse_pushed`.
+        """
+        replies = self._pushed(body)
+        self._keep(replies)
+        return [attrs.evolve(reply, address=self._book.address(reply.address)) for reply in replies]
+
+    def parse_pushed(self, body: bytes) -> list[Reply]:
         """Take the members' replies in one of Aliyun's SmsUp HTTP pushes.
 
         The hospital's web endpoint that Aliyun's console names as the SmsUp push address
-        hands each request body here, and answers :data:`SMSUP_ANSWER` as JSON when this
-        returns (HTTP 500 when it raises: Aliyun pushes again). The replies are returned,
-        and given again by the next :meth:`reports`. A reply to another signature than
-        the channel's is passed over.
+        hands each request body here, and answers :data:`SMSUP_ANSWER` as JSON once the
+        engine has taken them (HTTP 500 otherwise: Aliyun pushes again); ``membercore
+        worker --listen aliyun-smsup`` is such an endpoint
+        (:class:`~membercore_sms.smsup.SmsUpListener`). A reply to another signature
+        than the channel's is passed over.
 
         Raises:
             ValueError: the body is not an SmsUp push (a JSON list of replies, each with
                 ``phone_number``, ``content`` and ``send_time``).
         """
+        return [
+            attrs.evolve(reply, address=self._book.address(reply.address))
+            for reply in self._pushed(body)
+        ]
+
+    def _pushed(self, body: bytes) -> list[Reply]:
         try:
             items = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -430,8 +447,7 @@ class AliyunSmsChannel(SmsChannel):
             reply = self._reply(place, item)
             if reply is not None:
                 replies.append(reply)
-        self._keep(replies)
-        return [attrs.evolve(reply, address=self._book.address(reply.address)) for reply in replies]
+        return replies
 
     def _reply(self, place: int, item: object) -> Reply | None:
         if not isinstance(item, Mapping):

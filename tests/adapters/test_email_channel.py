@@ -32,7 +32,6 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from membercore import reference_config
 from membercore.config.channels import ChannelSettings
-from membercore.config.outreach import MessageTemplate
 from membercore.errors import ConfigError
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import (
@@ -47,7 +46,8 @@ from membercore.ports import (
 )
 from membercore.service.dispatch import DispatchReport, dispatch
 from membercore.service.engine import Engine
-from membercore.testing.channels import ChannelContract, ChannelSetup, contract_programme
+from membercore.testing.channels import ChannelContract, ChannelSetup
+from membercore.testing.channels import contract_template as _t
 from membercore.testing.clock import ManualClock
 from membercore_adapters.channels import email as email_channel
 from membercore_adapters.channels.email import (
@@ -876,15 +876,3 @@ class TestSmtpContract(ChannelContract):
             asks_to_wait=False,
         )
         channel.close()
-
-
-def _t(key: str, *variables: str) -> MessageTemplate:
-    """The programme template ``key`` (the suite's or the reference's), or a care one."""
-    known = contract_programme("sms").outreach.template(key)
-    return known or MessageTemplate(
-        key=key,
-        purpose="care",
-        texts={"zh-CN": "您好"},
-        channels=("wecom", "sms", "email"),
-        variables=variables,
-    )

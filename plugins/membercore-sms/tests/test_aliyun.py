@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from membercore.config.outreach import MessageTemplate
 from membercore.ports import (
     DeliveryReport,
     PermanentDeliveryError,
     Reply,
     TransientDeliveryError,
 )
-from membercore.testing.channels import contract_programme
+from membercore.testing.channels import contract_template as _t
 from membercore_sms import SMSUP_ANSWER, AliyunSmsChannel, SmsProviderError
 from membercore_sms.testing.aliyun import AliyunServer
 from membercore_sms.waits import SHANGHAI
@@ -506,15 +505,3 @@ def test_a_message_aliyun_will_not_look_up_does_not_keep_the_others_from_their_r
     (report,) = aliyun.reports([odd, good], at)  # type: ignore[list-item]
     assert report.message_id == "P1/msg/1"
     assert "Aliyun report on P2/msg/1 not read: Aliyun QuerySendDetails: isv." in caplog.text
-
-
-def _t(key: str, *variables: str) -> MessageTemplate:
-    """The programme template ``key`` (the suite's or the reference's), or a care one."""
-    known = contract_programme("sms").outreach.template(key)
-    return known or MessageTemplate(
-        key=key,
-        purpose="care",
-        texts={"zh-CN": "您好"},
-        channels=("wecom", "sms", "email"),
-        variables=variables,
-    )

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from membercore.config.outreach import MessageTemplate
-from membercore.testing.channels import contract_programme
+from membercore.testing.channels import contract_template as _t
 from membercore_sms import AliyunSmsChannel, TencentSmsChannel, aliyun_sms, tencent_sms
 
 DOCS = Path(__file__).parents[3] / "docs"
@@ -40,15 +39,3 @@ def test_each_example_table_builds_its_channel(block: str, monkeypatch: pytest.M
     channel = factory({**table, "name": "sms"})
     assert isinstance(channel, kind)
     assert channel.carries(_t("annual_plan_offer")) is not None
-
-
-def _t(key: str, *variables: str) -> MessageTemplate:
-    """The programme template ``key`` (the suite's or the reference's), or a care one."""
-    known = contract_programme("sms").outreach.template(key)
-    return known or MessageTemplate(
-        key=key,
-        purpose="care",
-        texts={"zh-CN": "您好"},
-        channels=("wecom", "sms", "email"),
-        variables=variables,
-    )

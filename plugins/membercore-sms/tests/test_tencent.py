@@ -7,7 +7,6 @@ import attrs
 import httpx
 import pytest
 
-from membercore.config.outreach import MessageTemplate
 from membercore.errors import ConfigError
 from membercore.ports import (
     DeliveryReport,
@@ -15,7 +14,7 @@ from membercore.ports import (
     Reply,
     TransientDeliveryError,
 )
-from membercore.testing.channels import contract_programme
+from membercore.testing.channels import contract_template as _t
 from membercore_sms import SmsProviderError, TencentSmsChannel
 from membercore_sms.testing.tencent import TencentServer
 from membercore_sms.waits import SHANGHAI
@@ -337,18 +336,6 @@ def test_no_credential_reaches_the_logs(
     assert "HTTP Request: POST" in caplog.text
     for secret in (TENCENT_SECRET_ID, TENCENT_SECRET_KEY):
         assert secret not in caplog.text
-
-
-def _t(key: str, *variables: str) -> MessageTemplate:
-    """The programme template ``key`` (the suite's or the reference's), or a care one."""
-    known = contract_programme("sms").outreach.template(key)
-    return known or MessageTemplate(
-        key=key,
-        purpose="care",
-        texts={"zh-CN": "您好"},
-        channels=("wecom", "sms", "email"),
-        variables=variables,
-    )
 
 
 def test_a_mapping_wrong_for_its_template_is_refused_naming_the_option(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from membercore.config.outreach import MessageTemplate
 from membercore.ports import PermanentDeliveryError
-from membercore.testing.channels import contract_programme
+from membercore.testing.channels import contract_template as _t
 from membercore_wecom import WeComChannel
 from membercore_wecom.testing import WeComServer
 
@@ -115,15 +114,3 @@ def test_the_channel_is_named_by_its_options(
 ) -> None:
     assert make_channel(server).name == "wecom"
     assert make_channel(server, name="wecom-care").name == "wecom-care"
-
-
-def _t(key: str, *variables: str) -> MessageTemplate:
-    """The programme template ``key`` (the suite's or the reference's), or a care one."""
-    known = contract_programme("sms").outreach.template(key)
-    return known or MessageTemplate(
-        key=key,
-        purpose="care",
-        texts={"zh-CN": "您好"},
-        channels=("wecom", "sms", "email"),
-        variables=variables,
-    )

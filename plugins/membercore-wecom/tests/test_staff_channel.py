@@ -14,14 +14,13 @@ import pytest
 from membercore import Engine
 from membercore.config import reference_config
 from membercore.config.channels import ChannelSettings
-from membercore.config.outreach import MessageTemplate
 from membercore.consent import GrantConsent
 from membercore.errors import ConfigError
 from membercore.facts import PatientRegistered
 from membercore.outreach import RequestMessage
 from membercore.ports import OutboxMessage, PermanentDeliveryError
 from membercore.staff.tasks import AssignHealthManager
-from membercore.testing.channels import contract_programme
+from membercore.testing.channels import contract_template as _t
 from membercore.testing.clock import ManualClock
 from membercore_wecom import WeComStaffChannel
 from membercore_wecom.testing import WeComServer
@@ -175,15 +174,3 @@ def test_the_engine_tells_the_health_manager_of_a_call_task_by_wecom(
         (sent,) = [m for m in engine.store.outbox() if m.channel == "staff"]
         assert sent.status == "delivered"
         channels["staff"].close()  # type: ignore[attr-defined]
-
-
-def _t(key: str, *variables: str) -> MessageTemplate:
-    """The programme template ``key`` (the suite's or the reference's), or a care one."""
-    known = contract_programme("sms").outreach.template(key)
-    return known or MessageTemplate(
-        key=key,
-        purpose="care",
-        texts={"zh-CN": "您好"},
-        channels=("wecom", "sms", "email"),
-        variables=variables,
-    )

@@ -82,6 +82,7 @@ __all__ = [
     "ReplyContract",
     "ReportingContract",
     "contract_programme",
+    "contract_template",
 ]
 
 #: When the suite's members are registered; messages are asked for a minute later.
@@ -176,6 +177,23 @@ def contract_programme(channel: str) -> ProgrammeConfig:
         channel_order=(channel, "phone"),  # type: ignore[arg-type]
     )
     return attrs.evolve(reference, outreach=policy)
+
+
+def contract_template(key: str, *variables: str) -> MessageTemplate:
+    """The template ``key`` of the suite's programme, or a care template of that key.
+
+    What a channel's own tests hand :meth:`~membercore.ports.TemplatedChannel.carries`:
+    the suite's two templates, the reference programme's, or one made up with
+    ``variables``.
+    """
+    known = contract_programme("sms").outreach.template(key)
+    return known or MessageTemplate(
+        key=key,
+        purpose="care",
+        texts={"zh-CN": "您好"},
+        channels=("wecom", "sms", "email"),
+        variables=variables,
+    )
 
 
 class _Hospital:

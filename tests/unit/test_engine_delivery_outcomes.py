@@ -388,6 +388,8 @@ def test_an_opt_out_reply_matches_the_number_however_it_is_written(
     read = engine.read_reports({"sms": channel})
     assert (read.replies, read.opted_out) == (1, 1)
     assert not allows(engine.member(ME).consent, "marketing", "sms")
+    again = engine.read_reports({"sms": channel})  # the provider gives it again
+    assert (again.replies, again.opted_out) == (1, 0)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from membercore import outreach
-from membercore.consent import WithdrawConsent
+from membercore.consent import ConsentWithdrawn, WithdrawConsent
 from membercore.errors import MembercoreError, StorageError
 from membercore.facts.contacts import mainland_mobile
 from membercore.ports import (
@@ -133,7 +133,7 @@ def _read_one(
     try:
         notes: list[Note] = [_noted(engine, report, known) for report in reports]
         opt_outs = _opt_outs(engine, channel.name, replies)
-        note(engine, [*notes, *opt_outs], now)
+        made = note(engine, [*notes, *opt_outs], now)
         for report in reports:
             _record_outcome(engine, report)
     except MembercoreError as error:
@@ -148,7 +148,8 @@ def _read_one(
         delivered=delivered,
         undeliverable=len(reports) - delivered,
         replies=len(replies),
-        opted_out=len(opt_outs),
+        # Withdrawn now: a reply read again (a push repeated) withdraws nothing more.
+        opted_out=sum(1 for event in made if isinstance(event, ConsentWithdrawn)),
     )
 
 

@@ -114,6 +114,8 @@ def _carriage(config: ProgrammeConfig, plugins: Plugins) -> list[str]:
         lines.append(f"channel {name} ({config.channels[name].use}):")
         going = [t for t in config.outreach.templates if name in t.channels]
         lines += [f"  {key}: {how}" for key, how in carriage(channel, going).items()]
+        if not going:
+            lines.append("  (no programme template goes by it)")
         closing = getattr(channel, "close", None)
         if callable(closing):
             closing()

@@ -8,7 +8,7 @@ from membercore.ports import Delivery, Store
 from membercore.testing.contracts import T0
 from membercore.testing.contracts.builders import MINUTE
 
-__all__ = ["BEFORE_OUTCOMES", "HANDSET", "awaits_outcomes"]
+__all__ = ["BEFORE_OUTCOMES", "HANDSET", "awaits_outcomes", "outcome_queries"]
 
 HANDSET = "+8613800138000"
 
@@ -39,3 +39,18 @@ def awaits_outcomes(store: Store) -> None:
         ("m-sent", "undeliverable"),
         ("m-waiting", None),
     ]
+
+
+def outcome_queries(store: Any, monkeypatch: Any) -> list[tuple[str, Any]]:
+    """The statements and parameters ``awaiting`` and ``sent_to`` run, in that order."""
+    asked: list[tuple[str, Any]] = []
+    query = store._query
+
+    def recorded(doing: str, sql: str, parameters: Any = ()) -> list[Any]:
+        asked.append((sql, parameters))
+        return query(doing, sql, parameters)
+
+    monkeypatch.setattr(store, "_query", recorded)
+    store.awaiting("sms", T0, 10)
+    store.sent_to("sms", HANDSET, T0)
+    return asked

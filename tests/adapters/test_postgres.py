@@ -35,7 +35,7 @@ from membercore_adapters.stores.postgres.statements import put, spelled
 from membercore_adapters.stores.sql import without_migrating
 
 from .case_loads import BEFORE_CASE_LOADS
-from .outcomes import BEFORE_OUTCOMES, HANDSET, awaits_outcomes
+from .outcomes import BEFORE_OUTCOMES, awaits_outcomes, outcome_queries
 from .packed_journal import (
     BEFORE_PACKING,
     carries_on_packed,
@@ -284,16 +284,7 @@ def test_a_schema_of_version_six_gains_outcomes_and_keeps_its_delivered_messages
 def test_the_outcome_listings_are_read_through_their_indexes(
     store: PostgresStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked: list[tuple[str, Any]] = []
-    query = store._query
-
-    def recorded(doing: str, sql: str, parameters: Any = ()) -> list[Any]:
-        asked.append((sql, parameters))
-        return query(doing, sql, parameters)
-
-    monkeypatch.setattr(store, "_query", recorded)
-    store.awaiting("sms", T0, 10)
-    store.sent_to("sms", HANDSET, T0)
+    asked = outcome_queries(store, monkeypatch)
     plans = []
     # An empty table is read whole at once, unless the planner is told not to.
     with store._connection("explaining") as conn, conn.transaction():

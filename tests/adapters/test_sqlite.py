@@ -22,7 +22,7 @@ from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, Sqlite
 from membercore_adapters.stores.sqlite import schema as sqlite_schema
 
 from .case_loads import BEFORE_CASE_LOADS
-from .outcomes import BEFORE_OUTCOMES, HANDSET, awaits_outcomes
+from .outcomes import BEFORE_OUTCOMES, awaits_outcomes, outcome_queries
 from .packed_journal import (
     BEFORE_PACKING,
     carries_on_packed,
@@ -244,16 +244,7 @@ def test_a_file_of_schema_six_gains_outcomes_and_keeps_its_delivered_messages(
 def test_the_outcome_listings_are_read_through_their_indexes(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked: list[tuple[str, Any]] = []
-    query = store._query
-
-    def recorded(doing: str, sql: str, parameters: Any = ()) -> list[Any]:
-        asked.append((sql, parameters))
-        return query(doing, sql, parameters)
-
-    monkeypatch.setattr(store, "_query", recorded)
-    store.awaiting("sms", T0, 10)
-    store.sent_to("sms", HANDSET, T0)
+    asked = outcome_queries(store, monkeypatch)
     plans = [
         " ".join(row[3] for row in store._conn.execute(f"EXPLAIN QUERY PLAN {sql}", parameters))
         for sql, parameters in asked

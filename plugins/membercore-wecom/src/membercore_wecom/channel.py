@@ -42,7 +42,7 @@ from membercore.ports import (
 from membercore_wecom.api import Secret, WeComApi, WeComUnreachableError
 from membercore_wecom.errcodes import Action, WeComError, failure
 from membercore_wecom.limits import MonthlyQuota, Throttle, next_month
-from membercore_wecom.options import WeComOptions
+from membercore_wecom.options import WeComOptions, allows, carriage
 from membercore_wecom.staff import WeComStaffNotifier
 
 __all__ = ["MAX_TEXT_BYTES", "SEND_STATUS", "WeComChannel"]
@@ -153,12 +153,7 @@ class WeComChannel:
 
     def carries(self, template: MessageTemplate) -> str | None:
         """``"free text"`` for every template, or only those the options list."""
-        return "free text" if self._allows(template.key) else None
-
-    def _allows(self, key: str) -> bool:
-        """Whether the options let it carry the template ``key`` (all, unless they list)."""
-        allowed = self.options.templates
-        return allowed is None or key in allowed
+        return carriage(self.options.templates, template)
 
     def sender(self, manager: str | None) -> str | None:
         """The WeCom userid who sends to a member with health manager ``manager``.
@@ -189,7 +184,7 @@ class WeComChannel:
         except ValueError as error:
             raise PermanentDeliveryError(str(error)) from error
         what = f"message {outgoing.message_id}"
-        if outgoing.template is not None and not self._allows(outgoing.template):
+        if outgoing.template is not None and not allows(self.options.templates, outgoing.template):
             raise PermanentDeliveryError(
                 f"{what}: channel {self.name!r} does not carry template {outgoing.template!r}"
             )

@@ -39,10 +39,11 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from membercore.config.outreach import MessageTemplate
 from membercore.errors import ConfigError
 from membercore_wecom.api import DEFAULT_BASE_URL, Secret
 
-__all__ = ["KNOWN_KEYS", "STAFF_KEYS", "WeComOptions"]
+__all__ = ["KNOWN_KEYS", "STAFF_KEYS", "WeComOptions", "allows", "carriage"]
 
 KNOWN_KEYS = frozenset(
     {
@@ -257,3 +258,13 @@ def _templates(key: str, value: object) -> tuple[str, ...] | None:
     if not isinstance(value, list | tuple):
         raise ConfigError(key, f"must be a list of template keys, got {value!r}")
     return tuple(_text(f"{key}[{index}]", item) for index, item in enumerate(value))
+
+
+def carriage(templates: tuple[str, ...] | None, template: MessageTemplate) -> str | None:
+    """How a WeCom channel carries ``template``: free text, unless ``templates`` leaves it out."""
+    return "free text" if allows(templates, template.key) else None
+
+
+def allows(templates: tuple[str, ...] | None, key: str) -> bool:
+    """Whether options listing ``templates`` (None: every one) let a channel carry ``key``."""
+    return templates is None or key in templates

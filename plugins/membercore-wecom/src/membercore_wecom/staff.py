@@ -31,7 +31,7 @@ from membercore.ports import OutboxMessage, Outgoing, PermanentDeliveryError, Tr
 from membercore_wecom.api import Secret, WeComApi
 from membercore_wecom.errcodes import WeComError, failure
 from membercore_wecom.limits import Throttle
-from membercore_wecom.options import WeComOptions
+from membercore_wecom.options import WeComOptions, allows, carriage
 
 __all__ = [
     "DUPLICATE_CHECK_SECONDS",
@@ -275,12 +275,7 @@ class WeComStaffChannel:
 
     def carries(self, template: MessageTemplate) -> str | None:
         """``"free text"`` for every template, or only those the options list."""
-        return "free text" if self._allows(template.key) else None
-
-    def _allows(self, key: str) -> bool:
-        """Whether the options let it carry the template ``key`` (all, unless they list)."""
-        allowed = self._templates
-        return allowed is None or key in allowed
+        return carriage(self._templates, template)
 
     def send(self, message: OutboxMessage) -> str:
         """Send the notice to the staff member it names; WeCom's ``msgid``.
@@ -296,7 +291,7 @@ class WeComStaffChannel:
             outgoing = Outgoing.of(message)
         except ValueError as error:
             raise PermanentDeliveryError(str(error)) from error
-        if outgoing.template is not None and not self._allows(outgoing.template):
+        if outgoing.template is not None and not allows(self._templates, outgoing.template):
             raise PermanentDeliveryError(
                 f"notice {outgoing.message_id}: channel {self.name!r} does not carry "
                 f"template {outgoing.template!r}"

@@ -497,3 +497,28 @@ def test_without_configured_channels_no_address_is_needed(engine: Engine) -> Non
     _ask(engine)
     (queued,) = [e for e in _journal(engine) if isinstance(e, MessageQueued)]
     assert queued.channel == "wecom"  # the console stands in: it needs no address
+
+
+def test_a_failure_learnt_too_late_falls_back_to_nothing_saying_so(
+    engine: Engine, clock: ManualClock
+) -> None:
+    # A reminder whose SMS is reported undeliverable two days on: a call then is no use.
+    _member(engine, "wecom", "sms", "phone")
+    sent = _ask(engine)
+    engine.dispatch({"wecom": Taking("wecom")})
+    clock.advance(timedelta(hours=30))
+    late = NoteDelivery(
+        member_id=ME,
+        message_id=sent,
+        at=clock.now(),
+        delivered=False,
+        detail="undeliverable",
+        template_key="hba1c_recheck",
+        variables={"name": "王女士"},
+    )
+    made = engine.note_deliveries([late])
+    failed, refused = made
+    assert isinstance(failed, MessageDeliveryFailed)
+    assert (refused.reason, refused.key) == ("stale", f"{sent}/fallback")  # type: ignore[attr-defined]
+    assert "30 h after it went out, more than 24 h" in refused.explanation  # type: ignore[attr-defined]
+    assert list(engine.store.tasks()) == []

@@ -152,6 +152,10 @@ class OutreachPolicy:
             spaces or punctuation.
         opt_out_days: how long after a marketing message a reply to its address
             withdraws the consent of the member it went to.
+        fallback_within_hours: how long after a message went out (or was due) a
+            failure still falls back to the member's next channel; one learnt later
+            (a provider's report days late) is too late to take its place: an
+            appointment reminder after the appointment helps nobody.
     """
 
     version: int = attrs.field(default=1, validator=positive)
@@ -172,6 +176,7 @@ class OutreachPolicy:
         default=("TD", "T", "R", "N", "退订"), validator=_replies
     )
     opt_out_days: int = attrs.field(default=30, validator=positive)
+    fallback_within_hours: int = attrs.field(default=24, validator=positive)
 
     def __attrs_post_init__(self) -> None:
         # Case-blind: an operator's ${Diagnosis} is still a diagnosis.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from membercore.config.outreach import DEFAULT_LANGUAGE
 from membercore.config.programme import ProgrammeConfig
@@ -14,6 +14,7 @@ from membercore.outreach.decide import decide
 from membercore.outreach.messages import (
     MessageDelivered,
     MessageDeliveryFailed,
+    MessageRefused,
     NoteDelivery,
     OutreachEvent,
     RequestMessage,
@@ -122,6 +123,9 @@ def fall_back(
     template_key, variables = rendered
     if not template_key:
         return []
+    hours = config.outreach.fallback_within_hours
+    if now - item.at > timedelta(hours=hours):
+        return [_too_late(item, template_key, state, config, now)]
     request = RequestMessage(
         key=f"{item.message_id}/fallback",
         member_id=state.member_id,
@@ -144,3 +148,35 @@ def fall_back(
         falls_back_from=item.message_id,
         unreachable=unreachable,
     )
+
+
+def _too_late(
+    item: SentMessage,
+    template_key: str,
+    state: OutreachState,
+    config: ProgrammeConfig,
+    now: datetime,
+) -> MessageRefused:
+    """No fallback: the failure came too long after the message went out to be of use."""
+    policy = config.outreach
+    hours = policy.fallback_within_hours
+    request = f"{item.message_id}/fallback"
+    return MessageRefused(
+        member_id=state.member_id,
+        template_key=template_key,
+        purpose=item.purpose,
+        reason="stale",
+        explanation=(
+            f"the fallback of {item.message_id}, which failed on {item.channel}: refused, "
+            f"its failure came {_hours(now - item.at)} after it went out, more than "
+            f"{hours} h (policy v{policy.version})"
+        ),
+        decided_at=now,
+        policy_version=policy.version,
+        key=request,
+        fingerprint=request,
+    )
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:.0f} h"

@@ -39,6 +39,7 @@ RefusalReason = Literal[
     "no_channel",
     "no_consent",
     "weekly_cap",
+    "stale",
 ]
 REFUSAL_REASONS: tuple[RefusalReason, ...] = get_args(RefusalReason)
 

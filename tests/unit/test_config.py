@@ -686,3 +686,23 @@ entry_actions = [{ name = "make_offer", params = { plan = "annual_999", valid_da
         load_config_toml(text)
     assert raised.value.key == "$.journeys[0]"
     assert "step 'entry': make_offer: no plan 'annual_999'" in raised.value.problem
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "problem"),
+    [
+        (
+            {"earning": {"check_in": {"points": 2, "daily_caps": 2}}},
+            "$.earning.check_in.daily_caps",
+            "unknown key 'daily_caps' (did you mean 'daily_cap'?)",
+        ),
+        ({"nmae": "康宁医院"}, "$.nmae", "unknown key 'nmae' (did you mean 'name'?)"),
+        ({"earning": {"zzz": 1}}, "$.earning.zzz", "unknown key 'zzz'"),
+    ],
+)
+def test_a_misspelt_key_is_named_with_the_nearest_known_one(
+    data: dict[str, Any], key: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config(data)
+    assert (refused.value.key, refused.value.problem) == (key, problem)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any, get_args
 
@@ -53,7 +54,8 @@ def _describe(exc: BaseException, type_: type[Any] | None) -> str:  # noqa: PLR0
         return f"points{_SEP}{exc.problem} (got {exc.amount})"
     if isinstance(exc, ForbiddenExtraKeysError):
         return (_SEP * 2).join(
-            f"{key}{_SEP}unknown key {key!r}" for key in sorted(exc.extra_fields)
+            f"{key}{_SEP}unknown key {key!r}{_nearest(key, exc.cl)}"
+            for key in sorted(exc.extra_fields)
         )
     literal = _LITERAL.fullmatch(str(exc))
     if literal is not None:  # cattrs' words for a value outside a fixed set
@@ -67,6 +69,15 @@ def _describe(exc: BaseException, type_: type[Any] | None) -> str:  # noqa: PLR0
     if isinstance(exc, ValueError | ArithmeticError):
         return f"not a valid value: {brief(str(exc))[1:-1]}"
     return format_exception(exc, type_)
+
+
+def _nearest(key: str, kind: object) -> str:
+    """`` (did you mean 'daily_cap'?)`` when a key of ``kind`` is spelt much like ``key``."""
+    if not (isinstance(kind, type) and attrs.has(kind)):
+        return ""
+    known = [field.name for field in attrs.fields(kind)]
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _a_table(type_: object) -> bool:

@@ -522,3 +522,24 @@ def test_a_failure_learnt_too_late_falls_back_to_nothing_saying_so(
     assert (refused.reason, refused.key) == ("stale", f"{sent}/fallback")  # type: ignore[attr-defined]
     assert "30 h after it went out, more than 24 h" in refused.explanation  # type: ignore[attr-defined]
     assert list(engine.store.tasks()) == []
+
+
+def test_the_engine_logs_counts_and_never_a_patients_details(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="membercore")
+    engine.ingest(
+        [
+            PatientRegistered(
+                fact_id="reg", patient_id=ME, occurred_at=MONDAY, name="王女士", phone="13800138000"
+            ),
+            {"type": "visit_completed", "fact_id": "v", "patient_id": ME, "name": "王女士"},
+        ]
+    )
+    _member(engine, "wecom")
+    _ask(engine)
+    engine.dispatch({"wecom": Taking("wecom")})
+    said = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    assert any("ingested 2 inputs: 1 applied, 0 duplicates, 1 refused" in s for s in said)
+    assert any(s.startswith("handed over: 1 delivered") for s in said)
+    assert not [s for s in said if "王女士" in s or "13800138000" in s]

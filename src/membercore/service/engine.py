@@ -11,6 +11,8 @@ to the dead letters with its reason and ingestion goes on.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -53,6 +55,8 @@ from membercore.service.use_cases import AnyCommand, handle, route
 __all__ = ["Engine", "IngestReport", "Input", "Message", "TickReport", "household_view"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("membercore.engine")
 
 
 class Engine(MemberCalls):
@@ -232,7 +236,11 @@ class Engine(MemberCalls):
                     return work(), attempt
             except VersionConflictError as conflict:
                 conflicts.update(conflict.conflicts.keys())
+                log.debug(
+                    "%s: version conflict on %d records, retried", what, len(conflict.conflicts)
+                )
                 pause(self.clock, id(self), attempt)
+        log.warning("%s: gave up after %d conflicts", what, self.retries)
         raise GaveUpError(what, self.retries, dict(conflicts))
 
     # -- ingestion -----------------------------------------------------------------------
@@ -294,7 +302,10 @@ class Engine(MemberCalls):
         for chunk in chunks(inputs, self.batch_size):
             at = require_aware("now", now) if now is not None else self.now()
             reached = _reached(source, chunk) if source is not None else None
-            report += ingest_batch(self, chunk, at, ctx, touched, reached=reached, first=first)
+            started = time.perf_counter()
+            batch = ingest_batch(self, chunk, at, ctx, touched, reached=reached, first=first)
+            _log_batch(batch, len(chunk), started, source)
+            report += batch
             first += len(chunk)
         if history and cutoff is not None:
             ticking.tick_keys(self, sorted(touched), cutoff, ctx)
@@ -328,7 +339,17 @@ class Engine(MemberCalls):
             where: tick only the members whose id it accepts (a worker's share).
         """
         at = require_aware("now", now) if now is not None else self.now()
-        return ticking.tick(self, at, limit, where)
+        started = time.perf_counter()
+        ticked = ticking.tick(self, at, limit, where)
+        if ticked.records:
+            log.info(
+                "ticked %d records to %s: %d events in %.0f ms",
+                ticked.records,
+                at.isoformat(),
+                ticked.events,
+                _ms(started),
+            )
+        return ticked
 
     # -- commands ------------------------------------------------------------------------
 
@@ -386,7 +407,8 @@ class Engine(MemberCalls):
             lease: how long its claims hold.
         """
         at = require_aware("now", now) if now is not None else self.now()
-        return deliver(
+        started = time.perf_counter()
+        sent = deliver(
             self,
             channels,
             at,
@@ -395,6 +417,18 @@ class Engine(MemberCalls):
             worker=worker or self.worker,
             lease=lease,
         )
+        if sent != DispatchReport():
+            log.info(
+                "handed over: %d delivered, %d to retry, %d given up, %d cancelled, "
+                "%d held for quiet hours in %.0f ms",
+                sent.delivered,
+                sent.retrying,
+                sent.failed,
+                sent.cancelled,
+                sent.held,
+                _ms(started),
+            )
+        return sent
 
     def channels(self) -> dict[str, Channel]:
         """The channels the programme's ``[channels]`` tables configure, built by the plugins.
@@ -442,7 +476,18 @@ class Engine(MemberCalls):
         (:mod:`membercore.service.outcomes`).
         """
         at = require_aware("now", now) if now is not None else self.now()
-        return outcomes.read_reports(self, channels, at, window=window, limit=limit)
+        read = outcomes.read_reports(self, channels, at, window=window, limit=limit)
+        if read != ReportsRead():
+            log.info(
+                "reports: %d delivered, %d undeliverable, %d replies, %d opted out, "
+                "%d channels not read",
+                read.delivered,
+                read.undeliverable,
+                read.replies,
+                read.opted_out,
+                read.unreadable,
+            )
+        return read
 
     # -- views ---------------------------------------------------------------------------
 
@@ -485,6 +530,32 @@ class Engine(MemberCalls):
         household = uow.household_of(member)
         shared = (household.state.quotas,) if household is not None else ()
         return held, (member.quotas, *shared)
+
+
+def _log_batch(batch: IngestReport, size: int, started: float, source: str | None) -> None:
+    """What one batch did, at INFO: counts and time, never a patient's details.
+
+    Each refusal's reason (which may quote what was sent) is logged at DEBUG; the dead
+    letter keeps it.
+    """
+    log.info(
+        "ingested %d inputs%s: %d applied, %d duplicates, %d refused, %d commits, "
+        "%d retries in %.0f ms",
+        size,
+        f" from {source}" if source else "",
+        batch.applied,
+        batch.duplicates,
+        batch.rejected,
+        batch.commits,
+        batch.retries,
+        _ms(started),
+    )
+    for place, reason in batch.refusals:
+        log.debug("input %d refused: %s", place, reason)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def _reached(source: str, chunk: Sequence[object]) -> SourcePosition | None:

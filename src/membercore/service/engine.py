@@ -12,7 +12,6 @@ to the dead letters with its reason and ingestion goes on.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -302,9 +301,8 @@ class Engine(MemberCalls):
         for chunk in chunks(inputs, self.batch_size):
             at = require_aware("now", now) if now is not None else self.now()
             reached = _reached(source, chunk) if source is not None else None
-            started = time.perf_counter()
             batch = ingest_batch(self, chunk, at, ctx, touched, reached=reached, first=first)
-            _log_batch(batch, len(chunk), started, source)
+            _log_batch(batch, len(chunk), source)
             report += batch
             first += len(chunk)
         if history and cutoff is not None:
@@ -339,15 +337,10 @@ class Engine(MemberCalls):
             where: tick only the members whose id it accepts (a worker's share).
         """
         at = require_aware("now", now) if now is not None else self.now()
-        started = time.perf_counter()
         ticked = ticking.tick(self, at, limit, where)
         if ticked.records:
             log.info(
-                "ticked %d records to %s: %d events in %.0f ms",
-                ticked.records,
-                at.isoformat(),
-                ticked.events,
-                _ms(started),
+                "ticked %d records to %s: %d events", ticked.records, at.isoformat(), ticked.events
             )
         return ticked
 
@@ -407,7 +400,6 @@ class Engine(MemberCalls):
             lease: how long its claims hold.
         """
         at = require_aware("now", now) if now is not None else self.now()
-        started = time.perf_counter()
         sent = deliver(
             self,
             channels,
@@ -420,13 +412,12 @@ class Engine(MemberCalls):
         if sent != DispatchReport():
             log.info(
                 "handed over: %d delivered, %d to retry, %d given up, %d cancelled, "
-                "%d held for quiet hours in %.0f ms",
+                "%d held for quiet hours",
                 sent.delivered,
                 sent.retrying,
                 sent.failed,
                 sent.cancelled,
                 sent.held,
-                _ms(started),
             )
         return sent
 
@@ -532,15 +523,15 @@ class Engine(MemberCalls):
         return held, (member.quotas, *shared)
 
 
-def _log_batch(batch: IngestReport, size: int, started: float, source: str | None) -> None:
-    """What one batch did, at INFO: counts and time, never a patient's details.
+def _log_batch(batch: IngestReport, size: int, source: str | None) -> None:
+    """What one batch did, at INFO: counts, never a patient's details.
 
+    The core reads no clock for durations: the log record's own time stamps the call.
     Each refusal's reason (which may quote what was sent) is logged at DEBUG; the dead
     letter keeps it.
     """
     log.info(
-        "ingested %d inputs%s: %d applied, %d duplicates, %d refused, %d commits, "
-        "%d retries in %.0f ms",
+        "ingested %d inputs%s: %d applied, %d duplicates, %d refused, %d commits, %d retries",
         size,
         f" from {source}" if source else "",
         batch.applied,
@@ -548,14 +539,9 @@ def _log_batch(batch: IngestReport, size: int, started: float, source: str | Non
         batch.rejected,
         batch.commits,
         batch.retries,
-        _ms(started),
     )
     for place, reason in batch.refusals:
         log.debug("input %d refused: %s", place, reason)
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
 
 
 def _reached(source: str, chunk: Sequence[object]) -> SourcePosition | None:

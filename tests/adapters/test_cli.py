@@ -80,7 +80,7 @@ def test_config_check_names_the_offending_key(
 def test_config_check_reports_a_missing_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["config", "check", str(tmp_path / "nowhere.toml")]) == 2
+    assert main(["config", "check", str(tmp_path / "nowhere.toml")]) == 3
     assert "cannot read" in capsys.readouterr().err
 
 
@@ -225,6 +225,7 @@ def test_the_version_names_the_release_and_the_store_schemas(
 def test_member_show_names_an_unknown_member(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    SqliteStore(tmp_path / "cli.db").close()
     assert main(["member", "show", "P-404", "--store", f"sqlite:///{tmp_path}/cli.db"]) == 1
     assert "P-404" in capsys.readouterr().err
 
@@ -351,11 +352,13 @@ actions = [{ name = "add_tag", params = { tag = "welcomed", colour = "red" } }]
     assert "unknown parameter 'colour'" in err
 
 
-@pytest.mark.parametrize("args", [["ingest", "/nowhere.jsonl"], ["tick", "--config", "/nope.toml"]])
+@pytest.mark.parametrize(
+    ("args", "status"), [(["ingest", "/nowhere.jsonl"], 2), (["tick", "--config", "/nope.toml"], 3)]
+)
 def test_a_file_that_cannot_be_read_is_said_so_without_a_traceback(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], status: int
 ) -> None:
-    assert main([*args, "--store", f"sqlite:///{tmp_path}/cli.db"]) == 2
+    assert main([*args, "--store", f"sqlite:///{tmp_path}/cli.db"]) == status
     err = capsys.readouterr().err
     assert "cannot read /no" in err
     assert "Traceback" not in err
@@ -457,7 +460,7 @@ def test_only_migrate_brings_a_store_of_an_earlier_schema_up_to_date(
     )
     before = path.read_bytes()
     for command in (["member", "show", "P-1"], ["outbox"], ["tick"], ["member", "journal", "P-1"]):
-        assert main([*command, "--store", store]) == 1
+        assert main([*command, "--store", store]) == 3
         said = capsys.readouterr().err
         assert "schema version 4 and this membercore writes" in said
         assert f"membercore migrate --store {store}" in said
@@ -468,11 +471,18 @@ def test_only_migrate_brings_a_store_of_an_earlier_schema_up_to_date(
     assert "林女士您好" in capsys.readouterr().out
 
 
-def test_a_new_store_is_created_by_any_command(
+def test_a_new_store_is_created_by_ingest_and_by_no_reading_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["outbox", "--store", f"sqlite:///{tmp_path}/new.db"]) == 0
-    assert capsys.readouterr().err == ""
+    store = f"sqlite:///{tmp_path}/new.db"
+    assert main(["outbox", "--store", store]) == 3
+    assert "no store at" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    feed = tmp_path / "facts.jsonl"
+    feed.write_text("", encoding="utf-8")
+    assert main(["ingest", str(feed), "--store", store]) == 0
+    assert (tmp_path / "new.db").exists()
+    assert main(["outbox", "--store", store]) == 0
 
 
 def test_repack_packs_a_migrated_store_and_says_what_it_moved(
@@ -488,7 +498,7 @@ def test_repack_packs_a_migrated_store_and_says_what_it_moved(
         "INSERT INTO events (key, version, seq, type, at, payload) "
         """VALUES ('member:P-9', 1, 0, 'tagged', 0, '{"n": 1}')""",
     )
-    assert main(["repack", "--store", store]) == 1  # migrating is asked for first
+    assert main(["repack", "--store", store]) == 3  # migrating is asked for first
     capsys.readouterr()
     assert main(["migrate", "--store", store]) == 0
     assert main(["repack", "--store", store]) == 0

@@ -3,16 +3,59 @@
 from __future__ import annotations
 
 import argparse
+import enum
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from membercore.errors import MembercoreError
 from membercore_adapters.stores.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA
 from membercore_adapters.stores.sqlite.schema import SCHEMA_VERSION as SQLITE_SCHEMA
 
-__all__ = ["DEFAULT_STORE", "parser", "reading_options"]
+__all__ = [
+    "DEFAULT_STORE",
+    "DEMO_STORE",
+    "Exit",
+    "UsageError",
+    "instant",
+    "parser",
+    "reading_options",
+]
 
 DEFAULT_STORE = "sqlite:///membercore.db"
+DEMO_STORE = "sqlite:///membercore-demo.db"
+
+
+class Exit(enum.IntEnum):
+    """The exit status of ``membercore`` (the README's "Exit codes")."""
+
+    DONE = 0
+    REFUSED = 1  # an input refused, or some of them (and a reader that stopped reading)
+    USAGE = 2  # the command line: an option, an input file or a mapping, a plugin it names
+    STORE = 3  # the store or the programme: missing, unreachable, invalid, not the demo's
+
+
+class UsageError(MembercoreError):
+    """The command line asks for what cannot be: its options, or a plugin it names."""
+
+
+def instant(text: str) -> datetime:
+    """An ISO 8601 instant with its UTC offset, for ``--now`` and ``--cutoff``.
+
+    Raises:
+        argparse.ArgumentTypeError: not such an instant (argparse says so, exit 2).
+    """
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"需要带 UTC 偏移的 ISO 8601 时刻 / an ISO 8601 instant with its UTC offset "
+            f"(2025-06-01T10:00:00+08:00), not {text!r}"
+        )
+    return parsed
+
 
 # The commands over a store, with their help.
 _STORE_COMMANDS = (
@@ -63,10 +106,15 @@ def parser() -> argparse.ArgumentParser:
 
 def _demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser("demo", help="run the demo hospital and print its dashboard")
-    demo.add_argument("--patients", type=int, default=10_000)
-    demo.add_argument("--months", type=int, default=18)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--store", default="sqlite:///membercore-demo.db")
+    demo.add_argument("--patients", type=int, default=10_000, help="patients in the hospital")
+    demo.add_argument("--months", type=int, default=18, help="months of the hospital's life")
+    demo.add_argument("--seed", type=int, default=7, help="the random seed (same seed, same run)")
+    demo.add_argument(
+        "--store",
+        default=DEMO_STORE,
+        help=f"store URL ({DEMO_STORE}): one the demo created, started afresh, or a new or "
+        "empty one; any other is refused",
+    )
     demo.add_argument("--workers", type=int, default=2, help="processes sharing the work")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -81,14 +129,14 @@ def _store_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser
         if name == "import":
             sub.add_argument(
                 "--cutoff",
-                type=datetime.fromisoformat,
+                type=instant,
                 help="ISO 8601 instant with its UTC offset (2025-06-01T10:00:00+08:00): "
                 "nothing dated before it reaches anyone (default: now, the import's start)",
             )
         if name == "tick":
             sub.add_argument(
                 "--now",
-                type=datetime.fromisoformat,
+                type=instant,
                 help="ISO 8601 instant with its UTC offset (2025-06-01T10:00:00+08:00)",
             )
         if name == "outbox":

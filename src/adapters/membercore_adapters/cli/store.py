@@ -9,7 +9,9 @@ was.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -17,7 +19,13 @@ from typing import Any
 
 from membercore import ConfigError, MembercoreError, reference_config, tiers
 from membercore.config import ProgrammeConfig
-from membercore.errors import OutdatedSchemaError
+from membercore.errors import (
+    JourneyError,
+    OutdatedSchemaError,
+    PluginError,
+    StorageError,
+    StoreUnavailableError,
+)
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.ports import HisSource, Reporting
@@ -27,51 +35,108 @@ from membercore.service.history import in_time_order
 from membercore.service.recording import household_key, member_key
 from membercore.service.reports import IngestReport
 from membercore_adapters.channels.console import programme_channels
-from membercore_adapters.cli.arguments import reading_options
+from membercore_adapters.cli.arguments import Exit, UsageError, reading_options
 from membercore_adapters.cli.worker import run_worker
 from membercore_adapters.his.jsonl import JsonLinesSource
 from membercore_adapters.his.marks import resume_line
 from membercore_adapters.stores.sql import without_migrating
+from membercore_adapters.stores.sqlite import database_path
 
 __all__ = ["with_store"]
+
+
+#: The commands that read or tend a store: none creates one (there is nothing to tend).
+_READING = ("member", "household", "outbox", "tasks", "dead-letters", "tick", "migrate", "repack")
 
 
 def with_store(args: argparse.Namespace) -> int:
     """A command over the store: its answer, or what was wrong in words (never a traceback).
 
     Only ``membercore migrate`` migrates a store an earlier release wrote; every other
-    command refuses it and changes nothing.
+    command refuses it and changes nothing. Only ``ingest``, ``import`` and ``worker``
+    create a SQLite file that is not there; the others say so and create nothing.
+
+    Returns:
+        An :class:`~membercore_adapters.cli.arguments.Exit` status.
     """
     config: ProgrammeConfig | None = None
     try:
         config = _config(args.config)
+        if args.command in _READING:
+            _must_exist(args.store)
+        if args.command in ("ingest", "import") and not args.file.exists():
+            # Said before the store opens, which would create it for nothing.
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(args.file))
         allowed = nullcontext() if args.command == "migrate" else without_migrating()
         with allowed:
             engine = Engine.open(args.store, config=config)
         with engine:
             return _on_store(args, engine)
-    except OutdatedSchemaError as error:
+    except MembercoreError as error:
+        return _said(error, args, named=args.config if config is None else None)
+    except BrokenPipeError:
+        raise  # the reader went away: not a file that cannot be read
+    except OSError as error:  # a file named on the command line, or a port to listen on
+        return _unreadable(args, error)
+
+
+def _said(error: MembercoreError, args: argparse.Namespace, *, named: Path | None) -> int:
+    """Say what was wrong; the exit status of its kind.
+
+    Args:
+        error: what was wrong.
+        args: the command line.
+        named: the programme file, when it was reading it that failed.
+    """
+    if isinstance(error, OutdatedSchemaError):
         print(
             f"membercore: {error}. Back the store up and stop the workers of the earlier "
             f"release, then run: membercore migrate --store {args.store}",
             file=sys.stderr,
         )
-        return 1
-    except ConfigError as error:  # the programme's, else a source's (its key says which)
-        named = args.config if config is None else None
+        return Exit.STORE
+    if isinstance(error, ConfigError):
+        # The programme's is the set-up (3); a source's mapping or settings refuse the
+        # input read through them (1), as the refusal of a line does.
         print(f"{named or 'membercore'}: {error}", file=sys.stderr)
-        return 1
-    except MembercoreError as error:
-        print(f"membercore: {error}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        raise  # the reader went away: not a file that cannot be read
-    except OSError as error:  # a file named on the command line, or a port to listen on
-        if error.filename is None:
-            print(f"membercore: {error.strerror or error}", file=sys.stderr)
-        else:
-            print(f"membercore: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
-        return 2
+        return Exit.STORE if named is not None else Exit.REFUSED
+    print(f"membercore: {error}", file=sys.stderr)
+    if isinstance(error, UsageError):
+        return Exit.USAGE
+    if isinstance(error, (StorageError, PluginError, JourneyError)):  # the store, the set-up
+        return Exit.STORE
+    return Exit.REFUSED  # what was asked of the records
+
+
+def _must_exist(url: str) -> None:
+    """Refuse a SQLite file that is not there, before opening would create it.
+
+    Raises:
+        StoreUnavailableError: the URL names a file that does not exist.
+    """
+    if not url.startswith("sqlite:"):
+        return
+    path = database_path(url)
+    if path != ":memory:" and not Path(path).exists():
+        raise StoreUnavailableError(
+            url,
+            f"没有这个存储 / no store at {path!r}: nothing was created "
+            "(`membercore ingest` or `membercore import` creates one)",
+        )
+
+
+def _unreadable(args: argparse.Namespace, error: OSError) -> int:
+    """A file that cannot be read: the programme's is the set-up (3), the others usage (2).
+
+    A file with no name is a port to listen on, or the like: the set-up (3).
+    """
+    if error.filename is None:
+        print(f"membercore: {error.strerror or error}", file=sys.stderr)
+        return Exit.STORE
+    print(f"membercore: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+    if args.config is not None and str(error.filename) == str(args.config):
+        return Exit.STORE
+    return Exit.USAGE
 
 
 def _config(path: Path | None) -> ProgrammeConfig:
@@ -129,7 +194,7 @@ def _ingest(engine: Engine, args: argparse.Namespace) -> int:
     history = args.command == "import"
     name = f"{args.source}:{path.resolve()}"
     if history and args.resume:
-        raise MembercoreError("--resume is for ingest: an import is decided in time order")
+        raise UsageError("--resume is for ingest: an import is decided in time order")
     source = _source(engine, args, name)
     inputs = source.read()
     if history:
@@ -169,7 +234,7 @@ def _source(engine: Engine, args: argparse.Namespace, name: str) -> HisSource:
     found = engine.plugins.sources.get(args.source)
     if found is None:
         known = ", ".join(sorted(engine.plugins.sources)) or "none"
-        raise MembercoreError(f"no HIS source is named {args.source!r} (installed: {known})")
+        raise UsageError(f"no HIS source is named {args.source!r} (installed: {known})")
     options = reading_options(args, path=str(args.file))
     if position is not None:
         options["after"] = position

@@ -28,7 +28,7 @@ from membercore.errors import MembercoreError
 from membercore.ports import Channel, Listening
 from membercore.service.engine import Engine
 from membercore_adapters.channels.console import programme_channels
-from membercore_adapters.cli.arguments import reading_options
+from membercore_adapters.cli.arguments import UsageError, reading_options
 
 __all__ = ["run_worker"]
 
@@ -51,7 +51,7 @@ def _listener(engine: Engine, name: str, args: argparse.Namespace) -> Listening:
     found = engine.plugins.listeners.get(name)
     if found is None:
         known = ", ".join(sorted(engine.plugins.listeners)) or "none"
-        raise MembercoreError(f"no listener is named {name!r} (installed: {known})")
+        raise UsageError(f"no listener is named {name!r} (installed: {known})")
     options = reading_options(args, host=args.host, port=str(args.port))
     return found.value(engine, options)
 
@@ -63,7 +63,7 @@ def _polled(engine: Engine, polled: str, args: argparse.Namespace) -> tuple[str,
     before it starts.
 
     Raises:
-        MembercoreError: no installed source has that name.
+        UsageError: no installed source has that name.
         ConfigError: the mapping is invalid, naming the key.
         OSError: the mapping cannot be read.
     """
@@ -71,7 +71,7 @@ def _polled(engine: Engine, polled: str, args: argparse.Namespace) -> tuple[str,
     found = engine.plugins.sources.get(name)
     if found is None or not path:
         known = ", ".join(sorted(engine.plugins.sources)) or "none"
-        raise MembercoreError(f"--poll {polled!r}: SOURCE:FILE with an installed source ({known})")
+        raise UsageError(f"--poll {polled!r}: SOURCE:FILE with an installed source ({known})")
     options = reading_options(args, path=path, growing="true")
     found.value(options)
     return f"{name}:{Path(path).resolve()}", options

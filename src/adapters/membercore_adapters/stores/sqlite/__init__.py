@@ -30,9 +30,15 @@ from collections.abc import Callable
 
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore_adapters.stores.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
-from membercore_adapters.stores.sqlite.store import SqliteStore
+from membercore_adapters.stores.sqlite.store import SqliteStore, database_path
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStore", "membercore_register_stores"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SqliteStore",
+    "database_path",
+    "membercore_register_stores",
+]
 
 
 @hookimpl

@@ -43,7 +43,7 @@ from membercore_adapters.stores.sqlite.statements import (
     placeholders,
 )
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "database_path"]
 
 _MEMORY = ":memory:"
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -117,31 +117,7 @@ class SqliteStore(SqlStore):
                 no host, query or fragment, and names a file), or opening failed (see
                 the class).
         """
-        scheme, separator, rest = url.partition("://")
-        if scheme != "sqlite" or not separator:
-            raise StorageError(url, "not a sqlite URL (sqlite:///path/to/file.db)")
-        if "?" in rest or "#" in rest:
-            raise StorageError(url, "a sqlite URL takes no query or fragment")
-        if rest in ("", "/"):
-            raise StorageError(
-                url,
-                "the URL names no database file (sqlite:///path/to/file.db); "
-                "a store that keeps nothing is memory://",
-            )
-        if rest == f"/{_MEMORY}":
-            return cls(_MEMORY, url=url)
-        if not rest.startswith("/"):
-            raise StorageError(
-                url, "a sqlite URL names no host: sqlite:///relative.db or sqlite:////abs.db"
-            )
-        if _BAD_ESCAPE.search(rest):
-            raise StorageError(url, "a '%' in the path starts no escape (write '%25' for '%')")
-        path = unquote(rest[1:], errors="strict")
-        name = path.rstrip("/").rpartition("/")[2]
-        unusable = not name.strip() or name != name.strip()
-        if unusable or any(ord(c) < 32 or ord(c) == 127 for c in path):
-            raise StorageError(url, f"{path!r} is not a usable file path")
-        return cls(path, url=url)
+        return cls(database_path(url), url=url)
 
     # -- setting up -------------------------------------------------------------------
 
@@ -293,3 +269,39 @@ class SqliteStore(SqlStore):
         """Close the connection (again is harmless); the store is unusable afterwards."""
         with self._driver_errors("closing"):
             self._conn.close()
+
+
+def database_path(url: str) -> str:
+    """The file a ``sqlite:`` URL names, or ``:memory:``.
+
+    The path is relative to the working directory or absolute, as
+    :meth:`SqliteStore.open` reads the URL.
+
+    Raises:
+        StorageError: the URL is not a ``sqlite:`` URL of a local file.
+    """
+    scheme, separator, rest = url.partition("://")
+    if scheme != "sqlite" or not separator:
+        raise StorageError(url, "not a sqlite URL (sqlite:///path/to/file.db)")
+    if "?" in rest or "#" in rest:
+        raise StorageError(url, "a sqlite URL takes no query or fragment")
+    if rest in ("", "/"):
+        raise StorageError(
+            url,
+            "the URL names no database file (sqlite:///path/to/file.db); "
+            "a store that keeps nothing is memory://",
+        )
+    if rest == f"/{_MEMORY}":
+        return _MEMORY
+    if not rest.startswith("/"):
+        raise StorageError(
+            url, "a sqlite URL names no host: sqlite:///relative.db or sqlite:////abs.db"
+        )
+    if _BAD_ESCAPE.search(rest):
+        raise StorageError(url, "a '%' in the path starts no escape (write '%25' for '%')")
+    path = unquote(rest[1:], errors="strict")
+    name = path.rstrip("/").rpartition("/")[2]
+    unusable = not name.strip() or name != name.strip()
+    if unusable or any(ord(c) < 32 or ord(c) == 127 for c in path):
+        raise StorageError(url, f"{path!r} is not a usable file path")
+    return path

@@ -1,0 +1,239 @@
+"""The command line's exit statuses, and what it leaves alone.
+
+0 done, 1 input refused (or some of it), 2 usage, 3 store or configuration; never a
+traceback for a user's mistake; no command creates or deletes a store it was not asked to.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from membercore.facts import PatientRegistered
+from membercore.serialization import message_to_dict
+from membercore_adapters.cli import main
+from membercore_adapters.stores.sqlite import SqliteStore
+
+_READING = [
+    ["member", "show", "P-1"],
+    ["member", "journal", "P-1"],
+    ["household", "journal", "H-1"],
+    ["outbox"],
+    ["outbox", "--dispatch"],
+    ["tasks"],
+    ["dead-letters"],
+    ["tick"],
+    ["migrate"],
+    ["repack"],
+]
+
+_SMALL_DEMO = ["demo", "--patients", "20", "--months", "1", "--workers", "1", "--quiet"]
+
+
+def _registered(path: Path, *patients: str) -> Path:
+    now = datetime.now(UTC)
+    lines = [
+        json.dumps(
+            message_to_dict(
+                PatientRegistered(fact_id=f"r-{p}", patient_id=p, occurred_at=now, name="林女士")
+            )
+        )
+        for p in patients
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _said(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("command", _READING, ids=" ".join)
+def test_a_reading_command_on_a_missing_sqlite_file_says_so_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    assert main([*command, "--store", f"sqlite:///{tmp_path}/none.db"]) == 3
+    assert "no store at" in _said(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_default_store_is_not_created_by_a_reading_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["member", "show", "P-NOPE"]) == 3
+    assert "membercore.db" in _said(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["tick"], ["member", "show", "P-1"], ["ingest", "facts.jsonl"], ["outbox"]],
+    ids=" ".join,
+)
+def test_a_missing_programme_file_is_a_configuration_error(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _registered(tmp_path / "facts.jsonl", "P-1")
+    SqliteStore(tmp_path / "m.db").close()
+    arguments = [*command, "--config", "missing.toml", "--store", "sqlite:///m.db"]
+    assert main(arguments) == 3
+    assert "cannot read missing.toml" in _said(capsys)
+
+
+@pytest.mark.parametrize("command", ["ingest", "import"])
+def test_a_missing_input_file_is_usage_and_creates_no_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    missing = tmp_path / "missing.jsonl"
+    assert main([command, str(missing), "--store", f"sqlite:///{tmp_path}/m.db"]) == 2
+    assert f"cannot read {missing}" in _said(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("store", "says"),
+    [
+        ("foo://x", "no store for scheme 'foo'"),
+        ("sqlite://", "names no database file"),
+        ("postgresql://membercore@127.0.0.1:1/membercore", "cannot connect"),
+    ],
+)
+def test_a_bad_store_url_is_a_store_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], store: str, says: str
+) -> None:
+    feed = _registered(tmp_path / "facts.jsonl", "P-1")
+    for command in (["member", "show", "P-1"], ["ingest", str(feed)], _SMALL_DEMO):
+        assert main([*command, "--store", store]) == 3
+        assert says in _said(capsys)
+
+
+@pytest.mark.parametrize("when", ["2025-06-01T10:00:00", "tomorrow", "2025-13-01T00:00:00+08:00"])
+@pytest.mark.parametrize("option", [["tick", "--now"], ["import", "facts.jsonl", "--cutoff"]])
+def test_an_instant_without_its_offset_or_not_an_instant_is_usage(
+    capsys: pytest.CaptureFixture[str], option: list[str], when: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*option, when])
+    assert exited.value.code == 2
+    said = _said(capsys)
+    assert "UTC" in said
+    assert repr(when) in said
+
+
+def test_ingest_exits_1_when_any_input_was_refused_and_0_when_all_were_taken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/m.db"
+    taken = _registered(tmp_path / "taken.jsonl", "P-1", "P-2")
+    refused = tmp_path / "refused.jsonl"
+    refused.write_text('{"type": "nonsense"}\nnot json\n', encoding="utf-8")
+    mixed = _registered(tmp_path / "mixed.jsonl", "P-3")
+    with mixed.open("a", encoding="utf-8") as file:
+        file.write('{"type": "nonsense"}\n')
+    for command in ("ingest", "import"):
+        assert main([command, str(taken), "--store", store]) == 0
+        assert main([command, str(refused), "--store", store]) == 1
+        assert main([command, str(mixed), "--store", store]) == 1
+    capsys.readouterr()
+
+
+def test_config_check_of_a_missing_file_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["config", "check", str(tmp_path / "missing.toml")]) == 3
+    assert "cannot read" in _said(capsys)
+
+
+def test_a_usage_mistake_named_by_the_command_line_is_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = _registered(tmp_path / "facts.jsonl", "P-1")
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert main(["ingest", str(feed), "--source", "nonesuch", "--store", store]) == 2
+    assert "no HIS source is named 'nonesuch'" in _said(capsys)
+    assert main(["import", str(feed), "--resume", "--store", store]) == 2
+    assert "--resume is for ingest" in _said(capsys)
+
+
+@pytest.mark.parametrize(
+    "command", [["member", "show", "P-1"], ["member", "journal", "P-1"], ["dead-letters", "--raw"]]
+)
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert main(["ingest", str(_registered(tmp_path / "f.jsonl", "P-1")), "--store", store]) == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(["not json"] * 2000) + "\n", encoding="utf-8")
+    assert main(["ingest", str(bad), "--store", store]) == 1
+    capsys.readouterr()
+    running = subprocess.Popen(
+        [sys.executable, "-m", "membercore_adapters.cli", *command, "--store", store],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert running.stdout is not None
+    assert running.stderr is not None
+    running.stdout.close()  # `| head -0`: the reader is gone before the first line
+    err = running.stderr.read().decode()
+    running.stderr.close()
+    assert running.wait(timeout=120) == 1
+    assert "Traceback" not in err
+    assert "BrokenPipeError" not in err
+
+
+def test_the_demo_writes_its_own_file_in_the_working_folder_and_starts_it_afresh(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(_SMALL_DEMO) == 0
+    first = capsys.readouterr().out
+    assert (tmp_path / "membercore-demo.db").exists()
+    assert main(_SMALL_DEMO) == 0  # its own store: written anew, to the same dashboard
+    assert capsys.readouterr().out.split("\n", 2)[:1] == first.split("\n", 2)[:1]
+    assert main([*_SMALL_DEMO, "--store", "sqlite:///membercore-demo.db"]) == 0
+    assert main(["member", "show", "P000001", "--store", "sqlite:///membercore-demo.db"]) == 0
+
+
+def test_the_demo_refuses_a_store_it_did_not_write_and_leaves_it_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "membercore.db"
+    store = f"sqlite:///{path}"
+    assert main(["ingest", str(_registered(tmp_path / "f.jsonl", "P-1")), "--store", store]) == 0
+    before = path.read_bytes()
+    capsys.readouterr()
+    assert main([*_SMALL_DEMO, "--store", store]) == 3
+    said = _said(capsys)
+    assert store in said
+    assert said.index("演示") < said.index("demo did not write")  # Chinese first
+    assert path.read_bytes() == before
+    assert main(["member", "show", "P-1", "--store", store]) == 0
+
+
+def test_the_demo_refuses_a_file_that_is_no_store_and_keeps_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_text("我的笔记\n", encoding="utf-8")
+    assert main([*_SMALL_DEMO, "--store", f"sqlite:///{notes}"]) == 3
+    assert "not a database" in _said(capsys)
+    assert notes.read_text(encoding="utf-8") == "我的笔记\n"
+
+
+def test_the_demo_takes_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    SqliteStore(tmp_path / "empty.db").close()
+    assert main([*_SMALL_DEMO, "--store", f"sqlite:///{tmp_path}/empty.db"]) == 0
+    assert "20 patients" in capsys.readouterr().out

@@ -51,7 +51,13 @@ def test_config_check_accepts_a_valid_programme(
     path = tmp_path / "programme.toml"
     path.write_text('name = "康宁医院"\n[earning.check_in]\npoints = 2\n', encoding="utf-8")
     assert main(["config", "check", str(path), "--without-plugins"]) == 0
-    assert "valid programme '康宁医院'" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "valid programme '康宁医院'" in said
+    # What it will do, a line a part: the ladder, earning (check-in as written), plans...
+    assert "等级 tiers: 普通 0 → 银卡 1000" in said
+    assert "积分 earning: spending 1 per 1 元 (vests after 7 days), check-in 2," in said
+    assert "付费会员 plans (0): none" in said
+    assert "渠道 channels: console" in said
 
 
 def test_config_check_reports_what_the_installed_plugins_journeys_need(

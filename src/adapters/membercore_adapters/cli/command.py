@@ -20,6 +20,7 @@ from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters.cli.arguments import Exit, parser
 from membercore_adapters.cli.store import with_store
+from membercore_adapters.cli.summary import summary
 from membercore_adapters.demo import HospitalSpec, ProgressBar, dashboard, run_demo
 from membercore_adapters.demo.walkthrough import ledger_walkthrough
 from membercore_adapters.stores.sql import without_migrating
@@ -134,7 +135,8 @@ def _check_config(path: Path, *, with_plugins: bool) -> int:
         config = load_config_file(path)
         plugins = collect(make_plugin_manager(load_entrypoints=with_plugins), config)
         known = message_types()
-        for journey in (*config.journeys, *(found.value for found in plugins.journeys)):
+        journeys = (*config.journeys, *(found.value for found in plugins.journeys))
+        for journey in journeys:
             check_tags(validate(journey, plugins.registry), known)
         carried = _carriage(config, plugins) if with_plugins else []
     except OSError as error:
@@ -150,9 +152,9 @@ def _check_config(path: Path, *, with_plugins: bool) -> int:
             )
         return Exit.REFUSED
     print(f"{path}: valid programme {config.name!r} v{config.version} ({config.timezone})")
-    for line in carried:
+    for line in (*summary(config, journeys), *carried):
         print(line)
-    return 0
+    return Exit.DONE
 
 
 def _carriage(config: ProgrammeConfig, plugins: Plugins) -> list[str]:

@@ -7,9 +7,10 @@ traceback for a user's mistake; no command creates or deletes a store it was not
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from membercore.facts import PatientRegistered
 from membercore.serialization import message_to_dict
 from membercore_adapters.cli import main
+from membercore_adapters.cli.logs import JsonLines
 from membercore_adapters.stores.sqlite import SqliteStore
 
 _READING = [
@@ -237,3 +239,14 @@ def test_the_demo_takes_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFix
     SqliteStore(tmp_path / "empty.db").close()
     assert main([*_SMALL_DEMO, "--store", f"sqlite:///{tmp_path}/empty.db"]) == 0
     assert "20 patients" in capsys.readouterr().out
+
+
+def test_the_worker_writes_json_log_lines_when_asked() -> None:
+    record = logging.LogRecord(
+        "membercore.engine", logging.INFO, __file__, 1, "ingested %d inputs", (3,), None
+    )
+    line = json.loads(JsonLines().format(record))
+    assert line["level"] == "INFO"
+    assert line["logger"] == "membercore.engine"
+    assert line["message"] == "ingested 3 inputs"
+    assert datetime.fromisoformat(line["time"]).utcoffset() == timedelta(0)

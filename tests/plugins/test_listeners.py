@@ -75,6 +75,7 @@ def _arguments(listen: str) -> argparse.Namespace:
         tick_every=0.0,
         dispatch_every=0.0,
         reports_every=0.0,
+        log_json=False,
     )
 
 

@@ -202,6 +202,11 @@ def _worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="seconds between hand-overs of the outbox to the channels (0: never)",
     )
     worker.add_argument(
+        "--log-json",
+        action="store_true",
+        help="write the logs as JSON lines (time, level, logger, message) for a log shipper",
+    )
+    worker.add_argument(
         "--reports-every",
         type=float,
         default=60.0,

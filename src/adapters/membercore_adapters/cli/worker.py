@@ -29,6 +29,7 @@ from membercore.ports import Channel, Listening
 from membercore.service.engine import Engine
 from membercore_adapters.channels.console import programme_channels
 from membercore_adapters.cli.arguments import UsageError, reading_options
+from membercore_adapters.cli.logs import configure
 
 __all__ = ["run_worker"]
 
@@ -37,9 +38,7 @@ log = logging.getLogger("membercore.worker")
 
 def run_worker(engine: Engine, args: argparse.Namespace) -> int:
     """Run until SIGTERM or SIGINT; 0 when it stopped cleanly."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(json_lines=args.log_json)
     channels = programme_channels(engine)
     listeners = [_listener(engine, name, args) for name in args.listen or []]
     polled = [_polled(engine, named, args) for named in args.poll]

@@ -26,11 +26,10 @@ import attrs
 from membercore import outreach
 from membercore.converters import JSON
 from membercore.ports import Channel, Delivery, OutboxMessage
-from membercore.serialization import message_from_stored
 from membercore.service.dispatch import Backoff, DispatchReport, report_of, send
 from membercore.service.member import Member, contact, evolve_all
 from membercore.service.notices import STAFF, task_of
-from membercore.service.outcomes import QUEUED, address_key, note, rendered
+from membercore.service.outcomes import address_key, note, rendered, todays_payload
 from membercore.service.recording import member_of
 
 if TYPE_CHECKING:
@@ -106,9 +105,7 @@ def _outgoing(message: OutboxMessage, reach: Mapping[str, str]) -> OutboxMessage
 
     Rows an earlier release queued (the whole decision) are made so too.
     """
-    payload = message.payload
-    if payload.startswith(QUEUED):
-        payload = outreach.outgoing(message_from_stored(payload))
+    payload = todays_payload(message.payload)
     if reach:
         payload = JSON.encode({**json.loads(payload), **reach})
     return attrs.evolve(message, payload=payload)

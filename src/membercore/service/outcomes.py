@@ -40,12 +40,19 @@ from membercore.service.use_cases import handle
 if TYPE_CHECKING:
     from membercore.service.engine import Engine
 
-__all__ = ["QUEUED", "ReportsRead", "address_key", "note", "read_reports", "rendered"]
+__all__ = [
+    "ReportsRead",
+    "address_key",
+    "note",
+    "read_reports",
+    "rendered",
+    "todays_payload",
+]
 
 log = logging.getLogger("membercore.outcomes")
 
 #: How a row an earlier release queued begins: the whole decision, tagged, as stored.
-QUEUED = f'{{"type":"{outreach.MessageQueued.TYPE}"'
+_QUEUED = f'{{"type":"{outreach.MessageQueued.TYPE}"'
 
 #: What the engine sends a record about a message's fate.
 Note = outreach.NoteDelivery | WithdrawConsent
@@ -184,16 +191,20 @@ def _queued(engine: Engine, member: str, message_id: str) -> dict[str, Any]:
     return {}
 
 
-def rendered(message: OutboxMessage) -> dict[str, Any]:
-    """The template and values an outbox row was rendered with: what its fallback renders.
+def todays_payload(payload: str) -> str:
+    """An outbox row's payload in today's shape (:class:`~membercore.ports.Outgoing`).
 
-    A row an earlier release queued holds the whole decision, and says so too.
+    A row an earlier release queued holds the whole decision: it is made so too.
     """
-    if message.payload.startswith(QUEUED):
-        queued = message_from_stored(message.payload)
-        return {"template_key": queued.template_key, "variables": dict(queued.variables)}
+    if payload.startswith(_QUEUED):
+        return outreach.outgoing(message_from_stored(payload))
+    return payload
+
+
+def rendered(message: OutboxMessage) -> dict[str, Any]:
+    """The template and values an outbox row was rendered with: what its fallback renders."""
     try:
-        outgoing = Outgoing.of(message)
+        outgoing = Outgoing.of(attrs.evolve(message, payload=todays_payload(message.payload)))
     except ValueError:
         return {}
     if not outgoing.template:

@@ -82,37 +82,21 @@ def _poll(engine: Engine, source: str, options: dict[str, str]) -> None:
     position = engine.position(source)
     reading = {**options, "after": position} if position is not None else options
     try:
-        report = engine.ingest(engine.plugins.sources[name].value(reading).read(), source=source)
+        # The engine logs what each batch did, under the source's name.
+        engine.ingest(engine.plugins.sources[name].value(reading).read(), source=source)
     except OSError as error:
         log.warning("cannot read %s: %s", error.filename or options["path"], error.strerror)
-        return
-    if report.applied or report.duplicates or report.rejected:
-        log.info(
-            "read %s: %d applied, %d duplicates, %d refused",
-            options["path"],
-            report.applied,
-            report.duplicates,
-            report.rejected,
-        )
 
 
 def _read_reports(engine: Engine, channels: Mapping[str, Channel]) -> None:
-    """What the providers said of the messages they took, and members' replies."""
+    """What the providers said of the messages they took, and members' replies.
+
+    The engine logs what it read; a store that failed is read again next time.
+    """
     try:
-        read = engine.read_reports(channels)
-    except MembercoreError as error:  # the store failed: read again next time
+        engine.read_reports(channels)
+    except MembercoreError as error:
         log.warning("reports not read: %s", error)
-        return
-    if read.delivered or read.undeliverable or read.replies or read.unreadable:
-        log.info(
-            "reports: %d delivered, %d undeliverable, %d replies (%d opted out), "
-            "%d channels not reachable",
-            read.delivered,
-            read.undeliverable,
-            read.replies,
-            read.opted_out,
-            read.unreadable,
-        )
 
 
 async def _work(
@@ -143,17 +127,10 @@ async def _work(
                 _poll(engine, source, options)
             due["poll"] = now + every["poll"]
         if every["tick"] > 0 and now >= due["tick"]:
-            ticked = engine.tick()
-            log.info("ticked %d records, %d events", ticked.records, ticked.events)
+            engine.tick()  # the engine logs what it ticked, as what it hands over
             due["tick"] = now + every["tick"]
         if every["dispatch"] > 0 and now >= due["dispatch"]:
-            sent = engine.dispatch(channels)
-            log.info(
-                "dispatched: %d delivered, %d to retry, %d failed",
-                sent.delivered,
-                sent.retrying,
-                sent.failed,
-            )
+            engine.dispatch(channels)
             due["dispatch"] = now + every["dispatch"]
         if every["reports"] > 0 and now >= due["reports"]:
             _read_reports(engine, channels)

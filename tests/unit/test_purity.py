@@ -43,6 +43,8 @@ FORBIDDEN = frozenset(
         "os",
         "socket",
         "time",
+        "click",
+        "rich",
     }
 )
 CLOCK_READS = frozenset({"now", "utcnow", "today"})

@@ -47,3 +47,9 @@ def postgres_schema_url(postgres_url: str) -> Iterator[str]:
     """A URL naming a PostgreSQL schema of this test's own, dropped afterwards."""
     with postgres_schema(postgres_url) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _speaking_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line speaks its default, Chinese, whatever the machine's MEMBERCORE_LANG."""
+    monkeypatch.delenv("MEMBERCORE_LANG", raising=False)

@@ -132,3 +132,19 @@ def membercore_register_journeys(
 @hookspec(firstresult=True)
 def membercore_clock() -> Clock | None:
     """The clock the engine reads when none is given (the first plugin to answer wins)."""
+
+
+@hookspec
+def membercore_register_commands(cli: Any) -> None:
+    """Add commands to the ``membercore`` command line (``membercore hl7 replay ...``).
+
+    Args:
+        cli: the command line's root :class:`click.Group`; add a command or a group of
+            commands with ``cli.add_command(...)`` or ``@cli.command()``. The command
+            line catches a :class:`~membercore.errors.MembercoreError` a command raises
+            and says it without a traceback, with the exit status of its kind; a command
+            returns its exit status (0 done, 1 input refused, 2 usage, 3 store or
+            configuration). Help written with
+            :func:`membercore_adapters.cli.speech.say` follows ``--lang``. The core never
+            imports click: only the command line calls this hook.
+    """

@@ -153,7 +153,7 @@ def test_the_same_export_read_again_changes_nothing(
     capsys.readouterr()
     assert _import(files, "charges", store) == 1
     printed = capsys.readouterr().out
-    assert " 0 applied" in printed
+    assert "0 条已应用" in printed
     assert _earned(store) == earned
     with _engine(store) as engine:
         assert len(engine.dead_letters()) == 2  # the same refusal is kept once
@@ -207,7 +207,7 @@ def test_ingest_resumes_after_the_last_line_committed(
     capsys.readouterr()
     assert main([*ingest, "--store", store, "--resume"]) == 0
     # SF004 only, with the registration that names its card number.
-    assert "2 applied, 0 duplicates" in capsys.readouterr().out
+    assert "2 条已应用，0 条重复" in capsys.readouterr().out
     with _engine(store) as engine:
         assert line_of(engine.position(f"csv:{path.resolve()}")) == 5
     assert _earned(store)["P002"] == before["P002"] + 25
@@ -288,7 +288,7 @@ def test_an_excel_workbook_reads_to_the_same_facts_as_the_csv_export(
     workbook.save(xlsx)
     assert main(["import", str(xlsx), *arguments]) == 0
     # SF001/1 and its card's registration: the CSV's facts, again.
-    assert "0 applied, 2 duplicates" in capsys.readouterr().out
+    assert "0 条已应用，2 条重复" in capsys.readouterr().out
     assert _earned(store) == earned
 
 
@@ -396,7 +396,9 @@ def test_an_export_replaced_under_the_same_name_is_read_from_its_start(
     path.write_text(header + today, encoding="utf-8")  # today's, written over it
     capsys.readouterr()
     assert main([*command, "--store", store, "--resume"]) == 0
-    assert "2 applied" in capsys.readouterr().out  # the card's name and the charge, not passed over
+    assert (
+        "2 条已应用" in capsys.readouterr().out
+    )  # the card's name and the charge, not passed over
 
 
 def test_a_workbook_replaced_under_the_same_name_is_read_from_its_start(
@@ -424,7 +426,7 @@ def test_a_workbook_replaced_under_the_same_name_is_read_from_its_start(
     save("SF007,1,C-777,2025-03-05 09:00:00,0301,XY,二甲双胍,2,64.00,128.00,0")  # today's
     capsys.readouterr()
     assert main(["ingest", str(xlsx), *arguments, "--resume"]) == 0
-    assert "2 applied" in capsys.readouterr().out  # the card's name and the charge
+    assert "2 条已应用" in capsys.readouterr().out  # the card's name and the charge
 
 
 def _with_addresses(text: str) -> str:

@@ -204,7 +204,7 @@ def test_membercore_import_loads_the_file_and_says_what_it_did(
     store = f"sqlite:///{tmp_path}/cli.db"
     assert main(["import", str(HISTORY), "--store", store, "--cutoff", CUTOFF.isoformat()]) == 0
     lines = len(HISTORY.read_text(encoding="utf-8").splitlines())
-    assert f"{lines} applied, 0 duplicates, 0 rejected" in capsys.readouterr().out
+    assert f"{lines} 条已应用，0 条重复，0 条被拒" in capsys.readouterr().out
     with _open(store) as engine, _open("memory://") as live:
         assert list(engine.store.outbox()) == []
         assert list(engine.store.tasks(None)) == []
@@ -247,7 +247,7 @@ def test_an_old_diagnosis_ingested_live_counts_from_when_it_was_made(
     feed = tmp_path / "chen.jsonl"
     feed.write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")  # registration, visit, E11
     assert main(["ingest", str(feed), "--store", store]) == 0
-    assert "3 applied" in capsys.readouterr().out
+    assert "3 条已应用" in capsys.readouterr().out
     with _open(store) as engine:
         (diabetes,) = journeys.active(engine.member("p-chen").journeys, "diabetes")
         assert diabetes.started_at == datetime(2021, 3, 1, 10, 5, tzinfo=SH)
@@ -280,7 +280,7 @@ def test_commands_in_a_history_file_go_with_the_facts_before_them(
     feed.write_text("\n".join(json.dumps(line) for line in shuffled) + "\n", "utf-8")
     store = f"sqlite:///{tmp_path}/x.db"
     assert main(["import", str(feed), "--store", store, "--cutoff", CUTOFF.isoformat()]) == 0
-    assert "4 applied, 0 duplicates, 0 rejected" in capsys.readouterr().out
+    assert "4 条已应用，0 条重复，0 条被拒" in capsys.readouterr().out
     with _open(store) as engine:
         events = _events(engine, "p-x")
         granted = next(e for e in events if e.TYPE == "consent_granted")
@@ -372,7 +372,7 @@ def test_an_export_patient_by_patient_with_commands_keeps_each_where_its_member_
     feed.write_text("\n".join(json.dumps(line) for line in lines) + "\n", "utf-8")
     store = f"sqlite:///{tmp_path}/n.db"
     assert main(["import", str(feed), "--store", store, "--cutoff", CUTOFF.isoformat()]) == 0
-    assert f"{len(lines)} applied, 0 duplicates, 0 rejected" in capsys.readouterr().out
+    assert f"{len(lines)} 条已应用，0 条重复，0 条被拒" in capsys.readouterr().out
     with _open(store) as engine:
         kinds = {e.TYPE: e for e in _events(engine, mother)}
         assert kinds["consent_granted"].at == datetime.fromisoformat(at(2024, 1, 10))

@@ -6,7 +6,6 @@ them from the HIS, and then asks the worker to stop the way an operator would (S
 
 from __future__ import annotations
 
-import argparse
 import signal
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -20,7 +19,7 @@ from membercore.hookspecs import ListenerFactory, hookimpl
 from membercore.plugins import make_plugin_manager
 from membercore.ports import Listening
 from membercore.testing.clock import ManualClock
-from membercore_adapters.cli.worker import run_worker
+from membercore_adapters.cli.worker import WorkerSettings, run_worker
 from membercore_adapters.stores import memory
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -63,20 +62,8 @@ class WardPlugin:
         register("ward", factory)
 
 
-def _arguments(listen: str) -> argparse.Namespace:
-    return argparse.Namespace(
-        listen=[listen],
-        poll=[],
-        poll_every=10.0,
-        host="127.0.0.1",
-        port=0,
-        mapping=None,
-        encoding=None,
-        tick_every=0.0,
-        dispatch_every=0.0,
-        reports_every=0.0,
-        log_json=False,
-    )
+def _arguments(listen: str) -> WorkerSettings:
+    return WorkerSettings(listen=(listen,), port=0, tick_every=0, dispatch_every=0, reports_every=0)
 
 
 def _engine() -> Engine:
@@ -97,5 +84,5 @@ def test_the_worker_runs_a_plugins_listener_and_stops_it_on_sigterm() -> None:
 
 
 def test_the_worker_refuses_a_listener_no_plugin_provides_naming_those_installed() -> None:
-    with _engine() as engine, pytest.raises(MembercoreError, match=r"installed: ward"):
+    with _engine() as engine, pytest.raises(MembercoreError, match=r"已安装：ward"):
         run_worker(engine, _arguments("mllp"))

@@ -90,7 +90,7 @@ def test_a_poll_takes_each_view_to_the_member_its_card_number_names(
     assert all(reason.startswith("view ") for reason in reasons), reasons
     # Polled again: nothing new, and the rows refused are not refused again.
     assert main(command) == 0
-    assert " 0 applied" in capsys.readouterr().out
+    assert "0 条已应用" in capsys.readouterr().out
     with open_engine(store) as engine:
         assert len(engine.dead_letters()) == 2
 

@@ -245,7 +245,7 @@ def test_ingest_resume_reads_only_what_was_added_to_an_export(
     capsys.readouterr()
     assert main(["ingest", str(export), *arguments]) == 0
     printed = capsys.readouterr().out
-    assert "1 applied, 0 duplicates" in printed  # the new stay alone
+    assert "1 条已应用，0 条重复" in printed  # the new stay alone
 
 
 @pytest.mark.parametrize(

@@ -60,8 +60,8 @@ def test_ingest_polls_the_server_and_resume_takes_only_what_changed(
         server.put(visit(1, 0))
         assert main([*command, "--resume"]) == 0
         out = capsys.readouterr().out.splitlines()
-        (resumed,) = [line for line in out[1:] if "applied" in line]
-        assert resumed.endswith("2 applied, 0 duplicates, 0 rejected")  # the visit, its name
+        (resumed,) = [line for line in out[1:] if "条已应用" in line]
+        assert resumed.endswith("2 条已应用，0 条重复，0 条被拒")  # the visit, its name
         assert "  Encounter: 1 taken" in out  # the source's report, per type
         assert "t0ken" not in "".join(out)
     with open_engine(store) as engine:

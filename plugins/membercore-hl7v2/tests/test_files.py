@@ -74,7 +74,7 @@ def test_import_exits_1_naming_the_message_that_became_a_dead_letter(
     path.write_bytes(sample("ADT01-23.hl7").replace(b"|40007716^^^AccMgr^VN|", b"||"))
     store = f"sqlite:///{tmp_path}/m.db"
     assert main(["import", str(path), "--source", "hl7v2", "--store", store]) == 1
-    assert "1 rejected" in capsys.readouterr().out
+    assert "1 条被拒" in capsys.readouterr().out
     assert main(["dead-letters", "--store", store, "--raw"]) == 0
     listed = capsys.readouterr().out
     assert "message 1 (ADT^A01 599102)" in listed
@@ -114,7 +114,7 @@ def test_ingest_resumes_after_the_position_its_last_run_committed(
     resumed = [*arguments, "--resume", "--mapping", str(_mapping(tmp_path))]
     assert main(["ingest", str(path), *resumed]) == 0
     # The A04's registration and the death its PID reports; nothing of the first run.
-    assert "2 inputs read to the end: 2 applied, 0 duplicates" in capsys.readouterr().out
+    assert "读到末尾共 2 条输入：2 条已应用，0 条重复" in capsys.readouterr().out
     with open_engine(store) as engine:
         assert engine.member("PATID1234").identity.died_at is not None
 
@@ -138,7 +138,7 @@ def test_text_that_is_no_message_is_refused_and_kept_never_dropped(
     path.write_bytes(b"hello world\n" + sample("ADT01-23.hl7"))
     store = f"sqlite:///{tmp_path}/m.db"
     assert main(["import", str(path), "--source", "hl7v2", "--store", store]) == 1
-    assert "1 rejected" in capsys.readouterr().out
+    assert "1 条被拒" in capsys.readouterr().out
     with open_engine(store) as engine:
         (letter,) = engine.dead_letters()
         assert letter.payload == "hello world\n"
@@ -156,19 +156,19 @@ def test_ingest_resume_leaves_a_message_being_written_and_reads_a_replaced_file_
     store = f"sqlite:///{tmp_path}/m.db"
     resumed = ["--source", "hl7v2", "--mapping", str(_mapping(tmp_path)), "--resume"]
     assert main(["ingest", str(path), *resumed, "--store", store]) == 0
-    assert "0 rejected" in capsys.readouterr().out
+    assert "0 条被拒" in capsys.readouterr().out
     path.write_bytes(admission + result)
     assert main(["ingest", str(path), *resumed, "--store", store]) == 0
-    assert "0 inputs read" in capsys.readouterr().out  # just written: it may go on
+    assert "读到末尾共 0 条输入" in capsys.readouterr().out  # just written: it may go on
     _settle(path)
     assert main(["ingest", str(path), *resumed, "--store", store]) == 0
     # The result alone: its registration and the result (the admission was taken).
-    assert "2 inputs read to the end: 2 applied" in capsys.readouterr().out
+    assert "读到末尾共 2 条输入：2 条已应用" in capsys.readouterr().out
     # Rotated: a new day's file under the same name is read from its start.
     path.write_bytes(sample("SIU-S12-01.hl7"))
     _settle(path)
     assert main(["ingest", str(path), *resumed, "--store", store]) == 0
-    assert "0 duplicates" in capsys.readouterr().out
+    assert "0 条重复" in capsys.readouterr().out
     with open_engine(store) as engine:
         assert not engine.dead_letters()
         assert engine.member("555-44-4444").profile.registrations

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from membercore_adapters.cli.command import main
+from membercore_adapters.cli.app import main
 
 sys.exit(main())

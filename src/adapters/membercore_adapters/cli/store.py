@@ -1,319 +1,450 @@
 """The commands over a store.
 
-``ingest``, ``import``, ``worker``, ``tick``, ``member show``, ``member journal``,
-``household journal``, ``outbox``, ``tasks``, ``dead-letters``, ``migrate`` and
-``repack``: each opens the store, answers, and says in words what was wrong if something
-was.
+``ingest``, ``import``, ``tick``, ``outbox``, ``tasks``, ``dead-letters``, ``migrate``
+and ``repack``.
+Each opens the store as it needs it (:mod:`~membercore_adapters.cli.opening`), answers,
+and says in words what was wrong if something was.
 """
 
 from __future__ import annotations
 
-import argparse
-import errno
 import json
-import os
-import sys
-from contextlib import nullcontext
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from membercore import ConfigError, MembercoreError, reference_config, tiers
-from membercore.config import ProgrammeConfig
-from membercore.errors import (
-    JourneyError,
-    OutdatedSchemaError,
-    PluginError,
-    StorageError,
-    StoreUnavailableError,
-)
-from membercore.ledger import balances
-from membercore.plans import active_plans
+import click
+
 from membercore.ports import HisSource, Reporting
-from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
-from membercore.service.recording import household_key, member_key
 from membercore.service.reports import IngestReport
 from membercore_adapters.channels.console import programme_channels
-from membercore_adapters.cli.arguments import Exit, UsageError, reading_options
-from membercore_adapters.cli.worker import run_worker
+from membercore_adapters.cli.arguments import (
+    INSTANT,
+    Exit,
+    UsageError,
+    reading_options,
+    store_options,
+)
+from membercore_adapters.cli.opening import engine_on
+from membercore_adapters.cli.speech import Words, echo, say, warn
+from membercore_adapters.cli.tables import show_table
 from membercore_adapters.his.jsonl import JsonLinesSource
 from membercore_adapters.his.marks import resume_line
-from membercore_adapters.stores.sql import without_migrating
-from membercore_adapters.stores.sqlite import database_path
 
-__all__ = ["with_store"]
+__all__ = ["register"]
 
 
-#: The commands that read or tend a store: none creates one (there is nothing to tend).
-_READING = ("member", "household", "outbox", "tasks", "dead-letters", "tick", "migrate", "repack")
+def register(cli: click.Group) -> None:
+    """Add the commands over a store to ``cli``."""
+    for command in (_ingest(), _import(), _tick(), _outbox(), _tasks(), _dead_letters()):
+        cli.add_command(command)
+    cli.add_command(_migrate())
+    cli.add_command(_repack())
 
 
-def with_store(args: argparse.Namespace) -> int:
-    """A command over the store: its answer, or what was wrong in words (never a traceback).
-
-    Only ``membercore migrate`` migrates a store an earlier release wrote; every other
-    command refuses it and changes nothing. Only ``ingest``, ``import`` and ``worker``
-    create a SQLite file that is not there; the others say so and create nothing.
-
-    Returns:
-        An :class:`~membercore_adapters.cli.arguments.Exit` status.
-    """
-    config: ProgrammeConfig | None = None
-    try:
-        config = _config(args.config)
-        if args.command in _READING:
-            _must_exist(args.store)
-        if args.command in ("ingest", "import") and not args.file.exists():
-            # Said before the store opens, which would create it for nothing.
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(args.file))
-        allowed = nullcontext() if args.command == "migrate" else without_migrating()
-        with allowed:
-            engine = Engine.open(args.store, config=config)
-        with engine:
-            return _on_store(args, engine)
-    except MembercoreError as error:
-        return _said(error, args, named=args.config if config is None else None)
-    except BrokenPipeError:
-        raise  # the reader went away: not a file that cannot be read
-    except OSError as error:  # a file named on the command line, or a port to listen on
-        return _unreadable(args, error)
-
-
-def _said(error: MembercoreError, args: argparse.Namespace, *, named: Path | None) -> int:
-    """Say what was wrong; the exit status of its kind.
-
-    Args:
-        error: what was wrong.
-        args: the command line.
-        named: the programme file, when it was reading it that failed.
-    """
-    if isinstance(error, OutdatedSchemaError):
-        print(
-            f"membercore: {error}. Back the store up and stop the workers of the earlier "
-            f"release, then run: membercore migrate --store {args.store}",
-            file=sys.stderr,
-        )
-        return Exit.STORE
-    if isinstance(error, ConfigError):
-        # The programme's is the set-up (3); a source's mapping or settings refuse the
-        # input read through them (1), as the refusal of a line does.
-        print(f"{named or 'membercore'}: {error}", file=sys.stderr)
-        return Exit.STORE if named is not None else Exit.REFUSED
-    print(f"membercore: {error}", file=sys.stderr)
-    if isinstance(error, UsageError):
-        return Exit.USAGE
-    if isinstance(error, (StorageError, PluginError, JourneyError)):  # the store, the set-up
-        return Exit.STORE
-    return Exit.REFUSED  # what was asked of the records
+def _source_options(command: click.Command) -> click.Command:
+    click.argument("file", type=click.Path(path_type=Path, dir_okay=False))(command)
+    options = [
+        click.option(
+            "--source",
+            default="jsonl",
+            show_default=True,
+            help=say(
+                Words(
+                    "读取文件的已安装 HIS 数据源（jsonl；安装 membercore-hl7v2 后可用 hl7v2 等）",
+                    "the installed HIS source that reads the file (jsonl; hl7v2 with "
+                    "membercore-hl7v2...)",
+                )
+            ),
+        ),
+        click.option(
+            "--mapping",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help=say(
+                Words("数据源对医院编码的映射文件", "the source's mapping of the hospital's codes")
+            ),
+        ),
+        click.option(
+            "--encoding",
+            help=say(
+                Words(
+                    "文件的字符编码（对读取编码的数据源）",
+                    "the file's character encoding, for sources that read one",
+                )
+            ),
+        ),
+    ]
+    for option in options:
+        option(command)
+    return command
 
 
-def _must_exist(url: str) -> None:
-    """Refuse a SQLite file that is not there, before opening would create it.
-
-    Raises:
-        StoreUnavailableError: the URL names a file that does not exist.
-    """
-    if not url.startswith("sqlite:"):
-        return
-    path = database_path(url)
-    if path != ":memory:" and not Path(path).exists():
-        raise StoreUnavailableError(
-            url,
-            f"没有这个存储 / no store at {path!r}: nothing was created "
-            "(`membercore ingest` or `membercore import` creates one)",
-        )
-
-
-def _unreadable(args: argparse.Namespace, error: OSError) -> int:
-    """A file that cannot be read: the programme's is the set-up (3), the others usage (2).
-
-    A file with no name is a port to listen on, or the like: the set-up (3).
-    """
-    if error.filename is None:
-        print(f"membercore: {error.strerror or error}", file=sys.stderr)
-        return Exit.STORE
-    print(f"membercore: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
-    if args.config is not None and str(error.filename) == str(args.config):
-        return Exit.STORE
-    return Exit.USAGE
-
-
-def _config(path: Path | None) -> ProgrammeConfig:
-    if path is None:
-        return reference_config()
-    return load_config_file(path)
-
-
-def _on_store(args: argparse.Namespace, engine: Engine) -> int:
-    if args.command in ("ingest", "import"):
-        return _ingest(engine, args)
-    if args.command in ("migrate", "repack", "tick", "worker"):
-        return _maintain(engine, args)
-    if args.command in ("member", "household"):
-        return _record(engine, args)
-    if args.command == "outbox":
-        return _outbox(engine, dispatching=args.dispatch)
-    if args.command == "tasks":
-        return _tasks(engine)
-    for letter in engine.store.dead_letters():
-        print(f"{letter.at.isoformat()}  {letter.fact_id}  {letter.fact_type}: {letter.reason}")
-        if args.raw:
-            for line in letter.payload.splitlines():
-                print(f"    {line}")
-    return 0
-
-
-def _maintain(engine: Engine, args: argparse.Namespace) -> int:
-    """``migrate`` (done by opening), ``repack``, ``tick`` and ``worker``."""
-    if args.command == "worker":
-        return run_worker(engine, args)
-    store = engine.store
-    if args.command == "migrate":
-        version = getattr(store, "schema_version", None)
-        print(f"{store.url}: at schema version {version}, this release's")
-    elif args.command == "repack":
-        repack = getattr(store, "repack", None)
-        if repack is None:
-            print(f"{store.url}: nothing to repack (the store does not pack)")
-            return 0
-        moved, packed = repack()
-        print(
-            f"{store.url}: {moved} events moved into the journal, {packed} snapshots packed; "
-            "VACUUM (SQLite) or VACUUM FULL (PostgreSQL) gives the room back"
-        )
-    else:
-        ticked = engine.tick(args.now)
-        print(f"{ticked.records} records ticked, {ticked.events} events")
-    return 0
-
-
-def _ingest(engine: Engine, args: argparse.Namespace) -> int:
-    """``ingest`` and ``import``: 0 when every input was taken (or taken before), else 1."""
-    path: Path = args.file
-    history = args.command == "import"
-    name = f"{args.source}:{path.resolve()}"
-    if history and args.resume:
-        raise UsageError("--resume is for ingest: an import is decided in time order")
-    source = _source(engine, args, name)
-    inputs = source.read()
-    if history:
-        report = engine.ingest(in_time_order(inputs), history=True, cutoff=args.cutoff)
-    else:
-        report = engine.ingest(inputs, source=name)
-    read = report.applied + report.duplicates + report.rejected
-    listed = " (listed with their reasons by `membercore dead-letters`)" if report.rejected else ""
-    print(
-        f"{path}: {read} inputs read to the end: {report.applied} applied, "
-        f"{report.duplicates} duplicates, {report.rejected} rejected{listed}"
+def _ingest() -> click.Command:
+    @click.command(
+        "ingest",
+        help=say(
+            Words(
+                "从文件读取事实（JSON lines，或另一数据源的格式：--source）",
+                "take facts from a file (JSON lines, or another source's: --source)",
+            )
+        ),
     )
-    if isinstance(source, Reporting):
-        for line in source.report():
-            print(f"  {line}")
-    _refusals(report)
-    return 1 if report.rejected else 0
+    @click.option(
+        "--resume",
+        is_flag=True,
+        help=say(
+            Words(
+                "从上次为此文件提交的位置之后继续",
+                "start after the position the last run committed for this file",
+            )
+        ),
+    )
+    @store_options
+    def ingest(
+        file: Path,
+        source: str,
+        mapping: Path | None,
+        encoding: str | None,
+        resume: bool,
+        store: str,
+        config: Path | None,
+    ) -> int:
+        with engine_on(store, config, use="write", inputs=(file,)) as engine:
+            name = f"{source}:{file.resolve()}"
+            position = engine.position(name) if resume else None
+            reading = _reading(engine, file, source, mapping, encoding, position, growing=resume)
+            return _reported(file, reading, engine.ingest(reading.read(), source=name))
+
+    return _source_options(ingest)
 
 
-#: The refusals an ingestion prints at most (the dead letters keep every one).
-_SHOWN = 100
+def _import() -> click.Command:
+    @click.command(
+        "import",
+        help=say(
+            Words(
+                "导入医院的历史记录（JSON lines，或另一数据源的格式：--source），每个事实按其时刻",
+                "load a hospital's history from a file (JSON lines, or another source's: "
+                "--source), each fact at its instant",
+            )
+        ),
+    )
+    @click.option(
+        "--cutoff",
+        type=INSTANT,
+        help=say(
+            Words(
+                "带 UTC 偏移的 ISO 8601 时刻（2025-06-01T10:00:00+08:00）：早于它的不会触达任何人"
+                "（默认：现在，导入开始时）",
+                "ISO 8601 instant with its UTC offset (2025-06-01T10:00:00+08:00): nothing "
+                "dated before it reaches anyone (default: now, the import's start)",
+            )
+        ),
+    )
+    @click.option(
+        "--resume",
+        is_flag=True,
+        hidden=True,  # said to be for ingest, rather than unknown
+    )
+    @store_options
+    def import_(
+        file: Path,
+        source: str,
+        mapping: Path | None,
+        encoding: str | None,
+        cutoff: datetime | None,
+        resume: bool,
+        store: str,
+        config: Path | None,
+    ) -> int:
+        if resume:
+            raise UsageError(say(_RESUME))
+        with engine_on(store, config, use="write", inputs=(file,)) as engine:
+            reading = _reading(engine, file, source, mapping, encoding, None, growing=False)
+            inputs = in_time_order(reading.read())
+            return _reported(file, reading, engine.ingest(inputs, history=True, cutoff=cutoff))
+
+    return _source_options(import_)
 
 
-def _refusals(report: IngestReport) -> None:
-    """Each input refused, with its place in the source and the reason, in the order read."""
-    for _, reason in report.refusals[:_SHOWN]:
-        print(f"  refused: {reason}")
-    if len(report.refusals) > _SHOWN:
-        print(f"  ... and {len(report.refusals) - _SHOWN} more refused")
+_RESUME = Words(
+    "--resume 仅用于 ingest：导入按时间顺序决定",
+    "--resume is for ingest: an import is decided in time order",
+)
 
 
-def _source(engine: Engine, args: argparse.Namespace, name: str) -> HisSource:
+def _reading(
+    engine: Engine,
+    file: Path,
+    source: str,
+    mapping: Path | None,
+    encoding: str | None,
+    position: str | None,
+    *,
+    growing: bool,
+) -> HisSource:
     """The source that reads the file: JSON lines, or an installed plugin's."""
-    position = engine.position(name) if args.resume else None
-    if args.source == "jsonl" and args.mapping is None and args.encoding is None:
-        return JsonLinesSource(args.file, after=resume_line(position, args.file))
-    found = engine.plugins.sources.get(args.source)
+    if source == "jsonl" and mapping is None and encoding is None:
+        return JsonLinesSource(file, after=resume_line(position, file))
+    found = engine.plugins.sources.get(source)
     if found is None:
-        known = ", ".join(sorted(engine.plugins.sources)) or "none"
-        raise UsageError(f"no HIS source is named {args.source!r} (installed: {known})")
-    options = reading_options(args, path=str(args.file))
+        known = ", ".join(sorted(engine.plugins.sources)) or "-"
+        raise UsageError(say(_NO_SOURCE, name=source, known=known))
+    options = reading_options(mapping, encoding, path=str(file))
     if position is not None:
         options["after"] = position
-    if args.resume:
+    if growing:
         options["growing"] = "true"  # a message still being written waits for the next run
     return found.value(options)
 
 
-def _tasks(engine: Engine) -> int:
-    for task in engine.store.tasks():
-        who = task.assignee or f"any {task.role}"
-        if task.unassigned_reason:
-            who = f"unassigned ({task.unassigned_reason})"
-        print(f"{task.due_at.isoformat()}  {task.kind:<10} {task.key:<20} {task.task_key}  {who}")
-    return 0
+_NO_SOURCE = Words(
+    "没有名为 {name!r} 的 HIS 数据源（已安装：{known}）",
+    "no HIS source is named {name!r} (installed: {known})",
+)
+_READ = Words(
+    "{file}：读到末尾共 {read} 条输入：{applied} 条已应用，{duplicates} 条重复，{rejected} 条被拒",
+    "{file}: {read} inputs read to the end: {applied} applied, {duplicates} duplicates, "
+    "{rejected} rejected",
+)
+_LISTED = Words(
+    "（被拒的输入及原因见 `membercore dead-letters`）",
+    " (listed with their reasons by `membercore dead-letters`)",
+)
+_REFUSED = Words("  被拒：{reason}", "  refused: {reason}")
+_MORE = Words("  ……另有 {count} 条被拒", "  ... and {count} more refused")
+#: The refusals an ingestion prints at most (the dead letters keep every one).
+_SHOWN = 100
 
 
-def _outbox(engine: Engine, *, dispatching: bool) -> int:
-    if dispatching:
-        channels = programme_channels(engine)
-        report = engine.dispatch(channels)
-        print(
-            f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed",
-            file=sys.stderr,
-        )
-        return 0
-    for message in engine.store.outbox("pending"):
-        text = json.loads(message.payload).get("text", "")
-        print(f"{message.send_at.isoformat()}  {message.channel:<6} {message.key}  {text}")
-    return 0
+def _reported(file: Path, source: HisSource, report: IngestReport) -> int:
+    """What an ingestion did; 0 when every input was taken (or taken before), else 1."""
+    read = report.applied + report.duplicates + report.rejected
+    said = say(
+        _READ,
+        file=file,
+        read=read,
+        applied=report.applied,
+        duplicates=report.duplicates,
+        rejected=report.rejected,
+    )
+    echo(said + (say(_LISTED) if report.rejected else ""))
+    if isinstance(source, Reporting):
+        for line in source.report():
+            echo(f"  {line}")
+    for _, reason in report.refusals[:_SHOWN]:
+        echo(_REFUSED, reason=reason)
+    if len(report.refusals) > _SHOWN:
+        echo(_MORE, count=len(report.refusals) - _SHOWN)
+    return Exit.REFUSED if report.rejected else Exit.DONE
 
 
-def _record(engine: Engine, args: argparse.Namespace) -> int:
-    """``member show``, ``member journal`` and ``household journal``."""
-    if args.command == "member" and args.member_command == "show":
-        print(json.dumps(_member_view(engine, args.member_id), ensure_ascii=False, indent=2))
-        return 0
-    return _journal(engine, args)
+_TICKED = Words(
+    "已处理 {records} 条记录，{events} 个事件", "{records} records ticked, {events} events"
+)
 
 
-def _journal(engine: Engine, args: argparse.Namespace) -> int:
-    """A record's events as the store keeps them, one JSON line each, oldest first."""
-    household = args.command == "household"
-    named = args.household_id if household else args.member_id
-    key = household_key(named) if household else member_key(named)
-    if not engine.store.load([key]):
-        print(f"membercore: {args.command} {named!r} is not known", file=sys.stderr)
-        return 1
-    for event in engine.store.events(key, after_version=args.after_version):
-        line = {
-            "version": event.version,
-            "type": event.type,
-            "at": event.at.isoformat(),
-            "event": json.loads(event.payload),
-        }
-        print(json.dumps(line, ensure_ascii=False))
-    return 0
+def _tick() -> click.Command:
+    @click.command(
+        "tick",
+        help=say(
+            Words(
+                "运行所有到期的工作（计时器、计划期限、积分过期、等级评审）",
+                "run everything due (timers, plan terms, expiry, reviews)",
+            )
+        ),
+    )
+    @click.option(
+        "--now",
+        type=INSTANT,
+        help=say(
+            Words(
+                "带 UTC 偏移的 ISO 8601 时刻（2025-06-01T10:00:00+08:00；默认：现在）",
+                "ISO 8601 instant with its UTC offset (2025-06-01T10:00:00+08:00; default: now)",
+            )
+        ),
+    )
+    @store_options
+    def tick(now: datetime | None, store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="tend") as engine:
+            ticked = engine.tick(now)
+        echo(_TICKED, records=ticked.records, events=ticked.events)
+        return Exit.DONE
+
+    return tick
 
 
-def _member_view(engine: Engine, member_id: str) -> dict[str, Any]:
-    member = engine.member(member_id)
-    config, now = engine.config, engine.now()
-    points = balances(member.ledger, config, now)
-    return {
-        "member": member_id,
-        "tier": tiers.tier_of(member.tier, config),
-        "tier_history": [
-            f"{change.at.date()} {change.from_tier} → {change.to_tier} ({change.reason})"
-            for change in tiers.history(member.tier)
-        ],
-        "points": {"available": points.available, "pending": points.pending},
-        "plans": list(active_plans(member.plans, now)),
-        "household": member.household_id,
-        "journeys": [
-            f"{instance.journey}: {instance.state}"
-            for instance in member.journeys.instances.values()
-            if instance.ended is None
-        ],
-        "tags": sorted(engine.tags(member_id)),
-        "segment": engine.segment(member_id),
-        "health_manager": member.work.health_manager,
-    }
+_HANDED = Words(
+    "{delivered} 条已送达，{retrying} 条待重试，{failed} 条失败",
+    "{delivered} delivered, {retrying} to retry, {failed} failed",
+)
+
+
+def _outbox() -> click.Command:
+    @click.command(
+        "outbox",
+        help=say(
+            Words(
+                "列出待发送的消息（或用 --dispatch 交给渠道发送）",
+                "list pending messages (or deliver them with --dispatch)",
+            )
+        ),
+    )
+    @click.option(
+        "--dispatch",
+        is_flag=True,
+        help=say(
+            Words(
+                "交给方案配置的渠道（未配置时为控制台）",
+                "hand them to the programme's channels (or the console's)",
+            )
+        ),
+    )
+    @store_options
+    def outbox(dispatch: bool, store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="tend" if dispatch else "read") as engine:
+            if dispatch:
+                report = engine.dispatch(programme_channels(engine))
+                warn(
+                    _HANDED,
+                    delivered=report.delivered,
+                    retrying=report.retrying,
+                    failed=report.failed,
+                )
+                return Exit.DONE
+            rows = (
+                (
+                    message.send_at.isoformat(),
+                    message.channel,
+                    message.key,
+                    json.loads(message.payload).get("text", ""),
+                )
+                for message in engine.store.outbox("pending")
+            )
+            show_table(_OUTBOX, rows)
+        return Exit.DONE
+
+    return outbox
+
+
+_OUTBOX = (
+    (Words("发送时间", "send at"), False),
+    (Words("渠道", "channel"), False),
+    (Words("消息", "message"), False),
+    (Words("内容", "text"), False),
+)
+_TASKS = (
+    (Words("到期", "due"), False),
+    (Words("类型", "kind"), False),
+    (Words("会员", "member"), False),
+    (Words("任务", "task"), False),
+    (Words("负责人", "assignee"), False),
+)
+_ANYONE = Words("任一{role}", "any {role}")
+_UNASSIGNED = Words("未分配（{reason}）", "unassigned ({reason})")
+
+
+def _tasks() -> click.Command:
+    @click.command("tasks", help=say(Words("列出未完成的员工任务", "list open staff tasks")))
+    @store_options
+    def tasks(store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="read") as engine:
+            rows = []
+            for task in engine.store.tasks():
+                who = task.assignee or say(_ANYONE, role=task.role)
+                if task.unassigned_reason:
+                    who = say(_UNASSIGNED, reason=task.unassigned_reason)
+                rows.append((task.due_at.isoformat(), task.kind, task.key, task.task_key, who))
+            show_table(_TASKS, rows)
+        return Exit.DONE
+
+    return tasks
+
+
+def _dead_letters() -> click.Command:
+    @click.command(
+        "dead-letters",
+        help=say(Words("列出被拒的输入及原因", "list refused inputs with their reasons")),
+    )
+    @click.option(
+        "--raw",
+        is_flag=True,
+        help=say(Words("同时列出每条被拒输入的原文", "each refused input as it was received, too")),
+    )
+    @store_options
+    def dead_letters(raw: bool, store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="read") as engine:
+            for letter in engine.store.dead_letters():
+                when = letter.at.isoformat()
+                echo(f"{when}  {letter.fact_id}  {letter.fact_type}: {letter.reason}")
+                if raw:
+                    for line in letter.payload.splitlines():
+                        echo(f"    {line}")
+        return Exit.DONE
+
+    return dead_letters
+
+
+_AT_VERSION = Words(
+    "{url}：架构版本 {version}，即本版本的", "{url}: at schema version {version}, this release's"
+)
+
+
+def _migrate() -> click.Command:
+    @click.command(
+        "migrate",
+        help=say(
+            Words(
+                "把旧版本写的存储升级到本版本的架构（单向：先备份并停止旧版本的 worker）；"
+                "其他命令都不会迁移",
+                "bring a store an earlier release wrote to this release's schema (one-way: "
+                "back it up and stop the earlier release's workers first); no other "
+                "command migrates",
+            )
+        ),
+    )
+    @store_options
+    def migrate(store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="migrate") as engine:
+            version = getattr(engine.store, "schema_version", None)
+            echo(_AT_VERSION, url=engine.store.url, version=version)
+        return Exit.DONE
+
+    return migrate
+
+
+_NOTHING_TO_REPACK = Words(
+    "{url}：无需重新打包（此存储不打包）", "{url}: nothing to repack (the store does not pack)"
+)
+_REPACKED = Words(
+    "{url}：{moved} 个事件移入日志，{packed} 个快照已打包；VACUUM（SQLite）或 VACUUM FULL"
+    "（PostgreSQL）可归还空间",
+    "{url}: {moved} events moved into the journal, {packed} snapshots packed; VACUUM "
+    "(SQLite) or VACUUM FULL (PostgreSQL) gives the room back",
+)
+
+
+def _repack() -> click.Command:
+    @click.command(
+        "repack",
+        help=say(
+            Words(
+                "按本版本的方式重新打包旧版本写的日志和快照（存储可继续使用）",
+                "pack the journal and snapshots an earlier release wrote, as this release "
+                "writes them (the store stays in use meanwhile)",
+            )
+        ),
+    )
+    @store_options
+    def repack(store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="tend") as engine:
+            packing = getattr(engine.store, "repack", None)
+            if packing is None:
+                echo(_NOTHING_TO_REPACK, url=engine.store.url)
+                return Exit.DONE
+            moved, packed = packing()
+            echo(_REPACKED, url=engine.store.url, moved=moved, packed=packed)
+        return Exit.DONE
+
+    return repack

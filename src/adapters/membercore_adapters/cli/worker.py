@@ -15,7 +15,6 @@ module (counts and ids, never a patient's details).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -24,38 +23,237 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import attrs
+import click
+
 from membercore.errors import MembercoreError
 from membercore.ports import Channel, Listening
 from membercore.service.engine import Engine
 from membercore_adapters.channels.console import programme_channels
-from membercore_adapters.cli.arguments import UsageError, reading_options
+from membercore_adapters.cli.arguments import Exit, UsageError, reading_options, store_options
 from membercore_adapters.cli.logs import configure
+from membercore_adapters.cli.opening import engine_on
+from membercore_adapters.cli.speech import Words, say
 
-__all__ = ["run_worker"]
+__all__ = ["WorkerSettings", "register", "run_worker"]
 
 log = logging.getLogger("membercore.worker")
 
 
-def run_worker(engine: Engine, args: argparse.Namespace) -> int:
+@attrs.frozen(kw_only=True)
+class WorkerSettings:
+    """What the worker runs and how often (the options of ``membercore worker``).
+
+    Attributes:
+        listen: the installed listeners to run, by name.
+        poll: ``SOURCE:FILE`` files an installed source reads.
+        poll_every: seconds between polls of the files.
+        host: the address listeners bind to.
+        port: the port they listen on.
+        mapping: the listeners' and sources' mapping of the hospital's codes.
+        encoding: the messages' character encoding.
+        tick_every: seconds between ticks (0: never).
+        dispatch_every: seconds between hand-overs of the outbox (0: never).
+        reports_every: seconds between readings of delivery reports and replies (0: never).
+        log_json: write the logs as JSON lines.
+    """
+
+    listen: tuple[str, ...] = ()
+    poll: tuple[str, ...] = ()
+    poll_every: float = 10.0
+    host: str = "127.0.0.1"
+    port: int = 2575
+    mapping: Path | None = None
+    encoding: str | None = None
+    tick_every: float = 60.0
+    dispatch_every: float = 30.0
+    reports_every: float = 60.0
+    log_json: bool = False
+
+
+def register(cli: click.Group) -> None:
+    """Add ``worker`` to ``cli``."""
+    cli.add_command(_command())
+
+
+def _command() -> click.Command:
+    seconds = click.FloatRange(min=0)
+
+    @click.command(
+        "worker",
+        help=say(
+            Words(
+                "常驻进程：监听 HIS（--listen）或轮询其文件（--poll），定时处理到期工作并发送消息，"
+                "直到收到 SIGTERM",
+                "listen for the HIS (--listen) or poll its files (--poll), tick and "
+                "dispatch until SIGTERM",
+            )
+        ),
+    )
+    @click.option(
+        "--listen",
+        multiple=True,
+        help=say(
+            Words(
+                "要运行的已安装监听器（安装 membercore-hl7v2 后可用 hl7v2）；可重复",
+                "an installed listener to run (hl7v2 with membercore-hl7v2); may be repeated",
+            )
+        ),
+    )
+    @click.option(
+        "--poll",
+        multiple=True,
+        metavar="SOURCE:FILE",
+        help=say(
+            Words(
+                "已安装数据源读取的文件（hl7v2:/data/adt.hl7），从上次停下处继续读；可重复",
+                "a file an installed source reads (hl7v2:/data/adt.hl7), read from where "
+                "the last read stopped; may be repeated",
+            )
+        ),
+    )
+    @click.option(
+        "--poll-every",
+        type=seconds,
+        default=10.0,
+        show_default=True,
+        help=say(Words("两次轮询文件之间的秒数", "seconds between polls of the files")),
+    )
+    @click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        help=say(Words("监听器绑定的地址", "the address listeners bind to")),
+    )
+    @click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=2575,
+        show_default=True,
+        help=say(Words("监听器的端口", "the port they listen on")),
+    )
+    @click.option(
+        "--mapping",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=say(Words("监听器对医院编码的映射文件", "the listeners' mapping of the codes")),
+    )
+    @click.option(
+        "--encoding",
+        help=say(Words("消息的字符编码（utf-8）", "the messages' character encoding (utf-8)")),
+    )
+    @click.option(
+        "--tick-every",
+        type=seconds,
+        default=60.0,
+        show_default=True,
+        help=say(
+            Words("两次处理到期工作之间的秒数（0：从不）", "seconds between ticks (0: never)")
+        ),
+    )
+    @click.option(
+        "--dispatch-every",
+        type=seconds,
+        default=30.0,
+        show_default=True,
+        help=say(
+            Words(
+                "两次把待发消息交给渠道之间的秒数（0：从不）",
+                "seconds between hand-overs of the outbox to the channels (0: never)",
+            )
+        ),
+    )
+    @click.option(
+        "--reports-every",
+        type=seconds,
+        default=60.0,
+        show_default=True,
+        help=say(
+            Words(
+                "两次读取服务商送达回执和会员回复之间的秒数（0：从不）",
+                "seconds between readings of the providers' delivery reports and "
+                "members' replies (0: never)",
+            )
+        ),
+    )
+    @click.option(
+        "--log-json",
+        is_flag=True,
+        help=say(
+            Words(
+                "日志写为 JSON 行（time、level、logger、message），供日志采集",
+                "write the logs as JSON lines (time, level, logger, message) for a log shipper",
+            )
+        ),
+    )
+    @store_options
+    def worker(
+        store: str,
+        config: Path | None,
+        listen: tuple[str, ...],
+        poll: tuple[str, ...],
+        poll_every: float,
+        host: str,
+        port: int,
+        mapping: Path | None,
+        encoding: str | None,
+        tick_every: float,
+        dispatch_every: float,
+        reports_every: float,
+        log_json: bool,
+    ) -> int:
+        settings = WorkerSettings(
+            listen=listen,
+            poll=poll,
+            poll_every=poll_every,
+            host=host,
+            port=port,
+            mapping=mapping,
+            encoding=encoding,
+            tick_every=tick_every,
+            dispatch_every=dispatch_every,
+            reports_every=reports_every,
+            log_json=log_json,
+        )
+        with engine_on(store, config, use="write") as engine:
+            return run_worker(engine, settings)
+
+    return worker
+
+
+def run_worker(engine: Engine, settings: WorkerSettings) -> int:
     """Run until SIGTERM or SIGINT; 0 when it stopped cleanly."""
-    configure(json_lines=args.log_json)
+    configure(json_lines=settings.log_json)
     channels = programme_channels(engine)
-    listeners = [_listener(engine, name, args) for name in args.listen or []]
-    polled = [_polled(engine, named, args) for named in args.poll]
-    asyncio.run(_work(engine, channels, listeners, polled, args))
-    return 0
+    listeners = [_listener(engine, name, settings) for name in settings.listen]
+    polled = [_polled(engine, named, settings) for named in settings.poll]
+    asyncio.run(_work(engine, channels, listeners, polled, settings))
+    return Exit.DONE
 
 
-def _listener(engine: Engine, name: str, args: argparse.Namespace) -> Listening:
+_NO_LISTENER = Words(
+    "没有名为 {name!r} 的监听器（已安装：{known}）",
+    "no listener is named {name!r} (installed: {known})",
+)
+
+
+def _listener(engine: Engine, name: str, settings: WorkerSettings) -> Listening:
     found = engine.plugins.listeners.get(name)
     if found is None:
-        known = ", ".join(sorted(engine.plugins.listeners)) or "none"
-        raise UsageError(f"no listener is named {name!r} (installed: {known})")
-    options = reading_options(args, host=args.host, port=str(args.port))
+        known = ", ".join(sorted(engine.plugins.listeners)) or "-"
+        raise UsageError(say(_NO_LISTENER, name=name, known=known))
+    options = reading_options(
+        settings.mapping, settings.encoding, host=settings.host, port=str(settings.port)
+    )
     return found.value(engine, options)
 
 
-def _polled(engine: Engine, polled: str, args: argparse.Namespace) -> tuple[str, dict[str, str]]:
+_POLL = Words(
+    "--poll {polled!r}：应为 数据源:文件，数据源须已安装（{known}）",
+    "--poll {polled!r}: SOURCE:FILE with an installed source ({known})",
+)
+
+
+def _polled(engine: Engine, polled: str, settings: WorkerSettings) -> tuple[str, dict[str, str]]:
     """A ``--poll SOURCE:FILE``: the name its position is kept under, and its options.
 
     The source is built once here, so that a wrong name or mapping stops the worker
@@ -69,9 +267,9 @@ def _polled(engine: Engine, polled: str, args: argparse.Namespace) -> tuple[str,
     name, _, path = polled.partition(":")
     found = engine.plugins.sources.get(name)
     if found is None or not path:
-        known = ", ".join(sorted(engine.plugins.sources)) or "none"
-        raise UsageError(f"--poll {polled!r}: SOURCE:FILE with an installed source ({known})")
-    options = reading_options(args, path=path, growing="true")
+        known = ", ".join(sorted(engine.plugins.sources)) or "-"
+        raise UsageError(say(_POLL, polled=polled, known=known))
+    options = reading_options(settings.mapping, settings.encoding, path=path, growing="true")
     found.value(options)
     return f"{name}:{Path(path).resolve()}", options
 
@@ -104,7 +302,7 @@ async def _work(
     channels: Mapping[str, Channel],
     listeners: list[Listening],
     polled: list[tuple[str, dict[str, str]]],
-    args: argparse.Namespace,
+    settings: WorkerSettings,
 ) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -115,10 +313,10 @@ async def _work(
     log.info("worker started on %s, channels %s", engine.store.url, ", ".join(channels))
     due = {"poll": 0.0, "tick": 0.0, "dispatch": 0.0, "reports": 0.0}
     every = {
-        "poll": args.poll_every if args.poll else 0.0,
-        "tick": args.tick_every,
-        "dispatch": args.dispatch_every,
-        "reports": args.reports_every,
+        "poll": settings.poll_every if settings.poll else 0.0,
+        "tick": settings.tick_every,
+        "dispatch": settings.dispatch_every,
+        "reports": settings.reports_every,
     }
     while not stopping.is_set():
         now = time.monotonic()

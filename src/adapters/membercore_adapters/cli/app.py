@@ -1,0 +1,132 @@
+"""The ``membercore`` command line: its root, the commands plugins add, and its exit.
+
+Every command, the first-party ones too, is added through the
+``membercore_register_commands`` hook (:mod:`~membercore_adapters.cli.commands`), so a
+plugin adds its own beside them (``membercore hl7 replay ...``). :func:`main` runs the
+command line and turns what went wrong into a message and an exit status, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from importlib.metadata import version
+
+import click
+
+from membercore import MembercoreError
+from membercore.plugins import make_plugin_manager
+from membercore_adapters.cli.arguments import Exit
+from membercore_adapters.cli.failures import Stop, stopped
+from membercore_adapters.cli.speech import Words, asked_language, say, speaking
+from membercore_adapters.stores.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA
+from membercore_adapters.stores.sqlite.schema import SCHEMA_VERSION as SQLITE_SCHEMA
+
+__all__ = ["command_line", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``membercore`` command line; return its exit status.
+
+    A reader that stops reading (``membercore outbox | head``) ends the command quietly
+    with status 1, as other command-line tools do.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        spoken, arguments = asked_language(arguments)
+    except click.BadParameter as error:
+        error.show()
+        return Exit.USAGE
+    with speaking(spoken):
+        try:
+            return _run(arguments)
+        except BrokenPipeError:
+            _quiet_stdout()
+            return Exit.REFUSED
+
+
+def _run(arguments: list[str]) -> int:
+    try:
+        root = command_line()
+        result = root.main(args=arguments, prog_name="membercore", standalone_mode=False)
+    except Stop as error:
+        error.show()
+        return error.status
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.Abort:
+        click.echo(say(_ABORTED), err=True)
+        return Exit.REFUSED
+    except MembercoreError as error:  # a plugin's command, or a command's usage
+        failure = stopped(error)
+        failure.show()
+        return failure.status
+    except SystemExit as exited:  # click's end of a closed pipe
+        return exited.code if isinstance(exited.code, int) else Exit.REFUSED
+    return int(result) if isinstance(result, int) else Exit.DONE
+
+
+_ABORTED = Words("已中止", "aborted")
+
+
+def _quiet_stdout() -> None:
+    """Send what is left of the output nowhere: the reader has gone (Python's own advice)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a file: nothing is flushed to it
+        pass
+
+
+def command_line() -> click.Group:
+    """The root of the command line with every installed plugin's commands.
+
+    Raises:
+        PluginError: an installed plugin cannot be loaded, naming it.
+    """
+    root = _root()
+    make_plugin_manager().hook.membercore_register_commands(cli=root)
+    return root
+
+
+def _root() -> click.Group:
+    @click.group(
+        "membercore",
+        help=say(
+            Words(
+                "民营医院会员制：积分、等级、权益、付费会员、家庭、转介绍、患者旅程与触达。"
+                "退出码：0 完成，1 输入被拒（或部分被拒），2 用法错误，3 存储或配置错误。",
+                "The membership programme of a private hospital: points, tiers, benefits, "
+                "paid plans, families, referrals, patient journeys and outreach. Exit "
+                "status: 0 done, 1 input refused (or some of it), 2 usage, 3 store or "
+                "configuration.",
+            )
+        ),
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    )
+    @click.version_option(
+        version("membercore"),
+        prog_name="membercore",
+        message=f"%(prog)s %(version)s (store schema: SQLite {SQLITE_SCHEMA}, "
+        f"PostgreSQL {POSTGRES_SCHEMA})",
+        help=say(Words("显示版本及存储架构版本", "show the version and the store schema versions")),
+    )
+    @click.option(
+        "--lang",
+        type=click.Choice(["zh-CN", "en"]),
+        expose_value=False,
+        help=say(
+            Words(
+                "输出语言（默认 zh-CN，或 MEMBERCORE_LANG）；可写在命令行任何位置",
+                "the language spoken (zh-CN unless MEMBERCORE_LANG says otherwise); may "
+                "stand anywhere on the command line",
+            )
+        ),
+    )
+    def root() -> None:
+        """The root: its commands do the work."""
+
+    return root

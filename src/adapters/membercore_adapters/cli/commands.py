@@ -1,0 +1,22 @@
+"""The first-party commands of ``membercore``, added through the same hook as a plugin's.
+
+The ``membercore`` entry point ``commands`` names this module; its
+:func:`membercore_register_commands` adds ``demo``, ``walkthrough``, ``config``, the
+commands over a store, ``member``, ``household`` and ``worker``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from membercore import hookimpl
+from membercore_adapters.cli import demo, programme, records, store, worker
+
+__all__ = ["membercore_register_commands"]
+
+
+@hookimpl
+def membercore_register_commands(cli: click.Group) -> None:
+    """Add the first-party commands to ``cli``."""
+    for part in (demo, programme, store, worker, records):
+        part.register(cli)

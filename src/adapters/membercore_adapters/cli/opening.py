@@ -1,0 +1,106 @@
+"""Opening the store a command works on, with its programme; failures said in words.
+
+A command says how it uses the store: ``read`` (it neither creates nor changes one),
+``tend`` (it changes one that is there: ``tick``, ``outbox --dispatch``, ``repack``),
+``write`` (it may create one: ``ingest``, ``import``, ``worker``) or ``migrate``. Only
+``migrate`` migrates a store an earlier release wrote; every other use refuses it and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Literal
+
+from membercore import MembercoreError, reference_config
+from membercore.config import ProgrammeConfig
+from membercore.errors import StoreUnavailableError
+from membercore.serialization import load_config_file
+from membercore.service.engine import Engine
+from membercore_adapters.cli.failures import stopped, unreadable
+from membercore_adapters.cli.speech import Words, say
+from membercore_adapters.stores.sql import without_migrating
+from membercore_adapters.stores.sqlite import database_path
+
+__all__ = ["Use", "engine_on", "programme"]
+
+Use = Literal["read", "tend", "write", "migrate"]
+
+
+def programme(path: Path | None) -> ProgrammeConfig:
+    """The programme a ``--config`` names, else the reference one.
+
+    Raises:
+        Stop: the file cannot be read, or is no valid programme (exit 3).
+    """
+    if path is None:
+        return reference_config()
+    try:
+        return load_config_file(path)
+    except OSError as error:
+        raise unreadable(error, programme=path) from error
+    except MembercoreError as error:
+        raise stopped(error, programme=path) from error
+
+
+@contextmanager
+def engine_on(
+    store: str, config: Path | None, *, use: Use, inputs: tuple[Path, ...] = ()
+) -> Iterator[Engine]:
+    """The engine on ``store``; what goes wrong inside the block stops the command.
+
+    Args:
+        store: the store's URL.
+        config: the programme file, or None for the reference programme.
+        use: how the command uses the store.
+        inputs: files the command reads, checked before the store opens (which would
+            create it for nothing).
+
+    Raises:
+        Stop: with the message and exit status of what went wrong.
+    """
+    chosen = programme(config)
+    for path in inputs:
+        if not path.exists():
+            missing = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+            raise unreadable(missing)
+    try:
+        if use != "write":
+            _must_exist(store)
+        with nullcontext() if use == "migrate" else without_migrating():
+            engine = Engine.open(store, config=chosen)
+    except MembercoreError as error:
+        raise stopped(error, store=store) from error
+    with engine:
+        try:
+            yield engine
+        except MembercoreError as error:
+            raise stopped(error, store=store) from error
+        except BrokenPipeError:
+            raise  # the reader went away: not a file that cannot be read
+        except OSError as error:  # a file named on the command line, or a port
+            raise unreadable(error, programme=config) from error
+
+
+_NO_STORE = Words(
+    "没有这个存储：{path!r}，未创建任何内容（`membercore ingest` 或 `membercore import` 会创建）",
+    "no store at {path!r}: nothing was created (`membercore ingest` or `membercore "
+    "import` creates one)",
+)
+
+
+def _must_exist(url: str) -> None:
+    """Refuse a SQLite file that is not there, before opening would create it.
+
+    Raises:
+        StoreUnavailableError: the URL names a file that does not exist.
+    """
+    if not url.startswith("sqlite:"):
+        return
+    path = database_path(url)
+    if path != ":memory:" and not Path(path).exists():
+        raise StoreUnavailableError(url, say(_NO_STORE, path=path))

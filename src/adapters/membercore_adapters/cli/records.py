@@ -1,0 +1,123 @@
+"""``member show``, ``member journal`` and ``household journal``: a record, read-only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from membercore import tiers
+from membercore.ledger import balances
+from membercore.plans import active_plans
+from membercore.service.engine import Engine
+from membercore.service.recording import household_key, member_key
+from membercore_adapters.cli.arguments import Exit, store_options
+from membercore_adapters.cli.opening import engine_on
+from membercore_adapters.cli.speech import Words, echo, say, warn
+
+__all__ = ["register"]
+
+
+def register(cli: click.Group) -> None:
+    """Add ``member`` and ``household`` to ``cli``."""
+    member = click.Group("member", help=say(Words("会员的记录", "a member's record")))
+    member.add_command(_show())
+    member.add_command(_journal("member", Words("会员的", "the member's")))
+    household = click.Group("household", help=say(Words("家庭的记录", "a household's record")))
+    household.add_command(_journal("household", Words("家庭的", "the household's")))
+    cli.add_command(member)
+    cli.add_command(household)
+
+
+def _show() -> click.Command:
+    @click.command(
+        "show",
+        help=say(
+            Words(
+                "积分、等级、付费计划、旅程和标签（JSON）",
+                "points, tier, plans, journeys and tags (JSON)",
+            )
+        ),
+    )
+    @click.argument("member_id")
+    @store_options
+    def show(member_id: str, store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="read") as engine:
+            view = _member_view(engine, member_id)
+        echo(json.dumps(view, ensure_ascii=False, indent=2))
+        return Exit.DONE
+
+    return show
+
+
+_UNKNOWN = Words(
+    "membercore：没有这个{whose_kind} {named!r}", "membercore: {whose_kind} {named!r} is not known"
+)
+_KINDS = {"member": Words("会员", "member"), "household": Words("家庭", "household")}
+
+
+def _journal(kind: str, whose: Words) -> click.Command:
+    @click.command(
+        "journal",
+        help=say(
+            Words(
+                f"{whose.zh}事件，按顺序，每行一个 JSON（version、type、at、event）",
+                f"{whose.en} events in order, a JSON line each (version, type, at, event)",
+            )
+        ),
+    )
+    @click.argument("named", metavar=f"{kind.upper()}_ID")
+    @click.option(
+        "--after-version",
+        type=int,
+        default=0,
+        show_default=True,
+        help=say(
+            Words("只列出此版本之后提交的事件", "only the events of the commits after this version")
+        ),
+    )
+    @store_options
+    def journal(named: str, after_version: int, store: str, config: Path | None) -> int:
+        key = household_key(named) if kind == "household" else member_key(named)
+        with engine_on(store, config, use="read") as engine:
+            if not engine.store.load([key]):
+                warn(_UNKNOWN, whose_kind=say(_KINDS[kind]), named=named)
+                return Exit.REFUSED
+            for event in engine.store.events(key, after_version=after_version):
+                line = {
+                    "version": event.version,
+                    "type": event.type,
+                    "at": event.at.isoformat(),
+                    "event": json.loads(event.payload),
+                }
+                echo(json.dumps(line, ensure_ascii=False))
+        return Exit.DONE
+
+    return journal
+
+
+def _member_view(engine: Engine, member_id: str) -> dict[str, Any]:
+    member = engine.member(member_id)
+    config, now = engine.config, engine.now()
+    points = balances(member.ledger, config, now)
+    return {
+        "member": member_id,
+        "tier": tiers.tier_of(member.tier, config),
+        "tier_history": [
+            f"{change.at.date()} {change.from_tier} → {change.to_tier} ({change.reason})"
+            for change in tiers.history(member.tier)
+        ],
+        "points": {"available": points.available, "pending": points.pending},
+        "plans": list(active_plans(member.plans, now)),
+        "household": member.household_id,
+        "journeys": [
+            f"{instance.journey}: {instance.state}"
+            for instance in member.journeys.instances.values()
+            if instance.ended is None
+        ],
+        "tags": sorted(engine.tags(member_id)),
+        "segment": engine.segment(member_id),
+        "health_manager": member.work.health_manager,
+    }

@@ -1,0 +1,57 @@
+"""Listings as tables aligned by display width (a Chinese character is two columns).
+
+rich measures each cell as a terminal shows it. A table is as wide as its cells need:
+on a terminal it wraps its widest column to the terminal's width; into a file or a pipe
+it never wraps, one row a line, trailing blanks trimmed.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from membercore_adapters.cli.speech import Words, say
+
+__all__ = ["Column", "show_table"]
+
+#: A column: its heading, and whether its values line up on the right (numbers).
+Column = tuple[Words, bool]
+
+
+def show_table(columns: Sequence[Column], rows: Iterable[Sequence[str]]) -> int:
+    """Write the rows under their headings on standard output; the number of rows."""
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
+    for heading, right in columns:
+        table.add_column(say(heading), justify="right" if right else "left")
+    count = 0
+    for row in rows:
+        table.add_row(*row)
+        count += 1
+    if count:
+        click.echo(render(table))
+    return count
+
+
+def render(table: Table, width: int | None = None) -> str:
+    """The table as plain text, ``width`` columns at most (a terminal's, else unlimited)."""
+    terminal = sys.stdout.isatty()
+    if width is None:
+        width = shutil.get_terminal_size().columns if terminal else 100_000
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        width=width,
+        force_terminal=False,
+        no_color=True,
+        highlight=False,
+        markup=False,
+        emoji=False,
+    )
+    console.print(table)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())

@@ -28,9 +28,13 @@ def test_the_walkthrough_prints_each_step_and_a_statement(
 ) -> None:
     assert main(["walkthrough"]) == 0
     out = capsys.readouterr().out
+    assert "积分账本逐步讲解" in out
+    assert "王女士的积分对账单" in out
+    assert "reverses p-wang/2" in out
+    assert main(["walkthrough", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
     assert "points ledger walk-through" in out
     assert "statement of 王女士" in out
-    assert "reverses p-wang/2" in out
 
 
 def test_the_walkthrough_ends_with_balances_that_add_up() -> None:
@@ -55,10 +59,17 @@ def test_config_check_accepts_a_valid_programme(
     said = capsys.readouterr().out
     assert "有效的方案 '康宁医院'" in said
     # What it will do, a line a part: the ladder, earning (check-in as written), plans...
-    assert "等级 tiers: 普通 0 → 银卡 1000" in said
-    assert "积分 earning: spending 1 per 1 元 (vests after 7 days), check-in 2," in said
-    assert "付费会员 plans (0): none" in said
-    assert "渠道 channels: console" in said
+    assert "等级：普通 0 → 银卡 1,000" in said
+    assert "积分：消费每 1 元得 1 分（7 天后生效），签到 2，" in said  # check-in as written
+    assert "付费会员（0）：无" in said
+    assert "渠道：控制台（未配置渠道）" in said
+    assert main(["config", "check", str(path), "--without-plugins", "--lang", "en"]) == 0
+    said = capsys.readouterr().out
+    assert "valid programme '康宁医院'" in said
+    assert "tiers: 普通 0 → 银卡 1,000" in said
+    assert "earning: spending 1 per 1 元 (vests after 7 days), check-in 2," in said
+    assert "plans (0): none" in said
+    assert "channels: the console (none configured)" in said
 
 
 def test_config_check_reports_what_the_installed_plugins_journeys_need(

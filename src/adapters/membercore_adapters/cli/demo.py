@@ -171,7 +171,7 @@ def _walkthrough() -> click.Command:
         ),
     )
     def walkthrough() -> int:
-        ledger_walkthrough(echo)
+        ledger_walkthrough(echo, language=language())
         return Exit.DONE
 
     return walkthrough

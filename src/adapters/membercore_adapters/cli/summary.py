@@ -2,7 +2,8 @@
 
 The tier ladder with its thresholds, the earning rules, the paid plans with their
 prices, the journeys (with the installed plugins'), the outreach policy and the
-channels: what a health manager checks before the programme goes live.
+channels: what a health manager checks before the programme goes live, in the language
+the command speaks.
 """
 
 from __future__ import annotations
@@ -11,57 +12,110 @@ from collections.abc import Sequence
 
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import JourneyDefinition
+from membercore_adapters.cli.speech import Words, say
 
 __all__ = ["summary"]
 
+_JOURNEYS = Words("旅程（{count}）：{keys}", "journeys ({count}): {keys}")
+_CHANNELS = Words("渠道：{channels}", "channels: {channels}")
+_CONSOLE = Words("控制台（未配置渠道）", "the console (none configured)")
+
 
 def summary(config: ProgrammeConfig, journeys: Sequence[JourneyDefinition]) -> list[str]:
-    """The programme, a line per part (zh-CN labels first)."""
+    """The programme, a line per part."""
+    channels = ", ".join(f"{n} ({s.use})" for n, s in config.channels.items())
     return [
         _tiers(config),
         _earning(config),
         _plans(config),
-        f"旅程 journeys ({len(journeys)}): " + ", ".join(j.key for j in journeys),
+        say(_JOURNEYS, count=len(journeys), keys=", ".join(j.key for j in journeys)),
         _outreach(config),
-        "渠道 channels: "
-        + (", ".join(f"{n} ({s.use})" for n, s in config.channels.items()) or "console"),
+        say(_CHANNELS, channels=channels or say(_CONSOLE)),
     ]
+
+
+_TIERS = Words(
+    "等级：{ladder}（按{window}内的定级积分，{review}评审）",
+    "tiers: {ladder} (qualifying points in {window}, reviewed {review})",
+)
+_WINDOWS = {
+    "rolling": Words("滚动 {months} 个月", "a rolling {months}-month window"),
+    "calendar_year": Words("自然年", "the calendar year"),
+}
+_REVIEWS = {
+    "anniversary": Words("每逢入会周年", "on each anniversary"),
+    "calendar_year": Words("每个自然年末", "at each calendar year's end"),
+}
 
 
 def _tiers(config: ProgrammeConfig) -> str:
     rules = config.tiers
-    ladder = " → ".join(f"{level.label} {level.threshold}" for level in rules.levels)
-    return (
-        f"等级 tiers: {ladder} (qualifying points in a {rules.window} "
-        f"{rules.window_months}-month window, reviewed {rules.review})"
-    )
+    ladder = " → ".join(f"{level.label} {level.threshold:,}" for level in rules.levels)
+    window = say(_WINDOWS[rules.window], months=rules.window_months)
+    return say(_TIERS, ladder=ladder, window=window, review=say(_REVIEWS[rules.review]))
+
+
+_EARNING = Words(
+    "积分：消费每 {per_yuan} 元得 {points} 分（{vesting} 天后生效），签到 {check_in}，"
+    "推荐 {referral}，问卷 {survey}；积分{expiry}",
+    "earning: spending {points} per {per_yuan} 元 (vests after {vesting} days), check-in "
+    "{check_in}, referral {referral}, survey {survey}; points {expiry}",
+)
+_EXPIRY = {
+    "month_end": Words(
+        "{months} 个月后于月末过期", "expire at a month's end after {months} months"
+    ),
+    "inactivity": Words(
+        "连续 {months} 个月无活动后过期", "expire after {months} months without activity"
+    ),
+    "never": Words("永不过期", "never expire"),
+}
 
 
 def _earning(config: ProgrammeConfig) -> str:
     earning = config.earning
     rate = earning.spending.rate
-    return (
-        f"积分 earning: spending {rate.points} per {rate.per_yuan} 元 "
-        f"(vests after {earning.spending.vesting_days} days), "
-        f"check-in {earning.check_in.points}, referral {earning.referral.points}, "
-        f"survey {earning.survey.points}; points expire "
-        f"{config.ledger.expiry.mode} after {config.ledger.expiry.months} months"
+    expiry = config.ledger.expiry
+    return say(
+        _EARNING,
+        points=rate.points,
+        per_yuan=rate.per_yuan,
+        vesting=earning.spending.vesting_days,
+        check_in=earning.check_in.points,
+        referral=earning.referral.points,
+        survey=earning.survey.points,
+        expiry=say(_EXPIRY[expiry.mode], months=expiry.months),
     )
+
+
+_PLANS = Words("付费会员（{count}）：{listed}", "plans ({count}): {listed}")
+_PLAN = Words("{label} {yuan:,.0f} 元/{months} 个月", "{label} {yuan:,.0f} 元/{months} months")
+_NONE = Words("无", "none")
 
 
 def _plans(config: ProgrammeConfig) -> str:
     plans = config.plans.plans
     listed = ", ".join(
-        f"{plan.label} {plan.price_fen / 100:.0f} 元/{plan.term_months} 月" for plan in plans
+        say(_PLAN, label=plan.label, yuan=plan.price_fen / 100, months=plan.term_months)
+        for plan in plans
     )
-    return f"付费会员 plans ({len(plans)}): {listed or 'none'}"
+    return say(_PLANS, count=len(plans), listed=listed or say(_NONE))
+
+
+_OUTREACH = Words(
+    "触达：{templates} 个模板，渠道顺序 {order}，免打扰 {quiet_start}–{quiet_end}，每周上限 {caps}",
+    "outreach: {templates} templates, order {order}, quiet {quiet_start}–{quiet_end}, "
+    "weekly caps {caps}",
+)
 
 
 def _outreach(config: ProgrammeConfig) -> str:
     policy = config.outreach
-    caps = ", ".join(f"{purpose} {cap}" for purpose, cap in policy.weekly_caps.items())
-    return (
-        f"触达 outreach: {len(policy.templates)} templates, order "
-        f"{' → '.join(policy.channel_order)}, quiet {policy.quiet_start}–{policy.quiet_end}, "
-        f"weekly caps {caps}"
+    return say(
+        _OUTREACH,
+        templates=len(policy.templates),
+        order=" → ".join(policy.channel_order),
+        quiet_start=policy.quiet_start,
+        quiet_end=policy.quiet_end,
+        caps=", ".join(f"{purpose} {cap}" for purpose, cap in policy.weekly_caps.items()),
     )

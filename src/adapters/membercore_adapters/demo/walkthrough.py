@@ -28,6 +28,7 @@ from membercore import (
 from membercore.config import ProgrammeConfig
 from membercore.ledger import LedgerState, balances, decide, decide_transfer, evolve, statement
 from membercore.ledger.events import Posting
+from membercore_adapters.language import Language, Words
 
 __all__ = ["ledger_walkthrough"]
 
@@ -42,31 +43,44 @@ class _Walk:
     config: ProgrammeConfig
     echo: Callable[[str], None]
     states: dict[str, LedgerState]
+    language: Language = "zh-CN"
     journal: list[Posting] = attrs.field(factory=list)
 
-    def apply(self, postings: list[Posting], what: str) -> None:
+    def apply(self, postings: list[Posting], what: Words) -> None:
         """Apply the postings of a step to the ledgers, and tell the step."""
         for posting in postings:
             self.states[posting.member_id] = evolve(self.states[posting.member_id], posting)
             self.journal.append(posting)
-        self.echo(f"  {what}: " + ", ".join(f"{p.member_id} {p.points:+d}" for p in postings))
+        told = ", ".join(f"{p.member_id} {p.points:+d}" for p in postings)
+        self.echo(f"  {what.say(self.language)}: {told}")
+
+    def show(self, now: datetime, when: Words) -> None:
+        """Tell 王女士's balances."""
+        show(self.states[WANG], self.config, now, self.echo, when.say(self.language), self.language)
 
 
-def ledger_walkthrough(echo: Callable[[str], None] = print) -> dict[str, LedgerState]:
+def ledger_walkthrough(
+    echo: Callable[[str], None] = print, *, language: Language = "zh-CN"
+) -> dict[str, LedgerState]:
     """Run the walk-through, printing each step with ``echo``; return the two ledgers."""
     config = reference_config()
     walk = _Walk(
         config=config,
         echo=echo,
         states={WANG: LedgerState(member_id=WANG), LI: LedgerState(member_id=LI)},
+        language=language,
     )
     day = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
-    echo(f"{config.name} — points ledger walk-through")
+    echo(
+        Words("{name}：积分账本逐步讲解", "{name} — points ledger walk-through").say(
+            language, name=config.name
+        )
+    )
     _earn(walk, day)
     later = day + timedelta(days=10)
-    show(walk.states[WANG], config, later, echo, "after the 7-day refund window")
+    walk.show(later, Words("7 天退费期过后", "after the 7-day refund window"))
     end = _spend(walk, later)
-    show(walk.states[WANG], config, end, echo, "at the end")
+    walk.show(end, Words("最后", "at the end"))
     _statement(walk)
     return walk.states
 
@@ -75,7 +89,7 @@ def _earn(walk: _Walk, day: datetime) -> None:
     """Her first days: a check-in, the implant, a lecture and a survey; his check-ins."""
     states, config = walk.states, walk.config
     fact = CheckedIn(fact_id="his-1", patient_id=WANG, occurred_at=day)
-    walk.apply(decide(fact, states[WANG], config, day), "签到 check-in")
+    walk.apply(decide(fact, states[WANG], config, day), Words("签到", "check-in"))
     implant = ChargePaid(
         fact_id="his-2",
         patient_id=WANG,
@@ -90,12 +104,18 @@ def _earn(walk: _Walk, day: datetime) -> None:
     )
     now = implant.occurred_at
     walk.apply(
-        decide(implant, states[WANG], config, now, tier="L3"), "种植牙 12,800 元 + 药 (L3 x1.5)"
+        decide(implant, states[WANG], config, now, tier="L3"),
+        Words(
+            "种植牙 12,800 元 + 药（金卡 L3 ×1.5）", "dental implant 12,800 元 + drugs (L3 ×1.5)"
+        ),
     )
     lecture = EventAttended(
         fact_id="his-3", patient_id=WANG, occurred_at=day + timedelta(days=2), event_id="lecture-7"
     )
-    walk.apply(decide(lecture, states[WANG], config, lecture.occurred_at), "健康讲座 lecture")
+    walk.apply(
+        decide(lecture, states[WANG], config, lecture.occurred_at),
+        Words("健康讲座", "health lecture"),
+    )
     survey = SurveyAnswered(
         fact_id="his-4",
         patient_id=WANG,
@@ -103,19 +123,28 @@ def _earn(walk: _Walk, day: datetime) -> None:
         visit_id="V-1",
         score=10,
     )
-    walk.apply(decide(survey, states[WANG], config, survey.occurred_at), "满意度调查 survey")
+    walk.apply(
+        decide(survey, states[WANG], config, survey.occurred_at),
+        Words("满意度调查", "satisfaction survey"),
+    )
     for member, days in ((LI, 0), (LI, 1)):
         fact = CheckedIn(
             fact_id=f"his-li-{days}", patient_id=member, occurred_at=day + timedelta(days=days)
         )
-        walk.apply(decide(fact, states[member], config, fact.occurred_at), "李先生 签到")
+        walk.apply(
+            decide(fact, states[member], config, fact.occurred_at),
+            Words("李先生 签到", "李先生 checks in"),
+        )
 
 
 def _spend(walk: _Walk, later: datetime) -> datetime:
     """Her redemption, the partial refund and his points pooled to her; when it ends."""
     states, config = walk.states, walk.config
     redeem = Redeem(key="order-88", member_id=WANG, points=5_000, reference="体检套餐 check-up")
-    walk.apply(decide(redeem, states[WANG], config, later), "兑换体检套餐 redeem")
+    walk.apply(
+        decide(redeem, states[WANG], config, later),
+        Words("兑换体检套餐", "redeems a check-up package"),
+    )
     refund = RefundIssued(
         fact_id="his-5",
         patient_id=WANG,
@@ -123,20 +152,23 @@ def _spend(walk: _Walk, later: datetime) -> datetime:
         charge_id="C-0302-17",
         amount_fen=329_000,
     )
-    walk.apply(decide(refund, states[WANG], config, refund.occurred_at), "部分退费 partial refund")
+    walk.apply(
+        decide(refund, states[WANG], config, refund.occurred_at),
+        Words("部分退费", "partial refund"),
+    )
     pool = TransferPoints(key="pool-1", member_id=LI, target_id=WANG, points=2, reason="积分归集")
     walk.apply(
         decide_transfer(
             pool, states[LI], states[WANG], config, refund.occurred_at, household={WANG, LI}
         ),
-        "家庭积分归集 pooled to the head",
+        Words("家庭积分归集到户主", "pooled to the head of the family"),
     )
     return refund.occurred_at
 
 
 def _statement(walk: _Walk) -> None:
     """Her statement, line by line."""
-    walk.echo("  statement of 王女士:")
+    walk.echo(Words("  王女士的积分对账单：", "  statement of 王女士:").say(walk.language))
     for line in statement(p for p in walk.journal if p.member_id == WANG):
         walk.echo(
             f"    {line.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}  {line.kind:<8} {line.points:>+7d}"
@@ -150,10 +182,26 @@ def show(
     now: datetime,
     echo: Callable[[str], None],
     when: str,
+    language: Language = "zh-CN",
 ) -> None:
     """Print a member's balances."""
     b = balances(state, config, now)
     echo(
-        f"  balances {when}: available {b.available}, pending {b.pending}, "
-        f"qualifying {b.qualifying}, redeemed {b.redeemed}, reversed {b.reversed}"
+        _BALANCES.say(
+            language,
+            when=when,
+            available=b.available,
+            pending=b.pending,
+            qualifying=b.qualifying,
+            redeemed=b.redeemed,
+            reversed=b.reversed,
+        )
     )
+
+
+_BALANCES = Words(
+    "  {when}余额：可用 {available}，待生效 {pending}，定级 {qualifying}，已兑换 {redeemed}，"
+    "已冲回 {reversed}",
+    "  balances {when}: available {available}, pending {pending}, qualifying {qualifying}, "
+    "redeemed {redeemed}, reversed {reversed}",
+)

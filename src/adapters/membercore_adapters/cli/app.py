@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib.metadata import version
 
 import click
@@ -27,11 +27,16 @@ from membercore_adapters.stores.sqlite.schema import SCHEMA_VERSION as SQLITE_SC
 __all__ = ["command_line", "main"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, plugins: Iterable[object] = ()) -> int:
     """Run the ``membercore`` command line; return its exit status.
 
     A reader that stops reading (``membercore outbox | head``) ends the command quietly
     with status 1, as other command-line tools do.
+
+    Args:
+        argv: the command line, without the program's name (``sys.argv[1:]`` if None).
+        plugins: plugins to register beside the installed ones (a test's, an embedding
+            application's), as :func:`~membercore.plugins.make_plugin_manager` takes them.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -41,15 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Exit.USAGE
     with speaking(spoken):
         try:
-            return _run(arguments)
+            return _run(arguments, plugins)
         except BrokenPipeError:
             _quiet_stdout()
             return Exit.REFUSED
 
 
-def _run(arguments: list[str]) -> int:
+def _run(arguments: list[str], plugins: Iterable[object]) -> int:
     try:
-        root = command_line()
+        root = command_line(plugins=plugins)
         result = root.main(args=arguments, prog_name="membercore", standalone_mode=False)
     except Stop as error:
         error.show()
@@ -81,14 +86,14 @@ def _quiet_stdout() -> None:
         pass
 
 
-def command_line() -> click.Group:
-    """The root of the command line with every installed plugin's commands.
+def command_line(*, plugins: Iterable[object] = ()) -> click.Group:
+    """The root of the command line with every installed plugin's commands and ``plugins``'.
 
     Raises:
-        PluginError: an installed plugin cannot be loaded, naming it.
+        PluginError: a plugin cannot be loaded or registered, naming it.
     """
     root = _root()
-    make_plugin_manager().hook.membercore_register_commands(cli=root)
+    make_plugin_manager(plugins=plugins).hook.membercore_register_commands(cli=root)
     return root
 
 

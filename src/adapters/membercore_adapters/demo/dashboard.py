@@ -152,7 +152,7 @@ _RUN_ROWS = (
     Words("重复", "duplicates"),
     Words("拒收", "rejected"),
     Words("用时（秒）", "seconds"),
-    Words("每秒条数", "a second"),
+    Words("每秒条数", "per second"),
 )
 
 _TIERS = Words("会员等级", "Members by tier")

@@ -258,8 +258,8 @@ def test_the_demo_prints_the_dashboard_of_a_small_hospital(
     arguments = ["demo", "--patients", "60", "--months", "1", "--workers", "1", "--quiet"]
     assert main([*arguments, "--store", store]) == 0
     out = capsys.readouterr().out
-    assert "60 patients · 1 months" in out
-    for heading in ("Members by tier", "Paid members by plan", "Renewal rate", "Points"):
+    assert "60 位患者 · 1 个月" in out
+    for heading in ("会员等级", "付费会员（有效权益卡）", "其中已续费（续费率）", "积分"):
         assert heading in out
     # A household's journal, as a member's: the demo's first family formed first.
     assert main(["household", "journal", "H000001", "--store", store]) == 0

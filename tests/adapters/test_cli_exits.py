@@ -246,7 +246,7 @@ def test_the_demo_refuses_a_file_that_is_no_store_and_keeps_it(
 def test_the_demo_takes_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     SqliteStore(tmp_path / "empty.db").close()
     assert main([*_SMALL_DEMO, "--store", f"sqlite:///{tmp_path}/empty.db"]) == 0
-    assert "20 patients" in capsys.readouterr().out
+    assert "20 位患者" in capsys.readouterr().out
 
 
 def test_the_worker_writes_json_log_lines_when_asked() -> None:

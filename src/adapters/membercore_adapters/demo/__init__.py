@@ -2,10 +2,11 @@
 
 :mod:`~membercore_adapters.demo.hospital` generates the seeded hospital,
 :func:`run_demo` (:mod:`~membercore_adapters.demo.runner`) feeds it to the engine on a
-store in slices of simulated time, :func:`dashboard`
-(:mod:`~membercore_adapters.demo.dashboard`) renders the figures, and
-:func:`ledger_walkthrough` (:mod:`~membercore_adapters.demo.walkthrough`) explains the
-points ledger step by step on a scripted family (王女士 and 李先生).
+store in slices of simulated time (a :class:`ProgressBar` on a terminal following it),
+:func:`dashboard` (:mod:`~membercore_adapters.demo.dashboard`) renders the figures as
+tables, in Chinese or English, and :func:`ledger_walkthrough`
+(:mod:`~membercore_adapters.demo.walkthrough`) explains the points ledger step by step
+on a scripted family (王女士 and 李先生).
 """
 
 from __future__ import annotations

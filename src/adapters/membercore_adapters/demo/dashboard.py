@@ -1,10 +1,27 @@
-"""What a demo run shows: a progress bar while it runs, and the dashboard of its figures."""
+"""What a demo run shows: a progress bar while it runs, and the dashboard of its figures.
+
+Both speak Chinese unless asked for English (``language="en"``), and both are drawn with
+rich, which measures text by display width: a Chinese character takes two terminal
+columns, so a plan named 家庭健康管家 does not push its number out of the column.
+
+The dashboard is plain text (no escape codes), a table a section, numbers right-aligned
+in their column and no line wider than ``width`` columns. The progress bar is drawn on
+standard error only when it is a terminal; into a file or a pipe it writes nothing.
+"""
 
 from __future__ import annotations
 
-import sys
+import io
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from types import TracebackType
+
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
+from rich.table import Table
+from rich.text import Text
 
 from membercore import reference_config
 from membercore.analytics import per_mille
@@ -12,109 +29,419 @@ from membercore.config import ProgrammeConfig
 from membercore.dates import add_months
 from membercore_adapters.demo.hospital import HospitalSpec
 from membercore_adapters.demo.runner import DemoResult
+from membercore_adapters.language import Language, Words
 
 __all__ = ["ProgressBar", "dashboard"]
 
 
-class ProgressBar:
-    """A progress bar on standard error, by simulated time."""
+# --- the progress bar -------------------------------------------------------------------------
 
-    def __init__(self, spec: HospitalSpec, width: int = 30) -> None:
+_PROGRESS = Words(
+    "{day} · {count:,} 条事实与命令 · 每秒 {rate:,.0f} 条",
+    "{day} · {count:,} facts and commands · {rate:,.0f}/s",
+)
+#: The finest step the bar counts the simulated period in.
+_STEPS = 1_000
+
+
+class ProgressBar:
+    """A progress bar on standard error, by simulated time, drawn only on a terminal.
+
+    Called as ``bar(count, at)`` with the messages taken so far and the simulated instant
+    reached (a :data:`~membercore_adapters.demo.runner.Progress`), it redraws at most ten
+    times a second; :meth:`close` draws the last state and ends the bar's line. When
+    ``console`` (standard error by default) is not a terminal, it writes nothing at all.
+    It is also a context manager, closed on leaving.
+
+    Args:
+        spec: the hospital, whose period the bar spans.
+        language: the language of the bar's words.
+        console: where to draw (``Console(stderr=True)`` unless given).
+        width: the bar's width in columns.
+    """
+
+    def __init__(
+        self,
+        spec: HospitalSpec,
+        *,
+        language: Language = "zh-CN",
+        console: Console | None = None,
+        width: int = 30,
+    ) -> None:
         self.start = spec.start
         self.span = add_months(spec.start, spec.months, reference_config().tz) - spec.start
+        self.language: Language = language
+        self.console = Console(stderr=True) if console is None else console
         self.width = width
         self.began = time.perf_counter()
         self.shown = 0.0
+        self.latest: tuple[int, datetime, float] | None = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._closed = not self.console.is_terminal  # nothing is ever drawn on a non-terminal
 
     def __call__(self, count: int, at: datetime) -> None:
         """Redraw the bar (at most ten times a second)."""
+        if self._closed:
+            return
         now = time.perf_counter()
+        self.latest = (count, at, now)
         if now - self.shown < 0.1:
             return
         self.shown = now
+        self._draw(count, at, now)
+
+    def _draw(self, count: int, at: datetime, now: float, *, refresh: bool = True) -> None:
         done = min(max((at - self.start) / self.span, 0.0), 1.0)
-        filled = int(done * self.width)
         rate = count / max(now - self.began, 1e-9)
-        bar = "█" * filled + "░" * (self.width - filled)
-        sys.stderr.write(f"\r{bar} {done:4.0%} {at.date()} · {count:,} facts · {rate:,.0f}/s   ")
-        sys.stderr.flush()
+        words = _PROGRESS.say(self.language, day=at.date(), count=count, rate=rate)
+        if self._progress is None:
+            self._progress = Progress(
+                BarColumn(bar_width=self.width),
+                TaskProgressColumn(),
+                TextColumn("{task.description}", markup=False),
+                console=self.console,
+                auto_refresh=False,  # drawn when called, throttled: no thread
+            )
+            self._task = self._progress.add_task(
+                words, total=_STEPS, completed=round(done * _STEPS)
+            )
+            self._progress.start()  # draws it
+            return
+        assert self._task is not None
+        self._progress.update(
+            self._task, completed=round(done * _STEPS), description=words, refresh=refresh
+        )
 
     def close(self) -> None:
-        """End the bar's line."""
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        """Draw the last state and end the bar's line (once; nothing if never drawn)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.latest is not None:
+            self._draw(*self.latest, refresh=False)
+        if self._progress is not None:
+            self._progress.stop()  # draws the last state
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --- the words --------------------------------------------------------------------------------
+
+_HEADLINE = Words(
+    "仁和医院演示 · {patients:,} 位患者 · {months} 个月 · 随机种子 {seed}",
+    "仁和医院 demo hospital · {patients:,} patients · {months} months · seed {seed}",
+)
+_NONE = Words("无", "none")
+
+_RUN = Words("运行", "The run")
+_ITEM = Words("项目", "Item")
+_COUNT = Words("数量", "Count")
+_RUN_ROWS = (
+    Words("事实与命令", "facts and commands"),
+    Words("已应用", "applied"),
+    Words("重复", "duplicates"),
+    Words("拒收", "rejected"),
+    Words("用时（秒）", "seconds"),
+    Words("每秒条数", "per second"),
+)
+
+_TIERS = Words("会员等级", "Members by tier")
+_TIER = Words("等级", "Tier")
+_NAME = Words("名称", "Name")
+_MEMBERS = Words("人数", "Members")
+
+_PLANS = Words("付费会员（有效权益卡）", "Paid members by plan (in force)")
+_PLAN = Words("权益卡", "Plan")
+
+_LADDER = Words("续费与忠诚阶梯", "Renewal and the loyalty ladder")
+_SHARE = Words("比例", "Share")
+_LADDER_ROWS = (
+    Words("首期已满的权益卡", "plans whose first term ended"),
+    Words("其中已续费（续费率）", "of them renewed (renewal rate)"),
+    Words("首次就诊", "first visit"),
+    Words("成为付费会员", "became a paid member"),
+    Words("其中持家庭卡", "of them, a family plan"),
+)
+
+_SPEND = Words("近一年自付消费（人均）", "Yearly out-of-pocket spend (average)")
+_WHO = Words("人群", "Who")
+_PATIENTS = Words("就诊人数", "Patients")
+_AVERAGE = Words("人均", "Average")
+_SPENDERS = (Words("会员", "members"), Words("非会员", "non-members"))
+
+_POINTS = Words("积分", "Points")
+_POINTS_COLUMN = Words("积分", "Points")
+_POINTS_ROWS = (
+    ("earned", Words("已发放", "issued")),
+    ("redeemed", Words("已兑换", "redeemed")),
+    ("expired", Words("已过期", "expired")),
+    ("balance", Words("未兑余额（负债）", "outstanding (the liability)")),
+)
+
+_MESSAGES = Words("消息（按渠道与用途）", "Messages by channel and purpose")
+_CHANNEL = Words("渠道", "Channel")
+_PURPOSE = Words("用途", "Purpose")
+_MESSAGES_COLUMN = Words("条数", "Messages")
+
+_HELD = Words("延后、取消与拒发", "Deferred, cancelled and refused")
+_WHY = Words("原因", "Reason")
+_DEFERRED = Words("因免打扰时段延后", "deferred by quiet hours")
+_CANCELLED = Words("已取消（撤回同意等）", "cancelled (consent withdrawn...)")
+_REFUSED = Words("拒发：{reason}", "refused: {reason}")
+
+_TASKS = Words("员工任务（按类型）", "Staff tasks by kind")
+_KIND = Words("类型", "Kind")
+_TASKS_COLUMN = Words("任务数", "Tasks")
+
+_REJECTED = Words("拒收的输入（死信，按原因）", "Rejected inputs (dead letters) by reason")
+_INPUTS = Words("条数", "Inputs")
+
+#: The channels the code knows (membercore.messages.CHANNELS, the staff channel).
+_CHANNELS = {
+    "wecom": Words("企业微信", "WeCom"),
+    "sms": Words("短信", "SMS"),
+    "email": Words("电子邮件", "e-mail"),
+    "phone": Words("电话", "phone"),
+    "staff": Words("员工通知", "staff"),
+}
+#: The purposes of messages (membercore.messages.PURPOSES).
+_PURPOSES = {
+    "care": Words("医疗关怀", "care"),
+    "marketing": Words("营销", "marketing"),
+    "research": Words("科研", "research"),
+}
+#: Why a message was refused (membercore.outreach.REFUSAL_REASONS).
+_REASONS = {
+    "unknown_template": Words("未知模板", "unknown template"),
+    "purpose_mismatch": Words("用途与模板不符", "purpose mismatch"),
+    "missing_variables": Words("缺少模板变量", "missing variables"),
+    "no_channel": Words("无可用渠道", "no channel"),
+    "no_consent": Words("未获同意", "no consent"),
+    "weekly_cap": Words("超出每周上限", "weekly cap"),
+    "stale": Words("已过时", "stale"),
+}
+#: The kinds of staff task the code creates, named as the staff notices name them; a
+#: journey's own kinds (``review``...) are the programme's keys, shown as they are.
+_TASK_KINDS = {
+    "call": Words("致电", "call"),
+    "follow_up": Words("随访", "follow-up"),
+    "visit": Words("回访", "visit"),
+    "assignment": Words("分配", "assignment"),
+    "assign_health_manager": Words("指派健康管家", "assign a health manager"),
+}
+
+
+def _name(labels: Mapping[str, Words], key: str, language: Language) -> str:
+    words = labels.get(key)
+    return key if words is None else words.say(language)
+
+
+# --- the dashboard ----------------------------------------------------------------------------
+
+
+def dashboard(
+    result: DemoResult,
+    config: ProgrammeConfig,
+    *,
+    language: Language = "zh-CN",
+    width: int = 100,
+) -> str:
+    """The figures of a demo run as text: a headline, then a table a section.
+
+    Args:
+        result: the run.
+        config: the programme it ran (its tier and plan labels name the rows).
+        language: ``zh-CN`` (the default) or ``en``; the programme's labels are its own.
+        width: the widest a line may be, in display columns.
+
+    Returns:
+        Plain text without escape codes or trailing spaces, numbers right-aligned in their
+        columns by display width.
+    """
+    written = io.StringIO()
+    console = Console(
+        file=written,
+        width=width,
+        force_terminal=False,
+        no_color=True,
+        color_system=None,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        legacy_windows=False,
+    )
+    spec = result.spec
+    headline = _HEADLINE.say(language, patients=spec.patients, months=spec.months, seed=spec.seed)
+    console.print(Text(headline, overflow="fold"))
+    for title, table in _tables(result, config, language):
+        console.print()
+        console.print(Text(title, overflow="fold"))
+        console.print(table)
+    return "\n".join(line.rstrip() for line in written.getvalue().splitlines())
+
+
+def _tables(
+    result: DemoResult, config: ProgrammeConfig, language: Language
+) -> Iterable[tuple[str, Table]]:
+    yield _run(result, language)
+    yield _tiers(result, config, language)
+    yield _plans(result, config, language)
+    yield _ladder(result, language)
+    yield _spend(result, language)
+    yield _points(result, language)
+    yield _messages(result, language)
+    yield _held(result, language)
+    yield _tasks(result, language)
+    if result.rejected:
+        yield _rejected(result, language)
+
+
+def _table(
+    title: Words,
+    language: Language,
+    texts: Sequence[Words],
+    numbers: Sequence[Words],
+    rows: Iterable[Sequence[str]],
+) -> tuple[str, Table]:
+    """A section's title and table: text columns left-aligned, number columns right."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for header in texts:
+        table.add_column(header.say(language), justify="left", overflow="fold")
+    for header in numbers:
+        table.add_column(header.say(language), justify="right", no_wrap=True)
+    empty = True
+    for row in rows:
+        table.add_row(*row)
+        empty = False
+    if empty:
+        table.add_row(_NONE.say(language), *[""] * (len(texts) + len(numbers) - 1))
+    return title.say(language), table
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _percent(per_mille: int) -> str:
+    return f"{per_mille // 10}.{per_mille % 10}%"
 
 
 def _yuan(fen: int) -> str:
-    return f"¥{fen // 100:,}"
+    """Whole yuan (rounded half up) from fen, with thousands separators."""
+    return f"¥{(fen + 50) // 100:,}"
 
 
-def dashboard(result: DemoResult, config: ProgrammeConfig) -> str:
-    """The figures of a demo run as text."""
-    lines = _headline(result)
-    lines += _members(result, config)
-    lines += _outreach(result)
-    return "\n".join(lines)
-
-
-def _headline(result: DemoResult) -> list[str]:
+def _run(result: DemoResult, language: Language) -> tuple[str, Table]:
+    report = result.report
     seconds = result.seconds
-    return [
-        f"仁和医院 demo hospital · {result.spec.patients:,} patients · "
-        f"{result.spec.months} months · seed {result.spec.seed}",
-        f"{result.messages:,} facts and commands in {seconds:.1f} s "
-        f"({result.messages / max(seconds, 1e-9):,.0f}/s): "
-        f"{result.report.applied:,} applied, {result.report.duplicates:,} duplicates, "
-        f"{result.report.rejected:,} rejected",
-        "",
-    ]
-
-
-def _members(result: DemoResult, config: ProgrammeConfig) -> list[str]:
-    fig = result.figures
-    labels = {level.key: level.label for level in config.tiers.levels}
-    plan_labels = {plan.key: plan.label for plan in config.plans.plans}
-    lines = ["Members by tier"]
-    lines += [
-        f"  {key} {labels[key]:<4} {fig.by_tier.get(key, 0):>8,}" for key in config.tiers.keys
-    ]
-    lines.append("Paid members by plan (in force)")
-    lines += [
-        f"  {plan_labels.get(key, key):<12} {count:>8,}"
-        for key, count in sorted(fig.paid_by_plan.items())
-    ] or ["  none"]
-    return [
-        *lines,
-        f"Renewal rate          {fig.renewal_per_mille / 10:5.1f}%  "
-        f"({fig.renewed:,} of {fig.terms_ended:,} first terms ended)",
-        "Loyalty ladder        "
-        f"first visit {fig.first_visits:,} → member {fig.became_members:,} "
-        f"({per_mille(fig.became_members, fig.first_visits) / 10:.1f}%) → family "
-        f"{fig.became_family:,} ({per_mille(fig.became_family, fig.became_members) / 10:.1f}%)",
-        f"Yearly spend          members {_yuan(fig.average_spend_fen(members=True))} · "
-        f"non-members {_yuan(fig.average_spend_fen(members=False))} (out of pocket)",
-        f"Points                issued {fig.points.get('earned', 0):,} · redeemed "
-        f"{fig.points.get('redeemed', 0):,} · expired {fig.points.get('expired', 0):,} · "
-        f"outstanding liability {fig.points.get('balance', 0):,}",
-    ]
-
-
-def _outreach(result: DemoResult) -> list[str]:
-    tally = result.tally
-    lines = ["Messages by channel and purpose"]
-    lines += [
-        f"  {channel:<6} {purpose:<10} {count:>8,}"
-        for (channel, purpose), count in sorted(tally.messages.items())
-    ] or ["  none"]
-    lines.append(
-        f"  deferred by quiet hours {tally.deferred:,} · cancelled on withdrawal "
-        f"{tally.cancelled:,}"
+    values = (
+        _n(result.messages),
+        _n(report.applied),
+        _n(report.duplicates),
+        _n(report.rejected),
+        f"{seconds:,.1f}",
+        f"{result.messages / max(seconds, 1e-9):,.0f}",
     )
-    refused = ", ".join(f"{reason} {count:,}" for reason, count in tally.refused.most_common())
-    lines.append(f"  refused: {refused or 'none'}")
-    tasks = ", ".join(f"{kind} {count:,}" for kind, count in tally.tasks.most_common())
-    lines.append(f"Staff tasks by kind   {tasks or 'none'}")
-    if result.rejected:
-        lines.append("Rejected inputs (dead letters) by reason")
-        lines += [f"  {count:>6,} {reason}" for reason, count in result.rejected.most_common(8)]
-    return lines
+    rows = [(label.say(language), value) for label, value in zip(_RUN_ROWS, values, strict=True)]
+    return _table(_RUN, language, [_ITEM], [_COUNT], rows)
+
+
+def _tiers(result: DemoResult, config: ProgrammeConfig, language: Language) -> tuple[str, Table]:
+    by_tier = result.figures.by_tier
+    rows = [
+        (level.key, level.label, _n(by_tier.get(level.key, 0))) for level in config.tiers.levels
+    ]
+    known = set(config.tiers.keys)
+    rows += [(key, key, _n(count)) for key, count in sorted(by_tier.items()) if key not in known]
+    return _table(_TIERS, language, [_TIER, _NAME], [_MEMBERS], rows)
+
+
+def _plans(result: DemoResult, config: ProgrammeConfig, language: Language) -> tuple[str, Table]:
+    paid = result.figures.paid_by_plan
+    rows = [(plan.label, _n(paid[plan.key])) for plan in config.plans.plans if plan.key in paid]
+    known = {plan.key for plan in config.plans.plans}
+    rows += [(key, _n(count)) for key, count in sorted(paid.items()) if key not in known]
+    return _table(_PLANS, language, [_PLAN], [_MEMBERS], rows)
+
+
+def _ladder(result: DemoResult, language: Language) -> tuple[str, Table]:
+    fig = result.figures
+    values = (
+        (fig.terms_ended, ""),
+        (fig.renewed, _percent(fig.renewal_per_mille)),
+        (fig.first_visits, ""),
+        (fig.became_members, _percent(per_mille(fig.became_members, fig.first_visits))),
+        (fig.became_family, _percent(per_mille(fig.became_family, fig.became_members))),
+    )
+    rows = [
+        (label.say(language), _n(count), share)
+        for label, (count, share) in zip(_LADDER_ROWS, values, strict=True)
+    ]
+    return _table(_LADDER, language, [_ITEM], [_COUNT, _SHARE], rows)
+
+
+def _spend(result: DemoResult, language: Language) -> tuple[str, Table]:
+    fig = result.figures
+    rows = [
+        (
+            label.say(language),
+            _n(fig.spenders.get(members, 0)),
+            _yuan(fig.average_spend_fen(members=members)),
+        )
+        for label, members in zip(_SPENDERS, (True, False), strict=True)
+    ]
+    return _table(_SPEND, language, [_WHO], [_PATIENTS, _AVERAGE], rows)
+
+
+def _points(result: DemoResult, language: Language) -> tuple[str, Table]:
+    points = result.figures.points
+    rows = [(label.say(language), _n(points.get(key, 0))) for key, label in _POINTS_ROWS]
+    return _table(_POINTS, language, [_ITEM], [_POINTS_COLUMN], rows)
+
+
+def _messages(result: DemoResult, language: Language) -> tuple[str, Table]:
+    rows = [
+        (
+            _name(_CHANNELS, channel, language),
+            _name(_PURPOSES, purpose, language),
+            _n(count),
+        )
+        for (channel, purpose), count in sorted(result.tally.messages.items())
+    ]
+    return _table(_MESSAGES, language, [_CHANNEL, _PURPOSE], [_MESSAGES_COLUMN], rows)
+
+
+def _held(result: DemoResult, language: Language) -> tuple[str, Table]:
+    tally = result.tally
+    rows = [
+        (_DEFERRED.say(language), _n(tally.deferred)),
+        (_CANCELLED.say(language), _n(tally.cancelled)),
+    ]
+    rows += [
+        (_REFUSED.say(language, reason=_name(_REASONS, reason, language)), _n(count))
+        for reason, count in tally.refused.most_common()
+    ]
+    return _table(_HELD, language, [_WHY], [_MESSAGES_COLUMN], rows)
+
+
+def _tasks(result: DemoResult, language: Language) -> tuple[str, Table]:
+    rows = [
+        (_name(_TASK_KINDS, kind, language), _n(count))
+        for kind, count in result.tally.tasks.most_common()
+    ]
+    return _table(_TASKS, language, [_KIND], [_TASKS_COLUMN], rows)
+
+
+def _rejected(result: DemoResult, language: Language) -> tuple[str, Table]:
+    rows = [(reason, _n(count)) for reason, count in result.rejected.most_common(8)]
+    return _table(_REJECTED, language, [_WHY], [_INPUTS], rows)

@@ -39,7 +39,7 @@ def test_the_walkthrough_prints_each_step_and_a_statement(
 
 def test_the_walkthrough_ends_with_balances_that_add_up() -> None:
     lines: list[str] = []
-    states = ledger_walkthrough(lines.append)
+    states = ledger_walkthrough(lines.append, language="en")
     wang = states["p-wang"]
     # 1 check-in + (12,800 + 160 / 2) x 1.5 + 20 lecture + 10 survey, less 5,000 redeemed,
     # less a quarter of the charge's 19,320 points refunded, plus 2 pooled from 李先生.

@@ -7,16 +7,15 @@ it never wraps, one row a line, trailing blanks trimmed.
 
 from __future__ import annotations
 
-import io
 import shutil
 import sys
 from collections.abc import Iterable, Sequence
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from membercore_adapters.cli.speech import Words, say
+from membercore_adapters.plain import plain
 
 __all__ = ["Column", "show_table"]
 
@@ -38,20 +37,7 @@ def show_table(columns: Sequence[Column], rows: Iterable[Sequence[str]]) -> int:
     return count
 
 
-def render(table: Table, width: int | None = None) -> str:
-    """The table as plain text, ``width`` columns at most (a terminal's, else unlimited)."""
+def render(table: Table) -> str:
+    """The table as plain text: a terminal's width at most, else as wide as it is."""
     terminal = sys.stdout.isatty()
-    if width is None:
-        width = shutil.get_terminal_size().columns if terminal else 100_000
-    out = io.StringIO()
-    console = Console(
-        file=out,
-        width=width,
-        force_terminal=False,
-        no_color=True,
-        highlight=False,
-        markup=False,
-        emoji=False,
-    )
-    console.print(table)
-    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+    return plain([table], shutil.get_terminal_size().columns if terminal else 100_000)

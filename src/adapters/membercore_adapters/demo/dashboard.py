@@ -11,14 +11,13 @@ standard error only when it is a terminal; into a file or a pipe it writes nothi
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -30,6 +29,7 @@ from membercore.dates import add_months
 from membercore_adapters.demo.hospital import HospitalSpec
 from membercore_adapters.demo.runner import DemoResult
 from membercore_adapters.language import Language, Words
+from membercore_adapters.plain import plain
 
 __all__ = ["ProgressBar", "dashboard"]
 
@@ -268,26 +268,12 @@ def dashboard(
         Plain text without escape codes or trailing spaces, numbers right-aligned in their
         columns by display width.
     """
-    written = io.StringIO()
-    console = Console(
-        file=written,
-        width=width,
-        force_terminal=False,
-        no_color=True,
-        color_system=None,
-        highlight=False,
-        markup=False,
-        emoji=False,
-        legacy_windows=False,
-    )
     spec = result.spec
     headline = _HEADLINE.say(language, patients=spec.patients, months=spec.months, seed=spec.seed)
-    console.print(Text(headline, overflow="fold"))
+    shown: list[RenderableType] = [Text(headline, overflow="fold")]
     for title, table in _tables(result, config, language):
-        console.print()
-        console.print(Text(title, overflow="fold"))
-        console.print(table)
-    return "\n".join(line.rstrip() for line in written.getvalue().splitlines())
+        shown += ["", Text(title, overflow="fold"), table]
+    return plain(shown, width)
 
 
 def _tables(

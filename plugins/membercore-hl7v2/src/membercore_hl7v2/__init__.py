@@ -13,6 +13,10 @@ only once its facts are committed) or from files of messages
 ``hl7v2``: ``membercore import --source hl7v2 FILE --mapping his.toml``). The
 hospital's codes become the programme's words through its mapping
 (:mod:`~membercore_hl7v2.mapping`). Parsing and MLLP framing are python-hl7's.
+
+It adds the commands ``membercore hl7 check`` (what a file's messages become, without a
+store) and ``membercore hl7 replay`` (the messages a store refused, read again through
+the corrected mapping) (:mod:`~membercore_hl7v2.commands`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Callable
 
 from membercore.hookspecs import ListenerFactory, SourceFactory, hookimpl
 from membercore_hl7v2.acks import acknowledgement
+from membercore_hl7v2.commands import membercore_register_commands
 from membercore_hl7v2.fields import NotHl7Error, TranslationError
 from membercore_hl7v2.intake import Received, receive
 from membercore_hl7v2.listener import Listener
@@ -40,6 +45,7 @@ __all__ = [
     "acknowledgement",
     "load_mapping",
     "mapping_from_dict",
+    "membercore_register_commands",
     "membercore_register_his_sources",
     "membercore_register_listeners",
     "receive",

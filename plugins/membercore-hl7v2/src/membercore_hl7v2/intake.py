@@ -19,7 +19,7 @@ from membercore_hl7v2.fields import NotHl7Error, TranslationError
 from membercore_hl7v2.mapping import Hl7Mapping
 from membercore_hl7v2.translate import Translated, translate
 
-__all__ = ["Received", "receive"]
+__all__ = ["CHARSETS", "Received", "declared_encoding", "header_named", "receive"]
 
 
 @attrs.frozen
@@ -64,8 +64,8 @@ def receive(
         resume: the position after it, for its last input (``where`` when not given).
     """
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark, whatever follows
-    encoding = _declared(data) or encoding
-    named = _named(data)
+    encoding = declared_encoding(data) or encoding
+    named = header_named(data)
     where, resume = f"{where}{named}", f"{resume or where}{named}"
     try:
         text = data.decode(encoding).lstrip("\ufeff")
@@ -112,7 +112,7 @@ CHARSETS = {
 }
 
 
-def _declared(data: bytes) -> str | None:
+def declared_encoding(data: bytes) -> str | None:
     """The encoding MSH-18 declares, when it names one of :data:`CHARSETS`."""
     found = _HEADER.match(data)
     if not found:
@@ -122,7 +122,7 @@ def _declared(data: bytes) -> str | None:
     return CHARSETS.get(declared)
 
 
-def _named(data: bytes) -> str:
+def header_named(data: bytes) -> str:
     """`` (ADT^A01 599102)``: the message's type and control id, as far as its header says."""
     found = _HEADER.match(data)
     if not found:

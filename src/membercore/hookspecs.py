@@ -135,16 +135,16 @@ def membercore_clock() -> Clock | None:
 
 
 @hookspec
-def membercore_register_commands(cli: Any) -> None:
+def membercore_register_commands(register: Callable[[str, Any], None]) -> None:
     """Add commands to the ``membercore`` command line (``membercore hl7 replay ...``).
 
     Args:
-        cli: the command line's root :class:`click.Group`; add a command or a group of
-            commands with ``cli.add_command(...)`` or ``@cli.command()``. The command
-            line catches a :class:`~membercore.errors.MembercoreError` a command raises
-            and says it without a traceback, with the exit status of its kind; a command
-            returns its exit status (0 done, 1 input refused, 2 usage, 3 store or
-            configuration). Help written with
-            :func:`membercore_adapters.cli.speech.say` follows ``--lang``. The core never
-            imports click: only the command line calls this hook.
+        register: call ``register(name, command)`` with a :class:`click.Command` or
+            :class:`click.Group`, run as ``membercore <name>``; a name another plugin
+            (or membercore itself) registers is refused, naming both. Every command, the
+            first-party ones too, is added so. The command line says a
+            :class:`~membercore.errors.MembercoreError` a command raises without a
+            traceback, with the exit status of its kind; a command returns its exit
+            status (0 done, 1 input refused, 2 usage, 3 store or configuration). The core
+            never imports click: only the command line calls this hook.
     """

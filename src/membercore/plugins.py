@@ -28,6 +28,7 @@ __all__ = [
     "Contribution",
     "Plugins",
     "collect",
+    "commands",
     "make_plugin_manager",
 ]
 
@@ -242,6 +243,16 @@ def _clock(manager: pluggy.PluginManager) -> Clock | None:
             raise PluginError(impl.plugin_name, f"Clock expected, got {clock!r}")
         return clock
     return None
+
+
+def commands(manager: pluggy.PluginManager) -> dict[str, Contribution[Any]]:
+    """The commands plugins add to the ``membercore`` command line, by name.
+
+    Raises:
+        PluginError: naming the plugin that failed, or registered a name another plugin
+            registered.
+    """
+    return _by_name(manager, "membercore_register_commands", "command")
 
 
 def collect(manager: pluggy.PluginManager, config: ProgrammeConfig) -> Plugins:

@@ -68,7 +68,9 @@ def _listed(said: str) -> list[str]:
     """The commands a help lists."""
     if "Commands:" not in said:
         return []
-    return [line.split()[0] for line in said.split("Commands:")[1].splitlines() if line.strip()]
+    entries = said.split("Commands:")[1].splitlines()
+    # A command's entry starts two columns in; its help's further lines, further in.
+    return [line.split()[0] for line in entries if line[:2] == "  " and line[2:3].strip()]
 
 
 def _each_option_has_help(said: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import membercore_hl7v2
 from membercore.errors import UnknownMemberError
-from membercore.plugins import make_plugin_manager
+from membercore.plugins import commands, make_plugin_manager
 from membercore.serialization import message_from_dict
 from membercore_adapters.cli import main
 from membercore_hl7v2 import Hl7Mapping
@@ -278,10 +278,8 @@ def test_replay_needs_a_store_that_is_there(
 
 
 def test_the_plugin_adds_its_commands_through_membercore_register_commands() -> None:
-    root = click.Group("membercore")
     manager = make_plugin_manager(load_entrypoints=False, plugins=[membercore_hl7v2])
-    manager.hook.membercore_register_commands(cli=root)
-    hl7 = root.commands["hl7"]
+    hl7 = commands(manager)["hl7"].value
     assert isinstance(hl7, click.Group)
     assert sorted(hl7.commands) == ["check", "replay"]
 

@@ -40,8 +40,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @hookimpl
-def membercore_register_commands(cli: click.Group) -> None:
-    """Add ``membercore hl7`` with ``check`` and ``replay`` to ``cli``."""
+def membercore_register_commands(register: Callable[[str, click.Command], None]) -> None:
+    """Add ``membercore hl7``, with ``check`` and ``replay``."""
     hl7 = click.Group(
         "hl7",
         help=say(
@@ -54,7 +54,7 @@ def membercore_register_commands(cli: click.Group) -> None:
     )
     hl7.add_command(_check())
     hl7.add_command(_replay())
-    cli.add_command(hl7)
+    register("hl7", hl7)
 
 
 def _mapping_option(command: F) -> F:

@@ -17,7 +17,7 @@ from importlib.metadata import version
 import click
 
 from membercore import MembercoreError
-from membercore.plugins import make_plugin_manager
+from membercore.plugins import commands, make_plugin_manager
 from membercore_adapters.cli.arguments import Exit
 from membercore_adapters.cli.failures import Stop, stopped
 from membercore_adapters.cli.speech import Words, asked_language, say, speaking
@@ -93,7 +93,8 @@ def command_line(*, plugins: Iterable[object] = ()) -> click.Group:
         PluginError: a plugin cannot be loaded or registered, naming it.
     """
     root = _root()
-    make_plugin_manager(plugins=plugins).hook.membercore_register_commands(cli=root)
+    for name, command in commands(make_plugin_manager(plugins=plugins)).items():
+        root.add_command(command.value, name)
     return root
 
 

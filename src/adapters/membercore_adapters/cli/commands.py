@@ -7,6 +7,8 @@ commands over a store, ``member``, ``household`` and ``worker``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from membercore import hookimpl
@@ -16,7 +18,9 @@ __all__ = ["membercore_register_commands"]
 
 
 @hookimpl
-def membercore_register_commands(cli: click.Group) -> None:
-    """Add the first-party commands to ``cli``."""
+def membercore_register_commands(register: Callable[[str, click.Command], None]) -> None:
+    """Add the first-party commands."""
     for part in (demo, programme, store, worker, records):
-        part.register(cli)
+        for command in part.commands():
+            assert command.name is not None
+            register(command.name, command)

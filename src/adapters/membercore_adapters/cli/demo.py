@@ -19,16 +19,15 @@ from membercore_adapters.demo.walkthrough import ledger_walkthrough
 from membercore_adapters.stores.sql import without_migrating
 from membercore_adapters.stores.sqlite import database_path
 
-__all__ = ["DEMO_MARK", "register"]
+__all__ = ["DEMO_MARK", "commands"]
 
 #: The source name under which a demo marks the store it writes (a committed position).
 DEMO_MARK = "membercore demo"
 
 
-def register(cli: click.Group) -> None:
-    """Add ``demo`` and ``walkthrough`` to ``cli``."""
-    cli.add_command(_demo())
-    cli.add_command(_walkthrough())
+def commands() -> list[click.Command]:
+    """``demo`` and ``walkthrough``."""
+    return [_demo(), _walkthrough()]
 
 
 def _demo() -> click.Command:

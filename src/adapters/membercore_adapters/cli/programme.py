@@ -28,18 +28,18 @@ from membercore_adapters.cli.failures import Stop, unreadable
 from membercore_adapters.cli.speech import Words, echo, say, warn
 from membercore_adapters.cli.summary import summary
 
-__all__ = ["register"]
+__all__ = ["commands"]
 
 #: The programmes ``config init`` writes, by name.
 TEMPLATES = {"reference": reference_toml}
 
 
-def register(cli: click.Group) -> None:
-    """Add ``config init`` and ``config check`` to ``cli``."""
+def commands() -> list[click.Command]:
+    """``config``, with ``init`` and ``check``."""
     config = click.Group("config", help=say(Words("方案配置", "the programme's configuration")))
     config.add_command(_init())
     config.add_command(_check())
-    cli.add_command(config)
+    return [config]
 
 
 _EXISTS = Words(

@@ -17,18 +17,17 @@ from membercore_adapters.cli.arguments import Exit, store_options
 from membercore_adapters.cli.opening import engine_on
 from membercore_adapters.cli.speech import Words, echo, say, warn
 
-__all__ = ["register"]
+__all__ = ["commands"]
 
 
-def register(cli: click.Group) -> None:
-    """Add ``member`` and ``household`` to ``cli``."""
+def commands() -> list[click.Command]:
+    """``member`` and ``household``."""
     member = click.Group("member", help=say(Words("会员的记录", "a member's record")))
     member.add_command(_show())
     member.add_command(_journal("member", Words("会员的", "the member's")))
     household = click.Group("household", help=say(Words("家庭的记录", "a household's record")))
     household.add_command(_journal("household", Words("家庭的", "the household's")))
-    cli.add_command(member)
-    cli.add_command(household)
+    return [member, household]
 
 
 def _show() -> click.Command:

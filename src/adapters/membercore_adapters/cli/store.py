@@ -32,15 +32,21 @@ from membercore_adapters.cli.tables import show_table
 from membercore_adapters.his.jsonl import JsonLinesSource
 from membercore_adapters.his.marks import resume_line
 
-__all__ = ["register"]
+__all__ = ["commands"]
 
 
-def register(cli: click.Group) -> None:
-    """Add the commands over a store to ``cli``."""
-    for command in (_ingest(), _import(), _tick(), _outbox(), _tasks(), _dead_letters()):
-        cli.add_command(command)
-    cli.add_command(_migrate())
-    cli.add_command(_repack())
+def commands() -> list[click.Command]:
+    """The commands over a store."""
+    return [
+        _ingest(),
+        _import(),
+        _tick(),
+        _outbox(),
+        _tasks(),
+        _dead_letters(),
+        _migrate(),
+        _repack(),
+    ]
 
 
 def _source_options(command: click.Command) -> click.Command:

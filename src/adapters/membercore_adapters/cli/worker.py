@@ -35,7 +35,7 @@ from membercore_adapters.cli.logs import configure
 from membercore_adapters.cli.opening import engine_on
 from membercore_adapters.cli.speech import Words, say
 
-__all__ = ["WorkerSettings", "register", "run_worker"]
+__all__ = ["WorkerSettings", "commands", "run_worker"]
 
 log = logging.getLogger("membercore.worker")
 
@@ -71,9 +71,9 @@ class WorkerSettings:
     log_json: bool = False
 
 
-def register(cli: click.Group) -> None:
-    """Add ``worker`` to ``cli``."""
-    cli.add_command(_command())
+def commands() -> list[click.Command]:
+    """``worker``."""
+    return [_command()]
 
 
 def _command() -> click.Command:

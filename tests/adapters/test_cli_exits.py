@@ -258,3 +258,27 @@ def test_the_worker_writes_json_log_lines_when_asked() -> None:
     assert line["logger"] == "membercore.engine"
     assert line["message"] == "ingested 3 inputs"
     assert datetime.fromisoformat(line["time"]).utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("command", "chinese", "english"),
+    [
+        (["ingest"], "缺少参数 'FILE'。", "Missing argument 'FILE'."),
+        (["tick", "--nw", "2"], "没有选项 --nw，是否想用 '--now'？", "Did you mean '--now'?"),
+        (["demo", "--patients", "x"], "'--patients' 的值无效：'x' 不是有效的整数。", "'x' is not"),
+        (["frob"], "没有命令 'frob'。", "No such command 'frob'."),
+        (["tick", "now"], "多余的参数：now", "Got unexpected extra argument (now)"),
+    ],
+)
+def test_a_usage_mistake_is_said_in_the_language_spoken_with_the_usage_and_a_hint(
+    capsys: pytest.CaptureFixture[str], command: list[str], chinese: str, english: str
+) -> None:
+    assert main(command) == 2
+    said = _said(capsys)
+    assert said.startswith("用法：membercore")
+    assert "--help' 查看帮助。" in said
+    assert f"错误：{chinese}" in said
+    assert main([*command, "--lang", "en"]) == 2
+    said = _said(capsys)
+    assert said.startswith("Usage: membercore")
+    assert english in said

@@ -55,27 +55,34 @@ def test_every_command_and_option_has_help_in_both_languages(
     for language, marker in (("zh-CN", "显示版本"), ("en", "show the version")):
         listed = _help(capsys, ["--lang", language, "--help"])
         assert marker in listed
-        commands = _listed(listed)
+        headings = _HEADINGS[language]
+        assert listed.startswith(headings[0])
+        commands = _listed(listed, headings)
         assert {"demo", "ingest", "worker", "config", "member", "walkthrough"} <= set(commands)
         for command in commands:
             said = _help(capsys, ["--lang", language, command, "--help"])
-            subcommands = [[command, sub] for sub in _listed(said)] or [[command]]
+            subcommands = [[command, sub] for sub in _listed(said, headings)] or [[command]]
             for sub in subcommands:
-                _each_option_has_help(_help(capsys, ["--lang", language, *sub, "--help"]))
+                said = _help(capsys, ["--lang", language, *sub, "--help"])
+                _each_option_has_help(said, headings)
 
 
-def _listed(said: str) -> list[str]:
+#: The headings of a command's help: its usage, options and commands.
+_HEADINGS = {"zh-CN": ("用法：", "选项:", "命令:"), "en": ("Usage: ", "Options:", "Commands:")}
+
+
+def _listed(said: str, headings: tuple[str, ...]) -> list[str]:
     """The commands a help lists."""
-    if "Commands:" not in said:
+    if headings[2] not in said:
         return []
-    entries = said.split("Commands:")[1].splitlines()
+    entries = said.split(headings[2])[1].splitlines()
     # A command's entry starts two columns in; its help's further lines, further in.
     return [line.split()[0] for line in entries if line[:2] == "  " and line[2:3].strip()]
 
 
-def _each_option_has_help(said: str) -> None:
+def _each_option_has_help(said: str, headings: tuple[str, ...]) -> None:
     """Each option's entry has its help: words after the option, on its line or the next."""
-    lines = said.split("Options:")[1].splitlines()
+    lines = said.split(headings[1])[1].split(headings[2], maxsplit=1)[0].splitlines()
     for number, line in enumerate(lines):
         entry = line.strip()
         if entry.startswith("-") and "  " not in entry:

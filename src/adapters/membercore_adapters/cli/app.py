@@ -19,6 +19,7 @@ import click
 from membercore import MembercoreError
 from membercore.plugins import commands, make_plugin_manager
 from membercore_adapters.cli.arguments import Exit
+from membercore_adapters.cli.chrome import speak_click, usage_error
 from membercore_adapters.cli.failures import Stop, stopped
 from membercore_adapters.cli.speech import Words, asked_language, say, speaking
 from membercore_adapters.stores.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA
@@ -56,22 +57,29 @@ def _run(arguments: list[str], plugins: Iterable[object]) -> int:
     try:
         root = command_line(plugins=plugins)
         result = root.main(args=arguments, prog_name="membercore", standalone_mode=False)
-    except Stop as error:
-        error.show()
-        return error.status
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
-    except click.Abort:
-        click.echo(say(_ABORTED), err=True)
-        return Exit.REFUSED
-    except MembercoreError as error:  # a plugin's command, or a command's usage
-        failure = stopped(error)
-        failure.show()
-        return failure.status
-    except SystemExit as exited:  # click's end of a closed pipe
-        return exited.code if isinstance(exited.code, int) else Exit.REFUSED
+    except (click.ClickException, click.Abort, MembercoreError, SystemExit) as error:
+        return _ended(error)
     return int(result) if isinstance(result, int) else Exit.DONE
+
+
+def _ended(error: BaseException) -> int:
+    """Say how the command ended early; its exit status.
+
+    A :class:`~membercore.errors.MembercoreError` a command raised (a plugin's, or a
+    command's usage) is said as any stop; ``SystemExit`` is click's end of a closed pipe.
+    """
+    if isinstance(error, SystemExit):
+        return error.code if isinstance(error.code, int) else Exit.REFUSED
+    if isinstance(error, click.Abort):
+        error = Stop(say(_ABORTED), Exit.REFUSED)
+    elif isinstance(error, MembercoreError):
+        error = stopped(error)
+    if isinstance(error, click.UsageError):
+        usage_error(error)
+        return Exit.USAGE
+    assert isinstance(error, click.ClickException)
+    error.show()
+    return error.status if isinstance(error, Stop) else error.exit_code
 
 
 _ABORTED = Words("已中止", "aborted")
@@ -95,6 +103,7 @@ def command_line(*, plugins: Iterable[object] = ()) -> click.Group:
     root = _root()
     for name, command in commands(make_plugin_manager(plugins=plugins)).items():
         root.add_command(command.value, name)
+    speak_click(root)
     return root
 
 

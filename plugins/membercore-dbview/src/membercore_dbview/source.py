@@ -42,6 +42,7 @@ from sqlalchemy.sql import FromClause
 
 from membercore.errors import ConfigError, MembercoreError
 from membercore.ports import Positioned, Unreadable
+from membercore_adapters.his.logs import logged_read
 from membercore_adapters.his.rows import RowReader
 from membercore_dbview.config import View, ViewsConfig, load_views
 from membercore_dbview.watermarks import Mark, marks_from, position_of
@@ -98,9 +99,18 @@ class DbViewSource:
     def read(self) -> Iterator[Positioned]:
         """Every view's rows since the position, each row's inputs positioned.
 
+        What the read did is logged under ``membercore.source.dbview``
+        (:mod:`membercore_adapters.his.logs`): no patient's details.
+
         Raises:
             ViewUnreadableError: the database did not answer or refused a query.
         """
+        views = self.config.views
+        what = f"views {', '.join(view.name for view in views)}"
+        columns = {name for view in views for name in (*view.rows.read_columns(), view.watermark)}
+        return logged_read(self.name, self._read(), what=what, after=self.after, keep=columns)
+
+    def _read(self) -> Iterator[Positioned]:
         marks = marks_from(self.after, [view.name for view in self.config.views])
         engine = create_engine(self.config.url, poolclass=NullPool)
         try:

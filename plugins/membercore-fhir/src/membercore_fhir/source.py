@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from membercore.ports import Positioned, SourceInput, Unreadable
+from membercore_adapters.his.logs import logged_read
 from membercore_fhir.mapping import FhirMapping, mapping_option
 from membercore_fhir.reading import Entry, read_path
 from membercore_fhir.translate import Tally, Translated, translate
@@ -78,9 +79,15 @@ class FhirFileSource:
     def read(self) -> Iterator[SourceInput]:
         """Every entry's facts, positioned, the Patients' first.
 
+        What the read did is logged under ``membercore.source.fhir``
+        (:mod:`membercore_adapters.his.logs`): no patient's details.
+
         Raises:
             OSError: the file cannot be read.
         """
+        return logged_read(self.name, self._read(), what=str(self.path), after=self.after)
+
+    def _read(self) -> Iterator[SourceInput]:
         read = read_path(self.path, encoding=self.encoding)
         order = {name: n for n, name in enumerate(dict.fromkeys(e.file for e in read.entries))}
         resumed = resume_after(self.after)

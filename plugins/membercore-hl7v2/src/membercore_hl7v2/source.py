@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from membercore.ports import Positioned
+from membercore_adapters.his.logs import logged_read
 from membercore_adapters.his.marks import HEAD, head_digest
 from membercore_hl7v2.files import messages_in
 from membercore_hl7v2.intake import receive
@@ -98,9 +99,16 @@ class Hl7FileSource:
     def read(self) -> Iterator[Positioned]:
         """Every message's inputs, positioned.
 
+        What the read did is logged under ``membercore.source.hl7v2``
+        (:mod:`membercore_adapters.his.logs`): no patient's details.
+
         Raises:
             OSError: the file cannot be read.
         """
+        after = f"byte {self.after}" if self.after else None
+        return logged_read(self.name, self._read(), what=str(self.path), after=after)
+
+    def _read(self) -> Iterator[Positioned]:
         length = min(HEAD, self.path.stat().st_size)
         file = f"of {length}:{head_digest(self.path, length)}"
         for raw in messages_in(self.path, after=self.after, growing=self.growing):

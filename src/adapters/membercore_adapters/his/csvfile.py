@@ -31,6 +31,7 @@ from membercore_adapters.his.exports import (
     missing_columns,
     readers,
 )
+from membercore_adapters.his.logs import logged_read
 from membercore_adapters.his.marks import head_mark, line_position, resume_line
 
 __all__ = ["CsvSource", "membercore_register_his_sources"]
@@ -78,10 +79,18 @@ class CsvSource:
     def read(self) -> Iterator[Positioned]:
         """Every row after ``after``, positioned by its last line, as its inputs.
 
+        What the read did is logged under ``membercore.source.csv``
+        (:mod:`membercore_adapters.his.logs`): no patient's details.
+
         Raises:
             OSError: the file cannot be read.
             ConfigError: the header lacks a column the mapping reads, naming its key.
         """
+        after = f"line {self.after}" if self.after else None
+        columns = self.mapping.read_columns()
+        return logged_read(self.name, self._read(), what=str(self.path), after=after, keep=columns)
+
+    def _read(self) -> Iterator[Positioned]:
         lines = _Lines(self.mapping.encoding)
         read = readers(self.mapping)
         mark = head_mark(self.path)

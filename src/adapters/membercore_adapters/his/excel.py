@@ -25,6 +25,7 @@ from membercore_adapters.his.exports import (
     missing_columns,
     readers,
 )
+from membercore_adapters.his.logs import logged_read
 from membercore_adapters.his.marks import head_mark, resume_row, row_position
 
 __all__ = ["XlsxSource", "row_of"]
@@ -63,12 +64,20 @@ class XlsxSource:
     def read(self) -> Iterator[Positioned]:
         """Every row after ``after``, positioned by its number, as its inputs.
 
+        What the read did is logged under ``membercore.source.xlsx``
+        (:mod:`membercore_adapters.his.logs`): no patient's details.
+
         Raises:
             MembercoreError: openpyxl is not installed, the file is no workbook, or it
                 has no sheet of the mapping's name.
             ConfigError: the header lacks a column the mapping reads, naming its key.
             OSError: the file cannot be read.
         """
+        after = f"row {self.after}" if self.after else None
+        columns = self.mapping.read_columns()
+        return logged_read(self.name, self._read(), what=str(self.path), after=after, keep=columns)
+
+    def _read(self) -> Iterator[Positioned]:
         mark = head_mark(self.path, whole=True)
         workbook = _open(self.path)
         try:

@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from membercore.hookspecs import SourceFactory, hookimpl
 from membercore.ports import Positioned, Unreadable
+from membercore_adapters.his.logs import logged_read
 from membercore_adapters.his.marks import head_mark, line_position, resume_line
 
 __all__ = ["JsonLinesSource", "line_of", "membercore_register_his_sources"]
@@ -59,9 +60,16 @@ class JsonLinesSource:
         alone (as old exports do). A line that is not UTF-8, or longer than
         ``max_line``, is :class:`Unreadable` with the reason.
 
+        What the read did is logged under ``membercore.source.jsonl``
+        (:mod:`membercore_adapters.his.logs`): no patient's details.
+
         Raises:
             OSError: the file cannot be read.
         """
+        after = f"line {self.after}" if self.after else None
+        return logged_read(self.name, self._read(), what=str(self.path), after=after)
+
+    def _read(self) -> Iterator[Positioned]:
         number = 0
         mark = head_mark(self.path)
         with self.path.open("rb") as lines:

@@ -10,7 +10,7 @@ Each backend is a plugin serving URL schemes (``memory://``, ``sqlite:///...``,
 - The one check of a commit all three make is the port's own
   (:mod:`membercore.ports.commits`), so that any backend may make it too.
 - :mod:`.sql` and :mod:`.rows`: what the SQL stores share (reads, paging, claims'
-  checks, deliveries, migration steps; the row mapping).
+  checks, deliveries, migration steps, opening read-only; the row mapping).
 - :mod:`.base`: closing at the end of a ``with`` block, and the check of a claim.
 """
 

@@ -8,20 +8,33 @@ a set of keys, its claims' locking statements, how it records a delivery or an o
 in one go, and how its commit writes. The statements here are written with ``?`` placeholders, which
 the PostgreSQL store spells ``%s``; how each dialect holds text and instants is its
 :class:`~membercore_adapters.stores.rows.Rows`.
+
+How a SQL store opened within a block treats its schema is one setting of the context
+(:class:`Opening`): by default it creates and migrates the schema;
+:func:`without_migrating` refuses a store an earlier release wrote; :func:`read_only`
+creates, migrates and writes nothing, and refuses a store that is not there. The stores
+log under ``membercore.store``.
 """
 
 from __future__ import annotations
 
+import enum
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar, Final
 
 from membercore.dates import require_aware
-from membercore.errors import OutdatedSchemaError, StorageError
+from membercore.errors import (
+    OutdatedSchemaError,
+    StorageError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from membercore.ports import (
     Commit,
     DeadLetter,
@@ -37,7 +50,19 @@ from membercore_adapters.stores.base import Closing, claim_until, outcome_at, un
 from membercore_adapters.stores.packing import RECORD, PackingError, Unpacked, pack
 from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
 
-__all__ = ["PAGE", "SqlStore", "migrate", "prefix_end", "without_migrating"]
+__all__ = [
+    "PAGE",
+    "Opening",
+    "SqlStore",
+    "log",
+    "log_opened",
+    "migrate",
+    "opened_as",
+    "opening",
+    "prefix_end",
+    "read_only",
+    "without_migrating",
+]
 
 #: Rows per page of a streamed listing.
 PAGE: Final = 500
@@ -138,12 +163,53 @@ _OUTCOME: Final = """
 """
 
 
-#: Whether opening a SQL store may migrate its schema (see :func:`without_migrating`).
-_MIGRATING: ContextVar[bool] = ContextVar("membercore_migrating", default=True)
+class Opening(enum.IntEnum):
+    """How a SQL store opened within a block treats its schema, least allowed last.
+
+    Blocks nest, and the stricter way holds: a store opened read-only inside a block
+    that allows migrating is opened read-only, and a read-only block stays read-only
+    whatever is asked inside it.
+    """
+
+    #: Create a missing schema, and migrate one an earlier release wrote (the default).
+    MIGRATING = 0
+    #: Create a missing schema; refuse one an earlier release wrote
+    #: (:func:`without_migrating`).
+    CURRENT = 1
+    #: Create nothing and write nothing: refuse a missing store, one that is not
+    #: membercore's, and one an earlier release wrote; every write to the open store
+    #: fails (:func:`read_only`).
+    READ_ONLY = 2
+
+
+#: How SQL stores open in this context (see :func:`opening`).
+_OPENING: ContextVar[Opening] = ContextVar("membercore_opening", default=Opening.MIGRATING)
+
+#: The stores' logger: openings, schemas created and migrated, conflicts, repacks.
+log = logging.getLogger("membercore.store")
+
+
+def opened_as() -> Opening:
+    """How a SQL store opened here and now treats its schema (:class:`Opening`)."""
+    return _OPENING.get()
 
 
 @contextmanager
-def without_migrating() -> Iterator[None]:
+def opening(way: Opening) -> Iterator[None]:
+    """Open SQL stores within the block ``way`` says (or stricter, when nested in one).
+
+    The way is read when a store opens, and the store keeps it: a store opened
+    read-only stays read-only after the block. ``memory://`` stores are not SQL stores
+    and take no notice.
+    """
+    token = _OPENING.set(max(_OPENING.get(), way))
+    try:
+        yield
+    finally:
+        _OPENING.reset(token)
+
+
+def without_migrating() -> AbstractContextManager[None]:
     """Open SQL stores without migrating them: one an earlier release wrote is refused.
 
     A store with no schema yet is still created. Within the block, opening a store of an
@@ -151,11 +217,29 @@ def without_migrating() -> Iterator[None]:
     nothing; the ``membercore`` command line opens stores so, except ``membercore
     migrate``.
     """
-    token = _MIGRATING.set(False)
-    try:
-        yield
-    finally:
-        _MIGRATING.reset(token)
+    return opening(Opening.CURRENT)
+
+
+def read_only() -> AbstractContextManager[None]:
+    """Open SQL stores read-only: nothing is created, migrated or written, ever.
+
+    Within the block, opening a SQL store:
+
+    - of a SQLite file that does not exist, or a PostgreSQL schema holding no
+      membercore tables, raises :class:`~membercore.errors.StoreUnavailableError`
+      saying there is no store there, and creates nothing (no file, no schema);
+    - of a SQLite file that is not a membercore store raises
+      :class:`~membercore.errors.StoreUnavailableError` too, and changes nothing;
+    - of a store an earlier release wrote raises
+      :class:`~membercore.errors.OutdatedSchemaError`, as :func:`without_migrating`
+      does; of a later release's, :class:`~membercore.errors.StorageError`.
+
+    The store opened reads as any other; every write to it (a commit, a claim, a
+    delivery, an outcome, a repack) raises :class:`~membercore.errors.StorageError`,
+    refused by the store and by the database itself (SQLite opens the file
+    ``mode=ro``; PostgreSQL's sessions are ``default_transaction_read_only``).
+    """
+    return opening(Opening.READ_ONLY)
 
 
 def migrate(
@@ -166,7 +250,9 @@ def migrate(
     latest: int,
     execute: Callable[[str], object],
     record: Callable[[int], object],
-) -> None:
+    *,
+    way: Opening | None = None,
+) -> int:
     """Bring a schema from version ``found`` to ``latest``, one migration at a time.
 
     Args:
@@ -177,13 +263,20 @@ def migrate(
         latest: the version this membercore writes.
         execute: runs one statement.
         record: records that the schema is at a version, after its migration.
+        way: how the store is being opened (by default as :func:`opened_as` says).
+
+    Returns:
+        ``found``, for :func:`log_opened`.
 
     Raises:
         StorageError: the schema is newer than this membercore knows.
         OutdatedSchemaError: the schema is older and migrating is not allowed here
-            (:func:`without_migrating`).
+            (:func:`without_migrating`, :func:`read_only`).
+        StoreUnavailableError: there is no schema (version 0) and the store is opened
+            read-only.
     """
-    if 0 < found < latest and not _MIGRATING.get():
+    way = opened_as() if way is None else way
+    if 0 < found < latest and way > Opening.MIGRATING:
         raise OutdatedSchemaError(url, found=found, latest=latest)
     if found > latest:
         raise StorageError(
@@ -191,10 +284,25 @@ def migrate(
             f"{where} is at version {found}, newer than this membercore knows ({latest}); "
             "upgrade membercore",
         )
+    if found < latest and way is Opening.READ_ONLY:  # the dialects say so before
+        raise StoreUnavailableError(url, f"no membercore store in {where}: nothing was created")
     for number, statements in enumerate(migrations[found:], start=found + 1):
         for statement in statements:
             execute(statement)
         record(number)
+    return found
+
+
+def log_opened(url: str, found: int, latest: int, way: Opening) -> None:
+    """Log a store's opening, with the schema it created or migrated, at INFO."""
+    if way is Opening.READ_ONLY:
+        log.info("opened store %s read-only (schema version %d)", url, found)
+        return
+    if found == 0:
+        log.info("created the schema of store %s at version %d", url, latest)
+    elif found < latest:
+        log.info("migrated store %s from schema version %d to %d", url, found, latest)
+    log.info("opened store %s (schema version %d)", url, latest)
 
 
 def prefix_end(prefix: str) -> str | None:
@@ -216,6 +324,8 @@ class SqlStore(Closing, ABC):
     """
 
     _rows: ClassVar[Rows]
+    #: Whether the store was opened read-only (:func:`read_only`): every write is refused.
+    read_only: bool = False
     #: Whether the store holds events an earlier release wrote one row each (None: not
     #: looked yet). Nothing is added to ``legacy_events`` after the migration that made
     #: it: a release that would write there finds no ``events`` table.
@@ -260,6 +370,17 @@ class SqlStore(Closing, ABC):
     @abstractmethod
     def _write_all(self, doing: str, statements: Sequence[tuple[str, list[Any]]]) -> None:
         """Run each statement (``?`` placeholders) over its rows, all in one transaction."""
+
+    def _writable(self, doing: str) -> None:
+        """Refuse a write to a store opened read-only.
+
+        Raises:
+            StorageError: the store was opened read-only (:func:`read_only`).
+        """
+        if self.read_only:
+            raise StorageError(
+                self.url, f"{doing} refused: the store was opened read-only; nothing was written"
+            )
 
     @contextmanager
     def _driver_errors(self, doing: str) -> Iterator[None]:
@@ -394,8 +515,8 @@ class SqlStore(Closing, ABC):
         The dialect's ``_claim_due`` takes them in one atomic step.
 
         Raises:
-            StorageError: the claim has no worker or no positive lease, or the database
-                failed (nothing was claimed).
+            StorageError: the claim has no worker or no positive lease, the database
+                failed, or the store was opened read-only (nothing was claimed).
         """
         claimed = self._claiming(now, limit, worker, lease, self._claim_due)
         return [(self._rows.got(key), self._rows.moment(due_at)) for key, due_at in claimed]
@@ -416,8 +537,8 @@ class SqlStore(Closing, ABC):
         The dialect's ``_claim_outbox`` takes them in one atomic step.
 
         Raises:
-            StorageError: the claim has no worker or no positive lease, or the database
-                failed (nothing was claimed).
+            StorageError: the claim has no worker or no positive lease, the database
+                failed, or the store was opened read-only (nothing was claimed).
         """
         claimed = self._claiming(now, limit, worker, lease, self._claim_outbox)
         return [self._rows.message(row) for row in claimed]
@@ -431,6 +552,7 @@ class SqlStore(Closing, ABC):
         claim: Callable[[Any, int, str, Any], list[Any]],
     ) -> list[Any]:
         """The rows ``claim`` takes, once the claim is checked (none for no ``limit``)."""
+        self._writable("claiming")
         until = claim_until(self.url, now, worker, lease)
         if limit <= 0:
             return []
@@ -511,7 +633,12 @@ class SqlStore(Closing, ABC):
 
         Returns:
             The events moved into the journal and the snapshots packed.
+
+        Raises:
+            StorageError: the database failed (what was repacked before stays), or the
+                store was opened read-only.
         """
+        self._writable("repacking")
         rows, moved, packed = self._rows, 0, 0
         last = ""
         while keys := [key for (key,) in self._query("repacking", _LEGACY_KEYS, (last,))]:
@@ -529,6 +656,12 @@ class SqlStore(Closing, ABC):
             updates = [(pack(RECORD, rows.got(text)), key, at) for key, text, at in texts]
             self._write_all("repacking", [(_PACK_SNAPSHOT, updates)])
             packed, last = packed + len(texts), texts[-1][0]
+        log.info(
+            "repacked store %s: %d events moved into the journal, %d snapshots packed",
+            self.url,
+            moved,
+            packed,
+        )
         return moved, packed
 
     # -- writing ----------------------------------------------------------------------
@@ -538,13 +671,24 @@ class SqlStore(Closing, ABC):
 
         Raises:
             VersionConflictError: naming every conflicting key; nothing was written.
-            StorageError: the database failed, or the commit is malformed (see
-                :func:`~membercore.ports.commits.check_commit`); nothing was written.
+            StorageError: the database failed, the commit is malformed (see
+                :func:`~membercore.ports.commits.check_commit`), or the store was opened
+                read-only; nothing was written.
         """
         if not commit:
             return
+        self._writable("committing")
         checked = check_commit(self.url, commit)
-        self._write(checked, self._rows.commit(checked, commit))
+        try:
+            self._write(checked, self._rows.commit(checked, commit))
+        except VersionConflictError as conflict:
+            log.debug(
+                "commit to %s: version conflict on %d records (%s), nothing written",
+                self.url,
+                len(conflict.conflicts),
+                ", ".join(sorted(conflict.conflicts)),
+            )
+            raise
 
     def record_delivery(self, delivery: Delivery) -> None:
         """Record what a channel said of a message, in one update that also ends its claim.
@@ -554,8 +698,10 @@ class SqlStore(Closing, ABC):
         failure counts only while the message is pending.
 
         Raises:
-            StorageError: no message has that id, or the database failed.
+            StorageError: no message has that id, the database failed, or the store
+                was opened read-only.
         """
+        self._writable("recording a delivery")
         rows = self._rows
         message_id = rows.put(delivery.message_id)
         error = rows.put_optional(delivery.error)
@@ -583,8 +729,9 @@ class SqlStore(Closing, ABC):
         Raises:
             NaiveInstantError: ``at`` is naive.
             StorageError: no message has that id, it was not delivered, ``outcome`` is
-                empty, or the database failed.
+                empty, the database failed, or the store was opened read-only.
         """
+        self._writable("recording an outcome")
         rows = self._rows
         moment = outcome_at(self.url, message_id, outcome, at)
         stored_id = rows.put(message_id)

@@ -24,12 +24,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from membercore.errors import ConfigError
 from membercore.ports import REACHED, Positioned, SourceInput, Unreadable
 from membercore.serialization.mapping_files import read_toml
+from membercore_adapters.his.logs import logged_read
 from membercore_fhir.mapping import FhirMapping, load_mapping, mapping_from_dict
 from membercore_fhir.reading import Entry, Read
 from membercore_fhir.server.bundles import sort_entries
@@ -108,9 +110,16 @@ class FhirServerSource:
     def read(self) -> Iterator[SourceInput]:
         """Every type's changes since the position, its facts positioned.
 
+        What the read did is logged under ``membercore.source.fhir-server``
+        (:mod:`membercore_adapters.his.logs`): no patient's details.
+
         Raises:
             FhirServerError: the server could not be read, or refused the credentials.
         """
+        what = _address(self.config.base_url)
+        return logged_read(self.name, self._read(), what=what, after=self.after)
+
+    def _read(self) -> Iterator[SourceInput]:
         mark = Watermark.parse(self.after)
         reading = _Reading(self.after or mark.text("nothing read yet"))
         with self._client() as client:
@@ -240,3 +249,13 @@ class _Reading:
 
 def _named(entry: Entry) -> str:
     return name_of(entry.resource) if entry.resource is not None else "entry"
+
+
+def _address(url: str) -> str:
+    """A server's address as logged: its scheme, host and path (never a user or a query)."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "the FHIR server"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"

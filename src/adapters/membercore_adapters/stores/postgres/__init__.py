@@ -29,7 +29,9 @@ which keeps the order of keys and leaves every other text as it is.
 
 The schema is versioned in the table ``schema_version``; :data:`MIGRATIONS` are applied
 in order when a store opens, all in one transaction under an advisory lock, so two
-processes opening at once migrate once.
+processes opening at once migrate once. Opened within
+:func:`~membercore_adapters.stores.sql.read_only`, a store creates and migrates nothing
+and its sessions are read only. :func:`drop_store` destroys a store: it drops its tables.
 
 Every psycopg error is translated into :class:`~membercore.errors.StorageError`
 (:class:`~membercore.errors.StoreUnavailableError` when the server cannot be reached,
@@ -47,7 +49,7 @@ from collections.abc import Callable
 
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore_adapters.stores.postgres.schema import DEFAULT_SCHEMA, MIGRATIONS, SCHEMA_VERSION
-from membercore_adapters.stores.postgres.store import PostgresStore
+from membercore_adapters.stores.postgres.store import PostgresStore, drop_store
 from membercore_adapters.stores.postgres.urls import SCHEMES
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "PostgresStore",
+    "drop_store",
     "membercore_register_stores",
 ]
 

@@ -15,6 +15,7 @@ __all__ = [
     "MIGRATION_LOCK",
     "SCHEMA_VERSION",
     "SCHEMA_VERSION_TABLE",
+    "STORE_TABLES",
 ]
 
 #: The schema, one migration per version: migration ``n`` takes the schema from version
@@ -193,3 +194,20 @@ SCHEMA_VERSION_TABLE: Final = """CREATE TABLE IF NOT EXISTS schema_version (
     version    integer PRIMARY KEY,
     applied_at timestamptz NOT NULL DEFAULT now()
 )"""
+
+#: Every table a membercore store keeps in its schema, of any version (``events`` is
+#: ``legacy_events`` from version 5): what :func:`~membercore_adapters.stores.postgres.drop_store`
+#: drops. A migration that creates a table adds it here.
+STORE_TABLES: Final = (
+    "records",
+    "journal",
+    "legacy_events",
+    "events",
+    "inbox",
+    "outbox",
+    "dead_letters",
+    "tasks",
+    "identifiers",
+    "positions",
+    "schema_version",
+)

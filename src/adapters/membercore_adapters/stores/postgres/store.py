@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING, Any, Final
 from membercore.errors import StorageError, StoreUnavailableError
 from membercore.ports.commits import CheckedCommit
 from membercore_adapters.stores.postgres import schema
-from membercore_adapters.stores.postgres.schema import MIGRATION_LOCK, SCHEMA_VERSION_TABLE
+from membercore_adapters.stores.postgres.schema import (
+    MIGRATION_LOCK,
+    SCHEMA_VERSION_TABLE,
+    STORE_TABLES,
+)
 from membercore_adapters.stores.postgres.statements import (
     CANCEL_OUTBOX,
     CLAIM,
@@ -46,7 +50,7 @@ from membercore_adapters.stores.postgres.urls import (
     split_schema,
 )
 from membercore_adapters.stores.rows import CommitRows
-from membercore_adapters.stores.sql import SqlStore, migrate
+from membercore_adapters.stores.sql import Opening, SqlStore, log, log_opened, migrate, opened_as
 
 # The driver is optional (the ``postgres`` extra): the plugin manager imports this module
 # with every entry point, so a missing driver must only fail when a store is opened.
@@ -65,7 +69,7 @@ else:
 if TYPE_CHECKING:
     from psycopg import Connection
 
-__all__ = ["MISSING_DRIVER", "PostgresStore"]
+__all__ = ["MISSING_DRIVER", "PostgresStore", "drop_store"]
 
 _MAX_CONNECTIONS: Final = 4
 # Seconds to wait for the server to accept a connection, and for a pooled one to free up.
@@ -76,7 +80,9 @@ _POOL_TIMEOUT: Final = 15.0
 class PostgresStore(SqlStore):
     """A :class:`~membercore.ports.Store` in a PostgreSQL schema, shared by threads.
 
-    Open it with :meth:`open`; the constructor takes a URL too.
+    Open it with :meth:`open`; the constructor takes a URL too. Opened within
+    :func:`~membercore_adapters.stores.sql.read_only`, it creates and migrates nothing,
+    and every session is read only (``default_transaction_read_only``).
 
     Args:
         url: a ``postgresql://`` (or ``postgres://``) URL, with an optional ``schema``
@@ -86,7 +92,10 @@ class PostgresStore(SqlStore):
 
     Raises:
         StoreUnavailableError: the driver is not installed, or the server cannot be
-            reached or refuses the connection.
+            reached or refuses the connection; read-only, the schema holds no
+            membercore store.
+        OutdatedSchemaError: an earlier release wrote the schema, and migrating it is
+            not allowed here.
         StorageError: the URL is not a PostgreSQL URL, the schema name is not a plain
             identifier, the schema is newer than this membercore knows, or setting it up
             failed.
@@ -97,47 +106,10 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str, *, max_connections: int = _MAX_CONNECTIONS) -> None:
         self.url = redact(url)
         self._secrets = secrets(url)
-        scheme = url.partition("://")[0]
-        if scheme not in SCHEMES or "://" not in url:
-            raise StorageError(
-                self.url, "not a PostgreSQL URL (postgresql://user@host:5432/database)"
-            )
-        missing_driver = MISSING_DRIVER
-        if missing_driver is not None:
-            raise StoreUnavailableError(
-                self.url,
-                f"the PostgreSQL driver is not installed ({missing_driver}): "
-                "install membercore[postgres]",
-            )
-        if any(ord(c) < 32 or ord(c) == 127 for c in url):
-            raise StorageError(self.url, "the URL holds a control character (a newline?)")
-        try:
-            libpq_url, schema, shared = split_schema(url)
-        except ValueError as e:
-            raise StorageError(self.url, f"cannot read the URL: {self._scrub(e)}") from None
-        if not IDENTIFIER.fullmatch(schema):
-            raise StorageError(
-                self.url,
-                f"schema {schema!r} is not a plain lower-case identifier ([a-z_][a-z0-9_]*)",
-            )
-        if shared_schema(schema) and not shared:
-            raise StorageError(
-                self.url,
-                f"schema {schema!r} is PostgreSQL's own or shared by every application: "
-                "name one for membercore (?schema=membercore), or add shared_schema=yes "
-                "to put the tables there on purpose",
-            )
-        self.schema = schema
-        with self._driver_errors("reading the URL"):
-            params = pg_conninfo.conninfo_to_dict(libpq_url)
-        # Every connection: the store's schema first, instants in UTC, UTF-8 text.
-        options = str(params.get("options") or "")
-        params["options"] = f"{options} -c search_path={schema} -c TimeZone=UTC".strip()
-        params["client_encoding"] = "UTF8"
-        params.setdefault("connect_timeout", _CONNECT_TIMEOUT)
-        params.setdefault("application_name", "membercore")
-        self._conninfo = pg_conninfo.make_conninfo("", **params)
-        self._set_up()
+        way = opened_as()
+        self.read_only = way is Opening.READ_ONLY
+        self.schema, self._conninfo = _target(url, read_only=self.read_only)
+        found = self._set_up(way)
         self._pool: psycopg_pool.ConnectionPool[Connection[tuple[Any, ...]]]
         self._pool = psycopg_pool.ConnectionPool(
             self._conninfo,
@@ -151,6 +123,7 @@ class PostgresStore(SqlStore):
         )
         with self._driver_errors("connecting"):
             self._pool.open(wait=True, timeout=_CONNECT_TIMEOUT)
+        log_opened(self.url, found, schema.SCHEMA_VERSION, way)
 
     @classmethod
     def open(cls, url: str) -> PostgresStore:
@@ -171,25 +144,12 @@ class PostgresStore(SqlStore):
     # -- errors -----------------------------------------------------------------------
 
     def _scrub(self, error: BaseException | str) -> str:
-        message = str(error).strip()
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        return message
+        return _scrubbed(error, self._secrets)
 
     _driver_error = _DRIVER_ERROR
 
     def _translate(self, error: Exception, doing: str) -> StorageError:
-        message = f"{doing} failed: {self._scrub(error)}"
-        # A pool timeout or closed pool is an OperationalError too, as is a refused or
-        # broken connection; a statement that fails on a live connection is not.
-        unavailable = isinstance(error, psycopg_pool.PoolTimeout) or (
-            isinstance(error, psycopg.OperationalError)
-            and not isinstance(error, psycopg_pool.PoolClosed)
-            and error.sqlstate is None
-        )
-        if unavailable:
-            return StoreUnavailableError(self.url, message)
-        return StorageError(self.url, message)
+        return _translated(error, doing, self.url, self._secrets)
 
     @contextmanager
     def _connection(self, doing: str) -> Iterator[Connection[tuple[Any, ...]]]:
@@ -205,12 +165,16 @@ class PostgresStore(SqlStore):
 
     # -- setting up -------------------------------------------------------------------
 
-    def _set_up(self) -> None:
+    def _set_up(self, way: Opening) -> int:
+        """Create or migrate the schema as ``way`` allows; the version it was found at."""
         try:
             conn = psycopg.connect(self._conninfo, autocommit=True)
         except psycopg.Error as e:
             raise StoreUnavailableError(self.url, f"cannot connect: {self._scrub(e)}") from e
         try:
+            if way is Opening.READ_ONLY:
+                with self._driver_errors("reading the schema"), conn:
+                    return self._found(conn)
             with self._driver_errors("setting up the schema"), conn, conn.transaction():
                 # Two processes opening at once: the second waits, then finds it done.
                 conn.execute(
@@ -220,16 +184,41 @@ class PostgresStore(SqlStore):
                 create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}")
                 conn.execute(create.format(sql.Identifier(self.schema)))
                 conn.execute(SCHEMA_VERSION_TABLE)
-                self._migrate(conn)
+                return self._migrate(conn, way)
         finally:
             conn.close()
 
-    def _migrate(self, conn: Connection[tuple[Any, ...]]) -> None:
+    def _found(self, conn: Connection[tuple[Any, ...]]) -> int:
+        """The version of the store's schema, read only; none there is said so.
+
+        Raises:
+            StoreUnavailableError: the schema holds no membercore store.
+            OutdatedSchemaError: an earlier release wrote it.
+            StorageError: a later release wrote it.
+        """
+        row = conn.execute(
+            "SELECT current_database(), "
+            "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s), "
+            "to_regclass(format('%%I.%%I', %s::text, 'schema_version')) IS NOT NULL",
+            (self.schema, self.schema),
+        ).fetchone()
+        database, schema_there, versioned = row if row else ("?", False, False)
+        where = f"schema {self.schema} of database {database}"
+        if not versioned:
+            why = (
+                "the schema does not exist" if not schema_there else "it holds no membercore tables"
+            )
+            raise StoreUnavailableError(
+                self.url, f"no membercore store in {where} ({why}): nothing was created"
+            )
+        return self._migrate(conn, Opening.READ_ONLY, where=where)
+
+    def _migrate(self, conn: Connection[tuple[Any, ...]], way: Opening, *, where: str = "") -> int:
         row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
         # Read when a store opens, so that a test may stand in a schema of its own.
-        migrate(
+        return migrate(
             self.url,
-            f"schema {self.schema}",
+            where or f"schema {self.schema}",
             int(row[0]) if row else 0,
             schema.MIGRATIONS,
             schema.SCHEMA_VERSION,
@@ -237,6 +226,7 @@ class PostgresStore(SqlStore):
             lambda number: conn.execute(
                 "INSERT INTO schema_version (version) VALUES (%s)", (number,)
             ),
+            way=way,
         )
 
     @property
@@ -326,3 +316,163 @@ class PostgresStore(SqlStore):
         """Close the pool's connections (again is harmless); the store is unusable after."""
         with self._driver_errors("closing"):
             self._pool.close()
+
+
+# -- what a store and drop_store share ----------------------------------------------------
+
+
+def _scrubbed(error: BaseException | str, hidden: Sequence[str]) -> str:
+    """An error's words with every secret of the URL replaced by ``***``."""
+    message = str(error).strip()
+    for secret in hidden:
+        message = message.replace(secret, "***")
+    return message
+
+
+def _translated(error: Exception, doing: str, url: str, hidden: Sequence[str]) -> StorageError:
+    """A driver's error as the StorageError to raise (the password scrubbed from it)."""
+    message = f"{doing} failed: {_scrubbed(error, hidden)}"
+    # A pool timeout or closed pool is an OperationalError too, as is a refused or
+    # broken connection; a statement that fails on a live connection is not.
+    unavailable = isinstance(error, psycopg_pool.PoolTimeout) or (
+        isinstance(error, psycopg.OperationalError)
+        and not isinstance(error, psycopg_pool.PoolClosed)
+        and error.sqlstate is None
+    )
+    if unavailable:
+        return StoreUnavailableError(url, message)
+    return StorageError(url, message)
+
+
+def _target(url: str, *, read_only: bool = False) -> tuple[str, str]:
+    """The schema a store's URL names, and the libpq connection string for it.
+
+    Every connection puts the store's schema first on its ``search_path``, keeps
+    instants in UTC and text in UTF-8; ``read_only``, every transaction on it is read
+    only (``default_transaction_read_only``), so that a write fails in the database
+    too.
+
+    Raises:
+        StoreUnavailableError: the driver is not installed.
+        StorageError: the URL is not a PostgreSQL URL, or names a schema that is not a
+            plain identifier, or one shared by every application without saying so.
+    """
+    shown, hidden = redact(url), secrets(url)
+    scheme = url.partition("://")[0]
+    if scheme not in SCHEMES or "://" not in url:
+        raise StorageError(shown, "not a PostgreSQL URL (postgresql://user@host:5432/database)")
+    missing_driver = MISSING_DRIVER
+    if missing_driver is not None:
+        raise StoreUnavailableError(
+            shown,
+            f"the PostgreSQL driver is not installed ({missing_driver}): "
+            "install membercore[postgres]",
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise StorageError(shown, "the URL holds a control character (a newline?)")
+    try:
+        libpq_url, schema, shared = split_schema(url)
+    except ValueError as e:
+        raise StorageError(shown, f"cannot read the URL: {_scrubbed(e, hidden)}") from None
+    if not IDENTIFIER.fullmatch(schema):
+        raise StorageError(
+            shown, f"schema {schema!r} is not a plain lower-case identifier ([a-z_][a-z0-9_]*)"
+        )
+    if shared_schema(schema) and not shared:
+        raise StorageError(
+            shown,
+            f"schema {schema!r} is PostgreSQL's own or shared by every application: "
+            "name one for membercore (?schema=membercore), or add shared_schema=yes "
+            "to put the tables there on purpose",
+        )
+    try:
+        params = pg_conninfo.conninfo_to_dict(libpq_url)
+    except psycopg.Error as e:
+        raise _translated(e, "reading the URL", shown, hidden) from e
+    options = str(params.get("options") or "")
+    settings = f"-c search_path={schema} -c TimeZone=UTC"
+    if read_only:
+        settings += " -c default_transaction_read_only=on"
+    params["options"] = f"{options} {settings}".strip()
+    params["client_encoding"] = "UTF8"
+    params.setdefault("connect_timeout", _CONNECT_TIMEOUT)
+    params.setdefault("application_name", "membercore")
+    return schema, pg_conninfo.make_conninfo("", **params)
+
+
+def drop_store(url: str) -> tuple[str, ...]:
+    """Destroy the membercore store in the schema ``url`` names: drop its tables.
+
+    **This destroys everything the store holds** — every member's record and journal,
+    the outbox, the tasks, the dead letters, the sources' positions — and cannot be
+    undone. Call it only on a store its caller owns and means to start afresh (the
+    store ``membercore demo`` wrote and marked as its own), never on a hospital's.
+
+    Membercore's tables in that schema are dropped in one transaction, under the lock
+    that serialises openings and migrations, so that a store opening meanwhile waits
+    and then creates the schema anew; the schema itself stays (with its grants), as
+    does anything else in it or in the database. A schema that holds no membercore
+    store is left as it is. Stop the workers on the store first: one still running
+    fails on its next statement.
+
+    Args:
+        url: the store's URL, as :meth:`PostgresStore.open` takes it.
+
+    Returns:
+        The tables dropped (none when the schema held no membercore store).
+
+    Raises:
+        StoreUnavailableError: the server cannot be reached, or the driver is missing.
+        StorageError: the URL is not a PostgreSQL one, a later release wrote the store
+            (its tables are not all known here: nothing was dropped), or the database
+            refused (another object depends on a table: nothing was dropped).
+    """
+    shown, hidden = redact(url), secrets(url)
+    schema_name, conninfo = _target(url)
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True)
+    except psycopg.Error as e:
+        raise StoreUnavailableError(shown, f"cannot connect: {_scrubbed(e, hidden)}") from e
+    try:
+        with conn, conn.transaction():
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (MIGRATION_LOCK, schema_name)
+            )
+            tables = _store_tables(conn, schema_name)
+            if "schema_version" not in tables:
+                log.info("store %s: no membercore store in schema %s to drop", shown, schema_name)
+                return ()
+            row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            version = int(row[0]) if row else 0
+            if version > schema.SCHEMA_VERSION:
+                raise StorageError(
+                    shown,
+                    f"schema {schema_name} is at version {version}, newer than this "
+                    f"membercore knows ({schema.SCHEMA_VERSION}): nothing was dropped",
+                )
+            drop = sql.SQL("DROP TABLE {}").format(
+                sql.SQL(", ").join(sql.Identifier(schema_name, table) for table in tables)
+            )
+            conn.execute(drop)
+    except psycopg.Error as e:
+        raise _translated(e, "dropping the store", shown, hidden) from e
+    finally:
+        conn.close()
+    log.warning(
+        "dropped the membercore store in schema %s of %s: %d tables, everything it held",
+        schema_name,
+        shown,
+        len(tables),
+    )
+    return tables
+
+
+def _store_tables(conn: Connection[tuple[Any, ...]], schema_name: str) -> tuple[str, ...]:
+    """Membercore's tables that ``schema_name`` holds, as :data:`STORE_TABLES` orders them."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s)",
+        (schema_name, list(STORE_TABLES)),
+    ).fetchall()
+    present = {name for (name,) in rows}
+    return tuple(table for table in STORE_TABLES if table in present)

@@ -6,6 +6,10 @@ Open it by URL through the plugin manager, or directly::
     store = SqliteStore.open("sqlite:////srv/membercore.db")   # absolute
     store = SqliteStore.open("sqlite:///:memory:")             # private, gone on close
 
+Opened within :func:`~membercore_adapters.stores.sql.read_only`, the file is opened
+``mode=ro``: never created, migrated or written (a file no write-ahead log lies beside
+is read ``immutable``, so that no ``-wal`` or ``-shm`` file is left beside it).
+
 The file runs in WAL mode with ``synchronous=NORMAL``: a commit survives a crash of the
 process, the last few may be lost on a power cut, and readers on other connections never
 block the writer. A store is **one connection used from one thread** (``sqlite3`` checks

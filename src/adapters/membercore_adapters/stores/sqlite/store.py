@@ -19,7 +19,7 @@ from urllib.parse import unquote
 from membercore.errors import StorageError, StoreUnavailableError
 from membercore.ports.commits import CheckedCommit
 from membercore_adapters.stores.rows import CommitRows
-from membercore_adapters.stores.sql import SqlStore, migrate
+from membercore_adapters.stores.sql import Opening, SqlStore, log, log_opened, migrate, opened_as
 from membercore_adapters.stores.sqlite import schema
 from membercore_adapters.stores.sqlite.schema import PRAGMAS
 from membercore_adapters.stores.sqlite.statements import (
@@ -52,6 +52,9 @@ _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 class SqliteStore(SqlStore):
     """A :class:`~membercore.ports.Store` in one SQLite database, used from one thread.
 
+    Opened within :func:`~membercore_adapters.stores.sql.read_only`, the file is opened
+    ``mode=ro``: it is never created, migrated or written, and every write is refused.
+
     Args:
         path: the database file (created with its schema when missing), or ``:memory:``
             for a private in-memory database that disappears on :meth:`close`.
@@ -60,7 +63,9 @@ class SqliteStore(SqlStore):
 
     Raises:
         StoreUnavailableError: the file's directory does not exist or the file cannot
-            be opened.
+            be opened; read-only, the file does not exist or is not a membercore store.
+        OutdatedSchemaError: an earlier release wrote the file, and migrating it is not
+            allowed here.
         StorageError: the file is not a SQLite database, or its schema is newer than
             this version of membercore knows.
     """
@@ -73,28 +78,83 @@ class SqliteStore(SqlStore):
         path = str(path)
         self.url = url or f"sqlite:///{path}"
         self.path = path
-        if path != _MEMORY and not Path(path).parent.is_dir():
-            raise StoreUnavailableError(
-                self.url, f"directory {str(Path(path).parent)!r} does not exist"
-            )
+        way = opened_as()
+        self.read_only = way is Opening.READ_ONLY
+        if self.read_only:
+            self._conn = self._connect_read_only(path, busy_timeout)
+        else:
+            if path != _MEMORY and not Path(path).parent.is_dir():
+                raise StoreUnavailableError(
+                    self.url, f"directory {str(Path(path).parent)!r} does not exist"
+                )
+            try:
+                self._conn = sqlite3.connect(
+                    path,
+                    timeout=busy_timeout,
+                    isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+                    check_same_thread=True,
+                    cached_statements=256,
+                )
+            except sqlite3.Error as e:
+                raise StoreUnavailableError(self.url, f"cannot open {path!r}: {e}") from e
         try:
-            self._conn = sqlite3.connect(
-                path,
+            found = self._set_up(way)
+        except sqlite3.Error as e:
+            self._conn.close()
+            if self.read_only and "not a database" in str(e):
+                raise StoreUnavailableError(
+                    self.url,
+                    f"{path!r} is not a membercore store (not a SQLite database): "
+                    "nothing was changed",
+                ) from e
+            raise self._translate(e, "opening") from e
+        except BaseException:
+            self._conn.close()
+            raise
+        log_opened(self.url, found, schema.SCHEMA_VERSION, way)
+
+    def _connect_read_only(self, path: str, busy_timeout: float) -> sqlite3.Connection:
+        """A connection that can neither create the file nor write to it (``mode=ro``).
+
+        A file beside which no write-ahead log lies (no connection has it open, or the
+        last one closed cleanly) is read as ``immutable``: SQLite then creates no
+        ``-wal`` and ``-shm`` files beside it, which would be left behind owned by
+        whoever read the store (the worker, another user, could not write them after),
+        and reads a store in a directory it may not write. A file with its log beside it
+        is being written: it is read with the log, and sees every commit.
+
+        Raises:
+            StoreUnavailableError: the file does not exist (nothing was created), is
+                not a file, or cannot be opened.
+        """
+        if path == _MEMORY:
+            raise StoreUnavailableError(
+                self.url, "a private in-memory database holds no store to read"
+            )
+        file = Path(path)
+        if not file.exists():
+            where = "" if file.parent.is_dir() else " (its directory does not exist)"
+            raise StoreUnavailableError(
+                self.url, f"no store at {path!r}{where}: nothing was created"
+            )
+        if not file.is_file():
+            raise StoreUnavailableError(self.url, f"{path!r} is not a file: no store there")
+        logged = Path(f"{path}-wal").exists()
+        uri = file.absolute().as_uri() + ("?mode=ro" if logged else "?mode=ro&immutable=1")
+        if not logged:
+            log.debug("store %s: no write-ahead log beside it, read as immutable", self.url)
+        try:
+            conn = sqlite3.connect(
+                uri,
+                uri=True,
                 timeout=busy_timeout,
-                isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+                isolation_level=None,
                 check_same_thread=True,
                 cached_statements=256,
             )
         except sqlite3.Error as e:
             raise StoreUnavailableError(self.url, f"cannot open {path!r}: {e}") from e
-        try:
-            self._set_up()
-        except sqlite3.Error as e:
-            self._conn.close()
-            raise self._translate(e, "opening") from e
-        except BaseException:
-            self._conn.close()
-            raise
+        return conn
 
     @classmethod
     def open(cls, url: str) -> SqliteStore:
@@ -121,20 +181,31 @@ class SqliteStore(SqlStore):
 
     # -- setting up -------------------------------------------------------------------
 
-    def _set_up(self) -> None:
+    def _set_up(self, way: Opening) -> int:
+        """Set the connection up and bring the schema to date; the version found."""
         conn = self._conn
+        if way is Opening.READ_ONLY:
+            conn.execute("PRAGMA query_only = ON")
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if not version:
+                raise StoreUnavailableError(
+                    self.url,
+                    f"{self.path!r} is not a membercore store (it holds no membercore "
+                    "schema): nothing was changed",
+                )
+            return self._migrate(way)
         # WAL must be switched on outside a transaction; :memory: answers "memory".
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
         for pragma in PRAGMAS:
             conn.execute(pragma)
         with self._immediate():
-            self._migrate()
+            return self._migrate(way)
 
-    def _migrate(self) -> None:
+    def _migrate(self, way: Opening) -> int:
         conn = self._conn
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         # Read when a store opens, so that a test may stand in a schema of its own.
-        migrate(
+        return migrate(
             self.url,
             "the file's schema",
             version,
@@ -143,6 +214,7 @@ class SqliteStore(SqlStore):
             conn.execute,
             # PRAGMA takes no parameters; the number is an int we computed.
             lambda number: conn.execute(f"PRAGMA user_version = {int(number)}"),
+            way=way,
         )
 
     @property

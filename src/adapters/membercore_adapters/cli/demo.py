@@ -16,6 +16,7 @@ from membercore_adapters.cli.failures import stopped
 from membercore_adapters.cli.speech import Words, echo, language, say
 from membercore_adapters.demo import HospitalSpec, ProgressBar, dashboard, run_demo
 from membercore_adapters.demo.walkthrough import ledger_walkthrough
+from membercore_adapters.stores.postgres import drop_store
 from membercore_adapters.stores.sql import without_migrating
 from membercore_adapters.stores.sqlite import database_path
 
@@ -125,9 +126,10 @@ class NotTheDemosError(StorageError):
 def _claim(url: str, spec: HospitalSpec) -> None:
     """Make the store the demo's: a new or empty one, or an earlier demo's started afresh.
 
-    A SQLite file an earlier demo wrote is deleted and written anew; any other store
-    that holds records is refused, and nothing in it is changed. The demo then marks the
-    store as its own with a committed position, which only it writes.
+    A SQLite file an earlier demo wrote is deleted, a PostgreSQL schema emptied of its
+    tables (:func:`~membercore_adapters.stores.postgres.drop_store`), and written anew;
+    any other store that holds records is refused, and nothing in it is changed. The
+    demo then marks the store as its own with a committed position, which only it writes.
 
     Raises:
         NotTheDemosError: the store holds records and no demo marked it.
@@ -143,6 +145,8 @@ def _claim(url: str, spec: HospitalSpec) -> None:
         if ours and path is not None:
             for suffix in ("", "-wal", "-shm"):
                 Path(path + suffix).unlink(missing_ok=True)
+        elif ours and url.startswith(("postgresql:", "postgres:")):
+            drop_store(url)
     with _engine(url, spec) as engine:
         mark = f"seed {spec.seed}, {spec.patients} patients, {spec.months} months"
         engine.store.commit(Commit(positions=[SourcePosition(source=DEMO_MARK, position=mark)]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +23,7 @@ from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore_adapters.cli.failures import stopped, unreadable
 from membercore_adapters.cli.speech import Words, say
-from membercore_adapters.stores.sql import without_migrating
+from membercore_adapters.stores.sql import read_only, without_migrating
 from membercore_adapters.stores.sqlite import database_path
 
 __all__ = ["Use", "engine_on", "programme"]
@@ -71,7 +71,7 @@ def engine_on(
     try:
         if use != "write":
             _must_exist(store)
-        with nullcontext() if use == "migrate" else without_migrating():
+        with _opening(use):
             engine = Engine.open(store, config=chosen)
     except MembercoreError as error:
         raise stopped(error, store=store) from error
@@ -84,6 +84,13 @@ def engine_on(
             raise  # the reader went away: not a file that cannot be read
         except OSError as error:  # a file named on the command line, or a port
             raise unreadable(error, programme=config) from error
+
+
+def _opening(use: Use) -> AbstractContextManager[None]:
+    """How a use opens the store: only ``migrate`` migrates, ``read`` changes nothing."""
+    if use == "migrate":
+        return nullcontext()
+    return read_only() if use == "read" else without_migrating()
 
 
 _NO_STORE = Words(

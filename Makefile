@@ -35,13 +35,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict
 
-# The built wheel must carry both packages and work without the source tree.
+# The built wheel must carry both packages and their data, and work without the source
+# tree. build/lib goes first: setuptools would put a module deleted since into the wheel.
 wheel-check: $(STAMP)
-	rm -rf dist $(WHEEL_VENV)
+	rm -rf dist build/lib $(WHEEL_VENV)
 	$(BIN)/python -m build --wheel --outdir dist . > /dev/null
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/python -m pip install --quiet dist/membercore-*.whl
 	cd build && wheel-venv/bin/python -I -c "import membercore, membercore_adapters; print('wheel imports', membercore.__name__, membercore_adapters.__name__)"
+	cd build && wheel-venv/bin/python -I -c "import membercore; print('wheel loads', membercore.reference_config().name)"
 	cd build && wheel-venv/bin/membercore demo --patients 300 --months 3 --workers 1 --quiet --store sqlite:///wheel-demo.db > /dev/null
 
 bench: $(STAMP)

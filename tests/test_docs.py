@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from membercore import load_config_toml
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+TOML = re.compile(r"^```toml\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 
 
 def test_every_page_is_found() -> None:
@@ -30,3 +33,10 @@ def test_the_examples_of_a_page_run(
     for number, block in enumerate(blocks, start=1):
         code = compile(block, f"{page.name} example {number}", "exec")
         exec(code, namespace)
+
+
+def test_the_toml_examples_of_the_configuration_page_are_programmes_the_loader_takes() -> None:
+    blocks = TOML.findall((ROOT / "docs" / "configuration.md").read_text(encoding="utf-8"))
+    assert blocks
+    for block in blocks:
+        load_config_toml(block)  # raises ConfigError naming the key it refuses

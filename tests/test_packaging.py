@@ -1,15 +1,23 @@
 """The installed package, as a newcomer gets it from ``make``: both packages import
-outside the source tree, ship their type information, and the command is on the PATH.
+outside the source tree, ship their type information and their data, and the command is
+on the PATH.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+
+import pytest
 
 import membercore
 import membercore_adapters
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_both_packages_import_from_the_installed_environment(tmp_path: Path) -> None:
@@ -36,3 +44,54 @@ def test_the_membercore_command_is_installed() -> None:
     result = subprocess.run([str(command), "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "demo" in result.stdout
+
+
+def test_the_built_wheel_loads_the_reference_programme_from_its_own_file(tmp_path: Path) -> None:
+    # Built from a copy of the sources, so that nothing of the tree's own build/ slips in.
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, project / name)
+    ignored = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(ROOT / "src", project / "src", ignore=ignored)
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if built.returncode != 0:
+        # The build backend comes from the package index, as for `make wheel-check`.
+        reason = f"the wheel could not be built: {built.stderr[-800:]}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    (wheel,) = (tmp_path / "dist").glob("membercore-*.whl")
+    installed = tmp_path / "site-packages"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(installed)  # a pure-Python wheel, installed
+    code = (
+        "import membercore, tomllib; "
+        "from membercore.config import reference_config; "
+        "from membercore.serialization import load_config_toml; "
+        "print(membercore.__file__); "
+        "text = membercore.reference_toml(); "
+        "tomllib.loads(text); "
+        "assert reference_config() == load_config_toml(text); "
+        "print(reference_config().name, len(reference_config().journeys))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(installed)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    where, programme = result.stdout.splitlines()
+    assert Path(where).is_relative_to(installed)  # the wheel's, not the source tree's
+    name, journeys = programme.split()
+    assert name == "仁和医院健康会员"
+    assert int(journeys) > 0

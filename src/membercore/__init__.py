@@ -26,7 +26,7 @@ from membercore import (
     staff,
     tiers,
 )
-from membercore.config import ProgrammeConfig, reference_config
+from membercore.config import ProgrammeConfig, reference_config, reference_toml
 from membercore.errors import (
     ConfigError,
     EarningTooOldError,
@@ -192,6 +192,7 @@ __all__ = [
     "outreach",
     "plans",
     "reference_config",
+    "reference_toml",
     "rewards",
     "segments",
     "staff",
@@ -205,6 +206,7 @@ relocate(
         "membercore.calls": "membercore.service.calls",
         "membercore.clinical": "membercore.facts",
         "membercore.commands": "membercore.ledger.commands",
+        "membercore.config.reference_journeys": "membercore.config.reference",
         "membercore.dispatch": "membercore.service.dispatch",
         "membercore.engine": "membercore.service.engine",
         "membercore.events": "membercore.ledger.events",

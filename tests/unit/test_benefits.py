@@ -25,7 +25,6 @@ from membercore.benefits import (
     quote,
 )
 from membercore.config import Benefit, BenefitPackage, Discount, ProgrammeConfig, Quota
-from membercore.config.reference import reference_plans
 
 SH = ZoneInfo("Asia/Shanghai")
 CONFIG = reference_config()
@@ -80,7 +79,7 @@ def quota(key: str, service: str, per_period: int | None, **changes: object) -> 
 
 
 def programme(*packages: BenefitPackage) -> ProgrammeConfig:
-    return ProgrammeConfig(packages=packages, plans=reference_plans())
+    return ProgrammeConfig(packages=packages, plans=reference_config().plans)
 
 
 def at_l1(key: str, *benefits: Benefit, cumulative: bool = True) -> BenefitPackage:

@@ -29,14 +29,14 @@ from membercore.benefits import (
     replay,
 )
 from membercore.config import Benefit, BenefitPackage, Discount, ProgrammeConfig, Quota
-from membercore.config.reference import reference_config, reference_plans
+from membercore.config.reference import reference_config
 from membercore.errors import BenefitError
 
 SH = ZoneInfo("Asia/Shanghai")
 # Few categories and codes, so that quotas and discounts often cover the bill's items.
 CATEGORIES = ("exam", "consult", "lab")
 CODES = ("CT-HEAD", "LAB-HBA1C")
-PLANS = tuple(plan.key for plan in reference_plans().plans)
+PLANS = tuple(plan.key for plan in reference_config().plans.plans)
 PROGRAMMES = ("diabetes", "prenatal")
 TIERS = ("L1", "L2", "L3", "L4", "L5")
 # Around the Shanghai new year, so that year and month periods both turn.
@@ -109,7 +109,7 @@ def programmes(draw: st.DrawFn) -> ProgrammeConfig:
                 **attachment,
             )
         )
-    return ProgrammeConfig(packages=tuple(packages), plans=reference_plans())
+    return ProgrammeConfig(packages=tuple(packages), plans=reference_config().plans)
 
 
 @st.composite

@@ -32,7 +32,6 @@ from membercore.benefits import (
     replay,
 )
 from membercore.config import Benefit, BenefitPackage, ProgrammeConfig, Quota
-from membercore.config.reference import reference_plans
 from membercore.errors import (
     BenefitError,
     MembercoreError,
@@ -412,7 +411,7 @@ def test_a_reservation_consumed_after_new_year_stays_in_the_year_it_was_reserved
 
 
 TERM_CONFIG = ProgrammeConfig(
-    plans=reference_plans(),
+    plans=reference_config().plans,
     packages=(
         BenefitPackage(
             key="plan_annual_299",

@@ -44,14 +44,11 @@ class StaffRoster:
 
 
 def reference_staff() -> StaffRoster:
-    """A small team: three health managers, two nurses and a doctor."""
-    return StaffRoster(
-        staff=(
-            StaffMember(key="hm-01", name="王健康", roles=("health_manager",), capacity=150),
-            StaffMember(key="hm-02", name="李管家", roles=("health_manager",), capacity=150),
-            StaffMember(key="hm-03", name="赵顾问", roles=("health_manager",), capacity=100),
-            StaffMember(key="rn-01", name="陈护士", roles=("nurse",)),
-            StaffMember(key="rn-02", name="刘护士", roles=("nurse",)),
-            StaffMember(key="md-01", name="周医生", roles=("doctor",), capacity=80),
-        )
-    )
+    """The reference programme's small team: three health managers, two nurses, a doctor.
+
+    ``reference_config().staff``.
+    """
+    # The reference programme's parts are read from its file, with this module's classes.
+    from membercore.config.reference import reference_config  # noqa: PLC0415
+
+    return reference_config().staff

@@ -6,16 +6,7 @@ from pathlib import Path
 
 import click
 
-from membercore import MembercoreError
-
-try:  # TEMP
-    from membercore import reference_toml  # type: ignore[attr-defined]
-except ImportError:  # TEMP
-
-    def reference_toml() -> str:  # TEMP
-        return ""
-
-
+from membercore import MembercoreError, reference_toml
 from membercore.config import ProgrammeConfig
 from membercore.errors import PluginError
 from membercore.journeys import check_tags, validate

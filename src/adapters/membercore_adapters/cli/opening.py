@@ -1,7 +1,8 @@
 """Opening the store a command works on, with its programme; failures said in words.
 
 A command says how it uses the store: ``read`` (it neither creates nor changes one),
-``tend`` (it changes one that is there: ``tick``, ``outbox --dispatch``, ``repack``),
+``tend`` (it changes one that is there, and creates none: ``tick``, ``outbox
+--dispatch``, ``repack``),
 ``write`` (it may create one: ``ingest``, ``import``, ``worker``) or ``migrate``. Only
 ``migrate`` migrates a store an earlier release wrote; every other use refuses it and
 changes nothing.
@@ -70,7 +71,10 @@ def engine_on(
             raise unreadable(missing)
     try:
         if use != "write":
-            _must_exist(store)
+            _no_file(store)
+        if use == "tend":
+            with read_only():  # says there is no store, creating none
+                Engine.open(store, config=chosen).close()
         with _opening(use):
             engine = Engine.open(store, config=chosen)
     except MembercoreError as error:
@@ -100,11 +104,11 @@ _NO_STORE = Words(
 )
 
 
-def _must_exist(url: str) -> None:
+def _no_file(url: str) -> None:
     """Refuse a SQLite file that is not there, before opening would create it.
 
     Raises:
-        StoreUnavailableError: the URL names a file that does not exist.
+        StoreUnavailableError: the URL names a SQLite file that does not exist.
     """
     if not url.startswith("sqlite:"):
         return

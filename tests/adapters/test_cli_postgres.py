@@ -56,8 +56,9 @@ def test_the_demo_leaves_a_postgresql_store_it_did_not_write(
     postgres_schema_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     store = ["--store", postgres_schema_url]
-    assert main(["tick", *store]) == 3  # no store yet: tending one creates none
-    assert _tables(postgres_schema_url) == set()
+    for command in (["tick"], ["repack"], ["migrate"], ["outbox", "--dispatch"]):
+        assert main([*command, *store]) == 3  # no store yet: tending one creates none
+        assert _tables(postgres_schema_url) == set()
     registered = PatientRegistered(
         fact_id="r-1", patient_id="P-1", occurred_at=datetime.now(UTC), name="林女士"
     )

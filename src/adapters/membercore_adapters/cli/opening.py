@@ -19,7 +19,7 @@ from typing import Literal
 
 from membercore import MembercoreError, reference_config
 from membercore.config import ProgrammeConfig
-from membercore.errors import StoreUnavailableError
+from membercore.errors import OutdatedSchemaError, StoreUnavailableError
 from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
 from membercore_adapters.cli.failures import stopped, unreadable
@@ -72,9 +72,8 @@ def engine_on(
     try:
         if use != "write":
             _no_file(store)
-        if use == "tend":
-            with read_only():  # says there is no store, creating none
-                Engine.open(store, config=chosen).close()
+        if use in ("tend", "migrate"):
+            _probe(store, chosen)
         with _opening(use):
             engine = Engine.open(store, config=chosen)
     except MembercoreError as error:
@@ -102,6 +101,19 @@ _NO_STORE = Words(
     "no store at {path!r}: nothing was created (`membercore ingest` or `membercore "
     "import` creates one)",
 )
+
+
+def _probe(url: str, config: ProgrammeConfig) -> None:
+    """Refuse a database that holds no store, before opening would create one.
+
+    Raises:
+        StoreUnavailableError: there is no membercore store there.
+    """
+    try:
+        with read_only():  # says there is none, creating nothing
+            Engine.open(url, config=config).close()
+    except OutdatedSchemaError:
+        pass  # there is one: only migrate opens it
 
 
 def _no_file(url: str) -> None:

@@ -5,28 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import psycopg
 import pytest
 
 from membercore.facts import PatientRegistered
 from membercore.serialization import message_to_dict
 from membercore_adapters.cli import main
+from membercore_adapters.testing import schema_relations
 
 _SMALL_DEMO = ["demo", "--patients", "20", "--months", "1", "--workers", "1", "--quiet"]
-
-
-def _tables(url: str) -> set[str]:
-    """The tables in the URL's schema."""
-    schema = parse_qs(urlsplit(url).query)["schema"][0]
-    server = url.split("?", maxsplit=1)[0]
-    with psycopg.connect(server) as conn:
-        rows = conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-            (schema,),
-        ).fetchall()
-    return {name for (name,) in rows}
 
 
 @pytest.mark.parametrize(
@@ -37,7 +24,7 @@ def test_a_reading_command_on_an_empty_schema_says_so_and_creates_nothing(
 ) -> None:
     assert main([*command, "--store", postgres_schema_url]) == 3
     assert "no membercore store in schema" in capsys.readouterr().err
-    assert _tables(postgres_schema_url) == set()
+    assert schema_relations(postgres_schema_url) == set()
 
 
 def test_the_demo_starts_its_own_postgresql_store_afresh_and_refuses_another(
@@ -58,7 +45,7 @@ def test_the_demo_leaves_a_postgresql_store_it_did_not_write(
     store = ["--store", postgres_schema_url]
     for command in (["tick"], ["repack"], ["migrate"], ["outbox", "--dispatch"]):
         assert main([*command, *store]) == 3  # no store yet: tending one creates none
-        assert _tables(postgres_schema_url) == set()
+        assert schema_relations(postgres_schema_url) == set()
     registered = PatientRegistered(
         fact_id="r-1", patient_id="P-1", occurred_at=datetime.now(UTC), name="林女士"
     )

@@ -14,7 +14,7 @@ from membercore.errors import StorageError
 from membercore.testing.contracts import assert_empty, every_table
 from membercore_adapters.stores.postgres import SCHEMA_VERSION, PostgresStore, drop_store
 from membercore_adapters.stores.postgres.schema import STORE_TABLES
-from membercore_adapters.testing import postgres_schema
+from membercore_adapters.testing import postgres_schema, schema_relations
 
 
 def _schema(url: str) -> str:
@@ -26,13 +26,7 @@ def _admin(postgres_url: str) -> psycopg.Connection[tuple[Any, ...]]:
 
 
 def _tables(postgres_url: str, schema: str) -> set[str]:
-    with _admin(postgres_url) as conn:
-        rows = conn.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind = 'r'",
-            (schema,),
-        ).fetchall()
-    return {name for (name,) in rows}
+    return schema_relations(f"{postgres_url}?schema={schema}")
 
 
 def _run(postgres_url: str, statement: str, schema: str) -> None:

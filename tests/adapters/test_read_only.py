@@ -40,6 +40,7 @@ from membercore_adapters.stores.sql import (
 )
 from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from membercore_adapters.stores.sqlite import schema as sqlite_schema
+from membercore_adapters.testing import schema_relations
 
 # -- helpers ----------------------------------------------------------------------------
 
@@ -53,13 +54,8 @@ def _admin(postgres_url: str) -> psycopg.Connection[tuple[Any, ...]]:
 
 
 def _pg_tables(postgres_url: str, schema: str) -> set[str]:
-    with _admin(postgres_url) as conn:
-        rows = conn.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s",
-            (schema,),
-        ).fetchall()
-    return {name for (name,) in rows}
+    """Every relation in the schema: tables, sequences, indexes."""
+    return schema_relations(f"{postgres_url}?schema={schema}", kinds="")
 
 
 def _pg_schema_exists(postgres_url: str, schema: str) -> bool:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from membercore_adapters.testing.servers import SERVERS, postgres_schema, server_url
+from membercore_adapters.testing.servers import (
+    SERVERS,
+    postgres_schema,
+    schema_relations,
+    server_url,
+)
 
-__all__ = ["SERVERS", "postgres_schema", "server_url"]
+__all__ = ["SERVERS", "postgres_schema", "schema_relations", "server_url"]

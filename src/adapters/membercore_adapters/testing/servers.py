@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import attrs
 import pytest
 
-__all__ = ["SERVERS", "Server", "postgres_schema", "server_url"]
+__all__ = ["SERVERS", "Server", "postgres_schema", "schema_relations", "server_url"]
 
 
 @attrs.frozen
@@ -104,3 +104,24 @@ def postgres_schema(url: str, prefix: str = "mc_test") -> Iterator[str]:
     yield f"{url}{'&' if '?' in url else '?'}schema={schema}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def schema_relations(url: str, kinds: str = "r") -> set[str]:
+    """The relations of ``kinds`` in the schema a URL names (``?schema=``).
+
+    Args:
+        url: a PostgreSQL URL naming its schema, as :func:`postgres_schema` gives.
+        kinds: ``pg_class.relkind`` letters: ``r`` tables (the default), ``S``
+            sequences, ``i`` indexes; ``""`` every kind.
+    """
+    import psycopg  # noqa: PLC0415 - reached once server_url found the driver
+
+    server, _, query = url.partition("?")
+    schema = query.rpartition("schema=")[2].partition("&")[0]
+    with psycopg.connect(server, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND (%s = '' OR strpos(%s, c.relkind::text) > 0)",
+            (schema, kinds, kinds),
+        ).fetchall()
+    return {name for (name,) in rows}

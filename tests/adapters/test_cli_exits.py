@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -282,3 +283,20 @@ def test_a_usage_mistake_is_said_in_the_language_spoken_with_the_usage_and_a_hin
     said = _said(capsys)
     assert said.startswith("Usage: membercore")
     assert english in said
+
+
+def test_no_command_takes_over_a_database_another_application_keeps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "his.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE patients (id TEXT, name TEXT)")
+        conn.execute("INSERT INTO patients VALUES ('P1', '王秀英')")
+    conn.close()
+    before = path.read_bytes()
+    store = f"sqlite:///{path}"
+    feed = _registered(tmp_path / "facts.jsonl", "P-1")
+    for command in (["ingest", str(feed)], ["import", str(feed)], _SMALL_DEMO, _SMALL_DEMO):
+        assert main([*command, "--store", store]) == 3
+        assert "another application's tables (patients)" in _said(capsys)
+        assert path.read_bytes() == before

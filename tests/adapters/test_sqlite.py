@@ -584,3 +584,25 @@ def test_events_read_while_another_store_repacks_come_once(
 
         monkeypatch.setattr(reader, "_query", repacked_between)
         assert reader.events(key) == written
+
+
+def test_a_database_another_application_keeps_is_refused_and_left_as_it_was(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "his.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE patients (id TEXT, name TEXT)")
+        conn.execute("INSERT INTO patients VALUES ('P1', '王秀英')")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match=r"another application's tables \(patients\)"):
+        SqliteStore(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["his.db"]  # no -wal, no -shm
+
+
+def test_an_empty_database_file_becomes_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    sqlite3.connect(path).close()  # an empty file, as a new database is
+    with SqliteStore(path) as store:
+        assert_empty(store)

@@ -194,12 +194,38 @@ class SqliteStore(SqlStore):
                     "schema): nothing was changed",
                 )
             return self._migrate(way)
+        self._refuse_foreign()
         # WAL must be switched on outside a transaction; :memory: answers "memory".
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
         for pragma in PRAGMAS:
             conn.execute(pragma)
         with self._immediate():
             return self._migrate(way)
+
+    def _refuse_foreign(self) -> None:
+        """Refuse a database another application keeps, before anything is written to it.
+
+        Raises:
+            StorageError: the file holds tables and no membercore schema.
+        """
+        conn = self._conn
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version:
+            return
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 4"
+            )
+        ]
+        if tables:
+            listed = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+            raise StorageError(
+                self.url,
+                f"{self.path!r} holds another application's tables ({listed}) and no "
+                "membercore store: membercore keeps its store in a file of its own; "
+                "nothing was changed",
+            )
 
     def _migrate(self, way: Opening) -> int:
         conn = self._conn

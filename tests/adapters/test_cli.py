@@ -15,7 +15,9 @@ from membercore.consent import GrantConsent
 from membercore.facts import DiagnosisRecorded, PatientRegistered
 from membercore.messages import Channel
 from membercore.outreach import RequestMessage
+from membercore.ports import Commit, Delivery
 from membercore.serialization import message_to_dict
+from membercore.testing.contracts.builders import message_of
 from membercore_adapters.cli import main
 from membercore_adapters.demo.walkthrough import ledger_walkthrough
 from membercore_adapters.stores.postgres import schema as postgres_schema
@@ -197,13 +199,14 @@ def test_the_open_tasks_say_why_a_task_waits_unassigned(
     assert main(["tasks", "--store", store]) == 0
     heading, line = capsys.readouterr().out.splitlines()
     assert "P-1/msg/1" in line
+    assert "致电" in line  # the kind as the staff call it, not its key
     assert "未分配（无可分配人员: nobody on the staff roster has the role 'call_centre'）" in line
     # The columns line up as a terminal shows them: a Chinese character is two columns.
     said = line.index("未分配")
     assert cell_len(line[:said]) == cell_len(heading[: heading.index("负责人")])
     assert main(["tasks", "--store", store, "--lang", "en"]) == 0
     heading, line = capsys.readouterr().out.splitlines()
-    assert heading.split() == ["due", "kind", "member", "task", "assignee"]
+    assert heading.split() == ["due", "kind", "member", "assignee", "task"]
     assert "unassigned (无可分配人员: nobody on the staff roster" in line
 
 
@@ -537,3 +540,44 @@ def test_repack_packs_a_migrated_store_and_says_what_it_moved(
         "at": "1970-01-01T00:00:00+00:00",
         "event": {"n": 1},
     }
+
+
+def test_the_outbox_lists_the_messages_given_up_with_why_at_the_programmes_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/cli.db"
+    at = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
+    text = json.dumps({"text": "林女士您好，您的体检报告已出"}, ensure_ascii=False)
+    with SqliteStore(tmp_path / "cli.db") as opened:
+        opened.commit(
+            Commit(
+                outbox=[
+                    message_of("m-1", key="member:P-1", send_at=at, payload=text),
+                    message_of("m-2", key="member:P-2", send_at=at, payload=text),
+                ]
+            )
+        )
+        opened.record_delivery(Delivery(message_id="m-1", at=at, error="号码不存在 isv.MOBILE"))
+    assert main(["outbox", "--status", "failed", "--store", store]) == 0
+    heading, row = capsys.readouterr().out.splitlines()
+    assert heading.split() == ["发送时间", "渠道", "会员", "尝试次数", "原因", "内容"]
+    assert row.split()[:5] == ["2026-03-02", "09:30", "短信", "P-1", "1"]
+    assert "号码不存在 isv.MOBILE" in row
+    assert main(["outbox", "--store", store]) == 0
+    (_, waiting) = capsys.readouterr().out.splitlines()
+    assert waiting.split()[:4] == ["2026-03-02", "09:30", "短信", "P-2"]
+    assert main(["outbox", "--status", "delivered", "--store", store]) == 0
+    assert capsys.readouterr().out.strip() == "（无）"  # none, said so
+    assert main(["outbox", "--status", "delivered", "--store", store, "--lang", "en"]) == 0
+    assert capsys.readouterr().out.strip() == "(none)"
+
+
+def test_member_show_reads_the_record_at_the_instant_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = _diabetic(tmp_path, capsys)
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    assert main(["member", "show", "P-1", "--now", later, "--store", store]) == 0
+    assert json.loads(capsys.readouterr().out)["at"] == later
+    assert main(["member", "show", "P-404", "--store", store]) == 1
+    assert "没有这个会员 'P-404'" in capsys.readouterr().err

@@ -68,7 +68,7 @@ def test_every_command_and_option_has_help_in_both_languages(
 
 
 #: The headings of a command's help: its usage, options and commands.
-_HEADINGS = {"zh-CN": ("用法：", "选项:", "命令:"), "en": ("Usage: ", "Options:", "Commands:")}
+_HEADINGS = {"zh-CN": ("用法：", "选项：", "命令："), "en": ("Usage: ", "Options:", "Commands:")}
 
 
 def _listed(said: str, headings: tuple[str, ...]) -> list[str]:

@@ -179,6 +179,7 @@ class OutboxMessage:
         outcome: the provider's final word on the delivered message (``delivered`` to
             the handset, ``undeliverable``...), once recorded (the first one).
         outcome_at: when the provider said it.
+        last_error: why the last delivery failed or was held back, when one was.
     """
 
     message_id: str = attrs.field(validator=non_empty)
@@ -197,6 +198,7 @@ class OutboxMessage:
     outcome_at: datetime | None = attrs.field(
         default=None, converter=_optional_instant, validator=aware_or_none
     )
+    last_error: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -43,8 +43,13 @@ class UsageError(MembercoreError):
 
 
 _NOT_AN_INSTANT = Words(
-    "需要带 UTC 偏移的 ISO 8601 时刻（如 2025-06-01T10:00:00+08:00），而不是 {text!r}",
-    "an ISO 8601 instant with its UTC offset (2025-06-01T10:00:00+08:00), not {text!r}",
+    "{text!r} 不是 ISO 8601 时刻（{why}）；应如 2025-06-01T10:00:00+08:00",
+    "{text!r} is not an ISO 8601 instant ({why}); write it as 2025-06-01T10:00:00+08:00",
+)
+_NOT_ITS_FORM = Words("格式不符", "not in its form")
+_NO_OFFSET = Words(
+    "{text!r} 缺少 UTC 偏移：写上时区，如 2025-06-01T10:00:00+08:00",
+    "{text!r} has no UTC offset: give its zone, as in 2025-06-01T10:00:00+08:00",
 )
 
 
@@ -58,12 +63,16 @@ class _Instant(click.ParamType[datetime]):
     ) -> datetime:
         if isinstance(value, datetime):
             return value
+        text = str(value)
         try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.utcoffset() is None:
-            self.fail(say(_NOT_AN_INSTANT, text=str(value)), param, ctx)
+            parsed = datetime.fromisoformat(text)
+        except ValueError as error:
+            # Python's reason names a field out of range (a month 13); its "Invalid
+            # isoformat string" says no more than the message does.
+            why = say(_NOT_ITS_FORM) if str(error).startswith("Invalid isoformat") else error
+            self.fail(say(_NOT_AN_INSTANT, text=text, why=why), param, ctx)
+        if parsed.utcoffset() is None:
+            self.fail(say(_NO_OFFSET, text=text), param, ctx)
         return parsed
 
 

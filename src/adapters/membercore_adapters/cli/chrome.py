@@ -39,6 +39,11 @@ class _Formatter(click.HelpFormatter):
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
         super().write_usage(prog, args, say(_USAGE) if prefix is None else prefix)
 
+    def write_heading(self, heading: str) -> None:
+        # A Chinese heading ends with a full-width colon, as 用法： does.
+        colon = "：" if language() == "zh-CN" else ":"
+        self.write(f"{'':>{self.current_indent}}{heading}{colon}\n")
+
     @contextmanager
     def section(self, name: str) -> Generator[None]:
         heading = _HEADINGS.get(name)
@@ -86,6 +91,10 @@ _ERRORS = (
         "没有选项 {0}，是否想用 {1}？",
     ),
     (re.compile(r"No such option:? '?([^'\s]+?)'?\.?$"), "没有选项 {0}。"),
+    (
+        re.compile(r"No such command '(.+)'\. Did you mean (.+)\?$"),
+        "没有命令 '{0}'，是否想用 {1}？",
+    ),
     (re.compile(r"No such command '(.+)'\.$"), "没有命令 '{0}'。"),
     (re.compile(r"Got unexpected extra arguments? \((.+)\)$"), "多余的参数：{0}"),
     (re.compile(r"Option '(.+)' requires an argument\.$"), "选项 '{0}' 需要一个值。"),

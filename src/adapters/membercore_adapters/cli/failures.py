@@ -59,7 +59,7 @@ def stopped(
     return Stop(f"membercore: {error}", Exit.REFUSED)  # what was asked of the records
 
 
-_CANNOT_READ = Words("membercore：无法读取 {name}：{why}", "membercore: cannot read {name}: {why}")
+_CANNOT_READ = Words("membercore: 无法读取 {name}：{why}", "membercore: cannot read {name}: {why}")
 
 
 def unreadable(error: OSError, *, programme: Path | None = None) -> Stop:

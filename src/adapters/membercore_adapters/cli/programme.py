@@ -23,6 +23,7 @@ __all__ = ["commands"]
 
 #: The programmes ``config init`` writes, by name.
 TEMPLATES = {"reference": reference_toml}
+_TEMPLATE_NAMES = {"reference": Words("参考方案", "the reference programme")}
 
 
 def commands() -> list[click.Command]:
@@ -38,9 +39,8 @@ _EXISTS = Words(
     "{path} exists and was left as it is; --force writes over it",
 )
 _WRITTEN = Words(
-    "已写入 {path}（{template} 方案）；修改后用 `membercore config check {path}` 检查",
-    "wrote {path} (the {template} programme); after editing it, "
-    "`membercore config check {path}` checks it",
+    "已写入 {path}（{template}）；修改后用 `membercore config check {path}` 检查",
+    "wrote {path} ({template}); after editing it, `membercore config check {path}` checks it",
 )
 
 
@@ -78,7 +78,7 @@ def _init() -> click.Command:
             file.write_text(TEMPLATES[template](), encoding="utf-8")
         except OSError as error:
             raise unreadable(error) from error
-        echo(_WRITTEN, path=file, template=template)
+        echo(_WRITTEN, path=file, template=say(_TEMPLATE_NAMES[template]))
         return Exit.DONE
 
     return init
@@ -136,7 +136,7 @@ def _check() -> click.Command:
                 warn(_PLUGIN_NEEDS, path=file)
             return Exit.REFUSED
         echo(_VALID, path=file, name=config.name, version=config.version, timezone=config.timezone)
-        for line in (*summary(config, journeys), *carried):
+        for line in (*summary(config, plugins.journeys), *carried):
             echo(line)
         return Exit.DONE
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.service.engine import Engine
 from membercore.service.recording import household_key, member_key
-from membercore_adapters.cli.arguments import Exit, store_options
+from membercore_adapters.cli.arguments import INSTANT, Exit, store_options
 from membercore_adapters.cli.opening import engine_on
 from membercore_adapters.cli.speech import Words, echo, say, warn
 
@@ -41,10 +42,24 @@ def _show() -> click.Command:
         ),
     )
     @click.argument("member_id")
+    @click.option(
+        "--now",
+        type=INSTANT,
+        help=say(
+            Words(
+                "按此时刻查看（带 UTC 偏移的 ISO 8601；默认：现在）：积分、在期的付费计划",
+                "the instant to see the record at (ISO 8601 with its UTC offset; default: "
+                "now): points, plans in force",
+            )
+        ),
+    )
     @store_options
-    def show(member_id: str, store: str, config: Path | None) -> int:
+    def show(member_id: str, now: datetime | None, store: str, config: Path | None) -> int:
         with engine_on(store, config, use="read") as engine:
-            view = _member_view(engine, member_id)
+            if not engine.store.load([member_key(member_id)]):
+                warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
+                return Exit.REFUSED
+            view = _member_view(engine, member_id, engine.now() if now is None else now)
         echo(json.dumps(view, ensure_ascii=False, indent=2))
         return Exit.DONE
 
@@ -52,7 +67,7 @@ def _show() -> click.Command:
 
 
 _UNKNOWN = Words(
-    "membercore：没有这个{whose_kind} {named!r}", "membercore: {whose_kind} {named!r} is not known"
+    "membercore: 没有这个{whose_kind} {named!r}", "membercore: {whose_kind} {named!r} is not known"
 )
 _KINDS = {"member": Words("会员", "member"), "household": Words("家庭", "household")}
 
@@ -97,12 +112,13 @@ def _journal(kind: str, whose: Words) -> click.Command:
     return journal
 
 
-def _member_view(engine: Engine, member_id: str) -> dict[str, Any]:
+def _member_view(engine: Engine, member_id: str, now: datetime) -> dict[str, Any]:
     member = engine.member(member_id)
-    config, now = engine.config, engine.now()
+    config = engine.config
     points = balances(member.ledger, config, now)
     return {
         "member": member_id,
+        "at": now.isoformat(),
         "tier": tiers.tier_of(member.tier, config),
         "tier_history": [
             f"{change.at.date()} {change.from_tier} → {change.to_tier} ({change.reason})"

@@ -9,7 +9,7 @@ and says in words what was wrong if something was.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import click
@@ -27,10 +27,11 @@ from membercore_adapters.cli.arguments import (
     store_options,
 )
 from membercore_adapters.cli.opening import engine_on
-from membercore_adapters.cli.speech import Words, echo, say, warn
+from membercore_adapters.cli.speech import Words, echo, language, say, warn
 from membercore_adapters.cli.tables import show_table
 from membercore_adapters.his.jsonl import JsonLinesSource
 from membercore_adapters.his.marks import resume_line
+from membercore_adapters.labels import CHANNELS, TASK_KINDS, named
 
 __all__ = ["commands"]
 
@@ -285,6 +286,11 @@ _HANDED = Words(
     "{delivered} 条已送达，{retrying} 条待重试，{failed} 条失败",
     "{delivered} delivered, {retrying} to retry, {failed} failed",
 )
+_WHY_FAILED = Words(
+    "；失败的消息及原因见 `membercore outbox --status failed`",
+    "; `membercore outbox --status failed` lists the failed ones with why",
+)
+_STATUSES = ("pending", "failed", "delivered", "cancelled")
 
 
 def _outbox() -> click.Command:
@@ -292,8 +298,21 @@ def _outbox() -> click.Command:
         "outbox",
         help=say(
             Words(
-                "列出待发送的消息（或用 --dispatch 交给渠道发送）",
-                "list pending messages (or deliver them with --dispatch)",
+                "列出待发送的消息（或某一状态的消息；或用 --dispatch 交给渠道发送）",
+                "list the messages waiting to go (or those of a status; or deliver them "
+                "with --dispatch)",
+            )
+        ),
+    )
+    @click.option(
+        "--status",
+        type=click.Choice(_STATUSES),
+        default="pending",
+        show_default=True,
+        help=say(
+            Words(
+                "列出此状态的消息：待发送、失败（附原因）、已送达、已取消",
+                "the messages of this status: waiting, given up (with why), delivered, cancelled",
             )
         ),
     )
@@ -308,44 +327,59 @@ def _outbox() -> click.Command:
         ),
     )
     @store_options
-    def outbox(dispatch: bool, store: str, config: Path | None) -> int:
+    def outbox(status: str, dispatch: bool, store: str, config: Path | None) -> int:
         with engine_on(store, config, use="tend" if dispatch else "read") as engine:
             if dispatch:
                 report = engine.dispatch(programme_channels(engine))
-                warn(
+                handed = say(
                     _HANDED,
                     delivered=report.delivered,
                     retrying=report.retrying,
                     failed=report.failed,
                 )
+                warn(handed + (say(_WHY_FAILED) if report.failed else ""))
                 return Exit.DONE
-            rows = (
+            zone = engine.config.tz
+            failed = status == "failed"
+            rows = [
                 (
-                    message.send_at.isoformat(),
-                    message.channel,
-                    message.key,
+                    _local(message.send_at, zone),
+                    named(CHANNELS, message.channel, language()),
+                    message.key.partition(":")[2] or message.key,
+                    *((str(message.attempts), message.last_error or "") if failed else ()),
                     json.loads(message.payload).get("text", ""),
                 )
-                for message in engine.store.outbox("pending")
-            )
-            show_table(_OUTBOX, rows)
+                for message in engine.store.outbox(status)
+            ]
+            show_table(_FAILED if failed else _OUTBOX, rows)
         return Exit.DONE
 
     return outbox
 
 
+def _local(at: datetime, zone: tzinfo) -> str:
+    """An instant as the programme's clocks show it, to the minute."""
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
 _OUTBOX = (
     (Words("发送时间", "send at"), False),
     (Words("渠道", "channel"), False),
-    (Words("消息", "message"), False),
+    (Words("会员", "member"), False),
     (Words("内容", "text"), False),
+)
+_FAILED = (
+    *_OUTBOX[:3],
+    (Words("尝试次数", "attempts"), True),
+    (Words("原因", "why"), False),
+    _OUTBOX[3],
 )
 _TASKS = (
     (Words("到期", "due"), False),
     (Words("类型", "kind"), False),
     (Words("会员", "member"), False),
-    (Words("任务", "task"), False),
     (Words("负责人", "assignee"), False),
+    (Words("任务", "task"), False),
 )
 _ANYONE = Words("任一{role}", "any {role}")
 _UNASSIGNED = Words("未分配（{reason}）", "unassigned ({reason})")
@@ -356,12 +390,14 @@ def _tasks() -> click.Command:
     @store_options
     def tasks(store: str, config: Path | None) -> int:
         with engine_on(store, config, use="read") as engine:
+            zone = engine.config.tz
             rows = []
             for task in engine.store.tasks():
                 who = task.assignee or say(_ANYONE, role=task.role)
                 if task.unassigned_reason:
                     who = say(_UNASSIGNED, reason=task.unassigned_reason)
-                rows.append((task.due_at.isoformat(), task.kind, task.key, task.task_key, who))
+                kind = named(TASK_KINDS, task.kind, language())
+                rows.append((_local(task.due_at, zone), kind, task.key, who, task.task_key))
             show_table(_TASKS, rows)
         return Exit.DONE
 

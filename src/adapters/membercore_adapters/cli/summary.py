@@ -12,26 +12,45 @@ from collections.abc import Sequence
 
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import JourneyDefinition
+from membercore.plugins import Contribution
 from membercore_adapters.cli.speech import Words, say
 
 __all__ = ["summary"]
 
 _JOURNEYS = Words("旅程（{count}）：{keys}", "journeys ({count}): {keys}")
+_FROM_PLUGINS = Words("；插件加入的（{count}）：{keys}", "; added by plugins ({count}): {keys}")
 _CHANNELS = Words("渠道：{channels}", "channels: {channels}")
 _CONSOLE = Words("控制台（未配置渠道）", "the console (none configured)")
+_NONE = Words("无", "none")
 
 
-def summary(config: ProgrammeConfig, journeys: Sequence[JourneyDefinition]) -> list[str]:
-    """The programme, a line per part."""
+def summary(
+    config: ProgrammeConfig, added: Sequence[Contribution[JourneyDefinition]] = ()
+) -> list[str]:
+    """The programme, a line per part.
+
+    Args:
+        config: the programme.
+        added: the journeys installed plugins add, each with its plugin's name.
+    """
     channels = ", ".join(f"{n} ({s.use})" for n, s in config.channels.items())
     return [
         _tiers(config),
         _earning(config),
         _plans(config),
-        say(_JOURNEYS, count=len(journeys), keys=", ".join(j.key for j in journeys)),
+        _journeys(config, added),
         _outreach(config),
         say(_CHANNELS, channels=channels or say(_CONSOLE)),
     ]
+
+
+def _journeys(config: ProgrammeConfig, added: Sequence[Contribution[JourneyDefinition]]) -> str:
+    own = ", ".join(journey.key for journey in config.journeys) or say(_NONE)
+    line = say(_JOURNEYS, count=len(config.journeys), keys=own)
+    if added:
+        keys = ", ".join(f"{found.value.key} ({found.plugin})" for found in added)
+        line += say(_FROM_PLUGINS, count=len(added), keys=keys)
+    return line
 
 
 _TIERS = Words(
@@ -43,7 +62,7 @@ _WINDOWS = {
     "calendar_year": Words("自然年", "the calendar year"),
 }
 _REVIEWS = {
-    "anniversary": Words("每逢入会周年", "on each anniversary"),
+    "anniversary": Words("每逢上次等级变动的周年日", "on the anniversary of the last tier change"),
     "calendar_year": Words("每个自然年末", "at each calendar year's end"),
 }
 
@@ -62,14 +81,19 @@ _EARNING = Words(
     "{check_in}, referral {referral}, survey {survey}; points {expiry}",
 )
 _EXPIRY = {
-    "month_end": Words(
-        "{months} 个月后于月末过期", "expire at a month's end after {months} months"
-    ),
-    "inactivity": Words(
-        "连续 {months} 个月无活动后过期", "expire after {months} months without activity"
-    ),
+    "month_end": Words("于 {months}后的月末过期", "expire at a month's end after {months}"),
+    "inactivity": Words("在连续 {months}无活动后过期", "expire after {months} without activity"),
     "never": Words("永不过期", "never expire"),
 }
+
+
+def _months(count: int) -> str:
+    """``count`` months, in the language spoken."""
+    return say(_MONTHS if count != 1 else _MONTH, count=count)
+
+
+_MONTHS = Words("{count} 个月", "{count} months")
+_MONTH = Words("{count} 个月", "{count} month")
 
 
 def _earning(config: ProgrammeConfig) -> str:
@@ -84,19 +108,19 @@ def _earning(config: ProgrammeConfig) -> str:
         check_in=earning.check_in.points,
         referral=earning.referral.points,
         survey=earning.survey.points,
-        expiry=say(_EXPIRY[expiry.mode], months=expiry.months),
+        expiry=say(_EXPIRY[expiry.mode], months=_months(expiry.months)),
     )
 
 
 _PLANS = Words("付费会员（{count}）：{listed}", "plans ({count}): {listed}")
-_PLAN = Words("{label} {yuan:,.0f} 元/{months} 个月", "{label} {yuan:,.0f} 元/{months} months")
+_PLAN = Words("{label} {yuan:,.0f} 元/{months}", "{label} {yuan:,.0f} 元/{months}")
 _NONE = Words("无", "none")
 
 
 def _plans(config: ProgrammeConfig) -> str:
     plans = config.plans.plans
     listed = ", ".join(
-        say(_PLAN, label=plan.label, yuan=plan.price_fen / 100, months=plan.term_months)
+        say(_PLAN, label=plan.label, yuan=plan.price_fen / 100, months=_months(plan.term_months))
         for plan in plans
     )
     return say(_PLANS, count=len(plans), listed=listed or say(_NONE))

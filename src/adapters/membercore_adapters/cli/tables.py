@@ -24,17 +24,22 @@ Column = tuple[Words, bool]
 
 
 def show_table(columns: Sequence[Column], rows: Iterable[Sequence[str]]) -> int:
-    """Write the rows under their headings on standard output; the number of rows."""
+    """Write the rows under their headings on standard output; the number of rows.
+
+    With no rows it says there are none.
+    """
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold")
     for heading, right in columns:
-        table.add_column(say(heading), justify="right" if right else "left")
+        table.add_column(say(heading), justify="right" if right else "left", overflow="fold")
     count = 0
     for row in rows:
         table.add_row(*row)
         count += 1
-    if count:
-        click.echo(render(table))
+    click.echo(render(table) if count else say(_NONE))
     return count
+
+
+_NONE = Words("（无）", "(none)")
 
 
 def render(table: Table) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import attrs
+from rich.table import Table
 
 from membercore import (
     ChargeLine,
@@ -29,6 +30,7 @@ from membercore.config import ProgrammeConfig
 from membercore.ledger import LedgerState, balances, decide, decide_transfer, evolve, statement
 from membercore.ledger.events import Posting
 from membercore_adapters.language import Language, Words
+from membercore_adapters.plain import plain
 
 __all__ = ["ledger_walkthrough"]
 
@@ -167,13 +169,35 @@ def _spend(walk: _Walk, later: datetime) -> datetime:
 
 
 def _statement(walk: _Walk) -> None:
-    """Her statement, line by line."""
-    walk.echo(Words("  王女士的积分对账单：", "  statement of 王女士:").say(walk.language))
+    """Her statement, line by line, as a table aligned by display width."""
+    language = walk.language
+    walk.echo(Words("  王女士的积分对账单：", "  statement of 王女士:").say(language))
+    table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
+    for heading, right in _STATEMENT:
+        table.add_column(heading.say(language), justify="right" if right else "left")
     for line in statement(p for p in walk.journal if p.member_id == WANG):
-        walk.echo(
-            f"    {line.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}  {line.kind:<8} {line.points:>+7d}"
-            f"  = {line.balance:>6d}   {line.rule:<26} {line.trigger}  {line.note}"
+        table.add_row(
+            f"{line.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}",
+            line.kind,
+            f"{line.points:+d}",
+            f"{line.balance:d}",
+            line.rule,
+            line.trigger,
+            line.note,
         )
+    for text in plain([table], 100_000).splitlines():
+        walk.echo(f"    {text}")
+
+
+_STATEMENT = (
+    (Words("时间", "at"), False),
+    (Words("类型", "kind"), False),
+    (Words("积分", "points"), True),
+    (Words("余额", "balance"), True),
+    (Words("规则", "rule"), False),
+    (Words("起因", "trigger"), False),
+    (Words("说明", "note"), False),
+)
 
 
 def show(

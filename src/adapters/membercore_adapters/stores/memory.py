@@ -42,7 +42,6 @@ class _Outgoing:
 
     message: OutboxMessage
     next_attempt_at: datetime | None = None
-    last_error: str | None = None
     claimed_by: str | None = None
     claim_until: datetime | None = None
 
@@ -432,13 +431,13 @@ class MemoryStore(Closing):
                 return
             if message.status != "pending":
                 return
+            message = attrs.evolve(message, last_error=delivery.error)
             if delivery.held:  # held back, not tried: no failure counted
-                outgoing.last_error = delivery.error
+                outgoing.message = message
                 outgoing.release()
                 outgoing.next_attempt_at = delivery.retry_at
                 return
             attempts = message.attempts + 1
-            outgoing.last_error = delivery.error
             outgoing.release()
             if delivery.retry_at is not None:
                 outgoing.message = attrs.evolve(message, attempts=attempts)

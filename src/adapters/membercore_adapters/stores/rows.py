@@ -51,7 +51,7 @@ __all__ = [
 #: The columns an outbox message is read from (the first, its place in commit order).
 OUTBOX_COLUMNS = (
     "seq, message_id, key, channel, payload, send_at, attempts, status, "
-    "receipt, address, delivered_at, outcome, outcome_at"
+    "receipt, address, delivered_at, outcome, outcome_at, last_error"
 )
 #: The columns a task is read from.
 TASK_COLUMNS = "task_key, key, kind, role, assignee, due_at, status, payload"
@@ -133,7 +133,7 @@ class Rows:
     def message(self, row: tuple[Any, ...]) -> OutboxMessage:
         """An outbox message from :data:`OUTBOX_COLUMNS`."""
         _, message_id, key, channel, payload, send_at, attempts, status = row[:8]
-        receipt, address, delivered_at, outcome, outcome_at = row[8:]
+        receipt, address, delivered_at, outcome, outcome_at, last_error = row[8:]
         got, got_optional, moment_optional = self.got, self.got_optional, self.moment_optional
         return OutboxMessage(
             message_id=got(message_id),
@@ -148,6 +148,7 @@ class Rows:
             delivered_at=moment_optional(delivered_at),
             outcome=got_optional(outcome),
             outcome_at=moment_optional(outcome_at),
+            last_error=got_optional(last_error),
         )
 
     def letter(self, row: tuple[Any, ...]) -> DeadLetter:

@@ -125,6 +125,7 @@ class OutboxContract(Contract):
         assert message_ids(store.pending_outbox(retry_at - MINUTE, 10)) == ["m-2"]
         (retried, _) = store.pending_outbox(retry_at, 10)
         assert (retried.message_id, retried.attempts, retried.status) == ("m-1", 1, "pending")
+        assert retried.last_error == "timeout"
         later = retry_at + timedelta(minutes=10)
         store.record_delivery(Delivery(message_id="m-1", at=retry_at, error="502", retry_at=later))
         assert message_ids(store.pending_outbox(later - MINUTE, 10)) == ["m-2"]
@@ -146,6 +147,7 @@ class OutboxContract(Contract):
         assert store.pending_outbox(T0 + timedelta(days=30), 10) == []
         (failed,) = store.outbox("failed")
         assert (failed.message_id, failed.status, failed.attempts) == ("m-1", "failed", 2)
+        assert failed.last_error == "number unreachable"  # why it was given up
         # Given up is final for failures: another one counts nothing.
         store.record_delivery(Delivery(message_id="m-1", at=T0, error="again"))
         assert [m.attempts for m in store.outbox()] == [2]

@@ -175,7 +175,7 @@ CLAIM: Final = """
     UPDATE outbox AS o SET claimed_by = %(worker)s, claim_until = %(until)s
     FROM claimable WHERE o.seq = claimable.seq
     RETURNING o.seq, o.message_id, o.key, o.channel, o.payload, o.send_at, o.attempts,
-        o.status, o.receipt, o.address, o.delivered_at, o.outcome, o.outcome_at
+        o.status, o.receipt, o.address, o.delivered_at, o.outcome, o.outcome_at, o.last_error
 """
 # The same for due records: lock the claimable rows no one else is locking, then mark them.
 CLAIM_DUE: Final = """

@@ -1,0 +1,54 @@
+"""What the code's keys are called, in Chinese and English.
+
+Channels, purposes, refusal reasons and the kinds of staff task. The dashboard, the
+command's listings and the console show these names instead of the keys; a key no table
+names (a journey's own task kind, ``review``) is shown as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from membercore_adapters.language import Language, Words
+
+__all__ = ["CHANNELS", "PURPOSES", "REFUSAL_REASONS", "TASK_KINDS", "named"]
+
+#: The channels the code knows (membercore.messages.CHANNELS, the staff channel).
+CHANNELS = {
+    "wecom": Words("企业微信", "WeCom"),
+    "sms": Words("短信", "SMS"),
+    "email": Words("电子邮件", "e-mail"),
+    "phone": Words("电话", "phone"),
+    "staff": Words("员工通知", "staff"),
+    "console": Words("控制台", "console"),
+}
+#: The purposes of messages (membercore.messages.PURPOSES).
+PURPOSES = {
+    "care": Words("医疗关怀", "care"),
+    "marketing": Words("营销", "marketing"),
+    "research": Words("科研", "research"),
+}
+#: Why a message was refused (membercore.outreach.REFUSAL_REASONS).
+REFUSAL_REASONS = {
+    "unknown_template": Words("未知模板", "unknown template"),
+    "purpose_mismatch": Words("用途与模板不符", "purpose mismatch"),
+    "missing_variables": Words("缺少模板变量", "missing variables"),
+    "no_channel": Words("无可用渠道", "no channel"),
+    "no_consent": Words("未获同意", "no consent"),
+    "weekly_cap": Words("超出每周上限", "weekly cap"),
+    "stale": Words("已过时", "stale"),
+}
+#: The kinds of staff task the code creates, named as the staff notices name them.
+TASK_KINDS = {
+    "call": Words("致电", "call"),
+    "follow_up": Words("随访", "follow-up"),
+    "visit": Words("回访", "visit"),
+    "assignment": Words("分配", "assignment"),
+    "assign_health_manager": Words("指派健康管家", "assign a health manager"),
+}
+
+
+def named(labels: Mapping[str, Words], key: str, language: Language) -> str:
+    """The name of ``key`` in ``language``, or the key itself when no table names it."""
+    words = labels.get(key)
+    return key if words is None else words.say(language)

@@ -4,22 +4,34 @@
 feeds it to the engine on a store (SQLite by default) in slices of simulated time —
 each slice's facts ingested at the slice's end, then a tick — and works out the
 programme's figures. Households never span two workers, so the work can be split
-between processes that share one store.
+between processes that share one store, each taking its own households' messages in
+time order.
+
+One kind of fact involves two households: a referral pays the referrer, and the engine
+takes it only once it knows the referred patient and their first visit, from that
+patient's own messages, which may be another worker's. The workers otherwise run at
+their own pace; at the instant of such a referral they wait for each other
+(a barrier), every one having taken all its messages before that instant, so the
+referral is decided on what one worker alone would have known. A run is the same,
+figure for figure, whatever the number of workers.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
+from multiprocessing.pool import AsyncResult
 from queue import Queue
 
 import attrs
 
 from membercore import reference_config
 from membercore.analytics import Figures, Tally, figures
+from membercore.facts import ReferralQualified
 from membercore.service.engine import Engine, IngestReport, Message
 from membercore.testing.clock import ManualClock
 from membercore_adapters.demo.hospital import HospitalSpec, shard_of, timed_messages
@@ -78,28 +90,70 @@ class _Part:
     end: datetime
 
 
-def _slices(job: _Job) -> Iterator[tuple[datetime, list[tuple[datetime, Message]]]]:
-    """The shard's messages with their instants in slices of ``step``, with each end.
+@attrs.frozen(kw_only=True)
+class _Piece:
+    """A stretch of one worker's messages, ingested at once.
+
+    Attributes:
+        end: the end of the slice the stretch is in: the instant it is ingested at.
+        batch: the worker's messages of the stretch, with their instants.
+        wait: the stretch starts at a referral across workers: every worker waits for
+            the others to have taken their messages before it.
+        tick: the stretch ends its slice: the worker's members are ticked to ``end``.
+    """
+
+    end: datetime
+    batch: list[tuple[datetime, Message]]
+    wait: bool
+    tick: bool
+
+
+def _pieces(job: _Job) -> Iterator[_Piece]:
+    """The shard's messages with their instants, in slices of ``step`` cut at referrals.
 
     The first slice ends at 08:00 local time on the first day, so that with a step of
-    twelve hours the ticks fall at 08:00 and 20:00, outside quiet hours.
+    twelve hours the ticks fall at 08:00 and 20:00, outside quiet hours. A slice is cut
+    before a referral whose referred patient is another worker's (:func:`_across`), the
+    piece after the cut to be taken once every worker has taken what came before it.
+    Every worker reads the whole stream, so all cut it at the same instants and meet at
+    each cut.
     """
     spec = job.spec
     end = spec.start.replace(hour=8, minute=0, second=0, microsecond=0)
     if end <= spec.start:
         end += job.step
     batch: list[tuple[datetime, Message]] = []
+    wait = False
+    cut: datetime | None = None
     for at, message in timed_messages(spec):
         while at >= end:
-            yield end, batch
-            batch = []
+            yield _Piece(end=end, batch=batch, wait=wait, tick=True)
+            batch, wait = [], False
             end += job.step
+        if at != cut and _across(message, job.shards):
+            # Another referral at the same instant needs no second cut.
+            yield _Piece(end=end, batch=batch, wait=wait, tick=False)
+            batch, wait, cut = [], True, at
         if shard_of(message) % job.shards == job.shard:
             batch.append((at, message))
-    yield end, batch
+    yield _Piece(end=end, batch=batch, wait=wait, tick=True)
 
 
-def _work(job: _Job, progress: Progress | None) -> _Part:
+def _across(message: Message, shards: int) -> bool:
+    """Whether ``message`` is a referral of a patient of another shard than its referrer's.
+
+    The hospital's one message that names two households: the engine pays the referrer
+    only if it knows the referred patient's first visit, and notes the referrer on that
+    patient's record.
+    """
+    return (
+        isinstance(message, ReferralQualified)
+        and shard_of(message.referred_patient_id) % shards != shard_of(message) % shards
+    )
+
+
+def _work(job: _Job, progress: Progress | None, barrier: threading.Barrier | None = None) -> _Part:
+    """One worker's share; ``barrier`` (for more than one worker) is where they meet."""
     config = reference_config()
     clock = ManualClock(job.spec.start)
     tally = Tally()
@@ -111,14 +165,20 @@ def _work(job: _Job, progress: Progress | None) -> _Part:
 
     with Engine.open(job.url, config=config, clock=clock, observers=[tally]) as engine:
         at = job.spec.start
-        for at, batch in _slices(job):
+        for piece in _pieces(job):
+            at = piece.end
             clock.set(at)
-            if batch:
-                report += engine.ingest(batch, now=at)
-                count += len(batch)
-            engine.tick(at, where=mine)
-            if progress is not None:
-                progress(count, at)
+            if piece.wait and barrier is not None:
+                barrier.wait()
+            if piece.batch:
+                report += engine.ingest(piece.batch, now=at)
+                count += len(piece.batch)
+            if piece.tick:
+                engine.tick(at, where=mine)
+                if progress is not None:
+                    progress(count, at)
+        if barrier is not None:
+            barrier.wait()  # the others' referrals noted on these members too
         owned = figures(engine.members(mine), config, at)
         rejected = _rejected(engine)
     return _Part(
@@ -140,13 +200,19 @@ def _reason(text: str) -> str:
     return " ".join(text.split(":", maxsplit=1)[0].split()[:6])
 
 
-def _in_process(args: tuple[_Job, Queue[tuple[int, int, datetime]]]) -> _Part:
-    job, queue = args
+def _in_process(
+    args: tuple[_Job, Queue[tuple[int, int, datetime]], threading.Barrier],
+) -> _Part:
+    job, queue, barrier = args
 
     def progress(count: int, at: datetime) -> None:
         queue.put((job.shard, count, at))
 
-    return _work(job, progress)
+    try:
+        return _work(job, progress, barrier)
+    except BaseException:
+        barrier.abort()  # the others would wait for this worker for ever
+        raise
 
 
 def run_demo(
@@ -162,7 +228,8 @@ def run_demo(
     Args:
         spec: the hospital (patients, months, seed...).
         url: the store; with ``workers`` above 1 it must be shared (SQLite, PostgreSQL).
-        workers: processes sharing the work, households split between them.
+        workers: processes sharing the work, households split between them; the run
+            is the same, figure for figure, whatever their number.
         step: the slice of simulated time ingested at once, then ticked.
         progress: called with the messages taken so far and the simulated instant.
     """
@@ -209,15 +276,34 @@ def _parallel(jobs: list[_Job], progress: Progress | None) -> list[_Part]:
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         queue: Queue[tuple[int, int, datetime]] = manager.Queue()
+        barrier = manager.Barrier(len(jobs))
         with context.Pool(len(jobs)) as pool:
-            pending = pool.map_async(_in_process, [(job, queue) for job in jobs])
+            pending = [pool.apply_async(_in_process, ((job, queue, barrier),)) for job in jobs]
             counts = [0] * len(jobs)
             latest = [job.spec.start for job in jobs]
-            while not pending.ready() or not queue.empty():
+            while not all(part.ready() for part in pending) or not queue.empty():
                 while not queue.empty():
                     shard, count, at = queue.get()
                     counts[shard], latest[shard] = count, at
                     if progress is not None:
                         progress(sum(counts), min(latest))
-                pending.wait(0.2)
-            return pending.get()
+                next((part for part in pending if not part.ready()), pending[0]).wait(0.2)
+            return _parts(pending)
+
+
+def _parts(pending: Sequence[AsyncResult[_Part]]) -> list[_Part]:
+    """The workers' parts; if any failed, the error of one that failed of itself.
+
+    When one fails, the others stop waiting for it at the barrier with a broken barrier,
+    an error that says nothing of what went wrong: it is raised only if there is no other.
+    """
+    broken: threading.BrokenBarrierError | None = None
+    for part in pending:
+        if not part.successful():
+            try:
+                part.get()
+            except threading.BrokenBarrierError as error:
+                broken = broken or error
+    if broken is not None:
+        raise broken
+    return [part.get() for part in pending]

@@ -14,7 +14,17 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from membercore import reference_config
-from membercore_adapters.demo import DemoResult, ProgressBar, dashboard, run_demo, small
+from membercore.facts import PatientRegistered, ReferralQualified
+from membercore.service.engine import Engine
+from membercore.testing.clock import ManualClock
+from membercore_adapters.demo import (
+    DemoResult,
+    ProgressBar,
+    dashboard,
+    refusal_kind,
+    run_demo,
+    small,
+)
 from membercore_adapters.language import LANGUAGES, Language
 
 #: A number as the dashboard writes one: thousands separators, maybe yuan or a percentage,
@@ -24,9 +34,9 @@ NUMBER = re.compile(r"(?<!\S)¥?\d{1,3}(?:,\d{3})*(?:\.\d+)?%?(?!\S)")
 
 @pytest.fixture(scope="module")
 def result() -> DemoResult:
-    """A small demo run, with two dead letters added so that every table is shown."""
+    """A small demo run, with two kinds of dead letter added so that every table is shown."""
     run = run_demo(small(), "memory://", step=timedelta(hours=12))
-    rejected = Counter({"line 12 is not valid JSON": 1_200, "member P000081 is not known": 3})
+    rejected = Counter({"line …: not JSON": 1_200, "referral_qualified: member … is not known": 3})
     return attrs.evolve(run, rejected=run.rejected + rejected)
 
 
@@ -178,6 +188,45 @@ def test_an_empty_section_says_so(result: DemoResult) -> None:
     found = tables(dashboard(empty, reference_config()))
     assert found["付费会员（有效权益卡）"] == ["无"]
     assert "拒收的输入（死信，按原因）" not in found
+
+
+#: A patient id of the demo hospital.
+PATIENT_ID = re.compile(r"P\d{6}")
+
+
+def test_refused_inputs_are_counted_by_kind_and_name_no_patient(result: DemoResult) -> None:
+    start = small().start
+    referrals = [("P000001", "P000002"), ("P000009", "P000010")]
+    referrals += [("P000017", "P000018"), ("P000025", "P000026")]  # referrers not known
+    inputs: list[object] = [
+        PatientRegistered(fact_id=f"reg-{referrer}", patient_id=referrer, occurred_at=start)
+        for referrer, _ in referrals[:2]
+    ]
+    inputs += [
+        ReferralQualified(
+            fact_id=f"ref-{referred}",
+            patient_id=referrer,
+            occurred_at=start,
+            referred_patient_id=referred,
+            visit_id=f"V-{referred}",
+        )
+        for referrer, referred in referrals
+    ]
+    with Engine.open("memory://", config=reference_config(), clock=ManualClock(start)) as engine:
+        engine.ingest(inputs, now=start)
+        letters = list(engine.dead_letters())
+    assert len(letters) == 4
+    assert all(PATIENT_ID.search(letter.reason) for letter in letters)
+    kinds = Counter(refusal_kind(letter) for letter in letters)
+    assert kinds == {
+        "referral_qualified: referral of … refused: the referred patient is not known": 2,
+        "referral_qualified: member … is not known": 2,
+    }
+    text = dashboard(attrs.evolve(result, rejected=kinds), reference_config())
+    assert not PATIENT_ID.search(text)
+    rows = tables(text)["拒收的输入（死信，按原因）"]
+    assert [row.split()[-1] for row in rows] == ["2", "2"]
+    assert [" ".join(row.split()[:-1]) for row in rows] == list(kinds)
 
 
 # --- the progress bar -------------------------------------------------------------------------

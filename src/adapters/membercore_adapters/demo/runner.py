@@ -18,11 +18,13 @@ figure for figure, whatever the number of workers.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from multiprocessing.pool import AsyncResult
 from queue import Queue
@@ -32,11 +34,12 @@ import attrs
 from membercore import reference_config
 from membercore.analytics import Figures, Tally, figures
 from membercore.facts import ReferralQualified
+from membercore.ports import DeadLetter
 from membercore.service.engine import Engine, IngestReport, Message
 from membercore.testing.clock import ManualClock
 from membercore_adapters.demo.hospital import HospitalSpec, shard_of, timed_messages
 
-__all__ = ["DemoResult", "Progress", "run_demo", "shard_of_member"]
+__all__ = ["DemoResult", "Progress", "refusal_kind", "run_demo", "shard_of_member"]
 
 #: Called with the messages taken so far and the simulated instant reached.
 Progress = Callable[[int, datetime], None]
@@ -51,7 +54,8 @@ class DemoResult:
         figures: the programme's figures at the end.
         tally: messages and tasks as they were decided.
         report: what ingestion did.
-        rejected: dead letters by their reason's first words.
+        rejected: dead letters by the kind of their refusal (:func:`refusal_kind`): no
+            patient's identifiers, one count for the same refusal of many patients.
         messages: facts and commands generated.
         seconds: wall-clock time of the run.
         end: the simulated instant the run ended at.
@@ -192,12 +196,57 @@ def shard_of_member(member_id: str, shards: int) -> int:
 
 
 def _rejected(engine: Engine) -> Counter[str]:
-    """The store's dead letters, counted by their reason's first words."""
-    return Counter(_reason(letter.reason) for letter in engine.store.dead_letters())
+    """The store's dead letters, counted by the kind of their refusal."""
+    return Counter(refusal_kind(letter) for letter in engine.store.dead_letters())
 
 
-def _reason(text: str) -> str:
-    return " ".join(text.split(":", maxsplit=1)[0].split()[:6])
+#: The fields of an input that name a patient, a record or a thing of theirs.
+_NAMING = re.compile(r"(?:_id|_ids|_by|^dependents)$")
+#: A value quoted in a reason (``'P000081'``, ``"V-12"``), not an apostrophe in a word.
+_QUOTED = re.compile(r"""(?<!\w)(?:'[^']*'|"[^"]*")(?!\w)""")
+#: A word holding a digit: an id, an amount, a date or an instant (a colon ending it kept).
+_NUMBERED = re.compile(r"[^\s,;()]*\d[^\s,;()]*?(?=:?(?:[\s,;()]|$))")
+#: What begins a refusal about one member's record (the ledger's, the plans'...).
+_ABOUT_A_MEMBER = re.compile(r"^member …: ")
+
+
+def refusal_kind(letter: DeadLetter) -> str:
+    """The kind of refusal a dead letter records: its input's type and the reason, unnamed.
+
+    The engine's reasons name the patients, records and amounts they are about
+    (``member P000004: referral of P000025 refused: the referred patient is not
+    known``). Each of those is left out, shown as ``…``: the ids the input itself gives
+    (its fields ``patient_id``, ``given_by``...), quoted values, and every word holding
+    a digit; so is the leading ``member …:`` of a refusal about a member's record. The
+    same refusal of two patients is thus one kind (``referral_qualified: referral of …
+    refused: the referred patient is not known``), and no kind names a patient.
+    """
+    reason = letter.reason
+    for name in sorted(set(_named(_payload(letter.payload))), key=len, reverse=True):
+        reason = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", "…", reason)
+    reason = _ABOUT_A_MEMBER.sub("", _NUMBERED.sub("…", _QUOTED.sub("…", reason)))
+    kind = _NUMBERED.sub("…", letter.fact_type)
+    return f"{kind}: {reason}" if kind else reason
+
+
+def _payload(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None  # not JSON, or cut short: the reason's own words are all there is
+
+
+def _named(data: object, naming: bool = False) -> Iterable[str]:
+    """The text values of ``data`` under the fields that name someone or something."""
+    if isinstance(data, str):
+        if naming and data.strip():
+            yield data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _named(value, naming or bool(_NAMING.search(str(key))))
+    elif isinstance(data, list):
+        for value in data:
+            yield from _named(value, naming)
 
 
 def _in_process(

@@ -7,6 +7,7 @@ import re
 import time
 from collections import Counter
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
 import pytest
@@ -127,7 +128,8 @@ def test_the_dashboard_is_in_chinese_with_its_numbers_in_columns(result: DemoRes
     assert "review" in kinds  # a journey's own kind of task: the programme's key
     # The figures, as the dashboard has always shown them.
     ladder = found["续费与忠诚阶梯"]
-    assert ladder[1].split()[-2:] == [f"{fig.renewed:,}", f"{fig.renewal_per_mille / 10:.1f}%"]
+    renewal = (Decimal(100 * fig.renewed) / fig.terms_ended).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert ladder[1].split()[-2:] == [f"{fig.renewed:,}", f"{renewal}%"]
     points = {row.split()[0]: row.split()[-1] for row in found["积分"]}
     assert points["已发放"] == f"{fig.points['earned']:,}"
     assert points["未兑余额（负债）"] == f"{fig.points['balance']:,}"
@@ -188,6 +190,37 @@ def test_an_empty_section_says_so(result: DemoResult) -> None:
     found = tables(dashboard(empty, reference_config()))
     assert found["付费会员（有效权益卡）"] == ["无"]
     assert "拒收的输入（死信，按原因）" not in found
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "shown"),
+    [
+        (6, 32, "18.8%"),  # 18.75 %
+        (2_796, 10_000, "28.0%"),  # 27.96 %
+        (1, 16, "6.3%"),  # 6.25 %
+        (1, 3, "33.3%"),
+        (2, 3, "66.7%"),
+        (1, 2_001, "0.0%"),  # 0.0499... %
+        (1, 2_000, "0.1%"),  # 0.05 %
+        (7, 7, "100.0%"),
+        (0, 0, "0.0%"),
+    ],
+)
+def test_shares_are_rounded_half_up_to_a_tenth_of_a_percent(
+    result: DemoResult, part: int, whole: int, shown: str
+) -> None:
+    figures = attrs.evolve(
+        result.figures,
+        terms_ended=whole,
+        renewed=part,
+        first_visits=whole,
+        became_members=whole,
+        became_family=part,
+    )
+    text = dashboard(attrs.evolve(result, figures=figures), reference_config())
+    ladder = [row.split() for row in tables(text)["续费与忠诚阶梯"]]
+    everyone = "100.0%" if whole else "0.0%"
+    assert [row[-1] for row in ladder if row[-1].endswith("%")] == [shown, everyone, shown]
 
 
 #: A patient id of the demo hospital.

@@ -9,11 +9,14 @@ time order.
 
 One kind of fact involves two households: a referral pays the referrer, and the engine
 takes it only once it knows the referred patient and their first visit, from that
-patient's own messages, which may be another worker's. The workers otherwise run at
-their own pace; at the instant of such a referral they wait for each other
-(a barrier), every one having taken all its messages before that instant, so the
-referral is decided on what one worker alone would have known. A run is the same,
-figure for figure, whatever the number of workers.
+patient's own messages, which may be another worker's, and the referred patient's
+record is changed too. The workers run at their own pace, but around such a referral
+the two workers concerned wait for each other: the referrer's takes it once the
+referred patient's has taken all its messages before the referral's instant, and that
+one goes past the instant once the referral is taken, as one worker alone would have
+done. A run is the same, figure for figure, whatever the number of workers. (Which
+member of staff is given a task or a member may differ: assignment balances the
+staff's loads, which all workers share.)
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
+from datetime import UTC, datetime, timedelta
 from multiprocessing.pool import AsyncResult
 from queue import Queue
 
@@ -94,6 +97,19 @@ class _Part:
     end: datetime
 
 
+#: Where a worker has got, as a number that orders: ``2 * µs + 1`` once it has taken its
+#: messages at an instant, ``2 * µs`` once it has taken those before it (µs since 1970).
+_Point = int
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _point(at: datetime, *, taken: bool) -> _Point:
+    """The point of having taken the messages before ``at`` (and those at it, if ``taken``)."""
+    return 2 * ((at - _EPOCH) // _MICROSECOND) + taken
+
+
 @attrs.frozen(kw_only=True)
 class _Piece:
     """A stretch of one worker's messages, ingested at once.
@@ -101,63 +117,135 @@ class _Piece:
     Attributes:
         end: the end of the slice the stretch is in: the instant it is ingested at.
         batch: the worker's messages of the stretch, with their instants.
-        wait: the stretch starts at a referral across workers: every worker waits for
-            the others to have taken their messages before it.
-        tick: the stretch ends its slice: the worker's members are ticked to ``end``.
+        waits: the workers that must have reached ``after`` before the stretch is taken.
+        after: the point they must have reached.
+        reaches: the point the worker has reached once the stretch is taken, if the
+            stretch ends at a cut (before a referral's instant, or after it); a stretch
+            that ends its slice is followed by a tick instead.
     """
 
     end: datetime
-    batch: list[tuple[datetime, Message]]
-    wait: bool
-    tick: bool
+    batch: list[tuple[datetime, Message]] = attrs.field(factory=list)
+    waits: frozenset[int] = frozenset()
+    after: _Point = -1
+    reaches: _Point | None = None
 
 
 def _pieces(job: _Job) -> Iterator[_Piece]:
     """The shard's messages with their instants, in slices of ``step`` cut at referrals.
 
     The first slice ends at 08:00 local time on the first day, so that with a step of
-    twelve hours the ticks fall at 08:00 and 20:00, outside quiet hours. A slice is cut
-    before a referral whose referred patient is another worker's (:func:`_across`), the
-    piece after the cut to be taken once every worker has taken what came before it.
-    Every worker reads the whole stream, so all cut it at the same instants and meet at
-    each cut.
+    twelve hours the ticks fall at 08:00 and 20:00, outside quiet hours.
+
+    A slice is cut around the instant of a referral whose referred patient is another
+    worker's (:func:`_across`): the messages before it, those at it, those after it.
+    The referrer's worker takes the referral once the referred patient's worker has
+    taken its messages before the instant; that worker goes past the instant (its next
+    messages, its tick) once the referrer's worker has taken the referral. The referral
+    is thus decided on the referred patient's record as one worker alone would have
+    left it. Every worker reads the whole stream, so all cut it at the same instants.
     """
     spec = job.spec
     end = spec.start.replace(hour=8, minute=0, second=0, microsecond=0)
     if end <= spec.start:
         end += job.step
-    batch: list[tuple[datetime, Message]] = []
-    wait = False
-    cut: datetime | None = None
+    piece = _Piece(end=end)
+    cut: datetime | None = None  # the instant whose messages ``piece`` holds, if any
+    referrers: set[int] = set()  # the workers referring this worker's patients there
     for at, message in timed_messages(spec):
+        if cut is not None and at > cut:
+            yield attrs.evolve(piece, reaches=_point(cut, taken=True))
+            after = _point(cut, taken=True)
+            piece = _Piece(end=end, waits=frozenset(referrers), after=after)
+            cut, referrers = None, set()
         while at >= end:
-            yield _Piece(end=end, batch=batch, wait=wait, tick=True)
-            batch, wait = [], False
+            yield piece
             end += job.step
-        if at != cut and _across(message, job.shards):
-            # Another referral at the same instant needs no second cut.
-            yield _Piece(end=end, batch=batch, wait=wait, tick=False)
-            batch, wait, cut = [], True, at
-        if shard_of(message) % job.shards == job.shard:
-            batch.append((at, message))
-    yield _Piece(end=end, batch=batch, wait=wait, tick=True)
+            piece = _Piece(end=end)
+        mine = shard_of(message) % job.shards == job.shard
+        referred = _across(message, job.shards)
+        if referred is not None:
+            if at != cut:
+                yield attrs.evolve(piece, reaches=_point(at, taken=False))
+                piece = _Piece(end=end, after=_point(at, taken=False))
+                cut = at
+            if mine:
+                piece = attrs.evolve(piece, waits=piece.waits | {referred})
+            if referred == job.shard:
+                referrers.add(shard_of(message) % job.shards)
+        if mine:
+            piece.batch.append((at, message))
+    if cut is not None:
+        yield attrs.evolve(piece, reaches=_point(cut, taken=True))
+        piece = _Piece(end=end, waits=frozenset(referrers), after=_point(cut, taken=True))
+    yield piece
 
 
-def _across(message: Message, shards: int) -> bool:
-    """Whether ``message`` is a referral of a patient of another shard than its referrer's.
+def _across(message: Message, shards: int) -> int | None:
+    """The other shard a message's referred patient is in, if it is a referral across two.
 
     The hospital's one message that names two households: the engine pays the referrer
-    only if it knows the referred patient's first visit, and notes the referrer on that
-    patient's record.
+    only if it knows the referred patient and their first visit, and notes the referrer
+    on that patient's record (running what fell due on it).
     """
-    return (
-        isinstance(message, ReferralQualified)
-        and shard_of(message.referred_patient_id) % shards != shard_of(message) % shards
-    )
+    if not isinstance(message, ReferralQualified):
+        return None
+    other = shard_of(message.referred_patient_id) % shards
+    return other if other != shard_of(message) % shards else None
 
 
-def _work(job: _Job, progress: Progress | None, barrier: threading.Barrier | None = None) -> _Part:
-    """One worker's share; ``barrier`` (for more than one worker) is where they meet."""
+@attrs.frozen
+class _Pace:
+    """How far each worker has got, shared between them, for a worker to wait for another.
+
+    Each worker notes the point it has reached at each cut (:meth:`reach`) and waits,
+    where its pieces say so, for others to have reached one (:meth:`wait`). A worker
+    only ever waits for others to reach a point it has reached itself, so the one
+    furthest behind never waits: the run goes on, the others waiting only when ahead.
+
+    Attributes:
+        reached: by worker, the last point it reached.
+        turn: notified whenever a worker gets further.
+        failed: set by a worker that failed: nobody waits for it any more.
+        done: where every worker waits for the others to finish before reading figures.
+    """
+
+    reached: MutableSequence[_Point]
+    turn: threading.Condition
+    failed: threading.Event
+    done: threading.Barrier
+
+    def reach(self, shard: int, point: _Point) -> None:
+        """Worker ``shard`` has reached ``point``."""
+        with self.turn:
+            self.reached[shard] = point
+            self.turn.notify_all()
+
+    def wait(self, shards: Iterable[int], point: _Point) -> None:
+        """Wait for the workers ``shards`` to have reached ``point``.
+
+        Raises:
+            BrokenBarrierError: another worker failed.
+        """
+
+        def ready() -> bool:
+            return self.failed.is_set() or all(self.reached[s] >= point for s in shards)
+
+        with self.turn:
+            self.turn.wait_for(ready)
+        if self.failed.is_set():
+            raise threading.BrokenBarrierError
+
+    def fail(self) -> None:
+        """This worker failed: the others stop waiting for it."""
+        with self.turn:
+            self.failed.set()
+            self.turn.notify_all()
+        self.done.abort()
+
+
+def _work(job: _Job, progress: Progress | None, pace: _Pace | None = None) -> _Part:
+    """One worker's share; ``pace`` (for more than one worker) is how it waits for others."""
     config = reference_config()
     clock = ManualClock(job.spec.start)
     tally = Tally()
@@ -172,17 +260,20 @@ def _work(job: _Job, progress: Progress | None, barrier: threading.Barrier | Non
         for piece in _pieces(job):
             at = piece.end
             clock.set(at)
-            if piece.wait and barrier is not None:
-                barrier.wait()
+            if piece.waits and pace is not None:
+                pace.wait(piece.waits, piece.after)
             if piece.batch:
                 report += engine.ingest(piece.batch, now=at)
                 count += len(piece.batch)
-            if piece.tick:
-                engine.tick(at, where=mine)
-                if progress is not None:
-                    progress(count, at)
-        if barrier is not None:
-            barrier.wait()  # the others' referrals noted on these members too
+            if piece.reaches is not None:
+                if pace is not None:
+                    pace.reach(job.shard, piece.reaches)
+                continue
+            engine.tick(at, where=mine)
+            if progress is not None:
+                progress(count, at)
+        if pace is not None:
+            pace.done.wait()  # every worker's referrals noted on these members too
         owned = figures(engine.members(mine), config, at)
         rejected = _rejected(engine)
     return _Part(
@@ -249,18 +340,16 @@ def _named(data: object, naming: bool = False) -> Iterable[str]:
             yield from _named(value, naming)
 
 
-def _in_process(
-    args: tuple[_Job, Queue[tuple[int, int, datetime]], threading.Barrier],
-) -> _Part:
-    job, queue, barrier = args
+def _in_process(args: tuple[_Job, Queue[tuple[int, int, datetime]], _Pace]) -> _Part:
+    job, queue, pace = args
 
     def progress(count: int, at: datetime) -> None:
         queue.put((job.shard, count, at))
 
     try:
-        return _work(job, progress, barrier)
+        return _work(job, progress, pace)
     except BaseException:
-        barrier.abort()  # the others would wait for this worker for ever
+        pace.fail()  # the others would wait for this worker for ever
         raise
 
 
@@ -325,9 +414,14 @@ def _parallel(jobs: list[_Job], progress: Progress | None) -> list[_Part]:
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         queue: Queue[tuple[int, int, datetime]] = manager.Queue()
-        barrier = manager.Barrier(len(jobs))
+        pace = _Pace(
+            reached=manager.list([-1] * len(jobs)),
+            turn=manager.Condition(),
+            failed=manager.Event(),
+            done=manager.Barrier(len(jobs)),
+        )
         with context.Pool(len(jobs)) as pool:
-            pending = [pool.apply_async(_in_process, ((job, queue, barrier),)) for job in jobs]
+            pending = [pool.apply_async(_in_process, ((job, queue, pace),)) for job in jobs]
             counts = [0] * len(jobs)
             latest = [job.spec.start for job in jobs]
             while not all(part.ready() for part in pending) or not queue.empty():
@@ -343,8 +437,8 @@ def _parallel(jobs: list[_Job], progress: Progress | None) -> list[_Part]:
 def _parts(pending: Sequence[AsyncResult[_Part]]) -> list[_Part]:
     """The workers' parts; if any failed, the error of one that failed of itself.
 
-    When one fails, the others stop waiting for it at the barrier with a broken barrier,
-    an error that says nothing of what went wrong: it is raised only if there is no other.
+    When one fails, the others stop waiting for it with a broken barrier, an error that
+    says nothing of what went wrong: it is raised only if there is no other.
     """
     broken: threading.BrokenBarrierError | None = None
     for part in pending:

@@ -7,6 +7,7 @@ import re
 import time
 from collections import Counter
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
 import pytest
@@ -14,7 +15,17 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from membercore import reference_config
-from membercore_adapters.demo import DemoResult, ProgressBar, dashboard, run_demo, small
+from membercore.facts import PatientRegistered, ReferralQualified
+from membercore.service.engine import Engine
+from membercore.testing.clock import ManualClock
+from membercore_adapters.demo import (
+    DemoResult,
+    ProgressBar,
+    dashboard,
+    refusal_kind,
+    run_demo,
+    small,
+)
 from membercore_adapters.language import LANGUAGES, Language
 
 #: A number as the dashboard writes one: thousands separators, maybe yuan or a percentage,
@@ -24,9 +35,9 @@ NUMBER = re.compile(r"(?<!\S)¥?\d{1,3}(?:,\d{3})*(?:\.\d+)?%?(?!\S)")
 
 @pytest.fixture(scope="module")
 def result() -> DemoResult:
-    """A small demo run, with two dead letters added so that every table is shown."""
+    """A small demo run, with two kinds of dead letter added so that every table is shown."""
     run = run_demo(small(), "memory://", step=timedelta(hours=12))
-    rejected = Counter({"line 12 is not valid JSON": 1_200, "member P000081 is not known": 3})
+    rejected = Counter({"line …: not JSON": 1_200, "referral_qualified: member … is not known": 3})
     return attrs.evolve(run, rejected=run.rejected + rejected)
 
 
@@ -117,7 +128,8 @@ def test_the_dashboard_is_in_chinese_with_its_numbers_in_columns(result: DemoRes
     assert "review" in kinds  # a journey's own kind of task: the programme's key
     # The figures, as the dashboard has always shown them.
     ladder = found["续费与忠诚阶梯"]
-    assert ladder[1].split()[-2:] == [f"{fig.renewed:,}", f"{fig.renewal_per_mille / 10:.1f}%"]
+    renewal = (Decimal(100 * fig.renewed) / fig.terms_ended).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert ladder[1].split()[-2:] == [f"{fig.renewed:,}", f"{renewal}%"]
     points = {row.split()[0]: row.split()[-1] for row in found["积分"]}
     assert points["已发放"] == f"{fig.points['earned']:,}"
     assert points["未兑余额（负债）"] == f"{fig.points['balance']:,}"
@@ -178,6 +190,76 @@ def test_an_empty_section_says_so(result: DemoResult) -> None:
     found = tables(dashboard(empty, reference_config()))
     assert found["付费会员（有效权益卡）"] == ["无"]
     assert "拒收的输入（死信，按原因）" not in found
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "shown"),
+    [
+        (6, 32, "18.8%"),  # 18.75 %
+        (2_796, 10_000, "28.0%"),  # 27.96 %
+        (1, 16, "6.3%"),  # 6.25 %
+        (1, 3, "33.3%"),
+        (2, 3, "66.7%"),
+        (1, 2_001, "0.0%"),  # 0.0499... %
+        (1, 2_000, "0.1%"),  # 0.05 %
+        (7, 7, "100.0%"),
+        (0, 0, "0.0%"),
+    ],
+)
+def test_shares_are_rounded_half_up_to_a_tenth_of_a_percent(
+    result: DemoResult, part: int, whole: int, shown: str
+) -> None:
+    figures = attrs.evolve(
+        result.figures,
+        terms_ended=whole,
+        renewed=part,
+        first_visits=whole,
+        became_members=whole,
+        became_family=part,
+    )
+    text = dashboard(attrs.evolve(result, figures=figures), reference_config())
+    ladder = [row.split() for row in tables(text)["续费与忠诚阶梯"]]
+    everyone = "100.0%" if whole else "0.0%"
+    assert [row[-1] for row in ladder if row[-1].endswith("%")] == [shown, everyone, shown]
+
+
+#: A patient id of the demo hospital.
+PATIENT_ID = re.compile(r"P\d{6}")
+
+
+def test_refused_inputs_are_counted_by_kind_and_name_no_patient(result: DemoResult) -> None:
+    start = small().start
+    referrals = [("P000001", "P000002"), ("P000009", "P000010")]
+    referrals += [("P000017", "P000018"), ("P000025", "P000026")]  # referrers not known
+    inputs: list[object] = [
+        PatientRegistered(fact_id=f"reg-{referrer}", patient_id=referrer, occurred_at=start)
+        for referrer, _ in referrals[:2]
+    ]
+    inputs += [
+        ReferralQualified(
+            fact_id=f"ref-{referred}",
+            patient_id=referrer,
+            occurred_at=start,
+            referred_patient_id=referred,
+            visit_id=f"V-{referred}",
+        )
+        for referrer, referred in referrals
+    ]
+    with Engine.open("memory://", config=reference_config(), clock=ManualClock(start)) as engine:
+        engine.ingest(inputs, now=start)
+        letters = list(engine.dead_letters())
+    assert len(letters) == 4
+    assert all(PATIENT_ID.search(letter.reason) for letter in letters)
+    kinds = Counter(refusal_kind(letter) for letter in letters)
+    assert kinds == {
+        "referral_qualified: referral of … refused: the referred patient is not known": 2,
+        "referral_qualified: member … is not known": 2,
+    }
+    text = dashboard(attrs.evolve(result, rejected=kinds), reference_config())
+    assert not PATIENT_ID.search(text)
+    rows = tables(text)["拒收的输入（死信，按原因）"]
+    assert [row.split()[-1] for row in rows] == ["2", "2"]
+    assert [" ".join(row.split()[:-1]) for row in rows] == list(kinds)
 
 
 # --- the progress bar -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,6 +42,7 @@ from membercore.facts import (
 )
 from membercore.ledger.commands import Redeem
 from membercore.serialization import message_from_dict, message_to_dict
+from membercore_adapters.demo import run_demo, shard_of_member
 from membercore_adapters.demo.hospital import (
     HospitalSpec,
     messages,
@@ -495,6 +497,27 @@ def test_the_demo_hospital_feeds_the_engine_nothing_it_refuses() -> None:
         assert [letter.reason for letter in engine.dead_letters()] == []
     assert report.rejected == 0
     assert report.applied == len(stream)
+
+
+def test_a_run_is_the_same_whatever_the_number_of_workers(tmp_path: Path) -> None:
+    # Many referrals, most of them of a patient of the other worker than the referrer's.
+    spec = HospitalSpec(patients=80, months=2, seed=2, referral_share=0.8)
+    across = [
+        message
+        for _, message in timed_messages(spec)
+        if isinstance(message, ReferralQualified)
+        and shard_of_member(message.patient_id, 2)
+        != shard_of_member(message.referred_patient_id, 2)
+    ]
+    assert len(across) > 10
+    alone = run_demo(spec, f"sqlite:///{tmp_path / 'alone.db'}", workers=1)
+    shared = run_demo(spec, f"sqlite:///{tmp_path / 'shared.db'}", workers=2)
+    assert shared.rejected == alone.rejected == Counter()
+    assert shared.report.rejected == alone.report.rejected == 0
+    assert shared.figures == alone.figures
+    assert shared.tally == alone.tally
+    assert (shared.messages, shared.report.applied) == (alone.messages, alone.report.applied)
+    assert shared.end == alone.end
 
 
 # --- the old import paths ---------------------------------------------------------------------

@@ -19,7 +19,13 @@ from membercore_adapters.demo.hospital import (
     small,
     timed_messages,
 )
-from membercore_adapters.demo.runner import DemoResult, Progress, run_demo, shard_of_member
+from membercore_adapters.demo.runner import (
+    DemoResult,
+    Progress,
+    refusal_kind,
+    run_demo,
+    shard_of_member,
+)
 from membercore_adapters.demo.walkthrough import ledger_walkthrough
 
 __all__ = [
@@ -30,6 +36,7 @@ __all__ = [
     "dashboard",
     "ledger_walkthrough",
     "messages",
+    "refusal_kind",
     "run_demo",
     "shard_of",
     "shard_of_member",

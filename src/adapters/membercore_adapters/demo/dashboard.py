@@ -23,7 +23,6 @@ from rich.table import Table
 from rich.text import Text
 
 from membercore import reference_config
-from membercore.analytics import per_mille
 from membercore.config import ProgrammeConfig
 from membercore.dates import add_months
 from membercore_adapters.demo.hospital import HospitalSpec
@@ -318,8 +317,15 @@ def _n(value: int) -> str:
     return f"{value:,}"
 
 
-def _percent(per_mille: int) -> str:
-    return f"{per_mille // 10}.{per_mille % 10}%"
+def _percent(part: int, whole: int) -> str:
+    """``part`` of ``whole`` as a percentage to a tenth, rounded half up (0.0% of none).
+
+    In integers, tenths of a percent being per mille: 6 of 32 is 187.5 per mille, shown
+    18.8%. (:func:`membercore.analytics.per_mille` rounds down, for those who count on
+    it.)
+    """
+    tenths = (part * 2000 + whole) // (2 * whole) if whole else 0
+    return f"{tenths // 10}.{tenths % 10}%"
 
 
 def _yuan(fen: int) -> str:
@@ -364,10 +370,10 @@ def _ladder(result: DemoResult, language: Language) -> tuple[str, Table]:
     fig = result.figures
     values = (
         (fig.terms_ended, ""),
-        (fig.renewed, _percent(fig.renewal_per_mille)),
+        (fig.renewed, _percent(fig.renewed, fig.terms_ended)),
         (fig.first_visits, ""),
-        (fig.became_members, _percent(per_mille(fig.became_members, fig.first_visits))),
-        (fig.became_family, _percent(per_mille(fig.became_family, fig.became_members))),
+        (fig.became_members, _percent(fig.became_members, fig.first_visits)),
+        (fig.became_family, _percent(fig.became_family, fig.became_members)),
     )
     rows = [
         (label.say(language), _n(count), share)

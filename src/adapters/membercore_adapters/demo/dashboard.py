@@ -12,7 +12,7 @@ standard error only when it is a terminal; into a file or a pipe it writes nothi
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -27,6 +27,7 @@ from membercore.config import ProgrammeConfig
 from membercore.dates import add_months
 from membercore_adapters.demo.hospital import HospitalSpec
 from membercore_adapters.demo.runner import DemoResult
+from membercore_adapters.labels import CHANNELS, PURPOSES, REFUSAL_REASONS, TASK_KINDS, named
 from membercore_adapters.language import Language, Words
 from membercore_adapters.plain import plain
 
@@ -205,46 +206,6 @@ _TASKS_COLUMN = Words("任务数", "Tasks")
 _REJECTED = Words("拒收的输入（死信，按原因）", "Rejected inputs (dead letters) by reason")
 _INPUTS = Words("条数", "Inputs")
 
-#: The channels the code knows (membercore.messages.CHANNELS, the staff channel).
-_CHANNELS = {
-    "wecom": Words("企业微信", "WeCom"),
-    "sms": Words("短信", "SMS"),
-    "email": Words("电子邮件", "e-mail"),
-    "phone": Words("电话", "phone"),
-    "staff": Words("员工通知", "staff"),
-}
-#: The purposes of messages (membercore.messages.PURPOSES).
-_PURPOSES = {
-    "care": Words("医疗关怀", "care"),
-    "marketing": Words("营销", "marketing"),
-    "research": Words("科研", "research"),
-}
-#: Why a message was refused (membercore.outreach.REFUSAL_REASONS).
-_REASONS = {
-    "unknown_template": Words("未知模板", "unknown template"),
-    "purpose_mismatch": Words("用途与模板不符", "purpose mismatch"),
-    "missing_variables": Words("缺少模板变量", "missing variables"),
-    "no_channel": Words("无可用渠道", "no channel"),
-    "no_consent": Words("未获同意", "no consent"),
-    "weekly_cap": Words("超出每周上限", "weekly cap"),
-    "stale": Words("已过时", "stale"),
-}
-#: The kinds of staff task the code creates, named as the staff notices name them; a
-#: journey's own kinds (``review``...) are the programme's keys, shown as they are.
-_TASK_KINDS = {
-    "call": Words("致电", "call"),
-    "follow_up": Words("随访", "follow-up"),
-    "visit": Words("回访", "visit"),
-    "assignment": Words("分配", "assignment"),
-    "assign_health_manager": Words("指派健康管家", "assign a health manager"),
-}
-
-
-def _name(labels: Mapping[str, Words], key: str, language: Language) -> str:
-    words = labels.get(key)
-    return key if words is None else words.say(language)
-
-
 # --- the dashboard ----------------------------------------------------------------------------
 
 
@@ -404,8 +365,8 @@ def _points(result: DemoResult, language: Language) -> tuple[str, Table]:
 def _messages(result: DemoResult, language: Language) -> tuple[str, Table]:
     rows = [
         (
-            _name(_CHANNELS, channel, language),
-            _name(_PURPOSES, purpose, language),
+            named(CHANNELS, channel, language),
+            named(PURPOSES, purpose, language),
             _n(count),
         )
         for (channel, purpose), count in sorted(result.tally.messages.items())
@@ -420,7 +381,7 @@ def _held(result: DemoResult, language: Language) -> tuple[str, Table]:
         (_CANCELLED.say(language), _n(tally.cancelled)),
     ]
     rows += [
-        (_REFUSED.say(language, reason=_name(_REASONS, reason, language)), _n(count))
+        (_REFUSED.say(language, reason=named(REFUSAL_REASONS, reason, language)), _n(count))
         for reason, count in tally.refused.most_common()
     ]
     return _table(_HELD, language, [_WHY], [_MESSAGES_COLUMN], rows)
@@ -428,7 +389,7 @@ def _held(result: DemoResult, language: Language) -> tuple[str, Table]:
 
 def _tasks(result: DemoResult, language: Language) -> tuple[str, Table]:
     rows = [
-        (_name(_TASK_KINDS, kind, language), _n(count))
+        (named(TASK_KINDS, kind, language), _n(count))
         for kind, count in result.tally.tasks.most_common()
     ]
     return _table(_TASKS, language, [_KIND], [_TASKS_COLUMN], rows)

@@ -2,10 +2,9 @@
 
 A command says how it uses the store: ``read`` (it neither creates nor changes one),
 ``tend`` (it changes one that is there, and creates none: ``tick``, ``outbox
---dispatch``, ``repack``),
-``write`` (it may create one: ``ingest``, ``import``, ``worker``) or ``migrate``. Only
-``migrate`` migrates a store an earlier release wrote; every other use refuses it and
-changes nothing.
+--dispatch``, ``repack``), ``write`` (it may create one: ``ingest``, ``import``,
+``worker``) or ``migrate``. Only ``migrate`` migrates a store an earlier release wrote;
+every other use refuses it and changes nothing.
 """
 
 from __future__ import annotations

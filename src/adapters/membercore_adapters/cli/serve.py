@@ -11,9 +11,13 @@ it cleanly: requests in flight finish, the engine closes.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
+import signal
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -117,17 +121,45 @@ def _command() -> click.Command:
             pass  # the store is there (created if it was not), of this release's schema
         configure(json_lines=log_json)
         log.info("serving %s on http://%s:%d", store, host, port)
+        settings = uvicorn.Config(
+            app(store, authenticator=tokens, config=chosen),
+            host=host,
+            port=port,
+            log_config=None,
+            lifespan="on",
+            server_header=False,
+        )
         try:
-            uvicorn.run(
-                app(store, authenticator=tokens, config=chosen),
-                host=host,
-                port=port,
-                log_config=None,
-                lifespan="on",
-                server_header=False,
-            )
+            _served(uvicorn.Server, settings)
         except MembercoreError as error:
             raise stopped(error, store=store) from error
         return Exit.DONE
 
     return serve
+
+
+def _served(server: type[Any], settings: Any) -> None:
+    """Serve until SIGTERM or SIGINT, then return (exit status 0), as the worker does.
+
+    uvicorn raises a signal it caught again once it has stopped, so that the process
+    ends by the signal; ``membercore serve`` ends as every command does, with its status.
+
+    Raises:
+        SystemExit: the application did not start (status 3): the engine could not open.
+    """
+
+    class Served(server):  # type: ignore[misc] # uvicorn.Server, imported late
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            caught = (signal.SIGINT, signal.SIGTERM)
+            before = {sign: signal.signal(sign, self.handle_exit) for sign in caught}
+            try:
+                yield
+            finally:
+                for sign, handler in before.items():
+                    signal.signal(sign, handler)
+
+    held = Served(settings)
+    held.run()
+    if not held.started:
+        raise SystemExit(Exit.STORE)

@@ -107,6 +107,7 @@ def app(
         on_shutdown=[thread.stop],
         exception_handlers={Exception: to_problem},
         request_max_body_size=held.max_body_bytes,
+        logging_config=None,  # the application embedding the API configures logging
         openapi_config=OpenAPIConfig(
             title="membercore",
             version=_version(),

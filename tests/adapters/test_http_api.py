@@ -7,9 +7,11 @@ under uvicorn), and what it answers is checked against what the engine holds.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ from membercore.plugins import make_plugin_manager
 from membercore.testing.clock import ManualClock
 from membercore_adapters.http import HttpLimits, Principal, StaticTokens, app, engine_thread
 from membercore_adapters.http.auth import load_token_file
+from membercore_adapters.http.running import EngineClosedError, EngineThread
 from membercore_adapters.http.shapes import task_id
 from membercore_adapters.stores import memory, sqlite
 
@@ -572,3 +575,25 @@ def test_a_token_file_names_the_entry_it_refuses(tmp_path: Path) -> None:
     path.write_text(json.dumps([{"token": "t", "kind": "robot", "id": "x", "scopes": []}]))
     with pytest.raises(Exception, match=r"\[0\]"):
         load_token_file(path)
+
+
+def test_the_engine_thread_opens_uses_and_closes_the_engine_on_one_thread(
+    store_url: str, clock: ManualClock
+) -> None:
+    thread = EngineThread(_opener(store_url, clock))
+    with pytest.raises(EngineClosedError):
+        thread.call_blocking(lambda engine: engine.now())
+
+    async def served() -> tuple[str, str]:
+        await thread.start()
+        try:
+            inside = await thread.call(lambda _: threading.current_thread().name)
+            return inside, thread.call_blocking(lambda _: threading.current_thread().name)
+        finally:
+            await thread.stop()
+
+    first, second = asyncio.run(served())
+    assert first == second
+    assert first.startswith("membercore-engine")
+    with pytest.raises(EngineClosedError):
+        asyncio.run(thread.call(lambda engine: engine.now()))

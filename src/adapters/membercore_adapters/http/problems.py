@@ -24,7 +24,6 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.openapi.datastructures import ResponseSpec
 
 from membercore.errors import (
-    EngineError,
     GaveUpError,
     IdempotencyConflictError,
     InvalidFactError,
@@ -33,6 +32,7 @@ from membercore.errors import (
     UnknownMemberError,
     UnknownTaskError,
 )
+from membercore_adapters.http.running import EngineClosedError
 
 __all__ = [
     "MEDIA_TYPE",
@@ -214,13 +214,11 @@ def _membercore(error: MembercoreError) -> tuple[int, tuple[FieldProblem, ...]]:
         return 404, ()
     if isinstance(error, IdempotencyConflictError):
         return 409, ()
-    if isinstance(error, GaveUpError | StorageError):
+    if isinstance(error, GaveUpError | StorageError | EngineClosedError):
         return 503, ()
     if isinstance(error, InvalidFactError):
         return 422, (FieldProblem(pointer=pointer(error.field), detail=error.problem),)
-    if isinstance(error, EngineError):
-        return 422, ()
-    return 422, ()
+    return 422, ()  # a refusal of the programme's (EngineError: a merge into itself...)
 
 
 def _http_kind(error: HTTPException) -> str:

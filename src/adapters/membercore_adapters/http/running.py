@@ -19,14 +19,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from membercore.errors import EngineError
+from membercore.errors import MembercoreError
 from membercore.service.engine import Engine
 
-__all__ = ["EngineThread"]
+__all__ = ["EngineClosedError", "EngineThread"]
 
 T = TypeVar("T")
 
 log = logging.getLogger("membercore.http")
+
+
+class EngineClosedError(MembercoreError):
+    """The engine is not open: the server is starting or stopping (answered 503)."""
 
 
 class EngineThread:
@@ -73,11 +77,11 @@ class EngineThread:
         """Run ``work(engine)`` on the engine's thread; its result (or what it raised).
 
         Raises:
-            EngineError: the engine is not open (the server is starting or stopping).
+            EngineClosedError: the engine is not open (the server is starting or stopping).
         """
         engine = self._engine
         if engine is None:
-            raise EngineError("the engine is not open")
+            raise EngineClosedError("the engine is not open")
         return await self._run(functools.partial(work, engine))
 
     def call_blocking(self, work: Callable[[Engine], T]) -> T:
@@ -87,17 +91,17 @@ class EngineThread:
         programme between requests, say); never from the event loop.
 
         Raises:
-            EngineError: the engine is not open.
+            EngineClosedError: the engine is not open.
         """
         engine, executor = self._engine, self._executor
         if engine is None or executor is None:
-            raise EngineError("the engine is not open")
+            raise EngineClosedError("the engine is not open")
         context = contextvars.copy_context()
         return executor.submit(context.run, functools.partial(work, engine)).result()
 
     async def _run(self, work: Callable[[], T]) -> T:
         if self._executor is None:
-            raise EngineError("the engine's thread is not running")
+            raise EngineClosedError("the engine's thread is not running")
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()  # a store opened on the thread sees the caller's
         return await loop.run_in_executor(self._executor, context.run, work)

@@ -220,6 +220,7 @@ def test_a_single_fact_is_answered_by_itself_and_refused_as_a_422_problem(
     unknown = _fact("checked_in", "APP-9", channel="app", patient_id="P-404")
     body = _is_problem(client.post("/facts", json=unknown, headers=HIS), 422, "fact-refused")
     assert "P-404" in body["detail"]
+    assert "errors" not in body  # no field at fault: the patient is not known
     negative = _fact(
         "charge_paid",
         "HIS-7",

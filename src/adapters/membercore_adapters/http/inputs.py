@@ -83,8 +83,10 @@ async def post_facts(request: Request[Any, Any, Any], data: JSONBody[FactsBody])
     )
     if single and answer.refused:
         (refused,) = answer.items
-        errors = [FieldProblem(pointer=refused.pointer or "", detail=refused.reason or "")]
-        raise ProblemError(422, "fact-refused", refused.reason or "refused", errors=errors)
+        named = refused.pointer
+        why = refused.reason or ""
+        errors = [FieldProblem(pointer=named, detail=why)] if named is not None else []
+        raise ProblemError(422, "fact-refused", why or "refused", errors=errors)
     return answer
 
 

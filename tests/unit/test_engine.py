@@ -28,7 +28,7 @@ from membercore.errors import (
 )
 from membercore.facts import ChargeLine, ChargePaid, CheckedIn, DiagnosisRecorded, PatientRegistered
 from membercore.identity import CommandTaken
-from membercore.ledger.commands import Redeem
+from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.ports import Store
 from membercore.serialization import message_from_json, message_to_dict
 from membercore.service.engine import Engine, IngestReport
@@ -112,6 +112,21 @@ def test_a_batch_reports_what_it_applied_what_was_a_duplicate_and_what_it_refuse
     assert report == IngestReport(applied=2, duplicates=1, rejected=2, commits=1, refusals=refusals)
     assert _points(engine).lifetime_earned == 100
     assert len(list(engine.store.dead_letters())) == 2
+
+
+def test_a_report_places_each_duplicate_among_the_inputs_across_batches(
+    engine: Engine,
+) -> None:
+    paid = _charge(100, fact_id="f-1")
+    engine.ingest([_registration(), paid])
+    bonus = AdjustPoints(key="a-1", member_id=ME, points=5, operator="s-1", reason="活动")
+    engine.execute(bonus)
+    small = Engine(
+        engine.store, engine.config, clock=engine.clock, plugins=engine.plugins, batch_size=2
+    )
+    report = small.ingest([_charge(5, fact_id="f-2"), paid, bonus, _check_in("f-3"), paid])
+    assert report.duplicated == (1, 2, 4)  # a fact and a command taken before, a fact again
+    assert (report.applied, report.duplicates) == (2, 3)
 
 
 def test_the_same_facts_in_a_later_batch_are_duplicates_and_change_nothing(

@@ -62,15 +62,16 @@ def ingest_batch(
     tick's (or the member's next fact's), at its own instant, so the size of the
     batches never changes what a feed leaves. The keys of the members' records decided
     are added to ``touched``. The commit also stores ``reached``, the position its
-    source reached with these inputs. The report's refusals place each input refused
-    among all the call's inputs, ``raws`` starting at ``first``.
+    source reached with these inputs. The report's refusals and duplicates place each
+    such input among all the call's inputs, ``raws`` starting at ``first``.
     """
     taken, refused = read(raws, now, clock_skew=engine.clock_skew, limits=engine.limits)
     what = f"ingesting a batch of {len(raws)} inputs"
     work = partial(_apply, engine, ctx or engine.context, taken, refused, now)
     report, retries = engine.retrying(lambda: work(touched, reached), what)
     placed = tuple((first + place, why) for place, why in report.refusals)
-    return attrs.evolve(report, retries=retries, refusals=placed)
+    duplicated = tuple(first + place for place in report.duplicated)
+    return attrs.evolve(report, retries=retries, refusals=placed, duplicated=duplicated)
 
 
 def _held(uow: UnitOfWork, patient_id: str) -> bool:
@@ -151,7 +152,7 @@ def _apply(
 ) -> IngestReport:
     uow = engine.unit_of_work(now)
     refusals = list(refused)  # (place among the batch's inputs, dead letter)
-    fresh, duplicates = _screen(engine, uow, taken, now, refusals)
+    fresh, duplicated = _screen(engine, uow, taken, now, refusals)
     index = identities.read_index(engine.store, (item for item, _ in fresh))
     uow.index = index
     uow.load(key for item, _ in fresh for key in routing_key(item.message))
@@ -180,7 +181,7 @@ def _apply(
             )
             continue
         if not made:
-            duplicates += 1  # a command carried out before: nothing new
+            duplicated.append(item.place)  # a command carried out before: nothing new
             continue
         applied += 1
         if isinstance(message, Fact) and digest is not None:
@@ -202,10 +203,11 @@ def _apply(
     committed = uow.commit()
     return IngestReport(
         applied=applied,
-        duplicates=duplicates,
+        duplicates=len(duplicated),
         rejected=len(uow.dead),
         commits=int(committed),
         refusals=tuple((place, letter.reason) for place, letter in refusals),
+        duplicated=tuple(sorted(duplicated)),
     )
 
 
@@ -215,8 +217,8 @@ def _screen(
     taken: list[Read],
     now: datetime,
     refusals: list[tuple[int, DeadLetter]],
-) -> tuple[list[tuple[Read, str | None]], int]:
-    """The inputs to decide, with their facts' fingerprints, and how many were duplicates.
+) -> tuple[list[tuple[Read, str | None]], list[int]]:
+    """The inputs to decide, with their facts' fingerprints, and the places of the duplicates.
 
     A fact dated past the clock skew, or whose id was taken with other content, is a
     dead letter, added to ``refusals`` with its place.
@@ -224,7 +226,7 @@ def _screen(
     facts = [item.message for item in taken if isinstance(item.message, Fact)]
     seen: dict[str, str] = dict(engine.store.seen([f.fact_id for f in facts]) if facts else {})
     fresh: list[tuple[Read, str | None]] = []
-    duplicates = 0
+    duplicated: list[int] = []
     for item in taken:
         message, digest = item.message, None
         if isinstance(message, Fact):
@@ -234,7 +236,7 @@ def _screen(
             if message.occurred_at > item.at + engine.clock_skew:
                 why = from_the_future(message, item.at)
             elif prior is not None and matches(prior, message):
-                duplicates += 1
+                duplicated.append(item.place)
                 continue
             elif prior is not None:
                 why = f"fact id {message.fact_id!r} was taken before with other content"
@@ -243,7 +245,7 @@ def _screen(
                 continue
             seen[message.fact_id] = digest
         fresh.append((item, digest))
-    return fresh, duplicates
+    return fresh, duplicated
 
 
 def _decide(

@@ -19,6 +19,11 @@ class IngestReport:
         retries: commits retried after a version conflict.
         refusals: each input refused, as its place among the inputs of the call (from
             0) and the reason its dead letter keeps, in the order the inputs came.
+        duplicated: the places among the inputs of the call of the duplicates (a fact
+            taken before, a command carried out before), in the order the inputs came;
+            every other input not refused was applied. Reports compare by what they
+            count and refuse: these places tell a caller which of its inputs were
+            duplicates (the HTTP API answers each input so), and are left out of ``==``.
     """
 
     applied: int = 0
@@ -27,6 +32,7 @@ class IngestReport:
     commits: int = 0
     retries: int = 0
     refusals: tuple[tuple[int, str], ...] = ()
+    duplicated: tuple[int, ...] = attrs.field(default=(), eq=False)
 
     def __add__(self, other: IngestReport) -> IngestReport:
         return IngestReport(

@@ -1,0 +1,165 @@
+"""``membercore serve``: the HTTP API for the hospital's systems, under uvicorn.
+
+It needs the ``http`` extra (``pip install 'membercore[http]'``: Litestar and uvicorn);
+without it, the command says so and exits 2. The store is checked (and created, as the
+worker does) before the server starts, so a wrong URL or programme stops it with its
+exit status; the engine is then opened on its own thread inside the server. The bearer
+tokens come from ``--token-file`` (see :func:`membercore_adapters.http.auth.load_token_file`);
+without one, every request but ``GET /openapi.json`` is refused. SIGTERM or SIGINT stops
+it cleanly: requests in flight finish, the engine closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from membercore import MembercoreError
+from membercore_adapters.cli.arguments import Exit, store_options
+from membercore_adapters.cli.failures import Stop, stopped, unreadable
+from membercore_adapters.cli.logs import configure
+from membercore_adapters.cli.opening import engine_on, programme
+from membercore_adapters.cli.speech import Words, say, warn
+
+__all__ = ["commands"]
+
+log = logging.getLogger("membercore.http")
+
+_NO_EXTRA = Words(
+    "membercore serve 需要 http 扩展（缺少 {missing}）：pip install 'membercore[http]'",
+    "membercore serve needs the http extra ({missing} is missing): pip install 'membercore[http]'",
+)
+_NO_TOKENS = Words(
+    "未给出 --token-file：除 GET /openapi.json 外的每个请求都会被拒绝（401）",
+    "no --token-file: every request but GET /openapi.json will be refused (401)",
+)
+_TOKENS = Words("--token-file {path}：{why}", "--token-file {path}: {why}")
+
+
+def commands() -> list[click.Command]:
+    """``serve``."""
+    return [_command()]
+
+
+def _command() -> click.Command:
+    @click.command(
+        "serve",
+        help=say(
+            Words(
+                "提供 HTTP 接口（需安装 http 扩展），供 HIS、小程序与 CRM 调用，直到收到 SIGTERM",
+                "serve the HTTP API (the http extra) to the HIS, the mini-program and the "
+                "CRM until SIGTERM",
+            )
+        ),
+    )
+    @click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        help=say(Words("绑定的地址", "the address to bind to")),
+    )
+    @click.option(
+        "--port",
+        type=click.IntRange(1, 65535),
+        default=8000,
+        show_default=True,
+        help=say(Words("端口", "the port")),
+    )
+    @click.option(
+        "--token-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=say(
+            Words(
+                "令牌文件（JSON 列表：token、kind、id、scopes、role）",
+                "the token file (a JSON list: token, kind, id, scopes, role)",
+            )
+        ),
+    )
+    @click.option(
+        "--log-json",
+        is_flag=True,
+        help=say(Words("日志写为 JSON 行", "write the logs as JSON lines")),
+    )
+    @store_options
+    def serve(
+        store: str,
+        config: Path | None,
+        host: str,
+        port: int,
+        token_file: Path | None,
+        log_json: bool,
+    ) -> int:
+        missing = [
+            name for name in ("litestar", "uvicorn") if importlib.util.find_spec(name) is None
+        ]
+        if missing:
+            raise Stop(say(_NO_EXTRA, missing=", ".join(missing)), Exit.USAGE)
+        import uvicorn  # noqa: PLC0415 - only with the http extra
+
+        from membercore_adapters.http import app  # noqa: PLC0415 - only with the http extra
+        from membercore_adapters.http.auth import StaticTokens, load_token_file  # noqa: PLC0415
+
+        chosen = programme(config)
+        if token_file is None:
+            tokens = StaticTokens({})
+            warn(_NO_TOKENS)
+        else:
+            try:
+                tokens = load_token_file(token_file)
+            except OSError as error:
+                raise unreadable(error) from error
+            except MembercoreError as error:
+                raise Stop(say(_TOKENS, path=token_file, why=error), Exit.USAGE) from error
+        with engine_on(store, config, use="write"):
+            pass  # the store is there (created if it was not), of this release's schema
+        configure(json_lines=log_json)
+        log.info("serving %s on http://%s:%d", store, host, port)
+        settings = uvicorn.Config(
+            app(store, authenticator=tokens, config=chosen),
+            host=host,
+            port=port,
+            log_config=None,
+            lifespan="on",
+            server_header=False,
+        )
+        try:
+            _served(uvicorn.Server, settings)
+        except MembercoreError as error:
+            raise stopped(error, store=store) from error
+        return Exit.DONE
+
+    return serve
+
+
+def _served(server: type[Any], settings: Any) -> None:
+    """Serve until SIGTERM or SIGINT, then return (exit status 0), as the worker does.
+
+    uvicorn raises a signal it caught again once it has stopped, so that the process
+    ends by the signal; ``membercore serve`` ends as every command does, with its status.
+
+    Raises:
+        SystemExit: the application did not start (status 3): the engine could not open.
+    """
+
+    class Served(server):  # type: ignore[misc] # uvicorn.Server, imported late
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            caught = (signal.SIGINT, signal.SIGTERM)
+            before = {sign: signal.signal(sign, self.handle_exit) for sign in caught}
+            try:
+                yield
+            finally:
+                for sign, handler in before.items():
+                    signal.signal(sign, handler)
+
+    held = Served(settings)
+    held.run()
+    if not held.started:
+        raise SystemExit(Exit.STORE)

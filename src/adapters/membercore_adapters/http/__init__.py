@@ -1,0 +1,129 @@
+"""The HTTP API of membercore, for the hospital's systems (the ``http`` extra).
+
+:func:`app` builds the ASGI application (Litestar) over one engine per process: the HIS
+sends facts, the member mini-program and the CRM read members and carry out commands,
+the staff work their tasks. Every endpoint but ``GET /openapi.json`` needs a bearer
+token an :class:`~membercore_adapters.http.auth.Authenticator` knows, holding the
+endpoint's scope. ``membercore serve`` runs it under uvicorn. See ``docs/http.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from membercore import reference_config
+from membercore.config import ProgrammeConfig
+from membercore.service.engine import Engine
+from membercore_adapters.http.auth import Authenticator, Principal, StaticTokens
+from membercore_adapters.http.inputs import post_command, post_facts
+from membercore_adapters.http.members import VIEWS
+from membercore_adapters.http.problems import to_problem
+from membercore_adapters.http.running import EngineThread
+from membercore_adapters.http.settings import HttpLimits, authenticate
+from membercore_adapters.http.tasks import TASKS
+from membercore_adapters.stores.sql import without_migrating
+
+__all__ = [
+    "Authenticator",
+    "EngineThread",
+    "HttpLimits",
+    "Principal",
+    "StaticTokens",
+    "app",
+    "engine_thread",
+]
+
+
+def _version() -> str:
+    try:
+        return version("membercore")
+    except PackageNotFoundError:  # run from a source tree
+        return "0"
+
+
+@get("/openapi.json", opt={"public": True}, include_in_schema=False, sync_to_thread=False)
+def openapi_document(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The OpenAPI document of the API (no authentication needed)."""
+    return request.app.openapi_schema.to_schema()
+
+
+def engine_thread(api: Litestar) -> EngineThread:
+    """The thread that holds the engine of an application :func:`app` built.
+
+    Its :meth:`~EngineThread.call_blocking` runs work on the engine beside the server
+    (a test ticking the programme between requests).
+    """
+    held: EngineThread = api.state["engine"]
+    return held
+
+
+def _opener(store: str, config: ProgrammeConfig | None) -> Callable[[], Engine]:
+    def open_engine() -> Engine:
+        with without_migrating():  # a store of an earlier release: `membercore migrate` first
+            return Engine.open(store, config=config or reference_config())
+
+    return open_engine
+
+
+def app(
+    engine: str | Callable[[], Engine],
+    *,
+    authenticator: Authenticator,
+    config: ProgrammeConfig | None = None,
+    limits: HttpLimits | None = None,
+) -> Litestar:
+    """The HTTP API over one engine.
+
+    The engine is opened when the application starts (its ASGI lifespan), on a thread of
+    its own that every call to it goes through, and closed when it stops.
+
+    Args:
+        engine: the store's URL (``sqlite:///membercore.db``), opened with ``config``
+            (the reference programme by default) and the system clock; or a function
+            that opens the engine (a test's, with its own clock).
+        authenticator: tells who sends each request.
+        config: the programme, when ``engine`` is a URL.
+        limits: how much one request may send.
+
+    Returns:
+        The ASGI application.
+    """
+    factory = _opener(engine, config) if isinstance(engine, str) else engine
+    thread = EngineThread(factory)
+    held = limits or HttpLimits()
+    return Litestar(
+        route_handlers=[openapi_document, post_facts, post_command, *VIEWS, *TASKS],
+        guards=[authenticate],
+        state=State({"engine": thread, "limits": held, "authenticator": authenticator}),
+        on_startup=[thread.start],
+        on_shutdown=[thread.stop],
+        exception_handlers={Exception: to_problem},
+        request_max_body_size=held.max_body_bytes,
+        logging_config=None,  # the application embedding the API configures logging
+        openapi_config=OpenAPIConfig(
+            title="membercore",
+            version=_version(),
+            description=(
+                "会员制 HTTP 接口 / The membership programme's HTTP API: facts in, commands, "
+                "members' views, staff tasks. Errors are application/problem+json (RFC 9457)."
+            ),
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http", scheme="bearer", description="Authorization: Bearer <token>"
+                    )
+                }
+            ),
+            security=[{"bearer": []}],
+        ),
+    )

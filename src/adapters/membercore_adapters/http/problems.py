@@ -1,0 +1,268 @@
+"""Errors as ``application/problem+json`` (RFC 9457), naming the field, never a traceback.
+
+Every answer that is not a success is a problem document: ``type`` (a URN naming the
+kind, ``urn:membercore:problem:unknown-member``), ``title`` (Chinese, then English),
+``status``, ``detail`` (what was wrong, with the offending value), ``instance`` (the
+path asked for) and, when fields were at fault, ``errors``: each with a JSON pointer
+into the request body (``/3/occurred_at``: the fourth fact's ``occurred_at``) and what
+was wrong with it. A fault of the server's (a bug) is logged with its traceback under an
+incident id, and answered 500 with that id only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import attrs
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+
+from membercore.errors import (
+    GaveUpError,
+    IdempotencyConflictError,
+    InvalidFactError,
+    MembercoreError,
+    StorageError,
+    UnknownMemberError,
+    UnknownTaskError,
+)
+from membercore_adapters.http.running import EngineClosedError
+
+__all__ = [
+    "MEDIA_TYPE",
+    "FieldProblem",
+    "Problem",
+    "ProblemError",
+    "pointer",
+    "problem_responses",
+    "to_problem",
+]
+
+#: The media type of every error answer.
+MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger("membercore.http")
+
+
+@attrs.frozen(kw_only=True)
+class FieldProblem:
+    """What was wrong with one field of the request.
+
+    Attributes:
+        pointer: a JSON pointer (RFC 6901) to the field in the request body
+            (``/3/occurred_at``), or to the header or parameter (``/headers/idempotency-key``).
+        detail: what was wrong with it.
+    """
+
+    pointer: str
+    detail: str
+
+
+@attrs.frozen(kw_only=True)
+class Problem:
+    """An error answer (RFC 9457).
+
+    Attributes:
+        type: a URN naming the kind of problem.
+        title: the kind, said to people (Chinese first).
+        status: the HTTP status.
+        detail: what was wrong this time.
+        instance: the path asked for.
+        errors: the fields at fault, when some were.
+        incident: for a fault of the server's, the id it was logged under.
+    """
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: tuple[FieldProblem, ...] = ()
+    incident: str | None = None
+
+
+#: Titles by status, Chinese first.
+_TITLES: Mapping[int, str] = {
+    400: "请求有误 / Bad request",
+    401: "未认证 / Not authenticated",
+    403: "无权限 / Forbidden",
+    404: "未找到 / Not found",
+    405: "方法不允许 / Method not allowed",
+    409: "冲突 / Conflict",
+    413: "请求过大 / Content too large",
+    415: "不支持的媒体类型 / Unsupported media type",
+    422: "无法处理 / Unprocessable",
+    500: "内部错误 / Internal error",
+    503: "暂不可用 / Unavailable, try again",
+}
+
+
+class ProblemError(HTTPException):
+    """A problem the API answers with, raised by a handler.
+
+    Args:
+        status: the HTTP status.
+        kind: the last part of the problem's type URN (``batch-too-large``).
+        detail: what was wrong.
+        errors: the fields at fault.
+        headers: headers of the answer.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        detail: str,
+        *,
+        errors: Sequence[FieldProblem] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=detail, status_code=status, headers=headers)
+        self.kind = kind
+        self.errors = tuple(errors)
+
+
+def _urn(kind: str) -> str:
+    return f"urn:membercore:problem:{kind}"
+
+
+def _kind_of(error: BaseException) -> str:
+    """``unknown-member`` for ``UnknownMemberError``."""
+    name = type(error).__name__.removesuffix("Error") or "error"
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def _answer(
+    request: Request[Any, Any, Any], problem: Problem, headers: Mapping[str, str] | None
+) -> Response[Any]:
+    return Response(
+        content=attrs.asdict(problem, filter=lambda _, value: value not in (None, ())),
+        status_code=problem.status,
+        media_type=MEDIA_TYPE,
+        headers=dict(headers or {}),
+    )
+
+
+def _problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    kind: str,
+    detail: str,
+    errors: Sequence[FieldProblem] = (),
+    incident: str | None = None,
+) -> Problem:
+    return Problem(
+        type=_urn(kind),
+        title=_TITLES.get(status, HTTPStatus(status).phrase),
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=tuple(errors),
+        incident=incident,
+    )
+
+
+def pointer(field: str, prefix: str = "") -> str:
+    """The JSON pointer of a field as membercore names it (``lines[0].amount_fen``).
+
+    Args:
+        field: the field's path in a message.
+        prefix: the pointer of the message in the request body (``/3`` in a batch).
+    """
+    parts = [name or index for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", field)]
+    escaped = (part.replace("~", "~0").replace("/", "~1") for part in parts)
+    return prefix + "".join(f"/{part}" for part in escaped)
+
+
+def to_problem(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """The answer to whatever a handler (or the framework) raised."""
+    headers: dict[str, str] = {}
+    if isinstance(error, ProblemError):
+        problem = _problem(request, error.status_code, error.kind, error.detail, error.errors)
+        headers.update(error.headers or {})
+    elif isinstance(error, ValidationException):
+        problem = _problem(request, 400, "invalid-request", _said(error), _fields(error))
+    elif isinstance(error, HTTPException):
+        problem = _problem(request, error.status_code, _http_kind(error), _said(error))
+        headers.update(error.headers or {})
+        if isinstance(error, NotAuthorizedException):
+            headers["WWW-Authenticate"] = 'Bearer realm="membercore"'
+    elif isinstance(error, MembercoreError):
+        status, errors = _membercore(error)
+        problem = _problem(request, status, _kind_of(error), str(error), errors)
+        if status == 503:
+            headers["Retry-After"] = "1"
+    else:
+        incident = uuid.uuid4().hex
+        log.error(
+            "incident %s: %s %s failed", incident, request.method, request.url.path, exc_info=error
+        )
+        detail = f"服务器内部错误，已记录为 {incident} / the server failed; logged as {incident}"
+        problem = _problem(request, 500, "internal", detail, incident=incident)
+    return _answer(request, problem, headers)
+
+
+def _membercore(error: MembercoreError) -> tuple[int, tuple[FieldProblem, ...]]:
+    """The status of a refusal of the engine's, and the field it names."""
+    if isinstance(error, UnknownMemberError | UnknownTaskError):
+        return 404, ()
+    if isinstance(error, IdempotencyConflictError):
+        return 409, ()
+    if isinstance(error, GaveUpError | StorageError | EngineClosedError):
+        return 503, ()
+    if isinstance(error, InvalidFactError):
+        return 422, (FieldProblem(pointer=pointer(error.field), detail=error.problem),)
+    return 422, ()  # a refusal of the programme's (EngineError: a merge into itself...)
+
+
+def _http_kind(error: HTTPException) -> str:
+    kinds = {
+        401: "not-authenticated",
+        403: "forbidden",
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "too-large",
+        415: "unsupported-media-type",
+    }
+    return kinds.get(error.status_code, f"http-{error.status_code}")
+
+
+def _said(error: HTTPException) -> str:
+    return str(error.detail) if error.detail else HTTPStatus(error.status_code).phrase
+
+
+def _fields(error: ValidationException) -> tuple[FieldProblem, ...]:
+    """The fields a request failed validation on, as JSON pointers."""
+    extra = error.extra if isinstance(error.extra, list) else []
+    found = []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("key") or "")
+        source = item.get("source") or "body"
+        source = str(getattr(source, "value", source))
+        message = str(item.get("message") or "invalid")
+        # The decoder names the body ``data`` and a field in it by its path; a parameter
+        # is named /query/status, /header/idempotency-key, /path/member_id.
+        body = "" if key == "data" else pointer(key)
+        where = body if source == "body" else f"/{source}/{key}"
+        found.append(FieldProblem(pointer=where, detail=message))
+    return tuple(found)
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The OpenAPI answers of the problems an endpoint may give (and 500 and 503)."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_TITLES.get(status, HTTPStatus(status).phrase),
+            media_type=MEDIA_TYPE,
+        )
+        for status in sorted({*statuses, 400, 401, 500, 503})
+    }

@@ -1,0 +1,213 @@
+"""``/tasks``: the staff's work queue — listing, claiming and completing tasks.
+
+A task is named in URLs by its id (:func:`~membercore_adapters.http.shapes.task_id`: its
+key in base64url, as keys hold ``/``). It is claimed with the engine's ``AssignTask``
+(to the member of staff calling, who must be on the roster with the task's role) and
+completed by a ``task_completed`` fact, the way the staff app reports a task done: the
+engine closes the task with its outcome and the member's journeys take the fact (a
+``rebooked`` call moves the diabetes journey on). Both are safe to send again: a task
+already claimed by the caller, or already completed with the same outcome, is answered
+as it stands.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from litestar import Request, get, post
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+
+from membercore.facts import TaskCompleted
+from membercore.ports import TaskRow
+from membercore.service.engine import Engine
+from membercore.service.recording import member_of
+from membercore.staff.tasks import AssignTask
+from membercore_adapters.http.auth import Principal
+from membercore_adapters.http.problems import ProblemError, problem_responses
+from membercore_adapters.http.settings import principal_of, runner
+from membercore_adapters.http.shapes import CompleteTask, TaskView, task_key_of
+
+__all__ = ["TASKS"]
+
+
+@get(
+    "/tasks",
+    opt={"scope": "read"},
+    summary="员工任务 / Staff tasks",
+    description="Tasks by due instant: open ones by default; `mine=1` those assigned to "
+    "the caller; `role` those for a role.",
+    responses=problem_responses(403),
+)
+async def list_tasks(
+    request: Request[Any, Any, Any],
+    mine: Annotated[bool, QueryParameter(description="only the caller's tasks")] = False,
+    status: Annotated[
+        Literal["open", "closed", "all"], QueryParameter(description="which tasks")
+    ] = "open",
+    role: Annotated[str | None, QueryParameter(description="only the tasks for this role")] = None,
+) -> list[TaskView]:
+    """The tasks asked for, by due instant."""
+    caller = principal_of(request)
+    rows = await runner(request).call(
+        lambda engine: list(engine.store.tasks(None if status == "all" else status))
+    )
+    chosen = [
+        TaskView.of_row(row)
+        for row in rows
+        if (not mine or row.assignee == caller.id) and (role is None or row.role == role)
+    ]
+    return sorted(chosen, key=lambda task: (task.due_at, task.task_key))
+
+
+def _row(engine: Engine, task_key: str) -> TaskRow:
+    """The task of that key as the store lists it.
+
+    Raises:
+        ProblemError: no task has that key (404).
+    """
+    found = next((row for row in engine.store.tasks(None) if row.task_key == task_key), None)
+    if found is None:
+        raise ProblemError(404, "unknown-task", f"没有任务 {task_key!r} / no task {task_key!r}")
+    return found
+
+
+def _held(engine: Engine, row: TaskRow) -> TaskView:
+    member_id = member_of(row.key)
+    task = engine.member(member_id).work.tasks.get(row.task_key)
+    return TaskView.of_task(member_id, task) if task is not None else TaskView.of_row(row)
+
+
+def _claim(engine: Engine, task_key: str, caller: Principal, key: str) -> TaskView:
+    row = _row(engine, task_key)
+    if row.status != "open":
+        raise ProblemError(
+            409, "task-closed", f"任务 {task_key!r} 已关闭 / task {task_key!r} is closed"
+        )
+    if row.assignee == caller.id:
+        return _held(engine, row)  # claimed already: the answer stands
+    if row.assignee is not None and "admin" not in caller.scopes:
+        raise ProblemError(
+            409,
+            "task-held",
+            f"任务 {task_key!r} 已由 {row.assignee!r} 负责 / task {task_key!r} is held by "
+            f"{row.assignee!r}",
+        )
+    member_id = member_of(row.key)
+    engine.execute(
+        AssignTask(
+            key=key, member_id=member_id, task_key=task_key, staff_id=caller.id, by=caller.id
+        )
+    )
+    return _held(engine, _row(engine, task_key))
+
+
+@post(
+    "/tasks/{task_id:str}/claim",
+    opt={"scope": "commands"},
+    status_code=200,
+    summary="认领任务 / Claim a task",
+    description="Give an open task to the member of staff calling (on the roster with "
+    "the task's role). A task they hold already is answered as it is; one another holds "
+    "is refused (409) unless the caller is an admin.",
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def claim(
+    request: Request[Any, Any, Any],
+    task_id: FromPath[str],
+    idempotency_key: Annotated[
+        str | None, HeaderParameter(name="Idempotency-Key", required=False, min_length=1)
+    ] = None,
+) -> TaskView:
+    """Take the task."""
+    caller = _staff(principal_of(request))
+    task_key = _named(task_id)
+    key = idempotency_key or f"claim/{uuid.uuid4().hex}"
+    return await runner(request).call(lambda engine: _claim(engine, task_key, caller, key))
+
+
+def _complete(engine: Engine, task_key: str, caller: Principal, outcome: str) -> TaskView:
+    row = _row(engine, task_key)
+    if row.status != "open":
+        held = _held(engine, row)
+        if held.outcome == outcome:
+            return held  # completed already so: the answer stands
+        raise ProblemError(
+            409,
+            "task-closed",
+            f"任务 {task_key!r} 已关闭（结果 {held.outcome!r}）/ task {task_key!r} is closed "
+            f"with the outcome {held.outcome!r}",
+        )
+    if (
+        caller.kind == "staff"
+        and row.assignee not in (None, caller.id)
+        and "admin" not in caller.scopes
+    ):
+        raise ProblemError(
+            409,
+            "task-held",
+            f"任务 {task_key!r} 由 {row.assignee!r} 负责 / task {task_key!r} is held by "
+            f"{row.assignee!r}",
+        )
+    fact = TaskCompleted(
+        fact_id=f"{task_key}/completed/{caller.id}",
+        patient_id=member_of(row.key),
+        occurred_at=engine.now(),
+        task_key=task_key,
+        outcome=outcome,
+    )
+    report = engine.ingest([fact])
+    if report.refusals:
+        (_, why), *_ = report.refusals
+        raise ProblemError(422, "completion-refused", why)
+    return _held(engine, _row(engine, task_key))
+
+
+@post(
+    "/tasks/{task_id:str}/complete",
+    opt={"scope": "commands"},
+    status_code=200,
+    summary="完成任务 / Complete a task",
+    description="Record a task done with its outcome (`rebooked`, `no_answer`...): the "
+    "task closes and the member's journeys take the outcome as a `task_completed` fact. "
+    "A task completed already with the same outcome is answered as it is; with another "
+    "outcome, 409.",
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def complete(
+    request: Request[Any, Any, Any], task_id: FromPath[str], data: JSONBody[CompleteTask]
+) -> TaskView:
+    """Close the task with its outcome."""
+    caller = principal_of(request)
+    task_key = _named(task_id)
+    if not data.outcome.strip():
+        raise ProblemError(422, "invalid-outcome", "结果不能为空 / the outcome is empty")
+    return await runner(request).call(
+        lambda engine: _complete(engine, task_key, caller, data.outcome)
+    )
+
+
+def _named(task_id: str) -> str:
+    """The key of the task an id in a URL names.
+
+    Raises:
+        ProblemError: the id names no task key (404).
+    """
+    key = task_key_of(task_id)
+    if key is None:
+        raise ProblemError(404, "unknown-task", f"没有任务 {task_id!r} / no task {task_id!r}")
+    return key
+
+
+def _staff(caller: Principal) -> Principal:
+    if caller.kind != "staff":
+        raise ProblemError(
+            403,
+            "staff-only",
+            f"只有员工可以认领任务 / only staff claim tasks; {caller.kind} {caller.id!r} is not",
+        )
+    return caller
+
+
+#: The task endpoints.
+TASKS = (list_tasks, claim, complete)

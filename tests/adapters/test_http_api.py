@@ -1,0 +1,600 @@
+"""The HTTP API through its ASGI application, on a memory store and on SQLite.
+
+Each endpoint is called as the hospital's systems call it (Litestar's test client runs
+the application with its lifespan, so the engine opens on its own thread as it does
+under uvicorn), and what it answers is checked against what the engine holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from membercore import Engine, reference_config
+from membercore.benefits import BillItem
+from membercore.errors import GaveUpError
+from membercore.plugins import make_plugin_manager
+from membercore.testing.clock import ManualClock
+from membercore_adapters.http import HttpLimits, Principal, StaticTokens, app, engine_thread
+from membercore_adapters.http.auth import load_token_file
+from membercore_adapters.http.running import EngineClosedError, EngineThread
+from membercore_adapters.http.shapes import task_id
+from membercore_adapters.stores import memory, sqlite
+
+SH = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
+CONFIG = reference_config()
+
+TOKENS = {
+    "his-token": Principal(kind="system", id="his", scopes={"ingest", "read"}),
+    "crm-token": Principal(kind="system", id="crm", scopes={"read", "commands"}),
+    "reader-token": Principal(kind="system", id="bi", scopes={"read"}),
+    "hm-01-token": Principal(
+        kind="staff", id="hm-01", scopes={"read", "commands"}, role="health_manager"
+    ),
+    "hm-02-token": Principal(
+        kind="staff", id="hm-02", scopes={"read", "commands"}, role="health_manager"
+    ),
+    "hm-03-token": Principal(
+        kind="staff", id="hm-03", scopes={"read", "commands"}, role="health_manager"
+    ),
+    "rn-01-token": Principal(kind="staff", id="rn-01", scopes={"read", "commands"}, role="nurse"),
+    "rn-02-token": Principal(kind="staff", id="rn-02", scopes={"admin"}, role="admin"),
+}
+HIS = {"Authorization": "Bearer his-token"}
+CRM = {"Authorization": "Bearer crm-token"}
+PROBLEM = "application/problem+json"
+
+
+def _opener(url: str, clock: ManualClock) -> Any:
+    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite])
+
+    def open_engine() -> Engine:
+        return Engine.open(url, config=CONFIG, clock=clock, plugin_manager=manager)
+
+    return open_engine
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'api.db'}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def api(store_url: str, clock: ManualClock) -> Litestar:
+    return app(
+        _opener(store_url, clock),
+        authenticator=StaticTokens(TOKENS),
+        limits=HttpLimits(max_batch=5, max_body_bytes=64 * 1024),
+    )
+
+
+@pytest.fixture
+def client(api: Litestar) -> Iterator[TestClient[Litestar]]:
+    with TestClient(api) as held:
+        yield held
+
+
+def _fact(kind: str, fact_id: str, at: datetime = T0, **fields: object) -> dict[str, object]:
+    return {
+        "type": kind,
+        "fact_id": fact_id,
+        "patient_id": "P-1",
+        "occurred_at": at.isoformat(),
+        **fields,
+    }
+
+
+REGISTERED = _fact("patient_registered", "HIS-1", name="林女士")
+PAID = _fact(
+    "charge_paid",
+    "HIS-2",
+    charge_id="C-1",
+    lines=[{"department": "dental", "category": "treatment", "amount_fen": 128_000}],
+)
+
+
+def _registered(client: TestClient[Litestar]) -> None:
+    answer = client.post("/facts", json=[REGISTERED, PAID], headers=HIS)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["applied"] == 2
+
+
+def _is_problem(answer: Any, status: int, kind: str) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = answer.json()
+    assert body["status"] == status
+    assert body["type"] == f"urn:membercore:problem:{kind}"
+    assert body["title"]
+    assert body["detail"]
+    return body
+
+
+# -- the document and who may call ------------------------------------------------------
+
+
+def test_the_openapi_document_is_served_without_a_token_and_documents_every_endpoint(
+    client: TestClient[Litestar],
+) -> None:
+    answer = client.get("/openapi.json")
+    assert answer.status_code == 200
+    document = answer.json()
+    assert set(document["paths"]) >= {
+        "/facts",
+        "/commands",
+        "/members/{member_id}",
+        "/members/{member_id}/points",
+        "/members/{member_id}/quote",
+        "/tasks",
+        "/tasks/{task_id}/claim",
+        "/tasks/{task_id}/complete",
+    }
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    # The engine's own attrs types, documented from their fields.
+    balances = document["components"]["schemas"]["Balances"]
+    assert balances["properties"]["available"] == {"type": "integer"}
+    refused = document["paths"]["/facts"]["post"]["responses"]["413"]
+    assert PROBLEM in refused["content"]
+
+
+def test_every_other_endpoint_needs_a_known_bearer_token(client: TestClient[Litestar]) -> None:
+    for headers in ({}, {"Authorization": "Bearer nobody"}, {"Authorization": "Basic aGlz"}):
+        answer = client.get("/members/P-1", headers=headers)
+        body = _is_problem(answer, 401, "not-authenticated")
+        assert answer.headers["www-authenticate"].startswith("Bearer")
+        assert body["instance"] == "/members/P-1"
+    _is_problem(client.post("/facts", json=[REGISTERED]), 401, "not-authenticated")
+
+
+def test_an_endpoint_refuses_a_caller_without_its_scope(client: TestClient[Litestar]) -> None:
+    reader = {"Authorization": "Bearer reader-token"}
+    body = _is_problem(client.post("/facts", json=[REGISTERED], headers=reader), 403, "forbidden")
+    assert "ingest" in body["detail"]
+    command = {"type": "adjust_points", "key": "a", "member_id": "P-1", "points": 1}
+    _is_problem(client.post("/commands", json=command, headers=HIS), 403, "forbidden")
+
+
+# -- facts ------------------------------------------------------------------------------
+
+
+def test_a_batch_of_facts_says_of_each_applied_duplicate_or_refused_naming_the_field(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    naive = _fact("checked_in", "APP-3", channel="app")
+    naive["occurred_at"] = "2026-03-02T10:00:00"  # no UTC offset
+    redeem = {"type": "redeem", "key": "r-1", "member_id": "P-1", "points": 10}
+    answer = client.post("/facts", json=[REGISTERED, PAID, REGISTERED, naive, redeem], headers=HIS)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert (report["applied"], report["duplicates"], report["refused"]) == (2, 1, 2)
+    statuses = [(item["index"], item["status"]) for item in report["items"]]
+    assert statuses == [
+        (0, "applied"),
+        (1, "applied"),
+        (2, "duplicate"),
+        (3, "refused"),
+        (4, "refused"),
+    ]
+    refused = report["items"][3]
+    assert refused["pointer"] == "/3/occurred_at"
+    assert "timezone-aware" in refused["reason"]
+    assert refused["fact_id"] == "APP-3"
+    assert report["items"][4]["pointer"] == "/4/type"
+    assert "POST /commands" in report["items"][4]["reason"]
+    # The malformed fact is kept as a dead letter with its reason; the command was not run.
+    letters = engine_thread(api).call_blocking(lambda engine: engine.dead_letters())
+    assert [letter.fact_id for letter in letters] == ["APP-3"]
+    assert engine_thread(api).call_blocking(lambda e: e.points("P-1").redeemed) == 0
+    # Sent again, the whole batch changes nothing.
+    again = client.post("/facts", json=[REGISTERED, PAID], headers=HIS).json()
+    assert (again["applied"], again["duplicates"]) == (0, 2)
+
+
+def test_a_single_fact_is_answered_by_itself_and_refused_as_a_422_problem(
+    client: TestClient[Litestar],
+) -> None:
+    answer = client.post("/facts", json=REGISTERED, headers=HIS)
+    assert answer.status_code == 200
+    assert answer.json()["items"] == [
+        {"index": 0, "fact_id": "HIS-1", "type": "patient_registered", "status": "applied"}
+        | {"reason": None, "pointer": None}
+    ]
+    unknown = _fact("checked_in", "APP-9", channel="app", patient_id="P-404")
+    body = _is_problem(client.post("/facts", json=unknown, headers=HIS), 422, "fact-refused")
+    assert "P-404" in body["detail"]
+    assert "errors" not in body  # no field at fault: the patient is not known
+    negative = _fact(
+        "charge_paid",
+        "HIS-7",
+        charge_id="C-7",
+        lines=[{"department": "dental", "category": "treatment", "amount_fen": -5}],
+    )
+    body = _is_problem(client.post("/facts", json=negative, headers=HIS), 422, "fact-refused")
+    assert body["errors"][0]["pointer"] == "/lines/0/amount_fen"
+
+
+def test_a_batch_or_a_body_past_the_limits_is_refused_with_413(
+    client: TestClient[Litestar],
+) -> None:
+    six = [_fact("checked_in", f"APP-{n}", channel="app") for n in range(6)]
+    body = _is_problem(client.post("/facts", json=six, headers=HIS), 413, "batch-too-large")
+    assert "5" in body["detail"]
+    large = [_fact("patient_registered", "HIS-9", name="林" * 40_000)]
+    _is_problem(client.post("/facts", json=large, headers=HIS), 413, "too-large")
+
+
+def test_a_body_that_is_not_facts_is_a_400_problem(client: TestClient[Litestar]) -> None:
+    garbled = client.post(
+        "/facts", content=b"{not json", headers={**HIS, "content-type": "application/json"}
+    )
+    _is_problem(garbled, 400, "http-400")
+    _is_problem(client.post("/facts", json=[1, 2], headers=HIS), 400, "invalid-request")
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+ADJUST = {"type": "adjust_points", "member_id": "P-1", "points": 500, "operator": "s-1"} | {
+    "reason": "活动"
+}
+
+
+def test_a_command_sent_again_with_its_key_gives_the_same_answer(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    _registered(client)
+    first = client.post("/commands", json=ADJUST, headers={**CRM, "Idempotency-Key": "adj-1"})
+    assert first.status_code == 200, first.text
+    assert "idempotent-replayed" not in first.headers
+    result = first.json()
+    assert (result["type"], result["key"]) == ("adjust_points", "adj-1")
+    assert [event["type"] for event in result["events"]] == ["points_posted", "command_taken"]
+    assert result["events"][0]["points"] == 500
+    again = client.post("/commands", json=ADJUST, headers={**CRM, "Idempotency-Key": "adj-1"})
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == result
+    in_body = client.post("/commands", json={**ADJUST, "key": "adj-1"}, headers=CRM)
+    assert in_body.json() == result
+    assert engine_thread(api).call_blocking(lambda e: e.points("P-1").adjusted) == 500
+    # The key on another command is a conflict; a header naming another key, a mistake.
+    other = {**ADJUST, "points": 501}
+    conflict = client.post("/commands", json=other, headers={**CRM, "Idempotency-Key": "adj-1"})
+    _is_problem(conflict, 409, "idempotency-conflict")
+    mismatch = client.post(
+        "/commands", json={**ADJUST, "key": "adj-2"}, headers={**CRM, "Idempotency-Key": "adj-3"}
+    )
+    body = _is_problem(mismatch, 422, "idempotency-key-mismatch")
+    assert body["errors"][0]["pointer"] == "/key"
+
+
+def test_a_command_the_programme_refuses_is_a_422_problem_saying_why(
+    client: TestClient[Litestar],
+) -> None:
+    _registered(client)
+    redeem = {"type": "redeem", "key": "r-1", "member_id": "P-1", "points": 5_000}
+    body = _is_problem(
+        client.post("/commands", json=redeem, headers=CRM), 422, "insufficient-points"
+    )
+    assert "5000" in body["detail"]
+    negative = {**redeem, "points": -5}
+    body = _is_problem(client.post("/commands", json=negative, headers=CRM), 422, "invalid-fact")
+    assert body["errors"] == [
+        {"pointer": "/points", "detail": "must be a positive number of points (got -5)"}
+    ]
+    unknown = {**redeem, "member_id": "P-404", "points": 1}
+    _is_problem(client.post("/commands", json=unknown, headers=CRM), 404, "unknown-member")
+    fact = client.post("/commands", json=REGISTERED, headers=CRM)
+    assert _is_problem(fact, 422, "not-a-command")["errors"][0]["pointer"] == "/type"
+
+
+# -- members ----------------------------------------------------------------------------
+
+
+def test_the_member_views_say_what_the_engine_holds(
+    client: TestClient[Litestar], api: Litestar, clock: ManualClock
+) -> None:
+    _registered(client)
+    consent = {
+        "type": "grant_consent",
+        "key": "c-1",
+        "member_id": "P-1",
+        "purpose": "care",
+        "channels": ["wecom", "sms"],
+        "given_by": "P-1",
+        "source": "app",
+    }
+    assert client.post("/commands", json=consent, headers=CRM).status_code == 200
+    diagnosis = _fact("diagnosis_recorded", "HIS-3", icd10="E11.9", visit_id="V-1")
+    assert client.post("/facts", json=diagnosis, headers=HIS).status_code == 200
+    subscribe = {
+        "type": "subscribe",
+        "key": "s-1",
+        "member_id": "P-1",
+        "subscription_id": "S-1",
+        "plan_key": "annual_599",
+    }
+    assert client.post("/commands", json=subscribe, headers=CRM).status_code == 200
+    clock.set(T0 + timedelta(days=8))  # the charge's points vested
+
+    glance = client.get("/members/P-1", headers=HIS).json()
+    assert (glance["member_id"], glance["tier"], glance["alive"]) == ("P-1", "L2", True)
+    assert "condition:diabetes" in glance["tags"]
+    assert glance["points"]["available"] == 1_280
+
+    def read(view: str) -> Any:
+        answer = client.get(f"/members/P-1/{view}", headers=HIS)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    assert read("points") == glance["points"]
+    (lot,) = read("lots")
+    assert (lot["remaining"], lot["lot"]["points"], lot["lot"]["basis_fen"]) == (1280, 1280, 128000)
+    tier = read("tier")
+    assert tier["tier"] == "L2"
+    assert [(c["from_tier"], c["to_tier"], c["reason"]) for c in tier["history"]] == [
+        ("L1", "L2", "upgrade")
+    ]
+    held = engine_thread(api).call_blocking(lambda e: e.entitlements("P-1"))
+    assert [e["benefit"]["key"] for e in read("entitlements")] == [e.benefit.key for e in held]
+    (plan,) = read("plans")
+    assert (plan["subscription_id"], plan["plan_key"], plan["status"]) == (
+        "S-1",
+        "annual_599",
+        "pending_payment",
+    )
+    assert "diabetes" in {journey["journey"] for journey in read("journeys")}
+    tags = read("tags")
+    assert tags["segment"] == glance["segment"]
+    assert "condition:diabetes" in tags["tags"]
+    assert read("consent") == {"member_id": "P-1", "granted": {"care": ["sms", "wecom"]}}
+    messages = read("messages")
+    assert [(m["purpose"], m["channel"]) for m in messages] == [("care", "wecom")]
+    assert messages[0]["journey"].startswith("P-1/diabetes/")
+
+    bill = {"items": [{"item_code": "CT-HEAD", "category": "exam", "list_price_fen": 10_000}]}
+    quoted = client.post("/members/P-1/quote", json=bill, headers=HIS)
+    assert quoted.status_code == 200, quoted.text
+    item = BillItem(item_code="CT-HEAD", category="exam", list_price_fen=10_000)
+    expected = engine_thread(api).call_blocking(lambda e: e.quote("P-1", [item]))
+    (line,) = quoted.json()["lines"]
+    assert sum(d["off_fen"] for d in line["discounts"]) == sum(
+        d.off_fen for d in expected.lines[0].discounts
+    )
+    refused = client.post(
+        "/members/P-1/quote",
+        json={"items": [{"item_code": "CT", "category": "exam", "list_price_fen": "x"}]},
+        headers=HIS,
+    )
+    body = _is_problem(refused, 400, "invalid-request")
+    assert body["errors"][0]["pointer"] == "/items/0/list_price_fen"
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        *("", "/points", "/lots", "/tier", "/entitlements"),
+        *("/plans", "/journeys", "/tags", "/consent", "/messages"),
+    ],
+)
+def test_an_unknown_member_is_a_404_problem(client: TestClient[Litestar], view: str) -> None:
+    body = _is_problem(client.get(f"/members/P-404{view}", headers=HIS), 404, "unknown-member")
+    assert body["instance"] == f"/members/P-404{view}"
+
+
+# -- tasks ------------------------------------------------------------------------------
+
+
+def test_a_call_task_is_listed_claimed_and_completed_back_into_the_diabetes_journey(
+    client: TestClient[Litestar], api: Litestar, clock: ManualClock
+) -> None:
+    _registered(client)
+    diagnosis = _fact("diagnosis_recorded", "HIS-3", icd10="E11.9", visit_id="V-1")
+    assert client.post("/facts", json=diagnosis, headers=HIS).status_code == 200
+    # Two HbA1c rechecks missed: the health manager is asked to call.
+    escalated = datetime(2026, 9, 3, 10, 0, tzinfo=SH)
+    clock.set(escalated)
+    engine_thread(api).call_blocking(lambda engine: engine.tick())
+    (task,) = client.get("/tasks", headers=CRM).json()
+    assert (task["member_id"], task["kind"], task["role"]) == ("P-1", "call", "health_manager")
+    holder = task["assignee"]
+    other = next(hm for hm in ("hm-01", "hm-02", "hm-03") if hm != holder)
+    mine = {"Authorization": f"Bearer {holder}-token"}
+    theirs = {"Authorization": f"Bearer {other}-token"}
+    assert [t["task_key"] for t in client.get("/tasks?mine=1", headers=mine).json()] == [
+        task["task_key"]
+    ]
+    assert client.get("/tasks?mine=1", headers=theirs).json() == []
+
+    key, named = task["task_key"], task["id"]
+    assert base64.urlsafe_b64decode(named + "=" * (-len(named) % 4)).decode() == key
+    claimed = client.post(f"/tasks/{named}/claim", headers=mine)
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["assignee"] == holder
+    _is_problem(client.post(f"/tasks/{named}/claim", headers=theirs), 409, "task-held")
+    _is_problem(client.post(f"/tasks/{named}/claim", headers=CRM), 403, "staff-only")
+    _is_problem(client.post("/tasks/no-such/claim", headers=mine), 404, "unknown-task")
+
+    done = client.post(f"/tasks/{named}/complete", json={"outcome": "rebooked"}, headers=mine)
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["outcome"]) == ("closed", "rebooked")
+    journey = engine_thread(api).call_blocking(
+        lambda engine: next(j for j in engine.journeys("P-1") if j.journey == "diabetes")
+    )
+    assert journey.state == "monitoring"  # the call rebooked the recheck
+    fact_id = f"{key}/completed/{holder}"
+    seen = engine_thread(api).call_blocking(lambda engine: engine.store.seen([fact_id]))
+    assert list(seen) == [fact_id]  # taken as a task_completed fact
+    closed = engine_thread(api).call_blocking(
+        lambda engine: [
+            json.loads(e.payload)
+            for e in engine.store.events("member:P-1")
+            if e.type == "task_closed"
+        ]
+    )
+    assert [c["by"] for c in closed] == [f"task_completed {fact_id}"]
+    again = client.post(f"/tasks/{named}/complete", json={"outcome": "rebooked"}, headers=mine)
+    assert again.json() == done.json()
+    otherwise = client.post(f"/tasks/{named}/complete", json={"outcome": "no_answer"}, headers=mine)
+    _is_problem(otherwise, 409, "task-closed")
+    assert client.get("/tasks?status=closed", headers=CRM).json()[0]["outcome"] == "rebooked"
+    assert client.get("/tasks", headers=CRM).json() == []
+
+
+def test_a_nurse_claims_only_her_task_and_an_admin_takes_it_over(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    _registered(client)
+    task = {
+        "type": "create_task",
+        "key": "T-1",
+        "member_id": "P-1",
+        "kind": "visit",
+        "role": "nurse",
+        "due_at": (T0 + timedelta(days=1)).isoformat(),
+        "reason": "术后回访",
+    }
+    assert client.post("/commands", json=task, headers=CRM).status_code == 200
+    (row,) = client.get("/tasks?role=nurse", headers=CRM).json()
+    assert row["assignee"] == "rn-01"  # the least loaded nurse, in roster order
+    assert client.get("/tasks?role=doctor", headers=CRM).json() == []
+    nurse = {"Authorization": "Bearer rn-01-token"}
+    assert (
+        client.post(f"/tasks/{task_id('T-1')}/claim", headers=nurse).json()["assignee"] == "rn-01"
+    )
+    admin = {"Authorization": "Bearer rn-02-token"}
+    taken = client.post(f"/tasks/{task_id('T-1')}/claim", headers=admin)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["assignee"] == "rn-02"
+    held = engine_thread(api).call_blocking(lambda e: e.member("P-1").work.tasks["T-1"])
+    assert held.assignee == "rn-02"
+    _is_problem(client.post(f"/tasks/{task_id('T-1')}/claim", headers=nurse), 409, "task-held")
+    # A task for a role the roster lacks waits unassigned; a nurse cannot take it.
+    social = {**task, "key": "T-2", "role": "social_worker"}
+    assert client.post("/commands", json=social, headers=CRM).status_code == 200
+    (waiting,) = client.get("/tasks?role=social_worker", headers=CRM).json()
+    assert waiting["assignee"] is None
+    assert "social_worker" in waiting["unassigned_reason"]
+    _is_problem(client.post(f"/tasks/{task_id('T-2')}/claim", headers=nurse), 422, "unknown-staff")
+
+
+# -- faults -----------------------------------------------------------------------------
+
+
+def test_a_bug_is_a_500_problem_with_an_incident_id_and_never_a_traceback(
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _registered(client)
+
+    def broken(self: Engine, member_id: str) -> object:
+        raise RuntimeError("secret internals of the store")
+
+    monkeypatch.setattr(Engine, "points", broken)
+    with caplog.at_level(logging.ERROR, logger="membercore.http"):
+        answer = client.get("/members/P-1/points", headers=HIS)
+    body = _is_problem(answer, 500, "internal")
+    assert "Traceback" not in answer.text
+    assert "secret" not in answer.text
+    assert body["incident"] in body["detail"]
+    (record,) = [r for r in caplog.records if r.name == "membercore.http"]
+    assert body["incident"] in record.getMessage()
+    assert record.exc_info is not None  # the log keeps the traceback
+
+
+def test_an_engine_that_gave_up_is_a_503_to_retry(
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _registered(client)
+
+    def contended(self: Engine, command: object, **_: object) -> tuple[object, ...]:
+        raise GaveUpError("adjust_points", 16, {"member:P-1": 16})
+
+    monkeypatch.setattr(Engine, "execute", contended)
+    answer = client.post("/commands", json={**ADJUST, "key": "x"}, headers=CRM)
+    _is_problem(answer, 503, "gave-up")
+    assert answer.headers["retry-after"] == "1"
+
+
+# -- tokens -----------------------------------------------------------------------------
+
+
+def test_static_tokens_keep_only_digests_and_name_the_principal_of_a_bearer_token() -> None:
+    his = TOKENS["his-token"]
+    tokens = StaticTokens({"his-token": his})
+    assert "his-token" not in repr(vars(tokens))
+    assert tokens.authenticate("Bearer his-token") is his
+    assert tokens.authenticate("bearer  his-token ") is his
+    assert tokens.authenticate("Bearer his-token2") is None
+    assert tokens.authenticate("his-token") is None
+    assert tokens.authenticate(None) is None
+    assert his.may("read")
+    assert not his.may("commands")
+    assert Principal(kind="staff", id="a", scopes={"admin"}, role="admin").may("commands")
+    with pytest.raises(ValueError, match="unknown scopes"):
+        Principal(kind="system", id="x", scopes={"everything"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="has a role"):
+        Principal(kind="staff", id="x", scopes={"read"})
+
+
+def test_a_token_file_names_the_entry_it_refuses(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"token": "t-1", "kind": "system", "id": "his", "scopes": ["ingest"]},
+                {"token": "t-2", "kind": "staff", "id": "hm-01", "scopes": ["read"]}
+                | {"role": "health_manager"},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    tokens = load_token_file(path)
+    assert tokens.authenticate("Bearer t-2") == Principal(
+        kind="staff", id="hm-01", scopes={"read"}, role="health_manager"
+    )
+    path.write_text(json.dumps([{"token": "t", "kind": "system", "id": "x", "scope": []}]))
+    with pytest.raises(Exception, match=r"\[0\]\.scope"):
+        load_token_file(path)
+    path.write_text(json.dumps([{"token": "t", "kind": "robot", "id": "x", "scopes": []}]))
+    with pytest.raises(Exception, match=r"\[0\]"):
+        load_token_file(path)
+
+
+def test_the_engine_thread_opens_uses_and_closes_the_engine_on_one_thread(
+    store_url: str, clock: ManualClock
+) -> None:
+    thread = EngineThread(_opener(store_url, clock))
+    with pytest.raises(EngineClosedError):
+        thread.call_blocking(lambda engine: engine.now())
+
+    async def served() -> tuple[str, str]:
+        await thread.start()
+        try:
+            inside = await thread.call(lambda _: threading.current_thread().name)
+            return inside, thread.call_blocking(lambda _: threading.current_thread().name)
+        finally:
+            await thread.stop()
+
+    first, second = asyncio.run(served())
+    assert first == second
+    assert first.startswith("membercore-engine")
+    with pytest.raises(EngineClosedError):
+        asyncio.run(thread.call(lambda engine: engine.now()))

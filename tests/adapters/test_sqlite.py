@@ -16,7 +16,7 @@ import pytest
 
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
 from membercore.testing.contracts import T0, assert_empty, every_table
-from membercore.testing.contracts.accounts import lookup_of
+from membercore.testing.contracts.accounts import lookup_of, staff_of, token_of
 from membercore_adapters.stores import memory as memory_adapter
 from membercore_adapters.stores import sqlite as sqlite_adapter
 from membercore_adapters.stores.memory import MemoryStore
@@ -307,6 +307,21 @@ def test_lookups_are_neither_changed_nor_removed_in_the_file(
     with pytest.raises(StorageError, match="append-only"):
         store._write_all("removing look-ups", [("DELETE FROM lookups", [()])])
     assert list(store.lookups()) == [lookup_of("p-1")]
+
+
+def test_a_scope_a_later_release_added_grants_nothing_and_an_unknown_role_is_named(
+    store: SqliteStore, path: Path
+) -> None:
+    store.add_token(token_of("a1", scopes=("read",)))
+    store.save_staff_account(staff_of("md-01"))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE api_tokens SET scopes = 'export read'")
+        conn.execute("UPDATE staff_accounts SET role = 'doctor'")
+    conn.close()
+    assert store.token("a1") == token_of("a1", scopes=("read",))
+    for read in (lambda: store.staff_account("md-01"), lambda: list(store.staff_accounts())):
+        with pytest.raises(StorageError, match="reading staff account 'md-01': unknown role"):
+            read()
 
 
 def test_the_file_keeps_no_token_secret_and_no_password(tmp_path: Path) -> None:

@@ -95,6 +95,10 @@ class SqlAccounts(ABC):
         except ValueError as e:
             raise StorageError(self.url, f"reading {what}: {e}") from e
 
+    def _named(self, kind: str, row: tuple[Any, ...]) -> str:
+        """What a row is, by the key in its first column: ``staff account 'hm-01'``."""
+        return f"{kind} {self._rows.got(row[0])!r}"
+
     # -- API tokens ---------------------------------------------------------------------
 
     def add_token(self, token: ApiToken) -> None:
@@ -143,14 +147,16 @@ class SqlAccounts(ABC):
     def token_by_digest(self, digest: str) -> ApiToken | None:
         """The token whose secret's digest is ``digest``, revoked or not."""
         rows = self._query("reading a token", _TOKEN_BY_DIGEST, (self._rows.put(digest),))
-        return self._read("a token", self._rows.token, rows[0]) if rows else None
+        return (
+            self._read(self._named("token", rows[0]), self._rows.token, rows[0]) if rows else None
+        )
 
     def tokens(self) -> Iterator[ApiToken]:
         """Every token, by creation instant then id, streamed."""
         rows = self._pages(
             "listing tokens", (_TOKENS, ()), lambda last: (_TOKENS_AFTER, (last[4], last[0]))
         )
-        return (self._read("a token", self._rows.token, row) for row in rows)
+        return (self._read(self._named("token", row), self._rows.token, row) for row in rows)
 
     # -- staff accounts -----------------------------------------------------------------
 
@@ -184,7 +190,8 @@ class SqlAccounts(ABC):
         rows = self._pages(
             "listing staff accounts", (_STAFF_AFTER, ("",)), lambda last: (_STAFF_AFTER, (last[0],))
         )
-        return (self._read("a staff account", self._rows.staff, row) for row in rows)
+        staff = self._rows.staff
+        return (self._read(self._named("staff account", row), staff, row) for row in rows)
 
     # -- look-ups -----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from membercore.ports import (
     Commit,
 )
 from membercore.testing.contracts import T0, assert_empty, every_table
+from membercore.testing.contracts.accounts import lookup_of
 from membercore_adapters.stores.postgres import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -34,6 +35,7 @@ from membercore_adapters.stores.postgres import store as postgres_store
 from membercore_adapters.stores.postgres.statements import put, spelled
 from membercore_adapters.stores.sql import without_migrating
 
+from .accounts import keeps_accounts_after_migrating, keeps_no_secret
 from .case_loads import BEFORE_CASE_LOADS
 from .outcomes import BEFORE_OUTCOMES, awaits_outcomes, outcome_queries
 from .packed_journal import (
@@ -111,6 +113,11 @@ def test_opening_creates_the_schema_its_tables_and_records_its_version(
         "dead_letters_input",
         "tasks_open",
         "tasks_load",
+        "api_tokens",
+        "staff_accounts",
+        "lookups",
+        "lookups_member",
+        "lookups_who",
     } <= _tables(postgres_url, store.schema)
 
 
@@ -294,6 +301,52 @@ def test_the_outcome_listings_are_read_through_their_indexes(
             plans.append(" ".join(row[0] for row in rows))
     assert "Index Scan using outbox_awaiting" in plans[0]
     assert "Index Scan using outbox_sent_to" in plans[1]
+
+
+def test_a_schema_of_version_seven_gains_accounts_and_keeps_every_row(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _written_at_schema(url, postgres_url, monkeypatch, 7), PostgresStore.open(url) as store:
+        store.commit(every_table())
+    assert "api_tokens" not in _tables(postgres_url, _schema(url))
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 8
+        keeps_accounts_after_migrating(store)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE {}.lookups SET who = 'someone else'", "DELETE FROM {}.lookups", "TRUNCATE {}.lookups"],
+    ids=lambda statement: statement.split()[0],
+)
+def test_lookups_are_neither_changed_nor_removed_in_the_database(
+    store: PostgresStore, url: str, postgres_url: str, statement: str
+) -> None:
+    store.record_lookup(lookup_of("p-1"))
+    with _admin(postgres_url) as conn:
+        refused = sql.SQL(statement).format(sql.Identifier(_schema(url)))
+        with pytest.raises(psycopg.errors.RestrictViolation, match="look-ups are append-only"):
+            conn.execute(refused)
+    with pytest.raises(StorageError, match="append-only"):
+        store._write_all("removing look-ups", [("DELETE FROM lookups", [()])])
+    assert list(store.lookups()) == [lookup_of("p-1")]
+
+
+def test_the_database_keeps_no_token_secret_and_no_password(
+    store: PostgresStore, url: str, postgres_url: str
+) -> None:
+    def written() -> bytes:
+        with _admin(postgres_url) as conn:
+            tables = [
+                sql.SQL("SELECT t::text FROM {}.{} AS t").format(
+                    sql.Identifier(_schema(url)), sql.Identifier(table)
+                )
+                for table in ("api_tokens", "staff_accounts", "lookups")
+            ]
+            rows = [row for table in tables for (row,) in conn.execute(table).fetchall()]
+        return "\n".join(rows).encode("utf-8")
+
+    keeps_no_secret(store, written)
 
 
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(

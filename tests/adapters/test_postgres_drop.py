@@ -13,7 +13,7 @@ from psycopg import sql
 from membercore.errors import StorageError
 from membercore.testing.contracts import assert_empty, every_table
 from membercore_adapters.stores.postgres import SCHEMA_VERSION, PostgresStore, drop_store
-from membercore_adapters.stores.postgres.schema import STORE_TABLES
+from membercore_adapters.stores.postgres.schema import STORE_FUNCTIONS, STORE_TABLES
 from membercore_adapters.testing import postgres_schema, schema_relations
 
 
@@ -60,6 +60,29 @@ def test_a_dropped_store_is_empty_and_usable_and_its_schema_stays(
         assert_empty(store)
         store.commit(every_table())
         assert store.load(["member:p-1"])["member:p-1"].version == 1
+
+
+def test_the_lookups_trigger_function_goes_with_the_tables(
+    postgres_schema_url: str, postgres_url: str
+) -> None:
+    schema = _schema(postgres_schema_url)
+    PostgresStore.open(postgres_schema_url).close()
+    assert _functions(postgres_url, schema) == set(STORE_FUNCTIONS)
+    drop_store(postgres_schema_url)
+    assert _functions(postgres_url, schema) == set()
+    with PostgresStore.open(postgres_schema_url) as store:  # made anew, trigger and all
+        assert _functions(postgres_url, schema) == set(STORE_FUNCTIONS)
+        assert list(store.lookups()) == []
+
+
+def _functions(postgres_url: str, schema: str) -> set[str]:
+    with _admin(postgres_url) as conn:
+        rows = conn.execute(
+            "SELECT p.proname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = %s",
+            (schema,),
+        ).fetchall()
+    return {name for (name,) in rows}
 
 
 def test_dropping_leaves_other_schemas_and_other_tables_as_they_were(

@@ -24,6 +24,7 @@ from membercore.ports import Delivery, Positioned
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore.testing.contracts import T0, every_table
+from membercore.testing.contracts.accounts import lookup_of, staff_of, token_of
 from membercore_adapters.demo.hospital import HospitalSpec, timed_messages
 from membercore_adapters.stores import memory, postgres, sqlite
 from membercore_adapters.stores.postgres import MIGRATIONS as PG_MIGRATIONS
@@ -335,6 +336,16 @@ def _every_write_fails(store: SqlStore) -> None:
         store.record_outcome("m-1", "delivered", T0)
     with pytest.raises(StorageError, match="read-only"):
         store.repack()
+    # Accounts, too: tokens, staff accounts, look-ups.
+    with pytest.raises(StorageError, match=r"adding a token refused: .* read-only"):
+        store.add_token(token_of("a1"))
+    with pytest.raises(StorageError, match="read-only"):
+        store.revoke_token("a1", T0)
+    with pytest.raises(StorageError, match="read-only"):
+        store.save_staff_account(staff_of("hm-01"))
+    with pytest.raises(StorageError, match="read-only"):
+        store.record_lookup(lookup_of("p-1"))
+    assert list(store.tokens()) == list(store.staff_accounts()) == list(store.lookups()) == []
     # The database itself refuses, as a StorageError naming the work.
     with pytest.raises(StorageError, match="deleting failed") as raised:
         store._write_all("deleting", [("DELETE FROM outbox", [()])])

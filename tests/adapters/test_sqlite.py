@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 import sqlite3
 import sys
 import threading
@@ -15,12 +16,14 @@ import pytest
 
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
 from membercore.testing.contracts import T0, assert_empty, every_table
+from membercore.testing.contracts.accounts import lookup_of, staff_of, token_of
 from membercore_adapters.stores import memory as memory_adapter
 from membercore_adapters.stores import sqlite as sqlite_adapter
 from membercore_adapters.stores.memory import MemoryStore
 from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
 from membercore_adapters.stores.sqlite import schema as sqlite_schema
 
+from .accounts import keeps_accounts_after_migrating, keeps_no_secret
 from .case_loads import BEFORE_CASE_LOADS
 from .outcomes import BEFORE_OUTCOMES, awaits_outcomes, outcome_queries
 from .packed_journal import (
@@ -29,6 +32,8 @@ from .packed_journal import (
     reads_a_text_snapshot_first,
     repacks,
 )
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 @pytest.fixture
@@ -90,6 +95,11 @@ def test_opening_a_new_file_creates_the_schema_and_records_its_version(
         "outbox_pending",
         "tasks_open",
         "tasks_load",
+        "api_tokens",
+        "staff_accounts",
+        "lookups",
+        "lookups_member",
+        "lookups_who",
     } <= _tables(path)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
@@ -251,6 +261,78 @@ def test_the_outcome_listings_are_read_through_their_indexes(
     ]
     assert "USING INDEX outbox_awaiting (channel=? AND delivered_at>?)" in plans[0]
     assert "USING INDEX outbox_sent_to (channel=? AND address=? AND delivered_at>?)" in plans[1]
+
+
+def test_a_file_of_schema_seven_gains_accounts_and_keeps_every_row(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _written_at_schema(path, monkeypatch, 7), SqliteStore(path) as store:
+        store.commit(every_table())
+    assert "api_tokens" not in _tables(path)
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 8
+        keeps_accounts_after_migrating(store)
+
+
+def test_the_store_release_0_1_0_wrote_gains_accounts_and_keeps_its_records(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store-v1.db"
+    shutil.copy(FIXTURES / "store-v1.db", path)
+    with sqlite3.connect(path) as conn:
+        (written_at,) = conn.execute("PRAGMA user_version").fetchone()
+        before = conn.execute("SELECT key, version, snapshot FROM records ORDER BY key").fetchall()
+        events = conn.execute("SELECT count(*) FROM events").fetchone()
+    conn.close()
+    assert before
+    assert written_at < 8  # before accounts
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert [(r.key, r.version, r.snapshot) for r in store.scan()] == before
+        assert (sum(len(store.events(key)) for key, _, _ in before),) == events
+        assert list(store.tokens()) == list(store.lookups()) == []
+        store.record_lookup(lookup_of("p-lin"))
+        assert [lookup.member_id for lookup in store.lookups()] == ["p-lin"]
+
+
+def test_lookups_are_neither_changed_nor_removed_in_the_file(
+    store: SqliteStore, path: Path
+) -> None:
+    store.record_lookup(lookup_of("p-1"))
+    with sqlite3.connect(path) as conn:
+        for statement in ("UPDATE lookups SET who = 'someone else'", "DELETE FROM lookups"):
+            with pytest.raises(sqlite3.IntegrityError, match="look-ups are append-only"):
+                conn.execute(statement)
+    conn.close()
+    with pytest.raises(StorageError, match="append-only"):
+        store._write_all("removing look-ups", [("DELETE FROM lookups", [()])])
+    assert list(store.lookups()) == [lookup_of("p-1")]
+
+
+def test_a_scope_a_later_release_added_grants_nothing_and_an_unknown_role_is_named(
+    store: SqliteStore, path: Path
+) -> None:
+    store.add_token(token_of("a1", scopes=("read",)))
+    store.save_staff_account(staff_of("md-01"))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE api_tokens SET scopes = 'export read'")
+        conn.execute("UPDATE staff_accounts SET role = 'doctor'")
+    conn.close()
+    assert store.token("a1") == token_of("a1", scopes=("read",))
+    for read in (lambda: store.staff_account("md-01"), lambda: list(store.staff_accounts())):
+        with pytest.raises(StorageError, match="reading staff account 'md-01': unknown role"):
+            read()
+
+
+def test_the_file_keeps_no_token_secret_and_no_password(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.db"
+
+    def written() -> bytes:
+        files = [path, Path(f"{path}-wal")]
+        return b"".join(file.read_bytes() for file in files if file.exists())
+
+    with SqliteStore(path) as store:
+        keeps_no_secret(store, written)
 
 
 def test_a_failing_migration_leaves_the_schema_and_data_as_they_were(

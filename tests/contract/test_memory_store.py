@@ -5,16 +5,26 @@ from collections.abc import Iterator
 import pytest
 
 from membercore.errors import StorageError
-from membercore.testing.contracts import StoreContract
+from membercore.testing.contracts import AccountsContract, StoreContract
 from membercore_adapters.stores.memory import MemoryStore
+
+
+def _memory() -> Iterator[MemoryStore]:
+    store = MemoryStore.open("memory://contract")
+    yield store
+    store.close()
 
 
 class TestMemoryStore(StoreContract):
     @pytest.fixture
     def store(self) -> Iterator[MemoryStore]:
-        store = MemoryStore.open("memory://contract")
-        yield store
-        store.close()
+        yield from _memory()
+
+
+class TestMemoryStoreAccounts(AccountsContract):
+    @pytest.fixture
+    def store(self) -> Iterator[MemoryStore]:
+        yield from _memory()
 
 
 def test_each_memory_url_opens_a_fresh_store() -> None:

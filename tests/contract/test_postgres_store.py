@@ -4,12 +4,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from membercore.testing.contracts import StoreContract
+from membercore.testing.contracts import AccountsContract, StoreContract
 from membercore_adapters.stores.postgres import PostgresStore
 
 
 class TestPostgresStore(StoreContract):
     """The conformance suite, each test in a PostgreSQL schema of its own."""
+
+    @pytest.fixture
+    def store(self, postgres_schema_url: str) -> Iterator[PostgresStore]:
+        store = PostgresStore.open(postgres_schema_url)
+        yield store
+        store.close()
+
+
+class TestPostgresStoreAccounts(AccountsContract):
+    """The accounts' contract, each test in a PostgreSQL schema of its own."""
 
     @pytest.fixture
     def store(self, postgres_schema_url: str) -> Iterator[PostgresStore]:

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from membercore.ports import (
+    ROLES,
+    AccountStore,
     DeadLetterStore,
     IdentityStore,
     InboxStore,
     OutboxStore,
     PositionStore,
-    Recorder,
     RecordStore,
     Store,
     TaskStore,
@@ -29,6 +30,7 @@ from membercore.ports import (
 )
 from membercore.testing import contracts
 from membercore.testing.contracts import (
+    AccountsContract,
     DeadLettersContract,
     IdentitiesContract,
     InboxContract,
@@ -46,7 +48,7 @@ def _members(role: type[Any]) -> set[str]:
     """The attributes a protocol (with the protocols it extends) names."""
     names: set[str] = set()
     for cls in role.__mro__:
-        if cls.__module__ == Recorder.__module__:  # the port's protocols, not Protocol's
+        if cls.__module__.startswith("membercore.ports."):  # the port's, not Protocol's
             names |= set(getattr(cls, "__annotations__", {}))
             names |= {name for name in vars(cls) if not name.startswith("_")}
     return names
@@ -119,6 +121,12 @@ class TestThePositionRoleAlone(PositionsContract):
         yield from _only(PositionStore)
 
 
+class TestTheAccountsAlone(AccountsContract):
+    @pytest.fixture
+    def store(self) -> Iterator[Any]:
+        yield from _only(AccountStore)
+
+
 def test_a_store_seen_through_one_role_lacks_the_others() -> None:
     store = _Only(MemoryStore(), OutboxStore)
     assert isinstance(store, OutboxStore)
@@ -161,8 +169,10 @@ def test_the_store_contract_is_every_role_contract() -> None:
         PositionsContract,
     }
     assert roles <= set(StoreContract.__mro__)
+    # The accounts are a capability a store may have, not a role every store has.
+    assert AccountsContract not in StoreContract.__mro__
     assert {name for name in contracts.__all__ if name.endswith("Contract")} == {
-        cls.__name__ for cls in (*roles, StoreContract)
+        cls.__name__ for cls in (*roles, StoreContract, AccountsContract)
     }
 
 
@@ -179,6 +189,22 @@ def test_the_store_port_is_every_role() -> None:
     )
     assert set(roles) <= set(Store.__mro__)
     assert set().union(*map(_members, roles)) == _members(Store)
+
+
+def test_keeping_accounts_is_no_part_of_the_store_port() -> None:
+    assert AccountStore not in Store.__mro__
+    assert AccountStore not in ROLES
+    assert isinstance(MemoryStore(), AccountStore)
+    # A store without accounts is still a whole store.
+    without = _Without(MemoryStore(), "add_token", "lookups")
+    assert lacks(without) == []
+    assert isinstance(without, Store)
+    assert not isinstance(without, AccountStore)
+
+
+def test_the_accounts_port_has_no_way_to_change_or_remove_a_lookup() -> None:
+    writes = {name for name in _members(AccountStore) if "lookup" in name}
+    assert writes == {"record_lookup", "lookups"}
 
 
 def test_the_old_contract_path_gives_the_suites_with_a_warning(

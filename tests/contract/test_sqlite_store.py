@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from membercore.testing.contracts import StoreContract
+from membercore.testing.contracts import AccountsContract, StoreContract
 from membercore_adapters.stores.sqlite import SqliteStore
 
 
@@ -18,6 +18,22 @@ class TestSqliteFileStore(StoreContract):
 
 
 class TestSqliteMemoryStore(StoreContract):
+    @pytest.fixture
+    def store(self) -> Iterator[SqliteStore]:
+        store = SqliteStore.open("sqlite:///:memory:")
+        yield store
+        store.close()
+
+
+class TestSqliteFileStoreAccounts(AccountsContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[SqliteStore]:
+        store = SqliteStore.open(f"sqlite:///{tmp_path}/contract.db")
+        yield store
+        store.close()
+
+
+class TestSqliteMemoryStoreAccounts(AccountsContract):
     @pytest.fixture
     def store(self) -> Iterator[SqliteStore]:
         store = SqliteStore.open("sqlite:///:memory:")

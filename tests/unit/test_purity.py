@@ -10,6 +10,7 @@ from types import ModuleType
 import pytest
 
 import membercore
+import membercore.access
 import membercore.benefits
 import membercore.config
 import membercore.consent
@@ -162,6 +163,7 @@ def test_only_the_converters_and_serialization_import_cattrs() -> None:
 
 PUBLIC_MODULES = [
     membercore,
+    membercore.access,
     membercore.service.actions,
     membercore.benefits,
     membercore.consent,
@@ -254,7 +256,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernel", KERNEL),
     ("facts", ("facts",)),
     ("domain", (*PARTS, "config")),
-    ("service", ("service", "serialization", "ports", "hookspecs", "plugins", "analytics")),
+    (
+        "service",
+        ("service", "serialization", "ports", "access", "hookspecs", "plugins", "analytics"),
+    ),
     ("kit", ("testing",)),
 )
 

@@ -1,6 +1,7 @@
 """What the code's keys are called, in Chinese and English.
 
-Channels, purposes, refusal reasons and the kinds of staff task. The dashboard, the
+Channels, purposes, refusal reasons, the kinds of staff task and the roles of staff
+accounts. The dashboard, the
 command's listings and the console show these names instead of the keys; a key no table
 names (a journey's own task kind, ``review``) is shown as it is.
 """
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 
 from membercore_adapters.language import Language, Words
 
-__all__ = ["CHANNELS", "PURPOSES", "REFUSAL_REASONS", "TASK_KINDS", "named"]
+__all__ = ["CHANNELS", "PURPOSES", "REFUSAL_REASONS", "STAFF_ROLES", "TASK_KINDS", "named"]
 
 #: The channels the code knows (membercore.messages.CHANNELS, the staff channel).
 CHANNELS = {
@@ -45,6 +46,14 @@ TASK_KINDS = {
     "visit": Words("回访", "visit"),
     "assignment": Words("分配", "assignment"),
     "assign_health_manager": Words("指派健康管家", "assign a health manager"),
+}
+
+#: The roles of staff accounts (membercore.ports.STAFF_ROLES).
+STAFF_ROLES = {
+    "health_manager": Words("健康管家", "health manager"),
+    "nurse": Words("护士", "nurse"),
+    "customer_service": Words("客服", "customer service"),
+    "admin": Words("管理员", "administrator"),
 }
 
 

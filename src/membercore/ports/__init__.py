@@ -9,13 +9,22 @@ are JSON text the engine writes and reads. :class:`Store` combines one protocol 
 :mod:`membercore.testing.contracts`, which every backend runs.
 
 The modules: :mod:`.stored` (the values a store keeps), :mod:`.store` (the store's
-roles), :mod:`.channels` (channels, their reports) and :mod:`.world`
-(HIS sources, listeners and the clock). Every name is exported
-here.
+roles), :mod:`.accounts` (API tokens, staff accounts and look-ups: a capability a store
+may have besides its roles), :mod:`.channels` (channels, their reports) and
+:mod:`.world` (HIS sources, listeners and the clock). Every name is exported here.
 """
 
 from __future__ import annotations
 
+from membercore.ports.accounts import (
+    SCOPES,
+    STAFF_ROLES,
+    VIA,
+    AccountStore,
+    ApiToken,
+    Lookup,
+    StaffAccount,
+)
 from membercore.ports.channels import (
     Channel,
     ChannelReport,
@@ -71,6 +80,11 @@ from membercore.ports.world import (
 __all__ = [
     "REACHED",
     "ROLES",
+    "SCOPES",
+    "STAFF_ROLES",
+    "VIA",
+    "AccountStore",
+    "ApiToken",
     "Change",
     "Channel",
     "ChannelReport",
@@ -87,6 +101,7 @@ __all__ = [
     "InboxEntry",
     "InboxStore",
     "Listening",
+    "Lookup",
     "OutboxMessage",
     "OutboxStore",
     "Outgoing",
@@ -102,6 +117,7 @@ __all__ = [
     "ReportingChannel",
     "SourceInput",
     "SourcePosition",
+    "StaffAccount",
     "Store",
     "StoredEvent",
     "TaskRow",

@@ -2,7 +2,8 @@
 
 The ``membercore`` entry point ``commands`` names this module; its
 :func:`membercore_register_commands` adds ``demo``, ``walkthrough``, ``config``, the
-commands over a store, ``member``, ``household``, ``worker`` and ``serve``.
+commands over a store, ``member``, ``household``, ``worker``, ``serve``, and ``token``
+and ``staff`` (who may use the programme).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 import click
 
 from membercore import hookimpl
-from membercore_adapters.cli import demo, programme, records, serve, store, worker
+from membercore_adapters.cli import access, demo, programme, records, serve, store, worker
 
 __all__ = ["membercore_register_commands"]
 
@@ -20,7 +21,7 @@ __all__ = ["membercore_register_commands"]
 @hookimpl
 def membercore_register_commands(register: Callable[[str, click.Command], None]) -> None:
     """Add the first-party commands."""
-    for part in (demo, programme, store, worker, serve, records):
+    for part in (demo, programme, store, worker, serve, records, access):
         for command in part.commands():
             assert command.name is not None
             register(command.name, command)

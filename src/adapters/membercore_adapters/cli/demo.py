@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from membercore import MembercoreError, reference_config
 from membercore.errors import StorageError
-from membercore.ports import Commit, SourcePosition, Store
+from membercore.ports import AccountStore, Commit, SourcePosition, Store
 from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters.cli.arguments import DEMO_STORE, Exit
@@ -157,8 +158,18 @@ def _engine(url: str, spec: HospitalSpec) -> Engine:
 
 
 def _empty(store: Store) -> bool:
-    """Whether the store holds no record, message, task or refused input."""
-    held = (store.scan(), store.outbox(), store.tasks(None), store.dead_letters())
+    """Whether the store holds no record, message, task, refused input or account.
+
+    An API token, a staff account or a look-up is a hospital's as much as a record is.
+    """
+    held: list[Iterator[object]] = [
+        store.scan(),
+        store.outbox(),
+        store.tasks(None),
+        store.dead_letters(),
+    ]
+    if isinstance(store, AccountStore):
+        held += [store.tokens(), store.staff_accounts(), store.lookups()]
     return all(next(iter(listing), None) is None for listing in held)
 
 

@@ -3,8 +3,10 @@
 ``memory://`` (or ``memory://any-name``) opens a fresh, empty store each time: nothing
 is shared between two opens, even of the same name, and everything is gone with the
 object. It keeps the whole :class:`~membercore.ports.Store` contract, including the
-all-or-nothing commit and the version check, and is safe to share between threads (one
-lock; listings are copied under it, so iterating never races a commit).
+all-or-nothing commit and the version check, and keeps accounts
+(:class:`~membercore.ports.AccountStore`: API tokens, staff accounts, look-ups). It is
+safe to share between threads (one lock; listings are copied under it, so iterating
+never races a commit).
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from membercore.dates import require_aware
 from membercore.errors import StorageError
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore.ports import (
+    ApiToken,
     Commit,
     DeadLetter,
     Delivery,
     IdentifierLink,
+    Lookup,
     OutboxMessage,
     Record,
+    StaffAccount,
     StoredEvent,
     TaskRow,
 )
@@ -82,7 +87,9 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class MemoryStore(Closing):
-    """A :class:`~membercore.ports.Store` in dictionaries, guarded by one lock.
+    """A :class:`~membercore.ports.Store` and :class:`~membercore.ports.AccountStore`.
+
+    Everything is kept in dictionaries, guarded by one lock.
 
     Args:
         url: the URL to name the store by (``memory://`` unless given).
@@ -107,6 +114,10 @@ class MemoryStore(Closing):
         # Patients' identifiers, (system, value) -> patient id; sources' positions.
         self._identifiers: dict[str, dict[str, str]] = {}  # value -> system -> patient
         self._positions: dict[str, str] = {}
+        # Accounts: tokens by id, staff accounts by staff id, look-ups as recorded.
+        self._tokens: dict[str, ApiToken] = {}
+        self._staff: dict[str, StaffAccount] = {}
+        self._lookups: list[Lookup] = []
 
     @classmethod
     def open(cls, url: str) -> MemoryStore:
@@ -466,6 +477,103 @@ class MemoryStore(Closing):
             if message.outcome is None:
                 outgoing.message = attrs.evolve(message, outcome=outcome, outcome_at=moment)
 
+    # -- accounts ---------------------------------------------------------------------
+
+    def add_token(self, token: ApiToken) -> None:
+        """Keep a new token.
+
+        Raises:
+            StorageError: a token of its id or digest is kept already, or the store is
+                closed.
+        """
+        with self._lock:
+            self._check_open()
+            tokens = self._tokens
+            if token.token_id in tokens or any(t.digest == token.digest for t in tokens.values()):
+                raise StorageError(self.url, f"token {token.token_id!r} is stored already")
+            tokens[token.token_id] = token
+
+    def revoke_token(self, token_id: str, at: datetime) -> ApiToken:
+        """Revoke a token at ``at`` (the first revocation is kept); the token now.
+
+        Raises:
+            NaiveInstantError: ``at`` is naive.
+            StorageError: no token has that id, or the store is closed.
+        """
+        moment = require_aware("at", at)
+        with self._lock:
+            self._check_open()
+            token = self._tokens.get(token_id)
+            if token is None:
+                raise StorageError(self.url, f"no token {token_id!r}")
+            if token.revoked_at is None:
+                token = self._tokens[token_id] = attrs.evolve(token, revoked_at=moment)
+            return token
+
+    def token(self, token_id: str) -> ApiToken | None:
+        """The token of ``token_id``, revoked or not."""
+        with self._lock:
+            self._check_open()
+            return self._tokens.get(token_id)
+
+    def token_by_digest(self, digest: str) -> ApiToken | None:
+        """The token whose secret's digest is ``digest``, revoked or not."""
+        with self._lock:
+            self._check_open()
+            return next((t for t in self._tokens.values() if t.digest == digest), None)
+
+    def tokens(self) -> Iterator[ApiToken]:
+        """Every token, by creation instant then id."""
+        with self._lock:
+            self._check_open()
+            tokens = list(self._tokens.values())
+        return iter(sorted(tokens, key=lambda token: (token.created_at, token.token_id)))
+
+    def save_staff_account(self, account: StaffAccount) -> None:
+        """Keep ``account``, replacing the account of its staff id."""
+        with self._lock:
+            self._check_open()
+            self._staff[account.staff_id] = account
+
+    def staff_account(self, staff_id: str) -> StaffAccount | None:
+        """The account of ``staff_id``, active or not."""
+        with self._lock:
+            self._check_open()
+            return self._staff.get(staff_id)
+
+    def staff_accounts(self) -> Iterator[StaffAccount]:
+        """Every staff account, by staff id."""
+        with self._lock:
+            self._check_open()
+            accounts = sorted(self._staff.items())
+        return iter([account for _, account in accounts])
+
+    def record_lookup(self, lookup: Lookup) -> None:
+        """Append a look-up."""
+        with self._lock:
+            self._check_open()
+            self._lookups.append(lookup)
+
+    def lookups(
+        self,
+        *,
+        member_id: str | None = None,
+        who: str | None = None,
+        since: datetime | None = None,
+    ) -> Iterator[Lookup]:
+        """The look-ups recorded (of a member, by someone, since an instant), in order."""
+        start = None if since is None else require_aware("since", since)
+        with self._lock:
+            self._check_open()
+            found = [
+                lookup
+                for lookup in self._lookups
+                if (member_id is None or lookup.member_id == member_id)
+                and (who is None or lookup.who == who)
+                and (start is None or lookup.at >= start)
+            ]
+        return iter(found)
+
     # -- lifetime ---------------------------------------------------------------------
 
     def close(self) -> None:
@@ -483,6 +591,9 @@ class MemoryStore(Closing):
             self._tasks.clear()
             self._identifiers.clear()
             self._positions.clear()
+            self._tokens.clear()
+            self._staff.clear()
+            self._lookups.clear()
 
 
 @hookimpl

@@ -21,11 +21,15 @@ from typing import Any
 import attrs
 
 from membercore.ports import (
+    SCOPES,
+    ApiToken,
     Commit,
     DeadLetter,
     IdentifierLink,
+    Lookup,
     OutboxMessage,
     Record,
+    StaffAccount,
     StoredEvent,
     TaskRow,
 )
@@ -40,9 +44,12 @@ from membercore_adapters.stores.packing import (
 )
 
 __all__ = [
+    "LOOKUP_COLUMNS",
     "OUTBOX_COLUMNS",
+    "STAFF_COLUMNS",
     "TASK_COLUMNS",
     "TASK_UPSERT",
+    "TOKEN_COLUMNS",
     "CommitRows",
     "Rows",
     "unchanged",
@@ -55,6 +62,12 @@ OUTBOX_COLUMNS = (
 )
 #: The columns a task is read from.
 TASK_COLUMNS = "task_key, key, kind, role, assignee, due_at, status, payload"
+#: The columns an API token is read from.
+TOKEN_COLUMNS = "token_id, name, scopes, digest, created_at, revoked_at"
+#: The columns a staff account is read from.
+STAFF_COLUMNS = "staff_id, name, role, password_hash, active, created_at"
+#: The columns a look-up is read from (the first, its place in the order recorded).
+LOOKUP_COLUMNS = "seq, at, who, member_id, purpose, via"
 #: What writing a task of a stored key does: it replaces the stored row.
 TASK_UPSERT = """ON CONFLICT (task_key) DO UPDATE SET
         key = excluded.key, kind = excluded.kind, role = excluded.role,
@@ -182,6 +195,48 @@ class Rows:
             due_at=self.moment(due_at),
             status=got(status),
             payload=got(payload),
+        )
+
+    def token(self, row: tuple[Any, ...]) -> ApiToken:
+        """An API token from :data:`TOKEN_COLUMNS`.
+
+        Its scopes are space-separated; a scope this release does not know (a later
+        release's) grants nothing here and is left out.
+        """
+        token_id, name, scopes, digest, created_at, revoked_at = row
+        got = self.got
+        return ApiToken(
+            token_id=got(token_id),
+            name=got(name),
+            scopes=[scope for scope in got(scopes).split() if scope in SCOPES],
+            digest=got(digest),
+            created_at=self.moment(created_at),
+            revoked_at=self.moment_optional(revoked_at),
+        )
+
+    def staff(self, row: tuple[Any, ...]) -> StaffAccount:
+        """A staff account from :data:`STAFF_COLUMNS`."""
+        staff_id, name, role, password_hash, active, created_at = row
+        got = self.got
+        return StaffAccount(
+            staff_id=got(staff_id),
+            name=got(name),
+            role=got(role),
+            password_hash=got(password_hash),
+            active=bool(active),
+            created_at=self.moment(created_at),
+        )
+
+    def lookup(self, row: tuple[Any, ...]) -> Lookup:
+        """A look-up from :data:`LOOKUP_COLUMNS`."""
+        _, at, who, member_id, purpose, via = row
+        got = self.got
+        return Lookup(
+            at=self.moment(at),
+            who=got(who),
+            member_id=got(member_id),
+            purpose=got(purpose),
+            via=got(via),
         )
 
     # -- write ------------------------------------------------------------------------

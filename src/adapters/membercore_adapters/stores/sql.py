@@ -46,6 +46,7 @@ from membercore.ports import (
     TaskRow,
 )
 from membercore.ports.commits import CheckedCommit, check_commit
+from membercore_adapters.stores.accounts import SqlAccounts
 from membercore_adapters.stores.base import Closing, claim_until, outcome_at, undelivered
 from membercore_adapters.stores.packing import RECORD, PackingError, Unpacked, pack
 from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
@@ -317,10 +318,12 @@ def prefix_end(prefix: str) -> str | None:
     return None
 
 
-class SqlStore(Closing, ABC):
+class SqlStore(Closing, SqlAccounts, ABC):
     """A :class:`~membercore.ports.Store` in SQL tables; a dialect supplies the rest.
 
-    Subclasses set ``url`` and ``_rows`` and define the abstract methods.
+    It keeps accounts too (:class:`~membercore.ports.AccountStore`, from
+    :class:`~membercore_adapters.stores.accounts.SqlAccounts`). Subclasses set ``url``
+    and ``_rows`` and define the abstract methods.
     """
 
     _rows: ClassVar[Rows]

@@ -7,7 +7,10 @@ its contract here: :class:`RecordsContract`, :class:`TimersContract`,
 :class:`StoreContract` subclasses them all and adds what only the roles together show (a
 refused commit writes nothing to any table, every instant comes back in UTC). A backend
 runs ``StoreContract``; while it is being written, it can run one role's contract at a
-time (each needs the role's methods, ``commit``, ``close`` and ``url``).
+time (each needs the role's methods, ``commit``, ``close`` and ``url``). A store that
+keeps accounts too (the optional :class:`~membercore.ports.AccountStore`: API tokens,
+staff accounts, look-ups) runs :class:`AccountsContract` besides, which is no part of
+``StoreContract``.
 
 Installing ``membercore[testing]`` prepares pytest for it (entry point ``pytest11``,
 plugin name ``membercore``, module :mod:`membercore.testing.pytest_plugin`: the suite's
@@ -36,6 +39,7 @@ works under keys of its own, so examples never see each other's records.
 
 from __future__ import annotations
 
+from membercore.testing.contracts.accounts import AccountsContract
 from membercore.testing.contracts.builders import T0, assert_empty, every_table
 from membercore.testing.contracts.dead_letters import DeadLettersContract
 from membercore.testing.contracts.identifiers import IdentitiesContract
@@ -49,6 +53,7 @@ from membercore.testing.contracts.timers import TimersContract
 
 __all__ = [
     "T0",
+    "AccountsContract",
     "DeadLettersContract",
     "IdentitiesContract",
     "InboxContract",

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import settings
 
 from membercore.ports import (
+    AccountStore,
     Change,
     Commit,
     DeadLetter,
@@ -177,7 +178,11 @@ def every_table(key: str = "member:p-1", expected_version: int = 0) -> Commit:
 
 
 def assert_empty(store: Store) -> None:
-    """Assert that ``store`` holds nothing :func:`every_table` would have written."""
+    """Assert that ``store`` holds nothing :func:`every_table` would have written.
+
+    A store that keeps accounts (:class:`~membercore.ports.AccountStore`) holds no
+    token, staff account or look-up either.
+    """
     assert list(store.scan()) == []
     assert store.events("member:p-1") == []
     assert store.seen(["fact-member:p-1-1"]) == {}
@@ -187,6 +192,10 @@ def assert_empty(store: Store) -> None:
     assert store.due(T0 + timedelta(days=1), 10) == []
     assert store.identified(["mr-member:p-1"]) == []
     assert store.position("source-member:p-1") is None
+    if isinstance(store, AccountStore):
+        assert list(store.tokens()) == []
+        assert list(store.staff_accounts()) == []
+        assert list(store.lookups()) == []
 
 
 def create(store: Recorder, *keys: str, due_at: datetime | None = None) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "MIGRATION_LOCK",
     "SCHEMA_VERSION",
     "SCHEMA_VERSION_TABLE",
+    "STORE_FUNCTIONS",
     "STORE_TABLES",
 ]
 
@@ -180,6 +181,53 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         """CREATE INDEX outbox_sent_to ON outbox (channel, address, delivered_at)
             WHERE address IS NOT NULL""",
     ),
+    (
+        # Who may use the programme (membercore.ports.AccountStore). API tokens keep
+        # their secret's SHA-256 digest only, found by it; a revoked token keeps its row.
+        """CREATE TABLE api_tokens (
+            token_id   text COLLATE "C" PRIMARY KEY,
+            name       text NOT NULL,
+            scopes     text NOT NULL,
+            digest     text COLLATE "C" NOT NULL UNIQUE,
+            created_at timestamptz NOT NULL,
+            revoked_at timestamptz
+        )""",
+        # Staff accounts, by staff id: the password's scrypt hash, never the password.
+        """CREATE TABLE staff_accounts (
+            staff_id      text COLLATE "C" PRIMARY KEY,
+            name          text NOT NULL,
+            role          text NOT NULL,
+            password_hash text NOT NULL,
+            active        boolean NOT NULL,
+            created_at    timestamptz NOT NULL
+        )""",
+        # Who looked at which member when, and why, in the order recorded.
+        """CREATE TABLE lookups (
+            seq       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at        timestamptz NOT NULL,
+            who       text COLLATE "C" NOT NULL,
+            member_id text COLLATE "C" NOT NULL,
+            purpose   text NOT NULL,
+            via       text NOT NULL
+        )""",
+        "CREATE INDEX lookups_member ON lookups (member_id, seq)",
+        "CREATE INDEX lookups_who ON lookups (who, seq)",
+        # Append-only: a trigger refuses every UPDATE, DELETE and TRUNCATE of a look-up,
+        # whoever sends it (a rule would only turn them into nothing, silently). The
+        # function lives in the store's schema; OR REPLACE, as a store dropped by
+        # drop_store and made again finds it there when drop_store could not drop it.
+        """CREATE OR REPLACE FUNCTION lookups_append_only() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'look-ups are append-only: no %', TG_OP
+                    USING ERRCODE = 'restrict_violation';
+            END
+            $$""",
+        """CREATE TRIGGER lookups_append_only BEFORE UPDATE OR DELETE ON lookups
+            FOR EACH ROW EXECUTE FUNCTION lookups_append_only()""",
+        """CREATE TRIGGER lookups_no_truncate BEFORE TRUNCATE ON lookups
+            FOR EACH STATEMENT EXECUTE FUNCTION lookups_append_only()""",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -209,5 +257,12 @@ STORE_TABLES: Final = (
     "tasks",
     "identifiers",
     "positions",
+    "api_tokens",
+    "staff_accounts",
+    "lookups",
     "schema_version",
 )
+#: The functions a membercore store keeps in its schema (the look-ups' trigger's), of
+#: any version: what :func:`~membercore_adapters.stores.postgres.drop_store` drops with
+#: the tables. A migration that creates a function adds it here.
+STORE_FUNCTIONS: Final = ("lookups_append_only",)

@@ -18,6 +18,7 @@ from membercore_adapters.stores.postgres import schema
 from membercore_adapters.stores.postgres.schema import (
     MIGRATION_LOCK,
     SCHEMA_VERSION_TABLE,
+    STORE_FUNCTIONS,
     STORE_TABLES,
 )
 from membercore_adapters.stores.postgres.statements import (
@@ -404,16 +405,17 @@ def drop_store(url: str) -> tuple[str, ...]:
     """Destroy the membercore store in the schema ``url`` names: drop its tables.
 
     **This destroys everything the store holds** — every member's record and journal,
-    the outbox, the tasks, the dead letters, the sources' positions — and cannot be
-    undone. Call it only on a store its caller owns and means to start afresh (the
-    store ``membercore demo`` wrote and marked as its own), never on a hospital's.
+    the outbox, the tasks, the dead letters, the sources' positions, the API tokens,
+    staff accounts and look-ups — and cannot be undone. Call it only on a store its
+    caller owns and means to start afresh (the store ``membercore demo`` wrote and
+    marked as its own), never on a hospital's.
 
-    Membercore's tables in that schema are dropped in one transaction, under the lock
-    that serialises openings and migrations, so that a store opening meanwhile waits
-    and then creates the schema anew; the schema itself stays (with its grants), as
-    does anything else in it or in the database. A schema that holds no membercore
-    store is left as it is. Stop the workers on the store first: one still running
-    fails on its next statement.
+    Membercore's tables in that schema (and the function of the look-ups' trigger) are
+    dropped in one transaction, under the lock that serialises openings and migrations,
+    so that a store opening meanwhile waits and then creates the schema anew; the
+    schema itself stays (with its grants), as does anything else in it or in the
+    database. A schema that holds no membercore store is left as it is. Stop the
+    workers on the store first: one still running fails on its next statement.
 
     Args:
         url: the store's URL, as :meth:`PostgresStore.open` takes it.
@@ -454,6 +456,10 @@ def drop_store(url: str) -> tuple[str, ...]:
                 sql.SQL(", ").join(sql.Identifier(schema_name, table) for table in tables)
             )
             conn.execute(drop)
+            # The functions of the tables' triggers, gone with the tables.
+            for function in STORE_FUNCTIONS:
+                gone = sql.SQL("DROP FUNCTION IF EXISTS {}()")
+                conn.execute(gone.format(sql.Identifier(schema_name, function)))
     except psycopg.Error as e:
         raise _translated(e, "dropping the store", shown, hidden) from e
     finally:

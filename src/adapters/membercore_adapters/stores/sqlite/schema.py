@@ -174,6 +174,45 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE INDEX outbox_sent_to ON outbox (channel, address, delivered_at)
             WHERE address IS NOT NULL""",
     ),
+    (
+        # Who may use the programme (membercore.ports.AccountStore). API tokens keep
+        # their secret's SHA-256 digest only, found by it; a revoked token keeps its row.
+        """CREATE TABLE api_tokens (
+            token_id   TEXT PRIMARY KEY NOT NULL,
+            name       TEXT NOT NULL,
+            scopes     TEXT NOT NULL,
+            digest     TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        )""",
+        # Staff accounts, by staff id: the password's scrypt hash, never the password.
+        """CREATE TABLE staff_accounts (
+            staff_id      TEXT PRIMARY KEY NOT NULL,
+            name          TEXT NOT NULL,
+            role          TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            active        INTEGER NOT NULL,
+            created_at    INTEGER NOT NULL
+        )""",
+        # Who looked at which member when, and why: seq is the rowid, so the order
+        # recorded (no row is ever deleted, so none is renumbered).
+        """CREATE TABLE lookups (
+            seq       INTEGER PRIMARY KEY,
+            at        INTEGER NOT NULL,
+            who       TEXT NOT NULL,
+            member_id TEXT NOT NULL,
+            purpose   TEXT NOT NULL,
+            via       TEXT NOT NULL
+        )""",
+        "CREATE INDEX lookups_member ON lookups (member_id, seq)",
+        "CREATE INDEX lookups_who ON lookups (who, seq)",
+        # Append-only: a look-up once recorded is neither changed nor removed, by
+        # membercore or anyone else writing to the file through SQLite.
+        """CREATE TRIGGER lookups_no_update BEFORE UPDATE ON lookups
+            BEGIN SELECT RAISE(ABORT, 'look-ups are append-only: no UPDATE'); END""",
+        """CREATE TRIGGER lookups_no_delete BEFORE DELETE ON lookups
+            BEGIN SELECT RAISE(ABORT, 'look-ups are append-only: no DELETE'); END""",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -14,7 +14,6 @@ is ever written to the terminal but the new token's secret, once.
 from __future__ import annotations
 
 import sys
-from datetime import datetime, tzinfo
 from pathlib import Path
 
 import attrs
@@ -27,7 +26,7 @@ from membercore_adapters.access import new_staff_account, new_token
 from membercore_adapters.cli.arguments import Exit, UsageError, store_options
 from membercore_adapters.cli.opening import engine_on, programme
 from membercore_adapters.cli.speech import Words, echo, language, say, warn
-from membercore_adapters.cli.tables import show_table
+from membercore_adapters.cli.tables import local_time, show_table
 from membercore_adapters.labels import STAFF_ROLES as ROLE_NAMES
 from membercore_adapters.labels import named
 
@@ -80,11 +79,6 @@ def _accounts(engine: Engine) -> AccountStore:
     if not isinstance(store, AccountStore):
         raise StorageError(store.url, say(_NO_ACCOUNTS))
     return store
-
-
-def _local(at: datetime, zone: tzinfo) -> str:
-    """An instant as the programme's clocks show it, to the minute."""
-    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 # -- API tokens ---------------------------------------------------------------------------
@@ -170,10 +164,10 @@ def _list_tokens() -> click.Command:
                     token.token_id,
                     token.name,
                     ", ".join(token.scopes),
-                    _local(token.created_at, zone),
+                    local_time(token.created_at, zone),
                     say(_IN_FORCE)
                     if token.revoked_at is None
-                    else say(_REVOKED_AT, at=_local(token.revoked_at, zone)),
+                    else say(_REVOKED_AT, at=local_time(token.revoked_at, zone)),
                 )
                 for token in _accounts(engine).tokens()
             ]
@@ -218,7 +212,7 @@ def _revoke_token() -> click.Command:
                 warn(_NO_TOKEN, token_id=token_id)
                 return Exit.REFUSED
             if token.revoked_at is not None:
-                at = _local(token.revoked_at, engine.config.tz)
+                at = local_time(token.revoked_at, engine.config.tz)
                 echo(_REVOKED_BEFORE, token_id=token_id, name=token.name, at=at)
                 return Exit.DONE
             accounts.revoke_token(token_id, engine.now())
@@ -402,7 +396,7 @@ def _list_staff() -> click.Command:
                     account.name,
                     named(ROLE_NAMES, account.role, language()),
                     say(_ACTIVE if account.active else _INACTIVE),
-                    _local(account.created_at, zone),
+                    local_time(account.created_at, zone),
                 )
                 for account in _accounts(engine).staff_accounts()
             ]

@@ -9,7 +9,7 @@ and says in words what was wrong if something was.
 from __future__ import annotations
 
 import json
-from datetime import datetime, tzinfo
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -28,7 +28,7 @@ from membercore_adapters.cli.arguments import (
 )
 from membercore_adapters.cli.opening import engine_on
 from membercore_adapters.cli.speech import Words, echo, language, say, warn
-from membercore_adapters.cli.tables import show_table
+from membercore_adapters.cli.tables import local_time, show_table
 from membercore_adapters.his.jsonl import JsonLinesSource
 from membercore_adapters.his.marks import resume_line
 from membercore_adapters.labels import CHANNELS, TASK_KINDS, named
@@ -343,7 +343,7 @@ def _outbox() -> click.Command:
             failed = status == "failed"
             rows = [
                 (
-                    _local(message.send_at, zone),
+                    local_time(message.send_at, zone),
                     named(CHANNELS, message.channel, language()),
                     message.key.partition(":")[2] or message.key,
                     *((str(message.attempts), message.last_error or "") if failed else ()),
@@ -355,11 +355,6 @@ def _outbox() -> click.Command:
         return Exit.DONE
 
     return outbox
-
-
-def _local(at: datetime, zone: tzinfo) -> str:
-    """An instant as the programme's clocks show it, to the minute."""
-    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 _OUTBOX = (
@@ -397,7 +392,7 @@ def _tasks() -> click.Command:
                 if task.unassigned_reason:
                     who = say(_UNASSIGNED, reason=task.unassigned_reason)
                 kind = named(TASK_KINDS, task.kind, language())
-                rows.append((_local(task.due_at, zone), kind, task.key, who, task.task_key))
+                rows.append((local_time(task.due_at, zone), kind, task.key, who, task.task_key))
             show_table(_TASKS, rows)
         return Exit.DONE
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import datetime, tzinfo
 
 import click
 from rich.table import Table
@@ -17,7 +18,7 @@ from rich.table import Table
 from membercore_adapters.cli.speech import Words, say
 from membercore_adapters.plain import plain
 
-__all__ = ["Column", "show_table"]
+__all__ = ["Column", "local_time", "show_table"]
 
 #: A column: its heading, and whether its values line up on the right (numbers).
 Column = tuple[Words, bool]
@@ -46,3 +47,8 @@ def render(table: Table) -> str:
     """The table as plain text: a terminal's width at most, else as wide as it is."""
     terminal = sys.stdout.isatty()
     return plain([table], shutil.get_terminal_size().columns if terminal else 100_000)
+
+
+def local_time(at: datetime, zone: tzinfo) -> str:
+    """An instant as the programme's clocks show it, to the minute."""
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")

@@ -141,7 +141,8 @@ def test_a_read_stopped_midway_says_how_far_it_came(
 def test_an_excel_read_is_logged_as_a_csv_read_is(
     tmp_path: Path, said: pytest.LogCaptureFixture
 ) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl  # noqa: PLC0415 - the excel extra's, installed with the dev extra
+
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     for line in PATIENTS.splitlines():

@@ -598,3 +598,18 @@ def test_the_engine_thread_opens_uses_and_closes_the_engine_on_one_thread(
     assert first.startswith("membercore-engine")
     with pytest.raises(EngineClosedError):
         asyncio.run(thread.call(lambda engine: engine.now()))
+
+
+@pytest.mark.parametrize("path", ["/facts", "/commands"])
+def test_json_nested_past_what_the_decoder_can_follow_is_a_bad_request_not_a_failure(
+    client: TestClient[Litestar], path: str
+) -> None:
+    deep = "[" * 5_000 + "]" * 5_000
+    caller = HIS if path == "/facts" else CRM
+    answer = client.post(path, content=deep, headers={**caller, "Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith(PROBLEM)
+    body = answer.json()
+    assert body["type"].endswith("invalid-request")
+    assert "nested" in body["detail"]
+    assert "incident" not in body

@@ -193,6 +193,8 @@ def to_problem(request: Request[Any, Any, Any], error: Exception) -> Response[An
         headers.update(error.headers or {})
         if isinstance(error, NotAuthorizedException):
             headers["WWW-Authenticate"] = 'Bearer realm="membercore"'
+    elif isinstance(error, RecursionError):  # the body nests deeper than its decoder follows
+        problem = _problem(request, 400, "invalid-request", _NESTED)
     elif isinstance(error, MembercoreError):
         status, errors = _membercore(error)
         problem = _problem(request, status, _kind_of(error), str(error), errors)
@@ -206,6 +208,10 @@ def to_problem(request: Request[Any, Any, Any], error: Exception) -> Response[An
         detail = f"服务器内部错误，已记录为 {incident} / the server failed; logged as {incident}"
         problem = _problem(request, 500, "internal", detail, incident=incident)
     return _answer(request, problem, headers)
+
+
+#: Why a body nested past what its decoder follows is refused.
+_NESTED = "JSON 嵌套过深 / the JSON is nested too deep to read"
 
 
 def _membercore(error: MembercoreError) -> tuple[int, tuple[FieldProblem, ...]]:

@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from membercore import tiers
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.service.engine import Engine
+from membercore.service.member import tier_at
 from membercore.service.recording import household_key, member_key
 from membercore_adapters.cli.arguments import INSTANT, Exit, store_options
 from membercore_adapters.cli.opening import engine_on
@@ -119,10 +119,11 @@ def _member_view(engine: Engine, member_id: str, now: datetime) -> dict[str, Any
     return {
         "member": member_id,
         "at": now.isoformat(),
-        "tier": tiers.tier_of(member.tier, config),
+        # The engine's own reading of the tier at an instant (a review fallen due counts).
+        "tier": tier_at(member, config, now),
         "tier_history": [
             f"{change.at.date()} {change.from_tier} → {change.to_tier} ({change.reason})"
-            for change in tiers.history(member.tier)
+            for change in engine.tier_history(member_id)
         ],
         "points": {"available": points.available, "pending": points.pending},
         "plans": list(active_plans(member.plans, now)),

@@ -540,11 +540,11 @@ def test_static_tokens_keep_only_digests_and_name_the_principal_of_a_bearer_toke
     his = TOKENS["his-token"]
     tokens = StaticTokens({"his-token": his})
     assert "his-token" not in repr(vars(tokens))
-    assert tokens.authenticate("Bearer his-token") is his
-    assert tokens.authenticate("bearer  his-token ") is his
-    assert tokens.authenticate("Bearer his-token2") is None
-    assert tokens.authenticate("his-token") is None
-    assert tokens.authenticate(None) is None
+    assert asyncio.run(tokens.authenticate("Bearer his-token")) is his
+    assert asyncio.run(tokens.authenticate("bearer  his-token ")) is his
+    assert asyncio.run(tokens.authenticate("Bearer his-token2")) is None
+    assert asyncio.run(tokens.authenticate("his-token")) is None
+    assert asyncio.run(tokens.authenticate(None)) is None
     assert his.may("read")
     assert not his.may("commands")
     assert Principal(kind="staff", id="a", scopes={"admin"}, role="admin").may("commands")
@@ -567,7 +567,7 @@ def test_a_token_file_names_the_entry_it_refuses(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     tokens = load_token_file(path)
-    assert tokens.authenticate("Bearer t-2") == Principal(
+    assert asyncio.run(tokens.authenticate("Bearer t-2")) == Principal(
         kind="staff", id="hm-01", scopes={"read"}, role="health_manager"
     )
     path.write_text(json.dumps([{"token": "t", "kind": "system", "id": "x", "scope": []}]))

@@ -1,4 +1,4 @@
-"""The HTTP API through its ASGI application, on a memory store and on SQLite.
+"""The HTTP API through its ASGI application, on a memory store, SQLite and PostgreSQL.
 
 Each endpoint is called as the hospital's systems call it (Litestar's test client runs
 the application with its lifespan, so the engine opens on its own thread as it does
@@ -31,7 +31,7 @@ from membercore_adapters.http import HttpLimits, Principal, StaticTokens, app, e
 from membercore_adapters.http.auth import load_token_file
 from membercore_adapters.http.running import EngineClosedError, EngineThread
 from membercore_adapters.http.shapes import task_id
-from membercore_adapters.stores import memory, sqlite
+from membercore_adapters.stores import memory, postgres, sqlite
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
@@ -59,7 +59,7 @@ PROBLEM = "application/problem+json"
 
 
 def _opener(url: str, clock: ManualClock) -> Any:
-    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite])
+    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite, postgres])
 
     def open_engine() -> Engine:
         return Engine.open(url, config=CONFIG, clock=clock, plugin_manager=manager)
@@ -67,8 +67,11 @@ def _opener(url: str, clock: ManualClock) -> Any:
     return open_engine
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_schema_url")
+        return url
     return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'api.db'}"
 
 

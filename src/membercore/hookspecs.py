@@ -17,7 +17,7 @@ import pluggy
 from membercore.config import ProgrammeConfig
 from membercore.config.journeys import JourneyDefinition
 from membercore.journeys.registry import ActionSpec, ConditionSpec
-from membercore.ports import Channel, Clock, HisSource, Listening, Store
+from membercore.ports import Channel, Clock, HisSource, Listening, Store, Webhook
 
 if TYPE_CHECKING:
     from membercore.service.engine import Engine
@@ -28,6 +28,7 @@ __all__ = [
     "ListenerFactory",
     "SourceFactory",
     "StoreOpener",
+    "WebhookFactory",
     "hookimpl",
     "hookspec",
 ]
@@ -45,6 +46,10 @@ ChannelFactory = Callable[[Mapping[str, Any]], Channel]
 SourceFactory = Callable[[Mapping[str, str]], HisSource]
 #: Builds a listener feeding an engine from its options (``{"port": "2575"}``).
 ListenerFactory = Callable[["Engine", Mapping[str, str]], Listening]
+#: Builds a webhook from the engine (on the engine's thread, when the server starts) and
+#: its options (``{"mapping": "fhir.toml"}``); the webhook then reaches the engine only
+#: through the :class:`~membercore.ports.EngineCall` each request hands it.
+WebhookFactory = Callable[["Engine", Mapping[str, str]], Webhook]
 
 
 @hookspec
@@ -87,6 +92,18 @@ def membercore_register_listeners(register: Callable[[str, ListenerFactory], Non
         register: call ``register(name, factory)`` for each listener (``hl7v2``);
             ``factory(engine, options)`` returns a :class:`~membercore.ports.Listening`
             that hands what it receives to ``engine``.
+    """
+
+
+@hookspec
+def membercore_register_webhooks(register: Callable[[str, WebhookFactory], None]) -> None:
+    """Contribute webhooks providers and the HIS call, which ``membercore serve`` serves.
+
+    Args:
+        register: call ``register(name, factory)`` for each webhook (``aliyun-smsup``,
+            ``fhir``); ``factory(engine, options)`` returns a
+            :class:`~membercore.ports.Webhook`, served at ``/webhooks/<name>`` and below
+            by ``membercore serve --webhook <name>``. Two plugins may not register one name.
     """
 
 

@@ -4,7 +4,8 @@
 loads the ``membercore`` entry-point group — where the first-party adapters register
 too, so the core never imports them — and checks every hook implementation against the
 specs. :func:`collect` asks each plugin for its stores, channels, HIS sources,
-condition functions, actions and journeys, and names the plugin in every error.
+listeners, webhooks, condition functions, actions and journeys, and names the plugin in
+every error.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Plugins:
         channels: channel factories by channel name.
         sources: HIS source factories by name.
         listeners: listener factories by name.
+        webhooks: webhook factories by name.
         registry: the built-in condition functions and actions, and the plugins'.
         journeys: the plugins' journey definitions (validated against ``registry``).
         clock: the default clock a plugin provides, if any.
@@ -65,6 +67,7 @@ class Plugins:
     channels: Mapping[str, Contribution[hookspecs.ChannelFactory]]
     sources: Mapping[str, Contribution[hookspecs.SourceFactory]]
     listeners: Mapping[str, Contribution[hookspecs.ListenerFactory]] = attrs.field(factory=dict)
+    webhooks: Mapping[str, Contribution[hookspecs.WebhookFactory]] = attrs.field(factory=dict)
     registry: Registry
     journeys: tuple[Contribution[JourneyDefinition], ...]
     clock: Clock | None
@@ -265,8 +268,9 @@ def collect(manager: pluggy.PluginManager, config: ProgrammeConfig) -> Plugins:
     Raises:
         PluginError: naming the plugin that failed, contributed something invalid (a
             journey the registry or the programme refuses), or provides a store scheme,
-            channel, HIS source, condition or action another plugin (or membercore
-            itself) provides, or a journey the programme or another plugin has.
+            channel, HIS source, listener, webhook, condition or action another plugin
+            (or membercore itself) provides, or a journey the programme or another
+            plugin has.
     """
     registry = _registry(manager)
     return Plugins(
@@ -274,6 +278,7 @@ def collect(manager: pluggy.PluginManager, config: ProgrammeConfig) -> Plugins:
         channels=_by_name(manager, "membercore_register_channels", "channel"),
         sources=_by_name(manager, "membercore_register_his_sources", "HIS source"),
         listeners=_by_name(manager, "membercore_register_listeners", "listener"),
+        webhooks=_by_name(manager, "membercore_register_webhooks", "webhook"),
         registry=registry,
         journeys=_journeys(manager, config, registry),
         clock=_clock(manager),

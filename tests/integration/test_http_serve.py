@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import signal
@@ -40,6 +41,14 @@ def token_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(tmp_path: Path, token_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with _serving(tmp_path, token_file) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def _serving(
+    tmp_path: Path, token_file: Path, *options: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = _free_port()
     command = [
         sys.executable,
@@ -52,6 +61,7 @@ def server(tmp_path: Path, token_file: Path) -> Iterator[tuple[subprocess.Popen[
         str(port),
         "--token-file",
         str(token_file),
+        *options,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -133,3 +143,49 @@ def test_serve_refuses_a_token_file_it_cannot_read_or_understand(
     assert main(["serve", "--store", store, "--token-file", str(wrong), "--lang", "en"]) == 2
     assert "wrong.json[0]" in capsys.readouterr().err
     assert not (tmp_path / "served.db").exists()  # nothing was created
+
+
+FHIR_SETTINGS = """
+[fhir]
+sender = "his"
+
+[fhir.departments]
+default = "outpatient"
+"""
+
+
+def test_serve_serves_a_plugins_webhook_and_keeps_the_token_in_its_address_out_of_the_log(
+    tmp_path: Path, token_file: Path
+) -> None:
+    settings = tmp_path / "fhir.toml"
+    settings.write_text(FHIR_SETTINGS, encoding="utf-8")
+    patient = {
+        "resourceType": "Patient",
+        "id": "p0",
+        "identifier": [{"type": {"coding": [{"code": "MR"}]}, "value": "MR0"}],
+        "meta": {"versionId": "1", "lastUpdated": "2026-02-01T02:00:00Z"},
+    }
+    options = ("--webhook", "fhir", "--mapping", str(settings))
+    with _serving(tmp_path, token_file, *options) as (process, base):
+        with httpx.Client(base_url=base, timeout=10) as client:
+            taken = client.put("/webhooks/fhir/Patient/p0?token=his-secret", json=patient)
+            assert taken.status_code == 200, taken.text
+            assert taken.json()["resourceType"] == "OperationOutcome"
+            member = client.get("/members/MR0", headers={"Authorization": "Bearer his-secret"})
+            assert member.status_code == 200, member.text
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "/webhooks/fhir/Patient/p0?token=***" in err  # the access log, masked
+    assert "his-secret" not in err
+
+
+def test_serve_refuses_a_webhook_no_plugin_registers_naming_those_installed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path / 'served.db'}"
+    assert main(["serve", "--store", store, "--webhook", "mllp", "--lang", "en"]) == 2
+    said = capsys.readouterr().err
+    assert "no webhook is named 'mllp'" in said
+    assert "aliyun-smsup" in said
+    assert "fhir" in said

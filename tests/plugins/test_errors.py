@@ -99,6 +99,16 @@ class OtherHisFeed(HisFeed):
     pass
 
 
+class SmsUpHooks:
+    @hookimpl
+    def membercore_register_webhooks(self, register: Callable[[str, object], None]) -> None:
+        register("aliyun-smsup", MemoryStore)
+
+
+class OtherSmsUpHooks(SmsUpHooks):
+    pass
+
+
 class NotCallableStore:
     @hookimpl
     def membercore_register_stores(self, register: Callable[[str, object], None]) -> None:
@@ -204,9 +214,13 @@ def test_two_plugins_serving_one_store_scheme_are_both_named() -> None:
 
 @pytest.mark.parametrize(
     ("first", "second", "name"),
-    [(SmsGateway, OtherSmsGateway, "channel 'sms'"), (HisFeed, OtherHisFeed, "source 'hl7v2'")],
+    [
+        (SmsGateway, OtherSmsGateway, "channel 'sms'"),
+        (HisFeed, OtherHisFeed, "source 'hl7v2'"),
+        (SmsUpHooks, OtherSmsUpHooks, "webhook 'aliyun-smsup'"),
+    ],
 )
-def test_two_plugins_providing_one_channel_or_source_are_both_named(
+def test_two_plugins_providing_one_channel_source_or_webhook_are_both_named(
     first: type, second: type, name: str
 ) -> None:
     with pytest.raises(PluginError) as raised:

@@ -1,9 +1,11 @@
 """Aliyun's SmsUp endpoint: a member's "TD" is taken before Aliyun is answered.
 
 The stand-in Aliyun pushes the reply, as Aliyun does, to the endpoint the worker runs
-(``membercore worker --listen aliyun-smsup``); the engine withdraws marketing by SMS
-and only then is the push answered. A push that cannot be taken is answered 500, so
-that Aliyun pushes it again; a body that is no push, 400.
+(``membercore worker --listen aliyun-smsup``) or to the HTTP API's webhook
+(``membercore serve --webhook aliyun-smsup``, the API token in the address as Aliyun's
+console is given it); the engine withdraws marketing by SMS and only then is the push
+answered. A push that cannot be taken is answered 500, so that Aliyun pushes it again;
+a body that is no push, 400.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 import attrs
 import httpx
 import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
 
 from membercore import Engine, reference_config
 from membercore.config import ProgrammeConfig
@@ -25,8 +29,11 @@ from membercore.consent import GrantConsent, allows
 from membercore.errors import ConfigError, StorageError
 from membercore.facts import PatientRegistered
 from membercore.outreach import RequestMessage
+from membercore.ports import AccountStore
 from membercore.service import outcomes
 from membercore.testing.clock import ManualClock
+from membercore_adapters.access import new_token
+from membercore_adapters.http import app, engine_thread
 from membercore_sms import SMSUP_ANSWER, SmsUpListener
 from membercore_sms.testing.aliyun import AliyunServer
 
@@ -58,8 +65,8 @@ def server() -> Iterator[AliyunServer]:
     running.stop()
 
 
-@pytest.fixture
-def engine(server: AliyunServer, credentials: None) -> Iterator[Engine]:
+def _programme(server: AliyunServer) -> ProgrammeConfig:
+    """The reference programme, sending by Aliyun's SMS first."""
     reference = reference_config()
     table = {
         "use": "aliyun-sms",
@@ -69,12 +76,16 @@ def engine(server: AliyunServer, credentials: None) -> Iterator[Engine]:
         "endpoint": server.url,
         "templates": _codes(reference),
     }
-    config = attrs.evolve(
+    return attrs.evolve(
         reference,
         outreach=attrs.evolve(reference.outreach, channel_order=("sms", "phone")),
         channels={"sms": ChannelSettings.from_table(table)},
     )
-    with Engine.open("memory://", config=config, clock=ManualClock(NOW)) as opened:
+
+
+@pytest.fixture
+def engine(server: AliyunServer, credentials: None) -> Iterator[Engine]:
+    with Engine.open("memory://", config=_programme(server), clock=ManualClock(NOW)) as opened:
         yield opened
 
 
@@ -167,4 +178,69 @@ def test_the_endpoint_needs_the_programmes_sms_to_be_aliyuns(credentials: None) 
         pytest.raises(ConfigError) as refused,
     ):
         SmsUpListener.from_options(engine, {"port": "0"})
+    assert refused.value.key == "channels.sms.use"
+
+
+# -- the same endpoint, served by the HTTP API -------------------------------------------
+
+
+@pytest.fixture
+def api(server: AliyunServer, credentials: None) -> Litestar:
+    config = _programme(server)
+    return app(
+        lambda: Engine.open("memory://", config=config, clock=ManualClock(NOW)),
+        webhooks={"aliyun-smsup": {}},
+    )
+
+
+def _token(api: Litestar, *scopes: str) -> str:
+    """A stored API token (``mc_…``), as ``membercore token create`` makes one."""
+    token, secret = new_token("Aliyun SmsUp", scopes, NOW)
+
+    def add(engine: Engine) -> None:
+        store = engine.store
+        assert isinstance(store, AccountStore)
+        store.add_token(token)
+
+    engine_thread(api).call_blocking(add)
+    return secret
+
+
+def test_a_td_pushed_to_the_apis_webhook_withdraws_marketing_consent(
+    api: Litestar, server: AliyunServer
+) -> None:
+    with TestClient(api) as client:
+        engine_thread(api).call_blocking(_offered)
+        secret = _token(api, "ingest")
+        answer = client.post(f"/webhooks/aliyun-smsup?token={secret}", content=_reply(server, "TD"))
+        assert (answer.status_code, answer.json()) == (200, dict(SMSUP_ANSWER))
+        consent = engine_thread(api).call_blocking(lambda engine: engine.member("P1").consent)
+    assert not allows(consent, "marketing", "sms")
+
+
+def test_the_apis_webhook_answers_aliyun_in_its_own_terms(api: Litestar) -> None:
+    with TestClient(api) as client:
+        secret = _token(api, "ingest")
+        refused = client.post(f"/webhooks/aliyun-smsup?token={secret}", json={"hello": 1})
+        assert refused.status_code == 400
+        assert refused.headers["content-type"].startswith("application/json")
+        assert refused.json()["code"] == 1
+        asked = client.get("/webhooks/aliyun-smsup", headers={"Authorization": f"Bearer {secret}"})
+        assert (asked.status_code, asked.json()["code"]) == (405, 1)
+        assert (
+            client.post("/webhooks/aliyun-smsup?token=mc_wrong_x", content=b"[]").status_code == 401
+        )
+        reader = _token(api, "read")
+        assert (
+            client.post(f"/webhooks/aliyun-smsup?token={reader}", content=b"[]").status_code == 403
+        )
+
+
+def test_the_webhook_needs_the_programmes_sms_to_be_aliyuns(credentials: None) -> None:
+    config = reference_config()
+    with (
+        Engine.open("memory://", config=config, clock=ManualClock(NOW)) as engine,
+        pytest.raises(ConfigError) as refused,
+    ):
+        engine.plugins.webhooks["aliyun-smsup"].value(engine, {})
     assert refused.value.key == "channels.sms.use"

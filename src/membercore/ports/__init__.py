@@ -11,7 +11,7 @@ are JSON text the engine writes and reads. :class:`Store` combines one protocol 
 The modules: :mod:`.stored` (the values a store keeps), :mod:`.store` (the store's
 roles), :mod:`.accounts` (API tokens, staff accounts and look-ups: a capability a store
 may have besides its roles), :mod:`.channels` (channels, their reports) and
-:mod:`.world` (HIS sources, listeners and the clock). Every name is exported here.
+:mod:`.world` (HIS sources, listeners, webhooks and the clock). Every name is exported here.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ from membercore.ports.stored import (
 from membercore.ports.world import (
     REACHED,
     Clock,
+    EngineCall,
     HisSource,
     Listening,
     Positioned,
@@ -75,6 +76,10 @@ from membercore.ports.world import (
     Reporting,
     SourceInput,
     Unreadable,
+    Webhook,
+    WebhookAnswer,
+    WebhookCall,
+    directly,
 )
 
 __all__ = [
@@ -95,6 +100,7 @@ __all__ = [
     "Delivery",
     "DeliveryFailedError",
     "DeliveryReport",
+    "EngineCall",
     "HisSource",
     "IdentifierLink",
     "IdentityStore",
@@ -126,6 +132,10 @@ __all__ = [
     "TimerStore",
     "TransientDeliveryError",
     "Unreadable",
+    "Webhook",
+    "WebhookAnswer",
+    "WebhookCall",
     "carriage",
+    "directly",
     "lacks",
 ]

@@ -9,8 +9,10 @@ registered as the HIS source ``fhir``: ``membercore import --source fhir FILE --
 his.toml``), from a FHIR server polled by ``_lastUpdated``
 (:class:`~membercore_fhir.server.polling.FhirServerSource`, the HIS source
 ``fhir-server``), and from its subscription notifications
-(:class:`~membercore_fhir.server.subscriptions.SubscriptionListener`, the listener
-``fhir``). Resources are read as the JSON the server sent, each element checked where
+(:class:`~membercore_fhir.server.subscriptions.SubscriptionWebhook`, the webhook ``fhir``
+that ``membercore serve`` serves, and
+:class:`~membercore_fhir.server.subscriptions.SubscriptionListener`, the worker's
+listener ``fhir``). Resources are read as the JSON the server sent, each element checked where
 it is used: see ``docs/his-fhir.md`` for why not a model library.
 """
 
@@ -18,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from membercore.hookspecs import ListenerFactory, SourceFactory, hookimpl
+from membercore.hookspecs import ListenerFactory, SourceFactory, WebhookFactory, hookimpl
 from membercore_fhir.mapping import FhirMapping, load_mapping, mapping_from_dict
 from membercore_fhir.reading import Entry, Read, read_path
 from membercore_fhir.server.outcomes import FhirServerError
 from membercore_fhir.server.polling import FhirServerSource
-from membercore_fhir.server.subscriptions import SubscriptionListener
+from membercore_fhir.server.subscriptions import SubscriptionListener, SubscriptionWebhook
 from membercore_fhir.source import FhirFileSource, resume_after
 from membercore_fhir.translate import TRANSLATORS, Tally, Translated, translate
 from membercore_fhir.values import FhirError
@@ -38,12 +40,14 @@ __all__ = [
     "FhirServerSource",
     "Read",
     "SubscriptionListener",
+    "SubscriptionWebhook",
     "Tally",
     "Translated",
     "load_mapping",
     "mapping_from_dict",
     "membercore_register_his_sources",
     "membercore_register_listeners",
+    "membercore_register_webhooks",
     "read_path",
     "resume_after",
     "translate",
@@ -61,3 +65,9 @@ def membercore_register_his_sources(register: Callable[[str, SourceFactory], Non
 def membercore_register_listeners(register: Callable[[str, ListenerFactory], None]) -> None:
     """Provide the endpoint for a FHIR server's subscription notifications, ``fhir``."""
     register("fhir", SubscriptionListener.from_options)
+
+
+@hookimpl
+def membercore_register_webhooks(register: Callable[[str, WebhookFactory], None]) -> None:
+    """Provide the endpoint for a FHIR server's notifications to ``membercore serve``, ``fhir``."""
+    register("fhir", SubscriptionWebhook.from_options)

@@ -4,9 +4,10 @@ Two channel factories, each building the programme's ``sms`` channel from its
 ``[channels.sms]`` table:
 
 - ``aliyun-sms``: :class:`~membercore_sms.aliyun.AliyunSmsChannel`, Aliyun Dysms
-  (``SendSms``, ``QuerySendDetails``, replies by SmsUp HTTP push to the listener
-  ``aliyun-smsup``, :class:`~membercore_sms.smsup.SmsUpListener`), signed with
-  ACS3-HMAC-SHA256;
+  (``SendSms``, ``QuerySendDetails``, replies by SmsUp HTTP push to the webhook
+  ``aliyun-smsup`` of ``membercore serve``, :class:`~membercore_sms.smsup.SmsUpWebhook`,
+  or to the worker's listener of the same name, :class:`~membercore_sms.smsup.SmsUpListener`),
+  signed with ACS3-HMAC-SHA256;
 - ``tencent-sms``: :class:`~membercore_sms.tencent.TencentSmsChannel`, Tencent Cloud SMS
   (``SendSms``, ``PullSmsSendStatus``, ``PullSmsReplyStatus``), signed with
   TC3-HMAC-SHA256.
@@ -22,13 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from membercore.hookspecs import ChannelFactory, ListenerFactory, hookimpl
+from membercore.hookspecs import ChannelFactory, ListenerFactory, WebhookFactory, hookimpl
 from membercore.ports import Channel
 from membercore_sms.aliyun import SMSUP_ANSWER, AliyunSmsChannel, aliyun_failure
 from membercore_sms.channel import SmsChannel, SmsProviderError
 from membercore_sms.options import ProviderTemplate, Secret
 from membercore_sms.phones import canonical
-from membercore_sms.smsup import SmsUpListener
+from membercore_sms.smsup import SmsUpListener, SmsUpWebhook
 from membercore_sms.tencent import TencentSmsChannel, tencent_failure
 
 __all__ = [
@@ -39,12 +40,14 @@ __all__ = [
     "SmsChannel",
     "SmsProviderError",
     "SmsUpListener",
+    "SmsUpWebhook",
     "TencentSmsChannel",
     "aliyun_failure",
     "aliyun_sms",
     "canonical",
     "membercore_register_channels",
     "membercore_register_listeners",
+    "membercore_register_webhooks",
     "tencent_failure",
     "tencent_sms",
 ]
@@ -71,3 +74,9 @@ def membercore_register_channels(register: Callable[[str, ChannelFactory], None]
 def membercore_register_listeners(register: Callable[[str, ListenerFactory], None]) -> None:
     """Provide Aliyun's SmsUp push endpoint, ``aliyun-smsup``."""
     register("aliyun-smsup", SmsUpListener.from_options)
+
+
+@hookimpl
+def membercore_register_webhooks(register: Callable[[str, WebhookFactory], None]) -> None:
+    """Provide Aliyun's SmsUp push endpoint to ``membercore serve``, ``aliyun-smsup``."""
+    register("aliyun-smsup", SmsUpWebhook.from_options)

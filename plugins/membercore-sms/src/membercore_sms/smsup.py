@@ -1,15 +1,17 @@
 """Aliyun's SmsUp push endpoint: members' replies taken before Aliyun is answered.
 
 Aliyun gives members' SMS replies (上行短信) only by pushing them to an HTTP address the
-hospital names in its console. ``membercore worker --listen aliyun-smsup --port 8090``
-runs that endpoint beside the worker: each push is read with the programme's
-``[channels.sms]`` channel (its sign name), and its replies are taken by the engine —
-an opt-out word withdraws marketing by SMS — before Aliyun is answered
-:data:`~membercore_sms.aliyun.SMSUP_ANSWER`. Whatever fails is answered 500, and Aliyun
-pushes again: a reply is never kept only in memory.
+hospital names in its console. :class:`SmsUpWebhook` takes those pushes: each is read
+with the programme's ``[channels.sms]`` channel (its sign name), and its replies are
+taken by the engine — an opt-out word withdraws marketing by SMS — before Aliyun is
+answered :data:`~membercore_sms.aliyun.SMSUP_ANSWER`. Whatever fails is answered 500,
+and Aliyun pushes again: a reply is never kept only in memory.
 
-aiohttp serves it on the worker's event loop, as the FHIR subscription endpoint is
-served: its ``AppRunner`` and ``TCPSite`` start and stop with the worker.
+It is served two ways, the same webhook each time: by the HTTP API, ``membercore serve
+--webhook aliyun-smsup`` (at ``/webhooks/aliyun-smsup``), and by ``membercore worker
+--listen aliyun-smsup --port 8090`` (:class:`SmsUpListener`, at ``/aliyun/smsup``),
+whose aiohttp ``AppRunner`` and ``TCPSite`` start and stop with the worker on its event
+loop, as the FHIR subscription endpoint's do.
 """
 
 from __future__ import annotations
@@ -21,17 +23,26 @@ from datetime import datetime
 from aiohttp import web
 
 from membercore.errors import ConfigError, MembercoreError
-from membercore.ports import ChannelReport, OutboxMessage, Reply
+from membercore.ports import (
+    ChannelReport,
+    EngineCall,
+    OutboxMessage,
+    Reply,
+    WebhookAnswer,
+    WebhookCall,
+    directly,
+)
 from membercore.service.engine import Engine
+from membercore.service.outcomes import ReportsRead
 from membercore_sms.aliyun import SMSUP_ANSWER, AliyunSmsChannel
 
-__all__ = ["DEFAULT_PATH", "SmsUpListener"]
+__all__ = ["DEFAULT_PATH", "SmsUpListener", "SmsUpWebhook"]
 
 log = logging.getLogger(__name__)
 
-#: Where the endpoint takes pushes, unless told otherwise.
+#: Where the worker's endpoint takes pushes, unless told otherwise.
 DEFAULT_PATH = "/aliyun/smsup"
-#: The largest push taken (Aliyun pushes up to a hundred replies at once).
+#: The largest push the worker's endpoint takes (Aliyun pushes up to a hundred replies).
 _LARGEST = 1024 * 1024
 
 
@@ -49,8 +60,70 @@ class _Pushed:
         return list(self._replies)
 
 
-class SmsUpListener:
+def _refused(status: int, why: str) -> WebhookAnswer:
+    return WebhookAnswer.of_json({"code": 1, "msg": why}, status=status)
+
+
+def _aliyun(engine: Engine) -> AliyunSmsChannel:
+    """The programme's SMS channel, which must be Aliyun's.
+
+    Raises:
+        ConfigError: the programme's ``[channels.sms]`` is not Aliyun's.
+    """
+    channel = engine.channels().get("sms")
+    if not isinstance(channel, AliyunSmsChannel):
+        raise ConfigError(
+            "channels.sms.use", 'the SmsUp endpoint takes replies for use = "aliyun-sms"'
+        )
+    return channel
+
+
+class SmsUpWebhook:
     """Takes Aliyun's SmsUp pushes and has the engine take their replies.
+
+    Args:
+        channel: the programme's Aliyun SMS channel, which reads a push.
+    """
+
+    def __init__(self, channel: AliyunSmsChannel) -> None:
+        self.channel = channel
+
+    @classmethod
+    def from_options(cls, engine: Engine, options: Mapping[str, str]) -> SmsUpWebhook:
+        """Build it for ``membercore serve --webhook aliyun-smsup`` (it takes no options).
+
+        Raises:
+            ConfigError: the programme's ``[channels.sms]`` is not Aliyun's.
+        """
+        return cls(_aliyun(engine))
+
+    async def receive(self, call: WebhookCall, engine: EngineCall[Engine]) -> WebhookAnswer:
+        """Take one push: Aliyun's answer once its replies are committed, else 400 or 500."""
+        if call.path.strip("/"):
+            return _refused(404, f"nothing is served at {call.path}")
+        if call.method != "POST":
+            return _refused(405, f"{call.method} is not taken: Aliyun pushes by POST")
+        try:
+            replies = self.channel.parse_pushed(call.body)
+        except ValueError as error:
+            log.warning("SmsUp push refused: %s", error)
+            return _refused(400, str(error))
+        pushed = {self.channel.name: _Pushed(self.channel.name, replies)}
+        read: ReportsRead | None
+        try:
+            read = await engine(lambda held: held.read_reports(pushed))
+        except MembercoreError as error:
+            read = None
+            log.warning("SmsUp push not taken: %s", error)
+        if read is None or read.unreadable:
+            return _refused(500, "not taken; push again")
+        if read.opted_out:
+            log.info("SmsUp push: %d replies, %d consents withdrawn", read.replies, read.opted_out)
+        return WebhookAnswer.of_json(dict(SMSUP_ANSWER))
+
+
+class SmsUpListener:
+    """Serves :class:`SmsUpWebhook` on an address of its own, beside ``membercore worker``.
 
     Args:
         engine: the engine (used on the event loop's thread only).
@@ -70,11 +143,16 @@ class SmsUpListener:
         path: str = DEFAULT_PATH,
     ) -> None:
         self.engine = engine
-        self.channel = channel
+        self.webhook = SmsUpWebhook(channel)
         self.host = host
         self.port = port
         self.path = path
         self._runner: web.AppRunner | None = None
+
+    @property
+    def channel(self) -> AliyunSmsChannel:
+        """The channel that reads a push."""
+        return self.webhook.channel
 
     @classmethod
     def from_options(cls, engine: Engine, options: Mapping[str, str]) -> SmsUpListener:
@@ -84,11 +162,7 @@ class SmsUpListener:
             ConfigError: the programme's ``[channels.sms]`` is not Aliyun's, or the port
                 is none.
         """
-        channel = engine.channels().get("sms")
-        if not isinstance(channel, AliyunSmsChannel):
-            raise ConfigError(
-                "channels.sms.use", 'the SmsUp endpoint takes replies for use = "aliyun-sms"'
-            )
+        channel = _aliyun(engine)
         port = options.get("port", "8090")
         if not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ConfigError("port", f"{port!r} is not a port number (0 to 65535)")
@@ -97,7 +171,7 @@ class SmsUpListener:
     async def start(self) -> None:
         """Listen (the port is known once this returns)."""
         app = web.Application(client_max_size=_LARGEST)
-        app.router.add_post(self.path, self._pushed)
+        app.router.add_route("*", self.path, self._pushed)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -111,21 +185,13 @@ class SmsUpListener:
             await self._runner.cleanup()
 
     async def _pushed(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        try:
-            replies = self.channel.parse_pushed(body)
-        except ValueError as error:
-            log.warning("SmsUp push refused: %s", error)
-            return web.json_response({"code": 1, "msg": str(error)}, status=400)
-        try:
-            read = self.engine.read_reports(
-                {self.channel.name: _Pushed(self.channel.name, replies)}
-            )
-        except MembercoreError as error:
-            read = None
-            log.warning("SmsUp push not taken: %s", error)
-        if read is None or read.unreadable:
-            return web.json_response({"code": 1, "msg": "not taken; push again"}, status=500)
-        if read.opted_out:
-            log.info("SmsUp push: %d replies, %d consents withdrawn", read.replies, read.opted_out)
-        return web.json_response(dict(SMSUP_ANSWER))
+        call = WebhookCall(
+            method=request.method,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            body=await request.read(),
+        )
+        answer = await self.webhook.receive(call, directly(self.engine))
+        return web.Response(
+            body=answer.body, status=answer.status, headers={"Content-Type": answer.content_type}
+        )

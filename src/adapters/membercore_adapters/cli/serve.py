@@ -6,8 +6,9 @@ worker does) before the server starts, so a wrong URL or programme stops it with
 exit status; the engine is then opened on its own thread inside the server. Callers
 are the store's API tokens (``membercore token create``) and its staff accounts, who
 sign in (``POST /sessions``); ``--token-file`` adds tokens kept in a file (see
-:func:`membercore_adapters.http.auth.load_token_file`). SIGTERM or SIGINT stops it
-cleanly: requests in flight finish, the engine closes.
+:func:`membercore_adapters.http.auth.load_token_file`). ``--webhook NAME`` serves an
+installed plugin's webhook at ``/webhooks/NAME`` (:mod:`~membercore_adapters.cli.webhooks`).
+SIGTERM or SIGINT stops it cleanly: requests in flight finish, the engine closes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from membercore_adapters.cli.failures import Stop, stopped, unreadable
 from membercore_adapters.cli.logs import configure
 from membercore_adapters.cli.opening import engine_on, programme
 from membercore_adapters.cli.speech import Words, say
+from membercore_adapters.cli.webhooks import served_webhooks, webhook_options
 
 __all__ = ["commands"]
 
@@ -86,6 +88,7 @@ def _command() -> click.Command:
         is_flag=True,
         help=say(Words("日志写为 JSON 行", "write the logs as JSON lines")),
     )
+    @webhook_options
     @store_options
     def serve(
         store: str,
@@ -94,6 +97,8 @@ def _command() -> click.Command:
         port: int,
         token_file: Path | None,
         log_json: bool,
+        webhooks: tuple[str, ...],
+        mapping: Path | None,
     ) -> int:
         missing = [
             name for name in ("litestar", "uvicorn") if importlib.util.find_spec(name) is None
@@ -114,12 +119,14 @@ def _command() -> click.Command:
                 raise unreadable(error) from error
             except MembercoreError as error:
                 raise Stop(say(_TOKENS, path=token_file, why=error), Exit.USAGE) from error
-        with engine_on(store, config, use="write"):
-            pass  # the store is there (created if it was not), of this release's schema
+        with engine_on(store, config, use="write") as engine:
+            # The store is there (created if it was not), of this release's schema, and
+            # the webhooks asked for are installed and take their options.
+            wanted = served_webhooks(engine, webhooks, mapping)
         configure(json_lines=log_json)
         log.info("serving %s on http://%s:%d", store, host, port)
         settings = uvicorn.Config(
-            app(store, authenticator=tokens, config=chosen),
+            app(store, authenticator=tokens, config=chosen, webhooks=wanted),
             host=host,
             port=port,
             log_config=None,

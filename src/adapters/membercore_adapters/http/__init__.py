@@ -5,13 +5,14 @@ sends facts, the member mini-program and the CRM read members and carry out comm
 the staff work their tasks. Every endpoint but ``GET /openapi.json`` and signing in
 needs a bearer token holding the endpoint's scope: one of the store's API tokens, a
 staff member's session, or one an :class:`~membercore_adapters.http.auth.Authenticator`
-given to :func:`app` knows. ``membercore serve`` runs it under uvicorn. See
-``docs/http.md``.
+given to :func:`app` knows. The installed plugins' webhooks it is given are served at
+``/webhooks/<name>`` (:mod:`~membercore_adapters.http.webhooks`). ``membercore serve``
+runs it under uvicorn. See ``docs/http.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -33,6 +34,7 @@ from membercore_adapters.http.running import EngineThread
 from membercore_adapters.http.sessions import Sessions
 from membercore_adapters.http.settings import HttpLimits, authenticate
 from membercore_adapters.http.tasks import TASKS
+from membercore_adapters.http.webhooks import Webhooks, webhook_routes
 from membercore_adapters.stores.sql import without_migrating
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "Sessions",
     "StaticTokens",
     "StoredAccounts",
+    "Webhooks",
     "app",
     "engine_thread",
 ]
@@ -86,6 +89,7 @@ def app(
     config: ProgrammeConfig | None = None,
     limits: HttpLimits | None = None,
     sessions: Sessions | None = None,
+    webhooks: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Litestar:
     """The HTTP API over one engine.
 
@@ -102,6 +106,9 @@ def app(
         limits: how much one request may send.
         sessions: the staff's sessions (a test's, with its own clock); new ones by
             default.
+        webhooks: the installed webhooks to serve at ``/webhooks/<name>``, each with its
+            options (``{"fhir": {"mapping": "fhir.toml"}}``), built on the engine's
+            thread when the application starts (:mod:`~membercore_adapters.http.webhooks`).
 
     Returns:
         The ASGI application.
@@ -112,6 +119,7 @@ def app(
     signed_in = Sessions() if sessions is None else sessions
     stored = StoredAccounts(thread, signed_in)
     callers = stored if authenticator is None else AnyOf([authenticator, stored])
+    served = Webhooks(thread, webhooks or {})
     return Litestar(
         route_handlers=[
             openapi_document,
@@ -120,12 +128,19 @@ def app(
             post_command,
             *VIEWS,
             *TASKS,
+            *(webhook_routes(served.names) if served.names else ()),
         ],
         guards=[authenticate],
         state=State(
-            {"engine": thread, "limits": held, "authenticator": callers, "sessions": signed_in}
+            {
+                "engine": thread,
+                "limits": held,
+                "authenticator": callers,
+                "sessions": signed_in,
+                "webhooks": served,
+            }
         ),
-        on_startup=[thread.start],
+        on_startup=[thread.start, served.start],
         on_shutdown=[thread.stop],
         exception_handlers={Exception: to_problem},
         request_max_body_size=held.max_body_bytes,

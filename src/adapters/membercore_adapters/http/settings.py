@@ -77,7 +77,9 @@ async def authenticate(
     """The guard of every endpoint: who calls, and whether they hold the endpoint's scope.
 
     An endpoint names the scope it needs in its ``opt`` (``{"scope": "read"}``); one
-    marked ``public`` needs none. An endpoint naming no scope needs ``admin``.
+    marked ``public`` needs none. An endpoint naming no scope needs ``admin``. One marked
+    ``query_token`` (a webhook's) also takes the token in the ``token`` query parameter
+    of a request without an ``Authorization`` header.
 
     Raises:
         NotAuthorizedException: nobody is named by the request's credentials (401).
@@ -86,7 +88,11 @@ async def authenticate(
     if handler.opt.get("public"):
         return
     authenticator: Authenticator = connection.app.state["authenticator"]
-    principal = await authenticator.authenticate(connection.headers.get("authorization"))
+    header = connection.headers.get("authorization")
+    if header is None and handler.opt.get("query_token"):
+        token = connection.query_params.get("token")
+        header = f"Bearer {token}" if token else None
+    principal = await authenticator.authenticate(header)
     if principal is None:
         raise NotAuthorizedException(_WHO)
     needed = handler.opt.get("scope", "admin")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import logging
 import threading
@@ -18,14 +19,22 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jsonschema_rs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from membercore import Engine, reference_config
 from membercore.benefits import BillItem
 from membercore.errors import GaveUpError
+from membercore.facts import Fact
 from membercore.plugins import make_plugin_manager
+from membercore.serialization import message_to_dict
+from membercore.serialization.messages import _MESSAGE_TYPES
+from membercore.service.use_cases import HANDLERS
+from membercore.testing import strategies
 from membercore.testing.clock import ManualClock
 from membercore_adapters.http import HttpLimits, Principal, StaticTokens, app, engine_thread
 from membercore_adapters.http.auth import load_token_file
@@ -155,6 +164,140 @@ def test_the_openapi_document_is_served_without_a_token_and_documents_every_endp
     assert PROBLEM in refused["content"]
 
 
+@functools.cache
+def _document() -> dict[str, Any]:
+    """The document of an application never started (its store is never opened)."""
+    built: dict[str, Any] = app(
+        "memory://", authenticator=StaticTokens({})
+    ).openapi_schema.to_schema()
+    return built
+
+
+def _fits(component: str, body: object) -> bool:
+    """Whether ``body`` fits the document's schema ``component``."""
+    schema = {"$ref": f"#/components/schemas/{component}", **_document()}
+    return bool(jsonschema_rs.validator_for(schema).is_valid(body))
+
+
+def test_each_fact_and_command_type_is_documented_as_a_schema_of_its_own(
+    client: TestClient[Litestar],
+) -> None:
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    facts = document["paths"]["/facts"]["post"]["requestBody"]
+    one, batch = facts["content"]["application/json"]["schema"]["oneOf"]
+    assert one == {"$ref": "#/components/schemas/Fact"}
+    assert batch == {"type": "array", "items": one, "maxItems": 5}  # the app's max_batch
+    commands = document["paths"]["/commands"]["post"]["requestBody"]
+    assert commands["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Command"
+    }
+    fact_tags = {cls.TYPE for cls in _MESSAGE_TYPES.values() if issubclass(cls, Fact)}
+    assert schemas["Fact"]["discriminator"]["propertyName"] == "type"
+    assert set(schemas["Fact"]["discriminator"]["mapping"]) == fact_tags
+    assert len(schemas["Fact"]["oneOf"]) == len(fact_tags)
+    assert set(schemas["Command"]["discriminator"]["mapping"]) == {cls.TYPE for cls in HANDLERS}
+    paid = schemas["ChargePaid"]
+    assert paid["properties"]["type"]["const"] == "charge_paid"
+    assert paid["properties"]["occurred_at"]["format"] == "date-time"
+    assert paid["properties"]["lines"]["items"] == {"$ref": "#/components/schemas/ChargeLine"}
+    assert set(paid["required"]) == {"type", "fact_id", "patient_id", "occurred_at"} | {
+        "charge_id",
+        "lines",
+    }
+    assert paid["additionalProperties"] is False
+    line = schemas["ChargeLine"]["properties"]
+    assert line["insurance_fen"] == {
+        "type": "integer",
+        "default": 0,
+        "description": "the part paid by medical insurance (医保); never earns points.",
+    }
+    adjust = schemas["AdjustPoints"]
+    assert "key" not in adjust["required"]  # the Idempotency-Key header may give it
+    assert "Idempotency-Key" in adjust["properties"]["key"]["description"]
+    consent = schemas["GrantConsent"]["properties"]
+    assert consent["channels"]["items"]["enum"] == ["wecom", "sms", "email", "phone"]
+
+
+def test_the_documented_schemas_take_what_the_api_takes_and_name_what_it_refuses() -> None:
+    assert _fits("Fact", REGISTERED)
+    assert _fits("Fact", PAID)
+    assert _fits("Command", ADJUST)  # its key from the header
+    assert _fits("Command", {"type": "redeem", "key": "r-1", "member_id": "P-1", "points": 10})
+    assert not _fits("Fact", {**REGISTERED, "nickname": "林"})  # no other key
+    assert not _fits("Fact", {key: v for key, v in PAID.items() if key != "lines"})
+    assert not _fits("Fact", {**REGISTERED, "type": "charge_paid"})  # a charge's fields
+    assert not _fits("Command", REGISTERED)
+    assert not _fits("Command", {**ADJUST, "points": "500"})
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.one_of(
+        strategies.facts(),
+        strategies.ledger_commands(),
+        strategies.household_commands(),
+        strategies.tier_overrides(),
+    )
+)
+def test_every_fact_and_command_as_the_engine_writes_it_fits_its_documented_schema(
+    message: Any,
+) -> None:
+    family = "Fact" if isinstance(message, Fact) else "Command"
+    assert _fits(family, json.loads(json.dumps(message_to_dict(message))))
+
+
+def test_a_fact_that_does_not_fit_its_schema_still_reaches_the_engine_as_a_dead_letter(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    _registered(client)
+    odd = _fact("checked_in", "APP-7", channel="app", nickname="林")
+    assert not _fits("Fact", odd)
+    answer = client.post("/facts", json=[odd], headers=HIS)
+    assert answer.status_code == 200, answer.text
+    (item,) = answer.json()["items"]
+    assert (item["status"], item["pointer"]) == ("refused", "/0/nickname")
+    letters = engine_thread(api).call_blocking(lambda engine: engine.dead_letters())
+    assert [letter.fact_id for letter in letters] == ["APP-7"]
+
+
+def test_each_operation_has_a_readable_stable_id() -> None:
+    ids = {
+        (method.upper(), path): operation["operationId"]
+        for path, item in _document()["paths"].items()
+        for method, operation in item.items()
+    }
+    assert ids[("POST", "/facts")] == "postFacts"
+    assert ids[("POST", "/commands")] == "postCommand"
+    assert ids[("GET", "/members/{member_id}")] == "getMember"
+    assert ids[("GET", "/members/{member_id}/points")] == "getMemberPoints"
+    assert ids[("POST", "/members/{member_id}/quote")] == "quoteBill"
+    assert ids[("GET", "/tasks")] == "listTasks"
+    assert ids[("POST", "/tasks/{task_id}/claim")] == "claimTask"
+    assert ids[("POST", "/tasks/{task_id}/complete")] == "completeTask"
+    assert len(set(ids.values())) == len(ids)
+    assert all(operation_id.isalnum() for operation_id in ids.values())
+
+
+def test_the_document_names_the_headers_answers_carry_and_shows_fixed_problem_examples() -> None:
+    document = _document()
+    command = document["paths"]["/commands"]["post"]["responses"]
+    assert "Idempotent-Replayed" in command["200"]["headers"]
+    for item in document["paths"].values():
+        for operation in item.values():
+            challenge = operation["responses"]["401"]["headers"]["WWW-Authenticate"]
+            assert challenge["required"] is True
+            assert "Retry-After" in operation["responses"]["503"]["headers"]
+    # No example made up at random: each problem's is one the API gives.
+    assert "examples" not in json.dumps(document["components"]["schemas"]["Problem"])
+    missing = document["paths"]["/members/{member_id}"]["get"]["responses"]["404"]
+    (example,) = missing["content"][PROBLEM]["examples"].values()
+    assert example["value"]["type"] == "urn:membercore:problem:unknown-member"
+    assert example["value"]["status"] == 404
+    again = app("memory://", authenticator=StaticTokens({})).openapi_schema.to_schema()
+    assert again == document
+
+
 def test_every_other_endpoint_needs_a_known_bearer_token(client: TestClient[Litestar]) -> None:
     for headers in ({}, {"Authorization": "Bearer nobody"}, {"Authorization": "Basic aGlz"}):
         answer = client.get("/members/P-1", headers=headers)
@@ -170,6 +313,17 @@ def test_an_endpoint_refuses_a_caller_without_its_scope(client: TestClient[Lites
     assert "ingest" in body["detail"]
     command = {"type": "adjust_points", "key": "a", "member_id": "P-1", "points": 1}
     _is_problem(client.post("/commands", json=command, headers=HIS), 403, "forbidden")
+
+
+@pytest.mark.parametrize(
+    "path", ["/schema", "/schema/openapi.json", "/schema/swagger", "/schema/x", "/nope/x"]
+)
+def test_only_openapi_json_is_served_and_any_unknown_path_is_a_404_problem(
+    client: TestClient[Litestar], path: str
+) -> None:
+    for headers in ({}, HIS):
+        body = _is_problem(client.get(path, headers=headers), 404, "not-found")
+        assert body["instance"] == path
 
 
 # -- facts ------------------------------------------------------------------------------

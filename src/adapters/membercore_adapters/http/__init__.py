@@ -23,6 +23,7 @@ from membercore import reference_config
 from membercore.config import ProgrammeConfig
 from membercore.service.engine import Engine
 from membercore_adapters.http.auth import Authenticator, Principal, StaticTokens
+from membercore_adapters.http.document import complete, documentation_router, operation_id
 from membercore_adapters.http.inputs import post_command, post_facts
 from membercore_adapters.http.members import VIEWS
 from membercore_adapters.http.problems import to_problem
@@ -99,7 +100,7 @@ def app(
     factory = _opener(engine, config) if isinstance(engine, str) else engine
     thread = EngineThread(factory)
     held = limits or HttpLimits()
-    return Litestar(
+    api = Litestar(
         route_handlers=[openapi_document, post_facts, post_command, *VIEWS, *TASKS],
         guards=[authenticate],
         state=State({"engine": thread, "limits": held, "authenticator": authenticator}),
@@ -115,8 +116,9 @@ def app(
                 "会员制 HTTP 接口 / The membership programme's HTTP API: facts in, commands, "
                 "members' views, staff tasks. Errors are application/problem+json (RFC 9457)."
             ),
-            path="/schema",
+            openapi_router=documentation_router(),
             render_plugins=[JsonRenderPlugin()],
+            operation_id_creator=operation_id,
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
@@ -127,3 +129,5 @@ def app(
             security=[{"bearer": []}],
         ),
     )
+    complete(api.openapi_schema, max_batch=held.max_batch)
+    return api

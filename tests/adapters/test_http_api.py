@@ -326,6 +326,85 @@ def test_only_openapi_json_is_served_and_any_unknown_path_is_a_404_problem(
         assert body["instance"] == path
 
 
+#: The endpoints that take a body: the path asked for, as documented, who calls, a body.
+BODIES = [
+    ("/facts", "/facts", HIS, REGISTERED),
+    ("/commands", "/commands", CRM, {"type": "adjust_points", "key": "a", "member_id": "P-1"}),
+    ("/members/P-1/quote", "/members/{member_id}/quote", HIS, {"items": []}),
+    (
+        f"/tasks/{task_id('T-1')}/complete",
+        "/tasks/{task_id}/complete",
+        CRM,
+        {"outcome": "rebooked"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "documented", "caller", "payload"), BODIES)
+def test_a_body_sent_as_anything_but_json_is_a_415_problem_naming_json(
+    client: TestClient[Litestar],
+    path: str,
+    documented: str,
+    caller: dict[str, str],
+    payload: object,
+) -> None:
+    sent = json.dumps(payload).encode()
+    for content_type in (
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=latin-1",
+        None,
+    ):
+        headers = {**caller} if content_type is None else {**caller, "Content-Type": content_type}
+        body = _is_problem(
+            client.post(path, content=sent, headers=headers), 415, "unsupported-media-type"
+        )
+        assert "application/json" in body["detail"]
+        assert str(content_type or "none") in body["detail"]
+        assert body["errors"] == [
+            {"pointer": "/header/content-type", "detail": "expected application/json"}
+        ]
+    # Without a token, the caller is told that first.
+    _is_problem(
+        client.post(path, content=sent, headers={"Content-Type": "text/plain"}),
+        401,
+        "not-authenticated",
+    )
+    declared = _document()["paths"][documented]["post"]["responses"]["415"]
+    assert PROBLEM in declared["content"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "application/merge-patch+json",
+    ],
+)
+def test_json_is_taken_under_its_charset_or_a_json_suffix(
+    client: TestClient[Litestar], content_type: str
+) -> None:
+    sent = json.dumps(REGISTERED).encode()
+    answer = client.post("/facts", content=sent, headers={**HIS, "Content-Type": content_type})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["applied"] + answer.json()["duplicates"] == 1
+
+
+@pytest.mark.parametrize(("path", "documented", "caller", "payload"), BODIES)
+def test_a_body_that_is_not_utf_8_is_a_400_problem(
+    client: TestClient[Litestar],
+    path: str,
+    documented: str,
+    caller: dict[str, str],
+    payload: object,
+) -> None:
+    sent = json.dumps(payload).encode().replace(b'"', b'"\xe9', 1)
+    answer = client.post(path, content=sent, headers={**caller, "Content-Type": "application/json"})
+    body = _is_problem(answer, 400, "http-400")
+    assert "UTF-8" in body["detail"]
+
+
 # -- facts ------------------------------------------------------------------------------
 
 

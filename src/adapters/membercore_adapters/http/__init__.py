@@ -23,6 +23,7 @@ from membercore import reference_config
 from membercore.config import ProgrammeConfig
 from membercore.service.engine import Engine
 from membercore_adapters.http.auth import Authenticator, Principal, StaticTokens
+from membercore_adapters.http.bodies import json_bodies
 from membercore_adapters.http.document import complete, documentation_router, operation_id
 from membercore_adapters.http.inputs import post_command, post_facts
 from membercore_adapters.http.members import VIEWS
@@ -102,7 +103,7 @@ def app(
     held = limits or HttpLimits()
     api = Litestar(
         route_handlers=[openapi_document, post_facts, post_command, *VIEWS, *TASKS],
-        guards=[authenticate],
+        guards=[authenticate, json_bodies],
         state=State({"engine": thread, "limits": held, "authenticator": authenticator}),
         on_startup=[thread.start],
         on_shutdown=[thread.stop],

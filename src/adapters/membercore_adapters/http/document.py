@@ -6,10 +6,10 @@ turned away before the engine sees it), so ``POST /facts`` and ``POST /commands`
 plain JSON; :func:`complete` describes their bodies as the engine reads them, each fact
 type and each command type a schema of its own (:mod:`~membercore_adapters.http.schemas`),
 told apart by the ``type`` tag. It also names the headers problems carry
-(``WWW-Authenticate`` on a 401, ``Retry-After`` on a 503). :func:`operation_id` gives
-each operation a stable, readable id, and :func:`documentation_router` leaves
-Litestar's documentation pages unserved: the document is served at ``GET
-/openapi.json`` only.
+(``WWW-Authenticate`` on a 401, ``Retry-After`` on a 503) and the 415 of an endpoint
+that takes a body. :func:`operation_id` gives each operation a stable, readable id, and
+:func:`documentation_router` leaves Litestar's documentation pages unserved: the
+document is served at ``GET /openapi.json`` only.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from litestar import Router
 from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
+    Example,
     OpenAPI,
     OpenAPIHeader,
     OpenAPIMediaType,
@@ -34,6 +35,7 @@ from litestar.routes import BaseRoute
 from litestar.types import ControllerRouterHandler, Method
 from litestar.types.internal_types import PathParameterDefinition
 
+from membercore_adapters.http.problems import MEDIA_TYPE, problem_example, title_of
 from membercore_adapters.http.schemas import (
     COMPONENTS,
     command_types,
@@ -176,8 +178,19 @@ _HEADERS: Mapping[str, tuple[str, str, bool]] = {
 
 
 def _answers(operation: Operation) -> None:
-    """The headers of an operation's problems."""
+    """The 415 of an operation that takes a body, and the headers of its problems."""
     responses = operation.responses if operation.responses is not None else {}
+    if operation.request_body is not None and "415" not in responses:
+        example = Example(summary=title_of(415), value=problem_example(415))
+        responses["415"] = OpenAPIResponse(
+            description=title_of(415),
+            content={
+                MEDIA_TYPE: OpenAPIMediaType(
+                    schema=Reference(ref=COMPONENTS + "Problem"),
+                    examples={"unsupported-media-type": example},
+                )
+            },
+        )
     for status, (name, description, always) in _HEADERS.items():
         answer = responses.get(status)
         if isinstance(answer, OpenAPIResponse):

@@ -347,6 +347,13 @@ _EXAMPLES: Mapping[int, tuple[str, str, str, tuple[tuple[str, str], ...]]] = {
         "send it in smaller batches",
         (),
     ),
+    415: (
+        "unsupported-media-type",
+        "/facts",
+        "请求体须为 UTF-8 编码的 JSON（Content-Type: application/json），收到 text/plain / "
+        "the body must be UTF-8 JSON (Content-Type: application/json), got text/plain",
+        (("/header/content-type", "expected application/json"),),
+    ),
     422: (
         "insufficient-points",
         "/commands",

@@ -405,6 +405,58 @@ def test_a_body_that_is_not_utf_8_is_a_400_problem(
     assert "UTF-8" in body["detail"]
 
 
+CRM_PAGE = "https://crm.example.cn"
+PREFLIGHT = {
+    "Origin": CRM_PAGE,
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+}
+
+
+def test_a_preflight_from_an_allowed_origin_is_answered_without_a_token(
+    store_url: str, clock: ManualClock
+) -> None:
+    api = app(
+        _opener(store_url, clock),
+        authenticator=StaticTokens(TOKENS),
+        cors_origins=[CRM_PAGE + "/", "http://localhost:5173"],
+    )
+    with TestClient(api) as client:
+        answer = client.options("/commands", headers=PREFLIGHT)
+        assert answer.status_code == 204, answer.text
+        assert answer.headers["access-control-allow-origin"] == CRM_PAGE
+        assert "POST" in answer.headers["access-control-allow-methods"]
+        allowed = answer.headers["access-control-allow-headers"].lower()
+        assert {"authorization", "content-type", "idempotency-key"} <= set(allowed.split(", "))
+        # The request itself still needs its token; the page may read the headers it needs.
+        _is_problem(
+            client.get("/members/P-1", headers={"Origin": CRM_PAGE}), 401, "not-authenticated"
+        )
+        _registered(client)
+        read = client.get("/members/P-1", headers={**CRM, "Origin": CRM_PAGE})
+        assert read.status_code == 200
+        assert read.headers["access-control-allow-origin"] == CRM_PAGE
+        assert "Idempotent-Replayed" in read.headers["access-control-expose-headers"]
+        # Another origin is not allowed.
+        other = client.options("/commands", headers={**PREFLIGHT, "Origin": "https://evil.example"})
+        assert other.status_code == 400
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_without_allowed_origins_no_cors_header_is_sent_and_a_preflight_needs_a_token(
+    client: TestClient[Litestar],
+) -> None:
+    _is_problem(client.options("/commands", headers=PREFLIGHT), 401, "not-authenticated")
+    read = client.get("/openapi.json", headers={"Origin": CRM_PAGE})
+    assert "access-control-allow-origin" not in read.headers
+
+
+@pytest.mark.parametrize("origin", ["crm.example.cn", "https://crm.example.cn/app", "ftp://x"])
+def test_an_allowed_origin_is_a_scheme_and_a_host(origin: str) -> None:
+    with pytest.raises(ValueError, match="not an origin"):
+        app("memory://", authenticator=StaticTokens({}), cors_origins=[origin])
+
+
 # -- facts ------------------------------------------------------------------------------
 
 

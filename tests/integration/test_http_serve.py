@@ -22,6 +22,7 @@ TOKENS = [
     {"token": "his-secret", "kind": "system", "id": "his", "scopes": ["ingest", "read"]},
     {"token": "crm-secret", "kind": "system", "id": "crm", "scopes": ["read", "commands"]},
 ]
+CRM_PAGE = "https://crm.example.cn"
 
 
 def _free_port() -> int:
@@ -52,6 +53,8 @@ def server(tmp_path: Path, token_file: Path) -> Iterator[tuple[subprocess.Popen[
         str(port),
         "--token-file",
         str(token_file),
+        "--cors-origin",
+        CRM_PAGE,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -99,6 +102,12 @@ def test_serve_answers_the_hospitals_systems_over_http_and_stops_cleanly_on_sigt
         assert refused.headers["content-type"] == "application/problem+json"
         forbidden = client.post("/facts", json=facts, headers=crm)
         assert forbidden.status_code == 403
+        preflight = client.options(
+            "/commands",
+            headers={"Origin": CRM_PAGE, "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == CRM_PAGE
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
@@ -133,3 +142,12 @@ def test_serve_refuses_a_token_file_it_cannot_read_or_understand(
     assert main(["serve", "--store", store, "--token-file", str(wrong), "--lang", "en"]) == 2
     assert "wrong.json[0]" in capsys.readouterr().err
     assert not (tmp_path / "served.db").exists()  # nothing was created
+
+
+def test_serve_refuses_an_allowed_origin_that_is_not_one(
+    tmp_path: Path, token_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path / 'served.db'}"
+    options = ["--token-file", str(token_file), "--cors-origin", "crm.example.cn", "--lang", "en"]
+    assert main(["serve", "--store", store, *options]) == 2
+    assert "--cors-origin" in capsys.readouterr().err

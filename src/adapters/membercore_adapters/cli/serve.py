@@ -5,8 +5,9 @@ without it, the command says so and exits 2. The store is checked (and created, 
 worker does) before the server starts, so a wrong URL or programme stops it with its
 exit status; the engine is then opened on its own thread inside the server. The bearer
 tokens come from ``--token-file`` (see :func:`membercore_adapters.http.auth.load_token_file`);
-without one, every request but ``GET /openapi.json`` is refused. SIGTERM or SIGINT stops
-it cleanly: requests in flight finish, the engine closes.
+without one, every request but ``GET /openapi.json`` is refused. ``--cors-origin`` lets
+the web pages of an origin call the API. SIGTERM or SIGINT stops it cleanly: requests in
+flight finish, the engine closes.
 """
 
 from __future__ import annotations
@@ -83,6 +84,19 @@ def _command() -> click.Command:
         ),
     )
     @click.option(
+        "--cors-origin",
+        "cors_origins",
+        multiple=True,
+        metavar="URL",
+        help=say(
+            Words(
+                "允许其网页调用接口的来源（CORS），如 https://crm.example.cn；可重复；默认不允许",
+                "an origin whose web pages may call the API (CORS), as "
+                "https://crm.example.cn; may be repeated; none by default",
+            )
+        ),
+    )
+    @click.option(
         "--log-json",
         is_flag=True,
         help=say(Words("日志写为 JSON 行", "write the logs as JSON lines")),
@@ -94,6 +108,7 @@ def _command() -> click.Command:
         host: str,
         port: int,
         token_file: Path | None,
+        cors_origins: tuple[str, ...],
         log_json: bool,
     ) -> int:
         missing = [
@@ -105,6 +120,12 @@ def _command() -> click.Command:
 
         from membercore_adapters.http import app  # noqa: PLC0415 - only with the http extra
         from membercore_adapters.http.auth import StaticTokens, load_token_file  # noqa: PLC0415
+        from membercore_adapters.http.cross_origin import origin  # noqa: PLC0415
+
+        try:
+            origins = [origin(text) for text in cors_origins]
+        except ValueError as error:
+            raise Stop(f"--cors-origin: {error}", Exit.USAGE) from error
 
         chosen = programme(config)
         if token_file is None:
@@ -122,7 +143,7 @@ def _command() -> click.Command:
         configure(json_lines=log_json)
         log.info("serving %s on http://%s:%d", store, host, port)
         settings = uvicorn.Config(
-            app(store, authenticator=tokens, config=chosen),
+            app(store, authenticator=tokens, config=chosen, cors_origins=origins),
             host=host,
             port=port,
             log_config=None,

@@ -9,7 +9,7 @@ endpoint's scope. ``membercore serve`` runs it under uvicorn. See ``docs/http.md
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -24,6 +24,7 @@ from membercore.config import ProgrammeConfig
 from membercore.service.engine import Engine
 from membercore_adapters.http.auth import Authenticator, Principal, StaticTokens
 from membercore_adapters.http.bodies import json_bodies
+from membercore_adapters.http.cross_origin import cors
 from membercore_adapters.http.document import complete, documentation_router, operation_id
 from membercore_adapters.http.inputs import post_command, post_facts
 from membercore_adapters.http.members import VIEWS
@@ -81,6 +82,7 @@ def app(
     authenticator: Authenticator,
     config: ProgrammeConfig | None = None,
     limits: HttpLimits | None = None,
+    cors_origins: Iterable[str] = (),
 ) -> Litestar:
     """The HTTP API over one engine.
 
@@ -94,9 +96,14 @@ def app(
         authenticator: tells who sends each request.
         config: the programme, when ``engine`` is a URL.
         limits: how much one request may send.
+        cors_origins: the origins whose web pages may call the API (CORS), as
+            ``https://crm.example.cn``; none by default.
 
     Returns:
         The ASGI application.
+
+    Raises:
+        ValueError: one of ``cors_origins`` is not an origin.
     """
     factory = _opener(engine, config) if isinstance(engine, str) else engine
     thread = EngineThread(factory)
@@ -104,6 +111,7 @@ def app(
     api = Litestar(
         route_handlers=[openapi_document, post_facts, post_command, *VIEWS, *TASKS],
         guards=[authenticate, json_bodies],
+        cors_config=cors(cors_origins),
         state=State({"engine": thread, "limits": held, "authenticator": authenticator}),
         on_startup=[thread.start],
         on_shutdown=[thread.stop],

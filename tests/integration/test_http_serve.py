@@ -18,9 +18,11 @@ import pytest
 
 from membercore_adapters.cli import main
 
+HIS_TOKEN = "his-secret"
+CRM_TOKEN = "crm-secret"
 TOKENS = [
-    {"token": "his-secret", "kind": "system", "id": "his", "scopes": ["ingest", "read"]},
-    {"token": "crm-secret", "kind": "system", "id": "crm", "scopes": ["read", "commands"]},
+    {"token": HIS_TOKEN, "kind": "system", "id": "his", "scopes": ["ingest", "read"]},
+    {"token": CRM_TOKEN, "kind": "system", "id": "crm", "scopes": ["read", "commands"]},
 ]
 CRM_PAGE = "https://crm.example.cn"
 
@@ -39,8 +41,10 @@ def token_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def server(tmp_path: Path, token_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def _serve(
+    tmp_path: Path, token_file: Path, *options: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``membercore serve`` with ``options``, once it answers; killed afterwards if it runs on."""
     port = _free_port()
     command = [
         sys.executable,
@@ -53,8 +57,7 @@ def server(tmp_path: Path, token_file: Path) -> Iterator[tuple[subprocess.Popen[
         str(port),
         "--token-file",
         str(token_file),
-        "--cors-origin",
-        CRM_PAGE,
+        *options,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -77,12 +80,24 @@ def server(tmp_path: Path, token_file: Path) -> Iterator[tuple[subprocess.Popen[
             process.communicate(timeout=10)
 
 
+@pytest.fixture
+def server(tmp_path: Path, token_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    yield from _serve(tmp_path, token_file, "--cors-origin", CRM_PAGE)
+
+
+@pytest.fixture
+def impatient_server(
+    tmp_path: Path, token_file: Path
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    yield from _serve(tmp_path, token_file, "--graceful-timeout", "2")
+
+
 def test_serve_answers_the_hospitals_systems_over_http_and_stops_cleanly_on_sigterm(
     server: tuple[subprocess.Popen[str], str],
 ) -> None:
     process, base = server
-    his = {"Authorization": "Bearer his-secret"}
-    crm = {"Authorization": "Bearer crm-secret"}
+    his = {"Authorization": f"Bearer {HIS_TOKEN}"}
+    crm = {"Authorization": f"Bearer {CRM_TOKEN}"}
     now = datetime.now(UTC).isoformat()
     facts = [
         {"type": "patient_registered", "fact_id": "HIS-1", "patient_id": "P-1"}
@@ -113,6 +128,29 @@ def test_serve_answers_the_hospitals_systems_over_http_and_stops_cleanly_on_sigt
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "engine opened on sqlite" in err
+
+
+def test_serve_stops_within_its_graceful_timeout_while_a_client_holds_a_request_open(
+    impatient_server: tuple[subprocess.Popen[str], str],
+) -> None:
+    process, base = impatient_server
+    port = int(base.rpartition(":")[2])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as stuck:
+        # A request whose body never comes whole: it stays in flight until cut off.
+        stuck.sendall(
+            b"POST /facts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + f"Authorization: Bearer {HIS_TOKEN}\r\n".encode()
+            + b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"
+        )
+        time.sleep(1)  # the request reaches the application, which waits for its body
+        process.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, err = process.communicate(timeout=30)
+        took = time.monotonic() - sent
+    assert process.returncode == 0, err
+    assert 1.5 < took < 15  # it waited for the request, then no longer than the timeout
+    assert "timeout graceful shutdown exceeded" in err  # uvicorn says it cut the request off
+    assert "Application shutdown complete" in err  # and the engine was closed
 
 
 def test_serve_without_the_http_extra_says_how_to_install_it(

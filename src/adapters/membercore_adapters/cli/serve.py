@@ -7,7 +7,9 @@ exit status; the engine is then opened on its own thread inside the server. The 
 tokens come from ``--token-file`` (see :func:`membercore_adapters.http.auth.load_token_file`);
 without one, every request but ``GET /openapi.json`` is refused. ``--cors-origin`` lets
 the web pages of an origin call the API. SIGTERM or SIGINT stops it cleanly: requests in
-flight finish, the engine closes.
+flight finish, for at most ``--graceful-timeout`` seconds (a client that sends its
+request slowly, or never finishes it, does not hold the server up longer); then the
+engine closes.
 """
 
 from __future__ import annotations
@@ -97,6 +99,32 @@ def _command() -> click.Command:
         ),
     )
     @click.option(
+        "--graceful-timeout",
+        type=click.IntRange(min=1),
+        default=30,
+        show_default=True,
+        help=say(
+            Words(
+                "收到 SIGTERM 后等待进行中请求完成的最长秒数，逾时即中断",
+                "seconds requests in flight may take to finish after SIGTERM before they "
+                "are cut off",
+            )
+        ),
+    )
+    @click.option(
+        "--keep-alive-timeout",
+        type=click.IntRange(min=1),
+        default=5,
+        show_default=True,
+        help=say(
+            Words(
+                "空闲的持久连接保留的秒数（放在负载均衡之后时，应长于其空闲超时）",
+                "seconds an idle keep-alive connection is kept open (behind a load "
+                "balancer, longer than its idle timeout)",
+            )
+        ),
+    )
+    @click.option(
         "--log-json",
         is_flag=True,
         help=say(Words("日志写为 JSON 行", "write the logs as JSON lines")),
@@ -109,6 +137,8 @@ def _command() -> click.Command:
         port: int,
         token_file: Path | None,
         cors_origins: tuple[str, ...],
+        graceful_timeout: int,
+        keep_alive_timeout: int,
         log_json: bool,
     ) -> int:
         missing = [
@@ -149,6 +179,8 @@ def _command() -> click.Command:
             log_config=None,
             lifespan="on",
             server_header=False,
+            timeout_keep_alive=keep_alive_timeout,
+            timeout_graceful_shutdown=graceful_timeout,
         )
         try:
             _served(uvicorn.Server, settings)

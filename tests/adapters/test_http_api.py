@@ -28,7 +28,7 @@ from litestar.testing import TestClient
 
 from membercore import Engine, reference_config
 from membercore.benefits import BillItem
-from membercore.errors import GaveUpError
+from membercore.errors import ConfigError, GaveUpError
 from membercore.facts import Fact
 from membercore.plugins import make_plugin_manager
 from membercore.serialization import message_to_dict
@@ -839,28 +839,49 @@ def test_static_tokens_keep_only_digests_and_name_the_principal_of_a_bearer_toke
         Principal(kind="staff", id="x", scopes={"read"})
 
 
+HIS_TOKEN = "his-5d2e9c0b7a41f3e8"
+HM_TOKEN = "hm01-8b3f6a2d9e0c71"
+
+
 def test_a_token_file_names_the_entry_it_refuses(tmp_path: Path) -> None:
     path = tmp_path / "tokens.json"
     path.write_text(
         json.dumps(
             [
-                {"token": "t-1", "kind": "system", "id": "his", "scopes": ["ingest"]},
-                {"token": "t-2", "kind": "staff", "id": "hm-01", "scopes": ["read"]}
+                {"token": HIS_TOKEN, "kind": "system", "id": "his", "scopes": ["ingest"]},
+                {"token": HM_TOKEN, "kind": "staff", "id": "hm-01", "scopes": ["read"]}
                 | {"role": "health_manager"},
             ]
         ),
         encoding="utf-8",
     )
     tokens = load_token_file(path)
-    assert tokens.authenticate("Bearer t-2") == Principal(
+    assert tokens.authenticate(f"Bearer {HM_TOKEN}") == Principal(
         kind="staff", id="hm-01", scopes={"read"}, role="health_manager"
     )
-    path.write_text(json.dumps([{"token": "t", "kind": "system", "id": "x", "scope": []}]))
+    path.write_text(json.dumps([{"token": HIS_TOKEN, "kind": "system", "id": "x", "scope": []}]))
     with pytest.raises(Exception, match=r"\[0\]\.scope"):
         load_token_file(path)
-    path.write_text(json.dumps([{"token": "t", "kind": "robot", "id": "x", "scopes": []}]))
+    path.write_text(json.dumps([{"token": HIS_TOKEN, "kind": "robot", "id": "x", "scopes": []}]))
     with pytest.raises(Exception, match=r"\[0\]"):
         load_token_file(path)
+
+
+def test_a_token_file_refuses_a_short_token_and_one_token_given_twice(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    his = {"token": HIS_TOKEN, "kind": "system", "id": "his", "scopes": ["ingest"]}
+    crm = {"token": "crm-7f1e0d4b", "kind": "system", "id": "crm", "scopes": ["read"]}
+    path.write_text(json.dumps([his, crm]), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"tokens\.json\[1\]\.token.*at least 16 characters"):
+        load_token_file(path)
+    path.write_text(json.dumps([his, {**crm, "token": "c" * 16}, {**his, "id": "bi"}]))
+    with pytest.raises(ConfigError) as refused:
+        load_token_file(path)
+    said = str(refused.value)
+    assert "tokens.json[2].token" in said
+    assert "the same token as" in said
+    assert said.endswith(f"{path}[0]: each token stands for one principal")
+    assert HIS_TOKEN not in said  # the secret itself is never written out
 
 
 def test_the_engine_thread_opens_uses_and_closes_the_engine_on_one_thread(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -18,8 +19,8 @@ import pytest
 
 from membercore_adapters.cli import main
 
-HIS_TOKEN = "his-secret"
-CRM_TOKEN = "crm-secret"
+HIS_TOKEN = "his-4f0a9d2c7e1b8a63"
+CRM_TOKEN = "crm-b7e2c05d9f3a1e48"
 TOKENS = [
     {"token": HIS_TOKEN, "kind": "system", "id": "his", "scopes": ["ingest", "read"]},
     {"token": CRM_TOKEN, "kind": "system", "id": "crm", "scopes": ["read", "commands"]},
@@ -38,6 +39,7 @@ def _free_port() -> int:
 def token_file(tmp_path: Path) -> Path:
     path = tmp_path / "tokens.json"
     path.write_text(json.dumps(TOKENS), encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -128,6 +130,7 @@ def test_serve_answers_the_hospitals_systems_over_http_and_stops_cleanly_on_sigt
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "engine opened on sqlite" in err
+    assert "tokens.json" not in err  # a token file only its owner reads: nothing to warn of
 
 
 def test_serve_stops_within_its_graceful_timeout_while_a_client_holds_a_request_open(
@@ -176,10 +179,32 @@ def test_serve_refuses_a_token_file_it_cannot_read_or_understand(
     assert main(["serve", "--store", store, "--token-file", str(missing)]) == 2
     assert "missing.json" in capsys.readouterr().err
     wrong = tmp_path / "wrong.json"
-    wrong.write_text(json.dumps([{"token": "t", "kind": "robot", "id": "x", "scopes": []}]))
+    wrong.write_text(json.dumps([{"token": HIS_TOKEN, "kind": "robot", "id": "x", "scopes": []}]))
+    wrong.chmod(0o600)
     assert main(["serve", "--store", store, "--token-file", str(wrong), "--lang", "en"]) == 2
-    assert "wrong.json[0]" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "wrong.json[0]" in said
+    assert "open to its group or others" not in said
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps([{**TOKENS[0], "token": "his-secret"}]))
+    short.chmod(0o600)
+    assert main(["serve", "--store", store, "--token-file", str(short), "--lang", "en"]) == 2
+    assert "at least 16 characters" in capsys.readouterr().err
     assert not (tmp_path / "served.db").exists()  # nothing was created
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX's")
+def test_serve_warns_of_a_token_file_open_to_its_group_or_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path / 'served.db'}"
+    shared = tmp_path / "shared.json"
+    shared.write_text(json.dumps([{**TOKENS[0], "token": "short"}]))
+    shared.chmod(0o640)
+    assert main(["serve", "--store", store, "--token-file", str(shared), "--lang", "en"]) == 2
+    said = capsys.readouterr().err
+    assert f"the token file {shared} is open to its group or others (mode 640)" in said
+    assert f"chmod 600 {shared}" in said
 
 
 def test_serve_refuses_an_allowed_origin_that_is_not_one(

@@ -5,11 +5,11 @@ without it, the command says so and exits 2. The store is checked (and created, 
 worker does) before the server starts, so a wrong URL or programme stops it with its
 exit status; the engine is then opened on its own thread inside the server. The bearer
 tokens come from ``--token-file`` (see :func:`membercore_adapters.http.auth.load_token_file`);
-without one, every request but ``GET /openapi.json`` is refused. ``--cors-origin`` lets
-the web pages of an origin call the API. SIGTERM or SIGINT stops it cleanly: requests in
-flight finish, for at most ``--graceful-timeout`` seconds (a client that sends its
-request slowly, or never finishes it, does not hold the server up longer); then the
-engine closes.
+without one, every request but ``GET /openapi.json`` is refused; a token file open to
+others than its owner is warned of. ``--cors-origin`` lets the web pages of an origin
+call the API. SIGTERM or SIGINT stops it cleanly: requests in flight finish, for at most
+``--graceful-timeout`` seconds (a client that sends its request slowly, or never
+finishes it, does not hold the server up longer); then the engine closes.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +45,10 @@ _NO_TOKENS = Words(
     "no --token-file: every request but GET /openapi.json will be refused (401)",
 )
 _TOKENS = Words("--token-file {path}：{why}", "--token-file {path}: {why}")
+_EXPOSED = Words(
+    "令牌文件 {path} 对同组或其他用户开放（权限 {mode}）：请执行 chmod 600 {path}",
+    "the token file {path} is open to its group or others (mode {mode}): chmod 600 {path}",
+)
 
 
 def commands() -> list[click.Command]:
@@ -163,6 +168,7 @@ def _command() -> click.Command:
             warn(_NO_TOKENS)
         else:
             try:
+                _warn_if_exposed(token_file)
                 tokens = load_token_file(token_file)
             except OSError as error:
                 raise unreadable(error) from error
@@ -189,6 +195,17 @@ def _command() -> click.Command:
         return Exit.DONE
 
     return serve
+
+
+def _warn_if_exposed(path: Path) -> None:
+    """Warn when a token file is open to its group or others (on POSIX systems).
+
+    Raises:
+        OSError: the file's mode cannot be read (it is missing).
+    """
+    mode = path.stat().st_mode
+    if os.name == "posix" and mode & 0o077:
+        warn(_EXPOSED, path=path, mode=f"{mode & 0o777:o}")
 
 
 def _served(server: type[Any], settings: Any) -> None:

@@ -571,6 +571,22 @@ def test_a_command_sent_again_with_its_key_gives_the_same_answer(
     assert body["errors"][0]["pointer"] == "/key"
 
 
+def test_an_idempotency_key_is_spent_per_member_not_across_members(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    _registered(client)
+    other = {**REGISTERED, "fact_id": "HIS-20", "patient_id": "P-2"}
+    assert client.post("/facts", json=other, headers=HIS).status_code == 200
+    keyed = {**CRM, "Idempotency-Key": "order-1"}
+    first = client.post("/commands", json=ADJUST, headers=keyed)
+    second = client.post("/commands", json={**ADJUST, "member_id": "P-2"}, headers=keyed)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert "idempotent-replayed" not in second.headers  # carried out for P-2 as well
+    for member_id in ("P-1", "P-2"):
+        held = engine_thread(api).call_blocking(lambda e, m=member_id: e.points(m).adjusted)
+        assert held == 500
+
+
 def test_a_command_the_programme_refuses_is_a_422_problem_saying_why(
     client: TestClient[Litestar],
 ) -> None:

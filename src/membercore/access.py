@@ -45,6 +45,7 @@ __all__ = [
     "authenticates",
     "hash_password",
     "needs_rehash",
+    "signs_in",
     "token_digest",
     "token_id_of",
     "token_text",
@@ -228,15 +229,22 @@ def _decoy() -> str:
     return hash_password("-", b"\0" * SALT_BYTES)
 
 
+def signs_in(account: StaffAccount | None, password: str) -> bool:
+    """Whether ``password`` signs in to ``account``: an active account, and its password.
+
+    No account costs a hash too, so that the time an answer takes does not say which
+    staff ids have accounts; a deactivated account is refused as no account is.
+    """
+    if account is None:
+        verify_password(password, _decoy())
+        return False
+    return verify_password(password, account.password_hash) and account.active
+
+
 def authenticate_staff(store: AccountStore, staff_id: str, password: str) -> StaffAccount | None:
     """The active account of ``staff_id`` if ``password`` is its password, else None.
 
-    An unknown staff id costs a hash too, so that the time an answer takes does not say
-    which staff ids have accounts; a deactivated account is refused as an unknown one.
+    See :func:`signs_in`: an unknown staff id costs a hash too.
     """
     account = store.staff_account(staff_id)
-    if account is None:
-        verify_password(password, _decoy())
-        return None
-    verified = verify_password(password, account.password_hash)
-    return account if verified and account.active else None
+    return account if signs_in(account, password) else None

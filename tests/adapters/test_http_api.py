@@ -1,4 +1,4 @@
-"""The HTTP API through its ASGI application, on a memory store and on SQLite.
+"""The HTTP API through its ASGI application, on a memory store, SQLite and PostgreSQL.
 
 Each endpoint is called as the hospital's systems call it (Litestar's test client runs
 the application with its lifespan, so the engine opens on its own thread as it does
@@ -40,7 +40,7 @@ from membercore_adapters.http import HttpLimits, Principal, StaticTokens, app, e
 from membercore_adapters.http.auth import load_token_file
 from membercore_adapters.http.running import EngineClosedError, EngineThread
 from membercore_adapters.http.shapes import task_id
-from membercore_adapters.stores import memory, sqlite
+from membercore_adapters.stores import memory, postgres, sqlite
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
@@ -68,7 +68,7 @@ PROBLEM = "application/problem+json"
 
 
 def _opener(url: str, clock: ManualClock) -> Any:
-    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite])
+    manager = make_plugin_manager(load_entrypoints=False, plugins=[memory, sqlite, postgres])
 
     def open_engine() -> Engine:
         return Engine.open(url, config=CONFIG, clock=clock, plugin_manager=manager)
@@ -76,8 +76,11 @@ def _opener(url: str, clock: ManualClock) -> Any:
     return open_engine
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_schema_url")
+        return url
     return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'api.db'}"
 
 
@@ -841,11 +844,11 @@ def test_static_tokens_keep_only_digests_and_name_the_principal_of_a_bearer_toke
     his = TOKENS["his-token"]
     tokens = StaticTokens({"his-token": his})
     assert "his-token" not in repr(vars(tokens))
-    assert tokens.authenticate("Bearer his-token") is his
-    assert tokens.authenticate("bearer  his-token ") is his
-    assert tokens.authenticate("Bearer his-token2") is None
-    assert tokens.authenticate("his-token") is None
-    assert tokens.authenticate(None) is None
+    assert asyncio.run(tokens.authenticate("Bearer his-token")) is his
+    assert asyncio.run(tokens.authenticate("bearer  his-token ")) is his
+    assert asyncio.run(tokens.authenticate("Bearer his-token2")) is None
+    assert asyncio.run(tokens.authenticate("his-token")) is None
+    assert asyncio.run(tokens.authenticate(None)) is None
     assert his.may("read")
     assert not his.may("commands")
     assert Principal(kind="staff", id="a", scopes={"admin"}, role="admin").may("commands")
@@ -872,7 +875,7 @@ def test_a_token_file_names_the_entry_it_refuses(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     tokens = load_token_file(path)
-    assert tokens.authenticate(f"Bearer {HM_TOKEN}") == Principal(
+    assert asyncio.run(tokens.authenticate(f"Bearer {HM_TOKEN}")) == Principal(
         kind="staff", id="hm-01", scopes={"read"}, role="health_manager"
     )
     path.write_text(json.dumps([{"token": HIS_TOKEN, "kind": "system", "id": "x", "scope": []}]))

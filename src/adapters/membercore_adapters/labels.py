@@ -52,6 +52,7 @@ TASK_KINDS = {
 STAFF_ROLES = {
     "health_manager": Words("健康管家", "health manager"),
     "nurse": Words("护士", "nurse"),
+    "doctor": Words("医生", "doctor"),
     "customer_service": Words("客服", "customer service"),
     "admin": Words("管理员", "administrator"),
 }

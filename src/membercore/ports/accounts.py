@@ -47,9 +47,9 @@ __all__ = [
 #: What an API token may be used for: taking facts in, reading records, sending
 #: commands, administering the programme (tokens and accounts among them).
 SCOPES: Final = ("ingest", "read", "commands", "admin")
-#: The roles of a staff account: the health manager (健康管家), the nurse (护士),
-#: customer service (客服) and the administrator (管理员).
-STAFF_ROLES: Final = ("health_manager", "nurse", "customer_service", "admin")
+#: The roles of a staff account: the health manager (健康管家), the nurse (护士), the
+#: doctor (医生), customer service (客服) and the administrator (管理员).
+STAFF_ROLES: Final = ("health_manager", "nurse", "doctor", "customer_service", "admin")
 #: Through what a look-up was made: the HTTP API, the staff console, the command line.
 VIA: Final = ("api", "console", "cli")
 

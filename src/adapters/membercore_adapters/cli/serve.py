@@ -3,11 +3,12 @@
 It needs the ``http`` extra (``pip install 'membercore[http]'``: Litestar and uvicorn);
 without it, the command says so and exits 2. The store is checked (and created, as the
 worker does) before the server starts, so a wrong URL or programme stops it with its
-exit status; the engine is then opened on its own thread inside the server. The bearer
-tokens come from ``--token-file`` (see :func:`membercore_adapters.http.auth.load_token_file`);
-without one, every request but ``GET /openapi.json`` is refused; a token file open to
-others than its owner is warned of. ``--cors-origin`` lets the web pages of an origin
-call the API. SIGTERM or SIGINT stops it cleanly: requests in flight finish, for at most
+exit status; the engine is then opened on its own thread inside the server. Callers
+are the store's API tokens (``membercore token create``) and its staff accounts, who
+sign in (``POST /sessions``); ``--token-file`` adds tokens kept in a file (see
+:func:`membercore_adapters.http.auth.load_token_file`), which is warned of when it is
+open to others than its owner. ``--cors-origin`` lets the web pages of an origin call
+the API. SIGTERM or SIGINT stops it cleanly: requests in flight finish, for at most
 ``--graceful-timeout`` seconds (a client that sends its request slowly, or never
 finishes it, does not hold the server up longer); then the engine closes.
 """
@@ -39,10 +40,6 @@ log = logging.getLogger("membercore.http")
 _NO_EXTRA = Words(
     "membercore serve 需要 http 扩展（缺少 {missing}）：pip install 'membercore[http]'",
     "membercore serve needs the http extra ({missing} is missing): pip install 'membercore[http]'",
-)
-_NO_TOKENS = Words(
-    "未给出 --token-file：除 GET /openapi.json 外的每个请求都会被拒绝（401）",
-    "no --token-file: every request but GET /openapi.json will be refused (401)",
 )
 _TOKENS = Words("--token-file {path}：{why}", "--token-file {path}: {why}")
 _EXPOSED = Words(
@@ -85,8 +82,10 @@ def _command() -> click.Command:
         type=click.Path(path_type=Path, dir_okay=False),
         help=say(
             Words(
-                "令牌文件（JSON 列表：token、kind、id、scopes、role）",
-                "the token file (a JSON list: token, kind, id, scopes, role)",
+                "另加的令牌文件（JSON 列表：token、kind、id、scopes、role）；存储中的 API "
+                "令牌与员工账号始终有效",
+                "a file of further tokens (a JSON list: token, kind, id, scopes, role); the "
+                "store's API tokens and staff accounts are always used",
             )
         ),
     )
@@ -163,10 +162,8 @@ def _command() -> click.Command:
             raise Stop(f"--cors-origin: {error}", Exit.USAGE) from error
 
         chosen = programme(config)
-        if token_file is None:
-            tokens = StaticTokens({})
-            warn(_NO_TOKENS)
-        else:
+        tokens: StaticTokens | None = None
+        if token_file is not None:
             try:
                 _warn_if_exposed(token_file)
                 tokens = load_token_file(token_file)

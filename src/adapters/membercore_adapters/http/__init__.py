@@ -2,9 +2,11 @@
 
 :func:`app` builds the ASGI application (Litestar) over one engine per process: the HIS
 sends facts, the member mini-program and the CRM read members and carry out commands,
-the staff work their tasks. Every endpoint but ``GET /openapi.json`` needs a bearer
-token an :class:`~membercore_adapters.http.auth.Authenticator` knows, holding the
-endpoint's scope. ``membercore serve`` runs it under uvicorn. See ``docs/http.md``.
+the staff work their tasks. Every endpoint but ``GET /openapi.json`` and signing in
+needs a bearer token holding the endpoint's scope: one of the store's API tokens, a
+staff member's session, or one an :class:`~membercore_adapters.http.auth.Authenticator`
+given to :func:`app` knows. ``membercore serve`` runs it under uvicorn. See
+``docs/http.md``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from membercore import reference_config
 from membercore.config import ProgrammeConfig
 from membercore.service.engine import Engine
-from membercore_adapters.http.auth import Authenticator, Principal, StaticTokens
+from membercore_adapters.http.accounts import ACCOUNTS, StoredAccounts
+from membercore_adapters.http.auth import AnyOf, Authenticator, Principal, StaticTokens
 from membercore_adapters.http.bodies import json_bodies
 from membercore_adapters.http.cross_origin import cors
 from membercore_adapters.http.document import complete, documentation_router, operation_id
@@ -30,6 +33,7 @@ from membercore_adapters.http.inputs import post_command, post_facts
 from membercore_adapters.http.members import VIEWS
 from membercore_adapters.http.problems import to_problem
 from membercore_adapters.http.running import EngineThread
+from membercore_adapters.http.sessions import Sessions
 from membercore_adapters.http.settings import HttpLimits, authenticate
 from membercore_adapters.http.tasks import TASKS
 from membercore_adapters.stores.sql import without_migrating
@@ -39,7 +43,9 @@ __all__ = [
     "EngineThread",
     "HttpLimits",
     "Principal",
+    "Sessions",
     "StaticTokens",
+    "StoredAccounts",
     "app",
     "engine_thread",
 ]
@@ -79,9 +85,10 @@ def _opener(store: str, config: ProgrammeConfig | None) -> Callable[[], Engine]:
 def app(
     engine: str | Callable[[], Engine],
     *,
-    authenticator: Authenticator,
+    authenticator: Authenticator | None = None,
     config: ProgrammeConfig | None = None,
     limits: HttpLimits | None = None,
+    sessions: Sessions | None = None,
     cors_origins: Iterable[str] = (),
 ) -> Litestar:
     """The HTTP API over one engine.
@@ -93,9 +100,12 @@ def app(
         engine: the store's URL (``sqlite:///membercore.db``), opened with ``config``
             (the reference programme by default) and the system clock; or a function
             that opens the engine (a test's, with its own clock).
-        authenticator: tells who sends each request.
+        authenticator: tells who sends each request, asked before the store's API
+            tokens and staff sessions (:class:`StoredAccounts`), which are always asked.
         config: the programme, when ``engine`` is a URL.
         limits: how much one request may send.
+        sessions: the staff's sessions (a test's, with its own clock); new ones by
+            default.
         cors_origins: the origins whose web pages may call the API (CORS), as
             ``https://crm.example.cn``; none by default.
 
@@ -108,11 +118,23 @@ def app(
     factory = _opener(engine, config) if isinstance(engine, str) else engine
     thread = EngineThread(factory)
     held = limits or HttpLimits()
+    signed_in = Sessions() if sessions is None else sessions
+    stored = StoredAccounts(thread, signed_in)
+    callers = stored if authenticator is None else AnyOf([authenticator, stored])
     api = Litestar(
-        route_handlers=[openapi_document, post_facts, post_command, *VIEWS, *TASKS],
+        route_handlers=[
+            openapi_document,
+            *ACCOUNTS,
+            post_facts,
+            post_command,
+            *VIEWS,
+            *TASKS,
+        ],
         guards=[authenticate, json_bodies],
         cors_config=cors(cors_origins),
-        state=State({"engine": thread, "limits": held, "authenticator": authenticator}),
+        state=State(
+            {"engine": thread, "limits": held, "authenticator": callers, "sessions": signed_in}
+        ),
         on_startup=[thread.start],
         on_shutdown=[thread.stop],
         exception_handlers={Exception: to_problem},

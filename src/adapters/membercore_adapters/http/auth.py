@@ -3,9 +3,11 @@
 The API asks an :class:`Authenticator` who sends a request, from its ``Authorization``
 header, and gets a :class:`Principal` back (or ``None``: the request is refused with
 401). What a principal may do is its scopes; each endpoint names the scope it needs
-(403 without it). :class:`StaticTokens` is the implementation the tests and ``membercore
-serve --token-file`` use: bearer tokens given once, kept only as SHA-256 digests and
-compared in constant time. Stored tokens and staff accounts implement the same port.
+(403 without it). A member of staff's scopes follow from their role
+(:data:`ROLE_SCOPES`). :class:`StaticTokens` holds bearer tokens given once (the tests',
+``membercore serve --token-file``), kept only as SHA-256 digests and compared in
+constant time; :class:`~membercore_adapters.http.accounts.StoredAccounts` reads the
+store's API tokens and the staff's sign-in sessions; :class:`AnyOf` asks several in turn.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
@@ -24,13 +26,16 @@ from membercore.errors import ConfigError
 __all__ = [
     "KINDS",
     "ROLES",
+    "ROLE_SCOPES",
     "SCOPES",
+    "AnyOf",
     "Authenticator",
     "Kind",
     "Principal",
     "Role",
     "Scope",
     "StaticTokens",
+    "bearer",
     "load_token_file",
 ]
 
@@ -39,12 +44,23 @@ __all__ = [
 Scope = Literal["ingest", "read", "commands", "admin"]
 #: A hospital system (the HIS, the mini-program, the CRM), or a member of staff.
 Kind = Literal["system", "staff"]
-#: The roles of the staff who use the API.
-Role = Literal["health_manager", "nurse", "customer_service", "admin"]
+#: The roles of the staff who use the API (:data:`membercore.ports.STAFF_ROLES`).
+Role = Literal["health_manager", "nurse", "doctor", "customer_service", "admin"]
 
 SCOPES: frozenset[str] = frozenset(get_args(Scope))
 KINDS: frozenset[str] = frozenset(get_args(Kind))
 ROLES: frozenset[str] = frozenset(get_args(Role))
+
+#: What each role may do. Staff who look after patients read the records they may see
+#: and carry out commands on them (their tasks among them); they send no facts, which
+#: come from the hospital's systems. An administrator may do everything.
+ROLE_SCOPES: Mapping[str, frozenset[Scope]] = {
+    "health_manager": frozenset({"read", "commands"}),
+    "nurse": frozenset({"read", "commands"}),
+    "doctor": frozenset({"read", "commands"}),
+    "customer_service": frozenset({"read", "commands"}),
+    "admin": frozenset({"admin"}),
+}
 
 
 def _scopes(
@@ -94,11 +110,12 @@ class Principal:
 class Authenticator(Protocol):
     """Tells who sends a request from its ``Authorization`` header.
 
-    Called for every request but ``GET /openapi.json``, on the server's event loop: it
-    must not block for long (an implementation reading a store caches, or is quick).
+    Awaited for every request but the public ones (``GET /openapi.json``, signing in),
+    on the server's event loop: an implementation reading a store does it off the loop
+    (on the engine's thread), never blocking it.
     """
 
-    def authenticate(self, authorization_header: str | None) -> Principal | None:
+    async def authenticate(self, authorization_header: str | None) -> Principal | None:
         """The principal the header names, or ``None`` when it names nobody.
 
         Args:
@@ -110,6 +127,36 @@ class Authenticator(Protocol):
             credentials alike (the API answers 401 without saying which).
         """
         ...
+
+
+def bearer(authorization_header: str | None) -> str | None:
+    """The token of a ``Bearer <token>`` header, or ``None`` for any other header."""
+    if authorization_header is None:
+        return None
+    scheme, _, token = authorization_header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+class AnyOf:
+    """Authenticators asked in turn: the first that names a principal is believed.
+
+    Args:
+        authenticators: asked in this order.
+    """
+
+    def __init__(self, authenticators: Sequence[Authenticator]) -> None:
+        self._each = tuple(authenticators)
+
+    async def authenticate(self, authorization_header: str | None) -> Principal | None:
+        """The principal the first authenticator that knows the header names, or ``None``."""
+        for authenticator in self._each:
+            found = await authenticator.authenticate(authorization_header)
+            if found is not None:
+                return found
+        return None
 
 
 def _digest(token: str) -> bytes:
@@ -138,13 +185,10 @@ class StaticTokens:
             held.append((_digest(token), principal))
         self._held = tuple(held)
 
-    def authenticate(self, authorization_header: str | None) -> Principal | None:
+    async def authenticate(self, authorization_header: str | None) -> Principal | None:
         """The principal of the header's bearer token, or ``None``."""
-        if authorization_header is None:
-            return None
-        scheme, _, token = authorization_header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        token = bearer(authorization_header)
+        if token is None:
             return None
         digest = _digest(token)
         found = None

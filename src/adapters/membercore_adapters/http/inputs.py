@@ -25,11 +25,15 @@ from membercore.serialization import message_from_dict, message_from_stored, mes
 from membercore.service.engine import Engine
 from membercore.service.recording import member_key
 from membercore.service.use_cases import HANDLERS
+from membercore_adapters.http.admission import Visit, acting, admit, visit_of
 from membercore_adapters.http.problems import FieldProblem, ProblemError, pointer, problem_responses
 from membercore_adapters.http.settings import limits_of, runner
 from membercore_adapters.http.shapes import CommandResult, FactOutcome, FactsReport
 
 __all__ = ["post_command", "post_facts"]
+
+#: The command classes by their ``type`` tag.
+_COMMANDS: Mapping[str, type[Any]] = {str(kind.TYPE): kind for kind in HANDLERS}
 
 #: The body of ``POST /facts``: one fact, or a batch of them.
 FactsBody = dict[str, Any] | list[dict[str, Any]]
@@ -196,6 +200,8 @@ async def post_command(
                 errors=[FieldProblem(pointer="/key", detail="differs from Idempotency-Key")],
             )
         body["key"] = idempotency_key
+    visit = visit_of(request)
+    body = acting(visit.principal, body, _COMMANDS.get(str(body.get("type")), object))
     command = message_from_dict(body)  # InvalidFactError: 422 naming the field
     if type(command) not in HANDLERS:
         why = "不是命令，事实请发往 POST /facts / is not a command: send facts to POST /facts"
@@ -205,7 +211,7 @@ async def post_command(
             f"{body.get('type')!r} {why}",
             errors=[FieldProblem(pointer="/type", detail=why)],
         )
-    events, replayed = await runner(request).call(lambda engine: _carry_out(engine, command))
+    events, replayed = await runner(request).call(lambda engine: _carry_out(engine, command, visit))
     key = getattr(command, "key", None)
     result = CommandResult(
         type=str(command.TYPE),
@@ -216,15 +222,19 @@ async def post_command(
     return Response(result, headers=headers)
 
 
-def _carry_out(engine: Engine, command: Any) -> tuple[Sequence[object], bool]:
+def _carry_out(engine: Engine, command: Any, visit: Visit) -> tuple[Sequence[object], bool]:
     """The events a command made, and whether it had been carried out before.
 
+    A member of staff acts on a member's record as they would read it: in their care,
+    or with a purpose, and recorded (:func:`~membercore_adapters.http.admission.admit`).
     Carried out before (the same key and body), the engine makes nothing new; the
     events the first time made on the member's record are read from its journal.
     """
+    member_id = getattr(command, "member_id", None)
+    if visit.principal.kind == "staff" and isinstance(member_id, str):
+        admit(engine, visit, member_id)
     events = engine.execute(command)
     key = getattr(command, "key", None)
-    member_id = getattr(command, "member_id", None)
     if events or not key or not isinstance(member_id, str):
         return events, False
     return _first_time(engine, member_id, key), True

@@ -2,20 +2,24 @@
 
 Each view is one of the engine's calls (:class:`~membercore.service.calls.MemberCalls`)
 at the clock's instant, answered with the engine's own types; nothing here decides. A
-member the store holds no record of is answered 404.
+member the store holds no record of is answered 404. Each is a look-up: a member of staff
+sees the members in their care, and others when they say why (``X-Purpose``); every one
+is recorded (:mod:`~membercore_adapters.http.admission`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from litestar import Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar import Request, Router, get, post
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from membercore import benefits, ledger, plans
 from membercore.journeys import JourneyInstance
 from membercore.ledger.events import LotState
 from membercore.service.engine import Engine
+from membercore_adapters.http.admission import PURPOSE_HEADER, admit, visit_of
 from membercore_adapters.http.problems import problem_responses
 from membercore_adapters.http.settings import runner
 from membercore_adapters.http.shapes import (
@@ -31,6 +35,19 @@ __all__ = ["VIEWS"]
 
 _READ = {"scope": "read"}
 _ANSWERS = problem_responses(403, 404)
+
+T = TypeVar("T")
+
+
+async def _read(request: Request[Any, Any, Any], member_id: str, view: Callable[[Engine], T]) -> T:
+    """The view of a member the caller may see, the look-up recorded (see ``admission``)."""
+    visit = visit_of(request)
+
+    def seen(engine: Engine) -> T:
+        admit(engine, visit, member_id)
+        return view(engine)
+
+    return await runner(request).call(seen)
 
 
 def _glance(engine: Engine, member_id: FromPath[str]) -> MemberView:
@@ -56,7 +73,7 @@ def _glance(engine: Engine, member_id: FromPath[str]) -> MemberView:
 )
 async def member(request: Request[Any, Any, Any], member_id: FromPath[str]) -> MemberView:
     """Tier, segment, tags, points, household and health manager, now."""
-    return await runner(request).call(lambda engine: _glance(engine, member_id))
+    return await _read(request, member_id, lambda engine: _glance(engine, member_id))
 
 
 @get(
@@ -67,7 +84,7 @@ async def member(request: Request[Any, Any, Any], member_id: FromPath[str]) -> M
 )
 async def points(request: Request[Any, Any, Any], member_id: FromPath[str]) -> ledger.Balances:
     """Available, pending, qualifying, lifetime... points now."""
-    return await runner(request).call(lambda engine: engine.points(member_id))
+    return await _read(request, member_id, lambda engine: engine.points(member_id))
 
 
 @get(
@@ -75,7 +92,7 @@ async def points(request: Request[Any, Any, Any], member_id: FromPath[str]) -> l
 )
 async def lots(request: Request[Any, Any, Any], member_id: FromPath[str]) -> list[LotState]:
     """The lots with points left, in the order they would be spent."""
-    return list(await runner(request).call(lambda engine: engine.lots(member_id)))
+    return list(await _read(request, member_id, lambda engine: engine.lots(member_id)))
 
 
 def _tier(engine: Engine, member_id: FromPath[str]) -> TierView:
@@ -90,7 +107,7 @@ def _tier(engine: Engine, member_id: FromPath[str]) -> TierView:
 )
 async def tier(request: Request[Any, Any, Any], member_id: FromPath[str]) -> TierView:
     """The tier now, and every change of it with its reason."""
-    return await runner(request).call(lambda engine: _tier(engine, member_id))
+    return await _read(request, member_id, lambda engine: _tier(engine, member_id))
 
 
 @get(
@@ -103,7 +120,7 @@ async def entitlements(
     request: Request[Any, Any, Any], member_id: FromPath[str]
 ) -> list[benefits.Entitlement]:
     """Every benefit the member may use now, and what grants it."""
-    return list(await runner(request).call(lambda engine: engine.entitlements(member_id)))
+    return list(await _read(request, member_id, lambda engine: engine.entitlements(member_id)))
 
 
 @post(
@@ -131,7 +148,7 @@ async def subscriptions(
     request: Request[Any, Any, Any], member_id: FromPath[str]
 ) -> list[plans.SubscriptionState]:
     """The member's subscriptions, in the order they were asked for."""
-    return list(await runner(request).call(lambda engine: engine.subscriptions(member_id)))
+    return list(await _read(request, member_id, lambda engine: engine.subscriptions(member_id)))
 
 
 @get(
@@ -144,7 +161,7 @@ async def journeys(
     request: Request[Any, Any, Any], member_id: FromPath[str]
 ) -> list[JourneyInstance]:
     """The journeys the member is in now."""
-    return list(await runner(request).call(lambda engine: engine.journeys(member_id)))
+    return list(await _read(request, member_id, lambda engine: engine.journeys(member_id)))
 
 
 def _tags(engine: Engine, member_id: FromPath[str]) -> TagsView:
@@ -159,7 +176,7 @@ def _tags(engine: Engine, member_id: FromPath[str]) -> TagsView:
 )
 async def tags(request: Request[Any, Any, Any], member_id: FromPath[str]) -> TagsView:
     """The member's tags and value segment now."""
-    return await runner(request).call(lambda engine: _tags(engine, member_id))
+    return await _read(request, member_id, lambda engine: _tags(engine, member_id))
 
 
 def _consent(engine: Engine, member_id: FromPath[str]) -> ConsentView:
@@ -171,7 +188,7 @@ def _consent(engine: Engine, member_id: FromPath[str]) -> ConsentView:
 @get("/members/{member_id:str}/consent", opt=_READ, summary="同意 / Consents", responses=_ANSWERS)
 async def consent(request: Request[Any, Any, Any], member_id: FromPath[str]) -> ConsentView:
     """The channels the member agreed to, by purpose."""
-    return await runner(request).call(lambda engine: _consent(engine, member_id))
+    return await _read(request, member_id, lambda engine: _consent(engine, member_id))
 
 
 def _messages(engine: Engine, member_id: FromPath[str]) -> list[MessageView]:
@@ -182,20 +199,34 @@ def _messages(engine: Engine, member_id: FromPath[str]) -> list[MessageView]:
 @get("/members/{member_id:str}/messages", opt=_READ, summary="消息 / Messages", responses=_ANSWERS)
 async def messages(request: Request[Any, Any, Any], member_id: FromPath[str]) -> list[MessageView]:
     """The messages and calls decided for the member: the last two weeks' and those to come."""
-    return await runner(request).call(lambda engine: _messages(engine, member_id))
+    return await _read(request, member_id, lambda engine: _messages(engine, member_id))
 
 
-#: The member endpoints.
+#: The ``X-Purpose`` header every member endpoint takes, as the OpenAPI document shows it.
+PURPOSE = HeaderParameter(
+    name=PURPOSE_HEADER,
+    required=False,
+    description="why the record is looked up (UTF-8, or percent-encoded): needed by staff "
+    "for a member not in their care; recorded with the look-up",
+)
+
+#: The member endpoints, with the purpose header they share.
 VIEWS = (
-    member,
-    points,
-    lots,
-    tier,
-    entitlements,
-    quote,
-    subscriptions,
-    journeys,
-    tags,
-    consent,
-    messages,
+    Router(
+        path="/",
+        parameters={"purpose": PURPOSE},
+        route_handlers=[
+            member,
+            points,
+            lots,
+            tier,
+            entitlements,
+            quote,
+            subscriptions,
+            journeys,
+            tags,
+            consent,
+            messages,
+        ],
+    ),
 )

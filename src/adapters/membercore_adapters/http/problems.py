@@ -101,6 +101,7 @@ _TITLES: Mapping[int, str] = {
     413: "请求过大 / Content too large",
     415: "不支持的媒体类型 / Unsupported media type",
     422: "无法处理 / Unprocessable",
+    429: "请求过于频繁 / Too many requests",
     500: "内部错误 / Internal error",
     503: "暂不可用 / Unavailable, try again",
 }

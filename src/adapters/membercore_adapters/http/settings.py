@@ -1,4 +1,4 @@
-"""What an API instance holds: its limits, its engine's thread, its authenticator; who calls."""
+"""What an API instance holds: its limits, engine's thread, authenticator, sessions; who calls."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from litestar.handlers.base import BaseRouteHandler
 
 from membercore_adapters.http.auth import Authenticator, Principal
 from membercore_adapters.http.running import EngineThread
+from membercore_adapters.http.sessions import Sessions
 
-__all__ = ["HttpLimits", "authenticate", "limits_of", "principal_of", "runner"]
+__all__ = ["HttpLimits", "authenticate", "limits_of", "principal_of", "runner", "sessions_of"]
 
 
 def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -48,6 +49,12 @@ def limits_of(request: Request[Any, Any, Any]) -> HttpLimits:
     return held
 
 
+def sessions_of(request: Request[Any, Any, Any]) -> Sessions:
+    """The staff sessions of the API instance serving ``request``."""
+    held: Sessions = request.app.state["sessions"]
+    return held
+
+
 def principal_of(request: Request[Any, Any, Any]) -> Principal:
     """Who sent ``request`` (the guard authenticated them)."""
     held: Principal = _state(request)["principal"]
@@ -64,7 +71,9 @@ def _state(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
 _WHO = "需要有效的 Bearer 令牌 / a valid bearer token is needed (Authorization: Bearer …)"
 
 
-def authenticate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def authenticate(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """The guard of every endpoint: who calls, and whether they hold the endpoint's scope.
 
     An endpoint names the scope it needs in its ``opt`` (``{"scope": "read"}``); one
@@ -77,7 +86,7 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
     if handler.opt.get("public"):
         return
     authenticator: Authenticator = connection.app.state["authenticator"]
-    principal = authenticator.authenticate(connection.headers.get("authorization"))
+    principal = await authenticator.authenticate(connection.headers.get("authorization"))
     if principal is None:
         raise NotAuthorizedException(_WHO)
     needed = handler.opt.get("scope", "admin")

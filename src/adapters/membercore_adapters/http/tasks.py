@@ -13,6 +13,7 @@ as it stands.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from litestar import Request, get, post
@@ -23,6 +24,7 @@ from membercore.ports import TaskRow
 from membercore.service.engine import Engine
 from membercore.service.recording import member_of
 from membercore.staff.tasks import AssignTask
+from membercore_adapters.http.admission import Visit, admit
 from membercore_adapters.http.auth import Principal
 from membercore_adapters.http.problems import ProblemError, problem_responses
 from membercore_adapters.http.settings import principal_of, runner
@@ -36,7 +38,8 @@ __all__ = ["TASKS"]
     opt={"scope": "read"},
     summary="员工任务 / Staff tasks",
     description="Tasks by due instant: open ones by default; `mine=1` those assigned to "
-    "the caller; `role` those for a role.",
+    "the caller; `role` those for a role. A member of staff (not an administrator) sees "
+    "the tasks they hold and those waiting unassigned for their role.",
     responses=problem_responses(403),
 )
 async def list_tasks(
@@ -55,9 +58,24 @@ async def list_tasks(
     chosen = [
         TaskView.of_row(row)
         for row in rows
-        if (not mine or row.assignee == caller.id) and (role is None or row.role == role)
+        if (not mine or row.assignee == caller.id)
+        and (role is None or row.role == role)
+        and _sees(caller, row)
     ]
     return sorted(chosen, key=lambda task: (task.due_at, task.task_key))
+
+
+def _sees(caller: Principal, row: TaskRow) -> bool:
+    """Whether the caller sees the task: staff theirs and their role's unassigned ones."""
+    if caller.kind == "system" or caller.may("admin"):
+        return True
+    return row.assignee == caller.id or (row.assignee is None and row.role == caller.role)
+
+
+def _visited(engine: Engine, caller: Principal, row: TaskRow, purpose: str) -> None:
+    """Record a member of staff's work on a task as a look-up of the member's record."""
+    if caller.kind == "staff":
+        admit(engine, Visit(principal=caller, purpose=purpose), member_of(row.key))
 
 
 def _row(engine: Engine, task_key: str) -> TaskRow:
@@ -66,10 +84,17 @@ def _row(engine: Engine, task_key: str) -> TaskRow:
     Raises:
         ProblemError: no task has that key (404).
     """
-    found = next((row for row in engine.store.tasks(None) if row.task_key == task_key), None)
+    found = _first(engine.store.tasks("open"), task_key) or _first(
+        engine.store.tasks("closed"), task_key
+    )
     if found is None:
         raise ProblemError(404, "unknown-task", f"没有任务 {task_key!r} / no task {task_key!r}")
     return found
+
+
+def _first(rows: Iterable[TaskRow], task_key: str) -> TaskRow | None:
+    """The row of ``task_key`` among ``rows`` (open tasks are few: they are read first)."""
+    return next((row for row in rows if row.task_key == task_key), None)
 
 
 def _held(engine: Engine, row: TaskRow) -> TaskView:
@@ -86,7 +111,7 @@ def _claim(engine: Engine, task_key: str, caller: Principal, key: str) -> TaskVi
         )
     if row.assignee == caller.id:
         return _held(engine, row)  # claimed already: the answer stands
-    if row.assignee is not None and "admin" not in caller.scopes:
+    if row.assignee is not None and not caller.may("admin"):
         raise ProblemError(
             409,
             "task-held",
@@ -94,6 +119,7 @@ def _claim(engine: Engine, task_key: str, caller: Principal, key: str) -> TaskVi
             f"{row.assignee!r}",
         )
     member_id = member_of(row.key)
+    _visited(engine, caller, row, "认领任务 / claiming a task")
     engine.execute(
         AssignTask(
             key=key, member_id=member_id, task_key=task_key, staff_id=caller.id, by=caller.id
@@ -138,17 +164,14 @@ def _complete(engine: Engine, task_key: str, caller: Principal, outcome: str) ->
             f"任务 {task_key!r} 已关闭（结果 {held.outcome!r}）/ task {task_key!r} is closed "
             f"with the outcome {held.outcome!r}",
         )
-    if (
-        caller.kind == "staff"
-        and row.assignee not in (None, caller.id)
-        and "admin" not in caller.scopes
-    ):
+    if row.assignee not in (None, caller.id) and not caller.may("admin"):
         raise ProblemError(
             409,
             "task-held",
             f"任务 {task_key!r} 由 {row.assignee!r} 负责 / task {task_key!r} is held by "
             f"{row.assignee!r}",
         )
+    _visited(engine, caller, row, "完成任务 / completing a task")
     fact = TaskCompleted(
         fact_id=f"{task_key}/completed/{caller.id}",
         patient_id=member_of(row.key),
@@ -171,7 +194,8 @@ def _complete(engine: Engine, task_key: str, caller: Principal, outcome: str) ->
     description="Record a task done with its outcome (`rebooked`, `no_answer`...): the "
     "task closes and the member's journeys take the outcome as a `task_completed` fact. "
     "A task completed already with the same outcome is answered as it is; with another "
-    "outcome, 409.",
+    "outcome, 409. A task someone holds is completed by them or an administrator (409 "
+    "otherwise, a hospital system included).",
     responses=problem_responses(403, 404, 409, 422),
 )
 async def complete(

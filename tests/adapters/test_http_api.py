@@ -270,6 +270,8 @@ def test_each_operation_has_a_readable_stable_id() -> None:
         for path, item in _document()["paths"].items()
         for method, operation in item.items()
     }
+    assert ids[("POST", "/sessions")] == "signIn"
+    assert ids[("DELETE", "/sessions/current")] == "signOut"
     assert ids[("POST", "/facts")] == "postFacts"
     assert ids[("POST", "/commands")] == "postCommand"
     assert ids[("GET", "/members/{member_id}")] == "getMember"

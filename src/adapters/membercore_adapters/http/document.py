@@ -47,6 +47,8 @@ __all__ = ["complete", "documentation_router", "operation_id"]
 
 #: Readable ids of the operations, by method and path.
 _OPERATIONS: Mapping[tuple[str, str], str] = {
+    ("POST", "/sessions"): "signIn",
+    ("DELETE", "/sessions/current"): "signOut",
     ("POST", "/facts"): "postFacts",
     ("POST", "/commands"): "postCommand",
     ("GET", "/members/{member_id}"): "getMember",
@@ -76,7 +78,7 @@ def operation_id(
     Clients generated from the document name their functions by it, so it does not
     change when a handler is renamed: ``getMemberPoints`` for ``GET
     /members/{member_id}/points``. An operation the table does not name is its method
-    and the words of its path: ``postSessions`` for ``POST /sessions``.
+    and the words of its path: ``getReportsDaily`` for ``GET /reports/daily``.
     """
     method = str(getattr(http_method, "value", http_method)).upper()
     words = [part if isinstance(part, str) else "{" + part.name + "}" for part in path_components]

@@ -288,6 +288,8 @@ def test_the_document_names_the_headers_answers_carry_and_shows_fixed_problem_ex
     document = _document()
     command = document["paths"]["/commands"]["post"]["responses"]
     assert "Idempotent-Replayed" in command["200"]["headers"]
+    signed_out = document["paths"]["/sessions/current"]["delete"]["responses"]["204"]
+    assert "content" not in signed_out  # a 204 has no body to describe
     for item in document["paths"].values():
         for operation in item.values():
             challenge = operation["responses"]["401"]["headers"]["WWW-Authenticate"]

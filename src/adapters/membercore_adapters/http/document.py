@@ -7,9 +7,9 @@ plain JSON; :func:`complete` describes their bodies as the engine reads them, ea
 type and each command type a schema of its own (:mod:`~membercore_adapters.http.schemas`),
 told apart by the ``type`` tag. It also names the headers problems carry
 (``WWW-Authenticate`` on a 401, ``Retry-After`` on a 503) and the 415 of an endpoint
-that takes a body. :func:`operation_id` gives each operation a stable, readable id, and
-:func:`documentation_router` leaves Litestar's documentation pages unserved: the
-document is served at ``GET /openapi.json`` only.
+that takes a body, and leaves a 204 without content. :func:`operation_id` gives each
+operation a stable, readable id, and :func:`documentation_router` leaves Litestar's
+documentation pages unserved: the document is served at ``GET /openapi.json`` only.
 """
 
 from __future__ import annotations
@@ -180,8 +180,11 @@ _HEADERS: Mapping[str, tuple[str, str, bool]] = {
 
 
 def _answers(operation: Operation) -> None:
-    """The 415 of an operation that takes a body, and the headers of its problems."""
+    """The 415 of an operation that takes a body, the headers of its problems, no 204 body."""
     responses = operation.responses if operation.responses is not None else {}
+    empty = responses.get("204")
+    if isinstance(empty, OpenAPIResponse):
+        empty.content = None  # Litestar describes a handler's None as a JSON null; 204 has no body
     if operation.request_body is not None and "415" not in responses:
         example = Example(summary=title_of(415), value=problem_example(415))
         responses["415"] = OpenAPIResponse(

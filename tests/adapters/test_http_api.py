@@ -408,7 +408,8 @@ def test_a_body_that_is_not_utf_8_is_a_400_problem(
 ) -> None:
     sent = json.dumps(payload).encode().replace(b'"', b'"\xe9', 1)
     answer = client.post(path, content=sent, headers={**caller, "Content-Type": "application/json"})
-    body = _is_problem(answer, 400, "http-400")
+    body = _is_problem(answer, 400, "invalid-request")
+    assert body["detail"].startswith("请求体无法读取")
     assert "UTF-8" in body["detail"]
 
 
@@ -537,7 +538,7 @@ def test_a_body_that_is_not_facts_is_a_400_problem(client: TestClient[Litestar])
     garbled = client.post(
         "/facts", content=b"{not json", headers={**HIS, "content-type": "application/json"}
     )
-    _is_problem(garbled, 400, "http-400")
+    assert _is_problem(garbled, 400, "invalid-request")["detail"].startswith("请求体无法读取")
     _is_problem(client.post("/facts", json=[1, 2], headers=HIS), 400, "invalid-request")
 
 

@@ -59,7 +59,7 @@ class FieldProblem:
 
     Attributes:
         pointer: a JSON pointer (RFC 6901) to the field in the request body
-            (``/3/occurred_at``), or to the header or parameter (``/headers/idempotency-key``).
+            (``/3/occurred_at``), or to the header or parameter (``/header/idempotency-key``).
         detail: what was wrong with it.
     """
 
@@ -243,6 +243,7 @@ def _membercore(error: MembercoreError) -> tuple[int, tuple[FieldProblem, ...]]:
 
 def _http_kind(error: HTTPException) -> str:
     kinds = {
+        400: "invalid-request",
         401: "not-authenticated",
         403: "forbidden",
         404: "not-found",
@@ -253,8 +254,15 @@ def _http_kind(error: HTTPException) -> str:
     return kinds.get(error.status_code, f"http-{error.status_code}")
 
 
+#: What the framework's own refusal of a request's body is, said first in Chinese.
+_UNREADABLE = "请求体无法读取（须为 UTF-8 编码的 JSON）/ the body cannot be read"
+
+
 def _said(error: HTTPException) -> str:
-    return str(error.detail) if error.detail else HTTPStatus(error.status_code).phrase
+    said = str(error.detail) if error.detail else HTTPStatus(error.status_code).phrase
+    if error.status_code == 400 and not isinstance(error, ProblemError):
+        return f"{_UNREADABLE}: {said}"
+    return said
 
 
 def _fields(error: ValidationException) -> tuple[FieldProblem, ...]:

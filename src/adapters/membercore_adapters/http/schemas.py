@@ -28,7 +28,7 @@ from litestar.openapi.spec import Discriminator, OpenAPIFormat, OpenAPIType, Ref
 
 from membercore.converters import TAG
 from membercore.facts import Fact
-from membercore.serialization.messages import _MESSAGE_TYPES  # the registry of every type
+from membercore.serialization import message_classes
 from membercore.service.use_cases import HANDLERS
 from membercore.upcasting import VERSION_KEY, schema_version
 
@@ -62,7 +62,7 @@ class MessageSchemas:
 
 def fact_types() -> list[type[Any]]:
     """Every fact type ``POST /facts`` takes, in the order of their tags."""
-    return [cls for _, cls in sorted(_MESSAGE_TYPES.items()) if issubclass(cls, Fact)]
+    return [cls for _, cls in sorted(message_classes().items()) if issubclass(cls, Fact)]
 
 
 def command_types() -> list[type[Any]]:

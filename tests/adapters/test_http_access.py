@@ -72,6 +72,8 @@ def _opener(url: str, clock: ManualClock) -> Any:
         for staff_id, role in (
             ("hm-01", "health_manager"),
             ("hm-02", "health_manager"),
+            ("rn-01", "nurse"),
+            ("md-01", "doctor"),
             ("cs-01", "customer_service"),
             ("ad-01", "admin"),
         ):
@@ -158,6 +160,26 @@ def test_staff_sign_in_work_with_their_session_and_sign_out(
     _is_problem(client.post("/facts", json=[], headers=header), 403, "forbidden")
     assert client.delete("/sessions/current", headers=header).status_code == 204
     _is_problem(client.get("/tasks", headers=header), 401, "not-authenticated")
+
+
+@pytest.mark.parametrize(
+    ("staff_id", "role", "scopes"),
+    [
+        ("rn-01", "nurse", ["commands", "read"]),
+        ("md-01", "doctor", ["commands", "read"]),
+        ("cs-01", "customer_service", ["commands", "read"]),
+        ("ad-01", "admin", ["admin"]),
+    ],
+)
+def test_each_role_signs_in_with_its_scopes(
+    client: TestClient[Litestar], staff_id: str, role: str, scopes: list[str]
+) -> None:
+    answer = client.post("/sessions", json={"staff_id": staff_id, "password": PASSWORD})
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["role"], answer.json()["scopes"]) == (role, scopes)
+    header = {"Authorization": f"Bearer {answer.json()['token']}"}
+    facts = client.post("/facts", json=[], headers=header)
+    assert facts.status_code == (200 if role == "admin" else 403)
 
 
 def test_a_wrong_password_and_an_unknown_id_are_refused_alike_then_held_back(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import logging
 import threading
@@ -18,14 +19,22 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jsonschema_rs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from membercore import Engine, reference_config
 from membercore.benefits import BillItem
-from membercore.errors import GaveUpError
+from membercore.errors import ConfigError, GaveUpError
+from membercore.facts import Fact
 from membercore.plugins import make_plugin_manager
+from membercore.serialization import message_to_dict
+from membercore.serialization.messages import _MESSAGE_TYPES
+from membercore.service.use_cases import HANDLERS
+from membercore.testing import strategies
 from membercore.testing.clock import ManualClock
 from membercore_adapters.http import HttpLimits, Principal, StaticTokens, app, engine_thread
 from membercore_adapters.http.auth import load_token_file
@@ -158,6 +167,144 @@ def test_the_openapi_document_is_served_without_a_token_and_documents_every_endp
     assert PROBLEM in refused["content"]
 
 
+@functools.cache
+def _document() -> dict[str, Any]:
+    """The document of an application never started (its store is never opened)."""
+    built: dict[str, Any] = app(
+        "memory://", authenticator=StaticTokens({})
+    ).openapi_schema.to_schema()
+    return built
+
+
+def _fits(component: str, body: object) -> bool:
+    """Whether ``body`` fits the document's schema ``component``."""
+    schema = {"$ref": f"#/components/schemas/{component}", **_document()}
+    return bool(jsonschema_rs.validator_for(schema).is_valid(body))
+
+
+def test_each_fact_and_command_type_is_documented_as_a_schema_of_its_own(
+    client: TestClient[Litestar],
+) -> None:
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    facts = document["paths"]["/facts"]["post"]["requestBody"]
+    one, batch = facts["content"]["application/json"]["schema"]["oneOf"]
+    assert one == {"$ref": "#/components/schemas/Fact"}
+    assert batch == {"type": "array", "items": one, "maxItems": 5}  # the app's max_batch
+    commands = document["paths"]["/commands"]["post"]["requestBody"]
+    assert commands["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Command"
+    }
+    fact_tags = {cls.TYPE for cls in _MESSAGE_TYPES.values() if issubclass(cls, Fact)}
+    assert schemas["Fact"]["discriminator"]["propertyName"] == "type"
+    assert set(schemas["Fact"]["discriminator"]["mapping"]) == fact_tags
+    assert len(schemas["Fact"]["oneOf"]) == len(fact_tags)
+    assert set(schemas["Command"]["discriminator"]["mapping"]) == {cls.TYPE for cls in HANDLERS}
+    paid = schemas["ChargePaid"]
+    assert paid["properties"]["type"]["const"] == "charge_paid"
+    assert paid["properties"]["occurred_at"]["format"] == "date-time"
+    assert paid["properties"]["lines"]["items"] == {"$ref": "#/components/schemas/ChargeLine"}
+    assert set(paid["required"]) == {"type", "fact_id", "patient_id", "occurred_at"} | {
+        "charge_id",
+        "lines",
+    }
+    assert paid["additionalProperties"] is False
+    line = schemas["ChargeLine"]["properties"]
+    assert line["insurance_fen"] == {
+        "type": "integer",
+        "default": 0,
+        "description": "the part paid by medical insurance (医保); never earns points.",
+    }
+    adjust = schemas["AdjustPoints"]
+    assert "key" not in adjust["required"]  # the Idempotency-Key header may give it
+    assert "Idempotency-Key" in adjust["properties"]["key"]["description"]
+    consent = schemas["GrantConsent"]["properties"]
+    assert consent["channels"]["items"]["enum"] == ["wecom", "sms", "email", "phone"]
+
+
+def test_the_documented_schemas_take_what_the_api_takes_and_name_what_it_refuses() -> None:
+    assert _fits("Fact", REGISTERED)
+    assert _fits("Fact", PAID)
+    assert _fits("Command", ADJUST)  # its key from the header
+    assert _fits("Command", {"type": "redeem", "key": "r-1", "member_id": "P-1", "points": 10})
+    assert not _fits("Fact", {**REGISTERED, "nickname": "林"})  # no other key
+    assert not _fits("Fact", {key: v for key, v in PAID.items() if key != "lines"})
+    assert not _fits("Fact", {**REGISTERED, "type": "charge_paid"})  # a charge's fields
+    assert not _fits("Command", REGISTERED)
+    assert not _fits("Command", {**ADJUST, "points": "500"})
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.one_of(
+        strategies.facts(),
+        strategies.ledger_commands(),
+        strategies.household_commands(),
+        strategies.tier_overrides(),
+    )
+)
+def test_every_fact_and_command_as_the_engine_writes_it_fits_its_documented_schema(
+    message: Any,
+) -> None:
+    family = "Fact" if isinstance(message, Fact) else "Command"
+    assert _fits(family, json.loads(json.dumps(message_to_dict(message))))
+
+
+def test_a_fact_that_does_not_fit_its_schema_still_reaches_the_engine_as_a_dead_letter(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    _registered(client)
+    odd = _fact("checked_in", "APP-7", channel="app", nickname="林")
+    assert not _fits("Fact", odd)
+    answer = client.post("/facts", json=[odd], headers=HIS)
+    assert answer.status_code == 200, answer.text
+    (item,) = answer.json()["items"]
+    assert (item["status"], item["pointer"]) == ("refused", "/0/nickname")
+    letters = engine_thread(api).call_blocking(lambda engine: engine.dead_letters())
+    assert [letter.fact_id for letter in letters] == ["APP-7"]
+
+
+def test_each_operation_has_a_readable_stable_id() -> None:
+    ids = {
+        (method.upper(), path): operation["operationId"]
+        for path, item in _document()["paths"].items()
+        for method, operation in item.items()
+    }
+    assert ids[("POST", "/sessions")] == "signIn"
+    assert ids[("DELETE", "/sessions/current")] == "signOut"
+    assert ids[("POST", "/facts")] == "postFacts"
+    assert ids[("POST", "/commands")] == "postCommand"
+    assert ids[("GET", "/members/{member_id}")] == "getMember"
+    assert ids[("GET", "/members/{member_id}/points")] == "getMemberPoints"
+    assert ids[("POST", "/members/{member_id}/quote")] == "quoteBill"
+    assert ids[("GET", "/tasks")] == "listTasks"
+    assert ids[("POST", "/tasks/{task_id}/claim")] == "claimTask"
+    assert ids[("POST", "/tasks/{task_id}/complete")] == "completeTask"
+    assert len(set(ids.values())) == len(ids)
+    assert all(operation_id.isalnum() for operation_id in ids.values())
+
+
+def test_the_document_names_the_headers_answers_carry_and_shows_fixed_problem_examples() -> None:
+    document = _document()
+    command = document["paths"]["/commands"]["post"]["responses"]
+    assert "Idempotent-Replayed" in command["200"]["headers"]
+    signed_out = document["paths"]["/sessions/current"]["delete"]["responses"]["204"]
+    assert "content" not in signed_out  # a 204 has no body to describe
+    for item in document["paths"].values():
+        for operation in item.values():
+            challenge = operation["responses"]["401"]["headers"]["WWW-Authenticate"]
+            assert challenge["required"] is True
+            assert "Retry-After" in operation["responses"]["503"]["headers"]
+    # No example made up at random: each problem's is one the API gives.
+    assert "examples" not in json.dumps(document["components"]["schemas"]["Problem"])
+    missing = document["paths"]["/members/{member_id}"]["get"]["responses"]["404"]
+    (example,) = missing["content"][PROBLEM]["examples"].values()
+    assert example["value"]["type"] == "urn:membercore:problem:unknown-member"
+    assert example["value"]["status"] == 404
+    again = app("memory://", authenticator=StaticTokens({})).openapi_schema.to_schema()
+    assert again == document
+
+
 def test_every_other_endpoint_needs_a_known_bearer_token(client: TestClient[Litestar]) -> None:
     for headers in ({}, {"Authorization": "Bearer nobody"}, {"Authorization": "Basic aGlz"}):
         answer = client.get("/members/P-1", headers=headers)
@@ -173,6 +320,149 @@ def test_an_endpoint_refuses_a_caller_without_its_scope(client: TestClient[Lites
     assert "ingest" in body["detail"]
     command = {"type": "adjust_points", "key": "a", "member_id": "P-1", "points": 1}
     _is_problem(client.post("/commands", json=command, headers=HIS), 403, "forbidden")
+
+
+@pytest.mark.parametrize(
+    "path", ["/schema", "/schema/openapi.json", "/schema/swagger", "/schema/x", "/nope/x"]
+)
+def test_only_openapi_json_is_served_and_any_unknown_path_is_a_404_problem(
+    client: TestClient[Litestar], path: str
+) -> None:
+    for headers in ({}, HIS):
+        body = _is_problem(client.get(path, headers=headers), 404, "not-found")
+        assert body["instance"] == path
+
+
+#: The endpoints that take a body: the path asked for, as documented, who calls, a body.
+BODIES = [
+    ("/facts", "/facts", HIS, REGISTERED),
+    ("/commands", "/commands", CRM, {"type": "adjust_points", "key": "a", "member_id": "P-1"}),
+    ("/members/P-1/quote", "/members/{member_id}/quote", HIS, {"items": []}),
+    (
+        f"/tasks/{task_id('T-1')}/complete",
+        "/tasks/{task_id}/complete",
+        CRM,
+        {"outcome": "rebooked"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "documented", "caller", "payload"), BODIES)
+def test_a_body_sent_as_anything_but_json_is_a_415_problem_naming_json(
+    client: TestClient[Litestar],
+    path: str,
+    documented: str,
+    caller: dict[str, str],
+    payload: object,
+) -> None:
+    sent = json.dumps(payload).encode()
+    for content_type in (
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=latin-1",
+        None,
+    ):
+        headers = {**caller} if content_type is None else {**caller, "Content-Type": content_type}
+        body = _is_problem(
+            client.post(path, content=sent, headers=headers), 415, "unsupported-media-type"
+        )
+        assert "application/json" in body["detail"]
+        assert str(content_type or "none") in body["detail"]
+        assert body["errors"] == [
+            {"pointer": "/header/content-type", "detail": "expected application/json"}
+        ]
+    # Without a token, the caller is told that first.
+    _is_problem(
+        client.post(path, content=sent, headers={"Content-Type": "text/plain"}),
+        401,
+        "not-authenticated",
+    )
+    declared = _document()["paths"][documented]["post"]["responses"]["415"]
+    assert PROBLEM in declared["content"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "application/merge-patch+json",
+    ],
+)
+def test_json_is_taken_under_its_charset_or_a_json_suffix(
+    client: TestClient[Litestar], content_type: str
+) -> None:
+    sent = json.dumps(REGISTERED).encode()
+    answer = client.post("/facts", content=sent, headers={**HIS, "Content-Type": content_type})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["applied"] + answer.json()["duplicates"] == 1
+
+
+@pytest.mark.parametrize(("path", "documented", "caller", "payload"), BODIES)
+def test_a_body_that_is_not_utf_8_is_a_400_problem(
+    client: TestClient[Litestar],
+    path: str,
+    documented: str,
+    caller: dict[str, str],
+    payload: object,
+) -> None:
+    sent = json.dumps(payload).encode().replace(b'"', b'"\xe9', 1)
+    answer = client.post(path, content=sent, headers={**caller, "Content-Type": "application/json"})
+    body = _is_problem(answer, 400, "invalid-request")
+    assert body["detail"].startswith("请求体无法读取")
+    assert "UTF-8" in body["detail"]
+
+
+CRM_PAGE = "https://crm.example.cn"
+PREFLIGHT = {
+    "Origin": CRM_PAGE,
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
+}
+
+
+def test_a_preflight_from_an_allowed_origin_is_answered_without_a_token(
+    store_url: str, clock: ManualClock
+) -> None:
+    api = app(
+        _opener(store_url, clock),
+        authenticator=StaticTokens(TOKENS),
+        cors_origins=[CRM_PAGE + "/", "http://localhost:5173"],
+    )
+    with TestClient(api) as client:
+        answer = client.options("/commands", headers=PREFLIGHT)
+        assert answer.status_code == 204, answer.text
+        assert answer.headers["access-control-allow-origin"] == CRM_PAGE
+        assert "POST" in answer.headers["access-control-allow-methods"]
+        allowed = answer.headers["access-control-allow-headers"].lower()
+        assert {"authorization", "content-type", "idempotency-key"} <= set(allowed.split(", "))
+        # The request itself still needs its token; the page may read the headers it needs.
+        _is_problem(
+            client.get("/members/P-1", headers={"Origin": CRM_PAGE}), 401, "not-authenticated"
+        )
+        _registered(client)
+        read = client.get("/members/P-1", headers={**CRM, "Origin": CRM_PAGE})
+        assert read.status_code == 200
+        assert read.headers["access-control-allow-origin"] == CRM_PAGE
+        assert "Idempotent-Replayed" in read.headers["access-control-expose-headers"]
+        # Another origin is not allowed.
+        other = client.options("/commands", headers={**PREFLIGHT, "Origin": "https://evil.example"})
+        assert other.status_code == 400
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_without_allowed_origins_no_cors_header_is_sent_and_a_preflight_needs_a_token(
+    client: TestClient[Litestar],
+) -> None:
+    _is_problem(client.options("/commands", headers=PREFLIGHT), 401, "not-authenticated")
+    read = client.get("/openapi.json", headers={"Origin": CRM_PAGE})
+    assert "access-control-allow-origin" not in read.headers
+
+
+@pytest.mark.parametrize("origin", ["crm.example.cn", "https://crm.example.cn/app", "ftp://x"])
+def test_an_allowed_origin_is_a_scheme_and_a_host(origin: str) -> None:
+    with pytest.raises(ValueError, match="not an origin"):
+        app("memory://", authenticator=StaticTokens({}), cors_origins=[origin])
 
 
 # -- facts ------------------------------------------------------------------------------
@@ -248,7 +538,7 @@ def test_a_body_that_is_not_facts_is_a_400_problem(client: TestClient[Litestar])
     garbled = client.post(
         "/facts", content=b"{not json", headers={**HIS, "content-type": "application/json"}
     )
-    _is_problem(garbled, 400, "http-400")
+    assert _is_problem(garbled, 400, "invalid-request")["detail"].startswith("请求体无法读取")
     _is_problem(client.post("/facts", json=[1, 2], headers=HIS), 400, "invalid-request")
 
 
@@ -287,6 +577,22 @@ def test_a_command_sent_again_with_its_key_gives_the_same_answer(
     )
     body = _is_problem(mismatch, 422, "idempotency-key-mismatch")
     assert body["errors"][0]["pointer"] == "/key"
+
+
+def test_an_idempotency_key_is_spent_per_member_not_across_members(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    _registered(client)
+    other = {**REGISTERED, "fact_id": "HIS-20", "patient_id": "P-2"}
+    assert client.post("/facts", json=other, headers=HIS).status_code == 200
+    keyed = {**CRM, "Idempotency-Key": "order-1"}
+    first = client.post("/commands", json=ADJUST, headers=keyed)
+    second = client.post("/commands", json={**ADJUST, "member_id": "P-2"}, headers=keyed)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert "idempotent-replayed" not in second.headers  # carried out for P-2 as well
+    for member_id in ("P-1", "P-2"):
+        held = engine_thread(api).call_blocking(lambda e, m=member_id: e.points(m).adjusted)
+        assert held == 500
 
 
 def test_a_command_the_programme_refuses_is_a_422_problem_saying_why(
@@ -557,28 +863,49 @@ def test_static_tokens_keep_only_digests_and_name_the_principal_of_a_bearer_toke
         Principal(kind="staff", id="x", scopes={"read"})
 
 
+HIS_TOKEN = "his-5d2e9c0b7a41f3e8"
+HM_TOKEN = "hm01-8b3f6a2d9e0c71"
+
+
 def test_a_token_file_names_the_entry_it_refuses(tmp_path: Path) -> None:
     path = tmp_path / "tokens.json"
     path.write_text(
         json.dumps(
             [
-                {"token": "t-1", "kind": "system", "id": "his", "scopes": ["ingest"]},
-                {"token": "t-2", "kind": "staff", "id": "hm-01", "scopes": ["read"]}
+                {"token": HIS_TOKEN, "kind": "system", "id": "his", "scopes": ["ingest"]},
+                {"token": HM_TOKEN, "kind": "staff", "id": "hm-01", "scopes": ["read"]}
                 | {"role": "health_manager"},
             ]
         ),
         encoding="utf-8",
     )
     tokens = load_token_file(path)
-    assert asyncio.run(tokens.authenticate("Bearer t-2")) == Principal(
+    assert asyncio.run(tokens.authenticate(f"Bearer {HM_TOKEN}")) == Principal(
         kind="staff", id="hm-01", scopes={"read"}, role="health_manager"
     )
-    path.write_text(json.dumps([{"token": "t", "kind": "system", "id": "x", "scope": []}]))
+    path.write_text(json.dumps([{"token": HIS_TOKEN, "kind": "system", "id": "x", "scope": []}]))
     with pytest.raises(Exception, match=r"\[0\]\.scope"):
         load_token_file(path)
-    path.write_text(json.dumps([{"token": "t", "kind": "robot", "id": "x", "scopes": []}]))
+    path.write_text(json.dumps([{"token": HIS_TOKEN, "kind": "robot", "id": "x", "scopes": []}]))
     with pytest.raises(Exception, match=r"\[0\]"):
         load_token_file(path)
+
+
+def test_a_token_file_refuses_a_short_token_and_one_token_given_twice(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    his = {"token": HIS_TOKEN, "kind": "system", "id": "his", "scopes": ["ingest"]}
+    crm = {"token": "crm-7f1e0d4b", "kind": "system", "id": "crm", "scopes": ["read"]}
+    path.write_text(json.dumps([his, crm]), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"tokens\.json\[1\]\.token.*at least 16 characters"):
+        load_token_file(path)
+    path.write_text(json.dumps([his, {**crm, "token": "c" * 16}, {**his, "id": "bi"}]))
+    with pytest.raises(ConfigError) as refused:
+        load_token_file(path)
+    said = str(refused.value)
+    assert "tokens.json[2].token" in said
+    assert "the same token as" in said
+    assert said.endswith(f"{path}[0]: each token stands for one principal")
+    assert HIS_TOKEN not in said  # the secret itself is never written out
 
 
 def test_the_engine_thread_opens_uses_and_closes_the_engine_on_one_thread(

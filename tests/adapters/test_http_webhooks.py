@@ -263,6 +263,11 @@ def test_the_openapi_document_lists_the_webhook_routes_naming_those_served(
     assert "requestBody" not in root["get"]
     assert PROBLEM in root["post"]["responses"]["401"]["content"]
     assert PROBLEM in root["post"]["responses"]["403"]["content"]
+    assert PROBLEM not in root["post"]["responses"]["400"]["content"]  # the webhook's own
+    assert (root["post"]["operationId"], below["put"]["operationId"]) == (
+        "postWebhook",
+        "putWebhookPath",
+    )
 
 
 def test_without_webhooks_no_webhook_route_is_served(store_url: str) -> None:

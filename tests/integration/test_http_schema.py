@@ -85,4 +85,4 @@ def test_the_served_document_is_the_one_checked() -> None:
     with TestClient(API) as client:
         served = client.get("/openapi.json").json()
     assert served == schema.raw_schema
-    assert len(served["paths"]) == 16
+    assert len(served["paths"]) == 18

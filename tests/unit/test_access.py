@@ -178,7 +178,7 @@ def test_an_account_shows_no_password_hash() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        {"role": "doctor"},
+        {"role": "surgeon"},
         {"name": " "},
         {"staff_id": ""},
         {"created_at": datetime(2026, 3, 2, 10, 0)},  # noqa: DTZ001 - naive on purpose

@@ -18,7 +18,7 @@ from membercore.ledger.commands import AdjustPoints, TransferPoints
 from membercore.serialization import dump_config, load_config, message_from_json
 from membercore.service.engine import Engine
 from membercore.service.recording import member_key
-from membercore.text import brief
+from membercore.text import brief, span
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=SH)
@@ -145,3 +145,40 @@ def test_points_that_expired_before_a_transfer_expire_once(engine: Engine) -> No
     assert len(postings) == len(set(postings))  # no expiry stored twice
     held = engine.points(head)
     assert (held.expired, held.balance) == (1_000, 200)
+
+
+@pytest.mark.parametrize(
+    ("delta", "said"),
+    [
+        (timedelta(0), "0 seconds"),
+        (timedelta(microseconds=400), "less than a millisecond"),
+        (timedelta(seconds=1), "1 second"),
+        (timedelta(minutes=5), "5 minutes"),
+        (timedelta(minutes=5, milliseconds=500), "5 minutes 500 milliseconds"),
+        (timedelta(hours=1, minutes=30, seconds=59), "1 hour 30 minutes"),
+        (timedelta(days=3, hours=2, minutes=4), "3 days 2 hours"),
+        (timedelta(days=3, minutes=4), "3 days 4 minutes"),
+        (timedelta(days=400), "400 days"),
+        (-timedelta(hours=2), "-2 hours"),
+    ],
+)
+def test_a_length_of_time_is_said_in_its_two_largest_units(delta: timedelta, said: str) -> None:
+    assert span(delta) == said
+
+
+def test_a_fact_from_the_future_says_by_how_much_in_plain_units(engine: Engine) -> None:
+    registered = PatientRegistered(fact_id="r-1", patient_id="p-1", occurred_at=T0)
+    engine.ingest([registered], now=T0)
+    ahead = VisitCompleted(
+        fact_id="v-1",
+        patient_id="p-1",
+        occurred_at=T0 + timedelta(days=3, hours=2),
+        visit_id="V-1",
+    )
+    assert engine.ingest([ahead], now=T0).rejected == 1
+    (letter,) = engine.store.dead_letters()
+    assert f"is 3 days 2 hours after the decision instant {T0.astimezone(UTC).isoformat()}" in (
+        letter.reason
+    )
+    assert letter.reason.endswith("beyond the allowed clock skew of 5 minutes")
+    assert "day," not in letter.reason  # not Python's "3 days, 2:00:00"

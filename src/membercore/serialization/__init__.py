@@ -27,6 +27,7 @@ from membercore.serialization.config_files import (
 )
 from membercore.serialization.messages import (
     _MESSAGE_TYPES,  # noqa: F401 - the registry, for tools that list every type
+    message_classes,
     message_from_dict,
     message_from_json,
     message_from_stored,
@@ -49,6 +50,7 @@ __all__ = [
     "load_config",
     "load_config_file",
     "load_config_toml",
+    "message_classes",
     "message_from_dict",
     "message_from_json",
     "message_from_stored",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import cattrs
@@ -34,6 +35,7 @@ from membercore.staff import offers, programmes, tasks
 from membercore.upcasting import VERSION_KEY, Upcasters, schema_version
 
 __all__ = [
+    "message_classes",
     "message_from_dict",
     "message_from_json",
     "message_from_stored",
@@ -75,6 +77,11 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
 def message_types() -> frozenset[str]:
     """The ``type`` tag of every fact, command and event membercore reads and writes."""
     return frozenset(_MESSAGE_TYPES)
+
+
+def message_classes() -> Mapping[str, type[Any]]:
+    """The class of every fact, command and event membercore reads and writes, by tag."""
+    return MappingProxyType(_MESSAGE_TYPES)
 
 
 def message_to_dict(message: Any) -> dict[str, Any]:

@@ -234,7 +234,7 @@ def _screen(
             digest = fingerprint(message)
             prior = seen.get(message.fact_id)
             if message.occurred_at > item.at + engine.clock_skew:
-                why = from_the_future(message, item.at)
+                why = from_the_future(message, item.at, engine.clock_skew)
             elif prior is not None and matches(prior, message):
                 duplicated.append(item.place)
                 continue

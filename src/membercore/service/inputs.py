@@ -24,7 +24,7 @@ from membercore.serialization import message_from_dict, message_to_dict
 from membercore.service.limits import InputLimits, check, parse, printable, small, truncated
 from membercore.service.recording import dead_letter, member_key
 from membercore.service.use_cases import AnyCommand, route
-from membercore.text import brief
+from membercore.text import brief, span
 
 __all__ = [
     "INPUT_FAULTS",
@@ -255,11 +255,12 @@ def describe(command: object) -> str:
     return f"{getattr(command, 'TYPE', type(command).__name__)} ({', '.join(named)})"
 
 
-def from_the_future(fact: Fact, at: datetime) -> str:
+def from_the_future(fact: Fact, at: datetime, clock_skew: timedelta) -> str:
     """Why a fact dated after its decision instant (past the clock skew) is refused."""
     return (
-        f"occurred_at {fact.occurred_at.isoformat()} is {fact.occurred_at - at} after the "
-        f"decision instant {at.isoformat()}: more than the clock skew allowed"
+        f"occurred_at {fact.occurred_at.isoformat()} is {span(fact.occurred_at - at)} after "
+        f"the decision instant {at.isoformat()}, beyond the allowed clock skew of "
+        f"{span(clock_skew)}"
     )
 
 

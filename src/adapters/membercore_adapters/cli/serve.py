@@ -6,9 +6,13 @@ worker does) before the server starts, so a wrong URL or programme stops it with
 exit status; the engine is then opened on its own thread inside the server. Callers
 are the store's API tokens (``membercore token create``) and its staff accounts, who
 sign in (``POST /sessions``); ``--token-file`` adds tokens kept in a file (see
-:func:`membercore_adapters.http.auth.load_token_file`). ``--webhook NAME`` serves an
-installed plugin's webhook at ``/webhooks/NAME`` (:mod:`~membercore_adapters.cli.webhooks`).
-SIGTERM or SIGINT stops it cleanly: requests in flight finish, the engine closes.
+:func:`membercore_adapters.http.auth.load_token_file`), which is warned of when it is
+open to others than its owner. ``--cors-origin`` lets the web pages of an origin call
+the API. ``--webhook NAME`` serves an installed plugin's webhook at ``/webhooks/NAME``
+(:mod:`~membercore_adapters.cli.webhooks`). SIGTERM or SIGINT stops it cleanly:
+requests in flight finish, for at most ``--graceful-timeout`` seconds (a client that
+sends its request slowly, or never finishes it, does not hold the server up longer);
+then the engine closes.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +33,7 @@ from membercore_adapters.cli.arguments import Exit, store_options
 from membercore_adapters.cli.failures import Stop, stopped, unreadable
 from membercore_adapters.cli.logs import configure
 from membercore_adapters.cli.opening import engine_on, programme
-from membercore_adapters.cli.speech import Words, say
+from membercore_adapters.cli.speech import Words, say, warn
 from membercore_adapters.cli.webhooks import served_webhooks, webhook_options
 
 __all__ = ["commands"]
@@ -40,6 +45,10 @@ _NO_EXTRA = Words(
     "membercore serve needs the http extra ({missing} is missing): pip install 'membercore[http]'",
 )
 _TOKENS = Words("--token-file {path}：{why}", "--token-file {path}: {why}")
+_EXPOSED = Words(
+    "令牌文件 {path} 对同组或其他用户开放（权限 {mode}）：请执行 chmod 600 {path}",
+    "the token file {path} is open to its group or others (mode {mode}): chmod 600 {path}",
+)
 
 
 def commands() -> list[click.Command]:
@@ -84,6 +93,45 @@ def _command() -> click.Command:
         ),
     )
     @click.option(
+        "--cors-origin",
+        "cors_origins",
+        multiple=True,
+        metavar="URL",
+        help=say(
+            Words(
+                "允许其网页调用接口的来源（CORS），如 https://crm.example.cn；可重复；默认不允许",
+                "an origin whose web pages may call the API (CORS), as "
+                "https://crm.example.cn; may be repeated; none by default",
+            )
+        ),
+    )
+    @click.option(
+        "--graceful-timeout",
+        type=click.IntRange(min=1),
+        default=30,
+        show_default=True,
+        help=say(
+            Words(
+                "收到 SIGTERM 后等待进行中请求完成的最长秒数，逾时即中断",
+                "seconds requests in flight may take to finish after SIGTERM before they "
+                "are cut off",
+            )
+        ),
+    )
+    @click.option(
+        "--keep-alive-timeout",
+        type=click.IntRange(min=1),
+        default=5,
+        show_default=True,
+        help=say(
+            Words(
+                "空闲的持久连接保留的秒数（放在负载均衡之后时，应长于其空闲超时）",
+                "seconds an idle keep-alive connection is kept open (behind a load "
+                "balancer, longer than its idle timeout)",
+            )
+        ),
+    )
+    @click.option(
         "--log-json",
         is_flag=True,
         help=say(Words("日志写为 JSON 行", "write the logs as JSON lines")),
@@ -96,6 +144,9 @@ def _command() -> click.Command:
         host: str,
         port: int,
         token_file: Path | None,
+        cors_origins: tuple[str, ...],
+        graceful_timeout: int,
+        keep_alive_timeout: int,
         log_json: bool,
         webhooks: tuple[str, ...],
         mapping: Path | None,
@@ -109,11 +160,18 @@ def _command() -> click.Command:
 
         from membercore_adapters.http import app  # noqa: PLC0415 - only with the http extra
         from membercore_adapters.http.auth import StaticTokens, load_token_file  # noqa: PLC0415
+        from membercore_adapters.http.cross_origin import origin  # noqa: PLC0415
+
+        try:
+            origins = [origin(text) for text in cors_origins]
+        except ValueError as error:
+            raise Stop(f"--cors-origin: {error}", Exit.USAGE) from error
 
         chosen = programme(config)
         tokens: StaticTokens | None = None
         if token_file is not None:
             try:
+                _warn_if_exposed(token_file)
                 tokens = load_token_file(token_file)
             except OSError as error:
                 raise unreadable(error) from error
@@ -126,12 +184,14 @@ def _command() -> click.Command:
         configure(json_lines=log_json)
         log.info("serving %s on http://%s:%d", store, host, port)
         settings = uvicorn.Config(
-            app(store, authenticator=tokens, config=chosen, webhooks=wanted),
+            app(store, authenticator=tokens, config=chosen, cors_origins=origins, webhooks=wanted),
             host=host,
             port=port,
             log_config=None,
             lifespan="on",
             server_header=False,
+            timeout_keep_alive=keep_alive_timeout,
+            timeout_graceful_shutdown=graceful_timeout,
         )
         try:
             _served(uvicorn.Server, settings)
@@ -140,6 +200,17 @@ def _command() -> click.Command:
         return Exit.DONE
 
     return serve
+
+
+def _warn_if_exposed(path: Path) -> None:
+    """Warn when a token file is open to its group or others (on POSIX systems).
+
+    Raises:
+        OSError: the file's mode cannot be read (it is missing).
+    """
+    mode = path.stat().st_mode
+    if os.name == "posix" and mode & 0o077:
+        warn(_EXPOSED, path=path, mode=f"{mode & 0o777:o}")
 
 
 def _served(server: type[Any], settings: Any) -> None:

@@ -12,7 +12,7 @@ runs it under uvicorn. See ``docs/http.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -27,6 +27,9 @@ from membercore.config import ProgrammeConfig
 from membercore.service.engine import Engine
 from membercore_adapters.http.accounts import ACCOUNTS, StoredAccounts
 from membercore_adapters.http.auth import AnyOf, Authenticator, Principal, StaticTokens
+from membercore_adapters.http.bodies import json_bodies
+from membercore_adapters.http.cross_origin import cors
+from membercore_adapters.http.document import complete, documentation_router, operation_id
 from membercore_adapters.http.inputs import post_command, post_facts
 from membercore_adapters.http.members import VIEWS
 from membercore_adapters.http.problems import to_problem
@@ -89,6 +92,7 @@ def app(
     config: ProgrammeConfig | None = None,
     limits: HttpLimits | None = None,
     sessions: Sessions | None = None,
+    cors_origins: Iterable[str] = (),
     webhooks: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Litestar:
     """The HTTP API over one engine.
@@ -106,12 +110,17 @@ def app(
         limits: how much one request may send.
         sessions: the staff's sessions (a test's, with its own clock); new ones by
             default.
+        cors_origins: the origins whose web pages may call the API (CORS), as
+            ``https://crm.example.cn``; none by default.
         webhooks: the installed webhooks to serve at ``/webhooks/<name>``, each with its
             options (``{"fhir": {"mapping": "fhir.toml"}}``), built on the engine's
             thread when the application starts (:mod:`~membercore_adapters.http.webhooks`).
 
     Returns:
         The ASGI application.
+
+    Raises:
+        ValueError: one of ``cors_origins`` is not an origin.
     """
     factory = _opener(engine, config) if isinstance(engine, str) else engine
     thread = EngineThread(factory)
@@ -120,7 +129,7 @@ def app(
     stored = StoredAccounts(thread, signed_in)
     callers = stored if authenticator is None else AnyOf([authenticator, stored])
     served = Webhooks(thread, webhooks or {})
-    return Litestar(
+    api = Litestar(
         route_handlers=[
             openapi_document,
             *ACCOUNTS,
@@ -130,7 +139,8 @@ def app(
             *TASKS,
             *(webhook_routes(served.names) if served.names else ()),
         ],
-        guards=[authenticate],
+        guards=[authenticate, json_bodies],
+        cors_config=cors(cors_origins),
         state=State(
             {
                 "engine": thread,
@@ -152,8 +162,9 @@ def app(
                 "会员制 HTTP 接口 / The membership programme's HTTP API: facts in, commands, "
                 "members' views, staff tasks. Errors are application/problem+json (RFC 9457)."
             ),
-            path="/schema",
+            openapi_router=documentation_router(),
             render_plugins=[JsonRenderPlugin()],
+            operation_id_creator=operation_id,
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
@@ -164,3 +175,5 @@ def app(
             security=[{"bearer": []}],
         ),
     )
+    complete(api.openapi_schema, max_batch=held.max_batch)
+    return api

@@ -211,9 +211,13 @@ def load_token_file(path: Path) -> StaticTokens:
          {"token": "…", "kind": "staff", "id": "hm-wang", "role": "health_manager",
           "scopes": ["read", "commands"]}]
 
+    Each token is at least 16 characters long (a random one: ``openssl rand -hex 24``),
+    and no two entries hold the same token.
+
     Raises:
         OSError: the file cannot be read.
-        ConfigError: the file is not such a list, naming the entry and key.
+        ConfigError: the file is not such a list, naming the entry and key; a token is
+            too short; two entries hold the same token (both named).
     """
     text = path.read_text(encoding="utf-8")
     try:
@@ -222,9 +226,22 @@ def load_token_file(path: Path) -> StaticTokens:
         raise ConfigError(str(path), f"not JSON: {error}") from None
     if not isinstance(entries, list):
         raise ConfigError(str(path), "a token file is a JSON list of objects")
-    return StaticTokens(
-        dict(_entry(str(path), place, entry) for place, entry in enumerate(entries))
-    )
+    tokens: dict[str, Principal] = {}
+    places: dict[str, int] = {}
+    for place, entry in enumerate(entries):
+        token, principal = _entry(str(path), place, entry)
+        if token in places:
+            raise ConfigError(
+                f"{path}[{place}].token",
+                f"the same token as {path}[{places[token]}]: each token stands for one principal",
+            )
+        places[token] = place
+        tokens[token] = principal
+    return StaticTokens(tokens)
+
+
+#: The fewest characters of a token in a token file.
+MIN_TOKEN_LENGTH = 16
 
 
 _KEYS = frozenset({"token", "kind", "id", "scopes", "role"})
@@ -240,6 +257,12 @@ def _entry(path: str, place: int, entry: object) -> tuple[str, Principal]:
     for key in ("token", "kind", "id"):
         if not isinstance(entry.get(key), str) or not entry[key]:
             raise ConfigError(f"{where}.{key}", "a non-empty string is needed")
+    if len(entry["token"]) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{where}.token",
+            f"a token of at least {MIN_TOKEN_LENGTH} characters is needed, got "
+            f"{len(entry['token'])}: make one with `openssl rand -hex 24`",
+        )
     scopes = entry.get("scopes")
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise ConfigError(f"{where}.scopes", f"a list of scopes ({', '.join(sorted(SCOPES))})")

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import attrs
 from litestar import Request, Response, post
+from litestar.datastructures import ResponseHeader
 from litestar.params import HeaderParameter, JSONBody
 
 from membercore.errors import InvalidFactError, MembercoreError
@@ -161,6 +162,16 @@ def _outcome(
         "with the reason; an unknown member 404."
     ),
     responses=problem_responses(403, 404, 409, 413, 422),
+    response_headers=[
+        ResponseHeader(
+            name="Idempotent-Replayed",
+            value="true",
+            documentation_only=True,
+            description="`true` when the command had been carried out before with this key "
+            "and body: the answer is the events it made then, and nothing was done now. "
+            "Absent otherwise.",
+        )
+    ],
 )
 async def post_command(
     request: Request[Any, Any, Any],

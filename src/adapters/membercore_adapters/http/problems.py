@@ -22,6 +22,7 @@ import attrs
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 
 from membercore.errors import (
     GaveUpError,
@@ -40,7 +41,9 @@ __all__ = [
     "Problem",
     "ProblemError",
     "pointer",
+    "problem_example",
     "problem_responses",
+    "title_of",
     "to_problem",
 ]
 
@@ -56,7 +59,7 @@ class FieldProblem:
 
     Attributes:
         pointer: a JSON pointer (RFC 6901) to the field in the request body
-            (``/3/occurred_at``), or to the header or parameter (``/headers/idempotency-key``).
+            (``/3/occurred_at``), or to the header or parameter (``/header/idempotency-key``).
         detail: what was wrong with it.
     """
 
@@ -102,6 +105,11 @@ _TITLES: Mapping[int, str] = {
     500: "内部错误 / Internal error",
     503: "暂不可用 / Unavailable, try again",
 }
+
+
+def title_of(status: int) -> str:
+    """The title of the problems of a status (Chinese, then English)."""
+    return _TITLES.get(status, HTTPStatus(status).phrase)
 
 
 class ProblemError(HTTPException):
@@ -160,7 +168,7 @@ def _problem(
 ) -> Problem:
     return Problem(
         type=_urn(kind),
-        title=_TITLES.get(status, HTTPStatus(status).phrase),
+        title=title_of(status),
         status=status,
         detail=detail,
         instance=request.url.path,
@@ -187,13 +195,15 @@ def to_problem(request: Request[Any, Any, Any], error: Exception) -> Response[An
     if isinstance(error, ProblemError):
         problem = _problem(request, error.status_code, error.kind, error.detail, error.errors)
         headers.update(error.headers or {})
+        if error.status_code == 401:
+            headers.setdefault("WWW-Authenticate", _CHALLENGE)
     elif isinstance(error, ValidationException):
         problem = _problem(request, 400, "invalid-request", _said(error), _fields(error))
     elif isinstance(error, HTTPException):
         problem = _problem(request, error.status_code, _http_kind(error), _said(error))
         headers.update(error.headers or {})
         if isinstance(error, NotAuthorizedException):
-            headers["WWW-Authenticate"] = 'Bearer realm="membercore"'
+            headers["WWW-Authenticate"] = _CHALLENGE
     elif isinstance(error, RecursionError):  # the body nests deeper than its decoder follows
         problem = _problem(request, 400, "invalid-request", _NESTED)
     elif isinstance(error, MembercoreError):
@@ -210,6 +220,9 @@ def to_problem(request: Request[Any, Any, Any], error: Exception) -> Response[An
         problem = _problem(request, 500, "internal", detail, incident=incident)
     return _answer(request, problem, headers)
 
+
+#: How a 401 says to authenticate.
+_CHALLENGE = 'Bearer realm="membercore"'
 
 #: Why a body nested past what its decoder follows is refused.
 _NESTED = "JSON 嵌套过深 / the JSON is nested too deep to read"
@@ -230,6 +243,7 @@ def _membercore(error: MembercoreError) -> tuple[int, tuple[FieldProblem, ...]]:
 
 def _http_kind(error: HTTPException) -> str:
     kinds = {
+        400: "invalid-request",
         401: "not-authenticated",
         403: "forbidden",
         404: "not-found",
@@ -240,8 +254,15 @@ def _http_kind(error: HTTPException) -> str:
     return kinds.get(error.status_code, f"http-{error.status_code}")
 
 
+#: What the framework's own refusal of a request's body is, said first in Chinese.
+_UNREADABLE = "请求体无法读取（须为 UTF-8 编码的 JSON）/ the body cannot be read"
+
+
 def _said(error: HTTPException) -> str:
-    return str(error.detail) if error.detail else HTTPStatus(error.status_code).phrase
+    said = str(error.detail) if error.detail else HTTPStatus(error.status_code).phrase
+    if error.status_code == 400 and not isinstance(error, ProblemError):
+        return f"{_UNREADABLE}: {said}"
+    return said
 
 
 def _fields(error: ValidationException) -> tuple[FieldProblem, ...]:
@@ -264,12 +285,100 @@ def _fields(error: ValidationException) -> tuple[FieldProblem, ...]:
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """The OpenAPI answers of the problems an endpoint may give (and 500 and 503)."""
+    """The OpenAPI answers of the problems an endpoint may give (and 400, 401, 500, 503).
+
+    Each is shown with a fixed example of the problem as the API answers it.
+    """
     return {
         status: ResponseSpec(
             data_container=Problem,
-            description=_TITLES.get(status, HTTPStatus(status).phrase),
+            generate_examples=False,
+            description=title_of(status),
             media_type=MEDIA_TYPE,
+            examples=[Example(summary=title_of(status), value=problem_example(status))],
         )
         for status in sorted({*statuses, 400, 401, 500, 503})
     }
+
+
+def problem_example(status: int) -> dict[str, Any]:
+    """A problem of ``status`` as the API answers it, for the OpenAPI document."""
+    kind, path, detail, errors = _EXAMPLES.get(status, (f"http-{status}", "/facts", "", ()))
+    problem = Problem(
+        type=_urn(kind),
+        title=title_of(status),
+        status=status,
+        detail=detail or HTTPStatus(status).phrase,
+        instance=path,
+        errors=tuple(FieldProblem(pointer=at, detail=why) for at, why in errors),
+        incident=_INCIDENT if status == 500 else None,
+    )
+    return attrs.asdict(
+        problem,
+        filter=lambda _, value: value not in (None, ()),
+        value_serializer=lambda _, __, value: list(value) if isinstance(value, tuple) else value,
+    )
+
+
+_INCIDENT = "5f0c2a9e7b8d4c61a3e2f9b0d1c4e7a2"
+
+#: The documented example of each status: its kind, path, detail and fields at fault.
+_EXAMPLES: Mapping[int, tuple[str, str, str, tuple[tuple[str, str], ...]]] = {
+    400: (
+        "invalid-request",
+        "/members/P-000123/quote",
+        "Validation failed for POST /members/P-000123/quote",
+        (("/items/0/list_price_fen", "Expected `int`, got `str`"),),
+    ),
+    401: (
+        "not-authenticated",
+        "/members/P-000123",
+        "需要有效的 Bearer 令牌 / a valid bearer token is needed (Authorization: Bearer …)",
+        (),
+    ),
+    403: (
+        "forbidden",
+        "/facts",
+        "需要 ingest 权限 / the scope 'ingest' is needed; system 'crm' holds commands, read",
+        (),
+    ),
+    404: ("unknown-member", "/members/P-000404", "member 'P-000404' is not known", ()),
+    409: (
+        "idempotency-conflict",
+        "/commands",
+        "member P-000123: idempotency key 'order-9' was already used by a different command",
+        (),
+    ),
+    413: (
+        "batch-too-large",
+        "/facts",
+        "一批最多 1000 条事实，收到 1200 条 / a batch holds at most 1000 facts, got 1200: "
+        "send it in smaller batches",
+        (),
+    ),
+    415: (
+        "unsupported-media-type",
+        "/facts",
+        "请求体须为 UTF-8 编码的 JSON（Content-Type: application/json），收到 text/plain / "
+        "the body must be UTF-8 JSON (Content-Type: application/json), got text/plain",
+        (("/header/content-type", "expected application/json"),),
+    ),
+    422: (
+        "insufficient-points",
+        "/commands",
+        "member P-000123: insufficient points: requested 9999, available 1480",
+        (),
+    ),
+    500: (
+        "internal",
+        "/members/P-000123/points",
+        f"服务器内部错误，已记录为 {_INCIDENT} / the server failed; logged as {_INCIDENT}",
+        (),
+    ),
+    503: (
+        "gave-up",
+        "/commands",
+        "gave up adjust_points after 16 version conflicts in a row, on member:P-000123 (16×)",
+        (),
+    ),
+}

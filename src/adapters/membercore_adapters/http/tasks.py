@@ -13,6 +13,7 @@ as it stands.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from litestar import Request, get, post
@@ -83,10 +84,17 @@ def _row(engine: Engine, task_key: str) -> TaskRow:
     Raises:
         ProblemError: no task has that key (404).
     """
-    found = next((row for row in engine.store.tasks(None) if row.task_key == task_key), None)
+    found = _first(engine.store.tasks("open"), task_key) or _first(
+        engine.store.tasks("closed"), task_key
+    )
     if found is None:
         raise ProblemError(404, "unknown-task", f"没有任务 {task_key!r} / no task {task_key!r}")
     return found
+
+
+def _first(rows: Iterable[TaskRow], task_key: str) -> TaskRow | None:
+    """The row of ``task_key`` among ``rows`` (open tasks are few: they are read first)."""
+    return next((row for row in rows if row.task_key == task_key), None)
 
 
 def _held(engine: Engine, row: TaskRow) -> TaskView:

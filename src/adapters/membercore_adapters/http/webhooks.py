@@ -28,11 +28,13 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from litestar import HttpMethod, Request, Response, route
+from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
+from litestar.types import ControllerRouterHandler, Method
+from litestar.types.internal_types import PathParameterDefinition
 
 from membercore.errors import ConfigError
 from membercore.ports import Webhook, WebhookCall
@@ -173,15 +175,36 @@ _PATHS = ["/webhooks/{name:str}", "/webhooks/{name:str}/{rest:path}"]
 _OPT = {"scope": "ingest", "query_token": True}
 
 
+def _operation_id(
+    route_handler: HTTPRouteHandler,
+    http_method: Method,
+    path_components: list[str | PathParameterDefinition],
+) -> str:
+    """``postWebhook`` at a webhook's root, ``postWebhookPath`` below it."""
+    method = str(getattr(http_method, "value", http_method)).lower()
+    below = any(
+        isinstance(part, PathParameterDefinition) and part.name == "rest"
+        for part in path_components
+    )
+    return f"{method}Webhook{'Path' if below else ''}"
+
+
+def _own(description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=bytes, generate_examples=False, description=description, media_type="*/*"
+    )
+
+
 def _responses() -> dict[int, ResponseSpec]:
     guarded = problem_responses(403, 404, 413)
     answered = {
-        200: ResponseSpec(
-            data_container=bytes,
-            description="the webhook's own answer (its status and media type, which the "
-            "provider expects: Aliyun's JSON, a FHIR OperationOutcome...)",
-            media_type="*/*",
-        )
+        200: _own(
+            "the webhook's own answer, with its status and media type, as the caller "
+            "expects it (Aliyun's JSON, a FHIR OperationOutcome...)"
+        ),
+        400: _own("the webhook's own refusal of what it was sent (not a problem document)"),
+        # The API reads no webhook's body: any media type reaches the webhook.
+        415: _own("the webhook's own refusal of a media type it does not take"),
     }
     return answered | {status: guarded[status] for status in (401, 403, 404, 413)}
 
@@ -206,6 +229,7 @@ def webhook_routes(names: tuple[str, ...]) -> list[ControllerRouterHandler]:
         "description": _description(names),
         "responses": _responses(),
         "tags": ["webhooks"],
+        "operation_id": _operation_id,
     }
 
     @route(

@@ -8,14 +8,16 @@ is compared apart.
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 import pytest
 
 from membercore.access import authenticate_staff, authenticate_token, token_id_of
-from membercore.ports import AccountStore, ApiToken, StaffAccount
+from membercore.ports import AccountStore, ApiToken, Lookup, StaffAccount
 from membercore_adapters.cli import main
 from membercore_adapters.stores.memory import MemoryStore
 from membercore_adapters.stores.postgres import PostgresStore
@@ -379,3 +381,40 @@ def test_tokens_and_staff_accounts_on_postgresql(
     assert "已撤销" in capsys.readouterr().out
     assert main(["staff", "list", *store]) == 0
     assert "已停用" in capsys.readouterr().out
+
+
+# -- the look-ups -----------------------------------------------------------------------
+
+
+def test_audit_lists_the_look_ups_by_member_by_who_and_since(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sh = ZoneInfo("Asia/Shanghai")
+    with _open(store) as opened:
+        for day, who, member, purpose in (
+            (1, "hm-01", "P-1", "随访电话"),
+            (2, "token:3f9a", "P-2", "系统接口 / hospital system"),
+            (3, "cs-01", "P-1", "来电咨询"),
+        ):
+            at = datetime(2026, 3, day, 9, 30, tzinfo=sh)
+            opened.record_lookup(
+                Lookup(at=at, who=who, member_id=member, purpose=purpose, via="api")
+            )
+    capsys.readouterr()
+    assert main(["audit", "--store", store]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in lines[1:]] == ["hm-01", "token:3f9a", "cs-01"]
+    assert "2026-03-01 09:30" in lines[1]
+    assert main(["audit", "--member", "P-1", "--store", store]) == 0
+    shown = capsys.readouterr().out
+    assert "随访电话" in shown
+    assert "来电咨询" in shown
+    assert "P-2" not in shown
+    assert (
+        main(["audit", "--who", "cs-01", "--since", "2026-03-02T00:00:00+08:00", "--store", store])
+        == 0
+    )
+    (_heading, row) = capsys.readouterr().out.splitlines()
+    assert "cs-01" in row
+    assert main(["audit", "--who", "nobody", "--store", store]) == 0
+    assert capsys.readouterr().out.strip() == "（无）"

@@ -30,6 +30,7 @@ _READING = [
     ["outbox", "--dispatch"],
     ["tasks"],
     ["dead-letters"],
+    ["audit"],
     ["tick"],
     ["migrate"],
     ["repack"],

@@ -17,7 +17,9 @@ _SMALL_DEMO = ["demo", "--patients", "20", "--months", "1", "--workers", "1", "-
 
 
 @pytest.mark.parametrize(
-    "command", [["member", "show", "P-1"], ["outbox"], ["tasks"], ["dead-letters"]], ids=" ".join
+    "command",
+    [["member", "show", "P-1"], ["outbox"], ["tasks"], ["dead-letters"], ["audit"]],
+    ids=" ".join,
 )
 def test_a_reading_command_on_an_empty_schema_says_so_and_creates_nothing(
     postgres_schema_url: str, capsys: pytest.CaptureFixture[str], command: list[str]

@@ -1,4 +1,4 @@
-"""``token`` and ``staff``: who may use the programme, kept in the store.
+"""``token``, ``staff`` and ``audit``: who may use the programme, and who looked at whom.
 
 ``membercore token create NAME --scope read`` makes an API token for a system and shows
 its secret once; ``token list`` and ``token revoke ID`` list and revoke them.
@@ -8,12 +8,15 @@ for twice (or read from standard input with ``--password-stdin``); ``staff list`
 (:class:`~membercore.ports.AccountStore`: the first-party stores do). Making a token or
 an account creates a store that is not there, as ``ingest`` does; revoking and
 deactivating need one; listing opens it read-only. Neither a secret nor a password hash
-is ever written to the terminal but the new token's secret, once.
+is ever written to the terminal but the new token's secret, once. ``membercore audit``
+lists the look-ups recorded (who read which member's record, when, why, through what),
+by member, by who, since an instant.
 """
 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import attrs
@@ -23,7 +26,7 @@ from membercore.errors import StorageError
 from membercore.ports import SCOPES, STAFF_ROLES, AccountStore
 from membercore.service.engine import Engine
 from membercore_adapters.access import new_staff_account, new_token
-from membercore_adapters.cli.arguments import Exit, UsageError, store_options
+from membercore_adapters.cli.arguments import INSTANT, Exit, UsageError, store_options
 from membercore_adapters.cli.opening import engine_on, programme
 from membercore_adapters.cli.speech import Words, echo, language, say, warn
 from membercore_adapters.cli.tables import local_time, show_table
@@ -37,7 +40,7 @@ MIN_PASSWORD = 8
 
 
 def commands() -> list[click.Command]:
-    """``token`` and ``staff``."""
+    """``token``, ``staff`` and ``audit``."""
     token = click.Group(
         "token",
         help=say(
@@ -60,7 +63,7 @@ def commands() -> list[click.Command]:
     )
     for command in (_add_staff(), _list_staff(), _deactivate_staff()):
         staff.add_command(command)
-    return [token, staff]
+    return [token, staff, _audit()]
 
 
 _NO_ACCOUNTS = Words(
@@ -448,3 +451,65 @@ def _deactivate_staff() -> click.Command:
         return Exit.DONE
 
     return deactivate
+
+
+# -- look-ups -----------------------------------------------------------------------------
+
+_LOOKUPS = (
+    (Words("时间", "at"), False),
+    (Words("查阅人", "who"), False),
+    (Words("会员", "member"), False),
+    (Words("用途", "purpose"), False),
+    (Words("途径", "via"), False),
+)
+
+
+def _audit() -> click.Command:
+    @click.command(
+        "audit",
+        help=say(
+            Words(
+                "查阅记录：谁在何时、为何、通过何种途径查看了哪位会员的档案（按记录顺序）",
+                "the look-ups: who read which member's record, when, why and through what "
+                "(in the order recorded)",
+            )
+        ),
+    )
+    @click.option(
+        "--member",
+        "member_id",
+        help=say(Words("只列出此会员档案的查阅", "only the look-ups of this member's record")),
+    )
+    @click.option(
+        "--who",
+        help=say(
+            Words(
+                "只列出此人的查阅（员工编号，或系统的 token:<令牌>）",
+                "only this one's look-ups (a staff id, or token:<token id> for a system)",
+            )
+        ),
+    )
+    @click.option(
+        "--since",
+        type=INSTANT,
+        help=say(Words("只列出此时刻及之后的查阅", "only the look-ups at or after this instant")),
+    )
+    @store_options
+    def audit(
+        member_id: str | None,
+        who: str | None,
+        since: datetime | None,
+        store: str,
+        config: Path | None,
+    ) -> int:
+        with engine_on(store, config, use="read") as engine:
+            zone = engine.config.tz
+            found = _accounts(engine).lookups(member_id=member_id, who=who, since=since)
+            rows = (
+                (local_time(seen.at, zone), seen.who, seen.member_id, seen.purpose, seen.via)
+                for seen in found
+            )
+            show_table(_LOOKUPS, rows)
+        return Exit.DONE
+
+    return audit

@@ -12,7 +12,6 @@ standard error only when it is a terminal; into a file or a pipe it writes nothi
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -27,6 +26,7 @@ from membercore.config import ProgrammeConfig
 from membercore.dates import add_months
 from membercore_adapters.demo.hospital import HospitalSpec
 from membercore_adapters.demo.runner import DemoResult
+from membercore_adapters.figures import COUNT, ITEM, Section, figure_sections, number, section
 from membercore_adapters.labels import CHANNELS, PURPOSES, REFUSAL_REASONS, TASK_KINDS, named
 from membercore_adapters.language import Language, Words
 from membercore_adapters.plain import plain
@@ -144,8 +144,6 @@ _HEADLINE = Words(
 _NONE = Words("无", "none")
 
 _RUN = Words("运行", "The run")
-_ITEM = Words("项目", "Item")
-_COUNT = Words("数量", "Count")
 _RUN_ROWS = (
     Words("事实与命令", "facts and commands"),
     Words("已应用", "applied"),
@@ -153,39 +151,6 @@ _RUN_ROWS = (
     Words("拒收", "rejected"),
     Words("用时（秒）", "seconds"),
     Words("每秒条数", "per second"),
-)
-
-_TIERS = Words("会员等级", "Members by tier")
-_TIER = Words("等级", "Tier")
-_NAME = Words("名称", "Name")
-_MEMBERS = Words("人数", "Members")
-
-_PLANS = Words("付费会员（有效权益卡）", "Paid members by plan (in force)")
-_PLAN = Words("权益卡", "Plan")
-
-_LADDER = Words("续费与忠诚阶梯", "Renewal and the loyalty ladder")
-_SHARE = Words("比例", "Share")
-_LADDER_ROWS = (
-    Words("首期已满的权益卡", "plans whose first term ended"),
-    Words("其中已续费（续费率）", "of them renewed (renewal rate)"),
-    Words("首次就诊", "first visit"),
-    Words("成为付费会员", "became a paid member"),
-    Words("其中持家庭卡", "of them, a family plan"),
-)
-
-_SPEND = Words("近一年自付消费（人均）", "Yearly out-of-pocket spend (average)")
-_WHO = Words("人群", "Who")
-_PATIENTS = Words("就诊人数", "Patients")
-_AVERAGE = Words("人均", "Average")
-_SPENDERS = (Words("会员", "members"), Words("非会员", "non-members"))
-
-_POINTS = Words("积分", "Points")
-_POINTS_COLUMN = Words("积分", "Points")
-_POINTS_ROWS = (
-    ("earned", Words("已发放", "issued")),
-    ("redeemed", Words("已兑换", "redeemed")),
-    ("expired", Words("已过期", "expired")),
-    ("balance", Words("未兑余额（负债）", "outstanding (the liability)")),
 )
 
 _MESSAGES = Words("消息（按渠道与用途）", "Messages by channel and purpose")
@@ -231,170 +196,84 @@ def dashboard(
     spec = result.spec
     headline = _HEADLINE.say(language, patients=spec.patients, months=spec.months, seed=spec.seed)
     shown: list[RenderableType] = [Text(headline, overflow="fold")]
-    for title, table in _tables(result, config, language):
-        shown += ["", Text(title, overflow="fold"), table]
+    for held in _sections(result, config, language):
+        shown += ["", Text(held.title, overflow="fold"), _table(held, language)]
     return plain(shown, width)
 
 
-def _tables(
-    result: DemoResult, config: ProgrammeConfig, language: Language
-) -> Iterable[tuple[str, Table]]:
-    yield _run(result, language)
-    yield _tiers(result, config, language)
-    yield _plans(result, config, language)
-    yield _ladder(result, language)
-    yield _spend(result, language)
-    yield _points(result, language)
-    yield _messages(result, language)
-    yield _held(result, language)
-    yield _tasks(result, language)
-    if result.rejected:
-        yield _rejected(result, language)
+def _sections(result: DemoResult, config: ProgrammeConfig, language: Language) -> list[Section]:
+    return [
+        _run(result, language),
+        *figure_sections(result.figures, config, language),
+        _messages(result, language),
+        _held(result, language),
+        _tasks(result, language),
+        *([_rejected(result, language)] if result.rejected else []),
+    ]
 
 
-def _table(
-    title: Words,
-    language: Language,
-    texts: Sequence[Words],
-    numbers: Sequence[Words],
-    rows: Iterable[Sequence[str]],
-) -> tuple[str, Table]:
-    """A section's title and table: text columns left-aligned, number columns right."""
+def _table(held: Section, language: Language) -> Table:
+    """A section's table: text columns left-aligned, number columns right."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for header in texts:
-        table.add_column(header.say(language), justify="left", overflow="fold")
-    for header in numbers:
-        table.add_column(header.say(language), justify="right", no_wrap=True)
-    empty = True
-    for row in rows:
+    for header in held.texts:
+        table.add_column(header, justify="left", overflow="fold")
+    for header in held.numbers:
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in held.rows:
         table.add_row(*row)
-        empty = False
-    if empty:
-        table.add_row(_NONE.say(language), *[""] * (len(texts) + len(numbers) - 1))
-    return title.say(language), table
+    if not held.rows:
+        table.add_row(_NONE.say(language), *[""] * (len(held.texts) + len(held.numbers) - 1))
+    return table
 
 
-def _n(value: int) -> str:
-    return f"{value:,}"
-
-
-def _percent(part: int, whole: int) -> str:
-    """``part`` of ``whole`` as a percentage to a tenth, rounded half up (0.0% of none).
-
-    In integers, tenths of a percent being per mille: 6 of 32 is 187.5 per mille, shown
-    18.8%. (:func:`membercore.analytics.per_mille` rounds down, for those who count on
-    it.)
-    """
-    tenths = (part * 2000 + whole) // (2 * whole) if whole else 0
-    return f"{tenths // 10}.{tenths % 10}%"
-
-
-def _yuan(fen: int) -> str:
-    """Whole yuan (rounded half up) from fen, with thousands separators."""
-    return f"¥{(fen + 50) // 100:,}"
-
-
-def _run(result: DemoResult, language: Language) -> tuple[str, Table]:
+def _run(result: DemoResult, language: Language) -> Section:
     report = result.report
     seconds = result.seconds
     values = (
-        _n(result.messages),
-        _n(report.applied),
-        _n(report.duplicates),
-        _n(report.rejected),
+        number(result.messages),
+        number(report.applied),
+        number(report.duplicates),
+        number(report.rejected),
         f"{seconds:,.1f}",
         f"{result.messages / max(seconds, 1e-9):,.0f}",
     )
     rows = [(label.say(language), value) for label, value in zip(_RUN_ROWS, values, strict=True)]
-    return _table(_RUN, language, [_ITEM], [_COUNT], rows)
+    return section(_RUN, language, [ITEM], [COUNT], rows)
 
 
-def _tiers(result: DemoResult, config: ProgrammeConfig, language: Language) -> tuple[str, Table]:
-    by_tier = result.figures.by_tier
-    rows = [
-        (level.key, level.label, _n(by_tier.get(level.key, 0))) for level in config.tiers.levels
-    ]
-    known = set(config.tiers.keys)
-    rows += [(key, key, _n(count)) for key, count in sorted(by_tier.items()) if key not in known]
-    return _table(_TIERS, language, [_TIER, _NAME], [_MEMBERS], rows)
-
-
-def _plans(result: DemoResult, config: ProgrammeConfig, language: Language) -> tuple[str, Table]:
-    paid = result.figures.paid_by_plan
-    rows = [(plan.label, _n(paid[plan.key])) for plan in config.plans.plans if plan.key in paid]
-    known = {plan.key for plan in config.plans.plans}
-    rows += [(key, _n(count)) for key, count in sorted(paid.items()) if key not in known]
-    return _table(_PLANS, language, [_PLAN], [_MEMBERS], rows)
-
-
-def _ladder(result: DemoResult, language: Language) -> tuple[str, Table]:
-    fig = result.figures
-    values = (
-        (fig.terms_ended, ""),
-        (fig.renewed, _percent(fig.renewed, fig.terms_ended)),
-        (fig.first_visits, ""),
-        (fig.became_members, _percent(fig.became_members, fig.first_visits)),
-        (fig.became_family, _percent(fig.became_family, fig.became_members)),
-    )
-    rows = [
-        (label.say(language), _n(count), share)
-        for label, (count, share) in zip(_LADDER_ROWS, values, strict=True)
-    ]
-    return _table(_LADDER, language, [_ITEM], [_COUNT, _SHARE], rows)
-
-
-def _spend(result: DemoResult, language: Language) -> tuple[str, Table]:
-    fig = result.figures
-    rows = [
-        (
-            label.say(language),
-            _n(fig.spenders.get(members, 0)),
-            _yuan(fig.average_spend_fen(members=members)),
-        )
-        for label, members in zip(_SPENDERS, (True, False), strict=True)
-    ]
-    return _table(_SPEND, language, [_WHO], [_PATIENTS, _AVERAGE], rows)
-
-
-def _points(result: DemoResult, language: Language) -> tuple[str, Table]:
-    points = result.figures.points
-    rows = [(label.say(language), _n(points.get(key, 0))) for key, label in _POINTS_ROWS]
-    return _table(_POINTS, language, [_ITEM], [_POINTS_COLUMN], rows)
-
-
-def _messages(result: DemoResult, language: Language) -> tuple[str, Table]:
+def _messages(result: DemoResult, language: Language) -> Section:
     rows = [
         (
             named(CHANNELS, channel, language),
             named(PURPOSES, purpose, language),
-            _n(count),
+            number(count),
         )
         for (channel, purpose), count in sorted(result.tally.messages.items())
     ]
-    return _table(_MESSAGES, language, [_CHANNEL, _PURPOSE], [_MESSAGES_COLUMN], rows)
+    return section(_MESSAGES, language, [_CHANNEL, _PURPOSE], [_MESSAGES_COLUMN], rows)
 
 
-def _held(result: DemoResult, language: Language) -> tuple[str, Table]:
+def _held(result: DemoResult, language: Language) -> Section:
     tally = result.tally
     rows = [
-        (_DEFERRED.say(language), _n(tally.deferred)),
-        (_CANCELLED.say(language), _n(tally.cancelled)),
+        (_DEFERRED.say(language), number(tally.deferred)),
+        (_CANCELLED.say(language), number(tally.cancelled)),
     ]
     rows += [
-        (_REFUSED.say(language, reason=named(REFUSAL_REASONS, reason, language)), _n(count))
+        (_REFUSED.say(language, reason=named(REFUSAL_REASONS, reason, language)), number(count))
         for reason, count in tally.refused.most_common()
     ]
-    return _table(_HELD, language, [_WHY], [_MESSAGES_COLUMN], rows)
+    return section(_HELD, language, [_WHY], [_MESSAGES_COLUMN], rows)
 
 
-def _tasks(result: DemoResult, language: Language) -> tuple[str, Table]:
+def _tasks(result: DemoResult, language: Language) -> Section:
     rows = [
-        (named(TASK_KINDS, kind, language), _n(count))
+        (named(TASK_KINDS, kind, language), number(count))
         for kind, count in result.tally.tasks.most_common()
     ]
-    return _table(_TASKS, language, [_KIND], [_TASKS_COLUMN], rows)
+    return section(_TASKS, language, [_KIND], [_TASKS_COLUMN], rows)
 
 
-def _rejected(result: DemoResult, language: Language) -> tuple[str, Table]:
-    rows = [(reason, _n(count)) for reason, count in result.rejected.most_common(8)]
-    return _table(_REJECTED, language, [_WHY], [_INPUTS], rows)
+def _rejected(result: DemoResult, language: Language) -> Section:
+    rows = [(reason, number(count)) for reason, count in result.rejected.most_common(8)]
+    return section(_REJECTED, language, [_WHY], [_INPUTS], rows)

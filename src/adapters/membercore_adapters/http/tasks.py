@@ -30,7 +30,7 @@ from membercore_adapters.http.problems import ProblemError, problem_responses
 from membercore_adapters.http.settings import principal_of, runner
 from membercore_adapters.http.shapes import CompleteTask, TaskView, task_key_of
 
-__all__ = ["TASKS"]
+__all__ = ["TASKS", "claim_task", "complete_task", "sees_task", "task_named", "task_row"]
 
 
 @get(
@@ -60,25 +60,25 @@ async def list_tasks(
         for row in rows
         if (not mine or row.assignee == caller.id)
         and (role is None or row.role == role)
-        and _sees(caller, row)
+        and sees_task(caller, row)
     ]
     return sorted(chosen, key=lambda task: (task.due_at, task.task_key))
 
 
-def _sees(caller: Principal, row: TaskRow) -> bool:
+def sees_task(caller: Principal, row: TaskRow) -> bool:
     """Whether the caller sees the task: staff theirs and their role's unassigned ones."""
     if caller.kind == "system" or caller.may("admin"):
         return True
     return row.assignee == caller.id or (row.assignee is None and row.role == caller.role)
 
 
-def _visited(engine: Engine, caller: Principal, row: TaskRow, purpose: str) -> None:
+def _visited(engine: Engine, caller: Principal, row: TaskRow, purpose: str, via: str) -> None:
     """Record a member of staff's work on a task as a look-up of the member's record."""
     if caller.kind == "staff":
-        admit(engine, Visit(principal=caller, purpose=purpose), member_of(row.key))
+        admit(engine, Visit(principal=caller, purpose=purpose, via=via), member_of(row.key))
 
 
-def _row(engine: Engine, task_key: str) -> TaskRow:
+def task_row(engine: Engine, task_key: str) -> TaskRow:
     """The task of that key as the store lists it.
 
     Raises:
@@ -103,8 +103,20 @@ def _held(engine: Engine, row: TaskRow) -> TaskView:
     return TaskView.of_task(member_id, task) if task is not None else TaskView.of_row(row)
 
 
-def _claim(engine: Engine, task_key: str, caller: Principal, key: str) -> TaskView:
-    row = _row(engine, task_key)
+def claim_task(
+    engine: Engine, task_key: str, caller: Principal, key: str, *, via: str = "api"
+) -> TaskView:
+    """Give the open task to the member of staff calling (the engine's ``AssignTask``).
+
+    Called on the engine's thread. A task the caller holds already is answered as it is.
+    The claim is recorded as a look-up of the member's record, made through ``via``.
+
+    Raises:
+        ProblemError: no such task (404); it is closed, or another holds it and the caller
+            is no administrator (409).
+        WorkError: the caller is not on the roster with the task's role (422).
+    """
+    row = task_row(engine, task_key)
     if row.status != "open":
         raise ProblemError(
             409, "task-closed", f"任务 {task_key!r} 已关闭 / task {task_key!r} is closed"
@@ -119,13 +131,13 @@ def _claim(engine: Engine, task_key: str, caller: Principal, key: str) -> TaskVi
             f"{row.assignee!r}",
         )
     member_id = member_of(row.key)
-    _visited(engine, caller, row, "认领任务 / claiming a task")
+    _visited(engine, caller, row, "认领任务 / claiming a task", via)
     engine.execute(
         AssignTask(
             key=key, member_id=member_id, task_key=task_key, staff_id=caller.id, by=caller.id
         )
     )
-    return _held(engine, _row(engine, task_key))
+    return _held(engine, task_row(engine, task_key))
 
 
 @post(
@@ -147,13 +159,26 @@ async def claim(
 ) -> TaskView:
     """Take the task."""
     caller = _staff(principal_of(request))
-    task_key = _named(task_id)
+    task_key = task_named(task_id)
     key = idempotency_key or f"claim/{uuid.uuid4().hex}"
-    return await runner(request).call(lambda engine: _claim(engine, task_key, caller, key))
+    return await runner(request).call(lambda engine: claim_task(engine, task_key, caller, key))
 
 
-def _complete(engine: Engine, task_key: str, caller: Principal, outcome: str) -> TaskView:
-    row = _row(engine, task_key)
+def complete_task(
+    engine: Engine, task_key: str, caller: Principal, outcome: str, *, via: str = "api"
+) -> TaskView:
+    """Close the task with its outcome: a ``task_completed`` fact, which journeys take.
+
+    Called on the engine's thread. A task completed already with the same outcome is
+    answered as it is. The completion is recorded as a look-up of the member's record,
+    made through ``via``.
+
+    Raises:
+        ProblemError: no such task (404); it is closed with another outcome, or another
+            holds it and the caller is no administrator (409); the engine refused the
+            fact (422).
+    """
+    row = task_row(engine, task_key)
     if row.status != "open":
         held = _held(engine, row)
         if held.outcome == outcome:
@@ -171,7 +196,7 @@ def _complete(engine: Engine, task_key: str, caller: Principal, outcome: str) ->
             f"任务 {task_key!r} 由 {row.assignee!r} 负责 / task {task_key!r} is held by "
             f"{row.assignee!r}",
         )
-    _visited(engine, caller, row, "完成任务 / completing a task")
+    _visited(engine, caller, row, "完成任务 / completing a task", via)
     fact = TaskCompleted(
         fact_id=f"{task_key}/completed/{caller.id}",
         patient_id=member_of(row.key),
@@ -183,7 +208,7 @@ def _complete(engine: Engine, task_key: str, caller: Principal, outcome: str) ->
     if report.refusals:
         (_, why), *_ = report.refusals
         raise ProblemError(422, "completion-refused", why)
-    return _held(engine, _row(engine, task_key))
+    return _held(engine, task_row(engine, task_key))
 
 
 @post(
@@ -203,15 +228,15 @@ async def complete(
 ) -> TaskView:
     """Close the task with its outcome."""
     caller = principal_of(request)
-    task_key = _named(task_id)
+    task_key = task_named(task_id)
     if not data.outcome.strip():
         raise ProblemError(422, "invalid-outcome", "结果不能为空 / the outcome is empty")
     return await runner(request).call(
-        lambda engine: _complete(engine, task_key, caller, data.outcome)
+        lambda engine: complete_task(engine, task_key, caller, data.outcome)
     )
 
 
-def _named(task_id: str) -> str:
+def task_named(task_id: str) -> str:
     """The key of the task an id in a URL names.
 
     Raises:

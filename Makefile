@@ -44,6 +44,7 @@ wheel-check: $(STAMP)
 	$(WHEEL_VENV)/bin/python -m pip install --quiet dist/membercore-*.whl
 	cd build && wheel-venv/bin/python -I -c "import membercore, membercore_adapters; print('wheel imports', membercore.__name__, membercore_adapters.__name__)"
 	cd build && wheel-venv/bin/python -I -c "import membercore; print('wheel loads', membercore.reference_config().name)"
+	cd build && wheel-venv/bin/python -I -c "from importlib.resources import files; console = files('membercore_adapters') / 'console'; assert (console / 'templates' / 'queue.html').is_file() and (console / 'static' / 'console.css').is_file(); print('wheel carries the console')"
 	cd build && wheel-venv/bin/membercore demo --patients 300 --months 3 --workers 1 --quiet --store sqlite:///wheel-demo.db > /dev/null
 
 bench: $(STAMP)

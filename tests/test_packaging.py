@@ -46,7 +46,10 @@ def test_the_membercore_command_is_installed() -> None:
     assert "demo" in result.stdout
 
 
-def test_the_built_wheel_loads_the_reference_programme_from_its_own_file(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from the sources, unpacked as pip installs a pure-Python wheel."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
     # Built from a copy of the sources, so that nothing of the tree's own build/ slips in.
     project = tmp_path / "project"
     project.mkdir()
@@ -68,9 +71,15 @@ def test_the_built_wheel_loads_the_reference_programme_from_its_own_file(tmp_pat
             pytest.fail(reason)
         pytest.skip(reason)
     (wheel,) = (tmp_path / "dist").glob("membercore-*.whl")
-    installed = tmp_path / "site-packages"
+    unpacked = tmp_path / "site-packages"
     with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(installed)  # a pure-Python wheel, installed
+        archive.extractall(unpacked)
+    return unpacked
+
+
+def test_the_built_wheel_loads_the_reference_programme_from_its_own_file(
+    installed: Path, tmp_path: Path
+) -> None:
     code = (
         "import membercore, tomllib; "
         "from membercore.config import reference_config; "
@@ -95,3 +104,16 @@ def test_the_built_wheel_loads_the_reference_programme_from_its_own_file(tmp_pat
     name, journeys = programme.split()
     assert name == "仁和医院健康会员"
     assert int(journeys) > 0
+
+
+def test_the_built_wheel_carries_the_consoles_templates_and_style_sheet(installed: Path) -> None:
+    console = installed / "membercore_adapters" / "console"
+    shipped = {path.relative_to(console).as_posix() for path in console.rglob("*.*")}
+    sources = ROOT / "src" / "adapters" / "membercore_adapters" / "console"
+    wanted = {
+        path.relative_to(sources).as_posix()
+        for pattern in ("templates/*.html", "static/*.css")
+        for path in sources.glob(pattern)
+    }
+    assert {"templates/queue.html", "templates/member.html", "static/console.css"} <= wanted
+    assert wanted <= shipped

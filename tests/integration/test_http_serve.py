@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -133,6 +134,41 @@ def test_serve_answers_the_hospitals_systems_over_http_and_stops_cleanly_on_sigt
     assert "tokens.json" not in err  # a token file only its owner reads: nothing to warn of
 
 
+def test_serve_answers_the_staff_console_to_a_member_of_staff_who_signs_in(
+    server: tuple[subprocess.Popen[str], str], tmp_path: Path
+) -> None:
+    _, base = server
+    store = f"sqlite:///{tmp_path / 'served.db'}"
+    command = ["staff", "add", "hm-01", "--role", "health_manager", "--password-stdin"]
+    added = subprocess.run(
+        [sys.executable, "-m", "membercore_adapters.cli", *command, "--store", store],
+        input="correct horse 47\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    with httpx.Client(base_url=base, timeout=10) as client:
+        first = client.get("/console/")
+        assert first.status_code == 303
+        assert first.headers["location"].startswith("/console/sign-in?next=")
+        form = client.get("/console/sign-in")
+        assert form.headers["content-type"].startswith("text/html")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        signed = client.post(
+            "/console/sign-in",
+            data={"staff_id": "hm-01", "password": "correct horse 47"}
+            | {"_csrf_token": token.group(1)},
+        )
+        assert (signed.status_code, signed.headers["location"]) == (303, "/console/")
+        queue = client.get("/console/")
+        assert queue.status_code == 200
+        assert "我的任务" in queue.text
+        assert "王健康（健康管家 · hm-01）" in queue.text
+        assert client.get("/console/static/console.css").status_code == 200
+
+
 def test_serve_stops_within_its_graceful_timeout_while_a_client_holds_a_request_open(
     impatient_server: tuple[subprocess.Popen[str], str],
 ) -> None:
@@ -169,6 +205,21 @@ def test_serve_without_the_http_extra_says_how_to_install_it(
     said = capsys.readouterr().err
     assert "pip install 'membercore[http]'" in said
     assert "litestar" in said
+
+
+def test_serve_without_jinja2_for_the_console_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found = importlib.util.find_spec
+
+    def without_jinja2(name: str, *args: object) -> object:
+        return None if name == "jinja2" else found(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_jinja2)
+    assert main(["serve", "--lang", "en"]) == 2
+    said = capsys.readouterr().err
+    assert "pip install 'membercore[http]'" in said
+    assert "jinja2 is missing" in said
 
 
 def test_serve_refuses_a_token_file_it_cannot_read_or_understand(

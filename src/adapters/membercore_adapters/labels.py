@@ -1,8 +1,8 @@
 """What the code's keys are called, in Chinese and English.
 
-Channels, purposes, refusal reasons, the kinds of staff task and the roles of staff
-accounts. The dashboard, the
-command's listings and the console show these names instead of the keys; a key no table
+Channels, purposes, refusal reasons, the kinds of staff task and their outcomes, the
+roles of staff accounts and the states of subscriptions. The dashboard, the command's
+listings and the staff console show these names instead of the keys; a key no table
 names (a journey's own task kind, ``review``) is shown as it is.
 """
 
@@ -12,7 +12,16 @@ from collections.abc import Mapping
 
 from membercore_adapters.language import Language, Words
 
-__all__ = ["CHANNELS", "PURPOSES", "REFUSAL_REASONS", "STAFF_ROLES", "TASK_KINDS", "named"]
+__all__ = [
+    "CHANNELS",
+    "PLAN_STATUSES",
+    "PURPOSES",
+    "REFUSAL_REASONS",
+    "STAFF_ROLES",
+    "TASK_KINDS",
+    "TASK_OUTCOMES",
+    "named",
+]
 
 #: The channels the code knows (membercore.messages.CHANNELS, the staff channel).
 CHANNELS = {
@@ -47,6 +56,14 @@ TASK_KINDS = {
     "assignment": Words("分配", "assignment"),
     "assign_health_manager": Words("指派健康管家", "assign a health manager"),
 }
+#: What came of a task, as staff report it (the outcomes the reference journeys name,
+#: and the usual ones of a call).
+TASK_OUTCOMES = {
+    "rebooked": Words("已改约", "rebooked"),
+    "no_answer": Words("未接通", "no answer"),
+    "declined": Words("患者拒绝", "declined"),
+    "reached": Words("已联系", "reached"),
+}
 
 #: The roles of staff accounts (membercore.ports.STAFF_ROLES).
 STAFF_ROLES = {
@@ -55,6 +72,18 @@ STAFF_ROLES = {
     "doctor": Words("医生", "doctor"),
     "customer_service": Words("客服", "customer service"),
     "admin": Words("管理员", "administrator"),
+}
+
+#: Where a subscription is in its life (membercore.plans.SubscriptionStatus).
+PLAN_STATUSES = {
+    "pending_payment": Words("待付款", "pending payment"),
+    "active": Words("有效", "active"),
+    "grace": Words("宽限期", "in grace"),
+    "expired": Words("已到期", "expired"),
+    "lapsed": Words("已失效", "lapsed"),
+    "cancelled": Words("已退订", "cancelled"),
+    "refunded": Words("已退款", "refunded"),
+    "changed": Words("已变更", "changed"),
 }
 
 

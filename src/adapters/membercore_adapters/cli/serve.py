@@ -1,6 +1,7 @@
 """``membercore serve``: the HTTP API for the hospital's systems, under uvicorn.
 
-It needs the ``http`` extra (``pip install 'membercore[http]'``: Litestar and uvicorn);
+The same server answers the staff console under ``/console/`` (docs/console.md). It
+needs the ``http`` extra (``pip install 'membercore[http]'``: Litestar, uvicorn, Jinja2);
 without it, the command says so and exits 2. The store is checked (and created, as the
 worker does) before the server starts, so a wrong URL or programme stops it with its
 exit status; the engine is then opened on its own thread inside the server. Callers
@@ -152,7 +153,9 @@ def _command() -> click.Command:
         mapping: Path | None,
     ) -> int:
         missing = [
-            name for name in ("litestar", "uvicorn") if importlib.util.find_spec(name) is None
+            name
+            for name in ("litestar", "uvicorn", "jinja2")
+            if importlib.util.find_spec(name) is None
         ]
         if missing:
             raise Stop(say(_NO_EXTRA, missing=", ".join(missing)), Exit.USAGE)

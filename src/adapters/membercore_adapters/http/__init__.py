@@ -2,9 +2,10 @@
 
 :func:`app` builds the ASGI application (Litestar) over one engine per process: the HIS
 sends facts, the member mini-program and the CRM read members and carry out commands,
-the staff work their tasks. Every endpoint but ``GET /openapi.json`` and signing in
-needs a bearer token holding the endpoint's scope: one of the store's API tokens, a
-staff member's session, or one an :class:`~membercore_adapters.http.auth.Authenticator`
+the staff work their tasks, and the staff console (:mod:`membercore_adapters.console`)
+serves their pages under ``/console/``. Every endpoint but ``GET /openapi.json`` and
+signing in needs a bearer token holding the endpoint's scope: one of the store's API
+tokens, a staff member's session, or one an :class:`~membercore_adapters.http.auth.Authenticator`
 given to :func:`app` knows. The installed plugins' webhooks it is given are served at
 ``/webhooks/<name>`` (:mod:`~membercore_adapters.http.webhooks`). ``membercore serve``
 runs it under uvicorn. See ``docs/http.md``.
@@ -122,6 +123,9 @@ def app(
     Raises:
         ValueError: one of ``cors_origins`` is not an origin.
     """
+    # The console builds on this package's modules: imported once they are all loaded.
+    from membercore_adapters.console import console, templates  # noqa: PLC0415
+
     factory = _opener(engine, config) if isinstance(engine, str) else engine
     thread = EngineThread(factory)
     held = limits or HttpLimits()
@@ -138,6 +142,7 @@ def app(
             *VIEWS,
             *TASKS,
             *(webhook_routes(served.names) if served.names else ()),
+            console(),
         ],
         guards=[authenticate, json_bodies],
         cors_config=cors(cors_origins),
@@ -155,6 +160,7 @@ def app(
         exception_handlers={Exception: to_problem},
         request_max_body_size=held.max_body_bytes,
         logging_config=None,  # the application embedding the API configures logging
+        template_config=templates(),
         openapi_config=OpenAPIConfig(
             title="membercore",
             version=_version(),

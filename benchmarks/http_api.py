@@ -2,10 +2,11 @@
 
 Run: ``make bench-http`` (or ``.venv/bin/python benchmarks/http_api.py [--facts 10000]
 [--singles 2000] [--reads 3000] [--batch 100] [--rounds 2] [--quick]``). The server is
-``membercore serve`` in a process of its own (uvicorn on loopback, a free port, a
-``--token-file``), each time on a fresh SQLite file, as a hospital runs it; the load
-generator is one httpx client on one kept-alive connection, sending a request and waiting
-for its answer before the next, as the HIS does. Request bodies are encoded before the
+``membercore serve`` in a process of its own (uvicorn on loopback, a free port, an API
+token of the store's, ``membercore token create``), each time on a fresh SQLite file, as
+a hospital runs it; the load generator is one httpx client on one kept-alive
+connection, sending a request and waiting for its answer before the next, as the HIS
+does. Request bodies are encoded before the
 clock starts. Prints, for each round:
 
 - facts accepted per second through ``POST /facts`` in batches of ``--batch``, and one
@@ -58,9 +59,9 @@ from membercore.service.engine import Engine
 from membercore_adapters.demo.hospital import HospitalSpec, messages
 from membercore_adapters.http.members import _glance
 
-TOKEN = "bench-secret"
-TOKENS = [{"token": TOKEN, "kind": "system", "id": "bench", "scopes": ["ingest", "read"]}]
-HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+HEADERS = {"Content-Type": "application/json"}
+_MEMBERCORE = [sys.executable, "-m", "membercore_adapters.cli"]
+_SCOPES = ["--scope", "ingest", "--scope", "read"]
 MONTHS = 12
 FACTS_A_PATIENT = 10  # about 10.8 over twelve months in the demo hospital
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -140,17 +141,26 @@ def server_cpu(pid: int) -> tuple[float, float]:
 @contextmanager
 def served(folder: Path) -> Iterator[tuple[httpx.Client, int]]:
     """``membercore serve`` on a fresh SQLite file in ``folder``: a client to it, its pid."""
-    tokens = folder / "tokens.json"
-    tokens.write_text(json.dumps(TOKENS), encoding="utf-8")
+    store = f"sqlite:///{folder / 'served.db'}"
+    made = subprocess.run(
+        [*_MEMBERCORE, "token", "create", "bench", *_SCOPES, "--store", store],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    secret = made.stdout.strip().splitlines()[-1]  # the store's token, shown once
     port = _free_port()
-    command = [sys.executable, "-m", "membercore_adapters.cli", "serve"]
-    command += ["--store", f"sqlite:///{folder / 'served.db'}", "--port", str(port)]
-    command += ["--token-file", str(tokens)]
+    command = [*_MEMBERCORE, "serve"]
+    command += ["--store", store, "--port", str(port)]
     log = folder / "serve.log"
     with log.open("w", encoding="utf-8") as written:  # a file: a full pipe would stall it
         process = subprocess.Popen(command, stdout=written, stderr=written)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=60,
+            headers={"Authorization": f"Bearer {secret}"},
+        ) as client:
             deadline = time.monotonic() + 60
             while True:
                 try:

@@ -391,3 +391,37 @@ def test_an_administrator_completes_a_task_someone_else_holds(
     answer = client.post(f"/tasks/{task['id']}/complete", json={"outcome": "done"}, headers=admin)
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "closed"
+
+
+def test_a_quote_is_a_look_up_and_a_refused_command_or_claim_records_none(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    his = _token(api, "ingest")
+    _register(client, his, "P-1")
+    cs = _signed_in(client, "cs-01")
+    quote = {"items": [{"item_code": "CT-HEAD", "category": "exam", "list_price_fen": 100}]}
+    _is_problem(client.post("/members/P-1/quote", json=quote, headers=cs), 403, "purpose-needed")
+    asked = {**cs, "X-Purpose": "price enquiry"}
+    assert client.post("/members/P-1/quote", json=quote, headers=asked).status_code == 200
+    assert [(s.who, s.purpose) for s in _lookups(api, "P-1")] == [("cs-01", "price enquiry")]
+
+    redeem = {"type": "redeem", "key": "r-1", "member_id": "P-1", "points": 999_999}
+    refused = client.post("/commands", json=redeem, headers=asked)
+    assert refused.status_code == 422, refused.text
+    assert len(_lookups(api, "P-1")) == 1  # refused: nothing carried out, nothing recorded
+
+
+@pytest.mark.parametrize(
+    ("purpose", "why"),
+    [("a%0Ab", "控制字符"), ("a\tb", "控制字符"), ("%E6%9D", "UTF-8")],
+    ids=["line-break", "tab", "cut-utf8"],
+)
+def test_a_purpose_that_would_garble_the_audit_is_refused(
+    client: TestClient[Litestar], api: Litestar, purpose: str, why: str
+) -> None:
+    his = _token(api, "ingest")
+    _register(client, his, "P-1")
+    cs = {**_signed_in(client, "cs-01"), "X-Purpose": purpose}
+    body = _is_problem(client.get("/members/P-1", headers=cs), 400, "invalid-purpose")
+    assert why in body["detail"]
+    assert _lookups(api, "P-1") == []

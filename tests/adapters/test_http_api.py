@@ -539,7 +539,25 @@ def test_a_body_that_is_not_facts_is_a_400_problem(client: TestClient[Litestar])
         "/facts", content=b"{not json", headers={**HIS, "content-type": "application/json"}
     )
     assert _is_problem(garbled, 400, "invalid-request")["detail"].startswith("请求体无法读取")
-    _is_problem(client.post("/facts", json=[1, 2], headers=HIS), 400, "invalid-request")
+    empty = client.post("/facts", content=b"", headers={**HIS, "content-type": "application/json"})
+    assert _is_problem(empty, 400, "invalid-request")["errors"][0]["detail"].startswith(
+        "请求体为空"
+    )
+    # An item of a batch that is no object is refused alone, kept as a dead letter.
+    answer = client.post("/facts", json=[REGISTERED, 1, "x"], headers=HIS)
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["items"]
+    assert [(i["status"], i["pointer"]) for i in items] == [
+        ("applied", None),
+        ("refused", "/1"),
+        ("refused", "/2"),
+    ]
+    assert "not a JSON object" in items[1]["reason"]
+    unnamed = client.post("/commands", json={}, headers={**CRM, "Idempotency-Key": ""})
+    pointers = [e["pointer"] for e in _is_problem(unnamed, 400, "invalid-request")["errors"]]
+    assert pointers == ["/header/idempotency-key"]
+    bad_query = client.get("/tasks?status=bogus", headers=CRM)
+    assert not _is_problem(bad_query, 400, "invalid-request")["detail"].startswith("请求体")
 
 
 # -- commands ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ the caller gives is recorded as given; otherwise the record says what let them i
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import unquote
@@ -29,7 +30,17 @@ from membercore_adapters.http.auth import Principal
 from membercore_adapters.http.problems import FieldProblem, ProblemError
 from membercore_adapters.http.settings import principal_of
 
-__all__ = ["ACTOR_FIELDS", "PURPOSE_HEADER", "Visit", "acting", "admit", "in_care", "visit_of"]
+__all__ = [
+    "ACTOR_FIELDS",
+    "PURPOSE_HEADER",
+    "Visit",
+    "acting",
+    "admit",
+    "admitted",
+    "in_care",
+    "record",
+    "visit_of",
+]
 
 #: The header that says why a member's record is looked up.
 PURPOSE_HEADER: Final = "X-Purpose"
@@ -81,7 +92,12 @@ def purpose_text(raw: str | None) -> str | None:
         text = raw.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         text = raw
-    text = unquote(text).strip()
+    try:
+        text = unquote(text, errors="strict").strip()
+    except UnicodeDecodeError:
+        raise _invalid("不是 UTF-8 / not UTF-8 (raw or percent-encoded)") from None
+    if any(unicodedata.category(c).startswith("C") for c in text):
+        raise _invalid("含控制字符 / holds control characters (a line break, a tab...)")
     if len(text) > MOST_PURPOSE:
         raise ProblemError(
             400,
@@ -90,6 +106,15 @@ def purpose_text(raw: str | None) -> str | None:
             errors=[FieldProblem(pointer=f"/header/{PURPOSE_HEADER.lower()}", detail="too long")],
         )
     return text or None
+
+
+def _invalid(why: str) -> ProblemError:
+    return ProblemError(
+        400,
+        "invalid-purpose",
+        f"用途无法读取 / the purpose cannot be read: {why}",
+        errors=[FieldProblem(pointer=f"/header/{PURPOSE_HEADER.lower()}", detail=why)],
+    )
 
 
 def in_care(member: Member, staff_id: str) -> bool:
@@ -111,6 +136,30 @@ def admit(engine: Engine, visit: Visit, member_id: str) -> None:
         ProblemError: a member of staff looks up a member not in their care without a
             purpose (403 ``purpose-needed``).
     """
+    record(engine, admitted(engine, visit, member_id))
+
+
+def record(engine: Engine, lookup: Lookup | None) -> None:
+    """Record a look-up :func:`admitted` gave (``None``: the store keeps none)."""
+    store = engine.store
+    if lookup is not None and isinstance(store, AccountStore):
+        store.record_lookup(lookup)
+
+
+def admitted(engine: Engine, visit: Visit, member_id: str) -> Lookup | None:
+    """The look-up the visit makes of the member's record, for recording once it is done.
+
+    A command is recorded once it is carried out, not when it is refused: the caller
+    checks first, acts, then :func:`record` s. Called on the engine's thread.
+
+    Returns:
+        The look-up; ``None`` when the store keeps no look-ups.
+
+    Raises:
+        UnknownMemberError: the store holds no record of the member (404).
+        ProblemError: a member of staff looks up a member not in their care without a
+            purpose (403 ``purpose-needed``).
+    """
     member = engine.member(member_id)
     caller = visit.principal
     purpose = visit.purpose or _let_in(caller, member)
@@ -123,17 +172,15 @@ def admit(engine: Engine, visit: Visit, member_id: str) -> None:
             f"{PURPOSE_HEADER} header to look them up",
             errors=[FieldProblem(pointer=f"/header/{PURPOSE_HEADER.lower()}", detail="needed")],
         )
-    store = engine.store
-    if isinstance(store, AccountStore):
-        store.record_lookup(
-            Lookup(
-                at=engine.now(),
-                who=who(caller.kind, caller.id),
-                member_id=member_id,
-                purpose=purpose,
-                via=visit.via,
-            )
-        )
+    if not isinstance(engine.store, AccountStore):
+        return None
+    return Lookup(
+        at=engine.now(),
+        who=who(caller.kind, caller.id),
+        member_id=member_id,
+        purpose=purpose,
+        via=visit.via,
+    )
 
 
 #: The fields of a command that name who carries it out.

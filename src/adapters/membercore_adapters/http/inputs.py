@@ -10,6 +10,7 @@ to :meth:`Engine.execute <membercore.service.engine.Engine.execute>`; a command'
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -21,11 +22,12 @@ from litestar.params import HeaderParameter, JSONBody
 from membercore.errors import InvalidFactError, MembercoreError
 from membercore.facts import Fact
 from membercore.identity import CommandTaken
+from membercore.ports import Unreadable
 from membercore.serialization import message_from_dict, message_from_stored, message_to_dict
 from membercore.service.engine import Engine
 from membercore.service.recording import member_key
 from membercore.service.use_cases import HANDLERS
-from membercore_adapters.http.admission import Visit, acting, admit, visit_of
+from membercore_adapters.http.admission import Visit, acting, admitted, record, visit_of
 from membercore_adapters.http.problems import FieldProblem, ProblemError, pointer, problem_responses
 from membercore_adapters.http.settings import limits_of, runner
 from membercore_adapters.http.shapes import CommandResult, FactOutcome, FactsReport
@@ -36,7 +38,9 @@ __all__ = ["post_command", "post_facts"]
 _COMMANDS: Mapping[str, type[Any]] = {str(kind.TYPE): kind for kind in HANDLERS}
 
 #: The body of ``POST /facts``: one fact, or a batch of them.
-FactsBody = dict[str, Any] | list[dict[str, Any]]
+FactsBody = dict[str, Any] | list[Any]
+#: Why an item of a batch that is no JSON object is refused (kept as a dead letter).
+_NOT_AN_OBJECT = "不是 JSON 对象 / not a JSON object: a fact is an object with its type"
 
 
 @post(
@@ -56,7 +60,7 @@ FactsBody = dict[str, Any] | list[dict[str, Any]]
 async def post_facts(request: Request[Any, Any, Any], data: JSONBody[FactsBody]) -> FactsReport:
     """Ingest one fact or a batch; what became of each."""
     single = isinstance(data, dict)
-    items: list[dict[str, Any]] = [data] if isinstance(data, dict) else data
+    items: list[Any] = [data] if isinstance(data, dict) else data
     most = limits_of(request).max_batch
     if len(items) > most:
         raise ProblemError(
@@ -67,7 +71,8 @@ async def post_facts(request: Request[Any, Any, Any], data: JSONBody[FactsBody])
         )
     screened = [_screen(item, "" if single else f"/{place}") for place, item in enumerate(items)]
     sent = [(place, items[place]) for place, why in enumerate(screened) if why is None]
-    report = await runner(request).call(lambda engine: engine.ingest([item for _, item in sent]))
+    inputs = [_input(item) for _, item in sent]
+    report = await runner(request).call(lambda engine: engine.ingest(inputs))
     refusals = dict(report.refusals)
     duplicated = set(report.duplicated)
     outcomes: list[FactOutcome] = []
@@ -95,11 +100,20 @@ async def post_facts(request: Request[Any, Any, Any], data: JSONBody[FactsBody])
     return answer
 
 
-def _screen(item: Mapping[str, Any], prefix: str) -> tuple[str, str | None] | None:
+def _input(item: object) -> Mapping[str, Any] | Unreadable:
+    """What the engine is given of an item: a JSON object as it is; else a dead letter."""
+    if isinstance(item, Mapping):
+        return item
+    return Unreadable(raw=json.dumps(item, ensure_ascii=False), reason=_NOT_AN_OBJECT)
+
+
+def _screen(item: object, prefix: str) -> tuple[str, str | None] | None:
     """Why an item is not sent to the engine (a command: not a fact), or ``None``.
 
     A malformed fact is sent all the same: the engine keeps it as a dead letter.
     """
+    if not isinstance(item, Mapping):
+        return None  # the engine keeps it as a dead letter, with why
     try:
         message = message_from_dict(item)
     except (MembercoreError, ValueError, TypeError, AttributeError, LookupError, RecursionError):
@@ -113,8 +127,10 @@ def _screen(item: Mapping[str, Any], prefix: str) -> tuple[str, str | None] | No
     return why, f"{prefix}/type"
 
 
-def _pointer_for(item: Mapping[str, Any], why: str, prefix: str) -> str | None:
+def _pointer_for(item: object, why: str, prefix: str) -> str | None:
     """The field a refusal names, when reading the item names it and the reason says so."""
+    if not isinstance(item, Mapping):
+        return prefix  # the item itself is at fault
     try:
         message_from_dict(item)
     except InvalidFactError as error:
@@ -130,12 +146,13 @@ def _pointer_for(item: Mapping[str, Any], why: str, prefix: str) -> str | None:
 
 def _outcome(
     place: int,
-    item: Mapping[str, Any],
+    item: object,
     refused: tuple[str, str | None] | None,
     *,
     status: str = "applied",
 ) -> FactOutcome:
-    fact_id, tag = item.get("fact_id"), item.get("type")
+    held: Mapping[str, Any] = item if isinstance(item, Mapping) else {}
+    fact_id, tag = held.get("fact_id"), held.get("type")
     named = FactOutcome(
         index=place,
         fact_id=fact_id if isinstance(fact_id, str) else None,
@@ -231,9 +248,10 @@ def _carry_out(engine: Engine, command: Any, visit: Visit) -> tuple[Sequence[obj
     events the first time made on the member's record are read from its journal.
     """
     member_id = getattr(command, "member_id", None)
-    if visit.principal.kind == "staff" and isinstance(member_id, str):
-        admit(engine, visit, member_id)
+    staff = visit.principal.kind == "staff" and isinstance(member_id, str)
+    lookup = admitted(engine, visit, member_id) if staff else None  # type: ignore[arg-type]
     events = engine.execute(command)
+    record(engine, lookup)  # carried out (a refusal raised): the look-up is recorded
     key = getattr(command, "key", None)
     if events or not key or not isinstance(member_id, str):
         return events, False

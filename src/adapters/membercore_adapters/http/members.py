@@ -136,8 +136,10 @@ async def quote(
     request: Request[Any, Any, Any], member_id: FromPath[str], data: JSONBody[QuoteRequest]
 ) -> benefits.Quote:
     """The bill's lines priced for the member now."""
-    return await runner(request).call(
-        lambda engine: engine.quote(member_id, data.items, appointment_id=data.appointment_id)
+    return await _read(
+        request,
+        member_id,
+        lambda engine: engine.quote(member_id, data.items, appointment_id=data.appointment_id),
     )
 
 

@@ -198,7 +198,9 @@ def to_problem(request: Request[Any, Any, Any], error: Exception) -> Response[An
         if error.status_code == 401:
             headers.setdefault("WWW-Authenticate", _CHALLENGE)
     elif isinstance(error, ValidationException):
-        problem = _problem(request, 400, "invalid-request", _said(error), _fields(error))
+        problem = _problem(
+            request, 400, "invalid-request", _said(error, body=False), _fields(error)
+        )
     elif isinstance(error, HTTPException):
         problem = _problem(request, error.status_code, _http_kind(error), _said(error))
         headers.update(error.headers or {})
@@ -258,9 +260,14 @@ def _http_kind(error: HTTPException) -> str:
 _UNREADABLE = "请求体无法读取（须为 UTF-8 编码的 JSON）/ the body cannot be read"
 
 
-def _said(error: HTTPException) -> str:
+#: What an empty request body is said to lack.
+_NO_BODY = "请求体为空：需要 JSON / the body is empty: JSON is needed"
+
+
+def _said(error: HTTPException, *, body: bool = True) -> str:
+    """What the framework said of a request; of a body it could not read, in Chinese first."""
     said = str(error.detail) if error.detail else HTTPStatus(error.status_code).phrase
-    if error.status_code == 400 and not isinstance(error, ProblemError):
+    if body and error.status_code == 400 and not isinstance(error, ProblemError):
         return f"{_UNREADABLE}: {said}"
     return said
 
@@ -279,7 +286,10 @@ def _fields(error: ValidationException) -> tuple[FieldProblem, ...]:
         # The decoder names the body ``data`` and a field in it by its path; a parameter
         # is named /query/status, /header/idempotency-key, /path/member_id.
         body = "" if key == "data" else pointer(key)
-        where = body if source == "body" else f"/{source}/{key}"
+        if key == "data" and message == "'data'":  # no body at all: its name, not a reason
+            message = _NO_BODY
+        named = key.replace("_", "-").lower() if source == "header" else key
+        where = body if source == "body" else f"/{source}/{named}"
         found.append(FieldProblem(pointer=where, detail=message))
     return tuple(found)
 

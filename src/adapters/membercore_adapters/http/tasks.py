@@ -73,7 +73,7 @@ def sees_task(caller: Principal, row: TaskRow) -> bool:
 
 
 def _visited(engine: Engine, caller: Principal, row: TaskRow, purpose: str, via: str) -> None:
-    """Record a member of staff's work on a task as a look-up of the member's record."""
+    """Record a member of staff's work on a task, once done, as a look-up of the record."""
     if caller.kind == "staff":
         admit(engine, Visit(principal=caller, purpose=purpose, via=via), member_of(row.key))
 
@@ -131,12 +131,12 @@ def claim_task(
             f"{row.assignee!r}",
         )
     member_id = member_of(row.key)
-    _visited(engine, caller, row, "认领任务 / claiming a task", via)
     engine.execute(
         AssignTask(
             key=key, member_id=member_id, task_key=task_key, staff_id=caller.id, by=caller.id
         )
     )
+    _visited(engine, caller, row, "认领任务 / claiming a task", via)
     return _held(engine, task_row(engine, task_key))
 
 
@@ -196,7 +196,6 @@ def complete_task(
             f"任务 {task_key!r} 由 {row.assignee!r} 负责 / task {task_key!r} is held by "
             f"{row.assignee!r}",
         )
-    _visited(engine, caller, row, "完成任务 / completing a task", via)
     fact = TaskCompleted(
         fact_id=f"{task_key}/completed/{caller.id}",
         patient_id=member_of(row.key),
@@ -208,6 +207,7 @@ def complete_task(
     if report.refusals:
         (_, why), *_ = report.refusals
         raise ProblemError(422, "completion-refused", why)
+    _visited(engine, caller, row, "完成任务 / completing a task", via)
     return _held(engine, task_row(engine, task_key))
 
 

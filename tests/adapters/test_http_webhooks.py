@@ -306,6 +306,16 @@ def test_the_mask_hides_every_token_parameter_and_keeps_the_rest_of_the_line() -
     assert record.getMessage() == (
         '10.0.0.9:5123 - "POST /webhooks/ward?a=1&token=***&%74oken=***&b=2 HTTP/1.1" 200'
     )
+    # However the query is written: pairs split by ';', the '=' percent-encoded.
+    for path, shown in (
+        ("/webhooks/ward?a=1;token=mc_ab12_cdEF-_", "/webhooks/ward?a=1;token=***"),
+        ("/webhooks/ward?token%3Dmc_ab12_cd", "/webhooks/ward?token=***"),
+        ("/webhooks/ward?x=mc_ab12_cd", "/webhooks/ward?x=mc_***"),
+    ):
+        record.args = ("10.0.0.9:5123", "POST", path, "1.1", 200)
+        assert QueryTokenMask().filter(record)
+        assert shown in record.getMessage()
+        assert "cd" not in record.getMessage().split("ward")[1]
 
 
 def test_the_token_in_the_query_never_reaches_uvicorns_access_log(

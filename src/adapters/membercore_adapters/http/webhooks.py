@@ -263,21 +263,31 @@ def webhook_routes(names: tuple[str, ...]) -> list[ControllerRouterHandler]:
 _QUERY = re.compile(r"\?[^\s\"]*")
 
 
+_SEPARATORS = re.compile(r"([&;])")
+#: An API token's secret wherever it stands (``mc_<id>_<random part>``).
+_SECRET = re.compile(r"mc_[a-z0-9]{1,64}_[A-Za-z0-9_-]+")
+
+
 def _masked_pair(pair: str) -> str:
-    name, equals, _ = pair.partition("=")
-    # The name as the server decodes it: %74oken is token too.
-    if equals and unquote_plus(name).strip().lower() == QUERY_TOKEN:
-        return f"{name}=***"
+    # The pair as the server may decode it: %74oken is token, token%3D… is token=….
+    name, equals, _ = unquote_plus(pair).partition("=")
+    if equals and name.strip().lower() == QUERY_TOKEN:
+        written, sign, _ = pair.partition("=")
+        return f"{written}=***" if sign else f"{QUERY_TOKEN}=***"
     return pair
 
 
 def _masked_query(query: str) -> str:
-    return "&".join(_masked_pair(pair) for pair in query.split("&"))
+    return "".join(_masked_pair(part) for part in _SEPARATORS.split(query))
 
 
 def _masked(text: str) -> str:
-    """``text`` with the value of every ``token`` query parameter in it replaced by ``***``."""
-    return _QUERY.sub(lambda found: "?" + _masked_query(found.group()[1:]), text)
+    """``text`` with every ``token`` query parameter's value and API token's secret masked.
+
+    However the query is written: pairs split by ``&`` or ``;``, percent-encoded.
+    """
+    masked = _QUERY.sub(lambda found: "?" + _masked_query(found.group()[1:]), text)
+    return _SECRET.sub("mc_***", masked)
 
 
 class QueryTokenMask(logging.Filter):

@@ -435,7 +435,14 @@ def test_a_preflight_from_an_allowed_origin_is_answered_without_a_token(
         assert answer.headers["access-control-allow-origin"] == CRM_PAGE
         assert "POST" in answer.headers["access-control-allow-methods"]
         allowed = answer.headers["access-control-allow-headers"].lower()
-        assert {"authorization", "content-type", "idempotency-key"} <= set(allowed.split(", "))
+        assert {"authorization", "content-type", "idempotency-key", "x-purpose"} <= set(
+            allowed.split(", ")
+        )
+        # A staff page looks a member up with a purpose, and signs out.
+        asking = {**PREFLIGHT, "Access-Control-Request-Headers": "authorization,x-purpose"}
+        assert client.options("/members/P-1", headers=asking).status_code == 204
+        leaving = {**PREFLIGHT, "Access-Control-Request-Method": "DELETE"}
+        assert client.options("/sessions/current", headers=leaving).status_code == 204
         # The request itself still needs its token; the page may read the headers it needs.
         _is_problem(
             client.get("/members/P-1", headers={"Origin": CRM_PAGE}), 401, "not-authenticated"

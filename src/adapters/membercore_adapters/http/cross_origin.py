@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 from litestar.config.cors import CORSConfig
 
+from membercore_adapters.http.admission import PURPOSE_HEADER
+
 __all__ = ["cors", "origin"]
 
 _ORIGIN = re.compile(r"https?://[^/?#\s]+")
@@ -45,8 +47,8 @@ def cors(origins: Iterable[str]) -> CORSConfig | None:
         return None
     return CORSConfig(
         allow_origins=allowed,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        allow_methods=["GET", "POST", "DELETE"],  # DELETE: signing out
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", PURPOSE_HEADER],
         expose_headers=["Idempotent-Replayed", "Retry-After", "WWW-Authenticate"],
         allow_credentials=False,  # bearer tokens, sent by the page itself: no cookies
     )

@@ -196,6 +196,7 @@ def test_a_wrong_password_and_an_unknown_id_are_refused_alike_then_held_back(
     # Five failures: even the right password is not tried for a while.
     held = client.post("/sessions", json={"staff_id": "hm-01", "password": PASSWORD})
     _is_problem(held, 429, "too-many-sign-ins")
+    assert held.headers["retry-after"] == "900"
     _signed_in(client, "hm-02")  # another staff id is not held back
     ticks.now += 15 * 60 + 1
     _signed_in(client, "hm-01")
@@ -425,3 +426,20 @@ def test_a_purpose_that_would_garble_the_audit_is_refused(
     body = _is_problem(client.get("/members/P-1", headers=cs), 400, "invalid-purpose")
     assert why in body["detail"]
     assert _lookups(api, "P-1") == []
+
+
+def test_the_document_says_who_needs_no_token_and_what_staff_may_leave_out(
+    client: TestClient[Litestar],
+) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["paths"]["/sessions"]["post"]["security"] == [{}]  # sign in without one
+    assert "security" not in document["paths"]["/commands"]["post"]  # the document's own
+    command = document["paths"]["/commands"]["post"]
+    assert "X-Purpose" in [parameter["name"] for parameter in command["parameters"]]
+    adjust = document["components"]["schemas"]["AdjustPoints"]
+    assert "operator" in adjust["properties"]
+    assert "operator" not in adjust["required"]
+    held_back = document["paths"]["/sessions"]["post"]["responses"]["429"]
+    assert held_back["headers"]["Retry-After"]["required"] is True
+    examples = held_back["content"]["application/problem+json"]["examples"].values()
+    assert [e["value"]["type"] for e in examples] == ["urn:membercore:problem:too-many-sign-ins"]

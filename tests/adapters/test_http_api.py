@@ -538,7 +538,8 @@ def test_a_batch_or_a_body_past_the_limits_is_refused_with_413(
     body = _is_problem(client.post("/facts", json=six, headers=HIS), 413, "batch-too-large")
     assert "5" in body["detail"]
     large = [_fact("patient_registered", "HIS-9", name="林" * 40_000)]
-    _is_problem(client.post("/facts", json=large, headers=HIS), 413, "too-large")
+    too_large = _is_problem(client.post("/facts", json=large, headers=HIS), 413, "too-large")
+    assert "65,536" in too_large["detail"]
 
 
 def test_a_body_that_is_not_facts_is_a_400_problem(client: TestClient[Litestar]) -> None:

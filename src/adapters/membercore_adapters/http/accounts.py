@@ -110,6 +110,7 @@ async def sign_in_staff(
             "too-many-sign-ins",
             f"登录失败次数过多，请 {int(sessions.failure_window.total_seconds() // 60)} 分钟后"
             "再试 / too many failed sign-ins: try again later",
+            headers={"Retry-After": str(int(sessions.failure_window.total_seconds()))},
         )
     account = await engine.call(lambda held: _account(held, staff_id))
     if not await anyio.to_thread.run_sync(signs_in, account, password):
@@ -165,7 +166,12 @@ class SignedIn:
     "(8 hours) at most and 30 minutes unused, and ends when the account is deactivated. "
     "A wrong id or password is 401 (which one is not said); five failures of one staff id "
     "in 15 minutes hold it back (429).",
-    responses=problem_responses(401, 429),
+    responses=problem_responses(
+        kinds={
+            401: [("sign-in-failed", "员工编号或密码不正确 / the staff id or password is wrong")],
+            429: [("too-many-sign-ins", "登录失败次数过多 / too many failed sign-ins")],
+        }
+    ),
 )
 async def sign_in(request: Request[Any, Any, Any], data: JSONBody[SignIn]) -> SignedIn:
     """Open a session for a member of staff."""
@@ -189,7 +195,7 @@ async def sign_in(request: Request[Any, Any, Any], data: JSONBody[SignIn]) -> Si
     status_code=204,
     summary="退出登录 / Sign out",
     description="End the session whose token the request carries.",
-    responses=problem_responses(),
+    responses=problem_responses(403),
 )
 async def sign_out(request: Request[Any, Any, Any]) -> Response[None]:
     """End the caller's session (a system's token is left as it is)."""

@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 
 from litestar import Router
+from litestar.enums import ParamType
 from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     Example,
@@ -27,6 +28,7 @@ from litestar.openapi.spec import (
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Parameter,
     Reference,
     RequestBody,
     Schema,
@@ -35,6 +37,7 @@ from litestar.routes import BaseRoute
 from litestar.types import ControllerRouterHandler, Method
 from litestar.types.internal_types import PathParameterDefinition
 
+from membercore_adapters.http.admission import ACTOR_FIELDS, MOST_PURPOSE, PURPOSE_HEADER
 from membercore_adapters.http.problems import MEDIA_TYPE, problem_example, title_of
 from membercore_adapters.http.schemas import (
     COMPONENTS,
@@ -108,7 +111,20 @@ def documentation_router() -> Router:
 
 
 #: Why a command's ``key`` may be left out.
+#: The purpose a member of staff gives to act on a member not in their care.
+_PURPOSE = Parameter(
+    name=PURPOSE_HEADER,
+    param_in=ParamType.HEADER,
+    required=False,
+    schema=Schema(type=OpenAPIType.STRING, max_length=MOST_PURPOSE),
+    description="why a member of staff acts on a member not in their care (UTF-8, raw or "
+    "percent-encoded); recorded with the look-up",
+)
 _KEY_BY_HEADER = "Required unless the `Idempotency-Key` header gives it."
+_ACTOR_BY_SESSION = (
+    "Who carries the command out. A member of staff may leave it out: it is their staff "
+    "id (naming another is refused). A hospital system names whom it acts for."
+)
 
 
 def complete(document: OpenAPI, *, max_batch: int) -> None:
@@ -123,7 +139,10 @@ def complete(document: OpenAPI, *, max_batch: int) -> None:
             document lacks ``POST /facts`` or ``POST /commands``.
     """
     facts = message_schemas(fact_types())
-    commands = message_schemas(command_types(), optional={"key": _KEY_BY_HEADER})
+    commands = message_schemas(
+        command_types(),
+        optional={"key": _KEY_BY_HEADER} | dict.fromkeys(ACTOR_FIELDS, _ACTOR_BY_SESSION),
+    )
     added = {**facts.components, **commands.components, "Fact": facts.union}
     added["Command"] = commands.union
     held = document.components.schemas
@@ -148,6 +167,12 @@ def complete(document: OpenAPI, *, max_batch: int) -> None:
     )
     for operation in _operations(document):
         _answers(operation)
+    commanding = (document.paths or {}).get("/commands")
+    if commanding is not None and commanding.post is not None:
+        commanding.post.parameters = [*(commanding.post.parameters or []), _PURPOSE]
+    signing_in = (document.paths or {}).get("/sessions")
+    if signing_in is not None and signing_in.post is not None:
+        signing_in.post.security = [{}]  # the one operation that needs no token
 
 
 def _body(document: OpenAPI, path: str, schema: Schema | Reference, description: str) -> None:
@@ -175,6 +200,7 @@ def _operations(document: OpenAPI) -> list[Operation]:
 #: The headers problems carry, by status: name, what it says, whether always.
 _HEADERS: Mapping[str, tuple[str, str, bool]] = {
     "401": ("WWW-Authenticate", 'How to authenticate: `Bearer realm="membercore"`.', True),
+    "429": ("Retry-After", "The seconds to wait before trying again.", True),
     "503": ("Retry-After", "The seconds to wait before sending the request again.", False),
 }
 

@@ -55,7 +55,13 @@ _NOT_AN_OBJECT = "不是 JSON 对象 / not a JSON object: a fact is an object wi
         "with the reason (kept as a dead letter) and the field at fault as a JSON pointer "
         "into the body. A single fact refused is answered 422."
     ),
-    responses=problem_responses(403, 413, 422),
+    responses=problem_responses(
+        403,
+        kinds={
+            413: [("batch-too-large", "a batch holds at most 1000 facts, got 1200")],
+            422: [("fact-refused", "charge_paid.lines: required field missing")],
+        },
+    ),
 )
 async def post_facts(request: Request[Any, Any, Any], data: JSONBody[FactsBody]) -> FactsReport:
     """Ingest one fact or a batch; what became of each."""
@@ -178,7 +184,18 @@ def _outcome(
         "another body is refused (409). A command the programme refuses is answered 422 "
         "with the reason; an unknown member 404."
     ),
-    responses=problem_responses(403, 404, 409, 413, 422),
+    responses=problem_responses(
+        413,
+        kinds={
+            403: [("purpose-needed", "member P-000123 is not in hm-01's care: say why")],
+            404: [("unknown-member", "unknown member P-000123")],
+            409: [("idempotency-conflict", "the key adj-1 was spent on another command")],
+            422: [
+                ("insufficient-points", "P-000123 holds 120 points, 500 asked"),
+                ("acting-for-another", "staff act as themselves: operator is 'hm-01'"),
+            ],
+        },
+    ),
     response_headers=[
         ResponseHeader(
             name="Idempotent-Replayed",

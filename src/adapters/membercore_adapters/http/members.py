@@ -34,7 +34,16 @@ from membercore_adapters.http.shapes import (
 __all__ = ["VIEWS"]
 
 _READ = {"scope": "read"}
-_ANSWERS = problem_responses(403, 404)
+_ANSWERS = problem_responses(
+    kinds={
+        400: [("invalid-purpose", "用途无法读取 / the purpose cannot be read: too long")],
+        403: [
+            ("forbidden", "需要 read 权限 / the scope 'read' is needed"),
+            ("purpose-needed", "member P-000123 is not in hm-01's care: say why in X-Purpose"),
+        ],
+        404: [("unknown-member", "unknown member P-000123")],
+    }
+)
 
 T = TypeVar("T")
 

@@ -202,7 +202,8 @@ def to_problem(request: Request[Any, Any, Any], error: Exception) -> Response[An
             request, 400, "invalid-request", _said(error, body=False), _fields(error)
         )
     elif isinstance(error, HTTPException):
-        problem = _problem(request, error.status_code, _http_kind(error), _said(error))
+        said = _too_large(request) if error.status_code == 413 else _said(error)
+        problem = _problem(request, error.status_code, _http_kind(error), said)
         headers.update(error.headers or {})
         if isinstance(error, NotAuthorizedException):
             headers["WWW-Authenticate"] = _CHALLENGE
@@ -260,6 +261,15 @@ def _http_kind(error: HTTPException) -> str:
 _UNREADABLE = "请求体无法读取（须为 UTF-8 编码的 JSON）/ the body cannot be read"
 
 
+def _too_large(request: Request[Any, Any, Any]) -> str:
+    """Why a body past the size limit is refused, naming the limit."""
+    most = request.app.request_max_body_size
+    return (
+        f"请求体超过 {most:,} 字节的上限 / the body is larger than the limit of {most:,} "
+        "bytes: send fewer facts in each request"
+    )
+
+
 #: What an empty request body is said to lack.
 _NO_BODY = "请求体为空：需要 JSON / the body is empty: JSON is needed"
 
@@ -294,21 +304,42 @@ def _fields(error: ValidationException) -> tuple[FieldProblem, ...]:
     return tuple(found)
 
 
-def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+#: A problem an endpoint gives, for its examples: its kind and what it says.
+Said = tuple[str, str]
+
+
+def problem_responses(
+    *statuses: int, kinds: Mapping[int, Sequence[Said]] | None = None
+) -> dict[int, ResponseSpec]:
     """The OpenAPI answers of the problems an endpoint may give (and 400, 401, 500, 503).
 
-    Each is shown with a fixed example of the problem as the API answers it.
+    Each is shown with fixed examples of the problem as the API answers it: the
+    endpoint's own kinds of it when ``kinds`` names them (``{404: [("unknown-task",
+    "…")]}``), else one of its status.
     """
+    named = kinds or {}
     return {
         status: ResponseSpec(
             data_container=Problem,
             generate_examples=False,
             description=title_of(status),
             media_type=MEDIA_TYPE,
-            examples=[Example(summary=title_of(status), value=problem_example(status))],
+            examples=_examples(status, named.get(status, ())),
         )
-        for status in sorted({*statuses, 400, 401, 500, 503})
+        for status in sorted({*statuses, *named, 400, 401, 500, 503})
     }
+
+
+def _examples(status: int, kinds: Sequence[Said]) -> list[Example]:
+    if not kinds:
+        return [Example(summary=title_of(status), value=problem_example(status))]
+    found = []
+    for kind, detail in kinds:
+        value = problem_example(status)
+        value.pop("errors", None)  # the status's example's fields, not this kind's
+        value.update(type=_urn(kind), detail=detail)
+        found.append(Example(summary=kind, value=value))
+    return found
 
 
 def problem_example(status: int) -> dict[str, Any]:

@@ -148,7 +148,14 @@ def claim_task(
     description="Give an open task to the member of staff calling (on the roster with "
     "the task's role). A task they hold already is answered as it is; one another holds "
     "is refused (409) unless the caller is an admin.",
-    responses=problem_responses(403, 404, 409, 422),
+    responses=problem_responses(
+        kinds={
+            403: [("staff-only", "only staff claim tasks")],
+            404: [("unknown-task", "no task 'T-1'")],
+            409: [("task-held", "task 'T-1' is held by 'hm-02'"), ("task-closed", "closed")],
+            422: [("unknown-staff", "'cs-01' is not on the staff roster as a health_manager")],
+        }
+    ),
 )
 async def claim(
     request: Request[Any, Any, Any],
@@ -221,7 +228,14 @@ def complete_task(
     "A task completed already with the same outcome is answered as it is; with another "
     "outcome, 409. A task someone holds is completed by them or an administrator (409 "
     "otherwise, a hospital system included).",
-    responses=problem_responses(403, 404, 409, 422),
+    responses=problem_responses(
+        403,
+        kinds={
+            404: [("unknown-task", "no task 'T-1'")],
+            409: [("task-held", "task 'T-1' is held by 'hm-02'"), ("task-closed", "closed")],
+            422: [("invalid-outcome", "the outcome is empty")],
+        },
+    ),
 )
 async def complete(
     request: Request[Any, Any, Any], task_id: FromPath[str], data: JSONBody[CompleteTask]

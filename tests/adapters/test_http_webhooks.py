@@ -264,6 +264,9 @@ def test_the_openapi_document_lists_the_webhook_routes_naming_those_served(
     assert PROBLEM in root["post"]["responses"]["401"]["content"]
     assert PROBLEM in root["post"]["responses"]["403"]["content"]
     assert PROBLEM not in root["post"]["responses"]["400"]["content"]  # the webhook's own
+    assert {"405", "422", "500", "503"} <= set(root["post"]["responses"])
+    for operation in (root["post"], below["get"]):
+        assert "token" in [p["name"] for p in operation["parameters"] if p["in"] == "query"]
     assert (root["post"]["operationId"], below["put"]["operationId"]) == (
         "postWebhook",
         "putWebhookPath",

@@ -29,6 +29,7 @@ from litestar.openapi.spec import (
     OpenAPIType,
     Operation,
     Parameter,
+    PathItem,
     Reference,
     RequestBody,
     Schema,
@@ -120,6 +121,15 @@ _PURPOSE = Parameter(
     description="why a member of staff acts on a member not in their care (UTF-8, raw or "
     "percent-encoded); recorded with the look-up",
 )
+#: The API token a provider that can only be given an address sends in it.
+_QUERY_TOKEN = Parameter(
+    name="token",
+    param_in=ParamType.QUERY,
+    required=False,
+    schema=Schema(type=OpenAPIType.STRING),
+    description="an API token with the `ingest` scope, for a provider that can only be given "
+    "an address (Aliyun's console); not handed to the webhook, and masked in the access log",
+)
 _KEY_BY_HEADER = "Required unless the `Idempotency-Key` header gives it."
 _ACTOR_BY_SESSION = (
     "Who carries the command out. A member of staff may leave it out: it is their staff "
@@ -167,6 +177,10 @@ def complete(document: OpenAPI, *, max_batch: int) -> None:
     )
     for operation in _operations(document):
         _answers(operation)
+    for path, item in (document.paths or {}).items():
+        if path.startswith("/webhooks/"):
+            for operation in _operations_of(item):
+                operation.parameters = [*(operation.parameters or []), _QUERY_TOKEN]
     commanding = (document.paths or {}).get("/commands")
     if commanding is not None and commanding.post is not None:
         commanding.post.parameters = [*(commanding.post.parameters or []), _PURPOSE]
@@ -188,13 +202,13 @@ def _body(document: OpenAPI, path: str, schema: Schema | Reference, description:
 
 
 def _operations(document: OpenAPI) -> list[Operation]:
-    found = []
-    for item in (document.paths or {}).values():
-        for method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
-            operation = getattr(item, method, None)
-            if isinstance(operation, Operation):
-                found.append(operation)
-    return found
+    return [found for item in (document.paths or {}).values() for found in _operations_of(item)]
+
+
+def _operations_of(item: PathItem) -> list[Operation]:
+    methods = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+    held = (getattr(item, method, None) for method in methods)
+    return [operation for operation in held if isinstance(operation, Operation)]
 
 
 #: The headers problems carry, by status: name, what it says, whether always.

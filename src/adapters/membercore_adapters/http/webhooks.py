@@ -204,9 +204,19 @@ def _responses() -> dict[int, ResponseSpec]:
         ),
         400: _own("the webhook's own refusal of what it was sent (not a problem document)"),
         # The API reads no webhook's body: any media type reaches the webhook.
+        405: _own("the webhook's own refusal of a method it does not take"),
         415: _own("the webhook's own refusal of a media type it does not take"),
+        422: _own("the webhook's own refusal of what cannot become facts (kept as dead letters)"),
+        500: _own("the webhook's own failure: the caller sends it again (nothing was kept)"),
+        503: _own("the store or the source failed: the caller sends it again"),
     }
-    return answered | {status: guarded[status] for status in (401, 403, 404, 413)}
+    shared = {status: guarded[status] for status in (401, 403, 413)}
+    unknown = guarded[404]
+    unknown.description = (
+        "未提供此 webhook / no webhook of that name is served (a problem document); a path "
+        "below a webhook's root that it does not serve is its own 404"
+    )
+    return answered | shared | {404: unknown}
 
 
 def _description(names: tuple[str, ...]) -> str:

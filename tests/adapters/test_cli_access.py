@@ -383,6 +383,33 @@ def test_tokens_and_staff_accounts_on_postgresql(
     assert "已停用" in capsys.readouterr().out
 
 
+def test_an_account_is_activated_again_given_a_new_password_and_another_role(
+    store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stdin(monkeypatch, f"{PASSWORD}\n")
+    assert (
+        main(["staff", "add", "rn-01", "--role", "nurse", "--password-stdin", "--store", store])
+        == 0
+    )
+    assert main(["staff", "deactivate", "rn-01", "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["staff", "activate", "rn-01", "--store", store]) == 0
+    assert "已启用" in capsys.readouterr().out
+    _stdin(monkeypatch, "new-password-2026\n")
+    assert main(["staff", "password", "rn-01", "--password-stdin", "--store", store]) == 0
+    with _open(store) as opened:
+        assert authenticate_staff(opened, "rn-01", PASSWORD) is None
+        assert authenticate_staff(opened, "rn-01", "new-password-2026") is not None
+    _stdin(monkeypatch, "short\n")
+    assert main(["staff", "password", "rn-01", "--password-stdin", "--store", store]) == 1
+    # A role the programme gives work to needs the roster to give it to them.
+    assert main(["staff", "role", "rn-01", "health_manager", "--store", store]) == 1
+    assert main(["staff", "role", "rn-01", "customer_service", "--store", store]) == 0
+    assert "客服" in capsys.readouterr().out
+    assert [a.role for a in _accounts(store)] == ["customer_service"]
+    assert main(["staff", "activate", "rn-99", "--store", store]) == 1
+
+
 # -- the look-ups -----------------------------------------------------------------------
 
 

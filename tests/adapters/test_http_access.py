@@ -23,7 +23,7 @@ from membercore import Engine, reference_config
 from membercore.plugins import make_plugin_manager
 from membercore.ports import AccountStore, Lookup
 from membercore.testing.clock import ManualClock
-from membercore_adapters.access import new_staff_account, new_token
+from membercore_adapters.access import new_password_hash, new_staff_account, new_token
 from membercore_adapters.http import Sessions, app, engine_thread
 from membercore_adapters.stores import memory, postgres, sqlite
 
@@ -216,10 +216,20 @@ def test_a_session_ends_idle_after_a_shift_and_when_the_account_is_deactivated(
     _is_problem(client.get("/tasks", headers=header), 401, "not-authenticated")
 
     header = _signed_in(client, "hm-02")
+    renewed = _signed_in(client, "hm-01")
+    engine_thread(api).call_blocking(lambda engine: _renew_password(engine, "hm-01"))
+    _is_problem(client.get("/tasks", headers=renewed), 401, "not-authenticated")
     engine_thread(api).call_blocking(lambda engine: _deactivate(engine, "hm-02"))
     _is_problem(client.get("/tasks", headers=header), 401, "not-authenticated")
     refused = client.post("/sessions", json={"staff_id": "hm-02", "password": PASSWORD})
     _is_problem(refused, 401, "sign-in-failed")
+
+
+def _renew_password(engine: Engine, staff_id: str) -> None:
+    accounts = _accounts(engine)
+    account = accounts.staff_account(staff_id)
+    assert account is not None
+    accounts.save_staff_account(attrs.evolve(account, password_hash=new_password_hash("pw-new-1")))
 
 
 def _deactivate(engine: Engine, staff_id: str) -> None:

@@ -16,6 +16,7 @@ by member, by who, since an instant.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -23,9 +24,9 @@ import attrs
 import click
 
 from membercore.errors import StorageError
-from membercore.ports import SCOPES, STAFF_ROLES, AccountStore
+from membercore.ports import SCOPES, STAFF_ROLES, AccountStore, StaffAccount
 from membercore.service.engine import Engine
-from membercore_adapters.access import new_staff_account, new_token
+from membercore_adapters.access import new_password_hash, new_staff_account, new_token
 from membercore_adapters.cli.arguments import INSTANT, Exit, UsageError, store_options
 from membercore_adapters.cli.opening import engine_on, programme
 from membercore_adapters.cli.speech import Words, echo, language, say, warn
@@ -56,12 +57,20 @@ def commands() -> list[click.Command]:
         "staff",
         help=say(
             Words(
-                "员工账户：添加（岗位、密码）、列出、停用",
-                "staff accounts: add (a role, a password), list, deactivate",
+                "员工账户：添加（岗位、密码）、列出、停用、启用、重设密码、变更岗位",
+                "staff accounts: add (a role, a password), list, deactivate, activate, a new "
+                "password, a new role",
             )
         ),
     )
-    for command in (_add_staff(), _list_staff(), _deactivate_staff()):
+    for command in (
+        _add_staff(),
+        _list_staff(),
+        _deactivate_staff(),
+        _activate_staff(),
+        _new_password(),
+        _new_role(),
+    ):
         staff.add_command(command)
     return [token, staff, _audit()]
 
@@ -451,6 +460,121 @@ def _deactivate_staff() -> click.Command:
         return Exit.DONE
 
     return deactivate
+
+
+_CHANGED = Words(
+    "已更新员工账户 {staff_id}（{name}）：{what}",
+    "staff account {staff_id} ({name}) changed: {what}",
+)
+_ACTIVATED = Words("已启用，可以登录", "activated: it signs in again")
+_PASSWORD_SET = Words(
+    "密码已重设（其已登录的会话在下次请求时结束）",
+    "a new password (its sessions end at their next request)",
+)
+_ROLE_SET = Words(
+    "岗位改为{role}（其已登录的会话在下次请求时结束）",
+    "the role is now {role} (its sessions end at their next request)",
+)
+
+
+#: An account as a change leaves it, with what is said of the change; None: refused.
+Changed = tuple[StaffAccount, str] | None
+
+
+def _change(
+    store: str, config: Path | None, staff_id: str, change: Callable[[StaffAccount], Changed]
+) -> int:
+    """Change the account of ``staff_id`` as ``change`` says, and say what changed."""
+    with engine_on(store, config, use="tend") as engine:
+        accounts = _accounts(engine)
+        account = accounts.staff_account(staff_id)
+        if account is None:
+            warn(_NO_ACCOUNT, staff_id=staff_id)
+            return Exit.REFUSED
+        changed = change(account)
+        if changed is None:
+            return Exit.REFUSED
+        accounts.save_staff_account(changed[0])
+    echo(_CHANGED, staff_id=staff_id, name=account.name, what=changed[1])
+    return Exit.DONE
+
+
+def _activate_staff() -> click.Command:
+    @click.command(
+        "activate",
+        help=say(Words("重新启用已停用的员工账户", "activate a deactivated staff account again")),
+    )
+    @click.argument("staff_id")
+    @store_options
+    def activate(staff_id: str, store: str, config: Path | None) -> int:
+        return _change(
+            store,
+            config,
+            staff_id,
+            lambda account: (attrs.evolve(account, active=True), say(_ACTIVATED)),
+        )
+
+    return activate
+
+
+def _new_password() -> click.Command:
+    @click.command(
+        "password",
+        help=say(
+            Words(
+                "为员工账户设置新密码（输入两次，或 --password-stdin）",
+                "give a staff account a new password (asked twice, or --password-stdin)",
+            )
+        ),
+    )
+    @click.argument("staff_id")
+    @click.option(
+        "--password-stdin",
+        is_flag=True,
+        help=say(
+            Words(
+                "从标准输入的第一行读取密码，而不是提示输入",
+                "read the password from the first line of standard input instead of asking",
+            )
+        ),
+    )
+    @store_options
+    def password(staff_id: str, password_stdin: bool, store: str, config: Path | None) -> int:
+        def renewed(account: StaffAccount) -> Changed:
+            given = _password(staff_id, from_stdin=password_stdin)
+            if given is None:
+                return None
+            hashed = new_password_hash(given)
+            return attrs.evolve(account, password_hash=hashed), say(_PASSWORD_SET)
+
+        return _change(store, config, staff_id, renewed)
+
+    return password
+
+
+def _new_role() -> click.Command:
+    @click.command(
+        "role",
+        help=say(Words("变更员工账户的岗位", "give a staff account another role")),
+    )
+    @click.argument("staff_id")
+    @click.argument("role", type=click.Choice(STAFF_ROLES))
+    @store_options
+    def role(staff_id: str, role: str, store: str, config: Path | None) -> int:
+        roster = programme(config).staff
+        on_roster = next((member for member in roster.staff if member.key == staff_id), None)
+        spoken = named(ROLE_NAMES, role, language())
+        if role in roster.roles and (on_roster is None or role not in on_roster.roles):
+            warn(_NOT_ON_ROSTER, staff_id=staff_id, role=spoken)
+            return Exit.REFUSED
+        return _change(
+            store,
+            config,
+            staff_id,
+            lambda account: (attrs.evolve(account, role=role), say(_ROLE_SET, role=spoken)),
+        )
+
+    return role
 
 
 # -- look-ups -----------------------------------------------------------------------------

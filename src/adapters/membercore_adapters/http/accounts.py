@@ -26,7 +26,7 @@ from membercore.service.engine import Engine
 from membercore_adapters.http.auth import ROLE_SCOPES, Principal, bearer
 from membercore_adapters.http.problems import ProblemError, problem_responses
 from membercore_adapters.http.running import EngineThread
-from membercore_adapters.http.sessions import Sessions
+from membercore_adapters.http.sessions import Session, Sessions
 from membercore_adapters.http.settings import runner, sessions_of
 
 __all__ = ["ACCOUNTS", "SignIn", "SignedIn", "StoredAccounts", "sign_in_staff"]
@@ -57,6 +57,16 @@ def staff_principal(account: StaffAccount) -> Principal:
     )
 
 
+def _still(account: StaffAccount | None, session: Session) -> bool:
+    """Whether the account stands as the session opened on it: active, role, password."""
+    return (
+        account is not None
+        and account.active
+        and account.role == session.principal.role
+        and account.password_hash == session.stamp
+    )
+
+
 class StoredAccounts:
     """The store's API tokens and the staff's sessions, as an authenticator.
 
@@ -78,8 +88,8 @@ class StoredAccounts:
         if session is not None:
             held = session.principal
             account = await self._engine.call(lambda engine: _account(engine, held.id))
-            if account is None or not account.active or account.role != held.role:
-                self._sessions.close(secret)  # deactivated or moved since signing in
+            if not _still(account, session):
+                self._sessions.close(secret)  # deactivated, moved or a new password since
                 return None
             return held
         token = await self._engine.call(lambda engine: _token(engine, secret))
@@ -119,7 +129,7 @@ async def sign_in_staff(
             401, "sign-in-failed", "员工编号或密码不正确 / the staff id or password is wrong"
         )
     assert account is not None  # signs_in is false without one
-    return sessions.open(staff_principal(account), account.name), account
+    return sessions.open(staff_principal(account), account.name, account.password_hash), account
 
 
 @attrs.frozen(kw_only=True)

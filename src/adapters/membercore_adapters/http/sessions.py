@@ -6,7 +6,7 @@ console's sign-in form does the same) and gets a session token, sent afterwards 
 in the server process's memory, kept only by their tokens' SHA-256 digests: a restart
 signs everyone out. A session ends when its holder signs out, when it has not been used
 for :attr:`Sessions.idle` or is older than :attr:`Sessions.lifetime` (a shift), and when
-the account is deactivated or its role changed (checked at every request by
+the account is deactivated, its role changed or its password (checked at every request by
 :class:`~membercore_adapters.http.accounts.StoredAccounts`).
 
 Guessing passwords is slowed twice: every try costs a scrypt hash, and a staff id with
@@ -45,12 +45,15 @@ class Session:
         name: their name, as colleagues see it.
         opened: when they signed in (the process's monotonic clock, in seconds).
         used: when the session was last used (the same clock).
+        stamp: what the account was signed in with (its password's hash): a new password
+            ends the session.
     """
 
     principal: Principal
     name: str
     opened: float
     used: float
+    stamp: str = attrs.field(default="", repr=False)
 
 
 class Sessions:
@@ -81,12 +84,18 @@ class Sessions:
         self._held: dict[str, Session] = {}
         self._failures: dict[str, list[float]] = {}
 
-    def open(self, principal: Principal, name: str) -> str:
-        """A new session for ``principal``: its token, for showing once."""
+    def open(self, principal: Principal, name: str, stamp: str = "") -> str:
+        """A new session for ``principal``: its token, for showing once.
+
+        ``stamp`` is what the account was signed in with (its password's hash), which
+        the session holds to check that it still is.
+        """
         self._sweep()
         secret = SESSION_PREFIX + secrets.token_urlsafe(32)
         now = self._clock()
-        self._held[_digest(secret)] = Session(principal=principal, name=name, opened=now, used=now)
+        self._held[_digest(secret)] = Session(
+            principal=principal, name=name, opened=now, used=now, stamp=stamp
+        )
         self._failures.pop(principal.id, None)
         return secret
 

@@ -316,7 +316,7 @@ def test_a_scope_a_later_release_added_grants_nothing_and_an_unknown_role_is_nam
     store.save_staff_account(staff_of("md-01"))
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE api_tokens SET scopes = 'export read'")
-        conn.execute("UPDATE staff_accounts SET role = 'doctor'")
+        conn.execute("UPDATE staff_accounts SET role = 'surgeon'")
     conn.close()
     assert store.token("a1") == token_of("a1", scopes=("read",))
     for read in (lambda: store.staff_account("md-01"), lambda: list(store.staff_accounts())):

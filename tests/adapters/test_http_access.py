@@ -453,3 +453,29 @@ def test_the_document_says_who_needs_no_token_and_what_staff_may_leave_out(
     assert held_back["headers"]["Retry-After"]["required"] is True
     examples = held_back["content"]["application/problem+json"]["examples"].values()
     assert [e["value"]["type"] for e in examples] == ["urn:membercore:problem:too-many-sign-ins"]
+
+
+def test_a_task_nobody_holds_is_completed_by_staff_of_its_role_only(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    his = _token(api, "ingest", "read", "commands")
+    _register(client, his, "P-1")
+    create = {
+        "type": "create_task",
+        "key": "T-9",
+        "member_id": "P-1",
+        "kind": "call",
+        "role": "call_centre",  # nobody on the roster: it waits unassigned
+        "due_at": T0.isoformat(),
+        "reason": "回访",
+    }
+    assert client.post("/commands", json=create, headers=his).status_code == 200
+    (task,) = client.get("/tasks", headers=his).json()
+    assert task["assignee"] is None
+    complete = f"/tasks/{task['id']}/complete"
+    nurse = _signed_in(client, "rn-01")
+    refused = client.post(complete, json={"outcome": "x"}, headers=nurse)
+    _is_problem(refused, 403, "not-your-role")
+    assert _lookups(api, "P-1") == []  # nothing done, nothing seen
+    done = client.post(complete, json={"outcome": "reached"}, headers=_signed_in(client, "ad-01"))
+    assert done.status_code == 200, done.text

@@ -96,8 +96,8 @@ async def look_up(request: Request[Any, Any, Any], member_id: FromPath[str]) -> 
     form = await request.form()
     try:
         purpose = purpose_text(form_field(form, "purpose"))
-    except ProblemError:
-        return _ask_why(request, member_id, f"用途最长 {MOST_PURPOSE} 字")
+    except ProblemError as refused:
+        return _ask_why(request, member_id, str(refused.detail))
     if purpose is None:
         return _ask_why(request, member_id, "请说明查阅用途")
     return await member_page(request, member_id, purpose=purpose)

@@ -19,6 +19,7 @@ from membercore_adapters.console.outcomes import Outcome
 from membercore_adapters.console.pages import when
 from membercore_adapters.http.auth import Principal
 from membercore_adapters.http.shapes import task_id
+from membercore_adapters.http.tasks import may_complete
 from membercore_adapters.labels import STAFF_ROLES, TASK_KINDS, TASK_OUTCOMES, named
 
 __all__ = ["TaskLine", "staff_name", "task_line"]
@@ -94,6 +95,6 @@ def task_line(
         open=is_open,
         outcome=named(TASK_OUTCOMES, task.outcome, "zh-CN") if task.outcome else None,
         outcomes=outcomes,
-        may_complete=is_open and (free or task.assignee == viewer.id or viewer.may("admin")),
+        may_complete=is_open and may_complete(viewer, task.assignee, task.role),
         may_claim=is_open and free and viewer.kind == "staff",
     )

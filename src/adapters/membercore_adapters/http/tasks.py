@@ -72,6 +72,19 @@ def sees_task(caller: Principal, row: TaskRow) -> bool:
     return row.assignee == caller.id or (row.assignee is None and row.role == caller.role)
 
 
+def may_complete(caller: Principal, assignee: str | None, role: str) -> bool:
+    """Whether the caller may complete a task held by ``assignee`` for ``role``.
+
+    Its holder, an administrator, a hospital system reporting it done; one nobody holds,
+    staff with its role (who would see it in their queue), never another member of staff.
+    """
+    if caller.may("admin") or caller.kind == "system":
+        return assignee is None or caller.may("admin")
+    if assignee is None:
+        return role == caller.role
+    return assignee == caller.id
+
+
 def _visited(engine: Engine, caller: Principal, row: TaskRow, purpose: str, via: str) -> None:
     """Record a member of staff's work on a task, once done, as a look-up of the record."""
     if caller.kind == "staff":
@@ -202,6 +215,13 @@ def complete_task(
             "task-held",
             f"任务 {task_key!r} 由 {row.assignee!r} 负责 / task {task_key!r} is held by "
             f"{row.assignee!r}",
+        )
+    if not may_complete(caller, row.assignee, row.role):
+        raise ProblemError(
+            403,
+            "not-your-role",
+            f"任务 {task_key!r} 待 {row.role} 岗位认领 / task {task_key!r} waits for someone "
+            f"with the role {row.role!r}",
         )
     fact = TaskCompleted(
         fact_id=f"{task_key}/completed/{caller.id}",

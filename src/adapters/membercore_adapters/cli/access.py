@@ -19,10 +19,12 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import attrs
 import click
 
+from membercore.config.staff import StaffMember
 from membercore.errors import StorageError
 from membercore.ports import SCOPES, STAFF_ROLES, AccountStore, StaffAccount
 from membercore.service.engine import Engine
@@ -35,6 +37,8 @@ from membercore_adapters.labels import STAFF_ROLES as ROLE_NAMES
 from membercore_adapters.labels import named
 
 __all__ = ["MIN_PASSWORD", "commands"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: The fewest characters a staff account's password may have.
 MIN_PASSWORD = 8
@@ -307,16 +311,7 @@ def _add_staff() -> click.Command:
             )
         ),
     )
-    @click.option(
-        "--password-stdin",
-        is_flag=True,
-        help=say(
-            Words(
-                "从标准输入的第一行读取密码，而不是提示输入",
-                "read the password from the first line of standard input instead of asking",
-            )
-        ),
-    )
+    @_password_stdin()
     @store_options
     def add(
         staff_id: str,
@@ -326,14 +321,10 @@ def _add_staff() -> click.Command:
         store: str,
         config: Path | None,
     ) -> int:
-        roster = programme(config).staff
-        on_roster = next((member for member in roster.staff if member.key == staff_id), None)
-        spoken_role = named(ROLE_NAMES, role, language())
-        # A role the programme gives work to is someone's on its roster: a health manager
-        # sees the members assigned to their staff id there.
-        if role in roster.roles and (on_roster is None or role not in on_roster.roles):
-            warn(_NOT_ON_ROSTER, staff_id=staff_id, role=spoken_role)
+        if _roster_refuses(config, staff_id, role):
             return Exit.REFUSED
+        on_roster = _roster_entry(config, staff_id)
+        spoken_role = named(ROLE_NAMES, role, language())
         if name is not None and not name.strip():
             raise UsageError(say(_EMPTY_STAFF_NAME))
         if name is None:
@@ -356,6 +347,38 @@ def _add_staff() -> click.Command:
         return Exit.DONE
 
     return add
+
+
+def _password_stdin() -> Callable[[_F], _F]:
+    """The ``--password-stdin`` option of the commands that set a password."""
+    return click.option(
+        "--password-stdin",
+        is_flag=True,
+        help=say(
+            Words(
+                "从标准输入的第一行读取密码，而不是提示输入",
+                "read the password from the first line of standard input instead of asking",
+            )
+        ),
+    )
+
+
+def _roster_entry(config: Path | None, staff_id: str) -> StaffMember | None:
+    """The programme's roster entry of ``staff_id``, if it is on the roster."""
+    return next((held for held in programme(config).staff.staff if held.key == staff_id), None)
+
+
+def _roster_refuses(config: Path | None, staff_id: str, role: str) -> bool:
+    """Whether the roster refuses ``role`` to ``staff_id``, said when it does.
+
+    A role the programme gives work to is someone's on its roster: a health manager sees
+    the members assigned to their staff id there.
+    """
+    on_roster = _roster_entry(config, staff_id)
+    if role in programme(config).staff.roles and (on_roster is None or role not in on_roster.roles):
+        warn(_NOT_ON_ROSTER, staff_id=staff_id, role=named(ROLE_NAMES, role, language()))
+        return True
+    return False
 
 
 def _password(staff_id: str, *, from_stdin: bool) -> str | None:
@@ -528,16 +551,7 @@ def _new_password() -> click.Command:
         ),
     )
     @click.argument("staff_id")
-    @click.option(
-        "--password-stdin",
-        is_flag=True,
-        help=say(
-            Words(
-                "从标准输入的第一行读取密码，而不是提示输入",
-                "read the password from the first line of standard input instead of asking",
-            )
-        ),
-    )
+    @_password_stdin()
     @store_options
     def password(staff_id: str, password_stdin: bool, store: str, config: Path | None) -> int:
         def renewed(account: StaffAccount) -> Changed:
@@ -561,12 +575,9 @@ def _new_role() -> click.Command:
     @click.argument("role", type=click.Choice(STAFF_ROLES))
     @store_options
     def role(staff_id: str, role: str, store: str, config: Path | None) -> int:
-        roster = programme(config).staff
-        on_roster = next((member for member in roster.staff if member.key == staff_id), None)
-        spoken = named(ROLE_NAMES, role, language())
-        if role in roster.roles and (on_roster is None or role not in on_roster.roles):
-            warn(_NOT_ON_ROSTER, staff_id=staff_id, role=spoken)
+        if _roster_refuses(config, staff_id, role):
             return Exit.REFUSED
+        spoken = named(ROLE_NAMES, role, language())
         return _change(
             store,
             config,

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import attrs
 import click
 
-from membercore.config.staff import StaffMember
+from membercore.config.staff import StaffMember, StaffRoster
 from membercore.errors import StorageError
 from membercore.ports import SCOPES, STAFF_ROLES, AccountStore, StaffAccount
 from membercore.service.engine import Engine
@@ -321,9 +321,10 @@ def _add_staff() -> click.Command:
         store: str,
         config: Path | None,
     ) -> int:
-        if _roster_refuses(config, staff_id, role):
+        roster = programme(config).staff  # the programme file read once
+        if _roster_refuses(roster, staff_id, role):
             return Exit.REFUSED
-        on_roster = _roster_entry(config, staff_id)
+        on_roster = _roster_entry(roster, staff_id)
         spoken_role = named(ROLE_NAMES, role, language())
         if name is not None and not name.strip():
             raise UsageError(say(_EMPTY_STAFF_NAME))
@@ -363,19 +364,19 @@ def _password_stdin() -> Callable[[_F], _F]:
     )
 
 
-def _roster_entry(config: Path | None, staff_id: str) -> StaffMember | None:
-    """The programme's roster entry of ``staff_id``, if it is on the roster."""
-    return next((held for held in programme(config).staff.staff if held.key == staff_id), None)
+def _roster_entry(roster: StaffRoster, staff_id: str) -> StaffMember | None:
+    """The roster's entry of ``staff_id``, if it is on the roster."""
+    return next((held for held in roster.staff if held.key == staff_id), None)
 
 
-def _roster_refuses(config: Path | None, staff_id: str, role: str) -> bool:
+def _roster_refuses(roster: StaffRoster, staff_id: str, role: str) -> bool:
     """Whether the roster refuses ``role`` to ``staff_id``, said when it does.
 
     A role the programme gives work to is someone's on its roster: a health manager sees
     the members assigned to their staff id there.
     """
-    on_roster = _roster_entry(config, staff_id)
-    if role in programme(config).staff.roles and (on_roster is None or role not in on_roster.roles):
+    on_roster = _roster_entry(roster, staff_id)
+    if role in roster.roles and (on_roster is None or role not in on_roster.roles):
         warn(_NOT_ON_ROSTER, staff_id=staff_id, role=named(ROLE_NAMES, role, language()))
         return True
     return False
@@ -575,7 +576,7 @@ def _new_role() -> click.Command:
     @click.argument("role", type=click.Choice(STAFF_ROLES))
     @store_options
     def role(staff_id: str, role: str, store: str, config: Path | None) -> int:
-        if _roster_refuses(config, staff_id, role):
+        if _roster_refuses(programme(config).staff, staff_id, role):
             return Exit.REFUSED
         spoken = named(ROLE_NAMES, role, language())
         return _change(

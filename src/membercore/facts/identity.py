@@ -100,6 +100,10 @@ class PatientRegistered(Fact):
         email: the patient's e-mail address, when known, as the source writes it.
         wecom: the patient's WeCom external contact id (``wmXXXX``: 企业微信客户联系), once a
             staff member has them as a contact.
+        source: how the patient first came to the hospital (来源渠道), as the HIS records
+            it: ``walk_in``, ``online``, ``referral``, ``corporate``, ``checkup``... The
+            first registration that states one is the patient's acquisition channel, by
+            which lifetime value is measured.
         known_only: the registration only names a known patient by another of their
             identifiers (a row or a resource that names the patient by a card number):
             it never makes a member, and one whose identifiers name no known patient is
@@ -125,6 +129,7 @@ class PatientRegistered(Fact):
     phone: str | None = attrs.field(default=None, repr=False, metadata=_OMIT)
     email: str | None = attrs.field(default=None, repr=False, metadata=_OMIT)
     wecom: str | None = attrs.field(default=None, repr=False, metadata=_OMIT)
+    source: str | None = attrs.field(default=None, repr=False, metadata=_OMIT)
 
 
 #: Which of a registration's fields is a member's address on each channel.

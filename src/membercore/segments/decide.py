@@ -138,6 +138,7 @@ def _note(  # noqa: PLR0911 - one plain branch per fact type read
             phone=fact.phone,
             email=fact.email,
             wecom=fact.wecom,
+            source=fact.source,
         )
     if isinstance(fact, VisitCompleted):
         return VisitNoted(**common, visit_id=fact.visit_id, department=fact.department)

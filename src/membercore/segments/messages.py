@@ -175,6 +175,7 @@ class RegistrationNoted(FactNoted):
         phone: the mobile number it gives, if any.
         email: the e-mail address it gives, if any.
         wecom: the WeCom external contact id it gives, if any.
+        source: how the patient first came to the hospital, as it states, if it does.
     """
 
     TYPE: ClassVar[str] = "profile_registration_noted"
@@ -188,6 +189,7 @@ class RegistrationNoted(FactNoted):
     phone: str | None = attrs.field(default=None, metadata={OMIT_AT_DEFAULT: True})
     email: str | None = attrs.field(default=None, metadata={OMIT_AT_DEFAULT: True})
     wecom: str | None = attrs.field(default=None, metadata={OMIT_AT_DEFAULT: True})
+    source: str | None = attrs.field(default=None, metadata={OMIT_AT_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)

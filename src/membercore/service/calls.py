@@ -11,11 +11,21 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from membercore import benefits, consent, households, journeys, ledger, plans, segments, tiers
+from membercore import (
+    analytics,
+    benefits,
+    consent,
+    households,
+    journeys,
+    ledger,
+    plans,
+    segments,
+    tiers,
+)
 from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.ledger.events import LotState
 from membercore.ledger.lots import spending_order
-from membercore.ports import DeadLetter, OutboxMessage, Store, TaskRow
+from membercore.ports import DeadLetter, OutboxMessage, Store, StoredEvent, TaskRow
 from membercore.service.member import Member, profile_at, tier_at
 from membercore.service.recording import (
     HOUSEHOLD,
@@ -350,6 +360,38 @@ class MemberCalls:
         for record in self.store.scan(MEMBER):
             if where is None or where(member_of(record.key)):
                 yield decode(self.store, self._records, record)
+
+    def histories(
+        self, where: Callable[[str], bool] | None = None
+    ) -> Iterator[tuple[Member, list[StoredEvent]]]:
+        """Every member's record with its whole journal, streamed in id order.
+
+        Args:
+            where: keep only the members whose id it accepts (as :meth:`members`).
+        """
+        for record in self.store.scan(MEMBER):
+            if where is None or where(member_of(record.key)):
+                member: Member = decode(self.store, self._records, record)
+                yield member, self.store.events(record.key)
+
+    def measure(
+        self,
+        *,
+        now: datetime | None = None,
+        model: analytics.ValueModel | None = None,
+        where: Callable[[str], bool] | None = None,
+    ) -> analytics.Measurement:
+        """The programme measured at ``now`` (the clock's instant by default).
+
+        Every figure docs/analytics.md defines, from every member's record and journal
+        (streamed: memory does not grow with the number of members).
+        """
+        at = now or self.now()
+        stories = (
+            analytics.story_of(member, journal, self.config, at)
+            for member, journal in self.histories(where)
+        )
+        return analytics.measure(stories, self.config, at, model)
 
     def households(self) -> Iterator[households.HouseholdState]:
         """Every household's record, streamed in id order."""

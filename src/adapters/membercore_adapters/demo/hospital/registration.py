@@ -22,7 +22,15 @@ from membercore_adapters.demo.hospital.patient import Patient
 from membercore_adapters.demo.hospital.records import Records
 from membercore_adapters.demo.hospital.schedule import HOUR, MINUTE, Dice, Schedule
 
-__all__ = ["Pathway", "Registration"]
+__all__ = ["SOURCES", "Pathway", "Registration"]
+
+#: How patients who come neither with family nor referred find the hospital, with shares.
+SOURCES: tuple[tuple[str, float], ...] = (
+    ("walk_in", 0.45),
+    ("online", 0.30),
+    ("checkup", 0.15),
+    ("corporate", 0.10),
+)
 
 
 class Pathway(Protocol):
@@ -54,6 +62,9 @@ class Registration:
         """Register the patient, and set everything that follows in motion."""
         age = patient.age(self.clock.today())
         patient.registered = True
+        head = patient.head
+        if head is None:
+            self.app.refer(patient)
         self.records.fact(
             PatientRegistered,
             patient,
@@ -61,17 +72,23 @@ class Registration:
             sex=patient.sex,
             preferred_channel=patient.channel if age >= GUARDIAN_AGE else None,
             language="en" if self.dice.chance(0.03) else "zh-CN",
+            source=self._source(patient),
         )
-        head = patient.head
         if head is not None:
             self._join_household(patient, head, age)
-        else:
-            self.app.refer(patient)
         self.consents.give(patient, age)
         self.clock.within(10 * MINUTE, 2 * HOUR, self.outpatient.first_visit, patient, age)
         self.app.join(patient)
         for pathway in self.pathways:
             pathway.enrol(patient, age)
+
+    def _source(self, patient: Patient) -> str:
+        """How the patient came: with their family, referred, or by one of the usual ways."""
+        if patient.head is not None:
+            return "family"
+        if patient.referrer is not None:
+            return "referral"
+        return self.dice.weighted(SOURCES)
 
     def _join_household(self, patient: Patient, head: Patient, age: int) -> None:
         # Minors join at once: they need the head as guardian, for consent too.

@@ -11,7 +11,7 @@ time order by construction.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from heapq import heappop, heappush
 from typing import Any, TypeVar
@@ -47,6 +47,15 @@ class Dice:
     def chance(self, share: float) -> bool:
         """True with the probability ``share``."""
         return self.rng.random() < share
+
+    def weighted(self, shares: Sequence[tuple[_T, float]]) -> _T:
+        """One of the choices, each drawn with its share of the shares' total."""
+        point = self.rng.random() * sum(share for _, share in shares)
+        for choice, share in shares:
+            point -= share
+            if point < 0:
+                return choice
+        return shares[-1][0]
 
 
 @attrs.define

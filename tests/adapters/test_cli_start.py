@@ -1,8 +1,8 @@
 """A hospital's first minutes with the command, in an empty folder.
 
 ``membercore config init`` writes the reference programme, ``config check`` reads it
-back and says what it will do, and ``demo`` runs beside it; nothing needs to be there
-before, and nothing is written over.
+back and says what it will do, and ``demo`` runs beside it, leaving its store and its report; nothing needs to
+be there before, and nothing is written over.
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ def test_init_then_check_then_demo_work_in_an_empty_folder(
     assert "等级：普通 0 → 银卡 1,000" in said
     demo = ["demo", "--patients", "20", "--months", "1", "--workers", "1", "--quiet"]
     assert main(demo) == 0
+    assert "经营报告：" in capsys.readouterr().out  # the report, beside the store
     assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "membercore-demo-report-csv",
+        "membercore-demo-report.html",
+        "membercore-demo-report.json",
         "membercore-demo.db",
         "programme.toml",
     ]

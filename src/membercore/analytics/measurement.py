@@ -97,11 +97,13 @@ class ValueRow:
         patients: patients with a visit who have it.
         realised_fen: what they paid to date, on average.
         first_year_fen: what they paid in their first year, on average over those whose
-            first year has ended.
-        later_year_fen: what a patient active in a later year paid in it, on average.
+            first year has ended (``None`` while nobody's has).
+        later_year_fen: what a patient active in a later year paid in it, on average
+            (the first year's figure while no later year has ended).
         retention: of observed years in which they were active, those followed by an
             active year (or the repeat rate, see ``basis``).
-        projected_fen: the projected lifetime value (:class:`ValueModel`).
+        projected_fen: the projected lifetime value (:class:`ValueModel`); ``None``
+            while nobody's first year has ended.
         basis: where the retention came from: ``own`` (the group's years), ``hospital``
             (too few of them: the hospital's), ``repeat`` (no second year observed
             anywhere yet: the share returning within their first year).
@@ -111,10 +113,10 @@ class ValueRow:
     value: str
     patients: int
     realised_fen: int
-    first_year_fen: int
-    later_year_fen: int
+    first_year_fen: int | None
+    later_year_fen: int | None
     retention: int
-    projected_fen: int
+    projected_fen: int | None
     basis: str
 
 
@@ -402,7 +404,11 @@ def _value_row(
     everyone = ("all", "all")
     own_first = sums.first_year[key] >= model.min_patients
     source = key if own_first or key == everyone else everyone
-    first_year = _mean(sums.first_year_fen[source], sums.first_year[source])
+    first_year = (
+        _mean(sums.first_year_fen[source], sums.first_year[source])
+        if sums.first_year[source]
+        else None
+    )
     later_source = key if sums.later_active[key] >= model.min_patients else everyone
     later = (
         _mean(sums.later_fen[later_source], sums.later_active[later_source])
@@ -410,7 +416,9 @@ def _value_row(
         else first_year
     )
     retention, basis = _retention(sums, key, model, None if key == everyone else hospital)
-    projected = _project(first_year, later, retention, model)
+    projected = None
+    if first_year is not None and later is not None:
+        projected = _project(first_year, later, retention, model)
     return ValueRow(
         dimension=key[0],
         value=key[1],

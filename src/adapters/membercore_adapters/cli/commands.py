@@ -13,7 +13,16 @@ from collections.abc import Callable
 import click
 
 from membercore import hookimpl
-from membercore_adapters.cli import access, demo, programme, records, serve, store, worker
+from membercore_adapters.cli import (
+    access,
+    demo,
+    programme,
+    records,
+    report,
+    serve,
+    store,
+    worker,
+)
 
 __all__ = ["membercore_register_commands"]
 
@@ -21,7 +30,7 @@ __all__ = ["membercore_register_commands"]
 @hookimpl
 def membercore_register_commands(register: Callable[[str, click.Command], None]) -> None:
     """Add the first-party commands."""
-    for part in (demo, programme, store, worker, serve, records, access):
+    for part in (demo, programme, store, worker, serve, records, access, report):
         for command in part.commands():
             assert command.name is not None
             register(command.name, command)

@@ -14,8 +14,10 @@ from membercore.service.engine import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters.cli.arguments import DEMO_STORE, Exit
 from membercore_adapters.cli.failures import stopped
-from membercore_adapters.cli.speech import Words, echo, language, say
+from membercore_adapters.cli.report import report_missing
+from membercore_adapters.cli.speech import Words, echo, language, say, warn
 from membercore_adapters.demo import HospitalSpec, ProgressBar, dashboard, run_demo
+from membercore_adapters.demo.runner import DemoResult
 from membercore_adapters.demo.walkthrough import ledger_walkthrough
 from membercore_adapters.stores.postgres import drop_store
 from membercore_adapters.stores.sql import without_migrating
@@ -92,7 +94,27 @@ def _demo() -> click.Command:
             )
         ),
     )
-    def demo(patients: int, months: int, seed: int, store: str, workers: int, quiet: bool) -> int:
+    @click.option(
+        "--report",
+        "report_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=say(
+            Words(
+                "经营报告写到哪里（默认：存储旁的 membercore-demo-report.html）",
+                "where the management report goes (by default membercore-demo-report.html "
+                "beside the store)",
+            )
+        ),
+    )
+    def demo(
+        patients: int,
+        months: int,
+        seed: int,
+        store: str,
+        workers: int,
+        quiet: bool,
+        report_path: Path | None,
+    ) -> int:
         spec = HospitalSpec(patients=patients, months=months, seed=seed)
         bar = None if quiet else ProgressBar(spec, language=language())
         try:
@@ -104,9 +126,45 @@ def _demo() -> click.Command:
             if bar is not None:
                 bar.close()
         echo(dashboard(result, reference_config(), language=language()))
+        _report(store, result, report_path or _beside(store))
         return Exit.DONE
 
     return demo
+
+
+_REPORT_EXTRA = Words(
+    "未写经营报告：需要 report 扩展（缺少 {missing}）：pip install 'membercore[report]'",
+    "no management report: it needs the report extra ({missing} is missing): "
+    "pip install 'membercore[report]'",
+)
+_REPORT_WRITTEN = Words(
+    "经营报告：{html}（数据：{json}，CSV：{csv}）",
+    "The management report: {html} (figures: {json}, CSV: {csv})",
+)
+REPORT_NAME = "membercore-demo-report.html"
+
+
+def _beside(url: str) -> Path:
+    """The report's file: beside a SQLite store's file, else in the working directory."""
+    path = database_path(url) if url.startswith("sqlite:") else None
+    if path is None or path == ":memory:":
+        return Path(REPORT_NAME)
+    return Path(path).with_name(REPORT_NAME)
+
+
+def _report(url: str, result: DemoResult, out: Path) -> None:
+    """Write the demo's management report (when the report extra is installed)."""
+    missing = report_missing()
+    if missing:
+        warn(_REPORT_EXTRA, missing=", ".join(missing))
+        return
+    from membercore_adapters.report import Report, write_report  # noqa: PLC0415 - the extra
+
+    with without_migrating(), _engine(url, result.spec) as engine:
+        measurement = engine.measure(now=result.end)
+        report = Report(measurement=measurement, figures=result.figures, config=engine.config)
+        written = write_report(out, report, language())
+    echo(_REPORT_WRITTEN, html=written.html, json=written.json, csv=written.csv)
 
 
 _NOT_THE_DEMOS = Words(

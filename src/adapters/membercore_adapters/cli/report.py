@@ -1,0 +1,97 @@
+"""``membercore report``: the management report of a store, as HTML, JSON and CSV.
+
+It reads the store (never writes it) and writes ``--out FILE.html``, with ``FILE.json``
+and ``FILE-csv/`` beside it (:mod:`membercore_adapters.report`). It needs the
+``report`` extra (``pip install 'membercore[report]'``: Plotly, Jinja2); without it,
+the command says so and exits 2.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from membercore.analytics import ValueModel
+from membercore_adapters.cli.arguments import INSTANT, Exit, store_options
+from membercore_adapters.cli.failures import Stop
+from membercore_adapters.cli.opening import engine_on
+from membercore_adapters.cli.speech import Words, echo, language, say
+
+__all__ = ["commands", "report_missing"]
+
+_NO_EXTRA = Words(
+    "membercore report 需要 report 扩展（缺少 {missing}）：pip install 'membercore[report]'",
+    "membercore report needs the report extra ({missing} is missing): "
+    "pip install 'membercore[report]'",
+)
+_WROTE = Words(
+    "报告已写入 {html}（数据：{json}，CSV：{csv}）",
+    "the report is in {html} (figures: {json}, CSV: {csv})",
+)
+
+
+def report_missing() -> list[str]:
+    """The libraries of the ``report`` extra that are not installed."""
+    return [name for name in ("plotly", "jinja2") if importlib.util.find_spec(name) is None]
+
+
+def commands() -> list[click.Command]:
+    """``report``."""
+    return [_command()]
+
+
+def _command() -> click.Command:
+    @click.command(
+        "report",
+        help=say(
+            Words(
+                "写出经营报告：一个可离线打开的 HTML 文件，及同样数据的 JSON 和 CSV",
+                "write the management report: one HTML file that opens offline, and the "
+                "same figures as JSON and CSV",
+            )
+        ),
+    )
+    @click.option(
+        "--out",
+        required=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=say(Words("报告文件（.html）", "the report file (.html)")),
+    )
+    @click.option(
+        "--at",
+        type=INSTANT,
+        help=say(Words("统计时刻（默认为现在）", "the instant measured at (now by default)")),
+    )
+    @click.option(
+        "--horizon",
+        type=click.IntRange(min=1),
+        default=ValueModel().horizon_years,
+        show_default=True,
+        help=say(Words("预测 LTV 的年数", "years the projected lifetime value covers")),
+    )
+    @click.option(
+        "--discount",
+        type=click.IntRange(min=0),
+        default=ValueModel().discount_per_mille,
+        show_default=True,
+        help=say(Words("年折现率（千分比）", "yearly discount rate, per mille")),
+    )
+    @store_options
+    def report(
+        out: Path, at: datetime | None, horizon: int, discount: int, store: str, config: Path | None
+    ) -> int:
+        missing = report_missing()
+        if missing:
+            raise Stop(say(_NO_EXTRA, missing=", ".join(missing)), Exit.USAGE)
+        from membercore_adapters.report import report_of, write_report  # noqa: PLC0415
+
+        model = ValueModel(horizon_years=horizon, discount_per_mille=discount)
+        with engine_on(store, config, use="read") as engine:
+            written = write_report(out, report_of(engine, now=at, model=model), language())
+        echo(_WROTE, html=written.html, json=written.json, csv=written.csv)
+        return Exit.DONE
+
+    return report

@@ -1,8 +1,8 @@
 """A hospital's first minutes with the command, in an empty folder.
 
 ``membercore config init`` writes the reference programme, ``config check`` reads it
-back and says what it will do, and ``demo`` runs beside it, leaving its store and its report; nothing needs to
-be there before, and nothing is written over.
+back and says what it will do, and ``demo`` runs beside it, leaving its store and its
+report; nothing needs to be there before, and nothing is written over.
 """
 
 from __future__ import annotations

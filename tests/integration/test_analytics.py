@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from membercore import Engine, reference_config
-from membercore.analytics import Measurement, Rate, ValueModel
+from membercore.analytics import Measurement, Rate, ValueModel, figures
 from membercore.testing.clock import ManualClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -205,3 +205,23 @@ def test_the_projected_value_states_its_model(measured: tuple[Engine, Measuremen
 
 def measurement_with(engine: Engine, model: ValueModel) -> Measurement:
     return engine.measure(now=NOW, model=model)
+
+
+def test_yearly_spend_is_over_the_patients_seen_in_the_year() -> None:
+    """A patient last seen two years ago does not lower the others' average to nothing."""
+    clock = ManualClock(NOW)
+    with Engine.open("memory://", config=reference_config(), clock=clock) as engine:
+        engine.ingest(
+            [
+                _registered("OLD", "2024-03-01T09:00"),
+                *_visit("OLD", "O1", "2024-03-01T10:00", "internal", 50_000),
+                _registered("NEW", "2026-05-01T09:00"),
+                *_visit("NEW", "N1", "2026-05-01T10:00", "internal", 6_000),
+            ],
+            history=True,
+        )
+        held = figures(engine.members(), engine.config, NOW)
+        measurement = engine.measure(now=NOW)
+    assert held.spenders.get(False) == 1
+    assert held.average_spend_fen(members=False) == 6_000
+    assert measurement.other_spend_fen == 6_000

@@ -89,8 +89,8 @@ class Figures:
         first_visits: patients with at least one visit.
         became_members: of them, those who ever held a paid plan.
         became_family: of those, those who ever held a family plan.
-        spend_fen: out-of-pocket spend in the last year, of members with a plan in force
-            (``True``) and of the other patients with a visit (``False``).
+        spend_fen: out-of-pocket spend in the last year of the patients with a visit in
+            it: members with a plan in force (``True``) and the others (``False``).
         spenders: how many patients each of those sums is over.
         points: points ``earned``, ``redeemed``, ``expired``, and ``balance`` held now
             (the liability).
@@ -192,9 +192,9 @@ def _count(
     if visited and paid:
         sums.members += 1
         sums.family += any(kinds.get(held.plan_key) == "family" for held in paid)
-    if visited:
+    since = now - YEAR
+    if any(since <= noted.at <= now for noted in member.profile.visits.values()):
         is_member = bool(active)
-        since = now - YEAR
         spent = sum(n.self_paid_fen for n in member.profile.charges.values() if n.at >= since)
         spent -= sum(n.amount_fen for n in member.profile.refunds.values() if n.at >= since)
         sums.spend[is_member] += max(spent, 0)

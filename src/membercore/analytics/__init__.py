@@ -10,7 +10,7 @@ points liability and the revenue projection. docs/analytics.md defines every fig
 
 from __future__ import annotations
 
-from membercore.analytics.figures import Figures, Tally, figures, per_mille
+from membercore.analytics.figures import FigureCounter, Figures, Tally, figures, per_mille
 from membercore.analytics.measurement import (
     Cohort,
     Ladder,
@@ -29,6 +29,7 @@ from membercore.analytics.tallies import Tallies
 
 __all__ = [
     "Cohort",
+    "FigureCounter",
     "Figures",
     "Ladder",
     "Liability",

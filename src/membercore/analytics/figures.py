@@ -23,7 +23,7 @@ from membercore.dates import require_aware
 from membercore.service.member import Member
 from membercore.staff import tasks
 
-__all__ = ["Figures", "Tally", "figures", "per_mille"]
+__all__ = ["FigureCounter", "Figures", "Tally", "figures", "per_mille"]
 
 YEAR = timedelta(days=365)
 
@@ -151,13 +151,33 @@ class _Sums:
     points: Counter[str] = attrs.field(factory=Counter)
 
 
+class FigureCounter:
+    """Counts members one at a time into the figures at ``now`` (for a pass doing more)."""
+
+    def __init__(self, config: ProgrammeConfig, now: datetime) -> None:
+        self._config = config
+        self._now = require_aware("now", now)
+        self._kinds = {plan.key: plan.kind for plan in config.plans.plans}
+        self._sums = _Sums()
+
+    def add(self, member: Member) -> None:
+        """Count one member's record."""
+        _count(self._sums, member, self._config, self._kinds, self._now)
+
+    def figures(self) -> Figures:
+        """The figures of the members counted."""
+        return _figures(self._sums)
+
+
 def figures(members: Iterable[Member], config: ProgrammeConfig, now: datetime) -> Figures:
     """The programme's figures at ``now`` from every member's record (streamed)."""
-    now = require_aware("now", now)
-    kinds = {plan.key: plan.kind for plan in config.plans.plans}
-    sums = _Sums()
+    counter = FigureCounter(config, now)
     for member in members:
-        _count(sums, member, config, kinds, now)
+        counter.add(member)
+    return counter.figures()
+
+
+def _figures(sums: _Sums) -> Figures:
     return Figures(
         patients=sums.patients,
         by_tier=dict(sums.by_tier),

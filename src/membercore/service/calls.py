@@ -371,8 +371,9 @@ class MemberCalls:
         """
         for record in self.store.scan(MEMBER):
             if where is None or where(member_of(record.key)):
-                member: Member = decode(self.store, self._records, record)
-                yield member, self.store.events(record.key)
+                journal = self.store.events(record.key)
+                member: Member = decode(self.store, self._records, record, journal)
+                yield member, journal
 
     def measure(
         self,

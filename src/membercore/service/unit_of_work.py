@@ -118,24 +118,39 @@ class RecordCache:
 _UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, ExceptionGroup)
 
 
-def decode(store: Store, cache: RecordCache, record: Record) -> Any:
-    """A stored record's state: the one kept for its version, else read and decoded."""
-    return decoded(store, cache, record)[0]
+def decode(
+    store: Store, cache: RecordCache, record: Record, whole: Sequence[StoredEvent] | None = None
+) -> Any:
+    """A stored record's state: the one kept for its version, else read and decoded.
+
+    Args:
+        store: the store the record was read from.
+        cache: the states already decoded, by key and version.
+        record: the stored record.
+        whole: the record's whole journal, when the caller has read it already (its
+            events since the snapshot are not read again).
+    """
+    return decoded(store, cache, record, whole)[0]
 
 
-def decoded(store: Store, cache: RecordCache, record: Record) -> tuple[Any, int]:
+def decoded(
+    store: Store, cache: RecordCache, record: Record, whole: Sequence[StoredEvent] | None = None
+) -> tuple[Any, int]:
     """:func:`decode`, with the length of the journal since the snapshot (characters)."""
     held = cache.held(record.key, record.version)
     if held is not None:
         return held
     journal: tuple[StoredEvent, ...] = ()
-    if record.snapshot_version < record.version:
+    if whole is not None:
+        journal = tuple(event for event in whole if event.version > record.snapshot_version)
+    elif record.snapshot_version < record.version:
         journal = tuple(store.events(record.key, after_version=record.snapshot_version))
     try:
         state = read_state(record, journal)
         if isinstance(state, Member) and record.version and '"as_of"' not in record.snapshot:
             # A snapshot an earlier release wrote has no clock: the whole journal gives it.
-            state = attrs.evolve(state, as_of=clock_of(store.events(record.key)))
+            every = store.events(record.key) if whole is None else whole
+            state = attrs.evolve(state, as_of=clock_of(every))
     except MembercoreError:
         raise  # membercore's own words (a newer release's data above all)
     except _UNREADABLE as error:

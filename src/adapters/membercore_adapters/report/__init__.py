@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,15 @@ import markupsafe
 from plotly.offline import get_plotlyjs
 
 from membercore import Engine
-from membercore.analytics import Figures, Measurement, ValueModel, figures
+from membercore.analytics import (
+    FigureCounter,
+    Figures,
+    Measurement,
+    Story,
+    ValueModel,
+    measure,
+    story_of,
+)
 from membercore.config import ProgrammeConfig
 from membercore_adapters.figures import Section, figure_sections
 from membercore_adapters.language import Language, Words
@@ -64,13 +72,22 @@ class Written:
 def report_of(
     engine: Engine, *, now: datetime | None = None, model: ValueModel | None = None
 ) -> Report:
-    """The report's figures over every member of ``engine``'s store at ``now``."""
+    """The report's figures over every member of ``engine``'s store at ``now``.
+
+    One pass over the store: each member's record counts into the dashboard's figures
+    as their story is read for the measurement.
+    """
     at = now or engine.now()
-    return Report(
-        measurement=engine.measure(now=at, model=model),
-        figures=figures(engine.members(), engine.config, at),
-        config=engine.config,
-    )
+    config = engine.config
+    counter = FigureCounter(config, at)
+
+    def stories() -> Iterator[Story]:
+        for member, journal in engine.histories():
+            counter.add(member)
+            yield story_of(member, journal, config, at)
+
+    measurement = measure(stories(), config, at, model)
+    return Report(measurement=measurement, figures=counter.figures(), config=config)
 
 
 def write_report(

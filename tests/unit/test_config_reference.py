@@ -25,7 +25,7 @@ from membercore.serialization import dump_config, load_config, load_config_file
 from membercore_adapters.cli import main
 
 #: Every top-level key a programme may have: the fields of ProgrammeConfig.
-KNOWN = frozenset(field.name for field in attrs.fields(ProgrammeConfig))
+KNOWN = frozenset(field.name for field in attrs.fields(ProgrammeConfig) if field.init)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

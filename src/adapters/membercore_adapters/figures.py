@@ -210,11 +210,13 @@ _CONVERTED = Words("转化人数", "Converted")
 _RATE = Words("转化率（95% 区间）", "Conversion (95% interval)")
 _LIFT = Words("与对照之差（95% 区间）", "Difference vs control (95% interval)")
 _CONTROL = Words("{label}（对照）", "{label} (control)")
-_SPLIT = Words(
-    "分流检查：卡方 {chi:.2f}，p = {p:.4f}{verdict}",
-    "Split check: chi-square {chi:.2f}, p = {p:.4f}{verdict}",
-)
-_MISMATCH = Words("，分流失衡，结果不可信", ", sample ratio mismatch: do not trust the results")
+_SPLIT = Words("分流检查（对照分配比例）", "Split check (against the allocation)")
+_EXPERIMENT_COLUMN = Words("实验", "Experiment")
+_VERDICT = Words("结论", "Verdict")
+_CHI = Words("卡方", "Chi-square")
+_P = Words("p 值", "p-value")
+_SOUND = Words("正常", "sound")
+_MISMATCH = Words("分流失衡，结果不可信", "sample ratio mismatch: do not trust the results")
 
 
 def _points_of(value: float) -> str:
@@ -225,10 +227,11 @@ def experiment_sections(results: Iterable[ExperimentResult], language: Language)
     """A table per experiment, from :func:`membercore.experiments.experiment_results`.
 
     Each variant's exposed and converted members, its conversion rate with the 95 %
-    interval, and the difference against the control (percentage points); the last row
-    checks the split against the allocation.
+    interval, and the difference against the control (percentage points); then one
+    table checking each experiment's split against its allocation.
     """
     made = []
+    checks: list[tuple[str, ...]] = []
     for result in results:
         rows: list[tuple[str, ...]] = []
         for variant in result.variants:
@@ -249,13 +252,16 @@ def experiment_sections(results: Iterable[ExperimentResult], language: Language)
             rows.append((label, number(variant.exposed), number(variant.converted), rate, lift))
         ratio = result.sample_ratio
         if ratio is not None:
-            verdict = _MISMATCH.say(language) if ratio.mismatch else ""
-            split = _SPLIT.say(language, chi=ratio.chi_square, p=ratio.p_value, verdict=verdict)
-            rows.append((split, "", "", "", ""))
+            verdict = (_MISMATCH if ratio.mismatch else _SOUND).say(language)
+            checks.append(
+                (result.label, verdict, f"{ratio.chi_square:.2f}", f"{ratio.p_value:.4f}")
+            )
         title = Words(
             _EXPERIMENT.zh.format(label=result.label), _EXPERIMENT.en.format(label=result.label)
         )
         made.append(
             section(title, language, [_VARIANT], [_EXPOSED, _CONVERTED, _RATE, _LIFT], rows)
         )
+    if checks:
+        made.append(section(_SPLIT, language, [_EXPERIMENT_COLUMN, _VERDICT], [_CHI, _P], checks))
     return made

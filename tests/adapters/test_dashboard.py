@@ -95,11 +95,28 @@ def test_the_dashboard_is_in_chinese_with_its_numbers_in_columns(result: DemoRes
         "续费与忠诚阶梯",
         "近一年自付消费（人均）",
         "积分",
+        "实验：尊享年卡定价：年付999元 对 月付99元",
+        "分流检查（对照分配比例）",
         "消息（按渠道与用途）",
         "延后、取消与拒发",
         "员工任务（按类型）",
         "拒收的输入（死信，按原因）",
     ]
+    # The price test: each variant's members exposed and converted, then the split check.
+    (tested,) = result.experiments
+    price = found["实验：尊享年卡定价：年付999元 对 月付99元"]
+    assert [row.split()[:3] for row in price[:2]] == [
+        [
+            f"{v.label}（对照）" if v.key == tested.control else v.label,
+            f"{v.exposed:,}",
+            f"{v.converted:,}",
+        ]
+        for v in tested.variants
+    ]
+    assert sum(v.exposed for v in tested.variants) > 0
+    (split,) = found["分流检查（对照分配比例）"]
+    assert split.startswith(tested.label)
+    assert "正常" in split
     for title, rows in found.items():
         assert any(right_edges(row) for row in rows), title
         assert misaligned(rows) is None, (title, misaligned(rows), rows)
@@ -165,6 +182,8 @@ def test_in_english_the_labels_are_english_and_the_numbers_the_same(result: Demo
         "Renewal and the loyalty ladder",
         "Yearly out-of-pocket spend (average)",
         "Points",
+        "Experiment: 尊享年卡定价：年付999元 对 月付99元",
+        "Split check (against the allocation)",
         "Messages by channel and purpose",
         "Deferred, cancelled and refused",
         "Staff tasks by kind",

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from membercore import consent, households, ledger, plans, reference_config
 from membercore.dates import local_date
+from membercore.experiments import variant_for
 from membercore.facts import (
     AppointmentBooked,
     AppointmentMissed,
@@ -50,8 +51,10 @@ from membercore_adapters.demo.hospital import (
     small,
     timed_messages,
 )
+from membercore_adapters.demo.programme import demo_programme
 
 CONFIG = reference_config()
+DEMO = demo_programme()
 TZ = CONFIG.tz
 
 Stream = list[tuple[datetime, object]]
@@ -349,7 +352,10 @@ def test_plan_payments_equal_the_plan_prices_of_the_reference_programme(stream: 
         if isinstance(message, plans.Subscribe):
             plan_of[message.subscription_id] = message.plan_key
         if isinstance(message, plans.RecordPayment):
-            plan = CONFIG.plans.plan(plan_of[message.subscription_id])
+            # The demo's price test quotes some patients the premium card monthly.
+            chosen = [(e.key, variant_for(e, message.member_id).key) for e in DEMO.experiments]
+            quoted = DEMO.variant_config(chosen)
+            plan = quoted.plans.plan(plan_of[message.subscription_id])
             assert plan is not None
             assert message.amount_fen == plan.price_fen
             paid[plan.key] += 1
@@ -363,7 +369,8 @@ def test_the_plans_decider_accepts_every_plan_command(stream: Stream) -> None:
     for now, message in stream:
         if isinstance(message, PLAN_COMMANDS):
             state = states.get(message.member_id) or plans.PlansState(member_id=message.member_id)
-            for event in plans.decide(message, state, CONFIG, now):
+            chosen = [(e.key, variant_for(e, message.member_id).key) for e in DEMO.experiments]
+            for event in plans.decide(message, state, DEMO.variant_config(chosen), now):
                 state = plans.evolve(state, event)
                 renewed += isinstance(event, plans.SubscriptionRenewed)
                 cancelled += isinstance(event, plans.SubscriptionCancelled)
@@ -485,14 +492,13 @@ def test_small_is_a_small_hospital_over_six_months() -> None:
 
 
 def test_the_demo_hospital_feeds_the_engine_nothing_it_refuses() -> None:
-    from membercore import reference_config  # noqa: PLC0415
     from membercore.service.engine import Engine  # noqa: PLC0415
     from membercore.testing.clock import ManualClock  # noqa: PLC0415
     from membercore_adapters.demo.hospital import HospitalSpec, timed_messages  # noqa: PLC0415
 
     stream = list(timed_messages(HospitalSpec(patients=400, months=12)))
     clock = ManualClock(stream[-1][0])
-    with Engine.open("memory://", config=reference_config(), clock=clock) as engine:
+    with Engine.open("memory://", config=demo_programme(), clock=clock) as engine:
         report = engine.ingest(stream)
         assert [letter.reason for letter in engine.dead_letters()] == []
     assert report.rejected == 0

@@ -258,7 +258,16 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("domain", (*PARTS, "config")),
     (
         "service",
-        ("service", "serialization", "ports", "access", "hookspecs", "plugins", "analytics"),
+        (
+            "service",
+            "serialization",
+            "ports",
+            "access",
+            "hookspecs",
+            "plugins",
+            "analytics",
+            "experiments",
+        ),
     ),
     ("kit", ("testing",)),
 )

@@ -16,9 +16,20 @@ import attrs
 
 from membercore.analytics import Figures
 from membercore.config import ProgrammeConfig
+from membercore.experiments import ExperimentResult
 from membercore_adapters.language import Language, Words
 
-__all__ = ["COUNT", "ITEM", "Section", "figure_sections", "number", "percent", "section", "yuan"]
+__all__ = [
+    "COUNT",
+    "ITEM",
+    "Section",
+    "experiment_sections",
+    "figure_sections",
+    "number",
+    "percent",
+    "section",
+    "yuan",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -188,3 +199,69 @@ def _points(fig: Figures, language: Language) -> Section:
     points = fig.points
     rows = [(label.say(language), number(points.get(key, 0))) for key, label in _POINTS_ROWS]
     return section(_POINTS, language, [ITEM], [_POINTS_COLUMN], rows)
+
+
+# --- experiments ----------------------------------------------------------------------------
+
+_EXPERIMENT = Words("实验：{label}", "Experiment: {label}")
+_VARIANT = Words("方案", "Variant")
+_EXPOSED = Words("曝光人数", "Exposed")
+_CONVERTED = Words("转化人数", "Converted")
+_RATE = Words("转化率（95% 区间）", "Conversion (95% interval)")
+_LIFT = Words("与对照之差（95% 区间）", "Difference vs control (95% interval)")
+_CONTROL = Words("{label}（对照）", "{label} (control)")
+_SPLIT = Words("分流检查（对照分配比例）", "Split check (against the allocation)")
+_EXPERIMENT_COLUMN = Words("实验", "Experiment")
+_VERDICT = Words("结论", "Verdict")
+_CHI = Words("卡方", "Chi-square")
+_P = Words("p 值", "p-value")
+_SOUND = Words("正常", "sound")
+_MISMATCH = Words("分流失衡，结果不可信", "sample ratio mismatch: do not trust the results")
+
+
+def _points_of(value: float) -> str:
+    return f"{value * 100:+.1f}"
+
+
+def experiment_sections(results: Iterable[ExperimentResult], language: Language) -> list[Section]:
+    """A table per experiment, from :func:`membercore.experiments.experiment_results`.
+
+    Each variant's exposed and converted members, its conversion rate with the 95 %
+    interval, and the difference against the control (percentage points); then one
+    table checking each experiment's split against its allocation.
+    """
+    made = []
+    checks: list[tuple[str, ...]] = []
+    for result in results:
+        rows: list[tuple[str, ...]] = []
+        for variant in result.variants:
+            label = variant.label
+            if variant.key == result.control:
+                label = _CONTROL.say(language, label=label)
+            rate = "—"
+            if variant.rate is not None and variant.interval is not None:
+                low, high = variant.interval.low * 100, variant.interval.high * 100
+                rate = f"{variant.rate * 100:.1f}% ({low:.1f}–{high:.1f})"
+            lift = "—"
+            if variant.difference is not None:
+                d = variant.difference
+                lift = (
+                    f"{_points_of(d.estimate)} ({_points_of(d.interval.low)}"
+                    f" – {_points_of(d.interval.high)})"
+                )
+            rows.append((label, number(variant.exposed), number(variant.converted), rate, lift))
+        ratio = result.sample_ratio
+        if ratio is not None:
+            verdict = (_MISMATCH if ratio.mismatch else _SOUND).say(language)
+            checks.append(
+                (result.label, verdict, f"{ratio.chi_square:.2f}", f"{ratio.p_value:.4f}")
+            )
+        title = Words(
+            _EXPERIMENT.zh.format(label=result.label), _EXPERIMENT.en.format(label=result.label)
+        )
+        made.append(
+            section(title, language, [_VARIANT], [_EXPOSED, _CONVERTED, _RATE, _LIFT], rows)
+        )
+    if checks:
+        made.append(section(_SPLIT, language, [_EXPERIMENT_COLUMN, _VERDICT], [_CHI, _P], checks))
+    return made

@@ -13,6 +13,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from membercore.config.benefits import Benefit, BenefitCategory, BenefitPackage, Discount, Quota
+from membercore.config.experiments import Conversion, Experiment, Exposure, Variant
 from membercore.config.ledger import (
     ActionRule,
     BonusRule,
@@ -41,10 +42,13 @@ __all__ = [
     "BenefitCategory",
     "BenefitPackage",
     "BonusRule",
+    "Conversion",
     "Discount",
     "EarningRules",
     "EventRule",
+    "Experiment",
     "ExpiryPolicy",
+    "Exposure",
     "LedgerConfig",
     "OutreachPolicy",
     "Plan",
@@ -62,6 +66,7 @@ __all__ = [
     "StaffRoster",
     "TierLevel",
     "TierRules",
+    "Variant",
     "five_levels",
     "reference_config",
     "reference_toml",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -13,6 +13,7 @@ import attrs
 from membercore.config.benefits import BenefitPackage
 from membercore.config.channels import ChannelSettings, check_channels
 from membercore.config.common import known_timezone, positive, unique_keys
+from membercore.config.experiments import Experiment, apply_overrides
 from membercore.config.journeys import Call, JourneyDefinition, shape_problems
 from membercore.config.ledger import EarningRules, LedgerConfig
 from membercore.config.outreach import EXTERNAL_CHANNELS, OutreachPolicy
@@ -22,6 +23,7 @@ from membercore.config.rewards import RewardCatalogue
 from membercore.config.segments import SegmentRules, is_derived
 from membercore.config.staff import StaffRoster
 from membercore.config.tiers import TierLevel, TierRules
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.errors import ConfigError
 from membercore.facts.icd10 import CODE_TABLE, COMMON_NAMES, is_code
 
@@ -70,6 +72,9 @@ class ProgrammeConfig:
             dispatcher is given its channels in code, or writes to the console.
         plausibility: bounds on amounts, points and instants; what lies outside them is
             refused.
+        experiments: the experiments (A/B tests) running on the programme: each variant's
+            overrides are checked here, by building the programme its members decide
+            under (:meth:`variant_config`).
     """
 
     name: str = "会员计划"
@@ -87,6 +92,15 @@ class ProgrammeConfig:
     staff: StaffRoster = attrs.field(factory=StaffRoster)
     plausibility: Plausibility = attrs.field(factory=Plausibility)
     channels: Mapping[str, ChannelSettings] = attrs.field(factory=dict, validator=_channels)
+    experiments: tuple[Experiment, ...] = attrs.field(
+        default=(), validator=unique_keys, metadata={OMIT_AT_DEFAULT: True}
+    )
+    # The programmes of the variants that override something, by the (experiment,
+    # variant) pairs a member holds; built when the programme is checked, and for a
+    # member in several experiments when first asked for.
+    _variants: dict[tuple[tuple[str, str], ...], ProgrammeConfig] = attrs.field(
+        init=False, factory=dict, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         tiers = set(self.tiers.keys)
@@ -119,6 +133,73 @@ class ProgrammeConfig:
             minimum = [reward.min_tier] if reward.min_tier else []
             _known(tiers, minimum, f"rewards.rewards[{index}].min_tier")
         self._check_disclosures()
+        self._check_experiments(plans)
+
+    def _check_experiments(self, plans: set[str]) -> None:
+        """Each variant's programme is built, and must pass every check itself.
+
+        Two experiments may not override the same key: a member in both could not
+        have both values.
+        """
+        claimed: dict[str, str] = {}
+        bare: ProgrammeConfig | None = None
+        for at, experiment in enumerate(self.experiments):
+            for name, plan in (
+                ("exposure.plan", experiment.exposure.plan),
+                ("conversion.plan", experiment.conversion.plan),
+            ):
+                _known(plans, [plan] if plan else [], f"experiments[{at}].{name}")
+            for index, variant in enumerate(experiment.variants):
+                where = f"experiments[{at}].variants[{index}].overrides"
+                for path in variant.overrides:
+                    other = claimed.setdefault(path, experiment.key)
+                    if other != experiment.key:
+                        raise ConfigError(
+                            f"{where}[{path!r}]",
+                            f"experiment {other!r} overrides it too; a member in both "
+                            "could not have both values",
+                        )
+                if not variant.overrides:
+                    continue
+                if bare is None:
+                    bare = attrs.evolve(self, experiments=())
+                try:
+                    built = apply_overrides(bare, variant.overrides)
+                except ConfigError as error:
+                    raise ConfigError(f"{where}[{error.key!r}]", error.problem) from error
+                self._variants[((experiment.key, variant.key),)] = built
+
+    def variant_config(self, chosen: Iterable[tuple[str, str]]) -> ProgrammeConfig:
+        """The programme a member assigned to ``chosen`` variants decides under.
+
+        Args:
+            chosen: (experiment, variant) pairs; those the programme no longer has (an
+                experiment removed, a variant renamed) are passed over.
+
+        Returns:
+            This programme when none of the variants overrides anything; else the
+            programme with their overrides (and without experiments of its own).
+        """
+        known = {(e.key, v.key) for e in self.experiments for v in e.variants if v.overrides}
+        pairs = tuple(sorted(pair for pair in chosen if pair in known))
+        if not pairs:
+            return self
+        built = self._variants.get(pairs)
+        if built is None:
+            overrides: dict[str, Any] = {}
+            for experiment_key, variant_key in pairs:
+                experiment = next(e for e in self.experiments if e.key == experiment_key)
+                variant = experiment.variant(variant_key)
+                overrides.update(variant.overrides if variant is not None else {})
+            built = cast(
+                "ProgrammeConfig", apply_overrides(attrs.evolve(self, experiments=()), overrides)
+            )
+            self._variants[pairs] = built
+        return built
+
+    def experiment(self, key: str) -> Experiment | None:
+        """The experiment called ``key``, if the programme runs it."""
+        return next((e for e in self.experiments if e.key == key), None)
 
     def _check_disclosures(self) -> None:
         """No template that leaves by WeCom, SMS or e-mail names a health condition.

@@ -14,10 +14,12 @@ from typing import Any
 import cattrs
 
 from membercore.config import ProgrammeConfig
+from membercore.config.experiments import check_experiment_tags
 from membercore.converters import converter
 from membercore.errors import (
     ConfigError,
 )
+from membercore.serialization.messages import message_types
 from membercore.serialization.problems import summary
 from membercore.text import brief
 
@@ -31,7 +33,8 @@ def load_config(data: Mapping[str, Any]) -> ProgrammeConfig:
         ConfigError: naming the first offending key (``$.earning.sharing.points``...).
     """
     try:
-        return converter().structure(dict(data), ProgrammeConfig)
+        config = converter().structure(dict(data), ProgrammeConfig)
+        check_experiment_tags(config.experiments, message_types())
     except cattrs.BaseValidationError as error:
         raise _config_error(error) from error
     except ConfigError as error:
@@ -39,6 +42,7 @@ def load_config(data: Mapping[str, Any]) -> ProgrammeConfig:
         raise ConfigError(f"$.{error.key}", error.problem) from error
     except (ArithmeticError, LookupError, RecursionError, TypeError, ValueError) as error:
         raise ConfigError("$", f"cannot be read: {brief(str(error))[1:-1]}") from error
+    return config
 
 
 def load_config_toml(text: str) -> ProgrammeConfig:

@@ -27,6 +27,7 @@ from membercore.errors import (
     InvalidFactError,
     SchemaVersionError,
 )
+from membercore.experiments import assignment as experiments
 from membercore.facts import CLINICAL_FACT_TYPES, FACT_TYPES
 from membercore.ledger.commands import COMMAND_TYPES
 from membercore.ledger.events import Posting
@@ -70,6 +71,7 @@ _MESSAGE_TYPES: dict[str, type[Any]] = {
         *offers.MESSAGE_TYPES,
         *programmes.MESSAGE_TYPES,
         *identity.MESSAGE_TYPES,
+        *experiments.MESSAGE_TYPES,
     )
 }
 

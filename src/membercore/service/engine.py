@@ -22,6 +22,7 @@ import pluggy
 
 from membercore import benefits
 from membercore.config import ProgrammeConfig
+from membercore.config.experiments import check_experiment_tags
 from membercore.dates import require_aware
 from membercore.errors import (
     EngineError,
@@ -141,6 +142,7 @@ class Engine(MemberCalls):
         self.limits = limits or InputLimits()
         self.pause_gc = pause_gc
         known = message_types()
+        check_experiment_tags(self.config.experiments, known)
         for definition in self.config.journeys:
             check_tags(validate(definition, plugins.registry), known)
         self.context = pipeline.Context(

@@ -28,6 +28,8 @@ from membercore import (
     tiers,
 )
 from membercore.config import ProgrammeConfig
+from membercore.converters import OMIT_AT_DEFAULT
+from membercore.experiments import assignment as experiments
 from membercore.facts.identity import CONTACT_FIELDS
 from membercore.ledger.events import Posting
 from membercore.plans.records import SubscriptionStatus
@@ -74,6 +76,8 @@ class Member:
         programmes: disease programmes enrolled in.
         household_id: the household the patient belongs to, if any.
         identity: the command keys the record took, and the record it was merged into.
+        experiments: the experiments the member was assigned in, and the variants;
+            written only when there is one.
         as_of: the latest instant the record's events are dated at: the record's clock.
             Nothing is decided on it at an earlier instant (a fact reported late is
             decided now, counting from when it happened). Kept in the snapshot and
@@ -97,6 +101,9 @@ class Member:
     programmes: programmes.ProgrammesState
     household_id: str | None = None
     identity: identity.IdentityState = attrs.field(factory=identity.IdentityState)
+    experiments: experiments.ExperimentsState = attrs.field(
+        factory=experiments.ExperimentsState, metadata={OMIT_AT_DEFAULT: True}
+    )
     as_of: datetime | None = attrs.field(default=None, eq=False)
 
 
@@ -135,6 +142,7 @@ def _parts() -> dict[type[Any], tuple[str, Callable[[Any, Any], Any]]]:
         ("offers", offers.evolve, get_args(offers.OfferEvent)),
         ("programmes", programmes.evolve, (programmes.Enrolled, programmes.Left)),
         ("identity", identity.evolve, get_args(identity.IdentityEvent)),
+        ("experiments", experiments.evolve, experiments.MESSAGE_TYPES),
     ]
     owners.append(("household_id", _household, get_args(households.HouseholdEvent)))
     return {kind: (field, fn) for field, fn, kinds in owners for kind in kinds}

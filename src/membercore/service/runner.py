@@ -17,6 +17,7 @@ from membercore.config import ProgrammeConfig
 from membercore.config.outreach import EXTERNAL_CHANNELS
 from membercore.dates import age_on
 from membercore.errors import InvalidFactError, UnknownSubscriptionError
+from membercore.experiments import assignment as experiments
 from membercore.facts import Fact, PatientDied
 from membercore.households import ADULT_AGE
 from membercore.identity import ReverseDeath
@@ -53,7 +54,9 @@ class Runner:
     ) -> None:
         self.member = member
         self.ctx = ctx
-        self.config = ctx.config
+        #: The programme this member's decisions use: their variants' where they were
+        #: assigned in an experiment (:func:`membercore.experiments.member_config`).
+        self.config = experiments.member_config(member.experiments, ctx.config)
         self.now = now
         self.household = household
         #: When the programme learnt of what it decides (``None``: at each decision's
@@ -67,10 +70,31 @@ class Runner:
     # -- applying -----------------------------------------------------------------------
 
     def take(self, events: Sequence[object]) -> Sequence[object]:
-        """Apply ``events`` to the record and keep them, in order."""
+        """Apply ``events`` to the record and keep them, in order.
+
+        An event that exposes the member to an experiment assigns them right after it.
+        """
         self.member = evolve_all(self.member, events)
         self.events.extend(events)
+        self.expose(events)
         return events
+
+    def expose(self, messages: Sequence[object]) -> None:
+        """Assign the member in each experiment one of ``messages`` first exposes them to.
+
+        From then on the member's decisions use their variant's programme. The dead are
+        not assigned.
+        """
+        if not self.ctx.config.experiments or self.member.identity.died_at is not None:
+            return
+        m = self.member
+        made = experiments.exposures(
+            m.experiments, self.ctx.config, messages, m.member_id, self.now
+        )
+        if made:
+            self.member = evolve_all(self.member, made)
+            self.events.extend(made)
+            self.config = experiments.member_config(self.member.experiments, self.ctx.config)
 
     def tier_key(self) -> str:
         """The member's tier now."""
@@ -114,6 +138,7 @@ class Runner:
             return
         if retractions.retract(self, fact):
             return
+        self.expose([fact])
         m = self.member
         made = list(
             self.take(ledger.decide(fact, m.ledger, self.config, self.now, tier=self.tier_key()))
@@ -133,6 +158,7 @@ class Runner:
         handler = _HANDLERS.get(type(command))
         if handler is None:
             raise TypeError(f"{type(command).__name__} is not a command of a member's record")
+        self.expose([command])
         made = list(handler(self, command))
         self.journeys_on([command, *made], depth=depth)
 

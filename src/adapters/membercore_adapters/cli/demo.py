@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from membercore import MembercoreError, reference_config
+from membercore import MembercoreError
 from membercore.errors import StorageError
 from membercore.ports import AccountStore, Commit, SourcePosition, Store
 from membercore.service.engine import Engine
@@ -17,6 +17,7 @@ from membercore_adapters.cli.failures import stopped
 from membercore_adapters.cli.report import report_missing
 from membercore_adapters.cli.speech import Words, echo, language, say, warn
 from membercore_adapters.demo import HospitalSpec, ProgressBar, dashboard, run_demo
+from membercore_adapters.demo.programme import demo_programme
 from membercore_adapters.demo.runner import DemoResult
 from membercore_adapters.demo.walkthrough import ledger_walkthrough
 from membercore_adapters.stores.postgres import drop_store
@@ -125,7 +126,7 @@ def _demo() -> click.Command:
         finally:
             if bar is not None:
                 bar.close()
-        echo(dashboard(result, reference_config(), language=language()))
+        echo(dashboard(result, demo_programme(), language=language()))
         _report(store, result, report_path or _beside(store))
         return Exit.DONE
 
@@ -212,7 +213,7 @@ def _claim(url: str, spec: HospitalSpec) -> None:
 
 
 def _engine(url: str, spec: HospitalSpec) -> Engine:
-    return Engine.open(url, config=reference_config(), clock=ManualClock(spec.start))
+    return Engine.open(url, config=demo_programme(), clock=ManualClock(spec.start))
 
 
 def _empty(store: Store) -> bool:

@@ -26,7 +26,15 @@ from membercore.config import ProgrammeConfig
 from membercore.dates import add_months
 from membercore_adapters.demo.hospital import HospitalSpec
 from membercore_adapters.demo.runner import DemoResult
-from membercore_adapters.figures import COUNT, ITEM, Section, figure_sections, number, section
+from membercore_adapters.figures import (
+    COUNT,
+    ITEM,
+    Section,
+    experiment_sections,
+    figure_sections,
+    number,
+    section,
+)
 from membercore_adapters.labels import CHANNELS, PURPOSES, REFUSAL_REASONS, TASK_KINDS, named
 from membercore_adapters.language import Language, Words
 from membercore_adapters.plain import plain
@@ -205,6 +213,7 @@ def _sections(result: DemoResult, config: ProgrammeConfig, language: Language) -
     return [
         _run(result, language),
         *figure_sections(result.figures, config, language),
+        *experiment_sections(result.experiments, language),
         _messages(result, language),
         _held(result, language),
         _tasks(result, language),

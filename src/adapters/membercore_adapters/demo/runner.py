@@ -34,13 +34,14 @@ from queue import Queue
 
 import attrs
 
-from membercore import reference_config
 from membercore.analytics import Figures, Tally, figures
+from membercore.experiments import ExperimentResult, experiment_results
 from membercore.facts import ReferralQualified
 from membercore.ports import DeadLetter
 from membercore.service.engine import Engine, IngestReport, Message
 from membercore.testing.clock import ManualClock
 from membercore_adapters.demo.hospital import HospitalSpec, shard_of, timed_messages
+from membercore_adapters.demo.programme import demo_programme
 
 __all__ = ["DemoResult", "Progress", "refusal_kind", "run_demo", "shard_of_member"]
 
@@ -62,6 +63,7 @@ class DemoResult:
         messages: facts and commands generated.
         seconds: wall-clock time of the run.
         end: the simulated instant the run ended at.
+        experiments: the results of the programme's experiments (the price test).
     """
 
     spec: HospitalSpec
@@ -72,6 +74,7 @@ class DemoResult:
     messages: int
     seconds: float
     end: datetime
+    experiments: tuple[ExperimentResult, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -95,6 +98,7 @@ class _Part:
     rejected: Counter[str]
     messages: int
     end: datetime
+    experiments: tuple[ExperimentResult, ...] = ()
 
 
 #: Where a worker has got, as a number that orders: ``2 * µs + 1`` once it has taken its
@@ -246,7 +250,7 @@ class _Pace:
 
 def _work(job: _Job, progress: Progress | None, pace: _Pace | None = None) -> _Part:
     """One worker's share; ``pace`` (for more than one worker) is how it waits for others."""
-    config = reference_config()
+    config = demo_programme()
     clock = ManualClock(job.spec.start)
     tally = Tally()
     report = IngestReport()
@@ -276,8 +280,16 @@ def _work(job: _Job, progress: Progress | None, pace: _Pace | None = None) -> _P
             pace.done.wait()  # every worker's referrals noted on these members too
         owned = figures(engine.members(mine), config, at)
         rejected = _rejected(engine)
+        # One worker holds every journal: it reads the experiments' results itself.
+        tested = experiment_results(engine.store, config) if job.shards == 1 else ()
     return _Part(
-        figures=owned, tally=tally, report=report, rejected=rejected, messages=count, end=at
+        figures=owned,
+        tally=tally,
+        report=report,
+        rejected=rejected,
+        messages=count,
+        end=at,
+        experiments=tested,
     )
 
 
@@ -378,13 +390,16 @@ def run_demo(
     ]
     if workers <= 1:
         parts = [_work(jobs[0], progress)]
-        rejected = parts[0].rejected
+        rejected, tested = parts[0].rejected, parts[0].experiments
     else:
         parts = _parallel(jobs, progress)
         # Every worker saw the dead letters of those that finished before it: count once.
-        with Engine.open(url, config=reference_config(), clock=ManualClock(spec.start)) as engine:
+        with Engine.open(url, config=demo_programme(), clock=ManualClock(spec.start)) as engine:
             rejected = _rejected(engine)
-    return _result(spec, parts, rejected, time.perf_counter() - started)
+            tested = experiment_results(engine.store, engine.config)
+    return attrs.evolve(
+        _result(spec, parts, rejected, time.perf_counter() - started), experiments=tested
+    )
 
 
 def _result(

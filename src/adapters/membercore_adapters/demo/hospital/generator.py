@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from membercore.config import ProgrammeConfig, reference_config
+from membercore.config import ProgrammeConfig
 from membercore.dates import add_months
 from membercore.service.engine import Message
 from membercore_adapters.demo.hospital.app import App
@@ -29,6 +29,7 @@ from membercore_adapters.demo.hospital.registration import Registration
 from membercore_adapters.demo.hospital.schedule import DAY, HOUR, Dice, Schedule
 from membercore_adapters.demo.hospital.spec import HospitalSpec
 from membercore_adapters.demo.hospital.surgery import Surgery
+from membercore_adapters.demo.programme import demo_programme
 
 __all__ = ["Hospital", "messages", "timed_messages"]
 
@@ -71,7 +72,7 @@ class Hospital:
     @classmethod
     def of(cls, spec: HospitalSpec) -> Hospital:
         """The hospital of ``spec``, before its first day."""
-        config = reference_config()
+        config = demo_programme()
         clock = _clock(spec, config, Dice(random.Random(spec.seed)))
         records = Records(clock)
         points = Points(clock.dice, clock, records)
@@ -119,6 +120,7 @@ def _plans(
         plans={plan.key: plan for plan in config.plans.plans},
         pay_window=config.plans.payment_window_hours * HOUR,
         sellers=tuple(m.key for m in config.staff.with_role("health_manager")),
+        programme=config,
     )
 
 

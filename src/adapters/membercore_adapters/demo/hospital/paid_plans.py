@@ -6,8 +6,9 @@ from collections.abc import Mapping
 
 import attrs
 
-from membercore.config import Plan
+from membercore.config import Plan, ProgrammeConfig
 from membercore.dates import add_months
+from membercore.experiments import variant_for
 from membercore.households import ADULT_AGE
 from membercore.plans import AddCoveredDependent, Cancel, RecordPayment, Renew, Subscribe
 from membercore.plans.terms import grace_end
@@ -18,7 +19,10 @@ from membercore_adapters.demo.hospital.records import Records
 from membercore_adapters.demo.hospital.schedule import DAY, HOUR, MINUTE, Dice, Schedule
 from membercore_adapters.demo.hospital.spec import HospitalSpec
 
-__all__ = ["PaidPlans", "Term"]
+__all__ = ["PREMIUM", "PaidPlans", "Term"]
+
+#: The premium annual card, the one the demo's price test quotes two ways.
+PREMIUM = "annual_999"
 
 
 @attrs.frozen
@@ -48,6 +52,7 @@ class PaidPlans:
         plans: the programme's plans, by key.
         pay_window: seconds a subscription waits for its first payment.
         sellers: the health managers a sale may be attributed to.
+        programme: the programme, whose experiments quote some patients other plans.
     """
 
     spec: HospitalSpec
@@ -58,6 +63,21 @@ class PaidPlans:
     plans: Mapping[str, Plan]
     pay_window: int
     sellers: tuple[str, ...]
+    programme: ProgrammeConfig
+
+    def plans_of(self, patient: Patient) -> Mapping[str, Plan]:
+        """The plans as the patient is quoted them: their experiments' variants.
+
+        The engine assigns by the same hash, at the first visit, before any plan but the
+        monthly one is bought here.
+        """
+        chosen = [(e.key, variant_for(e, patient.pid).key) for e in self.programme.experiments]
+        config = self.programme.variant_config(chosen)
+        return self.plans if config is self.programme else {p.key: p for p in config.plans.plans}
+
+    def _quoted_monthly(self, patient: Patient) -> bool:
+        plan = self.plans_of(patient).get(PREMIUM)
+        return plan is not None and plan.term_months == 1
 
     def enrol(self, patient: Patient, age: int) -> None:
         """Some adults who use the app take the monthly plan."""
@@ -74,8 +94,15 @@ class PaidPlans:
             self.spec.annual_plan_share
         ):
             draw = self.dice.rng.random()
-            plan = "annual_299" if draw < 0.25 else "annual_599" if draw < 0.8 else "annual_999"
+            plan = "annual_299" if draw < 0.25 else "annual_599" if draw < 0.8 else PREMIUM
             self.clock.within(2 * HOUR, 7 * DAY, self.subscribe, patient, plan)
+        elif patient.age(self.clock.today()) >= ADULT_AGE and self._quoted_monthly(patient):
+            # Quoted 99 元 a month instead of 999 元 at once, some who would have bought
+            # no card take the premium one: a fifth of buyers take it, lifted so.
+            share = self.spec.annual_plan_share
+            extra = share * 0.2 * self.spec.price_test_lift / max(1 - share, 1e-9)
+            if self.dice.chance(min(extra, 1.0)):
+                self.clock.within(2 * HOUR, 7 * DAY, self.subscribe, patient, PREMIUM)
 
     def family_open(self, head: Patient) -> bool:
         """Whether the head holds an open family plan."""
@@ -139,7 +166,7 @@ class PaidPlans:
 
     def pay(self, term: Term) -> None:
         """Pay for the next term, then renew, cancel or let the plan lapse later on."""
-        plan, clock = self.plans[term.plan_key], self.clock
+        plan, clock = self.plans_of(term.patient)[term.plan_key], self.clock
         self.records.command(
             RecordPayment,
             member_id=term.patient.pid,

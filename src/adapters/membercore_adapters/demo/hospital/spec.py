@@ -73,6 +73,8 @@ class HospitalSpec:
         referral_share: new families referred by an existing member.
         annual_plan_share: adults who buy an annual plan after their first visit.
         monthly_plan_share: adult app users who take the monthly plan.
+        price_test_lift: how much more often the premium card is bought when quoted at
+            99 元 a month than at 999 元 a year (the price test; 0.25: a quarter more).
         family_plan_share: heads of family who buy the family health steward.
         diabetes_plan_share: diabetics who buy the diabetes steward.
         renewal_share: yearly terms renewed.
@@ -111,6 +113,7 @@ class HospitalSpec:
     referral_share: float = _rate(0.08)
     annual_plan_share: float = _rate(0.06)
     monthly_plan_share: float = _rate(0.05)
+    price_test_lift: float = _rate(0.25)
     family_plan_share: float = _rate(0.15)
     diabetes_plan_share: float = _rate(0.25)
     renewal_share: float = _rate(0.7)

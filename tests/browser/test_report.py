@@ -45,7 +45,9 @@ def test_the_demo_says_where_its_report_is(demo_report: tuple[Path, str]) -> Non
     assert figures["lifetime_value"][0]["dimension"] == "all"
     assert figures["lifetime_value"][0]["patients"] > 0
     csvs = sorted(path.name for path in report.with_name(f"{report.stem}-csv").iterdir())
-    assert {"lifetime_value.csv", "cohorts.csv"} <= set(csvs)
+    assert {"lifetime_value.csv", "cohorts.csv", "experiments.csv"} <= set(csvs)
+    variants = {row["variant"] for row in figures["experiments"]}
+    assert len(variants) == 2  # the price test: 999 a year against 99 a month
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def opened(browser: Browser, demo_report: tuple[Path, str]) -> Iterator[tuple[Pa
 def test_every_chart_draws_offline_without_errors(opened: tuple[Page, list[str]]) -> None:
     page, problems = opened
     plots = page.locator(".plot")
-    assert plots.count() >= 7
+    assert plots.count() >= 8  # the measurement's seven and the price test's
     for index in range(plots.count()):
         plot = plots.nth(index)
         name = plot.get_attribute("id")

@@ -163,7 +163,12 @@ def _report(url: str, result: DemoResult, out: Path) -> None:
 
     with without_migrating(), _engine(url, result.spec) as engine:
         measurement = engine.measure(now=result.end)
-        report = Report(measurement=measurement, figures=result.figures, config=engine.config)
+        report = Report(
+            measurement=measurement,
+            figures=result.figures,
+            config=engine.config,
+            experiments=result.experiments,
+        )
         written = write_report(out, report, language())
     echo(_REPORT_WRITTEN, html=written.html, json=written.json, csv=written.csv)
 

@@ -32,9 +32,11 @@ from membercore.analytics import (
     story_of,
 )
 from membercore.config import ProgrammeConfig
-from membercore_adapters.figures import Section, figure_sections
+from membercore.experiments import ExperimentResult, experiment_results
+from membercore_adapters.figures import Section, experiment_sections, figure_sections
 from membercore_adapters.language import Language, Words
 from membercore_adapters.report.charts import FONTS, Chart, bar_chart, measurement_charts
+from membercore_adapters.report.experiments import experiment_charts, experiment_records
 from membercore_adapters.report.tables import measurement_records, measurement_sections
 
 __all__ = ["Chart", "Extra", "Report", "Written", "bar_chart", "report_of", "write_report"]
@@ -53,11 +55,12 @@ class Extra:
 
 @attrs.frozen(kw_only=True)
 class Report:
-    """What a report shows: the measurement and the dashboard's figures at one instant."""
+    """What a report shows: the measurement, the dashboard's figures, the experiments."""
 
     measurement: Measurement
     figures: Figures
     config: ProgrammeConfig
+    experiments: tuple[ExperimentResult, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -87,7 +90,10 @@ def report_of(
             yield story_of(member, journal, config, at)
 
     measurement = measure(stories(), config, at, model)
-    return Report(measurement=measurement, figures=counter.figures(), config=config)
+    tried = experiment_results(engine.store, config) if config.experiments else ()
+    return Report(
+        measurement=measurement, figures=counter.figures(), config=config, experiments=tried
+    )
 
 
 def write_report(
@@ -95,6 +101,8 @@ def write_report(
 ) -> Written:
     """Write the report to ``out`` (HTML), with its JSON and CSV files beside it."""
     m = report.measurement
+    if report.experiments:
+        extras = [_experiments(report.experiments, language), *extras]
     sections = [
         *figure_sections(report.figures, report.config, language),
         *measurement_sections(m, report.config, language),
@@ -120,6 +128,14 @@ def write_report(
     for name, rows in records.items():
         _csv(folder / f"{name}.csv", rows)
     return Written(html=out, json=data, csv=folder)
+
+
+def _experiments(results: Sequence[ExperimentResult], language: Language) -> Extra:
+    return Extra(
+        sections=tuple(experiment_sections(results, language)),
+        charts=experiment_charts(results, language),
+        records={"experiments": experiment_records(results)},
+    )
 
 
 def _csv(path: Path, rows: list[dict[str, object]]) -> None:

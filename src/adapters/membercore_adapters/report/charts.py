@@ -58,13 +58,20 @@ def bar_chart(
     series: Sequence[tuple[str, Sequence[float]]],
     *,
     errors: Sequence[Sequence[float]] | None = None,
+    errors_minus: Sequence[Sequence[float]] | None = None,
 ) -> Chart:
-    """Grouped bars: one series of values per name, over ``categories``."""
+    """Grouped bars: one series of values per name, over ``categories``.
+
+    ``errors`` (and ``errors_minus``, when the bars below differ) are each series' error
+    bars, as distances from the values.
+    """
     figure = go.Figure()
     for index, (name, values) in enumerate(series):
         error: dict[str, Any] | None = None
         if errors is not None:
             error = {"type": "data", "array": list(errors[index]), "visible": True}
+            if errors_minus is not None:
+                error |= {"symmetric": False, "arrayminus": list(errors_minus[index])}
         figure.add_trace(go.Bar(name=name, x=list(categories), y=list(values), error_y=error))
     figure.update_layout(barmode="group")
     return _chart(chart_id, title, figure)

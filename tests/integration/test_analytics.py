@@ -23,8 +23,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from membercore import Engine, reference_config
-from membercore.analytics import Measurement, Rate, ValueModel, figures
+from membercore.analytics import Measurement, Rate, Tallies, ValueModel, figures, measurement_of
+from membercore.rewards import RedeemReward
 from membercore.testing.clock import ManualClock
+from membercore.tiers import SetTierOverride
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 15, 12, tzinfo=SHANGHAI)
@@ -106,8 +108,14 @@ def measured(
         engine.ingest(history[6:15], history=True)
         clock.set(c_paid)
         _buy(engine, "C", c_paid)
+        until = datetime(2027, 1, 1, tzinfo=SHANGHAI)
+        held = SetTierOverride(
+            key="vip-C", member_id="C", tier="L3", operator="hm-1", reason="vip", expires_at=until
+        )
+        engine.execute(held)
         clock.set(NOW)
         engine.ingest(history[15:], history=True)
+        engine.execute(RedeemReward(key="gift-A", member_id="A", reward_key="parking"))
         engine.tick()
         yield engine, engine.measure(now=NOW)
 
@@ -177,6 +185,11 @@ def test_spend_projection_staff_and_cohorts(measured: tuple[Engine, Measurement]
     months = dict(measurement.tiers)
     assert sum(months["2026-06"].values()) == 3
     assert sum(months["2025-01"].values()) == 1
+    # C was put in L3 on 2 May 2026: from May's end on, one member in L3.
+    assert [month for month, counts in measurement.tiers if counts["L3"]] == ["2026-05", "2026-06"]
+    assert months["2026-04"] == {"L1": 2, "L2": 0, "L3": 0, "L4": 0, "L5": 0}
+    tiers = {row.value: row.patients for row in measurement.value if row.dimension == "tier"}
+    assert tiers == {"L1": 2, "L3": 1}
 
 
 def test_the_points_liability_follows_its_definition(measured: tuple[Engine, Measurement]) -> None:
@@ -184,11 +197,10 @@ def test_the_points_liability_follows_its_definition(measured: tuple[Engine, Mea
     liability = measurement.liability
     assert liability.outstanding == sum(engine.points(pid).balance for pid in "ABCD")
     assert liability.outstanding > 0
-    gifts = engine.config.rewards.rewards
-    per_100 = round(sum(g.value_fen for g in gifts) * 100 / sum(g.points for g in gifts))
-    assert liability.fen_per_100_points == per_100
-    assert liability.breakage == 0  # nothing redeemed or expired yet
-    assert liability.liability_fen == round(liability.outstanding * per_100 / 100)
+    # A's parking voucher: 200 points for 10 yuan, so 100 points are worth 5 yuan.
+    assert (liability.redeemed, liability.fen_per_100_points) == (200, 500)
+    assert liability.breakage == 0  # nothing has expired yet
+    assert liability.liability_fen == liability.outstanding * 5
 
 
 def test_the_projected_value_states_its_model(measured: tuple[Engine, Measurement]) -> None:
@@ -225,3 +237,17 @@ def test_yearly_spend_is_over_the_patients_seen_in_the_year() -> None:
     assert held.spenders.get(False) == 1
     assert held.average_spend_fen(members=False) == 6_000
     assert measurement.other_spend_fen == 6_000
+
+
+def test_breakage_lowers_the_liability_and_the_catalogue_values_points_until_redeemed() -> None:
+    sums = Tallies(now=NOW, tz=SHANGHAI)
+    sums.points.update(earned=1_400, redeemed=100, expired=300, balance=1_000)
+    sums.redeemed_value_fen, sums.redeemed_points = 500, 100
+    liability = measurement_of(sums, reference_config(), ValueModel()).liability
+    assert (liability.breakage, liability.fen_per_100_points) == (750, 500)
+    assert liability.liability_fen == 1_250  # 1,000 points × 5 fen × (1 − 75 %)
+    sums.redeemed_value_fen = sums.redeemed_points = 0
+    gifts = reference_config().rewards.rewards
+    average = round(sum(g.value_fen for g in gifts) * 100 / sum(g.points for g in gifts))
+    unredeemed = measurement_of(sums, reference_config(), ValueModel()).liability
+    assert unredeemed.fen_per_100_points == average

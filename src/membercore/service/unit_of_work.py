@@ -379,10 +379,16 @@ class UnitOfWork:
             )
         )
 
-    def log_tick(self) -> None:
-        """Log a tick of this unit of work's records to its instant."""
+    def log_tick(self, keys: Iterable[str]) -> None:
+        """Log a tick of the records of ``keys`` to this unit of work's instant."""
         self.logged.append(
-            LoggedInput(kind="tick", at=self.now, occurred_at=self.now, batch_at=self.now)
+            LoggedInput(
+                kind="tick",
+                keys=tuple(sorted(keys)),
+                at=self.now,
+                occurred_at=self.now,
+                batch_at=self.now,
+            )
         )
 
     def changed(self) -> list[str]:

@@ -345,7 +345,7 @@ class WhatIf:
 
     def to_dict(self) -> dict[str, Any]:
         """The comparison as plain data (JSON as it is), its differences included."""
-        data: dict[str, Any] = attrs.asdict(self, retain_collection_types=False)
+        data: dict[str, Any] = attrs.asdict(self)
         data["complete"] = self.complete
         data["differences"] = self.differences()
         return data

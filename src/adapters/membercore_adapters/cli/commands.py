@@ -13,7 +13,7 @@ from collections.abc import Callable
 import click
 
 from membercore import hookimpl
-from membercore_adapters.cli import access, demo, programme, records, serve, store, worker
+from membercore_adapters.cli import access, demo, programme, records, serve, store, whatif, worker
 
 __all__ = ["membercore_register_commands"]
 
@@ -21,7 +21,7 @@ __all__ = ["membercore_register_commands"]
 @hookimpl
 def membercore_register_commands(register: Callable[[str, click.Command], None]) -> None:
     """Add the first-party commands."""
-    for part in (demo, programme, store, worker, serve, records, access):
+    for part in (demo, programme, store, worker, serve, records, access, whatif):
         for command in part.commands():
             assert command.name is not None
             register(command.name, command)

@@ -22,8 +22,10 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from functools import cache
 
 import attrs
+import pluggy
 
 from membercore import reference_config
 from membercore.analytics import figures
@@ -50,8 +52,16 @@ class _Job:
     end: datetime
 
 
+@cache
+def _plugins() -> pluggy.PluginManager:
+    """The installed plugins, loaded once a process (loading them takes a second or two)."""
+    return make_plugin_manager()
+
+
 def _run(job: _Job) -> Run:
-    return replay(job.entries, job.config, sample=job.sample, end=job.end)
+    return replay(
+        job.entries, job.config, sample=job.sample, end=job.end, plugin_manager=_plugins()
+    )
 
 
 def whatif(
@@ -118,9 +128,10 @@ def _read(
     """The store's input log, its unlogged records, its own figures and the log's end."""
     if isinstance(store, str):
         with read_only():
-            engine = Engine.open(store, config=config, clock=ManualClock(datetime.now(UTC)))
+            clock = ManualClock(datetime.now(UTC))
+            engine = Engine.open(store, config=config, clock=clock, plugin_manager=_plugins())
     else:
-        plugins = collect(make_plugin_manager(), config)
+        plugins = collect(_plugins(), config)
         engine = Engine(store, config, clock=ManualClock(datetime.now(UTC)), plugins=plugins)
     try:
         entries = list(engine.store.inputs())

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WHEEL_VENV := build/wheel-venv
 
-.PHONY: demo test pytest lint typecheck wheel-check bench bench-engine bench-http bench-report clean
+.PHONY: demo test pytest lint typecheck wheel-check bench bench-engine bench-http bench-report bench-whatif clean
 
 $(STAMP): pyproject.toml plugins/membercore-clinic-example/pyproject.toml plugins/membercore-hl7v2/pyproject.toml plugins/membercore-dbview/pyproject.toml plugins/membercore-fhir/pyproject.toml plugins/membercore-wecom/pyproject.toml plugins/membercore-sms/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-http: $(STAMP)
 
 bench-report: $(STAMP)
 	$(BIN)/python benchmarks/report.py
+
+bench-whatif: $(STAMP)
+	$(BIN)/python benchmarks/whatif.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis membercore-demo.db*

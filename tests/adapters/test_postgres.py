@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import attrs
 import psycopg
 import pytest
 from psycopg import sql
@@ -307,11 +308,42 @@ def test_a_schema_of_version_seven_gains_accounts_and_keeps_every_row(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with _written_at_schema(url, postgres_url, monkeypatch, 7), PostgresStore.open(url) as store:
-        store.commit(every_table())
+        store.commit(attrs.evolve(every_table(), inputs=()))
     assert "api_tokens" not in _tables(postgres_url, _schema(url))
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 8
         keeps_accounts_after_migrating(store)
+
+
+def test_a_schema_of_version_eight_gains_an_input_log_that_counts_the_records_before_it(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _written_at_schema(url, postgres_url, monkeypatch, 8), PostgresStore.open(url) as store:
+        store.commit(attrs.evolve(every_table("member:p-1"), inputs=()))
+        store.commit(attrs.evolve(every_table("member:p-2"), inputs=()))
+    assert "inputs" not in _tables(postgres_url, _schema(url))
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 9
+        assert store.unlogged() == 2
+        assert list(store.inputs()) == []
+        store.commit(every_table("member:p-3"))
+        assert [entry.keys for entry in store.inputs()] == [("member:p-3",)]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE {}.inputs SET kind = 'tick'", "DELETE FROM {}.inputs", "TRUNCATE {}.inputs"],
+    ids=lambda statement: statement.split()[0],
+)
+def test_the_input_log_is_neither_changed_nor_removed_in_the_database(
+    store: PostgresStore, url: str, postgres_url: str, statement: str
+) -> None:
+    store.commit(every_table())
+    with _admin(postgres_url) as conn:
+        refused = sql.SQL(statement).format(sql.Identifier(_schema(url)))
+        with pytest.raises(psycopg.errors.RestrictViolation, match="input log is append-only"):
+            conn.execute(refused)
+    assert [entry.kind for entry in store.inputs()] == ["fact"]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
@@ -267,11 +268,40 @@ def test_a_file_of_schema_seven_gains_accounts_and_keeps_every_row(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with _written_at_schema(path, monkeypatch, 7), SqliteStore(path) as store:
-        store.commit(every_table())
+        store.commit(attrs.evolve(every_table(), inputs=()))
     assert "api_tokens" not in _tables(path)
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 8
         keeps_accounts_after_migrating(store)
+
+
+def test_a_file_of_schema_eight_gains_an_input_log_that_counts_the_records_before_it(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _written_at_schema(path, monkeypatch, 8), SqliteStore(path) as store:
+        store.commit(attrs.evolve(every_table("member:p-1"), inputs=()))
+        store.commit(attrs.evolve(every_table("member:p-2"), inputs=()))
+    assert "inputs" not in _tables(path)
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 9
+        assert store.unlogged() == 2
+        assert list(store.inputs()) == []
+        store.commit(every_table("member:p-3"))
+        assert [entry.keys for entry in store.inputs()] == [("member:p-3",)]
+        assert store.unlogged() == 2
+        assert len(list(store.scan())) == 3
+
+
+def test_the_input_log_is_neither_changed_nor_removed_in_the_file(
+    store: SqliteStore, path: Path
+) -> None:
+    store.commit(every_table())
+    with sqlite3.connect(path) as conn:
+        for statement in ("UPDATE inputs SET kind = 'tick'", "DELETE FROM inputs"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                conn.execute(statement)
+    conn.close()
+    assert [entry.kind for entry in store.inputs()] == ["fact"]
 
 
 def test_the_store_release_0_1_0_wrote_gains_accounts_and_keeps_its_records(
@@ -291,6 +321,8 @@ def test_the_store_release_0_1_0_wrote_gains_accounts_and_keeps_its_records(
         assert [(r.key, r.version, r.snapshot) for r in store.scan()] == before
         assert (sum(len(store.events(key)) for key, _, _ in before),) == events
         assert list(store.tokens()) == list(store.lookups()) == []
+        assert list(store.inputs()) == []
+        assert store.unlogged() == len(before)
         store.record_lookup(lookup_of("p-lin"))
         assert [lookup.member_id for lookup in store.lookups()] == ["p-lin"]
 

@@ -20,6 +20,7 @@ from membercore.ports import (
     DeadLetterStore,
     IdentityStore,
     InboxStore,
+    InputLog,
     OutboxStore,
     PositionStore,
     RecordStore,
@@ -34,6 +35,7 @@ from membercore.testing.contracts import (
     DeadLettersContract,
     IdentitiesContract,
     InboxContract,
+    InputLogContract,
     OutboxContract,
     PositionsContract,
     RecordsContract,
@@ -167,6 +169,7 @@ def test_the_store_contract_is_every_role_contract() -> None:
         TasksContract,
         IdentitiesContract,
         PositionsContract,
+        InputLogContract,
     }
     assert roles <= set(StoreContract.__mro__)
     # The accounts are a capability a store may have, not a role every store has.
@@ -186,6 +189,7 @@ def test_the_store_port_is_every_role() -> None:
         TaskStore,
         IdentityStore,
         PositionStore,
+        InputLog,
     )
     assert set(roles) <= set(Store.__mro__)
     assert set().union(*map(_members, roles)) == _members(Store)

@@ -1,6 +1,6 @@
 """The store port, one ``typing.Protocol`` per role, and :class:`Store` combining them.
 
-The engine uses a store in eight roles, each a protocol of its own, the way eventsourcing
+The engine uses a store in nine roles, each a protocol of its own, the way eventsourcing
 splits its recorders; every role shares :class:`Recorder`, the store's one transaction:
 
 - :class:`RecordStore`: records and their journals, read back after the commits that
@@ -16,7 +16,9 @@ splits its recorders; every role shares :class:`Recorder`, the store's one trans
 - :class:`IdentityStore`: patients' identifiers and the patient each names (connectors'
   patient identity);
 - :class:`PositionStore`: how far each source's inputs were committed (where a
-  connector resumes).
+  connector resumes);
+- :class:`InputLog`: every input the engine took, as it took it, in order (what a
+  what-if replays).
 
 A commit writes to every role at once (all of it or none of it), so each role's rows
 arrive through :meth:`Recorder.commit`. A backend checks each role with its contract in
@@ -34,6 +36,7 @@ from membercore.ports.stored import (
     DeadLetter,
     Delivery,
     IdentifierLink,
+    LoggedInput,
     OutboxMessage,
     Record,
     StoredEvent,
@@ -45,6 +48,7 @@ __all__ = [
     "DeadLetterStore",
     "IdentityStore",
     "InboxStore",
+    "InputLog",
     "OutboxStore",
     "PositionStore",
     "RecordStore",
@@ -333,6 +337,24 @@ class PositionStore(Recorder, Protocol):
 
 
 @runtime_checkable
+class InputLog(Recorder, Protocol):
+    """Every input the engine took, as it took it (a commit's ``inputs``), in commit order.
+
+    Append-only: a commit appends its inputs after those of every commit before it, and
+    nothing changes or removes them. A store an earlier release wrote keeps records
+    from before its log began: :meth:`unlogged` says how many.
+    """
+
+    def inputs(self, *, after: int = 0) -> Iterator[LoggedInput]:
+        """The logged inputs after the ``seq`` ``after``, in order (``seq`` from 1), streamed."""
+        ...
+
+    def unlogged(self) -> int:
+        """How many records the store held when its input log began (0: it began with it)."""
+        ...
+
+
+@runtime_checkable
 class Store(
     RecordStore,
     TimerStore,
@@ -342,6 +364,7 @@ class Store(
     TaskStore,
     IdentityStore,
     PositionStore,
+    InputLog,
     Protocol,
 ):
     """Where the programme's records live: every role, a unit of work per :meth:`commit`.
@@ -362,6 +385,7 @@ ROLES: tuple[type, ...] = (
     TaskStore,
     IdentityStore,
     PositionStore,
+    InputLog,
 )
 
 

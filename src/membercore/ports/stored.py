@@ -22,6 +22,7 @@ __all__ = [
     "Delivery",
     "IdentifierLink",
     "InboxEntry",
+    "LoggedInput",
     "OutboxMessage",
     "Record",
     "SourcePosition",
@@ -67,6 +68,14 @@ def _links(items: Iterable[IdentifierLink]) -> tuple[IdentifierLink, ...]:
 
 
 def _positions(items: Iterable[SourcePosition]) -> tuple[SourcePosition, ...]:
+    return tuple(items)
+
+
+def _inputs(items: Iterable[LoggedInput]) -> tuple[LoggedInput, ...]:
+    return tuple(items)
+
+
+def _keys(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(items)
 
 
@@ -281,6 +290,46 @@ class SourcePosition:
     position: str
 
 
+#: The kinds of input the log keeps: a fact taken, a command carried out, a tick.
+INPUT_KINDS = ("fact", "command", "tick")
+
+
+@attrs.frozen(kw_only=True)
+class LoggedInput:
+    """One input the engine took, kept as it was taken, in the commit of its decisions.
+
+    The input log is what a replay feeds an engine again (``membercore whatif``): each
+    fact applied, each command carried out (or refused by a part of the programme, which
+    another programme might carry out), and each tick, in the order they were decided.
+
+    Attributes:
+        kind: ``fact``, ``command`` or ``tick``.
+        payload: the message in its stored form (JSON text with its ``type`` and schema
+            version, :func:`membercore.serialization.message_to_json`); empty for a tick.
+        keys: the records it changed (for a refused input, those it concerns).
+        at: the instant it was decided at (a tick's: the instant ticked to).
+        occurred_at: when it happened: a fact's ``occurred_at``, a command's own instant
+            (``at`` when it has none).
+        batch_at: the instant of the call that took it (an ingestion batch's ``now``).
+        refused: why a part of the programme refused it (None: it was carried out).
+        cutoff: for history loaded (``history=True``), the import's cutoff.
+        seq: its place in the log, numbered by the store from 1 in commit order (0 in a
+            commit being written).
+    """
+
+    kind: str = attrs.field(validator=attrs.validators.in_(INPUT_KINDS))
+    payload: str = ""
+    keys: tuple[str, ...] = attrs.field(default=(), converter=_keys)
+    at: datetime = attrs.field(converter=as_utc, validator=aware)
+    occurred_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    batch_at: datetime = attrs.field(converter=as_utc, validator=aware)
+    refused: str | None = None
+    cutoff: datetime | None = attrs.field(
+        default=None, converter=_optional_instant, validator=aware_or_none
+    )
+    seq: int = 0
+
+
 @attrs.frozen(kw_only=True)
 class TaskRow:
     """A staff task as the store lists it (the member's record holds the task itself).
@@ -333,6 +382,8 @@ class Commit:
             keeps the patient it named first).
         positions: the positions sources reached with the inputs this commit takes
             (each replaces the source's stored one).
+        inputs: the inputs this commit's decisions were taken on, in the order they
+            were decided: appended to the input log.
     """
 
     changes: tuple[Change, ...] = attrs.field(default=(), converter=_changes)
@@ -343,6 +394,7 @@ class Commit:
     cancelled: tuple[str, ...] = attrs.field(default=(), converter=_cancelled)
     identifiers: tuple[IdentifierLink, ...] = attrs.field(default=(), converter=_links)
     positions: tuple[SourcePosition, ...] = attrs.field(default=(), converter=_positions)
+    inputs: tuple[LoggedInput, ...] = attrs.field(default=(), converter=_inputs)
 
     def __bool__(self) -> bool:
         return bool(
@@ -354,4 +406,5 @@ class Commit:
             or self.cancelled
             or self.identifiers
             or self.positions
+            or self.inputs
         )

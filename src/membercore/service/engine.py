@@ -367,7 +367,10 @@ class Engine(MemberCalls):
             uow = self.unit_of_work(at)
             uow.load(keys)
             uow.load_households()
+            uow.mark()
             events = handle(uow, self.context, command, at)
+            if events:
+                uow.log_input(command, at, [*uow.changed(), *keys])
             uow.commit()
             return events
 

@@ -161,6 +161,7 @@ def _apply(
     applied = 0
 
     record_of = uow.survivor
+    cutoff = ctx.cutoff if ctx.history else None
 
     learnt: dict[str, datetime] = {}  # the records decided
     known = partial(_held, uow)
@@ -176,13 +177,18 @@ def _apply(
             # Whatever the input had changed before it was refused is undone.
             uow.restore(mark)
             identities.refuse(index, item.message, error)
-            refusals.append(
-                (item.place, dead(message, item.raw, reason(error), now, engine.limits))
-            )
+            why = reason(error)
+            refusals.append((item.place, dead(message, item.raw, why, now, engine.limits)))
+            if isinstance(error, MembercoreError):
+                # Another programme might take it (a redemption with more points).
+                uow.log_input(
+                    item.message, when, concerns(item.message), refused=why, cutoff=cutoff
+                )
             continue
         if not made:
             duplicated.append(item.place)  # a command carried out before: nothing new
             continue
+        uow.log_input(item.message, when, [*uow.changed(), *concerns(item.message)], cutoff=cutoff)
         applied += 1
         if isinstance(message, Fact) and digest is not None:
             uow.take_fact(message.fact_id, key, digest)

@@ -98,7 +98,11 @@ def _note(engine: Engine, notes: Sequence[Note], now: datetime) -> tuple[object,
         held = uow.records.get(member_key(item.member_id))
         if held is None or not isinstance(held.state, Member):
             continue
-        made += handle(uow, engine.context, item, now)
+        uow.mark()
+        noted = handle(uow, engine.context, item, now)
+        if noted:
+            uow.log_input(item, now, [*uow.changed(), held.key])
+        made += noted
     uow.commit()
     return tuple(made)
 

@@ -26,6 +26,7 @@ from membercore.ports import (
     DeadLetter,
     IdentifierLink,
     InboxEntry,
+    LoggedInput,
     OutboxMessage,
     Record,
     SourcePosition,
@@ -170,6 +171,7 @@ def build_commit(
     dead: Sequence[DeadLetter] = (),
     identifiers: Sequence[IdentifierLink] = (),
     positions: Sequence[SourcePosition] = (),
+    inputs: Sequence[LoggedInput] = (),
     snapshot_every: int = 1,
     after: datetime | None = None,
 ) -> tuple[Commit, dict[str, tuple[int, Any, int]]]:
@@ -187,6 +189,7 @@ def build_commit(
         dead: the inputs refused.
         identifiers: patients' identifiers the facts taken named.
         positions: the positions the sources reached.
+        inputs: the inputs decided, for the input log.
         snapshot_every: write a record's snapshot again after this many commits, once
             the journal since the last one is at least as long as it (see
             :func:`snapshot_due`).
@@ -240,6 +243,7 @@ def build_commit(
         cancelled=tuple(cancelled),
         identifiers=tuple(identifiers),
         positions=tuple(positions),
+        inputs=tuple(inputs),
     )
     return commit, written
 

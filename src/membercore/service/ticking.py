@@ -92,6 +92,7 @@ def _tick_batch(
     uow.load(keys)
     uow.load_households()
     count = sum(tick_record(engine, uow, ctx or engine.context, key, now) for key in keys)
+    uow.log_tick(keys)
     uow.commit(after=now)
     return count
 

@@ -26,15 +26,18 @@ from membercore.errors import (
     UnknownMemberError,
     VersionConflictError,
 )
+from membercore.facts import Fact
 from membercore.ports import (
     DeadLetter,
     IdentifierLink,
     InboxEntry,
+    LoggedInput,
     Record,
     SourcePosition,
     Store,
     StoredEvent,
 )
+from membercore.serialization import message_to_json
 from membercore.service.member import Member, new_member
 from membercore.service.recording import (
     Working,
@@ -58,6 +61,7 @@ class Mark(NamedTuple):
     loads: Counter[str] | None
     inbox: int
     cases: Counter[str] | None = None
+    logged: int = 0
 
 
 class CaseLoads(Mapping[str, int]):
@@ -197,6 +201,8 @@ class UnitOfWork:
         #: that what a decision retires (a merge) reaches the facts after it.
         self.index: Index | None = None
         self.positions: list[SourcePosition] = []
+        #: The inputs decided, in order: the commit appends them to the input log.
+        self.logged: list[LoggedInput] = []
         self.store = store
         self.cache = cache
         self.observers = observers
@@ -352,6 +358,59 @@ class UnitOfWork:
         """Record a fact as taken by the record ``key``."""
         self.inbox.append(InboxEntry(fact_id=fact_id, key=key, fingerprint=digest, at=self.now))
 
+    def log_input(
+        self,
+        message: object,
+        at: datetime,
+        keys: Iterable[str],
+        *,
+        refused: str | None = None,
+        cutoff: datetime | None = None,
+    ) -> None:
+        """Log an input decided at ``at`` (a fact or a command) as it was taken.
+
+        Args:
+            message: the fact or command, before any routing changed it.
+            at: the instant it was decided at.
+            keys: the records it changed (those it concerns, when refused).
+            refused: why a part of the programme refused it, if it did.
+            cutoff: the cutoff of the history it was loaded with, if it was.
+        """
+        own = getattr(message, "occurred_at", None)
+        if not isinstance(own, datetime):
+            paid = getattr(message, "paid_at", None)
+            own = paid if isinstance(paid, datetime) else at
+        kind = "fact" if isinstance(message, Fact) else "command"
+        self.logged.append(
+            LoggedInput(
+                kind=kind,
+                payload=message_to_json(message),
+                keys=tuple(sorted(set(keys))),
+                at=at,
+                occurred_at=own,
+                batch_at=self.now,
+                refused=refused,
+                cutoff=cutoff,
+            )
+        )
+
+    def log_tick(self, keys: Iterable[str]) -> None:
+        """Log a tick of the records of ``keys`` to this unit of work's instant."""
+        self.logged.append(
+            LoggedInput(
+                kind="tick",
+                keys=tuple(sorted(keys)),
+                at=self.now,
+                occurred_at=self.now,
+                batch_at=self.now,
+            )
+        )
+
+    def changed(self) -> list[str]:
+        """The keys of the records changed (or made) since :meth:`mark`."""
+        keys = (change if isinstance(change, str) else change[0].key for change in self._undo)
+        return list(dict.fromkeys(keys))
+
     # -- undoing one input ----------------------------------------------------------------
 
     def mark(self) -> Mark:
@@ -363,7 +422,7 @@ class UnitOfWork:
         self._undo.clear()
         loads = None if self._loads is None else Counter(self._loads)
         cases = None if self._cases is None else Counter(self._cases)
-        return Mark(loads, len(self.inbox), cases)
+        return Mark(loads, len(self.inbox), cases, len(self.logged))
 
     def restore(self, mark: Mark) -> None:
         """Undo everything decided since :meth:`mark` (records read since stay, unchanged)."""
@@ -378,6 +437,7 @@ class UnitOfWork:
         self._loads = mark.loads
         self._cases = mark.cases
         del self.inbox[mark.inbox :]
+        del self.logged[mark.logged :]
 
     # -- committing ----------------------------------------------------------------------
 
@@ -400,6 +460,7 @@ class UnitOfWork:
             dead=self.dead,
             identifiers=self.identifiers,
             positions=self.positions,
+            inputs=self.logged,
             snapshot_every=self.snapshot_every,
             after=after,
         )

@@ -21,6 +21,7 @@ from membercore_adapters.cli import (
     report,
     serve,
     store,
+    whatif,
     worker,
 )
 
@@ -30,7 +31,7 @@ __all__ = ["membercore_register_commands"]
 @hookimpl
 def membercore_register_commands(register: Callable[[str, click.Command], None]) -> None:
     """Add the first-party commands."""
-    for part in (demo, programme, store, worker, serve, records, access, report):
+    for part in (demo, programme, store, worker, serve, records, access, report, whatif):
         for command in part.commands():
             assert command.name is not None
             register(command.name, command)

@@ -28,6 +28,7 @@ from membercore.ports import (
     DeadLetter,
     Delivery,
     IdentifierLink,
+    LoggedInput,
     Lookup,
     OutboxMessage,
     Record,
@@ -114,6 +115,7 @@ class MemoryStore(Closing):
         # Patients' identifiers, (system, value) -> patient id; sources' positions.
         self._identifiers: dict[str, dict[str, str]] = {}  # value -> system -> patient
         self._positions: dict[str, str] = {}
+        self._inputs: list[LoggedInput] = []  # the input log; seq is the place + 1
         # Accounts: tokens by id, staff accounts by staff id, look-ups as recorded.
         self._tokens: dict[str, ApiToken] = {}
         self._staff: dict[str, StaffAccount] = {}
@@ -188,6 +190,18 @@ class MemoryStore(Closing):
         with self._lock:
             self._check_open()
             return self._positions.get(source)
+
+    def inputs(self, *, after: int = 0) -> Iterator[LoggedInput]:
+        """The logged inputs after the ``seq`` ``after``, in order."""
+        with self._lock:
+            self._check_open()
+            return iter(self._inputs[max(after, 0) :])
+
+    def unlogged(self) -> int:
+        """A memory store logs its inputs from the start: none held before."""
+        with self._lock:
+            self._check_open()
+            return 0
 
     def events(self, key: str, *, after_version: int = 0) -> list[StoredEvent]:
         """A record's journal in order, from the commit after ``after_version``."""
@@ -385,6 +399,8 @@ class MemoryStore(Closing):
             systems.setdefault(link.system, link.patient_id)
         for reached in commit.positions:
             self._positions[reached.source] = reached.position
+        for taken in commit.inputs:
+            self._inputs.append(attrs.evolve(taken, seq=len(self._inputs) + 1))
 
     def _apply_records(self, checked: CheckedCommit) -> None:
         for key, outcome in checked.outcomes.items():

@@ -13,6 +13,7 @@ record written before keeps its snapshot as text until it is next written whole.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from itertools import groupby
@@ -26,6 +27,7 @@ from membercore.ports import (
     Commit,
     DeadLetter,
     IdentifierLink,
+    LoggedInput,
     Lookup,
     OutboxMessage,
     Record,
@@ -44,6 +46,7 @@ from membercore_adapters.stores.packing import (
 )
 
 __all__ = [
+    "INPUT_COLUMNS",
     "LOOKUP_COLUMNS",
     "OUTBOX_COLUMNS",
     "STAFF_COLUMNS",
@@ -66,6 +69,8 @@ TASK_COLUMNS = "task_key, key, kind, role, assignee, due_at, status, payload"
 TOKEN_COLUMNS = "token_id, name, scopes, digest, created_at, revoked_at"
 #: The columns a staff account is read from.
 STAFF_COLUMNS = "staff_id, name, role, password_hash, active, created_at"
+#: The columns a logged input is read from (the first, its place in the log).
+INPUT_COLUMNS = "seq, kind, keys, at, occurred_at, batch_at, cutoff, refused, payload"
 #: The columns a look-up is read from (the first, its place in the order recorded).
 LOOKUP_COLUMNS = "seq, at, who, member_id, purpose, via"
 #: What writing a task of a stored key does: it replaces the stored row.
@@ -176,6 +181,22 @@ class Rows:
             at=self.moment(at),
         )
 
+    def logged(self, row: tuple[Any, ...]) -> LoggedInput:
+        """A logged input from :data:`INPUT_COLUMNS`."""
+        seq, kind, keys, at, occurred_at, batch_at, cutoff, refused, payload = row
+        got = self.got
+        return LoggedInput(
+            seq=int(seq),
+            kind=got(kind),
+            keys=json.loads(got(keys)),
+            at=self.moment(at),
+            occurred_at=self.moment(occurred_at),
+            batch_at=self.moment(batch_at),
+            cutoff=self.moment_optional(cutoff),
+            refused=self.got_optional(refused),
+            payload=got(payload),
+        )
+
     def link(self, row: tuple[Any, ...]) -> IdentifierLink:
         """An identifier from ``value, system, patient_id``."""
         value, system, patient_id = row
@@ -270,6 +291,8 @@ class CommitRows:
         cancelled: the message ids to cancel.
         identifiers: ``(value, system, patient_id)``.
         positions: ``(source, position)``, one per source, the last one written.
+        inputs: ``(kind, keys, at, occurred_at, batch_at, cutoff, refused, payload)``,
+            the keys as a JSON array, in the order the commit lists them.
     """
 
     __slots__ = (
@@ -277,6 +300,7 @@ class CommitRows:
         "dead_letters",
         "identifiers",
         "inbox",
+        "inputs",
         "journal",
         "outbox",
         "positions",
@@ -341,3 +365,16 @@ class CommitRows:
         ]
         positions = {reached.source: reached.position for reached in commit.positions}
         self.positions = [(put(source), put(position)) for source, position in positions.items()]
+        self.inputs = [
+            (
+                put(i.kind),
+                put(json.dumps(list(i.keys), ensure_ascii=False)),
+                instant(i.at),
+                instant(i.occurred_at),
+                instant(i.batch_at),
+                rows.instant_optional(i.cutoff),
+                put_optional(i.refused),
+                put(i.payload),
+            )
+            for i in commit.inputs
+        ]

@@ -40,6 +40,7 @@ from membercore.ports import (
     DeadLetter,
     Delivery,
     IdentifierLink,
+    LoggedInput,
     OutboxMessage,
     Record,
     StoredEvent,
@@ -49,7 +50,13 @@ from membercore.ports.commits import CheckedCommit, check_commit
 from membercore_adapters.stores.accounts import SqlAccounts
 from membercore_adapters.stores.base import Closing, claim_until, outcome_at, undelivered
 from membercore_adapters.stores.packing import RECORD, PackingError, Unpacked, pack
-from membercore_adapters.stores.rows import OUTBOX_COLUMNS, TASK_COLUMNS, CommitRows, Rows
+from membercore_adapters.stores.rows import (
+    INPUT_COLUMNS,
+    OUTBOX_COLUMNS,
+    TASK_COLUMNS,
+    CommitRows,
+    Rows,
+)
 
 __all__ = [
     "PAGE",
@@ -128,6 +135,8 @@ _IDENTIFIERS_OF: Final = (
     "SELECT value, system, patient_id FROM identifiers WHERE patient_id = ? ORDER BY system, value"
 )
 _POSITION: Final = "SELECT position FROM positions WHERE source = ?"
+_INPUTS: Final = f"SELECT {INPUT_COLUMNS} FROM inputs WHERE seq > ? ORDER BY seq LIMIT {PAGE}"
+_UNLOGGED: Final = "SELECT unlogged FROM input_log"
 _TASK_LOADS: Final = (
     "SELECT assignee, count(*) FROM tasks WHERE status = 'open' "
     "AND assignee IS NOT NULL GROUP BY assignee ORDER BY assignee"
@@ -450,6 +459,18 @@ class SqlStore(Closing, SqlAccounts, ABC):
         """The position ``source`` last committed, or None if it never committed one."""
         rows = self._query("reading a source's position", _POSITION, (self._rows.put(source),))
         return self._rows.got(rows[0][0]) if rows else None
+
+    def inputs(self, *, after: int = 0) -> Iterator[LoggedInput]:
+        """The logged inputs after the ``seq`` ``after``, in order, streamed page by page."""
+        rows = self._pages(
+            "reading the input log", (_INPUTS, (after,)), lambda last: (_INPUTS, (last[0],))
+        )
+        return map(self._rows.logged, rows)
+
+    def unlogged(self) -> int:
+        """How many records the store held when the migration that began its log ran."""
+        rows = self._query("reading when the input log began", _UNLOGGED)
+        return int(rows[0][0]) if rows else 0
 
     def events(self, key: str, *, after_version: int = 0) -> list[StoredEvent]:
         """A record's journal in order, from the commit after ``after_version``.

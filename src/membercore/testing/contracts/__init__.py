@@ -3,7 +3,8 @@
 The store port is a protocol per role (:mod:`membercore.ports.store`), and each role has
 its contract here: :class:`RecordsContract`, :class:`TimersContract`,
 :class:`InboxContract`, :class:`OutboxContract`, :class:`DeadLettersContract`,
-:class:`TasksContract`, :class:`IdentitiesContract` and :class:`PositionsContract`.
+:class:`TasksContract`, :class:`IdentitiesContract`, :class:`PositionsContract` and
+:class:`InputLogContract`.
 :class:`StoreContract` subclasses them all and adds what only the roles together show (a
 refused commit writes nothing to any table, every instant comes back in UTC). A backend
 runs ``StoreContract``; while it is being written, it can run one role's contract at a
@@ -44,6 +45,7 @@ from membercore.testing.contracts.builders import T0, assert_empty, every_table
 from membercore.testing.contracts.dead_letters import DeadLettersContract
 from membercore.testing.contracts.identifiers import IdentitiesContract
 from membercore.testing.contracts.inbox import InboxContract
+from membercore.testing.contracts.inputs import InputLogContract
 from membercore.testing.contracts.outbox import OutboxContract
 from membercore.testing.contracts.positions import PositionsContract
 from membercore.testing.contracts.records import RecordsContract
@@ -57,6 +59,7 @@ __all__ = [
     "DeadLettersContract",
     "IdentitiesContract",
     "InboxContract",
+    "InputLogContract",
     "OutboxContract",
     "PositionsContract",
     "RecordsContract",

@@ -20,6 +20,7 @@ from membercore.ports import (
     DeadLetter,
     IdentifierLink,
     InboxEntry,
+    LoggedInput,
     OutboxMessage,
     Recorder,
     SourcePosition,
@@ -140,8 +141,8 @@ def every_table(key: str = "member:p-1", expected_version: int = 0) -> Commit:
     """A commit that writes a row to every table, for a backend's own tests.
 
     A record with one event, a fact in the inbox, an outbox message, a dead letter, a
-    task, an identifier and a source's position: what migrations must keep and failed
-    commits must leave out.
+    task, an identifier, a source's position and a logged input: what migrations must
+    keep and failed commits must leave out.
 
     Args:
         key: the record it changes; the other rows' ids are made from it.
@@ -174,6 +175,16 @@ def every_table(key: str = "member:p-1", expected_version: int = 0) -> Commit:
         ],
         identifiers=[IdentifierLink(system="MR", value=f"mr-{key}", patient_id=key)],
         positions=[SourcePosition(source=f"source-{key}", position=str(version))],
+        inputs=[
+            LoggedInput(
+                kind="fact",
+                payload='{"type":"checked_in"}',
+                keys=[key],
+                at=T0,
+                occurred_at=T0,
+                batch_at=T0,
+            )
+        ],
     )
 
 
@@ -192,6 +203,7 @@ def assert_empty(store: Store) -> None:
     assert store.due(T0 + timedelta(days=1), 10) == []
     assert store.identified(["mr-member:p-1"]) == []
     assert store.position("source-member:p-1") is None
+    assert list(store.inputs()) == []
     if isinstance(store, AccountStore):
         assert list(store.tokens()) == []
         assert list(store.staff_accounts()) == []

@@ -40,6 +40,7 @@ from membercore.testing.contracts.builders import (
 from membercore.testing.contracts.dead_letters import DeadLettersContract
 from membercore.testing.contracts.identifiers import IdentitiesContract
 from membercore.testing.contracts.inbox import InboxContract
+from membercore.testing.contracts.inputs import InputLogContract
 from membercore.testing.contracts.outbox import OutboxContract
 from membercore.testing.contracts.positions import PositionsContract
 from membercore.testing.contracts.records import RecordsContract
@@ -58,6 +59,7 @@ class StoreContract(
     TasksContract,
     IdentitiesContract,
     PositionsContract,
+    InputLogContract,
 ):
     """The behaviour every :class:`~membercore.ports.Store` shares: each role's, and more."""
 

@@ -228,6 +228,37 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         """CREATE TRIGGER lookups_no_truncate BEFORE TRUNCATE ON lookups
             FOR EACH STATEMENT EXECUTE FUNCTION lookups_append_only()""",
     ),
+    (
+        # The input log (membercore.ports.InputLog): every input the engine took, as it
+        # took it, written in the commit of its decisions, in the order of its identity
+        # column (allocated as each commit writes).
+        """CREATE TABLE inputs (
+            seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            kind        text NOT NULL,
+            keys        text NOT NULL,
+            at          timestamptz NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            batch_at    timestamptz NOT NULL,
+            cutoff      timestamptz,
+            refused     text,
+            payload     text NOT NULL
+        )""",
+        """CREATE OR REPLACE FUNCTION inputs_append_only() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'the input log is append-only: no %', TG_OP
+                    USING ERRCODE = 'restrict_violation';
+            END
+            $$""",
+        """CREATE TRIGGER inputs_append_only BEFORE UPDATE OR DELETE ON inputs
+            FOR EACH ROW EXECUTE FUNCTION inputs_append_only()""",
+        """CREATE TRIGGER inputs_no_truncate BEFORE TRUNCATE ON inputs
+            FOR EACH STATEMENT EXECUTE FUNCTION inputs_append_only()""",
+        # When the log began: how many records the store already held, whose history
+        # before it no replay can know.
+        "CREATE TABLE input_log (unlogged bigint NOT NULL)",
+        "INSERT INTO input_log (unlogged) SELECT count(*) FROM records",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -260,9 +291,11 @@ STORE_TABLES: Final = (
     "api_tokens",
     "staff_accounts",
     "lookups",
+    "inputs",
+    "input_log",
     "schema_version",
 )
 #: The functions a membercore store keeps in its schema (the look-ups' trigger's), of
 #: any version: what :func:`~membercore_adapters.stores.postgres.drop_store` drops with
 #: the tables. A migration that creates a function adds it here.
-STORE_FUNCTIONS: Final = ("lookups_append_only",)
+STORE_FUNCTIONS: Final = ("lookups_append_only", "inputs_append_only")

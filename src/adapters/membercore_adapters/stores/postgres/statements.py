@@ -25,6 +25,7 @@ __all__ = [
     "INSERT_DEAD_LETTERS",
     "INSERT_IDENTIFIERS",
     "INSERT_INBOX",
+    "INSERT_INPUTS",
     "INSERT_JOURNAL",
     "INSERT_OUTBOX",
     "LOCK_RECORDS",
@@ -129,6 +130,15 @@ INSERT_OUTBOX: Final = """
         WITH ORDINALITY AS m (message_id, key, channel, payload, send_at, status, attempts, n)
     ORDER BY m.n
     ON CONFLICT DO NOTHING
+"""
+# ORDER BY the position: seq is allocated in the order the commit lists the inputs.
+INSERT_INPUTS: Final = """
+    INSERT INTO inputs (kind, keys, at, occurred_at, batch_at, cutoff, refused, payload)
+    SELECT i.kind, i.keys, i.at, i.occurred_at, i.batch_at, i.cutoff, i.refused, i.payload
+    FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
+                %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[])
+        WITH ORDINALITY AS i (kind, keys, at, occurred_at, batch_at, cutoff, refused, payload, n)
+    ORDER BY i.n
 """
 INSERT_DEAD_LETTERS: Final = """
     INSERT INTO dead_letters (fact_id, fact_type, payload, reason, at)

@@ -30,6 +30,7 @@ from membercore_adapters.stores.postgres.statements import (
     INSERT_DEAD_LETTERS,
     INSERT_IDENTIFIERS,
     INSERT_INBOX,
+    INSERT_INPUTS,
     INSERT_JOURNAL,
     INSERT_OUTBOX,
     LOCK_RECORDS,
@@ -277,6 +278,7 @@ class PostgresStore(SqlStore):
                 (UPSERT_TASKS, columns(rows.tasks)),
                 (INSERT_IDENTIFIERS, columns(rows.identifiers)),
                 (UPSERT_POSITIONS, columns(rows.positions)),
+                (INSERT_INPUTS, columns(rows.inputs)),
             ):
                 if values:
                     conn.execute(statement, values)

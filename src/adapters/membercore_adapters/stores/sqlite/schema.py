@@ -213,6 +213,30 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE TRIGGER lookups_no_delete BEFORE DELETE ON lookups
             BEGIN SELECT RAISE(ABORT, 'look-ups are append-only: no DELETE'); END""",
     ),
+    (
+        # The input log (membercore.ports.InputLog): every input the engine took, as it
+        # took it, written in the commit of its decisions; seq is the rowid, so commit
+        # order (no row is ever deleted, so none is renumbered).
+        """CREATE TABLE inputs (
+            seq         INTEGER PRIMARY KEY,
+            kind        TEXT NOT NULL,
+            keys        TEXT NOT NULL,
+            at          INTEGER NOT NULL,
+            occurred_at INTEGER NOT NULL,
+            batch_at    INTEGER NOT NULL,
+            cutoff      INTEGER,
+            refused     TEXT,
+            payload     TEXT NOT NULL
+        )""",
+        """CREATE TRIGGER inputs_no_update BEFORE UPDATE ON inputs
+            BEGIN SELECT RAISE(ABORT, 'the input log is append-only: no UPDATE'); END""",
+        """CREATE TRIGGER inputs_no_delete BEFORE DELETE ON inputs
+            BEGIN SELECT RAISE(ABORT, 'the input log is append-only: no DELETE'); END""",
+        # When the log began: how many records the store already held, whose history
+        # before it no replay can know.
+        "CREATE TABLE input_log (unlogged INTEGER NOT NULL)",
+        "INSERT INTO input_log (unlogged) SELECT count(*) FROM records",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -25,6 +25,7 @@ __all__ = [
     "INSERT_DEAD_LETTER",
     "INSERT_IDENTIFIER",
     "INSERT_INBOX",
+    "INSERT_INPUT",
     "INSERT_JOURNAL",
     "INSERT_OUTBOX",
     "ROWS",
@@ -108,6 +109,10 @@ INSERT_DEAD_LETTER: Final = """
 INSERT_IDENTIFIER: Final = """
     INSERT INTO identifiers (value, system, patient_id) VALUES (?, ?, ?)
     ON CONFLICT DO NOTHING
+"""
+INSERT_INPUT: Final = """
+    INSERT INTO inputs (kind, keys, at, occurred_at, batch_at, cutoff, refused, payload)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
 UPSERT_POSITION: Final = """
     INSERT INTO positions (source, position) VALUES (?, ?)

@@ -32,6 +32,7 @@ from membercore_adapters.stores.sqlite.statements import (
     INSERT_DEAD_LETTER,
     INSERT_IDENTIFIER,
     INSERT_INBOX,
+    INSERT_INPUT,
     INSERT_JOURNAL,
     INSERT_OUTBOX,
     ROWS,
@@ -338,6 +339,8 @@ class SqliteStore(SqlStore):
             conn.executemany(CANCEL_OUTBOX, [(message_id,) for message_id in rows.cancelled])
             conn.executemany(INSERT_IDENTIFIER, rows.identifiers)
             conn.executemany(UPSERT_POSITION, rows.positions)
+            if rows.inputs:
+                conn.executemany(INSERT_INPUT, rows.inputs)
 
     def _write_all(self, doing: str, statements: Sequence[tuple[str, list[Any]]]) -> None:
         conn = self._conn

@@ -1,0 +1,73 @@
+"""What-if replay on a demo store: the time to replay its history under two programmes.
+
+Writes the demo hospital into a SQLite store (unless ``--store`` names one already
+written), then runs :func:`membercore_adapters.whatif.whatif` with a programme earning
+half as many points for spending, and prints the time and what differed.
+
+    .venv/bin/python benchmarks/whatif.py --patients 10000 --months 18 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import attrs
+
+from membercore import reference_config
+from membercore.config import ProgrammeConfig, Rate
+from membercore_adapters.demo import HospitalSpec, run_demo
+from membercore_adapters.whatif import whatif
+
+
+def lower_earning(config: ProgrammeConfig) -> ProgrammeConfig:
+    """The programme earning half as many points for spending."""
+    spending = config.earning.spending
+    halved = {
+        key: Rate(points=rate.points, per_yuan=rate.per_yuan * 2)
+        for key, rate in spending.category_rates.items()
+    }
+    slower = attrs.evolve(spending, rate=Rate(points=1, per_yuan=2), category_rates=halved)
+    return attrs.evolve(config, earning=attrs.evolve(config.earning, spending=slower))
+
+
+def main() -> None:
+    """Run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--months", type=int, default=18)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--store", type=Path, help="a demo store written already")
+    arguments = parser.parse_args()
+    path = arguments.store or Path(f"build/whatif-{arguments.patients}x{arguments.months}.db")
+    if arguments.store is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f"{path.name}*"):
+            stale.unlink()
+        spec = HospitalSpec(patients=arguments.patients, months=arguments.months)
+        demo = run_demo(
+            spec, f"sqlite:///{path}", workers=arguments.workers, step=timedelta(hours=12)
+        )
+        print(
+            f"demo: {demo.messages:,} messages in {demo.seconds:.1f} s "
+            f"({path.stat().st_size / 1e6:.0f} MB)"
+        )
+    started = time.perf_counter()
+    result = whatif(
+        f"sqlite:///{path}", lower_earning(reference_config()), workers=arguments.workers
+    )
+    seconds = time.perf_counter() - started
+    print(
+        f"whatif: {result.inputs:,} inputs, {result.partitions} partitions, "
+        f"{arguments.workers} workers: {seconds:.1f} s; baseline reproduces the store: "
+        f"{result.reproduces}"
+    )
+    for name, changed in result.differences().items():
+        print(f" {name}: {changed or 'no difference'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""Replaying a store's input log under a programme, in partitions of connected members.
+
+The input log (:class:`~membercore.ports.InputLog`) holds every fact taken, command
+carried out (or refused by a part of the programme) and tick, in the order they were
+decided, each with the instant it was decided at and the instant of the call that took
+it. :func:`replay` feeds one partition of it to an engine on a ``memory://`` store under
+the programme asked for, with the clock the original kept: each batch of inputs is
+ingested as the original call took it (each input at its own decision instant, the call
+at its instant, history as history with its cutoff), and each tick ticks the records it
+ticked then, to the instant it ticked to, so that timers, expiries and tier reviews fall
+as they fell.
+
+:func:`partitions` splits the log by member: inputs that concern several records (a
+referral, a household's dependent, a merge, a transfer, a gift from a stock) join them,
+and each group of connected records goes whole into one partition, so that partitions
+can be replayed apart, in as many processes, to the same figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+
+import attrs
+import pluggy
+
+from membercore.analytics import figures
+from membercore.analytics.whatif import MemberRun, Observed, Run
+from membercore.config import ProgrammeConfig
+from membercore.errors import EngineError
+from membercore.ports import LoggedInput
+from membercore.serialization import message_from_stored
+from membercore.service.engine import Engine
+from membercore.service.inputs import Input, Message
+from membercore.service.member import Member
+from membercore.service.recording import MEMBER, member_key, member_of
+from membercore.testing.clock import ManualClock
+
+__all__ = ["end_of", "members_of", "partitions", "replay", "sample_of"]
+
+
+def end_of(entries: Iterable[LoggedInput]) -> datetime | None:
+    """The latest instant the log's inputs were decided or taken at (None: an empty log)."""
+    return max((max(entry.at, entry.batch_at) for entry in entries), default=None)
+
+
+def members_of(entries: Iterable[LoggedInput]) -> set[str]:
+    """The ids of the members the log's inputs changed or concern."""
+    return {member_of(key) for e in entries for key in e.keys if key.startswith(MEMBER)}
+
+
+def sample_of(entries: Iterable[LoggedInput], size: int) -> list[str]:
+    """A deterministic sample of the log's members: the first ``size`` by a digest of the id."""
+
+    def digest(member_id: str) -> str:
+        return hashlib.blake2b(member_id.encode(), digest_size=8).hexdigest()
+
+    return sorted(members_of(entries), key=lambda m: (digest(m), m))[: max(size, 0)]
+
+
+class _Groups:
+    """Union-find over record keys: the groups of records the inputs connect."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, key: str) -> str:
+        parent = self.parent.setdefault(key, key)
+        while parent != key:
+            grand = self.parent[parent]
+            self.parent[key] = grand
+            key, parent = parent, grand
+        return key
+
+    def join(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        first = self.find(keys[0])
+        for key in keys[1:]:
+            other = self.find(key)
+            if other != first:
+                # The smaller key leads: the grouping does not depend on the order joined.
+                first, other = min(first, other), max(first, other)
+                self.parent[other] = first
+
+
+def partitions(entries: Sequence[LoggedInput], count: int) -> list[list[LoggedInput]]:
+    """The log split into at most ``count`` partitions of connected records.
+
+    The records an input changed or concerns are connected; each group of connected
+    records goes whole into one partition (the largest groups first, each to the
+    partition with the fewest inputs so far), so that no input needs two partitions.
+    Every partition keeps its inputs in the log's order; a tick goes to each partition
+    holding a record it ticked, with those records only.
+    """
+    groups = _Groups()
+    for entry in entries:
+        if entry.kind != "tick":
+            groups.join(entry.keys)
+    sizes: dict[str, int] = {}
+    for entry in entries:
+        if entry.kind != "tick" and entry.keys:
+            root = groups.find(entry.keys[0])
+            sizes[root] = sizes.get(root, 0) + 1
+    count = max(1, min(count, len(sizes) or 1))
+    loads = [0] * count
+    home: dict[str, int] = {}
+    for root in sorted(sizes, key=lambda r: (-sizes[r], r)):
+        place = min(range(count), key=lambda p: (loads[p], p))
+        home[root] = place
+        loads[place] += sizes[root]
+    parts: list[list[LoggedInput]] = [[] for _ in range(count)]
+    for entry in entries:
+        if entry.kind == "tick":
+            _share_tick(entry, groups, home, parts)
+        elif entry.keys:
+            parts[home[groups.find(entry.keys[0])]].append(entry)
+    return [part for part in parts if part]
+
+
+def _share_tick(
+    entry: LoggedInput, groups: _Groups, home: dict[str, int], parts: list[list[LoggedInput]]
+) -> None:
+    """A tick's records, each to its partition (a record no input names: none)."""
+    shares: dict[int, list[str]] = {}
+    for key in entry.keys:
+        root = groups.find(key)
+        if root in home:
+            shares.setdefault(home[root], []).append(key)
+    for place, keys in sorted(shares.items()):
+        parts[place].append(attrs.evolve(entry, keys=tuple(keys)))
+
+
+def _calls(entries: Iterable[LoggedInput]) -> Iterator[list[LoggedInput]]:
+    """The log as the calls that took it: a tick alone, or a run of inputs of one call.
+
+    Inputs taken by one call share its instant and, for history, its cutoff.
+    """
+    run: list[LoggedInput] = []
+    for entry in entries:
+        if run and (
+            entry.kind == "tick"
+            or (entry.batch_at, entry.cutoff) != (run[0].batch_at, run[0].cutoff)
+        ):
+            yield run
+            run = []
+        if entry.kind == "tick":
+            yield [entry]
+        else:
+            run.append(entry)
+    if run:
+        yield run
+
+
+def replay(
+    entries: Sequence[LoggedInput],
+    config: ProgrammeConfig,
+    *,
+    sample: Iterable[str] = (),
+    end: datetime | None = None,
+    plugin_manager: pluggy.PluginManager | None = None,
+) -> Run:
+    """Replay a partition of the input log under ``config`` on a fresh ``memory://`` store.
+
+    Args:
+        entries: the partition's logged inputs, in the log's order.
+        config: the programme to replay under.
+        sample: members whose decisions are explained line by line, when in the partition.
+        end: the instant the figures are read at (by default the partition's last).
+        plugin_manager: the plugins (by default the installed ones, as the engine took).
+
+    Returns:
+        The run's figures, what it decided of messages, tasks, offers and plan money,
+        and the sampled members it holds.
+
+    Raises:
+        EngineError: the log is empty and no ``end`` was given.
+    """
+    at = end or end_of(entries)
+    if at is None:
+        raise EngineError("nothing to replay: the input log is empty")
+    wanted = frozenset(sample)
+    observed = Observed(sample=wanted)
+    start = min((entry.batch_at for entry in entries), default=at)
+    clock = ManualClock(start)
+    with Engine.open(
+        "memory://",
+        config=config,
+        clock=clock,
+        plugin_manager=plugin_manager,
+        observers=[observed],
+    ) as engine:
+        for call in _calls(entries):
+            _replay_call(engine, clock, call)
+        members = list(engine.members())
+        held = [m for m in members if m.member_id in wanted]
+        sampled = [_member_run(m, config, at, observed) for m in held]
+        run = Run.of(
+            figures(members, config, at),
+            observed,
+            members=sampled,
+            dead_letters=len(engine.dead_letters()),
+        )
+    return run
+
+
+def _replay_call(engine: Engine, clock: ManualClock, call: list[LoggedInput]) -> None:
+    first = call[0]
+    clock.set(max(clock.now(), first.batch_at))
+    if first.kind == "tick":
+        engine.tick(first.at, where=_among(frozenset(first.keys)))
+        return
+    pairs: list[Input] = [(entry.at, _message(entry)) for entry in call]
+    history = first.cutoff is not None
+    engine.ingest(pairs, now=first.batch_at, history=history, cutoff=first.cutoff)
+
+
+def _among(keys: frozenset[str]) -> Callable[[str], bool]:
+    def ticked(member_id: str) -> bool:
+        return member_key(member_id) in keys
+
+    return ticked
+
+
+def _message(entry: LoggedInput) -> Message:
+    message: Message = message_from_stored(entry.payload)  # a fact or a command
+    return message
+
+
+def _member_run(member: Member, config: ProgrammeConfig, at: datetime, seen: Observed) -> MemberRun:
+    counted = figures([member], config, at)
+    member_id = member.member_id
+    lines = tuple(seen.lines.get(member_id, ()))
+    return MemberRun(
+        member_id=member_id,
+        tier=next(iter(counted.by_tier), ""),
+        points=dict(sorted(counted.points.items())),
+        messages=sum(1 for line in lines if " message " in line and "refused" not in line),
+        lines=lines,
+    )

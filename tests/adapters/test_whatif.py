@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from importlib.resources import files
+from pathlib import Path
+
+import attrs
+import pytest
+
+from membercore import Engine, reference_config
+from membercore.config import ProgrammeConfig, Rate
+from membercore.facts import ChargeLine, ChargePaid, CheckedIn, PatientRegistered
+from membercore.ledger.commands import Redeem
+from membercore.testing.clock import ManualClock
+from membercore_adapters.cli import main
+from membercore_adapters.stores.sqlite import SqliteStore
+from membercore_adapters.whatif import whatif
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+T0 = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
+
+
+def lower_earning(config: ProgrammeConfig) -> ProgrammeConfig:
+    """The programme earning half as many points for spending."""
+    spending = config.earning.spending
+    halved = {
+        key: Rate(points=rate.points, per_yuan=rate.per_yuan * 2)
+        for key, rate in spending.category_rates.items()
+    }
+    slower = attrs.evolve(spending, rate=Rate(points=1, per_yuan=2), category_rates=halved)
+    return attrs.evolve(config, earning=attrs.evolve(config.earning, spending=slower))
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo hospital's store (300 patients over 3 months), written once."""
+    folder = tmp_path_factory.mktemp("whatif")
+    path = folder / "demo.db"
+    arguments = ["demo", "--patients", "300", "--months", "3", "--workers", "1", "--quiet"]
+    assert main([*arguments, "--store", f"sqlite:///{path}"]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def lower_toml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    text = (files("membercore.config") / "reference.toml").read_text(encoding="utf-8")
+    assert "rate = { points = 1, per_yuan = 1 }" in text
+    path = tmp_path_factory.mktemp("programmes") / "lower.toml"
+    path.write_text(
+        text.replace("rate = { points = 1, per_yuan = 1 }", "rate = { points = 1, per_yuan = 2 }")
+    )
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_lower_earning_rate_lowers_the_liability_and_changes_no_message(
+    demo_store: Path, lower_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "whatif.json"
+    url = f"sqlite:///{demo_store}"
+    arguments = ["whatif", "--store", url, "--config", str(lower_toml), "--sample", "3"]
+    assert main([*arguments, "--json", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "基准重放与存储一致" in shown
+    assert "未兑余额（负债）" in shown
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["reproduces"] is True
+    assert result["complete"] is True
+    baseline, proposed = result["baseline"], result["proposed"]
+    assert baseline["points"] == result["stored"]["points"]
+    assert proposed["points"]["earned"] < baseline["points"]["earned"]
+    assert proposed["points"]["balance"] < baseline["points"]["balance"]
+    assert result["differences"]["points"]["balance"] < 0
+    assert proposed["messages"] == baseline["messages"]
+    assert sum(baseline["messages"].values()) > 0
+    assert result["differences"]["messages"] == {}
+    assert len(result["members"]) == 3
+    explained = [line for member in result["members"] for line in member["why"]]
+    assert any(line.startswith("- ") and "earning.spending" in line for line in explained)
+    assert any(line.startswith("+ ") and "earning.spending" in line for line in explained)
+
+
+def test_whatif_leaves_the_store_as_it_was_byte_for_byte(
+    demo_store: Path, lower_toml: Path
+) -> None:
+    before = _digest(demo_store)
+    beside = sorted(p.name for p in demo_store.parent.iterdir())
+    assert main(["whatif", "--store", f"sqlite:///{demo_store}", "--config", str(lower_toml)]) == 0
+    assert _digest(demo_store) == before
+    assert sorted(p.name for p in demo_store.parent.iterdir()) == beside
+
+
+def test_one_process_and_two_come_to_the_same_comparison(demo_store: Path) -> None:
+    proposed = lower_earning(reference_config())
+    one = whatif(f"sqlite:///{demo_store}", proposed, workers=1, sample=4).to_dict()
+    two = whatif(f"sqlite:///{demo_store}", proposed, workers=2, sample=4).to_dict()
+    for result in (one, two):
+        del result["seconds"], result["workers"], result["partitions"]
+    assert one == two
+
+
+def _feed(engine: Engine, clock: ManualClock) -> None:
+    engine.ingest(
+        [
+            PatientRegistered(fact_id="r-1", patient_id="P1", occurred_at=T0),
+            PatientRegistered(fact_id="r-2", patient_id="P2", occurred_at=T0),
+        ],
+        now=T0 + timedelta(hours=1),
+    )
+    spent = [
+        ChargePaid(
+            fact_id=f"c-{n}",
+            patient_id=f"P{1 + n % 2}",
+            occurred_at=T0 + timedelta(days=n),
+            charge_id=f"ch-{n}",
+            lines=(ChargeLine(department="outpatient", category="exam", amount_fen=200_000),),
+        )
+        for n in range(1, 6)
+    ]
+    checked = [
+        CheckedIn(fact_id=f"k-{n}", patient_id="P1", occurred_at=T0 + timedelta(days=n, hours=2))
+        for n in range(1, 6)
+    ]
+    for n in range(1, 20):
+        at = T0 + timedelta(days=n, hours=12)
+        clock.set(at)
+        engine.ingest([f for f in (*spent, *checked) if f.occurred_at.date() == at.date()], now=at)
+        engine.tick(at)
+    clock.set(T0 + timedelta(days=21))
+    engine.execute(Redeem(member_id="P1", points=100, key="redeem-1"))
+    clock.set(T0 + timedelta(days=800))  # past the points' expiry: a tick with work to do
+    engine.tick()
+
+
+def test_the_python_api_compares_a_memory_store_it_is_handed() -> None:
+    clock = ManualClock(T0)
+    with Engine.open("memory://", config=reference_config(), clock=clock) as engine:
+        _feed(engine, clock)
+        result = whatif(engine.store, lower_earning(reference_config()), sample=2)
+    assert result.complete
+    assert result.reproduces
+    assert result.baseline.points["redeemed"] == result.proposed.points["redeemed"] == 100
+    assert result.proposed.points["expired"] < result.baseline.points["expired"]
+    assert result.proposed.points["earned"] < result.baseline.points["earned"]
+    assert result.differences()["points"]["earned"] < 0
+    assert [member.member_id for member in result.members] == sorted(
+        member.member_id for member in result.members
+    )
+    assert json.loads(json.dumps(result.to_dict(), default=str))["inputs"] == result.inputs
+
+
+def test_a_postgresql_store_is_replayed_and_left_as_it_was(postgres_schema_url: str) -> None:
+    clock = ManualClock(T0)
+    with Engine.open(postgres_schema_url, config=reference_config(), clock=clock) as engine:
+        _feed(engine, clock)
+        logged = list(engine.store.inputs())
+    assert [entry.seq for entry in logged] == list(range(1, len(logged) + 1))
+    assert {entry.kind for entry in logged} == {"fact", "command", "tick"}
+    result = whatif(postgres_schema_url, lower_earning(reference_config()), workers=2)
+    assert result.reproduces
+    assert result.proposed.points["earned"] < result.baseline.points["earned"]
+    with Engine.open(postgres_schema_url, config=reference_config(), clock=clock) as engine:
+        assert list(engine.store.inputs()) == logged
+
+
+def test_a_store_from_before_the_input_log_says_how_many_records_it_cannot_replay(
+    tmp_path: Path, lower_toml: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "store-v1.db"
+    shutil.copy(FIXTURES / "store-v1.db", path)
+    url = f"sqlite:///{path}"
+    assert main(["whatif", "--store", url, "--config", str(lower_toml)]) == 3
+    assert "migrate" in capsys.readouterr().err
+    assert main(["migrate", "--store", url]) == 0
+    capsys.readouterr()
+    with SqliteStore(path) as store:
+        records = len(list(store.scan()))
+    assert main(["whatif", "--store", url, "--config", str(lower_toml)]) == 3
+    said = capsys.readouterr().err
+    assert "输入日志为空" in said
+    assert f"{records} 条记录" in said
+    result = whatif(url, lower_earning(reference_config()))
+    assert (result.inputs, result.unlogged, result.complete) == (0, records, False)

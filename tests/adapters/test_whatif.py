@@ -4,7 +4,6 @@ import hashlib
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
-from importlib.resources import files
 from pathlib import Path
 
 import attrs
@@ -16,6 +15,7 @@ from membercore.facts import ChargeLine, ChargePaid, CheckedIn, PatientRegistere
 from membercore.ledger.commands import Redeem
 from membercore.testing.clock import ManualClock
 from membercore_adapters.cli import main
+from membercore_adapters.demo.programme import demo_programme
 from membercore_adapters.stores.sqlite import SqliteStore
 from membercore_adapters.whatif import whatif
 
@@ -45,10 +45,18 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lower_toml(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    text = (files("membercore.config") / "reference.toml").read_text(encoding="utf-8")
+def demo_toml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's programme, as ``membercore config init --template demo`` writes it."""
+    path = tmp_path_factory.mktemp("programmes") / "demo.toml"
+    assert main(["config", "init", str(path), "--template", "demo"]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def lower_toml(demo_toml: Path) -> Path:
+    text = demo_toml.read_text(encoding="utf-8")
     assert "rate = { points = 1, per_yuan = 1 }" in text
-    path = tmp_path_factory.mktemp("programmes") / "lower.toml"
+    path = demo_toml.with_name("lower.toml")
     path.write_text(
         text.replace("rate = { points = 1, per_yuan = 1 }", "rate = { points = 1, per_yuan = 2 }")
     )
@@ -60,11 +68,16 @@ def _digest(path: Path) -> str:
 
 
 def test_a_lower_earning_rate_lowers_the_liability_and_changes_no_message(
-    demo_store: Path, lower_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    demo_store: Path,
+    demo_toml: Path,
+    lower_toml: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "whatif.json"
     url = f"sqlite:///{demo_store}"
     arguments = ["whatif", "--store", url, "--config", str(lower_toml), "--sample", "3"]
+    arguments += ["--baseline", str(demo_toml)]
     assert main([*arguments, "--json", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "基准重放与存储一致" in shown
@@ -97,9 +110,12 @@ def test_whatif_leaves_the_store_as_it_was_byte_for_byte(
 
 
 def test_one_process_and_two_come_to_the_same_comparison(demo_store: Path) -> None:
-    proposed = lower_earning(reference_config())
-    one = whatif(f"sqlite:///{demo_store}", proposed, workers=1, sample=4).to_dict()
-    two = whatif(f"sqlite:///{demo_store}", proposed, workers=2, sample=4).to_dict()
+    programme = demo_programme()
+    proposed = lower_earning(programme)
+    url = f"sqlite:///{demo_store}"
+    one = whatif(url, proposed, baseline=programme, workers=1, sample=4).to_dict()
+    two = whatif(url, proposed, baseline=programme, workers=2, sample=4).to_dict()
+    assert one["reproduces"] is True
     for result in (one, two):
         del result["seconds"], result["workers"], result["partitions"]
     assert one == two

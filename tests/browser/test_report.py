@@ -38,6 +38,25 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return folder / "membercore-demo-report.html", said.getvalue()
 
 
+@pytest.fixture(scope="module")
+def compared_report(demo_report: tuple[Path, str]) -> Path:
+    """``membercore report --whatif``: the demo against itself earning half the points."""
+    folder = demo_report[0].parent
+    store = f"sqlite:///{folder / 'membercore-demo.db'}"
+    demo, lower = folder / "demo.toml", folder / "lower.toml"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["config", "init", str(demo), "--template", "demo"]) == 0
+        text = demo.read_text(encoding="utf-8")
+        lower.write_text(text.replace("per_yuan = 1 }", "per_yuan = 2 }", 1), encoding="utf-8")
+        compared = folder / "compared.json"
+        whatif = ["whatif", "--store", store, "--baseline", str(demo), "--config", str(lower)]
+        assert main([*whatif, "--json", str(compared)]) == 0
+        out = folder / "with-whatif.html"
+        report = ["report", "--store", store, "--out", str(out), "--whatif", str(compared)]
+        assert main([*report, "--config", str(demo)]) == 0
+    return out
+
+
 def test_the_demo_says_where_its_report_is(demo_report: tuple[Path, str]) -> None:
     report, output = demo_report
     assert f"经营报告：{report}" in output
@@ -51,7 +70,7 @@ def test_the_demo_says_where_its_report_is(demo_report: tuple[Path, str]) -> Non
 
 
 @pytest.fixture
-def opened(browser: Browser, demo_report: tuple[Path, str]) -> Iterator[tuple[Page, list[str]]]:
+def opened(browser: Browser) -> Iterator[tuple[Page, list[str], list[str]]]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
     errors: list[str] = []
@@ -65,26 +84,55 @@ def opened(browser: Browser, demo_report: tuple[Path, str]) -> Iterator[tuple[Pa
 
     page.route("http://**/*", refuse)
     page.route("https://**/*", refuse)
-    page.goto(demo_report[0].as_uri())
-    page.wait_for_load_state("load")
     try:
-        yield page, errors + [f"fetched {url}" for url in requested]
+        yield page, errors, requested
     finally:
         context.close()
 
 
-def test_every_chart_draws_offline_without_errors(opened: tuple[Page, list[str]]) -> None:
-    page, problems = opened
+def _open(opened: tuple[Page, list[str], list[str]], report: Path) -> tuple[Page, list[str]]:
+    page, errors, requested = opened
+    page.goto(report.as_uri())
+    page.wait_for_load_state("load")
+    return page, errors + [f"fetched {url}" for url in requested]
+
+
+def _drawn(page: Page) -> list[str]:
+    """The ids of the charts on the page, each checked to have drawn marks."""
     plots = page.locator(".plot")
-    assert plots.count() >= 8  # the measurement's seven and the price test's
+    names = []
     for index in range(plots.count()):
         plot = plots.nth(index)
-        name = plot.get_attribute("id")
+        name = plot.get_attribute("id") or ""
         marks = plot.locator("svg.main-svg path, svg.main-svg rect, svg.main-svg image").count()
         assert marks > 0, f"{name} drew nothing"
+        names.append(name)
+    return names
+
+
+def test_every_chart_draws_offline_without_errors(
+    opened: tuple[Page, list[str], list[str]], demo_report: tuple[Path, str]
+) -> None:
+    page, problems = _open(opened, demo_report[0])
+    names = _drawn(page)
+    assert len(names) >= 8  # the measurement's seven and the price test's
     assert "会员项目经营报告" in page.title()
     assert page.locator("h2", has_text="患者终身价值").count() == 1
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "report-top.png"))
     page.screenshot(path=str(SHOTS / "report-full.png"), full_page=True)
     assert problems == []
+
+
+def test_a_whatif_comparison_is_shown_when_given(
+    opened: tuple[Page, list[str], list[str]], compared_report: Path
+) -> None:
+    page, problems = _open(opened, compared_report)
+    assert "chart-whatif-points" in _drawn(page)
+    assert page.locator("h2", has_text="试算").count() == 2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "report-whatif.png"), full_page=True)
+    assert problems == []
+    rows = json.loads(compared_report.with_suffix(".json").read_text(encoding="utf-8"))["whatif"]
+    balance = next(r for r in rows if (r["section"], r["key"]) == ("points", "balance"))
+    assert balance["proposed"] < balance["baseline"]

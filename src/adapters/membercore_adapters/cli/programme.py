@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -18,12 +19,19 @@ from membercore_adapters.cli.arguments import Exit
 from membercore_adapters.cli.failures import Stop, unreadable
 from membercore_adapters.cli.speech import Words, echo, say, warn
 from membercore_adapters.cli.summary import summary
+from membercore_adapters.demo.programme import demo_toml
 
 __all__ = ["commands"]
 
 #: The programmes ``config init`` writes, by name.
-TEMPLATES = {"reference": reference_toml}
-_TEMPLATE_NAMES = {"reference": Words("参考方案", "the reference programme")}
+TEMPLATES: dict[str, Callable[[], str]] = {"reference": reference_toml, "demo": demo_toml}
+_TEMPLATE_NAMES = {
+    "reference": Words("参考方案", "the reference programme"),
+    "demo": Words(
+        "演示医院的方案：参考方案加定价测试",
+        "the demo hospital's: the reference and its price test",
+    ),
+}
 
 
 def commands() -> list[click.Command]:

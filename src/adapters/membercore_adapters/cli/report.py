@@ -9,8 +9,10 @@ the command says so and exits 2.
 from __future__ import annotations
 
 import importlib.util
+import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -36,6 +38,25 @@ _WROTE = Words(
 def report_missing() -> list[str]:
     """The libraries of the ``report`` extra that are not installed."""
     return [name for name in ("plotly", "jinja2") if importlib.util.find_spec(name) is None]
+
+
+_NOT_A_COMPARISON = Words(
+    "--whatif {path}：不是 membercore whatif --json 写出的对比（{why}）",
+    "--whatif {path}: not a comparison `membercore whatif --json` wrote ({why})",
+)
+
+
+def _comparison(path: Path) -> dict[str, Any]:
+    """The what-if comparison in ``path``, checked for what the report reads of it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for key in ("baseline", "proposed", "baseline_name", "proposed_name"):
+            data[key]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise Stop(say(_NOT_A_COMPARISON, path=path, why=error), Exit.USAGE) from error
+    if not isinstance(data, dict):
+        raise Stop(say(_NOT_A_COMPARISON, path=path, why=type(data).__name__), Exit.USAGE)
+    return data
 
 
 def commands() -> list[click.Command]:
@@ -79,18 +100,40 @@ def _command() -> click.Command:
         show_default=True,
         help=say(Words("年折现率（千分比）", "yearly discount rate, per mille")),
     )
+    @click.option(
+        "--whatif",
+        "compared",
+        type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        help=say(
+            Words(
+                "加入一份试算对比（membercore whatif --json 写出的文件）",
+                "add a what-if comparison (the file `membercore whatif --json` wrote)",
+            )
+        ),
+    )
     @store_options
     def report(
-        out: Path, at: datetime | None, horizon: int, discount: int, store: str, config: Path | None
+        out: Path,
+        at: datetime | None,
+        horizon: int,
+        discount: int,
+        compared: Path | None,
+        store: str,
+        config: Path | None,
     ) -> int:
         missing = report_missing()
         if missing:
             raise Stop(say(_NO_EXTRA, missing=", ".join(missing)), Exit.USAGE)
         from membercore_adapters.report import report_of, write_report  # noqa: PLC0415
+        from membercore_adapters.report.whatif import whatif_extra  # noqa: PLC0415
 
+        extras = []
+        if compared is not None:
+            extras.append(whatif_extra(_comparison(compared), language()))
         model = ValueModel(horizon_years=horizon, discount_per_mille=discount)
         with engine_on(store, config, use="read") as engine:
-            written = write_report(out, report_of(engine, now=at, model=model), language())
+            made = report_of(engine, now=at, model=model)
+            written = write_report(out, made, language(), extras)
         echo(_WROTE, html=written.html, json=written.json, csv=written.csv)
         return Exit.DONE
 

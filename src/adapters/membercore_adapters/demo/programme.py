@@ -14,7 +14,7 @@ from membercore import reference_toml
 from membercore.config import ProgrammeConfig
 from membercore.serialization import load_config_toml
 
-__all__ = ["PRICE_TEST", "PRICE_TEST_TOML", "demo_programme"]
+__all__ = ["PRICE_TEST", "PRICE_TEST_TOML", "demo_programme", "demo_toml"]
 
 #: The key of the demo's price test.
 PRICE_TEST = "price_999_yearly_vs_99_monthly"
@@ -57,7 +57,12 @@ weight = 50
 '''
 
 
+def demo_toml() -> str:
+    """The demo's programme as a file writes it: the reference programme and the test."""
+    return reference_toml() + PRICE_TEST_TOML
+
+
 @cache
 def demo_programme() -> ProgrammeConfig:
     """The reference programme with the price test."""
-    return load_config_toml(reference_toml() + PRICE_TEST_TOML)
+    return load_config_toml(demo_toml())

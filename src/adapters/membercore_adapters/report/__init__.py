@@ -37,20 +37,12 @@ from membercore_adapters.figures import Section, experiment_sections, figure_sec
 from membercore_adapters.language import Language, Words
 from membercore_adapters.report.charts import FONTS, Chart, bar_chart, measurement_charts
 from membercore_adapters.report.experiments import experiment_charts, experiment_records
+from membercore_adapters.report.extra import Extra
 from membercore_adapters.report.tables import measurement_records, measurement_sections
 
 __all__ = ["Chart", "Extra", "Report", "Written", "bar_chart", "report_of", "write_report"]
 
 _TITLE = Words("会员项目经营报告", "Membership programme report")
-
-
-@attrs.frozen(kw_only=True)
-class Extra:
-    """A further part of the report: its tables, charts and figures as plain rows."""
-
-    sections: tuple[Section, ...] = ()
-    charts: tuple[Chart, ...] = ()
-    records: dict[str, list[dict[str, object]]] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)

@@ -7,7 +7,9 @@ file for each size in ``--sizes`` (the last is ``--patients``), and its time pri
 Then ``membercore report`` runs on each store in a process of its own, as a hospital
 runs it: wall-clock seconds, CPU seconds and the process's peak resident memory (from
 ``getrusage`` of the children), so that the growth of memory with the number of members
-shows. Nothing here is asserted; docs/performance.md records what it printed.
+shows. The stores are read under the demo's programme (``membercore config init
+--template demo``) unless ``--config`` names another. Nothing here is asserted;
+docs/performance.md records what it printed.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--months", type=int, default=18)
     parser.add_argument("--sizes", default="2000", help="smaller demo sizes to compare")
+    parser.add_argument("--config", help="the stores' programme (the demo's by default)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -73,9 +76,13 @@ def main() -> None:
         if not stores:
             sizes = [int(size) for size in options.sizes.split(",") if size] + [options.patients]
             stores = [_demo(folder, size, options.months) for size in sizes]
+        programme = options.config
+        if programme is None:
+            programme = str(folder / "demo.toml")
+            _run(["config", "init", programme, "--template", "demo"])
         for url in stores:
             out = folder / "report.html"
-            args = ["report", "--store", url, "--out", str(out)]
+            args = ["report", "--store", url, "--out", str(out), "--config", programme]
             wall, cpu, peak = _run(args)
             size = out.stat().st_size / 1e6
             print(

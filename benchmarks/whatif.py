@@ -2,7 +2,8 @@
 
 Writes the demo hospital into a SQLite store (unless ``--store`` names one already
 written), then runs :func:`membercore_adapters.whatif.whatif` with a programme earning
-half as many points for spending, and prints the time and what differed.
+half as many points for spending against the demo's own programme (the baseline), and
+prints the time and what differed.
 
     .venv/bin/python benchmarks/whatif.py --patients 10000 --months 18 --workers 2
 """
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import attrs
 
-from membercore import reference_config
 from membercore.config import ProgrammeConfig, Rate
 from membercore_adapters.demo import HospitalSpec, run_demo
+from membercore_adapters.demo.programme import demo_programme
 from membercore_adapters.whatif import whatif
 
 
@@ -56,8 +57,12 @@ def main() -> None:
             f"({path.stat().st_size / 1e6:.0f} MB)"
         )
     started = time.perf_counter()
+    programme = demo_programme()
     result = whatif(
-        f"sqlite:///{path}", lower_earning(reference_config()), workers=arguments.workers
+        f"sqlite:///{path}",
+        lower_earning(programme),
+        baseline=programme,
+        workers=arguments.workers,
     )
     seconds = time.perf_counter() - started
     print(

@@ -16,6 +16,7 @@ from membercore.ledger.commands import Redeem
 from membercore.testing.clock import ManualClock
 from membercore_adapters.cli import main
 from membercore_adapters.demo.programme import demo_programme
+from membercore_adapters.stores.packing import JOURNAL, unpack
 from membercore_adapters.stores.sqlite import SqliteStore
 from membercore_adapters.whatif import whatif
 
@@ -203,3 +204,16 @@ def test_a_store_from_before_the_input_log_says_how_many_records_it_cannot_repla
     assert f"{records} 条记录" in said
     result = whatif(url, lower_earning(reference_config()))
     assert (result.inputs, result.unlogged, result.complete) == (0, records, False)
+
+
+def test_the_sql_stores_keep_each_logged_input_packed(demo_store: Path) -> None:
+    """The log's messages are packed as a commit's events are: a fraction of their text."""
+    import sqlite3  # noqa: PLC0415 - only this test reads the file underneath
+
+    with sqlite3.connect(f"file:{demo_store}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT payload FROM inputs ORDER BY seq LIMIT 500").fetchall()
+    with SqliteStore(str(demo_store)) as store:
+        logged = [entry.payload for entry, _ in zip(store.inputs(), range(500), strict=False)]
+    assert all(isinstance(packed, bytes) and packed[0] == JOURNAL for (packed,) in rows)
+    assert [unpack(packed) for (packed,) in rows] == logged
+    assert sum(len(packed) for (packed,) in rows) * 2 < sum(len(text) for text in logged)

@@ -37,11 +37,13 @@ from membercore.ports import (
 )
 from membercore.ports.commits import CheckedCommit
 from membercore_adapters.stores.packing import (
+    JOURNAL,
     RECORD,
     PackingError,
     Unpacked,
     pack,
     pack_events,
+    unpack,
     unpack_events,
 )
 
@@ -194,7 +196,7 @@ class Rows:
             batch_at=self.moment(batch_at),
             cutoff=self.moment_optional(cutoff),
             refused=self.got_optional(refused),
-            payload=got(payload),
+            payload=unpack(payload),
         )
 
     def link(self, row: tuple[Any, ...]) -> IdentifierLink:
@@ -374,7 +376,7 @@ class CommitRows:
                 instant(i.batch_at),
                 rows.instant_optional(i.cutoff),
                 put_optional(i.refused),
-                put(i.payload),
+                pack(JOURNAL, i.payload),
             )
             for i in commit.inputs
         ]

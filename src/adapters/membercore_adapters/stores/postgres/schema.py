@@ -241,7 +241,7 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
             batch_at    timestamptz NOT NULL,
             cutoff      timestamptz,
             refused     text,
-            payload     text NOT NULL
+            payload     bytea NOT NULL
         )""",
         """CREATE OR REPLACE FUNCTION inputs_append_only() RETURNS trigger
             LANGUAGE plpgsql AS $$

@@ -136,7 +136,7 @@ INSERT_INPUTS: Final = """
     INSERT INTO inputs (kind, keys, at, occurred_at, batch_at, cutoff, refused, payload)
     SELECT i.kind, i.keys, i.at, i.occurred_at, i.batch_at, i.cutoff, i.refused, i.payload
     FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
-                %b::timestamptz[], %b::timestamptz[], %b::text[], %b::text[])
+                %b::timestamptz[], %b::timestamptz[], %b::text[], %b::bytea[])
         WITH ORDINALITY AS i (kind, keys, at, occurred_at, batch_at, cutoff, refused, payload, n)
     ORDER BY i.n
 """

@@ -216,7 +216,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     (
         # The input log (membercore.ports.InputLog): every input the engine took, as it
         # took it, written in the commit of its decisions; seq is the rowid, so commit
-        # order (no row is ever deleted, so none is renumbered).
+        # order (no row is ever deleted, so none is renumbered). The message is packed as
+        # a commit's events are (membercore_adapters.stores.packing).
         """CREATE TABLE inputs (
             seq         INTEGER PRIMARY KEY,
             kind        TEXT NOT NULL,
@@ -226,7 +227,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             batch_at    INTEGER NOT NULL,
             cutoff      INTEGER,
             refused     TEXT,
-            payload     TEXT NOT NULL
+            payload     BLOB NOT NULL
         )""",
         """CREATE TRIGGER inputs_no_update BEFORE UPDATE ON inputs
             BEGIN SELECT RAISE(ABORT, 'the input log is append-only: no UPDATE'); END""",

@@ -14,7 +14,7 @@ arithmetic is another thing: :func:`add_months` clamps to the end of a shorter m
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from membercore.errors import NaiveInstantError
 
 __all__ = [
+    "ManualClock",
     "add_months",
     "age_on",
     "anniversary",
@@ -179,3 +180,27 @@ def next_month_on(day: date, day_of_month: int) -> date:
 def local_wall_time(day: date, clock: time, tz: ZoneInfo) -> datetime:
     """The instant ``day`` shows ``clock`` on the wall in ``tz`` (as an instant in ``tz``)."""
     return datetime.combine(day, clock, tzinfo=tz)
+
+
+class ManualClock:
+    """A clock set by hand.
+
+    Args:
+        at: the instant it shows (timezone-aware).
+    """
+
+    def __init__(self, at: datetime) -> None:
+        self._at = require_aware("at", at)
+
+    def now(self) -> datetime:
+        """The instant it shows."""
+        return self._at
+
+    def set(self, at: datetime) -> None:
+        """Show ``at`` from now on (it may go back, as a test may need)."""
+        self._at = require_aware("at", at)
+
+    def advance(self, by: timedelta) -> datetime:
+        """Move on by ``by`` and return the new instant."""
+        self._at += by
+        return self._at

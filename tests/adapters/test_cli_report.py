@@ -44,8 +44,19 @@ def test_a_whatif_file_that_is_no_comparison_is_refused(
     out = tmp_path / "r.html"
     args = ["--lang", "en", "report", "--store", store, "--out", str(out), "--whatif", str(bad)]
     assert main(args) == 2
-    assert f"--whatif {bad}: not a comparison" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert f"--whatif {bad}: not a comparison" in said
+    assert "it has no proposed, baseline_name, proposed_name" in said
     assert not out.exists()
+
+
+def test_a_second_demo_beside_the_first_keeps_its_report_apart(store: str) -> None:
+    folder = Path(store.removeprefix("sqlite:///")).parent
+    other = f"sqlite:///{folder / 'tiny.db'}"
+    demo = ["demo", "--patients", "20", "--months", "1", "--workers", "1", "--quiet"]
+    assert main([*demo, "--store", other]) == 0
+    assert (folder / "tiny-report.html").is_file()
+    assert (folder / "demo.html").is_file()  # the first demo's, named by --report
 
 
 def test_no_store_is_said_and_nothing_is_written(

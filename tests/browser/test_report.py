@@ -118,6 +118,8 @@ def test_every_chart_draws_offline_without_errors(
     assert len(names) >= 8  # the measurement's seven and the price test's
     assert "会员项目经营报告" in page.title()
     assert page.locator("h2", has_text="患者终身价值").count() == 1
+    body = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert body.startswith('"Noto Sans CJK SC"'), body  # the style sheet's own fonts
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "report-top.png"))
     page.screenshot(path=str(SHOTS / "report-full.png"), full_page=True)
@@ -130,6 +132,10 @@ def test_a_whatif_comparison_is_shown_when_given(
     page, problems = _open(opened, compared_report)
     assert "chart-whatif-points" in _drawn(page)
     assert page.locator("h2", has_text="试算").count() == 2
+    heading = page.locator("h2", has_text="对比").inner_text()
+    assert "基准：" in heading
+    assert "方案：" in heading
+    assert page.get_by_text("基准重放与存储一致").count() == 1
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "report-whatif.png"), full_page=True)
     assert problems == []

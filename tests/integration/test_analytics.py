@@ -154,7 +154,7 @@ def test_habits_referrals_and_the_ladder(measured: tuple[Engine, Measurement]) -
     assert measurement.referrers == Rate(part=1, whole=4)
     assert measurement.referrals == 1
     ladder = measurement.ladder
-    assert (ladder.visited, ladder.members, ladder.family) == (3, 2, 0)
+    assert (ladder.visited, ladder.members, ladder.family, ladder.family_first) == (3, 2, 0, 0)
     assert ladder.median_days_to_member == 1  # 54 days (A) and 1 day (C): the lower one
     assert ladder.median_days_to_family is None
     assert measurement.renewal == Rate(part=0, whole=1)
@@ -164,6 +164,7 @@ def test_spend_projection_staff_and_cohorts(measured: tuple[Engine, Measurement]
     _, measurement = measured
     # In the last year: C, a member, spent 30 yuan; A and B, not members, 200 and 80.
     assert (measurement.member_spend_fen, measurement.other_spend_fen) == (3_000, 14_000)
+    assert (measurement.member_spenders, measurement.other_spenders) == (1, 2)
     assert measurement.spend_ratio_x100 == 21
     projection = measurement.projection
     assert (projection.members, projection.active, projection.visits) == (1, 1, 1)
@@ -178,15 +179,16 @@ def test_spend_projection_staff_and_cohorts(measured: tuple[Engine, Measurement]
         "2025-09": 1,
         "2026-05": 1,
     }
-    january = cohorts["2025-01"].retention  # months 1..17 after January 2025
-    assert len(january) == 17
+    january = cohorts["2025-01"].retention  # months 1..16 after January 2025: to May 2026
+    assert len(january) == 16  # June 2026, under way, is left out
     assert [later + 1 for later, share in enumerate(january) if share] == [2, 13]
     assert set(january) == {0, 1000}
     months = dict(measurement.tiers)
-    assert sum(months["2026-06"].values()) == 3
+    assert "2026-06" not in months  # under way
+    assert sum(months["2026-05"].values()) == 3
     assert sum(months["2025-01"].values()) == 1
-    # C was put in L3 on 2 May 2026: from May's end on, one member in L3.
-    assert [month for month, counts in measurement.tiers if counts["L3"]] == ["2026-05", "2026-06"]
+    # C was put in L3 on 2 May 2026: at May's end, one member in L3.
+    assert [month for month, counts in measurement.tiers if counts["L3"]] == ["2026-05"]
     assert months["2026-04"] == {"L1": 2, "L2": 0, "L3": 0, "L4": 0, "L5": 0}
     tiers = {row.value: row.patients for row in measurement.value if row.dimension == "tier"}
     assert tiers == {"L1": 2, "L3": 1}
@@ -213,6 +215,24 @@ def test_the_projected_value_states_its_model(measured: tuple[Engine, Measuremen
     assert everyone.projected_fen == round(expected)
     shorter = measurement_with(measured[0], ValueModel(horizon_years=1))
     assert next(row for row in shorter.value if row.dimension == "all").projected_fen == first
+
+
+def test_a_group_blends_its_own_figures_with_the_hospitals() -> None:
+    """Credibility: a group's figure is its own, with the hospital's counted as 30 more."""
+    sums = Tallies(now=NOW, tz=SHANGHAI)
+    everyone, online = ("all", "all"), ("channel", "online")
+    sums.grouped.update({everyone: 100, online: 10})
+    sums.first_year.update({everyone: 100, online: 10})
+    sums.first_year_fen.update({everyone: 2_000_000, online: 500_000})  # 200 and 500 yuan
+    sums.returned.update({everyone: 40, online: 10})  # 40 % come back; all of online's
+    rows = measurement_of(sums, reference_config(), ValueModel()).value
+    hospital, group = rows
+    assert (hospital.first_year_fen, hospital.retention) == (20_000, 400)
+    assert group.first_year_fen == (500_000 + 20_000 * 30) // (10 + 30)  # 27,500
+    assert group.retention == round((10 + 0.4 * 30) / (10 + 30) * 1000)  # 550
+    assert group.basis == "repeat"  # no second year has ended anywhere
+    alone = measurement_of(sums, reference_config(), ValueModel(prior_patients=0)).value[1]
+    assert (alone.first_year_fen, alone.retention) == (50_000, 1000)
 
 
 def measurement_with(engine: Engine, model: ValueModel) -> Measurement:

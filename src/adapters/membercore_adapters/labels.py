@@ -14,6 +14,8 @@ from membercore_adapters.language import Language, Words
 
 __all__ = [
     "CHANNELS",
+    "CONDITIONS",
+    "DEPARTMENTS",
     "PLAN_STATUSES",
     "PURPOSES",
     "REFUSAL_REASONS",
@@ -84,6 +86,48 @@ PLAN_STATUSES = {
     "cancelled": Words("已退订", "cancelled"),
     "refunded": Words("已退款", "refunded"),
     "changed": Words("已变更", "changed"),
+}
+
+
+#: The departments of the reference programme and the demo hospital.
+DEPARTMENTS = {
+    "internal": Words("内科", "internal medicine"),
+    "dental": Words("口腔科", "dental"),
+    "pediatrics": Words("儿科", "paediatrics"),
+    "tcm": Words("中医科", "traditional Chinese medicine"),
+    "ortho": Words("骨科", "orthopaedics"),
+    "dermatology": Words("皮肤科", "dermatology"),
+    "ent": Words("耳鼻喉科", "ENT"),
+    "ophthalmology": Words("眼科", "ophthalmology"),
+    "gynecology": Words("妇科", "gynaecology"),
+    "obstetrics": Words("产科", "obstetrics"),
+    "endocrinology": Words("内分泌科", "endocrinology"),
+    "cosmetic": Words("医美", "cosmetic"),
+    "checkup_clinic": Words("体检中心", "check-up centre"),
+    "inpatient": Words("住院部", "inpatient ward"),
+    "rehab": Words("康复科", "rehabilitation"),
+}
+
+#: The conditions the reference ICD-10 table makes (membercore.facts.icd10).
+CONDITIONS = {
+    "type1_diabetes": Words("1型糖尿病", "type 1 diabetes"),
+    "type2_diabetes": Words("2型糖尿病", "type 2 diabetes"),
+    "diabetes": Words("糖尿病", "diabetes"),
+    "chronic_disease": Words("慢性病", "chronic disease"),
+    "hypertension": Words("高血压", "hypertension"),
+    "ischaemic_heart_disease": Words("缺血性心脏病", "ischaemic heart disease"),
+    "copd": Words("慢阻肺", "COPD"),
+    "chronic_kidney_disease": Words("慢性肾脏病", "chronic kidney disease"),
+    "pregnancy_loss": Words("流产及异位妊娠", "pregnancy loss"),
+    "obstetric": Words("产科情况", "obstetric"),
+    "pregnancy": Words("妊娠", "pregnancy"),
+    "delivery": Words("分娩", "delivery"),
+    "puerperium": Words("产褥期", "puerperium"),
+    "joint_arthrosis": Words("髋膝关节病", "hip or knee arthrosis"),
+    "femur_fracture": Words("股骨骨折", "femur fracture"),
+    "orthopaedic_surgery": Words("骨科手术", "orthopaedic surgery"),
+    "tooth_loss": Words("牙齿缺失", "tooth loss"),
+    "dental_implant": Words("种植牙", "dental implant"),
 }
 
 

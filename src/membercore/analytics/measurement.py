@@ -77,13 +77,16 @@ class ValueModel:
     Attributes:
         horizon_years: the years a patient's value is projected over, the first included.
         discount_per_mille: the yearly discount rate applied to later years' money.
-        min_patients: a group with fewer patients in an estimate borrows the
-            hospital's own figure for it.
+        prior_patients: how much the hospital's own figure weighs in a group's, in
+            patients: a group's first-year value, later-year value and retention are
+            its own averages blended with the hospital's as if the hospital's were
+            this many more of the group's patients (credibility weighting), so that a
+            small group leans on the hospital and a large one on itself.
     """
 
     horizon_years: int = attrs.field(default=5, validator=attrs.validators.ge(1))
     discount_per_mille: int = attrs.field(default=80, validator=attrs.validators.ge(0))
-    min_patients: int = attrs.field(default=30, validator=attrs.validators.ge(1))
+    prior_patients: int = attrs.field(default=30, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen(kw_only=True)
@@ -97,16 +100,17 @@ class ValueRow:
         patients: patients with a visit who have it.
         realised_fen: what they paid to date, on average.
         first_year_fen: what they paid in their first year, on average over those whose
-            first year has ended (``None`` while nobody's has).
-        later_year_fen: what a patient active in a later year paid in it, on average
-            (the first year's figure while no later year has ended).
-        retention: of observed years in which they were active, those followed by an
-            active year (or the repeat rate, see ``basis``).
+            first year has ended, blended with the hospital's (:class:`ValueModel`);
+            ``None`` while nobody's first year has ended.
+        later_year_fen: what a patient active in a later year paid in it, on average,
+            blended likewise (the first year's figure while no later year has ended).
+        retention: per mille: of observed years in which they were active, those
+            followed by an active year (or the repeat rate, see ``basis``), blended.
         projected_fen: the projected lifetime value (:class:`ValueModel`); ``None``
             while nobody's first year has ended.
-        basis: where the retention came from: ``own`` (the group's years), ``hospital``
-            (too few of them: the hospital's), ``repeat`` (no second year observed
-            anywhere yet: the share returning within their first year).
+        basis: what stands for yearly retention: ``own`` (observed pairs of years),
+            ``repeat`` (no second year has ended anywhere yet: the share returning
+            within their first year).
     """
 
     dimension: str
@@ -128,13 +132,16 @@ class Ladder:
         visited: patients with a completed visit.
         members: of them, those who ever paid for a plan.
         family: of those, those who ever paid for a family plan.
+        family_first: of those, the ones whose first plan was a family plan.
         median_days_to_member: from the first visit to the first plan payment.
-        median_days_to_family: from that to the first family plan payment.
+        median_days_to_family: of the others (who moved up from a plan of their own),
+            from their first plan payment to their first family plan payment.
     """
 
     visited: int
     members: int
     family: int
+    family_first: int
     median_days_to_member: int | None
     median_days_to_family: int | None
 
@@ -147,7 +154,7 @@ class Cohort:
         month: ``YYYY-MM``.
         patients: the cohort.
         retention: per mille of the cohort with a visit 1, 2, ... months later, up to
-            the month measured in.
+            the last month ended before the instant measured at.
     """
 
     month: str
@@ -275,7 +282,8 @@ class Measurement:
         cohorts: monthly cohorts, oldest first.
         member_spend_fen: last year's out-of-pocket spend of patients with a visit in
             it who hold a plan now, on average; ``other_spend_fen`` of the others;
-            ``spend_ratio_x100`` the first over the second, in hundredths.
+            ``spend_ratio_x100`` the first over the second, in hundredths;
+            ``member_spenders`` and ``other_spenders`` how many each is over.
         staff: plan sales by member of staff, most enrolments first.
         liability: the points.
         projection: the revenue projection and its inputs.
@@ -302,6 +310,8 @@ class Measurement:
     member_spend_fen: int
     other_spend_fen: int
     spend_ratio_x100: int
+    member_spenders: int
+    other_spenders: int
     staff: tuple[StaffRow, ...]
     liability: Liability
     projection: Projection
@@ -351,6 +361,7 @@ def measurement_of(sums: Tallies, config: ProgrammeConfig, model: ValueModel) ->
             visited=sums.visited,
             members=sums.members,
             family=sums.family,
+            family_first=sums.family_first,
             median_days_to_member=_median(sums.days_to_member),
             median_days_to_family=_median(sums.days_to_family),
         ),
@@ -358,6 +369,8 @@ def measurement_of(sums: Tallies, config: ProgrammeConfig, model: ValueModel) ->
         member_spend_fen=member,
         other_spend_fen=other,
         spend_ratio_x100=_mean(member * 100, other),
+        member_spenders=sums.spenders[True],
+        other_spenders=sums.spenders[False],
         staff=_staff(sums),
         liability=_liability(sums, config),
         projection=Projection(
@@ -372,8 +385,7 @@ def measurement_of(sums: Tallies, config: ProgrammeConfig, model: ValueModel) ->
 
 
 def _value_rows(sums: Tallies, model: ValueModel) -> tuple[ValueRow, ...]:
-    everyone = ("all", "all")
-    hospital = _retention(sums, everyone, model, None)
+    hospital = _Hospital.of(sums)
     rows = []
     for dimension in DIMENSIONS:
         keys = sorted(
@@ -385,38 +397,53 @@ def _value_rows(sums: Tallies, model: ValueModel) -> tuple[ValueRow, ...]:
     return tuple(rows)
 
 
-def _retention(
-    sums: Tallies, key: tuple[str, str], model: ValueModel, hospital: tuple[int, str] | None
-) -> tuple[int, str]:
-    if sums.retention_base[key] >= model.min_patients or (
-        hospital is None and sums.retention_base[key]
-    ):
-        return _share(sums.retained[key], sums.retention_base[key]), "own"
-    if hospital is not None:
-        return hospital[0], "hospital" if hospital[1] == "own" else hospital[1]
-    everyone = ("all", "all")
-    return _share(sums.returned[everyone], sums.first_year[everyone]), "repeat"
+@attrs.frozen
+class _Hospital:
+    """The hospital's own figures, which a group's are blended with."""
+
+    first_year: float | None
+    later: float | None
+    retention: float
+    basis: str
+
+    @classmethod
+    def of(cls, sums: Tallies) -> _Hospital:
+        everyone = ("all", "all")
+        first = _ratio(sums.first_year_fen[everyone], sums.first_year[everyone])
+        later = _ratio(sums.later_fen[everyone], sums.later_active[everyone])
+        if sums.retention_base[everyone]:
+            kept = _ratio(sums.retained[everyone], sums.retention_base[everyone])
+            return cls(first, first if later is None else later, kept or 0.0, "own")
+        back = _ratio(sums.returned[everyone], sums.first_year[everyone])
+        return cls(first, first if later is None else later, back or 0.0, "repeat")
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _blend(total: float, count: int, prior: float, weight: int) -> float:
+    """A group's average blended with the hospital's, which counts as ``weight`` patients."""
+    if count + weight == 0:
+        return prior
+    return (total + prior * weight) / (count + weight)
 
 
 def _value_row(
-    sums: Tallies, key: tuple[str, str], model: ValueModel, hospital: tuple[int, str]
+    sums: Tallies, key: tuple[str, str], model: ValueModel, hospital: _Hospital
 ) -> ValueRow:
-    everyone = ("all", "all")
-    own_first = sums.first_year[key] >= model.min_patients
-    source = key if own_first or key == everyone else everyone
-    first_year = (
-        _mean(sums.first_year_fen[source], sums.first_year[source])
-        if sums.first_year[source]
-        else None
-    )
-    later_source = key if sums.later_active[key] >= model.min_patients else everyone
-    later = (
-        _mean(sums.later_fen[later_source], sums.later_active[later_source])
-        if sums.later_active[later_source]
-        else first_year
-    )
-    retention, basis = _retention(sums, key, model, None if key == everyone else hospital)
-    projected = None
+    weight = model.prior_patients
+    first_year = later = projected = None
+    if hospital.first_year is not None:
+        first = _blend(sums.first_year_fen[key], sums.first_year[key], hospital.first_year, weight)
+        prior_later = hospital.later if hospital.later is not None else first
+        late = _blend(sums.later_fen[key], sums.later_active[key], prior_later, weight)
+        first_year, later = round(first), round(late)
+    if hospital.basis == "own":
+        kept = _blend(sums.retained[key], sums.retention_base[key], hospital.retention, weight)
+    else:
+        kept = _blend(sums.returned[key], sums.first_year[key], hospital.retention, weight)
+    retention = round(kept * 1000)
     if first_year is not None and later is not None:
         projected = _project(first_year, later, retention, model)
     return ValueRow(
@@ -428,7 +455,7 @@ def _value_row(
         later_year_fen=later,
         retention=retention,
         projected_fen=projected,
-        basis=basis,
+        basis=hospital.basis,
     )
 
 
@@ -443,7 +470,7 @@ def _project(first_year: int, later: int, retention: int, model: ValueModel) -> 
 
 
 def _cohorts(sums: Tallies) -> tuple[Cohort, ...]:
-    last = month_of(sums.now, sums.tz)
+    last = month_of(sums.now, sums.tz) - 1  # the last month ended
     cohorts = []
     for month in sorted(sums.cohorts):
         size = sums.cohorts[month]

@@ -87,7 +87,9 @@ class Tallies:
         members: patients with a visit who ever paid for a plan.
         family: of them, those who ever paid for a family plan.
         days_to_member: days from the first visit to the first plan payment, counted.
-        days_to_family: days from that to the first family plan payment, counted.
+        family_first: of those, the ones whose first plan was a family plan.
+        days_to_family: days from the first plan payment to the first family plan
+            payment of the others (who moved up to a family plan), counted.
         cohorts: patients by the month of their first visit.
         cohort_active: patients by (first month, months since) with a visit then.
         spend_fen: out-of-pocket spend in the last year of patients with a visit in
@@ -96,7 +98,8 @@ class Tallies:
         fees_last_year: plan money received in the last year.
         enrolments: first plan payments by the member of staff credited (``""``:
             nobody); ``renewals`` likewise; ``sales_fen`` what they brought.
-        tiers: members by (month, tier) at each month's end, from their first visit.
+        tiers: members by (month, tier) at each month's end, from their first visit to
+            the last month ended.
         in_force: patients holding a plan now.
         terms_ended: subscriptions whose first term has ended; ``renewed`` of them.
         points: ``earned``, ``redeemed``, ``expired`` and ``balance`` summed.
@@ -127,6 +130,7 @@ class Tallies:
     referrals: int = 0
     members: int = 0
     family: int = 0
+    family_first: int = 0
     days_to_member: Counter[int] = attrs.field(factory=Counter)
     days_to_family: Counter[int] = attrs.field(factory=Counter)
     cohorts: Counter[int] = attrs.field(factory=Counter)
@@ -233,9 +237,13 @@ class Tallies:
             return
         self.members += 1
         self.days_to_member[max((story.member_since - first).days, 0)] += 1
-        if story.family_since is not None:
-            self.family += 1
-            self.days_to_family[max((story.family_since - story.member_since).days, 0)] += 1
+        if story.family_since is None:
+            return
+        self.family += 1
+        if story.family_since <= story.member_since:
+            self.family_first += 1  # a family plan was their first
+        else:
+            self.days_to_family[(story.family_since - story.member_since).days] += 1
 
     def _cohort(self, story: Story, first: datetime) -> None:
         start = month_of(first, self.tz)
@@ -248,9 +256,9 @@ class Tallies:
     def _tiers(self, story: Story, first: datetime) -> None:
         changes = list(story.tier_changes)
         tier = story.first_tier
-        last = month_of(self.now, self.tz)
-        for month in range(month_of(first, self.tz), last + 1):
-            end = min(_month_end(month, self.tz), self.now)
+        current = month_of(self.now, self.tz)  # under way: its end is still to come
+        for month in range(month_of(first, self.tz), current):
+            end = _month_end(month, self.tz)
             while changes and changes[0][0] <= end:
                 tier = changes.pop(0)[1]
             self.tiers[(month, tier)] += 1

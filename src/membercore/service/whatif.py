@@ -28,6 +28,7 @@ import pluggy
 from membercore.analytics import figures
 from membercore.analytics.whatif import MemberRun, Observed, Run
 from membercore.config import ProgrammeConfig
+from membercore.dates import ManualClock
 from membercore.errors import EngineError
 from membercore.ports import LoggedInput
 from membercore.serialization import message_from_stored
@@ -35,7 +36,6 @@ from membercore.service.engine import Engine
 from membercore.service.inputs import Input, Message
 from membercore.service.member import Member
 from membercore.service.recording import MEMBER, member_key, member_of
-from membercore.testing.clock import ManualClock
 
 __all__ = ["end_of", "members_of", "partitions", "replay", "sample_of"]
 

@@ -146,11 +146,15 @@ REPORT_NAME = "membercore-demo-report.html"
 
 
 def _beside(url: str) -> Path:
-    """The report's file: beside a SQLite store's file, else in the working directory."""
+    """The report's file: beside a SQLite store's file, named after it.
+
+    The default store's is ``membercore-demo-report.html``; a store not in a file's is in
+    the working directory.
+    """
     path = database_path(url) if url.startswith("sqlite:") else None
     if path is None or path == ":memory:":
         return Path(REPORT_NAME)
-    return Path(path).with_name(REPORT_NAME)
+    return Path(path).with_name(f"{Path(path).stem}-report.html")
 
 
 def _report(url: str, result: DemoResult, out: Path) -> None:

@@ -20,7 +20,7 @@ from membercore.analytics import ValueModel
 from membercore_adapters.cli.arguments import INSTANT, Exit, store_options
 from membercore_adapters.cli.failures import Stop
 from membercore_adapters.cli.opening import engine_on
-from membercore_adapters.cli.speech import Words, echo, language, say
+from membercore_adapters.cli.speech import Words, echo, language, say, warn
 
 __all__ = ["commands", "report_missing"]
 
@@ -50,13 +50,33 @@ def _comparison(path: Path) -> dict[str, Any]:
     """The what-if comparison in ``path``, checked for what the report reads of it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        for key in ("baseline", "proposed", "baseline_name", "proposed_name"):
-            data[key]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError) as error:
         raise Stop(say(_NOT_A_COMPARISON, path=path, why=error), Exit.USAGE) from error
     if not isinstance(data, dict):
         raise Stop(say(_NOT_A_COMPARISON, path=path, why=type(data).__name__), Exit.USAGE)
+    missing = [key for key in _COMPARED if key not in data]
+    if missing:
+        why = say(_MISSING, keys=", ".join(missing))
+        raise Stop(say(_NOT_A_COMPARISON, path=path, why=why), Exit.USAGE)
     return data
+
+
+_COMPARED = ("baseline", "proposed", "baseline_name", "proposed_name")
+_MISSING = Words("缺少 {keys}", "it has no {keys}")
+_ANOTHER_STORE = Words(
+    "注意：--whatif {path} 的对比重放了 {theirs} 名患者的记录，本存储现有 {ours} 名："
+    "它可能来自另一个存储或更早的时刻",
+    "note: the comparison in --whatif {path} replayed {theirs} patients' records and the "
+    "store holds {ours}: it may come from another store or an earlier moment",
+)
+
+
+def _check_store(comparison: dict[str, Any], patients: int, path: Path | None) -> None:
+    """Warn when the comparison replayed another number of records than the store holds."""
+    stored = comparison.get("stored")
+    theirs = stored.get("patients") if isinstance(stored, dict) else None
+    if isinstance(theirs, int) and theirs != patients:
+        warn(_ANOTHER_STORE, path=path, theirs=theirs, ours=patients)
 
 
 def commands() -> list[click.Command]:
@@ -127,12 +147,14 @@ def _command() -> click.Command:
         from membercore_adapters.report import report_of, write_report  # noqa: PLC0415
         from membercore_adapters.report.whatif import whatif_extra  # noqa: PLC0415
 
-        extras = []
-        if compared is not None:
-            extras.append(whatif_extra(_comparison(compared), language()))
+        comparison = None if compared is None else _comparison(compared)
         model = ValueModel(horizon_years=horizon, discount_per_mille=discount)
         with engine_on(store, config, use="read") as engine:
             made = report_of(engine, now=at, model=model)
+            extras = []
+            if comparison is not None:
+                _check_store(comparison, made.measurement.patients, compared)
+                extras.append(whatif_extra(comparison, language(), engine.config))
             written = write_report(out, made, language(), extras)
         echo(_WROTE, html=written.html, json=written.json, csv=written.csv)
         return Exit.DONE

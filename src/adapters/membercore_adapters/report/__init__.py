@@ -104,7 +104,8 @@ def write_report(
         *measurement_charts(m, report.config, language),
         *(c for extra in extras for c in extra.charts),
     ]
-    records: dict[str, Any] = dict(measurement_records(m))
+    records: dict[str, Any] = {**figure_records(report.figures), **measurement_records(m)}
+    records.setdefault("experiments", [])
     for extra in extras:
         records.update(extra.records)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +121,14 @@ def write_report(
     for name, rows in records.items():
         _csv(folder / f"{name}.csv", rows)
     return Written(html=out, json=data, csv=folder)
+
+
+def figure_records(held: Figures) -> dict[str, list[dict[str, object]]]:
+    """The dashboard's members by tier and paid members by plan, as rows."""
+    return {
+        "members_by_tier": [{"tier": k, "members": n} for k, n in sorted(held.by_tier.items())],
+        "paid_by_plan": [{"plan": k, "members": n} for k, n in sorted(held.paid_by_plan.items())],
+    }
 
 
 def _experiments(results: Sequence[ExperimentResult], language: Language) -> Extra:
@@ -156,7 +165,7 @@ def _page(
         title=_TITLE.say(language),
         lang=language,
         at=at,
-        fonts=FONTS,
+        fonts=markupsafe.Markup(FONTS),  # CSS, not text: its quotes stay quotes
         sections=sections,
         charts=charts,
         plotly=markupsafe.Markup(get_plotlyjs()),

@@ -106,7 +106,7 @@ def _tiers(measurement: Measurement, config: ProgrammeConfig, language: Language
         figure.add_trace(
             go.Scatter(x=months, y=counts, name=level.label, stackgroup="tiers", mode="lines")
         )
-    figure.update_xaxes(type="category")
+    figure.update_xaxes(type="category", tickangle=-45, automargin=True)
     title = Words("各等级会员数（月末）", "Members by tier (month end)").say(language)
     return _chart("tiers", title, figure)
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from membercore.analytics import Measurement, Rate
 from membercore.config import ProgrammeConfig
 from membercore_adapters.figures import Section, number, percent, section, yuan
-from membercore_adapters.labels import named
+from membercore_adapters.labels import CONDITIONS, DEPARTMENTS, named
 from membercore_adapters.language import Language, Words
 
 __all__ = [
@@ -88,6 +88,10 @@ def group_name(config: ProgrammeConfig, dimension: str, value: str, language: La
         labels = {segment.key: segment.label for segment in config.segments.segments}
         if value in labels:
             return f"{value} {labels[value]}"
+    if dimension == "department" and value in DEPARTMENTS:
+        return named(DEPARTMENTS, value, language)
+    if dimension == "condition" and value in CONDITIONS:
+        return named(CONDITIONS, value, language)
     return named(GROUP_WORDS, value, language)
 
 
@@ -101,7 +105,63 @@ def per_mille_text(value: int) -> str:
 
 
 def _rate(rate: Rate) -> str:
-    return f"{percent(rate.part, rate.whole)}（{number(rate.part)}/{number(rate.whole)}）"
+    """A share with its counts; "—" when there is nothing to divide."""
+    if not rate.whole:
+        return "—"
+    return f"{percent(rate.part, rate.whole)} ({number(rate.part)}/{number(rate.whole)})"
+
+
+def _average(fen: int, count: int) -> str:
+    return yuan(fen) if count else "—"
+
+
+_MODEL = Words("预测 LTV 的模型与假设", "The projected LTV: its model and assumptions")
+_BASIS_SAID = {
+    "own": Words("各组观察到的连续两年活跃比例", "the share of active years followed by one"),
+    "repeat": Words(
+        "尚无第二年结束：以首年内复诊比例代替（偏高）",
+        "no second year has ended: the first-year return rate stands in (it overstates)",
+    ),
+}
+
+
+def _model(measurement: Measurement, language: Language) -> Section:
+    model = measurement.model
+    basis = measurement.value[0].basis if measurement.value else "repeat"
+    said = [
+        (
+            Words("模型", "model"),
+            Words(
+                "首年价值 + Σ 其后每活跃年价值 × 留存ᵏ ÷ (1 + 折现率)ᵏ，自首诊起",
+                "first-year value + Σ later-year value × retentionᵏ ÷ (1 + discount)ᵏ, "
+                "from the first visit",
+            ).say(language),
+        ),
+        (
+            Words("年数", "horizon"),
+            Words("{n} 年", "{n} years").say(language, n=model.horizon_years),
+        ),
+        (Words("年折现率", "yearly discount"), per_mille_text(model.discount_per_mille)),
+        (
+            Words("分组与全院的融合", "groups and the hospital"),
+            Words(
+                "各组数值按可信度与全院融合：全院数值计作 {n} 名患者",
+                "each group's figures are blended with the hospital's, which counts as "
+                "{n} patients",
+            ).say(language, n=model.prior_patients),
+        ),
+        (Words("留存依据", "retention from"), _BASIS_SAID[basis].say(language)),
+        (
+            Words("注意", "note"),
+            Words(
+                "按等级、价值分层分组时，分组本身由消费决定，已实现值可高于预测",
+                "grouped by tier or segment, which spending decides, the realised value "
+                "may exceed the projection",
+            ).say(language),
+        ),
+    ]
+    rows = [(words.say(language), text) for words, text in said]
+    return section(_MODEL, language, [_FIGURE, Words("说明", "what")], [], rows)
 
 
 def measurement_sections(
@@ -110,6 +170,7 @@ def measurement_sections(
     """The report's tables, in its order."""
     return (
         _value(measurement, config, language),
+        _model(measurement, language),
         _rates(measurement, language),
         _cohorts(measurement, language),
         _staff(measurement, language),
@@ -142,6 +203,9 @@ def _value(measurement: Measurement, config: ProgrammeConfig, language: Language
 def _rates(measurement: Measurement, language: Language) -> Section:
     m = measurement
     ladder = m.ladder
+    ratio = "—"
+    if m.member_spenders and m.other_spenders and m.other_spend_fen:
+        ratio = f"{m.spend_ratio_x100 / 100:.2f}×"
     said = [
         (Words("续费率（首期已满的订阅）", "renewal rate"), _rate(m.renewal)),
         (Words("复购率（首年内再次就诊）", "repurchase rate"), _rate(m.repurchase)),
@@ -151,8 +215,14 @@ def _rates(measurement: Measurement, language: Language) -> Section:
         ),
         (Words("交叉购买率（两个及以上科室）", "cross-purchase rate"), _rate(m.cross_purchase)),
         (Words("推荐来源患者占比", "referred patients"), _rate(m.referral)),
-        (Words("推荐患者人均价值", "value of a referred patient"), yuan(m.referred_fen)),
-        (Words("其他患者人均价值", "value of another patient"), yuan(m.others_fen)),
+        (
+            Words("推荐患者人均价值", "value of a referred patient"),
+            _average(m.referred_fen, m.referral.part),
+        ),
+        (
+            Words("其他患者人均价值", "value of another patient"),
+            _average(m.others_fen, m.referral.whole - m.referral.part),
+        ),
         (Words("推荐过他人的会员", "members who referred"), _rate(m.referrers)),
         (
             Words("首诊 → 付费会员", "first visit → paid member"),
@@ -163,19 +233,26 @@ def _rates(measurement: Measurement, language: Language) -> Section:
             _rate(_r(ladder.family, ladder.members)),
         ),
         (
+            Words("其中首张即为家庭卡", "of them, a family plan first"),
+            _rate(_r(ladder.family_first, ladder.family)),
+        ),
+        (
             Words("首诊到开卡（中位天数）", "days to a plan (median)"),
             _days(ladder.median_days_to_member),
         ),
         (
-            Words("开卡到家庭卡（中位天数）", "days to a family plan (median)"),
+            Words("自有卡升级到家庭卡（中位天数）", "days from a plan to a family plan (median)"),
             _days(ladder.median_days_to_family),
         ),
-        (Words("会员年消费（人均）", "member yearly spend"), yuan(m.member_spend_fen)),
-        (Words("非会员年消费（人均）", "non-member yearly spend"), yuan(m.other_spend_fen)),
         (
-            Words("会员 / 非会员消费倍数", "member / non-member spend"),
-            f"{m.spend_ratio_x100 / 100:.2f}×",
+            Words("会员近一年自付消费（人均）", "member yearly spend"),
+            _average(m.member_spend_fen, m.member_spenders),
         ),
+        (
+            Words("非会员近一年自付消费（人均）", "non-member yearly spend"),
+            _average(m.other_spend_fen, m.other_spenders),
+        ),
+        (Words("会员 / 非会员消费倍数", "member / non-member spend"), ratio),
     ]
     rows = [(words.say(language), text) for words, text in said]
     return section(_RATES, language, [_FIGURE], [_VALUE_COL], rows)
@@ -191,7 +268,7 @@ def _days(days: int | None) -> str:
 
 def _cohorts(measurement: Measurement, language: Language) -> Section:
     longest = max((len(c.retention) for c in measurement.cohorts), default=0)
-    shown = min(longest, 12)
+    shown = min(longest, 24)
     numbers = [_PATIENTS, *(Words(f"+{k} 月", f"+{k} mo") for k in range(1, shown + 1))]
     rows = [
         (
@@ -220,14 +297,22 @@ def _staff(measurement: Measurement, language: Language) -> Section:
     return section(_STAFF, language, [_WHO], [_ENROLMENTS, _RENEWALS, _SALES], rows)
 
 
+_NOTHING_EXPIRED = Words(
+    "—（尚无积分到期：负债按全部兑换计）", "— (no points have expired yet: all counted as redeemed)"
+)
+
+
 def _liability(measurement: Measurement, language: Language) -> Section:
     held = measurement.liability
+    breakage = per_mille_text(held.breakage)
+    if not held.expired:
+        breakage = _NOTHING_EXPIRED.say(language)
     said = [
         (Words("未使用积分", "points outstanding"), number(held.outstanding)),
         (Words("累计发放", "points earned"), number(held.earned)),
         (Words("累计兑换", "points redeemed"), number(held.redeemed)),
         (Words("累计过期", "points expired"), number(held.expired)),
-        (Words("沉淀率（过期占离开余额的积分）", "breakage"), per_mille_text(held.breakage)),
+        (Words("沉淀率（过期占离开余额的积分）", "breakage"), breakage),
         (Words("每百积分兑换价值", "value of 100 points"), f"¥{held.fen_per_100_points / 100:.2f}"),
         (Words("预计负债", "expected liability"), yuan(held.liability_fen)),
     ]

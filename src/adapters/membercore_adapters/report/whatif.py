@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from membercore.config import ProgrammeConfig
 from membercore_adapters.figures import Section, number, section
+from membercore_adapters.labels import CHANNELS, PURPOSES, TASK_KINDS, named
 from membercore_adapters.language import Language, Words
 from membercore_adapters.report.charts import bar_chart
 from membercore_adapters.report.extra import Extra
@@ -30,29 +32,53 @@ _TITLE = Words("试算：{proposed} 对比 {baseline}", "What-if: {proposed} aga
 _MEMBERS = Words("试算：抽样会员的变化及原因", "What-if: sampled members, what changed and why")
 
 
-def whatif_extra(compared: Mapping[str, Any], language: Language) -> Extra:
-    """The report's what-if part from a comparison as plain data (``WhatIf.to_dict()``)."""
+_BASELINE = Words("基准：{name}", "baseline: {name}")
+_PROPOSED = Words("方案：{name}", "proposed: {name}")
+_REPLAYED = Words("重放 {inputs} 条输入；{how}", "{inputs} inputs replayed; {how}")
+_REPRODUCED = Words("基准重放与存储一致", "the baseline replay reproduced the store")
+_NOT_REPRODUCED = Words(
+    "基准重放与存储不一致：基准可能不是存储所用的方案",
+    "the baseline replay did not reproduce the store: the baseline may not be its programme",
+)
+_INCOMPLETE = Words("；存储有输入日志开始前的历史", "; the store holds history from before its log")
+_POINTS = {
+    "earned": Words("发放", "earned"),
+    "redeemed": Words("兑换", "redeemed"),
+    "expired": Words("过期", "expired"),
+    "balance": Words("未兑余额（负债）", "outstanding (liability)"),
+}
+
+
+def whatif_extra(
+    compared: Mapping[str, Any], language: Language, config: ProgrammeConfig | None = None
+) -> Extra:
+    """The report's what-if part from a comparison as plain data (``WhatIf.to_dict()``).
+
+    ``config`` (the programme the report reads) names tiers and plans by their labels.
+    """
     baseline, proposed = compared["baseline"], compared["proposed"]
-    names = {"baseline": compared["baseline_name"], "proposed": compared["proposed_name"]}
-    title = _TITLE.say(language, **names)
+    before_name = _BASELINE.say(language, name=compared["baseline_name"])
+    after_name = _PROPOSED.say(language, name=compared["proposed_name"])
+    title = _TITLE.say(language, proposed=after_name, baseline=before_name)
     rows = []
     for key, words in _SECTIONS.items():
         before, after = _totals(baseline).get(key, {}), _totals(proposed).get(key, {})
         for item in sorted(set(before) | set(after)):
             was, now = before.get(item, 0), after.get(item, 0)
-            rows.append((words.say(language), item, number(was), number(now), f"{now - was:+,}"))
+            name = _name(key, item, language, config)
+            rows.append((words.say(language), name, number(was), number(now), f"{now - was:+,}"))
     headers = [Words("基准", "baseline"), Words("方案", "proposed"), Words("差", "difference")]
-    table = section(
-        Words(title, title), language, [Words("项目", "section"), Words("键", "key")], headers, rows
-    )
+    said = _said(compared, language)
+    texts = [Words("项目", "section"), Words(said, said)]
+    table = section(Words(title, title), language, texts, headers, rows)
     points = sorted(set(baseline["points"]) | set(proposed["points"]))
     chart = bar_chart(
         "whatif-points",
         Words("试算：积分", "What-if: points").say(language),
-        points,
+        [_name("points", key, language, config) for key in points],
         [
-            (names["baseline"], [baseline["points"].get(k, 0) for k in points]),
-            (names["proposed"], [proposed["points"].get(k, 0) for k in points]),
+            (before_name, [baseline["points"].get(k, 0) for k in points]),
+            (after_name, [proposed["points"].get(k, 0) for k in points]),
         ],
     )
     return Extra(
@@ -60,6 +86,30 @@ def whatif_extra(compared: Mapping[str, Any], language: Language) -> Extra:
         charts=(chart,),
         records={"whatif": _records(baseline, proposed)},
     )
+
+
+def _said(compared: Mapping[str, Any], language: Language) -> str:
+    """How the replay went: the inputs, and whether the baseline reproduced the store."""
+    how = (_REPRODUCED if compared.get("reproduces") else _NOT_REPRODUCED).say(language)
+    if not compared.get("complete", True):
+        how += _INCOMPLETE.say(language)
+    return _REPLAYED.say(language, inputs=f"{compared.get('inputs', 0):,}", how=how)
+
+
+def _name(part: str, key: str, language: Language, config: ProgrammeConfig | None) -> str:
+    """A key of the comparison as people know it."""
+    if part == "points":
+        return named(_POINTS, key, language)
+    if part == "by_tier" and config is not None:
+        return {level.key: level.label for level in config.tiers.levels}.get(key, key)
+    if part == "paid_by_plan" and config is not None:
+        return {plan.key: plan.label for plan in config.plans.plans}.get(key, key)
+    if part == "messages" and "/" in key:
+        channel, purpose = key.split("/", 1)
+        return f"{named(CHANNELS, channel, language)} / {named(PURPOSES, purpose, language)}"
+    if part == "tasks":
+        return named(TASK_KINDS, key, language)
+    return key
 
 
 def _totals(run: Mapping[str, Any]) -> dict[str, Mapping[str, int]]:

@@ -133,8 +133,8 @@ _NOTHING = Words(
 _HEAD = Words(
     "试算：{proposed} 对比 {baseline} · 重放 {inputs:,} 条输入 · {partitions} 组 · "
     "{workers} 个进程 · {seconds:.1f} 秒",
-    "what-if: {proposed} against {baseline} · {inputs:,} inputs replayed · {partitions} "
-    "partitions · {workers} processes · {seconds:.1f} s",
+    "what-if: {proposed} against {baseline} · {inputs:,} inputs replayed · "
+    "partitions: {partitions} · processes: {workers} · {seconds:.1f} s",
 )
 _UNLOGGED = Words(
     "注意：输入日志开始前存储已有 {unlogged:,} 条记录，其之前的历史未能重放，结果只反映日志之后",

@@ -63,4 +63,4 @@ bench-whatif: $(STAMP)
 	$(BIN)/python benchmarks/whatif.py
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis membercore-demo.db*
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis membercore-demo.db* membercore-demo-report*

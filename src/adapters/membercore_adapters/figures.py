@@ -208,9 +208,7 @@ _VARIANT = Words("方案", "Variant")
 _EXPOSED = Words("曝光人数", "Exposed")
 _CONVERTED = Words("转化人数", "Converted")
 _RATE = Words("转化率（95% 区间）", "Conversion (95% interval)")
-_LIFT = Words(
-    "与对照之差（百分点，95% 区间）", "Difference vs control (percentage points, 95% interval)"
-)
+_LIFT = Words("与对照之差（95% 区间）", "Difference vs control (95% interval)")
 _CONTROL = Words("{label}（对照）", "{label} (control)")
 _SPLIT = Words("分流检查（对照分配比例）", "Split check (against the allocation)")
 _EXPERIMENT_COLUMN = Words("实验", "Experiment")

@@ -581,3 +581,15 @@ def test_member_show_reads_the_record_at_the_instant_asked(
     assert json.loads(capsys.readouterr().out)["at"] == later
     assert main(["member", "show", "P-404", "--store", store]) == 1
     assert "没有这个会员 'P-404'" in capsys.readouterr().err
+
+
+def test_config_check_says_what_each_experiment_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "demo.toml"
+    assert main(["config", "init", str(path), "--template", "demo"]) == 0
+    capsys.readouterr()
+    assert main(["config", "check", str(path), "--without-plugins"]) == 0
+    said = capsys.readouterr().out
+    assert "实验 price_999_yearly_vs_99_monthly（尊享年卡定价：年付999元 对 月付99元）：" in said
+    assert "yearly 年付999元 50%, monthly 月付99元 50%；visit_completed 时分组" in said

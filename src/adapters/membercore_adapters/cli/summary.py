@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from membercore.config import ProgrammeConfig
+from membercore.config.experiments import Experiment
 from membercore.config.journeys import JourneyDefinition
 from membercore.plugins import Contribution
 from membercore_adapters.cli.speech import Words, say
@@ -41,6 +42,7 @@ def summary(
         _journeys(config, added),
         _outreach(config),
         say(_CHANNELS, channels=channels or say(_CONSOLE)),
+        *(_experiment(experiment) for experiment in config.experiments),
     ]
 
 
@@ -142,4 +144,26 @@ def _outreach(config: ProgrammeConfig) -> str:
         quiet_start=policy.quiet_start,
         quiet_end=policy.quiet_end,
         caps=", ".join(f"{purpose} {cap}" for purpose, cap in policy.weekly_caps.items()),
+    )
+
+
+_EXPERIMENT = Words(
+    "实验 {key}（{label}）：{variants}；{exposure} 时分组，{conversion} 算转化",
+    "experiment {key} ({label}): {variants}; assigned at {exposure}, converts on {conversion}",
+)
+
+
+def _experiment(experiment: Experiment) -> str:
+    total = sum(variant.weight for variant in experiment.variants)
+    variants = ", ".join(
+        f"{variant.key} {variant.label} {variant.weight * 100 / total:.0f}%"
+        for variant in experiment.variants
+    )
+    return say(
+        _EXPERIMENT,
+        key=experiment.key,
+        label=experiment.label,
+        variants=variants,
+        exposure=experiment.exposure.on,
+        conversion=", ".join(experiment.conversion.on),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from membercore import (
     analytics,
@@ -22,15 +22,18 @@ from membercore import (
     segments,
     tiers,
 )
+from membercore.errors import UnknownMemberError
 from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.ledger.events import LotState
 from membercore.ledger.lots import spending_order
 from membercore.ports import DeadLetter, OutboxMessage, Store, StoredEvent, TaskRow
+from membercore.service.export import export_member
 from membercore.service.member import Member, profile_at, tier_at
 from membercore.service.recording import (
     HOUSEHOLD,
     MEMBER,
     household_key,
+    member_key,
     member_of,
 )
 from membercore.service.unit_of_work import RecordCache, UnitOfWork, decode
@@ -393,6 +396,20 @@ class MemberCalls:
             for member, journal in self.histories(where)
         )
         return analytics.measure(stories, self.config, at, model)
+
+    def export_member(self, member_id: str, *, now: datetime | None = None) -> dict[str, Any]:
+        """Everything the programme holds about a member, as one JSON-ready document.
+
+        The record, identifiers, journal, facts and commands taken and refused, messages
+        sent and refused, consent history, tasks and look-ups
+        (:func:`membercore.service.export.export_member`; docs/privacy.md).
+
+        Raises:
+            UnknownMemberError: the store holds no record of the member.
+        """
+        if not self.store.load([member_key(member_id)]):
+            raise UnknownMemberError(member_id)
+        return export_member(self.store, self.member(member_id), now or self.now())
 
     def households(self) -> Iterator[households.HouseholdState]:
         """Every household's record, streamed in id order."""

@@ -16,7 +16,8 @@ from membercore.service.member import tier_at
 from membercore.service.recording import household_key, member_key
 from membercore_adapters.cli.arguments import INSTANT, Exit, store_options
 from membercore_adapters.cli.opening import engine_on
-from membercore_adapters.cli.speech import Words, echo, say, warn
+from membercore_adapters.cli.speech import Words, echo, language, say, warn
+from membercore_adapters.exports import export_summary
 
 __all__ = ["commands"]
 
@@ -25,6 +26,7 @@ def commands() -> list[click.Command]:
     """``member`` and ``household``."""
     member = click.Group("member", help=say(Words("会员的记录", "a member's record")))
     member.add_command(_show())
+    member.add_command(_export())
     member.add_command(_journal("member", Words("会员的", "the member's")))
     household = click.Group("household", help=say(Words("家庭的记录", "a household's record")))
     household.add_command(_journal("household", Words("家庭的", "the household's")))
@@ -64,6 +66,56 @@ def _show() -> click.Command:
         return Exit.DONE
 
     return show
+
+
+_EXPORTED = Words(
+    "已导出会员 {member} 的全部数据：{json}（可读摘要：{summary}）",
+    "exported everything about member {member}: {json} (readable summary: {summary})",
+)
+
+
+def _export() -> click.Command:
+    @click.command(
+        "export",
+        help=say(
+            Words(
+                "导出方案保存的该会员全部数据（个人信息副本，JSON 及可读摘要）",
+                "everything the programme holds about the member (their copy of their "
+                "data: JSON and a readable summary)",
+            )
+        ),
+    )
+    @click.argument("member_id")
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help=say(
+            Words(
+                "写入此 JSON 文件，摘要写在旁边的 .txt（默认：JSON 输出到标准输出）",
+                "write to this JSON file, the summary beside it as .txt (default: the JSON "
+                "to standard output)",
+            )
+        ),
+    )
+    @store_options
+    def export(member_id: str, out: Path | None, store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="read") as engine:
+            if not engine.store.load([member_key(member_id)]):
+                warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
+                return Exit.REFUSED
+            document = engine.export_member(member_id)
+            view = _member_view(engine, member_id, engine.now())
+        text = json.dumps(document, ensure_ascii=False, indent=1)
+        if out is None:
+            echo(text)
+            return Exit.DONE
+        out.write_text(text, encoding="utf-8")
+        summary = out.with_suffix(".txt")
+        summary.write_text(export_summary(document, view, language()), encoding="utf-8")
+        echo(_EXPORTED, member=member_id, json=out, summary=summary)
+        return Exit.DONE
+
+    return export
 
 
 _UNKNOWN = Words(

@@ -1,0 +1,83 @@
+"""A member's copy of their data, summarised for them to read (zh-CN first).
+
+:func:`export_summary` writes, from the document :meth:`Engine.export_member` gives, what
+the programme holds about the person in a few lines: their tier, points and plans now,
+their identifiers, what was received about them and refused, the messages sent and
+refused, their consents, the staff tasks and who looked at their record. The JSON
+document beside it holds every detail.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from membercore_adapters.labels import CHANNELS, PURPOSES, named
+from membercore_adapters.language import Language, Words
+
+__all__ = ["export_summary"]
+
+_LINES = (
+    Words(
+        "会员 {member} 的个人信息副本（导出于 {at}）", "Member {member}: their data (exported {at})"
+    ),
+    Words(
+        "等级：{tier}；可用积分：{points}；在期付费计划：{plans}",
+        "tier: {tier}; points available: {points}; plans in force: {plans}",
+    ),
+    Words("标识：{identifiers}", "identifiers: {identifiers}"),
+    Words("记录事件：{journal} 条", "events in the record: {journal}"),
+    Words(
+        "收到的事实和指令：{received} 条（被拒 {refused} 条）",
+        "facts and commands received: {received} ({refused} refused)",
+    ),
+    Words(
+        "消息：{messages} 条（{statuses}）；被拒发送 {held} 条",
+        "messages: {messages} ({statuses}); refused {held}",
+    ),
+    Words("同意记录：{consents}", "consent history: {consents}"),
+    Words("员工任务：{tasks} 条", "staff tasks: {tasks}"),
+    Words("查阅记录：{lookups} 次", "look-ups of the record: {lookups}"),
+)
+_NONE = Words("无", "none")
+_GRANTED = Words("同意", "granted")
+_WITHDRAWN = Words("撤回", "withdrawn")
+_GUARDIAN = Words("，监护人代为", ", by a guardian")
+
+
+def export_summary(document: Mapping[str, Any], view: Mapping[str, Any], language: Language) -> str:
+    """The summary of an export, with the member's standing now (``member show``'s view)."""
+    none = _NONE.say(language)
+    statuses = Counter(message["status"] for message in document["messages"])
+    fields = {
+        "member": document["member_id"],
+        "at": document["exported_at"],
+        "tier": view.get("tier", none),
+        "points": view.get("points", {}).get("available", 0),
+        "plans": ", ".join(view.get("plans", [])) or none,
+        "identifiers": ", ".join(f"{i['system']}|{i['value']}" for i in document["identifiers"])
+        or none,
+        "journal": len(document["journal"]),
+        "received": len(document["received"]),
+        "refused": len(document["refused_inputs"]),
+        "messages": len(document["messages"]),
+        "statuses": ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())) or none,
+        "held": len(document["messages_refused"]),
+        "consents": "; ".join(_consent(entry, language) for entry in document["consent"]) or none,
+        "tasks": len(document["tasks"]),
+        "lookups": len(document["lookups"]),
+    }
+    return "\n".join(line.say(language, **fields) for line in _LINES) + "\n"
+
+
+def _consent(entry: Mapping[str, Any], language: Language) -> str:
+    event = entry["event"]
+    done = (_GRANTED if entry["type"] == "consent_granted" else _WITHDRAWN).say(language)
+    purpose = named(PURPOSES, str(event.get("purpose", "")), language)
+    listed = event.get("channels") or [event.get("channel", "")]
+    channel = "、".join(named(CHANNELS, str(one), language) for one in listed)
+    how = ", ".join(str(event[k]) for k in ("given_by", "source") if event.get(k))
+    if event.get("by_guardian"):
+        how += _GUARDIAN.say(language)
+    return f"{entry['at'][:10]} {done} {purpose}/{channel}" + (f" ({how})" if how else "")

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from membercore.analytics.stories import Story
+from membercore.dates import local_month_start
 
 __all__ = ["DIMENSIONS", "YEAR", "Tallies", "month_of"]
 
@@ -41,8 +42,9 @@ def month_of(at: datetime, tz: ZoneInfo) -> int:
 
 
 def _month_end(month: int, tz: ZoneInfo) -> datetime:
-    year, index = divmod(month + 1, 12)
-    return datetime(year, index + 1, 1, tzinfo=tz)
+    """The first instant after the month ``month`` (as :func:`month_of` counts them)."""
+    year, index = divmod(month, 12)
+    return local_month_start(year, index + 2, tz)
 
 
 def values_of(story: Story) -> dict[str, tuple[str, ...]]:

@@ -22,6 +22,7 @@ from membercore.experiments.assignment import (
 )
 from membercore.experiments.results import (
     Difference,
+    ExperimentCounts,
     ExperimentResult,
     Interval,
     SampleRatio,
@@ -39,6 +40,7 @@ __all__ = [
     "Assignment",
     "Difference",
     "ExperimentAssigned",
+    "ExperimentCounts",
     "ExperimentResult",
     "ExperimentsState",
     "Interval",

@@ -28,6 +28,7 @@ __all__ = [
     "SRM_THRESHOLD",
     "Z_95",
     "Difference",
+    "ExperimentCounts",
     "ExperimentResult",
     "Interval",
     "SampleRatio",
@@ -256,33 +257,59 @@ def _converts(experiment: Experiment, event: object, since: datetime) -> bool:
     return conversion.within_days is None or at < since + timedelta(days=conversion.within_days)
 
 
-def results_from_journals(
-    config: ProgrammeConfig, journals: Iterable[Iterable[object]]
-) -> tuple[ExperimentResult, ...]:
-    """Each experiment's results from the members' journals, one iterable of events each.
+class ExperimentCounts:
+    """Exposures and conversions counted one member's journal at a time.
 
     A member counts in the variant of their assignment; they converted when an event of
     the conversion's types (and plan) is dated at or after their assignment, within the
     conversion's window. A record merged into another is left out: the person is
     counted by the survivor's record, with the survivor's own assignment.
     """
-    experiments = config.experiments
-    exposed: dict[tuple[str, str], int] = {}
-    converted: dict[tuple[str, str], int] = {}
-    for journal in journals:
+
+    def __init__(self, config: ProgrammeConfig) -> None:
+        self._experiments = config.experiments
+        self._exposed: dict[tuple[str, str], int] = {}
+        self._converted: dict[tuple[str, str], int] = {}
+
+    @property
+    def wanted(self) -> frozenset[str]:
+        """The event types the counts read (the others need not be decoded)."""
+        wanted = {ExperimentAssigned.TYPE, _MERGED}
+        for experiment in self._experiments:
+            wanted.update(experiment.conversion.on)
+        return frozenset(wanted)
+
+    def add(self, journal: Iterable[object]) -> None:
+        """Count one member's journal (its events of the types :attr:`wanted` names)."""
         events = list(journal)
         if any(getattr(e, "TYPE", None) == _MERGED for e in events):
-            continue
+            return
         held = _first_assignments(events)  # the first is the one the record keeps
-        for experiment in experiments:
+        for experiment in self._experiments:
             assigned = held.get(experiment.key)
             if assigned is None:
                 continue
             pair = (experiment.key, assigned.variant)
-            exposed[pair] = exposed.get(pair, 0) + 1
+            self._exposed[pair] = self._exposed.get(pair, 0) + 1
             if any(_converts(experiment, e, assigned.at) for e in events):
-                converted[pair] = converted.get(pair, 0) + 1
-    return tuple(_result(e, exposed, converted) for e in experiments)
+                self._converted[pair] = self._converted.get(pair, 0) + 1
+
+    def results(self) -> tuple[ExperimentResult, ...]:
+        """Each experiment's results from the journals counted."""
+        return tuple(_result(e, self._exposed, self._converted) for e in self._experiments)
+
+
+def results_from_journals(
+    config: ProgrammeConfig, journals: Iterable[Iterable[object]]
+) -> tuple[ExperimentResult, ...]:
+    """Each experiment's results from the members' journals, one iterable of events each.
+
+    Counted as :class:`ExperimentCounts` counts them.
+    """
+    counts = ExperimentCounts(config)
+    for journal in journals:
+        counts.add(journal)
+    return counts.results()
 
 
 def _first_assignments(events: Iterable[object]) -> dict[str, ExperimentAssigned]:
@@ -345,10 +372,8 @@ def experiment_results(store: RecordStore, config: ProgrammeConfig) -> tuple[Exp
     """
     if not config.experiments:
         return ()
-    wanted = {ExperimentAssigned.TYPE, _MERGED}
-    for experiment in config.experiments:
-        wanted.update(experiment.conversion.on)
-    return results_from_journals(config, _journals(store, frozenset(wanted)))
+    counts = ExperimentCounts(config)
+    return results_from_journals(config, _journals(store, counts.wanted))
 
 
 def _journals(store: RecordStore, wanted: frozenset[str]) -> Iterator[list[object]]:

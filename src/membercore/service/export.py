@@ -30,7 +30,7 @@ from membercore.serialization import record_to_json
 from membercore.service.member import Member
 from membercore.service.recording import member_key
 
-__all__ = ["EXPORT_SCHEMA", "export_member"]
+__all__ = ["EXPORT_SCHEMA", "export_member", "journal_entry"]
 
 #: The name and version of the document's shape (docs/member-export.schema.json).
 EXPORT_SCHEMA = "membercore.member-export/1"
@@ -43,7 +43,7 @@ def export_member(store: Store, member: Member, now: datetime) -> dict[str, Any]
     """Everything ``store`` holds about ``member``, as plain data (JSON as it is)."""
     member_id = member.member_id
     key = member_key(member_id)
-    journal = [_event(event) for event in store.events(key)]
+    journal = [journal_entry(event) for event in store.events(key)]
     return {
         "schema": EXPORT_SCHEMA,
         "member_id": member_id,
@@ -65,7 +65,8 @@ def export_member(store: Store, member: Member, now: datetime) -> dict[str, Any]
     }
 
 
-def _event(event: StoredEvent) -> dict[str, Any]:
+def journal_entry(event: StoredEvent) -> dict[str, Any]:
+    """A journal's event as plain data: its version, type, instant and the event itself."""
     return {
         "version": event.version,
         "type": event.type,

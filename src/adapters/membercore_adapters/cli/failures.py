@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import IO
 
@@ -73,3 +74,8 @@ def unreadable(error: OSError, *, programme: Path | None = None) -> Stop:
     if programme is not None and str(error.filename) == str(programme):
         return Stop(said, Exit.STORE)
     return Stop(said, Exit.USAGE)
+
+
+def not_installed(*modules: str) -> list[str]:
+    """Those of ``modules`` that cannot be imported here (an extra not installed)."""
+    return [name for name in modules if importlib.util.find_spec(name) is None]

@@ -12,6 +12,7 @@ import click
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.service.engine import Engine
+from membercore.service.export import journal_entry
 from membercore.service.member import tier_at
 from membercore.service.recording import household_key, member_key
 from membercore_adapters.cli.arguments import INSTANT, Exit, store_options
@@ -152,13 +153,7 @@ def _journal(kind: str, whose: Words) -> click.Command:
                 warn(_UNKNOWN, whose_kind=say(_KINDS[kind]), named=named)
                 return Exit.REFUSED
             for event in engine.store.events(key, after_version=after_version):
-                line = {
-                    "version": event.version,
-                    "type": event.type,
-                    "at": event.at.isoformat(),
-                    "event": json.loads(event.payload),
-                }
-                echo(json.dumps(line, ensure_ascii=False))
+                echo(json.dumps(journal_entry(event), ensure_ascii=False))
         return Exit.DONE
 
     return journal

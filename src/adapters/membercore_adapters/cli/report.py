@@ -8,7 +8,6 @@ the command says so and exits 2.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ import click
 
 from membercore.analytics import ValueModel
 from membercore_adapters.cli.arguments import INSTANT, Exit, store_options
-from membercore_adapters.cli.failures import Stop
+from membercore_adapters.cli.failures import Stop, not_installed
 from membercore_adapters.cli.opening import engine_on
 from membercore_adapters.cli.speech import Words, echo, language, say, warn
 
@@ -37,7 +36,7 @@ _WROTE = Words(
 
 def report_missing() -> list[str]:
     """The libraries of the ``report`` extra that are not installed."""
-    return [name for name in ("plotly", "jinja2") if importlib.util.find_spec(name) is None]
+    return not_installed("plotly", "jinja2")
 
 
 _NOT_A_COMPARISON = Words(

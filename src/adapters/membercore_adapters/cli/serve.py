@@ -19,7 +19,6 @@ then the engine closes.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import signal
@@ -31,7 +30,7 @@ import click
 
 from membercore import MembercoreError
 from membercore_adapters.cli.arguments import Exit, store_options
-from membercore_adapters.cli.failures import Stop, stopped, unreadable
+from membercore_adapters.cli.failures import Stop, not_installed, stopped, unreadable
 from membercore_adapters.cli.logs import configure
 from membercore_adapters.cli.opening import engine_on, programme
 from membercore_adapters.cli.speech import Words, say, warn
@@ -152,11 +151,7 @@ def _command() -> click.Command:
         webhooks: tuple[str, ...],
         mapping: Path | None,
     ) -> int:
-        missing = [
-            name
-            for name in ("litestar", "uvicorn", "jinja2")
-            if importlib.util.find_spec(name) is None
-        ]
+        missing = not_installed("litestar", "uvicorn", "jinja2")
         if missing:
             raise Stop(say(_NO_EXTRA, missing=", ".join(missing)), Exit.USAGE)
         import uvicorn  # noqa: PLC0415 - only with the http extra

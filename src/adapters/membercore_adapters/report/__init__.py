@@ -32,7 +32,8 @@ from membercore.analytics import (
     story_of,
 )
 from membercore.config import ProgrammeConfig
-from membercore.experiments import ExperimentResult, experiment_results
+from membercore.experiments import ExperimentCounts, ExperimentResult
+from membercore.serialization import message_from_stored
 from membercore_adapters.figures import Section, experiment_sections, figure_sections
 from membercore_adapters.language import Language, Words
 from membercore_adapters.report.charts import FONTS, Chart, bar_chart, measurement_charts
@@ -69,22 +70,28 @@ def report_of(
 ) -> Report:
     """The report's figures over every member of ``engine``'s store at ``now``.
 
-    One pass over the store: each member's record counts into the dashboard's figures
-    as their story is read for the measurement.
+    One pass over the store: each member's record counts into the dashboard's figures,
+    and their journal into the experiments' counts, as their story is read for the
+    measurement.
     """
     at = now or engine.now()
     config = engine.config
     counter = FigureCounter(config, at)
+    tried = ExperimentCounts(config)
+    wanted = tried.wanted if config.experiments else frozenset()
 
     def stories() -> Iterator[Story]:
         for member, journal in engine.histories():
             counter.add(member)
+            tried.add(message_from_stored(e.payload) for e in journal if e.type in wanted)
             yield story_of(member, journal, config, at)
 
     measurement = measure(stories(), config, at, model)
-    tried = experiment_results(engine.store, config) if config.experiments else ()
     return Report(
-        measurement=measurement, figures=counter.figures(), config=config, experiments=tried
+        measurement=measurement,
+        figures=counter.figures(),
+        config=config,
+        experiments=tried.results(),
     )
 
 

@@ -70,7 +70,6 @@ class Tallies:
         now: the instant measured at.
         tz: the programme's timezone (for months).
         patients: member records.
-        visited: patients with a completed visit.
         grouped: patients with a visit, by dimension value.
         realised_fen: what they paid to date (out of pocket and plans, net of refunds).
         first_year: patients whose first year is observed, by dimension value.
@@ -112,7 +111,6 @@ class Tallies:
     now: datetime
     tz: ZoneInfo
     patients: int = 0
-    visited: int = 0
     grouped: Counter[tuple[str, str]] = attrs.field(factory=Counter)
     realised_fen: Counter[tuple[str, str]] = attrs.field(factory=Counter)
     first_year: Counter[tuple[str, str]] = attrs.field(factory=Counter)
@@ -152,6 +150,11 @@ class Tallies:
     redeemed_value_fen: int = 0
     redeemed_points: int = 0
 
+    @property
+    def visited(self) -> int:
+        """Patients with a completed visit (every one is in the group ``all``)."""
+        return self.grouped[("all", "all")]
+
     def add(self, story: Story) -> None:
         """Count one patient."""
         self.patients += 1
@@ -159,7 +162,6 @@ class Tallies:
         first = story.first_visit
         if first is None:
             return
-        self.visited += 1
         keys = [(dim, value) for dim, values in values_of(story).items() for value in values]
         self._value(story, first, keys)
         self._habits(story, first)

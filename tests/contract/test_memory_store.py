@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from membercore.errors import StorageError
-from membercore.testing.contracts import AccountsContract, StoreContract
+from membercore.testing.contracts import AccountsContract, ErasureContract, StoreContract
 from membercore_adapters.stores.memory import MemoryStore
 
 
@@ -22,6 +22,12 @@ class TestMemoryStore(StoreContract):
 
 
 class TestMemoryStoreAccounts(AccountsContract):
+    @pytest.fixture
+    def store(self) -> Iterator[MemoryStore]:
+        yield from _memory()
+
+
+class TestMemoryStoreErasure(ErasureContract):
     @pytest.fixture
     def store(self) -> Iterator[MemoryStore]:
         yield from _memory()

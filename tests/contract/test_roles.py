@@ -33,6 +33,7 @@ from membercore.testing import contracts
 from membercore.testing.contracts import (
     AccountsContract,
     DeadLettersContract,
+    ErasureContract,
     IdentitiesContract,
     InboxContract,
     InputLogContract,
@@ -172,10 +173,11 @@ def test_the_store_contract_is_every_role_contract() -> None:
         InputLogContract,
     }
     assert roles <= set(StoreContract.__mro__)
-    # The accounts are a capability a store may have, not a role every store has.
+    # The accounts and erasure are capabilities a store may have, not roles every store has.
     assert AccountsContract not in StoreContract.__mro__
+    assert ErasureContract not in StoreContract.__mro__
     assert {name for name in contracts.__all__ if name.endswith("Contract")} == {
-        cls.__name__ for cls in (*roles, StoreContract, AccountsContract)
+        cls.__name__ for cls in (*roles, StoreContract, AccountsContract, ErasureContract)
     }
 
 

@@ -10,8 +10,9 @@ are JSON text the engine writes and reads. :class:`Store` combines one protocol 
 
 The modules: :mod:`.stored` (the values a store keeps), :mod:`.store` (the store's
 roles), :mod:`.accounts` (API tokens, staff accounts and look-ups: a capability a store
-may have besides its roles), :mod:`.channels` (channels, their reports) and
-:mod:`.world` (HIS sources, listeners, webhooks and the clock). Every name is exported here.
+may have besides its roles), :mod:`.erasure` (a store that erases a person's data,
+another such capability), :mod:`.channels` (channels, their reports) and :mod:`.world`
+(HIS sources, listeners, webhooks and the clock). Every name is exported here.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from membercore.ports.channels import (
     TransientDeliveryError,
     carriage,
 )
+from membercore.ports.erasure import Erasure, ErasureNote, ErasureStore, Rewrite
 from membercore.ports.store import (
     ROLES,
     DeadLetterStore,
@@ -103,6 +105,9 @@ __all__ = [
     "DeliveryFailedError",
     "DeliveryReport",
     "EngineCall",
+    "Erasure",
+    "ErasureNote",
+    "ErasureStore",
     "HisSource",
     "IdentifierLink",
     "IdentityStore",
@@ -125,6 +130,7 @@ __all__ = [
     "Reply",
     "Reporting",
     "ReportingChannel",
+    "Rewrite",
     "SourceInput",
     "SourcePosition",
     "StaffAccount",

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import attrs
 
 from membercore import (
     analytics,
@@ -26,7 +28,16 @@ from membercore.errors import UnknownMemberError
 from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.ledger.events import LotState
 from membercore.ledger.lots import spending_order
-from membercore.ports import DeadLetter, OutboxMessage, Store, StoredEvent, TaskRow
+from membercore.ports import (
+    DeadLetter,
+    ErasureNote,
+    ErasureStore,
+    OutboxMessage,
+    Store,
+    StoredEvent,
+    TaskRow,
+)
+from membercore.service.erasure import plan_erasure
 from membercore.service.export import export_member
 from membercore.service.member import Member, profile_at, tier_at
 from membercore.service.recording import (
@@ -43,6 +54,8 @@ if TYPE_CHECKING:
     from membercore.service.use_cases import AnyCommand
 
 __all__ = ["MemberCalls"]
+
+_T = TypeVar("_T")
 
 
 class MemberCalls:
@@ -64,6 +77,9 @@ class MemberCalls:
 
         def now(self) -> datetime:
             """The clock's instant."""
+
+        def retrying(self, work: Callable[[], _T], what: str) -> tuple[_T, int]:
+            """Run ``work`` until it commits without a version conflict."""
 
         def unit_of_work(self, now: datetime) -> UnitOfWork:
             """A unit of work over the store, deciding at ``now``."""
@@ -410,6 +426,49 @@ class MemberCalls:
         if not self.store.load([member_key(member_id)]):
             raise UnknownMemberError(member_id)
         return export_member(self.store, self.member(member_id), now or self.now())
+
+    def erase_member(
+        self, member_id: str, reason: str, *, by: str, now: datetime | None = None
+    ) -> ErasureNote:
+        """Erase a person's data, keeping their records pseudonymous and balanced (PIPL Art. 47).
+
+        Their records move to a random pseudonymous key with their whole journal, so the
+        ledger, the liability and the figures stay as they were; their name, contact
+        details, identifiers, message bodies, free text and raw HIS payloads are erased
+        from every table; messages not yet sent are cancelled, open tasks closed; later
+        facts about them are refused (:mod:`membercore.service.erasure`; docs/privacy.md).
+        A member merged into another is erased with the record they were merged into.
+
+        Args:
+            member_id: the member (any of their patient ids).
+            reason: why (the person's request and its reference): kept.
+            by: who carries it out (a member of staff's id): kept.
+            now: when (the clock's instant by default).
+
+        Returns:
+            What is kept of the erasure: when, why, by whom, and how many rows of each
+            kind were rewritten.
+
+        Raises:
+            UnknownMemberError: the store holds no record of the member.
+            ValueError: ``reason`` or ``by`` is empty.
+            TypeError: the store cannot erase.
+        """
+        if not reason.strip() or not by.strip():
+            raise ValueError("an erasure needs a reason and who carries it out")
+        if not self.store.load([member_key(member_id)]):
+            raise UnknownMemberError(member_id)
+        survivor = self.member(member_id).identity.merged_into or member_id
+        at = now or self.now()
+
+        def erase() -> ErasureNote:
+            erasure, keys = plan_erasure(self.store, survivor, reason, by, at)
+            seq = cast(ErasureStore, self.store).erase(erasure)
+            self._records.drop(keys)
+            return attrs.evolve(erasure.note, seq=seq)
+
+        note, _ = self.retrying(erase, f"erasing member {member_id}")
+        return note
 
     def households(self) -> Iterator[households.HouseholdState]:
         """Every household's record, streamed in id order."""

@@ -20,6 +20,7 @@ from membercore.idempotency import fingerprint, matches
 from membercore.ports import DeadLetter, SourcePosition
 from membercore.service import identities, plausibility, referrals
 from membercore.service.context import Context
+from membercore.service.erasure import erased_facts
 from membercore.service.handling import run
 from membercore.service.inputs import (
     INPUT_FAULTS,
@@ -226,15 +227,19 @@ def _screen(
 ) -> tuple[list[tuple[Read, str | None]], list[int]]:
     """The inputs to decide, with their facts' fingerprints, and the places of the duplicates.
 
-    A fact dated past the clock skew, or whose id was taken with other content, is a
-    dead letter, added to ``refusals`` with its place.
+    A fact about a person whose data was erased, dated past the clock skew, or whose id
+    was taken with other content, is a dead letter, added to ``refusals`` with its place.
     """
     facts = [item.message for item in taken if isinstance(item.message, Fact)]
     seen: dict[str, str] = dict(engine.store.seen([f.fact_id for f in facts]) if facts else {})
+    erased = erased_facts(engine.store, facts, now) if facts else {}
     fresh: list[tuple[Read, str | None]] = []
     duplicated: list[int] = []
     for item in taken:
         message, digest = item.message, None
+        if isinstance(message, Fact) and message.fact_id in erased:
+            refusals.append((item.place, erased[message.fact_id]))
+            continue
         if isinstance(message, Fact):
             why = None
             digest = fingerprint(message)

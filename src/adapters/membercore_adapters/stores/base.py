@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
 from membercore.dates import require_aware
-from membercore.errors import StorageError
+from membercore.errors import StorageError, VersionConflictError
 
 
 class Closing:
@@ -73,3 +74,14 @@ def undelivered(url: str, message_id: str, status: str | None) -> StorageError:
     return StorageError(
         url, f"outbox message {message_id!r} is {status}, not delivered: it has no outcome"
     )
+
+
+def stale(url: str, versions: Mapping[str, int], stored: Mapping[str, int]) -> None:
+    """Refuse a write whose records are not stored at the versions it was decided on.
+
+    Raises:
+        VersionConflictError: naming each record another commit moved on (or removed).
+    """
+    conflicts = {key: version for key, version in versions.items() if stored.get(key) != version}
+    if conflicts:
+        raise VersionConflictError(url, conflicts)

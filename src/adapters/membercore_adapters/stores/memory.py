@@ -3,8 +3,9 @@
 ``memory://`` (or ``memory://any-name``) opens a fresh, empty store each time: nothing
 is shared between two opens, even of the same name, and everything is gone with the
 object. It keeps the whole :class:`~membercore.ports.Store` contract, including the
-all-or-nothing commit and the version check, and keeps accounts
-(:class:`~membercore.ports.AccountStore`: API tokens, staff accounts, look-ups). It is
+all-or-nothing commit and the version check, keeps accounts
+(:class:`~membercore.ports.AccountStore`: API tokens, staff accounts, look-ups) and
+erases a person's data (:class:`~membercore.ports.ErasureStore`). It is
 safe to share between threads (one lock; listings are copied under it, so iterating
 never races a commit).
 """
@@ -20,14 +21,17 @@ from datetime import datetime, timedelta
 import attrs
 
 from membercore.dates import require_aware
-from membercore.errors import StorageError
+from membercore.errors import StorageError, VersionConflictError
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore.ports import (
     ApiToken,
     Commit,
     DeadLetter,
     Delivery,
+    Erasure,
+    ErasureNote,
     IdentifierLink,
+    InboxEntry,
     LoggedInput,
     Lookup,
     OutboxMessage,
@@ -107,7 +111,7 @@ class MemoryStore(Closing):
         # Claims on due records: key -> (worker, until); a commit of the record drops it.
         self._claims: dict[str, tuple[str, datetime]] = {}
         self._events: dict[str, list[StoredEvent]] = {}
-        self._inbox: dict[str, str] = {}
+        self._inbox: dict[str, InboxEntry] = {}
         # Dictionaries keep insertion order: that is commit order.
         self._outbox: dict[str, _Outgoing] = {}
         self._dead_letters: dict[tuple[str, str], DeadLetter] = {}
@@ -120,6 +124,9 @@ class MemoryStore(Closing):
         self._tokens: dict[str, ApiToken] = {}
         self._staff: dict[str, StaffAccount] = {}
         self._lookups: list[Lookup] = []
+        # Erasures as carried out; the erasure of each digest of an erased person's ids.
+        self._erasures: list[ErasureNote] = []
+        self._erased: dict[str, int] = {}
 
     @classmethod
     def open(cls, url: str) -> MemoryStore:
@@ -160,7 +167,7 @@ class MemoryStore(Closing):
         with self._lock:
             self._check_open()
             inbox = self._inbox
-            return {fact_id: inbox[fact_id] for fact_id in fact_ids if fact_id in inbox}
+            return {fact_id: inbox[fact_id].fingerprint for fact_id in fact_ids if fact_id in inbox}
 
     def identified(self, values: Collection[str]) -> list[IdentifierLink]:
         """The stored identifiers whose value is one of ``values``, of any system."""
@@ -382,7 +389,7 @@ class MemoryStore(Closing):
     def _apply(self, commit: Commit, checked: CheckedCommit) -> None:
         self._apply_records(checked)
         for entry in commit.inbox:
-            self._inbox.setdefault(entry.fact_id, entry.fingerprint)
+            self._inbox.setdefault(entry.fact_id, entry)
         for message in commit.outbox:
             if message.message_id not in self._outbox:
                 self._outbox[message.message_id] = _Outgoing(_undelivered(message))
@@ -590,6 +597,104 @@ class MemoryStore(Closing):
             ]
         return iter(found)
 
+    # -- erasure ----------------------------------------------------------------------
+
+    def erase(self, erasure: Erasure) -> int:
+        """Rewrite a person's rows at once (see :meth:`ErasureStore.erase`)."""
+        with self._lock:
+            self._check_open()
+            records = self._records
+            conflicts = {
+                r.old_key: r.version
+                for r in erasure.records
+                if r.old_key not in records or records[r.old_key].version != r.version
+            }
+            if conflicts:
+                raise VersionConflictError(self.url, conflicts)
+            taken = [r.key for r in erasure.records if r.rekeyed and r.key in records]
+            if taken:
+                raise StorageError(self.url, f"erasing: keys already taken: {', '.join(taken)}")
+            self._rewrite_records(erasure)
+            self._rewrite_rows(erasure)
+            note = attrs.evolve(erasure.note, seq=len(self._erasures) + 1)
+            self._erasures.append(note)
+            for digest in note.digests:
+                self._erased.setdefault(digest, note.seq)
+            return note.seq
+
+    def _rewrite_records(self, erasure: Erasure) -> None:
+        for r in erasure.records:
+            del self._records[r.old_key]
+            self._events.pop(r.old_key, None)
+            self._claims.pop(r.old_key, None)
+            if r.rekeyed:
+                self._due.pop(r.old_key, None)
+                self._managers.pop(r.old_key, None)
+            self._records[r.key] = Record(
+                key=r.key,
+                version=r.version,
+                snapshot=r.snapshot,
+                snapshot_version=r.snapshot_version,
+            )
+            self._events[r.key] = list(r.events)
+
+    def _rewrite_rows(self, erasure: Erasure) -> None:
+        for old, entry in erasure.inbox:
+            self._inbox.pop(old, None)
+            self._inbox[entry.fact_id] = entry
+        outbox = dict(erasure.outbox)
+        self._outbox = {
+            (outbox[message_id].message_id if message_id in outbox else message_id): (
+                _Outgoing(outbox[message_id]) if message_id in outbox else outgoing
+            )
+            for message_id, outgoing in self._outbox.items()
+        }
+        for old_letter, letter in erasure.dead_letters:
+            if self._dead_letters.pop((old_letter.fact_id, old_letter.payload), None):
+                self._dead_letters[(letter.fact_id, letter.payload)] = letter
+        for old, task in erasure.tasks:
+            self._tasks.pop(old, None)
+            self._tasks[task.task_key] = task
+        for logged in erasure.inputs:
+            self._inputs[logged.seq - 1] = logged
+        for link in erasure.identifiers:
+            systems = self._identifiers.get(link.value, {})
+            systems.pop(link.system, None)
+            if not systems:
+                self._identifiers.pop(link.value, None)
+        renamed = dict(erasure.lookups)
+        self._lookups = [
+            attrs.evolve(seen, member_id=renamed[seen.member_id])
+            if seen.member_id in renamed
+            else seen
+            for seen in self._lookups
+        ]
+
+    def inbox_of(self, key: str) -> list[InboxEntry]:
+        """The facts taken into the record ``key``, by fact id."""
+        with self._lock:
+            self._check_open()
+            return sorted(
+                (entry for entry in self._inbox.values() if entry.key == key),
+                key=lambda entry: entry.fact_id,
+            )
+
+    def erasures(self) -> Iterator[ErasureNote]:
+        """Every erasure, in the order carried out."""
+        with self._lock:
+            self._check_open()
+            return iter(list(self._erasures))
+
+    def erased(self, digests: Collection[str]) -> dict[str, ErasureNote]:
+        """Of ``digests``, those of an erased person, each with its erasure."""
+        with self._lock:
+            self._check_open()
+            return {
+                digest: self._erasures[self._erased[digest] - 1]
+                for digest in digests
+                if digest in self._erased
+            }
+
     # -- lifetime ---------------------------------------------------------------------
 
     def close(self) -> None:
@@ -610,6 +715,8 @@ class MemoryStore(Closing):
             self._tokens.clear()
             self._staff.clear()
             self._lookups.clear()
+            self._erasures.clear()
+            self._erased.clear()
 
 
 @hookimpl

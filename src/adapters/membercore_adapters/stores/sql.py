@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -49,6 +49,7 @@ from membercore.ports import (
 from membercore.ports.commits import CheckedCommit, check_commit
 from membercore_adapters.stores.accounts import SqlAccounts
 from membercore_adapters.stores.base import Closing, claim_until, outcome_at, undelivered
+from membercore_adapters.stores.erasing import SqlErasure
 from membercore_adapters.stores.packing import RECORD, PackingError, Unpacked, pack
 from membercore_adapters.stores.rows import (
     INPUT_COLUMNS,
@@ -327,11 +328,13 @@ def prefix_end(prefix: str) -> str | None:
     return None
 
 
-class SqlStore(Closing, SqlAccounts, ABC):
+class SqlStore(Closing, SqlAccounts, SqlErasure, ABC):
     """A :class:`~membercore.ports.Store` in SQL tables; a dialect supplies the rest.
 
     It keeps accounts too (:class:`~membercore.ports.AccountStore`, from
-    :class:`~membercore_adapters.stores.accounts.SqlAccounts`). Subclasses set ``url``
+    :class:`~membercore_adapters.stores.accounts.SqlAccounts`) and erases a person's
+    data (:class:`~membercore.ports.ErasureStore`, from
+    :class:`~membercore_adapters.stores.erasing.SqlErasure`). Subclasses set ``url``
     and ``_rows`` and define the abstract methods.
     """
 
@@ -380,8 +383,18 @@ class SqlStore(Closing, SqlAccounts, ABC):
         """Write a checked commit in one transaction, checking the stored versions."""
 
     @abstractmethod
-    def _write_all(self, doing: str, statements: Sequence[tuple[str, list[Any]]]) -> None:
-        """Run each statement (``?`` placeholders) over its rows, all in one transaction."""
+    def _write_all(
+        self,
+        doing: str,
+        statements: Sequence[tuple[str, list[Any]]],
+        *,
+        versions: Mapping[str, int] | None = None,
+    ) -> None:
+        """Run each statement (``?`` placeholders) over its rows, all in one transaction.
+
+        With ``versions``, first check in the transaction that each record is stored at
+        its version (:class:`~membercore.errors.VersionConflictError` otherwise).
+        """
 
     def _writable(self, doing: str) -> None:
         """Refuse a write to a store opened read-only.

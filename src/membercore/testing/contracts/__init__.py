@@ -10,8 +10,9 @@ refused commit writes nothing to any table, every instant comes back in UTC). A 
 runs ``StoreContract``; while it is being written, it can run one role's contract at a
 time (each needs the role's methods, ``commit``, ``close`` and ``url``). A store that
 keeps accounts too (the optional :class:`~membercore.ports.AccountStore`: API tokens,
-staff accounts, look-ups) runs :class:`AccountsContract` besides, which is no part of
-``StoreContract``.
+staff accounts, look-ups) runs :class:`AccountsContract` besides, and one that erases a
+person's data (the optional :class:`~membercore.ports.ErasureStore`) runs
+:class:`ErasureContract`; neither is part of ``StoreContract``.
 
 Installing ``membercore[testing]`` prepares pytest for it (entry point ``pytest11``,
 plugin name ``membercore``, module :mod:`membercore.testing.pytest_plugin`: the suite's
@@ -43,6 +44,7 @@ from __future__ import annotations
 from membercore.testing.contracts.accounts import AccountsContract
 from membercore.testing.contracts.builders import T0, assert_empty, every_table
 from membercore.testing.contracts.dead_letters import DeadLettersContract
+from membercore.testing.contracts.erasure import ErasureContract
 from membercore.testing.contracts.identifiers import IdentitiesContract
 from membercore.testing.contracts.inbox import InboxContract
 from membercore.testing.contracts.inputs import InputLogContract
@@ -57,6 +59,7 @@ __all__ = [
     "T0",
     "AccountsContract",
     "DeadLettersContract",
+    "ErasureContract",
     "IdentitiesContract",
     "InboxContract",
     "InputLogContract",

@@ -259,6 +259,46 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         "CREATE TABLE input_log (unlogged bigint NOT NULL)",
         "INSERT INTO input_log (unlogged) SELECT count(*) FROM records",
     ),
+    (
+        # Erasures (membercore.ports.ErasureStore): what was erased, when, why and by
+        # whom, without the data; and digests of the erased people's ids, which find a
+        # later fact about them.
+        """CREATE TABLE erasures (
+            seq       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at        timestamptz NOT NULL,
+            reason    text NOT NULL,
+            erased_by text NOT NULL,
+            digests   text NOT NULL,
+            counts    text NOT NULL
+        )""",
+        """CREATE TABLE erased (
+            digest  text COLLATE "C" PRIMARY KEY,
+            erasure bigint NOT NULL
+        )""",
+        # An erasure holds a row here for its transaction (no other transaction ever
+        # sees one): the one time a look-up or a logged input may change (UPDATE only).
+        "CREATE TABLE erasing (marker text NOT NULL)",
+        """CREATE OR REPLACE FUNCTION lookups_append_only() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'UPDATE' AND EXISTS (SELECT 1 FROM erasing) THEN
+                    RETURN NEW;
+                END IF;
+                RAISE EXCEPTION 'look-ups are append-only: no %', TG_OP
+                    USING ERRCODE = 'restrict_violation';
+            END
+            $$""",
+        """CREATE OR REPLACE FUNCTION inputs_append_only() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'UPDATE' AND EXISTS (SELECT 1 FROM erasing) THEN
+                    RETURN NEW;
+                END IF;
+                RAISE EXCEPTION 'the input log is append-only: no %', TG_OP
+                    USING ERRCODE = 'restrict_violation';
+            END
+            $$""",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -293,6 +333,9 @@ STORE_TABLES: Final = (
     "lookups",
     "inputs",
     "input_log",
+    "erasures",
+    "erased",
+    "erasing",
     "schema_version",
 )
 #: The functions a membercore store keeps in its schema (the look-ups' trigger's), of

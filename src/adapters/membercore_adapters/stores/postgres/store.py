@@ -8,12 +8,13 @@ password never shows in one).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
 from membercore.errors import StorageError, StoreUnavailableError
 from membercore.ports.commits import CheckedCommit
+from membercore_adapters.stores.base import stale
 from membercore_adapters.stores.postgres import schema
 from membercore_adapters.stores.postgres.schema import (
     MIGRATION_LOCK,
@@ -293,8 +294,17 @@ class PostgresStore(SqlStore):
             # Leaving the transaction with an exception rolls every write back.
             checked.check(self.url, stored, taken=[key for key in taken if key not in new])
 
-    def _write_all(self, doing: str, statements: Sequence[tuple[str, list[Any]]]) -> None:
+    def _write_all(
+        self,
+        doing: str,
+        statements: Sequence[tuple[str, list[Any]]],
+        *,
+        versions: Mapping[str, int] | None = None,
+    ) -> None:
         with self._connection(doing) as conn, conn.transaction(), conn.cursor() as cursor:
+            if versions:
+                locked = conn.execute(LOCK_RECORDS, (sorted(ROWS.put(k) for k in versions),))
+                stale(self.url, versions, {ROWS.got(k): v for k, v in locked.fetchall()})
             for statement, rows in statements:
                 if rows:
                     cursor.executemany(spelled(statement), rows)

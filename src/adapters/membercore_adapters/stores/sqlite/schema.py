@@ -238,6 +238,34 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE TABLE input_log (unlogged INTEGER NOT NULL)",
         "INSERT INTO input_log (unlogged) SELECT count(*) FROM records",
     ),
+    (
+        # Erasures (membercore.ports.ErasureStore): what was erased, when, why and by
+        # whom, without the data; and digests of the erased people's ids, which find a
+        # later fact about them.
+        """CREATE TABLE erasures (
+            seq       INTEGER PRIMARY KEY,
+            at        INTEGER NOT NULL,
+            reason    TEXT NOT NULL,
+            erased_by TEXT NOT NULL,
+            digests   TEXT NOT NULL,
+            counts    TEXT NOT NULL
+        )""",
+        """CREATE TABLE erased (
+            digest  TEXT PRIMARY KEY NOT NULL,
+            erasure INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        # An erasure holds a row here for its transaction (no other connection ever
+        # sees one): the one time a look-up or a logged input may change.
+        "CREATE TABLE erasing (marker TEXT NOT NULL)",
+        "DROP TRIGGER lookups_no_update",
+        """CREATE TRIGGER lookups_no_update BEFORE UPDATE ON lookups
+            WHEN NOT EXISTS (SELECT 1 FROM erasing)
+            BEGIN SELECT RAISE(ABORT, 'look-ups are append-only: no UPDATE'); END""",
+        "DROP TRIGGER inputs_no_update",
+        """CREATE TRIGGER inputs_no_update BEFORE UPDATE ON inputs
+            WHEN NOT EXISTS (SELECT 1 FROM erasing)
+            BEGIN SELECT RAISE(ABORT, 'the input log is append-only: no UPDATE'); END""",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

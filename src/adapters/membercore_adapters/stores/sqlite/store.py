@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from membercore.errors import StorageError, StoreUnavailableError
 from membercore.ports.commits import CheckedCommit
+from membercore_adapters.stores.base import stale
 from membercore_adapters.stores.rows import CommitRows
 from membercore_adapters.stores.sql import Opening, SqlStore, log, log_opened, migrate, opened_as
 from membercore_adapters.stores.sqlite import schema
@@ -342,9 +343,21 @@ class SqliteStore(SqlStore):
             if rows.inputs:
                 conn.executemany(INSERT_INPUT, rows.inputs)
 
-    def _write_all(self, doing: str, statements: Sequence[tuple[str, list[Any]]]) -> None:
+    def _write_all(
+        self,
+        doing: str,
+        statements: Sequence[tuple[str, list[Any]]],
+        *,
+        versions: Mapping[str, int] | None = None,
+    ) -> None:
         conn = self._conn
         with self._driver_errors(doing), self._immediate():
+            if versions:
+                stored: dict[str, int] = {}
+                for chunk in chunks(list(versions)):
+                    sql = f"{VERSIONS} IN ({placeholders(len(chunk))})"
+                    stored.update(conn.execute(sql, chunk).fetchall())
+                stale(self.url, versions, stored)
             for statement, rows in statements:
                 conn.executemany(statement, rows)
 

@@ -1,0 +1,122 @@
+"""A :class:`Scrubber`: JSON and text rewritten without a person's personal data.
+
+A person's ids are everywhere their record reaches: in its key, in lot, journey and
+message ids (``P-1/msg/9``), in references and timers. A scrubber replaces each id
+wherever it stands as a whole word (``P-1`` in ``P-1/msg/9``, never in ``P-10``) with
+the person's pseudonym, so that the record, its journal and what refers to it stay
+linked to one another and balanced; it replaces their personal values (name, phone,
+e-mail, WeCom id, identifiers) with :data:`ERASED` wherever they stand, a date of birth
+with the first of its year, and blanks free text (message bodies, notes, raw HIS
+payloads) by its field's name (:data:`FREE_TEXT`). Object keys are rewritten as values are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+__all__ = ["ERASED", "FREE_TEXT", "Scrubber", "digest", "pseudonym"]
+
+#: What stands where a person's data stood.
+ERASED: Final = "已删除"
+
+#: The fields whose text is blanked whoever it is about: message bodies, free text and
+#: raw payloads (what a scrubber cannot read for a person's data word by word).
+FREE_TEXT: Final = frozenset({"text", "body", "raw", "note", "notes", "comment", "address"})
+
+# A word: not inside a longer run of letters and digits (``P-1`` is not in ``P-10``).
+_EDGE_BEFORE: Final = r"(?<![0-9A-Za-z])"
+_EDGE_AFTER: Final = r"(?![0-9A-Za-z])"
+# Shorter than this, a personal value is replaced only where it is the whole text.
+_SHORTEST_WORD: Final = 2
+
+
+def digest(value: str) -> str:
+    """What an erasure keeps of ``value`` (an id, ``system|value``): a one-way digest."""
+    return hashlib.blake2b(value.encode(), digest_size=16, person=b"membercore-erase").hexdigest()
+
+
+def pseudonym() -> str:
+    """A new pseudonym for an erased person's record: random, derived from nothing of them."""
+    return f"erased-{secrets.token_hex(6)}"
+
+
+@attrs.frozen
+class Scrubber:
+    """Rewrites JSON and text without a person's personal data.
+
+    Attributes:
+        ids: each id of the person (or persons), with the pseudonym that replaces it.
+        values: each personal value, with what replaces it.
+        blank: whether free text (:data:`FREE_TEXT`) is blanked: the person's own rows;
+            not others' rows that only name them.
+    """
+
+    ids: Mapping[str, str]
+    values: Mapping[str, str] = attrs.field(factory=dict)
+    blank: bool = True
+    _pattern: re.Pattern[str] | None = attrs.field(init=False)
+    _exact: dict[str, str] = attrs.field(init=False)
+
+    @_pattern.default
+    def _compiled(self) -> re.Pattern[str] | None:
+        words = [word for word in self._replacements() if len(word) >= _SHORTEST_WORD]
+        if not words:
+            return None
+        words.sort(key=len, reverse=True)
+        alternatives = "|".join(re.escape(word) for word in words)
+        return re.compile(f"{_EDGE_BEFORE}(?:{alternatives}){_EDGE_AFTER}")
+
+    @_exact.default
+    def _whole(self) -> dict[str, str]:
+        return self._replacements()
+
+    def _replacements(self) -> dict[str, str]:
+        found = {value: by for value, by in self.values.items() if value}
+        found.update((key, by) for key, by in self.ids.items() if key)
+        return found
+
+    def text(self, text: str) -> str:
+        """``text`` with each id and personal value replaced wherever it stands."""
+        if text in self._exact:
+            return self._exact[text]
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda match: self._exact[match.group(0)], text)
+
+    def mentions(self, text: str) -> bool:
+        """Whether ``text`` holds one of the person's ids or personal values."""
+        return text in self._exact or (
+            self._pattern is not None and self._pattern.search(text) is not None
+        )
+
+    def value(self, value: Any) -> Any:
+        """A JSON value (objects, arrays, text) rewritten: keys and values alike."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.value(item) for item in value]
+        if isinstance(value, dict):
+            return {self.text(key): self._field(key, item) for key, item in value.items()}
+        return value
+
+    def _field(self, name: str, item: Any) -> Any:
+        if self.blank and name in FREE_TEXT and isinstance(item, str) and item:
+            return ERASED
+        return self.value(item)
+
+    def json(self, text: str) -> str:
+        """JSON text rewritten (text that is not JSON is rewritten as text)."""
+        if not text:
+            return text
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return self.text(text)
+        return json.dumps(self.value(data), ensure_ascii=False, separators=(",", ":"))

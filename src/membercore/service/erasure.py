@@ -1,0 +1,358 @@
+"""Erasure (PIPL Art. 47): a person's data removed, their records kept pseudonymous and balanced.
+
+:func:`plan_erasure` reads everything the store holds about a person — their record and
+those of the ids merged into it, their journal, the inputs, messages, dead letters,
+tasks, identifiers and look-ups about them, and the records of others that name them —
+and makes the :class:`~membercore.ports.Erasure` that rewrites it without their personal
+data (:class:`~membercore.privacy.Scrubber`): each of their records moves to a new,
+random pseudonymous key with its whole journal, so the ledger, the liability and every
+aggregated figure stay as they were; their name, contact details and identifiers become
+``已删除``; message bodies, free text and raw HIS payloads are blanked; a date of birth
+keeps its year; messages not yet sent are cancelled and open tasks closed; their
+identifiers are removed. What is kept of the erasure itself (an
+:class:`~membercore.ports.ErasureNote`) names when, why and by whom, and holds digests of
+their ids, by which :func:`refusal` refuses a later fact about them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+from membercore.facts import Fact, PatientRegistered
+from membercore.ports import (
+    DeadLetter,
+    Erasure,
+    ErasureNote,
+    ErasureStore,
+    IdentifierLink,
+    InboxEntry,
+    LoggedInput,
+    OutboxMessage,
+    Record,
+    Rewrite,
+    Store,
+    StoredEvent,
+    TaskRow,
+)
+from membercore.privacy import ERASED, Scrubber, digest, pseudonym
+from membercore.segments import RegistrationNoted
+from membercore.service.recording import HOUSEHOLD, MEMBER, member_key
+
+__all__ = ["digests_of", "erased_facts", "plan_erasure", "refusal"]
+
+#: The personal fields of a registration noted: each value becomes ``已删除``.
+_CONTACTS: Final = ("name", "phone", "email", "wecom")
+# Text longer than this, or with spaces, is never another record's id.
+_LONGEST_ID: Final = 64
+# How far from the person's records others that name them are sought.
+_DEGREES: Final = 2
+
+
+@attrs.frozen
+class _Person:
+    """Whom an erasure is about: their ids with their pseudonyms, and their data."""
+
+    ids: dict[str, str]
+    links: list[IdentifierLink]
+    values: dict[str, str]
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """Their records' keys, each with its pseudonymous key."""
+        return {member_key(old): member_key(new) for old, new in self.ids.items()}
+
+
+def digests_of(patient_id: str, identifiers: Iterable[str] = ()) -> list[str]:
+    """The digests a patient id and identifiers (``system|value``) are found by."""
+    return [digest(patient_id), *(digest(name) for name in identifiers)]
+
+
+def refusal(note: ErasureNote) -> str:
+    """Why a fact about an erased person is refused."""
+    return (
+        f"the person's data was erased on {note.at.date().isoformat()} ({note.reason}): "
+        "facts about them are refused"
+    )
+
+
+def plan_erasure(
+    store: Store, member_id: str, reason: str, by: str, now: datetime
+) -> tuple[Erasure, list[str]]:
+    """The erasure of ``member_id``'s data, and every record key it rewrites.
+
+    Raises:
+        TypeError: ``store`` cannot erase (it is no :class:`ErasureStore`).
+    """
+    if not isinstance(store, ErasureStore):
+        raise TypeError(f"the store {store.url} cannot erase a person's data")
+    person = _person(store, member_id)
+    own = Scrubber(ids=person.ids, values=person.values)
+    named = Scrubber(ids=person.ids, blank=False)
+    keys = person.keys
+    found = (_rewrite(store, old, new, own) for old, new in keys.items())
+    records = [r for r in found if r is not None]
+    records += _related(store, records, keys, named)
+    rewritten = {r.old_key for r in records}
+    erasure = Erasure(
+        note=ErasureNote(at=now, reason=reason, by=by, digests=_digests(person)),
+        records=records,
+        inbox=[
+            (entry.fact_id, _taken(entry, keys, own))
+            for old in keys
+            for entry in store.inbox_of(old)
+        ],
+        outbox=list(_messages(store, keys, own)),
+        dead_letters=list(_letters(store, own)),
+        tasks=list(_tasks(store, keys, own)),
+        inputs=list(_inputs(store, keys, rewritten, own, named)),
+        identifiers=person.links,
+        lookups=list(person.ids.items()),
+    )
+    note = attrs.evolve(erasure.note, counts=_counts(erasure))
+    return attrs.evolve(erasure, note=note), sorted(rewritten | set(keys.values()))
+
+
+def _person(store: Store, member_id: str) -> _Person:
+    ids = [member_id]
+    links = list(store.identifiers_of(member_id))
+    ids += [link.value for link in links if not link.system and link.value != member_id]
+    for other in ids[1:]:
+        links += [link for link in store.identifiers_of(other) if link not in links]
+    values: dict[str, str] = {}
+    for link in links:
+        if link.system:
+            values[link.value] = ERASED
+            values[f"{link.system}|{link.value}"] = ERASED
+    for other in ids:
+        for event in store.events(member_key(other)):
+            if event.type == RegistrationNoted.TYPE:
+                values.update(_registered(json.loads(event.payload)))
+    return _Person(ids={old: pseudonym() for old in ids}, links=links, values=values)
+
+
+def _registered(noted: Mapping[str, Any]) -> dict[str, str]:
+    """A registration's personal values, with what replaces each."""
+    found = {noted[name]: ERASED for name in _CONTACTS if isinstance(noted.get(name), str)}
+    born = noted.get("birth_date")
+    if isinstance(born, str) and len(born) >= len("yyyy-mm-dd"):
+        found[born] = f"{born[:4]}-01-01"
+    return found
+
+
+def _digests(person: _Person) -> list[str]:
+    names = [f"{link.system}|{link.value}" for link in person.links if link.system]
+    return sorted({found for old in person.ids for found in digests_of(old, names)})
+
+
+def _rewrite(store: Store, old: str, new: str, scrubber: Scrubber) -> Rewrite | None:
+    stored = store.load([old]).get(old)
+    if stored is None:
+        return None
+    return Rewrite(
+        old_key=old,
+        key=new,
+        version=stored.version,
+        snapshot=scrubber.json(stored.snapshot),
+        snapshot_version=stored.snapshot_version,
+        events=[_event(e, new, scrubber) for e in store.events(old)],
+    )
+
+
+def _event(event: StoredEvent, key: str, scrubber: Scrubber) -> StoredEvent:
+    return attrs.evolve(event, key=key, payload=scrubber.json(event.payload))
+
+
+def _related(
+    store: Store, own: list[Rewrite], keys: Mapping[str, str], named: Scrubber
+) -> list[Rewrite]:
+    """The records of others that name the person, rewritten with their ids replaced.
+
+    Sought among the records the person's records name (their household, their
+    referrer, the people they referred) and those these name in turn (the other members
+    of their household).
+    """
+    seen = set(keys)
+    texts = [text for r in own for text in _texts(store, r.old_key)]
+    related: list[Rewrite] = []
+    for _ in range(_DEGREES):
+        candidates = {
+            prefix + word
+            for text in texts
+            for word in _words(json.loads(text))
+            for prefix in (MEMBER, HOUSEHOLD)
+        } - seen
+        seen |= candidates
+        texts = []
+        for _, stored in sorted(store.load(candidates).items()):
+            found = _texts(store, stored.key)
+            texts += found
+            if any(named.mentions(text) for text in found):
+                related.append(_named_in(store, stored, named))
+    return related
+
+
+def _texts(store: Store, key: str) -> list[str]:
+    """A record's stored snapshot and the payloads of its whole journal."""
+    stored = store.load([key]).get(key)
+    snapshot = [stored.snapshot] if stored is not None else []
+    return [*snapshot, *(event.payload for event in store.events(key))]
+
+
+def _words(value: Any) -> Iterator[str]:
+    """Every text in a JSON value that could be a record's id."""
+    if isinstance(value, str):
+        if value and len(value) <= _LONGEST_ID and not any(c.isspace() for c in value):
+            yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _words(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _words(key)
+            yield from _words(item)
+
+
+def _named_in(store: Store, stored: Record, named: Scrubber) -> Rewrite:
+    """``stored`` with the person's ids replaced."""
+    return Rewrite(
+        old_key=stored.key,
+        key=stored.key,
+        version=stored.version,
+        snapshot=named.json(stored.snapshot),
+        snapshot_version=stored.snapshot_version,
+        events=[_event(e, stored.key, named) for e in store.events(stored.key)],
+    )
+
+
+def _taken(entry: InboxEntry, keys: Mapping[str, str], scrubber: Scrubber) -> InboxEntry:
+    return attrs.evolve(entry, fact_id=scrubber.text(entry.fact_id), key=keys[entry.key])
+
+
+def _messages(
+    store: Store, keys: Mapping[str, str], scrubber: Scrubber
+) -> Iterator[tuple[str, OutboxMessage]]:
+    """The person's messages: bodies and addresses erased, those not yet sent cancelled."""
+    for message in store.outbox():
+        if message.key not in keys:
+            continue
+        status = "cancelled" if message.status == "pending" else message.status
+        yield (
+            message.message_id,
+            attrs.evolve(
+                message,
+                message_id=scrubber.text(message.message_id),
+                key=keys[message.key],
+                payload=scrubber.json(message.payload),
+                status=status,
+                address=None,
+                receipt=_optional(scrubber, message.receipt),
+                last_error=_optional(scrubber, message.last_error),
+            ),
+        )
+
+
+def _optional(scrubber: Scrubber, text: str | None) -> str | None:
+    return None if text is None else scrubber.text(text)
+
+
+def _letters(store: Store, scrubber: Scrubber) -> Iterator[tuple[DeadLetter, DeadLetter]]:
+    """The inputs refused that name the person: their raw payload erased."""
+    place = 0
+    for letter in store.dead_letters():
+        if not (scrubber.mentions(letter.payload) or scrubber.mentions(letter.fact_id)):
+            continue
+        place += 1
+        erased = attrs.evolve(
+            letter,
+            fact_id=scrubber.text(letter.fact_id),
+            payload=f"{ERASED} {place}",
+            reason=scrubber.text(letter.reason),
+        )
+        yield letter, erased
+
+
+def _tasks(
+    store: Store, keys: Mapping[str, str], scrubber: Scrubber
+) -> Iterator[tuple[str, TaskRow]]:
+    """The staff tasks about the person: written without their data, open ones closed."""
+    for row in store.tasks(None):
+        if row.key in keys:
+            yield (
+                row.task_key,
+                attrs.evolve(
+                    row,
+                    task_key=scrubber.text(row.task_key),
+                    key=keys[row.key],
+                    status="closed",
+                    payload=scrubber.json(row.payload),
+                ),
+            )
+
+
+def _inputs(
+    store: Store,
+    keys: Mapping[str, str],
+    rewritten: set[str],
+    own: Scrubber,
+    named: Scrubber,
+) -> Iterator[LoggedInput]:
+    """The logged inputs about the person (scrubbed whole) or naming them (their ids replaced)."""
+    for logged in store.inputs():
+        about = set(logged.keys)
+        if not about & rewritten and not own.mentions(logged.payload):
+            continue
+        scrubber = own if about & set(keys) or not about else named
+        changed = attrs.evolve(
+            logged,
+            keys=[keys.get(key, key) for key in logged.keys],
+            payload=scrubber.json(logged.payload),
+        )
+        if changed != logged:
+            yield changed
+
+
+def _counts(erasure: Erasure) -> dict[str, int]:
+    counts: Counter[str] = Counter(
+        records=len(erasure.records),
+        events=sum(len(r.events) for r in erasure.records),
+        facts_taken=len(erasure.inbox),
+        messages=len(erasure.outbox),
+        dead_letters=len(erasure.dead_letters),
+        tasks=len(erasure.tasks),
+        inputs=len(erasure.inputs),
+        identifiers=len(erasure.identifiers),
+    )
+    return dict(counts)
+
+
+def erased_facts(store: Store, facts: Iterable[Fact], now: datetime) -> dict[str, DeadLetter]:
+    """Of ``facts``, those about an erased person: the dead letter of each, by fact id.
+
+    A fact is about them when its patient id, or an identifier a registration gives, is
+    one of theirs. The dead letter keeps no more of the fact than its id and type.
+    """
+    if not isinstance(store, ErasureStore):
+        return {}
+    wanted: dict[str, list[str]] = {}
+    for fact in facts:
+        names = [i.name for i in fact.identifiers] if isinstance(fact, PatientRegistered) else []
+        wanted[fact.fact_id] = digests_of(fact.patient_id, names)
+    found = store.erased({found for digests in wanted.values() for found in digests})
+    refused = {}
+    for fact in facts:
+        note = next((found[d] for d in wanted[fact.fact_id] if d in found), None)
+        if note is not None:
+            refused[fact.fact_id] = DeadLetter(
+                fact_id=fact.fact_id,
+                fact_type=fact.TYPE,
+                payload=ERASED,
+                reason=refusal(note),
+                at=now,
+            )
+    return refused

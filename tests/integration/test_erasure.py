@@ -1,0 +1,262 @@
+"""Erasure (PIPL Art. 47) through ``Engine.erase_member``, on every first-party store.
+
+A member with a name, contact details, identifiers, a household, a referral, messages,
+a task, a refused fact and a look-up is erased; then every row of every table of the
+store is searched (packed columns unpacked) for their id, name, phone, e-mail, WeCom id,
+identifier and date of birth, and none is found, while the points and the figures are
+what they were and later facts about them are refused.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from membercore import Engine, reference_config
+from membercore.errors import UnknownMemberError
+from membercore.facts import (
+    ChargeLine,
+    ChargePaid,
+    Discharged,
+    Identifier,
+    PatientRegistered,
+    ReferralQualified,
+    VisitCompleted,
+)
+from membercore.households import AddDependent, FormHousehold
+from membercore.ports import ErasureStore, Lookup, OutboxMessage
+from membercore.testing.clock import ManualClock
+from membercore_adapters.stores.memory import MemoryStore
+from membercore_adapters.stores.packing import unpack
+from membercore_adapters.stores.postgres.urls import split_schema
+
+AT = datetime(2026, 3, 2, 2, tzinfo=UTC)
+ME = "P-1"
+CHILD = "P-2"
+FRIEND = "P-3"
+#: What the store must not hold of the person once erased.
+PERSONAL = ("王芳", "+8613900001111", "wang.fang@example.cn", "wmWANGFANG01", "MR-556677")
+BORN = "1980-05-06"
+_ME = re.compile(r"(?<![0-9A-Za-z])P-1(?![0-9A-Za-z])")
+
+
+class _Collecting:
+    name = "sms"
+
+    def send(self, message: OutboxMessage) -> str:
+        return f"r-{message.message_id}"
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "memory":
+        yield "memory://"
+    elif request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/m.db"
+    else:
+        yield request.getfixturevalue("postgres_schema_url")
+
+
+def _story(engine: Engine) -> None:
+    """A year of a member's life: every kind of row the store keeps about them."""
+    later = AT + timedelta(minutes=5)
+    engine.ingest(
+        [
+            PatientRegistered(
+                fact_id="reg-1",
+                patient_id=ME,
+                occurred_at=AT,
+                name="王芳",
+                birth_date=date(1980, 5, 6),
+                phone="+8613900001111",
+                email="wang.fang@example.cn",
+                wecom="wmWANGFANG01",
+                identifiers=[Identifier(system="MR", value="MR-556677")],
+            ),
+            PatientRegistered(fact_id="reg-2", patient_id=CHILD, occurred_at=AT, name="小明"),
+            PatientRegistered(fact_id="reg-3", patient_id=FRIEND, occurred_at=AT, name="李雷"),
+        ]
+    )
+    engine.execute(FormHousehold(key="hh", household_id="H-1", head_id=ME))
+    engine.execute(
+        AddDependent(
+            key="dep",
+            household_id="H-1",
+            member_id=CHILD,
+            relationship="child",
+            birth_date=date(2015, 1, 1),
+            guardian_id=ME,
+        )
+    )
+    engine.record_consent(ME, "care", ["sms", "wecom"], key="k-1", given_by=ME, source="app")
+    engine.record_consent(ME, "marketing", ["sms"], key="k-2", given_by=ME, source="app")
+    engine.ingest(
+        [
+            VisitCompleted(
+                fact_id="v-1",
+                patient_id=ME,
+                occurred_at=later,
+                visit_id="V-1",
+                department="surgery",
+            ),
+            ChargePaid(
+                fact_id="c-1",
+                patient_id=ME,
+                occurred_at=later,
+                charge_id="C-1",
+                lines=[ChargeLine(department="surgery", category="treatment", amount_fen=880_00)],
+            ),
+            Discharged(
+                fact_id="dis-1",
+                patient_id=ME,
+                occurred_at=later,
+                visit_id="V-1",
+                department="surgery",
+            ),
+            VisitCompleted(
+                fact_id="v-3",
+                patient_id=FRIEND,
+                occurred_at=later,
+                visit_id="V-3",
+                first_visit=True,
+            ),
+            ReferralQualified(
+                fact_id="ref-1",
+                patient_id=ME,
+                occurred_at=later,
+                referred_patient_id=FRIEND,
+                visit_id="V-3",
+            ),
+        ]
+    )
+    # A fact refused, naming them: its raw payload is kept as a dead letter.
+    bad = {"type": "charge_paid", "fact_id": "bad-1", "patient_id": ME, "lines": "lots"}
+    engine.ingest([bad])
+    engine.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    engine.dispatch({"sms": _Collecting(), "wecom": _Collecting()})
+    engine.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    engine.tick()
+    store = engine.store
+    store.record_lookup(  # type: ignore[attr-defined]
+        Lookup(at=engine.now(), who="hm-01", member_id=ME, purpose="follow-up call", via="api")
+    )
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        yield unpack(bytes(value))
+    elif value is not None:
+        yield str(value)
+
+
+def _everything(engine: Engine) -> list[tuple[str, str]]:
+    """Every text in every row of every table of the store, with its table."""
+    store = engine.store
+    if isinstance(store, MemoryStore):
+        return [(name, repr(held)) for name, held in vars(store).items()]
+    if store.url.startswith("sqlite"):
+        path = store.url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as db:
+            tables = [
+                t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            return [
+                (table, text)
+                for table in tables
+                for row in db.execute(f"SELECT * FROM {table}")
+                for value in row
+                for text in _texts(value)
+            ]
+    libpq, schema, _ = split_schema(store.url)
+    with psycopg.connect(libpq) as db:
+        tables = [
+            t
+            for (t,) in db.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (schema,),
+            )
+        ]
+        return [
+            (table, text)
+            for table in tables
+            for row in db.execute(f'SELECT * FROM "{schema}"."{table}"')
+            for value in row
+            for text in _texts(value)
+        ]
+
+
+def test_an_erased_person_is_found_in_no_table_and_the_points_stay(url: str) -> None:
+    clock = ManualClock(AT)
+    with Engine.open(url, config=reference_config(), clock=clock) as engine:
+        _story(engine)
+        found = _everything(engine)
+        assert any(_ME.search(text) for _, text in found)
+        for value in (*PERSONAL, BORN):
+            assert any(value in text for _, text in found), value
+        before = engine.measure()
+        balance = engine.member(ME).ledger.balance
+
+        note = engine.erase_member(ME, "本人申请删除 (ticket 42)", by="dpo-01")
+
+        assert (note.seq, note.by) == (1, "dpo-01")
+        assert note.counts["records"] == 4  # theirs, their household, their child, their friend
+        leaks = [
+            (table, value)
+            for table, text in _everything(engine)
+            for value in (*PERSONAL, BORN)
+            if value in text
+        ] + [(table, ME) for table, text in _everything(engine) if _ME.search(text)]
+        assert leaks == []
+        assert isinstance(engine.store, ErasureStore)
+        (kept,) = engine.store.erasures()
+        assert kept.reason == "本人申请删除 (ticket 42)"
+        assert len(kept.digests) == 2  # their id and their medical record number
+        with pytest.raises(UnknownMemberError):
+            engine.member(ME)
+        after = engine.measure()
+        assert after.liability == before.liability
+        assert after == before
+        pseudonymous = [m for m in engine.members() if m.member_id.startswith("erased-")]
+        assert [m.ledger.balance for m in pseudonymous] == [balance]
+        assert engine.member(FRIEND).identity.referred_by == pseudonymous[0].member_id
+
+
+def test_later_facts_about_an_erased_person_are_refused_with_the_reason(url: str) -> None:
+    clock = ManualClock(AT)
+    with Engine.open(url, config=reference_config(), clock=clock) as engine:
+        _story(engine)
+        engine.erase_member(ME, "本人申请删除", by="dpo-01")
+        later = engine.now()
+        report = engine.ingest(
+            [
+                VisitCompleted(
+                    fact_id="v-9",
+                    patient_id=ME,
+                    occurred_at=later,
+                    visit_id="V-9",
+                    department="surgery",
+                ),
+                PatientRegistered(
+                    fact_id="reg-9",
+                    patient_id="P-9",
+                    occurred_at=later,
+                    identifiers=[Identifier(system="MR", value="MR-556677")],
+                ),
+            ]
+        )
+        assert (report.applied, report.rejected) == (0, 2)
+        reasons = [why for _, why in report.refusals]
+        assert all("erased on 2026-03-05 (本人申请删除)" in why for why in reasons), reasons
+        with pytest.raises(UnknownMemberError):
+            engine.member("P-9")
+        leaks = [
+            table for table, text in _everything(engine) if _ME.search(text) or "MR-556677" in text
+        ]
+        assert leaks == []

@@ -1,4 +1,9 @@
-"""``member show``, ``member journal`` and ``household journal``: a record, read-only."""
+"""``member show|export|journal``, ``household journal``: a record read; ``member erase``.
+
+``member erase ID --reason R --by WHO`` erases a person's data (PIPL Art. 47:
+:meth:`~membercore.service.engine.Engine.erase_member`), after asking to confirm unless
+``--yes``; ``member erasures`` lists what was erased, when, why and by whom.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import click
 
 from membercore.ledger import balances
 from membercore.plans import active_plans
+from membercore.ports import ErasureStore
 from membercore.service.engine import Engine
 from membercore.service.export import journal_entry
 from membercore.service.member import tier_at
@@ -29,6 +35,8 @@ def commands() -> list[click.Command]:
     member.add_command(_show())
     member.add_command(_export())
     member.add_command(_journal("member", Words("会员的", "the member's")))
+    member.add_command(_erase())
+    member.add_command(_erasures())
     household = click.Group("household", help=say(Words("家庭的记录", "a household's record")))
     household.add_command(_journal("household", Words("家庭的", "the household's")))
     return [member, household]
@@ -117,6 +125,109 @@ def _export() -> click.Command:
         return Exit.DONE
 
     return export
+
+
+_ERASED = Words(
+    "已删除会员 {member} 的个人信息（第 {seq} 次删除；改写：{counts}）；"
+    "其积分与统计以匿名记录保留，此后关于此人的事实将被拒绝",
+    "erased member {member}'s personal data (erasure {seq}; rewritten: {counts}); their "
+    "points and figures stay under a pseudonymous record, and later facts about them are "
+    "refused",
+)
+_CONFIRM = Words(
+    "删除会员 {member} 的姓名、联系方式、标识符、消息正文和原始 HIS 报文？此操作不可撤销",
+    "erase member {member}'s name, contact details, identifiers, message bodies and raw "
+    "HIS messages? This cannot be undone",
+)
+_NOT_ERASED = Words("未删除任何数据", "nothing was erased")
+_NO_ERASURE = Words(
+    "membercore: 此存储不支持删除个人信息：{store}",
+    "membercore: this store cannot erase a person's data: {store}",
+)
+
+
+def _erase() -> click.Command:
+    @click.command(
+        "erase",
+        help=say(
+            Words(
+                "删除此人的个人信息（个人信息保护法第 47 条），积分与统计以匿名记录保留",
+                "erase the person's personal data (PIPL Art. 47), keeping their points and "
+                "figures under a pseudonymous record",
+            )
+        ),
+    )
+    @click.argument("member_id")
+    @click.option(
+        "--reason",
+        required=True,
+        help=say(
+            Words(
+                "删除的理由（本人申请及其编号），予以保留",
+                "why (the request and its reference): kept",
+            )
+        ),
+    )
+    @click.option(
+        "--by",
+        "by",
+        required=True,
+        help=say(
+            Words("执行删除的人（员工编号），予以保留", "who carries it out (a staff id): kept")
+        ),
+    )
+    @click.option("--yes", is_flag=True, help=say(Words("不再询问确认", "do not ask to confirm")))
+    @store_options
+    def erase(
+        member_id: str, reason: str, by: str, yes: bool, store: str, config: Path | None
+    ) -> int:
+        with engine_on(store, config, use="tend") as engine:
+            if not isinstance(engine.store, ErasureStore):
+                warn(_NO_ERASURE, store=engine.store.url)
+                return Exit.STORE
+            if not engine.store.load([member_key(member_id)]):
+                warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
+                return Exit.REFUSED
+            if not yes and not click.confirm(say(_CONFIRM, member=member_id), err=True):
+                warn(_NOT_ERASED)
+                return Exit.REFUSED
+            note = engine.erase_member(member_id, reason, by=by)
+        counts = ", ".join(f"{kind} {n}" for kind, n in note.counts.items() if n)
+        echo(_ERASED, member=member_id, seq=note.seq, counts=counts)
+        return Exit.DONE
+
+    return erase
+
+
+def _erasures() -> click.Command:
+    @click.command(
+        "erasures",
+        help=say(
+            Words(
+                "已删除的个人信息：何时、为何、由谁（每行一个 JSON；不含被删除的数据）",
+                "the erasures carried out: when, why, by whom (a JSON line each; none of "
+                "the data erased)",
+            )
+        ),
+    )
+    @store_options
+    def erasures(store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="read") as engine:
+            if not isinstance(engine.store, ErasureStore):
+                warn(_NO_ERASURE, store=engine.store.url)
+                return Exit.STORE
+            for note in engine.store.erasures():
+                line = {
+                    "seq": note.seq,
+                    "at": note.at.isoformat(),
+                    "reason": note.reason,
+                    "by": note.by,
+                    "counts": note.counts,
+                }
+                echo(json.dumps(line, ensure_ascii=False))
+        return Exit.DONE
+
+    return erasures
 
 
 _UNKNOWN = Words(

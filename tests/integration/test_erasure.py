@@ -42,7 +42,14 @@ ME = "P-1"
 CHILD = "P-2"
 FRIEND = "P-3"
 #: What the store must not hold of the person once erased.
-PERSONAL = ("王芳", "+8613900001111", "wang.fang@example.cn", "wmWANGFANG01", "MR-556677")
+PERSONAL = (
+    "王芳",
+    "+8613900001111",
+    "13900001111",  # the phone as the outbox keeps an address
+    "wang.fang@example.cn",
+    "wmWANGFANG01",
+    "MR-556677",
+)
 BORN = "1980-05-06"
 _ME = re.compile(r"(?<![0-9A-Za-z])P-1(?![0-9A-Za-z])")
 

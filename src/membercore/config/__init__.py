@@ -30,6 +30,7 @@ from membercore.config.plans import Plan, PlanRules
 from membercore.config.plausibility import Plausibility
 from membercore.config.programme import ProgrammeConfig, five_levels
 from membercore.config.reference import reference_config, reference_toml
+from membercore.config.retention import Retention
 from membercore.config.rewards import Reward, RewardCatalogue
 from membercore.config.segments import SegmentRules
 from membercore.config.staff import StaffMember, StaffRoster
@@ -57,6 +58,7 @@ __all__ = [
     "ProgrammeConfig",
     "Quota",
     "Rate",
+    "Retention",
     "Reward",
     "RewardCatalogue",
     "RuleBase",

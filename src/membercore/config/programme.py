@@ -19,6 +19,7 @@ from membercore.config.ledger import EarningRules, LedgerConfig
 from membercore.config.outreach import EXTERNAL_CHANNELS, OutreachPolicy
 from membercore.config.plans import PlanRules
 from membercore.config.plausibility import Plausibility
+from membercore.config.retention import Retention
 from membercore.config.rewards import RewardCatalogue
 from membercore.config.segments import SegmentRules, is_derived
 from membercore.config.staff import StaffRoster
@@ -75,6 +76,8 @@ class ProgrammeConfig:
         experiments: the experiments (A/B tests) running on the programme: each variant's
             overrides are checked here, by building the programme its members decide
             under (:meth:`variant_config`).
+        retention: how long the details of messages sent and inputs refused are kept
+            (:class:`~membercore.config.retention.Retention`).
     """
 
     name: str = "会员计划"
@@ -95,6 +98,7 @@ class ProgrammeConfig:
     experiments: tuple[Experiment, ...] = attrs.field(
         default=(), validator=unique_keys, metadata={OMIT_AT_DEFAULT: True}
     )
+    retention: Retention = attrs.field(factory=Retention, metadata={OMIT_AT_DEFAULT: True})
     # The programmes of the variants that override something, by the (experiment,
     # variant) pairs a member holds; built when the programme is checked, and for a
     # member in several experiments when first asked for.

@@ -144,7 +144,9 @@ class Erasure:
     Each pair is (the row's id as stored, the row that replaces it).
 
     Attributes:
-        note: what is kept of the erasure.
+        note: what is kept of the erasure; None for details let go at the end of their
+            retention period (:class:`~membercore.config.Retention`), which are no
+            erasure of a person and keep no note.
         records: the records written again.
         inbox: facts taken, by stored fact id.
         outbox: messages, by stored message id (the replacement's delivery attributes
@@ -156,7 +158,7 @@ class Erasure:
         lookups: look-ups' member ids renamed, (stored id, new id).
     """
 
-    note: ErasureNote
+    note: ErasureNote | None
     records: tuple[Rewrite, ...] = attrs.field(default=(), converter=_rewrites)
     inbox: tuple[tuple[str, InboxEntry], ...] = attrs.field(default=(), converter=_inbox)
     outbox: tuple[tuple[str, OutboxMessage], ...] = attrs.field(default=(), converter=_outbox)
@@ -178,7 +180,7 @@ class ErasureStore(Recorder, Protocol):
     """
 
     def erase(self, erasure: Erasure) -> int:
-        """Write ``erasure`` in one transaction; its note's ``seq``.
+        """Write ``erasure`` in one transaction; its note's ``seq`` (0 without a note).
 
         Raises:
             VersionConflictError: a record's stored version is not its rewrite's

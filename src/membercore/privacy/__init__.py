@@ -6,10 +6,30 @@
   birth keeps its year.
 - :func:`digest`: what an erasure keeps of each id, so that a later fact about the
   person is refused without the id being kept.
+- :func:`erased_payload`: what stands for a raw payload erased (a person's, or one past
+  its retention period).
 """
 
 from __future__ import annotations
 
-from membercore.privacy.scrubbing import ERASED, FREE_TEXT, Scrubber, digest, pseudonym
+from membercore.privacy.scrubbing import (
+    ERASED,
+    FREE_TEXT,
+    VARIABLES,
+    Scrubber,
+    digest,
+    erased_payload,
+    is_erased,
+    pseudonym,
+)
 
-__all__ = ["ERASED", "FREE_TEXT", "Scrubber", "digest", "pseudonym"]
+__all__ = [
+    "ERASED",
+    "FREE_TEXT",
+    "VARIABLES",
+    "Scrubber",
+    "digest",
+    "erased_payload",
+    "is_erased",
+    "pseudonym",
+]

@@ -21,7 +21,16 @@ from typing import Any, Final
 
 import attrs
 
-__all__ = ["ERASED", "FREE_TEXT", "Scrubber", "digest", "pseudonym"]
+__all__ = [
+    "ERASED",
+    "FREE_TEXT",
+    "VARIABLES",
+    "Scrubber",
+    "digest",
+    "erased_payload",
+    "is_erased",
+    "pseudonym",
+]
 
 #: What stands where a person's data stood.
 ERASED: Final = "已删除"
@@ -29,6 +38,9 @@ ERASED: Final = "已删除"
 #: The fields whose text is blanked whoever it is about: message bodies, free text and
 #: raw payloads (what a scrubber cannot read for a person's data word by word).
 FREE_TEXT: Final = frozenset({"text", "body", "raw", "note", "notes", "comment", "address"})
+
+#: The field of a message's template variables: each value is blanked, the names kept.
+VARIABLES: Final = "variables"
 
 # A word: not inside a longer run of letters and digits (``P-1`` is not in ``P-10``).
 _EDGE_BEFORE: Final = r"(?<![0-9A-Za-z])"
@@ -40,6 +52,20 @@ _SHORTEST_WORD: Final = 2
 def digest(value: str) -> str:
     """What an erasure keeps of ``value`` (an id, ``system|value``): a one-way digest."""
     return hashlib.blake2b(value.encode(), digest_size=16, person=b"membercore-erase").hexdigest()
+
+
+def erased_payload(payload: str) -> str:
+    """What stands for a raw payload erased: :data:`ERASED` and a digest of it.
+
+    Two payloads erased stay apart (a dead letter is kept once per fact id and payload);
+    an erased one is known by :func:`is_erased`.
+    """
+    return f"{ERASED} {hashlib.blake2b(payload.encode(), digest_size=6).hexdigest()}"
+
+
+def is_erased(text: str) -> bool:
+    """Whether ``text`` is a payload or a body already erased."""
+    return text.startswith(ERASED)
 
 
 def pseudonym() -> str:
@@ -109,6 +135,8 @@ class Scrubber:
     def _field(self, name: str, item: Any) -> Any:
         if self.blank and name in FREE_TEXT and isinstance(item, str) and item:
             return ERASED
+        if self.blank and name == VARIABLES and isinstance(item, dict):
+            return {self.text(key): ERASED for key in item}
         return self.value(item)
 
     def json(self, text: str) -> str:

@@ -7,6 +7,7 @@ one way a command is carried out (one unit of work, refused with the part's erro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -47,6 +48,7 @@ from membercore.service.recording import (
     member_key,
     member_of,
 )
+from membercore.service.retention import RetentionReport, plan_retention
 from membercore.service.unit_of_work import RecordCache, UnitOfWork, decode
 
 if TYPE_CHECKING:
@@ -56,6 +58,8 @@ if TYPE_CHECKING:
 __all__ = ["MemberCalls"]
 
 _T = TypeVar("_T")
+
+log = logging.getLogger("membercore.engine")
 
 
 class MemberCalls:
@@ -465,10 +469,37 @@ class MemberCalls:
             erasure, keys = plan_erasure(self.store, survivor, reason, by, at)
             seq = cast(ErasureStore, self.store).erase(erasure)
             self._records.drop(keys)
-            return attrs.evolve(erasure.note, seq=seq)
+            return attrs.evolve(cast(ErasureNote, erasure.note), seq=seq)
 
         note, _ = self.retrying(erase, f"erasing member {member_id}")
         return note
+
+    def retain(self, *, now: datetime | None = None) -> RetentionReport:
+        """Let go of the details the programme's retention periods keep no longer.
+
+        Message bodies (in the outbox and the members' journals), the addresses messages
+        went to and the providers' errors, and the raw payloads of inputs refused, each
+        past its period (:class:`~membercore.config.Retention`); ids, statuses, outcomes
+        and reasons stay (:mod:`membercore.service.retention`). The worker runs it; a
+        store that cannot erase (:class:`~membercore.ports.ErasureStore`) keeps all.
+        """
+        at = now or self.now()
+        store = self.store
+        if not isinstance(store, ErasureStore):
+            log.warning("retention: the store %s cannot erase; everything is kept", store.url)
+            return RetentionReport()
+
+        def retain() -> RetentionReport:
+            erasure, report = plan_retention(self.store, self.config.retention, at)
+            if erasure.records or erasure.outbox or erasure.dead_letters:
+                store.erase(erasure)
+                self._records.drop(r.key for r in erasure.records)
+            return report
+
+        report, _ = self.retrying(retain, "letting go of details past their retention")
+        if report != RetentionReport():
+            log.info("retention: %s", report)
+        return report
 
     def households(self) -> Iterator[households.HouseholdState]:
         """Every household's record, streamed in id order."""

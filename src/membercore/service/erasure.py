@@ -40,8 +40,9 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore.privacy import ERASED, Scrubber, digest, pseudonym
+from membercore.privacy import ERASED, Scrubber, digest, erased_payload, pseudonym
 from membercore.segments import RegistrationNoted
+from membercore.service.outcomes import address_key
 from membercore.service.recording import HOUSEHOLD, MEMBER, member_key
 
 __all__ = ["digests_of", "erased_facts", "plan_erasure", "refusal"]
@@ -99,8 +100,9 @@ def plan_erasure(
     records = [r for r in found if r is not None]
     records += _related(store, records, keys, named)
     rewritten = {r.old_key for r in records}
+    note = ErasureNote(at=now, reason=reason, by=by, digests=_digests(person))
     erasure = Erasure(
-        note=ErasureNote(at=now, reason=reason, by=by, digests=_digests(person)),
+        note=note,
         records=records,
         inbox=[
             (entry.fact_id, _taken(entry, keys, own))
@@ -114,8 +116,8 @@ def plan_erasure(
         identifiers=person.links,
         lookups=list(person.ids.items()),
     )
-    note = attrs.evolve(erasure.note, counts=_counts(erasure))
-    return attrs.evolve(erasure, note=note), sorted(rewritten | set(keys.values()))
+    counted = attrs.evolve(note, counts=_counts(erasure))
+    return attrs.evolve(erasure, note=counted), sorted(rewritten | set(keys.values()))
 
 
 def _person(store: Store, member_id: str) -> _Person:
@@ -137,8 +139,16 @@ def _person(store: Store, member_id: str) -> _Person:
 
 
 def _registered(noted: Mapping[str, Any]) -> dict[str, str]:
-    """A registration's personal values, with what replaces each."""
+    """A registration's personal values, with what replaces each.
+
+    A phone number and an e-mail address also as the outbox keeps the address a message
+    went to (``13800138000`` for ``+86 138-0013-8000``).
+    """
     found = {noted[name]: ERASED for name in _CONTACTS if isinstance(noted.get(name), str)}
+    for channel, name in (("sms", "phone"), ("email", "email")):
+        kept = address_key(channel, noted.get(name))
+        if kept:
+            found[kept] = ERASED
     born = noted.get("birth_date")
     if isinstance(born, str) and len(born) >= len("yyyy-mm-dd"):
         found[born] = f"{born[:4]}-01-01"
@@ -263,18 +273,15 @@ def _optional(scrubber: Scrubber, text: str | None) -> str | None:
 
 def _letters(store: Store, scrubber: Scrubber) -> Iterator[tuple[DeadLetter, DeadLetter]]:
     """The inputs refused that name the person: their raw payload erased."""
-    place = 0
     for letter in store.dead_letters():
-        if not (scrubber.mentions(letter.payload) or scrubber.mentions(letter.fact_id)):
-            continue
-        place += 1
-        erased = attrs.evolve(
-            letter,
-            fact_id=scrubber.text(letter.fact_id),
-            payload=f"{ERASED} {place}",
-            reason=scrubber.text(letter.reason),
-        )
-        yield letter, erased
+        if scrubber.mentions(letter.payload) or scrubber.mentions(letter.fact_id):
+            erased = attrs.evolve(
+                letter,
+                fact_id=scrubber.text(letter.fact_id),
+                payload=erased_payload(letter.payload),
+                reason=scrubber.text(letter.reason),
+            )
+            yield letter, erased
 
 
 def _tasks(

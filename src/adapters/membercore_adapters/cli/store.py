@@ -1,7 +1,7 @@
 """The commands over a store.
 
-``ingest``, ``import``, ``tick``, ``outbox``, ``tasks``, ``dead-letters``, ``migrate``
-and ``repack``.
+``ingest``, ``import``, ``tick``, ``retain``, ``outbox``, ``tasks``, ``dead-letters``,
+``migrate`` and ``repack``.
 Each opens the store as it needs it (:mod:`~membercore_adapters.cli.opening`), answers,
 and says in words what was wrong if something was.
 """
@@ -42,6 +42,7 @@ def commands() -> list[click.Command]:
         _ingest(),
         _import(),
         _tick(),
+        _retain(),
         _outbox(),
         _tasks(),
         _dead_letters(),
@@ -280,6 +281,54 @@ def _tick() -> click.Command:
         return Exit.DONE
 
     return tick
+
+
+_RETAINED = Words(
+    "已按保留期限删除：消息正文 {messages} 条（会员日志 {journals} 份），送达地址与错误 "
+    "{deliveries} 条，被拒输入的原始内容 {dead_letters} 条",
+    "let go past their retention: {messages} message bodies ({journals} members' "
+    "journals), {deliveries} delivery addresses and errors, {dead_letters} raw payloads "
+    "of inputs refused",
+)
+
+
+def _retain() -> click.Command:
+    @click.command(
+        "retain",
+        help=say(
+            Words(
+                "删除超过保留期限的消息正文、送达地址和被拒输入的原始内容（[retention]；"
+                "worker 每小时运行一次）",
+                "let go of the message bodies, delivery addresses and raw payloads of "
+                "inputs refused past their retention ([retention]; the worker runs it "
+                "hourly)",
+            )
+        ),
+    )
+    @click.option(
+        "--now",
+        type=INSTANT,
+        help=say(
+            Words(
+                "带 UTC 偏移的 ISO 8601 时刻（默认：现在）",
+                "ISO 8601 instant with its UTC offset (default: now)",
+            )
+        ),
+    )
+    @store_options
+    def retain(now: datetime | None, store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="tend") as engine:
+            report = engine.retain(now=now)
+        echo(
+            _RETAINED,
+            messages=report.messages,
+            journals=report.journals,
+            deliveries=report.deliveries,
+            dead_letters=report.dead_letters,
+        )
+        return Exit.DONE
+
+    return retain
 
 
 _HANDED = Words(

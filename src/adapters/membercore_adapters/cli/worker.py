@@ -7,10 +7,11 @@ to, read once), ticks the store every ``--tick-every`` seconds and hands the out
 the channels every ``--dispatch-every`` seconds, all on one event loop, the engine on
 its thread. The channels are those the programme's ``[channels]`` tables configure (the
 console's when it configures none); every ``--reports-every`` seconds it reads back
-what their providers reported and members replied. SIGTERM or SIGINT stops it cleanly:
-the unit of work in flight commits or rolls back, what was committed is acknowledged,
-and nothing else is; it exits 0. It logs what it does with the standard ``logging``
-module (counts and ids, never a patient's details).
+what their providers reported and members replied, and every ``--retain-every`` seconds
+(hourly) it lets go of the details past the programme's retention periods. SIGTERM or
+SIGINT stops it cleanly: the unit of work in flight commits or rolls back, what was
+committed is acknowledged, and nothing else is; it exits 0. It logs what it does with
+the standard ``logging`` module (counts and ids, never a patient's details).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class WorkerSettings:
         tick_every: seconds between ticks (0: never).
         dispatch_every: seconds between hand-overs of the outbox (0: never).
         reports_every: seconds between readings of delivery reports and replies (0: never).
+        retain_every: seconds between passes letting go of details past their retention
+            (0: never).
         log_json: write the logs as JSON lines.
     """
 
@@ -68,6 +71,7 @@ class WorkerSettings:
     tick_every: float = 60.0
     dispatch_every: float = 30.0
     reports_every: float = 60.0
+    retain_every: float = 3600.0
     log_json: bool = False
 
 
@@ -176,6 +180,19 @@ def _command() -> click.Command:
         ),
     )
     @click.option(
+        "--retain-every",
+        type=seconds,
+        default=3600.0,
+        show_default=True,
+        help=say(
+            Words(
+                "两次删除超过保留期限的细节（[retention]）之间的秒数（0：从不）",
+                "seconds between passes letting go of details past their retention "
+                "([retention]; 0: never)",
+            )
+        ),
+    )
+    @click.option(
         "--log-json",
         is_flag=True,
         help=say(
@@ -199,6 +216,7 @@ def _command() -> click.Command:
         tick_every: float,
         dispatch_every: float,
         reports_every: float,
+        retain_every: float,
         log_json: bool,
     ) -> int:
         settings = WorkerSettings(
@@ -212,6 +230,7 @@ def _command() -> click.Command:
             tick_every=tick_every,
             dispatch_every=dispatch_every,
             reports_every=reports_every,
+            retain_every=retain_every,
             log_json=log_json,
         )
         with engine_on(store, config, use="write") as engine:
@@ -297,6 +316,13 @@ def _read_reports(engine: Engine, channels: Mapping[str, Channel]) -> None:
         log.warning("reports not read: %s", error)
 
 
+def _retain(engine: Engine) -> None:
+    try:
+        engine.retain()  # the engine logs what it let go of
+    except MembercoreError as error:
+        log.warning("retention not applied: %s", error)
+
+
 async def _work(
     engine: Engine,
     channels: Mapping[str, Channel],
@@ -311,12 +337,13 @@ async def _work(
     for listener in listeners:
         await listener.start()
     log.info("worker started on %s, channels %s", engine.store.url, ", ".join(channels))
-    due = {"poll": 0.0, "tick": 0.0, "dispatch": 0.0, "reports": 0.0}
+    due = {"poll": 0.0, "tick": 0.0, "dispatch": 0.0, "reports": 0.0, "retain": 0.0}
     every = {
         "poll": settings.poll_every if settings.poll else 0.0,
         "tick": settings.tick_every,
         "dispatch": settings.dispatch_every,
         "reports": settings.reports_every,
+        "retain": settings.retain_every,
     }
     while not stopping.is_set():
         now = time.monotonic()
@@ -333,6 +360,9 @@ async def _work(
         if every["reports"] > 0 and now >= due["reports"]:
             _read_reports(engine, channels)
             due["reports"] = now + every["reports"]
+        if every["retain"] > 0 and now >= due["retain"]:
+            _retain(engine)
+            due["retain"] = now + every["retain"]
         waits = [due[k] - time.monotonic() for k in due if every[k] > 0]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=max(0.05, min(waits, default=3600)))

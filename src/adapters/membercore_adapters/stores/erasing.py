@@ -11,6 +11,7 @@ first and removes last (no other transaction ever sees it).
 from __future__ import annotations
 
 import json
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Final
@@ -100,20 +101,33 @@ class SqlErasure(ABC):
         """Rewrite a person's rows in one transaction (see :meth:`ErasureStore.erase`)."""
         self._writable("erasing")
         note = erasure.note
-        marker = note.digests[0] if note.digests else note.reason
+        marker = uuid.uuid4().hex
         versions = {rewrite.old_key: rewrite.version for rewrite in erasure.records}
-        statements = [(_BEGIN, [(marker,)]), *self._rewrites(erasure), (_END, [(marker,)])]
+        noted = [] if note is None else self._noted(note)
+        statements = [(_BEGIN, [(marker,)]), *self._rewrites(erasure), *noted, (_END, [(marker,)])]
         self._write_all("erasing", statements, versions=versions)
+        if note is None:
+            return 0
         if not note.digests:
             return max(n.seq for n in self.erasures())
         ((seq,),) = self._query("erasing", _SEQ_OF, (note.digests[0],))
         return int(seq)
 
+    def _noted(self, note: ErasureNote) -> list[tuple[str, list[Any]]]:
+        rows = self._rows
+        kept = (
+            rows.instant(note.at),
+            rows.put(note.reason),
+            rows.put(note.by),
+            json.dumps(list(note.digests)),
+            json.dumps(note.counts),
+        )
+        return [(_NOTE, [kept]), (_DIGEST, [(digest,) for digest in note.digests])]
+
     def _rewrites(self, erasure: Erasure) -> list[tuple[str, list[Any]]]:
         rows = self._rows
         put, put_optional = rows.put, rows.put_optional
         records = erasure.records
-        note = erasure.note
         return [
             (
                 _RECORD,
@@ -186,19 +200,6 @@ class SqlErasure(ABC):
             ),
             (_IDENTIFIER, [(put(link.value), put(link.system)) for link in erasure.identifiers]),
             (_LOOKUP, [(put(new), put(old)) for old, new in erasure.lookups]),
-            (
-                _NOTE,
-                [
-                    (
-                        rows.instant(note.at),
-                        put(note.reason),
-                        put(note.by),
-                        json.dumps(list(note.digests)),
-                        json.dumps(note.counts),
-                    )
-                ],
-            ),
-            (_DIGEST, [(digest,) for digest in note.digests]),
         ]
 
     def inbox_of(self, key: str) -> list[InboxEntry]:

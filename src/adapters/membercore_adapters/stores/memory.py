@@ -616,6 +616,8 @@ class MemoryStore(Closing):
                 raise StorageError(self.url, f"erasing: keys already taken: {', '.join(taken)}")
             self._rewrite_records(erasure)
             self._rewrite_rows(erasure)
+            if erasure.note is None:
+                return 0
             note = attrs.evolve(erasure.note, seq=len(self._erasures) + 1)
             self._erasures.append(note)
             for digest in note.digests:

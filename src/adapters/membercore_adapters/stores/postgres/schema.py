@@ -277,9 +277,11 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         )""",
         # An erasure holds a row here for its transaction (no other transaction ever
         # sees one): the one time a look-up or a logged input may change (UPDATE only).
+        # The functions find it in the store's schema, whatever the search_path of the
+        # connection that fires them (the migration's is the store's).
         "CREATE TABLE erasing (marker text NOT NULL)",
         """CREATE OR REPLACE FUNCTION lookups_append_only() RETURNS trigger
-            LANGUAGE plpgsql AS $$
+            LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
             BEGIN
                 IF TG_OP = 'UPDATE' AND EXISTS (SELECT 1 FROM erasing) THEN
                     RETURN NEW;
@@ -289,7 +291,7 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
             END
             $$""",
         """CREATE OR REPLACE FUNCTION inputs_append_only() RETURNS trigger
-            LANGUAGE plpgsql AS $$
+            LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
             BEGIN
                 IF TG_OP = 'UPDATE' AND EXISTS (SELECT 1 FROM erasing) THEN
                     RETURN NEW;

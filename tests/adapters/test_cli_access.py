@@ -8,6 +8,7 @@ is compared apart.
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -444,4 +445,34 @@ def test_audit_lists_the_look_ups_by_member_by_who_and_since(
     (_heading, row) = capsys.readouterr().out.splitlines()
     assert "cs-01" in row
     assert main(["audit", "--who", "nobody", "--store", store]) == 0
+    assert capsys.readouterr().out.strip() == "（无）"
+
+
+def test_reading_a_record_from_the_command_line_is_a_look_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("getpass.getuser", lambda: "it-wang")
+    store = f"sqlite:///{tmp_path}/m.db"
+    facts = tmp_path / "f.jsonl"
+    registered = {
+        "type": "patient_registered",
+        "fact_id": "r-1",
+        "patient_id": "P-1",
+        "occurred_at": "2026-03-01T01:00:00+00:00",
+    }
+    facts.write_text(json.dumps(registered) + "\n", encoding="utf-8")
+    assert main(["ingest", str(facts), "--store", store]) == 0
+    assert main(["member", "show", "P-1", "--purpose", "核对积分", "--store", store]) == 0
+    assert main(["member", "journal", "P-1", "--store", store]) == 0
+    assert (
+        main(["member", "export", "P-1", "--out", str(tmp_path / "c.json"), "--store", store]) == 0
+    )
+    assert main(["member", "show", "P-404", "--store", store]) == 1  # unknown: nothing recorded
+    capsys.readouterr()
+    assert main(["audit", "--member", "P-1", "--store", store]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[2] for row in rows] == ["cli:it-wang"] * 3
+    assert "核对积分" in rows[0]
+    assert all("命令行查阅" in row for row in rows[1:])
+    assert main(["audit", "--member", "P-404", "--store", store]) == 0
     assert capsys.readouterr().out.strip() == "（无）"

@@ -1,12 +1,16 @@
 """``member show|export|journal``, ``household journal``: a record read; ``member erase``.
 
-``member erase ID --reason R --by WHO`` erases a person's data (PIPL Art. 47:
+Reading a member's record (``show``, ``export``, ``journal``) records a look-up first
+(who: ``cli:<login>``, via ``cli``, the ``--purpose`` given), as the HTTP API and the
+console do; the read itself opens the store read-only. ``member erase ID --reason R --by
+WHO`` erases a person's data (PIPL Art. 47:
 :meth:`~membercore.service.engine.Engine.erase_member`), after asking to confirm unless
 ``--yes``; ``member erasures`` lists what was erased, when, why and by whom.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +20,7 @@ import click
 
 from membercore.ledger import balances
 from membercore.plans import active_plans
-from membercore.ports import ErasureStore
+from membercore.ports import AccountStore, ErasureStore, Lookup
 from membercore.service.engine import Engine
 from membercore.service.export import journal_entry
 from membercore.service.member import tier_at
@@ -64,17 +68,67 @@ def _show() -> click.Command:
             )
         ),
     )
+    @_purpose_option
     @store_options
-    def show(member_id: str, now: datetime | None, store: str, config: Path | None) -> int:
+    def show(
+        member_id: str, now: datetime | None, purpose: str, store: str, config: Path | None
+    ) -> int:
         with engine_on(store, config, use="read") as engine:
             if not engine.store.load([member_key(member_id)]):
                 warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
                 return Exit.REFUSED
             view = _member_view(engine, member_id, engine.now() if now is None else now)
+        _looked_up(store, config, member_id, purpose)
         echo(json.dumps(view, ensure_ascii=False, indent=2))
         return Exit.DONE
 
     return show
+
+
+#: The purpose a read from the command line is recorded with when none is given.
+CLI_PURPOSE = "命令行查阅"
+
+_purpose_option = click.option(
+    "--purpose",
+    default=CLI_PURPOSE,
+    show_default=True,
+    help=say(
+        Words(
+            "查阅的目的，记入查阅记录（membercore audit）",
+            "why the record is read: recorded with the look-up (membercore audit)",
+        )
+    ),
+)
+_NOT_RECORDED = Words(
+    "membercore: 此存储不保存查阅记录，本次查阅未记录：{store}",
+    "membercore: this store keeps no look-ups; this one was not recorded: {store}",
+)
+
+
+def reader() -> str:
+    """Who reads from the command line, as a look-up names them: ``cli:<login>``."""
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no login name for the process's user
+        login = "unknown"
+    return f"cli:{login}"
+
+
+def _looked_up(store: str, config: Path | None, member_id: str, purpose: str) -> None:
+    """Record that the member's record was read from the command line, before it is shown.
+
+    Raises:
+        Stop: the store could not record it (nothing is shown).
+    """
+    with engine_on(store, config, use="tend") as engine:
+        accounts = engine.store
+        if not isinstance(accounts, AccountStore):
+            warn(_NOT_RECORDED, store=accounts.url)
+            return
+        seen = Lookup(
+            at=engine.now(), who=reader(), member_id=member_id, purpose=purpose, via="cli"
+        )
+        accounts.record_lookup(seen)
 
 
 _EXPORTED = Words(
@@ -106,14 +160,18 @@ def _export() -> click.Command:
             )
         ),
     )
+    @_purpose_option
     @store_options
-    def export(member_id: str, out: Path | None, store: str, config: Path | None) -> int:
+    def export(
+        member_id: str, out: Path | None, purpose: str, store: str, config: Path | None
+    ) -> int:
         with engine_on(store, config, use="read") as engine:
             if not engine.store.load([member_key(member_id)]):
                 warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
                 return Exit.REFUSED
             document = engine.export_member(member_id)
             view = _member_view(engine, member_id, engine.now())
+        _looked_up(store, config, member_id, purpose)
         text = json.dumps(document, ensure_ascii=False, indent=1)
         if out is None:
             echo(text)
@@ -256,15 +314,21 @@ def _journal(kind: str, whose: Words) -> click.Command:
             Words("只列出此版本之后提交的事件", "only the events of the commits after this version")
         ),
     )
+    @_purpose_option
     @store_options
-    def journal(named: str, after_version: int, store: str, config: Path | None) -> int:
+    def journal(
+        named: str, after_version: int, purpose: str, store: str, config: Path | None
+    ) -> int:
         key = household_key(named) if kind == "household" else member_key(named)
         with engine_on(store, config, use="read") as engine:
             if not engine.store.load([key]):
                 warn(_UNKNOWN, whose_kind=say(_KINDS[kind]), named=named)
                 return Exit.REFUSED
-            for event in engine.store.events(key, after_version=after_version):
-                echo(json.dumps(journal_entry(event), ensure_ascii=False))
+            events = engine.store.events(key, after_version=after_version)
+        if kind == "member":
+            _looked_up(store, config, named, purpose)
+        for event in events:
+            echo(json.dumps(journal_entry(event), ensure_ascii=False))
         return Exit.DONE
 
     return journal

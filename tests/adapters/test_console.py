@@ -341,6 +341,43 @@ def test_a_member_not_in_her_care_is_shown_after_she_says_why(
     assert [(s.who, s.purpose, s.via) for s in seen] == [("hm-02", "来电咨询", "console")]
 
 
+def test_a_consent_is_withdrawn_with_one_button_by_any_member_of_staff(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    _engine(
+        api,
+        lambda engine: engine.record_consent(
+            "P-1", "marketing", ["sms", "wecom"], key="k-m", given_by="P-1", source="app"
+        ),
+    )
+    token = _signed_in(client, "hm-02")  # P-1 is not in her care
+    asked = client.post("/console/members/P-1", data={"_csrf_token": token, "purpose": "来电咨询"})
+    assert asked.text.count("撤回同意</button>") == 1  # only marketing is agreed to
+    assert 'name="purpose" value="marketing"' in asked.text
+    stale = client.post("/console/members/P-1/consent/withdraw", data={"purpose": "marketing"})
+    assert stale.status_code == 403
+    assert _engine(api, lambda engine: engine.member("P-1").consent.granted.get("marketing"))
+    token = _form_token(client)  # the refusal forgot the form's cookie: a fresh one
+    done = client.post(
+        "/console/members/P-1/consent/withdraw",
+        data={"_csrf_token": token, "purpose": "marketing"},
+    )
+    assert done.status_code == 200, done.text
+    assert _flash(done.text) == "已撤回 P-1 对营销的同意（所有渠道），相关待发消息已取消"
+    assert "撤回同意</button>" not in done.text
+    assert not _engine(api, lambda engine: engine.member("P-1").consent.granted.get("marketing"))
+    seen = _engine(api, lambda engine: list(_accounts(engine).lookups(member_id="P-1")))
+    assert [(s.who, s.purpose) for s in seen] == [("hm-02", "来电咨询"), ("hm-02", "撤回同意")]
+    odd = client.post(
+        "/console/members/P-1/consent/withdraw",
+        data={"_csrf_token": _form_token(client), "purpose": "spam"},
+        follow_redirects=False,
+    )
+    assert odd.status_code == 303  # back to the member's page, the reason said there
+    assert odd.headers["location"] == "/console/members/P-1"
+    assert len(_engine(api, lambda engine: list(_accounts(engine).lookups(member_id="P-1")))) == 2
+
+
 def test_an_unassigned_task_claimed_by_someone_off_the_roster_says_why(
     client: TestClient[Litestar], api: Litestar
 ) -> None:

@@ -339,6 +339,35 @@ def test_staff_act_as_themselves_and_on_their_members_only_with_a_purpose(
     assert [e["operator"] for e in by_crm.json()["events"] if "operator" in e] == ["cs-09"]
 
 
+def test_a_consent_a_member_of_staff_takes_names_them_and_the_text_agreed_to(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    his = _token(api, "ingest")
+    _register(client, his, "P-1")
+    desk = {**_signed_in(client, "cs-01"), "X-Purpose": "front desk"}
+    grant = {
+        "type": "grant_consent",
+        "key": "c-1",
+        "member_id": "P-1",
+        "purpose": "marketing",
+        "channels": ["sms"],
+        "given_by": "P-1",
+        "source": "front desk",
+        "text_version": "marketing-2026-01",
+    }
+    done = client.post("/commands", json=grant, headers=desk)
+    assert done.status_code == 200, done.text
+    (granted,) = [e for e in done.json()["events"] if e["type"] == "consent_granted"]
+    assert (granted["text_version"], granted["operator"]) == ("marketing-2026-01", "cs-01")
+    # Given in the app, through a system: no member of staff took it.
+    crm = _token(api, "commands")
+    app_grant = grant | {"key": "c-2", "purpose": "care", "source": "app"}
+    answer = client.post("/commands", json=app_grant, headers=crm).json()
+    (self_given,) = [e for e in answer["events"] if e["type"] == "consent_granted"]
+    assert "operator" not in self_given
+    assert self_given["text_version"] == "marketing-2026-01"
+
+
 # -- tasks ------------------------------------------------------------------------------
 
 

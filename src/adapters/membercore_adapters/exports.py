@@ -71,6 +71,10 @@ def export_summary(document: Mapping[str, Any], view: Mapping[str, Any], languag
     return "\n".join(line.say(language, **fields) for line in _LINES) + "\n"
 
 
+_TEXT = Words("，同意书版本 {version}", ", consent text {version}")
+_TAKEN_BY = Words("，经办员工 {staff}", ", taken by {staff}")
+
+
 def _consent(entry: Mapping[str, Any], language: Language) -> str:
     event = entry["event"]
     done = (_GRANTED if entry["type"] == "consent_granted" else _WITHDRAWN).say(language)
@@ -80,4 +84,8 @@ def _consent(entry: Mapping[str, Any], language: Language) -> str:
     how = ", ".join(str(event[k]) for k in ("given_by", "source") if event.get(k))
     if event.get("by_guardian"):
         how += _GUARDIAN.say(language)
+    if event.get("text_version"):
+        how += _TEXT.say(language, version=event["text_version"])
+    if event.get("operator"):
+        how += _TAKEN_BY.say(language, staff=event["operator"])
     return f"{entry['at'][:10]} {done} {purpose}/{channel}" + (f" ({how})" if how else "")

@@ -93,6 +93,8 @@ def decide(
             at=now,
             key=command.key,
             fingerprint=digest,
+            text_version=command.text_version,
+            operator=command.operator,
         )
     ]
 

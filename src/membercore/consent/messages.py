@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import attrs
 
 from membercore.checks import non_empty
+from membercore.converters import OMIT_AT_DEFAULT
 from membercore.dates import as_utc, aware
 from membercore.errors import InvalidFactError
 from membercore.messages import (
@@ -30,6 +31,16 @@ __all__ = [
 ]
 
 
+# New fields are written only when they hold something: what earlier releases wrote
+# and digested stays as it was.
+_OMIT = {OMIT_AT_DEFAULT: True}
+
+
+def _optional_text(instance: Any, attribute: Any, value: str | None) -> None:
+    if value is not None:
+        non_empty(instance, attribute, value)
+
+
 def _channels(instance: Any, attribute: Any, value: tuple[str, ...]) -> None:
     unknown = [channel for channel in value if channel not in CHANNELS]
     if unknown or len(set(value)) != len(value):
@@ -47,6 +58,11 @@ class GrantConsent(Command):
         channels: the channels agreed to.
         given_by: who gave it: the member, or their guardian's member id.
         source: where it was given (``app``, ``paper form``, ``front desk``...).
+        text_version: the version of the consent text the person agreed to
+            (``marketing-2026-01``), as the hospital names its texts.
+        operator: the member of staff who took it (at the front desk, on the phone);
+            ``None`` when the person gave it themselves (the app, an SMS reply). The
+            HTTP API and the console fill in the member of staff who sends it.
     """
 
     TYPE: ClassVar[str] = "grant_consent"
@@ -55,6 +71,14 @@ class GrantConsent(Command):
     channels: tuple[Channel, ...] = attrs.field(validator=_channels)
     given_by: str = attrs.field(validator=non_empty)
     source: str = attrs.field(validator=non_empty)
+    # Out of the repr and written only when given: the fingerprints of grants taken
+    # before stay as they were (docs/stored-data.md).
+    text_version: str | None = attrs.field(
+        default=None, validator=_optional_text, repr=False, metadata=_OMIT
+    )
+    operator: str | None = attrs.field(
+        default=None, validator=_optional_text, repr=False, metadata=_OMIT
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -81,7 +105,11 @@ ConsentCommand = GrantConsent | WithdrawConsent
 
 @attrs.frozen(kw_only=True)
 class ConsentGranted(MemberEvent):
-    """Consent was given for a purpose on channels."""
+    """Consent was given for a purpose on channels: the evidence of it.
+
+    ``text_version`` and ``operator`` are as the command gave them (grants recorded
+    before they were kept have neither).
+    """
 
     TYPE: ClassVar[str] = "consent_granted"
 
@@ -93,6 +121,8 @@ class ConsentGranted(MemberEvent):
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     key: str
     fingerprint: str
+    text_version: str | None = attrs.field(default=None, metadata=_OMIT)
+    operator: str | None = attrs.field(default=None, metadata=_OMIT)
 
 
 @attrs.frozen(kw_only=True)

@@ -336,8 +336,14 @@ class MemberCalls:
         key: str,
         given_by: str,
         source: str,
+        text_version: str | None = None,
+        operator: str | None = None,
     ) -> tuple[object, ...]:
-        """Record a consent for a purpose on channels (a guardian's for a child under 14)."""
+        """Record a consent for a purpose on channels (a guardian's for a child under 14).
+
+        ``text_version`` names the consent text agreed to; ``operator`` the member of
+        staff who took it (None: the person gave it themselves).
+        """
         command = consent.GrantConsent(
             key=key,
             member_id=member_id,
@@ -345,6 +351,8 @@ class MemberCalls:
             channels=tuple(channels),
             given_by=given_by,
             source=source,
+            text_version=text_version,
+            operator=operator,
         )
         return self.execute(command)
 

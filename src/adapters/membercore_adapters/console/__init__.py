@@ -31,6 +31,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from membercore_adapters.console.consent import CONSENT_FORMS
 from membercore_adapters.console.dashboard import DASHBOARD, FRESH_FOR, Boards
 from membercore_adapters.console.members import MEMBERS
 from membercore_adapters.console.pages import CSRF_COOKIE, PATH, console_error
@@ -87,7 +88,15 @@ def console(*, fresh_for: timedelta = FRESH_FOR) -> Router:
     )
     return Router(
         path=PATH,
-        route_handlers=[*SIGNING, *QUEUE, *MEMBERS, *TASK_FORMS, *DASHBOARD, _static()],
+        route_handlers=[
+            *SIGNING,
+            *QUEUE,
+            *MEMBERS,
+            *TASK_FORMS,
+            *CONSENT_FORMS,
+            *DASHBOARD,
+            _static(),
+        ],
         guards=[signed_in],
         opt={"public": True},  # no bearer token: the console's guard wants its cookie
         dependencies={"boards": Provide(lambda: boards, sync_to_thread=False)},

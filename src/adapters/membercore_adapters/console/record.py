@@ -74,8 +74,15 @@ class JourneyLine:
 
 @attrs.frozen(kw_only=True)
 class ConsentRow:
-    """The channels agreed to for one purpose, in the order of :attr:`MemberRecord.channels`."""
+    """The channels agreed to for one purpose, in the order of :attr:`MemberRecord.channels`.
 
+    Attributes:
+        key: the purpose (``marketing``), as a withdrawal names it.
+        purpose: its label.
+        granted: whether each channel is agreed to.
+    """
+
+    key: str
     purpose: str
     granted: tuple[bool, ...]
 
@@ -272,6 +279,7 @@ def _consent(granted: Mapping[str, frozenset[str]]) -> Iterator[ConsentRow]:
     for purpose in PURPOSES:
         channels = granted.get(purpose, frozenset())
         yield ConsentRow(
+            key=purpose,
             purpose=named(PURPOSE_NAMES, purpose, "zh-CN"),
             granted=tuple(channel in channels for channel in CHANNELS),
         )

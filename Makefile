@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WHEEL_VENV := build/wheel-venv
 
-.PHONY: demo test pytest lint typecheck wheel-check bench bench-engine bench-http bench-report bench-whatif clean
+.PHONY: demo test pytest lint typecheck wheel-check bench bench-engine bench-http bench-report bench-whatif bench-privacy clean
 
 $(STAMP): pyproject.toml plugins/membercore-clinic-example/pyproject.toml plugins/membercore-hl7v2/pyproject.toml plugins/membercore-dbview/pyproject.toml plugins/membercore-fhir/pyproject.toml plugins/membercore-wecom/pyproject.toml plugins/membercore-sms/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ bench-report: $(STAMP)
 
 bench-whatif: $(STAMP)
 	$(BIN)/python benchmarks/whatif.py
+
+bench-privacy: $(STAMP)
+	$(BIN)/python benchmarks/privacy.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis membercore-demo.db* membercore-demo-report*

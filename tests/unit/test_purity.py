@@ -255,7 +255,7 @@ KERNEL = (
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernel", KERNEL),
     ("facts", ("facts",)),
-    ("domain", (*PARTS, "config")),
+    ("domain", (*PARTS, "config", "privacy")),
     (
         "service",
         (

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -68,9 +67,15 @@ def is_erased(text: str) -> bool:
     return text.startswith(ERASED)
 
 
-def pseudonym() -> str:
-    """A new pseudonym for an erased person's record: random, derived from nothing of them."""
-    return f"erased-{secrets.token_hex(6)}"
+def pseudonym(record: str) -> str:
+    """The pseudonym of an erased person's record, from the whole of ``record``.
+
+    ``record`` is all the record held (its snapshot and every event, as stored): a
+    one-way digest of it names no id and is found from no id, and nothing kept after
+    the erasure holds what it was made from.
+    """
+    found = hashlib.blake2b(record.encode(), digest_size=6, person=b"mc-pseudonym")
+    return f"erased-{found.hexdigest()}"
 
 
 @attrs.frozen

@@ -444,7 +444,7 @@ class MemberCalls:
     ) -> ErasureNote:
         """Erase a person's data, keeping their records pseudonymous and balanced (PIPL Art. 47).
 
-        Their records move to a random pseudonymous key with their whole journal, so the
+        Their records move to a pseudonymous key with their whole journal, so the
         ledger, the liability and the figures stay as they were; their name, contact
         details, identifiers, message bodies, free text and raw HIS payloads are erased
         from every table; messages not yet sent are cancelled, open tasks closed; later

@@ -4,14 +4,15 @@
 those of the ids merged into it, their journal, the inputs, messages, dead letters,
 tasks, identifiers and look-ups about them, and the records of others that name them —
 and makes the :class:`~membercore.ports.Erasure` that rewrites it without their personal
-data (:class:`~membercore.privacy.Scrubber`): each of their records moves to a new,
-random pseudonymous key with its whole journal, so the ledger, the liability and every
-aggregated figure stay as they were; their name, contact details and identifiers become
-``已删除``; message bodies, free text and raw HIS payloads are blanked; a date of birth
-keeps its year; messages not yet sent are cancelled and open tasks closed; their
-identifiers are removed. What is kept of the erasure itself (an
-:class:`~membercore.ports.ErasureNote`) names when, why and by whom, and holds digests of
-their ids, by which :func:`refusal` refuses a later fact about them.
+data (:class:`~membercore.privacy.Scrubber`): each of their records moves to a new
+pseudonymous key (a one-way digest of the whole record) with its whole journal, so the
+ledger, the liability and every aggregated figure stay as they were; their name,
+contact details and identifiers become ``已删除``; message bodies, free text and raw HIS
+payloads are blanked; a date of birth keeps its year; messages not yet sent are
+cancelled and open tasks closed; their identifiers are removed. What is kept of the
+erasure itself (an :class:`~membercore.ports.ErasureNote`) names when, why and by whom,
+and holds digests of their ids, by which :func:`erased_facts` refuses a later fact
+about them.
 """
 
 from __future__ import annotations
@@ -135,7 +136,13 @@ def _person(store: Store, member_id: str) -> _Person:
         for event in store.events(member_key(other)):
             if event.type == RegistrationNoted.TYPE:
                 values.update(_registered(json.loads(event.payload)))
-    return _Person(ids={old: pseudonym() for old in ids}, links=links, values=values)
+    # The whole of the person's own record goes into each pseudonym: an id merged into it
+    # whose record holds little is no easier to find from than theirs.
+    theirs = _texts(store, member_key(member_id))
+    named = {
+        old: pseudonym("\n".join([old, *theirs, *_texts(store, member_key(old))])) for old in ids
+    }
+    return _Person(ids=named, links=links, values=values)
 
 
 def _registered(noted: Mapping[str, Any]) -> dict[str, str]:

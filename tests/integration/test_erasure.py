@@ -31,6 +31,7 @@ from membercore.facts import (
     VisitCompleted,
 )
 from membercore.households import AddDependent, FormHousehold
+from membercore.identity import MergeMembers
 from membercore.ports import ErasureStore, Lookup, OutboxMessage
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores.memory import MemoryStore
@@ -267,3 +268,49 @@ def test_later_facts_about_an_erased_person_are_refused_with_the_reason(url: str
             table for table, text in _everything(engine) if _ME.search(text) or "MR-556677" in text
         ]
         assert leaks == []
+
+
+@pytest.mark.parametrize("asked", [ME, "P-5"])
+def test_a_person_merged_from_two_records_is_erased_whole_by_either_id(
+    url: str, asked: str
+) -> None:
+    with Engine.open(url, config=reference_config(), clock=ManualClock(AT)) as engine:
+        _story(engine)
+        engine.ingest(
+            [
+                PatientRegistered(
+                    fact_id="reg-5",
+                    patient_id="P-5",
+                    occurred_at=AT,
+                    name="王芳（重复）",
+                    phone="+8613600004444",
+                    identifiers=[Identifier(system="MR", value="MR-555555")],
+                )
+            ]
+        )
+        engine.execute(
+            MergeMembers(
+                key="merge", member_id=ME, duplicate_id="P-5", operator="hm-01", reason="同一身份证"
+            )
+        )
+        note = engine.erase_member(asked, "本人申请删除", by="dpo-01")
+        assert note.counts["records"] >= 5  # both of theirs, and who names them
+        five = re.compile(r"(?<![0-9A-Za-z])P-5(?![0-9A-Za-z])")
+        values = (*PERSONAL, "王芳（重复）", "+8613600004444", "13600004444", "MR-555555")
+        leaks = [(t, v) for t, text in _everything(engine) for v in values if v in text]
+        leaks += [(t, "id") for t, text in _everything(engine) if _ME.search(text)]
+        leaks += [(t, "P-5") for t, text in _everything(engine) if five.search(text)]
+        assert leaks == []
+        later = engine.now()
+        report = engine.ingest(
+            [
+                VisitCompleted(fact_id="v-5", patient_id="P-5", occurred_at=later, visit_id="V-5"),
+                PatientRegistered(
+                    fact_id="reg-6",
+                    patient_id="P-6",
+                    occurred_at=later,
+                    identifiers=[Identifier(system="MR", value="mr-555555")],
+                ),
+            ]
+        )
+        assert (report.applied, report.rejected) == (0, 2)

@@ -20,7 +20,7 @@ from membercore import Engine, reference_config
 from membercore.config import Retention
 from membercore.facts import Discharged, PatientRegistered
 from membercore.ports import OutboxMessage
-from membercore.privacy import ERASED
+from membercore.privacy import EXPIRED
 from membercore.service.recording import member_key
 from membercore.service.retention import RetentionReport
 from membercore.testing.clock import ManualClock
@@ -81,7 +81,7 @@ def test_details_past_their_period_go_and_the_figures_stay(url: str) -> None:
         delivered = list(engine.store.outbox("delivered"))
         assert delivered
         assert {m.address for m in delivered} == {PHONE.removeprefix("+86")}
-        assert all(text and text != ERASED for text in _bodies(engine))
+        assert all(text and text != EXPIRED for text in _bodies(engine))
         (letter,) = engine.store.dead_letters()
         assert "诊断 I10" in letter.payload
         pending = list(engine.store.outbox("pending"))
@@ -103,17 +103,19 @@ def test_details_past_their_period_go_and_the_figures_stay(url: str) -> None:
                 None,
             )
             body = json.loads(now_kept.payload)
-            assert body["text"] == ERASED
-            assert set(body["variables"].values()) <= {ERASED}
+            assert body["text"] == EXPIRED
+            assert set(body["variables"].values()) <= {EXPIRED}
             assert body["purpose"] == json.loads(message.payload)["purpose"]
         for message in pending:
             assert kept[message.message_id].payload == message.payload
         texts = _bodies(engine)
-        assert texts.count(ERASED) == len(delivered)
+        assert texts.count(EXPIRED) == len(delivered)
         (gone,) = engine.store.dead_letters()
-        assert attrs.evolve(gone, payload=letter.payload) == letter
-        assert gone.payload.startswith(ERASED)
-        assert "I10" not in gone.payload
+        assert attrs.evolve(gone, payload=letter.payload, reason=letter.reason) == letter
+        assert gone.payload.startswith(EXPIRED)
+        assert "I10" in letter.reason
+        assert "I10" not in gone.payload + gone.reason
+        assert gone.reason.startswith("charge_paid.")
         assert engine.measure(now=at) == before
         assert engine.member(ME).ledger == engine.member(ME).ledger
 

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from membercore.messages import CHANNELS as EVERY_CHANNEL
 from membercore_adapters.labels import CHANNELS, PURPOSES, named
 from membercore_adapters.language import Language, Words
 
@@ -71,6 +72,7 @@ def export_summary(document: Mapping[str, Any], view: Mapping[str, Any], languag
     return "\n".join(line.say(language, **fields) for line in _LINES) + "\n"
 
 
+_EVERY = Words("所有渠道", "every channel")
 _TEXT = Words("，同意书版本 {version}", ", consent text {version}")
 _TAKEN_BY = Words("，经办员工 {staff}", ", taken by {staff}")
 
@@ -81,6 +83,8 @@ def _consent(entry: Mapping[str, Any], language: Language) -> str:
     purpose = named(PURPOSES, str(event.get("purpose", "")), language)
     listed = event.get("channels") or [event.get("channel", "")]
     channel = "、".join(named(CHANNELS, str(one), language) for one in listed)
+    if set(listed) == set(EVERY_CHANNEL):
+        channel = _EVERY.say(language)
     how = ", ".join(str(event[k]) for k in ("given_by", "source") if event.get(k))
     if event.get("by_guardian"):
         how += _GUARDIAN.say(language)
@@ -88,4 +92,6 @@ def _consent(entry: Mapping[str, Any], language: Language) -> str:
         how += _TEXT.say(language, version=event["text_version"])
     if event.get("operator"):
         how += _TAKEN_BY.say(language, staff=event["operator"])
+    if event.get("reason"):
+        how += f", {event['reason']}" if how else str(event["reason"])
     return f"{entry['at'][:10]} {done} {purpose}/{channel}" + (f" ({how})" if how else "")

@@ -74,6 +74,7 @@ def decide(
                 at=now,
                 key=command.key,
                 fingerprint=digest,
+                operator=command.operator,
             )
         ]
     by_guardian = command.given_by != command.member_id

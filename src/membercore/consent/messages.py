@@ -91,6 +91,9 @@ class WithdrawConsent(Command):
         purpose: the purpose.
         channels: the channels withdrawn; empty means every channel.
         reason: why, when known.
+        operator: the member of staff who took it (at the desk, on the phone, the
+            console's button); ``None`` when the person withdrew it themselves (the
+            app, an SMS "TD"). The HTTP API and the console fill it in.
     """
 
     TYPE: ClassVar[str] = "withdraw_consent"
@@ -98,6 +101,9 @@ class WithdrawConsent(Command):
     purpose: Purpose = attrs.field(validator=check_purpose)
     channels: tuple[Channel, ...] = attrs.field(default=(), validator=_channels)
     reason: str | None = None
+    operator: str | None = attrs.field(
+        default=None, validator=_optional_text, repr=False, metadata=_OMIT
+    )
 
 
 ConsentCommand = GrantConsent | WithdrawConsent
@@ -137,6 +143,7 @@ class ConsentWithdrawn(MemberEvent):
     at: datetime = attrs.field(converter=as_utc, validator=aware)
     key: str
     fingerprint: str
+    operator: str | None = attrs.field(default=None, metadata=_OMIT)
 
 
 ConsentEvent = ConsentGranted | ConsentWithdrawn

@@ -87,6 +87,7 @@ from membercore.errors.programme import (
 from membercore.errors.storage import (
     EngineError,
     GaveUpError,
+    MemberErasedError,
     OutdatedSchemaError,
     StorageError,
     StoreUnavailableError,
@@ -118,6 +119,7 @@ __all__ = [
     "JourneyError",
     "LedgerError",
     "MemberDiedError",
+    "MemberErasedError",
     "MemberMismatchError",
     "MembercoreError",
     "NaiveInstantError",

@@ -9,6 +9,7 @@ from membercore.errors.base import MembercoreError
 __all__ = [
     "EngineError",
     "GaveUpError",
+    "MemberErasedError",
     "OutdatedSchemaError",
     "StorageError",
     "StoreUnavailableError",
@@ -138,3 +139,28 @@ class UnknownMemberError(EngineError, LookupError):
 
     def __str__(self) -> str:
         return f"member {self.member_id!r} is not known"
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class MemberErasedError(UnknownMemberError):
+    """A call names a person whose data was erased, or the pseudonymous record left of one.
+
+    Attributes:
+        member_id: the member named.
+        erased_on: the day their data was erased (ISO); empty when ``member_id`` is the
+            pseudonym of an erased person's record.
+        reason: why, as the erasure recorded it.
+    """
+
+    erased_on: str = ""
+    reason: str = ""
+
+    def __str__(self) -> str:
+        if not self.erased_on:
+            return (
+                f"member {self.member_id!r} is the pseudonymous record of a person whose "
+                "data was erased: there is nothing of theirs to erase or show"
+            )
+        return (
+            f"member {self.member_id!r}: their data was erased on {self.erased_on} ({self.reason})"
+        )

@@ -14,22 +14,30 @@ from __future__ import annotations
 
 from membercore.privacy.scrubbing import (
     ERASED,
+    EXPIRED,
     FREE_TEXT,
+    PSEUDONYM,
     VARIABLES,
     Scrubber,
     digest,
     erased_payload,
     is_erased,
+    is_pseudonym,
     pseudonym,
+    unquoted,
 )
 
 __all__ = [
     "ERASED",
+    "EXPIRED",
     "FREE_TEXT",
+    "PSEUDONYM",
     "VARIABLES",
     "Scrubber",
     "digest",
     "erased_payload",
     "is_erased",
+    "is_pseudonym",
     "pseudonym",
+    "unquoted",
 ]

@@ -22,17 +22,25 @@ import attrs
 
 __all__ = [
     "ERASED",
+    "EXPIRED",
     "FREE_TEXT",
+    "PSEUDONYM",
     "VARIABLES",
     "Scrubber",
     "digest",
     "erased_payload",
     "is_erased",
+    "is_pseudonym",
     "pseudonym",
+    "unquoted",
 ]
 
-#: What stands where a person's data stood.
+#: What stands where a person's data stood, once they were erased.
 ERASED: Final = "已删除"
+#: What stands where a detail stood, once past its retention period.
+EXPIRED: Final = "已过保留期"
+# A quoted value in a reason (``got text '诊断 I10'``): what an input said.
+_QUOTED: Final = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
 #: The fields whose text is blanked whoever it is about: message bodies, free text and
 #: raw payloads (what a scrubber cannot read for a person's data word by word).
@@ -53,18 +61,36 @@ def digest(value: str) -> str:
     return hashlib.blake2b(value.encode(), digest_size=16, person=b"membercore-erase").hexdigest()
 
 
-def erased_payload(payload: str) -> str:
-    """What stands for a raw payload erased: :data:`ERASED` and a digest of it.
+def erased_payload(payload: str, marker: str = ERASED) -> str:
+    """What stands for a raw payload let go: ``marker`` and a digest of it.
 
-    Two payloads erased stay apart (a dead letter is kept once per fact id and payload);
-    an erased one is known by :func:`is_erased`.
+    Two payloads let go stay apart (a dead letter is kept once per fact id and payload);
+    one let go already is known by :func:`is_erased`.
     """
-    return f"{ERASED} {hashlib.blake2b(payload.encode(), digest_size=6).hexdigest()}"
+    return f"{marker} {hashlib.blake2b(payload.encode(), digest_size=6).hexdigest()}"
 
 
 def is_erased(text: str) -> bool:
-    """Whether ``text`` is a payload or a body already erased."""
-    return text.startswith(ERASED)
+    """Whether ``text`` is a payload or a body already let go (erased, or expired)."""
+    return text.startswith((ERASED, EXPIRED))
+
+
+def unquoted(reason: str, marker: str = ERASED) -> str:
+    """A refusal's reason without the values it quotes of the input refused.
+
+    ``charge_paid.lines = '诊断 I10': expected a list`` becomes ``charge_paid.lines =
+    '已删除': expected a list``: what was wrong stays said, not what the input held.
+    """
+    return _QUOTED.sub(f"'{marker}'", reason)
+
+
+#: How every pseudonym begins: what tells an erased person's record from any other.
+PSEUDONYM: Final = "erased-"
+
+
+def is_pseudonym(member_id: str) -> bool:
+    """Whether ``member_id`` is the pseudonym of an erased person's record."""
+    return member_id.startswith(PSEUDONYM)
 
 
 def pseudonym(record: str) -> str:
@@ -75,7 +101,7 @@ def pseudonym(record: str) -> str:
     the erasure holds what it was made from.
     """
     found = hashlib.blake2b(record.encode(), digest_size=6, person=b"mc-pseudonym")
-    return f"erased-{found.hexdigest()}"
+    return f"{PSEUDONYM}{found.hexdigest()}"
 
 
 @attrs.frozen
@@ -87,11 +113,13 @@ class Scrubber:
         values: each personal value, with what replaces it.
         blank: whether free text (:data:`FREE_TEXT`) is blanked: the person's own rows;
             not others' rows that only name them.
+        marker: what stands where free text stood (:data:`ERASED`, or :data:`EXPIRED`).
     """
 
     ids: Mapping[str, str]
     values: Mapping[str, str] = attrs.field(factory=dict)
     blank: bool = True
+    marker: str = ERASED
     _pattern: re.Pattern[str] | None = attrs.field(init=False)
     _exact: dict[str, str] = attrs.field(init=False)
 
@@ -139,9 +167,9 @@ class Scrubber:
 
     def _field(self, name: str, item: Any) -> Any:
         if self.blank and name in FREE_TEXT and isinstance(item, str) and item:
-            return ERASED
+            return self.marker
         if self.blank and name == VARIABLES and isinstance(item, dict):
-            return {self.text(key): ERASED for key in item}
+            return {self.text(key): self.marker for key in item}
         return self.value(item)
 
     def json(self, text: str) -> str:

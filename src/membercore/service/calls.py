@@ -25,7 +25,7 @@ from membercore import (
     segments,
     tiers,
 )
-from membercore.errors import UnknownMemberError
+from membercore.errors import MemberErasedError, UnknownMemberError
 from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.ledger.events import LotState
 from membercore.ledger.lots import spending_order
@@ -38,7 +38,8 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore.service.erasure import plan_erasure
+from membercore.privacy import is_pseudonym
+from membercore.service.erasure import digests_of, plan_erasure
 from membercore.service.export import export_member
 from membercore.service.member import Member, profile_at, tier_at
 from membercore.service.recording import (
@@ -363,10 +364,21 @@ class MemberCalls:
         *,
         key: str,
         channels: Sequence[consent.Channel] = (),
+        reason: str | None = None,
+        operator: str | None = None,
     ) -> tuple[object, ...]:
-        """Withdraw a consent (every channel when none is named); outreach stops at once."""
+        """Withdraw a consent (every channel when none is named); outreach stops at once.
+
+        ``operator`` is the member of staff who took the withdrawal (None: the person
+        withdrew it themselves).
+        """
         command = consent.WithdrawConsent(
-            key=key, member_id=member_id, purpose=purpose, channels=tuple(channels)
+            key=key,
+            member_id=member_id,
+            purpose=purpose,
+            channels=tuple(channels),
+            reason=reason,
+            operator=operator,
         )
         return self.execute(command)
 
@@ -436,7 +448,7 @@ class MemberCalls:
             UnknownMemberError: the store holds no record of the member.
         """
         if not self.store.load([member_key(member_id)]):
-            raise UnknownMemberError(member_id)
+            raise self._unknown(member_id)
         return export_member(self.store, self.member(member_id), now or self.now())
 
     def erase_member(
@@ -469,7 +481,9 @@ class MemberCalls:
         if not reason.strip() or not by.strip():
             raise ValueError("an erasure needs a reason and who carries it out")
         if not self.store.load([member_key(member_id)]):
-            raise UnknownMemberError(member_id)
+            raise self._unknown(member_id)
+        if is_pseudonym(member_id):
+            raise MemberErasedError(member_id)
         survivor = self.member(member_id).identity.merged_into or member_id
         at = now or self.now()
 
@@ -481,6 +495,21 @@ class MemberCalls:
 
         note, _ = self.retrying(erase, f"erasing member {member_id}")
         return note
+
+    def erasure_of(self, member_id: str) -> ErasureNote | None:
+        """The erasure of the person ``member_id`` named, if their data was erased."""
+        store = self.store
+        if not isinstance(store, ErasureStore):
+            return None
+        found = store.erased(digests_of(member_id))
+        return next(iter(found.values()), None)
+
+    def _unknown(self, member_id: str) -> UnknownMemberError:
+        """The error naming a member the store holds no record of: erased, or never known."""
+        note = self.erasure_of(member_id)
+        if note is None:
+            return UnknownMemberError(member_id)
+        return MemberErasedError(member_id, note.at.date().isoformat(), note.reason)
 
     def retain(self, *, now: datetime | None = None) -> RetentionReport:
         """Let go of the details the programme's retention periods keep no longer.

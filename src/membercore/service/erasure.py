@@ -41,7 +41,7 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore.privacy import ERASED, Scrubber, digest, erased_payload, pseudonym
+from membercore.privacy import ERASED, Scrubber, digest, erased_payload, pseudonym, unquoted
 from membercore.segments import RegistrationNoted
 from membercore.service.outcomes import address_key
 from membercore.service.recording import HOUSEHOLD, MEMBER, member_key
@@ -52,6 +52,8 @@ __all__ = ["digests_of", "erased_facts", "plan_erasure", "refusal"]
 _CONTACTS: Final = ("name", "phone", "email", "wecom")
 # Text longer than this, or with spaces, is never another record's id.
 _LONGEST_ID: Final = 64
+# The field of a merge's events on the surviving record naming the record merged away.
+_DUPLICATE: Final = "duplicate_id"
 # How far from the person's records others that name them are sought.
 _DEGREES: Final = 2
 
@@ -71,8 +73,12 @@ class _Person:
 
 
 def digests_of(patient_id: str, identifiers: Iterable[str] = ()) -> list[str]:
-    """The digests a patient id and identifiers (``system|value``) are found by."""
-    return [digest(patient_id), *(digest(name) for name in identifiers)]
+    """The digests a patient id and identifiers (``system|value``) are found by.
+
+    Whatever their case: an ID card's check letter ``x`` is its ``X``, and a source that
+    writes a number in lower case names the same person.
+    """
+    return [digest(patient_id.casefold()), *(digest(name.casefold()) for name in identifiers)]
 
 
 def refusal(note: ErasureNote) -> str:
@@ -122,9 +128,9 @@ def plan_erasure(
 
 
 def _person(store: Store, member_id: str) -> _Person:
-    ids = [member_id]
+    ids = _merged(store, member_id)
     links = list(store.identifiers_of(member_id))
-    ids += [link.value for link in links if not link.system and link.value != member_id]
+    ids += [link.value for link in links if not link.system and link.value not in ids]
     for other in ids[1:]:
         links += [link for link in store.identifiers_of(other) if link not in links]
     values: dict[str, str] = {}
@@ -143,6 +149,17 @@ def _person(store: Store, member_id: str) -> _Person:
         old: pseudonym("\n".join([old, *theirs, *_texts(store, member_key(old))])) for old in ids
     }
     return _Person(ids=named, links=links, values=values)
+
+
+def _merged(store: Store, member_id: str) -> list[str]:
+    """The member and every record merged into theirs, and into those, in turn."""
+    ids = [member_id]
+    for held in ids:
+        for event in store.events(member_key(held)):
+            duplicate = json.loads(event.payload).get(_DUPLICATE)
+            if isinstance(duplicate, str) and duplicate not in ids:
+                ids.append(duplicate)
+    return ids
 
 
 def _registered(noted: Mapping[str, Any]) -> dict[str, str]:
@@ -286,7 +303,7 @@ def _letters(store: Store, scrubber: Scrubber) -> Iterator[tuple[DeadLetter, Dea
                 letter,
                 fact_id=scrubber.text(letter.fact_id),
                 payload=erased_payload(letter.payload),
-                reason=scrubber.text(letter.reason),
+                reason=unquoted(scrubber.text(letter.reason)),
             )
             yield letter, erased
 

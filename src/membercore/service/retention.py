@@ -6,8 +6,9 @@ sent (failed, cancelled) ``message_days`` ago, in the outbox and in their member
 journals; the addresses they went to and the providers' errors, ``delivery_days`` ago;
 the raw payloads of inputs refused ``dead_letter_days`` ago — and makes the
 :class:`~membercore.ports.Erasure` (with no note: it erases no person) that rewrites
-them. Ids, channels, purposes, statuses, outcomes and reasons stay, so every count and
-figure stays; a detail already let go is not rewritten again.
+them, ``已过保留期`` standing where each stood. Ids, channels, purposes, statuses,
+outcomes and reasons stay (a reason without the values it quoted of the input), so
+every count and figure stays; a detail already let go is not rewritten again.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import attrs
 from membercore import outreach
 from membercore.config import Retention
 from membercore.ports import DeadLetter, Erasure, OutboxMessage, Rewrite, Store, StoredEvent
-from membercore.privacy import ERASED, Scrubber, erased_payload, is_erased
+from membercore.privacy import EXPIRED, Scrubber, erased_payload, is_erased, unquoted
 
 __all__ = ["RetentionReport", "plan_retention"]
 
 #: The journal's events that carry a message's body.
 _BODIES: Final = frozenset({outreach.MessageQueued.TYPE, outreach.PhoneTaskRequested.TYPE})
-_BLANK: Final = Scrubber(ids={})
+_BLANK: Final = Scrubber(ids={}, marker=EXPIRED)
 
 
 @attrs.frozen
@@ -107,7 +108,7 @@ def _blank(payload: str) -> bool:
         text = json.loads(payload).get("text")
     except (ValueError, AttributeError):
         return False
-    return text in (None, "", ERASED)
+    return text is None or text == "" or is_erased(str(text))
 
 
 def _journal(store: Store, key: str, message_ids: set[str]) -> Rewrite | None:
@@ -137,4 +138,8 @@ def _letters(store: Store, before: datetime | None) -> Iterator[tuple[DeadLetter
         return
     for letter in store.dead_letters():
         if letter.at < before and not is_erased(letter.payload):
-            yield letter, attrs.evolve(letter, payload=erased_payload(letter.payload))
+            let_go = erased_payload(letter.payload, EXPIRED)
+            yield (
+                letter,
+                attrs.evolve(letter, payload=let_go, reason=unquoted(letter.reason, EXPIRED)),
+            )

@@ -18,9 +18,11 @@ from typing import Any
 
 import click
 
+from membercore.errors import MemberErasedError
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.ports import AccountStore, ErasureStore, Lookup
+from membercore.privacy import is_pseudonym
 from membercore.service.engine import Engine
 from membercore.service.export import journal_entry
 from membercore.service.member import tier_at
@@ -75,8 +77,7 @@ def _show() -> click.Command:
     ) -> int:
         with engine_on(store, config, use="read") as engine:
             if not engine.store.load([member_key(member_id)]):
-                warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
-                return Exit.REFUSED
+                return _unknown_member(engine, member_id)
             view = _member_view(engine, member_id, engine.now() if now is None else now)
         _looked_up(store, config, member_id, purpose)
         echo(json.dumps(view, ensure_ascii=False, indent=2))
@@ -88,10 +89,21 @@ def _show() -> click.Command:
 #: The purpose a read from the command line is recorded with when none is given.
 CLI_PURPOSE = "命令行查阅"
 
+
+def _not_blank(_context: click.Context, parameter: click.Parameter, value: str) -> str:
+    """An option's text, refused as a usage error (exit 2) when it is empty or blank."""
+    if not value.strip():
+        raise click.BadParameter(say(_BLANK), param=parameter)
+    return value
+
+
+_BLANK = Words("不能为空", "must not be empty")
+
 _purpose_option = click.option(
     "--purpose",
     default=CLI_PURPOSE,
     show_default=True,
+    callback=_not_blank,
     help=say(
         Words(
             "查阅的目的，记入查阅记录（membercore audit）",
@@ -167,8 +179,7 @@ def _export() -> click.Command:
     ) -> int:
         with engine_on(store, config, use="read") as engine:
             if not engine.store.load([member_key(member_id)]):
-                warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
-                return Exit.REFUSED
+                return _unknown_member(engine, member_id)
             document = engine.export_member(member_id)
             view = _member_view(engine, member_id, engine.now())
         _looked_up(store, config, member_id, purpose)
@@ -219,6 +230,7 @@ def _erase() -> click.Command:
     @click.option(
         "--reason",
         required=True,
+        callback=_not_blank,
         help=say(
             Words(
                 "删除的理由（本人申请及其编号），予以保留",
@@ -230,6 +242,7 @@ def _erase() -> click.Command:
         "--by",
         "by",
         required=True,
+        callback=_not_blank,
         help=say(
             Words("执行删除的人（员工编号），予以保留", "who carries it out (a staff id): kept")
         ),
@@ -244,10 +257,12 @@ def _erase() -> click.Command:
                 warn(_NO_ERASURE, store=engine.store.url)
                 return Exit.STORE
             if not engine.store.load([member_key(member_id)]):
-                warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
-                return Exit.REFUSED
+                return _unknown_member(engine, member_id)
             if not yes and not click.confirm(say(_CONFIRM, member=member_id), err=True):
                 warn(_NOT_ERASED)
+                return Exit.REFUSED
+            if is_pseudonym(member_id):
+                warn(str(MemberErasedError(member_id)))
                 return Exit.REFUSED
             note = engine.erase_member(member_id, reason, by=by)
         counts = ", ".join(f"{kind} {n}" for kind, n in note.counts.items() if n)
@@ -294,6 +309,23 @@ _UNKNOWN = Words(
 _KINDS = {"member": Words("会员", "member"), "household": Words("家庭", "household")}
 
 
+_WAS_ERASED = Words(
+    "membercore: 会员 {member} 的个人信息已于 {day} 删除（{reason}），不再保存",
+    "membercore: member {member}'s personal data was erased on {day} ({reason}); none "
+    "of it is held",
+)
+
+
+def _unknown_member(engine: Engine, member_id: str) -> int:
+    """Say that the store holds no record of the member: erased, or never known."""
+    note = engine.erasure_of(member_id)
+    if note is None:
+        warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
+    else:
+        warn(_WAS_ERASED, member=member_id, day=note.at.date().isoformat(), reason=note.reason)
+    return Exit.REFUSED
+
+
 def _journal(kind: str, whose: Words) -> click.Command:
     @click.command(
         "journal",
@@ -322,6 +354,8 @@ def _journal(kind: str, whose: Words) -> click.Command:
         key = household_key(named) if kind == "household" else member_key(named)
         with engine_on(store, config, use="read") as engine:
             if not engine.store.load([key]):
+                if kind == "member":
+                    return _unknown_member(engine, named)
                 warn(_UNKNOWN, whose_kind=say(_KINDS[kind]), named=named)
                 return Exit.REFUSED
             events = engine.store.events(key, after_version=after_version)

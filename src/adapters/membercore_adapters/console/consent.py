@@ -3,7 +3,8 @@
 Withdrawing is as easy as granting (PIPL Art. 15): the member asks at the desk or on the
 phone, and the member of staff presses 撤回同意 beside the purpose. It goes the API's way:
 the engine's ``WithdrawConsent`` for every channel of the purpose, carried out at once
-(messages queued for it are cancelled), recorded as a look-up of the record with the
+(messages queued for it are cancelled), naming the member of staff who pressed it as
+its ``operator``, recorded as a look-up of the record with the
 purpose ``撤回同意`` (which any member of staff may give: nobody needs a member in their
 care to stop their messages). The page shows the record as the withdrawal left it.
 """
@@ -35,12 +36,16 @@ __all__ = ["CONSENT_FORMS", "WITHDRAWING"]
 
 #: The purpose a withdrawal's look-up is recorded with.
 WITHDRAWING: Final = "撤回同意"
+#: Why a withdrawal the console takes was made, as its event says.
+WITHDRAWN_AT_CONSOLE: Final = "会员要求撤回（员工工作台）"
 
 
 def _withdraw(engine: Engine, member_id: str, purpose: Purpose, caller: Principal) -> MemberRecord:
     seen = admitted(engine, Visit(principal=caller, purpose=WITHDRAWING, via=VIA), member_id)
     key = f"console-withdraw/{uuid.uuid4().hex}"
-    engine.withdraw_consent(member_id, purpose, key=key)
+    engine.withdraw_consent(
+        member_id, purpose, key=key, reason=WITHDRAWN_AT_CONSOLE, operator=caller.id
+    )
     record(engine, seen)
     return member_record(engine, member_id, caller)
 

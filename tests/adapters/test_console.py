@@ -368,6 +368,12 @@ def test_a_consent_is_withdrawn_with_one_button_by_any_member_of_staff(
     assert not _engine(api, lambda engine: engine.member("P-1").consent.granted.get("marketing"))
     seen = _engine(api, lambda engine: list(_accounts(engine).lookups(member_id="P-1")))
     assert [(s.who, s.purpose) for s in seen] == [("hm-02", "来电咨询"), ("hm-02", "撤回同意")]
+    (withdrawn,) = [
+        event
+        for event in _engine(api, lambda engine: engine.store.events("member:P-1"))
+        if event.type == "consent_withdrawn"
+    ]
+    assert '"operator":"hm-02"' in withdrawn.payload
     odd = client.post(
         "/console/members/P-1/consent/withdraw",
         data={"_csrf_token": _form_token(client), "purpose": "spam"},

@@ -366,6 +366,10 @@ def test_a_consent_a_member_of_staff_takes_names_them_and_the_text_agreed_to(
     (self_given,) = [e for e in answer["events"] if e["type"] == "consent_granted"]
     assert "operator" not in self_given
     assert self_given["text_version"] == "marketing-2026-01"
+    withdraw = {"type": "withdraw_consent", "key": "w-1", "member_id": "P-1"}
+    taken = client.post("/commands", json=withdraw | {"purpose": "marketing"}, headers=desk)
+    (withdrawn,) = [e for e in taken.json()["events"] if e["type"] == "consent_withdrawn"]
+    assert withdrawn["operator"] == "cs-01"
 
 
 # -- tasks ------------------------------------------------------------------------------

@@ -148,3 +148,46 @@ def test_a_fact_about_an_erased_member_is_refused_by_ingest(
     said = capsys.readouterr()
     assert "the person's data was erased on" in said.out + said.err
     assert main(["member", "show", member, *url]) == 1
+
+
+def test_erasing_again_or_a_pseudonym_or_without_a_reason_is_refused_and_says_why(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    member = _busiest(store)
+    url = ["--store", f"sqlite:///{store}"]
+    erase = ["--lang", "en", "member", "erase"]
+    assert main([*erase, member, "--reason", " ", "--by", "dpo", "--yes", *url]) == 2
+    assert "must not be empty" in capsys.readouterr().err
+    assert main([*erase, member, "--reason", "申请 #7", "--by", "dpo", "--yes", *url]) == 0
+    capsys.readouterr()
+    assert main([*erase, member, "--reason", "again", "--by", "dpo", "--yes", *url]) == 1
+    said = capsys.readouterr().err
+    assert f"member {member}'s personal data was erased on" in said
+    assert "(申请 #7)" in said
+    assert main(["--lang", "en", "member", "show", member, *url]) == 1
+    assert "was erased on" in capsys.readouterr().err
+    with Engine.open(f"sqlite:///{store}", config=demo_programme()) as engine:
+        (pseudonym,) = [m.member_id for m in engine.members() if m.member_id.startswith("erased-")]
+    assert main([*erase, pseudonym, "--reason", "again", "--by", "dpo", "--yes", *url]) == 1
+    assert "pseudonymous record of a person whose data was erased" in capsys.readouterr().err
+    assert main(["member", "erasures", *url]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_retain_says_what_it_would_let_go_before_it_does(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ["--store", f"sqlite:///{store}"]
+    later = ["--now", "2030-01-01T00:00:00+08:00"]
+    before = store.read_bytes()
+    assert main(["--lang", "en", "retain", *later, "--dry-run", *url]) == 0
+    would = capsys.readouterr().out
+    assert "would let go past their retention (nothing changed)" in would
+    assert store.read_bytes() == before
+    assert main(["--lang", "en", "retain", *later, *url]) == 0
+    done = capsys.readouterr().out
+    assert done.removeprefix("let go past their retention:") == would.removeprefix(
+        "would let go past their retention (nothing changed):"
+    )
+    assert main(["--lang", "en", "retain", *later, "--dry-run", *url]) == 0
+    assert "0 message bodies (0 members' journals)" in capsys.readouterr().out

@@ -364,6 +364,20 @@ def test_lookups_are_neither_changed_nor_removed_in_the_database(
     assert list(store.lookups()) == [lookup_of("p-1")]
 
 
+def test_a_marker_of_erasing_never_outlives_its_transaction(
+    store: PostgresStore, url: str, postgres_url: str
+) -> None:
+    store.commit(every_table())
+    schema = sql.Identifier(_schema(url))
+    with _admin(postgres_url) as conn:
+        mark = sql.SQL("INSERT INTO {}.erasing (marker) VALUES ('mine')").format(schema)
+        with pytest.raises(psycopg.errors.RestrictViolation, match="outlive its transaction"):
+            conn.execute(mark)  # autocommit: its commit is refused
+        with pytest.raises(psycopg.errors.RestrictViolation, match="input log is append-only"):
+            conn.execute(sql.SQL("UPDATE {}.inputs SET kind = 'tick'").format(schema))
+    assert [entry.kind for entry in store.inputs()] == ["fact"]
+
+
 def test_the_database_keeps_no_token_secret_and_no_password(
     store: PostgresStore, url: str, postgres_url: str
 ) -> None:

@@ -304,6 +304,25 @@ def test_the_input_log_is_neither_changed_nor_removed_in_the_file(
     assert [entry.kind for entry in store.inputs()] == ["fact"]
 
 
+def test_a_marker_of_erasing_another_program_committed_is_removed_when_the_store_opens(
+    store: SqliteStore, path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.commit(every_table())
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO erasing (marker) VALUES ('mine')")
+        conn.execute("UPDATE inputs SET kind = 'tick'")  # let through while it stands
+    conn.close()
+    with SqliteStore(path) as reopened:
+        assert "outlived their transaction" in caplog.text
+        assert [entry.kind for entry in reopened.inputs()] == ["tick"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM erasing").fetchone() == (0,)
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE inputs SET kind = 'fact'")
+    conn.close()
+
+
 def test_the_store_release_0_1_0_wrote_gains_accounts_and_keeps_its_records(
     tmp_path: Path,
 ) -> None:

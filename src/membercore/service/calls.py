@@ -511,7 +511,7 @@ class MemberCalls:
             return UnknownMemberError(member_id)
         return MemberErasedError(member_id, note.at.date().isoformat(), note.reason)
 
-    def retain(self, *, now: datetime | None = None) -> RetentionReport:
+    def retain(self, *, now: datetime | None = None, dry_run: bool = False) -> RetentionReport:
         """Let go of the details the programme's retention periods keep no longer.
 
         Message bodies (in the outbox and the members' journals), the addresses messages
@@ -519,6 +519,7 @@ class MemberCalls:
         past its period (:class:`~membercore.config.Retention`); ids, statuses, outcomes
         and reasons stay (:mod:`membercore.service.retention`). The worker runs it; a
         store that cannot erase (:class:`~membercore.ports.ErasureStore`) keeps all.
+        With ``dry_run``, only says what it would let go, and changes nothing.
         """
         at = now or self.now()
         store = self.store
@@ -528,13 +529,15 @@ class MemberCalls:
 
         def retain() -> RetentionReport:
             erasure, report = plan_retention(self.store, self.config.retention, at)
+            if dry_run:
+                return report
             if erasure.records or erasure.outbox or erasure.dead_letters:
                 store.erase(erasure)
                 self._records.drop(r.key for r in erasure.records)
             return report
 
         report, _ = self.retrying(retain, "letting go of details past their retention")
-        if report != RetentionReport():
+        if report != RetentionReport() and not dry_run:
             log.info("retention: %s", report)
         return report
 

@@ -292,6 +292,15 @@ _RETAINED = Words(
 )
 
 
+_WOULD_RETAIN = Words(
+    "将按保留期限删除（未做改动）：消息正文 {messages} 条（会员日志 {journals} 份），"
+    "送达地址与错误 {deliveries} 条，被拒输入的原始内容 {dead_letters} 条",
+    "would let go past their retention (nothing changed): {messages} message bodies "
+    "({journals} members' journals), {deliveries} delivery addresses and errors, "
+    "{dead_letters} raw payloads of inputs refused",
+)
+
+
 def _retain() -> click.Command:
     @click.command(
         "retain",
@@ -315,12 +324,17 @@ def _retain() -> click.Command:
             )
         ),
     )
+    @click.option(
+        "--dry-run",
+        is_flag=True,
+        help=say(Words("只说明将删除什么，不做任何改动", "only say what would go; change nothing")),
+    )
     @store_options
-    def retain(now: datetime | None, store: str, config: Path | None) -> int:
-        with engine_on(store, config, use="tend") as engine:
-            report = engine.retain(now=now)
+    def retain(now: datetime | None, dry_run: bool, store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="read" if dry_run else "tend") as engine:
+            report = engine.retain(now=now, dry_run=dry_run)
         echo(
-            _RETAINED,
+            _WOULD_RETAIN if dry_run else _RETAINED,
             messages=report.messages,
             journals=report.journals,
             deliveries=report.deliveries,

@@ -42,8 +42,31 @@ def summary(
         _journeys(config, added),
         _outreach(config),
         say(_CHANNELS, channels=channels or say(_CONSOLE)),
+        _retention(config),
         *(_experiment(experiment) for experiment in config.experiments),
     ]
+
+
+_RETENTION = Words(
+    "保留期限：消息正文 {messages}，送达地址与错误 {deliveries}，被拒输入原文 {letters}",
+    "retention: message bodies {messages}, delivery addresses and errors {deliveries}, "
+    "raw payloads of inputs refused {letters}",
+)
+_DAYS = Words("{days} 天", "{days} days")
+_FOR_GOOD = Words("永久", "for good")
+
+
+def _retention(config: ProgrammeConfig) -> str:
+    def kept(days: int) -> str:
+        return say(_DAYS, days=days) if days else say(_FOR_GOOD)
+
+    held = config.retention
+    return say(
+        _RETENTION,
+        messages=kept(held.message_days),
+        deliveries=kept(held.delivery_days),
+        letters=kept(held.dead_letter_days),
+    )
 
 
 def _journeys(config: ProgrammeConfig, added: Sequence[Contribution[JourneyDefinition]]) -> str:

@@ -280,6 +280,21 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         # The functions find it in the store's schema, whatever the search_path of the
         # connection that fires them (the migration's is the store's).
         "CREATE TABLE erasing (marker text NOT NULL)",
+        # A marker never outlives its transaction: at the commit of any transaction that
+        # wrote one, the table must be empty again (an erasure removes its own last).
+        """CREATE OR REPLACE FUNCTION erasing_ends() RETURNS trigger
+            LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM erasing) THEN
+                    RAISE EXCEPTION 'a marker of erasing may not outlive its transaction'
+                        USING ERRCODE = 'restrict_violation';
+                END IF;
+                RETURN NULL;
+            END
+            $$""",
+        """CREATE CONSTRAINT TRIGGER erasing_ends AFTER INSERT ON erasing
+            DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION erasing_ends()""",
         """CREATE OR REPLACE FUNCTION lookups_append_only() RETURNS trigger
             LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
             BEGIN
@@ -343,4 +358,4 @@ STORE_TABLES: Final = (
 #: The functions a membercore store keeps in its schema (the look-ups' trigger's), of
 #: any version: what :func:`~membercore_adapters.stores.postgres.drop_store` drops with
 #: the tables. A migration that creates a function adds it here.
-STORE_FUNCTIONS: Final = ("lookups_append_only", "inputs_append_only")
+STORE_FUNCTIONS: Final = ("lookups_append_only", "inputs_append_only", "erasing_ends")

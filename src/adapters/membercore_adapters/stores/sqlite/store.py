@@ -202,7 +202,26 @@ class SqliteStore(SqlStore):
         for pragma in PRAGMAS:
             conn.execute(pragma)
         with self._immediate():
-            return self._migrate(way)
+            found = self._migrate(way)
+            self._end_stale_erasing()
+            return found
+
+    def _end_stale_erasing(self) -> None:
+        """Remove a marker of ``erasing`` that outlived its transaction.
+
+        Only an erasure writes one, and removes it before it commits: one found here was
+        committed by another writer to the file, and would let anyone change the input
+        log and the look-ups. The triggers refuse that again once it is gone.
+        """
+        stale = self._conn.execute("DELETE FROM erasing").rowcount
+        if stale:
+            log.warning(
+                "store %s: removed %d marker(s) of table erasing that outlived their "
+                "transaction (written to the file by another program); the input log and "
+                "the look-ups are append-only again",
+                self.url,
+                stale,
+            )
 
     def _refuse_foreign(self) -> None:
         """Refuse a database another application keeps, before anything is written to it.

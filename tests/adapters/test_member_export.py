@@ -85,6 +85,9 @@ def test_an_export_holds_every_part_of_a_members_data(
     summary = out.with_suffix(".txt").read_text(encoding="utf-8")
     assert f"会员 {member} 的个人信息副本" in summary
     assert f"消息：{len(outbox)} 条" in summary
+    born = document["received"][0]["message"].get("birth_date")
+    assert f"出生日期 {born}" in summary
+    assert "已送达" in summary or "待发送" in summary
 
 
 def test_refused_inputs_and_look_ups_are_in_the_copy() -> None:

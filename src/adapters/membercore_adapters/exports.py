@@ -2,19 +2,21 @@
 
 :func:`export_summary` writes, from the document :meth:`Engine.export_member` gives, what
 the programme holds about the person in a few lines: their tier, points and plans now,
-their identifiers, what was received about them and refused, the messages sent and
-refused, their consents, the staff tasks and who looked at their record. The JSON
-document beside it holds every detail.
+the personal details held (name, birth date, contact details), their identifiers, what
+was received about them and refused, the messages sent and refused, their consents, the
+staff tasks and who looked at their record. The JSON document beside it holds every
+detail.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from membercore.messages import CHANNELS as EVERY_CHANNEL
-from membercore_adapters.labels import CHANNELS, PURPOSES, named
+from membercore_adapters.labels import CHANNELS, MESSAGE_STATUSES, PURPOSES, named
 from membercore_adapters.language import Language, Words
 
 __all__ = ["export_summary"]
@@ -27,6 +29,7 @@ _LINES = (
         "等级：{tier}；可用积分：{points}；在期付费计划：{plans}",
         "tier: {tier}; points available: {points}; plans in force: {plans}",
     ),
+    Words("个人信息：{personal}", "personal details: {personal}"),
     Words("标识：{identifiers}", "identifiers: {identifiers}"),
     Words("记录事件：{journal} 条", "events in the record: {journal}"),
     Words(
@@ -47,13 +50,23 @@ _WITHDRAWN = Words("撤回", "withdrawn")
 _GUARDIAN = Words("，监护人代为", ", by a guardian")
 
 
-def export_summary(document: Mapping[str, Any], view: Mapping[str, Any], language: Language) -> str:
-    """The summary of an export, with the member's standing now (``member show``'s view)."""
+def export_summary(
+    document: Mapping[str, Any],
+    view: Mapping[str, Any],
+    language: Language,
+    zone: tzinfo = UTC,
+) -> str:
+    """The summary of an export, with the member's standing now (``member show``'s view).
+
+    Instants are written in ``zone`` (the programme's), to the minute.
+    """
     none = _NONE.say(language)
     statuses = Counter(message["status"] for message in document["messages"])
+    exported = datetime.fromisoformat(document["exported_at"]).astimezone(zone)
     fields = {
         "member": document["member_id"],
-        "at": document["exported_at"],
+        "at": exported.strftime("%Y-%m-%d %H:%M"),
+        "personal": _personal(document["record"], language) or none,
         "tier": view.get("tier", none),
         "points": view.get("points", {}).get("available", 0),
         "plans": ", ".join(view.get("plans", [])) or none,
@@ -63,13 +76,41 @@ def export_summary(document: Mapping[str, Any], view: Mapping[str, Any], languag
         "received": len(document["received"]),
         "refused": len(document["refused_inputs"]),
         "messages": len(document["messages"]),
-        "statuses": ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())) or none,
+        "statuses": ", ".join(
+            f"{named(MESSAGE_STATUSES, status, language)} {n}"
+            for status, n in sorted(statuses.items())
+        )
+        or none,
         "held": len(document["messages_refused"]),
         "consents": "; ".join(_consent(entry, language) for entry in document["consent"]) or none,
         "tasks": len(document["tasks"]),
         "lookups": len(document["lookups"]),
     }
     return "\n".join(line.say(language, **fields) for line in _LINES) + "\n"
+
+
+_DETAILS = {
+    "name": Words("姓名", "name"),
+    "sex": Words("性别", "sex"),
+    "birth_date": Words("出生日期", "birth date"),
+    "phone": Words("手机", "phone"),
+    "email": Words("电子邮件", "e-mail"),
+    "wecom": Words("企业微信", "WeCom"),
+    "language": Words("语言", "language"),
+}
+
+
+def _personal(record: Mapping[str, Any], language: Language) -> str:
+    """The personal details the registrations gave, the latest of each, as held now."""
+    held: dict[str, str] = {}
+    registrations = record.get("profile", {}).get("registrations", {}).values()
+    for registration in sorted(registrations, key=lambda noted: str(noted.get("at", ""))):
+        held.update(
+            {name: str(value) for name, value in registration.items() if name in _DETAILS and value}
+        )
+    return "；".join(
+        f"{_DETAILS[name].say(language)} {held[name]}" for name in _DETAILS if name in held
+    )
 
 
 _EVERY = Words("所有渠道", "every channel")

@@ -89,6 +89,15 @@ PLAN_STATUSES = {
 }
 
 
+#: What became of a message in the outbox (membercore.ports.OutboxMessage.status).
+MESSAGE_STATUSES = {
+    "pending": Words("待发送", "pending"),
+    "delivered": Words("已送达", "delivered"),
+    "failed": Words("发送失败", "failed"),
+    "cancelled": Words("已取消", "cancelled"),
+}
+
+
 #: The departments of the reference programme and the demo hospital.
 DEPARTMENTS = {
     "internal": Words("内科", "internal medicine"),

@@ -182,6 +182,7 @@ def _export() -> click.Command:
                 return _unknown_member(engine, member_id)
             document = engine.export_member(member_id)
             view = _member_view(engine, member_id, engine.now())
+            zone = engine.config.tz
         _looked_up(store, config, member_id, purpose)
         text = json.dumps(document, ensure_ascii=False, indent=1)
         if out is None:
@@ -189,7 +190,8 @@ def _export() -> click.Command:
             return Exit.DONE
         out.write_text(text, encoding="utf-8")
         summary = out.with_suffix(".txt")
-        summary.write_text(export_summary(document, view, language()), encoding="utf-8")
+        text = export_summary(document, view, language(), zone)
+        summary.write_text(text, encoding="utf-8")
         echo(_EXPORTED, member=member_id, json=out, summary=summary)
         return Exit.DONE
 

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from membercore import Engine, reference_config
-from membercore.errors import UnknownMemberError
+from membercore.errors import MemberErasedError, UnknownMemberError
 from membercore.facts import (
     ChargeLine,
     ChargePaid,
@@ -32,6 +32,7 @@ from membercore.facts import (
 )
 from membercore.households import AddDependent, FormHousehold
 from membercore.identity import MergeMembers
+from membercore.ledger.commands import AdjustPoints
 from membercore.ports import ErasureStore, Lookup, OutboxMessage
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores.memory import MemoryStore
@@ -314,3 +315,76 @@ def test_a_person_merged_from_two_records_is_erased_whole_by_either_id(
             ]
         )
         assert (report.applied, report.rejected) == (0, 2)
+
+
+def test_commands_and_facts_naming_an_erased_person_or_their_pseudonym_are_refused(
+    url: str,
+) -> None:
+    with Engine.open(url, config=reference_config(), clock=ManualClock(AT)) as engine:
+        _story(engine)
+        note = engine.erase_member(ME, "本人申请删除", by="dpo-01")
+        assert note.counts["lookups"] == 1
+        (pseudonym,) = [m.member_id for m in engine.members() if m.member_id.startswith("erased-")]
+        with pytest.raises(MemberErasedError, match="erased on 2026-03-05"):
+            engine.member(ME)
+        with pytest.raises(MemberErasedError):
+            engine.execute(
+                AdjustPoints(key="adj", member_id=ME, points=5, reason="补偿", operator="cs-01")
+            )
+        with pytest.raises(MemberErasedError, match="pseudonymous record"):
+            engine.erase_member(pseudonym, "again", by="dpo-01")
+        later = engine.now()
+        report = engine.ingest(
+            [
+                {
+                    "type": "adjust_points",
+                    "key": "adj-2",
+                    "member_id": ME,
+                    "points": 5,
+                    "reason": "王芳 补偿",
+                    "operator": "cs-01",
+                },
+                VisitCompleted(
+                    fact_id="v-p", patient_id=pseudonym, occurred_at=later, visit_id="V-P"
+                ),
+                PatientRegistered(
+                    fact_id="reg-7",
+                    patient_id="P-7",
+                    occurred_at=later,
+                    identifiers=[Identifier(system="MR", value=" mr-556677 ")],
+                ),
+            ]
+        )
+        assert (report.applied, report.rejected) == (0, 3)
+        reasons = [why for _, why in report.refusals]
+        assert "erased on" in reasons[0]
+        assert "nothing more is decided on it" in reasons[1]
+        assert "erased on" in reasons[2]
+        letters = [d for d in engine.store.dead_letters() if d.fact_id in ("adj-2", "v-p", "reg-7")]
+        assert {d.payload for d in letters} == {"已删除"}
+
+
+def test_a_household_whose_id_was_made_from_the_persons_moves_with_its_members(
+    url: str,
+) -> None:
+    with Engine.open(url, config=reference_config(), clock=ManualClock(AT)) as engine:
+        engine.ingest(
+            [
+                PatientRegistered(fact_id="r-1", patient_id=ME, occurred_at=AT, name="王芳"),
+                PatientRegistered(fact_id="r-2", patient_id=CHILD, occurred_at=AT, name="小明"),
+            ]
+        )
+        engine.execute(FormHousehold(key="hh", household_id="H-P-1", head_id=ME))
+        engine.execute(
+            AddDependent(key="dep", household_id="H-P-1", member_id=CHILD, relationship="spouse")
+        )
+        engine.erase_member(ME, "本人申请删除", by="dpo-01")
+        household = engine.member(CHILD).household_id
+        assert household is not None
+        assert household.startswith("H-erased-")
+        held = engine.household(household)
+        assert held is not None
+        assert held.household_id == household
+        assert engine.household("H-P-1") is None
+        leaks = [(t, "id") for t, text in _everything(engine) if _ME.search(text)]
+        assert leaks == []

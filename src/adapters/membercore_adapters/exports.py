@@ -16,7 +16,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from membercore.messages import CHANNELS as EVERY_CHANNEL
-from membercore_adapters.labels import CHANNELS, MESSAGE_STATUSES, PURPOSES, named
+from membercore_adapters.labels import CHANNELS, MESSAGE_STATUSES, PURPOSES, SEXES, named
 from membercore_adapters.language import Language, Words
 
 __all__ = ["export_summary"]
@@ -47,7 +47,8 @@ _LINES = (
 _NONE = Words("无", "none")
 _GRANTED = Words("同意", "granted")
 _WITHDRAWN = Words("撤回", "withdrawn")
-_GUARDIAN = Words("，监护人代为", ", by a guardian")
+_GUARDIAN = Words("监护人代为", "by a guardian")
+_SEPARATOR = Words("，", ", ")
 
 
 def export_summary(
@@ -108,14 +109,19 @@ def _personal(record: Mapping[str, Any], language: Language) -> str:
         held.update(
             {name: str(value) for name, value in registration.items() if name in _DETAILS and value}
         )
-    return "；".join(
+    if "sex" in held:
+        held["sex"] = named(SEXES, held["sex"], language)
+    return _DETAILS_SEPARATOR.say(language).join(
         f"{_DETAILS[name].say(language)} {held[name]}" for name in _DETAILS if name in held
     )
 
 
+_DETAILS_SEPARATOR = Words("；", "; ")
+
+
 _EVERY = Words("所有渠道", "every channel")
-_TEXT = Words("，同意书版本 {version}", ", consent text {version}")
-_TAKEN_BY = Words("，经办员工 {staff}", ", taken by {staff}")
+_TEXT = Words("同意书版本 {version}", "consent text {version}")
+_TAKEN_BY = Words("经办员工 {staff}", "taken by {staff}")
 
 
 def _consent(entry: Mapping[str, Any], language: Language) -> str:
@@ -126,13 +132,14 @@ def _consent(entry: Mapping[str, Any], language: Language) -> str:
     channel = "、".join(named(CHANNELS, str(one), language) for one in listed)
     if set(listed) == set(EVERY_CHANNEL):
         channel = _EVERY.say(language)
-    how = ", ".join(str(event[k]) for k in ("given_by", "source") if event.get(k))
+    parts = [str(event[k]) for k in ("given_by", "source") if event.get(k)]
     if event.get("by_guardian"):
-        how += _GUARDIAN.say(language)
+        parts.append(_GUARDIAN.say(language))
     if event.get("text_version"):
-        how += _TEXT.say(language, version=event["text_version"])
+        parts.append(_TEXT.say(language, version=event["text_version"]))
     if event.get("operator"):
-        how += _TAKEN_BY.say(language, staff=event["operator"])
+        parts.append(_TAKEN_BY.say(language, staff=event["operator"]))
     if event.get("reason"):
-        how += f", {event['reason']}" if how else str(event["reason"])
+        parts.append(str(event["reason"]))
+    how = _SEPARATOR.say(language).join(parts)
     return f"{entry['at'][:10]} {done} {purpose}/{channel}" + (f" ({how})" if how else "")

@@ -89,6 +89,9 @@ PLAN_STATUSES = {
 }
 
 
+#: A patient's sex as a registration states it (membercore.facts.Sex).
+SEXES = {"female": Words("女", "female"), "male": Words("男", "male")}
+
 #: What became of a message in the outbox (membercore.ports.OutboxMessage.status).
 MESSAGE_STATUSES = {
     "pending": Words("待发送", "pending"),

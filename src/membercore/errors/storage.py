@@ -159,7 +159,7 @@ class MemberErasedError(UnknownMemberError):
         if not self.erased_on:
             return (
                 f"member {self.member_id!r} is the pseudonymous record of a person whose "
-                "data was erased: there is nothing of theirs to erase or show"
+                "data was erased: there is nothing of theirs left to erase"
             )
         return (
             f"member {self.member_id!r}: their data was erased on {self.erased_on} ({self.reason})"

@@ -95,6 +95,8 @@ class Rewrite:
         snapshot: its snapshot as JSON text, of ``snapshot_version``.
         snapshot_version: the version the snapshot is of.
         events: its whole journal, under ``key``, replacing the stored one.
+        retire: whether the record needs no tick and has no manager any more (the
+            erased person's own; by default, a record that moves to a new key).
     """
 
     old_key: str = attrs.field(validator=non_empty)
@@ -103,13 +105,15 @@ class Rewrite:
     snapshot: str
     snapshot_version: int
     events: tuple[StoredEvent, ...] = attrs.field(default=(), converter=_events)
+    retire: bool = attrs.field()
+
+    @retire.default
+    def _moved(self) -> bool:
+        return self.rekeyed
 
     @property
     def rekeyed(self) -> bool:
-        """Whether the record moves to a new key: it is the erased person's own.
-
-        A rekeyed record needs no tick and has no manager any more.
-        """
+        """Whether the record moves to a new key."""
         return self.key != self.old_key
 
 

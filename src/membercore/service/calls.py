@@ -39,7 +39,8 @@ from membercore.ports import (
     TaskRow,
 )
 from membercore.privacy import is_pseudonym
-from membercore.service.erasure import digests_of, plan_erasure
+from membercore.service.erased import digests_of, unknown
+from membercore.service.erasure import plan_erasure
 from membercore.service.export import export_member
 from membercore.service.member import Member, profile_at, tier_at
 from membercore.service.recording import (
@@ -506,10 +507,7 @@ class MemberCalls:
 
     def _unknown(self, member_id: str) -> UnknownMemberError:
         """The error naming a member the store holds no record of: erased, or never known."""
-        note = self.erasure_of(member_id)
-        if note is None:
-            return UnknownMemberError(member_id)
-        return MemberErasedError(member_id, note.at.date().isoformat(), note.reason)
+        return unknown(self.store, member_id)
 
     def retain(self, *, now: datetime | None = None, dry_run: bool = False) -> RetentionReport:
         """Let go of the details the programme's retention periods keep no longer.

@@ -25,8 +25,8 @@ from typing import Any, Final
 
 import attrs
 
-from membercore.facts import Fact, PatientRegistered
 from membercore.ports import (
+    AccountStore,
     DeadLetter,
     Erasure,
     ErasureNote,
@@ -41,12 +41,13 @@ from membercore.ports import (
     StoredEvent,
     TaskRow,
 )
-from membercore.privacy import ERASED, Scrubber, digest, erased_payload, pseudonym, unquoted
+from membercore.privacy import ERASED, Scrubber, erased_payload, pseudonym, unquoted
 from membercore.segments import RegistrationNoted
+from membercore.service.erased import digests_of
 from membercore.service.outcomes import address_key
 from membercore.service.recording import HOUSEHOLD, MEMBER, member_key
 
-__all__ = ["digests_of", "erased_facts", "plan_erasure", "refusal"]
+__all__ = ["plan_erasure"]
 
 #: The personal fields of a registration noted: each value becomes ``已删除``.
 _CONTACTS: Final = ("name", "phone", "email", "wecom")
@@ -72,23 +73,6 @@ class _Person:
         return {member_key(old): member_key(new) for old, new in self.ids.items()}
 
 
-def digests_of(patient_id: str, identifiers: Iterable[str] = ()) -> list[str]:
-    """The digests a patient id and identifiers (``system|value``) are found by.
-
-    Whatever their case: an ID card's check letter ``x`` is its ``X``, and a source that
-    writes a number in lower case names the same person.
-    """
-    return [digest(patient_id.casefold()), *(digest(name.casefold()) for name in identifiers)]
-
-
-def refusal(note: ErasureNote) -> str:
-    """Why a fact about an erased person is refused."""
-    return (
-        f"the person's data was erased on {note.at.date().isoformat()} ({note.reason}): "
-        "facts about them are refused"
-    )
-
-
 def plan_erasure(
     store: Store, member_id: str, reason: str, by: str, now: datetime
 ) -> tuple[Erasure, list[str]]:
@@ -107,6 +91,7 @@ def plan_erasure(
     records = [r for r in found if r is not None]
     records += _related(store, records, keys, named)
     rewritten = {r.old_key for r in records}
+    moved = {r.old_key: r.key for r in records}
     note = ErasureNote(at=now, reason=reason, by=by, digests=_digests(person))
     erasure = Erasure(
         note=note,
@@ -119,12 +104,12 @@ def plan_erasure(
         outbox=list(_messages(store, keys, own)),
         dead_letters=list(_letters(store, own)),
         tasks=list(_tasks(store, keys, own)),
-        inputs=list(_inputs(store, keys, rewritten, own, named)),
+        inputs=list(_inputs(store, keys, moved, own, named)),
         identifiers=person.links,
         lookups=list(person.ids.items()),
     )
-    counted = attrs.evolve(note, counts=_counts(erasure))
-    return attrs.evolve(erasure, note=counted), sorted(rewritten | set(keys.values()))
+    counted = attrs.evolve(note, counts=_counts(erasure, _looked_up(store, person.ids)))
+    return attrs.evolve(erasure, note=counted), sorted(rewritten | set(moved.values()))
 
 
 def _person(store: Store, member_id: str) -> _Person:
@@ -253,14 +238,20 @@ def _words(value: Any) -> Iterator[str]:
 
 
 def _named_in(store: Store, stored: Record, named: Scrubber) -> Rewrite:
-    """``stored`` with the person's ids replaced."""
+    """``stored`` with the person's ids replaced.
+
+    A household whose id the hospital made from the person's (``H-P-1``) moves to the
+    key its id becomes, as its members' records name it; another member keeps theirs.
+    """
+    key = named.text(stored.key) if stored.key.startswith(HOUSEHOLD) else stored.key
     return Rewrite(
         old_key=stored.key,
-        key=stored.key,
+        key=key,
         version=stored.version,
         snapshot=named.json(stored.snapshot),
         snapshot_version=stored.snapshot_version,
-        events=[_event(e, stored.key, named) for e in store.events(stored.key)],
+        events=[_event(e, key, named) for e in store.events(stored.key)],
+        retire=False,
     )
 
 
@@ -329,27 +320,39 @@ def _tasks(
 def _inputs(
     store: Store,
     keys: Mapping[str, str],
-    rewritten: set[str],
+    moved: Mapping[str, str],
     own: Scrubber,
     named: Scrubber,
 ) -> Iterator[LoggedInput]:
-    """The logged inputs about the person (scrubbed whole) or naming them (their ids replaced)."""
+    """The logged inputs about the person (scrubbed whole) or naming them (their ids replaced).
+
+    ``keys`` are the person's records' keys, ``moved`` every record rewritten, each with
+    its key from now on.
+    """
     for logged in store.inputs():
         about = set(logged.keys)
-        if not about & rewritten and not own.mentions(logged.payload):
+        if not about & moved.keys() and not own.mentions(logged.payload):
             continue
         scrubber = own if about & set(keys) or not about else named
         changed = attrs.evolve(
             logged,
-            keys=[keys.get(key, key) for key in logged.keys],
+            keys=[moved.get(key, key) for key in logged.keys],
             payload=scrubber.json(logged.payload),
         )
         if changed != logged:
             yield changed
 
 
-def _counts(erasure: Erasure) -> dict[str, int]:
+def _looked_up(store: Store, ids: Iterable[str]) -> int:
+    """How many look-ups of the person's records were recorded."""
+    if not isinstance(store, AccountStore):
+        return 0
+    return sum(1 for held in ids for _ in store.lookups(member_id=held))
+
+
+def _counts(erasure: Erasure, lookups: int) -> dict[str, int]:
     counts: Counter[str] = Counter(
+        lookups=lookups,
         records=len(erasure.records),
         events=sum(len(r.events) for r in erasure.records),
         facts_taken=len(erasure.inbox),
@@ -360,30 +363,3 @@ def _counts(erasure: Erasure) -> dict[str, int]:
         identifiers=len(erasure.identifiers),
     )
     return dict(counts)
-
-
-def erased_facts(store: Store, facts: Iterable[Fact], now: datetime) -> dict[str, DeadLetter]:
-    """Of ``facts``, those about an erased person: the dead letter of each, by fact id.
-
-    A fact is about them when its patient id, or an identifier a registration gives, is
-    one of theirs. The dead letter keeps no more of the fact than its id and type.
-    """
-    if not isinstance(store, ErasureStore):
-        return {}
-    wanted: dict[str, list[str]] = {}
-    for fact in facts:
-        names = [i.name for i in fact.identifiers] if isinstance(fact, PatientRegistered) else []
-        wanted[fact.fact_id] = digests_of(fact.patient_id, names)
-    found = store.erased({found for digests in wanted.values() for found in digests})
-    refused = {}
-    for fact in facts:
-        note = next((found[d] for d in wanted[fact.fact_id] if d in found), None)
-        if note is not None:
-            refused[fact.fact_id] = DeadLetter(
-                fact_id=fact.fact_id,
-                fact_type=fact.TYPE,
-                payload=ERASED,
-                reason=refusal(note),
-                at=now,
-            )
-    return refused

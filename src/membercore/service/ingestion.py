@@ -20,7 +20,7 @@ from membercore.idempotency import fingerprint, matches
 from membercore.ports import DeadLetter, SourcePosition
 from membercore.service import identities, plausibility, referrals
 from membercore.service.context import Context
-from membercore.service.erasure import erased_facts
+from membercore.service.erased import erased_inputs
 from membercore.service.handling import run
 from membercore.service.inputs import (
     INPUT_FAULTS,
@@ -232,13 +232,13 @@ def _screen(
     """
     facts = [item.message for item in taken if isinstance(item.message, Fact)]
     seen: dict[str, str] = dict(engine.store.seen([f.fact_id for f in facts]) if facts else {})
-    erased = erased_facts(engine.store, facts, now) if facts else {}
+    erased = erased_inputs(engine.store, [item.message for item in taken], now)
     fresh: list[tuple[Read, str | None]] = []
     duplicated: list[int] = []
-    for item in taken:
+    for place, item in enumerate(taken):
         message, digest = item.message, None
-        if isinstance(message, Fact) and message.fact_id in erased:
-            refusals.append((item.place, erased[message.fact_id]))
+        if place in erased:
+            refusals.append((item.place, erased[place]))
             continue
         if isinstance(message, Fact):
             why = None

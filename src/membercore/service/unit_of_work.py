@@ -23,7 +23,6 @@ from membercore.config import ProgrammeConfig
 from membercore.errors import (
     MembercoreError,
     StorageError,
-    UnknownMemberError,
     VersionConflictError,
 )
 from membercore.facts import Fact
@@ -38,6 +37,7 @@ from membercore.ports import (
     StoredEvent,
 )
 from membercore.serialization import message_to_json
+from membercore.service.erased import unknown
 from membercore.service.member import Member, new_member
 from membercore.service.recording import (
     Working,
@@ -335,7 +335,7 @@ class UnitOfWork:
             self.load_members([member_id])
             held = self.member(member_id)
         if held is None:
-            raise UnknownMemberError(member_id)
+            raise unknown(self.store, member_id)
         return held
 
     def household_of(self, member: Member) -> Working | None:

@@ -18,7 +18,6 @@ from typing import Any
 
 import click
 
-from membercore.errors import MemberErasedError
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.ports import AccountStore, ErasureStore, Lookup
@@ -200,7 +199,7 @@ def _export() -> click.Command:
 
 _ERASED = Words(
     "已删除会员 {member} 的个人信息（第 {seq} 次删除；改写：{counts}）；"
-    "其积分与统计以匿名记录保留，此后关于此人的事实将被拒绝",
+    "其积分与统计以去标识化记录保留，此后关于此人的事实将被拒绝",
     "erased member {member}'s personal data (erasure {seq}; rewritten: {counts}); their "
     "points and figures stay under a pseudonymous record, and later facts about them are "
     "refused",
@@ -209,6 +208,11 @@ _CONFIRM = Words(
     "删除会员 {member} 的姓名、联系方式、标识符、消息正文和原始 HIS 报文？此操作不可撤销",
     "erase member {member}'s name, contact details, identifiers, message bodies and raw "
     "HIS messages? This cannot be undone",
+)
+_PSEUDONYMOUS = Words(
+    "membercore: {member} 是已删除个人信息者的去标识化记录，其中已无可删除的个人信息",
+    "membercore: {member} is the pseudonymous record of a person whose data was erased: "
+    "there is nothing of theirs left to erase",
 )
 _NOT_ERASED = Words("未删除任何数据", "nothing was erased")
 _NO_ERASURE = Words(
@@ -222,7 +226,7 @@ def _erase() -> click.Command:
         "erase",
         help=say(
             Words(
-                "删除此人的个人信息（个人信息保护法第 47 条），积分与统计以匿名记录保留",
+                "删除此人的个人信息（个人信息保护法第 47 条），积分与统计以去标识化记录保留",
                 "erase the person's personal data (PIPL Art. 47), keeping their points and "
                 "figures under a pseudonymous record",
             )
@@ -264,7 +268,7 @@ def _erase() -> click.Command:
                 warn(_NOT_ERASED)
                 return Exit.REFUSED
             if is_pseudonym(member_id):
-                warn(str(MemberErasedError(member_id)))
+                warn(_PSEUDONYMOUS, member=member_id)
                 return Exit.REFUSED
             note = engine.erase_member(member_id, reason, by=by)
         counts = ", ".join(f"{kind} {n}" for kind, n in note.counts.items() if n)

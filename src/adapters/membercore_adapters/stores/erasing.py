@@ -136,8 +136,8 @@ class SqlErasure(ABC):
                         put(r.key),
                         pack(RECORD, r.snapshot),
                         r.snapshot_version,
-                        int(r.rekeyed),
-                        int(r.rekeyed),
+                        int(r.retire),
+                        int(r.retire),
                         put(r.old_key),
                     )
                     for r in records

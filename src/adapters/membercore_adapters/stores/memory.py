@@ -629,9 +629,11 @@ class MemoryStore(Closing):
             del self._records[r.old_key]
             self._events.pop(r.old_key, None)
             self._claims.pop(r.old_key, None)
-            if r.rekeyed:
-                self._due.pop(r.old_key, None)
-                self._managers.pop(r.old_key, None)
+            due, manager = self._due.pop(r.old_key, None), self._managers.pop(r.old_key, None)
+            if due is not None and not r.retire:
+                self._due[r.key] = due
+            if manager is not None and not r.retire:
+                self._managers[r.key] = manager
             self._records[r.key] = Record(
                 key=r.key,
                 version=r.version,

@@ -195,7 +195,9 @@ class SqliteStore(SqlStore):
                     f"{self.path!r} is not a membercore store (it holds no membercore "
                     "schema): nothing was changed",
                 )
-            return self._migrate(way)
+            found = self._migrate(way)
+            self._say_stale_erasing()
+            return found
         self._refuse_foreign()
         # WAL must be switched on outside a transaction; :memory: answers "memory".
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
@@ -213,12 +215,32 @@ class SqliteStore(SqlStore):
         committed by another writer to the file, and would let anyone change the input
         log and the look-ups. The triggers refuse that again once it is gone.
         """
-        stale = self._conn.execute("DELETE FROM erasing").rowcount
+        conn = self._conn
+        held = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'erasing'"
+        if conn.execute(held).fetchone() is None:  # a schema before erasures (a test's)
+            return
+        stale = conn.execute("DELETE FROM erasing").rowcount
         if stale:
             log.warning(
                 "store %s: removed %d marker(s) of table erasing that outlived their "
                 "transaction (written to the file by another program); the input log and "
                 "the look-ups are append-only again",
+                self.url,
+                stale,
+            )
+
+    def _say_stale_erasing(self) -> None:
+        """Warn of a marker of ``erasing`` a read-only opening cannot remove."""
+        conn = self._conn
+        held = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'erasing'"
+        if conn.execute(held).fetchone() is None:
+            return
+        (stale,) = conn.execute("SELECT count(*) FROM erasing").fetchone()
+        if stale:
+            log.warning(
+                "store %s holds %d marker(s) of table erasing that outlived their "
+                "transaction: the input log and the look-ups can be changed until a "
+                "command that writes to the store opens it and removes them",
                 self.url,
                 stale,
             )

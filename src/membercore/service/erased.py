@@ -1,0 +1,106 @@
+"""Who was erased: the digests an erasure keeps, and what they refuse.
+
+An erasure keeps digests of the person's ids and identifiers
+(:func:`digests_of`), not the ids. :func:`erased_inputs` finds, among the inputs of a
+batch, those about an erased person (refused with :func:`refusal`'s reason, keeping only
+their id and type); :func:`unknown` names a member the store holds no record of as
+erased, when they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from membercore.errors import MemberErasedError, UnknownMemberError
+from membercore.facts import PatientRegistered
+from membercore.ports import DeadLetter, ErasureNote, ErasureStore, Store
+from membercore.privacy import ERASED, digest, is_pseudonym
+
+__all__ = ["PSEUDONYMOUS", "digests_of", "erased_inputs", "refusal", "unknown"]
+
+
+def digests_of(patient_id: str, identifiers: Iterable[str] = ()) -> list[str]:
+    """The digests a patient id and identifiers (``system|value``) are found by.
+
+    Whatever their case and the spaces around them: an ID card's check letter ``x`` is
+    its ``X``, and a source that writes a number in lower case, or padded, names the
+    same person.
+    """
+    return [_digest(patient_id), *(_digest(name) for name in identifiers)]
+
+
+def _digest(name: str) -> str:
+    # ``system|value``: each part without the spaces around it.
+    return digest("|".join(part.strip() for part in name.split("|")).casefold())
+
+
+def unknown(store: Store, member_id: str) -> UnknownMemberError:
+    """The error naming a member the store holds no record of: erased, or never known."""
+    if not isinstance(store, ErasureStore):
+        return UnknownMemberError(member_id)
+    note = next(iter(store.erased(digests_of(member_id)).values()), None)
+    if note is None:
+        return UnknownMemberError(member_id)
+    return MemberErasedError(member_id, note.at.date().isoformat(), note.reason)
+
+
+def refusal(note: ErasureNote) -> str:
+    """Why a fact about an erased person is refused."""
+    return (
+        f"the person's data was erased on {note.at.date().isoformat()} ({note.reason}): "
+        "facts about them are refused"
+    )
+
+
+def erased_inputs(store: Store, messages: Sequence[object], now: datetime) -> dict[int, DeadLetter]:
+    """Of ``messages``, those about an erased person: the dead letter of each, by place.
+
+    A fact is about them when its patient id, or an identifier a registration gives, is
+    one of theirs; a command, when the member it names is. An input naming a pseudonymous
+    record is refused too: nothing more is decided on an erased person's record. The
+    dead letter keeps no more of the input than its id (fact id, command key) and type.
+    """
+    if not isinstance(store, ErasureStore):
+        return {}
+    wanted = {place: _named(message) for place, message in enumerate(messages)}
+    asked = {digests_of(name)[0] for names in wanted.values() for name in names}
+    found = store.erased(asked)
+    refused = {}
+    for place, names in wanted.items():
+        why = _why(names, found)
+        if why is not None:
+            message = messages[place]
+            ident = getattr(message, "fact_id", None) or getattr(message, "key", "")
+            refused[place] = DeadLetter(
+                fact_id=str(ident),
+                fact_type=str(getattr(message, "TYPE", "")),
+                payload=ERASED,
+                reason=why,
+                at=now,
+            )
+    return refused
+
+
+def _named(message: object) -> list[str]:
+    """The people an input names: its patient or member, and a registration's identifiers."""
+    if isinstance(message, PatientRegistered):
+        return [message.patient_id, *(identifier.name for identifier in message.identifiers)]
+    named = getattr(message, "patient_id", None) or getattr(message, "member_id", None)
+    return [named] if isinstance(named, str) else []
+
+
+def _why(names: Iterable[str], found: Mapping[str, ErasureNote]) -> str | None:
+    for name in names:
+        if is_pseudonym(name):
+            return PSEUDONYMOUS
+        note = found.get(digests_of(name)[0])
+        if note is not None:
+            return refusal(note)
+    return None
+
+
+#: Why an input naming a pseudonymous record is refused.
+PSEUDONYMOUS = (
+    "the record is what was kept of a person whose data was erased: nothing more is decided on it"
+)

@@ -13,7 +13,6 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -61,16 +60,6 @@ class _Collecting:
 
     def send(self, message: OutboxMessage) -> str:
         return f"r-{message.message_id}"
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "memory":
-        yield "memory://"
-    elif request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/m.db"
-    else:
-        yield request.getfixturevalue("postgres_schema_url")
 
 
 def _story(engine: Engine) -> None:
@@ -201,9 +190,9 @@ def _everything(engine: Engine) -> list[tuple[str, str]]:
         ]
 
 
-def test_an_erased_person_is_found_in_no_table_and_the_points_stay(url: str) -> None:
+def test_an_erased_person_is_found_in_no_table_and_the_points_stay(store_url: str) -> None:
     clock = ManualClock(AT)
-    with Engine.open(url, config=reference_config(), clock=clock) as engine:
+    with Engine.open(store_url, config=reference_config(), clock=clock) as engine:
         _story(engine)
         found = _everything(engine)
         assert any(_ME.search(text) for _, text in found)
@@ -237,9 +226,9 @@ def test_an_erased_person_is_found_in_no_table_and_the_points_stay(url: str) -> 
         assert engine.member(FRIEND).identity.referred_by == pseudonymous[0].member_id
 
 
-def test_later_facts_about_an_erased_person_are_refused_with_the_reason(url: str) -> None:
+def test_later_facts_about_an_erased_person_are_refused_with_the_reason(store_url: str) -> None:
     clock = ManualClock(AT)
-    with Engine.open(url, config=reference_config(), clock=clock) as engine:
+    with Engine.open(store_url, config=reference_config(), clock=clock) as engine:
         _story(engine)
         engine.erase_member(ME, "本人申请删除", by="dpo-01")
         later = engine.now()
@@ -273,9 +262,9 @@ def test_later_facts_about_an_erased_person_are_refused_with_the_reason(url: str
 
 @pytest.mark.parametrize("asked", [ME, "P-5"])
 def test_a_person_merged_from_two_records_is_erased_whole_by_either_id(
-    url: str, asked: str
+    store_url: str, asked: str
 ) -> None:
-    with Engine.open(url, config=reference_config(), clock=ManualClock(AT)) as engine:
+    with Engine.open(store_url, config=reference_config(), clock=ManualClock(AT)) as engine:
         _story(engine)
         engine.ingest(
             [
@@ -318,9 +307,9 @@ def test_a_person_merged_from_two_records_is_erased_whole_by_either_id(
 
 
 def test_commands_and_facts_naming_an_erased_person_or_their_pseudonym_are_refused(
-    url: str,
+    store_url: str,
 ) -> None:
-    with Engine.open(url, config=reference_config(), clock=ManualClock(AT)) as engine:
+    with Engine.open(store_url, config=reference_config(), clock=ManualClock(AT)) as engine:
         _story(engine)
         note = engine.erase_member(ME, "本人申请删除", by="dpo-01")
         assert note.counts["lookups"] == 1
@@ -365,9 +354,9 @@ def test_commands_and_facts_naming_an_erased_person_or_their_pseudonym_are_refus
 
 
 def test_a_household_whose_id_was_made_from_the_persons_moves_with_its_members(
-    url: str,
+    store_url: str,
 ) -> None:
-    with Engine.open(url, config=reference_config(), clock=ManualClock(AT)) as engine:
+    with Engine.open(store_url, config=reference_config(), clock=ManualClock(AT)) as engine:
         engine.ingest(
             [
                 PatientRegistered(fact_id="r-1", patient_id=ME, occurred_at=AT, name="王芳"),

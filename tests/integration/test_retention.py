@@ -9,12 +9,9 @@ message still waiting keeps its body; a second pass finds nothing more.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import attrs
-import pytest
 
 from membercore import Engine, reference_config
 from membercore.config import Retention
@@ -35,16 +32,6 @@ class _Collecting:
 
     def send(self, message: OutboxMessage) -> str:
         return f"receipt-{len(message.message_id)}"
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "memory":
-        yield "memory://"
-    elif request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/m.db"
-    else:
-        yield request.getfixturevalue("postgres_schema_url")
 
 
 def _story(engine: Engine) -> None:
@@ -74,9 +61,9 @@ def _bodies(engine: Engine) -> list[str]:
     return [json.loads(e.payload)["text"] for e in events if e.type == "message_queued"]
 
 
-def test_details_past_their_period_go_and_the_figures_stay(url: str) -> None:
+def test_details_past_their_period_go_and_the_figures_stay(store_url: str) -> None:
     clock = ManualClock(AT)
-    with Engine.open(url, config=reference_config(), clock=clock) as engine:
+    with Engine.open(store_url, config=reference_config(), clock=clock) as engine:
         _story(engine)
         delivered = list(engine.store.outbox("delivered"))
         assert delivered
@@ -122,11 +109,11 @@ def test_details_past_their_period_go_and_the_figures_stay(url: str) -> None:
         assert engine.retain(now=at + timedelta(days=401)) == RetentionReport()
 
 
-def test_a_period_of_zero_keeps_its_details_for_good(url: str) -> None:
+def test_a_period_of_zero_keeps_its_details_for_good(store_url: str) -> None:
     config = attrs.evolve(
         reference_config(), retention=Retention(message_days=0, delivery_days=0, dead_letter_days=0)
     )
-    with Engine.open(url, config=config, clock=ManualClock(AT)) as engine:
+    with Engine.open(store_url, config=config, clock=ManualClock(AT)) as engine:
         _story(engine)
         held = list(engine.store.outbox()), list(engine.store.dead_letters())
         assert engine.retain(now=AT + timedelta(days=10_000)) == RetentionReport()

@@ -18,6 +18,7 @@ import pytest
 from membercore import Engine, reference_config
 from membercore.errors import UnknownMemberError
 from membercore.facts import PatientRegistered, ReferralQualified
+from membercore.ports import AccountStore
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore_adapters.cli import main
@@ -122,3 +123,29 @@ def test_an_unknown_member_is_said_and_nothing_is_written(
     assert main([*args, "--store", f"sqlite:///{store}"]) == 1
     assert "member 'P-none' is not known" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_reading_as_someone_records_each_member_the_views_read_once() -> None:
+    at = datetime(2026, 3, 2, 2, tzinfo=UTC)
+    with Engine.open("memory://", config=reference_config(), clock=ManualClock(at)) as engine:
+        engine.ingest(
+            [
+                PatientRegistered(fact_id=f"r-{n}", patient_id=f"P-{n}", occurred_at=at)
+                for n in (1, 2)
+            ]
+        )
+        engine.member("P-1")  # the engine's own read: no one's look-up
+        with engine.reading_as("crm-sync", "会员资料同步"):
+            engine.member("P-1")
+            engine.export_member("P-1")
+            engine.tags("P-2")
+            with pytest.raises(UnknownMemberError):
+                engine.member("P-404")
+        engine.member("P-2")
+        store = engine.store
+        assert isinstance(store, AccountStore)
+        seen = [(s.who, s.member_id, s.purpose, s.via) for s in store.lookups()]
+    assert seen == [
+        ("crm-sync", "P-1", "会员资料同步", "engine"),
+        ("crm-sync", "P-2", "会员资料同步", "engine"),
+    ]

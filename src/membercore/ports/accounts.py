@@ -51,7 +51,7 @@ SCOPES: Final = ("ingest", "read", "commands", "admin")
 #: doctor (医生), customer service (客服) and the administrator (管理员).
 STAFF_ROLES: Final = ("health_manager", "nurse", "doctor", "customer_service", "admin")
 #: Through what a look-up was made: the HTTP API, the staff console, the command line.
-VIA: Final = ("api", "console", "cli")
+VIA: Final = ("api", "console", "cli", "engine")
 
 _TOKEN_ID: Final = re.compile(r"[a-z0-9]{1,64}")
 _DIGEST: Final = re.compile(r"[0-9a-f]{64}")

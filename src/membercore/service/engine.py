@@ -11,6 +11,7 @@ to the dead letters with its reason and ingestion goes on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,7 +37,7 @@ from membercore.outreach import NoteDelivery
 from membercore.plugins import Plugins, collect, make_plugin_manager
 from membercore.ports import Channel, Clock, Positioned, SourcePosition, Store, lacks
 from membercore.serialization import message_types
-from membercore.service import outcomes, pipeline, ticking
+from membercore.service import outcomes, pipeline, reading, ticking
 from membercore.service.calls import MemberCalls
 from membercore.service.channels import build_channels
 from membercore.service.delivery import deliver
@@ -47,6 +48,7 @@ from membercore.service.inputs import Input, Message, as_typed, chunks, describe
 from membercore.service.limits import InputLimits
 from membercore.service.member import Member, standing
 from membercore.service.outcomes import ReportsRead
+from membercore.service.reading import noted
 from membercore.service.reports import IngestReport, TickReport
 from membercore.service.retrying import collector_paused, pause
 from membercore.service.unit_of_work import RecordCache, UnitOfWork
@@ -493,9 +495,25 @@ class Engine(MemberCalls):
         Raises:
             UnknownMemberError: the store holds no record of the member.
         """
-        uow = self.unit_of_work(self.now())
+        at = self.now()
+        uow = self.unit_of_work(at)
         state: Member = uow.require_member(member_id).state
+        noted(self.store, member_id, at)
         return state
+
+    def reading_as(
+        self, who: str, purpose: str
+    ) -> contextlib.AbstractContextManager[reading.Reader]:
+        """Within the block, record a look-up of each member the views read, once each.
+
+        For a hospital's own code reading members' records on someone's behalf
+        (:mod:`membercore.service.reading`): ``who`` reads (a staff id, a system's
+        name), ``purpose`` says why; each look-up is ``via="engine"``.
+
+        Raises:
+            InvalidFactError: ``who`` or ``purpose`` is empty.
+        """
+        return reading.reading_as(who, purpose)
 
     def standing(self, member_id: str) -> benefits.Standing:
         """What the member holds now for benefits.

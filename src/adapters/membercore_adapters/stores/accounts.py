@@ -10,15 +10,16 @@ in the database too: a trigger refuses every change and removal of a row.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from membercore.dates import require_aware
 from membercore.errors import StorageError
 from membercore.ports import ApiToken, Lookup, StaffAccount
-from membercore_adapters.stores.rows import LOOKUP_COLUMNS, STAFF_COLUMNS, TOKEN_COLUMNS, Rows
+from membercore_adapters.stores.part import SqlPart
+from membercore_adapters.stores.rows import LOOKUP_COLUMNS, STAFF_COLUMNS, TOKEN_COLUMNS
 
 __all__ = ["SqlAccounts"]
 
@@ -58,26 +59,11 @@ _INSERT_LOOKUP: Final = (
 _LOOKUPS: Final = f"SELECT {LOOKUP_COLUMNS} FROM lookups WHERE seq > ?"
 
 
-class SqlAccounts(ABC):
+class SqlAccounts(SqlPart):
     """The :class:`~membercore.ports.AccountStore` of a SQL store.
 
     :class:`~membercore_adapters.stores.sql.SqlStore` provides what is abstract here.
     """
-
-    url: str
-    _rows: ClassVar[Rows]
-
-    @abstractmethod
-    def _query(self, doing: str, sql: str, parameters: Sequence[object] = ()) -> list[Any]:
-        """The rows of one statement (``doing`` names it in errors)."""
-
-    @abstractmethod
-    def _write_all(self, doing: str, statements: Sequence[tuple[str, list[Any]]]) -> None:
-        """Run each statement (``?`` placeholders) over its rows, all in one transaction."""
-
-    @abstractmethod
-    def _writable(self, doing: str) -> None:
-        """Refuse a write to a store opened read-only."""
 
     @abstractmethod
     def _pages(

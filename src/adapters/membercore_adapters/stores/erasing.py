@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Final
+from collections.abc import Collection, Iterator
+from typing import Any, Final
 
 from membercore.ports import Erasure, ErasureNote, InboxEntry
 from membercore_adapters.stores.packing import JOURNAL, RECORD, pack
-from membercore_adapters.stores.rows import Rows
+from membercore_adapters.stores.part import SqlPart
 
 __all__ = ["SqlErasure"]
 
@@ -66,36 +65,11 @@ _ERASED: Final = "SELECT digest, erasure FROM erased WHERE digest"
 _INBOX_OF: Final = "SELECT fact_id, key, fingerprint, at FROM inbox WHERE key = ? ORDER BY fact_id"
 
 
-class SqlErasure(ABC):
+class SqlErasure(SqlPart):
     """The :class:`~membercore.ports.ErasureStore` of a SQL store.
 
     :class:`~membercore_adapters.stores.sql.SqlStore` provides what is abstract here.
     """
-
-    url: str
-    _rows: ClassVar[Rows]
-
-    @abstractmethod
-    def _query(self, doing: str, sql: str, parameters: Sequence[object] = ()) -> list[Any]:
-        """The rows of one statement (``doing`` names it in errors)."""
-
-    @abstractmethod
-    def _select_in(self, doing: str, select: str, values: list[str]) -> list[Any]:
-        """The rows of ``select`` (ending in ``WHERE column``) whose column is in ``values``."""
-
-    @abstractmethod
-    def _write_all(
-        self,
-        doing: str,
-        statements: Sequence[tuple[str, list[Any]]],
-        *,
-        versions: Mapping[str, int] | None = None,
-    ) -> None:
-        """Run each statement (``?`` placeholders) over its rows, all in one transaction."""
-
-    @abstractmethod
-    def _writable(self, doing: str) -> None:
-        """Refuse a write to a store opened read-only."""
 
     def erase(self, erasure: Erasure) -> int:
         """Rewrite a person's rows in one transaction (see :meth:`ErasureStore.erase`)."""

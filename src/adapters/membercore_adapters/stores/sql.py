@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -348,19 +348,11 @@ class SqlStore(Closing, SqlAccounts, SqlErasure, ABC):
     #: The driver's errors, which never escape: each becomes a StorageError.
     _driver_error: ClassVar[tuple[type[Exception], ...]]
 
-    # -- what a dialect does ----------------------------------------------------------
+    # -- what a dialect does (and _query, _select_in, _write_all: SqlPart) ------------
 
     @abstractmethod
     def _translate(self, error: Exception, doing: str) -> StorageError:
         """A driver's error as the StorageError to raise (``doing`` names the work)."""
-
-    @abstractmethod
-    def _query(self, doing: str, sql: str, parameters: Sequence[object] = ()) -> list[Any]:
-        """The rows of one statement (``doing`` names it in errors)."""
-
-    @abstractmethod
-    def _select_in(self, doing: str, select: str, values: list[str]) -> list[Any]:
-        """The rows of ``select`` (ending in ``WHERE column``) whose column is in ``values``."""
 
     @abstractmethod
     def _claim_due(self, now: Any, limit: int, worker: str, until: Any) -> list[Any]:
@@ -381,20 +373,6 @@ class SqlStore(Closing, SqlAccounts, SqlErasure, ABC):
     @abstractmethod
     def _write(self, checked: CheckedCommit, rows: CommitRows) -> None:
         """Write a checked commit in one transaction, checking the stored versions."""
-
-    @abstractmethod
-    def _write_all(
-        self,
-        doing: str,
-        statements: Sequence[tuple[str, list[Any]]],
-        *,
-        versions: Mapping[str, int] | None = None,
-    ) -> None:
-        """Run each statement (``?`` placeholders) over its rows, all in one transaction.
-
-        With ``versions``, first check in the transaction that each record is stored at
-        its version (:class:`~membercore.errors.VersionConflictError` otherwise).
-        """
 
     def _writable(self, doing: str) -> None:
         """Refuse a write to a store opened read-only.

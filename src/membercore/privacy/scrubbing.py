@@ -120,26 +120,24 @@ class Scrubber:
     values: Mapping[str, str] = attrs.field(factory=dict)
     blank: bool = True
     marker: str = ERASED
-    _pattern: re.Pattern[str] | None = attrs.field(init=False)
+    # Every id and personal value, with what replaces it; then the pattern finding them.
     _exact: dict[str, str] = attrs.field(init=False)
+    _pattern: re.Pattern[str] | None = attrs.field(init=False)
+
+    @_exact.default
+    def _replacements(self) -> dict[str, str]:
+        found = {value: by for value, by in self.values.items() if value}
+        found.update((key, by) for key, by in self.ids.items() if key)
+        return found
 
     @_pattern.default
     def _compiled(self) -> re.Pattern[str] | None:
-        words = [word for word in self._replacements() if len(word) >= _SHORTEST_WORD]
+        words = [word for word in self._exact if len(word) >= _SHORTEST_WORD]
         if not words:
             return None
         words.sort(key=len, reverse=True)
         alternatives = "|".join(re.escape(word) for word in words)
         return re.compile(f"{_EDGE_BEFORE}(?:{alternatives}){_EDGE_AFTER}")
-
-    @_exact.default
-    def _whole(self) -> dict[str, str]:
-        return self._replacements()
-
-    def _replacements(self) -> dict[str, str]:
-        found = {value: by for value, by in self.values.items() if value}
-        found.update((key, by) for key, by in self.ids.items() if key)
-        return found
 
     def text(self, text: str) -> str:
         """``text`` with each id and personal value replaced wherever it stands."""

@@ -25,7 +25,7 @@ from membercore import (
     segments,
     tiers,
 )
-from membercore.errors import MemberErasedError, UnknownMemberError
+from membercore.errors import MemberErasedError
 from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.ledger.events import LotState
 from membercore.ledger.lots import spending_order
@@ -39,7 +39,7 @@ from membercore.ports import (
     TaskRow,
 )
 from membercore.privacy import is_pseudonym
-from membercore.service.erased import digests_of, unknown
+from membercore.service.erased import erasure_of
 from membercore.service.erasure import plan_erasure
 from membercore.service.export import export_member
 from membercore.service.member import Member, profile_at, tier_at
@@ -47,7 +47,6 @@ from membercore.service.recording import (
     HOUSEHOLD,
     MEMBER,
     household_key,
-    member_key,
     member_of,
 )
 from membercore.service.retention import RetentionReport, plan_retention
@@ -448,8 +447,6 @@ class MemberCalls:
         Raises:
             UnknownMemberError: the store holds no record of the member.
         """
-        if not self.store.load([member_key(member_id)]):
-            raise self._unknown(member_id)
         return export_member(self.store, self.member(member_id), now or self.now())
 
     def erase_member(
@@ -481,11 +478,10 @@ class MemberCalls:
         """
         if not reason.strip() or not by.strip():
             raise ValueError("an erasure needs a reason and who carries it out")
-        if not self.store.load([member_key(member_id)]):
-            raise self._unknown(member_id)
+        merged_into = self.member(member_id).identity.merged_into
         if is_pseudonym(member_id):
             raise MemberErasedError(member_id)
-        survivor = self.member(member_id).identity.merged_into or member_id
+        survivor = merged_into or member_id
         at = now or self.now()
 
         def erase() -> ErasureNote:
@@ -499,15 +495,7 @@ class MemberCalls:
 
     def erasure_of(self, member_id: str) -> ErasureNote | None:
         """The erasure of the person ``member_id`` named, if their data was erased."""
-        store = self.store
-        if not isinstance(store, ErasureStore):
-            return None
-        found = store.erased(digests_of(member_id))
-        return next(iter(found.values()), None)
-
-    def _unknown(self, member_id: str) -> UnknownMemberError:
-        """The error naming a member the store holds no record of: erased, or never known."""
-        return unknown(self.store, member_id)
+        return erasure_of(self.store, member_id)
 
     def retain(self, *, now: datetime | None = None, dry_run: bool = False) -> RetentionReport:
         """Let go of the details the programme's retention periods keep no longer.

@@ -17,7 +17,7 @@ from membercore.facts import PatientRegistered
 from membercore.ports import DeadLetter, ErasureNote, ErasureStore, Store
 from membercore.privacy import ERASED, digest, is_pseudonym
 
-__all__ = ["PSEUDONYMOUS", "digests_of", "erased_inputs", "refusal", "unknown"]
+__all__ = ["PSEUDONYMOUS", "digests_of", "erased_inputs", "erasure_of", "refusal", "unknown"]
 
 
 def digests_of(patient_id: str, identifiers: Iterable[str] = ()) -> list[str]:
@@ -35,11 +35,16 @@ def _digest(name: str) -> str:
     return digest("|".join(part.strip() for part in name.split("|")).casefold())
 
 
+def erasure_of(store: Store, member_id: str) -> ErasureNote | None:
+    """The erasure of the person ``member_id`` named, if their data was erased."""
+    if not isinstance(store, ErasureStore):
+        return None
+    return next(iter(store.erased(digests_of(member_id)).values()), None)
+
+
 def unknown(store: Store, member_id: str) -> UnknownMemberError:
     """The error naming a member the store holds no record of: erased, or never known."""
-    if not isinstance(store, ErasureStore):
-        return UnknownMemberError(member_id)
-    note = next(iter(store.erased(digests_of(member_id)).values()), None)
+    note = erasure_of(store, member_id)
     if note is None:
         return UnknownMemberError(member_id)
     return MemberErasedError(member_id, note.at.date().isoformat(), note.reason)
@@ -64,8 +69,9 @@ def erased_inputs(store: Store, messages: Sequence[object], now: datetime) -> di
     if not isinstance(store, ErasureStore):
         return {}
     wanted = {place: _named(message) for place, message in enumerate(messages)}
-    asked = {digests_of(name)[0] for names in wanted.values() for name in names}
-    found = store.erased(asked)
+    asked = {name: digests_of(name)[0] for names in wanted.values() for name in names}
+    erased = store.erased(set(asked.values()))
+    found = {name: erased[digest] for name, digest in asked.items() if digest in erased}
     refused = {}
     for place, names in wanted.items():
         why = _why(names, found)
@@ -91,12 +97,12 @@ def _named(message: object) -> list[str]:
 
 
 def _why(names: Iterable[str], found: Mapping[str, ErasureNote]) -> str | None:
+    """Why an input naming ``names`` is refused (``found``: the erased among them), if it is."""
     for name in names:
         if is_pseudonym(name):
             return PSEUDONYMOUS
-        note = found.get(digests_of(name)[0])
-        if note is not None:
-            return refusal(note)
+        if name in found:
+            return refusal(found[name])
     return None
 
 

@@ -73,6 +73,43 @@ class _Person:
         return {member_key(old): member_key(new) for old, new in self.ids.items()}
 
 
+@attrs.frozen
+class _Held:
+    """A stored record with its whole journal, as an erasure read it (once)."""
+
+    record: Record
+    events: list[StoredEvent]
+
+    @property
+    def texts(self) -> list[str]:
+        """Its snapshot and the payloads of its journal."""
+        return [self.record.snapshot, *(event.payload for event in self.events)]
+
+
+class _Records:
+    """The records an erasure reads, each read from the store once, journal and all."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._held: dict[str, _Held | None] = {}
+
+    def get(self, key: str) -> _Held | None:
+        """The record stored under ``key``, if any."""
+        return self.read([key]).get(key)
+
+    def read(self, keys: Iterable[str]) -> dict[str, _Held]:
+        """The records stored under ``keys`` (absent ones left out), by key."""
+        wanted = set(keys)
+        missing = wanted - self._held.keys()
+        if missing:
+            stored = self.store.load(missing)
+            for key in missing:
+                found = stored.get(key)
+                events = self.store.events(key) if found is not None else []
+                self._held[key] = None if found is None else _Held(found, events)
+        return {key: held for key in wanted if (held := self._held[key]) is not None}
+
+
 def plan_erasure(
     store: Store, member_id: str, reason: str, by: str, now: datetime
 ) -> tuple[Erasure, list[str]]:
@@ -83,13 +120,14 @@ def plan_erasure(
     """
     if not isinstance(store, ErasureStore):
         raise TypeError(f"the store {store.url} cannot erase a person's data")
-    person = _person(store, member_id)
+    held = _Records(store)
+    person = _person(held, member_id)
     own = Scrubber(ids=person.ids, values=person.values)
     named = Scrubber(ids=person.ids, blank=False)
     keys = person.keys
-    found = (_rewrite(store, old, new, own) for old, new in keys.items())
+    found = (_rewrite(held, old, new, own) for old, new in keys.items())
     records = [r for r in found if r is not None]
-    records += _related(store, records, keys, named)
+    records += _related(held, records, keys, named)
     rewritten = {r.old_key for r in records}
     moved = {r.old_key: r.key for r in records}
     note = ErasureNote(at=now, reason=reason, by=by, digests=_digests(person))
@@ -112,8 +150,9 @@ def plan_erasure(
     return attrs.evolve(erasure, note=counted), sorted(rewritten | set(moved.values()))
 
 
-def _person(store: Store, member_id: str) -> _Person:
-    ids = _merged(store, member_id)
+def _person(held: _Records, member_id: str) -> _Person:
+    store = held.store
+    ids = _merged(held, member_id)
     links = list(store.identifiers_of(member_id))
     ids += [link.value for link in links if not link.system and link.value not in ids]
     for other in ids[1:]:
@@ -123,28 +162,38 @@ def _person(store: Store, member_id: str) -> _Person:
         if link.system:
             values[link.value] = ERASED
             values[f"{link.system}|{link.value}"] = ERASED
-    for other in ids:
-        for event in store.events(member_key(other)):
+    journals = held.read(member_key(other) for other in ids)
+    for journal in journals.values():
+        for event in journal.events:
             if event.type == RegistrationNoted.TYPE:
                 values.update(_registered(json.loads(event.payload)))
     # The whole of the person's own record goes into each pseudonym: an id merged into it
     # whose record holds little is no easier to find from than theirs.
-    theirs = _texts(store, member_key(member_id))
+    theirs = _texts(journals.get(member_key(member_id)))
     named = {
-        old: pseudonym("\n".join([old, *theirs, *_texts(store, member_key(old))])) for old in ids
+        old: pseudonym("\n".join([old, *theirs, *_texts(journals.get(member_key(old)))]))
+        for old in ids
     }
     return _Person(ids=named, links=links, values=values)
 
 
-def _merged(store: Store, member_id: str) -> list[str]:
+def _texts(held: _Held | None) -> list[str]:
+    return [] if held is None else held.texts
+
+
+def _merged(held: _Records, member_id: str) -> list[str]:
     """The member and every record merged into theirs, and into those, in turn."""
     ids = [member_id]
-    for held in ids:
-        for event in store.events(member_key(held)):
+    for one in ids:
+        for event in _events(held.get(member_key(one))):
             duplicate = json.loads(event.payload).get(_DUPLICATE)
             if isinstance(duplicate, str) and duplicate not in ids:
                 ids.append(duplicate)
     return ids
+
+
+def _events(held: _Held | None) -> list[StoredEvent]:
+    return [] if held is None else held.events
 
 
 def _registered(noted: Mapping[str, Any]) -> dict[str, str]:
@@ -169,17 +218,18 @@ def _digests(person: _Person) -> list[str]:
     return sorted({found for old in person.ids for found in digests_of(old, names)})
 
 
-def _rewrite(store: Store, old: str, new: str, scrubber: Scrubber) -> Rewrite | None:
-    stored = store.load([old]).get(old)
-    if stored is None:
+def _rewrite(held: _Records, old: str, new: str, scrubber: Scrubber) -> Rewrite | None:
+    found = held.get(old)
+    if found is None:
         return None
+    stored = found.record
     return Rewrite(
         old_key=old,
         key=new,
         version=stored.version,
         snapshot=scrubber.json(stored.snapshot),
         snapshot_version=stored.snapshot_version,
-        events=[_event(e, new, scrubber) for e in store.events(old)],
+        events=[_event(e, new, scrubber) for e in found.events],
     )
 
 
@@ -188,7 +238,7 @@ def _event(event: StoredEvent, key: str, scrubber: Scrubber) -> StoredEvent:
 
 
 def _related(
-    store: Store, own: list[Rewrite], keys: Mapping[str, str], named: Scrubber
+    held: _Records, own: list[Rewrite], keys: Mapping[str, str], named: Scrubber
 ) -> list[Rewrite]:
     """The records of others that name the person, rewritten with their ids replaced.
 
@@ -197,7 +247,7 @@ def _related(
     of their household).
     """
     seen = set(keys)
-    texts = [text for r in own for text in _texts(store, r.old_key)]
+    texts = [text for r in own for text in _texts(held.get(r.old_key))]
     related: list[Rewrite] = []
     for _ in range(_DEGREES):
         candidates = {
@@ -208,19 +258,11 @@ def _related(
         } - seen
         seen |= candidates
         texts = []
-        for _, stored in sorted(store.load(candidates).items()):
-            found = _texts(store, stored.key)
-            texts += found
-            if any(named.mentions(text) for text in found):
-                related.append(_named_in(store, stored, named))
+        for _, found in sorted(held.read(candidates).items()):
+            texts += found.texts
+            if any(named.mentions(text) for text in found.texts):
+                related.append(_named_in(found, named))
     return related
-
-
-def _texts(store: Store, key: str) -> list[str]:
-    """A record's stored snapshot and the payloads of its whole journal."""
-    stored = store.load([key]).get(key)
-    snapshot = [stored.snapshot] if stored is not None else []
-    return [*snapshot, *(event.payload for event in store.events(key))]
 
 
 def _words(value: Any) -> Iterator[str]:
@@ -237,12 +279,13 @@ def _words(value: Any) -> Iterator[str]:
             yield from _words(item)
 
 
-def _named_in(store: Store, stored: Record, named: Scrubber) -> Rewrite:
-    """``stored`` with the person's ids replaced.
+def _named_in(found: _Held, named: Scrubber) -> Rewrite:
+    """A record of another's with the person's ids replaced.
 
     A household whose id the hospital made from the person's (``H-P-1``) moves to the
     key its id becomes, as its members' records name it; another member keeps theirs.
     """
+    stored = found.record
     key = named.text(stored.key) if stored.key.startswith(HOUSEHOLD) else stored.key
     return Rewrite(
         old_key=stored.key,
@@ -250,7 +293,7 @@ def _named_in(store: Store, stored: Record, named: Scrubber) -> Rewrite:
         version=stored.version,
         snapshot=named.json(stored.snapshot),
         snapshot_version=stored.snapshot_version,
-        events=[_event(e, key, named) for e in store.events(stored.key)],
+        events=[_event(e, key, named) for e in found.events],
         retire=False,
     )
 

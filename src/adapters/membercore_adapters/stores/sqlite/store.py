@@ -196,7 +196,7 @@ class SqliteStore(SqlStore):
                     "schema): nothing was changed",
                 )
             found = self._migrate(way)
-            self._say_stale_erasing()
+            self._end_stale_erasing(remove=False)
             return found
         self._refuse_foreign()
         # WAL must be switched on outside a transaction; :memory: answers "memory".
@@ -208,8 +208,8 @@ class SqliteStore(SqlStore):
             self._end_stale_erasing()
             return found
 
-    def _end_stale_erasing(self) -> None:
-        """Remove a marker of ``erasing`` that outlived its transaction.
+    def _end_stale_erasing(self, *, remove: bool = True) -> None:
+        """Remove (or, opened read-only, warn of) a marker of ``erasing`` left committed.
 
         Only an erasure writes one, and removes it before it commits: one found here was
         committed by another writer to the file, and would let anyone change the input
@@ -219,28 +219,23 @@ class SqliteStore(SqlStore):
         held = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'erasing'"
         if conn.execute(held).fetchone() is None:  # a schema before erasures (a test's)
             return
+        if not remove:
+            (stale,) = conn.execute("SELECT count(*) FROM erasing").fetchone()
+            if stale:
+                log.warning(
+                    "store %s holds %d marker(s) of table erasing that outlived their "
+                    "transaction: the input log and the look-ups can be changed until a "
+                    "command that writes to the store opens it and removes them",
+                    self.url,
+                    stale,
+                )
+            return
         stale = conn.execute("DELETE FROM erasing").rowcount
         if stale:
             log.warning(
                 "store %s: removed %d marker(s) of table erasing that outlived their "
                 "transaction (written to the file by another program); the input log and "
                 "the look-ups are append-only again",
-                self.url,
-                stale,
-            )
-
-    def _say_stale_erasing(self) -> None:
-        """Warn of a marker of ``erasing`` a read-only opening cannot remove."""
-        conn = self._conn
-        held = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'erasing'"
-        if conn.execute(held).fetchone() is None:
-            return
-        (stale,) = conn.execute("SELECT count(*) FROM erasing").fetchone()
-        if stale:
-            log.warning(
-                "store %s holds %d marker(s) of table erasing that outlived their "
-                "transaction: the input log and the look-ups can be changed until a "
-                "command that writes to the store opens it and removes them",
                 self.url,
                 stale,
             )

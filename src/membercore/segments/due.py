@@ -23,8 +23,11 @@ from membercore.segments.messages import (
     DeliveryNoted,
     DiagnosisNoted,
     FactNoted,
+    InteractionNoted,
+    RefundNoted,
     RehabPlanNoted,
 )
+from membercore.segments.stages import BIRTHS, PREGNANCY
 from membercore.segments.state import ProfileState
 
 __all__ = ["next_change"]
@@ -109,8 +112,10 @@ def _days_of(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> Iterator[dat
     if isinstance(note, DiagnosisNoted):
         for condition in note.conditions:
             yield from _after(day, rules.tag_days.get(f"condition:{condition}"))
-        yield day + timedelta(days=rules.pregnancy_days)
-        yield day + timedelta(days=rules.postpartum_days)
+        if PREGNANCY in note.conditions:
+            yield day + timedelta(days=rules.pregnancy_days)
+        if BIRTHS & set(note.conditions):
+            yield day + timedelta(days=rules.postpartum_days)
         return
     if isinstance(note, DeliveryNoted):
         yield from _after(day, rules.tag_days.get("condition:delivery"))
@@ -119,9 +124,19 @@ def _days_of(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> Iterator[dat
     if isinstance(note, RehabPlanNoted):
         yield from _after(day, rules.tag_days.get("care:rehab_plan"))
         return
-    if isinstance(note, ChargeNoted):
+    if isinstance(note, RefundNoted):
+        return  # read with its charge, in the window while the charge is
+    if isinstance(note, InteractionNoted) and note.counted_as is None:
+        return  # counts for no channel: no reading holds it
+    if isinstance(note, ChargeNoted) and _high_value(note, rules):
         yield from _after(day, rules.tag_days.get(HIGH_VALUE_TAG))
     yield _window_exit(note.at, rules, tz)
+
+
+def _high_value(note: ChargeNoted, rules: SegmentRules) -> bool:
+    """Whether a charge has lines of the categories that may make it a high-value treatment."""
+    wanted = rules.high_value_treatment.categories
+    return any(line.category in wanted and line.amount_fen > 0 for line in note.categories)
 
 
 def _after(day: date, days: int | None) -> Iterator[date]:

@@ -11,7 +11,12 @@ from membercore.segments.day import Day, day_of, evidence, order
 from membercore.segments.messages import FactNoted, Tag
 from membercore.segments.state import ProfileState
 
-__all__ = ["age_stage", "life_stage", "maternity"]
+__all__ = ["BIRTHS", "PREGNANCY", "age_stage", "life_stage", "maternity"]
+
+#: The condition of a diagnosis that a pregnancy is under way.
+PREGNANCY = "pregnancy"
+#: The conditions of a diagnosis that a birth took place (as a delivery recorded does).
+BIRTHS = frozenset({"delivery", "puerperium"})
 
 
 def age_stage(state: ProfileState, day: Day) -> tuple[LifeStage, Tag] | None:
@@ -33,10 +38,10 @@ def age_stage(state: ProfileState, day: Day) -> tuple[LifeStage, Tag] | None:
 def maternity(state: ProfileState, day: Day) -> tuple[LifeStage, Tag] | None:
     """``pregnant`` or ``postpartum`` on ``day`` from obstetric facts, with its tag."""
     diagnoses = list(state.diagnoses.values())
-    pregnancy = [note for note in diagnoses if "pregnancy" in note.conditions]
+    pregnancy = [note for note in diagnoses if PREGNANCY in note.conditions]
     losses = [note for note in diagnoses if "pregnancy_loss" in note.conditions]
     births: list[FactNoted] = [*state.deliveries.values()]
-    births += [note for note in diagnoses if {"delivery", "puerperium"} & set(note.conditions)]
+    births += [note for note in diagnoses if BIRTHS & set(note.conditions)]
     last_end = max((day.date_of(note) for note in [*births, *losses]), default=None)
     if pregnancy:
         latest = max(pregnancy, key=order)

@@ -6,15 +6,19 @@ import hashlib
 import sys
 import threading
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 
 import pytest
+import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
 from membercore_adapters.stores import packing
 from membercore_adapters.stores.packing import (
+    DEFLATE_JOURNAL,
+    DEFLATE_RECORD,
     JOURNAL,
     RECORD,
     PackingError,
@@ -28,7 +32,11 @@ from membercore_adapters.stores.packing import (
 _DIGESTS = {
     "journal-1.dict": "ace0599492feb3228c97ab8324e3b05056e68546e154674adfef6328139c39e0",
     "record-1.dict": "2390aa44892c991bc51893477b6e1466067e49cdd2fe71a9fdf5a55a5b1d71b6",
+    "journal-2.dict": "40edb8d4494faabb5e565cd3bcbba028aa4de1cec6b840bd585623cb98c42f69",
+    "record-2.dict": "1787ce96c9d07844b7695e45bf5af48ca488c6feb75f393b9a774f7467d9ec5f",
 }
+_SIZES = {"1": 32 * 1024, "2": 64 * 1024}
+_FORMATS = [DEFLATE_JOURNAL, DEFLATE_RECORD, JOURNAL, RECORD]
 _T0 = datetime(2025, 3, 1, 1, 2, 3, 456789, tzinfo=UTC)
 _POSTING = (
     '{"type":"points_posted","posting_id":"P000007/4","member_id":"P000007","kind":"earn",'
@@ -49,12 +57,12 @@ def test_the_released_dictionaries_are_the_ones_stored_values_were_packed_with(
     name: str, digest: str
 ) -> None:
     data = files(packing.__name__).joinpath(name).read_bytes()
-    assert len(data) == 32 * 1024
+    assert len(data) == _SIZES[name.removesuffix(".dict")[-1]]
     assert hashlib.sha256(data).hexdigest() == digest
 
 
-@given(text=texts, form=st.sampled_from([JOURNAL, RECORD]))
-def test_any_text_comes_back_from_either_dictionary(text: str, form: int) -> None:
+@given(text=texts, form=st.sampled_from(_FORMATS))
+def test_any_text_comes_back_in_every_format(text: str, form: int) -> None:
     packed = pack(form, text)
     assert packed[0] == form
     assert unpack(packed) == text
@@ -72,33 +80,54 @@ def test_typical_events_take_a_fraction_of_their_text() -> None:
     events = [("points_posted", _T0 + timedelta(seconds=n), _POSTING) for n in range(5)]
     packed = pack_events(events)
     assert len(packed) < len(_POSTING)  # five events in less room than one as text
-    assert len(pack(RECORD, "{}")) < 10
-
-
-def test_a_value_packed_by_a_released_version_still_reads() -> None:
-    # Written with journal-1 when it was released: a dictionary or framing that changed
-    # would no longer read it.
-    released = bytes.fromhex(
-        "01c33a8c66606e696069646c626a666e61a963684aead27b731c1d58739ccd6f53f4a14313d0"
-        "809f919195a1258e04ff7cf9faa71d6d0aa64ab50085038d4c"
-    )
-    assert unpack_events(released) == [("points_posted", _T0, _POSTING)]
+    assert len(pack(RECORD, "{}")) <= 12  # format, frame header, text, check
 
 
 @pytest.mark.parametrize(
-    ("packed", "says"),
+    "released",
     [
-        (b"", "unknown packing format nothing"),
-        (b"\x07abc", "unknown packing format 7"),
-        (bytes((JOURNAL,)) + b"\xff\xff\xff", "damaged packed value"),
-        (pack(JOURNAL, "one") + b"tail", "does not end where its data ends"),
-        (pack(JOURNAL, "one")[:-2], "does not end where its data ends"),
-        (pack(JOURNAL, "one")[:-4] + b"\0\0\0\0", "its check does not match its text"),
+        # Written with journal-1 (deflate) when it was released, and with journal-2
+        # (Zstandard) when it was: a dictionary or framing that changed would no longer
+        # read them.
+        "01c33a8c66606e696069646c626a666e61a963684aead27b731c1d58739ccd6f53f4a14313d0"
+        "809f919195a1258e04ff7cf9faa71d6d0aa64ab50085038d4c",
+        "030000d5010053820695c98a74e10b430ce18739107bdbaccdf6d4786f5e4d7cfb360d09fcf382"
+        "00b4b254b8cc313f3ea804783930e9526d9aeab01ebc5b5a0385038d4c",
     ],
 )
-def test_a_damaged_or_unknown_value_is_refused_by_name(packed: bytes, says: str) -> None:
+def test_a_value_packed_by_a_released_version_still_reads(released: str) -> None:
+    assert unpack_events(bytes.fromhex(released)) == [("points_posted", _T0, _POSTING)]
+
+
+def test_the_stores_write_zstandard_and_pack_a_commit_smaller_than_deflate_did() -> None:
+    events = [("points_posted", _T0 + timedelta(seconds=n), _POSTING) for n in range(5)]
+    text = packing.frame(events)
+    assert pack_events(events)[0] == JOURNAL
+    assert len(pack(JOURNAL, text)) < len(pack(DEFLATE_JOURNAL, text))
+    assert unpack_events(pack(DEFLATE_JOURNAL, text)) == events  # an earlier release's
+
+
+@pytest.mark.parametrize("form", [DEFLATE_JOURNAL, JOURNAL])
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        (lambda form: b"", "unknown packing format nothing"),
+        (lambda form: b"\x07abc", "unknown packing format 7"),
+        (lambda form: bytes((form,)) + b"\xff\xff\xff", "damaged packed value"),
+        (lambda form: pack(form, "one") + b"tail", "does not end where its data ends"),
+        (lambda form: pack(form, "one")[:-2], "does not end where its data ends"),
+        (lambda form: pack(form, "one")[:-6], "does not end where its data ends"),
+        (
+            lambda form: pack(form, "one")[:-4] + b"\0\0\0\0",
+            "its check does not match its text",
+        ),
+    ],
+)
+def test_a_damaged_or_unknown_value_is_refused_by_name(
+    form: int, damage: Callable[[int], bytes], says: str
+) -> None:
     with pytest.raises(PackingError, match=says):
-        unpack(packed)
+        unpack(damage(form))
 
 
 @pytest.mark.parametrize(
@@ -121,24 +150,33 @@ def test_a_damaged_frame_of_events_is_refused_by_name(packed: bytes, says: str) 
         unpack_events(packed)
 
 
-def test_a_packed_value_is_raw_deflate_with_its_dictionary() -> None:
-    packed = pack(RECORD, '{"member_id":"P000001"}')
+def test_a_packed_value_is_a_frame_of_its_format_with_its_dictionary() -> None:
+    text = b'{"member_id":"P000001"}'
+    packed = pack(DEFLATE_RECORD, text.decode())
     dictionary = files(packing.__name__).joinpath("record-1.dict").read_bytes()
     decompressor = zlib.decompressobj(-15, zdict=dictionary)
-    assert decompressor.decompress(packed[1:]) == b'{"member_id":"P000001"}'
+    assert decompressor.decompress(packed[1:]) == text
+    packed = pack(RECORD, text.decode())
+    trained = zstandard.ZstdCompressionDict(
+        files(packing.__name__).joinpath("record-2.dict").read_bytes()
+    )
+    reader = zstandard.ZstdDecompressor(dict_data=trained, format=zstandard.FORMAT_ZSTD1_MAGICLESS)
+    assert reader.decompressobj().decompress(packed[1:-4]) == text
 
 
-@given(st.data())
-def test_any_single_flipped_bit_is_found_never_read_as_other_text(data: st.DataObject) -> None:
+@given(st.data(), st.sampled_from([DEFLATE_JOURNAL, JOURNAL]))
+def test_any_single_flipped_bit_is_found_never_read_as_other_text(
+    data: st.DataObject, form: int
+) -> None:
     events = [("points_posted", _T0, _POSTING), ("tag_added", _T0, '{"tag":"care"}')]
-    packed = bytearray(pack_events(events))
+    packed = bytearray(pack(form, packing.frame(events)))
     bit = data.draw(st.integers(0, len(packed) * 8 - 1))
     packed[bit // 8] ^= 1 << (bit % 8)
     try:
         read = unpack_events(bytes(packed))
     except PackingError:
         return
-    assert read == events  # a bit deflate never reads (the last byte's padding)
+    assert read == events  # a bit neither format reads (the last byte's padding)
 
 
 def test_a_snapshot_read_again_unchanged_is_not_unpacked_again(

@@ -45,7 +45,7 @@ from membercore.households import (
     RemoveDependent,
 )
 from membercore.households import members as household_members
-from membercore.ledger.commands import Redeem
+from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.outreach import MessageCancelled, MessageQueued, RequestMessage
 from membercore.ports import Store
 from membercore.serialization import message_from_json
@@ -250,20 +250,33 @@ def test_a_tick_with_nothing_due_changes_nothing(engine: Engine) -> None:
 
 
 def test_a_record_due_with_nothing_to_do_is_ticked_and_is_due_no_more(engine: Engine) -> None:
-    # Without marketing consent the member-day and birthday journeys end; what is left
-    # due is the expiry of points already spent (a lower bound the ledger keeps).
-    engine.ingest([_registration(), _charge(200, fact_id="f-1", category="drug")])
+    # Without marketing consent the member-day and birthday journeys end; points given by
+    # staff and all spent leave due only the expiry of a lot already empty (a lower bound
+    # the ledger keeps). No fact the profile reads leaves a window.
+    engine.ingest([_registration()])
     engine.execute(WithdrawConsent(key="withdraw", member_id=ME, purpose="marketing"))
+    gift = AdjustPoints(key="gift", member_id=ME, points=100, operator="s-1", reason="goodwill")
+    engine.execute(gift)
     engine.execute(Redeem(key="redeem", member_id=ME, points=100), now=T0 + timedelta(days=8))
     ((_, due_at),) = engine.store.due(FAR, 10)
+    assert profile_due(engine.member(ME), engine.config, T0) is None
     assert engine.tick(due_at) == TickReport(records=1, events=0)
-    # What is left are the days the charge moves through the profile's recency bands
-    # and leaves its 12-month window.
-    held = engine.member(ME)
-    later = profile_due(held, engine.config, due_at)
-    assert later is not None
-    assert due_at < later == next_due(held, engine.config, after=due_at)
-    assert engine.store.due(FAR, 10) == [(member_key(ME), later)]
+    assert next_due(engine.member(ME), engine.config, after=due_at) is None
+    assert engine.store.due(FAR, 10) == []
+
+
+def test_a_charge_leaving_the_window_changes_the_spend_tags_evidence_on_its_day(
+    engine: Engine,
+) -> None:
+    # A drug is no high-value treatment: its first day due is the one it leaves the
+    # 12-month window, when the spend tag no longer rests on it.
+    engine.ingest([_registration(), _charge(200, fact_id="f-1", category="drug")])
+    engine.execute(WithdrawConsent(key="withdraw", member_id=ME, purpose="marketing"))
+    ((_, due_at),) = engine.store.due(FAR, 10)
+    assert due_at.astimezone(SH) == datetime(2027, 3, 3, tzinfo=SH)
+    assert engine.member(ME).profile.tags["spend:basic"].fact_ids == ("f-1",)
+    assert engine.tick(due_at) == TickReport(records=1, events=1)
+    assert engine.member(ME).profile.tags["spend:basic"].fact_ids == ()
 
 
 def test_a_member_another_engine_has_claimed_is_left_to_it_until_the_lease_ends(

@@ -2,14 +2,17 @@
 
 The parts each reading rests on live beside it: :mod:`.day` (the local day and the
 window), :mod:`.spending` (spend, bands, RFM), :mod:`.stages` (life stage) and
-:mod:`.channels` (channel preference); their names are exported here too.
+:mod:`.channels` (channel preference); their names are exported here too. Each part's
+reading is kept (:mod:`.memo`) by the maps of notes it reads and the day: a new fact
+reads again only the parts that read its kind.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import TypeVar, cast
 
 import attrs
 
@@ -30,6 +33,7 @@ from membercore.segments.day import (
     window_start,
     yuan,
 )
+from membercore.segments.memo import Memo
 from membercore.segments.messages import DiagnosisNoted, Explanation, FactNoted, Tag
 from membercore.segments.spending import (
     Rfm,
@@ -41,7 +45,7 @@ from membercore.segments.spending import (
     spending_band,
 )
 from membercore.segments.stages import age_stage, life_stage, maternity
-from membercore.segments.state import ProfileState, noted_facts
+from membercore.segments.state import ProfileState, noted_fact
 
 __all__ = [
     "MAX_EVIDENCE",
@@ -82,23 +86,57 @@ def _condition_tags(state: ProfileState, day: Day) -> dict[str, Tag]:
     return held
 
 
+T = TypeVar("T")
+
+#: The readings of the profiles read last, by the maps of notes each reads and the day.
+_READINGS: Memo[object] = Memo(1 << 13)
+
+
+def _kept(
+    reading: Callable[[ProfileState, Day], T], reads: tuple[str, ...], state: ProfileState, day: Day
+) -> T:
+    """``reading(state, day)``, kept while the maps of notes it ``reads`` are the same.
+
+    ``reading`` must read nothing of the state but those maps (and the day).
+    """
+    subjects = (reading, day.rules, day.tz, *(getattr(state, name) for name in reads))
+    return cast(T, _READINGS.get(subjects, (day.today, day.since), lambda: reading(state, day)))
+
+
+def _spent(state: ProfileState, day: Day) -> tuple[int, tuple[FactNoted, ...]]:
+    return spend(state, day.since)
+
+
+def _seen(state: ProfileState, day: Day) -> Mapping[str, tuple[FactNoted, ...]]:
+    return _departments(state, day.since)
+
+
+_OBSTETRIC = ("diagnoses", "deliveries")
+_CONDITIONS = ("diagnoses", "deliveries", "rehab_plans")
+_CHARGES = ("charges", "refunds")
+
+
 def _derive(
-    state: ProfileState, day: Day, spent: tuple[int, list[FactNoted]] | None = None
+    state: ProfileState, day: Day, spent: tuple[int, tuple[FactNoted, ...]] | None = None
 ) -> dict[str, Tag]:
-    held = _condition_tags(state, day)
-    for found in (age_stage(state, day), maternity(state, day)):
+    held = dict(_kept(_condition_tags, _CONDITIONS, state, day))
+    stages = (
+        _kept(age_stage, ("registrations",), state, day),
+        _kept(maternity, _OBSTETRIC, state, day),
+    )
+    for found in stages:
         if found is not None:
             held[f"stage:{found[0]}"] = found[1]
-    fen, spent_on = spent or spend(state, day.since)
+    fen, spent_on = spent or _kept(_spent, _CHARGES, state, day)
     spending = band(day.rules, fen)
     months = day.rules.window_months
     start = f"{yuan(spending.min_fen)} ({spending.label})"
     reason = f"out-of-pocket spend in {months} months from {start}"
     held[f"spend:{spending.key}"] = Tag(reason=reason, fact_ids=evidence(spent_on))
-    treated = high_value_treatment(state, day)
+    treated = _kept(high_value_treatment, _CHARGES, state, day)
     if treated is not None:
         held[HIGH_VALUE_TAG] = treated
-    preferred = channel(state, day)
+    preferred = _kept(channel, ("registrations", "interactions"), state, day)
     if preferred is not None:
         held[f"channel:{preferred[0]}"] = preferred[1]
     if state.family is not None and state.family.has_dependents:
@@ -116,7 +154,7 @@ def derived_tags(state: ProfileState, config: ProgrammeConfig, now: datetime) ->
 # --- segment ------------------------------------------------------------------------------
 
 
-def _departments(state: ProfileState, since: datetime) -> dict[str, list[FactNoted]]:
+def _departments(state: ProfileState, since: datetime) -> dict[str, tuple[FactNoted, ...]]:
     seen: dict[str, list[FactNoted]] = defaultdict(list)
     for visit in state.visits.values():
         if visit.at >= since:
@@ -125,14 +163,14 @@ def _departments(state: ProfileState, since: datetime) -> dict[str, list[FactNot
         if charge.at >= since:
             for department in charge.departments:
                 seen[department].append(charge)
-    return seen
+    return {department: tuple(notes) for department, notes in seen.items()}
 
 
 def _holds(
     criterion: SegmentCriterion,
     held: Mapping[str, Tag],
-    departments: Mapping[str, list[FactNoted]],
-    spent: tuple[int, list[FactNoted]],
+    departments: Mapping[str, tuple[FactNoted, ...]],
+    spent: tuple[int, tuple[FactNoted, ...]],
 ) -> tuple[list[str], list[str]] | None:
     """What made the criterion hold (details, fact ids), or ``None`` if it does not."""
     details: list[str] = []
@@ -161,16 +199,15 @@ def _assign(
     state: ProfileState,
     held: Mapping[str, Tag],
     day: Day,
-    spent: tuple[int, list[FactNoted]],
+    spent: tuple[int, tuple[FactNoted, ...]],
 ) -> tuple[str, Explanation]:
     rules = day.rules
-    departments = _departments(state, day.since)
+    departments = _kept(_seen, ("visits", "charges"), state, day)
     for segment in rules.segments[:-1]:
         for criterion in segment.criteria:
             found = _holds(criterion, held, departments, spent)
             if found is not None:
-                notes = noted_facts(state)
-                ids = evidence(notes[fact_id] for fact_id in found[1])
+                ids = evidence(noted_fact(state, fact_id) for fact_id in found[1])
                 rule = f"{segment.key}.{criterion.key}"
                 return segment.key, Explanation(rule=rule, detail="; ".join(found[0]), fact_ids=ids)
     others = ", ".join(segment.key for segment in rules.segments[:-1]) or "any other segment"
@@ -202,7 +239,7 @@ def evaluate(state: ProfileState, config: ProgrammeConfig, now: datetime) -> Eva
     """
     day = day_of(config.segments, now, config.tz)
     manual = {tag: held for tag, held in state.tags.items() if held.key is not None}
-    spent = spend(state, day.since)
+    spent = _kept(_spent, _CHARGES, state, day)
     held = {**_derive(state, day, spent), **manual}
     segment, explanation = _assign(state, held, day, spent)
     return Evaluation(tags=held, segment=segment, explanation=explanation)

@@ -10,29 +10,26 @@ days' starts after an instant, so that the record falls due and a tick refreshes
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
-from functools import lru_cache
-from typing import Generic, TypeVar
+from functools import lru_cache, partial
 from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
 from membercore.dates import add_months, anniversary, local_date, local_day_start
+from membercore.segments.memo import Memo
 from membercore.segments.messages import (
     ChargeNoted,
     DeliveryNoted,
     DiagnosisNoted,
     FactNoted,
     InteractionNoted,
-    RefundNoted,
     RehabPlanNoted,
 )
 from membercore.segments.stages import BIRTHS, PREGNANCY
 from membercore.segments.state import ProfileState
 
 __all__ = ["next_change"]
-
-T = TypeVar("T")
 
 
 def next_change(
@@ -43,67 +40,50 @@ def next_change(
     ``None`` when nothing noted ever leaves a window and no age is ahead. A day named
     here on which nothing changes costs one refresh that decides nothing.
     """
-    days = _days(state, rules, tz)
-    if not days:
-        return None
-    at = 0 if after is None else bisect_right(days, local_date(after, tz))
-    return local_day_start(days[at], tz) if at < len(days) else None
+    since = None if after is None else local_date(after, tz)
+    first: date | None = None
+    for days in _days(state, rules, tz):
+        at = 0 if since is None else bisect_right(days, since)
+        if at < len(days) and (first is None or days[at] < first):
+            first = days[at]
+    return None if first is None else local_day_start(first, tz)
 
 
-class _Remembered(Generic[T]):
-    """Answers about immutable values, kept by identity with the rules and zone they used.
+#: The days each map of notes leaves a window on, sorted: a new fact reads again only
+#: the map of its kind, and a record asked again unchanged reads none.
+_MAP_DAYS: Memo[tuple[date, ...]] = Memo(1 << 12)
 
-    A kept answer holds its value alive, so the same identity cannot name another value.
+#: The days of each fact noted: a map that changed works out only its new notes' days.
+_NOTE_DAYS: Memo[tuple[date, ...]] = Memo(1 << 14)
+
+
+def _days(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iterator[tuple[date, ...]]:
+    """The sorted days of each map of notes (the registrations' are the ages reached).
+
+    Refunds name no day: a refund is read with its charge, in the window while the
+    charge is.
     """
-
-    def __init__(self, most: int) -> None:
-        self._held: dict[int, tuple[object, SegmentRules, ZoneInfo, T]] = {}
-        self._most = most
-
-    def get(self, subject: object, rules: SegmentRules, tz: ZoneInfo, work: Callable[[], T]) -> T:
-        """The answer kept for ``subject``, else the one ``work`` gives (then kept)."""
-        held = self._held.get(id(subject))
-        if held is not None and held[0] is subject and held[1] is rules and held[2] is tz:
-            return held[3]
-        answer = work()
-        if len(self._held) >= self._most:
-            self._held.clear()
-        self._held[id(subject)] = (subject, rules, tz, answer)
-        return answer
-
-
-#: The days of the profiles read last: a record is asked several times between two
-#: changes of its profile (each instant a tick visits, each commit).
-_SEEN: _Remembered[list[date]] = _Remembered(1024)
-
-#: The days of each fact noted: a profile's notes are shared by every state that
-#: follows, so each is worked out once, not on every new state.
-_NOTE_DAYS: _Remembered[tuple[date, ...]] = _Remembered(1 << 14)
-
-
-def _days(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> list[date]:
-    return _SEEN.get(
-        state, rules, tz, lambda: sorted({*_window_ends(state, rules, tz), *_ages(state, rules)})
-    )
-
-
-def _window_ends(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iterator[date]:
-    notes: list[Iterable[FactNoted]] = [
-        state.diagnoses.values(),
-        state.deliveries.values(),
-        state.rehab_plans.values(),
-        state.charges.values(),
-        state.visits.values(),
-        state.refunds.values(),
-        state.interactions.values(),
+    noted: list[Mapping[str, FactNoted]] = [
+        state.diagnoses,
+        state.deliveries,
+        state.rehab_plans,
+        state.charges,
+        state.visits,
+        state.interactions,
     ]
-    for noted in notes:
-        for note in noted:
-            yield from _note_days(note, rules, tz)
+    for notes in noted:
+        yield _MAP_DAYS.get((notes, rules, tz), None, partial(_map_days, notes, rules, tz))
+    yield _MAP_DAYS.get((state.registrations, rules), "ages", partial(_age_days, state, rules))
+
+
+def _map_days(
+    notes: Mapping[str, FactNoted], rules: SegmentRules, tz: ZoneInfo
+) -> tuple[date, ...]:
+    return tuple(sorted({day for note in notes.values() for day in _note_days(note, rules, tz)}))
 
 
 def _note_days(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> tuple[date, ...]:
-    return _NOTE_DAYS.get(note, rules, tz, lambda: tuple(_days_of(note, rules, tz)))
+    return _NOTE_DAYS.get((note, rules, tz), None, lambda: tuple(_days_of(note, rules, tz)))
 
 
 def _days_of(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> Iterator[date]:
@@ -124,8 +104,6 @@ def _days_of(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> Iterator[dat
     if isinstance(note, RehabPlanNoted):
         yield from _after(day, rules.tag_days.get("care:rehab_plan"))
         return
-    if isinstance(note, RefundNoted):
-        return  # read with its charge, in the window while the charge is
     if isinstance(note, InteractionNoted) and note.counted_as is None:
         return  # counts for no channel: no reading holds it
     if isinstance(note, ChargeNoted) and _high_value(note, rules):
@@ -161,6 +139,10 @@ def _exit_day(noted: date, months: int, tz: ZoneInfo) -> date:
     while local_date(add_months(local_day_start(day, tz), -months, tz), tz) <= noted:
         day += timedelta(days=1)
     return day
+
+
+def _age_days(state: ProfileState, rules: SegmentRules) -> tuple[date, ...]:
+    return tuple(sorted(set(_ages(state, rules))))
 
 
 def _ages(state: ProfileState, rules: SegmentRules) -> Iterator[date]:

@@ -67,7 +67,7 @@ def _refunds(state: ProfileState) -> dict[str, list[RefundNoted]]:
     return refunds
 
 
-def spend(state: ProfileState, since: datetime) -> tuple[int, list[FactNoted]]:
+def spend(state: ProfileState, since: datetime) -> tuple[int, tuple[FactNoted, ...]]:
     """Net out-of-pocket spend of the charges in the window, and the facts it rests on."""
     current = _charges(state)
     refunds = _refunds(state)
@@ -78,7 +78,7 @@ def spend(state: ProfileState, since: datetime) -> tuple[int, list[FactNoted]]:
             taken = sum(refund.amount_fen for refund in refunds[charge.charge_id])
             total += max(0, charge.self_paid_fen - taken)
             evidence += [charge, *refunds[charge.charge_id]]
-    return total, evidence
+    return total, tuple(evidence)
 
 
 def high_value_treatment(state: ProfileState, day: Day) -> Tag | None:

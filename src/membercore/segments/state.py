@@ -32,6 +32,7 @@ from membercore.segments.messages import (
 __all__ = [
     "ProfileState",
     "evolve",
+    "noted_fact",
     "noted_facts",
     "relatives_seen",
     "replay",
@@ -143,6 +144,19 @@ def _without(kept: Mapping[str, Any], gone: frozenset[str]) -> Mapping[str, Any]
     if gone.isdisjoint(kept):
         return kept
     return {key: value for key, value in kept.items() if key not in gone}
+
+
+def noted_fact(state: ProfileState, fact_id: str) -> FactNoted:
+    """The fact the profile holds under ``fact_id``, of whichever kind.
+
+    Raises:
+        KeyError: the profile holds no such fact.
+    """
+    for field in _NOTES.values():
+        notes: Mapping[str, FactNoted] = getattr(state, field)
+        if fact_id in notes:
+            return notes[fact_id]
+    raise KeyError(fact_id)
 
 
 def noted_facts(state: ProfileState) -> dict[str, FactNoted]:

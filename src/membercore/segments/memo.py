@@ -1,0 +1,42 @@
+"""Readings kept by the identity of the immutable values they read.
+
+A profile's maps of noted facts are immutable, and every state that follows shares a map
+until a note of its kind is added or let go. A reading of some maps on a day (the spend
+of the window, the channel, the days a window closes) is therefore worked out once: a
+new fact of one kind reads again only what reads its kind, and a record asked several
+times between two changes (each instant a tick visits, each commit) reads nothing again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["Memo"]
+
+T = TypeVar("T")
+
+
+class Memo(Generic[T]):
+    """Answers about immutable values, kept by their identity and a key.
+
+    A kept answer holds its values alive, so an identity cannot come to name another
+    value while the answer is kept. Holds at most ``most`` answers, then starts again.
+    An answer is shared: it must not be changed by whoever is given it.
+    """
+
+    def __init__(self, most: int) -> None:
+        self._held: dict[tuple[tuple[int, ...], Hashable], tuple[tuple[object, ...], T]] = {}
+        self._most = most
+
+    def get(self, subjects: tuple[object, ...], key: Hashable, work: Callable[[], T]) -> T:
+        """The answer kept for ``subjects`` and ``key``, else the one ``work`` gives (then kept)."""
+        found = (tuple(map(id, subjects)), key)
+        held = self._held.get(found)
+        if held is not None and all(a is b for a, b in zip(held[0], subjects, strict=True)):
+            return held[1]
+        answer = work()
+        if len(self._held) >= self._most:
+            self._held.clear()
+        self._held[found] = (subjects, answer)
+        return answer

@@ -72,7 +72,8 @@ def _days(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iterator[tu
         state.interactions,
     ]
     for notes in noted:
-        yield _MAP_DAYS.get((notes, rules, tz), None, partial(_map_days, notes, rules, tz))
+        if notes:
+            yield _MAP_DAYS.get((notes, rules, tz), None, partial(_map_days, notes, rules, tz))
     yield _MAP_DAYS.get((state.registrations, rules), "ages", partial(_age_days, state, rules))
 
 

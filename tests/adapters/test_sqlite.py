@@ -15,10 +15,17 @@ from typing import Any
 import attrs
 import pytest
 
+from membercore import Engine, reference_config
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
+from membercore.facts import ChargeLine, ChargePaid, Fact, PatientRegistered
+from membercore.serialization import message_from_stored
+from membercore.service.member import replay
+from membercore.service.recording import member_key
+from membercore.testing.clock import ManualClock
 from membercore.testing.contracts import T0, assert_empty, every_table
 from membercore.testing.contracts.accounts import lookup_of, staff_of, token_of
 from membercore_adapters.stores import memory as memory_adapter
+from membercore_adapters.stores import packing, rows
 from membercore_adapters.stores import sqlite as sqlite_adapter
 from membercore_adapters.stores.memory import MemoryStore
 from membercore_adapters.stores.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
@@ -739,3 +746,54 @@ def test_an_empty_database_file_becomes_a_store(tmp_path: Path) -> None:
     sqlite3.connect(path).close()  # an empty file, as a new database is
     with SqliteStore(path) as store:
         assert_empty(store)
+
+
+def test_a_store_an_earlier_release_packed_with_deflate_reads_and_carries_on_in_zstandard(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{path}"
+    me = "p-deflate"
+    line = ChargeLine(department="dental", category="exam", amount_fen=50_000)
+
+    def facts(first: int, count: int) -> list[Fact]:
+        return [
+            ChargePaid(
+                fact_id=f"c-{n}",
+                patient_id=me,
+                occurred_at=T0 + timedelta(days=n),
+                charge_id=f"ch-{n}",
+                lines=(line,),
+            )
+            for n in range(first, first + count)
+        ]
+
+    def opened() -> Engine:
+        return Engine.open(
+            url, config=reference_config(), clock=ManualClock(T0 + timedelta(days=60))
+        )
+
+    with monkeypatch.context() as earlier:  # what 0.2.0 wrote: deflate, formats 1 and 2
+        earlier.setattr(packing, "JOURNAL", packing.DEFLATE_JOURNAL)
+        earlier.setattr(rows, "JOURNAL", packing.DEFLATE_JOURNAL)
+        earlier.setattr(rows, "RECORD", packing.DEFLATE_RECORD)
+        with opened() as engine:
+            registered = PatientRegistered(fact_id="reg", patient_id=me, occurred_at=T0)
+            for fact in [registered, *facts(1, 12)]:
+                engine.ingest([fact], now=fact.occurred_at)
+            before = engine.member(me)
+    with opened() as engine:
+        assert engine.member(me) == before  # read cold, from deflate
+        for fact in facts(13, 12):
+            engine.ingest([fact], now=fact.occurred_at)
+        after = engine.member(me)
+        journal = list(engine.store.events(member_key(me)))
+    assert after.ledger != before.ledger
+    with opened() as engine:
+        assert engine.member(me) == after  # read cold, across both formats
+    assert replay(me, (message_from_stored(event.payload) for event in journal)) == after
+    with sqlite3.connect(path) as conn:
+        formats = [packed[0] for (packed,) in conn.execute("SELECT events FROM journal")]
+        (snapshot,) = conn.execute("SELECT packed FROM records WHERE key = ?", (member_key(me),))
+    conn.close()
+    assert set(formats) == {packing.DEFLATE_JOURNAL, packing.JOURNAL}
+    assert snapshot[0][0] == packing.RECORD

@@ -8,6 +8,7 @@ kept at all (each reading worked out from the state as it is).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -32,7 +33,7 @@ from membercore.facts import (
     VisitCompleted,
 )
 from membercore.segments import derive, due
-from membercore.segments.memo import Memo
+from membercore.segments.memo import Memo, WhileAlive
 
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime(2027, 1, 20, 10, 0, tzinfo=SH)
@@ -96,7 +97,8 @@ def _nothing_kept() -> Iterator[None]:
     with (
         patch.object(derive, "_READINGS", Memo(1)),
         patch.object(due, "_MAP_DAYS", Memo(1)),
-        patch.object(due, "_NOTE_DAYS", Memo(1)),
+        patch.object(due, "_NOTE_DAYS", WhileAlive()),
+        patch.object(due, "_STATE_DAYS", WhileAlive()),
     ):
         yield
 
@@ -125,3 +127,23 @@ def test_kept_readings_are_the_readings_worked_out_anew(
             with _nothing_kept():
                 assert kept == segments.evaluate(state, CONFIG, now)
                 assert due_kept == segments.next_change(state, CONFIG.segments, SH, now)
+
+
+def test_an_answer_kept_while_its_object_lives_goes_with_it() -> None:
+    kept: WhileAlive[int] = WhileAlive()
+    rules, other = object(), object()
+    states = [segments.ProfileState(member_id=f"p-{n}") for n in range(100)]
+    worked: list[int] = []
+
+    def work(n: int) -> int:
+        worked.append(n)
+        return n
+
+    for n, state in enumerate(states):
+        assert kept.get(state, (rules,), lambda n=n: work(n)) == n
+    assert [kept.get(state, (rules,), lambda: work(-1)) for state in states] == list(range(100))
+    assert kept.get(states[0], (other,), lambda: work(-2)) == -2  # other rules: worked anew
+    assert len(worked) == 101
+    del states, state
+    gc.collect()
+    assert len(kept) == 0

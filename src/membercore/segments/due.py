@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
 from membercore.dates import add_months, anniversary, local_date, local_day_start
-from membercore.segments.memo import Memo
+from membercore.segments.memo import Memo, WhileAlive
 from membercore.segments.messages import (
     ChargeNoted,
     DeliveryNoted,
@@ -54,10 +54,21 @@ def next_change(
 _MAP_DAYS: Memo[tuple[date, ...]] = Memo(1 << 12)
 
 #: The days of each fact noted: a map that changed works out only its new notes' days.
-_NOTE_DAYS: Memo[tuple[date, ...]] = Memo(1 << 14)
+_NOTE_DAYS: WhileAlive[tuple[date, ...]] = WhileAlive()
 
 
-def _days(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> Iterator[tuple[date, ...]]:
+#: The days of each profile state still in use: a record kept decoded between units of
+#: work is asked again (each instant a tick visits, the next fact's catching up).
+_STATE_DAYS: WhileAlive[list[tuple[date, ...]]] = WhileAlive()
+
+
+def _days(state: ProfileState, rules: SegmentRules, tz: ZoneInfo) -> list[tuple[date, ...]]:
+    return _STATE_DAYS.get(state, (rules, tz), lambda: list(_maps_days(state, rules, tz)))
+
+
+def _maps_days(
+    state: ProfileState, rules: SegmentRules, tz: ZoneInfo
+) -> Iterator[tuple[date, ...]]:
     """The sorted days of each map of notes (the registrations' are the ages reached).
 
     Refunds name no day: a refund is read with its charge, in the window while the
@@ -84,7 +95,7 @@ def _map_days(
 
 
 def _note_days(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> tuple[date, ...]:
-    return _NOTE_DAYS.get((note, rules, tz), None, lambda: tuple(_days_of(note, rules, tz)))
+    return _NOTE_DAYS.get(note, (rules, tz), lambda: tuple(_days_of(note, rules, tz)))
 
 
 def _days_of(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> Iterator[date]:

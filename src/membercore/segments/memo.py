@@ -9,10 +9,11 @@ times between two changes (each instant a tick visits, each commit) reads nothin
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["Memo"]
+__all__ = ["Memo", "WhileAlive"]
 
 T = TypeVar("T")
 
@@ -40,3 +41,41 @@ class Memo(Generic[T]):
             self._held.clear()
         self._held[found] = (subjects, answer)
         return answer
+
+
+class WhileAlive(Generic[T]):
+    """Answers about immutable objects, each kept while its object lives.
+
+    Unlike :class:`Memo`, the object is held weakly and the answer goes with it, so
+    there is no bound to outgrow: a record's profile kept decoded between units of work
+    keeps its answer however many records are worked on meanwhile. The answer is kept
+    with ``key`` (the rules it was worked out under) and given only for the same key.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[weakref.ref[object], tuple[object, ...], T]] = {}
+
+    def __len__(self) -> int:
+        """How many answers are kept: one for each object still alive that was asked about."""
+        return len(self._held)
+
+    def get(self, subject: object, key: tuple[object, ...], work: Callable[[], T]) -> T:
+        """The answer kept for ``subject`` under ``key``, else the one ``work`` gives."""
+        held = self._held.get(id(subject))
+        if (
+            held is not None
+            and held[0]() is subject
+            and all(a is b for a, b in zip(held[1], key, strict=True))
+        ):
+            return held[2]
+        answer = work()
+        self._held[id(subject)] = (weakref.ref(subject, self._gone(id(subject))), key, answer)
+        return answer
+
+    def _gone(self, ident: int) -> Callable[[weakref.ref[object]], None]:
+        def forget(ref: weakref.ref[object]) -> None:
+            held = self._held.get(ident)
+            if held is not None and held[0] is ref:  # not an object that took its id since
+                del self._held[ident]
+
+        return forget

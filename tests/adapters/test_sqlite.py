@@ -797,3 +797,26 @@ def test_a_store_an_earlier_release_packed_with_deflate_reads_and_carries_on_in_
     conn.close()
     assert set(formats) == {packing.DEFLATE_JOURNAL, packing.JOURNAL}
     assert snapshot[0][0] == packing.RECORD
+
+
+def test_two_connections_opening_a_new_file_at_once_both_open_it(tmp_path: Path) -> None:
+    # Two workers started together on a new file: each waits for the other's switch to
+    # WAL and schema, and neither takes the other's half-made schema for a foreign one.
+    failures: list[BaseException] = []
+    for round_ in range(300):
+        path = tmp_path / f"new-{round_}.db"
+        start = threading.Barrier(2)
+
+        def open_it(path: Path = path, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                SqliteStore(path).close()
+            except StorageError as error:
+                failures.append(error)
+
+        openers = [threading.Thread(target=open_it) for _ in range(2)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
+    assert failures == []

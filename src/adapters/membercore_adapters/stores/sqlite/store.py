@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,6 +81,7 @@ class SqliteStore(SqlStore):
         path = str(path)
         self.url = url or f"sqlite:///{path}"
         self.path = path
+        self._busy_timeout = busy_timeout
         way = opened_as()
         self.read_only = way is Opening.READ_ONLY
         if self.read_only:
@@ -199,14 +201,31 @@ class SqliteStore(SqlStore):
             self._end_stale_erasing(remove=False)
             return found
         self._refuse_foreign()
-        # WAL must be switched on outside a transaction; :memory: answers "memory".
-        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        self._write_ahead()
         for pragma in PRAGMAS:
             conn.execute(pragma)
         with self._immediate():
             found = self._migrate(way)
             self._end_stale_erasing()
             return found
+
+    def _write_ahead(self) -> None:
+        """Switch the file to WAL, waiting while another connection holds it (up to the timeout).
+
+        WAL must be switched on outside a transaction (``:memory:`` answers "memory").
+        SQLite answers "database is locked" at once, without waiting, when another
+        connection is switching a new file at the same moment (two workers started
+        together on it): the switch is tried again until the busy timeout is spent.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
 
     def _end_stale_erasing(self, *, remove: bool = True) -> None:
         """Remove (or, opened read-only, warn of) a marker of ``erasing`` left committed.
@@ -246,16 +265,13 @@ class SqliteStore(SqlStore):
         Raises:
             StorageError: the file holds tables and no membercore schema.
         """
-        conn = self._conn
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version:
-            return
-        tables = [
-            name
-            for (name,) in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 4"
-            )
-        ]
+        # One statement, one view of the file: another connection creating the schema
+        # between a read of the version and a read of the tables would look foreign.
+        foreign = (
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND (SELECT user_version FROM pragma_user_version) = 0 ORDER BY name LIMIT 4"
+        )
+        tables = [name for (name,) in self._conn.execute(foreign)]
         if tables:
             listed = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
             raise StorageError(

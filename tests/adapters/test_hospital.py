@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from membercore import consent, households, ledger, plans, reference_config
+from membercore import Engine, consent, households, ledger, plans, reference_config
 from membercore.dates import local_date
-from membercore.experiments import variant_for
+from membercore.experiments import experiment_results, variant_for
 from membercore.facts import (
     AppointmentBooked,
     AppointmentMissed,
@@ -43,6 +43,7 @@ from membercore.facts import (
 )
 from membercore.ledger.commands import Redeem
 from membercore.serialization import message_from_dict, message_to_dict
+from membercore.testing.clock import ManualClock
 from membercore_adapters.demo import run_demo, shard_of_member
 from membercore_adapters.demo.hospital import (
     HospitalSpec,
@@ -524,6 +525,24 @@ def test_a_run_is_the_same_whatever_the_number_of_workers(tmp_path: Path) -> Non
     assert shared.tally == alone.tally
     assert (shared.messages, shared.report.applied) == (alone.messages, alone.report.applied)
     assert shared.end == alone.end
+    assert shared.measurement == alone.measurement
+    assert shared.experiments == alone.experiments
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_demos_measurement_and_experiments_are_those_of_its_store(
+    tmp_path: Path, workers: int
+) -> None:
+    # Each worker measures its own members at the end; put together, the figures are
+    # those the store gives when measured whole afterwards.
+    spec = HospitalSpec(patients=120, months=4, seed=3)
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = run_demo(spec, url, workers=workers)
+    with Engine.open(url, config=demo_programme(), clock=ManualClock(result.end)) as engine:
+        assert result.measurement == engine.measure(now=result.end)
+        assert result.experiments == experiment_results(engine.store, engine.config)
+    assert result.measurement.patients > 100
+    assert sum(row.exposed for row in result.experiments[0].variants) > 0
 
 
 # --- the old import paths ---------------------------------------------------------------------

@@ -294,6 +294,12 @@ class ExperimentCounts:
             if any(_converts(experiment, e, assigned.at) for e in events):
                 self._converted[pair] = self._converted.get(pair, 0) + 1
 
+    def merge(self, other: ExperimentCounts) -> None:
+        """Add the counts of another share of the members (of the same programme)."""
+        for mine, theirs in ((self._exposed, other._exposed), (self._converted, other._converted)):
+            for pair, count in theirs.items():
+                mine[pair] = mine.get(pair, 0) + count
+
     def results(self) -> tuple[ExperimentResult, ...]:
         """Each experiment's results from the journals counted."""
         return tuple(_result(e, self._exposed, self._converted) for e in self._experiments)

@@ -165,15 +165,13 @@ def _report(url: str, result: DemoResult, out: Path) -> None:
         return
     from membercore_adapters.report import Report, write_report  # noqa: PLC0415 - the extra
 
-    with without_migrating(), _engine(url, result.spec) as engine:
-        measurement = engine.measure(now=result.end)
-        report = Report(
-            measurement=measurement,
-            figures=result.figures,
-            config=engine.config,
-            experiments=result.experiments,
-        )
-        written = write_report(out, report, language())
+    report = Report(
+        measurement=result.measurement,
+        figures=result.figures,
+        config=demo_programme(),
+        experiments=result.experiments,
+    )
+    written = write_report(out, report, language())
     echo(_REPORT_WRITTEN, html=written.html, json=written.json, csv=written.csv)
 
 

@@ -34,10 +34,21 @@ from queue import Queue
 
 import attrs
 
-from membercore.analytics import Figures, Tally, figures
-from membercore.experiments import ExperimentResult, experiment_results
+from membercore.analytics import (
+    Figures,
+    Measurement,
+    Tallies,
+    Tally,
+    ValueModel,
+    figures,
+    measurement_of,
+    story_of,
+)
+from membercore.config import ProgrammeConfig
+from membercore.experiments import ExperimentCounts, ExperimentResult
 from membercore.facts import ReferralQualified
 from membercore.ports import DeadLetter
+from membercore.serialization import message_from_stored
 from membercore.service.engine import Engine, IngestReport, Message
 from membercore.testing.clock import ManualClock
 from membercore_adapters.demo.hospital import HospitalSpec, shard_of, timed_messages
@@ -63,6 +74,8 @@ class DemoResult:
         messages: facts and commands generated.
         seconds: wall-clock time of the run.
         end: the simulated instant the run ended at.
+        measurement: the programme measured at the end (what ``engine.measure`` gives),
+            each worker measuring its own members, whose records it holds decoded.
         experiments: the results of the programme's experiments (the price test).
     """
 
@@ -74,6 +87,7 @@ class DemoResult:
     messages: int
     seconds: float
     end: datetime
+    measurement: Measurement
     experiments: tuple[ExperimentResult, ...] = ()
 
 
@@ -98,7 +112,8 @@ class _Part:
     rejected: Counter[str]
     messages: int
     end: datetime
-    experiments: tuple[ExperimentResult, ...] = ()
+    sums: Tallies
+    tried: ExperimentCounts
 
 
 #: Where a worker has got, as a number that orders: ``2 * µs + 1`` once it has taken its
@@ -280,8 +295,7 @@ def _work(job: _Job, progress: Progress | None, pace: _Pace | None = None) -> _P
             pace.done.wait()  # every worker's referrals noted on these members too
         owned = figures(engine.members(mine), config, at)
         rejected = _rejected(engine)
-        # One worker holds every journal: it reads the experiments' results itself.
-        tested = experiment_results(engine.store, config) if job.shards == 1 else ()
+        sums, tried = _measured(engine, config, at, mine)
     return _Part(
         figures=owned,
         tally=tally,
@@ -289,8 +303,22 @@ def _work(job: _Job, progress: Progress | None, pace: _Pace | None = None) -> _P
         rejected=rejected,
         messages=count,
         end=at,
-        experiments=tested,
+        sums=sums,
+        tried=tried,
     )
+
+
+def _measured(
+    engine: Engine, config: ProgrammeConfig, at: datetime, mine: Callable[[str], bool]
+) -> tuple[Tallies, ExperimentCounts]:
+    """This worker's members measured at ``at``, and their experiments counted, in one pass."""
+    sums = Tallies(now=at, tz=config.tz)
+    tried = ExperimentCounts(config)
+    wanted = tried.wanted if config.experiments else frozenset()
+    for member, journal in engine.histories(mine):
+        sums.add(story_of(member, journal, config, at))
+        tried.add(message_from_stored(e.payload) for e in journal if e.type in wanted)
+    return sums, tried
 
 
 def shard_of_member(member_id: str, shards: int) -> int:
@@ -390,29 +418,32 @@ def run_demo(
     ]
     if workers <= 1:
         parts = [_work(jobs[0], progress)]
-        rejected, tested = parts[0].rejected, parts[0].experiments
+        rejected = parts[0].rejected
     else:
         parts = _parallel(jobs, progress)
         # Every worker saw the dead letters of those that finished before it: count once.
         with Engine.open(url, config=demo_programme(), clock=ManualClock(spec.start)) as engine:
             rejected = _rejected(engine)
-            tested = experiment_results(engine.store, engine.config)
-    return attrs.evolve(
-        _result(spec, parts, rejected, time.perf_counter() - started), experiments=tested
-    )
+    return _result(spec, parts, rejected, time.perf_counter() - started)
 
 
 def _result(
     spec: HospitalSpec, parts: list[_Part], rejected: Counter[str], seconds: float
 ) -> DemoResult:
     """The workers' parts put together."""
+    config = demo_programme()
     total = Figures()
     tally = Tally()
     report = IngestReport()
+    end = max(part.end for part in parts)
+    sums = Tallies(now=end, tz=config.tz)
+    tried = ExperimentCounts(config)
     for part in parts:
         total += part.figures
         tally.merge(part.tally)
         report += part.report
+        sums.merge(part.sums)
+        tried.merge(part.tried)
     return DemoResult(
         spec=spec,
         figures=total,
@@ -421,7 +452,9 @@ def _result(
         rejected=rejected,
         messages=sum(part.messages for part in parts),
         seconds=seconds,
-        end=max(part.end for part in parts),
+        end=end,
+        measurement=measurement_of(sums, config, ValueModel()),
+        experiments=tried.results(),
     )
 
 

@@ -97,7 +97,7 @@ def _nothing_kept() -> Iterator[None]:
     with (
         patch.object(derive, "_READINGS", Memo(1)),
         patch.object(due, "_MAP_DAYS", Memo(1)),
-        patch.object(due, "_NOTE_DAYS", WhileAlive()),
+        patch.object(due, "_NOTE_DAYS", Memo(1)),
         patch.object(due, "_STATE_DAYS", WhileAlive()),
     ):
         yield

@@ -54,7 +54,7 @@ def next_change(
 _MAP_DAYS: Memo[tuple[date, ...]] = Memo(1 << 12)
 
 #: The days of each fact noted: a map that changed works out only its new notes' days.
-_NOTE_DAYS: WhileAlive[tuple[date, ...]] = WhileAlive()
+_NOTE_DAYS: Memo[tuple[date, ...]] = Memo(1 << 14)
 
 
 #: The days of each profile state still in use: a record kept decoded between units of
@@ -95,7 +95,7 @@ def _map_days(
 
 
 def _note_days(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> tuple[date, ...]:
-    return _NOTE_DAYS.get(note, (rules, tz), lambda: tuple(_days_of(note, rules, tz)))
+    return _NOTE_DAYS.get((note, rules, tz), None, lambda: tuple(_days_of(note, rules, tz)))
 
 
 def _days_of(note: FactNoted, rules: SegmentRules, tz: ZoneInfo) -> Iterator[date]:

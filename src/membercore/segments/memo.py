@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 __all__ = ["Memo", "WhileAlive"]
 
@@ -53,7 +53,7 @@ class WhileAlive(Generic[T]):
     """
 
     def __init__(self) -> None:
-        self._held: dict[int, tuple[weakref.ref[object], tuple[object, ...], T]] = {}
+        self._held: dict[int, tuple[_Ref, tuple[object, ...], T]] = {}
 
     def __len__(self) -> int:
         """How many answers are kept: one for each object still alive that was asked about."""
@@ -69,13 +69,20 @@ class WhileAlive(Generic[T]):
         ):
             return held[2]
         answer = work()
-        self._held[id(subject)] = (weakref.ref(subject, self._gone(id(subject))), key, answer)
+        ref = _Ref(subject, self._gone)
+        ref.ident = id(subject)
+        self._held[ref.ident] = (ref, key, answer)
         return answer
 
-    def _gone(self, ident: int) -> Callable[[weakref.ref[object]], None]:
-        def forget(ref: weakref.ref[object]) -> None:
-            held = self._held.get(ident)
-            if held is not None and held[0] is ref:  # not an object that took its id since
-                del self._held[ident]
+    def _gone(self, ref: weakref.ref[object]) -> None:
+        ident = cast(_Ref, ref).ident
+        held = self._held.get(ident)
+        if held is not None and held[0] is ref:  # not an object that took its id since
+            del self._held[ident]
 
-        return forget
+
+class _Ref(weakref.ref[object]):
+    """A weak reference that knows the id its object had (to be forgotten by, once dead)."""
+
+    __slots__ = ("ident",)
+    ident: int

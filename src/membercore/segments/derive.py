@@ -33,7 +33,7 @@ from membercore.segments.day import (
     window_start,
     yuan,
 )
-from membercore.segments.memo import Memo
+from membercore.segments.memo import KEPT_FROM, Memo
 from membercore.segments.messages import DiagnosisNoted, Explanation, FactNoted, Tag
 from membercore.segments.spending import (
     Rfm,
@@ -97,9 +97,13 @@ def _kept(
 ) -> T:
     """``reading(state, day)``, kept while the maps of notes it ``reads`` are the same.
 
-    ``reading`` must read nothing of the state but those maps (and the day).
+    ``reading`` must read nothing of the state but those maps (and the day). Readings of
+    a few notes are worked out each time: that costs less than keeping them.
     """
-    subjects = (reading, day.rules, day.tz, *(getattr(state, name) for name in reads))
+    maps = [getattr(state, name) for name in reads]
+    if sum(map(len, maps)) < KEPT_FROM:
+        return reading(state, day)
+    subjects = (reading, day.rules, day.tz, *maps)
     return cast(T, _READINGS.get(subjects, (day.today, day.since), lambda: reading(state, day)))
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
 from membercore.dates import add_months, anniversary, local_date, local_day_start
-from membercore.segments.memo import Memo, WhileAlive
+from membercore.segments.memo import KEPT_FROM, Memo, WhileAlive
 from membercore.segments.messages import (
     ChargeNoted,
     DeliveryNoted,
@@ -83,8 +83,10 @@ def _maps_days(
         state.interactions,
     ]
     for notes in noted:
-        if notes:
+        if len(notes) >= KEPT_FROM:
             yield _MAP_DAYS.get((notes, rules, tz), None, partial(_map_days, notes, rules, tz))
+        elif notes:
+            yield _map_days(notes, rules, tz)
     yield _MAP_DAYS.get((state.registrations, rules), "ages", partial(_age_days, state, rules))
 
 

@@ -13,7 +13,10 @@ import weakref
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar, cast
 
-__all__ = ["Memo", "WhileAlive"]
+__all__ = ["KEPT_FROM", "Memo", "WhileAlive"]
+
+#: Readings of fewer notes than this are worked out each time: a look-up costs more.
+KEPT_FROM = 16
 
 T = TypeVar("T")
 

@@ -441,6 +441,23 @@ def test_forming_a_household_through_execute_returns_its_events(engine: Engine) 
     assert household.dependents == {}
 
 
+def test_a_household_command_brings_its_members_family_tags_up_to_date_at_once(
+    engine: Engine,
+) -> None:
+    # Not on the profile's next decision (a fact, or a day one of its windows closes):
+    # the head and the dependent see their family tags as the command is carried out.
+    engine.ingest([_registration(), _registration("p-wife")])
+    engine.execute(_form())
+    engine.execute(_add("p-wife"))
+    assert "family:has_dependents" in engine.member(ME).profile.tags
+    assert "family:dependent" in engine.member("p-wife").profile.tags
+    engine.execute(
+        RemoveDependent(key="rm", household_id="hh-lin", member_id="p-wife", reason="搬离")
+    )
+    assert "family:has_dependents" not in engine.member(ME).profile.tags
+    assert "family:dependent" not in engine.member("p-wife").profile.tags
+
+
 def test_a_minor_joins_a_household_only_with_an_adult_guardian(engine: Engine) -> None:
     child = _registration("p-son", birth_date=date(2018, 5, 1))
     engine.ingest([_registration(), child])

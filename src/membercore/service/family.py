@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from membercore import benefits, households, plans
+from membercore import benefits, households, plans, segments
 from membercore.errors import (
     HouseholdMembershipError,
     TransferNotAllowedError,
@@ -103,7 +103,30 @@ def household(
         if isinstance(event, households.DependentRemoved):
             # Who leaves the household leaves its relatives' family plans too.
             made += uncover(uow, ctx, before, event.member_id, command.key, at)
+    if events:
+        _family_noted(uow, ctx, before, held.state, at)
     return tuple(made)
+
+
+def _family_noted(
+    uow: UnitOfWork,
+    ctx: pipeline.Context,
+    before: households.HouseholdState,
+    after: households.HouseholdState,
+    at: datetime,
+) -> None:
+    """Each member in the household before or after notes their family status now.
+
+    A head who gains or loses dependents, a dependent who joins or leaves: their
+    profile's family tags follow at once, not on its next decision (on their records;
+    the command's own events are the household's).
+    """
+    everyone = sorted(households.members(before) | households.members(after))
+    uow.load_members(everyone)
+    for member_id in everyone:
+        held = uow.member(member_id)
+        if held is not None:
+            run(uow, ctx, held, segments.RefreshProfile(member_id=member_id), at)
 
 
 def uncover(

@@ -431,10 +431,21 @@ def _programme(run: Runner, command: Any) -> Sequence[object]:
 
 
 def _profile(run: Runner, command: Any) -> Sequence[object]:
-    family = run.household.family if run.household else None
+    family = _family(run)
     return run.take(
         segments.decide(command, run.member.profile, run.config, run.now, family=family)
     )
+
+
+def _family(run: Runner) -> segments.FamilyStatus | None:
+    """The member's place in a household, as the households part has it.
+
+    In none: nothing is known (``None``) unless the profile holds a place they have left
+    since, which no longer holds.
+    """
+    if run.household is not None:
+        return run.household.family
+    return None if run.member.profile.family is None else segments.FamilyStatus()
 
 
 def _identity(run: Runner, command: Any) -> Sequence[object]:

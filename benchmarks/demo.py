@@ -7,7 +7,10 @@ a new SQLite file, then prints:
 - the messages taken and the seconds the run took (wall clock), with the CPU seconds of
   this process (with one worker, all of the run's);
 - the bytes the store takes a message, after ``VACUUM``, in all and by table (SQLite's
-  ``dbstat``, indexes counted with their table).
+  ``dbstat``, indexes counted with their table);
+- with ``--postgres URL``, the same run in a schema of its own on PostgreSQL (dropped
+  afterwards): its time, and its bytes a message after ``VACUUM FULL``
+  (``pg_total_relation_size``: each table with its indexes and TOAST).
 
 Nothing here is asserted; docs/performance.md records what it printed. To compare with
 an earlier commit on the same machine: ``benchmarks/compare.py --before <commit> --
@@ -23,6 +26,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from engine import postgres_schema
+
 from membercore_adapters.demo import HospitalSpec, run_demo
 
 
@@ -37,12 +42,47 @@ def table_bytes(path: Path) -> Counter[str]:
     return sizes
 
 
+def postgres_bytes(url: str) -> Counter[str]:
+    """The bytes each table of the schema ``url`` names takes, after ``VACUUM FULL``."""
+    import psycopg  # noqa: PLC0415 - the driver is optional: only needed here
+    from psycopg import sql  # noqa: PLC0415
+
+    base, _, query = url.partition("?")
+    schema = dict(part.split("=", 1) for part in query.split("&"))["schema"]
+    sizes: Counter[str] = Counter()
+    with psycopg.connect(base, autocommit=True) as conn:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
+            )
+        ]
+        for name in tables:
+            table = sql.Identifier(schema, name)
+            conn.execute(sql.SQL("VACUUM FULL {}").format(table))
+            query_size = sql.SQL("SELECT pg_total_relation_size({})").format(
+                sql.Literal(f'"{schema}"."{name}"')
+            )
+            (size,) = conn.execute(query_size).fetchone() or (0,)
+            sizes[name] = size
+    return sizes
+
+
+def _print(what: str, taken: int, seconds: float, sizes: Counter[str]) -> None:
+    total = sum(sizes.values())
+    parts = ", ".join(f"{name} {size / taken:,.0f}" for name, size in sizes.most_common(6))
+    print(
+        f"{what}: {taken / seconds:,.0f} messages/s; {total / taken:,.0f} bytes a message ({parts})"
+    )
+
+
 def main() -> None:
     """Run the demo once and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--postgres", help="also run on PostgreSQL, in a schema of its own")
     args = parser.parse_args()
     spec = HospitalSpec(patients=args.patients, months=args.months)
     with tempfile.TemporaryDirectory() as folder:
@@ -56,9 +96,13 @@ def main() -> None:
         f"demo {args.patients:,} patients × {args.months} months, {args.workers} worker(s): "
         f"{taken:,} messages in {seconds:.1f} s = {taken / seconds:,.0f}/s (cpu {cpu:.1f} s)"
     )
-    total = sum(sizes.values())
-    parts = ", ".join(f"{name} {size / taken:,.0f}" for name, size in sizes.most_common(6))
-    print(f"store after VACUUM: {total / taken:,.0f} bytes a message ({parts})")
+    _print("sqlite, after VACUUM", taken, seconds, sizes)
+    if args.postgres:
+        with postgres_schema(args.postgres) as url:
+            started = time.perf_counter()
+            run_demo(spec, url, workers=args.workers)
+            seconds = time.perf_counter() - started
+            _print("postgresql, after VACUUM FULL", taken, seconds, postgres_bytes(url))
 
 
 if __name__ == "__main__":

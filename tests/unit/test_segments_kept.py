@@ -106,6 +106,7 @@ def _nothing_kept() -> Iterator[None]:
         patch.object(due, "_MAP_DAYS", Memo(1)),
         patch.object(due, "_NOTE_DAYS", Memo(1)),
         patch.object(due, "_STATE_DAYS", WhileAlive()),
+        patch.object(due, "_GROWN", {}),
     ):
         yield
 

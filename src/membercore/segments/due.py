@@ -74,20 +74,47 @@ def _maps_days(
     Refunds name no day: a refund is read with its charge, in the window while the
     charge is.
     """
-    noted: list[Mapping[str, FactNoted]] = [
-        state.diagnoses,
-        state.deliveries,
-        state.rehab_plans,
-        state.charges,
-        state.visits,
-        state.interactions,
-    ]
-    for notes in noted:
+    for kind in _KINDS:
+        notes: Mapping[str, FactNoted] = getattr(state, kind)
         if len(notes) >= KEPT_FROM:
-            yield _MAP_DAYS.get((notes, rules, tz), None, partial(_map_days, notes, rules, tz))
+            grown = partial(_grown_days, (state.member_id, kind), notes, rules, tz)
+            yield _MAP_DAYS.get((notes, rules, tz), None, grown)
         elif notes:
             yield _map_days(notes, rules, tz)
     yield _MAP_DAYS.get((state.registrations, rules), "ages", partial(_age_days, state, rules))
+
+
+#: The maps of notes that name days (refunds name none).
+_KINDS = ("diagnoses", "deliveries", "rehab_plans", "charges", "visits", "interactions")
+
+#: By member and kind of note, the last map whose days were worked out, with them: a map
+#: that only gained notes since (a new fact) works out only the new notes' days.
+_GROWN: dict[
+    tuple[str, str], tuple[Mapping[str, FactNoted], SegmentRules, ZoneInfo, tuple[date, ...]]
+] = {}
+_GROWN_MOST = 1 << 12
+
+
+def _grown_days(
+    slot: tuple[str, str], notes: Mapping[str, FactNoted], rules: SegmentRules, tz: ZoneInfo
+) -> tuple[date, ...]:
+    held = _GROWN.get(slot)
+    days = None
+    if held is not None and held[1] is rules and held[2] is tz:
+        before = held[0]
+        if (
+            len(before) < len(notes)
+            and before.keys() <= notes.keys()
+            and all(notes[key] is note for key, note in before.items())
+        ):
+            added = (notes[key] for key in notes.keys() - before.keys())
+            days = tuple(sorted({*held[3], *(d for n in added for d in _note_days(n, rules, tz))}))
+    if days is None:
+        days = _map_days(notes, rules, tz)
+    if len(_GROWN) >= _GROWN_MOST:
+        _GROWN.clear()
+    _GROWN[slot] = (notes, rules, tz, days)
+    return days
 
 
 def _map_days(

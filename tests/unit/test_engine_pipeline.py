@@ -33,6 +33,7 @@ from membercore.facts import (
     ChargePaid,
     DiagnosisRecorded,
     LabResultRecorded,
+    PatientDied,
     PatientRegistered,
     RefundIssued,
     VisitCompleted,
@@ -456,6 +457,24 @@ def test_a_household_command_brings_its_members_family_tags_up_to_date_at_once(
     )
     assert "family:has_dependents" not in engine.member(ME).profile.tags
     assert "family:dependent" not in engine.member("p-wife").profile.tags
+
+
+def test_a_household_command_decides_nothing_more_on_the_record_of_a_member_who_died(
+    engine: Engine,
+) -> None:
+    engine.ingest([_registration(), _registration("p-wife")])
+    engine.execute(_form())
+    engine.execute(_add("p-wife"))
+    died = T0 + timedelta(days=30)
+    engine.ingest([PatientDied(fact_id="d-1", patient_id="p-wife", occurred_at=died)], now=died)
+    before = [event.version for event in engine.store.events(member_key("p-wife"))]
+    engine.execute(
+        RemoveDependent(key="rm", household_id="hh-lin", member_id="p-wife", reason="身故"),
+        now=died + timedelta(days=1),
+    )
+    after = engine.store.events(member_key("p-wife"))
+    assert [e.type for e in after if e.version > max(before)] == ["dependent_removed"]
+    assert "family:has_dependents" not in engine.member(ME).profile.tags
 
 
 def test_a_minor_joins_a_household_only_with_an_adult_guardian(engine: Engine) -> None:

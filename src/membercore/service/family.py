@@ -17,6 +17,7 @@ from membercore.errors import (
 )
 from membercore.ledger import decide_transfer
 from membercore.ledger.commands import TransferPoints
+from membercore.privacy import is_pseudonym
 from membercore.service import pipeline
 from membercore.service.handling import give, note, run
 from membercore.service.member import Member, standing
@@ -119,13 +120,17 @@ def _family_noted(
 
     A head who gains or loses dependents, a dependent who joins or leaves: their
     profile's family tags follow at once, not on its next decision (on their records;
-    the command's own events are the household's).
+    the command's own events are the household's). Nothing more is decided on the
+    record of someone who died, was merged into another record or was erased.
     """
     everyone = sorted(households.members(before) | households.members(after))
-    uow.load_members(everyone)
+    uow.load_members([m for m in everyone if not is_pseudonym(m)])
     for member_id in everyone:
-        held = uow.member(member_id)
-        if held is not None:
+        held = None if is_pseudonym(member_id) else uow.member(member_id)
+        if held is None:
+            continue
+        identity = held.state.identity
+        if identity.died_at is None and identity.merged_into is None:
             run(uow, ctx, held, segments.RefreshProfile(member_id=member_id), at)
 
 

@@ -12,7 +12,6 @@ not obstetric reaching the pregnancy or post-partum span.)
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import attrs
 from hypothesis import given, settings
@@ -25,51 +24,20 @@ from membercore.facts import (
     ChargeLine,
     ChargePaid,
     CheckedIn,
-    DeliveryRecorded,
     DiagnosisRecorded,
     Fact,
     PatientRegistered,
     RefundIssued,
-    RehabPlanJoined,
-    VisitCompleted,
 )
 
-SH = ZoneInfo("Asia/Shanghai")
-START = datetime(2027, 1, 20, 10, 0, tzinfo=SH)  # a year with 29 February ahead
+from .profile_facts import ME, SH, START, profile_fact
+from .profile_facts import facts as profile_facts
+
 CONFIG = reference_config()
-ME = "p-1"
 DAYS = 800
 
 
-def _fact(kind: str, n: int, day: int, amount: int) -> Fact:  # noqa: PLR0911 - one per kind
-    at = START + timedelta(days=day, hours=n % 9)
-    common = {"fact_id": f"f-{n}", "patient_id": ME, "occurred_at": at}
-    if kind == "charge":
-        category = "implant" if amount % 3 == 0 else "exam"
-        line = ChargeLine(department="dental", category=category, amount_fen=amount * 1000)
-        return ChargePaid(**common, charge_id=f"c-{n}", lines=(line,))
-    if kind == "refund":
-        return RefundIssued(**common, charge_id=f"c-{1 + amount % 6}", amount_fen=amount * 100)
-    if kind == "visit":
-        return VisitCompleted(**common, visit_id=f"v-{n}")
-    if kind == "checkin":  # a kiosk counts for no channel
-        return CheckedIn(**common, channel="wecom" if amount % 2 else "kiosk")
-    if kind == "rehab":
-        return RehabPlanJoined(**common, plan_id="knee")
-    if kind == "delivery":
-        return DeliveryRecorded(**common, visit_id=f"ip-{n}")
-    code = {0: "E11.9", 1: "Z34.0", 2: "O80", 3: "I10"}[amount % 4]
-    return DiagnosisRecorded(**common, icd10=code, visit_id=f"v-{n}")
-
-
-facts = st.lists(
-    st.tuples(
-        st.sampled_from(["charge", "visit", "checkin", "rehab", "delivery", "diagnosis", "refund"]),
-        st.integers(0, 400),
-        st.integers(1, 3000),
-    ),
-    max_size=12,
-)
+facts = profile_facts(days=400, amounts=3000, most=12)
 
 
 def _reading(state: segments.ProfileState, day: date) -> segments.Evaluation:
@@ -86,7 +54,7 @@ def test_every_day_a_profile_changes_by_itself_is_a_day_it_is_due(
     noted: list[Fact] = [
         PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=START, birth_date=born)
     ]
-    noted += [_fact(kind, n, day, amount) for n, (kind, day, amount) in enumerate(facts, 1)]
+    noted += [profile_fact(kind, n, day, amount) for n, (kind, day, amount) in enumerate(facts, 1)]
     last = max(fact.occurred_at for fact in noted)
     for fact in noted:
         for event in segments.decide(fact, state, CONFIG, last):

@@ -11,84 +11,22 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
 from unittest.mock import patch
-from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from membercore import reference_config, segments
-from membercore.facts import (
-    ChargeLine,
-    ChargePaid,
-    CheckedIn,
-    DeliveryRecorded,
-    DiagnosisRecorded,
-    Fact,
-    PatientRegistered,
-    RefundIssued,
-    RehabPlanJoined,
-    VisitCompleted,
-)
+from membercore.facts import Fact, PatientRegistered
 from membercore.segments import derive, due
 from membercore.segments.memo import Memo, WhileAlive
 
-SH = ZoneInfo("Asia/Shanghai")
-START = datetime(2027, 1, 20, 10, 0, tzinfo=SH)
+from .profile_facts import KINDS, ME, SH, START, profile_fact
+from .profile_facts import facts as profile_facts
+
 CONFIG = reference_config()
-ME = "p-1"
-
-
-def _fact(kind: str, n: int, day: int, amount: int) -> Fact:  # noqa: PLR0911 - one per kind
-    at = START + timedelta(days=day, hours=n % 9)
-    common: dict[str, Any] = {"fact_id": f"f-{n}", "patient_id": ME, "occurred_at": at}
-    if kind == "charge":
-        category = "implant" if amount % 3 == 0 else "exam"
-        department = ("dental", "orthopaedics", "obstetrics")[amount % 3]
-        line = ChargeLine(department=department, category=category, amount_fen=amount * 2000)
-        # Few charge ids: refunds find their charge, and a charge sent again counts once.
-        return ChargePaid(**common, charge_id=f"c-{n % 4}", lines=(line,))
-    if kind == "refund":
-        return RefundIssued(**common, charge_id=f"c-{amount % 4}", amount_fen=amount * 100)
-    if kind == "visit":
-        department = ("dental", "orthopaedics", "obstetrics")[amount % 3]
-        return VisitCompleted(**common, visit_id=f"v-{n}", department=department)
-    if kind == "checkin":
-        return CheckedIn(**common, channel=("app", "kiosk", "wechat")[amount % 3])
-    if kind == "rehab":
-        return RehabPlanJoined(**common, plan_id="knee")
-    if kind == "delivery":
-        return DeliveryRecorded(**common, visit_id=f"ip-{n}")
-    if kind == "registration":  # a birth date corrected, a channel declared
-        born = date(1955 + amount % 60, 1 + amount % 12, 1)
-        channel = ("sms", "wecom", None)[amount % 3]
-        return PatientRegistered(**common, birth_date=born, preferred_channel=channel)
-    code = {0: "E11.9", 1: "Z34.0", 2: "O80", 3: "I10"}[amount % 4]
-    return DiagnosisRecorded(**common, icd10=code, visit_id=f"v-{n}")
-
-
-facts = st.lists(
-    st.tuples(
-        st.sampled_from(
-            [
-                "charge",
-                "visit",
-                "checkin",
-                "rehab",
-                "delivery",
-                "diagnosis",
-                "refund",
-                "registration",
-            ]
-        ),
-        st.integers(0, 500),
-        st.integers(1, 400),
-    ),
-    min_size=1,
-    max_size=16,
-)
+facts = profile_facts(kinds=(*KINDS, "registration"), days=500, amounts=400, least=1, most=16)
 
 
 @contextmanager
@@ -120,7 +58,7 @@ def test_kept_readings_are_the_readings_worked_out_anew(
     noted: list[Fact] = [
         PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=START, birth_date=born)
     ]
-    noted += [_fact(kind, n, day, amount) for n, (kind, day, amount) in enumerate(facts, 1)]
+    noted += [profile_fact(kind, n, day, amount) for n, (kind, day, amount) in enumerate(facts, 1)]
     noted.sort(key=lambda fact: fact.occurred_at)
     # The same days for every state, so that a state sharing maps with the one before
     # finds those readings kept.

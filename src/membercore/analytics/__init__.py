@@ -1,6 +1,7 @@
 """The programme's figures and measures: what the hospital's management looks at.
 
-:mod:`.figures` gives the dashboard's figures from every member's record, and the
+:mod:`.counting` reads each member once for all three (the measures, the dashboard, the
+experiments). :mod:`.figures` gives the dashboard's figures from every member's record, and the
 outreach and staff counts as the engine decides them. :mod:`.measurement` measures the
 programme from every patient's whole history (:mod:`.stories`, summed in
 :mod:`.tallies`): lifetime value, renewal, repurchase and cross-purchase, referrals, the
@@ -10,6 +11,7 @@ points liability and the revenue projection. docs/analytics.md defines every fig
 
 from __future__ import annotations
 
+from membercore.analytics.counting import Counted, counted
 from membercore.analytics.figures import FigureCounter, Figures, Tally, figures, per_mille
 from membercore.analytics.measurement import (
     Cohort,
@@ -29,6 +31,7 @@ from membercore.analytics.tallies import Tallies
 
 __all__ = [
     "Cohort",
+    "Counted",
     "FigureCounter",
     "Figures",
     "Ladder",
@@ -42,6 +45,7 @@ __all__ = [
     "Tally",
     "ValueModel",
     "ValueRow",
+    "counted",
     "figures",
     "measure",
     "measurement_of",

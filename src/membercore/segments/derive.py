@@ -111,10 +111,6 @@ def _spent(state: ProfileState, day: Day) -> tuple[int, tuple[FactNoted, ...]]:
     return spend(state, day.since)
 
 
-def _seen(state: ProfileState, day: Day) -> Mapping[str, tuple[FactNoted, ...]]:
-    return _departments(state, day.since)
-
-
 _OBSTETRIC = ("diagnoses", "deliveries")
 _CONDITIONS = ("diagnoses", "deliveries", "rehab_plans")
 _CHARGES = ("charges", "refunds")
@@ -158,13 +154,13 @@ def derived_tags(state: ProfileState, config: ProgrammeConfig, now: datetime) ->
 # --- segment ------------------------------------------------------------------------------
 
 
-def _departments(state: ProfileState, since: datetime) -> dict[str, tuple[FactNoted, ...]]:
+def _departments(state: ProfileState, day: Day) -> dict[str, tuple[FactNoted, ...]]:
     seen: dict[str, list[FactNoted]] = defaultdict(list)
     for visit in state.visits.values():
-        if visit.at >= since:
+        if visit.at >= day.since:
             seen[visit.department].append(visit)
     for charge in state.charges.values():
-        if charge.at >= since:
+        if charge.at >= day.since:
             for department in charge.departments:
                 seen[department].append(charge)
     return {department: tuple(notes) for department, notes in seen.items()}
@@ -206,7 +202,7 @@ def _assign(
     spent: tuple[int, tuple[FactNoted, ...]],
 ) -> tuple[str, Explanation]:
     rules = day.rules
-    departments = _kept(_seen, ("visits", "charges"), state, day)
+    departments = _kept(_departments, ("visits", "charges"), state, day)
     for segment in rules.segments[:-1]:
         for criterion in segment.criteria:
             found = _holds(criterion, held, departments, spent)

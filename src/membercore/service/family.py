@@ -123,10 +123,11 @@ def _family_noted(
     the command's own events are the household's). Nothing more is decided on the
     record of someone who died, was merged into another record or was erased.
     """
-    everyone = sorted(households.members(before) | households.members(after))
-    uow.load_members([m for m in everyone if not is_pseudonym(m)])
-    for member_id in everyone:
-        held = None if is_pseudonym(member_id) else uow.member(member_id)
+    everyone = households.members(before) | households.members(after)
+    named = sorted(member_id for member_id in everyone if not is_pseudonym(member_id))
+    uow.load_members(named)
+    for member_id in named:
+        held = uow.member(member_id)
         if held is None:
             continue
         identity = held.state.identity

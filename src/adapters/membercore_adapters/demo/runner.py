@@ -40,15 +40,12 @@ from membercore.analytics import (
     Tallies,
     Tally,
     ValueModel,
-    figures,
+    counted,
     measurement_of,
-    story_of,
 )
-from membercore.config import ProgrammeConfig
 from membercore.experiments import ExperimentCounts, ExperimentResult
 from membercore.facts import ReferralQualified
 from membercore.ports import DeadLetter
-from membercore.serialization import message_from_stored
 from membercore.service.engine import Engine, IngestReport, Message
 from membercore.testing.clock import ManualClock
 from membercore_adapters.demo.hospital import HospitalSpec, shard_of, timed_messages
@@ -293,32 +290,20 @@ def _work(job: _Job, progress: Progress | None, pace: _Pace | None = None) -> _P
                 progress(count, at)
         if pace is not None:
             pace.done.wait()  # every worker's referrals noted on these members too
-        owned = figures(engine.members(mine), config, at)
+        # Its own members, records still decoded: the dashboard, the measures and the
+        # experiments in one pass.
+        counts = counted(engine.histories(mine), config, at)
         rejected = _rejected(engine)
-        sums, tried = _measured(engine, config, at, mine)
     return _Part(
-        figures=owned,
+        figures=counts.figures.figures(),
         tally=tally,
         report=report,
         rejected=rejected,
         messages=count,
         end=at,
-        sums=sums,
-        tried=tried,
+        sums=counts.sums,
+        tried=counts.tried,
     )
-
-
-def _measured(
-    engine: Engine, config: ProgrammeConfig, at: datetime, mine: Callable[[str], bool]
-) -> tuple[Tallies, ExperimentCounts]:
-    """This worker's members measured at ``at``, and their experiments counted, in one pass."""
-    sums = Tallies(now=at, tz=config.tz)
-    tried = ExperimentCounts(config)
-    wanted = tried.wanted if config.experiments else frozenset()
-    for member, journal in engine.histories(mine):
-        sums.add(story_of(member, journal, config, at))
-        tried.add(message_from_stored(e.payload) for e in journal if e.type in wanted)
-    return sums, tried
 
 
 def shard_of_member(member_id: str, shards: int) -> int:

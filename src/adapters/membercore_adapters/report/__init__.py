@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,18 +22,9 @@ import markupsafe
 from plotly.offline import get_plotlyjs
 
 from membercore import Engine
-from membercore.analytics import (
-    FigureCounter,
-    Figures,
-    Measurement,
-    Story,
-    ValueModel,
-    measure,
-    story_of,
-)
+from membercore.analytics import Figures, Measurement, ValueModel, counted, measurement_of
 from membercore.config import ProgrammeConfig
-from membercore.experiments import ExperimentCounts, ExperimentResult
-from membercore.serialization import message_from_stored
+from membercore.experiments import ExperimentResult
 from membercore_adapters.figures import Section, experiment_sections, figure_sections
 from membercore_adapters.language import Language, Words
 from membercore_adapters.report.charts import FONTS, Chart, bar_chart, measurement_charts
@@ -74,24 +65,13 @@ def report_of(
     and their journal into the experiments' counts, as their story is read for the
     measurement.
     """
-    at = now or engine.now()
     config = engine.config
-    counter = FigureCounter(config, at)
-    tried = ExperimentCounts(config)
-    wanted = tried.wanted if config.experiments else frozenset()
-
-    def stories() -> Iterator[Story]:
-        for member, journal in engine.histories():
-            counter.add(member)
-            tried.add(message_from_stored(e.payload) for e in journal if e.type in wanted)
-            yield story_of(member, journal, config, at)
-
-    measurement = measure(stories(), config, at, model)
+    counts = counted(engine.histories(), config, now or engine.now())
     return Report(
-        measurement=measurement,
-        figures=counter.figures(),
+        measurement=measurement_of(counts.sums, config, model or ValueModel()),
+        figures=counts.figures.figures(),
         config=config,
-        experiments=tried.results(),
+        experiments=counts.tried.results(),
     )
 
 

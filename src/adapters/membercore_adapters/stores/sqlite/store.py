@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -377,11 +377,7 @@ class SqliteStore(SqlStore):
         kept = [(v, due, m, k) for k, _, v, s, _, due, m in rows.records if s is None]
         conn = self._conn
         with self._driver_errors("committing"), self._immediate():
-            stored: dict[str, int] = {}
-            for chunk in chunks(list(checked.expected)):
-                sql = f"{VERSIONS} IN ({placeholders(len(chunk))})"
-                stored.update(conn.execute(sql, chunk).fetchall())
-            checked.check(self.url, stored)
+            checked.check(self.url, self._versions(checked.expected))
             conn.executemany(UPSERT_RECORD, whole)
             conn.executemany(ADVANCE_RECORD, kept)
             conn.executemany(INSERT_JOURNAL, rows.journal)
@@ -395,6 +391,14 @@ class SqliteStore(SqlStore):
             if rows.inputs:
                 conn.executemany(INSERT_INPUT, rows.inputs)
 
+    def _versions(self, keys: Iterable[str]) -> dict[str, int]:
+        """The stored version of each record of ``keys`` that is stored (in the transaction)."""
+        stored: dict[str, int] = {}
+        for chunk in chunks(list(keys)):
+            sql = f"{VERSIONS} IN ({placeholders(len(chunk))})"
+            stored.update(self._conn.execute(sql, chunk).fetchall())
+        return stored
+
     def _write_all(
         self,
         doing: str,
@@ -405,11 +409,7 @@ class SqliteStore(SqlStore):
         conn = self._conn
         with self._driver_errors(doing), self._immediate():
             if versions:
-                stored: dict[str, int] = {}
-                for chunk in chunks(list(versions)):
-                    sql = f"{VERSIONS} IN ({placeholders(len(chunk))})"
-                    stored.update(conn.execute(sql, chunk).fetchall())
-                stale(self.url, versions, stored)
+                stale(self.url, versions, self._versions(versions))
             for statement, rows in statements:
                 conn.executemany(statement, rows)
 

@@ -34,6 +34,7 @@ from membercore.config import ProgrammeConfig
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import LoggedInput, Store
 from membercore.service.engine import Engine
+from membercore.service.retrying import collector_paused
 from membercore.service.whatif import end_of, partitions, replay, sample_of
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores.sql import read_only
@@ -59,9 +60,13 @@ def _plugins() -> pluggy.PluginManager:
 
 
 def _run(job: _Job) -> Run:
-    return replay(
-        job.entries, job.config, sample=job.sample, end=job.end, plugin_manager=_plugins()
-    )
+    # A replay's records hold no cycles (reference counting frees them): the collector
+    # stays off for the whole replay, not only for each unit of work, and its passes over
+    # every record held are saved (about a seventh of a replay's time).
+    with collector_paused(True):
+        return replay(
+            job.entries, job.config, sample=job.sample, end=job.end, plugin_manager=_plugins()
+        )
 
 
 def whatif(

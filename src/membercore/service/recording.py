@@ -111,7 +111,9 @@ class Working:
     def take(self, state: Any, events: Iterable[object]) -> None:
         """The record's new state, and the events that made it."""
         if self.undo is not None:
-            self.undo.append((self, self.state, len(self.events), self.touched))
+            # By key, not by this record: the list must not hold the record that holds it
+            # (a cycle only the garbage collector's passes would free).
+            self.undo.append((self.key, self.state, len(self.events), self.touched))
         self.state = state
         self.events.extend(events)
 

@@ -192,7 +192,8 @@ class UnitOfWork:
         self.now = now
         self.snapshot_every = snapshot_every
         self.records: dict[str, Working] = {}
-        # What changed since the last mark: (record, state, events, touched) or a new key.
+        # What changed since the last mark: (record's key, state, events, touched), or the
+        # key of a record made.
         self._undo: list[Any] = []
         self.inbox: list[InboxEntry] = []
         self.dead: list[DeadLetter] = []
@@ -408,7 +409,7 @@ class UnitOfWork:
 
     def changed(self) -> list[str]:
         """The keys of the records changed (or made) since :meth:`mark`."""
-        keys = (change if isinstance(change, str) else change[0].key for change in self._undo)
+        keys = (change if isinstance(change, str) else change[0] for change in self._undo)
         return list(dict.fromkeys(keys))
 
     # -- undoing one input ----------------------------------------------------------------
@@ -430,7 +431,8 @@ class UnitOfWork:
             if isinstance(change, str):
                 del self.records[change]  # made by the input refused
             else:
-                held, state, count, touched = change
+                key, state, count, touched = change
+                held = self.records[key]
                 held.state, held.touched = state, touched
                 del held.events[count:]
         self._undo.clear()

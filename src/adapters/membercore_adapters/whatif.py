@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 
@@ -97,16 +98,25 @@ def whatif(
     """
     started = time.perf_counter()
     base = baseline if baseline is not None else reference_config()
-    entries, unlogged, stored, end = _read(store, base)
-    parts = partitions(entries, workers) if entries else []
-    chosen = tuple(sample_of(entries, sample))
-    jobs = [_Job(part, programme, chosen, end) for programme in (base, config) for part in parts]
-    if workers > 1 and len(jobs) > 1:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            runs = list(pool.map(_run, jobs))
-    else:
-        runs = [_run(job) for job in jobs]
+    with _opened(store, base) as engine:
+        entries = list(engine.store.inputs())
+        unlogged = engine.store.unlogged()
+        end = end_of(entries) or engine.now()
+        parts = partitions(entries, workers) if entries else []
+        chosen = tuple(sample_of(entries, sample))
+        jobs = [
+            _Job(part, programme, chosen, end) for programme in (base, config) for part in parts
+        ]
+        if workers > 1 and len(jobs) > 1:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                replaying = pool.map(_run, jobs)
+                # The store's own figures are read while the processes replay.
+                stored = Run.of(figures(engine.members(), engine.config, end))
+                runs = list(replaying)
+        else:
+            stored = Run.of(figures(engine.members(), engine.config, end))
+            runs = [_run(job) for job in jobs]
     half = len(parts)
     baseline_run = sum(runs[:half], Run())
     proposed_run = sum(runs[half:], Run())
@@ -127,26 +137,18 @@ def whatif(
     )
 
 
-def _read(
-    store: str | Store, config: ProgrammeConfig
-) -> tuple[list[LoggedInput], int, Run, datetime]:
-    """The store's input log, its unlogged records, its own figures and the log's end."""
-    if isinstance(store, str):
-        with read_only():
-            clock = ManualClock(datetime.now(UTC))
-            engine = Engine.open(store, config=config, clock=clock, plugin_manager=_plugins())
-    else:
+@contextmanager
+def _opened(store: str | Store, config: ProgrammeConfig) -> Iterator[Engine]:
+    """An engine to read the store by: opened read-only from a URL (and closed after)."""
+    if not isinstance(store, str):
         plugins = collect(_plugins(), config)
-        engine = Engine(store, config, clock=ManualClock(datetime.now(UTC)), plugins=plugins)
-    try:
-        entries = list(engine.store.inputs())
-        unlogged = engine.store.unlogged()
-        end = end_of(entries) or engine.now()
-        stored = Run.of(figures(engine.members(), engine.config, end))
-    finally:
-        if isinstance(store, str):
-            engine.close()
-    return entries, unlogged, stored, end
+        yield Engine(store, config, clock=ManualClock(datetime.now(UTC)), plugins=plugins)
+        return
+    with read_only():
+        clock = ManualClock(datetime.now(UTC))
+        engine = Engine.open(store, config=config, clock=clock, plugin_manager=_plugins())
+    with engine:
+        yield engine
 
 
 def _compared(

@@ -54,18 +54,32 @@ class JsonText:
     standard library: the same text either way (a property test compares them). What
     orjson declines (an integer past 64 bits, a lone surrogate, a key that is not text)
     falls back to the standard library, which writes it as before. Read with the
-    standard library.
+    standard library. With ``sort_keys``, every object's keys are sorted: the canonical
+    text fingerprints digest (:func:`canonical_json`).
     """
 
-    def __init__(self) -> None:
-        self._standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    def __init__(self, *, sort_keys: bool = False) -> None:
+        self._standard = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys
+        )
         self._fast = _orjson()
+        self._options = 0
+        if self._fast is not None:
+            # What the standard library does not write as JSON (an instant, a dataclass)
+            # orjson declines too, and so does a subclass of text or of an integer (an
+            # enumeration), which the standard library writes in its own way.
+            self._options = (
+                self._fast.OPT_PASSTHROUGH_DATETIME
+                | self._fast.OPT_PASSTHROUGH_DATACLASS
+                | self._fast.OPT_PASSTHROUGH_SUBCLASS
+                | (self._fast.OPT_SORT_KEYS if sort_keys else 0)
+            )
 
     def encode(self, data: object) -> str:
-        """``data`` as compact JSON text."""
+        """``data`` as compact JSON text (its objects' keys sorted, if asked)."""
         if self._fast is not None:
             try:
-                encoded: bytes = self._fast.dumps(data)
+                encoded: bytes = self._fast.dumps(data, option=self._options)
             except (TypeError, ValueError):
                 pass
             else:
@@ -284,7 +298,7 @@ def canonical_form(message: object) -> Any:
 
 
 # Canonical JSON: keys sorted, compact, text as it is.
-_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_CANONICAL = JsonText(sort_keys=True)
 
 
 def canonical_json(message: object) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -14,6 +17,18 @@ from membercore import converters
 from membercore.converters import JsonText
 
 STANDARD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+SORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+    y: int
+
+
+class _Tier(enum.StrEnum):
+    GOLD = "L3"
+
 
 #: What membercore stores: text (any character, control and non-BMP ones included),
 #: integers (money in fen, points; some past 64 bits), booleans, nulls, lists, objects.
@@ -39,6 +54,23 @@ def test_the_text_is_the_standard_librarys(data: Any) -> None:
     text = converters.JSON.encode(data)
     assert text == STANDARD.encode(data)
     assert converters.JSON.decode(text) == data
+
+
+@given(plain)
+def test_the_canonical_text_is_the_standard_librarys_with_sorted_keys(data: Any) -> None:
+    assert JsonText(sort_keys=True).encode(data) == SORTED.encode(data)
+
+
+@pytest.mark.parametrize("sort_keys", [False, True])
+def test_what_the_standard_library_cannot_write_orjson_does_not_write_either(
+    sort_keys: bool,
+) -> None:
+    text = JsonText(sort_keys=sort_keys)
+    for value in ({"at": datetime(2026, 1, 1, tzinfo=UTC)}, [_Point(1, 2)]):
+        with pytest.raises(TypeError):
+            text.encode(value)
+    # A subclass of text (an enumeration's value) is written as the standard library does.
+    assert text.encode({"tier": _Tier.GOLD}) == '{"tier":"L3"}'
 
 
 def test_without_orjson_the_standard_library_writes_and_reads(

@@ -37,7 +37,8 @@ class Memo(Generic[T]):
         """The answer kept for ``subjects`` and ``key``, else the one ``work`` gives (then kept)."""
         found = (tuple(map(id, subjects)), key)
         held = self._held.get(found)
-        if held is not None and all(a is b for a, b in zip(held[0], subjects, strict=True)):
+        if held is not None:
+            # The answer holds its subjects: no other object can have their ids meanwhile.
             return held[1]
         answer = work()
         if len(self._held) >= self._most:

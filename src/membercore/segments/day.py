@@ -7,7 +7,6 @@ the time of day: the same facts give the same answers all day long.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -71,12 +70,8 @@ def order(note: FactNoted) -> tuple[datetime, str]:
 
 def evidence(notes: Iterable[FactNoted]) -> tuple[str, ...]:
     """The ids of the latest :data:`MAX_EVIDENCE` facts, each once, oldest first."""
-    # The latest few of many: a heap of them, not a sort of all (ids are unique, so no
-    # two notes are in the same place of the order).
-    latest = heapq.nlargest(
-        MAX_EVIDENCE, {note.fact_id: note for note in notes}.values(), key=order
-    )
-    return tuple(note.fact_id for note in reversed(latest))
+    ordered = sorted({note.fact_id: note for note in notes}.values(), key=order)
+    return tuple(note.fact_id for note in ordered[-MAX_EVIDENCE:])
 
 
 def yuan(fen: int) -> str:

@@ -111,8 +111,12 @@ def whatif(
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 replaying = pool.map(_run, jobs)
-                # The store's own figures are read while the processes replay.
-                stored = Run.of(figures(engine.members(), engine.config, end))
+                try:
+                    # The store's own figures are read while the processes replay.
+                    stored = Run.of(figures(engine.members(), engine.config, end))
+                except BaseException:
+                    pool.shutdown(cancel_futures=True)  # what has not started, not at all
+                    raise
                 runs = list(replaying)
         else:
             stored = Run.of(figures(engine.members(), engine.config, end))

@@ -157,6 +157,10 @@ def _what(value: object) -> str:
     return brief(value)
 
 
+#: What a list may be given as (a tuple of types: checked faster than their union).
+_LISTS: tuple[type, ...] = (list, tuple, set, frozenset)
+
+
 def _listy(make: Callable[[Any, cattrs.Converter], Any]) -> Callable[[Any, cattrs.Converter], Any]:
     # cattrs would take text as a list of its characters and a table as a list of its
     # keys: "diagnosis" where a list of names is meant must be refused, not spelt out.
@@ -164,7 +168,7 @@ def _listy(make: Callable[[Any, cattrs.Converter], Any]) -> Callable[[Any, cattr
         inner = make(type_, conv)
 
         def structure(value: object, kind: Any) -> Any:
-            if not isinstance(value, list | tuple | set | frozenset):
+            if not isinstance(value, _LISTS):
                 raise TypeError(f"expected a list, got {_what(value)}")
             return inner(value, kind)
 
@@ -179,7 +183,8 @@ def _tably(make: Callable[[Any], Any]) -> Callable[[Any], Any]:
         inner = make(type_)
 
         def structure(value: object, kind: Any) -> Any:
-            if not isinstance(value, Mapping):
+            # A dict, as JSON reads every table, is known without asking the ABC.
+            if type(value) is not dict and not isinstance(value, Mapping):
                 raise TypeError(f"expected a table (named values), got {_what(value)}")
             return inner(value, kind)
 

@@ -35,6 +35,7 @@ from membercore import Engine
 from membercore.testing.clock import ManualClock
 from membercore_adapters.demo import HospitalSpec, run_demo
 from membercore_adapters.demo.programme import demo_programme
+from membercore_adapters.stores.postgres.urls import split_schema
 
 
 def table_bytes(path: Path) -> Counter[str]:
@@ -59,8 +60,7 @@ def postgres_bytes(url: str) -> Counter[str]:
     import psycopg  # noqa: PLC0415 - the driver is optional: only needed here
     from psycopg import sql  # noqa: PLC0415
 
-    base, _, query = url.partition("?")
-    schema = dict(part.split("=", 1) for part in query.split("&"))["schema"]
+    base, schema, _ = split_schema(url)
     sizes: Counter[str] = Counter()
     with psycopg.connect(base, autocommit=True) as conn:
         tables = [

@@ -409,6 +409,10 @@ def _add(member: str, household: str = "hh-lin", **extra: Any) -> AddDependent:
     )
 
 
+def _remove(member: str, reason: str = "搬离", household: str = "hh-lin") -> RemoveDependent:
+    return RemoveDependent(key="rm", household_id=household, member_id=member, reason=reason)
+
+
 def test_forming_a_household_and_adding_a_dependent_through_ingest_links_both_records(
     engine: Engine,
 ) -> None:
@@ -433,9 +437,7 @@ def test_forming_a_household_through_execute_returns_its_events(engine: Engine) 
     assert isinstance(added, DependentAdded)
     assert added.dependent.member_id == "p-mother"
     assert engine.member("p-mother").household_id == "hh-lin"
-    engine.execute(
-        RemoveDependent(key="rm", household_id="hh-lin", member_id="p-mother", reason="搬离")
-    )
+    engine.execute(_remove("p-mother"))
     assert engine.member("p-mother").household_id is None
     household = engine.household("hh-lin")
     assert household is not None
@@ -452,9 +454,7 @@ def test_a_household_command_brings_its_members_family_tags_up_to_date_at_once(
     engine.execute(_add("p-wife"))
     assert "family:has_dependents" in engine.member(ME).profile.tags
     assert "family:dependent" in engine.member("p-wife").profile.tags
-    engine.execute(
-        RemoveDependent(key="rm", household_id="hh-lin", member_id="p-wife", reason="搬离")
-    )
+    engine.execute(_remove("p-wife"))
     assert "family:has_dependents" not in engine.member(ME).profile.tags
     assert "family:dependent" not in engine.member("p-wife").profile.tags
 
@@ -469,7 +469,7 @@ def test_a_household_command_decides_nothing_more_on_the_record_of_a_member_who_
     engine.ingest([PatientDied(fact_id="d-1", patient_id="p-wife", occurred_at=died)], now=died)
     before = [event.version for event in engine.store.events(member_key("p-wife"))]
     engine.execute(
-        RemoveDependent(key="rm", household_id="hh-lin", member_id="p-wife", reason="身故"),
+        _remove("p-wife", "身故"),
         now=died + timedelta(days=1),
     )
     after = engine.store.events(member_key("p-wife"))
@@ -549,7 +549,7 @@ def test_a_member_belongs_to_at_most_one_household(engine: Engine) -> None:
         engine.execute(_add("p-wife", "hh-wang"))
     assert len(listing()) == 1
     assert engine.member("p-wife").household_id in listing()
-    engine.execute(RemoveDependent(key="rm", household_id="hh-lin", member_id="p-wife", reason="x"))
+    engine.execute(_remove("p-wife", "x"))
     assert engine.member("p-wife").household_id == next(iter(listing()), None)
 
 

@@ -102,11 +102,9 @@ def _grown_days(
     days = None
     if held is not None and held[1] is rules and held[2] is tz:
         before = held[0]
-        if (
-            len(before) < len(notes)
-            and before.keys() <= notes.keys()
-            and all(notes[key] is note for key, note in before.items())
-        ):
+        # Every note of the map before is in this one (the same note, or one equal to it,
+        # whose days are the same).
+        if len(before) < len(notes) and before.items() <= notes.items():
             added = (notes[key] for key in notes.keys() - before.keys())
             days = tuple(sorted({*held[3], *(d for n in added for d in _note_days(n, rules, tz))}))
     if days is None:

@@ -246,9 +246,11 @@ KERNEL = (
     "errors",
     "forgetting",
     "idempotency",
+    "memo",
     "messages",
     "moved",
     "text",
+    "timeline",
     "upcasting",
 )
 #: From the bottom up: a module imports only from its own layer and those below it.

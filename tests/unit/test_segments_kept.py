@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from membercore import reference_config, segments
 from membercore.facts import Fact, PatientRegistered
+from membercore.memo import Memo, WhileAlive
 from membercore.segments import derive, due
-from membercore.segments.memo import Memo, WhileAlive
 
 from .profile_facts import KINDS, ME, SH, START, profile_fact
 from .profile_facts import facts as profile_facts

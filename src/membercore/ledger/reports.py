@@ -14,6 +14,7 @@ from membercore.config import ProgrammeConfig
 from membercore.dates import add_months, local_date, local_month_start, require_aware
 from membercore.ledger.events import Posting
 from membercore.ledger.lots import is_expired
+from membercore.ledger.qualifying import qualifying_points
 from membercore.ledger.state import LedgerState
 
 __all__ = [
@@ -77,15 +78,6 @@ def qualification_window_start(config: ProgrammeConfig, now: datetime) -> dateti
     if rules.window == "calendar_year":
         return local_month_start(local_date(now, config.tz).year, 1, config.tz)
     return add_months(now, -rules.window_months, config.tz)
-
-
-def qualifying_points(state: LedgerState, since: datetime, until: datetime) -> int:
-    """Qualifying points earned in ``[since, until)``, less what was reversed of them."""
-    return sum(
-        held.lot.points - held.reversed
-        for held in state.lots.values()
-        if held.lot.qualifying and since <= held.lot.earned_at < until
-    )
 
 
 def balances(

@@ -13,6 +13,7 @@ import attrs
 from membercore.errors import IdempotencyConflictError, MemberMismatchError
 from membercore.idempotency import fingerprint, matches
 from membercore.ledger.events import LotState, Posting, PostingKind
+from membercore.ledger.qualifying import carry
 
 __all__ = [
     "KeyRecord",
@@ -171,7 +172,7 @@ def evolve(state: LedgerState, posting: Posting) -> LedgerState:
             kinds[carried_lot.lot.lot_id] = PostingKind.EARN
     if posting.forgets:
         lots, keys, kinds = _forget(posting.forgets, lots, keys, kinds)
-    return LedgerState(
+    after = LedgerState(
         member_id=state.member_id,
         seq=state.seq + 1,
         lots=lots,
@@ -183,6 +184,8 @@ def evolve(state: LedgerState, posting: Posting) -> LedgerState:
         expiry_bound=_expiry_bound(state.expiry_bound, lots, posting),
         totals=_count(state.totals, posting),
     )
+    carry(state, after, posting)
+    return after
 
 
 def _references(state: LedgerState, posting: Posting) -> Mapping[str, str]:

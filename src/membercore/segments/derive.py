@@ -23,6 +23,7 @@ from membercore.config.segments import (
     SegmentRules,
     ServiceLevel,
 )
+from membercore.memo import KEPT_FROM, Memo
 from membercore.segments.channels import channel, preferred_channel
 from membercore.segments.day import (
     MAX_EVIDENCE,
@@ -33,7 +34,6 @@ from membercore.segments.day import (
     window_start,
     yuan,
 )
-from membercore.segments.memo import KEPT_FROM, Memo
 from membercore.segments.messages import DiagnosisNoted, Explanation, FactNoted, Tag
 from membercore.segments.spending import (
     Rfm,

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
 from membercore.dates import add_months, anniversary, local_date, local_day_start
-from membercore.segments.memo import KEPT_FROM, Memo, WhileAlive
+from membercore.memo import KEPT_FROM, Memo, WhileAlive
 from membercore.segments.messages import (
     ChargeNoted,
     DeliveryNoted,

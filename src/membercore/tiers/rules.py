@@ -8,6 +8,7 @@ from membercore.config import ProgrammeConfig
 from membercore.dates import add_months, local_date, local_month_start
 from membercore.ledger import LedgerState, qualifying_points
 from membercore.ledger.reports import qualification_window_start
+from membercore.tiers import activity
 from membercore.tiers.messages import Qualification
 from membercore.tiers.state import TierState
 
@@ -34,12 +35,12 @@ def qualification(
     state: TierState, ledger: LedgerState, config: ProgrammeConfig, now: datetime
 ) -> Qualification:
     """What the member has done in the window ending at ``now`` (inclusive)."""
-    since = window_start(config, now)
+    since, until = window_start(config, now), _just_after(now)
     return Qualification(
         since=since,
-        points=qualifying_points(ledger, since, _just_after(now)),
-        visits=sum(1 for at in state.visits.values() if since <= at <= now),
-        spend_fen=sum(fen for at, fen in state.spend.values() if since <= at <= now),
+        points=qualifying_points(ledger, since, until),
+        visits=activity.visits(state, since, until),
+        spend_fen=activity.spend_fen(state, since, until),
     )
 
 

@@ -9,6 +9,7 @@ import attrs
 
 from membercore.config import ProgrammeConfig
 from membercore.errors import MemberMismatchError
+from membercore.tiers import activity
 from membercore.tiers.messages import (
     Override,
     SpendBasis,
@@ -58,6 +59,12 @@ def evolve(state: TierState, event: TierEvent) -> TierState:
     Raises:
         MemberMismatchError: the event belongs to another member.
     """
+    after = _evolve(state, event)
+    activity.carry(state, after, event)
+    return after
+
+
+def _evolve(state: TierState, event: TierEvent) -> TierState:
     if event.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, event.member_id)
     if isinstance(event, TierActivityRecorded):

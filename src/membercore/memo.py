@@ -1,10 +1,12 @@
 """Readings kept by the identity of the immutable values they read.
 
-A profile's maps of noted facts are immutable, and every state that follows shares a map
-until a note of its kind is added or let go. A reading of some maps on a day (the spend
-of the window, the channel, the days a window closes) is therefore worked out once: a
-new fact of one kind reads again only what reads its kind, and a record asked several
-times between two changes (each instant a tick visits, each commit) reads nothing again.
+The parts' states and their maps are immutable, and every state that follows shares a
+map until an entry of it is added or let go. A reading of some maps on a day (a
+profile's spend of the window, its channel, the days a window closes) is therefore
+worked out once: a new fact of one kind reads again only what reads its kind, and a
+record asked several times between two changes (each instant a tick visits, each commit)
+reads nothing again. A reading that a change can bring up to date by itself (a window's
+sums, :mod:`membercore.timeline`) is carried from a state to the state that follows.
 """
 
 from __future__ import annotations
@@ -65,6 +67,17 @@ class WhileAlive(Generic[T]):
 
     def get(self, subject: object, key: tuple[object, ...], work: Callable[[], T]) -> T:
         """The answer kept for ``subject`` under ``key``, else the one ``work`` gives."""
+        held = self.kept(subject, key)
+        if held is not None:
+            return held
+        answer = work()
+        ref = _Ref(subject, self._gone)
+        ref.ident = id(subject)
+        self._held[ref.ident] = (ref, key, answer)
+        return answer
+
+    def kept(self, subject: object, key: tuple[object, ...]) -> T | None:
+        """The answer kept for ``subject`` under ``key``, if any (nothing is worked out)."""
         held = self._held.get(id(subject))
         if (
             held is not None
@@ -72,11 +85,7 @@ class WhileAlive(Generic[T]):
             and all(a is b for a, b in zip(held[1], key, strict=True))
         ):
             return held[2]
-        answer = work()
-        ref = _Ref(subject, self._gone)
-        ref.ident = id(subject)
-        self._held[ref.ident] = (ref, key, answer)
-        return answer
+        return None
 
     def _gone(self, ref: weakref.ref[object]) -> None:
         ident = cast(_Ref, ref).ident

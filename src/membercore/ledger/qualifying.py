@@ -1,0 +1,66 @@
+"""The qualifying points a ledger holds, by when they were earned.
+
+The tier ladder asks on every decision how many qualifying points the member earned in
+the window ending then. The answer is read from a :class:`~membercore.timeline.Timeline`
+of the qualifying lots (their points less what was reversed of them), kept for each
+ledger state while it lives and carried by :func:`carry` to the state a posting makes of
+it, so that neither reading nor carrying scans every lot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from membercore.ledger.events import LotState, Posting, PostingKind
+from membercore.memo import WhileAlive
+from membercore.timeline import Timeline
+
+if TYPE_CHECKING:
+    from membercore.ledger.state import LedgerState
+
+__all__ = ["carry", "qualifying_points", "timeline"]
+
+#: The timeline of each ledger state asked about, while the state lives.
+_KEPT: WhileAlive[Timeline] = WhileAlive()
+
+
+def qualifying_points(state: LedgerState, since: datetime, until: datetime) -> int:
+    """Qualifying points earned in ``[since, until)``, less what was reversed of them."""
+    return timeline(state).total(since, until)
+
+
+def carry(before: LedgerState, after: LedgerState, posting: Posting) -> None:
+    """Keep for ``after`` the timeline of ``before`` brought up to date by ``posting``.
+
+    Nothing is done unless ``before``'s timeline is kept; a merged record's ledger (its
+    lots gone) is worked out again if it is ever asked about.
+    """
+    held = _KEPT.kept(before, ())
+    if held is None or posting.merged_into is not None:
+        return
+    touched = [lot.lot_id for lot in posting.lots]
+    touched += (carried.lot.lot_id for carried in posting.carried)
+    if posting.kind is PostingKind.REVERSE and posting.reverses is not None:
+        touched.append(posting.reverses)
+    if touched or posting.forgets:
+        old = {
+            key: lot.lot.earned_at
+            for key in (*touched, *posting.forgets)
+            if (lot := before.lots.get(key)) is not None
+        }
+        now = (lot for key in touched if (lot := after.lots.get(key)) is not None)
+        held = held.replaced(old, _entries(now))
+    _KEPT.get(after, (), lambda: held)
+
+
+def timeline(state: LedgerState) -> Timeline:
+    """The timeline of the qualifying lots ``state`` holds (kept while ``state`` lives)."""
+    return _KEPT.get(state, (), lambda: Timeline(_entries(state.lots.values())))
+
+
+def _entries(lots: Iterable[LotState]) -> Iterator[tuple[datetime, str, int]]:
+    for held in lots:
+        if held.lot.qualifying:
+            yield held.lot.earned_at, held.lot.lot_id, held.lot.points - held.reversed

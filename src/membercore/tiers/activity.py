@@ -1,0 +1,80 @@
+"""The visits and spend a member's ladder holds, by instant.
+
+Every decision on the ladder counts the visits and spend of the qualification window
+ending then. They are read from two :class:`~membercore.timeline.Timeline` (a visit
+counts one, a charge its out-of-pocket fen after refunds), kept for each tier state
+while it lives and carried by :func:`carry` to the state an event makes of it, so that
+neither reading nor carrying scans every visit and charge.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from membercore.memo import WhileAlive
+from membercore.tiers.messages import TierActivityRecorded, TierEvent, TierRecordsMerged
+from membercore.timeline import Timeline
+
+if TYPE_CHECKING:
+    from membercore.tiers.state import TierState
+
+__all__ = ["carry", "spend_fen", "visits"]
+
+#: The visits' and the spend's timelines of each tier state asked about, while it lives.
+_KEPT: WhileAlive[tuple[Timeline, Timeline]] = WhileAlive()
+
+
+def visits(state: TierState, since: datetime, until: datetime) -> int:
+    """The visits completed in ``[since, until)``."""
+    return _timelines(state)[0].total(since, until)
+
+
+def spend_fen(state: TierState, since: datetime, until: datetime) -> int:
+    """The out-of-pocket spend, after refunds, of the charges made in ``[since, until)``."""
+    return _timelines(state)[1].total(since, until)
+
+
+def carry(before: TierState, after: TierState, event: TierEvent) -> None:
+    """Keep for ``after`` the timelines of ``before`` brought up to date by ``event``.
+
+    Nothing is done unless ``before``'s are kept; a merge's are worked out again if
+    they are ever asked about.
+    """
+    held = _KEPT.kept(before, ())
+    if held is None or isinstance(event, TierRecordsMerged):
+        return
+    if isinstance(event, TierActivityRecorded):
+        held = _recorded(held, before, after, event)
+    _KEPT.get(after, (), lambda: held)
+
+
+def _recorded(
+    held: tuple[Timeline, Timeline],
+    before: TierState,
+    after: TierState,
+    event: TierActivityRecorded,
+) -> tuple[Timeline, Timeline]:
+    seen, spent = held
+    gone_visits = {*event.forgets_visits, *((event.reference,) if event.kind == "visit" else ())}
+    if gone_visits:
+        old = {key: before.visits[key] for key in gone_visits if key in before.visits}
+        new = [(after.visits[key], key, 1) for key in gone_visits if key in after.visits]
+        seen = seen.replaced(old, new)
+    gone_spend = {*event.forgets_spend, *((event.reference,) if event.kind == "spend" else ())}
+    if gone_spend:
+        old = {key: before.spend[key][0] for key in gone_spend if key in before.spend}
+        new = [(*after.spend[key], key) for key in gone_spend if key in after.spend]
+        spent = spent.replaced(old, [(at, key, fen) for at, fen, key in new])
+    return seen, spent
+
+
+def _timelines(state: TierState) -> tuple[Timeline, Timeline]:
+    return _KEPT.get(
+        state,
+        (),
+        lambda: (
+            Timeline((at, key, 1) for key, at in state.visits.items()),
+            Timeline((at, key, fen) for key, (at, fen) in state.spend.items()),
+        ),
+    )

@@ -18,7 +18,7 @@ __all__ = ["Timeline"]
 
 
 class Timeline:
-    """Amounts by key, each at an instant, sorted by instant. Immutable once made."""
+    """Amounts by key, each at an instant, sorted by instant then key. Immutable once made."""
 
     __slots__ = ("_amounts", "_ats", "_keys")
 
@@ -29,14 +29,32 @@ class Timeline:
         self._keys = [key for _, key, _ in ordered]
         self._amounts = [amount for _, _, amount in ordered]
 
+    def __eq__(self, other: object) -> bool:
+        """Whether ``other`` is a timeline of the same entries."""
+        if not isinstance(other, Timeline):
+            return NotImplemented
+        return (self._ats, self._keys, self._amounts) == (other._ats, other._keys, other._amounts)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        entries = ", ".join(map(repr, zip(self._ats, self._keys, self._amounts, strict=True)))
+        return f"Timeline([{entries}])"
+
     def __len__(self) -> int:
         """How many entries the timeline holds."""
         return len(self._ats)
 
-    def total(self, since: datetime, until: datetime) -> int:
-        """The sum of the amounts at instants in ``[since, until)``."""
+    def total(self, since: datetime, until: datetime | None = None) -> int:
+        """The sum of the amounts at instants in ``[since, until)`` (no end: ``None``)."""
         ats = self._ats
-        return sum(self._amounts[bisect_left(ats, since) : bisect_left(ats, until)])
+        end = len(ats) if until is None else bisect_left(ats, until)
+        return sum(self._amounts[bisect_left(ats, since) : end])
+
+    def latest(self, since: datetime, most: int) -> list[str]:
+        """The keys of the last ``most`` entries at or after ``since``, oldest first."""
+        start = max(bisect_left(self._ats, since), len(self._ats) - most)
+        return self._keys[start:]
 
     def replaced(
         self, old: Mapping[str, datetime], new: Iterable[tuple[datetime, str, int]]
@@ -55,6 +73,8 @@ class Timeline:
                     break
         for at, key, amount in new:
             where = bisect_right(ats, at)
+            while where and ats[where - 1] == at and keys[where - 1] > key:
+                where -= 1
             ats.insert(where, at)
             keys.insert(where, key)
             amounts.insert(where, amount)

@@ -9,9 +9,10 @@ kept at all (each reading worked out from the state as it is).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from typing import TypeVar
 from unittest.mock import patch
 
 from hypothesis import given, settings
@@ -20,12 +21,13 @@ from hypothesis import strategies as st
 from membercore import reference_config, segments
 from membercore.facts import Fact, PatientRegistered
 from membercore.memo import Memo, WhileAlive
-from membercore.segments import derive, due
+from membercore.segments import derive, due, interactions
 
 from .profile_facts import KINDS, ME, SH, START, profile_fact
 from .profile_facts import facts as profile_facts
 
 CONFIG = reference_config()
+T = TypeVar("T")
 facts = profile_facts(kinds=(*KINDS, "registration"), days=500, amounts=400, least=1, most=16)
 
 
@@ -45,8 +47,19 @@ def _nothing_kept() -> Iterator[None]:
         patch.object(due, "_NOTE_DAYS", Memo(1)),
         patch.object(due, "_STATE_DAYS", WhileAlive()),
         patch.object(due, "_GROWN", {}),
+        patch.object(interactions, "_KEPT", _Forgetful()),
     ):
         yield
+
+
+class _Forgetful(WhileAlive[T]):
+    """Keeps nothing: every answer is worked out anew, and nothing is carried."""
+
+    def kept(self, subject: object, key: tuple[object, ...]) -> T | None:
+        return None
+
+    def get(self, subject: object, key: tuple[object, ...], work: Callable[[], T]) -> T:
+        return work()
 
 
 @settings(deadline=None)

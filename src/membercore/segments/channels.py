@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 
 from membercore.config import ProgrammeConfig
 from membercore.consent import CHANNELS, Channel
-from membercore.segments.day import Day, day_of, evidence, order
+from membercore.segments import interactions
+from membercore.segments.day import MAX_EVIDENCE, Day, day_of, order
 from membercore.segments.messages import Tag
 from membercore.segments.state import ProfileState
 
@@ -24,14 +24,15 @@ def channel(state: ProfileState, day: Day) -> tuple[Channel, Tag] | None:
     if declared:
         _, chosen, fact_id = max(declared, key=lambda item: item[0])
         return chosen, Tag(reason="declared by the member", fact_ids=(fact_id,))
-    seen = [n for n in state.interactions.values() if n.counted_as and n.at >= day.since]
+    lines = interactions.by_channel(state)
+    counts = {each: line.total(day.since) for each, line in lines.items()}
+    seen = sum(counts.values())
     if not seen:
         return None
-    counts = Counter(note.counted_as for note in seen)
-    best = max(CHANNELS, key=lambda each: counts[each])  # ties: the order of CHANNELS
-    used = [note for note in seen if note.counted_as == best]
-    reason = f"{counts[best]} of {len(seen)} interactions in {day.rules.window_months} months"
-    return best, Tag(reason=reason, fact_ids=evidence(used))
+    best = max(CHANNELS, key=lambda each: counts.get(each, 0))  # ties: the order of CHANNELS
+    reason = f"{counts[best]} of {seen} interactions in {day.rules.window_months} months"
+    latest = lines[best].latest(day.since, MAX_EVIDENCE)
+    return best, Tag(reason=reason, fact_ids=tuple(latest))
 
 
 def preferred_channel(

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from membercore.errors import MemberMismatchError
+from membercore.segments import interactions
 from membercore.segments.messages import (
     ChargeNoted,
     DeliveryNoted,
@@ -103,6 +104,12 @@ def evolve(state: ProfileState, event: ProfileEvent) -> ProfileState:
     Raises:
         MemberMismatchError: the event belongs to another member.
     """
+    after = _evolve(state, event)
+    interactions.carry(state, after, event)
+    return after
+
+
+def _evolve(state: ProfileState, event: ProfileEvent) -> ProfileState:
     if event.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, event.member_id)
     if isinstance(event, FactNoted):

@@ -19,7 +19,7 @@ from membercore.timeline import Timeline
 if TYPE_CHECKING:
     from membercore.tiers.state import TierState
 
-__all__ = ["carry", "spend_fen", "visits"]
+__all__ = ["carry", "spend_fen", "timelines", "visits"]
 
 #: The visits' and the spend's timelines of each tier state asked about, while it lives.
 _KEPT: WhileAlive[tuple[Timeline, Timeline]] = WhileAlive()
@@ -27,12 +27,12 @@ _KEPT: WhileAlive[tuple[Timeline, Timeline]] = WhileAlive()
 
 def visits(state: TierState, since: datetime, until: datetime) -> int:
     """The visits completed in ``[since, until)``."""
-    return _timelines(state)[0].total(since, until)
+    return timelines(state)[0].total(since, until)
 
 
 def spend_fen(state: TierState, since: datetime, until: datetime) -> int:
     """The out-of-pocket spend, after refunds, of the charges made in ``[since, until)``."""
-    return _timelines(state)[1].total(since, until)
+    return timelines(state)[1].total(since, until)
 
 
 def carry(before: TierState, after: TierState, event: TierEvent) -> None:
@@ -64,12 +64,13 @@ def _recorded(
     gone_spend = {*event.forgets_spend, *((event.reference,) if event.kind == "spend" else ())}
     if gone_spend:
         old = {key: before.spend[key][0] for key in gone_spend if key in before.spend}
-        new = [(*after.spend[key], key) for key in gone_spend if key in after.spend]
-        spent = spent.replaced(old, [(at, key, fen) for at, fen, key in new])
+        now = {key: after.spend[key] for key in gone_spend if key in after.spend}
+        spent = spent.replaced(old, [(at, key, fen) for key, (at, fen) in now.items()])
     return seen, spent
 
 
-def _timelines(state: TierState) -> tuple[Timeline, Timeline]:
+def timelines(state: TierState) -> tuple[Timeline, Timeline]:
+    """The timelines of the visits and the spend ``state`` holds (kept while it lives)."""
     return _KEPT.get(
         state,
         (),

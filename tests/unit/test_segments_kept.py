@@ -22,6 +22,9 @@ from membercore import reference_config, segments
 from membercore.facts import Fact, PatientRegistered
 from membercore.memo import Memo, WhileAlive
 from membercore.segments import derive, due, interactions
+from membercore.segments.day import evidence, window_start
+from membercore.segments.messages import FactNoted
+from membercore.segments.spending import spend
 
 from .profile_facts import KINDS, ME, SH, START, profile_fact
 from .profile_facts import facts as profile_facts
@@ -48,6 +51,7 @@ def _nothing_kept() -> Iterator[None]:
         patch.object(due, "_STATE_DAYS", WhileAlive()),
         patch.object(due, "_GROWN", {}),
         patch.object(interactions, "_KEPT", _Forgetful()),
+        patch.object(derive, "_EVIDENCE", Memo(1)),
     ):
         yield
 
@@ -87,6 +91,14 @@ def test_kept_readings_are_the_readings_worked_out_anew(
             with _nothing_kept():
                 assert kept == segments.evaluate(state, CONFIG, now)
                 assert due_kept == segments.next_change(state, CONFIG.segments, SH, now)
+            # A segment's explanation names the latest of every fact its criterion read.
+            with patch.object(derive, "_latest", _every_fact):
+                whole = segments.evaluate(state, CONFIG, now)
+            assert (kept.segment, kept.explanation) == (whole.segment, whole.explanation)
+
+
+def _every_fact(notes: tuple[FactNoted, ...]) -> tuple[str, ...]:
+    return tuple(note.fact_id for note in notes)
 
 
 def test_an_answer_kept_while_its_object_lives_goes_with_it() -> None:
@@ -107,3 +119,27 @@ def test_an_answer_kept_while_its_object_lives_goes_with_it() -> None:
     del states, state
     gc.collect()
     assert len(kept) == 0
+
+
+def test_a_segment_explanation_names_the_latest_of_every_fact_its_criterion_read() -> None:
+    """Obstetrics charges and visits over 5,000 元: the explanation names the latest ten
+    of the department's notes and the window's spend together, as read whole."""
+    facts = [profile_fact("charge", n, 7 * n, 3 * n + 2) for n in range(1, 31)]
+    facts += [profile_fact("visit", n, 5 * n + 1, 3 * n + 2) for n in range(31, 61)]
+    facts += [profile_fact("charge", n, 3 * n + 50, 3 * n + 1) for n in range(61, 81)]  # elsewhere
+    state = segments.ProfileState(member_id=ME)
+    for fact in sorted(facts, key=lambda fact: fact.occurred_at):
+        for event in segments.decide(fact, state, CONFIG, fact.occurred_at):
+            state = segments.evolve(state, event)
+    now = START + timedelta(days=300)
+    with _everything_kept():
+        kept = segments.evaluate(state, CONFIG, now)
+    since = window_start(CONFIG.segments, now, SH)
+    seen = [v for v in state.visits.values() if v.at >= since and v.department == "obstetrics"]
+    seen += [c for c in state.charges.values() if c.at >= since and "obstetrics" in c.departments]
+    assert kept.explanation.rule == "A.obstetrics_cosmetic"
+    assert kept.explanation.fact_ids == evidence([*seen, *spend(state, since)[1]])
+    named = {int(fact_id.removeprefix("f-")) for fact_id in kept.explanation.fact_ids}
+    assert len(named) == 10
+    assert named & set(range(31, 61))  # visits
+    assert named & set(range(61, 81))  # spend elsewhere

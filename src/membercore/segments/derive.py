@@ -107,6 +107,21 @@ def _kept(
     return cast(T, _READINGS.get(subjects, (day.today, day.since), lambda: reading(state, day)))
 
 
+#: The evidence of each reading's notes, kept with them.
+_EVIDENCE: Memo[tuple[str, ...]] = Memo(1 << 12)
+
+
+def _latest(notes: tuple[FactNoted, ...]) -> tuple[str, ...]:
+    """:func:`evidence` of a reading's notes, kept while the reading is.
+
+    A segment's explanation names the latest of the facts its criterion read; the latest
+    of several readings' notes are among the latest of each.
+    """
+    if len(notes) < KEPT_FROM:
+        return evidence(notes)
+    return _EVIDENCE.get((notes,), None, lambda: evidence(notes))
+
+
 def _spent(state: ProfileState, day: Day) -> tuple[int, tuple[FactNoted, ...]]:
     return spend(state, day.since)
 
@@ -132,7 +147,7 @@ def _derive(
     months = day.rules.window_months
     start = f"{yuan(spending.min_fen)} ({spending.label})"
     reason = f"out-of-pocket spend in {months} months from {start}"
-    held[f"spend:{spending.key}"] = Tag(reason=reason, fact_ids=evidence(spent_on))
+    held[f"spend:{spending.key}"] = Tag(reason=reason, fact_ids=_latest(spent_on))
     treated = _kept(high_value_treatment, _CHARGES, state, day)
     if treated is not None:
         held[HIGH_VALUE_TAG] = treated
@@ -180,7 +195,7 @@ def _holds(
         if not found:
             return None
         details.append("department " + ", ".join(found))
-        ids += [note.fact_id for name in found for note in departments[name]]
+        ids += [fact_id for name in found for fact_id in _latest(departments[name])]
     if criterion.tags:
         tagged = [tag for tag in criterion.tags if tag in held]
         if not tagged:
@@ -191,7 +206,7 @@ def _holds(
         if spent[0] < criterion.min_spend_fen:
             return None
         details.append(f"spent {yuan(spent[0])}, at least {yuan(criterion.min_spend_fen)}")
-        ids += [note.fact_id for note in spent[1]]
+        ids += _latest(spent[1])
     return details, ids
 
 

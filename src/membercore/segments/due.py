@@ -9,7 +9,7 @@ days' starts after an instant, so that the record falls due and a tick refreshes
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from functools import lru_cache, partial
@@ -106,13 +106,29 @@ def _grown_days(
         # whose days are the same).
         if len(before) < len(notes) and before.items() <= notes.items():
             added = (notes[key] for key in notes.keys() - before.keys())
-            days = tuple(sorted({*held[3], *(d for n in added for d in _note_days(n, rules, tz))}))
+            days = _with(held[3], {d for n in added for d in _note_days(n, rules, tz)})
     if days is None:
         days = _map_days(notes, rules, tz)
     if len(_GROWN) >= _GROWN_MOST:
         _GROWN.clear()
     _GROWN[slot] = (notes, rules, tz, days)
     return days
+
+
+def _with(days: tuple[date, ...], more: set[date]) -> tuple[date, ...]:
+    """The sorted ``days`` with ``more`` (``days`` itself when it holds them all)."""
+    new = [day for day in more if not _has_day(days, day)]
+    if not new:
+        return days
+    merged = list(days)
+    for day in new:
+        insort(merged, day)
+    return tuple(merged)
+
+
+def _has_day(days: tuple[date, ...], day: date) -> bool:
+    at = bisect_left(days, day)
+    return at < len(days) and days[at] == day
 
 
 def _map_days(

@@ -76,6 +76,13 @@ class WhileAlive(Generic[T]):
         self._held[ref.ident] = (ref, key, answer)
         return answer
 
+    def held(self, subject: object) -> tuple[tuple[object, ...], T] | None:
+        """The key and answer kept for ``subject``, whatever the key, if any."""
+        held = self._held.get(id(subject))
+        if held is None or held[0]() is not subject:
+            return None
+        return held[1], held[2]
+
     def kept(self, subject: object, key: tuple[object, ...]) -> T | None:
         """The answer kept for ``subject`` under ``key``, if any (nothing is worked out)."""
         held = self._held.get(id(subject))

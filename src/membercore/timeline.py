@@ -62,7 +62,8 @@ class Timeline:
         """This timeline without the entries of ``old`` and with the entries ``new``.
 
         ``old`` names each entry to take out by its key and instant; a key it names that
-        the timeline does not hold is passed over.
+        the timeline does not hold is passed over. An entry of ``new`` whose key the
+        timeline holds replaces it only if ``old`` names it: keys must stay distinct.
         """
         ats, keys, amounts = self._ats.copy(), self._keys.copy(), self._amounts.copy()
         for key, at in old.items():

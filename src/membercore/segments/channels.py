@@ -30,8 +30,8 @@ def channel(state: ProfileState, day: Day) -> tuple[Channel, Tag] | None:
     if not seen:
         return None
     best = max(CHANNELS, key=lambda each: counts.get(each, 0))  # ties: the order of CHANNELS
-    reason = f"{counts[best]} of {seen} interactions in {day.rules.window_months} months"
-    latest = lines[best].latest(day.since, MAX_EVIDENCE)
+    reason = f"{counts.get(best, 0)} of {seen} interactions in {day.rules.window_months} months"
+    latest = lines[best].latest(day.since, MAX_EVIDENCE) if best in lines else ()
     return best, Tag(reason=reason, fact_ids=tuple(latest))
 
 

@@ -13,6 +13,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from functools import lru_cache, partial
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from membercore.config.segments import HIGH_VALUE_TAG, SegmentRules
@@ -24,10 +25,13 @@ from membercore.segments.messages import (
     DiagnosisNoted,
     FactNoted,
     InteractionNoted,
+    ProfileEvent,
     RehabPlanNoted,
 )
 from membercore.segments.stages import BIRTHS, PREGNANCY
-from membercore.segments.state import ProfileState
+
+if TYPE_CHECKING:
+    from membercore.segments.state import ProfileState
 
 __all__ = ["next_change"]
 
@@ -79,9 +83,38 @@ def _maps_days(
         if len(notes) >= KEPT_FROM:
             grown = partial(_grown_days, (state.member_id, kind), notes, rules, tz)
             yield _MAP_DAYS.get((notes, rules, tz), None, grown)
-        elif notes:
+        else:
             yield _map_days(notes, rules, tz)
     yield _MAP_DAYS.get((state.registrations, rules), "ages", partial(_age_days, state, rules))
+
+
+def carry(before: ProfileState, after: ProfileState, event: ProfileEvent) -> None:
+    """Keep for ``after`` the days of ``before`` brought up to date by ``event``.
+
+    Nothing is done unless ``before``'s days are kept. A new note of one kind adds its
+    days to its map's; an event that changes no map of notes keeps them all; anything
+    else (notes let go, a note noted again, a registration) is worked out again if the
+    state is ever asked about.
+    """
+    held = _STATE_DAYS.held(before)
+    if held is None or after.registrations is not before.registrations:
+        return
+    key, days = held
+    changed = [
+        at for at, kind in enumerate(_KINDS) if getattr(after, kind) is not getattr(before, kind)
+    ]
+    if changed:
+        kind = _KINDS[changed[0]]
+        if (
+            len(changed) > 1
+            or not isinstance(event, FactNoted)
+            or event.fact_id in getattr(before, kind)
+        ):
+            return
+        rules, tz = cast(tuple[SegmentRules, ZoneInfo], key)
+        days = list(days)
+        days[changed[0]] = _with(days[changed[0]], set(_note_days(event, rules, tz)))
+    _STATE_DAYS.get(after, key, lambda: days)
 
 
 #: The maps of notes that name days (refunds name none).

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from membercore.config.segments import LifeStage, SegmentRules
 from membercore.dates import age_on
 from membercore.segments.day import Day, day_of, evidence, order
 from membercore.segments.messages import FactNoted, Tag
-from membercore.segments.state import ProfileState
+
+if TYPE_CHECKING:
+    from membercore.segments.state import ProfileState
 
 __all__ = ["BIRTHS", "PREGNANCY", "age_stage", "life_stage", "maternity"]
 

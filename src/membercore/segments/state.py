@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from membercore.errors import MemberMismatchError
-from membercore.segments import interactions
+from membercore.segments import due, interactions
 from membercore.segments.messages import (
     ChargeNoted,
     DeliveryNoted,
@@ -106,6 +106,7 @@ def evolve(state: ProfileState, event: ProfileEvent) -> ProfileState:
     """
     after = _evolve(state, event)
     interactions.carry(state, after, event)
+    due.carry(state, after, event)
     return after
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from membercore.memo import WhileAlive
+from membercore.memo import KEPT_FROM, WhileAlive
 from membercore.messages import Channel
 from membercore.segments.messages import InteractionNoted, NotesForgotten, ProfileEvent
 from membercore.timeline import Timeline
@@ -32,7 +32,12 @@ _NONE = Timeline()
 
 
 def by_channel(state: ProfileState) -> Timelines:
-    """The interactions ``state`` holds that count for a channel, by channel."""
+    """The interactions ``state`` holds that count for a channel, by channel.
+
+    Those of a few interactions are not kept: keeping them costs more than it saves.
+    """
+    if len(state.interactions) < KEPT_FROM:
+        return _made(state.interactions)
     return _KEPT.get(state, (), lambda: _made(state.interactions))
 
 

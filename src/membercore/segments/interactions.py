@@ -49,16 +49,17 @@ def carry(before: ProfileState, after: ProfileState, event: ProfileEvent) -> Non
             _KEPT.get(after, (), lambda: held)
         return
     if isinstance(event, InteractionNoted):
-        gone = [event.fact_id]
+        touched = [event.fact_id]
     elif isinstance(event, NotesForgotten):
-        gone = list(event.fact_ids)
+        touched = list(event.fact_ids)
     else:
         return  # worked out again if ever asked about
+    was, now = _notes(before, touched), _notes(after, touched)
     lines = dict(held)
-    for channel in {n.counted_as for n in _notes(before, gone) + _notes(after, gone)}:
+    for channel in {note.counted_as for note in (*was, *now)}:
         if channel is not None:
-            old = {n.fact_id: n.at for n in _notes(before, gone) if n.counted_as == channel}
-            new = [(n.at, n.fact_id, 1) for n in _notes(after, gone) if n.counted_as == channel]
+            old = {n.fact_id: n.at for n in was if n.counted_as == channel}
+            new = [(n.at, n.fact_id, 1) for n in now if n.counted_as == channel]
             lines[channel] = lines.get(channel, _NONE).replaced(old, new)
     _KEPT.get(after, (), lambda: lines)
 

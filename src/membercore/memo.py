@@ -67,13 +67,11 @@ class WhileAlive(Generic[T]):
 
     def get(self, subject: object, key: tuple[object, ...], work: Callable[[], T]) -> T:
         """The answer kept for ``subject`` under ``key``, else the one ``work`` gives."""
-        held = self.kept(subject, key)
-        if held is not None:
-            return held
+        held = self.held(subject)
+        if held is not None and all(a is b for a, b in zip(held[0], key, strict=True)):
+            return held[1]
         answer = work()
-        ref = _Ref(subject, self._gone)
-        ref.ident = id(subject)
-        self._held[ref.ident] = (ref, key, answer)
+        self._keep(subject, key, answer)
         return answer
 
     def held(self, subject: object) -> tuple[tuple[object, ...], T] | None:
@@ -83,16 +81,29 @@ class WhileAlive(Generic[T]):
             return None
         return held[1], held[2]
 
-    def kept(self, subject: object, key: tuple[object, ...]) -> T | None:
-        """The answer kept for ``subject`` under ``key``, if any (nothing is worked out)."""
-        held = self._held.get(id(subject))
-        if (
-            held is not None
-            and held[0]() is subject
-            and all(a is b for a, b in zip(held[1], key, strict=True))
-        ):
-            return held[2]
-        return None
+    def carry(
+        self,
+        before: object,
+        after: object,
+        bring: Callable[[tuple[object, ...], T], T | None],
+    ) -> None:
+        """Keep for ``after``, under the same key, what ``bring`` makes of ``before``'s answer.
+
+        For an object made from another by a change that ``bring`` can apply to the
+        answer. Nothing is kept when ``before`` has no answer kept, or ``bring`` gives
+        ``None`` (the answer is then worked out again if ``after`` is ever asked about).
+        """
+        held = self.held(before)
+        if held is None:
+            return
+        brought = bring(*held)
+        if brought is not None:
+            self._keep(after, held[0], brought)
+
+    def _keep(self, subject: object, key: tuple[object, ...], answer: T) -> None:
+        ref = _Ref(subject, self._gone)
+        ref.ident = id(subject)
+        self._held[ref.ident] = (ref, key, answer)
 
     def _gone(self, ref: weakref.ref[object]) -> None:
         ident = cast(_Ref, ref).ident

@@ -59,7 +59,7 @@ def _nothing_kept() -> Iterator[None]:
 class _Forgetful(WhileAlive[T]):
     """Keeps nothing: every answer is worked out anew, and nothing is carried."""
 
-    def kept(self, subject: object, key: tuple[object, ...]) -> T | None:
+    def held(self, subject: object) -> tuple[tuple[object, ...], T] | None:
         return None
 
     def get(self, subject: object, key: tuple[object, ...], work: Callable[[], T]) -> T:

@@ -42,22 +42,27 @@ def carry(before: LedgerState, after: LedgerState, posting: Posting) -> None:
     Nothing is done unless ``before``'s timeline is kept; a merged record's ledger (its
     lots gone) is worked out again if it is ever asked about.
     """
-    held = _KEPT.kept(before, ())
-    if held is None or posting.merged_into is not None:
-        return
+    _KEPT.carry(before, after, lambda _, held: _brought(held, before, after, posting))
+
+
+def _brought(
+    held: Timeline, before: LedgerState, after: LedgerState, posting: Posting
+) -> Timeline | None:
+    if posting.merged_into is not None:
+        return None
     touched = [lot.lot_id for lot in posting.lots]
     touched += (carried.lot.lot_id for carried in posting.carried)
     if posting.kind is PostingKind.REVERSE and posting.reverses is not None:
         touched.append(posting.reverses)
-    if touched or posting.forgets:
-        old = {
-            key: lot.lot.earned_at
-            for key in (*touched, *posting.forgets)
-            if (lot := before.lots.get(key)) is not None
-        }
-        now = (lot for key in touched if (lot := after.lots.get(key)) is not None)
-        held = held.replaced(old, _entries(now))
-    _KEPT.get(after, (), lambda: held)
+    if not (touched or posting.forgets):
+        return held
+    old = {
+        key: lot.lot.earned_at
+        for key in (*touched, *posting.forgets)
+        if (lot := before.lots.get(key)) is not None
+    }
+    now = (lot for key in touched if (lot := after.lots.get(key)) is not None)
+    return held.replaced(old, _entries(now))
 
 
 def timeline(state: LedgerState) -> Timeline:

@@ -96,25 +96,34 @@ def carry(before: ProfileState, after: ProfileState, event: ProfileEvent) -> Non
     else (notes let go, a note noted again, a registration) is worked out again if the
     state is ever asked about.
     """
-    held = _STATE_DAYS.held(before)
-    if held is None or after.registrations is not before.registrations:
-        return
-    key, days = held
+    _STATE_DAYS.carry(before, after, lambda key, days: _brought(key, days, before, after, event))
+
+
+def _brought(
+    key: tuple[object, ...],
+    days: list[tuple[date, ...]],
+    before: ProfileState,
+    after: ProfileState,
+    event: ProfileEvent,
+) -> list[tuple[date, ...]] | None:
+    if after.registrations is not before.registrations:
+        return None
     changed = [
         at for at, kind in enumerate(_KINDS) if getattr(after, kind) is not getattr(before, kind)
     ]
-    if changed:
-        kind = _KINDS[changed[0]]
-        if (
-            len(changed) > 1
-            or not isinstance(event, FactNoted)
-            or event.fact_id in getattr(before, kind)
-        ):
-            return
-        rules, tz = cast(tuple[SegmentRules, ZoneInfo], key)
-        days = list(days)
-        days[changed[0]] = _with(days[changed[0]], set(_note_days(event, rules, tz)))
-    _STATE_DAYS.get(after, key, lambda: days)
+    if not changed:
+        return days
+    kind = _KINDS[changed[0]]
+    if (
+        len(changed) > 1
+        or not isinstance(event, FactNoted)
+        or event.fact_id in getattr(before, kind)
+    ):
+        return None
+    rules, tz = cast(tuple[SegmentRules, ZoneInfo], key)
+    brought = list(days)
+    brought[changed[0]] = _with(days[changed[0]], set(_note_days(event, rules, tz)))
+    return brought
 
 
 #: The maps of notes that name days (refunds name none).

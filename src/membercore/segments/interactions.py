@@ -43,17 +43,20 @@ def by_channel(state: ProfileState) -> Timelines:
 
 def carry(before: ProfileState, after: ProfileState, event: ProfileEvent) -> None:
     """Keep for ``after`` the timelines of ``before`` brought up to date by ``event``."""
-    held = _KEPT.kept(before, ())
-    if held is None or after.interactions is before.interactions:
-        if held is not None:
-            _KEPT.get(after, (), lambda: held)
-        return
+    _KEPT.carry(before, after, lambda _, held: _brought(held, before, after, event))
+
+
+def _brought(
+    held: Timelines, before: ProfileState, after: ProfileState, event: ProfileEvent
+) -> Timelines | None:
+    if after.interactions is before.interactions:
+        return held
     if isinstance(event, InteractionNoted):
         touched = [event.fact_id]
     elif isinstance(event, NotesForgotten):
         touched = list(event.fact_ids)
     else:
-        return  # worked out again if ever asked about
+        return None  # worked out again if ever asked about
     was, now = _notes(before, touched), _notes(after, touched)
     lines = dict(held)
     for channel in {note.counted_as for note in (*was, *now)}:
@@ -61,7 +64,7 @@ def carry(before: ProfileState, after: ProfileState, event: ProfileEvent) -> Non
             old = {n.fact_id: n.at for n in was if n.counted_as == channel}
             new = [(n.at, n.fact_id, 1) for n in now if n.counted_as == channel]
             lines[channel] = lines.get(channel, _NONE).replaced(old, new)
-    _KEPT.get(after, (), lambda: lines)
+    return lines
 
 
 def _notes(state: ProfileState, fact_ids: list[str]) -> list[InteractionNoted]:

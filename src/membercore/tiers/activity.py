@@ -50,12 +50,17 @@ def carry(before: TierState, after: TierState, event: TierEvent) -> None:
     Nothing is done unless ``before``'s are kept; a merge's are worked out again if
     they are ever asked about.
     """
-    held = _KEPT.kept(before, ())
-    if held is None or isinstance(event, TierRecordsMerged):
-        return
+    _KEPT.carry(before, after, lambda _, held: _brought(held, before, after, event))
+
+
+def _brought(
+    held: tuple[Timeline, Timeline], before: TierState, after: TierState, event: TierEvent
+) -> tuple[Timeline, Timeline] | None:
+    if isinstance(event, TierRecordsMerged):
+        return None
     if isinstance(event, TierActivityRecorded):
-        held = _recorded(held, before, after, event)
-    _KEPT.get(after, (), lambda: held)
+        return _recorded(held, before, after, event)
+    return held
 
 
 def _recorded(

@@ -1,4 +1,5 @@
-# Quick start: `make demo` runs the main job, `make test` runs every check.
+# Quick start: `make demo` runs the main job, `make test` runs every check but the slow
+# group, `make ci` runs everything (what CI runs).
 # Both create their own virtual environment from pyproject.toml; nothing else is assumed.
 PYTHON ?= python3
 VENV := .venv
@@ -6,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WHEEL_VENV := build/wheel-venv
 
-.PHONY: demo test pytest lint typecheck wheel-check bench bench-engine bench-http bench-report bench-whatif bench-privacy clean
+.PHONY: demo test ci test-slow pytest pytest-slow lint typecheck wheel-check bench bench-engine bench-http bench-report bench-whatif bench-privacy clean
 
 $(STAMP): pyproject.toml plugins/membercore-clinic-example/pyproject.toml plugins/membercore-hl7v2/pyproject.toml plugins/membercore-dbview/pyproject.toml plugins/membercore-fhir/pyproject.toml plugins/membercore-wecom/pyproject.toml plugins/membercore-sms/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +26,16 @@ demo: $(STAMP)
 
 test: pytest lint typecheck wheel-check
 
+# The slow group: the longest property runs, the runs of many processes, the browser.
+test-slow: pytest-slow
+
+ci: test test-slow
+
 pytest: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+pytest-slow: $(STAMP)
+	$(BIN)/python -m pytest -m "slow or browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -506,6 +506,7 @@ def test_the_demo_hospital_feeds_the_engine_nothing_it_refuses() -> None:
     assert report.applied == len(stream)
 
 
+@pytest.mark.slow
 def test_a_run_is_the_same_whatever_the_number_of_workers(tmp_path: Path) -> None:
     # Many referrals, most of them of a patient of the other worker than the referrer's.
     spec = HospitalSpec(patients=80, months=2, seed=2, referral_share=0.8)
@@ -529,6 +530,7 @@ def test_a_run_is_the_same_whatever_the_number_of_workers(tmp_path: Path) -> Non
     assert shared.experiments == alone.experiments
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_demos_measurement_and_experiments_are_those_of_its_store(
     tmp_path: Path, workers: int

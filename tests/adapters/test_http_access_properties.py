@@ -112,6 +112,7 @@ READS = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(reads=READS)
 def test_a_record_is_seen_only_in_care_or_for_a_purpose_and_every_sight_is_recorded(

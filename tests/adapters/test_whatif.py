@@ -110,6 +110,7 @@ def test_whatif_leaves_the_store_as_it_was_byte_for_byte(
     assert sorted(p.name for p in demo_store.parent.iterdir()) == beside
 
 
+@pytest.mark.slow
 def test_one_process_and_two_come_to_the_same_comparison(demo_store: Path) -> None:
     programme = demo_programme()
     proposed = lower_earning(programme)

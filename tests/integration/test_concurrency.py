@@ -263,6 +263,7 @@ def pool_of_eight(workers: ModuleType) -> Iterator[ProcessPoolExecutor]:
         yield executor
 
 
+@pytest.mark.slow
 def test_eight_processes_racing_for_the_last_ten_gifts_redeem_exactly_ten(
     url: str, pool_of_eight: ProcessPoolExecutor, manager: SyncManager, workers: ModuleType
 ) -> None:

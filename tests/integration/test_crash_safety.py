@@ -157,6 +157,7 @@ def store_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
+@pytest.mark.slow
 def test_an_ingestion_killed_at_random_points_and_restarted_ends_as_an_uninterrupted_one(
     store_urls: tuple[str, str], tmp_path: Path
 ) -> None:

@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -136,6 +137,7 @@ def _run(engine: Engine, story: dict[str, Any]) -> None:
     engine.ingest(facts)
 
 
+@pytest.mark.slow
 @given(story=stories())
 def test_whoever_is_erased_leaves_nothing_and_the_points_of_all_stay(
     story: dict[str, Any],

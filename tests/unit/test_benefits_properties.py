@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -167,6 +168,7 @@ def used_quotas(
 # --- quotes -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @given(data=st.data(), config=programmes(), now=INSTANTS, items=st.lists(bill_items, max_size=8))
 def test_every_quote_line_costs_between_nothing_and_its_list_price_and_the_totals_add_up(
     data: st.DataObject, config: ProgrammeConfig, now: datetime, items: list[BillItem]
@@ -200,6 +202,7 @@ def _discount_of(config: ProgrammeConfig, member: Standing, key: str) -> Discoun
     return found.benefit.discount
 
 
+@pytest.mark.slow
 @given(data=st.data(), config=programmes(), now=INSTANTS, items=st.lists(bill_items, max_size=8))
 def test_a_quote_never_uses_more_of_a_quota_than_remains(
     data: st.DataObject, config: ProgrammeConfig, now: datetime, items: list[BillItem]

@@ -95,6 +95,7 @@ def test_a_generated_feed_registers_each_patient_first_and_refunds_only_what_was
     assert len({fact.fact_id for fact in feed}) == len(feed)
 
 
+@pytest.mark.slow
 @given(feed=feeds)
 def test_ingesting_a_feed_again_changes_nothing_and_counts_every_fact_a_duplicate(
     manager: pluggy.PluginManager, feed: list[Fact]
@@ -115,6 +116,7 @@ def test_ingesting_a_feed_again_changes_nothing_and_counts_every_fact_a_duplicat
         assert {k: r.version for k, r in engine.store.load(list(versions)).items()} == versions
 
 
+@pytest.mark.slow
 @given(feed=feeds)
 def test_the_batch_size_does_not_change_what_a_feed_leaves(
     manager: pluggy.PluginManager, feed: list[Fact]

@@ -82,6 +82,7 @@ def _command(step: tuple[Any, ...], n: int) -> object:
     return MergeMembers(key=key, member_id=who, duplicate_id=rest[0], operator="s", reason="r")
 
 
+@pytest.mark.slow
 @given(st.lists(commands, max_size=30))
 def test_commands_that_span_records_conserve_points_and_stock(
     manager: pluggy.PluginManager, steps: list[tuple[Any, ...]]

@@ -159,6 +159,7 @@ def _as_text(data: dict[str, Any]) -> str | None:
         return None  # not every dict has a JSON form (nan is written; a 5,000-digit int not)
 
 
+@pytest.mark.slow
 @given(bad=malformed(), as_text=st.booleans())
 def test_a_malformed_input_never_raises_nor_costs_its_neighbours(
     plugins: Any, bad: dict[str, Any], as_text: bool
@@ -197,6 +198,7 @@ def on_sqlite(plugins: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     engine.close()
 
 
+@pytest.mark.slow
 @given(bad=malformed(), as_text=st.booleans())
 def test_a_malformed_input_is_refused_into_a_sqlite_store_too(
     on_sqlite: Engine, bad: dict[str, Any], as_text: bool
@@ -233,6 +235,7 @@ _PATHS = [
 ]
 
 
+@pytest.mark.slow
 @given(path=st.sampled_from(_PATHS), value=_JUNK, index=st.integers(0, 20))
 def test_a_mutated_programme_is_loaded_or_refused_naming_a_key(
     path: tuple[str, ...], value: object, index: int

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.unit.conftest import MONDAY, OpenEngine
@@ -43,6 +44,7 @@ def _paid(patient: str, n: int) -> ChargePaid:
 
 
 # ``open_engine`` is a factory: each example opens an engine of its own.
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     visits=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), min_size=1, max_size=12),

@@ -122,6 +122,7 @@ def _alike(kept: list[Posting] | str, whole: list[Posting] | str) -> bool:
     return kept == whole
 
 
+@pytest.mark.slow
 @given(streams(), st.sampled_from(CONFIGS))
 def test_what_is_let_go_never_changes_a_decision(
     stream: list[tuple[datetime, Message]], config: ProgrammeConfig

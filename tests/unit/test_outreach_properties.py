@@ -128,6 +128,7 @@ def _assert_caps_hold(events: Sequence[o.OutreachEvent]) -> None:
         assert _most_in_a_rolling_week(times) <= cap, (purpose, sorted(times))
 
 
+@pytest.mark.slow
 @given(history=histories(), consent=consents, preferred=preferences, language=languages)
 def test_the_policy_holds_over_any_history(
     history: list[Ask | Change],

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import hypothesis
+import pytest
 from hypothesis import given, note, target
 from hypothesis import strategies as st
 
@@ -92,6 +93,7 @@ def configs(draw: st.DrawFn) -> ProgrammeConfig:
     return attrs.evolve(CONFIG, segments=rules)
 
 
+@pytest.mark.slow
 @given(histories(), st.lists(st.integers(0, 800), min_size=1, max_size=4), configs())
 def test_what_is_forgotten_never_changes_a_reading(
     facts: list[Fact], later: list[int], config: ProgrammeConfig

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from typing import TypeVar
 from unittest.mock import patch
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,6 +67,7 @@ class _Forgetful(WhileAlive[T]):
         return work()
 
 
+@pytest.mark.slow
 @settings(deadline=None)
 @given(facts=facts, born=st.dates(date(1950, 1, 1), date(2015, 12, 31)), days=st.data())
 def test_kept_readings_are_the_readings_worked_out_anew(

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -114,6 +115,7 @@ def moments(count: int) -> st.SearchStrategy[list[datetime]]:
     return st.lists(moments_of_the_day, min_size=count, max_size=count)
 
 
+@pytest.mark.slow
 @given(facts=histories(), data=st.data())
 def test_the_same_facts_in_any_order_or_twice_within_a_day_make_the_same_profile(
     facts: list[Fact], data: st.DataObject
@@ -127,6 +129,7 @@ def test_the_same_facts_in_any_order_or_twice_within_a_day_make_the_same_profile
     assert second == first
 
 
+@pytest.mark.slow
 @given(facts=histories(), data=st.data())
 def test_replaying_the_journal_rebuilds_the_same_profile(
     facts: list[Fact], data: st.DataObject
@@ -135,6 +138,7 @@ def test_replaying_the_journal_rebuilds_the_same_profile(
     assert sg.replay(ME, journal) == state
 
 
+@pytest.mark.slow
 @given(facts=histories(), data=st.data(), later=moments_of_the_day)
 def test_a_decided_profile_is_what_an_evaluation_later_that_day_finds(
     facts: list[Fact], data: st.DataObject, later: datetime
@@ -145,6 +149,7 @@ def test_a_decided_profile_is_what_an_evaluation_later_that_day_finds(
     assert (found.segment, found.explanation) == (state.segment, state.explanation)
 
 
+@pytest.mark.slow
 @given(facts=histories(), data=st.data())
 def test_every_tag_and_segment_decision_names_only_facts_the_member_has(
     facts: list[Fact], data: st.DataObject

@@ -180,12 +180,14 @@ def _books(draw: st.DrawFn) -> Book:
     return book
 
 
+@pytest.mark.slow
 @given(_books())
 def test_every_posting_the_ledger_makes_survives_a_round_trip_through_json(book: Book) -> None:
     for posting in book.journal:
         _assert_round_trips(posting)
 
 
+@pytest.mark.slow
 @given(_books())
 def test_every_ledger_state_snapshot_survives_a_round_trip_through_json(book: Book) -> None:
     for state in book.states.values():

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 import hypothesis
+import pytest
 from hypothesis import given, target
 from hypothesis import strategies as st
 
@@ -83,6 +84,7 @@ def _whole(events: list[tiers.TierEvent]) -> list[tiers.TierEvent]:
     ]
 
 
+@pytest.mark.slow
 @given(streams(), st.sampled_from(CONFIGS))
 def test_what_is_let_go_never_changes_a_decision(
     facts: list[Fact], config: ProgrammeConfig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,6 +35,7 @@ def _scan(entries: dict[str, tuple[datetime, int]], since: datetime, until: date
     return sum(amount for at, amount in entries.values() if since <= at < until)
 
 
+@pytest.mark.slow
 @given(
     st.dictionaries(KEYS, st.tuples(INSTANTS, AMOUNTS)),
     st.lists(
@@ -65,6 +67,7 @@ def test_a_timeline_sums_what_a_scan_of_its_entries_sums(
         assert timeline == Timeline((at, key, amount) for key, (at, amount) in entries.items())
 
 
+@pytest.mark.slow
 @given(streams(), st.sampled_from(CONFIGS), st.integers(0, 3))
 def test_the_ladder_counts_the_visits_and_spend_its_state_holds(
     facts: list[Fact], config: ProgrammeConfig, asked_every: int
@@ -94,6 +97,7 @@ def test_the_ladder_counts_the_visits_and_spend_its_state_holds(
             )
 
 
+@pytest.mark.slow
 @given(ledger_streams.streams(), st.sampled_from(ledger_streams.CONFIGS))
 def test_the_ledger_sums_the_qualifying_points_its_lots_hold(
     stream: list[tuple[datetime, ledger_streams.Message]], config: ProgrammeConfig

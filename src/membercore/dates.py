@@ -52,6 +52,8 @@ def require_aware(field: str, value: datetime) -> datetime:
     Raises:
         NaiveInstantError: ``value`` is naive.
     """
+    if value.tzinfo is UTC:
+        return value  # most instants are stored and compared in UTC already
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveInstantError(field, value)
     return value.astimezone(UTC)

@@ -66,7 +66,7 @@ def with_forgetting(
     """``postings``, the last naming the lots to let go when there are enough of them.
 
     Asked when the postings open a lot and the lots held are a multiple of
-    :data:`FORGET_AT_ONCE`, so that the search costs a decision little. ``state`` is
+    :func:`~membercore.forgetting.rhythm`, so that the search costs a decision little. ``state`` is
     the ledger before the postings.
     """
     opens = any(posting.lots for posting in postings)

@@ -48,7 +48,7 @@ def forgotten(
     """The event that lets go what no reading from ``now`` on can use, if it is enough.
 
     Asked each time the number of facts held reaches a multiple of
-    :data:`FORGET_AT_ONCE`, so that the search costs a fact little.
+    :func:`~membercore.forgetting.rhythm`, so that the search costs a fact little.
     """
     if not worth_asking(len(state.facts)):
         return None

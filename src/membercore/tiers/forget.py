@@ -48,7 +48,8 @@ def with_forgetting(
 ) -> list[TierEvent]:
     """``events``, the first activity record naming what to let go when it is enough.
 
-    Asked when the visits and charges held reach a multiple of :data:`FORGET_AT_ONCE`;
+    Asked when the visits and charges held reach a multiple of
+    :func:`~membercore.forgetting.rhythm`;
     ``state`` is the tier state before ``events``.
     """
     first = next((e for e in events if isinstance(e, TierActivityRecorded)), None)

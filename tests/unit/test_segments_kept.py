@@ -9,9 +9,9 @@ kept at all (each reading worked out from the state as it is).
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 from unittest.mock import patch
 
@@ -19,13 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from membercore import reference_config, segments
-from membercore.facts import Fact, PatientRegistered
-from membercore.memo import Memo, WhileAlive
+from membercore import Engine, reference_config, segments
+from membercore.facts import CheckedIn, Fact, PatientRegistered
+from membercore.memo import KEPT_FROM, Memo, WhileAlive
 from membercore.segments import derive, due, interactions
 from membercore.segments.day import evidence, window_start
-from membercore.segments.messages import FactNoted
+from membercore.segments.messages import FactNoted, InteractionNoted
 from membercore.segments.spending import spend
+from membercore.testing.clock import ManualClock
 
 from .profile_facts import KINDS, ME, SH, START, profile_fact
 from .profile_facts import facts as profile_facts
@@ -145,3 +146,28 @@ def test_a_segment_explanation_names_the_latest_of_every_fact_its_criterion_read
     assert len(named) == 10
     assert named & set(range(31, 61))  # visits
     assert named & set(range(61, 81))  # spend elsewhere
+
+
+def test_the_engine_carries_the_channel_readings_from_fact_to_fact() -> None:
+    """Deciding a fact reads the profile its notes make; the record then moves on by the
+    same events: it takes that very state, and the channel counts kept for it, so that a
+    member's check-ins are not all counted again on each new one."""
+    built: list[int] = []
+    made = interactions._made
+
+    def counted(notes: Mapping[str, InteractionNoted]) -> interactions.Timelines:
+        built.append(len(notes))
+        return made(notes)
+
+    now = datetime(2026, 3, 2, 9, tzinfo=SH)
+    with (
+        patch.object(interactions, "_made", counted),
+        Engine.open("memory://", config=CONFIG, clock=ManualClock(now)) as engine,
+    ):
+        engine.ingest([PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=now)])
+        for n in range(80):
+            at = now + timedelta(minutes=n + 1)
+            engine.ingest([CheckedIn(fact_id=f"in-{n}", patient_id=ME, occurred_at=at)], now=at)
+        assert len(engine.member(ME).profile.interactions) == 80
+    kept = [size for size in built if size >= KEPT_FROM]
+    assert len(kept) <= 1  # counted once, when there were enough to keep

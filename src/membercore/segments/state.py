@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from membercore.errors import MemberMismatchError
+from membercore.memo import WhileAlive
 from membercore.segments import due, interactions
 from membercore.segments.messages import (
     ChargeNoted,
@@ -101,9 +102,21 @@ _NOTES: dict[type[FactNoted], str] = {
 def evolve(state: ProfileState, event: ProfileEvent) -> ProfileState:
     """Apply one profile event.
 
+    The state an event makes of a state is kept while that state lives: deciding a fact
+    reads the profile its notes make before the record is moved on by the same events,
+    and the record then takes that very state, with the readings kept for it.
+
     Raises:
         MemberMismatchError: the event belongs to another member.
     """
+    return _EVOLVED.get(state, (event,), lambda: _evolved(state, event))
+
+
+#: The state the last event applied to each state made of it, while that state lives.
+_EVOLVED: WhileAlive[ProfileState] = WhileAlive()
+
+
+def _evolved(state: ProfileState, event: ProfileEvent) -> ProfileState:
     after = _evolve(state, event)
     interactions.carry(state, after, event)
     due.carry(state, after, event)

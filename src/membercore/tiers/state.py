@@ -9,6 +9,7 @@ import attrs
 
 from membercore.config import ProgrammeConfig
 from membercore.errors import MemberMismatchError
+from membercore.memo import WhileAlive
 from membercore.tiers import activity
 from membercore.tiers.messages import (
     Override,
@@ -56,9 +57,21 @@ class TierState:
 def evolve(state: TierState, event: TierEvent) -> TierState:
     """Apply one tier event.
 
+    The state an event makes of a state is kept while that state lives: deciding reads
+    the tier state its activity makes before the record is moved on by the same events,
+    and the record then takes that very state, with the sums kept for it.
+
     Raises:
         MemberMismatchError: the event belongs to another member.
     """
+    return _EVOLVED.get(state, (event,), lambda: _evolved(state, event))
+
+
+#: The state the last event applied to each state made of it, while that state lives.
+_EVOLVED: WhileAlive[TierState] = WhileAlive()
+
+
+def _evolved(state: TierState, event: TierEvent) -> TierState:
     after = _evolve(state, event)
     activity.carry(state, after, event)
     return after

@@ -7,6 +7,13 @@ worked out once: a new fact of one kind reads again only what reads its kind, an
 record asked several times between two changes (each instant a tick visits, each commit)
 reads nothing again. A reading that a change can bring up to date by itself (a window's
 sums, :mod:`membercore.timeline`) is carried from a state to the state that follows.
+
+A part decides on the state its own events make (the profile a fact's notes make, the
+tier state its activity makes) before the record is moved on by the same events. The
+profile, the tier state and the journeys therefore keep the state each event made of a
+state while that state lives (a :class:`WhileAlive` keyed by the event): the record
+takes that very state, and the readings kept or carried for it, instead of making it a
+second time.
 """
 
 from __future__ import annotations

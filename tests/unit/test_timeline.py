@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import get_args
-from unittest.mock import patch
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from membercore import Engine, reference_config, segments, tiers
+from membercore import reference_config, segments, tiers
 from membercore.config import ProgrammeConfig
-from membercore.facts import Fact, PatientRegistered, VisitCompleted
+from membercore.facts import Fact
 from membercore.ledger import LedgerState, decide, evolve, qualifying, qualifying_points
 from membercore.segments import interactions
-from membercore.service.recording import member_key
-from membercore.testing.clock import ManualClock
 from membercore.tiers import activity
-from membercore.tiers import state as tier_state
 from membercore.timeline import Timeline
 
 from . import test_ledger_forget as ledger_streams
@@ -28,7 +23,6 @@ from .profile_facts import profile_fact
 from .test_tiers_forget import CONFIGS, ME, START, streams
 
 EVER = datetime(2000, 1, 1, tzinfo=UTC)
-tier_types = {kind.TYPE for kind in get_args(tiers.TierEvent)}
 CONFIG = reference_config()
 
 KEYS = st.sampled_from([f"k{n}" for n in range(12)])
@@ -166,32 +160,3 @@ def _carry_interactions(noted: list[Fact]) -> int:
                 channel: Timeline(entries) for channel, entries in counted.items()
             }
     return let_go
-
-
-def test_the_engine_moves_the_ladder_on_by_each_event_once() -> None:
-    """Deciding a visit reads the tier state its activity makes; the record then moves on
-    by the same events and takes that very state, with the sums carried for it, rather
-    than making each state (and its maps of visits and spend) a second time."""
-    made: list[object] = []
-    evolved = tier_state._evolved
-
-    def counted(state: tiers.TierState, event: tiers.TierEvent) -> tiers.TierState:
-        made.append(event)
-        return evolved(state, event)
-
-    now = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    with (
-        patch.object(tier_state, "_evolved", counted),
-        Engine.open("memory://", config=CONFIG, clock=ManualClock(now)) as engine,
-    ):
-        engine.ingest([PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=now)])
-        for n in range(40):
-            at = now + timedelta(hours=n + 1)
-            visit = VisitCompleted(
-                fact_id=f"v-{n}", patient_id=ME, occurred_at=at, visit_id=f"v-{n}"
-            )
-            engine.ingest([visit], now=at)
-        journal = engine.store.events(member_key(ME))
-    recorded = [e for e in journal if e.type in tier_types]
-    assert len(recorded) >= 40
-    assert len(made) == len(recorded)

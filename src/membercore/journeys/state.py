@@ -25,6 +25,7 @@ from membercore.journeys.messages import (
     Timer,
     TimerDropped,
 )
+from membercore.memo import WhileAlive
 
 __all__ = [
     "JourneyInstance",
@@ -109,9 +110,20 @@ def ending(
 def evolve(state: JourneysState, event: JourneyEvent) -> JourneysState:
     """Apply one journey event.
 
+    The state an event makes of a state is kept while that state lives (see
+    :mod:`membercore.memo`): the record takes the state a journey's step was decided on.
+
     Raises:
         MemberMismatchError: the event belongs to another member.
     """
+    return _EVOLVED.get(state, (event,), lambda: _evolved(state, event))
+
+
+#: The state the last event applied to each state made of it, while that state lives.
+_EVOLVED: WhileAlive[JourneysState] = WhileAlive()
+
+
+def _evolved(state: JourneysState, event: JourneyEvent) -> JourneysState:
     if event.member_id != state.member_id:
         raise MemberMismatchError(state.member_id, event.member_id)
     instances = dict(state.instances)

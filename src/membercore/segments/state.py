@@ -102,9 +102,9 @@ _NOTES: dict[type[FactNoted], str] = {
 def evolve(state: ProfileState, event: ProfileEvent) -> ProfileState:
     """Apply one profile event.
 
-    The state an event makes of a state is kept while that state lives: deciding a fact
-    reads the profile its notes make before the record is moved on by the same events,
-    and the record then takes that very state, with the readings kept for it.
+    The state an event makes of a state is kept while that state lives (see
+    :mod:`membercore.memo`): the record takes the profile a fact was decided on, with
+    the readings kept for it.
 
     Raises:
         MemberMismatchError: the event belongs to another member.

@@ -57,9 +57,9 @@ class TierState:
 def evolve(state: TierState, event: TierEvent) -> TierState:
     """Apply one tier event.
 
-    The state an event makes of a state is kept while that state lives: deciding reads
-    the tier state its activity makes before the record is moved on by the same events,
-    and the record then takes that very state, with the sums kept for it.
+    The state an event makes of a state is kept while that state lives (see
+    :mod:`membercore.memo`): the record takes the tier state a fact was decided on, with
+    the sums kept for it.
 
     Raises:
         MemberMismatchError: the event belongs to another member.

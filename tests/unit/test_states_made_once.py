@@ -1,0 +1,74 @@
+"""Each state a part's event makes is made once, whether a decision read it first or not.
+
+A part decides on the state its own events make (the tier state a visit's activity
+makes, the journeys a step moves on) before the record is moved on by the same events;
+the record takes that very state, with what was kept or carried for it, instead of
+making each state (and copying its maps) a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any, get_args
+from unittest.mock import patch
+
+import pytest
+
+from membercore import Engine, journeys, reference_config, tiers
+from membercore.facts import ChargeLine, ChargePaid, PatientRegistered, VisitCompleted
+from membercore.journeys import state as journey_state
+from membercore.service.recording import member_key
+from membercore.testing.clock import ManualClock
+from membercore.tiers import state as tier_state
+
+ME = "p-1"
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def _visit_and_charge(n: int) -> list[Any]:
+    at = NOW + timedelta(hours=5 * n + 1)
+    visit = f"v-{n}"
+    line = ChargeLine(department="internal", category="exam", amount_fen=20_000)
+    return [
+        VisitCompleted(
+            fact_id=visit, patient_id=ME, occurred_at=at, visit_id=visit, first_visit=n == 0
+        ),
+        ChargePaid(
+            fact_id=f"c-{n}", patient_id=ME, occurred_at=at, charge_id=f"c-{n}", lines=(line,)
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("part", "events"),
+    [(tier_state, tiers.TierEvent), (journey_state, journeys.JourneyEvent)],
+    ids=["tiers", "journeys"],
+)
+def test_the_engine_makes_each_state_of_a_part_once(part: ModuleType, events: object) -> None:
+    made: list[object] = []
+    evolved: Callable[[Any, Any], Any] = part._evolved
+
+    def counted(state: Any, event: Any) -> Any:
+        made.append(event)
+        return evolved(state, event)
+
+    clock = ManualClock(NOW)
+    with (
+        patch.object(part, "_evolved", counted),
+        Engine.open("memory://", config=reference_config(), clock=clock) as engine,
+    ):
+        engine.ingest([PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=NOW)])
+        for n in range(30):
+            facts = _visit_and_charge(n)
+            clock.set(facts[0].occurred_at)
+            engine.ingest(facts)
+            engine.tick(clock.now())
+        clock.set(NOW + timedelta(days=400))
+        engine.tick(clock.now())
+        journal = engine.store.events(member_key(ME))
+    types = {kind.TYPE for kind in get_args(events)}
+    recorded = [event for event in journal if event.type in types]
+    assert len(recorded) >= 5
+    assert len(made) == len(recorded)

@@ -10,10 +10,12 @@ sums, :mod:`membercore.timeline`) is carried from a state to the state that foll
 
 A part decides on the state its own events make (the profile a fact's notes make, the
 tier state its activity makes) before the record is moved on by the same events. The
-profile, the tier state and the journeys therefore keep the state each event made of a
-state while that state lives (a :class:`WhileAlive` keyed by the event): the record
+profile, the tier state and the journeys therefore keep the states the latest
+:data:`EVOLVED` events made (a :class:`Memo` of the state and the event): the record
 takes that very state, and the readings kept or carried for it, instead of making it a
-second time.
+second time. The memo is bounded, not kept while the state before lives: a kept state
+would hold the one made of it, and a state held long (a record's snapshot while its
+journal is replayed) the whole chain of states after it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ import weakref
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar, cast
 
-__all__ = ["KEPT_FROM", "Memo", "WhileAlive"]
+__all__ = ["EVOLVED", "KEPT_FROM", "Memo", "WhileAlive"]
 
 #: Readings of fewer notes than this are worked out each time: a look-up costs more.
 KEPT_FROM = 16
+
+#: How many of the latest states made by events a part keeps (far more than the
+#: events one decision makes).
+EVOLVED = 64
 
 T = TypeVar("T")
 

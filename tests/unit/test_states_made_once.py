@@ -8,6 +8,7 @@ making each state (and copying its maps) a second time.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -16,9 +17,11 @@ from unittest.mock import patch
 
 import pytest
 
-from membercore import Engine, journeys, reference_config, tiers
-from membercore.facts import ChargeLine, ChargePaid, PatientRegistered, VisitCompleted
+from membercore import Engine, journeys, reference_config, segments, tiers
+from membercore.facts import ChargeLine, ChargePaid, CheckedIn, PatientRegistered, VisitCompleted
 from membercore.journeys import state as journey_state
+from membercore.ledger import LedgerState
+from membercore.memo import EVOLVED
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
 from membercore.tiers import state as tier_state
@@ -72,3 +75,30 @@ def test_the_engine_makes_each_state_of_a_part_once(part: ModuleType, events: ob
     recorded = [event for event in journal if event.type in types]
     assert len(recorded) >= 5
     assert len(made) == len(recorded)
+
+
+def _alive(kind: type) -> int:
+    gc.collect()
+    return sum(1 for held in gc.get_objects() if type(held) is kind)
+
+
+def test_a_state_held_long_holds_no_chain_of_the_states_made_after_it() -> None:
+    """A record's snapshot is held while its journal is replayed: the states the events
+    make after it are let go as the replay moves on, not kept by the states before."""
+    config = reference_config()
+    first = profile = segments.ProfileState(member_id=ME)
+    tier = tiers.TierState(member_id=ME)
+    ledger = LedgerState(member_id=ME)
+    for n in range(300):
+        at = NOW + timedelta(hours=n)
+        checked_in = CheckedIn(fact_id=f"in-{n}", patient_id=ME, occurred_at=at)
+        for note in segments.decide(checked_in, profile, config, at):
+            profile = segments.evolve(profile, note)
+        visit = VisitCompleted(fact_id=f"v-{n}", patient_id=ME, occurred_at=at, visit_id=f"v-{n}")
+        for activity in tiers.decide(visit, tier, ledger, config, at):
+            tier = tiers.evolve(tier, activity)
+    assert len(profile.interactions) == 300
+    assert len(tier.visits) == 300
+    assert first.interactions == {}  # the first state, held throughout
+    assert _alive(segments.ProfileState) <= EVOLVED + 4
+    assert _alive(tiers.TierState) <= EVOLVED + 4

@@ -25,7 +25,7 @@ from membercore.journeys.messages import (
     Timer,
     TimerDropped,
 )
-from membercore.memo import WhileAlive
+from membercore.memo import EVOLVED, Memo
 
 __all__ = [
     "JourneyInstance",
@@ -110,17 +110,17 @@ def ending(
 def evolve(state: JourneysState, event: JourneyEvent) -> JourneysState:
     """Apply one journey event.
 
-    The state an event makes of a state is kept while that state lives (see
+    The states the latest events made are kept (see
     :mod:`membercore.memo`): the record takes the state a journey's step was decided on.
 
     Raises:
         MemberMismatchError: the event belongs to another member.
     """
-    return _EVOLVED.get(state, (event,), lambda: _evolved(state, event))
+    return _EVOLVED.get((state, event), None, lambda: _evolved(state, event))
 
 
-#: The state the last event applied to each state made of it, while that state lives.
-_EVOLVED: WhileAlive[JourneysState] = WhileAlive()
+#: The states the latest events made of the states they were applied to.
+_EVOLVED: Memo[JourneysState] = Memo(EVOLVED)
 
 
 def _evolved(state: JourneysState, event: JourneyEvent) -> JourneysState:

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from membercore.errors import MemberMismatchError
-from membercore.memo import WhileAlive
+from membercore.memo import EVOLVED, Memo
 from membercore.segments import due, interactions
 from membercore.segments.messages import (
     ChargeNoted,
@@ -102,18 +102,18 @@ _NOTES: dict[type[FactNoted], str] = {
 def evolve(state: ProfileState, event: ProfileEvent) -> ProfileState:
     """Apply one profile event.
 
-    The state an event makes of a state is kept while that state lives (see
+    The states the latest events made are kept (see
     :mod:`membercore.memo`): the record takes the profile a fact was decided on, with
     the readings kept for it.
 
     Raises:
         MemberMismatchError: the event belongs to another member.
     """
-    return _EVOLVED.get(state, (event,), lambda: _evolved(state, event))
+    return _EVOLVED.get((state, event), None, lambda: _evolved(state, event))
 
 
-#: The state the last event applied to each state made of it, while that state lives.
-_EVOLVED: WhileAlive[ProfileState] = WhileAlive()
+#: The states the latest events made of the states they were applied to.
+_EVOLVED: Memo[ProfileState] = Memo(EVOLVED)
 
 
 def _evolved(state: ProfileState, event: ProfileEvent) -> ProfileState:

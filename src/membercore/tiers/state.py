@@ -9,7 +9,7 @@ import attrs
 
 from membercore.config import ProgrammeConfig
 from membercore.errors import MemberMismatchError
-from membercore.memo import WhileAlive
+from membercore.memo import EVOLVED, Memo
 from membercore.tiers import activity
 from membercore.tiers.messages import (
     Override,
@@ -57,18 +57,18 @@ class TierState:
 def evolve(state: TierState, event: TierEvent) -> TierState:
     """Apply one tier event.
 
-    The state an event makes of a state is kept while that state lives (see
+    The states the latest events made are kept (see
     :mod:`membercore.memo`): the record takes the tier state a fact was decided on, with
     the sums kept for it.
 
     Raises:
         MemberMismatchError: the event belongs to another member.
     """
-    return _EVOLVED.get(state, (event,), lambda: _evolved(state, event))
+    return _EVOLVED.get((state, event), None, lambda: _evolved(state, event))
 
 
-#: The state the last event applied to each state made of it, while that state lives.
-_EVOLVED: WhileAlive[TierState] = WhileAlive()
+#: The states the latest events made of the states they were applied to.
+_EVOLVED: Memo[TierState] = Memo(EVOLVED)
 
 
 def _evolved(state: TierState, event: TierEvent) -> TierState:

@@ -110,8 +110,8 @@ def ending(
 def evolve(state: JourneysState, event: JourneyEvent) -> JourneysState:
     """Apply one journey event.
 
-    The states the latest events made are kept (see
-    :mod:`membercore.memo`): the record takes the state a journey's step was decided on.
+    The states the latest events made are kept (see :mod:`membercore.memo`): the
+    record takes the state a journey's step was decided on.
 
     Raises:
         MemberMismatchError: the event belongs to another member.

@@ -66,8 +66,8 @@ def with_forgetting(
     """``postings``, the last naming the lots to let go when there are enough of them.
 
     Asked when the postings open a lot and the lots held are a multiple of
-    :func:`~membercore.forgetting.rhythm`, so that the search costs a decision little. ``state`` is
-    the ledger before the postings.
+    :func:`~membercore.forgetting.rhythm`, so that the search costs a decision little.
+    ``state`` is the ledger before the postings.
     """
     opens = any(posting.lots for posting in postings)
     if not opens or not worth_asking(len(state.lots)):

@@ -102,9 +102,8 @@ _NOTES: dict[type[FactNoted], str] = {
 def evolve(state: ProfileState, event: ProfileEvent) -> ProfileState:
     """Apply one profile event.
 
-    The states the latest events made are kept (see
-    :mod:`membercore.memo`): the record takes the profile a fact was decided on, with
-    the readings kept for it.
+    The states the latest events made are kept (see :mod:`membercore.memo`): the
+    record takes the profile a fact was decided on, with the readings kept for it.
 
     Raises:
         MemberMismatchError: the event belongs to another member.

@@ -57,9 +57,8 @@ class TierState:
 def evolve(state: TierState, event: TierEvent) -> TierState:
     """Apply one tier event.
 
-    The states the latest events made are kept (see
-    :mod:`membercore.memo`): the record takes the tier state a fact was decided on, with
-    the sums kept for it.
+    The states the latest events made are kept (see :mod:`membercore.memo`): the
+    record takes the tier state a fact was decided on, with the sums kept for it.
 
     Raises:
         MemberMismatchError: the event belongs to another member.

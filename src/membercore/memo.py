@@ -20,6 +20,7 @@ journal is replayed) the whole chain of states after it.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar, cast
@@ -40,25 +41,40 @@ class Memo(Generic[T]):
     """Answers about immutable values, kept by their identity and a key.
 
     A kept answer holds its values alive, so an identity cannot come to name another
-    value while the answer is kept. Holds at most ``most`` answers, then starts again.
-    An answer is shared: it must not be changed by whoever is given it.
+    value while the answer is kept. Holds at most ``most`` answers, and values of at
+    most ``weight`` entries in all (the lengths of the maps and lists among them): past
+    either, the answers used longest ago go first. A member's maps of notes grow with
+    the member, and each fact makes new ones: bounded by their number alone, the
+    answers would hold every version of a long map. An answer is shared: it must not
+    be changed by whoever is given it.
     """
 
-    def __init__(self, most: int) -> None:
-        self._held: dict[tuple[tuple[int, ...], Hashable], tuple[tuple[object, ...], T]] = {}
+    def __init__(self, most: int, *, weight: int = 1 << 18) -> None:
+        self._held: dict[tuple[tuple[int, ...], Hashable], tuple[tuple[object, ...], T, int]] = {}
         self._most = most
+        self._weight = weight
+        self._carried = 0
+        self._lock = threading.Lock()  # engines on several threads share the answers
 
     def get(self, subjects: tuple[object, ...], key: Hashable, work: Callable[[], T]) -> T:
         """The answer kept for ``subjects`` and ``key``, else the one ``work`` gives (then kept)."""
         found = (tuple(map(id, subjects)), key)
-        held = self._held.get(found)
-        if held is not None:
-            # The answer holds its subjects: no other object can have their ids meanwhile.
-            return held[1]
+        with self._lock:
+            held = self._held.pop(found, None)
+            if held is not None:
+                # The answer holds its subjects: no other object can have their ids meanwhile.
+                self._held[found] = held  # the latest used, the last to go
+                return held[1]
         answer = work()
-        if len(self._held) >= self._most:
-            self._held.clear()
-        self._held[found] = (subjects, answer)
+        size = sum(len(subject) for subject in subjects if hasattr(subject, "__len__"))
+        with self._lock:
+            replaced = self._held.pop(found, None)  # worked out on another thread meanwhile
+            self._carried += size - (0 if replaced is None else replaced[2])
+            self._held[found] = (subjects, answer, size)
+            while len(self._held) > self._most or (
+                self._carried > self._weight and len(self._held) > 1
+            ):
+                self._carried -= self._held.pop(next(iter(self._held)))[2]
         return answer
 
 

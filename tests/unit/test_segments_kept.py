@@ -171,3 +171,27 @@ def test_the_engine_carries_the_channel_readings_from_fact_to_fact() -> None:
         assert len(engine.member(ME).profile.interactions) == 80
     kept = [size for size in built if size >= KEPT_FROM]
     assert len(kept) <= 1  # counted once, when there were enough to keep
+
+
+def test_a_memo_holds_maps_within_its_weight_and_lets_the_oldest_used_go_first() -> None:
+    """A member's maps grow and each fact makes new ones: the answers about them are
+    bounded by what the maps hold in all, not only by their number."""
+    memo: Memo[int] = Memo(1_000, weight=1_000)
+    rules = object()
+    kept_map = {f"k{n}": n for n in range(100)}
+    worked: list[int] = []
+
+    def work(n: int) -> int:
+        worked.append(n)
+        return n
+
+    assert memo.get((rules, kept_map), None, lambda: work(-1)) == -1
+    for size in range(1, 60):
+        grown = {f"grown-{n}": [n] for n in range(100 + size)}  # a new version of a growing map
+        assert memo.get((rules, grown), None, lambda size=size: work(size)) == size
+        assert memo.get((rules, kept_map), None, lambda: work(-2)) == -1  # used: kept
+    del grown
+    gc.collect()
+    alive = [held for held in gc.get_objects() if type(held) is dict and "grown-0" in held]
+    assert len(alive) <= 1_000 // 100
+    assert worked == [-1, *range(1, 60)]

@@ -303,6 +303,23 @@ def test_an_import_run_again_after_a_crash_still_ends_at_its_cutoff(url: str) ->
         assert list(engine.store.tasks(None)) == []
 
 
+def test_facts_alone_imported_again_after_a_crash_end_as_an_import_run_through() -> None:
+    """Members whose facts were all taken before the crash are brought up to the cutoff
+    by the import run again, although every one of their facts is now a duplicate."""
+    inputs = in_time_order(_facts())
+    with _open("memory://") as through:
+        through.ingest(inputs, history=True)
+        expected = {patient: _state(through.member(patient)) for patient in PATIENTS}
+        journals = {patient: len(_events(through, patient)) for patient in PATIENTS}
+    with _open("memory://") as engine:
+        ctx = attrs.evolve(engine.context, history=True, cutoff=CUTOFF, imported_at=CUTOFF)
+        ingest_batch(engine, inputs, CUTOFF, ctx)  # taken, then the process died
+        again = engine.ingest(inputs, history=True)
+        assert again.duplicates == len(inputs)
+        assert {patient: _state(engine.member(patient)) for patient in PATIENTS} == expected
+        assert {patient: len(_events(engine, patient)) for patient in PATIENTS} == journals
+
+
 def test_steps_after_an_early_cutoff_are_stale_as_they_would_be_live(url: str) -> None:
     with _open(url) as engine:
         discharged_at = CUTOFF - timedelta(days=6)

@@ -204,8 +204,12 @@ def _apply(
         # Facts taken before count too: an import run again after a crash still ends
         # with its records brought up to the cutoff.
         touched.update(learnt)
+        again = set(duplicated)  # facts taken before the run that was stopped
         touched.update(
-            key for item in taken for key in concerns(item.message) if key in uow.records
+            key
+            for item in taken
+            for key in concerns(item.message)
+            if key in uow.records or item.place in again
         )
     committed = uow.commit()
     return IngestReport(

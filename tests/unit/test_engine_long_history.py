@@ -20,6 +20,7 @@ from membercore.facts import (
     VisitCompleted,
 )
 from membercore.identity import MergeMembers
+from membercore.service.recording import LONG_JOURNAL
 from membercore.testing.clock import ManualClock
 
 from .conftest import OpenEngine
@@ -162,3 +163,20 @@ def test_a_cold_engine_writes_its_snapshots_where_a_warm_one_does(
         with open_engine(cold_url, clocks[1], snapshot_every=2) as cold:
             read_cold += _snapshots(cold, clocks[1], range(n, n + 1))
     assert read_cold == kept
+
+
+def test_a_history_imported_in_large_batches_leaves_a_snapshot_to_read_from(
+    tmp_path: Path, open_engine: OpenEngine
+) -> None:
+    """An import commits a member's thousands of facts in a few commits: reading the
+    record cold afterwards replays no more than a snapshot's worth of journal (or
+    :data:`~membercore.service.recording.LONG_JOURNAL`), not every batch since the first."""
+    facts: list[object] = [PatientRegistered(fact_id="reg", patient_id="p", occurred_at=START)]
+    facts += [_charge(f"f-c{n}", n, START + timedelta(hours=n)) for n in range(1, 3_001)]
+    with open_engine(f"sqlite:///{tmp_path}/m.db", ManualClock(LATER)) as engine:
+        engine.ingest(facts, history=True)
+        (record,) = engine.store.load(["member:p"]).values()
+        since = engine.store.events("member:p", after_version=record.snapshot_version)
+    assert record.version >= 3  # a few commits of a thousand facts each
+    journal = sum(len(event.payload) for event in since)
+    assert journal <= max(len(record.snapshot), LONG_JOURNAL)

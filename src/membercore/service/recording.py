@@ -253,13 +253,22 @@ def build_commit(
 def snapshot_due(held: Working, version: int, journal: int, snapshot_every: int) -> bool:
     """Whether a record's snapshot is written again with the commit making ``version``.
 
-    Once ``snapshot_every`` commits have changed it since its snapshot, and the journal
-    written since (``journal`` characters, this commit's included) is at least as long
-    as the snapshot: a large record's snapshot is then written as seldom as its size
-    pays for, and reading the record cold never replays much more journal than a
-    snapshot's worth (or ``snapshot_every`` commits of a small one).
+    Once the journal written since (``journal`` characters, this commit's included) is
+    at least as long as the snapshot, and either ``snapshot_every`` commits have changed
+    the record since its snapshot or the journal is past :data:`LONG_JOURNAL` (a history
+    import's few commits of thousands of events each): a large record's snapshot is
+    then written as seldom as its size pays for, and reading the record cold never
+    replays much more journal than a snapshot's worth (or ``snapshot_every`` commits of
+    a small one).
     """
-    return version - held.snapshot_version >= snapshot_every and journal >= held.snapshot_size
+    if journal < held.snapshot_size:
+        return False
+    return version - held.snapshot_version >= snapshot_every or journal >= LONG_JOURNAL
+
+
+#: A journal this long (characters) since a record's snapshot is replayed no longer,
+#: however few commits wrote it.
+LONG_JOURNAL = 1 << 16
 
 
 def manager_of(member: Member) -> str | None:

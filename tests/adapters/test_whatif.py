@@ -218,3 +218,46 @@ def test_the_sql_stores_keep_each_logged_input_packed(demo_store: Path) -> None:
     assert all(isinstance(packed, bytes) and packed[0] == JOURNAL for (packed,) in rows)
     assert [unpack(packed) for (packed,) in rows] == logged
     assert sum(len(packed) for (packed,) in rows) * 2 < sum(len(text) for text in logged)
+
+
+class _Wall(ManualClock):
+    """A wall clock that moves on a second each time it is read (an import's batches
+    each take their own instant)."""
+
+    def now(self) -> datetime:
+        now = super().now()
+        self.set(now + timedelta(seconds=1))
+        return now
+
+
+def test_a_history_imported_in_many_batches_is_replayed_as_one_import() -> None:
+    """One charge lifts the member two tiers; the check-ins after it fill several
+    batches; the charge after them earns at the tier the first reached, in the store and
+    in the replay alike."""
+    start = datetime(2024, 1, 2, 9, tzinfo=UTC)
+    line = ChargeLine(department="internal", category="exam", amount_fen=6_000_000)
+    facts: list[object] = [
+        PatientRegistered(fact_id="reg", patient_id="P1", occurred_at=start),
+        ChargePaid(fact_id="c1", patient_id="P1", occurred_at=start, charge_id="c1", lines=(line,)),
+    ]
+    facts += [
+        CheckedIn(fact_id=f"in-{n}", patient_id="P1", occurred_at=start + timedelta(hours=n + 1))
+        for n in range(40)
+    ]
+    later = attrs.evolve(line, amount_fen=100_000)
+    facts.append(
+        ChargePaid(
+            fact_id="c2",
+            patient_id="P1",
+            occurred_at=start + timedelta(days=180),
+            charge_id="c2",
+            lines=(later,),
+        )
+    )
+    clock = _Wall(datetime(2026, 12, 1, 9, tzinfo=UTC))
+    with Engine.open("memory://", config=reference_config(), clock=clock, batch_size=10) as engine:
+        engine.ingest(facts, history=True)
+        result = whatif(engine.store, reference_config())
+    assert result.complete
+    assert result.reproduces
+    assert result.baseline.points == result.proposed.points

@@ -135,13 +135,17 @@ def _share_tick(
 def _calls(entries: Iterable[LoggedInput]) -> Iterator[list[LoggedInput]]:
     """The log as the calls that took it: a tick alone, or a run of inputs of one call.
 
-    Inputs taken by one call share its instant and, for history, its cutoff.
+    Inputs taken by one call share its instant; a history's, its cutoff. An import of
+    history takes its inputs in batches, each at its own instant, and only at its end
+    brings the records it touched up to the cutoff (the ticks that follow its inputs in
+    the log): its batches are one call.
     """
     run: list[LoggedInput] = []
     for entry in entries:
         if run and (
             entry.kind == "tick"
-            or (entry.batch_at, entry.cutoff) != (run[0].batch_at, run[0].cutoff)
+            or entry.cutoff != run[0].cutoff
+            or (entry.cutoff is None and entry.batch_at != run[0].batch_at)
         ):
             yield run
             run = []

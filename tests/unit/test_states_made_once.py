@@ -27,6 +27,7 @@ from membercore.testing.clock import ManualClock
 from membercore.tiers import state as tier_state
 
 ME = "p-1"
+HELD = "p-held-long"  # a member of this test alone
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
@@ -77,28 +78,29 @@ def test_the_engine_makes_each_state_of_a_part_once(part: ModuleType, events: ob
     assert len(made) == len(recorded)
 
 
-def _alive(kind: type) -> int:
+def _alive(kind: type, member_id: str) -> int:
+    """How many states of ``kind`` of the member are alive (other tests' may be too)."""
     gc.collect()
-    return sum(1 for held in gc.get_objects() if type(held) is kind)
+    return sum(1 for held in gc.get_objects() if type(held) is kind and held.member_id == member_id)
 
 
 def test_a_state_held_long_holds_no_chain_of_the_states_made_after_it() -> None:
     """A record's snapshot is held while its journal is replayed: the states the events
     make after it are let go as the replay moves on, not kept by the states before."""
     config = reference_config()
-    first = profile = segments.ProfileState(member_id=ME)
-    tier = tiers.TierState(member_id=ME)
-    ledger = LedgerState(member_id=ME)
+    first = profile = segments.ProfileState(member_id=HELD)
+    tier = tiers.TierState(member_id=HELD)
+    ledger = LedgerState(member_id=HELD)
     for n in range(300):
         at = NOW + timedelta(hours=n)
-        checked_in = CheckedIn(fact_id=f"in-{n}", patient_id=ME, occurred_at=at)
+        checked_in = CheckedIn(fact_id=f"in-{n}", patient_id=HELD, occurred_at=at)
         for note in segments.decide(checked_in, profile, config, at):
             profile = segments.evolve(profile, note)
-        visit = VisitCompleted(fact_id=f"v-{n}", patient_id=ME, occurred_at=at, visit_id=f"v-{n}")
+        visit = VisitCompleted(fact_id=f"v-{n}", patient_id=HELD, occurred_at=at, visit_id=f"v-{n}")
         for activity in tiers.decide(visit, tier, ledger, config, at):
             tier = tiers.evolve(tier, activity)
     assert len(profile.interactions) == 300
     assert len(tier.visits) == 300
     assert first.interactions == {}  # the first state, held throughout
-    assert _alive(segments.ProfileState) <= EVOLVED + 4
-    assert _alive(tiers.TierState) <= EVOLVED + 4
+    assert _alive(segments.ProfileState, HELD) <= EVOLVED + 4
+    assert _alive(tiers.TierState, HELD) <= EVOLVED + 4

@@ -95,6 +95,20 @@ def _tables(postgres_url: str, schema: str) -> set[str]:
 # -- the schema and its migrations -------------------------------------------------------
 
 
+def _task_as_written(conn: psycopg.Connection[tuple[Any, ...]], url: str, key: str) -> None:
+    """The task of ``every_table(key)``, written as a schema before version 11 held it.
+
+    The store's own statement names the key a schema of version 11 has.
+    """
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {}.tasks (task_key, key, kind, role, assignee, due_at, status, payload) "
+            "VALUES (%s, %s, 'call', 'nurse', NULL, %s, 'open', '{{}}')"
+        ).format(sql.Identifier(_schema(url))),
+        (f"task-{key}", key, T0),
+    )
+
+
 def test_opening_creates_the_schema_its_tables_and_records_its_version(
     store: PostgresStore, url: str, postgres_url: str
 ) -> None:
@@ -289,6 +303,36 @@ def test_a_schema_of_version_six_gains_outcomes_and_keeps_its_delivered_messages
     assert {"outbox_awaiting", "outbox_sent_to"} <= _tables(postgres_url, _schema(url))
 
 
+def test_a_schema_of_version_ten_gains_keys_by_record_and_keeps_every_row(
+    url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        _written_at_schema(url, postgres_url, monkeypatch, 10) as conn,
+        PostgresStore.open(url) as store,
+    ):
+        for key in ("member:p-1", "member:p-2"):
+            store.commit(attrs.evolve(every_table(key), tasks=()))
+            _task_as_written(conn, url, key)
+    with PostgresStore.open(url) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 11
+        facts = ["fact-member:p-1-1", "fact-member:p-2-1"]
+        assert store.seen([*facts, "fact-unknown"]) == dict.fromkeys(facts, "f")
+        assert [m.message_id for m in store.outbox()] == ["m-member:p-1-1", "m-member:p-2-1"]
+        task = store.tasks(None).__next__()
+        # A task written again is the same task, changed where it is.
+        store.commit(Commit(tasks=[attrs.evolve(task, status="closed", assignee="hm-01")]))
+        store.commit(every_table("member:p-3"))
+        assert [(t.task_key, t.status) for t in store.tasks(None)] == [
+            ("task-member:p-1", "closed"),
+            ("task-member:p-2", "open"),
+            ("task-member:p-3", "open"),
+        ]
+        assert len(list(store.inputs())) == 3
+    indexes = _tables(postgres_url, _schema(url))
+    assert {"inbox_fact", "outbox_message", "outbox_message_id", "tasks_task"} <= indexes
+    assert not {"outbox_member", "tasks_member"} & indexes
+
+
 def test_the_outcome_listings_are_read_through_their_indexes(
     store: PostgresStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -307,8 +351,12 @@ def test_the_outcome_listings_are_read_through_their_indexes(
 def test_a_schema_of_version_seven_gains_accounts_and_keeps_every_row(
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with _written_at_schema(url, postgres_url, monkeypatch, 7), PostgresStore.open(url) as store:
-        store.commit(attrs.evolve(every_table(), inputs=()))
+    with (
+        _written_at_schema(url, postgres_url, monkeypatch, 7) as conn,
+        PostgresStore.open(url) as store,
+    ):
+        store.commit(attrs.evolve(every_table(), inputs=(), tasks=()))
+        _task_as_written(conn, url, "member:p-1")
     assert "api_tokens" not in _tables(postgres_url, _schema(url))
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 8
@@ -319,8 +367,8 @@ def test_a_schema_of_version_eight_gains_an_input_log_that_counts_the_records_be
     url: str, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with _written_at_schema(url, postgres_url, monkeypatch, 8), PostgresStore.open(url) as store:
-        store.commit(attrs.evolve(every_table("member:p-1"), inputs=()))
-        store.commit(attrs.evolve(every_table("member:p-2"), inputs=()))
+        store.commit(attrs.evolve(every_table("member:p-1"), inputs=(), tasks=()))
+        store.commit(attrs.evolve(every_table("member:p-2"), inputs=(), tasks=()))
     assert "inputs" not in _tables(postgres_url, _schema(url))
     with PostgresStore.open(url) as store:
         assert store.schema_version == SCHEMA_VERSION >= 9

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Iterator
-from typing import Any, Final
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Final
 
-from membercore.ports import Erasure, ErasureNote, InboxEntry
+from membercore.ports import Erasure, ErasureNote, InboxEntry, OutboxMessage, Rewrite, TaskRow
 from membercore_adapters.stores.packing import JOURNAL, RECORD, pack
 from membercore_adapters.stores.part import SqlPart
 
@@ -23,30 +23,62 @@ __all__ = ["SqlErasure"]
 
 _BEGIN: Final = "INSERT INTO erasing (marker) VALUES (?)"
 _END: Final = "DELETE FROM erasing WHERE marker = ?"
-# A record moved to a new key needs no tick and has no manager any more.
+# A record keeps its key, or moves to a new one: written there from its stored row, and
+# removed from the old (no statement ever changes a row's record key, which a store
+# distributed by record could not do: membercore_adapters.stores.postgres.distribution).
+# A record that moves needs no tick and has no manager any more.
 _RECORD: Final = """
-    UPDATE records SET key = ?, snapshot = '', packed = ?, snapshot_version = ?,
+    UPDATE records SET snapshot = '', packed = ?, snapshot_version = ?,
         due_at = CASE WHEN ? = 1 THEN NULL ELSE due_at END,
         manager = CASE WHEN ? = 1 THEN NULL ELSE manager END,
         claimed_by = NULL, claim_until = NULL
     WHERE key = ?
 """
+_MOVE_RECORD: Final = """
+    INSERT INTO records (key, version, snapshot, packed, snapshot_version, due_at, manager)
+    SELECT ?, version, '', ?, ?, CASE WHEN ? = 1 THEN NULL ELSE due_at END,
+        CASE WHEN ? = 1 THEN NULL ELSE manager END
+    FROM records WHERE key = ?
+"""
+_DROP_RECORD: Final = "DELETE FROM records WHERE key = ?"
 _DROP_JOURNAL: Final = "DELETE FROM journal WHERE key = ?"
 _DROP_LEGACY: Final = "DELETE FROM legacy_events WHERE key = ?"
 _JOURNAL: Final = "INSERT INTO journal (key, version, events) VALUES (?, ?, ?)"
-_INBOX: Final = "UPDATE inbox SET fact_id = ?, key = ? WHERE fact_id = ?"
-_OUTBOX: Final = """
+# The rows of a record's facts, messages and tasks are each removed and written anew,
+# whole, in the record they now belong to.
+_DROP_INBOX: Final = "DELETE FROM inbox WHERE key = ? AND fact_id = ?"
+_INBOX: Final = "INSERT INTO inbox (fact_id, key, fingerprint, at) VALUES (?, ?, ?, ?)"
+# A message keeps its place (seq) and what its delivery left. In a store that moves rows
+# (:attr:`SqlErasure.moves_messages`), a message whose record moves is written there from
+# its stored row and removed from the old; elsewhere, and when its record stays, it is
+# changed where it is.
+_MESSAGE: Final = """
+    UPDATE outbox SET message_id = ?, payload = ?, status = ?, receipt = ?, address = ?,
+        last_error = ?, claimed_by = NULL, claim_until = NULL
+    WHERE key = ? AND message_id = ?
+"""
+_REKEY_MESSAGE: Final = """
     UPDATE outbox SET message_id = ?, key = ?, payload = ?, status = ?, receipt = ?,
         address = ?, last_error = ?, claimed_by = NULL, claim_until = NULL
-    WHERE message_id = ?
+    WHERE key = ? AND message_id = ?
+"""
+_MOVE_MESSAGE: Final = """
+    INSERT INTO outbox (seq, message_id, key, channel, payload, send_at, status, attempts,
+        next_attempt_at, receipt, address, delivered_at, outcome, outcome_at, last_error)
+    OVERRIDING SYSTEM VALUE
+    SELECT seq, ?, ?, channel, ?, send_at, ?, attempts, next_attempt_at, ?, ?,
+        delivered_at, outcome, outcome_at, ?
+    FROM outbox WHERE key = ? AND message_id = ?
+"""
+_DROP_MESSAGE: Final = "DELETE FROM outbox WHERE key = ? AND message_id = ?"
+_DROP_TASK: Final = "DELETE FROM tasks WHERE key = ? AND task_key = ?"
+_TASK: Final = """
+    INSERT INTO tasks (task_key, key, kind, role, assignee, due_at, status, payload)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
 _LETTER: Final = (
     "UPDATE dead_letters SET fact_id = ?, payload = ?, reason = ? WHERE fact_id = ? AND payload = ?"
 )
-_TASK: Final = """
-    UPDATE tasks SET task_key = ?, key = ?, assignee = ?, status = ?, payload = ?
-    WHERE task_key = ?
-"""
 _INPUT: Final = "UPDATE inputs SET keys = ?, payload = ? WHERE seq = ?"
 _IDENTIFIER: Final = "DELETE FROM identifiers WHERE value = ? AND system = ?"
 _LOOKUP: Final = "UPDATE lookups SET member_id = ? WHERE member_id = ?"
@@ -71,6 +103,11 @@ class SqlErasure(SqlPart):
     :class:`~membercore_adapters.stores.sql.SqlStore` provides what is abstract here.
     """
 
+    #: Whether a message whose record moves is moved with it (written under the new
+    #: key, then removed from the old), as a store distributed by record needs; else it
+    #: is changed where it is (a store whose messages are numbered by their row alone).
+    moves_messages: ClassVar[bool] = False
+
     def erase(self, erasure: Erasure) -> int:
         """Rewrite a person's rows in one transaction (see :meth:`ErasureStore.erase`)."""
         self._writable("erasing")
@@ -78,7 +115,9 @@ class SqlErasure(SqlPart):
         marker = uuid.uuid4().hex
         versions = {rewrite.old_key: rewrite.version for rewrite in erasure.records}
         noted = [] if note is None else self._noted(note)
-        statements = [(_BEGIN, [(marker,)]), *self._rewrites(erasure), *noted, (_END, [(marker,)])]
+        # Only the statements with rows: a dialect never parses another's.
+        rewrites = [(statement, rows) for statement, rows in self._rewrites(erasure) if rows]
+        statements = [(_BEGIN, [(marker,)]), *rewrites, *noted, (_END, [(marker,)])]
         self._write_all("erasing", statements, versions=versions)
         if note is None:
             return 0
@@ -100,46 +139,30 @@ class SqlErasure(SqlPart):
 
     def _rewrites(self, erasure: Erasure) -> list[tuple[str, list[Any]]]:
         rows = self._rows
-        put, put_optional = rows.put, rows.put_optional
+        put = rows.put
         records = erasure.records
+        moved = [r for r in records if r.rekeyed]
+        # The record each row was stored in: the one its record moved from, or its own.
+        old_keys = {r.key: r.old_key for r in moved}
         return [
-            (
-                _RECORD,
-                [
-                    (
-                        put(r.key),
-                        pack(RECORD, r.snapshot),
-                        r.snapshot_version,
-                        int(r.retire),
-                        int(r.retire),
-                        put(r.old_key),
-                    )
-                    for r in records
-                ],
-            ),
+            (_RECORD, [(*self._rewritten(r), put(r.key)) for r in records if not r.rekeyed]),
+            (_MOVE_RECORD, [(put(r.key), *self._rewritten(r), put(r.old_key)) for r in moved]),
+            (_DROP_RECORD, [(put(r.old_key),) for r in moved]),
             (_DROP_JOURNAL, [(put(r.old_key),) for r in records]),
             (_DROP_LEGACY, [(put(r.old_key),) for r in records]),
             (_JOURNAL, rows.journal_rows(e for r in records for e in r.events)),
             (
-                _INBOX,
-                [(put(e.fact_id), put(e.key), put(old)) for old, e in erasure.inbox],
+                _DROP_INBOX,
+                [(put(old_keys.get(e.key, e.key)), put(old)) for old, e in erasure.inbox],
             ),
             (
-                _OUTBOX,
+                _INBOX,
                 [
-                    (
-                        put(m.message_id),
-                        put(m.key),
-                        put(m.payload),
-                        put(m.status),
-                        put_optional(m.receipt),
-                        put_optional(m.address),
-                        put_optional(m.last_error),
-                        put(old),
-                    )
-                    for old, m in erasure.outbox
+                    (put(e.fact_id), put(e.key), put(e.fingerprint), rows.instant(e.at))
+                    for _, e in erasure.inbox
                 ],
             ),
+            *self._messages_rewritten(erasure.outbox, old_keys),
             (
                 _LETTER,
                 [
@@ -148,19 +171,10 @@ class SqlErasure(SqlPart):
                 ],
             ),
             (
-                _TASK,
-                [
-                    (
-                        put(t.task_key),
-                        put(t.key),
-                        put_optional(t.assignee),
-                        put(t.status),
-                        put(t.payload),
-                        put(old),
-                    )
-                    for old, t in erasure.tasks
-                ],
+                _DROP_TASK,
+                [(put(old_keys.get(t.key, t.key)), put(old)) for old, t in erasure.tasks],
             ),
+            (_TASK, [self._task_row(t) for _, t in erasure.tasks]),
             (
                 _INPUT,
                 [
@@ -174,6 +188,55 @@ class SqlErasure(SqlPart):
             ),
             (_IDENTIFIER, [(put(link.value), put(link.system)) for link in erasure.identifiers]),
             (_LOOKUP, [(put(new), put(old)) for old, new in erasure.lookups]),
+        ]
+
+    def _rewritten(self, rewrite: Rewrite) -> tuple[Any, ...]:
+        retire = int(rewrite.retire)
+        return (pack(RECORD, rewrite.snapshot), rewrite.snapshot_version, retire, retire)
+
+    def _task_row(self, task: TaskRow) -> tuple[Any, ...]:
+        rows = self._rows
+        put = rows.put
+        return (
+            put(task.task_key),
+            put(task.key),
+            put(task.kind),
+            put(task.role),
+            rows.put_optional(task.assignee),
+            rows.instant(task.due_at),
+            put(task.status),
+            put(task.payload),
+        )
+
+    def _messages_rewritten(
+        self, messages: Sequence[tuple[str, OutboxMessage]], old_keys: Mapping[str, str]
+    ) -> list[tuple[str, list[Any]]]:
+        """The statements that write ``messages`` again: changed in place, or moved."""
+        put, put_optional = self._rows.put, self._rows.put_optional
+        staying: list[tuple[Any, ...]] = []
+        rekeyed: list[tuple[Any, ...]] = []
+        moving: list[tuple[Any, ...]] = []
+        for old, m in messages:
+            old_key = old_keys.get(m.key, m.key)
+            written = (
+                put(m.payload),
+                put(m.status),
+                put_optional(m.receipt),
+                put_optional(m.address),
+                put_optional(m.last_error),
+            )
+            where = (put(old_key), put(old))
+            if old_key == m.key:
+                staying.append((put(m.message_id), *written, *where))
+            elif self.moves_messages:
+                moving.append((put(m.message_id), put(m.key), *written, *where))
+            else:
+                rekeyed.append((put(m.message_id), put(m.key), *written, *where))
+        return [
+            (_MESSAGE, staying),
+            (_REKEY_MESSAGE, rekeyed),
+            (_MOVE_MESSAGE, moving),
+            (_DROP_MESSAGE, [row[-2:] for row in moving]),
         ]
 
     def inbox_of(self, key: str) -> list[InboxEntry]:

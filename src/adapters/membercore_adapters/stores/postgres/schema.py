@@ -316,6 +316,24 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
             END
             $$""",
     ),
+    (
+        # Keys that start with the record's key (membercore_adapters.stores.postgres.
+        # distribution): a fact id, a message id and a task key are unique within their
+        # record, so that these tables could be distributed by record as they are. The
+        # ids alone stay indexed: the inbox screen and a channel's report name only them.
+        "ALTER TABLE inbox DROP CONSTRAINT inbox_pkey, ADD PRIMARY KEY (key, fact_id)",
+        "CREATE INDEX inbox_fact ON inbox (fact_id)",
+        """ALTER TABLE outbox DROP CONSTRAINT outbox_pkey,
+            DROP CONSTRAINT outbox_message_id_key,
+            ADD PRIMARY KEY (key, seq),
+            ADD CONSTRAINT outbox_message UNIQUE (key, message_id)""",
+        "CREATE INDEX outbox_message_id ON outbox (message_id)",
+        # The primary key leads with the record's key: the old index of it goes.
+        "DROP INDEX outbox_member",
+        "ALTER TABLE tasks DROP CONSTRAINT tasks_pkey, ADD PRIMARY KEY (key, task_key)",
+        "CREATE INDEX tasks_task ON tasks (task_key)",
+        "DROP INDEX tasks_member",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Final
 
-from membercore_adapters.stores.rows import TASK_UPSERT, Rows
+from membercore_adapters.stores.rows import Rows
 
 __all__ = [
     "CANCEL_OUTBOX",
@@ -159,11 +159,14 @@ UPSERT_POSITIONS: Final = """
     SELECT * FROM unnest(%b::text[], %b::text[])
     ON CONFLICT (source) DO UPDATE SET position = excluded.position
 """
-UPSERT_TASKS: Final = f"""
+# A task stays with its record: the record's key is part of the task's.
+UPSERT_TASKS: Final = """
     INSERT INTO tasks (task_key, key, kind, role, assignee, due_at, status, payload)
     SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
                          %b::timestamptz[], %b::text[], %b::text[])
-    {TASK_UPSERT}
+    ON CONFLICT (key, task_key) DO UPDATE SET
+        kind = excluded.kind, role = excluded.role, assignee = excluded.assignee,
+        due_at = excluded.due_at, status = excluded.status, payload = excluded.payload
 """
 CANCEL_OUTBOX: Final = """
     UPDATE outbox SET status = 'cancelled'

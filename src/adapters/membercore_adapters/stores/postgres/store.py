@@ -105,6 +105,8 @@ class PostgresStore(SqlStore):
     """
 
     _rows = ROWS
+    # Rows stay on the node of their record: an erasure moves them (see distribution).
+    moves_messages = True
 
     def __init__(self, url: str, *, max_connections: int = _MAX_CONNECTIONS) -> None:
         self.url = redact(url)

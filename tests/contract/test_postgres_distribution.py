@@ -1,0 +1,236 @@
+"""The PostgreSQL store as a distributed PostgreSQL would take it, table by table.
+
+The schema's keys are read from PostgreSQL's catalogue; the statements are every one the
+store sends while the whole conformance suite runs against it (a tracing cursor), checked
+as the test that sent them ends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from membercore.testing.contracts import AccountsContract, ErasureContract, StoreContract
+from membercore_adapters.stores import postgres as postgres_stores
+from membercore_adapters.stores.postgres import PostgresStore
+from membercore_adapters.stores.postgres.distribution import (
+    DISTRIBUTED,
+    EVERY_NODE,
+    NUMBERED,
+    REFERENCE,
+)
+
+_CHANGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+(\w+)", re.IGNORECASE)
+_INSERTED = re.compile(r"\bINSERT\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.IGNORECASE)
+_SET = re.compile(
+    r"\bUPDATE\s+(\w+)(?:\s+AS\s+\w+)?\s+SET\s+(.*?)(?=\bWHERE\b|\bFROM\b|\bRETURNING\b|$)",
+    re.IGNORECASE | re.DOTALL,
+)
+_CONFLICT_SET = re.compile(r"\bDO\s+UPDATE\s+SET\s+(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def _normal(statement: str) -> str:
+    """A statement with its whitespace made single spaces, none inside parentheses."""
+    return re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", " ".join(statement.split())))
+
+
+def _every_node(statement: str) -> bool:
+    return any(statement.startswith(opening) for opening in EVERY_NODE)
+
+
+def _names(statement: str, table: str, column: str) -> bool:
+    """Whether ``statement`` names ``table``'s row by ``column``: inserts it, or asks it equal."""
+    for inserted, columns in _INSERTED.findall(statement):
+        if inserted == table and (
+            table in NUMBERED or column in {c.strip() for c in columns.split(",")}
+        ):
+            return True
+    where = statement.partition(" WHERE ")[2]
+    return re.search(rf"\b(?:\w+\.)?{column}\s*(?:=|IN\s*\()", where) is not None
+
+
+def _sets(statement: str) -> set[tuple[str, str]]:
+    """The (table, column) pairs of distribution columns ``statement`` would change."""
+    changed = set()
+    for table, assignments in _SET.findall(statement):
+        column = DISTRIBUTED.get(table)
+        if column is not None and re.search(rf"(?:^|,)\s*{column}\s*=", assignments):
+            changed.add((table, column))
+    conflict = _CONFLICT_SET.search(statement)
+    inserted = _INSERTED.search(statement)
+    if conflict is not None and inserted is not None:
+        column = DISTRIBUTED.get(inserted.group(1))
+        if column is not None and re.search(rf"(?:^|,)\s*{column}\s*=", conflict.group(1)):
+            changed.add((inserted.group(1), column))
+    return changed
+
+
+def unrouted(statement: str) -> list[str]:
+    """What keeps ``statement`` from its rows' nodes; nothing when it is fit to distribute."""
+    text = _normal(statement)
+    if not text.upper().startswith(_CHANGES):
+        return []  # the schema's own statements, when a store opens
+    found = [f"it changes {table}.{column}" for table, column in sorted(_sets(text))]
+    if _every_node(text):
+        return found
+    for table in sorted({t for t in _TABLE.findall(text) if t in DISTRIBUTED}):
+        column = DISTRIBUTED[table]
+        if not _names(text, table, column):
+            found.append(f"it reads or writes {table} without naming its {column}")
+    return found
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every statement the store sends from now on, checked when the test ends."""
+    statements: list[str] = []
+    execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
+
+    def traced_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    def traced_executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(query))
+        return executemany(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", traced_execute)
+    monkeypatch.setattr(psycopg.Cursor, "executemany", traced_executemany)
+    yield statements
+    unfit = {_normal(s): why for s in statements if (why := unrouted(s))}
+    assert not unfit, "\n".join(f"{s}\n    {'; '.join(why)}" for s, why in unfit.items())
+
+
+class _Traced:
+    @pytest.fixture
+    def store(
+        self, postgres_schema_url: str, request: pytest.FixtureRequest
+    ) -> Iterator[PostgresStore]:
+        # Traced once the schema is made: its migrations are not the store's work.
+        store = PostgresStore.open(postgres_schema_url)
+        request.getfixturevalue("sent")
+        yield store
+        store.close()
+
+
+class TestTheStoreNamesTheRecordOfWhatItWrites(_Traced, StoreContract):
+    """The store's conformance suite, its statements checked."""
+
+
+class TestTheAccountsNameTheirRows(_Traced, AccountsContract):
+    """The accounts' conformance suite, its statements checked."""
+
+
+class TestTheErasureMovesRecordsAndNeverRekeysThem(_Traced, ErasureContract):
+    """The erasure's conformance suite, its statements checked."""
+
+
+# -- the schema's keys, from the catalogue -------------------------------------------------
+
+_UNIQUE_KEYS = """
+    SELECT c.relname, i.indisprimary, array(
+        SELECT coalesce(a.attname, '(expression)')
+        FROM unnest(i.indkey) WITH ORDINALITY AS k (attnum, n)
+        LEFT JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum = k.attnum
+        ORDER BY k.n)
+    FROM pg_index AS i
+    JOIN pg_class AS c ON c.oid = i.indrelid
+    JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = %s AND i.indisunique
+"""
+_TABLES = """
+    SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = %s AND c.relkind = 'r'
+"""
+
+
+def _catalogue(postgres_url: str, url: str) -> tuple[set[str], list[tuple[str, bool, list[str]]]]:
+    PostgresStore.open(url).close()
+    schema = url.rpartition("schema=")[2]
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        tables = {name for (name,) in conn.execute(_TABLES, (schema,))}
+        keys = [(t, bool(p), list(c)) for t, p, c in conn.execute(_UNIQUE_KEYS, (schema,))]
+    return tables, keys
+
+
+def test_every_table_is_distributed_by_a_column_or_copied_to_every_node(
+    postgres_url: str, postgres_schema_url: str
+) -> None:
+    tables, _keys = _catalogue(postgres_url, postgres_schema_url)
+    assert not set(DISTRIBUTED) & REFERENCE
+    assert tables == set(DISTRIBUTED) | REFERENCE
+
+
+def test_every_key_of_a_distributed_table_starts_with_its_distribution_column(
+    postgres_url: str, postgres_schema_url: str
+) -> None:
+    _tables, keys = _catalogue(postgres_url, postgres_schema_url)
+    primary = {table for table, is_primary, _columns in keys if is_primary}
+    assert set(DISTRIBUTED) <= primary
+    unfit = [
+        (table, columns)
+        for table, _primary, columns in keys
+        if table in DISTRIBUTED and columns[0] != DISTRIBUTED[table]
+    ]
+    assert unfit == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "why"),
+    [
+        (
+            "UPDATE inbox SET fact_id = ?, key = ? WHERE fact_id = ?",
+            [
+                "it changes inbox.key",
+                "it reads or writes inbox without naming its key",
+            ],
+        ),
+        (
+            "SELECT version FROM journal WHERE version > ?",
+            ["it reads or writes journal without naming its key"],
+        ),
+        (
+            "SELECT version FROM journal WHERE key > ?",
+            ["it reads or writes journal without naming its key"],
+        ),
+        (
+            "INSERT INTO tasks (task_key, kind) VALUES (?, ?)",
+            ["it reads or writes tasks without naming its key"],
+        ),
+        (
+            "INSERT INTO tasks (key, task_key) VALUES (?, ?) "
+            "ON CONFLICT (task_key) DO UPDATE SET key = excluded.key",
+            ["it changes tasks.key"],
+        ),
+        (
+            "UPDATE outbox SET key = ? WHERE message_id = ?",
+            ["it changes outbox.key", "it reads or writes outbox without naming its key"],
+        ),
+        (
+            "UPDATE outbox SET status = 'cancelled', key = ? WHERE message_id = ANY(?)",
+            ["it changes outbox.key"],
+        ),
+        ("UPDATE outbox SET status = 'cancelled' WHERE message_id = ANY(?)", []),
+        ("SELECT version FROM journal WHERE key = ANY(%b::text[])", []),
+        ("INSERT INTO journal (key, version, events) VALUES (?, ?, ?)", []),
+        ("DELETE FROM tasks WHERE key = ? AND task_key = ?", []),
+        ("CREATE TABLE records (key text)", []),
+    ],
+)
+def test_a_statement_that_would_rekey_a_row_or_miss_its_node_is_found(
+    statement: str, why: list[str]
+) -> None:
+    assert unrouted(statement) == why
+
+
+def test_every_statement_sent_to_every_node_is_one_the_store_has() -> None:
+    stores = Path(postgres_stores.__file__).parent.parent
+    sources = _normal(" ".join(p.read_text() for p in stores.rglob("*.py")))
+    missing = [opening for opening in EVERY_NODE if opening not in sources.replace('" "', "")]
+    assert missing == []

@@ -32,6 +32,8 @@ DISTRIBUTED: Final[Mapping[str, str]] = {
     "tasks": "key",
     # Found by value before the patient's record is known.
     "identifiers": "value",
+    # A source's position, written by each of its commits: on one node, not on all.
+    "positions": "source",
     # Append-only logs, read in the order of their sequence.
     "inputs": "seq",
     "lookups": "seq",
@@ -45,7 +47,6 @@ NUMBERED: Final = frozenset({"inputs", "lookups"})
 REFERENCE: Final = frozenset(
     {
         "dead_letters",
-        "positions",
         "api_tokens",
         "staff_accounts",
         "erasures",

@@ -8,13 +8,23 @@ as the test that sent them ends.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
+from membercore import reference_config
+from membercore.consent import GrantConsent
+from membercore.facts import PatientRegistered
+from membercore.outreach import RequestMessage
+from membercore.ports import DeliveryReport, OutboxMessage
+from membercore.service.dispatch import Backoff
+from membercore.service.engine import Engine
+from membercore.testing.clock import ManualClock
 from membercore.testing.contracts import AccountsContract, ErasureContract, StoreContract
 from membercore_adapters.stores import postgres as postgres_stores
 from membercore_adapters.stores.postgres import PostgresStore
@@ -129,6 +139,80 @@ class TestTheAccountsNameTheirRows(_Traced, AccountsContract):
 
 class TestTheErasureMovesRecordsAndNeverRekeysThem(_Traced, ErasureContract):
     """The erasure's conformance suite, its statements checked."""
+
+
+# -- the engine's own work: a message's way names its record -------------------------------
+
+_MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+_LOOKED_UP = _normal(next(o for o in EVERY_NODE if o.startswith("SELECT key FROM outbox")))
+
+
+class _Channel:
+    """An SMS or WeCom provider that takes what it is handed, failing the first ``down``."""
+
+    def __init__(self, name: str, *, down: int = 0) -> None:
+        self.name = name
+        self.down = down
+
+    def send(self, message: OutboxMessage) -> str:
+        if self.down:
+            self.down -= 1
+            raise ConnectionError("provider unreachable")
+        return f"r-{message.message_id}"
+
+    def reports(self, awaiting: Sequence[OutboxMessage], now: datetime) -> list[DeliveryReport]:
+        return [DeliveryReport(message_id=m.message_id, delivered=True, at=now) for m in awaiting]
+
+
+def test_the_engine_hands_over_and_hears_of_messages_on_their_records_node(
+    postgres_schema_url: str, request: pytest.FixtureRequest
+) -> None:
+    PostgresStore.open(postgres_schema_url).close()  # the schema made: traced from here on
+    sent: list[str] = request.getfixturevalue("sent")
+    clock = ManualClock(_MONDAY)
+    with Engine.open(postgres_schema_url, config=reference_config(), clock=clock) as engine:
+        for patient in ("p-wang", "p-li"):
+            registered = PatientRegistered(
+                fact_id=f"reg-{patient}",
+                patient_id=patient,
+                occurred_at=_MONDAY,
+                phone="13800138000",
+                wecom=f"wm-{patient}",
+            )
+            engine.ingest([registered])
+            engine.execute(
+                GrantConsent(
+                    key=f"grant-{patient}",
+                    member_id=patient,
+                    purpose="care",
+                    channels=("wecom", "sms"),
+                    given_by=patient,
+                    source="app",
+                )
+            )
+            engine.execute(
+                RequestMessage(
+                    key=f"ask-{patient}",
+                    member_id=patient,
+                    template_key="hba1c_recheck",
+                    purpose="care",
+                    variables={"name": "王女士"},
+                    reason="test",
+                )
+            )
+        channels = {"wecom": _Channel("wecom", down=1), "sms": _Channel("sms")}
+        policy = Backoff(first=timedelta(minutes=1), attempts=3)
+        engine.dispatch(channels, backoff=policy)
+        clock.advance(timedelta(minutes=2))
+        engine.dispatch(channels, backoff=policy)
+        read = engine.read_reports(channels)
+        assert read.delivered == 2
+        outcomes = [(m.key, m.status, m.attempts, m.outcome) for m in engine.store.outbox()]
+        assert outcomes == [
+            ("member:p-wang", "delivered", 1, "delivered"),
+            ("member:p-li", "delivered", 0, "delivered"),
+        ]
+    assert _LOOKED_UP not in {_normal(s)[: len(_LOOKED_UP)] for s in sent}
 
 
 # -- the schema's keys, from the catalogue -------------------------------------------------

@@ -210,10 +210,12 @@ class OutboxStore(Recorder, Protocol):
         (status ``failed``); it changes nothing once the message is delivered or given
         up. A message ``held`` back (quiet hours at the hand-over) waits for ``retry_at``
         with no failure counted. Whatever it records releases the message's claim (see
-        :meth:`claim_outbox`).
+        :meth:`claim_outbox`). A delivery that names its message's record
+        (``delivery.key``, which a dispatcher knows) is found in that record alone.
 
         Raises:
-            StorageError: no message has that id, or the store failed.
+            StorageError: no message has that id (in the record named, if any), or the
+                store failed.
         """
         ...
 
@@ -239,7 +241,9 @@ class OutboxStore(Recorder, Protocol):
         """
         ...
 
-    def record_outcome(self, message_id: str, outcome: str, at: datetime) -> None:
+    def record_outcome(
+        self, message_id: str, outcome: str, at: datetime, *, key: str | None = None
+    ) -> None:
         """Record the provider's final word on a delivered message (``outcome_at`` is ``at``).
 
         The first outcome is kept: recording another changes nothing.
@@ -248,10 +252,13 @@ class OutboxStore(Recorder, Protocol):
             message_id: the message (delivered: it has a receipt).
             outcome: what became of it (``delivered``, ``undeliverable``...; not empty).
             at: when the provider said so (aware).
+            key: the message's record, when the caller knows it: the message is found
+                in that record alone.
 
         Raises:
             NaiveInstantError: ``at`` is naive.
-            StorageError: naming the message, when no message has that id, the message
+            StorageError: naming the message, when no message has that id (in the record
+                named, if any), the message
                 was not delivered or ``outcome`` is empty (nothing was recorded); or the
                 store failed.
         """

@@ -225,6 +225,9 @@ class Delivery:
         held: not an attempt: the message was held back before it reached its channel
             (quiet hours at the hand-over), to be tried at ``retry_at``; no failure is
             counted.
+        key: the message's record, when the caller knows it (a dispatcher does): the
+            message is found in that record alone, on the one node that holds it in a
+            store distributed by record.
     """
 
     message_id: str
@@ -234,6 +237,7 @@ class Delivery:
     error: str | None = None
     retry_at: datetime | None = attrs.field(default=None, converter=_optional_instant)
     held: bool = attrs.field(default=False)
+    key: str | None = None
 
     @held.validator
     def _held_until(self, _attribute: object, held: bool) -> None:

@@ -74,12 +74,15 @@ def deliver(
                     error=why,
                     retry_at=verdict.later,
                     held=True,
+                    key=message.key,
                 )
             )
         elif verdict.unknown:
             given_up += 1
             why = _UNKNOWN if message.channel != STAFF else _CLOSED
-            engine.store.record_delivery(Delivery(message_id=message.message_id, at=now, error=why))
+            engine.store.record_delivery(
+                Delivery(message_id=message.message_id, at=now, error=why, key=message.key)
+            )
         else:
             cancelled += 1  # its row was cancelled in the hand-over's commit
     failures = [

@@ -144,9 +144,21 @@ def send(
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"
         retry_at = _retry_at(error, policy, message.attempts + 1, now)
-        delivery = Delivery(message_id=message.message_id, at=now, error=reason, retry_at=retry_at)
+        delivery = Delivery(
+            message_id=message.message_id,
+            at=now,
+            error=reason,
+            retry_at=retry_at,
+            key=message.key,
+        )
     else:
-        delivery = Delivery(message_id=message.message_id, at=now, receipt=receipt, address=address)
+        delivery = Delivery(
+            message_id=message.message_id,
+            at=now,
+            receipt=receipt,
+            address=address,
+            key=message.key,
+        )
     store.record_delivery(delivery)
     return delivery
 

@@ -146,7 +146,7 @@ def _read_one(
         opt_outs = _opt_outs(engine, channel.name, replies)
         made = note(engine, [*notes, *opt_outs], now)
         for report in reports:
-            _record_outcome(engine, report)
+            _record_outcome(engine, report, known.get(report.message_id))
     except MembercoreError as error:
         # Not taken: the channel keeps what it read and gives it again next time.
         log.warning("channel %s: reports not taken: %s", channel.name, error)
@@ -216,10 +216,12 @@ def rendered(message: OutboxMessage) -> dict[str, Any]:
     return {"template_key": outgoing.template, "variables": dict(outgoing.variables)}
 
 
-def _record_outcome(engine: Engine, report: DeliveryReport) -> None:
+def _record_outcome(engine: Engine, report: DeliveryReport, message: OutboxMessage | None) -> None:
     outcome = "delivered" if report.delivered else "undeliverable"
+    # A message this reading awaited is found in its record; another by its id alone.
+    key = None if message is None else message.key
     try:
-        engine.store.record_outcome(report.message_id, outcome, report.at)
+        engine.store.record_outcome(report.message_id, outcome, report.at, key=key)
     except StorageError:
         # A report on a message the outbox never acknowledged (another programme's, or
         # one it lost): nothing to mark; its record took what it could.

@@ -448,7 +448,7 @@ class MemoryStore(Closing):
         with self._lock:
             self._check_open()
             outgoing = self._outbox.get(delivery.message_id)
-            if outgoing is None:
+            if outgoing is None or delivery.key not in (None, outgoing.message.key):
                 raise StorageError(self.url, f"no outbox message {delivery.message_id!r}")
             message = outgoing.message
             if delivery.receipt is not None:
@@ -480,7 +480,9 @@ class MemoryStore(Closing):
                 outgoing.message = attrs.evolve(message, attempts=attempts, status="failed")
                 outgoing.next_attempt_at = None
 
-    def record_outcome(self, message_id: str, outcome: str, at: datetime) -> None:
+    def record_outcome(
+        self, message_id: str, outcome: str, at: datetime, *, key: str | None = None
+    ) -> None:
         """Record the provider's final word on a delivered message; the first one is kept.
 
         Raises:
@@ -492,7 +494,7 @@ class MemoryStore(Closing):
         with self._lock:
             self._check_open()
             outgoing = self._outbox.get(message_id)
-            if outgoing is None:
+            if outgoing is None or key not in (None, outgoing.message.key):
                 raise undelivered(self.url, message_id, None)
             message = outgoing.message
             if message.status != "delivered":  # delivered only with a receipt

@@ -146,32 +146,36 @@ _CASE_LOADS: Final = (
     "SELECT manager, count(*) FROM records WHERE manager IS NOT NULL "
     "GROUP BY manager ORDER BY manager"
 )
-# A delivery: its parameters come first, the message id last. Each releases the claim.
+# A delivery: its parameters come first, the message's record and id last. Each
+# releases the claim.
 _DELIVERED: Final = """
     UPDATE outbox SET status = 'delivered', receipt = ?, address = ?, delivered_at = ?,
         next_attempt_at = NULL, claimed_by = NULL, claim_until = NULL
-    WHERE message_id = ? AND status != 'delivered'
+    WHERE key = ? AND message_id = ? AND status != 'delivered'
 """
 _RETRY: Final = """
     UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,
         last_error = ?, claimed_by = NULL, claim_until = NULL
-    WHERE message_id = ? AND status = 'pending'
+    WHERE key = ? AND message_id = ? AND status = 'pending'
 """
 _HOLD: Final = """
     UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_by = NULL,
         claim_until = NULL
-    WHERE message_id = ? AND status = 'pending'
+    WHERE key = ? AND message_id = ? AND status = 'pending'
 """
 _GIVE_UP: Final = """
     UPDATE outbox SET attempts = attempts + 1, status = 'failed', next_attempt_at = NULL,
         last_error = ?, claimed_by = NULL, claim_until = NULL
-    WHERE message_id = ? AND status = 'pending'
+    WHERE key = ? AND message_id = ? AND status = 'pending'
 """
-# An outcome: its parameters first, the message id last. The first one is kept.
+# An outcome: its parameters first, the message's record and id last. The first one is
+# kept.
 _OUTCOME: Final = """
     UPDATE outbox SET outcome = ?, outcome_at = ?
-    WHERE message_id = ? AND status = 'delivered' AND outcome IS NULL
+    WHERE key = ? AND message_id = ? AND status = 'delivered' AND outcome IS NULL
 """
+# The record of a message named by its id alone (a caller that did not say it).
+_RECORD_OF_MESSAGE: Final = "SELECT key FROM outbox WHERE message_id = ?"
 
 
 class Opening(enum.IntEnum):
@@ -363,12 +367,17 @@ class SqlStore(Closing, SqlAccounts, SqlErasure, ABC):
         """Claim due messages (``limit`` positive): their rows in commit order."""
 
     @abstractmethod
-    def _deliver(self, update: str, parameters: tuple[object, ...], message_id: str) -> bool:
-        """Run a delivery's ``update``; whether the message exists at all."""
+    def _deliver(self, update: str, parameters: tuple[object, ...], named: tuple[str, str]) -> bool:
+        """Run a delivery's ``update``; whether the message (record, id as stored) exists."""
 
     @abstractmethod
-    def _outcome(self, update: str, parameters: tuple[object, ...], message_id: str) -> str | None:
-        """Run an outcome's ``update`` (it changes no status); the message's status, if any."""
+    def _outcome(
+        self, update: str, parameters: tuple[object, ...], named: tuple[str, str]
+    ) -> str | None:
+        """Run an outcome's ``update`` (it changes no status); the message's status, if any.
+
+        ``named``: the message's record and id, as stored.
+        """
 
     @abstractmethod
     def _write(self, checked: CheckedCommit, rows: CommitRows) -> None:
@@ -718,23 +727,41 @@ class SqlStore(Closing, SqlAccounts, SqlErasure, ABC):
         """
         self._writable("recording a delivery")
         rows = self._rows
-        message_id = rows.put(delivery.message_id)
+        unknown = StorageError(self.url, f"no outbox message {delivery.message_id!r}")
+        named = self._message_named(delivery.message_id, delivery.key, "recording a delivery")
+        if named is None:
+            raise unknown
         error = rows.put_optional(delivery.error)
         update: str
         parameters: tuple[object, ...]
         if delivery.receipt is not None:
             update = _DELIVERED
             receipt, address = rows.put(delivery.receipt), rows.put_optional(delivery.address)
-            parameters = (receipt, address, rows.instant(delivery.at), message_id)
+            parameters = (receipt, address, rows.instant(delivery.at), *named)
         elif delivery.retry_at is not None:
             update = _HOLD if delivery.held else _RETRY
-            parameters = (rows.instant(delivery.retry_at), error, message_id)
+            parameters = (rows.instant(delivery.retry_at), error, *named)
         else:
-            update, parameters = _GIVE_UP, (error, message_id)
-        if not self._deliver(update, parameters, message_id):
-            raise StorageError(self.url, f"no outbox message {delivery.message_id!r}")
+            update, parameters = _GIVE_UP, (error, *named)
+        if not self._deliver(update, parameters, named):
+            raise unknown
 
-    def record_outcome(self, message_id: str, outcome: str, at: datetime) -> None:
+    def _message_named(
+        self, message_id: str, key: str | None, doing: str
+    ) -> tuple[str, str] | None:
+        """A message's record and id as stored; its record found first when not given.
+
+        None when no message has that id.
+        """
+        put = self._rows.put
+        if key is not None:
+            return put(key), put(message_id)
+        found = self._query(doing, _RECORD_OF_MESSAGE, (put(message_id),))
+        return None if not found else (found[0][0], put(message_id))
+
+    def record_outcome(
+        self, message_id: str, outcome: str, at: datetime, *, key: str | None = None
+    ) -> None:
         """Record the provider's final word on a delivered message, in one update.
 
         The update's ``WHERE`` keeps the rules of
@@ -749,8 +776,10 @@ class SqlStore(Closing, SqlAccounts, SqlErasure, ABC):
         self._writable("recording an outcome")
         rows = self._rows
         moment = outcome_at(self.url, message_id, outcome, at)
-        stored_id = rows.put(message_id)
-        parameters = (rows.put(outcome), rows.instant(moment), stored_id)
-        status = self._outcome(_OUTCOME, parameters, stored_id)
+        named = self._message_named(message_id, key, "recording an outcome")
+        if named is None:
+            raise undelivered(self.url, message_id, None)
+        parameters = (rows.put(outcome), rows.instant(moment), *named)
+        status = self._outcome(_OUTCOME, parameters, named)
         if status != "delivered":
             raise undelivered(self.url, message_id, status)

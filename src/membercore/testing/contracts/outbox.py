@@ -168,6 +168,29 @@ class OutboxContract(Contract):
         with pytest.raises(StorageError, match="m-404"):
             store.record_delivery(Delivery(message_id="m-404", at=T0, receipt="r"))
 
+    def test_a_delivery_naming_its_record_finds_the_message_in_that_record_alone(
+        self, store: OutboxStore
+    ) -> None:
+        store.commit(Commit(outbox=[message_of("m-1"), message_of("m-2", key="member:p-2")]))
+        with pytest.raises(StorageError, match="m-1"):
+            store.record_delivery(Delivery(message_id="m-1", at=T0, receipt="r", key="member:p-2"))
+        retry_at = T0 + MINUTE
+        failed = Delivery(message_id="m-2", at=T0, error="502", retry_at=retry_at, key="member:p-2")
+        store.record_delivery(failed)
+        store.record_delivery(Delivery(message_id="m-1", at=T0, receipt="r-1", key="member:p-1"))
+        assert [(m.message_id, m.status, m.attempts) for m in store.outbox()] == [
+            ("m-1", "delivered", 0),
+            ("m-2", "pending", 1),
+        ]
+        with pytest.raises(StorageError, match="m-1"):
+            store.record_outcome("m-1", "delivered", T0, key="member:p-2")
+        assert message_ids(store.awaiting("sms", T0, 10)) == ["m-1"]
+        store.record_outcome("m-1", "undeliverable", T0 + MINUTE, key="member:p-1")
+        assert [(m.message_id, m.outcome) for m in store.outbox()] == [
+            ("m-1", "undeliverable"),
+            ("m-2", None),
+        ]
+
     def test_a_cancelled_message_is_no_longer_pending(self, store: OutboxStore) -> None:
         store.commit(Commit(outbox=[message_of("m-1"), message_of("m-2"), message_of("m-3")]))
         store.record_delivery(Delivery(message_id="m-3", at=T0, receipt="r-3"))

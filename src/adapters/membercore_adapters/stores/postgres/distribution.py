@@ -87,7 +87,9 @@ EVERY_NODE: Final[Mapping[str, str]] = {
         "the inbox screen: a fact is known by its id before its record is"
     ),
     "UPDATE outbox SET status = 'cancelled'": "a commit cancels messages by their ids",
-    "WITH changed AS (UPDATE outbox SET": "a channel's word on a message names the message only",
+    "SELECT key FROM outbox WHERE message_id": (
+        "a delivery or an outcome that does not name its record (the engine's always do)"
+    ),
     "SELECT value, system, patient_id FROM identifiers WHERE patient_id": (
         "a patient's identifiers, by patient"
     ),

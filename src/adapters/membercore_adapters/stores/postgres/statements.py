@@ -205,16 +205,16 @@ CLAIM_DUE: Final = """
 """
 # One round trip: how many rows the update changed, and whether the message exists at all
 # (the subquery sees the table as the statement began, which is all it needs). Its
-# parameters: the update's, then the message id.
+# parameters: the update's, then the message's record and id.
 DELIVERY: Final = """
     WITH changed AS ({update} RETURNING 1)
     SELECT (SELECT count(*) FROM changed),
-           EXISTS (SELECT 1 FROM outbox WHERE message_id = ?)
+           EXISTS (SELECT 1 FROM outbox WHERE key = ? AND message_id = ?)
 """
 # The same for an outcome, which changes no status: the message's status as the statement
 # began (None: no message has that id), which the update met.
 OUTCOME: Final = """
     WITH changed AS ({update} RETURNING 1)
     SELECT (SELECT count(*) FROM changed),
-           (SELECT status FROM outbox WHERE message_id = ?)
+           (SELECT status FROM outbox WHERE key = ? AND message_id = ?)
 """

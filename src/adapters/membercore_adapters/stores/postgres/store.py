@@ -311,17 +311,17 @@ class PostgresStore(SqlStore):
                 if rows:
                     cursor.executemany(spelled(statement), rows)
 
-    def _deliver(self, update: str, parameters: tuple[object, ...], message_id: str) -> bool:
+    def _deliver(self, update: str, parameters: tuple[object, ...], named: tuple[str, str]) -> bool:
         statement = DELIVERY.replace("{update}", update.strip())
-        ((_changed, known),) = self._query(
-            "recording a delivery", statement, (*parameters, message_id)
-        )
+        ((_changed, known),) = self._query("recording a delivery", statement, (*parameters, *named))
         return bool(known)
 
-    def _outcome(self, update: str, parameters: tuple[object, ...], message_id: str) -> str | None:
+    def _outcome(
+        self, update: str, parameters: tuple[object, ...], named: tuple[str, str]
+    ) -> str | None:
         statement = OUTCOME.replace("{update}", update.strip())
         ((_changed, status),) = self._query(
-            "recording an outcome", statement, (*parameters, message_id)
+            "recording an outcome", statement, (*parameters, *named)
         )
         return None if status is None else got(status)
 

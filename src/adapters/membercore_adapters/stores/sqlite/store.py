@@ -49,6 +49,9 @@ from membercore_adapters.stores.sqlite.statements import (
 __all__ = ["SqliteStore", "database_path"]
 
 _MEMORY = ":memory:"
+# Whether a message exists, and its status: by its record and id, as stored.
+_MESSAGE_KNOWN = "SELECT 1 FROM outbox WHERE key = ? AND message_id = ?"
+_MESSAGE_STATUS = "SELECT status FROM outbox WHERE key = ? AND message_id = ?"
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
@@ -413,20 +416,21 @@ class SqliteStore(SqlStore):
             for statement, rows in statements:
                 conn.executemany(statement, rows)
 
-    def _deliver(self, update: str, parameters: tuple[object, ...], message_id: str) -> bool:
+    def _deliver(self, update: str, parameters: tuple[object, ...], named: tuple[str, str]) -> bool:
         with self._driver_errors("recording a delivery"):
             if self._conn.execute(update, parameters).rowcount:
                 return True
-            known = self._conn.execute("SELECT 1 FROM outbox WHERE message_id = ?", (message_id,))
+            known = self._conn.execute(_MESSAGE_KNOWN, named)
             return known.fetchone() is not None
 
-    def _outcome(self, update: str, parameters: tuple[object, ...], message_id: str) -> str | None:
+    def _outcome(
+        self, update: str, parameters: tuple[object, ...], named: tuple[str, str]
+    ) -> str | None:
         conn = self._conn
         # One transaction: the status read is the one the update met.
         with self._driver_errors("recording an outcome"), self._immediate():
             conn.execute(update, parameters)
-            found = conn.execute("SELECT status FROM outbox WHERE message_id = ?", (message_id,))
-            row = found.fetchone()
+            row = conn.execute(_MESSAGE_STATUS, named).fetchone()
         return None if row is None else str(row[0])
 
     # -- lifetime ---------------------------------------------------------------------

@@ -10,17 +10,19 @@ See docs/scaling.md.
 :data:`DISTRIBUTED` names each distributed table's distribution column, which every
 primary key and unique index of the table starts with, and which no statement of the
 store ever updates. A statement that touches a distributed table names its distribution
-column (an equality, or a column it inserts), so that the database can send it to the
-node that holds the row, unless it is one of :data:`EVERY_NODE`: the scans that read or
-change rows whatever their record, each with the reason.
+column (an equality with a value the statement is given, or a column it inserts), so
+that the database can send it to the node that holds the row, unless it is one of
+:data:`EVERY_NODE`: the scans that read or change rows whatever their record, each with
+the reason. :func:`on_every_node` tells whether a statement is one of them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["DISTRIBUTED", "EVERY_NODE", "NUMBERED", "REFERENCE"]
+__all__ = ["DISTRIBUTED", "EVERY_NODE", "NUMBERED", "REFERENCE", "on_every_node", "spaced"]
 
 #: The distributed tables and each one's distribution column.
 DISTRIBUTED: Final[Mapping[str, str]] = {
@@ -79,7 +81,7 @@ EVERY_NODE: Final[Mapping[str, str]] = {
     "SELECT manager, count(*) FROM records": "the health managers' case loads",
     "SELECT EXISTS (SELECT 1 FROM legacy_events)": "whether any journal is still unpacked",
     "SELECT DISTINCT key FROM legacy_events": "the records whose journal is still unpacked",
-    "SELECT key, snapshot, snapshot_version FROM records WHERE snapshot": (
+    "SELECT key, snapshot, snapshot_version FROM records WHERE key >": (
         "the snapshots still unpacked"
     ),
     # What the port names by an id of its own: the fact, the message, the person.
@@ -100,3 +102,15 @@ EVERY_NODE: Final[Mapping[str, str]] = {
     "SELECT seq, at, who, member_id, purpose, via FROM lookups": "the look-ups, by who or whom",
     "UPDATE lookups SET member_id": "an erasure renames the person in the look-ups",
 }
+
+
+def spaced(statement: str) -> str:
+    """``statement`` spaced as :data:`EVERY_NODE` is: single spaces, none inside parentheses."""
+    single = " ".join(statement.split())
+    return re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", single))
+
+
+def on_every_node(statement: str) -> bool:
+    """Whether ``statement`` is one of :data:`EVERY_NODE` (by how it begins, once spaced)."""
+    text = spaced(statement)
+    return any(text.startswith(opening) for opening in EVERY_NODE)

@@ -92,6 +92,8 @@ CREATE_RECORDS: Final = """
 """
 # Stored records, each only from the version the commit expects (else it conflicts, and
 # the transaction is rolled back anyway); a change without a snapshot keeps the stored one.
+# The keys are given again on their own (the last parameter), so that a store distributed
+# by record finds each row's node from the statement.
 UPDATE_RECORDS: Final = """
     UPDATE records AS r SET
         version = c.version,
@@ -106,7 +108,7 @@ UPDATE_RECORDS: Final = """
     FROM unnest(%b::text[], %b::int8[], %b::int8[], %b::bytea[], %b::int8[],
                 %b::timestamptz[], %b::text[])
         AS c (key, expected, version, packed, snapshot_version, due_at, manager)
-    WHERE r.key = c.key AND r.version = c.expected
+    WHERE r.key = ANY(%b::text[]) AND r.key = c.key AND r.version = c.expected
 """
 # Nothing can be stored under a version the check lets through; DO NOTHING keeps "writing
 # an event again is no error" true all the same.

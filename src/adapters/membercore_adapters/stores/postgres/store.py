@@ -273,7 +273,7 @@ class PostgresStore(SqlStore):
             locked = conn.execute(LOCK_RECORDS, (keys,)) if keys else None
             inserted = conn.execute(CREATE_RECORDS, created) if created else None
             for statement, values in (
-                (UPDATE_RECORDS, updated),
+                (UPDATE_RECORDS, [*updated, updated[0]] if updated else updated),
                 (INSERT_JOURNAL, columns(rows.journal)),
                 (INSERT_INBOX, columns(rows.inbox)),
                 (INSERT_OUTBOX, columns(rows.outbox)),

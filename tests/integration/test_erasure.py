@@ -32,6 +32,7 @@ from membercore.facts import (
 from membercore.households import AddDependent, FormHousehold
 from membercore.identity import MergeMembers
 from membercore.ledger.commands import AdjustPoints
+from membercore.outreach import RequestMessage
 from membercore.ports import ErasureStore, Lookup, OutboxMessage
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores.memory import MemoryStore
@@ -377,3 +378,65 @@ def test_a_household_whose_id_was_made_from_the_persons_moves_with_its_members(
         assert engine.household("H-P-1") is None
         leaks = [(t, "id") for t, text in _everything(engine) if _ME.search(text)]
         assert leaks == []
+
+
+class _Erasing:
+    """An SMS provider that takes every message; while it takes P-1's first, P-1 is erased.
+
+    The erasure is another process's (a data protection officer's), committing while the
+    dispatcher holds P-1's messages.
+    """
+
+    name = "sms"
+
+    def __init__(self, other: Engine) -> None:
+        self.other = other
+        self.taken: list[str] = []
+
+    def send(self, message: OutboxMessage) -> str:
+        if message.key == f"member:{ME}" and not self.taken:
+            self.other.erase_member(ME, "本人申请", by="dpo-01")
+        self.taken.append(message.message_id)
+        return f"r-{message.message_id}"
+
+
+def test_an_erasure_while_the_persons_message_is_with_its_channel_stops_no_dispatch(
+    store_url: str,
+) -> None:
+    clock = ManualClock(AT)
+    config = reference_config()
+    with (
+        Engine.open(store_url, config=config, clock=clock) as engine,
+        Engine.open(store_url, config=config, clock=clock) as other,
+    ):
+        # memory:// is one process's: the erasure runs in the channel's call all the same.
+        eraser = engine if store_url.startswith("memory") else other
+        for patient in (ME, FRIEND):
+            engine.ingest(
+                [PatientRegistered(fact_id=f"reg-{patient}", patient_id=patient, occurred_at=AT)]
+            )
+            engine.record_consent(
+                patient, "care", ["sms"], key=f"k-{patient}", given_by=patient, source="app"
+            )
+            for n in range(2):
+                engine.execute(
+                    RequestMessage(
+                        key=f"ask-{patient}-{n}",
+                        member_id=patient,
+                        template_key="hba1c_recheck",
+                        purpose="care",
+                        variables={"name": "王"},
+                        reason="test",
+                    )
+                )
+        channel = _Erasing(eraser)
+        engine.dispatch({"sms": channel})
+        # Checked at the hand-over, before the erasure, all four went to the provider; what
+        # the provider said of P-1's is nobody's to keep (the erasure cancelled them), and
+        # the friend's two were delivered and recorded.
+        assert len(channel.taken) == 4
+        outbox = list(engine.store.outbox())
+        assert [m.status for m in outbox if m.key == f"member:{FRIEND}"] == ["delivered"] * 2
+        assert [m.status for m in outbox if m.key != f"member:{FRIEND}"] == ["cancelled"] * 2
+        assert not any(ME in m.message_id for m in outbox if m.key != f"member:{FRIEND}")
+        assert engine.store.pending_outbox(AT + timedelta(days=1), 10) == []

@@ -92,6 +92,7 @@ from membercore.errors.storage import (
     StorageError,
     StoreUnavailableError,
     UnknownMemberError,
+    UnknownMessageError,
     UnknownStoreError,
     VersionConflictError,
 )
@@ -153,6 +154,7 @@ __all__ = [
     "TooManyDependentsError",
     "TransferNotAllowedError",
     "UnknownMemberError",
+    "UnknownMessageError",
     "UnknownPlanError",
     "UnknownPostingError",
     "UnknownRedemptionError",

@@ -14,6 +14,7 @@ __all__ = [
     "StorageError",
     "StoreUnavailableError",
     "UnknownMemberError",
+    "UnknownMessageError",
     "UnknownStoreError",
     "VersionConflictError",
 ]
@@ -78,6 +79,26 @@ class OutdatedSchemaError(StorageError):
             f"the store is at schema version {self.found} and this membercore writes "
             f"{self.latest}: migrating it was not asked for"
         )
+
+
+@attrs.define(auto_exc=True, frozen=True, repr=False)
+class UnknownMessageError(StorageError, LookupError):
+    """No outbox message has the id named (in the record named, if any).
+
+    It was never queued, or it was erased meanwhile (an erasure renames a person's
+    messages, and may commit while one of them is being handed to its channel).
+
+    Attributes:
+        message_id: the message named.
+    """
+
+    store: str = attrs.field(alias="url")
+    message_id: str
+    problem: str = attrs.field(init=False)
+
+    @problem.default
+    def _no_message(self) -> str:
+        return f"no outbox message {self.message_id!r}"
 
 
 class StoreUnavailableError(StorageError):

@@ -214,8 +214,9 @@ class OutboxStore(Recorder, Protocol):
         (``delivery.key``, which a dispatcher knows) is found in that record alone.
 
         Raises:
-            StorageError: no message has that id (in the record named, if any), or the
-                store failed.
+            UnknownMessageError: no message has that id (in the record named, if any):
+                never queued, or erased since it was claimed.
+            StorageError: the store failed.
         """
         ...
 
@@ -257,8 +258,8 @@ class OutboxStore(Recorder, Protocol):
 
         Raises:
             NaiveInstantError: ``at`` is naive.
-            StorageError: naming the message, when no message has that id (in the record
-                named, if any), the message
+            UnknownMessageError: no message has that id (in the record named, if any).
+            StorageError: naming the message, when the message
                 was not delivered or ``outcome`` is empty (nothing was recorded); or the
                 store failed.
         """

@@ -26,7 +26,7 @@ import attrs
 from membercore import outreach
 from membercore.converters import JSON
 from membercore.ports import Channel, Delivery, OutboxMessage
-from membercore.service.dispatch import Backoff, DispatchReport, report_of, send
+from membercore.service.dispatch import Backoff, DispatchReport, record, report_of, send
 from membercore.service.member import Member, contact, evolve_all
 from membercore.service.notices import STAFF, task_of
 from membercore.service.outcomes import address_key, note, rendered, todays_payload
@@ -67,7 +67,8 @@ def deliver(
         elif verdict.later is not None:
             held += 1
             why = f"held back for quiet hours until {verdict.later.isoformat()}"
-            engine.store.record_delivery(
+            record(
+                engine.store,
                 Delivery(
                     message_id=message.message_id,
                     at=now,
@@ -75,13 +76,14 @@ def deliver(
                     retry_at=verdict.later,
                     held=True,
                     key=message.key,
-                )
+                ),
             )
         elif verdict.unknown:
             given_up += 1
             why = _UNKNOWN if message.channel != STAFF else _CLOSED
-            engine.store.record_delivery(
-                Delivery(message_id=message.message_id, at=now, error=why, key=message.key)
+            record(
+                engine.store,
+                Delivery(message_id=message.message_id, at=now, error=why, key=message.key),
             )
         else:
             cancelled += 1  # its row was cancelled in the hand-over's commit

@@ -14,12 +14,14 @@ them. The lease must outlast sending one batch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 import attrs
 
 from membercore.dates import require_aware
+from membercore.errors import UnknownMessageError
 from membercore.ports import (
     Channel,
     Delivery,
@@ -34,9 +36,12 @@ __all__ = [
     "Backoff",
     "DispatchReport",
     "dispatch",
+    "record",
     "report_of",
     "send",
 ]
+
+log = logging.getLogger(__name__)
 
 #: How long a dispatcher holds the messages it claimed, unless it says otherwise.
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -159,8 +164,24 @@ def send(
             address=address,
             key=message.key,
         )
-    store.record_delivery(delivery)
+    record(store, delivery)
     return delivery
+
+
+def record(store: Store, delivery: Delivery) -> None:
+    """Record ``delivery``; a message gone from the outbox meanwhile is passed over.
+
+    An erasure renames a person's messages, and may commit while one of them is with
+    its channel: what the channel said of it is then nobody's to keep, and the other
+    messages of the dispatch are recorded all the same.
+    """
+    try:
+        store.record_delivery(delivery)
+    except UnknownMessageError:
+        log.warning(
+            "outbox message %s is gone (erased?) since it was claimed: its delivery is not kept",
+            delivery.message_id,
+        )
 
 
 def _retry_at(error: Exception, policy: Backoff, failures: int, now: datetime) -> datetime | None:

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Self
 
 from membercore.dates import require_aware
-from membercore.errors import StorageError, VersionConflictError
+from membercore.errors import StorageError, UnknownMessageError, VersionConflictError
 
 
 class Closing:
@@ -70,7 +70,7 @@ def outcome_at(url: str, message_id: str, outcome: str, at: datetime) -> datetim
 def undelivered(url: str, message_id: str, status: str | None) -> StorageError:
     """Why an outcome of ``message_id`` is refused: the message's ``status`` (None: no message)."""
     if status is None:
-        return StorageError(url, f"no outbox message {message_id!r}")
+        return UnknownMessageError(url=url, message_id=message_id)
     return StorageError(
         url, f"outbox message {message_id!r} is {status}, not delivered: it has no outcome"
     )

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from membercore.dates import require_aware
-from membercore.errors import StorageError, VersionConflictError
+from membercore.errors import StorageError, UnknownMessageError, VersionConflictError
 from membercore.hookspecs import StoreOpener, hookimpl
 from membercore.ports import (
     ApiToken,
@@ -449,7 +449,7 @@ class MemoryStore(Closing):
             self._check_open()
             outgoing = self._outbox.get(delivery.message_id)
             if outgoing is None or delivery.key not in (None, outgoing.message.key):
-                raise StorageError(self.url, f"no outbox message {delivery.message_id!r}")
+                raise UnknownMessageError(url=self.url, message_id=delivery.message_id)
             message = outgoing.message
             if delivery.receipt is not None:
                 if message.status != "delivered":

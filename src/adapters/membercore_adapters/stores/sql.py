@@ -33,6 +33,7 @@ from membercore.errors import (
     OutdatedSchemaError,
     StorageError,
     StoreUnavailableError,
+    UnknownMessageError,
     VersionConflictError,
 )
 from membercore.ports import (
@@ -727,7 +728,7 @@ class SqlStore(Closing, SqlAccounts, SqlErasure, ABC):
         """
         self._writable("recording a delivery")
         rows = self._rows
-        unknown = StorageError(self.url, f"no outbox message {delivery.message_id!r}")
+        unknown = UnknownMessageError(url=self.url, message_id=delivery.message_id)
         named = self._message_named(delivery.message_id, delivery.key, "recording a delivery")
         if named is None:
             raise unknown

@@ -145,7 +145,7 @@ def _signed_in(client: TestClient[Litestar], staff_id: str) -> str:
 def _call(api: Litestar) -> str:
     """The id of P-1's call, as the console's URLs name it."""
     (key,) = _engine(api, lambda engine: list(engine.member("P-1").work.tasks))
-    return task_id(key)
+    return task_id("member:P-1", key)
 
 
 def _diabetes(api: Litestar) -> str:
@@ -391,7 +391,7 @@ def test_an_unassigned_task_claimed_by_someone_off_the_roster_says_why(
     page = client.get("/console/").text
     assert "待认领" in page
     claimed = client.post(
-        f"/console/tasks/{task_id('cs-P-2')}/claim",
+        f"/console/tasks/{task_id('member:P-2', 'cs-P-2')}/claim",
         data={"_csrf_token": token, "back": "queue"},
     )
     said = _flash(claimed.text)

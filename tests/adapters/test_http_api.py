@@ -339,7 +339,7 @@ BODIES = [
     ("/commands", "/commands", CRM, {"type": "adjust_points", "key": "a", "member_id": "P-1"}),
     ("/members/P-1/quote", "/members/{member_id}/quote", HIS, {"items": []}),
     (
-        f"/tasks/{task_id('T-1')}/complete",
+        f"/tasks/{task_id('member:P-1', 'T-1')}/complete",
         "/tasks/{task_id}/complete",
         CRM,
         {"outcome": "rebooked"},
@@ -760,7 +760,10 @@ def test_a_call_task_is_listed_claimed_and_completed_back_into_the_diabetes_jour
     assert client.get("/tasks?mine=1", headers=theirs).json() == []
 
     key, named = task["task_key"], task["id"]
-    assert base64.urlsafe_b64decode(named + "=" * (-len(named) % 4)).decode() == key
+    # The id names the member's record and the task's key (unique within the record).
+    assert (
+        base64.urlsafe_b64decode(named + "=" * (-len(named) % 4)).decode() == f"member:P-1\n{key}"
+    )
     claimed = client.post(f"/tasks/{named}/claim", headers=mine)
     assert claimed.status_code == 200, claimed.text
     assert claimed.json()["assignee"] == holder
@@ -775,7 +778,7 @@ def test_a_call_task_is_listed_claimed_and_completed_back_into_the_diabetes_jour
         lambda engine: next(j for j in engine.journeys("P-1") if j.journey == "diabetes")
     )
     assert journey.state == "monitoring"  # the call rebooked the recheck
-    fact_id = f"{key}/completed/{holder}"
+    fact_id = f"P-1/{key}/completed/{holder}"  # the member's own: task keys are per member
     seen = engine_thread(api).call_blocking(lambda engine: engine.store.seen([fact_id]))
     assert list(seen) == [fact_id]  # taken as a task_completed fact
     closed = engine_thread(api).call_blocking(
@@ -812,23 +815,64 @@ def test_a_nurse_claims_only_her_task_and_an_admin_takes_it_over(
     assert row["assignee"] == "rn-01"  # the least loaded nurse, in roster order
     assert client.get("/tasks?role=doctor", headers=CRM).json() == []
     nurse = {"Authorization": "Bearer rn-01-token"}
-    assert (
-        client.post(f"/tasks/{task_id('T-1')}/claim", headers=nurse).json()["assignee"] == "rn-01"
-    )
+    assert row["id"] == task_id("member:P-1", "T-1")
+    assert client.post(f"/tasks/{row['id']}/claim", headers=nurse).json()["assignee"] == "rn-01"
     admin = {"Authorization": "Bearer rn-02-token"}
-    taken = client.post(f"/tasks/{task_id('T-1')}/claim", headers=admin)
+    # An id an earlier release gave (the task's key alone) names the task all the same.
+    taken = client.post(f"/tasks/{_earlier_id('T-1')}/claim", headers=admin)
     assert taken.status_code == 200, taken.text
     assert taken.json()["assignee"] == "rn-02"
     held = engine_thread(api).call_blocking(lambda e: e.member("P-1").work.tasks["T-1"])
     assert held.assignee == "rn-02"
-    _is_problem(client.post(f"/tasks/{task_id('T-1')}/claim", headers=nurse), 409, "task-held")
+    _is_problem(client.post(f"/tasks/{row['id']}/claim", headers=nurse), 409, "task-held")
     # A task for a role the roster lacks waits unassigned; a nurse cannot take it.
     social = {**task, "key": "T-2", "role": "social_worker"}
     assert client.post("/commands", json=social, headers=CRM).status_code == 200
     (waiting,) = client.get("/tasks?role=social_worker", headers=CRM).json()
     assert waiting["assignee"] is None
     assert "social_worker" in waiting["unassigned_reason"]
-    _is_problem(client.post(f"/tasks/{task_id('T-2')}/claim", headers=nurse), 422, "unknown-staff")
+    _is_problem(client.post(f"/tasks/{waiting['id']}/claim", headers=nurse), 422, "unknown-staff")
+
+
+def _earlier_id(task_key: str) -> str:
+    """A task's id as releases before schema 11 gave it: its key alone, in base64url."""
+    return base64.urlsafe_b64encode(task_key.encode()).decode().rstrip("=")
+
+
+def test_two_members_tasks_of_one_key_are_claimed_and_completed_each_on_its_own(
+    client: TestClient[Litestar], api: Litestar
+) -> None:
+    other = {**REGISTERED, "fact_id": "HIS-9", "patient_id": "P-9", "name": "周先生"}
+    assert client.post("/facts", json=[REGISTERED, other], headers=HIS).status_code == 200
+    due = (T0 + timedelta(days=1)).isoformat()
+    for member_id in ("P-1", "P-9"):
+        task = {
+            "type": "create_task",
+            "key": "T-1",
+            "member_id": member_id,
+            "kind": "visit",
+            "role": "nurse",
+            "due_at": due,
+            "reason": "术后回访",
+        }
+        assert client.post("/commands", json=task, headers=CRM).status_code == 200
+    listed = {row["member_id"]: row["id"] for row in client.get("/tasks", headers=CRM).json()}
+    assert sorted(listed) == ["P-1", "P-9"]
+    assert listed["P-1"] != listed["P-9"]
+    nurse = {"Authorization": "Bearer rn-02-token"}
+    # An id of the key alone names two open tasks: refused, saying which id to use.
+    earlier = client.post(f"/tasks/{_earlier_id('T-1')}/claim", headers=nurse)
+    _is_problem(earlier, 409, "ambiguous-task")
+    claimed = client.post(f"/tasks/{listed['P-9']}/claim", headers=nurse).json()
+    assert (claimed["member_id"], claimed["assignee"]) == ("P-9", "rn-02")
+    done = client.post(
+        f"/tasks/{listed['P-9']}/complete", headers=nurse, json={"outcome": "rebooked"}
+    ).json()
+    assert (done["member_id"], done["status"], done["outcome"]) == ("P-9", "closed", "rebooked")
+    held = engine_thread(api).call_blocking(
+        lambda e: (e.member("P-1").work.tasks["T-1"], e.member("P-9").work.tasks["T-1"])
+    )
+    assert [task.status for task in held] == ["open", "closed"]
 
 
 # -- faults -----------------------------------------------------------------------------

@@ -329,7 +329,7 @@ def test_a_schema_of_version_ten_gains_keys_by_record_and_keeps_every_row(
         ]
         assert len(list(store.inputs())) == 3
     indexes = _tables(postgres_url, _schema(url))
-    assert {"inbox_fact", "outbox_message", "outbox_message_id", "tasks_task"} <= indexes
+    assert {"inbox_fact", "outbox_message", "outbox_message_id", "tasks_due"} <= indexes
     assert not {"outbox_member", "tasks_member"} & indexes
 
 

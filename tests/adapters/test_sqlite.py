@@ -18,6 +18,7 @@ import pytest
 from membercore import Engine, reference_config
 from membercore.errors import StorageError, StoreUnavailableError, VersionConflictError
 from membercore.facts import ChargeLine, ChargePaid, Fact, PatientRegistered
+from membercore.ports import Commit
 from membercore.serialization import message_from_stored
 from membercore.service.member import replay
 from membercore.service.recording import member_key
@@ -85,6 +86,46 @@ def _written_at_schema(
         yield conn
     conn.close()
     monkeypatch.undo()
+
+
+def _task_as_written(conn: sqlite3.Connection, key: str) -> None:
+    """The task of ``every_table(key)``, written as a schema before 11 held it.
+
+    The store's own statement names the key a schema of 11 has.
+    """
+    conn.execute(
+        "INSERT INTO tasks (task_key, key, kind, role, assignee, due_at, status, payload) "
+        "VALUES (?, ?, 'call', 'nurse', NULL, ?, 'open', '{}')",
+        (f"task-{key}", key, _micros(T0)),
+    )
+    conn.commit()
+
+
+def test_a_file_of_schema_ten_keys_tasks_by_record_and_keeps_them(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _written_at_schema(path, monkeypatch, 10) as conn, SqliteStore(path) as store:
+        for key in ("member:p-1", "member:p-2"):
+            store.commit(attrs.evolve(every_table(key), tasks=()))
+            _task_as_written(conn, key)
+    with SqliteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 11
+        kept = [(t.key, t.task_key, t.status) for t in store.tasks(None)]
+        assert kept == [
+            ("member:p-1", "task-member:p-1", "open"),
+            ("member:p-2", "task-member:p-2", "open"),
+        ]
+        # Another member's task of a key already used is a task of its own.
+        other = attrs.evolve(store.tasks().__next__(), key="member:p-2", assignee="hm-01")
+        store.commit(Commit(tasks=[other]))
+        assert [(t.key, t.task_key, t.assignee) for t in store.tasks(None)] == [
+            ("member:p-1", "task-member:p-1", None),
+            ("member:p-2", "task-member:p-1", "hm-01"),
+            ("member:p-2", "task-member:p-2", None),
+        ]
+        assert len(list(store.outbox())) == len(list(store.inputs())) == 2
+    assert "tasks_by_record" not in _tables(path)
+    assert {"tasks_due", "tasks_open", "tasks_load"} <= _tables(path)
 
 
 def test_opening_a_new_file_creates_the_schema_and_records_its_version(
@@ -274,8 +315,9 @@ def test_the_outcome_listings_are_read_through_their_indexes(
 def test_a_file_of_schema_seven_gains_accounts_and_keeps_every_row(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with _written_at_schema(path, monkeypatch, 7), SqliteStore(path) as store:
-        store.commit(attrs.evolve(every_table(), inputs=()))
+    with _written_at_schema(path, monkeypatch, 7) as conn, SqliteStore(path) as store:
+        store.commit(attrs.evolve(every_table(), inputs=(), tasks=()))
+        _task_as_written(conn, "member:p-1")
     assert "api_tokens" not in _tables(path)
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 8
@@ -286,8 +328,8 @@ def test_a_file_of_schema_eight_gains_an_input_log_that_counts_the_records_befor
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with _written_at_schema(path, monkeypatch, 8), SqliteStore(path) as store:
-        store.commit(attrs.evolve(every_table("member:p-1"), inputs=()))
-        store.commit(attrs.evolve(every_table("member:p-2"), inputs=()))
+        store.commit(attrs.evolve(every_table("member:p-1"), inputs=(), tasks=()))
+        store.commit(attrs.evolve(every_table("member:p-2"), inputs=(), tasks=()))
     assert "inputs" not in _tables(path)
     with SqliteStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION >= 9

@@ -302,7 +302,7 @@ class TaskStore(Recorder, Protocol):
     """
 
     def tasks(self, status: str | None = "open") -> Iterator[TaskRow]:
-        """Staff tasks of a status (every task when None), by due instant then key."""
+        """Staff tasks of a status (every task when None), by due instant, task key, record."""
         ...
 
     def task_loads(self) -> dict[str, int]:

@@ -339,7 +339,8 @@ class TaskRow:
     """A staff task as the store lists it (the member's record holds the task itself).
 
     Attributes:
-        task_key: the task's key (unique).
+        task_key: the task's key, unique within its record (two members' tasks may
+            share one).
         key: the member's record.
         kind: what to do (``call``, ``follow_up``...).
         role: the role that does it.

@@ -55,13 +55,19 @@ def _states(engine: Engine, member_id: str) -> dict[str, tuple[str, str]]:
 
 
 def _complete(
-    engine: Engine, task_key: str, caller: Principal, outcome: str, *, show: bool
+    engine: Engine,
+    which: tuple[str | None, str],
+    caller: Principal,
+    outcome: str,
+    *,
+    show: bool,
 ) -> _Done:
-    row = task_row(engine, task_key)
+    in_record, task_key = which
+    row = task_row(engine, task_key, in_record)
     member_id = member_of(row.key)
     admitted = row.status == "open"  # completing an open task records the look-up
     before = _states(engine, member_id)
-    done = complete_task(engine, task_key, caller, outcome, via=VIA)
+    done = complete_task(engine, task_key, caller, outcome, record=row.key, via=VIA)
     after = _states(engine, member_id)
     moved = [
         f"{label}：{before[key][1]} → {state}"
@@ -96,11 +102,11 @@ async def complete(request: Request[Any, Any, Any], task_id: FromPath[str]) -> T
     if not outcome:
         return redirect(_back(form, member_id), flash("请选择或填写任务结果", ok=False))
     caller = staff_of(request).principal
-    task_key = task_named(task_id)
+    which = task_named(task_id)
     show = form_field(form, "back") == "member"
     try:
         done = await runner(request).call(
-            lambda engine: _complete(engine, task_key, caller, outcome, show=show)
+            lambda engine: _complete(engine, which, caller, outcome, show=show)
         )
     except (ProblemError, WorkError) as refused:
         return redirect(_back(form, member_id), flash(_why(refused), ok=False))
@@ -116,11 +122,11 @@ async def claim(request: Request[Any, Any, Any], task_id: FromPath[str]) -> Redi
     form = await request.form()
     member_id = form_field(form, "member") or None
     caller = staff_of(request).principal
-    task_key = task_named(task_id)
+    record, task_key = task_named(task_id)
     key = f"claim/{uuid.uuid4().hex}"
     try:
         held = await runner(request).call(
-            lambda engine: claim_task(engine, task_key, caller, key, via=VIA)
+            lambda engine: claim_task(engine, task_key, caller, key, record=record, via=VIA)
         )
     except (ProblemError, WorkError) as refused:
         return redirect(_back(form, member_id), flash(_why(refused), ok=False))

@@ -14,6 +14,7 @@ from datetime import datetime
 import attrs
 
 from membercore.config import ProgrammeConfig
+from membercore.service.recording import member_key
 from membercore.staff.tasks import Task
 from membercore_adapters.console.outcomes import Outcome
 from membercore_adapters.console.pages import when
@@ -83,7 +84,7 @@ def task_line(
     is_open = task.status == "open"
     free = task.assignee is None
     return TaskLine(
-        id=task_id(task.key),
+        id=task_id(member_key(member_id), task.key),
         member_id=member_id,
         kind=named(TASK_KINDS, task.kind, "zh-CN"),
         role=named(STAFF_ROLES, task.role, "zh-CN"),

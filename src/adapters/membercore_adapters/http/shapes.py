@@ -20,7 +20,7 @@ import attrs
 from membercore import benefits, ledger, tiers
 from membercore.outreach import SentMessage
 from membercore.ports import TaskRow
-from membercore.service.recording import member_of
+from membercore.service.recording import member_key, member_of
 from membercore.staff.tasks import Task
 
 __all__ = [
@@ -209,7 +209,7 @@ class TaskView:
     def of_row(cls, row: TaskRow) -> TaskView:
         """The view of a task as the store lists it."""
         return cls(
-            id=task_id(row.task_key),
+            id=task_id(row.key, row.task_key),
             task_key=row.task_key,
             member_id=member_of(row.key),
             kind=row.kind,
@@ -225,7 +225,7 @@ class TaskView:
     def of_task(cls, member_id: str, task: Task) -> TaskView:
         """The view of a task as the member's record holds it."""
         return cls(
-            id=task_id(task.key),
+            id=task_id(member_key(member_id), task.key),
             task_key=task.key,
             member_id=member_id,
             kind=task.kind,
@@ -238,19 +238,29 @@ class TaskView:
         )
 
 
-def task_id(task_key: str) -> str:
-    """The URL-safe id of a task: its key in base64url, without padding."""
-    return base64.urlsafe_b64encode(task_key.encode("utf-8")).decode("ascii").rstrip("=")
+def task_id(key: str, task_key: str) -> str:
+    """The URL-safe id of a task: its record's key and its own, in base64url, unpadded.
+
+    A task's key is unique within its record only: two members' tasks may share one.
+    """
+    named = f"{key}\n{task_key}".encode()
+    return base64.urlsafe_b64encode(named).decode("ascii").rstrip("=")
 
 
-def task_key_of(task_id: str) -> str | None:
-    """The key a task id names, or ``None`` when it names none."""
+def task_key_of(task_id: str) -> tuple[str | None, str] | None:
+    """The record and the key a task id names, or ``None`` when it names none.
+
+    An id an earlier release gave names the task's key alone: its record is ``None``.
+    """
     try:
         padded = task_id + "=" * (-len(task_id) % 4)
-        key = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        named = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
     except (ValueError, UnicodeError):
         return None
-    return key if key and task_id == task_id.rstrip("=") else None
+    if not named or task_id != task_id.rstrip("="):
+        return None
+    record, newline, key = named.partition("\n")
+    return (record, key) if newline and record and key else (None, named)
 
 
 def _outcome(payload: str) -> str | None:

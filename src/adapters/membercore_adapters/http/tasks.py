@@ -13,7 +13,6 @@ as it stands.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from litestar import Request, get, post
@@ -91,23 +90,29 @@ def _visited(engine: Engine, caller: Principal, row: TaskRow, purpose: str, via:
         admit(engine, Visit(principal=caller, purpose=purpose, via=via), member_of(row.key))
 
 
-def task_row(engine: Engine, task_key: str) -> TaskRow:
-    """The task of that key as the store lists it.
+def task_row(engine: Engine, task_key: str, record: str | None = None) -> TaskRow:
+    """The task of that key (in the record ``record``, when named) as the store lists it.
 
     Raises:
-        ProblemError: no task has that key (404).
+        ProblemError: no task has that key (404); two members have a task of that key,
+            and ``record`` names neither (409).
     """
-    found = _first(engine.store.tasks("open"), task_key) or _first(
-        engine.store.tasks("closed"), task_key
-    )
-    if found is None:
-        raise ProblemError(404, "unknown-task", f"没有任务 {task_key!r} / no task {task_key!r}")
-    return found
-
-
-def _first(rows: Iterable[TaskRow], task_key: str) -> TaskRow | None:
-    """The row of ``task_key`` among ``rows`` (open tasks are few: they are read first)."""
-    return next((row for row in rows if row.task_key == task_key), None)
+    for status in ("open", "closed"):  # open tasks are few: they are read first
+        found = [
+            row
+            for row in engine.store.tasks(status)
+            if row.task_key == task_key and record in (None, row.key)
+        ]
+        if len(found) > 1:
+            raise ProblemError(
+                409,
+                "ambiguous-task",
+                f"{len(found)} 位会员都有任务 {task_key!r}，请使用任务列表给出的 id / "
+                f"{len(found)} members have a task {task_key!r}: use the id the task list gives",
+            )
+        if found:
+            return found[0]
+    raise ProblemError(404, "unknown-task", f"没有任务 {task_key!r} / no task {task_key!r}")
 
 
 def _held(engine: Engine, row: TaskRow) -> TaskView:
@@ -117,7 +122,13 @@ def _held(engine: Engine, row: TaskRow) -> TaskView:
 
 
 def claim_task(
-    engine: Engine, task_key: str, caller: Principal, key: str, *, via: str = "api"
+    engine: Engine,
+    task_key: str,
+    caller: Principal,
+    key: str,
+    *,
+    record: str | None = None,
+    via: str = "api",
 ) -> TaskView:
     """Give the open task to the member of staff calling (the engine's ``AssignTask``).
 
@@ -126,10 +137,11 @@ def claim_task(
 
     Raises:
         ProblemError: no such task (404); it is closed, or another holds it and the caller
-            is no administrator (409).
+            is no administrator, or two members have a task of that key and ``record``
+            names neither (409).
         WorkError: the caller is not on the roster with the task's role (422).
     """
-    row = task_row(engine, task_key)
+    row = task_row(engine, task_key, record)
     if row.status != "open":
         raise ProblemError(
             409, "task-closed", f"任务 {task_key!r} 已关闭 / task {task_key!r} is closed"
@@ -150,7 +162,7 @@ def claim_task(
         )
     )
     _visited(engine, caller, row, "认领任务 / claiming a task", via)
-    return _held(engine, task_row(engine, task_key))
+    return _held(engine, task_row(engine, task_key, row.key))
 
 
 @post(
@@ -179,13 +191,21 @@ async def claim(
 ) -> TaskView:
     """Take the task."""
     caller = _staff(principal_of(request))
-    task_key = task_named(task_id)
+    record, task_key = task_named(task_id)
     key = idempotency_key or f"claim/{uuid.uuid4().hex}"
-    return await runner(request).call(lambda engine: claim_task(engine, task_key, caller, key))
+    return await runner(request).call(
+        lambda engine: claim_task(engine, task_key, caller, key, record=record)
+    )
 
 
 def complete_task(
-    engine: Engine, task_key: str, caller: Principal, outcome: str, *, via: str = "api"
+    engine: Engine,
+    task_key: str,
+    caller: Principal,
+    outcome: str,
+    *,
+    record: str | None = None,
+    via: str = "api",
 ) -> TaskView:
     """Close the task with its outcome: a ``task_completed`` fact, which journeys take.
 
@@ -198,7 +218,7 @@ def complete_task(
             holds it and the caller is no administrator (409); the engine refused the
             fact (422).
     """
-    row = task_row(engine, task_key)
+    row = task_row(engine, task_key, record)
     if row.status != "open":
         held = _held(engine, row)
         if held.outcome == outcome:
@@ -223,9 +243,11 @@ def complete_task(
             f"任务 {task_key!r} 待 {row.role} 岗位认领 / task {task_key!r} waits for someone "
             f"with the role {row.role!r}",
         )
+    member_id = member_of(row.key)
     fact = TaskCompleted(
-        fact_id=f"{task_key}/completed/{caller.id}",
-        patient_id=member_of(row.key),
+        # The member's own: another member's task may have the same key.
+        fact_id=f"{member_id}/{task_key}/completed/{caller.id}",
+        patient_id=member_id,
         occurred_at=engine.now(),
         task_key=task_key,
         outcome=outcome,
@@ -235,7 +257,7 @@ def complete_task(
         (_, why), *_ = report.refusals
         raise ProblemError(422, "completion-refused", why)
     _visited(engine, caller, row, "完成任务 / completing a task", via)
-    return _held(engine, task_row(engine, task_key))
+    return _held(engine, task_row(engine, task_key, row.key))
 
 
 @post(
@@ -262,24 +284,24 @@ async def complete(
 ) -> TaskView:
     """Close the task with its outcome."""
     caller = principal_of(request)
-    task_key = task_named(task_id)
+    record, task_key = task_named(task_id)
     if not data.outcome.strip():
         raise ProblemError(422, "invalid-outcome", "结果不能为空 / the outcome is empty")
     return await runner(request).call(
-        lambda engine: complete_task(engine, task_key, caller, data.outcome)
+        lambda engine: complete_task(engine, task_key, caller, data.outcome, record=record)
     )
 
 
-def task_named(task_id: str) -> str:
-    """The key of the task an id in a URL names.
+def task_named(task_id: str) -> tuple[str | None, str]:
+    """The record and key of the task an id in a URL names (no record: an earlier id).
 
     Raises:
         ProblemError: the id names no task key (404).
     """
-    key = task_key_of(task_id)
-    if key is None:
+    named = task_key_of(task_id)
+    if named is None:
         raise ProblemError(404, "unknown-task", f"没有任务 {task_id!r} / no task {task_id!r}")
-    return key
+    return named
 
 
 def _staff(caller: Principal) -> Principal:

@@ -115,7 +115,8 @@ class MemoryStore(Closing):
         # Dictionaries keep insertion order: that is commit order.
         self._outbox: dict[str, _Outgoing] = {}
         self._dead_letters: dict[tuple[str, str], DeadLetter] = {}
-        self._tasks: dict[str, TaskRow] = {}
+        # By record, then task key: a task's key is unique within its record.
+        self._tasks: dict[tuple[str, str], TaskRow] = {}
         # Patients' identifiers, (system, value) -> patient id; sources' positions.
         self._identifiers: dict[str, dict[str, str]] = {}  # value -> system -> patient
         self._positions: dict[str, str] = {}
@@ -338,11 +339,11 @@ class MemoryStore(Closing):
             return iter(list(self._dead_letters.values()))
 
     def tasks(self, status: str | None = "open") -> Iterator[TaskRow]:
-        """Staff tasks of a status (every task when None), by due instant then task key."""
+        """Staff tasks of a status (every task when None), by due instant, task key, record."""
         with self._lock:
             self._check_open()
             rows = [t for t in self._tasks.values() if status is None or t.status == status]
-        return iter(sorted(rows, key=lambda task: (task.due_at, task.task_key)))
+        return iter(sorted(rows, key=lambda task: (task.due_at, task.task_key, task.key)))
 
     def task_loads(self) -> dict[str, int]:
         """Open tasks per assignee (unassigned tasks are nobody's load)."""
@@ -396,7 +397,7 @@ class MemoryStore(Closing):
         for letter in commit.dead_letters:
             self._dead_letters.setdefault((letter.fact_id, letter.payload), letter)
         for task in commit.tasks:
-            self._tasks[task.task_key] = task
+            self._tasks[task.key, task.task_key] = task
         for message_id in commit.cancelled:
             outgoing = self._outbox.get(message_id)
             if outgoing is not None and outgoing.message.status == "pending":
@@ -658,9 +659,10 @@ class MemoryStore(Closing):
         for old_letter, letter in erasure.dead_letters:
             if self._dead_letters.pop((old_letter.fact_id, old_letter.payload), None):
                 self._dead_letters[(letter.fact_id, letter.payload)] = letter
+        old_keys = {r.key: r.old_key for r in erasure.records}
         for old, task in erasure.tasks:
-            self._tasks.pop(old, None)
-            self._tasks[task.task_key] = task
+            self._tasks.pop((old_keys.get(task.key, task.key), old), None)
+            self._tasks[task.key, task.task_key] = task
         for logged in erasure.inputs:
             self._inputs[logged.seq - 1] = logged
         for link in erasure.identifiers:

@@ -76,10 +76,9 @@ INPUT_COLUMNS = "seq, kind, keys, at, occurred_at, batch_at, cutoff, refused, pa
 #: The columns a look-up is read from (the first, its place in the order recorded).
 LOOKUP_COLUMNS = "seq, at, who, member_id, purpose, via"
 #: What writing a task of a stored key does: it replaces the stored row.
-TASK_UPSERT = """ON CONFLICT (task_key) DO UPDATE SET
-        key = excluded.key, kind = excluded.kind, role = excluded.role,
-        assignee = excluded.assignee, due_at = excluded.due_at, status = excluded.status,
-        payload = excluded.payload"""
+TASK_UPSERT = """ON CONFLICT (key, task_key) DO UPDATE SET
+        kind = excluded.kind, role = excluded.role, assignee = excluded.assignee,
+        due_at = excluded.due_at, status = excluded.status, payload = excluded.payload"""
 
 
 def unchanged(text: str) -> str:
@@ -289,7 +288,8 @@ class CommitRows:
         outbox: ``(message_id, key, channel, payload, send_at, status, attempts)``.
         dead_letters: ``(fact_id, fact_type, payload, reason, at)``.
         tasks: ``(task_key, key, kind, role, assignee, due_at, status, payload)``, one
-            per task key, the last one written (as upserts row by row would leave).
+            per task (its record and task key), the last one written (as upserts row by
+            row would leave).
         cancelled: the message ids to cancel.
         identifiers: ``(value, system, patient_id)``.
         positions: ``(source, position)``, one per source, the last one written.
@@ -348,7 +348,7 @@ class CommitRows:
             for d in commit.dead_letters
         ]
         tasks = {
-            t.task_key: (
+            (t.key, t.task_key): (
                 put(t.task_key),
                 put(t.key),
                 put(t.kind),

@@ -620,19 +620,20 @@ class SqlStore(Closing, SqlAccounts, SqlErasure, ABC):
         return map(self._rows.letter, rows)
 
     def tasks(self, status: str | None = "open") -> Iterator[TaskRow]:
-        """Staff tasks of a status (every task when None), by due instant then task key."""
+        """Staff tasks of a status (every task when None), by due instant, task key, record."""
         wanted: tuple[str, ...] = () if status is None else (self._rows.put(status),)
-        order = f" ORDER BY due_at, task_key LIMIT {PAGE}"
+        order = f" ORDER BY due_at, task_key, key LIMIT {PAGE}"
+        after = "(due_at, task_key, key) > (?, ?, ?)"
         if status is None:
             first = _TASKS + order
-            following = _TASKS + " WHERE (due_at, task_key) > (?, ?)" + order
+            following = f"{_TASKS} WHERE {after}{order}"
         else:
             first = _TASKS + " WHERE status = ?" + order
-            following = _TASKS + " WHERE status = ? AND (due_at, task_key) > (?, ?)" + order
+            following = f"{_TASKS} WHERE status = ? AND {after}{order}"
         rows = self._pages(
             "listing tasks",
             (first, wanted),
-            lambda last: (following, (*wanted, last[5], last[0])),
+            lambda last: (following, (*wanted, last[5], last[0], last[1])),
         )
         return map(self._rows.task, rows)
 

@@ -119,15 +119,16 @@ def letter_of(fact_id: str, reason: str = "unknown fact type", at: datetime = T0
 def task_of(
     task_key: str,
     *,
+    key: str = "member:p-1",
     due_at: datetime = T0,
     assignee: str | None = "nurse-li",
     status: str = "open",
     payload: str = "{}",
 ) -> TaskRow:
-    """A call task for the health manager."""
+    """A call task for the health manager, about the member of the record ``key``."""
     return TaskRow(
         task_key=task_key,
-        key="member:p-1",
+        key=key,
         kind="call",
         role="health_manager",
         assignee=assignee,

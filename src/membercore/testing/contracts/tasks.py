@@ -1,5 +1,7 @@
 """The contract of the task role: staff tasks by due instant, replaced by key, and loads.
 
+A task is known by its record and its key: two members' tasks may share a key.
+
 Tasks are balanced by the open tasks of each member of staff (task loads), health
 managers by the records each manages (case loads, from the records' changes).
 """
@@ -85,6 +87,18 @@ class TasksContract(Contract):
         )
         assert [t.task_key for t in store.tasks("closed")] == ["task-2"]
         assert len(list(store.tasks(None))) == 2
+
+    def test_two_members_tasks_of_one_key_are_two_tasks(self, store: TaskStore) -> None:
+        wang, li = "member:p-wang", "member:p-li"
+        store.commit(Commit(tasks=[task_of("follow-up", key=wang, assignee=None)]))
+        store.commit(Commit(tasks=[task_of("follow-up", key=li, assignee=None)]))
+        store.commit(Commit(tasks=[task_of("follow-up", key=li, assignee="nurse-li")]))
+        store.commit(Commit(tasks=[task_of("follow-up", key=wang, assignee=None, status="closed")]))
+        assert [(t.key, t.status, t.assignee) for t in store.tasks(None)] == [
+            (li, "open", "nurse-li"),
+            (wang, "closed", None),
+        ]
+        assert store.task_loads() == {"nurse-li": 1}
 
     def test_task_loads_count_open_tasks_per_assignee(self, store: TaskStore) -> None:
         store.commit(

@@ -330,9 +330,14 @@ MIGRATIONS: Final[tuple[tuple[LiteralString, ...], ...]] = (
         "CREATE INDEX outbox_message_id ON outbox (message_id)",
         # The primary key leads with the record's key: the old index of it goes.
         "DROP INDEX outbox_member",
+        # A task's key is unique within its record: two members' tasks may share one.
         "ALTER TABLE tasks DROP CONSTRAINT tasks_pkey, ADD PRIMARY KEY (key, task_key)",
-        "CREATE INDEX tasks_task ON tasks (task_key)",
         "DROP INDEX tasks_member",
+        # The task lists' order: due, task key, then record.
+        "DROP INDEX tasks_due",
+        "DROP INDEX tasks_open",
+        "CREATE INDEX tasks_due ON tasks (due_at, task_key, key)",
+        "CREATE INDEX tasks_open ON tasks (due_at, task_key, key) WHERE status = 'open'",
     ),
 )
 #: The schema version this module writes.

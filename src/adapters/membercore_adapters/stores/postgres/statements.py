@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Final
 
-from membercore_adapters.stores.rows import Rows
+from membercore_adapters.stores.rows import TASK_UPSERT, Rows
 
 __all__ = [
     "CANCEL_OUTBOX",
@@ -161,14 +161,11 @@ UPSERT_POSITIONS: Final = """
     SELECT * FROM unnest(%b::text[], %b::text[])
     ON CONFLICT (source) DO UPDATE SET position = excluded.position
 """
-# A task stays with its record: the record's key is part of the task's.
-UPSERT_TASKS: Final = """
+UPSERT_TASKS: Final = f"""
     INSERT INTO tasks (task_key, key, kind, role, assignee, due_at, status, payload)
     SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
                          %b::timestamptz[], %b::text[], %b::text[])
-    ON CONFLICT (key, task_key) DO UPDATE SET
-        kind = excluded.kind, role = excluded.role, assignee = excluded.assignee,
-        due_at = excluded.due_at, status = excluded.status, payload = excluded.payload
+    {TASK_UPSERT}
 """
 CANCEL_OUTBOX: Final = """
     UPDATE outbox SET status = 'cancelled'

@@ -266,6 +266,29 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             WHEN NOT EXISTS (SELECT 1 FROM erasing)
             BEGIN SELECT RAISE(ABORT, 'the input log is append-only: no UPDATE'); END""",
     ),
+    (
+        # A task's key is unique within its record: two members' tasks may share one. The
+        # table is made anew with its key (SQLite changes no primary key in place); the
+        # task lists' order is due, task key, then record.
+        """CREATE TABLE tasks_by_record (
+            task_key TEXT NOT NULL,
+            key      TEXT NOT NULL,
+            kind     TEXT NOT NULL,
+            role     TEXT NOT NULL,
+            assignee TEXT,
+            due_at   INTEGER NOT NULL,
+            status   TEXT NOT NULL,
+            payload  TEXT NOT NULL,
+            PRIMARY KEY (key, task_key)
+        )""",
+        """INSERT INTO tasks_by_record
+            SELECT task_key, key, kind, role, assignee, due_at, status, payload FROM tasks""",
+        "DROP TABLE tasks",
+        "ALTER TABLE tasks_by_record RENAME TO tasks",
+        "CREATE INDEX tasks_due ON tasks (due_at, task_key, key)",
+        "CREATE INDEX tasks_open ON tasks (due_at, task_key, key) WHERE status = 'open'",
+        "CREATE INDEX tasks_load ON tasks (assignee) WHERE status = 'open'",
+    ),
 )
 #: The schema version this module writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

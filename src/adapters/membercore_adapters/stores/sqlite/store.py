@@ -387,7 +387,8 @@ class SqliteStore(SqlStore):
             conn.executemany(INSERT_INBOX, rows.inbox)
             conn.executemany(INSERT_OUTBOX, rows.outbox)
             conn.executemany(INSERT_DEAD_LETTER, rows.dead_letters)
-            conn.executemany(UPSERT_TASK, rows.tasks)
+            if rows.tasks:
+                conn.executemany(UPSERT_TASK, rows.tasks)
             conn.executemany(CANCEL_OUTBOX, [(message_id,) for message_id in rows.cancelled])
             conn.executemany(INSERT_IDENTIFIER, rows.identifiers)
             conn.executemany(UPSERT_POSITION, rows.positions)

@@ -5,7 +5,9 @@
 ``?`` placeholders, over the tables of schema 10 (``erasures``, ``erased``,
 ``erasing``). The input log and the look-ups stay append-only: their triggers let a row
 change only while the transaction holds a row of ``erasing``, which an erasure writes
-first and removes last (no other transaction ever sees it).
+first and removes last (no other transaction ever sees it). No statement changes the
+record key of a row: a record moved to a new key, and its facts taken, its tasks and (in
+PostgreSQL) its messages, are written under the new key and removed from the old.
 """
 
 from __future__ import annotations

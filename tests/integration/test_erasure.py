@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,7 @@ from membercore.households import AddDependent, FormHousehold
 from membercore.identity import MergeMembers
 from membercore.ledger.commands import AdjustPoints
 from membercore.outreach import RequestMessage
-from membercore.ports import ErasureStore, Lookup, OutboxMessage
+from membercore.ports import DeliveryReport, ErasureStore, Lookup, OutboxMessage
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores.memory import MemoryStore
 from membercore_adapters.stores.packing import unpack
@@ -440,3 +440,51 @@ def test_an_erasure_while_the_persons_message_is_with_its_channel_stops_no_dispa
         assert [m.status for m in outbox if m.key != f"member:{FRIEND}"] == ["cancelled"] * 2
         assert not any(ME in m.message_id for m in outbox if m.key != f"member:{FRIEND}")
         assert engine.store.pending_outbox(AT + timedelta(days=1), 10) == []
+
+
+class _Undelivered:
+    """An SMS provider that takes every message and later reports each undeliverable."""
+
+    name = "sms"
+
+    def send(self, message: OutboxMessage) -> str:
+        return f"r-{message.message_id}"
+
+    def reports(self, awaiting: Sequence[OutboxMessage], now: datetime) -> list[DeliveryReport]:
+        return [
+            DeliveryReport(message_id=m.message_id, delivered=False, at=now, detail="UNDELIV")
+            for m in awaiting
+        ]
+
+
+def test_a_providers_late_word_on_an_erased_persons_message_makes_no_work(
+    store_url: str,
+) -> None:
+    clock = ManualClock(AT)
+    with Engine.open(store_url, config=reference_config(), clock=clock) as engine:
+        engine.ingest(
+            [PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=AT, phone="13900001111")]
+        )
+        engine.record_consent(ME, "care", ["sms", "phone"], key="k", given_by=ME, source="app")
+        engine.execute(
+            RequestMessage(
+                key="ask",
+                member_id=ME,
+                template_key="hba1c_recheck",
+                purpose="care",
+                variables={"name": "王"},
+                reason="test",
+            )
+        )
+        channel = _Undelivered()
+        assert engine.dispatch({"sms": channel}).delivered == 1
+        clock.advance(timedelta(hours=1))
+        engine.erase_member(ME, "本人申请", by="dpo-01")
+        clock.advance(timedelta(hours=1))
+        read = engine.read_reports({"sms": channel})
+        # The report is read (and its outcome kept on the message), but the erased
+        # person's record decides nothing more: no fallback message, no staff call.
+        assert read.undeliverable == 1
+        assert list(engine.store.tasks(None)) == []
+        assert engine.store.pending_outbox(AT + timedelta(days=1), 10) == []
+        assert [m.outcome for m in engine.store.outbox()] == ["undeliverable"]

@@ -32,6 +32,7 @@ from membercore.ports import (
     Reply,
     ReportingChannel,
 )
+from membercore.privacy import is_pseudonym
 from membercore.serialization import message_from_stored
 from membercore.service.member import Member
 from membercore.service.recording import member_key, member_of
@@ -80,7 +81,9 @@ class ReportsRead:
 def note(engine: Engine, notes: Sequence[Note], now: datetime) -> tuple[object, ...]:
     """Have each member's record take what was learnt of its messages, in one commit.
 
-    A note naming a member with no record is passed over: their record is gone.
+    A note naming a member with no record is passed over: their record is gone. So is one
+    on an erased person's record (a provider's late word on a message sent before the
+    erasure): nothing more is decided on it, no fallback, no staff call.
     """
     if not notes:
         return ()
@@ -90,6 +93,7 @@ def note(engine: Engine, notes: Sequence[Note], now: datetime) -> tuple[object, 
 
 
 def _note(engine: Engine, notes: Sequence[Note], now: datetime) -> tuple[object, ...]:
+    notes = [item for item in notes if not is_pseudonym(item.member_id)]
     uow = engine.unit_of_work(now)
     uow.load({member_key(item.member_id) for item in notes})
     uow.load_households()

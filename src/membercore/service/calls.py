@@ -30,6 +30,7 @@ from membercore.ledger.commands import AdjustPoints, Redeem
 from membercore.ledger.events import LotState
 from membercore.ledger.lots import spending_order
 from membercore.ports import (
+    Commit,
     DeadLetter,
     ErasureNote,
     ErasureStore,
@@ -49,6 +50,7 @@ from membercore.service.recording import (
     household_key,
     member_of,
 )
+from membercore.service.relisting import missing_rows
 from membercore.service.retention import RetentionReport, plan_retention
 from membercore.service.unit_of_work import RecordCache, UnitOfWork, decode
 
@@ -61,6 +63,9 @@ __all__ = ["MemberCalls"]
 _T = TypeVar("_T")
 
 log = logging.getLogger("membercore.engine")
+
+#: How many records :meth:`MemberCalls.relist_tasks` reads before writing what they lack.
+_RELISTED = 500
 
 
 class MemberCalls:
@@ -526,6 +531,37 @@ class MemberCalls:
         if report != RetentionReport() and not dry_run:
             log.info("retention: %s", report)
         return report
+
+    def relist_tasks(self) -> int:
+        """Write the row of every task a member's record holds that the task lists lack.
+
+        A store written before a task was known by its record and its key kept one row
+        per task key, so that a second member's task of a key hid the first's from the
+        staff's lists (:mod:`membercore.service.relisting`). Reads every member's record
+        once; run it once after migrating such a store, the workers stopped (a worker
+        changing a task meanwhile could have its row written back as it was read).
+
+        Returns:
+            How many rows were written.
+        """
+        listed = {(row.key, row.task_key) for row in self.store.tasks(None)}
+        written = 0
+        held: dict[str, Member] = {}
+        for record in self.store.scan(MEMBER):
+            held[record.key] = decode(self.store, self._records, record)
+            if len(held) == _RELISTED:
+                written += self._relist(held, listed)
+        written += self._relist(held, listed)
+        if written:
+            log.info("task lists: %d rows written again from the records", written)
+        return written
+
+    def _relist(self, held: dict[str, Member], listed: set[tuple[str, str]]) -> int:
+        rows = missing_rows(self.store, held, listed)
+        held.clear()
+        if rows:
+            self.store.commit(Commit(tasks=rows))
+        return len(rows)
 
     def households(self) -> Iterator[households.HouseholdState]:
         """Every household's record, streamed in id order."""

@@ -443,11 +443,33 @@ _ANYONE = Words("任一{role}", "any {role}")
 _UNASSIGNED = Words("未分配（{reason}）", "unassigned ({reason})")
 
 
+_RELISTED_TASKS = Words(
+    "{url}：从会员档案补回任务列表缺少的 {written} 个任务",
+    "{url}: {written} tasks the task lists lacked written again from the members' records",
+)
+
+
 def _tasks() -> click.Command:
     @click.command("tasks", help=say(Words("列出未完成的员工任务", "list open staff tasks")))
+    @click.option(
+        "--relist",
+        is_flag=True,
+        help=say(
+            Words(
+                "先从会员档案补回任务列表缺少的任务（旧版本的存储中，两位会员同键的任务只列出"
+                "一个；迁移后运行一次，先停止 worker）",
+                "first write again the tasks the members' records hold that the task lists "
+                "lack (a store of an earlier release listed one of two members' tasks of one "
+                "key; run once after migrating, the workers stopped)",
+            )
+        ),
+    )
     @store_options
-    def tasks(store: str, config: Path | None) -> int:
-        with engine_on(store, config, use="read") as engine:
+    def tasks(relist: bool, store: str, config: Path | None) -> int:
+        with engine_on(store, config, use="tend" if relist else "read") as engine:
+            if relist:
+                written = engine.relist_tasks()
+                echo(_RELISTED_TASKS, url=engine.store.url, written=written)
             zone = engine.config.tz
             rows = []
             for task in engine.store.tasks():

@@ -1,0 +1,60 @@
+"""Staff task rows written again from the members' records that hold the tasks.
+
+The task lists (the store's task rows: :meth:`~membercore.ports.TaskStore.tasks`) follow
+the tasks the members' records hold, row for row. A store written before a task was
+known by its record and its key (SQLite and PostgreSQL schema 10 and earlier) kept one
+row per task key: a second member's task of a key replaced the first's row, and the
+first member's task, still open on their record, was listed nowhere. :func:`missing_rows`
+finds such tasks and makes their rows as a commit writes them — the task as the record
+holds it, with the last event of it in the record's journal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from typing import Final
+
+from membercore.ports import Store, TaskRow
+from membercore.service.member import Member
+from membercore.staff import tasks
+
+__all__ = ["missing_rows"]
+
+#: The events a task row carries (the last one that changed the task).
+_TASK_EVENTS: Final = frozenset(
+    kind.TYPE
+    for kind in (tasks.TaskCreated, tasks.TaskAssigned, tasks.TaskEscalated, tasks.TaskClosed)
+)
+
+
+def missing_rows(
+    store: Store, held: Mapping[str, Member], listed: Collection[tuple[str, str]]
+) -> list[TaskRow]:
+    """The rows of the tasks the records ``held`` (by key) hold that ``listed`` lacks.
+
+    ``listed``: the (record key, task key) of every row the store lists.
+    """
+    return [
+        TaskRow(
+            task_key=task.key,
+            key=key,
+            kind=task.kind,
+            role=task.role,
+            assignee=task.assignee,
+            due_at=task.due_at,
+            status=task.status,
+            payload=_last_event(store, key, task.key),
+        )
+        for key, member in held.items()
+        for task in member.work.tasks.values()
+        if (key, task.key) not in listed
+    ]
+
+
+def _last_event(store: Store, key: str, task_key: str) -> str:
+    """The stored form of the last event of the task in the record's journal."""
+    for stored in reversed(store.events(key)):
+        if stored.type in _TASK_EVENTS and json.loads(stored.payload).get("task_key") == task_key:
+            return stored.payload
+    return "{}"

@@ -59,6 +59,7 @@ __all__ = [
     "member_of",
     "read_state",
     "stock_key",
+    "task_row",
 ]
 
 MEMBER = "member:"
@@ -352,21 +353,26 @@ def _tasks(key: str, member: Member, events: Iterable[object]) -> list[TaskRow]:
     for event in events:
         if isinstance(event, _TASK_EVENTS):
             task = member.work.tasks[event.task_key]
-            rows[task.key] = TaskRow(
-                task_key=task.key,
-                key=key,
-                kind=task.kind,
-                role=task.role,
-                assignee=task.assignee,
-                due_at=task.due_at,
-                status=task.status,
-                payload=message_to_json(event),
-            )
+            rows[task.key] = task_row(key, task, message_to_json(event))
         elif isinstance(event, outreach.MessageCancelled) and event.channel == "phone":
             # The call task of a cancelled call is closed, saying why (a call an earlier
             # release asked for has no task on the record: only its row says it is open).
             rows[event.message_id] = _call(key, event, event.cancelled_at)
     return list(rows.values())
+
+
+def task_row(key: str, task: tasks.Task, payload: str) -> TaskRow:
+    """The row of the task the record ``key`` holds, carrying ``payload`` (the last event of it)."""
+    return TaskRow(
+        task_key=task.key,
+        key=key,
+        kind=task.kind,
+        role=task.role,
+        assignee=task.assignee,
+        due_at=task.due_at,
+        status=task.status,
+        payload=payload,
+    )
 
 
 def _call(key: str, event: outreach.MessageCancelled, due_at: datetime) -> TaskRow:

@@ -17,6 +17,7 @@ from typing import Final
 
 from membercore.ports import Store, TaskRow
 from membercore.service.member import Member
+from membercore.service.recording import task_row
 from membercore.staff import tasks
 
 __all__ = ["missing_rows"]
@@ -36,16 +37,7 @@ def missing_rows(
     ``listed``: the (record key, task key) of every row the store lists.
     """
     return [
-        TaskRow(
-            task_key=task.key,
-            key=key,
-            kind=task.kind,
-            role=task.role,
-            assignee=task.assignee,
-            due_at=task.due_at,
-            status=task.status,
-            payload=_last_event(store, key, task.key),
-        )
+        task_row(key, task, _last_event(store, key, task.key))
         for key, member in held.items()
         for task in member.work.tasks.values()
         if (key, task.key) not in listed

@@ -5,7 +5,8 @@ member's record at that instant (:func:`membercore.outreach.hand_over`): still q
 the member alive, consent for its purpose on its channel, outside quiet hours, within
 the weekly cap. The hand-overs and the cancellations are committed first — under the
 record's version check, so a withdrawal committed meanwhile is seen — and only then are
-the messages given to their channels. A cancelled message is never sent (its outbox row
+the messages given to their channels, :data:`CHECKED_AT_ONCE` at a time: a withdrawal or
+an erasure committed while a dispatch goes out stops the messages after the next check. A cancelled message is never sent (its outbox row
 is cancelled in the same commit); one that meets quiet hours waits for their end. A
 delivery that fails is noted on the record (:meth:`~membercore.Engine.note_deliveries`),
 so that a withdrawal before its retry cancels it, and one given up falls back to the
@@ -35,7 +36,23 @@ from membercore.service.recording import member_of
 if TYPE_CHECKING:
     from membercore.service.engine import Engine
 
-__all__ = ["deliver"]
+__all__ = ["CHECKED_AT_ONCE", "deliver"]
+
+
+#: How many claimed messages are checked on their records, then handed over, at a time:
+#: a consent withdrawn or a person erased while a dispatch goes out stops the messages
+#: after the next check, not after the whole batch.
+CHECKED_AT_ONCE = 50
+
+
+@attrs.frozen
+class _Handed:
+    """What handing over a part of the claimed messages did."""
+
+    sent: list[tuple[OutboxMessage, Delivery]] = attrs.field(factory=list)
+    held: int = 0
+    cancelled: int = 0
+    given_up: int = 0
 
 
 def deliver(
@@ -48,13 +65,43 @@ def deliver(
     worker: str,
     lease: timedelta,
 ) -> DispatchReport:
-    """Claim the messages due by ``now``, check each on its record, send those that pass."""
+    """Claim the messages due by ``now``, check each on its record, send those that pass.
+
+    The claimed messages are checked and handed over :data:`CHECKED_AT_ONCE` at a time.
+    """
     claimed = engine.store.claim_outbox(now, limit, worker=worker, lease=lease)
-    if not claimed:
-        return DispatchReport()
+    parts = [
+        _hand_over(engine, channels, claimed[start : start + CHECKED_AT_ONCE], now, backoff)
+        for start in range(0, len(claimed), CHECKED_AT_ONCE)
+    ]
+    sent = [pair for part in parts for pair in part.sent]
+    failures = [
+        _failure(message, outcome)
+        for message, outcome in sent
+        if outcome.receipt is None and message.channel != STAFF
+    ]
+    if failures:
+        note(engine, failures, now)
+    report = report_of(outcome for _, outcome in sent)
+    return attrs.evolve(
+        report,
+        failed=report.failed + sum(part.given_up for part in parts),
+        cancelled=sum(part.cancelled for part in parts),
+        held=sum(part.held for part in parts),
+    )
+
+
+def _hand_over(
+    engine: Engine,
+    channels: Mapping[str, Channel],
+    claimed: Sequence[OutboxMessage],
+    now: datetime,
+    backoff: Backoff,
+) -> _Handed:
+    """Check ``claimed`` on their records (one commit), then give those that pass over."""
     what = f"handing over {len(claimed)} messages"
     (verdicts, reach), _ = engine.retrying(partial(_check, engine, claimed, now), what)
-    sent: list[tuple[OutboxMessage, Delivery]] = []
+    handed = _Handed()
     held = cancelled = given_up = 0
     for message in claimed:
         verdict = verdicts[message.message_id]
@@ -63,7 +110,7 @@ def deliver(
             outgoing = _outgoing(message, given)
             address = address_key(message.channel, given.get("to"))
             delivery = send(engine.store, channels, outgoing, now, backoff, address=address)
-            sent.append((message, delivery))
+            handed.sent.append((message, delivery))
         elif verdict.later is not None:
             held += 1
             why = f"held back for quiet hours until {verdict.later.isoformat()}"
@@ -87,15 +134,7 @@ def deliver(
             )
         else:
             cancelled += 1  # its row was cancelled in the hand-over's commit
-    failures = [
-        _failure(message, outcome)
-        for message, outcome in sent
-        if outcome.receipt is None and message.channel != STAFF
-    ]
-    if failures:
-        note(engine, failures, now)
-    report = report_of(outcome for _, outcome in sent)
-    return attrs.evolve(report, failed=report.failed + given_up, cancelled=cancelled, held=held)
+    return attrs.evolve(handed, held=held, cancelled=cancelled, given_up=given_up)
 
 
 _UNKNOWN = (

@@ -6,12 +6,13 @@ the member alive, consent for its purpose on its channel, outside quiet hours, w
 the weekly cap. The hand-overs and the cancellations are committed first — under the
 record's version check, so a withdrawal committed meanwhile is seen — and only then are
 the messages given to their channels, :data:`CHECKED_AT_ONCE` at a time: a withdrawal or
-an erasure committed while a dispatch goes out stops the messages after the next check. A cancelled message is never sent (its outbox row
-is cancelled in the same commit); one that meets quiet hours waits for their end. A
-delivery that fails is noted on the record (:meth:`~membercore.Engine.note_deliveries`),
-so that a withdrawal before its retry cancels it, and one given up falls back to the
-member's next channel. The channel is handed the member's address on it and their health
-manager, as their record gives them at the hand-over.
+an erasure committed while a dispatch goes out stops the messages after the next check.
+A cancelled message is never sent (its outbox row is cancelled in the same commit); one
+that meets quiet hours waits for their end. A delivery that fails is noted on the record
+(:meth:`~membercore.Engine.note_deliveries`), so that a withdrawal before its retry
+cancels it, and one given up falls back to the member's next channel. The channel is
+handed the member's address on it and their health manager, as their record gives them
+at the hand-over.
 """
 
 from __future__ import annotations

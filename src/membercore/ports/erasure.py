@@ -174,6 +174,14 @@ class Erasure:
     identifiers: tuple[IdentifierLink, ...] = attrs.field(default=(), converter=_links)
     lookups: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_renamed)
 
+    def stored_key(self, key: str) -> str:
+        """The key the rows of the record keyed ``key`` from now on are stored under.
+
+        The key of the record it moves from, or its own when it keeps its key: where a
+        fact taken, a message or a task written again under ``key`` is found as stored.
+        """
+        return next((r.old_key for r in self.records if r.key == key), key)
+
 
 @runtime_checkable
 class ErasureStore(Recorder, Protocol):

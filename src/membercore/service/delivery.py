@@ -50,10 +50,10 @@ CHECKED_AT_ONCE = 50
 class _Handed:
     """What handing over a part of the claimed messages did."""
 
-    sent: list[tuple[OutboxMessage, Delivery]] = attrs.field(factory=list)
-    held: int = 0
-    cancelled: int = 0
-    given_up: int = 0
+    sent: list[tuple[OutboxMessage, Delivery]]
+    held: int
+    cancelled: int
+    given_up: int
 
 
 def deliver(
@@ -102,7 +102,7 @@ def _hand_over(
     """Check ``claimed`` on their records (one commit), then give those that pass over."""
     what = f"handing over {len(claimed)} messages"
     (verdicts, reach), _ = engine.retrying(partial(_check, engine, claimed, now), what)
-    handed = _Handed()
+    sent: list[tuple[OutboxMessage, Delivery]] = []
     held = cancelled = given_up = 0
     for message in claimed:
         verdict = verdicts[message.message_id]
@@ -111,7 +111,7 @@ def _hand_over(
             outgoing = _outgoing(message, given)
             address = address_key(message.channel, given.get("to"))
             delivery = send(engine.store, channels, outgoing, now, backoff, address=address)
-            handed.sent.append((message, delivery))
+            sent.append((message, delivery))
         elif verdict.later is not None:
             held += 1
             why = f"held back for quiet hours until {verdict.later.isoformat()}"
@@ -135,7 +135,7 @@ def _hand_over(
             )
         else:
             cancelled += 1  # its row was cancelled in the hand-over's commit
-    return attrs.evolve(handed, held=held, cancelled=cancelled, given_up=given_up)
+    return _Handed(sent=sent, held=held, cancelled=cancelled, given_up=given_up)
 
 
 _UNKNOWN = (

@@ -36,17 +36,19 @@ def missing_rows(
 
     ``listed``: the (record key, task key) of every row the store lists.
     """
-    return [
-        task_row(key, task, _last_event(store, key, task.key))
-        for key, member in held.items()
-        for task in member.work.tasks.values()
-        if (key, task.key) not in listed
-    ]
+    rows = []
+    for key, member in held.items():
+        lacking = [task for task in member.work.tasks.values() if (key, task.key) not in listed]
+        if lacking:
+            last = _last_events(store, key)
+            rows += [task_row(key, task, last.get(task.key, "{}")) for task in lacking]
+    return rows
 
 
-def _last_event(store: Store, key: str, task_key: str) -> str:
-    """The stored form of the last event of the task in the record's journal."""
-    for stored in reversed(store.events(key)):
-        if stored.type in _TASK_EVENTS and json.loads(stored.payload).get("task_key") == task_key:
-            return stored.payload
-    return "{}"
+def _last_events(store: Store, key: str) -> dict[str, str]:
+    """The stored form of the last event of each task in the record's journal, by task."""
+    last = {}
+    for stored in store.events(key):
+        if stored.type in _TASK_EVENTS:
+            last[json.loads(stored.payload).get("task_key", "")] = stored.payload
+    return last

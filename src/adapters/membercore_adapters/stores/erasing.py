@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator
 from typing import Any, ClassVar, Final
 
-from membercore.ports import Erasure, ErasureNote, InboxEntry, OutboxMessage, Rewrite, TaskRow
+from membercore.ports import Erasure, ErasureNote, InboxEntry, Rewrite, TaskRow
 from membercore_adapters.stores.packing import JOURNAL, RECORD, pack
 from membercore_adapters.stores.part import SqlPart
 
@@ -144,8 +144,7 @@ class SqlErasure(SqlPart):
         put = rows.put
         records = erasure.records
         moved = [r for r in records if r.rekeyed]
-        # The record each row was stored in: the one its record moved from, or its own.
-        old_keys = {r.key: r.old_key for r in moved}
+        stored = erasure.stored_key  # the record each row was stored in
         return [
             (_RECORD, [(*self._rewritten(r), put(r.key)) for r in records if not r.rekeyed]),
             (_MOVE_RECORD, [(put(r.key), *self._rewritten(r), put(r.old_key)) for r in moved]),
@@ -155,7 +154,7 @@ class SqlErasure(SqlPart):
             (_JOURNAL, rows.journal_rows(e for r in records for e in r.events)),
             (
                 _DROP_INBOX,
-                [(put(old_keys.get(e.key, e.key)), put(old)) for old, e in erasure.inbox],
+                [(put(stored(e.key)), put(old)) for old, e in erasure.inbox],
             ),
             (
                 _INBOX,
@@ -164,7 +163,7 @@ class SqlErasure(SqlPart):
                     for _, e in erasure.inbox
                 ],
             ),
-            *self._messages_rewritten(erasure.outbox, old_keys),
+            *self._messages_rewritten(erasure),
             (
                 _LETTER,
                 [
@@ -174,7 +173,7 @@ class SqlErasure(SqlPart):
             ),
             (
                 _DROP_TASK,
-                [(put(old_keys.get(t.key, t.key)), put(old)) for old, t in erasure.tasks],
+                [(put(stored(t.key)), put(old)) for old, t in erasure.tasks],
             ),
             (_TASK, [self._task_row(t) for _, t in erasure.tasks]),
             (
@@ -210,16 +209,14 @@ class SqlErasure(SqlPart):
             put(task.payload),
         )
 
-    def _messages_rewritten(
-        self, messages: Sequence[tuple[str, OutboxMessage]], old_keys: Mapping[str, str]
-    ) -> list[tuple[str, list[Any]]]:
-        """The statements that write ``messages`` again: changed in place, or moved."""
+    def _messages_rewritten(self, erasure: Erasure) -> list[tuple[str, list[Any]]]:
+        """The statements that write the erasure's messages again: changed in place, or moved."""
         put, put_optional = self._rows.put, self._rows.put_optional
         staying: list[tuple[Any, ...]] = []
         rekeyed: list[tuple[Any, ...]] = []
         moving: list[tuple[Any, ...]] = []
-        for old, m in messages:
-            old_key = old_keys.get(m.key, m.key)
+        for old, m in erasure.outbox:
+            old_key = erasure.stored_key(m.key)
             written = (
                 put(m.payload),
                 put(m.status),

@@ -659,9 +659,8 @@ class MemoryStore(Closing):
         for old_letter, letter in erasure.dead_letters:
             if self._dead_letters.pop((old_letter.fact_id, old_letter.payload), None):
                 self._dead_letters[(letter.fact_id, letter.payload)] = letter
-        old_keys = {r.key: r.old_key for r in erasure.records}
         for old, task in erasure.tasks:
-            self._tasks.pop((old_keys.get(task.key, task.key), old), None)
+            self._tasks.pop((erasure.stored_key(task.key), old), None)
             self._tasks[task.key, task.task_key] = task
         for logged in erasure.inputs:
             self._inputs[logged.seq - 1] = logged

@@ -18,6 +18,7 @@ from membercore.ports import (
     ROLES,
     AccountStore,
     DeadLetterStore,
+    ErasureStore,
     IdentityStore,
     InboxStore,
     InputLog,
@@ -28,6 +29,7 @@ from membercore.ports import (
     TaskStore,
     TimerStore,
     lacks,
+    plays,
 )
 from membercore.testing import contracts
 from membercore.testing.contracts import (
@@ -158,6 +160,19 @@ def test_a_store_without_the_outcome_methods_lacks_them_in_the_outbox_role() -> 
     assert not isinstance(store, OutboxStore)
     assert lacks(_Without(MemoryStore(), "sent_to")) == ["OutboxStore (sent_to)"]
     assert lacks(MemoryStore()) == []
+
+
+def test_a_store_plays_the_roles_its_class_plays_and_a_stand_in_is_asked_each_time() -> None:
+    memory = MemoryStore()
+    assert plays(memory, ErasureStore) is isinstance(memory, ErasureStore) is True
+    assert plays(memory, OutboxStore)
+    assert plays(MemoryStore(), OutboxStore)
+    assert not plays(object(), OutboxStore)
+    # A stand-in answers for the store behind it: two of one class may differ.
+    assert plays(_Without(memory), OutboxStore)
+    assert not plays(_Without(memory, "sent_to"), OutboxStore)
+    assert plays(_Only(memory, OutboxStore), OutboxStore)
+    assert not plays(_Only(memory, OutboxStore), InboxStore)
 
 
 def test_the_store_contract_is_every_role_contract() -> None:

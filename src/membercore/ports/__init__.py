@@ -54,6 +54,7 @@ from membercore.ports.store import (
     TaskStore,
     TimerStore,
     lacks,
+    plays,
 )
 from membercore.ports.stored import (
     Change,
@@ -148,4 +149,5 @@ __all__ = [
     "carriage",
     "directly",
     "lacks",
+    "plays",
 ]

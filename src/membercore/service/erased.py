@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
 from membercore.errors import MemberErasedError, UnknownMemberError
 from membercore.facts import PatientRegistered
-from membercore.ports import DeadLetter, ErasureNote, ErasureStore, Store
+from membercore.ports import DeadLetter, ErasureNote, ErasureStore, Store, plays
 from membercore.privacy import ERASED, digest, is_pseudonym
 
 __all__ = ["PSEUDONYMOUS", "digests_of", "erased_inputs", "erasure_of", "refusal", "unknown"]
@@ -37,9 +38,10 @@ def _digest(name: str) -> str:
 
 def erasure_of(store: Store, member_id: str) -> ErasureNote | None:
     """The erasure of the person ``member_id`` named, if their data was erased."""
-    if not isinstance(store, ErasureStore):
+    erasing = _erasing(store)
+    if erasing is None:
         return None
-    return next(iter(store.erased(digests_of(member_id)).values()), None)
+    return next(iter(erasing.erased(digests_of(member_id)).values()), None)
 
 
 def unknown(store: Store, member_id: str) -> UnknownMemberError:
@@ -66,11 +68,12 @@ def erased_inputs(store: Store, messages: Sequence[object], now: datetime) -> di
     record is refused too: nothing more is decided on an erased person's record. The
     dead letter keeps no more of the input than its id (fact id, command key) and type.
     """
-    if not isinstance(store, ErasureStore):
+    erasing = _erasing(store)
+    if erasing is None:
         return {}
     wanted = {place: _named(message) for place, message in enumerate(messages)}
     asked = {name: digests_of(name)[0] for names in wanted.values() for name in names}
-    erased = store.erased(set(asked.values()))
+    erased = erasing.erased(set(asked.values()))
     found = {name: erased[digest] for name, digest in asked.items() if digest in erased}
     refused = {}
     for place, names in wanted.items():
@@ -86,6 +89,11 @@ def erased_inputs(store: Store, messages: Sequence[object], now: datetime) -> di
                 at=now,
             )
     return refused
+
+
+def _erasing(store: Store) -> ErasureStore | None:
+    """The store as the erasure store it is, or None (a store that keeps no erasures)."""
+    return cast("ErasureStore", store) if plays(store, ErasureStore) else None
 
 
 def _named(message: object) -> list[str]:

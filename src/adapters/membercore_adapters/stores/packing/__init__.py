@@ -38,6 +38,8 @@ from typing import Final
 
 import zstandard
 
+from membercore.converters import JSON
+
 __all__ = [
     "DEFLATE_JOURNAL",
     "DEFLATE_RECORD",
@@ -210,7 +212,7 @@ def frame(events: Iterable[Event]) -> str:
     for type_, at, payload in events:
         header.append((type_, (at - _EPOCH) // _MICROSECOND, len(payload)))
         payloads.append(payload)
-    head = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
+    head = JSON.encode(header)
     return head + "\n" + "".join(payloads)
 
 

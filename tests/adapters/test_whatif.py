@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from membercore.facts import ChargeLine, ChargePaid, CheckedIn, PatientRegistere
 from membercore.ledger.commands import Redeem
 from membercore.testing.clock import ManualClock
 from membercore_adapters.cli import main
+from membercore_adapters.cli.whatif import processors
 from membercore_adapters.demo.programme import demo_programme
 from membercore_adapters.stores.packing import JOURNAL, unpack
 from membercore_adapters.stores.sqlite import SqliteStore
@@ -108,6 +110,19 @@ def test_whatif_leaves_the_store_as_it_was_byte_for_byte(
     assert main(["whatif", "--store", f"sqlite:///{demo_store}", "--config", str(lower_toml)]) == 0
     assert _digest(demo_store) == before
     assert sorted(p.name for p in demo_store.parent.iterdir()) == beside
+
+
+def test_whatif_replays_on_every_processor_unless_told(
+    demo_store: Path, lower_toml: Path, tmp_path: Path
+) -> None:
+    written = tmp_path / "compared.json"
+    store = f"sqlite:///{demo_store}"
+    arguments = ["whatif", "--store", store, "--config", str(lower_toml), "--json", str(written)]
+    assert main(arguments) == 0
+    assert json.loads(written.read_text(encoding="utf-8"))["workers"] == processors()
+    assert processors() == len(os.sched_getaffinity(0))
+    assert main([*arguments, "--workers", "1"]) == 0
+    assert json.loads(written.read_text(encoding="utf-8"))["workers"] == 1
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,6 +19,14 @@ from membercore_adapters.cli.tables import show_table
 from membercore_adapters.whatif import whatif
 
 __all__ = ["commands"]
+
+
+def processors() -> int:
+    """The processors this process may run on (a replay keeps each of them busy)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def commands() -> list[click.Command]:
@@ -81,8 +90,8 @@ def _whatif() -> click.Command:
     @click.option(
         "--workers",
         type=click.IntRange(min=1),
-        default=1,
-        show_default=True,
+        default=processors,
+        show_default=say(Words("本机可用的处理器数", "the processors this machine lends it")),
         help=say(Words("并行的进程数", "processes replaying side by side")),
     )
     @click.option(

@@ -4,8 +4,11 @@ import hashlib
 import json
 import os
 import shutil
+import weakref
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -14,6 +17,7 @@ from membercore import Engine, reference_config
 from membercore.config import ProgrammeConfig, Rate
 from membercore.facts import ChargeLine, ChargePaid, CheckedIn, PatientRegistered
 from membercore.ledger.commands import Redeem
+from membercore.ports import LoggedInput
 from membercore.testing.clock import ManualClock
 from membercore_adapters.cli import main
 from membercore_adapters.cli.whatif import processors
@@ -123,6 +127,65 @@ def test_whatif_replays_on_every_processor_unless_told(
     assert processors() == len(os.sched_getaffinity(0))
     assert main([*arguments, "--workers", "1"]) == 0
     assert json.loads(written.read_text(encoding="utf-8"))["workers"] == 1
+
+
+def test_the_command_bounds_the_inputs_of_a_partition(
+    demo_store: Path, lower_toml: Path, tmp_path: Path
+) -> None:
+    written = tmp_path / "compared.json"
+    store = f"sqlite:///{demo_store}"
+    arguments = ["whatif", "--store", store, "--config", str(lower_toml), "--json", str(written)]
+    assert main([*arguments, "--workers", "1", "--partition-inputs", "1000"]) == 0
+    compared = json.loads(written.read_text(encoding="utf-8"))
+    assert compared["partitions"] >= -(-compared["inputs"] // 1000)
+    assert main([*arguments, "--partition-inputs", "0"]) == 2
+
+
+def test_a_log_split_into_many_partitions_comes_to_the_same_comparison(demo_store: Path) -> None:
+    programme = demo_programme()
+    proposed = lower_earning(programme)
+    url = f"sqlite:///{demo_store}"
+    whole = whatif(url, proposed, baseline=programme, sample=3).to_dict()
+    assert whole["partitions"] == 1
+    split = whatif(url, proposed, baseline=programme, sample=3, most_inputs=whole["inputs"] // 5)
+    assert split.partitions >= 5
+    assert split.reproduces
+    parted = split.to_dict()
+    for result in (whole, parted):
+        del result["seconds"], result["partitions"]
+    assert parted == whole
+
+
+class _Counted:
+    """A store whose input log is counted as it is read: the inputs alive at each one."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self.alive: weakref.WeakSet[LoggedInput] = weakref.WeakSet()
+        self.most = self.reads = 0
+
+    def inputs(self, *, after: int = 0) -> Iterator[LoggedInput]:
+        self.reads += 1
+        for entry in self._store.inputs(after=after):
+            self.alive.add(entry)
+            self.most = max(self.most, len(self.alive))
+            yield entry
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_the_log_is_read_twice_and_never_held_whole(demo_store: Path) -> None:
+    store = SqliteStore.open(f"sqlite:///{demo_store}")
+    counted = _Counted(store)
+    try:
+        result = whatif(counted, lower_earning(demo_programme()), baseline=demo_programme())
+    finally:
+        store.close()
+    assert result.inputs > 1_000
+    assert result.reproduces
+    assert counted.reads == 2
+    assert counted.most <= 2  # each input let go once grouped, or once written out
 
 
 @pytest.mark.slow

@@ -1,10 +1,14 @@
 """What-if: a store's history replayed under another programme, beside its own.
 
 :func:`whatif` opens the store read-only (a URL) or takes an open one, reads its input
-log, splits it by connected members (:func:`membercore.service.whatif.partitions`) and
-replays each partition twice — under the store's own programme (the baseline) and under
-the proposed one — in as many processes as asked, each on a ``memory://`` store of its
-own. Nothing is written to the store. The result is a
+log, splits it by connected members (:class:`membercore.service.whatif.Grouping`) into
+partitions of at most :data:`~membercore.service.whatif.MOST_INPUTS` inputs where the
+groups allow (and at least one a process), and replays each partition twice — under the
+store's own programme (the baseline) and under the proposed one — in as many processes
+as asked, each on a ``memory://`` store of its own, a partition after another. The log
+is never held whole: each partition's inputs go to a file of their own in a temporary
+folder as the log is read again, so that what a process holds grows with its
+partition, not with the store's history. Nothing is written to the store. The result is a
 :class:`~membercore.analytics.whatif.WhatIf`: the two replays' figures, what differs,
 whether the baseline replay came to the store's own figures, and a sample of members
 with the lines that explain their differences.
@@ -18,12 +22,15 @@ programmes decide differently.
 from __future__ import annotations
 
 import multiprocessing
+import pickle
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import attrs
 import pluggy
@@ -36,7 +43,7 @@ from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import LoggedInput, Store
 from membercore.service.engine import Engine
 from membercore.service.retrying import collector_paused
-from membercore.service.whatif import end_of, partitions, replay, sample_of
+from membercore.service.whatif import MOST_INPUTS, Grouping, replay, sample_of
 from membercore.testing.clock import ManualClock
 from membercore_adapters.stores.sql import read_only
 
@@ -48,7 +55,7 @@ _REPRODUCED = ("patients", "points", "by_tier", "paid_by_plan")
 
 @attrs.frozen
 class _Job:
-    entries: Sequence[LoggedInput]
+    part: Path  # the partition's inputs, as _spill wrote them
     config: ProgrammeConfig
     sample: tuple[str, ...]
     end: datetime
@@ -61,12 +68,13 @@ def _plugins() -> pluggy.PluginManager:
 
 
 def _run(job: _Job) -> Run:
+    entries = _unspilled(job.part)
     # A replay's records hold no cycles (reference counting frees them): the collector
     # stays off for the whole replay, not only for each unit of work, and its passes over
     # every record held are saved (about a seventh of a replay's time).
     with collector_paused(True):
         return replay(
-            job.entries, job.config, sample=job.sample, end=job.end, plugin_manager=_plugins()
+            entries, job.config, sample=job.sample, end=job.end, plugin_manager=_plugins()
         )
 
 
@@ -77,8 +85,13 @@ def whatif(
     baseline: ProgrammeConfig | None = None,
     workers: int = 1,
     sample: int = 5,
+    most_inputs: int = MOST_INPUTS,
 ) -> WhatIf:
     """Replay the store's history under ``config`` and under ``baseline``, and compare.
+
+    The store's input log is read twice, never held whole: once to group its records,
+    once to write each partition's inputs to a file of its own (in a temporary folder,
+    removed after), which the replay of that partition reads.
 
     Args:
         store: the store's URL (opened read-only: nothing is created, migrated or
@@ -87,6 +100,9 @@ def whatif(
         baseline: the programme the store ran under (by default the reference one).
         workers: processes to replay in (1: in this one).
         sample: how many members to compare one by one (chosen by a digest of their id).
+        most_inputs: the inputs a partition holds at most, where its groups of
+            connected records allow: what one replay holds in memory grows with them
+            (:data:`~membercore.service.whatif.MOST_INPUTS`).
 
     Returns:
         The comparison; ``unlogged`` says how many records hold history from before the
@@ -98,12 +114,12 @@ def whatif(
     """
     started = time.perf_counter()
     base = baseline if baseline is not None else reference_config()
-    with _opened(store, base) as engine:
-        entries = list(engine.store.inputs())
+    with _opened(store, base) as engine, tempfile.TemporaryDirectory() as folder:
+        grouping = Grouping(engine.store.inputs())
         unlogged = engine.store.unlogged()
-        end = end_of(entries) or engine.now()
-        parts = partitions(entries, workers) if entries else []
-        chosen = tuple(sample_of(entries, sample))
+        end = grouping.end or engine.now()
+        parts = _spill(engine.store, grouping, workers, most_inputs, Path(folder))
+        chosen = tuple(sample_of(grouping.members, sample))
         jobs = [
             _Job(part, programme, chosen, end) for programme in (base, config) for part in parts
         ]
@@ -127,18 +143,52 @@ def whatif(
     return WhatIf(
         baseline_name=f"{base.name} v{base.version}",
         proposed_name=f"{config.name} v{config.version}",
-        inputs=len(entries),
+        inputs=grouping.inputs,
         unlogged=unlogged,
         workers=max(workers, 1),
         partitions=len(parts),
         stored=stored,
         baseline=baseline_run,
         proposed=proposed_run,
-        reproduces=bool(entries)
+        reproduces=bool(grouping.inputs)
         and all(getattr(stored, name) == getattr(baseline_run, name) for name in _REPRODUCED),
         members=_compared(baseline_run.members, proposed_run.members),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _spill(store: Store, grouping: Grouping, workers: int, most: int, folder: Path) -> list[Path]:
+    """Each partition's inputs, in the log's order, written to a file of its own.
+
+    The log is read again up to the last input the grouping read (a store taking inputs
+    meanwhile is replayed as it stood); each input is written as it is read.
+    """
+    if not grouping.inputs:
+        return []
+    home = grouping.placed(workers, most)
+    count = max(home.values(), default=0) + 1
+    paths = [folder / f"partition-{place}.pickle" for place in range(count)]
+    written = [0] * count
+    with ExitStack() as files:
+        outs = [files.enter_context(path.open("wb")) for path in paths]
+        for entry in store.inputs():
+            if entry.seq > grouping.last:
+                break
+            for place, routed in grouping.route(entry, home):
+                outs[place].write(pickle.dumps(routed, protocol=pickle.HIGHEST_PROTOCOL))
+                written[place] += 1
+    return [path for path, many in zip(paths, written, strict=True) if many]
+
+
+def _unspilled(path: Path) -> list[LoggedInput]:
+    """The inputs :func:`_spill` wrote to ``path``, in order."""
+    entries: list[LoggedInput] = []
+    with path.open("rb") as spilled:
+        while True:
+            try:
+                entries.append(pickle.load(spilled))
+            except EOFError:
+                return entries
 
 
 @contextmanager

@@ -10,10 +10,12 @@ at its instant, history as history with its cutoff), and each tick ticks the rec
 ticked then, to the instant it ticked to, so that timers, expiries and tier reviews fall
 as they fell.
 
-:func:`partitions` splits the log by member: inputs that concern several records (a
-referral, a household's dependent, a merge, a transfer, a gift from a stock) join them,
-and each group of connected records goes whole into one partition, so that partitions
-can be replayed apart, in as many processes, to the same figures.
+:class:`Grouping` reads the log once and splits it by member: inputs that concern
+several records (a referral, a household's dependent, a merge, a transfer, a gift from a
+stock) join them, and each group of connected records goes whole into one partition, so
+that partitions can be replayed apart, in as many processes, to the same figures. It
+keeps what grows with the records, not with the inputs: a log too long to hold is
+routed input by input as it is read again (:func:`partitions` does it in memory).
 """
 
 from __future__ import annotations
@@ -37,7 +39,15 @@ from membercore.service.inputs import Input, Message
 from membercore.service.member import Member
 from membercore.service.recording import MEMBER, member_key, member_of
 
-__all__ = ["end_of", "members_of", "partitions", "replay", "sample_of"]
+__all__ = [
+    "MOST_INPUTS",
+    "Grouping",
+    "end_of",
+    "members_of",
+    "partitions",
+    "replay",
+    "sample_of",
+]
 
 
 def end_of(entries: Iterable[LoggedInput]) -> datetime | None:
@@ -50,13 +60,20 @@ def members_of(entries: Iterable[LoggedInput]) -> set[str]:
     return {member_of(key) for e in entries for key in e.keys if key.startswith(MEMBER)}
 
 
-def sample_of(entries: Iterable[LoggedInput], size: int) -> list[str]:
-    """A deterministic sample of the log's members: the first ``size`` by a digest of the id."""
+def sample_of(members: Iterable[str], size: int) -> list[str]:
+    """A deterministic sample of ``members``: the first ``size`` by a digest of the id."""
 
     def digest(member_id: str) -> str:
         return hashlib.blake2b(member_id.encode(), digest_size=8).hexdigest()
 
-    return sorted(members_of(entries), key=lambda m: (digest(m), m))[: max(size, 0)]
+    return sorted(set(members), key=lambda m: (digest(m), m))[: max(size, 0)]
+
+
+#: The inputs a partition holds at most, unless one group of connected records holds
+#: more: a replay keeps its partition's records and journals in memory (about 0.8 GB
+#: for 85,000 inputs of the demo hospital), so a longer log is split into more
+#: partitions than processes, each replayed in turn by the next process free.
+MOST_INPUTS = 100_000
 
 
 class _Groups:
@@ -85,51 +102,90 @@ class _Groups:
                 self.parent[other] = first
 
 
-def partitions(entries: Sequence[LoggedInput], count: int) -> list[list[LoggedInput]]:
-    """The log split into at most ``count`` partitions of connected records.
+class Grouping:
+    """The log read once: its groups of connected records, and what a replay needs of it.
 
-    The records an input changed or concerns are connected; each group of connected
-    records goes whole into one partition (the largest groups first, each to the
-    partition with the fewest inputs so far), so that no input needs two partitions.
-    Every partition keeps its inputs in the log's order; a tick goes to each partition
-    holding a record it ticked, with those records only.
+    The records an input changed or concerns are connected; a tick connects none. What
+    it keeps grows with the records, not with the inputs, so that a log of any length
+    is split (:meth:`placed`) and routed (:meth:`route`) as it is read, input by input.
+
+    Attributes:
+        inputs: the inputs read.
+        last: the sequence number of the last one (0: none).
+        end: the latest instant one was decided or taken at (None: none).
+        members: the ids of the members they changed or concern.
     """
-    groups = _Groups()
-    for entry in entries:
+
+    def __init__(self, entries: Iterable[LoggedInput]) -> None:
+        self._groups = _Groups()
+        firsts: dict[str, int] = {}
+        self.inputs = self.last = 0
+        self.end: datetime | None = None
+        self.members: set[str] = set()
+        for entry in entries:
+            self.inputs += 1
+            self.last = max(self.last, entry.seq)
+            at = max(entry.at, entry.batch_at)
+            self.end = at if self.end is None or at > self.end else self.end
+            self.members.update(member_of(key) for key in entry.keys if key.startswith(MEMBER))
+            if entry.kind != "tick" and entry.keys:
+                self._groups.join(entry.keys)
+                firsts[entry.keys[0]] = firsts.get(entry.keys[0], 0) + 1
+        # Inputs by group, counted once every input has joined its records.
+        self._sizes: dict[str, int] = {}
+        for key, count in firsts.items():
+            root = self._groups.find(key)
+            self._sizes[root] = self._sizes.get(root, 0) + count
+
+    def placed(self, count: int, most: int = MOST_INPUTS) -> dict[str, int]:
+        """Each group's partition: at least ``count``, of at most ``most`` inputs each.
+
+        The largest groups first, each to the partition with the fewest inputs so far,
+        so that no input needs two partitions; never more partitions than groups.
+        """
+        wanted = max(count, -(-sum(self._sizes.values()) // max(most, 1)))
+        count = max(1, min(wanted, len(self._sizes) or 1))
+        loads = [0] * count
+        home: dict[str, int] = {}
+        for root in sorted(self._sizes, key=lambda r: (-self._sizes[r], r)):
+            place = min(range(count), key=lambda p: (loads[p], p))
+            home[root] = place
+            loads[place] += self._sizes[root]
+        return home
+
+    def route(self, entry: LoggedInput, home: dict[str, int]) -> list[tuple[int, LoggedInput]]:
+        """Where an input goes: its group's partition; a tick to each partition it ticked in.
+
+        A tick goes to each partition holding a record it ticked, with those records
+        only (a record no input names: nowhere).
+        """
         if entry.kind != "tick":
-            groups.join(entry.keys)
-    sizes: dict[str, int] = {}
+            return [(home[self._groups.find(entry.keys[0])], entry)] if entry.keys else []
+        shares: dict[int, list[str]] = {}
+        for key in entry.keys:
+            root = self._groups.find(key)
+            if root in home:
+                shares.setdefault(home[root], []).append(key)
+        return [
+            (place, attrs.evolve(entry, keys=tuple(keys))) for place, keys in sorted(shares.items())
+        ]
+
+
+def partitions(
+    entries: Sequence[LoggedInput], count: int, most: int = MOST_INPUTS
+) -> list[list[LoggedInput]]:
+    """The log split into at least ``count`` partitions of connected records, in memory.
+
+    At most ``most`` inputs each where groups allow (see :meth:`Grouping.placed`);
+    every partition keeps its inputs in the log's order (:meth:`Grouping.route`).
+    """
+    grouping = Grouping(entries)
+    home = grouping.placed(count, most)
+    parts: list[list[LoggedInput]] = [[] for _ in range(max(home.values(), default=0) + 1)]
     for entry in entries:
-        if entry.kind != "tick" and entry.keys:
-            root = groups.find(entry.keys[0])
-            sizes[root] = sizes.get(root, 0) + 1
-    count = max(1, min(count, len(sizes) or 1))
-    loads = [0] * count
-    home: dict[str, int] = {}
-    for root in sorted(sizes, key=lambda r: (-sizes[r], r)):
-        place = min(range(count), key=lambda p: (loads[p], p))
-        home[root] = place
-        loads[place] += sizes[root]
-    parts: list[list[LoggedInput]] = [[] for _ in range(count)]
-    for entry in entries:
-        if entry.kind == "tick":
-            _share_tick(entry, groups, home, parts)
-        elif entry.keys:
-            parts[home[groups.find(entry.keys[0])]].append(entry)
+        for place, routed in grouping.route(entry, home):
+            parts[place].append(routed)
     return [part for part in parts if part]
-
-
-def _share_tick(
-    entry: LoggedInput, groups: _Groups, home: dict[str, int], parts: list[list[LoggedInput]]
-) -> None:
-    """A tick's records, each to its partition (a record no input names: none)."""
-    shares: dict[int, list[str]] = {}
-    for key in entry.keys:
-        root = groups.find(key)
-        if root in home:
-            shares.setdefault(home[root], []).append(key)
-    for place, keys in sorted(shares.items()):
-        parts[place].append(attrs.evolve(entry, keys=tuple(keys)))
 
 
 def _calls(entries: Iterable[LoggedInput]) -> Iterator[list[LoggedInput]]:

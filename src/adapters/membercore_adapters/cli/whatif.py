@@ -11,6 +11,7 @@ import click
 
 from membercore import MembercoreError
 from membercore.analytics.whatif import WhatIf
+from membercore.service.whatif import MOST_INPUTS
 from membercore_adapters.cli.arguments import Exit
 from membercore_adapters.cli.failures import stopped
 from membercore_adapters.cli.opening import _no_file, programme
@@ -95,6 +96,19 @@ def _whatif() -> click.Command:
         help=say(Words("并行的进程数", "processes replaying side by side")),
     )
     @click.option(
+        "--partition-inputs",
+        type=click.IntRange(min=1),
+        default=MOST_INPUTS,
+        show_default=True,
+        help=say(
+            Words(
+                "每组重放至多的输入数（连通的记录不拆开）：每个进程的内存随之增长",
+                "inputs a partition holds at most (connected records are never split): "
+                "what each process holds grows with it",
+            )
+        ),
+    )
+    @click.option(
         "--sample",
         type=click.IntRange(min=0),
         default=5,
@@ -112,6 +126,7 @@ def _whatif() -> click.Command:
         config: Path,
         baseline: Path | None,
         workers: int,
+        partition_inputs: int,
         sample: int,
         json_file: Path | None,
     ) -> int:
@@ -119,7 +134,14 @@ def _whatif() -> click.Command:
         base = programme(baseline)
         try:
             _no_file(store)
-            result = whatif(store, proposed, baseline=base, workers=workers, sample=sample)
+            result = whatif(
+                store,
+                proposed,
+                baseline=base,
+                workers=workers,
+                sample=sample,
+                most_inputs=partition_inputs,
+            )
         except MembercoreError as error:
             raise stopped(error, store=store) from error
         if json_file is not None:

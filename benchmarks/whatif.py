@@ -3,7 +3,9 @@
 Writes the demo hospital into a SQLite store (unless ``--store`` names one already
 written), then runs :func:`membercore_adapters.whatif.whatif` with a programme earning
 half as many points for spending against the demo's own programme (the baseline), and
-prints the time and what differed.
+prints the time, the largest resident memory of this process and of a replaying process
+(``--partition-inputs`` bounds what one replay holds; measure with ``--store``, for the
+demo's own processes count otherwise), and what differed.
 
     .venv/bin/python benchmarks/whatif.py --patients 10000 --months 18 --workers 2
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +22,7 @@ from pathlib import Path
 import attrs
 
 from membercore.config import ProgrammeConfig, Rate
+from membercore.service.whatif import MOST_INPUTS
 from membercore_adapters.demo import HospitalSpec, run_demo
 from membercore_adapters.demo.programme import demo_programme
 from membercore_adapters.whatif import whatif
@@ -42,6 +46,7 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=18)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--store", type=Path, help="a demo store written already")
+    parser.add_argument("--partition-inputs", type=int, default=MOST_INPUTS)
     arguments = parser.parse_args()
     path = arguments.store or Path(f"build/whatif-{arguments.patients}x{arguments.months}.db")
     if arguments.store is None:
@@ -63,12 +68,20 @@ def main() -> None:
         lower_earning(programme),
         baseline=programme,
         workers=arguments.workers,
+        most_inputs=arguments.partition_inputs,
     )
     seconds = time.perf_counter() - started
     print(
         f"whatif: {result.inputs:,} inputs, {result.partitions} partitions, "
         f"{arguments.workers} workers: {seconds:.1f} s; baseline reproduces the store: "
         f"{result.reproduces}"
+    )
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    replaying = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    print(
+        f" largest resident memory: {own:,} MB this process, {replaying:,} MB a replaying "
+        f"process ({result.partitions} partitions of at most {arguments.partition_inputs:,} "
+        "inputs where the groups allow)"
     )
     for name, changed in result.differences().items():
         print(f" {name}: {changed or 'no difference'}")

@@ -160,8 +160,9 @@ def whatif(
 def _spill(store: Store, grouping: Grouping, workers: int, most: int, folder: Path) -> list[Path]:
     """Each partition's inputs, in the log's order, written to a file of its own.
 
-    The log is read again up to the last input the grouping read (a store taking inputs
-    meanwhile is replayed as it stood); each input is written as it is read.
+    The log is read again for the inputs the grouping read, and only those (a store
+    taking inputs meanwhile is replayed as it stood when first read); each input is
+    written as it is read.
     """
     if not grouping.inputs:
         return []
@@ -174,6 +175,8 @@ def _spill(store: Store, grouping: Grouping, workers: int, most: int, folder: Pa
         for entry in store.inputs():
             if entry.seq > grouping.last:
                 break
+            if not grouping.read(entry.seq):
+                continue  # committed after the first reading passed its place
             for place, routed in grouping.route(entry, home):
                 outs[place].write(pickle.dumps(routed, protocol=pickle.HIGHEST_PROTOCOL))
                 written[place] += 1

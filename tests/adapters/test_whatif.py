@@ -4,6 +4,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +23,7 @@ from membercore.facts import ChargeLine, ChargePaid, CheckedIn, PatientRegistere
 from membercore.ledger.commands import Redeem
 from membercore.ports import LoggedInput
 from membercore.testing.clock import ManualClock
+from membercore_adapters import whatif as whatif_module
 from membercore_adapters.cli import main
 from membercore_adapters.cli.whatif import processors
 from membercore_adapters.demo.programme import demo_programme
@@ -141,6 +146,140 @@ def test_the_command_bounds_the_inputs_of_a_partition(
     assert main([*arguments, "--partition-inputs", "0"]) == 2
 
 
+def _children(pid: int) -> set[int]:
+    """The processes ``pid`` spawned to replay (not multiprocessing's resource tracker)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(n) for n in (task / "children").read_text().split()}
+    return {child for child in found if b"spawn_main" in _command_of(child)}
+
+
+def _command_of(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # ended meanwhile
+        return b""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_ends_the_command_as_ctrl_c_does_leaving_no_files_and_no_processes(
+    demo_store: Path, lower_toml: Path, tmp_path: Path, workers: str
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    command = [sys.executable, "-m", "membercore_adapters.cli", "whatif"]
+    command += ["--store", f"sqlite:///{demo_store}", "--config", str(lower_toml)]
+    command += ["--workers", workers, "--partition-inputs", "200", "--lang", "en"]
+    before = _digest(demo_store)
+    running = subprocess.Popen(
+        command,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    # Once the partitions are written (and, with two workers, the processes replay them).
+    while time.monotonic() < deadline and not list(scratch.glob("*/partition-*")):
+        time.sleep(0.05)
+    replaying: set[int] = set()
+    while time.monotonic() < deadline and workers == "2" and len(replaying) < 2:
+        replaying = _children(running.pid)
+        time.sleep(0.05)
+    running.send_signal(signal.SIGTERM)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 1, (out, err)
+    assert "aborted" in err
+    assert "Traceback" not in err
+    assert list(scratch.iterdir()) == []  # the partitions' files are gone
+    assert _digest(demo_store) == before
+    # The replaying processes (and multiprocessing's resource tracker) end with it.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in replaying):
+        time.sleep(0.1)
+    assert not [pid for pid in replaying if _alive(pid)]
+
+
+def test_an_error_while_the_processes_replay_ends_them_at_once(
+    demo_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replaying: set[int] = set()
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(replaying) < 2:
+            replaying.update(_children(os.getpid()))
+            time.sleep(0.05)
+        raise RuntimeError("the store's own figures could not be read")
+
+    monkeypatch.setattr(whatif_module, "figures", failing)
+    programme = demo_programme()
+    url = f"sqlite:///{demo_store}"
+    with pytest.raises(RuntimeError, match="could not be read"):
+        whatif(url, programme, baseline=programme, workers=2, most_inputs=200)
+    # This process goes on: the pool's processes did not wait for its end to stop.
+    assert replaying
+    assert not [pid for pid in replaying if pid in _children(os.getpid())]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_store_taking_inputs_while_it_is_read_is_not_said_to_differ(
+    demo_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "busy.db"
+    shutil.copy(demo_store, copy)
+    url = f"sqlite:///{copy}"
+    clock = ManualClock(datetime(2030, 1, 1, tzinfo=UTC))
+    with Engine.open(url, config=demo_programme(), clock=clock) as writer:
+        read = whatif_module.figures
+
+        def busy(*args: Any, **kwargs: Any) -> Any:
+            # Another process registers a patient while the store's own figures are read.
+            new = PatientRegistered(fact_id="r-new", patient_id="NEW", occurred_at=clock.now())
+            writer.ingest([new])
+            return read(*args, **kwargs)
+
+        monkeypatch.setattr(whatif_module, "figures", busy)
+        result = whatif(url, demo_programme(), baseline=demo_programme(), sample=0)
+    assert result.later == 1
+    assert not result.reproduces
+    assert result.to_dict()["later"] == 1
+    monkeypatch.undo()
+    assert whatif(url, demo_programme(), baseline=demo_programme(), sample=0).later == 0
+
+
+def test_the_python_api_refuses_counts_that_are_no_counts(demo_store: Path) -> None:
+    url = f"sqlite:///{demo_store}"
+    programme = demo_programme()
+    for bad, error in (
+        ({"workers": 0}, ValueError),
+        ({"workers": -1}, ValueError),
+        ({"most_inputs": 0}, ValueError),
+        ({"most_inputs": True}, TypeError),
+        ({"most_inputs": "10"}, TypeError),
+        ({"sample": -1}, ValueError),
+    ):
+        with pytest.raises(error, match=next(iter(bad))):
+            whatif(url, programme, baseline=programme, **bad)  # type: ignore[arg-type]
+
+
+def test_more_processes_than_processors_are_run_with_a_note(
+    demo_store: Path, lower_toml: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{demo_store}"
+    many = str(processors() + 1)
+    arguments = ["whatif", "--store", store, "--config", str(lower_toml), "--lang", "en"]
+    assert main([*arguments, "--workers", many, "--partition-inputs", "100000"]) == 0
+    assert f"{many} processes on {processors()} processors" in capsys.readouterr().err
+
+
 def test_a_log_split_into_many_partitions_comes_to_the_same_comparison(demo_store: Path) -> None:
     programme = demo_programme()
     proposed = lower_earning(programme)
@@ -162,10 +301,11 @@ class _Counted:
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
         self.alive: weakref.WeakSet[LoggedInput] = weakref.WeakSet()
-        self.most = self.reads = 0
+        self.most = 0
+        self.reads: list[int] = []
 
     def inputs(self, *, after: int = 0) -> Iterator[LoggedInput]:
-        self.reads += 1
+        self.reads.append(after)
         for entry in self._store.inputs(after=after):
             self.alive.add(entry)
             self.most = max(self.most, len(self.alive))
@@ -184,7 +324,8 @@ def test_the_log_is_read_twice_and_never_held_whole(demo_store: Path) -> None:
         store.close()
     assert result.inputs > 1_000
     assert result.reproduces
-    assert counted.reads == 2
+    # Twice whole, then once past its end for what the store took meanwhile.
+    assert counted.reads == [0, 0, result.inputs]
     assert counted.most <= 2  # each input let go once grouped, or once written out
 
 

@@ -228,6 +228,24 @@ def test_the_reason_names_the_field_and_the_limit(engine: Engine, clock: ManualC
     assert "digits, more than 20" in reasons[1]
 
 
+def test_json_text_with_a_number_past_the_limits_is_refused_naming_its_type_and_field(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _registered(engine, clock)
+    digits = "1" * 30
+    text = (
+        '{"type": "charge_paid", "fact_id": "c-big", "patient_id": "P-1", '
+        f'"occurred_at": "{clock.now().isoformat()}", "charge_id": "c-big", '
+        '"lines": [{"department": "outpatient", "category": "exam", '
+        f'"amount_fen": {digits}}}]}}'
+    )
+    report = engine.ingest([text])
+    assert report.rejected == 1
+    (letter,) = engine.dead_letters()
+    assert letter.reason.startswith(f"charge_paid.lines[0].amount_fen = '{digits}'")
+    assert letter.reason.endswith("a number of 30 digits, more than 20")
+
+
 def test_text_where_a_list_is_meant_is_refused_even_when_short(
     engine: Engine, clock: ManualClock
 ) -> None:

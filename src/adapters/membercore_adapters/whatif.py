@@ -26,7 +26,6 @@ import pickle
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -98,7 +97,8 @@ def whatif(
             written) or an open store (only read).
         config: the proposed programme.
         baseline: the programme the store ran under (by default the reference one).
-        workers: processes to replay in (1: in this one).
+        workers: processes to replay in (1: in this one). More than one spawns
+            processes: a script calling this runs under ``if __name__ == "__main__":``.
         sample: how many members to compare one by one (chosen by a digest of their id).
         most_inputs: the inputs a partition holds at most, where its groups of
             connected records allow: what one replay holds in memory grows with them
@@ -111,7 +111,10 @@ def whatif(
     Raises:
         StorageError: the store cannot be opened or read (an earlier release's store
             must be migrated first: ``OutdatedSchemaError``).
+        TypeError: ``workers``, ``sample`` or ``most_inputs`` is not a whole number.
+        ValueError: ``workers`` or ``most_inputs`` is below 1, or ``sample`` below 0.
     """
+    _check(workers=workers, sample=sample, most_inputs=most_inputs)
     started = time.perf_counter()
     base = baseline if baseline is not None else reference_config()
     with _opened(store, base) as engine, tempfile.TemporaryDirectory() as folder:
@@ -125,18 +128,19 @@ def whatif(
         ]
         if workers > 1 and len(jobs) > 1:
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                replaying = pool.map(_run, jobs)
-                try:
-                    # The store's own figures are read while the processes replay.
-                    stored = Run.of(figures(engine.members(), engine.config, end))
-                except BaseException:
-                    pool.shutdown(cancel_futures=True)  # what has not started, not at all
-                    raise
-                runs = list(replaying)
+            # Leaving the block for any reason (an error, Ctrl-C, SIGTERM made an abort)
+            # ends the processes: none is left replaying what nobody will read.
+            with context.Pool(min(workers, len(jobs))) as pool:
+                replaying = pool.map_async(_run, jobs, chunksize=1)
+                # The store's own figures are read while the processes replay.
+                stored = Run.of(figures(engine.members(), engine.config, end))
+                runs = replaying.get()
         else:
             stored = Run.of(figures(engine.members(), engine.config, end))
             runs = [_run(job) for job in jobs]
+        # Inputs the store took while it was read: its own figures may then be later
+        # than the log the replays took.
+        later = sum(1 for _ in engine.store.inputs(after=grouping.last)) if grouping.inputs else 0
     half = len(parts)
     baseline_run = sum(runs[:half], Run())
     proposed_run = sum(runs[half:], Run())
@@ -150,11 +154,23 @@ def whatif(
         stored=stored,
         baseline=baseline_run,
         proposed=proposed_run,
+        later=later,
         reproduces=bool(grouping.inputs)
+        and not later
         and all(getattr(stored, name) == getattr(baseline_run, name) for name in _REPRODUCED),
         members=_compared(baseline_run.members, proposed_run.members),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _check(**numbers: int) -> None:
+    """Refuse a count that is not a whole number, or below what it may be."""
+    least = {"workers": 1, "most_inputs": 1, "sample": 0}
+    for name, value in numbers.items():
+        if type(value) is not int:
+            raise TypeError(f"whatif: {name} is a whole number, got {value!r}")
+        if value < least[name]:
+            raise ValueError(f"whatif: {name} is at least {least[name]}, got {value}")
 
 
 def _spill(store: Store, grouping: Grouping, workers: int, most: int, folder: Path) -> list[Path]:

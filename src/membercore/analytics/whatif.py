@@ -315,7 +315,9 @@ class WhatIf:
         baseline: the replay under the baseline programme.
         proposed: the replay under the proposed programme.
         reproduces: whether the baseline replay came to the store's own points, tiers
-            and plans.
+            and plans (never when ``later``).
+        later: inputs the store took while it was read: its own figures may then be
+            later than the log the replays took, and are not compared (0: none).
         members: the sampled members, each under both programmes.
         seconds: wall-clock time of the replay.
     """
@@ -330,6 +332,7 @@ class WhatIf:
     baseline: Run
     proposed: Run
     reproduces: bool
+    later: int = 0
     members: tuple[MemberDifference, ...] = ()
     seconds: float = 0.0
 

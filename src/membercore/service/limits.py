@@ -236,6 +236,8 @@ def _number_bound(max_digits: int) -> int:
 
 def _leaf_problem(key: object, value: object, limits: InputLimits) -> str | None:
     """What is wrong with a text or a number (named ``key``), if anything."""
+    if isinstance(value, _Digits):
+        return f"a number of {len(value.lstrip('-'))} digits, more than {limits.max_digits}"
     if isinstance(value, str):
         return _text_problem(value, limits, is_id=isinstance(key, str) and _is_id(key))
     if isinstance(value, int) and not isinstance(value, bool):
@@ -320,11 +322,11 @@ def parse(text: str, limits: InputLimits) -> object:
             "message", "json", text, f"{len(text)} characters, more than {limits.max_chars}"
         )
 
-    def number(digits: str) -> int:
-        # Read before Python turns the digits into a number (it refuses past 4,300).
+    def number(digits: str) -> int | _Digits:
+        # Read before Python turns the digits into a number (it refuses past 4,300); one
+        # too long is kept as its digits, for the walk to refuse naming its field.
         if len(digits.lstrip("-")) > limits.max_digits:
-            problem = f"a number of {len(digits.lstrip('-'))} digits, more than {limits.max_digits}"
-            raise _refuse("message", "json", digits, problem)
+            return _Digits(digits)
         return int(digits)
 
     try:
@@ -337,8 +339,17 @@ def parse(text: str, limits: InputLimits) -> object:
     except ValueError as error:
         problem = f"not JSON: {_first_line(str(error))}"
         raise _refuse("message", "json", text, problem) from None
-    check(data, limits)
+    if isinstance(data, _Digits):  # a number, not a message: said of the text
+        raise _refuse("message", "json", data, _leaf_problem("", data, limits) or "")
+    tag = data.get("type") if isinstance(data, dict) else None
+    check(data, limits, kind=tag if isinstance(tag, str) and tag else "message")
     return data
+
+
+class _Digits(str):
+    """The digits of a whole number JSON text holds past the limits, as they were written."""
+
+    __slots__ = ()
 
 
 def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import signal
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -28,6 +30,25 @@ def processors() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+@contextmanager
+def _sigterm_aborts() -> Iterator[None]:
+    """SIGTERM (``timeout``, cron, systemd) ends the command as Ctrl-C does.
+
+    An abort unwinds: the replaying processes are ended and the temporary files that hold
+    the partitions' inputs (patients' facts) are removed, which the signal's default
+    end would leave behind.
+    """
+
+    def abort(_signal: int, _frame: object) -> None:
+        raise click.Abort
+
+    before = signal.signal(signal.SIGTERM, abort)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def commands() -> list[click.Command]:
@@ -132,16 +153,19 @@ def _whatif() -> click.Command:
     ) -> int:
         proposed = programme(config)
         base = programme(baseline)
+        if workers > processors():
+            warn(_CROWDED, workers=workers, processors=processors())
         try:
             _no_file(store)
-            result = whatif(
-                store,
-                proposed,
-                baseline=base,
-                workers=workers,
-                sample=sample,
-                most_inputs=partition_inputs,
-            )
+            with _sigterm_aborts():
+                result = whatif(
+                    store,
+                    proposed,
+                    baseline=base,
+                    workers=workers,
+                    sample=sample,
+                    most_inputs=partition_inputs,
+                )
         except MembercoreError as error:
             raise stopped(error, store=store) from error
         if json_file is not None:
@@ -172,6 +196,16 @@ _UNLOGGED = Words(
     "note: {unlogged:,} records were stored before the input log began; their history "
     "before it is not replayed, and the figures cover only what came after",
 )
+_LATER = Words(
+    "注意：存储在读取期间又收到 {later:,} 条输入，其自身数字晚于重放，未与基准重放比较",
+    "note: the store took {later:,} more inputs while it was read: its own figures are "
+    "later than the replay's and are not compared with the baseline replay",
+)
+_CROWDED = Words(
+    "注意：{workers} 个进程多于本机可用的 {processors} 个处理器：多出的进程只增加内存，不加快速度",
+    "note: {workers} processes on {processors} processors: the processes past the "
+    "processors add memory, not speed",
+)
 _REPRODUCED = Words(
     "基准重放与存储一致（积分、等级、付费会员）",
     "the baseline replay reproduces the store (points, tiers, paid members)",
@@ -201,7 +235,10 @@ def _report(result: WhatIf) -> None:
     )
     if result.unlogged:
         echo(_UNLOGGED, unlogged=result.unlogged)
-    echo(_REPRODUCED if result.reproduces else _NOT_REPRODUCED)
+    if result.later:
+        echo(_LATER, later=result.later)
+    else:
+        echo(_REPRODUCED if result.reproduces else _NOT_REPRODUCED)
     baseline, proposed = result.baseline.totals(), result.proposed.totals()
     for name, heading in _SECTIONS.items():
         echo("")

@@ -40,6 +40,11 @@ _NOT_REPRODUCED = Words(
     "基准重放与存储不一致：基准可能不是存储所用的方案",
     "the baseline replay did not reproduce the store: the baseline may not be its programme",
 )
+_LATER = Words(
+    "存储在读取期间又收到 {later} 条输入：其自身数字晚于重放，未作比较",
+    "the store took {later} more inputs while it was read: its own figures are later than "
+    "the replay's and were not compared",
+)
 _INCOMPLETE = Words("；存储有输入日志开始前的历史", "; the store holds history from before its log")
 _POINTS = {
     "earned": Words("发放", "earned"),
@@ -90,7 +95,10 @@ def whatif_extra(
 
 def _said(compared: Mapping[str, Any], language: Language) -> str:
     """How the replay went: the inputs, and whether the baseline reproduced the store."""
-    how = (_REPRODUCED if compared.get("reproduces") else _NOT_REPRODUCED).say(language)
+    if compared.get("later"):
+        how = _LATER.say(language, later=f"{compared['later']:,}")
+    else:
+        how = (_REPRODUCED if compared.get("reproduces") else _NOT_REPRODUCED).say(language)
     if not compared.get("complete", True):
         how += _INCOMPLETE.say(language)
     return _REPLAYED.say(language, inputs=f"{compared.get('inputs', 0):,}", how=how)

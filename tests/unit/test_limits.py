@@ -30,8 +30,9 @@ _LEAVES = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(10**25), max_value=10**25),
-    # Numbers at the edges of the bits the digits are counted from.
+    # Numbers at the edges of their digits and of their bits.
     st.integers(1, 84).flatmap(lambda bits: st.sampled_from([2**bits - 1, 2**bits, -(2**bits)])),
+    st.integers(1, 26).flatmap(lambda power: st.sampled_from([10**power - 1, 10**power])),
     st.floats(allow_nan=False),
     _TEXT,
     st.sampled_from([" P1", "P1 ", "P1", "P\u200b1"]),
@@ -138,9 +139,18 @@ def test_a_long_key_is_refused_though_it_was_found_clean_before() -> None:
 
 @pytest.mark.parametrize(
     ("digits", "number", "refused"),
-    [(10, 10**9, False), (10, 2**33 - 1, False), (10, 2**33, True), (1, 7, False), (1, 8, True)],
+    [
+        (10, 10**9, False),
+        (10, 10**10 - 1, False),
+        (10, -(10**10) + 1, False),
+        (10, 10**10, True),
+        (20, 99_999_999_999_999_999_999, False),
+        (20, 10**20, True),
+        (1, 9, False),
+        (1, 10, True),
+    ],
 )
-def test_a_number_is_refused_at_the_digits_its_bits_count(
+def test_a_number_is_refused_past_its_digits_and_not_before(
     digits: int, number: int, refused: bool
 ) -> None:
     limits = InputLimits(max_digits=digits)
@@ -151,8 +161,9 @@ def test_a_number_is_refused_at_the_digits_its_bits_count(
 def test_every_edge_of_the_digits_is_where_a_close_look_puts_it() -> None:
     for digits in range(1, 26):
         limits = InputLimits(max_digits=digits)
-        for bits in range(90):
-            for number in (2**bits - 1, 2**bits, -(2**bits), 1 - 2**bits):
+        edges = [2**bits for bits in range(90)] + [10**power for power in range(30)]
+        for edge in edges:
+            for number in (edge - 1, edge, -edge, 1 - edge):
                 quick = _refusal(check, [number], limits)
                 assert quick == _refusal(_closely, [number], limits), (digits, number)
 

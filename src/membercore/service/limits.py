@@ -223,15 +223,8 @@ def _named_id(key: object, limits: InputLimits, *, mapped: bool) -> bool | None:
 
 @cache
 def _number_bound(max_digits: int) -> int:
-    """A whole number strictly between ``-bound`` and ``bound`` is within ``max_digits``.
-
-    The largest number of bits whose digits :func:`_number_problem` counts within the
-    limit: the bound is the first number of one bit more.
-    """
-    bits = 0
-    while int((bits + 1) * _DIGITS_PER_BIT) + 1 <= max_digits:
-        bits += 1
-    return 1 << bits
+    """A whole number strictly between ``-bound`` and ``bound`` has at most ``max_digits``."""
+    return int(10**max_digits)
 
 
 def _leaf_problem(key: object, value: object, limits: InputLimits) -> str | None:
@@ -277,11 +270,14 @@ def _character_problem(text: str, *, is_id: bool) -> str | None:
 
 
 def _number_problem(number: int, limits: InputLimits) -> str | None:
-    # Counted without writing the number out: Python refuses to write very long ones.
-    digits = int(abs(number).bit_length() * _DIGITS_PER_BIT) + 1
-    if digits > limits.max_digits:
-        return f"a number of about {digits} digits, more than {limits.max_digits}"
-    return None
+    if -_number_bound(limits.max_digits) < number < _number_bound(limits.max_digits):
+        return None
+    # Counted without writing the number out when it is long: Python refuses to write
+    # very long ones (its bits tell its digits within one).
+    estimate = int(abs(number).bit_length() * _DIGITS_PER_BIT) + 1
+    if estimate > _PYTHON_DIGITS:
+        return f"a number of about {estimate} digits, more than {limits.max_digits}"
+    return f"a number of {len(str(abs(number)))} digits, more than {limits.max_digits}"
 
 
 def small(value: object, nodes: int) -> bool:

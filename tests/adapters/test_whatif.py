@@ -121,29 +121,33 @@ def test_whatif_leaves_the_store_as_it_was_byte_for_byte(
     assert sorted(p.name for p in demo_store.parent.iterdir()) == beside
 
 
+def _command(store: Path, config: Path, written: Path, *options: str) -> tuple[int, Any]:
+    """``membercore whatif`` with ``options``: its status, and the comparison it wrote."""
+    arguments = ["whatif", "--store", f"sqlite:///{store}", "--config", str(config)]
+    status = main([*arguments, "--json", str(written), *options])
+    return status, json.loads(written.read_text(encoding="utf-8")) if status == 0 else None
+
+
 def test_whatif_replays_on_every_processor_unless_told(
     demo_store: Path, lower_toml: Path, tmp_path: Path
 ) -> None:
     written = tmp_path / "compared.json"
-    store = f"sqlite:///{demo_store}"
-    arguments = ["whatif", "--store", store, "--config", str(lower_toml), "--json", str(written)]
-    assert main(arguments) == 0
-    assert json.loads(written.read_text(encoding="utf-8"))["workers"] == processors()
+    status, compared = _command(demo_store, lower_toml, written)
+    assert (status, compared["workers"]) == (0, processors())
     assert processors() == len(os.sched_getaffinity(0))
-    assert main([*arguments, "--workers", "1"]) == 0
-    assert json.loads(written.read_text(encoding="utf-8"))["workers"] == 1
+    status, compared = _command(demo_store, lower_toml, written, "--workers", "1")
+    assert (status, compared["workers"]) == (0, 1)
 
 
 def test_the_command_bounds_the_inputs_of_a_partition(
     demo_store: Path, lower_toml: Path, tmp_path: Path
 ) -> None:
     written = tmp_path / "compared.json"
-    store = f"sqlite:///{demo_store}"
-    arguments = ["whatif", "--store", store, "--config", str(lower_toml), "--json", str(written)]
-    assert main([*arguments, "--workers", "1", "--partition-inputs", "1000"]) == 0
-    compared = json.loads(written.read_text(encoding="utf-8"))
+    options = ("--workers", "1", "--partition-inputs", "1000")
+    status, compared = _command(demo_store, lower_toml, written, *options)
+    assert status == 0
     assert compared["partitions"] >= -(-compared["inputs"] // 1000)
-    assert main([*arguments, "--partition-inputs", "0"]) == 2
+    assert _command(demo_store, lower_toml, written, "--partition-inputs", "0")[0] == 2
 
 
 def _children(pid: int) -> set[int]:

@@ -44,7 +44,6 @@ __all__ = [
     "MOST_INPUTS",
     "Grouping",
     "end_of",
-    "members_of",
     "partitions",
     "replay",
     "sample_of",
@@ -54,11 +53,6 @@ __all__ = [
 def end_of(entries: Iterable[LoggedInput]) -> datetime | None:
     """The latest instant the log's inputs were decided or taken at (None: an empty log)."""
     return max((max(entry.at, entry.batch_at) for entry in entries), default=None)
-
-
-def members_of(entries: Iterable[LoggedInput]) -> set[str]:
-    """The ids of the members the log's inputs changed or concern."""
-    return {member_of(key) for e in entries for key in e.keys if key.startswith(MEMBER)}
 
 
 def sample_of(members: Iterable[str], size: int) -> list[str]:

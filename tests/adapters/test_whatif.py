@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -137,6 +138,21 @@ def test_whatif_replays_on_every_processor_unless_told(
     assert processors() == len(os.sched_getaffinity(0))
     status, compared = _command(demo_store, lower_toml, written, "--workers", "1")
     assert (status, compared["workers"]) == (0, 1)
+
+
+def test_the_command_runs_on_a_thread_of_its_callers(
+    demo_store: Path, lower_toml: Path, tmp_path: Path
+) -> None:
+    ended: list[int] = []
+    options = ("--workers", "1")
+    thread = threading.Thread(
+        target=lambda: ended.append(
+            _command(demo_store, lower_toml, tmp_path / "compared.json", *options)[0]
+        )
+    )
+    thread.start()
+    thread.join(timeout=120)
+    assert ended == [0]
 
 
 def test_the_command_bounds_the_inputs_of_a_partition(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,9 @@ def _sigterm_aborts() -> Iterator[None]:
     def abort(_signal: int, _frame: object) -> None:
         raise click.Abort
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread takes signals: the caller's handling stands
+        return
     before = signal.signal(signal.SIGTERM, abort)
     try:
         yield

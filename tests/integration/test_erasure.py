@@ -422,16 +422,7 @@ def test_an_erasure_while_the_persons_message_is_with_its_channel_stops_no_dispa
                 patient, "care", ["sms"], key=f"k-{patient}", given_by=patient, source="app"
             )
             for n in range(2):
-                engine.execute(
-                    RequestMessage(
-                        key=f"ask-{patient}-{n}",
-                        member_id=patient,
-                        template_key="hba1c_recheck",
-                        purpose="care",
-                        variables={"name": "王"},
-                        reason="test",
-                    )
-                )
+                engine.execute(_ask(patient, f"ask-{patient}-{n}"))
         channel = _Erasing(eraser)
         engine.dispatch({"sms": channel})
         # Checked at the hand-over before the erasure, P-1's messages of that part went to
@@ -444,6 +435,18 @@ def test_an_erasure_while_the_persons_message_is_with_its_channel_stops_no_dispa
         assert [m.status for m in outbox if m.key != f"member:{FRIEND}"] == ["cancelled"] * 2
         assert not any(ME in m.message_id for m in outbox if m.key != f"member:{FRIEND}")
         assert engine.store.pending_outbox(AT + timedelta(days=1), 10) == []
+
+
+def _ask(patient: str, key: str) -> RequestMessage:
+    """A care message asked for ``patient``: the HbA1c recheck."""
+    return RequestMessage(
+        key=key,
+        member_id=patient,
+        template_key="hba1c_recheck",
+        purpose="care",
+        variables={"name": "王"},
+        reason="test",
+    )
 
 
 class _Undelivered:
@@ -470,16 +473,7 @@ def test_a_providers_late_word_on_an_erased_persons_message_makes_no_work(
             [PatientRegistered(fact_id="reg", patient_id=ME, occurred_at=AT, phone="13900001111")]
         )
         engine.record_consent(ME, "care", ["sms", "phone"], key="k", given_by=ME, source="app")
-        engine.execute(
-            RequestMessage(
-                key="ask",
-                member_id=ME,
-                template_key="hba1c_recheck",
-                purpose="care",
-                variables={"name": "王"},
-                reason="test",
-            )
-        )
+        engine.execute(_ask(ME, "ask"))
         channel = _Undelivered()
         assert engine.dispatch({"sms": channel}).delivered == 1
         clock.advance(timedelta(hours=1))

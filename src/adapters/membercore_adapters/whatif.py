@@ -149,7 +149,7 @@ def whatif(
         proposed_name=f"{config.name} v{config.version}",
         inputs=grouping.inputs,
         unlogged=unlogged,
-        workers=max(workers, 1),
+        workers=workers,
         partitions=len(parts),
         stored=stored,
         baseline=baseline_run,

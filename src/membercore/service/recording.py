@@ -49,6 +49,7 @@ __all__ = [
     "HOUSEHOLD",
     "MEMBER",
     "STOCK",
+    "TASK_EVENTS",
     "Working",
     "build_commit",
     "clock_of",
@@ -345,13 +346,14 @@ def _outbox(key: str, events: Iterable[object]) -> list[OutboxMessage]:
     ]
 
 
-_TASK_EVENTS = (tasks.TaskCreated, tasks.TaskAssigned, tasks.TaskEscalated, tasks.TaskClosed)
+#: The events that change a task: a task's row carries the last of them.
+TASK_EVENTS = (tasks.TaskCreated, tasks.TaskAssigned, tasks.TaskEscalated, tasks.TaskClosed)
 
 
 def _tasks(key: str, member: Member, events: Iterable[object]) -> list[TaskRow]:
     rows: dict[str, TaskRow] = {}
     for event in events:
-        if isinstance(event, _TASK_EVENTS):
+        if isinstance(event, TASK_EVENTS):
             task = member.work.tasks[event.task_key]
             rows[task.key] = task_row(key, task, message_to_json(event))
         elif isinstance(event, outreach.MessageCancelled) and event.channel == "phone":

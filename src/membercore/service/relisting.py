@@ -11,22 +11,18 @@ holds it, with the last event of it in the record's journal.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from typing import Final
 
+from membercore.converters import JSON
 from membercore.ports import Store, TaskRow
 from membercore.service.member import Member
-from membercore.service.recording import task_row
-from membercore.staff import tasks
+from membercore.service.recording import TASK_EVENTS, task_row
 
 __all__ = ["missing_rows"]
 
-#: The events a task row carries (the last one that changed the task).
-_TASK_EVENTS: Final = frozenset(
-    kind.TYPE
-    for kind in (tasks.TaskCreated, tasks.TaskAssigned, tasks.TaskEscalated, tasks.TaskClosed)
-)
+#: The stored types of the events a task row carries (the last one that changed the task).
+_TASK_EVENTS: Final = frozenset(kind.TYPE for kind in TASK_EVENTS)
 
 
 def missing_rows(
@@ -50,5 +46,5 @@ def _last_events(store: Store, key: str) -> dict[str, str]:
     last = {}
     for stored in store.events(key):
         if stored.type in _TASK_EVENTS:
-            last[json.loads(stored.payload).get("task_key", "")] = stored.payload
+            last[JSON.decode(stored.payload).get("task_key", "")] = stored.payload
     return last

@@ -181,6 +181,33 @@ def _command_of(pid: int) -> bytes:
         return b""
 
 
+def _stopped_replaying(running: subprocess.Popen[str], scratch: Path, many: bool) -> set[int]:
+    """Stop ``running`` (SIGSTOP) at a moment it replays: its partitions' files written
+    and, when ``many``, its two replaying processes started; their ids.
+
+    Stopped, the command cannot leave the stretch in which SIGTERM aborts it, however
+    quick its replay and however late this process is scheduled.
+    """
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert running.poll() is None, "the what-if ended before it was seen replaying"
+        os.kill(running.pid, signal.SIGSTOP)
+        while _state(running.pid) not in ("T", "Z"):  # Z: it ended meanwhile
+            time.sleep(0.001)
+        replaying = _children(running.pid)
+        if list(scratch.glob("*/partition-*")) and (not many or len(replaying) >= 2):
+            return replaying
+        os.kill(running.pid, signal.SIGCONT)
+        time.sleep(0.01)
+    raise AssertionError("the what-if was not seen replaying within a minute")
+
+
+def _state(pid: int) -> str:
+    """The state letter of a process (``T``: stopped, ``Z``: ended, not yet waited for)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_ends_the_command_as_ctrl_c_does_leaving_no_files_and_no_processes(
     demo_store: Path, lower_toml: Path, tmp_path: Path, workers: str
@@ -198,15 +225,9 @@ def test_sigterm_ends_the_command_as_ctrl_c_does_leaving_no_files_and_no_process
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    # Once the partitions are written (and, with two workers, the processes replay them).
-    while time.monotonic() < deadline and not list(scratch.glob("*/partition-*")):
-        time.sleep(0.05)
-    replaying: set[int] = set()
-    while time.monotonic() < deadline and workers == "2" and len(replaying) < 2:
-        replaying = _children(running.pid)
-        time.sleep(0.05)
-    running.send_signal(signal.SIGTERM)
+    replaying = _stopped_replaying(running, scratch, workers == "2")
+    running.send_signal(signal.SIGTERM)  # taken when the command goes on
+    os.kill(running.pid, signal.SIGCONT)
     out, err = running.communicate(timeout=60)
     assert running.returncode == 1, (out, err)
     assert "aborted" in err

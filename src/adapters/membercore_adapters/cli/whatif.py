@@ -37,13 +37,15 @@ def processors() -> int:
 def _sigterm_aborts() -> Iterator[None]:
     """SIGTERM (``timeout``, cron, systemd) ends the command as Ctrl-C does.
 
-    An abort unwinds: the replaying processes are ended and the temporary files that hold
-    the partitions' inputs (patients' facts) are removed, which the signal's default
-    end would leave behind.
+    The signal is raised as Ctrl-C's ``KeyboardInterrupt``, which no ``except Exception``
+    on the way takes for a failure to record (a channel's send in the replay does), and
+    which unwinds: the replaying processes are ended and the temporary files that hold
+    the partitions' inputs (patients' facts) are removed, which the signal's default end
+    would leave behind.
     """
 
     def abort(_signal: int, _frame: object) -> None:
-        raise click.Abort
+        raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread takes signals: the caller's handling stands

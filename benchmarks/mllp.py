@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -23,6 +24,7 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hl7.client import MLLPClient
@@ -111,11 +113,67 @@ def run(url: str, batch: list[bytes], connections: int) -> float:
     return len(batch) / seconds
 
 
+def _listen(url: str, port: int, ready: Any, stop: Any) -> None:
+    """One of several listener processes on one port, each with its engine on the store."""
+    engine = Engine.open(url, config=reference_config(), clock=ManualClock(NOW))
+
+    async def serve() -> None:
+        listener = Listener(engine, MAPPING, port=port, shared=True)
+        await listener.start()
+        ready.put(os.getpid())
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+        finally:
+            await listener.stop()
+
+    with engine:
+        asyncio.run(serve())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def run_shared(url: str, batch: list[bytes], connections: int, listeners: int) -> float:
+    """Messages acknowledged per second by ``listeners`` processes sharing one port."""
+    Engine.open(url, config=reference_config(), clock=ManualClock(NOW)).close()  # the schema
+    spawn = multiprocessing.get_context("spawn")
+    port = _free_port()
+    ready, stop = spawn.Queue(), spawn.Event()
+    processes = [
+        spawn.Process(target=_listen, args=(url, port, ready, stop)) for _ in range(listeners)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        for _ in processes:
+            ready.get(timeout=60)
+        shares = [batch[n::connections] for n in range(connections)]
+        with ProcessPoolExecutor(1, mp_context=spawn) as sender:
+            seconds, refused = sender.submit(send, port, shares).result()
+    finally:
+        stop.set()
+        for process in processes:
+            process.join(timeout=60)
+    if refused:
+        raise SystemExit(f"{len(refused)} messages not acknowledged AA: {refused[0]!r}")
+    return len(batch) / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--connections", default="1,8")
+    parser.add_argument(
+        "--listeners",
+        type=int,
+        default=1,
+        help="listener processes sharing the port (as workers started with --share-port)",
+    )
     args = parser.parse_args()
     batch = messages(args.messages)
     postgres = (
@@ -129,8 +187,14 @@ def main() -> None:
                     url = f"sqlite:///{folder}/bench.db"
                 else:
                     url = f"{postgres}?schema=mc_bench_{uuid.uuid4().hex[:10]}"
-                rate = run(url, batch, connections)
-            print(f"{store:<9} {connections} connection(s): {rate:7.0f} messages/s acknowledged")
+                if args.listeners > 1:
+                    rate = run_shared(url, batch, connections, args.listeners)
+                else:
+                    rate = run(url, batch, connections)
+            print(
+                f"{store:<9} {connections} connection(s), {args.listeners} listener(s): "
+                f"{rate:7.0f} messages/s acknowledged"
+            )
 
 
 if __name__ == "__main__":

@@ -101,6 +101,15 @@ def test_a_port_that_is_not_a_number_is_refused_naming_it() -> None:
         Listener.from_options(engine, {"port": "twenty"})
 
 
+def test_shared_is_true_or_false_and_says_whether_the_port_is_shared() -> None:
+    with open_engine("memory://") as engine:
+        assert Listener.from_options(engine, {"shared": "true"}).shared
+        assert not Listener.from_options(engine, {"shared": "false"}).shared
+        assert not Listener.from_options(engine, {}).shared
+        with pytest.raises(ConfigError, match="shared.*'yes' is neither true nor false"):
+            Listener.from_options(engine, {"shared": "yes"})
+
+
 def test_a_discharge_cancelled_by_a13_undoes_the_follow_up_it_started() -> None:
     alive = sample("ADT-A03-02.hl7").replace(b"|20080825111630+0115|Y", b"||N")
     discharge = alive.replace(b"PV1|1|P|", b"PV1|1|I|")

@@ -61,18 +61,23 @@ def _command(store: str, mapping: Path, *options: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _worker(store: str, mapping: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    command = _command(store, mapping, "--listen", "hl7v2", "--port", "0")
+def _worker(
+    store: str, mapping: Path, *options: str, port: int = 0, said: list[str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """A worker listening on ``port`` (0: any free one); its log's lines go to ``said``."""
+    command = _command(store, mapping, "--listen", "hl7v2", "--port", str(port), *options)
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
+    lines = [] if said is None else said
     port = 0
     deadline = time.monotonic() + 30
     while not port and time.monotonic() < deadline:
         line = process.stderr.readline()
+        lines.append(line)
         if found := _LISTENING.search(line):
             port = int(found.group(1))
-    assert port, "the worker did not start listening"
-    drain = threading.Thread(target=process.stderr.read, daemon=True)
+    assert port, f"the worker did not start listening: {''.join(lines)}"
+    drain = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
     drain.start()
     try:
         yield process, port
@@ -176,6 +181,63 @@ def test_sigterm_stops_the_worker_and_every_acknowledged_message_is_committed(
     assert state["taken"] == sorted({f.fact_id for f in facts})
     with socket.socket() as probe:  # the port is free again
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_workers_sharing_the_port_take_the_connections_between_them(tmp_path: Path) -> None:
+    """One worker per processor: every worker started with --share-port listens on it."""
+    messages, mapping = _messages(), _mapping(tmp_path)
+    alone = f"sqlite:///{tmp_path}/alone.db"
+    with _worker(alone, mapping) as (process, port):
+        acked: list[int] = []
+        _send_until_acknowledged(port, messages, acked)
+        assert len(acked) == len(messages)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    shared = f"sqlite:///{tmp_path}/shared.db"
+    logs: list[list[str]] = [[], []]
+    with contextlib.ExitStack() as workers:
+        first, port = workers.enter_context(_worker(shared, mapping, "--share-port", said=logs[0]))
+        second, _ = workers.enter_context(
+            _worker(shared, mapping, "--share-port", port=port, said=logs[1])
+        )
+        # Each connection sends a share of the messages, all at once.
+        shares = [messages[n::24] for n in range(24)]
+        done: list[list[int]] = [[] for _ in shares]
+        senders = [
+            threading.Thread(target=_send_until_acknowledged, args=(port, share, sent))
+            for share, sent in zip(shares, done, strict=True)
+        ]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(60)
+        assert [len(sent) for sent in done] == [len(share) for share in shares]
+        for process in (first, second):
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 0
+    assert _state(shared, messages) == _state(alone, messages)
+    # Both took messages: each summarises the acknowledgements it gave as it stops.
+    given = [_acknowledged("".join(log)) for log in logs]
+    assert all(given), given
+    assert sum(given) == len(messages)
+
+
+def _acknowledged(log: str) -> int:
+    return sum(int(n) for n in re.findall(r"acknowledged (\d+) AA", log))
+
+
+def test_a_second_worker_on_a_port_not_shared_says_so(tmp_path: Path) -> None:
+    mapping = _mapping(tmp_path)
+    store = f"sqlite:///{tmp_path}/m.db"
+    with _worker(store, mapping) as (_, port):
+        for options in ((), ("--share-port",)):  # the first was not started to share it
+            command = _command(store, mapping, "--listen", "hl7v2", "--port", str(port))
+            ended = subprocess.run(
+                [*command, *options], check=False, capture_output=True, text=True, timeout=60
+            )
+            assert ended.returncode == 2, ended.stderr
+            assert f"端口 127.0.0.1:{port} 已被占用" in ended.stderr
+            assert "--share-port" in ended.stderr
 
 
 def test_a_polled_file_the_his_appends_to_is_read_once_even_a_message_half_written(

@@ -61,6 +61,9 @@ class Listener:
         port: the port (0: any free one; :attr:`port` says which).
         encoding: the messages' character encoding.
         max_group: the most messages committed together.
+        shared: bind the port so that other processes may listen on it too
+            (``SO_REUSEPORT``: the system spreads the connections between them), for
+            one worker per processor.
         on_commit: called after each group with the messages and their codes (for
             figures); it must not fail.
     """
@@ -74,6 +77,7 @@ class Listener:
         port: int = 2575,
         encoding: str = "utf-8",
         max_group: int = 1000,
+        shared: bool = False,
         on_commit: Callable[[list[tuple[Received, str]]], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -82,6 +86,7 @@ class Listener:
         self.port = port
         self.encoding = encoding
         self.max_group = max_group
+        self.shared = shared
         self.on_commit = on_commit
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._server: asyncio.Server | None = None
@@ -96,29 +101,39 @@ class Listener:
     def from_options(cls, engine: Engine, options: Mapping[str, str]) -> Listener:
         """Build one from options.
 
-        ``host``, ``port``, ``mapping`` (a TOML file) and ``encoding``, each when given.
+        ``host``, ``port``, ``mapping`` (a TOML file), ``encoding`` and ``shared``
+        (``true``: the port is shared with other processes), each when given.
 
         Raises:
-            ConfigError: the mapping file is invalid (naming the key), or the port is
-                not a port number.
+            ConfigError: the mapping file is invalid (naming the key), the port is not
+                a port number, or ``shared`` is neither ``true`` nor ``false``.
             OSError: the mapping file cannot be read.
         """
         mapping = mapping_option(options)
         port = options.get("port", "2575")
         if not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ConfigError("port", f"{port!r} is not a port number (0 to 65535)")
+        shared = options.get("shared", "false")
+        if shared not in ("true", "false"):
+            raise ConfigError("shared", f"{shared!r} is neither true nor false")
         return cls(
             engine,
             mapping,
             host=options.get("host", "127.0.0.1"),
             port=int(port),
             encoding=options.get("encoding", "utf-8"),
+            shared=shared == "true",
         )
 
     async def start(self) -> None:
         """Listen (the port is known once this returns)."""
         self._server = await start_hl7_server(
-            self._serve, self.host, self.port, encoding=self.encoding, limit=16 << 20
+            self._serve,
+            self.host,
+            self.port,
+            encoding=self.encoding,
+            limit=16 << 20,
+            reuse_port=self.shared or None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._committer = asyncio.create_task(self._commit_groups())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import time
@@ -51,6 +52,8 @@ class WorkerSettings:
         poll_every: seconds between polls of the files.
         host: the address listeners bind to.
         port: the port they listen on.
+        share_port: bind the port so that other workers may listen on it too (the
+            system spreads the connections between them): one worker per processor.
         mapping: the listeners' and sources' mapping of the hospital's codes.
         encoding: the messages' character encoding.
         tick_every: seconds between ticks (0: never).
@@ -66,6 +69,7 @@ class WorkerSettings:
     poll_every: float = 10.0
     host: str = "127.0.0.1"
     port: int = 2575
+    share_port: bool = False
     mapping: Path | None = None
     encoding: str | None = None
     tick_every: float = 60.0
@@ -135,6 +139,18 @@ def _command() -> click.Command:
         default=2575,
         show_default=True,
         help=say(Words("监听器的端口", "the port they listen on")),
+    )
+    @click.option(
+        "--share-port",
+        is_flag=True,
+        help=say(
+            Words(
+                "与同样带此选项的其他 worker 共用端口（SO_REUSEPORT，由系统分配连接）："
+                "每个处理器一个 worker",
+                "share the port with other workers started so (SO_REUSEPORT: the system "
+                "spreads the connections between them): one worker per processor",
+            )
+        ),
     )
     @click.option(
         "--mapping",
@@ -211,6 +227,7 @@ def _command() -> click.Command:
         poll_every: float,
         host: str,
         port: int,
+        share_port: bool,
         mapping: Path | None,
         encoding: str | None,
         tick_every: float,
@@ -225,6 +242,7 @@ def _command() -> click.Command:
             poll_every=poll_every,
             host=host,
             port=port,
+            share_port=share_port,
             mapping=mapping,
             encoding=encoding,
             tick_every=tick_every,
@@ -263,6 +281,8 @@ def _listener(engine: Engine, name: str, settings: WorkerSettings) -> Listening:
     options = reading_options(
         settings.mapping, settings.encoding, host=settings.host, port=str(settings.port)
     )
+    if settings.share_port:
+        options["shared"] = "true"
     return found.value(engine, options)
 
 
@@ -323,6 +343,24 @@ def _retain(engine: Engine) -> None:
         log.warning("retention not applied: %s", error)
 
 
+_PORT_TAKEN = Words(
+    "端口 {host}:{port} 已被占用（另一程序，或未带 --share-port 启动的 worker）；"
+    "多个 worker 共用一个端口时，每个都须带 --share-port 启动",
+    "the port {host}:{port} is taken (by another program, or a worker started without "
+    "--share-port); workers share a port only when every one of them is started with "
+    "--share-port",
+)
+
+
+async def _start(listener: Listening, settings: WorkerSettings) -> None:
+    try:
+        await listener.start()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise UsageError(say(_PORT_TAKEN, host=settings.host, port=settings.port)) from error
+
+
 async def _work(
     engine: Engine,
     channels: Mapping[str, Channel],
@@ -335,7 +373,7 @@ async def _work(
     for sign in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sign, stopping.set)
     for listener in listeners:
-        await listener.start()
+        await _start(listener, settings)
     log.info("worker started on %s, channels %s", engine.store.url, ", ".join(channels))
     due = {"poll": 0.0, "tick": 0.0, "dispatch": 0.0, "reports": 0.0, "retain": 0.0}
     every = {

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
+import cattrs
 import pytest
 
 import membercore
@@ -25,6 +27,8 @@ from membercore import (
 )
 from membercore.config import Plausibility
 from membercore.errors import ImplausibleError, StorageError
+from membercore.serialization import messages as serialization_messages
+from membercore.serialization import records
 from membercore.testing.clock import ManualClock
 
 from .conftest import OpenEngine
@@ -600,3 +604,52 @@ def test_json_text_giving_a_key_twice_is_refused(engine: Engine, clock: ManualCl
     (letter,) = engine.dead_letters()
     assert "patient_id" in letter.reason
     assert "a key given twice in one object" in letter.reason
+
+
+class _Gathering:
+    """A converter that fails as cattrs does: what a field raised, gathered in a group."""
+
+    def __init__(self, raised: Exception) -> None:
+        self.raised = raised
+
+    def structure(self, data: object, kind: type[Any]) -> Any:
+        raise cattrs.errors.ClassValidationError(
+            f"While structuring {kind.__name__}", [self.raised], kind
+        )
+
+
+def test_a_fault_of_the_machine_while_reading_an_input_stops_the_call_refusing_nothing(
+    engine: Engine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registration = {
+        "type": "patient_registered",
+        "fact_id": "reg-m",
+        "patient_id": "M1",
+        "occurred_at": clock.now().isoformat(),
+    }
+    # No memory left (or an interruption a signal handler raised) is not the input's fault.
+    monkeypatch.setattr(serialization_messages, "converter", lambda: _Gathering(MemoryError()))
+    with pytest.raises(MemoryError):
+        engine.ingest([registration])
+    assert engine.dead_letters() == []
+    # A bad value gathered the same way is the input's: refused, with the reason.
+    monkeypatch.setattr(serialization_messages, "converter", lambda: _Gathering(ValueError("x")))
+    assert engine.ingest([registration]).rejected == 1
+    assert "not a valid value" in engine.dead_letters()[0].reason
+    monkeypatch.undo()
+    assert engine.ingest([registration]).applied == 1
+
+
+def test_a_fault_of_the_machine_while_reading_a_stored_record_is_not_called_damage(
+    tmp_path: Path, clock: ManualClock, open_engine: OpenEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path}/m.db"
+    with open_engine(url, clock) as engine:
+        _registered(engine, clock)
+    with open_engine(url, clock) as engine:  # nothing decoded yet
+        monkeypatch.setattr(records, "stored_converter", lambda: _Gathering(MemoryError()))
+        with pytest.raises(MemoryError):
+            engine.member("P-1")
+        monkeypatch.setattr(records, "stored_converter", lambda: _Gathering(KeyError("x")))
+        with pytest.raises(StorageError, match="could not be read back"):
+            engine.member("P-1")

@@ -20,7 +20,7 @@ from membercore.errors import (
     ConfigError,
 )
 from membercore.serialization.messages import message_types
-from membercore.serialization.problems import summary
+from membercore.serialization.problems import not_the_data, summary
 from membercore.text import brief
 
 __all__ = ["dump_config", "load_config", "load_config_file", "load_config_toml"]
@@ -36,6 +36,8 @@ def load_config(data: Mapping[str, Any]) -> ProgrammeConfig:
         config = converter().structure(dict(data), ProgrammeConfig)
         check_experiment_tags(config.experiments, message_types())
     except cattrs.BaseValidationError as error:
+        if (cause := not_the_data(error)) is not None:
+            raise cause from error
         raise _config_error(error) from error
     except ConfigError as error:
         # Raised by the programme's own cross-checks, once its parts are structured.

@@ -31,7 +31,7 @@ from membercore.experiments import assignment as experiments
 from membercore.facts import CLINICAL_FACT_TYPES, FACT_TYPES
 from membercore.ledger.commands import COMMAND_TYPES
 from membercore.ledger.events import Posting
-from membercore.serialization.problems import summary, value_at
+from membercore.serialization.problems import not_the_data, summary, value_at
 from membercore.staff import offers, programmes, tasks
 from membercore.upcasting import VERSION_KEY, Upcasters, schema_version
 
@@ -158,6 +158,8 @@ def _message(data: Mapping[str, Any], upcasters: Upcasters | None, *, stored: bo
     try:
         return (stored_converter() if stored else converter()).structure(fields, cls)
     except cattrs.BaseValidationError as error:
+        if (cause := not_the_data(error)) is not None:
+            raise cause from error
         path, problem = summary(error)
         field = path.removeprefix("$.")
         raise InvalidFactError(tag, field, value_at(fields, field), problem) from error

@@ -19,7 +19,7 @@ from membercore.errors import (
 )
 from membercore.text import brief
 
-__all__ = ["ALSO", "problems", "summary", "value_at"]
+__all__ = ["ALSO", "not_the_data", "problems", "summary", "value_at"]
 
 
 #: How many further problems a refusal lists after the first.
@@ -30,6 +30,38 @@ _SEP = "\x1f"
 
 
 _LITERAL = re.compile(r"(.*) not in literal typing\.Literal\[(.*)\]", re.DOTALL)
+
+
+#: What reading a value raises when the value is at fault: membercore's own refusals,
+#: cattrs' and the built-in kinds of bad data.
+_DATA_FAULTS = (
+    MembercoreError,
+    cattrs.errors.CattrsError,
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    RecursionError,
+    TypeError,
+    UnicodeError,
+    ValueError,
+)
+
+
+def not_the_data(error: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The first of ``error``'s exceptions that is not the data's fault, if any.
+
+    cattrs gathers what each field raised, whatever it was: no memory left, or an
+    interruption a signal handler raised, would otherwise be said as a bad value (and
+    an input refused for it).
+    """
+    for inner in error.exceptions:
+        if isinstance(inner, BaseExceptionGroup):
+            found = not_the_data(inner)
+            if found is not None:
+                return found
+        elif not isinstance(inner, _DATA_FAULTS):
+            return inner
+    return None
 
 
 def problems(error: cattrs.BaseValidationError) -> list[tuple[str, str]]:

@@ -37,6 +37,7 @@ from membercore.ports import (
     StoredEvent,
 )
 from membercore.serialization import message_to_json
+from membercore.serialization.problems import not_the_data
 from membercore.service.erased import unknown
 from membercore.service.member import Member, new_member
 from membercore.service.recording import (
@@ -158,6 +159,8 @@ def decoded(
     except MembercoreError:
         raise  # membercore's own words (a newer release's data above all)
     except _UNREADABLE as error:
+        if isinstance(error, ExceptionGroup) and (cause := not_the_data(error)) is not None:
+            raise cause from error  # not the record's fault: no memory left, an interruption
         problem = (
             f"reading record {record.key}: its snapshot or journal could not be read back "
             f"(damaged, or not what this membercore wrote: {error})"

@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import attrs
@@ -239,6 +240,37 @@ def test_sigterm_ends_the_command_as_ctrl_c_does_leaving_no_files_and_no_process
     while time.monotonic() < deadline and any(_alive(pid) for pid in replaying):
         time.sleep(0.1)
     assert not [pid for pid in replaying if _alive(pid)]
+
+
+def test_an_interruption_while_the_pool_starts_is_taken_once_it_has(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process half started, outside the pool, would fail on the terminal."""
+    started: list[object] = []
+
+    class Pool:
+        def __init__(self, processes: int) -> None:
+            signal.raise_signal(signal.SIGTERM)  # while the processes start
+            started.append(self)
+
+        def __enter__(self) -> Pool:
+            return self
+
+        def __exit__(self, *_: object) -> None:
+            started.append("ended")
+
+    def interrupt(_signal: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    context = SimpleNamespace(Pool=Pool)
+    monkeypatch.setattr(whatif_module.multiprocessing, "get_context", lambda _: context)
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt), whatif_module._pool(2):
+            pytest.fail("the block ran although the pool was interrupted")
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert started[-1] == "ended"  # the pool started whole, then was ended
 
 
 def test_an_error_while_the_processes_replay_ends_them_at_once(

@@ -22,8 +22,11 @@ programmes decide differently.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.pool
 import pickle
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -127,10 +130,9 @@ def whatif(
             _Job(part, programme, chosen, end) for programme in (base, config) for part in parts
         ]
         if workers > 1 and len(jobs) > 1:
-            context = multiprocessing.get_context("spawn")
             # Leaving the block for any reason (an error, Ctrl-C, SIGTERM made an abort)
             # ends the processes: none is left replaying what nobody will read.
-            with context.Pool(min(workers, len(jobs))) as pool:
+            with _pool(min(workers, len(jobs))) as pool:
                 replaying = pool.map_async(_run, jobs, chunksize=1)
                 # The store's own figures are read while the processes replay.
                 stored = Run.of(figures(engine.members(), engine.config, end))
@@ -161,6 +163,48 @@ def whatif(
         members=_compared(baseline_run.members, proposed_run.members),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+#: The signals that interrupt a command: Ctrl-C's, and the SIGTERM ``membercore whatif``
+#: makes one of.
+_INTERRUPTING = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _pool(processes: int) -> Iterator[multiprocessing.pool.Pool]:
+    """A pool of spawned processes, ended when the block is left.
+
+    An interruption while the pool starts a process would leave that process half
+    started, outside the pool, to fail on the terminal: the interrupting signals are
+    taken once the pool has started, and then end it.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ExitStack() as stack:
+        with _interruptions_held():
+            pool = stack.enter_context(context.Pool(processes))
+        yield pool
+
+
+@contextmanager
+def _interruptions_held() -> Iterator[None]:
+    """The interrupting signals that come in the block, taken (by the handlers in force) after.
+
+    Only the main thread takes signals: on another, the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    before = {
+        sign: signal.signal(sign, lambda number, _: came.append(number)) for sign in _INTERRUPTING
+    }
+    try:
+        yield
+    finally:
+        for sign, handler in before.items():
+            signal.signal(sign, handler)
+        for number in came:
+            signal.raise_signal(number)
 
 
 def _check(**numbers: int) -> None:

@@ -106,7 +106,7 @@ def test_shared_is_true_or_false_and_says_whether_the_port_is_shared() -> None:
         assert Listener.from_options(engine, {"shared": "true"}).shared
         assert not Listener.from_options(engine, {"shared": "false"}).shared
         assert not Listener.from_options(engine, {}).shared
-        with pytest.raises(ConfigError, match="shared.*'yes' is neither true nor false"):
+        with pytest.raises(ConfigError, match=r"shared.*'yes' is neither true nor false"):
             Listener.from_options(engine, {"shared": "yes"})
 
 

@@ -103,6 +103,16 @@ def _send_until_acknowledged(port: int, messages: list[bytes], acked: list[int])
         return
 
 
+def _fed_by_one_worker(store: str, mapping: Path, messages: list[bytes]) -> None:
+    """Every message sent to one worker on one connection and acknowledged; the worker stopped."""
+    with _worker(store, mapping) as (process, port):
+        acked: list[int] = []
+        _send_until_acknowledged(port, messages, acked)
+        assert len(acked) == len(messages)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+
+
 def _state(store: str, messages: list[bytes]) -> dict[str, object]:
     facts = [
         item
@@ -137,14 +147,9 @@ def test_a_worker_killed_mid_stream_and_started_again_ends_as_one_that_ran_throu
 ) -> None:
     messages, mapping = _messages(), _mapping(tmp_path)
     whole = f"sqlite:///{tmp_path}/whole.db"
-    with _worker(whole, mapping) as (process, port):
-        acked: list[int] = []
-        _send_until_acknowledged(port, messages, acked)
-        assert len(acked) == len(messages)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
+    _fed_by_one_worker(whole, mapping, messages)
     killed = f"sqlite:///{tmp_path}/killed.db"
-    acked = []
+    acked: list[int] = []
     with _worker(killed, mapping) as (process, port):
         sender = threading.Thread(target=_send_until_acknowledged, args=(port, messages, acked))
         sender.start()
@@ -187,12 +192,7 @@ def test_workers_sharing_the_port_take_the_connections_between_them(tmp_path: Pa
     """One worker per processor: every worker started with --share-port listens on it."""
     messages, mapping = _messages(), _mapping(tmp_path)
     alone = f"sqlite:///{tmp_path}/alone.db"
-    with _worker(alone, mapping) as (process, port):
-        acked: list[int] = []
-        _send_until_acknowledged(port, messages, acked)
-        assert len(acked) == len(messages)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
+    _fed_by_one_worker(alone, mapping, messages)
     shared = f"sqlite:///{tmp_path}/shared.db"
     logs: list[list[str]] = [[], []]
     with contextlib.ExitStack() as workers:

@@ -19,7 +19,7 @@ from membercore.errors import (
 )
 from membercore.text import brief
 
-__all__ = ["ALSO", "not_the_data", "problems", "summary", "value_at"]
+__all__ = ["ALSO", "VALUE_FAULTS", "not_the_data", "problems", "summary", "value_at"]
 
 
 #: How many further problems a refusal lists after the first.
@@ -32,11 +32,9 @@ _SEP = "\x1f"
 _LITERAL = re.compile(r"(.*) not in literal typing\.Literal\[(.*)\]", re.DOTALL)
 
 
-#: What reading a value raises when the value is at fault: membercore's own refusals,
-#: cattrs' and the built-in kinds of bad data.
-_DATA_FAULTS = (
-    MembercoreError,
-    cattrs.errors.CattrsError,
+#: The built-in exceptions reading or deciding a malformed value raises: the value's
+#: fault, not the machine's.
+VALUE_FAULTS = (
     ArithmeticError,
     AttributeError,
     LookupError,
@@ -45,6 +43,10 @@ _DATA_FAULTS = (
     UnicodeError,
     ValueError,
 )
+
+#: What reading a value raises when the value is at fault: membercore's own refusals,
+#: cattrs' and the built-in kinds.
+_DATA_FAULTS = (MembercoreError, cattrs.errors.CattrsError, *VALUE_FAULTS)
 
 
 def not_the_data(error: BaseExceptionGroup[BaseException]) -> BaseException | None:

@@ -21,6 +21,7 @@ from membercore.errors import InvalidFactError, MembercoreError, UnreadableError
 from membercore.facts import Fact, ReferralQualified
 from membercore.ports import DeadLetter, Positioned, Reached, Unreadable
 from membercore.serialization import message_from_dict, message_to_dict
+from membercore.serialization.problems import VALUE_FAULTS
 from membercore.service.limits import InputLimits, check, parse, printable, small, truncated
 from membercore.service.recording import dead_letter, member_key
 from membercore.service.use_cases import AnyCommand, route
@@ -55,15 +56,7 @@ Input = Message | tuple[datetime, Message]
 
 #: What reading or deciding a malformed input can raise besides membercore's own errors:
 #: the input's fault, kept as a dead letter with its reason, never a reason to stop.
-INPUT_FAULTS = (
-    ArithmeticError,
-    AttributeError,
-    LookupError,
-    RecursionError,
-    TypeError,
-    UnicodeError,
-    ValueError,
-)
+INPUT_FAULTS = VALUE_FAULTS
 
 
 @attrs.frozen

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import attrs
+import click
 import pytest
 
 from membercore import Engine, reference_config
@@ -27,6 +29,7 @@ from membercore.ports import LoggedInput
 from membercore.testing.clock import ManualClock
 from membercore_adapters import whatif as whatif_module
 from membercore_adapters.cli import main
+from membercore_adapters.cli import whatif as cli_whatif
 from membercore_adapters.cli.whatif import processors
 from membercore_adapters.demo.programme import demo_programme
 from membercore_adapters.stores.packing import JOURNAL, unpack
@@ -210,8 +213,9 @@ def _state(pid: int) -> str:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_sigterm_ends_the_command_as_ctrl_c_does_leaving_no_files_and_no_processes(
-    demo_store: Path, lower_toml: Path, tmp_path: Path, workers: str
+@pytest.mark.parametrize("interrupt", ["sigterm", "ctrl-c"])
+def test_sigterm_or_ctrl_c_ends_the_command_leaving_no_files_no_processes_no_traceback(
+    demo_store: Path, lower_toml: Path, tmp_path: Path, workers: str, interrupt: str
 ) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -225,14 +229,19 @@ def test_sigterm_ends_the_command_as_ctrl_c_does_leaving_no_files_and_no_process
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # a group of its own, as a terminal's foreground job
     )
     replaying = _stopped_replaying(running, scratch, workers == "2")
-    running.send_signal(signal.SIGTERM)  # taken when the command goes on
-    os.kill(running.pid, signal.SIGCONT)
+    if interrupt == "sigterm":  # as timeout, cron and systemd stop a job
+        running.send_signal(signal.SIGTERM)
+    else:  # Ctrl-C: the terminal signals every process of the group
+        os.killpg(running.pid, signal.SIGINT)
+    os.kill(running.pid, signal.SIGCONT)  # taken when the command goes on
     out, err = running.communicate(timeout=60)
     assert running.returncode == 1, (out, err)
     assert "aborted" in err
     assert "Traceback" not in err
+    assert "SpawnPoolWorker" not in err  # no replaying process said it was interrupted too
     assert list(scratch.iterdir()) == []  # the partitions' files are gone
     assert _digest(demo_store) == before
     # The replaying processes (and multiprocessing's resource tracker) end with it.
@@ -240,6 +249,23 @@ def test_sigterm_ends_the_command_as_ctrl_c_does_leaving_no_files_and_no_process
     while time.monotonic() < deadline and any(_alive(pid) for pid in replaying):
         time.sleep(0.1)
     assert not [pid for pid in replaying if _alive(pid)]
+
+
+@pytest.mark.parametrize("sign", [signal.SIGTERM, signal.SIGINT])
+def test_an_interruption_python_dropped_still_aborts_the_command(sign: int) -> None:
+    """What a signal handler raises in a weak reference's callback, Python drops."""
+
+    def interrupted_then_dropped() -> None:
+        with cli_whatif._interruptions_abort():
+            handler = signal.getsignal(sign)
+            assert callable(handler)
+            with contextlib.suppress(KeyboardInterrupt):  # dropped, as Python would
+                handler(sign, None)
+
+    before = signal.getsignal(sign)
+    with pytest.raises(click.Abort):
+        interrupted_then_dropped()
+    assert signal.getsignal(sign) is before  # the handlers before are back
 
 
 def test_an_interruption_while_the_pool_starts_is_taken_once_it_has(

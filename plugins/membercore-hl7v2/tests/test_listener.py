@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import threading
 from typing import Any
 
 import pytest
 
+from membercore import Engine
 from membercore.errors import ConfigError, StorageError
 from membercore_hl7v2 import Listener, Received
 
-from .conftest import code, listening, open_engine, sample, send, text
+from .conftest import MAPPING, code, listening, open_engine, sample, send, text
 
 _ADMISSION = sample("ADT01-23.hl7")
 
@@ -140,3 +143,46 @@ def test_msh_18_says_the_encoding_whatever_the_listener_expects() -> None:
         assert code(ack) == "AA", text(ack)
         (registration,) = engine.member("10006579").profile.registrations.values()
         assert registration.name == "欧阳先生"
+
+
+def test_a_group_committed_as_the_listener_stops_is_acknowledged() -> None:
+    """SIGTERM lets the group in flight commit, and acknowledges what it committed."""
+    messages = [
+        sample("ADT01-23.hl7").replace(b"|599102|", f"|599102-stop-{n}|".encode()) for n in range(8)
+    ]
+    replies: list[bytes] = []
+    committed: list[str] = []
+
+    def sender(port: int, message: bytes) -> None:
+        try:  # a connection the stopped listener refuses, or closes without a reply
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+                connection.sendall(b"\x0b" + message + b"\x1c\r")
+                replies.append(connection.recv(1 << 16))
+        except OSError:
+            replies.append(b"")
+
+    def senders(port: int) -> None:
+        threads = [threading.Thread(target=sender, args=(port, m)) for m in messages]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    async def main(engine: Engine) -> None:
+        loop = asyncio.get_running_loop()
+        stopping: list[asyncio.Task[None]] = []
+
+        def stop_as_committed(outcomes: list[tuple[Received, str]]) -> None:
+            committed.extend(code for _, code in outcomes)
+            if not stopping:  # the stop comes as the first group is committed
+                stopping.append(loop.create_task(listener.stop()))
+
+        listener = Listener(engine, MAPPING, port=0, on_commit=stop_as_committed)
+        await listener.start()
+        await asyncio.to_thread(senders, listener.port)
+        await stopping[0]
+
+    with open_engine("memory://") as engine:
+        asyncio.run(main(engine))
+    assert committed
+    assert committed.count("AA") == sum(b"MSA|AA" in reply for reply in replies)

@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from functools import cache
+from multiprocessing import resource_tracker
 from pathlib import Path
 
 import attrs
@@ -165,20 +166,20 @@ def whatif(
     )
 
 
-#: The signals that interrupt a command: Ctrl-C's, and the SIGTERM ``membercore whatif``
-#: makes one of.
-_INTERRUPTING = (signal.SIGINT, signal.SIGTERM)
-
-
 @contextmanager
 def _pool(processes: int) -> Iterator[multiprocessing.pool.Pool]:
     """A pool of spawned processes, ended when the block is left.
 
     An interruption while the pool starts a process would leave that process half
-    started, outside the pool, to fail on the terminal: the interrupting signals are
-    taken once the pool has started, and then end it.
+    started, outside the pool, to fail on the terminal: the interrupting signals that
+    come while the pool starts are taken once it has, and then end it. Ctrl-C reaches
+    every process of the terminal's foreground group: the processes start with it
+    blocked (a mask a process inherits), so that only this one takes it and ends them,
+    none saying on the terminal that it was interrupted too.
     """
     context = multiprocessing.get_context("spawn")
+    # Started now, not while the pool starts: starting it unblocks SIGINT in this thread.
+    resource_tracker.ensure_running()
     with ExitStack() as stack:
         with _interruptions_held():
             pool = stack.enter_context(context.Pool(processes))
@@ -189,20 +190,20 @@ def _pool(processes: int) -> Iterator[multiprocessing.pool.Pool]:
 def _interruptions_held() -> Iterator[None]:
     """The interrupting signals that come in the block, taken (by the handlers in force) after.
 
-    Only the main thread takes signals: on another, the block runs as it is.
+    SIGINT is blocked in this thread (and so in the processes it starts); SIGTERM, whose
+    handler only the main thread can set, is held there by a handler that notes it.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     came: list[int] = []
-    before = {
-        sign: signal.signal(sign, lambda number, _: came.append(number)) for sign in _INTERRUPTING
-    }
+    handler = None
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.signal(signal.SIGTERM, lambda number, _: came.append(number))
     try:
         yield
     finally:
-        for sign, handler in before.items():
-            signal.signal(sign, handler)
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)  # a Ctrl-C waiting is taken here
         for number in came:
             signal.raise_signal(number)
 

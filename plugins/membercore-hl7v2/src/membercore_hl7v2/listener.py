@@ -93,6 +93,7 @@ class Listener:
         self._committer: asyncio.Task[None] | None = None
         self._summaries: asyncio.Task[None] | None = None
         self._connections: set[asyncio.Task[Any]] = set()
+        self._stopping = False
         self._received = 0
         self._tally: Counter[str] = Counter()
         self._summarised = time.monotonic()
@@ -149,17 +150,27 @@ class Listener:
             await self._server.serve_forever()
 
     async def stop(self) -> None:
-        """Stop accepting, finish the group in flight, close every connection."""
+        """Stop accepting, finish the group in flight, close every connection.
+
+        A message of a group committed is acknowledged before its connection closes; a
+        message received but not committed is not (its sender sends it again), and a
+        connection that comes meanwhile is closed without reading it.
+        """
+        self._stopping = True
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
         if self._summaries is not None:
             self._summaries.cancel()
         if self._committer is not None:
+            # While it ends, the connections of the group it committed last write their
+            # acknowledgements (they are woken first).
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
+        while not self._queue.empty():
+            self._queue.get_nowait().acked.cancel()  # not committed: not acknowledged
+        for task in list(self._connections):
+            task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
         self._summarise(now=True)
@@ -182,6 +193,8 @@ class Listener:
                     # Not MLLP, or a block past the limit: nothing to acknowledge it by.
                     log.warning("%s sent a block that cannot be read: %s", peer, error)
                     return
+                if self._stopping:
+                    return  # not taken: its sender sends it again
                 acked: asyncio.Future[str] = asyncio.get_running_loop().create_future()
                 self._received += 1
                 where = f"MLLP message {self._received} from {peer[0]}"

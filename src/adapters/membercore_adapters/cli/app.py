@@ -59,6 +59,8 @@ def _run(arguments: list[str], plugins: Iterable[object]) -> int:
         result = root.main(args=arguments, prog_name="membercore", standalone_mode=False)
     except (click.ClickException, click.Abort, MembercoreError, SystemExit) as error:
         return _ended(error)
+    except KeyboardInterrupt:  # Ctrl-C while the commands load, before click takes it
+        return _ended(click.Abort())
     return int(result) if isinstance(result, int) else Exit.DONE
 
 

@@ -34,27 +34,34 @@ def processors() -> int:
 
 
 @contextmanager
-def _sigterm_aborts() -> Iterator[None]:
-    """SIGTERM (``timeout``, cron, systemd) ends the command as Ctrl-C does.
+def _interruptions_abort() -> Iterator[None]:
+    """SIGTERM (``timeout``, cron, systemd) and Ctrl-C end the command, saying "aborted".
 
-    The signal is raised as Ctrl-C's ``KeyboardInterrupt``, which no ``except Exception``
-    on the way takes for a failure to record (a channel's send in the replay does), and
-    which unwinds: the replaying processes are ended and the temporary files that hold
-    the partitions' inputs (patients' facts) are removed, which the signal's default end
-    would leave behind.
+    Each is raised as Ctrl-C's ``KeyboardInterrupt``, which no ``except Exception`` on the
+    way takes for a failure to record (a channel's send in the replay does), and which
+    unwinds: the replaying processes are ended and the temporary files that hold the
+    partitions' inputs (patients' facts) are removed, which SIGTERM's default end would
+    leave behind. Python drops what a signal handler raises while it runs a clean-up of
+    its own (a weak reference's callback): the signal is noted too, and a what-if that
+    ran on after it is aborted at its end.
     """
+    came: list[int] = []
 
-    def abort(_signal: int, _frame: object) -> None:
+    def interrupt(number: int, _frame: object) -> None:
+        came.append(number)
         raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread takes signals: the caller's handling stands
         return
-    before = signal.signal(signal.SIGTERM, abort)
+    before = {sign: signal.signal(sign, interrupt) for sign in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, before)
+        for sign, handler in before.items():
+            signal.signal(sign, handler)
+    if came:
+        raise click.Abort
 
 
 def commands() -> list[click.Command]:
@@ -163,7 +170,7 @@ def _whatif() -> click.Command:
             warn(_CROWDED, workers=workers, processors=processors())
         try:
             _no_file(store)
-            with _sigterm_aborts():
+            with _interruptions_abort():
                 result = whatif(
                     store,
                     proposed,

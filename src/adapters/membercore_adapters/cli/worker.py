@@ -251,6 +251,7 @@ def _command() -> click.Command:
             retain_every=retain_every,
             log_json=log_json,
         )
+        configure(json_lines=log_json)  # the store's opening is logged too
         with engine_on(store, config, use="write") as engine:
             return run_worker(engine, settings)
 
@@ -344,11 +345,10 @@ def _retain(engine: Engine) -> None:
 
 
 _PORT_TAKEN = Words(
-    "端口 {host}:{port} 已被占用（另一程序，或未带 --share-port 启动的 worker）；"
-    "多个 worker 共用一个端口时，每个都须带 --share-port 启动",
-    "the port {host}:{port} is taken (by another program, or a worker started without "
-    "--share-port); workers share a port only when every one of them is started with "
-    "--share-port",
+    "端口 {host}:{port} 已被占用（另一程序或另一 worker）；"
+    "多个 worker 共用一个端口时，每个（包括这一个）都须带 --share-port 启动",
+    "the port {host}:{port} is taken (by another program or another worker); workers "
+    "share a port only when every one of them, this one too, is started with --share-port",
 )
 
 

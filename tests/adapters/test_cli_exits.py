@@ -18,6 +18,7 @@ import pytest
 
 from membercore.facts import PatientRegistered
 from membercore.serialization import message_to_dict
+from membercore_adapters.cli import app as cli_app
 from membercore_adapters.cli import main
 from membercore_adapters.cli.logs import JsonLines
 from membercore_adapters.stores.sqlite import SqliteStore
@@ -304,3 +305,14 @@ def test_no_command_takes_over_a_database_another_application_keeps(
         assert main([*command, "--store", store]) == 3
         assert "another application's tables (patients)" in _said(capsys)
         assert path.read_bytes() == before
+
+
+def test_ctrl_c_while_the_commands_load_says_aborted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(**_: object) -> None:
+        raise KeyboardInterrupt  # as Ctrl-C while the plugins' commands are loaded
+
+    monkeypatch.setattr(cli_app, "command_line", interrupted)
+    assert main(["--lang", "en", "outbox"]) == 1
+    assert "aborted" in capsys.readouterr().err

@@ -38,8 +38,8 @@ def _interruptions_abort() -> Iterator[None]:
     """SIGTERM (``timeout``, cron, systemd) and Ctrl-C end the command, saying "aborted".
 
     Each is raised as Ctrl-C's ``KeyboardInterrupt``, which no ``except Exception`` on the
-    way takes for a failure to record (a channel's send in the replay does), and which
-    unwinds: the replaying processes are ended and the temporary files that hold the
+    way takes for a failure of the data (cattrs gathers whatever an input's field raised),
+    and which unwinds: the replaying processes are ended and the temporary files that hold the
     partitions' inputs (patients' facts) are removed, which SIGTERM's default end would
     leave behind. Python drops what a signal handler raises while it runs a clean-up of
     its own (a weak reference's callback): the signal is noted too, and a what-if that

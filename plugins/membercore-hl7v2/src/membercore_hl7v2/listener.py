@@ -93,7 +93,6 @@ class Listener:
         self._committer: asyncio.Task[None] | None = None
         self._summaries: asyncio.Task[None] | None = None
         self._connections: set[asyncio.Task[Any]] = set()
-        self._stopping = False
         self._received = 0
         self._tally: Counter[str] = Counter()
         self._summarised = time.monotonic()
@@ -156,9 +155,8 @@ class Listener:
         message received but not committed is not (its sender sends it again), and a
         connection that comes meanwhile is closed without reading it.
         """
-        self._stopping = True
         if self._server is not None:
-            self._server.close()
+            self._server.close()  # no longer serving: a connection that comes is not read
         if self._summaries is not None:
             self._summaries.cancel()
         if self._committer is not None:
@@ -193,8 +191,8 @@ class Listener:
                     # Not MLLP, or a block past the limit: nothing to acknowledge it by.
                     log.warning("%s sent a block that cannot be read: %s", peer, error)
                     return
-                if self._stopping:
-                    return  # not taken: its sender sends it again
+                if self._server is not None and not self._server.is_serving():
+                    return  # stopping: not taken, its sender sends it again
                 acked: asyncio.Future[str] = asyncio.get_running_loop().create_future()
                 self._received += 1
                 where = f"MLLP message {self._received} from {peer[0]}"

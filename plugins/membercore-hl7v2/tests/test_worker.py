@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hl7.client import MLLPClient
 
 from membercore.facts import Fact
@@ -219,6 +220,7 @@ def test_workers_sharing_the_port_take_the_connections_between_them(tmp_path: Pa
     # Both took messages: each summarises the acknowledgements it gave as it stops.
     given = [_acknowledged("".join(log)) for log in logs]
     assert all(given), given
+    assert all("the port shared with other processes" in "".join(log) for log in logs)
     assert sum(given) == len(messages)
 
 
@@ -238,6 +240,29 @@ def test_a_second_worker_on_a_port_not_shared_says_so(tmp_path: Path) -> None:
             assert ended.returncode == 2, ended.stderr
             assert f"端口 127.0.0.1:{port} 已被占用" in ended.stderr
             assert "--share-port" in ended.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--host", "192.0.2.1", "--host 192.0.2.1：不是本机的地址"),  # TEST-NET-1, nobody's
+        ("--host", "no-such-host.invalid", "--host 'no-such-host.invalid'：无法解析为地址"),
+    ],
+)
+def test_an_address_the_worker_cannot_listen_on_is_named(
+    tmp_path: Path, option: str, value: str, said: str
+) -> None:
+    command = _command(f"sqlite:///{tmp_path}/m.db", _mapping(tmp_path), "--listen", "hl7v2")
+    ended = subprocess.run(
+        [*command, "--port", "0", option, value],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ended.returncode == 2, ended.stderr
+    assert said in ended.stderr
+    assert "Traceback" not in ended.stderr
 
 
 def test_a_polled_file_the_his_appends_to_is_read_once_even_a_message_half_written(

@@ -138,7 +138,8 @@ class Listener:
         self.port = self._server.sockets[0].getsockname()[1]
         self._committer = asyncio.create_task(self._commit_groups())
         self._summaries = asyncio.create_task(self._summarise_every_minute())
-        log.info("listening for HL7 v2 over MLLP on %s:%s", self.host, self.port)
+        shared = ", the port shared with other processes" if self.shared else ""
+        log.info("listening for HL7 v2 over MLLP on %s:%s%s", self.host, self.port, shared)
 
     async def serve_forever(self) -> None:
         """Listen until cancelled (or :meth:`stop`)."""

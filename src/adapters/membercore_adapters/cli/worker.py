@@ -21,6 +21,7 @@ import contextlib
 import errno
 import logging
 import signal
+import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -352,13 +353,46 @@ _PORT_TAKEN = Words(
 )
 
 
+_HOST_UNKNOWN = Words(
+    "--host {host!r}：无法解析为地址（{why}）",
+    "--host {host!r}: not an address this machine can resolve ({why})",
+)
+
+_HOST_ELSEWHERE = Words(
+    "--host {host}：不是本机的地址；用本机某个网卡的地址，或 0.0.0.0（所有网卡）",
+    "--host {host}: not an address of this machine; give one of its interfaces' "
+    "addresses, or 0.0.0.0 (every interface)",
+)
+
+_PORT_PRIVILEGED = Words(
+    "--port {port}：低于 1024 的端口须有特权才能监听；用 1024 以上的端口（HL7 常用 2575）",
+    "--port {port}: a port below 1024 needs privileges to listen on; use one above "
+    "1024 (HL7 commonly 2575)",
+)
+
+
 async def _start(listener: Listening, settings: WorkerSettings) -> None:
+    """Start listening; an address or port that cannot be listened on is the caller's to fix.
+
+    Raises:
+        UsageError: the port is taken, the host cannot be resolved or is not this
+            machine's, or the port needs privileges the worker does not have.
+    """
+    host, port = settings.host, settings.port
     try:
         await listener.start()
+    except socket.gaierror as error:
+        raise UsageError(say(_HOST_UNKNOWN, host=host, why=error.strerror)) from error
     except OSError as error:
-        if error.errno != errno.EADDRINUSE:
+        refusals = {
+            errno.EADDRINUSE: _PORT_TAKEN,
+            errno.EADDRNOTAVAIL: _HOST_ELSEWHERE,
+            errno.EACCES: _PORT_PRIVILEGED,
+        }
+        refusal = refusals.get(error.errno or 0)
+        if refusal is None:
             raise
-        raise UsageError(say(_PORT_TAKEN, host=settings.host, port=settings.port)) from error
+        raise UsageError(say(refusal, host=host, port=port)) from error
 
 
 async def _work(

@@ -151,6 +151,9 @@ def test_ingest_then_member_show_outbox_and_dead_letters_work_on_one_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = f"sqlite:///{tmp_path}/cli.db"
+    Engine.open(store, config=reference_config()).close()
+    assert main(["dead-letters", "--store", store]) == 0
+    assert capsys.readouterr().out == "（无）\n"  # a listing says when there is nothing in it
     now = datetime.now(UTC)
     facts = _jsonl(
         tmp_path / "facts.jsonl",

@@ -28,7 +28,7 @@ from membercore_adapters.cli.arguments import (
 )
 from membercore_adapters.cli.opening import engine_on
 from membercore_adapters.cli.speech import Words, echo, language, say, warn
-from membercore_adapters.cli.tables import local_time, show_table
+from membercore_adapters.cli.tables import NONE, local_time, show_table
 from membercore_adapters.his.jsonl import JsonLinesSource
 from membercore_adapters.his.marks import resume_line
 from membercore_adapters.labels import CHANNELS, TASK_KINDS, named
@@ -497,12 +497,16 @@ def _dead_letters() -> click.Command:
     @store_options
     def dead_letters(raw: bool, store: str, config: Path | None) -> int:
         with engine_on(store, config, use="read") as engine:
+            listed = 0
             for letter in engine.store.dead_letters():
                 when = letter.at.isoformat()
                 echo(f"{when}  {letter.fact_id}  {letter.fact_type}: {letter.reason}")
                 if raw:
                     for line in letter.payload.splitlines():
                         echo(f"    {line}")
+                listed += 1
+            if not listed:
+                echo(say(NONE))
         return Exit.DONE
 
     return dead_letters

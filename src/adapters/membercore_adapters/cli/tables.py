@@ -18,7 +18,7 @@ from rich.table import Table
 from membercore_adapters.cli.speech import Words, say
 from membercore_adapters.plain import plain
 
-__all__ = ["Column", "local_time", "show_table"]
+__all__ = ["NONE", "Column", "local_time", "show_table"]
 
 #: A column: its heading, and whether its values line up on the right (numbers).
 Column = tuple[Words, bool]
@@ -36,11 +36,12 @@ def show_table(columns: Sequence[Column], rows: Iterable[Sequence[str]]) -> int:
     for row in rows:
         table.add_row(*row)
         count += 1
-    click.echo(render(table) if count else say(_NONE))
+    click.echo(render(table) if count else say(NONE))
     return count
 
 
-_NONE = Words("（无）", "(none)")
+#: What a listing with nothing in it says.
+NONE = Words("（无）", "(none)")
 
 
 def render(table: Table) -> str:

@@ -22,6 +22,7 @@ import pytest
 from hl7.client import MLLPClient
 
 from membercore.facts import Fact
+from membercore_adapters.testing import postgres_schema, server_url
 from membercore_hl7v2 import translate
 from membercore_hl7v2.files import SETTLED
 
@@ -189,12 +190,28 @@ def test_sigterm_stops_the_worker_and_every_acknowledged_message_is_committed(
         assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_workers_sharing_the_port_take_the_connections_between_them(tmp_path: Path) -> None:
-    """One worker per processor: every worker started with --share-port listens on it."""
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_workers_sharing_the_port_take_the_connections_between_them(
+    tmp_path: Path, kind: str
+) -> None:
+    """One worker per processor: every worker started with --share-port listens on it.
+
+    On PostgreSQL the two commit at once, a patient's messages on two connections at
+    once being decided again by the worker that finds the record changed.
+    """
     messages, mapping = _messages(), _mapping(tmp_path)
     alone = f"sqlite:///{tmp_path}/alone.db"
     _fed_by_one_worker(alone, mapping, messages)
-    shared = f"sqlite:///{tmp_path}/shared.db"
+    with contextlib.ExitStack() as stores:
+        shared = (
+            f"sqlite:///{tmp_path}/shared.db"
+            if kind == "sqlite"
+            else stores.enter_context(postgres_schema(server_url("postgresql"), "mc_share"))
+        )
+        _shared_by_two_workers(shared, alone, mapping, messages)
+
+
+def _shared_by_two_workers(shared: str, alone: str, mapping: Path, messages: list[bytes]) -> None:
     logs: list[list[str]] = [[], []]
     with contextlib.ExitStack() as workers:
         first, port = workers.enter_context(_worker(shared, mapping, "--share-port", said=logs[0]))

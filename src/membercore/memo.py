@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar, cast
 
@@ -50,7 +51,11 @@ class Memo(Generic[T]):
     """
 
     def __init__(self, most: int, *, weight: int = 1 << 18) -> None:
-        self._held: dict[tuple[tuple[int, ...], Hashable], tuple[tuple[object, ...], T, int]] = {}
+        # In the order of use, the latest last: the answer used longest ago goes first
+        # (an ordered dictionary lets it go at once; a plain one would step over every
+        # slot the answers let go before it left empty).
+        self._held: OrderedDict[tuple[tuple[int, ...], Hashable], tuple[tuple[object, ...], T, int]]
+        self._held = OrderedDict()
         self._most = most
         self._weight = weight
         self._carried = 0
@@ -60,10 +65,10 @@ class Memo(Generic[T]):
         """The answer kept for ``subjects`` and ``key``, else the one ``work`` gives (then kept)."""
         found = (tuple(map(id, subjects)), key)
         with self._lock:
-            held = self._held.pop(found, None)
+            held = self._held.get(found)
             if held is not None:
                 # The answer holds its subjects: no other object can have their ids meanwhile.
-                self._held[found] = held  # the latest used, the last to go
+                self._held.move_to_end(found)  # the latest used, the last to go
                 return held[1]
         answer = work()
         size = sum(len(subject) for subject in subjects if hasattr(subject, "__len__"))
@@ -74,7 +79,7 @@ class Memo(Generic[T]):
             while len(self._held) > self._most or (
                 self._carried > self._weight and len(self._held) > 1
             ):
-                self._carried -= self._held.pop(next(iter(self._held)))[2]
+                self._carried -= self._held.popitem(last=False)[1][2]
         return answer
 
 

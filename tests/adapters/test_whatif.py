@@ -275,7 +275,7 @@ def test_an_interruption_while_the_pool_starts_is_taken_once_it_has(
     started: list[object] = []
 
     class Pool:
-        def __init__(self, processes: int) -> None:
+        def __init__(self, processes: int, initializer: object = None) -> None:
             signal.raise_signal(signal.SIGTERM)  # while the processes start
             started.append(self)
 

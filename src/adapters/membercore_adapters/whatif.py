@@ -121,7 +121,13 @@ def whatif(
     _check(workers=workers, sample=sample, most_inputs=most_inputs)
     started = time.perf_counter()
     base = baseline if baseline is not None else reference_config()
-    with _opened(store, base) as engine, tempfile.TemporaryDirectory() as folder:
+    with ExitStack() as stack:
+        # The processes start (and load the plugins) while the log is read; leaving the
+        # block for any reason (an error, Ctrl-C, SIGTERM made an abort) ends them: none
+        # is left replaying what nobody will read.
+        engine = stack.enter_context(_opened(store, base))
+        pool = stack.enter_context(_pool(workers)) if workers > 1 else None
+        folder = stack.enter_context(tempfile.TemporaryDirectory())
         grouping = Grouping(engine.store.inputs())
         unlogged = engine.store.unlogged()
         end = grouping.end or engine.now()
@@ -130,14 +136,11 @@ def whatif(
         jobs = [
             _Job(part, programme, chosen, end) for programme in (base, config) for part in parts
         ]
-        if workers > 1 and len(jobs) > 1:
-            # Leaving the block for any reason (an error, Ctrl-C, SIGTERM made an abort)
-            # ends the processes: none is left replaying what nobody will read.
-            with _pool(min(workers, len(jobs))) as pool:
-                replaying = pool.map_async(_run, jobs, chunksize=1)
-                # The store's own figures are read while the processes replay.
-                stored = Run.of(figures(engine.members(), engine.config, end))
-                runs = replaying.get()
+        if pool is not None and len(jobs) > 1:
+            replaying = pool.map_async(_run, jobs, chunksize=1)
+            # The store's own figures are read while the processes replay.
+            stored = Run.of(figures(engine.members(), engine.config, end))
+            runs = replaying.get()
         else:
             stored = Run.of(figures(engine.members(), engine.config, end))
             runs = [_run(job) for job in jobs]
@@ -182,7 +185,7 @@ def _pool(processes: int) -> Iterator[multiprocessing.pool.Pool]:
     resource_tracker.ensure_running()
     with ExitStack() as stack:
         with _interruptions_held():
-            pool = stack.enter_context(context.Pool(processes))
+            pool = stack.enter_context(context.Pool(processes, initializer=_plugins))
         yield pool
 
 

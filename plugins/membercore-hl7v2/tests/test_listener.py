@@ -11,6 +11,7 @@ import pytest
 
 from membercore import Engine
 from membercore.errors import ConfigError, StorageError
+from membercore.service.recording import member_key
 from membercore_hl7v2 import Listener, Received
 
 from .conftest import MAPPING, code, listening, open_engine, sample, send, text
@@ -27,6 +28,65 @@ def test_a_message_missing_a_field_is_a_dead_letter_acknowledged_ae_with_the_rea
         (letter,) = engine.dead_letters()
         assert "PV1-19" in letter.reason
         assert letter.payload.startswith("MSH|^~\\&|AccMgr")  # the raw text is kept
+
+
+def _routing(ack: Any) -> list[str]:
+    """What an integration engine routes an acknowledgement by: MSH-3 to 6, 9, 10, 12."""
+    return [str(ack.segment("MSH")(n)) for n in (3, 4, 5, 6, 9, 10, 12)]
+
+
+def test_a_refusal_is_routed_back_as_an_acceptance_is() -> None:
+    header = b"MSH|^~\\&|HIS|WN|MEMBERCORE|HOSPITAL|20260302093000+0800||ADT^A01|A0001|P|2.4"
+    good = _ADMISSION.replace(
+        _ADMISSION.split(b"\r")[0].split(b"\n")[0].lstrip(b"\xef\xbb\xbf"), header
+    )
+    broken = good.replace(b"|40007716^^^AccMgr^VN|", b"||")
+    with open_engine("memory://") as engine:
+        refused, taken = listening(engine, lambda port: send(port, broken, good))
+    assert (code(refused), code(taken)) == ("AE", "AA")
+    assert _routing(refused) == _routing(taken)
+    assert _routing(taken) == [
+        "MEMBERCORE",
+        "HOSPITAL",
+        "HIS",
+        "WN",
+        "ACK^A01^ACK",
+        "A0001-ACK",
+        "2.4",
+    ]
+
+
+def test_two_messages_in_one_block_are_refused_whole() -> None:
+    """MLLP carries one message a block: a second MSH is not the first message's segment."""
+    first = b"\r".join(
+        [
+            b"MSH|^~\\&|HIS|WN|MC|H|20260302093000+0800||ADT^A01|T1|P|2.4",
+            b"PID|1||ZA001^^^HOSPITAL^MR||ZHANG^SAN||19800101|M",
+            b"PV1|1|O|0301||||||||0301||||||||V1",
+        ]
+    )
+    second = b"\r".join(
+        [
+            b"MSH|^~\\&|HIS|WN|MC|H|20260302093100+0800||ADT^A01|T2|P|2.4",
+            b"PID|1||ZB002^^^HOSPITAL^MR||LI^SI||19700101|F",
+            b"PV1|1|O|0301||||||||0301||||||||V2",
+            b"DG1|1||E11.9^Type 2 diabetes^I10||20260302091000+0800|A",
+        ]
+    )
+    with open_engine("memory://") as engine:
+        (ack,) = listening(engine, lambda port: send(port, first + b"\r" + second))
+        assert code(ack) == "AR"
+        assert "the block holds 2 messages (an MSH segment at segments 1, 4)" in text(ack)
+        assert str(ack.segment("MSA")(2)) == "T1"
+        keys = [member_key("ZA001"), member_key("ZB002")]
+        assert engine.store.load(keys) == {}  # neither patient taken
+        (letter,) = engine.dead_letters()
+        assert "2 messages" in letter.reason
+        assert "ZB002" in letter.payload  # kept whole, to be sent again one at a time
+        taken = listening(engine, lambda port: send(port, first, second))
+        assert [code(a) for a in taken] == ["AA", "AA"]
+        assert "condition:type2_diabetes" in engine.tags("ZB002")
+        assert "condition:type2_diabetes" not in engine.tags("ZA001")
 
 
 def test_text_that_is_not_hl7_is_acknowledged_ar_and_kept() -> None:

@@ -20,7 +20,7 @@ from membercore_hl7v2.fields import Message
 __all__ = ["acknowledgement", "escaped"]
 
 _ESCAPES = {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"}
-_CONTROL_ID = re.compile(r"^MSH\|[^|\r\n]*(?:\|[^|\r\n]*){7}\|([^|\r\n]*)")
+_HEADER = re.compile(r"^MSH([^A-Za-z0-9\r\n])[^\r\n]*")
 
 
 def escaped(text: str) -> str:
@@ -47,13 +47,7 @@ def acknowledgement(
         fields = [msh.field(n) for n in (3, 4, 5, 6)]
         control, version, trigger = msh.field(10), msh.field(12) or "2.5", msh.get(9, 2)
     else:
-        found = _CONTROL_ID.match(raw.lstrip("\ufeff\x0b"))
-        fields, control, version, trigger = (
-            ["", "", "", ""],
-            found.group(1) if found else "",
-            "2.5",
-            "",
-        )
+        fields, control, version, trigger = _header_of(raw)
     sender, facility, receiver, receiving = fields
     header = "|".join(
         [
@@ -80,3 +74,20 @@ def acknowledgement(
         )
         segments.append("|".join(["ERR", "", "", error, "E", "", "", "", escaped(text)]))
     return "\r".join(segments) + "\r"
+
+
+def _header_of(raw: str) -> tuple[list[str], str, str, str]:
+    """MSH-3 to MSH-6, MSH-10, MSH-12 and MSH-9's trigger of text that did not translate.
+
+    Read from its first segment as far as it goes (empty where it says nothing), so that
+    a refusal is routed back as an acceptance would be.
+    """
+    found = _HEADER.match(raw.lstrip("\ufeff\x0b"))
+    if not found:
+        return ["", "", "", ""], "", "2.5", ""
+    fields = found.group(0).split(found.group(1))
+    said = fields + [""] * (12 - len(fields))
+    component = said[1][:1] or "^"
+    kind = said[8].split(component)
+    trigger = kind[1] if len(kind) > 1 else ""
+    return said[2:6], said[9], said[11] or "2.5", trigger

@@ -116,7 +116,8 @@ class Message:
         zone: where instants sent without a UTC offset are.
 
     Raises:
-        TranslationError: the text is not an HL7 v2 message (no MSH segment first).
+        TranslationError: the text is not an HL7 v2 message (no MSH segment first), or
+            is more than one (an MSH segment after the first).
     """
 
     def __init__(self, text: str, zone: ZoneInfo) -> None:
@@ -124,6 +125,13 @@ class Message:
         if not text.startswith("MSH") or len(text) < 8:
             raise NotHl7Error("not an HL7 v2 message: it does not start with an MSH segment")
         lines = text.split("\r")
+        headers = [n for n, line in enumerate(lines, 1) if line.startswith(f"MSH{text[3]}")]
+        if len(headers) > 1:
+            at = ", ".join(str(n) for n in headers)
+            raise NotHl7Error(
+                f"the block holds {len(headers)} messages (an MSH segment at segments {at}): "
+                "send one message a block"
+            )
         try:
             self._header = hl7.parse(lines[0])
         except (hl7.ParseException, ValueError, IndexError) as error:

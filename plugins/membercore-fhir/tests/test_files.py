@@ -228,6 +228,29 @@ def test_a_resource_that_cannot_be_read_is_a_dead_letter_naming_the_element(
         assert engine.member("ZY-001").profile.registrations
 
 
+def test_import_reads_a_bulk_export_s_folder_patients_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    stay = _stay(
+        "finished", "1", start="2024-05-02T10:00:00+08:00", end="2024-05-02T11:00:00+08:00"
+    )
+    # Read in name order, the encounters would come before the patient they are of.
+    (export / "Encounter.ndjson").write_text(json.dumps(stay) + "\n", encoding="utf-8")
+    (export / "Patient.ndjson").write_text(json.dumps(_patient()) + "\n", encoding="utf-8")
+    mapping = tmp_path / "his.toml"
+    mapping.write_text(MAPPING_TOML, encoding="utf-8")
+    store = f"sqlite:///{tmp_path}/m.db"
+    arguments = ["--source", "fhir", "--mapping", str(mapping), "--store", store]
+    assert main(["import", f"{export}/", *arguments]) == 0
+    printed = capsys.readouterr().out
+    assert "  Encounter: 1 taken" in printed
+    with open_engine(store) as engine:
+        assert engine.member("ZY-001").profile.registrations
+        assert not list(engine.store.dead_letters())
+
+
 def test_ingest_resume_reads_only_what_was_added_to_an_export(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -52,7 +52,7 @@ def commands() -> list[click.Command]:
 
 
 def _source_options(command: click.Command) -> click.Command:
-    click.argument("file", type=click.Path(path_type=Path, dir_okay=False))(command)
+    click.argument("file", type=click.Path(path_type=Path))(command)
     options = [
         click.option(
             "--source",

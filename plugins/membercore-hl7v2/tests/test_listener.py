@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import threading
+import warnings
 from typing import Any
 
 import pytest
@@ -242,7 +244,12 @@ def test_a_group_committed_as_the_listener_stops_is_acknowledged() -> None:
         await asyncio.to_thread(senders, listener.port)
         await stopping[0]
 
-    with open_engine("memory://") as engine:
+    with open_engine("memory://") as engine, warnings.catch_warnings():
+        # asyncio drops, unclosed, a connection it accepted just as its server closed
+        # (Server._attach refuses it, Python 3.11): the collector closes its socket, here
+        # rather than in whichever test runs next.
+        warnings.filterwarnings("ignore", "unclosed transport", ResourceWarning)
         asyncio.run(main(engine))
+        gc.collect()
     assert committed
     assert committed.count("AA") == sum(b"MSA|AA" in reply for reply in replies)

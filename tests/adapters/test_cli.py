@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
+import attrs
 import pytest
 from rich.cells import cell_len
 
 from membercore import Engine, PostingKind, reference_config
 from membercore.consent import GrantConsent
 from membercore.facts import DiagnosisRecorded, PatientRegistered
+from membercore.identity import MergeMembers
 from membercore.messages import Channel
 from membercore.outreach import RequestMessage
 from membercore.ports import Commit, Delivery
@@ -584,6 +586,20 @@ def test_member_show_reads_the_record_at_the_instant_asked(
     assert json.loads(capsys.readouterr().out)["at"] == later
     assert main(["member", "show", "P-404", "--store", store]) == 1
     assert "没有这个会员 'P-404'" in capsys.readouterr().err
+    with Engine.open(store, config=reference_config()) as engine:  # a number a merge retired
+        retired = MergeMembers(
+            key="m-1", member_id="P-1", duplicate_id="OLD-9", operator="his", reason="A40"
+        )
+        engine.execute(attrs.evolve(retired, retire_unknown=True))
+    for command in (
+        ["show"],
+        ["export"],
+        ["erase", "--reason", "本人申请", "--by", "dpo", "--yes"],
+    ):
+        assert main(["member", *command[:1], "OLD-9", *command[1:], "--store", store]) == 1
+        said = capsys.readouterr().err
+        assert "没有会员编号为 'OLD-9' 的会员；它是会员 P-1 的标识" in said, said
+    assert main(["member", "show", "P-1", "--store", store]) == 0  # nothing erased
 
 
 def test_config_check_says_what_each_experiment_does(

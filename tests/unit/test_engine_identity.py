@@ -271,6 +271,13 @@ def test_merging_a_record_never_held_is_refused_unless_its_id_is_to_be_retired(
     engine.ingest([_paid("OLD-9", 30, "f-1")])
     assert _earned(engine, "A-1") == 30
     assert _members(engine) == ["member:A-1"]
+    with pytest.raises(UnknownMemberError) as raised:
+        engine.member("OLD-9")  # a retired number names no record: the error says whose it is
+    assert raised.value.identifier_of == ("A-1",)
+    assert str(raised.value) == "member 'OLD-9' is not known; it is an identifier of member 'A-1'"
+    with pytest.raises(UnknownMemberError) as raised:
+        engine.member("NOBODY")
+    assert raised.value.identifier_of == ()
 
 
 def _merge(engine: Engine, key: str, survivor: str, duplicate: str) -> None:

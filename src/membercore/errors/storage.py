@@ -154,12 +154,20 @@ class UnknownMemberError(EngineError, LookupError):
 
     Attributes:
         member_id: the member named.
+        identifier_of: the members whose identifier ``member_id`` is (an old medical
+            record number, the number a merge retired), when it is one: the caller
+            names the member by the id the store knows them by.
     """
 
     member_id: str
+    identifier_of: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return f"member {self.member_id!r} is not known"
+        said = f"member {self.member_id!r} is not known"
+        if self.identifier_of:
+            owners = ", ".join(repr(owner) for owner in self.identifier_of)
+            said += f"; it is an identifier of member {owners}"
+        return said
 
 
 @attrs.define(auto_exc=True, frozen=True, repr=False)

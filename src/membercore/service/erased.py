@@ -45,11 +45,16 @@ def erasure_of(store: Store, member_id: str) -> ErasureNote | None:
 
 
 def unknown(store: Store, member_id: str) -> UnknownMemberError:
-    """The error naming a member the store holds no record of: erased, or never known."""
+    """The error naming a member the store holds no record of: erased, or never known.
+
+    An id that is one of a member's identifiers (of any system) says whose.
+    """
     note = erasure_of(store, member_id)
     if note is None:
-        return UnknownMemberError(member_id)
-    return MemberErasedError(member_id, note.at.date().isoformat(), note.reason)
+        links = store.identified([member_id])
+        owners = sorted({link.patient_id for link in links if link.patient_id != member_id})
+        return UnknownMemberError(member_id, identifier_of=tuple(owners))
+    return MemberErasedError(member_id, erased_on=note.at.date().isoformat(), reason=note.reason)
 
 
 def refusal(note: ErasureNote) -> str:

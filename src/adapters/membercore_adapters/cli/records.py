@@ -322,10 +322,20 @@ _WAS_ERASED = Words(
 )
 
 
+_IDENTIFIER_OF = Words(
+    "membercore: 没有会员编号为 {named!r} 的会员；它是会员 {owners} 的标识，请用该会员编号",
+    "membercore: no member's id is {named!r}; it is an identifier of member {owners}: "
+    "name the member by that id",
+)
+
+
 def _unknown_member(engine: Engine, member_id: str) -> int:
-    """Say that the store holds no record of the member: erased, or never known."""
+    """Say that the store holds no record of the member: erased, never known, or whose id it is."""
     note = engine.erasure_of(member_id)
-    if note is None:
+    owners = sorted({link.patient_id for link in engine.store.identified([member_id])})
+    if note is None and owners:
+        warn(_IDENTIFIER_OF, named=member_id, owners=", ".join(owners))
+    elif note is None:
         warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
     else:
         warn(_WAS_ERASED, member=member_id, day=note.at.date().isoformat(), reason=note.reason)

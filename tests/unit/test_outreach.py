@@ -333,6 +333,22 @@ def test_the_members_language_is_used_when_the_template_has_it() -> None:
 
 
 @pytest.mark.parametrize(
+    ("language", "says"), [("en", "Dear valued member,"), ("zh-CN", "尊敬的会员")]
+)
+def test_a_member_without_a_name_is_addressed_in_the_text_s_language(
+    language: str, says: str
+) -> None:
+    unnamed = {name: value for name, value in REMINDER.items() if name != "name"}
+    consent = _consent(care=("wecom",))
+    event = _queued(_one(_request(variables=unnamed), consent, _at(11, 10), language=language))
+    assert event.language == language
+    assert says in event.text
+    assert ("valued member" in event.text) == (language == "en")  # never the other's words
+    named = _queued(_one(_request(), consent, _at(11, 10), language=language))
+    assert "李雷" in named.text  # a name the record gives is the name said
+
+
+@pytest.mark.parametrize(
     ("template", "language"),
     [("appointment_reminder", "ja"), ("research_invitation", "en")],
 )

@@ -28,7 +28,13 @@ from membercore.outreach.messages import (
     RefusalReason,
     RequestMessage,
 )
-from membercore.outreach.rules import candidate_channels, render, send_time, weekly_load
+from membercore.outreach.rules import (
+    candidate_channels,
+    render,
+    send_time,
+    weekly_load,
+    with_fallbacks,
+)
 from membercore.outreach.state import OutreachState, cancellation
 
 __all__ = ["cancel_pending", "decide"]
@@ -187,7 +193,8 @@ def _plan(
     if template.purpose != purpose:
         return _Refusal("purpose_mismatch", f"the template is a {template.purpose} message")
     used, text = template.text(language)
-    missing = sorted(placeholders(text) - set(command.variables))
+    values = with_fallbacks(command.variables, used)
+    missing = sorted(placeholders(text) - set(values))
     if missing:
         return _Refusal("missing_variables", f"no value for {', '.join(missing)}")
     route = _route(template, policy, consent_state, purpose, channels)
@@ -219,14 +226,10 @@ def _plan(
     return _Plan(
         channel=channel,
         language=used,
-        text=render(text, command.variables),
+        text=render(text, values),
         send_at=send_at,
         explanation=explanation,
-        variables={
-            name: command.variables[name]
-            for name in template.variables
-            if name in command.variables
-        },
+        variables={name: values[name] for name in template.variables if name in values},
     )
 
 

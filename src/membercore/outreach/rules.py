@@ -10,7 +10,31 @@ from membercore.config.outreach import PLACEHOLDER, MessageTemplate, OutreachPol
 from membercore.consent import Channel, Purpose
 from membercore.outreach.state import WEEK, SentMessage
 
-__all__ = ["candidate_channels", "quiet_until", "render", "send_time", "weekly_load"]
+__all__ = [
+    "FALLBACK_VALUES",
+    "candidate_channels",
+    "quiet_until",
+    "render",
+    "send_time",
+    "weekly_load",
+    "with_fallbacks",
+]
+
+#: What a template's text says, in the language it is written in, where the record gives
+#: no value (a member whose registration gives no name); by language tag, then by its
+#: primary subtag.
+FALLBACK_VALUES: Mapping[str, Mapping[str, str]] = {
+    "zh-CN": {"name": "尊敬的会员"},
+    "zh": {"name": "尊敬的会员"},
+    "en": {"name": "valued member"},
+}
+
+
+def with_fallbacks(variables: Mapping[str, str], language: str) -> dict[str, str]:
+    """``variables``, with the values a text in ``language`` says where they give none."""
+    primary = language.split("-", maxsplit=1)[0]
+    fallbacks = FALLBACK_VALUES.get(language) or FALLBACK_VALUES.get(primary, {})
+    return {**fallbacks, **variables}
 
 
 def quiet_until(instant: datetime, policy: OutreachPolicy, tz: ZoneInfo) -> datetime | None:

@@ -23,6 +23,7 @@ from membercore.households import ADULT_AGE
 from membercore.identity import ReverseDeath
 from membercore.ledger.commands import AdjustPoints, AwardBonus, ExpireDue, Redeem, ReversePosting
 from membercore.messages import PURPOSES
+from membercore.outreach.rules import FALLBACK_VALUES
 from membercore.service import actions, death, retractions, work
 from membercore.service.context import Context, Household
 from membercore.service.member import Member, birth_date, contact, evolve_all
@@ -36,8 +37,9 @@ __all__ = ["COMMAND_TYPES", "DEFAULT_NAME", "MAX_DEPTH", "Runner"]
 MAX_DEPTH = 4
 
 
-#: How messages address a member whose registration gives no name.
-DEFAULT_NAME = "尊敬的会员"
+#: How a zh-CN message addresses a member whose registration gives no name (each
+#: language's: :data:`membercore.outreach.rules.FALLBACK_VALUES`).
+DEFAULT_NAME = FALLBACK_VALUES["zh-CN"]["name"]
 
 
 class Runner:
@@ -259,12 +261,13 @@ class Runner:
         name = next((n.name for n in reversed(noted) if n.name), None)
         local = self.now.astimezone(self.config.tz)
         values = {
-            "name": name or DEFAULT_NAME,
             "tier": self.tier_key(),
             "date": f"{local.month}月{local.day}日",
             "department": "门诊",
             "price": str(_price(self.config, self.offered) // 100),
         }
+        if name:  # else the text says its language's (FALLBACK_VALUES)
+            values["name"] = name
         diagnoses = list(m.profile.diagnoses.values())
         if diagnoses:
             values["diagnosis"] = diagnoses[-1].icd10

@@ -93,6 +93,22 @@ def test_check_names_why_a_message_would_be_refused_and_exits_1(
     assert lines[-1] == "3 messages, 3 facts: 1 would be taken, 2 would be refused"
 
 
+def test_check_holds_the_facts_to_the_programme_s_plausibility_bounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What ingestion would refuse as implausible, without a record, check refuses too."""
+    huge = sample("DFT-P03-01.hl7").replace(b"|100&USD|50&USD|", b"|99999999999.00&USD|50&USD|")
+    path = _file(tmp_path / "sample.hl7", huge)
+    mapping = ["--mapping", str(_mapping(tmp_path)), "--lang", "en"]
+    assert main(["hl7", "check", str(path), *mapping]) == 1
+    printed = capsys.readouterr().out
+    assert "would be refused" in printed
+    assert "implausible" in printed and "plausibility.max_line_fen" in printed
+    store = f"sqlite:///{tmp_path}/m.db"
+    assert main(["import", "--source", "hl7v2", str(path), *mapping, "--store", store]) == 1
+    assert "plausibility.max_line_fen" in capsys.readouterr().out  # as ingestion refuses it
+
+
 @pytest.mark.parametrize(
     ("arguments", "status", "said"),
     [

@@ -4,7 +4,8 @@ An integration engineer writing the hospital's mapping runs it on a sample of th
 feed: each message is read as the file source reads it (:func:`~membercore_hl7v2.files.messages_in`,
 :func:`~membercore_hl7v2.intake.receive`) and its facts are read as strictly as the
 engine reads them (:func:`membercore.service.inputs.read`: types, sizes, what each fact
-concerns). What only a store can say — a fact taken before with other content, a
+concerns), and against the programme's plausibility bounds (:mod:`membercore.service.plausibility`:
+amounts, instants, ages). What only a store can say — a fact taken before with other content, a
 programme's refusal of what a member's record does not allow — is said when the messages
 are ingested.
 """
@@ -17,6 +18,10 @@ from pathlib import Path
 
 import attrs
 
+from membercore import reference_config
+from membercore.config import ProgrammeConfig
+from membercore.errors import ImplausibleError
+from membercore.service import plausibility
 from membercore.service.inputs import read
 from membercore.service.limits import InputLimits
 from membercore_hl7v2.files import messages_in
@@ -53,23 +58,42 @@ class Checked:
 
 
 def checked(
-    path: Path, mapping: Hl7Mapping, *, encoding: str = "utf-8", now: datetime
+    path: Path,
+    mapping: Hl7Mapping,
+    *,
+    encoding: str = "utf-8",
+    now: datetime,
+    config: ProgrammeConfig | None = None,
 ) -> Iterator[Checked]:
     """Every message of ``path`` as ingestion would read it at ``now``, in the file's order.
+
+    Args:
+        path: the file.
+        mapping: the hospital's mapping.
+        encoding: the encoding of messages whose MSH-18 names none.
+        now: the instant they are read at.
+        config: the programme whose plausibility bounds they are held to (by default
+            the reference programme's).
 
     Raises:
         OSError: the file cannot be read.
     """
     limits = InputLimits()
+    programme = config or reference_config()
     for raw in messages_in(path):
         where = f"byte {raw.start}: message {raw.number}"
         title = f"{where}{header_named(raw.data)}"
         received = receive(raw.data, mapping, encoding=encoding, where=where)
         taken, refused = read(received.inputs, now, clock_skew=_SKEW, limits=limits)
-        refusals = tuple(letter.reason.removeprefix(f"{title}: ") for _, letter in refused)
+        refusals = [letter.reason.removeprefix(f"{title}: ") for _, letter in refused]
+        for item in taken:
+            try:
+                plausibility.check(item.message, None, programme, now)
+            except ImplausibleError as error:
+                refusals.append(str(error))
         yield Checked(
             title,
             tuple(item.message for item in taken),
-            refusals,
+            tuple(refusals),
             translated=received.translated is not None,
         )

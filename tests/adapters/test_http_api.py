@@ -631,10 +631,13 @@ def test_a_command_the_programme_refuses_is_a_422_problem_saying_why(
     )
     assert "5000" in body["detail"]
     negative = {**redeem, "points": -5}
-    body = _is_problem(client.post("/commands", json=negative, headers=CRM), 422, "invalid-fact")
+    body = _is_problem(client.post("/commands", json=negative, headers=CRM), 422, "invalid-command")
     assert body["errors"] == [
         {"pointer": "/points", "detail": "must be a positive number of points (got -5)"}
     ]
+    misspelt = {**redeem, "type": "redeeem"}
+    body = _is_problem(client.post("/commands", json=misspelt, headers=CRM), 422, "invalid-command")
+    assert body["errors"][0]["pointer"] == "/type"
     unknown = {**redeem, "member_id": "P-404", "points": 1}
     _is_problem(client.post("/commands", json=unknown, headers=CRM), 404, "unknown-member")
     fact = client.post("/commands", json=REGISTERED, headers=CRM)

@@ -191,6 +191,7 @@ def _outcome(
             404: [("unknown-member", "unknown member P-000123")],
             409: [("idempotency-conflict", "the key adj-1 was spent on another command")],
             422: [
+                ("invalid-command", "redeem.points: not an integer"),
                 ("insufficient-points", "P-000123 holds 120 points, 500 asked"),
                 ("acting-for-another", "staff act as themselves: operator is 'hm-01'"),
             ],
@@ -236,7 +237,11 @@ async def post_command(
         body["key"] = idempotency_key
     visit = visit_of(request)
     body = acting(visit.principal, body, _COMMANDS.get(str(body.get("type")), object))
-    command = message_from_dict(body)  # InvalidFactError: 422 naming the field
+    try:
+        command = message_from_dict(body)
+    except InvalidFactError as error:  # a command that cannot be read: named as one
+        problem = FieldProblem(pointer=pointer(error.field), detail=error.problem)
+        raise ProblemError(422, "invalid-command", str(error), errors=[problem]) from error
     if type(command) not in HANDLERS:
         why = "不是命令，事实请发往 POST /facts / is not a command: send facts to POST /facts"
         raise ProblemError(

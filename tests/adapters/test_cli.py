@@ -177,7 +177,10 @@ def test_ingest_then_member_show_outbox_and_dead_letters_work_on_one_store(
     assert "林女士" in capsys.readouterr().out
     assert main(["dead-letters", "--store", store]) == 0
     assert "not JSON" in capsys.readouterr().out
-    assert main(["tick", "--store", store, "--now", (now + timedelta(days=400)).isoformat()]) == 0
+    ahead = ["tick", "--store", store, "--now", (now + timedelta(days=400)).isoformat()]
+    assert main(ahead) == 2  # a year ahead by mistake would date every record ticked there
+    assert "晚于现在" in capsys.readouterr().err
+    assert main([*ahead, "--future"]) == 0
     assert "条记录" in capsys.readouterr().out
     assert main(["tasks", "--store", store]) == 0
 

@@ -9,7 +9,7 @@ and says in words what was wrong if something was.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -253,6 +253,18 @@ _TICKED = Words(
 )
 
 
+#: How far past the present ``tick --now`` may be without ``--future`` (clocks differ).
+_AHEAD = timedelta(minutes=5)
+
+_IN_THE_FUTURE = Words(
+    "--now {now} 晚于现在：处理过的每条记录都会在该时刻作出决定并保留这个时钟（此后的事实"
+    "都在其后决定）；确要提前（在存储的副本上）请加 --future",
+    "--now {now} is later than the present: every record ticked would be decided at that "
+    "instant and keep its clock (facts that follow are decided after it); add --future "
+    "to tick ahead on purpose (on a copy of the store)",
+)
+
+
 def _tick() -> click.Command:
     @click.command(
         "tick",
@@ -273,8 +285,21 @@ def _tick() -> click.Command:
             )
         ),
     )
+    @click.option(
+        "--future",
+        is_flag=True,
+        help=say(
+            Words(
+                "允许 --now 晚于现在（在存储的副本上试看时间的作用）：处理过的记录保留该时钟",
+                "let --now be later than the present (to see what time will do, on a copy "
+                "of a store): every record ticked keeps that clock",
+            )
+        ),
+    )
     @store_options
-    def tick(now: datetime | None, store: str, config: Path | None) -> int:
+    def tick(now: datetime | None, future: bool, store: str, config: Path | None) -> int:
+        if now is not None and not future and now > datetime.now(UTC) + _AHEAD:
+            raise UsageError(say(_IN_THE_FUTURE, now=now.isoformat()))
         with engine_on(store, config, use="tend") as engine:
             ticked = engine.tick(now)
         echo(_TICKED, records=ticked.records, events=ticked.events)

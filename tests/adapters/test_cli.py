@@ -6,6 +6,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -548,6 +549,33 @@ def test_repack_packs_a_migrated_store_and_says_what_it_moved(
         "at": "1970-01-01T00:00:00+00:00",
         "event": {"n": 1},
     }
+
+
+def test_a_dispatch_says_how_many_messages_wait_for_their_send_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/cli.db"
+    now = datetime.now(UTC)
+    text = json.dumps({"text": "林女士您好"}, ensure_ascii=False)
+    later = [now + timedelta(hours=9), now + timedelta(hours=3)]  # quiet hours, say
+    with SqliteStore(tmp_path / "cli.db") as opened:
+        opened.commit(
+            Commit(
+                outbox=[
+                    message_of(f"m-{n}", key=f"member:P-{n}", send_at=at, payload=text)
+                    for n, at in enumerate(later)
+                ]
+            )
+        )
+    assert main(["outbox", "--dispatch", "--store", store, "--lang", "en"]) == 0
+    said = capsys.readouterr().err
+    assert "0 delivered" in said
+    first = (now + timedelta(hours=3)).astimezone(ZoneInfo("Asia/Shanghai"))
+    waiting = "2 more wait for their send time (quiet hours, or a time asked for)"
+    assert f"{waiting}, the first at {first:%Y-%m-%d %H:%M}" in said
+    assert main(["outbox", "--store", store]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[3] for row in rows] == ["P-1", "P-0"]  # by send time
 
 
 def test_the_outbox_lists_the_messages_given_up_with_why_at_the_programmes_time(

@@ -381,6 +381,13 @@ _WHY_FAILED = Words(
 _STATUSES = ("pending", "failed", "delivered", "cancelled")
 
 
+_WAITING = Words(
+    "另有 {count} 条消息等待发送时间（静默时段或预约的时刻），最早 {first}",
+    "{count} more wait for their send time (quiet hours, or a time asked for), the first "
+    "at {first}",
+)
+
+
 def _outbox() -> click.Command:
     @click.command(
         "outbox",
@@ -418,7 +425,8 @@ def _outbox() -> click.Command:
     def outbox(status: str, dispatch: bool, store: str, config: Path | None) -> int:
         with engine_on(store, config, use="tend" if dispatch else "read") as engine:
             if dispatch:
-                report = engine.dispatch(programme_channels(engine))
+                now = engine.now()
+                report = engine.dispatch(programme_channels(engine), now=now)
                 handed = say(
                     _HANDED,
                     delivered=report.delivered,
@@ -426,6 +434,10 @@ def _outbox() -> click.Command:
                     failed=report.failed,
                 )
                 warn(handed + (say(_WHY_FAILED) if report.failed else ""))
+                later = [m.send_at for m in engine.store.outbox("pending") if m.send_at > now]
+                if later:
+                    first = local_time(min(later), engine.config.tz)
+                    warn(_WAITING, count=len(later), first=first)
                 return Exit.DONE
             zone = engine.config.tz
             failed = status == "failed"
@@ -437,7 +449,7 @@ def _outbox() -> click.Command:
                     *((str(message.attempts), message.last_error or "") if failed else ()),
                     json.loads(message.payload).get("text", ""),
                 )
-                for message in engine.store.outbox(status)
+                for message in sorted(engine.store.outbox(status), key=lambda m: m.send_at)
             ]
             show_table(_FAILED if failed else _OUTBOX, rows)
         return Exit.DONE

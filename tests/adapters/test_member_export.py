@@ -21,7 +21,9 @@ from membercore.facts import PatientRegistered, ReferralQualified
 from membercore.ports import AccountStore
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
+from membercore_adapters import exports
 from membercore_adapters.cli import main
+from membercore_adapters.language import Language
 from membercore_adapters.stores.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,3 +151,15 @@ def test_reading_as_someone_records_each_member_the_views_read_once() -> None:
         ("crm-sync", "P-1", "会员资料同步", "engine"),
         ("crm-sync", "P-2", "会员资料同步", "engine"),
     ]
+
+
+@pytest.mark.parametrize(("lang", "between"), [("en", "SMS, WeCom"), ("zh-CN", "短信、企业微信")])
+def test_the_summary_lists_a_consent_s_channels_in_the_words_of_its_language(
+    lang: Language, between: str
+) -> None:
+    granted = {
+        "type": "consent_granted",
+        "at": "2026-03-02T01:30:00+00:00",
+        "event": {"purpose": "care", "channels": ["sms", "wecom"], "given_by": "P-1"},
+    }
+    assert between in exports._consent(granted, lang)

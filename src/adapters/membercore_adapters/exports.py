@@ -120,6 +120,7 @@ _DETAILS_SEPARATOR = Words("；", "; ")
 
 
 _EVERY = Words("所有渠道", "every channel")
+_LIST = Words("、", ", ")  # between the items of a list
 _TEXT = Words("同意书版本 {version}", "consent text {version}")
 _TAKEN_BY = Words("经办员工 {staff}", "taken by {staff}")
 
@@ -129,7 +130,7 @@ def _consent(entry: Mapping[str, Any], language: Language) -> str:
     done = (_GRANTED if entry["type"] == "consent_granted" else _WITHDRAWN).say(language)
     purpose = named(PURPOSES, str(event.get("purpose", "")), language)
     listed = event.get("channels") or [event.get("channel", "")]
-    channel = "、".join(named(CHANNELS, str(one), language) for one in listed)
+    channel = _LIST.say(language).join(named(CHANNELS, str(one), language) for one in listed)
     if set(listed) == set(EVERY_CHANNEL):
         channel = _EVERY.say(language)
     parts = [str(event[k]) for k in ("given_by", "source") if event.get(k)]

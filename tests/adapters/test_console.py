@@ -33,7 +33,7 @@ from membercore_adapters.access import new_staff_account
 from membercore_adapters.console.outcomes import expected_outcomes
 from membercore_adapters.http import app, engine_thread
 from membercore_adapters.http.shapes import task_id
-from membercore_adapters.labels import PLAN_STATUSES
+from membercore_adapters.labels import PLAN_STATUSES, TASK_KINDS
 from membercore_adapters.stores import memory
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -503,3 +503,20 @@ def test_after_a_restart_a_stale_form_is_refused_once_and_the_next_one_works(
         assert "表单已失效" in refused.text
         assert "membercore_csrf" not in client.cookies
         assert _sign_in(client, "hm-01").status_code == 303
+
+
+def test_every_kind_of_task_the_reference_journeys_create_has_its_label() -> None:
+    config = reference_config()
+    calls = [
+        call
+        for journey in config.journeys
+        for transition in (
+            journey.transitions.values()
+            if isinstance(journey.transitions, dict)
+            else journey.transitions
+        )
+        for call in transition.actions
+    ] + [call for journey in config.journeys for call in journey.entry_actions]
+    kinds = {str(c.params["kind"]) for c in calls if c.name == "create_task"}
+    assert kinds
+    assert kinds <= set(TASK_KINDS)

@@ -57,6 +57,7 @@ TASK_KINDS = {
     "visit": Words("回访", "visit"),
     "assignment": Words("分配", "assignment"),
     "assign_health_manager": Words("指派健康管家", "assign a health manager"),
+    "review": Words("复核", "review"),
 }
 #: What came of a task, as staff report it (the outcomes the reference journeys name,
 #: and the usual ones of a call).

@@ -647,6 +647,23 @@ def test_a_command_the_programme_refuses_is_a_422_problem_saying_why(
 # -- members ----------------------------------------------------------------------------
 
 
+def test_a_404_never_says_whose_identifier_an_id_is(client: TestClient[Litestar]) -> None:
+    """The API offers no look-up by identifier: an unknown member's 404 does not become one."""
+    _registered(client)
+    merge = {
+        "type": "merge_members",
+        "key": "m-1",
+        "member_id": "P-1",
+        "duplicate_id": "OLD-9",
+        "operator": "his",
+        "reason": "A40",
+        "retire_unknown": True,
+    }
+    assert client.post("/commands", json=merge, headers=CRM).status_code == 200
+    body = _is_problem(client.get("/members/OLD-9", headers=CRM), 404, "unknown-member")
+    assert body["detail"] == "member 'OLD-9' is not known"
+
+
 def test_the_member_views_say_what_the_engine_holds(
     client: TestClient[Litestar], api: Litestar, clock: ManualClock
 ) -> None:

@@ -211,7 +211,7 @@ def to_problem(request: Request[Any, Any, Any], error: Exception) -> Response[An
         problem = _problem(request, 400, "invalid-request", _NESTED)
     elif isinstance(error, MembercoreError):
         status, errors = _membercore(error)
-        problem = _problem(request, status, _kind_of(error), str(error), errors)
+        problem = _problem(request, status, _kind_of(error), _detail(error), errors)
         if status == 503:
             headers["Retry-After"] = "1"
     else:
@@ -229,6 +229,16 @@ _CHALLENGE = 'Bearer realm="membercore"'
 
 #: Why a body nested past what its decoder follows is refused.
 _NESTED = "JSON 嵌套过深 / the JSON is nested too deep to read"
+
+
+def _detail(error: MembercoreError) -> str:
+    """What a refusal says: the engine's words, but never whose identifier an id is.
+
+    The API offers no look-up by identifier: a 404 does not become one.
+    """
+    if isinstance(error, UnknownMemberError) and error.identifier_of:
+        return str(attrs.evolve(error, identifier_of=()))
+    return str(error)
 
 
 def _membercore(error: MembercoreError) -> tuple[int, tuple[FieldProblem, ...]]:

@@ -332,7 +332,8 @@ _IDENTIFIER_OF = Words(
 def _unknown_member(engine: Engine, member_id: str) -> int:
     """Say that the store holds no record of the member: erased, never known, or whose id it is."""
     note = engine.erasure_of(member_id)
-    owners = sorted({link.patient_id for link in engine.store.identified([member_id])})
+    links = engine.store.identified([member_id])
+    owners = sorted({link.patient_id for link in links if link.patient_id != member_id})
     if note is None and owners:
         warn(_IDENTIFIER_OF, named=member_id, owners=", ".join(owners))
     elif note is None:

@@ -24,7 +24,6 @@ __all__ = [
 #: no value (a member whose registration gives no name); by language tag, then by its
 #: primary subtag.
 FALLBACK_VALUES: Mapping[str, Mapping[str, str]] = {
-    "zh-CN": {"name": "尊敬的会员"},
     "zh": {"name": "尊敬的会员"},
     "en": {"name": "valued member"},
 }

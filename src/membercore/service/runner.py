@@ -39,7 +39,7 @@ MAX_DEPTH = 4
 
 #: How a zh-CN message addresses a member whose registration gives no name (each
 #: language's: :data:`membercore.outreach.rules.FALLBACK_VALUES`).
-DEFAULT_NAME = FALLBACK_VALUES["zh-CN"]["name"]
+DEFAULT_NAME = FALLBACK_VALUES["zh"]["name"]
 
 
 class Runner:

@@ -12,15 +12,13 @@ receiver and the other way round, its control id the message's with ``-ACK``.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
-from membercore_hl7v2.fields import Message
+from membercore_hl7v2.fields import Message, header_fields
 
 __all__ = ["acknowledgement", "escaped"]
 
 _ESCAPES = {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"}
-_HEADER = re.compile(r"^MSH([^A-Za-z0-9\r\n])[^\r\n]*")
 
 
 def escaped(text: str) -> str:
@@ -82,10 +80,9 @@ def _header_of(raw: str) -> tuple[list[str], str, str, str]:
     Read from its first segment as far as it goes (empty where it says nothing), so that
     a refusal is routed back as an acceptance would be.
     """
-    found = _HEADER.match(raw.lstrip("\ufeff\x0b"))
-    if not found:
+    fields = header_fields(raw)
+    if not fields:
         return ["", "", "", ""], "", "2.5", ""
-    fields = found.group(0).split(found.group(1))
     said = fields + [""] * (12 - len(fields))
     component = said[1][:1] or "^"
     kind = said[8].split(component)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import hl7
 
-__all__ = ["Message", "NotHl7Error", "Segment", "TranslationError"]
+__all__ = ["Message", "NotHl7Error", "Segment", "TranslationError", "header_fields"]
 
 #: An HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ].
 _DTM = re.compile(
@@ -105,6 +105,20 @@ class Repetition:
         if len(subs) < sub:
             return ""
         return self._message.unescape(subs[sub - 1]).strip()
+
+
+_RAW_HEADER = re.compile(r"^MSH([^A-Za-z0-9\r\n])[^\r\n]*")
+
+
+def header_fields(text: str) -> list[str]:
+    """The fields of the MSH segment ``text`` starts with, split without parsing it.
+
+    For text that may not parse (what a refusal or a log names): index ``n`` is
+    MSH-``n + 1`` from 1 on (1: MSH-2, the encoding characters), cut by the field
+    separator the segment itself uses; ``[]`` when it starts with no MSH segment.
+    """
+    found = _RAW_HEADER.match(text.lstrip("\ufeff\x0b"))
+    return found.group(0).split(found.group(1)) if found else []
 
 
 class Message:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import attrs
 
 from membercore.ports import Positioned, Unreadable
-from membercore_hl7v2.fields import NotHl7Error, TranslationError
+from membercore_hl7v2.fields import NotHl7Error, TranslationError, header_fields
 from membercore_hl7v2.mapping import Hl7Mapping
 from membercore_hl7v2.translate import Translated, translate
 
@@ -94,7 +94,13 @@ def receive(
     return Received(text, positioned, translated, parsed=True)
 
 
-_HEADER = re.compile(rb"^MSH\|[^\r\n]*")
+_FIRST_LINE = re.compile(rb"^[^\r\n]*")
+
+
+def _header(data: bytes) -> list[str]:
+    """:func:`~membercore_hl7v2.fields.header_fields` of a message not yet decoded."""
+    found = _FIRST_LINE.match(data)
+    return header_fields(found.group(0).decode("ascii", "replace")) if found else []
 
 
 #: MSH-18 (HL7 table 0211, and what Chinese HIS write) to Python's codecs.
@@ -114,20 +120,14 @@ CHARSETS = {
 
 def declared_encoding(data: bytes) -> str | None:
     """The encoding MSH-18 declares, when it names one of :data:`CHARSETS`."""
-    found = _HEADER.match(data)
-    if not found:
-        return None
-    fields = found.group(0).decode("ascii", "replace").split("|")
+    fields = _header(data)
     declared = fields[17].split("~")[0].strip().upper() if len(fields) > 17 else ""
     return CHARSETS.get(declared)
 
 
 def header_named(data: bytes) -> str:
     """`` (ADT^A01 599102)``: the message's type and control id, as far as its header says."""
-    found = _HEADER.match(data)
-    if not found:
-        return ""
-    fields = found.group(0).decode("ascii", "replace").split("|")
+    fields = _header(data)
     kind = fields[8].split("^")[:2] if len(fields) > 8 else []
     control = fields[9] if len(fields) > 9 else ""
     said = " ".join(part for part in ("^".join(kind), control) if part)

@@ -18,11 +18,13 @@ from typing import Any
 
 import click
 
+from membercore.errors import MemberErasedError
 from membercore.ledger import balances
 from membercore.plans import active_plans
 from membercore.ports import AccountStore, ErasureStore, Lookup
 from membercore.privacy import is_pseudonym
 from membercore.service.engine import Engine
+from membercore.service.erased import unknown
 from membercore.service.export import journal_entry
 from membercore.service.member import tier_at
 from membercore.service.recording import household_key, member_key
@@ -331,15 +333,13 @@ _IDENTIFIER_OF = Words(
 
 def _unknown_member(engine: Engine, member_id: str) -> int:
     """Say that the store holds no record of the member: erased, never known, or whose id it is."""
-    note = engine.erasure_of(member_id)
-    links = engine.store.identified([member_id])
-    owners = sorted({link.patient_id for link in links if link.patient_id != member_id})
-    if note is None and owners:
-        warn(_IDENTIFIER_OF, named=member_id, owners=", ".join(owners))
-    elif note is None:
-        warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
+    error = unknown(engine.store, member_id)  # erased, another's identifier, or unknown
+    if isinstance(error, MemberErasedError):
+        warn(_WAS_ERASED, member=member_id, day=error.erased_on, reason=error.reason)
+    elif error.identifier_of:
+        warn(_IDENTIFIER_OF, named=member_id, owners=", ".join(error.identifier_of))
     else:
-        warn(_WAS_ERASED, member=member_id, day=note.at.date().isoformat(), reason=note.reason)
+        warn(_UNKNOWN, whose_kind=say(_KINDS["member"]), named=member_id)
     return Exit.REFUSED
 
 

@@ -9,7 +9,7 @@ and says in words what was wrong if something was.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -298,9 +298,9 @@ def _tick() -> click.Command:
     )
     @store_options
     def tick(now: datetime | None, future: bool, store: str, config: Path | None) -> int:
-        if now is not None and not future and now > datetime.now(UTC) + _AHEAD:
-            raise UsageError(say(_IN_THE_FUTURE, now=now.isoformat()))
         with engine_on(store, config, use="tend") as engine:
+            if now is not None and not future and now > engine.now() + _AHEAD:
+                raise UsageError(say(_IN_THE_FUTURE, now=now.isoformat()))
             ticked = engine.tick(now)
         echo(_TICKED, records=ticked.records, events=ticked.events)
         return Exit.DONE

@@ -83,11 +83,3 @@ def test_the_grouping_reads_the_log_once_and_keeps_what_grows_with_the_records()
     assert sorted(set(home.values())) == [0, 1]  # P1 and P2 are not connected
     assert [place for place, _ in grouping.route(log[3], home)] == [0, 1]
     assert sample_of(grouping.members, 1) == sample_of(["P2", "P1", "P1"], 1)
-
-
-def test_inputs_a_second_reading_finds_in_a_gap_or_past_the_end_were_not_read() -> None:
-    log = [_input(1, "member:P1"), _input(2, "member:P1"), _input(5, "member:P2")]
-    log.append(_input(9, "member:P1"))
-    grouping = Grouping(log)
-    assert [seq for seq in range(12) if grouping.read(seq)] == [0, 1, 2, 5, 9]
-    assert grouping.inputs == 4

@@ -6,9 +6,10 @@ partitions of at most :data:`~membercore.service.whatif.MOST_INPUTS` inputs wher
 groups allow (and at least one a process), and replays each partition twice — under the
 store's own programme (the baseline) and under the proposed one — in as many processes
 as asked, each on a ``memory://`` store of its own, a partition after another. The log
-is never held whole: each partition's inputs go to a file of their own in a temporary
-folder as the log is read again, so that what a process holds grows with its
-partition, not with the store's history. Nothing is written to the store. The result is a
+is read once and never held whole: a copy of it goes to a file in a temporary folder
+as it is grouped, and each partition's inputs go from that copy to a file of their own,
+so that what a process holds grows with its partition, not with the store's history.
+Nothing is written to the store. The result is a
 :class:`~membercore.analytics.whatif.WhatIf`: the two replays' figures, what differs,
 whether the baseline replay came to the store's own figures, and a sample of members
 with the lines that explain their differences.
@@ -28,12 +29,13 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from multiprocessing import resource_tracker
 from pathlib import Path
+from typing import BinaryIO
 
 import attrs
 import pluggy
@@ -71,7 +73,7 @@ def _plugins() -> pluggy.PluginManager:
 
 
 def _run(job: _Job) -> Run:
-    entries = _unspilled(job.part)
+    entries = list(_loaded(job.part))
     # A replay's records hold no cycles (reference counting frees them): the collector
     # stays off for the whole replay, not only for each unit of work, and its passes over
     # every record held are saved (about a seventh of a replay's time).
@@ -92,9 +94,10 @@ def whatif(
 ) -> WhatIf:
     """Replay the store's history under ``config`` and under ``baseline``, and compare.
 
-    The store's input log is read twice, never held whole: once to group its records,
-    once to write each partition's inputs to a file of its own (in a temporary folder,
-    removed after), which the replay of that partition reads.
+    The store's input log is read once, never held whole: as its records are grouped,
+    a copy of it is written to a temporary folder (removed after), and from that copy
+    each partition's inputs to a file of its own, which the replay of that partition
+    reads.
 
     Args:
         store: the store's URL (opened read-only: nothing is created, migrated or
@@ -127,11 +130,12 @@ def whatif(
         # is left replaying what nobody will read.
         engine = stack.enter_context(_opened(store, base))
         pool = stack.enter_context(_pool(workers)) if workers > 1 else None
-        folder = stack.enter_context(tempfile.TemporaryDirectory())
-        grouping = Grouping(engine.store.inputs())
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        with (folder / "log.pickle").open("wb") as copy:
+            grouping = Grouping(_copied(engine.store.inputs(), copy))
         unlogged = engine.store.unlogged()
         end = grouping.end or engine.now()
-        parts = _spill(engine.store, grouping, workers, most_inputs, Path(folder))
+        parts = _spill(folder / "log.pickle", grouping, workers, most_inputs, folder)
         chosen = tuple(sample_of(grouping.members, sample))
         jobs = [
             _Job(part, programme, chosen, end) for programme in (base, config) for part in parts
@@ -221,12 +225,18 @@ def _check(**numbers: int) -> None:
             raise ValueError(f"whatif: {name} is at least {least[name]}, got {value}")
 
 
-def _spill(store: Store, grouping: Grouping, workers: int, most: int, folder: Path) -> list[Path]:
+def _copied(entries: Iterable[LoggedInput], copy: BinaryIO) -> Iterator[LoggedInput]:
+    """``entries`` as they are read, each written to ``copy`` as it passes (:func:`_dump`)."""
+    for entry in entries:
+        _dump(entry, copy)
+        yield entry
+
+
+def _spill(log: Path, grouping: Grouping, workers: int, most: int, folder: Path) -> list[Path]:
     """Each partition's inputs, in the log's order, written to a file of its own.
 
-    The log is read again for the inputs the grouping read, and only those (a store
-    taking inputs meanwhile is replayed as it stood when first read); each input is
-    written as it is read.
+    ``log`` is the copy of the inputs the grouping read (:func:`_copied`): the store is
+    read once, and a store taking inputs meanwhile is replayed as it stood then.
     """
     if not grouping.inputs:
         return []
@@ -236,26 +246,66 @@ def _spill(store: Store, grouping: Grouping, workers: int, most: int, folder: Pa
     written = [0] * count
     with ExitStack() as files:
         outs = [files.enter_context(path.open("wb")) for path in paths]
-        for entry in store.inputs():
-            if entry.seq > grouping.last:
-                break
-            if not grouping.read(entry.seq):
-                continue  # committed after the first reading passed its place
+        for entry in _loaded(log):
             for place, routed in grouping.route(entry, home):
-                outs[place].write(pickle.dumps(routed, protocol=pickle.HIGHEST_PROTOCOL))
+                _dump(routed, outs[place])
                 written[place] += 1
     return [path for path, many in zip(paths, written, strict=True) if many]
 
 
-def _unspilled(path: Path) -> list[LoggedInput]:
-    """The inputs :func:`_spill` wrote to ``path``, in order."""
-    entries: list[LoggedInput] = []
+def _dump(entry: LoggedInput, out: BinaryIO) -> None:
+    """Write ``entry`` to ``out`` as a tuple of plain values (pickled as they are).
+
+    Its instants (UTC) are written as microseconds since the epoch: pickling a
+    ``datetime`` costs as much as the rest of an input together.
+    """
+    fields = (
+        entry.kind,
+        entry.payload,
+        entry.keys,
+        _micros(entry.at),
+        _micros(entry.occurred_at),
+        _micros(entry.batch_at),
+        entry.refused,
+        None if entry.cutoff is None else _micros(entry.cutoff),
+        entry.seq,
+    )
+    out.write(pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _loaded(path: Path) -> Iterator[LoggedInput]:
+    """The inputs :func:`_dump` wrote to ``path``, in order."""
     with path.open("rb") as spilled:
         while True:
             try:
-                entries.append(pickle.load(spilled))
+                kind, payload, keys, at, occurred_at, batch_at, refused, cutoff, seq = pickle.load(
+                    spilled
+                )
             except EOFError:
-                return entries
+                return
+            yield LoggedInput(
+                kind=kind,
+                payload=payload,
+                keys=keys,
+                at=_instant(at),
+                occurred_at=_instant(occurred_at),
+                batch_at=_instant(batch_at),
+                refused=refused,
+                cutoff=None if cutoff is None else _instant(cutoff),
+                seq=seq,
+            )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(instant: datetime) -> int:
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def _instant(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 @contextmanager

@@ -15,13 +15,12 @@ several records (a referral, a household's dependent, a merge, a transfer, a gif
 stock) join them, and each group of connected records goes whole into one partition, so
 that partitions can be replayed apart, in as many processes, to the same figures. It
 keeps what grows with the records, not with the inputs: a log too long to hold is
-routed input by input as it is read again (:func:`partitions` does it in memory).
+routed input by input as a copy of it is read (:func:`partitions` does it in memory).
 """
 
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
@@ -117,13 +116,8 @@ class Grouping:
         self.inputs = self.last = 0
         self.end: datetime | None = None
         self.members: set[str] = set()
-        # The numbers skipped (a commit rolled back, or one still being written, whose
-        # inputs a second reading would find): [first, past) each, in order.
-        self._skipped: list[tuple[int, int]] = []
         for entry in entries:
             self.inputs += 1
-            if entry.seq > self.last + 1:
-                self._skipped.append((self.last + 1, entry.seq))
             self.last = max(self.last, entry.seq)
             at = max(entry.at, entry.batch_at)
             self.end = at if self.end is None or at > self.end else self.end
@@ -136,17 +130,6 @@ class Grouping:
         for key, count in firsts.items():
             root = self._groups.find(key)
             self._sizes[root] = self._sizes.get(root, 0) + count
-
-    def read(self, seq: int) -> bool:
-        """Whether the input numbered ``seq`` was among those read.
-
-        A later reading may find more: inputs committed meanwhile, after the last or in
-        a gap before it.
-        """
-        if seq > self.last:
-            return False
-        at = bisect_right(self._skipped, seq, key=_first) - 1
-        return at < 0 or not self._skipped[at][0] <= seq < self._skipped[at][1]
 
     def placed(self, count: int, most: int = MOST_INPUTS) -> dict[str, int]:
         """Each group's partition: at least ``count``, of at most ``most`` inputs each.
@@ -180,10 +163,6 @@ class Grouping:
         return [
             (place, attrs.evolve(entry, keys=tuple(keys))) for place, keys in sorted(shares.items())
         ]
-
-
-def _first(gap: tuple[int, int]) -> int:
-    return gap[0]
 
 
 def partitions(

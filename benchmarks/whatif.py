@@ -5,7 +5,9 @@ written), then runs :func:`membercore_adapters.whatif.whatif` with a programme e
 half as many points for spending against the demo's own programme (the baseline), and
 prints the time, the largest resident memory of this process and of a replaying process
 (``--partition-inputs`` bounds what one replay holds; measure with ``--store``, for the
-demo's own processes count otherwise), and what differed.
+demo's own processes count otherwise), and what differed. ``--split`` times only what
+the command does before any replay can start: reading the store's input log, grouping
+its records and writing each partition's inputs.
 
     .venv/bin/python benchmarks/whatif.py --patients 10000 --months 18 --workers 2
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +25,10 @@ from pathlib import Path
 import attrs
 
 from membercore.config import ProgrammeConfig, Rate
-from membercore.service.whatif import MOST_INPUTS
+from membercore.service.whatif import MOST_INPUTS, Grouping
 from membercore_adapters.demo import HospitalSpec, run_demo
 from membercore_adapters.demo.programme import demo_programme
-from membercore_adapters.whatif import whatif
+from membercore_adapters.whatif import _copied, _opened, _spill, whatif
 
 
 def lower_earning(config: ProgrammeConfig) -> ProgrammeConfig:
@@ -47,6 +50,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--store", type=Path, help="a demo store written already")
     parser.add_argument("--partition-inputs", type=int, default=MOST_INPUTS)
+    parser.add_argument("--split", action="store_true", help="time the log's split alone")
     arguments = parser.parse_args()
     path = arguments.store or Path(f"build/whatif-{arguments.patients}x{arguments.months}.db")
     if arguments.store is None:
@@ -61,6 +65,9 @@ def main() -> None:
             f"demo: {demo.messages:,} messages in {demo.seconds:.1f} s "
             f"({path.stat().st_size / 1e6:.0f} MB)"
         )
+    if arguments.split:
+        split(f"sqlite:///{path}", arguments.workers, arguments.partition_inputs)
+        return
     started = time.perf_counter()
     programme = demo_programme()
     result = whatif(
@@ -85,6 +92,20 @@ def main() -> None:
     )
     for name, changed in result.differences().items():
         print(f" {name}: {changed or 'no difference'}")
+
+
+def split(url: str, workers: int, most: int) -> None:
+    """Time reading the input log, grouping its records and writing the partitions."""
+    with _opened(url, demo_programme()) as engine, tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        log = Path(folder) / "log.pickle"
+        with log.open("wb") as copy:
+            grouping = Grouping(_copied(engine.store.inputs(), copy))
+        parts = _spill(log, grouping, workers, most, Path(folder))
+        print(
+            f"split: {grouping.inputs:,} inputs read, grouped and written to {len(parts)} "
+            f"partitions in {time.perf_counter() - started:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -248,15 +248,19 @@ def _acknowledged(log: str) -> int:
 def test_a_second_worker_on_a_port_not_shared_says_so(tmp_path: Path) -> None:
     mapping = _mapping(tmp_path)
     store = f"sqlite:///{tmp_path}/m.db"
+    other = tmp_path / "other.db"  # a store the refused worker would have created
     with _worker(store, mapping) as (_, port):
         for options in ((), ("--share-port",)):  # the first was not started to share it
-            command = _command(store, mapping, "--listen", "hl7v2", "--port", str(port))
+            command = _command(
+                f"sqlite:///{other}", mapping, "--listen", "hl7v2", "--port", str(port)
+            )
             ended = subprocess.run(
                 [*command, *options], check=False, capture_output=True, text=True, timeout=60
             )
             assert ended.returncode == 2, ended.stderr
             assert f"端口 127.0.0.1:{port} 已被占用" in ended.stderr
             assert "--share-port" in ended.stderr
+            assert not other.exists()  # refused before the store was opened
 
 
 @pytest.mark.parametrize(
@@ -280,6 +284,7 @@ def test_an_address_the_worker_cannot_listen_on_is_named(
     assert ended.returncode == 2, ended.stderr
     assert said in ended.stderr
     assert "Traceback" not in ended.stderr
+    assert not (tmp_path / "m.db").exists()  # refused before the store was opened
 
 
 def test_a_polled_file_the_his_appends_to_is_read_once_even_a_message_half_written(

@@ -23,7 +23,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import attrs
@@ -253,6 +253,8 @@ def _command() -> click.Command:
             log_json=log_json,
         )
         configure(json_lines=log_json)  # the store's opening is logged too
+        if listen:
+            _check_address(settings)  # before the store is opened (and perhaps created)
         with engine_on(store, config, use="write") as engine:
             return run_worker(engine, settings)
 
@@ -371,6 +373,29 @@ _PORT_PRIVILEGED = Words(
 )
 
 
+def _check_address(settings: WorkerSettings) -> None:
+    """Listen on the listeners' address for a moment, as they will, then let it go.
+
+    An address the worker could not listen on is refused before the store is opened:
+    a store the worker would create (a new SQLite file) is not left behind by a worker
+    that never started. Another program may still take the port before the listeners
+    do: :func:`_start` refuses it then.
+
+    Raises:
+        UsageError: as :func:`_start`.
+    """
+
+    async def bind() -> None:
+        server = await asyncio.get_running_loop().create_server(
+            asyncio.Protocol, settings.host, settings.port, reuse_port=settings.share_port or None
+        )
+        server.close()
+        await server.wait_closed()
+
+    with _refused(settings):
+        asyncio.run(bind())
+
+
 async def _start(listener: Listening, settings: WorkerSettings) -> None:
     """Start listening; an address or port that cannot be listened on is the caller's to fix.
 
@@ -378,9 +403,16 @@ async def _start(listener: Listening, settings: WorkerSettings) -> None:
         UsageError: the port is taken, the host cannot be resolved or is not this
             machine's, or the port needs privileges the worker does not have.
     """
+    with _refused(settings):
+        await listener.start()
+
+
+@contextlib.contextmanager
+def _refused(settings: WorkerSettings) -> Iterator[None]:
+    """An address or port that cannot be listened on, said as the worker's usage mistake."""
     host, port = settings.host, settings.port
     try:
-        await listener.start()
+        yield
     except socket.gaierror as error:
         raise UsageError(say(_HOST_UNKNOWN, host=host, why=error.strerror)) from error
     except OSError as error:

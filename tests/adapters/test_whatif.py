@@ -20,6 +20,8 @@ from typing import Any
 import attrs
 import click
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from membercore import Engine, reference_config
 from membercore.config import ProgrammeConfig, Rate
@@ -580,3 +582,37 @@ def test_a_history_imported_in_many_batches_is_replayed_as_one_import() -> None:
     assert result.complete
     assert result.reproduces
     assert result.baseline.points == result.proposed.points
+
+
+_INSTANTS = st.datetimes(
+    min_value=datetime(1900, 1, 1),  # noqa: DTZ001 - bounds of a strategy for aware instants
+    max_value=datetime(2200, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+
+
+@given(
+    entries=st.lists(
+        st.builds(
+            LoggedInput,
+            kind=st.sampled_from(["fact", "command", "tick"]),
+            payload=st.text(max_size=40),
+            keys=st.lists(st.sampled_from(["member:P1", "household:H1", "stock:g"]), max_size=3),
+            at=_INSTANTS,
+            occurred_at=_INSTANTS,
+            batch_at=_INSTANTS,
+            refused=st.none() | st.text(max_size=20),
+            cutoff=st.none() | _INSTANTS,
+            seq=st.integers(0, 1 << 40),
+        ),
+        max_size=5,
+    )
+)
+def test_an_input_written_to_a_partition_s_file_reads_back_equal(
+    entries: list[LoggedInput], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("spilled") / "inputs.pickle"
+    with path.open("wb") as out:
+        for entry in entries:
+            whatif_module._dump(entry, out)
+    assert list(whatif_module._loaded(path)) == entries

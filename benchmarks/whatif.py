@@ -25,10 +25,10 @@ from pathlib import Path
 import attrs
 
 from membercore.config import ProgrammeConfig, Rate
-from membercore.service.whatif import MOST_INPUTS, Grouping
+from membercore.service.whatif import MOST_INPUTS
 from membercore_adapters.demo import HospitalSpec, run_demo
 from membercore_adapters.demo.programme import demo_programme
-from membercore_adapters.whatif import _copied, _opened, _spill, whatif
+from membercore_adapters.whatif import _opened, _split, whatif
 
 
 def lower_earning(config: ProgrammeConfig) -> ProgrammeConfig:
@@ -66,7 +66,7 @@ def main() -> None:
             f"({path.stat().st_size / 1e6:.0f} MB)"
         )
     if arguments.split:
-        split(f"sqlite:///{path}", arguments.workers, arguments.partition_inputs)
+        timed_split(f"sqlite:///{path}", arguments.workers, arguments.partition_inputs)
         return
     started = time.perf_counter()
     programme = demo_programme()
@@ -94,14 +94,11 @@ def main() -> None:
         print(f" {name}: {changed or 'no difference'}")
 
 
-def split(url: str, workers: int, most: int) -> None:
+def timed_split(url: str, workers: int, most: int) -> None:
     """Time reading the input log, grouping its records and writing the partitions."""
     with _opened(url, demo_programme()) as engine, tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        log = Path(folder) / "log.pickle"
-        with log.open("wb") as copy:
-            grouping = Grouping(_copied(engine.store.inputs(), copy))
-        parts = _spill(log, grouping, workers, most, Path(folder))
+        grouping, parts = _split(engine.store, workers, most, Path(folder))
         print(
             f"split: {grouping.inputs:,} inputs read, grouped and written to {len(parts)} "
             f"partitions in {time.perf_counter() - started:.1f} s"

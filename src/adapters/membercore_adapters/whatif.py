@@ -60,7 +60,7 @@ _REPRODUCED = ("patients", "points", "by_tier", "paid_by_plan")
 
 @attrs.frozen
 class _Job:
-    part: Path  # the partition's inputs, as _spill wrote them
+    part: Path  # the partition's inputs, as _split wrote them
     config: ProgrammeConfig
     sample: tuple[str, ...]
     end: datetime
@@ -131,11 +131,9 @@ def whatif(
         engine = stack.enter_context(_opened(store, base))
         pool = stack.enter_context(_pool(workers)) if workers > 1 else None
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        with (folder / "log.pickle").open("wb") as copy:
-            grouping = Grouping(_copied(engine.store.inputs(), copy))
+        grouping, parts = _split(engine.store, workers, most_inputs, folder)
         unlogged = engine.store.unlogged()
         end = grouping.end or engine.now()
-        parts = _spill(folder / "log.pickle", grouping, workers, most_inputs, folder)
         chosen = tuple(sample_of(grouping.members, sample))
         jobs = [
             _Job(part, programme, chosen, end) for programme in (base, config) for part in parts
@@ -225,41 +223,51 @@ def _check(**numbers: int) -> None:
             raise ValueError(f"whatif: {name} is at least {least[name]}, got {value}")
 
 
-def _copied(entries: Iterable[LoggedInput], copy: BinaryIO) -> Iterator[LoggedInput]:
-    """``entries`` as they are read, each written to ``copy`` as it passes (:func:`_dump`)."""
-    for entry in entries:
-        _dump(entry, copy)
-        yield entry
+def _split(store: Store, workers: int, most: int, folder: Path) -> tuple[Grouping, list[Path]]:
+    """The store's input log, read once, grouped and written to ``folder`` by partition.
 
+    A copy of each input goes to ``folder`` as the records are grouped; each
+    partition's inputs go from that copy to a file of their own (at least ``workers``
+    partitions, of at most ``most`` inputs where the groups allow). A store taking
+    inputs meanwhile is replayed as it stood when read.
 
-def _spill(log: Path, grouping: Grouping, workers: int, most: int, folder: Path) -> list[Path]:
-    """Each partition's inputs, in the log's order, written to a file of its own.
-
-    ``log`` is the copy of the inputs the grouping read (:func:`_copied`): the store is
-    read once, and a store taking inputs meanwhile is replayed as it stood then.
+    Returns:
+        The grouping, and the partitions' files (in the order of their places).
     """
+    log = folder / "log.pickle"
+    with log.open("wb") as copy:
+        grouping = Grouping(_copied(store.inputs(), copy))
     if not grouping.inputs:
-        return []
+        return grouping, []
     home = grouping.placed(workers, most)
     count = max(home.values(), default=0) + 1
     paths = [folder / f"partition-{place}.pickle" for place in range(count)]
     written = [0] * count
     with ExitStack() as files:
         outs = [files.enter_context(path.open("wb")) for path in paths]
-        for entry in _loaded(log):
-            for place, routed in grouping.route(entry, home):
-                _dump(routed, outs[place])
+        for fields in _written(log):
+            keys = fields[2]
+            for place, kept in grouping.places(fields[0], keys, home):
+                _write(fields if kept is keys else (*fields[:2], kept, *fields[3:]), outs[place])
                 written[place] += 1
-    return [path for path, many in zip(paths, written, strict=True) if many]
+    return grouping, [path for path, many in zip(paths, written, strict=True) if many]
 
 
-def _dump(entry: LoggedInput, out: BinaryIO) -> None:
-    """Write ``entry`` to ``out`` as a tuple of plain values (pickled as they are).
+def _copied(entries: Iterable[LoggedInput], copy: BinaryIO) -> Iterator[LoggedInput]:
+    """``entries`` as they are read, each written to ``copy`` as it passes."""
+    for entry in entries:
+        _write(_fields(entry), copy)
+        yield entry
 
-    Its instants (UTC) are written as microseconds since the epoch: pickling a
-    ``datetime`` costs as much as the rest of an input together.
-    """
-    fields = (
+
+#: An input as the what-if's files hold it: its fields in :class:`LoggedInput`'s order,
+#: its instants (UTC) as microseconds since the epoch (pickling a ``datetime`` costs as
+#: much as the rest of an input together).
+_Fields = tuple[str, str, tuple[str, ...], int, int, int, str | None, int | None, int]
+
+
+def _fields(entry: LoggedInput) -> _Fields:
+    return (
         entry.kind,
         entry.payload,
         entry.keys,
@@ -270,30 +278,40 @@ def _dump(entry: LoggedInput, out: BinaryIO) -> None:
         None if entry.cutoff is None else _micros(entry.cutoff),
         entry.seq,
     )
+
+
+def _entry(fields: _Fields) -> LoggedInput:
+    kind, payload, keys, at, occurred_at, batch_at, refused, cutoff, seq = fields
+    return LoggedInput(
+        kind=kind,
+        payload=payload,
+        keys=keys,
+        at=_instant(at),
+        occurred_at=_instant(occurred_at),
+        batch_at=_instant(batch_at),
+        refused=refused,
+        cutoff=None if cutoff is None else _instant(cutoff),
+        seq=seq,
+    )
+
+
+def _write(fields: _Fields, out: BinaryIO) -> None:
     out.write(pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _loaded(path: Path) -> Iterator[LoggedInput]:
-    """The inputs :func:`_dump` wrote to ``path``, in order."""
+def _written(path: Path) -> Iterator[_Fields]:
+    """What :func:`_write` wrote to ``path``, in order."""
     with path.open("rb") as spilled:
         while True:
             try:
-                kind, payload, keys, at, occurred_at, batch_at, refused, cutoff, seq = pickle.load(
-                    spilled
-                )
+                yield pickle.load(spilled)
             except EOFError:
                 return
-            yield LoggedInput(
-                kind=kind,
-                payload=payload,
-                keys=keys,
-                at=_instant(at),
-                occurred_at=_instant(occurred_at),
-                batch_at=_instant(batch_at),
-                refused=refused,
-                cutoff=None if cutoff is None else _instant(cutoff),
-                seq=seq,
-            )
+
+
+def _loaded(path: Path) -> Iterator[LoggedInput]:
+    """The inputs written to ``path``, in order."""
+    return map(_entry, _written(path))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -153,16 +153,26 @@ class Grouping:
         A tick goes to each partition holding a record it ticked, with those records
         only (a record no input names: nowhere).
         """
-        if entry.kind != "tick":
-            return [(home[self._groups.find(entry.keys[0])], entry)] if entry.keys else []
+        return [
+            (place, entry if keys is entry.keys else attrs.evolve(entry, keys=keys))
+            for place, keys in self.places(entry.kind, entry.keys, home)
+        ]
+
+    def places(
+        self, kind: str, keys: tuple[str, ...], home: dict[str, int]
+    ) -> list[tuple[int, tuple[str, ...]]]:
+        """:meth:`route` for an input of ``kind`` naming ``keys``: each place, with its keys.
+
+        An input other than a tick keeps ``keys`` itself (the same tuple).
+        """
+        if kind != "tick":
+            return [(home[self._groups.find(keys[0])], keys)] if keys else []
         shares: dict[int, list[str]] = {}
-        for key in entry.keys:
+        for key in keys:
             root = self._groups.find(key)
             if root in home:
                 shares.setdefault(home[root], []).append(key)
-        return [
-            (place, attrs.evolve(entry, keys=tuple(keys))) for place, keys in sorted(shares.items())
-        ]
+        return [(place, tuple(held)) for place, held in sorted(shares.items())]
 
 
 def partitions(

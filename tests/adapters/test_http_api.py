@@ -744,6 +744,31 @@ def test_the_member_views_say_what_the_engine_holds(
 
 
 @pytest.mark.parametrize(
+    ("line", "field", "said"),
+    [
+        ({"list_price_fen": -1}, "list_price_fen", "must not be negative"),
+        ({"item_code": " "}, "item_code", "must not be empty"),
+        ({"quantity": 0}, "quantity", "must be positive"),
+        ({"list_price_fen": None}, "list_price_fen", "Expected `int`"),
+        ({"list_price_fen": ...}, "list_price_fen", "missing required field"),
+        ({"category": ...}, "category", "missing required field"),
+    ],
+)
+def test_a_quote_s_refused_line_is_pointed_at_down_to_its_field(
+    client: TestClient[Litestar], line: dict[str, object], field: str, said: str
+) -> None:
+    # Whether the decoder refused the field's type, found it missing or the line's own
+    # check refused its value, the problem names the field of the second line.
+    _registered(client)
+    good = {"item_code": "CT-HEAD", "category": "exam", "list_price_fen": 100}
+    bad = {key: value for key, value in (good | line).items() if value is not ...}
+    refused = client.post("/members/P-1/quote", json={"items": [good, bad]}, headers=HIS)
+    (error,) = _is_problem(refused, 400, "invalid-request")["errors"]
+    assert error["pointer"] == f"/items/1/{field}"
+    assert said in error["detail"]
+
+
+@pytest.mark.parametrize(
     "view",
     [
         *("", "/points", "/lots", "/tier", "/entitlements"),

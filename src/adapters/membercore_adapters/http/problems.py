@@ -305,13 +305,30 @@ def _fields(error: ValidationException) -> tuple[FieldProblem, ...]:
         message = str(item.get("message") or "invalid")
         # The decoder names the body ``data`` and a field in it by its path; a parameter
         # is named /query/status, /header/idempotency-key, /path/member_id.
-        body = "" if key == "data" else pointer(key)
+        body = ("" if key == "data" else pointer(key)) + _field_named(message)
         if key == "data" and message == "'data'":  # no body at all: its name, not a reason
             message = _NO_BODY
         named = key.replace("_", "-").lower() if source == "header" else key
         where = body if source == "body" else f"/{source}/{named}"
         found.append(FieldProblem(pointer=where, detail=message))
     return tuple(found)
+
+
+#: A field the decoder names in its message, not in its path: one missing or unknown
+#: (msgspec), or one an engine type's validator refused (``bill_item.quantity = 0: ...``,
+#: as :class:`~membercore.errors.InvalidFactError` says it).
+_NAMED_FIELD = re.compile(
+    r"^Object (?:missing required|contains unknown) field `([^`]+)`|^\w+\.(\w+) = "
+)
+
+
+def _field_named(message: str) -> str:
+    """The pointer's last step, to the field ``message`` names (empty: it names none)."""
+    found = _NAMED_FIELD.match(message)
+    if found is None:
+        return ""
+    field = found.group(1) or found.group(2)
+    return "/" + field.replace("~", "~0").replace("/", "~1")
 
 
 #: A problem an endpoint gives, for its examples: its kind and what it says.

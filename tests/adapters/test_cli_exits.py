@@ -180,6 +180,35 @@ def test_a_usage_mistake_named_by_the_command_line_is_2(
     assert "zh-CN, en" in _said(capsys)
 
 
+@pytest.mark.parametrize("command", ["ingest", "import"])
+@pytest.mark.parametrize(
+    ("source", "status", "said"),
+    [
+        (["--source", "nonesuch"], 2, "没有名为 'nonesuch' 的 HIS 数据源"),
+        (["--source", "csv"], 1, "a file of rows needs its mapping"),
+        (["--source", "csv", "--mapping", "missing.toml"], 2, "missing.toml"),
+        (["--source", "nonesuch", "--resume"], 2, "没有名为 'nonesuch' 的 HIS 数据源"),
+    ],
+)
+def test_a_source_that_cannot_read_the_file_stops_the_command_before_a_store_is_created(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    source: list[str],
+    status: int,
+    said: str,
+) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("patient_id,name\nP-1,张三\n", encoding="utf-8")
+    options = [str(tmp_path / part) if part.endswith(".toml") else part for part in source]
+    if command == "import" and "--resume" in options:
+        options.remove("--resume")  # import refuses --resume itself
+    path = tmp_path / "new.db"
+    assert main([command, str(rows), *options, "--store", f"sqlite:///{path}"]) == status
+    assert said in _said(capsys)
+    assert not list(tmp_path.glob("new.db*"))  # no store was created for nothing
+
+
 @pytest.mark.parametrize(
     "command", [["member", "show", "P-1"], ["member", "journal", "P-1"], ["dead-letters", "--raw"]]
 )

@@ -26,7 +26,7 @@ from membercore_adapters.cli.speech import Words, say
 from membercore_adapters.stores.sql import read_only, without_migrating
 from membercore_adapters.stores.sqlite import database_path
 
-__all__ = ["Use", "engine_on", "programme"]
+__all__ = ["Use", "check_inputs", "engine_on", "programme", "stopping"]
 
 Use = Literal["read", "tend", "write", "migrate"]
 
@@ -64,10 +64,7 @@ def engine_on(
         Stop: with the message and exit status of what went wrong.
     """
     chosen = programme(config)
-    for path in inputs:
-        if not path.exists():
-            missing = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
-            raise unreadable(missing)
+    check_inputs(inputs)
     try:
         if use != "write":
             _no_file(store)
@@ -77,15 +74,40 @@ def engine_on(
             engine = Engine.open(store, config=chosen)
     except MembercoreError as error:
         raise stopped(error, store=store) from error
-    with engine:
-        try:
-            yield engine
-        except MembercoreError as error:
-            raise stopped(error, store=store) from error
-        except BrokenPipeError:
-            raise  # the reader went away: not a file that cannot be read
-        except OSError as error:  # a file named on the command line, or a port
-            raise unreadable(error, programme=config) from error
+    with engine, stopping(store, config):
+        yield engine
+
+
+def check_inputs(inputs: tuple[Path, ...]) -> None:
+    """Stop the command when a file it reads is not there (exit 2).
+
+    Raises:
+        Stop: naming the first file missing.
+    """
+    for path in inputs:
+        if not path.exists():
+            missing = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+            raise unreadable(missing)
+
+
+@contextmanager
+def stopping(store: str, config: Path | None = None) -> Iterator[None]:
+    """What goes wrong in the block stops the command, said as it goes wrong on ``store``.
+
+    For the work a command does before the store opens (making the source that reads
+    its file) as for the work on the store (:func:`engine_on`).
+
+    Raises:
+        Stop: with the message and exit status of what went wrong.
+    """
+    try:
+        yield
+    except MembercoreError as error:
+        raise stopped(error, store=store) from error
+    except BrokenPipeError:
+        raise  # the reader went away: not a file that cannot be read
+    except OSError as error:  # a file named on the command line, or a port
+        raise unreadable(error, programme=config) from error
 
 
 def _opening(use: Use) -> AbstractContextManager[None]:

@@ -9,13 +9,14 @@ and says in words what was wrong if something was.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
 
+from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import HisSource, Reporting
-from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
 from membercore.service.reports import IngestReport
 from membercore_adapters.channels.console import programme_channels
@@ -26,7 +27,7 @@ from membercore_adapters.cli.arguments import (
     reading_options,
     store_options,
 )
-from membercore_adapters.cli.opening import engine_on
+from membercore_adapters.cli.opening import check_inputs, engine_on, programme, stopping
 from membercore_adapters.cli.speech import Words, echo, language, say, warn
 from membercore_adapters.cli.tables import NONE, local_time, show_table
 from membercore_adapters.his.jsonl import JsonLinesSource
@@ -118,10 +119,10 @@ def _ingest() -> click.Command:
         store: str,
         config: Path | None,
     ) -> int:
+        reader = _reader(store, config, file, source, mapping, encoding, growing=resume)
         with engine_on(store, config, use="write", inputs=(file,)) as engine:
             name = f"{source}:{file.resolve()}"
-            position = engine.position(name) if resume else None
-            reading = _reading(engine, file, source, mapping, encoding, position, growing=resume)
+            reading = reader(engine.position(name) if resume else None)
             return _reported(file, reading, engine.ingest(reading.read(), source=name))
 
     return _source_options(ingest)
@@ -168,8 +169,8 @@ def _import() -> click.Command:
     ) -> int:
         if resume:
             raise UsageError(say(_RESUME))
+        reading = _reader(store, config, file, source, mapping, encoding, growing=False)(None)
         with engine_on(store, config, use="write", inputs=(file,)) as engine:
-            reading = _reading(engine, file, source, mapping, encoding, None, growing=False)
             inputs = in_time_order(reading.read())
             return _reported(file, reading, engine.ingest(inputs, history=True, cutoff=cutoff))
 
@@ -182,29 +183,45 @@ _RESUME = Words(
 )
 
 
-def _reading(
-    engine: Engine,
+def _reader(
+    store: str,
+    config: Path | None,
     file: Path,
     source: str,
     mapping: Path | None,
     encoding: str | None,
-    position: str | None,
     *,
     growing: bool,
-) -> HisSource:
-    """The source that reads the file: JSON lines, or an installed plugin's."""
+) -> Callable[[str | None], HisSource]:
+    """The source that reads the file (JSON lines, or an installed plugin's), from a position.
+
+    Made before the store opens: a source that is not installed, or whose mapping or
+    settings refuse the file, stops the command before a store is created for nothing.
+
+    Raises:
+        Stop: the file is missing, no source has that name, or the source refused its
+            settings.
+    """
+    check_inputs((file,))
     if source == "jsonl" and mapping is None and encoding is None:
-        return JsonLinesSource(file, after=resume_line(position, file))
-    found = engine.plugins.sources.get(source)
-    if found is None:
-        known = ", ".join(sorted(engine.plugins.sources)) or "-"
-        raise UsageError(say(_NO_SOURCE, name=source, known=known))
-    options = reading_options(mapping, encoding, path=str(file))
-    if position is not None:
-        options["after"] = position
-    if growing:
-        options["growing"] = "true"  # a message still being written waits for the next run
-    return found.value(options)
+        return lambda position: JsonLinesSource(file, after=resume_line(position, file))
+    with stopping(store, config):
+        sources = collect(make_plugin_manager(), programme(config)).sources
+        found = sources.get(source)
+        if found is None:
+            known = ", ".join(sorted(sources)) or "-"
+            raise UsageError(say(_NO_SOURCE, name=source, known=known))
+
+        def made(position: str | None) -> HisSource:
+            options = reading_options(mapping, encoding, path=str(file))
+            if position is not None:
+                options["after"] = position
+            if growing:
+                options["growing"] = "true"  # a message still being written waits
+            return found.value(options)
+
+        first = made(None)
+    return lambda position: first if position is None else made(position)
 
 
 _NO_SOURCE = Words(

@@ -12,9 +12,10 @@ never races a commit).
 
 from __future__ import annotations
 
-import heapq
+import itertools
 import re
 import threading
+from bisect import bisect_left, insort
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime, timedelta
 
@@ -88,6 +89,44 @@ def _undelivered(message: OutboxMessage) -> OutboxMessage:
     )
 
 
+class _Schedule:
+    """The records' due instants, kept in order: those due first are found without a scan.
+
+    A tick asks for the earliest few records due (a page), and a store of many records
+    has few due at once: a scan of every record's instant each time would cost in
+    proportion to the records, not to the page.
+    """
+
+    def __init__(self) -> None:
+        self._at: dict[str, datetime] = {}
+        self._order: list[tuple[datetime, str]] = []  # (due, key), earliest first
+
+    def __setitem__(self, key: str, at: datetime) -> None:
+        self.pop(key)
+        self._at[key] = at
+        insort(self._order, (at, key))
+
+    def pop(self, key: str, default: datetime | None = None) -> datetime | None:
+        """Take ``key`` off the schedule: its due instant (``default`` if it had none)."""
+        at = self._at.pop(key, None)
+        if at is None:
+            return default
+        del self._order[bisect_left(self._order, (at, key))]
+        return at
+
+    def clear(self) -> None:
+        """Take every record off."""
+        self._at.clear()
+        self._order.clear()
+
+    def ready(self, now: datetime) -> Iterator[tuple[datetime, str]]:
+        """(due, key) of each record due by ``now``, earliest first (then by key)."""
+        for entry in self._order:
+            if entry[0] > now:
+                return
+            yield entry
+
+
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -105,7 +144,7 @@ class MemoryStore(Closing):
         self._lock = threading.Lock()
         self._closed = False
         self._records: dict[str, Record] = {}
-        self._due: dict[str, datetime] = {}
+        self._due = _Schedule()
         # The manager of each managed record (a member's health manager).
         self._managers: dict[str, str] = {}
         # Claims on due records: key -> (worker, until); a commit of the record drops it.
@@ -231,8 +270,8 @@ class MemoryStore(Closing):
             self._check_open()
             if limit <= 0:
                 return []
-            ready = ((at, key) for key, at in self._due.items() if at <= now)
-            return [(key, at) for at, key in heapq.nsmallest(limit, ready)]
+            ready = self._due.ready(now)
+            return [(key, at) for at, key in itertools.islice(ready, limit)]
 
     def claim_due(
         self, now: datetime, limit: int, *, worker: str, lease: timedelta
@@ -254,11 +293,10 @@ class MemoryStore(Closing):
             claims = self._claims
             ready = (
                 (at, key)
-                for key, at in self._due.items()
-                if at <= now
-                and (key not in claims or claims[key][1] <= now or claims[key][0] == worker)
+                for at, key in self._due.ready(now)
+                if key not in claims or claims[key][1] <= now or claims[key][0] == worker
             )
-            claimed = [(key, at) for at, key in heapq.nsmallest(limit, ready)]
+            claimed = [(key, at) for at, key in itertools.islice(ready, limit)]
             for key, _ in claimed:
                 claims[key] = (worker, until)
             return claimed

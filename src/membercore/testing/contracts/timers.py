@@ -202,19 +202,35 @@ class TimersContract(Contract):
         @examples
         @given(
             offsets=st.lists(st.integers(-10_000, 10_000), min_size=1, max_size=15),
+            moves=st.lists(st.one_of(st.none(), st.integers(-30, 30)), max_size=15),
             limit=st.integers(1, 20),
         )
-        def check(offsets: list[int], limit: int) -> None:
+        def check(offsets: list[int], moves: list[int | None], limit: int) -> None:
             namespace = f"due-{next(EXAMPLES)}/"
             timers = {f"{namespace}{n:02d}": T0 + s * SECOND for n, s in enumerate(offsets)}
+            keys = list(timers)
             store.commit(
                 Commit(changes=[change_of(k, due_at=t, events=0) for k, t in timers.items()])
             )
+            # Then some move, to instants that others share, or are cleared.
+            moved = dict(zip(timers, moves, strict=False))
+            changes = [
+                change_of(k, 1, due_at=None if s is None else T0 + s * SECOND, events=0)
+                for k, s in moved.items()
+            ]
+            store.commit(Commit(changes=changes))
+            for k, s in moved.items():
+                if s is None:
+                    del timers[k]
+                else:
+                    timers[k] = T0 + s * SECOND
             try:
                 expected = sorted((at, key) for key, at in timers.items() if at <= T0)[:limit]
                 assert store.due(T0, limit) == [(key, at) for at, key in expected]
             finally:
                 # Clear this example's timers, so that the next one sees only its own.
-                store.commit(Commit(changes=[change_of(k, 1, events=0) for k in timers]))
+                store.commit(
+                    Commit(changes=[change_of(k, 2 if k in moved else 1, events=0) for k in keys])
+                )
 
         check()

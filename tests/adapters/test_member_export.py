@@ -17,7 +17,7 @@ import pytest
 
 from membercore import Engine, reference_config
 from membercore.errors import UnknownMemberError
-from membercore.facts import PatientRegistered, ReferralQualified
+from membercore.facts import Identifier, PatientRegistered, ReferralQualified
 from membercore.ports import AccountStore
 from membercore.service.recording import member_key
 from membercore.testing.clock import ManualClock
@@ -115,6 +115,62 @@ def test_refused_inputs_and_look_ups_are_in_the_copy() -> None:
     (refused,) = document["refused_inputs"]
     assert (refused["fact_id"], refused["type"]) == ("ref-1", "referral_qualified")
     assert "P-nobody" in refused["reason"]
+
+
+def test_refused_inputs_naming_the_member_by_another_id_or_identifier_are_in_the_copy() -> None:
+    # A source names the patient by a card number, or a message could not be read and is
+    # kept as its raw text: each refusal is theirs. Another patient's, sharing the name
+    # 王芳, is not.
+    at = datetime(2026, 3, 2, 2, tzinfo=UTC)
+    card = Identifier(system="CARD", value="C-778899")
+    with Engine.open("memory://", config=reference_config(), clock=ManualClock(at)) as engine:
+        registered = [
+            PatientRegistered(
+                fact_id="r-1",
+                patient_id="P-000123",
+                occurred_at=at,
+                name="王芳",
+                identifiers=(card,),
+            ),
+            PatientRegistered(fact_id="r-2", patient_id="P-000456", occurred_at=at, name="王芳"),
+        ]
+        engine.ingest(registered)
+        named = PatientRegistered(
+            fact_id="r-3",
+            patient_id=card.name,
+            occurred_at=at,
+            known_only=True,
+            identifiers=(card,),
+        )
+        engine.ingest([named])
+        engine.ingest(
+            [
+                ReferralQualified(
+                    fact_id="ref-1",
+                    patient_id=card.name,
+                    occurred_at=at,
+                    referred_patient_id="P-nobody",
+                    visit_id="V-9",
+                ),
+                ReferralQualified(
+                    fact_id="ref-2",
+                    patient_id="P-000456",
+                    occurred_at=at,
+                    referred_patient_id="P-nobody",
+                    visit_id="V-8",
+                ),
+                "MSH|^~\\&|HIS|||ADT^A08|PID|1||P-000123^^^HIS^MR||王芳",
+                "MSH|^~\\&|HIS|||ADT^A08|PID|1||P-000456^^^HIS^MR||王芳",
+            ]
+        )
+        assert len(engine.dead_letters()) == 4
+        document = engine.export_member("P-000123")
+    refused = document["refused_inputs"]
+    named, raw = refused
+    assert (named["fact_id"], named["type"]) == ("ref-1", "referral_qualified")
+    assert raw["payload"].startswith("MSH|")
+    assert "P-000123" in raw["payload"]
+    assert all("P-000456" not in letter["payload"] for letter in refused)
 
 
 def test_an_unknown_member_is_said_and_nothing_is_written(

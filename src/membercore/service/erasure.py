@@ -47,7 +47,7 @@ from membercore.service.erased import digests_of
 from membercore.service.outcomes import address_key
 from membercore.service.recording import HOUSEHOLD, MEMBER, member_key
 
-__all__ = ["plan_erasure"]
+__all__ = ["about", "plan_erasure"]
 
 #: The personal fields of a registration noted: each value becomes ``已删除``.
 _CONTACTS: Final = ("name", "phone", "email", "wecom")
@@ -148,6 +148,19 @@ def plan_erasure(
     )
     counted = attrs.evolve(note, counts=_counts(erasure, _looked_up(store, person.ids)))
     return attrs.evolve(erasure, note=counted), sorted(rewritten | set(moved.values()))
+
+
+def about(store: Store, member_id: str) -> Scrubber:
+    """What finds the texts that name ``member_id``, as an erasure of their data finds them.
+
+    Their id, the ids merged into it and the other ids sources give them, and their
+    identifiers as ``system|value``. Not the personal values an erasure also rewrites
+    (a name, a phone number) nor an identifier's bare value: others may share those,
+    and a text of someone else's that holds one is not about this member.
+    """
+    person = _person(_Records(store), member_id)
+    named = {f"{link.system}|{link.value}": ERASED for link in person.links if link.system}
+    return Scrubber(ids=person.ids, values=named)
 
 
 def _person(held: _Records, member_id: str) -> _Person:

@@ -12,7 +12,7 @@ states (:data:`EXPORT_SCHEMA` names its version).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from membercore.ports import (
     TaskRow,
 )
 from membercore.serialization import record_to_json
+from membercore.service.erasure import about
 from membercore.service.member import Member
 from membercore.service.recording import member_key
 
@@ -92,18 +93,18 @@ def _logged(logged: LoggedInput) -> dict[str, Any]:
 
 
 def _refusals(store: Store, member_id: str) -> Iterable[DeadLetter]:
-    return (letter for letter in store.dead_letters() if _names(letter.payload, member_id))
+    """The refused inputs about the member: those their erasure would rewrite.
 
-
-def _names(payload: str, member_id: str) -> bool:
-    """Whether a refused input is about ``member_id`` (its patient or member field)."""
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        return False
-    if not isinstance(data, Mapping):
-        return False
-    return member_id in (data.get("patient_id"), data.get("member_id"))
+    An input names the member by any of their ids or identifiers (a card number, an id
+    another source gives them), and a message that could not be read is kept as its
+    raw text: each is theirs when it mentions one of them, or a value of theirs.
+    """
+    mentioning = about(store, member_id)
+    return (
+        letter
+        for letter in store.dead_letters()
+        if mentioning.mentions(letter.payload) or mentioning.mentions(letter.fact_id)
+    )
 
 
 def _refused(letter: DeadLetter) -> dict[str, Any]:

@@ -104,9 +104,13 @@ def _engine(url: str) -> Engine:
 
 
 def _import(files: dict[str, Path], table: str, store: str, *more: str) -> int:
+    return _run("import", files, table, store, *more)
+
+
+def _run(command: str, files: dict[str, Path], table: str, store: str, *more: str) -> int:
     return main(
         [
-            "import",
+            command,
             str(files[f"{table}.csv"]),
             "--source",
             "csv",
@@ -251,15 +255,27 @@ def test_a_mapping_with_a_wrong_key_is_refused_naming_it(change: tuple[str, str]
     assert refused.value.key == key
 
 
+@pytest.mark.parametrize("command", ["import", "ingest"])
 def test_an_export_without_a_column_the_mapping_reads_is_refused_naming_the_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
     files = _files(tmp_path)
     files["charges.csv"].write_text(CHARGES.replace("统筹支付", "医保"), encoding="utf-8")
-    assert _import(files, "charges", f"sqlite:///{tmp_path}/m.db") == 1
+    assert _run(command, files, "charges", f"sqlite:///{tmp_path}/m.db") == 1
     said = capsys.readouterr().err
     assert "'csv.columns.insurance'" in said
     assert "charges.csv has no column '统筹支付'" in said
+    assert not list(tmp_path.glob("m.db*"))  # refused before the store opened
+
+
+@pytest.mark.parametrize("command", ["import", "ingest"])
+def test_an_export_not_in_the_encoding_named_is_refused_before_the_store_opens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    files = _files(tmp_path, encoding="gbk")
+    assert _run(command, files, "patients", f"sqlite:///{tmp_path}/m.db") == 1
+    assert "--encoding" in capsys.readouterr().err
+    assert not list(tmp_path.glob("m.db*"))
 
 
 def test_an_excel_workbook_reads_to_the_same_facts_as_the_csv_export(

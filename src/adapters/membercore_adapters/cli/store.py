@@ -8,15 +8,16 @@ and says in words what was wrong if something was.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
 
 from membercore.plugins import collect, make_plugin_manager
-from membercore.ports import HisSource, Reporting
+from membercore.ports import HisSource, Reporting, SourceInput
 from membercore.service.history import in_time_order
 from membercore.service.reports import IngestReport
 from membercore_adapters.channels.console import programme_channels
@@ -120,10 +121,14 @@ def _ingest() -> click.Command:
         config: Path | None,
     ) -> int:
         reader = _reader(store, config, file, source, mapping, encoding, growing=resume)
+        # From the start, the file's first input is read before the store opens.
+        first = None if resume else reader(None)
+        started = None if first is None else _started(store, config, first.read())
         with engine_on(store, config, use="write", inputs=(file,)) as engine:
             name = f"{source}:{file.resolve()}"
-            reading = reader(engine.position(name) if resume else None)
-            return _reported(file, reading, engine.ingest(reading.read(), source=name))
+            reading = first or reader(engine.position(name))
+            inputs = started if started is not None else reading.read()
+            return _reported(file, reading, engine.ingest(inputs, source=name))
 
     return _source_options(ingest)
 
@@ -170,8 +175,9 @@ def _import() -> click.Command:
         if resume:
             raise UsageError(say(_RESUME))
         reading = _reader(store, config, file, source, mapping, encoding, growing=False)(None)
-        with engine_on(store, config, use="write", inputs=(file,)) as engine:
+        with stopping(store, config):  # read whole before the store opens
             inputs = in_time_order(reading.read())
+        with engine_on(store, config, use="write", inputs=(file,)) as engine:
             return _reported(file, reading, engine.ingest(inputs, history=True, cutoff=cutoff))
 
     return _source_options(import_)
@@ -222,6 +228,20 @@ def _reader(
 
         first = made(None)
     return lambda position: first if position is None else made(position)
+
+
+def _started(
+    store: str, config: Path | None, inputs: Iterable[SourceInput]
+) -> Iterator[SourceInput]:
+    """``inputs`` with the first of them read now, before the store opens.
+
+    A file its source refuses as a whole (a header that is not in its encoding, a
+    mapping naming a column it lacks) stops the command with no store created.
+    """
+    iterator = iter(inputs)
+    with stopping(store, config):
+        first = next(iterator, None)
+    return iterator if first is None else itertools.chain((first,), iterator)
 
 
 _NO_SOURCE = Words(

@@ -188,6 +188,7 @@ def test_a_usage_mistake_named_by_the_command_line_is_2(
         (["--source", "csv"], 1, "a file of rows needs its mapping"),
         (["--source", "csv", "--mapping", "missing.toml"], 2, "missing.toml"),
         (["--source", "nonesuch", "--resume"], 2, "没有名为 'nonesuch' 的 HIS 数据源"),
+        (["--source", "csv", "--encoding", "latin9x"], 2, "没有名为 'latin9x' 的字符编码"),
     ],
 )
 def test_a_source_that_cannot_read_the_file_stops_the_command_before_a_store_is_created(

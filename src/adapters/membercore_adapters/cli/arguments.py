@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import enum
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +17,7 @@ from membercore_adapters.cli.speech import Words, say
 __all__ = [
     "DEFAULT_STORE",
     "DEMO_STORE",
+    "ENCODING",
     "INSTANT",
     "Exit",
     "UsageError",
@@ -78,6 +80,30 @@ class _Instant(click.ParamType[datetime]):
 
 #: An ISO 8601 instant with its UTC offset (a usage error, exit 2, otherwise).
 INSTANT = _Instant()
+
+
+_NO_CODEC = Words(
+    "没有名为 {text!r} 的字符编码（如 utf-8、gbk、gb18030）",
+    "no character encoding is named {text!r} (utf-8, gbk, gb18030...)",
+)
+
+
+class _Encoding(click.ParamType[str]):
+    """A character encoding Python reads, for ``--encoding``."""
+
+    name = "encoding"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        try:
+            codecs.lookup(text)
+        except LookupError:
+            self.fail(say(_NO_CODEC, text=text), param, ctx)
+        return text
+
+
+#: A character encoding's name (a usage error, exit 2, when Python knows none so named).
+ENCODING = _Encoding()
 
 
 def store_options(command: F) -> F:

@@ -22,6 +22,7 @@ from membercore.service.history import in_time_order
 from membercore.service.reports import IngestReport
 from membercore_adapters.channels.console import programme_channels
 from membercore_adapters.cli.arguments import (
+    ENCODING,
     INSTANT,
     Exit,
     UsageError,
@@ -77,6 +78,7 @@ def _source_options(command: click.Command) -> click.Command:
         ),
         click.option(
             "--encoding",
+            type=ENCODING,
             help=say(
                 Words(
                     "文件的字符编码（对读取编码的数据源）",

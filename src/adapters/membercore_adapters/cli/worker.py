@@ -33,7 +33,13 @@ from membercore.errors import MembercoreError
 from membercore.ports import Channel, Listening
 from membercore.service.engine import Engine
 from membercore_adapters.channels.console import programme_channels
-from membercore_adapters.cli.arguments import Exit, UsageError, reading_options, store_options
+from membercore_adapters.cli.arguments import (
+    ENCODING,
+    Exit,
+    UsageError,
+    reading_options,
+    store_options,
+)
 from membercore_adapters.cli.logs import configure
 from membercore_adapters.cli.opening import engine_on
 from membercore_adapters.cli.speech import Words, say
@@ -160,6 +166,7 @@ def _command() -> click.Command:
     )
     @click.option(
         "--encoding",
+        type=ENCODING,
         help=say(Words("消息的字符编码（utf-8）", "the messages' character encoding (utf-8)")),
     )
     @click.option(

@@ -235,6 +235,23 @@ def test_a_group_blends_its_own_figures_with_the_hospitals() -> None:
     assert (alone.first_year_fen, alone.retention) == (50_000, 1000)
 
 
+def test_while_nobody_s_first_year_has_ended_there_is_no_retention_to_show() -> None:
+    """No first year over: no retention, no projection — not a retention of zero."""
+    clock = ManualClock(NOW)
+    with Engine.open("memory://", config=reference_config(), clock=clock) as engine:
+        engine.ingest(
+            [
+                _registered("NEW", "2026-05-01T09:00", "online"),
+                *_visit("NEW", "N1", "2026-05-01T10:00", "internal", 6_000),
+            ],
+            history=True,
+        )
+        rows = engine.measure(now=NOW).value
+    assert rows
+    assert all(row.retention is None and row.projected_fen is None for row in rows)
+    assert {row.basis for row in rows} == {"repeat"}
+
+
 def measurement_with(engine: Engine, model: ValueModel) -> Measurement:
     return engine.measure(now=NOW, model=model)
 

@@ -105,7 +105,8 @@ class ValueRow:
         later_year_fen: what a patient active in a later year paid in it, on average,
             blended likewise (the first year's figure while no later year has ended).
         retention: per mille: of observed years in which they were active, those
-            followed by an active year (or the repeat rate, see ``basis``), blended.
+            followed by an active year (or the repeat rate, see ``basis``), blended;
+            ``None`` while nobody's first year has ended (nothing to divide).
         projected_fen: the projected lifetime value (:class:`ValueModel`); ``None``
             while nobody's first year has ended.
         basis: what stands for yearly retention: ``own`` (observed pairs of years),
@@ -119,7 +120,7 @@ class ValueRow:
     realised_fen: int
     first_year_fen: int | None
     later_year_fen: int | None
-    retention: int
+    retention: int | None
     projected_fen: int | None
     basis: str
 
@@ -403,7 +404,7 @@ class _Hospital:
 
     first_year: float | None
     later: float | None
-    retention: float
+    retention: float | None
     basis: str
 
     @classmethod
@@ -415,7 +416,7 @@ class _Hospital:
             kept = _ratio(sums.retained[everyone], sums.retention_base[everyone])
             return cls(first, first if later is None else later, kept or 0.0, "own")
         back = _ratio(sums.returned[everyone], sums.first_year[everyone])
-        return cls(first, first if later is None else later, back or 0.0, "repeat")
+        return cls(first, first if later is None else later, back, "repeat")
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -439,12 +440,14 @@ def _value_row(
         prior_later = hospital.later if hospital.later is not None else first
         late = _blend(sums.later_fen[key], sums.later_active[key], prior_later, weight)
         first_year, later = round(first), round(late)
-    if hospital.basis == "own":
-        kept = _blend(sums.retained[key], sums.retention_base[key], hospital.retention, weight)
-    else:
-        kept = _blend(sums.returned[key], sums.first_year[key], hospital.retention, weight)
-    retention = round(kept * 1000)
-    if first_year is not None and later is not None:
+    retention = None
+    if hospital.retention is not None:  # else nobody's first year has ended yet
+        if hospital.basis == "own":
+            base, kept = sums.retention_base[key], sums.retained[key]
+        else:
+            base, kept = sums.first_year[key], sums.returned[key]
+        retention = round(_blend(kept, base, hospital.retention, weight) * 1000)
+    if first_year is not None and later is not None and retention is not None:
         projected = _project(first_year, later, retention, model)
     return ValueRow(
         dimension=key[0],

@@ -99,9 +99,9 @@ def _money(fen: int | None) -> str:
     return "—" if fen is None else yuan(fen)
 
 
-def per_mille_text(value: int) -> str:
-    """A per mille figure as a percentage to a tenth."""
-    return f"{value // 10}.{value % 10}%"
+def per_mille_text(value: int | None) -> str:
+    """A per mille figure as a percentage to a tenth ("—": none, nothing to divide)."""
+    return "—" if value is None else f"{value // 10}.{value % 10}%"
 
 
 def _rate(rate: Rate) -> str:

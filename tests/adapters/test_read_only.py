@@ -243,6 +243,48 @@ def test_a_sqlite_store_another_connection_is_writing_reads_each_commit(
         assert store.load(["member:p-1"])["member:p-1"].version == 2
 
 
+def test_a_sqlite_store_written_by_short_lived_writers_while_it_is_read_reads_each_commit(
+    tmp_path: Path,
+) -> None:
+    # Read while nothing writes it (no write-ahead log beside it), the store is then
+    # written by writers that each open, commit and close (as `ingest` run by cron
+    # does), taking their log into the file as they close, while the reader reads on.
+    path = tmp_path / "m.db"
+    url = f"sqlite:///{path}"
+    members = _written(url)
+    with read_only():
+        reader = SqliteStore(path)
+    with reader:
+        records = {record.key: record.version for record in reader.scan()}
+        logged = len(list(reader.inputs()))
+        for round_ in range(1, 6):
+            at = _END + timedelta(days=round_)
+            with _open_engine(url, at) as engine:  # a writer that comes and goes
+                engine.ingest(
+                    [
+                        {
+                            "type": "checked_in",
+                            "fact_id": f"in-{round_}-{member}",
+                            "patient_id": member,
+                            "occurred_at": at.isoformat(),
+                            "channel": "app",
+                        }
+                        for member in members
+                    ]
+                )
+                engine.tick()
+            assert not Path(f"{path}-wal").exists()  # its log was taken into the file
+            now = {record.key: record.version for record in reader.scan()}
+            changed = [now[f"member:{m}"] > records[f"member:{m}"] for m in members]
+            assert all(changed)
+            assert len(list(reader.inputs())) > logged
+            first = f"member:{members[0]}"
+            assert reader.events(first)[-1].version == now[first]  # its journal read whole
+            records, logged = now, len(list(reader.inputs()))
+    assert not Path(f"{path}-wal").exists()
+    assert not Path(f"{path}-shm").exists()
+
+
 _READ_IN_A_READ_ONLY_FOLDER = """
 import sys
 from membercore_adapters.stores.sql import read_only

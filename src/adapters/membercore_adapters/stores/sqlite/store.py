@@ -87,6 +87,8 @@ class SqliteStore(SqlStore):
         self._busy_timeout = busy_timeout
         way = opened_as()
         self.read_only = way is Opening.READ_ONLY
+        # How the file stood when it was opened as immutable (None: it was not).
+        self._immutable: tuple[int, int, int] | None = None
         if self.read_only:
             self._conn = self._connect_read_only(path, busy_timeout)
         else:
@@ -146,8 +148,11 @@ class SqliteStore(SqlStore):
             )
         if not file.is_file():
             raise StoreUnavailableError(self.url, f"{path!r} is not a file: no store there")
+        seen = _stamp(file)
         logged = Path(f"{path}-wal").exists()
         uri = file.absolute().as_uri() + ("?mode=ro" if logged else "?mode=ro&immutable=1")
+        # Read as immutable, the file is watched: a writer may come (and go) meanwhile.
+        self._immutable = None if logged else seen
         if not logged:
             log.debug("store %s: no write-ahead log beside it, read as immutable", self.url)
         try:
@@ -333,7 +338,44 @@ class SqliteStore(SqlStore):
 
     def _query(self, doing: str, sql: str, parameters: Sequence[object] = ()) -> list[Any]:
         with self._driver_errors(doing):
-            return self._conn.execute(sql, parameters).fetchall()
+            if self._immutable is None:
+                return self._conn.execute(sql, parameters).fetchall()
+            return self._watched(sql, parameters)
+
+    def _watched(self, sql: str, parameters: Sequence[object]) -> list[Any]:
+        """A query of a file read as immutable, read again when a writer came meanwhile.
+
+        SQLite trusts an immutable file never to change: a writer that came since it was
+        opened (its log beside the file) or came and went (the file changed as its log
+        was taken in) would be read past, or half read. The file is opened afresh — with
+        the writer's log, if it is still there — and the query asked again.
+        """
+        if self._written():
+            self._reopen()
+        try:
+            rows = self._conn.execute(sql, parameters).fetchall()
+        except sqlite3.DatabaseError:  # half of a page written meanwhile
+            if not self._written():
+                raise
+            rows = None
+        if rows is None or self._written():
+            self._reopen()
+            rows = self._conn.execute(sql, parameters).fetchall()
+        return rows
+
+    def _written(self) -> bool:
+        """Whether a writer came since the file was opened as immutable."""
+        path = self.path
+        try:
+            return Path(f"{path}-wal").exists() or _stamp(Path(path)) != self._immutable
+        except OSError:  # gone: opening it again says so
+            return True
+
+    def _reopen(self) -> None:
+        log.debug("store %s: written while read as immutable, opened again", self.url)
+        self._conn.close()
+        self._conn = self._connect_read_only(self.path, self._busy_timeout)
+        self._conn.execute("PRAGMA query_only = ON")
 
     def _select_in(self, doing: str, select: str, values: list[str]) -> list[Any]:
         found: list[Any] = []
@@ -440,6 +482,12 @@ class SqliteStore(SqlStore):
         """Close the connection (again is harmless); the store is unusable afterwards."""
         with self._driver_errors("closing"):
             self._conn.close()
+
+
+def _stamp(file: Path) -> tuple[int, int, int]:
+    """What changes when a file is written: its inode, size and modification time."""
+    held = file.stat()
+    return held.st_ino, held.st_size, held.st_mtime_ns
 
 
 def database_path(url: str) -> str:

@@ -128,6 +128,24 @@ def test_whatif_leaves_the_store_as_it_was_byte_for_byte(
     assert sorted(p.name for p in demo_store.parent.iterdir()) == beside
 
 
+def test_the_json_goes_into_a_new_folder_and_a_file_that_cannot_be_written_loses_no_result(
+    demo_store: Path, lower_toml: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["--lang", "en", "whatif", "--store", f"sqlite:///{demo_store}"]
+    arguments += ["--config", str(lower_toml), "--workers", "1"]
+    made = tmp_path / "new" / "folder" / "compared.json"
+    assert main([*arguments, "--json", str(made)]) == 0
+    assert json.loads(made.read_text(encoding="utf-8"))["inputs"] > 0
+    capsys.readouterr()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", encoding="utf-8")
+    assert main([*arguments, "--json", str(blocked / "compared.json")]) == 2
+    said = capsys.readouterr()
+    assert "inputs replayed" in said.out  # the comparison was said first
+    assert f"cannot write {blocked / 'compared.json'}" in said.err
+    assert "Traceback" not in said.err
+
+
 def _command(store: Path, config: Path, written: Path, *options: str) -> tuple[int, Any]:
     """``membercore whatif`` with ``options``: its status, and the comparison it wrote."""
     arguments = ["whatif", "--store", f"sqlite:///{store}", "--config", str(config)]

@@ -16,7 +16,7 @@ from membercore import MembercoreError
 from membercore.analytics.whatif import WhatIf
 from membercore.service.whatif import MOST_INPUTS
 from membercore_adapters.cli.arguments import Exit
-from membercore_adapters.cli.failures import stopped
+from membercore_adapters.cli.failures import Stop, stopped
 from membercore_adapters.cli.opening import _no_file, programme
 from membercore_adapters.cli.speech import Words, echo, say, warn
 from membercore_adapters.cli.tables import show_table
@@ -181,16 +181,34 @@ def _whatif() -> click.Command:
                 )
         except MembercoreError as error:
             raise stopped(error, store=store) from error
-        if json_file is not None:
-            text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str)
-            json_file.write_text(text + "\n", encoding="utf-8")
         if not result.inputs:
             warn(_NOTHING, unlogged=result.unlogged)
-            return Exit.STORE
-        _report(result)
-        return Exit.DONE
+        else:
+            _report(result)  # said first: a file that cannot be written loses nothing
+        if json_file is not None:
+            _write(json_file, result)
+        return Exit.DONE if result.inputs else Exit.STORE
 
     return command
+
+
+def _write(path: Path, result: WhatIf) -> None:
+    """Write the result as JSON to ``path``, making its folder if need be.
+
+    Raises:
+        Stop: the file cannot be written (exit 2).
+    """
+    text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+    except OSError as error:
+        raise Stop(say(_CANNOT_WRITE, name=path, why=error.strerror or error), Exit.USAGE) from None
+
+
+_CANNOT_WRITE = Words(
+    "membercore: 无法写入 {name}：{why}", "membercore: cannot write {name}: {why}"
+)
 
 
 _NOTHING = Words(

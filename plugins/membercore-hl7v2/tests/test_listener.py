@@ -166,6 +166,14 @@ def test_a_port_that_is_not_a_number_is_refused_naming_it() -> None:
         Listener.from_options(engine, {"port": "twenty"})
 
 
+def test_an_encoding_no_codec_has_is_refused_naming_it_before_any_message_comes() -> None:
+    # The acknowledgements are written in it: the sender would get none.
+    with open_engine("memory://") as engine:
+        assert Listener.from_options(engine, {"encoding": "gb18030"}).encoding == "gb18030"
+        with pytest.raises(ConfigError, match=r"encoding.*no character encoding is named 'utf9'"):
+            Listener.from_options(engine, {"encoding": "utf9"})
+
+
 def test_shared_is_true_or_false_and_says_whether_the_port_is_shared() -> None:
     with open_engine("memory://") as engine:
         assert Listener.from_options(engine, {"shared": "true"}).shared

@@ -268,6 +268,7 @@ def test_a_second_worker_on_a_port_not_shared_says_so(tmp_path: Path) -> None:
     [
         ("--host", "192.0.2.1", "--host 192.0.2.1：不是本机的地址"),  # TEST-NET-1, nobody's
         ("--host", "no-such-host.invalid", "--host 'no-such-host.invalid'：无法解析为地址"),
+        ("--encoding", "utf9", "没有名为 'utf9' 的字符编码"),
     ],
 )
 def test_an_address_the_worker_cannot_listen_on_is_named(

@@ -19,6 +19,7 @@ not acknowledged, so their senders send them again.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import logging
 import time
@@ -106,7 +107,8 @@ class Listener:
 
         Raises:
             ConfigError: the mapping file is invalid (naming the key), the port is not
-                a port number, or ``shared`` is neither ``true`` nor ``false``.
+                a port number, no encoding has the name ``encoding`` gives, or
+                ``shared`` is neither ``true`` nor ``false``.
             OSError: the mapping file cannot be read.
         """
         mapping = mapping_option(options)
@@ -116,12 +118,17 @@ class Listener:
         shared = options.get("shared", "false")
         if shared not in ("true", "false"):
             raise ConfigError("shared", f"{shared!r} is neither true nor false")
+        encoding = options.get("encoding", "utf-8")
+        try:
+            codecs.lookup(encoding)  # the acknowledgements are written in it
+        except LookupError:
+            raise ConfigError("encoding", f"no character encoding is named {encoding!r}") from None
         return cls(
             engine,
             mapping,
             host=options.get("host", "127.0.0.1"),
             port=int(port),
-            encoding=options.get("encoding", "utf-8"),
+            encoding=encoding,
             shared=shared == "true",
         )
 

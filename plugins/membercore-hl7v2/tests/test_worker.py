@@ -288,6 +288,37 @@ def test_an_address_the_worker_cannot_listen_on_is_named(
     assert not (tmp_path / "m.db").exists()  # refused before the store was opened
 
 
+@pytest.mark.parametrize(
+    ("options", "status", "said"),
+    [
+        (["--mapping", "{missing}"], 2, "无法读取 {missing}"),
+        (["--mapping", "{invalid}"], 3, "{invalid}: config key 'hl7v2.timezone'"),
+        (["--listen", "hl7v2x"], 2, "没有名为 'hl7v2x' 的监听器"),
+        (["--poll", "nosuch:{missing}"], 2, "--poll 'nosuch:{missing}'"),
+    ],
+)
+def test_a_listener_source_or_mapping_the_worker_cannot_use_is_named_before_its_store_opens(
+    tmp_path: Path, options: list[str], status: int, said: str
+) -> None:
+    invalid = tmp_path / "invalid.toml"
+    invalid.write_text('[hl7v2]\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+    files = {"missing": tmp_path / "missing.toml", "invalid": invalid}
+    command = _command(f"sqlite:///{tmp_path}/m.db", _mapping(tmp_path), "--port", "0")
+    if "--poll" not in options and "--listen" not in options:
+        command += ["--listen", "hl7v2"]
+    ended = subprocess.run(
+        [*command, *(option.format(**files) for option in options)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ended.returncode == status, ended.stderr
+    assert said.format(**files) in ended.stderr
+    assert "Traceback" not in ended.stderr
+    assert not list(tmp_path.glob("m.db*"))  # refused before the store was opened
+
+
 def test_a_polled_file_the_his_appends_to_is_read_once_even_a_message_half_written(
     tmp_path: Path,
 ) -> None:

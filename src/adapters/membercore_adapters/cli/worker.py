@@ -29,7 +29,7 @@ from pathlib import Path
 import attrs
 import click
 
-from membercore.errors import MembercoreError
+from membercore.errors import ConfigError, MembercoreError
 from membercore.ports import Channel, Listening
 from membercore.service.engine import Engine
 from membercore_adapters.channels.console import programme_channels
@@ -40,8 +40,9 @@ from membercore_adapters.cli.arguments import (
     reading_options,
     store_options,
 )
+from membercore_adapters.cli.failures import stopped, unreadable
 from membercore_adapters.cli.logs import configure
-from membercore_adapters.cli.opening import engine_on
+from membercore_adapters.cli.opening import check_inputs, engine_on, programme
 from membercore_adapters.cli.speech import Words, say
 
 __all__ = ["WorkerSettings", "commands", "run_worker"]
@@ -260,8 +261,11 @@ def _command() -> click.Command:
             log_json=log_json,
         )
         configure(json_lines=log_json)  # the store's opening is logged too
+        # Before the store is opened (and perhaps created): what it will listen on and
+        # read, and where.
+        _check_settings(config, settings)
         if listen:
-            _check_address(settings)  # before the store is opened (and perhaps created)
+            _check_address(settings)
         with engine_on(store, config, use="write") as engine:
             return run_worker(engine, settings)
 
@@ -378,6 +382,34 @@ _PORT_PRIVILEGED = Words(
     "--port {port}: a port below 1024 needs privileges to listen on; use one above "
     "1024 (HL7 commonly 2575)",
 )
+
+
+def _check_settings(config: Path | None, settings: WorkerSettings) -> None:
+    """Make the listeners and the polled sources once, on a scratch engine, and let them go.
+
+    A listener or a source not installed, a mapping that is missing or invalid, stop the
+    worker as they would once started, but before its store is opened: a worker that
+    never started leaves no new, empty store behind. An invalid mapping is the set-up's
+    (exit 3, naming the file and the key).
+
+    Raises:
+        Stop: what was wrong.
+    """
+    if settings.mapping is not None:
+        check_inputs((settings.mapping,))
+    chosen = programme(config)
+    try:
+        with Engine.open("memory://", config=chosen) as scratch:
+            for name in settings.listen:
+                _listener(scratch, name, settings)
+            for polled in settings.poll:
+                _polled(scratch, polled, settings)
+    except ConfigError as error:
+        raise stopped(error, programme=settings.mapping or config) from error
+    except MembercoreError as error:
+        raise stopped(error) from error
+    except OSError as error:
+        raise unreadable(error) from error
 
 
 def _check_address(settings: WorkerSettings) -> None:

@@ -91,6 +91,24 @@ def test_two_messages_in_one_block_are_refused_whole() -> None:
         assert "condition:type2_diabetes" not in engine.tags("ZA001")
 
 
+def test_an_ae_and_an_ar_each_carry_err_207_with_the_reason() -> None:
+    """ERR-3 is 207 (table 0357: application internal error) for both, ERR-8 the reason."""
+    empty_visit = b"\r".join(
+        [
+            b"MSH|^~\\&|HIS|WN|MC|H|20260302093000+0800||ADT^A01|T9|P|2.4",
+            b"PID|1||ZA009^^^HOSPITAL^MR||ZHANG^SAN||19800101|M",
+            b"PV1|1|O|0301||||||||0301||||||||",
+        ]
+    )
+    with open_engine("memory://") as engine:
+        acks = listening(engine, lambda port: send(port, empty_visit, b"not hl7 at all"))
+    assert [code(ack) for ack in acks] == ["AE", "AR"]
+    for ack in acks:
+        err = ack.segment("ERR")
+        assert str(err(3)) == "207^Application internal error^HL70357"
+        assert ack.unescape(str(err(8))) == text(ack)
+
+
 def test_text_that_is_not_hl7_is_acknowledged_ar_and_kept() -> None:
     with open_engine("memory://") as engine:
         (ack,) = listening(engine, lambda port: send(port, b"hello, is this the HIS?"))

@@ -65,11 +65,8 @@ def acknowledgement(
     )
     segments = [header, "|".join(["MSA", code, control, escaped(text)])]
     if code != "AA" and text:
-        error = (
-            "207^Application internal error^HL70357"
-            if code == "AR"
-            else "207^Application error^HL70357"
-        )
+        # Table 0357 names 207 "Application internal error"; the reason is in ERR-8.
+        error = "207^Application internal error^HL70357"
         segments.append("|".join(["ERR", "", "", error, "E", "", "", "", escaped(text)]))
     return "\r".join(segments) + "\r"
 

@@ -73,6 +73,7 @@ STAFF_ROLES = {
     "health_manager": Words("健康管家", "health manager"),
     "nurse": Words("护士", "nurse"),
     "doctor": Words("医生", "doctor"),
+    "call_centre": Words("呼叫中心", "call centre"),
     "customer_service": Words("客服", "customer service"),
     "admin": Words("管理员", "administrator"),
 }

@@ -48,8 +48,16 @@ __all__ = [
 #: commands, administering the programme (tokens and accounts among them).
 SCOPES: Final = ("ingest", "read", "commands", "admin")
 #: The roles of a staff account: the health manager (健康管家), the nurse (护士), the
-#: doctor (医生), customer service (客服) and the administrator (管理员).
-STAFF_ROLES: Final = ("health_manager", "nurse", "doctor", "customer_service", "admin")
+#: doctor (医生), the call centre (呼叫中心: the calls the programme asks of its
+#: ``[outreach] call_role``), customer service (客服) and the administrator (管理员).
+STAFF_ROLES: Final = (
+    "health_manager",
+    "nurse",
+    "doctor",
+    "call_centre",
+    "customer_service",
+    "admin",
+)
 #: Through what a look-up was made: the HTTP API, the staff console, the command line.
 VIA: Final = ("api", "console", "cli", "engine")
 

@@ -297,8 +297,9 @@ def _add_staff() -> click.Command:
         help=say(
             Words(
                 "岗位：health_manager 健康管家，nurse 护士，doctor 医生，"
-                "customer_service 客服，admin 管理员",
-                "the role: health manager, nurse, doctor, customer service, administrator",
+                "call_centre 呼叫中心，customer_service 客服，admin 管理员",
+                "the role: health manager, nurse, doctor, call centre, customer service, "
+                "administrator",
             )
         ),
     )

@@ -45,7 +45,7 @@ Scope = Literal["ingest", "read", "commands", "admin"]
 #: A hospital system (the HIS, the mini-program, the CRM), or a member of staff.
 Kind = Literal["system", "staff"]
 #: The roles of the staff who use the API (:data:`membercore.ports.STAFF_ROLES`).
-Role = Literal["health_manager", "nurse", "doctor", "customer_service", "admin"]
+Role = Literal["health_manager", "nurse", "doctor", "call_centre", "customer_service", "admin"]
 
 SCOPES: frozenset[str] = frozenset(get_args(Scope))
 KINDS: frozenset[str] = frozenset(get_args(Kind))
@@ -58,6 +58,7 @@ ROLE_SCOPES: Mapping[str, frozenset[Scope]] = {
     "health_manager": frozenset({"read", "commands"}),
     "nurse": frozenset({"read", "commands"}),
     "doctor": frozenset({"read", "commands"}),
+    "call_centre": frozenset({"read", "commands"}),
     "customer_service": frozenset({"read", "commands"}),
     "admin": frozenset({"admin"}),
 }

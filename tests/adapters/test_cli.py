@@ -578,6 +578,52 @@ def test_a_dispatch_says_how_many_messages_wait_for_their_send_time(
     assert [row.split()[3] for row in rows] == ["P-1", "P-0"]  # by send time
 
 
+def test_a_dispatch_says_how_many_it_held_back_for_quiet_hours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A message queued by day, handed over under a programme whose quiet hours hold
+    # the moment of the hand-over (whenever the test runs): held back, and said so.
+    path = tmp_path / "cli.db"
+    asked = datetime(2026, 3, 2, 2, tzinfo=UTC)  # 10:00 in Shanghai
+    with Engine.open(f"sqlite:///{path}", config=reference_config()) as engine:
+        registered = PatientRegistered(
+            fact_id="reg", patient_id="P-1", occurred_at=asked, name="林女士"
+        )
+        engine.ingest([registered], now=asked)
+        grant = GrantConsent(
+            key="g-1",
+            member_id="P-1",
+            purpose="care",
+            channels=("wecom",),
+            given_by="P-1",
+            source="app",
+        )
+        engine.execute(grant, now=asked)
+        request = RequestMessage(
+            key="ask-1",
+            member_id="P-1",
+            template_key="annual_welcome",
+            purpose="care",
+            variables={"name": "林女士"},
+            reason="staff",
+        )
+        engine.execute(request, now=asked)
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    start = (local - timedelta(hours=1)).strftime("%H:%M")
+    end = (local + timedelta(hours=1)).strftime("%H:%M")
+    reference = (Path(__file__).parents[2] / "src/membercore/config/reference.toml").read_text(
+        encoding="utf-8"
+    )
+    quiet = reference.replace('quiet_start = "21:00"', f'quiet_start = "{start}"')
+    programme = tmp_path / "quiet.toml"
+    programme.write_text(quiet.replace('quiet_end = "08:00"', f'quiet_end = "{end}"'))
+    store = f"sqlite:///{path}"
+    arguments = ["outbox", "--dispatch", "--store", store, "--config", str(programme)]
+    assert main([*arguments, "--lang", "en"]) == 0
+    said = capsys.readouterr().err
+    assert "0 delivered, 0 to retry, 0 failed, 1 held back for quiet hours" in said
+
+
 def test_the_outbox_lists_the_messages_given_up_with_why_at_the_programmes_time(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -413,6 +413,14 @@ _HANDED = Words(
     "{delivered} 条已送达，{retrying} 条待重试，{failed} 条失败",
     "{delivered} delivered, {retrying} to retry, {failed} failed",
 )
+_HELD = Words(
+    "，{held} 条因静默时段暂缓（静默时段结束后再交给渠道）",
+    ", {held} held back for quiet hours (handed over when they end)",
+)
+_CANCELLED = Words(
+    "，{cancelled} 条在交出前取消（同意已撤回、会员已故等）",
+    ", {cancelled} cancelled before they were handed over (consent withdrawn, a death...)",
+)
 _WHY_FAILED = Words(
     "；失败的消息及原因见 `membercore outbox --status failed`",
     "; `membercore outbox --status failed` lists the failed ones with why",
@@ -472,6 +480,10 @@ def _outbox() -> click.Command:
                     retrying=report.retrying,
                     failed=report.failed,
                 )
+                if report.held:
+                    handed += say(_HELD, held=report.held)
+                if report.cancelled:
+                    handed += say(_CANCELLED, cancelled=report.cancelled)
                 warn(handed + (say(_WHY_FAILED) if report.failed else ""))
                 later = [m.send_at for m in engine.store.outbox("pending") if m.send_at > now]
                 if later:

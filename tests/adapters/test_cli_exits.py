@@ -346,3 +346,51 @@ def test_ctrl_c_while_the_commands_load_says_aborted(
     monkeypatch.setattr(cli_app, "command_line", interrupted)
     assert main(["--lang", "en", "outbox"]) == 1
     assert "aborted" in capsys.readouterr().err
+
+
+_SMTP = """
+[channels.email]
+use = "smtp"
+host = "127.0.0.1"
+username_env = "MEMBERCORE_TEST_NO_SUCH_USER"
+password_env = "MEMBERCORE_TEST_NO_SUCH_PASSWORD"
+sender = "某某医院 <care@hospital.example>"
+default_subject = "通知"
+"""
+
+
+@pytest.mark.parametrize("command", [["outbox", "--dispatch"], ["worker"]])
+def test_a_channel_the_programme_cannot_use_is_the_set_up_s_error_and_creates_no_store(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    monkeypatch.delenv("MEMBERCORE_TEST_NO_SUCH_USER", raising=False)
+    reference = Path(__file__).parents[2] / "src" / "membercore" / "config" / "reference.toml"
+    text = reference.read_text(encoding="utf-8").replace(
+        'channel_order = ["wecom", "sms", "phone"]', 'channel_order = ["email", "phone"]'
+    )
+    programme = tmp_path / "programme.toml"
+    programme.write_text(text + _SMTP, encoding="utf-8")
+    path = tmp_path / "m.db"
+    if command[0] == "outbox":  # a store there already: the hand-over's own refusal
+        assert (
+            main(
+                [
+                    "ingest",
+                    str(_registered(tmp_path / "f.jsonl", "P-1")),
+                    "--store",
+                    f"sqlite:///{path}",
+                ]
+            )
+            == 0
+        )
+        capsys.readouterr()
+    status = main([*command, "--store", f"sqlite:///{path}", "--config", str(programme)])
+    assert status == 3
+    said = capsys.readouterr().err
+    assert f"{programme}: config key 'channels.email.username_env'" in said
+    assert "MEMBERCORE_TEST_NO_SUCH_USER is not set" in said
+    if command[0] == "worker":
+        assert not list(tmp_path.glob("m.db*"))  # refused before the store was opened

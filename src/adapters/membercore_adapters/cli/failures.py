@@ -60,6 +60,17 @@ def stopped(
     return Stop(f"membercore: {error}", Exit.REFUSED)  # what was asked of the records
 
 
+def misconfigured(error: MembercoreError, programme: Path | None) -> Stop:
+    """A setting of the programme's that cannot be used (a channel's): the set-up (3).
+
+    Args:
+        error: what was wrong.
+        programme: the programme's file, named before the error (None: the reference).
+    """
+    said = f"{programme}: {error}" if programme is not None else f"membercore: {error}"
+    return Stop(said, Exit.STORE)
+
+
 _CANNOT_READ = Words("membercore: 无法读取 {name}：{why}", "membercore: cannot read {name}: {why}")
 
 

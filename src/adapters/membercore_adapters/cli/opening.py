@@ -18,15 +18,17 @@ from typing import Literal
 
 from membercore import MembercoreError, reference_config
 from membercore.config import ProgrammeConfig
-from membercore.errors import OutdatedSchemaError, StoreUnavailableError
+from membercore.errors import ConfigError, OutdatedSchemaError, StoreUnavailableError
+from membercore.ports import Channel
 from membercore.serialization import load_config_file
 from membercore.service.engine import Engine
-from membercore_adapters.cli.failures import stopped, unreadable
+from membercore_adapters.channels.console import programme_channels
+from membercore_adapters.cli.failures import misconfigured, stopped, unreadable
 from membercore_adapters.cli.speech import Words, say
 from membercore_adapters.stores.sql import read_only, without_migrating
 from membercore_adapters.stores.sqlite import database_path
 
-__all__ = ["Use", "check_inputs", "engine_on", "programme", "stopping"]
+__all__ = ["Use", "channels_of", "check_inputs", "engine_on", "programme", "stopping"]
 
 Use = Literal["read", "tend", "write", "migrate"]
 
@@ -76,6 +78,19 @@ def engine_on(
         raise stopped(error, store=store) from error
     with engine, stopping(store, config):
         yield engine
+
+
+def channels_of(engine: Engine, config: Path | None) -> dict[str, Channel]:
+    """The programme's channels (the console's when it configures none).
+
+    Raises:
+        Stop: a ``[channels]`` table cannot be used — a provider's secret not in the
+            environment, an option refused — the set-up's (exit 3, naming the file).
+    """
+    try:
+        return programme_channels(engine)
+    except ConfigError as error:
+        raise misconfigured(error, config) from error
 
 
 def check_inputs(inputs: tuple[Path, ...]) -> None:

@@ -20,7 +20,6 @@ from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import HisSource, Reporting, SourceInput
 from membercore.service.history import in_time_order
 from membercore.service.reports import IngestReport
-from membercore_adapters.channels.console import programme_channels
 from membercore_adapters.cli.arguments import (
     ENCODING,
     INSTANT,
@@ -29,7 +28,13 @@ from membercore_adapters.cli.arguments import (
     reading_options,
     store_options,
 )
-from membercore_adapters.cli.opening import check_inputs, engine_on, programme, stopping
+from membercore_adapters.cli.opening import (
+    channels_of,
+    check_inputs,
+    engine_on,
+    programme,
+    stopping,
+)
 from membercore_adapters.cli.speech import Words, echo, language, say, warn
 from membercore_adapters.cli.tables import NONE, local_time, show_table
 from membercore_adapters.his.jsonl import JsonLinesSource
@@ -473,7 +478,7 @@ def _outbox() -> click.Command:
         with engine_on(store, config, use="tend" if dispatch else "read") as engine:
             if dispatch:
                 now = engine.now()
-                report = engine.dispatch(programme_channels(engine), now=now)
+                report = engine.dispatch(channels_of(engine, config), now=now)
                 handed = say(
                     _HANDED,
                     delivered=report.delivered,

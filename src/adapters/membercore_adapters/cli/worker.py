@@ -32,7 +32,6 @@ import click
 from membercore.errors import ConfigError, MembercoreError
 from membercore.ports import Channel, Listening
 from membercore.service.engine import Engine
-from membercore_adapters.channels.console import programme_channels
 from membercore_adapters.cli.arguments import (
     ENCODING,
     Exit,
@@ -42,7 +41,7 @@ from membercore_adapters.cli.arguments import (
 )
 from membercore_adapters.cli.failures import stopped, unreadable
 from membercore_adapters.cli.logs import configure
-from membercore_adapters.cli.opening import check_inputs, engine_on, programme
+from membercore_adapters.cli.opening import channels_of, check_inputs, engine_on, programme
 from membercore_adapters.cli.speech import Words, say
 
 __all__ = ["WorkerSettings", "commands", "run_worker"]
@@ -275,7 +274,7 @@ def _command() -> click.Command:
 def run_worker(engine: Engine, settings: WorkerSettings) -> int:
     """Run until SIGTERM or SIGINT; 0 when it stopped cleanly."""
     configure(json_lines=settings.log_json)
-    channels = programme_channels(engine)
+    channels = channels_of(engine, None)
     listeners = [_listener(engine, name, settings) for name in settings.listen]
     polled = [_polled(engine, named, settings) for named in settings.poll]
     asyncio.run(_work(engine, channels, listeners, polled, settings))
@@ -400,6 +399,7 @@ def _check_settings(config: Path | None, settings: WorkerSettings) -> None:
     chosen = programme(config)
     try:
         with Engine.open("memory://", config=chosen) as scratch:
+            channels_of(scratch, config)
             for name in settings.listen:
                 _listener(scratch, name, settings)
             for polled in settings.poll:

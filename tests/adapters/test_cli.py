@@ -208,6 +208,7 @@ def test_the_open_tasks_say_why_a_task_waits_unassigned(
     assert main(["tasks", "--store", store]) == 0
     heading, line = capsys.readouterr().out.splitlines()
     assert "P-1/msg/1" in line
+    assert line.split()[3] == "P-1"  # the member, as the outbox and the console name them
     assert "致电" in line  # the kind as the staff call it, not its key
     assert "未分配（无可分配人员: nobody on the staff roster has the role 'call_centre'）" in line
     # The columns line up as a terminal shows them: a Chinese character is two columns.

@@ -19,6 +19,7 @@ import click
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import HisSource, Reporting, SourceInput
 from membercore.service.history import in_time_order
+from membercore.service.recording import MEMBER, member_of
 from membercore.service.reports import IngestReport
 from membercore_adapters.cli.arguments import (
     ENCODING,
@@ -570,7 +571,8 @@ def _tasks() -> click.Command:
                 if task.unassigned_reason:
                     who = say(_UNASSIGNED, reason=task.unassigned_reason)
                 kind = named(TASK_KINDS, task.kind, language())
-                rows.append((local_time(task.due_at, zone), kind, task.key, who, task.task_key))
+                member = member_of(task.key) if task.key.startswith(MEMBER) else task.key
+                rows.append((local_time(task.due_at, zone), kind, member, who, task.task_key))
             show_table(_TASKS, rows)
         return Exit.DONE
 

@@ -263,6 +263,22 @@ def test_the_url_may_come_from_the_environment_and_its_password_is_never_said(
     assert "s3cret" not in str(unreadable.value)
 
 
+def test_an_at_sign_left_in_the_password_is_refused_without_saying_the_password(
+    tmp_path: Path,
+) -> None:
+    # "s3c@ret" unencoded: the driver would take "ret@127.0.0.1" for the host, and say it.
+    secret = "mysql+pymysql://reader:s3c@ret@127.0.0.1:9/his"
+    path = tmp_path / "views.toml"
+    text = views_toml(_Named(secret)).replace(f'url = "{secret}"', 'url_env = "HIS_DB_URL"')  # type: ignore[arg-type]
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="written %40") as refused:
+        load_views(path, environ={"HIS_DB_URL": secret})
+    assert refused.value.key == "dbview.url_env"
+    assert "ret" not in str(refused.value).replace("percent", "")
+    encoded = secret.replace("s3c@ret", "s3c%40ret")
+    assert load_views(path, environ={"HIS_DB_URL": encoded}).url.password == "s3c@ret"
+
+
 @pytest.mark.parametrize("url", ["mysql://root@127.0.0.1:3306/test", "teradata://host/db"])
 def test_a_url_whose_driver_is_not_installed_is_refused_naming_what_to_install(
     tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]

@@ -150,10 +150,16 @@ def _url(table: Mapping[str, Any], environ: Mapping[str, str]) -> URL:
     if not isinstance(text, str):
         raise ConfigError(key, "a database URL (mysql+pymysql://user@host/db)")
     try:
-        return make_url(text)
+        url = make_url(text)
     except ArgumentError:
         # The URL may hold a password: it is not repeated.
         raise ConfigError(key, "not a database URL (mysql+pymysql://user@host/db)") from None
+    if url.host is not None and "@" in url.host:
+        # An "@" in the password left as it is: the rest of the password would be taken
+        # for the host, and said in every error that names the host.
+        problem = "an '@' in the user or the password is written %40 (percent-encoded)"
+        raise ConfigError(key, problem)
+    return url
 
 
 def _view(name: str, table: object, codes: Codes) -> View:

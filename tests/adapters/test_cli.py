@@ -623,6 +623,11 @@ def test_a_dispatch_says_how_many_it_held_back_for_quiet_hours(
     assert main([*arguments, "--lang", "en"]) == 0
     said = capsys.readouterr().err
     assert "0 delivered, 0 to retry, 0 failed, 1 held back for quiet hours" in said
+    assert "more wait to be handed over again" not in said  # said once
+    assert main([*arguments, "--lang", "en"]) == 0  # again: it still waits, and is said to
+    said = capsys.readouterr().err
+    assert "0 delivered, 0 to retry, 0 failed" in said
+    assert "1 more wait to be handed over again (a retry after a failure, or the end" in said
 
 
 def test_the_outbox_lists_the_messages_given_up_with_why_at_the_programmes_time(

@@ -18,6 +18,7 @@ import click
 
 from membercore.plugins import collect, make_plugin_manager
 from membercore.ports import HisSource, Reporting, SourceInput
+from membercore.service.engine import Engine
 from membercore.service.history import in_time_order
 from membercore.service.recording import MEMBER, member_of
 from membercore.service.reports import IngestReport
@@ -419,6 +420,38 @@ _HANDED = Words(
     "{delivered} 条已送达，{retrying} 条待重试，{failed} 条失败",
     "{delivered} delivered, {retrying} to retry, {failed} failed",
 )
+
+
+def _dispatched(engine: Engine, config: Path | None) -> None:
+    """Hand the due messages to the channels, and say what became of them and what waits."""
+    now = engine.now()
+    report = engine.dispatch(channels_of(engine, config), now=now)
+    handed = say(
+        _HANDED, delivered=report.delivered, retrying=report.retrying, failed=report.failed
+    )
+    if report.held:
+        handed += say(_HELD, held=report.held)
+    if report.cancelled:
+        handed += say(_CANCELLED, cancelled=report.cancelled)
+    warn(handed + (say(_WHY_FAILED) if report.failed else ""))
+    pending = list(engine.store.outbox("pending"))
+    later = [m.send_at for m in pending if m.send_at > now]
+    if later:
+        warn(_WAITING, count=len(later), first=local_time(min(later), engine.config.tz))
+    # Due, and yet not to be sent now: a retry's time, or quiet hours' end, to come
+    # (those this hand-over held back or is to retry are said above).
+    due = sum(1 for m in pending if m.send_at <= now)
+    ready = len(engine.store.pending_outbox(now, max(due, 1)))
+    waiting = due - ready - report.held - report.retrying
+    if waiting > 0:
+        warn(_TRIED_AGAIN, count=waiting)
+
+
+_TRIED_AGAIN = Words(
+    "另有 {count} 条消息等待再次交出（失败后的重试，或静默时段结束）",
+    "{count} more wait to be handed over again (a retry after a failure, or the end of quiet "
+    "hours)",
+)
 _HELD = Words(
     "，{held} 条因静默时段暂缓（静默时段结束后再交给渠道）",
     ", {held} held back for quiet hours (handed over when they end)",
@@ -478,23 +511,7 @@ def _outbox() -> click.Command:
     def outbox(status: str, dispatch: bool, store: str, config: Path | None) -> int:
         with engine_on(store, config, use="tend" if dispatch else "read") as engine:
             if dispatch:
-                now = engine.now()
-                report = engine.dispatch(channels_of(engine, config), now=now)
-                handed = say(
-                    _HANDED,
-                    delivered=report.delivered,
-                    retrying=report.retrying,
-                    failed=report.failed,
-                )
-                if report.held:
-                    handed += say(_HELD, held=report.held)
-                if report.cancelled:
-                    handed += say(_CANCELLED, cancelled=report.cancelled)
-                warn(handed + (say(_WHY_FAILED) if report.failed else ""))
-                later = [m.send_at for m in engine.store.outbox("pending") if m.send_at > now]
-                if later:
-                    first = local_time(min(later), engine.config.tz)
-                    warn(_WAITING, count=len(later), first=first)
+                _dispatched(engine, config)
                 return Exit.DONE
             zone = engine.config.tz
             failed = status == "failed"

@@ -150,6 +150,18 @@ def _joined(now: datetime, channel: Channel) -> tuple[PatientRegistered, GrantCo
     )
 
 
+def _welcome() -> RequestMessage:
+    """The front desk asks for 林女士's (P-1's) welcome message."""
+    return RequestMessage(
+        key="m-1",
+        member_id="P-1",
+        template_key="annual_welcome",
+        purpose="care",
+        variables={"name": "林女士"},
+        reason="front desk",
+    )
+
+
 def test_ingest_then_member_show_outbox_and_dead_letters_work_on_one_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -194,14 +206,7 @@ def test_the_open_tasks_say_why_a_task_waits_unassigned(
     facts = _jsonl(
         tmp_path / "facts.jsonl",
         *_joined(now, "phone"),
-        RequestMessage(
-            key="m-1",
-            member_id="P-1",
-            template_key="annual_welcome",
-            purpose="care",
-            variables={"name": "林女士"},
-            reason="front desk",
-        ),
+        _welcome(),
     )
     assert main(["ingest", str(facts), "--store", store]) == 0
     capsys.readouterr()
@@ -587,28 +592,10 @@ def test_a_dispatch_says_how_many_it_held_back_for_quiet_hours(
     path = tmp_path / "cli.db"
     asked = datetime(2026, 3, 2, 2, tzinfo=UTC)  # 10:00 in Shanghai
     with Engine.open(f"sqlite:///{path}", config=reference_config()) as engine:
-        registered = PatientRegistered(
-            fact_id="reg", patient_id="P-1", occurred_at=asked, name="林女士"
-        )
+        registered, grant = _joined(asked, "wecom")
         engine.ingest([registered], now=asked)
-        grant = GrantConsent(
-            key="g-1",
-            member_id="P-1",
-            purpose="care",
-            channels=("wecom",),
-            given_by="P-1",
-            source="app",
-        )
         engine.execute(grant, now=asked)
-        request = RequestMessage(
-            key="ask-1",
-            member_id="P-1",
-            template_key="annual_welcome",
-            purpose="care",
-            variables={"name": "林女士"},
-            reason="staff",
-        )
-        engine.execute(request, now=asked)
+        engine.execute(_welcome(), now=asked)
     local = datetime.now(ZoneInfo("Asia/Shanghai"))
     start = (local - timedelta(hours=1)).strftime("%H:%M")
     end = (local + timedelta(hours=1)).strftime("%H:%M")

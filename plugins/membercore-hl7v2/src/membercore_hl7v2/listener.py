@@ -19,7 +19,6 @@ not acknowledged, so their senders send them again.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import logging
 import time
@@ -33,6 +32,7 @@ from hl7.mllp import InvalidBlockError, start_hl7_server
 from membercore.errors import ConfigError, MembercoreError
 from membercore.ports import Positioned
 from membercore.service.engine import Engine
+from membercore_adapters.his.exports import encoding_named
 from membercore_hl7v2.acks import acknowledgement
 from membercore_hl7v2.intake import Received, receive
 from membercore_hl7v2.mapping import Hl7Mapping, mapping_option
@@ -119,10 +119,7 @@ class Listener:
         if shared not in ("true", "false"):
             raise ConfigError("shared", f"{shared!r} is neither true nor false")
         encoding = options.get("encoding", "utf-8")
-        try:
-            codecs.lookup(encoding)  # the acknowledgements are written in it
-        except LookupError:
-            raise ConfigError("encoding", f"no character encoding is named {encoding!r}") from None
+        encoding_named(encoding, "encoding")  # the acknowledgements are written in it
         return cls(
             engine,
             mapping,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import enum
 from collections.abc import Callable
 from datetime import datetime
@@ -11,8 +10,9 @@ from typing import Any, TypeVar
 
 import click
 
-from membercore.errors import MembercoreError
+from membercore.errors import ConfigError, MembercoreError
 from membercore_adapters.cli.speech import Words, say
+from membercore_adapters.his.exports import encoding_named
 
 __all__ = [
     "DEFAULT_STORE",
@@ -96,8 +96,8 @@ class _Encoding(click.ParamType[str]):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
         try:
-            codecs.lookup(text)
-        except LookupError:
+            encoding_named(text, "--encoding")
+        except ConfigError:
             self.fail(say(_NO_CODEC, text=text), param, ctx)
         return text
 

@@ -51,7 +51,7 @@ def stopped(
         # The programme's is the set-up (3); a source's mapping or settings refuse the
         # input read through them (1), as the refusal of a line does.
         if programme is not None:
-            return Stop(f"{programme}: {error}", Exit.STORE)
+            return misconfigured(error, programme)
         return Stop(f"membercore: {error}", Exit.REFUSED)
     if isinstance(error, UsageError):
         return Stop(f"membercore: {error}", Exit.USAGE)

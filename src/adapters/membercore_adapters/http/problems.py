@@ -325,10 +325,7 @@ _NAMED_FIELD = re.compile(
 def _field_named(message: str) -> str:
     """The pointer's last step, to the field ``message`` names (empty: it names none)."""
     found = _NAMED_FIELD.match(message)
-    if found is None:
-        return ""
-    field = found.group(1) or found.group(2)
-    return "/" + field.replace("~", "~0").replace("/", "~1")
+    return "" if found is None else pointer(found.group(1) or found.group(2))
 
 
 #: A problem an endpoint gives, for its examples: its kind and what it says.

@@ -8,6 +8,8 @@ its own, sending a message and waiting for its ACK before the next. The messages
 the sample ADT^A01, ORU^R01 (ten results) and SIU^S12, for 500 patients (each with
 identifiers of their own), each message under a control id of its own; a fresh store
 per run. PostgreSQL is ``MEMBERCORE_TEST_POSTGRES_URL`` or the local test server.
+``--open-tasks N`` gives the store N open staff tasks first (a hospital's work in hand,
+shared among the programme's staff), to show what a message costs as they grow.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from zoneinfo import ZoneInfo
 from hl7.client import MLLPClient
 
 from membercore import Engine, reference_config
+from membercore.ports import Commit, TaskRow
 from membercore.testing.clock import ManualClock
 from membercore_hl7v2 import Listener, mapping_from_dict
 
@@ -90,9 +93,30 @@ def send(port: int, shares: list[list[bytes]]) -> tuple[float, list[bytes]]:
     return time.perf_counter() - started, refused
 
 
-def run(url: str, batch: list[bytes], connections: int) -> float:
+def open_tasks(engine: Engine, count: int) -> None:
+    """Give the store ``count`` open tasks, shared among the programme's staff."""
+    staff = [member.key for member in engine.config.staff.staff]
+    for first in range(0, count, 1_000):
+        rows = tuple(
+            TaskRow(
+                task_key=f"open-{n}",
+                key=f"member:OPEN-{n % 997}",
+                kind="call",
+                role="health_manager",
+                assignee=staff[n % len(staff)],
+                due_at=NOW,
+                status="open",
+                payload="{}",
+            )
+            for n in range(first, min(first + 1_000, count))
+        )
+        engine.store.commit(Commit(tasks=rows))
+
+
+def run(url: str, batch: list[bytes], connections: int, tasks: int = 0) -> float:
     """Messages acknowledged per second."""
     engine = Engine.open(url, config=reference_config(), clock=ManualClock(NOW))
+    open_tasks(engine, tasks)
     shares = [batch[n::connections] for n in range(connections)]
     spawn = multiprocessing.get_context("spawn")
 
@@ -137,9 +161,12 @@ def _free_port() -> int:
         return port
 
 
-def run_shared(url: str, batch: list[bytes], connections: int, listeners: int) -> float:
+def run_shared(
+    url: str, batch: list[bytes], connections: int, listeners: int, tasks: int = 0
+) -> float:
     """Messages acknowledged per second by ``listeners`` processes sharing one port."""
-    Engine.open(url, config=reference_config(), clock=ManualClock(NOW)).close()  # the schema
+    with Engine.open(url, config=reference_config(), clock=ManualClock(NOW)) as engine:
+        open_tasks(engine, tasks)  # and the schema made
     spawn = multiprocessing.get_context("spawn")
     port = _free_port()
     ready, stop = spawn.Queue(), spawn.Event()
@@ -168,6 +195,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--connections", default="1,8")
+    parser.add_argument("--open-tasks", type=int, default=0, help="open staff tasks first")
     parser.add_argument(
         "--listeners",
         type=int,
@@ -188,9 +216,9 @@ def main() -> None:
                 else:
                     url = f"{postgres}?schema=mc_bench_{uuid.uuid4().hex[:10]}"
                 if args.listeners > 1:
-                    rate = run_shared(url, batch, connections, args.listeners)
+                    rate = run_shared(url, batch, connections, args.listeners, args.open_tasks)
                 else:
-                    rate = run(url, batch, connections)
+                    rate = run(url, batch, connections, args.open_tasks)
             print(
                 f"{store:<9} {connections} connection(s), {args.listeners} listener(s): "
                 f"{rate:7.0f} messages/s acknowledged"

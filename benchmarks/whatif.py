@@ -7,7 +7,9 @@ prints the time, the largest resident memory of this process and of a replaying 
 (``--partition-inputs`` bounds what one replay holds; measure with ``--store``, for the
 demo's own processes count otherwise), and what differed. ``--split`` times only what
 the command does before any replay can start: reading the store's input log, grouping
-its records and writing each partition's inputs.
+its records and writing each partition's inputs. ``--replay`` times one replay of the
+whole log under the demo's programme in this process (processor time, the precise
+measure of what deciding the history again costs).
 
     .venv/bin/python benchmarks/whatif.py --patients 10000 --months 18 --workers 2
 """
@@ -25,7 +27,8 @@ from pathlib import Path
 import attrs
 
 from membercore.config import ProgrammeConfig, Rate
-from membercore.service.whatif import MOST_INPUTS
+from membercore.service.retrying import collector_paused
+from membercore.service.whatif import MOST_INPUTS, replay
 from membercore_adapters.demo import HospitalSpec, run_demo
 from membercore_adapters.demo.programme import demo_programme
 from membercore_adapters.whatif import _opened, _split, whatif
@@ -51,6 +54,7 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="a demo store written already")
     parser.add_argument("--partition-inputs", type=int, default=MOST_INPUTS)
     parser.add_argument("--split", action="store_true", help="time the log's split alone")
+    parser.add_argument("--replay", action="store_true", help="time one replay in this process")
     arguments = parser.parse_args()
     path = arguments.store or Path(f"build/whatif-{arguments.patients}x{arguments.months}.db")
     if arguments.store is None:
@@ -67,6 +71,9 @@ def main() -> None:
         )
     if arguments.split:
         timed_split(f"sqlite:///{path}", arguments.workers, arguments.partition_inputs)
+        return
+    if arguments.replay:
+        timed_replay(f"sqlite:///{path}")
         return
     started = time.perf_counter()
     programme = demo_programme()
@@ -103,6 +110,21 @@ def timed_split(url: str, workers: int, most: int) -> None:
             f"split: {grouping.inputs:,} inputs read, grouped and written to {len(parts)} "
             f"partitions in {time.perf_counter() - started:.1f} s"
         )
+
+
+def timed_replay(url: str) -> None:
+    """Time one replay of the whole input log under the demo's programme, in this process."""
+    programme = demo_programme()
+    with _opened(url, programme) as engine:
+        entries = list(engine.store.inputs())
+    with collector_paused(True):  # as a replaying process runs
+        started = time.process_time()
+        replay(entries, programme)
+        seconds = time.process_time() - started
+    print(
+        f"replay: {len(entries):,} inputs in {seconds:.2f} s of processor time "
+        f"({seconds / max(len(entries), 1) * 1e6:.0f} µs an input)"
+    )
 
 
 if __name__ == "__main__":

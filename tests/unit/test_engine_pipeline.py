@@ -583,3 +583,35 @@ def test_a_task_goes_to_the_health_manager_with_the_fewest_open_tasks(engine: En
     assignees = {task.assignee for task in engine.store.tasks()}
     assert held.assignee in assignees
     assert len(assignees) == 2  # the second went to someone with no open task
+
+
+def test_only_a_decision_that_assigns_work_counts_the_open_tasks(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting the open tasks per member of staff reads every open task (a query of a SQL
+    store): a unit of work that assigns nobody, as most facts do, leaves them uncounted,
+    and one that assigns a task counts them once."""
+    engine.ingest([_registration()])
+    first = CreateTask(
+        key="t-1",
+        member_id=ME,
+        kind="call",
+        role="health_manager",
+        due_at=T0 + timedelta(days=2),
+        reason="missed recheck",
+    )
+    engine.execute(first)
+    counted: list[dict[str, int]] = []
+    counting = engine.store.task_loads
+
+    def task_loads() -> dict[str, int]:
+        counted.append(counting())
+        return counted[-1]
+
+    monkeypatch.setattr(engine.store, "task_loads", task_loads)
+    assert engine.ingest([_charge(300, fact_id="c-1"), _charge(200, fact_id="c-2")]).applied == 2
+    assert counted == []
+    engine.execute(attrs.evolve(first, key="t-2"))
+    assert len(counted) == 1
+    (held,) = counted[0]
+    assert {task.assignee for task in engine.store.tasks()} - {held} != set()

@@ -17,7 +17,7 @@ from membercore.segments import FamilyStatus
 from membercore.service import pipeline
 from membercore.service.member import Member, evolve_all
 from membercore.service.recording import Working
-from membercore.service.unit_of_work import CaseLoads, UnitOfWork
+from membercore.service.unit_of_work import Loads, UnitOfWork
 from membercore.staff import tasks
 
 __all__ = [
@@ -61,10 +61,12 @@ def household_view(state: households.HouseholdState, member_id: str) -> pipeline
 def context(uow: UnitOfWork, ctx: pipeline.Context) -> pipeline.Context:
     """The pipeline's context with the staff and case loads as this unit of work counts them.
 
-    The case loads are read from the store only if an assignment looks at them.
+    Each is read from the store only if an assignment looks at it (the context's own
+    staff loads stand while the store counts no open task).
     """
-    loads = dict(uow.loads) if uow.loads else ctx.loads
-    return attrs.evolve(ctx, loads=loads, cases=CaseLoads(uow))
+    given = ctx.loads
+    loads = Loads(lambda: uow.loads or given)
+    return attrs.evolve(ctx, loads=loads, cases=Loads(lambda: uow.cases))
 
 
 def view_of(uow: UnitOfWork, member: Member) -> pipeline.Household | None:

@@ -53,7 +53,7 @@ from membercore.service.recording import (
 if TYPE_CHECKING:
     from membercore.service.identities import Index
 
-__all__ = ["CaseLoads", "Mark", "RecordCache", "UnitOfWork"]
+__all__ = ["Loads", "Mark", "RecordCache", "UnitOfWork"]
 
 
 class Mark(NamedTuple):
@@ -65,23 +65,28 @@ class Mark(NamedTuple):
     logged: int = 0
 
 
-class CaseLoads(Mapping[str, int]):
-    """A unit of work's case loads as a mapping, read from the store when first looked at.
+class Loads(Mapping[str, int]):
+    """A unit of work's staff or case loads as a mapping, counted when first looked at.
 
-    Health managers are assigned rarely: most units of work never read them.
+    Counting them reads every open task or managed record (a query of a SQL store);
+    most units of work assign nobody and never look.
+
+    Args:
+        counted: the loads as the unit of work counts them (read from the store on the
+            first call).
     """
 
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
+    def __init__(self, counted: Callable[[], Mapping[str, int]]) -> None:
+        self._counted = counted
 
     def __getitem__(self, staff_id: str) -> int:
-        return self._uow.cases[staff_id]
+        return self._counted()[staff_id]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._uow.cases)
+        return iter(self._counted())
 
     def __len__(self) -> int:
-        return len(self._uow.cases)
+        return len(self._counted())
 
 
 class RecordCache:

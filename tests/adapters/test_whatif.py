@@ -634,3 +634,31 @@ def test_an_input_written_to_a_partition_s_file_reads_back_equal(
         for entry in entries:
             whatif_module._write(whatif_module._fields(entry), out)
     assert list(whatif_module._loaded(path)) == entries
+
+
+def test_a_fact_longer_as_text_than_an_input_may_be_is_replayed_as_it_was_taken() -> None:
+    """A charge of a thousand lines built in code is checked value by value, each within
+    the limits; written out it is longer than an input's text may be. The replay reads
+    the other inputs from their stored text, and this one as stored, so that it is
+    taken again rather than refused."""
+    code = "x" * 1_200
+    lines = tuple(
+        ChargeLine(department="outpatient", category="exam", amount_fen=100, service_code=code)
+        for _ in range(1_000)
+    )
+    clock = ManualClock(T0)
+    with Engine.open("memory://", config=reference_config(), clock=clock) as engine:
+        engine.ingest(
+            [
+                PatientRegistered(fact_id="r-1", patient_id="P1", occurred_at=T0),
+                ChargePaid(
+                    fact_id="c-1", patient_id="P1", occurred_at=T0, charge_id="c", lines=lines
+                ),
+            ]
+        )
+        logged = [len(entry.payload) for entry in engine.store.inputs()]
+        assert logged[1] > engine.limits.max_chars >= logged[0]
+        result = whatif(engine.store, lower_earning(reference_config()))
+    assert result.reproduces
+    assert (result.baseline.dead_letters, result.baseline.points["earned"]) == (0, 1_000)
+    assert result.proposed.points["earned"] == 500

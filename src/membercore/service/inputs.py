@@ -22,6 +22,7 @@ from membercore.facts import Fact, ReferralQualified
 from membercore.ports import DeadLetter, Positioned, Reached, Unreadable
 from membercore.serialization import message_from_dict, message_to_dict
 from membercore.serialization.problems import VALUE_FAULTS
+from membercore.service.formed import in_form
 from membercore.service.limits import InputLimits, check, parse, printable, small, truncated
 from membercore.service.recording import dead_letter, member_key
 from membercore.service.use_cases import AnyCommand, route
@@ -207,7 +208,8 @@ def as_typed(message: object, limits: InputLimits | None = None) -> object:
     attrs does not check types: a fact built with ``amount_fen=12.5`` or ``lines="x"``
     would be decided and stored, and its record could not be read again. Written out,
     checked within ``limits`` (when given) and read back through the strict converter,
-    it is refused instead, naming the field.
+    it is refused instead, naming the field. A message whose values all have the form
+    the converter reads (:func:`~membercore.service.formed.in_form`) is not built again.
 
     Raises:
         InvalidFactError: a field holds a value its type does not take, or one past
@@ -228,6 +230,8 @@ def as_typed(message: object, limits: InputLimits | None = None) -> object:
         raise InvalidFactError(tag, "message", message, f"cannot be written: {error}") from None
     if limits is not None:
         check(data, limits, kind=tag)
+    if in_form(message):
+        return message  # read back, it would be equal to itself
     return message_from_dict(data)
 
 

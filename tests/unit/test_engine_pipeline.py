@@ -566,16 +566,21 @@ def test_health_managers_are_balanced_across_the_members_of_one_batch(engine: En
     assert sorted(managers) == sorted(roster[:3])  # one each, none twice
 
 
-def test_a_task_goes_to_the_health_manager_with_the_fewest_open_tasks(engine: Engine) -> None:
-    engine.ingest([_registration("p-1"), _registration("p-2")])
-    first = CreateTask(
+def _recheck_call(member_id: str) -> CreateTask:
+    """A call for a health manager: a recheck the member missed."""
+    return CreateTask(
         key="t-1",
-        member_id="p-1",
+        member_id=member_id,
         kind="call",
         role="health_manager",
         due_at=T0 + timedelta(days=2),
         reason="missed recheck",
     )
+
+
+def test_a_task_goes_to_the_health_manager_with_the_fewest_open_tasks(engine: Engine) -> None:
+    engine.ingest([_registration("p-1"), _registration("p-2")])
+    first = _recheck_call("p-1")
     engine.execute(first)
     (held,) = engine.store.tasks()
     second = attrs.evolve(first, key="t-2", member_id="p-2")
@@ -592,14 +597,7 @@ def test_only_a_decision_that_assigns_work_counts_the_open_tasks(
     store): a unit of work that assigns nobody, as most facts do, leaves them uncounted,
     and one that assigns a task counts them once."""
     engine.ingest([_registration()])
-    first = CreateTask(
-        key="t-1",
-        member_id=ME,
-        kind="call",
-        role="health_manager",
-        due_at=T0 + timedelta(days=2),
-        reason="missed recheck",
-    )
+    first = _recheck_call(ME)
     engine.execute(first)
     counted: list[dict[str, int]] = []
     counting = engine.store.task_loads

@@ -53,7 +53,7 @@ from membercore.serialization import message_from_json
 from membercore.service.engine import Engine, TickReport
 from membercore.service.member import next_due, profile_due
 from membercore.service.recording import member_key
-from membercore.staff.tasks import AssignHealthManager, CreateTask
+from membercore.staff.tasks import AssignHealthManager, AssignTask, CloseTask, CreateTask
 from membercore.testing.clock import ManualClock
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -613,3 +613,43 @@ def test_only_a_decision_that_assigns_work_counts_the_open_tasks(
     assert len(counted) == 1
     (held,) = counted[0]
     assert {task.assignee for task in engine.store.tasks()} - {held} != set()
+
+
+def test_work_closed_or_handed_on_earlier_in_a_batch_counts_for_the_next_task(
+    engine: Engine,
+) -> None:
+    """Who takes a task does not depend on how the inputs were batched: a task closed, or
+    given to someone else, earlier in the same batch no longer counts as the open work
+    of whoever held it."""
+    patients = [f"p-{n}" for n in range(5)]
+    engine.ingest([_registration(patient) for patient in patients])
+    calls = {
+        f"t-{patient}": attrs.evolve(_recheck_call(patient), key=f"t-{patient}")
+        for patient in patients
+    }
+    engine.ingest(list(calls.values()))
+    roster = [staff.key for staff in CONFIG.staff.with_role("health_manager")]
+    held = {task.task_key: task.assignee for task in engine.store.tasks()}
+    first, second = roster[0], roster[1]
+    assert sorted(held.values()) == sorted([first, first, second, second, roster[2]])
+
+    def done(key: str) -> CloseTask:
+        member = calls[key].member_id
+        return CloseTask(
+            key=f"close-{key}", member_id=member, task_key=key, outcome="called", by="hm"
+        )
+
+    def handed(key: str, to: str) -> AssignTask:
+        member = calls[key].member_id
+        return AssignTask(key=f"to-{key}", member_id=member, task_key=key, staff_id=to, by="lead")
+
+    mine = [key for key, assignee in held.items() if assignee == first]
+    engine.ingest([*map(done, mine), _recheck_call("p-0")])
+    assert _assignees(engine)["t-1"] == first  # none open now: the fewest
+    theirs = next(key for key, assignee in held.items() if assignee == second)
+    engine.ingest([handed(theirs, first), attrs.evolve(_recheck_call("p-1"), key="t-2")])
+    assert _assignees(engine)["t-2"] == second  # one open now: the first holds two
+
+
+def _assignees(engine: Engine) -> dict[str, str | None]:
+    return {task.task_key: task.assignee for task in engine.store.tasks()}

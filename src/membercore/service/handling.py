@@ -6,6 +6,7 @@ date, and the events a decision made given to the records they belong to.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -75,15 +76,47 @@ def view_of(uow: UnitOfWork, member: Member) -> pipeline.Household | None:
     return None if held is None else household_view(held.state, member.member_id)
 
 
-def count_work(uow: UnitOfWork, events: Iterable[object]) -> None:
-    """Add the tasks and members the events gave each member of staff."""
+def count_work(uow: UnitOfWork, before: tasks.WorkState, events: Iterable[object]) -> None:
+    """Bring the unit of work's staff and case loads up to date with a record's events.
+
+    ``before`` is the record's staff work before them. A task created for someone, or
+    given to them (assigned, or escalated to them), adds to their open tasks; one closed,
+    or taken from them, no longer counts as theirs; a member given a health manager
+    counts in the manager's cases, and no longer in those of the one they had.
+    """
+    holders: dict[str, str | None] = {}
+
+    def holder(task_key: str) -> str | None:
+        if task_key in holders:
+            return holders[task_key]
+        task = before.tasks.get(task_key)
+        return task.assignee if task is not None and task.status == "open" else None
+
+    manager = before.health_manager
     for event in events:
-        if isinstance(event, tasks.TaskCreated) and event.assignee:
-            uow.loads[event.assignee] += 1
+        if isinstance(event, tasks.TaskCreated | tasks.TaskEscalated):
+            to: str | None = event.assignee
         elif isinstance(event, tasks.TaskAssigned):
-            uow.loads[event.staff_id] += 1
-        elif isinstance(event, tasks.HealthManagerAssigned):
-            uow.cases[event.staff_id] += 1
+            to = event.staff_id
+        elif isinstance(event, tasks.TaskClosed):
+            to = None
+        else:
+            if isinstance(event, tasks.HealthManagerAssigned):
+                _move(uow.cases, manager, event.staff_id)
+                manager = event.staff_id
+            continue
+        _move(uow.loads, holder(event.task_key), to)
+        holders[event.task_key] = to
+
+
+def _move(loads: Counter[str], held_by: str | None, to: str | None) -> None:
+    """One piece of work passing from ``held_by`` to ``to`` (either may be nobody)."""
+    if held_by == to:
+        return
+    if held_by is not None:
+        loads[held_by] -= 1
+    if to is not None:
+        loads[to] += 1
 
 
 def run(
@@ -93,7 +126,7 @@ def run(
     member: Member = held.state
     outcome = pipeline.run(message, member, context(uow, ctx), at, household=view_of(uow, member))
     held.take(outcome.member, outcome.events)
-    count_work(uow, outcome.events)
+    count_work(uow, member.work, outcome.events)
     return outcome.events
 
 
@@ -110,7 +143,7 @@ def catch_up(
     outcome = pipeline.tick(member, context(uow, ctx), at, household=view_of(uow, member))
     if outcome.events:
         held.take(outcome.member, outcome.events)
-        count_work(uow, outcome.events)
+        count_work(uow, member.work, outcome.events)
     return outcome.events
 
 
@@ -124,7 +157,7 @@ def give(
     member: Member = held.state
     outcome = pipeline.apply(mine, member, context(uow, ctx), at, household=view_of(uow, member))
     held.take(outcome.member, outcome.events)
-    count_work(uow, outcome.events)
+    count_work(uow, member.work, outcome.events)
     return outcome.events
 
 

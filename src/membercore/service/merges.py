@@ -237,9 +237,10 @@ def _retire(
             outcome="member_merged",
             by="membercore",
         )
-        closed = tasks.decide(close, duplicate.state.work, config, at)
+        before = duplicate.state.work
+        closed = tasks.decide(close, before, config, at)
         note(duplicate, closed)
-        count_work(uow, closed)
+        count_work(uow, before, closed)
         ended += closed
     return ended
 

@@ -394,3 +394,18 @@ def test_a_channel_the_programme_cannot_use_is_the_set_up_s_error_and_creates_no
     assert "MEMBERCORE_TEST_NO_SUCH_USER is not set" in said
     if command[0] == "worker":
         assert not list(tmp_path.glob("m.db*"))  # refused before the store was opened
+
+
+def test_a_listener_the_settings_given_cannot_make_is_the_set_up_s_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The FHIR listener needs its settings file: started without ``--mapping`` under the
+    reference programme, the worker stops as a set-up it cannot run (3), naming the key,
+    and leaves no store."""
+    path = tmp_path / "m.db"
+    command = ["worker", "--listen", "fhir", "--port", "0", "--store", f"sqlite:///{path}"]
+    assert main(command) == 3
+    said = capsys.readouterr().err
+    assert "config key 'mapping'" in said
+    assert "Traceback" not in said
+    assert not list(tmp_path.glob("m.db*"))  # refused before the store was opened

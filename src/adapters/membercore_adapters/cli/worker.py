@@ -39,7 +39,7 @@ from membercore_adapters.cli.arguments import (
     reading_options,
     store_options,
 )
-from membercore_adapters.cli.failures import stopped, unreadable
+from membercore_adapters.cli.failures import misconfigured, stopped, unreadable
 from membercore_adapters.cli.logs import configure
 from membercore_adapters.cli.opening import channels_of, check_inputs, engine_on, programme
 from membercore_adapters.cli.speech import Words, say
@@ -388,8 +388,9 @@ def _check_settings(config: Path | None, settings: WorkerSettings) -> None:
 
     A listener or a source not installed, a mapping that is missing or invalid, stop the
     worker as they would once started, but before its store is opened: a worker that
-    never started leaves no new, empty store behind. An invalid mapping is the set-up's
-    (exit 3, naming the file and the key).
+    never started leaves no new, empty store behind. A setting a listener, a source or a
+    channel refuses — an invalid mapping, one not given — is the set-up's (exit 3,
+    naming the file, if any, and the key).
 
     Raises:
         Stop: what was wrong.
@@ -405,7 +406,9 @@ def _check_settings(config: Path | None, settings: WorkerSettings) -> None:
             for polled in settings.poll:
                 _polled(scratch, polled, settings)
     except ConfigError as error:
-        raise stopped(error, programme=settings.mapping or config) from error
+        # Nothing is read yet: a setting refused is the set-up's (3), whichever file
+        # (the mapping, the programme, or none: the reference) it came from.
+        raise misconfigured(error, settings.mapping or config) from error
     except MembercoreError as error:
         raise stopped(error) from error
     except OSError as error:

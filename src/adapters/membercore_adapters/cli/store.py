@@ -612,7 +612,8 @@ def _dead_letters() -> click.Command:
             listed = 0
             for letter in engine.store.dead_letters():
                 when = letter.at.isoformat()
-                echo(f"{when}  {letter.fact_id}  {letter.fact_type}: {letter.reason}")
+                kind = letter.fact_type or "—"  # an input that could not be read as any type
+                echo(f"{when}  {letter.fact_id}  {kind}: {letter.reason}")
                 if raw:
                     for line in letter.payload.splitlines():
                         echo(f"    {line}")

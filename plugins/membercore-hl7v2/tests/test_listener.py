@@ -91,18 +91,46 @@ def test_two_messages_in_one_block_are_refused_whole() -> None:
         assert "condition:type2_diabetes" not in engine.tags("ZA001")
 
 
-def test_an_ae_and_an_ar_each_carry_err_207_with_the_reason() -> None:
-    """ERR-3 is 207 (table 0357: application internal error) for both, ERR-8 the reason."""
-    empty_visit = b"\r".join(
-        [
-            b"MSH|^~\\&|HIS|WN|MC|H|20260302093000+0800||ADT^A01|T9|P|2.4",
-            b"PID|1||ZA009^^^HOSPITAL^MR||ZHANG^SAN||19800101|M",
-            b"PV1|1|O|0301||||||||0301||||||||",
-        ]
-    )
+_HEADER = b"MSH|^~\\&|HIS|WN|MC|H|20260302093000+0800||ADT^A01|T9|P|2.4"
+_PATIENT = b"PID|1||ZA009^^^HOSPITAL^MR||ZHANG^SAN||19800101|M"
+_VISIT = b"PV1|1|O|0301||||||||0301||||||||V-9"
+
+
+@pytest.mark.parametrize(
+    ("message", "condition"),
+    [
+        (
+            b"\r".join([_HEADER, _PATIENT, _VISIT.removesuffix(b"V-9")]),
+            "101^Required field missing",
+        ),
+        (
+            b"\r".join([_HEADER, _PATIENT.replace(b"19800101", b"1980X101"), _VISIT]),
+            "102^Data type error",
+        ),
+        (b"\r".join([_HEADER, _VISIT]), "100^Segment sequence error"),
+        (sample("DFT-P03-01.hl7").replace(b"|100&USD|", b"|100&EUR|"), "103^Table value not found"),
+    ],
+)
+def test_an_ae_names_the_kind_of_mistake_in_err_3_and_the_reason_in_err_8(
+    message: bytes, condition: str
+) -> None:
+    """ERR-3 (table 0357) tells the sender its message was wrong, and how; ERR-8 where."""
     with open_engine("memory://") as engine:
-        acks = listening(engine, lambda port: send(port, empty_visit, b"not hl7 at all"))
-    assert [code(ack) for ack in acks] == ["AE", "AR"]
+        (ack,) = listening(engine, lambda port: send(port, message))
+    assert code(ack) == "AE"
+    err = ack.segment("ERR")
+    assert str(err(3)) == f"{condition}^HL70357"
+    assert ack.unescape(str(err(8))) == text(ack)
+
+
+def test_an_ar_and_an_ae_the_programme_refused_carry_err_207() -> None:
+    """What the sender could not have put right carries 207 (application internal error):
+    text that is no HL7, and a charge past the programme's plausibility bound."""
+    past_the_bound = sample("DFT-P03-01.hl7").replace(b"|100&USD|", b"|2000000&USD|")
+    with open_engine("memory://") as engine:
+        acks = listening(engine, lambda port: send(port, b"not hl7 at all", past_the_bound))
+    assert [code(ack) for ack in acks] == ["AR", "AE"]
+    assert "max_line_fen" in text(acks[1])
     for ack in acks:
         err = ack.segment("ERR")
         assert str(err(3)) == "207^Application internal error^HL70357"

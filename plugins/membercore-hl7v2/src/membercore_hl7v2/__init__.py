@@ -26,7 +26,14 @@ from collections.abc import Callable
 from membercore.hookspecs import ListenerFactory, SourceFactory, hookimpl
 from membercore_hl7v2.acks import acknowledgement
 from membercore_hl7v2.commands import membercore_register_commands
-from membercore_hl7v2.fields import NotHl7Error, TranslationError
+from membercore_hl7v2.fields import (
+    FieldValueError,
+    MissingFieldError,
+    MissingSegmentError,
+    NotHl7Error,
+    TableValueError,
+    TranslationError,
+)
 from membercore_hl7v2.intake import Received, receive
 from membercore_hl7v2.listener import Listener
 from membercore_hl7v2.mapping import Hl7Mapping, load_mapping, mapping_from_dict
@@ -35,11 +42,15 @@ from membercore_hl7v2.translate import HANDLED, Translated, translate
 
 __all__ = [
     "HANDLED",
+    "FieldValueError",
     "Hl7FileSource",
     "Hl7Mapping",
     "Listener",
+    "MissingFieldError",
+    "MissingSegmentError",
     "NotHl7Error",
     "Received",
+    "TableValueError",
     "Translated",
     "TranslationError",
     "acknowledgement",

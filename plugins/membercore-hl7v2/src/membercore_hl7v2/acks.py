@@ -28,7 +28,13 @@ def escaped(text: str) -> str:
 
 
 def acknowledgement(
-    code: str, at: datetime, *, message: Message | None = None, text: str = "", raw: str = ""
+    code: str,
+    at: datetime,
+    *,
+    message: Message | None = None,
+    text: str = "",
+    raw: str = "",
+    condition: str | None = None,
 ) -> str:
     """The ACK of a message (or of ``raw`` text that could not be parsed).
 
@@ -39,6 +45,9 @@ def acknowledgement(
         text: what to say (MSA-3; with an ERR segment for AE and AR).
         raw: the text received, when it could not be parsed (its control id, if it
             can be found, is still answered).
+        condition: ERR-3 (HL7 table 0357) when the message itself was at fault (a
+            required field missing, a data type error...); otherwise 207, "Application
+            internal error": the programme could not take what it said.
     """
     if message is not None:
         msh = message.msh
@@ -65,8 +74,8 @@ def acknowledgement(
     )
     segments = [header, "|".join(["MSA", code, control, escaped(text)])]
     if code != "AA" and text:
-        # Table 0357 names 207 "Application internal error"; the reason is in ERR-8.
-        error = "207^Application internal error^HL70357"
+        # Table 0357's condition; the reason is in ERR-8.
+        error = condition or "207^Application internal error^HL70357"
         segments.append("|".join(["ERR", "", "", error, "E", "", "", "", escaped(text)]))
     return "\r".join(segments) + "\r"
 

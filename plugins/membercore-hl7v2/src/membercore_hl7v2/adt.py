@@ -33,7 +33,7 @@ from membercore.facts import (
 from membercore.identity import MergeMembers
 from membercore_hl7v2.context import Context
 from membercore_hl7v2.diagnoses import diagnoses
-from membercore_hl7v2.fields import TranslationError
+from membercore_hl7v2.fields import MissingFieldError, MissingSegmentError
 from membercore_hl7v2.patients import named_by, patient_of, system_of
 
 __all__ = ["HANDLERS"]
@@ -143,7 +143,7 @@ def merged(context: Context) -> list[object]:
         survivor = patient_of(message, context.mapping, pid).patient_id
         merged = segment.repetitions(1)
         if not merged or not merged[0].get(1):
-            raise TranslationError("MRG-1 (the record merged away) is empty")
+            raise MissingFieldError("MRG-1 (the record merged away) is empty")
         system = system_of(merged[0], context.mapping.authority)
         duplicate = named_by(system, merged[0].get(1), context.mapping, "MRG-1")
         commands.append(
@@ -157,7 +157,7 @@ def merged(context: Context) -> list[object]:
             )
         )
     if not commands:
-        raise TranslationError("an A40 without an MRG segment names no record to merge")
+        raise MissingSegmentError("an A40 without an MRG segment names no record to merge")
     return commands
 
 

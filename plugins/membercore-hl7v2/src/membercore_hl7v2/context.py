@@ -12,7 +12,7 @@ from datetime import datetime
 import attrs
 
 from membercore.facts import EncounterClass, Fact
-from membercore_hl7v2.fields import Message, TranslationError
+from membercore_hl7v2.fields import Message, MissingFieldError
 from membercore_hl7v2.mapping import Hl7Mapping
 from membercore_hl7v2.patients import Patient
 
@@ -66,7 +66,7 @@ class Context:
                 return at
         sent = self.message.msh.instant(7)
         if sent is None:
-            raise TranslationError("no instant: EVN-6, EVN-2 and MSH-7 are empty")
+            raise MissingFieldError("no instant: EVN-6, EVN-2 and MSH-7 are empty")
         return sent
 
     def registration(self, told: list[object]) -> list[Fact]:
@@ -96,7 +96,7 @@ class Context:
         pv1 = self.message.first("PV1")
         visit = pv1.get(19) if pv1 else ""
         if not visit:
-            raise TranslationError("PV1-19 (the visit number) is empty")
+            raise MissingFieldError("PV1-19 (the visit number) is empty")
         return visit
 
     def department(self, *first: str) -> str:
@@ -109,7 +109,7 @@ class Context:
         codes = [*first, pv1.get(10) if pv1 else "", pv1.get(3) if pv1 else ""]
         department = self.mapping.department(*codes)
         if department is None:
-            raise TranslationError(
+            raise MissingFieldError(
                 "no department: PV1-10 and PV1-3 are empty and the mapping has no "
                 "[hl7v2.departments] default"
             )

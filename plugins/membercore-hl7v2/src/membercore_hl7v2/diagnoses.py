@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from membercore.facts import Coding, DiagnosisRecorded
 from membercore_hl7v2.context import Context
-from membercore_hl7v2.fields import TranslationError
+from membercore_hl7v2.fields import MissingFieldError
 
 __all__ = ["diagnoses"]
 
@@ -21,7 +21,7 @@ def diagnoses(context: Context, visit_id: str) -> list[object]:
     for number, dg1 in enumerate(context.message.segments("DG1"), start=1):
         code = dg1.get(3, 1)
         if not code:
-            raise TranslationError(f"DG1 {number}: DG1-3 (the diagnosis code) is empty")
+            raise MissingFieldError(f"DG1 {number}: DG1-3 (the diagnosis code) is empty")
         system = dg1.get(3, 3) or dg1.get(2) or "local"
         coding = Coding(system=system, code=code, display=dg1.get(3, 2) or dg1.get(4) or None)
         made.append(

@@ -14,11 +14,22 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import hl7
 
-__all__ = ["Message", "NotHl7Error", "Segment", "TranslationError", "header_fields"]
+__all__ = [
+    "FieldValueError",
+    "Message",
+    "MissingFieldError",
+    "MissingSegmentError",
+    "NotHl7Error",
+    "Segment",
+    "TableValueError",
+    "TranslationError",
+    "header_fields",
+]
 
 #: An HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ].
 _DTM = re.compile(
@@ -27,7 +38,37 @@ _DTM = re.compile(
 
 
 class TranslationError(ValueError):
-    """A message that cannot become facts: what is wrong and in which field."""
+    """A message that cannot become facts: what is wrong and in which field.
+
+    ``condition`` is what its acknowledgement's ERR-3 says (HL7 table 0357): the kinds
+    below name the sender's mistake; this one, a message the programme cannot take.
+    """
+
+    condition: ClassVar[str] = "207^Application internal error^HL70357"
+
+
+class MissingSegmentError(TranslationError):
+    """A segment the message needs is not in it (an A40 without MRG, a message without PID)."""
+
+    condition: ClassVar[str] = "100^Segment sequence error^HL70357"
+
+
+class MissingFieldError(TranslationError):
+    """A field the message needs is empty (PV1-19, PID-3, MSH-10...)."""
+
+    condition: ClassVar[str] = "101^Required field missing^HL70357"
+
+
+class FieldValueError(TranslationError):
+    """A field holds what its data type does not take (a date that is not one)."""
+
+    condition: ClassVar[str] = "102^Data type error^HL70357"
+
+
+class TableValueError(TranslationError):
+    """A field names a value off its table (a result status, the mapping's currency)."""
+
+    condition: ClassVar[str] = "103^Table value not found^HL70357"
 
 
 class NotHl7Error(TranslationError):
@@ -85,7 +126,7 @@ class Segment:
         try:
             return datetime.strptime(text[:8], "%Y%m%d").date()  # noqa: DTZ007 - a date only
         except ValueError:
-            raise TranslationError(f"{self.name}-{number} {text!r} is not a date") from None
+            raise FieldValueError(f"{self.name}-{number} {text!r} is not a date") from None
 
 
 class Repetition:
@@ -192,11 +233,11 @@ class Message:
         if not text:
             return None
         if not _DTM.fullmatch(text):
-            raise TranslationError(f"{where} {text!r} is not an HL7 instant (YYYYMMDDHHMMSS+ZZZZ)")
+            raise FieldValueError(f"{where} {text!r} is not an HL7 instant (YYYYMMDDHHMMSS+ZZZZ)")
         try:
             parsed: datetime = hl7.parse_datetime(text)
         except (ValueError, IndexError):
-            raise TranslationError(f"{where} {text!r} is not an HL7 instant") from None
+            raise FieldValueError(f"{where} {text!r} is not an HL7 instant") from None
         if parsed.tzinfo is None:
             return parsed.replace(tzinfo=self.zone)
         return parsed

@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from membercore.facts import ChargeLine, ChargePaid, ChargePosted, RefundIssued
 from membercore_hl7v2.context import Context
 from membercore_hl7v2.diagnoses import diagnoses
-from membercore_hl7v2.fields import Segment, TranslationError
+from membercore_hl7v2.fields import FieldValueError, MissingFieldError, Segment, TableValueError
 
 __all__ = ["HANDLERS"]
 
@@ -64,7 +64,7 @@ def _line(context: Context, ft1: Segment, number: int) -> ChargeLine:
     amount = _fen(context, ft1, 11, number)
     if amount is None:
         if unit is None:
-            raise TranslationError(f"FT1 {number}: FT1-11 and FT1-12 (the amounts) are empty")
+            raise MissingFieldError(f"FT1 {number}: FT1-11 and FT1-12 (the amounts) are empty")
         amount = _whole_fen(unit * (quantity or 1))
     whole = quantity is not None and quantity == quantity.to_integral_value()
     return ChargeLine(
@@ -80,10 +80,10 @@ def _line(context: Context, ft1: Segment, number: int) -> ChargeLine:
 def _refund(context: Context, ft1: Segment, number: int) -> object:
     charge = ft1.get(2)
     if not charge:
-        raise TranslationError(f"FT1 {number}: a credit (CD) names no charge in FT1-2")
+        raise MissingFieldError(f"FT1 {number}: a credit (CD) names no charge in FT1-2")
     amount = _fen(context, ft1, 11, number) or _fen(context, ft1, 12, number)
     if not amount:
-        raise TranslationError(f"FT1 {number}: a credit (CD) without an amount in FT1-11")
+        raise MissingFieldError(f"FT1 {number}: a credit (CD) without an amount in FT1-11")
     return RefundIssued(
         fact_id=context.ids.of(f"ft1-{ft1.get(1) or number}"),
         patient_id=context.patient.patient_id,
@@ -111,9 +111,9 @@ def _quantity(ft1: Segment, number: int) -> Decimal | None:
     try:
         quantity = Decimal(text)
     except InvalidOperation:
-        raise TranslationError(f"FT1 {number}: FT1-10 {text!r} is not a quantity") from None
+        raise FieldValueError(f"FT1 {number}: FT1-10 {text!r} is not a quantity") from None
     if not quantity > 0:
-        raise TranslationError(f"FT1 {number}: FT1-10 {text!r} is not a positive quantity")
+        raise FieldValueError(f"FT1 {number}: FT1-10 {text!r} is not a positive quantity")
     return quantity
 
 
@@ -123,14 +123,14 @@ def _money(context: Context, ft1: Segment, field: int, number: int) -> Decimal |
     if not text:
         return None
     if currency and _currency(currency) != _currency(context.mapping.currency):
-        raise TranslationError(
+        raise TableValueError(
             f"FT1 {number}: FT1-{field} is in {currency}, the mapping's currency is "
             f"{context.mapping.currency}"
         )
     try:
         return Decimal(text) * 100
     except InvalidOperation:
-        raise TranslationError(f"FT1 {number}: FT1-{field} {text!r} is not an amount") from None
+        raise FieldValueError(f"FT1 {number}: FT1-{field} {text!r} is not an amount") from None
 
 
 def _currency(code: str) -> str:
@@ -146,7 +146,7 @@ def _fen(context: Context, ft1: Segment, field: int, number: int) -> int | None:
         return None
     if fen != fen.to_integral_value():
         text = ft1.get(field, 1, 1)
-        raise TranslationError(f"FT1 {number}: FT1-{field} {text!r} is finer than a fen")
+        raise FieldValueError(f"FT1 {number}: FT1-{field} {text!r} is finer than a fen")
     return int(fen)
 
 

@@ -31,12 +31,15 @@ class Received:
         inputs: what the engine is given for it, each positioned.
         translated: what it tells of, when it could be translated.
         parsed: whether it could be parsed as HL7 v2 at all.
+        condition: when it could be parsed but not translated, the kind of mistake
+            (ERR-3, HL7 table 0357: a required field missing, a data type error...).
     """
 
     text: str
     inputs: tuple[Positioned, ...]
     translated: Translated | None
     parsed: bool
+    condition: str | None = None
 
     def outcome(self, reasons: Sequence[str]) -> tuple[str, str]:
         """The acknowledgement code and text, given why its refused inputs were refused."""
@@ -85,7 +88,8 @@ def receive(
     except NotHl7Error as error:
         return Received(text, (_unreadable(text, str(error), resume),), None, parsed=False)
     except TranslationError as error:
-        return Received(text, (_unreadable(text, str(error), resume),), None, parsed=True)
+        unreadable = (_unreadable(text, str(error), resume),)
+        return Received(text, unreadable, None, parsed=True, condition=error.condition)
     inputs = translated.inputs
     positioned = tuple(
         Positioned(raw=item, position=resume if n == len(inputs) - 1 else where)

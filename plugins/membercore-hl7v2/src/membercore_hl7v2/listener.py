@@ -274,4 +274,6 @@ class Listener:
 
     def _ack(self, received: Received, code: str, text: str, now: Any) -> str:
         message = received.translated.message if received.translated else None
-        return acknowledgement(code, now, message=message, text=text, raw=received.text)
+        return acknowledgement(
+            code, now, message=message, text=text, raw=received.text, condition=received.condition
+        )

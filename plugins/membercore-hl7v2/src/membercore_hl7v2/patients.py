@@ -29,7 +29,14 @@ import attrs
 
 from membercore.facts import Identifier, PatientDied, PatientRegistered, Sex
 from membercore.facts.contacts import is_mainland_mobile, written_email, written_phone
-from membercore_hl7v2.fields import Message, Repetition, Segment, TranslationError
+from membercore_hl7v2.fields import (
+    Message,
+    MissingFieldError,
+    MissingSegmentError,
+    Repetition,
+    Segment,
+    TranslationError,
+)
 from membercore_hl7v2.mapping import Hl7Mapping
 
 __all__ = ["Patient", "named_by", "patient_of", "system_of"]
@@ -58,7 +65,7 @@ def named_by(system: str, value: str, mapping: Hl7Mapping, field: str) -> str:
         return value
     issuer = system.partition("^")[0]
     if not issuer:
-        raise TranslationError(
+        raise MissingFieldError(
             f"{field} {value!r} names no assigning authority, and patients are named by "
             "issuer: set [hl7v2.patient] authority for the sender that leaves it out"
         )
@@ -109,9 +116,9 @@ def patient_of(message: Message, mapping: Hl7Mapping, pid: Segment | None = None
     """
     pid = pid or message.first("PID")
     if pid is None:
-        raise TranslationError("PID is missing: the message names no patient")
+        raise MissingSegmentError("PID is missing: the message names no patient")
     if not any(r.get(1) for field in (3, 2) for r in pid.repetitions(field)):
-        raise TranslationError("PID-3 is empty: the message names no patient")
+        raise MissingFieldError("PID-3 is empty: the message names no patient")
     candidates = _identifiers(pid, mapping)
     # One that names no issuer may name the patient; it finds no one.
     identifiers = [Identifier(system=system, value=value) for system, value in candidates if system]

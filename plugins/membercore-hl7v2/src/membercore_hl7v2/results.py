@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from membercore.facts import Coding, LabResultRecorded, ResultStatus
 from membercore_hl7v2.context import Context
-from membercore_hl7v2.fields import Segment, TranslationError
+from membercore_hl7v2.fields import MissingFieldError, Segment, TableValueError
 
 __all__ = ["HANDLERS", "STATUSES"]
 
@@ -55,15 +55,15 @@ def results(context: Context) -> list[object]:
 def _result(context: Context, order: Segment | None, obx: Segment, number: int) -> object:
     code = obx.get(3, 1)
     if not code:
-        raise TranslationError(f"OBX {number}: OBX-3 (the test's code) is empty")
+        raise MissingFieldError(f"OBX {number}: OBX-3 (the test's code) is empty")
     flag = obx.get(11).upper() or (order.get(25).upper() if order else "")
     status = STATUSES.get(flag or "F")
     if status is None:
-        raise TranslationError(f"OBX {number}: OBX-11 {flag!r} is not a result status")
+        raise TableValueError(f"OBX {number}: OBX-11 {flag!r} is not a result status")
     order_id = (order.get(3) or order.get(2)) if order else ""
     at = obx.instant(14) or (order.instant(7) if order else None) or context.message.msh.instant(7)
     if at is None:
-        raise TranslationError(f"OBX {number}: no instant (OBX-14, OBR-7 and MSH-7 are empty)")
+        raise MissingFieldError(f"OBX {number}: no instant (OBX-14, OBR-7 and MSH-7 are empty)")
     ids = context.ids
     if order_id and status != "corrected":
         part = f"result:{order_id}:{code}:{obx.get(4) or '-'}:{status}"

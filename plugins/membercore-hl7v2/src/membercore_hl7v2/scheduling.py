@@ -28,7 +28,7 @@ from membercore.facts import (
 )
 from membercore_hl7v2.context import Context
 from membercore_hl7v2.diagnoses import diagnoses
-from membercore_hl7v2.fields import TranslationError
+from membercore_hl7v2.fields import MissingFieldError, MissingSegmentError
 
 __all__ = ["HANDLERS"]
 
@@ -38,10 +38,10 @@ def _appointment(context: Context) -> tuple[str, str, datetime | None]:
     message = context.message
     sch = message.first("SCH")
     if sch is None:
-        raise TranslationError("SCH is missing: the message names no appointment")
+        raise MissingSegmentError("SCH is missing: the message names no appointment")
     appointment = sch.get(2) or sch.get(1)
     if not appointment:
-        raise TranslationError("SCH-2 and SCH-1 (the appointment's ids) are empty")
+        raise MissingFieldError("SCH-2 and SCH-1 (the appointment's ids) are empty")
     ail, ais, tq1 = message.first("AIL"), message.first("AIS"), message.first("TQ1")
     department = context.department(ail.get(3) if ail else "", ais.get(3) if ais else "")
     starts = (
@@ -52,7 +52,7 @@ def _appointment(context: Context) -> tuple[str, str, datetime | None]:
 
 def _start(starts: datetime | None) -> datetime:
     if starts is None:
-        raise TranslationError("no start: AIS-4, TQ1-7 and SCH-11.4 are empty")
+        raise MissingFieldError("no start: AIS-4, TQ1-7 and SCH-11.4 are empty")
     return starts
 
 

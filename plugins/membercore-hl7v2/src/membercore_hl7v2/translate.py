@@ -19,7 +19,7 @@ import attrs
 from membercore.errors import MembercoreError
 from membercore_hl7v2 import adt, financial, results, scheduling
 from membercore_hl7v2.context import Context, Ids
-from membercore_hl7v2.fields import Message, TranslationError
+from membercore_hl7v2.fields import Message, MissingFieldError, TranslationError
 from membercore_hl7v2.mapping import Hl7Mapping
 from membercore_hl7v2.patients import patient_of
 
@@ -67,9 +67,9 @@ def translate(text: str, mapping: Hl7Mapping) -> Translated:
     kind, trigger = msh.get(9, 1).upper(), msh.get(9, 2).upper()
     control_id = msh.get(10)
     if not kind:
-        raise TranslationError("MSH-9 (the message type) is empty")
+        raise MissingFieldError("MSH-9 (the message type) is empty")
     if not control_id:
-        raise TranslationError("MSH-10 (the message control id) is empty")
+        raise MissingFieldError("MSH-10 (the message control id) is empty")
     sender = "@".join(part for part in (msh.get(3), msh.get(4)) if part) or "unnamed"
     named = f"{kind}^{trigger}"
     translator = HANDLED.get(named)

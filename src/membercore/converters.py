@@ -39,6 +39,7 @@ __all__ = [
     "canonical_form",
     "canonical_json",
     "converter",
+    "reads_tables",
     "stored_converter",
 ]
 
@@ -227,8 +228,8 @@ def _converter(
     conv.register_structure_hook_func(lambda t: t == ParamValue, _param_value)
     # A class read from an open table (a channel's plugin options as written) reads and
     # writes itself: ``from_table`` and ``as_table``.
-    conv.register_structure_hook_func(_reads_tables, lambda table, kind: kind.from_table(table))
-    conv.register_unstructure_hook_func(_reads_tables, lambda value: value.as_table())
+    conv.register_structure_hook_func(reads_tables, lambda table, kind: kind.from_table(table))
+    conv.register_unstructure_hook_func(reads_tables, lambda value: value.as_table())
     conv.register_structure_hook_factory(is_sequence, _listy(homogenous_tuple_structure_factory))
     conv.register_structure_hook_factory(is_mutable_sequence, _listy(list_structure_factory))
     conv.register_structure_hook_factory(is_any_set, _listy(_set_factory))
@@ -262,7 +263,8 @@ def _omits_some(kind: Any) -> bool:
     return attrs.has(kind) and bool(_omitted(kind))
 
 
-def _reads_tables(kind: Any) -> bool:
+def reads_tables(kind: Any) -> bool:
+    """Whether the converters read and write ``kind`` by its own ``from_table`` and ``as_table``."""
     return isinstance(kind, type) and hasattr(kind, "from_table") and hasattr(kind, "as_table")
 
 

@@ -28,6 +28,7 @@ from typing import Any, Literal, Union
 
 import attrs
 
+from membercore.converters import reads_tables
 from membercore.messages import ParamValue
 
 __all__ = ["in_form"]
@@ -55,7 +56,7 @@ def _of_class(kind: type[Any]) -> Check:
         hints = typing.get_type_hints(kind)
     except (NameError, TypeError):
         return _never
-    if hasattr(kind, "from_table"):
+    if reads_tables(kind):
         return _never  # read by its own hook, not field by field
     fields = tuple((field.name, _of_type(hints[field.name])) for field in attrs.fields(kind))
 

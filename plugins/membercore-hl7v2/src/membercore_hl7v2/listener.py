@@ -274,6 +274,8 @@ class Listener:
 
     def _ack(self, received: Received, code: str, text: str, now: Any) -> str:
         message = received.translated.message if received.translated else None
+        # The kind of mistake is the message's only when it is the reason for an AE.
+        condition = received.condition if code == "AE" else None
         return acknowledgement(
-            code, now, message=message, text=text, raw=received.text, condition=received.condition
+            code, now, message=message, text=text, raw=received.text, condition=condition
         )
